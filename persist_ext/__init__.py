@@ -1,0 +1,89 @@
+"""persist_ext: keep long-running notebook work safe and visible.
+
+Public API; everything not listed in ``__all__`` is private. The Jupyter and IPython
+hooks at the bottom import their machinery lazily so that ``import persist_ext`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import typing as _t
+
+from ._config import default_directory
+from ._errors import (
+    ConcurrentAccessError,
+    CorruptEntryError,
+    FingerprintError,
+    InvalidPickle,
+    PersistError,
+    PersistWarning,
+    PODError,
+    SerializationError,
+    StoreClosedError,
+    StoreError,
+    TaskError,
+    UnsafeNameError,
+    UnstorableVariableWarning,
+)
+
+try:
+    from ._version import __version__
+except ImportError:  # running from a source tree that was never built
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        __version__ = version("persist_ext")
+    except PackageNotFoundError:
+        __version__ = "0.0.0.dev0"
+
+__all__ = [
+    "ConcurrentAccessError",
+    "CorruptEntryError",
+    "FingerprintError",
+    "InvalidPickle",
+    "PODError",
+    "PersistError",
+    "PersistWarning",
+    "SerializationError",
+    "StoreClosedError",
+    "StoreError",
+    "TaskError",
+    "UnsafeNameError",
+    "UnstorableVariableWarning",
+    "__version__",
+    "default_directory",
+]
+
+
+# --- IPython extension -------------------------------------------------------------------
+
+
+def load_ipython_extension(ipython: _t.Any) -> None:
+    """Register ``%persist`` / ``%%persist`` (``%load_ext persist_ext``)."""
+    from .interfaces.magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: _t.Any) -> None:
+    """Undo :func:`load_ipython_extension` (``%unload_ext persist_ext``)."""
+    from .interfaces.magics import unload_ipython_extension as _unload
+
+    _unload(ipython)
+
+
+# --- Jupyter server and JupyterLab --------------------------------------------------------
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "persist-ext"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "persist_ext"}]
+
+
+def _load_jupyter_server_extension(server_app: _t.Any) -> None:
+    """Register the REST API under ``/persist-ext/api/``."""
+    from .interfaces.server import load_jupyter_server_extension
+
+    load_jupyter_server_extension(server_app)

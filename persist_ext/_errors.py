@@ -1,0 +1,111 @@
+"""Every exception and warning persist_ext raises, in one place.
+
+Hierarchy::
+
+    PersistError (Exception)
+    ├── StoreError                  a store cannot be opened, read or written
+    │   ├── StoreClosedError        (also a RuntimeError) the store was closed
+    │   └── CorruptEntryError       an entry exists but cannot be decoded
+    │       └── InvalidPickle       (also a ValueError) a checksum did not match
+    ├── SerializationError          a value cannot be stored (names the type)
+    ├── FingerprintError            (also a TypeError) a value cannot be fingerprinted
+    ├── UnsafeNameError             (also a ValueError) a name would escape the store root
+    ├── PODError                    (also a ValueError) a POD key or value is not JSON
+    ├── ConcurrentAccessError       another process holds an exclusive resource
+    └── TaskError                   a task group was misused or a task failed
+
+    PersistWarning (UserWarning)
+    └── UnstorableVariableWarning   a cell variable could not be stored
+
+Each error carries the context needed to act on it (``key``, ``path``, ``type_name``)
+and its message says what to do instead.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrentAccessError",
+    "CorruptEntryError",
+    "FingerprintError",
+    "InvalidPickle",
+    "PODError",
+    "PersistError",
+    "PersistWarning",
+    "SerializationError",
+    "StoreClosedError",
+    "StoreError",
+    "TaskError",
+    "UnsafeNameError",
+    "UnstorableVariableWarning",
+]
+
+
+class PersistError(Exception):
+    """Base class of every persist_ext error."""
+
+
+class StoreError(PersistError):
+    """A store could not be opened, read or written.
+
+    ``key`` names the entry involved, when there is one.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class StoreClosedError(StoreError, RuntimeError):
+    """An operation was attempted on a store after ``close()``."""
+
+
+class CorruptEntryError(StoreError):
+    """An entry exists but its bytes cannot be decoded (torn, truncated or tampered)."""
+
+
+class InvalidPickle(CorruptEntryError, ValueError):
+    """A stored file's checksum does not match its contents (the seed's name)."""
+
+
+class SerializationError(PersistError):
+    """A value cannot be serialized; ``type_name`` names its type."""
+
+    def __init__(self, message: str, *, type_name: str | None = None) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class FingerprintError(PersistError, TypeError):
+    """A value cannot be fingerprinted; ``type_name`` names its type."""
+
+    def __init__(self, message: str, *, type_name: str | None = None) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class UnsafeNameError(PersistError, ValueError):
+    """A name or path would leave the store's root directory."""
+
+
+class PODError(PersistError, ValueError):
+    """A POD key or value cannot be represented in JSON."""
+
+
+class ConcurrentAccessError(PersistError):
+    """Another process holds a resource that must not be shared (e.g. a POD's lock)."""
+
+
+class TaskError(PersistError):
+    """A task group was misused, or a task failed; ``task`` names it."""
+
+    def __init__(self, message: str, *, task: str | None = None) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+class PersistWarning(UserWarning):
+    """Base class of persist_ext's warnings."""
+
+
+class UnstorableVariableWarning(PersistWarning):
+    """A variable produced by a ``%%persist`` cell could not be stored."""

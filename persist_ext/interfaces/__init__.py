@@ -1,0 +1,1 @@
+"""Interface layer (top): IPython magics, widgets, the Jupyter server extension."""

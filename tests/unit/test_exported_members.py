@@ -1,0 +1,29 @@
+"""``persist_ext.__all__`` lists exactly the public names of the package namespace."""
+
+from __future__ import annotations
+
+import types
+
+import persist_ext
+
+
+def test_all_matches_public_namespace() -> None:
+    public = {
+        name
+        for name, value in vars(persist_ext).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    public.discard("annotations")
+    exported = set(persist_ext.__all__) - {"__version__"}
+    assert exported == public - {"load_ipython_extension", "unload_ipython_extension"}
+
+
+def test_all_is_sorted() -> None:
+    assert list(persist_ext.__all__) == sorted(persist_ext.__all__)
+
+
+def test_every_exported_name_is_documented() -> None:
+    for name in persist_ext.__all__:
+        obj = getattr(persist_ext, name)
+        if callable(obj):
+            assert obj.__doc__, f"{name} has no docstring"
