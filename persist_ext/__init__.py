@@ -6,6 +6,7 @@ hooks at the bottom import their machinery lazily so that ``import persist_ext``
 
 from __future__ import annotations
 
+import importlib.metadata as _metadata
 import typing as _t
 
 from ._config import default_directory
@@ -27,13 +28,11 @@ from ._errors import (
 
 try:
     from ._version import __version__
-except ImportError:  # running from a source tree that was never built
-    from importlib.metadata import PackageNotFoundError, version
-
+except ImportError:  # a source tree that was never built
     try:
-        __version__ = version("persist_ext")
-    except PackageNotFoundError:
-        __version__ = "0.0.0.dev0"
+        __version__ = _metadata.version("persist_ext")
+    except _metadata.PackageNotFoundError:
+        __version__ = "0.0.0+unbuilt"
 
 __all__ = [
     "ConcurrentAccessError",
