@@ -56,7 +56,7 @@ class ProgressSnapshot:
 
     @property
     def fraction(self) -> float:
-        """Settled share of the total, 0.0–1.0 (1.0 for an empty total)."""
+        """Settled share of the total, 0.0 to 1.0 (1.0 for an empty total)."""
         return 1.0 if self.total <= 0 else min(1.0, self.settled / self.total)
 
     @property
@@ -96,7 +96,7 @@ def format_duration(seconds: float | None) -> str:
         return "?"
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -121,7 +121,7 @@ def snapshot_text(snap: ProgressSnapshot, width: int = 30) -> str:
     >>> print(snapshot_text(ProgressSnapshot("load", total=4, done=1, todo=3), width=8))
     load [##------]  25% 1/4 | 1 done, 3 to do | -/s | ETA ?
     """
-    filled = int(round(snap.fraction * width))
+    filled = round(snap.fraction * width)
     bar = "#" * filled + "-" * (width - filled)
     line = (
         f"{snap.title} [{bar}] {snap.fraction:4.0%} {snap.settled}/{snap.total} | {_counts(snap)}"
