@@ -12,6 +12,7 @@ Hierarchy::
     ├── UnsafeNameError             (also a ValueError) a name would escape the store root
     ├── PODError                    (also a ValueError) a POD key or value is not JSON
     ├── ConcurrentAccessError       another process holds an exclusive resource
+    ├── PersistableError            a stash or persisted work was misused
     └── TaskError                   a task group was misused or a task failed
 
     PersistWarning (UserWarning)
@@ -31,6 +32,7 @@ __all__ = [
     "PODError",
     "PersistError",
     "PersistWarning",
+    "PersistableError",
     "SerializationError",
     "StoreClosedError",
     "StoreError",
@@ -93,6 +95,14 @@ class PODError(PersistError, ValueError):
 
 class ConcurrentAccessError(PersistError):
     """Another process holds a resource that must not be shared (e.g. a POD's lock)."""
+
+
+class PersistableError(PersistError):
+    """A stash or a persisted work was misused (the seed's name).
+
+    Raised for a write to a strict read-only stash, a delegate stash without a delegate, or a
+    ``PersistedWork`` whose owner or parent directory is missing.
+    """
 
 
 class TaskError(PersistError):

@@ -1,0 +1,402 @@
+"""Markers: a tree over a group's tasks that says, exactly once, "everything is settled".
+
+This is the persistence interface of the marker-tree seed (``000``), under its names, working
+on any :class:`~persist_ext.storage._protocol.KeyValueStore`:
+
+- ``marker_persist``, ``marker_get``, ``marker_get_multi``, ``marker_get_children``;
+- ``store_context``, ``load_context``;
+- ``mark_reached``, ``reached_by_another_request`` (operational storage);
+- ``filter_known_done``, ``all_done`` (logic over the stored done flags).
+
+A group of N tasks becomes a tree: up to ``batch_size`` leaves under each internal node, up
+to ``group_size`` internal nodes under each node above, more levels as needed, one root.
+
+Exactly once. The original could fire its callback twice when two siblings finished at the
+same time (both read "all done"). Here a node's *done* flag is written with the store's
+atomic ``add`` (set-if-absent), so of all processes that see a node complete exactly one wins
+it and carries completion upwards. A per-node counter (atomic ``incr``) makes the common path
+cheap: the child whose increment reaches the node's child count is the last one. A crash
+between marking a child and counting it can lose a count; :func:`sweep` (run on resume)
+recomputes completion from the done flags, which are the truth.
+
+Store layout, for a marker id ``"<group>/<path>"``: ``tasks/<group>/markers/<path>`` holds
+the marker record, with ``@done``, ``@count``, ``@result``, ``@ctx`` and ``@reached/<key>``
+suffixes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._errors import TaskError
+from ...storage._protocol import MISSING, KeyValueStore
+
+__all__ = [
+    "Marker",
+    "all_done",
+    "build_tree",
+    "complete_leaf",
+    "filter_known_done",
+    "level_completion",
+    "load_context",
+    "mark_reached",
+    "marker_get",
+    "marker_get_children",
+    "marker_get_multi",
+    "marker_persist",
+    "reached_by_another_request",
+    "store_context",
+    "sweep",
+]
+
+Combiner = Callable[[list[Any]], Any]
+
+
+@dataclass
+class Marker:
+    """One vertex of a marker tree.
+
+    ``id`` is ``"<group>/<path>"``; ``group_id`` is the parent's id (None at the root);
+    ``children`` holds child markers or their ids (empty for a leaf); ``callbacks`` maps
+    event names to picklable values (e.g. combiner functions); ``start_time`` and
+    ``work_time`` are epoch seconds and seconds.
+
+    >>> root = build_tree("demo/1", ["a", "b", "c"], batch_size=2, group_size=2)
+    >>> root.id, [c.id for c in root.children]
+    ('demo/1/root', ['demo/1/n1.0', 'demo/1/n1.1'])
+    """
+
+    id: str
+    group_id: str | None = None
+    children: list[Any] = field(default_factory=list)
+    done: bool = False
+    result: Any = None
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    start_time: float | None = None
+    work_time: float | None = None
+    level: int = 0
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a marker without children (one task)."""
+        return not self.children
+
+    def children_ids(self) -> list[str]:
+        """The children's ids, whether children are held as markers or as ids."""
+        return [c.id if isinstance(c, Marker) else str(c) for c in self.children]
+
+    def to_record(self) -> dict[str, Any]:
+        """The stored form: children as ids, no ``done`` (a separate atomic flag), no result."""
+        return {
+            "id": self.id,
+            "group_id": self.group_id,
+            "children": self.children_ids(),
+            "callbacks": self.callbacks,
+            "start_time": self.start_time,
+            "work_time": self.work_time,
+            "level": self.level,
+        }
+
+
+def _key(idx: str) -> str:
+    group, sep, rest = str(idx).partition("/")
+    if not sep or not group or not rest:
+        raise TaskError(f"Marker id {idx!r} must look like '<group>/<path>'.", task=str(idx))
+    return f"tasks/{group}/markers/{rest}"
+
+
+def build_tree(
+    prefix: str,
+    leaf_keys: Sequence[str],
+    *,
+    batch_size: int = 10,
+    group_size: int = 10,
+    callbacks: dict[str, Any] | None = None,
+) -> Marker:
+    """Build (in memory) the marker tree for ``leaf_keys``; ids start with ``prefix``.
+
+    Leaves are ``f"{prefix}/t/{i}"`` (``i`` the key's position; the leaf's ``callbacks``
+    record ``{"task": key}``), internal nodes ``f"{prefix}/n{level}.{index}"`` and the root
+    ``f"{prefix}/root"``. An empty group is a root with no children.
+    """
+    if batch_size < 1 or group_size < 2:
+        raise TaskError(
+            f"batch_size must be >= 1 and group_size >= 2 (got {batch_size}, {group_size})."
+        )
+    now = time.time()
+    level_nodes: list[Marker] = [
+        Marker(f"{prefix}/t/{i}", callbacks={"task": key}, start_time=now, level=0)
+        for i, key in enumerate(leaf_keys)
+    ]
+    level, width = 1, batch_size
+    while True:
+        if len(level_nodes) <= width:
+            root = Marker(f"{prefix}/root", children=level_nodes, level=level, start_time=now)
+            break
+        parents = []
+        for index, start in enumerate(range(0, len(level_nodes), width)):
+            parents.append(
+                Marker(
+                    f"{prefix}/n{level}.{index}",
+                    children=level_nodes[start : start + width],
+                    level=level,
+                    start_time=now,
+                )
+            )
+        level_nodes, level, width = parents, level + 1, group_size
+    root.callbacks = dict(callbacks or {})
+    _link(root)
+    return root
+
+
+def _link(node: Marker) -> None:
+    for child in node.children:
+        if isinstance(child, Marker):
+            child.group_id = node.id
+            _link(child)
+
+
+def paths_to_root(root: Marker) -> dict[str, list[tuple[str, int]]]:
+    """For each leaf id: ``[(ancestor id, number of its children), ...]`` up to the root."""
+    paths: dict[str, list[tuple[str, int]]] = {}
+
+    def walk(node: Marker, above: list[tuple[str, int]]) -> None:
+        here = [(node.id, len(node.children)), *above]
+        for child in node.children:
+            if child.is_leaf:
+                paths[child.id] = here
+            else:
+                walk(child, here)
+
+    walk(root, [])
+    return paths
+
+
+# --- the seed's persistence functions -----------------------------------------------------
+
+
+def marker_persist(marker: Marker, save_leaves: bool = True, *, store: KeyValueStore) -> None:
+    """Save ``marker`` and its descendants; leaves only when ``save_leaves``.
+
+    Done flags and results are written only if set on the in-memory markers (a stored flag
+    is never cleared). Everything is written in one store transaction.
+
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> store = MemoryStore()
+    >>> marker_persist(build_tree("g/1", ["a"]), store=store)
+    >>> marker_get("g/1/root", store=store).children
+    ['g/1/t/0']
+    """
+    with store.transact():
+        _persist(marker, save_leaves, store)
+
+
+def _persist(marker: Marker, save_leaves: bool, store: KeyValueStore) -> None:
+    if marker.is_leaf and not save_leaves:
+        return
+    key = _key(marker.id)
+    store.set(key, marker.to_record())
+    if marker.done:
+        store.add(key + "@done", time.time())
+    if marker.result is not None:
+        store.set(key + "@result", marker.result)
+    for child in marker.children:
+        if isinstance(child, Marker):
+            _persist(child, save_leaves, store)
+
+
+def marker_get(idx: str, load_results: bool = False, *, store: KeyValueStore) -> Marker | None:
+    """Load the marker ``idx`` (children as ids), or None when it was never persisted.
+
+    ``result`` is loaded only with ``load_results=True``; otherwise it is None.
+    """
+    key = _key(idx)
+    record = store.get(key, None)
+    if record is None:
+        return None
+    marker = Marker(
+        id=record["id"],
+        group_id=record.get("group_id"),
+        children=list(record.get("children", [])),
+        callbacks=dict(record.get("callbacks", {})),
+        start_time=record.get("start_time"),
+        work_time=record.get("work_time"),
+        level=record.get("level", 0),
+    )
+    marker.done = (key + "@done") in store
+    if load_results:
+        marker.result = store.get(key + "@result", None)
+    return marker
+
+
+def marker_get_multi(
+    ids: Iterable[str], load_results: bool = False, *, store: KeyValueStore
+) -> list[Marker]:
+    """The plural of :func:`marker_get`; ids that were never persisted are dropped."""
+    found = (marker_get(idx, load_results, store=store) for idx in ids)
+    return [m for m in found if m is not None]
+
+
+def marker_get_children(
+    marker: Marker, load_results: bool = False, *, store: KeyValueStore
+) -> list[Marker]:
+    """The stored children of ``marker`` (what the original's completion logic needs)."""
+    return marker_get_multi(marker.children_ids(), load_results, store=store)
+
+
+def store_context(idx: str, context_dict: dict[str, Any], *, store: KeyValueStore) -> None:
+    """Store a dict of context for marker ``idx`` (replaces any earlier one)."""
+    if not isinstance(context_dict, dict):
+        raise TaskError(f"store_context needs a dict, got {type(context_dict).__name__}.")
+    store.set(_key(idx) + "@ctx", dict(context_dict))
+
+
+def load_context(idx: str, *, store: KeyValueStore) -> dict[str, Any]:
+    """The dict given to :func:`store_context` for ``idx`` (``{}`` when none was stored)."""
+    return dict(store.get(_key(idx) + "@ctx", {}))
+
+
+def mark_reached(marker_id: str, key: str, *, store: KeyValueStore) -> bool:
+    """Record that this request reached point ``key`` of ``marker_id``.
+
+    Atomic across processes (the store's ``add``). Returns True for the one call that got
+    there first and False for every later one, so ``if mark_reached(...): fire()`` runs
+    ``fire`` exactly once; checking :func:`reached_by_another_request` first and marking
+    afterwards would race.
+    """
+    return store.add(f"{_key(marker_id)}@reached/{key}", time.time())
+
+
+def reached_by_another_request(marker_id: str, key: str, *, store: KeyValueStore) -> bool:
+    """True if some call of :func:`mark_reached` for ``marker_id`` and ``key`` happened."""
+    return f"{_key(marker_id)}@reached/{key}" in store
+
+
+def filter_known_done(ids: Iterable[str], *, store: KeyValueStore) -> list[str]:
+    """The ids among ``ids`` not known to be done (order kept)."""
+    return [idx for idx in ids if (_key(idx) + "@done") not in store]
+
+
+def all_done(ids: Iterable[str], *, store: KeyValueStore) -> bool:
+    """True if every marker in ``ids`` is done."""
+    return not filter_known_done(ids, store=store)
+
+
+# --- completion ----------------------------------------------------------------------------
+
+
+def complete_leaf(
+    store: KeyValueStore,
+    leaf_id: str,
+    path: Sequence[tuple[str, int]],
+    *,
+    result: Any = MISSING,
+    combiners: tuple[Combiner | None, Combiner | None] = (None, None),
+) -> bool:
+    """Mark a leaf done and carry completion up ``path``; True if this call completed the root.
+
+    ``path`` is ``[(parent id, its child count), ..., (root id, its child count)]``. Calling
+    it again for the same leaf (a re-run task) changes nothing and returns False.
+    """
+    leaf_key = _key(leaf_id)
+    with store.transact():
+        if result is not MISSING and any(combiners):
+            store.set(leaf_key + "@result", result)
+        if not store.add(leaf_key + "@done", time.time()):
+            return False
+        return _count_up(store, path, combiners)
+
+
+def _count_up(
+    store: KeyValueStore,
+    path: Sequence[tuple[str, int]],
+    combiners: tuple[Combiner | None, Combiner | None],
+) -> bool:
+    for node_id, n_children in path:
+        key = _key(node_id)
+        if store.incr(key + "@count") < n_children:
+            return False
+        if not store.add(key + "@done", time.time()):
+            return False
+        _combine(store, node_id, combiners)
+    return True
+
+
+def _combine(
+    store: KeyValueStore, node_id: str, combiners: tuple[Combiner | None, Combiner | None]
+) -> None:
+    leaf_combiner, internal_vertex_combiner = combiners
+    if leaf_combiner is None and internal_vertex_combiner is None:
+        return
+    node = marker_get(node_id, store=store)
+    if node is None:
+        return
+    children = marker_get_children(node, load_results=True, store=store)
+    results = [child.result for child in children]
+    leaves = bool(children) and children[0].is_leaf
+    combiner = leaf_combiner if leaves else internal_vertex_combiner
+    combined = combiner(results) if combiner is not None else results
+    store.set(_key(node_id) + "@result", combined)
+
+
+def sweep(
+    store: KeyValueStore,
+    root_id: str,
+    *,
+    combiners: tuple[Combiner | None, Combiner | None] = (None, None),
+) -> bool:
+    """Recompute completion from the done flags, bottom-up; True if this call completed the root.
+
+    Repairs what a crash between marking a child and counting it left behind. Safe to run
+    while workers are completing leaves: every node is still marked done exactly once.
+    """
+    root = marker_get(root_id, store=store)
+    if root is None:
+        raise TaskError(f"No marker tree with root {root_id!r} in this store.", task=root_id)
+    levels: list[list[Marker]] = []
+    frontier = [root]
+    while frontier:
+        levels.append(frontier)
+        internal = [c for c in frontier if c.children]
+        ids = [cid for node in internal for cid in node.children_ids()]
+        children = marker_get_multi(ids, store=store)
+        frontier = [c for c in children if c.children]
+    completed_root = False
+    for level in reversed(levels):
+        for node in level:
+            if node.done or not node.children:
+                continue
+            if not all_done(node.children_ids(), store=store):
+                continue
+            key = _key(node.id)
+            if not store.add(key + "@done", time.time()):
+                continue
+            _combine(store, node.id, combiners)
+            if node.group_id is None:
+                completed_root = True
+    return completed_root
+
+
+def level_completion(store: KeyValueStore, root_id: str) -> tuple[tuple[int, int], ...]:
+    """``(done, total)`` per tree level, leaves first and the root last (one key scan)."""
+    root = marker_get(root_id, store=store)
+    if root is None:
+        return ()
+    prefix = _key(root_id).rsplit("/", 1)[0] + "/"
+    totals = [0] * (root.level + 1)
+    done = [0] * (root.level + 1)
+    for key in store.keys(prefix):
+        name, _, suffix = key[len(prefix) :].partition("@")
+        level = root.level if name == "root" else 0 if name.startswith("t/") else None
+        if level is None and name.startswith("n"):
+            level = int(name[1:].split(".", 1)[0])
+        if level is None or level > root.level:
+            continue
+        if not suffix:
+            totals[level] += 1
+        elif suffix == "done":
+            done[level] += 1
+    return tuple(zip(done, totals))

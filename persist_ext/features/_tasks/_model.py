@@ -1,0 +1,255 @@
+"""Records of a task group: statuses, task configurations, task instances, failures.
+
+The vocabulary is the one of the session-storage seed (``002``): a *task* (:class:`TaskConfig`)
+is something to do, declared once with a stable key; an *instance* (:class:`TaskInstance`) is
+one attempt-series of it, named ``f"{key}#{n}"``. ``task#0`` is the first; replaying a failed
+instance creates ``task#1`` with ``{"parent": "task#0", "depth": 1}`` in its metadata.
+
+Records are stored as plain dicts (``to_record`` / ``from_record``) so any process, an older
+persist_ext, the server extension or a browser can read them without importing these classes.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..._errors import TaskError
+
+__all__ = [
+    "RESOLVED",
+    "UNRESOLVED",
+    "GroupResult",
+    "TaskConfig",
+    "TaskFailure",
+    "TaskInstance",
+    "TaskStatus",
+    "instance_name",
+    "split_instance_name",
+    "validate_key",
+]
+
+
+class TaskStatus(str, Enum):
+    """Status of a task instance (the seed's eight words).
+
+    Unresolved: ``unstarted``, ``scheduled``, ``running``, ``failed``.
+    Resolved: ``finished``, ``skipped``, ``replayed``, ``abandoned``.
+
+    >>> TaskStatus("failed").resolved, str(TaskStatus.FINISHED)
+    (False, 'finished')
+    """
+
+    UNSTARTED = "unstarted"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    FAILED = "failed"
+    FINISHED = "finished"
+    SKIPPED = "skipped"
+    REPLAYED = "replayed"
+    ABANDONED = "abandoned"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def resolved(self) -> bool:
+        """True for statuses after which the instance never runs again."""
+        return self in RESOLVED
+
+
+UNRESOLVED = frozenset(
+    {TaskStatus.UNSTARTED, TaskStatus.SCHEDULED, TaskStatus.RUNNING, TaskStatus.FAILED}
+)
+RESOLVED = frozenset(
+    {TaskStatus.FINISHED, TaskStatus.SKIPPED, TaskStatus.REPLAYED, TaskStatus.ABANDONED}
+)
+
+_MAX_KEY = 200
+
+
+def validate_key(key: Any, *, what: str = "task key") -> str:
+    """Return ``key`` as a str, or raise :class:`TaskError` saying what a key may be.
+
+    Keys are ``str`` or ``int`` (ints become their decimal text), non-empty, at most 200
+    characters, without ``#`` (it separates a key from its instance number) or control
+    characters.
+
+    >>> validate_key(7), validate_key("img-001.png")
+    ('7', 'img-001.png')
+    >>> validate_key("a#1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    persist_ext._errors.TaskError: Invalid task key 'a#1': '#' is reserved ...
+    """
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise TaskError(
+            f"Invalid {what} {key!r} of type {type(key).__name__}: use a str or an int "
+            "(for example key=lambda item: str(item)).",
+            task=str(key),
+        )
+    text = str(key)
+    if not text or len(text) > _MAX_KEY:
+        raise TaskError(
+            f"Invalid {what} {text!r}: it must have 1 to {_MAX_KEY} characters.", task=text
+        )
+    if "#" in text:
+        raise TaskError(
+            f"Invalid {what} {text!r}: '#' is reserved for instance numbers ('key#1'); "
+            "use another character.",
+            task=text,
+        )
+    if any(ord(c) < 32 for c in text):
+        raise TaskError(f"Invalid {what} {text!r}: control characters are not allowed.", task=text)
+    return text
+
+
+def instance_name(task: str, number: int) -> str:
+    """The seed's instance naming: ``instance_name("load", 1) == "load#1"``."""
+    return f"{task}#{number}"
+
+
+def split_instance_name(name: str) -> tuple[str, int]:
+    """Inverse of :func:`instance_name`: ``"load#1" -> ("load", 1)``."""
+    task, sep, number = name.rpartition("#")
+    if not sep or not number.isdigit():
+        raise TaskError(
+            f"{name!r} is not an instance name; instance names look like 'task#0'.", task=name
+        )
+    return task, int(number)
+
+
+@dataclass
+class TaskConfig:
+    """A declared task: its key, a description of the call, and how many instances it has.
+
+    ``instances`` counts the instances created so far (``key#0`` .. ``key#{instances-1}``);
+    the last one is the current one.
+    """
+
+    name: str
+    description: str = ""
+    order: int = 0
+    instances: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """A plain dict for the store."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TaskConfig:
+        """Rebuild from :meth:`to_record` output (unknown fields are ignored)."""
+        known = {k: record[k] for k in cls.__dataclass_fields__ if k in record}
+        return cls(**known)
+
+
+@dataclass
+class TaskInstance:
+    """One instance of a task and everything recorded about it.
+
+    ``tries`` counts attempts started (an attempt interrupted by a crash counts, but does
+    not stop the task from being resumed); ``started``/``ended`` are epoch seconds of the
+    last attempt; ``logs`` holds ``{"level", "message", "resolved"}`` dicts (a failure adds
+    an unresolved ``error`` entry; replay, skip and abandon resolve them).
+    """
+
+    name: str
+    task: str
+    status: TaskStatus = TaskStatus.UNSTARTED
+    tries: int = 0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    started: float | None = None
+    ended: float | None = None
+    stdout: str = ""
+    stderr: str = ""
+    error: str = ""
+    traceback: str = ""
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    has_result: bool = False
+
+    def __post_init__(self) -> None:
+        self.status = TaskStatus(self.status)
+
+    @property
+    def resolved(self) -> bool:
+        """True when the instance will not run again."""
+        return self.status.resolved
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds of the last attempt, or None if it has not ended."""
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+    @property
+    def unresolved_logs(self) -> list[dict[str, Any]]:
+        """Log entries nobody has dealt with yet."""
+        return [entry for entry in self.logs if not entry.get("resolved")]
+
+    def resolve_logs(self) -> None:
+        """Mark every log entry as dealt with."""
+        for entry in self.logs:
+            entry["resolved"] = True
+
+    def to_record(self) -> dict[str, Any]:
+        """A plain dict for the store (status as its string)."""
+        record = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        record["status"] = self.status.value
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TaskInstance:
+        """Rebuild from :meth:`to_record` output (unknown fields are ignored)."""
+        known = {k: record[k] for k in cls.__dataclass_fields__ if k in record}
+        return cls(**known)
+
+    def copy(self) -> TaskInstance:
+        """A deep copy (no mutable field is shared with the original)."""
+        return copy.deepcopy(self)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that failed for good: its key, instance, error text, traceback and output."""
+
+    task: str
+    instance: str
+    error: str
+    traceback: str
+    tries: int
+    stdout: str = ""
+    stderr: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.instance} failed after {self.tries} tries: {self.error}"
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """What the completion callback receives: results, failures and the skipped tasks.
+
+    ``results`` maps task keys to values (finished tasks), ``failures`` task keys to
+    :class:`TaskFailure`, ``skipped`` lists keys resolved without a result (skipped or
+    abandoned).
+    """
+
+    group: str
+    results: dict[str, Any]
+    failures: dict[str, TaskFailure]
+    skipped: tuple[str, ...] = ()
+    completed: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no task failed."""
+        return not self.failures
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupResult({self.group!r}: {len(self.results)} results, "
+            f"{len(self.failures)} failures, {len(self.skipped)} skipped)"
+        )

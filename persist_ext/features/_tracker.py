@@ -1,0 +1,398 @@
+"""Tracker / ProgressTracker: a POD of task records that resumes long loops after a crash.
+
+Each value is a dict with ``_tries`` (attempts so far), ``_done`` and ``_aborted``, plus any
+fields you attach. Counters are kept incrementally (a status cache refreshed only for the keys
+touched since the last count), so :meth:`ProgressTracker.progress` stays cheap inside a loop
+over a million tasks and a live progress bar can poll it ten times a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from .._errors import PODError
+from ..storage._pod import DEFAULT_FILE_SIZE, DEFAULT_SYNC_AT, PersistentOrderedDict
+from ..storage._pod_state import PODState
+from ._progress import ProgressSnapshot, display_progress, snapshot_html, snapshot_text
+
+__all__ = ["ProgressTracker", "Tracker"]
+
+_NEW = (("_tries", 0), ("_done", False), ("_aborted", False))
+
+
+def _status(value: Any) -> tuple[bool, bool, int]:
+    if not isinstance(value, dict):
+        return False, False, 0
+    tries = value.get("_tries", 0)
+    return bool(value.get("_done")), bool(value.get("_aborted")), tries if type(tries) is int else 0
+
+
+class _Counts:
+    """Status cache shared by every tracker handle on one path (lives in the POD state)."""
+
+    def __init__(self, state: PODState) -> None:
+        self.state = state
+        self.status: dict[Any, tuple[bool, bool, int]] | None = None
+        self.stale: set[Any] = set()
+        self.done = self.aborted = self.tried = 0
+        self.open_tries: Counter[int] = Counter()  # tries of keys neither done nor aborted
+        self.observers: list[Callable[[Any], None]] = []
+        self.started: float | None = None
+        self.baseline = 0  # settled count when this session's first change happened
+        state.watchers.append(self.touch)
+
+    def touch(self, key: Any) -> None:
+        if key is None:
+            self.status = None
+        elif self.status is not None:
+            self.stale.add(key)
+
+    def _apply(self, entry: tuple[bool, bool, int], sign: int) -> None:
+        done, aborted, tries = entry
+        self.done += sign * done
+        self.aborted += sign * (aborted and not done)
+        self.tried += sign * (tries > 0)
+        if not done and not aborted:
+            self.open_tries[tries] += sign
+
+    def refresh(self) -> None:
+        state = self.state
+        if self.status is None:
+            self.done = self.aborted = self.tried = 0
+            self.open_tries = Counter()
+            self.status = {}
+            self.stale = set(state.iter_keys())
+        for key in self.stale:
+            old = self.status.pop(key, None)
+            if old is not None:
+                self._apply(old, -1)
+            if state.contains(key):
+                new = _status(state.get(key))
+                self.status[key] = new
+                self._apply(new, +1)
+        self.stale = set()
+
+    def exhausted(self, max_tries: int) -> int:
+        if max_tries < 1:
+            return 0
+        return sum(n for tries, n in self.open_tries.items() if tries >= max_tries)
+
+
+class ProgressTracker(PersistentOrderedDict):
+    """A POD whose values record tasks: how often tried, done, aborted; resumable loops.
+
+    Parameters
+    ----------
+    path
+        Directory of the underlying POD.
+    max_tries
+        :meth:`try_it` refuses a task already tried this many times (0 = no limit).
+    init, file_size, sync_at, durable
+        As for :class:`~persist_ext.POD`.
+    title
+        Name shown by progress displays (default: the directory name).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tracker = Tracker(tempfile.mkdtemp(), max_tries=2)
+    >>> for name in ["a", "b", "a", "a"]:
+    ...     if not tracker.try_it(name):
+    ...         continue
+    ...     if name == "b":
+    ...         tracker.mark_done(name)
+    ...         tracker[name]["result"] = 42
+    >>> tracker.num_done(), tracker.tries("a"), tracker.check("b"), tracker.check("zzz")
+    (1, 2, True, False)
+    >>> list(tracker.todo_keys())
+    []
+    >>> tracker.close()
+    """
+
+    def __init__(
+        self,
+        path: Any,
+        max_tries: int = 0,
+        init: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
+        *,
+        file_size: int = DEFAULT_FILE_SIZE,
+        sync_at: int = DEFAULT_SYNC_AT,
+        durable: bool = False,
+        title: str | None = None,
+    ) -> None:
+        if not isinstance(max_tries, int) or max_tries < 0:
+            raise ValueError(f"max_tries must be an int >= 0 (0 = unlimited), not {max_tries!r}")
+        super().__init__(path, file_size=file_size, sync_at=sync_at, durable=durable)
+        self.max_tries = max_tries
+        self.title = title or self.path.name
+        extras = self._state.extras
+        if "tracker" not in extras:
+            extras["tracker"] = _Counts(self._state)
+        self._counts: _Counts = extras["tracker"]
+        if init:
+            self.update(init)
+
+    # --- adding tasks ---------------------------------------------------------------------
+
+    def add(self, key: Any) -> None:
+        """Track a new task: not done, not aborted, 0 tries (PODError if already tracked)."""
+        with self._state.lock:
+            if key in self:
+                raise PODError(
+                    f"task {key!r} is already tracked; use add_if_absent() to skip known tasks"
+                )
+            self[key] = dict(_NEW)
+            self._changed()
+
+    def add_if_absent(self, key: Any) -> None:
+        """Like :meth:`add`, but a task already tracked is left as it is."""
+        with self._state.lock:
+            if key not in self:
+                self.add(key)
+
+    def add_many(self, keys: Iterable[Any]) -> None:
+        """:meth:`add` each key."""
+        for key in keys:
+            self.add(key)
+
+    def add_many_if_absent(self, keys: Iterable[Any]) -> None:
+        """:meth:`add_if_absent` each key."""
+        for key in keys:
+            self.add_if_absent(key)
+
+    # --- status ---------------------------------------------------------------------------
+
+    def _record(self, key: Any) -> dict[str, Any]:
+        # Status reads must not dirty the key (a million check() calls would rewrite all).
+        value = self.peek(key)
+        if not isinstance(value, dict):
+            raise PODError(
+                f"tracker value for {key!r} is a {type(value).__name__}, not a task record "
+                "dict; assign dicts (or use add()) in a Tracker"
+            )
+        return value
+
+    def check(self, key: Any) -> bool:
+        """Whether ``key`` is done (False for an unknown key)."""
+        return key in self and bool(self._record(key).get("_done"))
+
+    done = check
+
+    def aborted(self, key: Any) -> bool:
+        """Whether ``key`` was aborted."""
+        return bool(self._record(key).get("_aborted"))
+
+    def tries(self, key: Any) -> int:
+        """How many times ``key`` has been tried."""
+        return int(self._record(key).get("_tries", 0))
+
+    def should_do(self, key: Any, allow_aborted: bool = False) -> bool:
+        """Not done, not aborted (unless ``allow_aborted``) and tried fewer than ``max_tries``."""
+        record = self._record(key)
+        return (
+            not record.get("_done")
+            and (self.max_tries < 1 or int(record.get("_tries", 0)) < self.max_tries)
+            and (allow_aborted or not record.get("_aborted"))
+        )
+
+    def try_it(self, key: Any, allow_aborted: bool = False) -> bool:
+        """Add ``key`` if new; if it should be done, count a try and return True.
+
+        Returns False, without counting a try, for a task that is done, aborted, or already
+        tried ``max_tries`` times.
+        """
+        with self._state.lock:
+            if key not in self:
+                self.add(key)
+            if not self.should_do(key, allow_aborted):
+                return False
+            self.increment_tries(key)
+            return True
+
+    def _set(self, key: Any, field: str, value: Any) -> None:
+        with self._state.lock:
+            self._record(key)  # KeyError / PODError before anything changes
+            self._start_session()
+            self[key][field] = value  # pod[key] marks it dirty
+            self._changed()
+
+    def mark_done(self, key: Any) -> None:
+        """Mark ``key`` done."""
+        self._set(key, "_done", True)
+
+    def mark_not_done(self, key: Any) -> None:
+        """Mark ``key`` not done."""
+        self._set(key, "_done", False)
+
+    def abort(self, key: Any) -> None:
+        """Mark ``key`` aborted: :meth:`try_it` skips it until :meth:`unabort`."""
+        self._set(key, "_aborted", True)
+
+    def unabort(self, key: Any) -> None:
+        """Clear the aborted mark of ``key``."""
+        self._set(key, "_aborted", False)
+
+    def increment_tries(self, key: Any) -> None:
+        """Count one more try of ``key``."""
+        self._set(key, "_tries", self.tries(key) + 1)
+
+    def decrement_tries(self, key: Any) -> None:
+        """Count one try fewer of ``key`` (not below 0)."""
+        self._set(key, "_tries", max(0, self.tries(key) - 1))
+
+    def reset_tries(self, key: Any) -> None:
+        """Set the tries of ``key`` back to 0."""
+        self._set(key, "_tries", 0)
+
+    # --- iterators ------------------------------------------------------------------------
+
+    def todo_keys(self, allow_aborted: bool = False) -> Iterator[Any]:
+        """Keys still to do (see :meth:`should_do`), in insertion order."""
+        for key in list(self):
+            if key in self and self.should_do(key, allow_aborted):
+                yield key
+
+    def todo_items(self, allow_aborted: bool = False) -> Iterator[tuple[Any, Any]]:
+        """``(key, record)`` for the keys still to do (records read through ``pod[key]``)."""
+        for key in self.todo_keys(allow_aborted):
+            yield key, self[key]
+
+    def todo_values(self, allow_aborted: bool = False) -> Iterator[Any]:
+        """Records of the keys still to do."""
+        for key in self.todo_keys(allow_aborted):
+            yield self[key]
+
+    def try_keys(self, allow_aborted: bool = False) -> Iterator[Any]:
+        """Like :meth:`todo_keys`, counting a try for each key yielded."""
+        for key in self.todo_keys(allow_aborted):
+            self.increment_tries(key)
+            yield key
+
+    # --- counters -------------------------------------------------------------------------
+
+    def _counted(self) -> _Counts:
+        with self._state.lock:
+            self._state.check_open()
+            self._counts.refresh()
+            return self._counts
+
+    def num_done(self) -> int:
+        """Tasks done. (``len(tracker)`` is the number of tasks.)"""
+        return self._counted().done
+
+    def num_tried(self) -> int:
+        """Tasks tried at least once."""
+        return self._counted().tried
+
+    def num_aborted(self) -> int:
+        """Tasks aborted and not done."""
+        return self._counted().aborted
+
+    def num_failed(self) -> int:
+        """Tasks given up on: aborted, or tried ``max_tries`` times without being done."""
+        counts = self._counted()
+        return counts.aborted + counts.exhausted(self.max_tries)
+
+    def num_todo(self) -> int:
+        """Tasks neither done nor given up on."""
+        return len(self) - self.num_done() - self.num_failed()
+
+    def _fraction(self, n: int) -> float:
+        return n / len(self) if len(self) else 0.0
+
+    def fraction_done(self) -> float:
+        """Done share of all tasks, 0.0 to 1.0 (0.0 when there are none)."""
+        return self._fraction(self.num_done())
+
+    def fraction_tried(self) -> float:
+        """Tried share of all tasks."""
+        return self._fraction(self.num_tried())
+
+    def fraction_aborted(self) -> float:
+        """Aborted share of all tasks."""
+        return self._fraction(self.num_aborted())
+
+    @staticmethod
+    def percent(fraction: float, decimals: int = 2) -> str:
+        """Format a fraction as a percentage string: ``percent(0.347) == '34.70 %'``."""
+        return f"{100 * fraction:.{decimals}f} %"
+
+    def percent_done(self, decimals: int = 2) -> str:
+        """E.g. ``'34.70 %'``."""
+        return self.percent(self.fraction_done(), decimals)
+
+    def percent_not_done(self, decimals: int = 2) -> str:
+        """Share of tasks not done, e.g. ``'65.30 %'``."""
+        return self.percent(1 - self.fraction_done() if len(self) else 0.0, decimals)
+
+    def percent_tried(self, decimals: int = 2) -> str:
+        """Share of tasks tried at least once."""
+        return self.percent(self.fraction_tried(), decimals)
+
+    def percent_aborted(self, decimals: int = 2) -> str:
+        """Share of tasks aborted."""
+        return self.percent(self.fraction_aborted(), decimals)
+
+    # --- progress display -----------------------------------------------------------------
+
+    def add_observer(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(tracker)`` after every status change (used by live displays)."""
+        self._counts.observers.append(callback)
+
+    def remove_observer(self, callback: Callable[[Any], None]) -> None:
+        """Stop calling ``callback`` (no error if it was not registered)."""
+        if callback in self._counts.observers:
+            self._counts.observers.remove(callback)
+
+    def _start_session(self) -> None:
+        counts = self._counts
+        if counts.started is None:
+            counts.refresh()
+            counts.baseline = counts.done + counts.aborted + counts.exhausted(self.max_tries)
+            counts.started = time.time()
+
+    def _changed(self) -> None:
+        for callback in list(self._counts.observers):
+            callback(self)
+
+    def progress(self) -> ProgressSnapshot:
+        """Counts now: done, failed (aborted or out of tries), to do, with rate and ETA."""
+        counts = self._counted()
+        total = len(self)
+        failed = counts.aborted + counts.exhausted(self.max_tries)
+        settled = counts.done + failed
+        now = time.time()
+        started = None
+        session = settled - counts.baseline
+        if counts.started is not None and session > 0:
+            # ProgressSnapshot.rate is settled / elapsed; tasks settled by an earlier run must
+            # not inflate it, so report the start that gives this session's true rate.
+            started = now - (now - counts.started) * settled / session
+        return ProgressSnapshot(
+            title=self.title,
+            total=total,
+            done=counts.done,
+            failed=failed,
+            todo=total - settled,
+            started=started,
+            updated=now,
+            finished=total > 0 and settled == total,
+            note=f"{counts.tried} tried" + (f", max_tries={self.max_tries}" * bool(self.max_tries)),
+        )
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return super().__repr__()
+        return snapshot_text(self.progress())
+
+    def _repr_html_(self) -> str:
+        return snapshot_html(self.progress())
+
+    def _ipython_display_(self) -> None:
+        display_progress(self)
+
+
+Tracker = ProgressTracker

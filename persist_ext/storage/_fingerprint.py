@@ -1,0 +1,457 @@
+"""Stable content digests of Python values: ``fingerprint(value) -> str`` (xxh3_128, 32 hex).
+
+Equal values give equal digests in any process, after a restart and under any
+``PYTHONHASHSEED``: nothing here uses ``id()`` or ``hash()`` in a digest. Every value is
+written into the hash behind a type tag and a length, so ``[1, 2]``, ``(1, 2)`` and ``"12"``
+never collide by construction.
+
+What is hashed, per kind of value:
+
+* numpy arrays, pandas objects, ``bytes`` / ``bytearray`` / ``memoryview``: their buffers, fed
+  straight to xxh3 without a copy (a non-contiguous or byte-swapped array is copied once),
+  plus dtype, shape, index and column metadata;
+* ``dict`` (order-insensitive, since dict equality is), ``set`` / ``frozenset``
+  (order-insensitive), ``list`` / ``tuple`` (ordered): recursively, with cycle protection;
+* ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (all NaNs hash alike);
+* functions and classes: by code (see :func:`fingerprint_code`);
+* modules: by name and version (a user module: by name and the digest of its source file);
+* anything else: its pickle (protocol 5), with out-of-band buffers hashed in place.
+
+"User code" is a function, class or module whose module is ``__main__`` (a notebook or
+script), was created by ``exec`` (its module is not in ``sys.modules``), or lives in a file that
+is neither in the standard library nor in an installed-packages directory (``site-packages``
+or ``dist-packages``); persist_ext itself is never user code (see ``_usercode``). Non-user
+functions and classes are hashed by ``module.qualname`` only.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+import pickle
+import struct
+import sys
+import types
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from .._errors import FingerprintError
+from ._usercode import is_user_code, module_version, referenced_names, referenced_user_code
+
+__all__ = ["fingerprint", "fingerprint_code", "is_user_code", "referenced_user_code"]
+
+_LEN = struct.Struct("<Q")
+_F64 = struct.Struct("<d")
+_NAN = _F64.pack(math.nan)
+
+# Keys of a class ``__dict__`` that Python or dataclasses generate and that carry no code of
+# their own (their effect is already covered by the methods and fields that are hashed).
+_CLASS_SKIP = frozenset(
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__dataclass_fields__",
+        "__dataclass_params__",
+        "_abc_impl",
+    }
+)
+
+
+def _type_name(t: type) -> str:
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+# --------------------------------------------------------------------------------------------
+# The hasher
+# --------------------------------------------------------------------------------------------
+
+
+class _Hasher:
+    """One top-level fingerprint call: memo of code digests and the stacks guarding cycles."""
+
+    def __init__(self) -> None:
+        self.code_memo: dict[int, bytes] = {}
+        self.code_active: dict[int, str] = {}
+        self.containers: list[int] = []
+        self.keep: list[Any] = []  # objects whose id() is in a memo stay alive meanwhile
+
+    # -- framing ---------------------------------------------------------------------------
+    @staticmethod
+    def put(h: Any, tag: bytes, payload: bytes | bytearray | memoryview = b"") -> None:
+        h.update(tag)
+        h.update(_LEN.pack(payload.nbytes if isinstance(payload, memoryview) else len(payload)))
+        h.update(payload)
+
+    def sub(self, value: Any) -> bytes:
+        h = xxhash.xxh3_128()
+        self.feed(h, value)
+        return h.digest()
+
+    # -- dispatch --------------------------------------------------------------------------
+    def feed(self, h: Any, value: Any) -> None:
+        t = type(value)
+        exact = _EXACT.get(t)
+        if exact is not None:
+            exact(self, h, value)
+            return
+        np = sys.modules.get("numpy")
+        if np is not None and isinstance(value, (np.ndarray, np.generic)):
+            if isinstance(value, np.generic):
+                self.put(h, b"npscalar", value.dtype.str.encode())
+                self.feed_array(h, np.asarray(value))
+            elif t is np.ndarray or isinstance(value, np.memmap):
+                self.feed_array(h, value)
+            else:
+                self.feed_pickle(h, value)  # masked arrays, matrices: their pickle
+            return
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
+            from ._fingerprint_pandas import feed_pandas
+
+            feed_pandas(self, h, value)
+            return
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            self.feed_buffer(h, value)
+        elif isinstance(value, (type, types.FunctionType, types.CodeType, types.ModuleType)):
+            h.update(self.code_digest(value))
+        elif isinstance(value, types.MethodType):
+            self.put(h, b"method")
+            self.feed(h, value.__self__)
+            self.feed(h, value.__func__)
+        elif isinstance(value, functools.partial):
+            self.put(h, b"partial")
+            self.feed(h, value.func)
+            self.feed(h, value.args)
+            self.feed(h, value.keywords)
+        elif isinstance(value, types.BuiltinFunctionType) and (
+            value.__self__ is None or isinstance(value.__self__, types.ModuleType)
+        ):
+            self.put(h, b"builtin", f"{value.__module__}.{value.__qualname__}".encode())
+        elif isinstance(value, enum.Enum):
+            self.put(h, b"enum", value.name.encode())
+            h.update(self.code_digest(t))
+        elif isinstance(value, OrderedDict):
+            self.put(h, b"odict", _type_name(t).encode())
+            self.feed_sequence(h, value, list(value.items()))
+        elif isinstance(value, dict):
+            self.put(h, b"dictsub", _type_name(t).encode())
+            self.feed_unordered(h, value, value.items())
+            if getattr(value, "default_factory", None) is not None:
+                self.feed(h, value.default_factory)  # type: ignore[attr-defined]
+        elif isinstance(value, (list, tuple)):
+            self.put(h, b"seqsub", _type_name(t).encode())
+            self.feed_sequence(h, value, value)
+        elif isinstance(value, (set, frozenset)):
+            self.put(h, b"setsub", _type_name(t).encode())
+            self.feed_unordered(h, value, ((v,) for v in value))
+        else:
+            self.feed_pickle(h, value)
+
+    # -- scalars ---------------------------------------------------------------------------
+    def feed_int(self, h: Any, value: int) -> None:
+        n = (value.bit_length() + 8) // 8
+        self.put(h, b"int", value.to_bytes(n, "little", signed=True))
+
+    def feed_float(self, h: Any, value: float) -> None:
+        self.put(h, b"float", _NAN if value != value else _F64.pack(value))
+
+    def feed_complex(self, h: Any, value: complex) -> None:
+        self.put(h, b"complex")
+        self.feed_float(h, value.real)
+        self.feed_float(h, value.imag)
+
+    def feed_str(self, h: Any, value: str) -> None:
+        self.put(h, b"str", value.encode("utf-8", "surrogatepass"))
+
+    # -- buffers ---------------------------------------------------------------------------
+    def feed_buffer(self, h: Any, value: bytes | bytearray | memoryview) -> None:
+        if isinstance(value, memoryview):
+            meta = f"{value.format}|{value.shape}".encode()
+            self.put(h, b"memoryview", meta)
+            data = value if value.c_contiguous else memoryview(value.tobytes())
+            self.put(h, b"data", data.cast("B") if data.ndim != 1 or data.format != "B" else data)
+        else:
+            self.put(h, b"bytes" if isinstance(value, bytes) else b"bytearray", value)
+
+    def feed_array(self, h: Any, arr: Any) -> None:
+        import numpy as np
+
+        if arr.dtype.hasobject:
+            self.put(h, b"objarray", repr(arr.shape).encode())
+            self.feed_sequence(h, arr, arr.ravel(order="C").tolist())
+            return
+        if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "<" and sys.byteorder == "big"):
+            arr = arr.astype(arr.dtype.newbyteorder("="))  # equal values, native bytes
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)  # the one copy a strided view costs
+        self.put(h, b"ndarray", f"{arr.dtype.str}|{arr.dtype.descr}|{arr.shape}".encode())
+        # A zero-copy byte view of the array's memory: xxh3 reads it in place.
+        self.put(h, b"data", memoryview(arr.reshape(-1).view(np.uint8)))
+
+    # -- containers ------------------------------------------------------------------------
+    def _enter(self, h: Any, container: Any) -> bool:
+        key = id(container)
+        if key in self.containers:
+            self.put(h, b"cycle", _LEN.pack(len(self.containers) - self.containers.index(key)))
+            return False
+        self.containers.append(key)
+        return True
+
+    def feed_sequence(self, h: Any, container: Any, items: Iterable[Any]) -> None:
+        if not self._enter(h, container):
+            return
+        try:
+            self.put(h, b"seq", _LEN.pack(len(container)))
+            for item in items:
+                self.feed(h, item)
+        finally:
+            self.containers.pop()
+
+    def feed_unordered(self, h: Any, container: Any, items: Iterable[tuple[Any, ...]]) -> None:
+        # Each element hashed on its own, the digests sorted: equal sets/dicts hash alike
+        # whatever their insertion order or PYTHONHASHSEED.
+        if not self._enter(h, container):
+            return
+        try:
+            digests = []
+            for item in items:
+                sub = xxhash.xxh3_128()
+                for part in item:
+                    self.feed(sub, part)
+                digests.append(sub.digest())
+            digests.sort()
+            self.put(h, b"unordered", b"".join(digests))
+        finally:
+            self.containers.pop()
+
+    # -- everything else -------------------------------------------------------------------
+    def feed_pickle(self, h: Any, value: Any) -> None:
+        buffers: list[pickle.PickleBuffer] = []
+        try:
+            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception as exc:
+            name = _type_name(type(value))
+            raise FingerprintError(
+                f"Cannot fingerprint a value of type {name}: it is not a buffer, container, "
+                f"function or class, and pickling it failed ({type(exc).__name__}: {exc}). "
+                "Make it picklable (e.g. define __reduce__ or __getstate__) or leave it out "
+                "of the cache key.",
+                type_name=name,
+            ) from exc
+        self.put(h, b"pickle", data)
+        if is_user_code(type(value)):
+            # The pickle names the class; its code decides what the instance does.
+            h.update(self.code_digest(type(value)))
+        for buf in buffers:
+            raw = buf.raw()
+            self.put(h, b"oob", raw if raw.c_contiguous else memoryview(raw.tobytes()))
+
+    # -- code ------------------------------------------------------------------------------
+    def code_digest(self, obj: Any) -> bytes:
+        """Digest of a function, class, module or code object (memoized, cycle-safe)."""
+        key = id(obj)
+        if key in self.code_memo:
+            return self.code_memo[key]
+        if key in self.code_active:
+            # A recursive reference (f calls g calls f): name it instead of recursing.
+            h = xxhash.xxh3_128()
+            self.put(h, b"coderef", self.code_active[key].encode())
+            return h.digest()
+        self.code_active[key] = getattr(obj, "__qualname__", getattr(obj, "__name__", "?"))
+        self.keep.append(obj)
+        try:
+            h = xxhash.xxh3_128()
+            if isinstance(obj, types.CodeType):
+                self.feed_code(h, obj)
+            elif isinstance(obj, types.ModuleType):
+                self.feed_module(h, obj)
+            elif not is_user_code(obj):
+                kind = b"class" if isinstance(obj, type) else b"function"
+                self.put(h, kind, f"{obj.__module__}.{obj.__qualname__}".encode())
+            elif isinstance(obj, type):
+                self.feed_class(h, obj)
+            else:
+                self.feed_function(h, obj)
+            digest = h.digest()
+        finally:
+            del self.code_active[key]
+        self.code_memo[key] = digest
+        return digest
+
+    def feed_code(self, h: Any, code: types.CodeType) -> None:
+        # File name and line numbers are left out: moving a function does not change it.
+        self.put(h, b"code", code.co_code)
+        self.put(h, b"name", code.co_name.encode())
+        head = (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags)
+        self.put(h, b"argspec", repr(head).encode())
+        for label, names in (
+            (b"names", code.co_names),
+            (b"varnames", code.co_varnames),
+            (b"freevars", code.co_freevars),
+            (b"cellvars", code.co_cellvars),
+        ):
+            self.put(h, label, "\x00".join(names).encode())
+        self.put(h, b"consts", _LEN.pack(len(code.co_consts)))
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                h.update(self.code_digest(const))
+            else:
+                self.feed(h, const)
+
+    def feed_function(self, h: Any, fn: types.FunctionType) -> None:
+        self.put(h, b"userfunction", fn.__qualname__.encode())
+        h.update(self.code_digest(fn.__code__))
+        self.feed(h, fn.__defaults__)
+        self.feed(h, fn.__kwdefaults__)
+        for cell in fn.__closure__ or ():
+            try:
+                contents = cell.cell_contents
+            except ValueError:  # a cell not yet assigned
+                self.put(h, b"emptycell")
+            else:
+                self.feed(h, contents)
+        for name, target in referenced_names(fn):
+            self.put(h, b"ref", name.encode())
+            h.update(self.code_digest(target))
+
+    def feed_class(self, h: Any, cls: type) -> None:
+        self.put(h, b"userclass", cls.__qualname__.encode())
+        for base in cls.__bases__:
+            h.update(self.code_digest(base))
+        for name in sorted(cls.__dict__):
+            if name in _CLASS_SKIP:
+                continue
+            attr = cls.__dict__[name]
+            if isinstance(attr, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                continue  # __slots__ members; the names are in __slots__ itself
+            self.put(h, b"attr", name.encode())
+            if isinstance(attr, (staticmethod, classmethod)):
+                self.feed(h, attr.__func__)
+            elif isinstance(attr, property):
+                for part in (attr.fget, attr.fset, attr.fdel):
+                    self.feed(h, part)
+            else:
+                self.feed(h, attr)
+
+    def feed_module(self, h: Any, module: types.ModuleType) -> None:
+        self.put(h, b"module", module.__name__.encode())
+        if is_user_code(module):
+            file = getattr(module, "__file__", None)
+            if file and Path(file).is_file():
+                self.put(h, b"source", xxhash.xxh3_128_digest(Path(file).read_bytes()))
+        else:
+            self.put(h, b"version", module_version(module).encode())
+
+
+_EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {
+    type(None): lambda s, h, v: s.put(h, b"none"),
+    type(...): lambda s, h, v: s.put(h, b"ellipsis"),
+    type(NotImplemented): lambda s, h, v: s.put(h, b"notimpl"),
+    bool: lambda s, h, v: s.put(h, b"bool", b"\x01" if v else b"\x00"),
+    int: _Hasher.feed_int,
+    float: _Hasher.feed_float,
+    complex: _Hasher.feed_complex,
+    str: _Hasher.feed_str,
+    bytes: _Hasher.feed_buffer,
+    bytearray: _Hasher.feed_buffer,
+    memoryview: _Hasher.feed_buffer,
+    list: lambda s, h, v: (s.put(h, b"list"), s.feed_sequence(h, v, v)),
+    tuple: lambda s, h, v: (s.put(h, b"tuple"), s.feed_sequence(h, v, v)),
+    dict: lambda s, h, v: (s.put(h, b"dict"), s.feed_unordered(h, v, v.items())),
+    set: lambda s, h, v: (s.put(h, b"set"), s.feed_unordered(h, v, ((x,) for x in v))),
+    frozenset: lambda s, h, v: (s.put(h, b"fset"), s.feed_unordered(h, v, ((x,) for x in v))),
+    types.FunctionType: lambda s, h, v: h.update(s.code_digest(v)),
+    type: lambda s, h, v: h.update(s.code_digest(v)),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def fingerprint(value: Any) -> str:
+    """Return a stable content digest of ``value``: 32 hex characters (xxh3_128).
+
+    Equal values give equal digests across processes, restarts and hash seeds. Large
+    buffers (numpy arrays, pandas columns, bytes) are hashed in place at memory speed.
+
+    Parameters
+    ----------
+    value
+        Any Python value; see the module docstring for how each kind is hashed.
+
+    Returns
+    -------
+    str
+        The hex digest.
+
+    Raises
+    ------
+    FingerprintError
+        ``value`` (or something inside it) is of a type that cannot be hashed: not a
+        buffer, container, function or class, and not picklable. The message and
+        ``type_name`` name that type.
+
+    Examples
+    --------
+    >>> fingerprint({"a": 1, "b": [1.0, 2.0]}) == fingerprint({"b": [1.0, 2.0], "a": 1})
+    True
+    >>> fingerprint([1, 2]) == fingerprint((1, 2))
+    False
+    >>> import threading
+    >>> fingerprint(threading.Lock())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    persist_ext._errors.FingerprintError: Cannot fingerprint a value of type _thread.lock: ...
+    """
+    h = xxhash.xxh3_128()
+    _Hasher().feed(h, value)
+    return h.hexdigest()
+
+
+def fingerprint_code(obj: Any) -> str:
+    """Return the digest of a function's or class's code, and of the user code it reaches.
+
+    For a user function: its bytecode, constants (nested code objects recursively), names,
+    argument spec, defaults, closure cell values, and the digests of the user functions,
+    classes and modules its code refers to through global names (transitively; recursion
+    between functions is cut by naming the function already being hashed). For a user class:
+    its bases and every attribute of its ``__dict__`` (methods by code). File names and line
+    numbers are not part of the digest, so moving code around keeps its digest. Non-user code
+    is hashed by ``module.qualname``; a module by name and version.
+
+    Bytecode differs between Python minor versions, so code digests are stable across
+    processes and restarts on one Python version, not across versions.
+
+    Examples
+    --------
+    >>> def area(r):
+    ...     return 3.14159 * r * r
+    >>> def area2(r):
+    ...     return 3.14159 * r * r
+    >>> fingerprint_code(area) == fingerprint_code(area2)  # same code, different name
+    False
+    >>> fingerprint_code(area) == fingerprint_code(area)
+    True
+    >>> fingerprint_code(42)
+    Traceback (most recent call last):
+    TypeError: fingerprint_code() takes a function, class, method, module or code object, not int.
+    """
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    if not isinstance(obj, (types.FunctionType, type, types.ModuleType, types.CodeType)):
+        raise TypeError(
+            "fingerprint_code() takes a function, class, method, module or code object, "
+            f"not {type(obj).__name__}."
+        )
+    return _Hasher().code_digest(obj).hex()

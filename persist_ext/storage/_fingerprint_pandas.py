@@ -1,0 +1,71 @@
+"""Fingerprints of pandas objects: their column buffers and index, without a copy.
+
+Imported by :mod:`._fingerprint` only when a pandas object is hashed, so pandas stays an
+optional dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["feed_pandas"]
+
+
+def _feed_values(hasher: Any, h: Any, values: Any) -> None:
+    """Hash a column's values: numpy buffers directly, extension arrays by their parts."""
+    if isinstance(values, np.ndarray):
+        hasher.feed_array(h, values)
+        return
+    hasher.put(h, b"ext", str(values.dtype).encode())
+    if isinstance(values, pd.Categorical):
+        hasher.feed_array(h, values.codes)
+        hasher.feed(h, values.categories)
+        hasher.feed(h, values.ordered)
+    elif hasattr(values, "_data") and hasattr(values, "_mask"):  # nullable Int64/boolean/...
+        hasher.feed_array(h, np.asarray(values._data))
+        hasher.feed_array(h, np.asarray(values._mask))
+    elif isinstance(values, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray)):
+        hasher.feed_array(h, values._ndarray)
+    elif isinstance(values.dtype, pd.StringDtype):
+        # Element by element: equal strings hash alike however arrow chunked them.
+        hasher.feed_array(h, np.asarray(values, dtype=object))
+    else:
+        # Strings, intervals, periods, arrow-backed arrays...: their pickle, whose
+        # out-of-band buffers are hashed in place.
+        hasher.feed_pickle(h, values)
+
+
+def _feed_index(hasher: Any, h: Any, index: pd.Index) -> None:
+    hasher.put(h, b"index", type(index).__name__.encode())
+    hasher.feed(h, list(index.names))
+    if isinstance(index, pd.RangeIndex):
+        hasher.feed(h, (index.start, index.stop, index.step))
+    elif isinstance(index, pd.MultiIndex):
+        for level, codes in zip(index.levels, index.codes):
+            _feed_index(hasher, h, level)
+            hasher.feed_array(h, np.asarray(codes))
+    else:
+        _feed_values(hasher, h, index._values)
+
+
+def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index) -> None:
+    """Feed a DataFrame, Series or Index into ``h`` (an xxh3 hasher) via ``hasher``."""
+    if isinstance(value, pd.Index):
+        _feed_index(hasher, h, value)
+    elif isinstance(value, pd.Series):
+        hasher.put(h, b"series")
+        hasher.feed(h, value.name)
+        _feed_index(hasher, h, value.index)
+        _feed_values(hasher, h, value._values)
+    else:
+        hasher.put(h, b"dataframe")
+        _feed_index(hasher, h, value.columns)
+        _feed_index(hasher, h, value.index)
+        hasher.feed(h, dict(value.attrs))
+        # Column by column: each column of a numpy block is one contiguous row of it, so
+        # nothing is copied.
+        for i in range(value.shape[1]):
+            _feed_values(hasher, h, value.iloc[:, i]._values)

@@ -1,0 +1,373 @@
+"""Stashes on the file system: one pickle file per key, or a ``shelve`` database.
+
+:class:`DirectoryStash` writes each value to ``<path>/<pattern with the key>`` atomically
+(temporary file + rename), so a crash mid-write leaves the old value or the new one.
+:class:`IncrementKeyDirectoryStash` numbers values ``1, 2, 3, ...``.
+:class:`ShelveStash` keeps every value in one :mod:`shelve` (dbm) database.
+
+Security: values are pickles, and unpickling runs code. These stashes only read files in a
+directory (or database) you chose, and :class:`DirectoryStash` refuses files that lack
+persist_ext's header, but never point them at data from an untrusted source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pickle
+import re
+import shelve
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from ..._errors import SerializationError, UnsafeNameError
+from .._atomic import fsync_directory
+from .._names import safe_name
+from .._protocol import MISSING
+from ._base import CloseableStash
+from ._files import dumps_framed, read_pickle_file, write_pickle_file
+
+__all__ = ["DirectoryStash", "IncrementKeyDirectoryStash", "ShelveStash"]
+
+
+class DirectoryStash(CloseableStash):
+    """One pickle file per key in directory ``path``, named by ``pattern``.
+
+    ``pattern`` must contain ``{name}`` once; the key, made file-name safe with
+    :func:`~persist_ext.storage._names.safe_name` (``/``, ``..``, ``<`` and the like are
+    escaped, so no key can leave ``path``), replaces it. :meth:`keys` reads the keys back
+    from the file names; files that do not match the pattern are ignored.
+
+    Writes are atomic (``durable=True`` also fsyncs, surviving power loss at the cost of a
+    disk flush per write). Files carry a header and checksum: a file persist_ext did not
+    write is refused, a damaged one raises :class:`~persist_ext.InvalidPickle`. Loading a
+    missing key returns ``None``. Several processes may share the directory.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> stash = DirectoryStash(pathlib.Path(tempfile.mkdtemp()))
+    >>> stash["model/v1"] = {"acc": 0.9}
+    >>> sorted(p.name for p in stash.path.iterdir()), list(stash.keys())
+    (['model%2Fv1.dat'], ['model/v1'])
+    >>> stash.load("nope") is None
+    True
+    """
+
+    # Each write is a separate atomic file, so worker processes may dump here directly.
+    _PROCESS_SAFE = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        pattern: str = "{name}.dat",
+        *,
+        durable: bool = False,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a path (str or pathlib.Path), got {type(path).__name__}.")
+        self.path = Path(path)
+        self._set_pattern(pattern)
+        self.durable = durable
+
+    def _set_pattern(self, pattern: str) -> None:
+        prefix, sep, suffix = pattern.partition("{name}")
+        if not sep or "{name}" in suffix or "{" in prefix + suffix or "}" in prefix + suffix:
+            raise ValueError(
+                f"pattern must contain '{{name}}' exactly once and no other braces, got "
+                f"{pattern!r}; e.g. '{{name}}.dat'."
+            )
+        if "/" in pattern or os.sep in pattern or prefix.startswith("."):
+            raise ValueError(
+                f"pattern {pattern!r} must be a plain file name (no '/', not hidden); "
+                "e.g. 'item-{name}.pkl'."
+            )
+        self.pattern = pattern
+        self._prefix, self._suffix = prefix, suffix
+        self._regex = re.compile(re.escape(prefix) + "(.+)" + re.escape(suffix) + r"\Z")
+
+    def key_to_path(self, name: str) -> Path:
+        """The file that holds ``name`` (inside :attr:`path`, whatever the key)."""
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)
+        return self.path / f"{self._prefix}{safe_name(name)}{self._suffix}"
+
+    def _path_to_key(self, file_name: str) -> str | None:
+        match = self._regex.match(file_name)
+        if match is None:
+            return None
+        escaped = match.group(1)
+        key = unquote(escaped)
+        # Only names safe_name() produces are keys: skips temporary and foreign files.
+        try:
+            return key if safe_name(key) == escaped else None
+        except UnsafeNameError:
+            return None
+
+    def load(self, name: str) -> Any:
+        """The value of ``name``, or ``None`` when there is no file."""
+        try:
+            return read_pickle_file(self.key_to_path(name))
+        except FileNotFoundError:
+            return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``, or ``default`` when there is no file."""
+        try:
+            return read_pickle_file(self.key_to_path(name))
+        except FileNotFoundError:
+            return default
+
+    def exists(self, name: str) -> bool:
+        """Whether the file for ``name`` exists."""
+        return self.key_to_path(name).is_file()
+
+    def dump(self, name: str, inst: Any) -> None:
+        """Atomically write ``inst`` to the file for ``name`` (creating :attr:`path`)."""
+        path = self.key_to_path(name)
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            write_pickle_file(path, inst, durable=self.durable)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise UnsafeNameError(
+                    f"Key {name[:60]!r}... is too long for a file name; use a shorter key "
+                    "(for example a digest of it)."
+                ) from exc
+            raise
+
+    def delete(self, name: str | None = None) -> None:
+        """Remove the file for ``name`` if present; with no name, remove every key's file."""
+        if name is None:
+            self.clear()
+            return
+        self.key_to_path(name).unlink(missing_ok=True)
+
+    def keys(self) -> list[str]:
+        """The keys of the files in :attr:`path` (sorted; ``[]`` when it does not exist)."""
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        return sorted(key for key in map(self._path_to_key, names) if key is not None)
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def close(self) -> None:
+        """Nothing to release (files are closed after each operation)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, pattern={self.pattern!r})"
+
+
+class IncrementKeyDirectoryStash(DirectoryStash):
+    """A :class:`DirectoryStash` with integer keys ``"1", "2", ...`` in files ``<name>-<n>.dat``.
+
+    ``dump(value)`` with one argument stores under the next free key and returns it; this is
+    safe when several processes append at once (each file is created exclusively).
+    ``load()`` with no key loads the highest key.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> runs = IncrementKeyDirectoryStash(tempfile.mkdtemp(), name="run")
+    >>> runs.dump({"loss": 0.5}), runs.dump({"loss": 0.3})
+    ('1', '2')
+    >>> runs.load(), runs.get_last_key(), list(runs.keys())
+    ({'loss': 0.3}, '2', ['1', '2'])
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], name: str = "data", *, durable: bool = False
+    ) -> None:
+        super().__init__(path, safe_name(name) + "-{name}.dat", durable=durable)
+        self.name = name
+
+    def keys(self) -> list[str]:
+        """The integer keys present, as strings, in numeric order."""
+        keys = [key for key in super().keys() if key.isdigit() and str(int(key)) == key]
+        return sorted(keys, key=int)
+
+    def get_last_key(self, inc: bool = False) -> str:
+        """The highest key (``"0"`` when empty); with ``inc=True``, that plus one."""
+        keys = self.keys()
+        last = int(keys[-1]) if keys else 0
+        return str(last + 1 if inc else last)
+
+    def dump(self, name_or_inst: Any, inst: Any = MISSING) -> str:
+        """``dump(key, value)`` stores under ``key``; ``dump(value)`` takes the next key.
+
+        Returns the key used.
+        """
+        if inst is not MISSING:
+            super().dump(name_or_inst, inst)
+            return str(name_or_inst)
+        return self._dump_next(name_or_inst)
+
+    def _dump_next(self, inst: Any) -> str:
+        data = dumps_framed(inst)
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.path)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                if self.durable:
+                    os.fsync(handle.fileno())
+            while True:
+                key = self.get_last_key(inc=True)
+                target = self.key_to_path(key)
+                try:
+                    # link() fails if the target exists: two appenders never share a key,
+                    # and readers see the complete file or none.
+                    os.link(tmp, target)
+                    break
+                except FileExistsError:
+                    continue
+                except OSError:  # file systems without hard links
+                    try:
+                        reserved = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    except FileExistsError:
+                        continue
+                    os.close(reserved)
+                    os.replace(tmp, target)
+                    break
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if self.durable:
+            fsync_directory(self.path)
+        return key
+
+    def load(self, name: str | None = None) -> Any:
+        """The value of ``name``; with no name, the value of the highest key (or ``None``)."""
+        if name is None:
+            keys = self.keys()
+            if not keys:
+                return None
+            name = keys[-1]
+        return super().load(name)
+
+
+class ShelveStash(CloseableStash):
+    """All values in one :mod:`shelve` database at ``path`` (dbm files beside it).
+
+    With ``auto_close=True`` (default) the database is closed after every operation, so the
+    file is always consistent and other instances see the changes; with ``False`` it stays
+    open (faster) until :meth:`close`. ``writeback`` is passed to :func:`shelve.open`.
+    A dbm database is for one process at a time; use :class:`DirectoryStash` or
+    :class:`~persist_ext.DiskCacheStash` for several.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with ShelveStash(pathlib.Path(tempfile.mkdtemp()) / "db") as stash:
+    ...     stash["a"] = [1, 2]
+    ...     stash["a"], list(stash.keys())
+    ([1, 2], ['a'])
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], writeback: bool = True, auto_close: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self.writeback = writeback
+        self.auto_close = auto_close
+        self._shelf: shelve.Shelf[Any] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the database is currently open."""
+        return self._shelf is not None
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[shelve.Shelf[Any]]:
+        if self._shelf is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._shelf = shelve.open(str(self.path), flag="c", writeback=self.writeback)
+        try:
+            yield self._shelf
+        finally:
+            if self.auto_close:
+                self.close()
+
+    @staticmethod
+    def _check_key(name: object) -> str:
+        if not isinstance(name, str):
+            raise TypeError(f"ShelveStash keys are str, got {type(name).__name__} {name!r}.")
+        return name
+
+    def load(self, name: str) -> Any:
+        """The value of ``name``, or ``None``."""
+        with self._open() as shelf:
+            return shelf.get(self._check_key(name))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``, or ``default``."""
+        with self._open() as shelf:
+            return shelf.get(self._check_key(name), default)
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is stored."""
+        with self._open() as shelf:
+            return self._check_key(name) in shelf
+
+    def dump(self, name: str, inst: Any) -> None:
+        """Store ``inst`` under ``name``; an unpicklable value leaves the old one."""
+        key = self._check_key(name)
+        with self._open() as shelf:
+            try:
+                shelf[key] = inst
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                # shelve caches the value before pickling it; drop it, or every later
+                # sync/close would fail on the same value.
+                getattr(shelf, "cache", {}).pop(key, None)
+                type_name = f"{type(inst).__module__}.{type(inst).__qualname__}"
+                raise SerializationError(
+                    f"Cannot pickle a value of type {type_name} for key {key!r}: {exc}.",
+                    type_name=type_name,
+                ) from exc
+
+    def delete(self, name: str | None = None) -> None:
+        """Remove ``name`` if present; with no name, remove everything."""
+        if name is None:
+            self.clear()
+            return
+        key = self._check_key(name)
+        with self._open() as shelf:
+            if key in shelf:
+                del shelf[key]
+
+    def keys(self) -> list[str]:
+        """Every key (a list: the database may be closed once this returns)."""
+        with self._open() as shelf:
+            return list(shelf.keys())
+
+    def __len__(self) -> int:
+        with self._open() as shelf:
+            return len(shelf)
+
+    def clear(self) -> None:
+        """Remove every value (the database is recreated empty)."""
+        self.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        shelve.open(str(self.path), flag="n").close()
+
+    def close(self) -> None:
+        """Write back cached values and close the database."""
+        shelf, self._shelf = self._shelf, None
+        if shelf is not None:
+            shelf.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_shelf"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"ShelveStash({str(self.path)!r})"

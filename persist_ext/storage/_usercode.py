@@ -1,0 +1,182 @@
+"""What counts as user code, and which user code a function reaches.
+
+"User code" is a function, class or module whose module is ``__main__`` (a notebook or
+script), was created by ``exec`` (its module is not in ``sys.modules``), or lives in a file that
+is neither in the standard library nor in an installed-packages directory (``site-packages``
+or ``dist-packages``). persist_ext itself is never user code.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import site
+import sys
+import sysconfig
+import types
+from pathlib import Path
+from typing import Any
+
+__all__ = ["is_user_code", "module_version", "referenced_names", "referenced_user_code"]
+
+
+# --------------------------------------------------------------------------------------------
+# What counts as user code
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _library_roots() -> tuple[Path, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update(site.getsitepackages())
+    roots.add(site.getusersitepackages())
+    return tuple(Path(r).resolve() for r in roots if r)
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_is_user(module_name: str | None) -> bool:
+    if module_name is None or module_name == "__main__":
+        return True
+    if module_name == "persist_ext" or module_name.startswith("persist_ext."):
+        return False
+    module = sys.modules.get(module_name)
+    if module is None:
+        # Made by exec() with a made-up module name: only user code does that.
+        return True
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False  # built-in or frozen module
+    path = Path(file).resolve()
+    if {"site-packages", "dist-packages"} & set(path.parts):
+        return False
+    return not any(root == path or root in path.parents for root in _library_roots())
+
+
+def is_user_code(obj: Any) -> bool:
+    """Whether ``obj`` is a user-defined function, class or module (see the module docstring).
+
+    Examples
+    --------
+    >>> import json
+    >>> is_user_code(json.dumps), is_user_code(json)
+    (False, False)
+    """
+    if isinstance(obj, types.ModuleType):
+        return _module_is_user(obj.__name__)
+    if isinstance(obj, (types.FunctionType, type)):
+        return _module_is_user(getattr(obj, "__module__", None))
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    return dict(importlib.metadata.packages_distributions())
+
+
+def module_version(module: types.ModuleType) -> str:
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str):
+        return version
+    top = module.__name__.partition(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return f"python-{sys.version_info.major}.{sys.version_info.minor}"
+    for dist in _packages_distributions().get(top, ()):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def referenced_names(fn: types.FunctionType) -> list[tuple[str, Any]]:
+    """The user functions, classes and modules ``fn``'s code names, sorted by name.
+
+    Global names are looked up in ``fn.__globals__``; for a user module found there, the
+    attribute names the code uses are looked up on the module too (``helpers.compute``).
+    """
+    names = _code_names(fn.__code__)
+    found: dict[str, Any] = {}
+    for name in sorted(names):
+        target = fn.__globals__.get(name)
+        if target is None or not is_user_code(target):
+            continue
+        found[name] = target
+        if isinstance(target, types.ModuleType):
+            for attr in sorted(names):
+                value = getattr(target, attr, None)
+                if not isinstance(value, types.ModuleType) and is_user_code(value):
+                    found[f"{name}.{attr}"] = value
+    return list(found.items())
+
+
+def referenced_user_code(obj: Any) -> dict[str, Any]:
+    """Return the user functions, classes and modules ``obj`` reaches, transitively.
+
+    Keys are ``"module:qualname"`` (``"module"`` for a module); ``obj`` itself is not
+    included. For a class, the methods' references are followed. This is the set whose code
+    :func:`fingerprint_code` folds into the digest; the cell cache uses it to explain which
+    function changed.
+
+    Examples
+    --------
+    >>> def helper(x):
+    ...     return x + 1
+    >>> def main(x):
+    ...     return helper(x) * 2
+    >>> sorted(referenced_user_code(main))  # doctest: +SKIP
+    ['__main__:helper']
+    """
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    seen: dict[str, Any] = {}
+    visited: set[int] = {id(obj)}
+    stack = [obj]
+    while stack:
+        current = stack.pop()
+        for target in _reaches(current):
+            if id(target) in visited:
+                continue
+            visited.add(id(target))
+            if isinstance(target, types.ModuleType):
+                seen[target.__name__] = target
+                continue
+            seen[f"{target.__module__}:{target.__qualname__}"] = target
+            stack.append(target)
+    return dict(sorted(seen.items()))
+
+
+def _reaches(obj: Any, *, closures: bool = True) -> list[Any]:
+    if isinstance(obj, type):
+        if not is_user_code(obj):
+            return []
+        found = [b for b in obj.__bases__ if is_user_code(b)]
+        for attr in obj.__dict__.values():
+            fn = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+            if isinstance(fn, property):
+                for part in (fn.fget, fn.fset, fn.fdel):
+                    found += _reaches(part)
+            elif isinstance(fn, types.FunctionType):
+                # Closures of methods are skipped: for dataclasses they hold generated
+                # helpers (e.g. reprlib's wrapper of __repr__), not code the user wrote.
+                found += _reaches(fn, closures=False)
+        return found
+    if not isinstance(obj, types.FunctionType) or not is_user_code(obj):
+        return []
+    found = [target for _, target in referenced_names(obj)]
+    for cell in obj.__closure__ if closures and obj.__closure__ else ():
+        try:
+            contents = cell.cell_contents
+        except ValueError:
+            continue
+        if is_user_code(contents):
+            found.append(contents)
+    return found

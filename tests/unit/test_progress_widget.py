@@ -1,0 +1,94 @@
+"""ProgressWidget: trait values, throttling, static snapshot in the display bundle (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from persist_ext.features._progress import ProgressSnapshot
+from persist_ext.features._tracker import Tracker
+from persist_ext.interfaces.widgets import ProgressWidget, live_progress
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+class Fixed:
+    """A source without observers."""
+
+    def __init__(self, snap: ProgressSnapshot) -> None:
+        self.snap = snap
+
+    def progress(self) -> ProgressSnapshot:
+        return self.snap
+
+
+def test_traits_follow_the_tracker_live(tmp_path: Path) -> None:
+    tracker = Tracker(tmp_path / "jobs", max_tries=1)
+    tracker.add_many(["a", "b", "c", "d"])
+    widget = ProgressWidget(tracker, interval=0)
+    assert widget.title.value == "jobs"
+    assert (widget.done_bar.value, widget.done_bar.max) == (0, 4)
+    tracker.mark_done("a")  # the observer hook redraws, no explicit refresh
+    tracker.abort("b")
+    assert widget.done_bar.value == 1
+    assert widget.failed_bar.value == 1
+    assert widget.done_bar.bar_style == "success"
+    assert widget.failed_bar.bar_style == "danger"
+    assert widget.status.value.startswith("50% 2/4 | 1 done, 1 failed, 2 to do")
+    state = widget.done_bar.get_state()
+    assert state["value"] == 1
+    assert state["max"] == 4
+    widget.close()
+    tracker.mark_done("c")  # closed widgets stop following
+    assert widget.done_bar.value == 1
+    tracker.close()
+
+
+def test_refreshes_are_throttled(tmp_path: Path) -> None:
+    tracker = Tracker(tmp_path / "t")
+    tracker.add_many(range(100))
+    widget = ProgressWidget(tracker, interval=3600)
+    widget._last = 0.0
+    for i in range(100):
+        tracker.mark_done(i)
+    # At most one redraw in the interval (the first), however many changes.
+    assert widget.done_bar.value in (0, 1)
+    assert widget.refresh(force=True)
+    assert widget.done_bar.value == 100
+    widget.close()
+    tracker.close()
+
+
+def test_bundle_carries_a_static_snapshot() -> None:
+    source = Fixed(ProgressSnapshot("load", total=10, done=3, failed=1, todo=6))
+    widget = live_progress(source)
+    bundle = widget._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle
+    assert bundle[WIDGET_VIEW]["model_id"] == widget.model_id
+    assert bundle["text/plain"].startswith("load [")
+    assert "3 done, 1 failed, 6 to do" in bundle["text/plain"]
+    assert "persist-ext-progress" in bundle["text/html"]
+    widget.close()
+
+
+def test_display_handle_is_updated_when_finished(monkeypatch: pytest.MonkeyPatch) -> None:
+    updates: list[dict] = []
+
+    class Handle:
+        def update(self, obj: dict, raw: bool = False) -> None:
+            updates.append(obj)
+
+    source = Fixed(ProgressSnapshot("x", total=2, todo=2))
+    widget = ProgressWidget(source, interval=0)
+    widget._handle = Handle()
+    widget._shown = (2, 0, 0, 0, 2)
+    source.snap = ProgressSnapshot("x", total=2, done=2, finished=True)
+    widget.refresh()
+    assert len(updates) == 1
+    assert "2 done" in updates[0]["text/plain"]
+    widget.refresh(force=True)  # unchanged counts: no second update
+    assert len(updates) == 1
+    widget.close()
