@@ -153,7 +153,7 @@ class Deallocatable:
             )
 
 
-class dealloc:  # noqa: N801 - the seed's name
+class dealloc:  # lower case: the seed's name
     """Context manager that deallocates an object when the block ends.
 
     ``inst`` is a :class:`Deallocatable` or a callable creating one (so that, with
@@ -473,7 +473,7 @@ class PersistableContainer(Deallocatable):
             work.deallocate()
 
 
-class persisted:  # noqa: N801 - the seed's name
+class persisted:  # lower case: the seed's name
     """Decorator caching a method's result in a :class:`PersistedWork` named ``name``.
 
     Put it right above the method, below ``@property``. On the first call it reuses the

@@ -248,7 +248,9 @@ def test_clear_removes_file_attribute_and_global(tmp_path):
     work = PersistedWork(tmp_path / "c.dat", owner, cache_global=True)
     work.worker = lambda: 3
     work()
-    assert (tmp_path / "c.dat").exists() and hasattr(owner, work.varname) and work.is_set()
+    assert (tmp_path / "c.dat").exists()
+    assert hasattr(owner, work.varname)
+    assert work.is_set()
     work.clear()
     assert not (tmp_path / "c.dat").exists()
     assert not hasattr(owner, work.varname)
@@ -330,7 +332,8 @@ def test_persisted_work_pickles_without_owner_and_worker():
     work = PersistedWork("_v", Owner())
     work.worker = lambda: 1
     clone = pickle.loads(pickle.dumps(work))
-    assert clone.owner is None and clone.worker is None
+    assert clone.owner is None
+    assert clone.worker is None
     assert clone.varname == work.varname
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "marker_get_children",
     "marker_get_multi",
     "marker_persist",
+    "paths_to_root",
     "reached_by_another_request",
     "store_context",
     "sweep",
@@ -299,15 +300,16 @@ def complete_leaf(
     """Mark a leaf done and carry completion up ``path``; True if this call completed the root.
 
     ``path`` is ``[(parent id, its child count), ..., (root id, its child count)]``. Calling
-    it again for the same leaf (a re-run task) changes nothing and returns False.
+    it again for the same leaf (a re-run task) changes nothing and returns False. Call it
+    inside ``store.transact()`` together with the task's own record, so a crash cannot leave
+    a finished task whose leaf is not counted.
     """
     leaf_key = _key(leaf_id)
-    with store.transact():
-        if result is not MISSING and any(combiners):
-            store.set(leaf_key + "@result", result)
-        if not store.add(leaf_key + "@done", time.time()):
-            return False
-        return _count_up(store, path, combiners)
+    if result is not MISSING and any(combiners):
+        store.set(leaf_key + "@result", result)
+    if not store.add(leaf_key + "@done", time.time()):
+        return False
+    return _count_up(store, path, combiners)
 
 
 def _count_up(

@@ -196,7 +196,8 @@ class StashSource(EntrySource):
         from ...storage._stash import ReadOnlyStash
 
         self.stash = stash
-        self.label = label or repr(stash) if len(repr(stash)) < 80 else type(stash).__name__
+        text = repr(stash)
+        self.label = label or (text if len(text) < 80 else type(stash).__name__)
         self.writable = not isinstance(stash, ReadOnlyStash)
 
     def list_keys(self) -> list[str]:  # noqa: D102

@@ -69,7 +69,9 @@ class DirectoryStash(CloseableStash):
         durable: bool = False,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a path (str or pathlib.Path), got {type(path).__name__}.")
+            raise TypeError(
+                f"path must be a path (str or pathlib.Path), got {type(path).__name__}."
+            )
         self.path = Path(path)
         self._set_pattern(pattern)
         self.durable = durable
@@ -190,8 +192,8 @@ class IncrementKeyDirectoryStash(DirectoryStash):
 
     def keys(self) -> list[str]:
         """The integer keys present, as strings, in numeric order."""
-        keys = [key for key in super().keys() if key.isdigit() and str(int(key)) == key]
-        return sorted(keys, key=int)
+        names = super().keys()
+        return sorted((k for k in names if k.isdigit() and str(int(k)) == k), key=int)
 
     def get_last_key(self, inc: bool = False) -> str:
         """The highest key (``"0"`` when empty); with ``inc=True``, that plus one."""
@@ -289,7 +291,10 @@ class ShelveStash(CloseableStash):
     def _open(self) -> Iterator[shelve.Shelf[Any]]:
         if self._shelf is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._shelf = shelve.open(str(self.path), flag="c", writeback=self.writeback)
+            # Kept open across calls when auto_close is False; close() releases it.
+            self._shelf = shelve.open(  # noqa: SIM115
+                str(self.path), flag="c", writeback=self.writeback
+            )
         try:
             yield self._shelf
         finally:

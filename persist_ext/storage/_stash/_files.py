@@ -31,7 +31,10 @@ _DIGEST_SIZE = 16
 
 
 def dumps_framed(value: Any) -> bytes:
-    """Return ``MAGIC + digest + pickle(value)``; raise :class:`SerializationError` if unpicklable."""
+    """Return ``MAGIC + digest + pickle(value)``.
+
+    Raises :class:`SerializationError` naming the type when ``value`` cannot be pickled.
+    """
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:

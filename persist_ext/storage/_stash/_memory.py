@@ -185,7 +185,8 @@ class UnionStash(ReadOnlyStash):
         """The keys of every stash in order, without duplicates."""
         seen: set[str] = set()
         for stash in self.stashes:
-            for key in stash.keys():
+            keys = stash.keys()  # (a stash iterates (key, value) pairs, not keys)
+            for key in keys:
                 if key not in seen:
                     seen.add(key)
                     yield key

@@ -21,7 +21,9 @@ __all__ = ["MultiProcessStash"]
 logger = logging.getLogger("persist_ext")
 
 
-def _run_chunk(stash: MultiProcessStash, chunk_id: int, chunk: list[Any]) -> tuple[int, list | None]:
+def _run_chunk(
+    stash: MultiProcessStash, chunk_id: int, chunk: list[Any]
+) -> tuple[int, list | None]:
     """Worker-process entry point: process one chunk with a copy of ``stash``.
 
     A delegate that several processes may write (``_PROCESS_SAFE``, e.g. a directory or a
@@ -96,7 +98,9 @@ class MultiProcessStash(PrimeableStash, PreemptiveStash):
     ) -> None:
         super().__init__(delegate, **kwargs)
         if chunk_size < 0:
-            raise ValueError(f"chunk_size must be >= 0 (0: one chunk per worker), got {chunk_size}.")
+            raise ValueError(
+                f"chunk_size must be >= 0 (0: one chunk per worker), got {chunk_size}."
+            )
         self.chunk_size = chunk_size
         self.workers = workers if workers >= 1 else max(1, (os.cpu_count() or 1) + workers)
         self.mp_context = mp_context

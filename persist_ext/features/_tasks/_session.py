@@ -1,0 +1,433 @@
+"""Session storage: the tasks, instances and metadata of one group, as the ``002`` seed.
+
+A *session* (one per task group, ``uid`` = the group's name) has three parts:
+
+- ``tasks``: task key -> :class:`TaskConfig`;
+- ``instances``: instance name (``key#0``, ``key#1``, ...) -> :class:`TaskInstance`;
+- ``metadata``: a dict (datetimes round-trip).
+
+:class:`SessionBackend` implements the seed's API on top of two methods a backend provides,
+``_load_from_backend()`` and ``_save()``. :class:`StoreSessionBackend` keeps each record under
+its own key in a :class:`KeyValueStore` (so a worker process updates one instance without
+rewriting the session). Other backends register under the entry-point group
+``persist_ext.session_backends`` and are selected by name with :func:`open_session`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import importlib.metadata
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ..._errors import TaskError
+from ...storage._protocol import KeyValueStore
+from ._model import UNRESOLVED, TaskConfig, TaskInstance, TaskStatus, instance_name
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "SessionBackend",
+    "StoreSessionBackend",
+    "config_key",
+    "instance_key",
+    "open_session",
+    "result_key",
+    "session_backend",
+]
+
+ENTRY_POINT_GROUP = "persist_ext.session_backends"
+
+
+def config_key(uid: str, task: str) -> str:
+    """Store key of a task's configuration record."""
+    return f"tasks/{uid}/cfg/{task}"
+
+
+def instance_key(uid: str, name: str) -> str:
+    """Store key of an instance record."""
+    return f"tasks/{uid}/inst/{name}"
+
+
+def result_key(uid: str, name: str) -> str:
+    """Store key of an instance's result value."""
+    return f"tasks/{uid}/result/{name}"
+
+
+def _meta_key(uid: str) -> str:
+    return f"tasks/{uid}/meta"
+
+
+_INSTANCE_FIELDS = frozenset(TaskInstance.__dataclass_fields__) - {"name", "task", "status"}
+
+
+class SessionBackend:
+    """The seed's session API; subclasses provide ``_load_from_backend`` and ``_save``.
+
+    ``_load_from_backend()`` returns ``(configs, instances, metadata)`` (dicts keyed by
+    task key and instance name); ``_save()`` writes ``self._configs``, ``self._instances``
+    and ``self._metas``. ``self._dirty_configs`` / ``self._dirty_instances`` name what
+    changed since the last save, for backends that can write less. ``_serialize`` and
+    ``_deserialize`` turn a value into JSON-ready data and back, datetimes included.
+
+    Iterating a session yields its instances (order undefined, as in the seed).
+
+    Examples
+    --------
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> session = open_session("demo", "store", store=MemoryStore())
+    >>> first = session.create_instance(session.add_task("load"))
+    >>> first.name, session[first.name].status.value
+    ('load#0', 'unstarted')
+    >>> session["nope#0"]  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    KeyError: "No instance 'nope#0' in session 'demo'; ..."
+    """
+
+    name = "base"
+
+    def __init__(self, uid: str) -> None:
+        if not isinstance(uid, str) or not uid or "/" in uid:
+            raise TaskError(f"A session uid must be a non-empty str without '/', got {uid!r}.")
+        self.uid = uid
+        self._configs: dict[str, TaskConfig] = {}
+        self._instances: dict[str, TaskInstance] = {}
+        self._metas: dict[str, Any] = {}
+        self._dirty_configs: set[str] = set()
+        self._dirty_instances: set[str] = set()
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    # -- what a backend implements ------------------------------------------------------
+
+    def _load_from_backend(
+        self,
+    ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
+        raise TaskError(
+            f"{type(self).__name__} must implement _load_from_backend() returning "
+            "(configs, instances, metadata)."
+        )
+
+    def _save(self) -> None:
+        raise TaskError(f"{type(self).__name__} must implement _save().")
+
+    # -- loading and saving -------------------------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded:
+                configs, instances, metas = self._load_from_backend()
+                self._configs = dict(configs)
+                self._instances = dict(instances)
+                self._metas = dict(metas)
+                self._loaded = True
+
+    def reload(self) -> None:
+        """Forget the in-memory state and read it again from the backend."""
+        with self._lock:
+            self._loaded = False
+            self._dirty_configs.clear()
+            self._dirty_instances.clear()
+            self._ensure_loaded()
+
+    def save(self) -> None:
+        """Write the session through ``_save()``."""
+        with self._lock:
+            self._ensure_loaded()
+            self._save()
+            self._dirty_configs.clear()
+            self._dirty_instances.clear()
+
+    # -- the three parts --------------------------------------------------------------
+
+    @property
+    def tasks(self) -> dict[str, TaskConfig]:
+        """Task key -> :class:`TaskConfig`, in declaration order."""
+        self._ensure_loaded()
+        return self._configs
+
+    @property
+    def instances(self) -> dict[str, TaskInstance]:
+        """Instance name -> :class:`TaskInstance` (may include instances that never ran)."""
+        self._ensure_loaded()
+        return self._instances
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Session metadata; call :meth:`save` after changing it."""
+        self._ensure_loaded()
+        return self._metas
+
+    def __getitem__(self, name: str) -> TaskInstance:
+        self._ensure_loaded()
+        try:
+            return self._instances[name]
+        except KeyError:
+            raise KeyError(
+                f"No instance {name!r} in session {self.uid!r}; instance names look like "
+                "'task#0' (see .instances)."
+            ) from None
+
+    def __iter__(self) -> Iterator[TaskInstance]:
+        self._ensure_loaded()
+        return iter(list(self._instances.values()))
+
+    def __len__(self) -> int:
+        self._ensure_loaded()
+        return len(self._instances)
+
+    def __contains__(self, name: object) -> bool:
+        self._ensure_loaded()
+        return name in self._instances
+
+    # -- the seed's methods ------------------------------------------------------------
+
+    def add_task(self, task: TaskConfig | str, *, description: str = "") -> TaskConfig:
+        """Install a task configuration (kept if one with that name exists); returns it."""
+        config = task if isinstance(task, TaskConfig) else TaskConfig(str(task), description)
+        with self._lock:
+            self._ensure_loaded()
+            existing = self._configs.get(config.name)
+            if existing is not None:
+                return existing
+            config.order = len(self._configs)
+            self._configs[config.name] = config
+            self._dirty_configs.add(config.name)
+            return config
+
+    def _config(self, task_config: TaskConfig | str) -> TaskConfig:
+        name = task_config.name if isinstance(task_config, TaskConfig) else str(task_config)
+        self._ensure_loaded()
+        config = self._configs.get(name)
+        if config is None:
+            raise TaskError(
+                f"No task {name!r} in session {self.uid!r}; add it first (add_task).", task=name
+            )
+        return config
+
+    def create_instance(self, task_config: TaskConfig | str, **kwargs: Any) -> TaskInstance:
+        """Create the next instance of a task (``f"{task}#{n}"``), status ``unstarted``.
+
+        Keyword arguments go to :class:`TaskInstance` (``kwargs=``, ``metadata=``, ...);
+        ``name``, ``task`` and ``status`` are set here and cannot be given.
+        """
+        unknown = set(kwargs) - _INSTANCE_FIELDS
+        if unknown:
+            raise TaskError(
+                f"create_instance got unknown or fixed fields {sorted(unknown)}; "
+                f"allowed: {sorted(_INSTANCE_FIELDS)}."
+            )
+        with self._lock:
+            config = self._config(task_config)
+            name = instance_name(config.name, config.instances)
+            config.instances += 1
+            instance = TaskInstance(name=name, task=config.name, **copy.deepcopy(kwargs))
+            self._instances[name] = instance
+            self._dirty_configs.add(config.name)
+            self._dirty_instances.add(name)
+            return instance
+
+    def clone_instance(self, task_instance: TaskInstance | str) -> TaskInstance:
+        """Install a copy of an instance as the task's next instance (used by replay).
+
+        The clone's ``kwargs`` are a deep copy (never shared with the original) and its
+        metadata says ``{"parent": <original name>, "depth": <original depth + 1>}``.
+        """
+        name = task_instance.name if isinstance(task_instance, TaskInstance) else task_instance
+        original = self[name]
+        metadata = copy.deepcopy(original.metadata)
+        metadata.update(parent=original.name, depth=int(original.metadata.get("depth", 0)) + 1)
+        return self.create_instance(
+            original.task, kwargs=copy.deepcopy(original.kwargs), metadata=metadata
+        )
+
+    def update_instance(self, instance: TaskInstance) -> None:
+        """Install ``instance`` (a changed record) and mark it for the next save."""
+        with self._lock:
+            self._ensure_loaded()
+            self._instances[instance.name] = instance
+            self._dirty_instances.add(instance.name)
+
+    def get_instances_with_unresolved_logs(self) -> list[TaskInstance]:
+        """Instances with at least one log entry nobody resolved (e.g. a failure)."""
+        return [i for i in self if i.unresolved_logs]
+
+    def get_unresolved_instances(self) -> list[TaskInstance]:
+        """Instances whose status is unstarted, scheduled, running or failed."""
+        return [i for i in self if i.status in UNRESOLVED]
+
+    def get_unresolved_tasks(self) -> list[TaskConfig]:
+        """Tasks with no instance yet, or with at least one unresolved instance."""
+        self._ensure_loaded()
+        unresolved = {i.task for i in self.get_unresolved_instances()}
+        return [c for c in self._configs.values() if c.instances == 0 or c.name in unresolved]
+
+    def instances_of_task(self, task_config: TaskConfig | str) -> list[TaskInstance]:
+        """Every instance created for a task, oldest first."""
+        config = self._config(task_config)
+        names = (instance_name(config.name, n) for n in range(config.instances))
+        return [self._instances[n] for n in names if n in self._instances]
+
+    def current_instance(self, task_config: TaskConfig | str) -> TaskInstance | None:
+        """The task's newest instance, or None before the first one."""
+        config = self._config(task_config)
+        if not config.instances:
+            return None
+        return self._instances.get(instance_name(config.name, config.instances - 1))
+
+    # -- serialization helpers for custom backends -----------------------------------------
+
+    @staticmethod
+    def _serialize(value: Any) -> Any:
+        """JSON-ready form of records and metadata; datetimes, dates and tuples are tagged."""
+        if isinstance(value, (TaskConfig, TaskInstance)):
+            return {"__record__": type(value).__name__, "data": _ser(value.to_record())}
+        return _ser(value)
+
+    @staticmethod
+    def _deserialize(value: Any) -> Any:
+        """Inverse of :meth:`_serialize`."""
+        return _de(value)
+
+    def __repr__(self) -> str:
+        state = f"{len(self._configs)} tasks, {len(self._instances)} instances"
+        return f"<{type(self).__name__} {self.uid!r}: {state if self._loaded else 'not loaded'}>"
+
+
+def _ser(value: Any) -> Any:
+    if isinstance(value, TaskStatus):
+        return value.value
+    if isinstance(value, _dt.datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, _dt.date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_ser(v) for v in value]}
+    if isinstance(value, list):
+        return [_ser(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TaskError("Session metadata keys must be str to be saved as JSON.")
+        return {k: _ser(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TaskError(
+        f"A {type(value).__name__} cannot be saved by a JSON session backend; store plain "
+        "data (str, numbers, lists, dicts, datetimes) in metadata and kwargs."
+    )
+
+
+def _de(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_de(v) for v in value]
+    if isinstance(value, dict):
+        if "__datetime__" in value:
+            return _dt.datetime.fromisoformat(value["__datetime__"])
+        if "__date__" in value:
+            return _dt.date.fromisoformat(value["__date__"])
+        if "__tuple__" in value:
+            return tuple(_de(v) for v in value["__tuple__"])
+        if "__record__" in value:
+            cls = TaskConfig if value["__record__"] == "TaskConfig" else TaskInstance
+            return cls.from_record(_de(value["data"]))
+        return {k: _de(v) for k, v in value.items()}
+    return value
+
+
+class StoreSessionBackend(SessionBackend):
+    """A session kept in a :class:`KeyValueStore`, one entry per record.
+
+    Layout: ``tasks/<uid>/meta``, ``tasks/<uid>/cfg/<task>``, ``tasks/<uid>/inst/<name>``.
+    ``_save()`` writes only what changed, in one store transaction; worker processes
+    update instance records directly under the same keys.
+    """
+
+    name = "store"
+
+    def __init__(self, uid: str, store: KeyValueStore | None = None) -> None:
+        super().__init__(uid)
+        if store is None:
+            from ...storage._store import Store
+
+            store = Store()
+        self.store = store
+
+    def _load_from_backend(
+        self,
+    ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
+        prefix = f"tasks/{self.uid}/"
+        configs = []
+        for key in list(self.store.keys(prefix + "cfg/")):
+            record = self.store.get(key, None)
+            if record is not None:
+                configs.append(TaskConfig.from_record(record))
+        configs.sort(key=lambda c: c.order)
+        instances = {}
+        for key in list(self.store.keys(prefix + "inst/")):
+            record = self.store.get(key, None)
+            if record is not None:
+                instance = TaskInstance.from_record(record)
+                instances[instance.name] = instance
+        metas = self.store.get(_meta_key(self.uid), {})
+        return {c.name: c for c in configs}, instances, dict(metas)
+
+    def _save(self) -> None:
+        with self.store.transact():
+            for name in self._dirty_configs:
+                self.store.set(config_key(self.uid, name), self._configs[name].to_record())
+            for name in self._dirty_instances:
+                self.store.set(instance_key(self.uid, name), self._instances[name].to_record())
+            self.store.set(_meta_key(self.uid), dict(self._metas))
+
+    def refresh_instance(self, name: str) -> TaskInstance | None:
+        """Re-read one instance record from the store (a worker may have changed it)."""
+        record = self.store.get(instance_key(self.uid, name), None)
+        if record is None:
+            return None
+        instance = TaskInstance.from_record(record)
+        with self._lock:
+            self._instances[name] = instance
+        return instance
+
+
+_BUILTIN: dict[str, type[SessionBackend]] = {"store": StoreSessionBackend}
+
+
+def session_backend(name: str) -> type[SessionBackend]:
+    """The backend class registered as ``name`` (built-in ``"store"`` or an entry point).
+
+    Third-party packages register theirs in their packaging metadata::
+
+        [project.entry-points."persist_ext.session_backends"]
+        mine = "my_pkg.sessions:MySessionBackend"
+    """
+    if name in _BUILTIN:
+        return _BUILTIN[name]
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name:
+            cls = entry.load()
+            if not (isinstance(cls, type) and issubclass(cls, SessionBackend)):
+                raise TaskError(
+                    f"Session backend {name!r} ({entry.value}) is not a SessionBackend subclass."
+                )
+            return cls
+    known = sorted(
+        {*_BUILTIN, *(e.name for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))}
+    )
+    raise TaskError(
+        f"Unknown session backend {name!r}; known backends: {', '.join(known)}. Register one "
+        f"under the entry-point group {ENTRY_POINT_GROUP!r}."
+    )
+
+
+def open_session(uid: str, backend: str = "store", **options: Any) -> SessionBackend:
+    """Open the session ``uid`` with the backend registered as ``backend``.
+
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> open_session("g", "store", store=MemoryStore()).uid
+    'g'
+    """
+    return session_backend(backend)(uid, **options)

@@ -1,0 +1,457 @@
+"""How values become bytes: a registry of serializers keyed by type, and JSON summaries.
+
+A store asks :func:`serializer_for` which serializer handles a value. The registry maps a
+type (or its dotted name, so that pandas need not be imported to register it) to a
+:class:`Serializer`; the most specific type in the value's MRO wins, and anything unmatched
+goes to pickle protocol 5. Defaults:
+
+========================  ============  ===================================================
+type                      name          format
+========================  ============  ===================================================
+``numpy.ndarray``         ``"numpy"``   small JSON header + the raw buffer (memory-mappable)
+``pandas.DataFrame``      ``"arrow"``   Arrow IPC (feather) when pyarrow is installed
+``pandas.Series``         ``"arrow"``   same, as a one-column table
+anything else             ``"pickle"``  pickle protocol 5, large buffers out of band
+on request only           ``"json"``    ``json.dumps`` (``store.set(k, v, serializer="json")``)
+========================  ============  ===================================================
+
+A serializer's ``dump`` returns a *list of buffers* whose concatenation is the payload, so a
+large array is written to its file straight from its own memory (no intermediate copy).
+Serializer names are stored with each entry: never rename one that has data in the wild.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap as _mmap
+import pickle
+import reprlib
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import SerializationError
+
+__all__ = [
+    "Serializer",
+    "read_file_into",
+    "register_serializer",
+    "serializer_for",
+    "serializer_named",
+    "summarize",
+    "type_name",
+]
+
+Buffer = bytes | bytearray | memoryview
+ALIGN = 64  # raw buffers start on 64-byte boundaries so memory-mapped arrays are aligned
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+
+def type_name(value_or_type: Any) -> str:
+    """Dotted name of a value's type (or of a type), e.g. ``"numpy.ndarray"``."""
+    cls = value_or_type if isinstance(value_or_type, type) else type(value_or_type)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def _padding(offset: int) -> bytes:
+    return b"\0" * (-offset % ALIGN)
+
+
+def read_file_into(path: Path, size: int) -> bytearray:
+    """Read exactly ``size`` bytes of ``path`` into a new writable buffer, in one pass."""
+    data = bytearray(size)
+    view = memoryview(data)
+    with open(path, "rb", buffering=0) as handle:
+        done = 0
+        while done < size:
+            n = handle.readinto(view[done:])
+            if not n:
+                raise ValueError(f"{path} is truncated: {done} of {size} bytes")
+            done += n
+    return data
+
+
+class Serializer:
+    """Turns values of some types into a payload and back.
+
+    Subclass it, set ``name`` (stored with every entry, so keep it stable), implement
+    :meth:`dump` and :meth:`load`, and register an instance with :func:`register_serializer`.
+    Override :meth:`load_file` to read large entries cleverly (e.g. memory-mapped) and
+    :meth:`accepts` to decline some values of a registered type (they then go to pickle).
+
+    Examples
+    --------
+    >>> class Text(Serializer):
+    ...     name = "example-text"
+    ...     def dump(self, value):
+    ...         return [value.encode()]
+    ...     def load(self, data):
+    ...         return bytes(data).decode()
+    >>> register_serializer(Text(), str, replace=True) is not None
+    True
+    >>> serializer_for("hi").name
+    'example-text'
+    >>> _ = unregister_type(str)
+    """
+
+    name: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        """Whether this serializer takes ``value`` (else the pickle serializer does)."""
+        return True
+
+    def dump(self, value: Any) -> Sequence[Buffer]:
+        """Return buffers whose concatenation is the payload."""
+        raise NotImplementedError
+
+    def load(self, data: memoryview) -> Any:
+        """Rebuild the value from the payload bytes."""
+        raise NotImplementedError
+
+    def load_file(self, path: Path, size: int, *, mmap: bool = False) -> Any:
+        """Rebuild the value from a payload file of ``size`` bytes.
+
+        The default reads the file into memory in one pass, or maps it read-only when
+        ``mmap`` is true (buffers in the value then point into the mapping).
+        """
+        if mmap and size:
+            with open(path, "rb") as handle:
+                mapped = _mmap.mmap(handle.fileno(), 0, access=_mmap.ACCESS_READ)
+            return self.load(memoryview(mapped))
+        return self.load(memoryview(read_file_into(path, size)))
+
+    def summarize(self, value: Any) -> dict[str, Any]:
+        """A small JSON-ready description of ``value`` (see :func:`summarize`)."""
+        return summarize(value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+# --------------------------------------------------------------------------- pickle, json
+
+
+class PickleSerializer(Serializer):
+    """Pickle protocol 5; buffers that support it (numpy, arrow, bytearray) go out of band.
+
+    Payload: ``u32 nbuf``, ``u64 pickle_len``, ``nbuf * u64 buf_len``, the pickle, then each
+    buffer aligned to 64 bytes.
+    """
+
+    name = "pickle"
+
+    def dump(self, value: Any) -> Sequence[Buffer]:
+        buffers: list[pickle.PickleBuffer] = []
+        try:
+            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception as exc:
+            name = type_name(value)
+            raise SerializationError(
+                f"Cannot pickle a value of type {name}: {exc}. Convert it to plain data first "
+                "(a list instead of a generator, no lambdas, locks or open files inside), "
+                "or register a serializer for its type with "
+                "persist_ext.register_serializer(...).",
+                type_name=name,
+            ) from exc
+        raws = [b.raw() for b in buffers]
+        head = _U32.pack(len(raws)) + _U64.pack(len(data))
+        head += b"".join(_U64.pack(r.nbytes) for r in raws)
+        out: list[Buffer] = [head, data]
+        offset = len(head) + len(data)
+        for raw in raws:
+            pad = _padding(offset)
+            out += [pad, raw]
+            offset += len(pad) + raw.nbytes
+        return out
+
+    def load(self, data: memoryview) -> Any:
+        (nbuf,) = _U32.unpack_from(data, 0)
+        (plen,) = _U64.unpack_from(data, 4)
+        offset = 12
+        sizes = [_U64.unpack_from(data, offset + 8 * i)[0] for i in range(nbuf)]
+        offset += 8 * nbuf
+        body = data[offset : offset + plen]
+        offset += plen
+        if nbuf and data.readonly and not isinstance(data.obj, _mmap.mmap):
+            # Buffers from an immutable ``bytes`` would make arrays read-only: copy once.
+            data = memoryview(bytearray(data))
+        views = []
+        for size in sizes:
+            offset += -offset % ALIGN
+            views.append(data[offset : offset + size])
+            offset += size
+        if offset > len(data):
+            raise ValueError(f"pickle payload truncated: {len(data)} of {offset} bytes")
+        return pickle.loads(body, buffers=views)
+
+
+class JsonSerializer(Serializer):
+    """``json.dumps``; only used when asked (``serializer="json"``); loads lists, not tuples."""
+
+    name = "json"
+
+    def dump(self, value: Any) -> Sequence[Buffer]:
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            name = type_name(value)
+            raise SerializationError(
+                f"A value of type {name} is not JSON-serializable: {exc}. Use plain "
+                "dict/list/str/int/float/bool/None, or drop serializer='json'.",
+                type_name=name,
+            ) from exc
+        return [text.encode()]
+
+    def load(self, data: memoryview) -> Any:
+        return json.loads(bytes(data))
+
+
+# --------------------------------------------------------------------------- numpy
+
+
+class NumpySerializer(Serializer):
+    """numpy arrays as raw bytes after a JSON header; ``load_file(mmap=True)`` maps them.
+
+    Arrays holding Python objects, structured dtypes and ndarray subclasses other than
+    ``np.memmap`` are declined (pickle keeps their exact type).
+    """
+
+    name = "numpy"
+
+    def accepts(self, value: Any) -> bool:
+        import numpy as np
+
+        dtype = value.dtype
+        return (
+            type(value) in (np.ndarray, np.memmap)
+            and not dtype.hasobject
+            and dtype.fields is None
+            and dtype.subdtype is None
+        )
+
+    def dump(self, value: Any) -> Sequence[Buffer]:
+        import numpy as np
+
+        fortran = not value.flags.c_contiguous and value.flags.f_contiguous
+        if fortran:
+            body = value.T  # a C-contiguous view of the same memory
+        elif value.flags.c_contiguous:
+            body = value
+        else:
+            body = np.ascontiguousarray(value)
+        meta = {"dtype": value.dtype.str, "shape": list(value.shape), "fortran": bool(fortran)}
+        header = json.dumps(meta).encode()
+        head = _U32.pack(len(header)) + header
+        head += _padding(len(head))
+        raw = memoryview(body.reshape(-1)).cast("B") if body.size else b""
+        return [head, raw]
+
+    @staticmethod
+    def _header(data: memoryview | bytes) -> tuple[dict[str, Any], int]:
+        (hlen,) = _U32.unpack_from(data, 0)
+        meta = json.loads(bytes(data[4 : 4 + hlen]))
+        return meta, 4 + hlen + (-(4 + hlen) % ALIGN)
+
+    def load(self, data: memoryview) -> Any:
+        import numpy as np
+
+        meta, start = self._header(data)
+        dtype, shape = np.dtype(meta["dtype"]), tuple(meta["shape"])
+        count = int(np.prod(shape, dtype=np.int64))
+        if len(data) - start != count * dtype.itemsize:
+            raise ValueError(f"array payload has {len(data) - start} bytes, expected more")
+        flat = np.frombuffer(data, dtype=dtype, count=count, offset=start)
+        if data.readonly and not isinstance(data.obj, _mmap.mmap):
+            flat = flat.copy()  # callers expect a writable array
+        return _shape(flat, shape, meta["fortran"])
+
+    def load_file(self, path: Path, size: int, *, mmap: bool = False) -> Any:
+        import numpy as np
+
+        with open(path, "rb", buffering=0) as handle:
+            first = handle.read(min(size, 64 * 1024))
+            meta, start = self._header(first)
+            dtype, shape = np.dtype(meta["dtype"]), tuple(meta["shape"])
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if size - start != nbytes:
+                raise ValueError(f"{path}: {size - start} data bytes, expected {nbytes}")
+            order = "F" if meta["fortran"] else "C"
+            if mmap and nbytes:
+                return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape, order=order)
+            # One read straight into the array's memory, like np.fromfile.
+            out = np.empty(shape[::-1] if meta["fortran"] else shape, dtype=dtype)
+            view = memoryview(out.reshape(-1)).cast("B") if nbytes else memoryview(b"")
+            handle.seek(start)
+            done = 0
+            while done < nbytes:
+                n = handle.readinto(view[done:])
+                if not n:
+                    raise ValueError(f"{path} is truncated: {done} of {nbytes} data bytes")
+                done += n
+            return out.T if meta["fortran"] else out
+
+
+def _shape(flat: Any, shape: tuple[int, ...], fortran: bool) -> Any:
+    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+
+
+# --------------------------------------------------------------------------- registry
+
+_BY_TYPE: dict[str, Serializer] = {}
+_BY_NAME: dict[str, Serializer] = {}
+PICKLE = PickleSerializer()
+
+
+def _type_key(tp: type | str) -> str:
+    return tp if isinstance(tp, str) else type_name(tp)
+
+
+def register_serializer(
+    serializer: Serializer, *types: type | str, replace: bool = False
+) -> Serializer:
+    """Register ``serializer`` under its ``name`` and for each of ``types``.
+
+    Parameters
+    ----------
+    serializer
+        An instance of a :class:`Serializer` subclass with a non-empty ``name``.
+    *types
+        Types (or dotted names such as ``"pandas.DataFrame"``'s defining
+        ``"pandas.core.frame.DataFrame"``) whose values it stores. Subclasses match too;
+        the most specific registered type in the value's MRO wins. No types: the serializer
+        is only used when asked by name (``store.set(k, v, serializer=name)``).
+    replace
+        Allow replacing a different serializer already registered under the same name or
+        type. Without it, a clash raises ``ValueError`` (entries record serializer names,
+        so silently swapping one could make stored data unreadable).
+
+    Returns
+    -------
+    Serializer
+        ``serializer``, so the call can be used as an expression.
+
+    Examples
+    --------
+    >>> class Upper(Serializer):
+    ...     name = "example-upper"
+    ...     def dump(self, value):
+    ...         return [value.encode()]
+    ...     def load(self, data):
+    ...         return bytes(data).decode().upper()
+    >>> register_serializer(Upper(), replace=True).name
+    'example-upper'
+    >>> register_serializer(Upper())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: A serializer named 'example-upper' is already registered ...
+    """
+    if not isinstance(serializer, Serializer) or not serializer.name:
+        raise TypeError(
+            f"register_serializer needs a Serializer instance with a name, got {serializer!r}."
+        )
+    old = _BY_NAME.get(serializer.name)
+    if old is not None and old is not serializer and not replace:
+        raise ValueError(
+            f"A serializer named {serializer.name!r} is already registered ({old!r}); "
+            "pick another name or pass replace=True."
+        )
+    keys = [_type_key(tp) for tp in types]
+    for key in keys:
+        taken = _BY_TYPE.get(key)
+        if taken is not None and taken is not serializer and not replace:
+            raise ValueError(
+                f"Type {key} already uses serializer {taken.name!r}; pass replace=True."
+            )
+    _BY_NAME[serializer.name] = serializer
+    for key in keys:
+        _BY_TYPE[key] = serializer
+    return serializer
+
+
+def unregister_type(tp: type | str) -> Serializer | None:
+    """Forget the serializer registered for ``tp`` (its values go to pickle again)."""
+    return _BY_TYPE.pop(_type_key(tp), None)
+
+
+def serializer_named(name: str) -> Serializer:
+    """The serializer registered under ``name``; ``KeyError`` naming the known ones if none."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        known = ", ".join(sorted(_BY_NAME))
+        raise KeyError(
+            f"No serializer named {name!r} is registered (known: {known}); import the module "
+            "that registers it first."
+        ) from None
+
+
+def serializer_for(value: Any) -> Serializer:
+    """The serializer that stores ``value``: the most specific registered type wins.
+
+    >>> serializer_for({"a": 1}).name
+    'pickle'
+    >>> import numpy as np
+    >>> serializer_for(np.zeros(3)).name, serializer_for(np.array([None])).name
+    ('numpy', 'pickle')
+    """
+    if _BY_TYPE:
+        for cls in type(value).__mro__:
+            found = _BY_TYPE.get(_type_key(cls))
+            if found is not None:
+                return found if found.accepts(value) else PICKLE
+    return PICKLE
+
+
+# --------------------------------------------------------------------------- summaries
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+REPR_LIMIT = 120
+
+
+def summarize(value: Any) -> dict[str, Any]:
+    """A small JSON-ready description of ``value`` that needs no unpickling to show.
+
+    Keys: ``type`` always; ``shape`` and ``dtype`` for arrays and frames; ``len`` for
+    sized containers; ``repr``, at most 120 characters (never fails: a broken ``__repr__``
+    gives ``"<unrepresentable ...>"``).
+
+    >>> summarize([1, 2, 3])
+    {'type': 'list', 'len': 3, 'repr': '[1, 2, 3]'}
+    """
+    out: dict[str, Any] = {"type": type_name(value)}
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+        out["shape"] = list(shape)
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and not callable(dtype):
+            out["dtype"] = str(dtype)
+        elif hasattr(value, "dtypes"):
+            out["columns"] = [str(c) for c in list(getattr(value, "columns", []))[:20]]
+    elif isinstance(value, (str, bytes, bytearray, list, tuple, dict, set, frozenset)):
+        out["len"] = len(value)
+    try:
+        if "columns" in out:  # a frame: its repr is slow and tall, describe it instead
+            text = f"{out['type'].rsplit('.', 1)[-1]} {shape[0]}x{shape[1]}: {out['columns']}"
+        else:
+            text = _REPR.repr(value)
+    except Exception as exc:  # a user __repr__ may raise anything; a summary must not
+        text = f"<unrepresentable {out['type']}: {type(exc).__name__}>"
+    out["repr"] = text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
+    return out
+
+
+register_serializer(PICKLE)
+register_serializer(JsonSerializer())
+register_serializer(NumpySerializer(), "numpy.ndarray", "numpy.memmap")
+
+# pandas via pyarrow lives in its own module; registering it is cheap (no pandas import).
+from ._frames import ArrowFrameSerializer  # noqa: E402
+
+register_serializer(
+    ArrowFrameSerializer(), "pandas.core.frame.DataFrame", "pandas.core.series.Series"
+)

@@ -1,0 +1,83 @@
+"""Shared fixtures: a real Redis server for the stores and task groups that use one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REQUIRE_REDIS = "PERSIST_EXT_REQUIRE_REDIS"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start a throwaway ``redis-server`` on a free loopback port; yield its URL.
+
+    No persistence (``--save '' --appendonly no``), its files in a temporary directory.
+    Skipped when ``redis-server`` is not installed, unless ``PERSIST_EXT_REQUIRE_REDIS=1``
+    (set by CI), where its absence fails the run.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get(REQUIRE_REDIS) == "1":
+            pytest.fail(f"{message}, and {REQUIRE_REDIS}=1 requires it.")
+        pytest.skip(message)
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = workdir / "redis.log"
+                detail = log.read_text()[-2000:] if log.exists() else "(no log)"
+                pytest.fail(f"redis-server did not start on port {port}:\n{detail}")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,67 @@
+"""``%load_ext persist_ext`` and the magics in a real kernel, driven through nbclient."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_magics_load_report_and_run_cells(run_cells, text_of, tmp_path: Path) -> None:
+    nb = run_cells(
+        [
+            "%load_ext persist_ext",
+            "%persist info",
+            "%%persist squares\nsquares = [i * i for i in range(10)]\nprint('sum', sum(squares))",
+            "squares[3]",
+            "print(get_ipython().find_line_magic('persist').__doc__)",
+        ]
+    )
+    info, cached, after, doc = (text_of(cell) for cell in nb.cells[1:])
+    # The default store is .persist/ in the notebook's working directory.
+    assert str(tmp_path / ".persist") in info
+    assert "sum 285" in cached
+    assert after.strip() == "9"
+    assert "%%persist" in doc
+
+
+def test_bad_subcommand_is_a_one_line_usage_error(run_cells) -> None:
+    nb = run_cells(["%load_ext persist_ext", "%persist frobnicate"], allow_errors=True)
+    # IPython shows a UsageError as one stderr line, without a traceback.
+    (output,) = nb.cells[1].outputs
+    assert output.output_type == "stream"
+    assert output.name == "stderr"
+    assert output.text.startswith("UsageError:")
+    assert "frobnicate" in output.text
+    assert output.text.count("\n") == 1
+
+
+def test_configuration_overrides_the_store_directory(
+    run_cells, text_of, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSIST_EXT_DIR", str(tmp_path / "from-env"))
+    configured = tmp_path / "from-config"
+    nb = run_cells(
+        [
+            "%load_ext persist_ext",
+            "%persist info",
+            f"%config PersistMagics.directory = {str(configured)!r}",
+            "%persist info",
+        ]
+    )
+    assert str(tmp_path / "from-env") in text_of(nb.cells[1])
+    assert str(configured) in text_of(nb.cells[3])
+
+
+def test_quickstart_example_runs(run_notebook, text_of, tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "00-quickstart.ipynb", tmp_path)
+    nb = run_notebook(tmp_path / "00-quickstart.ipynb")
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    errors = [out for cell in code for out in cell.outputs if out.output_type == "error"]
+    assert not errors
+    assert "sum of squares: 285" in "".join(text_of(cell) for cell in code)

@@ -1,0 +1,43 @@
+"""A real notebook run through nbclient: the tracker's widget output carries final numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.kernel
+def test_tracker_widget_output_in_saved_notebook(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from persist_ext.features._progress import register_live_renderer\n"
+            "from persist_ext.features._tracker import Tracker\n"
+            "from persist_ext.interfaces.widgets import live_progress\n"
+            "register_live_renderer(live_progress)\n"
+            f"tracker = Tracker({str(tmp_path / 'jobs')!r}, title='jobs')\n"
+            "tracker.add_many(range(20))\n"
+            "tracker"
+        ),
+        nbformat.v4.new_code_cell(
+            "for i in range(20):\n    if tracker.try_it(i):\n        tracker.mark_done(i)"
+        ),
+    ]
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+    )
+    client.execute()
+    outputs = nb.cells[0].outputs
+    assert len(outputs) == 1
+    data = outputs[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    # The display was updated after the loop cell: the saved snapshot shows the final counts.
+    assert "20 done, 0 to do" in data["text/plain"]
+    assert "persist-ext-progress" in data["text/html"]
+    assert "20/20" in data["text/html"]
