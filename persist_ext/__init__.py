@@ -25,6 +25,11 @@ from ._errors import (
     UnsafeNameError,
     UnstorableVariableWarning,
 )
+from .features._progress import ProgressSnapshot
+from .features._progress import register_live_renderer as _register_live_renderer
+from .features._tracker import ProgressTracker, Tracker
+from .interfaces.widgets import live_progress as _live_progress
+from .storage._pod import POD, PersistentOrderedDict
 
 try:
     from ._version import __version__
@@ -35,6 +40,7 @@ except ImportError:  # a source tree that was never built
         __version__ = "0.0.0+unbuilt"
 
 __all__ = [
+    "POD",
     "ConcurrentAccessError",
     "CorruptEntryError",
     "FingerprintError",
@@ -42,15 +48,24 @@ __all__ = [
     "PODError",
     "PersistError",
     "PersistWarning",
+    "PersistentOrderedDict",
+    "ProgressSnapshot",
+    "ProgressTracker",
     "SerializationError",
     "StoreClosedError",
     "StoreError",
     "TaskError",
+    "Tracker",
     "UnsafeNameError",
     "UnstorableVariableWarning",
     "__version__",
     "default_directory",
 ]
+
+
+# Trackers and task groups display as live widgets wherever a kernel runs them; the
+# interface layer provides the widget, so it is injected here, above every layer.
+_register_live_renderer(_live_progress)
 
 
 # --- IPython extension -------------------------------------------------------------------

@@ -120,8 +120,15 @@ class RedisStore:
         except self._redis_errors as exc:
             raise StoreError(f"Redis at {self.url} failed: {exc}", key=key) from exc
 
-    def _frame(self, key: str, value: Any, expire: float | None, meta: dict | None) -> tuple:
-        serializer, payload, summary = encode_value(value)
+    def _frame(
+        self,
+        key: str,
+        value: Any,
+        expire: float | None,
+        meta: dict | None,
+        serializer: str | None = None,
+    ) -> tuple[bytes, EntryInfo]:
+        serializer, payload, summary = encode_value(value, serializer)
         created = time.time()
         expires = created + expire if expire is not None else None
         header = {
@@ -144,10 +151,15 @@ class RedisStore:
             raise ValueError(f"expire must be a positive number of seconds, got {expire!r}.")
         return max(1, int(expire * 1000))
 
-    def _header(self, key: str, head: bytes) -> tuple[dict[str, Any], int]:
+    def _header(self, key: str, head: bytes) -> tuple[dict[str, Any] | None, int]:
+        """Parse the header at the start of ``head``; ``None`` if ``head`` stops inside it."""
         try:
-            length = int.from_bytes(head[4:8], "little")
-            return json.loads(head[8 : 8 + length]), 8 + length
+            if len(head) < 8:
+                raise ValueError("shorter than the frame")
+            end = 8 + int.from_bytes(head[4:8], "little")
+            if end > len(head):
+                return None, end
+            return json.loads(head[8:end]), end
         except (ValueError, UnicodeDecodeError) as exc:
             raise CorruptEntryError(
                 f"Entry {key!r} has a damaged header; delete it and store it again.", key=key
@@ -155,11 +167,22 @@ class RedisStore:
 
     # -- the protocol -----------------------------------------------------------------------
     def set(
-        self, key: str, value: Any, *, expire: float | None = None, meta: dict | None = None
+        self,
+        key: str,
+        value: Any,
+        *,
+        expire: float | None = None,
+        meta: dict | None = None,
+        serializer: str | None = None,
     ) -> EntryInfo:
-        """Store ``value`` under ``key`` (replacing any previous value) and describe it."""
+        """Store ``value`` under ``key`` (replacing any previous value) and describe it.
+
+        ``serializer`` names a registered serializer (e.g. ``"json"``); by default the
+        registry picks one by type. An unstorable value raises ``SerializationError`` and
+        leaves the previous value in place.
+        """
         rkey = self._key(key)
-        data, info = self._frame(key, value, expire, meta)
+        data, info = self._frame(key, value, expire, meta, serializer)
         with self._errors(key):
             self._client.set(rkey, data, px=self._px(expire))
         return info
@@ -194,9 +217,9 @@ class RedisStore:
                 raise CorruptEntryError(
                     f"Entry {key!r} was not written by persist_ext; delete it.", key=key
                 ) from None
-        header, start = self._header(key, data[:_HEADER_PROBE] if len(data) > 8 else data)
-        if start > _HEADER_PROBE:
-            header, start = self._header(key, data)
+        header, start = self._header(key, data)
+        if header is None:
+            raise CorruptEntryError(f"Entry {key!r} is truncated; delete it.", key=key)
         return decode_value(key, header["serializer"], memoryview(data)[start:])
 
     def info(self, key: str) -> EntryInfo | None:
@@ -211,10 +234,12 @@ class RedisStore:
         if not head.startswith(_MAGIC):
             return EntryInfo(key, "int", size, 0.0, {"type": "int", "repr": head.decode()})
         header, start = self._header(key, head)
-        if start > len(head):
+        if header is None:  # a header longer than the probe: fetch exactly its length
             with self._errors(key):
                 head = self._client.getrange(rkey, 0, start - 1)
             header, start = self._header(key, head)
+            if header is None:
+                raise CorruptEntryError(f"Entry {key!r} is truncated; delete it.", key=key)
         return EntryInfo(
             key,
             header["serializer"],

@@ -23,6 +23,7 @@ Serializer names are stored with each entry: never rename one that has data in t
 from __future__ import annotations
 
 import json
+import logging
 import mmap as _mmap
 import pickle
 import reprlib
@@ -35,14 +36,17 @@ from .._errors import SerializationError
 
 __all__ = [
     "Serializer",
+    "dump_value",
     "read_file_into",
     "register_serializer",
     "serializer_for",
     "serializer_named",
     "summarize",
     "type_name",
+    "unregister_type",
 ]
 
+logger = logging.getLogger("persist_ext")
 Buffer = bytes | bytearray | memoryview
 ALIGN = 64  # raw buffers start on 64-byte boundaries so memory-mapped arrays are aligned
 _U32 = struct.Struct("<I")
@@ -402,6 +406,38 @@ def serializer_for(value: Any) -> Serializer:
             if found is not None:
                 return found if found.accepts(value) else PICKLE
     return PICKLE
+
+
+def dump_value(value: Any, serializer: str | None = None) -> tuple[Serializer, Sequence[Buffer]]:
+    """Serialize ``value`` with the named serializer, or the one :func:`serializer_for` picks.
+
+    A type-specific serializer that fails on a particular value (e.g. Arrow on a mixed-type
+    object column) hands it to pickle; pickle's own failure raises
+    :class:`~persist_ext.SerializationError` naming the type.
+    """
+    if serializer is not None:
+        try:
+            chosen = serializer_named(serializer)
+        except KeyError as exc:
+            raise SerializationError(exc.args[0], type_name=type_name(value)) from None
+        try:
+            return chosen, chosen.dump(value)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            name = type_name(value)
+            raise SerializationError(
+                f"Serializer {serializer!r} cannot store a value of type {name}: {exc}. "
+                "Leave serializer= unset to let persist_ext choose.",
+                type_name=name,
+            ) from exc
+    chosen = serializer_for(value)
+    if chosen is not PICKLE:
+        try:
+            return chosen, chosen.dump(value)
+        except Exception as exc:
+            logger.debug("serializer %r declined %s (%s); pickling", chosen.name, type(value), exc)
+    return PICKLE, PICKLE.dump(value)
 
 
 # --------------------------------------------------------------------------- summaries

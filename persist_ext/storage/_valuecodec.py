@@ -1,75 +1,41 @@
-"""Values to bytes and back for byte-oriented stores (Redis), with a JSON summary.
+"""Values to one bytes payload and back, for byte-oriented stores (Redis).
 
-Until the serializer registry (``_serializers``) is in place every value is a pickle
-(protocol 5); ``decode_value`` checks the serializer name recorded with the entry so that
-entries written later with other serializers are refused clearly, never misread.
+A thin layer over the serializer registry (:mod:`._serializers`): the serializer chosen for
+the value (numpy raw, Arrow frames, pickle 5, JSON on request) produces buffers that are
+joined into one payload; the serializer's name is stored beside it and picks the loader.
 """
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
-from .._errors import CorruptEntryError, SerializationError
+from .._errors import CorruptEntryError
+from ._serializers import dump_value, serializer_named, summarize
 
-__all__ = ["decode_value", "encode_value", "summarize"]
-
-_REPR_LIMIT = 80
-
-
-def summarize(value: Any) -> dict[str, Any]:
-    """A small JSON description of ``value``: type, shape or length, a short repr."""
-    t = type(value)
-    summary: dict[str, Any] = {"type": f"{t.__module__}.{t.__qualname__}".removeprefix("builtins.")}
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
-        summary["shape"] = list(shape)
-        dtype = getattr(value, "dtype", None)
-        if dtype is not None:
-            summary["dtype"] = str(dtype)
-    else:
-        try:
-            summary["len"] = len(value)
-        except Exception:
-            pass
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{summary['type']}>"
-    summary["repr"] = text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
-    return summary
+__all__ = ["decode_value", "encode_value"]
 
 
-def encode_value(value: Any) -> tuple[str, bytes, dict[str, Any]]:
-    """Return ``(serializer name, payload, summary)`` for ``value``.
+def encode_value(value: Any, serializer: str | None = None) -> tuple[str, bytes, dict[str, Any]]:
+    """Return ``(serializer name, payload, JSON summary)`` for ``value``.
 
     Raises :class:`~persist_ext.SerializationError` naming the type if it cannot be stored.
     """
-    try:
-        payload = pickle.dumps(value, protocol=5)
-    except Exception as exc:
-        name = f"{type(value).__module__}.{type(value).__qualname__}"
-        raise SerializationError(
-            f"Cannot store a value of type {name}: pickling failed ({type(exc).__name__}: "
-            f"{exc}). Store a picklable value (e.g. define __getstate__) instead.",
-            type_name=name,
-        ) from exc
-    return "pickle", payload, summarize(value)
+    chosen, buffers = dump_value(value, serializer)
+    return chosen.name, b"".join(buffers), summarize(value)
 
 
-def decode_value(key: str, serializer: str, payload: bytes | memoryview) -> Any:
+def decode_value(key: str, serializer: str, payload: memoryview) -> Any:
     """Rebuild a value written by :func:`encode_value` (``CorruptEntryError`` if it cannot)."""
-    if serializer != "pickle":
-        raise CorruptEntryError(
-            f"Entry {key!r} was written with serializer {serializer!r}, which this version of "
-            "persist_ext does not know; upgrade persist_ext to read it.",
-            key=key,
-        )
     try:
-        return pickle.loads(payload)
+        loader = serializer_named(serializer)
+    except KeyError as exc:
+        raise CorruptEntryError(f"Entry {key!r}: {exc.args[0]}", key=key) from None
+    try:
+        return loader.load(payload)
     except Exception as exc:
         raise CorruptEntryError(
-            f"Entry {key!r} cannot be unpickled ({type(exc).__name__}: {exc}); it is damaged "
-            "or needs a module that is not importable here. Delete it and store it again.",
+            f"Entry {key!r} cannot be decoded by serializer {serializer!r} "
+            f"({type(exc).__name__}: {exc}); it is damaged or needs a module that is not "
+            "importable here. Delete it and store it again.",
             key=key,
         ) from exc

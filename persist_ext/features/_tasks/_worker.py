@@ -62,6 +62,9 @@ def run_task(call: TaskCall) -> TaskOutcome:
         if stored is not None
         else TaskInstance(name=call.instance, task=call.task)
     )
+    if instance.resolved:
+        # Skipped or abandoned after it was scheduled, or finished by another run: don't run.
+        return TaskOutcome(instance.to_record(), False, time.time())
     while True:
         instance.status = TaskStatus.RUNNING
         instance.tries += 1

@@ -51,31 +51,16 @@ class Entry:
 
 
 def _type_name(value: Any) -> str:
-    cls = type(value)
-    module = cls.__module__
-    if module == "builtins":
-        return cls.__qualname__
-    return f"{module.split('.')[0]}.{cls.__qualname__}"
+    from ...storage._serializers import type_name
+
+    return str(type_name(value))
 
 
 def memory_summary(value: Any) -> dict[str, Any]:
-    """A small JSON summary of an object that is already in memory (nothing is decoded)."""
-    summary: dict[str, Any] = {"type": _type_name(value)}
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple):
-        summary["shape"] = list(shape)
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and not callable(dtype):
-        summary["dtype"] = str(dtype)
-    columns = getattr(value, "columns", None)
-    if columns is not None and hasattr(value, "head"):
-        summary["columns"] = [str(c) for c in list(columns)[:50]]
-    elif isinstance(value, (list, tuple, dict, set, str, bytes)):
-        summary["len"] = len(value)
-    text = repr(value) if not hasattr(value, "head") else ""
-    if text:
-        summary["repr"] = text if len(text) <= 300 else text[:299] + "…"
-    return summary
+    """The store's JSON summary of an object already in memory (nothing is decoded)."""
+    from ...storage._serializers import summarize
+
+    return summarize(value)
 
 
 def memory_size(value: Any) -> int:

@@ -1,0 +1,182 @@
+"""The diskcache seam of :class:`~persist_ext.Store`: blob files and error translation.
+
+Large values are written by the store to their own file under ``<store>/blobs/`` in one pass,
+then handed to diskcache as an :class:`External` record. :class:`BlobDisk` (a
+``diskcache.Disk``) stores that record's small header in SQLite and the file name in the
+``filename`` column, so diskcache's own bookkeeping (overwrite, delete, expire) removes the
+file after its transaction commits, and ``volume()`` counts it.
+
+:func:`translate_errors` is the one place where diskcache, SQLite and OS errors become
+persist_ext errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from .._errors import CorruptEntryError, SerializationError, StoreError
+from ._atomic import fsync_directory
+
+__all__ = ["BLOB_DIR", "MODE_BLOB", "BlobDisk", "BlobRef", "External", "translate_errors"]
+
+BLOB_DIR = "blobs"
+# diskcache's own modes are 0-4; this one marks "header in SQLite, payload in a blob file".
+MODE_BLOB = 8
+
+
+@dataclass(frozen=True)
+class External:
+    """A record whose payload is already in ``filename`` (relative to the store)."""
+
+    header: bytes
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """What :meth:`BlobDisk.fetch` returns for an external record."""
+
+    header: bytes
+    filename: str
+
+
+class BlobDisk(diskcache.Disk):
+    """diskcache ``Disk`` that also knows about externally written blob files."""
+
+    durable = False
+
+    def __init__(self, directory: str, **kwargs: Any) -> None:
+        super().__init__(directory, **kwargs)
+        self._local = threading.local()
+
+    # -- diskcache hooks ---------------------------------------------------------------
+    def store(self, value: Any, read: bool, key: Any = diskcache.UNKNOWN) -> Any:
+        if type(value) is External:
+            return value.size, MODE_BLOB, value.filename, sqlite3.Binary(value.header)
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode == MODE_BLOB:
+            return BlobRef(bytes(value), filename or "")
+        return super().fetch(mode, filename, value, read)
+
+    def remove(self, file_path: str) -> None:
+        # Inside Store.transact() a replaced blob is only deleted once the outermost
+        # transaction commits: diskcache deletes files when an inner block exits, so a later
+        # rollback would otherwise restore a row whose file is gone.
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.append(file_path)
+            return
+        self.discard(file_path)
+
+    # -- ours --------------------------------------------------------------------------
+    def discard(self, file_path: str) -> None:
+        """Delete a file now (never the blob directory itself: other writers use it)."""
+        if file_path.startswith(BLOB_DIR + "/"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self._directory, file_path))
+        else:
+            super().remove(file_path)
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[list[str]]:
+        """Collect removals for the duration of a (possibly nested) transaction."""
+        outer = getattr(self._local, "pending", None)
+        if outer is not None:
+            yield outer
+            return
+        pending: list[str] = []
+        self._local.pending = pending
+        try:
+            yield pending
+        finally:
+            self._local.pending = None
+
+    def write_blob(self, buffers: Sequence[Any]) -> tuple[str, int]:
+        """Write ``buffers`` to a new uniquely named blob file in one pass.
+
+        The name is unique and unreferenced until the index row commits, so a reader never
+        sees a half-written file; a writer killed here leaves an orphan that
+        ``Store.cleanup()`` removes later.
+        """
+        relative = f"{BLOB_DIR}/{uuid.uuid4().hex}.bin"
+        path = Path(self._directory, relative)
+        path.parent.mkdir(exist_ok=True)
+        size = 0
+        try:
+            with open(path, "xb") as handle:
+                for buf in buffers:
+                    size += handle.write(buf)
+                handle.flush()
+                if self.durable:
+                    os.fsync(handle.fileno())
+            if self.durable:
+                fsync_directory(path.parent)
+        except BaseException:
+            self.discard(relative)
+            raise
+        return relative, size
+
+
+@contextlib.contextmanager
+def translate_errors(key: str | None = None, *, where: str = "") -> Iterator[None]:
+    """Map diskcache, SQLite, pickle and OS errors to persist_ext errors, chained.
+
+    ============================  ==================================================
+    raised below                  raised to the caller
+    ============================  ==================================================
+    ``diskcache.Timeout``         :class:`StoreError` (another process holds the lock)
+    ``sqlite3.DatabaseError``     :class:`StoreError` (corrupt or unreadable index)
+    ``sqlite3.Error`` (other)     :class:`StoreError`
+    ``pickle.PicklingError``      :class:`SerializationError`
+    ``pickle.UnpicklingError``    :class:`CorruptEntryError`
+    ``OSError``                   :class:`StoreError` (disk full, permissions, ...)
+    ============================  ==================================================
+
+    persist_ext's own errors and ``KeyError`` pass through unchanged.
+    """
+    place = f" {where}" if where else ""
+    subject = f" (key {key!r})" if key is not None else ""
+    try:
+        yield
+    except (StoreError, SerializationError, KeyError):
+        raise
+    except diskcache.Timeout as exc:
+        raise StoreError(
+            f"Timed out waiting for the store lock{place}{subject}: another process kept the "
+            "store busy longer than `timeout` seconds. Retry, or open the Store with a larger "
+            "timeout.",
+            key=key,
+        ) from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"The store index{place} cannot be read{subject}: {exc}. If the file is corrupt, "
+            "move the store directory aside and start a new one.",
+            key=key,
+        ) from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"SQLite error{place}{subject}: {exc}.", key=key) from exc
+    except pickle.PicklingError as exc:
+        raise SerializationError(f"Cannot pickle{subject}: {exc}.") from exc
+    except pickle.UnpicklingError as exc:
+        raise CorruptEntryError(
+            f"Entry{subject} cannot be unpickled: {exc}. Delete it and store it again.", key=key
+        ) from exc
+    except OSError as exc:
+        raise StoreError(
+            f"File system error{place}{subject}: {exc}. Check free space and permissions.",
+            key=key,
+        ) from exc
