@@ -1,39 +1,63 @@
-# Two commands matter: `make lab` (start JupyterLab on examples/) and `make test` (everything CI runs).
+# Two commands matter: `make lab` (JupyterLab on examples/ with persist_ext) and `make test`
+# (everything CI runs). Both create .venv on first use and install persist_ext into it with
+# its front end built from js/ (Node.js 20+ needed).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+PYTEST_ARGS ?=
+# JupyterLab refuses to run as root unless told to (containers, CI machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install-test lint unit kernel browser bench clean
+.PHONY: lab test install install-test check-install lint unit kernel browser bench clean prereqs
 
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "persist_ext needs Python 3.10+; run e.g. PYTHON=python3.11 make ..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-install: $(PY)
+prereqs:
+	@command -v node >/dev/null || { echo "Node.js 20+ is needed to build the JupyterLab \
+	extension: install it from https://nodejs.org (Debian's nodejs package is too old)."; exit 1; }
+
+# The bundle is removed first so that the installed front end is always built from js/src
+# (hatch-jupyter-builder skips the build when a bundle is already there).
+install: $(PY) prereqs
+	rm -rf persist_ext/labextension
 	$(PIP) install --quiet .
 
-install-test: $(PY)
+install-test: $(PY) prereqs
+	rm -rf persist_ext/labextension
 	$(PIP) install --quiet ".[test]"
 
+# Both Jupyter integrations must be installed, enabled and importable ("OK").
+check-install:
+	$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "persist-ext v[0-9.]+.*enabled.*OK"
+	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "persist_ext [0-9.]+.*OK"
+
 lab: install
-	cd examples && ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(LAB_ARGS)
+	cd examples && ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check persist_ext tests benchmarks examples
 	$(VENV)/bin/ruff format --check persist_ext tests benchmarks examples
 
 unit:
-	cd tests && ../$(VENV)/bin/pytest unit $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 kernel:
-	cd tests && ../$(VENV)/bin/pytest kernel $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/kernel $(PYTEST_ARGS)
 
 browser:
-	cd tests && ../$(VENV)/bin/pytest browser $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/browser $(PYTEST_ARGS)
 
-test: install-test lint
-	$(VENV)/bin/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
+# Lint problems do not hide test results: both run, and the first failure's status is returned.
+test: install-test check-install
+	@lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
+	$(VENV)/bin/pytest -p no:cacheprovider tests $(PYTEST_ARGS); tests=$$?; \
+	if [ $$lint -ne 0 ]; then echo "make test: lint FAILED (see above)"; fi; \
+	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$lint
 
 bench: $(PY)
 	$(PIP) install --quiet ".[bench]"

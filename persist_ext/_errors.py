@@ -13,10 +13,12 @@ Hierarchy::
     ├── PODError                    (also a ValueError) a POD key or value is not JSON
     ├── ConcurrentAccessError       another process holds an exclusive resource
     ├── PersistableError            a stash or persisted work was misused
-    └── TaskError                   a task group was misused or a task failed
+    ├── TaskError                   a task group was misused or a task failed
+    └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
 
     PersistWarning (UserWarning)
-    └── UnstorableVariableWarning   a cell variable could not be stored
+    ├── UnstorableVariableWarning   a cell variable could not be stored
+    └── CellCacheWarning            a cell's input or stored entry could not be used
 
 Each error carries the context needed to act on it (``key``, ``path``, ``type_name``)
 and its message says what to do instead.
@@ -25,6 +27,8 @@ and its message says what to do instead.
 from __future__ import annotations
 
 __all__ = [
+    "CellCacheWarning",
+    "CellRaisedError",
     "ConcurrentAccessError",
     "CorruptEntryError",
     "FingerprintError",
@@ -119,3 +123,24 @@ class PersistWarning(UserWarning):
 
 class UnstorableVariableWarning(PersistWarning):
     """A variable produced by a ``%%persist`` cell could not be stored."""
+
+
+class CellCacheWarning(PersistWarning):
+    """A ``%%persist`` cell ran without its cache: an input could not be fingerprinted, or a
+    stored entry could not be read (it is then recomputed)."""
+
+
+class CellRaisedError(PersistError):
+    """A ``%%persist`` cell raised; nothing was cached.
+
+    The shell already showed the cell's own traceback, so this error renders as one line
+    (IPython's ``_render_traceback_`` hook); it exists so that the cell is marked failed and
+    "Run All" stops there. ``original`` is the cell's exception.
+    """
+
+    def __init__(self, message: str, *, original: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.original = original
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]

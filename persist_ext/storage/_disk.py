@@ -28,7 +28,7 @@ import diskcache
 from .._errors import CorruptEntryError, SerializationError, StoreError
 from ._atomic import fsync_directory
 
-__all__ = ["BLOB_DIR", "MODE_BLOB", "BlobDisk", "BlobRef", "External", "translate_errors"]
+__all__ = ["BLOB_DIR", "MODE_BLOB", "BlobDisk", "BlobRef", "External", "Pending", "translate_errors"]
 
 BLOB_DIR = "blobs"
 # diskcache's own modes are 0-4; this one marks "header in SQLite, payload in a blob file".
@@ -50,6 +50,14 @@ class BlobRef:
 
     header: bytes
     filename: str
+
+
+@dataclass
+class Pending:
+    """Blob files written and replaced inside the current transaction."""
+
+    written: list[str]
+    removed: list[str]
 
 
 class BlobDisk(diskcache.Disk):
@@ -78,7 +86,7 @@ class BlobDisk(diskcache.Disk):
         # rollback would otherwise restore a row whose file is gone.
         pending = getattr(self._local, "pending", None)
         if pending is not None:
-            pending.append(file_path)
+            pending.removed.append(file_path)
             return
         self.discard(file_path)
 
@@ -92,13 +100,17 @@ class BlobDisk(diskcache.Disk):
             super().remove(file_path)
 
     @contextlib.contextmanager
-    def deferring(self) -> Iterator[list[str]]:
-        """Collect removals for the duration of a (possibly nested) transaction."""
-        outer = getattr(self._local, "pending", None)
-        if outer is not None:
-            yield outer
+    def deferring(self) -> Iterator[Pending | None]:
+        """Track blob files during a (possibly nested) transaction.
+
+        Yields the :class:`Pending` record of the outermost block (``None`` for a nested
+        one, whose files join the outer record). After a commit, ``removed`` files are
+        deleted; after a rollback, ``written`` ones are (nothing references them).
+        """
+        if getattr(self._local, "pending", None) is not None:
+            yield None
             return
-        pending: list[str] = []
+        pending = Pending([], [])
         self._local.pending = pending
         try:
             yield pending
@@ -128,6 +140,9 @@ class BlobDisk(diskcache.Disk):
         except BaseException:
             self.discard(relative)
             raise
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.written.append(relative)
         return relative, size
 
 

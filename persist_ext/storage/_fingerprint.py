@@ -15,6 +15,8 @@ What is hashed, per kind of value:
 * ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (all NaNs hash alike);
 * functions and classes: by code (see :func:`fingerprint_code`);
 * modules: by name and version (a user module: by name and the digest of its source file);
+* instances of user classes: the class's code plus their ``__reduce_ex__`` parts (state
+  dicts order-insensitive), recursively;
 * anything else: its pickle (protocol 5), with out-of-band buffers hashed in place.
 
 "User code" is a function, class or module whose module is ``__main__`` (a notebook or
@@ -34,7 +36,7 @@ import struct
 import sys
 import types
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,17 @@ _CLASS_SKIP = frozenset(
 
 def _type_name(t: type) -> str:
     return f"{t.__module__}.{t.__qualname__}"
+
+
+def _unhashable(value: Any, exc: Exception) -> FingerprintError:
+    name = _type_name(type(value))
+    return FingerprintError(
+        f"Cannot fingerprint a value of type {name}: it is not a buffer, container, "
+        f"function or class, and pickling it failed ({type(exc).__name__}: {exc}). "
+        "Make it picklable (e.g. define __reduce__ or __getstate__) or leave it out "
+        "of the cache key.",
+        type_name=name,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +168,7 @@ class _Hasher:
             self.put(h, b"setsub", _type_name(t).encode())
             self.feed_unordered(h, value, ((v,) for v in value))
         else:
-            self.feed_pickle(h, value)
+            self.feed_object(h, value)
 
     # -- scalars ---------------------------------------------------------------------------
     def feed_int(self, h: Any, value: int) -> None:
@@ -235,23 +248,44 @@ class _Hasher:
             self.containers.pop()
 
     # -- everything else -------------------------------------------------------------------
+    def feed_object(self, h: Any, value: Any) -> None:
+        """Instances: user-class instances via their reduce tuple, others via pickle.
+
+        An instance of a user class is hashed as its class's code plus the parts of
+        ``__reduce_ex__(5)`` (constructor arguments, state dict, items), each recursively: it
+        need not be importable by name (classes defined in a function or an exec'd
+        module) and its attribute order does not matter.
+        """
+        if not is_user_code(type(value)):
+            self.feed_pickle(h, value)
+            return
+        try:
+            reduced = value.__reduce_ex__(5)
+        except Exception as exc:
+            raise _unhashable(value, exc) from exc
+        if isinstance(reduced, str):  # a singleton known by name
+            self.put(h, b"global", reduced.encode())
+            h.update(self.code_digest(type(value)))
+            return
+        if not self._enter(h, value):
+            return
+        try:
+            self.put(h, b"reduce")
+            h.update(self.code_digest(type(value)))
+            for part in tuple(reduced) + (None,) * (6 - len(reduced)):
+                if isinstance(part, Iterator):
+                    part = list(part)  # listitems / dictitems come as iterators
+                self.feed(h, part)
+        finally:
+            self.containers.pop()
+
     def feed_pickle(self, h: Any, value: Any) -> None:
         buffers: list[pickle.PickleBuffer] = []
         try:
             data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
         except Exception as exc:
-            name = _type_name(type(value))
-            raise FingerprintError(
-                f"Cannot fingerprint a value of type {name}: it is not a buffer, container, "
-                f"function or class, and pickling it failed ({type(exc).__name__}: {exc}). "
-                "Make it picklable (e.g. define __reduce__ or __getstate__) or leave it out "
-                "of the cache key.",
-                type_name=name,
-            ) from exc
+            raise _unhashable(value, exc) from exc
         self.put(h, b"pickle", data)
-        if is_user_code(type(value)):
-            # The pickle names the class; its code decides what the instance does.
-            h.update(self.code_digest(type(value)))
         for buf in buffers:
             raw = buf.raw()
             self.put(h, b"oob", raw if raw.c_contiguous else memoryview(raw.tobytes()))

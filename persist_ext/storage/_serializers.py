@@ -284,7 +284,9 @@ class NumpySerializer(Serializer):
                 raise ValueError(f"{path}: {size - start} data bytes, expected {nbytes}")
             order = "F" if meta["fortran"] else "C"
             if mmap and nbytes:
-                return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape, order=order)
+                return np.memmap(
+                    path, dtype=dtype, mode="r", offset=start, shape=shape, order=order
+                )
             # One read straight into the array's memory, like np.fromfile.
             out = np.empty(shape[::-1] if meta["fortran"] else shape, dtype=dtype)
             view = memoryview(out.reshape(-1)).cast("B") if nbytes else memoryview(b"")
@@ -488,6 +490,11 @@ register_serializer(NumpySerializer(), "numpy.ndarray", "numpy.memmap")
 # pandas via pyarrow lives in its own module; registering it is cheap (no pandas import).
 from ._frames import ArrowFrameSerializer  # noqa: E402
 
+# pandas 3 reports its public classes as "pandas.DataFrame"; older versions by defining module.
 register_serializer(
-    ArrowFrameSerializer(), "pandas.core.frame.DataFrame", "pandas.core.series.Series"
+    ArrowFrameSerializer(),
+    "pandas.DataFrame",
+    "pandas.core.frame.DataFrame",
+    "pandas.Series",
+    "pandas.core.series.Series",
 )

@@ -16,6 +16,7 @@ from persist_ext.storage._stash import (
     CacheStash,
     DictionaryStash,
     DirectoryStash,
+    DiskCacheStash,
     IncrementKeyDirectoryStash,
     ShelveStash,
     Stash,
@@ -108,6 +109,8 @@ STASHES: dict[str, Callable[[Path], Stash]] = {
     "ShelveStash-open": lambda d: ShelveStash(d / "shelf", auto_close=False),
     "CacheStash-Directory": lambda d: CacheStash(DirectoryStash(d)),
     "CacheStash-Dictionary": lambda _: CacheStash(DictionaryStash()),
+    "DiskCacheStash": lambda d: DiskCacheStash(d / "store"),
+    "CacheStash-DiskCache": lambda d: CacheStash(DiskCacheStash(d / "store")),
 }
 
 

@@ -336,10 +336,9 @@ def _combine(
     node = marker_get(node_id, store=store)
     if node is None:
         return
-    children = marker_get_children(node, load_results=True, store=store)
-    results = [child.result for child in children]
-    leaves = bool(children) and children[0].is_leaf
-    combiner = leaf_combiner if leaves else internal_vertex_combiner
+    # Read results by id: leaves may have been persisted without records.
+    results = [store.get(_key(cid) + "@result", None) for cid in node.children_ids()]
+    combiner = leaf_combiner if node.level == 1 else internal_vertex_combiner
     combined = combiner(results) if combiner is not None else results
     store.set(_key(node_id) + "@result", combined)
 
@@ -382,8 +381,14 @@ def sweep(
     return completed_root
 
 
-def level_completion(store: KeyValueStore, root_id: str) -> tuple[tuple[int, int], ...]:
-    """``(done, total)`` per tree level, leaves first and the root last (one key scan)."""
+def level_completion(
+    store: KeyValueStore, root_id: str, n_leaves: int | None = None
+) -> tuple[tuple[int, int], ...]:
+    """``(done, total)`` per tree level, leaves first and the root last (one key scan).
+
+    ``n_leaves`` gives the leaf count when leaves were persisted without records
+    (``save_leaves=False``).
+    """
     root = marker_get(root_id, store=store)
     if root is None:
         return ()
@@ -401,4 +406,6 @@ def level_completion(store: KeyValueStore, root_id: str) -> tuple[tuple[int, int
             totals[level] += 1
         elif suffix == "done":
             done[level] += 1
+    if n_leaves is not None:
+        totals[0] = n_leaves
     return tuple(zip(done, totals))

@@ -12,7 +12,9 @@ persist_ext, the server extension or a browser can read them without importing t
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -26,8 +28,10 @@ __all__ = [
     "TaskFailure",
     "TaskInstance",
     "TaskStatus",
+    "from_json_data",
     "instance_name",
     "split_instance_name",
+    "to_json_data",
     "validate_key",
 ]
 
@@ -136,7 +140,7 @@ class TaskConfig:
 
     def to_record(self) -> dict[str, Any]:
         """A plain dict for the store."""
-        return asdict(self)
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TaskConfig:
@@ -207,6 +211,26 @@ class TaskInstance:
         known = {k: record[k] for k in cls.__dataclass_fields__ if k in record}
         return cls(**known)
 
+    def dump(self) -> str | dict[str, Any]:
+        """The stored form: tagged JSON text (readable anywhere, cheap to store).
+
+        Datetimes round-trip; tuples come back as lists (as with any JSON). Falls back to
+        the plain dict when ``kwargs`` or ``metadata`` hold values JSON cannot represent;
+        :meth:`load` reads both.
+        """
+        record = self.to_record()
+        try:
+            return json.dumps(record, separators=(",", ":"), default=_json_default)
+        except (TypeError, ValueError):
+            return record
+
+    @classmethod
+    def load(cls, stored: str | dict[str, Any]) -> TaskInstance:
+        """Rebuild from :meth:`dump` output."""
+        if isinstance(stored, str):
+            return cls.from_record(json.loads(stored, object_hook=_json_hook))
+        return cls.from_record(stored)
+
     def copy(self) -> TaskInstance:
         """A deep copy (no mutable field is shared with the original)."""
         return copy.deepcopy(self)
@@ -234,7 +258,8 @@ class GroupResult:
 
     ``results`` maps task keys to values (finished tasks), ``failures`` task keys to
     :class:`TaskFailure`, ``skipped`` lists keys resolved without a result (skipped or
-    abandoned).
+    abandoned); ``completed`` is when the group was seen complete (None if it is not);
+    ``combined`` is the marker tree's combined result when combiners were given.
     """
 
     group: str
@@ -242,6 +267,7 @@ class GroupResult:
     failures: dict[str, TaskFailure]
     skipped: tuple[str, ...] = ()
     completed: float | None = None
+    combined: Any = None
 
     @property
     def ok(self) -> bool:
@@ -253,3 +279,63 @@ class GroupResult:
             f"GroupResult({self.group!r}: {len(self.results)} results, "
             f"{len(self.failures)} failures, {len(self.skipped)} skipped)"
         )
+
+
+def _json_default(value: Any) -> Any:
+    # Called by the C encoder only for what JSON lacks; tuples already became lists.
+    if isinstance(value, _dt.datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, _dt.date):
+        return {"__date__": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json_hook(obj: dict[str, Any]) -> Any:
+    if "__datetime__" in obj and len(obj) == 1:
+        return _dt.datetime.fromisoformat(obj["__datetime__"])
+    if "__date__" in obj and len(obj) == 1:
+        return _dt.date.fromisoformat(obj["__date__"])
+    return obj
+
+
+def to_json_data(value: Any) -> Any:
+    """JSON-ready form of records and metadata; datetimes, dates and tuples are tagged.
+
+    >>> to_json_data({"at": _dt.date(2024, 1, 2), "pair": (1, 2)})
+    {'at': {'__date__': '2024-01-02'}, 'pair': {'__tuple__': [1, 2]}}
+    """
+    if isinstance(value, TaskStatus):
+        return value.value
+    if isinstance(value, _dt.datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, _dt.date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [to_json_data(v) for v in value]}
+    if isinstance(value, list):
+        return [to_json_data(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TaskError("Keys of session metadata and kwargs must be str to be saved as JSON.")
+        return {k: to_json_data(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TaskError(
+        f"A {type(value).__name__} cannot be saved as JSON; store plain data (str, numbers, "
+        "lists, dicts, datetimes) in metadata and kwargs."
+    )
+
+
+def from_json_data(value: Any) -> Any:
+    """Inverse of :func:`to_json_data`."""
+    if isinstance(value, list):
+        return [from_json_data(v) for v in value]
+    if isinstance(value, dict):
+        if "__datetime__" in value:
+            return _dt.datetime.fromisoformat(value["__datetime__"])
+        if "__date__" in value:
+            return _dt.date.fromisoformat(value["__date__"])
+        if "__tuple__" in value:
+            return tuple(from_json_data(v) for v in value["__tuple__"])
+        return {k: from_json_data(v) for k, v in value.items()}
+    return value

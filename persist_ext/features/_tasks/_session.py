@@ -16,21 +16,28 @@ rewriting the session). Other backends register under the entry-point group
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import importlib.metadata
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from ..._errors import TaskError
 from ...storage._protocol import KeyValueStore
-from ._model import UNRESOLVED, TaskConfig, TaskInstance, TaskStatus, instance_name
+from ._model import (
+    UNRESOLVED,
+    TaskConfig,
+    TaskInstance,
+    from_json_data,
+    instance_name,
+    to_json_data,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "SessionBackend",
     "StoreSessionBackend",
-    "config_key",
+    "configs_key",
     "instance_key",
     "open_session",
     "result_key",
@@ -40,9 +47,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "persist_ext.session_backends"
 
 
-def config_key(uid: str, task: str) -> str:
-    """Store key of a task's configuration record."""
-    return f"tasks/{uid}/cfg/{task}"
+def configs_key(uid: str) -> str:
+    """Store key of the task configurations (one entry: name -> record)."""
+    return f"tasks/{uid}/cfg"
 
 
 def instance_key(uid: str, name: str) -> str:
@@ -284,63 +291,32 @@ class SessionBackend:
     def _serialize(value: Any) -> Any:
         """JSON-ready form of records and metadata; datetimes, dates and tuples are tagged."""
         if isinstance(value, (TaskConfig, TaskInstance)):
-            return {"__record__": type(value).__name__, "data": _ser(value.to_record())}
-        return _ser(value)
+            return {"__record__": type(value).__name__, "data": to_json_data(value.to_record())}
+        return to_json_data(value)
 
     @staticmethod
     def _deserialize(value: Any) -> Any:
-        """Inverse of :meth:`_serialize`."""
-        return _de(value)
+        """Inverse of :meth:`_serialize` (records nested in dicts and lists included)."""
+        if isinstance(value, dict) and "__record__" in value:
+            cls = TaskConfig if value["__record__"] == "TaskConfig" else TaskInstance
+            return cls.from_record(from_json_data(value["data"]))
+        if isinstance(value, dict) and not any(k.startswith("__") for k in value):
+            return {k: SessionBackend._deserialize(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [SessionBackend._deserialize(v) for v in value]
+        return from_json_data(value)
 
     def __repr__(self) -> str:
         state = f"{len(self._configs)} tasks, {len(self._instances)} instances"
         return f"<{type(self).__name__} {self.uid!r}: {state if self._loaded else 'not loaded'}>"
 
 
-def _ser(value: Any) -> Any:
-    if isinstance(value, TaskStatus):
-        return value.value
-    if isinstance(value, _dt.datetime):
-        return {"__datetime__": value.isoformat()}
-    if isinstance(value, _dt.date):
-        return {"__date__": value.isoformat()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_ser(v) for v in value]}
-    if isinstance(value, list):
-        return [_ser(v) for v in value]
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise TaskError("Session metadata keys must be str to be saved as JSON.")
-        return {k: _ser(v) for k, v in value.items()}
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise TaskError(
-        f"A {type(value).__name__} cannot be saved by a JSON session backend; store plain "
-        "data (str, numbers, lists, dicts, datetimes) in metadata and kwargs."
-    )
-
-
-def _de(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_de(v) for v in value]
-    if isinstance(value, dict):
-        if "__datetime__" in value:
-            return _dt.datetime.fromisoformat(value["__datetime__"])
-        if "__date__" in value:
-            return _dt.date.fromisoformat(value["__date__"])
-        if "__tuple__" in value:
-            return tuple(_de(v) for v in value["__tuple__"])
-        if "__record__" in value:
-            cls = TaskConfig if value["__record__"] == "TaskConfig" else TaskInstance
-            return cls.from_record(_de(value["data"]))
-        return {k: _de(v) for k, v in value.items()}
-    return value
-
-
 class StoreSessionBackend(SessionBackend):
     """A session kept in a :class:`KeyValueStore`, one entry per record.
 
-    Layout: ``tasks/<uid>/meta``, ``tasks/<uid>/cfg/<task>``, ``tasks/<uid>/inst/<name>``.
+    Layout: ``tasks/<uid>/meta`` (a dict), ``tasks/<uid>/cfg`` (every task configuration,
+    JSON text), ``tasks/<uid>/inst/<name>`` (one instance, JSON text; see
+    :meth:`TaskInstance.dump`).
     ``_save()`` writes only what changed, in one store transaction; worker processes
     update instance records directly under the same keys.
     """
@@ -359,27 +335,25 @@ class StoreSessionBackend(SessionBackend):
         self,
     ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
         prefix = f"tasks/{self.uid}/"
-        configs = []
-        for key in list(self.store.keys(prefix + "cfg/")):
-            record = self.store.get(key, None)
-            if record is not None:
-                configs.append(TaskConfig.from_record(record))
-        configs.sort(key=lambda c: c.order)
+        stored = self.store.get(configs_key(self.uid), "{}")
+        records = json.loads(stored) if isinstance(stored, str) else stored
+        configs = sorted((TaskConfig.from_record(r) for r in records.values()), key=_order)
         instances = {}
         for key in list(self.store.keys(prefix + "inst/")):
             record = self.store.get(key, None)
             if record is not None:
-                instance = TaskInstance.from_record(record)
+                instance = TaskInstance.load(record)
                 instances[instance.name] = instance
         metas = self.store.get(_meta_key(self.uid), {})
         return {c.name: c for c in configs}, instances, dict(metas)
 
     def _save(self) -> None:
         with self.store.transact():
-            for name in self._dirty_configs:
-                self.store.set(config_key(self.uid, name), self._configs[name].to_record())
+            if self._dirty_configs:
+                records = {name: c.to_record() for name, c in self._configs.items()}
+                self.store.set(configs_key(self.uid), json.dumps(records, separators=(",", ":")))
             for name in self._dirty_instances:
-                self.store.set(instance_key(self.uid, name), self._instances[name].to_record())
+                self.store.set(instance_key(self.uid, name), self._instances[name].dump())
             self.store.set(_meta_key(self.uid), dict(self._metas))
 
     def refresh_instance(self, name: str) -> TaskInstance | None:
@@ -387,10 +361,14 @@ class StoreSessionBackend(SessionBackend):
         record = self.store.get(instance_key(self.uid, name), None)
         if record is None:
             return None
-        instance = TaskInstance.from_record(record)
+        instance = TaskInstance.load(record)
         with self._lock:
             self._instances[name] = instance
         return instance
+
+
+def _order(config: TaskConfig) -> int:
+    return config.order
 
 
 _BUILTIN: dict[str, type[SessionBackend]] = {"store": StoreSessionBackend}

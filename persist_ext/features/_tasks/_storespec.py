@@ -64,13 +64,12 @@ def spec_for(store: KeyValueStore) -> StoreSpec:
         kind, location, options = describe()
         spec = StoreSpec(str(kind), str(location), dict(options), type_name=type_name)
     elif getattr(store, "url", None):
-        options = {}
-        for name in ("prefix", "namespace"):
-            if getattr(store, name, None):
-                options[name] = getattr(store, name)
+        names = ("namespace", "lock_timeout", "wait_timeout")
+        options = {n: getattr(store, n) for n in names if getattr(store, n, None) is not None}
         spec = StoreSpec("redis", str(store.url), options, type_name=type_name)
     elif getattr(store, "directory", None):
-        spec = StoreSpec("store", os.fspath(store.directory), type_name=type_name)
+        options = {"durable": bool(getattr(store, "durable", False))}
+        spec = StoreSpec("store", os.fspath(store.directory), options, type_name=type_name)
     else:
         spec = StoreSpec("local", type_name=type_name)
     with _LOCK:

@@ -58,7 +58,7 @@ def run_task(call: TaskCall) -> TaskOutcome:
     key = instance_key(call.group, call.instance)
     stored = store.get(key, None)
     instance = (
-        TaskInstance.from_record(stored)
+        TaskInstance.load(stored)
         if stored is not None
         else TaskInstance(name=call.instance, task=call.task)
     )
@@ -70,7 +70,7 @@ def run_task(call: TaskCall) -> TaskOutcome:
         instance.tries += 1
         instance.started = time.time()
         instance.ended = None
-        store.set(key, instance.to_record())
+        store.set(key, instance.dump())
         ok, value, error, trace, out, err = _attempt(call)
         instance.ended = time.time()
         instance.stdout, instance.stderr = out, err
@@ -87,10 +87,10 @@ def run_task(call: TaskCall) -> TaskOutcome:
             {"level": "error", "message": error, "resolved": False, "try": instance.tries}
         )
         if instance.tries < call.max_tries:
-            store.set(key, instance.to_record())
+            store.set(key, instance.dump())
             continue
         with store.transact():
-            store.set(key, instance.to_record())
+            store.set(key, instance.dump())
             completed = complete_leaf(store, call.leaf_id, call.path, combiners=call.combiners)
         return TaskOutcome(instance.to_record(), completed, instance.ended)
 
@@ -123,7 +123,7 @@ def _settle_finished(
     instance.resolve_logs()
     with store.transact():
         store.set(result_key(call.group, call.instance), value)
-        store.set(key, instance.to_record())
+        store.set(key, instance.dump())
         completed = complete_leaf(
             store, call.leaf_id, call.path, result=value, combiners=call.combiners
         )

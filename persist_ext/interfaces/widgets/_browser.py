@@ -155,9 +155,7 @@ class EntryTable(anywidget.AnyWidget):
     _esm = _ESM_DIR / "table.js"
     _css = _ESM_DIR / "table.css"
     columns = traitlets.List(traitlets.Unicode(), default_value=_COLUMNS).tag(sync=True)
-    rows = traitlets.List(traitlets.Dict(), help="one dict per row, keyed by column").tag(
-        sync=True
-    )
+    rows = traitlets.List(traitlets.Dict(), help="one dict per row, keyed by column").tag(sync=True)
     selected = traitlets.Unicode("", help="key of the selected row, '' for none").tag(sync=True)
 
 
@@ -180,8 +178,8 @@ class StashBrowser(LiveDisplay, widgets.VBox):
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.table = EntryTable()
         self.first_button = widgets.Button(description="«", layout=widgets.Layout(width="40px"))
-        self.prev_button = widgets.Button(description="‹ Prev", layout=widgets.Layout(width="80px"))
-        self.next_button = widgets.Button(description="Next ›", layout=widgets.Layout(width="80px"))
+        self.prev_button = widgets.Button(description="< Prev", layout=widgets.Layout(width="80px"))
+        self.next_button = widgets.Button(description="Next >", layout=widgets.Layout(width="80px"))
         self.last_button = widgets.Button(description="»", layout=widgets.Layout(width="40px"))
         self.page_label = widgets.HTML()
         self.preview = widgets.HTML(layout=widgets.Layout(max_height="480px", overflow="auto"))
@@ -198,7 +196,13 @@ class StashBrowser(LiveDisplay, widgets.VBox):
         )
         self.status = widgets.HTML()
         pager = widgets.HBox(
-            [self.first_button, self.prev_button, self.page_label, self.next_button, self.last_button]
+            [
+                self.first_button,
+                self.prev_button,
+                self.page_label,
+                self.next_button,
+                self.last_button,
+            ]
         )
         super().__init__(
             children=[
@@ -315,26 +319,27 @@ class StashBrowser(LiveDisplay, widgets.VBox):
         first, last = m.page_range()
         self.table.rows = [_row(e) for e in m.page_entries()]
         filt = f" matching <code>{html.escape(m.query)}</code>" if m.query.strip() else ""
-        self.header.value = (
-            f"<b>{html.escape(m.source.label)}</b> — {m.n_keys:,} keys"
-            + (f", {m.n_matches:,}{filt}" if filt else "")
+        self.header.value = f"<b>{html.escape(m.source.label)}</b> — {m.n_keys:,} keys" + (
+            f", {m.n_matches:,}{filt}" if filt else ""
         )
         self.page_label.value = (
-            f"&nbsp;{first:,}–{last:,} of {m.n_matches:,} (page {m.page + 1:,}/{m.n_pages:,})&nbsp;"
+            f"&nbsp;{first:,}-{last:,} of {m.n_matches:,} (page {m.page + 1:,}/{m.n_pages:,})&nbsp;"
         )
         self.first_button.disabled = self.prev_button.disabled = m.page == 0
         self.next_button.disabled = self.last_button.disabled = m.page >= m.n_pages - 1
 
-    def snapshot_text(self) -> str:  # noqa: D102 - documented on LiveDisplay
+    def snapshot_text(self) -> str:
         m = self.model
         first, last = m.page_range()
-        lines = [f"{m.source.label}: {m.n_keys:,} keys; showing {first:,}-{last:,} of {m.n_matches:,}"]
+        lines = [
+            f"{m.source.label}: {m.n_keys:,} keys; showing {first:,}-{last:,} of {m.n_matches:,}"
+        ]
         lines += [
             f"  {r['key']}  {r['type']}  {r['size']}  {r['age']}" for r in self.table.rows[:20]
         ]
         return "\n".join(lines)
 
-    def snapshot_html(self) -> str:  # noqa: D102 - documented on LiveDisplay
+    def snapshot_html(self) -> str:
         rows = "".join(
             "<tr>" + "".join(f"<td>{html.escape(r[c])}</td>" for c in _COLUMNS) + "</tr>"
             for r in self.table.rows[:20]
@@ -393,6 +398,6 @@ def browse(
     ['a', 'b']
     >>> browse(42)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    TypeError: cannot browse a int: pass a Stash, a Store (or any KeyValueStore), the cell cache, ...
+    TypeError: cannot browse a int: pass a Stash, a Store (or any KeyValueStore), ...
     """
     return StashBrowser(source_for(obj, prefix=prefix), page_size=page_size, query=query)

@@ -108,17 +108,17 @@ class StoreSource(EntrySource):
         self.store, self.prefix = store, prefix
         self.label = label or f"{type(store).__name__}" + (f" {prefix}*" if prefix else "")
 
-    def list_keys(self) -> list[str]:  # noqa: D102
+    def list_keys(self) -> list[str]:
         return list(self.store.keys(self.prefix))
 
-    def describe(self, key: str) -> Entry | None:  # noqa: D102
+    def describe(self, key: str) -> Entry | None:
         info = self.store.info(key)
         return None if info is None else Entry.from_info(info)
 
-    def load(self, key: str) -> Any:  # noqa: D102
+    def load(self, key: str) -> Any:
         return self.store.get(key)
 
-    def delete(self, key: str) -> None:  # noqa: D102
+    def delete(self, key: str) -> None:
         self.store.delete(key)
 
 
@@ -130,19 +130,19 @@ class MappingSource(EntrySource):
         self.label = label or f"{type(mapping).__name__} ({len(mapping)} keys)"
         self.writable = isinstance(mapping, MutableMapping)
 
-    def list_keys(self) -> list[str]:  # noqa: D102
+    def list_keys(self) -> list[str]:
         return [str(k) for k in self.mapping]
 
-    def describe(self, key: str) -> Entry | None:  # noqa: D102
+    def describe(self, key: str) -> Entry | None:
         if key not in self.mapping:
             return None
         value = self.mapping[key]
         return Entry(key, _type_name(value), memory_size(value), None, memory_summary(value))
 
-    def load(self, key: str) -> Any:  # noqa: D102
+    def load(self, key: str) -> Any:
         return self.mapping[key]
 
-    def delete(self, key: str) -> None:  # noqa: D102
+    def delete(self, key: str) -> None:
         if not isinstance(self.mapping, MutableMapping):
             raise TypeError(f"{type(self.mapping).__name__} is read-only; cannot delete {key!r}")
         del self.mapping[key]
@@ -185,16 +185,20 @@ class StashSource(EntrySource):
         self.label = label or (text if len(text) < 80 else type(stash).__name__)
         self.writable = not isinstance(stash, ReadOnlyStash)
 
-    def list_keys(self) -> list[str]:  # noqa: D102
-        return [str(k) for k in self.stash.keys()]
+    def list_keys(self) -> list[str]:
+        # not `for k in stash`: iterating a stash yields (key, value) pairs, loading values
+        return list(map(str, self.stash.keys()))
 
-    def describe(self, key: str) -> Entry | None:  # noqa: D102
-        return _describe_stash(self.stash, key) or Entry(key)
+    def describe(self, key: str) -> Entry | None:
+        entry = _describe_stash(self.stash, key)
+        if entry is None and self.stash.exists(key):  # exists() never loads a value
+            entry = Entry(key)  # present, but nothing is known without loading it
+        return entry
 
-    def load(self, key: str) -> Any:  # noqa: D102
+    def load(self, key: str) -> Any:
         return self.stash.load(key)
 
-    def delete(self, key: str) -> None:  # noqa: D102
+    def delete(self, key: str) -> None:
         if not self.writable:
             raise TypeError(f"{type(self.stash).__name__} is read-only; cannot delete {key!r}")
         self.stash.delete(key)

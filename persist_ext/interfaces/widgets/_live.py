@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["LiveDisplay", "Poller", "MIN_INTERVAL"]
+__all__ = ["MIN_INTERVAL", "LiveDisplay", "Poller"]
 
 #: The fastest a display refreshes: at most 10 updates per second.
 MIN_INTERVAL = 0.1
@@ -44,7 +44,6 @@ class LiveDisplay:
     """
 
     _display_id: str | None = None
-    _display_parent: dict[str, Any] | None = None
     _hook_registered: bool = False
 
     def snapshot_text(self) -> str:
@@ -67,10 +66,6 @@ class LiveDisplay:
         if self._display_id is None:
             self._display_id = uuid.uuid4().hex
         shell = _shell()
-        pub = getattr(shell, "display_pub", None)
-        # Remember which request displayed us, so that later updates from the poller thread
-        # are routed to this cell's output rather than whichever cell runs then.
-        self._display_parent = dict(getattr(pub, "parent_header", None) or {}) or None
         display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
         if shell is not None and not self._hook_registered:
             shell.events.register("post_run_cell", self._after_cell)
@@ -79,6 +74,10 @@ class LiveDisplay:
 
     def _on_displayed(self) -> None:
         """Called after each display; live displays start polling here."""
+
+    def _is_done(self) -> bool:
+        """Whether the state shown can no longer change (then outputs become static)."""
+        return False
 
     def _after_cell(self, *_args: Any) -> None:
         # The displaying cell is ending: its output area still listens, so store the state
@@ -90,28 +89,30 @@ class LiveDisplay:
             except ValueError:
                 pass
             self._hook_registered = False
-        self.publish_snapshot()
+        self.publish_snapshot(final=self._is_done())
 
-    def publish_snapshot(self) -> None:
+    def publish_snapshot(self, final: bool = False) -> None:
         """Re-publish this display's outputs so they carry the current snapshot.
 
-        Safe to call from the poller thread; does nothing if the widget was never displayed
-        or outside a kernel.
+        With ``final=True`` (the tracked work is over) the outputs become the static snapshot
+        alone: nothing will change any more, and a saved notebook, nbconvert, GitHub and a
+        reopened notebook without a kernel then all show the same final numbers instead of a
+        widget placeholder. Safe to call from the poller thread; does nothing if the widget was
+        never displayed or outside a kernel.
         """
         if self._display_id is None or _shell() is None:
             return
         from IPython.display import update_display
 
-        pub = getattr(_shell(), "display_pub", None)
-        token = None
-        if self._display_parent and hasattr(pub, "set_thread_parent"):
-            if threading.current_thread() is not threading.main_thread():
-                token = pub.set_thread_parent(self._display_parent)
-        try:
-            update_display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
-        finally:
-            if token is not None:
-                pub.reset_thread_parent(token)
+        # Sent with the kernel's *current* parent on purpose: front ends only listen to the
+        # request that is executing. While the displaying cell runs that is its own request;
+        # later, nbclient (and the classic notebook) apply an update by display id whichever
+        # cell is running, while JupyterLab applies it only within the displaying cell, so
+        # there the live widget (and saved widget state) carries the final numbers.
+        bundle = self._repr_mimebundle_()
+        if final:
+            bundle = {k: bundle[k] for k in ("text/plain", "text/html")}
+        update_display(bundle, raw=True, display_id=self._display_id)
 
 
 class Poller:

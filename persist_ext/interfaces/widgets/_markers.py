@@ -24,7 +24,14 @@ from ...features._tasks._markers import (
 from ...storage._protocol import KeyValueStore
 from ._live import LiveDisplay, Poller
 
-__all__ = ["MarkerProgress", "MarkerState", "display_markers", "markers_html", "read_markers"]
+__all__ = [
+    "MarkerProgress",
+    "MarkerState",
+    "display_markers",
+    "markers_html",
+    "markers_text",
+    "read_markers",
+]
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,8 @@ class MarkerState:
 
     ``levels`` is ``(done, total)`` per level, leaves first and the root last; ``groups``
     lists, per internal level (level 1 first, root excluded), the done flag of each group;
-    ``completed_at`` is when the root completed (the callback fired), or None.
+    ``completed_at`` is when the root completed, or None; ``callback_at`` when a process
+    claimed the completion callback (``mark_reached(root, "callback")``), or None.
     """
 
     root_id: str
@@ -41,6 +49,7 @@ class MarkerState:
     groups: tuple[tuple[tuple[str, bool], ...], ...]
     completed_at: float | None
     read_at: float
+    callback_at: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -52,7 +61,9 @@ class _TreeShape:
     """The ids of a tree's internal nodes by level, read once (the shape never changes)."""
 
     def __init__(self, store: KeyValueStore, root_id: str) -> None:
+        self.root_id = root_id
         self.levels: list[list[str]] = []
+        self.n_leaves = 0
         root = marker_get(root_id, store=store)
         if root is None:
             return
@@ -61,27 +72,38 @@ class _TreeShape:
             ids = [cid for node in frontier for cid in node.children_ids()]
             frontier = [m for m in marker_get_multi(ids, store=store) if m.children]
             self.levels.insert(0, [m.id for m in frontier])
+        # Leaves may not be stored as records (only their done flags), so count them from
+        # their parents: the tree's shape, not a key scan, says how many there are.
+        self.n_leaves = sum(len(node.children) for node in frontier)
 
 
-def _root_done_time(store: KeyValueStore, root_id: str) -> float | None:
+def _stamp(store: KeyValueStore, root_id: str, suffix: str) -> float | None:
+    # The marker layout (``tasks/<group>/markers/<path>@...``) stores epoch times as values
+    # of the done flag and of reached points; reading them decodes a float, no results.
     group, _, rest = root_id.partition("/")
-    value = store.get(f"tasks/{group}/markers/{rest}@done", None)
+    value = store.get(f"tasks/{group}/markers/{rest}@{suffix}", None)
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def read_markers(store: KeyValueStore, root_id: str, _shape: _TreeShape | None = None) -> MarkerState:
+def read_markers(
+    store: KeyValueStore, root_id: str, _shape: _TreeShape | None = None
+) -> MarkerState:
     """Read the marker tree rooted at ``root_id`` (done flags only; results are not loaded)."""
     shape = _shape or _TreeShape(store, root_id)
     groups = []
     for ids in shape.levels:
         pending = set(filter_known_done(ids, store=store))
         groups.append(tuple((idx, idx not in pending) for idx in ids))
+    levels = level_completion(store, root_id)
+    if levels and levels[0][1] < shape.n_leaves:
+        levels = ((levels[0][0], shape.n_leaves), *levels[1:])
     return MarkerState(
         root_id=root_id,
-        levels=level_completion(store, root_id),
+        levels=levels,
         groups=tuple(groups),
-        completed_at=_root_done_time(store, root_id),
+        completed_at=_stamp(store, root_id, "done"),
         read_at=time.time(),
+        callback_at=_stamp(store, root_id, "reached/callback"),
     )
 
 
@@ -107,42 +129,53 @@ def _when(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
 
 
+def _completion_line(state: MarkerState) -> str:
+    if not state.complete:
+        return f"waiting for completion (as of {_when(state.read_at)})"
+    line = f"all markers done at {_when(state.completed_at or 0)}"
+    if state.callback_at is not None:
+        line += f" - completion callback fired at {_when(state.callback_at)}"
+    return line
+
+
+def _groups_cell(state: MarkerState, i: int) -> str:
+    n = len(state.levels)
+    return _groups_line(state.groups[i - 1]) if 0 < i < n - 1 and i - 1 < len(state.groups) else ""
+
+
 def markers_html(state: MarkerState) -> str:
     """Static HTML: one bar per level, complete groups as green squares, the completion line."""
     rows = []
     n = len(state.levels)
     for i, (done, total) in enumerate(state.levels):
         pct = 100.0 * done / total if total else 100.0
-        squares = _groups_line(state.groups[i - 1]) if 0 < i < n - 1 and i - 1 < len(state.groups) else ""
         rows.append(
-            f"<tr><td style=\"padding:1px 8px\">{_level_name(i, n)}</td>"
+            f'<tr><td style="padding:1px 8px">{_level_name(i, n)}</td>'
             f'<td><div style="width:200px;height:10px;background:#e0e0e0">'
             f'<div style="width:{pct:.1f}%;height:10px;background:#43a047"></div></div></td>'
-            f'<td style="padding:1px 8px">{done}/{total}</td><td>{squares}</td></tr>'
+            f'<td style="padding:1px 8px">{done}/{total}</td><td>{_groups_cell(state, i)}</td></tr>'
         )
-    if state.complete:
-        banner = (
-            '<div style="color:#2e7d32;font-weight:bold">✓ all markers done — completion '
-            f"callback fired at {_when(state.completed_at or 0)}</div>"
-        )
-    else:
-        banner = f'<div style="color:#757575">waiting for completion (as of {_when(state.read_at)})</div>'
+    color = "#2e7d32;font-weight:bold" if state.complete else "#757575"
+    mark = "&#10003; " if state.complete else ""
     return (
         '<div class="persist-ext-markers" style="font-family:sans-serif;font-size:13px">'
-        f"<b>markers {html.escape(state.root_id)}</b><table>{''.join(rows)}</table>{banner}</div>"
+        f"<b>markers {html.escape(state.root_id)}</b><table>{''.join(rows)}</table>"
+        f'<div style="color:{color}">{mark}{_completion_line(state)}</div></div>'
     )
 
 
 def markers_text(state: MarkerState) -> str:
-    """Plain text: ``markers g/1/root: tasks 37/100, level 1 3/10, root 0/1 | waiting``."""
+    """Plain text: ``markers g/1/root: tasks 37/100, level 1 3/10, root 0/1 | waiting ...``."""
     n = len(state.levels)
     parts = ", ".join(f"{_level_name(i, n)} {d}/{t}" for i, (d, t) in enumerate(state.levels))
-    end = (
-        f"completion callback fired at {_when(state.completed_at or 0)}"
-        if state.complete
-        else "waiting for completion"
-    )
-    return f"markers {state.root_id}: {parts} | {end}"
+    return f"markers {state.root_id}: {parts or 'no tree yet'} | {_completion_line(state)}"
+
+
+def _group_root(group: Any) -> str | None:
+    root = getattr(group, "root_id", None)
+    if root is None:  # until TaskGroup exposes it publicly
+        root = getattr(getattr(group, "_runs", None), "root_id", None)
+    return root
 
 
 class MarkerProgress(LiveDisplay, widgets.VBox):
@@ -150,12 +183,15 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
 
     Parameters
     ----------
-    store
-        The store the group's markers live in (the kernel's handle; workers may use their own).
+    source
+        A ``TaskGroup`` (its tree appears when it runs), or a store holding a marker tree.
     root_id
-        The tree's root marker id, e.g. ``"fit/1/root"``.
+        With a store: the tree's root marker id, e.g. ``"fit/1/root"``.
     interval
         Seconds between reads (>= 0.1).
+    grace
+        Seconds to keep polling after the root is done, waiting for the completion callback
+        to be claimed (it is claimed right after, by whichever process saw the root done).
 
     Examples
     --------
@@ -167,25 +203,61 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
     ((0, 3), (0, 2), (0, 1))
     """
 
-    def __init__(self, store: KeyValueStore, root_id: str, *, interval: float = 0.5) -> None:
-        self.store, self.root_id = store, root_id
-        self._shape = _TreeShape(store, root_id)
-        self.title = widgets.HTML(f"<b>markers</b> <code>{html.escape(root_id)}</code>")
+    def __init__(
+        self,
+        source: Any,
+        root_id: str | None = None,
+        *,
+        interval: float = 0.5,
+        grace: float = 10.0,
+    ) -> None:
+        if isinstance(source, KeyValueStore):
+            if not root_id:
+                raise TypeError("MarkerProgress(store, root_id) needs the tree's root marker id")
+            self.store, self._root = source, (lambda: root_id)
+            self.expects_callback = True
+        elif isinstance(getattr(source, "store", None), KeyValueStore):
+            self.store = source.store
+            self._root = lambda: root_id or _group_root(source)
+            self.expects_callback = getattr(source, "on_complete", True) is not None
+        else:
+            raise TypeError(
+                f"MarkerProgress needs a TaskGroup or (store, root_id), got {type(source).__name__}"
+            )
+        self.grace = grace
+        self._shape: _TreeShape | None = None
+        self.title = widgets.HTML()
         self.level_box = widgets.VBox()
         self.banner = widgets.HTML()
         super().__init__(children=[self.title, self.level_box, self.banner])
         self.add_class("persist-ext-markers")
         self.bars: list[widgets.IntProgress] = []
         self.labels: list[widgets.HTML] = []
-        self.state = read_markers(store, root_id, self._shape)
+        self.state = self.read()
         self.poller = Poller(
-            lambda: read_markers(self.store, self.root_id, self._shape),
+            self.read,
             self.update,
-            lambda state: state.complete,
+            self._is_final,
             interval=interval,
-            on_final=self.publish_snapshot,
+            on_final=lambda: self.publish_snapshot(final=True),
         )
         self.update(self.state)
+
+    def read(self) -> MarkerState:
+        """Read the tree's state from the store (an empty state until the tree exists)."""
+        root = self._root()
+        if root is None:
+            return MarkerState("(not started)", (), (), None, time.time())
+        if self._shape is None or self._shape.root_id != root or not self._shape.levels:
+            self._shape = _TreeShape(self.store, root)
+        return read_markers(self.store, root, self._shape)
+
+    def _is_final(self, state: MarkerState) -> bool:
+        if not state.complete:
+            return False
+        if state.callback_at is not None or not self.expects_callback:
+            return True
+        return time.time() - (state.completed_at or 0) > self.grace
 
     def _ensure_rows(self, n: int) -> None:
         if len(self.bars) == n:
@@ -199,51 +271,57 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
         self.state = state
         n = len(state.levels)
         self._ensure_rows(n)
+        self.title.value = f"<b>markers</b> <code>{html.escape(state.root_id)}</code>"
         for i, (done, total) in enumerate(state.levels):
             bar = self.bars[i]
             bar.max = max(total, 1)
             bar.value = min(done, bar.max)
             bar.description = _level_name(i, n)
             bar.bar_style = "success" if total and done == total else "info"
-            squares = _groups_line(state.groups[i - 1]) if 0 < i < n - 1 and i - 1 < len(state.groups) else ""
-            self.labels[i].value = f"&nbsp;{done}/{total} {squares}"
+            self.labels[i].value = f"&nbsp;{done}/{total} {_groups_cell(state, i)}"
         if state.complete:
             self.banner.value = (
                 '<div style="color:#2e7d32;font-weight:bold;padding:4px;background:#e8f5e9">'
-                f"✓ all markers done — completion callback fired at "
-                f"{_when(state.completed_at or 0)}</div>"
+                f"&#10003; {_completion_line(state)}</div>"
             )
         else:
-            self.banner.value = '<span style="color:#757575">waiting for completion…</span>'
+            self.banner.value = f'<span style="color:#757575">{_completion_line(state)}</span>'
 
     def refresh(self) -> MarkerState:
         """Read the tree once and draw it."""
-        state = read_markers(self.store, self.root_id, self._shape)
+        state = self.read()
         self.update(state)
         return state
 
-    def snapshot_text(self) -> str:  # noqa: D102 - documented on LiveDisplay
+    def snapshot_text(self) -> str:
         return markers_text(self.state)
 
-    def snapshot_html(self) -> str:  # noqa: D102 - documented on LiveDisplay
+    def snapshot_html(self) -> str:
         return markers_html(self.state)
 
+    def _is_done(self) -> bool:
+        return self._is_final(self.state)
+
     def _on_displayed(self) -> None:
-        if not self.state.complete:
+        if not self._is_final(self.state):
             self.poller.start()
 
     def close(self) -> None:
         """Stop polling and close the widgets."""
-        self.poller.stop()
+        poller = getattr(self, "poller", None)
+        if poller is None:  # __init__ raised before the view was complete
+            super().close()
+            return
+        poller.stop()
         for w in (*self.bars, *self.labels, self.title, self.level_box, self.banner):
             w.close()
         super().close()
 
 
-def display_markers(store: KeyValueStore, root_id: str, *, interval: float = 0.5) -> Any:
-    """Display a live :class:`MarkerProgress` for the tree at ``root_id`` and return it."""
+def display_markers(source: Any, root_id: str | None = None, *, interval: float = 0.5) -> Any:
+    """Display a live :class:`MarkerProgress` for a TaskGroup (or store and root id)."""
     from IPython.display import display
 
-    view = MarkerProgress(store, root_id, interval=interval)
+    view = MarkerProgress(source, root_id, interval=interval)
     display(view)
     return view

@@ -56,9 +56,11 @@ def format_age(created: float | None, now: float | None = None) -> str:
 def _table(rows: list[list[Any]], header: list[Any] | None = None) -> str:
     head = ""
     if header:
-        head = "<thead><tr>" + "".join(
-            f'<th style="{_TD}">{html.escape(str(h))}</th>' for h in header
-        ) + "</tr></thead>"
+        head = (
+            "<thead><tr>"
+            + "".join(f'<th style="{_TD}">{html.escape(str(h))}</th>' for h in header)
+            + "</tr></thead>"
+        )
     body = "".join(
         "<tr>" + "".join(f'<td style="{_TD}">{html.escape(str(c))}</td>' for c in row) + "</tr>"
         for row in rows
@@ -107,7 +109,7 @@ def summary_html(entry: Entry) -> str:
     if entry.serializer:
         facts.append(["serializer", entry.serializer])
     if "shape" in s:
-        facts.append(["shape", " × ".join(str(n) for n in s["shape"]) or "()"])
+        facts.append(["shape", " x ".join(str(n) for n in s["shape"]) or "()"])
     if "dtype" in s:
         facts.append(["dtype", s["dtype"]])
     if entry.expires is not None:
@@ -125,16 +127,18 @@ def summary_html(entry: Entry) -> str:
     if isinstance(image, str):
         parts.append(_img(image))
     if "repr" in s:
-        parts.append(f"<pre style=\"white-space:pre-wrap\">{html.escape(str(s['repr']))}</pre>")
+        parts.append(f'<pre style="white-space:pre-wrap">{html.escape(str(s["repr"]))}</pre>')
     return '<div class="persist-ext-preview">' + "".join(parts) + "</div>"
 
 
 def _array_html(arr: Any) -> str:
     import numpy as np
 
-    facts = [["shape", " × ".join(map(str, arr.shape)) or "()"], ["dtype", str(arr.dtype)]]
-    if arr.size and np.issubdtype(arr.dtype, np.number) and not np.issubdtype(
-        arr.dtype, np.complexfloating
+    facts = [["shape", " x ".join(map(str, arr.shape)) or "()"], ["dtype", str(arr.dtype)]]
+    if (
+        arr.size
+        and np.issubdtype(arr.dtype, np.number)
+        and not np.issubdtype(arr.dtype, np.complexfloating)
     ):
         facts += [
             ["min", np.nanmin(arr)],
@@ -150,7 +154,7 @@ def value_html(value: Any, max_rows: int = 20) -> str:
     """Preview a loaded value: a frame's head, an array's summary, an image, or its repr."""
     module = type(value).__module__.split(".")[0]
     if module == "pandas" and hasattr(value, "head") and hasattr(value, "to_html"):
-        shape = " × ".join(map(str, value.shape))
+        shape = " x ".join(map(str, value.shape))
         frame = value.head(max_rows)
         if hasattr(frame, "to_frame") and not hasattr(frame, "columns"):
             frame = frame.to_frame()

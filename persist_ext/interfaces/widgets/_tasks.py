@@ -1,4 +1,4 @@
-"""Live task-group progress: a bar with done / failed / running / to do, rate, ETA, and a task table.
+"""Live task-group progress: bar (done, failed, running, to do), rate, ETA and a task table.
 
 The display reads :class:`~persist_ext.features._progress.ProgressSnapshot` objects from any
 progress source (a task group, a tracker) in a kernel-side :class:`~._live.Poller` thread,
@@ -54,6 +54,9 @@ def _last_line(text: Any, limit: int = 120) -> str:
 
 def _row_cells(row: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
     seconds = _first(row, "time", "duration", "elapsed", "seconds", default=None)
+    started = row.get("started")
+    if seconds is None and isinstance(started, (int, float)) and row.get("status") == "running":
+        seconds = max(0.0, time.time() - started)  # running: time so far
     when = (
         format_duration(float(seconds)) if isinstance(seconds, (int, float)) else str(seconds or "")
     )
@@ -197,7 +200,7 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
             self.update,
             lambda snap: snap.finished,
             interval=interval,
-            on_final=self.publish_snapshot,
+            on_final=lambda: self.publish_snapshot(final=True),
             on_error=self._show_error,
         )
         self.update(self.snapshot)
@@ -229,11 +232,14 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
         self.update(snap)
         return snap
 
-    def snapshot_text(self) -> str:  # noqa: D102 - documented on LiveDisplay
+    def snapshot_text(self) -> str:
         return snapshot_text(self.snapshot)
 
-    def snapshot_html(self) -> str:  # noqa: D102 - documented on LiveDisplay
+    def snapshot_html(self) -> str:
         return tasks_html(self.snapshot, self.max_rows)
+
+    def _is_done(self) -> bool:
+        return self.snapshot.finished
 
     def _on_displayed(self) -> None:
         if not self.snapshot.finished:
@@ -241,7 +247,11 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
 
     def close(self) -> None:
         """Stop polling and close the widget and its children."""
-        self.poller.stop()
+        poller = getattr(self, "poller", None)
+        if poller is None:  # __init__ raised before the view was complete
+            super().close()
+            return
+        poller.stop()
         for child in (self.title, self.bar, self.counts, self.table, self.error):
             child.close()
         super().close()

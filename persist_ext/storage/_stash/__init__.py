@@ -17,6 +17,7 @@ from ._base import (
     chunks,
 )
 from ._directory import DirectoryStash, IncrementKeyDirectoryStash, ShelveStash
+from ._diskcache import DiskCacheStash
 from ._factory import FactoryStash, OneShotFactoryStash
 from ._memory import CacheStash, DictionaryStash, UnionStash
 from ._multiprocess import MultiProcessStash
@@ -27,6 +28,7 @@ __all__ = [
     "DelegateStash",
     "DictionaryStash",
     "DirectoryStash",
+    "DiskCacheStash",
     "FactoryStash",
     "IncrementKeyDirectoryStash",
     "KeyLimitStash",

@@ -1,0 +1,19 @@
+"""The cell cache behind ``%%persist``: key a cell on its code and inputs, restore on a hit.
+
+Modules, one concept each:
+
+* ``_analysis``: normalized code digest and the names a cell reads / defines;
+* ``_key``: the key components (inputs, user code, files, packages) and their digest;
+* ``_capture``: run a cell recording its outputs in order; replay them;
+* ``_entry``: the store layout (per-variable entries, manifest written last);
+* ``_explain``: which key component differs (``%persist why``);
+* ``_views``: result objects for ``list`` / ``show`` / ``info``;
+* ``_cache``: :class:`CellCache`, the facade the magics call.
+"""
+
+from __future__ import annotations
+
+from ._cache import CellCache, CellOptions, CellResult
+from ._explain import Difference, Explanation
+
+__all__ = ["CellCache", "CellOptions", "CellResult", "Difference", "Explanation"]

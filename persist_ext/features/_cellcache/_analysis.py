@@ -1,0 +1,263 @@
+"""Static analysis of a cell: normalized code digest, the names it reads, what it defines.
+
+The cell cache keys a cell on the names it *reads before it assigns them* (its inputs). A
+name the cell assigns first and reads afterwards (``df = load(); df.describe()``) is not an
+input: its value before the cell runs cannot change the result. Names read inside function
+bodies the cell defines are read when the function is called, so they count as inputs only
+when the cell never assigns them at its top level.
+
+The analysis is sequential over the cell's top-level statements and treats an assignment in a
+compound statement (``if``/``for``/``try``/``with``) as done for the statements after it:
+exact for straight-line cells, and a deliberate simplification for a name that is assigned
+only on some branches.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from dataclasses import dataclass, field
+
+import xxhash
+
+__all__ = ["CellCode", "analyze_cell", "normalize_code"]
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@dataclass(frozen=True)
+class CellCode:
+    """What the cache needs to know about a cell's source, computed once per distinct text.
+
+    Attributes
+    ----------
+    source
+        The cell after ``shell.transform_cell`` (plain Python).
+    digest
+        xxh3_128 of the normalized AST: comments, blank lines and formatting do not change it.
+    reads
+        Names read before the cell assigns them, in first-read order (candidate inputs).
+    assigns
+        Every name the cell binds at its top level.
+    definitions
+        Names bound by top-level ``import``, ``def`` and ``class`` statements; a hit re-runs
+        those statements instead of storing modules and functions.
+    definition_module
+        Those statements alone, as an ``ast.Module`` to compile (``None`` when there are none).
+    imported_modules
+        Top-level package names the cell imports (for ``--env``).
+    """
+
+    source: str
+    digest: str
+    reads: tuple[str, ...]
+    assigns: frozenset[str]
+    definitions: frozenset[str]
+    definition_module: ast.Module | None
+    imported_modules: tuple[str, ...] = field(default=())
+
+
+def normalize_code(source: str) -> str:
+    """Return a digest of ``source`` that ignores comments and formatting.
+
+    ``source`` must be plain Python (apply ``shell.transform_cell`` first to IPython syntax).
+
+    Examples
+    --------
+    >>> normalize_code("x = 1  # one") == normalize_code("x=1\\n\\n")
+    True
+    >>> normalize_code("x = 1") == normalize_code("x = 2")
+    False
+    """
+    tree = ast.parse(source)
+    return _digest(tree)
+
+
+def _digest(tree: ast.AST) -> str:
+    dumped = ast.dump(tree, annotate_fields=False, include_attributes=False)
+    return xxhash.xxh3_128_hexdigest(dumped.encode())
+
+
+class _Scan:
+    """Collect loads and stores of one statement, without entering deferred scopes."""
+
+    def __init__(self) -> None:
+        self.loads: list[str] = []
+        self.stores: list[str] = []
+        self.deferred: set[str] = set()
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, _SCOPES):
+            self._scope(node)
+            return
+        if isinstance(node, ast.ClassDef):
+            for part in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
+                self.visit(part)
+            inner = _Scan()
+            for stmt in node.body:
+                inner.visit(stmt)
+            self.loads += [n for n in inner.loads if n not in set(inner.stores)]
+            self.deferred |= inner.deferred
+            self.stores.append(node.name)
+            return
+        if isinstance(node, _COMPREHENSIONS):
+            inner = _Scan()
+            for child in ast.iter_child_nodes(node):
+                inner.visit(child)
+            own = set(inner.stores)
+            self.loads += [n for n in inner.loads if n not in own]
+            self.deferred |= inner.deferred
+            return
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            self.loads.append(node.target.id)  # ``x += 1`` reads x first
+        if isinstance(node, ast.Name):
+            (self.loads if isinstance(node.ctx, ast.Load) else self.stores).append(node.id)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    self.stores.append(alias.asname or alias.name.partition(".")[0])
+            return
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            self.stores.append(node.name)
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+
+    def _scope(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        args = node.args
+        # Decorators, defaults and annotations run when the ``def`` runs: immediate reads.
+        immediate: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d)]
+        if not isinstance(node, ast.Lambda):
+            immediate += node.decorator_list
+            if node.returns is not None:
+                immediate.append(node.returns)
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if arg is not None and arg.annotation is not None:
+                immediate.append(arg.annotation)
+        for part in immediate:
+            self.visit(part)
+        params = {
+            a.arg
+            for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+            if a is not None
+        }
+        body = node.body if isinstance(node.body, list) else [node.body]
+        local_loads: set[str] = set()
+        local_stores: set[str] = set(params)
+        for sub in (n for stmt in body for n in ast.walk(stmt)):
+            if isinstance(sub, ast.Name):
+                (local_loads if isinstance(sub.ctx, ast.Load) else local_stores).add(sub.id)
+            elif isinstance(sub, _SCOPES):
+                a = sub.args
+                local_stores |= {
+                    x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x
+                }
+                if not isinstance(sub, ast.Lambda):
+                    local_stores.add(sub.name)
+            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                local_stores |= {a.asname or a.name.partition(".")[0] for a in sub.names}
+        self.deferred |= local_loads - local_stores
+        if not isinstance(node, ast.Lambda):
+            self.stores.append(node.name)
+
+
+def _walk_statements(body: list[ast.stmt], assigned: set[str], reads: dict[str, None]) -> set[str]:
+    """Visit statements in order; return the names read by deferred scopes."""
+    deferred: set[str] = set()
+    for stmt in body:
+        nested = _nested_bodies(stmt)
+        scan = _Scan()
+        if nested is None:
+            scan.visit(stmt)
+        else:
+            header, bodies = nested
+            for part in header:
+                scan.visit(part)
+        for name in scan.loads:
+            if name not in assigned:
+                reads.setdefault(name, None)
+        assigned.update(scan.stores)
+        deferred |= scan.deferred
+        if nested is not None:
+            for sub in nested[1]:
+                deferred |= _walk_statements(sub, assigned, reads)
+    return deferred
+
+
+def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], list[list[ast.stmt]]] | None:
+    """Split a compound statement into (header expressions/targets, bodies in order)."""
+    if isinstance(stmt, (ast.If, ast.While)):
+        return [stmt.test], [stmt.body, stmt.orelse]
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [stmt.iter, stmt.target], [stmt.body, stmt.orelse]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return list(stmt.items), [stmt.body]
+    if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        handlers: list[list[ast.stmt]] = []
+        header: list[ast.AST] = []
+        for handler in stmt.handlers:  # type: ignore[attr-defined]
+            if handler.type is not None:
+                header.append(handler.type)
+            if handler.name:
+                header.append(ast.Name(handler.name, ast.Store()))
+            handlers.append(handler.body)
+        return header, [stmt.body, *handlers, stmt.orelse, stmt.finalbody]  # type: ignore[attr-defined]
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def analyze_cell(source: str) -> CellCode:
+    """Analyse transformed cell source (cached by text: re-running a cell costs a dict lookup).
+
+    Raises
+    ------
+    SyntaxError
+        ``source`` is not valid Python; the caller runs the cell so the user sees the error.
+
+    Examples
+    --------
+    >>> code = analyze_cell("y = x + 1\\nz = y * 2\\ndef f():\\n    return w")
+    >>> code.reads, sorted(code.assigns), sorted(code.definitions)
+    (('x', 'w'), ['f', 'y', 'z'], ['f'])
+    """
+    tree = ast.parse(source)
+    assigned: set[str] = set()
+    reads: dict[str, None] = {}
+    deferred = _walk_statements(tree.body, assigned, reads)
+    for name in sorted(deferred):
+        if name not in assigned:
+            reads.setdefault(name, None)
+    definitions: set[str] = set()
+    definition_nodes: list[ast.stmt] = []
+    modules: dict[str, None] = {}
+    for stmt in tree.body:
+        if not isinstance(stmt, _DEFINITIONS):
+            continue
+        definition_nodes.append(stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                if alias.name != "*":
+                    definitions.add(alias.asname or alias.name.partition(".")[0])
+            roots = (
+                [a.name for a in stmt.names]
+                if isinstance(stmt, ast.Import)
+                else ([stmt.module] if stmt.module and not stmt.level else [])
+            )
+            for root in roots:
+                modules.setdefault(root.partition(".")[0], None)
+        else:
+            definitions.add(stmt.name)
+    # Keep the nodes (and so their line numbers): functions re-created on a hit report the
+    # cell's own lines in tracebacks and ``inspect.getsource``.
+    definition_module = ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
+    return CellCode(
+        source=source,
+        digest=_digest(tree),
+        reads=tuple(reads),
+        assigns=frozenset(assigned),
+        definitions=frozenset(definitions),
+        definition_module=definition_module,
+        imported_modules=tuple(modules),
+    )

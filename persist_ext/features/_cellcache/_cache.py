@@ -1,0 +1,553 @@
+"""The cell cache: look a cell up by its key, restore it on a hit, run and store it on a miss.
+
+:class:`CellCache` is what ``%%persist`` calls; it works on any
+:class:`~persist_ext.storage._protocol.KeyValueStore` and an IPython shell.
+
+The user's cell never fails because of the cache: an input that cannot be fingerprinted, a
+variable that cannot be stored and an entry that cannot be read each produce a
+:class:`~persist_ext.CellCacheWarning` / :class:`~persist_ext.UnstorableVariableWarning`
+and the cell simply runs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import types
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarning
+from ...storage._protocol import KeyValueStore
+from ._analysis import CellCode, analyze_cell
+from ._capture import RunOutcome, replay_outputs, run_recorded
+from ._entry import (
+    FILES_KEY,
+    Manifest,
+    StoredCell,
+    cell_prefix,
+    delete_entry,
+    iter_manifests,
+    new_run_id,
+    write_entry,
+)
+from ._explain import Difference, Explanation, diff_components
+from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
+from ._views import EntryDetails, EntryTable, StoreSummary, format_ago, format_duration
+
+__all__ = ["CellCache", "CellOptions", "CellResult"]
+
+# Names IPython maintains itself (_, __, _i, _5, _i5, _ih, _oh, _dh).
+_INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
+
+
+@dataclass(frozen=True)
+class CellOptions:
+    """How one ``%%persist`` run behaves (the magic's arguments after config defaults).
+
+    Examples
+    --------
+    >>> CellOptions(name="load", expire=3600.0)
+    CellOptions(name='load', refresh=False, expire=3600.0, variables=None, deps=(), env=False, ignore=(), mmap=False, keep=3, cell_id=None)
+    """
+
+    name: str | None = None
+    refresh: bool = False
+    expire: float | None = None
+    variables: tuple[str, ...] | None = None
+    deps: tuple[str, ...] = ()
+    env: bool = False
+    ignore: tuple[str, ...] = ()
+    mmap: bool = False
+    keep: int = 3
+    cell_id: str | None = None
+
+
+@dataclass
+class CellResult:
+    """What a ``%%persist`` run did. ``hit`` runs restored; misses ran the cell."""
+
+    name: str
+    hit: bool
+    manifest: Manifest | None = None
+    stored: bool = False
+    reason: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def notice(self) -> str:
+        """The one-line message shown after a hit (or a short summary after a miss)."""
+        m = self.manifest
+        if self.hit and m is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m.created))
+            return (
+                f"persist: restored {self.name} from {when} ({format_ago(m.created)}; "
+                f"original run took {format_duration(m.duration)})"
+            )
+        if self.stored and m is not None:
+            return f"persist: stored {self.name} ({', '.join(sorted(m.variables)) or 'no variables'})"
+        return f"persist: ran {self.name} (not stored)"
+
+
+@dataclass
+class _LastRun:
+    key: CellKey
+    hit: bool
+    headline: str
+    reason: list[Difference]
+    old: dict[str, str] = field(default_factory=dict)
+
+
+def _warn(category: type[Warning], message: str) -> None:
+    # warn_explicit with a fresh registry: the same problem on a re-run is reported again
+    # (plain warnings.warn would show it once per session), and user filters still apply.
+    warnings.warn_explicit(message, category, "%%persist", 1, module="persist_ext.cellcache")
+
+
+class CellCache:
+    """Cache notebook cells in a store.
+
+    Parameters
+    ----------
+    store
+        Where entries live (a :class:`~persist_ext.storage._store.Store` in a directory,
+        a ``MemoryStore`` in tests, a ``RedisStore`` shared by several machines).
+
+    Examples
+    --------
+    >>> from IPython.core.interactiveshell import InteractiveShell
+    >>> from persist_ext.storage._memory import MemoryStore  # doctest: +SKIP
+    >>> cache = CellCache(MemoryStore())  # doctest: +SKIP
+    >>> shell = InteractiveShell.instance()  # doctest: +SKIP
+    >>> cache.run(shell, "x = 6 * 7", CellOptions(name="answer")).hit  # doctest: +SKIP
+    False
+    >>> cache.run(shell, "x = 6 * 7", CellOptions(name="answer")).hit  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, store: KeyValueStore) -> None:
+        self.store = store
+        self._last: dict[str, _LastRun] = {}
+        self._last_name: str | None = None
+        self._files: FileDigests | None = None
+
+    # ------------------------------------------------------------------ naming and key
+    @staticmethod
+    def default_name(code: CellCode, cell_id: str | None) -> str:
+        """Name of an unnamed cell: its notebook cell id, else a digest of its code."""
+        if cell_id:
+            return f"cell-{cell_id}"
+        return f"cell-{code.digest[:12]}"
+
+    def _file_digests(self) -> FileDigests:
+        if self._files is None:
+            try:
+                cached = self.store.get(FILES_KEY, None)
+            except Exception:  # an unreadable digest cache only costs a re-hash
+                cached = None
+            self._files = FileDigests(cached if isinstance(cached, dict) else None)
+        return self._files
+
+    def key_for(self, shell: Any, code: CellCode, options: CellOptions) -> CellKey:
+        """The key of ``code`` in ``shell``'s namespace now."""
+        files = None
+        if options.deps:
+            digests = self._file_digests()
+            files = file_components(options.deps, digests)
+            if digests.changed:
+                try:
+                    self.store.set(FILES_KEY, digests.cache)
+                    digests.changed = False
+                except Exception:
+                    pass
+        return build_key(
+            code,
+            shell.user_ns,
+            hidden=getattr(shell, "user_ns_hidden", None),
+            ignore=options.ignore,
+            files=files,
+            env=options.env,
+        )
+
+    # ------------------------------------------------------------------ run
+    def run(self, shell: Any, cell: str, options: CellOptions | None = None) -> CellResult:
+        """Restore ``cell`` from the store if its key matches, else run it and store it.
+
+        Raises
+        ------
+        CellRaisedError
+            The cell raised (its traceback was already shown); nothing was stored.
+        """
+        options = options or CellOptions()
+        source = shell.transform_cell(cell)
+        try:
+            code = analyze_cell(source)
+        except SyntaxError:
+            outcome = run_recorded(shell, cell)  # the shell reports the syntax error as usual
+            raise CellRaisedError(
+                "%%persist: the cell has a syntax error; nothing was cached.",
+                original=outcome.error,
+            ) from None
+        name = options.name or self.default_name(code, options.cell_id)
+        self._last_name = name
+        key = self.key_for(shell, code, options)
+        if key.unhashable:
+            for var, why in key.unhashable.items():
+                _warn(
+                    CellCacheWarning,
+                    f"%%persist {name}: input {var!r} cannot be fingerprinted ({why}); the cell "
+                    f"runs every time and is not stored. Pass --ignore {var} to leave it out "
+                    "of the key.",
+                )
+            self._remember(name, key, False, "inputs cannot be fingerprinted: "
+                           + ", ".join(key.unhashable), [])
+            self._execute(shell, cell, code, name, key, options, reason=[])
+            return CellResult(name=name, hit=False, notes=["not stored: unfingerprintable input"])
+        entry_prefix = f"{cell_prefix(name)}{key.digest}/"
+        if not options.refresh:
+            manifest = self._lookup(entry_prefix, name)
+            if manifest is not None and self._restore(shell, code, manifest, options):
+                self._remember(name, key, True, "", [])
+                return CellResult(name=name, hit=True, manifest=manifest)
+        previous = self._latest(name)
+        if options.refresh:
+            headline, reason = "--refresh was given", []
+        elif previous is None:
+            headline, reason = "nothing was stored for it yet", []
+        else:
+            reason = diff_components(previous.components, key.components, key.reaches)
+            headline = "it differs from the stored entry" if reason else "its entry was unusable"
+        self._remember(name, key, False, headline, reason, previous.components if previous else {})
+        return self._execute(shell, cell, code, name, key, options, reason=reason, store=True)
+
+    def _remember(
+        self,
+        name: str,
+        key: CellKey,
+        hit: bool,
+        headline: str,
+        reason: list[Difference],
+        old: dict[str, str] | None = None,
+    ) -> None:
+        self._last[name] = _LastRun(key, hit, headline, reason, dict(old or {}))
+
+    def _lookup(self, entry_prefix: str, name: str) -> Manifest | None:
+        try:
+            data = self.store.get(f"{entry_prefix}manifest", None)
+            return None if data is None else Manifest.from_dict(data)
+        except Exception as exc:
+            self._report_corrupt(name, entry_prefix, exc)
+            return None
+
+    def _report_corrupt(self, name: str, entry_prefix: str, exc: BaseException) -> None:
+        _warn(
+            CellCacheWarning,
+            f"%%persist {name}: the stored entry cannot be read ({type(exc).__name__}: {exc}); "
+            "it was removed and the cell runs again.",
+        )
+        try:
+            delete_entry(self.store, entry_prefix)
+        except Exception:
+            pass
+
+    def _restore(self, shell: Any, code: CellCode, manifest: Manifest, options: CellOptions) -> bool:
+        ns = shell.user_ns
+        try:
+            if code.definition_module is not None:
+                # Imports, functions and classes are re-created by running their statements
+                # (modules and functions are not data); values that need them load after.
+                filename = shell.compile.cache(code.source, shell.execution_count)
+                compiled = compile(code.definition_module, filename, "exec", dont_inherit=True)
+                exec(compiled, ns)
+            values = {
+                var: self.store.get(key, mmap=options.mmap)
+                for var, key in manifest.variables.items()
+            }
+            outputs = self.store.get(manifest.outputs_key) if manifest.outputs_key else []
+        except Exception as exc:
+            self._report_corrupt(manifest.name, manifest.entry_prefix, exc)
+            return False
+        for var in manifest.deleted:
+            ns.pop(var, None)
+        ns.update(values)
+        replay_outputs(shell, outputs)
+        try:
+            self.store.incr(f"{manifest.entry_prefix}hits")
+        except Exception:  # a hit counter is not worth failing a restore for
+            pass
+        return True
+
+    def _execute(
+        self,
+        shell: Any,
+        cell: str,
+        code: CellCode,
+        name: str,
+        key: CellKey,
+        options: CellOptions,
+        *,
+        reason: list[Difference],
+        store: bool = False,
+    ) -> CellResult:
+        ns = shell.user_ns
+        before = dict(ns)  # references, so an id cannot be reused by a new object meanwhile
+        outcome = run_recorded(shell, cell)
+        if outcome.error is not None:
+            raise CellRaisedError(
+                f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
+                "nothing was cached.",
+                original=outcome.error,
+            )
+        result = CellResult(name=name, hit=False, reason=reason)
+        if not store:
+            return result
+        values, mutated, deleted = self._changes(shell, before, code, key, options)
+        manifest = Manifest(
+            name=name,
+            key=key.digest,
+            run=new_run_id(),
+            code=cell,
+            components=key.components,
+            reaches=key.reaches,
+            mutated=mutated,
+            deleted=deleted,
+            duration=outcome.duration,
+            reason=[d.message for d in reason],
+            options={"deps": list(options.deps), "env": options.env, "ignore": list(options.ignore)},
+        )
+        result.stored = self._store(manifest, values, outcome, options)
+        result.manifest = manifest
+        return result
+
+    def _changes(
+        self, shell: Any, before: dict[str, Any], code: CellCode, key: CellKey, options: CellOptions
+    ) -> tuple[dict[str, Any], list[str], list[str]]:
+        ns = shell.user_ns
+        hidden = getattr(shell, "user_ns_hidden", {})
+        changed: dict[str, Any] = {}
+        for var, value in ns.items():
+            if _INTERNAL.match(var) or (var in hidden and hidden[var] is value):
+                continue
+            # Identity catches rebinding by called functions (``global``); the static list
+            # catches a rebinding to the very same object (small ints, interned strings).
+            if var in before and before[var] is value and var not in code.assigns:
+                continue
+            if var in code.definitions and _is_definition(value):
+                continue  # re-created on a hit by re-running its statement
+            changed[var] = value
+        mutated = [
+            var
+            for var, digest in key.fingerprints.items()
+            if var in ns and before.get(var) is ns[var] and fingerprint_after(ns[var]) != digest
+        ]
+        for var in mutated:
+            changed[var] = ns[var]
+        deleted = [v for v in before if v not in ns and not _INTERNAL.match(v)]
+        if options.variables is not None:
+            missing = [v for v in options.variables if v not in ns]
+            if missing:
+                _warn(
+                    CellCacheWarning,
+                    f"%%persist: --vars names {', '.join(missing)}, which the cell did not define.",
+                )
+            changed = {v: ns[v] for v in options.variables if v in ns}
+            mutated = [v for v in mutated if v in changed]
+        return changed, mutated, deleted
+
+    def _store(
+        self, manifest: Manifest, values: dict[str, Any], outcome: RunOutcome, options: CellOptions
+    ) -> bool:
+        try:
+            stored, failures = write_entry(
+                self.store,
+                manifest,
+                values,
+                outcome.outputs,
+                expire=options.expire,
+                replace=options.refresh,
+            )
+        except Exception as exc:  # the store itself failed (disk full, locked too long)
+            _warn(
+                CellCacheWarning,
+                f"%%persist {manifest.name}: could not write to the store ({type(exc).__name__}: "
+                f"{exc}); the cell ran but is not cached.",
+            )
+            return False
+        for var, exc in failures.items():
+            _warn(
+                UnstorableVariableWarning,
+                f"%%persist {manifest.name}: could not store variable {var!r} because {exc}. "
+                "Nothing was cached, so the cell runs again next time; leave it out with "
+                "--vars (store only the names you need).",
+            )
+        if stored:
+            self._prune(manifest, keep=max(options.keep, 1))
+        return stored
+
+    def _prune(self, manifest: Manifest, keep: int) -> None:
+        """Drop the cell's entries for older code; keep the ``keep`` newest for this code.
+
+        Several entries of the same code are what let a cell that mutates its input (run
+        twice in one kernel) still hit after a restart, or a parameter toggled back.
+        """
+        try:
+            entries = []
+            for store_key, info in iter_manifests(self.store, manifest.name):
+                if store_key.startswith(manifest.entry_prefix):
+                    continue
+                same_code = info.meta.get("code") == manifest.components.get("code")
+                entries.append((same_code, info.meta.get("created", info.created), store_key))
+            entries.sort(reverse=True)
+            for index, (same_code, _, store_key) in enumerate(entries):
+                if not same_code or index >= keep - 1:
+                    delete_entry(self.store, store_key[: -len("manifest")])
+        except Exception:  # pruning is housekeeping; a failure must not fail the cell
+            pass
+
+    # ------------------------------------------------------------------ inspection
+    def _latest(self, name: str) -> Manifest | None:
+        best: tuple[float, str] | None = None
+        try:
+            for store_key, info in iter_manifests(self.store, name):
+                created = float(info.meta.get("created", info.created))
+                if best is None or created > best[0]:
+                    best = (created, store_key)
+            if best is None:
+                return None
+            return Manifest.from_dict(self.store.get(best[1]))
+        except Exception:
+            return None
+
+    def entries(self) -> list[StoredCell]:
+        """Every stored cell run, newest first."""
+        found = []
+        for store_key, info in iter_manifests(self.store):
+            meta = info.meta
+            try:
+                hits = int(self.store.get(store_key[: -len("manifest")] + "hits", 0))
+            except Exception:
+                hits = 0
+            found.append(
+                StoredCell(
+                    store_key=store_key,
+                    name=str(meta.get("name", store_key.split("/")[1])),
+                    created=float(meta.get("created", info.created)),
+                    duration=float(meta.get("duration", 0.0)),
+                    size=int(meta.get("size", 0)),
+                    variables=list(meta.get("variables", [])),
+                    hits=hits,
+                    expires=info.expires,
+                )
+            )
+        found.sort(key=lambda e: e.created, reverse=True)
+        return found
+
+    def list(self, directory: str = "") -> EntryTable:
+        """``%persist list``."""
+        return EntryTable(self.entries(), directory=directory)
+
+    def show(self, name: str) -> EntryDetails:
+        """``%persist show NAME``; ``KeyError`` when nothing is stored under ``name``."""
+        manifest = self._latest(name)
+        if manifest is None:
+            raise KeyError(name)
+        hits = 0
+        try:
+            hits = int(self.store.get(f"{manifest.entry_prefix}hits", 0))
+        except Exception:
+            pass
+        info = self.store.info(f"{manifest.entry_prefix}manifest")
+        return EntryDetails(manifest, hits=hits, expires=info.expires if info else None)
+
+    def clear(self, name: str | None = None) -> int:
+        """Remove one cell's entries (or all with ``name=None``); return how many runs."""
+        prefixes = {k[: -len("manifest")] for k, _ in iter_manifests(self.store, name)}
+        removed = sum(delete_entry(self.store, p) for p in sorted(prefixes))
+        # Leftovers without a manifest (a crash mid-store) go as well.
+        for key in list(self.store.keys(cell_prefix(name) if name else "cell/")):
+            self.store.delete(key)
+        if name is None:
+            self.store.delete(FILES_KEY)
+            self._files = None
+        return removed
+
+    def info(self, directory: str, exists: bool) -> StoreSummary:
+        """``%persist info``."""
+        if not exists:
+            return StoreSummary(directory=directory, exists=False)
+        entries = self.entries()
+        volume = None
+        if callable(getattr(self.store, "volume", None)):
+            try:
+                volume = int(self.store.volume())  # type: ignore[attr-defined]
+            except Exception:
+                volume = None
+        return StoreSummary(
+            directory=directory,
+            exists=True,
+            entries=len(entries),
+            size=sum(e.size for e in entries),
+            volume=volume,
+        )
+
+    def why(self, shell: Any, name: str | None = None, *, verbose: bool = False) -> Explanation:
+        """Explain the last run of cell ``name`` (default: the last ``%%persist`` cell).
+
+        For a cell not run in this session, the stored code is keyed against the current
+        namespace and files, which says whether it would be restored and if not, why.
+        """
+        name = name or self._last_name
+        if name is None:
+            raise LookupError("No %%persist cell has run yet; give a cell name: %persist why NAME")
+        last = self._last.get(name)
+        stored = self._latest(name)
+        if last is not None:
+            if last.hit:
+                when = format_ago(stored.created) if stored else "earlier"
+                exp = Explanation(name, f"{name} was restored from the cache (stored {when}).")
+            else:
+                exp = Explanation(name, f"{name} ran because {last.headline}:", last.reason)
+                if not last.reason:
+                    exp.headline = f"{name} ran because {last.headline}."
+            if verbose:
+                old = stored.components if (last.hit and stored) else last.old
+                exp.details = _component_lines(old, last.key.components)
+            return exp
+        if stored is None:
+            raise LookupError(f"Nothing is stored for a cell named {name!r}; see %persist list.")
+        options = _stored_options(stored)
+        code = analyze_cell(shell.transform_cell(stored.code))
+        key = self.key_for(shell, code, options)
+        diffs = diff_components(stored.components, key.components, key.reaches)
+        if key.unhashable:
+            headline = f"{name} would run: inputs cannot be fingerprinted ({', '.join(key.unhashable)})."
+        elif diffs:
+            headline = f"{name} would run again because:"
+        else:
+            headline = f"{name} would be restored: its code and inputs match the stored entry."
+        exp = Explanation(name, headline, diffs)
+        if verbose:
+            exp.details = _component_lines(stored.components, key.components)
+        return exp
+
+
+def _stored_options(manifest: Manifest) -> CellOptions:
+    data = manifest.options
+    return CellOptions(
+        deps=tuple(data.get("deps", ())),
+        env=bool(data.get("env", False)),
+        ignore=tuple(data.get("ignore", ())),
+    )
+
+
+def _component_lines(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    lines = ["components (stored -> now):"]
+    for component in sorted(set(old) | set(new)):
+        a, b = old.get(component, "-"), new.get(component, "-")
+        mark = "  " if a == b else "* "
+        lines.append(f"{mark}{component}: {a[:16]} -> {b[:16]}")
+    return lines
+
+
+def _is_definition(value: Any) -> bool:
+    return isinstance(value, (types.ModuleType, types.FunctionType, type)) or callable(value)

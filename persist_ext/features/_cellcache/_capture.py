@@ -1,0 +1,210 @@
+"""Run a cell while recording its outputs in order, and replay recorded outputs.
+
+The cell runs through ``shell.run_cell`` (so IPython syntax, the last-expression display,
+``;`` suppression, tracebacks and ``post_execute`` hooks such as matplotlib's inline
+``flush_figures`` behave exactly as in a bare cell) while three taps record what the user
+sees, in one ordered list:
+
+* ``sys.stdout`` / ``sys.stderr`` are wrapped by a tee that forwards every write;
+* ``shell.display_pub.publish`` / ``clear_output`` (``display()``, rich reprs, figures);
+* ``shell.displayhook.write_format_data`` (the value of the last expression).
+
+``IPython.utils.capture.capture_output`` captures display data too, but it swallows the
+outputs during the run and loses the interleaving of text and displays; a cached cell must
+look the same on its first run as on its replays.
+
+Recorded events are plain JSON-ready dicts::
+
+    {"kind": "stream", "name": "stdout", "text": "..."}
+    {"kind": "display", "data": {...}, "metadata": {...}, "transient": {...}, "update": False}
+    {"kind": "result", "data": {...}, "metadata": {...}}
+    {"kind": "clear", "wait": False}
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RunOutcome", "recording", "replay_outputs", "run_recorded"]
+
+# A widget view refers to a comm model that only exists in the kernel that made it; replayed
+# after a restart it would render as an error, so that MIME type is not recorded.
+_VOLATILE_MIME = frozenset({"application/vnd.jupyter.widget-view+json"})
+
+
+@dataclass
+class RunOutcome:
+    """What happened when a cell ran under :func:`run_recorded`."""
+
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    duration: float = 0.0
+    error: BaseException | None = None
+
+
+class _Tee:
+    """Forward writes to the real stream and record them (unless IPython itself is writing)."""
+
+    def __init__(self, stream: Any, name: str, sink: _Sink) -> None:
+        self._stream = stream
+        self._name = name
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        result = self._stream.write(text)
+        if text and not self._sink.shell_is_writing():
+            self._sink.stream(self._name, text)
+        return result  # type: ignore[no-any-return]
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Sink:
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.events: list[dict[str, Any]] = []
+
+    def shell_is_writing(self) -> bool:
+        # The plain terminal shell prints display data, ``Out[n]`` and tracebacks to
+        # sys.stdout; those are recorded through their own taps (or not at all).
+        return bool(
+            getattr(self.shell.display_pub, "is_publishing", False)
+            or getattr(self.shell.displayhook, "is_active", False)
+            or getattr(self.shell, "showing_traceback", False)
+        )
+
+    def stream(self, name: str, text: str) -> None:
+        last = self.events[-1] if self.events else None
+        if last is not None and last["kind"] == "stream" and last["name"] == name:
+            last["text"] += text
+        else:
+            self.events.append({"kind": "stream", "name": name, "text": text})
+
+    def display(self, kind: str, data: Any, metadata: Any, **extra: Any) -> None:
+        kept = {k: v for k, v in dict(data or {}).items() if k not in _VOLATILE_MIME}
+        if not kept:
+            return
+        self.events.append({"kind": kind, "data": kept, "metadata": dict(metadata or {}), **extra})
+
+
+@contextmanager
+def _patched(obj: Any, name: str, replacement: Any) -> Iterator[None]:
+    """Set an instance attribute for the duration of the block, then remove it again."""
+    had_own = name in vars(obj)
+    previous = vars(obj).get(name)
+    setattr(obj, name, replacement)
+    try:
+        yield
+    finally:
+        if had_own:
+            setattr(obj, name, previous)
+        else:
+            try:
+                delattr(obj, name)
+            except AttributeError:
+                pass
+
+
+@contextmanager
+def recording(shell: Any) -> Iterator[list[dict[str, Any]]]:
+    """Record everything the shell shows during the block; yields the event list.
+
+    Examples
+    --------
+    >>> from IPython.core.interactiveshell import InteractiveShell
+    >>> shell = InteractiveShell.instance()
+    >>> with recording(shell) as events:
+    ...     print("hello")
+    hello
+    >>> events
+    [{'kind': 'stream', 'name': 'stdout', 'text': 'hello\\n'}]
+    """
+    sink = _Sink(shell)
+    pub = shell.display_pub
+    hook = shell.displayhook
+    original_publish = pub.publish
+    original_clear = pub.clear_output
+    original_write = hook.write_format_data
+
+    def publish(data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> Any:
+        sink.display(
+            "display",
+            data,
+            metadata,
+            transient=kwargs.get("transient"),
+            update=bool(kwargs.get("update", False)),
+        )
+        return original_publish(data, metadata, *args, **kwargs)
+
+    def clear_output(wait: bool = False) -> Any:
+        sink.events.append({"kind": "clear", "wait": bool(wait)})
+        return original_clear(wait)
+
+    def write_format_data(format_dict: Any, md_dict: Any = None) -> Any:
+        sink.display("result", format_dict, md_dict)
+        return original_write(format_dict, md_dict)
+
+    old_out, old_err = sys.stdout, sys.stderr
+    sys.stdout = _Tee(old_out, "stdout", sink)  # type: ignore[assignment]
+    sys.stderr = _Tee(old_err, "stderr", sink)  # type: ignore[assignment]
+    try:
+        with (
+            _patched(pub, "publish", publish),
+            _patched(pub, "clear_output", clear_output),
+            _patched(hook, "write_format_data", write_format_data),
+        ):
+            yield sink.events
+    finally:
+        # Only undo our own wrappers: a cell that replaced sys.stdout for good keeps its own.
+        if isinstance(sys.stdout, _Tee):
+            sys.stdout = old_out
+        if isinstance(sys.stderr, _Tee):
+            sys.stderr = old_err
+
+
+def run_recorded(shell: Any, source: str) -> RunOutcome:
+    """Run ``source`` as a cell in ``shell`` and record its outputs.
+
+    The traceback of a failing cell is shown as usual; ``RunOutcome.error`` holds the
+    exception (``error_before_exec`` for a syntax error, else ``error_in_exec``).
+    """
+    start = time.perf_counter()
+    with recording(shell) as events:
+        result = shell.run_cell(source, store_history=False)
+    outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
+    outcome.error = result.error_before_exec or result.error_in_exec
+    return outcome
+
+
+def replay_outputs(shell: Any, outputs: list[dict[str, Any]]) -> None:
+    """Show recorded outputs again, in their original order.
+
+    A recorded last-expression value is shown as display data (the object itself was not
+    stored, only its representations).
+    """
+    for event in outputs:
+        kind = event.get("kind")
+        if kind == "stream":
+            stream = sys.stderr if event.get("name") == "stderr" else sys.stdout
+            stream.write(event.get("text", ""))
+            stream.flush()
+        elif kind in ("display", "result"):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            kwargs: dict[str, Any] = {}
+            if event.get("transient"):
+                kwargs["transient"] = event["transient"]
+            if event.get("update"):
+                kwargs["update"] = True
+            shell.display_pub.publish(data=event["data"], metadata=event.get("metadata") or {}, **kwargs)
+        elif kind == "clear":
+            shell.display_pub.clear_output(wait=bool(event.get("wait")))

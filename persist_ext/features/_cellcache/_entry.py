@@ -1,0 +1,217 @@
+"""How a cached cell lives in a store: per-variable entries, outputs, and a manifest written last.
+
+Layout (keys of any :class:`~persist_ext.storage._protocol.KeyValueStore`)::
+
+    cell/<name>/<key>/manifest            what the run produced; its presence means "complete"
+    cell/<name>/<key>/hits                how many times the entry was restored
+    cell/<name>/<key>/<run>/outputs       the recorded outputs, in order
+    cell/<name>/<key>/<run>/var/<var>     one entry per variable (arrays memory-mappable)
+    cellcache/files                       size, mtime and digest of ``--deps`` files
+
+``<name>`` is the cell's name made file-safe, ``<key>`` the 32-hex cell key and ``<run>`` a
+random id of the run that wrote the values. Values are written first and the manifest last,
+so a crash mid-store leaves values no manifest points to (removed by the next store of that
+cell) and never an entry that claims to be complete. Because each run writes under its own
+``<run>`` id, two kernels storing the same cell at once cannot mix their values: the
+manifest is added atomically, the first one wins and the loser deletes its own values.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...storage._names import safe_name
+from ...storage._protocol import EntryInfo, KeyValueStore
+
+__all__ = [
+    "FILES_KEY",
+    "MANIFEST_FORMAT",
+    "PREFIX",
+    "Manifest",
+    "StoredCell",
+    "cell_prefix",
+    "delete_entry",
+    "iter_manifests",
+    "new_run_id",
+    "write_entry",
+]
+
+PREFIX = "cell/"
+FILES_KEY = "cellcache/files"
+MANIFEST_FORMAT = 1
+
+
+def cell_prefix(name: str) -> str:
+    """``cell/<safe name>/``: the prefix of every entry of one cell."""
+    return f"{PREFIX}{safe_name(name)}/"
+
+
+def new_run_id() -> str:
+    """A random id for one run's values."""
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class Manifest:
+    """The description of one stored run of a cell (stored as a plain dict).
+
+    ``variables`` maps each stored name to its value's store key; ``mutated`` lists the
+    names among them that were inputs changed in place; ``deleted`` the names the cell
+    deleted; ``sizes`` the payload bytes per variable; ``options`` the key-affecting
+    arguments (``deps``, ``env``, ``ignore``) so ``%persist why`` can rebuild the key.
+    """
+
+    name: str
+    key: str
+    run: str
+    code: str
+    components: dict[str, str]
+    reaches: dict[str, list[str]] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    mutated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    outputs_key: str = ""
+    n_outputs: int = 0
+    created: float = field(default_factory=time.time)
+    duration: float = 0.0
+    reason: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    format: int = MANIFEST_FORMAT
+
+    @property
+    def size(self) -> int:
+        """Total payload bytes of the stored variables."""
+        return sum(self.sizes.values())
+
+    @property
+    def entry_prefix(self) -> str:
+        return f"{cell_prefix(self.name)}{self.key}/"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Manifest:
+        """Rebuild from a stored dict; ``ValueError`` when it is not a manifest."""
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            raise ValueError("not a cell manifest of a known format")
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
+
+    def meta(self) -> dict[str, Any]:
+        """The small JSON kept beside the manifest (listed without decoding it)."""
+        return {
+            "kind": "cell",
+            "name": self.name,
+            "created": self.created,
+            "duration": self.duration,
+            "size": self.size,
+            "variables": sorted(self.variables),
+            "code": self.components.get("code", ""),
+        }
+
+
+@dataclass
+class StoredCell:
+    """One line of ``%persist list``: a manifest's key and meta, plus its hit count."""
+
+    store_key: str
+    name: str
+    created: float
+    duration: float
+    size: int
+    variables: list[str]
+    hits: int
+    expires: float | None = None
+
+
+def iter_manifests(store: KeyValueStore, name: str | None = None) -> Iterator[tuple[str, EntryInfo]]:
+    """``(manifest key, info)`` of every stored cell run (or of one cell), without decoding."""
+    prefix = cell_prefix(name) if name else PREFIX
+    for key in store.keys(prefix):
+        if key.endswith("/manifest"):
+            info = store.info(key)
+            if info is not None:
+                yield key, info
+
+
+def write_entry(
+    store: KeyValueStore,
+    manifest: Manifest,
+    values: dict[str, Any],
+    outputs: list[dict[str, Any]],
+    *,
+    expire: float | None = None,
+    replace: bool = False,
+) -> tuple[bool, dict[str, Exception]]:
+    """Store each value, then the outputs, then the manifest (last).
+
+    Returns ``(stored, failures)``. When any value cannot be stored, the values already
+    written are removed and nothing claims to be cached: ``failures`` maps each variable to
+    its error. With ``replace=False`` the manifest is only added if no other process stored
+    the same entry meanwhile (``stored`` is then ``False`` and our values are removed).
+    """
+    base = f"{manifest.entry_prefix}{manifest.run}/"
+    written: list[str] = []
+    failures: dict[str, Exception] = {}
+    for var, value in values.items():
+        key = f"{base}var/{safe_name(var)}"
+        try:
+            info = store.set(key, value, expire=expire, meta={"variable": var})
+        except Exception as exc:  # SerializationError, or a broken __reduce__ in user code
+            failures[var] = exc
+            continue
+        written.append(key)
+        manifest.variables[var] = key
+        manifest.sizes[var] = int(info.size)
+        manifest.types[var] = str(info.summary.get("type", type(value).__name__))
+    if not failures:
+        manifest.outputs_key = f"{base}outputs"
+        manifest.n_outputs = len(outputs)
+        try:
+            store.set(manifest.outputs_key, outputs, expire=expire)
+            written.append(manifest.outputs_key)
+        except Exception as exc:  # an output that cannot be pickled (should not happen)
+            failures["<outputs>"] = exc
+    if failures:
+        _delete_keys(store, written)
+        return False, failures
+    manifest_key = f"{manifest.entry_prefix}manifest"
+    if replace:
+        old = store.get(manifest_key, None) if manifest_key in store else None
+        store.set(manifest_key, manifest.to_dict(), expire=expire, meta=manifest.meta())
+        if isinstance(old, dict) and old.get("run") and old.get("run") != manifest.run:
+            _delete_run(store, manifest.entry_prefix, old["run"])
+        return True, {}
+    added = store.add(manifest_key, manifest.to_dict(), expire=expire, meta=manifest.meta())
+    if not added:
+        _delete_keys(store, written)
+    return bool(added), {}
+
+
+def _delete_keys(store: KeyValueStore, keys: Iterable[str]) -> None:
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception:  # best effort: orphans are harmless and removed later
+            pass
+
+
+def _delete_run(store: KeyValueStore, entry_prefix: str, run: str) -> None:
+    _delete_keys(store, list(store.keys(f"{entry_prefix}{run}/")))
+
+
+def delete_entry(store: KeyValueStore, entry_prefix: str) -> int:
+    """Remove one stored run: the manifest first (so it stops being a hit), then the rest."""
+    manifest_key = f"{entry_prefix}manifest"
+    removed = 1 if store.delete(manifest_key) else 0
+    rest = [k for k in store.keys(entry_prefix) if k != manifest_key]
+    _delete_keys(store, rest)
+    return removed
+

@@ -1,0 +1,315 @@
+"""The cell key: code + input fingerprints + user code reached + ``--deps`` files + packages.
+
+The key is the digest of a flat mapping of *components*, each ``"kind:name" -> digest``:
+
+==================  ===========================================================================
+``code``            digest of the normalized cell (comments and formatting ignored)
+``input:NAME``      fingerprint of the value of a name the cell reads before assigning it
+``function:NAME``   code digest of a user function or class the cell names, or reaches through
+                    one (transitively: edit a helper three cells up and the cell re-runs)
+``global:NAME``     a data global read by a user function the cell reaches
+``module:NAME``     a module the cell names: the library's name, or a user module's source
+``file:PATH``       content digest of a ``--deps`` file (a size+mtime check skips re-hashing)
+``package:NAME``    with ``--env``: the installed version of an imported package
+``python``          with ``--env``: the Python version
+==================  ===========================================================================
+
+The components are stored in the entry's manifest so that ``%persist why`` can say exactly
+which one differs.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import platform
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from ...storage._fingerprint import fingerprint, fingerprint_code, is_user_code
+from ...storage._usercode import module_version, referenced_user_code
+from ._analysis import CellCode
+
+__all__ = [
+    "CellKey",
+    "FileDigests",
+    "build_key",
+    "code_names",
+    "file_components",
+    "fingerprint_after",
+]
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class CellKey:
+    """The key of one run of a cell, and the inputs that could not be part of it.
+
+    Attributes
+    ----------
+    digest
+        The key (32 hex characters); equal digests mean "same code, same inputs".
+    components
+        ``"kind:name" -> digest`` (see the module docstring).
+    reaches
+        For each ``function:NAME`` component, the other user functions it reaches, so an
+        explanation can point at the helper that really changed.
+    fingerprints
+        Input name -> fingerprint before the run (compared after the run to find mutations).
+    unhashable
+        Input name -> reason, for inputs that could not be fingerprinted. A key with
+        unhashable inputs is incomplete: the cell must run and must not be stored.
+    """
+
+    digest: str
+    components: dict[str, str]
+    reaches: dict[str, list[str]] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    unhashable: dict[str, str] = field(default_factory=dict)
+
+
+def code_names(code: types.CodeType) -> set[str]:
+    """Global names a code object (and the code nested in it) refers to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= code_names(const)
+    return names
+
+
+def _describe(value: Any) -> str:
+    cls = type(value)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _function_parts(fn: Any) -> list[Any]:
+    """Functions whose code a user function or class runs (methods for a class)."""
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    if isinstance(fn, types.FunctionType):
+        return [fn]
+    if isinstance(fn, type):
+        parts = []
+        for attr in vars(fn).values():
+            target = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+            if isinstance(target, property):
+                parts += [p for p in (target.fget, target.fset, target.fdel) if p is not None]
+            elif isinstance(target, types.FunctionType):
+                parts.append(target)
+        return parts
+    return []
+
+
+class FileDigests:
+    """Content digests of ``--deps`` files, re-hashed only when size or mtime changed.
+
+    ``cache`` maps an absolute path to ``[size, mtime_ns, digest]``; the cell cache keeps one
+    in the store so the shortcut also holds after a kernel restart.
+    """
+
+    def __init__(self, cache: dict[str, list[Any]] | None = None) -> None:
+        self.cache: dict[str, list[Any]] = dict(cache or {})
+        self.changed = False
+
+    def digest(self, path: Path) -> str:
+        """Digest of one file (``"missing"`` when it does not exist)."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return "missing"
+        key = str(path)
+        known = self.cache.get(key)
+        if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
+            return str(known[2])
+        h = xxhash.xxh3_128()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                h.update(chunk)
+        digest = h.hexdigest()
+        self.cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        self.changed = True
+        return digest
+
+
+def file_components(patterns: Iterable[str], digests: FileDigests) -> dict[str, str]:
+    """``file:PATH`` components for ``--deps`` patterns (globs and directories expanded).
+
+    A pattern matching nothing is recorded as ``missing``, so creating the file later
+    invalidates the cell.
+    """
+    found: dict[str, str] = {}
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        matches = sorted(glob.glob(str(path), recursive=True)) if glob.has_magic(pattern) else []
+        targets = [Path(m) for m in matches] if matches else [path]
+        for target in targets:
+            if target.is_dir():
+                files = sorted(p for p in target.rglob("*") if p.is_file())
+                for file in files:
+                    found[f"file:{file.resolve()}"] = digests.digest(file.resolve())
+                if not files:
+                    found[f"file:{target.resolve()}/"] = "empty directory"
+            else:
+                found[f"file:{target.resolve()}"] = digests.digest(target.resolve())
+    return found
+
+
+def _package_components(modules: Iterable[str]) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in sorted(set(modules)):
+        module = sys.modules.get(name)
+        if module is None or name in sys.stdlib_module_names or is_user_code(module):
+            continue
+        found[f"package:{name}"] = module_version(module)
+    return found
+
+
+def _add_user_code(
+    name: str,
+    value: Any,
+    components: dict[str, str],
+    reaches: dict[str, list[str]],
+    data_globals: dict[str, Any],
+) -> None:
+    label = f"function:{name}"
+    components[label] = fingerprint_code(value)
+    reached = referenced_user_code(value)
+    reaches[label] = []
+    for ref, target in reached.items():
+        ref_name = ref.rpartition(":")[2] or ref
+        if isinstance(target, types.ModuleType):
+            components.setdefault(f"module:{ref_name}", fingerprint_code(target))
+            continue
+        reaches[label].append(ref_name)
+        if f"function:{ref_name}" not in components:
+            components[f"function:{ref_name}"] = fingerprint_code(target)
+    # Data globals read by the user code (``THRESHOLD`` in a helper) are inputs as well.
+    for fn in [*_function_parts(value), *(p for t in reached.values() for p in _function_parts(t))]:
+        for global_name in code_names(fn.__code__):
+            if global_name in fn.__globals__:
+                data_globals.setdefault(global_name, fn.__globals__[global_name])
+
+
+def build_key(
+    code: CellCode,
+    namespace: Mapping[str, Any],
+    *,
+    hidden: Mapping[str, Any] | None = None,
+    ignore: Iterable[str] = (),
+    files: Mapping[str, str] | None = None,
+    env: bool = False,
+) -> CellKey:
+    """Build the key of ``code`` run against ``namespace``.
+
+    Parameters
+    ----------
+    code
+        The analysed cell (:func:`~persist_ext.features._cellcache._analysis.analyze_cell`).
+    namespace
+        The user namespace the cell will run in.
+    hidden
+        Names the shell itself puts in the namespace (``In``, ``get_ipython``...), skipped
+        when they still hold the shell's object.
+    ignore
+        Names to leave out of the key (``--ignore``).
+    files
+        ``file:PATH`` components already computed (``--deps``).
+    env
+        Add the Python version and the versions of the packages involved (``--env``).
+
+    Examples
+    --------
+    >>> from persist_ext.features._cellcache._analysis import analyze_cell
+    >>> code = analyze_cell("y = x * 2")
+    >>> build_key(code, {"x": 1}).digest == build_key(code, {"x": 1}).digest
+    True
+    >>> build_key(code, {"x": 1}).digest == build_key(code, {"x": 2}).digest
+    False
+    """
+    hidden = hidden or {}
+    ignored = set(ignore)
+    components: dict[str, str] = {"code": code.digest}
+    reaches: dict[str, list[str]] = {}
+    fingerprints: dict[str, str] = {}
+    unhashable: dict[str, str] = {}
+    data_globals: dict[str, Any] = {}
+    modules: dict[str, None] = dict.fromkeys(code.imported_modules)
+    for name in code.reads:
+        if name in ignored or name not in namespace:
+            continue
+        value = namespace[name]
+        if name in hidden and hidden[name] is value:
+            continue
+        if isinstance(value, types.ModuleType):
+            modules.setdefault(value.__name__.partition(".")[0], None)
+            components[f"module:{name}"] = (
+                fingerprint_code(value) if is_user_code(value) else value.__name__
+            )
+            continue
+        if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
+            getattr(value, "__func__", value)
+        ):
+            _add_user_code(name, getattr(value, "__func__", value), components, reaches, data_globals)
+            continue
+        _add_input(name, value, components, fingerprints, unhashable, modules)
+    for name, value in sorted(data_globals.items()):
+        if name in ignored or name in hidden or f"input:{name}" in components:
+            continue
+        if isinstance(value, (types.ModuleType, types.FunctionType, type)):
+            continue  # code is covered by the code digests above
+        if namespace.get(name, _ABSENT) is not value:
+            continue  # a global of another module: part of that module's code
+        _add_input(name, value, components, fingerprints, unhashable, modules, label="global")
+    if files:
+        components.update(files)
+    if env:
+        components.update(_package_components(modules))
+    blob = json.dumps(components, sort_keys=True).encode()
+    return CellKey(
+        digest=xxhash.xxh3_128_hexdigest(blob),
+        components=components,
+        reaches=reaches,
+        fingerprints=fingerprints,
+        unhashable=unhashable,
+    )
+
+
+_ABSENT = object()
+
+
+def _add_input(
+    name: str,
+    value: Any,
+    components: dict[str, str],
+    fingerprints: dict[str, str],
+    unhashable: dict[str, str],
+    modules: dict[str, None],
+    *,
+    label: str = "input",
+) -> None:
+    try:
+        digest = fingerprint(value)
+    except Exception as exc:  # FingerprintError, or a broken __reduce__ in user code
+        unhashable[name] = f"{_describe(value)}: {exc}"
+        return
+    components[f"{label}:{name}"] = digest
+    fingerprints[name] = digest
+    module = type(value).__module__.partition(".")[0]
+    if module and module != "builtins" and module != "__main__":
+        modules.setdefault(module, None)
+
+
+def fingerprint_after(value: Any) -> str | None:
+    """Fingerprint used to detect in-place mutation; ``None`` when it cannot be computed."""
+    try:
+        return fingerprint(value)
+    except Exception:
+        return None
+

@@ -1,0 +1,159 @@
+"""Small result objects for ``%persist list / show / info``: plain text and an HTML table.
+
+The magics return these objects and IPython displays them (text in a terminal, HTML in a
+notebook); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._entry import Manifest, StoredCell
+
+__all__ = ["EntryDetails", "EntryTable", "StoreSummary", "format_ago", "format_duration", "format_size"]
+
+
+def format_size(size: float) -> str:
+    """``1536`` -> ``'1.5 KB'``."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(size) < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"  # pragma: no cover - unreachable
+
+
+def format_duration(seconds: float) -> str:
+    """``0.0042`` -> ``'4.2 ms'``; ``75`` -> ``'1 min 15 s'``."""
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def format_ago(when: float, now: float | None = None) -> str:
+    """A timestamp as ``'2 h ago'`` (or ``'just now'``)."""
+    delta = max((now or time.time()) - when, 0.0)
+    if delta < 5:
+        return "just now"
+    for span, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if delta >= span:
+            return f"{int(delta // span)} {unit} ago"
+    return f"{int(delta)} s ago"
+
+
+def _table_text(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join([line, *body]).rstrip()
+
+
+def _table_html(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@dataclass
+class EntryTable:
+    """``%persist list``: one row per stored cell run (name, size, age, run time, hits)."""
+
+    entries: list[StoredCell]
+    directory: str = ""
+
+    HEADERS = ["name", "variables", "size", "age", "run time", "hits"]
+
+    def rows(self) -> list[list[str]]:
+        return [
+            [
+                e.name,
+                ", ".join(e.variables) or "-",
+                format_size(e.size),
+                format_ago(e.created),
+                format_duration(e.duration),
+                str(e.hits),
+            ]
+            for e in self.entries
+        ]
+
+    def __repr__(self) -> str:
+        if not self.entries:
+            return f"No cached cells in {self.directory or 'the store'}."
+        return _table_text(self.HEADERS, self.rows())
+
+    def _repr_html_(self) -> str:
+        if not self.entries:
+            return f"<p>{html.escape(repr(self))}</p>"
+        return _table_html(self.HEADERS, self.rows())
+
+
+@dataclass
+class EntryDetails:
+    """``%persist show NAME``: what one stored run holds and what its key is made of."""
+
+    manifest: Manifest
+    hits: int = 0
+    expires: float | None = None
+
+    def lines(self) -> list[str]:
+        m = self.manifest
+        out = [
+            f"cell {m.name}: stored {format_ago(m.created)} "
+            f"({time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(m.created))}), "
+            f"original run took {format_duration(m.duration)}, restored {self.hits} times",
+            f"key {m.key}",
+            "variables:" if m.variables else "variables: none",
+        ]
+        for var in sorted(m.variables):
+            mark = " (mutated in place)" if var in m.mutated else ""
+            out.append(
+                f"  {var}: {m.types.get(var, '?')}, {format_size(m.sizes.get(var, 0))}{mark}"
+            )
+        out.append(f"outputs: {m.n_outputs}")
+        out.append("key components:")
+        out += [f"  {c} = {v}" for c, v in sorted(m.components.items())]
+        if self.expires:
+            out.append(f"expires: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.expires))}")
+        return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(repr(self)) + "</pre>"
+
+
+@dataclass
+class StoreSummary:
+    """``%persist info``: where the store is, how many cached cells, how much space."""
+
+    directory: str
+    exists: bool
+    entries: int = 0
+    size: int = 0
+    volume: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        if not self.exists:
+            return f"persist_ext store: {self.directory} (not created yet)"
+        text = (
+            f"persist_ext store: {self.directory}\n"
+            f"cached cells: {self.entries}, {format_size(self.size)} of variables"
+        )
+        if self.volume is not None:
+            text += f"\non disk: {format_size(self.volume)}"
+        return text
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(repr(self)) + "</pre>"

@@ -1,0 +1,231 @@
+"""MemoryStore: the :class:`KeyValueStore` protocol in memory, for tests and throwaway work.
+
+Values go through the same serializers as :class:`~persist_ext.Store`, so a test double
+behaves like the real store where it matters: ``get`` returns a fresh copy (mutating it does
+not change the stored value), unpicklable values raise
+:class:`~persist_ext.SerializationError`, and summaries and ``meta`` look the same.
+Thread-safe; not shared between processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .._errors import CorruptEntryError, StoreClosedError, StoreError
+from ._entry import pack_header  # validates meta exactly as Store does
+from ._protocol import MISSING, EntryInfo
+from ._serializers import dump_value, serializer_named, summarize
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """An in-memory store with the same protocol as :class:`~persist_ext.Store`.
+
+    Examples
+    --------
+    >>> store = MemoryStore()
+    >>> _ = store.set("a/1", {"x": [1, 2]}, meta={"run": 3})
+    >>> store.get("a/1"), store.info("a/1").meta, list(store.keys("a/"))
+    ({'x': [1, 2]}, {'run': 3}, ['a/1'])
+    >>> store.get("missing")
+    Traceback (most recent call last):
+    KeyError: 'missing'
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[bytes, EntryInfo]] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+        self._depth = 0
+
+    # ----------------------------------------------------------------- helpers
+    def _check(self) -> None:
+        if self._closed:
+            raise StoreClosedError("This MemoryStore is closed; create a new MemoryStore().")
+
+    def _live(self, key: str) -> tuple[bytes, EntryInfo] | None:
+        item = self._data.get(key)
+        if item is not None and item[1].expires is not None and item[1].expires <= time.time():
+            del self._data[key]
+            return None
+        return item
+
+    def _encode(
+        self, key: str, value: Any, expire: float | None, meta: dict | None, serializer: str | None
+    ) -> tuple[bytes, EntryInfo]:
+        if not isinstance(key, str):
+            raise TypeError(f"Store keys are str, not {type(key).__name__}.")
+        if meta is not None and not isinstance(meta, dict):
+            raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
+        chosen, buffers = dump_value(value, serializer)
+        payload = b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+        now = time.time()
+        expires = None if expire is None else now + expire
+        try:
+            summary = chosen.summarize(value)
+        except Exception:
+            summary = summarize(value)
+        summary["size"] = len(payload)
+        pack_header(
+            chosen.name, created=now, expires=expires, size=len(payload), summary=summary, meta=meta
+        )
+        info = EntryInfo(key, chosen.name, len(payload), now, summary, dict(meta or {}), expires)
+        return payload, info
+
+    # ----------------------------------------------------------------- protocol
+    def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expire: float | None = None,
+        meta: dict[str, Any] | None = None,
+        serializer: str | None = None,
+    ) -> EntryInfo:
+        """Store ``value`` under ``key`` (see :meth:`Store.set <persist_ext.Store.set>`)."""
+        self._check()
+        item = self._encode(key, value, expire, meta, serializer)
+        with self._lock:
+            self._check()
+            self._data[key] = item
+        return item[1]
+
+    def add(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expire: float | None = None,
+        meta: dict[str, Any] | None = None,
+        serializer: str | None = None,
+    ) -> bool:
+        """Store ``value`` only if ``key`` is absent; return whether it was added."""
+        self._check()
+        item = self._encode(key, value, expire, meta, serializer)
+        with self._lock:
+            self._check()
+            if self._live(key) is not None:
+                return False
+            self._data[key] = item
+            return True
+
+    def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
+        """A fresh copy of the value at ``key``; ``mmap`` is accepted and ignored."""
+        with self._lock:
+            self._check()
+            item = self._live(key)
+        if item is None:
+            if default is MISSING:
+                raise KeyError(key)
+            return default
+        payload, info = item
+        try:
+            return serializer_named(info.serializer).load(memoryview(payload))
+        except Exception as exc:
+            raise CorruptEntryError(
+                f"Entry {key!r} cannot be decoded: {type(exc).__name__}: {exc}.", key=key
+            ) from exc
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it existed."""
+        with self._lock:
+            self._check()
+            return self._data.pop(key, None) is not None
+
+    def info(self, key: str) -> EntryInfo | None:
+        """The entry's :class:`EntryInfo`, or ``None``."""
+        with self._lock:
+            self._check()
+            item = self._live(key)
+        return None if item is None else item[1]
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Live keys starting with ``prefix``, sorted (a snapshot)."""
+        with self._lock:
+            self._check()
+            found = sorted(k for k in list(self._data) if k.startswith(prefix) and self._live(k))
+        return iter(found)
+
+    def items_info(self, prefix: str = "") -> Iterator[tuple[str, EntryInfo]]:
+        """``(key, EntryInfo)`` pairs for live keys starting with ``prefix``."""
+        for key in self.keys(prefix):
+            info = self.info(key)
+            if info is not None:
+                yield key, info
+
+    def incr(self, key: str, delta: int = 1, default: int | None = 0) -> int:
+        """Add ``delta`` to the int at ``key`` atomically (``default`` when absent)."""
+        with self._lock:
+            self._check()
+            item = self._live(key)
+            if item is None:
+                if default is None:
+                    raise KeyError(key)
+                current, meta, expires = default, None, None
+            else:
+                current, meta, expires = self.get(key), item[1].meta or None, item[1].expires
+            if isinstance(current, bool) or not isinstance(current, int):
+                raise StoreError(
+                    f"incr({key!r}) needs an int value, the entry holds "
+                    f"{type(current).__name__}; set it to an int first.",
+                    key=key,
+                )
+            expire = None if expires is None else max(expires - time.time(), 0.001)
+            self.set(key, current + delta, expire=expire, meta=meta)
+            return current + delta
+
+    @contextlib.contextmanager
+    def transact(self) -> Iterator[MemoryStore]:
+        """Hold the lock for the block; an exception restores the state before it."""
+        with self._lock:
+            self._check()
+            snapshot = dict(self._data) if self._depth == 0 else None
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                if snapshot is not None:
+                    self._data = snapshot
+                raise
+            finally:
+                self._depth -= 1
+
+    def volume(self) -> int:
+        """Bytes held by payloads."""
+        with self._lock:
+            self._check()
+            return sum(len(payload) for payload, _ in self._data.values())
+
+    def close(self) -> None:
+        """Drop everything; later operations raise :class:`~persist_ext.StoreClosedError`."""
+        with self._lock:
+            self._closed = True
+            self._data = {}
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            self._check()
+            return isinstance(key, str) and self._live(key) is not None
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._check()
+            return sum(1 for k in list(self._data) if self._live(k))
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._data)} entries"
+        return f"MemoryStore({state})"

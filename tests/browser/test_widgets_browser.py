@@ -1,0 +1,158 @@
+"""The widgets in a real JupyterLab: live task progress, and the stash browser on 100,000 keys."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TASKS_MODULE = """
+import time
+
+def slow_square(x):
+    time.sleep(0.15)
+    print(f"squared {x}")
+    return x * x
+"""
+
+
+def _notebook(lab: Any, name: str, sources: list[str]) -> str:
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for s in sources
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (lab.root / name).write_text(json.dumps(nb))
+    return name
+
+
+def _open_and_run(page: Any, path: str) -> None:
+    page.evaluate(
+        f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{path}'}})"
+    )
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    # Wait for the kernel before running, or the run-all is lost.
+    page.wait_for_function(
+        """() => {
+            const w = window.jupyterapp.shell.currentWidget;
+            const k = w && w.sessionContext && w.sessionContext.session
+                && w.sessionContext.session.kernel;
+            return k && k.status === 'idle';
+        }""",
+        timeout=90_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def _bar_width(page: Any) -> float:
+    return page.evaluate(
+        """() => {
+            const sel = '.persist-ext-taskgroup .widget-hprogress .progress-bar';
+            const bar = document.querySelector(sel);
+            return bar ? parseFloat(bar.style.width || '0') : -1;
+        }"""
+    )
+
+
+def test_progress_advances_live_while_a_process_pool_works(
+    page: Any, lab: Any, artifacts: Path, page_errors: list[str]
+) -> None:
+    (lab.root / "nbtasks_live.py").write_text(TASKS_MODULE)
+    store = lab.root / "live-store"
+    path = _notebook(
+        lab,
+        "widgets-live.ipynb",
+        [
+            "from persist_ext.storage._store import Store\n"
+            "from persist_ext.features._tasks._group import TaskGroup\n"
+            "from persist_ext.interfaces.widgets._tasks import display_tasks\n"
+            "import nbtasks_live\n"
+            f"group = TaskGroup('live', Store({str(store)!r}),\n"
+            "                  executor='processes', max_workers=2)\n"
+            "keys = group.map(nbtasks_live.slow_square, range(60), key=str)\n"
+            "view = display_tasks(group, interval=0.1)",
+            # Returns at once: the display must keep moving after the cell has finished.
+            "group.run()",
+        ],
+    )
+    _open_and_run(page, path)
+    page.locator(".persist-ext-taskgroup .widget-hprogress").first.wait_for(timeout=90_000)
+    deadline = time.time() + 60
+    first = _bar_width(page)
+    while not 0 < first < 60 and time.time() < deadline:
+        time.sleep(0.1)
+        first = _bar_width(page)
+    assert 0 < first < 60, f"the bar never started moving (width {first}%)"
+    page.screenshot(path=str(artifacts / "widgets-progress-running.png"))
+    time.sleep(1.5)
+    second = _bar_width(page)
+    assert second > first, f"no live progress: {first}% then {second}%"
+    while _bar_width(page) < 100 and time.time() < deadline:
+        time.sleep(0.2)
+    assert _bar_width(page) == 100
+    counts = page.locator(".persist-ext-taskgroup").first.inner_text()
+    assert "60 done" in counts
+    assert "finished" in counts
+    page.screenshot(path=str(artifacts / "widgets-progress-finished.png"))
+    assert not page_errors
+
+
+def test_browser_pages_100k_keys_and_previews_a_dataframe(
+    page: Any, lab: Any, artifacts: Path, page_errors: list[str]
+) -> None:
+    path = _notebook(
+        lab,
+        "widgets-browse.ipynb",
+        [
+            "import pandas as pd\n"
+            "from persist_ext.storage._stash import DictionaryStash\n"
+            "from persist_ext.interfaces.widgets._browser import browse\n"
+            "stash = DictionaryStash({f'item/{i:06d}': i for i in range(100_000)})\n"
+            "stash.dump('frame/sales', pd.DataFrame({'region': ['north', 'south', 'east'],\n"
+            "                                        'units': [120, 75, 301]}))\n"
+            "browse(stash)",
+        ],
+    )
+    _open_and_run(page, path)
+    rows = page.locator(".persist-ext-table tbody tr[data-key]")
+    rows.first.wait_for(timeout=90_000)
+    assert rows.count() == 50
+    assert rows.first.get_attribute("data-key") == "item/000000"
+    assert "of 100,001" in page.locator(".persist-ext-browser").first.inner_text()
+
+    page.get_by_role("button", name="Next >").click()
+    page.wait_for_function(
+        "() => document.querySelector('.persist-ext-table tbody tr[data-key]')"
+        ".dataset.key === 'item/000050'",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(artifacts / "widgets-browser-page2.png"))
+
+    box = page.get_by_placeholder("filter keys: text, or a glob like cell/*/df")
+    box.fill("frame")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.persist-ext-table tbody tr[data-key]').length === 1",
+        timeout=30_000,
+    )
+    rows.first.click()
+    preview = page.locator(".persist-ext-preview").first
+    preview.wait_for(timeout=30_000)
+    assert "DataFrame" in preview.inner_text()
+    page.get_by_role("button", name="Load value").click()
+    page.get_by_text("south").first.wait_for(timeout=30_000)
+    text = page.locator(".persist-ext-browser").first.inner_text()
+    assert "north" in text
+    assert "301" in text
+    page.screenshot(path=str(artifacts / "widgets-browser-preview.png"))
+    assert not page_errors

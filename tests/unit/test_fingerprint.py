@@ -1,0 +1,339 @@
+"""fingerprint / fingerprint_code / referenced_user_code."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+import functools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from persist_ext._errors import FingerprintError
+from persist_ext.storage._fingerprint import (
+    fingerprint,
+    fingerprint_code,
+    is_user_code,
+    referenced_user_code,
+)
+
+
+def _module(source: str, name: str = "fp_user_code") -> dict:
+    """Run ``source`` as user code (a module not in sys.modules) and return its namespace."""
+    namespace: dict = {"__name__": name}
+    exec(compile(textwrap.dedent(source), f"<{name}>", "exec"), namespace)
+    return namespace
+
+
+# ------------------------------------------------------------------------------ values
+
+
+def test_digest_shape() -> None:
+    digest = fingerprint(1)
+    assert len(digest) == 32
+    int(digest, 16)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ({1, 2, 3}, {3, 2, 1}),
+        (frozenset("abc"), frozenset("cba")),
+        ([1, [2, (3, "x")]], [1, [2, (3, "x")]]),
+        (float("nan"), float("nan")),
+        (b"abc", b"abc"),
+        (np.arange(10.0), np.arange(10.0)),
+    ],
+)
+def test_equal_values_equal_digests(a, b) -> None:
+    assert fingerprint(a) == fingerprint(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ([1, 2], (1, 2)),
+        (["ab"], ["a", "b"]),
+        (1, True),
+        (1, 1.0),
+        (1.0, np.float64(1.0)),
+        ("1", 1),
+        (b"a", bytearray(b"a")),
+        ([1, 2], [2, 1]),
+        ({"a": 1}, {"a": 2}),
+        (np.zeros(4), np.zeros(4, dtype=np.float32)),
+        (np.zeros((2, 2)), np.zeros(4)),
+        (None, 0),
+        (collections.OrderedDict(a=1, b=2), collections.OrderedDict(b=2, a=1)),
+        (10**30, 10**30 + 1),
+        (-1, 255),
+    ],
+)
+def test_different_values_different_digests(a, b) -> None:
+    assert fingerprint(a) != fingerprint(b)
+
+
+def test_arrays_layout_does_not_matter_contents_do() -> None:
+    a = np.arange(24.0).reshape(4, 6)
+    assert fingerprint(a) == fingerprint(np.asfortranarray(a))
+    assert fingerprint(a[:, ::2]) == fingerprint(np.ascontiguousarray(a[:, ::2]))
+    assert fingerprint(a.astype(">f8")) == fingerprint(a)
+    b = a.copy()
+    b[3, 5] += 1e-12
+    assert fingerprint(a) != fingerprint(b)
+    assert fingerprint(np.array(["a", "bc"])) != fingerprint(np.array(["ab", "c"]))
+
+
+def test_object_arrays_and_memoryviews() -> None:
+    objs = np.array([{"a": 1}, None, "x"], dtype=object)
+    assert fingerprint(objs) == fingerprint(np.array([{"a": 1}, None, "x"], dtype=object))
+    a = np.arange(10.0)
+    assert fingerprint(memoryview(a)) == fingerprint(memoryview(a.copy()))
+    assert fingerprint(memoryview(a)[::2]) == fingerprint(memoryview(a[::2].copy()))
+    assert fingerprint(memoryview(a)) != fingerprint(memoryview(a.astype(np.int64)))
+
+
+def test_pandas_objects() -> None:
+    def frame() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "x": np.arange(5.0),
+                "n": np.arange(5),
+                "s": list("abcde"),
+                "c": pd.Categorical(list("aabbc")),
+                "i": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+                "t": pd.date_range("2024-01-01", periods=5),
+            }
+        )
+
+    df = frame()
+    assert fingerprint(df) == fingerprint(frame())
+    changed = frame()
+    changed.loc[2, "s"] = "z"
+    assert fingerprint(df) != fingerprint(changed)
+    assert fingerprint(df) != fingerprint(df.rename(columns={"x": "y"}))
+    assert fingerprint(df) != fingerprint(df.set_index(pd.Index(list("vwxyz"))))
+    assert fingerprint(df["x"]) == fingerprint(frame()["x"])
+    assert fingerprint(df["x"]) != fingerprint(df["x"].rename("other"))
+    mi = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
+    assert fingerprint(mi) == fingerprint(pd.MultiIndex.from_product([[1, 2], ["a", "b"]]))
+
+
+def test_cycles_are_handled() -> None:
+    a: list = [1]
+    a.append(a)
+    b: list = [1]
+    b.append(b)
+    assert fingerprint(a) == fingerprint(b)
+    d: dict = {}
+    d["self"] = d
+    fingerprint(d)
+
+
+def test_objects_via_pickle_and_subclasses() -> None:
+    Point = collections.namedtuple("Point", "x y")
+    assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
+    assert fingerprint(collections.Counter("aab")) == fingerprint(collections.Counter("baa"))
+    assert fingerprint(collections.defaultdict(list)) != fingerprint(collections.defaultdict(set))
+    import datetime
+    import decimal
+    import pathlib
+
+    for value in (
+        datetime.datetime(2024, 1, 2, 3, 4),
+        decimal.Decimal("1.10"),
+        pathlib.Path("/x/y"),
+        range(10),
+        slice(1, 2),
+        1 + 2j,
+    ):
+        assert fingerprint(value) == fingerprint(value)
+
+
+def test_unfingerprintable_value_names_its_type() -> None:
+    with pytest.raises(FingerprintError, match=r"_thread\.lock") as info:
+        fingerprint({"nested": [threading.Lock()]})
+    assert info.value.type_name == "_thread.lock"
+    assert isinstance(info.value, TypeError)
+    with pytest.raises(FingerprintError, match="generator"):
+        fingerprint(x for x in [])
+
+
+def test_instances_of_user_classes() -> None:
+    src = """
+    class Box:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+        def get(self):
+            return 1
+    """
+    ns = _module(src)
+    box = ns["Box"](1, [2])
+    assert fingerprint(box) == fingerprint(_module(src)["Box"](1, [2]))
+    flipped = ns["Box"].__new__(ns["Box"])
+    flipped.b, flipped.a = [2], 1  # attribute order does not matter
+    assert fingerprint(box) == fingerprint(flipped)
+    assert fingerprint(box) != fingerprint(ns["Box"](1, [3]))
+    assert fingerprint(box) != fingerprint(
+        _module(src.replace("return 1", "return 2"))["Box"](1, [2])
+    )
+    box.me = box  # cycles through instance state
+    fingerprint(box)
+    with pytest.raises(FingerprintError, match="lock"):
+        fingerprint(ns["Box"](threading.Lock(), 1))
+
+
+# ------------------------------------------------------------------------------ code
+
+
+def test_functions_by_code() -> None:
+    one = _module("def f(x):\n    return x + 1\n")["f"]
+    same = _module("def f(x):\n    return x + 1  # a comment\n\n\n")["f"]
+    other = _module("def f(x):\n    return x + 2\n")["f"]
+    assert fingerprint_code(one) == fingerprint_code(same)  # comments/lines do not count
+    assert fingerprint_code(one) != fingerprint_code(other)
+    assert fingerprint(one) == fingerprint_code(one).__class__(fingerprint(same))
+
+
+def test_defaults_closures_and_nested_code() -> None:
+    src = """
+    def make(k):
+        def inner(x, scale=2):
+            def deeper():
+                return x * k
+            return deeper() * scale
+        return inner
+    """
+    a, b = _module(src)["make"](1), _module(src)["make"](1)
+    assert fingerprint(a) == fingerprint(b)
+    assert fingerprint(a) != fingerprint(_module(src)["make"](2))  # closure value
+    changed = _module(src.replace("x * k", "x + k"))["make"](1)
+    assert fingerprint(a) != fingerprint(changed)  # nested code object
+    c = _module(src)["make"](1)
+    c.__defaults__ = (3,)
+    assert fingerprint(a) != fingerprint(c)
+
+
+def test_referenced_user_functions_transitively() -> None:
+    src = """
+    LIMIT = 3
+    def leaf(x):
+        return x - 1
+    def helper(x):
+        return leaf(x) + 1
+    def main(x):
+        return helper(x) * LIMIT + len([x])
+    """
+    ns = _module(src)
+    changed = _module(src.replace("x - 1", "x - 2"))
+    assert fingerprint_code(ns["main"]) != fingerprint_code(changed["main"])
+    assert sorted(referenced_user_code(ns["main"])) == ["fp_user_code:helper", "fp_user_code:leaf"]
+
+
+def test_recursion_between_functions_terminates() -> None:
+    src = """
+    def even(n):
+        return True if n == 0 else odd(n - 1)
+    def odd(n):
+        return False if n == 0 else even(n - 1)
+    """
+    ns = _module(src)
+    assert fingerprint_code(ns["even"]) == fingerprint_code(_module(src)["even"])
+    assert fingerprint_code(ns["even"]) != fingerprint_code(ns["odd"])
+    assert set(referenced_user_code(ns["even"])) == {"fp_user_code:odd"}
+
+
+def test_classes_by_code() -> None:
+    src = """
+    def helper(v):
+        return v * 2
+    class Point:
+        def __init__(self, x=0):
+            self.x = x
+        def double(self):
+            return helper(self.x)
+        @property
+        def neg(self):
+            return -self.x
+        @staticmethod
+        def make():
+            return Point(1)
+    """
+    ns = _module(src)
+    assert fingerprint(ns["Point"]) == fingerprint(_module(src)["Point"])
+    assert fingerprint(ns["Point"]) != fingerprint(
+        _module(src.replace("-self.x", "self.x"))["Point"]
+    )
+    assert fingerprint(ns["Point"]) != fingerprint(_module(src.replace("v * 2", "v * 3"))["Point"])
+    assert "fp_user_code:helper" in referenced_user_code(ns["Point"])
+
+
+def test_library_code_is_hashed_by_name() -> None:
+    assert not is_user_code(json.dumps)
+    assert not is_user_code(np.mean)
+    assert not is_user_code(fingerprint)  # persist_ext itself
+    assert is_user_code(_module("def f():\n    pass\n")["f"])
+    assert is_user_code(test_digest_shape)  # tests live outside site-packages
+    assert fingerprint(json.dumps) == fingerprint(json.dumps)
+    assert fingerprint(np.mean) != fingerprint(np.sum)
+    assert fingerprint(len) != fingerprint(max)
+    assert fingerprint(np) != fingerprint(json)
+    assert fingerprint(functools.partial(max, 1)) != fingerprint(functools.partial(max, 2))
+
+
+def test_enum_and_methods() -> None:
+    class Color(enum.Enum):
+        RED = 1
+        BLUE = 2
+
+    assert fingerprint(Color.RED) != fingerprint(Color.BLUE)
+
+    @dataclasses.dataclass
+    class Acc:
+        n: int
+
+        def add(self, k):
+            return self.n + k
+
+    assert fingerprint(Acc(1).add) == fingerprint(Acc(1).add)
+    assert fingerprint(Acc(1).add) != fingerprint(Acc(2).add)
+
+
+def test_fingerprint_code_rejects_values() -> None:
+    with pytest.raises(TypeError, match="not int"):
+        fingerprint_code(3)
+
+
+_CHILD = """
+import json, sys
+import numpy as np
+from persist_ext.storage._fingerprint import fingerprint
+ns = {"__name__": "fp_user_code"}
+exec("def f(x):\\n    return {'k': x}\\n", ns)
+values = [{"b": 1, "a": [1.5, "x", None]}, {"x", "y", "z"}, np.arange(7.0), ns["f"],
+          frozenset({("a", 1), ("b", 2)}), b"bytes"]
+print(json.dumps([fingerprint(v) for v in values]))
+"""
+
+
+def _digests_in_child(seed: str) -> list[str]:
+    env = dict(os.environ, PYTHONHASHSEED=seed)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def test_stable_across_processes_and_hash_seeds() -> None:
+    first = _digests_in_child("1")
+    assert first == _digests_in_child("12345")
+    assert len(set(first)) == len(first)

@@ -1,0 +1,549 @@
+"""Store: the diskcache-backed KeyValueStore (round trips, blobs, errors, concurrency)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import diskcache
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from persist_ext._errors import (
+    CorruptEntryError,
+    SerializationError,
+    StoreClosedError,
+    StoreError,
+)
+from persist_ext.storage._disk import BLOB_DIR, translate_errors
+from persist_ext.storage._protocol import MISSING, EntryInfo, KeyValueStore
+from persist_ext.storage._store import Store
+
+SMALL = 4096  # a low threshold so tests exercise blob files with small arrays
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "s", large_threshold=SMALL) as s:
+        yield s
+
+
+def blob_files(store: Store) -> list[str]:
+    blobs = store.directory / BLOB_DIR
+    return sorted(p.name for p in blobs.glob("*.bin")) if blobs.is_dir() else []
+
+
+def test_is_a_key_value_store(store: Store) -> None:
+    assert isinstance(store, KeyValueStore)
+
+
+def test_configured_never_to_evict(store: Store) -> None:
+    cache = store._cache
+    assert cache.eviction_policy == "none"
+    assert cache.size_limit >= 1 << 60
+
+
+def test_default_directory_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSIST_EXT_DIR", str(tmp_path / "env"))
+    with Store() as s:
+        assert s.directory == tmp_path / "env"
+        assert (tmp_path / "env" / "cache.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, -(2**80), 3.5, "text", b"bytes", [1, (2, 3)], {"a": {1, 2}}, {"nested": [None]}],
+)
+def test_round_trip_small_values(store: Store, value: object) -> None:
+    info = store.set("k", value)
+    assert info.key == "k" and info.serializer == "pickle"
+    assert store.get("k") == value
+
+
+def test_get_missing_raises_keyerror_or_returns_default(store: Store) -> None:
+    with pytest.raises(KeyError):
+        store.get("nope")
+    assert store.get("nope", None) is None
+    assert store.get("nope", default=5) == 5
+    assert store.get("nope", MISSING if False else 7) == 7
+
+
+def test_large_array_goes_to_one_blob_and_is_replaced(store: Store) -> None:
+    a = np.arange(10_000, dtype=np.float64)
+    info = store.set("arr", a)
+    assert info.serializer == "numpy" and info.size > a.nbytes
+    assert len(blob_files(store)) == 1
+    out = store.get("arr")
+    np.testing.assert_array_equal(out, a)
+    assert out.flags.writeable
+    store.set("arr", a * 2)  # overwrite removes the old blob after commit
+    assert len(blob_files(store)) == 1
+    np.testing.assert_array_equal(store.get("arr"), a * 2)
+    store.set("arr", "small now")
+    assert blob_files(store) == []
+    assert store.get("arr") == "small now"
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(6000, dtype=np.int32).reshape(60, 100),
+        np.asfortranarray(np.arange(6000.0).reshape(60, 100)),
+        np.arange(12000.0)[::2],
+        np.zeros((0, 3)),
+        np.array(3.5),
+        np.array(["a", "bc"] * 2000),
+        np.arange(3000, dtype=">i8"),
+        np.ones(5000, dtype=bool),
+        np.arange(3000).astype("datetime64[s]"),
+    ],
+    ids=["int2d", "fortran", "strided", "empty", "scalar", "unicode", "bigendian", "bool", "dt"],
+)
+def test_numpy_round_trips_exactly(store: Store, array: np.ndarray) -> None:
+    store.set("a", array)
+    out = store.get("a")
+    assert out.dtype == array.dtype and out.shape == array.shape
+    np.testing.assert_array_equal(out, array)
+
+
+def test_mmap_returns_read_only_memmap(store: Store) -> None:
+    a = np.random.default_rng(0).random((300, 40))
+    store.set("a", a)
+    m = store.get("a", mmap=True)
+    assert isinstance(m, np.memmap)
+    assert not m.flags.writeable
+    np.testing.assert_array_equal(m, a)
+    with pytest.raises(ValueError, match="read-only"):
+        m[0, 0] = 1
+    # The mapping survives the entry being replaced or deleted (the inode stays alive).
+    store.delete("a")
+    np.testing.assert_array_equal(m, a)
+
+
+def test_mmap_of_small_or_pickled_values_still_works(store: Store) -> None:
+    store.set("s", np.arange(3))
+    np.testing.assert_array_equal(store.get("s", mmap=True), np.arange(3))
+    big = {"x": np.ones(4000)}
+    store.set("d", big)
+    out = store.get("d", mmap=True)
+    np.testing.assert_array_equal(out["x"], big["x"])
+
+
+def test_object_arrays_fall_back_to_pickle(store: Store) -> None:
+    a = np.array([{"a": 1}, None, "x"] * 2000, dtype=object)
+    assert store.set("o", a).serializer == "pickle"
+    assert list(store.get("o")) == list(a)
+
+
+def test_pickled_out_of_band_arrays_come_back_writable(store: Store) -> None:
+    value = {"w": np.ones(3000), "b": np.zeros(10)}
+    store.set("v", value)
+    out = store.get("v")
+    out["w"][0] = 5.0
+    assert out["w"].flags.writeable and out["b"].flags.writeable
+
+
+def test_info_describes_without_decoding(store: Store) -> None:
+    class Unloadable:
+        def __reduce__(self):
+            return (_explode, ())
+
+    store.set("u", [Unloadable()], meta={"owner": "me", "n": 2}, expire=100)
+    info = store.info("u")
+    assert isinstance(info, EntryInfo)
+    assert info.meta == {"owner": "me", "n": 2}
+    assert info.summary["type"] == "list" and info.summary["len"] == 1
+    assert info.expires is not None and info.expires > time.time() + 90
+    assert info.to_json()["key"] == "u"
+    assert store.info("absent") is None
+    with pytest.raises(CorruptEntryError, match="boom"):
+        store.get("u")
+
+
+def _explode() -> None:
+    raise RuntimeError("boom")
+
+
+def test_summary_of_array_and_json_serializer(store: Store) -> None:
+    info = store.set("a", np.zeros((3, 4), dtype=np.float32))
+    assert info.summary["shape"] == [3, 4] and info.summary["dtype"] == "float32"
+    assert store.set("j", {"a": [1, 2]}, serializer="json").serializer == "json"
+    assert store.get("j") == {"a": [1, 2]}
+    with pytest.raises(SerializationError, match="not JSON"):
+        store.set("j", {1, 2}, serializer="json")
+    with pytest.raises(SerializationError, match="No serializer named 'nope'"):
+        store.set("j", 1, serializer="nope")
+    assert store.get("j") == {"a": [1, 2]}
+
+
+def test_meta_must_be_json(store: Store) -> None:
+    store.set("k", 1)
+    with pytest.raises(SerializationError, match="meta"):
+        store.set("k", 2, meta={"when": object()})
+    with pytest.raises(TypeError, match="meta must be a dict"):
+        store.set("k", 2, meta=[1])  # type: ignore[arg-type]
+    assert store.get("k") == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "type_name"),
+    [
+        (lambda: None, "function"),
+        ({"f": lambda: None}, "dict"),
+        (threading.Lock(), "_thread.lock"),
+        ((i for i in range(3)), "generator"),
+    ],
+    ids=["lambda", "lambda-in-dict", "lock", "generator"],
+)
+def test_unpicklable_value_names_type_and_keeps_old(store: Store, bad: object, type_name: str) -> None:
+    store.set("k", "old")
+    store.set("big", np.ones(5000))
+    with pytest.raises(SerializationError, match="register_serializer") as err:
+        store.set("k", bad)
+    assert err.value.type_name == type_name
+    assert type_name in str(err.value)
+    with pytest.raises(SerializationError):
+        store.set("big", [np.ones(5000), bad])
+    assert store.get("k") == "old"
+    np.testing.assert_array_equal(store.get("big"), np.ones(5000))
+    assert len(blob_files(store)) == 1
+
+
+def test_keys_prefix_sorted_and_batched(store: Store) -> None:
+    names = [f"cell/{i:04d}" for i in range(2500)] + ["cellar", "task/a", "a"]
+    with store.transact():
+        for name in names:
+            store.set(name, 1)
+    assert list(store.keys("cell/")) == sorted(n for n in names if n.startswith("cell/"))
+    assert list(store.keys()) == sorted(names)
+    assert list(store.keys("zzz")) == []
+    assert len(store) == len(names)
+    assert [k for k, _ in store.items_info("task/")] == ["task/a"]
+
+
+def test_expired_entries_disappear(store: Store) -> None:
+    store.set("gone", 1, expire=0.05)
+    store.set("stays", 2)
+    time.sleep(0.1)
+    assert "gone" not in store and store.get("gone", None) is None
+    assert list(store.keys()) == ["stays"] and len(store) == 1
+
+
+def test_add_is_set_if_absent(store: Store) -> None:
+    assert store.add("k", np.ones(5000)) is True
+    assert store.add("k", np.zeros(5000)) is False
+    np.testing.assert_array_equal(store.get("k"), np.ones(5000))
+    assert len(blob_files(store)) == 1  # the losing blob was removed
+
+
+def test_delete_contains_len(store: Store) -> None:
+    store.set("a", np.ones(5000))
+    assert "a" in store and 3 not in store and len(store) == 1
+    assert store.delete("a") is True and store.delete("a") is False
+    assert "a" not in store and len(store) == 0 and blob_files(store) == []
+
+
+def test_incr_keeps_meta_and_rejects_non_ints(store: Store) -> None:
+    assert store.incr("n") == 1
+    assert store.incr("n", 5) == 6
+    store.set("m", 10, meta={"unit": "tasks"})
+    assert store.incr("m", -3) == 7 and store.info("m").meta == {"unit": "tasks"}
+    with pytest.raises(KeyError):
+        store.incr("absent", default=None)
+    store.set("s", "text")
+    with pytest.raises(StoreError, match="needs an int"):
+        store.incr("s")
+    assert store.get("s") == "text"
+
+
+def test_transact_rolls_back_and_keeps_old_blob(store: Store) -> None:
+    store.set("a", np.ones(5000))
+    with pytest.raises(RuntimeError), store.transact():
+        store.set("a", np.zeros(5000))
+        store.set("b", 1)
+        raise RuntimeError("abort")
+    np.testing.assert_array_equal(store.get("a"), np.ones(5000))
+    assert "b" not in store
+    with store.transact(), store.transact():  # nesting is allowed
+        store.set("a", 2)
+    assert store.get("a") == 2
+    assert blob_files(store) == []
+
+
+def test_user_oserror_in_transact_is_not_translated(store: Store) -> None:
+    with pytest.raises(FileNotFoundError), store.transact():
+        raise FileNotFoundError("mine")
+
+
+def test_closed_store_raises(store: Store) -> None:
+    store.set("k", 1)
+    store.close()
+    store.close()  # idempotent
+    for call in (
+        lambda: store.get("k"),
+        lambda: store.set("k", 2),
+        lambda: store.info("k"),
+        lambda: list(store.keys()),
+        lambda: len(store),
+        lambda: "k" in store,
+        lambda: store.volume(),
+    ):
+        with pytest.raises(StoreClosedError, match="closed"):
+            call()
+    assert isinstance(StoreClosedError("x"), RuntimeError)
+    with Store(store.directory) as again:
+        assert again.get("k") == 1
+
+
+def test_bad_keys(store: Store) -> None:
+    with pytest.raises(TypeError, match="keys are str"):
+        store.set(("a", 1), 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="keys are str"):
+        store.get(1)  # type: ignore[arg-type]
+
+
+def test_read_only_mode_describes_but_never_decodes(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="No store at"):
+        Store(tmp_path / "none", read_only=True)
+    with Store(tmp_path / "s", large_threshold=SMALL) as writer:
+        writer.set("a", np.ones(5000), meta={"m": 1})
+        with Store(tmp_path / "s", read_only=True) as reader:
+            assert list(reader.keys()) == ["a"] and reader.info("a").meta == {"m": 1}
+            assert "a" in reader and len(reader) == 1 and reader.volume() > 0
+            with pytest.raises(StoreError, match="read_only"):
+                reader.get("a")
+            with pytest.raises(StoreError, match="read_only"):
+                reader.set("b", 1)
+            with pytest.raises(StoreError, match="read_only"):
+                reader.delete("a")
+        # Opening read-only did not reset the no-eviction settings.
+        assert writer._cache.eviction_policy == "none"
+
+
+def test_corrupted_blob_file_gives_clear_error_and_is_replaceable(store: Store) -> None:
+    store.set("a", np.ones(5000))
+    (blob,) = (store.directory / BLOB_DIR).glob("*.bin")
+    with open(blob, "r+b") as handle:
+        handle.truncate(100)
+    with pytest.raises(CorruptEntryError, match="'a'") as err:
+        store.get("a")
+    assert err.value.key == "a"
+    assert store.info("a").summary["shape"] == [5000]  # still describable
+    store.set("a", 5)
+    assert store.get("a") == 5
+
+
+def test_missing_blob_file_is_corrupt_not_hang(store: Store) -> None:
+    store.set("a", np.ones(5000))
+    (blob,) = (store.directory / BLOB_DIR).glob("*.bin")
+    blob.unlink()
+    with pytest.raises(CorruptEntryError, match="missing"):
+        store.get("a")
+
+
+def test_foreign_entry_is_corrupt(store: Store) -> None:
+    store._cache.set("raw", b"not ours")
+    with pytest.raises(CorruptEntryError, match="not written by persist_ext"):
+        store.get("raw")
+
+
+def test_unknown_serializer_is_reported(store: Store) -> None:
+    from persist_ext.storage._entry import pack_header
+
+    store._cache.set(
+        "x", pack_header("gone", created=0.0, expires=None, size=0, summary={}, meta=None)
+    )
+    with pytest.raises(CorruptEntryError, match="No serializer named 'gone'"):
+        store.get("x")
+
+
+def test_cleanup_removes_only_old_orphans(store: Store) -> None:
+    store.set("keep", np.ones(5000))
+    blobs = store.directory / BLOB_DIR
+    old = blobs / ("0" * 32 + ".bin")
+    fresh = blobs / ("1" * 32 + ".bin")
+    old.write_bytes(b"torn")
+    fresh.write_bytes(b"in flight")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert store.cleanup() == 1
+    assert not old.exists() and fresh.exists()
+    np.testing.assert_array_equal(store.get("keep"), np.ones(5000))
+    assert store.cleanup(older_than=-1) == 1 and len(blob_files(store)) == 1
+
+
+def test_volume_counts_blobs(store: Store) -> None:
+    before = store.volume()
+    store.set("a", np.ones(100_000))
+    assert store.volume() >= before + 800_000
+
+
+def test_durable_mode_round_trips(tmp_path: Path) -> None:
+    with Store(tmp_path / "d", durable=True, large_threshold=SMALL) as s:
+        s.set("a", np.arange(5000))
+        s.set("b", "x")
+        np.testing.assert_array_equal(s.get("a"), np.arange(5000))
+        assert s._cache.sqlite_synchronous == 2
+
+
+def test_invalid_threshold(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="large_threshold"):
+        Store(tmp_path, large_threshold=0)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (diskcache.Timeout(), StoreError),
+        (sqlite3.DatabaseError("file is not a database"), StoreError),
+        (sqlite3.OperationalError("database is locked"), StoreError),
+        (sqlite3.InterfaceError("bad"), StoreError),
+        (__import__("pickle").PicklingError("x"), SerializationError),
+        (__import__("pickle").UnpicklingError("x"), CorruptEntryError),
+        (OSError(28, "No space left on device"), StoreError),
+    ],
+)
+def test_error_translation_is_complete_and_chained(raised: Exception, expected: type) -> None:
+    with pytest.raises(expected) as err, translate_errors("k", where="testing"):
+        raise raised
+    assert err.value.__cause__ is raised
+
+
+def test_translation_passes_ours_and_keyerror_through() -> None:
+    for exc in (KeyError("k"), StoreError("s"), SerializationError("x")):
+        with pytest.raises(type(exc)) as err, translate_errors():
+            raise exc
+        assert err.value is exc
+
+
+def test_unreadable_index_is_a_store_error(tmp_path: Path) -> None:
+    tmp_path.joinpath("cache.db").write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError, match="cannot be read"):
+        Store(tmp_path)
+
+
+def _hammer(directory: str, worker: int) -> None:
+    with Store(directory, large_threshold=SMALL) as s:
+        for i in range(30):
+            s.incr("counter")
+            if s.add("winner", worker):
+                s.set("winner-proc", worker)
+            s.set(f"w{worker}/{i}", np.full(1000, worker))
+
+
+@pytest.mark.slow
+def test_several_processes_share_one_store(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_hammer, args=(str(tmp_path), w)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with Store(tmp_path) as s:
+        assert s.get("counter") == 90
+        assert s.get("winner") == s.get("winner-proc")
+        assert len(list(s.keys("w1/"))) == 30
+        np.testing.assert_array_equal(s.get("w2/29"), np.full(1000, 2))
+
+
+def test_threads_share_one_store(store: Store) -> None:
+    def work() -> None:
+        for _ in range(50):
+            store.incr("n")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("n") == 200
+
+
+# --------------------------------------------------------------------------- model test
+
+KEYS = st.sampled_from(["a", "b", "c/1", "c/2"])
+VALUES = st.one_of(
+    st.integers(-5, 5),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=3),
+    st.integers(1, 3000).map(lambda n: np.arange(n, dtype=np.int16)),
+)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return a == b and type(a) is type(b)
+
+
+class StoreMachine(RuleBasedStateMachine):
+    """Random set/get/delete/add/incr/reopen sequences behave like a dict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+
+        self.directory = tempfile.mkdtemp(prefix="store-model-")
+        self.store = Store(self.directory, large_threshold=1024)
+        self.model: dict[str, object] = {}
+
+    @rule(key=KEYS, value=VALUES)
+    def set(self, key: str, value: object) -> None:
+        self.store.set(key, value)
+        self.model[key] = value
+
+    @rule(key=KEYS)
+    def get(self, key: str) -> None:
+        if key in self.model:
+            assert _same(self.store.get(key), self.model[key])
+        else:
+            with pytest.raises(KeyError):
+                self.store.get(key)
+
+    @rule(key=KEYS)
+    def delete(self, key: str) -> None:
+        assert self.store.delete(key) == (key in self.model)
+        self.model.pop(key, None)
+
+    @rule(key=KEYS, value=VALUES)
+    def add(self, key: str, value: object) -> None:
+        added = self.store.add(key, value)
+        assert added == (key not in self.model)
+        self.model.setdefault(key, value)
+
+    @precondition(lambda self: any(type(v) is int for v in self.model.values()))
+    @rule(data=st.data(), delta=st.integers(-3, 3))
+    def incr(self, data: st.DataObject, delta: int) -> None:
+        ints = sorted(k for k, v in self.model.items() if type(v) is int)
+        key = data.draw(st.sampled_from(ints))
+        self.model[key] = self.model[key] + delta  # type: ignore[operator]
+        assert self.store.incr(key, delta) == self.model[key]
+
+    @rule()
+    def reopen(self) -> None:
+        self.store.close()
+        self.store = Store(self.directory, large_threshold=1024)
+
+    @invariant()
+    def same_keys(self) -> None:
+        assert list(self.store.keys()) == sorted(self.model)
+        assert len(self.store) == len(self.model)
+
+    def teardown(self) -> None:
+        self.store.close()
+
+
+StoreMachine.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_store_behaves_like_a_dict = StoreMachine.TestCase
