@@ -25,11 +25,26 @@ from ._errors import (
     UnsafeNameError,
     UnstorableVariableWarning,
 )
+from .features._checkpoint import (
+    CheckpointReport,
+    list_checkpoints,
+    restore_checkpoint,
+    save_checkpoint,
+)
 from .features._progress import ProgressSnapshot
 from .features._progress import register_live_renderer as _register_live_renderer
 from .features._tracker import ProgressTracker, Tracker
 from .interfaces.widgets import live_progress as _live_progress
+from .storage._fingerprint import fingerprint, fingerprint_code
 from .storage._pod import POD, PersistentOrderedDict
+from .storage._redis import RedisStore
+from .storage._workflow import (
+    DiskCacheStorage,
+    FileStorage,
+    MemoryStorage,
+    RedisStorage,
+    storage_factory,
+)
 
 try:
     from ._version import __version__
@@ -41,16 +56,22 @@ except ImportError:  # a source tree that was never built
 
 __all__ = [
     "POD",
+    "CheckpointReport",
     "ConcurrentAccessError",
     "CorruptEntryError",
+    "DiskCacheStorage",
+    "FileStorage",
     "FingerprintError",
     "InvalidPickle",
+    "MemoryStorage",
     "PODError",
     "PersistError",
     "PersistWarning",
     "PersistentOrderedDict",
     "ProgressSnapshot",
     "ProgressTracker",
+    "RedisStorage",
+    "RedisStore",
     "SerializationError",
     "StoreClosedError",
     "StoreError",
@@ -60,6 +81,12 @@ __all__ = [
     "UnstorableVariableWarning",
     "__version__",
     "default_directory",
+    "fingerprint",
+    "fingerprint_code",
+    "list_checkpoints",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "storage_factory",
 ]
 
 

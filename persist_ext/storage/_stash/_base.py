@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..._errors import PersistableError
-from .._protocol import MISSING
 
 __all__ = [
     "CloseableStash",
@@ -33,6 +32,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("persist_ext")
+
+# "No value" marker private to the stash layer. Not the protocol's MISSING: a stash passes its
+# default on to a KeyValueStore, which reads MISSING as "no default given" and raises KeyError.
+NOT_FOUND: Any = object()
 
 
 def chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -136,8 +139,8 @@ class Stash(ABC):
         return ((key, self[key]) for key in self.keys())
 
     def __getitem__(self, key: str) -> Any:
-        value = self.get(key, MISSING)
-        if value is MISSING:
+        value = self.get(key, NOT_FOUND)
+        if value is NOT_FOUND:
             raise KeyError(key)
         return value
 
@@ -361,7 +364,7 @@ class PreemptiveStash(DelegateStash):
 
     def _calculate_has_data(self) -> bool:
         if self._has_data is None:
-            self._has_data = next(iter(self.delegate.keys()), MISSING) is not MISSING
+            self._has_data = next(iter(self.delegate.keys()), NOT_FOUND) is not NOT_FOUND
         return self._has_data
 
     def _reset_has_data(self) -> None:

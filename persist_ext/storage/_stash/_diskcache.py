@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..._config import default_directory
-from .._protocol import MISSING, KeyValueStore
-from ._base import CloseableStash
+from .._protocol import KeyValueStore
+from ._base import NOT_FOUND, CloseableStash
 
 __all__ = ["DiskCacheStash"]
 
@@ -119,8 +119,8 @@ class DiskCacheStash(CloseableStash):
             self.store.close()
 
     def __getitem__(self, key: str) -> Any:
-        value = self.store.get(self._key(key), MISSING)
-        if value is MISSING:
+        value = self.store.get(self._key(key), NOT_FOUND)
+        if value is NOT_FOUND:
             raise KeyError(key)
         return value
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .._protocol import MISSING
-from ._base import DelegateStash, ReadOnlyStash, Stash
+from ._base import NOT_FOUND, DelegateStash, ReadOnlyStash, Stash
 
 __all__ = ["CacheStash", "DictionaryStash", "UnionStash"]
 
@@ -116,8 +115,8 @@ class CacheStash(DelegateStash):
         """Return the cached value, else the delegate's (cached), else ``default``."""
         if self.cache_stash.exists(name):
             return self.cache_stash.get(name, default)
-        value = self.delegate.get(name, MISSING)
-        if value is MISSING:
+        value = self.delegate.get(name, NOT_FOUND)
+        if value is NOT_FOUND:
             return default
         self.cache_stash.dump(name, value)
         return value

@@ -1,0 +1,214 @@
+"""TaskGroup: declaring, running, results, failures, resume, skip/replay, progress, errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from _task_funcs import fail, shout, square
+
+from persist_ext._errors import TaskError
+from persist_ext.features._progress import ProgressSnapshot, ProgressSource
+from persist_ext.features._tasks import GroupResult, TaskGroup, TaskStatus
+from persist_ext.storage._memory import MemoryStore
+from persist_ext.storage._store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store")
+
+
+def test_map_submit_run_wait_results(store: Store) -> None:
+    seen: list[GroupResult] = []
+    with TaskGroup("g", store, on_complete=seen.append) as group:
+        keys = group.map(square, range(5), key=lambda x: f"sq{x}")
+        extra = group.submit(square, 7, key="seven")
+        assert group.submit(square, 8) == "square-0"  # automatic, stable keys
+        result = group.run().wait()
+    assert keys == [f"sq{i}" for i in range(5)] and extra == "seven"
+    assert result.results == {**{f"sq{i}": i * i for i in range(5)}, "seven": 49, "square-0": 64}
+    assert result.ok and len(seen) == 1 and seen[0].results == result.results
+    assert group.result("seven") == 49
+    assert group.read_task("sq3") == 9
+    assert group.list_tasks("sq?") == [f"sq{i}" for i in range(5)]
+    record = group.session["sq2#0"]
+    assert record.status is TaskStatus.FINISHED and record.tries == 1
+    assert record.started is not None and record.ended >= record.started
+
+
+def test_run_does_not_block(store: Store) -> None:
+    gate = threading.Event()
+    group = TaskGroup("nb", store)
+    group.submit(gate.wait, 30, key="waits")
+    group.run()  # returns while the task is blocked
+    assert group.running
+    with pytest.raises(TimeoutError):
+        group.wait(timeout=0.05)
+    gate.set()
+    assert group.wait().results == {"waits": True}
+    assert not group.running
+    group.close()
+
+
+def test_failure_recorded_with_traceback_and_reported_to_callback(store: Store) -> None:
+    seen: list[GroupResult] = []
+    group = TaskGroup("f", store, on_complete=seen.append, max_tries=3)
+    group.map(fail, [1], key=str)
+    group.submit(square, 2, key="ok")
+    result = group.run().wait()
+    failure = result.failures["1"]
+    assert failure.tries == 3 and "ValueError: bad input 1" in failure.error
+    assert 'raise ValueError(f"bad input {x}")' in failure.traceback
+    assert len(seen) == 1 and seen[0].failures.keys() == {"1"} and seen[0].results == {"ok": 4}
+    instance = group.session["1#0"]
+    assert instance.status is TaskStatus.FAILED
+    assert group.session.get_instances_with_unresolved_logs() == [instance]
+    with pytest.raises(TaskError, match="status: failed"):
+        group.result("1")
+    with pytest.raises(FileNotFoundError):
+        group.read_task("1")
+    group.close()
+
+
+def test_captured_output_per_thread(store: Store) -> None:
+    group = TaskGroup("out", store, max_workers=4)
+    group.map(shout, range(8), key=str)
+    group.run().wait()
+    for i in range(8):
+        instance = group.session[f"{i}#0"]
+        assert instance.stdout == f"out {i}\n" and instance.stderr == f"err {i}\n"
+    group.close()
+
+
+def test_bad_input_errors(store: Store) -> None:
+    group = TaskGroup("bad", store)
+    group.map(square, [1, 2], key=str)
+    with pytest.raises(TaskError, match="Duplicate task key '1'"):
+        group.submit(square, 1, key="1")
+    with pytest.raises(TaskError, match="Duplicate task key 'x'"):
+        group.map(square, [1, 2], key=lambda _: "x")
+    with pytest.raises(TaskError, match="'#' is reserved"):
+        group.submit(square, 1, key="a#1")
+    with pytest.raises(TaskError, match="Unknown task keys"):
+        group.run(["nope"])
+    with pytest.raises(TaskError, match="max_tries must be an int >= 1"):
+        TaskGroup("m", store, max_tries=0)
+    gpu = TaskGroup("e", store, executor="gpu")
+    gpu.submit(square, 1)
+    with pytest.raises(TaskError, match="Unknown executor 'gpu'"):
+        gpu.run()
+    empty = TaskGroup("empty", store)
+    with pytest.raises(TaskError, match="no tasks declared"):
+        empty.run()
+    group.close()
+    with pytest.raises(TaskError, match="closed"):
+        group.run()
+
+
+def test_lambda_with_processes_is_a_clear_error(store: Store) -> None:
+    group = TaskGroup("lam", store, executor="processes", max_workers=1)
+    group.map(lambda x: x, [1])
+    with pytest.raises(TaskError, match="cannot be sent to a process pool.*module level"):
+        group.run()
+    group.close()
+
+
+def test_memory_store_with_processes_is_a_clear_error() -> None:
+    group = TaskGroup("mem", MemoryStore(), executor="processes", max_workers=1)
+    group.map(square, [1])
+    with pytest.raises(TaskError, match=r"Store\(directory\) or RedisStore\(url\)"):
+        group.run()
+    group.close()
+
+
+def test_resume_skips_finished_and_retries_failed(store: Store) -> None:
+    calls: list[int] = []
+    flaky_ok = threading.Event()
+
+    def flaky(x: int) -> int:
+        calls.append(x)
+        if x == 3 and not flaky_ok.is_set():
+            raise RuntimeError("transient")
+        return x
+
+    seen: list[GroupResult] = []
+    first = TaskGroup("r", store, max_tries=2, on_complete=seen.append)
+    first.map(flaky, range(5), key=str)
+    first.session  # noqa: B018
+    first.max_tries = 1  # first run: no retries, so task 3 fails for now
+    first.run().wait()
+    assert first.status(3) is TaskStatus.FAILED
+    first.close()
+    assert len(seen) == 1  # failed for good under max_tries=1: the group completed
+    calls.clear()
+    flaky_ok.set()
+
+    again = TaskGroup("r", store, max_tries=2, on_complete=seen.append)  # "after a restart"
+    again.map(flaky, range(5), key=str)
+    result = again.run().wait()
+    assert calls == [3]  # finished tasks did not run again
+    assert result.results == {str(i): i for i in range(5)}
+    assert again.session["3#0"].tries == 2
+    assert len(seen) == 1  # the callback does not fire a second time
+    again.close()
+
+
+def test_skip_abandon_and_replay(store: Store) -> None:
+    seen: list[GroupResult] = []
+    group = TaskGroup("s", store, on_complete=seen.append)
+    group.map(fail, [1, 2], key=str)
+    group.submit(square, 3, key="later")
+    group.run(["1", "2"]).wait()
+    assert seen == []  # "later" is unsettled
+    skipped = group.skip("later")
+    assert skipped.status is TaskStatus.SKIPPED
+    assert len(seen) == 1 and seen[0].skipped == ("later",)
+    with pytest.raises(TaskError, match="already skipped"):
+        group.skip("later")
+    with pytest.raises(TaskError, match="Only failed instances can be replayed"):
+        group.replay("later")
+
+    group._defs["1"].fn = square  # the fix, declared again after a restart in real life
+    clone = group.replay("1#0")
+    assert clone.name == "1#1" and clone.metadata == {"parent": "1#0", "depth": 1}
+    group.wait()
+    assert group.session["1#0"].status is TaskStatus.REPLAYED
+    assert group.result("1") == 1
+    assert group.abandon("2").status is TaskStatus.ABANDONED
+    assert group.session.get_unresolved_instances() == []
+    assert group.session.get_instances_with_unresolved_logs() == []
+    assert len(seen) == 1
+    group.close()
+
+
+def test_progress_model_and_text(store: Store) -> None:
+    group = TaskGroup("p", store, batch_size=2, group_size=2)
+    group.map(square, range(5), key=str)
+    group.submit(fail, 0, key="bad")
+    snap0 = group.progress()
+    assert isinstance(group._runs.progress_model(), ProgressSource)
+    assert (snap0.total, snap0.done, snap0.todo) == (6, 0, 6)
+    group.run().wait()
+    snap = group.progress()
+    assert isinstance(snap, ProgressSnapshot)
+    assert (snap.total, snap.done, snap.failed, snap.running, snap.todo) == (6, 5, 1, 0, 0)
+    assert snap.finished and snap.rate is not None and snap.eta == 0.0
+    assert snap.levels[0] == (6, 6) and snap.levels[-1] == (1, 1)
+    assert [row["instance"] for row in snap.rows] == ["bad#0"]
+    counts = group.counts()
+    assert counts["finished"] == 5 and counts["failed"] == 1 and counts["running"] == 0
+    text = repr(group)
+    assert "5/6" in text or "6/6" in text
+    assert "bad#0: failed" in text and "ValueError" in text
+    group.close()
+
+
+def test_combined_result(store: Store) -> None:
+    group = TaskGroup(
+        "c", store, batch_size=2, leaf_combiner=sum, internal_vertex_combiner=sum, max_workers=2
+    )
+    group.map(square, range(10), key=str)
+    assert group.run().wait().combined == sum(i * i for i in range(10))
+    group.close()
