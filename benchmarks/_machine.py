@@ -59,12 +59,20 @@ def run(mib: int = 1024, repeat: int = 3, directory: str | None = None) -> list[
 
         rows.append(row(f"plain file write, {mib} MiB", gb / _best_of(write, repeat), "GB/s"))
         rows.append(
-            row(f"plain file write + fsync, {mib} MiB", gb / _best_of(lambda: write(True), 1), "GB/s")
+            row(
+                f"plain file write + fsync, {mib} MiB",
+                gb / _best_of(lambda: write(True), 1),
+                "GB/s",
+            )
         )
         rows.append(row(f"plain file read, {mib} MiB", gb / _best_of(read, repeat), "GB/s"))
     dst = np.empty_like(data)
     rows.append(
-        row(f"memory copy (np.copyto), {mib} MiB", gb / _best_of(lambda: np.copyto(dst, data), repeat), "GB/s")
+        row(
+            f"memory copy (np.copyto), {mib} MiB",
+            gb / _best_of(lambda: np.copyto(dst, data), repeat),
+            "GB/s",
+        )
     )
     return rows
 

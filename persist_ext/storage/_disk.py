@@ -28,7 +28,16 @@ import diskcache
 from .._errors import CorruptEntryError, SerializationError, StoreError
 from ._atomic import fsync_directory
 
-__all__ = ["BLOB_DIR", "MODE_BLOB", "BlobDisk", "BlobRef", "External", "Pending", "translate_errors"]
+__all__ = [
+    "BLOB_DIR",
+    "MODE_BLOB",
+    "BlobDisk",
+    "BlobRef",
+    "External",
+    "Pending",
+    "translate_errors",
+    "translated",
+]
 
 BLOB_DIR = "blobs"
 # diskcache's own modes are 0-4; this one marks "header in SQLite, payload in a blob file".
@@ -76,6 +85,8 @@ class BlobDisk(diskcache.Disk):
         return super().store(value, read, key=key)
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode == diskcache.core.MODE_RAW and type(value) is bytes:
+            return value  # our inline records: the common, latency-critical case
         if mode == MODE_BLOB:
             return BlobRef(bytes(value), filename or "")
         return super().fetch(mode, filename, value, read)
@@ -161,37 +172,48 @@ def translate_errors(key: str | None = None, *, where: str = "") -> Iterator[Non
     ``OSError``                   :class:`StoreError` (disk full, permissions, ...)
     ============================  ==================================================
 
-    persist_ext's own errors and ``KeyError`` pass through unchanged.
+    persist_ext's own errors and ``KeyError`` pass through unchanged. Hot paths call
+    :func:`translated` from a plain ``try``/``except`` instead (no generator overhead).
     """
-    place = f" {where}" if where else ""
-    subject = f" (key {key!r})" if key is not None else ""
     try:
         yield
-    except (StoreError, SerializationError, KeyError):
-        raise
-    except diskcache.Timeout as exc:
-        raise StoreError(
+    except Exception as exc:
+        new = translated(exc, key, where)
+        if new is exc:
+            raise
+        raise new from exc
+
+
+def translated(exc: Exception, key: str | None = None, where: str = "") -> Exception:
+    """The persist_ext error for ``exc`` (``exc`` itself when it needs no translation)."""
+    place = f" {where}" if where else ""
+    subject = f" (key {key!r})" if key is not None else ""
+    if isinstance(exc, (StoreError, SerializationError, KeyError)):
+        return exc
+    if isinstance(exc, diskcache.Timeout):
+        return StoreError(
             f"Timed out waiting for the store lock{place}{subject}: another process kept the "
             "store busy longer than `timeout` seconds. Retry, or open the Store with a larger "
             "timeout.",
             key=key,
-        ) from exc
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(
+        )
+    if isinstance(exc, sqlite3.DatabaseError):
+        return StoreError(
             f"The store index{place} cannot be read{subject}: {exc}. If the file is corrupt, "
             "move the store directory aside and start a new one.",
             key=key,
-        ) from exc
-    except sqlite3.Error as exc:
-        raise StoreError(f"SQLite error{place}{subject}: {exc}.", key=key) from exc
-    except pickle.PicklingError as exc:
-        raise SerializationError(f"Cannot pickle{subject}: {exc}.") from exc
-    except pickle.UnpicklingError as exc:
-        raise CorruptEntryError(
+        )
+    if isinstance(exc, sqlite3.Error):
+        return StoreError(f"SQLite error{place}{subject}: {exc}.", key=key)
+    if isinstance(exc, pickle.PicklingError):
+        return SerializationError(f"Cannot pickle{subject}: {exc}.")
+    if isinstance(exc, pickle.UnpicklingError):
+        return CorruptEntryError(
             f"Entry{subject} cannot be unpickled: {exc}. Delete it and store it again.", key=key
-        ) from exc
-    except OSError as exc:
-        raise StoreError(
+        )
+    if isinstance(exc, OSError):
+        return StoreError(
             f"File system error{place}{subject}: {exc}. Check free space and permissions.",
             key=key,
-        ) from exc
+        )
+    return exc

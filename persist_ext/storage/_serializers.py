@@ -173,6 +173,8 @@ class PickleSerializer(Serializer):
 
     def load(self, data: memoryview) -> Any:
         (nbuf,) = _U32.unpack_from(data, 0)
+        if not nbuf:  # fast path: everything in band
+            return pickle.loads(data[12:])
         (plen,) = _U64.unpack_from(data, 4)
         offset = 12
         sizes = [_U64.unpack_from(data, offset + 8 * i)[0] for i in range(nbuf)]

@@ -38,7 +38,15 @@ import diskcache
 
 from .._config import default_directory
 from .._errors import CorruptEntryError, StoreClosedError, StoreError
-from ._disk import BLOB_DIR, MODE_BLOB, BlobDisk, BlobRef, External, translate_errors
+from ._disk import (
+    BLOB_DIR,
+    MODE_BLOB,
+    BlobDisk,
+    BlobRef,
+    External,
+    translate_errors,
+    translated,
+)
 from ._entry import pack_header, read_info, split
 from ._protocol import MISSING, EntryInfo
 from ._serializers import dump_value, serializer_named, summarize
@@ -352,9 +360,15 @@ class Store:
     # ----------------------------------------------------------------- reading
     def _raw(self, key: str) -> Any:
         cache = self._open_cache()
-        _check_key(key)
-        with translate_errors(key, where="get"):
+        if type(key) is not str:
+            _check_key(key)
+        try:
             return cache.get(key, default=_ABSENT, retry=True)
+        except Exception as exc:
+            new = translated(exc, key, "get")
+            if new is exc:
+                raise
+            raise new from exc
 
     def _decode(self, key: str, record: Any, *, mmap: bool) -> Any:
         ref = record if isinstance(record, BlobRef) else None

@@ -97,12 +97,14 @@ def test_progress_advances_live_while_a_process_pool_works(
     time.sleep(1.5)
     second = _bar_width(page)
     assert second > first, f"no live progress: {first}% then {second}%"
-    while _bar_width(page) < 100 and time.time() < deadline:
-        time.sleep(0.2)
-    assert _bar_width(page) == 100
-    counts = page.locator(".persist-ext-taskgroup").first.inner_text()
-    assert "60 done" in counts
-    assert "finished" in counts
+    # At the end the live bar reaches 100%, then (the work being over) the output is replaced
+    # by its static snapshot, which is what the saved notebook keeps.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.persist-ext-taskgroup')]
+                 .some(e => e.innerText.includes('60 done') && e.innerText.includes('finished'))""",
+        timeout=60_000,
+    )
+    assert _bar_width(page) in (100, -1)  # still the widget at 100%, or already static
     page.screenshot(path=str(artifacts / "widgets-progress-finished.png"))
     assert not page_errors
 

@@ -27,13 +27,19 @@ def test_contract_basics(store: KeyValueStore) -> None:
     assert isinstance(store, KeyValueStore)
     info = store.set("a/1", {"x": 1}, meta={"m": True})
     assert (info.key, info.serializer, info.meta) == ("a/1", "pickle", {"m": True})
-    assert info.summary["type"] == "dict" and info.size > 0
+    assert info.summary["type"] == "dict"
+    assert info.size > 0
     assert store.get("a/1") == {"x": 1}
     assert store.info("a/1").meta == {"m": True}
-    assert store.add("a/1", 2) is False and store.add("a/2", 2) is True
-    assert list(store.keys("a/")) == ["a/1", "a/2"] and len(store) == 2
-    assert "a/2" in store and store.delete("a/2") and "a/2" not in store
-    assert store.incr("n", 2) == 2 and store.incr("n") == 3
+    assert store.add("a/1", 2) is False
+    assert store.add("a/2", 2) is True
+    assert list(store.keys("a/")) == ["a/1", "a/2"]
+    assert len(store) == 2
+    assert "a/2" in store
+    assert store.delete("a/2")
+    assert "a/2" not in store
+    assert store.incr("n", 2) == 2
+    assert store.incr("n") == 3
     with pytest.raises(KeyError):
         store.get("zz")
     assert store.get("zz", None) is None
@@ -46,12 +52,13 @@ def test_contract_get_returns_a_copy(store: KeyValueStore) -> None:
     out["list"].append(3)
     out["arr"][0] = 99
     again = store.get("k")
-    assert again["list"] == [1, 2] and again["arr"][0] == 0
+    assert again["list"] == [1, 2]
+    assert again["arr"][0] == 0
 
 
 def test_contract_unpicklable_keeps_old(store: KeyValueStore) -> None:
     store.set("k", 1)
-    with pytest.raises(SerializationError, match="_thread.lock"):
+    with pytest.raises(SerializationError, match=r"_thread\.lock"):
         store.set("k", threading.Lock())
     with pytest.raises(SerializationError, match="meta"):
         store.set("k", 2, meta={"x": object()})
@@ -60,18 +67,26 @@ def test_contract_unpicklable_keeps_old(store: KeyValueStore) -> None:
 
 def test_contract_transact_rollback(store: KeyValueStore) -> None:
     store.set("a", 1)
-    with pytest.raises(ValueError), store.transact():
-        store.set("a", 2)
-        store.set("b", 3)
-        raise ValueError
-    assert store.get("a") == 1 and "b" not in store
+
+    def aborted() -> None:
+        with store.transact():
+            store.set("a", 2)
+            store.set("b", 3)
+            raise ValueError
+
+    with pytest.raises(ValueError):
+        aborted()
+    assert store.get("a") == 1
+    assert "b" not in store
 
 
 def test_contract_expiry(store: KeyValueStore) -> None:
     store.set("e", 1, expire=0.05)
     assert store.info("e").expires is not None
     time.sleep(0.1)
-    assert "e" not in store and list(store.keys()) == [] and len(store) == 0
+    assert "e" not in store
+    assert list(store.keys()) == []
+    assert len(store) == 0
 
 
 def test_contract_incr_errors(store: KeyValueStore) -> None:
@@ -128,9 +143,14 @@ def test_memory_store_volume_items_and_repr() -> None:
 def test_memory_store_nested_transact_keeps_outer_snapshot() -> None:
     store = MemoryStore()
     store.set("a", 1)
-    with pytest.raises(RuntimeError), store.transact():
-        store.set("a", 2)
+
+    def aborted() -> None:
         with store.transact():
-            store.set("a", 3)
-        raise RuntimeError
+            store.set("a", 2)
+            with store.transact():
+                store.set("a", 3)
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        aborted()
     assert store.get("a") == 1

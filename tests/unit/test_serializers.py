@@ -72,7 +72,8 @@ def test_numpy_declines_what_raw_bytes_cannot_hold() -> None:
     assert serializer_for(np.ma.masked_array([1, 2], mask=[0, 1])).name == "pickle"
     masked = np.ma.masked_array([1, 2], mask=[0, 1])
     name, out = round_trip(masked)
-    assert name == "pickle" and isinstance(out, np.ma.MaskedArray)
+    assert name == "pickle"
+    assert isinstance(out, np.ma.MaskedArray)
     assert out.mask.tolist() == [False, True]
 
 
@@ -101,6 +102,7 @@ def test_custom_serializer_used_by_store(tmp_path: Path, point_serializer: Point
 def test_register_rejects_clashes_and_non_serializers(point_serializer: PointSerializer) -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_serializer(PointSerializer())
+
     class Other(PointSerializer):
         name = "test-point-other"
 
@@ -117,7 +119,7 @@ def test_register_rejects_clashes_and_non_serializers(point_serializer: PointSer
 
 
 def test_unknown_serializer_name_lists_known() -> None:
-    with pytest.raises(KeyError, match="known: .*json.*numpy.*pickle"):
+    with pytest.raises(KeyError, match=r"known: .*json.*numpy.*pickle"):
         serializer_named("nope")
 
 
@@ -170,14 +172,18 @@ def test_pickle_keeps_big_buffers_out_of_band() -> None:
     chosen, buffers = dump_value(value)
     assert chosen.name == "pickle"
     assert any(memoryview(b).nbytes == 8000 for b in buffers)
-    name, out = round_trip(value)
+    _name, out = round_trip(value)
     np.testing.assert_array_equal(out["a"], value["a"])
     assert out["a"].flags.writeable
 
 
 @pytest.mark.parametrize(
     ("bad", "type_name"),
-    [((lambda: 1), "function"), (threading.RLock(), "_thread.RLock"), ((i for i in range(2)), "generator")],
+    [
+        ((lambda: 1), "function"),
+        (threading.RLock(), "_thread.RLock"),
+        ((i for i in range(2)), "generator"),
+    ],
 )
 def test_unpicklable_message(bad: Any, type_name: str | None) -> None:
     with pytest.raises(SerializationError, match="Cannot pickle a value of type") as err:
@@ -202,7 +208,8 @@ def test_explicit_serializer_failure_is_clear() -> None:
 def test_summaries() -> None:
     assert summarize(np.zeros((2, 3)))["shape"] == [2, 3]
     frame = summarize(pd.DataFrame({"a": [1], "b": [2]}))
-    assert frame["shape"] == [1, 2] and frame["columns"] == ["a", "b"]
+    assert frame["shape"] == [1, 2]
+    assert frame["columns"] == ["a", "b"]
     assert frame["repr"].startswith("DataFrame 1x2")
     assert summarize("x" * 1000)["len"] == 1000
     assert len(summarize("x" * 1000)["repr"]) <= 120

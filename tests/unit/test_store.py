@@ -63,7 +63,8 @@ def test_default_directory_follows_env(tmp_path: Path, monkeypatch: pytest.Monke
 )
 def test_round_trip_small_values(store: Store, value: object) -> None:
     info = store.set("k", value)
-    assert info.key == "k" and info.serializer == "pickle"
+    assert info.key == "k"
+    assert info.serializer == "pickle"
     assert store.get("k") == value
 
 
@@ -78,7 +79,8 @@ def test_get_missing_raises_keyerror_or_returns_default(store: Store) -> None:
 def test_large_array_goes_to_one_blob_and_is_replaced(store: Store) -> None:
     a = np.arange(10_000, dtype=np.float64)
     info = store.set("arr", a)
-    assert info.serializer == "numpy" and info.size > a.nbytes
+    assert info.serializer == "numpy"
+    assert info.size > a.nbytes
     assert len(blob_files(store)) == 1
     out = store.get("arr")
     np.testing.assert_array_equal(out, a)
@@ -109,7 +111,8 @@ def test_large_array_goes_to_one_blob_and_is_replaced(store: Store) -> None:
 def test_numpy_round_trips_exactly(store: Store, array: np.ndarray) -> None:
     store.set("a", array)
     out = store.get("a")
-    assert out.dtype == array.dtype and out.shape == array.shape
+    assert out.dtype == array.dtype
+    assert out.shape == array.shape
     np.testing.assert_array_equal(out, array)
 
 
@@ -147,7 +150,8 @@ def test_pickled_out_of_band_arrays_come_back_writable(store: Store) -> None:
     store.set("v", value)
     out = store.get("v")
     out["w"][0] = 5.0
-    assert out["w"].flags.writeable and out["b"].flags.writeable
+    assert out["w"].flags.writeable
+    assert out["b"].flags.writeable
 
 
 def test_info_describes_without_decoding(store: Store) -> None:
@@ -159,8 +163,10 @@ def test_info_describes_without_decoding(store: Store) -> None:
     info = store.info("u")
     assert isinstance(info, EntryInfo)
     assert info.meta == {"owner": "me", "n": 2}
-    assert info.summary["type"] == "list" and info.summary["len"] == 1
-    assert info.expires is not None and info.expires > time.time() + 90
+    assert info.summary["type"] == "list"
+    assert info.summary["len"] == 1
+    assert info.expires is not None
+    assert info.expires > time.time() + 90
     assert info.to_json()["key"] == "u"
     assert store.info("absent") is None
     with pytest.raises(CorruptEntryError, match="boom"):
@@ -173,7 +179,8 @@ def _explode() -> None:
 
 def test_summary_of_array_and_json_serializer(store: Store) -> None:
     info = store.set("a", np.zeros((3, 4), dtype=np.float32))
-    assert info.summary["shape"] == [3, 4] and info.summary["dtype"] == "float32"
+    assert info.summary["shape"] == [3, 4]
+    assert info.summary["dtype"] == "float32"
     assert store.set("j", {"a": [1, 2]}, serializer="json").serializer == "json"
     assert store.get("j") == {"a": [1, 2]}
     with pytest.raises(SerializationError, match="not JSON"):
@@ -202,7 +209,9 @@ def test_meta_must_be_json(store: Store) -> None:
     ],
     ids=["lambda", "lambda-in-dict", "lock", "generator"],
 )
-def test_unpicklable_value_names_type_and_keeps_old(store: Store, bad: object, type_name: str) -> None:
+def test_unpicklable_value_names_type_and_keeps_old(
+    store: Store, bad: object, type_name: str
+) -> None:
     store.set("k", "old")
     store.set("big", np.ones(5000))
     with pytest.raises(SerializationError, match="register_serializer") as err:
@@ -232,8 +241,10 @@ def test_expired_entries_disappear(store: Store) -> None:
     store.set("gone", 1, expire=0.05)
     store.set("stays", 2)
     time.sleep(0.1)
-    assert "gone" not in store and store.get("gone", None) is None
-    assert list(store.keys()) == ["stays"] and len(store) == 1
+    assert "gone" not in store
+    assert store.get("gone", None) is None
+    assert list(store.keys()) == ["stays"]
+    assert len(store) == 1
 
 
 def test_add_is_set_if_absent(store: Store) -> None:
@@ -245,16 +256,22 @@ def test_add_is_set_if_absent(store: Store) -> None:
 
 def test_delete_contains_len(store: Store) -> None:
     store.set("a", np.ones(5000))
-    assert "a" in store and 3 not in store and len(store) == 1
-    assert store.delete("a") is True and store.delete("a") is False
-    assert "a" not in store and len(store) == 0 and blob_files(store) == []
+    assert "a" in store
+    assert 3 not in store
+    assert len(store) == 1
+    assert store.delete("a") is True
+    assert store.delete("a") is False
+    assert "a" not in store
+    assert len(store) == 0
+    assert blob_files(store) == []
 
 
 def test_incr_keeps_meta_and_rejects_non_ints(store: Store) -> None:
     assert store.incr("n") == 1
     assert store.incr("n", 5) == 6
     store.set("m", 10, meta={"unit": "tasks"})
-    assert store.incr("m", -3) == 7 and store.info("m").meta == {"unit": "tasks"}
+    assert store.incr("m", -3) == 7
+    assert store.info("m").meta == {"unit": "tasks"}
     with pytest.raises(KeyError):
         store.incr("absent", default=None)
     store.set("s", "text")
@@ -265,10 +282,15 @@ def test_incr_keeps_meta_and_rejects_non_ints(store: Store) -> None:
 
 def test_transact_rolls_back_and_keeps_old_blob(store: Store) -> None:
     store.set("a", np.ones(5000))
-    with pytest.raises(RuntimeError), store.transact():
-        store.set("a", np.zeros(5000))
-        store.set("b", 1)
-        raise RuntimeError("abort")
+
+    def aborted() -> None:
+        with store.transact():
+            store.set("a", np.zeros(5000))
+            store.set("b", 1)
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        aborted()
     np.testing.assert_array_equal(store.get("a"), np.ones(5000))
     assert "b" not in store
     with store.transact(), store.transact():  # nesting is allowed
@@ -315,8 +337,11 @@ def test_read_only_mode_describes_but_never_decodes(tmp_path: Path) -> None:
     with Store(tmp_path / "s", large_threshold=SMALL) as writer:
         writer.set("a", np.ones(5000), meta={"m": 1})
         with Store(tmp_path / "s", read_only=True) as reader:
-            assert list(reader.keys()) == ["a"] and reader.info("a").meta == {"m": 1}
-            assert "a" in reader and len(reader) == 1 and reader.volume() > 0
+            assert list(reader.keys()) == ["a"]
+            assert reader.info("a").meta == {"m": 1}
+            assert "a" in reader
+            assert len(reader) == 1
+            assert reader.volume() > 0
             with pytest.raises(StoreError, match="read_only"):
                 reader.get("a")
             with pytest.raises(StoreError, match="read_only"):
@@ -373,9 +398,11 @@ def test_cleanup_removes_only_old_orphans(store: Store) -> None:
     fresh.write_bytes(b"in flight")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert store.cleanup() == 1
-    assert not old.exists() and fresh.exists()
+    assert not old.exists()
+    assert fresh.exists()
     np.testing.assert_array_equal(store.get("keep"), np.ones(5000))
-    assert store.cleanup(older_than=-1) == 1 and len(blob_files(store)) == 1
+    assert store.cleanup(older_than=-1) == 1
+    assert len(blob_files(store)) == 1
 
 
 def test_volume_counts_blobs(store: Store) -> None:

@@ -52,11 +52,13 @@ def _writer(directory: str, started: multiprocessing.synchronize.Event) -> None:
 def _round_of(store: Store, key: str) -> int:
     value = store.get(key)
     if key.startswith("large/"):
-        assert value.shape == (LARGE,) and (value == value[0]).all(), f"torn {key}"
+        assert value.shape == (LARGE,)
+        assert (value == value[0]).all(), f"torn {key}"
         assert store.info(key).meta["round"] == int(value[0])
         return int(value[0])
     if key.startswith("mid/"):
-        assert value.shape == (MID,) and (value == value[0]).all(), f"torn {key}"
+        assert value.shape == (MID,)
+        assert (value == value[0]).all(), f"torn {key}"
         return int(value[0])
     if key.startswith("small/"):
         i = int(key.rsplit("/", 1)[1])
@@ -83,7 +85,7 @@ def test_sigkill_at_random_moments_never_tears(tmp_path: Path) -> None:
 
         with Store(directory, large_threshold=THRESHOLD) as store:
             last = store.get("round", 0)
-            for key in store.keys():
+            for key in store:
                 r = _round_of(store, key)
                 assert r >= seen.get(key, 0), f"{key} went back from {seen.get(key)} to {r}"
                 assert r <= last + 1, f"{key} is ahead of the finished rounds"

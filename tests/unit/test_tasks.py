@@ -136,7 +136,7 @@ def test_resume_skips_finished_and_retries_failed(store: Store) -> None:
     seen: list[GroupResult] = []
     first = TaskGroup("r", store, max_tries=2, on_complete=seen.append)
     first.map(flaky, range(5), key=str)
-    first.session  # noqa: B018
+    first.session
     first.max_tries = 1  # first run: no retries, so task 3 fails for now
     first.run().wait()
     assert first.status(3) is TaskStatus.FAILED

@@ -31,7 +31,7 @@ class DiskCacheStash(CloseableStash):
     Examples
     --------
     >>> import tempfile
-    >>> with DiskCacheStash(tempfile.mkdtemp()) as stash:  # doctest: +SKIP
+    >>> with DiskCacheStash(tempfile.mkdtemp()) as stash:
     ...     stash["model/v1"] = {"acc": 0.93}
     ...     stash["model/v1"], list(stash.keys()), stash.get("nope", "default")
     ({'acc': 0.93}, ['model/v1'], 'default')

@@ -1,0 +1,273 @@
+"""CellCache on a real IPython shell and a real Store: hits, misses, mutation, outputs, errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.utils.capture import capture_output
+
+from persist_ext._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarning
+from persist_ext.features._cellcache import CellCache, CellOptions
+from persist_ext.storage._store import Store
+
+
+@pytest.fixture
+def shell() -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    before = set(ip.user_ns)
+    try:
+        yield ip
+    finally:
+        for name in set(ip.user_ns) - before:
+            del ip.user_ns[name]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[CellCache]:
+    store = Store(tmp_path / "store")
+    try:
+        yield CellCache(store)
+    finally:
+        store.close()
+
+
+def run(cache: CellCache, shell, cell: str, **options):
+    with capture_output() as captured:
+        result = cache.run(shell, cell, CellOptions(**options))
+    return result, captured
+
+
+
+
+def test_second_run_restores_variables_and_outputs_without_executing(shell, cache) -> None:
+    shell.user_ns.update(runs=[], x=21)
+    first, out1 = run(cache, shell, "runs.append(1)\ny = x * 2\nprint('y =', y)", name="c")
+    assert not first.hit and first.stored
+    assert out1.stdout == "y = 42\n"
+    shell.user_ns.pop("y")
+    shell.user_ns["runs"] = []
+    # `runs` is an input: reset it to its value before the first run so the key matches.
+    second, out2 = run(cache, shell, "runs.append(1)\ny = x * 2\nprint('y =', y)", name="c")
+    assert second.hit
+    assert shell.user_ns["y"] == 42
+    assert out2.stdout == "y = 42\n"
+    assert shell.user_ns["runs"] == [1]  # the mutated input is restored too
+
+
+def test_side_effect_proves_the_body_is_skipped(shell, cache, tmp_path: Path) -> None:
+    counter = tmp_path / "counter.txt"
+    shell.user_ns["path"] = str(counter)
+    cell = "with open(path, 'a') as fh:\n    fh.write('x')\nvalue = 7"
+    run(cache, shell, cell, name="side")
+    run(cache, shell, cell, name="side")
+    assert counter.read_text() == "x"
+    assert shell.user_ns["value"] == 7
+
+
+def test_changed_input_reruns_and_why_names_it(shell, cache) -> None:
+    shell.user_ns["n"] = 3
+    run(cache, shell, "total = sum(range(n))", name="t")
+    shell.user_ns["n"] = 4
+    result, _ = run(cache, shell, "total = sum(range(n))", name="t")
+    assert not result.hit and shell.user_ns["total"] == 6
+    assert [d.message for d in result.reason] == ["input n changed"]
+    assert "input n changed" in str(cache.why(shell, "t"))
+    # Back to the first value: still stored (several inputs of one code are kept).
+    shell.user_ns["n"] = 3
+    assert run(cache, shell, "total = sum(range(n))", name="t")[0].hit
+
+
+def test_comment_edit_hits_code_edit_misses(shell, cache) -> None:
+    run(cache, shell, "a = 1 + 1", name="k")
+    assert run(cache, shell, "# explain\na = 1+1  # two", name="k")[0].hit
+    result, _ = run(cache, shell, "a = 1 + 2", name="k")
+    assert not result.hit
+    assert result.reason[0].kind == "code"
+
+
+def test_in_place_mutations_are_stored_and_restored(shell, cache) -> None:
+    cell = "df['c'] = df.a * 2\nitems.append(4)\nobj.attr = 5\narr += 1"
+    shell.run_cell("class Box:\n    pass")
+
+    def fresh() -> None:
+        box = shell.user_ns["Box"]()
+        box.attr = 0
+        shell.user_ns.update(
+            df=pd.DataFrame({"a": [1, 2]}), items=[1, 2, 3], obj=box, arr=np.zeros(3)
+        )
+
+    fresh()
+    first, _ = run(cache, shell, cell, name="mut")
+    assert sorted(first.manifest.mutated) == ["arr", "df", "items", "obj"]
+    fresh()
+    assert run(cache, shell, cell, name="mut")[0].hit
+    ns = shell.user_ns
+    assert list(ns["df"]["c"]) == [2, 4]
+    assert ns["items"] == [1, 2, 3, 4]
+    assert ns["obj"].attr == 5
+    assert ns["arr"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_outputs_replay_in_order_with_rich_display(shell, cache) -> None:
+    cell = (
+        "import sys\nfrom IPython.display import display, HTML\n"
+        "print('one')\ndisplay(HTML('<b>two</b>'))\nprint('three', file=sys.stderr)\n"
+        "frame = pd.DataFrame({'a': [1]})\nframe"
+    )
+    shell.user_ns["pd"] = pd
+    _, first = run(cache, shell, cell, name="rich")
+    result, second = run(cache, shell, cell, name="rich")
+    assert result.hit
+    kinds = [e["kind"] for e in cache.store.get(result.manifest.outputs_key)]
+    assert kinds == ["stream", "display", "stream", "result"]
+    assert second.stdout == first.stdout == "one\n"
+    assert second.stderr == first.stderr == "three\n"
+    assert "<b>two</b>" in second.outputs[0].data["text/html"]
+    assert "<table" in second.outputs[1].data["text/html"]  # the DataFrame's HTML repr
+    assert shell.user_ns["HTML"].__name__ == "HTML"  # the import was re-run on the hit
+
+
+def test_matplotlib_figure_is_replayed(shell, cache) -> None:
+    pytest.importorskip("matplotlib")
+    shell.run_cell("import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt")
+    cell = (
+        "fig, ax = plt.subplots()\nax.plot([1, 3, 2])\n"
+        "from IPython.display import display\ndisplay(fig)\nplt.close(fig)\npoints = 3"
+    )
+    _, first = run(cache, shell, cell, name="plot", variables=("points",))
+    result, second = run(cache, shell, cell, name="plot", variables=("points",))
+    assert result.hit
+    assert "image/png" in second.outputs[0].data
+    assert second.outputs[0].data["image/png"] == first.outputs[0].data["image/png"]
+
+
+def test_functions_and_classes_defined_in_the_cell_exist_after_a_hit(shell, cache) -> None:
+    cell = "class P:\n    def __init__(self, v):\n        self.v = v\ndef make(v):\n    return P(v)\np = make(3)"
+    run(cache, shell, cell, name="defs")
+    for name in ("P", "make", "p"):
+        shell.user_ns.pop(name)
+    assert run(cache, shell, cell, name="defs")[0].hit
+    assert shell.user_ns["p"].v == 3
+    assert shell.user_ns["make"](5).v == 5
+
+
+def test_unstorable_variable_warns_runs_and_is_not_cached(shell, cache, tmp_path: Path) -> None:
+    counter = tmp_path / "n.txt"
+    shell.user_ns["path"] = str(counter)
+    cell = "open(path, 'a').write('x')\ngen = (i for i in range(3))\nok = 1"
+    for _ in range(2):
+        with pytest.warns(UnstorableVariableWarning, match=r"'gen'.*generator"):
+            result, _ = run(cache, shell, cell, name="gen")
+        assert not result.hit and not result.stored
+    assert counter.read_text() == "xx"  # ran both times: nothing partial was restored
+    assert list(cache.store.keys("cell/gen/")) == []
+
+
+def test_unfingerprintable_input_is_a_miss_unless_ignored(shell, cache) -> None:
+    shell.user_ns["lock"] = threading.Lock()
+    cell = "with lock:\n    got = 5"
+    with pytest.warns(CellCacheWarning, match=r"input 'lock'.*--ignore lock"):
+        assert not run(cache, shell, cell, name="lk")[0].stored
+    run(cache, shell, cell, name="lk", ignore=("lock",))
+    assert run(cache, shell, cell, name="lk", ignore=("lock",))[0].hit
+
+
+def test_failing_cell_is_not_cached_and_raises_after_showing(shell, cache) -> None:
+    with pytest.raises(CellRaisedError, match="ZeroDivisionError"), capture_output():
+        cache.run(shell, "boom = 1\n1 / 0", CellOptions(name="bad"))
+    assert list(cache.store.keys("cell/bad/")) == []
+
+
+def test_corrupt_entry_is_reported_and_recomputed(shell, cache) -> None:
+    shell.user_ns["x"] = 2
+    first, _ = run(cache, shell, "y = x + 1", name="cor")
+    var_key = first.manifest.variables["y"]
+    cache.store.delete(var_key)  # a lost value file: the entry can no longer be restored
+    with pytest.warns(CellCacheWarning, match="cannot be read"):
+        result, _ = run(cache, shell, "y = x + 1", name="cor")
+    assert not result.hit and result.stored
+    assert run(cache, shell, "y = x + 1", name="cor")[0].hit
+
+
+def test_refresh_recomputes_and_replaces(shell, cache) -> None:
+    shell.user_ns["calls"] = 0
+    cell = "import random\nr = random.random()"
+    first, _ = run(cache, shell, cell, name="r")
+    refreshed, _ = run(cache, shell, cell, name="r", refresh=True)
+    assert not refreshed.hit and refreshed.stored
+    assert run(cache, shell, cell, name="r")[0].hit
+    assert shell.user_ns["r"] == cache.store.get(refreshed.manifest.variables["r"])
+    assert len(cache.entries()) == 1
+
+
+def test_vars_limits_what_is_stored(shell, cache) -> None:
+    result, _ = run(cache, shell, "a = 1\nb = 2", name="v", variables=("b",))
+    assert sorted(result.manifest.variables) == ["b"]
+
+
+def test_expire_makes_the_entry_a_miss(shell, cache) -> None:
+    run(cache, shell, "e = 1", name="exp", expire=0.05)
+    import time
+
+    time.sleep(0.1)
+    assert not run(cache, shell, "e = 1", name="exp")[0].hit
+
+
+def test_large_array_round_trips_and_mmap(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    cell = "big = np.arange(2_000_000, dtype=np.float64)"
+    run(cache, shell, cell, name="big")
+    shell.user_ns.pop("big")
+    assert run(cache, shell, cell, name="big", mmap=True)[0].hit
+    big = shell.user_ns["big"]
+    assert big.dtype == np.float64 and big[-1] == 1_999_999.0
+
+
+def test_dataframe_round_trips_with_dtypes_and_index(shell, cache) -> None:
+    shell.user_ns["pd"] = pd
+    cell = (
+        "frame = pd.DataFrame({'i': [1, 2], 'f': [0.5, 1.5], 's': ['a', 'b'],"
+        " 'c': pd.Categorical(['x', 'y'])}, index=pd.Index([10, 20], name='k'))"
+    )
+    run(cache, shell, cell, name="df")
+    original = shell.user_ns.pop("frame")
+    assert run(cache, shell, cell, name="df")[0].hit
+    pd.testing.assert_frame_equal(shell.user_ns["frame"], original)
+
+
+def test_list_show_clear_info(shell, cache, tmp_path: Path) -> None:
+    run(cache, shell, "a = [1] * 1000", name="one")
+    run(cache, shell, "b = 2", name="two")
+    run(cache, shell, "b = 2", name="two")
+    table = cache.list()
+    names = [e.name for e in table.entries]
+    assert sorted(names) == ["one", "two"]
+    assert {e.name: e.hits for e in table.entries} == {"one": 0, "two": 1}
+    text = repr(table)
+    for header in ("name", "size", "age", "run time", "hits"):
+        assert header in text
+    assert "<table>" in table._repr_html_()
+    assert "a: list" in repr(cache.show("one"))
+    info = cache.info(str(tmp_path / "store"), True)
+    assert info.entries == 2 and "cached cells: 2" in repr(info)
+    assert cache.clear("one") == 1
+    assert [e.name for e in cache.list().entries] == ["two"]
+    assert cache.clear() == 1 and cache.list().entries == []
+
+
+def test_why_for_a_cell_not_run_in_this_session(shell, cache, tmp_path: Path) -> None:
+    shell.user_ns["x"] = 1
+    run(cache, shell, "y = x + 1", name="w")
+    fresh = CellCache(cache.store)  # a new kernel on the same store
+    assert "would be restored" in str(fresh.why(shell, "w"))
+    shell.user_ns["x"] = 5
+    assert "input x changed" in str(fresh.why(shell, "w", verbose=True))
+    with pytest.raises(LookupError, match="Nothing is stored"):
+        fresh.why(shell, "unknown")

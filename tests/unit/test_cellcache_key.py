@@ -1,0 +1,179 @@
+"""The cell key: each kind of change invalidates it; comments and formatting do not."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from persist_ext.features._cellcache._analysis import analyze_cell, normalize_code
+from persist_ext.features._cellcache._explain import diff_components
+from persist_ext.features._cellcache._key import FileDigests, build_key, file_components
+
+
+def key(source: str, ns: dict, **kwargs) -> str:
+    return build_key(analyze_cell(source), ns, **kwargs).digest
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def test_comments_blank_lines_and_formatting_do_not_change_the_code_digest() -> None:
+    a = "x = f(1, 2)\ny = x + 1\n"
+    b = "# setup\nx = f( 1,2 )  # call\n\n\ny = (x\n     + 1)\n"
+    assert normalize_code(a) == normalize_code(b)
+    assert normalize_code(a) != normalize_code("x = f(1, 3)\ny = x + 1\n")
+
+
+@pytest.mark.parametrize(
+    ("source", "reads"),
+    [
+        ("y = x + 1", ("x",)),
+        ("x = 1\ny = x + 1", ()),  # assigned before it is read: not an input
+        ("x = x + 1", ("x",)),
+        ("arr += 1", ("arr",)),
+        ("items.append(4)", ("items",)),
+        ('df = load()\ndf["c"] = df.a * 2', ("load",)),
+        ("for i in items:\n    total = total + i", ("items", "total")),
+        ("r = [i * k for i in range(n)]", ("k", "range", "n")),
+        ("def f():\n    return w\nv = f()", ("w",)),  # read at call time
+        ("def f():\n    return w\nw = 2\nv = f()", ()),  # ...and assigned by the cell
+        ("try:\n    v = 1\nexcept E as e:\n    print(e)", ("E", "print")),
+        ("obj.attr = value", ("obj", "value")),
+    ],
+)
+def test_inputs_are_names_read_before_the_cell_assigns_them(source: str, reads: tuple) -> None:
+    assert analyze_cell(source).reads == reads
+
+
+def test_definitions_are_imports_functions_and_classes() -> None:
+    code = analyze_cell("import numpy as np\nfrom os import path\ndef f(): pass\nclass A: pass\nx = 1")
+    assert code.definitions == {"np", "path", "f", "A"}
+    assert code.imported_modules == ("numpy", "os")
+    assert "x" in code.assigns
+
+
+# --------------------------------------------------------------------------- key
+
+
+def test_same_code_and_inputs_give_the_same_key_across_formatting() -> None:
+    ns = {"x": np.arange(10), "n": 3}
+    assert key("y = x * n", ns) == key("y = x*n   # scaled", ns)
+
+
+def test_a_changed_input_value_changes_the_key() -> None:
+    assert key("y = x * 2", {"x": np.arange(10)}) != key("y = x * 2", {"x": np.arange(11)})
+    df = pd.DataFrame({"a": [1, 2]})
+    df2 = df.copy()
+    df2.loc[0, "a"] = 5
+    assert key("s = df.a.sum()", {"df": df}) != key("s = df.a.sum()", {"df": df2})
+
+
+def test_a_name_the_cell_only_writes_is_not_part_of_the_key() -> None:
+    assert key("y = 1", {"y": 5}) == key("y = 1", {"y": 6})
+
+
+def test_changed_helper_three_levels_down_changes_the_key_and_is_named() -> None:
+    ns: dict = {}
+    exec("def leaf(x):\n    return x + 1\ndef mid(x):\n    return leaf(x) * 2\n", ns)
+    exec("def top(x):\n    return mid(x) - 1\n", ns)
+    ns.pop("__builtins__")
+    for fn in ("leaf", "mid", "top"):
+        ns[fn].__module__ = "__main__"
+    before = build_key(analyze_cell("y = top(3)"), ns)
+    exec("def leaf(x):\n    return x + 2\n", ns)
+    ns["leaf"].__module__ = "__main__"
+    after = build_key(analyze_cell("y = top(3)"), ns)
+    assert before.digest != after.digest
+    messages = [d.message for d in diff_components(before.components, after.components, after.reaches)]
+    assert "function leaf changed" in messages
+    assert any(m.startswith("function top changed through") and "leaf" in m for m in messages)
+
+
+def test_a_global_read_by_a_helper_is_an_input() -> None:
+    ns: dict = {"THRESHOLD": 1}
+    exec("def over(xs):\n    return [x for x in xs if x > THRESHOLD]\n", ns)
+    ns.pop("__builtins__")
+    ns["over"].__module__ = "__main__"
+    a = build_key(analyze_cell("r = over([1, 2, 3])"), ns)
+    ns["THRESHOLD"] = 2
+    b = build_key(analyze_cell("r = over([1, 2, 3])"), ns)
+    assert a.digest != b.digest
+    assert [d.message for d in diff_components(a.components, b.components)] == [
+        "global (read by a function) THRESHOLD changed"
+    ]
+
+
+def test_unfingerprintable_input_is_reported_not_dropped_unless_ignored() -> None:
+    import threading
+
+    lock = threading.Lock()
+    built = build_key(analyze_cell("with lock:\n    y = 1"), {"lock": lock})
+    assert "lock" in built.unhashable
+    assert "lock" in built.unhashable["lock"] or "_thread" in built.unhashable["lock"]
+    ignored = build_key(analyze_cell("with lock:\n    y = 1"), {"lock": lock}, ignore=["lock"])
+    assert ignored.unhashable == {}
+
+
+def test_modules_are_keyed_by_name_and_packages_only_with_env() -> None:
+    import json as json_module
+
+    plain = build_key(analyze_cell("s = np.sum(x)"), {"np": np, "x": [1]})
+    assert plain.components["module:np"] == "numpy"
+    assert not any(c.startswith("package:") for c in plain.components)
+    env = build_key(analyze_cell("s = np.sum(x)"), {"np": np, "x": [1]}, env=True)
+    assert env.components["package:numpy"] == np.__version__
+    assert "python" in env.components
+    swapped = build_key(analyze_cell("s = np.sum(x)"), {"np": json_module, "x": [1]})
+    assert swapped.digest != plain.digest
+
+
+def test_deps_file_content_changes_the_key_and_size_mtime_shortcut_skips_rehash(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    digests = FileDigests()
+    first = file_components([str(data)], digests)
+    assert digests.changed
+    digests.changed = False
+    assert file_components([str(data)], digests) == first
+    assert not digests.changed  # unchanged size and mtime: not re-read
+    data.write_text("a,b\n1,3\n")
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    second = file_components([str(data)], digests)
+    assert second != first
+    diffs = diff_components(first, second)
+    assert [d.kind for d in diffs] == ["file"] and str(data) in diffs[0].message
+
+
+def test_deps_globs_directories_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.txt").write_text("x")
+    (tmp_path / "d" / "y.txt").write_text("y")
+    found = file_components([str(tmp_path / "d"), str(tmp_path / "*.none")], FileDigests())
+    assert sorted(Path(k[5:]).name for k in found if k.startswith("file:")) == [
+        "*.none",
+        "x.txt",
+        "y.txt",
+    ]
+    assert found[f"file:{(tmp_path / '*.none').resolve()}"] == "missing"
+    created = tmp_path / "later.txt"
+    before = file_components([str(created)], FileDigests())
+    created.write_text("now")
+    time.sleep(0.01)
+    after = file_components([str(created)], FileDigests())
+    assert [d.message for d in diff_components(before, after)] == [f"file {created} was created"]
+
+
+def test_code_change_is_reported_first() -> None:
+    a = build_key(analyze_cell("y = x + 1"), {"x": 1})
+    b = build_key(analyze_cell("y = x + 2"), {"x": 2})
+    messages = [d.message for d in diff_components(a.components, b.components)]
+    assert messages[0].startswith("the cell's code changed")
+    assert "input x changed" in messages
