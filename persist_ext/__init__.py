@@ -37,6 +37,7 @@ from .features._progress import register_live_renderer as _register_live_rendere
 from .features._tracker import ProgressTracker, Tracker
 from .interfaces.widgets import live_progress as _live_progress
 from .storage._fingerprint import fingerprint, fingerprint_code
+from .storage._memory import MemoryStore
 from .storage._persisted import (
     Deallocatable,
     PersistableContainer,
@@ -45,7 +46,9 @@ from .storage._persisted import (
     persisted,
 )
 from .storage._pod import POD, PersistentOrderedDict
+from .storage._protocol import MISSING, EntryInfo, KeyValueStore
 from .storage._redis import RedisStore
+from .storage._serializers import Serializer, register_serializer, serializer_for, summarize
 from .storage._stash import (
     CacheStash,
     CloseableStash,
@@ -66,6 +69,7 @@ from .storage._stash import (
     Stash,
     UnionStash,
 )
+from .storage._store import Store
 from .storage._workflow import (
     DiskCacheStorage,
     FileStorage,
@@ -83,6 +87,7 @@ except ImportError:  # a source tree that was never built
         __version__ = "0.0.0+unbuilt"
 
 __all__ = [
+    "MISSING",
     "POD",
     "CacheStash",
     "CheckpointReport",
@@ -95,13 +100,16 @@ __all__ = [
     "DirectoryStash",
     "DiskCacheStash",
     "DiskCacheStorage",
+    "EntryInfo",
     "FactoryStash",
     "FileStorage",
     "FingerprintError",
     "IncrementKeyDirectoryStash",
     "InvalidPickle",
     "KeyLimitStash",
+    "KeyValueStore",
     "MemoryStorage",
+    "MemoryStore",
     "MultiProcessStash",
     "OneShotFactoryStash",
     "PODError",
@@ -119,9 +127,11 @@ __all__ = [
     "RedisStorage",
     "RedisStore",
     "SerializationError",
+    "Serializer",
     "ShelveStash",
     "SortedStash",
     "Stash",
+    "Store",
     "StoreClosedError",
     "StoreError",
     "TaskError",
@@ -136,9 +146,12 @@ __all__ = [
     "fingerprint_code",
     "list_checkpoints",
     "persisted",
+    "register_serializer",
     "restore_checkpoint",
     "save_checkpoint",
+    "serializer_for",
     "storage_factory",
+    "summarize",
 ]
 
 

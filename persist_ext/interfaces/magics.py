@@ -299,6 +299,10 @@ class PersistMagics(Magics):
             raise UsageError(f"{', '.join(given)} only apply to the %%persist cell magic.")
         if len(rest) > 1 or (rest and sub in ("list", "info", "browse")):
             raise UsageError(f"%persist {sub} got unexpected arguments: {' '.join(rest)!r}.")
+        if sub == "show" and not rest:
+            raise UsageError("%persist show needs a cell name; see %persist list.")
+        if sub == "clear" and not rest and not args.all:
+            raise UsageError("%persist clear needs a cell name, or --all to clear everything.")
         location = self._location(args)
         if sub == "info":
             exists = "://" in location or Path(location).exists()
@@ -312,8 +316,6 @@ class PersistMagics(Magics):
         if sub == "list":
             return cache.list(location)
         if sub == "show":
-            if not rest:
-                raise UsageError("%persist show needs a cell name; see %persist list.")
             try:
                 return cache.show(rest[0])
             except KeyError:
@@ -321,8 +323,6 @@ class PersistMagics(Magics):
                     f"No cached cell named {rest[0]!r}; see %persist list."
                 ) from None
         if sub == "clear":
-            if not rest and not args.all:
-                raise UsageError("%persist clear needs a cell name, or --all to clear everything.")
             removed = cache.clear(None if args.all else rest[0])
             return _Cleared(removed, "every cell" if args.all else rest[0])
         if sub == "why":

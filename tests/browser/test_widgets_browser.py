@@ -40,7 +40,14 @@ def _open_and_run(page: Any, path: str) -> None:
     page.evaluate(
         f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{path}'}})"
     )
-    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    # The session's Lab may restore earlier notebooks (hidden tabs): wait for this one.
+    page.wait_for_function(
+        f"""() => {{
+            const w = window.jupyterapp.shell.currentWidget;
+            return w && w.context && w.context.path === '{path}' && w.content.isVisible;
+        }}""",
+        timeout=60_000,
+    )
     # Wait for the kernel before running, or the run-all is lost.
     page.wait_for_function(
         """() => {

@@ -51,7 +51,9 @@ def test_inputs_are_names_read_before_the_cell_assigns_them(source: str, reads: 
 
 
 def test_definitions_are_imports_functions_and_classes() -> None:
-    code = analyze_cell("import numpy as np\nfrom os import path\ndef f(): pass\nclass A: pass\nx = 1")
+    code = analyze_cell(
+        "import numpy as np\nfrom os import path\ndef f(): pass\nclass A: pass\nx = 1"
+    )
     assert code.definitions == {"np", "path", "f", "A"}
     assert code.imported_modules == ("numpy", "os")
     assert "x" in code.assigns
@@ -89,7 +91,9 @@ def test_changed_helper_three_levels_down_changes_the_key_and_is_named() -> None
     ns["leaf"].__module__ = "__main__"
     after = build_key(analyze_cell("y = top(3)"), ns)
     assert before.digest != after.digest
-    messages = [d.message for d in diff_components(before.components, after.components, after.reaches)]
+    messages = [
+        d.message for d in diff_components(before.components, after.components, after.reaches)
+    ]
     assert "function leaf changed" in messages
     assert any(m.startswith("function top changed through") and "leaf" in m for m in messages)
 

@@ -44,7 +44,8 @@ def _depth(node: Marker) -> int:
 )  # fmt: skip
 def test_tree_shape(n: int, batch: int, group: int, depth: int, top: int) -> None:
     root = build_tree("g/1", [str(i) for i in range(n)], batch_size=batch, group_size=group)
-    assert root.id == "g/1/root" and root.group_id is None
+    assert root.id == "g/1/root"
+    assert root.group_id is None
     assert len(root.children) == top
     if n:
         assert _depth(root) == depth
@@ -68,7 +69,9 @@ def test_persist_get_multi_children_and_results() -> None:
     marker_persist(root, save_leaves=False, store=store)
     assert marker_get("g/1/t/0", store=store) is None  # leaves not saved
     node = marker_get("g/1/n1.0", store=store)
-    assert node is not None and node.done and node.result is None
+    assert node is not None
+    assert node.done
+    assert node.result is None
     assert marker_get("g/1/n1.0", load_results=True, store=store).result == {"sum": 3}
     assert [m.id for m in marker_get_multi(["g/1/n1.1", "g/1/zzz", "g/1/root"], store=store)] == [
         "g/1/n1.1",
@@ -122,11 +125,13 @@ def test_completion_bubbles_once_and_rerun_is_noop() -> None:
     marker_persist(root, save_leaves=False, store=store)
     paths = paths_to_root(root)
     completions = [complete_leaf(store, leaf, path) for leaf, path in paths.items()]
-    assert completions.count(True) == 1 and completions[-1] is True
+    assert completions.count(True) == 1
+    assert completions[-1] is True
     assert marker_get("g/1/root", store=store).done
     assert not any(complete_leaf(store, leaf, path) for leaf, path in paths.items())
     levels = level_completion(store, "g/1/root", len(keys))
-    assert levels[0] == (25, 25) and levels[-1] == (1, 1)
+    assert levels[0] == (25, 25)
+    assert levels[-1] == (1, 1)
     assert all(done == total for done, total in levels)
 
 

@@ -27,15 +27,20 @@ def test_map_submit_run_wait_results(store: Store) -> None:
         extra = group.submit(square, 7, key="seven")
         assert group.submit(square, 8) == "square-0"  # automatic, stable keys
         result = group.run().wait()
-    assert keys == [f"sq{i}" for i in range(5)] and extra == "seven"
+    assert keys == [f"sq{i}" for i in range(5)]
+    assert extra == "seven"
     assert result.results == {**{f"sq{i}": i * i for i in range(5)}, "seven": 49, "square-0": 64}
-    assert result.ok and len(seen) == 1 and seen[0].results == result.results
+    assert result.ok
+    assert len(seen) == 1
+    assert seen[0].results == result.results
     assert group.result("seven") == 49
     assert group.read_task("sq3") == 9
     assert group.list_tasks("sq?") == [f"sq{i}" for i in range(5)]
     record = group.session["sq2#0"]
-    assert record.status is TaskStatus.FINISHED and record.tries == 1
-    assert record.started is not None and record.ended >= record.started
+    assert record.status is TaskStatus.FINISHED
+    assert record.tries == 1
+    assert record.started is not None
+    assert record.ended >= record.started
 
 
 def test_run_does_not_block(store: Store) -> None:
@@ -59,9 +64,12 @@ def test_failure_recorded_with_traceback_and_reported_to_callback(store: Store) 
     group.submit(square, 2, key="ok")
     result = group.run().wait()
     failure = result.failures["1"]
-    assert failure.tries == 3 and "ValueError: bad input 1" in failure.error
+    assert failure.tries == 3
+    assert "ValueError: bad input 1" in failure.error
     assert 'raise ValueError(f"bad input {x}")' in failure.traceback
-    assert len(seen) == 1 and seen[0].failures.keys() == {"1"} and seen[0].results == {"ok": 4}
+    assert len(seen) == 1
+    assert seen[0].failures.keys() == {"1"}
+    assert seen[0].results == {"ok": 4}
     instance = group.session["1#0"]
     assert instance.status is TaskStatus.FAILED
     assert group.session.get_instances_with_unresolved_logs() == [instance]
@@ -78,7 +86,8 @@ def test_captured_output_per_thread(store: Store) -> None:
     group.run().wait()
     for i in range(8):
         instance = group.session[f"{i}#0"]
-        assert instance.stdout == f"out {i}\n" and instance.stderr == f"err {i}\n"
+        assert instance.stdout == f"out {i}\n"
+        assert instance.stderr == f"err {i}\n"
     group.close()
 
 
@@ -110,7 +119,7 @@ def test_bad_input_errors(store: Store) -> None:
 def test_lambda_with_processes_is_a_clear_error(store: Store) -> None:
     group = TaskGroup("lam", store, executor="processes", max_workers=1)
     group.map(lambda x: x, [1])
-    with pytest.raises(TaskError, match="cannot be sent to a process pool.*module level"):
+    with pytest.raises(TaskError, match=r"cannot be sent to a process pool.*module level"):
         group.run()
     group.close()
 
@@ -164,7 +173,8 @@ def test_skip_abandon_and_replay(store: Store) -> None:
     assert seen == []  # "later" is unsettled
     skipped = group.skip("later")
     assert skipped.status is TaskStatus.SKIPPED
-    assert len(seen) == 1 and seen[0].skipped == ("later",)
+    assert len(seen) == 1
+    assert seen[0].skipped == ("later",)
     with pytest.raises(TaskError, match="already skipped"):
         group.skip("later")
     with pytest.raises(TaskError, match="Only failed instances can be replayed"):
@@ -172,7 +182,8 @@ def test_skip_abandon_and_replay(store: Store) -> None:
 
     group._defs["1"].fn = square  # the fix, declared again after a restart in real life
     clone = group.replay("1#0")
-    assert clone.name == "1#1" and clone.metadata == {"parent": "1#0", "depth": 1}
+    assert clone.name == "1#1"
+    assert clone.metadata == {"parent": "1#0", "depth": 1}
     group.wait()
     assert group.session["1#0"].status is TaskStatus.REPLAYED
     assert group.result("1") == 1
@@ -194,14 +205,20 @@ def test_progress_model_and_text(store: Store) -> None:
     snap = group.progress()
     assert isinstance(snap, ProgressSnapshot)
     assert (snap.total, snap.done, snap.failed, snap.running, snap.todo) == (6, 5, 1, 0, 0)
-    assert snap.finished and snap.rate is not None and snap.eta == 0.0
-    assert snap.levels[0] == (6, 6) and snap.levels[-1] == (1, 1)
+    assert snap.finished
+    assert snap.rate is not None
+    assert snap.eta == 0.0
+    assert snap.levels[0] == (6, 6)
+    assert snap.levels[-1] == (1, 1)
     assert [row["instance"] for row in snap.rows] == ["bad#0"]
     counts = group.counts()
-    assert counts["finished"] == 5 and counts["failed"] == 1 and counts["running"] == 0
+    assert counts["finished"] == 5
+    assert counts["failed"] == 1
+    assert counts["running"] == 0
     text = repr(group)
     assert "5/6" in text or "6/6" in text
-    assert "bad#0: failed" in text and "ValueError" in text
+    assert "bad#0: failed" in text
+    assert "ValueError" in text
     group.close()
 
 

@@ -24,7 +24,8 @@ N = 1000
 def _check_thousand(group: TaskGroup, seen: list[GroupResult]) -> None:
     result = group.run().wait()
     assert result.results == {str(i): i * i for i in range(N)}
-    assert len(seen) == 1 and len(seen[0].results) == N
+    assert len(seen) == 1
+    assert len(seen[0].results) == N
     snap = group.progress()
     assert (snap.done, snap.total, snap.finished) == (N, N, True)
     assert snap.levels[-1] == (1, 1)

@@ -11,6 +11,7 @@ and the cell simply runs.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import types
@@ -334,6 +335,8 @@ class CellCache:
                 continue
             if var in code.definitions and _is_definition(value):
                 continue  # re-created on a hit by re-running its statement
+            if isinstance(value, io.IOBase) and value.closed:
+                continue  # ``with open(p) as fh:`` leaves a dead handle, not data
             changed[var] = value
         mutated = [
             var
@@ -376,7 +379,8 @@ class CellCache:
         for var, exc in failures.items():
             _warn(
                 UnstorableVariableWarning,
-                f"%%persist {manifest.name}: could not store variable {var!r} because {exc}. "
+                f"%%persist {manifest.name}: could not store variable {var!r} because "
+                f"{str(exc).rstrip('.')}. "
                 "Nothing was cached, so the cell runs again next time; leave it out with "
                 "--vars (store only the names you need).",
             )

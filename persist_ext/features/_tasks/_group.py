@@ -382,3 +382,9 @@ class TaskGroup:
 
     def __repr__(self) -> str:
         return self._runs.progress_model().text()
+
+    def _repr_html_(self) -> str:
+        # A static snapshot: what a saved notebook or nbconvert keeps.
+        from .._progress import snapshot_html
+
+        return snapshot_html(self.progress())

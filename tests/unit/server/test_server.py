@@ -9,14 +9,6 @@ import diskcache
 import pytest
 from tornado.httpclient import HTTPClientError
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
-
-
-@pytest.fixture
-def jp_server_config() -> dict:
-    return {"ServerApp": {"jpserver_extensions": {"persist_ext": True}}}
-
-
 @pytest.fixture
 def stores(jp_root_dir: Path) -> Path:
     """Two stores under the server root: a notebook's ``.persist`` and a named cache."""

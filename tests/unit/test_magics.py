@@ -1,0 +1,187 @@
+"""%persist / %%persist through a real IPython shell: arguments, config, dispatch, errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+from traitlets import TraitError
+
+from persist_ext._errors import CellRaisedError
+from persist_ext.interfaces.magics import PersistMagics, parse_duration
+
+
+@pytest.fixture
+def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shell.run_line_magic("load_ext", "persist_ext")
+    before = set(shell.user_ns)
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("unload_ext", "persist_ext")
+        for name in set(shell.user_ns) - before:
+            del shell.user_ns[name]
+
+
+def magics(ip) -> PersistMagics:
+    return ip.magics_manager.registry["PersistMagics"]
+
+
+def cell(ip, line: str, body: str) -> str:
+    with capture_output() as out:
+        ip.run_cell_magic("persist", line, body)
+    return out.stdout
+
+
+def test_second_run_is_restored_with_a_notice(ip, tmp_path: Path) -> None:
+    ip.user_ns["calls"] = 0
+    first = cell(ip, "sq", "squares = [i * i for i in range(5)]\nprint(sum(squares))")
+    assert first == "30\n"
+    ip.user_ns.pop("squares")
+    second = cell(ip, "sq", "squares = [i * i for i in range(5)]\nprint(sum(squares))")
+    assert second.startswith("30\n")
+    assert "persist: restored sq from" in second and "original run took" in second
+    assert ip.user_ns["squares"][-1] == 16
+    assert (tmp_path / ".persist").is_dir()  # default store beside the notebook
+
+
+def test_quiet_flag_and_config(ip) -> None:
+    cell(ip, "q", "v = 1")
+    assert cell(ip, "q --quiet", "v = 1") == ""
+    magics(ip).quiet = True
+    assert cell(ip, "q", "v = 1") == ""
+
+
+def test_verbose_says_why_it_ran(ip) -> None:
+    ip.user_ns["n"] = 1
+    cell(ip, "vb", "m = n + 1")
+    ip.user_ns["n"] = 2
+    out = cell(ip, "vb --verbose", "m = n + 1")
+    assert "persist: stored vb (m)" in out and "input n changed" in out
+
+
+def test_dir_and_store_options_pick_the_store(ip, tmp_path: Path) -> None:
+    cell(ip, f"a --dir {tmp_path / 'one'}", "a = 1")
+    cell(ip, f"b --store {tmp_path / 'two'}", "b = 1")
+    assert (tmp_path / "one").is_dir() and (tmp_path / "two").is_dir()
+    listing = ip.run_line_magic("persist", f"list --dir {tmp_path / 'one'}")
+    assert [e.name for e in listing.entries] == ["a"]
+
+
+def test_config_directory_is_used(ip, tmp_path: Path) -> None:
+    ip.run_line_magic("config", f"PersistMagics.directory = {str(tmp_path / 'cfg')!r}")
+    try:
+        cell(ip, "c", "c = 1")
+        assert (tmp_path / "cfg").is_dir()
+        assert str(tmp_path / "cfg") in repr(ip.run_line_magic("persist", "info"))
+    finally:
+        ip.run_line_magic("config", "PersistMagics.directory = ''")
+
+
+def test_line_subcommands(ip) -> None:
+    cell(ip, "one", "x = list(range(100))")
+    cell(ip, "one", "x = list(range(100))")
+    listing = ip.run_line_magic("persist", "list")
+    assert [(e.name, e.hits) for e in listing.entries] == [("one", 1)]
+    assert "x: list" in repr(ip.run_line_magic("persist", "show one"))
+    assert "cached cells: 1" in repr(ip.run_line_magic("persist", "info"))
+    assert "restored" in str(ip.run_line_magic("persist", "why"))
+    assert "would be restored" not in str(ip.run_line_magic("persist", "why one --verbose"))
+    assert "Removed 1" in repr(ip.run_line_magic("persist", "clear one"))
+    assert ip.run_line_magic("persist", "list").entries == []
+    cell(ip, "two", "y = 2")
+    assert "Removed 1" in repr(ip.run_line_magic("persist", "clear --all"))
+
+
+def test_browse_returns_a_browser_or_table(ip) -> None:
+    cell(ip, "br", "z = 3")
+    shown = ip.run_line_magic("persist", "browse")
+    assert shown is not None
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("", "needs a subcommand"),
+        ("frobnicate", "Unknown %persist subcommand 'frobnicate'"),
+        ("show", "needs a cell name"),
+        ("show nothing-here", "No cached cell named 'nothing-here'|Nothing is cached yet"),
+        ("clear", "needs a cell name, or --all"),
+        ("list extra", "unexpected arguments"),
+        ("list --refresh", "only apply to the %%persist cell magic"),
+        ("why never-ran", "Nothing is stored|Nothing is cached yet"),
+        ("info --bogus", "unrecognized arguments"),
+    ],
+)
+def test_bad_line_input_is_a_usage_error(ip, line: str, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        ip.run_line_magic("persist", line)
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("a b", "takes one cell name"),
+        ("--expire soon", "Cannot read 'soon' as a duration"),
+        ("--vars 1x,y", "--vars takes comma-separated variable names"),
+        ("--all", "--all only applies"),
+        ("--store ftp://x", "Unknown store URL"),
+    ],
+)
+def test_bad_cell_input_is_a_usage_error(ip, line: str, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        ip.run_cell_magic("persist", line, "x = 1")
+
+
+def test_cell_options_are_passed_through(ip, tmp_path: Path) -> None:
+    dep = tmp_path / "data.txt"
+    dep.write_text("1")
+    body = "w = open('data.txt').read()"
+    cell(ip, f"d --deps {dep} --vars w --expire 1h --env", body)
+    assert "restored" in cell(ip, f"d --deps {dep} --vars w --expire 1h --env", body)
+    dep.write_text("22")
+    out = cell(ip, f"d --deps {dep} --vars w --verbose", body)
+    assert f"file {dep} changed" in out
+    assert ip.user_ns["w"] == "22"
+    details = repr(ip.run_line_magic("persist", "show d"))
+    assert "expires:" not in details  # the last run had no --expire
+    assert "refresh" not in out
+    assert "restored" not in cell(ip, f"d --deps {dep} --vars w --refresh", body)
+
+
+def test_a_failing_cell_marks_the_cell_failed(ip) -> None:
+    with pytest.raises(CellRaisedError), capture_output():
+        ip.run_cell_magic("persist", "bad", "1 / 0")
+    result = ip.run_cell("%%persist bad2\n1 / 0")
+    assert not result.success
+
+
+def test_help_documents_the_arguments(ip) -> None:
+    doc = ip.find_line_magic("persist").__doc__
+    for flag in ("--refresh", "--expire", "--vars", "--deps", "--env", "--ignore", "--quiet"):
+        assert flag in doc
+    assert "c.PersistMagics" in sys.modules["persist_ext.interfaces.magics"].__doc__
+
+
+def test_expire_trait_is_validated(ip) -> None:
+    with pytest.raises(TraitError, match="duration"):
+        magics(ip).expire = "tomorrow"
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("90") == 90
+    assert parse_duration("10m") == 600
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("2w") == 14 * 86400
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration("0s")
