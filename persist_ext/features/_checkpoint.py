@@ -26,8 +26,6 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cloudpickle
-
 from ..storage._protocol import KeyValueStore
 
 __all__ = ["CheckpointReport", "list_checkpoints", "restore_checkpoint", "save_checkpoint"]
@@ -126,6 +124,8 @@ def save_checkpoint(
         key = f"{prefix}{generation}/var/{var}"
         try:
             if _defined_in_main(value) or isinstance(value, types.FunctionType):
+                import cloudpickle  # only needed for notebook-defined code
+
                 store.set(key, cloudpickle.dumps(value, protocol=5))
                 encodings[var] = _BY_VALUE
             else:
@@ -179,7 +179,11 @@ def restore_checkpoint(
         key = f"{prefix}{manifest['generation']}/var/{var}"
         try:
             value = store.get(key)
-            namespace[var] = cloudpickle.loads(value) if encoding == _BY_VALUE else value
+            if encoding == _BY_VALUE:
+                import cloudpickle
+
+                value = cloudpickle.loads(value)
+            namespace[var] = value
         except Exception as exc:  # one broken variable must not block the others
             report.skipped[var] = f"{type(exc).__name__}: {exc}"
             continue
