@@ -33,6 +33,9 @@ def _median_seconds(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
+QUICK = {"mib": 64, "repeat": 2}
+
+
 def run(mib: int = 1024, repeat: int = 3) -> list[dict[str, Any]]:
     """Measure, returning rows of ``{"name", "value", "unit"}``."""
     rows: list[dict[str, Any]] = []

@@ -30,6 +30,9 @@ def _fill(path: Path, n: int) -> float:
     return time.perf_counter() - start
 
 
+QUICK = {"small": 10_000, "large": 100_000}
+
+
 def run(small: int = 100_000, large: int = 1_000_000) -> list[dict[str, Any]]:
     """Measure, returning rows of ``{"name", "value", "unit"}``."""
     rows: list[dict[str, Any]] = []

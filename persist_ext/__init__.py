@@ -108,6 +108,7 @@ __all__ = [
     "InvalidPickle",
     "KeyLimitStash",
     "KeyValueStore",
+    "MarkerProgress",
     "MemoryStorage",
     "MemoryStore",
     "MultiProcessStash",
@@ -131,17 +132,22 @@ __all__ = [
     "ShelveStash",
     "SortedStash",
     "Stash",
+    "StashBrowser",
     "Store",
     "StoreClosedError",
     "StoreError",
     "TaskError",
+    "TaskGroupProgress",
     "Tracker",
     "UnionStash",
     "UnsafeNameError",
     "UnstorableVariableWarning",
     "__version__",
+    "browse",
     "dealloc",
     "default_directory",
+    "display_markers",
+    "display_tasks",
     "fingerprint",
     "fingerprint_code",
     "list_checkpoints",
@@ -153,6 +159,31 @@ __all__ = [
     "storage_factory",
     "summarize",
 ]
+
+
+# Widgets import ipywidgets; they load on first use so that ``import persist_ext`` stays cheap.
+_LAZY = {
+    "browse": "persist_ext.interfaces.widgets._browser",
+    "StashBrowser": "persist_ext.interfaces.widgets._browser",
+    "display_tasks": "persist_ext.interfaces.widgets._tasks",
+    "TaskGroupProgress": "persist_ext.interfaces.widgets._tasks",
+    "display_markers": "persist_ext.interfaces.widgets._markers",
+    "MarkerProgress": "persist_ext.interfaces.widgets._markers",
+}
+
+
+def __getattr__(name: str) -> _t.Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'persist_ext' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 # Trackers and task groups display as live widgets wherever a kernel runs them; the

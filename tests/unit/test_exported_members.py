@@ -17,6 +17,7 @@ def test_all_matches_public_namespace() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     public.discard("annotations")
+    public |= set(persist_ext._LAZY)  # widgets, loaded on first access
     exported = set(persist_ext.__all__) - {"__version__"}
     assert exported == public - {"load_ipython_extension", "unload_ipython_extension"}
 
@@ -26,3 +27,12 @@ def test_every_exported_name_is_documented() -> None:
         obj = getattr(persist_ext, name)
         if callable(obj):
             assert obj.__doc__, f"{name} has no docstring"
+
+
+def test_import_is_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, persist_ext; print('ipywidgets' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -9,6 +9,7 @@ import diskcache
 import pytest
 from tornado.httpclient import HTTPClientError
 
+
 @pytest.fixture
 def stores(jp_root_dir: Path) -> Path:
     """Two stores under the server root: a notebook's ``.persist`` and a named cache."""
