@@ -55,6 +55,15 @@ def test_second_run_is_restored_with_a_notice(ip, tmp_path: Path) -> None:
     assert (tmp_path / ".persist").is_dir()  # default store beside the notebook
 
 
+def test_unnamed_cell_is_named_after_the_notebook_cell_id(ip) -> None:
+    # JupyterLab sends the cell id with each execution; IPython passes it to pre_run_cell.
+    with capture_output():
+        ip.run_cell("%%persist\nanswer = 42", cell_id="abc-123")
+        ip.run_cell("%%persist\nanswer = 42", cell_id="abc-123")
+    listing = ip.run_line_magic("persist", "list")
+    assert [(e.name, e.hits) for e in listing.entries] == [("cell-abc-123", 1)]
+
+
 def test_quiet_flag_and_config(ip) -> None:
     cell(ip, "q", "v = 1")
     assert cell(ip, "q --quiet", "v = 1") == ""
