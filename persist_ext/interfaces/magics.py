@@ -40,7 +40,7 @@ _CELL_ONLY = ("refresh", "expire", "vars", "deps", "env", "ignore", "mmap")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration such as ``"90"``, ``"90s"``, ``"10m"``, ``"1h30m"``, ``"7d"``, ``"2w"``.
+    """Seconds in a duration: ``"90"``, ``"90s"``, ``"10m"``, ``"1h30m"``, ``"7d"``, ``"2w"``.
 
     Raises
     ------
@@ -78,9 +78,7 @@ class PersistMagics(Magics):
         "",
         help=f"Store directory. Empty: ${ENV_VAR} if set, else ./.persist beside the notebook.",
     ).tag(config=True)
-    quiet = Bool(False, help="Do not print the 'restored ...' notice after a hit.").tag(
-        config=True
-    )
+    quiet = Bool(False, help="Do not print the 'restored ...' notice after a hit.").tag(config=True)
     verbose = Bool(False, help="Print why a cell ran and what was stored.").tag(config=True)
     expire = Unicode(
         "", help="Default lifetime of cached cells, e.g. '7d' or '12h'; empty: never expire."
@@ -258,9 +256,7 @@ class PersistMagics(Magics):
             variables = tuple(v.strip() for v in args.vars.split(",") if v.strip())
             bad = [v for v in variables if not v.isidentifier()]
             if bad or not variables:
-                raise UsageError(
-                    f"--vars takes comma-separated variable names, got {args.vars!r}."
-                )
+                raise UsageError(f"--vars takes comma-separated variable names, got {args.vars!r}.")
         cell_id, raw = self._cell
         # Use the notebook cell id only when it belongs to the cell being run now.
         use_id = cell_id if cell_id and cell.strip() and cell.strip() in raw else None
@@ -309,9 +305,16 @@ class PersistMagics(Magics):
             if not exists:
                 return self._summary(location)
             return self._cache(args).info(location, True)
-        if "://" not in location and not Path(location).exists() and sub != "clear":
+        if "://" not in location and not Path(location).exists():
+            # Looking must not create a store.
             if sub in ("show", "why"):
                 raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
+            if sub in ("list", "browse"):
+                from ..features._cellcache._views import EntryTable
+
+                return EntryTable([], directory=location)
+            if sub == "clear":
+                return _Cleared(0, "every cell" if args.all else rest[0])
         cache = self._cache(args)
         if sub == "list":
             return cache.list(location)
@@ -319,9 +322,7 @@ class PersistMagics(Magics):
             try:
                 return cache.show(rest[0])
             except KeyError:
-                raise UsageError(
-                    f"No cached cell named {rest[0]!r}; see %persist list."
-                ) from None
+                raise UsageError(f"No cached cell named {rest[0]!r}; see %persist list.") from None
         if sub == "clear":
             removed = cache.clear(None if args.all else rest[0])
             return _Cleared(removed, "every cell" if args.all else rest[0])

@@ -55,7 +55,8 @@ def run(cache: CellCache, shell, cell: str, **options):
 def test_second_run_restores_variables_and_outputs_without_executing(shell, cache) -> None:
     shell.user_ns.update(runs=[], x=21)
     first, out1 = run(cache, shell, "runs.append(1)\ny = x * 2\nprint('y =', y)", name="c")
-    assert not first.hit and first.stored
+    assert not first.hit
+    assert first.stored
     assert out1.stdout == "y = 42\n"
     shell.user_ns.pop("y")
     shell.user_ns["runs"] = []
@@ -82,7 +83,8 @@ def test_changed_input_reruns_and_why_names_it(shell, cache) -> None:
     run(cache, shell, "total = sum(range(n))", name="t")
     shell.user_ns["n"] = 4
     result, _ = run(cache, shell, "total = sum(range(n))", name="t")
-    assert not result.hit and shell.user_ns["total"] == 6
+    assert not result.hit
+    assert shell.user_ns["total"] == 6
     assert [d.message for d in result.reason] == ["input n changed"]
     assert "input n changed" in str(cache.why(shell, "t"))
     # Back to the first value: still stored (several inputs of one code are kept).
@@ -155,7 +157,10 @@ def test_matplotlib_figure_is_replayed(shell, cache) -> None:
 
 
 def test_functions_and_classes_defined_in_the_cell_exist_after_a_hit(shell, cache) -> None:
-    cell = "class P:\n    def __init__(self, v):\n        self.v = v\ndef make(v):\n    return P(v)\np = make(3)"
+    cell = (
+        "class P:\n    def __init__(self, v):\n        self.v = v\n"
+        "def make(v):\n    return P(v)\np = make(3)"
+    )
     run(cache, shell, cell, name="defs")
     for name in ("P", "make", "p"):
         shell.user_ns.pop(name)
@@ -171,7 +176,8 @@ def test_unstorable_variable_warns_runs_and_is_not_cached(shell, cache, tmp_path
     for _ in range(2):
         with pytest.warns(UnstorableVariableWarning, match=r"'gen'.*generator"):
             result, _ = run(cache, shell, cell, name="gen")
-        assert not result.hit and not result.stored
+        assert not result.hit
+        assert not result.stored
     assert counter.read_text() == "xx"  # ran both times: nothing partial was restored
     assert list(cache.store.keys("cell/gen/")) == []
 
@@ -198,16 +204,18 @@ def test_corrupt_entry_is_reported_and_recomputed(shell, cache) -> None:
     cache.store.delete(var_key)  # a lost value file: the entry can no longer be restored
     with pytest.warns(CellCacheWarning, match="cannot be read"):
         result, _ = run(cache, shell, "y = x + 1", name="cor")
-    assert not result.hit and result.stored
+    assert not result.hit
+    assert result.stored
     assert run(cache, shell, "y = x + 1", name="cor")[0].hit
 
 
 def test_refresh_recomputes_and_replaces(shell, cache) -> None:
     shell.user_ns["calls"] = 0
     cell = "import random\nr = random.random()"
-    first, _ = run(cache, shell, cell, name="r")
+    _first, _ = run(cache, shell, cell, name="r")
     refreshed, _ = run(cache, shell, cell, name="r", refresh=True)
-    assert not refreshed.hit and refreshed.stored
+    assert not refreshed.hit
+    assert refreshed.stored
     assert run(cache, shell, cell, name="r")[0].hit
     assert shell.user_ns["r"] == cache.store.get(refreshed.manifest.variables["r"])
     assert len(cache.entries()) == 1
@@ -233,7 +241,8 @@ def test_large_array_round_trips_and_mmap(shell, cache) -> None:
     shell.user_ns.pop("big")
     assert run(cache, shell, cell, name="big", mmap=True)[0].hit
     big = shell.user_ns["big"]
-    assert big.dtype == np.float64 and big[-1] == 1_999_999.0
+    assert big.dtype == np.float64
+    assert big[-1] == 1_999_999.0
 
 
 def test_dataframe_round_trips_with_dtypes_and_index(shell, cache) -> None:
@@ -262,10 +271,12 @@ def test_list_show_clear_info(shell, cache, tmp_path: Path) -> None:
     assert "<table>" in table._repr_html_()
     assert "a: list" in repr(cache.show("one"))
     info = cache.info(str(tmp_path / "store"), True)
-    assert info.entries == 2 and "cached cells: 2" in repr(info)
+    assert info.entries == 2
+    assert "cached cells: 2" in repr(info)
     assert cache.clear("one") == 1
     assert [e.name for e in cache.list().entries] == ["two"]
-    assert cache.clear() == 1 and cache.list().entries == []
+    assert cache.clear() == 1
+    assert cache.list().entries == []
 
 
 def test_why_for_a_cell_not_run_in_this_session(shell, cache, tmp_path: Path) -> None:

@@ -153,7 +153,8 @@ def test_deps_file_content_changes_the_key_and_size_mtime_shortcut_skips_rehash(
     second = file_components([str(data)], digests)
     assert second != first
     diffs = diff_components(first, second)
-    assert [d.kind for d in diffs] == ["file"] and str(data) in diffs[0].message
+    assert [d.kind for d in diffs] == ["file"]
+    assert str(data) in diffs[0].message
 
 
 def test_deps_globs_directories_and_missing_files(tmp_path: Path) -> None:

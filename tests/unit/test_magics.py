@@ -50,7 +50,8 @@ def test_second_run_is_restored_with_a_notice(ip, tmp_path: Path) -> None:
     ip.user_ns.pop("squares")
     second = cell(ip, "sq", "squares = [i * i for i in range(5)]\nprint(sum(squares))")
     assert second.startswith("30\n")
-    assert "persist: restored sq from" in second and "original run took" in second
+    assert "persist: restored sq from" in second
+    assert "original run took" in second
     assert ip.user_ns["squares"][-1] == 16
     assert (tmp_path / ".persist").is_dir()  # default store beside the notebook
 
@@ -76,13 +77,15 @@ def test_verbose_says_why_it_ran(ip) -> None:
     cell(ip, "vb", "m = n + 1")
     ip.user_ns["n"] = 2
     out = cell(ip, "vb --verbose", "m = n + 1")
-    assert "persist: stored vb (m)" in out and "input n changed" in out
+    assert "persist: stored vb (m)" in out
+    assert "input n changed" in out
 
 
 def test_dir_and_store_options_pick_the_store(ip, tmp_path: Path) -> None:
     cell(ip, f"a --dir {tmp_path / 'one'}", "a = 1")
     cell(ip, f"b --store {tmp_path / 'two'}", "b = 1")
-    assert (tmp_path / "one").is_dir() and (tmp_path / "two").is_dir()
+    assert (tmp_path / "one").is_dir()
+    assert (tmp_path / "two").is_dir()
     listing = ip.run_line_magic("persist", f"list --dir {tmp_path / 'one'}")
     assert [e.name for e in listing.entries] == ["a"]
 

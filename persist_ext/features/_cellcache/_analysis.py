@@ -172,7 +172,7 @@ def _walk_statements(body: list[ast.stmt], assigned: set[str], reads: dict[str, 
         if nested is None:
             scan.visit(stmt)
         else:
-            header, bodies = nested
+            header, _bodies = nested
             for part in header:
                 scan.visit(part)
         for name in scan.loads:
@@ -251,7 +251,9 @@ def analyze_cell(source: str) -> CellCode:
             definitions.add(stmt.name)
     # Keep the nodes (and so their line numbers): functions re-created on a hit report the
     # cell's own lines in tracebacks and ``inspect.getsource``.
-    definition_module = ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
+    definition_module = (
+        ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
+    )
     return CellCode(
         source=source,
         digest=_digest(tree),

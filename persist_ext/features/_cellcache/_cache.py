@@ -49,8 +49,9 @@ class CellOptions:
 
     Examples
     --------
-    >>> CellOptions(name="load", expire=3600.0)
-    CellOptions(name='load', refresh=False, expire=3600.0, variables=None, deps=(), env=False, ignore=(), mmap=False, keep=3, cell_id=None)
+    >>> options = CellOptions(name="load", expire=3600.0)
+    >>> options.name, options.expire, options.keep
+    ('load', 3600.0, 3)
     """
 
     name: str | None = None
@@ -86,7 +87,9 @@ class CellResult:
                 f"original run took {format_duration(m.duration)})"
             )
         if self.stored and m is not None:
-            return f"persist: stored {self.name} ({', '.join(sorted(m.variables)) or 'no variables'})"
+            return (
+                f"persist: stored {self.name} ({', '.join(sorted(m.variables)) or 'no variables'})"
+            )
         return f"persist: ran {self.name} (not stored)"
 
 
@@ -200,8 +203,9 @@ class CellCache:
                     f"runs every time and is not stored. Pass --ignore {var} to leave it out "
                     "of the key.",
                 )
-            self._remember(name, key, False, "inputs cannot be fingerprinted: "
-                           + ", ".join(key.unhashable), [])
+            self._remember(
+                name, key, False, "inputs cannot be fingerprinted: " + ", ".join(key.unhashable), []
+            )
             self._execute(shell, cell, code, name, key, options, reason=[])
             return CellResult(name=name, hit=False, notes=["not stored: unfingerprintable input"])
         entry_prefix = f"{cell_prefix(name)}{key.digest}/"
@@ -251,7 +255,9 @@ class CellCache:
         except Exception:
             pass
 
-    def _restore(self, shell: Any, code: CellCode, manifest: Manifest, options: CellOptions) -> bool:
+    def _restore(
+        self, shell: Any, code: CellCode, manifest: Manifest, options: CellOptions
+    ) -> bool:
         ns = shell.user_ns
         try:
             if code.definition_module is not None:
@@ -314,7 +320,11 @@ class CellCache:
             deleted=deleted,
             duration=outcome.duration,
             reason=[d.message for d in reason],
-            options={"deps": list(options.deps), "env": options.env, "ignore": list(options.ignore)},
+            options={
+                "deps": list(options.deps),
+                "env": options.env,
+                "ignore": list(options.ignore),
+            },
         )
         result.stored = self._store(manifest, values, outcome, options)
         result.manifest = manifest
@@ -524,7 +534,9 @@ class CellCache:
         key = self.key_for(shell, code, options)
         diffs = diff_components(stored.components, key.components, key.reaches)
         if key.unhashable:
-            headline = f"{name} would run: inputs cannot be fingerprinted ({', '.join(key.unhashable)})."
+            headline = (
+                f"{name} would run: inputs cannot be fingerprinted ({', '.join(key.unhashable)})."
+            )
         elif diffs:
             headline = f"{name} would run again because:"
         else:

@@ -205,6 +205,8 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]]) -> None:
                 kwargs["transient"] = event["transient"]
             if event.get("update"):
                 kwargs["update"] = True
-            shell.display_pub.publish(data=event["data"], metadata=event.get("metadata") or {}, **kwargs)
+            shell.display_pub.publish(
+                data=event["data"], metadata=event.get("metadata") or {}, **kwargs
+            )
         elif kind == "clear":
             shell.display_pub.clear_output(wait=bool(event.get("wait")))

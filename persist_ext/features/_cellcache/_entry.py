@@ -131,7 +131,9 @@ class StoredCell:
     expires: float | None = None
 
 
-def iter_manifests(store: KeyValueStore, name: str | None = None) -> Iterator[tuple[str, EntryInfo]]:
+def iter_manifests(
+    store: KeyValueStore, name: str | None = None
+) -> Iterator[tuple[str, EntryInfo]]:
     """``(manifest key, info)`` of every stored cell run (or of one cell), without decoding."""
     prefix = cell_prefix(name) if name else PREFIX
     for key in store.keys(prefix):
@@ -214,4 +216,3 @@ def delete_entry(store: KeyValueStore, entry_prefix: str) -> int:
     rest = [k for k in store.keys(entry_prefix) if k != manifest_key]
     _delete_keys(store, rest)
     return removed
-

@@ -104,7 +104,9 @@ def diff_components(
             helpers = [h for h in reaches.get(component, []) if h in changed_functions]
             via = ", ".join(sorted(helpers))
         found.append(
-            Difference(kind, name, change, before, after, _message(kind, name, change, before, after, via))
+            Difference(
+                kind, name, change, before, after, _message(kind, name, change, before, after, via)
+            )
         )
     return found
 

@@ -86,7 +86,9 @@ def code_names(code: types.CodeType) -> set[str]:
 
 def _describe(value: Any) -> str:
     cls = type(value)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
 
 
 def _function_parts(fn: Any) -> list[Any]:
@@ -256,7 +258,9 @@ def build_key(
         if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
             getattr(value, "__func__", value)
         ):
-            _add_user_code(name, getattr(value, "__func__", value), components, reaches, data_globals)
+            _add_user_code(
+                name, getattr(value, "__func__", value), components, reaches, data_globals
+            )
             continue
         _add_input(name, value, components, fingerprints, unhashable, modules)
     for name, value in sorted(data_globals.items()):
@@ -312,4 +316,3 @@ def fingerprint_after(value: Any) -> str | None:
         return fingerprint(value)
     except Exception:
         return None
-

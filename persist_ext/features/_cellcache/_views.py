@@ -13,7 +13,14 @@ from typing import Any
 
 from ._entry import Manifest, StoredCell
 
-__all__ = ["EntryDetails", "EntryTable", "StoreSummary", "format_ago", "format_duration", "format_size"]
+__all__ = [
+    "EntryDetails",
+    "EntryTable",
+    "StoreSummary",
+    "format_ago",
+    "format_duration",
+    "format_size",
+]
 
 
 def format_size(size: float) -> str:
@@ -31,7 +38,7 @@ def format_duration(seconds: float) -> str:
         return f"{seconds * 1000:.1f} ms"
     if seconds < 60:
         return f"{seconds:.2f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
@@ -50,7 +57,9 @@ def format_ago(when: float, now: float | None = None) -> str:
 
 
 def _table_text(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     return "\n".join([line, *body]).rstrip()
@@ -123,7 +132,9 @@ class EntryDetails:
         out.append("key components:")
         out += [f"  {c} = {v}" for c, v in sorted(m.components.items())]
         if self.expires:
-            out.append(f"expires: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.expires))}")
+            out.append(
+                f"expires: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.expires))}"
+            )
         return out
 
     def __repr__(self) -> str:
