@@ -453,10 +453,22 @@ _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
 REPR_LIMIT = 120
 
 
+def _frame_head(frame: Any, rows: int = 5) -> dict[str, Any] | None:
+    """The first rows of a frame as JSON ("split" layout), so browsers can show a table
+    without loading the value; None when the frame cannot be rendered as JSON."""
+    try:
+        return json.loads(
+            frame.head(rows).to_json(orient="split", date_format="iso", default_handler=str)
+        )
+    except Exception:  # exotic column types: the summary simply has no head
+        return None
+
+
 def summarize(value: Any) -> dict[str, Any]:
     """A small JSON-ready description of ``value`` that needs no unpickling to show.
 
-    Keys: ``type`` always; ``shape`` and ``dtype`` for arrays and frames; ``len`` for
+    Keys: ``type`` always; ``shape`` and ``dtype`` for arrays and frames (frames also get
+    ``columns`` and ``head``, their first rows in pandas' "split" JSON); ``len`` for
     sized containers; ``repr``, at most 120 characters (never fails: a broken ``__repr__``
     gives ``"<unrepresentable ...>"``).
 
@@ -474,6 +486,8 @@ def summarize(value: Any) -> dict[str, Any]:
             out["columns"] = [str(c) for c in list(getattr(value, "columns", []))[:20]]
     elif isinstance(value, (str, bytes, bytearray, list, tuple, dict, set, frozenset)):
         out["len"] = len(value)
+    if "columns" in out:
+        out["head"] = _frame_head(value)
     try:
         if "columns" in out:  # a frame: its repr is slow and tall, describe it instead
             text = f"{out['type'].rsplit('.', 1)[-1]} {shape[0]}x{shape[1]}: {out['columns']}"

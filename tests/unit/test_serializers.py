@@ -232,3 +232,18 @@ def test_default_load_file_reads_and_maps(tmp_path: Path) -> None:
     mapped = ser.load_file(path, size, mmap=True)["x"]
     np.testing.assert_array_equal(mapped, np.arange(100.0))
     assert not mapped.flags.writeable
+
+
+def test_frame_summary_carries_a_json_head_for_browsers() -> None:
+    import json
+
+    import pandas as pd
+
+    from persist_ext.storage._serializers import summarize
+
+    frame = pd.DataFrame({"a": range(10), "t": pd.date_range("2020-01-01", periods=10)})
+    head = summarize(frame)["head"]
+    assert head["columns"] == ["a", "t"]
+    assert head["index"] == [0, 1, 2, 3, 4]
+    assert head["data"][0] == [0, "2020-01-01T00:00:00.000"]
+    json.dumps(head)  # JSON-safe

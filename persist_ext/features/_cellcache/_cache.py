@@ -34,6 +34,13 @@ from ._entry import (
     write_entry,
 )
 from ._explain import Difference, Explanation, diff_components
+from ._inspect import (
+    clear_entries,
+    entry_details,
+    latest_manifest,
+    store_summary,
+    stored_entries,
+)
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
 from ._views import EntryDetails, EntryTable, StoreSummary, format_ago, format_duration
 
@@ -420,89 +427,29 @@ class CellCache:
 
     # ------------------------------------------------------------------ inspection
     def _latest(self, name: str) -> Manifest | None:
-        best: tuple[float, str] | None = None
-        try:
-            for store_key, info in iter_manifests(self.store, name):
-                created = float(info.meta.get("created", info.created))
-                if best is None or created > best[0]:
-                    best = (created, store_key)
-            if best is None:
-                return None
-            return Manifest.from_dict(self.store.get(best[1]))
-        except Exception:
-            return None
+        return latest_manifest(self.store, name)
 
     def entries(self) -> list[StoredCell]:
         """Every stored cell run, newest first."""
-        found = []
-        for store_key, info in iter_manifests(self.store):
-            meta = info.meta
-            try:
-                hits = int(self.store.get(store_key[: -len("manifest")] + "hits", 0))
-            except Exception:
-                hits = 0
-            found.append(
-                StoredCell(
-                    store_key=store_key,
-                    name=str(meta.get("name", store_key.split("/")[1])),
-                    created=float(meta.get("created", info.created)),
-                    duration=float(meta.get("duration", 0.0)),
-                    size=int(meta.get("size", 0)),
-                    variables=list(meta.get("variables", [])),
-                    hits=hits,
-                    expires=info.expires,
-                )
-            )
-        found.sort(key=lambda e: e.created, reverse=True)
-        return found
+        return stored_entries(self.store)
 
     def list(self, directory: str = "") -> EntryTable:
-        """``%persist list``."""
+        """``%persist list``: name, variables, size, age, original run time, hits."""
         return EntryTable(self.entries(), directory=directory)
 
     def show(self, name: str) -> EntryDetails:
         """``%persist show NAME``; ``KeyError`` when nothing is stored under ``name``."""
-        manifest = self._latest(name)
-        if manifest is None:
-            raise KeyError(name)
-        hits = 0
-        try:
-            hits = int(self.store.get(f"{manifest.entry_prefix}hits", 0))
-        except Exception:
-            pass
-        info = self.store.info(f"{manifest.entry_prefix}manifest")
-        return EntryDetails(manifest, hits=hits, expires=info.expires if info else None)
+        return entry_details(self.store, name)
 
     def clear(self, name: str | None = None) -> int:
         """Remove one cell's entries (or all with ``name=None``); return how many runs."""
-        prefixes = {k[: -len("manifest")] for k, _ in iter_manifests(self.store, name)}
-        removed = sum(delete_entry(self.store, p) for p in sorted(prefixes))
-        # Leftovers without a manifest (a crash mid-store) go as well.
-        for key in list(self.store.keys(cell_prefix(name) if name else "cell/")):
-            self.store.delete(key)
         if name is None:
-            self.store.delete(FILES_KEY)
             self._files = None
-        return removed
+        return clear_entries(self.store, name)
 
     def info(self, directory: str, exists: bool) -> StoreSummary:
-        """``%persist info``."""
-        if not exists:
-            return StoreSummary(directory=directory, exists=False)
-        entries = self.entries()
-        volume = None
-        if callable(getattr(self.store, "volume", None)):
-            try:
-                volume = int(self.store.volume())  # type: ignore[attr-defined]
-            except Exception:
-                volume = None
-        return StoreSummary(
-            directory=directory,
-            exists=True,
-            entries=len(entries),
-            size=sum(e.size for e in entries),
-            volume=volume,
-        )
+        """``%persist info``: store path, cached cells, total size."""
+        return store_summary(self.store, directory, exists)
 
     def why(self, shell: Any, name: str | None = None, *, verbose: bool = False) -> Explanation:
         """Explain the last run of cell ``name`` (default: the last ``%%persist`` cell).

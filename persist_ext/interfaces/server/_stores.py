@@ -128,7 +128,9 @@ def _count_entries(store: Path) -> int:
         return 0
     connection = _connect(store)
     try:
-        (count,) = connection.execute("SELECT COUNT(*) FROM Cache").fetchone()
+        (count,) = connection.execute(
+            f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", (time.time(),)
+        ).fetchone()
     except sqlite3.Error as exc:
         raise StoreError(f"Cannot count the entries of {store}: {exc}.") from exc
     finally:
@@ -137,53 +139,32 @@ def _count_entries(store: Path) -> int:
 
 
 def read_entries(store: Path, limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
-    """Describe up to ``limit`` entries of ``store``, newest first, without decoding values.
+    """Describe up to ``limit`` live entries of ``store``, newest first, never decoding values.
 
-    Each item is :meth:`EntryInfo.to_json` plus ``"type"`` (the stored value's type).
+    Entries written by persist_ext's ``Store`` are described by the JSON header stored with
+    them (type, shape, size, ...); anything else in a diskcache index (another tool's cache)
+    by its diskcache storage mode. Each item is :meth:`EntryInfo.to_json` plus ``"type"``.
     Raises :class:`~persist_ext.StoreError` when the index cannot be read.
     """
-    from ...storage._protocol import EntryInfo
-
     if not (store / INDEX_FILE).is_file():
         return []
     connection = _connect(store)
     try:
         rows = connection.execute(
-            "SELECT key, raw, store_time, expire_time, mode, typeof(value), "
-            "CASE WHEN filename IS NULL THEN length(CAST(value AS BLOB)) ELSE size END "
-            "FROM Cache ORDER BY store_time DESC LIMIT ?",
-            (limit,),
+            "SELECT key, raw, store_time, expire_time, mode, typeof(value), size, filename, "
+            "CASE WHEN mode IN (?, ?) THEN value END "  # persist_ext headers: small
+            f"FROM Cache WHERE {_LIVE} ORDER BY store_time DESC LIMIT ?",
+            (MODE_RAW, MODE_BLOB, time.time(), limit),
         ).fetchall()
+        sizes = dict(
+            connection.execute(
+                "SELECT rowid, length(CAST(value AS BLOB)) FROM Cache "
+                f"WHERE filename IS NULL AND {_LIVE} ORDER BY store_time DESC LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
+        )
     except sqlite3.Error as exc:
         raise StoreError(f"Cannot list the entries of {store}: {exc}.") from exc
     finally:
         connection.close()
-    entries = []
-    for key, raw, created, expires, mode, sql_type, size in rows:
-        serializer = _MODES.get(mode, str(mode))
-        info = EntryInfo(
-            key=_display_key(key, raw),
-            serializer=serializer,
-            size=int(size or 0),
-            created=float(created or 0.0),
-            summary={"type": _value_type(serializer, sql_type)},
-            expires=expires,
-        )
-        entries.append({**info.to_json(), "type": info.summary["type"]})
-    return entries
-
-
-def _display_key(key: Any, raw: int) -> str:
-    if not raw:
-        return "<pickled key>"  # never unpickle: the bytes may come from anywhere
-    if isinstance(key, bytes):
-        return key.decode("utf-8", errors="replace")
-    return str(key)
-
-
-def _value_type(serializer: str, sql_type: str) -> str:
-    if serializer == "raw":  # inline in sqlite: its storage class tells the Python type
-        return {"integer": "int", "real": "float", "text": "str"}.get(sql_type, "bytes")
-    return {"binary": "bytes", "text": "str", "pickle": "pickled object"}.get(
-        serializer, serializer
-    )
+    return [_describe(row, sizes) for row in rows]
