@@ -11,6 +11,8 @@ import typing as _t
 
 from ._config import default_directory
 from ._errors import (
+    CellCacheWarning,
+    CellRaisedError,
     ConcurrentAccessError,
     CorruptEntryError,
     FingerprintError,
@@ -115,6 +117,8 @@ __all__ = [
     "MISSING",
     "POD",
     "CacheStash",
+    "CellCacheWarning",
+    "CellRaisedError",
     "CheckpointReport",
     "CloseableStash",
     "ConcurrentAccessError",

@@ -6,7 +6,7 @@ import {
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { IEntriesReply, IEntrySummary, IStoresReply, IStoreSummary, requestAPI } from './request';
+import { IEntriesReply, IStoresReply, requestAPI } from './request';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
   <g class="jp-icon3" fill="#616161">
@@ -55,19 +55,13 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function table(headers: string[], rows: string[][]): HTMLTableElement {
-  const node = element('table', 'jp-persist-table');
-  const head = node.createTHead().insertRow();
-  for (const header of headers) {
-    head.appendChild(element('th', '', header));
-  }
-  const body = node.createTBody();
-  for (const cells of rows) {
-    const row = body.insertRow();
-    for (const cell of cells) {
-      row.appendChild(element('td', '', cell));
-    }
-  }
+/** A two-line list item: a name that wraps, then a muted line of facts. */
+function item(className: string, name: string, facts: string[]): HTMLLIElement {
+  const node = element('li', `jp-persist-item ${className}`);
+  node.append(
+    element('div', 'jp-persist-name', name),
+    element('div', 'jp-persist-facts', facts.join(' · '))
+  );
   return node;
 }
 
@@ -123,25 +117,23 @@ export class PersistPanel extends Widget {
       this._show(where, element('p', 'jp-persist-empty', 'No stores found.'));
       return;
     }
-    const rows = reply.stores.map((store: IStoreSummary) => [
-      store.path,
-      store.error === null ? String(store.entries) : '?',
-      formatBytes(store.size),
-      formatAge(store.modified)
-    ]);
-    const node = table(['Path', 'Entries', 'Size', 'Modified'], rows);
-    node.classList.add('jp-persist-stores');
-    Array.from(node.tBodies[0].rows).forEach((row, index) => {
-      const store = reply.stores[index];
-      row.classList.add('jp-persist-store');
-      row.dataset.path = store.path;
-      row.title = store.error ?? `Show the entries of ${store.path}`;
-      row.addEventListener('click', () => this._open(store.path));
-    });
+    const list = element('ul', 'jp-persist-list jp-persist-stores');
+    for (const store of reply.stores) {
+      const entries = store.error === null ? `${store.entries} entries` : 'unreadable';
+      const node = item('jp-persist-store', store.path, [
+        entries,
+        formatBytes(store.size),
+        `modified ${formatAge(store.modified)}`
+      ]);
+      node.dataset.path = store.path;
+      node.title = store.error ?? `Show the entries of ${store.path}`;
+      node.addEventListener('click', () => this._open(store.path));
+      list.appendChild(node);
+    }
     const notes = reply.truncated
       ? [element('p', 'jp-persist-status', 'Scan stopped early: too many folders.')]
       : [];
-    this._show(where, node, ...notes);
+    this._show(where, list, ...notes);
   }
 
   private _showEntries(reply: IEntriesReply): void {
@@ -152,18 +144,24 @@ export class PersistPanel extends Widget {
       this._show(back, where, element('p', 'jp-persist-empty', 'This store is empty.'));
       return;
     }
-    const rows = reply.entries.map((entry: IEntrySummary) => [
-      entry.key,
-      entry.type,
-      formatBytes(entry.size),
-      formatAge(entry.created)
-    ]);
-    const node = table(['Key', 'Type', 'Size', 'Age'], rows);
-    node.classList.add('jp-persist-entries');
+    const list = element('ul', 'jp-persist-list jp-persist-entries');
+    for (const entry of reply.entries) {
+      const node = item('jp-persist-entry', entry.key, [
+        entry.type,
+        formatBytes(entry.size),
+        formatAge(entry.created)
+      ]);
+      node.dataset.key = entry.key;
+      const repr = entry.summary['repr'];
+      if (typeof repr === 'string') {
+        node.title = repr; // the short repr stored with the value, on hover
+      }
+      list.appendChild(node);
+    }
     const notes = reply.truncated
       ? [element('p', 'jp-persist-status', `Showing the first ${reply.entries.length} entries.`)]
       : [];
-    this._show(back, where, node, ...notes);
+    this._show(back, where, list, ...notes);
   }
 }
 

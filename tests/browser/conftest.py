@@ -143,11 +143,13 @@ def _wait_until_ready(process: subprocess.Popen[bytes], url: str, token: str, lo
 
 def _seed_stores(root: Path) -> None:
     """Stores for the sidebar to show, made before the server starts."""
-    import diskcache
+    import numpy as np
 
-    with diskcache.Cache(root / "project" / ".persist") as cache:
-        cache.set("cell/load-data", b"\x00" * 2048)
-        cache.set("answer", 42)
+    from persist_ext.storage._store import Store
+
+    with Store(root / "project" / ".persist") as store:
+        store.set("cell/load-data", np.zeros((64, 3)))
+        store.set("answer", 42)
     (root / "empty").mkdir()
 
 

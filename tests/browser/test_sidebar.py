@@ -28,25 +28,32 @@ def test_sidebar_lists_stores_then_entries(
 
     page.click(SIDEBAR_TAB)
     panel = page.locator("#persist-ext-sidebar")
-    rows = panel.locator("tr.jp-persist-store")
-    rows.first.wait_for(timeout=30_000)
+    stores = panel.locator("li.jp-persist-store")
+    stores.first.wait_for(timeout=30_000)
     assert panel.locator(".jp-persist-title").inner_text().lower() == "persist"
-    assert rows.count() == len(reply["stores"])
-    for row, store in zip(rows.all(), reply["stores"]):
-        cells = row.locator("td").all_inner_texts()
-        assert cells[0] == store["path"]
-        assert cells[1] == str(store["entries"])
+    assert stores.count() == len(reply["stores"])
+    for node, store in zip(stores.all(), reply["stores"]):
+        assert node.get_attribute("data-path") == store["path"]
+        assert node.locator(".jp-persist-name").inner_text() == store["path"]
+        assert f"{store['entries']} entries" in node.locator(".jp-persist-facts").inner_text()
     page.screenshot(path=str(artifacts / "sidebar-stores.png"))
 
     entries = lab.api("persist-ext/api/stores/entries?path=project/.persist")["entries"]
-    rows.and_(panel.locator('[data-path="project/.persist"]')).click()
-    table = panel.locator("table.jp-persist-entries")
-    table.wait_for(timeout=30_000)
-    shown = {row.locator("td").first.inner_text() for row in table.locator("tbody tr").all()}
-    assert shown == {entry["key"] for entry in entries} == {"cell/load-data", "answer"}
-    assert "2.0 KiB" in table.inner_text()
+    panel.locator('li.jp-persist-store[data-path="project/.persist"]').click()
+    listed = panel.locator("li.jp-persist-entry")
+    listed.first.wait_for(timeout=30_000)
+    shown = {node.locator(".jp-persist-name").inner_text(): node for node in listed.all()}
+    assert set(shown) == {entry["key"] for entry in entries} == {"cell/load-data", "answer"}
+    # Types come from the summaries stored with the values, e.g. the array's.
+    assert (
+        shown["cell/load-data"]
+        .locator(".jp-persist-facts")
+        .inner_text()
+        .startswith("numpy.ndarray")
+    )
+    assert "array(" in shown["cell/load-data"].get_attribute("title")
     page.screenshot(path=str(artifacts / "sidebar-entries.png"))
 
     panel.locator("button.jp-persist-back").click()
-    rows.first.wait_for(timeout=30_000)
+    stores.first.wait_for(timeout=30_000)
     assert not page_errors

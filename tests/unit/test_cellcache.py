@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,3 +289,46 @@ def test_why_for_a_cell_not_run_in_this_session(shell, cache, tmp_path: Path) ->
     assert "input x changed" in str(fresh.why(shell, "w", verbose=True))
     with pytest.raises(LookupError, match="Nothing is stored"):
         fresh.why(shell, "unknown")
+
+
+RACER = """
+import sys
+from IPython.core.interactiveshell import InteractiveShell
+from persist_ext.features._cellcache import CellCache, CellOptions
+from persist_ext.storage._store import Store
+
+shell = InteractiveShell.instance()
+with Store(sys.argv[1]) as store:
+    result = CellCache(store).run(
+        shell, "import time\\ntime.sleep(0.3)\\nv = list(range(1000))", CellOptions(name="race")
+    )
+print("stored" if result.stored else "lost")
+"""
+
+
+@pytest.mark.slow
+def test_two_kernels_storing_the_same_cell_do_not_corrupt_the_store(shell, tmp_path: Path) -> None:
+    import subprocess
+
+    directory = tmp_path / "shared"
+    Store(directory).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(directory)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outcomes = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert all(p.returncode == 0 for p in procs)
+    assert "stored" in outcomes  # at least one stored; a loser removed its own values
+    with Store(directory) as store:
+        cache = CellCache(store)
+        keys = list(store.keys("cell/race/"))
+        assert sum(k.endswith("/manifest") for k in keys) == 1
+        runs = {k.split("/")[3] for k in keys if "/var/" in k}
+        assert len(runs) == 1  # no values of a losing run left behind
+        result, _ = run(
+            cache, shell, "import time\ntime.sleep(0.3)\nv = list(range(1000))", name="race"
+        )
+        assert result.hit
+        assert shell.user_ns["v"] == list(range(1000))

@@ -8,6 +8,7 @@ Modules, one concept each:
 * ``_entry``: the store layout (per-variable entries, manifest written last);
 * ``_explain``: which key component differs (``%persist why``);
 * ``_views``: result objects for ``list`` / ``show`` / ``info``;
+* ``_inspect``: reading and clearing the entries of a store;
 * ``_cache``: :class:`CellCache`, the facade the magics call.
 """
 

@@ -4,18 +4,27 @@ A store is a directory named ``.persist`` (the default store beside a notebook) 
 directory holding a diskcache index ``cache.db``. Entries are described from the index
 and the JSON summaries written when the values were stored; nothing is ever unpickled,
 so a browser can look at untrusted stores safely.
+
+Why SQLite directly and not ``Store(read_only=True)``: opening a ``diskcache.Cache`` writes
+its settings into the index (turning another tool's eviction policy into ours) and needs
+the write lock, and diskcache's ``fetch`` unpickles values of foreign caches. Here the index
+is opened with SQLite's ``mode=ro`` and only persist_ext's JSON headers are parsed.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..._config import DEFAULT_DIRNAME
-from ..._errors import StoreError
+from ..._errors import CorruptEntryError, StoreError
+from ...storage._disk import MODE_BLOB
+from ...storage._entry import read_info
+from ...storage._protocol import EntryInfo
 
 __all__ = ["MAX_ENTRIES", "StoreSummary", "find_stores", "is_store", "read_entries"]
 
@@ -28,8 +37,11 @@ MAX_DEPTH = 8
 # Folders that never hold a user's stores but can hold many thousands of directories.
 _SKIP = frozenset({"node_modules", "__pycache__", "site-packages", ".git", ".venv", "venv"})
 
-# diskcache's value modes (diskcache.core.MODE_*), named for display.
-_MODES = {0: "none", 1: "raw", 2: "binary", 3: "text", 4: "pickle"}
+# diskcache's value modes (diskcache.core.MODE_*), named for display, and persist_ext's blob.
+_MODE_RAW = 1
+_MODES = {0: "none", 1: "raw", 2: "binary", 3: "text", 4: "pickle", MODE_BLOB: "blob"}
+# Expired entries are gone for every reader, though diskcache removes them lazily.
+_LIVE = "(expire_time IS NULL OR expire_time > ?)"
 
 
 @dataclass(frozen=True)
@@ -151,20 +163,58 @@ def read_entries(store: Path, limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
     connection = _connect(store)
     try:
         rows = connection.execute(
-            "SELECT key, raw, store_time, expire_time, mode, typeof(value), size, filename, "
-            "CASE WHEN mode IN (?, ?) THEN value END "  # persist_ext headers: small
+            "SELECT key, raw, store_time, expire_time, mode, typeof(value), "
+            "CASE WHEN filename IS NULL THEN length(CAST(value AS BLOB)) ELSE size END, "
+            # Only persist_ext's records (small headers) are fetched; other values stay put.
+            "CASE WHEN mode IN (?, ?) AND typeof(value) = 'blob' THEN value END "
             f"FROM Cache WHERE {_LIVE} ORDER BY store_time DESC LIMIT ?",
-            (MODE_RAW, MODE_BLOB, time.time(), limit),
+            (_MODE_RAW, MODE_BLOB, time.time(), limit),
         ).fetchall()
-        sizes = dict(
-            connection.execute(
-                "SELECT rowid, length(CAST(value AS BLOB)) FROM Cache "
-                f"WHERE filename IS NULL AND {_LIVE} ORDER BY store_time DESC LIMIT ?",
-                (time.time(), limit),
-            ).fetchall()
-        )
     except sqlite3.Error as exc:
         raise StoreError(f"Cannot list the entries of {store}: {exc}.") from exc
     finally:
         connection.close()
-    return [_describe(row, sizes) for row in rows]
+    return [_describe(*row) for row in rows]
+
+
+def _describe(
+    key: Any,
+    raw: int,
+    created: float | None,
+    expires: float | None,
+    mode: int,
+    sql_type: str,
+    size: int | None,
+    header: bytes | None,
+) -> dict[str, Any]:
+    if header is not None and raw and isinstance(key, str):
+        try:
+            info = read_info(key, header)  # parses the JSON header; the payload is untouched
+        except CorruptEntryError:
+            pass  # plain bytes stored by another tool: described below
+        else:
+            return {**info.to_json(), "type": str(info.summary.get("type", info.serializer))}
+    serializer = f"diskcache-{_MODES.get(mode, str(mode))}"
+    info = EntryInfo(
+        key=_display_key(key, raw),
+        serializer=serializer,
+        size=int(size or 0),
+        created=float(created or 0.0),
+        summary={"type": _value_type(mode, sql_type)},
+        expires=expires,
+    )
+    return {**info.to_json(), "type": info.summary["type"]}
+
+
+def _display_key(key: Any, raw: int) -> str:
+    if not raw:
+        return "<pickled key>"  # never unpickle: the bytes may come from anywhere
+    if isinstance(key, bytes):
+        return key.decode("utf-8", errors="replace")
+    return str(key)
+
+
+def _value_type(mode: int, sql_type: str) -> str:
+    if mode == _MODE_RAW:  # inline in SQLite: its storage class tells the Python type
+        return {"integer": "int", "real": "float", "text": "str"}.get(sql_type, "bytes")
+    return {2: "bytes", 3: "str", 4: "pickled object"}.get(mode, f"mode {mode}")

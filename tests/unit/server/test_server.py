@@ -3,27 +3,46 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 import diskcache
+import numpy as np
 import pytest
 from tornado.httpclient import HTTPClientError
+
+from persist_ext.storage._store import Store
+
+
+class _Tripwire:
+    """Unpickling this creates a file: proof that the server decoded a value."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
 
 
 @pytest.fixture
 def stores(jp_root_dir: Path) -> Path:
-    """Two stores under the server root: a notebook's ``.persist`` and a named cache."""
-    with diskcache.Cache(jp_root_dir / "project" / ".persist") as cache:
-        cache.set("cell/load", b"\x00" * 10)
-        cache.set("answer", 42)
-        cache.set("big", "x" * 100_000)
-        cache.set(("tuple", "key"), [1, 2, 3])
-    with diskcache.Cache(jp_root_dir / "results"):
-        pass
+    """A persist_ext store, another tool's diskcache cache, and things that are not stores."""
+    with Store(jp_root_dir / "project" / ".persist") as store:
+        store.set("cell/load", np.zeros((1000, 300)))  # large: payload in its own file
+        store.set("answer", 42)
+        store.set("gone", 1, expire=0.001)
+    with diskcache.Cache(jp_root_dir / "results") as cache:
+        cache.set("blob", b"\x00" * 10)
+        cache.set("count", 7)
+        cache.set("text", "x" * 100_000)
+        cache.set("evil", _Tripwire(jp_root_dir / "UNPICKLED"))
+        cache.set(("tuple", "key"), 1)
     # Not stores: hidden tool folders are skipped, plain folders have no index.
     with diskcache.Cache(jp_root_dir / ".hidden" / "cache"):
         pass
     (jp_root_dir / "data").mkdir()
+    time.sleep(0.01)  # let "gone" expire
     return jp_root_dir
 
 
@@ -41,27 +60,47 @@ async def test_stores_lists_every_store_under_the_root(jp_fetch, stores: Path) -
     by_path = {store["path"]: store for store in reply["stores"]}
     assert sorted(by_path) == ["project/.persist", "results"]
     project = by_path["project/.persist"]
-    assert project["entries"] == 4
-    assert project["size"] > 100_000  # the large string lives in its own file
+    assert project["entries"] == 2  # the expired entry is not counted
+    assert project["size"] > 2_400_000  # the array's blob file is counted
     assert project["error"] is None
-    assert by_path["results"]["entries"] == 0
+    assert by_path["results"]["entries"] == 5
 
 
-async def test_entries_describe_values_without_decoding(jp_fetch, stores: Path) -> None:
+async def test_entries_come_from_the_stored_summaries(jp_fetch, stores: Path) -> None:
     reply = await _get_json(jp_fetch, "stores", "entries", params={"path": "project/.persist"})
     assert reply["path"] == "project/.persist"
     assert reply["truncated"] is False
     by_key = {entry["key"]: entry for entry in reply["entries"]}
-    assert set(by_key) == {"cell/load", "answer", "big", "<pickled key>"}
+    assert set(by_key) == {"cell/load", "answer"}
+    array = by_key["cell/load"]
+    assert array["type"] == "numpy.ndarray"
+    assert array["summary"]["shape"] == [1000, 300]
+    assert array["size"] == 1000 * 300 * 8 + 64
     assert by_key["answer"]["type"] == "int"
-    assert by_key["cell/load"]["type"] == "bytes"
-    assert by_key["cell/load"]["size"] == 10
-    assert by_key["big"]["type"] == "str"
-    assert by_key["big"]["size"] >= 100_000
-    assert by_key["<pickled key>"]["type"] == "pickled object"
     for entry in reply["entries"]:
         assert entry["created"] > 0
         assert set(entry) >= {"key", "type", "size", "created", "serializer", "summary"}
+
+
+async def test_foreign_caches_are_described_but_never_unpickled(jp_fetch, stores: Path) -> None:
+    index = stores / "results" / "cache.db"
+    settings_before = _settings(index)
+    reply = await _get_json(jp_fetch, "stores", "entries", params={"path": "results"})
+    by_key = {entry["key"]: entry for entry in reply["entries"]}
+    assert set(by_key) == {"blob", "count", "text", "evil", "<pickled key>"}
+    assert by_key["blob"]["type"] == "bytes"
+    assert by_key["blob"]["size"] == 10
+    assert by_key["count"]["type"] == "int"
+    assert by_key["text"]["type"] == "str"
+    assert by_key["text"]["size"] >= 100_000
+    assert by_key["evil"]["type"] == "pickled object"
+    assert not (stores / "UNPICKLED").exists()
+    assert _settings(index) == settings_before  # browsing changed nothing
+
+
+def _settings(index: Path) -> dict:
+    with sqlite3.connect(f"{index.as_uri()}?mode=ro", uri=True) as connection:
+        return dict(connection.execute("SELECT key, value FROM Settings").fetchall())
 
 
 async def test_requests_without_a_token_are_refused(jp_fetch, stores: Path) -> None:

@@ -1,0 +1,260 @@
+"""Cell cache benchmark: ``%%persist`` overhead and large-value restore vs the alternatives.
+
+Run: ``python -m benchmarks bench_cellcache`` (``--quick`` for small sizes), or
+``python -m benchmarks.bench_cellcache --mib 64 --frame-mib 32``.
+
+Measured in one IPython shell, one run, on one disk (page cache warm, as in a notebook
+session that just wrote the data):
+
+* a trivial cell (``x = 1``): median ``run_cell`` time bare, under a no-op cell magic, under
+  ``%%persist`` on a hit and on a miss (``--refresh``: run + store); ipycache's hit (unpickle
+  the named variables from a file), IPython ``%store -r`` and a ``joblib.Memory`` hit.
+  Target: a ``%%persist`` hit adds <= 1 ms over the bare cell.
+* a cell producing a ``mib`` MiB float64 array: restore (hit) vs ``np.load`` of the same
+  array from the page cache (target <= 1.1x), a memory-mapped restore (target < 10 ms), the
+  store time vs ``np.save`` (target <= 1.25x), and the hits of joblib.Memory, ipycache's
+  approach and ``%store -r``.
+* a cell producing a ``frame_mib`` MiB DataFrame: restore vs ``pd.read_pickle``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import pickle
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["QUICK", "main", "run"]
+
+QUICK = {"mib": 64, "frame_mib": 32, "ops": 200, "repeat": 2}
+
+
+def _row(name: str, value: float, unit: str) -> dict[str, Any]:
+    return {"name": name, "value": round(value, 4), "unit": unit}
+
+
+def _median(fn: Callable[[], Any], repeat: int, before: Callable[[], Any] | None = None) -> float:
+    times = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _shell(directory: Path) -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "persist_ext")
+    shell.run_line_magic("config", f"PersistMagics.directory = {str(directory)!r}")
+    shell.run_line_magic("load_ext", "storemagic")
+
+    def noop(line: str, cell: str) -> None:
+        exec(cell, shell.user_ns)
+
+    shell.register_magic_function(noop, "cell", "noop")
+    return shell
+
+
+def _cell_ms(shell: Any, source: str, ops: int) -> float:
+    samples = []
+    for _ in range(ops):
+        start = time.perf_counter_ns()
+        shell.run_cell(source, store_history=False)
+        samples.append(time.perf_counter_ns() - start)
+    return statistics.median(samples) / 1e6
+
+
+def _trivial(shell: Any, work: Path, ops: int) -> list[dict[str, Any]]:
+    rows = []
+    bare = _cell_ms(shell, "x = 1", ops)
+    noop = _cell_ms(shell, "%%noop\nx = 1", ops)
+    shell.run_cell("%%persist trivial --quiet\nx = 1")
+    hit = _cell_ms(shell, "%%persist trivial --quiet\nx = 1", ops)
+    miss = _cell_ms(shell, "%%persist trivial_miss --quiet --refresh\nx = 1", max(ops // 4, 20))
+    # ipycache's hit: the cell text names a pickle file; load it and update the namespace.
+    pkl = work / "ipycache.pkl"
+    pkl.write_bytes(pickle.dumps({"x": 1}))
+    ns = shell.user_ns
+
+    def ipycache_hit() -> None:
+        if pkl.exists():
+            with open(pkl, "rb") as handle:
+                ns.update(pickle.load(handle))
+
+    ipy = _median(ipycache_hit, ops) * 1000
+    shell.run_line_magic("store", "x")
+    store_r = _median(lambda: shell.run_line_magic("store", "-r x"), ops) * 1000
+    import joblib
+
+    memory = joblib.Memory(str(work / "joblib"), verbose=0)
+    trivial = memory.cache(_one)
+    trivial()
+    joblib_hit = _median(trivial, ops) * 1000
+    rows += [
+        _row("trivial cell: bare run_cell", bare, "ms"),
+        _row("trivial cell: no-op cell magic, added", noop - bare, "ms"),
+        _row("trivial cell: %%persist hit, added (target <= 1 ms)", hit - bare, "ms"),
+        _row("trivial cell: %%persist miss (run + store), added", miss - bare, "ms"),
+        _row("trivial cell: ipycache-style hit (unpickle named vars)", ipy, "ms"),
+        _row("trivial cell: IPython %store -r", store_r, "ms"),
+        _row("trivial cell: joblib.Memory hit", joblib_hit, "ms"),
+    ]
+    return rows
+
+
+def _one() -> int:
+    return 1
+
+
+def _make_array(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.float64)
+
+
+def _array(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
+    n = mib * (1 << 20) // 8
+    ns = shell.user_ns
+    ns["n_items"] = n
+    ns["np"] = np
+    cell = "%%persist big --quiet\nbig = np.arange(n_items, dtype=np.float64)"
+    mmap_cell = cell.replace("--quiet", "--quiet --mmap")
+    start = time.perf_counter()
+    shell.run_cell(cell.replace("--quiet", "--quiet --refresh"))
+    miss = time.perf_counter() - start
+    compute = _median(lambda: _make_array(n), 1)
+    array = ns.pop("big")
+
+    def drop() -> None:
+        ns.pop("big", None)
+
+    hit = _median(lambda: shell.run_cell(cell), repeat, before=drop)
+    hit_mmap = _median(lambda: shell.run_cell(mmap_cell), repeat, before=drop)
+    npy = work / "big.npy"
+    save = _median(lambda: np.save(npy, array), repeat)
+    load = _median(lambda: np.load(npy), repeat)
+    from persist_ext.storage._store import Store
+
+    with Store(work / "plain-store") as store:
+        store_set = _median(lambda: store.set("big", array), repeat)
+    ipy = work / "ipycache-big.pkl"
+    with open(ipy, "wb") as handle:
+        pickle.dump({"big": array}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def ipycache_hit() -> None:
+        with open(ipy, "rb") as handle:
+            ns.update(pickle.load(handle))
+
+    ipy_hit = _median(ipycache_hit, repeat, before=drop)
+    ns["big"] = array
+    shell.run_line_magic("store", "big")
+
+    def drop_and_forget() -> None:
+        drop()
+        # pickleshare keeps what it read in memory; a restore must read the file.
+        getattr(getattr(shell, "db", None), "cache", {}).clear()
+
+    store_r = _median(
+        lambda: shell.run_line_magic("store", "-r big"), repeat, before=drop_and_forget
+    )
+    import joblib
+
+    memory = joblib.Memory(str(work / "joblib"), verbose=0)
+    cached = memory.cache(_make_array)
+    cached(n)
+    joblib_hit = _median(lambda: cached(n), repeat)
+    shell.run_line_magic("store", "-z")
+    drop()
+    array = None  # free the GiB before the DataFrame part
+    return [
+        _row(f"{mib} MiB array: %%persist restore", hit, "s"),
+        _row(f"{mib} MiB array: np.load (page cache)", load, "s"),
+        _row(f"{mib} MiB array: restore / np.load (target <= 1.1)", hit / load, "ratio"),
+        _row(f"{mib} MiB array: mmap restore (target < 10 ms)", hit_mmap * 1000, "ms"),
+        _row(f"{mib} MiB array: %%persist miss (compute + store)", miss, "s"),
+        _row(f"{mib} MiB array: compute alone", compute, "s"),
+        _row(f"{mib} MiB array: Store.set", store_set, "s"),
+        _row(f"{mib} MiB array: np.save", save, "s"),
+        _row(f"{mib} MiB array: store / np.save (target <= 1.25)", store_set / save, "ratio"),
+        _row(f"{mib} MiB array: joblib.Memory hit", joblib_hit, "s"),
+        _row(f"{mib} MiB array: ipycache-style hit (pickle)", ipy_hit, "s"),
+        _row(f"{mib} MiB array: IPython %store -r", store_r, "s"),
+    ]
+
+
+def _frame(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    rows = mib * (1 << 20) // 32  # four 8-byte columns
+    ns = shell.user_ns
+    ns["pd"] = pd
+    ns["n_rows"] = rows
+    cell = (
+        "%%persist frame --quiet\n"
+        "frame = pd.DataFrame({'a': np.arange(n_rows), 'b': np.arange(n_rows) * 0.5,"
+        " 'c': np.arange(n_rows) % 7, 'd': np.ones(n_rows)})"
+    )
+    shell.run_cell(cell.replace("--quiet", "--quiet --refresh"))
+    frame = ns.pop("frame")
+    pkl = work / "frame.pkl"
+    frame.to_pickle(pkl)
+
+    def drop() -> None:
+        ns.pop("frame", None)
+
+    hit = _median(lambda: shell.run_cell(cell), repeat, before=drop)
+    read = _median(lambda: pd.read_pickle(pkl), repeat)
+    drop()
+    return [
+        _row(f"{mib} MiB DataFrame: %%persist restore", hit, "s"),
+        _row(f"{mib} MiB DataFrame: pd.read_pickle", read, "s"),
+        _row(f"{mib} MiB DataFrame: restore / read_pickle", hit / read, "ratio"),
+    ]
+
+
+def run(mib: int = 1024, frame_mib: int = 500, ops: int = 1000, repeat: int = 3) -> list[dict]:
+    """Measure; return rows ``{"name", "value", "unit"}`` (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="bench-cellcache-", dir=".") as tmp:
+        work = Path(tmp)
+        shell = _shell(work / "store")
+        rows = _trivial(shell, work, ops)
+        rows += _array(shell, work, mib, repeat)
+        rows += _frame(shell, work, frame_mib, repeat)
+        shell.run_line_magic("unload_ext", "persist_ext")
+        return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mib", type=int, default=1024, help="array size (MiB)")
+    parser.add_argument("--frame-mib", type=int, default=500, help="DataFrame size (MiB)")
+    parser.add_argument("--ops", type=int, default=1000, help="trivial-cell repetitions")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of large timings")
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    args = parser.parse_args(argv)
+    kwargs = (
+        QUICK
+        if args.quick
+        else {
+            "mib": args.mib,
+            "frame_mib": args.frame_mib,
+            "ops": args.ops,
+            "repeat": args.repeat,
+        }
+    )
+    for row in run(**kwargs):
+        print(f"{row['name']:<62} {row['value']:>10.4f} {row['unit']}")
+
+
+if __name__ == "__main__":
+    main()
