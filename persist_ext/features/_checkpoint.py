@@ -194,7 +194,5 @@ def restore_checkpoint(
 
 def list_checkpoints(store: KeyValueStore) -> list[str]:
     """Names of the checkpoints in ``store``, sorted."""
-    names = {
-        key.split("/")[1] for key in store.keys("checkpoint/") if key.endswith("/manifest")
-    }
+    names = {key.split("/")[1] for key in store.keys("checkpoint/") if key.endswith("/manifest")}
     return sorted(names)
