@@ -33,7 +33,7 @@ from ..features._cellcache import CellCache, CellOptions
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
-_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse")
+_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse", "checkpoint", "restore")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)?", re.IGNORECASE)
 _CELL_ONLY = ("refresh", "expire", "vars", "deps", "env", "ignore", "mmap")
@@ -160,7 +160,8 @@ class PersistMagics(Magics):
     @argument(
         "words",
         nargs="*",
-        help="Line magic: list | show NAME | clear [NAME] | info | why [NAME] | browse. "
+        help="Line magic: list | show NAME | clear [NAME] | info | why [NAME] | browse | "
+        "checkpoint [NAME] | restore [NAME]. "
         "Cell magic: an optional cell name (default: the notebook cell's id).",
     )
     @argument("--refresh", action="store_true", help="Run the cell and replace its entry.")
@@ -206,6 +207,9 @@ class PersistMagics(Magics):
         ``%persist clear NAME`` / ``%persist clear --all``, ``%persist info``,
         ``%persist why [NAME] [--verbose]`` (what differs from the stored entry) and
         ``%persist browse`` inspect the cache.
+
+        ``%persist checkpoint [NAME]`` saves every variable of the notebook (and the modules
+        it imported); after a kernel restart ``%persist restore [NAME]`` puts them back.
 
         Defaults come from ``c.PersistMagics.directory / quiet / verbose / expire / env /
         mmap / keep`` (``%config PersistMagics``).
@@ -300,6 +304,8 @@ class PersistMagics(Magics):
         if sub == "clear" and not rest and not args.all:
             raise UsageError("%persist clear needs a cell name, or --all to clear everything.")
         location = self._location(args)
+        if sub in ("checkpoint", "restore"):
+            return self._checkpoint(sub, rest[0] if rest else "default", args, location)
         if sub == "info":
             exists = "://" in location or Path(location).exists()
             if not exists:
@@ -337,6 +343,19 @@ class PersistMagics(Magics):
         except ImportError:
             return cache.list(location)
         return browse(cache.store, prefix="cell/")
+
+    def _checkpoint(self, sub: str, name: str, args: Any, location: str) -> Any:
+        from ..features._checkpoint import restore_checkpoint, save_checkpoint
+
+        if sub == "restore" and "://" not in location and not Path(location).exists():
+            raise UsageError(f"No checkpoint to restore: the store {location} does not exist.")
+        store = self._cache(args).store
+        try:
+            if sub == "checkpoint":
+                return save_checkpoint(self.shell.user_ns, store, name)
+            return restore_checkpoint(self.shell.user_ns, store, name)
+        except (KeyError, ValueError) as exc:
+            raise UsageError(str(exc).strip("'\"")) from exc
 
     def _summary(self, location: str) -> Any:
         from ..features._cellcache._views import StoreSummary

@@ -197,3 +197,25 @@ def test_parse_duration() -> None:
     assert parse_duration("2w") == 14 * 86400
     with pytest.raises(ValueError, match="duration"):
         parse_duration("0s")
+
+
+def test_checkpoint_and_restore_bring_variables_back(ip) -> None:
+    ip.run_cell("import math\ntotal = 41 + 1\ndef twice(n):\n    return 2 * n\n")
+    report = ip.run_line_magic("persist", "checkpoint work")
+    assert {"total", "twice"} <= set(report.variables)
+    assert report.modules["math"] == "math"
+    for name in ("math", "total", "twice"):
+        ip.user_ns.pop(name)
+    restored = ip.run_line_magic("persist", "restore work")
+    assert ip.user_ns["total"] == 42
+    assert ip.user_ns["twice"](4) == 8
+    assert ip.user_ns["math"].pi > 3
+    assert "restored" in str(restored)
+
+
+def test_restore_without_checkpoint_is_a_usage_error(ip) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        ip.run_line_magic("persist", "restore")
+    ip.run_line_magic("persist", "checkpoint")
+    with pytest.raises(UsageError, match="No checkpoint named 'ghost'"):
+        ip.run_line_magic("persist", "restore ghost")

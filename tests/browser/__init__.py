@@ -1,0 +1,1 @@
+"""browser tests (a package, so test module basenames may repeat across tiers)."""

@@ -1,0 +1,1 @@
+"""kernel tests (a package, so test module basenames may repeat across tiers)."""

@@ -1,0 +1,1 @@
+"""server tests (a package, so test module basenames may repeat across tiers)."""
