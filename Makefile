@@ -37,7 +37,7 @@ check-install:
 	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "persist_ext [0-9.]+.*OK"
 
 lab: install
-	cd examples && ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
+	cd examples && exec ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check persist_ext tests benchmarks examples

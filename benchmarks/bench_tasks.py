@@ -4,7 +4,8 @@ and the completion callback's latency after the last task.
 Run: ``.venv/bin/python -m benchmarks.bench_tasks [--tasks N]``. ``run()`` returns rows of
 ``{"name", "value", "unit"}`` for the benchmarks runner. Overhead is measured on no-op tasks
 with the same ``ThreadPoolExecutor`` as the baseline, in the same run, for both the in-memory
-store and the diskcache ``Store``.
+store and the diskcache ``Store``. Bookkeeping per task = (group end to end - bare) / tasks,
+with ``run()``'s preparation included; before/after numbers are in docs/tasks.md.
 """
 
 from __future__ import annotations

@@ -42,11 +42,17 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._closed = False
         self._depth = 0
+        self._undo: dict[str, tuple[bytes, EntryInfo] | None] | None = None
 
     # ----------------------------------------------------------------- helpers
     def _check(self) -> None:
         if self._closed:
             raise StoreClosedError("This MemoryStore is closed; create a new MemoryStore().")
+
+    def _remember(self, key: str) -> None:
+        # Called with the lock held: keep the item a rollback must restore (first write wins).
+        if self._undo is not None and key not in self._undo:
+            self._undo[key] = self._data.get(key)
 
     def _live(self, key: str) -> tuple[bytes, EntryInfo] | None:
         item = self._data.get(key)
@@ -63,7 +69,11 @@ class MemoryStore:
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
         chosen, buffers = dump_value(value, serializer)
-        payload = b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+        payload = (
+            buffers[0]
+            if len(buffers) == 1 and type(buffers[0]) is bytes
+            else b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+        )
         now = time.time()
         expires = None if expire is None else now + expire
         try:
@@ -92,6 +102,7 @@ class MemoryStore:
         item = self._encode(key, value, expire, meta, serializer)
         with self._lock:
             self._check()
+            self._remember(key)
             self._data[key] = item
         return item[1]
 
@@ -111,6 +122,7 @@ class MemoryStore:
             self._check()
             if self._live(key) is not None:
                 return False
+            self._remember(key)
             self._data[key] = item
             return True
 
@@ -135,6 +147,7 @@ class MemoryStore:
         """Remove ``key``; return whether it existed."""
         with self._lock:
             self._check()
+            self._remember(key)
             return self._data.pop(key, None) is not None
 
     def info(self, key: str) -> EntryInfo | None:
@@ -181,19 +194,31 @@ class MemoryStore:
 
     @contextlib.contextmanager
     def transact(self) -> Iterator[MemoryStore]:
-        """Hold the lock for the block; an exception restores the state before it."""
+        """Hold the lock for the block; an exception restores the state before it.
+
+        Writes in the block record each key's previous item once (an undo log), so a
+        transaction costs what it changes, not the size of the store.
+        """
         with self._lock:
             self._check()
-            snapshot = dict(self._data) if self._depth == 0 else None
+            outer = self._depth == 0
+            if outer:
+                self._undo = {}
             self._depth += 1
             try:
                 yield self
             except BaseException:
-                if snapshot is not None:
-                    self._data = snapshot
+                if outer:
+                    for key, item in self._undo.items():
+                        if item is None:
+                            self._data.pop(key, None)
+                        else:
+                            self._data[key] = item
                 raise
             finally:
                 self._depth -= 1
+                if outer:
+                    self._undo = None
 
     def volume(self) -> int:
         """Bytes held by payloads."""

@@ -196,7 +196,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync Playwright is alive it marks its asyncio loop as the
+# running one in this thread, which breaks every later test that uses asyncio.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium through Python Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from persist_ext.interfaces.server._stores import find_stores
+
 pytestmark = pytest.mark.kernel
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -58,10 +60,18 @@ def test_configuration_overrides_the_store_directory(
     assert str(configured) in text_of(nb.cells[3])
 
 
-def test_quickstart_example_runs(run_notebook, text_of, tmp_path: Path) -> None:
+def test_quickstart_example_runs_then_restores(run_notebook, text_of, tmp_path: Path) -> None:
     shutil.copy(EXAMPLES / "00-quickstart.ipynb", tmp_path)
-    nb = run_notebook(tmp_path / "00-quickstart.ipynb")
-    code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    errors = [out for cell in code for out in cell.outputs if out.output_type == "error"]
-    assert not errors
-    assert "sum of squares: 285" in "".join(text_of(cell) for cell in code)
+    for run in ("first", "second"):
+        nb = run_notebook(tmp_path / "00-quickstart.ipynb")
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        errors = [out for cell in code for out in cell.outputs if out.output_type == "error"]
+        assert not errors, run
+        text = "".join(text_of(cell) for cell in code)
+        assert "sum of squares: 285" in text  # the replayed output on the second run
+        assert "[0, 1, 4, 9, 16]" in text
+    assert "restored" in text
+    # What the sidebar's server extension will list for this folder.
+    stores, _ = find_stores(tmp_path)
+    assert [(store.path, store.error) for store in stores] == [(".persist", None)]
+    assert stores[0].entries >= 1

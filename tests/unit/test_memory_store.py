@@ -154,3 +154,27 @@ def test_memory_store_nested_transact_keeps_outer_snapshot() -> None:
     with pytest.raises(RuntimeError):
         aborted()
     assert store.get("a") == 1
+
+
+def test_memory_store_rollback_restores_only_what_changed() -> None:
+    store = MemoryStore()
+    store.set("keep", 1)
+    store.set("gone", 2)
+
+    def change_then_fail() -> None:
+        with store.transact():
+            store.set("keep", 10)
+            store.set("keep", 11)
+            store.delete("gone")
+            store.set("new", 3)
+            assert store.add("added", 4)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+    assert (store.get("keep"), store.get("gone")) == (1, 2)
+    assert "new" not in store
+    assert "added" not in store
+    with store.transact():
+        store.set("new", 3)
+    assert store.get("new") == 3

@@ -229,3 +229,56 @@ def test_combined_result(store: Store) -> None:
     group.map(square, range(10), key=str)
     assert group.run().wait().combined == sum(i * i for i in range(10))
     group.close()
+
+
+def test_root_id_levels_output_and_large_results(store: Store) -> None:
+    import numpy as np
+
+    from persist_ext.features._tasks import filter_known_done, marker_get
+    from persist_ext.features._tasks._markers import level_completion
+
+    def loud(x: int) -> object:
+        print(f"working on {x}\nstep {x} done")
+        if x == 3:
+            raise ValueError("three")
+        return np.arange(x) if x == 2 else x
+
+    group = TaskGroup("o", store, batch_size=2, group_size=2, flush_interval=0)
+    assert group.root_id is None
+    group.map(loud, range(5), key=str)
+    group.run().wait()
+    assert group.root_id == "o/1/root"
+    assert marker_get(group.root_id, store=store).done
+    # leaves are stored without records: the totals still count them (not "tasks 5/0")
+    assert level_completion(store, group.root_id)[0] == (5, 5)
+    assert group.progress().levels[0] == (5, 5)
+    assert filter_known_done([f"o/1/t/{i}" for i in range(5)], store=store) == []
+    (row,) = group.progress().rows
+    assert row["instance"] == "3#0"
+    assert row["output"] == "step 3 done"
+    assert np.array_equal(group.result("2"), np.arange(2))  # under its own key
+    assert group.result("4") == 4  # inline in a journal page
+    results = group.result().results
+    assert sorted(results) == ["0", "1", "2", "4"]
+    assert results["4"] == 4
+    assert np.array_equal(results["2"], np.arange(2))
+    with pytest.raises(TaskError, match="flush_interval"):
+        TaskGroup("bad", store, flush_interval=5)
+    group.close()
+
+
+def test_journal_compaction_keeps_everything(store: Store) -> None:
+    from persist_ext.features._tasks._journal import page_prefix
+
+    for round_ in range(70):  # one page or more per run: compaction kicks in past 64
+        group = TaskGroup("j", store, flush_interval=0)
+        group.map(square, range(3), key=str)
+        if round_ % 10 == 0:
+            group.submit(square, round_, key=f"r{round_}")
+        group.run().wait()
+        group.close()
+    assert len(list(store.keys(page_prefix("j")))) <= 65
+    fresh = TaskGroup("j", store)
+    assert fresh.read_task("2") == 4
+    assert fresh.read_task("r60") == 3600
+    assert all(i.status is TaskStatus.FINISHED for i in fresh.session)

@@ -26,6 +26,7 @@ suffixes.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "build_tree",
     "complete_leaf",
     "filter_known_done",
+    "leaf_paths",
     "level_completion",
     "load_context",
     "mark_reached",
@@ -49,6 +51,7 @@ __all__ = [
     "marker_persist",
     "paths_to_root",
     "reached_by_another_request",
+    "settle_leaves",
     "store_context",
     "sweep",
 ]
@@ -176,6 +179,31 @@ def paths_to_root(root: Marker) -> dict[str, list[tuple[str, int]]]:
     return paths
 
 
+def leaf_paths(
+    prefix: str, n_leaves: int, *, batch_size: int = 10, group_size: int = 10
+) -> list[list[tuple[str, int]]]:
+    """:func:`paths_to_root` of :func:`build_tree`'s tree, by leaf index, without building it.
+
+    Siblings share one path list (treat them as read-only); computing it is O(number of
+    internal nodes + leaves) with no marker objects.
+    """
+    levels: list[list[tuple[str, int]]] = []
+    nodes, width, level = n_leaves, batch_size, 1
+    while True:
+        if nodes <= width:
+            levels.append([(f"{prefix}/root", nodes)])
+            break
+        count = -(-nodes // width)
+        levels.append(
+            [(f"{prefix}/n{level}.{j}", min(width, nodes - j * width)) for j in range(count)]
+        )
+        nodes, width, level = count, group_size, level + 1
+    paths: list[list[tuple[str, int]]] = [[levels[-1][0]]]
+    for nodes_at in reversed(levels[:-1]):
+        paths = [[node, *paths[j // group_size]] for j, node in enumerate(nodes_at)]
+    return [paths[i // batch_size] if len(levels) > 1 else paths[0] for i in range(n_leaves)]
+
+
 # --- the seed's persistence functions -----------------------------------------------------
 
 
@@ -199,7 +227,16 @@ def _persist(marker: Marker, save_leaves: bool, store: KeyValueStore) -> None:
     if marker.is_leaf and not save_leaves:
         return
     key = _key(marker.id)
-    store.set(key, marker.to_record())
+    record = marker.to_record()
+    if marker.group_id is None:
+        # Leaves may be persisted without records: the root says how many there are.
+        record["leaves"] = _count_leaves(marker)
+    try:
+        # JSON text stores ~4x faster than a dict (no per-entry summary of a nested value).
+        stored: Any = json.dumps(record, separators=(",", ":"))
+    except (TypeError, ValueError):  # callbacks holding functions: keep the dict
+        stored = record
+    store.set(key, stored)
     if marker.done:
         store.add(key + "@done", time.time())
     if marker.result is not None:
@@ -207,6 +244,12 @@ def _persist(marker: Marker, save_leaves: bool, store: KeyValueStore) -> None:
     for child in marker.children:
         if isinstance(child, Marker):
             _persist(child, save_leaves, store)
+
+
+def _count_leaves(marker: Marker) -> int:
+    if marker.is_leaf:
+        return 0 if marker.group_id is None else 1
+    return sum(_count_leaves(c) if isinstance(c, Marker) else 1 for c in marker.children)
 
 
 def marker_get(idx: str, load_results: bool = False, *, store: KeyValueStore) -> Marker | None:
@@ -218,6 +261,8 @@ def marker_get(idx: str, load_results: bool = False, *, store: KeyValueStore) ->
     record = store.get(key, None)
     if record is None:
         return None
+    if isinstance(record, str):
+        record = json.loads(record)
     marker = Marker(
         id=record["id"],
         group_id=record.get("group_id"),
@@ -277,8 +322,24 @@ def reached_by_another_request(marker_id: str, key: str, *, store: KeyValueStore
 
 
 def filter_known_done(ids: Iterable[str], *, store: KeyValueStore) -> list[str]:
-    """The ids among ``ids`` not known to be done (order kept)."""
-    return [idx for idx in ids if (_key(idx) + "@done") not in store]
+    """The ids among ``ids`` not known to be done (order kept).
+
+    A task group's leaves have no done flag of their own: they are done when their bit is
+    set in the tree's leaf bitmap (see :func:`settle_leaves`); both are understood.
+    """
+    bitmaps: dict[str, bytes] = {}
+    pending = []
+    for idx in ids:
+        if (_key(idx) + "@done") in store:
+            continue
+        prefix, sep, index = idx.rpartition("/t/")
+        if sep and index.isdigit():
+            if prefix not in bitmaps:
+                bitmaps[prefix] = store.get(_key(prefix + "/t") + "@done", b"")
+            if _bit(bitmaps[prefix], int(index)):
+                continue
+        pending.append(idx)
+    return pending
 
 
 def all_done(ids: Iterable[str], *, store: KeyValueStore) -> bool:
@@ -312,6 +373,93 @@ def complete_leaf(
     return _count_up(store, path, combiners)
 
 
+def settle_leaves(
+    store: KeyValueStore,
+    leaves: Iterable[tuple[str, Sequence[tuple[str, int]]]],
+    *,
+    batch_size: int,
+    results: dict[str, Any] | None = None,
+    combiners: tuple[Combiner | None, Combiner | None] = (None, None),
+) -> bool:
+    """Mark many leaves done at once; True if this call completed the root.
+
+    The batched form of :func:`complete_leaf` that task groups use. Leaves have no done
+    flag of their own: the tree keeps one bitmap of done leaves (``<prefix>/t@done``, bit
+    ``i`` for leaf ``t/i``), read, merged and written once per batch. A parent whose leaves
+    are all set is marked done (``@done``), and counts above are incremented once per node
+    by the number of its children that completed. Leaves already set change nothing, so
+    settling a leaf twice (a task run again after a crash) is harmless. ``batch_size`` is
+    the tree's (leaves per parent, as given to :func:`build_tree`). Call it inside
+    ``store.transact()`` together with the records it settles: the read-merge-write of the
+    bitmap relies on it, and a crash then leaves either both or neither.
+    """
+    by_parent: dict[str, tuple[Sequence[tuple[str, int]], list[int]]] = {}
+    bitmap_key = ""
+    for leaf_id, path in leaves:
+        if not path:
+            continue
+        prefix, _, index = leaf_id.rpartition("/t/")
+        bitmap_key = _key(prefix + "/t") + "@done"
+        by_parent.setdefault(path[0][0], (path, []))[1].append(int(index))
+        if results is not None and leaf_id in results and any(combiners):
+            store.set(_key(leaf_id) + "@result", results[leaf_id])
+    if not by_parent:
+        return False
+    bits = bytearray(store.get(bitmap_key, b""))
+    completed_root = False
+    increments: dict[str, tuple[Sequence[tuple[str, int]], int]] = {}
+    changed = False
+    for parent, (path, indices) in by_parent.items():
+        new = False
+        for i in indices:
+            byte, bit = divmod(i, 8)
+            if byte >= len(bits):
+                bits.extend(bytes(byte + 1 - len(bits)))
+            if not bits[byte] >> bit & 1:
+                bits[byte] |= 1 << bit
+                new = True
+        if not new:
+            continue
+        changed = True
+        # Leaves of a parent are consecutive; parent n1.j starts at j * batch_size.
+        first = 0 if len(path) == 1 else int(parent.rsplit(".", 1)[1]) * batch_size
+        if not all(_bit(bits, j) for j in range(first, first + path[0][1])):
+            continue
+        if not store.add(_key(parent) + "@done", time.time()):
+            continue
+        _combine(store, parent, combiners)
+        if len(path) == 1:
+            completed_root = True
+        else:
+            above, count = increments.get(path[1][0], (path[1:], 0))
+            increments[path[1][0]] = (above, count + 1)
+    if changed:
+        store.set(bitmap_key, bytes(bits))
+    while increments:  # one level per round: every leaf is at the same depth
+        upper: dict[str, tuple[Sequence[tuple[str, int]], int]] = {}
+        for node_id, (path, delta) in increments.items():
+            key = _key(node_id)
+            n_children = path[0][1]
+            count = store.incr(key + "@count", delta)
+            if count < n_children or count - delta >= n_children:
+                continue
+            if not store.add(key + "@done", time.time()):
+                continue
+            _combine(store, node_id, combiners)
+            if len(path) == 1:
+                completed_root = True
+            else:
+                above, n = upper.get(path[1][0], (path[1:], 0))
+                upper[path[1][0]] = (above, n + 1)
+        increments = upper
+    return completed_root
+
+
+def _bit(bits: bytes | bytearray, i: int) -> bool:
+    byte, bit = divmod(i, 8)
+    return byte < len(bits) and bool(bits[byte] >> bit & 1)
+
+
 def _count_up(
     store: KeyValueStore,
     path: Sequence[tuple[str, int]],
@@ -328,7 +476,9 @@ def _count_up(
 
 
 def _combine(
-    store: KeyValueStore, node_id: str, combiners: tuple[Combiner | None, Combiner | None]
+    store: KeyValueStore,
+    node_id: str,
+    combiners: tuple[Combiner | None, Combiner | None],
 ) -> None:
     leaf_combiner, internal_vertex_combiner = combiners
     if leaf_combiner is None and internal_vertex_combiner is None:
@@ -386,26 +536,35 @@ def level_completion(
 ) -> tuple[tuple[int, int], ...]:
     """``(done, total)`` per tree level, leaves first and the root last (one key scan).
 
-    ``n_leaves`` gives the leaf count when leaves were persisted without records
-    (``save_leaves=False``).
+    Leaves persisted without records (``save_leaves=False``, as task groups do) are counted
+    from the root's record; ``n_leaves`` overrides that count. Done leaves are their own
+    ``@done`` flags plus the bits set in the tree's leaf bitmap (:func:`settle_leaves`).
     """
-    root = marker_get(root_id, store=store)
-    if root is None:
+    key = _key(root_id)
+    record = store.get(key, None)
+    if record is None:
         return ()
-    prefix = _key(root_id).rsplit("/", 1)[0] + "/"
-    totals = [0] * (root.level + 1)
-    done = [0] * (root.level + 1)
-    for key in store.keys(prefix):
-        name, _, suffix = key[len(prefix) :].partition("@")
-        level = root.level if name == "root" else 0 if name.startswith("t/") else None
+    if isinstance(record, str):
+        record = json.loads(record)
+    top = int(record.get("level", 0))
+    prefix = key.rsplit("/", 1)[0] + "/"
+    totals = [0] * (top + 1)
+    done = [0] * (top + 1)
+    for name_key in store.keys(prefix):
+        name, _, suffix = name_key[len(prefix) :].partition("@")
+        level = top if name == "root" else 0 if name.startswith("t") else None
         if level is None and name.startswith("n"):
             level = int(name[1:].split(".", 1)[0])
-        if level is None or level > root.level:
+        if level is None or level > top:
             continue
         if not suffix:
             totals[level] += 1
+        elif suffix == "done" and name == "t":  # a task group's leaf bitmap
+            done[0] += sum(bin(byte).count("1") for byte in store.get(name_key, b""))
         elif suffix == "done":
             done[level] += 1
     if n_leaves is not None:
         totals[0] = n_leaves
+    elif top > 0:
+        totals[0] = max(totals[0], int(record.get("leaves", 0)))
     return tuple(zip(done, totals))

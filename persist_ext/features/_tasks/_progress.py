@@ -1,8 +1,8 @@
 """The progress model of a task group: counts, rate, ETA, rows, marker levels. Draws nothing.
 
 It reads the store, so it is current whichever process or machine runs the tasks (workers
-never send widget messages). Records of settled tasks do not change, so after the first
-read only unsettled ones are read again. Renderers (text here, widgets in the interface
+never send widget messages). It follows the group's journal: each read applies only the
+pages written since the previous one. Renderers (text here, widgets in the interface
 layer) consume the :class:`~persist_ext.features._progress.ProgressSnapshot` it returns.
 """
 
@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._progress import ProgressSnapshot, snapshot_text
+from ._journal import Journal
 from ._markers import level_completion
 from ._model import TaskInstance, TaskStatus, split_instance_name
 
@@ -50,20 +51,19 @@ class TaskProgress:
     def __init__(self, group: TaskGroup, *, max_rows: int = 200) -> None:
         self.group = group
         self.max_rows = max_rows
+        # A reader of its own: polling from a widget thread never touches the session.
+        self._journal = Journal(group.store, group.name)
         self._records: dict[str, TaskInstance] = {}
         self._lock = threading.Lock()
 
     def _refresh(self) -> dict[str, TaskInstance]:
-        store, prefix = self.group.store, f"tasks/{self.group.name}/inst/"
         with self._lock:
-            names = {key[len(prefix) :] for key in store.keys(prefix)}
-            for name in names:
-                cached = self._records.get(name)
-                if cached is not None and cached.status in _FINAL | {TaskStatus.REPLAYED}:
-                    continue
-                record = store.get(prefix + name, None)
-                if record is not None:
-                    self._records[name] = TaskInstance.load(record)
+            before = self._journal.seq
+            changed = self._journal.refresh()
+            if self._journal.seq < before or not self._journal.seq:
+                self._records = {}  # read from scratch (compacted)
+            for name in changed:
+                self._records[name] = TaskInstance.from_record(self._journal.records[name])
             return dict(self._records)
 
     def _current(self, records: dict[str, TaskInstance]) -> dict[str, TaskInstance]:
@@ -154,4 +154,13 @@ def _row(instance: TaskInstance) -> dict[str, Any]:
         "ended": instance.ended,
         "duration": instance.duration,
         "error": instance.error.splitlines()[0][:120] if instance.error else "",
+        "output": _last_line(instance.stdout),
     }
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line of captured stdout, at most 120 characters."""
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            return line.strip()[:120]
+    return ""

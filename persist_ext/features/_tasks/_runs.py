@@ -9,32 +9,29 @@ import datetime as _dt
 import hashlib
 import logging
 import time
-import traceback as _traceback
-from collections.abc import Callable
-from concurrent.futures import Future, as_completed
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..._errors import TaskError
+from ._driver import Driver
 from ._markers import (
     build_tree,
-    complete_leaf,
+    leaf_paths,
     mark_reached,
     marker_get,
     marker_persist,
-    paths_to_root,
-    sweep,
+    settle_leaves,
 )
 from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus
-from ._session import instance_key, result_key
 from ._storespec import spec_for
-from ._worker import TaskCall, TaskOutcome, run_task
+from ._worker import TaskCall
 
 if TYPE_CHECKING:
     from ._group import TaskGroup
     from ._progress import TaskProgress
 
-__all__ = ["Definition", "GroupRuns"]
+__all__ = ["Definition", "GroupRuns", "LazyResults"]
 
 log = logging.getLogger("persist_ext")
 
@@ -85,7 +82,9 @@ class GroupRuns:
         self.root_id: str | None = None
         self.keys: list[str] = []
         self._index: dict[str, int] = {}
-        self._paths: dict[str, list[tuple[str, int]]] = {}
+        self._leaf_prefix = ""
+        self._leaf_paths: list[list[tuple[str, int]]] = []
+        self._batch_size = batch_size
         self._progress: TaskProgress | None = None
 
     # -- the marker tree ---------------------------------------------------------------------
@@ -118,24 +117,22 @@ class GroupRuns:
                 self.store.set(self._tree_key, meta)
         # A tree built by another process (or an earlier run) is authoritative: same key set,
         # its order and shape.
-        tree = build_tree(
-            f"{name}/{meta['gen']}",
-            meta["keys"],
-            batch_size=meta["batch_size"],
-            group_size=meta["group_size"],
-        )
-        self.root_id = tree.id
+        prefix = f"{name}/{meta['gen']}"
+        self.root_id = f"{prefix}/root"
+        self._leaf_prefix = f"{prefix}/t/"
         self.keys = list(meta["keys"])
         self._index = {key: i for i, key in enumerate(self.keys)}
-        self._paths = {}
-        leaf_paths = paths_to_root(tree)
-        for index, key in enumerate(self.keys):
-            self._paths[key] = leaf_paths.get(f"{tree.id.rsplit('/', 1)[0]}/t/{index}", [])
+        self._batch_size = int(meta["batch_size"])
+        self._leaf_paths = leaf_paths(
+            prefix, len(self.keys), batch_size=meta["batch_size"], group_size=meta["group_size"]
+        )
         return existed
 
     def _leaf_id(self, key: str) -> str:
-        assert self.root_id is not None
-        return f"{self.root_id.rsplit('/', 1)[0]}/t/{self._index[key]}"
+        return f"{self._leaf_prefix}{self._index[key]}"
+
+    def _path(self, key: str) -> list[tuple[str, int]]:
+        return self._leaf_paths[self._index[key]]
 
     def _load_tree_meta(self) -> bool:
         if self.root_id is not None:
@@ -169,6 +166,7 @@ class GroupRuns:
         group, session = self.group, self.group.session
         with self.store.transact():
             session.reload()
+            session.journal.compact()
             for key, definition in group._defs.items():
                 config = session.add_task(key, description=definition.describe())
                 if config.instances == 0:
@@ -177,8 +175,7 @@ class GroupRuns:
             meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc))
             meta["last_run"] = _dt.datetime.now(_dt.timezone.utc)
             meta["max_tries"] = group.max_tries
-            existed = self._ensure_tree(list(group._defs))
-            if existed:
+            if self._ensure_tree(list(group._defs)):
                 self._repair()
             calls = []
             selected = set(wanted) if wanted is not None else None
@@ -198,85 +195,36 @@ class GroupRuns:
 
     def _call(self, key: str, instance: TaskInstance, definition: Definition) -> TaskCall:
         return TaskCall(
-            spec=self.spec,
-            group=self.group.name,
-            task=key,
-            instance=instance.name,
-            fn=definition.fn,
-            args=definition.args,
-            kwargs=definition.kwargs,
-            max_tries=self.group.max_tries,
-            leaf_id=self._leaf_id(key),
-            path=self._paths[key],
-            combiners=self.combiners,
-            capture=self.group.capture,
+            self.spec,
+            self.group.name,
+            key,
+            instance.name,
+            definition.fn,
+            definition.args,
+            definition.kwargs,
+            self.group.max_tries,
+            instance.to_record(),
+            "",
+            self.group.capture,
         )
 
     def _repair(self) -> None:
-        """Mark leaves of settled tasks a crash left unmarked, then recompute the tree."""
+        """Count leaves of settled tasks that the tree does not count yet (idempotent)."""
         session = self.group.session
+        leaves = []
+        for key in self.keys:
+            instance = session.current_instance(key) if key in session.tasks else None
+            if instance is not None and self._settled(instance):
+                leaves.append((self._leaf_id(key), self._path(key)))
         with self.store.transact():
-            for key in self.keys:
-                instance = session.current_instance(key) if key in session.tasks else None
-                if instance is not None and self._settled(instance):
-                    complete_leaf(self.store, self._leaf_id(key), self._paths[key])
-        sweep(self.store, self.root_id, combiners=self.combiners)  # type: ignore[arg-type]
+            settle_leaves(self.store, leaves, batch_size=self._batch_size, combiners=self.combiners)
 
     # -- driving ---------------------------------------------------------------------------
 
     def drive(self, calls: list[TaskCall]) -> None:
-        """Submit every call, collect outcomes, fire the callback when the root is done."""
-        group = self.group
-        executor = group._choice.executor  # type: ignore[union-attr]
-        futures: dict[Future[Any], TaskCall] = {}
-        try:
-            for call in calls:
-                futures[executor.submit(run_task, call)] = call
-        except Exception as exc:  # e.g. the executor was shut down: record, don't lose
-            for call in calls[len(futures) :]:
-                self._record_driver_failure(call, exc)
-        group._futures = list(futures)
-        for future in as_completed(futures):
-            call = futures[future]
-            try:
-                outcome = future.result()
-            except BaseException as exc:
-                outcome = self._record_driver_failure(call, exc)
-            if outcome is None:
-                continue
-            instance = TaskInstance.from_record(outcome.record)
-            group.session.update_instance(instance)
-            group.session._dirty_instances.discard(instance.name)
-            if group.last_task_ended is None or outcome.ended > group.last_task_ended:
-                group.last_task_ended = outcome.ended
-            if outcome.completed_root:
-                self.maybe_fire()
-        group._futures = []
+        """Submit every call, write outcomes in batches, fire the callback when done."""
+        Driver(self, self.group.flush_interval).run(calls)
         self.maybe_fire()
-
-    def _record_driver_failure(self, call: TaskCall, exc: BaseException) -> TaskOutcome | None:
-        """The worker could not run or report (unpicklable argument, dead process, ...)."""
-        if isinstance(exc, KeyboardInterrupt):
-            return None
-        record = self.store.get(instance_key(call.group, call.instance), None)
-        instance = (
-            TaskInstance.load(record)
-            if record
-            else TaskInstance(name=call.instance, task=call.task)
-        )
-        if instance.resolved:
-            return TaskOutcome(instance.to_record(), False, time.time())
-        message = f"the task could not be run by the executor: {type(exc).__name__}: {exc}"
-        instance.status = TaskStatus.FAILED
-        instance.tries = max(instance.tries, self.group.max_tries)
-        instance.ended = time.time()
-        instance.error = message
-        instance.traceback = "".join(_traceback.format_exception(exc))
-        instance.logs.append({"level": "error", "message": message, "resolved": False})
-        with self.store.transact():
-            self.store.set(instance_key(call.group, call.instance), instance.dump())
-            completed = complete_leaf(self.store, call.leaf_id, call.path)
-        return TaskOutcome(instance.to_record(), completed, instance.ended)
 
     def maybe_fire(self) -> bool:
         """Fire the callback if the root is done and no process has claimed it yet."""
@@ -298,18 +246,22 @@ class GroupRuns:
     # -- results -------------------------------------------------------------------------
 
     def group_result(self, load_results: bool = True) -> GroupResult:
-        """Results, failures and skipped tasks of the current instances, from the store."""
+        """Results, failures and skipped tasks of the current instances, from the store.
+
+        ``results`` is a mapping that reads each value when it is first accessed (small
+        values are already in memory from the journal), so building one is cheap.
+        """
         session = self.group.session
-        session.reload()
-        results: dict[str, Any] = {}
+        session.refresh()
+        finished: dict[str, str] = {}
         failures: dict[str, TaskFailure] = {}
         skipped: list[str] = []
         for key in session.tasks:
             instance = session.current_instance(key)
             if instance is None:
                 continue
-            if instance.status is TaskStatus.FINISHED and load_results:
-                results[key] = self.store.get(result_key(self.group.name, instance.name), None)
+            if instance.status is TaskStatus.FINISHED:
+                finished[key] = instance.name
             elif instance.status is TaskStatus.FAILED:
                 failures[key] = TaskFailure(
                     key,
@@ -328,7 +280,7 @@ class GroupRuns:
             combined = root.result if root else None
         return GroupResult(
             self.group.name,
-            results,
+            LazyResults(session, finished if load_results else {}),
             failures,
             tuple(skipped),
             completed=time.time() if self.root_done() else None,
@@ -355,14 +307,16 @@ class GroupRuns:
         instance.ended = instance.ended or time.time()
         completed = False
         self._load_tree_meta()
+        session = self.group.session
+        record = instance.to_record()
         with self.store.transact():
-            self.store.set(instance_key(self.group.name, instance.name), instance.dump())
-            if self.root_id is not None and instance.task in self._paths:
-                completed = complete_leaf(
-                    self.store, self._leaf_id(instance.task), self._paths[instance.task]
+            seq = session.journal.write({instance.name: record})
+            if self.root_id is not None and instance.task in self._index:
+                leaf = (self._leaf_id(instance.task), self._path(instance.task))
+                completed = settle_leaves(
+                    self.store, [leaf], batch_size=self._batch_size, combiners=self.combiners
                 )
-        self.group.session.update_instance(instance)
-        self.group.session._dirty_instances.discard(instance.name)
+        session.applied(seq, {instance.name: record})
         if completed:
             self.maybe_fire()
         return instance
@@ -397,3 +351,31 @@ class GroupRuns:
 
             self._progress = TaskProgress(self.group)
         return self._progress
+
+
+class LazyResults(Mapping[str, Any]):
+    """Task key -> result, each read from the store when first accessed (then kept).
+
+    Compares equal to a dict with the same items; ``dict(results)`` loads everything.
+    """
+
+    def __init__(self, session: Any, names: dict[str, str]) -> None:
+        self._session = session
+        self._names = names
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._loaded:
+            name = self._names[key]
+            self._loaded[key] = self._session.result(name, None)
+        return self._loaded[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        # Printing is asking to see them: load everything and show a plain dict.
+        return repr(dict(self))

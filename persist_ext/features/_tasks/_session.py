@@ -24,6 +24,7 @@ from typing import Any
 
 from ..._errors import TaskError
 from ...storage._protocol import KeyValueStore
+from ._journal import Journal
 from ._model import (
     UNRESOLVED,
     TaskConfig,
@@ -38,7 +39,6 @@ __all__ = [
     "SessionBackend",
     "StoreSessionBackend",
     "configs_key",
-    "instance_key",
     "open_session",
     "result_key",
     "session_backend",
@@ -52,13 +52,8 @@ def configs_key(uid: str) -> str:
     return f"tasks/{uid}/cfg"
 
 
-def instance_key(uid: str, name: str) -> str:
-    """Store key of an instance record."""
-    return f"tasks/{uid}/inst/{name}"
-
-
 def result_key(uid: str, name: str) -> str:
-    """Store key of an instance's result value."""
+    """Store key of an instance's result when it is too large to ride in a journal page."""
     return f"tasks/{uid}/result/{name}"
 
 
@@ -231,7 +226,8 @@ class SessionBackend:
             config = self._config(task_config)
             name = instance_name(config.name, config.instances)
             config.instances += 1
-            instance = TaskInstance(name=name, task=config.name, **copy.deepcopy(kwargs))
+            fields = copy.deepcopy(kwargs) if kwargs else {}
+            instance = TaskInstance(name=name, task=config.name, **fields)
             self._instances[name] = instance
             self._dirty_configs.add(config.name)
             self._dirty_instances.add(name)
@@ -315,10 +311,9 @@ class StoreSessionBackend(SessionBackend):
     """A session kept in a :class:`KeyValueStore`, one entry per record.
 
     Layout: ``tasks/<uid>/meta`` (a dict), ``tasks/<uid>/cfg`` (every task configuration,
-    JSON text), ``tasks/<uid>/inst/<name>`` (one instance, JSON text; see
-    :meth:`TaskInstance.dump`).
-    ``_save()`` writes only what changed, in one store transaction; worker processes
-    update instance records directly under the same keys.
+    JSON text), ``tasks/<uid>/log/<seq>`` (journal pages of instance records and small
+    results, see :mod:`._journal`), ``tasks/<uid>/result/<instance>`` (other results).
+    ``_save()`` writes only what changed, in one store transaction and one page.
     """
 
     name = "store"
@@ -330,41 +325,77 @@ class StoreSessionBackend(SessionBackend):
 
             store = Store()
         self.store = store
+        self.journal = Journal(store, uid)
 
     def _load_from_backend(
         self,
     ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
-        prefix = f"tasks/{self.uid}/"
         stored = self.store.get(configs_key(self.uid), "{}")
         records = json.loads(stored) if isinstance(stored, str) else stored
         configs = sorted((TaskConfig.from_record(r) for r in records.values()), key=_order)
-        instances = {}
-        for key in list(self.store.keys(prefix + "inst/")):
-            record = self.store.get(key, None)
-            if record is not None:
-                instance = TaskInstance.load(record)
-                instances[instance.name] = instance
+        self.journal.load()
+        instances = {
+            name: TaskInstance.from_record(record) for name, record in self.journal.records.items()
+        }
         metas = self.store.get(_meta_key(self.uid), {})
         return {c.name: c for c in configs}, instances, dict(metas)
 
     def _save(self) -> None:
+        records = {name: self._instances[name].to_record() for name in self._dirty_instances}
         with self.store.transact():
             if self._dirty_configs:
-                records = {name: c.to_record() for name, c in self._configs.items()}
-                self.store.set(configs_key(self.uid), json.dumps(records, separators=(",", ":")))
-            for name in self._dirty_instances:
-                self.store.set(instance_key(self.uid, name), self._instances[name].dump())
+                configs = {name: c.to_record() for name, c in self._configs.items()}
+                self.store.set(configs_key(self.uid), json.dumps(configs, separators=(",", ":")))
+            seq = self.journal.write(records) if records else 0
             self.store.set(_meta_key(self.uid), dict(self._metas))
+        if seq:
+            self.applied(seq, records, install=False)
+
+    def applied(
+        self,
+        seq: int,
+        records: dict[str, dict[str, Any]],
+        values: dict[str, Any] | None = None,
+        external: Any = (),
+        *,
+        install: bool = True,
+    ) -> None:
+        """Take in a page this process wrote (call after its transaction committed).
+
+        When no other writer came in between, the page is applied from memory; otherwise
+        the journal is read from where this session left it, which includes the page.
+        """
+        with self._lock:
+            if not self._loaded:
+                return
+            if seq == self.journal.seq + 1:
+                changed: set[str] = set()
+                page = {"r": records, "v": values or {}, "k": list(external)}
+                self.journal._apply(seq, page, changed)
+                if install:
+                    for name, record in records.items():
+                        self._instances[name] = TaskInstance.from_record(record)
+            else:
+                for name in self.journal.refresh():
+                    self._instances[name] = TaskInstance.from_record(self.journal.records[name])
+
+    def refresh(self) -> set[str]:
+        """Read journal pages written since the last read (by workers, other processes)."""
+        with self._lock:
+            self._ensure_loaded()
+            changed = self.journal.refresh()
+            for name in changed:
+                self._instances[name] = TaskInstance.from_record(self.journal.records[name])
+            return changed
 
     def refresh_instance(self, name: str) -> TaskInstance | None:
-        """Re-read one instance record from the store (a worker may have changed it)."""
-        record = self.store.get(instance_key(self.uid, name), None)
-        if record is None:
-            return None
-        instance = TaskInstance.load(record)
-        with self._lock:
-            self._instances[name] = instance
-        return instance
+        """The instance ``name`` as currently stored (newer journal pages applied)."""
+        self.refresh()
+        return self._instances.get(name)
+
+    def result(self, name: str, default: Any = None) -> Any:
+        """The stored result of instance ``name`` (``default`` when it has none)."""
+        return self.journal.result(name, default)
 
 
 def _order(config: TaskConfig) -> int:

@@ -172,10 +172,7 @@ def markers_text(state: MarkerState) -> str:
 
 
 def _group_root(group: Any) -> str | None:
-    root = getattr(group, "root_id", None)
-    if root is None:  # until TaskGroup exposes it publicly
-        root = getattr(getattr(group, "_runs", None), "root_id", None)
-    return root
+    return getattr(group, "root_id", None)
 
 
 class MarkerProgress(LiveDisplay, widgets.VBox):

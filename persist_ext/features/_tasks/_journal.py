@@ -1,0 +1,133 @@
+"""The journal: a task group's instance records, written in batches ("pages").
+
+Writing one store entry per task per state change costs ~100 us on the diskcache ``Store``
+(serializer, header, one SQLite statement each), which alone would exceed the bookkeeping
+budget. Instead every change of instance records goes into a *page*:
+``tasks/<group>/log/<seq>`` holds ``{"r": {instance: record}, "v": {instance: small
+result}, "k": [instances whose result has its own key]}``, written with one ``set`` per
+batch. ``seq`` comes from the store's atomic ``incr`` inside the writer's transaction, so
+pages commit in ``seq`` order and reading them in key order replays history; a later page's
+record for an instance replaces an earlier one.
+
+Small results (None, bool, int, float, complex, and str/bytes up to 4 KiB) ride in the page;
+anything else is stored under ``tasks/<group>/result/<instance>`` with the store's own
+serializers (numpy arrays, frames, ...), in the same transaction.
+
+Pages pile up over runs; :meth:`Journal.compact` (called when a run is prepared) folds them
+into one. A reader that finds a page gone (compacted meanwhile) reads everything again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ...storage._protocol import KeyValueStore
+
+__all__ = ["Journal", "inline_value", "page_prefix"]
+
+_INLINE = (type(None), bool, int, float, complex)
+_INLINE_TEXT = (str, bytes)
+_INLINE_LIMIT = 4096
+_COMPACT_AFTER = 64
+
+
+def page_prefix(group: str) -> str:
+    """Store key prefix of a group's pages."""
+    return f"tasks/{group}/log/"
+
+
+def inline_value(value: Any) -> bool:
+    """True when ``value`` is small and plain enough to ride inside a journal page."""
+    kind = type(value)
+    if kind in _INLINE:
+        return True
+    return kind in _INLINE_TEXT and len(value) <= _INLINE_LIMIT
+
+
+class Journal:
+    """The pages of one group, and the state they add up to (records and small results).
+
+    ``records`` maps instance names to plain record dicts (the newest one), ``values`` the
+    instances' inline results, ``external`` the instances whose result has its own key;
+    ``seq`` is the last page applied. :meth:`refresh` reads only pages written since.
+    """
+
+    def __init__(self, store: KeyValueStore, group: str) -> None:
+        self.store = store
+        self.group = group
+        self.prefix = page_prefix(group)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.values: dict[str, Any] = {}
+        self.external: set[str] = set()
+        self.seq = 0
+        self.pages = 0
+
+    # -- writing (inside the caller's store.transact()) ---------------------------------------
+
+    def write(
+        self,
+        records: dict[str, dict[str, Any]],
+        values: dict[str, Any] | None = None,
+        external: Iterable[str] = (),
+    ) -> int:
+        """Append one page; call inside ``store.transact()``. Returns its sequence number."""
+        seq = self.store.incr(f"tasks/{self.group}/logseq")
+        page = {"r": records, "v": dict(values or {}), "k": list(external)}
+        self.store.set(f"{self.prefix}{seq:012d}", page)
+        return seq
+
+    def compact(self) -> bool:
+        """Fold every page into one (call inside ``store.transact()`` after :meth:`load`)."""
+        keys = list(self.store.keys(self.prefix))
+        if len(keys) <= _COMPACT_AFTER:
+            return False
+        self.write(self.records, self.values, ())
+        for key in keys:
+            self.store.delete(key)
+        self.pages = 1
+        return True
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def load(self) -> set[str]:
+        """Read every page again; returns the instance names read."""
+        self.records, self.values, self.external = {}, {}, set()
+        self.seq = self.pages = 0
+        return self.refresh()
+
+    def refresh(self) -> set[str]:
+        """Apply pages written since the last read; returns the instance names they touched."""
+        for _ in range(5):
+            keys = [
+                k for k in self.store.keys(self.prefix) if int(k[len(self.prefix) :]) > self.seq
+            ]
+            changed: set[str] = set()
+            for key in keys:
+                page = self.store.get(key, None)
+                if page is None:  # compacted away since the listing: start over
+                    break
+                self._apply(int(key[len(self.prefix) :]), page, changed)
+            else:
+                return changed
+            self.records, self.values, self.external = {}, {}, set()
+            self.seq = self.pages = 0
+        return set(self.records)
+
+    def _apply(self, seq: int, page: dict[str, Any], changed: set[str]) -> None:
+        self.records.update(page["r"])
+        changed.update(page["r"])
+        for name in page["k"]:
+            self.values.pop(name, None)
+            self.external.add(name)
+        for name, value in page["v"].items():
+            self.values[name] = value
+            self.external.discard(name)
+        self.seq = seq
+        self.pages += 1
+
+    def result(self, name: str, default: Any) -> Any:
+        """The stored result of instance ``name`` (inline or under its own key)."""
+        if name in self.values:
+            return self.values[name]
+        return self.store.get(f"tasks/{self.group}/result/{name}", default)
