@@ -10,17 +10,17 @@ from here.
 from __future__ import annotations
 
 import html
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .._format import format_duration
+
 __all__ = [
     "ProgressSnapshot",
     "ProgressSource",
     "display_progress",
-    "format_duration",
     "register_live_renderer",
     "snapshot_html",
     "snapshot_text",
@@ -84,23 +84,6 @@ class ProgressSource(Protocol):
     """Anything that can report its progress."""
 
     def progress(self) -> ProgressSnapshot: ...
-
-
-def format_duration(seconds: float | None) -> str:
-    """Human duration: ``'3.2s'``, ``'4m05s'``, ``'2h03m'``; ``'?'`` when unknown.
-
-    >>> format_duration(3.21), format_duration(245), format_duration(7380), format_duration(None)
-    ('3.2s', '4m05s', '2h03m', '?')
-    """
-    if seconds is None or math.isnan(seconds) or math.isinf(seconds):
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def _counts(snap: ProgressSnapshot) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarning
+from ..._format import format_ago, format_duration
 from ...storage._protocol import KeyValueStore
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_recorded
@@ -42,7 +43,7 @@ from ._inspect import (
     stored_entries,
 )
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
-from ._views import EntryDetails, EntryTable, StoreSummary, format_ago, format_duration
+from ._views import EntryDetails, EntryTable, StoreSummary
 
 __all__ = ["CellCache", "CellOptions", "CellResult"]
 

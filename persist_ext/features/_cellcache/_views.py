@@ -11,49 +11,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..._format import format_ago, format_duration, format_size
 from ._entry import Manifest, StoredCell
 
 __all__ = [
     "EntryDetails",
     "EntryTable",
     "StoreSummary",
-    "format_ago",
-    "format_duration",
-    "format_size",
 ]
-
-
-def format_size(size: float) -> str:
-    """``1536`` -> ``'1.5 KB'``."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(size) < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover - unreachable
-
-
-def format_duration(seconds: float) -> str:
-    """``0.0042`` -> ``'4.2 ms'``; ``75`` -> ``'1 min 15 s'``."""
-    if seconds < 1:
-        return f"{seconds * 1000:.1f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
-def format_ago(when: float, now: float | None = None) -> str:
-    """A timestamp as ``'2 h ago'`` (or ``'just now'``)."""
-    delta = max((now or time.time()) - when, 0.0)
-    if delta < 5:
-        return "just now"
-    for span, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if delta >= span:
-            return f"{int(delta // span)} {unit} ago"
-    return f"{int(delta)} s ago"
 
 
 def _table_text(headers: list[str], rows: list[list[str]]) -> str:

@@ -18,9 +18,10 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from ..._format import format_age, format_size
 from ._browser_sources import Entry, EntrySource, source_for
 from ._live import LiveDisplay
-from ._preview import format_age, format_size, summary_html, value_html
+from ._preview import summary_html, value_html
 
 __all__ = ["BrowserModel", "EntryTable", "StashBrowser", "browse"]
 

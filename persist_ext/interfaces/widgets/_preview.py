@@ -14,43 +14,13 @@ import io
 import time
 from typing import Any
 
+from ..._format import format_age, format_size
 from ._browser_sources import Entry
 
-__all__ = ["format_age", "format_size", "summary_html", "value_html"]
+__all__ = ["summary_html", "value_html"]
 
 _TD = "padding:1px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #ddd"
 _HANDLED = {"type", "shape", "dtype", "columns", "dtypes", "head", "repr", "png", "image"}
-
-
-def format_size(size: int | None) -> str:
-    """Human size: ``'812 B'``, ``'1.2 MB'``; ``'?'`` when unknown.
-
-    >>> format_size(812), format_size(1_234_567), format_size(None)
-    ('812 B', '1.2 MB', '?')
-    """
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return "?"  # pragma: no cover - loop always returns
-
-
-def format_age(created: float | None, now: float | None = None) -> str:
-    """Age of an entry: ``'42s'``, ``'5m'``, ``'3h'``, ``'2d'``; ``'?'`` when unknown.
-
-    >>> format_age(100.0, now=142.0), format_age(0.0, now=7200.0), format_age(None)
-    ('42s', '2h', '?')
-    """
-    if created is None:
-        return "?"
-    seconds = max(0.0, (time.time() if now is None else now) - created)
-    for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= span:
-            return f"{int(seconds // span)}{unit}"
-    return f"{int(seconds)}s"
 
 
 def _table(rows: list[list[Any]], header: list[Any] | None = None) -> str:

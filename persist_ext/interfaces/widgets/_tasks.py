@@ -14,12 +14,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ...features._progress import (
-    ProgressSnapshot,
-    ProgressSource,
-    format_duration,
-    snapshot_text,
-)
+from ..._format import format_duration
+from ...features._progress import ProgressSnapshot, ProgressSource, snapshot_text
 from ._live import LiveDisplay, Poller
 
 __all__ = ["TaskGroupProgress", "display_tasks", "task_table_html", "tasks_html"]
