@@ -12,9 +12,11 @@ persist_ext errors.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
+import queue
 import sqlite3
 import threading
 import uuid
@@ -35,6 +37,7 @@ __all__ = [
     "BlobRef",
     "External",
     "Pending",
+    "drain_removals",
     "translate_errors",
     "translated",
 ]
@@ -42,6 +45,70 @@ __all__ = [
 BLOB_DIR = "blobs"
 # diskcache's own modes are 0-4; this one marks "header in SQLite, payload in a blob file".
 MODE_BLOB = 8
+# Unlinking a large file that was already written back costs ~0.25-0.7 s per GiB here (the
+# file system frees its extents and pages); files at least this big are removed off the
+# caller's thread. Smaller ones are removed inline: it is cheap and keeps things simple.
+BACKGROUND_REMOVE_BYTES = 16 << 20
+
+
+class _Remover:
+    """Deletes files that nothing references any more, in one background thread.
+
+    Only used for blob files whose index row is already gone (committed), so deleting them
+    late is safe: a reader never finds them through the index, and a process that exits
+    before the thread got to a file leaves an orphan that ``Store.cleanup()`` removes.
+    :meth:`drain` waits for the queue; ``Store.close()`` and interpreter exit call it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[str] | None = None
+        self._pid = -1
+
+    def submit(self, path: str) -> None:
+        with self._lock:
+            # A forked child inherits the queue but not the thread: start its own.
+            if self._queue is None or self._pid != os.getpid():
+                self._queue = queue.Queue()
+                self._pid = os.getpid()
+                threading.Thread(
+                    target=self._run, args=(self._queue,), name="persist_ext-blob-remover",
+                    daemon=True,
+                ).start()
+            self._queue.put(path)
+
+    @staticmethod
+    def _run(jobs: queue.Queue[str]) -> None:
+        while True:
+            path = jobs.get()
+            try:
+                os.unlink(path)
+            except OSError:  # already gone (cleanup raced us) or unremovable: an orphan
+                pass
+            finally:
+                jobs.task_done()
+
+    def drain(self) -> None:
+        with self._lock:
+            jobs = self._queue if self._pid == os.getpid() else None
+        if jobs is not None:
+            jobs.join()
+
+
+    def after_fork(self) -> None:
+        # The parent's lock may have been held by another thread at fork time.
+        self._lock = threading.Lock()
+
+
+_REMOVER = _Remover()
+atexit.register(_REMOVER.drain)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_REMOVER.after_fork)
+
+
+def drain_removals() -> None:
+    """Wait until every blob file queued for background removal is deleted."""
+    _REMOVER.drain()
 
 
 @dataclass(frozen=True)
@@ -103,10 +170,18 @@ class BlobDisk(diskcache.Disk):
 
     # -- ours --------------------------------------------------------------------------
     def discard(self, file_path: str) -> None:
-        """Delete a file now (never the blob directory itself: other writers use it)."""
+        """Delete an unreferenced file (never the blob directory: other writers use it).
+
+        Large blob files go to the background remover, so replacing or deleting a 1 GiB
+        value does not make the caller wait for the file system to free it.
+        """
         if file_path.startswith(BLOB_DIR + "/"):
+            full = os.path.join(self._directory, file_path)
             with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self._directory, file_path))
+                if os.stat(full).st_size >= BACKGROUND_REMOVE_BYTES:
+                    _REMOVER.submit(full)
+                else:
+                    os.unlink(full)
         else:
             super().remove(file_path)
 
