@@ -72,7 +72,9 @@ class _Remover:
                 self._queue = queue.Queue()
                 self._pid = os.getpid()
                 threading.Thread(
-                    target=self._run, args=(self._queue,), name="persist_ext-blob-remover",
+                    target=self._run,
+                    args=(self._queue,),
+                    name="persist_ext-blob-remover",
                     daemon=True,
                 ).start()
             self._queue.put(path)
@@ -93,7 +95,6 @@ class _Remover:
             jobs = self._queue if self._pid == os.getpid() else None
         if jobs is not None:
             jobs.join()
-
 
     def after_fork(self) -> None:
         # The parent's lock may have been held by another thread at fork time.

@@ -38,18 +38,11 @@ import diskcache
 
 from .._config import default_directory
 from .._errors import CorruptEntryError, StoreClosedError, StoreError
-from ._disk import (
-    BLOB_DIR,
-    MODE_BLOB,
-    BlobDisk,
-    BlobRef,
-    External,
-    translate_errors,
-    translated,
-)
+from ._disk import BlobDisk, BlobRef, External, drain_removals, translate_errors, translated
 from ._entry import pack_header, read_info, split
 from ._protocol import MISSING, EntryInfo
 from ._serializers import dump_value, serializer_named, summarize
+from ._store_scan import StoreScan
 
 __all__ = ["LARGE_THRESHOLD", "Store"]
 
@@ -58,9 +51,6 @@ LARGE_THRESHOLD = 1 << 20
 # 2**62 bytes is unreachable, and eviction_policy="none" disables culling by age anyway.
 _NO_LIMIT = 1 << 62
 _ABSENT = object()
-_BATCH = 1000
-_CLEANUP_EVERY = 24 * 3600.0
-_CLEANUP_MARKER = ".last-cleanup"
 
 
 class _State(enum.Enum):
@@ -68,7 +58,7 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-class Store:
+class Store(StoreScan):
     """A persistent key-value store in a directory (the :class:`KeyValueStore` default).
 
     Parameters
@@ -163,6 +153,9 @@ class Store:
         if self._state is _State.OPEN:
             self._state = _State.CLOSED
             self._cache.close()
+            # Replaced large blobs are deleted in the background; finish before returning
+            # so a closed store's directory holds only live data and can be removed.
+            drain_removals()
 
     def __enter__(self) -> Store:
         return self
@@ -441,102 +434,6 @@ class Store:
         """What is known about ``key`` without decoding its value (``None`` if absent)."""
         record = self._raw(key)
         return None if record is _ABSENT else self._info_of(key, record)
-
-    def keys(self, prefix: str = "") -> Iterator[str]:
-        """Live keys starting with ``prefix``, in sorted order (read in batches)."""
-        cache = self._open_cache()
-        last, inclusive = prefix, True
-        while True:
-            op = ">=" if inclusive else ">"
-            with translate_errors(where="listing keys"):
-                # diskcache has no prefix scan; its (key, raw) index makes this a range read.
-                rows = cache._sql(
-                    f"SELECT key FROM Cache WHERE raw = 1 AND key {op} ?"
-                    " AND (expire_time IS NULL OR expire_time > ?) ORDER BY key LIMIT ?",
-                    (last, time.time(), _BATCH),
-                ).fetchall()
-            for (key,) in rows:
-                if not isinstance(key, str):
-                    continue
-                if not key.startswith(prefix):
-                    return
-                yield key
-            if len(rows) < _BATCH:
-                return
-            last, inclusive = rows[-1][0], False
-
-    def items_info(self, prefix: str = "") -> Iterator[tuple[str, EntryInfo]]:
-        """``(key, EntryInfo)`` for live keys starting with ``prefix`` (no decoding)."""
-        for key in self.keys(prefix):
-            info = self.info(key)
-            if info is not None:
-                yield key, info
-
-    def __contains__(self, key: object) -> bool:
-        cache = self._open_cache()
-        with translate_errors(where="membership test"):
-            return isinstance(key, str) and key in cache
-
-    def __len__(self) -> int:
-        cache = self._open_cache()
-        with translate_errors(where="counting"):
-            ((count,),) = cache._sql(
-                "SELECT COUNT(*) FROM Cache WHERE expire_time IS NULL OR expire_time > ?",
-                (time.time(),),
-            ).fetchall()
-        return int(count)
-
-    def __iter__(self) -> Iterator[str]:
-        return self.keys()
-
-    def volume(self) -> int:
-        """Bytes on disk: the SQLite index plus every blob file."""
-        cache = self._open_cache()
-        with translate_errors(where="measuring volume"):
-            return int(cache.volume())
-
-    # ----------------------------------------------------------------- maintenance
-    def cleanup(self, older_than: float = 3600.0) -> int:
-        """Remove expired entries and orphan blob files older than ``older_than`` seconds.
-
-        Orphans are left by processes killed between writing a blob and committing it; they
-        are never referenced, so removing them is safe. The age guard spares files another
-        process is writing right now. Runs automatically about once a day on open.
-        Returns the number of files removed.
-        """
-        cache = self._open_cache(write=True)
-        blobs = self.directory / BLOB_DIR
-        with translate_errors(where="cleanup"):
-            cache.expire()
-            if not blobs.is_dir():
-                return 0
-            referenced = {
-                name
-                for (name,) in cache._sql(
-                    "SELECT filename FROM Cache WHERE mode = ?", (MODE_BLOB,)
-                ).fetchall()
-            }
-            cutoff = time.time() - older_than
-            removed = 0
-            for entry in os.scandir(blobs):
-                name = f"{BLOB_DIR}/{entry.name}"
-                if not entry.name.endswith(".bin") or name in referenced:
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    if entry.stat().st_mtime < cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-            (blobs / _CLEANUP_MARKER).touch()
-        return removed
-
-    def _maybe_cleanup(self) -> None:
-        marker = self.directory / BLOB_DIR / _CLEANUP_MARKER
-        try:
-            due = time.time() - marker.stat().st_mtime > _CLEANUP_EVERY
-        except FileNotFoundError:
-            due = (self.directory / BLOB_DIR).is_dir()
-        if due:
-            self.cleanup()
 
 
 def _check_key(key: object) -> None:
