@@ -105,9 +105,11 @@ class ArrowFrameSerializer(Serializer):
             frame = value
         table = pa.Table.from_pandas(frame, preserve_index=True)
         sink = _Collect()
-        with pa.PythonFile(sink, mode="w") as stream:
-            with pa.ipc.new_file(stream, table.schema) as writer:
-                writer.write_table(table)
+        with (
+            pa.PythonFile(sink, mode="w") as stream,
+            pa.ipc.new_file(stream, table.schema) as writer,
+        ):
+            writer.write_table(table)
         header = json.dumps(head).encode()
         # Pad with spaces (valid JSON whitespace) so the Arrow buffers are aligned in a
         # mapped file, as Arrow expects for zero-copy reads.

@@ -247,3 +247,63 @@ def test_frame_summary_carries_a_json_head_for_browsers() -> None:
     assert head["index"] == [0, 1, 2, 3, 4]
     assert head["data"][0] == [0, "2020-01-01T00:00:00.000"]
     json.dumps(head)  # JSON-safe
+
+
+def _arrow_payload(value: Any) -> bytes:
+    chosen, buffers = dump_value(value)
+    assert chosen.name == "arrow"
+    return b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+
+
+def test_arrow_dump_hands_over_the_columns_own_memory() -> None:
+    import pyarrow as pa
+
+    frame = pd.DataFrame({"x": np.arange(100_000, dtype=np.float64)})
+    _, buffers = dump_value(frame)
+    column = frame["x"].to_numpy()
+    addresses = {b.address for b in buffers if isinstance(b, pa.Buffer)}
+    assert column.ctypes.data in addresses  # written straight from the frame, not a copy
+
+
+def test_arrow_payload_is_aligned_for_mapping() -> None:
+    payload = _arrow_payload(pd.DataFrame({"a": [1, 2, 3]}))
+    (n,) = np.frombuffer(payload[:4], dtype="<u4")
+    assert (4 + int(n)) % 64 == 0
+    assert payload[4 + int(n) : 4 + int(n) + 6] == b"ARROW1"
+
+
+def test_arrow_load_file_maps_the_blob(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"a": np.arange(1000), "b": np.arange(1000) * 0.5, "s": [str(i % 7) for i in range(1000)]},
+        index=pd.RangeIndex(10, 1010, name="row"),
+    )
+    path = tmp_path / "frame.bin"
+    path.write_bytes(_arrow_payload(frame))
+    ser = serializer_named("arrow")
+    out = ser.load_file(path, path.stat().st_size)
+    pd.testing.assert_frame_equal(out, frame)
+    out.loc[10, "a"] = -1  # the default result is an ordinary, writable frame
+    assert out.loc[10, "a"] == -1
+    mapped = ser.load_file(path, path.stat().st_size, mmap=True)
+    pd.testing.assert_frame_equal(mapped, frame)
+    with pytest.raises(ValueError, match="read-only"):
+        mapped.loc[10, "a"] = -1  # zero-copy views of the mapped file, like np.memmap
+    with pytest.raises(ValueError, match="expected"):
+        ser.load_file(path, path.stat().st_size + 1)
+
+
+def test_arrow_entries_written_before_alignment_still_load(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    frame = pd.DataFrame({"a": [1.5, 2.5]})
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pandas(frame, preserve_index=True)
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    head = b'{"kind": "frame"}'
+    old = len(head).to_bytes(4, "little") + head + sink.getvalue().to_pybytes()
+    path = tmp_path / "old.bin"
+    path.write_bytes(old)
+    ser = serializer_named("arrow")
+    pd.testing.assert_frame_equal(ser.load(memoryview(old)), frame)
+    pd.testing.assert_frame_equal(ser.load_file(path, len(old)), frame)

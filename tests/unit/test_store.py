@@ -22,7 +22,7 @@ from persist_ext._errors import (
     StoreClosedError,
     StoreError,
 )
-from persist_ext.storage._disk import BLOB_DIR, translate_errors
+from persist_ext.storage._disk import BLOB_DIR, drain_removals, translate_errors
 from persist_ext.storage._protocol import MISSING, EntryInfo, KeyValueStore
 from persist_ext.storage._store import Store
 
@@ -36,6 +36,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def blob_files(store: Store) -> list[str]:
+    drain_removals()  # replaced large blobs are deleted in the background
     blobs = store.directory / BLOB_DIR
     return sorted(p.name for p in blobs.glob("*.bin")) if blobs.is_dir() else []
 
@@ -245,6 +246,25 @@ def test_expired_entries_disappear(store: Store) -> None:
     assert store.get("gone", None) is None
     assert list(store.keys()) == ["stays"]
     assert len(store) == 1
+
+
+def test_large_replaced_blobs_are_removed_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persist_ext.storage import _disk
+
+    monkeypatch.setattr(_disk, "BACKGROUND_REMOVE_BYTES", 1)  # every blob counts as large
+    store = Store(tmp_path / "bg", large_threshold=SMALL)
+    for i in range(5):
+        store.set("a", np.full(5000, float(i)))
+        store.set(f"gone{i}", np.ones(5000))
+        assert store.delete(f"gone{i}")
+    np.testing.assert_array_equal(store.get("a"), np.full(5000, 4.0))
+    store.close()  # waits for the remover: only the live value's file is left
+    blobs = sorted((tmp_path / "bg" / BLOB_DIR).glob("*.bin"))
+    assert len(blobs) == 1
+    with Store(tmp_path / "bg") as again:
+        np.testing.assert_array_equal(again.get("a"), np.full(5000, 4.0))
 
 
 def test_add_is_set_if_absent(store: Store) -> None:
