@@ -4,7 +4,7 @@ Opening a browser lists key *names* only and describes the ~50 keys of the visib
 their stored metadata (type, size, age, JSON summary), so a 100,000-key store opens at once
 and no value is decoded. A value is loaded only when the user presses *Load value* for one
 entry. :class:`BrowserModel` holds the state and draws nothing; :class:`StashBrowser` is the
-ipywidgets view (the entry table is a small anywidget, ``_esm/table.js``).
+ipywidgets view (the entry table is a small anywidget, ``js/widgets/table.js``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from ._preview import summary_html, value_html
 
 __all__ = ["BrowserModel", "EntryTable", "StashBrowser", "browse"]
 
-_ESM_DIR = Path(__file__).with_name("_esm")
+# Copied from js/widgets/ by the front-end build (`jlpm build:widgets`).
+_ESM_DIR = Path(__file__).with_name("static")
 _COLUMNS = ["key", "type", "size", "age"]
 
 
@@ -148,7 +149,7 @@ def _row(entry: Entry) -> dict[str, str]:
 
 
 class EntryTable(anywidget.AnyWidget):
-    """A clickable table of entries (front end: ``_esm/table.js``).
+    """A clickable table of entries (front end: ``js/widgets/table.js``).
 
     ``rows`` are dicts with one string per column; clicking a row sets ``selected`` to its key.
     """
