@@ -24,11 +24,11 @@ prereqs:
 # The bundle is removed first so that the installed front end is always built from js/src
 # (hatch-jupyter-builder skips the build when a bundle is already there).
 install: $(PY) prereqs
-	rm -rf persist_ext/labextension
+	rm -rf persist_ext/labextension persist_ext/interfaces/widgets/static
 	$(PIP) install --quiet .
 
 install-test: $(PY) prereqs
-	rm -rf persist_ext/labextension
+	rm -rf persist_ext/labextension persist_ext/interfaces/widgets/static
 	$(PIP) install --quiet ".[test]"
 
 # Both Jupyter integrations must be installed, enabled and importable ("OK").
