@@ -103,7 +103,9 @@ class ArrowFrameSerializer(Serializer):
         else:
             head = {"kind": "frame"}
             frame = value
-        table = pa.Table.from_pandas(frame, preserve_index=True)
+        # preserve_index=None keeps a RangeIndex as metadata (True would write it out as an
+        # int64 column: 8 more bytes per row, and a materialized index on load).
+        table = pa.Table.from_pandas(frame, preserve_index=None)
         sink = _Collect()
         with (
             pa.PythonFile(sink, mode="w") as stream,

@@ -18,9 +18,12 @@ Why not plain ``diskcache.Cache(directory)``:
 
 Crash safety: a blob gets a fresh unique name and is complete (and fsynced when
 ``durable=True``) before the SQLite transaction that references it commits; the row replaces
-the old one atomically; the old blob is deleted after the commit. A process killed at any
-instant therefore leaves the old value or the new one; orphans are removed by
+the old one atomically; the old blob is deleted after the commit (large ones by a
+background thread, see ``_disk.py``; :meth:`Store.close` waits for it). A process killed at
+any instant therefore leaves the old value or the new one; orphans are removed by
 :meth:`Store.cleanup`.
+
+Listing, counting and cleanup live in :class:`~persist_ext.storage._store_scan.StoreScan`.
 """
 
 from __future__ import annotations

@@ -307,3 +307,12 @@ def test_arrow_entries_written_before_alignment_still_load(tmp_path: Path) -> No
     ser = serializer_named("arrow")
     pd.testing.assert_frame_equal(ser.load(memoryview(old)), frame)
     pd.testing.assert_frame_equal(ser.load_file(path, len(old)), frame)
+
+
+def test_arrow_keeps_a_range_index_as_metadata() -> None:
+    frame = pd.DataFrame({"a": np.arange(1000, dtype=np.float64)}, index=pd.RangeIndex(5, 2005, 2))
+    payload = _arrow_payload(frame)
+    assert len(payload) < 1000 * 8 + 4096  # no int64 column for the index
+    _, out = round_trip(frame)
+    assert isinstance(out.index, pd.RangeIndex)
+    pd.testing.assert_frame_equal(out, frame, check_index_type=True)
