@@ -36,6 +36,7 @@ __all__ = [
     "BlobDisk",
     "BlobRef",
     "External",
+    "ForeignRecord",
     "Pending",
     "drain_removals",
     "translate_errors",
@@ -122,6 +123,13 @@ class External:
 
 
 @dataclass(frozen=True)
+class ForeignRecord:
+    """A record persist_ext did not write (e.g. a diskcache pickle); never decoded."""
+
+    mode: int
+
+
+@dataclass(frozen=True)
 class BlobRef:
     """What :meth:`BlobDisk.fetch` returns for an external record."""
 
@@ -157,6 +165,10 @@ class BlobDisk(diskcache.Disk):
             return value  # our inline records: the common, latency-critical case
         if mode == MODE_BLOB:
             return BlobRef(bytes(value), filename or "")
+        if mode == diskcache.core.MODE_PICKLE:
+            # Only another program writes diskcache pickles into this index. A pickle is
+            # code: persist_ext never loads one it did not write itself.
+            return ForeignRecord(mode)
         return super().fetch(mode, filename, value, read)
 
     def remove(self, file_path: str) -> None:

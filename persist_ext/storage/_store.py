@@ -41,7 +41,15 @@ import diskcache
 
 from .._config import default_directory
 from .._errors import CorruptEntryError, StoreClosedError, StoreError
-from ._disk import BlobDisk, BlobRef, External, drain_removals, translate_errors, translated
+from ._disk import (
+    BlobDisk,
+    BlobRef,
+    External,
+    ForeignRecord,
+    drain_removals,
+    translate_errors,
+    translated,
+)
 from ._entry import pack_header, read_info, split
 from ._protocol import MISSING, EntryInfo
 from ._serializers import dump_value, serializer_named, summarize
@@ -116,20 +124,22 @@ class Store(StoreScan):
             raise StoreError(
                 f"No store at {self.directory}; open it once without read_only=True to create it."
             )
-        with translate_errors(where=f"opening {self.directory}"):
-            self._cache = diskcache.Cache(
-                str(self.directory),
-                timeout=timeout,
-                disk=BlobDisk,
-                eviction_policy="none",
-                size_limit=_NO_LIMIT,
-                cull_limit=10,  # with eviction off, culling only removes expired entries
-                statistics=False,
-                tag_index=False,
+        settings: dict[str, Any] = {}
+        if not read_only:  # a read-only open keeps the index's own settings untouched
+            settings = {
+                "eviction_policy": "none",
+                "size_limit": _NO_LIMIT,
+                "cull_limit": 10,  # with eviction off, culling only removes expired entries
+                "statistics": False,
+                "tag_index": False,
                 # Everything below large_threshold is inline; diskcache never writes its
                 # own (chunk-copied, never fsynced) files for our records.
-                disk_min_file_size=self.large_threshold + (1 << 20),
-                sqlite_synchronous=2 if durable else 1,
+                "disk_min_file_size": self.large_threshold + (1 << 20),
+                "sqlite_synchronous": 2 if durable else 1,
+            }
+        with translate_errors(where=f"opening {self.directory}"):
+            self._cache = diskcache.Cache(
+                str(self.directory), timeout=timeout, disk=BlobDisk, **settings
             )
         self._disk: BlobDisk = self._cache.disk
         self._disk.durable = durable
@@ -367,6 +377,7 @@ class Store(StoreScan):
             raise new from exc
 
     def _decode(self, key: str, record: Any, *, mmap: bool) -> Any:
+        _refuse_foreign(key, record)
         ref = record if isinstance(record, BlobRef) else None
         name, payload = split(key, ref.header if ref else record)
         try:
@@ -431,12 +442,23 @@ class Store(StoreScan):
                 previous = record
 
     def _info_of(self, key: str, record: Any) -> EntryInfo:
+        _refuse_foreign(key, record)
         return read_info(key, record.header if isinstance(record, BlobRef) else record)
 
     def info(self, key: str) -> EntryInfo | None:
         """What is known about ``key`` without decoding its value (``None`` if absent)."""
         record = self._raw(key)
         return None if record is _ABSENT else self._info_of(key, record)
+
+
+def _refuse_foreign(key: str, record: Any) -> None:
+    if isinstance(record, ForeignRecord):
+        raise CorruptEntryError(
+            f"Entry {key!r} was not written by persist_ext (it is a diskcache pickle); "
+            "persist_ext never unpickles what it did not write. Open it with diskcache "
+            "itself if you trust its origin.",
+            key=key,
+        )
 
 
 def _check_key(key: object) -> None:

@@ -594,3 +594,45 @@ StoreMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_store_behaves_like_a_dict = StoreMachine.TestCase
+
+
+class _Tripwire:
+    """Unpickling this creates a file: proof that a pickle was loaded."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_foreign_diskcache_pickles_are_never_unpickled(tmp_path) -> None:
+    import diskcache
+
+    from persist_ext import CorruptEntryError, Store
+
+    folder, wire = tmp_path / "foreign", tmp_path / "tripwire"
+    with diskcache.Cache(str(folder), eviction_policy="least-recently-stored") as foreign:
+        foreign["evil"] = _Tripwire(str(wire))
+        foreign["plain"] = b"bytes written by another tool"
+    with Store(folder, read_only=True) as store:
+        assert sorted(store.keys()) == ["evil", "plain"]
+        with pytest.raises(CorruptEntryError, match="not written by persist_ext"):
+            store.info("evil")
+    with Store(folder) as store, pytest.raises(CorruptEntryError, match="never unpickles"):
+        store.get("evil")
+    assert not wire.exists()
+
+
+def test_read_only_open_keeps_a_foreign_cache_settings(tmp_path) -> None:
+    import diskcache
+
+    from persist_ext import Store
+
+    folder = tmp_path / "foreign"
+    with diskcache.Cache(str(folder), eviction_policy="least-recently-stored") as foreign:
+        foreign["k"] = 1
+    Store(folder, read_only=True).close()
+    with diskcache.Cache(str(folder)) as again:
+        assert again.eviction_policy == "least-recently-stored"
+        assert again.size_limit == 2**30
