@@ -78,3 +78,38 @@ def test_task_group_displays_leave_final_numbers(tmp_path: Path, run_notebook: A
     assert f" 0/{n}" not in html
     assert "<b>nbdemo</b> 100%" in html
     assert "ETA ?" not in html
+
+
+@pytest.mark.kernel
+def test_a_group_shown_as_a_cell_result_ends_as_final_numbers(
+    tmp_path: Path, run_notebook: Any
+) -> None:
+    # `group.run()` as the last line of a cell displays the group itself: a live view
+    # (chosen by persist_ext's registered renderer), never a frozen "0%" snapshot.
+    n = 30
+    (tmp_path / "nbtasks.py").write_text(TASKS_MODULE)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import persist_ext, nbtasks\n"
+            f"store = persist_ext.Store({str(tmp_path / 'store')!r})\n"
+            "group = persist_ext.TaskGroup('shown', store, executor='processes', max_workers=2)\n"
+            f"keys = group.map(nbtasks.square, range({n}), key=str)\n"
+            "group.run()"
+        ),
+        nbformat.v4.new_code_cell(
+            "import time\n"
+            "group.wait()\n"
+            "time.sleep(1.0)  # the live view's last poll lands while this cell runs\n"
+            "print('waited')"
+        ),
+    ]
+    path = tmp_path / "shown.ipynb"
+    nbformat.write(nb, path)
+    nb = run_notebook(path)
+    (shown,) = nb.cells[0].outputs
+    assert "application/vnd.jupyter.widget-view+json" not in shown["data"]
+    assert f"{n}/{n}" in shown["data"]["text/plain"]
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert f" 0/{n}" not in html
+    assert "ETA ?" not in html

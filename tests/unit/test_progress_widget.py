@@ -64,7 +64,7 @@ def test_refreshes_are_throttled(tmp_path: Path) -> None:
 
 def test_bundle_carries_a_static_snapshot() -> None:
     source = Fixed(ProgressSnapshot("load", total=10, done=3, failed=1, todo=6))
-    widget = live_progress(source)
+    widget = ProgressWidget(source)
     bundle = widget._repr_mimebundle_()
     assert WIDGET_VIEW in bundle
     assert bundle[WIDGET_VIEW]["model_id"] == widget.model_id
@@ -92,3 +92,16 @@ def test_display_handle_is_updated_when_finished(monkeypatch: pytest.MonkeyPatch
     widget.refresh(force=True)  # unchanged counts: no second update
     assert len(updates) == 1
     widget.close()
+
+
+def test_live_progress_picks_push_or_polling_display() -> None:
+    from persist_ext.interfaces.widgets._tasks import TaskGroupProgress
+
+    observed = Fixed(ProgressSnapshot("obs", total=1, todo=1))
+    observed.add_observer = lambda callback: None  # a Tracker-like, in-process source
+    polled = Fixed(ProgressSnapshot("polled", total=1, todo=1))
+    push, poll = live_progress(observed), live_progress(polled)
+    assert isinstance(push, ProgressWidget)
+    assert isinstance(poll, TaskGroupProgress)
+    push.close()
+    poll.close()

@@ -409,7 +409,15 @@ class TaskGroup:
         return self._runs.progress_model().text()
 
     def _repr_html_(self) -> str:
-        # A static snapshot: what a saved notebook or nbconvert keeps.
+        # A static snapshot, for front ends that render HTML without running IPython's
+        # display hook.
         from .._progress import snapshot_html
 
         return snapshot_html(self.progress())
+
+    def _ipython_display_(self) -> None:
+        # In a notebook a group shows as a live display that keeps updating after the cell
+        # returns and ends as the final numbers, never as a frozen "0%" snapshot.
+        from .._progress import display_progress
+
+        display_progress(self)

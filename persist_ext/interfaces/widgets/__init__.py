@@ -13,10 +13,20 @@ __all__ = ["ProgressWidget", "live_progress"]
 
 
 def live_progress(source: Any) -> Any:
-    """Build a live :class:`ProgressWidget` for ``source`` (imports ipywidgets on first use)."""
-    from ._progress import live_progress as _live_progress
+    """Build the live display for ``source`` (imports ipywidgets on first use).
 
-    return _live_progress(source)
+    Sources that notify observers in-process (a Tracker driven by a loop in the cell) get
+    the push-driven :class:`ProgressWidget`; any other source (a task group whose work runs
+    in other processes) gets the store-polling task view, which keeps updating after the
+    cell returns.
+    """
+    if callable(getattr(source, "add_observer", None)):
+        from ._progress import live_progress as _live_progress
+
+        return _live_progress(source)
+    from ._tasks import TaskGroupProgress
+
+    return TaskGroupProgress(source)
 
 
 def __getattr__(name: str) -> Any:
