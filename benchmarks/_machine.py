@@ -9,26 +9,17 @@
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._timing import median_seconds
+
 __all__ = ["QUICK", "run"]
 
 QUICK = {"mib": 64}
-
-
-def _best_of(fn: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def run(mib: int = 1024, repeat: int = 3, directory: str | None = None) -> list[dict[str, Any]]:
@@ -57,20 +48,20 @@ def run(mib: int = 1024, repeat: int = 3, directory: str | None = None) -> list[
                 while done < len(target):
                     done += handle.readinto(target[done:])
 
-        rows.append(row(f"plain file write, {mib} MiB", gb / _best_of(write, repeat), "GB/s"))
+        rows.append(row(f"plain file write, {mib} MiB", gb / median_seconds(write, repeat), "GB/s"))
         rows.append(
             row(
                 f"plain file write + fsync, {mib} MiB",
-                gb / _best_of(lambda: write(True), 1),
+                gb / median_seconds(lambda: write(True), 1),
                 "GB/s",
             )
         )
-        rows.append(row(f"plain file read, {mib} MiB", gb / _best_of(read, repeat), "GB/s"))
+        rows.append(row(f"plain file read, {mib} MiB", gb / median_seconds(read, repeat), "GB/s"))
     dst = np.empty_like(data)
     rows.append(
         row(
             f"memory copy (np.copyto), {mib} MiB",
-            gb / _best_of(lambda: np.copyto(dst, data), repeat),
+            gb / median_seconds(lambda: np.copyto(dst, data), repeat),
             "GB/s",
         )
     )

@@ -27,36 +27,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import pickle
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._timing import median_seconds, print_rows, row
+
 __all__ = ["QUICK", "main", "run"]
 
 QUICK = {"mib": 64, "frame_mib": 32, "ops": 200, "repeat": 2}
-
-
-def _row(name: str, value: float, unit: str) -> dict[str, Any]:
-    return {"name": name, "value": round(value, 4), "unit": unit}
-
-
-def _median(fn: Callable[[], Any], repeat: int, before: Callable[[], Any] | None = None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _shell(directory: Path) -> Any:
@@ -100,23 +85,23 @@ def _trivial(shell: Any, work: Path, ops: int) -> list[dict[str, Any]]:
             with open(pkl, "rb") as handle:
                 ns.update(pickle.load(handle))
 
-    ipy = _median(ipycache_hit, ops) * 1000
+    ipy = median_seconds(ipycache_hit, ops) * 1000
     shell.run_line_magic("store", "x")
-    store_r = _median(lambda: shell.run_line_magic("store", "-r x"), ops) * 1000
+    store_r = median_seconds(lambda: shell.run_line_magic("store", "-r x"), ops) * 1000
     import joblib
 
     memory = joblib.Memory(str(work / "joblib"), verbose=0)
     trivial = memory.cache(_one)
     trivial()
-    joblib_hit = _median(trivial, ops) * 1000
+    joblib_hit = median_seconds(trivial, ops) * 1000
     rows += [
-        _row("trivial cell: bare run_cell", bare, "ms"),
-        _row("trivial cell: no-op cell magic, added", noop - bare, "ms"),
-        _row("trivial cell: %%persist hit, added (target <= 1 ms)", hit - bare, "ms"),
-        _row("trivial cell: %%persist miss (run + store), added", miss - bare, "ms"),
-        _row("trivial cell: ipycache-style hit (unpickle named vars)", ipy, "ms"),
-        _row("trivial cell: IPython %store -r", store_r, "ms"),
-        _row("trivial cell: joblib.Memory hit", joblib_hit, "ms"),
+        row("trivial cell: bare run_cell", bare, "ms"),
+        row("trivial cell: no-op cell magic, added", noop - bare, "ms"),
+        row("trivial cell: %%persist hit, added (target <= 1 ms)", hit - bare, "ms"),
+        row("trivial cell: %%persist miss (run + store), added", miss - bare, "ms"),
+        row("trivial cell: ipycache-style hit (unpickle named vars)", ipy, "ms"),
+        row("trivial cell: IPython %store -r", store_r, "ms"),
+        row("trivial cell: joblib.Memory hit", joblib_hit, "ms"),
     ]
     return rows
 
@@ -194,17 +179,17 @@ def _array(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]
     start = time.perf_counter()
     shell.run_cell(cell.replace("--quiet", "--quiet --refresh"))
     miss = time.perf_counter() - start
-    compute = _median(lambda: _make_array(n), 1)
+    compute = median_seconds(lambda: _make_array(n), 1)
     array = ns.pop("big")
 
     def drop() -> None:
         ns.pop("big", None)
 
-    hit = _median(lambda: shell.run_cell(cell), repeat, before=drop)
-    hit_mmap = _median(lambda: shell.run_cell(mmap_cell), repeat, before=drop)
+    hit = median_seconds(lambda: shell.run_cell(cell), repeat, before=drop)
+    hit_mmap = median_seconds(lambda: shell.run_cell(mmap_cell), repeat, before=drop)
     writes = _writes(shell, work, array, repeat)
     npy = work / "big.npy"  # written by the last np.save above
-    load = _median(lambda: np.load(npy), repeat)
+    load = median_seconds(lambda: np.load(npy), repeat)
     ipy = work / "ipycache-big.pkl"
     with open(ipy, "wb") as handle:
         pickle.dump({"big": array}, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -213,7 +198,7 @@ def _array(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]
         with open(ipy, "rb") as handle:
             ns.update(pickle.load(handle))
 
-    ipy_hit = _median(ipycache_hit, repeat, before=drop)
+    ipy_hit = median_seconds(ipycache_hit, repeat, before=drop)
     ns["big"] = array
     shell.run_line_magic("store", "big")
 
@@ -222,7 +207,7 @@ def _array(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]
         # pickleshare keeps what it read in memory; a restore must read the file.
         getattr(getattr(shell, "db", None), "cache", {}).clear()
 
-    store_r = _median(
+    store_r = median_seconds(
         lambda: shell.run_line_magic("store", "-r big"), repeat, before=drop_and_forget
     )
     import joblib
@@ -230,21 +215,21 @@ def _array(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]
     memory = joblib.Memory(str(work / "joblib"), verbose=0)
     cached = memory.cache(_make_array)
     cached(n)
-    joblib_hit = _median(lambda: cached(n), repeat)
+    joblib_hit = median_seconds(lambda: cached(n), repeat)
     shell.run_line_magic("store", "-z")
     drop()
     array = None  # free the GiB before the DataFrame part
     return [
-        _row(f"{mib} MiB array: %%persist restore", hit, "s"),
-        _row(f"{mib} MiB array: np.load (page cache)", load, "s"),
-        _row(f"{mib} MiB array: restore / np.load (target <= 1.1)", hit / load, "ratio"),
-        _row(f"{mib} MiB array: mmap restore (target < 10 ms)", hit_mmap * 1000, "ms"),
-        _row(f"{mib} MiB array: %%persist miss (compute + store)", miss, "s"),
-        _row(f"{mib} MiB array: compute alone", compute, "s"),
+        row(f"{mib} MiB array: %%persist restore", hit, "s"),
+        row(f"{mib} MiB array: np.load (page cache)", load, "s"),
+        row(f"{mib} MiB array: restore / np.load (target <= 1.1)", hit / load, "ratio"),
+        row(f"{mib} MiB array: mmap restore (target < 10 ms)", hit_mmap * 1000, "ms"),
+        row(f"{mib} MiB array: %%persist miss (compute + store)", miss, "s"),
+        row(f"{mib} MiB array: compute alone", compute, "s"),
         *_write_rows(mib, writes),
-        _row(f"{mib} MiB array: joblib.Memory hit", joblib_hit, "s"),
-        _row(f"{mib} MiB array: ipycache-style hit (pickle)", ipy_hit, "s"),
-        _row(f"{mib} MiB array: IPython %store -r", store_r, "s"),
+        row(f"{mib} MiB array: joblib.Memory hit", joblib_hit, "s"),
+        row(f"{mib} MiB array: ipycache-style hit (pickle)", ipy_hit, "s"),
+        row(f"{mib} MiB array: IPython %store -r", store_r, "s"),
     ]
 
 
@@ -257,15 +242,15 @@ def _write_rows(mib: int, writes: dict[str, float]) -> list[dict[str, Any]]:
             writes[f"Store.set {cond}"],
         )
         rows += [
-            _row(f"{mib} MiB array: np.save, {cond}", save, "s"),
-            _row(f"{mib} MiB array: %%persist store, {cond}", cell, "s"),
-            _row(
+            row(f"{mib} MiB array: np.save, {cond}", save, "s"),
+            row(f"{mib} MiB array: %%persist store, {cond}", cell, "s"),
+            row(
                 f"{mib} MiB array: %%persist store / np.save, {cond} (target <= 1.25)",
                 cell / save,
                 "ratio",
             ),
-            _row(f"{mib} MiB array: Store.set, {cond}", plain, "s"),
-            _row(
+            row(f"{mib} MiB array: Store.set, {cond}", plain, "s"),
+            row(
                 f"{mib} MiB array: Store.set / np.save, {cond} (target <= 1.25)",
                 plain / save,
                 "ratio",
@@ -294,13 +279,13 @@ def _frame(shell: Any, work: Path, mib: int, repeat: int) -> list[dict[str, Any]
     def drop() -> None:
         ns.pop("frame", None)
 
-    hit = _median(lambda: shell.run_cell(cell), repeat, before=drop)
-    read = _median(lambda: pd.read_pickle(pkl), repeat)
+    hit = median_seconds(lambda: shell.run_cell(cell), repeat, before=drop)
+    read = median_seconds(lambda: pd.read_pickle(pkl), repeat)
     drop()
     return [
-        _row(f"{mib} MiB DataFrame: %%persist restore", hit, "s"),
-        _row(f"{mib} MiB DataFrame: pd.read_pickle", read, "s"),
-        _row(f"{mib} MiB DataFrame: restore / read_pickle", hit / read, "ratio"),
+        row(f"{mib} MiB DataFrame: %%persist restore", hit, "s"),
+        row(f"{mib} MiB DataFrame: pd.read_pickle", read, "s"),
+        row(f"{mib} MiB DataFrame: restore / read_pickle", hit / read, "ratio"),
     ]
 
 
@@ -334,8 +319,7 @@ def main(argv: list[str] | None = None) -> None:
             "repeat": args.repeat,
         }
     )
-    for row in run(**kwargs):
-        print(f"{row['name']:<62} {row['value']:>10.4f} {row['unit']}")
+    print_rows(run(**kwargs))
 
 
 if __name__ == "__main__":

@@ -10,11 +10,8 @@ Run: ``.venv/bin/python -m benchmarks.bench_checkpoint [--mib 512]``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 import types
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +20,11 @@ import numpy as np
 from persist_ext.features._checkpoint import restore_checkpoint, save_checkpoint
 from persist_ext.storage._store import Store
 
+from ._timing import median_seconds, print_rows
+
 __all__ = ["QUICK", "main", "run"]
 
 QUICK = {"mib": 64, "repeat": 2}
-
-
-def _median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _session(mib: int) -> types.ModuleType:
@@ -67,10 +57,10 @@ def run(mib: int = 512, repeat: int = 3) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         dill_file = Path(tmp) / "session.pkl"
         with Store(Path(tmp) / "store") as store:
-            ours_save = _median_seconds(lambda: save_checkpoint(namespace, store), repeat)
-            ours_load = _median_seconds(lambda: restore_checkpoint({}, store), repeat)
-        dill_save = _median_seconds(lambda: dill.dump_session(dill_file, main=session), repeat)
-        dill_load = _median_seconds(lambda: dill.load_module(dill_file, module=session), repeat)
+            ours_save = median_seconds(lambda: save_checkpoint(namespace, store), repeat)
+            ours_load = median_seconds(lambda: restore_checkpoint({}, store), repeat)
+        dill_save = median_seconds(lambda: dill.dump_session(dill_file, main=session), repeat)
+        dill_load = median_seconds(lambda: dill.load_module(dill_file, module=session), repeat)
     row(f"%persist checkpoint, ~{mib} MiB session", ours_save, "s")
     row(f"dill.dump_session, ~{mib} MiB session", dill_save, "s")
     row("checkpoint save / dill.dump_session time", ours_save / dill_save, "ratio")
@@ -85,8 +75,7 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    for r in run(args.mib, args.repeat):
-        print(f"{r['name']:<55} {r['value']:>10} {r['unit']}")
+    print_rows(run(args.mib, args.repeat))
 
 
 if __name__ == "__main__":

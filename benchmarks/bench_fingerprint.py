@@ -11,9 +11,6 @@ Targets (issue 3): fingerprint >= 50% of raw xxh3_128 throughput, and >= 10x job
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,16 +18,9 @@ import xxhash
 
 from persist_ext.storage._fingerprint import fingerprint
 
+from ._timing import median_seconds
+
 __all__ = ["main", "run"]
-
-
-def _median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 QUICK = {"mib": 64, "repeat": 2}
@@ -47,8 +37,8 @@ def run(mib: int = 1024, repeat: int = 3) -> list[dict[str, Any]]:
     array = np.random.default_rng(0).random(n)  # real bytes, not a zero page
     gb = array.nbytes / 1e9
 
-    raw = _median_seconds(lambda: xxhash.xxh3_128(memoryview(array).cast("B")).digest(), repeat)
-    ours = _median_seconds(lambda: fingerprint(array), repeat)
+    raw = median_seconds(lambda: xxhash.xxh3_128(memoryview(array).cast("B")).digest(), repeat)
+    ours = median_seconds(lambda: fingerprint(array), repeat)
     row(f"raw xxh3_128, {mib} MiB", gb / raw, "GB/s")
     row(f"fingerprint(ndarray), {mib} MiB", gb / ours, "GB/s")
     row("fingerprint / raw xxh3 throughput (target >= 0.5)", raw / ours, "ratio")
@@ -57,18 +47,18 @@ def run(mib: int = 1024, repeat: int = 3) -> list[dict[str, Any]]:
     except ImportError:
         row("joblib.hash (joblib not installed)", float("nan"), "GB/s")
     else:
-        jl = _median_seconds(lambda: joblib.hash(array), 1)
+        jl = median_seconds(lambda: joblib.hash(array), 1)
         row(f"joblib.hash, {mib} MiB", gb / jl, "GB/s")
         row("fingerprint speed-up over joblib.hash (target >= 10)", jl / ours, "ratio")
 
     strided = array[::2]
     row(
         f"fingerprint(strided view), {mib // 2} MiB logical (one copy)",
-        strided.nbytes / 1e9 / _median_seconds(lambda: fingerprint(strided), repeat),
+        strided.nbytes / 1e9 / median_seconds(lambda: fingerprint(strided), repeat),
         "GB/s",
     )
     small = {"a": 1, "b": [1.0, 2.0, "x"], "c": (None, True)}
-    per_call = _median_seconds(lambda: [fingerprint(small) for _ in range(10_000)], repeat)
+    per_call = median_seconds(lambda: [fingerprint(small) for _ in range(10_000)], repeat)
     row("fingerprint(small dict), per call", per_call / 10_000 * 1e6, "us")
     return rows
 

@@ -41,26 +41,11 @@ import numpy as np
 from persist_ext.storage._disk import drain_removals
 from persist_ext.storage._store import Store
 
+from ._timing import median_seconds, print_rows, row
+
 __all__ = ["QUICK", "main", "run"]
 
 QUICK = {"mib": 64, "frame_mib": 32, "ops": 500, "repeat": 2}
-
-
-def _row(name: str, value: float, unit: str) -> dict[str, Any]:
-    return {"name": name, "value": round(value, 4), "unit": unit}
-
-
-def _median(fn: Callable[[], Any], repeat: int, before: Callable[[], Any] | None = None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        del result
-    return statistics.median(times)
 
 
 COLD_WAIT = 3.0  # seconds; the VM's free page reporting runs about every 2 s
@@ -105,15 +90,15 @@ def small(directory: Path, ops: int) -> list[dict[str, Any]]:
             our_set = _latency(lambda i: ours.set(keys[i], value), ops)
             raw_get = _latency(lambda i: raw.get(keys[i]), ops)
             our_get = _latency(lambda i: ours.get(keys[i]), ops)
-    rows.append(_row("diskcache.Cache.set, small dict (median)", raw_set, "us"))
-    rows.append(_row("Store.set, small dict (median)", our_set, "us"))
+    rows.append(row("diskcache.Cache.set, small dict (median)", raw_set, "us"))
+    rows.append(row("Store.set, small dict (median)", our_set, "us"))
     rows.append(
-        _row("Store.set / diskcache set latency (target <= 1.5)", our_set / raw_set, "ratio")
+        row("Store.set / diskcache set latency (target <= 1.5)", our_set / raw_set, "ratio")
     )
-    rows.append(_row("diskcache.Cache.get, small dict (median)", raw_get, "us"))
-    rows.append(_row("Store.get, small dict (median)", our_get, "us"))
+    rows.append(row("diskcache.Cache.get, small dict (median)", raw_get, "us"))
+    rows.append(row("Store.get, small dict (median)", our_get, "us"))
     rows.append(
-        _row("Store.get / diskcache get latency (target <= 1.5)", our_get / raw_get, "ratio")
+        row("Store.get / diskcache get latency (target <= 1.5)", our_get / raw_get, "ratio")
     )
     return rows
 
@@ -137,29 +122,29 @@ def large(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
         t_np_w, t_jl_w, t_st_w = warm["np"], warm["jl"], warm["st"]
         del writers["jl"]
         cold = timed_writes(writers, repeat, cold=True)
-        t_np_r = _median(lambda: np.load(npy), repeat)
-        t_jl_r = _median(lambda: joblib.load(jbl), repeat)
-        t_st_r = _median(lambda: store.get("a"), repeat)
-        t_np_m = _median(lambda: np.load(npy, mmap_mode="r"), 5)
-        t_st_m = _median(lambda: store.get("a", mmap=True), 5)
+        t_np_r = median_seconds(lambda: np.load(npy), repeat)
+        t_jl_r = median_seconds(lambda: joblib.load(jbl), repeat)
+        t_st_r = median_seconds(lambda: store.get("a"), repeat)
+        t_np_m = median_seconds(lambda: np.load(npy, mmap_mode="r"), 5)
+        t_st_m = median_seconds(lambda: store.get("a", mmap=True), 5)
         assert np.array_equal(store.get("a", mmap=True)[:1000], array[:1000])
     label = f"{mib} MiB float64"
     rows += [
-        _row(f"np.save, {label} (warm)", gb / t_np_w, "GB/s"),
-        _row(f"joblib.dump, {label} (warm)", gb / t_jl_w, "GB/s"),
-        _row(f"Store.set, {label} (warm)", gb / t_st_w, "GB/s"),
-        _row("Store.set / np.save time, warm (target <= 1.25)", t_st_w / t_np_w, "ratio"),
-        _row("Store.set / joblib.dump time, warm", t_st_w / t_jl_w, "ratio"),
-        _row(f"np.save, {label} (cold)", gb / cold["np"], "GB/s"),
-        _row(f"Store.set, {label} (cold)", gb / cold["st"], "GB/s"),
-        _row("Store.set / np.save time, cold (target <= 1.25)", cold["st"] / cold["np"], "ratio"),
-        _row(f"np.load, {label}", gb / t_np_r, "GB/s"),
-        _row(f"joblib.load, {label}", gb / t_jl_r, "GB/s"),
-        _row(f"Store.get, {label}", gb / t_st_r, "GB/s"),
-        _row("Store.get / np.load time (target <= 1.25)", t_st_r / t_np_r, "ratio"),
-        _row("Store.get / joblib.load time", t_st_r / t_jl_r, "ratio"),
-        _row(f"np.load(mmap_mode='r'), {label}", t_np_m * 1000, "ms"),
-        _row(f"Store.get(mmap=True), {label} (target < 10)", t_st_m * 1000, "ms"),
+        row(f"np.save, {label} (warm)", gb / t_np_w, "GB/s"),
+        row(f"joblib.dump, {label} (warm)", gb / t_jl_w, "GB/s"),
+        row(f"Store.set, {label} (warm)", gb / t_st_w, "GB/s"),
+        row("Store.set / np.save time, warm (target <= 1.25)", t_st_w / t_np_w, "ratio"),
+        row("Store.set / joblib.dump time, warm", t_st_w / t_jl_w, "ratio"),
+        row(f"np.save, {label} (cold)", gb / cold["np"], "GB/s"),
+        row(f"Store.set, {label} (cold)", gb / cold["st"], "GB/s"),
+        row("Store.set / np.save time, cold (target <= 1.25)", cold["st"] / cold["np"], "ratio"),
+        row(f"np.load, {label}", gb / t_np_r, "GB/s"),
+        row(f"joblib.load, {label}", gb / t_jl_r, "GB/s"),
+        row(f"Store.get, {label}", gb / t_st_r, "GB/s"),
+        row("Store.get / np.load time (target <= 1.25)", t_st_r / t_np_r, "ratio"),
+        row("Store.get / joblib.load time", t_st_r / t_jl_r, "ratio"),
+        row(f"np.load(mmap_mode='r'), {label}", t_np_m * 1000, "ms"),
+        row(f"Store.get(mmap=True), {label} (target < 10)", t_st_m * 1000, "ms"),
     ]
     return rows
 
@@ -188,19 +173,19 @@ def _frame_rows(store: Store, directory: Path, kind: str, mib: int, repeat: int)
     }
     warm = timed_writes(writers, repeat, cold=False)
     t_pk_w, t_st_w = warm["pk"], warm["st"]
-    t_pk_r = _median(lambda: pd.read_pickle(pkl), repeat)
-    t_st_r = _median(lambda: store.get(kind), repeat)
-    t_st_m = _median(lambda: store.get(kind, mmap=True), repeat)
+    t_pk_r = median_seconds(lambda: pd.read_pickle(pkl), repeat)
+    t_st_r = median_seconds(lambda: store.get(kind), repeat)
+    t_st_m = median_seconds(lambda: store.get(kind, mmap=True), repeat)
     pd.testing.assert_frame_equal(store.get(kind).head(1000), frame.head(1000))
     label = f"{mib} MiB {kind} DataFrame"
     return [
-        _row(f"to_pickle, {label} (warm)", t_pk_w, "s"),
-        _row(f"Store.set, {label} (warm)", t_st_w, "s"),
-        _row(f"Store.set / to_pickle time, {kind}", t_st_w / t_pk_w, "ratio"),
-        _row(f"read_pickle, {label}", t_pk_r, "s"),
-        _row(f"Store.get, {label}", t_st_r, "s"),
-        _row(f"Store.get / read_pickle time, {kind} (target <= 1.2)", t_st_r / t_pk_r, "ratio"),
-        _row(f"Store.get(mmap=True), {label}", t_st_m * 1000, "ms"),
+        row(f"to_pickle, {label} (warm)", t_pk_w, "s"),
+        row(f"Store.set, {label} (warm)", t_st_w, "s"),
+        row(f"Store.set / to_pickle time, {kind}", t_st_w / t_pk_w, "ratio"),
+        row(f"read_pickle, {label}", t_pk_r, "s"),
+        row(f"Store.get, {label}", t_st_r, "s"),
+        row(f"Store.get / read_pickle time, {kind} (target <= 1.2)", t_st_r / t_pk_r, "ratio"),
+        row(f"Store.get(mmap=True), {label}", t_st_m * 1000, "ms"),
     ]
 
 
@@ -231,8 +216,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--frame-mib", type=int, default=500)
     args = parser.parse_args()
-    for r in run(args.mib, args.ops, args.repeat, frame_mib=args.frame_mib):
-        print(f"{r['name']:<60} {r['value']:>10.4g} {r['unit']}")
+    print_rows(run(args.mib, args.ops, args.repeat, frame_mib=args.frame_mib))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from persist_ext.features._tasks import GroupResult, TaskGroup
 from persist_ext.storage._memory import MemoryStore
 from persist_ext.storage._store import Store
 
+from ._timing import print_rows
+
 __all__ = ["QUICK", "main", "run"]
 
 QUICK = {"tasks": 1_000, "repeats": 1}
@@ -88,8 +90,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    for r in run(args.tasks, args.repeats):
-        print(f"{r['name']:<70} {r['value']:>12} {r['unit']}")
+    print_rows(run(args.tasks, args.repeats))
 
 
 if __name__ == "__main__":
