@@ -105,3 +105,18 @@ def test_live_progress_picks_push_or_polling_display() -> None:
     assert isinstance(poll, TaskGroupProgress)
     push.close()
     poll.close()
+
+
+def test_a_source_already_shown_live_is_not_shown_twice() -> None:
+    from persist_ext.interfaces.widgets._tasks import TaskGroupProgress
+
+    source = Fixed(ProgressSnapshot("fit", total=3, todo=3))
+    first = live_progress(source)
+    assert isinstance(first, TaskGroupProgress)
+    first.poller.start()  # what displaying it does
+    try:
+        second = live_progress(source)
+        assert second._repr_mimebundle_()["text/plain"] == "fit: live progress is shown above."
+    finally:
+        first.close()
+    assert isinstance(live_progress(source), TaskGroupProgress)  # the first one is gone

@@ -7,6 +7,7 @@ first attribute access.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 __all__ = ["ProgressWidget", "live_progress"]
@@ -26,7 +27,21 @@ def live_progress(source: Any) -> Any:
         return _live_progress(source)
     from ._tasks import TaskGroupProgress
 
+    if TaskGroupProgress.showing(source):
+        # `display_tasks(group)` then `group.run()`: one live view of a group is enough.
+        return _ShownAbove(source)
     return TaskGroupProgress(source)
+
+
+class _ShownAbove:
+    """Displayed instead of a second live view of a source that is already on screen."""
+
+    def __init__(self, source: Any) -> None:
+        self.title = getattr(source.progress(), "title", "")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        text = f"{self.title}: live progress is shown above."
+        return {"text/plain": text, "text/html": f"<i>{html.escape(text)}</i>"}
 
 
 def __getattr__(name: str) -> Any:

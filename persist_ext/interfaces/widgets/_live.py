@@ -169,6 +169,11 @@ class Poller:
         """Whether the polling thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def active(self) -> bool:
+        """Whether the thread is alive and has not been asked to stop."""
+        return self.running and not self._stop.is_set()
+
     def start(self) -> Poller:
         """Start polling (a no-op if already running); returns self."""
         if not self.running:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any
+import weakref
+from typing import Any, ClassVar
 
 import ipywidgets as widgets
 
@@ -171,6 +172,8 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
     (4, 4, 'warning')
     """
 
+    _views: ClassVar[weakref.WeakSet[TaskGroupProgress]] = weakref.WeakSet()
+
     def __init__(
         self, source: ProgressSource, *, interval: float = 0.25, max_rows: int = 50
     ) -> None:
@@ -190,6 +193,7 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
             children=[self.title, widgets.HBox([self.bar, self.counts]), self.table, self.error]
         )
         self.add_class("persist-ext-taskgroup")
+        TaskGroupProgress._views.add(self)
         self.snapshot: ProgressSnapshot = source.progress()
         self.poller = Poller(
             self.source.progress,
@@ -200,6 +204,11 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
             on_error=self._show_error,
         )
         self.update(self.snapshot)
+
+    @classmethod
+    def showing(cls, source: Any) -> bool:
+        """Whether a live view of ``source`` is already displayed and still updating."""
+        return any(view.source is source and view.poller.active for view in list(cls._views))
 
     def update(self, snap: ProgressSnapshot) -> None:
         """Draw ``snap`` (called by the poller; call it yourself to draw a given state)."""
