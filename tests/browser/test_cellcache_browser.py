@@ -7,12 +7,13 @@ cell is named after the cell id JupyterLab sends. Screenshots go to ``artifacts/
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ._notebooks import open_notebook, run_all, wait_kernel_idle, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -35,40 +36,6 @@ CELLS = [
 ]
 
 
-def _write_notebook(root: Path, name: str) -> dict[str, Any]:
-    cells = [
-        {
-            "cell_type": "code",
-            "id": f"cellcache-{i}",
-            "metadata": {},
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-        for i, source in enumerate(CELLS)
-    ]
-    nb = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (root / name).write_text(json.dumps(nb))
-    return nb
-
-
-def _wait_idle(page: Any) -> None:
-    page.wait_for_function(
-        """() => {
-            const w = window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session
-                && w.sessionContext.session.kernel;
-            return k && k.status === 'idle';
-        }""",
-        timeout=90_000,
-    )
-
-
 def _last_cell_text(page: Any) -> str:
     return page.evaluate(
         """() => {
@@ -80,7 +47,7 @@ def _last_cell_text(page: Any) -> str:
 
 
 def _run_all_and_wait(page: Any) -> None:
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_all(page)
     deadline = time.time() + 120
     while time.time() < deadline and "demo" not in _last_cell_text(page):
         time.sleep(0.25)
@@ -91,26 +58,16 @@ def test_restored_outputs_after_a_kernel_restart(
     page: Any, lab: Any, artifacts: Path, page_errors: list[str]
 ) -> None:
     path = "cellcache-demo.ipynb"
-    _write_notebook(lab.root, path)
+    write_notebook(lab.root, path, CELLS)
     counter = lab.root / "cellcache-runs.txt"
-    page.evaluate(
-        f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{path}'}})"
-    )
-    page.wait_for_function(
-        f"""() => {{
-            const w = window.jupyterapp.shell.currentWidget;
-            return w && w.context && w.context.path === '{path}' && w.content.isVisible;
-        }}""",
-        timeout=60_000,
-    )
-    _wait_idle(page)
+    open_notebook(page, path)
     _run_all_and_wait(page)
     assert counter.read_text() == "x"
     page.screenshot(path=str(artifacts / "cellcache-first-run.png"), full_page=True)
 
     # Restart the kernel (a new process: nothing in memory), then run everything again.
     page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()")
-    _wait_idle(page)
+    wait_kernel_idle(page)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     _run_all_and_wait(page)
     assert counter.read_text() == "x", "the cached cell body ran again after the restart"
@@ -124,7 +81,7 @@ def test_restored_outputs_after_a_kernel_restart(
     assert cached.locator(".jp-OutputArea img").count() >= 1
     assert cached.locator(".jp-OutputArea table").count() >= 1
     # The unnamed cell is named after the id JupyterLab sent with the execution.
-    assert "cell-cellcache-3" in _last_cell_text(page)
+    assert "cell-cellcache-demo-3" in _last_cell_text(page)
     cached.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "cellcache-restored.png"), full_page=True)
     assert not page_errors

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ._notebooks import open_notebook, run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -19,46 +20,6 @@ def slow_square(x):
     print(f"squared {x}")
     return x * x
 """
-
-
-def _notebook(lab: Any, name: str, sources: list[str]) -> str:
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
-        for s in sources
-    ]
-    nb = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (lab.root / name).write_text(json.dumps(nb))
-    return name
-
-
-def _open_and_run(page: Any, path: str) -> None:
-    page.evaluate(
-        f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{path}'}})"
-    )
-    # The session's Lab may restore earlier notebooks (hidden tabs): wait for this one.
-    page.wait_for_function(
-        f"""() => {{
-            const w = window.jupyterapp.shell.currentWidget;
-            return w && w.context && w.context.path === '{path}' && w.content.isVisible;
-        }}""",
-        timeout=60_000,
-    )
-    # Wait for the kernel before running, or the run-all is lost.
-    page.wait_for_function(
-        """() => {
-            const w = window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session
-                && w.sessionContext.session.kernel;
-            return k && k.status === 'idle';
-        }""",
-        timeout=90_000,
-    )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def _bar_width(page: Any) -> float:
@@ -76,8 +37,8 @@ def test_progress_advances_live_while_a_process_pool_works(
 ) -> None:
     (lab.root / "nbtasks_live.py").write_text(TASKS_MODULE)
     store = lab.root / "live-store"
-    path = _notebook(
-        lab,
+    path = write_notebook(
+        lab.root,
         "widgets-live.ipynb",
         [
             "from persist_ext.storage._store import Store\n"
@@ -92,7 +53,8 @@ def test_progress_advances_live_while_a_process_pool_works(
             "group.run()",
         ],
     )
-    _open_and_run(page, path)
+    open_notebook(page, path)
+    run_all(page)
     page.locator(".persist-ext-taskgroup .widget-hprogress").first.wait_for(timeout=90_000)
     deadline = time.time() + 60
     first = _bar_width(page)
@@ -129,8 +91,8 @@ def test_progress_advances_live_while_a_process_pool_works(
 def test_browser_pages_100k_keys_and_previews_a_dataframe(
     page: Any, lab: Any, artifacts: Path, page_errors: list[str]
 ) -> None:
-    path = _notebook(
-        lab,
+    path = write_notebook(
+        lab.root,
         "widgets-browse.ipynb",
         [
             "import pandas as pd\n"
@@ -142,7 +104,8 @@ def test_browser_pages_100k_keys_and_previews_a_dataframe(
             "browse(stash)",
         ],
     )
-    _open_and_run(page, path)
+    open_notebook(page, path)
+    run_all(page)
     rows = page.locator(".persist-ext-table tbody tr[data-key]")
     rows.first.wait_for(timeout=90_000)
     assert rows.count() == 50
