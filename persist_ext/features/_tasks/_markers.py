@@ -21,7 +21,8 @@ recomputes completion from the done flags, which are the truth.
 
 Store layout, for a marker id ``"<group>/<path>"``: ``tasks/<group>/markers/<path>`` holds
 the marker record, with ``@done``, ``@count``, ``@result``, ``@ctx`` and ``@reached/<key>``
-suffixes.
+suffixes. A task group's tree stores only its root record, with the tree's shape; its internal
+nodes' records are derived from it (:func:`persist_shape`, in ``_shape``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from typing import Any
 
 from ..._errors import TaskError
 from ...storage._protocol import MISSING, KeyValueStore
+from ._shape import derived_record as _derived
+from ._shape import leaf_paths, persist_shape
+from ._shape import level_counts as _level_counts
+from ._shape import load_record as _load_record
+from ._shape import marker_key as _key
 
 __all__ = [
     "Marker",
@@ -50,6 +56,7 @@ __all__ = [
     "marker_get_multi",
     "marker_persist",
     "paths_to_root",
+    "persist_shape",
     "reached_by_another_request",
     "settle_leaves",
     "store_context",
@@ -103,13 +110,6 @@ class Marker:
             "work_time": self.work_time,
             "level": self.level,
         }
-
-
-def _key(idx: str) -> str:
-    group, sep, rest = str(idx).partition("/")
-    if not sep or not group or not rest:
-        raise TaskError(f"Marker id {idx!r} must look like '<group>/<path>'.", task=str(idx))
-    return f"tasks/{group}/markers/{rest}"
 
 
 def build_tree(
@@ -179,31 +179,6 @@ def paths_to_root(root: Marker) -> dict[str, list[tuple[str, int]]]:
     return paths
 
 
-def leaf_paths(
-    prefix: str, n_leaves: int, *, batch_size: int = 10, group_size: int = 10
-) -> list[list[tuple[str, int]]]:
-    """:func:`paths_to_root` of :func:`build_tree`'s tree, by leaf index, without building it.
-
-    Siblings share one path list (treat them as read-only); computing it is O(number of
-    internal nodes + leaves) with no marker objects.
-    """
-    levels: list[list[tuple[str, int]]] = []
-    nodes, width, level = n_leaves, batch_size, 1
-    while True:
-        if nodes <= width:
-            levels.append([(f"{prefix}/root", nodes)])
-            break
-        count = -(-nodes // width)
-        levels.append(
-            [(f"{prefix}/n{level}.{j}", min(width, nodes - j * width)) for j in range(count)]
-        )
-        nodes, width, level = count, group_size, level + 1
-    paths: list[list[tuple[str, int]]] = [[levels[-1][0]]]
-    for nodes_at in reversed(levels[:-1]):
-        paths = [[node, *paths[j // group_size]] for j, node in enumerate(nodes_at)]
-    return [paths[i // batch_size] if len(levels) > 1 else paths[0] for i in range(n_leaves)]
-
-
 # --- the seed's persistence functions -----------------------------------------------------
 
 
@@ -257,12 +232,19 @@ def marker_get(idx: str, load_results: bool = False, *, store: KeyValueStore) ->
 
     ``result`` is loaded only with ``load_results=True``; otherwise it is None.
     """
+    return _marker_get(idx, load_results, store, {})
+
+
+def _marker_get(
+    idx: str, load_results: bool, store: KeyValueStore, roots: dict[str, Any]
+) -> Marker | None:
     key = _key(idx)
-    record = store.get(key, None)
+    record = _load_record(store, key)
     if record is None:
-        return None
-    if isinstance(record, str):
-        record = json.loads(record)
+        # An internal node of a tree persisted as its shape (persist_shape).
+        record = _derived(idx, store, roots)
+        if record is None:
+            return None
     marker = Marker(
         id=record["id"],
         group_id=record.get("group_id"),
@@ -282,7 +264,8 @@ def marker_get_multi(
     ids: Iterable[str], load_results: bool = False, *, store: KeyValueStore
 ) -> list[Marker]:
     """The plural of :func:`marker_get`; ids that were never persisted are dropped."""
-    found = (marker_get(idx, load_results, store=store) for idx in ids)
+    roots: dict[str, Any] = {}  # root records, read once per tree
+    found = (_marker_get(idx, load_results, store, roots) for idx in ids)
     return [m for m in found if m is not None]
 
 
@@ -563,6 +546,8 @@ def level_completion(
             done[0] += sum(bin(byte).count("1") for byte in store.get(name_key, b""))
         elif suffix == "done":
             done[level] += 1
+    if "shape" in record:  # internal nodes derived from the root (persist_shape)
+        totals = _level_counts(int(record.get("leaves", 0)), *record["shape"])
     if n_leaves is not None:
         totals[0] = n_leaves
     elif top > 0:

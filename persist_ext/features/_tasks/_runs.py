@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 from ..._errors import TaskError
 from ._driver import Driver
 from ._markers import (
-    build_tree,
     leaf_paths,
     mark_reached,
     marker_get,
-    marker_persist,
+    persist_shape,
     settle_leaves,
 )
 from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus
@@ -102,17 +101,22 @@ class GroupRuns:
             existed = meta is not None and meta["digest"] == digest
             if not existed:
                 gen = 1 if meta is None else int(meta["gen"]) + 1
-                root = build_tree(
-                    f"{name}/{gen}", keys, batch_size=self.batch_size, group_size=self.group_size
+                # One record for the whole tree, not one per internal node (1,111 for
+                # 10,000 tasks at ~100 us each on a diskcache Store).
+                root_id = persist_shape(
+                    f"{name}/{gen}",
+                    len(keys),
+                    batch_size=self.batch_size,
+                    group_size=self.group_size,
+                    store=self.store,
                 )
-                marker_persist(root, save_leaves=False, store=self.store)
                 meta = {
                     "gen": gen,
                     "digest": digest,
                     "keys": list(keys),
                     "batch_size": self.batch_size,
                     "group_size": self.group_size,
-                    "root": root.id,
+                    "root": root_id,
                 }
                 self.store.set(self._tree_key, meta)
         # A tree built by another process (or an earlier run) is authoritative: same key set,
