@@ -9,21 +9,94 @@ it is what :meth:`Store.info` returns, read without touching the payload. Small 
 follow inline (one SQLite row); large ones live in a blob file and only the prefix, name
 and JSON sit in the row. :func:`split` finds the serializer and payload without parsing the
 JSON, which keeps ``get`` close to raw diskcache speed.
+
+:func:`encode_entry` is the one way a value becomes an entry (serializer chosen by type,
+JSON summary, header) for every store — :class:`Store`, ``MemoryStore`` and ``RedisStore``
+— and :func:`decode_value` the one way an inline payload becomes a value again.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from .._errors import CorruptEntryError, SerializationError
 from ._protocol import EntryInfo
+from ._serializers import dump_value, serializer_named, summarize
 
-__all__ = ["MAGIC", "pack_header", "read_info", "split"]
+__all__ = [
+    "MAGIC",
+    "EncodedEntry",
+    "check_key",
+    "decode_value",
+    "encode_entry",
+    "pack_header",
+    "read_info",
+    "split",
+]
 
 MAGIC = b"PXE1"
 _PREFIX = struct.Struct("<4sHI")
+
+
+def check_key(key: object) -> None:
+    """Refuse a key that is not a ``str`` (every store keys on strings, never on pickles)."""
+    if not isinstance(key, str):
+        raise TypeError(
+            f"Store keys are str (a digest or a '/'-separated name), not {type(key).__name__}; "
+            "hash other keys with persist_ext.fingerprint()."
+        )
+
+
+@dataclass(frozen=True)
+class EncodedEntry:
+    """A value ready to be stored: its serializer's buffers, the packed header, its info."""
+
+    buffers: list[Any]
+    header: bytes
+    info: EntryInfo
+
+    def payload(self) -> bytes:
+        """The buffers joined into one ``bytes`` (for stores that keep one blob per key)."""
+        if len(self.buffers) == 1 and type(self.buffers[0]) is bytes:
+            return self.buffers[0]
+        return b"".join(bytes(memoryview(b).cast("B")) for b in self.buffers)
+
+
+def encode_entry(
+    key: str,
+    value: Any,
+    *,
+    expire: float | None = None,
+    meta: dict[str, Any] | None = None,
+    serializer: str | None = None,
+) -> EncodedEntry:
+    """Serialize ``value`` and describe it: the one encoding every store shares.
+
+    Raises ``TypeError`` for a non-``str`` key or a non-dict ``meta``, and
+    :class:`~persist_ext.SerializationError` for a value (or ``meta``) that cannot be
+    stored; nothing is written by this function, so a failure changes nothing.
+    """
+    check_key(key)
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
+    chosen, buffers = dump_value(value, serializer)
+    size = sum(memoryview(b).nbytes for b in buffers)
+    now = time.time()
+    expires = None if expire is None else now + expire
+    try:
+        summary = chosen.summarize(value)
+    except Exception:  # a third-party summarize must not block storing
+        summary = summarize(value)
+    summary["size"] = size
+    header = pack_header(
+        chosen.name, created=now, expires=expires, size=size, summary=summary, meta=meta
+    )
+    info = EntryInfo(key, chosen.name, size, now, summary, dict(meta or {}), expires)
+    return EncodedEntry(list(buffers), header, info)
 
 
 def pack_header(
@@ -91,3 +164,23 @@ def read_info(key: str, record: bytes | memoryview) -> EntryInfo:
         meta=fields.get("meta", {}),
         expires=fields["expires"],
     )
+
+
+def decode_value(key: str, serializer: str, payload: memoryview) -> Any:
+    """Rebuild an inline value from its serializer's name and payload.
+
+    Raises ``CorruptEntryError`` (with what to do) when it cannot.
+    """
+    try:
+        loader = serializer_named(serializer)
+    except KeyError as exc:
+        raise CorruptEntryError(f"Entry {key!r}: {exc.args[0]}", key=key) from None
+    try:
+        return loader.load(payload)
+    except Exception as exc:
+        raise CorruptEntryError(
+            f"Entry {key!r} cannot be decoded by serializer {serializer!r} "
+            f"({type(exc).__name__}: {exc}); it is damaged or needs a module that is not "
+            "importable here. Delete it and store it again.",
+            key=key,
+        ) from exc

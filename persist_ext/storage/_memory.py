@@ -15,10 +15,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .._errors import CorruptEntryError, StoreClosedError, StoreError
-from ._entry import pack_header  # validates meta exactly as Store does
+from .._errors import StoreClosedError, StoreError
+from ._entry import decode_value, encode_entry
 from ._protocol import MISSING, EntryInfo
-from ._serializers import dump_value, serializer_named, summarize
 
 __all__ = ["MemoryStore"]
 
@@ -61,31 +60,12 @@ class MemoryStore:
             return None
         return item
 
+    @staticmethod
     def _encode(
-        self, key: str, value: Any, expire: float | None, meta: dict | None, serializer: str | None
+        key: str, value: Any, expire: float | None, meta: dict | None, serializer: str | None
     ) -> tuple[bytes, EntryInfo]:
-        if not isinstance(key, str):
-            raise TypeError(f"Store keys are str, not {type(key).__name__}.")
-        if meta is not None and not isinstance(meta, dict):
-            raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
-        chosen, buffers = dump_value(value, serializer)
-        payload = (
-            buffers[0]
-            if len(buffers) == 1 and type(buffers[0]) is bytes
-            else b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
-        )
-        now = time.time()
-        expires = None if expire is None else now + expire
-        try:
-            summary = chosen.summarize(value)
-        except Exception:
-            summary = summarize(value)
-        summary["size"] = len(payload)
-        pack_header(
-            chosen.name, created=now, expires=expires, size=len(payload), summary=summary, meta=meta
-        )
-        info = EntryInfo(key, chosen.name, len(payload), now, summary, dict(meta or {}), expires)
-        return payload, info
+        entry = encode_entry(key, value, expire=expire, meta=meta, serializer=serializer)
+        return entry.payload(), entry.info
 
     # ----------------------------------------------------------------- protocol
     def set(
@@ -136,12 +116,7 @@ class MemoryStore:
                 raise KeyError(key)
             return default
         payload, info = item
-        try:
-            return serializer_named(info.serializer).load(memoryview(payload))
-        except Exception as exc:
-            raise CorruptEntryError(
-                f"Entry {key!r} cannot be decoded: {type(exc).__name__}: {exc}.", key=key
-            ) from exc
+        return decode_value(key, info.serializer, memoryview(payload))
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""

@@ -26,13 +26,12 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from .._errors import ConcurrentAccessError, CorruptEntryError, StoreClosedError, StoreError
+from ._entry import check_key, decode_value, encode_entry
 from ._protocol import MISSING, EntryInfo
-from ._valuecodec import decode_value, encode_value
 
 __all__ = ["RedisStore"]
 
@@ -109,8 +108,7 @@ class RedisStore:
     def _key(self, key: str) -> str:
         if self._closed:
             raise StoreClosedError(f"{self!r} is closed; open a new RedisStore.", key=key)
-        if not isinstance(key, str):
-            raise TypeError(f"Store keys are str, got {type(key).__name__}: {key!r}.")
+        check_key(key)
         return f"{self.namespace}:{key}"
 
     @contextlib.contextmanager
@@ -128,19 +126,17 @@ class RedisStore:
         meta: dict | None,
         serializer: str | None = None,
     ) -> tuple[bytes, EntryInfo]:
-        serializer, payload, summary = encode_value(value, serializer)
-        created = time.time()
-        expires = created + expire if expire is not None else None
+        entry = encode_entry(key, value, expire=expire, meta=meta, serializer=serializer)
+        info = entry.info
         header = {
-            "serializer": serializer,
-            "summary": summary,
-            "meta": dict(meta or {}),
-            "created": created,
-            "expires": expires,
+            "serializer": info.serializer,
+            "summary": info.summary,
+            "meta": info.meta,
+            "created": info.created,
+            "expires": info.expires,
         }
         raw = json.dumps(header, separators=(",", ":")).encode()
-        data = b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, payload])
-        info = EntryInfo(key, serializer, len(payload), created, summary, header["meta"], expires)
+        data = b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, entry.payload()])
         return data, info
 
     @staticmethod

@@ -50,9 +50,9 @@ from ._disk import (
     translate_errors,
     translated,
 )
-from ._entry import pack_header, read_info, split
+from ._entry import check_key, decode_value, encode_entry, read_info, split
 from ._protocol import MISSING, EntryInfo
-from ._serializers import dump_value, serializer_named, summarize
+from ._serializers import serializer_named
 from ._store_scan import StoreScan
 
 __all__ = ["LARGE_THRESHOLD", "Store"]
@@ -180,33 +180,15 @@ class Store(StoreScan):
         return f"Store({str(self.directory)!r}, state={self._state.value})"
 
     # ----------------------------------------------------------------- writing
-    def _encode(
-        self, value: Any, expire: float | None, meta: dict | None, serializer: str | None
-    ) -> tuple[Any, EntryInfo, str | None]:
-        chosen, buffers = dump_value(value, serializer)
-        size = sum(memoryview(b).nbytes for b in buffers)
-        now = time.time()
-        expires = None if expire is None else now + expire
-        try:
-            summary = chosen.summarize(value)
-        except Exception:  # a third-party summarize must not block storing
-            summary = summarize(value)
-        summary["size"] = size
-        header = pack_header(
-            chosen.name, created=now, expires=expires, size=size, summary=summary, meta=meta
-        )
-        info = EntryInfo("", chosen.name, size, now, summary, dict(meta or {}), expires)
-        if size < self.large_threshold:
-            return header + b"".join(buffers), info, None
-        filename, _ = self._disk.write_blob(buffers)
-        return External(header, filename, size), info, filename
-
     def _write(self, op: str, key: str, value: Any, expire: Any, meta: Any, ser: Any) -> Any:
         cache = self._open_cache(write=True)
-        _check_key(key)
-        if meta is not None and not isinstance(meta, dict):
-            raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
-        record, info, filename = self._encode(value, expire, meta, ser)
+        entry = encode_entry(key, value, expire=expire, meta=meta, serializer=ser)
+        filename = None
+        if entry.info.size < self.large_threshold:
+            record: Any = entry.header + b"".join(entry.buffers)
+        else:
+            filename, _ = self._disk.write_blob(entry.buffers)
+            record = External(entry.header, filename, entry.info.size)
         try:
             with translate_errors(key, where=op):
                 if op == "set":
@@ -218,7 +200,7 @@ class Store(StoreScan):
             if filename is not None:
                 self._disk.discard(filename)
             raise
-        return _with_key(info, key), result
+        return entry.info, result
 
     def set(
         self,
@@ -367,7 +349,7 @@ class Store(StoreScan):
     def _raw(self, key: str) -> Any:
         cache = self._open_cache()
         if type(key) is not str:
-            _check_key(key)
+            check_key(key)
         try:
             return cache.get(key, default=_ABSENT, retry=True)
         except Exception as exc:
@@ -380,13 +362,13 @@ class Store(StoreScan):
         _refuse_foreign(key, record)
         ref = record if isinstance(record, BlobRef) else None
         name, payload = split(key, ref.header if ref else record)
+        if ref is None:
+            return decode_value(key, name, payload)
         try:
             serializer = serializer_named(name)
         except KeyError as exc:
             raise CorruptEntryError(f"Entry {key!r}: {exc.args[0]}", key=key) from None
         try:
-            if ref is None:
-                return serializer.load(payload)
             path = self.directory / ref.filename
             size = read_info(key, ref.header).size
             if path.stat().st_size != size:
@@ -459,17 +441,3 @@ def _refuse_foreign(key: str, record: Any) -> None:
             "itself if you trust its origin.",
             key=key,
         )
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, str):
-        raise TypeError(
-            f"Store keys are str (a digest or a '/'-separated name), not {type(key).__name__}; "
-            "hash other keys with persist_ext.fingerprint()."
-        )
-
-
-def _with_key(info: EntryInfo, key: str) -> EntryInfo:
-    return EntryInfo(
-        key, info.serializer, info.size, info.created, info.summary, info.meta, info.expires
-    )
