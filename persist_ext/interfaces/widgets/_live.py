@@ -73,7 +73,22 @@ class LiveDisplay:
         self._on_displayed()
 
     def _on_displayed(self) -> None:
-        """Called after each display; live displays start polling here."""
+        """Called after each display: a display with a ``poller`` polls until it is done."""
+        poller = getattr(self, "poller", None)
+        if poller is not None and not self._is_done():
+            poller.start()
+
+    def close(self) -> None:
+        """Stop polling, then close this widget and every widget shown inside it."""
+        poller = getattr(self, "poller", None)  # absent if __init__ raised early
+        if poller is not None:
+            poller.stop()
+        pending = list(getattr(self, "children", ()))
+        while pending:
+            child = pending.pop()
+            pending.extend(getattr(child, "children", ()))
+            child.close()
+        super().close()  # type: ignore[misc]
 
     def _is_done(self) -> bool:
         """Whether the state shown can no longer change (then outputs become static)."""

@@ -299,21 +299,6 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
     def _is_done(self) -> bool:
         return self._is_final(self.state)
 
-    def _on_displayed(self) -> None:
-        if not self._is_final(self.state):
-            self.poller.start()
-
-    def close(self) -> None:
-        """Stop polling and close the widgets."""
-        poller = getattr(self, "poller", None)
-        if poller is None:  # __init__ raised before the view was complete
-            super().close()
-            return
-        poller.stop()
-        for w in (*self.bars, *self.labels, self.title, self.level_box, self.banner):
-            w.close()
-        super().close()
-
 
 def display_markers(source: Any, root_id: str | None = None, *, interval: float = 0.5) -> Any:
     """Display a live :class:`MarkerProgress` for a TaskGroup (or store and root id)."""

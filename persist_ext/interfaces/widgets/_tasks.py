@@ -246,21 +246,6 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
     def _is_done(self) -> bool:
         return self.snapshot.finished
 
-    def _on_displayed(self) -> None:
-        if not self.snapshot.finished:
-            self.poller.start()
-
-    def close(self) -> None:
-        """Stop polling and close the widget and its children."""
-        poller = getattr(self, "poller", None)
-        if poller is None:  # __init__ raised before the view was complete
-            super().close()
-            return
-        poller.stop()
-        for child in (self.title, self.bar, self.counts, self.table, self.error):
-            child.close()
-        super().close()
-
 
 def display_tasks(
     source: ProgressSource, *, interval: float = 0.25, max_rows: int = 50
