@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from persist_ext.storage._pod import POD
+from persist_ext.features._pod import POD
 
 __all__ = ["main", "run"]
 

@@ -34,8 +34,36 @@ from .features._checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
+from .features._pod import POD, PersistentOrderedDict, ProgressTracker, Tracker
 from .features._progress import ProgressSnapshot
 from .features._progress import register_live_renderer as _register_live_renderer
+from .features._stash import (
+    CacheStash,
+    CloseableStash,
+    DelegateStash,
+    DictionaryStash,
+    DirectoryStash,
+    DiskCacheStash,
+    FactoryStash,
+    IncrementKeyDirectoryStash,
+    KeyLimitStash,
+    MultiProcessStash,
+    OneShotFactoryStash,
+    PreemptiveStash,
+    PrimeableStash,
+    ReadOnlyStash,
+    ShelveStash,
+    SortedStash,
+    Stash,
+    UnionStash,
+)
+from .features._stash._persisted import (
+    Deallocatable,
+    PersistableContainer,
+    PersistedWork,
+    dealloc,
+    persisted,
+)
 from .features._tasks import (
     GroupResult,
     Marker,
@@ -61,49 +89,20 @@ from .features._tasks import (
     session_backend,
     store_context,
 )
-from .features._tracker import ProgressTracker, Tracker
-from .interfaces.widgets import live_progress as _live_progress
-from .storage._fingerprint import fingerprint, fingerprint_code
-from .storage._memory import MemoryStore
-from .storage._persisted import (
-    Deallocatable,
-    PersistableContainer,
-    PersistedWork,
-    dealloc,
-    persisted,
-)
-from .storage._pod import POD, PersistentOrderedDict
-from .storage._protocol import MISSING, EntryInfo, KeyValueStore
-from .storage._redis import RedisStore
-from .storage._serializers import Serializer, register_serializer, serializer_for, summarize
-from .storage._stash import (
-    CacheStash,
-    CloseableStash,
-    DelegateStash,
-    DictionaryStash,
-    DirectoryStash,
-    DiskCacheStash,
-    FactoryStash,
-    IncrementKeyDirectoryStash,
-    KeyLimitStash,
-    MultiProcessStash,
-    OneShotFactoryStash,
-    PreemptiveStash,
-    PrimeableStash,
-    ReadOnlyStash,
-    ShelveStash,
-    SortedStash,
-    Stash,
-    UnionStash,
-)
-from .storage._store import Store
-from .storage._workflow import (
+from .features._workflow import (
     DiskCacheStorage,
     FileStorage,
     MemoryStorage,
     RedisStorage,
     storage_factory,
 )
+from .interfaces.widgets import live_progress as _live_progress
+from .storage._fingerprint import fingerprint, fingerprint_code
+from .storage._memory import MemoryStore
+from .storage._protocol import MISSING, EntryInfo, KeyValueStore
+from .storage._redis import RedisStore
+from .storage._serializers import Serializer, register_serializer, serializer_for, summarize
+from .storage._store import Store
 
 try:
     from ._version import __version__

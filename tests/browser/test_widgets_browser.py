@@ -96,7 +96,7 @@ def test_browser_pages_100k_keys_and_previews_a_dataframe(
         "widgets-browse.ipynb",
         [
             "import pandas as pd\n"
-            "from persist_ext.storage._stash import DictionaryStash\n"
+            "from persist_ext.features._stash import DictionaryStash\n"
             "from persist_ext.interfaces.widgets._browser import browse\n"
             "stash = DictionaryStash({f'item/{i:06d}': i for i in range(100_000)})\n"
             "stash.dump('frame/sales', pd.DataFrame({'region': ['north', 'south', 'east'],\n"

@@ -18,7 +18,7 @@ def test_tracker_widget_output_in_saved_notebook(tmp_path: Path) -> None:
     nb.cells = [
         nbformat.v4.new_code_cell(
             "from persist_ext.features._progress import register_live_renderer\n"
-            "from persist_ext.features._tracker import Tracker\n"
+            "from persist_ext.features._pod._tracker import Tracker\n"
             "from persist_ext.interfaces.widgets import live_progress\n"
             "register_live_renderer(live_progress)\n"
             f"tracker = Tracker({str(tmp_path / 'jobs')!r}, title='jobs')\n"

@@ -17,8 +17,8 @@ from persist_ext._errors import (
     PersistableError,
     SerializationError,
 )
-from persist_ext.storage import _persisted
-from persist_ext.storage._persisted import (
+from persist_ext.features._stash import _persisted
+from persist_ext.features._stash._persisted import (
     Deallocatable,
     PersistableContainer,
     PersistedWork,

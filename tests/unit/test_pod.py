@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from persist_ext._errors import ConcurrentAccessError, PODError, StoreClosedError
-from persist_ext.storage._pod import POD, PersistentOrderedDict
+from persist_ext.features._pod import POD, PersistentOrderedDict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def test_seed_data_survives_program_exit(tmp_path: Path) -> None:
     path = tmp_path / "my.pod"
     child = run_child(
         f"""
-        from persist_ext.storage._pod import POD
+        from persist_ext.features._pod import POD
         my_pod = POD({str(path)!r})
         my_pod['foo'] = 'bar'
         my_pod['integer-key'] = {{1: 'bar'}}
@@ -248,7 +248,7 @@ def test_second_process_is_refused_with_holder_pid(tmp_path: Path) -> None:
     child = run_child(
         f"""
         import sys, time
-        from persist_ext.storage._pod import POD
+        from persist_ext.features._pod import POD
         pod = POD({str(path)!r})
         print("ready", flush=True)
         sys.stdin.read()
@@ -276,7 +276,7 @@ def test_signal_syncs_then_behaves_as_before(tmp_path: Path, signum: int) -> Non
     child = run_child(
         f"""
         import time
-        from persist_ext.storage._pod import POD
+        from persist_ext.features._pod import POD
         pod = POD({str(path)!r}, sync_at=10**9)
         for i in range(100):
             pod[i] = {{"i": i}}
@@ -303,7 +303,7 @@ def test_previous_sigterm_handler_is_chained(tmp_path: Path) -> None:
         f"""
         import signal, sys, time
         signal.signal(signal.SIGTERM, lambda *a: (print("mine", flush=True), sys.exit(3)))
-        from persist_ext.storage._pod import POD
+        from persist_ext.features._pod import POD
         pod = POD({str(path)!r})
         pod["k"] = "v"
         print("ready", flush=True)

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from persist_ext.storage import _pod_exit
-from persist_ext.storage._pod import POD
+from persist_ext.features._pod import POD
+from persist_ext.features._pod import _exit as _pod_exit
 
 KEYS = st.sampled_from(["a", "b", "c", "d", "e", 0, 1, 2, "0"])
 JSON = st.recursive(

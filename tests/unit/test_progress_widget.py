@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from persist_ext.features._pod._tracker import Tracker
 from persist_ext.features._progress import ProgressSnapshot
-from persist_ext.features._tracker import Tracker
 from persist_ext.interfaces.widgets import ProgressWidget, live_progress
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

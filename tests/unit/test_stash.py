@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persist_ext._errors import PersistableError
-from persist_ext.storage._stash import (
+from persist_ext.features._stash import (
     CacheStash,
     CloseableStash,
     DelegateStash,

@@ -16,7 +16,7 @@ from persist_ext._errors import (
     SerializationError,
     UnsafeNameError,
 )
-from persist_ext.storage._stash import (
+from persist_ext.features._stash import (
     DirectoryStash,
     IncrementKeyDirectoryStash,
     ShelveStash,

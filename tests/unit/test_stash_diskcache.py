@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from persist_ext._errors import SerializationError
-from persist_ext.storage._stash import DirectoryStash, DiskCacheStash, MultiProcessStash
+from persist_ext.features._stash import DirectoryStash, DiskCacheStash, MultiProcessStash
 
 Store = pytest.importorskip("persist_ext.storage._store").Store
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from persist_ext._errors import PersistableError
-from persist_ext.storage._stash import DictionaryStash, DirectoryStash, MultiProcessStash
+from persist_ext.features._stash import DictionaryStash, DirectoryStash, MultiProcessStash
 
 
 class SquareStash(MultiProcessStash):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from persist_ext.storage._stash import (
+from persist_ext.features._stash import (
     CacheStash,
     DictionaryStash,
     DirectoryStash,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from persist_ext._errors import PODError
+from persist_ext.features._pod._tracker import ProgressTracker, Tracker
 from persist_ext.features._progress import ProgressSnapshot
-from persist_ext.features._tracker import ProgressTracker, Tracker
 
 MAX_TRIES = 2
 

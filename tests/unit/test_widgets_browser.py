@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
+from persist_ext.features._stash import DictionaryStash, DirectoryStash, ReadOnlyStash
 from persist_ext.interfaces.widgets._browser import BrowserModel, StashBrowser, browse
 from persist_ext.interfaces.widgets._browser_sources import source_for
-from persist_ext.storage._stash import DictionaryStash, DirectoryStash, ReadOnlyStash
 
 
 class CountingStash(DictionaryStash):

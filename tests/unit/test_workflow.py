@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from persist_ext._errors import InvalidPickle, SerializationError
-from persist_ext.storage._workflow import (
+from persist_ext.features._workflow import (
     DiskCacheStorage,
     FileStorage,
     MemoryStorage,
@@ -94,10 +94,10 @@ def test_factory_bad_options_and_keys() -> None:
 def test_factory_entry_point_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.metadata
 
-    from persist_ext.storage import _workflow
+    from persist_ext.features._workflow import _storages as _workflow
 
     ep = importlib.metadata.EntryPoint(
-        name="custom", value="persist_ext.storage._workflow:MemoryStorage", group="x"
+        name="custom", value="persist_ext.features._workflow:MemoryStorage", group="x"
     )
     monkeypatch.setattr(_workflow, "_entry_points", lambda: {"custom": ep})
     assert isinstance(storage_factory({"kind": "custom"}), MemoryStorage)
@@ -260,8 +260,8 @@ def test_redis_storage_shared_between_instances(redis_server: str) -> None:
 
 
 def test_key_value_storage_on_any_store() -> None:
+    from persist_ext.features._workflow import KeyValueStorage
     from persist_ext.storage._memory import MemoryStore
-    from persist_ext.storage._workflow import KeyValueStorage
 
     storage = KeyValueStorage(MemoryStore())
     storage.register_persistent_serializers(ArraySideSerializer)

@@ -42,7 +42,7 @@ class BrowserModel:
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> model = BrowserModel(source_for(DictionaryStash({f"k{i}": i for i in range(120)})))
     >>> model.n_matches, model.n_pages, model.page_keys()[:2]
     (120, 3, ['k0', 'k1'])
@@ -394,7 +394,7 @@ def browse(
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> b = browse(DictionaryStash({"a": 1, "b": [1, 2]}))
     >>> [r["key"] for r in b.table.rows]
     ['a', 'b']

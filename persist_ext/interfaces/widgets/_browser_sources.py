@@ -150,7 +150,7 @@ class MappingSource(EntrySource):
 
 def _describe_stash(stash: Any, key: str, depth: int = 0) -> Entry | None:
     """Describe ``key`` from the stash's metadata, walking delegates; never calls ``load``."""
-    from ...storage._stash import DictionaryStash, DirectoryStash
+    from ...features._stash import DictionaryStash, DirectoryStash
 
     info = getattr(stash, "info", None)
     if callable(info):
@@ -178,7 +178,7 @@ class StashSource(EntrySource):
     """Any :class:`~persist_ext.Stash` (keys from ``keys()``, values from ``load``)."""
 
     def __init__(self, stash: Any, label: str = "") -> None:
-        from ...storage._stash import ReadOnlyStash
+        from ...features._stash import ReadOnlyStash
 
         self.stash = stash
         text = repr(stash)
@@ -221,7 +221,7 @@ def source_for(obj: Any = None, *, prefix: str = "") -> EntrySource:
     TypeError
         For anything else, naming what is accepted.
     """
-    from ...storage._stash import Stash
+    from ...features._stash import Stash
 
     if isinstance(obj, EntrySource):
         return obj

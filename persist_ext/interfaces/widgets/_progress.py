@@ -51,7 +51,7 @@ class ProgressWidget(widgets.VBox):
     Examples
     --------
     >>> import tempfile
-    >>> from persist_ext.features._tracker import Tracker
+    >>> from persist_ext.features._pod._tracker import Tracker
     >>> tracker = Tracker(tempfile.mkdtemp(), title="jobs")
     >>> tracker.add_many(["a", "b"])
     >>> w = ProgressWidget(tracker)

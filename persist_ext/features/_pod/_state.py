@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConcurrentAccessError, PODError, StoreClosedError
-from . import _pod_exit
-from ._pod_files import (
+from ..._errors import ConcurrentAccessError, PODError, StoreClosedError
+from . import _exit as _pod_exit
+from ._files import (
     DirLock,
     Manifest,
     chunk_name,

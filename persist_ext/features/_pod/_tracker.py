@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .._errors import PODError
-from ..storage._pod import DEFAULT_FILE_SIZE, DEFAULT_SYNC_AT, PersistentOrderedDict
-from ..storage._pod_state import PODState
-from ._progress import ProgressSnapshot, display_progress, snapshot_html, snapshot_text
+from ..._errors import PODError
+from .._progress import ProgressSnapshot, display_progress, snapshot_html, snapshot_text
+from ._dict import DEFAULT_FILE_SIZE, DEFAULT_SYNC_AT, PersistentOrderedDict
+from ._state import PODState
 
 __all__ = ["ProgressTracker", "Tracker"]
 

@@ -76,7 +76,7 @@ class MultiProcessStash(PrimeableStash, PreemptiveStash):
     Examples
     --------
     >>> import tempfile
-    >>> from persist_ext.storage._stash import DirectoryStash
+    >>> from persist_ext.features._stash import DirectoryStash
     >>> class Squares(MultiProcessStash):  # doctest: +SKIP
     ...     def _create_data(self):
     ...         return range(10)

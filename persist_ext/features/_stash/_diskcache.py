@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..._config import default_directory
-from .._protocol import KeyValueStore
+from ...storage._protocol import KeyValueStore
 from ._base import NOT_FOUND, CloseableStash
 
 __all__ = ["DiskCacheStash"]
@@ -51,7 +51,7 @@ class DiskCacheStash(CloseableStash):
             raise TypeError(f"prefix must be a str, got {type(prefix).__name__}.")
         self.prefix = prefix
         if path_or_store is None or isinstance(path_or_store, (str, os.PathLike)):
-            from .._store import Store  # imported here: opening a store is the costly part
+            from ...storage._store import Store  # imported here: opening a store is the costly part
 
             self.store: KeyValueStore = Store(default_directory(path_or_store), **store_options)
             self._owns_store = True
@@ -135,7 +135,7 @@ class DiskCacheStash(CloseableStash):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self._owns_store:
-            from .._store import Store
+            from ...storage._store import Store
 
             self.store = Store(state["store"], **self._store_options)
 

@@ -30,7 +30,7 @@ class FactoryStash(PreemptiveStash):
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash, ReadOnlyStash
+    >>> from persist_ext.features._stash import DictionaryStash, ReadOnlyStash
     >>> class Squares(ReadOnlyStash):
     ...     def load(self, name):
     ...         return int(name) ** 2
@@ -99,7 +99,7 @@ class OneShotFactoryStash(PrimeableStash, PreemptiveStash):
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> calls = []
     >>> def work():
     ...     calls.append(1)

@@ -1,6 +1,6 @@
-"""The Stash family: dict-like stores that are stacked to build richer ones.
+"""zensols.persist's API: the Stash family, ``PersistedWork`` / ``@persisted`` (``_persisted``).
 
-See ``docs/stashes.md``. Every class here is re-exported from :mod:`persist_ext`.
+Stashes are dict-like stores that are stacked to build richer ones; see ``docs/stashes.md``. Every class here is re-exported from :mod:`persist_ext`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """POD / PersistentOrderedDict: an ordered dict of JSON values that syncs itself to disk.
 
-The file format and crash safety are described in :mod:`persist_ext.storage._pod_files`;
+The file format and crash safety are described in :mod:`persist_ext.features._pod._files`;
 the in-memory model (lazy index, lazy values, chunk-local syncs) in
-:mod:`persist_ext.storage._pod_state`; exit and signal handling in
-:mod:`persist_ext.storage._pod_exit`.
+:mod:`persist_ext.features._pod._state`; exit and signal handling in
+:mod:`persist_ext.features._pod._exit`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import PODError
-from . import _pod_exit
-from ._pod_files import LOCK_NAME, MANIFEST_NAME, check_key
-from ._pod_state import PODState, SyncStats
+from ..._errors import PODError
+from . import _exit as _pod_exit
+from ._files import LOCK_NAME, MANIFEST_NAME, check_key
+from ._state import PODState, SyncStats
 
 __all__ = ["DEFAULT_FILE_SIZE", "DEFAULT_SYNC_AT", "POD", "PersistentOrderedDict", "SyncStats"]
 

@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..._errors import SerializationError, UnsafeNameError
-from .._atomic import fsync_directory
-from .._names import safe_name
-from .._protocol import MISSING
+from ...storage._atomic import fsync_directory
+from ...storage._names import safe_name
+from ...storage._protocol import MISSING
 from ._base import CloseableStash
 from ._files import dumps_framed, read_pickle_file, write_pickle_file
 

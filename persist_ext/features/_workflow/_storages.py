@@ -23,11 +23,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .._config import default_directory
-from ._atomic import atomic_write
-from ._names import resolve_inside
-from ._protocol import KeyValueStore
-from ._workflow_base import FILE_PROTOCOL, S3_PROTOCOL, SideFiles, WorkflowStorage
+from ..._config import default_directory
+from ...storage._atomic import atomic_write
+from ...storage._names import resolve_inside
+from ...storage._protocol import KeyValueStore
+from ._base import FILE_PROTOCOL, S3_PROTOCOL, SideFiles, WorkflowStorage
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -298,7 +298,7 @@ class DiskCacheStorage(KeyValueStorage):
     kind = "diskcache"
 
     def __init__(self, path: str | os.PathLike[str] | None = None, **options: Any) -> None:
-        from ._store import Store
+        from ...storage._store import Store
 
         super().__init__(Store(path, **options))
 
@@ -317,7 +317,7 @@ class RedisStorage(KeyValueStorage):
     kind = "redis"
 
     def __init__(self, url: str = "redis://localhost:6379/0", **options: Any) -> None:
-        from ._redis import RedisStore
+        from ...storage._redis import RedisStore
 
         super().__init__(RedisStore(url, **options))
 
@@ -398,7 +398,7 @@ def storage_factory(config: dict[str, Any] | None = None) -> Any:
 
 
 def _plain(name: str) -> str:
-    from ._workflow_base import unsafe
+    from ._base import unsafe
 
     with contextlib.suppress(Exception):
         return unsafe(name)

@@ -22,7 +22,7 @@ from typing import Any
 import xxhash
 
 from ..._errors import CorruptEntryError, InvalidPickle, SerializationError
-from .._atomic import atomic_writer
+from ...storage._atomic import atomic_writer
 
 __all__ = ["MAGIC", "dumps_framed", "loads_framed", "read_pickle_file", "write_pickle_file"]
 

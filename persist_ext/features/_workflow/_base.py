@@ -36,8 +36,8 @@ from typing import Any, BinaryIO
 
 import xxhash
 
-from .._errors import InvalidPickle, SerializationError
-from ._names import safe_name
+from ..._errors import InvalidPickle, SerializationError
+from ...storage._names import safe_name
 
 __all__ = ["FILE_PROTOCOL", "S3_PROTOCOL", "SideFiles", "WorkflowStorage"]
 

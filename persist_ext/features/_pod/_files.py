@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConcurrentAccessError, CorruptEntryError, PODError
-from ._atomic import atomic_write
+from ..._errors import ConcurrentAccessError, CorruptEntryError, PODError
+from ...storage._atomic import atomic_write
 
 __all__ = [
     "CHUNK_FORMAT",

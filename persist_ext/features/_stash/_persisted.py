@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._errors import PersistableError
+from ..._errors import PersistableError
 from ._dealloc import Deallocatable, dealloc
-from ._stash._files import read_pickle_file, write_pickle_file
+from ._files import read_pickle_file, write_pickle_file
 
 __all__ = ["Deallocatable", "PersistableContainer", "PersistedWork", "dealloc", "persisted"]
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .._errors import PersistableError
+from ..._errors import PersistableError
 
 __all__ = ["Deallocatable", "dealloc"]
 

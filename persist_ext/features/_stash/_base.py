@@ -72,7 +72,7 @@ class Stash(ABC):
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> stash = DictionaryStash()
     >>> stash["a"] = 1
     >>> list(stash), stash.get("b", 0), "a" in stash, len(stash)
@@ -124,7 +124,7 @@ class Stash(ABC):
     def key_groups(self, n: int) -> Iterator[list[str]]:
         """Yield the keys in lists of ``n`` (the last list may be shorter).
 
-        >>> from persist_ext.storage._stash import DictionaryStash
+        >>> from persist_ext.features._stash import DictionaryStash
         >>> list(DictionaryStash({"a": 1, "b": 2, "c": 3}).key_groups(2))
         [['a', 'b'], ['c']]
         """
@@ -240,7 +240,7 @@ class DelegateStash(CloseableStash):
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> inner = DictionaryStash()
     >>> outer = DelegateStash(inner)
     >>> outer["k"] = "v"
@@ -309,7 +309,7 @@ class KeyLimitStash(DelegateStash):
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> limited = KeyLimitStash(DictionaryStash({"a": 1, "b": 2, "c": 3}), limit=2)
     >>> list(limited.keys()), "c" in limited, limited.get("c")
     (['a', 'b'], False, None)
@@ -429,7 +429,7 @@ class SortedStash(DelegateStash):
 
     Examples
     --------
-    >>> from persist_ext.storage._stash import DictionaryStash
+    >>> from persist_ext.features._stash import DictionaryStash
     >>> stash = SortedStash(DictionaryStash({"b": 2, "a": 1, "c": 0}))
     >>> list(stash.keys()), list(stash.values())
     (['a', 'b', 'c'], [1, 2, 0])
