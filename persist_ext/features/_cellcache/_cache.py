@@ -12,6 +12,7 @@ and the cell simply runs.
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 import types
@@ -21,6 +22,7 @@ from typing import Any
 
 from ..._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarning
 from ..._format import format_ago, format_duration
+from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_recorded
@@ -333,6 +335,8 @@ class CellCache:
                 "env": options.env,
                 "ignore": list(options.ignore),
             },
+            notebook=_notebook_path(shell),
+            cell_id=options.cell_id or "",
         )
         result.stored = self._store(manifest, values, outcome, options)
         result.manifest = manifest
@@ -379,14 +383,17 @@ class CellCache:
         self, manifest: Manifest, values: dict[str, Any], outcome: RunOutcome, options: CellOptions
     ) -> bool:
         try:
-            stored, failures = write_entry(
-                self.store,
-                manifest,
-                values,
-                outcome.outputs,
-                expire=options.expire,
-                replace=options.refresh,
-            )
+            # The lease makes a delete from another process (the Persist panel) wait or refuse
+            # while this cell's values and manifest are being written.
+            with hold_lease(self.store, cell_prefix(manifest.name)):
+                stored, failures = write_entry(
+                    self.store,
+                    manifest,
+                    values,
+                    outcome.outputs,
+                    expire=options.expire,
+                    replace=options.refresh,
+                )
         except Exception as exc:  # the store itself failed (disk full, locked too long)
             _warn(
                 CellCacheWarning,
@@ -511,6 +518,12 @@ def _component_lines(old: dict[str, str], new: dict[str, str]) -> list[str]:
         mark = "  " if a == b else "* "
         lines.append(f"{mark}{component}: {a[:16]} -> {b[:16]}")
     return lines
+
+
+def _notebook_path(shell: Any) -> str:
+    """The running notebook's path relative to the server root, or "" outside Jupyter."""
+    path = os.environ.get("JPY_SESSION_NAME") or getattr(shell, "user_ns", {}).get("__session__")
+    return path if isinstance(path, str) and path.endswith(".ipynb") else ""
 
 
 def _is_definition(value: Any) -> bool:

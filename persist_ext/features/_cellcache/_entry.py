@@ -83,6 +83,10 @@ class Manifest:
     reason: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     format: int = MANIFEST_FORMAT
+    #: Where the cell lives, when known: the notebook's path (relative to the Jupyter
+    #: server's root, from ``JPY_SESSION_NAME``) and the notebook cell id.
+    notebook: str = ""
+    cell_id: str = ""
 
     @property
     def size(self) -> int:
@@ -114,6 +118,13 @@ class Manifest:
             "size": self.size,
             "variables": sorted(self.variables),
             "code": self.components.get("code", ""),
+            # For the Persist panel, which reads this JSON and never the manifest itself.
+            "notebook": self.notebook,
+            "cell_id": self.cell_id,
+            "types": dict(self.types),
+            "sizes": dict(self.sizes),
+            "n_outputs": self.n_outputs,
+            "inputs": sorted(k for k in self.components if k != "code"),
         }
 
 

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..._errors import TaskError
+from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
 from ._executors import ExecutorChoice, check_picklable, check_store, resolve_executor
 from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus, validate_key
@@ -252,7 +253,10 @@ class TaskGroup:
 
     def _drive(self, calls: list[Any]) -> None:
         try:
-            self._runs.drive(calls)
+            # The lease tells other processes (the Persist panel) that this group is running;
+            # the OS drops it if this process dies.
+            with hold_lease(self.store, f"tasks/{self.name}"):
+                self._runs.drive(calls)
         finally:
             with self._lock:
                 if self._state is _State.RUNNING:

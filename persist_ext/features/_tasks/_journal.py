@@ -24,7 +24,7 @@ from typing import Any
 
 from ...storage._protocol import KeyValueStore
 
-__all__ = ["Journal", "inline_value", "page_prefix"]
+__all__ = ["Journal", "inline_value", "page_outline", "page_prefix"]
 
 _INLINE = (type(None), bool, int, float, complex)
 _INLINE_TEXT = (str, bytes)
@@ -35,6 +35,36 @@ _COMPACT_AFTER = 64
 def page_prefix(group: str) -> str:
     """Store key prefix of a group's pages."""
     return f"tasks/{group}/log/"
+
+
+def _last_line(text: Any, limit: int = 200) -> str:
+    if not isinstance(text, str):
+        return ""
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            return line.strip()[:limit]
+    return ""
+
+
+def page_outline(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """JSON-only outline of instance records: what a reader that never unpickles may show.
+
+    Per instance: ``task``, ``status``, ``tries``, ``started``, ``ended``, the last line of
+    its output and of its error (at most 200 characters each).
+    """
+    outline = {}
+    for name, record in records.items():
+        started, ended = record.get("started"), record.get("ended")
+        outline[name] = {
+            "task": str(record.get("task", "")),
+            "status": str(record.get("status", "")),
+            "tries": int(record.get("tries") or 0),
+            "started": started if isinstance(started, (int, float)) else None,
+            "ended": ended if isinstance(ended, (int, float)) else None,
+            "output": _last_line(record.get("stdout")),
+            "error": _last_line(record.get("error")),
+        }
+    return outline
 
 
 def inline_value(value: Any) -> bool:
@@ -74,7 +104,9 @@ class Journal:
         """Append one page; call inside ``store.transact()``. Returns its sequence number."""
         seq = self.store.incr(f"tasks/{self.group}/logseq")
         page = {"r": records, "v": dict(values or {}), "k": list(external)}
-        self.store.set(f"{self.prefix}{seq:012d}", page)
+        # The JSON header repeats each record's outline, so the Jupyter server (the Persist
+        # panel) reads a group's progress without decoding the page.
+        self.store.set(f"{self.prefix}{seq:012d}", page, meta={"r": page_outline(records)})
         return seq
 
     def compact(self) -> bool:

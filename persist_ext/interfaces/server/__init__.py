@@ -1,4 +1,4 @@
-"""Jupyter server extension: a read-only REST API under ``/persist-ext/api/``.
+"""Jupyter server extension: the REST API of the Persist panel under ``/persist-ext/api/``.
 
 Wiring only; the handlers live in :mod:`.handlers` and the store scanning in :mod:`._stores`.
 """
@@ -14,15 +14,19 @@ def setup_route_handlers(web_app: Any) -> None:
     """Register the persist_ext handlers on a Tornado ``web_app`` (under its base URL)."""
     from jupyter_server.utils import url_path_join
 
-    from .handlers import EntriesHandler, StoresHandler
+    from . import handlers
 
     base = url_path_join(web_app.settings["base_url"], "persist-ext", "api")
+    routes = {
+        "stores": handlers.StoresHandler,
+        "stores/entries": handlers.EntriesHandler,
+        "stores/cells": handlers.CellsHandler,
+        "stores/groups": handlers.GroupsHandler,
+        "stores/group": handlers.GroupHandler,
+        "stores/group/replay": handlers.ReplayHandler,
+    }
     web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base, "stores"), StoresHandler),
-            (url_path_join(base, "stores", "entries"), EntriesHandler),
-        ],
+        ".*$", [(url_path_join(base, path) + "/?", handler) for path, handler in routes.items()]
     )
 
 

@@ -1,14 +1,16 @@
-"""Find persist_ext stores under a directory and describe them without decoding any value.
+"""Find persist_ext stores under a directory and describe their entries without decoding any.
 
 A store is a directory named ``.persist`` (the default store beside a notebook) or any
-directory holding a diskcache index ``cache.db``. Entries are described from the index
-and the JSON summaries written when the values were stored; nothing is ever unpickled,
-so a browser can look at untrusted stores safely.
+directory holding a diskcache index ``cache.db``. Stores may be nested (``.persist/demo``):
+each is listed on its own and its bytes are not counted in its parent's size.
+
+Entries are described from the index and the JSON headers written with them; nothing is
+ever unpickled, so a browser can look at untrusted stores safely.
 
 Why SQLite directly and not ``Store(read_only=True)``: opening a ``diskcache.Cache`` writes
-its settings into the index (turning another tool's eviction policy into ours) and needs
-the write lock, and diskcache's ``fetch`` unpickles values of foreign caches. Here the index
-is opened with SQLite's ``mode=ro`` and only persist_ext's JSON headers are parsed.
+its settings into the index and needs the write lock, and diskcache's ``fetch`` unpickles
+values of foreign caches. Here the index is opened by :func:`._index.open_index` (read-only,
+deadline-bounded, never through a symbolic link) and only JSON headers are parsed.
 """
 
 from __future__ import annotations
@@ -16,43 +18,69 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..._config import DEFAULT_DIRNAME
 from ..._errors import CorruptEntryError, StoreError
-from ...storage._disk import MODE_BLOB
+from ...storage._disk import BLOB_DIR, MODE_BLOB
 from ...storage._entry import read_info
+from ...storage._leases import LEASES_DIRNAME
 from ...storage._protocol import EntryInfo
+from ._index import INDEX_FILE, open_index
 
-__all__ = ["MAX_ENTRIES", "StoreSummary", "find_stores", "is_store", "read_entries"]
+__all__ = [
+    "HEADER_BYTES",
+    "MAX_PAGE",
+    "EntryPage",
+    "StoreSummary",
+    "describe_row",
+    "find_stores",
+    "is_store",
+    "read_entries",
+    "read_headers",
+    "read_keys",
+]
 
-INDEX_FILE = "cache.db"
-#: Entries listed per store; the reply says when there are more.
-MAX_ENTRIES = 1000
+#: Largest page of entries one request returns.
+MAX_PAGE = 1000
+#: Bytes of a stored record read to find its JSON header (headers are small; payloads stay put).
+HEADER_BYTES = 256 * 1024
 #: Directories visited per scan, so a huge root (a home directory) cannot stall the server.
 MAX_DIRECTORIES = 20_000
 MAX_DEPTH = 8
+#: SQLite time allowed per store while listing stores (a hostile index shows as an error).
+LIST_DEADLINE = 0.5
 # Folders that never hold a user's stores but can hold many thousands of directories.
 _SKIP = frozenset({"node_modules", "__pycache__", "site-packages", ".git", ".venv", "venv"})
+# Folders inside a store that belong to it (diskcache's value folders are two hex digits).
+_STORE_PARTS = frozenset({BLOB_DIR, LEASES_DIRNAME})
 
 # diskcache's value modes (diskcache.core.MODE_*), named for display, and persist_ext's blob.
 _MODE_RAW = 1
 _MODES = {0: "none", 1: "raw", 2: "binary", 3: "text", 4: "pickle", MODE_BLOB: "blob"}
 # Expired entries are gone for every reader, though diskcache removes them lazily.
-_LIVE = "(expire_time IS NULL OR expire_time > ?)"
+_LIVE = "(expire_time IS NULL OR expire_time > :now)"
+# Columns describing an entry without its value; only persist_ext headers are fetched.
+_COLUMNS = (
+    "key, raw, store_time, expire_time, mode, typeof(value), "
+    "CASE WHEN filename IS NULL THEN length(CAST(value AS BLOB)) ELSE size END, "
+    "CASE WHEN raw AND mode IN (:mode_raw, :mode_blob) AND typeof(value) = 'blob' "
+    "THEN substr(value, 1, :header_bytes) END"
+)
 
 
 @dataclass(frozen=True)
 class StoreSummary:
-    """One store: where it is, how many entries, bytes on disk, last change."""
+    """One store: where it is, how many entries, its own bytes on disk, last change."""
 
     path: str
     entries: int
     size: int
     modified: float
     error: str | None = None
+    nested: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (one row of ``GET /persist-ext/api/stores``)."""
@@ -62,6 +90,7 @@ class StoreSummary:
             "size": self.size,
             "modified": self.modified,
             "error": self.error,
+            "nested": list(self.nested),
         }
 
 
@@ -70,114 +99,267 @@ def is_store(directory: Path) -> bool:
     return directory.name == DEFAULT_DIRNAME or (directory / INDEX_FILE).is_file()
 
 
+def _is_store_entry(entry: os.DirEntry[str]) -> bool:
+    if entry.name == DEFAULT_DIRNAME:
+        return True
+    # Any cache.db counts, links included: such a store is listed with the reason it
+    # cannot be read rather than silently hidden.
+    return os.path.lexists(os.path.join(entry.path, INDEX_FILE))
+
+
+def _store_part(name: str) -> bool:
+    return name in _STORE_PARTS or (len(name) == 2 and all(c in "0123456789abcdef" for c in name))
+
+
 def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
     """Return the stores under ``root`` (sorted by path) and whether the scan was cut short.
 
-    Symbolic links are not followed and hidden folders other than ``.persist`` are
-    skipped, so the scan stays inside ``root`` and away from tool caches.
+    Symbolic links are never followed; hidden folders other than ``.persist`` and tool
+    folders (``node_modules``, ``.git``, ...) are skipped, so the scan stays inside
+    ``root``. A store's size counts its own files, not those of stores nested in it.
 
     >>> find_stores(Path("/nonexistent"))
     ([], False)
     """
-    found: list[StoreSummary] = []
+    # (directory, depth, owning store index or -1, inside a store's own part)
+    found: list[dict[str, Any]] = []
+    stack: list[tuple[str, int, int]] = [(str(root), 0, -1)]
     visited = 0
     truncated = False
-    for current, dirnames, _files in os.walk(root, followlinks=False):
-        here = Path(current)
-        depth = len(here.relative_to(root).parts)
-        keep = []
-        for name in sorted(dirnames):
-            child = here / name
-            if name in _SKIP or child.is_symlink():
-                continue
-            if name.startswith(".") and name != DEFAULT_DIRNAME:
-                continue
-            if is_store(child):
-                found.append(_summarize(root, child))
-            elif depth < MAX_DEPTH:
-                keep.append(name)
+    while stack:
+        current, depth, owner = stack.pop()
         visited += 1
-        if visited >= MAX_DIRECTORIES:
+        if visited > MAX_DIRECTORIES:
             truncated = True
             break
-        dirnames[:] = keep  # never descend into a store, skipped or too deep folders
-    found.sort(key=lambda store: store.path)
-    return found, truncated
-
-
-def _summarize(root: Path, store: Path) -> StoreSummary:
-    size = 0
-    modified = store.stat().st_mtime
-    for current, _dirs, files in os.walk(store, followlinks=False):
-        for name in files:
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
             try:
-                stat = os.lstat(os.path.join(current, name))
-            except FileNotFoundError:  # removed while we walk: a live store
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
                 continue
-            size += stat.st_size
-            modified = max(modified, stat.st_mtime)
+            if not is_dir:
+                if owner >= 0:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:  # removed while we walk: a live store
+                        continue
+                    found[owner]["size"] += info.st_size
+                    found[owner]["modified"] = max(found[owner]["modified"], info.st_mtime)
+                continue
+            name = entry.name
+            if name in _SKIP:
+                continue
+            if _is_store_entry(entry):
+                if owner >= 0:
+                    found[owner]["nested"].append(entry.path)
+                found.append(
+                    {"dir": entry.path, "size": 0, "modified": _mtime(entry), "nested": []}
+                )
+                stack.append((entry.path, depth + 1, len(found) - 1))
+            elif owner >= 0 and _store_part(name):
+                stack.append((entry.path, depth + 1, owner))  # the store's own files
+            elif name.startswith("."):
+                continue
+            elif depth < MAX_DEPTH:
+                # A plain folder: part of its store (if any); may hold nested stores.
+                stack.append((entry.path, depth + 1, owner if owner >= 0 else -1))
+    summaries = [_summarize(root, item) for item in found]
+    summaries.sort(key=lambda store: store.path)
+    return summaries, truncated
+
+
+def _mtime(entry: os.DirEntry[str]) -> float:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _relative(root: Path, path: str) -> str:
+    return Path(path).relative_to(root).as_posix()
+
+
+def _summarize(root: Path, item: dict[str, Any]) -> StoreSummary:
+    store = Path(item["dir"])
     entries, error = 0, None
-    try:
-        entries = _count_entries(store)
-    except StoreError as exc:
-        error = str(exc)
-    return StoreSummary(store.relative_to(root).as_posix(), entries, size, modified, error)
+    if os.path.lexists(store / INDEX_FILE):
+        try:
+            entries = count_entries(store, deadline=LIST_DEADLINE)
+        except StoreError as exc:
+            error = str(exc)
+    return StoreSummary(
+        _relative(root, item["dir"]),
+        entries,
+        int(item["size"]),
+        float(item["modified"]),
+        error,
+        sorted(_relative(root, n) for n in item["nested"]),
+    )
 
 
-def _connect(store: Path) -> sqlite3.Connection:
-    """Open a store's diskcache index read-only (never creates or migrates anything)."""
-    index = store / INDEX_FILE
-    try:
-        connection = sqlite3.connect(f"{index.as_uri()}?mode=ro", uri=True, timeout=2.0)
-        connection.execute("SELECT 1 FROM Cache LIMIT 1")
-    except sqlite3.Error as exc:
-        raise StoreError(f"Cannot read the index {index}: {exc}.") from exc
-    return connection
-
-
-def _count_entries(store: Path) -> int:
-    if not (store / INDEX_FILE).is_file():
-        return 0
-    connection = _connect(store)
-    try:
+def count_entries(store: Path, *, deadline: float | None = None) -> int:
+    """Live entries of ``store`` (diskcache's own counter minus expired rows; indexed)."""
+    kwargs = {} if deadline is None else {"deadline": deadline}
+    with open_index(store, **kwargs) as connection:
+        row = None
+        if _has_settings(connection):
+            row = connection.execute("SELECT value FROM Settings WHERE key = 'count'").fetchone()
+        now = time.time()
+        if row is not None and isinstance(row[0], int):
+            (expired,) = connection.execute(
+                "SELECT COUNT(*) FROM Cache WHERE expire_time <= ?", (now,)
+            ).fetchone()
+            return max(int(row[0]) - int(expired), 0)
         (count,) = connection.execute(
-            f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", (time.time(),)
+            f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", {"now": now}
         ).fetchone()
-    except sqlite3.Error as exc:
-        raise StoreError(f"Cannot count the entries of {store}: {exc}.") from exc
-    finally:
-        connection.close()
-    return int(count)
+        return int(count)
 
 
-def read_entries(store: Path, limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
-    """Describe up to ``limit`` live entries of ``store``, newest first, never decoding values.
+def _has_settings(connection: sqlite3.Connection) -> bool:
+    return (
+        connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'Settings' AND type = 'table'"
+        ).fetchone()
+        is not None
+    )
 
-    Entries written by persist_ext's ``Store`` are described by the JSON header stored with
-    them (type, shape, size, ...); anything else in a diskcache index (another tool's cache)
-    by its diskcache storage mode. Each item is :meth:`EntryInfo.to_json` plus ``"type"``.
-    Raises :class:`~persist_ext.StoreError` when the index cannot be read.
+
+@dataclass(frozen=True)
+class EntryPage:
+    """One page of a store's entries, in key order."""
+
+    entries: list[dict[str, Any]]
+    total: int
+    offset: int
+    next_after: str | None
+
+    def to_json(self, path: str) -> dict[str, Any]:
+        """The reply of ``GET /persist-ext/api/stores/entries``."""
+        return {
+            "path": path,
+            "entries": self.entries,
+            "total": self.total,
+            "offset": self.offset,
+            "next": self.next_after,
+            "truncated": self.next_after is not None,
+        }
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str]:
+    # Every text starting with ``prefix`` sorts (BINARY collation, UTF-8) before this bound.
+    return prefix, prefix + "\U0010ffff"
+
+
+def read_entries(
+    store: Path,
+    *,
+    prefix: str = "",
+    glob: str = "",
+    after: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> EntryPage:
+    """A page of ``store``'s live entries in key order, described without decoding values.
+
+    ``prefix`` and ``glob`` (SQLite ``GLOB``: ``*``, ``?``, ``[...]``, case-sensitive) filter
+    keys in SQL. Paging is by key (``after``: the last key of the previous page, which stays
+    fast however deep the page) or, without ``after``, by ``offset``. Entries written by
+    persist_ext are described by their JSON header; anything else in a diskcache index by
+    its storage mode. Raises :class:`~persist_ext.StoreError` when the index cannot be read.
     """
-    if not (store / INDEX_FILE).is_file():
-        return []
-    connection = _connect(store)
-    try:
+    where = [_LIVE]
+    params: dict[str, Any] = {
+        "now": time.time(),
+        "mode_raw": _MODE_RAW,
+        "mode_blob": MODE_BLOB,
+        "header_bytes": HEADER_BYTES,
+    }
+    if prefix:
+        params["lo"], params["hi"] = _prefix_bounds(prefix)
+        where.append("key >= :lo AND key < :hi")
+    if glob:
+        params["glob"] = glob
+        where.append("key GLOB :glob")
+    condition = " AND ".join(where)
+    page_where = condition
+    if after is not None:
+        params["after"] = after
+        page_where += " AND key > :after"
+    params["limit"] = limit + 1
+    params["offset"] = 0 if after is not None else offset
+    with open_index(store) as connection:
+        (total,) = connection.execute(
+            f"SELECT COUNT(*) FROM Cache WHERE {condition}", params
+        ).fetchone()
         rows = connection.execute(
-            "SELECT key, raw, store_time, expire_time, mode, typeof(value), "
-            "CASE WHEN filename IS NULL THEN length(CAST(value AS BLOB)) ELSE size END, "
-            # Only persist_ext's records (small headers) are fetched; other values stay put.
-            "CASE WHEN mode IN (?, ?) AND typeof(value) = 'blob' THEN value END "
-            f"FROM Cache WHERE {_LIVE} ORDER BY store_time DESC LIMIT ?",
-            (_MODE_RAW, MODE_BLOB, time.time(), limit),
+            f"SELECT {_COLUMNS} FROM Cache WHERE {page_where} "
+            "ORDER BY key LIMIT :limit OFFSET :offset",
+            params,
         ).fetchall()
-    except sqlite3.Error as exc:
-        raise StoreError(f"Cannot list the entries of {store}: {exc}.") from exc
-    finally:
-        connection.close()
-    return [_describe(*row) for row in rows]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    entries = [describe_row(*row) for row in rows]
+    next_after = None
+    if more and rows and isinstance(rows[-1][0], str):
+        next_after = rows[-1][0]
+    elif more:
+        next_after = ""  # non-text keys: the client pages on by offset
+    return EntryPage(entries, int(total), offset if after is None else -1, next_after)
 
 
-def _describe(
+def read_headers(
+    store: Path, keys: list[str] | None = None, *, prefix: str = "", after: str | None = None
+) -> list[dict[str, Any]]:
+    """Described entries for exact ``keys``, or every live key under ``prefix`` (key order).
+
+    ``after`` skips keys up to and including it (incremental reads of append-only pages).
+    """
+    params: dict[str, Any] = {
+        "now": time.time(),
+        "mode_raw": _MODE_RAW,
+        "mode_blob": MODE_BLOB,
+        "header_bytes": HEADER_BYTES,
+    }
+    with open_index(store) as connection:
+        if keys is not None:
+            rows = []
+            for key in keys:
+                params["key"] = key
+                rows += connection.execute(
+                    f"SELECT {_COLUMNS} FROM Cache WHERE key = :key AND raw AND {_LIVE}",
+                    params,
+                ).fetchall()
+        else:
+            params["lo"], params["hi"] = _prefix_bounds(prefix)
+            where = f"key >= :lo AND key < :hi AND {_LIVE}"
+            if after is not None:
+                params["after"] = after
+                where += " AND key > :after"
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM Cache WHERE {where} ORDER BY key", params
+            ).fetchall()
+    return [describe_row(*row) for row in rows]
+
+
+def read_keys(store: Path, *, prefix: str, glob: str) -> list[str]:
+    """Live text keys under ``prefix`` matching ``glob`` (values are never read)."""
+    lo, hi = _prefix_bounds(prefix)
+    with open_index(store) as connection:
+        rows = connection.execute(
+            f"SELECT key FROM Cache WHERE key >= :lo AND key < :hi AND key GLOB :glob "
+            f"AND raw AND {_LIVE} ORDER BY key",
+            {"lo": lo, "hi": hi, "glob": glob, "now": time.time()},
+        ).fetchall()
+    return [key for (key,) in rows if isinstance(key, str)]
+
+
+def describe_row(
     key: Any,
     raw: int,
     created: float | None,
@@ -187,21 +369,23 @@ def _describe(
     size: int | None,
     header: bytes | None,
 ) -> dict[str, Any]:
+    """One entry as :meth:`EntryInfo.to_json` plus ``"type"``, from its index row."""
     if header is not None and raw and isinstance(key, str):
         try:
             info = read_info(key, header)  # parses the JSON header; the payload is untouched
-        except CorruptEntryError:
-            pass  # plain bytes stored by another tool: described below
+        except (CorruptEntryError, KeyError, TypeError, ValueError, UnicodeDecodeError):
+            pass  # plain bytes stored by another tool, or a cut header: described below
         else:
-            return {**info.to_json(), "type": str(info.summary.get("type", info.serializer))}
+            if isinstance(info.summary, dict) and isinstance(info.meta, dict):
+                return {**info.to_json(), "type": str(info.summary.get("type", info.serializer))}
     serializer = f"diskcache-{_MODES.get(mode, str(mode))}"
     info = EntryInfo(
         key=_display_key(key, raw),
         serializer=serializer,
-        size=int(size or 0),
-        created=float(created or 0.0),
+        size=int(size or 0) if isinstance(size, int) else 0,
+        created=float(created or 0.0) if isinstance(created, (int, float)) else 0.0,
         summary={"type": _value_type(mode, sql_type)},
-        expires=expires,
+        expires=expires if isinstance(expires, (int, float)) else None,
     )
     return {**info.to_json(), "type": info.summary["type"]}
 

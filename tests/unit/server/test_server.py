@@ -159,4 +159,4 @@ async def test_unreadable_index_is_reported_not_crashing(jp_fetch, stores: Path)
     assert "cache.db" in row["error"]
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("persist-ext", "api", "stores", "entries", params={"path": "broken"})
-    assert info.value.code == 409
+    assert info.value.code == 422

@@ -1,0 +1,89 @@
+"""Cached cells as the server sees them: one row per cell name, its stored variants inside.
+
+Read from the JSON kept beside each manifest (``Manifest.meta()``: name, notebook, cell
+id, code, variables with types and sizes, outputs, run time, inputs) and from the hit
+counters' headers; no manifest, variable or output is decoded. The key layout is the cell
+cache's (``features/_cellcache/_entry.py``); parsed here in :func:`_split_key` only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...features._cellcache._entry import PREFIX
+from ._stores import read_headers
+
+__all__ = ["list_cells"]
+
+
+def _split_key(key: str) -> tuple[str, str, str] | None:
+    """``cell/<name>/<key>/<leaf>`` -> (name, key, leaf) for manifests and hit counters."""
+    parts = key[len(PREFIX) :].split("/")
+    if len(parts) != 3 or parts[2] not in ("manifest", "hits"):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def _hits(entry: dict[str, Any]) -> int:
+    # A counter's summary holds its repr (written with the value): read that, not the value.
+    text = str(entry.get("summary", {}).get("repr", "0"))
+    return int(text) if text.isdigit() else 0
+
+
+def list_cells(store: Path) -> list[dict[str, Any]]:
+    """Every cached cell of ``store``: name, notebook, cell id and its variants (newest first)."""
+    variants: dict[tuple[str, str], dict[str, Any]] = {}
+    hits: dict[tuple[str, str], int] = {}
+    for entry in read_headers(store, prefix=PREFIX):
+        parsed = _split_key(entry["key"])
+        if parsed is None:
+            continue
+        safe, digest, leaf = parsed
+        if leaf == "hits":
+            hits[(safe, digest)] = _hits(entry)
+            continue
+        meta = entry.get("meta") or {}
+        if meta.get("kind") != "cell":
+            continue
+        types = meta.get("types") if isinstance(meta.get("types"), dict) else {}
+        sizes = meta.get("sizes") if isinstance(meta.get("sizes"), dict) else {}
+        names = meta.get("variables") if isinstance(meta.get("variables"), list) else []
+        variants[(safe, digest)] = {
+            "name": str(meta.get("name", safe)),
+            "variant": digest,
+            "notebook": str(meta.get("notebook") or ""),
+            "cell_id": str(meta.get("cell_id") or ""),
+            "created": meta.get("created", entry["created"]),
+            "duration": meta.get("duration"),
+            "size": meta.get("size", 0),
+            "variables": [
+                {"name": str(n), "type": str(types.get(n, "")), "size": sizes.get(n)} for n in names
+            ],
+            "outputs": meta.get("n_outputs"),
+            "inputs": meta.get("inputs") if isinstance(meta.get("inputs"), list) else [],
+            "code": str(meta.get("code", ""))[:2000],
+            "expires": entry.get("expires"),
+        }
+    cells: dict[str, dict[str, Any]] = {}
+    for (safe, digest), variant in variants.items():
+        variant["hits"] = hits.get((safe, digest), 0)
+        cell = cells.setdefault(
+            safe, {"name": variant["name"], "key": safe, "variants": [], "hits": 0}
+        )
+        cell["variants"].append(variant)
+        cell["hits"] += variant["hits"]
+    result = []
+    for cell in cells.values():
+        cell["variants"].sort(key=lambda v: -(v["created"] or 0))
+        newest = cell["variants"][0]
+        cell.update(
+            notebook=newest["notebook"],
+            cell_id=newest["cell_id"],
+            created=newest["created"],
+            duration=newest["duration"],
+            size=sum(v["size"] or 0 for v in cell["variants"]),
+        )
+        result.append(cell)
+    result.sort(key=lambda c: c["name"])
+    return result

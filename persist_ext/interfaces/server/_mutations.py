@@ -1,0 +1,116 @@
+"""The few changes the panel may make to a store: delete a cell, a variant or an entry; replay.
+
+Each takes the writer's lease without waiting (``storage/_leases``): while a kernel stores
+that cell or a process runs that group, the change is refused with the reason
+(:class:`LeaseHeldError`), and while the change runs, writers wait. Deletes of a cell go
+through the cell cache's own :func:`delete_entry` in one store transaction, so a cell's
+manifest, variables, outputs and hit counter disappear together. Nothing here decodes an
+entry except ``replay``, which uses the task engine itself on the group's own records.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..._errors import PersistError, StoreError
+from ...features._cellcache._entry import cell_prefix, delete_entry
+from ...storage._leases import try_hold
+from ._groups import group_keys
+
+__all__ = ["LeaseHeldError", "delete_cell", "delete_entry_key", "replay_failed"]
+
+_VARIANT = re.compile(r"^[0-9a-f]{8,64}$")
+# Keys owned by a feature's layout: deleting one alone would leave the rest inconsistent.
+_OWNED = ("cell/", "tasks/", "checkpoint/", "cellcache/")
+
+
+class LeaseHeldError(StoreError):
+    """Another process is writing what the request wants to change."""
+
+
+def _open_store(directory: Path) -> Any:
+    from ...storage._store import Store
+
+    return Store(directory)
+
+
+def delete_cell(directory: Path, name: str, variant: str | None = None) -> int:
+    """Delete every stored variant of cell ``name`` (or one ``variant``); returns how many."""
+    prefix = cell_prefix(name)
+    if variant is not None and not _VARIANT.match(variant):
+        raise PersistError(f"Variant {variant!r} is not a cell key (hex digits); list cells first.")
+    with try_hold(directory, prefix) as taken:
+        if not taken:
+            raise LeaseHeldError(
+                f"Cell {name!r} is being stored by a kernel right now; try again in a moment."
+            )
+        with _open_store(directory) as store, store.transact():
+            variants = {
+                key[len(prefix) :].split("/", 1)[0]
+                for key in store.keys(prefix)
+                if key.endswith("/manifest")
+            }
+            chosen = sorted(variants) if variant is None else [variant]
+            removed = 0
+            for digest in chosen:
+                if digest in variants:
+                    removed += delete_entry(store, f"{prefix}{digest}/")
+            if variant is None:  # orphans of interrupted runs go with the cell
+                for key in list(store.keys(prefix)):
+                    store.delete(key)
+    return removed
+
+
+def delete_entry_key(directory: Path, key: str) -> bool:
+    """Delete one plain entry (a stash value); feature-owned keys are refused."""
+    if key.startswith(_OWNED):
+        raise PersistError(
+            f"{key!r} belongs to a cached cell, a task group or a checkpoint; delete the whole "
+            "cell from the Cells tab (or with %persist clear) so nothing is left half-deleted."
+        )
+    with _open_store(directory) as store:
+        return bool(store.delete(key))
+
+
+def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -> list[str]:
+    """Mark the failed tasks of ``group`` (or only ``tasks``) for replay; returns the instances.
+
+    Refused while a process runs the group. The replayed tasks run the next time the group
+    runs (``group.run()`` in a notebook), each with a fresh try budget.
+    """
+    from ...features._tasks import TaskGroup
+    from ...features._tasks._model import TaskStatus
+
+    with try_hold(directory, group_keys(group)["lease"]) as taken:
+        if not taken:
+            raise LeaseHeldError(
+                f"Task group {group!r} is running in another process; replay its failed tasks "
+                "when the run is over (or after stopping it)."
+            )
+        with _open_store(directory) as store:
+            handle = TaskGroup(group, store)
+            try:
+                current: dict[str, Any] = {}
+                for instance in handle.session:
+                    best = current.get(instance.task)
+                    if best is None or _number(instance.name) > _number(best.name):
+                        current[instance.task] = instance
+                wanted = set(tasks) if tasks else None
+                replayed = []
+                for task, instance in sorted(current.items()):
+                    if instance.status is not TaskStatus.FAILED:
+                        continue
+                    if wanted is not None and task not in wanted:
+                        continue
+                    clone = handle.replay(instance.name, run=False)
+                    replayed.append(clone.name)
+            finally:
+                handle.close()
+    return replayed
+
+
+def _number(name: str) -> int:
+    _, _, number = name.rpartition("#")
+    return int(number) if number.isdigit() else 0
