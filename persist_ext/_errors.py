@@ -14,6 +14,8 @@ Hierarchy::
     ├── ConcurrentAccessError       another process holds an exclusive resource
     ├── PersistableError            a stash or persisted work was misused
     ├── TaskError                   a task group was misused or a task failed
+    ├── CheckpointError             a checkpoint was misused (bad name, unknown variable)
+    │   └── UnknownCheckpointError  (also a KeyError) no checkpoint by that name or id
     └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
 
     PersistWarning (UserWarning)
@@ -29,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "CellCacheWarning",
     "CellRaisedError",
+    "CheckpointError",
     "ConcurrentAccessError",
     "CorruptEntryError",
     "FingerprintError",
@@ -41,6 +44,7 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "TaskError",
+    "UnknownCheckpointError",
     "UnsafeNameError",
     "UnstorableVariableWarning",
 ]
@@ -115,6 +119,24 @@ class TaskError(PersistError):
     def __init__(self, message: str, *, task: str | None = None) -> None:
         super().__init__(message)
         self.task = task
+
+
+class CheckpointError(PersistError):
+    """A checkpoint was misused: a bad name, a variable that does not exist, a bad budget."""
+
+
+class UnknownCheckpointError(CheckpointError, KeyError):
+    """No checkpoint by that name or id; ``names`` and ``ids`` list what exists."""
+
+    def __init__(
+        self, message: str, *, names: list[str] | None = None, ids: list[int] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.names = list(names or [])
+        self.ids = list(ids or [])
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 class PersistWarning(UserWarning):

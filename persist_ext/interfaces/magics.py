@@ -9,6 +9,10 @@ Load with ``%load_ext persist_ext``. Configure in ``ipython_config.py`` or a ker
     c.PersistMagics.env = False                 # always key on package versions (--env)
     c.PersistMagics.mmap = False                # memory-map restored numpy arrays
     c.PersistMagics.keep = 3                    # entries kept per cell for its current code
+    c.PersistMagics.autocheckpoint = False      # checkpoint after every cell
+    c.PersistMagics.history_count = 200         # checkpoints kept in history (0: no limit)
+    c.PersistMagics.history_bytes = ""          # e.g. "20GB": bytes kept in history ("": no limit)
+    c.PersistMagics.history_age = ""            # e.g. "30d": drop older checkpoints ("": keep)
 
 or at run time with ``%config PersistMagics.directory = "/data/cache"``.
 
@@ -33,7 +37,8 @@ from ..features._cellcache import CellCache, CellOptions
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
-_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse", "checkpoint", "restore")
+_CHECKPOINT_SUBCOMMANDS = ("checkpoint", "restore", "autocheckpoint", "history", "undo", "checkout")
+_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse", *_CHECKPOINT_SUBCOMMANDS)
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)?", re.IGNORECASE)
 _CELL_ONLY = ("refresh", "expire", "vars", "deps", "env", "ignore", "mmap")
@@ -92,6 +97,31 @@ class PersistMagics(Magics):
     keep = Int(
         3, help="Entries kept per cell for its current code (different inputs); at least 1."
     ).tag(config=True)
+    autocheckpoint = Bool(
+        False, help="Checkpoint the namespace after every cell (undo, checkout, history)."
+    ).tag(config=True)
+    history_count = Int(200, help="Checkpoints kept in history; 0: no limit.").tag(config=True)
+    history_bytes = Unicode(
+        "", help="Bytes of checkpoint objects kept in history, e.g. '20GB'; empty: no limit."
+    ).tag(config=True)
+    history_age = Unicode(
+        "", help="Checkpoints older than this are pruned, e.g. '30d'; empty: keep them."
+    ).tag(config=True)
+
+    @validate("history_bytes")
+    def _check_history_bytes(self, proposal: Any) -> str:
+        from ..features._checkpoint import parse_size
+
+        value = str(proposal["value"])
+        try:
+            parse_size(value)
+        except ValueError as exc:
+            raise TraitError(str(exc)) from exc
+        return value
+
+    @validate("history_age")
+    def _check_history_age(self, proposal: Any) -> str:
+        return self._check_expire(proposal)
 
     @validate("expire")
     def _check_expire(self, proposal: Any) -> str:
@@ -109,6 +139,7 @@ class PersistMagics(Magics):
         self._caches: dict[str, CellCache] = {}
         self._cell: tuple[str | None, str] = (None, "")
         self._busy = False
+        self._checkpoints: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- stores
     @property
@@ -148,6 +179,7 @@ class PersistMagics(Magics):
                 pass
         self._stores.clear()
         self._caches.clear()
+        self._checkpoints.clear()
 
     def _on_pre_run_cell(self, info: Any) -> None:
         # The notebook cell id names an unnamed cached cell across kernel restarts. Cells
@@ -155,13 +187,39 @@ class PersistMagics(Magics):
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
 
+    def _on_post_run_cell(self, result: Any) -> None:
+        # Tell every checkpoint session what the cell may have changed (cheap: the names
+        # in its text); with autocheckpoint on, save a state of the default store.
+        if self._busy:
+            return
+        info = getattr(result, "info", None)
+        code = getattr(info, "raw_cell", "") or ""
+        default = str(default_directory(self.directory or None).absolute())
+        if self.autocheckpoint and default not in self._checkpoints:
+            try:
+                self._checkpoint_session(default)
+            except UsageError as exc:
+                print(f"persist: autocheckpoint is off for this cell: {exc}")
+                return
+        for location, session in list(self._checkpoints.items()):
+            try:
+                if self.autocheckpoint and location == default:
+                    report = session.after_cell(code)
+                    if report is not None and (report.skipped or report.pruned or self.verbose):
+                        print(report)
+                else:
+                    session.note_cell(code)
+            except Exception as exc:  # a failed checkpoint must never break the notebook
+                print(f"persist: automatic checkpoint failed: {type(exc).__name__}: {exc}")
+
     # ----------------------------------------------------------------- the magic
     @magic_arguments()
     @argument(
         "words",
         nargs="*",
         help="Line magic: list | show NAME | clear [NAME] | info | why [NAME] | browse | "
-        "checkpoint [NAME] | restore [NAME]. "
+        "checkpoint [NAME] | restore [NAME|ID] | autocheckpoint on|off | history | undo | "
+        "checkout NAME|ID. "
         "Cell magic: an optional cell name (default: the notebook cell's id).",
     )
     @argument("--refresh", action="store_true", help="Run the cell and replace its entry.")
@@ -190,6 +248,9 @@ class PersistMagics(Magics):
     )
     @argument("--mmap", action="store_true", help="Restore numpy arrays memory-mapped.")
     @argument("--all", action="store_true", help="With `clear`: remove every cached cell.")
+    @argument("--include", metavar="A,B", help="With `checkpoint`: save only these variables.")
+    @argument("--exclude", metavar="A,B", help="With `checkpoint`: leave these variables out.")
+    @argument("--full", action="store_true", help="With `checkpoint`: rehash every variable first.")
     @argument("--quiet", action="store_true", help="Say nothing when a cell is restored.")
     @argument("--verbose", action="store_true", help="Say more (with `why`: every component).")
     @line_cell_magic
@@ -208,8 +269,12 @@ class PersistMagics(Magics):
         ``%persist why [NAME] [--verbose]`` (what differs from the stored entry) and
         ``%persist browse`` inspect the cache.
 
-        ``%persist checkpoint [NAME]`` saves every variable of the notebook (and the modules
-        it imported); after a kernel restart ``%persist restore [NAME]`` puts them back.
+        ``%persist checkpoint [NAME] [--include A,B] [--exclude A,B]`` saves the notebook's
+        variables (only what changed since the last checkpoint is written); after a kernel
+        restart ``%persist restore [NAME|ID]`` puts them back. ``%persist autocheckpoint
+        on|off`` checkpoints after every cell; ``%persist history`` lists the checkpoints,
+        ``%persist undo`` goes back to before the last cell, ``%persist checkout ID`` to
+        any checkpoint (loading only the variables that differ).
 
         Defaults come from ``c.PersistMagics.directory / quiet / verbose / expire / env /
         mmap / keep`` (``%config PersistMagics``).
@@ -304,8 +369,8 @@ class PersistMagics(Magics):
         if sub == "clear" and not rest and not args.all:
             raise UsageError("%persist clear needs a cell name, or --all to clear everything.")
         location = self._location(args)
-        if sub in ("checkpoint", "restore"):
-            return self._checkpoint(sub, rest[0] if rest else "default", args, location)
+        if sub in _CHECKPOINT_SUBCOMMANDS:
+            return self._checkpoint(sub, rest, args, location)
         if sub == "info":
             exists = "://" in location or Path(location).exists()
             if not exists:
@@ -344,23 +409,57 @@ class PersistMagics(Magics):
             return cache.list(location)
         return browse(cache.store, prefix="cell/")
 
-    def _checkpoint(self, sub: str, name: str, args: Any, location: str) -> Any:
-        from ..features._checkpoint import restore_checkpoint, save_checkpoint
+    def _checkpoint_session(self, location: str) -> Any:
+        from ..features._checkpoint import Budget, parse_size, session_for
 
-        if sub == "restore" and "://" not in location and not Path(location).exists():
-            raise UsageError(f"No checkpoint to restore: the store {location} does not exist.")
-        store = self._cache(args).store
         try:
-            if sub == "checkpoint":
-                return save_checkpoint(self.shell.user_ns, store, name)
-            return restore_checkpoint(self.shell.user_ns, store, name)
-        except (KeyError, ValueError) as exc:
-            raise UsageError(str(exc).strip("'\"")) from exc
+            budget = Budget(
+                count=max(int(self.history_count), 0),
+                bytes=parse_size(self.history_bytes),
+                age=parse_duration(self.history_age) if self.history_age else None,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        cache = self.cache_for(location)
+        session = session_for(self.shell.user_ns, cache.store, budget)
+        self._checkpoints[location] = session
+        return session
+
+    def _checkpoint(self, sub: str, rest: list[str], args: Any, location: str) -> Any:
+        from .._errors import CheckpointError
+        from ..features._checkpoint import commands
+
+        if sub not in ("checkpoint",) and (args.include or args.exclude or args.full):
+            raise UsageError("--include, --exclude and --full only apply to %persist checkpoint.")
+        if sub in ("restore", "checkout", "undo", "history") and (
+            "://" not in location and not Path(location).exists()
+        ):
+            # Looking must not create a store.
+            raise UsageError(f"No checkpoint yet: the store {location} does not exist.")
+        try:
+            session = self._checkpoint_session(location)
+            handler = commands.HANDLERS[sub]
+            result = handler(session, rest, _names(args.include), _names(args.exclude), args.full)
+        except CheckpointError as exc:
+            raise UsageError(str(exc)) from exc
+        if sub == "autocheckpoint":
+            self.autocheckpoint = bool(result.on)
+        return result
 
     def _summary(self, location: str) -> Any:
         from ..features._cellcache._views import StoreSummary
 
         return StoreSummary(directory=location, exists=False)
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if not n.isidentifier()]
+    if bad or not names:
+        raise UsageError(f"Expected comma-separated variable names, got {text!r}.")
+    return names
 
 
 class _Cleared:
@@ -379,6 +478,7 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = PersistMagics(shell=ipython)
     ipython.register_magics(magics)
     ipython.events.register("pre_run_cell", magics._on_pre_run_cell)
+    ipython.events.register("post_run_cell", magics._on_post_run_cell)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -386,8 +486,12 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get("PersistMagics")
     if magics is None:
         return
-    try:
-        ipython.events.unregister("pre_run_cell", magics._on_pre_run_cell)
-    except ValueError:
-        pass
+    for event, hook in (
+        ("pre_run_cell", magics._on_pre_run_cell),
+        ("post_run_cell", magics._on_post_run_cell),
+    ):
+        try:
+            ipython.events.unregister(event, hook)
+        except ValueError:
+            pass
     magics.close()

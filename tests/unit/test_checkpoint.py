@@ -1,4 +1,4 @@
-"""Notebook checkpoints: save a namespace, restore it in a fresh one."""
+"""Notebook checkpoints: incremental saves, sharing, partial saves, history, undo, checkout."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import math
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from persist_ext import CheckpointError, PersistError, UnknownCheckpointError
 from persist_ext.features._checkpoint import (
+    Budget,
+    CheckpointSession,
     list_checkpoints,
+    protected_keys,
     restore_checkpoint,
     save_checkpoint,
 )
+from persist_ext.features._checkpoint._layout import OBJ, STATE
 from persist_ext.storage._memory import MemoryStore
 from persist_ext.storage._store import Store
 
@@ -26,88 +32,198 @@ def store(request, tmp_path):
             yield disk
 
 
-class Point:
-    def __init__(self, x: int) -> None:
-        self.x = x
+def notebook(code: str = "") -> dict:
+    """A namespace as IPython makes one: functions defined in it have it as globals."""
+    ns: dict = {"__name__": "__main__"}
+    exec(code, ns)
+    return ns
 
 
-Point.__module__ = "__main__"  # as if defined in a notebook cell
-
-
-def helper(n: int) -> int:
-    return n * 2
-
-
-helper.__module__ = "__main__"
+def objects(store) -> set[str]:
+    return set(store.keys(OBJ))
 
 
 def test_round_trip_of_values_modules_and_notebook_code(store) -> None:
-    ns = {
-        "x": 41,
-        "arr": np.arange(10.0),
-        "m": math,
-        "p": Point(3),
-        "helper": helper,
-        "_hidden": 1,
-        "In": [],
-    }
+    ns = notebook(
+        "import math as m\n"
+        "class Point:\n"
+        "    def __init__(self, x):\n"
+        "        self.x = x\n"
+        "def helper(n):\n"
+        "    return n * scale\n"
+        "scale = 2\n"
+        "p = Point(3)\n"
+        "square = lambda v: v * v\n"
+    )
+    ns.update({"x": 41, "arr": np.arange(10.0), "_hidden": 1, "In": []})
     report = save_checkpoint(ns, store, "work")
-    assert sorted(report.variables) == ["arr", "helper", "p", "x"]
+    assert sorted(report.variables) == ["Point", "arr", "helper", "p", "scale", "square", "x"]
     assert report.modules == {"m": "math"}
     fresh: dict = {}
     restored = restore_checkpoint(fresh, store, "work")
-    assert sorted(restored.variables) == ["arr", "helper", "p", "x"]
+    assert sorted(restored.variables) == sorted(report.variables)
     assert fresh["x"] == 41
-    np.testing.assert_array_equal(fresh["arr"], np.arange(10.0))
     assert fresh["m"] is math
-    assert fresh["p"].x == 3
+    np.testing.assert_array_equal(fresh["arr"], np.arange(10.0))
     assert fresh["helper"](4) == 8
+    assert fresh["square"](3) == 9
+    assert isinstance(fresh["p"], fresh["Point"])
+    assert fresh["p"].x == 3
+    # A restored function reads the restored namespace, not a private copy of its globals.
+    fresh["scale"] = 10
+    assert fresh["helper"](4) == 40
     assert "_hidden" not in fresh
     assert "In" not in fresh
 
 
-def test_unstorable_variables_are_reported_not_fatal(store, tmp_path) -> None:
+def test_shared_objects_are_stored_once_and_come_back_shared(store) -> None:
+    ns = notebook()
+    ns["a"] = ns["b"] = []
+    ns["row"] = [1, 2]
+    ns["table"] = {"first": ns["row"], "again": ns["row"]}
+    ns["big"] = np.zeros(1000)
+    ns["holder"] = {"array": ns["big"]}
+    save_checkpoint(ns, store)
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert fresh["a"] is fresh["b"]
+    assert fresh["table"]["first"] is fresh["row"] is fresh["table"]["again"]
+    assert fresh["holder"]["array"] is fresh["big"]
+    fresh["a"].append(1)
+    assert fresh["b"] == [1]
+
+
+def test_sharing_created_after_a_save_is_kept(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns["a"] = [1]
+    ns["b"] = [2]
+    session.checkpoint()
+    ns["b"] = ns["a"]  # b now aliases the unchanged a
+    session.note_cell("b = a")
+    session.checkpoint()
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert fresh["a"] is fresh["b"]
+
+
+def test_only_changed_variables_are_written(store) -> None:
+    ns = notebook()
+    ns.update({f"big{i}": np.full(200_000, i, dtype=np.float64) for i in range(4)})
+    ns["small"] = {"alpha": 0.1}
+    first = save_checkpoint(ns, store)
+    assert first.bytes_written > 4 * 1_600_000
+    ns["small"]["alpha"] = 0.2
+    second = save_checkpoint(ns, store)
+    assert second.written == ["small"]
+    assert second.bytes_written < 10_000
+    assert sorted(second.unchanged) == [f"big{i}" for i in range(4)]
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert fresh["small"] == {"alpha": 0.2}
+    np.testing.assert_array_equal(fresh["big3"], np.full(200_000, 3.0))
+
+
+def test_tracked_cells_only_rehash_the_names_they_mention(store, monkeypatch) -> None:
+    from persist_ext.features._checkpoint import _groups
+
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns.update({"big": np.ones(100_000), "small": [1]})
+    session.checkpoint()
+    packed: list[tuple[str, ...]] = []
+    real = _groups.pack_group
+
+    def spy(values, namespace, **kw):
+        packed.append(tuple(values))
+        return real(values, namespace, **kw)
+
+    monkeypatch.setattr(_groups, "pack_group", spy)
+    ns["small"].append(2)
+    session.note_cell("small.append(2)")
+    report = session.checkpoint()
+    assert packed == [("small",)]
+    assert report.written == ["small"]
+
+
+def test_unchanged_namespace_writes_no_new_state(store) -> None:
+    ns = notebook()
+    ns["x"] = [1, 2]
+    first = save_checkpoint(ns, store)
+    again = save_checkpoint(ns, store)
+    assert again.action == "unchanged"
+    assert again.state == first.state
+    assert len(list(store.keys(STATE))) == 1
+
+
+def test_identical_content_is_not_stored_twice(store) -> None:
+    ns = notebook()
+    ns["frame"] = pd.DataFrame({"a": range(1000), "b": [str(i) for i in range(1000)]})
+    save_checkpoint(ns, store, "one")
+    before = objects(store)
+    other = notebook()
+    other["frame"] = ns["frame"].copy()
+    save_checkpoint(other, store, "two")
+    assert objects(store) == before
+
+
+def test_unstorable_variables_are_named_with_the_reason(store, tmp_path) -> None:
     with open(tmp_path / "f.txt", "w") as fh:
-        ns = {"ok": [1, 2], "lock": threading.Lock(), "fh": fh, "gen": (i for i in [])}
+        ns = notebook()
+        ns.update({"ok": [1, 2], "lock": threading.Lock(), "fh": fh, "gen": (i for i in [])})
         report = save_checkpoint(ns, store)
     assert report.variables == ["ok"]
     assert set(report.skipped) == {"lock", "fh", "gen"}
+    assert "lock" in str(report)
     assert "skipped lock: " in str(report)
     fresh: dict = {}
-    restore_checkpoint(fresh, store)
+    restored = restore_checkpoint(fresh, store)
     assert fresh["ok"] == [1, 2]
+    assert set(restored.skipped) == {"lock", "fh", "gen"}
 
 
-def test_new_save_replaces_old_generation(store) -> None:
-    save_checkpoint({"a": 1, "b": 2}, store)
-    save_checkpoint({"a": 3}, store)
+def test_unstorable_value_is_rebuilt_by_its_cell_when_that_is_safe(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    for code in ("data = [1, 2, 3]", "pairs = (x * 2 for x in data)", "out = open('x', 'w')"):
+        exec(code, ns) if "open" not in code else ns.update(out=threading.Lock())
+        session.note_cell(code)
+    report = session.checkpoint()
+    assert set(report.skipped) == {"pairs", "out"}
+    assert "not rebuilt on restore" in report.skipped["out"]
     fresh: dict = {}
-    restore_checkpoint(fresh, store)
-    assert fresh == {"a": 3}
-    # only one generation of variables remains
-    assert len([k for k in store.keys("checkpoint/default/") if "/var/" in k]) == 1
+    restored = restore_checkpoint(fresh, store)
+    assert restored.rerun == ["pairs"]
+    assert list(fresh["pairs"]) == [2, 4, 6]
+    assert "out" not in fresh
+    assert "out" in restored.skipped
 
 
-def test_interrupted_save_keeps_previous_checkpoint(store, monkeypatch) -> None:
-    save_checkpoint({"a": 1}, store)
-    real_set = store.set
-
-    def failing_set(key, value, **kwargs):
-        if key.endswith("/manifest"):
-            raise KeyboardInterrupt  # the user interrupts after the variables were written
-        return real_set(key, value, **kwargs)
-
-    monkeypatch.setattr(store, "set", failing_set)
-    with pytest.raises(KeyboardInterrupt):
-        save_checkpoint({"a": 2}, store)
-    monkeypatch.undo()
+def test_partial_checkpoint_merges_and_never_destroys(store) -> None:
+    ns = notebook()
+    ns.update({"big": np.arange(1000), "small": 1, "other": "x"})
+    save_checkpoint(ns, store, "work")
+    ns["small"] = 2
+    ns["other"] = "changed"
+    report = save_checkpoint(ns, store, "work", include=["small"])
+    assert report.written == ["small"]
     fresh: dict = {}
-    restore_checkpoint(fresh, store)
-    assert fresh == {"a": 1}
+    restore_checkpoint(fresh, store, "work")
+    assert fresh["small"] == 2
+    assert fresh["other"] == "x"
+    np.testing.assert_array_equal(fresh["big"], np.arange(1000))
+    # exclude= keeps the excluded variable's saved value too
+    ns["big"] = np.zeros(3)
+    save_checkpoint(ns, store, "work", exclude=["big"])
+    fresh = {}
+    restore_checkpoint(fresh, store, "work")
+    assert fresh["other"] == "changed"
+    np.testing.assert_array_equal(fresh["big"], np.arange(1000))
 
 
-def test_include_exclude_and_listing(store) -> None:
-    ns = {"a": 1, "b": 2, "c": 3}
+def test_partial_checkpoint_under_a_new_name_holds_only_its_variables(store) -> None:
+    ns = notebook()
+    ns.update({"a": 1, "b": 2, "c": 3})
     save_checkpoint(ns, store, "one", include=["a", "b"], exclude=["b"])
     save_checkpoint(ns, store, "two")
     assert list_checkpoints(store) == ["one", "two"]
@@ -116,10 +232,158 @@ def test_include_exclude_and_listing(store) -> None:
     assert fresh == {"a": 1}
 
 
-def test_bad_names_and_missing_checkpoint(store) -> None:
-    with pytest.raises(KeyError, match="not defined"):
-        save_checkpoint({}, store, include=["nope"])
-    with pytest.raises(ValueError, match="contain no '/'"):
-        save_checkpoint({}, store, "a/b")
-    with pytest.raises(KeyError, match="No checkpoint named 'ghost'"):
+def test_restore_reports_what_it_overwrites(store) -> None:
+    ns = notebook()
+    ns.update({"a": [1], "b": [2]})
+    save_checkpoint(ns, store)
+    target = notebook()
+    target.update({"a": [1], "b": [99], "c": 5})
+    report = restore_checkpoint(target, store)
+    assert report.overwritten == ["b"]
+    assert "overwrote b" in str(report)
+    assert target["b"] == [2]
+    assert target["c"] == 5
+    assert "a" in report.unchanged  # equal content is not even read
+
+
+def test_unknown_checkpoint_lists_what_exists(store) -> None:
+    save_checkpoint(notebook("x = 1"), store, "exists")
+    with pytest.raises(UnknownCheckpointError, match="exists") as info:
         restore_checkpoint({}, store, "ghost")
+    assert isinstance(info.value, PersistError)
+    assert isinstance(info.value, KeyError)
+    assert info.value.names == ["exists"]
+    with pytest.raises(UnknownCheckpointError):
+        restore_checkpoint({}, store, 999)
+
+
+def test_bad_input_raises_before_anything_is_stored(store) -> None:
+    with pytest.raises(CheckpointError, match=r"not defined\. Defined variables: x"):
+        save_checkpoint(notebook("x = 1"), store, include=["nope"])
+    with pytest.raises(CheckpointError, match="not valid"):
+        save_checkpoint(notebook("x = 1"), store, "a/b")
+    with pytest.raises(CheckpointError, match="lists of names"):
+        save_checkpoint(notebook("x = 1"), store, include="x")
+    assert list(store.keys()) == []
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
+def test_undo_and_checkout_back_and_forth(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns["df"] = pd.DataFrame({"a": [1, 2], "b": [3, 4], "c": [5, 6]})
+    first = session.after_cell("df = ...")
+    ns["df"].drop(columns=["b"], inplace=True)
+    second = session.after_cell("df.drop(columns=['b'], inplace=True)")
+    assert second.written == ["df"]
+    ns["extra"] = 1
+    session.after_cell("extra = 1")
+    session.undo()
+    assert "extra" not in ns
+    session.undo()
+    assert list(ns["df"].columns) == ["a", "b", "c"]
+    assert session.live.head == first.state
+    report = session.checkout(second.state)
+    assert list(ns["df"].columns) == ["a", "c"]
+    assert report.loaded == ["df"]
+    session.checkout(first.state)
+    assert list(ns["df"].columns) == ["a", "b", "c"]
+
+
+def test_checkout_loads_only_what_differs(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns.update({"big": np.arange(100_000), "n": [0]})
+    first = session.after_cell("big = ...; n = [0]")
+    big = ns["big"]
+    ns["n"].append(1)
+    session.after_cell("n.append(1)")
+    report = session.checkout(first.state)
+    assert report.loaded == ["n"]
+    assert "big" in report.unchanged
+    assert ns["big"] is big
+    assert ns["n"] == [0]
+
+
+def test_checkout_saves_unsaved_changes_first(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns["x"] = [1]
+    first = session.checkpoint()
+    ns["x"].append(2)
+    session.note_cell("x.append(2)")
+    report = session.checkout(first.state)
+    assert ns["x"] == [1]
+    saved = int(report.notes[0].rsplit("#", 1)[1])
+    session.checkout(saved)
+    assert ns["x"] == [1, 2]
+
+
+def test_undo_without_history_is_an_error(store) -> None:
+    session = CheckpointSession(notebook("x = 1"), store)
+    with pytest.raises(CheckpointError, match="Nothing to undo"):
+        session.undo()
+
+
+def test_history_is_pruned_by_budget_and_says_so(store) -> None:
+    session = CheckpointSession(notebook(), store, Budget(count=3))
+    ns = session.namespace
+    ns["keep"] = "named"
+    named = session.checkpoint("named")
+    reports = []
+    for i in range(6):
+        ns["v"] = [i]
+        reports.append(session.after_cell(f"v = [{i}]"))
+    pruned = [i for r in reports for i in r.pruned]
+    assert pruned
+    assert all("more than 3 checkpoints" in r.prune_reason for r in reports if r.pruned)
+    ids = [row.id for row in session.history().rows]
+    assert len(ids) == 3
+    assert named.state in ids
+    assert reports[-1].state in ids
+    assert "pruned" in str(next(r for r in reports if r.pruned))
+    # objects only the pruned states used are gone; the rest restore
+    fresh: dict = {}
+    restore_checkpoint(fresh, store, "named")
+    assert fresh["keep"] == "named"
+
+
+def test_protected_keys_cover_every_state_and_object(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    session.namespace.update({"a": np.arange(10), "b": [1]})
+    session.checkpoint()
+    keys = protected_keys(store)
+    assert objects(store) <= keys
+    assert set(store.keys(STATE)) <= keys
+    assert all(k.startswith("checkpoint/") for k in keys)
+
+
+def test_interrupted_save_keeps_previous_checkpoint(store, monkeypatch) -> None:
+    ns = notebook()
+    ns["a"] = [1]
+    save_checkpoint(ns, store)
+    real_set = store.set
+
+    def failing_set(key, value, **kwargs):
+        if key.startswith("checkpoint/state/"):
+            raise KeyboardInterrupt  # the user interrupts after the objects were written
+        return real_set(key, value, **kwargs)
+
+    monkeypatch.setattr(store, "set", failing_set)
+    ns["a"] = [2]
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(ns, store)
+    monkeypatch.undo()
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert fresh["a"] == [1]
+
+
+def test_budget_and_size_validation() -> None:
+    from persist_ext.features._checkpoint import parse_size
+
+    assert parse_size("2GB") == 2 * 10**9
+    with pytest.raises(ValueError, match="as a size"):
+        parse_size("two")
+    with pytest.raises(CheckpointError, match="must be >= 0"):
+        Budget(bytes=-1)

@@ -1,0 +1,37 @@
+"""Notebook checkpoints: incremental, shared-object-faithful states of a namespace.
+
+``_pack`` (a group of variables ↔ one content-addressed pickle), ``_layout`` (keys, state
+records, names), ``_tracking`` (what a cell may have changed; safe re-runs), ``_groups``
+(baseline of the live namespace; regrouping changed variables), ``_save`` / ``_load``
+(write a state; load what differs), ``_history`` (listing, budget, protected keys),
+``_report`` (what the shell shows), ``_session`` (the facade and the Python API).
+
+Checkpoints are pickles: restore only checkpoints you wrote yourself (a store configured
+to authenticate its entries refuses any it did not write).
+"""
+
+from ._history import Budget, parse_size, protected_keys
+from ._layout import AUTO, PREFIX
+from ._report import CheckpointReport, HistoryTable
+from ._session import (
+    CheckpointSession,
+    list_checkpoints,
+    restore_checkpoint,
+    save_checkpoint,
+    session_for,
+)
+
+__all__ = [
+    "AUTO",
+    "PREFIX",
+    "Budget",
+    "CheckpointReport",
+    "CheckpointSession",
+    "HistoryTable",
+    "list_checkpoints",
+    "parse_size",
+    "protected_keys",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "session_for",
+]

@@ -1,0 +1,232 @@
+"""Saving a state: pack what changed, write new objects, then the state, then the name.
+
+The commit order is the crash-safety argument: objects (content-addressed, so writing one
+twice is harmless) → the state record → the name (one atomic ``set``). A process killed at
+any point leaves every name on a complete state.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._errors import CheckpointError
+from ...storage._protocol import KeyValueStore
+from ._groups import Baseline, is_immutable, regroup
+from ._layout import State, new_state_id, object_key, read_ref, read_state, set_ref, write_state
+from ._report import CheckpointReport
+from ._tracking import rerun_refusal
+
+__all__ = ["Live", "candidates", "save_state"]
+
+# Names IPython puts in every user namespace; the shell recreates them itself.
+SHELL_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
+
+
+@dataclass
+class Live:
+    """A namespace as this process knows it: baseline, names touched since, current state.
+
+    ``tracks_cells`` is true when something reports every executed cell (the IPython
+    hooks): only then is a value whose id did not change trusted to be unchanged unless
+    a cell named it; otherwise every mutable value is rehashed at each save.
+    """
+
+    namespace: Any
+    baseline: Baseline = field(default_factory=Baseline)
+    touched: set[str] = field(default_factory=set)
+    head: int | None = None
+    tracks_cells: bool = False
+    cells: list[str] = field(default_factory=list)
+    binders: dict[str, str] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)
+
+
+def candidates(
+    namespace: Mapping[str, Any], include: Iterable[str] | None, exclude: Iterable[str]
+) -> list[str]:
+    """The variables a save considers; an unknown ``include`` name is a CheckpointError."""
+    excluded = set(exclude)
+    if include is not None:
+        include = list(include)
+        unknown = [n for n in include if n not in namespace]
+        if unknown:
+            defined = sorted(n for n in namespace if _eligible(n))
+            raise CheckpointError(
+                f"Cannot checkpoint {', '.join(map(repr, unknown))}: not defined. "
+                f"Defined variables: {', '.join(defined) or 'none'}."
+            )
+        names = include
+    else:
+        names = list(namespace)
+    return [n for n in names if _eligible(n) and n not in excluded]
+
+
+def _eligible(name: str) -> bool:
+    return not name.startswith("_") and name not in SHELL_NAMES
+
+
+def _dirty(live: Live, names: list[str], full: bool) -> set[str]:
+    ns, base = live.namespace, live.baseline
+    dirty = set()
+    for name in names:
+        value = ns[name]
+        # Rebound (or never seen) values changed; one a cell named may have changed in
+        # place; without cell tracking any mutable value may have.
+        suspect = name in live.touched or not live.tracks_cells
+        if full or not base.is_clean(name, value) or (suspect and not is_immutable(value)):
+            dirty.add(name)
+    # A member of a group that changed makes its whole old group repack (composition).
+    for name in list(dirty):
+        for member in base.members(name):
+            if member in ns and member in names:
+                dirty.add(member)
+    return dirty
+
+
+def save_state(
+    live: Live,
+    store: KeyValueStore,
+    ref: str,
+    *,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    cell: str = "",
+    full: bool = False,
+) -> CheckpointReport:
+    """Save the live namespace (or part of it) as a new state and point ``ref`` at it.
+
+    A partial save (``include`` or ``exclude``) merges into ``ref``'s current state: the
+    variables it does not cover keep their saved values. When nothing differs from the
+    state ``ref`` would be based on, no state is written (the report says ``unchanged``).
+    """
+    start = time.perf_counter()
+    ns = live.namespace
+    partial = include is not None or bool(list(exclude))
+    exclude = list(exclude)
+    names = candidates(ns, include, exclude)
+    report = CheckpointReport(name=ref, action="save")
+    modules = {n: ns[n].__name__ for n in names if isinstance(ns[n], types.ModuleType)}
+    values = [n for n in names if n not in modules]
+    dirty = _dirty(live, values, full)
+    clean = [n for n in values if n not in dirty]
+    regrouped = regroup(ns, dirty, clean, live.baseline)
+
+    ref_state_id = read_ref(store, ref)
+    base_id = live.head if live.head is not None else ref_state_id
+    if partial:
+        base_id = ref_state_id
+    base_state = read_state(store, base_id) if base_id is not None else None
+
+    state = State(id=0, ref=ref, parent=base_id, cell=cell)
+    if partial and base_state is not None:
+        covered = set(names) | set(include or ())
+        for var, digest in base_state.variables.items():
+            if var not in covered:
+                state.variables[var] = digest
+                state.groups[digest] = base_state.groups[digest]
+        state.modules = {k: v for k, v in base_state.modules.items() if k not in covered}
+        state.skipped = {k: v for k, v in base_state.skipped.items() if k not in covered}
+        state.recipes = {k: v for k, v in base_state.recipes.items() if k not in covered}
+    state.modules.update(modules)
+    # Unchanged variables reference the objects they are already in.
+    for name in clean:
+        digest = live.baseline.known[name].digest
+        info = live.baseline.groups[digest]
+        state.variables[name] = digest
+        state.groups[digest] = {"names": list(info.names), "size": info.size}
+    new_packs = []
+    for packed in regrouped.packs:
+        for name in packed.names:
+            state.variables[name] = packed.digest
+        state.groups[packed.digest] = {"names": list(packed.names), "size": packed.size}
+        new_packs.append(packed)
+    for name, reason in regrouped.failures.items():
+        state.skipped[name] = reason
+        state.variables.pop(name, None)
+        refusal = _recipe(live, name, state, regrouped.failures)
+        if isinstance(refusal, tuple):
+            state.recipes[name] = refusal[0]
+        elif refusal:
+            state.skipped[name] = f"{reason} (not rebuilt on restore: {refusal})"
+    # Groups whose members all moved elsewhere are no longer part of the state.
+    used = set(state.variables.values())
+    state.groups = {d: g for d, g in state.groups.items() if d in used}
+
+    if base_state is not None and _same(state, base_state):
+        if ref_state_id != base_state.id:
+            set_ref(store, ref, base_state.id)
+        _remember(live, regrouped.packs, ns, base_state.id, names)
+        report.action = "unchanged" if ref_state_id == base_state.id else "save"
+        report.state = base_state.id
+        report.variables = sorted(state.variables)
+        report.unchanged = list(report.variables)
+        report.modules = dict(state.modules)
+        report.skipped = dict(state.skipped)
+        report.created = base_state.created
+        report.seconds = time.perf_counter() - start
+        return report
+
+    written: list[str] = []
+    missing = [d for d in used if d not in {p.digest for p in new_packs}]
+    for digest in missing:  # referenced, not rewritten; but it must still be there
+        if object_key(digest) not in store:
+            raise CheckpointError(
+                f"Checkpoint object {digest} is missing from the store (was it cleared?); "
+                "run %persist checkpoint --full to write every variable again."
+            )
+    for packed in new_packs:
+        key = object_key(packed.digest)
+        if key not in store:
+            info = store.set(
+                key,
+                packed.value(),
+                meta={"kind": "checkpoint-object", "variables": list(packed.names)},
+            )
+            state.added += int(info.size)
+            written.extend(packed.names)
+    state.id = new_state_id(store)
+    state.created = time.time()
+    write_state(store, state)
+    set_ref(store, ref, state.id)
+    _remember(live, regrouped.packs, ns, state.id, names)
+    report.state = state.id
+    report.variables = sorted(state.variables)
+    report.written = sorted(written)
+    report.unchanged = sorted(set(state.variables) - set(written))
+    report.modules = dict(state.modules)
+    report.skipped = dict(state.skipped)
+    report.bytes_written = state.added
+    report.created = state.created
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _remember(live: Live, packs: list[Any], ns: Any, head: int, names: list[str]) -> None:
+    for packed in packs:
+        live.baseline.record(packed.digest, packed.names, ns, packed.size)
+        live.baseline.groups[packed.digest].sharing = packed.sharing
+    live.baseline.forget(n for n in list(live.baseline.known) if n not in ns)
+    live.touched.difference_update(names)
+    live.head = head
+
+
+def _same(new: State, old: State) -> bool:
+    return (
+        new.variables == old.variables
+        and new.modules == old.modules
+        and set(new.skipped) == set(old.skipped)
+    )
+
+
+def _recipe(live: Live, name: str, state: State, failures: Mapping[str, str]) -> Any:
+    """``(code,)`` when the cell that made ``name`` may rebuild it, else why not."""
+    code = live.binders.get(name)
+    if code is None:
+        return "no cell of this session made it"
+    available = set(state.variables) | set(state.modules)
+    refusal = rerun_refusal(code, failures, available)
+    return (code,) if refusal is None else refusal

@@ -1,0 +1,271 @@
+"""The checkpoint facade: one :class:`CheckpointSession` per namespace and store.
+
+The session keeps what makes checkpoints incremental (the baseline of ids and digests, the
+names executed cells touched) and offers every command: ``checkpoint``, ``restore``,
+``checkout``, ``undo``, ``history``, and ``after_cell`` for automatic checkpoints. The
+module-level functions (:func:`save_checkpoint`, ...) reuse one session per
+``(namespace, store)`` pair in a process, so repeated saves from Python are incremental too.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+from ..._errors import CheckpointError
+from ...storage._protocol import KeyValueStore
+from ._history import Budget, history_table, protected_keys, prune
+from ._layout import AUTO, STATE, check_name, list_refs, read_ref, read_state, resolve
+from ._load import load_state
+from ._report import CheckpointReport, HistoryTable
+from ._save import Live, save_state
+from ._tracking import bound_names, names_in_cell
+
+__all__ = [
+    "CheckpointSession",
+    "list_checkpoints",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "session_for",
+]
+
+
+class CheckpointSession:
+    """Checkpoints of one namespace in one store, with history, undo and checkout.
+
+    Parameters
+    ----------
+    namespace
+        The variables (an IPython ``user_ns``, or any dict).
+    store
+        Any :class:`~persist_ext.storage._protocol.KeyValueStore`.
+    budget
+        How much history to keep (see :class:`Budget`); pruning is always reported.
+
+    Examples
+    --------
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> ns = {"rows": [1, 2, 3]}
+    >>> session = CheckpointSession(ns, MemoryStore())
+    >>> first = session.checkpoint()
+    >>> ns["rows"].append(4)
+    >>> session.note_cell("rows.append(4)")
+    >>> second = session.checkpoint()
+    >>> second.written, second.state == first.state + 1
+    (['rows'], True)
+    >>> print(session.undo().removed, ns["rows"])
+    [] [1, 2, 3]
+    """
+
+    def __init__(
+        self,
+        namespace: MutableMapping[str, Any],
+        store: KeyValueStore,
+        budget: Budget | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.store = store
+        self.budget = budget or Budget()
+        self.live = Live(namespace)
+
+    # ------------------------------------------------------------------ cells
+    def note_cell(self, code: str) -> None:
+        """Record an executed cell: the names it may have changed, and what it bound.
+
+        Once called, the session trusts cells to name what they change (values no cell
+        named are not rehashed); call :meth:`checkpoint` with ``full=True`` to rehash all.
+        """
+        self.live.tracks_cells = True
+        self.live.touched |= names_in_cell(code, self.namespace)
+        if code.strip():
+            self.live.cells.append(code)
+            for name in bound_names(code):
+                self.live.binders[name] = code
+
+    def after_cell(self, code: str) -> CheckpointReport | None:
+        """The automatic checkpoint after a cell: a new ``auto`` state if anything changed."""
+        self.note_cell(code)
+        report = self.checkpoint(AUTO, cell=code)
+        return None if report.action == "unchanged" else report
+
+    # ------------------------------------------------------------------ commands
+    def checkpoint(
+        self,
+        name: str = "default",
+        *,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        cell: str | None = None,
+        full: bool = False,
+    ) -> CheckpointReport:
+        """Save the namespace (or part of it) as checkpoint ``name`` (:func:`save_checkpoint`)."""
+        check_name(name)
+        if isinstance(include, str) or isinstance(exclude, str):
+            raise CheckpointError("include= and exclude= take lists of names, not one string.")
+        text = cell if cell is not None else (self.live.cells[-1] if self.live.cells else "")
+        report = save_state(
+            self.live, self.store, name, include=include, exclude=exclude, cell=text, full=full
+        )
+        self.live.cells.clear()
+        if report.action != "unchanged":
+            protect = {self.live.head} if self.live.head is not None else set()
+            report.pruned, report.prune_reason = prune(self.store, self.budget, protect)
+        return report
+
+    def restore(self, target: str | int | None = None) -> CheckpointReport:
+        """Merge a checkpoint into the namespace (variables it lacks are left alone).
+
+        ``target`` is a name or a state id; ``None`` means the newest of ``default`` and
+        ``auto`` (where the notebook was). Raises :class:`~persist_ext.UnknownCheckpointError`
+        listing what exists.
+        """
+        state = resolve(self.store, self._default_target() if target is None else target)
+        return load_state(self.live, self.store, state, action="restore", exact=False)
+
+    def checkout(self, target: str | int) -> CheckpointReport:
+        """Make the namespace exactly a checkpoint, loading only the variables that differ.
+
+        Unsaved changes are first saved as an ``auto`` state, so checking out never loses
+        work: ``%persist history`` shows the state to come back to.
+        """
+        state = resolve(self.store, target)
+        before = self._save_pending()
+        report = load_state(self.live, self.store, state, action="checkout", exact=True)
+        if before is not None:
+            report.notes.append(f"unsaved changes were saved first as #{before}")
+        return report
+
+    def undo(self) -> CheckpointReport:
+        """Go back to the state before the last change (the parent of the current state)."""
+        self._save_pending()
+        current = self.live.head
+        state = read_state(self.store, current) if current is not None else None
+        if state is None or state.parent is None:
+            raise CheckpointError(
+                "Nothing to undo: no earlier checkpoint of this namespace "
+                "(%persist autocheckpoint on records one after every cell)."
+            )
+        parent = read_state(self.store, state.parent)
+        if parent is None:
+            raise CheckpointError(
+                f"Cannot undo past #{state.id}: its parent #{state.parent} was pruned by the "
+                "history budget (see %persist history)."
+            )
+        report = load_state(self.live, self.store, parent, action="undo", exact=True)
+        report.notes.append(f"back from #{state.id}; %persist checkout {state.id} to redo")
+        return report
+
+    def history(self) -> HistoryTable:
+        """Every state, oldest first; ``*`` marks the one the namespace is at."""
+        return history_table(self.store, self.live.head, self.budget)
+
+    def protected_keys(self) -> set[str]:
+        """Store keys the history keeps (see :func:`protected_keys`)."""
+        return protected_keys(self.store)
+
+    # ------------------------------------------------------------------ helpers
+    def _save_pending(self) -> int | None:
+        if self.live.head is None and not list(self.store.keys(STATE)):
+            return None
+        report = save_state(self.live, self.store, AUTO, cell="(saved before checkout)")
+        return report.state if report.action == "save" else None
+
+    def _default_target(self) -> str:
+        refs = {n: read_ref(self.store, n) for n in ("default", AUTO)}
+        present = {n: sid for n, sid in refs.items() if sid is not None}
+        if not present:
+            return "default"  # resolve() then lists what exists
+        return max(present, key=lambda n: present[n])
+
+
+# One session per (namespace, store) in this process, so Python calls are incremental too.
+_SESSIONS: dict[tuple[int, int], tuple[Any, Any, CheckpointSession]] = {}
+
+
+def session_for(
+    namespace: MutableMapping[str, Any], store: KeyValueStore, budget: Budget | None = None
+) -> CheckpointSession:
+    """The session of ``namespace`` in ``store`` (created on first use)."""
+    key = (id(namespace), id(store))
+    entry = _SESSIONS.get(key)
+    if entry is not None and entry[0]() is namespace and entry[1]() is store:
+        session = entry[2]
+        if budget is not None:
+            session.budget = budget
+        return session
+    session = CheckpointSession(namespace, store, budget)
+    _SESSIONS[key] = (_ref(namespace), _ref(store), session)
+    return session
+
+
+def _ref(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:  # a plain dict cannot be weakly referenced: hold it
+        return lambda: obj
+
+
+def save_checkpoint(
+    namespace: MutableMapping[str, Any],
+    store: KeyValueStore,
+    name: str = "default",
+    *,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    full: bool = False,
+) -> CheckpointReport:
+    """Save the variables of ``namespace`` (a kernel's ``user_ns``) as checkpoint ``name``.
+
+    Only what changed since the last save of this namespace is written; unchanged values
+    are referenced by content. Variables that share objects are stored together and come
+    back shared. ``include`` / ``exclude`` make a *partial* checkpoint that merges into
+    ``name``: variables it does not cover keep their saved values (nothing is lost).
+    Unstorable variables (open files, locks, generators) are listed in the report with the
+    reason, never fatal.
+
+    Raises
+    ------
+    CheckpointError
+        A bad name, or an ``include`` name that is not defined (the message lists what is).
+
+    Examples
+    --------
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> store = MemoryStore()
+    >>> ns = {"x": 41, "np": __import__("math")}
+    >>> print(save_checkpoint(ns, store))  # doctest: +ELLIPSIS
+    checkpoint 'default' #1: saved 1 variable(s), 1 module(s), 1 written (...), 0 unchanged in ...s
+    >>> fresh = {}
+    >>> _ = restore_checkpoint(fresh, store)
+    >>> fresh["x"], fresh["np"].__name__
+    (41, 'math')
+    >>> save_checkpoint(ns, store, include=["y"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    persist_ext._errors.CheckpointError: Cannot checkpoint 'y': not defined. Defined ...: np, x.
+    """
+    return session_for(namespace, store).checkpoint(
+        name, include=include, exclude=exclude, full=full
+    )
+
+
+def restore_checkpoint(
+    namespace: MutableMapping[str, Any], store: KeyValueStore, name: str | int | None = None
+) -> CheckpointReport:
+    """Put checkpoint ``name`` (a name or a state id) back into ``namespace``.
+
+    Only variables whose values differ from the namespace's are read. Live values that
+    differ are replaced and listed in ``report.overwritten``; variables the checkpoint does
+    not have are left alone. ``None``: the newest of ``default`` and ``auto``.
+
+    Raises
+    ------
+    UnknownCheckpointError
+        No such checkpoint (also a ``KeyError``); the message lists the names and ids.
+    """
+    return session_for(namespace, store).restore(name)
+
+
+def list_checkpoints(store: KeyValueStore) -> list[str]:
+    """Names of the checkpoints in ``store``, sorted."""
+    return sorted(list_refs(store))

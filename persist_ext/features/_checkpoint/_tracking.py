@@ -1,0 +1,163 @@
+"""What each executed cell could have changed, and which cells are safe to run again.
+
+The automatic checkpoints must not rehash a whole namespace after every cell. A value can
+change in three ways, and each is caught cheaply:
+
+* rebound (``x = ...``, also inside a function with ``global x``): its ``id()`` differs from
+  the one recorded at the last checkpoint — a scan of ids, no hashing;
+* changed in place by code that names it (``df.drop(columns=..., inplace=True)``,
+  ``items.append(1)``): :func:`names_in_cell` returns every identifier the cell's text
+  mentions (also inside magics and strings), plus the globals read by the notebook
+  functions and classes it mentions, transitively — only those are rehashed;
+* changed through an object it shares with a named variable (``a = b = []; a.append(1)``):
+  variables that share objects form one group, and a named member rehashes its group.
+
+What these miss (a thread or a library callback mutating a value no cell names) is caught by
+a full checkpoint (``%persist checkpoint --full``, or any save from Python).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["bound_names", "names_in_cell", "rerun_refusal"]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WRITE_MODES = re.compile(r"[wax+]")
+
+
+def _code_globals(code: types.CodeType, seen: set[int]) -> set[str]:
+    if id(code) in seen:
+        return set()
+    seen.add(id(code))
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_globals(const, seen)
+    return names
+
+
+def _reached(value: Any, namespace: Mapping[str, Any], seen: set[int]) -> set[str]:
+    """Globals of ``namespace`` that a notebook function or class reads."""
+    codes: list[types.CodeType] = []
+    if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+        codes.append(value.__code__)
+    elif isinstance(value, type) and value.__module__ == "__main__":
+        for attr in vars(value).values():
+            fn = getattr(attr, "__func__", attr)
+            if isinstance(fn, types.FunctionType) and fn.__globals__ is namespace:
+                codes.append(fn.__code__)
+    names: set[str] = set()
+    for code in codes:
+        names |= _code_globals(code, seen)
+    return {n for n in names if n in namespace}
+
+
+def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
+    """Variables of ``namespace`` a cell may have rebound or changed in place.
+
+    Every identifier in the cell's text that is a variable, plus what notebook functions
+    and classes among them read (transitively). Over-approximating only costs a rehash.
+
+    Examples
+    --------
+    >>> ns = {"df": 1, "other": 2, "scale": 3}
+    >>> exec("def f():\\n    return scale * 2", ns)
+    >>> sorted(names_in_cell("df.drop(columns=['a'], inplace=True); f()", ns))
+    ['df', 'f', 'scale']
+    """
+    found = {name for name in _IDENT.findall(text) if name in namespace}
+    pending, seen_code = list(found), set()  # type: ignore[var-annotated]
+    while pending:
+        name = pending.pop()
+        for extra in _reached(namespace.get(name), namespace, seen_code):
+            if extra not in found:
+                found.add(extra)
+                pending.append(extra)
+    return found
+
+
+def bound_names(code: str) -> set[str]:
+    """Names a (transformed) cell binds at top level; empty when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def rerun_refusal(code: str, targets: Iterable[str], available: Iterable[str]) -> str | None:
+    """Why re-running ``code`` to rebuild ``targets`` is not safe (``None``: it is safe).
+
+    Safe means: it parses; it only assigns (no ``del``, ``global``, augmented or attribute
+    or item assignment that would change a restored value); it binds nothing but
+    ``targets``; it reads only ``available`` names or builtins; it runs no magic or shell
+    command; and it opens no file for writing.
+    """
+    wanted = set(targets)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return "its cell does not parse as Python"
+    allowed_reads = set(available) | set(dir(builtins))
+    local: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Delete | ast.Global | ast.Nonlocal | ast.AugAssign):
+            return "its cell deletes or updates other state"
+        if isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store):
+            return "its cell changes another object in place"
+        if isinstance(node, ast.Name) and node.id == "get_ipython":
+            return "its cell runs a magic or shell command"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("open", "exec", "eval")
+            and not _read_only_open(node)
+        ):
+            return f"its cell calls {node.func.id}() in a way that may write"
+        if isinstance(node, ast.comprehension | ast.Lambda | ast.FunctionDef):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    local.add(sub.id)
+                elif isinstance(sub, ast.arg):
+                    local.add(sub.arg)
+    bound = bound_names(code)
+    extra = bound - wanted - local
+    if extra:
+        return f"its cell also binds {', '.join(sorted(extra))}"
+    reads = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    missing = reads - allowed_reads - bound - local
+    if missing:
+        return f"its cell reads {', '.join(sorted(missing))}, which the checkpoint lacks"
+    return None
+
+
+def _read_only_open(call: ast.Call) -> bool:
+    if not isinstance(call.func, ast.Name) or call.func.id != "open":
+        return False
+    mode: ast.expr | None = call.args[1] if len(call.args) > 1 else None
+    for keyword in call.keywords:
+        if keyword.arg == "mode":
+            mode = keyword.value
+    if mode is None:
+        return True
+    return (
+        isinstance(mode, ast.Constant)
+        and isinstance(mode.value, str)
+        and not _WRITE_MODES.search(mode.value)
+    )
