@@ -50,7 +50,7 @@ def _group(store: Any, executor: ThreadPoolExecutor, n: int, name: str) -> dict[
     start = time.perf_counter()
     group.run()
     prepared = time.perf_counter()
-    group._driver.join()  # the run itself; wait() would also load every result
+    group.wait()  # results are read lazily: this is the run itself plus a journal refresh
     end = time.perf_counter()
     latency = called[0] - group.last_task_ended if called and group.last_task_ended else -1.0
     return {"total": end - start, "prepare": prepared - start, "latency": latency}

@@ -14,6 +14,9 @@ Hierarchy::
     ├── ConcurrentAccessError       another process holds an exclusive resource
     ├── PersistableError            a stash or persisted work was misused
     ├── TaskError                   a task group was misused or a task failed
+    │   ├── GroupBusyError          (also ConcurrentAccessError) a live process runs the group
+    │   ├── WorkerDiedError         a worker process died while running a task
+    │   └── TaskTimeoutError        a task ran past its group's timeout and was stopped
     ├── CheckpointError             a checkpoint was misused (bad name, unknown variable)
     │   └── UnknownCheckpointError  (also a KeyError) no checkpoint by that name or id
     └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
@@ -35,6 +38,7 @@ __all__ = [
     "ConcurrentAccessError",
     "CorruptEntryError",
     "FingerprintError",
+    "GroupBusyError",
     "InvalidPickle",
     "PODError",
     "PersistError",
@@ -44,9 +48,11 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "TaskError",
+    "TaskTimeoutError",
     "UnknownCheckpointError",
     "UnsafeNameError",
     "UnstorableVariableWarning",
+    "WorkerDiedError",
 ]
 
 
@@ -137,6 +143,21 @@ class UnknownCheckpointError(CheckpointError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+class GroupBusyError(TaskError, ConcurrentAccessError):
+    """A task group is already running in another live process; ``holder`` says which
+    (``pid``, ``host``, ``since``), and the message says what to do."""
+
+    def __init__(self, message: str, *, holder: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.holder = dict(holder or {})
+
+
+class WorkerDiedError(TaskError):
+    """The worker process running a task died (exit, signal, OOM kill); the task failed."""
+
+
+class TaskTimeoutError(TaskError):
+    """A task ran longer than its group's ``timeout`` and was stopped."""
 
 
 class PersistWarning(UserWarning):

@@ -85,8 +85,10 @@ def test_persist_get_multi_children_and_results() -> None:
     marker_persist(root, store=store)
     assert marker_get("g/1/t/2", store=store).callbacks == {"task": "c"}
     assert marker_get("g/1/t/2", store=store).group_id == "g/1/n1.1"
-    with pytest.raises(TaskError, match="must look like"):
-        marker_get("no-slash", store=store)
+    assert marker_get("no-slash", store=store) is None  # a furious-style id, never stored
+    for bad in ("/x", "g/", "a@b"):
+        with pytest.raises(TaskError, match="Marker id"):
+            marker_get(bad, store=store)
 
 
 def test_context_round_trip() -> None:

@@ -1,11 +1,15 @@
-"""The driver: submits a run's calls and writes what workers report, in batches.
+"""The driver: submits a run's tries, collects outcomes, retries, and records them in batches.
 
 Workers report to one queue (running records from threads in this process; finished
 futures from any executor). The driver thread drains it, waits at most ``flush_interval``
-seconds after the previous write so reports pile up, and writes the whole batch in one
-store transaction: one journal page with every record and small result, the larger results
-under their own keys, and the marker tree's counts once per batch (:func:`settle_leaves`).
-This is what keeps the bookkeeping under ~100 us per task instead of ~1 ms.
+seconds after the previous write so reports pile up, and hands the whole batch to
+:meth:`GroupState.record <._state.GroupState.record>`: one store transaction with every
+record, small result and settled leaf. This is what keeps bookkeeping at tens of
+microseconds per task instead of ~1 ms.
+
+Each submitted call is one try. A failed try — the task raised, overran its timeout, or
+killed its worker process — is retried while :func:`~._model.is_settled` says it is not
+settled (tries left), and recorded failed otherwise.
 
 Durability: a task's completion reaches the store at most ``flush_interval`` plus one write
 after it ended. A crash inside that window loses it, and a resume runs that task again
@@ -14,40 +18,61 @@ after it ended. A crash inside that window loses it, and a resume runs that task
 
 from __future__ import annotations
 
-import logging
 import queue
+import threading
 import time
 import traceback as _traceback
 import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..._errors import TaskTimeoutError, WorkerDiedError
+from ._executors import ExecutorChoice
 from ._journal import inline_value
-from ._markers import settle_leaves
-from ._model import TaskStatus
-from ._session import result_key
-from ._worker import TaskCall, TaskOutcome, register_sink, run_task, unregister_sink
-
-if TYPE_CHECKING:
-    from ._runs import GroupRuns
+from ._model import is_settled
+from ._state import Batch, Definition, GroupState, Scheduled
+from ._storespec import StoreSpec
+from ._worker import TaskCall, TaskOutcome, failed_record, register_sink, run_task, unregister_sink
 
 __all__ = ["Driver"]
 
-log = logging.getLogger("persist_ext")
-
 _RUNNING, _DONE = 0, 1
-_SET_ASIDE = frozenset({TaskStatus.SKIPPED, TaskStatus.ABANDONED})
+# Failures of the machinery around one try (not of the task's code): each counts as one try.
+_DEATHS = ("WorkerDiedError", "TaskTimeoutError", "BrokenProcessPool", "KilledWorker")
 
 
 class Driver:
-    """One run's submit-collect-write loop (see the module docstring)."""
+    """One run's submit-collect-record loop (see the module docstring)."""
 
-    def __init__(self, runs: GroupRuns, flush_interval: float) -> None:
-        self.runs = runs
-        self.session = runs.group.session
+    def __init__(
+        self,
+        state: GroupState,
+        choice: ExecutorChoice,
+        definitions: Mapping[str, Definition],
+        spec: StoreSpec,
+        *,
+        flush_interval: float,
+        capture: bool,
+        timeout: float | None,
+        on_complete: Callable[[Any], Any] | None,
+    ) -> None:
+        self.state = state
+        self.choice = choice
+        self.definitions = definitions
+        self.spec = spec
         self.flush_interval = flush_interval
+        self.capture = capture
+        # Our process pool kills an overrunning worker itself; elsewhere the worker
+        # abandons the try (run_task).
+        self.timeout = None if choice.kills_on_timeout else timeout
+        self.on_complete = on_complete
         self.queue: queue.SimpleQueue[tuple[int, Any, Any]] = queue.SimpleQueue()
         self.token = uuid.uuid4().hex
+        self._futures: list[Future[Any]] = []
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self.stopped = False
 
     # -- the Sink protocol (called from worker threads) ---------------------------------------
 
@@ -57,47 +82,73 @@ class Driver:
 
     def settled_elsewhere(self, name: str) -> bool:
         """True when the instance was skipped or abandoned after it was scheduled."""
-        instance = self.session._instances.get(name)
-        return instance is not None and instance.status in _SET_ASIDE
+        return self.state.set_aside(name)
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def run(self, calls: list[TaskCall]) -> None:
-        """Submit every call and write reports until each call has an outcome."""
-        group = self.runs.group
-        executor = group._choice.executor  # type: ignore[union-attr]
-        register_sink(self.token, self)
-        futures: list[Future[Any]] = []
-        pending = 0
-        self._last = 0.0
+    def cancel(self) -> int:
+        """Cancel tries not started yet (they stay scheduled); returns how many. Never blocks."""
+        with self._lock:
+            futures = list(self._futures)
+        return sum(1 for f in futures if f.cancel())
+
+    def stop(self) -> None:
+        """Retry nothing more in this run (``close(timeout=)``); failed tries stay resumable."""
+        self.stopped = True
+
+    def _submit(self, call: TaskCall) -> None:
+        call.sink = self.token
         try:
-            for n, call in enumerate(calls, 1):
-                call.sink = self.token
-                try:
-                    future = executor.submit(run_task, call)
-                except Exception as exc:  # e.g. the executor was shut down: record, don't lose
-                    self.queue.put((_DONE, call, exc))
-                else:
-                    future.add_done_callback(lambda f, c=call: self.queue.put((_DONE, c, f)))
-                    futures.append(future)
-                pending += 1
+            future = self.choice.executor.submit(run_task, call)
+        except Exception as exc:  # e.g. the executor was shut down: record, don't lose
+            self.queue.put((_DONE, call, exc))
+            return
+        with self._lock:
+            self._futures.append(future)
+        future.add_done_callback(lambda f, c=call: self.queue.put((_DONE, c, f)))
+
+    def run(self, scheduled: list[Scheduled]) -> None:
+        """Submit every scheduled instance, record outcomes and retries until all ended,
+        then fire the completion callback."""
+        register_sink(self.token, self)
+        self.pending = 0
+        try:
+            for n, item in enumerate(scheduled, 1):
+                definition = self.definitions[item.task]
+                self._submit(
+                    TaskCall(
+                        self.spec,
+                        self.state.name,
+                        item.task,
+                        item.instance,
+                        definition.fn,
+                        definition.args,
+                        definition.kwargs,
+                        item.record,
+                        "",
+                        self.capture,
+                        self.timeout,
+                    )
+                )
+                self.pending += 1
                 # Submitting 10,000 calls takes a while: keep writing meanwhile, so the
                 # flush delay holds from the first task on.
                 if n % 256 == 0 and time.monotonic() - self._last >= self.flush_interval:
-                    pending -= self._flush(None)
-            group._futures = futures
-            while pending:
+                    self._flush(None)
+            while self.pending:
                 first = self.queue.get()
                 wait = self._last + self.flush_interval - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)  # let the batch grow
-                pending -= self._flush(first)
+                self._flush(first)
         finally:
             unregister_sink(self.token)
-            group._futures = []
+            with self._lock:
+                self._futures = []
+        self.state.fire(self.on_complete)
 
-    def _flush(self, first: tuple[int, Any, Any] | None) -> int:
-        """Write everything queued (after ``first``); returns how many calls ended."""
+    def _flush(self, first: tuple[int, Any, Any] | None) -> None:
+        """Record everything queued (after ``first``)."""
         items = [] if first is None else [first]
         while True:
             try:
@@ -106,8 +157,7 @@ class Driver:
                 break
         self._last = time.monotonic()
         if items:
-            self._write(items)
-        return sum(1 for kind, _, _ in items if kind == _DONE)
+            self._record(items)
 
     def _outcome(self, call: TaskCall, done: Any) -> TaskOutcome | None:
         if isinstance(done, BaseException):
@@ -120,90 +170,76 @@ class Driver:
             return self._failure(call, exc)
 
     def _failure(self, call: TaskCall, exc: BaseException) -> TaskOutcome:
-        """The executor could not run the task or send its outcome back."""
+        """The try did not come back: its worker died or overran, or it could not be run."""
         record = dict(call.record)
-        message = f"the task could not be run by the executor: {type(exc).__name__}: {exc}"
-        record.update(
-            status="failed",
-            tries=max(int(record.get("tries", 0)), call.max_tries),
-            ended=time.time(),
-            error=message,
-            traceback="".join(_traceback.format_exception(exc)),
-            logs=[
-                *record.get("logs", ()),
-                {"level": "error", "message": message, "resolved": False},
-            ],
-        )
-        return TaskOutcome(record, None, False, record["ended"])
+        now = time.time()
+        kind = type(exc).__name__
+        if kind in _DEATHS or isinstance(exc, (WorkerDiedError, TaskTimeoutError)):
+            record["tries"] = int(record.get("tries", 0)) + 1  # the try that was running
+            record["started"] = record.get("started") or now
+            what = "timed out" if isinstance(exc, TaskTimeoutError) else "lost its worker"
+            message = f"{kind}: task {call.task!r} ({call.instance}) {what}: {exc}"
+        else:
+            # The executor could not run it at all (e.g. an argument it cannot send):
+            # trying again would fail the same way, so every try is used.
+            record["tries"] = max(int(record.get("tries", 0)), self.state.max_tries)
+            message = (
+                f"task {call.task!r} ({call.instance}) could not be run by the executor: "
+                f"{kind}: {exc}"
+            )
+        record["ended"] = now
+        trace = "".join(_traceback.format_exception(exc))
+        return TaskOutcome(failed_record(record, message, trace), None, False, now)
 
-    def _write(self, items: list[tuple[int, Any, Any]]) -> None:
-        runs, session = self.runs, self.session
-        records: dict[str, dict[str, Any]] = {}
-        values: dict[str, Any] = {}
-        large: dict[str, tuple[TaskCall, Any]] = {}
-        settled: dict[str, TaskCall] = {}
-        leaf_results: dict[str, Any] = {}
-        ended = 0.0
+    def _record(self, items: list[tuple[int, Any, Any]]) -> None:
+        state = self.state
+        batch = Batch()
+        retries: list[TaskCall] = []
+        combines = state.tree.combines
         for kind, first, second in items:
             if kind == _RUNNING:
-                if not self.settled_elsewhere(first):
-                    records[first] = second
+                if not state.set_aside(first):
+                    batch.records[first] = second
                 continue
             call: TaskCall = first
+            self.pending -= 1
             outcome = self._outcome(call, second)
-            if outcome is None or outcome.record is None or self.settled_elsewhere(call.instance):
-                records.pop(call.instance, None)
+            if outcome is None or outcome.record is None or state.set_aside(call.instance):
+                batch.records.pop(call.instance, None)
                 continue
-            records[call.instance] = outcome.record
-            ended = max(ended, outcome.ended)
-            settled[call.instance] = call
+            record = outcome.record
+            batch.records[call.instance] = record
             if outcome.ok:
                 if inline_value(outcome.value):
-                    values[call.instance] = outcome.value
+                    batch.values[call.instance] = outcome.value
                 else:
-                    large[call.instance] = (call, outcome.value)
-                if any(runs.combiners):
-                    leaf_results[runs._leaf_id(call.task)] = outcome.value
-        store = runs.store
-        try:
-            with store.transact():
-                for name, (call, value) in large.items():
-                    try:
-                        store.set(result_key(call.group, name), value)
-                    except Exception as exc:  # a failure, not silence
-                        records[name] = _unstorable(records[name], exc, call.max_tries)
-                        leaf_results.pop(runs._leaf_id(call.task), None)
-                external = [n for n in large if records[n]["status"] == "finished"]
-                seq = session.journal.write(records, values, external)
-                leaves = ((runs._leaf_id(c.task), runs._path(c.task)) for c in settled.values())
-                completed = settle_leaves(
-                    store,
-                    leaves,
-                    batch_size=runs._batch_size,
-                    results=leaf_results,
-                    combiners=runs.combiners,
-                )
-        except Exception:
-            # Nothing of this batch is stored; its tasks stay unsettled and run on resume.
-            log.exception("Task group %r could not record a batch", runs.group.name)
-            return
-        session.applied(seq, records, values, external)
-        group = runs.group
-        if ended and (group.last_task_ended is None or ended > group.last_task_ended):
-            group.last_task_ended = ended
+                    batch.large[call.instance] = outcome.value
+                if combines:
+                    batch.results[call.task] = outcome.value
+            elif not is_settled(record["status"], record["tries"], state.max_tries):
+                if not self.stopped:
+                    retries.append(_retry(call, record))
+                continue
+            batch.settled[call.task] = call.instance
+        completed = state.record(batch)
+        for call in retries:
+            self._submit(call)
+            self.pending += 1
         if completed:
-            runs.maybe_fire()
+            state.fire(self.on_complete)
 
 
-def _unstorable(record: dict[str, Any], exc: Exception, max_tries: int) -> dict[str, Any]:
-    error = f"the task returned a value that could not be stored: {exc!r}"
-    entry = {"level": "error", "message": error, "resolved": False, "try": record["tries"]}
-    return {
-        **record,
-        "status": "failed",
-        "has_result": False,
-        "tries": max(record["tries"], max_tries),
-        "error": error,
-        "traceback": "".join(_traceback.format_exception(exc)),
-        "logs": [*record.get("logs", ()), entry],
-    }
+def _retry(call: TaskCall, record: dict[str, Any]) -> TaskCall:
+    return TaskCall(
+        call.spec,
+        call.group,
+        call.task,
+        call.instance,
+        call.fn,
+        call.args,
+        call.kwargs,
+        record,
+        call.sink,
+        call.capture,
+        call.timeout,
+    )

@@ -1,9 +1,12 @@
 """Turning ``executor=`` into a ``concurrent.futures.Executor``, and checking what it needs.
 
 ``"threads"`` (default) and ``"processes"`` create a pool the group owns and shuts down on
-``close()``; an ``Executor`` instance or a Dask ``distributed.Client`` is borrowed and left
-running. A Dask client is used through ``client.get_executor(pure=False)``, which returns
-standard ``concurrent.futures`` futures.
+``close()`` — ``"processes"`` is a supervised :class:`~._pool.WorkerPool`, where a worker
+that dies or overruns the timeout fails only its own task; an ``Executor`` instance or a Dask
+``distributed.Client`` is borrowed and left running (a borrowed ``ProcessPoolExecutor``
+breaks as a whole when a worker dies: every task it was still holding fails). A Dask client
+is used through ``client.get_executor(pure=False)``, which returns standard
+``concurrent.futures`` futures.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._errors import TaskError
+from ._pool import WorkerPool
 from ._storespec import StoreSpec
 
 __all__ = ["ExecutorChoice", "check_picklable", "check_store", "resolve_executor"]
@@ -30,6 +34,11 @@ class ExecutorChoice:
     kind: str  # "threads", "processes", "dask" or "custom"
 
     @property
+    def kills_on_timeout(self) -> bool:
+        """True when the executor itself stops an overrunning task (our supervised pool)."""
+        return isinstance(self.executor, WorkerPool)
+
+    @property
     def needs_pickling(self) -> bool:
         """True when task functions and arguments travel to another process by pickle."""
         return self.kind == "processes"
@@ -39,17 +48,24 @@ class ExecutorChoice:
         """True when workers may run in another process (they must reopen the store)."""
         return self.kind in ("processes", "dask")
 
-    def shutdown(self) -> None:
-        """Shut the executor down if the group created it."""
+    def stop_now(self) -> None:
+        """Kill the worker processes of a pool the group created (their tries fail)."""
+        if self.owned and isinstance(self.executor, WorkerPool):
+            self.executor.kill_all()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Shut the executor down if the group created it (``wait``: for running tasks)."""
         if self.owned:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor.shutdown(wait=wait, cancel_futures=True)
 
 
 def _is_dask_client(obj: Any) -> bool:
     return type(obj).__module__.startswith("distributed") and hasattr(obj, "get_executor")
 
 
-def resolve_executor(executor: Any, max_workers: int | None) -> ExecutorChoice:
+def resolve_executor(
+    executor: Any, max_workers: int | None, timeout: float | None = None
+) -> ExecutorChoice:
     """Build or wrap the executor named by ``executor``.
 
     >>> choice = resolve_executor("threads", 2)
@@ -65,10 +81,10 @@ def resolve_executor(executor: Any, max_workers: int | None) -> ExecutorChoice:
         pool = ThreadPoolExecutor(workers, thread_name_prefix="persist-ext-task")
         return ExecutorChoice(pool, True, "threads")
     if executor == "processes":
-        return ExecutorChoice(ProcessPoolExecutor(max_workers), True, "processes")
+        return ExecutorChoice(WorkerPool(max_workers, timeout=timeout), True, "processes")
     if _is_dask_client(executor):
         return ExecutorChoice(executor.get_executor(pure=False), False, "dask")
-    if isinstance(executor, ProcessPoolExecutor):
+    if isinstance(executor, (ProcessPoolExecutor, WorkerPool)):
         return ExecutorChoice(executor, False, "processes")
     if isinstance(executor, ThreadPoolExecutor):
         return ExecutorChoice(executor, False, "threads")

@@ -1,16 +1,17 @@
 """TaskGroup: many tasks, tracked in a store, resumable, with a completion callback.
 
-Declaring (``map``/``submit``) only records what to run, in memory; ``run()`` persists the
-task list, builds the marker tree, and starts a background *driver* thread that submits every
-unresolved task to the executor and returns at once. Workers report to the driver, which
-writes their records, output and results to the store in batches (one transaction per
-``flush_interval``, see ``_driver.py``) and fires the callback.
+The public facade. Declaring (``map``/``submit``) only records what to run, in memory;
+``run()`` claims the group (:class:`~._runner.RunnerLease`: one runner per group), asks
+:class:`~._state.GroupState` — the owner of everything the group stores — to prepare the
+run, and starts a background :class:`~._driver.Driver` thread that submits every
+unresolved task to the executor and returns at once. The driver hands outcomes back to the
+state in batches, which records them and fires the callback (``_completion.py``: exactly
+once, and called again on resume if the process calling it died during the call).
 
-Exactly once: the callback fires in whichever process first claims it with the store's
-atomic ``add`` (``mark_reached(root, "callback")``) after seeing the marker tree's root done,
-so concurrent completions in several processes, a resume after a crash, and several
-observers all end with one call. (A process killed between claiming and calling loses that
-call; the window is a few microseconds.)
+A task's journey: ``TaskGroup.run`` → ``GroupState.prepare`` → ``Driver`` submits →
+``run_task`` in a worker → ``Driver`` collects → ``GroupState.record`` (records, results,
+marker tree in one transaction) → ``GroupState.fire`` → ``on_complete``; displays read the
+store through ``TaskProgress``.
 """
 
 from __future__ import annotations
@@ -18,22 +19,53 @@ from __future__ import annotations
 import enum
 import fnmatch
 import threading
+import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from typing import Any
 
 from ..._errors import TaskError
-from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
+from ._driver import Driver
 from ._executors import ExecutorChoice, check_picklable, check_store, resolve_executor
 from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus, validate_key
-from ._runs import Definition, GroupRuns
-from ._session import StoreSessionBackend
+from ._progress import TaskProgress
+from ._runner import RunnerLease
+from ._session import SessionBackend, StoreSessionBackend, session_backend
+from ._state import Definition, GroupState
+from ._storespec import spec_for
 
-__all__ = ["TaskGroup"]
+__all__ = ["TaskGroup", "running_groups", "wait_for_running_groups"]
 
 Callback = Callable[[GroupResult], Any]
 _ABSENT = object()
+
+# Every group of this process that is running now (for a kernel that must wait for them
+# before shutting down: see wait_for_running_groups).
+_RUNNING: weakref.WeakSet[TaskGroup] = weakref.WeakSet()
+
+
+def running_groups() -> list[TaskGroup]:
+    """The task groups of this process that are running now."""
+    return [g for g in list(_RUNNING) if g.running]
+
+
+def wait_for_running_groups(timeout: float | None = None) -> list[TaskGroup]:
+    """Wait until every running group of this process has finished its run.
+
+    Returns the groups still running when ``timeout`` seconds passed (``[]``: all done).
+    A front end calls this before a non-interactive kernel shuts down, so the saved
+    notebook holds every group's final numbers.
+    """
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for group in running_groups():
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            group.wait(left)
+        except TimeoutError:
+            pass
+    return running_groups()
 
 
 class _State(enum.Enum):
@@ -53,14 +85,22 @@ class TaskGroup:
         Where everything is recorded (default: ``Store()`` in the default directory). Use a
         ``Store(directory)`` or ``RedisStore(url)`` when workers run in other processes.
     executor : "threads", "processes", Executor or dask.distributed.Client
-        Where tasks run (default threads). Executors you pass in are not shut down.
+        Where tasks run (default threads). ``"processes"`` is a supervised pool: a task that
+        kills its worker (exit, signal, OOM) fails alone and the worker is replaced.
+        Executors you pass in are not shut down.
     max_workers : int, optional
         Pool size for ``"threads"`` / ``"processes"``.
     max_tries : int
-        Attempts per instance, counted across runs (default 1: no retries).
+        Attempts per instance, counted across runs (default 1: no retries). A try that
+        kills its worker process or overruns ``timeout`` counts as one.
+    timeout : float, optional
+        Seconds one try of a task may run. On ``"processes"`` the worker is killed; on
+        threads and Dask the try is abandoned (recorded failed; Python cannot stop a
+        thread, so the function runs on in the background until it returns).
     on_complete : callable, optional
         Called once with a :class:`GroupResult` when every task is settled (finished,
-        skipped, abandoned, or failed with no tries left).
+        skipped, abandoned, or failed with no tries left). If the process calling it dies
+        during the call, the next run, resume or ``wait()`` calls it again.
     batch_size, group_size : int
         Shape of the marker tree (leaves per node, nodes per node above).
     capture : bool
@@ -71,6 +111,10 @@ class TaskGroup:
         Seconds the driver lets worker reports pile up before writing them as one batch
         (default 0.02). A crash loses at most the completions of that window (those tasks
         run again on resume); larger values cost less per task.
+    session : SessionBackend or str, optional
+        A session backend of the ``002`` seed (an instance, or the name it is registered
+        under). The group keeps its own records in ``store`` and writes every change
+        through to this backend too; an empty store is seeded from it.
 
     Examples
     --------
@@ -93,6 +137,7 @@ class TaskGroup:
         executor: Any = "threads",
         max_workers: int | None = None,
         max_tries: int = 1,
+        timeout: float | None = None,
         on_complete: Callback | None = None,
         batch_size: int = 10,
         group_size: int = 10,
@@ -100,6 +145,7 @@ class TaskGroup:
         leaf_combiner: Callable[[list[Any]], Any] | None = None,
         internal_vertex_combiner: Callable[[list[Any]], Any] | None = None,
         flush_interval: float = 0.02,
+        session: SessionBackend | str | None = None,
     ) -> None:
         name = validate_key(name, what="group name")
         if "/" in name:
@@ -108,35 +154,78 @@ class TaskGroup:
             raise TaskError(
                 f"flush_interval must be seconds between 0 and 1, got {flush_interval!r}."
             )
-        if not isinstance(max_tries, int) or max_tries < 1:
+        if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
             raise TaskError(f"max_tries must be an int >= 1, got {max_tries!r}.")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise TaskError(f"timeout must be seconds > 0 (or None), got {timeout!r}.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise TaskError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
+            raise TaskError(f"group_size must be an int >= 2, got {group_size!r}.")
+        mirror = _session_arg(session, name)
         if store is None:
             from ...storage._store import Store
 
             store = Store()
         self.name = name
         self.store = store
-        self.max_tries = max_tries
         self.on_complete = on_complete
         self.capture = capture
         self.flush_interval = float(flush_interval)
-        self.session = StoreSessionBackend(name, store)
+        self.timeout = None if timeout is None else float(timeout)
+        self.state = GroupState(
+            name,
+            store,
+            max_tries=max_tries,
+            batch_size=batch_size,
+            group_size=group_size,
+            combiners=(leaf_combiner, internal_vertex_combiner),
+            mirror=mirror,
+        )
         self._executor_arg = executor
         self._max_workers = max_workers
         self._choice: ExecutorChoice | None = None
         self._defs: dict[str, Definition] = {}
         self._auto_counts: dict[str, int] = {}
-        self._state = _State.IDLE
+        self._status = _State.IDLE
         self._lock = threading.RLock()
-        self._driver: threading.Thread | None = None
-        self._futures: list[Future[Any]] = []
-        self._fired = threading.Event()
-        self.callback_error: BaseException | None = None
-        self.last_task_ended: float | None = None
-        self.callback_called_at: float | None = None
-        self._runs = GroupRuns(
-            self, batch_size, group_size, (leaf_combiner, internal_vertex_combiner)
-        )
+        self._thread: threading.Thread | None = None
+        self._driver: Driver | None = None
+        self._lease = RunnerLease(store, name)
+        self._progress: TaskProgress | None = None
+
+    # -- what the group records (the state owns it) -------------------------------------------
+
+    @property
+    def session(self) -> StoreSessionBackend:
+        """The group's session (the ``002`` seed's API over its records)."""
+        return self.state.session
+
+    @property
+    def max_tries(self) -> int:
+        """Attempts per instance."""
+        return self.state.max_tries
+
+    @property
+    def callback_error(self) -> BaseException | None:
+        """What the completion callback raised, if it did."""
+        return self.state.callback_error
+
+    @property
+    def callback_called_at(self) -> float | None:
+        """When this process called the completion callback (epoch seconds)."""
+        return self.state.callback_called_at
+
+    @property
+    def last_task_ended(self) -> float | None:
+        """When the last task recorded by this process ended (epoch seconds)."""
+        return self.state.last_task_ended
+
+    def declared_keys(self) -> list[str]:
+        """Task keys declared in this process, in declaration order."""
+        return list(self._defs)
 
     # -- declaring ------------------------------------------------------------------------
 
@@ -181,9 +270,9 @@ class TaskGroup:
         return f"{base}-{n}"
 
     def _check_declarable(self, keys: list[str]) -> None:
-        if self._state is _State.CLOSED:
+        if self._status is _State.CLOSED:
             raise TaskError(f"Task group {self.name!r} is closed; create a new TaskGroup.")
-        if self._state is _State.RUNNING:
+        if self._status is _State.RUNNING:
             raise TaskError(
                 f"Task group {self.name!r} is running; call wait() before adding tasks."
             )
@@ -209,24 +298,26 @@ class TaskGroup:
         Read the tree with the marker functions, e.g. ``marker_get(group.root_id,
         store=group.store)``.
         """
-        self._runs._load_tree_meta()
-        return self._runs.root_id
+        self.state.tree.load()
+        return self.state.tree.root_id
 
     @property
     def running(self) -> bool:
         """True while the driver is submitting or collecting tasks."""
-        return self._state is _State.RUNNING
+        return self._status is _State.RUNNING
 
     def run(self, keys: Iterable[Any] | None = None) -> TaskGroup:
         """Start running every unresolved task (or only ``keys``); returns at once.
 
         Finished, skipped and abandoned tasks are not run again; failed ones are retried
-        while their instance has tries left. Call :meth:`wait` to block.
+        while their instance has tries left. Call :meth:`wait` to block. Raises
+        :class:`~persist_ext._errors.GroupBusyError` when another live process is running
+        (some of) the same tasks of this group.
         """
         with self._lock:
-            if self._state is _State.CLOSED:
+            if self._status is _State.CLOSED:
                 raise TaskError(f"Task group {self.name!r} is closed; create a new TaskGroup.")
-            if self._state is _State.RUNNING:
+            if self._status is _State.RUNNING:
                 raise TaskError(f"Task group {self.name!r} is already running; call wait().")
             if not self._defs:
                 raise TaskError(
@@ -238,62 +329,97 @@ class TaskGroup:
             if unknown:
                 raise TaskError(f"Unknown task keys {unknown[:5]} in group {self.name!r}.")
             if self._choice is None:
-                self._choice = resolve_executor(self._executor_arg, self._max_workers)
-            check_store(self._runs.spec, self._choice)
+                self._choice = resolve_executor(self._executor_arg, self._max_workers, self.timeout)
+            spec = spec_for(self.store)
+            check_store(spec, self._choice)
             check_picklable((d.fn for d in self._defs.values()), self._choice)
-            calls = self._runs.prepare(wanted)
-            self._state = _State.RUNNING
-            self._fired.clear()
-            self._driver = threading.Thread(
-                target=self._drive, args=(calls,), name=f"persist-ext-group-{self.name}"
+            self._lease.acquire(wanted)
+            try:
+                scheduled = self.state.prepare(self._defs, wanted)
+            except BaseException:
+                self._lease.release()
+                raise
+            self._driver = Driver(
+                self.state,
+                self._choice,
+                dict(self._defs),
+                spec,
+                flush_interval=self.flush_interval,
+                capture=self.capture,
+                timeout=self.timeout,
+                on_complete=self.on_complete,
             )
-            self._driver.daemon = True
-            self._driver.start()
+            self._status = _State.RUNNING
+            _RUNNING.add(self)
+            self._thread = threading.Thread(
+                target=self._drive,
+                args=(self._driver, scheduled),
+                name=f"persist-ext-group-{self.name}",
+                daemon=True,
+            )
+            self._thread.start()
         return self
 
-    def _drive(self, calls: list[Any]) -> None:
+    def _drive(self, driver: Driver, scheduled: list[Any]) -> None:
         try:
-            # The lease tells other processes (the Persist panel) that this group is running;
-            # the OS drops it if this process dies.
-            with hold_lease(self.store, f"tasks/{self.name}"):
-                self._runs.drive(calls)
+            driver.run(scheduled)
         finally:
+            self.state.sync_mirror(force=True)
+            self._lease.release()
             with self._lock:
-                if self._state is _State.RUNNING:
-                    self._state = _State.IDLE
+                if self._status is _State.RUNNING:
+                    self._status = _State.IDLE
 
     def wait(self, timeout: float | None = None) -> GroupResult:
         """Block until the current run is over; returns the group's :class:`GroupResult`.
 
-        Raises ``TimeoutError`` if ``timeout`` seconds pass first (the run continues).
+        Raises ``TimeoutError`` if ``timeout`` seconds pass first (the run continues). Also
+        calls a completion callback that a dead process claimed and never finished.
         """
-        driver = self._driver
-        if driver is not None:
-            driver.join(timeout)
-            if driver.is_alive():
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
                 raise TimeoutError(f"Task group {self.name!r} is still running after {timeout}s.")
+        if not self.running:
+            self.state.fire(self.on_complete)
         return self.result()
 
     def done(self) -> bool:
         """True when not running and every declared task is settled."""
-        return not self.running and self._runs.root_done()
+        return not self.running and self.state.root_done()
 
     def cancel(self) -> int:
         """Cancel tasks not started yet (they stay ``scheduled`` and resume on the next run).
 
-        Returns how many were cancelled.
+        Returns how many were cancelled; never waits for running tasks.
         """
-        return sum(1 for f in list(self._futures) if f.cancel())
+        driver = self._driver
+        return driver.cancel() if driver is not None else 0
 
-    def close(self) -> None:
-        """Wait for the current run, then shut down a pool the group created."""
-        if self._state is _State.CLOSED:
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for the current run, then shut down a pool the group created.
+
+        With a group ``timeout`` every try ends by itself, so this returns once the run's
+        tries have ended or timed out. ``timeout`` here bounds the wait: after it, tasks
+        not started are cancelled, worker processes of a pool the group owns are killed
+        (their tasks are recorded failed), and threads still running are left behind.
+        """
+        if self._status is _State.CLOSED:
             return
-        if self._driver is not None:
-            self._driver.join()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                self.cancel()
+                if self._driver is not None:
+                    self._driver.stop()
+                if self._choice is not None:
+                    self._choice.stop_now()
+                thread.join(5.0)
         if self._choice is not None:
-            self._choice.shutdown()
-        self._state = _State.CLOSED
+            self._choice.shutdown(wait=thread is None or not thread.is_alive())
+        self._status = _State.CLOSED
 
     def __enter__(self) -> TaskGroup:
         return self
@@ -303,21 +429,13 @@ class TaskGroup:
 
     # -- results ---------------------------------------------------------------------------
 
-    def _current(self, key: str) -> TaskInstance | None:
-        if key not in self.session.tasks:
-            return None
-        return self.session.current_instance(key)
-
     def status(self, key: Any) -> TaskStatus:
         """The status of a task's current instance (``unstarted`` if never prepared)."""
         k = validate_key(key)
         if k not in self._defs and k not in self.session.tasks:
             raise TaskError(f"No task {k!r} in group {self.name!r}.", task=k)
-        instance = self._current(k)
-        if instance is None:
-            return TaskStatus.UNSTARTED
-        fresh = self.session.refresh_instance(instance.name)
-        return (fresh or instance).status
+        instance = self.state.current(k)
+        return TaskStatus.UNSTARTED if instance is None else instance.status
 
     def result(self, key: Any = None) -> Any:
         """One task's result (``key`` given), or the :class:`GroupResult` of the whole group.
@@ -326,23 +444,21 @@ class TaskGroup:
         has not finished.
         """
         if key is None:
-            return self._runs.group_result()
+            return self.state.group_result()
         k = validate_key(key)
-        instance = self._current(k)
-        if instance is not None:
-            instance = self.session.refresh_instance(instance.name) or instance
+        instance = self.state.current(k)
         if instance is None or instance.status is not TaskStatus.FINISHED:
             status = "not prepared" if instance is None else instance.status.value
             detail = f"\n{instance.traceback}" if instance and instance.traceback else ""
             raise TaskError(f"Task {k!r} has no result (status: {status}).{detail}", task=k)
-        value = self.session.result(instance.name, _ABSENT)
+        value = self.state.result_of(instance.name, _ABSENT)
         if value is _ABSENT:
             raise TaskError(f"Task {k!r} finished but its result is not in the store.", task=k)
         return value
 
     def failures(self) -> dict[str, TaskFailure]:
         """Tasks whose current instance failed, with error, traceback and output."""
-        return self._runs.group_result(load_results=False).failures
+        return self.state.group_result(load_results=False).failures
 
     def read_task(self, task_name: Any) -> Any:
         """The stored result of a task (the workflow-storage seed's ``read_task``).
@@ -357,7 +473,7 @@ class TaskGroup:
 
     def list_tasks(self, pattern: str = "*") -> list[str]:
         """Sorted names of tasks that have a result, filtered by a glob ``pattern``."""
-        self.session.refresh()
+        self.state.refresh()
         names = [
             config.name
             for config in self.session.tasks.values()
@@ -371,22 +487,28 @@ class TaskGroup:
     def _instance(self, instance: TaskInstance | str) -> TaskInstance:
         name = instance.name if isinstance(instance, TaskInstance) else str(instance)
         if "#" not in name:
-            current = self._current(name)
+            current = self.state.current(name)
             if current is None:
                 raise TaskError(f"No task {name!r} in group {self.name!r}.", task=name)
             name = current.name
-        fresh = self.session.refresh_instance(name)
+        fresh = self.state.instance(name)
         if fresh is None:
             raise TaskError(f"No instance {name!r} in group {self.name!r}.", task=name)
         return fresh
 
     def skip(self, instance: TaskInstance | str) -> TaskInstance:
         """Resolve an unresolved instance (or a task's current one) as ``skipped``, unrun."""
-        return self._runs.resolve(self._instance(instance), TaskStatus.SKIPPED)
+        return self._resolve(instance, TaskStatus.SKIPPED)
 
     def abandon(self, instance: TaskInstance | str) -> TaskInstance:
         """Resolve an unresolved instance as ``abandoned`` (give up on it)."""
-        return self._runs.resolve(self._instance(instance), TaskStatus.ABANDONED)
+        return self._resolve(instance, TaskStatus.ABANDONED)
+
+    def _resolve(self, instance: TaskInstance | str, status: TaskStatus) -> TaskInstance:
+        target = self._instance(instance)
+        if self.state.resolve(target, status, running=self.running):
+            self.state.fire(self.on_complete)
+        return target
 
     def replay(self, instance: TaskInstance | str, *, run: bool = True) -> TaskInstance:
         """Mark a failed instance ``replayed`` and clone it as the task's next instance.
@@ -394,23 +516,29 @@ class TaskGroup:
         The clone (``task#1``, ...) has ``{"parent": ..., "depth": ...}`` metadata and a
         fresh try budget. With ``run=True`` (and the group idle) it starts running now.
         """
-        clone = self._runs.replay(self._instance(instance))
+        clone = self.state.replay(self._instance(instance), running=self.running)
         if run and not self.running and clone.task in self._defs:
             self.run([clone.task])
         return clone
 
     # -- progress ----------------------------------------------------------------------------
 
+    def progress_model(self) -> TaskProgress:
+        """The group's progress model (created once): what every display reads."""
+        if self._progress is None:
+            self._progress = TaskProgress(self)
+        return self._progress
+
     def progress(self) -> Any:
         """A :class:`~persist_ext.features._progress.ProgressSnapshot` read from the store."""
-        return self._runs.progress_model().progress()
+        return self.progress_model().progress()
 
     def counts(self) -> dict[str, int]:
         """Number of instances per status (all eight statuses, zeros included)."""
-        return self._runs.progress_model().counts()
+        return self.progress_model().counts()
 
     def __repr__(self) -> str:
-        return self._runs.progress_model().text()
+        return self.progress_model().text()
 
     def _repr_html_(self) -> str:
         # A static snapshot, for front ends that render HTML without running IPython's
@@ -425,3 +553,16 @@ class TaskGroup:
         from .._progress import display_progress
 
         display_progress(self)
+
+
+def _session_arg(session: SessionBackend | str | None, name: str) -> SessionBackend | None:
+    if session is None:
+        return None
+    if isinstance(session, str):
+        return session_backend(session)(name)
+    if isinstance(session, SessionBackend):
+        return session
+    raise TaskError(
+        f"session must be a SessionBackend or the name of a registered backend, got "
+        f"{type(session).__name__}."
+    )

@@ -3,14 +3,14 @@
 Writing one store entry per task per state change costs ~100 us on the diskcache ``Store``
 (serializer, header, one SQLite statement each), which alone would exceed the bookkeeping
 budget. Instead every change of instance records goes into a *page*:
-``tasks/<group>/log/<seq>`` holds ``{"r": {instance: record}, "v": {instance: small
+``group_keys(g).page(seq)`` holds ``{"r": {instance: record}, "v": {instance: small
 result}, "k": [instances whose result has its own key]}``, written with one ``set`` per
 batch. ``seq`` comes from the store's atomic ``incr`` inside the writer's transaction, so
 pages commit in ``seq`` order and reading them in key order replays history; a later page's
 record for an instance replaces an earlier one.
 
 Small results (None, bool, int, float, complex, and str/bytes up to 4 KiB) ride in the page;
-anything else is stored under ``tasks/<group>/result/<instance>`` with the store's own
+anything else is stored under ``group_keys(g).result(instance)`` with the store's own
 serializers (numpy arrays, frames, ...), in the same transaction.
 
 Pages pile up over runs; :meth:`Journal.compact` (called when a run is prepared) folds them
@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...storage._protocol import KeyValueStore
+from ._keys import group_keys
 
 __all__ = ["Journal", "inline_value", "page_outline", "page_prefix"]
 
@@ -34,7 +35,7 @@ _COMPACT_AFTER = 64
 
 def page_prefix(group: str) -> str:
     """Store key prefix of a group's pages."""
-    return f"tasks/{group}/log/"
+    return group_keys(group).log_prefix
 
 
 def _last_line(text: Any, limit: int = 200) -> str:
@@ -86,7 +87,8 @@ class Journal:
     def __init__(self, store: KeyValueStore, group: str) -> None:
         self.store = store
         self.group = group
-        self.prefix = page_prefix(group)
+        self.keys = group_keys(group)
+        self.prefix = self.keys.log_prefix
         self.records: dict[str, dict[str, Any]] = {}
         self.values: dict[str, Any] = {}
         self.external: set[str] = set()
@@ -102,11 +104,11 @@ class Journal:
         external: Iterable[str] = (),
     ) -> int:
         """Append one page; call inside ``store.transact()``. Returns its sequence number."""
-        seq = self.store.incr(f"tasks/{self.group}/logseq")
+        seq = self.store.incr(self.keys.log_seq)
         page = {"r": records, "v": dict(values or {}), "k": list(external)}
         # The JSON header repeats each record's outline, so the Jupyter server (the Persist
         # panel) reads a group's progress without decoding the page.
-        self.store.set(f"{self.prefix}{seq:012d}", page, meta={"r": page_outline(records)})
+        self.store.set(self.keys.page(seq), page, meta={"r": page_outline(records)})
         return seq
 
     def compact(self) -> bool:
@@ -139,14 +141,15 @@ class Journal:
                 page = self.store.get(key, None)
                 if page is None:  # compacted away since the listing: start over
                     break
-                self._apply(int(key[len(self.prefix) :]), page, changed)
+                self.apply_page(self.keys.page_seq(key), page, changed)
             else:
                 return changed
             self.records, self.values, self.external = {}, {}, set()
             self.seq = self.pages = 0
         return set(self.records)
 
-    def _apply(self, seq: int, page: dict[str, Any], changed: set[str]) -> None:
+    def apply_page(self, seq: int, page: dict[str, Any], changed: set[str]) -> None:
+        """Apply page ``seq`` (read from the store or just written by this process)."""
         self.records.update(page["r"])
         changed.update(page["r"])
         for name in page["k"]:
@@ -162,4 +165,4 @@ class Journal:
         """The stored result of instance ``name`` (inline or under its own key)."""
         if name in self.values:
             return self.values[name]
-        return self.store.get(f"tasks/{self.group}/result/{name}", default)
+        return self.store.get(self.keys.result(name), default)

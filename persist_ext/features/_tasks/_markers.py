@@ -27,19 +27,28 @@ nodes' records are derived from it (:func:`persist_shape`, in ``_shape``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..._errors import TaskError
 from ...storage._protocol import MISSING, KeyValueStore
+from ._keys import (
+    leaf_bitmap_key,
+    marker_flag,
+    reached_key,
+    split_marker_key,
+    tree_scan_prefix,
+)
+from ._keys import marker_key as _key
 from ._shape import derived_record as _derived
 from ._shape import leaf_paths, persist_shape
 from ._shape import level_counts as _level_counts
 from ._shape import load_record as _load_record
-from ._shape import marker_key as _key
 
 __all__ = [
     "Marker",
@@ -55,9 +64,12 @@ __all__ = [
     "marker_get_children",
     "marker_get_multi",
     "marker_persist",
+    "marker_store",
+    "marker_store_or_default",
     "paths_to_root",
     "persist_shape",
     "reached_by_another_request",
+    "set_marker_store",
     "settle_leaves",
     "store_context",
     "sweep",
@@ -181,8 +193,56 @@ def paths_to_root(root: Marker) -> dict[str, list[tuple[str, int]]]:
 
 # --- the seed's persistence functions -----------------------------------------------------
 
+_CONTEXT_STORE: contextvars.ContextVar[KeyValueStore | None] = contextvars.ContextVar(
+    "persist_ext_marker_store", default=None
+)
+_PROCESS_STORE: list[KeyValueStore] = []
 
-def marker_persist(marker: Marker, save_leaves: bool = True, *, store: KeyValueStore) -> None:
+
+@contextlib.contextmanager
+def marker_store(store: KeyValueStore) -> Iterator[KeyValueStore]:
+    """Make ``store`` the store of every marker function called without ``store=``.
+
+    The seed's functions take no store (its persistence layer is configured once); inside
+    ``with marker_store(s):`` they use ``s``. Outside any such block they use the store set
+    by :func:`set_marker_store`, else the default :class:`~persist_ext.Store` (the
+    ``PERSIST_EXT_DIR`` directory), opened once per process.
+
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> with marker_store(MemoryStore()):
+    ...     marker_persist(Marker("ctx1", children=[Marker("ctx1,a0", group_id="ctx1")]))
+    ...     marker_get("ctx1").children
+    ['ctx1,a0']
+    """
+    token = _CONTEXT_STORE.set(store)
+    try:
+        yield store
+    finally:
+        _CONTEXT_STORE.reset(token)
+
+
+def set_marker_store(store: KeyValueStore | None) -> None:
+    """Set (or with None, forget) the process-wide store of the marker functions."""
+    _PROCESS_STORE[:] = [] if store is None else [store]
+
+
+def marker_store_or_default(store: KeyValueStore | None) -> KeyValueStore:
+    """``store`` if given, else the :func:`marker_store` in effect, else the default store."""
+    if store is not None:
+        return store
+    current = _CONTEXT_STORE.get()
+    if current is not None:
+        return current
+    if not _PROCESS_STORE:
+        from ...storage._store import Store
+
+        _PROCESS_STORE.append(Store())
+    return _PROCESS_STORE[0]
+
+
+def marker_persist(
+    marker: Marker, save_leaves: bool = True, *, store: KeyValueStore | None = None
+) -> None:
     """Save ``marker`` and its descendants; leaves only when ``save_leaves``.
 
     Done flags and results are written only if set on the in-memory markers (a stored flag
@@ -194,6 +254,7 @@ def marker_persist(marker: Marker, save_leaves: bool = True, *, store: KeyValueS
     >>> marker_get("g/1/root", store=store).children
     ['g/1/t/0']
     """
+    store = marker_store_or_default(store)
     with store.transact():
         _persist(marker, save_leaves, store)
 
@@ -213,9 +274,9 @@ def _persist(marker: Marker, save_leaves: bool, store: KeyValueStore) -> None:
         stored = record
     store.set(key, stored)
     if marker.done:
-        store.add(key + "@done", time.time())
+        store.add(marker_flag(marker.id, "done"), time.time())
     if marker.result is not None:
-        store.set(key + "@result", marker.result)
+        store.set(marker_flag(marker.id, "result"), marker.result)
     for child in marker.children:
         if isinstance(child, Marker):
             _persist(child, save_leaves, store)
@@ -227,11 +288,14 @@ def _count_leaves(marker: Marker) -> int:
     return sum(_count_leaves(c) if isinstance(c, Marker) else 1 for c in marker.children)
 
 
-def marker_get(idx: str, load_results: bool = False, *, store: KeyValueStore) -> Marker | None:
+def marker_get(
+    idx: str, load_results: bool = False, *, store: KeyValueStore | None = None
+) -> Marker | None:
     """Load the marker ``idx`` (children as ids), or None when it was never persisted.
 
     ``result`` is loaded only with ``load_results=True``; otherwise it is None.
     """
+    store = marker_store_or_default(store)
     return _marker_get(idx, load_results, store, {})
 
 
@@ -254,41 +318,47 @@ def _marker_get(
         work_time=record.get("work_time"),
         level=record.get("level", 0),
     )
-    marker.done = (key + "@done") in store
+    marker.done = marker_flag(idx, "done") in store
     if load_results:
-        marker.result = store.get(key + "@result", None)
+        marker.result = store.get(marker_flag(idx, "result"), None)
     return marker
 
 
 def marker_get_multi(
-    ids: Iterable[str], load_results: bool = False, *, store: KeyValueStore
+    ids: Iterable[str], load_results: bool = False, *, store: KeyValueStore | None = None
 ) -> list[Marker]:
     """The plural of :func:`marker_get`; ids that were never persisted are dropped."""
+    store = marker_store_or_default(store)
     roots: dict[str, Any] = {}  # root records, read once per tree
     found = (_marker_get(idx, load_results, store, roots) for idx in ids)
     return [m for m in found if m is not None]
 
 
 def marker_get_children(
-    marker: Marker, load_results: bool = False, *, store: KeyValueStore
+    marker: Marker, load_results: bool = False, *, store: KeyValueStore | None = None
 ) -> list[Marker]:
     """The stored children of ``marker`` (what the original's completion logic needs)."""
+    store = marker_store_or_default(store)
     return marker_get_multi(marker.children_ids(), load_results, store=store)
 
 
-def store_context(idx: str, context_dict: dict[str, Any], *, store: KeyValueStore) -> None:
+def store_context(
+    idx: str, context_dict: dict[str, Any], *, store: KeyValueStore | None = None
+) -> None:
     """Store a dict of context for marker ``idx`` (replaces any earlier one)."""
+    store = marker_store_or_default(store)
     if not isinstance(context_dict, dict):
         raise TaskError(f"store_context needs a dict, got {type(context_dict).__name__}.")
-    store.set(_key(idx) + "@ctx", dict(context_dict))
+    store.set(marker_flag(idx, "ctx"), dict(context_dict))
 
 
-def load_context(idx: str, *, store: KeyValueStore) -> dict[str, Any]:
+def load_context(idx: str, *, store: KeyValueStore | None = None) -> dict[str, Any]:
     """The dict given to :func:`store_context` for ``idx`` (``{}`` when none was stored)."""
-    return dict(store.get(_key(idx) + "@ctx", {}))
+    store = marker_store_or_default(store)
+    return dict(store.get(marker_flag(idx, "ctx"), {}))
 
 
-def mark_reached(marker_id: str, key: str, *, store: KeyValueStore) -> bool:
+def mark_reached(marker_id: str, key: str, *, store: KeyValueStore | None = None) -> bool:
     """Record that this request reached point ``key`` of ``marker_id``.
 
     Atomic across processes (the store's ``add``). Returns True for the one call that got
@@ -296,37 +366,43 @@ def mark_reached(marker_id: str, key: str, *, store: KeyValueStore) -> bool:
     ``fire`` exactly once; checking :func:`reached_by_another_request` first and marking
     afterwards would race.
     """
-    return store.add(f"{_key(marker_id)}@reached/{key}", time.time())
+    store = marker_store_or_default(store)
+    return store.add(reached_key(marker_id, key), time.time())
 
 
-def reached_by_another_request(marker_id: str, key: str, *, store: KeyValueStore) -> bool:
+def reached_by_another_request(
+    marker_id: str, key: str, *, store: KeyValueStore | None = None
+) -> bool:
     """True if some call of :func:`mark_reached` for ``marker_id`` and ``key`` happened."""
-    return f"{_key(marker_id)}@reached/{key}" in store
+    store = marker_store_or_default(store)
+    return reached_key(marker_id, key) in store
 
 
-def filter_known_done(ids: Iterable[str], *, store: KeyValueStore) -> list[str]:
+def filter_known_done(ids: Iterable[str], *, store: KeyValueStore | None = None) -> list[str]:
     """The ids among ``ids`` not known to be done (order kept).
 
     A task group's leaves have no done flag of their own: they are done when their bit is
     set in the tree's leaf bitmap (see :func:`settle_leaves`); both are understood.
     """
+    store = marker_store_or_default(store)
     bitmaps: dict[str, bytes] = {}
     pending = []
     for idx in ids:
-        if (_key(idx) + "@done") in store:
+        if marker_flag(idx, "done") in store:
             continue
         prefix, sep, index = idx.rpartition("/t/")
         if sep and index.isdigit():
             if prefix not in bitmaps:
-                bitmaps[prefix] = store.get(_key(prefix + "/t") + "@done", b"")
+                bitmaps[prefix] = store.get(leaf_bitmap_key(prefix), b"")
             if _bit(bitmaps[prefix], int(index)):
                 continue
         pending.append(idx)
     return pending
 
 
-def all_done(ids: Iterable[str], *, store: KeyValueStore) -> bool:
+def all_done(ids: Iterable[str], *, store: KeyValueStore | None = None) -> bool:
     """True if every marker in ``ids`` is done."""
+    store = marker_store_or_default(store)
     return not filter_known_done(ids, store=store)
 
 
@@ -348,10 +424,9 @@ def complete_leaf(
     inside ``store.transact()`` together with the task's own record, so a crash cannot leave
     a finished task whose leaf is not counted.
     """
-    leaf_key = _key(leaf_id)
     if result is not MISSING and any(combiners):
-        store.set(leaf_key + "@result", result)
-    if not store.add(leaf_key + "@done", time.time()):
+        store.set(marker_flag(leaf_id, "result"), result)
+    if not store.add(marker_flag(leaf_id, "done"), time.time()):
         return False
     return _count_up(store, path, combiners)
 
@@ -382,10 +457,10 @@ def settle_leaves(
         if not path:
             continue
         prefix, _, index = leaf_id.rpartition("/t/")
-        bitmap_key = _key(prefix + "/t") + "@done"
+        bitmap_key = leaf_bitmap_key(prefix)
         by_parent.setdefault(path[0][0], (path, []))[1].append(int(index))
         if results is not None and leaf_id in results and any(combiners):
-            store.set(_key(leaf_id) + "@result", results[leaf_id])
+            store.set(marker_flag(leaf_id, "result"), results[leaf_id])
     if not by_parent:
         return False
     bits = bytearray(store.get(bitmap_key, b""))
@@ -408,7 +483,7 @@ def settle_leaves(
         first = 0 if len(path) == 1 else int(parent.rsplit(".", 1)[1]) * batch_size
         if not all(_bit(bits, j) for j in range(first, first + path[0][1])):
             continue
-        if not store.add(_key(parent) + "@done", time.time()):
+        if not store.add(marker_flag(parent, "done"), time.time()):
             continue
         _combine(store, parent, combiners)
         if len(path) == 1:
@@ -421,12 +496,11 @@ def settle_leaves(
     while increments:  # one level per round: every leaf is at the same depth
         upper: dict[str, tuple[Sequence[tuple[str, int]], int]] = {}
         for node_id, (path, delta) in increments.items():
-            key = _key(node_id)
             n_children = path[0][1]
-            count = store.incr(key + "@count", delta)
+            count = store.incr(marker_flag(node_id, "count"), delta)
             if count < n_children or count - delta >= n_children:
                 continue
-            if not store.add(key + "@done", time.time()):
+            if not store.add(marker_flag(node_id, "done"), time.time()):
                 continue
             _combine(store, node_id, combiners)
             if len(path) == 1:
@@ -449,10 +523,9 @@ def _count_up(
     combiners: tuple[Combiner | None, Combiner | None],
 ) -> bool:
     for node_id, n_children in path:
-        key = _key(node_id)
-        if store.incr(key + "@count") < n_children:
+        if store.incr(marker_flag(node_id, "count")) < n_children:
             return False
-        if not store.add(key + "@done", time.time()):
+        if not store.add(marker_flag(node_id, "done"), time.time()):
             return False
         _combine(store, node_id, combiners)
     return True
@@ -470,10 +543,10 @@ def _combine(
     if node is None:
         return
     # Read results by id: leaves may have been persisted without records.
-    results = [store.get(_key(cid) + "@result", None) for cid in node.children_ids()]
+    results = [store.get(marker_flag(cid, "result"), None) for cid in node.children_ids()]
     combiner = leaf_combiner if node.level == 1 else internal_vertex_combiner
     combined = combiner(results) if combiner is not None else results
-    store.set(_key(node_id) + "@result", combined)
+    store.set(marker_flag(node_id, "result"), combined)
 
 
 def sweep(
@@ -505,8 +578,7 @@ def sweep(
                 continue
             if not all_done(node.children_ids(), store=store):
                 continue
-            key = _key(node.id)
-            if not store.add(key + "@done", time.time()):
+            if not store.add(marker_flag(node.id, "done"), time.time()):
                 continue
             _combine(store, node.id, combiners)
             if node.group_id is None:
@@ -530,11 +602,11 @@ def level_completion(
     if isinstance(record, str):
         record = json.loads(record)
     top = int(record.get("level", 0))
-    prefix = key.rsplit("/", 1)[0] + "/"
+    prefix = tree_scan_prefix(root_id)
     totals = [0] * (top + 1)
     done = [0] * (top + 1)
     for name_key in store.keys(prefix):
-        name, _, suffix = name_key[len(prefix) :].partition("@")
+        name, suffix = split_marker_key(name_key, prefix)
         level = top if name == "root" else 0 if name.startswith("t") else None
         if level is None and name.startswith("n"):
             level = int(name[1:].split(".", 1)[0])

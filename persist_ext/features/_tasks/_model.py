@@ -30,6 +30,7 @@ __all__ = [
     "TaskStatus",
     "from_json_data",
     "instance_name",
+    "is_settled",
     "split_instance_name",
     "to_json_data",
     "validate_key",
@@ -72,6 +73,24 @@ RESOLVED = frozenset(
 )
 
 _MAX_KEY = 200
+
+
+def is_settled(status: TaskStatus | str, tries: int, max_tries: int) -> bool:
+    """The one rule for "is this instance done with, or must it run (again)?".
+
+    Settled: finished, skipped, abandoned, replayed (its clone carries on), or failed with
+    every try used (``tries >= max_tries``). Anything else — unstarted, scheduled, running
+    (interrupted by a crash), failed with tries left — runs on the next run or retry.
+    Every caller (preparing a run, retrying after a failed try, repairing the marker tree,
+    counting progress) asks this function.
+
+    >>> is_settled("failed", 1, 2), is_settled("failed", 2, 2), is_settled("running", 5, 1)
+    (False, True, False)
+    """
+    status = TaskStatus(status)
+    if status is TaskStatus.FAILED:
+        return tries >= max_tries
+    return status in RESOLVED
 
 
 def validate_key(key: Any, *, what: str = "task key") -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._progress import ProgressSnapshot, snapshot_text
 from ._journal import Journal
 from ._markers import level_completion
-from ._model import TaskInstance, TaskStatus, split_instance_name
+from ._model import TaskInstance, TaskStatus, is_settled, split_instance_name
 
 if TYPE_CHECKING:
     from ._group import TaskGroup
@@ -85,7 +85,7 @@ class TaskProgress:
         """A snapshot: current instance per task, counted as done/failed/running/to do."""
         records = self._refresh()
         current = self._current(records)
-        declared = set(self.group._defs) | set(current)
+        declared = set(self.group.declared_keys()) | set(current)
         max_tries = self.group.max_tries
         done = failed = running = 0
         by_status: dict[str, int] = {}
@@ -94,8 +94,8 @@ class TaskProgress:
             by_status[instance.status.value] = by_status.get(instance.status.value, 0) + 1
             if instance.status in _FINAL:
                 done += 1
-            elif instance.status is TaskStatus.FAILED and instance.tries >= max_tries:
-                failed += 1
+            elif is_settled(instance.status, instance.tries, max_tries):
+                failed += 1  # failed with every try used
             elif instance.status is TaskStatus.RUNNING:
                 running += 1
         total = len(declared)
@@ -105,9 +105,9 @@ class TaskProgress:
             key=lambda i: (_ROW_ORDER.get(i.status, 9), i.name),
         )[: self.max_rows]
         levels: tuple[tuple[int, int], ...] = ()
-        runs = self.group._runs
-        if runs._load_tree_meta() and runs.root_id is not None:
-            levels = level_completion(self.group.store, runs.root_id, len(runs.keys))
+        tree = self.group.state.tree
+        if tree.load() and tree.root_id is not None:
+            levels = level_completion(self.group.store, tree.root_id, len(tree.task_keys))
         note = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
         return ProgressSnapshot(
             title=self.group.name,

@@ -25,6 +25,7 @@ from typing import Any
 from ..._errors import TaskError
 from ...storage._protocol import KeyValueStore
 from ._journal import Journal
+from ._keys import group_keys
 from ._model import (
     UNRESOLVED,
     TaskConfig,
@@ -36,29 +37,17 @@ from ._model import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "SEED_ENTRY_POINT_GROUP",
     "SessionBackend",
     "StoreSessionBackend",
-    "configs_key",
     "open_session",
-    "result_key",
     "session_backend",
 ]
 
 ENTRY_POINT_GROUP = "persist_ext.session_backends"
-
-
-def configs_key(uid: str) -> str:
-    """Store key of the task configurations (one entry: name -> record)."""
-    return f"tasks/{uid}/cfg"
-
-
-def result_key(uid: str, name: str) -> str:
-    """Store key of an instance's result when it is too large to ride in a journal page."""
-    return f"tasks/{uid}/result/{name}"
-
-
-def _meta_key(uid: str) -> str:
-    return f"tasks/{uid}/meta"
+#: The seed's own entry-point group: backends written for triggers register here.
+SEED_ENTRY_POINT_GROUP = "triggers.storage_backends"
+_GROUPS = (ENTRY_POINT_GROUP, SEED_ENTRY_POINT_GROUP)
 
 
 _INSTANCE_FIELDS = frozenset(TaskInstance.__dataclass_fields__) - {"name", "task", "status"}
@@ -142,6 +131,28 @@ class SessionBackend:
             self._save()
             self._dirty_configs.clear()
             self._dirty_instances.clear()
+
+    def install(
+        self,
+        configs: dict[str, TaskConfig],
+        instances: dict[str, TaskInstance],
+        metadata: dict[str, Any],
+    ) -> None:
+        """Replace the whole session with copies of these (marked for the next save).
+
+        How a :class:`~persist_ext.TaskGroup` given a custom backend (``session=``) hands
+        it the group's state.
+        """
+        with self._lock:
+            self._ensure_loaded()
+            self._configs = {k: TaskConfig.from_record(v.to_record()) for k, v in configs.items()}
+            self._instances = {
+                k: TaskInstance.from_record(copy.deepcopy(v.to_record()))
+                for k, v in instances.items()
+            }
+            self._metas = copy.deepcopy(dict(metadata))
+            self._dirty_configs = set(self._configs)
+            self._dirty_instances = set(self._instances)
 
     # -- the three parts --------------------------------------------------------------
 
@@ -285,9 +296,26 @@ class SessionBackend:
 
     @staticmethod
     def _serialize(value: Any) -> Any:
-        """JSON-ready form of records and metadata; datetimes, dates and tuples are tagged."""
+        """JSON-ready form of records and metadata; datetimes, dates and tuples are tagged.
+
+        Works on one record, on ``self._configs`` / ``self._instances`` as a whole (the
+        seed's recipe: ``self._serialize(self._configs)``), and on metadata; records nested
+        in dicts and lists are tagged so :meth:`_deserialize` rebuilds them.
+
+        >>> data = SessionBackend._serialize({"t": TaskConfig("t")})
+        >>> SessionBackend._deserialize(json.loads(json.dumps(data)))["t"].name
+        't'
+        """
         if isinstance(value, (TaskConfig, TaskInstance)):
             return {"__record__": type(value).__name__, "data": to_json_data(value.to_record())}
+        if isinstance(value, dict) and any(
+            isinstance(v, (TaskConfig, TaskInstance, dict, list)) for v in value.values()
+        ):
+            if not all(isinstance(k, str) for k in value):
+                raise TaskError("Keys of session data must be str to be saved as JSON.")
+            return {k: SessionBackend._serialize(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [SessionBackend._serialize(v) for v in value]
         return to_json_data(value)
 
     @staticmethod
@@ -310,9 +338,9 @@ class SessionBackend:
 class StoreSessionBackend(SessionBackend):
     """A session kept in a :class:`KeyValueStore`, one entry per record.
 
-    Layout: ``tasks/<uid>/meta`` (a dict), ``tasks/<uid>/cfg`` (every task configuration,
-    JSON text), ``tasks/<uid>/log/<seq>`` (journal pages of instance records and small
-    results, see :mod:`._journal`), ``tasks/<uid>/result/<instance>`` (other results).
+    Layout (keys from :func:`~._keys.group_keys`): metadata (a dict), task configurations
+    (JSON text), journal pages of instance records and small results (:mod:`._journal`),
+    and the results too large for a page.
     ``_save()`` writes only what changed, in one store transaction and one page.
     """
 
@@ -325,19 +353,20 @@ class StoreSessionBackend(SessionBackend):
 
             store = Store()
         self.store = store
+        self.keys = group_keys(uid)
         self.journal = Journal(store, uid)
 
     def _load_from_backend(
         self,
     ) -> tuple[dict[str, TaskConfig], dict[str, TaskInstance], dict[str, Any]]:
-        stored = self.store.get(configs_key(self.uid), "{}")
+        stored = self.store.get(self.keys.configs, "{}")
         records = json.loads(stored) if isinstance(stored, str) else stored
         configs = sorted((TaskConfig.from_record(r) for r in records.values()), key=_order)
         self.journal.load()
         instances = {
             name: TaskInstance.from_record(record) for name, record in self.journal.records.items()
         }
-        metas = self.store.get(_meta_key(self.uid), {})
+        metas = self.store.get(self.keys.metadata, {})
         return {c.name: c for c in configs}, instances, dict(metas)
 
     def _save(self) -> None:
@@ -345,9 +374,9 @@ class StoreSessionBackend(SessionBackend):
         with self.store.transact():
             if self._dirty_configs:
                 configs = {name: c.to_record() for name, c in self._configs.items()}
-                self.store.set(configs_key(self.uid), json.dumps(configs, separators=(",", ":")))
+                self.store.set(self.keys.configs, json.dumps(configs, separators=(",", ":")))
             seq = self.journal.write(records) if records else 0
-            self.store.set(_meta_key(self.uid), dict(self._metas))
+            self.store.set(self.keys.metadata, dict(self._metas))
         if seq:
             self.applied(seq, records, install=False)
 
@@ -371,7 +400,7 @@ class StoreSessionBackend(SessionBackend):
             if seq == self.journal.seq + 1:
                 changed: set[str] = set()
                 page = {"r": records, "v": values or {}, "k": list(external)}
-                self.journal._apply(seq, page, changed)
+                self.journal.apply_page(seq, page, changed)
                 if install:
                     for name, record in records.items():
                         self._instances[name] = TaskInstance.from_record(record)
@@ -405,30 +434,38 @@ def _order(config: TaskConfig) -> int:
 _BUILTIN: dict[str, type[SessionBackend]] = {"store": StoreSessionBackend}
 
 
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    found = []
+    for group in _GROUPS:
+        found.extend(importlib.metadata.entry_points(group=group))
+    return found
+
+
 def session_backend(name: str) -> type[SessionBackend]:
     """The backend class registered as ``name`` (built-in ``"store"`` or an entry point).
 
-    Third-party packages register theirs in their packaging metadata::
+    Packages register theirs under ``persist_ext.session_backends`` or, as the triggers
+    seed names it, ``triggers.storage_backends``::
 
-        [project.entry-points."persist_ext.session_backends"]
+        [project.entry-points."triggers.storage_backends"]
         mine = "my_pkg.sessions:MySessionBackend"
     """
     if name in _BUILTIN:
         return _BUILTIN[name]
-    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    entries = _entry_points()
+    for entry in entries:
         if entry.name == name:
             cls = entry.load()
             if not (isinstance(cls, type) and issubclass(cls, SessionBackend)):
                 raise TaskError(
-                    f"Session backend {name!r} ({entry.value}) is not a SessionBackend subclass."
+                    f"Session backend {name!r} ({entry.value}) is not a SessionBackend subclass; "
+                    "derive it from persist_ext.SessionBackend."
                 )
             return cls
-    known = sorted(
-        {*_BUILTIN, *(e.name for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))}
-    )
+    known = sorted({*_BUILTIN, *(e.name for e in entries)})
     raise TaskError(
         f"Unknown session backend {name!r}; known backends: {', '.join(known)}. Register one "
-        f"under the entry-point group {ENTRY_POINT_GROUP!r}."
+        f"under the entry-point group {SEED_ENTRY_POINT_GROUP!r} or {ENTRY_POINT_GROUP!r}."
     )
 
 

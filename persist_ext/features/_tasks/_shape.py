@@ -15,6 +15,7 @@ from typing import Any
 
 from ..._errors import TaskError
 from ...storage._protocol import KeyValueStore
+from ._keys import marker_key
 
 __all__ = [
     "derived_record",
@@ -24,14 +25,6 @@ __all__ = [
     "marker_key",
     "persist_shape",
 ]
-
-
-def marker_key(idx: str) -> str:
-    """The store key of marker ``"<group>/<path>"``: ``tasks/<group>/markers/<path>``."""
-    group, sep, rest = str(idx).partition("/")
-    if not sep or not group or not rest:
-        raise TaskError(f"Marker id {idx!r} must look like '<group>/<path>'.", task=str(idx))
-    return f"tasks/{group}/markers/{rest}"
 
 
 def leaf_paths(

@@ -1,9 +1,11 @@
-"""The function that runs inside a worker (a thread, a process or a Dask worker).
+"""The function that runs inside a worker (a thread, a process or a Dask worker): one try.
 
-It receives a picklable :class:`TaskCall`, runs the task with retries up to ``max_tries``,
-captures its output, and returns a :class:`TaskOutcome`: the final instance record and the
-result. It writes nothing per task in the common case: the group's driver, in the process
-that runs the group, batches outcomes into one store transaction (see ``_driver.py``).
+It receives a picklable :class:`TaskCall`, runs the task once, captures its output, and
+returns a :class:`TaskOutcome`: the instance record after that try and the result. Whether
+a failed try is retried is not decided here but by the driver (``is_settled``), so a try
+that kills its worker process counts exactly like one that raised. The worker writes
+nothing per task in the common case: the driver, in the process that runs the group,
+batches outcomes into one store transaction (``_driver.py``).
 
 "Running" (the try count and start time, which must survive a crash) is reported two ways:
 
@@ -12,7 +14,10 @@ that runs the group, batches outcomes into one store transaction (see ``_driver.
 - in another process it writes a one-record journal page itself, through a store reopened
   from the call's :class:`~._storespec.StoreSpec`.
 
-Workers never talk to widgets or the kernel.
+``timeout``: on threads and Dask the try runs in a helper thread and is abandoned (recorded
+failed) when it overruns — Python cannot stop a thread, so the helper runs on in the
+background until the function returns; on ``executor="processes"`` the pool kills the
+worker process instead (``_pool.py``). Workers never talk to widgets or the kernel.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from ._capture import capture_output
 from ._journal import Journal
 from ._storespec import StoreSpec, open_store
 
-__all__ = ["TaskCall", "TaskOutcome", "register_sink", "run_task", "unregister_sink"]
+__all__ = [
+    "Sink",
+    "TaskCall",
+    "TaskOutcome",
+    "failed_record",
+    "register_sink",
+    "run_task",
+    "unregister_sink",
+]
 
 
 class Sink(Protocol):
@@ -59,7 +72,7 @@ def unregister_sink(token: str) -> None:
 
 @dataclass
 class TaskCall:
-    """Everything a worker needs to run one task instance."""
+    """Everything a worker needs to run one try of one task instance."""
 
     spec: StoreSpec
     group: str
@@ -68,15 +81,15 @@ class TaskCall:
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    max_tries: int = 1
     record: dict[str, Any] = field(default_factory=dict)
     sink: str = ""
     capture: bool = True
+    timeout: float | None = None  # enforced here (threads, Dask); None: not here
 
 
 @dataclass
 class TaskOutcome:
-    """What the worker hands back: the final record (None: not run) and the result."""
+    """What the worker hands back: the record after the try (None: not run) and the result."""
 
     record: dict[str, Any] | None
     value: Any = None
@@ -84,38 +97,53 @@ class TaskOutcome:
     ended: float = 0.0
 
 
+def failed_record(record: dict[str, Any], error: str, trace: str) -> dict[str, Any]:
+    """``record`` after a failed try: status, error, traceback and an unresolved log entry.
+
+    The one way a failure is written, whether the task raised, timed out, killed its
+    worker, or returned a value that could not be stored.
+    """
+    entry = {"level": "error", "message": error, "resolved": False, "try": record.get("tries", 0)}
+    return {
+        **record,
+        "status": "failed",
+        "has_result": False,
+        "ended": record.get("ended") or time.time(),
+        "error": error,
+        "traceback": trace,
+        "logs": [*record.get("logs", ()), entry],
+    }
+
+
 def run_task(call: TaskCall) -> TaskOutcome:
-    """Run ``call.fn`` with retries up to ``max_tries``; return the final record and value."""
+    """Run one try of ``call.fn``; return the record after it and the value."""
     live = _SINKS.get(call.sink)
     sink = live[1] if live is not None and live[0] == os.getpid() else None
     if sink is not None and sink.settled_elsewhere(call.instance):
         # Skipped or abandoned after it was scheduled: don't run.
         return TaskOutcome(None, ended=time.time())
     record = dict(call.record)
-    while True:
-        record["status"] = "running"
-        record["tries"] = int(record.get("tries", 0)) + 1
-        record["started"] = time.time()
-        record["ended"] = None
-        if sink is not None:
-            sink.running(call.instance, dict(record))
-        else:
-            _report_running(call, dict(record))
+    record["status"] = "running"
+    record["tries"] = int(record.get("tries", 0)) + 1
+    record["started"] = time.time()
+    record["ended"] = None
+    if sink is not None:
+        sink.running(call.instance, dict(record))
+    else:
+        _report_running(call, dict(record))
+    if call.timeout is None:
         ok, value, error, trace, out, err = _attempt(call)
-        record["ended"] = time.time()
-        record["stdout"], record["stderr"] = out, err
-        if ok:
-            record["status"] = "finished"
-            record["has_result"] = True
-            record["error"] = record["traceback"] = ""
-            record["logs"] = [{**entry, "resolved": True} for entry in record.get("logs", ())]
-            return TaskOutcome(record, value, True, record["ended"])
-        record["status"] = "failed"
-        record["error"], record["traceback"] = error, trace
-        entry = {"level": "error", "message": error, "resolved": False, "try": record["tries"]}
-        record["logs"] = [*record.get("logs", ()), entry]
-        if record["tries"] >= call.max_tries:
-            return TaskOutcome(record, None, False, record["ended"])
+    else:
+        ok, value, error, trace, out, err = _attempt_with_timeout(call, call.timeout)
+    record["ended"] = time.time()
+    record["stdout"], record["stderr"] = out, err
+    if ok:
+        record["status"] = "finished"
+        record["has_result"] = True
+        record["error"] = record["traceback"] = ""
+        record["logs"] = [{**entry, "resolved": True} for entry in record.get("logs", ())]
+        return TaskOutcome(record, value, True, record["ended"])
+    return TaskOutcome(failed_record(record, error, trace), None, False, record["ended"])
 
 
 def _report_running(call: TaskCall, record: dict[str, Any]) -> None:
@@ -139,6 +167,25 @@ def _attempt(call: TaskCall) -> tuple[bool, Any, str, str, str, str]:
         except Exception as exc:
             value, ok, error, trace = None, False, _describe(exc), _traceback.format_exc()
     return ok, value, error, trace, captured.stdout, captured.stderr
+
+
+def _attempt_with_timeout(call: TaskCall, timeout: float) -> tuple[bool, Any, str, str, str, str]:
+    box: list[tuple[bool, Any, str, str, str, str]] = []
+    helper = threading.Thread(
+        target=lambda: box.append(_attempt(call)),
+        name=f"persist-ext-task-{call.instance}",
+        daemon=True,
+    )
+    helper.start()
+    helper.join(timeout)
+    if box:
+        return box[0]
+    error = (
+        f"TaskTimeoutError: task {call.task!r} ({call.instance}) ran longer than its "
+        f"timeout of {timeout:g} s and was abandoned (a thread cannot be stopped: it runs on "
+        "in the background until the function returns; use executor='processes' to kill it)"
+    )
+    return False, None, error, "", "", ""
 
 
 def _describe(exc: BaseException) -> str:

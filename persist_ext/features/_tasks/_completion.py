@@ -1,0 +1,110 @@
+"""The completion callback: called exactly once per completed tree — and never lost.
+
+Protocol, on the marker tree's root (keys from :mod:`._keys`):
+
+1. *claim*: the first process that sees the root done and wins the store's atomic ``add`` of
+   ``reached/callback`` (attempt 0) or ``reached/callback-<n>`` (a retry) owns the call; in the
+   same transaction it writes ``reached/callback-owner-<n>``: its pid, host and start time;
+2. *call* ``on_complete(result)``;
+3. *finish*: write ``reached/callback-done`` (also when the callback raised: the error is
+   kept on the group and logged, the call is not repeated).
+
+A process that finds a claim without ``callback-done`` asks whether its owner is alive
+(:class:`~._runner.Identity`); if the owner died it claims the next attempt and calls the
+callback itself. So the honest guarantee is: **exactly once, unless the process calling it
+dies during the callback itself — then it is called again by the next run, resume or
+``wait()`` of the group (at least once)**. A claim written by persist_ext before this
+protocol existed (no owner record) counts as called.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ...storage._protocol import KeyValueStore
+from ._keys import reached_key
+from ._runner import Identity, this_process
+
+__all__ = ["CLAIM", "Completion", "completion_hook"]
+
+log = logging.getLogger("persist_ext")
+
+CLAIM = "callback"
+_DONE = "callback-done"
+_MAX_ATTEMPTS = 64
+
+# Test hook (``tests/stress``): called between claiming and calling, with the root id.
+completion_hook: list[Callable[[str], Any]] = []
+
+
+def _claim_point(attempt: int) -> str:
+    return CLAIM if attempt == 0 else f"{CLAIM}-{attempt}"
+
+
+class Completion:
+    """Fires one tree's callback under the protocol above."""
+
+    def __init__(self, store: KeyValueStore) -> None:
+        self.store = store
+
+    def state(self, root_id: str) -> str:
+        """``"unclaimed"``, ``"claimed"`` (a live owner is calling it), ``"orphaned"`` (its
+        owner died before finishing) or ``"done"``."""
+        store = self.store
+        if reached_key(root_id, _DONE) in store:
+            return "done"
+        attempt = self._last_attempt(root_id)
+        if attempt < 0:
+            return "unclaimed"
+        owner = store.get(reached_key(root_id, f"{CLAIM}-owner-{attempt}"), None)
+        if owner is None:
+            # Claimed by a persist_ext without this protocol, or the claim and its owner
+            # record are being written right now (one transaction): treat as called.
+            return "done" if attempt == 0 else "claimed"
+        return "claimed" if Identity.from_record(owner).alive(owner.get("at")) else "orphaned"
+
+    def _last_attempt(self, root_id: str) -> int:
+        last = -1
+        for attempt in range(_MAX_ATTEMPTS):
+            if reached_key(root_id, _claim_point(attempt)) not in self.store:
+                break
+            last = attempt
+        return last
+
+    def claim(self, root_id: str) -> bool:
+        """Try to become the caller; True if this process must call the callback now."""
+        for _ in range(_MAX_ATTEMPTS):
+            state = self.state(root_id)
+            if state in ("done", "claimed"):
+                return False
+            attempt = self._last_attempt(root_id) + 1
+            with self.store.transact():
+                won = self.store.add(reached_key(root_id, _claim_point(attempt)), time.time())
+                if won:
+                    owner = {**this_process().to_record(), "at": time.time()}
+                    self.store.set(reached_key(root_id, f"{CLAIM}-owner-{attempt}"), owner)
+            if won:
+                return True
+        return False
+
+    def finish(self, root_id: str) -> None:
+        """Record that the callback returned (or raised): never call it again."""
+        self.store.add(reached_key(root_id, _DONE), time.time())
+
+    def fire(self, root_id: str, callback: Callable[[], Any]) -> bool:
+        """Claim, call ``callback()`` and finish; True if this process called it.
+
+        An exception from the callback is re-raised after the call is recorded as done.
+        """
+        if not self.claim(root_id):
+            return False
+        for hook in completion_hook:
+            hook(root_id)
+        try:
+            callback()
+        finally:
+            self.finish(root_id)
+        return True

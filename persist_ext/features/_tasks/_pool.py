@@ -1,0 +1,279 @@
+"""A supervised process pool: a crashing or hanging task fails only itself.
+
+``concurrent.futures.ProcessPoolExecutor`` breaks as a whole when one worker dies: every
+pending future fails with ``BrokenProcessPool`` and the pool is unusable. :class:`WorkerPool`
+(what ``executor="processes"`` builds) gives each worker process a supervising thread in
+the parent that hands it one call at a time and watches the process while it runs:
+
+- the call returns → its future gets the result (or the exception);
+- the process dies (``os._exit``, a signal, the kernel's OOM killer) → that call's future
+  fails with :class:`~persist_ext._errors.WorkerDiedError` naming the exit code or signal,
+  and a fresh process takes the next call; every other call runs normally;
+- the call overruns ``timeout`` → the process is killed and the future fails with
+  :class:`~persist_ext._errors.TaskTimeoutError`; a fresh process takes the next call.
+
+Worker processes never outlive their parent: each asks Linux to kill it when the parent
+dies (``PR_SET_PDEATHSIG``) and a watchdog thread exits when its parent pid changes (other
+systems), so the workers of a killed kernel stop within about a second.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import Executor, Future
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from ..._errors import TaskTimeoutError, WorkerDiedError
+
+__all__ = ["WorkerPool", "describe_exit"]
+
+_STOP = object()
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """``"exit code 3"`` / ``"signal 9 (SIGKILL)"`` for a process's ``exitcode``."""
+    if exitcode is None:
+        return "an unknown cause"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "?"
+        hint = " — likely the out-of-memory killer" if -exitcode == signal.SIGKILL else ""
+        return f"signal {-exitcode} ({name}){hint}"
+    return f"exit code {exitcode}"
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="persist-ext-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker_main(conn: Connection, parent: int) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C / kernel interrupt: the parent's
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            os._exit(0)
+        fn, args, kwargs = pickle.loads(data)
+        try:
+            reply = (True, fn(*args, **kwargs))
+        except BaseException as exc:
+            reply = (False, exc)
+        try:
+            payload = pickle.dumps(reply)
+        except Exception as exc:
+            payload = pickle.dumps((False, RuntimeError(f"result could not be pickled: {exc!r}")))
+        try:
+            conn.send_bytes(payload)
+        except (BrokenPipeError, OSError):
+            os._exit(0)
+
+
+class _Worker:
+    """One worker process and the pipe to it (owned by one supervising thread)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.process: Any = None
+        self.conn: Connection | None = None
+
+    def ensure(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            return
+        parent_end, child_end = self.ctx.Pipe()
+        process = self.ctx.Process(
+            target=_worker_main, args=(child_end, os.getpid()), name="persist-ext-worker"
+        )
+        process.daemon = True
+        process.start()
+        child_end.close()
+        self.process, self.conn = process, parent_end
+
+    def kill(self) -> int | None:
+        process = self.process
+        if process is None:
+            return None
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.process = self.conn = None
+        return process.exitcode
+
+    def stop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # EOF: the worker exits
+        if self.process is not None:
+            self.process.join(2)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(2)
+        self.process = self.conn = None
+
+
+class WorkerPool(Executor):
+    """``max_workers`` supervised worker processes (see the module docstring).
+
+    ``timeout`` (seconds, optional) bounds every call; ``mp_context`` is a
+    ``multiprocessing`` context (default: the platform's default, as
+    ``ProcessPoolExecutor`` uses).
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        timeout: float | None = None,
+        mp_context: Any = None,
+    ) -> None:
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.timeout = timeout
+        self._ctx = mp_context or multiprocessing.get_context()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self.replaced = 0  # worker processes replaced after a death or a timeout
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Schedule ``fn(*args, **kwargs)`` in a worker process."""
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new tasks after shutdown")
+            future: Future[Any] = Future()
+            self._queue.put((future, fn, args, kwargs))
+            if len(self._threads) < self.max_workers:
+                worker = _Worker(self._ctx)
+                thread = threading.Thread(
+                    target=self._serve, args=(worker,), name="persist-ext-pool", daemon=True
+                )
+                self._workers.append(worker)
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _serve(self, worker: _Worker) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                future, fn, args, kwargs = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                self._run_one(worker, future, fn, args, kwargs)
+        finally:
+            worker.stop()
+
+    def _run_one(
+        self, worker: _Worker, future: Future[Any], fn: Any, args: Any, kwargs: Any
+    ) -> None:
+        try:
+            payload = pickle.dumps((fn, args, kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+            return
+        try:
+            worker.ensure()
+            if worker.conn is None or worker.process is None:
+                raise RuntimeError("the worker process did not start")
+            worker.conn.send_bytes(payload)
+        except Exception as exc:
+            worker.kill()
+            future.set_exception(exc)
+            return
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        conn, sentinel = worker.conn, worker.process.sentinel
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = wait([conn, sentinel], left)
+            if conn in ready:
+                try:
+                    ok, value = pickle.loads(conn.recv_bytes())
+                except (EOFError, OSError):
+                    pass  # the process died while answering: handled as a death below
+                except Exception as exc:  # the result cannot be unpickled here
+                    future.set_exception(exc)
+                    return
+                else:
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                    return
+            if conn in ready or sentinel in ready:
+                exitcode = worker.kill()
+                self.replaced += 1
+                future.set_exception(
+                    WorkerDiedError(f"the worker process died ({describe_exit(exitcode)})")
+                )
+                return
+            if not ready:  # the timeout passed
+                worker.kill()
+                self.replaced += 1
+                future.set_exception(
+                    TaskTimeoutError(
+                        f"the task ran longer than its timeout of {self.timeout:g} s; its "
+                        "worker process was killed"
+                    )
+                )
+                return
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers; ``cancel_futures`` cancels calls not started yet."""
+        with self._lock:
+            if self._shutdown:
+                threads = []
+            else:
+                self._shutdown = True
+                threads = list(self._threads)
+        if cancel_futures:
+            pending = []
+            while True:
+                try:
+                    pending.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for item in pending:
+                if item is not _STOP:
+                    item[0].cancel()
+        for _ in threads:
+            self._queue.put(_STOP)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+    def kill_all(self) -> None:
+        """Kill every worker process now (their running calls fail as worker deaths)."""
+        for worker in list(self._workers):
+            process = worker.process
+            if process is not None and process.is_alive():
+                process.kill()
