@@ -25,7 +25,7 @@ prereqs:
 # (hatch-jupyter-builder skips the build when a bundle is already there).
 install: $(PY) prereqs
 	rm -rf persist_ext/labextension persist_ext/interfaces/widgets/static
-	$(PIP) install --quiet .
+	$(PIP) install --quiet ".[lab]"
 
 install-test: $(PY) prereqs
 	rm -rf persist_ext/labextension persist_ext/interfaces/widgets/static
