@@ -90,7 +90,8 @@ def test_sigkill_during_sync_never_loses_a_synced_state(tmp_path: Path) -> None:
         with POD(path) as pod:  # must open, whatever the moment of the kill
             if "step" not in pod:
                 assert len(pod) == 0
-                assert not acknowledged and not seen_steps
+                assert not acknowledged
+                assert not seen_steps
                 continue
             step = pod.peek("step")
             # Nothing acknowledged is lost: the reopened state is at least the last one synced.

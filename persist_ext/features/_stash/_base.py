@@ -21,10 +21,12 @@ from ..._errors import PersistableError
 
 __all__ = [
     "CloseableStash",
+    "DelegateDefaults",
     "DelegateStash",
     "KeyLimitStash",
     "PreemptiveStash",
     "PrimeableStash",
+    "ProtectiveStash",
     "ReadOnlyStash",
     "SortedStash",
     "Stash",
@@ -232,11 +234,25 @@ class CloseableStash(Stash):
         self.close()
 
 
+class DelegateDefaults:
+    """Process-wide defaults of :class:`DelegateStash` (the seed's names).
+
+    ``CLASS_CHECK``: a delegate that is not a :class:`Stash` raises (``True``, the default
+    here) or only logs a warning (``False``, the seed's default, kept for code that relies on
+    duck-typed delegates). A missing (``None``) delegate always raises.
+    ``DELEGATE_ATTR``: the default of ``delegate_attr`` for new delegate stashes.
+    """
+
+    CLASS_CHECK: bool = True
+    DELEGATE_ATTR: bool = False
+
+
 class DelegateStash(CloseableStash):
     """Forward every operation to ``delegate``; the base of stacked stashes.
 
     With ``delegate_attr=True``, attributes this stash lacks are looked up on the delegate
-    (convenient, but it can hide typos, so it is off by default).
+    (convenient, but it can hide typos, so it is off by default; see
+    :class:`DelegateDefaults`).
 
     Examples
     --------
@@ -251,14 +267,19 @@ class DelegateStash(CloseableStash):
     persist_ext._errors.PersistableError: DelegateStash needs a delegate stash, got None; ...
     """
 
-    def __init__(self, delegate: Stash, *, delegate_attr: bool = False) -> None:
+    def __init__(self, delegate: Stash, *, delegate_attr: bool | None = None) -> None:
         if delegate is None or not isinstance(delegate, Stash):
-            raise PersistableError(
+            message = (
                 f"{type(self).__name__} needs a delegate stash, got {delegate!r}; "
                 "pass a Stash such as DictionaryStash() or DirectoryStash(path)."
             )
+            if delegate is None or DelegateDefaults.CLASS_CHECK:
+                raise PersistableError(message)
+            logger.warning(message)
         self.delegate = delegate
-        self.delegate_attr = delegate_attr
+        self.delegate_attr = (
+            DelegateDefaults.DELEGATE_ATTR if delegate_attr is None else delegate_attr
+        )
 
     def __getattr__(self, attr: str) -> Any:
         # Only called when normal lookup fails; vars() avoids recursion before __init__ ran.
@@ -302,6 +323,42 @@ class DelegateStash(CloseableStash):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.delegate!r})"
+
+
+class ProtectiveStash(DelegateStash):
+    """A delegate stash whose :meth:`dump` never raises: a failed dump stores the exception.
+
+    When the delegate's ``dump(name, inst)`` raises an :class:`Exception`, the exception
+    instance is dumped under ``name`` instead, so a batch job records which items failed and
+    why without stopping. With ``log_errors=True`` each failure is logged as a warning.
+
+    Examples
+    --------
+    >>> from persist_ext.features._stash import DictionaryStash
+    >>> class Picky(DictionaryStash):
+    ...     def dump(self, name, inst):
+    ...         if inst is None:
+    ...             raise ValueError(f"no value for {name}")
+    ...         super().dump(name, inst)
+    >>> stash = ProtectiveStash(Picky(), log_errors=False)
+    >>> stash.dump("a", 1)
+    >>> stash.dump("b", None)
+    >>> stash["a"], repr(stash["b"])
+    (1, "ValueError('no value for b')")
+    """
+
+    def __init__(self, delegate: Stash, log_errors: bool = True) -> None:
+        super().__init__(delegate)
+        self.log_errors = log_errors
+
+    def dump(self, name: str, inst: Any) -> Any:
+        """Dump ``inst``; if that raises, dump the exception instead."""
+        try:
+            return super().dump(name, inst)
+        except Exception as error:
+            if self.log_errors:
+                logger.warning("could not dump %r, storing the error instead: %s", name, error)
+            return super().dump(name, error)
 
 
 class KeyLimitStash(DelegateStash):

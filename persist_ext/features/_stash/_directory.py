@@ -31,7 +31,7 @@ from ...storage._protocol import MISSING
 from ._base import CloseableStash
 from ._files import dumps_framed, read_pickle_file, write_pickle_file
 
-__all__ = ["DirectoryStash", "IncrementKeyDirectoryStash", "ShelveStash"]
+__all__ = ["DirectoryStash", "IncrementKeyDirectoryStash", "ShelveStash", "open_shelve"]
 
 
 class DirectoryStash(CloseableStash):
@@ -256,6 +256,12 @@ class IncrementKeyDirectoryStash(DirectoryStash):
         return super().load(name)
 
 
+_UNKNOWN: Any = object()
+# The files the dbm modules make for a shelve at ``path``: gnu/ndbm the path itself or
+# ``.db``; ndbm on some systems ``.pag``/``.dir``; dumb ``.dat``/``.dir``/``.bak``.
+_DBM_SUFFIXES = ("", ".db", ".pag", ".dat", ".dir", ".bak")
+
+
 class ShelveStash(CloseableStash):
     """All values in one :mod:`shelve` database at ``path`` (dbm files beside it).
 
@@ -274,6 +280,8 @@ class ShelveStash(CloseableStash):
     ([1, 2], ['a'])
     """
 
+    _extension: str | None = _UNKNOWN
+
     def __init__(
         self, path: str | os.PathLike[str], writeback: bool = True, auto_close: bool = True
     ) -> None:
@@ -281,6 +289,22 @@ class ShelveStash(CloseableStash):
         self.writeback = writeback
         self.auto_close = auto_close
         self._shelf: shelve.Shelf[Any] | None = None
+
+    @classmethod
+    def get_extension(cls) -> str | None:
+        """The suffix (without the dot) dbm adds to a shelve's path here, or ``None``.
+
+        Which dbm module :mod:`shelve` uses depends on the Python build, and some add a suffix
+        (``db``, ``dat``) to the path they are given; found once by creating a throwaway shelf.
+        """
+        if cls._extension is _UNKNOWN:
+            with tempfile.TemporaryDirectory() as folder:
+                base = Path(folder) / "probe"
+                shelve.open(str(base), flag="c").close()
+                names = sorted(path.name for path in Path(folder).iterdir())
+                suffixes = [name[len("probe.") :] for name in names if name.startswith("probe.")]
+                cls._extension = None if "probe" in names or not suffixes else suffixes[0]
+        return cls._extension  # type: ignore[return-value]
 
     @property
     def is_open(self) -> bool:
@@ -358,10 +382,11 @@ class ShelveStash(CloseableStash):
             return len(shelf)
 
     def clear(self) -> None:
-        """Remove every value (the database is recreated empty)."""
+        """Remove every value and the database's files (the next use creates them again)."""
         self.close()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        shelve.open(str(self.path), flag="n").close()
+        for suffix in _DBM_SUFFIXES:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.with_name(self.path.name + suffix).unlink()
 
     def close(self) -> None:
         """Write back cached values and close the database."""
@@ -376,3 +401,22 @@ class ShelveStash(CloseableStash):
 
     def __repr__(self) -> str:
         return f"ShelveStash({str(self.path)!r})"
+
+
+@contextlib.contextmanager
+def open_shelve(path: str | os.PathLike[str], **kwargs: Any) -> Iterator[ShelveStash]:
+    """A :class:`ShelveStash` at ``path`` for a ``with`` block, closed at its end.
+
+    The seed calls this ``shelve``; :mod:`persist_ext.stash` exports it under that name.
+
+    >>> import tempfile, pathlib
+    >>> with open_shelve(pathlib.Path(tempfile.mkdtemp()) / "db") as stash:
+    ...     stash.dump("a", 1)
+    ...     stash.load("a")
+    1
+    """
+    stash = ShelveStash(path, **kwargs)
+    try:
+        yield stash
+    finally:
+        stash.close()

@@ -1,17 +1,20 @@
 """Stashes that keep values in memory or combine other stashes.
 
-:class:`DictionaryStash` (a ``dict``), :class:`CacheStash` (a read-through, write-through
+:class:`DictionaryStash` (a ``dict``), :class:`LRUCacheStash` (a bounded ``dict`` that drops
+the least recently used key), :class:`CacheStash` (a read-through, write-through
 cache in front of a slower stash) and :class:`UnionStash` (a read-only join of stashes).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from ..._errors import PersistableError
 from ._base import NOT_FOUND, DelegateStash, ReadOnlyStash, Stash
 
-__all__ = ["CacheStash", "DictionaryStash", "UnionStash"]
+__all__ = ["CacheStash", "DictionaryStash", "LRUCacheStash", "UnionStash"]
 
 
 class DictionaryStash(Stash):
@@ -72,6 +75,71 @@ class DictionaryStash(Stash):
 
     def __repr__(self) -> str:
         return f"DictionaryStash({self._data!r})"
+
+
+class LRUCacheStash(DictionaryStash):
+    """A :class:`DictionaryStash` holding at most ``maxsize`` values, least recently used out.
+
+    :attr:`data` is an :class:`~collections.OrderedDict` from least to most recently used; a
+    :meth:`load` of a key or a :meth:`dump` makes it the most recent, and a :meth:`dump` beyond
+    ``maxsize`` drops the oldest keys.
+
+    Examples
+    --------
+    >>> stash = LRUCacheStash(2)
+    >>> stash.dump("a", 1); stash.dump("b", 2); stash.load("a"); stash.dump("c", 3)
+    1
+    >>> list(stash.keys())
+    ['a', 'c']
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+            raise PersistableError(
+                f"LRUCacheStash needs a maxsize of at least 1, got {maxsize!r}; "
+                "pass how many values to keep, e.g. LRUCacheStash(128)."
+            )
+        super().__init__(OrderedDict())
+        self.maxsize = maxsize
+
+    @property
+    def data(self) -> OrderedDict[str, Any]:
+        """The backing ordered dictionary, least recently used first."""
+        return self._data  # type: ignore[return-value]
+
+    def load(self, name: str) -> Any:
+        """The value of ``name`` (now the most recently used), or ``None``."""
+        value = self._data.get(name)
+        if name in self._data:
+            self.data.move_to_end(name)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name`` (now the most recently used), or ``default``."""
+        return self.load(name) if name in self._data else default
+
+    def dump(self, name: str, inst: Any) -> None:
+        """Set ``name`` (now the most recently used); drop the oldest keys beyond maxsize."""
+        self._data[name] = inst
+        self.data.move_to_end(name)
+        while len(self._data) > self.maxsize:
+            self.data.popitem(last=False)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]
+        self.data.move_to_end(key)
+        return value
+
+    def values(self) -> Iterator[Any]:
+        """The values, least recently used first (listing them is not a use)."""
+        return iter(list(self._data.values()))
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """The ``(key, value)`` pairs, least recently used first (not a use)."""
+        return iter(list(self._data.items()))
+
+    def __repr__(self) -> str:
+        return f"LRUCacheStash(maxsize={self.maxsize}, keys={list(self._data)!r})"
 
 
 class CacheStash(DelegateStash):

@@ -1,0 +1,137 @@
+"""zensols.persist names that users import: persist_ext.stash is a drop-in for them."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+
+import persist_ext.stash as stash_api
+from persist_ext import PersistableError
+from persist_ext.stash import (
+    DelegateDefaults,
+    DelegateStash,
+    DictionaryStash,
+    FileTextUtil,
+    LRUCacheStash,
+    ProtectiveStash,
+    ShelveStash,
+    chunks,
+    shelve,
+)
+
+
+class _Picky(DictionaryStash):
+    def dump(self, name: str, inst: object) -> None:
+        if inst == "bad":
+            raise ValueError(f"refused {name}")
+        super().dump(name, inst)
+
+
+def test_every_name_of_the_module_is_importable() -> None:
+    for name in stash_api.__all__:
+        assert getattr(stash_api, name) is not None, name
+
+
+def test_protective_stash_stores_the_error_instead_of_raising(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stash = ProtectiveStash(_Picky(), log_errors=True)
+    stash.dump("a", 1)
+    with caplog.at_level(logging.WARNING, logger="persist_ext"):
+        stash.dump("b", "bad")
+    assert stash["a"] == 1
+    assert isinstance(stash["b"], ValueError)
+    assert str(stash["b"]) == "refused b"
+    assert "could not dump 'b'" in caplog.text
+
+
+def test_protective_stash_can_stay_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    stash = ProtectiveStash(_Picky(), log_errors=False)
+    with caplog.at_level(logging.WARNING, logger="persist_ext"):
+        stash.dump("b", "bad")
+    assert caplog.text == ""
+    assert isinstance(stash.load("b"), ValueError)
+
+
+def test_lru_stash_drops_the_least_recently_used() -> None:
+    stash = LRUCacheStash(2)
+    assert type(stash.data) is OrderedDict
+    stash.dump("a", 1)
+    stash.dump("b", 2)
+    assert stash.load("a") == 1  # "a" is now the most recent
+    stash.dump("c", 3)
+    assert sorted(stash.keys()) == ["a", "c"]
+    assert stash.get("b") is None
+    with pytest.raises(KeyError, match=r"^'b'"):
+        stash["b"]
+    assert list(stash.values()) == [1, 3]  # listing is not a use and never fails
+    stash.clear()
+    assert len(stash) == 0
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, True, None])
+def test_lru_stash_refuses_a_bad_size(size: object) -> None:
+    with pytest.raises(PersistableError, match="maxsize of at least 1"):
+        LRUCacheStash(size)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Test of File! Text@ Util", "test-of-file-text-util"),
+        ("^first Test.", "first-test"),
+        ("!--Test middle!@#$%^&*(){} Last!%", "test-middle-last"),
+    ],
+)
+def test_normalize_text(text: str, expected: str) -> None:
+    assert FileTextUtil.normalize_text(text) == expected
+
+
+def test_normalize_path_keeps_root_and_home() -> None:
+    assert FileTextUtil.normalize_path(Path("/usr/local.bin/a.txt")).parts == (
+        "/",
+        "usr",
+        "local-bin",
+        "a-txt",
+    )
+    assert str(FileTextUtil.normalize_path(Path("~/src/file.c"))) == "~/src/file-c"
+
+
+def test_chunks() -> None:
+    assert tuple(chunks(range(7), 3)) == ([0, 1, 2], [3, 4, 5], [6])
+    assert tuple(chunks(range(0), 3)) == ()
+
+
+def test_shelve_extension_names_the_real_file(tmp_path: Path) -> None:
+    ext = ShelveStash.get_extension()
+    path = tmp_path / "db"
+    file_path = tmp_path / ("db" if ext is None else f"db.{ext}")
+    with shelve(path) as stash:
+        stash.dump("k", [1, 2])
+    assert file_path.exists()
+    with shelve(path) as stash:
+        assert stash.load("k") == [1, 2]
+        stash.clear()
+    assert not file_path.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_delegate_defaults() -> None:
+    with pytest.raises(PersistableError, match="needs a delegate"):
+        DelegateStash(None)  # type: ignore[arg-type]
+    with pytest.raises(PersistableError, match="needs a delegate"):
+        DelegateStash(object())  # type: ignore[arg-type]
+    saved = DelegateDefaults.CLASS_CHECK, DelegateDefaults.DELEGATE_ATTR
+    try:
+        DelegateDefaults.CLASS_CHECK = False
+        DelegateDefaults.DELEGATE_ATTR = True
+        loose = DelegateStash(DictionaryStash({"a": 1}))
+        assert loose.delegate_attr is True
+        assert loose.data == {"a": 1}  # attribute of the delegate
+        with pytest.raises(PersistableError):
+            DelegateStash(None)  # type: ignore[arg-type]  # None always raises
+    finally:
+        DelegateDefaults.CLASS_CHECK, DelegateDefaults.DELEGATE_ATTR = saved
