@@ -22,6 +22,7 @@ from ._errors import (
     PersistError,
     PersistWarning,
     PODError,
+    ProgressError,
     SerializationError,
     StoreClosedError,
     StoreError,
@@ -38,8 +39,10 @@ from .features._checkpoint import (
     save_checkpoint,
 )
 from .features._pod import POD, PersistentOrderedDict, ProgressTracker, Tracker
-from .features._progress import ProgressSnapshot
+from .features._loop import LoopProgress, progress
+from .features._progress import ProgressSnapshot, WaitPolicy, set_wait_policy, wait_policy
 from .features._progress import register_live_renderer as _register_live_renderer
+from .features._progress import register_run_watch as _register_run_watch
 from .features._stash import (
     CacheStash,
     CloseableStash,
@@ -100,6 +103,7 @@ from .features._workflow import (
     storage_factory,
 )
 from .interfaces.widgets import live_progress as _live_progress
+from .interfaces.widgets import watch_run_in_kernel as _watch_run_in_kernel
 from .storage._fingerprint import fingerprint, fingerprint_code
 from .storage._memory import MemoryStore
 from .storage._protocol import MISSING, EntryInfo, KeyValueStore
@@ -142,6 +146,7 @@ __all__ = [
     "InvalidPickle",
     "KeyLimitStash",
     "KeyValueStore",
+    "LoopProgress",
     "Marker",
     "MarkerProgress",
     "MemoryStorage",
@@ -157,6 +162,7 @@ __all__ = [
     "PersistentOrderedDict",
     "PreemptiveStash",
     "PrimeableStash",
+    "ProgressError",
     "ProgressSnapshot",
     "ProgressTracker",
     "ReadOnlyStash",
@@ -187,6 +193,7 @@ __all__ = [
     "UnknownCheckpointError",
     "UnsafeNameError",
     "UnstorableVariableWarning",
+    "WaitPolicy",
     "__version__",
     "all_done",
     "browse",
@@ -206,15 +213,18 @@ __all__ = [
     "marker_persist",
     "open_session",
     "persisted",
+    "progress",
     "reached_by_another_request",
     "register_serializer",
     "restore_checkpoint",
     "save_checkpoint",
     "serializer_for",
     "session_backend",
+    "set_wait_policy",
     "storage_factory",
     "store_context",
     "summarize",
+    "wait_policy",
 ]
 
 
@@ -246,6 +256,7 @@ def __dir__() -> list[str]:
 # Trackers and task groups display as live widgets wherever a kernel runs them; the
 # interface layer provides the widget, so it is injected here, above every layer.
 _register_live_renderer(_live_progress)
+_register_run_watch(_watch_run_in_kernel)
 
 
 # --- IPython extension -------------------------------------------------------------------

@@ -19,6 +19,7 @@ Hierarchy::
     │   └── TaskTimeoutError        a task ran past its group's timeout and was stopped
     ├── CheckpointError             a checkpoint was misused (bad name, unknown variable)
     │   └── UnknownCheckpointError  (also a KeyError) no checkpoint by that name or id
+    ├── ProgressError               (also a ValueError) progress() or a wait policy misused
     └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
 
     PersistWarning (UserWarning)
@@ -44,6 +45,7 @@ __all__ = [
     "PersistError",
     "PersistWarning",
     "PersistableError",
+    "ProgressError",
     "SerializationError",
     "StoreClosedError",
     "StoreError",
@@ -143,6 +145,8 @@ class UnknownCheckpointError(CheckpointError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
 class GroupBusyError(TaskError, ConcurrentAccessError):
     """A task group is already running in another live process; ``holder`` says which
     (``pid``, ``host``, ``since``), and the message says what to do."""
@@ -158,6 +162,10 @@ class WorkerDiedError(TaskError):
 
 class TaskTimeoutError(TaskError):
     """A task ran longer than its group's ``timeout`` and was stopped."""
+
+
+class ProgressError(PersistError, ValueError):
+    """``progress()`` or a wait policy got a bad option (the message names the fix)."""
 
 
 class PersistWarning(UserWarning):

@@ -51,12 +51,11 @@ def test_refreshes_are_throttled(tmp_path: Path) -> None:
     tracker = Tracker(tmp_path / "t")
     tracker.add_many(range(100))
     widget = ProgressWidget(tracker, interval=3600)
-    widget._last = 0.0
     for i in range(100):
         tracker.mark_done(i)
-    # At most one redraw in the interval (the first), however many changes.
-    assert widget.done_bar.value in (0, 1)
-    assert widget.refresh(force=True)
+    # No redraw within the interval, however many changes; an explicit refresh draws.
+    assert widget.done_bar.value == 0
+    widget.refresh()
     assert widget.done_bar.value == 100
     widget.close()
     tracker.close()
@@ -74,23 +73,17 @@ def test_bundle_carries_a_static_snapshot() -> None:
     widget.close()
 
 
-def test_display_handle_is_updated_when_finished(monkeypatch: pytest.MonkeyPatch) -> None:
-    updates: list[dict] = []
-
-    class Handle:
-        def update(self, obj: dict, raw: bool = False) -> None:
-            updates.append(obj)
-
+def test_finished_source_publishes_its_static_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    published: list[bool] = []
     source = Fixed(ProgressSnapshot("x", total=2, todo=2))
-    widget = ProgressWidget(source, interval=0)
-    widget._handle = Handle()
-    widget._shown = (2, 0, 0, 0, 2)
+    widget = ProgressWidget(source, interval=0.001)
+    monkeypatch.setattr(widget, "publish_snapshot", lambda final=False: published.append(final))
     source.snap = ProgressSnapshot("x", total=2, done=2, finished=True)
     widget.refresh()
-    assert len(updates) == 1
-    assert "2 done" in updates[0]["text/plain"]
-    widget.refresh(force=True)  # unchanged counts: no second update
-    assert len(updates) == 1
+    assert published == [True]
+    assert "2 done" in widget.snapshot_text()
+    widget.refresh()  # still finished: not published again
+    assert published == [True]
     widget.close()
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..._errors import TaskError
 from ...storage._protocol import KeyValueStore
+from .._progress import RunWatch, watch_run
 from ._driver import Driver
 from ._executors import ExecutorChoice, check_picklable, check_store, resolve_executor
 from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus, validate_key
@@ -195,6 +196,7 @@ class TaskGroup:
         self._driver: Driver | None = None
         self._lease = RunnerLease(store, name)
         self._progress: TaskProgress | None = None
+        self._watch: RunWatch | None = None
 
     # -- what the group records (the state owns it) -------------------------------------------
 
@@ -347,10 +349,12 @@ class TaskGroup:
                 flush_interval=self.flush_interval,
                 capture=self.capture,
                 timeout=self.timeout,
-                on_complete=self.on_complete,
+                on_complete=self._routed_on_complete(),
             )
             self._status = _State.RUNNING
             _RUNNING.add(self)
+            # Displays follow the run; the callback's output goes to the cell running this.
+            self._watch = watch_run(self)
             self._thread = threading.Thread(
                 target=self._drive,
                 args=(self._driver, scheduled),
@@ -369,6 +373,23 @@ class TaskGroup:
             with self._lock:
                 if self._status is _State.RUNNING:
                     self._status = _State.IDLE
+            if self._watch is not None:
+                self._watch.ended()  # after IDLE: the displays read the final state
+
+    def _routed_on_complete(self) -> Callback | None:
+        """``on_complete``, called through the run's watch, which routes its output to the
+        cell that started the run (None when there is no callback)."""
+        if self.on_complete is None:
+            return None
+
+        def call(result: GroupResult) -> Any:
+            assert self.on_complete is not None
+            watch = self._watch
+            if watch is None:
+                return self.on_complete(result)
+            return watch.call(self.on_complete, result)
+
+        return call
 
     def wait(self, timeout: float | None = None) -> GroupResult:
         """Block until the current run is over; returns the group's :class:`GroupResult`.
@@ -382,7 +403,7 @@ class TaskGroup:
             if thread.is_alive():
                 raise TimeoutError(f"Task group {self.name!r} is still running after {timeout}s.")
         if not self.running:
-            self.state.fire(self.on_complete)
+            self.state.fire(self._routed_on_complete())
         return self.result()
 
     def done(self) -> bool:
@@ -507,7 +528,7 @@ class TaskGroup:
     def _resolve(self, instance: TaskInstance | str, status: TaskStatus) -> TaskInstance:
         target = self._instance(instance)
         if self.state.resolve(target, status, running=self.running):
-            self.state.fire(self.on_complete)
+            self.state.fire(self._routed_on_complete())
         return target
 
     def replay(self, instance: TaskInstance | str, *, run: bool = True) -> TaskInstance:

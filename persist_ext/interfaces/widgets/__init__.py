@@ -1,8 +1,9 @@
 """Widget renderers (ipywidgets / anywidget). Importing this package does not import ipywidgets.
 
-``live_progress(source)`` is the factory ``persist_ext/__init__.py`` registers with
-``persist_ext.features._progress.register_live_renderer``; ``ProgressWidget`` is loaded on
-first attribute access.
+``live_progress(source)`` and ``watch_run_in_kernel(source)`` are the factories
+``persist_ext/__init__.py`` registers with ``persist_ext.features._progress``
+(``register_live_renderer``, ``register_run_watch``); ``ProgressWidget`` is loaded on first
+attribute access. Every display is a ``_live.LiveDisplay``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from __future__ import annotations
 import html
 from typing import Any
 
-__all__ = ["ProgressWidget", "live_progress"]
+__all__ = ["ProgressWidget", "live_progress", "watch_run_in_kernel"]
+
+
+def watch_run_in_kernel(source: Any) -> Any:
+    """The run watch of a task group's ``run()`` (see ``_live.KernelRunWatch``)."""
+    from ._live import KernelRunWatch
+
+    return KernelRunWatch(source)
 
 
 def live_progress(source: Any) -> Any:

@@ -1,27 +1,64 @@
-"""What every persist_ext display shares: a truthful static snapshot and a kernel-side poller.
+"""The one live-display mechanism of persist_ext: every display (task group, markers, tracker,
+``progress()`` loop, stash browser) is a :class:`LiveDisplay`.
 
-A live widget alone leaves nothing useful in a saved notebook: without the kernel (or without
-saved widget state) a front end shows "model not found", and nbconvert / GitHub show nothing
-or the first frame. So each display's mimebundle also carries ``text/plain`` and ``text/html``
-of its *latest* state, and the display is re-published (``update_display``) when the
-displaying cell ends and when the tracked work finishes.
+A display reads its *state* from a source and draws it. It never lies:
 
-Live updates come from :class:`Poller`, a daemon thread in the kernel process. The kernel
-process owns the widget comm, so workers (processes, Dask) only ever write to the store; the
-poller reads the store and sets widget traits. Comm messages from a kernel thread are safe in
-ipykernel >= 6 (iopub goes through its own thread).
+- **Updates.** Sources whose work runs elsewhere (a task group: workers write to the store)
+  are read by a :class:`Poller` thread in the kernel; sources that change in the kernel's own
+  thread (a Tracker, a loop) *push*: they call :meth:`LiveDisplay.notify`, which redraws at
+  most ``1 / interval`` times per second. Both paths end in one locked ``_apply``; a state
+  read before the one on screen is never drawn over it.
+- **Run ends.** A task group's ``run()`` announces itself with ``watch_run`` (features layer);
+  the :class:`KernelRunWatch` registered here re-reads every display of the group when the run
+  ends, in the group's own thread, before ``close()`` can return: the displays hold the final
+  numbers before anyone can close the store.
+- **Closing.** A store closed under a display ends it with the last state it read, saying
+  "stopped watching ... (store closed)" unless that state was already final. No error line.
+- **Saved notebooks.** Each output also carries ``text/plain`` and ``text/html`` of the state,
+  in words when the work is not over ("running at 14:02:05 — 38/80 done"). At the end of
+  every cell, :class:`_Cells` re-reads each shown display and re-publishes the ones that
+  changed (``update_display``); a display whose work is over becomes its static snapshot.
+  nbclient (nbconvert, papermill) applies such updates whichever cell is running; JupyterLab
+  applies them only inside the displaying cell, and later the live widget carries the numbers.
+- **Headless runs.** In a non-interactive run (see ``WaitPolicy``) the end of each cell waits
+  for task groups still running, so the notebook saved by nbconvert or papermill holds their
+  final state and the output of their ``on_complete``.
+- **Callback output.** ``on_complete`` output goes to the cell that called ``run()``: printed
+  there while that cell still runs; afterwards appended to an output area displayed by
+  ``run()`` in that cell (a widget, so JupyterLab and Notebook 7 show it at any time).
+
+The poller and the callback run in kernel threads; comm and display messages from a kernel
+thread are safe in ipykernel >= 6 (iopub goes through its own thread).
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["MIN_INTERVAL", "LiveDisplay", "Poller"]
+from ..._errors import StoreClosedError
+from ...features._progress import RunWatch, running_work, wait_policy
+
+__all__ = [
+    "MIN_INTERVAL",
+    "KernelRunWatch",
+    "LiveDisplay",
+    "Poller",
+    "clock",
+    "displays_of",
+    "kernel_waits",
+]
+
+log = logging.getLogger("persist_ext")
 
 #: The fastest a display refreshes: at most 10 updates per second.
 MIN_INTERVAL = 0.1
@@ -35,24 +72,245 @@ def _shell() -> Any:
     return get_ipython()
 
 
-class LiveDisplay:
-    """Mixin for ipywidgets that keeps a static snapshot in every output it is shown in.
+def clock(ts: float) -> str:
+    """Local wall-clock time of an epoch timestamp: ``'14:02:05'``."""
+    return time.strftime("%H:%M:%S", time.localtime(ts))
 
-    Subclasses implement :meth:`snapshot_text` and :meth:`snapshot_html`; they describe the
-    widget's current state with real numbers. Put the mixin first in the bases so that its
-    ``_repr_mimebundle_`` wraps the widget's.
+
+# --- the displays --------------------------------------------------------------------------
+
+_displays: weakref.WeakSet[LiveDisplay] = weakref.WeakSet()
+
+
+def displays_of(source: Any) -> list[LiveDisplay]:
+    """Every live display (shown or not, not closed) that watches ``source``."""
+    return [d for d in list(_displays) if d._source is source and not d._closed]
+
+
+class LiveDisplay:
+    """Mixin for ipywidgets: a source read into a state, drawn live, and saved truthfully.
+
+    Put the mixin first in the bases. A display that follows a source calls
+    :meth:`_init_live` at the end of its ``__init__`` and implements:
+
+    ``read()``
+        Read the source's current state (any object).
+    ``draw(state)``
+        Set widget traits for ``state`` (runs in whichever thread applied the state).
+    ``is_final(state)``
+        Whether nothing about the work can change any more.
+    ``state_text(state, status)`` / ``state_html(state, status)``
+        The static snapshot; ``status`` is the sentence about the state's moment
+        (:meth:`status_words`).
+    ``progress_words(state)``
+        ``'38/80 done'``: how far the work is, for the status sentence.
+    ``has_started(state)``
+        Whether any of the work has started (else "waiting to start").
+
+    A display without a source (the stash browser) only implements :meth:`snapshot_text`
+    and :meth:`snapshot_html`; it still gets the cell-end publishing.
     """
 
     _display_id: str | None = None
-    _hook_registered: bool = False
+    _source: Any = None
+    _closed: bool = False
+    _final: bool = False
+    _ended_reason: str | None = None
+    _ended_at: float | None = None
+    _published: Any = None
+    #: How the status sentence starts when the display stopped following its source.
+    _ended_phrase = "stopped watching"
+    poller: Poller | None = None
+
+    # -- the contract (sources) -----------------------------------------------------------
+
+    def read(self) -> Any:
+        """Read the source's current state."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def draw(self, state: Any) -> None:
+        """Draw ``state`` into the widget's traits."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def is_final(self, state: Any) -> bool:
+        """Whether the work shown by ``state`` is over."""
+        return False
+
+    def has_started(self, state: Any) -> bool:
+        """Whether any of the work shown by ``state`` has started."""
+        return True
+
+    def progress_words(self, state: Any) -> str:
+        """How far the work is, in a few words (``'38/80 done'``)."""
+        return ""
+
+    def state_text(self, state: Any, status: str) -> str:
+        """Plain-text snapshot of ``state``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def state_html(self, state: Any, status: str) -> str:
+        """Static HTML snapshot of ``state`` (inline styles only, no scripts)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def _init_live(
+        self, source: Any, *, interval: float, poll: bool, throttle: float | None = None
+    ) -> None:
+        """Read the first state and set up updates (call last in the subclass ``__init__``)."""
+        if interval <= 0:
+            raise ValueError(f"interval must be positive seconds, got {interval!r}")
+        self._source = source
+        self._lock = threading.RLock()
+        self._seq = 0  # the order of reads; a read older than the state shown is dropped
+        self._shown_seq = -1
+        self._last_draw = 0.0
+        self._throttle = max(0.0, interval if throttle is None else throttle)
+        self._stale_since: float | None = None
+        self.state: Any = None
+        self.poller = (
+            Poller(
+                self._read_in_order,
+                self._apply_in_order,
+                lambda _seq_state: self._final or self._ended_reason is not None,
+                interval=interval,
+                on_error=self._read_failed,
+            )
+            if poll
+            else None
+        )
+        _displays.add(self)
+        self._apply_in_order(self._read_in_order())
+
+    def _next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def _read_in_order(self) -> tuple[int, Any]:
+        seq = self._next_seq()
+        return seq, self.read()
+
+    def _apply_in_order(self, seq_state: tuple[int, Any]) -> None:
+        seq, state = seq_state
+        with self._lock:
+            if seq <= self._shown_seq or self._closed:
+                return
+            self._shown_seq = seq
+            self._apply(state)
+
+    def _apply(self, state: Any) -> None:
+        self.state = state
+        self._stale_since = None
+        final = self.is_final(state)
+        self.draw(state)
+        self._last_draw = time.monotonic()
+        if final and not self._final:
+            self._final = True
+            if self.poller is not None:
+                self.poller.stop()
+            self.publish_snapshot(final=True)
+        elif not final and self._final:
+            self._final = False  # the work started again (a new run, new tracker keys)
+
+    def _read_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, StoreClosedError):
+            self.end("store closed")
+            return
+        # A busy store (lock timeout on a loaded machine) is not news: keep the last state,
+        # say how old it is, and retry.
+        log.debug("persist_ext display: read failed (%s); retrying", exc)
+        if self._stale_since is None:
+            self._stale_since = time.time()
+            with self._lock:
+                self.draw(self.state)
+
+    def refresh(self) -> Any:
+        """Read the source now and draw it; returns the state shown.
+
+        A closed store ends the display (see :meth:`end`) instead of raising.
+        """
+        if self._source is None or self._closed:
+            return self.state
+        try:
+            self._apply_in_order(self._read_in_order())
+        except StoreClosedError:
+            self.end("store closed")
+        return self.state
+
+    def notify(self, *_args: Any) -> None:
+        """The source changed: redraw, at most once per ``interval`` (push-driven sources)."""
+        if time.monotonic() - self._last_draw >= self._throttle:
+            self.refresh()
+
+    def revive(self) -> None:
+        """The work runs again (a new run of a group): follow it until it is over again."""
+        if self._closed or self._source is None:
+            return
+        with self._lock:
+            self._ended_reason = None
+        self.refresh()
+        if self.poller is not None and not self._final and self._display_id is not None:
+            self.poller.start()
+
+    def end(self, reason: str) -> None:
+        """Stop following the source and keep the last state read, saying why.
+
+        The display is not closed: it goes on showing that state (a final state stays
+        "finished"; another one says "stopped watching at ... (reason)").
+        """
+        with self._lock:
+            if self._ended_reason is not None or self._closed:
+                return
+            if not self._final:
+                self._ended_reason = reason
+                self._ended_at = time.time()
+            if self.poller is not None:
+                self.poller.stop()
+            if self.state is not None:
+                self.draw(self.state)
+        self.publish_snapshot(final=True)
+
+    @property
+    def done(self) -> bool:
+        """Whether the display will not change any more (work over, or watching ended)."""
+        return self._final or self._ended_reason is not None
+
+    def status_words(self) -> str:
+        """The sentence about the moment of the state shown.
+
+        ``'running at 14:02:05 — 38/80 done'``, ``'waiting to start at ...'``,
+        ``'stopped watching at ... (store closed) — 38/80 done'``, or ``''`` when the state is
+        final (the snapshot then says "finished" itself).
+        """
+        state = self.state
+        if state is None or self._final:
+            return ""
+        words = self.progress_words(state)
+        tail = f" — {words}" if words else ""
+        if self._ended_reason is not None:
+            when = clock(self._ended_at or time.time())
+            return f"{self._ended_phrase} at {when} ({self._ended_reason}){tail}"
+        when = clock(self._stale_since or time.time())
+        if self._stale_since is not None:
+            return f"as of {when} (store busy, retrying){tail}"
+        if not self.has_started(state):
+            return f"waiting to start at {when}{tail}"
+        return f"running at {when}{tail}"
+
+    # -- snapshots and display ---------------------------------------------------------------
 
     def snapshot_text(self) -> str:
         """Plain-text description of the current state."""
-        raise NotImplementedError  # pragma: no cover - abstract
+        return self.state_text(self.state, self.status_words())
 
     def snapshot_html(self) -> str:
-        """Static HTML description of the current state (no scripts, inline styles only)."""
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Static HTML description of the current state."""
+        return self.state_html(self.state, self.status_words())
+
+    def _is_done(self) -> bool:
+        # Displays without a source (the browser) never become static.
+        return self._source is not None and self.done
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(super()._repr_mimebundle_(**kwargs) or {})  # type: ignore[misc]
@@ -65,69 +323,69 @@ class LiveDisplay:
 
         if self._display_id is None:
             self._display_id = uuid.uuid4().hex
-        shell = _shell()
-        display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
-        if shell is not None and not self._hook_registered:
-            shell.events.register("post_run_cell", self._after_cell)
-            self._hook_registered = True
-        self._on_displayed()
+        _displays.add(self)
+        cells = _Cells.install()
+        bundle = self._repr_mimebundle_()
+        if self._is_done():
+            bundle = {k: bundle[k] for k in ("text/plain", "text/html")}
+        self._published = self._publish_key()
+        display(bundle, raw=True, display_id=self._display_id)
+        if cells is not None:
+            cells.shown(self)
+        if self.poller is not None and not self.done:
+            self.poller.start()
 
-    def _on_displayed(self) -> None:
-        """Called after each display: a display with a ``poller`` polls until it is done."""
-        poller = getattr(self, "poller", None)
-        if poller is not None and not self._is_done():
-            poller.start()
-
-    def close(self) -> None:
-        """Stop polling, then close this widget and every widget shown inside it."""
-        poller = getattr(self, "poller", None)  # absent if __init__ raised early
-        if poller is not None:
-            poller.stop()
-        pending = list(getattr(self, "children", ()))
-        while pending:
-            child = pending.pop()
-            pending.extend(getattr(child, "children", ()))
-            child.close()
-        super().close()  # type: ignore[misc]
-
-    def _is_done(self) -> bool:
-        """Whether the state shown can no longer change (then outputs become static)."""
-        return False
-
-    def _after_cell(self, *_args: Any) -> None:
-        # The displaying cell is ending: its output area still listens, so store the state
-        # it ends with. Later changes are published again when the work finishes.
-        shell = _shell()
-        if shell is not None and self._hook_registered:
-            try:
-                shell.events.unregister("post_run_cell", self._after_cell)
-            except ValueError:
-                pass
-            self._hook_registered = False
-        self.publish_snapshot(final=self._is_done())
+    def _publish_key(self) -> Any:
+        return (self.snapshot_text(), self._is_done())
 
     def publish_snapshot(self, final: bool = False) -> None:
-        """Re-publish this display's outputs so they carry the current snapshot.
+        """Re-publish this display's output so it carries the current snapshot.
 
-        With ``final=True`` (the tracked work is over) the outputs become the static snapshot
-        alone: nothing will change any more, and a saved notebook, nbconvert, GitHub and a
-        reopened notebook without a kernel then all show the same final numbers instead of a
-        widget placeholder. Safe to call from the poller thread; does nothing if the widget was
-        never displayed or outside a kernel.
+        With ``final=True`` (the work is over, or watching ended) the output becomes the
+        static snapshot alone: a saved notebook, nbconvert, GitHub and a notebook reopened
+        without a kernel then all show the same numbers instead of a widget placeholder.
+        Safe from any thread; does nothing if the display was never shown or outside IPython.
         """
         if self._display_id is None or _shell() is None:
             return
         from IPython.display import update_display
 
         # Sent with the kernel's *current* parent on purpose: front ends only listen to the
-        # request that is executing. While the displaying cell runs that is its own request;
-        # later, nbclient (and the classic notebook) apply an update by display id whichever
-        # cell is running, while JupyterLab applies it only within the displaying cell, so
-        # there the live widget (and saved widget state) carries the final numbers.
+        # request that is executing. nbclient applies an update by display id whichever cell
+        # is running; JupyterLab applies it only within the displaying cell, so there the
+        # live widget carries later numbers.
         bundle = self._repr_mimebundle_()
         if final:
             bundle = {k: bundle[k] for k in ("text/plain", "text/html")}
+        self._published = self._publish_key()
         update_display(bundle, raw=True, display_id=self._display_id)
+
+    def _cell_ended(self) -> None:
+        """Called at the end of every cell for a shown display: publish what changed."""
+        if self._closed or self._display_id is None:
+            return
+        if self._source is not None and not self._ended_reason:
+            try:
+                self.refresh()
+            except Exception as exc:  # a broken source must not break the user's cell
+                log.debug("persist_ext display: refresh at cell end failed: %s", exc)
+                return
+        if self._publish_key() != self._published:
+            self.publish_snapshot(final=self._is_done())
+
+    def close(self) -> None:
+        """Stop updating, then close this widget and every widget shown inside it."""
+        self._closed = True
+        poller = getattr(self, "poller", None)  # absent if __init__ raised early
+        if poller is not None:
+            poller.stop()
+        _displays.discard(self)
+        pending = list(getattr(self, "children", ()))
+        while pending:
+            child = pending.pop()
+            pending.extend(getattr(child, "children", ()))
+            child.close()
+        super().close()  # type: ignore[misc]
 
 
 class Poller:
@@ -136,7 +394,7 @@ class Poller:
     Parameters
     ----------
     fetch
-        Reads the current state (e.g. ``source.progress``); runs in the poller thread.
+        Reads the current state; runs in the poller thread.
     apply
         Draws it (sets widget traits); runs in the poller thread of the kernel process.
     is_final
@@ -147,7 +405,8 @@ class Poller:
     on_final
         Called once after the final state was applied.
     on_error
-        Called with an exception raised by ``fetch``; polling continues with back-off.
+        Called with an exception raised by ``fetch``; polling continues with back-off
+        (``on_error`` may call :meth:`stop`).
 
     Examples
     --------
@@ -191,7 +450,9 @@ class Poller:
 
     def start(self) -> Poller:
         """Start polling (a no-op if already running); returns self."""
-        if not self.running:
+        if not self.active:
+            if self.running:  # stopping: let it finish its read before starting anew
+                self.join(5)
             self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, name="persist-ext-poller", daemon=True
@@ -205,8 +466,9 @@ class Poller:
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the thread to end."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _run(self) -> None:
         delay = self.interval
@@ -216,7 +478,7 @@ class Poller:
             started = time.monotonic()
             try:
                 state = self._fetch()
-            except Exception as exc:  # keep the display alive; show the error, back off
+            except Exception as exc:  # keep the display alive, back off
                 self.last_error = exc
                 if self._on_error is not None:
                     self._on_error(exc)
@@ -232,3 +494,220 @@ class Poller:
                 return
             delay = max(self.interval, 2 * took)
             self._stop.wait(delay)
+
+
+# --- cells: what happens at the end of each one ------------------------------------------
+
+
+def _parent_request(shell: Any) -> dict[str, Any]:
+    kernel = getattr(shell, "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    if not callable(get_parent):
+        return {}
+    try:
+        return get_parent("shell") or {}
+    except Exception:  # an older ipykernel without channels
+        return {}
+
+
+def kernel_waits(shell: Any = None) -> bool:
+    """Whether the cell now running waits, at its end, for work still running.
+
+    ``auto`` waits when the request did not allow stdin: nbclient (nbconvert, papermill)
+    sends ``allow_stdin=False``; JupyterLab, Notebook 7 and VS Code send True.
+    """
+    policy = wait_policy()
+    if policy.mode != "auto":
+        return policy.mode == "always"
+    shell = shell if shell is not None else _shell()
+    request = _parent_request(shell)
+    if not request:
+        return False  # a terminal IPython is interactive
+    return not request.get("content", {}).get("allow_stdin", True)
+
+
+class _Cells:
+    """The kernel's cell boundaries: which cell runs, and the work done at each cell's end."""
+
+    _instance: _Cells | None = None
+    _install_lock = threading.Lock()
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.lock = threading.RLock()
+        self.current: str | None = self._msg_id() if _executing(shell) else None
+        self._shown: weakref.WeakSet[LiveDisplay] = weakref.WeakSet()
+        shell.events.register("pre_run_cell", self._pre)
+        shell.events.register("post_run_cell", self._post)
+
+    @classmethod
+    def install(cls) -> _Cells | None:
+        """The instance for the running IPython shell (registered once), or None."""
+        shell = _shell()
+        if shell is None:
+            return None
+        with cls._install_lock:
+            if cls._instance is None or cls._instance.shell is not shell:
+                cls._instance = cls(shell)
+            return cls._instance
+
+    def _msg_id(self) -> str:
+        request = _parent_request(self.shell)
+        return str(request.get("header", {}).get("msg_id") or uuid.uuid4().hex)
+
+    def shown(self, display: LiveDisplay) -> None:
+        self._shown.add(display)
+
+    def _pre(self, *_args: Any) -> None:
+        with self.lock:
+            self.current = self._msg_id()
+
+    def _post(self, *_args: Any) -> None:
+        try:
+            if kernel_waits(self.shell):
+                timeout = wait_policy().timeout
+                for watch in running_work():
+                    watch.wait(timeout)
+            for display in list(self._shown):
+                display._cell_ended()
+        finally:
+            with self.lock:
+                self.current = None
+
+
+def _executing(shell: Any) -> bool:
+    # A cell is running when IPython is executing a request from the main thread.
+    return threading.current_thread() is threading.main_thread() and bool(_parent_request(shell))
+
+
+# --- task-group runs -----------------------------------------------------------------------
+
+
+class _ThreadOutput(io.TextIOBase):
+    """``sys.stdout`` / ``sys.stderr`` stand-in that diverts writes of one thread to a buffer."""
+
+    def __init__(self, original: Any, thread: threading.Thread, sink: io.StringIO) -> None:
+        self.original, self.thread, self.sink = original, thread, sink
+
+    def write(self, text: str) -> int:
+        if threading.current_thread() is self.thread:
+            return self.sink.write(text)
+        return int(self.original.write(text) or 0)
+
+    def flush(self) -> None:
+        if threading.current_thread() is not self.thread:
+            self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+@contextmanager
+def _captured_thread_output() -> Iterator[io.StringIO]:
+    # Only this thread's output is diverted: the main thread may be printing in another cell.
+    sink = io.StringIO()
+    thread = threading.current_thread()
+    out = _ThreadOutput(sys.stdout, thread, sink)
+    err = _ThreadOutput(sys.stderr, thread, sink)
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        yield sink
+    finally:
+        # Someone may have replaced them meanwhile; then ours are pass-throughs left in place.
+        if sys.stdout is out:
+            sys.stdout = out.original
+        if sys.stderr is err:
+            sys.stderr = err.original
+
+
+class _CallbackOutput:
+    """Where ``on_complete`` prints when its group's cell has ended: an Output widget there."""
+
+    def __init__(self, title: str) -> None:
+        import ipywidgets as widgets
+
+        self.title = title
+        self.widget = widgets.Output()
+        self.widget.add_class("persist-ext-callback-output")
+        self.text = ""
+        self.display_id = uuid.uuid4().hex
+
+    def bundle(self) -> dict[str, Any]:
+        data: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
+        data["text/plain"] = self.text
+        return data
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self.bundle(), raw=True, display_id=self.display_id)
+
+    def append(self, text: str) -> None:
+        from IPython.display import update_display
+
+        self.text += text
+        self.widget.append_stdout(text)  # a comm message: reaches the cell at any time
+        update_display(self.bundle(), raw=True, display_id=self.display_id)
+
+
+class KernelRunWatch(RunWatch):
+    """A run in a kernel: refreshes its displays when it ends and routes its callback output.
+
+    Created by ``watch_run`` (registered by ``persist_ext/__init__.py``) when a task group
+    starts a run.
+    """
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        cells = _Cells.install()
+        self._cells = cells
+        self._origin: str | None = None
+        self._output: _CallbackOutput | None = None
+        for display in displays_of(source):
+            display.revive()
+        if cells is None or not _executing(cells.shell):
+            return
+        with cells.lock:
+            self._origin = cells.current
+        if getattr(source, "on_complete", None) is not None and not kernel_waits(cells.shell):
+            # An interactive run: the callback will most likely fire after this cell has
+            # ended, when only widgets still reach it.
+            self._output = _CallbackOutput(str(getattr(source, "name", "")))
+            self._output.show()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        cells = self._cells
+        if cells is None or self._origin is None:
+            return fn(*args)
+        with cells.lock:
+            if cells.current == self._origin:
+                # The cell that started the run is still running (it waits, or the run was
+                # short): output from this thread goes to the kernel's current request.
+                return fn(*args)
+        with _captured_thread_output() as sink:
+            try:
+                return fn(*args)
+            finally:
+                self._deliver(sink.getvalue())
+
+    def _deliver(self, text: str) -> None:
+        if not text:
+            return
+        if self._output is not None:
+            self._output.append(text)
+            return
+        # No output area in the starting cell (it waited, then timed out): say whose output
+        # this is, wherever output goes now.
+        name = getattr(self.source, "name", "")
+        sys.stdout.write(f"[on_complete of task group {name!r}, started in an earlier cell]\n")
+        sys.stdout.write(text)
+
+    def ended(self) -> None:
+        # Runs in the group's thread before it reports the run over, so close() (which waits
+        # for it) cannot close the store before the displays read their final state.
+        for display in displays_of(self.source):
+            try:
+                display.refresh()
+            except Exception as exc:
+                log.debug("persist_ext display: final refresh failed: %s", exc)
+        super().ended()

@@ -22,7 +22,7 @@ from ...features._tasks._markers import (
     marker_get_multi,
 )
 from ...storage._protocol import KeyValueStore
-from ._live import LiveDisplay, Poller
+from ._live import LiveDisplay
 
 __all__ = [
     "MarkerProgress",
@@ -143,8 +143,12 @@ def _groups_cell(state: MarkerState, i: int) -> str:
     return _groups_line(state.groups[i - 1]) if 0 < i < n - 1 and i - 1 < len(state.groups) else ""
 
 
-def markers_html(state: MarkerState) -> str:
-    """Static HTML: one bar per level, complete groups as green squares, the completion line."""
+def markers_html(state: MarkerState, status: str = "") -> str:
+    """Static HTML: one bar per level, complete groups as green squares, the completion line.
+
+    ``status`` replaces the "waiting for completion" line of an incomplete tree (the live
+    display's sentence, e.g. ``"running at 14:02:05 — 38/80 tasks done"``).
+    """
     rows = []
     n = len(state.levels)
     for i, (done, total) in enumerate(state.levels):
@@ -157,18 +161,20 @@ def markers_html(state: MarkerState) -> str:
         )
     color = "#2e7d32;font-weight:bold" if state.complete else "#757575"
     mark = "&#10003; " if state.complete else ""
+    line = _completion_line(state) if state.complete or not status else status
     return (
         '<div class="persist-ext-markers" style="font-family:sans-serif;font-size:13px">'
         f"<b>markers {html.escape(state.root_id)}</b><table>{''.join(rows)}</table>"
-        f'<div style="color:{color}">{mark}{_completion_line(state)}</div></div>'
+        f'<div style="color:{color}">{mark}{html.escape(line)}</div></div>'
     )
 
 
-def markers_text(state: MarkerState) -> str:
-    """Plain text: ``markers g/1/root: tasks 37/100, level 1 3/10, root 0/1 | waiting ...``."""
+def markers_text(state: MarkerState, status: str = "") -> str:
+    """Plain text: ``markers g/1/root: tasks 37/100, level 1 3/10, root 0/1 | running ...``."""
     n = len(state.levels)
     parts = ", ".join(f"{_level_name(i, n)} {d}/{t}" for i, (d, t) in enumerate(state.levels))
-    return f"markers {state.root_id}: {parts or 'no tree yet'} | {_completion_line(state)}"
+    line = _completion_line(state) if state.complete or not status else status
+    return f"markers {state.root_id}: {parts or 'no tree yet'} | {line}"
 
 
 def _group_root(group: Any) -> str | None:
@@ -230,31 +236,38 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
         self.add_class("persist-ext-markers")
         self.bars: list[widgets.IntProgress] = []
         self.labels: list[widgets.HTML] = []
-        self.state = self.read()
-        self.poller = Poller(
-            self.read,
-            self.update,
-            self._is_final,
-            interval=interval,
-            on_final=lambda: self.publish_snapshot(final=True),
-        )
-        self.update(self.state)
+        self._init_live(source, interval=interval, poll=True)
+
+    # -- the LiveDisplay contract ----------------------------------------------------------
 
     def read(self) -> MarkerState:
         """Read the tree's state from the store (an empty state until the tree exists)."""
         root = self._root()
         if root is None:
-            return MarkerState("(not started)", (), (), None, time.time())
+            return MarkerState("(no run yet)", (), (), None, time.time())
         if self._shape is None or self._shape.root_id != root or not self._shape.levels:
             self._shape = _TreeShape(self.store, root)
         return read_markers(self.store, root, self._shape)
 
-    def _is_final(self, state: MarkerState) -> bool:
+    def is_final(self, state: MarkerState) -> bool:
         if not state.complete:
             return False
         if state.callback_at is not None or not self.expects_callback:
             return True
+        # The group ran and ended without claiming the callback here: another process did,
+        # or it will never be claimed (the callback was removed); do not wait forever.
+        if getattr(self._source, "running", True) is False:
+            return True
         return time.time() - (state.completed_at or 0) > self.grace
+
+    def has_started(self, state: MarkerState) -> bool:
+        return bool(state.levels)
+
+    def progress_words(self, state: MarkerState) -> str:
+        if not state.levels:
+            return "no marker tree yet"
+        done, total = state.levels[0]
+        return f"{done}/{total} tasks done"
 
     def _ensure_rows(self, n: int) -> None:
         if len(self.bars) == n:
@@ -263,9 +276,8 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
         self.labels = [widgets.HTML() for _ in range(n)]
         self.level_box.children = [widgets.HBox([b, lab]) for b, lab in zip(self.bars, self.labels)]
 
-    def update(self, state: MarkerState) -> None:
-        """Draw ``state`` (the poller calls this)."""
-        self.state = state
+    def draw(self, state: MarkerState) -> None:
+        """Draw ``state`` (the poller, a run's end and the cell end call this)."""
         n = len(state.levels)
         self._ensure_rows(n)
         self.title.value = f"<b>markers</b> <code>{html.escape(state.root_id)}</code>"
@@ -282,22 +294,18 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
                 f"&#10003; {_completion_line(state)}</div>"
             )
         else:
-            self.banner.value = f'<span style="color:#757575">{_completion_line(state)}</span>'
+            line = html.escape(self.status_words() or _completion_line(state))
+            self.banner.value = f'<span style="color:#757575">{line}</span>'
 
-    def refresh(self) -> MarkerState:
-        """Read the tree once and draw it."""
-        state = self.read()
-        self.update(state)
-        return state
+    def update(self, state: MarkerState) -> None:
+        """Draw a given state (it becomes the state shown)."""
+        self._apply_in_order((self._next_seq(), state))
 
-    def snapshot_text(self) -> str:
-        return markers_text(self.state)
+    def state_text(self, state: MarkerState, status: str) -> str:
+        return markers_text(state, status)
 
-    def snapshot_html(self) -> str:
-        return markers_html(self.state)
-
-    def _is_done(self) -> bool:
-        return self._is_final(self.state)
+    def state_html(self, state: MarkerState, status: str) -> str:
+        return markers_html(state, status)
 
 
 def display_markers(source: Any, root_id: str | None = None, *, interval: float = 0.5) -> Any:

@@ -1,34 +1,29 @@
-"""ProgressWidget: a live ipywidgets-8 progress display for any ProgressSource.
+"""ProgressWidget: the live bar of an in-process source (a Tracker, a ``progress()`` loop).
 
-How it stays live without threads: a source that offers ``add_observer(callback)`` (a
-:class:`~persist_ext.Tracker` does) calls the widget after each status change, and the widget
-refreshes at most ``1 / interval`` times per second (10 by default). Those comm messages go out
-from the kernel's main thread while the cell's loop runs. After every cell, an IPython
-``post_execute`` hook refreshes each displayed widget once more, so the final numbers always
-show, and updates the widget's display output through its display handle: the output's
-``text/plain`` and ``text/html`` entries carry the latest snapshot, which is what a saved
-notebook or nbconvert shows when no widget manager is there to draw the live view.
+The source changes in the kernel's own thread (the cell's loop), so the widget does not poll:
+a source that offers ``add_observer(callback)`` calls it after each change and the widget
+redraws at most ``1 / interval`` times per second (the shared mechanism of ``_live.py``,
+which also publishes the final snapshot and re-publishes at the end of every cell). Nested
+loops show as rows of their outer loop's widget (:meth:`ProgressWidget.add_child`).
 """
 
 from __future__ import annotations
 
-import time
-import weakref
-from typing import Any
+import html
 
 import ipywidgets as widgets
 
 from ...features._progress import (
     ProgressSnapshot,
     ProgressSource,
+    eta_text,
+    rate_text,
     snapshot_html,
     snapshot_text,
 )
+from ._live import LiveDisplay, clock
 
-__all__ = ["ProgressWidget", "live_progress"]
-
-_live: weakref.WeakSet[ProgressWidget] = weakref.WeakSet()
-_hook_installed = False
+__all__ = ["ProgressWidget", "live_progress", "progress_html", "progress_text"]
 
 
 def _label(snap: ProgressSnapshot) -> str:
@@ -37,7 +32,54 @@ def _label(snap: ProgressSnapshot) -> str:
     return text.split("] ", 1)[-1].strip()
 
 
-class ProgressWidget(widgets.VBox):
+def _loop_line(snap: ProgressSnapshot) -> str:
+    """``'45% 45/100 it | 9.8/s | ETA 5.6 s'`` (loops: no failed/to-do vocabulary)."""
+    unit = f" {snap.unit}" if snap.unit else ""
+    if snap.total <= 0 and not snap.finished:
+        head = f"{snap.done:,}{unit}"
+    else:
+        head = f"{snap.fraction:4.0%} {snap.done:,}/{snap.total:,}{unit}"
+    parts = [head, rate_text(snap), eta_text(snap)]
+    if snap.note:
+        parts.append(snap.note)
+    return " | ".join(parts)
+
+
+def _is_loop(snap: ProgressSnapshot) -> bool:
+    return bool(snap.unit)
+
+
+def progress_text(snap: ProgressSnapshot, status: str = "", width: int = 30) -> str:
+    """One line: title, ASCII bar, counts, rate, ETA, and the state's moment if not final."""
+    if _is_loop(snap):
+        filled = round(snap.fraction * width) if snap.total > 0 else 0
+        bar = "#" * filled + "-" * (width - filled)
+        line = f"{snap.title} [{bar}] {_loop_line(snap)}"
+    else:
+        line = snapshot_text(snap, width)
+    return f"{line} | {status}" if status else line
+
+
+def progress_html(snap: ProgressSnapshot, status: str = "") -> str:
+    """Static HTML of a bar; ``status`` is the sentence of an unfinished state."""
+    if not _is_loop(snap):
+        body = snapshot_html(snap)
+    else:
+        pct = 100.0 * snap.fraction if snap.total > 0 else 0.0
+        color = "#43a047" if snap.finished or not status.startswith("stopped") else "#fb8c00"
+        body = (
+            '<div class="persist-ext-progress" style="font-family:monospace">'
+            f"<b>{html.escape(snap.title)}</b> "
+            '<div style="display:inline-block;vertical-align:middle;width:240px;height:10px;'
+            f'background:#eee"><div style="width:{pct:.1f}%;height:10px;background:{color}">'
+            f"</div></div> <span>{html.escape(_loop_line(snap))}</span></div>"
+        )
+    if status:
+        body = f'<div>{body}<div style="color:#757575">{html.escape(status)}</div></div>'
+    return body
+
+
+class ProgressWidget(LiveDisplay, widgets.VBox):
     """A title, a *done* and a *failed* bar, and a label with counts, rate and ETA.
 
     Parameters
@@ -55,11 +97,13 @@ class ProgressWidget(widgets.VBox):
     >>> tracker = Tracker(tempfile.mkdtemp(), title="jobs")
     >>> tracker.add_many(["a", "b"])
     >>> w = ProgressWidget(tracker)
-    >>> tracker.mark_done("a"); _ = w.refresh(force=True)
+    >>> tracker.mark_done("a"); _ = w.refresh()
     >>> (w.done_bar.value, w.done_bar.max, w.status.value.split(" |")[0])
     (1, 2, '50% 1/2')
     >>> w.close(); tracker.close()
     """
+
+    _ended_phrase = "stopped"
 
     def __init__(self, source: ProgressSource, *, interval: float = 0.1) -> None:
         self.source = source
@@ -72,103 +116,112 @@ class ProgressWidget(widgets.VBox):
             min=0, max=1, value=0, bar_style="danger", description="failed"
         )
         self.status = widgets.Label()
+        self.moment = widgets.HTML()
+        self.rows = widgets.VBox()  # nested loops
         super().__init__(
-            children=[self.title, widgets.HBox([self.done_bar, self.failed_bar]), self.status]
+            children=[
+                self.title,
+                widgets.HBox([self.done_bar, self.failed_bar]),
+                self.status,
+                self.moment,
+                self.rows,
+            ]
         )
-        self.snapshot: ProgressSnapshot = source.progress()
-        self._last = 0.0
-        self._handle: Any = None
-        self._shown: tuple[int, ...] | None = None  # counts in the static output
-        self._draw(self.snapshot)
+        self.add_class("persist-ext-progress")
+        self._children: list[ProgressWidget] = []
+        self._init_live(source, interval=max(interval, 1e-3), poll=False, throttle=interval)
         add_observer = getattr(source, "add_observer", None)
         if callable(add_observer):
-            add_observer(self._on_change)
+            add_observer(self.notify)
 
-    def _on_change(self, _source: Any) -> None:
-        self.refresh()
+    @property
+    def snapshot(self) -> ProgressSnapshot:
+        """The snapshot on screen."""
+        return self.state  # type: ignore[no-any-return]
 
-    def _draw(self, snap: ProgressSnapshot) -> None:
-        total = max(snap.total, 1)
-        with self.hold_sync():  # one comm message per refresh, not one per trait
-            self.title.value = snap.title
-            self.done_bar.max = total
-            self.done_bar.value = min(snap.done, total)
-            self.failed_bar.max = total
-            self.failed_bar.value = min(snap.failed, total)
-            self.status.value = _label(snap)
+    # -- the LiveDisplay contract ----------------------------------------------------------
 
-    def refresh(self, force: bool = False) -> bool:
-        """Redraw from a fresh snapshot; throttled to one per ``interval`` unless ``force``.
+    def read(self) -> ProgressSnapshot:
+        return self.source.progress()
 
-        Returns whether it redrew. When the work is finished the static output is updated too.
-        """
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return False
-        self._last = now
-        self.snapshot = self.source.progress()
-        self._draw(self.snapshot)
-        if self.snapshot.finished:
-            self.update_static()
-        return True
+    def is_final(self, state: ProgressSnapshot) -> bool:
+        return state.finished
 
-    def _counts(self) -> tuple[int, ...]:
-        s = self.snapshot
-        return (s.total, s.done, s.failed, s.running, s.todo)
+    def has_started(self, state: ProgressSnapshot) -> bool:
+        return state.started is not None or state.settled > 0
 
-    def update_static(self) -> None:
-        """Re-send the display output so its text/html snapshot shows the latest counts."""
-        if self._handle is not None and self._counts() != self._shown:
-            self._shown = self._counts()
-            self._handle.update(self._repr_mimebundle_(), raw=True)
+    def progress_words(self, state: ProgressSnapshot) -> str:
+        unit = f" {state.unit}" if state.unit else ""
+        if state.total <= 0:
+            return f"{state.done:,}{unit} done"
+        return f"{state.settled:,}/{state.total:,}{unit} done"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        data = super()._repr_mimebundle_(**kwargs)
-        data["text/plain"] = snapshot_text(self.snapshot)
-        data["text/html"] = snapshot_html(self.snapshot)
-        return data
+    def draw(self, state: ProgressSnapshot) -> None:
+        total = max(state.total, 1)
+        loop = _is_loop(state)
+        self.title.value = state.title
+        self.done_bar.max = total
+        self.done_bar.value = min(state.done, total) if state.total > 0 else 0
+        self.failed_bar.max = total
+        self.failed_bar.value = min(state.failed, total)
+        self.failed_bar.layout.display = "none" if loop else None
+        self.done_bar.description = "" if loop else "done"
+        if state.total <= 0 and loop:
+            self.done_bar.bar_style = "info"
+        elif loop and not state.finished and self._ended_reason is not None:
+            self.done_bar.bar_style = "warning"
+        else:
+            self.done_bar.bar_style = "success"
+        self.status.value = _loop_line(state) if loop else _label(state)
+        status = self.status_words()
+        if state.finished:
+            status = f"finished at {clock(state.updated)}"
+        self.moment.value = f'<span style="color:#757575">{html.escape(status)}</span>'
 
-    def _ipython_display_(self) -> None:
-        # Displayed through a handle so the static snapshot can be refreshed at the end.
-        from IPython.display import display
+    def state_text(self, state: ProgressSnapshot, status: str) -> str:
+        lines = [progress_text(state, status)]
+        lines += ["  " + child.snapshot_text() for child in self._children]
+        return "\n".join(lines)
 
-        self._shown = self._counts()
-        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
-        _live.add(self)
-        _install_hook()
+    def state_html(self, state: ProgressSnapshot, status: str) -> str:
+        inner = "".join(
+            f'<div style="margin-left:1.5em">{child.snapshot_html()}</div>'
+            for child in self._children
+        )
+        return progress_html(state, status) + inner
+
+    def _cell_ended(self) -> None:
+        # A loop left unfinished by its cell (its body raised) is over: let it say so.
+        for widget in [*self._children, self]:
+            hook = getattr(widget.source, "cell_ended", None)
+            if callable(hook):
+                hook()
+        super()._cell_ended()
+
+    # -- nested loops ----------------------------------------------------------------------
+
+    def add_child(self, source: ProgressSource) -> ProgressWidget:
+        """Show ``source`` as a row under this bar (a nested loop); returns its widget."""
+        child = ProgressWidget(source, interval=self.interval)
+        self._children.append(child)
+        self.rows.children = (*self.rows.children, child)
+        return child
+
+    def remove_child(self, child: ProgressWidget) -> None:
+        """Take a nested row away (a finished inner loop that does not leave its bar)."""
+        if child in self._children:
+            self._children.remove(child)
+            self.rows.children = tuple(c for c in self.rows.children if c is not child)
+            child.close()
 
     def close(self) -> None:
         """Stop following the source and close the widget's models."""
         remove = getattr(self.source, "remove_observer", None)
         if callable(remove):
-            remove(self._on_change)
-        _live.discard(self)
-        for child in (self.title, self.done_bar, self.failed_bar, self.status, *self.children):
-            child.close()
+            remove(self.notify)
         super().close()
 
 
-def _after_cell(*_args: Any) -> None:
-    for widget in list(_live):
-        try:
-            widget.refresh(force=True)
-            widget.update_static()
-        except Exception:  # e.g. the source was closed: stop following it
-            _live.discard(widget)
-
-
-def _install_hook() -> None:
-    global _hook_installed
-    if _hook_installed:
-        return
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    if shell is not None:
-        shell.events.register("post_execute", _after_cell)
-        _hook_installed = True
-
-
 def live_progress(source: ProgressSource) -> ProgressWidget:
-    """The live renderer factory for ``register_live_renderer`` (see features/_progress.py)."""
+    """The live renderer factory for push-driven sources (see ``widgets/__init__.py``)."""
     return ProgressWidget(source)

@@ -1,9 +1,10 @@
 """Live task-group progress: bar (done, failed, running, to do), rate, ETA and a task table.
 
 The display reads :class:`~persist_ext.features._progress.ProgressSnapshot` objects from any
-progress source (a task group, a tracker) in a kernel-side :class:`~._live.Poller` thread,
-so it keeps moving while the cell blocks, after the cell returned, and when the tasks run in
-worker processes or on Dask (workers write to the store; only the kernel draws).
+progress source (a task group, a tracker) through the one live mechanism of ``_live.py``: a
+kernel-side poller thread keeps it moving while the cell blocks, after the cell returned,
+and when the tasks run in worker processes or on Dask (workers write to the store; only the
+kernel draws).
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from typing import Any, ClassVar
 import ipywidgets as widgets
 
 from ..._format import format_duration
-from ...features._progress import ProgressSnapshot, ProgressSource, snapshot_text
-from ._live import LiveDisplay, Poller
+from ...features._progress import (
+    ProgressSnapshot,
+    ProgressSource,
+    eta_text,
+    rate_text,
+    snapshot_text,
+)
+from ._live import LiveDisplay, clock
 
-__all__ = ["TaskGroupProgress", "display_tasks", "task_table_html", "tasks_html"]
+__all__ = ["TaskGroupProgress", "display_tasks", "task_table_html", "tasks_html", "tasks_text"]
 
 # Statuses that need attention first in a long table (triggers' vocabulary plus ours).
 _STATUS_RANK = {"running": 0, "failed": 1, "abandoned": 2, "scheduled": 3, "retrying": 3}
@@ -111,20 +118,25 @@ def _counts_html(snap: ProgressSnapshot) -> str:
         f'<span style="color:#1e88e5">{snap.running} running</span>',
         f"<span>{snap.todo} to do</span>",
     ]
-    rate = f"{snap.rate:.1f}/s" if snap.rate else "-/s"
-    eta = "finished" if snap.finished else f"ETA {format_duration(snap.eta)}"
     note = f" · {html.escape(snap.note)}" if snap.note else ""
-    return f"{snap.settled}/{snap.total} · {' · '.join(parts)} · {rate} · {eta}{note}"
+    return (
+        f"{snap.settled}/{snap.total} · {' · '.join(parts)} · {rate_text(snap)} · "
+        f"{eta_text(snap)}{note}"
+    )
 
 
-def _as_of(snap: ProgressSnapshot) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.updated))
+def _moment(snap: ProgressSnapshot, status: str) -> str:
+    # Finished: when. Otherwise the display's own sentence ("running at ... — 38/80 done").
+    if snap.finished:
+        return f"finished at {clock(snap.updated)}"
+    return status or f"as of {clock(snap.updated)}"
 
 
-def tasks_html(snap: ProgressSnapshot, max_rows: int = 50) -> str:
-    """Static HTML of a task group: stacked bar, counts, rate, ETA, time of the state, table.
+def tasks_html(snap: ProgressSnapshot, max_rows: int = 50, status: str = "") -> str:
+    """Static HTML of a task group: stacked bar, counts, rate, ETA, the state's moment, table.
 
-    This is what a saved notebook, ``nbconvert --to html`` and GitHub show.
+    This is what a saved notebook, ``nbconvert --to html`` and GitHub show. ``status`` is the
+    live display's sentence for an unfinished state (``"running at 14:02:05 — 38/80 done"``).
     """
     total = max(snap.total, 1)
     segments = "".join(
@@ -135,22 +147,28 @@ def tasks_html(snap: ProgressSnapshot, max_rows: int = 50) -> str:
             (snap.running, "#1e88e5"),
         )
     )
-    state = "finished" if snap.finished else "as of"
     return (
         '<div class="persist-ext-taskgroup" style="font-family:sans-serif;font-size:13px">'
         f"<b>{html.escape(snap.title)}</b> {snap.fraction:.0%} "
-        f'<span style="color:#757575">({state} {_as_of(snap)})</span>'
+        f'<span style="color:#757575">({html.escape(_moment(snap, status))})</span>'
         '<div style="display:flex;width:360px;height:12px;background:#e0e0e0;margin:2px 0">'
         f"{segments}</div><div>{_counts_html(snap)}</div>"
         f"{task_table_html(snap.rows, max_rows)}</div>"
     )
 
 
+def tasks_text(snap: ProgressSnapshot, status: str = "") -> str:
+    """Plain text of a task group: the progress line and the state's moment."""
+    return f"{snapshot_text(snap)} | {_moment(snap, status)}"
+
+
 class TaskGroupProgress(LiveDisplay, widgets.VBox):
     """A live display of a task group (or any progress source): bar, counts, task table.
 
     Displaying it starts a kernel-side poller that reads ``source.progress()`` at most every
-    ``interval`` seconds (never faster than 10 per second) until the snapshot says finished.
+    ``interval`` seconds (never faster than 10 per second) until the snapshot says finished;
+    the end of a run, a closed store and the end of every cell refresh it too (see
+    ``_live.py``).
 
     Parameters
     ----------
@@ -188,63 +206,66 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
         self.bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="360px"))
         self.counts = widgets.HTML()
         self.table = widgets.HTML(layout=widgets.Layout(max_height="320px", overflow="auto"))
-        self.error = widgets.HTML()
+        self.moment = widgets.HTML()
         super().__init__(
-            children=[self.title, widgets.HBox([self.bar, self.counts]), self.table, self.error]
+            children=[self.title, widgets.HBox([self.bar, self.counts]), self.moment, self.table]
         )
         self.add_class("persist-ext-taskgroup")
         TaskGroupProgress._views.add(self)
-        self.snapshot: ProgressSnapshot = source.progress()
-        self.poller = Poller(
-            self.source.progress,
-            self.update,
-            lambda snap: snap.finished,
-            interval=interval,
-            on_final=lambda: self.publish_snapshot(final=True),
-            on_error=self._show_error,
-        )
-        self.update(self.snapshot)
+        self._init_live(source, interval=interval, poll=True)
+
+    @property
+    def snapshot(self) -> ProgressSnapshot:
+        """The snapshot on screen."""
+        return self.state  # type: ignore[no-any-return]
 
     @classmethod
     def showing(cls, source: Any) -> bool:
         """Whether a live view of ``source`` is already displayed and still updating."""
-        return any(view.source is source and view.poller.active for view in list(cls._views))
-
-    def update(self, snap: ProgressSnapshot) -> None:
-        """Draw ``snap`` (called by the poller; call it yourself to draw a given state)."""
-        self.snapshot = snap
-        self.title.value = f"<b>{html.escape(snap.title)}</b>"
-        self.bar.max = max(snap.total, 1)
-        self.bar.value = min(snap.settled, self.bar.max)
-        if snap.finished:
-            self.bar.bar_style = "warning" if snap.failed else "success"
-        else:
-            self.bar.bar_style = "danger" if snap.failed else "info"
-        self.counts.value = _counts_html(snap)
-        self.table.value = task_table_html(snap.rows, self.max_rows)
-        if self.error.value:
-            self.error.value = ""
-
-    def _show_error(self, exc: BaseException) -> None:
-        self.error.value = (
-            f'<span style="color:#e53935">cannot read progress: '
-            f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))} (retrying)</span>"
+        return any(
+            view.source is source and view.poller is not None and view.poller.active
+            for view in list(cls._views)
         )
 
-    def refresh(self) -> ProgressSnapshot:
-        """Read the source once and draw it; returns the snapshot."""
-        snap = self.source.progress()
-        self.update(snap)
-        return snap
+    # -- the LiveDisplay contract ----------------------------------------------------------
 
-    def snapshot_text(self) -> str:
-        return snapshot_text(self.snapshot)
+    def read(self) -> ProgressSnapshot:
+        return self.source.progress()
 
-    def snapshot_html(self) -> str:
-        return tasks_html(self.snapshot, self.max_rows)
+    def is_final(self, state: ProgressSnapshot) -> bool:
+        return state.finished
 
-    def _is_done(self) -> bool:
-        return self.snapshot.finished
+    def has_started(self, state: ProgressSnapshot) -> bool:
+        return state.started is not None or state.settled > 0 or state.running > 0
+
+    def progress_words(self, state: ProgressSnapshot) -> str:
+        words = f"{state.settled}/{state.total} done"
+        return f"{words}, {state.running} running" if state.running else words
+
+    def draw(self, state: ProgressSnapshot) -> None:
+        """Draw ``state`` (the poller, a run's end and the cell end call this)."""
+        self.title.value = f"<b>{html.escape(state.title)}</b>"
+        self.bar.max = max(state.total, 1)
+        self.bar.value = min(state.settled, self.bar.max)
+        if state.finished:
+            self.bar.bar_style = "warning" if state.failed else "success"
+        else:
+            # Failed tasks are counted in the bar; a red bar would read "all failed".
+            self.bar.bar_style = "info"
+        self.counts.value = _counts_html(state)
+        moment = html.escape(_moment(state, self.status_words()))
+        self.moment.value = f'<span style="color:#757575">{moment}</span>'
+        self.table.value = task_table_html(state.rows, self.max_rows)
+
+    def update(self, snap: ProgressSnapshot) -> None:
+        """Draw a given snapshot (it becomes the state shown)."""
+        self._apply_in_order((self._next_seq(), snap))
+
+    def state_text(self, state: ProgressSnapshot, status: str) -> str:
+        return tasks_text(state, status)
+
+    def state_html(self, state: ProgressSnapshot, status: str) -> str:
+        return tasks_html(state, self.max_rows, status)
 
 
 def display_tasks(
