@@ -38,8 +38,8 @@ from .features._checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
-from .features._pod import POD, PersistentOrderedDict, ProgressTracker, Tracker
 from .features._loop import LoopProgress, progress
+from .features._pod import POD, PersistentOrderedDict, ProgressTracker, Tracker
 from .features._progress import ProgressSnapshot, WaitPolicy, set_wait_policy, wait_policy
 from .features._progress import register_live_renderer as _register_live_renderer
 from .features._progress import register_run_watch as _register_run_watch
