@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ...features._tasks._keys import marker_flag, reached_key
 from ...features._tasks._markers import (
     filter_known_done,
     level_completion,
@@ -77,11 +78,9 @@ class _TreeShape:
         self.n_leaves = sum(len(node.children) for node in frontier)
 
 
-def _stamp(store: KeyValueStore, root_id: str, suffix: str) -> float | None:
-    # The marker layout (``tasks/<group>/markers/<path>@...``) stores epoch times as values
-    # of the done flag and of reached points; reading them decodes a float, no results.
-    group, _, rest = root_id.partition("/")
-    value = store.get(f"tasks/{group}/markers/{rest}@{suffix}", None)
+def _stamp(store: KeyValueStore, key: str) -> float | None:
+    # The done flag and reached points store epoch times; reading one decodes a float.
+    value = store.get(key, None)
     return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -101,9 +100,9 @@ def read_markers(
         root_id=root_id,
         levels=levels,
         groups=tuple(groups),
-        completed_at=_stamp(store, root_id, "done"),
+        completed_at=_stamp(store, marker_flag(root_id, "done")),
         read_at=time.time(),
-        callback_at=_stamp(store, root_id, "reached/callback"),
+        callback_at=_stamp(store, reached_key(root_id, "callback")),
     )
 
 
