@@ -13,6 +13,7 @@ Load with ``%load_ext persist_ext``. Configure in ``ipython_config.py`` or a ker
     c.PersistMagics.history_count = 200         # checkpoints kept in history (0: no limit)
     c.PersistMagics.history_bytes = ""          # e.g. "20GB": bytes kept in history ("": no limit)
     c.PersistMagics.history_age = ""            # e.g. "30d": drop older checkpoints ("": keep)
+    c.PersistMagics.min_time = 0.002            # cells faster than this (s) run, not restored
 
 or at run time with ``%config PersistMagics.directory = "/data/cache"``.
 
@@ -29,7 +30,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
 from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
@@ -122,6 +123,12 @@ class PersistMagics(Magics):
     @validate("history_age")
     def _check_history_age(self, proposal: Any) -> str:
         return self._check_expire(proposal)
+
+    min_time = Float(
+        0.002,
+        help="Seconds: a cell that ran faster than this is run again rather than restored "
+        "(restoring it would be slower); %persist list shows it as 'runs'.",
+    ).tag(config=True)
 
     @validate("expire")
     def _check_expire(self, proposal: Any) -> str:
@@ -339,6 +346,7 @@ class PersistMagics(Magics):
             ignore=tuple(args.ignore),
             mmap=args.mmap or self.mmap,
             keep=max(int(self.keep), 1),
+            min_time=max(float(self.min_time), 0.0),
             cell_id=use_id,
         )
 

@@ -24,6 +24,8 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     shell.run_line_magic("load_ext", "persist_ext")
+    # Trivial test cells would otherwise be run rather than restored (they are that cheap).
+    shell.run_line_magic("config", "PersistMagics.min_time = 0")
     before = set(shell.user_ns)
     try:
         yield shell

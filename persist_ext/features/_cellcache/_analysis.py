@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import functools
+import keyword
+import re
 from dataclasses import dataclass, field
 
 import xxhash
@@ -48,6 +50,12 @@ class CellCode:
         Those statements alone, as an ``ast.Module`` to compile (``None`` when there are none).
     imported_modules
         Top-level package names the cell imports (for ``--env``).
+    mentioned
+        Identifiers written inside string literals (``df.query("x > @thr")``,
+        ``pd.eval("a + b")``, ``display("df1")``): the namespace names among them are inputs.
+    uncertain
+        Why the analysis cannot know what the cell reads or does (``eval`` of a computed
+        string, ``globals()``, shell commands, magics with effects); such a cell always runs.
     """
 
     source: str
@@ -57,6 +65,8 @@ class CellCode:
     definitions: frozenset[str]
     definition_module: ast.Module | None
     imported_modules: tuple[str, ...] = field(default=())
+    mentioned: tuple[str, ...] = field(default=())
+    uncertain: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -207,6 +217,67 @@ def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], list[list[ast.stmt]]]
     return None
 
 
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Line magics whose effects the cache sees (state facets) or that only read.
+_SAFE_MAGICS = frozenset(
+    {"time", "timeit", "precision", "who", "whos", "who_ls", "pwd", "cd", "env", "pprint"}
+)
+_NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})
+
+
+def _string_names(tree: ast.AST) -> list[str]:
+    found: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+            for name in _IDENT.findall(node.value):
+                if not keyword.iskeyword(name):
+                    found.setdefault(name, None)
+    return list(found)
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _uncertainties(tree: ast.AST) -> list[str]:
+    """Reasons the cell's reads or effects cannot be known from its code."""
+    reasons: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node)
+        literal = bool(node.args) and isinstance(node.args[0], ast.Constant)
+        if name in ("eval", "exec") and isinstance(node.func, ast.Name) and not literal:
+            reasons.setdefault(f"it calls {name}() on a computed string", None)
+        elif name in _NAMESPACE_CALLS and isinstance(node.func, ast.Name) and not node.args:
+            reasons.setdefault(f"it reads the whole namespace through {name}()", None)
+        elif isinstance(node.func, ast.Attribute) and _is_shell_call(node.func):
+            if name in ("system", "getoutput"):
+                reasons.setdefault("it runs shell commands (!cmd)", None)
+            elif name == "run_line_magic":
+                magic = node.args[0].value if literal else "?"  # type: ignore[attr-defined]
+                if magic not in _SAFE_MAGICS:
+                    reasons.setdefault(f"it runs the magic %{magic}", None)
+            elif name == "run_cell_magic":
+                magic = node.args[0].value if literal else "?"  # type: ignore[attr-defined]
+                reasons.setdefault(f"it runs the cell magic %%{magic}", None)
+    return list(reasons)
+
+
+def _is_shell_call(func: ast.Attribute) -> bool:
+    target = func.value
+    return (
+        isinstance(target, ast.Call)
+        and isinstance(target.func, ast.Name)
+        and target.func.id == "get_ipython"
+    )
+
+
 @functools.lru_cache(maxsize=512)
 def analyze_cell(source: str) -> CellCode:
     """Analyse transformed cell source (cached by text: re-running a cell costs a dict lookup).
@@ -262,4 +333,6 @@ def analyze_cell(source: str) -> CellCode:
         definitions=frozenset(definitions),
         definition_module=definition_module,
         imported_modules=tuple(modules),
+        mentioned=tuple(n for n in _string_names(tree) if n not in reads),
+        uncertain=tuple(_uncertainties(tree)),
     )

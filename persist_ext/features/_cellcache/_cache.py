@@ -11,6 +11,7 @@ and the cell simply runs.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
@@ -24,10 +25,13 @@ from ..._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarn
 from ..._format import format_ago, format_duration
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
+from .._covars import group_variables, load_groups
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_recorded
+from ._effects import watch_files
 from ._entry import (
     FILES_KEY,
+    RESULT,
     Manifest,
     StoredCell,
     cell_prefix,
@@ -35,8 +39,10 @@ from ._entry import (
     iter_manifests,
     new_run_id,
     write_entry,
+    write_manifest,
 )
 from ._explain import Difference, Explanation, diff_components
+from ._fidelity import reapply, record_effects, reimport, stale_checks
 from ._inspect import (
     clear_entries,
     entry_details,
@@ -45,12 +51,17 @@ from ._inspect import (
     stored_entries,
 )
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
+from ._state import capture_all, state_digests
 from ._views import EntryDetails, EntryTable, StoreSummary
 
 __all__ = ["CellCache", "CellOptions", "CellResult"]
 
 # Names IPython maintains itself (_, __, _i, _5, _i5, _ih, _oh, _dh).
 _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
+# A cell that runs faster than this is run rather than restored: reading any entry back
+# (manifest, values, outputs) costs about this much, so restoring could only be slower.
+CHEAP_SECONDS = 0.002  # the default of CellOptions.min_time
+_SEEDS = re.compile(r"\bseed\s*\(")
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class CellOptions:
     mmap: bool = False
     keep: int = 3
     cell_id: str | None = None
+    min_time: float = 0.002
 
 
 @dataclass
@@ -92,9 +104,10 @@ class CellResult:
         m = self.manifest
         if self.hit and m is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m.created))
+            extra = "".join(f"; {note}" for note in self.notes)
             return (
                 f"persist: restored {self.name} from {when} ({format_ago(m.created)}; "
-                f"original run took {format_duration(m.duration)})"
+                f"original run took {format_duration(m.duration)}{extra})"
             )
         if self.stored and m is not None:
             return (
@@ -144,6 +157,8 @@ class CellCache:
         self._last: dict[str, _LastRun] = {}
         self._last_name: str | None = None
         self._files: FileDigests | None = None
+        self._pending_hits: dict[str, int] = {}
+        atexit.register(self.flush_hits)
 
     # ------------------------------------------------------------------ naming and key
     @staticmethod
@@ -204,6 +219,12 @@ class CellCache:
             ) from None
         name = options.name or self.default_name(code, options.cell_id)
         self._last_name = name
+        if code.uncertain:
+            # What the cell reads or does cannot be known from its code: it always runs.
+            headline = "its inputs or effects cannot be known: " + "; ".join(code.uncertain)
+            self._remember(name, CellKey("", {}), False, headline, [])
+            self._execute(shell, cell, code, name, CellKey("", {}), options, reason=[])
+            return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
         key = self.key_for(shell, code, options)
         if key.unhashable:
             for var, why in key.unhashable.items():
@@ -219,21 +240,39 @@ class CellCache:
             self._execute(shell, cell, code, name, key, options, reason=[])
             return CellResult(name=name, hit=False, notes=["not stored: unfingerprintable input"])
         entry_prefix = f"{cell_prefix(name)}{key.digest}/"
+        stale: list[Difference] = []
+        replace = options.refresh
         if not options.refresh:
             manifest = self._lookup(entry_prefix, name)
-            if manifest is not None and self._restore(shell, code, manifest, options):
-                self._remember(name, key, True, "", [])
-                return CellResult(name=name, hit=True, manifest=manifest)
+            if manifest is not None and manifest.mode == "run":
+                headline = manifest.run_reason
+                self._remember(name, key, False, headline, [])
+                self._execute(shell, cell, code, name, key, options, reason=[])
+                return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
+            if manifest is not None:
+                stale = stale_checks(shell, manifest.checks, self._file_digests())
+                replace = True  # whatever happens next replaces this entry
+                if not stale:
+                    restored = self._restore(shell, code, manifest, options)
+                    if isinstance(restored, list):
+                        self._remember(name, key, True, "", [])
+                        return CellResult(name=name, hit=True, manifest=manifest, notes=restored)
+                    if restored:
+                        stale = [Difference("entry", name, "changed", None, None, restored)]
         previous = self._latest(name)
         if options.refresh:
             headline, reason = "--refresh was given", []
+        elif stale:
+            headline, reason = "what it read or wrote changed since it was stored", stale
         elif previous is None:
             headline, reason = "nothing was stored for it yet", []
         else:
             reason = diff_components(previous.components, key.components, key.reaches)
             headline = "it differs from the stored entry" if reason else "its entry was unusable"
         self._remember(name, key, False, headline, reason, previous.components if previous else {})
-        return self._execute(shell, cell, code, name, key, options, reason=reason, store=True)
+        return self._execute(
+            shell, cell, code, name, key, options, reason=reason, store=True, replace=replace
+        )
 
     def _remember(
         self,
@@ -267,8 +306,10 @@ class CellCache:
 
     def _restore(
         self, shell: Any, code: CellCode, manifest: Manifest, options: CellOptions
-    ) -> bool:
+    ) -> list[str] | str:
+        """Put the stored run back; its notes, or why it could not be (the cell then runs)."""
         ns = shell.user_ns
+        started = time.perf_counter()
         try:
             if code.definition_module is not None:
                 # Imports, functions and classes are re-created by running their statements
@@ -276,23 +317,52 @@ class CellCache:
                 filename = shell.compile.cache(code.source, shell.execution_count)
                 compiled = compile(code.definition_module, filename, "exec", dont_inherit=True)
                 exec(compiled, ns)
-            values = {
-                var: self.store.get(key, mmap=options.mmap)
-                for var, key in manifest.variables.items()
-            }
+            problem = reimport(manifest.modules)
+            if problem:
+                return problem
+            values = load_groups(self.store, manifest.variables, mmap=options.mmap)
             outputs = self.store.get(manifest.outputs_key) if manifest.outputs_key else []
         except Exception as exc:
             self._report_corrupt(manifest.name, manifest.entry_prefix, exc)
-            return False
+            return "its entry could not be read"
+        has_result = RESULT in values
+        result = values.pop(RESULT, None)
         for var in manifest.deleted:
             ns.pop(var, None)
         ns.update(values)
-        replay_outputs(shell, outputs)
-        try:
-            self.store.incr(f"{manifest.entry_prefix}hits")
-        except Exception:  # a hit counter is not worth failing a restore for
-            pass
-        return True
+        reapply(shell, manifest.state, manifest.dirs)
+        if has_result:
+            replay_outputs(shell, outputs, result)
+        else:
+            replay_outputs(shell, outputs)
+        self._count_hit(manifest, time.perf_counter() - started, options.min_time)
+        return list(manifest.notes)
+
+    def _count_hit(self, manifest: Manifest, seconds: float, min_time: float) -> None:
+        # Hits are counted in memory and written with the next store write or listing: a
+        # write per hit would cost more than a cheap cell's whole restore.
+        key = f"{manifest.entry_prefix}hits"
+        self._pending_hits[key] = self._pending_hits.get(key, 0) + 1
+        if seconds > manifest.duration and manifest.duration < 10 * min_time:
+            # Restoring took longer than running: from now on the cell runs.
+            manifest.mode = "run"
+            manifest.run_reason = (
+                f"it runs in {format_duration(manifest.duration)}, faster than a restore "
+                f"({format_duration(seconds)})"
+            )
+            try:
+                write_manifest(self.store, manifest, replace=True)
+            except Exception:
+                pass
+
+    def flush_hits(self) -> None:
+        """Write the hit counts kept in memory to the store."""
+        pending, self._pending_hits = self._pending_hits, {}
+        for key, count in pending.items():
+            try:
+                self.store.incr(key, count)
+            except Exception:  # a hit counter is not worth failing anything for
+                pass
 
     def _execute(
         self,
@@ -305,10 +375,16 @@ class CellCache:
         *,
         reason: list[Difference],
         store: bool = False,
+        replace: bool = False,
     ) -> CellResult:
         ns = shell.user_ns
         before = dict(ns)  # references, so an id cannot be reused by a new object meanwhile
-        outcome = run_recorded(shell, cell)
+        state_before = capture_all(shell) if store else {}
+        digests_before = (
+            state_digests(shell, [f for f in state_before if f != "env"]) if store else {}
+        )
+        with watch_files() as watch:
+            outcome = run_recorded(shell, cell)
         if outcome.error is not None:
             raise CellRaisedError(
                 f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
@@ -318,7 +394,7 @@ class CellCache:
         result = CellResult(name=name, hit=False, reason=reason)
         if not store:
             return result
-        values, mutated, deleted = self._changes(shell, before, code, key, options)
+        self.flush_hits()
         manifest = Manifest(
             name=name,
             key=key.digest,
@@ -326,8 +402,6 @@ class CellCache:
             code=cell,
             components=key.components,
             reaches=key.reaches,
-            mutated=mutated,
-            deleted=deleted,
             duration=outcome.duration,
             reason=[d.message for d in reason],
             options={
@@ -338,9 +412,98 @@ class CellCache:
             notebook=_notebook_path(shell),
             cell_id=options.cell_id or "",
         )
-        result.stored = self._store(manifest, values, outcome, options)
+        if outcome.duration < options.min_time and options.variables is None:
+            manifest.mode = "run"
+            manifest.run_reason = (
+                f"it runs in {format_duration(outcome.duration)}, faster than a restore"
+            )
+            result.stored = self._write_run_mode(manifest, options, replace)
+            result.manifest = manifest
+            return result
+        values, mutated, deleted = self._changes(shell, before, code, key, options)
+        manifest.mutated, manifest.deleted = mutated, deleted
+        effects = record_effects(
+            shell,
+            state_before,
+            capture_all(shell),
+            watch,
+            outcome.outputs,
+            values,
+            reads_plotting=any(
+                f"module:{n}" in key.components
+                and key.components[f"module:{n}"].startswith(("matplotlib", "seaborn"))
+                for n in code.reads
+            ),
+            seeds=_SEEDS.search(code.source) is not None,
+            digests=self._file_digests(),
+            before_digests=digests_before,
+        )
+        self._save_file_digests()
+        if effects.unrestorable:
+            manifest.mode = "run"
+            manifest.run_reason = "; ".join(effects.unrestorable)
+            result.stored = self._write_run_mode(manifest, options, replace)
+            result.manifest = manifest
+            return result
+        manifest.checks = effects.checks
+        manifest.state = effects.state
+        manifest.dirs = effects.dirs
+        manifest.modules = effects.modules
+        manifest.notes = effects.notes
+        if outcome.has_result:
+            values[RESULT] = outcome.result
+        groups = self._groups(shell, values, before, code, mutated)
+        stored_values = {n: ns.get(n, values.get(n)) for g in groups for n in g.names}
+        if RESULT in values:
+            stored_values[RESULT] = values[RESULT]
+        result.stored = self._store(manifest, stored_values, outcome, options, groups, replace)
         result.manifest = manifest
         return result
+
+    def _groups(
+        self,
+        shell: Any,
+        values: dict[str, Any],
+        before: dict[str, Any],
+        code: CellCode,
+        mutated: list[str],
+    ) -> list[Any]:
+        """Groups of variables sharing objects that include something the cell changed.
+
+        Besides the changed variables, the candidates are the names the cell read (a new
+        variable may share objects with them) and, when the cell mutated an input, every
+        data variable of the namespace (an older alias of the mutated object).
+        """
+        ns = shell.user_ns
+        hidden = getattr(shell, "user_ns_hidden", {})
+        candidates: dict[str, Any] = dict(values)
+        names = list(ns) if mutated else [*code.reads, *code.mentioned]
+        for var in names:
+            if var in candidates or var not in ns or _INTERNAL.match(var):
+                continue
+            value = ns[var]
+            if (var in hidden and hidden[var] is value) or _is_definition(value):
+                continue
+            if isinstance(value, io.IOBase):
+                continue
+            candidates[var] = value
+        groups = group_variables(candidates)
+        return [g for g in groups if any(n in values for n in g.names)]
+
+    def _write_run_mode(self, manifest: Manifest, options: CellOptions, replace: bool) -> bool:
+        try:
+            return write_manifest(self.store, manifest, expire=options.expire, replace=replace)
+        except Exception:
+            return False
+
+    def _save_file_digests(self) -> None:
+        digests = self._file_digests()
+        if digests.changed:
+            try:
+                self.store.set(FILES_KEY, digests.cache)
+                digests.changed = False
+            except Exception:
+                pass
 
     def _changes(
         self, shell: Any, before: dict[str, Any], code: CellCode, key: CellKey, options: CellOptions
@@ -380,7 +543,13 @@ class CellCache:
         return changed, mutated, deleted
 
     def _store(
-        self, manifest: Manifest, values: dict[str, Any], outcome: RunOutcome, options: CellOptions
+        self,
+        manifest: Manifest,
+        values: dict[str, Any],
+        outcome: RunOutcome,
+        options: CellOptions,
+        groups: list[Any],
+        replace: bool,
     ) -> bool:
         try:
             # The lease makes a delete from another process (the Persist panel) wait or refuse
@@ -391,8 +560,9 @@ class CellCache:
                     manifest,
                     values,
                     outcome.outputs,
+                    groups=groups,
                     expire=options.expire,
-                    replace=options.refresh,
+                    replace=replace,
                 )
         except Exception as exc:  # the store itself failed (disk full, locked too long)
             _warn(
@@ -402,6 +572,8 @@ class CellCache:
             )
             return False
         for var, exc in failures.items():
+            if var == RESULT:
+                var = "the value of its last expression"
             _warn(
                 UnstorableVariableWarning,
                 f"%%persist {manifest.name}: could not store variable {var!r} because "
@@ -439,6 +611,7 @@ class CellCache:
 
     def entries(self) -> list[StoredCell]:
         """Every stored cell run, newest first."""
+        self.flush_hits()
         return stored_entries(self.store)
 
     def list(self, directory: str = "") -> EntryTable:
@@ -447,6 +620,7 @@ class CellCache:
 
     def show(self, name: str) -> EntryDetails:
         """``%persist show NAME``; ``KeyError`` when nothing is stored under ``name``."""
+        self.flush_hits()
         return entry_details(self.store, name)
 
     def clear(self, name: str | None = None) -> int:

@@ -34,6 +34,7 @@ __all__ = ["RunOutcome", "recording", "replay_outputs", "run_recorded"]
 
 # A widget view refers to a comm model that only exists in the kernel that made it; replayed
 # after a restart it would render as an error, so that MIME type is not recorded.
+_NO_RESULT: Any = object()
 _VOLATILE_MIME = frozenset({"application/vnd.jupyter.widget-view+json"})
 
 
@@ -44,6 +45,8 @@ class RunOutcome:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     duration: float = 0.0
     error: BaseException | None = None
+    result: Any = None  # the value of the last expression, when it was displayed
+    has_result: bool = False
 
 
 class _Tee:
@@ -115,8 +118,12 @@ def _patched(obj: Any, name: str, replacement: Any) -> Iterator[None]:
 
 
 @contextmanager
-def recording(shell: Any) -> Iterator[list[dict[str, Any]]]:
+def recording(shell: Any, source: str | None = None) -> Iterator[list[dict[str, Any]]]:
     """Record everything the shell shows during the block; yields the event list.
+
+    With ``source`` (the cell being run), a trailing ``;`` in it silences the last
+    expression as in a plain cell (the shell would otherwise look at the ``%%persist``
+    cell's own text).
 
     Examples
     --------
@@ -153,6 +160,9 @@ def recording(shell: Any) -> Iterator[list[dict[str, Any]]]:
         sink.display("result", format_dict, md_dict)
         return original_write(format_dict, md_dict)
 
+    def quiet() -> bool:
+        return bool(hook.semicolon_at_end_of_expression(source or ""))
+
     old_out, old_err = sys.stdout, sys.stderr
     sys.stdout = _Tee(old_out, "stdout", sink)  # type: ignore[assignment]
     sys.stderr = _Tee(old_err, "stderr", sink)  # type: ignore[assignment]
@@ -161,6 +171,7 @@ def recording(shell: Any) -> Iterator[list[dict[str, Any]]]:
             _patched(pub, "publish", publish),
             _patched(pub, "clear_output", clear_output),
             _patched(hook, "write_format_data", write_format_data),
+            _patched(hook, "quiet", quiet if source is not None else hook.quiet),
         ):
             yield sink.events
     finally:
@@ -178,18 +189,21 @@ def run_recorded(shell: Any, source: str) -> RunOutcome:
     exception (``error_before_exec`` for a syntax error, else ``error_in_exec``).
     """
     start = time.perf_counter()
-    with recording(shell) as events:
+    with recording(shell, shell.transform_cell(source)) as events:
         result = shell.run_cell(source, store_history=False)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
     outcome.error = result.error_before_exec or result.error_in_exec
+    outcome.has_result = any(e["kind"] == "result" for e in events)
+    outcome.result = result.result if outcome.has_result else None
     return outcome
 
 
-def replay_outputs(shell: Any, outputs: list[dict[str, Any]]) -> None:
+def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_RESULT) -> None:
     """Show recorded outputs again, in their original order.
 
-    A recorded last-expression value is shown as display data (the object itself was not
-    stored, only its representations).
+    The last expression's value, when given as ``result``, goes through the shell's
+    display hook as in a plain run: it becomes ``Out[n]`` and ``_`` and is shown as the
+    cell's result. Without it the recorded representations are shown as display data.
     """
     for event in outputs:
         kind = event.get("kind")
@@ -197,6 +211,10 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]]) -> None:
             stream = sys.stderr if event.get("name") == "stderr" else sys.stdout
             stream.write(event.get("text", ""))
             stream.flush()
+        elif kind == "result" and result is not _NO_RESULT:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            shell.displayhook(result)
         elif kind in ("display", "result"):
             sys.stdout.flush()
             sys.stderr.flush()

@@ -5,7 +5,8 @@ Layout (keys of any :class:`~persist_ext.storage._protocol.KeyValueStore`)::
     cell/<name>/<key>/manifest            what the run produced; its presence means "complete"
     cell/<name>/<key>/hits                how many times the entry was restored
     cell/<name>/<key>/<run>/outputs       the recorded outputs, in order
-    cell/<name>/<key>/<run>/var/<var>     one entry per variable (arrays memory-mappable)
+    cell/<name>/<key>/<run>/g<i>          one entry per group of variables sharing objects
+                                          (``features._covars``; a lone array is mmap-able)
     cellcache/files                       size, mtime and digest of ``--deps`` files
 
 ``<name>`` is the cell's name made file-safe, ``<key>`` the 32-hex cell key and ``<run>`` a
@@ -26,11 +27,13 @@ from typing import Any
 
 from ...storage._names import safe_name
 from ...storage._protocol import EntryInfo, KeyValueStore
+from .._covars import Group, save_groups
 
 __all__ = [
     "FILES_KEY",
     "MANIFEST_FORMAT",
     "PREFIX",
+    "RESULT",
     "Manifest",
     "StoredCell",
     "cell_prefix",
@@ -38,11 +41,13 @@ __all__ = [
     "iter_manifests",
     "new_run_id",
     "write_entry",
+    "write_manifest",
 ]
 
 PREFIX = "cell/"
 FILES_KEY = "cellcache/files"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
+RESULT = "<result>"  # the value of the cell's last expression, stored with the variables
 
 
 def cell_prefix(name: str) -> str:
@@ -63,6 +68,12 @@ class Manifest:
     names among them that were inputs changed in place; ``deleted`` the names the cell
     deleted; ``sizes`` the payload bytes per variable; ``options`` the key-affecting
     arguments (``deps``, ``env``, ``ignore``) so ``%persist why`` can rebuild the key.
+
+    ``checks`` are compared before a hit, beside the key: ``state:FACET`` (global state the
+    cell read), ``read:PATH`` (files it read), ``wrote:PATH`` (files it wrote, which must
+    still hold what it wrote). ``state`` holds global state to re-apply, ``dirs`` the
+    folders it created, ``modules`` the modules it imported. ``mode`` is ``"run"`` for a
+    cell that is run rather than restored (``run_reason`` says why).
     """
 
     name: str
@@ -82,6 +93,14 @@ class Manifest:
     duration: float = 0.0
     reason: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    dirs: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    mode: str = "restore"
+    run_reason: str = ""
     format: int = MANIFEST_FORMAT
     #: Where the cell lives, when known: the notebook's path (relative to the Jupyter
     #: server's root, from ``JPY_SESSION_NAME``) and the notebook cell id.
@@ -90,7 +109,7 @@ class Manifest:
 
     @property
     def size(self) -> int:
-        """Total payload bytes of the stored variables."""
+        """Total payload bytes of the stored variables (each shared entry counted once)."""
         return sum(self.sizes.values())
 
     @property
@@ -116,7 +135,7 @@ class Manifest:
             "created": self.created,
             "duration": self.duration,
             "size": self.size,
-            "variables": sorted(self.variables),
+            "variables": sorted(v for v in self.variables if v != RESULT),
             "code": self.components.get("code", ""),
             # For the Persist panel, which reads this JSON and never the manifest itself.
             "notebook": self.notebook,
@@ -125,6 +144,8 @@ class Manifest:
             "sizes": dict(self.sizes),
             "n_outputs": self.n_outputs,
             "inputs": sorted(k for k in self.components if k != "code"),
+            "mode": self.mode,
+            "run_reason": self.run_reason,
         }
 
 
@@ -140,6 +161,7 @@ class StoredCell:
     variables: list[str]
     hits: int
     expires: float | None = None
+    run_reason: str = ""
 
 
 def iter_manifests(
@@ -160,30 +182,35 @@ def write_entry(
     values: dict[str, Any],
     outputs: list[dict[str, Any]],
     *,
+    groups: list[Group] | None = None,
     expire: float | None = None,
     replace: bool = False,
 ) -> tuple[bool, dict[str, Exception]]:
-    """Store each value, then the outputs, then the manifest (last).
+    """Store each group of values, then the outputs, then the manifest (last).
 
+    ``groups`` (from :func:`~persist_ext.features._covars.group_variables`) says which
+    values share objects and go in one entry; by default each value is its own group.
     Returns ``(stored, failures)``. When any value cannot be stored, the values already
     written are removed and nothing claims to be cached: ``failures`` maps each variable to
     its error. With ``replace=False`` the manifest is only added if no other process stored
     the same entry meanwhile (``stored`` is then ``False`` and our values are removed).
     """
     base = f"{manifest.entry_prefix}{manifest.run}/"
-    written: list[str] = []
-    failures: dict[str, Exception] = {}
-    for var, value in values.items():
-        key = f"{base}var/{safe_name(var)}"
-        try:
-            info = store.set(key, value, expire=expire, meta={"variable": var})
-        except Exception as exc:  # SerializationError, or a broken __reduce__ in user code
-            failures[var] = exc
-            continue
-        written.append(key)
-        manifest.variables[var] = key
-        manifest.sizes[var] = int(info.size)
-        manifest.types[var] = str(info.summary.get("type", type(value).__name__))
+    if groups is None:
+        groups = [Group((name,)) for name in values]
+    saved = save_groups(store, base, values, groups, expire=expire)
+    written = list(saved.written)
+    failures: dict[str, Exception] = dict(saved.failures)
+    manifest.variables.update(saved.keys)
+    manifest.types.update(saved.types)
+    counted: set[str] = set()
+    for var, key in sorted(saved.keys.items()):
+        partners = saved.partners(var)
+        if partners:
+            manifest.groups[var] = partners
+        # An entry shared by several variables is counted once, on the first of them.
+        manifest.sizes[var] = 0 if key in counted else saved.sizes[key]
+        counted.add(key)
     if not failures:
         manifest.outputs_key = f"{base}outputs"
         manifest.n_outputs = len(outputs)
@@ -195,17 +222,29 @@ def write_entry(
     if failures:
         _delete_keys(store, written)
         return False, failures
+    return write_manifest(store, manifest, expire=expire, replace=replace, written=written), {}
+
+
+def write_manifest(
+    store: KeyValueStore,
+    manifest: Manifest,
+    *,
+    expire: float | None = None,
+    replace: bool = False,
+    written: Iterable[str] = (),
+) -> bool:
+    """Write ``manifest`` last; without ``replace``, only if no other process did first."""
     manifest_key = f"{manifest.entry_prefix}manifest"
     if replace:
         old = store.get(manifest_key, None) if manifest_key in store else None
         store.set(manifest_key, manifest.to_dict(), expire=expire, meta=manifest.meta())
         if isinstance(old, dict) and old.get("run") and old.get("run") != manifest.run:
             _delete_run(store, manifest.entry_prefix, old["run"])
-        return True, {}
+        return True
     added = store.add(manifest_key, manifest.to_dict(), expire=expire, meta=manifest.meta())
     if not added:
         _delete_keys(store, written)
-    return bool(added), {}
+    return bool(added)
 
 
 def _delete_keys(store: KeyValueStore, keys: Iterable[str]) -> None:

@@ -14,6 +14,8 @@ __all__ = ["Difference", "Explanation", "diff_components"]
 
 _KIND_LABEL = {
     "input": "input",
+    "string": "name used in a string",
+    "state": "global state",
     "global": "global (read by a function)",
     "function": "function",
     "module": "module",
@@ -92,7 +94,7 @@ def diff_components(
         if c.startswith("function:") and old.get(c) != new.get(c)
     }
     found: list[Difference] = []
-    order = {"code": 0, "input": 1, "global": 2, "function": 3, "module": 4, "file": 5}
+    order = {"code": 0, "input": 1, "string": 1, "global": 2, "function": 3, "module": 4, "file": 5}
     for component in sorted(set(old) | set(new), key=lambda c: (order.get(_split(c)[0], 9), c)):
         before, after = old.get(component), new.get(component)
         if before == after:

@@ -46,6 +46,7 @@ def stored_entries(store: KeyValueStore) -> list[StoredCell]:
                 variables=list(meta.get("variables", [])),
                 hits=_hits(store, store_key[: -len("manifest")]),
                 expires=info.expires,
+                run_reason=str(meta.get("run_reason", "")) if meta.get("mode") == "run" else "",
             )
         )
     found.sort(key=lambda e: e.created, reverse=True)

@@ -5,6 +5,7 @@ The key is the digest of a flat mapping of *components*, each ``"kind:name" -> d
 ==================  ===========================================================================
 ``code``            digest of the normalized cell (comments and formatting ignored)
 ``input:NAME``      fingerprint of the value of a name the cell reads before assigning it
+``string:NAME``     the same for a name written inside a string literal (``query``, ``eval``)
 ``function:NAME``   code digest of a user function or class the cell names, or reaches through
                     one (transitively: edit a helper three cells up and the cell re-runs)
 ``global:NAME``     a data global read by a user function the cell reaches
@@ -243,12 +244,15 @@ def build_key(
     unhashable: dict[str, str] = {}
     data_globals: dict[str, Any] = {}
     modules: dict[str, None] = dict.fromkeys(code.imported_modules)
-    for name in code.reads:
+    mentioned = set(code.mentioned)
+    for name in (*code.reads, *code.mentioned):
         if name in ignored or name not in namespace:
             continue
         value = namespace[name]
         if name in hidden and hidden[name] is value:
             continue
+        if name in mentioned and isinstance(value, types.ModuleType):
+            continue  # a module's name in a string ("np.float64") is not a use of it
         if isinstance(value, types.ModuleType):
             modules.setdefault(value.__name__.partition(".")[0], None)
             components[f"module:{name}"] = (
@@ -262,7 +266,15 @@ def build_key(
                 name, getattr(value, "__func__", value), components, reaches, data_globals
             )
             continue
-        _add_input(name, value, components, fingerprints, unhashable, modules)
+        _add_input(
+            name,
+            value,
+            components,
+            fingerprints,
+            unhashable,
+            modules,
+            label="string" if name in mentioned else "input",
+        )
     for name, value in sorted(data_globals.items()):
         if name in ignored or name in hidden or f"input:{name}" in components:
             continue

@@ -40,7 +40,11 @@ def _table_html(headers: list[str], rows: list[list[str]]) -> str:
 
 @dataclass
 class EntryTable:
-    """``%persist list``: one row per stored cell run (name, size, age, run time, hits)."""
+    """``%persist list``: one row per stored cell run (name, size, age, run time, hits).
+
+    A cell that is run rather than restored (cheaper to run, or with effects that cannot be
+    re-applied) shows ``runs: <why>`` instead of a hit count.
+    """
 
     entries: list[StoredCell]
     directory: str = ""
@@ -55,7 +59,7 @@ class EntryTable:
                 format_size(e.size),
                 format_ago(e.created),
                 format_duration(e.duration),
-                str(e.hits),
+                f"runs: {e.run_reason}" if e.run_reason else str(e.hits),
             ]
             for e in self.entries
         ]

@@ -1,0 +1,152 @@
+"""Files and folders a cell reads, writes, creates or removes, seen through audit events.
+
+Python raises an audit event for every ``open`` (including ``pd.read_csv``, ``np.load`` and
+the source of an imported module), ``os.mkdir``, ``os.remove``, ``os.rename``, ``shutil``
+operations and so on (PEP 578). One hook is installed for the life of the process (audit
+hooks cannot be removed) and does nothing unless a :class:`FileWatch` is active, so cells
+that are not cached pay one attribute check per event.
+
+Files of the Python installation, installed packages and per-user caches (fonts, IPython
+history) are not a cell's inputs and are left out. Reads done by C libraries that bypass
+Python's ``open`` (a few readers of binary formats) are not seen: name them with ``--deps``.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FileWatch", "watch_files"]
+
+_WRITE_MODE = frozenset("wax+")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _ignored_roots() -> tuple[str, ...]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/proc", "/sys", "/dev", "/etc"}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            roots.add(sysconfig.get_paths()[key])
+        except KeyError:
+            pass
+    try:
+        roots.update(site.getsitepackages())
+        roots.add(site.getusersitepackages())
+    except Exception:
+        pass
+    home = Path.home()
+    for sub in (".cache", ".config", ".ipython", ".matplotlib", ".local/share/jupyter"):
+        roots.add(str(home / sub))
+    for var in ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "XDG_CACHE_HOME"):
+        if os.environ.get(var):
+            roots.add(os.environ[var])
+    return tuple(sorted(os.path.realpath(r) + os.sep for r in roots if r))
+
+
+@dataclass
+class FileWatch:
+    """What one cell run did to the file system (absolute, resolved paths)."""
+
+    read: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)
+    created_dirs: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    other: set[str] = field(default_factory=set)
+    relative: bool = False  # some path was relative to the working directory
+    ignore: tuple[str, ...] = ()
+
+    def _path(self, raw: Any) -> str | None:
+        if isinstance(raw, int) or raw is None:
+            return None
+        try:
+            text = os.fsdecode(raw)
+        except TypeError:
+            return None
+        if not os.path.isabs(text):
+            self.relative = True
+        path = os.path.realpath(text)
+        if path.startswith(self.ignore) or "__pycache__" in path:
+            return None
+        return path
+
+    def event(self, name: str, args: tuple[Any, ...]) -> None:
+        if name == "open":
+            path = self._path(args[0])
+            if path is None:
+                return
+            mode, flags = args[1], args[2] if len(args) > 2 else 0
+            writing = (isinstance(mode, str) and bool(_WRITE_MODE & set(mode))) or (
+                mode is None and bool((flags or 0) & _WRITE_FLAGS)
+            )
+            (self.written if writing else self.read).add(path)
+        elif name == "os.mkdir":
+            path = self._path(args[0])
+            if path is not None:
+                self.created_dirs.add(path)
+        elif name in ("os.remove", "os.rmdir", "shutil.rmtree", "os.truncate"):
+            path = self._path(args[0])
+            if path is not None:
+                self.removed.add(path)
+        elif name in ("os.rename", "shutil.move", "shutil.copyfile", "shutil.copytree"):
+            src, dst = self._path(args[0]), self._path(args[1])
+            if name in ("os.rename", "shutil.move") and src is not None:
+                self.removed.add(src)
+            if dst is not None:
+                self.written.add(dst)
+        elif name in ("os.symlink", "os.link", "os.chmod", "os.chown", "os.utime"):
+            path = self._path(args[-2] if name in ("os.symlink", "os.link") else args[0])
+            if path is not None:
+                self.other.add(f"{name} {path}")
+
+    @property
+    def inputs(self) -> list[str]:
+        """Files read and not written by the cell: part of its key."""
+        return sorted(p for p in self.read - self.written if os.path.isfile(p))
+
+    @property
+    def outputs(self) -> list[str]:
+        """Files the cell wrote that still exist."""
+        return sorted(p for p in self.written if os.path.isfile(p))
+
+
+_ACTIVE: list[FileWatch] = []
+_INSTALLED = False
+_BUSY = False
+_IGNORE: tuple[str, ...] = ()
+
+
+def _hook(name: str, args: tuple[Any, ...]) -> None:
+    global _BUSY
+    if not _ACTIVE or _BUSY:
+        return
+    if name == "open" or name.startswith(("os.", "shutil.")):
+        _BUSY = True  # realpath() may raise events of its own: never recurse
+        try:
+            _ACTIVE[-1].event(name, args)
+        except Exception:
+            pass
+        finally:
+            _BUSY = False
+
+
+@contextmanager
+def watch_files() -> Iterator[FileWatch]:
+    """Record the file operations of the block (nested watches: the innermost records)."""
+    global _INSTALLED, _IGNORE
+    if not _INSTALLED:
+        _IGNORE = _ignored_roots()
+        sys.addaudithook(_hook)
+        _INSTALLED = True
+    watch = FileWatch(ignore=_IGNORE)
+    _ACTIVE.append(watch)
+    try:
+        yield watch
+    finally:
+        _ACTIVE.remove(watch)

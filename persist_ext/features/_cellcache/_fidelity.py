@@ -1,0 +1,180 @@
+"""What makes a restored cell leave the kernel as a re-run would, beyond its variables.
+
+After a run (:func:`record_effects`): which global state and files the cell read (recorded
+as *checks*, compared before every hit by :func:`stale_checks`) and what it changed
+(re-applied on a hit by :func:`reapply`), or why it cannot be restored at all.
+
+=====================  =========================================  ===========================
+what                   checked before a hit (the cell read it)    on a hit
+=====================  =========================================  ===========================
+RNG (numpy, random)    state before, when the cell drew numbers   state after is set
+                       without seeding the generator itself
+rcParams / style       when the cell drew a figure                changed params are set
+pandas options         when the cell showed something             changed options are set
+%precision, formats    when the cell showed something             settings are set; new
+                                                                  formatter functions: runs
+cwd                    when the cell touched files or chdir'ed    ``os.chdir``
+sys.path               -                                          restored
+environment            -                                          changed variables are set
+modules imported       -                                          imported again
+files read             content digest                             -
+files written          content digest (must be unchanged)         -
+folders created        -                                          created again
+files removed/renamed  -                                          the cell runs
+=====================  =========================================  ===========================
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._effects import FileWatch
+from ._explain import Difference
+from ._key import FileDigests
+from ._state import FACETS, StateChange, changes_between, state_digests
+
+__all__ = ["Effects", "reapply", "record_effects", "stale_checks"]
+
+_IMAGE = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
+_PLOT_MODULES = ("matplotlib", "seaborn", "pandas.plotting", "mpl_toolkits")
+
+
+@dataclass
+class Effects:
+    """The checks and re-applicable changes of one run, or why it cannot be restored."""
+
+    checks: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    dirs: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    unrestorable: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting: bool) -> bool:
+    if reads_plotting:
+        return True
+    for event in outputs:
+        if any(mime in event.get("data", {}) for mime in _IMAGE):
+            return True
+    return any(type(v).__module__.startswith(_PLOT_MODULES) for v in values.values())
+
+
+def record_effects(
+    shell: Any,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    watch: FileWatch,
+    outputs: list[dict[str, Any]],
+    values: dict[str, Any],
+    *,
+    reads_plotting: bool,
+    seeds: bool = False,
+    digests: FileDigests,
+    before_digests: dict[str, str],
+) -> Effects:
+    """Turn state snapshots and file events around a run into checks and re-applications.
+
+    ``before_digests`` are the digests of the facets before the run (taken then, since the
+    run may have changed them).
+    """
+    change: StateChange = changes_between(before, after)
+    effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
+    read: set[str] = set()
+    if not seeds:
+        # A cell that draws random numbers depends on the state it started from; one that
+        # seeds the generator itself does not (and a fresh kernel's state is random).
+        read |= {"random", "numpy.random"} & set(change.apply)
+    if _draws(outputs, values, reads_plotting):
+        read.add("rcParams")
+    if outputs:
+        read |= {"pandas.options", "ipython.display", "ipython.printers"}
+    touched_files = bool(watch.read or watch.written or watch.created_dirs or watch.removed)
+    if "cwd" in change.apply or (touched_files and watch.relative):
+        read.add("cwd")
+    for name in sorted(read):
+        if name in before_digests and name in before:
+            effects.checks[f"state:{name}"] = before_digests[name]
+    for name in change.unappliable:
+        effects.unrestorable.append(f"it changes {FACETS[name].label}, which cannot be re-applied")
+    if watch.removed:
+        effects.unrestorable.append(
+            f"it removes or renames files ({', '.join(sorted(watch.removed)[:3])})"
+        )
+    if watch.other:
+        effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
+    for path in watch.inputs:
+        effects.checks[f"read:{path}"] = digests.digest(Path(path))
+    for path in watch.outputs:
+        effects.checks[f"wrote:{path}"] = digests.digest(Path(path))
+    effects.dirs = sorted(p for p in watch.created_dirs if os.path.isdir(p))
+    if effects.state:
+        effects.notes.append("re-applied: " + ", ".join(FACETS[n].label for n in effects.state))
+    return effects
+
+
+def _importable(names: list[str]) -> list[str]:
+    """Added ``sys.modules`` entries that an ``import`` statement would re-create."""
+    found = []
+    for name in names:
+        module = sys.modules.get(name)
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and getattr(module, "__name__", None) == name and spec.name == name:
+            found.append(name)
+    return found
+
+
+def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> list[Difference]:
+    """The recorded checks that no longer hold (empty: the entry may be restored)."""
+    found: list[Difference] = []
+    facets = [c.partition(":")[2] for c in checks if c.startswith("state:")]
+    now = state_digests(shell, facets) if facets else {}
+    for component, old in checks.items():
+        kind, _, name = component.partition(":")
+        if kind == "state":
+            new = now.get(name)
+            if new != old:
+                label = FACETS[name].label if name in FACETS else name
+                found.append(
+                    Difference(
+                        "state", name, "changed", old, new, f"{label} differs from when it ran"
+                    )
+                )
+        elif kind in ("read", "wrote"):
+            new = digests.digest(Path(name))
+            if new != old:
+                if kind == "read":
+                    message = f"file {name}, which the cell reads, changed"
+                else:
+                    message = f"file {name}, which the cell writes, changed or was removed"
+                if new == "missing" and kind == "read":
+                    message = f"file {name}, which the cell reads, no longer exists"
+                found.append(Difference("file", name, "changed", old, new, message))
+    return found
+
+
+def reimport(modules: list[str]) -> str | None:
+    """Import again the modules the cell imported; the reason when one cannot be."""
+    for name in modules:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            return f"module {name} it imported cannot be imported again ({type(exc).__name__})"
+    return None
+
+
+def reapply(shell: Any, state: dict[str, Any], dirs: list[str]) -> None:
+    """Put back the global state a run left (RNG, rcParams, options, cwd, ...), and folders."""
+    for path in dirs:
+        os.makedirs(path, exist_ok=True)
+    for name, snapshot in state.items():
+        facet = FACETS.get(name)
+        if facet is not None and facet.apply is not None:
+            facet.apply(shell, snapshot)

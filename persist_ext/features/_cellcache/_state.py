@@ -1,0 +1,333 @@
+"""Global state outside the namespace that a cell reads or changes, captured around a run.
+
+A cell that calls ``np.random.seed(0)``, ``plt.style.use(...)``, ``pd.set_option(...)``,
+``%precision 3``, ``os.chdir(...)``, ``sys.path.append(...)`` or sets an environment variable
+changes what *later* cells compute. A restored cell must leave that state as a re-run
+would, so each kind of state here is a :class:`Facet`:
+
+* ``capture()`` takes a cheap snapshot (compared with ``==``), ``digest()`` a stable
+  text of it (the same in any kernel), ``apply()`` puts a snapshot back;
+* facets whose snapshot cannot be put back (``ipython.printers``: formatter functions
+  registered with ``for_type``) make the cell run instead of being restored.
+
+What a cell *reads* is part of its key: the RNG state when the cell consumed random
+numbers, rcParams for a cell that drew a figure, pandas and IPython display settings for
+a cell that showed something, the working directory for a cell that touched files,
+``sys.path`` for a cell that imported modules. Those digests are recorded in the manifest
+as ``state:NAME`` and compared before a hit (:func:`state_digests`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import xxhash
+
+__all__ = ["FACETS", "Facet", "StateChange", "capture_all", "changes_between", "state_digests"]
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One kind of global state.
+
+    ``capture`` returns ``None`` when the state does not exist here (the library is not
+    imported); ``apply`` is ``None`` when a changed snapshot cannot be put back.
+    """
+
+    name: str
+    label: str
+    capture: Callable[[Any], Any]
+    digest: Callable[[Any], str]
+    apply: Callable[[Any, Any], None] | None
+
+
+def _hash_text(text: str) -> str:
+    return xxhash.xxh3_64_hexdigest(text.encode())
+
+
+def _json_digest(value: Any) -> str:
+    return _hash_text(json.dumps(value, sort_keys=True, default=repr))
+
+
+# --------------------------------------------------------------------------- random
+def _random_capture(shell: Any) -> Any:
+    return random.getstate()
+
+
+def _random_apply(shell: Any, snapshot: Any) -> None:
+    random.setstate(snapshot)
+
+
+# --------------------------------------------------------------------------- numpy
+def _numpy_capture(shell: Any) -> Any:
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    return (str(name), keys.tobytes(), int(pos), int(has_gauss), float(gauss))
+
+
+def _numpy_digest(snapshot: Any) -> str:
+    name, keys, pos, has_gauss, gauss = snapshot
+    h = xxhash.xxh3_64(keys)
+    h.update(repr((name, pos, has_gauss, gauss)).encode())
+    return h.hexdigest()
+
+
+def _numpy_apply(shell: Any, snapshot: Any) -> None:
+    import numpy as np
+
+    name, keys, pos, has_gauss, gauss = snapshot
+    np.random.set_state((name, np.frombuffer(keys, dtype=np.uint32).copy(), pos, has_gauss, gauss))
+
+
+# --------------------------------------------------------------------------- matplotlib
+def _rc_capture(shell: Any) -> Any:
+    mpl = sys.modules.get("matplotlib")
+    params = getattr(mpl, "rcParams", None)
+    if params is None:
+        return None
+    # dict.copy skips RcParams' per-key validation and deprecation checks: a C-speed copy.
+    return dict.copy(params) if isinstance(params, dict) else dict(params)
+
+
+def _rc_digest(snapshot: Any) -> str:
+    return _hash_text(repr(sorted((k, repr(v)) for k, v in snapshot.items())))
+
+
+def _rc_apply(shell: Any, snapshot: Any) -> None:
+    import matplotlib
+
+    current = _rc_capture(shell) or {}
+    changed = {k: v for k, v in snapshot.items() if current.get(k, _ABSENT) != v}
+    if changed:
+        matplotlib.rcParams.update(changed)
+
+
+# --------------------------------------------------------------------------- pandas
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _pandas_capture(shell: Any) -> Any:
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return None
+    config = getattr(getattr(getattr(pd, "_config", None), "config", None), "_global_config", None)
+    if not isinstance(config, dict):
+        return None
+    return _flatten(config)
+
+
+def _pandas_apply(shell: Any, snapshot: Any) -> None:
+    import pandas as pd
+
+    current = _pandas_capture(shell) or {}
+    for key, value in snapshot.items():
+        if current.get(key, _ABSENT) != value:
+            pd.set_option(key, value)
+
+
+# --------------------------------------------------------------------------- IPython display
+def _formatters(shell: Any) -> dict[str, Any]:
+    formatter = getattr(shell, "display_formatter", None)
+    return dict(getattr(formatter, "formatters", {}) or {})
+
+
+def _display_capture(shell: Any) -> Any:
+    plain = _formatters(shell).get("text/plain")
+    settings: dict[str, Any] = {
+        mime: bool(getattr(f, "enabled", True)) for mime, f in _formatters(shell).items()
+    }
+    if plain is not None:
+        settings["float_precision"] = str(getattr(plain, "float_precision", ""))
+        settings["pprint"] = bool(getattr(plain, "pprint", True))
+    return settings
+
+
+def _display_apply(shell: Any, snapshot: Any) -> None:
+    formatters = _formatters(shell)
+    for mime, formatter in formatters.items():
+        if mime in snapshot and bool(formatter.enabled) != snapshot[mime]:
+            formatter.enabled = snapshot[mime]
+    plain = formatters.get("text/plain")
+    if plain is not None:
+        if "float_precision" in snapshot:
+            plain.float_precision = snapshot["float_precision"]
+        if "pprint" in snapshot:
+            plain.pprint = snapshot["pprint"]
+
+
+def _printers_capture(shell: Any) -> Any:
+    def name(obj: Any) -> str:
+        if isinstance(obj, tuple):
+            return ".".join(map(str, obj))
+        if isinstance(obj, (int, str)):
+            return str(obj)
+        target = getattr(obj, "__func__", obj)  # a bound method: its function
+        text = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
+        if text == ".":
+            text = type(obj).__qualname__
+        return _ADDRESS.sub("", text)
+
+    found = []
+    for mime, formatter in sorted(_formatters(shell).items()):
+        for attr in ("type_printers", "deferred_printers", "singleton_printers"):
+            table = getattr(formatter, attr, None) or {}
+            for key, value in table.items():
+                # singleton_printers are keyed by id(): unstable across kernels.
+                label = "" if attr == "singleton_printers" else name(key)
+                found.append(f"{mime}:{attr}:{label}={name(value)}")
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- process
+def _cwd_capture(shell: Any) -> Any:
+    try:
+        return os.getcwd()
+    except OSError:  # the directory was removed under us
+        return None
+
+
+def _cwd_apply(shell: Any, snapshot: Any) -> None:
+    os.chdir(snapshot)
+
+
+def _path_capture(shell: Any) -> Any:
+    return tuple(sys.path)
+
+
+def _path_apply(shell: Any, snapshot: Any) -> None:
+    sys.path[:] = list(snapshot)
+
+
+def _env_capture(shell: Any) -> Any:
+    return dict(os.environ)
+
+
+def _env_apply(shell: Any, snapshot: Any) -> None:
+    # A recorded change, not a whole environment: {"set": {...}, "unset": [...]}.
+    for key, value in snapshot.get("set", {}).items():
+        os.environ[key] = value
+    for key in snapshot.get("unset", []):
+        os.environ.pop(key, None)
+
+
+def _modules_capture(shell: Any) -> Any:
+    return frozenset(sys.modules)
+
+
+_ABSENT = object()
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+FACETS: dict[str, Facet] = {
+    facet.name: facet
+    for facet in (
+        Facet("random", "random state", _random_capture, _json_digest, _random_apply),
+        Facet("numpy.random", "numpy RNG state", _numpy_capture, _numpy_digest, _numpy_apply),
+        Facet("rcParams", "matplotlib rcParams/style", _rc_capture, _rc_digest, _rc_apply),
+        Facet("pandas.options", "pandas options", _pandas_capture, _json_digest, _pandas_apply),
+        Facet(
+            "ipython.display", "display settings", _display_capture, _json_digest, _display_apply
+        ),
+        Facet("ipython.printers", "display formatters", _printers_capture, _json_digest, None),
+        Facet("cwd", "working directory", _cwd_capture, _hash_text, _cwd_apply),
+        Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
+        Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
+        Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
+    )
+}
+
+
+def capture_all(shell: Any, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Snapshots of every facet (or of ``names``) that exists in this process."""
+    out: dict[str, Any] = {}
+    for name in names if names is not None else FACETS:
+        try:
+            snapshot = FACETS[name].capture(shell)
+        except Exception:  # a library in an odd state: that facet is simply unknown
+            snapshot = None
+        if snapshot is not None:
+            out[name] = snapshot
+    return out
+
+
+_DIGESTS: dict[str, tuple[Any, str]] = {}
+
+
+def state_digests(shell: Any, names: Iterable[str]) -> dict[str, str]:
+    """Stable digests of the current state of ``names`` (missing facets are ``"absent"``).
+
+    The last snapshot and digest of each facet are remembered, so an unchanged rcParams
+    costs one dict comparison instead of a re-hash.
+    """
+    out: dict[str, str] = {}
+    for name in names:
+        facet = FACETS.get(name)
+        if facet is None:
+            out[name] = "unknown"
+            continue
+        snapshot = capture_all(shell, [name]).get(name)
+        if snapshot is None:
+            out[name] = "absent"
+            continue
+        known = _DIGESTS.get(name)
+        if known is not None and known[0] == snapshot:
+            out[name] = known[1]
+            continue
+        digest = facet.digest(snapshot)
+        _DIGESTS[name] = (snapshot, digest)
+        out[name] = digest
+    return out
+
+
+@dataclass
+class StateChange:
+    """What a run changed: facet -> snapshot to re-apply, and facets that cannot be."""
+
+    apply: dict[str, Any]
+    unappliable: list[str]
+    added_modules: list[str]
+
+    @property
+    def labels(self) -> list[str]:
+        return [FACETS[n].label for n in self.apply]
+
+
+def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChange:
+    """The facets that differ between two :func:`capture_all` results."""
+    apply: dict[str, Any] = {}
+    unappliable: list[str] = []
+    added: list[str] = []
+    for name, facet in FACETS.items():
+        old, new = before.get(name), after.get(name)
+        if name == "sys.modules":
+            if old is not None and new is not None:
+                added = sorted(set(new) - set(old))
+            continue
+        if old == new or new is None:
+            continue
+        if name == "env":
+            old = old or {}
+            apply[name] = {
+                "set": {k: v for k, v in new.items() if old.get(k) != v},
+                "unset": sorted(set(old) - set(new)),
+            }
+        elif facet.apply is None:
+            unappliable.append(name)
+        else:
+            apply[name] = new
+    return StateChange(apply, unappliable, added)

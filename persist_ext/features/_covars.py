@@ -1,0 +1,478 @@
+"""Co-variables: namespace variables that share objects are stored and loaded together.
+
+Two names bound to one list (``a = b = []``), a numpy view and its base, ``fig`` and an
+``ax`` whose ``.figure`` is ``fig``: storing each variable on its own would restore two
+lists, an unlinked copy, a second figure. Kishu calls such variables *co-variables*; here
+they are found by walking each value's object graph (:func:`group_variables`) and each
+group is stored as **one** pickle (:func:`save_groups`), whose memo keeps every shared
+object shared. Inside a group:
+
+* a numpy view whose base array is stored with it comes back as a view of that base
+  (same memory, same strides), so writing through the view still changes the base;
+* modules are stored by name and imported again (``m = np`` is a reference, not data);
+* instances of classes defined in the notebook are pickled by reference to the class
+  (``__main__.Point``), so a restored instance is an instance of the *live* class.
+
+A group of one exact ``numpy.ndarray`` that owns its memory keeps the store's raw array
+format (memory-mappable); everything else is a pickle: exact, never an approximation
+(an Arrow round-trip loses list-valued object columns and index frequencies).
+
+The API is small and independent of the cell cache::
+
+    groups = group_variables({"a": a, "b": b, "x": x})        # [Group(('a', 'b')), Group(('x',))]
+    saved = save_groups(store, "prefix/", values, groups)     # one entry per group
+    values = load_groups(store, saved.keys)                    # {"a": ..., "b": ..., "x": ...}
+
+Walks are bounded: past ``budget`` objects the walk gives up, and the variables it could not
+finish are put in one group with every other variable of the mapping (one pickle preserves
+any sharing among them); :attr:`Group.complete` says so, so callers can note it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pickle
+import sys
+import types
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import SerializationError
+from ..storage._protocol import KeyValueStore
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "Group",
+    "SavedGroups",
+    "dumps_shared",
+    "group_variables",
+    "load_groups",
+    "loads_shared",
+    "save_groups",
+]
+
+DEFAULT_BUDGET = 200_000
+"""Objects visited by one :func:`group_variables` call before it gives up."""
+
+# Values that cannot be shared in any way that matters (immutable scalars and text).
+_ATOMIC = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
+# Code and modules are kept by reference, never part of a variable's data.
+_BY_REFERENCE = (
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.CodeType,
+    type,
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Variables that share at least one object (directly or through others).
+
+    Attributes
+    ----------
+    names
+        The variables, sorted.
+    complete
+        ``False`` when the walk ran out of budget for at least one of them, so they were
+        grouped conservatively rather than by what they really share.
+    """
+
+    names: tuple[str, ...]
+    complete: bool = True
+
+
+def _array_root(arr: Any) -> Any:
+    """The array that owns ``arr``'s memory (``arr`` itself when it owns it)."""
+    np = sys.modules["numpy"]
+    root = arr
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return root
+
+
+class _Walker:
+    """Collect the ids of the shareable objects reachable from one value."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.exhausted = False
+        np = sys.modules.get("numpy")
+        pd = sys.modules.get("pandas")
+        self.ndarray = np.ndarray if np is not None else ()
+        self.opaque: tuple[type, ...] = ()
+        if pd is not None:
+            # pandas copies on write (pandas >= 3): objects sharing memory behave as copies,
+            # so a frame's own identity is all that can be shared.
+            self.opaque = (pd.DataFrame, pd.Series, pd.Index)
+
+    def reach(self, value: Any) -> set[int]:
+        found: set[int] = set()
+        stack = [value]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, (_ATOMIC, _BY_REFERENCE)):
+                continue
+            self.budget -= 1
+            if self.budget < 0:
+                self.exhausted = True
+                return found
+            if self.ndarray and isinstance(obj, self.ndarray):
+                root = _array_root(obj)
+                key = id(root if root.base is None else root.base)
+                if key in found:
+                    continue
+                found.add(key)
+                found.add(id(obj))
+                if obj.dtype.hasobject:
+                    if obj.size > self.budget:
+                        self.exhausted = True
+                        return found
+                    stack.extend(obj.ravel(order="K").tolist())
+                continue
+            key = id(obj)
+            if key in found:
+                continue
+            found.add(key)
+            if self.opaque and isinstance(obj, self.opaque):
+                continue
+            if isinstance(obj, (list, tuple, set, frozenset)):
+                stack.extend(obj)
+            elif isinstance(obj, dict):
+                stack.extend(obj.values())
+                stack.extend(k for k in obj if not isinstance(k, _ATOMIC))
+            elif isinstance(obj, types.MethodType):
+                stack.append(obj.__self__)
+            else:
+                state = getattr(obj, "__dict__", None)
+                if isinstance(state, dict):
+                    stack.extend(state.values())
+                for slot in _slots(type(obj)):
+                    try:
+                        stack.append(getattr(obj, slot))
+                    except AttributeError:
+                        pass
+                if isinstance(obj, deque):
+                    stack.extend(obj)
+        return found
+
+
+def _slots(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        names += [s for s in slots if s not in ("__dict__", "__weakref__")]
+    return names
+
+
+def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) -> list[Group]:
+    """Split ``values`` (name -> value) into groups of variables that share objects.
+
+    Two variables are in one group when some mutable object (a list, dict, instance,
+    numpy memory, figure...) is reachable from both, directly or through a chain of other
+    variables. Modules, functions and classes are references, never shared data; immutable
+    scalars and strings are never shared.
+
+    Parameters
+    ----------
+    values
+        Name -> value, e.g. the variables a cell changed plus the ones it read.
+    budget
+        Objects visited in all before giving up; the variables left unfinished form one
+        group with every other variable (``complete=False``).
+
+    Returns
+    -------
+    list[Group]
+        Every name in exactly one group, groups in the order of their first name.
+
+    Examples
+    --------
+    >>> shared = []
+    >>> [g.names for g in group_variables({"a": shared, "b": shared, "c": [1]})]
+    [('a', 'b'), ('c',)]
+    >>> inner = {"k": 1}
+    >>> [g.names for g in group_variables({"x": [inner], "y": {"z": inner}})]
+    [('x', 'y')]
+    """
+    names = list(values)
+    parent = {n: n for n in names}
+
+    def find(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    owner: dict[int, str] = {}
+    walker = _Walker(budget)
+    unfinished: list[str] = []
+    keep_alive = []  # ids are only meaningful while their objects live
+    for name in names:
+        if walker.exhausted:
+            unfinished.append(name)
+            continue
+        value = values[name]
+        keep_alive.append(value)
+        reached = walker.reach(value)
+        if walker.exhausted:
+            unfinished.append(name)
+        for key in reached:
+            other = owner.setdefault(key, name)
+            if other != name:
+                parent[find(name)] = find(other)
+    if unfinished:
+        for name in names:
+            parent[find(name)] = find(names[0])
+    members: dict[str, list[str]] = {}
+    for name in names:
+        members.setdefault(find(name), []).append(name)
+    complete = not unfinished
+    groups = [Group(tuple(sorted(group)), complete) for group in members.values()]
+    groups.sort(key=lambda g: names.index(g.names[0]) if g.names else 0)
+    return groups
+
+
+# ----------------------------------------------------------------------------- pickling
+
+
+def _rebuild_view(root: Any, offset: int, shape: Any, strides: Any, dtype: Any, write: bool) -> Any:
+    np = sys.modules.get("numpy") or importlib.import_module("numpy")
+    view = np.ndarray(shape=shape, dtype=dtype, buffer=root, offset=offset, strides=strides)
+    if not write:
+        view.flags.writeable = False
+    return view
+
+
+def _owned_array(buffer: Any, dtype: Any, shape: Any, fortran: bool, write: bool) -> Any:
+    np = sys.modules.get("numpy") or importlib.import_module("numpy")
+    flat = np.frombuffer(buffer, dtype=dtype)
+    out = flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+    if not write:
+        out.flags.writeable = False
+    return out
+
+
+def _import_module(name: str) -> types.ModuleType:
+    return importlib.import_module(name)
+
+
+class _SharingPickler(pickle.Pickler):
+    """Pickle protocol 5 that keeps numpy views linked to their base and modules by name."""
+
+    def __init__(self, file: Any, buffer_callback: Any) -> None:
+        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
+        self._ndarray = getattr(sys.modules.get("numpy"), "ndarray", None)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.ModuleType):
+            if sys.modules.get(obj.__name__) is obj:
+                return _import_module, (obj.__name__,)
+            return NotImplemented
+        ndarray = self._ndarray
+        if ndarray is not None and type(obj) is ndarray and obj.base is None:
+            # Numpy's own reduction loads as a view of the pickle's buffer; an array that
+            # owned its memory must own it again, or its views would not have it as base.
+            if obj.dtype.hasobject or not (obj.flags.c_contiguous or obj.flags.f_contiguous):
+                return NotImplemented
+            fortran = bool(obj.flags.f_contiguous and not obj.flags.c_contiguous)
+            return _owned_array, (
+                pickle.PickleBuffer(obj),
+                obj.dtype,
+                obj.shape,
+                fortran,
+                bool(obj.flags.writeable),
+            )
+        if ndarray is not None and type(obj) is ndarray and obj.base is not None:
+            root = _array_root(obj)
+            if root is obj or root.base is not None or type(root) is not ndarray:
+                return NotImplemented
+            if obj.dtype.hasobject or not (root.flags.c_contiguous or root.flags.f_contiguous):
+                return NotImplemented
+            offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+            if offset < 0 or offset > root.nbytes:
+                return NotImplemented
+            return _rebuild_view, (
+                root,
+                offset,
+                obj.shape,
+                obj.strides,
+                obj.dtype,
+                bool(obj.flags.writeable),
+            )
+        return NotImplemented
+
+
+def dumps_shared(value: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
+    """Pickle ``value`` keeping views linked and modules by name; large buffers out of band.
+
+    Raises
+    ------
+    SerializationError
+        Something inside ``value`` cannot be pickled (a lambda, a lock, an open file).
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    out = io.BytesIO()
+    try:
+        _SharingPickler(out, buffers.append).dump(value)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot pickle {type(exc).__name__}: {exc}", type_name=type(value).__name__
+        ) from exc
+    return out.getvalue(), buffers
+
+
+def loads_shared(data: bytes | memoryview, buffers: Iterable[Any] = ()) -> Any:
+    """Inverse of :func:`dumps_shared` (the data must come from an authenticated entry)."""
+    return pickle.loads(data, buffers=list(buffers))
+
+
+class _Packed:
+    """A group as stored: its own pickle (views, modules handled) plus out-of-band buffers.
+
+    The store pickles this object in turn; ``__reduce__`` hands it the buffers as
+    ``PickleBuffer`` so large arrays are written without a copy.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.data, self.buffers = dumps_shared(values)
+
+    def __reduce__(self) -> Any:
+        return _unpack, (self.data, *self.buffers)
+
+
+def _unpack(data: bytes, *buffers: Any) -> dict[str, Any]:
+    return loads_shared(data, buffers)  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------- store
+
+
+@dataclass
+class SavedGroups:
+    """Where :func:`save_groups` put each variable, and what could not be stored.
+
+    Attributes
+    ----------
+    keys
+        Variable -> store key of its group's entry (variables of one group share a key).
+    sizes
+        Store key -> payload bytes.
+    types
+        Variable -> short type description.
+    failures
+        Variable -> the error that kept its group from being stored.
+    written
+        Store keys written (to delete again when the caller gives up).
+    """
+
+    keys: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, Exception] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+
+    def partners(self, name: str) -> list[str]:
+        """The other variables stored in one entry with ``name``."""
+        key = self.keys.get(name)
+        return sorted(v for v, k in self.keys.items() if k == key and v != name)
+
+
+def _raw_array(value: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return (
+        np is not None
+        and type(value) is np.ndarray
+        and value.base is None
+        and not value.dtype.hasobject
+        and value.flags.writeable
+    )
+
+
+def _type_of(value: Any) -> str:
+    cls = type(value)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+def save_groups(
+    store: KeyValueStore,
+    prefix: str,
+    values: Mapping[str, Any],
+    groups: Iterable[Group],
+    *,
+    expire: float | None = None,
+) -> SavedGroups:
+    """Store each group of ``values`` as one entry under ``prefix`` (``<prefix>g<i>``).
+
+    A failing group does not stop the others; its variables are listed in ``failures``.
+
+    Examples
+    --------
+    >>> from persist_ext.storage._memory import MemoryStore
+    >>> store, shared = MemoryStore(), [1]
+    >>> values = {"a": shared, "b": shared}
+    >>> saved = save_groups(store, "demo/", values, group_variables(values))
+    >>> back = load_groups(store, saved.keys)
+    >>> back["a"] is back["b"]
+    True
+    """
+    saved = SavedGroups()
+    for index, group in enumerate(groups):
+        key = f"{prefix}g{index}"
+        names = [n for n in group.names if n in values]
+        if not names:
+            continue
+        try:
+            if len(names) == 1 and _raw_array(values[names[0]]):
+                info = store.set(key, values[names[0]], expire=expire, meta={"variables": names})
+            else:
+                packed = _Packed({n: values[n] for n in names})
+                info = store.set(
+                    key, packed, expire=expire, meta={"variables": names, "group": True}
+                )
+        except Exception as exc:
+            for name in names:
+                saved.failures[name] = exc
+            continue
+        saved.written.append(key)
+        saved.sizes[key] = int(info.size)
+        for name in names:
+            saved.keys[name] = key
+            saved.types[name] = _type_of(values[name])
+    return saved
+
+
+def load_groups(
+    store: KeyValueStore, keys: Mapping[str, str], *, mmap: bool = False
+) -> dict[str, Any]:
+    """Load the variables saved by :func:`save_groups` (``keys``: variable -> store key).
+
+    Each entry is read once; variables of one group come back sharing their objects.
+
+    Raises
+    ------
+    KeyError
+        An entry is missing (expired, or deleted by another process).
+    """
+    by_key: dict[str, list[str]] = {}
+    for name, key in keys.items():
+        by_key.setdefault(key, []).append(name)
+    out: dict[str, Any] = {}
+    for key, names in by_key.items():
+        value = store.get(key, mmap=mmap)
+        if isinstance(value, dict) and (len(names) > 1 or names[0] in value):
+            for name in names:
+                out[name] = value[name]
+        elif len(names) == 1:
+            out[names[0]] = value
+        else:
+            raise KeyError(f"{key} does not hold the variables {', '.join(names)}")
+    return out

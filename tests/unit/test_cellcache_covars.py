@@ -1,0 +1,172 @@
+"""Co-variables: variables sharing objects are grouped, stored in one entry, loaded shared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from persist_ext.features._covars import (
+    Group,
+    dumps_shared,
+    group_variables,
+    load_groups,
+    loads_shared,
+    save_groups,
+)
+from persist_ext.storage._memory import MemoryStore
+from persist_ext.storage._store import Store
+
+
+def roundtrip(values: dict, store=None) -> dict:
+    store = store or MemoryStore()
+    saved = save_groups(store, "t/", values, group_variables(values))
+    assert not saved.failures
+    return load_groups(store, saved.keys)
+
+
+def names(groups: list[Group]) -> list[tuple[str, ...]]:
+    return [g.names for g in groups]
+
+
+def test_groups_follow_shared_objects_not_equal_values() -> None:
+    shared, inner = [], {"k": [1]}
+    values = {"a": shared, "b": shared, "c": [], "x": [inner], "y": {"z": inner}, "n": 5}
+    assert names(group_variables(values)) == [("a", "b"), ("c",), ("x", "y"), ("n",)]
+
+
+def test_scalars_strings_modules_and_functions_never_link_variables() -> None:
+    values = {"a": [1, "s", np, len], "b": [1, "s", np, len]}
+    assert names(group_variables(values)) == [("a",), ("b",)]
+
+
+def test_instances_link_through_their_attributes() -> None:
+    class Box:
+        def __init__(self, item):
+            self.item = item
+
+    item = [1]
+    assert names(group_variables({"p": Box(item), "q": Box(item)})) == [("p", "q")]
+
+
+def test_exhausted_budget_groups_everything_and_says_so() -> None:
+    values = {"big": [[i] for i in range(1000)], "other": [1], "third": {}}
+    groups = group_variables(values, budget=100)
+    assert names(groups) == [("big", "other", "third")]
+    assert not groups[0].complete
+
+
+def test_aliases_come_back_as_one_object(tmp_path) -> None:
+    shared = [1, 2]
+    with Store(tmp_path / "s") as store:
+        back = roundtrip({"a": shared, "b": shared, "c": [shared]}, store)
+    assert back["a"] is back["b"] is back["c"][0]
+
+
+def test_numpy_view_stays_a_view_of_its_base(tmp_path) -> None:
+    base = np.arange(12.0)
+    base.shape = (3, 4)  # in place: base still owns its memory
+    view = base[1:, ::2]
+    with Store(tmp_path / "s") as store:
+        back = roundtrip({"base": base, "view": view}, store)
+    assert back["view"].base is back["base"]
+    assert back["base"].base is None  # owns its memory, like the original
+    np.testing.assert_array_equal(back["view"], view)
+    assert back["view"].strides == view.strides
+    back["view"][0, 0] = -1
+    assert back["base"][1, 0] == -1
+
+
+def test_views_of_an_unnamed_array_share_it_as_before() -> None:
+    flat = np.arange(12.0)
+    values = {"grid": flat.reshape(3, 4), "row": flat[4:8]}
+    assert values["grid"].base is values["row"].base
+    back = roundtrip(values)
+    assert back["grid"].base is back["row"].base is not None
+    back["row"][0] = 99
+    assert back["grid"][1, 0] == 99
+
+
+def test_fortran_and_read_only_arrays_keep_their_layout_and_flags() -> None:
+    base = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    frozen = np.arange(3)
+    frozen.flags.writeable = False
+    back = roundtrip({"base": base, "col": base[:, 1], "frozen": frozen, "alias": frozen})
+    assert back["base"].flags.f_contiguous
+    assert not back["base"].flags.c_contiguous
+    assert back["col"].base is back["base"]
+    assert not back["frozen"].flags.writeable
+    assert back["alias"] is back["frozen"]
+
+
+def test_modules_are_kept_by_reference() -> None:
+    back = roundtrip({"m": np, "mods": [np, pd]})
+    assert back["m"] is np
+    assert back["mods"][1] is pd
+
+
+def test_matplotlib_axes_keep_their_figure() -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    fig, ax = plt.subplots()
+    ax.plot([1, 2])
+    try:
+        groups = group_variables({"fig": fig, "ax": ax})
+        assert names(groups) == [("ax", "fig")]
+        back = roundtrip({"fig": fig, "ax": ax})
+        assert back["ax"].figure is back["fig"]
+    finally:
+        plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pd.DataFrame({"v": [1, 2]}, index=pd.period_range("2020-01", periods=2, freq="M")),
+        pd.DataFrame({"lists": [[1, 2], [3]], "dicts": [{"a": 1}, {}]}),
+        pd.Series([1.0, 2.0], index=pd.date_range("2021-01-01", periods=2, freq="D")),
+        np.ma.masked_array(np.array([1, "a", None], dtype=object), mask=[0, 1, 0]),
+        pd.period_range("2020Q1", periods=3, freq="Q"),
+    ],
+    ids=["period-index", "object-columns", "datetime-freq", "object-masked", "period-range"],
+)
+def test_pandas_and_masked_values_round_trip_exactly(value, tmp_path) -> None:
+    with Store(tmp_path / "s") as store:
+        back = roundtrip({"v": value}, store)["v"]
+    assert type(back) is type(value)
+    if isinstance(value, np.ma.MaskedArray):
+        assert back.mask.tolist() == value.mask.tolist()
+        assert back.data.tolist() == value.data.tolist()
+        assert back.fill_value == value.fill_value
+    elif isinstance(value, pd.Index):
+        assert back.equals(value)
+        assert back.freq == value.freq
+    else:
+        assert back.equals(value)
+        assert back.index.equals(value.index)
+        assert type(back.index) is type(value.index)
+        assert getattr(back.index, "freq", None) == getattr(value.index, "freq", None)
+        assert list(np.atleast_1d(back.dtypes)) == list(np.atleast_1d(value.dtypes))
+    if isinstance(value, pd.DataFrame) and "lists" in value:
+        assert back["lists"][0] == [1, 2]
+        assert isinstance(back["lists"][0], list)
+
+
+def test_lone_owning_array_keeps_the_raw_format(tmp_path) -> None:
+    with Store(tmp_path / "s") as store:
+        saved = save_groups(store, "t/", {"a": np.zeros(4)}, [Group(("a",))])
+        assert store.info(saved.keys["a"]).serializer == "numpy"
+
+
+def test_unpicklable_group_is_reported_and_others_stored() -> None:
+    store = MemoryStore()
+    values = {"ok": [1], "bad": (lambda: 1)}
+    saved = save_groups(store, "t/", values, group_variables(values))
+    assert set(saved.failures) == {"bad"}
+    assert load_groups(store, {"ok": saved.keys["ok"]}) == {"ok": [1]}
+
+
+def test_dumps_shared_round_trip_without_a_store() -> None:
+    base = np.arange(4)
+    data, buffers = dumps_shared([base, base[1:]])
+    a, b = loads_shared(data, [bytearray(bytes(buf.raw())) for buf in buffers])
+    assert b.base is a

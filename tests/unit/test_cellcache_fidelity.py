@@ -1,0 +1,336 @@
+"""A hit leaves the shell as a re-run would: sharing, results, global state, hidden inputs.
+
+Each test runs a cell under the cache, then puts the namespace (and the global state) back
+the way a fresh kernel would have it before that cell, and runs the cell again: the
+second run must be a hit (or a miss that says why) and leave the same state as a run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.utils.capture import capture_output
+
+from persist_ext.features._cellcache import CellCache, CellOptions
+from persist_ext.storage._store import Store
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    plain = ip.display_formatter.formatters["text/plain"]
+    precision = plain.float_precision
+    before = set(ip.user_ns)
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        yield ip
+    finally:
+        for name in set(ip.user_ns) - before:
+            del ip.user_ns[name]
+        plain.float_precision = precision
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+        pd.reset_option("display.max_rows")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[CellCache]:
+    store = Store(tmp_path / "store")
+    try:
+        yield CellCache(store)
+    finally:
+        store.close()
+
+
+def run(cache: CellCache, shell, cell: str, **options):
+    options.setdefault("min_time", 0.0)
+    options.setdefault("name", "c")
+    with capture_output() as captured:
+        result = cache.run(shell, cell, CellOptions(**options))
+    return result, captured
+
+
+def forget(shell, *names: str) -> None:
+    for name in names:
+        shell.user_ns.pop(name, None)
+
+
+# ----------------------------------------------------------------------- sharing
+def test_two_names_for_one_list_stay_one_list(shell, cache) -> None:
+    run(cache, shell, "a = b = []")
+    forget(shell, "a", "b")
+    assert run(cache, shell, "a = b = []")[0].hit
+    shell.user_ns["a"].append(1)
+    assert shell.user_ns["b"] == [1]
+
+
+def test_new_name_for_an_input_object_stays_that_object(shell, cache) -> None:
+    shell.user_ns["data"] = [1, 2]
+    run(cache, shell, "alias = data")
+    shell.user_ns["data"] = [1, 2]  # a fresh kernel: equal value, new object
+    forget(shell, "alias")
+    assert run(cache, shell, "alias = data")[0].hit
+    assert shell.user_ns["alias"] is shell.user_ns["data"]
+
+
+def test_mutated_input_keeps_its_older_aliases(shell, cache) -> None:
+    shell.run_cell("items = []\nkept = items")
+    run(cache, shell, "items.append(1)")
+    shell.run_cell("items = []\nkept = items")
+    assert run(cache, shell, "items.append(1)")[0].hit
+    assert shell.user_ns["kept"] is shell.user_ns["items"] == [1]
+
+
+def test_numpy_view_is_restored_linked_to_its_base(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    cell = "base = np.zeros(10)\nview = base[2:6]"
+    run(cache, shell, cell)
+    forget(shell, "base", "view")
+    assert run(cache, shell, cell)[0].hit
+    shell.user_ns["view"][:] = 1
+    assert shell.user_ns["base"].sum() == 4
+
+
+def test_figure_and_axes_keep_their_identity(shell, cache) -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    shell.user_ns["plt"] = plt
+    cell = "fig, ax = plt.subplots()\nline = ax.plot([1, 2])"
+    try:
+        run(cache, shell, cell)
+        forget(shell, "fig", "ax", "line")
+        assert run(cache, shell, cell)[0].hit
+        ns = shell.user_ns
+        assert ns["ax"].figure is ns["fig"]
+        assert ns["line"][0].axes is ns["ax"]
+    finally:
+        plt.close("all")
+
+
+def test_instance_of_a_notebook_class_is_an_instance_of_the_live_class(shell, cache) -> None:
+    define = "class Point:\n    def __init__(self, x):\n        self.x = x"
+    shell.run_cell(define)
+    run(cache, shell, "p = Point(3)")
+    forget(shell, "p")
+    shell.run_cell(define)  # a new kernel defines a new class object
+    assert run(cache, shell, "p = Point(3)")[0].hit
+    assert isinstance(shell.user_ns["p"], shell.user_ns["Point"])
+
+
+def test_module_bound_by_assignment_is_the_module(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    run(cache, shell, "m = np\nmods = {'np': np}\ntotal = 1")
+    forget(shell, "m", "mods", "total")
+    assert run(cache, shell, "m = np\nmods = {'np': np}\ntotal = 1")[0].hit
+    assert shell.user_ns["m"] is np
+    assert shell.user_ns["mods"]["np"] is np
+
+
+# ----------------------------------------------------------------------- outputs
+def test_last_expression_becomes_the_result_and_underscore(shell, cache) -> None:
+    cell = "frame = pd.DataFrame({'a': [1, 2]})\nframe"
+    shell.user_ns["pd"] = pd
+    run(cache, shell, cell)
+    forget(shell, "frame", "_")
+    result, _ = run(cache, shell, cell)
+    assert result.hit
+    assert shell.user_ns["_"] is shell.user_ns["frame"]
+
+
+def test_trailing_semicolon_hides_the_result_on_run_and_hit(shell, cache) -> None:
+    first, out1 = run(cache, shell, "x = 41\nx + 1;")
+    assert out1.stdout == ""
+    assert cache.store.get(first.manifest.outputs_key) == []
+    second, out2 = run(cache, shell, "x = 41\nx + 1;")
+    assert second.hit
+    assert out2.stdout == ""
+
+
+# ----------------------------------------------------------------------- global state
+def test_seeding_the_rng_is_reapplied_on_a_hit(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    cell = "np.random.seed(0)\nrandom_ready = True"
+    run(cache, shell, cell)
+    expected = np.random.rand(3)
+    np.random.seed(123)  # a fresh kernel starts from another state
+    result, _ = run(cache, shell, cell)
+    assert result.hit
+    np.testing.assert_array_equal(np.random.rand(3), expected)
+    assert any("numpy RNG state" in note for note in result.notes)
+
+
+def test_drawing_from_the_rng_keys_on_the_state_before(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    np.random.seed(1)
+    run(cache, shell, "draw = np.random.rand()")
+    np.random.seed(1)
+    assert run(cache, shell, "draw = np.random.rand()")[0].hit
+    np.random.seed(2)
+    result, _ = run(cache, shell, "draw = np.random.rand()")
+    assert not result.hit
+    assert "numpy RNG state" in str(cache.why(shell, "c"))
+    assert shell.user_ns["draw"] == np.random.RandomState(2).rand()
+
+
+def test_rcparams_and_pandas_options_and_precision_are_reapplied(shell, cache) -> None:
+    mpl = pytest.importorskip("matplotlib")
+    shell.user_ns.update(pd=pd, mpl=mpl)
+    cell = (
+        "mpl.rcParams['lines.linewidth'] = 7\n"
+        "pd.set_option('display.max_rows', 7)\n"
+        "get_ipython().run_line_magic('precision', '2')\n"
+        "configured = True"
+    )
+    with mpl.rc_context():
+        width = mpl.rcParams["lines.linewidth"]
+        run(cache, shell, cell)
+        mpl.rcParams["lines.linewidth"] = width
+        pd.reset_option("display.max_rows")
+        shell.display_formatter.formatters["text/plain"].float_precision = ""
+        result, _ = run(cache, shell, cell)
+        assert result.hit
+        assert mpl.rcParams["lines.linewidth"] == 7
+        assert pd.get_option("display.max_rows") == 7
+        assert shell.display_formatter.formatters["text/plain"].float_precision == "2"
+
+
+def test_plotting_cell_keys_on_rcparams(shell, cache) -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    shell.user_ns["plt"] = plt
+    cell = "fig = plt.figure()\nplt.plot([1, 2])\nsize = fig.get_size_inches().tolist()"
+    with plt.rc_context():
+        run(cache, shell, cell)
+        plt.close("all")
+        plt.rcParams["figure.figsize"] = (2, 2)
+        result, _ = run(cache, shell, cell)
+        plt.close("all")
+    assert not result.hit
+    assert shell.user_ns["size"] == [2.0, 2.0]
+
+
+def test_cwd_env_sys_path_and_folders_are_reapplied(shell, cache, tmp_path: Path) -> None:
+    cell = (
+        "import os, sys\n"
+        "os.makedirs('out/figs', exist_ok=True)\n"
+        "os.environ['PERSIST_TEST_VAR'] = 'on'\n"
+        "sys.path.append('/nowhere/persist-test')\n"
+        "os.chdir('out')"
+    )
+    try:
+        run(cache, shell, cell)
+        os.chdir(tmp_path)
+        (tmp_path / "out" / "figs").rmdir()
+        (tmp_path / "out").rmdir()
+        os.environ.pop("PERSIST_TEST_VAR")
+        sys.path.remove("/nowhere/persist-test")
+        result, _ = run(cache, shell, cell)
+        assert result.hit
+        assert Path.cwd() == tmp_path / "out"
+        assert (tmp_path / "out" / "figs").is_dir()
+        assert os.environ["PERSIST_TEST_VAR"] == "on"
+        assert "/nowhere/persist-test" in sys.path
+    finally:
+        os.environ.pop("PERSIST_TEST_VAR", None)
+
+
+def test_written_file_that_changed_makes_the_cell_run(shell, cache, tmp_path: Path) -> None:
+    cell = "with open('made.txt', 'w') as fh:\n    fh.write('made')"
+    run(cache, shell, cell)
+    assert run(cache, shell, cell)[0].hit
+    (tmp_path / "made.txt").write_text("edited by hand")
+    result, _ = run(cache, shell, cell)
+    assert not result.hit
+    assert (tmp_path / "made.txt").read_text() == "made"
+    assert "made.txt" in str(cache.why(shell, "c"))
+
+
+def test_removing_files_is_never_skipped(shell, cache, tmp_path: Path) -> None:
+    cell = "import os\nif os.path.exists('tmp.txt'):\n    os.remove('tmp.txt')\ncleaned = 1"
+    (tmp_path / "tmp.txt").write_text("x")
+    run(cache, shell, cell)
+    (tmp_path / "tmp.txt").write_text("x")
+    result, _ = run(cache, shell, cell)
+    assert not result.hit
+    assert not (tmp_path / "tmp.txt").exists()
+    assert "removes" in str(cache.why(shell, "c"))
+
+
+# ----------------------------------------------------------------------- hidden inputs
+def test_names_inside_query_strings_are_inputs(shell, cache) -> None:
+    shell.user_ns.update(df=pd.DataFrame({"x": [1, 5, 9]}), thr=4)
+    cell = "picked = df.query('x > @thr')"
+    run(cache, shell, cell)
+    shell.user_ns["thr"] = 6
+    result, _ = run(cache, shell, cell)
+    assert not result.hit
+    assert shell.user_ns["picked"]["x"].tolist() == [9]
+    assert "thr" in str(cache.why(shell, "c"))
+
+
+def test_default_value_of_a_function_is_an_input(shell, cache) -> None:
+    shell.run_cell("LIMIT = 1\ndef cap(v, limit=LIMIT):\n    return min(v, limit)")
+    run(cache, shell, "capped = cap(10)")
+    shell.run_cell("LIMIT = 5\ndef cap(v, limit=LIMIT):\n    return min(v, limit)")
+    result, _ = run(cache, shell, "capped = cap(10)")
+    assert not result.hit
+    assert shell.user_ns["capped"] == 5
+
+
+def test_helper_mutating_a_global_is_restored(shell, cache) -> None:
+    shell.run_cell("LOG = []\ndef note(v):\n    LOG.append(v)")
+    run(cache, shell, "note(1)\nnoted = True")
+    shell.run_cell("LOG = []")
+    assert run(cache, shell, "note(1)\nnoted = True")[0].hit
+    assert shell.user_ns["LOG"] == [1]
+
+
+def test_file_read_by_the_cell_is_part_of_its_key(shell, cache, tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    cell = "loaded = pd.read_csv('data.csv')"
+    shell.user_ns["pd"] = pd
+    run(cache, shell, cell)
+    assert run(cache, shell, cell)[0].hit
+    (tmp_path / "data.csv").write_text("a\n2\n")
+    result, _ = run(cache, shell, cell)
+    assert not result.hit
+    assert shell.user_ns["loaded"]["a"].tolist() == [2]
+    assert "data.csv" in str(cache.why(shell, "c"))
+
+
+def test_eval_of_a_computed_string_always_runs_and_says_why(shell, cache) -> None:
+    shell.user_ns["expr"] = "1 + 1"
+    run(cache, shell, "value = eval(expr)")
+    result, _ = run(cache, shell, "value = eval(expr)")
+    assert not result.hit
+    assert not result.stored
+    assert "eval" in str(cache.why(shell, "c"))
+
+
+def test_shell_commands_always_run(shell, cache) -> None:
+    cell = shell.transform_cell("!true\nx = 1")
+    assert "system" in cell
+    run(cache, shell, "!true\nx = 1")
+    assert not run(cache, shell, "!true\nx = 1")[0].hit
+
+
+# ----------------------------------------------------------------------- cheap cells
+def test_a_cell_cheaper_than_a_restore_runs_and_list_says_so(shell, cache) -> None:
+    shell.user_ns["counter"] = []
+    first, _ = run(cache, shell, "counter.append(1)", min_time=1.0)
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    second, _ = run(cache, shell, "counter.append(1)", min_time=1.0)
+    assert not second.hit
+    assert shell.user_ns["counter"] == [1, 1]
+    assert "runs: it runs in" in repr(cache.list())
