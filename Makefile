@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # JupyterLab refuses to run as root unless told to (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install install-test check-install lint unit kernel browser bench clean prereqs
+.PHONY: lab test install install-test check-install lint unit kernel browser stress bench clean prereqs
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -52,12 +52,23 @@ kernel:
 browser:
 	$(VENV)/bin/pytest tests/browser $(PYTEST_ARGS)
 
+stress:
+	$(VENV)/bin/pytest tests/stress $(PYTEST_ARGS)
+
 # Lint problems do not hide test results: both run, and the first failure's status is returned.
+# Coverage starts before anything imports persist_ext (`coverage run`) and follows every Python
+# subprocess (kernels, process pools, kill-test writers: `patch = subprocess` in pyproject.toml);
+# the docstring examples of persist_ext run as tests too.
 test: install-test check-install
 	@lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
-	$(VENV)/bin/pytest -p no:cacheprovider tests $(PYTEST_ARGS); tests=$$?; \
+	rm -f .coverage .coverage.*; \
+	COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/coverage run -m pytest -p no:cacheprovider \
+	  --doctest-modules --durations=15 tests persist_ext $(PYTEST_ARGS); tests=$$?; \
+	cover=0; $(VENV)/bin/coverage combine -q && $(VENV)/bin/coverage report || cover=$$?; \
 	if [ $$lint -ne 0 ]; then echo "make test: lint FAILED (see above)"; fi; \
-	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$lint
+	if [ $$cover -ne 0 ]; then echo "make test: coverage below the gate (see above)"; fi; \
+	if [ $$tests -ne 0 ]; then exit $$tests; fi; if [ $$lint -ne 0 ]; then exit $$lint; fi; \
+	exit $$cover
 
 bench: $(PY)
 	$(PIP) install --quiet ".[bench]"

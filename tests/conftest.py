@@ -1,4 +1,8 @@
-"""Shared fixtures: a real Redis server for the stores and task groups that use one."""
+"""Shared fixtures (a real Redis server) and the rule that CI never skips a test.
+
+With ``PERSIST_EXT_NO_SKIPS=1`` (set by ``.ci/run``) a skipped test is reported as a failure:
+a missing browser, server or package must make CI red, never quietly green.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,17 @@ from pathlib import Path
 import pytest
 
 REQUIRE_REDIS = "PERSIST_EXT_REQUIRE_REDIS"
+NO_SKIPS = "PERSIST_EXT_NO_SKIPS"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(NO_SKIPS) == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and {NO_SKIPS}=1 forbids skips: {reason}"
 
 
 def _free_port() -> int:

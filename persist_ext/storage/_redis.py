@@ -62,10 +62,13 @@ class RedisStore:
 
     Examples
     --------
-    >>> store = RedisStore("redis://localhost:6379/0")  # doctest: +SKIP
-    >>> store.set("tasks/fit/status", "done")  # doctest: +SKIP
-    >>> store.add("tasks/fit/reached", True), store.add("tasks/fit/reached", True)  # doctest: +SKIP
-    (True, False)
+    With a Redis server running (``tests/unit/test_redis_store.py`` runs this against a
+    real one)::
+
+        store = RedisStore("redis://localhost:6379/0")
+        store.set("tasks/fit/status", "done")
+        store.add("tasks/fit/reached", True), store.add("tasks/fit/reached", True)
+        # (True, False)
     """
 
     def __init__(

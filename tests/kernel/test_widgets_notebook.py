@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import nbconvert
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbconvert = pytest.importorskip("nbconvert")
 
 TASKS_MODULE = """
 import time

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ipywidgets  # noqa: F401 - required, never skipped
 import pytest
-
-pytest.importorskip("ipywidgets")
 
 from persist_ext.features._pod._tracker import Tracker
 from persist_ext.features._progress import ProgressSnapshot

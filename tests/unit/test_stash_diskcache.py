@@ -10,8 +10,7 @@ import pytest
 
 from persist_ext._errors import SerializationError
 from persist_ext.features._stash import DirectoryStash, DiskCacheStash, MultiProcessStash
-
-Store = pytest.importorskip("persist_ext.storage._store").Store
+from persist_ext.storage._store import Store
 
 
 def test_crud(tmp_path):
@@ -89,7 +88,8 @@ def test_bad_input(tmp_path):
 
 
 def test_numpy_values(tmp_path):
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     with DiskCacheStash(tmp_path) as stash:
         array = np.arange(200_000, dtype="float64")
         stash["arr"] = array

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import anywidget  # noqa: F401 - required, never skipped
+import ipywidgets  # noqa: F401 - required, never skipped
 import pytest
-
-pytest.importorskip("ipywidgets")
-pytest.importorskip("anywidget")
 
 from persist_ext.features._stash import DictionaryStash, DirectoryStash, ReadOnlyStash
 from persist_ext.interfaces.widgets._browser import BrowserModel, StashBrowser, browse
@@ -99,7 +98,8 @@ def test_filter_substring_and_glob(big_stash: CountingStash) -> None:
 
 
 def test_select_previews_from_summary_then_loads_on_request() -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = pd.DataFrame({"x": range(100), "name": [f"row{i}" for i in range(100)]})
     stash = CountingStash({"frame": frame, "n": 3})
     browser = browse(stash)
@@ -119,7 +119,8 @@ def test_select_previews_from_summary_then_loads_on_request() -> None:
 
 
 def test_array_preview() -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     stash = DictionaryStash({"a": np.arange(12, dtype="float64").reshape(3, 4)})
     browser = browse(stash)
     browser.select("a")
@@ -184,8 +185,10 @@ def test_directory_stash_described_from_files(tmp_path: Any) -> None:
 
 
 def test_store_entries_described_from_info(tmp_path: Any) -> None:
-    store_mod = pytest.importorskip("persist_ext.storage._store")
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
+    import persist_ext.storage._store as store_mod
+
     store = store_mod.Store(tmp_path / "s")
     try:
         for i in range(200):

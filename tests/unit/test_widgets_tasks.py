@@ -6,9 +6,8 @@ import threading
 import time
 from typing import Any
 
+import ipywidgets  # noqa: F401 - required, never skipped
 import pytest
-
-pytest.importorskip("ipywidgets")
 
 from persist_ext.features._progress import ProgressSnapshot
 from persist_ext.features._tasks._group import TaskGroup
