@@ -24,6 +24,9 @@ The magic bodies are thin dispatchers: they parse arguments and call the cell ca
 from __future__ import annotations
 
 import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -264,27 +267,33 @@ class PersistMagics(Magics):
     def persist(self, line: str, cell: str | None = None) -> Any:
         """Run a cell once; afterwards restore its variables and outputs instead of running it.
 
-        ``%%persist [NAME] [options]`` on the first line of a cell caches it. The cell is
-        keyed on its code (comments and formatting ignored), the values of the names it
-        reads, the code of the functions and classes it uses (transitively), ``--deps``
-        files and, with ``--env``, package versions. When nothing changed, the cell is not
-        executed: every variable it defined, rebound or mutated is put back and its output
-        (text, tables, figures) is shown again.
+        As a cell magic, on the first line of a cell:
 
-        ``%persist list`` (name, size, age, run time, hits), ``%persist show NAME``,
-        ``%persist clear NAME`` / ``%persist clear --all``, ``%persist info``,
-        ``%persist why [NAME] [--verbose]`` (what differs from the stored entry) and
-        ``%persist browse`` inspect the cache.
+          %%persist [NAME] [options]
 
-        ``%persist checkpoint [NAME] [--include A,B] [--exclude A,B]`` saves the notebook's
-        variables (only what changed since the last checkpoint is written); after a kernel
-        restart ``%persist restore [NAME|ID]`` puts them back. ``%persist autocheckpoint
-        on|off`` checkpoints after every cell; ``%persist history`` lists the checkpoints,
-        ``%persist undo`` goes back to before the last cell, ``%persist checkout ID`` to
-        any checkpoint (loading only the variables that differ).
+        caches the cell. It is keyed on its code (comments and formatting ignored), the
+        values of the names it reads, the code of the functions and classes it uses
+        (transitively), the --deps files and, with --env, package versions. When nothing
+        changed, the cell is not executed: every variable it defined, rebound or mutated is
+        put back and its output (text, tables, figures) is shown again.
 
-        Defaults come from ``c.PersistMagics.directory / quiet / verbose / expire / env /
-        mmap / keep`` (``%config PersistMagics``).
+        As a line magic, to look at and manage what is stored:
+
+          %persist list                  cached cells: name, size, age, run time, hits
+          %persist show NAME             one cell's variables, inputs and outputs
+          %persist why [NAME]            what differs from the stored run (--verbose: all)
+          %persist clear NAME            forget a cell (--all: every cell)
+          %persist info                  where the store is and how big
+          %persist browse                browse the store's entries
+          %persist checkpoint [NAME]     save the notebook's variables (--include/--exclude)
+          %persist restore [NAME|ID]     put them back, e.g. after a kernel restart
+          %persist autocheckpoint on|off checkpoint after every cell
+          %persist history               the checkpoints
+          %persist undo                  go back to before the last cell
+          %persist checkout ID           go to any checkpoint
+
+        Defaults come from the PersistMagics configuration (directory, quiet, verbose,
+        expire, env, mmap, keep; see %config PersistMagics).
         """
         try:
             args = parse_argstring(self.persist, line)
@@ -363,55 +372,76 @@ class PersistMagics(Magics):
         if not args.words:
             raise UsageError(f"%persist needs a subcommand: one of {', '.join(_SUBCOMMANDS)}.")
         sub, rest = args.words[0], args.words[1:]
-        if sub not in _SUBCOMMANDS:
+        command = _LINE_COMMANDS.get(sub)
+        if command is None:
             raise UsageError(
                 f"Unknown %persist subcommand {sub!r}; use one of {', '.join(_SUBCOMMANDS)}."
             )
         given = [f"--{o}" for o in _CELL_ONLY if getattr(args, o) not in (None, False, [])]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to the %%persist cell magic.")
-        if len(rest) > 1 or (rest and sub in ("list", "info", "browse")):
+        if len(rest) > command.most:
             raise UsageError(f"%persist {sub} got unexpected arguments: {' '.join(rest)!r}.")
-        if sub == "show" and not rest:
-            raise UsageError("%persist show needs a cell name; see %persist list.")
-        if sub == "clear" and not rest and not args.all:
-            raise UsageError("%persist clear needs a cell name, or --all to clear everything.")
+        if len(rest) < command.least and not (sub == "clear" and args.all):
+            raise UsageError(f"%persist {sub} needs {command.needs}.")
         location = self._location(args)
-        if sub in _CHECKPOINT_SUBCOMMANDS:
+        if command.checkpoint:
             return self._checkpoint(sub, rest, args, location)
-        if sub == "info":
-            exists = "://" in location or Path(location).exists()
-            if not exists:
-                return self._summary(location)
-            return self._cache(args).info(location, True)
-        if "://" not in location and not Path(location).exists():
-            # Looking must not create a store.
-            if sub in ("show", "why"):
-                raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
-            if sub in ("list", "browse"):
-                from ..features._cellcache._views import EntryTable
+        exists = "://" in location or Path(location).exists()
+        return command.handler(self, args, rest, location, exists)
 
-                return EntryTable([], directory=location)
-            if sub == "clear":
-                return _Cleared(0, "every cell" if args.all else rest[0])
-        cache = self._cache(args)
-        if sub == "list":
-            return cache.list(location)
-        if sub == "show":
-            try:
-                return cache.show(rest[0])
-            except KeyError:
-                raise UsageError(f"No cached cell named {rest[0]!r}; see %persist list.") from None
-        if sub == "clear":
-            removed = cache.clear(None if args.all else rest[0])
-            return _Cleared(removed, "every cell" if args.all else rest[0])
-        if sub == "why":
-            try:
-                return cache.why(self.shell, rest[0] if rest else None, verbose=args.verbose)
-            except LookupError as exc:
-                raise UsageError(str(exc)) from exc
-        # browse: the widget browser when ipywidgets is available, else the plain table.
+    # One small handler per line subcommand; `_LINE_COMMANDS` below is the dispatch table.
+    # ``exists``: whether the store is there (looking must never create one).
+    def _list(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        if not exists:
+            from ..features._cellcache._views import EntryTable
+
+            return EntryTable([], directory=location)
+        return self._cache(args).list(location)
+
+    def _show(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        if not exists:
+            raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
         try:
+            return self._cache(args).show(rest[0])
+        except KeyError:
+            raise UsageError(f"No cached cell named {rest[0]!r}; see %persist list.") from None
+
+    def _clear(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        if rest and args.all:
+            raise UsageError("%persist clear takes a cell name or --all, not both.")
+        what = "every cell" if args.all else rest[0]
+        if not exists:
+            if args.all:
+                return _Cleared(0, what)
+            raise UsageError(f"No cached cell named {rest[0]!r}: the store {location} is empty.")
+        removed = self._cache(args).clear(None if args.all else rest[0])
+        if not removed and not args.all:
+            raise UsageError(f"No cached cell named {rest[0]!r}; see %persist list.")
+        return _Cleared(removed, what)
+
+    def _info(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        if not exists:
+            from ..features._cellcache._views import StoreSummary
+
+            return StoreSummary(directory=location, exists=False)
+        return self._cache(args).info(location, True)
+
+    def _why(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        if not exists:
+            raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
+        try:
+            return self._cache(args).why(
+                self.shell, rest[0] if rest else None, verbose=args.verbose
+            )
+        except LookupError as exc:
+            raise UsageError(str(exc)) from exc
+
+    def _browse(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        if not exists:
+            return self._list(args, rest, location, exists)
+        cache = self._cache(args)
+        try:  # the widget browser when ipywidgets is available, else the plain table
             from .widgets._browser import browse
         except ImportError:
             return cache.list(location)
@@ -454,10 +484,48 @@ class PersistMagics(Magics):
             self.autocheckpoint = bool(result.on)
         return result
 
-    def _summary(self, location: str) -> Any:
-        from ..features._cellcache._views import StoreSummary
 
-        return StoreSummary(directory=location, exists=False)
+def _plain_help(doc: str) -> str:
+    """``%persist?`` as plain text: argparse's usage line without reST markup.
+
+    magic_arguments renders the usage as a reST literal block (``::`` then the line) and
+    names only the line form; the help shows both forms instead.
+    """
+    usage, _, rest = doc.partition("\n\n")[2].partition("\n\n")
+    options = " ".join(usage.split()).removeprefix("%persist ").removesuffix(" [words ...]")
+    return (
+        "Usage:\n"
+        "  %%persist [NAME] [options]             (cell magic)\n"
+        "  %persist SUBCOMMAND [ARG] [options]    (line magic)\n"
+        + textwrap.fill(options, width=88, initial_indent="Options: ", subsequent_indent="  ")
+        + "\n\n"
+        + rest
+    )
+
+
+PersistMagics.persist.__doc__ = _plain_help(PersistMagics.persist.__doc__ or "")
+
+
+@dataclass(frozen=True)
+class _LineCommand:
+    """How one ``%persist`` subcommand is called: its handler and how many words it takes."""
+
+    handler: Callable[..., Any] | None
+    least: int = 0
+    most: int = 0
+    needs: str = ""
+    checkpoint: bool = False
+
+
+_LINE_COMMANDS: dict[str, _LineCommand] = {
+    "list": _LineCommand(PersistMagics._list),
+    "show": _LineCommand(PersistMagics._show, 1, 1, "a cell name; see %persist list"),
+    "clear": _LineCommand(PersistMagics._clear, 1, 1, "a cell name, or --all to clear everything"),
+    "info": _LineCommand(PersistMagics._info),
+    "why": _LineCommand(PersistMagics._why, 0, 1),
+    "browse": _LineCommand(PersistMagics._browse),
+    **{sub: _LineCommand(None, 0, 1, checkpoint=True) for sub in _CHECKPOINT_SUBCOMMANDS},
+}
 
 
 def _names(text: str | None) -> list[str] | None:

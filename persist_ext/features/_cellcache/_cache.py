@@ -625,8 +625,13 @@ class CellCache:
 
     def clear(self, name: str | None = None) -> int:
         """Remove one cell's entries (or all with ``name=None``); return how many runs."""
+        # What this session remembers of the cleared runs goes too: `why` must not say
+        # "restored from the cache" about an entry that is gone.
         if name is None:
             self._files = None
+            self._last.clear()
+        else:
+            self._last.pop(name, None)
         return clear_entries(self.store, name)
 
     def info(self, directory: str, exists: bool) -> StoreSummary:

@@ -1,0 +1,91 @@
+"""The %persist line subcommands as a newcomer meets them: help, errors, what they report."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+
+@pytest.fixture
+def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shell.run_line_magic("load_ext", "persist_ext")
+    before = set(shell.user_ns)
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("unload_ext", "persist_ext")
+        for name in set(shell.user_ns) - before:
+            del shell.user_ns[name]
+
+
+def _cached(ip, name: str = "sq") -> None:
+    with capture_output():
+        ip.run_cell_magic("persist", name, "squares = [i * i for i in range(5)]")
+
+
+def test_help_is_plain_text_with_both_forms(ip) -> None:
+    doc = ip.find_line_magic("persist").__doc__
+    assert "::" not in doc
+    assert "``" not in doc
+    assert "%%persist [NAME] [options]" in doc.splitlines()[1]
+    assert "%persist SUBCOMMAND" in doc.splitlines()[2]
+    for sub in ("list", "show NAME", "why [NAME]", "clear NAME", "checkout ID"):
+        assert f"%persist {sub}" in doc
+
+
+def test_clear_of_an_unknown_cell_is_an_error_like_show(ip) -> None:
+    _cached(ip)
+    with pytest.raises(UsageError, match="No cached cell named 'nosuch'"):
+        ip.run_line_magic("persist", "clear nosuch")
+    with pytest.raises(UsageError, match="No cached cell named 'nosuch'"):
+        ip.run_line_magic("persist", "show nosuch")
+    assert "sq" in repr(ip.run_line_magic("persist", "list"))  # nothing else was touched
+
+
+def test_why_after_clear_says_nothing_is_stored(ip) -> None:
+    _cached(ip)
+    cleared = ip.run_line_magic("persist", "clear sq")
+    assert "Removed 1" in repr(cleared)
+    with pytest.raises(UsageError, match="Nothing is stored for a cell named 'sq'"):
+        ip.run_line_magic("persist", "why sq")
+    with pytest.raises(UsageError, match="No cached cell named 'sq'"):
+        ip.run_line_magic("persist", "clear sq")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", "needs a subcommand"),
+        ("nosuch", "Unknown %persist subcommand 'nosuch'"),
+        ("clear", "needs a cell name, or --all"),
+        ("clear sq --all", "a cell name or --all, not both"),
+        ("show", "needs a cell name"),
+        ("list extra", "unexpected arguments: 'extra'"),
+        ("list --deps x.csv", "only apply to the %%persist cell magic"),
+    ],
+)
+def test_bad_line_input_is_a_usage_error_that_says_what_to_do(ip, line: str, message: str) -> None:
+    _cached(ip)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        ip.run_line_magic("persist", line)
+
+
+def test_looking_never_creates_a_store(ip, tmp_path: Path) -> None:
+    for line in ("list", "info", "browse", "clear --all"):
+        ip.run_line_magic("persist", line)
+    for line in ("show x", "why x", "clear x"):
+        with pytest.raises(UsageError):
+            ip.run_line_magic("persist", line)
+    assert not (tmp_path / ".persist").exists()
