@@ -348,10 +348,10 @@ class LoopProgress:
                 yield item
                 n += 1
                 if n >= next_check:
+                    self.n = n  # nested loops show it as their prefix
                     now = clock()
                     elapsed = now - last
                     if elapsed >= mininterval:
-                        self.n = n
                         self._draw(now)
                         last = now
                     if elapsed < mininterval / 4 and every < 65536:
@@ -424,7 +424,7 @@ class LoopProgress:
                 self.total = self.n
             self.close()
         else:
-            self.close(reason="ended early")
+            self.close(reason="did not finish")
 
     def close(self, reason: str | None = None) -> None:
         """End the bar: final when every item is done, else it says where it stopped.

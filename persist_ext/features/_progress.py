@@ -283,7 +283,8 @@ def set_wait_policy(
     WaitPolicy(mode='auto', timeout=None)
     """
     global _policy
-    _policy = WaitPolicy(mode, None if timeout is None else float(timeout))
+    policy = WaitPolicy(mode, timeout)  # validates before anything changes
+    _policy = WaitPolicy(policy.mode, None if timeout is None else float(timeout))
     return _policy
 
 

@@ -647,7 +647,10 @@ class _CallbackOutput:
 
         self.text += text
         self.widget.append_stdout(text)  # a comm message: reaches the cell at any time
-        update_display(self.bundle(), raw=True, display_id=self.display_id)
+        # Front ends that apply a late update (nbclient, the classic notebook) keep plain text:
+        # what a saved notebook and its HTML show without a widget manager. JupyterLab and
+        # Notebook 7 ignore it and show the widget.
+        update_display({"text/plain": self.text}, raw=True, display_id=self.display_id)
 
 
 class KernelRunWatch(RunWatch):
