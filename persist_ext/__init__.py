@@ -11,11 +11,14 @@ import typing as _t
 
 from ._config import default_directory
 from ._errors import (
+    CacheError,
+    CacheWarning,
     CellCacheWarning,
     CellRaisedError,
     CheckpointError,
     ConcurrentAccessError,
     CorruptEntryError,
+    EvictionWarning,
     FingerprintError,
     InvalidPickle,
     PersistableError,
@@ -31,6 +34,8 @@ from ._errors import (
     UnsafeNameError,
     UnstorableVariableWarning,
 )
+from ._limits import Budget
+from .features._budget import enforce_budget
 from .features._checkpoint import (
     CheckpointReport,
     CheckpointSession,
@@ -39,6 +44,7 @@ from .features._checkpoint import (
     save_checkpoint,
 )
 from .features._loop import LoopProgress, progress
+from .features._memo import cache
 from .features._pod import POD, PersistentOrderedDict, ProgressTracker, Tracker
 from .features._progress import ProgressSnapshot, WaitPolicy, set_wait_policy, wait_policy
 from .features._progress import register_live_renderer as _register_live_renderer
@@ -122,7 +128,10 @@ except ImportError:  # a source tree that was never built
 __all__ = [
     "MISSING",
     "POD",
+    "Budget",
+    "CacheError",
     "CacheStash",
+    "CacheWarning",
     "CellCacheWarning",
     "CellRaisedError",
     "CheckpointError",
@@ -138,6 +147,7 @@ __all__ = [
     "DiskCacheStash",
     "DiskCacheStorage",
     "EntryInfo",
+    "EvictionWarning",
     "FactoryStash",
     "FileStorage",
     "FingerprintError",
@@ -197,10 +207,12 @@ __all__ = [
     "__version__",
     "all_done",
     "browse",
+    "cache",
     "dealloc",
     "default_directory",
     "display_markers",
     "display_tasks",
+    "enforce_budget",
     "filter_known_done",
     "fingerprint",
     "fingerprint_code",

@@ -20,11 +20,14 @@ Hierarchy::
     ├── CheckpointError             a checkpoint was misused (bad name, unknown variable)
     │   └── UnknownCheckpointError  (also a KeyError) no checkpoint by that name or id
     ├── ProgressError               (also a ValueError) progress() or a wait policy misused
+    ├── CacheError                  (also a ValueError) persist_ext.cache was misused
     └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
 
     PersistWarning (UserWarning)
     ├── UnstorableVariableWarning   a cell variable could not be stored
-    └── CellCacheWarning            a cell's input or stored entry could not be used
+    ├── CellCacheWarning            a cell's input or stored entry could not be used
+    ├── CacheWarning                a cached function call ran without its cache
+    └── EvictionWarning             units were evicted to keep a store within its budget
 
 Each error carries the context needed to act on it (``key``, ``path``, ``type_name``)
 and its message says what to do instead.
@@ -33,11 +36,14 @@ and its message says what to do instead.
 from __future__ import annotations
 
 __all__ = [
+    "CacheError",
+    "CacheWarning",
     "CellCacheWarning",
     "CellRaisedError",
     "CheckpointError",
     "ConcurrentAccessError",
     "CorruptEntryError",
+    "EvictionWarning",
     "FingerprintError",
     "GroupBusyError",
     "InvalidPickle",
@@ -168,6 +174,11 @@ class ProgressError(PersistError, ValueError):
     """``progress()`` or a wait policy got a bad option (the message names the fix)."""
 
 
+class CacheError(PersistError, ValueError):
+    """``persist_ext.cache`` was given something it cannot use (an ``ignore=`` name that is
+    not a parameter, a bad ``expire=``, an object that is not a function)."""
+
+
 class PersistWarning(UserWarning):
     """Base class of persist_ext's warnings."""
 
@@ -195,3 +206,13 @@ class CellRaisedError(PersistError):
 
     def _render_traceback_(self) -> list[str]:
         return [str(self)]
+
+
+class CacheWarning(PersistWarning):
+    """A call of a ``@persist_ext.cache`` function ran without its cache: an argument could not
+    be fingerprinted, the result could not be stored, or a stored result could not be read."""
+
+
+class EvictionWarning(PersistWarning):
+    """Units were evicted to keep a store within its budget (shown where no shell prints the
+    notice; in a kernel the notice is printed in the cell's output)."""

@@ -14,6 +14,9 @@ Load with ``%load_ext persist_ext``. Configure in ``ipython_config.py`` or a ker
     c.PersistMagics.history_bytes = ""          # e.g. "20GB": bytes kept in history ("": no limit)
     c.PersistMagics.history_age = ""            # e.g. "30d": drop older checkpoints ("": keep)
     c.PersistMagics.min_time = 0.002            # cells faster than this (s) run, not restored
+    c.PersistMagics.max_size = ""               # store budget, e.g. "10G" ("": no limit)
+    c.PersistMagics.max_count = 0               # cached cells + calls kept (0: no limit)
+    c.PersistMagics.max_age = ""                # evict units unused this long, e.g. "30d"
 
 or at run time with ``%config PersistMagics.directory = "/data/cache"``.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +46,8 @@ from ..features._cellcache import CellCache, CellOptions
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
 _CHECKPOINT_SUBCOMMANDS = ("checkpoint", "restore", "autocheckpoint", "history", "undo", "checkout")
-_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse", *_CHECKPOINT_SUBCOMMANDS)
+_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse", "gc", *_CHECKPOINT_SUBCOMMANDS)
+_GC_ONLY = ("max_size", "max_count", "max_age", "dry_run")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)?", re.IGNORECASE)
 _CELL_ONLY = ("refresh", "expire", "vars", "deps", "env", "ignore", "mmap")
@@ -133,6 +138,29 @@ class PersistMagics(Magics):
         "(restoring it would be slower); %persist list shows it as 'runs'.",
     ).tag(config=True)
 
+    max_size = Unicode(
+        "",
+        help="Store budget in bytes, e.g. '10G': least recently used cached cells and calls "
+        "beyond it are evicted after each cell. Empty: $PERSIST_EXT_MAX_SIZE, else no limit.",
+    ).tag(config=True)
+    max_count = Int(
+        0, help="Cached cells and calls kept; 0: $PERSIST_EXT_MAX_COUNT, else no limit."
+    ).tag(config=True)
+    max_age = Unicode(
+        "", help="Evict cached units unused this long, e.g. '30d'. Empty: $PERSIST_EXT_MAX_AGE."
+    ).tag(config=True)
+
+    @validate("max_size", "max_age", "max_count")
+    def _check_budget(self, proposal: Any) -> Any:
+        from .._limits import Budget
+
+        value = proposal["value"]
+        try:
+            Budget(**{proposal["trait"].name: value or None})
+        except ValueError as exc:
+            raise TraitError(str(exc)) from exc
+        return value
+
     @validate("expire")
     def _check_expire(self, proposal: Any) -> str:
         value = str(proposal["value"])
@@ -150,6 +178,7 @@ class PersistMagics(Magics):
         self._cell: tuple[str | None, str] = (None, "")
         self._busy = False
         self._checkpoints: dict[str, Any] = {}
+        self._budget_seen: dict[str, tuple[Any, float]] = {}
 
     # ----------------------------------------------------------------- stores
     @property
@@ -227,7 +256,7 @@ class PersistMagics(Magics):
     @argument(
         "words",
         nargs="*",
-        help="Line magic: list | show NAME | clear [NAME] | info | why [NAME] | browse | "
+        help="Line magic: list | show NAME | clear [NAME] | info | why [NAME] | browse | gc | "
         "checkpoint [NAME] | restore [NAME|ID] | autocheckpoint on|off | history | undo | "
         "checkout NAME|ID. "
         "Cell magic: an optional cell name (default: the notebook cell's id).",
@@ -261,6 +290,10 @@ class PersistMagics(Magics):
     @argument("--include", metavar="A,B", help="With `checkpoint`: save only these variables.")
     @argument("--exclude", metavar="A,B", help="With `checkpoint`: leave these variables out.")
     @argument("--full", action="store_true", help="With `checkpoint`: rehash every variable first.")
+    @argument("--max-size", metavar="SIZE", help="With `gc`: keep the store under e.g. 10G.")
+    @argument("--max-count", metavar="N", help="With `gc`: keep at most N cached cells + calls.")
+    @argument("--max-age", metavar="AGE", help="With `gc`: evict units unused for e.g. 30d.")
+    @argument("--dry-run", action="store_true", help="With `gc`: say what would be evicted.")
     @argument("--quiet", action="store_true", help="Say nothing when a cell is restored.")
     @argument("--verbose", action="store_true", help="Say more (with `why`: every component).")
     @line_cell_magic
@@ -279,12 +312,17 @@ class PersistMagics(Magics):
 
         As a line magic, to look at and manage what is stored:
 
-          %persist list                  cached cells: name, size, age, run time, hits
+          %persist list                  cached cells (name, size, age, run time, hits),
+                                         then functions cached with @persist_ext.cache
           %persist show NAME             one cell's variables, inputs and outputs
           %persist why [NAME]            what differs from the stored run (--verbose: all)
           %persist clear NAME            forget a cell (--all: every cell)
           %persist info                  where the store is and how big
           %persist browse                browse the store's entries
+          %persist gc                    evict least recently used cached cells and calls
+                                         beyond the budget (--max-size 10G --max-count N
+                                         --max-age 30d --dry-run; default: max_size,
+                                         max_count, max_age config, then $PERSIST_EXT_MAX_*)
           %persist checkpoint [NAME]     save the notebook's variables (--include/--exclude)
           %persist restore [NAME|ID]     put them back, e.g. after a kernel restart
           %persist autocheckpoint on|off checkpoint after every cell
@@ -293,7 +331,8 @@ class PersistMagics(Magics):
           %persist checkout ID           go to any checkpoint
 
         Defaults come from the PersistMagics configuration (directory, quiet, verbose,
-        expire, env, mmap, keep; see %config PersistMagics).
+        expire, env, mmap, keep, max_size, max_count, max_age; see %config PersistMagics).
+        With a budget set, it is also applied after every cell, with a one-line notice.
         """
         try:
             args = parse_argstring(self.persist, line)
@@ -380,6 +419,8 @@ class PersistMagics(Magics):
         given = [f"--{o}" for o in _CELL_ONLY if getattr(args, o) not in (None, False, [])]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to the %%persist cell magic.")
+        if sub != "gc" and any(getattr(args, o) not in (None, False) for o in _GC_ONLY):
+            raise UsageError("--max-size, --max-count, --max-age, --dry-run only apply to gc.")
         if len(rest) > command.most:
             raise UsageError(f"%persist {sub} got unexpected arguments: {' '.join(rest)!r}.")
         if len(rest) < command.least and not (sub == "clear" and args.all):
@@ -397,7 +438,10 @@ class PersistMagics(Magics):
             from ..features._cellcache._views import EntryTable
 
             return EntryTable([], directory=location)
-        return self._cache(args).list(location)
+        from ..features._memo._views import Listing, call_table
+
+        cache = self._cache(args)
+        return Listing(cache.list(location), call_table(cache.store))
 
     def _show(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
         if not exists:
@@ -425,7 +469,24 @@ class PersistMagics(Magics):
             from ..features._cellcache._views import StoreSummary
 
             return StoreSummary(directory=location, exists=False)
-        return self._cache(args).info(location, True)
+        from ..features._budget import InfoWithUsage, store_usage
+
+        cache = self._cache(args)
+        usage = store_usage(cache.store, self.budget(cache.store))
+        return InfoWithUsage(cache.info(location, True), usage)
+
+    def _gc(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        from .._limits import Budget
+        from ..features._budget import collect
+
+        try:
+            given = Budget(args.max_size, args.max_count, args.max_age)
+        except ValueError as exc:
+            raise UsageError(f"%persist gc: {exc}") from exc
+        if not exists:
+            raise UsageError(f"Nothing to collect: the store {location} does not exist.")
+        store = self._cache(args).store
+        return collect(store, given.over(self.budget(store)), dry_run=args.dry_run)
 
     def _why(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
         if not exists:
@@ -446,6 +507,47 @@ class PersistMagics(Magics):
         except ImportError:
             return cache.list(location)
         return browse(cache.store, prefix="cell/")
+
+    # ----------------------------------------------------------------- budgets
+    def budget(self, store: Any = None) -> Any:
+        """The budget in force: the store's own, over these traitlets, over the environment."""
+        from .._limits import Budget
+        from ..features._budget import budget_of
+
+        try:
+            mine = Budget(self.max_size or None, self.max_count or None, self.max_age or None)
+            return budget_of(store, mine) if store is not None else mine.over(Budget.from_env())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+
+    def _on_post_run_cell_budget(self, result: Any) -> None:
+        # After each cell: keep the stores this shell opened within their budget, with the
+        # one-line notice in the cell's output. No budget anywhere: nothing is evicted.
+        if self._busy:
+            return
+        from ..features._budget import enforce_budget
+
+        for location, store in list(self._stores.items()):
+            try:
+                budget = self.budget(store)
+                if budget.is_empty:
+                    continue
+                # Listing units walks the store: skip it when nothing was written since the
+                # last check (ages still advance: look again at least once a minute).
+                seen = (len(store), getattr(store, "volume", lambda: 0)(), budget)
+                last = self._budget_seen.get(location)
+                if last is not None and last[0] == seen and time.monotonic() - last[1] < 60:
+                    continue
+                report = enforce_budget(store, budget)
+                self._budget_seen[location] = (
+                    (len(store), getattr(store, "volume", lambda: 0)(), budget),
+                    time.monotonic(),
+                )
+            except Exception as exc:  # housekeeping must never break the notebook
+                print(f"persist: applying the store budget failed: {type(exc).__name__}: {exc}")
+                continue
+            if report:
+                print(report.notice())
 
     def _checkpoint_session(self, location: str) -> Any:
         from ..features._checkpoint import Budget, parse_size, session_for
@@ -524,6 +626,7 @@ _LINE_COMMANDS: dict[str, _LineCommand] = {
     "info": _LineCommand(PersistMagics._info),
     "why": _LineCommand(PersistMagics._why, 0, 1),
     "browse": _LineCommand(PersistMagics._browse),
+    "gc": _LineCommand(PersistMagics._gc),
     **{sub: _LineCommand(None, 0, 1, checkpoint=True) for sub in _CHECKPOINT_SUBCOMMANDS},
 }
 
@@ -555,6 +658,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(magics)
     ipython.events.register("pre_run_cell", magics._on_pre_run_cell)
     ipython.events.register("post_run_cell", magics._on_post_run_cell)
+    ipython.events.register("post_run_cell", magics._on_post_run_cell_budget)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -565,6 +669,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     for event, hook in (
         ("pre_run_cell", magics._on_pre_run_cell),
         ("post_run_cell", magics._on_post_run_cell),
+        ("post_run_cell", magics._on_post_run_cell_budget),
     ):
         try:
             ipython.events.unregister(event, hook)

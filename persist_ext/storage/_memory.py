@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._errors import StoreClosedError, StoreError
+from .._limits import Budget
 from ._entry import decode_value, encode_entry
 from ._protocol import MISSING, EntryInfo
 
@@ -36,7 +37,8 @@ class MemoryStore:
     KeyError: 'missing'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, budget: Budget | Mapping[str, Any] | None = None) -> None:
+        self.budget = Budget.coerce(budget)  # limits features enforce (docs/budgets.md)
         self._data: dict[str, tuple[bytes, EntryInfo]] = {}
         self._lock = threading.RLock()
         self._closed = False

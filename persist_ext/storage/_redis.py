@@ -26,10 +26,11 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._errors import ConcurrentAccessError, CorruptEntryError, StoreClosedError, StoreError
+from .._limits import Budget
 from ._entry import check_key, decode_value, encode_entry
 from ._protocol import MISSING, EntryInfo
 
@@ -59,6 +60,9 @@ class RedisStore:
     wait_timeout
         How long :meth:`transact` waits for the lock before raising
         :class:`~persist_ext.ConcurrentAccessError`.
+    budget
+        Limits features keep this store to (a :class:`~persist_ext.Budget` or a dict of its
+        fields); see docs/budgets.md.
 
     Examples
     --------
@@ -78,11 +82,13 @@ class RedisStore:
         namespace: str = "persist_ext",
         lock_timeout: float = 60.0,
         wait_timeout: float = 60.0,
+        budget: Budget | Mapping[str, Any] | None = None,
     ) -> None:
         import redis  # optional dependency: persist_ext[redis]
 
         if not namespace or ":" in namespace:
             raise ValueError(f"namespace must be a non-empty name without ':', got {namespace!r}.")
+        self.budget = Budget.coerce(budget)  # limits features enforce (docs/budgets.md)
         self.url = url
         self.namespace = namespace
         self.lock_timeout = lock_timeout
@@ -99,6 +105,7 @@ class RedisStore:
             "namespace": self.namespace,
             "lock_timeout": self.lock_timeout,
             "wait_timeout": self.wait_timeout,
+            "budget": self.budget,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

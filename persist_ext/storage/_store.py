@@ -33,7 +33,7 @@ import enum
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import diskcache
 
 from .._config import default_directory
 from .._errors import CorruptEntryError, StoreClosedError, StoreError
+from .._limits import Budget
 from ._disk import (
     BlobDisk,
     BlobRef,
@@ -90,6 +91,11 @@ class Store(StoreScan):
         raise :class:`~persist_ext.StoreError`. The Jupyter server uses this.
     timeout
         Seconds to wait for another process's write lock before raising ``StoreError``.
+    budget
+        Limits this store keeps to (a :class:`~persist_ext.Budget` or a dict of its fields:
+        ``max_size``, ``max_count``, ``max_age``); features that write through this object
+        evict least recently used cached units beyond it (see docs/budgets.md). Default: no
+        limit of its own (traitlets and ``PERSIST_EXT_MAX_*`` may still set one).
 
     Examples
     --------
@@ -111,7 +117,9 @@ class Store(StoreScan):
         large_threshold: int = LARGE_THRESHOLD,
         read_only: bool = False,
         timeout: float = 60.0,
+        budget: Budget | Mapping[str, Any] | None = None,
     ) -> None:
+        self.budget = Budget.coerce(budget)
         self.directory = Path(default_directory(directory)).absolute()
         self.durable = durable
         self.large_threshold = int(large_threshold)

@@ -52,6 +52,7 @@ from ._inspect import (
 )
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
 from ._state import capture_all, state_digests
+from ._units import record_use
 from ._views import EntryDetails, EntryTable, StoreSummary
 
 __all__ = ["CellCache", "CellOptions", "CellResult"]
@@ -343,6 +344,7 @@ class CellCache:
         # write per hit would cost more than a cheap cell's whole restore.
         key = f"{manifest.entry_prefix}hits"
         self._pending_hits[key] = self._pending_hits.get(key, 0) + 1
+        record_use(self.store, manifest.entry_prefix)  # last use, for LRU budgets (batched)
         if seconds > manifest.duration and manifest.duration < 10 * min_time:
             # Restoring took longer than running: from now on the cell runs.
             manifest.mode = "run"

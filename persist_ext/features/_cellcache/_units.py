@@ -1,0 +1,58 @@
+"""Cached cell runs as budget units, and the record of their last use.
+
+A unit is one stored run of a cell: every key under ``cell/<name>/<key>/`` (manifest,
+outputs, variables, hit counter, use record), present as long as its manifest is. Its last
+use is the time of its newest hit, kept as JSON at ``cell/<name>/<key>/used`` (written by
+:func:`record_use` on every hit), else the time it was stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...storage._protocol import KeyValueStore
+from .._budget import Unit, read_use, register_units, touch
+from ._entry import PREFIX
+
+__all__ = ["USED", "list_cell_units", "record_use"]
+
+USED = "used"
+
+
+def record_use(store: KeyValueStore, entry_prefix: str) -> None:
+    """Note that the run at ``entry_prefix`` was just restored (JSON, never a pickle)."""
+    touch(store, f"{entry_prefix}{USED}")
+
+
+def list_cell_units(store: KeyValueStore) -> Iterator[Unit]:
+    """One :class:`Unit` per stored cell run (described from entry headers only)."""
+    groups: dict[str, list[str]] = {}
+    for key in store.keys(PREFIX):
+        parts = key.split("/")
+        if len(parts) < 4:
+            continue
+        groups.setdefault("/".join(parts[:3]) + "/", []).append(key)
+    for prefix, keys in groups.items():
+        marker = f"{prefix}manifest"
+        if marker not in keys:
+            continue  # values of a run still being stored, or debris: not a unit
+        manifest = store.info(marker)
+        if manifest is None:
+            continue
+        size = 0
+        for key in keys:
+            info = manifest if key == marker else store.info(key)
+            size += info.size if info is not None else 0
+        last_used, _ = read_use(store, f"{prefix}{USED}")
+        created = float(manifest.meta.get("created", manifest.created))
+        yield Unit(
+            kind="cell",
+            name=str(manifest.meta.get("name", prefix.split("/")[1])),
+            prefix=prefix,
+            marker=marker,
+            size=size,
+            last_used=max(created, last_used or 0.0),
+        )
+
+
+register_units("cell", list_cell_units)
