@@ -232,7 +232,8 @@ class PersistMagics(Magics):
         if self._busy:
             return
         info = getattr(result, "info", None)
-        code = getattr(info, "raw_cell", "") or ""
+        # The transformed cell is Python (magics become calls), which the tracker can parse.
+        code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
         default = str(default_directory(self.directory or None).absolute())
         if self.autocheckpoint and default not in self._checkpoints:
             try:

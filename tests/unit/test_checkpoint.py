@@ -387,3 +387,32 @@ def test_budget_and_size_validation() -> None:
         parse_size("two")
     with pytest.raises(CheckpointError, match="must be >= 0"):
         Budget(bytes=-1)
+
+
+def test_reading_a_value_does_not_mark_it_changed() -> None:
+    from persist_ext.features._checkpoint._tracking import names_in_cell
+
+    ns = notebook("import numpy as np\nbig = np.zeros(3)\nlst = [[1]]\nd = {'k': []}")
+    read_only = [
+        "print(big.shape, len(lst), big[0] + 1)",
+        "big.sum()",
+        "big",
+        "x = big.mean() * 2",
+        "f'{big[0]}'",
+        "d['k'] == []",
+    ]
+    for code in read_only:
+        assert names_in_cell(code, ns) == set(), code
+    changing = {
+        "big[0] = 1": {"big"},
+        "big += 1": {"big"},
+        "big.sort()": {"big"},
+        "lst[0].append(2)": {"lst"},
+        "d.get('k').append(1)": {"d"},
+        "np.add(big, 1, out=big)": {"np", "big"},
+        "alias = big": {"big"},
+        "%time big.sort()": {"big"},
+        "get_ipython().run_line_magic('time', 'lst.clear()')": {"lst"},
+    }
+    for code, names in changing.items():
+        assert names <= names_in_cell(code, ns), code

@@ -120,6 +120,11 @@ def prune(
     States a name points to and the ids in ``protect`` are never removed. Returns the
     removed ids and which limit removed them (empty when nothing was removed).
     """
+    # The common case after every cell: one key listing, no state read.
+    if not (budget.bytes or budget.age) and (
+        not budget.count or sum(1 for _ in store.keys(STATE)) <= budget.count
+    ):
+        return [], ""
     states = list(iter_states(store))
     keep = set(protect) | set(list_refs(store).values())
     now = time.time()

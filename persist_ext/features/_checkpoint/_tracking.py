@@ -58,20 +58,100 @@ def _reached(value: Any, namespace: Mapping[str, Any], seen: set[int]) -> set[st
     return {n for n in names if n in namespace}
 
 
+# Calls that only read their arguments (and build new values from them).
+_READING_CALLS = frozenset(
+    {
+        "print", "display", "len", "repr", "str", "float", "int", "bool", "complex", "type",
+        "isinstance", "issubclass", "id", "hash", "abs", "round", "format", "sorted", "sum",
+        "min", "max", "any", "all", "list", "tuple", "set", "frozenset", "dict", "bytes",
+    }
+)  # fmt: skip
+# Methods that return a new value and leave the object alone (numpy, pandas, builtins).
+_READING_METHODS = frozenset(
+    {
+        "sum", "mean", "median", "std", "var", "min", "max", "argmin", "argmax", "any", "all",
+        "prod", "cumsum", "copy", "tolist", "describe", "info", "count", "nunique", "unique",
+        "value_counts", "isna", "isnull", "notna", "corr", "cov", "head", "tail", "round",
+        "astype", "to_string", "to_dict", "to_list", "to_json", "to_csv", "plot", "hist",
+        "keys", "items", "index", "startswith", "endswith", "format", "upper", "lower",
+        "split", "strip", "score", "predict", "predict_proba", "transform", "dot", "nbytes",
+        "groupby", "agg", "aggregate", "memory_usage", "equals", "isin", "query",
+    }
+)  # fmt: skip
+# Nodes whose value is new (an operator result), so the operands are only read.
+_NEW_VALUE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.FormattedValue, ast.JoinedStr)
+
+
+def _only_read(node: ast.Name, parents: dict[int, ast.AST], namespace: Mapping[str, Any]) -> bool:
+    """Whether this use of a variable certainly leaves its value unchanged."""
+    if not isinstance(node.ctx, ast.Load):
+        return False
+    cur: ast.AST = node
+    while True:
+        parent = parents.get(id(cur))
+        if parent is None:
+            return False
+        if isinstance(parent, ast.Expr):
+            return True  # a bare expression: displayed, not changed
+        if isinstance(parent, _NEW_VALUE):
+            return True
+        if isinstance(parent, ast.Subscript):
+            if parent.slice is cur:
+                return True  # used as an index
+            if isinstance(parent.ctx, ast.Load):
+                cur = parent  # an element: read on only if it is only read
+                continue
+            return False
+        if isinstance(parent, ast.Attribute) and isinstance(parent.ctx, ast.Load):
+            call = parents.get(id(parent))
+            if isinstance(call, ast.Call) and call.func is parent:
+                return parent.attr in _READING_METHODS
+            cur = parent
+            continue
+        if isinstance(parent, ast.Call) and cur in parent.args:
+            func = parent.func
+            return (
+                isinstance(func, ast.Name)
+                and func.id in _READING_CALLS
+                and func.id not in namespace
+            )
+        return False
+
+
 def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
     """Variables of ``namespace`` a cell may have rebound or changed in place.
 
-    Every identifier in the cell's text that is a variable, plus what notebook functions
-    and classes among them read (transitively). Over-approximating only costs a rehash.
+    Every variable the cell uses in a way that could change it: assigned, deleted, passed
+    to a function or a method that is not known to only read, or an element of it changed
+    (``df.loc[0, "a"] = 1``). Uses that certainly only read (``print(x)``, ``x.shape``,
+    ``x[0] + 1``, ``df.describe()``) do not count. Identifiers that appear in the text
+    outside the Python code (magics, strings, comments), or any identifier of a cell that
+    does not parse, count. Notebook functions and classes that count bring the variables
+    they read, transitively. Over-approximating only costs a rehash.
 
     Examples
     --------
-    >>> ns = {"df": 1, "other": 2, "scale": 3}
+    >>> ns = {"df": 1, "other": 2, "scale": 3, "big": 4}
     >>> exec("def f():\\n    return scale * 2", ns)
-    >>> sorted(names_in_cell("df.drop(columns=['a'], inplace=True); f()", ns))
+    >>> sorted(names_in_cell("df.drop(columns=['a'], inplace=True); f(); print(big.shape)", ns))
     ['df', 'f', 'scale']
+    >>> sorted(names_in_cell("%time big.sort()", ns))
+    ['big']
     """
-    found = {name for name in _IDENT.findall(text) if name in namespace}
+    mentioned = {name for name in _IDENT.findall(text) if name in namespace}
+    found = set(mentioned)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None and mentioned:
+        parents = {
+            id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
+        }
+        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in mentioned]
+        # Outside the code (magics, strings, comments): cannot tell, so it counts.
+        found = mentioned - {n.id for n in uses}
+        found |= {n.id for n in uses if not _only_read(n, parents, namespace)}
     pending, seen_code = list(found), set()  # type: ignore[var-annotated]
     while pending:
         name = pending.pop()
