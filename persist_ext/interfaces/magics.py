@@ -244,11 +244,11 @@ class PersistMagics(Magics):
         for location, session in list(self._checkpoints.items()):
             try:
                 if self.autocheckpoint and location == default:
-                    report = session.after_cell(code)
+                    report = session.after_cell(code, result)
                     if report is not None and (report.skipped or report.pruned or self.verbose):
                         print(report)
                 else:
-                    session.note_cell(code)
+                    session.note_cell(code, result)
             except Exception as exc:  # a failed checkpoint must never break the notebook
                 print(f"persist: automatic checkpoint failed: {type(exc).__name__}: {exc}")
 

@@ -142,3 +142,49 @@ def test_partial_checkpoint_and_unknown_name(run_cells, text_of) -> None:
     err = text_of(nb.cells[8])
     assert "No checkpoint named 'nothing'" in err
     assert "work" in err
+
+
+def test_python_api_in_a_kernel_is_incremental_and_sees_mutations(run_cells, text_of) -> None:
+    nb = run_cells(
+        [
+            "import numpy as np\n"
+            "from persist_ext import Store, save_checkpoint, restore_checkpoint\n"
+            "store = Store('ck')\n"
+            "big = np.zeros(1_000_000)\nsmall = [1]",
+            "first = save_checkpoint(globals(), store)",
+            "small.append(2)",
+            "second = save_checkpoint(globals(), store)\nprint(second.written)",
+            "big[0] = 7.0",
+            "third = save_checkpoint(globals(), store)\nprint(third.written)",
+            "fresh = {}\n_ = restore_checkpoint(fresh, store)\n"
+            "print(fresh['small'], fresh['big'][0])",
+        ]
+    )
+    # `store`, `first`... are not storable or are new; the point: big is not rewritten
+    # when no cell touched it, and is when one did.
+    assert "big" not in text_of(nb.cells[3])
+    assert "small" in text_of(nb.cells[3])
+    assert "big" in text_of(nb.cells[5])
+    assert text_of(nb.cells[6]).strip() == "[1, 2] 7.0"
+
+
+def test_autocheckpoint_from_config_and_off_again(run_cells, text_of) -> None:
+    rows = "print(len(get_ipython().run_line_magic('persist', 'history').rows))"
+    nb = run_cells(
+        [
+            "%load_ext persist_ext\n%config PersistMagics.autocheckpoint = True",
+            "x = 1",
+            "x = 2",
+            rows,
+            "%persist autocheckpoint off",
+            "x = 3",
+            rows,
+            "%persist autocheckpoint on",
+            "%persist undo\nprint(x)",
+        ]
+    )
+    first = int(text_of(nb.cells[3]))
+    assert int(text_of(nb.cells[6])) == first  # nothing saved while off
+    assert "checkpointing after every cell" in text_of(nb.cells[7])
+    # turning it on saved x = 3 (the cell before); undo goes back to x = 2
+    assert text_of(nb.cells[8]).strip().endswith("2")

@@ -9,6 +9,7 @@ module-level functions (:func:`save_checkpoint`, ...) reuse one session per
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Iterable, MutableMapping
 from typing import Any
@@ -68,24 +69,40 @@ class CheckpointSession:
         self.store = store
         self.budget = budget or Budget()
         self.live = Live(namespace)
+        self._noted: Any = None
+
+    def on_post_run_cell(self, result: Any) -> None:
+        """IPython ``post_run_cell`` hook: note what the cell may have changed (never raises)."""
+        info = getattr(result, "info", None)
+        code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
+        try:
+            self.note_cell(code, result)
+        except Exception:  # noting is an optimisation; a failure only means more rehashing
+            self.live.tracks_cells = False
 
     # ------------------------------------------------------------------ cells
-    def note_cell(self, code: str) -> None:
+    def note_cell(self, code: str, token: Any = None) -> None:
         """Record an executed cell: the names it may have changed, and what it bound.
 
         Once called, the session trusts cells to name what they change (values no cell
         named are not rehashed); call :meth:`checkpoint` with ``full=True`` to rehash all.
+        ``token`` identifies the execution (IPython's result object): a cell reported twice
+        (by the session's own shell hook and by the magics) is noted once.
         """
+        if token is not None:
+            if token is self._noted:
+                return
+            self._noted = token
         self.live.tracks_cells = True
         self.live.touched |= names_in_cell(code, self.namespace)
         if code.strip():
-            self.live.cells.append(code)
+            self.live.cells = [*self.live.cells[-9:], code]
             for name in bound_names(code):
                 self.live.binders[name] = code
 
-    def after_cell(self, code: str) -> CheckpointReport | None:
+    def after_cell(self, code: str, token: Any = None) -> CheckpointReport | None:
         """The automatic checkpoint after a cell: a new ``auto`` state if anything changed."""
-        self.note_cell(code)
+        self.note_cell(code, token)
         report = self.checkpoint(AUTO, cell=code)
         return None if report.action == "unchanged" else report
 
@@ -196,7 +213,16 @@ def session_for(
         return session
     session = CheckpointSession(namespace, store, budget)
     _SESSIONS[key] = (_ref(namespace), _ref(store), session)
+    _attach_to_shell(session)
     return session
+
+
+def _attach_to_shell(session: CheckpointSession) -> None:
+    """Inside IPython, hear about every cell run in this namespace (saves stay incremental)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and shell.user_ns is session.namespace:
+        shell.events.register("post_run_cell", session.on_post_run_cell)
 
 
 def _ref(obj: Any) -> Any:
