@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # JupyterLab refuses to run as root unless told to (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install install-test check-install lint unit kernel browser stress bench clean prereqs
+.PHONY: lab test install install-test check-install lint lint-js test-js unit kernel browser stress bench clean prereqs
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -39,9 +39,15 @@ check-install:
 lab: install
 	cd examples && exec ../$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
-lint:
+lint: lint-js
 	$(VENV)/bin/ruff check persist_ext tests benchmarks examples
 	$(VENV)/bin/ruff format --check persist_ext tests benchmarks examples
+
+# The panel's TypeScript: prettier + eslint, and jest unit tests (js/test).
+lint-js:
+	cd js && ../$(VENV)/bin/jlpm install --immutable > /dev/null && ../$(VENV)/bin/jlpm lint
+test-js:
+	cd js && ../$(VENV)/bin/jlpm install --immutable > /dev/null && ../$(VENV)/bin/jlpm test --silent
 
 unit:
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
@@ -65,6 +71,7 @@ test: install-test check-install
 	COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/coverage run -m pytest -p no:cacheprovider \
 	  --doctest-modules --durations=15 tests persist_ext $(PYTEST_ARGS); tests=$$?; \
 	cover=0; $(VENV)/bin/coverage combine -q && $(VENV)/bin/coverage report || cover=$$?; \
+	$(MAKE) --no-print-directory test-js || tests=$$((tests ? tests : 1)); \
 	if [ $$lint -ne 0 ]; then echo "make test: lint FAILED (see above)"; fi; \
 	if [ $$cover -ne 0 ]; then echo "make test: coverage below the gate (see above)"; fi; \
 	if [ $$tests -ne 0 ]; then exit $$tests; fi; if [ $$lint -ne 0 ]; then exit $$lint; fi; \

@@ -5,17 +5,19 @@ import { ServerConnection } from '@jupyterlab/services';
 export interface IStoreSummary {
   /** Path relative to the server root, `/`-separated. */
   path: string;
-  /** Number of entries (0 when the store is empty or unreadable). */
+  /** Number of live entries (0 when the store is empty or unreadable). */
   entries: number;
-  /** Bytes on disk, all files of the store. */
+  /** Bytes on disk of the store's own files (nested stores not included). */
   size: number;
   /** Last modification, seconds since the epoch. */
   modified: number;
-  /** Why the entry count could not be read, if it could not. */
+  /** Why the index could not be read, if it could not. */
   error: string | null;
+  /** Paths of the stores nested inside this one. */
+  nested: string[];
 }
 
-/** Reply of `GET /persist-ext/api/stores`. */
+/** Reply of `GET stores`. */
 export interface IStoresReply {
   root: string;
   stores: IStoreSummary[];
@@ -23,7 +25,7 @@ export interface IStoresReply {
   truncated: boolean;
 }
 
-/** One entry of a store, described from its stored JSON summary (never unpickled). */
+/** One entry of a store, described from its stored JSON header (never unpickled). */
 export interface IEntrySummary {
   key: string;
   /** Type of the stored value, e.g. `numpy.ndarray`. */
@@ -33,19 +35,144 @@ export interface IEntrySummary {
   /** Creation time, seconds since the epoch. */
   created: number;
   expires: number | null;
+  /** The JSON summary written with the value: `repr`, `shape`, `dtype`, `head`, ... */
   summary: { [name: string]: unknown };
+  /** The small JSON the writer attached (`{"variable": ...}` for a cell's variable). */
+  meta: { [name: string]: unknown };
 }
 
-/** Reply of `GET /persist-ext/api/stores/entries?path=...`. */
+/** Reply of `GET stores/entries`. */
 export interface IEntriesReply {
   path: string;
   entries: IEntrySummary[];
-  /** True when only the first entries are listed. */
+  /** Entries matching the filter, over all pages. */
+  total: number;
+  /** Offset of this page (-1 when paged by key). */
+  offset: number;
+  /** Key to pass as `after` for the next page; null on the last page. */
+  next: string | null;
   truncated: boolean;
+}
+
+/** A variable stored by a cached cell. */
+export interface ICellVariable {
+  name: string;
+  type: string;
+  size: number | null;
+}
+
+/** One stored variant (one key: code + inputs) of a cached cell. */
+export interface ICellVariant {
+  name: string;
+  variant: string;
+  notebook: string;
+  cell_id: string;
+  created: number;
+  duration: number | null;
+  size: number;
+  variables: ICellVariable[];
+  outputs: number | null;
+  inputs: string[];
+  code: string;
+  hits: number;
+  expires: number | null;
+}
+
+/** A cached cell with its variants, newest first. */
+export interface ICell {
+  name: string;
+  key: string;
+  notebook: string;
+  cell_id: string;
+  created: number;
+  duration: number | null;
+  size: number;
+  hits: number;
+  variants: ICellVariant[];
+}
+
+/** Reply of `GET stores/cells`. */
+export interface ICellsReply {
+  path: string;
+  cells: ICell[];
+}
+
+/** Counts of a task group's tasks (their current instance). */
+export interface IGroupCounts {
+  done: number;
+  failed: number;
+  running: number;
+  todo: number;
+}
+
+/** One row of a group's task table. */
+export interface ITaskRow {
+  task: string;
+  instance: string;
+  status: string;
+  tries: number;
+  started: number | null;
+  ended: number | null;
+  duration: number | null;
+  output: string;
+  error: string;
+}
+
+/** A task group read from the store. */
+export interface IGroup {
+  name: string;
+  total: number;
+  counts: IGroupCounts;
+  started: number | null;
+  updated: number | null;
+  /** A process holds the group's lease (it is running now). */
+  running: boolean;
+  state: 'running' | 'interrupted' | 'done' | 'failed' | 'idle';
+  rate: number | null;
+  eta: number | null;
+  levels: { level: number; done: number }[];
+  completed: number | null;
+  callback: number | null;
+  /** Changes whenever anything shown changes: pass it back as `since`. */
+  version: string;
+  tasks_total: number;
+  offset: number;
+}
+
+/** Reply of `GET stores/group`. */
+export interface IGroupReply extends IGroup {
+  path: string;
+  tasks: ITaskRow[];
+}
+
+/** Reply of `GET stores/groups`. */
+export interface IGroupsReply {
+  path: string;
+  groups: IGroup[];
+  /** Changes whenever any group changes: pass it back as `since` to wait for news. */
+  version: string;
+}
+
+/** Build `endPoint?query` from defined parameters only. */
+export function withQuery(
+  endPoint: string,
+  params: { [name: string]: string | number | undefined | null }
+): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') {
+      query.set(name, String(value));
+    }
+  }
+  const text = query.toString();
+  return text ? `${endPoint}?${text}` : endPoint;
 }
 
 /**
  * Call the persist_ext server extension.
+ *
+ * `ServerConnection` adds Jupyter's token or XSRF header, so DELETE and POST pass the
+ * server's XSRF check.
  *
  * @param endPoint path below `/persist-ext/api/`
  * @param init fetch options
@@ -59,6 +186,9 @@ export async function requestAPI<T>(endPoint = '', init: RequestInit = {}): Prom
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
+    if ((error as Error).name === 'AbortError') {
+      throw error;
+    }
     throw new ServerConnection.NetworkError(error as TypeError);
   }
   const text = await response.text();
@@ -79,3 +209,69 @@ export async function requestAPI<T>(endPoint = '', init: RequestInit = {}): Prom
   }
   return data as T;
 }
+
+/** The calls the panel makes; components receive it, so tests can give their own. */
+export interface IPersistAPI {
+  stores(): Promise<IStoresReply>;
+  entries(
+    path: string,
+    options: {
+      prefix?: string;
+      glob?: string;
+      after?: string | null;
+      offset?: number;
+      limit: number;
+    }
+  ): Promise<IEntriesReply>;
+  deleteEntry(path: string, key: string): Promise<void>;
+  cells(path: string): Promise<ICellsReply>;
+  deleteCell(path: string, name: string, variant?: string): Promise<void>;
+  groups(
+    path: string,
+    options?: { since?: string; wait?: number; signal?: AbortSignal }
+  ): Promise<IGroupsReply>;
+  group(
+    path: string,
+    name: string,
+    options: { since?: string; wait?: number; offset?: number; limit?: number; status?: string },
+    signal?: AbortSignal
+  ): Promise<IGroupReply>;
+  replay(path: string, name: string, tasks?: string[]): Promise<string[]>;
+}
+
+/** The real API, through Jupyter's server connection. */
+export const serverAPI: IPersistAPI = {
+  stores: () => requestAPI<IStoresReply>('stores'),
+  entries: (path, options) =>
+    requestAPI<IEntriesReply>(
+      withQuery('stores/entries', {
+        path,
+        prefix: options.prefix,
+        glob: options.glob,
+        after: options.after,
+        offset: options.after ? undefined : options.offset,
+        limit: options.limit
+      })
+    ),
+  deleteEntry: async (path, key) => {
+    await requestAPI(withQuery('stores/entries', { path, key }), { method: 'DELETE' });
+  },
+  cells: path => requestAPI<ICellsReply>(withQuery('stores/cells', { path })),
+  deleteCell: async (path, name, variant) => {
+    await requestAPI(withQuery('stores/cells', { path, name, variant }), { method: 'DELETE' });
+  },
+  groups: (path, options = {}) =>
+    requestAPI<IGroupsReply>(
+      withQuery('stores/groups', { path, since: options.since, wait: options.wait }),
+      { signal: options.signal }
+    ),
+  group: (path, name, options, signal) =>
+    requestAPI<IGroupReply>(withQuery('stores/group', { path, name, ...options }), { signal }),
+  replay: async (path, name, tasks) => {
+    const reply = await requestAPI<{ replayed: string[] }>(
+      withQuery('stores/group/replay', { path, name }),
+      { method: 'POST', body: JSON.stringify(tasks ? { tasks } : {}) }
+    );
+    return reply.replayed;
+  }
+};

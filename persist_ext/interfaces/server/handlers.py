@@ -15,6 +15,7 @@ so a hostile index never blocks the event loop or other Jupyter endpoints.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import time
@@ -213,25 +214,79 @@ class CellsHandler(_BaseHandler):
         self.reply({"path": relative, "name": name, "variant": variant, "deleted": removed})
 
 
-class GroupsHandler(_BaseHandler):
-    """``GET stores/groups``: every task group of a store, with counts and state."""
+class _WaitingHandler(_BaseHandler):
+    _gone = False
+
+    def on_connection_close(self) -> None:
+        """The browser went away (panel closed, page reloaded): stop waiting for it."""
+        self._gone = True
+        super().on_connection_close()
+
+    async def wait_for_news(
+        self, directory: Path, since: str, wait: int, read: Callable[[], Any]
+    ) -> Any:
+        """``read()`` now and, while its ``version`` equals ``since``, again on each change.
+
+        Between reads only the index files' sizes and times are compared (a few ``lstat``
+        calls every :data:`WATCH_INTERVAL`); SQLite is read again when they change, or while
+        a process runs a group (its death changes nothing on disk, only its lease).
+        Returns the last read after at most ``wait`` seconds.
+        """
+        state = await self.in_thread(read)
+        deadline = time.monotonic() + wait
+        signature = index_signature(directory)
+        while since and _version(state) == since and time.monotonic() < deadline:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if self._gone:
+                return None
+            now = index_signature(directory)
+            if now == signature and not _running(state):
+                continue
+            signature = now
+            state = await self.in_thread(read)
+        return state
+
+
+def _version(state: Any) -> str:
+    return state.version if hasattr(state, "version") else state["version"]
+
+
+def _running(state: Any) -> bool:
+    if hasattr(state, "running_process"):
+        return bool(state.running_process)
+    return any(group["running"] for group in state["groups"])
+
+
+class GroupsHandler(_WaitingHandler):
+    """``GET stores/groups``: every task group of a store, with counts and state.
+
+    With ``since`` and ``wait`` it waits for any group to change, as ``GET stores/group``.
+    """
 
     @tornado.web.authenticated
     async def get(self) -> None:
         relative = self.text_argument("path", required=True)
+        since = self.text_argument("since")
+        wait = self.int_argument("wait", 0, 0, int(MAX_WAIT))
         directory = self.store_dir(relative)
-        groups = await self.in_thread(list_groups, directory)
-        self.reply({"path": relative, "groups": groups})
+
+        def read() -> dict[str, Any]:
+            groups = list_groups(directory)
+            version = "/".join(f"{g['name']}:{g['version']}" for g in groups)
+            digest = hashlib.sha256(version.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+            return {"groups": groups, "version": digest}
+
+        reply = await self.wait_for_news(directory, since, wait, read)
+        if reply is not None:
+            self.reply({"path": relative, **reply})
 
 
-class GroupHandler(_BaseHandler):
+class GroupHandler(_WaitingHandler):
     """``GET stores/group``: one group's progress and task rows, optionally waiting for news.
 
     With ``since=<version>`` (from a previous reply) and ``wait=<seconds>``, the request
     answers as soon as the group changes, or after ``wait`` seconds with the same version.
-    Meanwhile it only compares the index files' sizes and times (``index_signature``) a few
-    times a second; SQLite is read again only when they change. The browser therefore
-    keeps one request open per visible group and sends nothing while nothing happens.
+    The browser keeps one such request open and sends nothing while nothing happens.
     """
 
     @tornado.web.authenticated
@@ -244,22 +299,13 @@ class GroupHandler(_BaseHandler):
         limit = self.int_argument("limit", 100, 1, MAX_PAGE)
         offset = self.int_argument("offset", 0, 0, 10**9)
         directory = self.store_dir(relative)
-        state = await self.in_thread(read_group, directory, name, status=status)
+        state = await self.wait_for_news(
+            directory, since, wait, lambda: read_group(directory, name, status=status)
+        )
+        if state is None:
+            return
         if not state.total and not state.running_process:
             raise tornado.web.HTTPError(404, f"No task group {name!r} in {relative!r}.")
-        deadline = time.monotonic() + wait
-        signature = index_signature(directory)
-        while since and state.version == since and time.monotonic() < deadline:
-            await asyncio.sleep(WATCH_INTERVAL)
-            if self.request.connection is None or self._finished:
-                return
-            now = index_signature(directory)
-            if now == signature and not state.running_process:
-                continue
-            # A changed index, or a running group whose process may have died (the lease
-            # is a lock, not a file change): read again.
-            signature = now
-            state = await self.in_thread(read_group, directory, name, status=status)
         self.reply({"path": relative, **state.to_json(offset=offset, limit=limit)})
 
 

@@ -1,0 +1,13 @@
+// Front-end unit tests (`jlpm test`, run by `make test`): pure TypeScript and React in jsdom.
+module.exports = {
+  testEnvironment: 'jsdom',
+  roots: ['<rootDir>/test'],
+  transform: {
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }]
+  },
+  moduleFileExtensions: ['ts', 'tsx', 'js'],
+  // The components never import @jupyterlab/*; request.ts does, and tests replace it.
+  moduleNameMapper: {
+    '^@jupyterlab/(coreutils|services)$': '<rootDir>/test/stubs/jupyterlab.ts'
+  }
+};

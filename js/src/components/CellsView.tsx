@@ -1,0 +1,135 @@
+import * as React from 'react';
+
+import { formatAge, formatBytes, formatDuration } from '../format';
+import { PanelModel } from '../model';
+import { ICell, ICellsReply, ICellVariant } from '../request';
+import { navRowProps, onListKeyDown, useLoad } from './hooks';
+
+/** The cached cells of a store, by name, with their notebook, cell and variants. */
+export function CellsView(props: { model: PanelModel; store: string }): JSX.Element {
+  const { model, store } = props;
+  const [open, setOpen] = React.useState<string | null>(null);
+  const load = useLoad<ICellsReply>(() => model.api.cells(store), [store, model.version]);
+  if (load.error) {
+    return <p className="jp-persist-error">Could not load the cells: {load.error}</p>;
+  }
+  if (!load.data) {
+    return <p className="jp-persist-status">Loading…</p>;
+  }
+  const cells = load.data.cells;
+  if (!cells.length) {
+    return (
+      <p className="jp-persist-empty">
+        No cached cells in this store. Start a cell with <code>%%persist NAME</code> to cache it.
+      </p>
+    );
+  }
+  return (
+    <ul className="jp-persist-list jp-persist-cells" onKeyDown={onListKeyDown}>
+      {cells.map(cell => (
+        <CellRow
+          key={cell.key}
+          cell={cell}
+          expanded={open === cell.key}
+          onToggle={() => setOpen(open === cell.key ? null : cell.key)}
+          onClear={(variant?: string) => void model.deleteCell(store, cell.name, variant)}
+          onOpen={() => model.host.openNotebook(cell.notebook, cell.cell_id)}
+        />
+      ))}
+    </ul>
+  );
+}
+
+function CellRow(props: {
+  cell: ICell;
+  expanded: boolean;
+  onToggle: () => void;
+  onClear: (variant?: string) => void;
+  onOpen: () => void;
+}): JSX.Element {
+  const { cell } = props;
+  const where = cell.notebook
+    ? `${cell.notebook}${cell.cell_id ? ` · cell ${cell.cell_id.slice(0, 8)}` : ''}`
+    : 'notebook unknown';
+  return (
+    <li
+      className="jp-persist-item jp-persist-cell"
+      data-cell={cell.name}
+      aria-expanded={props.expanded}
+      {...navRowProps(props.onToggle, () => props.onClear())}
+    >
+      <div className="jp-persist-row">
+        <div className="jp-persist-name">{cell.name}</div>
+        <button
+          className="jp-persist-clear jp-mod-styled"
+          title={`Clear every stored variant of ${cell.name}`}
+          onClick={event => {
+            event.stopPropagation();
+            props.onClear();
+          }}
+        >
+          Clear
+        </button>
+      </div>
+      <div className="jp-persist-facts">{where}</div>
+      <div className="jp-persist-facts">
+        {cell.variants.length} variant{cell.variants.length === 1 ? '' : 's'} ·{' '}
+        {formatBytes(cell.size)} · ran {formatAge(cell.created)} · took{' '}
+        {formatDuration(cell.duration)} · {cell.hits} hit{cell.hits === 1 ? '' : 's'}
+      </div>
+      {props.expanded && (
+        <div className="jp-persist-details" onClick={event => event.stopPropagation()}>
+          {cell.notebook && (
+            <button className="jp-persist-open jp-mod-styled" onClick={props.onOpen}>
+              Open in notebook
+            </button>
+          )}
+          {cell.variants.map(variant => (
+            <Variant
+              key={variant.variant}
+              variant={variant}
+              onClear={() => props.onClear(variant.variant)}
+            />
+          ))}
+        </div>
+      )}
+    </li>
+  );
+}
+
+function Variant(props: { variant: ICellVariant; onClear: () => void }): JSX.Element {
+  const { variant } = props;
+  return (
+    <div className="jp-persist-variant" data-variant={variant.variant}>
+      <div className="jp-persist-row">
+        <span className="jp-persist-mono">{variant.variant.slice(0, 12)}</span>
+        <button
+          className="jp-persist-clear-variant jp-mod-styled"
+          title="Clear this variant only"
+          onClick={props.onClear}
+        >
+          Clear variant
+        </button>
+      </div>
+      <div className="jp-persist-facts">
+        ran {formatAge(variant.created)} · took {formatDuration(variant.duration)} · {variant.hits}{' '}
+        hit{variant.hits === 1 ? '' : 's'} · {variant.outputs ?? 0} output(s)
+      </div>
+      <table className="jp-persist-table jp-persist-variables">
+        <tbody>
+          {variant.variables.map(v => (
+            <tr key={v.name}>
+              <td className="jp-persist-mono">{v.name}</td>
+              <td>{v.type}</td>
+              <td>{formatBytes(v.size)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {variant.inputs.length > 0 && (
+        <div className="jp-persist-facts">depends on: {variant.inputs.join(', ')}</div>
+      )}
+      {variant.code && <pre className="jp-persist-code">{variant.code}</pre>}
+    </div>
+  );
+}

@@ -1,0 +1,249 @@
+import * as React from 'react';
+
+import { formatAge, formatDuration, formatRate } from '../format';
+import { PanelModel } from '../model';
+import { IGroup, IGroupReply, IGroupsReply } from '../request';
+import { ProgressBar } from './ProgressBar';
+import { navRowProps, onListKeyDown } from './hooks';
+
+const LONG_POLL = 25;
+const ROWS = 50;
+
+/**
+ * Follow a store's groups live with ONE long-lived request: the server answers as soon as
+ * any group changes (or after LONG_POLL seconds unchanged), so nothing is sent while
+ * nothing happens and a change shows within the server's watch interval.
+ */
+function useLiveGroups(
+  model: PanelModel,
+  store: string
+): {
+  reply: IGroupsReply | null;
+  error: string | null;
+} {
+  const [reply, setReply] = React.useState<IGroupsReply | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const live = model.settings.liveUpdates;
+  React.useEffect(() => {
+    const abort = new AbortController();
+    let version = '';
+    const loop = async () => {
+      while (!abort.signal.aborted) {
+        try {
+          const next = await model.api.groups(store, {
+            since: version || undefined,
+            wait: version && live ? LONG_POLL : undefined,
+            signal: abort.signal
+          });
+          if (abort.signal.aborted) {
+            return;
+          }
+          setError(null);
+          if (next.version !== version) {
+            version = next.version;
+            setReply(next);
+          }
+          if (!live) {
+            return;
+          }
+        } catch (err) {
+          if (abort.signal.aborted) {
+            return;
+          }
+          setError((err as Error).message);
+          await new Promise(resolve => setTimeout(resolve, 5000)); // back off, then retry
+        }
+      }
+    };
+    void loop();
+    return () => abort.abort();
+  }, [model, store, model.version, live]);
+  return { reply, error };
+}
+
+/** Every task group of a store, live: progress, rate, ETA; a group opens to its tasks. */
+export function GroupsView(props: { model: PanelModel; store: string }): JSX.Element {
+  const { model, store } = props;
+  const [open, setOpen] = React.useState<string | null>(null);
+  const { reply, error } = useLiveGroups(model, store);
+  if (error && !reply) {
+    return <p className="jp-persist-error">Could not load the task groups: {error}</p>;
+  }
+  if (!reply) {
+    return <p className="jp-persist-status">Loading…</p>;
+  }
+  if (!reply.groups.length) {
+    return (
+      <p className="jp-persist-empty">
+        No task groups in this store. <code>TaskGroup(name).map(fn, items).run()</code> makes one.
+      </p>
+    );
+  }
+  return (
+    <ul className="jp-persist-list jp-persist-groups" onKeyDown={onListKeyDown}>
+      {reply.groups.map(group => (
+        <GroupCard
+          key={group.name}
+          model={model}
+          store={store}
+          group={group}
+          expanded={open === group.name}
+          onToggle={() => setOpen(open === group.name ? null : group.name)}
+        />
+      ))}
+    </ul>
+  );
+}
+
+const STATE_LABEL: { [state: string]: string } = {
+  running: 'running',
+  interrupted: 'interrupted (no process)',
+  done: 'done',
+  failed: 'settled with failures',
+  idle: 'idle'
+};
+
+function GroupCard(props: {
+  model: PanelModel;
+  store: string;
+  group: IGroup;
+  expanded: boolean;
+  onToggle: () => void;
+}): JSX.Element {
+  const { group } = props;
+  const { counts } = group;
+  return (
+    <li
+      className={`jp-persist-item jp-persist-group jp-mod-${group.state}`}
+      data-group={group.name}
+      data-state={group.state}
+      aria-expanded={props.expanded}
+      {...navRowProps(props.onToggle)}
+    >
+      <div className="jp-persist-row">
+        <div className="jp-persist-name">{group.name}</div>
+        <span className={`jp-persist-badge jp-mod-${group.state}`}>{STATE_LABEL[group.state]}</span>
+      </div>
+      <ProgressBar counts={counts} total={group.total} />
+      <div className="jp-persist-facts jp-persist-counts">
+        {counts.done} done · {counts.failed} failed · {counts.running} running · {counts.todo} to do
+        · of {group.total}
+      </div>
+      <div className="jp-persist-facts">
+        rate {formatRate(group.rate)}
+        {group.eta !== null && ` · ETA ${formatDuration(group.eta)}`}
+        {group.started !== null && ` · started ${formatAge(group.started)}`}
+      </div>
+      {props.expanded && <GroupDetails model={props.model} store={props.store} group={group} />}
+    </li>
+  );
+}
+
+function GroupDetails(props: { model: PanelModel; store: string; group: IGroup }): JSX.Element {
+  const { model, store, group } = props;
+  const [offset, setOffset] = React.useState(0);
+  const [status, setStatus] = React.useState('');
+  const [detail, setDetail] = React.useState<IGroupReply | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    const abort = new AbortController();
+    model.api
+      .group(store, group.name, { offset, limit: ROWS, status }, abort.signal)
+      .then(setDetail, err => !abort.signal.aborted && setError((err as Error).message));
+    return () => abort.abort();
+    // The list's live version tells when to read the rows again.
+  }, [store, group.name, group.version, offset, status]);
+  const canReplay = !group.running && group.counts.failed > 0;
+  return (
+    <div className="jp-persist-details" onClick={event => event.stopPropagation()}>
+      <div className="jp-persist-row">
+        <select
+          className="jp-persist-status-filter jp-mod-styled"
+          aria-label="Show tasks with status"
+          value={status}
+          onChange={event => {
+            setStatus(event.target.value);
+            setOffset(0);
+          }}
+        >
+          <option value="">all unsettled first</option>
+          <option value="running">running</option>
+          <option value="failed">failed</option>
+          <option value="unstarted">to do</option>
+          <option value="finished">finished</option>
+        </select>
+        <button
+          className="jp-persist-replay jp-mod-styled"
+          disabled={!canReplay}
+          title={
+            group.running
+              ? 'A process is running this group: replay when it is over.'
+              : group.counts.failed
+                ? 'Mark the failed tasks for replay'
+                : 'No failed tasks'
+          }
+          onClick={() => void model.replay(store, group.name)}
+        >
+          Replay failed
+        </button>
+      </div>
+      {error && <p className="jp-persist-error">{error}</p>}
+      {detail && (
+        <>
+          <table className="jp-persist-table jp-persist-tasks">
+            <thead>
+              <tr>
+                <th>task</th>
+                <th>status</th>
+                <th>tries</th>
+                <th>time</th>
+                <th>last output / error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {detail.tasks.map(row => (
+                <tr key={row.instance} data-task={row.task} className={`jp-mod-${row.status}`}>
+                  <td className="jp-persist-mono">{row.task}</td>
+                  <td>{row.status}</td>
+                  <td>{row.tries}</td>
+                  <td>{formatDuration(row.duration)}</td>
+                  <td className={row.error ? 'jp-persist-error' : ''}>{row.error || row.output}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div className="jp-persist-pager">
+            <span className="jp-persist-status">
+              {detail.tasks_total === 0
+                ? 'No tasks.'
+                : `${offset + 1}–${offset + detail.tasks.length} of ${detail.tasks_total}`}
+            </span>
+            <button
+              className="jp-mod-styled"
+              disabled={offset === 0}
+              onClick={() => setOffset(Math.max(0, offset - ROWS))}
+            >
+              ‹ Prev
+            </button>
+            <button
+              className="jp-mod-styled"
+              disabled={offset + ROWS >= detail.tasks_total}
+              onClick={() => setOffset(offset + ROWS)}
+            >
+              Next ›
+            </button>
+          </div>
+          <div className="jp-persist-facts jp-persist-levels">
+            Marker tree:{' '}
+            {detail.levels.length
+              ? detail.levels.map(l => `level ${l.level}: ${l.done} settled`).join(' · ')
+              : 'not built yet'}
+            {detail.completed !== null && ` · root settled ${formatAge(detail.completed)}`}
+            {' · completion callback '}
+            {detail.callback !== null ? `fired ${formatAge(detail.callback)}` : 'not fired'}
+          </div>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,106 @@
+import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import * as React from 'react';
+
+import { Panel } from '../src/components/Panel';
+import { PanelModel } from '../src/model';
+import { FakeAPI, FakeHost, group } from './fakes';
+
+function setup(state = {}) {
+  const api = new FakeAPI();
+  const host = new FakeHost();
+  const model = new PanelModel(api, host, { store: null, tab: 'cells', filter: '', ...state });
+  const view = render(<Panel model={model} />);
+  return { api, host, model, view };
+}
+
+describe('Panel', () => {
+  it('lists stores, nested ones indented, unreadable ones with the reason', async () => {
+    const { view } = setup();
+    await screen.findByText('.persist/demo');
+    const rows = view.container.querySelectorAll('li.jp-persist-store');
+    expect(Array.from(rows).map(r => r.getAttribute('data-path'))).toEqual([
+      '.persist',
+      '.persist/demo',
+      'broken'
+    ]);
+    expect(rows[1].classList.contains('jp-mod-nested')).toBe(true);
+    expect(rows[2].textContent).toContain('not a database');
+  });
+
+  it('moves between rows with the keyboard and opens with Enter', async () => {
+    const { model, view } = setup();
+    await screen.findByText('.persist/demo');
+    const rows = view.container.querySelectorAll<HTMLElement>('li.jp-persist-store');
+    rows[0].focus();
+    fireEvent.keyDown(rows[0], { key: 'ArrowDown' });
+    expect(document.activeElement).toBe(rows[1]);
+    fireEvent.keyDown(rows[1], { key: 'Enter' });
+    expect(model.state.store).toBe('.persist/demo');
+  });
+
+  it('pages entries by key cursor and filters on the server', async () => {
+    jest.useFakeTimers();
+    const { api, view } = setup({ store: 's', tab: 'entries' });
+    await act(async () => {
+      jest.advanceTimersByTime(400);
+    });
+    await screen.findByText('runs/00000');
+    expect(view.container.querySelector('.jp-persist-range')?.textContent).toBe('1–100 of 250');
+    fireEvent.click(screen.getByLabelText('Next page'));
+    await screen.findByText('runs/00100');
+    const last = api.calls.filter(c => c.method === 'entries').pop();
+    expect((last?.args[1] as { after: string }).after).toBe('runs/00099');
+    fireEvent.click(screen.getByLabelText('Previous page'));
+    await screen.findByText('runs/00000');
+
+    fireEvent.change(screen.getByLabelText('Filter entries'), { target: { value: 'runs/*7' } });
+    await act(async () => {
+      jest.advanceTimersByTime(400);
+    });
+    await waitFor(() =>
+      expect(view.container.querySelector('.jp-persist-range')?.textContent).toBe('1–25 of 25')
+    );
+    const filtered = api.calls.filter(c => c.method === 'entries').pop();
+    expect((filtered?.args[1] as { glob: string }).glob).toBe('runs/*7');
+    jest.useRealTimers();
+  });
+
+  it('shows cached cells and clears one after confirmation', async () => {
+    const { api, host, view } = setup({ store: 's', tab: 'cells' });
+    await screen.findByText('load');
+    expect(view.container.textContent).toContain('nb.ipynb · cell c0ffee');
+    expect(view.container.textContent).toContain('4 hits');
+    fireEvent.click(screen.getByText('load'));
+    expect(view.container.textContent).toContain('pandas.DataFrame');
+    expect(view.container.textContent).toContain('depends on: var:alpha');
+    fireEvent.click(screen.getByText('Open in notebook'));
+    expect(host.opened).toEqual([['nb.ipynb', 'c0ffee']]);
+    fireEvent.click(screen.getByText('Clear'));
+    await waitFor(() => expect(api.count('deleteCell')).toBe(1));
+    expect(host.confirmed).toEqual(['Clear cell']);
+  });
+
+  it('follows groups with one long poll and no requests while nothing changes', async () => {
+    const { api, view } = setup({ store: 's', tab: 'groups' });
+    await screen.findByText('g');
+    expect(view.container.querySelector('.jp-persist-counts')?.textContent).toContain('3 done');
+    // The first answer is followed by exactly one waiting request, carrying its version.
+    await waitFor(() => expect(api.count('groups')).toBe(2));
+    expect(api.calls[api.calls.length - 1].args[1]).toEqual({ since: 'v1', wait: 25 });
+    await act(async () => {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    });
+    expect(api.count('groups')).toBe(2);
+    // News: the view updates and the next wait starts from the new version.
+    await act(async () => {
+      api.pendingGroups.shift()?.({ path: 's', groups: [group('g', 'v2', 7)], version: 'v2' });
+    });
+    await waitFor(() =>
+      expect(view.container.querySelector('.jp-persist-counts')?.textContent).toContain('7 done')
+    );
+    await waitFor(() => expect(api.count('groups')).toBe(3));
+    expect(api.calls[api.calls.length - 1].args[1]).toEqual({ since: 'v2', wait: 25 });
+    const bar = view.container.querySelector('[role="progressbar"]');
+    expect(bar?.getAttribute('aria-valuenow')).toBe('7');
+  });
+});
