@@ -11,8 +11,8 @@ store whose kernel died, or on another machine's shared store:
   and ``...@reached/...`` entries when the completion callback fired (their creation time);
 - the lease ``tasks/<group>`` (``storage/_leases``) tells whether a process runs the group.
 
-The store keys of a group are spelled in :func:`group_keys` only, the one place to change
-when the task engine's layout moves.
+The store keys of a group come from the task engine's key module
+(``features/_tasks/_keys.py``) through :func:`group_keys`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...features._tasks._keys import group_keys as task_group_keys
 from ...storage._leases import is_held
 from ._index import index_signature
 from ._stores import read_headers, read_keys
@@ -41,13 +42,15 @@ def group_keys(group: str) -> dict[str, str]:
     """The store keys (and prefixes) of task group ``group`` that the server reads.
 
     ``pages``: journal pages (prefix); ``markers``: marker tree entries (prefix);
-    ``lease``: the lease name a running process holds.
+    ``lease``: the lease name a running process holds. Spelled by the task engine's own
+    key module (``features/_tasks/_keys.py``); an invalid name is a ``TaskError``.
     """
+    keys = task_group_keys(group)
     return {
-        "root": f"tasks/{group}/",
-        "pages": f"tasks/{group}/log/",
-        "markers": f"tasks/{group}/markers/",
-        "lease": f"tasks/{group}",
+        "root": keys.prefix,
+        "pages": keys.log_prefix,
+        "markers": keys.markers_prefix,
+        "lease": keys.lease,
     }
 
 
@@ -270,7 +273,7 @@ def list_groups(store: Path) -> list[dict[str, Any]]:
     """Every group of ``store`` with its counts and state (no task rows)."""
     names = sorted(
         key.split("/")[1]
-        for key in read_keys(store, prefix="tasks/", glob="tasks/*/logseq")
+        for key in read_keys(store, prefix="tasks/", glob="tasks/*/cfg")
         if key.count("/") == 2
     )
     groups = []
