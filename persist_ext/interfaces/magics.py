@@ -245,7 +245,7 @@ class PersistMagics(Magics):
             try:
                 if self.autocheckpoint and location == default:
                     report = session.after_cell(code, result)
-                    if report is not None and (report.skipped or report.pruned or self.verbose):
+                    if report is not None and (report.new_skips or report.pruned or self.verbose):
                         print(report)
                 else:
                     session.note_cell(code, result)

@@ -416,3 +416,26 @@ def test_reading_a_value_does_not_mark_it_changed() -> None:
     }
     for code, names in changing.items():
         assert names <= names_in_cell(code, ns), code
+
+
+def test_numpy_views_come_back_as_views_of_their_base(store) -> None:
+    ns = notebook()
+    ns["base"] = np.arange(10.0)
+    ns["window"] = ns["base"][2:5]
+    ns["evens"] = ns["base"][::2]
+    ns["holder"] = {"tail": ns["base"][-3:]}
+    save_checkpoint(ns, store)
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    np.testing.assert_array_equal(fresh["window"], [2.0, 3.0, 4.0])
+    fresh["window"][0] = 99.0
+    fresh["evens"][-1] = -1.0
+    fresh["holder"]["tail"][-1] = -2.0
+    assert fresh["base"][2] == 99.0
+    assert fresh["base"][8] == -1.0
+    assert fresh["base"][9] == -2.0
+    # a view whose base is no variable is stored as its own (small) array
+    ns2 = notebook()
+    ns2["first"] = np.arange(1_000_000)[:3]
+    report = save_checkpoint(ns2, store, "small")
+    assert report.bytes_written < 10_000

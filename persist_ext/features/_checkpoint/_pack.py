@@ -12,6 +12,9 @@ them are stored once and come back shared: ``a is b`` survives). A packed group 
 * ``sharing`` — the ids of the mutable objects the pickle reached (from the pickler's memo),
   which is how the grouping finds variables that share objects.
 
+A numpy view of an array stored in the same group comes back as a view of it (same memory,
+same strides), so writing through the view still changes the base.
+
 Functions defined in the notebook keep the notebook as their globals: the pickler writes a
 placeholder for the namespace instead of copying the globals a function uses (cloudpickle's
 default), and the loader puts the target namespace there. A restored ``def score(): return
@@ -80,15 +83,22 @@ def _pickler_class() -> type:
     import cloudpickle
 
     class _Pickler(cloudpickle.Pickler):  # type: ignore[misc,name-defined]
-        def __init__(self, file: Any, namespace: Mapping[str, Any], **kw: Any) -> None:
+        def __init__(
+            self, file: Any, namespace: Mapping[str, Any], roots: set[int], **kw: Any
+        ) -> None:
             super().__init__(file, protocol=5, **kw)
             self._namespace = namespace
+            self._roots = roots
 
         def persistent_id(self, obj: Any) -> Any:
             # The notebook namespace itself is never pickled: functions refer to it by name.
             return _NAMESPACE if obj is self._namespace else None
 
         def reducer_override(self, obj: Any) -> Any:
+            if self._roots and type(obj).__name__ == "ndarray" and obj.base is not None:
+                view = _view_reduction(obj, self._roots)
+                if view is not None:
+                    return view
             if type(obj) is types.FunctionType and obj.__globals__ is self._namespace:
                 return _make_function, (
                     obj.__code__,
@@ -139,6 +149,35 @@ def _make_function(
     return fn
 
 
+def _array_root(arr: Any) -> Any:
+    np = sys.modules["numpy"]
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+def _view_reduction(obj: Any, roots: set[int]) -> Any:
+    """A numpy view of an array stored in the same group: rebuilt as a view of it."""
+    np = sys.modules.get("numpy")
+    if np is None or type(obj) is not np.ndarray or obj.dtype.hasobject:
+        return None
+    root = _array_root(obj)
+    if root is obj or id(root) not in roots:
+        return None
+    offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return _rebuild_view, (root, offset, obj.shape, obj.strides, obj.dtype, obj.flags.writeable)
+
+
+def _rebuild_view(
+    root: Any, offset: int, shape: Any, strides: Any, dtype: Any, writeable: bool
+) -> Any:
+    np = sys.modules.get("numpy") or __import__("numpy")
+    view = np.ndarray(shape=shape, dtype=dtype, buffer=root, offset=offset, strides=strides)
+    if not writeable:
+        view.flags.writeable = False
+    return view
+
+
 def _shareable(obj: Any) -> bool:
     if isinstance(obj, _ATOMIC):
         return False
@@ -150,12 +189,11 @@ def _shareable(obj: Any) -> bool:
 
 def _bases(value: Any) -> list[int]:
     """Ids of the arrays a numpy view looks into (pickle copies views, sharing is lost)."""
-    ids = []
-    base = getattr(value, "base", None)
     np = sys.modules.get("numpy")
-    while np is not None and base is not None and isinstance(value, np.ndarray):
-        ids.append(id(base))
-        value, base = base, getattr(base, "base", None)
+    ids = []
+    while np is not None and isinstance(value, np.ndarray) and value.base is not None:
+        ids.append(id(value.base))
+        value = value.base
     return ids
 
 
@@ -173,11 +211,18 @@ def pack_group(
     buffers: list[pickle.PickleBuffer] = []
     out = io.BytesIO()
     payload = dict(values)
-    pickler = _PICKLER(out, namespace, buffer_callback=buffers.append)
+    np = sys.modules.get("numpy")
+    # Arrays of the group that own their memory: views into them stay views.
+    roots = (
+        {id(v) for v in values.values() if type(v) is np.ndarray and v.base is None}
+        if np is not None
+        else set()
+    )
+    pickler = _PICKLER(out, namespace, roots, buffer_callback=buffers.append)
     pickler.dump(payload)
     memo = pickler.memo.copy()
     sharing = {k for k, (_, obj) in memo.items() if k != id(payload) and _shareable(obj)}
-    for value in values.values():
+    for value in [*values.values(), *(obj for _, obj in memo.values())]:
         sharing.update(_bases(value))
     data = out.getvalue()
     hexdigest = ""

@@ -28,8 +28,9 @@ class CheckpointReport:
     from the store by a restore (the rest already held the same value); ``overwritten``
     live variables a restore replaced with a different value; ``removed`` variables a
     checkout deleted because the state did not have them; ``skipped`` unstorable variables
-    with the reason; ``rerun`` variables rebuilt by re-running the cell that made them;
-    ``pruned`` old states removed to keep history within its budget.
+    with the reason (``new_skips``: those the previous state did not skip); ``rerun``
+    variables rebuilt by re-running the cell that made them; ``pruned`` old states removed
+    to keep history within its budget.
     """
 
     name: str
@@ -44,6 +45,7 @@ class CheckpointReport:
     modules: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     rerun: list[str] = field(default_factory=list)
+    new_skips: list[str] = field(default_factory=list)
     pruned: list[int] = field(default_factory=list)
     prune_reason: str = ""
     bytes_written: int = 0

@@ -199,6 +199,8 @@ def save_state(
     report.unchanged = sorted(set(state.variables) - set(written))
     report.modules = dict(state.modules)
     report.skipped = dict(state.skipped)
+    before = set(base_state.skipped) if base_state is not None else set()
+    report.new_skips = sorted(set(state.skipped) - before)
     report.bytes_written = state.added
     report.created = state.created
     report.seconds = time.perf_counter() - start
