@@ -286,3 +286,33 @@ def test_redis_store_is_shared(redis_server: str, note) -> None:
     with RedisStore(redis_server, namespace="memo-test") as b:
         assert cache(store=b)(double)(4) == 8
     assert note.calls == [4]
+
+
+def test_dask_workers_share_results_through_the_store(tmp_path: Path) -> None:
+    import distributed
+
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    store = Store(tmp_path / "store")
+
+    @cache(store=store)
+    def work(x, folder):
+        with open(os.path.join(folder, f"ran-{x}"), "a") as fh:
+            fh.write("x")
+        time.sleep(0.2)
+        return x * 100
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        futures = client.map(work, [1, 2, 3, 1, 2, 3], [str(counts)] * 6, pure=False)
+        assert client.gather(futures) == [100, 200, 300, 100, 200, 300]
+        workers = {w for f in futures for w in client.who_has(f)[f.key]}
+    assert len(workers) == 2, "both worker processes took part"
+    assert work(2, str(counts)) == 200  # computed on a worker, a hit here
+    assert sorted(p.name for p in counts.iterdir()) == ["ran-1", "ran-2", "ran-3"]
+    assert all(p.read_text() == "x" for p in counts.iterdir())
+    store.close()
