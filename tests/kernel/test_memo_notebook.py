@@ -59,7 +59,8 @@ def test_a_store_over_its_budget_evicts_the_least_recently_used_cell_with_a_noti
             "%load_ext persist_ext",
             "%%persist first\nimport time\ntime.sleep(0.05)\na = list(range(10_000))",
             "%%persist second\nimport time\ntime.sleep(0.05)\nb = list(range(10_000))",
-            "%%persist first\nimport time\ntime.sleep(0.05)\na = list(range(10_000))",  # a hit: 'first' is used again
+            # a hit: 'first' is used again, so 'second' is now the least recently used
+            "%%persist first\nimport time\ntime.sleep(0.05)\na = list(range(10_000))",
             "%config PersistMagics.max_count = 2",
             "%%persist third\nimport time\ntime.sleep(0.05)\nc = list(range(10_000))",
             "%persist info",
