@@ -233,3 +233,32 @@ def test_list_shows_cached_functions_by_name(ip) -> None:
     assert "cached functions:" in text
     row = next(line for line in text.splitlines() if line.startswith("twice"))
     assert row.split()[:3] == ["twice", "2", "1"]
+
+
+def test_a_cached_function_keeps_its_store_within_the_store_budget(tmp_path, monkeypatch) -> None:
+    import IPython
+
+    from persist_ext import EvictionWarning
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # as in a script
+    with Store(tmp_path / "s", budget={"max_count": 2}) as st:
+
+        @cache(store=st)
+        def f(x):
+            return x
+
+        f(1)
+        time.sleep(2.1)  # eviction runs at most every 2 s per function
+        f(2)
+        time.sleep(2.1)
+        with pytest.warns(EvictionWarning, match="evicted 1 least recently used unit"):
+            f(3)
+        assert sorted(c.call for c in f.calls()) == ["f(2)", "f(3)"]
+
+
+def test_info_and_gc_in_python(store) -> None:
+    from persist_ext.features._budget import collect
+
+    _cell(store, "x", "9" * 32)
+    assert "nothing would be evicted" in repr(collect(store, Budget(max_count=5), dry_run=True))
+    assert collect(store, Budget(max_count=5)).evicted == []
