@@ -439,3 +439,33 @@ def test_numpy_views_come_back_as_views_of_their_base(store) -> None:
     ns2["first"] = np.arange(1_000_000)[:3]
     report = save_checkpoint(ns2, store, "small")
     assert report.bytes_written < 10_000
+
+
+def test_bytes_budget_frees_the_objects_of_pruned_states(store) -> None:
+    session = CheckpointSession(notebook(), store, Budget(count=0, bytes=3_000_000))
+    ns = session.namespace
+    reports = []
+    for i in range(6):
+        ns["data"] = np.full(100_000, float(i))  # 800 kB each
+        reports.append(session.after_cell(f"data = np.full(100_000, {i}.0)"))
+    sizes = [store.info(k).size for k in store.keys(OBJ)]
+    assert sum(sizes) <= 3_000_000
+    assert any(r.pruned for r in reports)
+    assert all("more than 3.0 MB" in r.prune_reason for r in reports if r.pruned)
+    session.undo()  # the newest states are the ones kept
+    assert ns["data"][0] == 4.0
+
+
+def test_bytes_budget_says_when_named_checkpoints_exceed_it(store) -> None:
+    session = CheckpointSession(notebook(), store, Budget(count=0, bytes=1_000_000))
+    ns = session.namespace
+    ns["data"] = np.zeros(200_000)  # 1.6 MB, more than the budget
+    session.checkpoint("keep")
+    ns["other"] = [1]
+    report = session.after_cell("other = [1]")
+    ns["other"].append(2)
+    report = session.after_cell("other.append(2)")
+    assert "named and current checkpoints are never pruned" in report.prune_reason
+    fresh: dict = {}
+    restore_checkpoint(fresh, store, "keep")
+    assert fresh["data"].shape == (200_000,)

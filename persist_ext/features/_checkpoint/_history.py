@@ -144,19 +144,16 @@ def prune(
         if extra:
             doomed += extra
             reasons.append(f"more than {budget.count} checkpoints")
-    refs: dict[str, dict[str, int]] = {}
+    objects = {sid: _state_objects(store, f"{STATE}{sid:08d}") for sid, _ in states}
+
+    def total(excluded: set[int]) -> int:
+        sizes: dict[str, int] = {}
+        for sid, _ in states:
+            if sid not in excluded:
+                sizes.update(objects[sid])
+        return sum(sizes.values())
+
     if budget.bytes:
-        refs = {
-            f"{STATE}{sid:08d}": _state_objects(store, f"{STATE}{sid:08d}") for sid, _ in states
-        }
-
-        def total(excluded: set[int]) -> int:
-            sizes: dict[str, int] = {}
-            for sid, _ in states:
-                if sid not in excluded:
-                    sizes.update(refs[f"{STATE}{sid:08d}"])
-            return sum(sizes.values())
-
         gone = set(doomed)
         if total(gone) > budget.bytes:
             for sid in removable:
@@ -167,10 +164,25 @@ def prune(
                 if total(gone) <= budget.bytes:
                     break
             reasons.append(f"more than {format_size(budget.bytes)}")
+            left = total(gone)
+            if left > budget.bytes:
+                reasons.append(
+                    f"still {format_size(left)}: named and current checkpoints are never pruned"
+                )
     if not doomed:
         return [], ""
     for sid in doomed:
         store.delete(f"{STATE}{sid:08d}")
+    # Objects only the removed states used go now (they belonged to complete states, so no
+    # writer is between writing them and its state); other debris after a grace period.
+    kept: set[str] = set()
+    for sid, _ in states:
+        if sid not in doomed:
+            kept.update(objects[sid])
+    for sid in doomed:
+        for digest in objects[sid]:
+            if digest not in kept:
+                store.delete(object_key(digest))
     sweep(store)
     return sorted(doomed), " and ".join(reasons)
 
