@@ -18,10 +18,12 @@ from ._errors import (
     CheckpointError,
     ConcurrentAccessError,
     CorruptEntryError,
+    DuplicateKeyError,
     EvictionWarning,
     FingerprintError,
     InvalidPickle,
     PersistableError,
+    PersistentOrderedDictIntegrityError,
     PersistError,
     PersistWarning,
     PODError,
@@ -45,7 +47,18 @@ from .features._checkpoint import (
 )
 from .features._loop import LoopProgress, progress
 from .features._memo import cache
-from .features._pod import POD, PersistentOrderedDict, ProgressTracker, Tracker
+from .features._pod import (
+    DEFAULT_FILE_SIZE,
+    DEFAULT_PROGRESS_TRACKER_MAPPING,
+    DEFAULT_SYNC_AT,
+    POD,
+    JSONSerializer,
+    PersistentOrderedDict,
+    ProgressTracker,
+    RepairReport,
+    Tracker,
+    ls,
+)
 from .features._progress import ProgressSnapshot, WaitPolicy, set_wait_policy, wait_policy
 from .features._progress import register_live_renderer as _register_live_renderer
 from .features._progress import register_run_watch as _register_run_watch
@@ -126,6 +139,9 @@ except ImportError:  # a source tree that was never built
         __version__ = "0.0.0+unbuilt"
 
 __all__ = [
+    "DEFAULT_FILE_SIZE",
+    "DEFAULT_PROGRESS_TRACKER_MAPPING",
+    "DEFAULT_SYNC_AT",
     "MISSING",
     "POD",
     "Budget",
@@ -146,6 +162,7 @@ __all__ = [
     "DirectoryStash",
     "DiskCacheStash",
     "DiskCacheStorage",
+    "DuplicateKeyError",
     "EntryInfo",
     "EvictionWarning",
     "FactoryStash",
@@ -154,6 +171,7 @@ __all__ = [
     "GroupResult",
     "IncrementKeyDirectoryStash",
     "InvalidPickle",
+    "JSONSerializer",
     "KeyLimitStash",
     "KeyValueStore",
     "LoopProgress",
@@ -170,6 +188,7 @@ __all__ = [
     "PersistableError",
     "PersistedWork",
     "PersistentOrderedDict",
+    "PersistentOrderedDictIntegrityError",
     "PreemptiveStash",
     "PrimeableStash",
     "ProgressError",
@@ -178,6 +197,7 @@ __all__ = [
     "ReadOnlyStash",
     "RedisStorage",
     "RedisStore",
+    "RepairReport",
     "SerializationError",
     "Serializer",
     "SessionBackend",
@@ -218,6 +238,7 @@ __all__ = [
     "fingerprint_code",
     "list_checkpoints",
     "load_context",
+    "ls",
     "mark_reached",
     "marker_get",
     "marker_get_children",

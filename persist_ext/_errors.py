@@ -6,11 +6,13 @@ Hierarchy::
     ├── StoreError                  a store cannot be opened, read or written
     │   ├── StoreClosedError        (also a RuntimeError) the store was closed
     │   └── CorruptEntryError       an entry exists but cannot be decoded
-    │       └── InvalidPickle       (also a ValueError) a checksum did not match
+    │       ├── InvalidPickle       (also a ValueError) a checksum did not match
+    │       └── PersistentOrderedDictIntegrityError   a POD file is missing or damaged
     ├── SerializationError          a value cannot be stored (names the type)
     ├── FingerprintError            (also a TypeError) a value cannot be fingerprinted
     ├── UnsafeNameError             (also a ValueError) a name would escape the store root
     ├── PODError                    (also a ValueError) a POD key or value is not JSON
+    │   └── DuplicateKeyError       Tracker.add() of a task already tracked
     ├── ConcurrentAccessError       another process holds an exclusive resource
     ├── PersistableError            a stash or persisted work was misused
     ├── TaskError                   a task group was misused or a task failed
@@ -43,6 +45,7 @@ __all__ = [
     "CheckpointError",
     "ConcurrentAccessError",
     "CorruptEntryError",
+    "DuplicateKeyError",
     "EvictionWarning",
     "FingerprintError",
     "GroupBusyError",
@@ -51,6 +54,7 @@ __all__ = [
     "PersistError",
     "PersistWarning",
     "PersistableError",
+    "PersistentOrderedDictIntegrityError",
     "ProgressError",
     "SerializationError",
     "StoreClosedError",
@@ -91,6 +95,18 @@ class InvalidPickle(CorruptEntryError, ValueError):
     """A stored file's checksum does not match its contents (the seed's name)."""
 
 
+class PersistentOrderedDictIntegrityError(CorruptEntryError):
+    """A file of a POD is missing or damaged (the seed's name); ``path`` names the file.
+
+    Only the keys stored in that file fail; the message says how to recover (restore the file
+    from a backup, or ``pod.repair()`` to keep its readable entries).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        super().__init__(message, key=key)
+        self.path = path
+
+
 class SerializationError(PersistError):
     """A value cannot be serialized; ``type_name`` names its type."""
 
@@ -113,6 +129,10 @@ class UnsafeNameError(PersistError, ValueError):
 
 class PODError(PersistError, ValueError):
     """A POD key or value cannot be represented in JSON."""
+
+
+class DuplicateKeyError(PODError):
+    """``Tracker.add(key)`` for a task that is already tracked (the seed's name)."""
 
 
 class ConcurrentAccessError(PersistError):

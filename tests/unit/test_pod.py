@@ -216,7 +216,9 @@ def test_lazy_open_reads_only_what_is_needed(tmp_path: Path) -> None:
     assert pod._state.where is None
     pod[42] = "x"
     loaded = [c.cid for c in pod._state.chunks if c.lines is not None]
-    assert loaded == []  # an assignment needs the index, not the values
+    # Only the chunk the sync will rewrite is read (at assignment, so damage shows there).
+    assert loaded == [4]
+    assert pod._state.values.keys() == {42}  # no other value was parsed
     pod.close()
     assert POD(tmp_path / "p")[42] == "x"
 

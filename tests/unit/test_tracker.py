@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from persist_ext import DEFAULT_PROGRESS_TRACKER_MAPPING, DuplicateKeyError
 from persist_ext._errors import PODError
 from persist_ext.features._pod._tracker import ProgressTracker, Tracker
 from persist_ext.features._progress import ProgressSnapshot
@@ -116,7 +120,7 @@ def test_unlimited_tries_and_add_errors(tmp_path: Path) -> None:
     assert not tracker.check("missing")
     with pytest.raises(KeyError):
         tracker.tries("missing")
-    with pytest.raises(ValueError, match="max_tries"):
+    with pytest.raises(PODError, match="max_tries"):
         Tracker(tmp_path / "u", max_tries=-1)
     tracker.close()
 
@@ -205,3 +209,175 @@ def test_observers_are_called_on_changes(tmp_path: Path) -> None:
         tracker.mark_not_done("a")
     assert seen[-1] == 1
     assert len(seen) == 3
+
+
+# --- nothing lost (issue #12) ---------------------------------------------------------------
+
+SEED_EXAMPLE_1 = """
+import persist_ext as tastypy
+MAX_TRIES = 3
+
+class Result:                       # not JSON: the seed stores it in the record
+    def __init__(self, success):
+        self.success = success
+
+class Task:
+    def __init__(self, name):
+        self.name = name
+
+def run(task):
+    return Result(task.name != "t3")
+
+def do_work(work_queue):
+    tracker = tastypy.Tracker(PATH)
+
+    for task in work_queue:
+
+        # If the task has be done, skip it
+        if tracker.check(task.name):
+            continue
+
+        # Add the task if it is not already in the tracker
+        if task.name not in tracker:
+            tracker.add(task.name)
+
+        # Skip this task if we've tried it too many times
+        if tracker.tries(task.name) > MAX_TRIES:
+            continue
+
+        # Now attempt the task
+        result = run(task)
+
+        # If it succeeded, mark the task done, and record results
+        if result.success:
+            tracker.mark_done(task.name)
+            tracker[task.name]['result'] = result
+
+do_work([Task(f"t{i}") for i in range(5)])
+"""
+
+
+def run_script(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_seed_example_1_verbatim_loses_no_done_mark(tmp_path: Path) -> None:
+    path = tmp_path / "my.tracker"
+    child = run_script(f"PATH = {str(path)!r}\n" + SEED_EXAMPLE_1)
+    assert child.returncode == 0, child.stderr
+    # Said on stderr, exactly: which tasks, which field, what type, and that marks were saved.
+    for name in ["t0", "t1", "t2", "t4"]:
+        assert f"tracker['{name}']['result'] is a Result, which is not JSON" in child.stderr
+    assert "_done/_tries/_aborted marks and its other fields were saved" in child.stderr
+    with Tracker(path) as tracker:
+        assert [k for k in tracker if tracker.check(k)] == ["t0", "t1", "t2", "t4"]
+        assert not tracker.check("t3")
+        assert "result" not in tracker["t0"]  # the one thing that could not be saved
+
+
+def test_try_counts_and_json_fields_survive_a_bad_field(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    code = f"""
+import persist_ext as tastypy
+tracker = tastypy.Tracker({str(path)!r}, max_tries=3)
+for name in ["a", "b", "c"]:
+    if not tracker.try_it(name):
+        continue
+    tracker[name]["note"] = "tried " + name       # JSON: saved
+    tracker[name]["handle"] = open("/dev/null")      # not JSON
+    if name != "b":
+        tracker.mark_done(name)
+"""
+    for _ in range(2):
+        child = run_script(code)
+        assert child.returncode == 0, child.stderr
+        assert "['handle'] is a TextIOWrapper" in child.stderr
+    with Tracker(path, max_tries=3) as tracker:
+        assert [(k, tracker.tries(k), tracker.check(k)) for k in tracker] == [
+            ("a", 1, True),
+            ("b", 2, False),
+            ("c", 1, True),
+        ]
+        assert tracker["b"]["note"] == "tried b"
+
+
+def test_marks_reach_disk_without_any_exit_handler(tmp_path: Path) -> None:
+    """A hard kill (no atexit, no signal handler) keeps marks older than ``sync_after``."""
+    path = tmp_path / "t"
+    code = f"""
+import os, signal, time
+import persist_ext as tastypy
+tracker = tastypy.Tracker({str(path)!r})            # default: marks synced within 1 s
+for i in range(50):
+    tracker.try_it(i)
+    tracker.mark_done(i)
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:                   # wait until the background sync wrote
+    entries = {{}}
+    for name in tastypy.ls({str(path)!r}):
+        with open(name) as f:
+            entries.update(tastypy.JSONSerializer.read_items(f))
+    if sum(1 for v in entries.values() if v["_done"]) == 50:
+        break
+    time.sleep(0.05)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    child = run_script(code)
+    assert child.returncode == -signal.SIGKILL
+    with Tracker(path) as tracker:
+        assert tracker.num_done() == 50
+        assert tracker.num_tried() == 50
+
+
+def test_background_sync_keeps_a_handed_out_record_dirty(tmp_path: Path) -> None:
+    tracker = Tracker(tmp_path / "t")
+    tracker.add("a")
+    record = tracker["a"]  # handed out: the caller may mutate it right after a sync
+    state = tracker._state
+    state.sync_in_background()  # what the sync_after thread runs, here at the worst moment
+    assert on_disk_record(tmp_path / "t", "a") == dict(DEFAULT_PROGRESS_TRACKER_MAPPING)
+    record["late"] = 1  # the mutation that follows the access
+    state.sync_in_background()
+    assert on_disk_record(tmp_path / "t", "a")["late"] == 1
+    assert tracker.dirty() == set()  # one extra round only
+    tracker.close()
+
+
+def on_disk_record(path: Path, key: str) -> dict:
+    from persist_ext import JSONSerializer, ls
+
+    entries: dict = {}
+    for name in ls(path):
+        with open(name) as handle:
+            entries.update(JSONSerializer.read_items(handle))
+    return entries.get(key, {})
+
+
+def test_close_saves_marks_then_raises_about_the_bad_field(tmp_path: Path) -> None:
+    tracker = Tracker(tmp_path / "t")
+    tracker.try_it("a")
+    tracker.mark_done("a")
+    tracker["a"]["result"] = {1, 2}
+    tracker["a"]["ok"] = [1]
+    with pytest.raises(PODError, match=r"tracker\['a'\]\['result'\] is a set"):
+        tracker.close()
+    with Tracker(tmp_path / "t") as again:
+        assert again["a"] == {"_tries": 1, "_done": True, "_aborted": False, "ok": [1]}
+
+
+def test_replacing_a_record_keeps_its_bookkeeping(tmp_path: Path) -> None:
+    with Tracker(tmp_path / "t") as tracker:
+        tracker.try_it("a")
+        tracker.mark_done("a")
+        tracker["a"] = {"result": 42}  # the marks are not the user's to lose by accident
+        assert tracker["a"] == {"result": 42, "_tries": 1, "_done": True, "_aborted": False}
+        tracker["a"] = {"_done": False}  # explicit fields win
+        assert not tracker.check("a")
+        tracker["new"] = {}
+        assert tracker["new"] == dict(DEFAULT_PROGRESS_TRACKER_MAPPING)
+        with pytest.raises(PODError, match="task records"):
+            tracker["b"] = 5
+        with pytest.raises(DuplicateKeyError):
+            tracker.add("a")

@@ -13,50 +13,74 @@ import atexit
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-__all__ = ["main_thread_sync", "register", "registered", "unregister"]
+__all__ = ["main_thread_sync", "open_states", "register", "registered", "unregister"]
 
 log = logging.getLogger("persist_ext")
 
 
 class _Syncable(Protocol):
     pid: int
+    root: Any
 
     def sync_for_exit(self) -> None: ...
 
     def release(self) -> None: ...
 
 
-_open: dict[str, _Syncable] = {}
+_open: dict[int, _Syncable] = {}  # every open state of this process, by id()
+_shared: dict[str, _Syncable] = {}  # the state handles share, by resolved path
 _installed = False
 _previous: dict[int, Any] = {}
 _depth = 0  # syncs in progress on the main thread
 _deferred: list[tuple[int, Any]] = []
 
 
+def _forget_inherited() -> None:
+    # States inherited through fork belong to the parent, never to us.
+    pid = os.getpid()
+    for ident, state in list(_open.items()):
+        if state.pid != pid:
+            del _open[ident]
+    for key, state in list(_shared.items()):
+        if state.pid != pid:
+            del _shared[key]
+
+
 def registered(key: str) -> _Syncable | None:
-    """The open POD state for ``key`` (a resolved path) in this process, if any."""
-    state = _open.get(key)
-    if state is not None and state.pid != os.getpid():
-        # Inherited through fork: it belongs to the parent, never to us.
-        del _open[key]
-        return None
-    return state
+    """The shared open POD state for ``key`` (a resolved path) in this process, if any."""
+    _forget_inherited()
+    return _shared.get(key)
 
 
-def register(key: str, state: _Syncable) -> None:
+def open_states(key: str) -> list[_Syncable]:
+    """Every open state on ``key`` in this process (shared or opened with ``clone=False``)."""
+    _forget_inherited()
+    return [s for s in _open.values() if str(s.root) == key]
+
+
+def register(key: str, state: _Syncable, *, shared: bool = True) -> None:
     """Track an opened POD state so exit and signals sync it; installs the hooks once."""
-    _open[key] = state
+    _open[id(state)] = state
+    if shared:
+        _shared[key] = state
     _install()
 
 
-def unregister(key: str) -> None:
-    """Forget a closed POD state."""
-    _open.pop(key, None)
+def unregister(key: str, state: _Syncable | None = None) -> None:
+    """Forget a closed POD state (the shared one on ``key`` unless ``state`` is given)."""
+    if state is None:
+        state = _shared.get(key)
+    if state is None:
+        return
+    _open.pop(id(state), None)
+    if _shared.get(key) is state:
+        del _shared[key]
 
 
 @contextmanager
@@ -84,8 +108,12 @@ def _sync_all() -> None:
             continue
         try:
             state.sync_for_exit()
-        except Exception:  # one bad POD must not stop the others from saving
+        except Exception as exc:  # one bad POD must not stop the others from saving
             log.exception("persist_ext: could not sync a POD at exit")
+            # A log may go nowhere at exit: say it where the user sees it (issue #12).
+            sys.stderr.write(
+                f"persist_ext: the POD at {state.root} could not be saved at exit: {exc}\n"
+            )
 
 
 def _at_exit() -> None:

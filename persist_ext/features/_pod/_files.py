@@ -3,10 +3,11 @@
 Layout of a POD directory::
 
     path/
-      pod.json              manifest: format, version, file_size, generation, chunk list
-      000000.7.jsonl        chunk 0 written by sync generation 7
+      pod.json              manifest: format, version, file_size, gzipped, generation, chunks
+      000000.7.jsonl        chunk 0 written by sync generation 7 (``.jsonl.gz`` when gzipped)
       000001.9.jsonl        chunk 1 written by sync generation 9
       .lock                 flock()ed by the process that has the POD open; holds its pid
+      damaged/              damaged chunk files moved aside by ``pod.repair()`` (if ever)
 
 A chunk file is human-readable JSON lines. The first line is a header listing the chunk's
 keys in order (so the key -> chunk index can be rebuilt by reading one line per chunk, without
@@ -15,6 +16,12 @@ parsing any value); each following line is one ``[key, value]`` JSON array::
     {"format": "persist_ext.pod.chunk", "keys": ["foo", 3]}
     ["foo", {"1": "bar"}]
     [3, [1, 2]]
+
+The header decides the order of the keys; **each line's own key decides which key it fills**
+(two swapped lines still give every key its own value). A chunk whose lines do not match its
+header one to one, or that is missing, is *damaged*: reading it raises
+:class:`~persist_ext.PersistentOrderedDictIntegrityError` naming the file and the recovery,
+for its own keys only.
 
 Crash safety is copy-on-write: a sync writes the new version of each dirty chunk under a new
 file name (its generation), then atomically replaces the manifest (the commit point), then
@@ -26,18 +33,25 @@ files left by a killed sync are removed the next time the POD is opened.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._errors import ConcurrentAccessError, CorruptEntryError, PODError
+from ..._errors import (
+    ConcurrentAccessError,
+    PersistentOrderedDictIntegrityError,
+    PODError,
+)
 from ...storage._atomic import atomic_write
 
 __all__ = [
     "CHUNK_FORMAT",
+    "DAMAGED_DIR",
     "FORMAT",
     "LOCK_NAME",
     "MANIFEST_NAME",
@@ -45,11 +59,15 @@ __all__ = [
     "Manifest",
     "check_key",
     "chunk_name",
+    "damaged",
+    "describe_unstorable",
     "encode_value",
+    "parse_line",
     "read_chunk",
     "read_chunk_keys",
     "read_manifest",
     "remove_orphans",
+    "salvage_chunk",
     "write_chunk",
     "write_manifest",
 ]
@@ -59,13 +77,15 @@ CHUNK_FORMAT = "persist_ext.pod.chunk"
 VERSION = 1
 MANIFEST_NAME = "pod.json"
 LOCK_NAME = ".lock"
-_CHUNK_RE = re.compile(r"^(\d+)\.(\d+)\.jsonl$")
+DAMAGED_DIR = "damaged"
+_CHUNK_RE = re.compile(r"^(\d+)\.(\d+)\.jsonl(\.gz)?$")
 _JSON_SCALARS = (str, int, float, bool, type(None))
+_DECODER = json.JSONDecoder()
 
 
-def chunk_name(cid: int, gen: int) -> str:
+def chunk_name(cid: int, gen: int, gzipped: bool = False) -> str:
     """File name of chunk ``cid`` as written by sync generation ``gen``."""
-    return f"{cid:06d}.{gen}.jsonl"
+    return f"{cid:06d}.{gen}.jsonl" + (".gz" if gzipped else "")
 
 
 @dataclass
@@ -75,12 +95,14 @@ class Manifest:
     file_size: int
     generation: int = 0
     chunks: list[list[int]] = field(default_factory=list)
+    gzipped: bool = False
 
     def to_json(self) -> bytes:
         doc = {
             "format": FORMAT,
             "version": VERSION,
             "file_size": self.file_size,
+            "gzipped": self.gzipped,
             "generation": self.generation,
             "chunks": self.chunks,
         }
@@ -101,11 +123,13 @@ def read_manifest(root: Path) -> Manifest | None:
         if doc.get("version") != VERSION:
             raise ValueError(f"version {doc.get('version')!r} is not supported (expected 1)")
         chunks = [[int(c), int(g), int(n)] for c, g, n in doc["chunks"]]
-        return Manifest(int(doc["file_size"]), int(doc["generation"]), chunks)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptEntryError(
-            f"POD manifest {path} cannot be read ({exc}); restore it from a backup "
-            "or move the directory aside to start a new POD"
+        gzipped = bool(doc.get("gzipped", False))
+        return Manifest(int(doc["file_size"]), int(doc["generation"]), chunks, gzipped)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PersistentOrderedDictIntegrityError(
+            f"POD manifest {path} cannot be read ({exc}); restore it from a backup, "
+            "or move the directory aside to start a new POD",
+            path=str(path),
         ) from exc
 
 
@@ -114,6 +138,22 @@ def write_manifest(root: Path, manifest: Manifest, *, durable: bool) -> int:
     data = manifest.to_json()
     atomic_write(root / MANIFEST_NAME, data, durable=durable)
     return len(data)
+
+
+def _surrogate_at(text: str) -> int:
+    """Index of the first character UTF-8 cannot encode (a lone surrogate), or -1."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return -1
+
+
+_SURROGATE_FIX = (
+    "UTF-8 cannot encode it (os.listdir and sys.argv return such strings for file names "
+    "that are not valid UTF-8); convert it first, e.g. "
+    "s.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')"
+)
 
 
 def check_key(key: Any) -> None:
@@ -125,13 +165,23 @@ def check_key(key: Any) -> None:
     persist_ext._errors.PODError: POD keys must be str or int, not tuple: ('a', 1) ...
     """
     kind = type(key)
-    if kind is str or kind is int:
+    if kind is int:
+        return
+    if kind is str:
+        if not key.isascii() and _surrogate_at(key) >= 0:
+            at = _surrogate_at(key)
+            raise PODError(
+                f"POD key {key!r} holds a lone surrogate {key[at]!r} at index {at}: "
+                + _SURROGATE_FIX
+            )
         return
     if isinstance(key, bool) or not isinstance(key, (str, int)):
         raise PODError(
             f"POD keys must be str or int, not {kind.__name__}: {key!r} (JSON would not give "
             "it back as the same key); convert it first, e.g. str(key) or '/'.join(parts)"
         )
+    # An int or str subclass: check it as its base type.
+    check_key(int(key) if isinstance(key, int) else str(key))
 
 
 def _find_unjsonable(value: Any, where: str, depth: int = 0) -> tuple[str, str] | None:
@@ -157,6 +207,38 @@ def _find_unjsonable(value: Any, where: str, depth: int = 0) -> tuple[str, str] 
     return where, type(value).__name__
 
 
+def _find_surrogate(value: Any, where: str, depth: int = 0) -> tuple[str, str] | None:
+    """Locate the first string in ``value`` UTF-8 cannot encode: (where, the string)."""
+    if depth > 500:
+        return None
+    if isinstance(value, str):
+        return (where, value) if _surrogate_at(value) >= 0 else None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _find_surrogate(item, f"{where}[{i}]", depth + 1)
+            if found:
+                return found
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            if isinstance(k, str) and _surrogate_at(k) >= 0:
+                return f"{where} key", k
+            found = _find_surrogate(item, f"{where}[{k!r}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def describe_unstorable(value: Any, where: str) -> str:
+    """Why ``value`` cannot be stored, e.g. ``"t['k']['r'] is a Result"`` (for messages)."""
+    found = _find_unjsonable(value, where)
+    if found:
+        return f"{found[0]} is a {found[1]}, which is not JSON"
+    bad = _find_surrogate(value, where)
+    if bad:
+        return f"{bad[0]} is a string holding a lone surrogate, which UTF-8 cannot encode"
+    return f"{where} cannot be encoded"
+
+
 def encode_value(key: Any, value: Any) -> str:
     """Encode ``value`` as JSON text, or raise :class:`PODError` naming the key and the type.
 
@@ -168,7 +250,7 @@ def encode_value(key: Any, value: Any) -> str:
     persist_ext._errors.PODError: POD value for key 'k' is not JSON: pod['k']['a'] is a set ...
     """
     try:
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError) as exc:
         found = _find_unjsonable(value, f"pod[{key!r}]")
         where, type_name = found if found else (f"pod[{key!r}]", type(value).__name__)
@@ -177,17 +259,40 @@ def encode_value(key: Any, value: Any) -> str:
             "Store only dict, list, str, int, float, bool or None (tuples become lists, "
             "dict keys become strings); convert it first, e.g. list(...), .tolist() or str(...)"
         ) from exc
+    if not text.isascii() and _surrogate_at(text) >= 0:
+        found = _find_surrogate(value, f"pod[{key!r}]")
+        where, bad = found if found else (f"pod[{key!r}]", text)
+        at = _surrogate_at(bad)
+        raise PODError(
+            f"POD value for key {key!r} is not storable: {where} is the string {bad!r}, whose "
+            f"character {at} is a lone surrogate {bad[at]!r}; " + _SURROGATE_FIX
+        )
+    return text
 
 
-def _header(keys: list[Any]) -> str:
-    return json.dumps({"format": CHUNK_FORMAT, "keys": keys}, ensure_ascii=False)
+def damaged(path: Path, problem: str) -> PersistentOrderedDictIntegrityError:
+    """The error for a missing or damaged chunk: names the file, the problem and the recovery."""
+    root = path.parent
+    return PersistentOrderedDictIntegrityError(
+        f"POD file {path} {problem}. The keys stored in it cannot be read or written; every "
+        f"other key works. To recover, restore that file from a backup and reopen the POD, "
+        f"or call pod.repair() to keep its readable entries (the damaged file is moved to "
+        f"{root / DAMAGED_DIR}/)",
+        path=str(path),
+    )
 
 
-def read_chunk_keys(path: Path) -> list[Any]:
-    """The keys of one chunk, in order, read from its header line only."""
-    with open(path, encoding="utf-8") as handle:
-        first = handle.readline()
-    return _parse_header(path, first)
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise damaged(path, "is missing") from None
+    try:
+        if path.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise damaged(path, f"cannot be decoded ({exc})") from exc
 
 
 def _parse_header(path: Path, line: str) -> list[Any]:
@@ -195,30 +300,114 @@ def _parse_header(path: Path, line: str) -> list[Any]:
         doc = json.loads(line)
         if doc.get("format") != CHUNK_FORMAT:
             raise ValueError("missing chunk header")
-        return list(doc["keys"])
+        keys = doc["keys"]
+        if not isinstance(keys, list):
+            raise TypeError("keys is not a list")
+        return keys
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CorruptEntryError(f"POD chunk {path} has no valid header line ({exc})") from exc
+        raise damaged(path, f"has no valid header line ({exc})") from exc
+
+
+def read_chunk_keys(path: Path) -> list[Any]:
+    """The keys of one chunk, in order, read from its header line only."""
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        raise damaged(path, "is missing") from None
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise damaged(path, f"cannot be decoded ({exc})") from exc
+    return _parse_header(path, first)
+
+
+def _line_key(line: str) -> Any:
+    """The key at the start of a ``[key, value]`` line (the value is not parsed)."""
+    if not line.startswith("["):
+        raise ValueError("not a [key, value] line")
+    key, end = _DECODER.raw_decode(line, 1)
+    if type(key) not in (str, int) or line[end : end + 1] != ",":
+        raise ValueError("not a [key, value] line")
+    return key
 
 
 def read_chunk(path: Path) -> dict[Any, str]:
-    """Map each key of a chunk to its raw ``[key, value]`` line (values are parsed lazily)."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    lines = text.split("\n")
+    """Map each key of a chunk to its raw ``[key, value]`` line, in header order.
+
+    Each line is matched to a key by the key it holds, not by its position; the value is
+    parsed later (:func:`parse_line`). Raises the :func:`damaged` error if the lines do not
+    hold exactly the header's keys.
+    """
+    lines = _read_text(path).split("\n")
     keys = _parse_header(path, lines[0])
     # The writer ends the file with a newline, so a complete chunk has len(keys) + 2 parts.
     if len(lines) != len(keys) + 2 or lines[-1] != "":
-        raise CorruptEntryError(
-            f"POD chunk {path} lists {len(keys)} keys but holds {len(lines) - 2} lines; "
-            "it was edited by hand or truncated"
+        held = len(lines) - 2 if lines[-1] == "" else len(lines) - 1
+        raise damaged(
+            path,
+            f"lists {len(keys)} keys but holds {held} lines (was it edited by hand or truncated?)",
         )
-    return dict(zip(keys, lines[1:-1]))
+    by_key: dict[Any, str] = {}
+    for number, line in enumerate(lines[1:-1], start=2):
+        try:
+            key = _line_key(line)
+        except ValueError:
+            raise damaged(path, f"has an unreadable line {number}: {line[:60]!r}") from None
+        if key in by_key:
+            raise damaged(path, f"holds key {key!r} twice (line {number})")
+        by_key[key] = line
+    if len(by_key) != len(keys) or any(k not in by_key for k in keys):
+        extra = [k for k in by_key if k not in set(keys)][:3]
+        raise damaged(path, f"has lines for keys its header does not list: {extra!r}")
+    return {k: by_key[k] for k in keys}
 
 
-def write_chunk(path: Path, lines: dict[Any, str], *, durable: bool) -> int:
+def parse_line(path: Path, key: Any, line: str) -> Any:
+    """The value of ``key`` from its raw line (damaged error if the line is not valid)."""
+    try:
+        doc = json.loads(line)
+        if not isinstance(doc, list) or len(doc) != 2 or doc[0] != key:
+            raise ValueError("not a [key, value] pair for this key")
+        return doc[1]
+    except (ValueError, RecursionError) as exc:
+        err = damaged(path, f"holds an unreadable value for key {key!r} ({exc})")
+        err.key = key if isinstance(key, str) else str(key)
+        raise err from exc
+
+
+def salvage_chunk(path: Path) -> tuple[list[Any], dict[Any, str]]:
+    """What can still be read from a damaged chunk: (header keys or [], {key: valid line}).
+
+    Lines that are not complete ``[key, value]`` JSON are dropped; of two lines for one key
+    the first is kept.
+    """
+    try:
+        text = _read_text(path)
+    except PersistentOrderedDictIntegrityError:
+        return [], {}
+    lines = text.split("\n")
+    try:
+        header = _parse_header(path, lines[0])
+        body = lines[1:]
+    except PersistentOrderedDictIntegrityError:
+        header, body = [], lines
+    found: dict[Any, str] = {}
+    for line in body:
+        try:
+            doc = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(doc, list) and len(doc) == 2 and type(doc[0]) in (str, int):
+            found.setdefault(doc[0], line)
+    return header, found
+
+
+def write_chunk(path: Path, lines: dict[Any, str], *, durable: bool, gzipped: bool) -> int:
     """Atomically write one chunk (header + lines); returns bytes written."""
-    body = "\n".join([_header(list(lines)), *lines.values()]) + "\n"
-    data = body.encode("utf-8")
+    header = json.dumps({"format": CHUNK_FORMAT, "keys": list(lines)}, ensure_ascii=False)
+    data = ("\n".join([header, *lines.values()]) + "\n").encode("utf-8")
+    if gzipped:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
     atomic_write(path, data, durable=durable)
     return len(data)
 
@@ -227,7 +416,7 @@ def remove_orphans(root: Path, manifest: Manifest | None) -> None:
     """Delete chunk files and temp files the manifest does not reference (a killed sync)."""
     keep = set()
     if manifest is not None:
-        keep = {chunk_name(c, g) for c, g, _ in manifest.chunks}
+        keep = {chunk_name(c, g, manifest.gzipped) for c, g, _ in manifest.chunks}
     for entry in os.scandir(root):
         name = entry.name
         orphan_chunk = _CHUNK_RE.match(name) and name not in keep
@@ -265,6 +454,17 @@ class DirLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd: int | None = fd
+
+    def is_current(self) -> bool:
+        """Whether the lock file is still the one locked (False if the directory was removed)."""
+        if self._fd is None:
+            return False
+        try:
+            mine = os.fstat(self._fd)
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
     def release(self) -> None:
         """Drop the lock (idempotent)."""

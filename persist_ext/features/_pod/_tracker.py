@@ -1,26 +1,79 @@
 """Tracker / ProgressTracker: a POD of task records that resumes long loops after a crash.
 
-Each value is a dict with ``_tries`` (attempts so far), ``_done`` and ``_aborted``, plus any
-fields you attach. Counters are kept incrementally (a status cache refreshed only for the keys
-touched since the last count), so :meth:`ProgressTracker.progress` stays cheap inside a loop
-over a million tasks and a live progress bar can poll it ten times a second.
+Each value is a dict with ``_tries`` (attempts so far), ``_done`` and ``_aborted`` — the
+*bookkeeping* — plus any fields you attach. The bookkeeping is never lost because of a user's
+field (issue #12): a record whose fields are not all JSON is saved without the bad fields
+(each keeps its last saved value), the marks always reach disk, and what was left out is said
+on stderr. Marks also reach disk within ``sync_after`` seconds (1 s by default) in the
+background, so a hard kill loses at most the last second of marks.
+
+Counters are kept incrementally (a status cache refreshed only for the keys touched since the
+last count), so :meth:`ProgressTracker.progress` stays cheap inside a loop over a million
+tasks and a live progress bar can poll it ten times a second.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..._errors import PODError
+from ..._errors import DuplicateKeyError, PODError
 from .._progress import ProgressSnapshot, display_progress, snapshot_html, snapshot_text
-from ._dict import DEFAULT_FILE_SIZE, DEFAULT_SYNC_AT, PersistentOrderedDict
+from ._dict import DEFAULT_FILE_SIZE, DEFAULT_SYNC_AT, PersistentOrderedDict, _pairs
+from ._files import describe_unstorable, encode_value
+from ._open import check_count
 from ._state import PODState
+from ._tastypy import DEFAULT_PROGRESS_TRACKER_MAPPING
 
 __all__ = ["ProgressTracker", "Tracker"]
 
-_NEW = (("_tries", 0), ("_done", False), ("_aborted", False))
+_NEW = DEFAULT_PROGRESS_TRACKER_MAPPING
+DEFAULT_SYNC_AFTER = 1.0
+
+
+def encode_record(key: Any, value: Any, old_line: str | None) -> tuple[str | None, str | None]:
+    """Encode a task record, keeping its bookkeeping apart from the user's fields.
+
+    The whole record when it is JSON. Otherwise every field that is JSON is saved — always
+    ``_tries``, ``_done`` and ``_aborted`` — and each field that is not keeps its last saved
+    value (or stays unsaved); the problem names those fields.
+    """
+    try:
+        return encode_value(key, value), None
+    except PODError as whole:
+        if not isinstance(value, dict):
+            return None, str(whole)
+    old: dict[str, Any] = {}
+    if old_line is not None:
+        try:
+            saved = json.loads(old_line)[1]
+            old = saved if isinstance(saved, dict) else {}
+        except (ValueError, IndexError, TypeError):
+            old = {}
+    kept: dict[Any, Any] = {}
+    reasons = []
+    for field, item in value.items():
+        try:
+            encode_value(key, {field: item})
+        except PODError:
+            reasons.append(describe_unstorable({field: item}, f"tracker[{key!r}]"))
+            name = field if isinstance(field, str) else json.dumps(field)
+            if name in old:
+                kept[name] = old[name]
+            continue
+        kept[field] = item
+    try:
+        text = encode_value(key, kept)
+    except PODError as exc:  # cannot happen for fields that encoded one by one
+        return None, str(exc)
+    return text, (
+        f"task {key!r}: {'; '.join(reasons)}: not saved (a field keeps its last saved value, "
+        "if any). Its _done/_tries/_aborted marks and its other fields were saved. Store "
+        "JSON in task records, e.g. tracker[key]['result'] = vars(result) or str(result)"
+    )
 
 
 def _status(value: Any) -> tuple[bool, bool, int]:
@@ -117,35 +170,99 @@ class ProgressTracker(PersistentOrderedDict):
         path: Any,
         max_tries: int = 0,
         init: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
-        *,
+        gzipped: bool | None = None,
         file_size: int = DEFAULT_FILE_SIZE,
         sync_at: int = DEFAULT_SYNC_AT,
+        clone: bool = True,
+        *,
         durable: bool = False,
+        sync_after: float | None = DEFAULT_SYNC_AFTER,
         title: str | None = None,
     ) -> None:
-        if not isinstance(max_tries, int) or max_tries < 0:
-            raise ValueError(f"max_tries must be an int >= 0 (0 = unlimited), not {max_tries!r}")
-        super().__init__(path, file_size=file_size, sync_at=sync_at, durable=durable)
+        check_count("max_tries (0 = unlimited)", max_tries, minimum=0)
+        if title is not None and not isinstance(title, str):
+            raise PODError(f"title must be a str or None, not {type(title).__name__}")
+        super().__init__(
+            path,
+            gzipped=gzipped,
+            file_size=file_size,
+            sync_at=sync_at,
+            clone=clone,
+            durable=durable,
+            sync_after=sync_after,
+        )
         self.max_tries = max_tries
         self.title = title or self.path.name
-        extras = self._state.extras
-        if "tracker" not in extras:
-            extras["tracker"] = _Counts(self._state)
-        self._counts: _Counts = extras["tracker"]
+        state = self._state
+        with state.lock:
+            state.encoder = encode_record
+            if "tracker" not in state.extras:
+                state.extras["tracker"] = _Counts(state)
+        self._counts: _Counts = state.extras["tracker"]
         if init:
             self.update(init)
+
+    # --- records --------------------------------------------------------------------------
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Set a task record; bookkeeping fields it leaves out keep their current values.
+
+        ``tracker[key] = {"result": 42}`` keeps the task's ``_done``/``_tries``/``_aborted``
+        (new tasks get the defaults), so replacing a record never loses its marks.
+        """
+        if not isinstance(value, Mapping):
+            raise PODError(
+                f"tracker values are task records (dicts), not {type(value).__name__}: "
+                f"tracker[{key!r}] = {value!r}; store it in a field, e.g. "
+                f"tracker[{key!r}]['value'] = ..."
+            )
+        with self._state.lock:
+            record = dict(value)
+            current = self.peek(key) if key in self else {}
+            base = current if isinstance(current, dict) else {}
+            for field, default in _NEW:
+                record.setdefault(field, base.get(field, default))
+            super().__setitem__(key, record)
+            self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Merge fields into task records, adding tasks that are new (tastypy's semantics).
+
+        ``update({"a": {"result": 1}}, [("b", {...})], c={...})``: for each key, :meth:`add`
+        it if absent, then ``dict.update`` its record with the given fields. ``update(key)``
+        (one str or int) marks that key dirty, as for a POD.
+        """
+        if len(args) == 1 and not kwargs and type(args[0]) in (str, int):
+            self.mark_dirty(args[0])
+            return
+        with self._state.lock:
+            for key, fields in _pairs(args, kwargs):
+                if not isinstance(fields, Mapping):
+                    raise PODError(
+                        f"Tracker.update() merges dicts of fields into task records; the "
+                        f"value for {key!r} is a {type(fields).__name__}: {fields!r}"
+                    )
+                merged = dict(self.peek(key)) if key in self else {}
+                merged.update(fields)
+                self[key] = merged
+
+    def _store_converted(self, key: Any, value: Any) -> None:
+        # A plain POD converted into a tracker: wrap values as tastypy's convert_to_tracker did.
+        self[key] = value if isinstance(value, Mapping) else {"val": value}
 
     # --- adding tasks ---------------------------------------------------------------------
 
     def add(self, key: Any) -> None:
-        """Track a new task: not done, not aborted, 0 tries (PODError if already tracked)."""
+        """Track a new task: not done, not aborted, 0 tries.
+
+        Raises :class:`~persist_ext.DuplicateKeyError` if it is already tracked.
+        """
         with self._state.lock:
             if key in self:
-                raise PODError(
+                raise DuplicateKeyError(
                     f"task {key!r} is already tracked; use add_if_absent() to skip known tasks"
                 )
             self[key] = dict(_NEW)
-            self._changed()
 
     def add_if_absent(self, key: Any) -> None:
         """Like :meth:`add`, but a task already tracked is left as it is."""
@@ -198,6 +315,12 @@ class ProgressTracker(PersistentOrderedDict):
             and (allow_aborted or not record.get("_aborted"))
         )
 
+    def should_do_add(self, key: Any, allow_aborted: bool = False) -> bool:
+        """Add ``key`` if new, then return :meth:`should_do` (no try is counted)."""
+        with self._state.lock:
+            self.add_if_absent(key)
+            return self.should_do(key, allow_aborted)
+
     def try_it(self, key: Any, allow_aborted: bool = False) -> bool:
         """Add ``key`` if new; if it should be done, count a try and return True.
 
@@ -213,10 +336,16 @@ class ProgressTracker(PersistentOrderedDict):
             return True
 
     def _set(self, key: Any, field: str, value: Any) -> None:
-        with self._state.lock:
-            self._record(key)  # KeyError / PODError before anything changes
+        state = self._state
+        with state.lock:
+            state.check_writable()
+            record = self._record(key)  # KeyError / PODError before anything changes
             self._start_session()
-            self[key][field] = value  # pod[key] marks it dirty
+            self._maybe_sync()  # what is due goes first, so this change stays dirty
+            record[field] = value
+            # Not "handed out": the tracker made this change itself, nothing follows it.
+            state.mark(key)
+            state.notify(key)
             self._changed()
 
     def mark_done(self, key: Any) -> None:
