@@ -469,3 +469,54 @@ def test_bytes_budget_says_when_named_checkpoints_exceed_it(store) -> None:
     fresh: dict = {}
     restore_checkpoint(fresh, store, "keep")
     assert fresh["data"].shape == (200_000,)
+
+
+def test_cells_running_unseen_code_count_every_variable() -> None:
+    from persist_ext.features._checkpoint._tracking import names_in_cell
+
+    ns = notebook("a = [1]\nb = {}\nc = 3")
+    for code in (
+        "get_ipython().run_line_magic('run', 'script.py')",
+        "exec('a.append(2)')",
+        "get_ipython().run_cell_magic('bash', '', 'echo')",
+    ):
+        assert {"a", "b", "c"} <= names_in_cell(code, ns), code
+    assert names_in_cell("get_ipython().run_line_magic('time', 'print(1)')", ns) == set()
+
+
+def test_explicitly_included_private_variable_is_saved(store) -> None:
+    ns = notebook()
+    ns.update({"_scratch": [1], "x": 2, "_": "ipython's", "_i3": "cell"})
+    report = save_checkpoint(ns, store, "private", include=["_scratch", "x", "_", "_i3"])
+    assert report.variables == ["_scratch", "x"]
+    fresh: dict = {}
+    restore_checkpoint(fresh, store, "private")
+    assert fresh["_scratch"] == [1]
+
+
+def test_unstorable_value_is_not_pickled_again_until_touched(store, monkeypatch) -> None:
+    from persist_ext.features._checkpoint import _groups
+
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns["lock"] = threading.Lock()
+    ns["x"] = [1]
+    first = session.after_cell("lock = threading.Lock(); x = [1]")
+    assert "lock" in first.skipped
+    packed: list[tuple[str, ...]] = []
+    real = _groups.pack_group
+
+    def spy(values, namespace, **kw):
+        packed.append(tuple(values))
+        return real(values, namespace, **kw)
+
+    monkeypatch.setattr(_groups, "pack_group", spy)
+    ns["x"].append(2)
+    report = session.after_cell("x.append(2)")
+    assert packed == [("x",)]
+    assert "lock" in report.skipped
+    assert report.new_skips == []
+    session.after_cell("print(lock)")  # only read: not tried again
+    assert ("lock",) not in packed
+    session.after_cell("lock.acquire()")  # maybe changed: tried again
+    assert ("lock",) in packed

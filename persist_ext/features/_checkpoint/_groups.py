@@ -53,6 +53,7 @@ class Baseline:
 
     known: dict[str, Known] = field(default_factory=dict)
     groups: dict[str, GroupInfo] = field(default_factory=dict)
+    failed: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (id, reason)
 
     def forget(self, names: Iterable[str]) -> None:
         for name in names:

@@ -7,6 +7,7 @@ any point leaves every name on a complete state.
 
 from __future__ import annotations
 
+import re
 import time
 import types
 from collections.abc import Iterable, Mapping
@@ -24,6 +25,8 @@ __all__ = ["Live", "candidates", "save_state"]
 
 # Names IPython puts in every user namespace; the shell recreates them itself.
 SHELL_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
+# IPython's own underscore names: _, __, ___, _i, _ii, _i3, _3, _ih, _oh, _dh, __builtins__...
+_SHELL_PRIVATE = re.compile(r"^(_+|_i+|_i?\d+|_ih|_oh|_dh|__\w+__)$")
 
 
 @dataclass
@@ -59,14 +62,17 @@ def candidates(
                 f"Cannot checkpoint {', '.join(map(repr, unknown))}: not defined. "
                 f"Defined variables: {', '.join(defined) or 'none'}."
             )
-        names = include
-    else:
-        names = list(namespace)
-    return [n for n in names if _eligible(n) and n not in excluded]
+        # Named explicitly, a _private variable is saved too (never IPython's own).
+        return [n for n in include if n not in excluded and not _shell_owned(n)]
+    return [n for n in namespace if _eligible(n) and n not in excluded]
 
 
 def _eligible(name: str) -> bool:
     return not name.startswith("_") and name not in SHELL_NAMES
+
+
+def _shell_owned(name: str) -> bool:
+    return name in SHELL_NAMES or bool(_SHELL_PRIVATE.match(name))
 
 
 def _dirty(live: Live, names: list[str], full: bool) -> set[str]:
@@ -112,8 +118,25 @@ def save_state(
     modules = {n: ns[n].__name__ for n in names if isinstance(ns[n], types.ModuleType)}
     values = [n for n in names if n not in modules]
     dirty = _dirty(live, values, full)
-    clean = [n for n in values if n not in dirty]
+    # A value that could not be stored and was not touched since fails the same way again:
+    # carry its reason instead of trying (and failing) to pickle it after every cell.
+    carried = {
+        n: live.baseline.failed[n][1]
+        for n in dirty
+        if n in live.baseline.failed
+        and live.baseline.failed[n][0] == id(ns[n])
+        and n not in live.touched
+        and not full
+    }
+    dirty -= set(carried)
+    clean = [n for n in values if n not in dirty and n not in carried]
     regrouped = regroup(ns, dirty, clean, live.baseline)
+    regrouped.failures.update(carried)
+    for name in dirty:
+        if name in regrouped.failures:
+            live.baseline.failed[name] = (id(ns[name]), regrouped.failures[name])
+        else:
+            live.baseline.failed.pop(name, None)
 
     ref_state_id = read_ref(store, ref)
     base_id = live.head if live.head is not None else ref_state_id

@@ -118,6 +118,39 @@ def _only_read(node: ast.Name, parents: dict[int, ast.AST], namespace: Mapping[s
         return False
 
 
+# Magics that never change the notebook's values behind the names their text shows (the
+# names in their arguments still count, as text outside the code). Any other magic, and
+# exec()/eval(), may run code no one can see here: every variable counts then.
+_QUIET_MAGICS = frozenset(
+    {
+        "persist", "time", "timeit", "config", "matplotlib", "load_ext", "reload_ext",
+        "unload_ext", "who", "whos", "who_ls", "pwd", "cd", "ls", "env", "pip", "conda",
+        "history", "lsmagic", "magic", "pinfo", "pinfo2", "precision", "pprint", "xmode",
+        "writefile", "html", "HTML", "markdown", "latex", "svg", "javascript", "js", "capture",
+    }
+)  # fmt: skip
+
+
+def _runs_hidden_code(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("exec", "eval", "execfile"):
+            return True
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("run_line_magic", "run_cell_magic", "magic")
+            and not (
+                node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value in _QUIET_MAGICS
+            )
+        ):
+            return True
+    return False
+
+
 def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
     """Variables of ``namespace`` a cell may have rebound or changed in place.
 
@@ -126,8 +159,10 @@ def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
     (``df.loc[0, "a"] = 1``). Uses that certainly only read (``print(x)``, ``x.shape``,
     ``x[0] + 1``, ``df.describe()``) do not count. Identifiers that appear in the text
     outside the Python code (magics, strings, comments), or any identifier of a cell that
-    does not parse, count. Notebook functions and classes that count bring the variables
-    they read, transitively. Over-approximating only costs a rehash.
+    does not parse, count; a cell that runs code this cannot see (``%run``, any magic not
+    known to leave values alone, ``exec``) counts every variable. Notebook functions and
+    classes that count bring the variables they read, transitively. Over-approximating
+    only costs a rehash.
 
     Examples
     --------
@@ -144,7 +179,9 @@ def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         tree = None
-    if tree is not None and mentioned:
+    if tree is not None and _runs_hidden_code(tree):
+        found = set(namespace)  # %run, exec(...): anything may have changed
+    elif tree is not None and mentioned:
         parents = {
             id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
         }
