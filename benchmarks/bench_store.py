@@ -8,6 +8,9 @@ Run: ``python -m benchmarks bench_store`` (or ``python -m benchmarks.bench_store
 * a ``mib`` MiB float64 array: write and read time of ``Store.set``/``get`` vs
   ``np.save``/``np.load`` and ``joblib.dump``/``load`` on the same disk (median of ``repeat``).
   Targets: within 1.25x of np.save / np.load; ``get(mmap=True)`` under 10 ms.
+* integrity: the same ``mib`` MiB array restored with every check (xxh3_128 checksum of
+  the payload, HMAC of its header) vs the identical read with no check at all. Target:
+  at most ~1.10x (issue #11).
 * a ``frame_mib`` MiB DataFrame, numeric (four 8-byte columns) and mixed (two numeric
   columns and a string column): ``Store.set``/``get`` (Arrow) vs ``to_pickle``/
   ``read_pickle``. Target: a numeric restore within ~1.2x of ``read_pickle``.
@@ -149,6 +152,51 @@ def large(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+def integrity(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
+    """Cost of verifying a restore: ``Store.get`` vs the same read with no checksum/MAC."""
+    import mmap
+
+    import xxhash
+
+    from persist_ext.storage._serializers import serializer_named
+
+    array = np.random.default_rng(1).random(mib * 2**20 // 8)
+    with Store(directory / "verify") as store:
+        store.set("a", array)
+        (blob,) = (directory / "verify" / "blobs").glob("*.bin")
+        size = blob.stat().st_size
+        numpy_serializer = serializer_named("numpy")
+
+        def unverified() -> Any:
+            # Store.get's read path (one pass into fresh memory, then the serializer),
+            # minus the checksum and the MAC.
+            fd = os.open(blob, os.O_RDONLY)
+            try:
+                buffer = mmap.mmap(-1, size)
+                view = memoryview(buffer)
+                done = 0
+                while done < size:
+                    done += os.preadv(fd, [view[done : done + (8 << 20)]], done)
+            finally:
+                os.close(fd)
+            return numpy_serializer.load(view)
+
+        unverified()  # both from the page cache
+        plain, verified = [], []
+        for _ in range(max(repeat, 5)):  # interleaved: both see the same machine state
+            plain.append(median_seconds(unverified, 1))
+            verified.append(median_seconds(lambda: store.get("a"), 1))
+        t_plain, t_verified = statistics.median(plain), statistics.median(verified)
+        t_hash = median_seconds(lambda: xxhash.xxh3_128_digest(array), max(repeat, 3))
+    gb = array.nbytes / 1e9
+    return [
+        row(f"restore {mib} MiB array, no checks", gb / t_plain, "GB/s"),
+        row(f"Store.get {mib} MiB array, checksum + MAC verified", gb / t_verified, "GB/s"),
+        row("xxh3_128 over the array in memory", gb / t_hash, "GB/s"),
+        row("verified / unverified restore time (target <= 1.10)", t_verified / t_plain, "ratio"),
+    ]
+
+
 def _make_frame(kind: str, mib: int) -> Any:
     import pandas as pd
 
@@ -206,6 +254,7 @@ def run(
     """All store measurements; rows of ``{"name", "value", "unit"}``."""
     with tempfile.TemporaryDirectory(dir=directory, prefix="bench-store-") as tmp:
         rows = small(Path(tmp), ops) + large(Path(tmp), mib, repeat)
+        rows += integrity(Path(tmp), mib, repeat)
         return rows + frames(Path(tmp), frame_mib, repeat)
 
 

@@ -35,6 +35,7 @@ from ._errors import (
     UnknownCheckpointError,
     UnsafeNameError,
     UnstorableVariableWarning,
+    UntrustedEntryError,
 )
 from ._limits import Budget
 from .features._budget import enforce_budget
@@ -127,8 +128,10 @@ from .storage._fingerprint import fingerprint, fingerprint_code
 from .storage._memory import MemoryStore
 from .storage._protocol import MISSING, EntryInfo, KeyValueStore
 from .storage._redis import RedisStore
+from .storage._resign import TrustReport, trust
 from .storage._serializers import Serializer, register_serializer, serializer_for, summarize
 from .storage._store import Store
+from .storage._trust import use_secret_file
 
 try:
     from ._version import __version__
@@ -219,10 +222,12 @@ __all__ = [
     "TaskProgress",
     "TaskStatus",
     "Tracker",
+    "TrustReport",
     "UnionStash",
     "UnknownCheckpointError",
     "UnsafeNameError",
     "UnstorableVariableWarning",
+    "UntrustedEntryError",
     "WaitPolicy",
     "__version__",
     "all_done",
@@ -257,6 +262,8 @@ __all__ = [
     "storage_factory",
     "store_context",
     "summarize",
+    "trust",
+    "use_secret_file",
     "wait_policy",
 ]
 

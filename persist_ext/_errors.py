@@ -7,7 +7,8 @@ Hierarchy::
     │   ├── StoreClosedError        (also a RuntimeError) the store was closed
     │   └── CorruptEntryError       an entry exists but cannot be decoded
     │       ├── InvalidPickle       (also a ValueError) a checksum did not match
-    │       └── PersistentOrderedDictIntegrityError   a POD file is missing or damaged
+    │       ├── PersistentOrderedDictIntegrityError   a POD file is missing or damaged
+    │       └── UntrustedEntryError an entry is not signed with this machine's secret
     ├── SerializationError          a value cannot be stored (names the type)
     ├── FingerprintError            (also a TypeError) a value cannot be fingerprinted
     ├── UnsafeNameError             (also a ValueError) a name would escape the store root
@@ -64,6 +65,7 @@ __all__ = [
     "UnknownCheckpointError",
     "UnsafeNameError",
     "UnstorableVariableWarning",
+    "UntrustedEntryError",
     "WorkerDiedError",
 ]
 
@@ -105,6 +107,15 @@ class PersistentOrderedDictIntegrityError(CorruptEntryError):
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
         super().__init__(message, key=key)
         self.path = path
+
+
+class UntrustedEntryError(CorruptEntryError):
+    """An entry's signature does not match this machine's secret, so it is never decoded.
+
+    It was forged, or written with another secret (another user or machine, a rotated
+    secret, a persist_ext older than signing). ``persist_ext.trust(path)`` re-signs a store
+    whose origin the user vouches for.
+    """
 
 
 class SerializationError(PersistError):

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped, and {NO_SKIPS}=1 forbids skips: {reason}"
+
+
+# One throwaway signing secret for this test run, shared with every kernel, server and worker
+# it starts (they inherit the environment): no test writes to the user's Jupyter data dir.
+if not os.environ.get("PERSIST_EXT_SECRET") and not os.environ.get("PERSIST_EXT_SECRET_FILE"):
+    os.environ["PERSIST_EXT_SECRET_FILE"] = str(
+        Path(tempfile.mkdtemp(prefix="persist-ext-secret-")) / "secret"
+    )
 
 
 def _free_port() -> int:

@@ -37,7 +37,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
@@ -46,7 +46,17 @@ from ..features._cellcache import CellCache, CellOptions
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
 _CHECKPOINT_SUBCOMMANDS = ("checkpoint", "restore", "autocheckpoint", "history", "undo", "checkout")
-_SUBCOMMANDS = ("list", "show", "clear", "info", "why", "browse", "gc", *_CHECKPOINT_SUBCOMMANDS)
+_SUBCOMMANDS = (
+    "list",
+    "show",
+    "clear",
+    "info",
+    "why",
+    "browse",
+    "gc",
+    "trust",
+    *_CHECKPOINT_SUBCOMMANDS,
+)
 _GC_ONLY = ("max_size", "max_count", "max_age", "dry_run")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)?", re.IGNORECASE)
@@ -131,6 +141,19 @@ class PersistMagics(Magics):
     @validate("history_age")
     def _check_history_age(self, proposal: Any) -> str:
         return self._check_expire(proposal)
+
+    secret_file = Unicode(
+        "",
+        help="File holding the secret that signs and verifies stored entries (shared by a "
+        "team or a cluster). Empty: $PERSIST_EXT_SECRET, $PERSIST_EXT_SECRET_FILE, else "
+        "<jupyter data dir>/persist_ext/secret (created with mode 0600).",
+    ).tag(config=True)
+
+    @observe("secret_file")
+    def _use_secret_file(self, change: Any) -> None:
+        from ..storage._trust import use_secret_file
+
+        use_secret_file(change["new"] or None)
 
     min_time = Float(
         0.002,
@@ -259,7 +282,7 @@ class PersistMagics(Magics):
         nargs="*",
         help="Line magic: list | show NAME | clear [NAME] | info | why [NAME] | browse | gc | "
         "checkpoint [NAME] | restore [NAME|ID] | autocheckpoint on|off | history | undo | "
-        "checkout NAME|ID. "
+        "checkout NAME|ID | trust [DIR]. "
         "Cell magic: an optional cell name (default: the notebook cell's id).",
     )
     @argument("--refresh", action="store_true", help="Run the cell and replace its entry.")
@@ -330,6 +353,7 @@ class PersistMagics(Magics):
           %persist history               the checkpoints
           %persist undo                  go back to before the last cell
           %persist checkout ID           go to any checkpoint
+          %persist trust [DIR]           re-sign a store you vouch for (e.g. a colleague's)
 
         Defaults come from the PersistMagics configuration (directory, quiet, verbose,
         expire, env, mmap, keep, max_size, max_count, max_age; see %config PersistMagics).
@@ -550,6 +574,15 @@ class PersistMagics(Magics):
             if report:
                 print(report.notice())
 
+    def _trust(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        """Re-sign a store (or stash folder) the user vouches for, like ``jupyter trust``."""
+        from ..storage._resign import trust
+
+        try:
+            return trust(rest[0] if rest else location)
+        except Exception as exc:
+            raise UsageError(f"%persist trust: {exc}") from exc
+
     def _checkpoint_session(self, location: str) -> Any:
         from ..features._checkpoint import Budget, parse_size, session_for
 
@@ -628,6 +661,7 @@ _LINE_COMMANDS: dict[str, _LineCommand] = {
     "why": _LineCommand(PersistMagics._why, 0, 1),
     "browse": _LineCommand(PersistMagics._browse),
     "gc": _LineCommand(PersistMagics._gc),
+    "trust": _LineCommand(PersistMagics._trust, 0, 1),
     **{sub: _LineCommand(None, 0, 1, checkpoint=True) for sub in _CHECKPOINT_SUBCOMMANDS},
 }
 

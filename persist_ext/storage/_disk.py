@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
+import logging
+import mmap
 import os
 import pickle
 import queue
+import re
 import sqlite3
+import stat
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -26,9 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
+import xxhash
 
 from .._errors import CorruptEntryError, SerializationError, StoreError
-from ._atomic import fsync_directory
+from ._atomic import create_locked, fsync_directory
+
+logger = logging.getLogger("persist_ext")
 
 __all__ = [
     "BLOB_DIR",
@@ -38,9 +46,13 @@ __all__ = [
     "External",
     "ForeignRecord",
     "Pending",
+    "RefusedRecord",
     "drain_removals",
+    "open_blob",
+    "read_blob",
     "translate_errors",
     "translated",
+    "valid_blob_name",
 ]
 
 BLOB_DIR = "blobs"
@@ -50,6 +62,15 @@ MODE_BLOB = 8
 # file system frees its extents and pages); files at least this big are removed off the
 # caller's thread. Smaller ones are removed inline: it is cheap and keeps things simple.
 BACKGROUND_REMOVE_BYTES = 16 << 20
+# The only file names an index row may hold: anything else (absolute, "..", another folder)
+# was not written by persist_ext and is never opened nor deleted.
+_BLOB_NAME = re.compile(r"blobs/[0-9a-f]{32}\.bin\Z")
+_READ_CHUNK = 8 << 20
+
+
+def valid_blob_name(name: object) -> bool:
+    """Whether an index row's ``filename`` is one persist_ext writes (``blobs/<hex>.bin``)."""
+    return isinstance(name, str) and _BLOB_NAME.match(name) is not None
 
 
 class _Remover:
@@ -130,6 +151,13 @@ class ForeignRecord:
 
 
 @dataclass(frozen=True)
+class RefusedRecord:
+    """A row persist_ext refuses to follow (e.g. a ``filename`` outside the store)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class BlobRef:
     """What :meth:`BlobDisk.fetch` returns for an external record."""
 
@@ -143,6 +171,7 @@ class Pending:
 
     written: list[str]
     removed: list[str]
+    held: list[Any]
 
 
 class BlobDisk(diskcache.Disk):
@@ -164,14 +193,28 @@ class BlobDisk(diskcache.Disk):
         if mode == diskcache.core.MODE_RAW and type(value) is bytes:
             return value  # our inline records: the common, latency-critical case
         if mode == MODE_BLOB:
-            return BlobRef(bytes(value), filename or "")
-        if mode == diskcache.core.MODE_PICKLE:
-            # Only another program writes diskcache pickles into this index. A pickle is
-            # code: persist_ext never loads one it did not write itself.
-            return ForeignRecord(mode)
-        return super().fetch(mode, filename, value, read)
+            if not valid_blob_name(filename) or type(value) is not bytes:
+                return RefusedRecord(
+                    f"its index row names the file {filename!r}, which is not a blob of this "
+                    "store (persist_ext never follows a row outside its directory)"
+                )
+            return BlobRef(value, filename)
+        # Anything else was written by another program: a diskcache pickle is code, and its
+        # other modes name files that may be anywhere. Never read, never decode.
+        return ForeignRecord(mode)
 
     def remove(self, file_path: str) -> None:
+        # diskcache calls this for every row it drops (overwrite, delete, expire, cull): a
+        # name persist_ext did not write (absolute, "..") is never deleted, whatever the
+        # index says.
+        if not valid_blob_name(file_path):
+            logger.warning(
+                "persist_ext: not deleting %r named by an index row of %s: it is not a blob of "
+                "this store",
+                file_path,
+                self._directory,
+            )
+            return
         # Inside Store.transact() a replaced blob is only deleted once the outermost
         # transaction commits: diskcache deletes files when an inner block exits, so a later
         # rollback would otherwise restore a row whose file is gone.
@@ -182,21 +225,28 @@ class BlobDisk(diskcache.Disk):
         self.discard(file_path)
 
     # -- ours --------------------------------------------------------------------------
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside ``Store.transact()``."""
+        return getattr(self._local, "pending", None) is not None
+
     def discard(self, file_path: str) -> None:
         """Delete an unreferenced file (never the blob directory: other writers use it).
 
         Large blob files go to the background remover, so replacing or deleting a 1 GiB
         value does not make the caller wait for the file system to free it.
         """
-        if file_path.startswith(BLOB_DIR + "/"):
-            full = os.path.join(self._directory, file_path)
-            with contextlib.suppress(OSError):
-                if os.stat(full).st_size >= BACKGROUND_REMOVE_BYTES:
-                    _REMOVER.submit(full)
-                else:
-                    os.unlink(full)
-        else:
-            super().remove(file_path)
+        if not valid_blob_name(file_path) or os.path.islink(self._blob_dir()):
+            return
+        full = os.path.join(self._directory, file_path)
+        with contextlib.suppress(OSError):
+            # lstat: a symlink planted under a blob's name is unlinked, never followed.
+            if os.lstat(full).st_size >= BACKGROUND_REMOVE_BYTES:
+                _REMOVER.submit(full)
+            else:
+                os.unlink(full)
+
+    def _blob_dir(self) -> str:
+        return os.path.join(self._directory, BLOB_DIR)
 
     @contextlib.contextmanager
     def deferring(self) -> Iterator[Pending | None]:
@@ -209,40 +259,101 @@ class BlobDisk(diskcache.Disk):
         if getattr(self._local, "pending", None) is not None:
             yield None
             return
-        pending = Pending([], [])
+        pending = Pending([], [], [])
         self._local.pending = pending
         try:
             yield pending
         finally:
             self._local.pending = None
 
-    def write_blob(self, buffers: Sequence[Any]) -> tuple[str, int]:
+    def write_blob(self, buffers: Sequence[Any]) -> tuple[str, int, Any]:
         """Write ``buffers`` to a new uniquely named blob file in one pass.
 
         The name is unique and unreferenced until the index row commits, so a reader never
-        sees a half-written file; a writer killed here leaves an orphan that
-        ``Store.cleanup()`` removes later.
+        sees a half-written file. The file stays locked (``flock``) by this process until the
+        caller closes the returned handle, after the row commits: cleanup never removes a
+        blob a live writer holds, and removes those of killed writers on the next open.
         """
         relative = f"{BLOB_DIR}/{uuid.uuid4().hex}.bin"
-        path = Path(self._directory, relative)
-        path.parent.mkdir(exist_ok=True)
+        blob_dir = self._blob_dir()
+        if os.path.islink(blob_dir):
+            raise StoreError(
+                f"{blob_dir} is a symbolic link; persist_ext never writes through a link out of "
+                "a store. Replace it with a real folder."
+            )
+        Path(blob_dir).mkdir(exist_ok=True)
+        path = os.path.join(self._directory, relative)
+        handle = create_locked(path)
         size = 0
         try:
-            with open(path, "xb") as handle:
-                for buf in buffers:
-                    size += handle.write(buf)
-                handle.flush()
-                if self.durable:
-                    os.fsync(handle.fileno())
+            for buf in buffers:
+                size += handle.write(buf)
+            handle.flush()
             if self.durable:
-                fsync_directory(path.parent)
+                os.fsync(handle.fileno())
+                fsync_directory(blob_dir)
         except BaseException:
+            handle.close()
             self.discard(relative)
             raise
         pending = getattr(self._local, "pending", None)
         if pending is not None:
             pending.written.append(relative)
-        return relative, size
+            pending.held.append(handle)
+        return relative, size, handle
+
+
+def open_blob(directory: Path, filename: str, key: str) -> int:
+    """Open a blob file read-only, refusing links: the fd of a file inside the store."""
+    if not valid_blob_name(filename):
+        raise StoreError(f"Entry {key!r} names {filename!r}, not a blob of {directory}.", key=key)
+    blob_dir = directory / BLOB_DIR
+    if os.path.islink(blob_dir):
+        raise StoreError(
+            f"Entry {key!r}: {blob_dir} is a symbolic link; persist_ext never follows a link out "
+            "of a store. Replace it with a real folder.",
+            key=key,
+        )
+    try:
+        fd = os.open(directory / filename, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(
+                f"Entry {key!r}: its blob {filename} is a symbolic link; persist_ext never follows "
+                f"it. Delete the entry (store.delete({key!r})) and store it again.",
+                key=key,
+            ) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StoreError(
+            f"Entry {key!r}: its blob {filename} is not a regular file; delete the entry.", key=key
+        )
+    return fd
+
+
+def read_blob(fd: int, size: int) -> tuple[memoryview, bytes]:
+    """Read ``size`` bytes of ``fd`` into fresh writable memory, hashing as it goes.
+
+    Returns the payload view and its xxh3_128 digest. Anonymous memory (no zero-fill, page
+    aligned) receives the data in one pass; each chunk is hashed while it is still in cache.
+    """
+    actual = os.fstat(fd).st_size
+    if actual != size:
+        raise ValueError(f"the blob has {actual} bytes, the index says {size}")
+    if not size:
+        return memoryview(bytearray()), xxhash.xxh3_128_digest(b"")
+    buffer = mmap.mmap(-1, size)
+    view = memoryview(buffer)
+    hasher = xxhash.xxh3_128()
+    done = 0
+    while done < size:
+        n = os.preadv(fd, [view[done : done + _READ_CHUNK]], done)
+        if not n:
+            raise ValueError(f"the blob is truncated: {done} of {size} bytes")
+        hasher.update(view[done : done + n])
+        done += n
+    return view, hasher.digest()
 
 
 @contextlib.contextmanager

@@ -1,18 +1,28 @@
-"""The bytes of one store entry: a fixed prefix, the serializer name, a JSON header, a payload.
+"""The one framing of everything persist_ext stores: a signed, checksummed record.
 
-Layout (little-endian)::
+Every Store row, Redis value, stash file, PersistedWork file, workflow result and shelve
+value is one record::
 
-    b"PXE1"  u16 name_len  u32 json_len  name  json  [payload]
+    prefix  b"PXE2" u16 name_len u32 json_len u64 size u64 signed_head u64 signed_tail
+            16 bytes xxh3_128(payload)
+    mac     32 bytes HMAC-SHA256 (see ``_trust.py``)
+    name    the serializer name (utf-8)
+    json    created, expires, size, summary, meta: what ``info`` shows, never the value
+    payload inline (or, for large Store entries, the blob file the row names)
 
-``json`` holds ``created``, ``expires``, ``size`` (payload bytes), ``summary`` and ``meta``;
-it is what :meth:`Store.info` returns, read without touching the payload. Small payloads
-follow inline (one SQLite row); large ones live in a blob file and only the prefix, name
-and JSON sit in the row. :func:`split` finds the serializer and payload without parsing the
-JSON, which keeps ``get`` close to raw diskcache speed.
+* ``checksum`` (xxh3_128 of the whole payload) is verified on every full read: a flipped bit
+  anywhere is an :class:`~persist_ext.InvalidPickle` (a ``CorruptEntryError``) naming the
+  entry.
+* ``mac`` covers the entry's key, the prefix (so the checksum too), the name, the JSON, and the
+  first ``signed_head`` and last ``signed_tail`` payload bytes: every byte whose content can
+  decide what decoding *does* (a pickle stream, an array's dtype, an Arrow schema). The bytes
+  in between are plain data (raw array buffers, Arrow column buffers, pickle's out-of-band
+  buffers) and are bound to the MAC through the checksum. An entry whose MAC does not verify
+  is an :class:`~persist_ext.UntrustedEntryError` and is never decoded.
 
-:func:`encode_entry` is the one way a value becomes an entry (serializer chosen by type,
-JSON summary, header) for every store — :class:`Store`, ``MemoryStore`` and ``RedisStore``
-— and :func:`decode_value` the one way an inline payload becomes a value again.
+:func:`encode_entry` is the one way a value becomes a record, :func:`seal` the one way any
+payload does (the workflow storage seals its own pickles), :func:`open_record` /
+:func:`verify` the one reader, and :func:`read_info` describes a record from its JSON alone.
 """
 
 from __future__ import annotations
@@ -20,26 +30,40 @@ from __future__ import annotations
 import json
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import CorruptEntryError, SerializationError
+import xxhash
+
+from .._errors import CorruptEntryError, InvalidPickle, SerializationError, UntrustedEntryError
 from ._protocol import EntryInfo
 from ._serializers import dump_value, serializer_named, summarize
+from ._trust import MAC_SIZE, mac_hasher, trust_hint
 
 __all__ = [
+    "LEGACY_MAGICS",
     "MAGIC",
     "EncodedEntry",
+    "Header",
+    "Where",
     "check_key",
-    "decode_value",
+    "decode_record",
     "encode_entry",
-    "pack_header",
+    "is_record",
+    "open_record",
+    "parse_header",
     "read_info",
-    "split",
+    "seal",
+    "verify",
 ]
 
-MAGIC = b"PXE1"
-_PREFIX = struct.Struct("<4sHI")
+MAGIC = b"PXE2"
+_PREFIX = struct.Struct("<4sHIQQQ16s")
+HEADER_FIXED = _PREFIX.size + MAC_SIZE
+# Formats written before entries were signed: recognised only to say "untrusted, re-sign".
+LEGACY_MAGICS = (b"PXE1", b"PXR1", b"PERSIST-EXT-PICKLE/1\n", b"PXWF1\n")
+_DOMAIN = b"persist_ext record v2\0"
 
 
 def check_key(key: object) -> None:
@@ -52,64 +76,118 @@ def check_key(key: object) -> None:
 
 
 @dataclass(frozen=True)
+class Where:
+    """How errors name a record: ``label`` (``"Entry 'k' of the store at /s"``) and the
+    ``source`` a user would pass to ``persist_ext.trust`` to vouch for it."""
+
+    label: str
+    source: str | None = None
+
+
+def _where(key: str, where: Where | None) -> Where:
+    return where if where is not None else Where(f"Entry {key!r}")
+
+
+@dataclass(frozen=True)
 class EncodedEntry:
-    """A value ready to be stored: its serializer's buffers, the packed header, its info."""
+    """A sealed value: its payload buffers, the record header, and its info."""
 
     buffers: list[Any]
     header: bytes
     info: EntryInfo
 
     def payload(self) -> bytes:
-        """The buffers joined into one ``bytes`` (for stores that keep one blob per key)."""
+        """The buffers joined into one ``bytes``."""
         if len(self.buffers) == 1 and type(self.buffers[0]) is bytes:
             return self.buffers[0]
         return b"".join(bytes(memoryview(b).cast("B")) for b in self.buffers)
 
+    def record(self) -> bytes:
+        """Header and payload: the whole record, for inline storage or a file."""
+        return self.header + self.payload()
 
-def encode_entry(
+
+@dataclass(frozen=True)
+class Header:
+    """A parsed record header (nothing verified yet)."""
+
+    serializer: str
+    size: int
+    signed_head: int
+    signed_tail: int
+    checksum: bytes
+    mac: bytes
+    prefix: bytes
+    name_json: bytes
+    json_start: int
+    end: int  # where the payload starts in the record
+
+
+def _key_bytes(key: str) -> bytes:
+    return key.encode("utf-8", "surrogatepass")
+
+
+def _mac(key: str, prefix: bytes, name_json: bytes, head: Any, tail: Any) -> bytes:
+    hasher = mac_hasher()
+    for part in (_DOMAIN, _key_bytes(key), b"\0", prefix, name_json, head, tail):
+        hasher.update(part)
+    return hasher.digest()
+
+
+def _checksum(buffers: Sequence[Any]) -> bytes:
+    if len(buffers) == 1:
+        return xxhash.xxh3_128_digest(buffers[0])
+    hasher = xxhash.xxh3_128()
+    for buf in buffers:
+        hasher.update(buf)
+    return hasher.digest()
+
+
+def _slices(buffers: Sequence[Any], size: int, head: int, tail: int) -> tuple[bytes, bytes]:
+    """The first ``head`` and last ``tail`` bytes of the concatenated ``buffers``."""
+
+    def take(start: int, stop: int) -> bytes:
+        out, offset = [], 0
+        for buf in buffers:
+            view = memoryview(buf).cast("B")
+            n = view.nbytes
+            lo, hi = max(start - offset, 0), min(stop - offset, n)
+            if lo < hi:
+                out.append(bytes(view[lo:hi]))
+            offset += n
+            if offset >= stop:
+                break
+        return b"".join(out)
+
+    return take(0, head), take(size - tail, size)
+
+
+def seal(
     key: str,
-    value: Any,
-    *,
-    expire: float | None = None,
-    meta: dict[str, Any] | None = None,
-    serializer: str | None = None,
-) -> EncodedEntry:
-    """Serialize ``value`` and describe it: the one encoding every store shares.
-
-    Raises ``TypeError`` for a non-``str`` key or a non-dict ``meta``, and
-    :class:`~persist_ext.SerializationError` for a value (or ``meta``) that cannot be
-    stored; nothing is written by this function, so a failure changes nothing.
-    """
-    check_key(key)
-    if meta is not None and not isinstance(meta, dict):
-        raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
-    chosen, buffers = dump_value(value, serializer)
-    size = sum(memoryview(b).nbytes for b in buffers)
-    now = time.time()
-    expires = None if expire is None else now + expire
-    try:
-        summary = chosen.summarize(value)
-    except Exception:  # a third-party summarize must not block storing
-        summary = summarize(value)
-    summary["size"] = size
-    header = pack_header(
-        chosen.name, created=now, expires=expires, size=size, summary=summary, meta=meta
-    )
-    info = EntryInfo(key, chosen.name, size, now, summary, dict(meta or {}), expires)
-    return EncodedEntry(list(buffers), header, info)
-
-
-def pack_header(
     serializer: str,
+    buffers: Sequence[Any],
     *,
-    created: float,
-    expires: float | None,
-    size: int,
     summary: dict[str, Any],
-    meta: dict[str, Any] | None,
-) -> bytes:
-    """The prefix + name + JSON part of an entry (append the payload for inline entries)."""
-    fields = {"created": created, "expires": expires, "size": size, "summary": summary}
+    meta: dict[str, Any] | None = None,
+    expire: float | None = None,
+    signed: tuple[int, int] | None = None,
+    created: float | None = None,
+) -> EncodedEntry:
+    """Frame ``buffers`` (a payload written by ``serializer``) as a signed record of ``key``.
+
+    ``signed`` is ``(head, tail)``: how many leading and trailing payload bytes the MAC
+    covers (default: all of them). Raises :class:`~persist_ext.SerializationError` when
+    ``meta`` is not JSON.
+    """
+    buffers = list(buffers)
+    size = sum(memoryview(b).nbytes for b in buffers)
+    head, tail = (size, 0) if signed is None else signed
+    if head < 0 or tail < 0 or head + tail > size:
+        head, tail = size, 0
+    now = time.time() if created is None else created
+    expires = None if expire is None else now + expire
+    fields: dict[str, Any] = {"created": now, "expires": expires, "size": size}
+    fields["summary"] = summary
     if meta:
         fields["meta"] = meta
     try:
@@ -121,66 +199,312 @@ def pack_header(
             type_name=type(meta).__name__,
         ) from exc
     name = serializer.encode()
-    body = text.encode()
-    return _PREFIX.pack(MAGIC, len(name), len(body)) + name + body
+    body = text.encode("utf-8", "surrogatepass")
+    prefix = _PREFIX.pack(MAGIC, len(name), len(body), size, head, tail, _checksum(buffers))
+    first, last = _slices(buffers, size, head, tail)
+    signature = _mac(key, prefix, name + body, first, last)
+    info = EntryInfo(key, serializer, size, now, summary, dict(meta or {}), expires)
+    return EncodedEntry(buffers, prefix + signature + name + body, info)
+
+
+def encode_entry(
+    key: str,
+    value: Any,
+    *,
+    expire: float | None = None,
+    meta: dict[str, Any] | None = None,
+    serializer: str | None = None,
+) -> EncodedEntry:
+    """Serialize ``value`` and seal it: the one encoding every store and file shares.
+
+    Raises ``TypeError`` for a non-``str`` key or a non-dict ``meta``, and
+    :class:`~persist_ext.SerializationError` for a value (or ``meta``) that cannot be
+    stored; nothing is written by this function, so a failure changes nothing.
+    """
+    check_key(key)
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
+    chosen, buffers = dump_value(value, serializer)
+    size = sum(memoryview(b).nbytes for b in buffers)
+    try:
+        summary = chosen.summarize(value)
+    except Exception:  # a third-party summarize must not block storing
+        summary = summarize(value)
+    summary["size"] = size
+    try:
+        signed = chosen.signed_span(buffers, size)
+    except Exception:  # a span we cannot compute: sign everything
+        signed = (size, 0)
+    return seal(key, chosen.name, buffers, summary=summary, meta=meta, expire=expire, signed=signed)
 
 
 def _no_json(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
 
 
-def split(key: str, record: bytes | memoryview) -> tuple[str, memoryview]:
-    """Serializer name and payload view of an entry, without parsing its JSON."""
+def is_record(data: bytes | memoryview) -> bool:
+    """Whether ``data`` starts like a persist_ext record (signed or legacy)."""
+    head = bytes(data[:32])
+    return head.startswith(MAGIC) or any(head.startswith(m) for m in LEGACY_MAGICS)
+
+
+def parse_header(key: str, record: bytes | memoryview, where: Where | None = None) -> Header:
+    """Parse a record's header (no verification). Refuses what persist_ext did not write."""
+    w = _where(key, where)
     try:
-        magic, nlen, jlen = _PREFIX.unpack_from(record, 0)
+        magic, nlen, jlen, size, head, tail, checksum = _PREFIX.unpack_from(record, 0)
     except struct.error:
         magic = None
     if magic != MAGIC:
-        raise CorruptEntryError(
-            f"Entry {key!r} was not written by persist_ext (bad header); delete it.", key=key
+        start = bytes(record[:32])
+        if any(start.startswith(m) for m in LEGACY_MAGICS):
+            raise UntrustedEntryError(
+                f"{w.label} was written without a signature (by a persist_ext older than "
+                "entry signing), so it is not decoded. " + trust_hint(w.source),
+                key=key,
+            )
+        raise InvalidPickle(
+            f"{w.label} was not written by persist_ext (bad header), so it is never decoded; "
+            "delete it.",
+            key=key,
         )
-    start = _PREFIX.size
-    name = bytes(record[start : start + nlen]).decode()
-    return name, memoryview(record)[start + nlen + jlen :]
-
-
-def read_info(key: str, record: bytes | memoryview) -> EntryInfo:
-    """The :class:`EntryInfo` recorded in an entry (never decodes the payload)."""
-    name, _ = split(key, record)
-    _, nlen, jlen = _PREFIX.unpack_from(record, 0)
-    start = _PREFIX.size + nlen
+    end = HEADER_FIXED + nlen + jlen
+    if len(record) < end or head + tail > size:
+        raise InvalidPickle(f"{w.label} has a truncated header; delete it.", key=key)
     try:
-        fields = json.loads(bytes(record[start : start + jlen]))
-    except ValueError as exc:
-        raise CorruptEntryError(
-            f"Entry {key!r} has an unreadable header: {exc}; delete it.", key=key
-        ) from exc
-    return EntryInfo(
-        key=key,
+        name = bytes(record[HEADER_FIXED : HEADER_FIXED + nlen]).decode()
+    except UnicodeDecodeError:
+        raise CorruptEntryError(f"{w.label} has a damaged header; delete it.", key=key) from None
+    return Header(
         serializer=name,
-        size=fields["size"],
-        created=fields["created"],
-        summary=fields["summary"],
-        meta=fields.get("meta", {}),
-        expires=fields["expires"],
+        size=size,
+        signed_head=head,
+        signed_tail=tail,
+        checksum=checksum,
+        mac=bytes(record[_PREFIX.size : HEADER_FIXED]),
+        prefix=bytes(record[: _PREFIX.size]),
+        name_json=bytes(record[HEADER_FIXED:end]),
+        json_start=HEADER_FIXED + nlen,
+        end=end,
     )
 
 
-def decode_value(key: str, serializer: str, payload: memoryview) -> Any:
-    """Rebuild an inline value from its serializer's name and payload.
+def verify(
+    key: str,
+    header: Header,
+    payload: bytes | memoryview | None,
+    where: Where | None = None,
+    *,
+    digest: bytes | None = None,
+    signed_parts: tuple[bytes, bytes] | None = None,
+) -> None:
+    """Check a record's checksum (when ``payload`` is given) and its MAC.
 
-    Raises ``CorruptEntryError`` (with what to do) when it cannot.
+    ``signed_parts`` (the first ``signed_head`` and last ``signed_tail`` payload bytes) lets a
+    memory-mapped read authenticate without reading the whole payload; the checksum is then
+    not verified (documented in docs/security.md). ``digest`` is the payload's xxh3_128
+    when the caller computed it while reading.
     """
+    w = _where(key, where)
+    if payload is not None:
+        view = memoryview(payload).cast("B") if not isinstance(payload, bytes) else payload
+        if len(view) != header.size:
+            raise InvalidPickle(
+                f"{w.label} is truncated ({len(view)} of {header.size} payload bytes); delete "
+                "it and store it again.",
+                key=key,
+            )
+        if digest is None:
+            digest = xxhash.xxh3_128_digest(view)
+        if digest != header.checksum:
+            raise InvalidPickle(
+                f"{w.label} is corrupted (checksum mismatch); delete it and store it again.",
+                key=key,
+            )
+        mv = memoryview(view)
+        first = mv[: header.signed_head]
+        last = mv[header.size - header.signed_tail : header.size]
+    elif signed_parts is not None:
+        first, last = signed_parts
+    else:  # pragma: no cover - programming error
+        raise ValueError("verify() needs the payload or its signed parts")
+    expected = _mac(key, header.prefix, header.name_json, first, last)
+    if not _equal(expected, header.mac):
+        raise UntrustedEntryError(
+            f"{w.label} is not signed with this machine's persist_ext secret (it was forged, "
+            "or written with another secret: another user, machine or a rotated secret), so "
+            "it is not decoded. " + trust_hint(w.source),
+            key=key,
+        )
+
+
+def _equal(a: bytes, b: bytes) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+def open_record(
+    key: str, record: bytes | memoryview, where: Where | None = None
+) -> tuple[str, memoryview]:
+    """Verify an inline record; return its serializer name and payload view."""
+    header = parse_header(key, record, where)
+    payload = memoryview(record)[header.end :]
+    verify(key, header, payload, where)
+    return header.serializer, payload
+
+
+def decode_record(key: str, record: bytes | memoryview, where: Where | None = None) -> Any:
+    """Verify an inline record and rebuild its value (the one reader of stored values)."""
+    name, payload = open_record(key, record, where)
+    return load_payload(key, name, payload, where)
+
+
+def load_payload(key: str, serializer: str, payload: memoryview, where: Where | None = None) -> Any:
+    """Rebuild a value from a *verified* payload. Raises ``CorruptEntryError`` when it cannot."""
+    w = _where(key, where)
     try:
         loader = serializer_named(serializer)
     except KeyError as exc:
-        raise CorruptEntryError(f"Entry {key!r}: {exc.args[0]}", key=key) from None
+        raise CorruptEntryError(f"{w.label}: {exc.args[0]}", key=key) from None
     try:
         return loader.load(payload)
     except Exception as exc:
         raise CorruptEntryError(
-            f"Entry {key!r} cannot be decoded by serializer {serializer!r} "
-            f"({type(exc).__name__}: {exc}); it is damaged or needs a module that is not "
-            "importable here. Delete it and store it again.",
+            f"{w.label} cannot be decoded by serializer {serializer!r} "
+            f"({type(exc).__name__}: {exc}); it needs a module that is not importable here, "
+            "or is damaged. Delete it and store it again.",
             key=key,
         ) from exc
+
+
+def read_info(key: str, record: bytes | memoryview) -> EntryInfo:
+    """The :class:`EntryInfo` recorded in a record's JSON (never decodes, never verifies).
+
+    Legacy (unsigned) records are described too: describing never runs code.
+    """
+    magic = bytes(record[:4])
+    if magic == MAGIC:
+        header = parse_header(key, record)
+        name, text = header.serializer, header.name_json[header.json_start - HEADER_FIXED :]
+    elif magic == b"PXE1":
+        try:
+            _, nlen, jlen = struct.unpack_from("<4sHI", record, 0)
+            name = bytes(record[10 : 10 + nlen]).decode()
+            text = bytes(record[10 + nlen : 10 + nlen + jlen])
+        except (struct.error, UnicodeDecodeError):
+            raise CorruptEntryError(
+                f"Entry {key!r} has a damaged header; delete it.", key=key
+            ) from None
+    else:
+        parse_header(key, record)  # raises the right error
+        raise AssertionError  # pragma: no cover
+    try:
+        fields = json.loads(text)
+        return EntryInfo(
+            key=key,
+            serializer=name,
+            size=fields["size"],
+            created=fields["created"],
+            summary=fields["summary"],
+            meta=fields.get("meta", {}),
+            expires=fields["expires"],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptEntryError(
+            f"Entry {key!r} has an unreadable header: {exc}; delete it.", key=key
+        ) from exc
+
+
+# --------------------------------------------------------------------------- re-signing
+
+_LEGACY_DIGEST = 16
+
+
+def resign(
+    key: str, record: bytes | memoryview, payload: bytes | memoryview | None = None
+) -> bytes | None:
+    """Re-sign a record with this machine's secret (what ``persist_ext.trust`` does).
+
+    ``record`` is a whole record (header and inline payload) or, with ``payload`` (read
+    from its blob file), a header alone. Returns the new record (or header), or ``None``
+    when it is already signed with this secret. Unsigned formats of older versions are
+    converted without decoding them. A damaged record (checksum mismatch) raises
+    :class:`~persist_ext.InvalidPickle` and is never signed; bytes persist_ext did not write
+    raise :class:`~persist_ext.CorruptEntryError`.
+    """
+    data = bytes(record[:32])
+    if data.startswith(MAGIC):
+        header = parse_header(key, record)
+        body = memoryview(record)[header.end :] if payload is None else memoryview(payload)
+        try:
+            verify(key, header, body)
+            return None
+        except UntrustedEntryError:
+            pass
+        first = body[: header.signed_head]
+        last = body[header.size - header.signed_tail : header.size]
+        signature = _mac(key, header.prefix, header.name_json, first, last)
+        new_header = header.prefix + signature + header.name_json
+        return new_header if payload is not None else new_header + bytes(body)
+    if data.startswith(b"PXE1") or data.startswith(b"PXR1"):
+        name, fields, start = _legacy_fields(key, record)
+        body = memoryview(record)[start:] if payload is None else memoryview(payload)
+        if len(body) != fields["size"]:
+            raise InvalidPickle(f"Entry {key!r} is truncated; it is not re-signed.", key=key)
+        return _reseal(key, name, body, fields, header_only=payload is not None)
+    for magic, name in ((b"PERSIST-EXT-PICKLE/1\n", "pickle"), (b"PXWF1\n", "workflow")):
+        if data.startswith(magic):
+            start = len(magic) + _LEGACY_DIGEST
+            digest, body = bytes(record[len(magic) : start]), memoryview(record)[start:]
+            if xxhash.xxh3_128_digest(body) != digest:
+                raise InvalidPickle(f"{key or 'File'} is damaged (checksum mismatch).", key=key)
+            if name == "pickle":  # the pickle serializer's payload: no out-of-band buffers
+                body = memoryview(struct.pack("<IQ", 0, len(body)) + bytes(body))
+            fields = {"summary": {"type": "unknown (re-signed by persist_ext.trust)"}}
+            return _reseal(key, name, body, fields, header_only=False)
+    raise CorruptEntryError(f"{key!r} was not written by persist_ext; it is not signed.", key=key)
+
+
+def resign_pickle(key: str, data: bytes) -> bytes:
+    """Wrap a bare pickle (a ``shelve`` value of an older version) as a signed record."""
+    body = memoryview(struct.pack("<IQ", 0, len(data)) + data)
+    fields = {"summary": {"type": "unknown (re-signed by persist_ext.trust)"}}
+    return _reseal(key, "pickle", body, fields, header_only=False)
+
+
+def _legacy_fields(key: str, record: bytes | memoryview) -> tuple[str, dict[str, Any], int]:
+    try:
+        if bytes(record[:4]) == b"PXE1":
+            _, nlen, jlen = struct.unpack_from("<4sHI", record, 0)
+            name = bytes(record[10 : 10 + nlen]).decode()
+            fields = json.loads(bytes(record[10 + nlen : 10 + nlen + jlen]))
+            return name, fields, 10 + nlen + jlen
+        hlen = int.from_bytes(bytes(record[4:8]), "little")
+        fields = json.loads(bytes(record[8 : 8 + hlen]))
+        fields.setdefault("size", len(record) - 8 - hlen)
+        return fields["serializer"], fields, 8 + hlen
+    except (ValueError, KeyError, struct.error) as exc:
+        raise CorruptEntryError(f"Entry {key!r} has a damaged header: {exc}.", key=key) from exc
+
+
+def _reseal(
+    key: str, name: str, body: memoryview, fields: dict[str, Any], *, header_only: bool
+) -> bytes:
+    try:
+        signed = serializer_named(name).signed_span([body], len(body))
+    except Exception:  # unknown serializer or odd payload: sign it all
+        signed = (len(body), 0)
+    created = fields.get("created")
+    expires = fields.get("expires")
+    entry = seal(
+        key,
+        name,
+        [body],
+        summary=fields.get("summary") or {},
+        meta=fields.get("meta") or None,
+        created=created,
+        expire=None if expires is None or created is None else expires - created,
+        signed=signed,
+    )
+    return entry.header if header_only else entry.record()

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._serializers import ALIGN, Serializer
+from ._serializers import ALIGN, Serializer, peek
 
 __all__ = ["ArrowFrameSerializer"]
 
@@ -80,6 +80,7 @@ class ArrowFrameSerializer(Serializer):
     """
 
     name = "arrow"
+    mappable = True
 
     def accepts(self, value: Any) -> bool:
         import pandas as pd
@@ -117,6 +118,31 @@ class ArrowFrameSerializer(Serializer):
         # mapped file, as Arrow expects for zero-copy reads.
         header += b" " * (-(_U32.size + len(header)) % ALIGN)
         return [_U32.pack(len(header)) + header, *sink.parts]
+
+    def signed_span(self, buffers: Sequence[Any], size: int) -> tuple[int, int]:
+        """Sign the JSON head, the Arrow schema message and the footer (the file's schema and
+        block index); the record batches between them are column data.
+
+        Arrow IPC file: ``ARROW1\0\0``, the schema message (``0xFFFFFFFF``, its int32
+        length, the flatbuffer), the batches, the footer flatbuffer, its int32 length,
+        ``ARROW1``. Anything unexpected signs the whole payload.
+        """
+        (n,) = _U32.unpack(peek(buffers, 0, 4))
+        ipc = 4 + n
+        magic = peek(buffers, ipc, 8)
+        marker, meta_len = struct.unpack("<Ii", peek(buffers, ipc + 8, 8))
+        (footer_len,) = struct.unpack("<i", peek(buffers, size - 10, 4))
+        head, tail = ipc + 16 + meta_len, footer_len + 10
+        if (
+            magic[:6] != b"ARROW1"
+            or marker != 0xFFFFFFFF
+            or meta_len < 0
+            or footer_len < 0
+            or head + tail > size
+            or peek(buffers, size - 6, 6) != b"ARROW1"
+        ):
+            return size, 0
+        return head, tail
 
     @staticmethod
     def _split(data: Any) -> tuple[dict[str, Any], int]:

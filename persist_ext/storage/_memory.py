@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import StoreClosedError, StoreError
 from .._limits import Budget
-from ._entry import decode_value, encode_entry
+from ._entry import decode_record, encode_entry
 from ._protocol import MISSING, EntryInfo
 
 __all__ = ["MemoryStore"]
@@ -67,7 +67,7 @@ class MemoryStore:
         key: str, value: Any, expire: float | None, meta: dict | None, serializer: str | None
     ) -> tuple[bytes, EntryInfo]:
         entry = encode_entry(key, value, expire=expire, meta=meta, serializer=serializer)
-        return entry.payload(), entry.info
+        return entry.record(), entry.info
 
     # ----------------------------------------------------------------- protocol
     def set(
@@ -117,8 +117,8 @@ class MemoryStore:
             if default is MISSING:
                 raise KeyError(key)
             return default
-        payload, info = item
-        return decode_value(key, info.serializer, memoryview(payload))
+        record, _ = item
+        return decode_record(key, record)
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""
@@ -166,7 +166,7 @@ class MemoryStore:
                     key=key,
                 )
             expire = None if expires is None else max(expires - time.time(), 0.001)
-            self.set(key, current + delta, expire=expire, meta=meta)
+            self.set(key, current + delta, expire=expire, meta=meta, serializer="json")
             return current + delta
 
     @contextlib.contextmanager
@@ -198,7 +198,7 @@ class MemoryStore:
                     self._undo = None
 
     def volume(self) -> int:
-        """Bytes held by payloads."""
+        """Bytes held by records (headers and payloads)."""
         with self._lock:
             self._check()
             return sum(len(payload) for payload, _ in self._data.values())

@@ -3,13 +3,13 @@
 Task groups running on several machines (a Dask cluster, a batch queue) share their state
 through a Redis server every worker can reach: ``RedisStore("redis://host:6379/0")``.
 
-Layout. Entry ``key`` lives in the single Redis string ``<namespace>:<key>``, framed as::
+Layout. Entry ``key`` lives in the single Redis string ``<namespace>:<key>``: one signed,
+checksummed record of ``_entry.py`` (the framing every store and file shares). Its header
+holds the serializer name, the JSON summary, ``meta``, the creation time and the expiry, so
+:meth:`RedisStore.info` reads only the header (``GETRANGE``) and never decodes the value;
+``get`` verifies the record's checksum and MAC before decoding it.
 
-    MAGIC (4 bytes) | header length (4 bytes, little endian) | header (JSON) | payload
-
-The header holds the serializer name, the JSON summary, ``meta``, the creation time and the
-expiry, so :meth:`RedisStore.info` reads only the header (``GETRANGE``) and never decodes the
-value. Because one entry is one Redis key, ``set`` is ``SET``, ``add`` is ``SET NX`` (exactly
+Because one entry is one Redis key, ``set`` is ``SET``, ``add`` is ``SET NX`` (exactly
 one of any number of concurrent writers wins), ``expire`` is ``SET PX`` and ``delete`` is
 ``DEL``: each is atomic on the server. Counters made by :meth:`RedisStore.incr` are plain Redis
 integers (``INCRBY``), read back by :meth:`~RedisStore.get` as ``int``.
@@ -31,13 +31,30 @@ from typing import Any
 
 from .._errors import ConcurrentAccessError, CorruptEntryError, StoreClosedError, StoreError
 from .._limits import Budget
-from ._entry import check_key, decode_value, encode_entry
+from ._entry import (
+    HEADER_FIXED,
+    MAGIC,
+    Where,
+    check_key,
+    decode_record,
+    encode_entry,
+    read_info,
+)
 from ._protocol import MISSING, EntryInfo
 
 __all__ = ["RedisStore"]
 
-_MAGIC = b"PXR1"
+_LEGACY_MAGIC = b"PXR1"  # unsigned values of older versions: described, never decoded
 _HEADER_PROBE = 4096  # bytes fetched by info(): the header almost always fits
+
+
+def parse_header_length(key: str, head: bytes) -> int:
+    """Where a record's header ends, from its fixed prefix (``head`` may stop before)."""
+    if len(head) < HEADER_FIXED:
+        raise CorruptEntryError(f"Entry {key!r} is truncated; delete it.", key=key)
+    nlen = int.from_bytes(head[4:6], "little")
+    jlen = int.from_bytes(head[6:10], "little")
+    return HEADER_FIXED + nlen + jlen
 
 
 def _glob_escape(text: str) -> str:
@@ -137,17 +154,10 @@ class RedisStore:
         serializer: str | None = None,
     ) -> tuple[bytes, EntryInfo]:
         entry = encode_entry(key, value, expire=expire, meta=meta, serializer=serializer)
-        info = entry.info
-        header = {
-            "serializer": info.serializer,
-            "summary": info.summary,
-            "meta": info.meta,
-            "created": info.created,
-            "expires": info.expires,
-        }
-        raw = json.dumps(header, separators=(",", ":")).encode()
-        data = b"".join([_MAGIC, len(raw).to_bytes(4, "little"), raw, entry.payload()])
-        return data, info
+        return entry.record(), entry.info
+
+    def _where(self, key: str) -> Where:
+        return Where(f"Entry {key!r} of {self!r}", self.url)
 
     @staticmethod
     def _px(expire: float | None) -> int | None:
@@ -157,8 +167,8 @@ class RedisStore:
             raise ValueError(f"expire must be a positive number of seconds, got {expire!r}.")
         return max(1, int(expire * 1000))
 
-    def _header(self, key: str, head: bytes) -> tuple[dict[str, Any] | None, int]:
-        """Parse the header at the start of ``head``; ``None`` if ``head`` stops inside it."""
+    def _legacy_header(self, key: str, head: bytes) -> tuple[dict[str, Any] | None, int]:
+        """Parse an unsigned value of an older version (describing it only)."""
         try:
             if len(head) < 8:
                 raise ValueError("shorter than the frame")
@@ -216,17 +226,15 @@ class RedisStore:
             if default is MISSING:
                 raise KeyError(key)
             return default
-        if not data.startswith(_MAGIC):
-            try:
-                return int(data)  # a counter made by incr()
-            except ValueError:
-                raise CorruptEntryError(
-                    f"Entry {key!r} was not written by persist_ext; delete it.", key=key
-                ) from None
-        header, start = self._header(key, data)
-        if header is None:
-            raise CorruptEntryError(f"Entry {key!r} is truncated; delete it.", key=key)
-        return decode_value(key, header["serializer"], memoryview(data)[start:])
+        if data.startswith((MAGIC, _LEGACY_MAGIC)):
+            # Checksum and MAC are verified before anything is decoded.
+            return decode_record(key, data, self._where(key))
+        try:
+            return int(data)  # a counter made by incr(): a plain integer, never a pickle
+        except ValueError:
+            raise CorruptEntryError(
+                f"Entry {key!r} was not written by persist_ext; delete it.", key=key
+            ) from None
 
     def info(self, key: str) -> EntryInfo | None:
         """Describe ``key`` from its header alone (``GETRANGE``); ``None`` on a miss."""
@@ -237,13 +245,23 @@ class RedisStore:
             head, size = pipe.execute()
         if not size:
             return None
-        if not head.startswith(_MAGIC):
-            return EntryInfo(key, "int", size, 0.0, {"type": "int", "repr": head.decode()})
-        header, start = self._header(key, head)
+        if head.startswith(MAGIC):
+            end = parse_header_length(key, head)
+            if end > len(head):  # a header longer than the probe: fetch exactly its length
+                with self._errors(key):
+                    head = self._client.getrange(rkey, 0, end - 1)
+            return read_info(key, head)
+        if not head.startswith(_LEGACY_MAGIC):
+            text = head.decode("ascii", "replace")
+            if text.lstrip("-").isdigit():  # a counter made by incr()
+                return EntryInfo(key, "int", size, 0.0, {"type": "int", "repr": text})
+            summary = {"type": "unknown", "repr": "<not written by persist_ext: never decoded>"}
+            return EntryInfo(key, "foreign", size, 0.0, summary)
+        header, start = self._legacy_header(key, head)
         if header is None:  # a header longer than the probe: fetch exactly its length
             with self._errors(key):
                 head = self._client.getrange(rkey, 0, start - 1)
-            header, start = self._header(key, head)
+            header, start = self._legacy_header(key, head)
             if header is None:
                 raise CorruptEntryError(f"Entry {key!r} is truncated; delete it.", key=key)
         return EntryInfo(

@@ -37,6 +37,7 @@ from .._errors import SerializationError
 __all__ = [
     "Serializer",
     "dump_value",
+    "peek",
     "read_file_into",
     "register_serializer",
     "serializer_for",
@@ -62,6 +63,21 @@ def type_name(value_or_type: Any) -> str:
 
 def _padding(offset: int) -> bytes:
     return b"\0" * (-offset % ALIGN)
+
+
+def peek(buffers: Sequence[Buffer], start: int, count: int) -> bytes:
+    """Bytes ``[start, start + count)`` of the concatenation of ``buffers`` (no join)."""
+    out, offset, stop = [], 0, start + count
+    for buf in buffers:
+        view = memoryview(buf).cast("B")
+        n = view.nbytes
+        lo, hi = max(start - offset, 0), min(stop - offset, n)
+        if lo < hi:
+            out.append(bytes(view[lo:hi]))
+        offset += n
+        if offset >= stop:
+            break
+    return b"".join(out)
 
 
 def read_file_into(path: Path, size: int) -> bytearray:
@@ -102,6 +118,9 @@ class Serializer:
     """
 
     name: str = ""
+    #: Whether ``Store.get(..., mmap=True)`` may map this serializer's payloads. Only for
+    #: pure-data formats: a mapped payload's data bytes are not checksummed before use.
+    mappable: bool = False
 
     def accepts(self, value: Any) -> bool:
         """Whether this serializer takes ``value`` (else the pickle serializer does)."""
@@ -114,6 +133,16 @@ class Serializer:
     def load(self, data: memoryview) -> Any:
         """Rebuild the value from the payload bytes."""
         raise NotImplementedError
+
+    def signed_span(self, buffers: Sequence[Buffer], size: int) -> tuple[int, int]:
+        """How many leading and trailing payload bytes can decide what :meth:`load` *does*.
+
+        The entry's MAC covers them; the bytes in between must be plain data (decoding them
+        can only give other numbers, never run code) and are covered by the entry's checksum,
+        which the MAC covers in turn. The default, ``(size, 0)``, signs everything: right for
+        any format that may run code (pickle) or that persist_ext cannot vouch for.
+        """
+        return size, 0
 
     def load_file(self, path: Path, size: int, *, mmap: bool = False) -> Any:
         """Rebuild the value from a payload file of ``size`` bytes.
@@ -171,6 +200,12 @@ class PickleSerializer(Serializer):
             offset += len(pad) + raw.nbytes
         return out
 
+    def signed_span(self, buffers: Sequence[Buffer], size: int) -> tuple[int, int]:
+        # The head and the pickle stream are code; out-of-band buffers (array memory) are
+        # plain bytes the authenticated stream hands to its constructors.
+        nbuf, plen = struct.unpack("<IQ", peek(buffers, 0, 12))
+        return min(12 + 8 * nbuf + plen, size), 0
+
     def load(self, data: memoryview) -> Any:
         (nbuf,) = _U32.unpack_from(data, 0)
         if not nbuf:  # fast path: everything in band
@@ -226,6 +261,7 @@ class NumpySerializer(Serializer):
     """
 
     name = "numpy"
+    mappable = True
 
     def accepts(self, value: Any) -> bool:
         import numpy as np
@@ -254,6 +290,11 @@ class NumpySerializer(Serializer):
         head += _padding(len(head))
         raw = memoryview(body.reshape(-1)).cast("B") if body.size else b""
         return [head, raw]
+
+    def signed_span(self, buffers: Sequence[Buffer], size: int) -> tuple[int, int]:
+        # The JSON header (dtype, shape) is signed; the raw array bytes are data.
+        (hlen,) = _U32.unpack(peek(buffers, 0, 4))
+        return min(4 + hlen + (-(4 + hlen) % ALIGN), size), 0
 
     @staticmethod
     def _header(data: memoryview | bytes) -> tuple[dict[str, Any], int]:

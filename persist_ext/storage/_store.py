@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -40,18 +41,33 @@ from typing import Any
 import diskcache
 
 from .._config import default_directory
-from .._errors import CorruptEntryError, StoreClosedError, StoreError
+from .._errors import CorruptEntryError, InvalidPickle, StoreClosedError, StoreError
 from .._limits import Budget
 from ._disk import (
+    BLOB_DIR,
+    MODE_BLOB,
     BlobDisk,
     BlobRef,
     External,
     ForeignRecord,
+    RefusedRecord,
     drain_removals,
+    open_blob,
+    read_blob,
     translate_errors,
     translated,
 )
-from ._entry import check_key, decode_value, encode_entry, read_info, split
+from ._entry import (
+    Where,
+    check_key,
+    decode_record,
+    encode_entry,
+    load_payload,
+    parse_header,
+    read_info,
+    resign,
+    verify,
+)
 from ._protocol import MISSING, EntryInfo
 from ._serializers import serializer_named
 from ._store_scan import StoreScan
@@ -132,6 +148,9 @@ class Store(StoreScan):
             raise StoreError(
                 f"No store at {self.directory}; open it once without read_only=True to create it."
             )
+        _refuse_links(self.directory)
+        if not read_only:
+            _create_index(self.directory)
         settings: dict[str, Any] = {}
         if not read_only:  # a read-only open keeps the index's own settings untouched
             settings = {
@@ -153,6 +172,10 @@ class Store(StoreScan):
         self._disk.durable = durable
         self._state = _State.OPEN
         if not read_only:
+            # Crash debris (blobs of killed writers) goes on every open; expired entries and
+            # legacy orphans about once a day.
+            with translate_errors(where=f"removing crash debris in {self.directory}"):
+                self.remove_debris()
             self._maybe_cleanup()
 
     # ----------------------------------------------------------------- lifecycle
@@ -191,11 +214,12 @@ class Store(StoreScan):
     def _write(self, op: str, key: str, value: Any, expire: Any, meta: Any, ser: Any) -> Any:
         cache = self._open_cache(write=True)
         entry = encode_entry(key, value, expire=expire, meta=meta, serializer=ser)
-        filename = None
+        filename = handle = None
         if entry.info.size < self.large_threshold:
-            record: Any = entry.header + b"".join(entry.buffers)
+            record: Any = entry.record()
         else:
-            filename, _ = self._disk.write_blob(entry.buffers)
+            with translate_errors(key, where=f"writing {key!r}"):
+                filename, _, handle = self._disk.write_blob(entry.buffers)
             record = External(entry.header, filename, entry.info.size)
         try:
             with translate_errors(key, where=op):
@@ -208,6 +232,12 @@ class Store(StoreScan):
             if filename is not None:
                 self._disk.discard(filename)
             raise
+        finally:
+            # Unlocked once its row is committed (inside transact(), when the block ends).
+            if handle is not None and not self._disk.in_transaction():
+                handle.close()
+        if op == "add" and not result and filename is not None:
+            self._disk.discard(filename)  # lost the race: nothing references our blob
         return entry.info, result
 
     def set(
@@ -303,7 +333,7 @@ class Store(StoreScan):
                     raise KeyError(key)
                 current = default
             else:
-                current = self._decode(key, record, mmap=False)
+                current = self._decode(key, record, mmap=False)  # verified like any entry
                 info = self._info_of(key, record)
                 meta = info.meta or None
                 if info.expires is not None:
@@ -315,7 +345,8 @@ class Store(StoreScan):
                     key=key,
                 )
             new = current + delta
-            self.set(key, new, expire=expire, meta=meta)
+            # Counters are JSON, never pickles: describing or reading one runs no code.
+            self.set(key, new, expire=expire, meta=meta, serializer="json")
         return new
 
     @contextlib.contextmanager
@@ -348,6 +379,9 @@ class Store(StoreScan):
             else:
                 with translate_errors(where="committing a transaction"):
                     manager.__exit__(None, None, None)
+            finally:
+                for handle in pending.held if pending else ():
+                    handle.close()  # committed or rolled back: release the writer's locks
         # Only the outermost block deletes replaced blobs, and only after its commit (a
         # rollback restores rows that still point at them).
         for name in pending.removed if pending else ():
@@ -366,27 +400,60 @@ class Store(StoreScan):
                 raise
             raise new from exc
 
+    def _where(self, key: str) -> Where:
+        return Where(f"Entry {key!r} of the store at {self.directory}", str(self.directory))
+
     def _decode(self, key: str, record: Any, *, mmap: bool) -> Any:
         _refuse_foreign(key, record)
-        ref = record if isinstance(record, BlobRef) else None
-        name, payload = split(key, ref.header if ref else record)
-        if ref is None:
-            return decode_value(key, name, payload)
+        where = self._where(key)
+        if not isinstance(record, BlobRef):
+            return decode_record(key, record, where)
+        header = parse_header(key, record.header, where)
         try:
-            serializer = serializer_named(name)
+            serializer = serializer_named(header.serializer)
         except KeyError as exc:
-            raise CorruptEntryError(f"Entry {key!r}: {exc.args[0]}", key=key) from None
+            raise CorruptEntryError(f"{where.label}: {exc.args[0]}", key=key) from None
+        fd = open_blob(self.directory, record.filename, key)  # FileNotFoundError: re-read
         try:
-            path = self.directory / ref.filename
-            size = read_info(key, ref.header).size
-            if path.stat().st_size != size:
-                raise ValueError(f"{path} has {path.stat().st_size} bytes, expected {size}")
-            return serializer.load_file(path, size, mmap=mmap)
-        except FileNotFoundError:
-            raise
+            if mmap and serializer.mappable:
+                return self._load_mapped(key, header, serializer, fd, where, record.filename)
+            try:
+                payload, digest = read_blob(fd, header.size)
+            except ValueError as exc:
+                raise InvalidPickle(
+                    f"{where.label}: {exc}; delete it and store it again.", key=key
+                ) from exc
+            verify(key, header, payload, where, digest=digest)
+            return load_payload(key, header.serializer, payload, where)
+        finally:
+            os.close(fd)
+
+    def _load_mapped(
+        self, key: str, header: Any, serializer: Any, fd: int, where: Where, filename: str
+    ) -> Any:
+        """Map a pure-data payload after checking its MAC; its checksum is NOT verified.
+
+        A memory-mapped restore reads pages on demand, so hashing the whole payload first
+        would defeat it (docs/security.md says so). The signed head and tail (dtype, shape,
+        Arrow schema) are authenticated; the data bytes are not checked.
+        """
+        size = os.fstat(fd).st_size
+        if size != header.size:
+            raise InvalidPickle(
+                f"{where.label}: its blob has {size} bytes, expected {header.size}; delete it "
+                "and store it again.",
+                key=key,
+            )
+        head = os.pread(fd, header.signed_head, 0)
+        tail = os.pread(fd, header.signed_tail, size - header.signed_tail)
+        verify(key, header, None, where, signed_parts=(head, tail))
+        pinned = Path(f"/proc/self/fd/{fd}")
+        path = pinned if pinned.exists() else self.directory / filename
+        try:
+            return serializer.load_file(path, size, mmap=True)
         except Exception as exc:
             raise CorruptEntryError(
-                f"Entry {key!r} (serializer {name!r}) cannot be decoded: "
+                f"{where.label} (serializer {header.serializer!r}) cannot be mapped: "
                 f"{type(exc).__name__}: {exc}. Delete it and store it again.",
                 key=key,
             ) from exc
@@ -394,8 +461,14 @@ class Store(StoreScan):
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
         """The value at ``key``; ``default`` if absent, else ``KeyError``.
 
-        ``mmap=True`` maps large numpy payloads read-only (``np.memmap``) instead of reading
-        them: opening a 1 GiB array takes well under 10 ms.
+        ``mmap=True`` maps large numpy arrays (``np.memmap``, read-only) and Arrow frames
+        instead of reading them: opening a 1 GiB array takes well under 10 ms. A mapped
+        payload's MAC is checked but its checksum is not (that would read it all); other
+        values are read and verified as usual.
+
+        Every entry is authenticated before it is decoded: one not signed with this
+        machine's secret raises :class:`~persist_ext.UntrustedEntryError` and is never
+        unpickled; a checksum mismatch raises :class:`~persist_ext.InvalidPickle`.
 
         Raises
         ------
@@ -431,6 +504,55 @@ class Store(StoreScan):
                     ) from exc
                 previous = record
 
+    def resign(self) -> tuple[int, int, list[str], list[str]]:
+        """Re-sign every entry with this machine's secret (``persist_ext.trust`` calls this).
+
+        Returns ``(signed, already, corrupt, refused)``: entries signed now, entries already
+        signed with this secret, keys whose checksum fails (never signed) and keys whose row
+        persist_ext refuses (a file outside the store, another program's record). Nothing is
+        decoded; a blob is read only to check its checksum.
+        """
+        cache = self._open_cache(write=True)
+        signed, already, corrupt, refused = 0, 0, [], []
+        with translate_errors(where="re-signing"):
+            rows = cache._sql(
+                "SELECT rowid, key, mode, filename, value FROM Cache WHERE raw = 1"
+            ).fetchall()
+        for rowid, key, mode, filename, value in rows:
+            if not isinstance(key, str) or not isinstance(value, bytes):
+                refused.append(str(key))
+                continue
+            try:
+                if mode == diskcache.core.MODE_RAW:
+                    new = resign(key, value)
+                elif mode == MODE_BLOB:
+                    fd = open_blob(self.directory, filename, key)
+                    try:
+                        size = os.fstat(fd).st_size
+                        payload, _ = read_blob(fd, size)
+                    finally:
+                        os.close(fd)
+                    new = resign(key, value, payload)
+                else:
+                    refused.append(key)
+                    continue
+            except (InvalidPickle, ValueError):
+                corrupt.append(key)
+                continue
+            except (StoreError, OSError):
+                refused.append(key)
+                continue
+            if new is None:
+                already += 1
+                continue
+            with self.transact(), translate_errors(key, where="re-signing"):
+                cache._sql(
+                    "UPDATE Cache SET value = ? WHERE rowid = ? AND key = ?",
+                    (sqlite3.Binary(new), rowid, key),
+                )
+            signed += 1
+        return signed, already, corrupt, refused
+
     def _info_of(self, key: str, record: Any) -> EntryInfo:
         _refuse_foreign(key, record)
         return read_info(key, record.header if isinstance(record, BlobRef) else record)
@@ -441,7 +563,36 @@ class Store(StoreScan):
         return None if record is _ABSENT else self._info_of(key, record)
 
 
+def _refuse_links(directory: Path) -> None:
+    """Refuse a store whose index or blob folder is a symbolic link (it could lead anywhere)."""
+    for name in (diskcache.core.DBNAME, "cache.db-wal", "cache.db-shm", BLOB_DIR):
+        if os.path.islink(directory / name):
+            raise StoreError(
+                f"{directory / name} is a symbolic link; persist_ext never follows a link out of "
+                "a store. Replace it with the real file or folder (or open the store it points "
+                "to directly)."
+            )
+
+
+def _create_index(directory: Path) -> None:
+    """Create the store folder and an empty index with the umask's permissions.
+
+    SQLite would create ``cache.db`` with 0644 and diskcache the folder with 0755, which a
+    group sharing the folder cannot write; SQLite's -wal and -shm files copy the index's mode.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        os.close(os.open(directory / diskcache.core.DBNAME, flags, 0o666))
+
+
 def _refuse_foreign(key: str, record: Any) -> None:
+    if isinstance(record, RefusedRecord):
+        raise StoreError(
+            f"Entry {key!r} is refused: {record.reason}. The store stays usable; remove the "
+            f"row with store.delete({key!r}) (its file is left alone).",
+            key=key,
+        )
     if isinstance(record, ForeignRecord):
         raise CorruptEntryError(
             f"Entry {key!r} was not written by persist_ext (it is a diskcache pickle); "

@@ -8,6 +8,7 @@ orphan blob files. It relies on the store's ``directory``, ``_open_cache`` and `
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -15,8 +16,12 @@ from pathlib import Path
 
 import diskcache
 
-from ._disk import BLOB_DIR, MODE_BLOB, translate_errors
+from .._errors import StoreError
+from ._atomic import is_locked
+from ._disk import BLOB_DIR, MODE_BLOB, translate_errors, valid_blob_name
 from ._protocol import EntryInfo
+
+logger = logging.getLogger("persist_ext")
 
 __all__ = ["CLEANUP_EVERY", "StoreScan"]
 
@@ -61,9 +66,18 @@ class StoreScan:
             last, inclusive = rows[-1][0], False
 
     def items_info(self, prefix: str = "") -> Iterator[tuple[str, EntryInfo]]:
-        """``(key, EntryInfo)`` for live keys starting with ``prefix`` (no decoding)."""
+        """``(key, EntryInfo)`` for live keys starting with ``prefix`` (no decoding).
+
+        A row the store refuses (it names a file outside the store, or was written by
+        another program) is skipped with a logged warning: one hostile row never stops a
+        listing.
+        """
         for key in self.keys(prefix):
-            info = self.info(key)
+            try:
+                info = self.info(key)
+            except StoreError as exc:
+                logger.warning("persist_ext: skipping %r in %s: %s", key, self.directory, exc)
+                continue
             if info is not None:
                 yield key, info
 
@@ -91,37 +105,79 @@ class StoreScan:
             return int(cache.volume())
 
     # ----------------------------------------------------------------- maintenance
+    def _orphans(self, cache: diskcache.Cache, fresh: float = 30.0) -> list[Path]:
+        """Blob files no row references and no live writer holds (crash debris)."""
+        blobs = self.directory / BLOB_DIR
+        if os.path.islink(blobs) or not blobs.is_dir():
+            return []
+        names = [
+            entry.name for entry in os.scandir(blobs) if valid_blob_name(f"{BLOB_DIR}/{entry.name}")
+        ]
+        if not names:
+            return []
+        referenced = {
+            name
+            for (name,) in cache._sql(
+                "SELECT filename FROM Cache WHERE mode = ?", (MODE_BLOB,)
+            ).fetchall()
+        }
+        candidates = [blobs / n for n in names if f"{BLOB_DIR}/{n}" not in referenced]
+        # A writer holds its blob locked until the row that references it commits, so an
+        # unlocked, unreferenced blob belongs to a dead writer; re-check the index for those
+        # that committed while we looked.
+        dead = [path for path in candidates if is_locked(path, fresh=fresh) is False]
+        return [
+            path
+            for path in dead
+            if not cache._sql(
+                "SELECT 1 FROM Cache WHERE filename = ? LIMIT 1", (f"{BLOB_DIR}/{path.name}",)
+            ).fetchall()
+        ]
+
+    def debris(self) -> list[Path]:
+        """Crash debris waiting for removal: blobs of killed writers nothing references.
+
+        ``%persist info`` reports them; the next writable open (or :meth:`cleanup`) removes
+        them. Never includes a file a live writer is still writing.
+        """
+        cache = self._open_cache()
+        with translate_errors(where="looking for crash debris"):
+            return self._orphans(cache)
+
+    def remove_debris(self, *, fresh: float = 30.0) -> int:
+        """Remove the blobs of killed writers (see :meth:`debris`); return how many.
+
+        An empty blob younger than ``fresh`` seconds is spared: its writer may be alive and
+        about to lock it.
+        """
+        cache = self._open_cache(write=True)
+        removed = 0
+        for path in self._orphans(cache, fresh):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+        if removed:
+            logger.info("persist_ext: removed %d orphan blob(s) in %s", removed, self.directory)
+        return removed
+
     def cleanup(self, older_than: float = 3600.0) -> int:
-        """Remove expired entries and orphan blob files older than ``older_than`` seconds.
+        """Remove expired entries and orphan blob files; return the number of files removed.
 
         Orphans are left by processes killed between writing a blob and committing it; they
-        are never referenced, so removing them is safe. The age guard spares files another
-        process is writing right now. Runs automatically about once a day on open.
-        Returns the number of files removed.
+        are never referenced, so removing them is safe. A blob a live writer holds (it stays
+        locked until its row commits) is never removed. Orphans of dead writers are removed
+        whatever their age, except empty ones younger than ``older_than`` (at most 30 s: a
+        writer may be between creating and locking one). Runs
+        automatically about once a day on open (crash debris goes on every open).
+        Rows that name files outside the store are dropped without touching those files.
         """
         cache = self._open_cache(write=True)
         blobs = self.directory / BLOB_DIR
         with translate_errors(where="cleanup"):
             cache.expire()
-            if not blobs.is_dir():
-                return 0
-            referenced = {
-                name
-                for (name,) in cache._sql(
-                    "SELECT filename FROM Cache WHERE mode = ?", (MODE_BLOB,)
-                ).fetchall()
-            }
-            cutoff = time.time() - older_than
-            removed = 0
-            for entry in os.scandir(blobs):
-                name = f"{BLOB_DIR}/{entry.name}"
-                if not entry.name.endswith(".bin") or name in referenced:
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    if entry.stat().st_mtime < cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-            (blobs / _CLEANUP_MARKER).touch()
+            removed = self.remove_debris(fresh=min(max(older_than, 0.0), 30.0))
+            if blobs.is_dir() and not os.path.islink(blobs):
+                (blobs / _CLEANUP_MARKER).touch()
         return removed
 
     def _maybe_cleanup(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sqlite3
 import threading
 import time
@@ -400,28 +399,30 @@ def test_foreign_entry_is_corrupt(store: Store) -> None:
 
 
 def test_unknown_serializer_is_reported(store: Store) -> None:
-    from persist_ext.storage._entry import pack_header
+    from persist_ext.storage._entry import seal
 
-    store._cache.set(
-        "x", pack_header("gone", created=0.0, expires=None, size=0, summary={}, meta=None)
-    )
+    store._cache.set("x", seal("x", "gone", [b""], summary={}).record())
     with pytest.raises(CorruptEntryError, match="No serializer named 'gone'"):
         store.get("x")
 
 
-def test_cleanup_removes_only_old_orphans(store: Store) -> None:
+def test_cleanup_removes_dead_writers_orphans_only(store: Store) -> None:
+    from persist_ext.storage._atomic import create_locked
+
     store.set("keep", np.ones(5000))
     blobs = store.directory / BLOB_DIR
-    old = blobs / ("0" * 32 + ".bin")
-    fresh = blobs / ("1" * 32 + ".bin")
-    old.write_bytes(b"torn")
-    fresh.write_bytes(b"in flight")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert store.cleanup() == 1
-    assert not old.exists()
-    assert fresh.exists()
+    dead = blobs / ("0" * 32 + ".bin")
+    live = blobs / ("1" * 32 + ".bin")
+    dead.write_bytes(b"torn")  # nobody holds it: a killed writer's blob
+    with create_locked(live) as handle:  # a live writer holds its blob until it commits
+        handle.write(b"in flight")
+        handle.flush()
+        assert [p.name for p in store.debris()] == [dead.name]
+        assert store.cleanup() == 1
+        assert not dead.exists()
+        assert live.exists()
     np.testing.assert_array_equal(store.get("keep"), np.ones(5000))
-    assert store.cleanup(older_than=-1) == 1
+    assert store.cleanup() == 1  # released without a row: debris now
     assert len(blob_files(store)) == 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...storage._protocol import KeyValueStore
 from ._entry import FILES_KEY, Manifest, StoredCell, cell_prefix, delete_entry, iter_manifests
 from ._views import EntryDetails, StoreSummary
@@ -93,10 +95,26 @@ def store_summary(store: KeyValueStore, directory: str, exists: bool) -> StoreSu
             volume = int(measure())
         except Exception:
             volume = None
+    debris: list[Any] = []
+    find_debris = getattr(store, "debris", None)  # stores with files: crash debris
+    if callable(find_debris):
+        try:
+            debris = list(find_debris())
+        except Exception:
+            debris = []
     return StoreSummary(
         directory=directory,
         exists=True,
         entries=len(entries),
         size=sum(e.size for e in entries),
         volume=volume,
+        debris_files=len(debris),
+        debris_bytes=sum(_size_of(path) for path in debris),
     )
+
+
+def _size_of(path: Any) -> int:
+    try:
+        return int(path.stat().st_size)
+    except OSError:
+        return 0

@@ -123,6 +123,8 @@ class StoreSummary:
     size: int = 0
     volume: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    debris_files: int = 0  # blobs of killed writers, removed on the store's next open
+    debris_bytes: int = 0
 
     def __repr__(self) -> str:
         if not self.exists:
@@ -133,6 +135,11 @@ class StoreSummary:
         )
         if self.volume is not None:
             text += f"\non disk: {format_size(self.volume)}"
+        if self.debris_files:
+            text += (
+                f"\ncrash debris: {self.debris_files} orphan file(s) of killed writers, "
+                f"{format_size(self.debris_bytes)} (removed on the next open of the store)"
+            )
         return text
 
     def _repr_html_(self) -> str:

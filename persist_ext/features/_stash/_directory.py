@@ -5,9 +5,9 @@
 :class:`IncrementKeyDirectoryStash` numbers values ``1, 2, 3, ...``.
 :class:`ShelveStash` keeps every value in one :mod:`shelve` (dbm) database.
 
-Security: values are pickles, and unpickling runs code. These stashes only read files in a
-directory (or database) you chose, and :class:`DirectoryStash` refuses files that lack
-persist_ext's header, but never point them at data from an untrusted source.
+Security: every file (and every shelf value) is a signed record (``storage/_entry.py``):
+nothing is decoded unless its MAC verifies with this machine's secret, so a file planted in
+the folder, or copied from another user's stash, never runs (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import pickle
 import re
+import secrets
 import shelve
 import tempfile
 from collections.abc import Iterator
@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from ..._errors import SerializationError, UnsafeNameError
-from ...storage._atomic import fsync_directory
+from ..._errors import UnsafeNameError
+from ...storage._atomic import create_locked, fsync_directory, remove_dead_temps
+from ...storage._entry import Where, decode_record, encode_entry
 from ...storage._names import safe_name
 from ...storage._protocol import MISSING
 from ._base import CloseableStash
@@ -75,6 +76,7 @@ class DirectoryStash(CloseableStash):
         self.path = Path(path)
         self._set_pattern(pattern)
         self.durable = durable
+        self._swept = False
 
     def _set_pattern(self, pattern: str) -> None:
         prefix, sep, suffix = pattern.partition("{name}")
@@ -132,6 +134,10 @@ class DirectoryStash(CloseableStash):
         """Atomically write ``inst`` to the file for ``name`` (creating :attr:`path`)."""
         path = self.key_to_path(name)
         self.path.mkdir(parents=True, exist_ok=True)
+        if not self._swept:
+            # Temp files of writers killed mid-write go on this instance's first write.
+            remove_dead_temps(self.path)
+            self._swept = True
         try:
             write_pickle_file(path, inst, durable=self.durable)
         except OSError as exc:
@@ -214,13 +220,14 @@ class IncrementKeyDirectoryStash(DirectoryStash):
     def _dump_next(self, inst: Any) -> str:
         data = dumps_framed(inst)
         self.path.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.path)
+        tmp = self.path / f".next.{secrets.token_hex(8)}.tmp"
+        # Held (flock) until it is linked and unlinked: cleanup only removes dead writers' temps.
+        handle = create_locked(tmp)  # umask permissions, like every persist_ext file
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                if self.durable:
-                    os.fsync(handle.fileno())
+            handle.write(data)
+            handle.flush()
+            if self.durable:
+                os.fsync(handle.fileno())
             while True:
                 key = self.get_last_key(inc=True)
                 target = self.key_to_path(key)
@@ -233,7 +240,7 @@ class IncrementKeyDirectoryStash(DirectoryStash):
                     continue
                 except OSError:  # file systems without hard links
                     try:
-                        reserved = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                        reserved = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
                     except FileExistsError:
                         continue
                     os.close(reserved)
@@ -242,6 +249,7 @@ class IncrementKeyDirectoryStash(DirectoryStash):
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            handle.close()
         if self.durable:
             fsync_directory(self.path)
         return key
@@ -316,9 +324,7 @@ class ShelveStash(CloseableStash):
         if self._shelf is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Kept open across calls when auto_close is False; close() releases it.
-            self._shelf = shelve.open(  # noqa: SIM115
-                str(self.path), flag="c", writeback=self.writeback
-            )
+            self._shelf = _SignedShelf(str(self.path), self.writeback)
         try:
             yield self._shelf
         finally:
@@ -350,17 +356,7 @@ class ShelveStash(CloseableStash):
         """Store ``inst`` under ``name``; an unpicklable value leaves the old one."""
         key = self._check_key(name)
         with self._open() as shelf:
-            try:
-                shelf[key] = inst
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                # shelve caches the value before pickling it; drop it, or every later
-                # sync/close would fail on the same value.
-                getattr(shelf, "cache", {}).pop(key, None)
-                type_name = f"{type(inst).__module__}.{type(inst).__qualname__}"
-                raise SerializationError(
-                    f"Cannot pickle a value of type {type_name} for key {key!r}: {exc}.",
-                    type_name=type_name,
-                ) from exc
+            shelf[key] = inst  # serialized before anything is cached or written
 
     def delete(self, name: str | None = None) -> None:
         """Remove ``name`` if present; with no name, remove everything."""
@@ -420,3 +416,36 @@ def open_shelve(path: str | os.PathLike[str], **kwargs: Any) -> Iterator[ShelveS
         yield stash
     finally:
         stash.close()
+
+
+class _SignedShelf(shelve.Shelf):
+    """A :class:`shelve.Shelf` whose values are signed records, not bare pickles.
+
+    ``shelve`` unpickles whatever the database holds; here every value is one record of
+    ``storage/_entry.py`` keyed by its shelf key, verified (checksum, then MAC) before it is
+    decoded, so a value planted in the dbm file never runs.
+    """
+
+    def __init__(self, filename: str, writeback: bool) -> None:
+        import dbm
+
+        # The Shelf owns the database handle and closes it in close().
+        super().__init__(dbm.open(filename, "c"), protocol=5, writeback=writeback)  # noqa: SIM115
+        self._filename = filename
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        where = Where(f"Value {key!r} of the shelf {self._filename}", self._filename)
+        value = decode_record(key, self.dict[key.encode(self.keyencoding)], where)
+        if self.writeback:
+            self.cache[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        record = encode_entry(key, value).record()  # SerializationError: nothing changed
+        if self.writeback:
+            self.cache[key] = value
+        self.dict[key.encode(self.keyencoding)] = record

@@ -1,85 +1,54 @@
-"""Pickle files that persist_ext wrote itself: a header, a checksum, then the pickle.
+"""Files holding one value each: the store's signed record format, written atomically.
 
-:class:`~persist_ext.DirectoryStash` and :class:`~persist_ext.PersistedWork` store one value
-per file. Each file starts with a magic line and an xxh3_128 digest of the payload, so that
+:class:`~persist_ext.DirectoryStash`, :class:`~persist_ext.PersistedWork` and the stash
+helpers store one value per file. Each file is one record of ``storage/_entry.py`` — the
+framing every store shares — so
 
 * a file persist_ext did not write (a stray ``.dat`` in the same folder) is refused before
-  any byte of it is unpickled;
-* a torn or tampered file is reported as :class:`~persist_ext.InvalidPickle` instead of
-  failing somewhere inside ``pickle``.
-
-The checksum guards against accidents, not attackers: anyone who can write the directory can
-write a valid file. Pickles are code; load them only from directories you trust.
+  any byte of it is decoded;
+* a file not signed with this machine's secret (planted, or copied from another user's
+  stash) is an :class:`~persist_ext.UntrustedEntryError` and is never unpickled;
+* a torn or damaged file is an :class:`~persist_ext.InvalidPickle` (checksum mismatch).
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
-import xxhash
-
-from ..._errors import CorruptEntryError, InvalidPickle, SerializationError
 from ...storage._atomic import atomic_writer
+from ...storage._entry import Where, decode_record, encode_entry
 
-__all__ = ["MAGIC", "dumps_framed", "loads_framed", "read_pickle_file", "write_pickle_file"]
+__all__ = ["dumps_framed", "loads_framed", "read_pickle_file", "write_pickle_file"]
 
-MAGIC = b"PERSIST-EXT-PICKLE/1\n"
-_DIGEST_SIZE = 16
+# Files are not keyed: the MAC binds their content, not their name.
+_FILE_KEY = ""
 
 
 def dumps_framed(value: Any) -> bytes:
-    """Return ``MAGIC + digest + pickle(value)``.
+    """Return the signed record of ``value`` (serializer chosen by type, pickle by default).
 
-    Raises :class:`SerializationError` naming the type when ``value`` cannot be pickled.
+    Raises :class:`SerializationError` naming the type when ``value`` cannot be stored.
     """
-    try:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        type_name = f"{type(value).__module__}.{type(value).__qualname__}"
-        raise SerializationError(
-            f"Cannot pickle a value of type {type_name}: {exc}. Store a picklable value "
-            "(plain data, or an object whose attributes are picklable).",
-            type_name=type_name,
-        ) from exc
-    return MAGIC + xxhash.xxh3_128_digest(payload) + payload
+    return encode_entry(_FILE_KEY, value).record()
 
 
 def loads_framed(data: bytes, *, where: str) -> Any:
-    """Check the header and checksum of ``data``, then unpickle it.
+    """Verify the record in ``data`` (checksum, then signature) and decode it.
 
-    ``where`` names the file in error messages.
+    ``where`` names the file in error messages; its folder is what ``persist_ext.trust``
+    would re-sign.
     """
-    if not data.startswith(MAGIC):
-        raise CorruptEntryError(
-            f"{where} was not written by persist_ext (no persist_ext header), so it is not "
-            "unpickled; remove it or move it out of the stash directory.",
-            key=where,
-        )
-    start = len(MAGIC) + _DIGEST_SIZE
-    digest, payload = data[len(MAGIC) : start], memoryview(data)[start:]
-    if xxhash.xxh3_128_digest(payload) != digest:
-        raise InvalidPickle(
-            f"{where} is corrupted (checksum mismatch); delete it and compute the value again.",
-            key=where,
-        )
-    try:
-        return pickle.loads(payload)
-    except Exception as exc:  # the checksum matched, so this is a missing class or module
-        raise CorruptEntryError(
-            f"{where} could not be unpickled: {type(exc).__name__}: {exc}. Make the classes "
-            "it refers to importable again, or delete it.",
-            key=where,
-        ) from exc
+    source = str(Path(where).parent) if where else None
+    return decode_record(_FILE_KEY, data, Where(f"File {where}", source))
 
 
 def write_pickle_file(path: str | os.PathLike[str], value: Any, *, durable: bool = False) -> None:
-    """Atomically replace ``path`` with the framed pickle of ``value``.
+    """Atomically replace ``path`` with the signed record of ``value``.
 
-    The value is pickled before the file is touched, so an unpicklable value leaves the old
-    file (or no file) in place.
+    The value is serialized before the file is touched, so an unstorable value leaves the
+    old file (or no file) in place.
     """
     data = dumps_framed(value)
     with atomic_writer(path, durable=durable, mkdir=False) as handle:

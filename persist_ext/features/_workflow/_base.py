@@ -1,14 +1,16 @@
 """The workflow storage API shared by every storage kind, and its pickling machinery.
 
 A workflow storage keeps one result per ``(workflow_name, task_name)``. Each result is stored
-as one framed blob::
+as one signed record of ``storage/_entry.py`` (the framing every store shares) whose
+serializer is ``"workflow"`` and whose payload is::
 
-    MAGIC | xxh3_128(body) (16 bytes) | body
-    body = u64 len(refs) | refs (pickle of [(serializer name, pid), ...]) | pickle of the object
+    u64 len(refs) | refs (pickle of [(serializer name, pid), ...]) | pickle of the object
 
-The checksum is verified on every read; a mismatch raises
-:class:`~persist_ext.InvalidPickle`. ``refs`` lists the side objects written by persistent
-serializers, so removing a task removes them without unpickling the result.
+The whole payload is signed. Its checksum and MAC are verified before either pickle is
+loaded: a mismatch raises :class:`~persist_ext.InvalidPickle`, a result not signed with this
+machine's secret :class:`~persist_ext.UntrustedEntryError`. ``refs`` lists the side objects
+written by persistent serializers, so removing a task removes them without unpickling the
+result.
 
 Persistent serializers (the seed's ``register_persistent_serializers``) divert objects of
 chosen types out of the pickle through pickle's persistent ids: a serializer class has
@@ -34,9 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import xxhash
-
-from ..._errors import InvalidPickle, SerializationError
+from ..._errors import CorruptEntryError, SerializationError
+from ...storage._entry import Where, open_record, seal
 from ...storage._names import safe_name
 
 __all__ = ["FILE_PROTOCOL", "S3_PROTOCOL", "SideFiles", "WorkflowStorage"]
@@ -45,7 +46,7 @@ logger = logging.getLogger("persist_ext")
 
 FILE_PROTOCOL = "FILE_PROTOCOL"
 S3_PROTOCOL = "S3_PROTOCOL"
-_MAGIC = b"PXWF1\n"
+_SERIALIZER = "workflow"  # sealed here, decoded here: not in the serializer registry
 _U64 = struct.Struct("<Q")
 _PID_TAG = "persist_ext.serializer"
 
@@ -227,24 +228,25 @@ class WorkflowStorage(abc.ABC):
                 type_name=name,
             ) from exc
         refs = pickle.dumps(pickler.refs, protocol=5)
-        body = b"".join([_U64.pack(len(refs)), refs, buffer.getbuffer()])
-        return _MAGIC + xxhash.xxh3_128_digest(body) + body, pickler.refs
+        body = [_U64.pack(len(refs)), refs, buffer.getbuffer()]
+        summary = {"type": "workflow result", "task": task, "workflow": workflow}
+        # Keyed like every file (by content, not by name), so persist_ext.trust can re-sign it.
+        record = seal("", _SERIALIZER, body, summary=summary).record()
+        return record, pickler.refs
 
     def _verified_body(self, workflow: str, task: str, blob: bytes) -> memoryview:
-        view = memoryview(blob)
-        head = len(_MAGIC) + 16
-        if (
-            len(view) < head + 8
-            or view[: len(_MAGIC)] != _MAGIC
-            or xxhash.xxh3_128_digest(view[head:]) != view[len(_MAGIC) : head]
-        ):
-            raise InvalidPickle(
-                f"Task {task!r} of workflow {workflow!r} in {self!r} failed its checksum: the "
-                "stored result is damaged or was not written by persist_ext. Remove it "
-                "(remove_task) and run the task again.",
+        where = Where(
+            f"Task {task!r} of workflow {workflow!r} in {self!r}",
+            str(getattr(self, "path", "")) or None,
+        )
+        name, body = open_record("", blob, where)
+        if name != _SERIALIZER or len(body) < 8:
+            raise CorruptEntryError(
+                f"{where.label} is not a workflow result; remove it (remove_task) and run the "
+                "task again.",
                 key=f"{workflow}/{task}",
             )
-        return view[head:]
+        return body
 
     def _refs(self, workflow: str, task: str, blob: bytes) -> list[tuple[str, Any]]:
         body = self._verified_body(workflow, task, blob)
@@ -275,8 +277,8 @@ class WorkflowStorage(abc.ABC):
         blob, refs = self._encode(w, t, obj)
         try:
             old = self._refs(w, t, self._read(w, t))
-        except (FileNotFoundError, InvalidPickle):
-            old = []
+        except (FileNotFoundError, CorruptEntryError):
+            old = []  # unreadable or untrusted: its side files are never trusted either
         self._write(w, t, blob)
         stale = [ref for ref in old if ref not in refs]
         self._remove_refs(stale, self._protocols_for(w, t))
@@ -290,6 +292,8 @@ class WorkflowStorage(abc.ABC):
             The task has no stored result (workflows use this as "not computed yet").
         InvalidPickle
             The stored bytes do not match their checksum.
+        UntrustedEntryError
+            The result is not signed with this machine's secret (never unpickled).
         """
         w, t = safe_name(workflow_name), safe_name(task_name)
         body = self._verified_body(w, t, self._read(w, t))
@@ -331,8 +335,8 @@ class WorkflowStorage(abc.ABC):
             blob = self._read(w, t)  # FileNotFoundError for a missing named task
             try:
                 refs = self._refs(w, t, blob)
-            except InvalidPickle:
-                refs = []  # a damaged result is removed all the same
+            except CorruptEntryError:
+                refs = []  # a damaged or untrusted result is removed all the same
             self._delete(w, t)
             self._remove_refs(refs, self._protocols_for(w, t))
             self._side_delete_all(w, t)

@@ -1,0 +1,220 @@
+"""A store never reads, deletes or follows anything outside its directory, whatever its index
+says: absolute names, ``..``, symbolic links. Such a row is refused; the store stays usable."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from persist_ext import DirectoryStash, Store, StoreError
+from persist_ext.storage._disk import BLOB_DIR, MODE_BLOB
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file outside every store, in a folder of its own (``removedirs`` would take it)."""
+    folder = tmp_path / "outside" / "deep"
+    folder.mkdir(parents=True)
+    path = folder / "precious.txt"
+    path.write_text("keep me")
+    return path
+
+
+def edit_row(directory: Path, key: str, **columns: object) -> None:
+    con = sqlite3.connect(directory / "cache.db")
+    with con:
+        sets = ", ".join(f"{name} = ?" for name in columns)
+        con.execute(f"UPDATE Cache SET {sets} WHERE key = ?", (*columns.values(), key))
+    con.close()
+
+
+def hostile_names(victim: Path, store: Path) -> list[str]:
+    relative = os.path.relpath(victim, store)
+    return [str(victim), f"{BLOB_DIR}/../{relative}", f"{BLOB_DIR}/../../{relative}", relative]
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_hostile_filename_rows_never_touch_outside(
+    tmp_path: Path, victim: Path, which: int
+) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("big", np.arange(300_000.0))
+        store.set("small", 1)
+        store.set("expired", 2)
+    name = hostile_names(victim, directory)[which]
+    edit_row(directory, "big", filename=name)
+    edit_row(directory, "small", filename=name, mode=MODE_BLOB)
+    edit_row(directory, "expired", filename=name, mode=MODE_BLOB, expire_time=time.time() - 10)
+    (directory / BLOB_DIR / ".last-cleanup").unlink(missing_ok=True)  # daily cleanup: due
+    with Store(directory) as store:  # opening cleans up: nothing outside may go
+        assert victim.read_text() == "keep me"
+        for key in ("big", "small"):
+            with pytest.raises(StoreError, match="refused"):
+                store.get(key)
+            with pytest.raises(StoreError, match="refused"):
+                store.info(key)
+        assert sorted(store.keys()) == ["big", "small"]
+        assert list(store.items_info()) == []  # refused rows are skipped, never followed
+        store.cleanup()
+        store.set("small", 3)  # overwriting a hostile row drops it, never its "file"
+        assert store.get("small") == 3
+        assert store.delete("big")
+        store.set("new", np.ones(300_000))  # the store stays usable
+        np.testing.assert_array_equal(store.get("new"), np.ones(300_000))
+    assert victim.read_text() == "keep me"
+    assert victim.parent.is_dir()
+
+
+def test_other_diskcache_modes_are_never_read(tmp_path: Path, victim: Path) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("k", 1)
+    for mode in (2, 3, 4):  # diskcache's binary, text and pickle files
+        edit_row(directory, "k", filename=str(victim), mode=mode)
+        with Store(directory) as store, pytest.raises(StoreError, match="not written"):
+            store.get("k")
+    assert victim.read_text() == "keep me"
+
+
+def test_symlinked_blob_is_refused(tmp_path: Path, victim: Path) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("big", np.arange(300_000.0))
+        (blob,) = (directory / BLOB_DIR).glob("*.bin")
+        blob.unlink()
+        blob.symlink_to(victim)
+        for mmap in (False, True):
+            with pytest.raises(StoreError, match="symbolic link"):
+                store.get("big", mmap=mmap)
+        assert store.delete("big")
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("name", ["cache.db", "cache.db-wal", BLOB_DIR])
+def test_symlinked_index_or_blob_folder_is_refused(tmp_path: Path, victim: Path, name: str) -> None:
+    other = tmp_path / "other"
+    with Store(other) as store:
+        store.set("secret", np.ones(300_000))
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("x", 1)
+    target = directory / name
+    if target.is_dir():
+        import shutil
+
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    target.symlink_to(other / name if (other / name).exists() else victim)
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="symbolic link"):
+            Store(directory, read_only=read_only)
+    assert victim.read_text() == "keep me"
+
+
+def test_orphan_blob_symlink_is_removed_not_followed(tmp_path: Path, victim: Path) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("x", np.ones(300_000))
+    link = directory / BLOB_DIR / ("a" * 32 + ".bin")
+    link.symlink_to(victim)
+    with Store(directory) as store:
+        store.cleanup()
+    assert victim.read_text() == "keep me"
+
+
+KILLED_WRITER = """
+import os, sys, numpy as np
+from persist_ext.storage import _disk
+from persist_ext import Store
+store = Store(sys.argv[1])
+real = _disk.BlobDisk.write_blob
+def write_then_die(self, buffers):
+    real(self, buffers)
+    os._exit(9)  # killed after writing the blob, before its row commits
+_disk.BlobDisk.write_blob = write_then_die
+store.set("doomed", np.ones(400_000))
+"""
+
+
+def test_killed_writers_blobs_go_on_next_open_and_show_until_then(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("kept", np.arange(300_000.0))
+    reader = Store(directory, read_only=True)
+    for _ in range(2):  # the second writer's open removes the first one's blob
+        done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(directory)], check=False)
+        assert done.returncode == 9
+    assert len(reader.debris()) == 1  # reported (e.g. by %persist info) until removed
+    reader.close()
+    with Store(directory) as store:  # the next open removes them
+        assert store.debris() == []
+        np.testing.assert_array_equal(store.get("kept"), np.arange(300_000.0))
+        assert len(list((directory / BLOB_DIR).glob("*.bin"))) == 1
+
+
+def test_a_live_writers_blob_is_never_removed(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as writer:
+        writer.set("pending", np.ones(300_000))
+        # A blob written by a live process that has not committed its row yet:
+        name, _, handle = writer._disk.write_blob([b"x" * 1000])
+        with Store(directory) as other:  # another process's open and cleanup
+            assert other.debris() == []  # held by a live writer: not debris
+            other.cleanup()
+            assert (directory / name).exists()
+        handle.close()  # the writer "died" without a row: now it is debris
+        with Store(directory) as other:
+            assert not (directory / name).exists()
+        np.testing.assert_array_equal(writer.get("pending"), np.ones(300_000))
+
+
+def test_dead_writers_temp_files_go_on_the_next_stash_write(tmp_path: Path) -> None:
+    stash = DirectoryStash(tmp_path / "d")
+    stash.dump("a", 1)
+    dead = tmp_path / "d" / ".a.dat.0123456789abcdef.tmp"
+    dead.write_bytes(b"half written by a killed process")
+    DirectoryStash(tmp_path / "d").dump("b", 2)
+    assert not dead.exists()
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    from persist_ext import FileStorage, ShelveStash
+
+    old = os.umask(umask)
+    try:
+        with Store(tmp_path / "s") as store:
+            store.set("big", np.ones(300_000))
+            store.set("small", 1)
+        stash = DirectoryStash(tmp_path / "d")
+        stash.dump("k", 1)
+        stash_next = tmp_path / "n"
+        from persist_ext import IncrementKeyDirectoryStash
+
+        IncrementKeyDirectoryStash(stash_next).dump({"x": 1})
+        FileStorage(tmp_path / "wf").save("w", "t", 1)
+        with ShelveStash(tmp_path / "shelf") as shelf:
+            shelf["k"] = 1
+    finally:
+        os.umask(old)
+    files = [
+        p
+        for root in ("s", "d", "n", "wf")
+        for p in (tmp_path / root).rglob("*")
+        if p.is_file() and p.name != ".last-cleanup"
+    ]
+    assert len(files) >= 5
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+    for folder in (tmp_path / "s", tmp_path / "s" / BLOB_DIR):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask, folder
