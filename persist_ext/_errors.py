@@ -24,6 +24,7 @@ Hierarchy::
     │   └── UnknownCheckpointError  (also a KeyError) no checkpoint by that name or id
     ├── ProgressError               (also a ValueError) progress() or a wait policy misused
     ├── CacheError                  (also a ValueError) persist_ext.cache was misused
+    ├── WorkflowError               a workflow graph or its storage was misused
     └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
 
     PersistWarning (UserWarning)
@@ -67,6 +68,7 @@ __all__ = [
     "UnstorableVariableWarning",
     "UntrustedEntryError",
     "WorkerDiedError",
+    "WorkflowError",
 ]
 
 
@@ -208,6 +210,15 @@ class ProgressError(PersistError, ValueError):
 class CacheError(PersistError, ValueError):
     """``persist_ext.cache`` was given something it cannot use (an ``ignore=`` name that is
     not a parameter, a bad ``expire=``, an object that is not a function)."""
+
+
+class WorkflowError(PersistError):
+    """A workflow graph (``@workflow`` nodes, ``LocalWorkflow``) or its storage was misused, or
+    one of its nodes failed (``node`` names it; the cause is chained)."""
+
+    def __init__(self, message: str, *, node: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
 
 
 class PersistWarning(UserWarning):

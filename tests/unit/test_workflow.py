@@ -78,8 +78,8 @@ def test_factory_kinds_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_factory_unknown_kind_lists_known() -> None:
-    with pytest.raises(ValueError, match="known kinds: diskcache, file, memory, redis"):
-        storage_factory({"kind": "S3"})
+    with pytest.raises(ValueError, match="known kinds: S3, diskcache, file, memory, redis, s3"):
+        storage_factory({"kind": "S4"})
 
 
 def test_factory_bad_options_and_keys() -> None:

@@ -366,7 +366,7 @@ def storage_factory(config: dict[str, Any] | None = None) -> Any:
     'FileStorage'
     >>> storage_factory({"kind": "S4"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: Unknown storage kind 'S4'; known kinds: diskcache, file, memory, redis...
+    ValueError: Unknown storage kind 'S4'; known kinds: S3, diskcache, file, memory, redis, s3...
     """
     config = dict(config or {})
     extra = set(config) - {"kind", "options"}
