@@ -29,7 +29,13 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._errors import ConcurrentAccessError, CorruptEntryError, StoreClosedError, StoreError
+from .._errors import (
+    ConcurrentAccessError,
+    CorruptEntryError,
+    InvalidPickle,
+    StoreClosedError,
+    StoreError,
+)
 from .._limits import Budget
 from ._entry import (
     HEADER_FIXED,
@@ -38,7 +44,9 @@ from ._entry import (
     check_key,
     decode_record,
     encode_entry,
+    is_record,
     read_info,
+    resign,
 )
 from ._protocol import MISSING, EntryInfo
 
@@ -273,6 +281,35 @@ class RedisStore:
             header["meta"],
             header["expires"],
         )
+
+    def resign(self) -> tuple[int, int, list[str], list[str]]:
+        """Re-sign every entry with this machine's secret (``persist_ext.trust`` calls this).
+
+        Returns ``(signed, already, corrupt, refused)`` like ``Store.resign``; nothing is
+        decoded, counters (plain integers) are left as they are, expiries are kept.
+        """
+        signed, already, corrupt, refused = 0, 0, [], []
+        for key in self.keys():
+            rkey = self._key(key)
+            with self._errors(key):
+                data = self._client.get(rkey)
+            if data is None or not is_record(data):
+                continue
+            try:
+                new = resign(key, data)
+            except InvalidPickle:
+                corrupt.append(key)
+                continue
+            except CorruptEntryError:
+                refused.append(key)
+                continue
+            if new is None:
+                already += 1
+                continue
+            with self._errors(key):
+                self._client.set(rkey, new, keepttl=True, xx=True)
+            signed += 1
+        return signed, already, corrupt, refused
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""

@@ -205,11 +205,15 @@ def test_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
         FileStorage(tmp_path / "wf").save("w", "t", 1)
         with ShelveStash(tmp_path / "shelf") as shelf:
             shelf["k"] = 1
+        from persist_ext import POD
+
+        with POD(tmp_path / "pod") as pod:
+            pod["k"] = [1, 2]
     finally:
         os.umask(old)
     files = [
         p
-        for root in ("s", "d", "n", "wf")
+        for root in ("s", "d", "n", "wf", "pod")
         for p in (tmp_path / root).rglob("*")
         if p.is_file() and p.name != ".last-cleanup"
     ]

@@ -366,6 +366,23 @@ def test_redis_store_refuses_planted_values(redis_server: str, marker: Path, kin
         store.clear()
 
 
+def test_trust_resigns_a_redis_store(redis_server: str) -> None:
+    from persist_ext import RedisStore
+
+    with other_secret(), RedisStore(redis_server, namespace="trustredis") as store:
+        store.set("k", {"v": 1}, expire=600)
+        store.incr("n")
+    with RedisStore(redis_server, namespace="trustredis") as store:
+        with pytest.raises(UntrustedEntryError):
+            store.get("k")
+        report = persist_ext.trust(store)
+        assert report.signed == 1
+        assert store.get("k") == {"v": 1}
+        assert store.get("n") == 1
+        assert store._client.ttl(store._key("k")) > 0  # the expiry is kept
+        store.clear()
+
+
 def test_trust_resigns_stash_workflow_and_shelf_files(tmp_path: Path) -> None:
     with other_secret():
         DirectoryStash(tmp_path / "d").dump("k", [1])
@@ -407,6 +424,7 @@ def test_secret_is_created_private_in_the_jupyter_data_dir(
     secret = tmp_path / "jupyter" / "persist_ext" / "secret"
     assert _trust.secret_path() == secret
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
     assert len(secret.read_text().strip()) >= 32
 
 
