@@ -1,0 +1,29 @@
+"""tastypy's API under persist_ext: ``import persist_ext.pod as tastypy``.
+
+``POD`` / ``PersistentOrderedDict`` (a dict that syncs itself to JSON files) and ``Tracker``
+/ ``ProgressTracker`` (resumable progress bookkeeping), with the seed's errors. Existing
+tastypy folders open read-only; see docs/pod-and-tracker.md.
+"""
+
+from ._errors import DuplicateKeyError, PersistentOrderedDictIntegrityError
+from .features._pod import (
+    DEFAULT_PROGRESS_TRACKER_MAPPING,
+    POD,
+    JSONSerializer,
+    PersistentOrderedDict,
+    ProgressTracker,
+    Tracker,
+    ls,
+)
+
+__all__ = [
+    "DEFAULT_PROGRESS_TRACKER_MAPPING",
+    "POD",
+    "DuplicateKeyError",
+    "JSONSerializer",
+    "PersistentOrderedDict",
+    "PersistentOrderedDictIntegrityError",
+    "ProgressTracker",
+    "Tracker",
+    "ls",
+]
