@@ -9,7 +9,9 @@ session that just wrote the data):
 * a trivial cell (``x = 1``): median ``run_cell`` time bare, under a no-op cell magic, under
   ``%%persist`` on a hit and on a miss (``--refresh``: run + store); ipycache's hit (unpickle
   the named variables from a file), IPython ``%store -r`` and a ``joblib.Memory`` hit.
-  Target: a ``%%persist`` hit adds <= 1 ms over the bare cell.
+  Target: a ``%%persist`` hit adds <= 0.3 ms over the bare cell. By default such a cell is
+  run rather than restored (it runs faster than ``PersistMagics.min_time``); that path is
+  measured as well.
 * a cell producing a ``mib`` MiB float64 array: restore (hit) vs ``np.load`` of the same
   array from the page cache (target <= 1.1x), a memory-mapped restore (target < 10 ms), the
   store time vs ``np.save`` (target <= 1.25x), and the hits of joblib.Memory, ipycache's
@@ -72,9 +74,16 @@ def _trivial(shell: Any, work: Path, ops: int) -> list[dict[str, Any]]:
     rows = []
     bare = _cell_ms(shell, "x = 1", ops)
     noop = _cell_ms(shell, "%%noop\nx = 1", ops)
+    # By default a cell this cheap is run rather than restored (min_time): that is what a
+    # notebook pays. The restore path is measured too, with min_time = 0.
+    shell.run_cell("%%persist trivial_runs --quiet\nx = 1")
+    runs = _cell_ms(shell, "%%persist trivial_runs --quiet\nx = 1", ops)
+    shell.run_line_magic("config", "PersistMagics.min_time = 0")
     shell.run_cell("%%persist trivial --quiet\nx = 1")
     hit = _cell_ms(shell, "%%persist trivial --quiet\nx = 1", ops)
     miss = _cell_ms(shell, "%%persist trivial_miss --quiet --refresh\nx = 1", max(ops // 4, 20))
+    # The large-value cells below (``stored = source``) are cheap to run too; keep
+    # min_time = 0 so that their store and restore are what is measured.
     # ipycache's hit: the cell text names a pickle file; load it and update the namespace.
     pkl = work / "ipycache.pkl"
     pkl.write_bytes(pickle.dumps({"x": 1}))
@@ -97,7 +106,8 @@ def _trivial(shell: Any, work: Path, ops: int) -> list[dict[str, Any]]:
     rows += [
         row("trivial cell: bare run_cell", bare, "ms"),
         row("trivial cell: no-op cell magic, added", noop - bare, "ms"),
-        row("trivial cell: %%persist hit, added (target <= 1 ms)", hit - bare, "ms"),
+        row("trivial cell: %%persist hit (restore), added (target <= 0.3 ms)", hit - bare, "ms"),
+        row("trivial cell: %%persist, cheaper to run so it runs, added", runs - bare, "ms"),
         row("trivial cell: %%persist miss (run + store), added", miss - bare, "ms"),
         row("trivial cell: ipycache-style hit (unpickle named vars)", ipy, "ms"),
         row("trivial cell: IPython %store -r", store_r, "ms"),

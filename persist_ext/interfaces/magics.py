@@ -26,6 +26,7 @@ The magic bodies are thin dispatchers: they parse arguments and call the cell ca
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 import time
@@ -199,6 +200,8 @@ class PersistMagics(Magics):
         self._stores: dict[str, Any] = {}
         self._caches: dict[str, CellCache] = {}
         self._cell: tuple[str | None, str] = (None, "")
+        self._parsed: dict[str, Any] = {}
+        self._locations: dict[tuple[Any, ...], str] = {}
         self._busy = False
         self._checkpoints: dict[str, Any] = {}
         self._budget_seen: dict[str, tuple[Any, float]] = {}
@@ -213,7 +216,12 @@ class PersistMagics(Magics):
         chosen = args.dir or args.store
         if chosen and "://" in chosen:
             return str(chosen)
-        return str(default_directory(chosen or self.directory or None).absolute())
+        memo = (chosen, self.directory, os.environ.get(ENV_VAR), os.getcwd())
+        if memo not in self._locations:
+            self._locations[memo] = str(
+                default_directory(chosen or self.directory or None).absolute()
+            )
+        return self._locations[memo]
 
     def cache_for(self, location: str) -> CellCache:
         """The cell cache on the store at ``location`` (a directory or a ``redis://`` URL)."""
@@ -360,7 +368,10 @@ class PersistMagics(Magics):
         With a budget set, it is also applied after every cell, with a one-line notice.
         """
         try:
-            args = parse_argstring(self.persist, line)
+            # Parsed lines are remembered: argparse costs more than a cached cell's hit.
+            args = self._parsed.get(line) or parse_argstring(self.persist, line)
+            if len(self._parsed) < 256:
+                self._parsed[line] = args
         except UsageError:
             raise
         except Exception as exc:  # argparse reports through SystemExit / ArgumentError

@@ -27,7 +27,7 @@ from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
 from .._covars import group_variables, load_groups
 from ._analysis import CellCode, analyze_cell
-from ._capture import RunOutcome, replay_outputs, run_recorded
+from ._capture import RunOutcome, replay_outputs, run_plain, run_recorded, transformed
 from ._effects import watch_files
 from ._entry import (
     FILES_KEY,
@@ -159,6 +159,7 @@ class CellCache:
         self._last_name: str | None = None
         self._files: FileDigests | None = None
         self._pending_hits: dict[str, int] = {}
+        self._manifests: dict[str, Manifest] = {}
         atexit.register(self.flush_hits)
 
     # ------------------------------------------------------------------ naming and key
@@ -209,7 +210,7 @@ class CellCache:
             The cell raised (its traceback was already shown); nothing was stored.
         """
         options = options or CellOptions()
-        source = shell.transform_cell(cell)
+        source = transformed(shell, cell)
         try:
             code = analyze_cell(source)
         except SyntaxError:
@@ -287,14 +288,28 @@ class CellCache:
         self._last[name] = _LastRun(key, hit, headline, reason, dict(old or {}))
 
     def _lookup(self, entry_prefix: str, name: str) -> Manifest | None:
+        known = self._manifests.get(entry_prefix)
+        if known is not None:
+            # Entries are immutable once written; one deleted meanwhile fails to load
+            # and the cell runs.
+            return known
         try:
             data = self.store.get(f"{entry_prefix}manifest", None)
-            return None if data is None else Manifest.from_dict(data)
+            manifest = None if data is None else Manifest.from_dict(data)
+            if manifest is not None:
+                self._remember_manifest(manifest)
+            return manifest
         except Exception as exc:
             self._report_corrupt(name, entry_prefix, exc)
             return None
 
+    def _remember_manifest(self, manifest: Manifest) -> None:
+        if len(self._manifests) > 4096:
+            self._manifests.clear()
+        self._manifests[manifest.entry_prefix] = manifest
+
     def _report_corrupt(self, name: str, entry_prefix: str, exc: BaseException) -> None:
+        self._manifests.pop(entry_prefix, None)
         _warn(
             CellCacheWarning,
             f"%%persist {name}: the stored entry cannot be read ({type(exc).__name__}: {exc}); "
@@ -324,6 +339,10 @@ class CellCache:
             values = load_groups(self.store, manifest.variables, mmap=options.mmap)
             outputs = self.store.get(manifest.outputs_key) if manifest.outputs_key else []
         except Exception as exc:
+            if f"{manifest.entry_prefix}manifest" not in self.store:
+                # Removed meanwhile (pruned, cleared, expired, or by another process).
+                self._manifests.pop(manifest.entry_prefix, None)
+                return "its entry was removed"
             self._report_corrupt(manifest.name, manifest.entry_prefix, exc)
             return "its entry could not be read"
         has_result = RESULT in values
@@ -385,8 +404,11 @@ class CellCache:
         digests_before = (
             state_digests(shell, [f for f in state_before if f != "env"]) if store else {}
         )
-        with watch_files() as watch:
-            outcome = run_recorded(shell, cell)
+        if store:
+            with watch_files() as watch:
+                outcome = run_recorded(shell, cell)
+        else:
+            outcome = run_plain(shell, cell)
         if outcome.error is not None:
             raise CellRaisedError(
                 f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
@@ -494,9 +516,13 @@ class CellCache:
 
     def _write_run_mode(self, manifest: Manifest, options: CellOptions, replace: bool) -> bool:
         try:
-            return write_manifest(self.store, manifest, expire=options.expire, replace=replace)
+            written = write_manifest(self.store, manifest, expire=options.expire, replace=replace)
         except Exception:
             return False
+        if written:
+            self._remember_manifest(manifest)
+            self._prune(manifest, keep=max(options.keep, 1))
+        return written
 
     def _save_file_digests(self) -> None:
         digests = self._file_digests()
@@ -584,6 +610,7 @@ class CellCache:
                 "--vars (store only the names you need).",
             )
         if stored:
+            self._remember_manifest(manifest)
             self._prune(manifest, keep=max(options.keep, 1))
         return stored
 
@@ -603,6 +630,7 @@ class CellCache:
             entries.sort(reverse=True)
             for index, (same_code, _, store_key) in enumerate(entries):
                 if not same_code or index >= keep - 1:
+                    self._manifests.pop(store_key[: -len("manifest")], None)
                     delete_entry(self.store, store_key[: -len("manifest")])
         except Exception:  # pruning is housekeeping; a failure must not fail the cell
             pass
@@ -634,6 +662,7 @@ class CellCache:
             self._last.clear()
         else:
             self._last.pop(name, None)
+        self._manifests.clear()
         return clear_entries(self.store, name)
 
     def info(self, directory: str, exists: bool) -> StoreSummary:

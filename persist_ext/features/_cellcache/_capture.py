@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunOutcome", "recording", "replay_outputs", "run_recorded"]
+__all__ = ["RunOutcome", "recording", "replay_outputs", "run_plain", "run_recorded", "transformed"]
 
 # A widget view refers to a comm model that only exists in the kernel that made it; replayed
 # after a restart it would render as an error, so that MIME type is not recorded.
@@ -182,6 +182,35 @@ def recording(shell: Any, source: str | None = None) -> Iterator[list[dict[str, 
             sys.stderr = old_err
 
 
+_TRANSFORMED: dict[str, str] = {}
+
+
+def transformed(shell: Any, cell: str) -> str:
+    """``shell.transform_cell(cell)``, remembered by text (the same cell runs many times)."""
+    found = _TRANSFORMED.get(cell)
+    if found is None:
+        found = shell.transform_cell(cell)
+        if len(_TRANSFORMED) > 1024:
+            _TRANSFORMED.clear()
+        _TRANSFORMED[cell] = found
+    return found
+
+
+def run_plain(shell: Any, source: str) -> RunOutcome:
+    """Run ``source`` as a cell without recording (a cell that is not going to be stored).
+
+    Only the ``;`` handling is patched, so the cell shows exactly what a plain cell would.
+    """
+    hook = shell.displayhook
+    text = transformed(shell, source)
+    start = time.perf_counter()
+    with _patched(hook, "quiet", lambda: bool(hook.semicolon_at_end_of_expression(text))):
+        result = shell.run_cell(source, store_history=False)
+    outcome = RunOutcome(duration=time.perf_counter() - start)
+    outcome.error = result.error_before_exec or result.error_in_exec
+    return outcome
+
+
 def run_recorded(shell: Any, source: str) -> RunOutcome:
     """Run ``source`` as a cell in ``shell`` and record its outputs.
 
@@ -189,7 +218,7 @@ def run_recorded(shell: Any, source: str) -> RunOutcome:
     exception (``error_before_exec`` for a syntax error, else ``error_in_exec``).
     """
     start = time.perf_counter()
-    with recording(shell, shell.transform_cell(source)) as events:
+    with recording(shell, transformed(shell, source)) as events:
         result = shell.run_cell(source, store_history=False)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
     outcome.error = result.error_before_exec or result.error_in_exec

@@ -1,0 +1,178 @@
+"""Each class of silent difference, as a small notebook run plain and under ``%%persist``.
+
+For every notebook: a plain run, a cold run under ``%%persist``, a warm run in a fresh kernel
+(cells restored), then an upstream literal edited and both run again. Every run under
+``%%persist`` must show what the plain run of the same notebook shows (outputs, with the
+``persist:`` notices left out) and end in the same state (a last plain cell prints checks on
+the namespace and global state).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from .conftest import execute
+
+pytestmark = pytest.mark.kernel
+
+CACHED = "#cached\n"
+
+SHARING = [
+    "import numpy as np\nimport matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt",
+    "class Point:\n    def __init__(self, x):\n        self.x = x",
+    "SIZE = 10",
+    CACHED + "a = b = []\nbase = np.arange(float(SIZE))\nview = base[2:6]\nm = np",
+    CACHED + "fig, ax = plt.subplots()\nlines = ax.plot(base)\np = Point(SIZE)\nalias = a",
+    CACHED + "a.append(SIZE)\nview[:] = -1",
+]
+SHARING_CHECKS = [
+    "a is b is alias",
+    "a",
+    "view.base is base",
+    "base.tolist()",
+    "ax.figure is fig",
+    "lines[0].axes is ax",
+    "isinstance(p, Point)",
+    "m is np",
+]
+
+OUTPUTS = [
+    "import pandas as pd",
+    "ROWS = 3",
+    CACHED + "frame = pd.DataFrame({'v': range(ROWS)})\nprint('made', len(frame))\nframe",
+    CACHED + "total = frame.v.sum()\ntotal;",
+    CACHED + "from IPython.display import display, HTML\ndisplay(HTML('<b>x</b>'))\nframe.v.max()",
+    "print(_, Out.get(3) is frame)",
+]
+OUTPUTS_CHECKS = ["_ == frame.v.max()", "total"]
+
+STATE = [
+    "import numpy as np, random, os, sys\nimport pandas as pd\n"
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt",
+    "SEED = 0",
+    CACHED + "np.random.seed(SEED)\nrandom.seed(SEED)\nseeded = True",
+    CACHED + "plt.rcParams['lines.linewidth'] = 4\npd.set_option('display.max_rows', 5)\n"
+    "os.environ['FIDELITY_VAR'] = 'x'\nos.makedirs('out', exist_ok=True)\nconfigured = True",
+    CACHED + "%precision 2\nsample = np.random.rand(3)",
+    "draw = np.random.rand(2)\nwith open('out/draw.txt', 'w') as fh:\n    fh.write(str(draw))",
+    "import math\nmath.pi",
+]
+STATE_CHECKS = [
+    "sample.tolist()",
+    "draw.tolist()",
+    "random.random()",
+    "plt.rcParams['lines.linewidth']",
+    "pd.get_option('display.max_rows')",
+    "os.environ.get('FIDELITY_VAR')",
+    "os.path.isdir('out')",
+    "get_ipython().display_formatter.formatters['text/plain'].float_precision",
+]
+
+INPUTS = [
+    "import pandas as pd\nimport json",
+    "thr = 2\nLOG = []\nLIMIT = 5",
+    "def note(v):\n    LOG.append(v)\ndef cap(v, limit=LIMIT):\n    return min(v, limit)",
+    "df = pd.DataFrame({'x': [1, 2, 3, 4]})",
+    CACHED + "picked = df.query('x > @thr')\nevaluated = pd.eval('df.x * thr')\nnote(len(picked))",
+    CACHED + "capped = cap(10)",
+    CACHED + "with open('params.json', 'w') as fh:\n    json.dump({'k': thr}, fh)",
+    CACHED + "with open('params.json') as fh:\n    params = json.load(fh)",
+]
+INPUTS_CHECKS = ["picked.x.tolist()", "evaluated.tolist()", "LOG", "capped", "params"]
+
+ROUNDTRIP = [
+    "import pandas as pd\nimport numpy as np",
+    "N = 3",
+    CACHED + "periods = pd.DataFrame({'v': range(N)}, "
+    "index=pd.period_range('2020-01', periods=N, freq='M'))\n"
+    "objects = pd.DataFrame({'l': [[i] for i in range(N)], 'd': [{'k': i} for i in range(N)]})\n"
+    "daily = pd.Series(range(N), index=pd.date_range('2021-01-01', periods=N, freq='D'))\n"
+    "masked = np.ma.masked_array(np.array([1, 'a', None], dtype=object), mask=[0, 1, 0])",
+]
+ROUNDTRIP_CHECKS = [
+    "[len(periods), len(objects), len(daily)]",
+    "type(periods.index).__name__",
+    "periods.index.freqstr",
+    "type(objects.l[0]).__name__",
+    "objects.d[1]",
+    "daily.index.freqstr",
+    "type(masked).__name__",
+    "masked.mask.tolist()",
+]
+
+NOTEBOOKS = {
+    "sharing": (SHARING, SHARING_CHECKS, ("SIZE = 10", "SIZE = 12")),
+    "outputs": (OUTPUTS, OUTPUTS_CHECKS, ("ROWS = 3", "ROWS = 4")),
+    "state": (STATE, STATE_CHECKS, ("SEED = 0", "SEED = 1")),
+    "inputs": (INPUTS, INPUTS_CHECKS, ("thr = 2", "thr = 3")),
+    "roundtrip": (ROUNDTRIP, ROUNDTRIP_CHECKS, ("N = 3", "N = 4")),
+}
+
+_ADDRESS = re.compile(r"0x[0-9a-f]+")
+
+
+def build(cells: list[str], checks: list[str], cached: bool) -> nbformat.NotebookNode:
+    sources = ["%load_ext persist_ext\n%config PersistMagics.min_time = 0"]
+    for index, cell in enumerate(cells):
+        if cell.startswith(CACHED):
+            body = cell[len(CACHED) :]
+            sources.append(f"%%persist c{index}\n{body}" if cached else body)
+        else:
+            sources.append(cell)
+    sources.append("\n".join(f"print({check!r}, '=>', repr({check}))" for check in checks))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    return notebook
+
+
+def seen(notebook: nbformat.NotebookNode) -> list[list[str]]:
+    """What each cell showed: output kinds and their text, without the cache's notices."""
+    shown = []
+    for cell in notebook.cells:
+        parts = []
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                text = "".join(
+                    line
+                    for line in output.text.splitlines(keepends=True)
+                    if not line.startswith("persist: ")
+                )
+                if text:
+                    parts.append(f"{output.name}:{text}")
+            elif output.output_type == "error":
+                parts.append(f"error:{output.ename}")
+            else:
+                data = output.get("data", {})
+                kinds = ",".join(sorted(k for k in data if k != "text/plain"))
+                parts.append(f"{output.output_type}[{kinds}]:{data.get('text/plain', '')}")
+        shown.append([_ADDRESS.sub("0x", p) for p in parts])
+    return shown
+
+
+def restored(notebook: nbformat.NotebookNode) -> int:
+    return sum("persist: restored" in o.get("text", "") for c in notebook.cells for o in c.outputs)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_persist_runs_show_and_leave_what_plain_runs_do(name: str, tmp_path: Path) -> None:
+    cells, checks, (old, new) = NOTEBOOKS[name]
+    edited = [c.replace(old, new) for c in cells]
+    plain_dir, cached_dir = tmp_path / "plain", tmp_path / "cached"
+    plain_dir.mkdir()
+    cached_dir.mkdir()
+
+    plain = seen(execute(build(cells, checks, cached=False), plain_dir))
+    cold = execute(build(cells, checks, cached=True), cached_dir)
+    warm = execute(build(cells, checks, cached=True), cached_dir)
+    assert seen(cold) == plain
+    assert seen(warm) == plain
+    assert restored(warm) >= 1  # the warm run really restored cells
+
+    plain_edit = seen(execute(build(edited, checks, cached=False), plain_dir))
+    cached_edit = execute(build(edited, checks, cached=True), cached_dir)
+    assert seen(cached_edit) == plain_edit
+    assert plain_edit != plain  # the edit changes what the notebook shows
