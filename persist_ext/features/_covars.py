@@ -80,10 +80,14 @@ class Group:
     complete
         ``False`` when the walk ran out of budget for at least one of them, so they were
         grouped conservatively rather than by what they really share.
+    views
+        Some numpy array reached is a view of another array; :func:`save_groups` then
+        stores views linked to their base (which costs a copy of each array on load).
     """
 
     names: tuple[str, ...]
     complete: bool = True
+    views: bool = False  # some numpy array in it is a view (stored linked to its base)
 
 
 def _array_root(arr: Any) -> Any:
@@ -101,6 +105,7 @@ class _Walker:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.exhausted = False
+        self.saw_view = False
         np = sys.modules.get("numpy")
         pd = sys.modules.get("pandas")
         self.ndarray = np.ndarray if np is not None else ()
@@ -123,6 +128,8 @@ class _Walker:
                 return found
             if self.ndarray and isinstance(obj, self.ndarray):
                 root = _array_root(obj)
+                if root is not obj:
+                    self.saw_view = True
                 key = id(root if root.base is None else root.base)
                 if key in found:
                     continue
@@ -213,6 +220,7 @@ def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) 
     owner: dict[int, str] = {}
     walker = _Walker(budget)
     unfinished: list[str] = []
+    with_views: set[str] = set()
     keep_alive = []  # ids are only meaningful while their objects live
     for name in names:
         if walker.exhausted:
@@ -220,7 +228,10 @@ def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) 
             continue
         value = values[name]
         keep_alive.append(value)
+        walker.saw_view = False
         reached = walker.reach(value)
+        if walker.saw_view:
+            with_views.add(name)
         if walker.exhausted:
             unfinished.append(name)
         for key in reached:
@@ -234,7 +245,10 @@ def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) 
     for name in names:
         members.setdefault(find(name), []).append(name)
     complete = not unfinished
-    groups = [Group(tuple(sorted(group)), complete) for group in members.values()]
+    groups = [
+        Group(tuple(sorted(group)), complete, views=bool(with_views & set(group)) or not complete)
+        for group in members.values()
+    ]
     groups.sort(key=lambda g: names.index(g.names[0]) if g.names else 0)
     return groups
 
@@ -266,9 +280,10 @@ def _import_module(name: str) -> types.ModuleType:
 class _SharingPickler(pickle.Pickler):
     """Pickle protocol 5 that keeps numpy views linked to their base and modules by name."""
 
-    def __init__(self, file: Any, buffer_callback: Any) -> None:
+    def __init__(self, file: Any, buffer_callback: Any, link_views: bool = True) -> None:
         super().__init__(file, protocol=5, buffer_callback=buffer_callback)
-        self._ndarray = getattr(sys.modules.get("numpy"), "ndarray", None)
+        numpy_array = getattr(sys.modules.get("numpy"), "ndarray", None)
+        self._ndarray = numpy_array if link_views else None
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, types.ModuleType):
@@ -309,8 +324,11 @@ class _SharingPickler(pickle.Pickler):
         return NotImplemented
 
 
-def dumps_shared(value: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
+def dumps_shared(value: Any, *, link_views: bool = True) -> tuple[bytes, list[pickle.PickleBuffer]]:
     """Pickle ``value`` keeping views linked and modules by name; large buffers out of band.
+
+    With ``link_views=False`` arrays use numpy's own reduction (no copy on load; a view is
+    then stored as a copy of its data).
 
     Raises
     ------
@@ -320,7 +338,7 @@ def dumps_shared(value: Any) -> tuple[bytes, list[pickle.PickleBuffer]]:
     buffers: list[pickle.PickleBuffer] = []
     out = io.BytesIO()
     try:
-        _SharingPickler(out, buffers.append).dump(value)
+        _SharingPickler(out, buffers.append, link_views).dump(value)
     except Exception as exc:
         raise SerializationError(
             f"cannot pickle {type(exc).__name__}: {exc}", type_name=type(value).__name__
@@ -340,8 +358,8 @@ class _Packed:
     ``PickleBuffer`` so large arrays are written without a copy.
     """
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.data, self.buffers = dumps_shared(values)
+    def __init__(self, values: dict[str, Any], link_views: bool = True) -> None:
+        self.data, self.buffers = dumps_shared(values, link_views=link_views)
 
     def __reduce__(self) -> Any:
         return _unpack, (self.data, *self.buffers)
@@ -434,7 +452,7 @@ def save_groups(
             if len(names) == 1 and _raw_array(values[names[0]]):
                 info = store.set(key, values[names[0]], expire=expire, meta={"variables": names})
             else:
-                packed = _Packed({n: values[n] for n in names})
+                packed = _Packed({n: values[n] for n in names}, link_views=group.views)
                 info = store.set(
                     key, packed, expire=expire, meta={"variables": names, "group": True}
                 )

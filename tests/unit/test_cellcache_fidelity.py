@@ -334,3 +334,25 @@ def test_a_cell_cheaper_than_a_restore_runs_and_list_says_so(shell, cache) -> No
     assert not second.hit
     assert shell.user_ns["counter"] == [1, 1]
     assert "runs: it runs in" in repr(cache.list())
+
+
+# ----------------------------------------------------------------------- bounded work
+def test_huge_input_is_not_fingerprinted_and_the_cell_runs(shell, cache, monkeypatch) -> None:
+    from persist_ext._errors import CellCacheWarning
+    from persist_ext.features._cellcache import _key
+
+    monkeypatch.setattr(_key, "FINGERPRINT_BUDGET", 1000)
+    shell.user_ns["rows"] = [{"i": i} for i in range(5000)]
+    with pytest.warns(CellCacheWarning, match="more than 1,000 Python objects"):
+        result, _ = run(cache, shell, "n = len(rows)")
+    assert not result.hit
+    assert shell.user_ns["n"] == 5000
+
+
+def test_cyclic_values_are_fingerprinted_stored_and_restored(shell, cache) -> None:
+    shell.run_cell("loop = []\nloop.append(loop)")
+    cell = "ring = {'self': None}\nring['self'] = ring\nsize = len(loop)"
+    run(cache, shell, cell)
+    forget(shell, "ring", "size")
+    assert run(cache, shell, cell)[0].hit
+    assert shell.user_ns["ring"]["self"] is shell.user_ns["ring"]

@@ -300,6 +300,60 @@ def build_key(
 _ABSENT = object()
 
 
+FINGERPRINT_BUDGET = 1_000_000
+"""Python objects an input may hold before fingerprinting it is given up (with a note)."""
+
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _too_large(value: Any, budget: int | None = None) -> str | None:
+    """Why fingerprinting ``value`` would take unbounded time, or ``None``.
+
+    Counts the Python objects a fingerprint would visit one by one (buffers of arrays and
+    frames are hashed at memory speed and count once); cycles are visited once.
+    """
+    budget = FINGERPRINT_BUDGET if budget is None else budget
+    np = sys.modules.get("numpy")
+    pd = sys.modules.get("pandas")
+    seen: set[int] = set()
+    stack = [value]
+    count = 0
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, _SCALARS):
+            count += 1
+        elif id(obj) in seen:
+            continue
+        else:
+            seen.add(id(obj))
+            count += 1
+            if isinstance(obj, (list, tuple, set, frozenset)):
+                if len(obj) > budget:
+                    count += len(obj)
+                else:
+                    stack.extend(obj)
+            elif isinstance(obj, dict):
+                if len(obj) > budget:
+                    count += len(obj)
+                else:
+                    stack.extend(obj.keys())
+                    stack.extend(obj.values())
+            elif np is not None and isinstance(obj, np.ndarray):
+                if obj.dtype.hasobject:
+                    count += obj.size
+            elif pd is not None and isinstance(obj, (pd.DataFrame, pd.Series, pd.Index)):
+                dtypes = obj.dtypes if isinstance(obj, pd.DataFrame) else [obj.dtype]
+                count += len(obj) * sum(1 for d in dtypes if d == object)
+            elif isinstance(getattr(obj, "__dict__", None), dict):
+                stack.extend(vars(obj).values())
+        if count > budget:
+            return (
+                f"it holds more than {budget:,} Python objects; fingerprinting it could take "
+                "minutes"
+            )
+    return None
+
+
 def _add_input(
     name: str,
     value: Any,
@@ -310,8 +364,15 @@ def _add_input(
     *,
     label: str = "input",
 ) -> None:
+    too_large = _too_large(value)
+    if too_large:
+        unhashable[name] = f"{_describe(value)}: {too_large}"
+        return
     try:
         digest = fingerprint(value)
+    except RecursionError:
+        unhashable[name] = f"{_describe(value)}: it is nested too deeply to fingerprint"
+        return
     except Exception as exc:  # FingerprintError, or a broken __reduce__ in user code
         unhashable[name] = f"{_describe(value)}: {exc}"
         return
