@@ -343,7 +343,7 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
                     count += obj.size
             elif pd is not None and isinstance(obj, (pd.DataFrame, pd.Series, pd.Index)):
                 dtypes = obj.dtypes if isinstance(obj, pd.DataFrame) else [obj.dtype]
-                count += len(obj) * sum(1 for d in dtypes if d == object)
+                count += len(obj) * sum(1 for d in dtypes if getattr(d, "kind", "") == "O")
             elif isinstance(getattr(obj, "__dict__", None), dict):
                 stack.extend(vars(obj).values())
         if count > budget:
