@@ -66,6 +66,10 @@ def _short(value: Any) -> str:
         return f"<{_describe(value)}>"
 
 
+class _Unbound(TypeError):
+    """The arguments do not match the signature (the call itself will say so)."""
+
+
 class _Flight:
     """One call being computed in this process; others making the same call wait on it."""
 
@@ -173,8 +177,11 @@ class CachedFunction:
     # ------------------------------------------------------------------ keys
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> CallKey:
         """The key of ``fn(*args, **kwargs)`` now; ``TypeError`` if the arguments do not bind."""
+        try:
+            arguments = self._binder.bind(args, kwargs)
+        except TypeError as exc:
+            raise _Unbound(str(exc)) from exc
         code = self._code.current()
-        arguments = self._binder.bind(args, kwargs)
         found, unhashable = argument_components(arguments, self.ignore, _describe)
         return CallKey(
             digest=call_digest(code.digest, found),
@@ -197,8 +204,15 @@ class CachedFunction:
     def _usable_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> CallKey | None:
         try:
             key = self.key(args, kwargs)
-        except TypeError:
+        except _Unbound:
             return None  # the call itself raises the right TypeError
+        except Exception as exc:  # the cache must never make the call fail
+            self._warn(
+                f"key:{type(exc).__name__}",
+                f"{self.name}: the call key cannot be computed ({type(exc).__name__}: {exc}); "
+                "calls run without the cache.",
+            )
+            return None
         if key.unhashable:
             for name, why in key.unhashable.items():
                 self._warn(
