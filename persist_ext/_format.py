@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-__all__ = ["format_age", "format_ago", "format_duration", "format_size"]
+__all__ = ["format_ago", "format_duration", "format_size"]
 
 
 def format_size(size: int | None) -> str:
@@ -24,23 +24,15 @@ def format_size(size: int | None) -> str:
     return "?"  # pragma: no cover - loop always returns
 
 
-def format_age(created: float | None, now: float | None = None) -> str:
-    """Age of an entry: ``'42s'``, ``'5m'``, ``'3h'``, ``'2d'``; ``'?'`` when unknown.
+def format_ago(when: float | None, now: float | None = None) -> str:
+    """How long ago a timestamp was: ``'just now'``, ``'42 s ago'``, ``'2 h ago'``; ``'?'``
+    when unknown. The one age format of every surface (magics, widgets, the panel).
 
-    >>> format_age(100.0, now=142.0), format_age(0.0, now=7200.0), format_age(None)
-    ('42s', '2h', '?')
+    >>> format_ago(100.0, now=142.0), format_ago(0.0, now=7200.0), format_ago(None)
+    ('42 s ago', '2 h ago', '?')
     """
-    if created is None:
+    if when is None:
         return "?"
-    seconds = max(0.0, (time.time() if now is None else now) - created)
-    for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= span:
-            return f"{int(seconds // span)}{unit}"
-    return f"{int(seconds)}s"
-
-
-def format_ago(when: float, now: float | None = None) -> str:
-    """A timestamp as ``'2 h ago'`` (or ``'just now'``)."""
     delta = max((now or time.time()) - when, 0.0)
     if delta < 5:
         return "just now"

@@ -18,7 +18,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-from ..._format import format_age, format_size
+from ..._format import format_ago, format_size
 from ._browser_sources import Entry, EntrySource, source_for
 from ._live import LiveDisplay
 from ._preview import summary_html, value_html
@@ -144,7 +144,7 @@ def _row(entry: Entry) -> dict[str, str]:
         "key": entry.key,
         "type": entry.type,
         "size": format_size(entry.size),
-        "age": format_age(entry.created),
+        "age": format_ago(entry.created),
     }
 
 

@@ -14,7 +14,7 @@ import io
 import time
 from typing import Any
 
-from ..._format import format_age, format_size
+from ..._format import format_ago, format_size
 from ._browser_sources import Entry
 
 __all__ = ["summary_html", "value_html"]
@@ -73,7 +73,7 @@ def summary_html(entry: Entry) -> str:
             "?"
             if entry.created is None
             else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created))
-            + f" ({format_age(entry.created)} ago)",
+            + f" ({format_ago(entry.created)})",
         ],
     ]
     if entry.serializer:
