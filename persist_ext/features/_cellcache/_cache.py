@@ -51,7 +51,7 @@ from ._inspect import (
     stored_entries,
 )
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
-from ._state import capture_all, state_digests
+from ._state import CHECKED_FACETS, capture_all, state_digests
 from ._units import record_use
 from ._views import EntryDetails, EntryTable, StoreSummary
 
@@ -402,7 +402,9 @@ class CellCache:
         before = dict(ns)  # references, so an id cannot be reused by a new object meanwhile
         state_before = capture_all(shell) if store else {}
         digests_before = (
-            state_digests(shell, [f for f in state_before if f != "env"]) if store else {}
+            state_digests(shell, [f for f in state_before if f in CHECKED_FACETS], state_before)
+            if store
+            else {}
         )
         if store:
             with watch_files() as watch:

@@ -30,7 +30,15 @@ from typing import Any
 
 import xxhash
 
-__all__ = ["FACETS", "Facet", "StateChange", "capture_all", "changes_between", "state_digests"]
+__all__ = [
+    "CHECKED_FACETS",
+    "FACETS",
+    "Facet",
+    "StateChange",
+    "capture_all",
+    "changes_between",
+    "state_digests",
+]
 
 
 @dataclass(frozen=True)
@@ -89,24 +97,34 @@ def _numpy_apply(shell: Any, snapshot: Any) -> None:
 
 
 # --------------------------------------------------------------------------- matplotlib
+# The backend is chosen by %matplotlib (a magic that makes its cell always run), and its
+# "auto" value is a sentinel object: it is neither compared nor put back.
+_RC_SKIP = frozenset({"backend", "backend_fallback"})
+
+
 def _rc_capture(shell: Any) -> Any:
     mpl = sys.modules.get("matplotlib")
     params = getattr(mpl, "rcParams", None)
     if params is None:
         return None
-    # dict.copy skips RcParams' per-key validation and deprecation checks: a C-speed copy.
-    return dict.copy(params) if isinstance(params, dict) else dict(params)
+    # dict.items reads the stored values directly: RcParams.__getitem__ would validate,
+    # warn about deprecated keys and resolve the backend, 300 times per snapshot.
+    items = dict.items(params) if isinstance(params, dict) else params.items()
+    return {k: v for k, v in items if k not in _RC_SKIP}
 
 
 def _rc_digest(snapshot: Any) -> str:
-    return _hash_text(repr(sorted((k, repr(v)) for k, v in snapshot.items())))
+    text = repr(sorted((k, repr(v)) for k, v in snapshot.items()))
+    return _hash_text(_ADDRESS.sub("", text))
 
 
 def _rc_apply(shell: Any, snapshot: Any) -> None:
     import matplotlib
 
     current = _rc_capture(shell) or {}
-    changed = {k: v for k, v in snapshot.items() if current.get(k, _ABSENT) != v}
+    changed = {
+        k: v for k, v in snapshot.items() if k not in _RC_SKIP and current.get(k, _ABSENT) != v
+    }
     if changed:
         matplotlib.rcParams.update(changed)
 
@@ -252,6 +270,20 @@ FACETS: dict[str, Facet] = {
 }
 
 
+CHECKED_FACETS = frozenset(
+    {
+        "random",
+        "numpy.random",
+        "rcParams",
+        "pandas.options",
+        "ipython.display",
+        "ipython.printers",
+        "cwd",
+    }
+)
+"""Facets a cell can *read* (their digests may be checks); the others are only changed."""
+
+
 def capture_all(shell: Any, names: Iterable[str] | None = None) -> dict[str, Any]:
     """Snapshots of every facet (or of ``names``) that exists in this process."""
     out: dict[str, Any] = {}
@@ -268,11 +300,14 @@ def capture_all(shell: Any, names: Iterable[str] | None = None) -> dict[str, Any
 _DIGESTS: dict[str, tuple[Any, str]] = {}
 
 
-def state_digests(shell: Any, names: Iterable[str]) -> dict[str, str]:
+def state_digests(
+    shell: Any, names: Iterable[str], snapshots: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Stable digests of the current state of ``names`` (missing facets are ``"absent"``).
 
     The last snapshot and digest of each facet are remembered, so an unchanged rcParams
-    costs one dict comparison instead of a re-hash.
+    costs one dict comparison instead of a re-hash. ``snapshots`` (from :func:`capture_all`)
+    saves capturing again.
     """
     out: dict[str, str] = {}
     for name in names:
@@ -280,7 +315,10 @@ def state_digests(shell: Any, names: Iterable[str]) -> dict[str, str]:
         if facet is None:
             out[name] = "unknown"
             continue
-        snapshot = capture_all(shell, [name]).get(name)
+        if snapshots is not None:
+            snapshot = snapshots.get(name)
+        else:
+            snapshot = capture_all(shell, [name]).get(name)
         if snapshot is None:
             out[name] = "absent"
             continue
