@@ -89,3 +89,33 @@ def test_looking_never_creates_a_store(ip, tmp_path: Path) -> None:
         with pytest.raises(UsageError):
             ip.run_line_magic("persist", line)
     assert not (tmp_path / ".persist").exists()
+
+
+def _two_runs(ip) -> None:
+    body = "import time\ntime.sleep(0.05)\nx = [i * i for i in range(n)]"
+    for n in (3, 4):
+        ip.user_ns["n"] = n
+        with capture_output():
+            ip.run_cell_magic("persist", "frame", body)
+    with capture_output():
+        ip.run_cell_magic("persist", "other", "import time\ntime.sleep(0.05)\ny = 2")
+
+
+def test_list_says_what_tells_two_runs_of_a_cell_apart(ip) -> None:
+    _two_runs(ip)
+    table = ip.run_line_magic("persist", "list")
+    lines = repr(table).splitlines()
+    assert lines[0].split()[-1] == "inputs"
+    frames = [line for line in lines if line.startswith("frame")]
+    assert len(frames) == 2
+    digests = {line.split()[-1] for line in frames}
+    assert all("input:n" in line for line in frames)
+    assert len(digests) == 2  # the two runs show different digests of n
+    (other,) = [line for line in lines if line.startswith("other")]
+    assert other.split()[-1] == "-"
+
+
+def test_info_counts_cells_not_runs(ip) -> None:
+    _two_runs(ip)
+    info = repr(ip.run_line_magic("persist", "info"))
+    assert "cached cells: 2 (3 stored runs)" in info

@@ -144,6 +144,8 @@ class Manifest:
             "sizes": dict(self.sizes),
             "n_outputs": self.n_outputs,
             "inputs": sorted(k for k in self.components if k != "code"),
+            # Short digests of the key's parts: what tells two stored runs of a cell apart.
+            "digests": {k: str(v)[:8] for k, v in self.components.items()},
             "mode": self.mode,
             "run_reason": self.run_reason,
         }
@@ -162,6 +164,7 @@ class StoredCell:
     hits: int
     expires: float | None = None
     run_reason: str = ""
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 def iter_manifests(

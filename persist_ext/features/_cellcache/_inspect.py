@@ -49,6 +49,7 @@ def stored_entries(store: KeyValueStore) -> list[StoredCell]:
                 hits=_hits(store, store_key[: -len("manifest")]),
                 expires=info.expires,
                 run_reason=str(meta.get("run_reason", "")) if meta.get("mode") == "run" else "",
+                digests=dict(meta.get("digests", {})),
             )
         )
     found.sort(key=lambda e: e.created, reverse=True)
@@ -105,7 +106,8 @@ def store_summary(store: KeyValueStore, directory: str, exists: bool) -> StoreSu
     return StoreSummary(
         directory=directory,
         exists=True,
-        entries=len(entries),
+        entries=len({e.name for e in entries}),
+        runs=len(entries),
         size=sum(e.size for e in entries),
         volume=volume,
         debris_files=len(debris),

@@ -43,7 +43,9 @@ class EntryTable:
     """``%persist list``: one row per stored cell run (name, size, age, run time, hits).
 
     A cell that is run rather than restored (cheaper to run, or with effects that cannot be
-    re-applied) shows ``runs: <why>`` instead of a hit count.
+    re-applied) shows ``runs: <why>`` instead of a hit count. When a cell has several stored
+    runs (one per set of inputs), an ``inputs`` column shows what tells them apart: the key
+    parts that differ between its runs, with a short digest of each (``var:n 3f2a9c1b``).
     """
 
     entries: list[StoredCell]
@@ -51,9 +53,26 @@ class EntryTable:
 
     HEADERS = ["name", "variables", "size", "age", "run time", "hits"]
 
+    def headers(self) -> list[str]:
+        return self.HEADERS + (["inputs"] if self._differing() else [])
+
+    def _differing(self) -> dict[str, list[str]]:
+        """Per cell name with several runs: the key parts whose digests differ between them."""
+        by_name: dict[str, list[StoredCell]] = {}
+        for entry in self.entries:
+            by_name.setdefault(entry.name, []).append(entry)
+        found = {}
+        for name, runs in by_name.items():
+            if len(runs) > 1:
+                parts = sorted({p for run in runs for p in run.digests})
+                found[name] = [p for p in parts if len({r.digests.get(p) for r in runs}) > 1]
+        return found
+
     def rows(self) -> list[list[str]]:
-        return [
-            [
+        differing = self._differing()
+        rows = []
+        for e in self.entries:
+            row = [
                 e.name,
                 ", ".join(e.variables) or "-",
                 format_size(e.size),
@@ -61,18 +80,21 @@ class EntryTable:
                 format_duration(e.duration),
                 f"runs: {e.run_reason}" if e.run_reason else str(e.hits),
             ]
-            for e in self.entries
-        ]
+            if differing:
+                parts = differing.get(e.name, [])
+                row.append(", ".join(f"{p} {e.digests.get(p, '-')}" for p in parts) or "-")
+            rows.append(row)
+        return rows
 
     def __repr__(self) -> str:
         if not self.entries:
             return f"No cached cells in {self.directory or 'the store'}."
-        return _table_text(self.HEADERS, self.rows())
+        return _table_text(self.headers(), self.rows())
 
     def _repr_html_(self) -> str:
         if not self.entries:
             return f"<p>{html.escape(repr(self))}</p>"
-        return _table_html(self.HEADERS, self.rows())
+        return _table_html(self.headers(), self.rows())
 
 
 @dataclass
@@ -119,7 +141,8 @@ class StoreSummary:
 
     directory: str
     exists: bool
-    entries: int = 0
+    entries: int = 0  # cached cells (by name)
+    runs: int = 0  # stored runs of them (a cell keeps one per set of inputs, up to `keep`)
     size: int = 0
     volume: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -131,7 +154,9 @@ class StoreSummary:
             return f"persist_ext store: {self.directory} (not created yet)"
         text = (
             f"persist_ext store: {self.directory}\n"
-            f"cached cells: {self.entries}, {format_size(self.size)} of variables"
+            f"cached cells: {self.entries}"
+            + (f" ({self.runs} stored runs)" if self.runs > self.entries else "")
+            + f", {format_size(self.size)} of variables"
         )
         if self.volume is not None:
             text += f"\non disk: {format_size(self.volume)}"
