@@ -5,6 +5,8 @@ Hierarchy::
     PersistError (Exception)
     ├── StoreError                  a store cannot be opened, read or written
     │   ├── StoreClosedError        (also a RuntimeError) the store was closed
+    │   ├── StoreConfigError        (also TypeError, ValueError) a bad argument or setting
+    │   │   └── InvalidKeyError     a key no store can take (not a str, a lone surrogate)
     │   └── CorruptEntryError       an entry exists but cannot be decoded
     │       ├── InvalidPickle       (also a ValueError) a checksum did not match
     │       ├── PersistentOrderedDictIntegrityError   a POD file is missing or damaged
@@ -51,6 +53,7 @@ __all__ = [
     "EvictionWarning",
     "FingerprintError",
     "GroupBusyError",
+    "InvalidKeyError",
     "InvalidPickle",
     "PODError",
     "PersistError",
@@ -60,6 +63,7 @@ __all__ = [
     "ProgressError",
     "SerializationError",
     "StoreClosedError",
+    "StoreConfigError",
     "StoreError",
     "TaskError",
     "TaskTimeoutError",
@@ -89,6 +93,15 @@ class StoreError(PersistError):
 
 class StoreClosedError(StoreError, RuntimeError):
     """An operation was attempted on a store after ``close()``."""
+
+
+class StoreConfigError(StoreError, TypeError, ValueError):
+    """A store was given an argument or setting it cannot use (a bad namespace, expiry,
+    ``meta``, URL, or a server configured to lose entries); the message names what to change."""
+
+
+class InvalidKeyError(StoreConfigError):
+    """A store key that is not a ``str``, or holds characters UTF-8 cannot encode."""
 
 
 class CorruptEntryError(StoreError):

@@ -7,7 +7,9 @@ tastypy folders open read-only; see docs/pod-and-tracker.md.
 
 from ._errors import DuplicateKeyError, PersistentOrderedDictIntegrityError
 from .features._pod import (
+    DEFAULT_FILE_SIZE,
     DEFAULT_PROGRESS_TRACKER_MAPPING,
+    DEFAULT_SYNC_AT,
     POD,
     JSONSerializer,
     PersistentOrderedDict,
@@ -17,7 +19,9 @@ from .features._pod import (
 )
 
 __all__ = [
+    "DEFAULT_FILE_SIZE",
     "DEFAULT_PROGRESS_TRACKER_MAPPING",
+    "DEFAULT_SYNC_AT",
     "POD",
     "DuplicateKeyError",
     "JSONSerializer",

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,62 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def redis_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start extra ``redis-server``s with given settings: ``url = redis_factory(*args)``.
+
+    For tests that need a server configured differently from ``redis_server`` (an evicting
+    ``maxmemory-policy``, a tiny ``maxmemory``). Each is stopped when the test ends. Skips or
+    fails like ``redis_server`` when ``redis-server`` is missing.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get(REQUIRE_REDIS) == "1":
+            pytest.fail(f"{message}, and {REQUIRE_REDIS}=1 requires it.")
+        pytest.skip(message)
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> str:
+        workdir: Path = tmp_path_factory.mktemp("redis-extra")
+        port = _free_port()
+        proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str(workdir / "redis.log"),
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        deadline = time.monotonic() + 20
+        while not _ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"redis-server {args} did not start on port {port}")
+            time.sleep(0.05)
+        return f"redis://127.0.0.1:{port}/0"
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -36,7 +36,14 @@ from typing import Any
 
 import xxhash
 
-from .._errors import CorruptEntryError, InvalidPickle, SerializationError, UntrustedEntryError
+from .._errors import (
+    CorruptEntryError,
+    InvalidKeyError,
+    InvalidPickle,
+    SerializationError,
+    StoreConfigError,
+    UntrustedEntryError,
+)
 from ._protocol import EntryInfo
 from ._serializers import dump_value, serializer_named, summarize
 from ._trust import MAC_SIZE, mac_hasher, trust_hint
@@ -47,10 +54,12 @@ __all__ = [
     "EncodedEntry",
     "Header",
     "Where",
+    "check_expire",
     "check_key",
     "decode_record",
     "encode_entry",
     "is_record",
+    "is_storable_key",
     "open_record",
     "parse_header",
     "read_info",
@@ -67,11 +76,48 @@ _DOMAIN = b"persist_ext record v2\0"
 
 
 def check_key(key: object) -> None:
-    """Refuse a key that is not a ``str`` (every store keys on strings, never on pickles)."""
+    """Refuse a key that is not a ``str`` (every store keys on strings, never on pickles).
+
+    Also refuses a ``str`` holding a lone surrogate (what ``os.listdir`` returns for a file name
+    that is not UTF-8): no store can write it, so it is refused before anything is touched.
+    """
     if not isinstance(key, str):
-        raise TypeError(
+        raise InvalidKeyError(
             f"Store keys are str (a digest or a '/'-separated name), not {type(key).__name__}; "
             "hash other keys with persist_ext.fingerprint()."
+        )
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidKeyError(
+                f"Store key {key!r} holds a lone surrogate {key[exc.start]!r} at index "
+                f"{exc.start}, which UTF-8 cannot encode; convert it first, e.g. "
+                "key.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')",
+                key=key.encode("utf-8", "replace").decode(),
+            ) from None
+
+
+def is_storable_key(key: object) -> bool:
+    """Whether ``key`` could be stored (``key in store`` is False for any other)."""
+    if not isinstance(key, str):
+        return False
+    if key.isascii():
+        return True
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_expire(expire: object) -> None:
+    """Refuse an ``expire`` that is not a positive number of seconds (``None``: never)."""
+    if expire is None:
+        return
+    if isinstance(expire, bool) or not isinstance(expire, (int, float)) or not expire > 0:
+        raise StoreConfigError(
+            f"expire must be a positive number of seconds (or None for never), got {expire!r}."
         )
 
 
@@ -217,13 +263,17 @@ def encode_entry(
 ) -> EncodedEntry:
     """Serialize ``value`` and seal it: the one encoding every store and file shares.
 
-    Raises ``TypeError`` for a non-``str`` key or a non-dict ``meta``, and
+    Raises :class:`~persist_ext.InvalidKeyError` for a key no store can take,
+    :class:`~persist_ext.StoreConfigError` (also a ``TypeError``) for a non-dict ``meta``, and
     :class:`~persist_ext.SerializationError` for a value (or ``meta``) that cannot be
     stored; nothing is written by this function, so a failure changes nothing.
     """
     check_key(key)
+    check_expire(expire)
     if meta is not None and not isinstance(meta, dict):
-        raise TypeError(f"meta must be a dict of JSON values, not {type(meta).__name__}")
+        raise StoreConfigError(
+            f"meta must be a dict of JSON values, not {type(meta).__name__}", key=key
+        )
     chosen, buffers = dump_value(value, serializer)
     size = sum(memoryview(b).nbytes for b in buffers)
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import StoreClosedError, StoreError
 from .._limits import Budget
-from ._entry import decode_record, encode_entry
+from ._entry import check_key, decode_record, encode_entry, is_storable_key
 from ._protocol import MISSING, EntryInfo
 
 __all__ = ["MemoryStore"]
@@ -110,6 +110,7 @@ class MemoryStore:
 
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
         """A fresh copy of the value at ``key``; ``mmap`` is accepted and ignored."""
+        check_key(key)
         with self._lock:
             self._check()
             item = self._live(key)
@@ -122,6 +123,7 @@ class MemoryStore:
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""
+        check_key(key)
         with self._lock:
             self._check()
             self._remember(key)
@@ -129,6 +131,7 @@ class MemoryStore:
 
     def info(self, key: str) -> EntryInfo | None:
         """The entry's :class:`EntryInfo`, or ``None``."""
+        check_key(key)
         with self._lock:
             self._check()
             item = self._live(key)
@@ -136,6 +139,7 @@ class MemoryStore:
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Live keys starting with ``prefix``, sorted (a snapshot)."""
+        check_key(prefix)
         with self._lock:
             self._check()
             found = sorted(k for k in list(self._data) if k.startswith(prefix) and self._live(k))
@@ -212,7 +216,7 @@ class MemoryStore:
     def __contains__(self, key: object) -> bool:
         with self._lock:
             self._check()
-            return isinstance(key, str) and self._live(key) is not None
+            return is_storable_key(key) and self._live(key) is not None
 
     def __len__(self) -> int:
         with self._lock:

@@ -19,6 +19,13 @@ expires after ``lock_timeout`` seconds if its holder dies), so read-modify-write
 different processes exclude each other. Unlike diskcache's ``transact``, single operations
 outside a ``transact()`` block are not held back by it; group every update of shared state
 in ``transact()`` when several writers touch it.
+
+A store must never lose an entry behind the user's back, so opening a ``RedisStore`` checks
+the server's ``maxmemory-policy`` and refuses any policy that evicts keys (everything but
+``noeviction``) with an error naming that setting; ``allow_eviction=True`` (or
+``?allow_eviction=1`` in the URL, for ``%%persist --store``) accepts eviction for a store used
+as a cache. A full server with ``noeviction`` refuses writes, which become a
+:class:`~persist_ext.StoreError` saying so.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from .._errors import (
     CorruptEntryError,
     InvalidPickle,
     StoreClosedError,
+    StoreConfigError,
     StoreError,
 )
 from .._limits import Budget
@@ -45,6 +53,7 @@ from ._entry import (
     decode_record,
     encode_entry,
     is_record,
+    is_storable_key,
     read_info,
     resign,
 )
@@ -63,6 +72,35 @@ def parse_header_length(key: str, head: bytes) -> int:
     nlen = int.from_bytes(head[4:6], "little")
     jlen = int.from_bytes(head[6:10], "little")
     return HEADER_FIXED + nlen + jlen
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def split_url(url: object) -> tuple[str, bool | None]:
+    """``url`` without persist_ext's own ``allow_eviction`` query argument, and its value."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise StoreConfigError(
+            f"a Redis URL starts with redis://, rediss:// or unix://, not {url!r}; "
+            "e.g. RedisStore('redis://localhost:6379/0')"
+        )
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    allow: bool | None = None
+    kept = []
+    for name, value in query:
+        if name != "allow_eviction":
+            kept.append((name, value))
+        elif value.lower() in _TRUE:
+            allow = True
+        elif value.lower() in _FALSE:
+            allow = False
+        else:
+            raise StoreConfigError(f"allow_eviction in {url!r} must be 1 or 0, not {value!r}")
+    return urlunsplit(parts._replace(query=urlencode(kept))), allow
 
 
 def _glob_escape(text: str) -> str:
@@ -88,6 +126,11 @@ class RedisStore:
     budget
         Limits features keep this store to (a :class:`~persist_ext.Budget` or a dict of its
         fields); see docs/budgets.md.
+    allow_eviction
+        Accept a server whose ``maxmemory-policy`` evicts keys (entries may then vanish when
+        Redis is full: only for a store used as a cache). By default such a server is refused
+        with :class:`~persist_ext.StoreConfigError` naming the setting. ``?allow_eviction=1``
+        in the URL does the same.
 
     Examples
     --------
@@ -108,20 +151,42 @@ class RedisStore:
         lock_timeout: float = 60.0,
         wait_timeout: float = 60.0,
         budget: Budget | Mapping[str, Any] | None = None,
+        allow_eviction: bool | None = None,
     ) -> None:
         import redis  # optional dependency: persist_ext[redis]
 
-        if not namespace or ":" in namespace:
-            raise ValueError(f"namespace must be a non-empty name without ':', got {namespace!r}.")
+        clean_url, url_allows = split_url(url)
+        if not isinstance(namespace, str) or not namespace or ":" in namespace:
+            raise StoreConfigError(
+                f"namespace must be a non-empty name without ':', got {namespace!r}."
+            )
+        for name, seconds in (("lock_timeout", lock_timeout), ("wait_timeout", wait_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise StoreConfigError(
+                    f"{name} must be a positive number of seconds, not {seconds!r}"
+                )
+        if allow_eviction is not None and not isinstance(allow_eviction, bool):
+            raise StoreConfigError(f"allow_eviction must be True or False, not {allow_eviction!r}")
         self.budget = Budget.coerce(budget)  # limits features enforce (docs/budgets.md)
         self.url = url
         self.namespace = namespace
         self.lock_timeout = lock_timeout
         self.wait_timeout = wait_timeout
+        self.allow_eviction = bool(allow_eviction if allow_eviction is not None else url_allows)
         self._redis_errors = (redis.RedisError,)
-        self._client: Any = redis.Redis.from_url(url)
+        self._response_error = redis.ResponseError
+        self._oom_error = getattr(redis.exceptions, "OutOfMemoryError", redis.ResponseError)
+        try:
+            self._client: Any = redis.Redis.from_url(clean_url)
+        except (ValueError, TypeError) as exc:
+            raise StoreConfigError(f"{url!r} is not a usable Redis URL: {exc}") from exc
         self._local = threading.local()  # per-thread transact() nesting depth and lock
         self._closed = False
+        try:
+            self.eviction_policy = self._check_eviction()
+        except BaseException:
+            self._client.close()
+            raise
 
     # -- pickling: workers (Dask, processes) reconnect from the URL ---------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -131,6 +196,7 @@ class RedisStore:
             "lock_timeout": self.lock_timeout,
             "wait_timeout": self.wait_timeout,
             "budget": self.budget,
+            "allow_eviction": self.allow_eviction,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -151,7 +217,47 @@ class RedisStore:
         try:
             yield
         except self._redis_errors as exc:
+            if isinstance(exc, self._oom_error) or "maxmemory" in str(exc):
+                raise StoreError(
+                    f"Redis at {self.url} is full (it reached maxmemory and refuses writes, "
+                    "keeping every stored entry): raise maxmemory (CONFIG SET maxmemory ...), "
+                    "or delete entries you no longer need (store.clear(), %persist clear)",
+                    key=key,
+                ) from exc
             raise StoreError(f"Redis at {self.url} failed: {exc}", key=key) from exc
+
+    def _check_eviction(self) -> str:
+        """The server's ``maxmemory-policy``; refuses one that evicts unless allowed."""
+        policy = None
+        with self._errors(None):
+            try:
+                policy = self._client.info("memory").get("maxmemory_policy")
+            except self._response_error:  # INFO may be renamed away on managed servers
+                policy = None
+            if policy is None:
+                try:
+                    policy = self._client.config_get("maxmemory-policy").get("maxmemory-policy")
+                except self._response_error:
+                    policy = None
+        if policy is None:
+            if self.allow_eviction:
+                return "unknown"
+            raise StoreConfigError(
+                f"cannot read maxmemory-policy of Redis at {self.url} (INFO and CONFIG GET are "
+                "refused), so it cannot be checked that Redis never evicts stored entries. Make "
+                "sure maxmemory-policy is noeviction, then pass allow_eviction=True (or "
+                "?allow_eviction=1 in the URL)"
+            )
+        if policy != "noeviction" and not self.allow_eviction:
+            raise StoreConfigError(
+                f"Redis at {self.url} has maxmemory-policy {policy!r}: when it is full it "
+                "deletes keys, which would silently drop stored entries. Set maxmemory-policy "
+                "to noeviction (redis-cli CONFIG SET maxmemory-policy noeviction, and "
+                "'maxmemory-policy noeviction' in redis.conf), or, for a store used only as a "
+                "cache, pass RedisStore(..., allow_eviction=True) or add ?allow_eviction=1 to "
+                "the URL"
+            )
+        return str(policy)
 
     def _frame(
         self,
@@ -171,8 +277,8 @@ class RedisStore:
     def _px(expire: float | None) -> int | None:
         if expire is None:
             return None
-        if expire <= 0:
-            raise ValueError(f"expire must be a positive number of seconds, got {expire!r}.")
+        if isinstance(expire, bool) or not isinstance(expire, (int, float)) or not expire > 0:
+            raise StoreConfigError(f"expire must be a positive number of seconds, got {expire!r}.")
         return max(1, int(expire * 1000))
 
     def _legacy_header(self, key: str, head: bytes) -> tuple[dict[str, Any] | None, int]:
@@ -211,14 +317,22 @@ class RedisStore:
             self._client.set(rkey, data, px=self._px(expire))
         return info
 
-    def add(self, key: str, value: Any, *, expire: float | None = None) -> bool:
+    def add(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expire: float | None = None,
+        meta: dict | None = None,
+        serializer: str | None = None,
+    ) -> bool:
         """Store ``value`` only if ``key`` is absent (``SET NX``); return whether it was added.
 
         Atomic on the server: of any number of processes adding the same key, exactly one
-        gets ``True``.
+        gets ``True``. ``meta`` and ``serializer`` are as for :meth:`set`.
         """
         rkey = self._key(key)
-        data, _ = self._frame(key, value, expire, None)
+        data, _ = self._frame(key, value, expire, meta, serializer)
         with self._errors(key):
             return bool(self._client.set(rkey, data, px=self._px(expire), nx=True))
 
@@ -329,23 +443,69 @@ class RedisStore:
         transact_key = "__transact__"
         return iter(sorted(k for k in found if k != transact_key))
 
-    def incr(self, key: str, delta: int = 1, default: int = 0) -> int:
-        """Add ``delta`` to the integer at ``key`` (``default`` if absent), atomically."""
+    def incr(self, key: str, delta: int = 1, default: int | None = 0) -> int:
+        """Add ``delta`` to the integer at ``key`` (``default`` if absent), atomically.
+
+        ``default=None`` makes a missing key a ``KeyError``. A counter made by ``incr`` is a
+        plain Redis integer (``INCRBY``); an int stored with :meth:`set` is updated in place,
+        keeping its ``meta`` and expiry, as in the other stores.
+        """
         rkey = self._key(key)
-        with self._errors(key):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.set(rkey, int(default), nx=True).incrby(rkey, int(delta))
-            try:
-                _, value = pipe.execute()
-            except self._redis_errors as exc:
-                if "not an integer" not in str(exc):
-                    raise
-                raise StoreError(
-                    f"Entry {key!r} holds a stored value, not a counter; incr() works on keys "
-                    "created by incr() only.",
-                    key=key,
-                ) from exc
-        return int(value)
+        for name, number in (("delta", delta), ("default", default)):
+            if number is None and name == "default":
+                continue
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise StoreConfigError(f"incr() {name} must be an int, not {number!r}", key=key)
+        if default is not None:
+            with self._errors(key):
+                pipe = self._client.pipeline(transaction=True)
+                pipe.set(rkey, default, nx=True).incrby(rkey, delta)
+                try:
+                    _, value = pipe.execute()
+                    return int(value)
+                except self._response_error as exc:
+                    if "not an integer" not in str(exc):
+                        raise
+        return self._incr_entry(key, rkey, delta, default)
+
+    def _incr_entry(self, key: str, rkey: str, delta: int, default: int | None) -> int:
+        """``incr`` of a framed entry (or with ``default=None``): optimistic WATCH/MULTI."""
+        import redis
+
+        with self._errors(key), self._client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(rkey)
+                    data = pipe.get(rkey)
+                    if data is None:
+                        if default is None:
+                            raise KeyError(key)
+                        pipe.multi()
+                        pipe.set(rkey, default + delta)
+                        pipe.execute()
+                        return default + delta
+                    if not data.startswith((MAGIC, _LEGACY_MAGIC)):
+                        pipe.multi()
+                        pipe.incrby(rkey, delta)
+                        return int(pipe.execute()[0])
+                    # Checksum and MAC are verified before anything is decoded.
+                    current = decode_record(key, data, self._where(key))
+                    meta = read_info(key, data).meta or None
+                    if isinstance(current, bool) or not isinstance(current, int):
+                        raise StoreError(
+                            f"incr({key!r}) needs an int value, the entry holds "
+                            f"{type(current).__name__}; set it to an int first.",
+                            key=key,
+                        )
+                    ttl = pipe.pttl(rkey)
+                    expire = ttl / 1000 if ttl and ttl > 0 else None
+                    framed, _ = self._frame(key, current + delta, expire, meta)
+                    pipe.multi()
+                    pipe.set(rkey, framed, px=self._px(expire))
+                    pipe.execute()
+                    return current + delta
+                except redis.WatchError:
+                    continue  # another writer changed it between WATCH and EXEC: retry
 
     @contextlib.contextmanager
     def transact(self) -> Iterator[RedisStore]:
@@ -397,10 +557,26 @@ class RedisStore:
         return removed
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
+        if not is_storable_key(key):
             return False
         with self._errors(key):
             return bool(self._client.exists(self._key(key)))
+
+    def items_info(self, prefix: str = "") -> Iterator[tuple[str, EntryInfo]]:
+        """``(key, EntryInfo)`` for the keys starting with ``prefix`` (headers only)."""
+        for key in self.keys(prefix):
+            info = self.info(key)
+            if info is not None:
+                yield key, info
+
+    def volume(self) -> int:
+        """Bytes held by this store's entries (the sum of their Redis string lengths)."""
+        keys = [self._key(k) for k in self.keys()]
+        with self._errors(None):
+            pipe = self._client.pipeline(transaction=False)
+            for rkey in keys:
+                pipe.strlen(rkey)
+            return int(sum(pipe.execute())) if keys else 0
 
     def __len__(self) -> int:
         return sum(1 for _ in self.keys())

@@ -311,6 +311,8 @@ class Store(StoreScan):
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""
         cache = self._open_cache(write=True)
+        if type(key) is not str or not key.isascii():
+            check_key(key)
         with translate_errors(key, where="delete"):
             return bool(cache.delete(key))
 
@@ -390,7 +392,7 @@ class Store(StoreScan):
     # ----------------------------------------------------------------- reading
     def _raw(self, key: str) -> Any:
         cache = self._open_cache()
-        if type(key) is not str:
+        if type(key) is not str or not key.isascii():
             check_key(key)
         try:
             return cache.get(key, default=_ABSENT, retry=True)

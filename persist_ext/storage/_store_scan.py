@@ -19,6 +19,7 @@ import diskcache
 from .._errors import StoreError
 from ._atomic import is_locked
 from ._disk import BLOB_DIR, MODE_BLOB, translate_errors, valid_blob_name
+from ._entry import check_key, is_storable_key
 from ._protocol import EntryInfo
 
 logger = logging.getLogger("persist_ext")
@@ -44,6 +45,7 @@ class StoreScan:
     # ----------------------------------------------------------------- listing
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Live keys starting with ``prefix``, in sorted order (read in batches)."""
+        check_key(prefix)
         cache = self._open_cache()
         last, inclusive = prefix, True
         while True:
@@ -84,7 +86,7 @@ class StoreScan:
     def __contains__(self, key: object) -> bool:
         cache = self._open_cache()
         with translate_errors(where="membership test"):
-            return isinstance(key, str) and key in cache
+            return is_storable_key(key) and key in cache
 
     def __len__(self) -> int:
         cache = self._open_cache()

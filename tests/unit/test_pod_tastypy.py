@@ -65,6 +65,31 @@ def test_tastypy_names_are_importable_from_persist_ext() -> None:
     assert issubclass(tastypy.PersistentOrderedDictIntegrityError, tastypy.PersistError)
 
 
+TASTYPY_NAMES = [  # every name tastypy's own test.py and README use
+    "POD",
+    "PersistentOrderedDict",
+    "Tracker",
+    "ProgressTracker",
+    "DuplicateKeyError",
+    "PersistentOrderedDictIntegrityError",
+    "DEFAULT_FILE_SIZE",
+    "DEFAULT_SYNC_AT",
+    "DEFAULT_PROGRESS_TRACKER_MAPPING",
+    "JSONSerializer",
+    "ls",
+]
+
+
+@pytest.mark.parametrize("module", ["persist_ext", "persist_ext.pod"])
+def test_one_import_line_brings_every_tastypy_name(module: str) -> None:
+    import importlib
+
+    namespace = importlib.import_module(module)
+    missing = [name for name in TASTYPY_NAMES if not hasattr(namespace, name)]
+    assert missing == []
+    assert set(TASTYPY_NAMES) <= set(namespace.__all__)  # also for "from ... import *"
+
+
 def test_constructor_takes_tastypy_arguments_positionally(tmp_path: Path) -> None:
     pod = POD(tmp_path / "p", {"a": 1}, True, 5, 100, False)  # init, gzipped, file_size...
     assert (pod["a"], pod.gzipped, pod.file_size, pod.sync_at) == (1, True, 5, 100)

@@ -10,7 +10,13 @@ import uuid
 import numpy as np
 import pytest
 
-from persist_ext._errors import CorruptEntryError, SerializationError, StoreClosedError, StoreError
+from persist_ext._errors import (
+    CorruptEntryError,
+    SerializationError,
+    StoreClosedError,
+    StoreConfigError,
+    StoreError,
+)
 from persist_ext.storage._protocol import KeyValueStore
 from persist_ext.storage._redis import RedisStore
 
@@ -97,7 +103,7 @@ def test_incr_is_a_counter(store: RedisStore) -> None:
     assert store.get("n") == 6
     assert store.info("n").serializer == "int"
     store.set("value", "text")
-    with pytest.raises(StoreError, match="not a counter"):
+    with pytest.raises(StoreError, match="needs an int value"):
         store.incr("value")
     assert store.get("value") == "text"
 
@@ -176,9 +182,81 @@ def test_closed_store_refuses(store: RedisStore) -> None:
 
 
 def test_unreachable_server_is_a_store_error() -> None:
-    s = RedisStore("redis://127.0.0.1:1/0")
     with pytest.raises(StoreError, match="Redis at"):
-        s.get("x")
+        RedisStore("redis://127.0.0.1:1/0")  # opening checks the server's settings
+
+
+# --- a server that would lose entries is refused (issue #12) --------------------------------
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru", "allkeys-random"])
+def test_an_evicting_server_is_refused_naming_the_setting(redis_factory, policy: str) -> None:
+    url = redis_factory("--maxmemory-policy", policy)
+    with pytest.raises(StoreConfigError, match="maxmemory-policy") as caught:
+        RedisStore(url)
+    message = str(caught.value)
+    assert repr(policy) in message
+    assert "CONFIG SET maxmemory-policy noeviction" in message
+    assert "allow_eviction=True" in message
+
+
+def test_eviction_can_be_allowed_explicitly(redis_factory) -> None:
+    url = redis_factory("--maxmemory-policy", "allkeys-lru")
+    with RedisStore(url, allow_eviction=True, namespace="a") as store:
+        assert store.eviction_policy == "allkeys-lru"
+        store.set("k", 1)
+        assert store.get("k") == 1
+    with RedisStore(url + "?allow_eviction=1", namespace="b") as store:  # for %%persist --store
+        assert store.allow_eviction
+        clone = pickle.loads(pickle.dumps(store))  # workers reopen with the same choice
+        assert clone.allow_eviction
+        clone.close()
+    with pytest.raises(StoreConfigError, match="allow_eviction"):
+        RedisStore(url + "?allow_eviction=maybe")
+
+
+def test_the_policy_is_checked_on_each_open(redis_server: str) -> None:
+    with RedisStore(redis_server) as store:
+        assert store.eviction_policy == "noeviction"
+        store._client.config_set("maxmemory-policy", "allkeys-lfu")
+        try:
+            with pytest.raises(StoreConfigError, match="allkeys-lfu"):
+                RedisStore(redis_server)
+        finally:
+            store._client.config_set("maxmemory-policy", "noeviction")
+
+
+def test_a_full_server_refuses_writes_and_keeps_every_entry(redis_factory) -> None:
+    url = redis_factory("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+    with RedisStore(url) as store:
+        written: list[str] = []
+
+        def fill() -> None:
+            for i in range(1000):
+                store.set(f"blob/{i}", b"x" * 100_000)
+                written.append(f"blob/{i}")
+
+        with pytest.raises(StoreError, match="is full") as caught:
+            fill()
+        assert "maxmemory" in str(caught.value)
+        stored = len(written)
+        assert stored > 0
+        assert len(store) == stored  # nothing written before was dropped
+        assert store.get("blob/0") == b"x" * 100_000
+
+
+def test_magic_with_an_evicting_redis_says_what_to_change(redis_factory, tmp_path) -> None:
+    from IPython.core.error import UsageError
+    from IPython.testing.globalipapp import get_ipython
+
+    url = redis_factory("--maxmemory-policy", "allkeys-lru")
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "persist_ext")
+    try:
+        with pytest.raises((StoreConfigError, UsageError), match="maxmemory-policy"):
+            ip.run_cell_magic("persist", f"c --store {url}", "x = 1")
+    finally:
+        ip.run_line_magic("unload_ext", "persist_ext")
 
 
 def test_pickles_by_url(store: RedisStore) -> None:

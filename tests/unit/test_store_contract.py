@@ -1,0 +1,320 @@
+"""One contract for every key-value store: Store, MemoryStore and RedisStore (issue #12).
+
+Every test here runs against each kind (``store`` is parametrized; Redis is a real
+``redis-server`` started by ``tests/conftest.py``). A new kind of store joins by adding one
+entry to ``KINDS``. The last tests drive ``%%persist --store`` through a real IPython shell on
+each kind, which is how a store is used from a notebook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from IPython.utils.capture import capture_output
+
+from persist_ext import (
+    InvalidKeyError,
+    KeyValueStore,
+    MemoryStore,
+    PersistError,
+    RedisStore,
+    SerializationError,
+    Store,
+    StoreClosedError,
+    StoreConfigError,
+    StoreError,
+)
+
+KINDS = ["Store", "MemoryStore", "RedisStore"]
+
+
+def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if kind == "Store":
+        return Store(tmp_path / "store")
+    if kind == "MemoryStore":
+        return MemoryStore()
+    url = request.getfixturevalue("redis_server")
+    return RedisStore(url, namespace=f"c{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(params=KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    s = open_store(request.param, tmp_path, request)
+    yield s
+    if isinstance(s, RedisStore) and not s._closed:
+        s.clear()
+    s.close()
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError("no pickling")
+
+
+# --- shape ----------------------------------------------------------------------------------
+
+PROTOCOL = [
+    "set",
+    "get",
+    "add",
+    "delete",
+    "info",
+    "keys",
+    "items_info",
+    "incr",
+    "transact",
+    "volume",
+    "close",
+    "__contains__",
+    "__len__",
+]
+
+
+@pytest.mark.parametrize("method", PROTOCOL)
+def test_every_kind_takes_the_same_arguments(method: str) -> None:
+    """A caller written against one store works on all (``add(meta=...)`` once did not)."""
+
+    def shape(cls: type) -> list[tuple[str, object, object]]:
+        params = list(inspect.signature(getattr(cls, method)).parameters.values())[1:]
+        return [(p.name, p.kind, p.default) for p in params]
+
+    shapes = {cls.__name__: shape(cls) for cls in (Store, MemoryStore, RedisStore)}
+    assert len({repr(s) for s in shapes.values()}) == 1, shapes
+
+
+def test_is_a_key_value_store(store) -> None:
+    assert isinstance(store, KeyValueStore)
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, -3, 2.5, "text", "ünïcode", b"\x00bytes", [1, "a", None], {"a": {"b": [1, 2]}}],
+)
+def test_set_get_round_trip(store, value) -> None:
+    store.set("k", value)
+    assert store.get("k") == value
+    assert type(store.get("k")) is type(value)
+
+
+def test_arrays_and_copies(store) -> None:
+    array = np.arange(12, dtype="float32").reshape(3, 4)
+    store.set("arr", array)
+    back = store.get("arr", mmap=True)  # mmap is accepted by every kind
+    np.testing.assert_array_equal(back, array)
+    assert back.dtype == array.dtype
+    store.set("list", [1, 2])
+    got = store.get("list")
+    got.append(3)
+    assert store.get("list") == [1, 2]  # a stored value is never changed through a copy
+
+
+def test_miss(store) -> None:
+    with pytest.raises(KeyError):
+        store.get("missing")
+    assert store.get("missing", None) is None
+    assert store.get("missing", 7) == 7
+    assert store.info("missing") is None
+    assert "missing" not in store
+    assert store.delete("missing") is False
+
+
+def test_info_describes_without_decoding(store) -> None:
+    before = time.time()
+    info = store.set("k", {"x": list(range(100))}, meta={"run": 3, "who": "me"})
+    assert info.key == "k"
+    assert info.meta == {"run": 3, "who": "me"}
+    again = store.info("k")
+    assert again.meta == {"run": 3, "who": "me"}
+    assert again.serializer == info.serializer
+    assert again.size == info.size > 0
+    assert again.summary["type"] == "dict"
+    assert before - 1 <= again.created <= time.time() + 1
+    assert again.expires is None
+
+
+def test_set_replaces_value_and_meta(store) -> None:
+    store.set("k", 1, meta={"v": 1})
+    store.set("k", 2)
+    assert store.get("k") == 2
+    assert store.info("k").meta == {}
+
+
+def test_add_only_if_absent_with_meta_and_serializer(store) -> None:
+    assert store.add("k", {"a": 1}, meta={"m": 1}, serializer="json") is True
+    assert store.add("k", {"a": 2}, meta={"m": 2}) is False
+    assert store.get("k") == {"a": 1}
+    info = store.info("k")
+    assert info.meta == {"m": 1}
+    assert info.serializer == "json"
+
+
+def test_delete_contains_len_keys(store) -> None:
+    for key in ["b/2", "a/1", "a/2", "a*[x]?"]:
+        store.set(key, key)
+    assert len(store) == 4
+    assert list(store.keys()) == sorted(["b/2", "a/1", "a/2", "a*[x]?"])
+    assert list(store.keys("a/")) == ["a/1", "a/2"]
+    assert list(store.keys("a*")) == ["a*[x]?"]  # a prefix is literal, never a pattern
+    assert [k for k, _ in store.items_info("a/")] == ["a/1", "a/2"]
+    assert store.volume() > 0
+    assert store.delete("a/1") is True
+    assert "a/1" not in store
+    assert 3 not in store  # not a str: simply absent
+    assert len(store) == 3
+
+
+def test_incr(store) -> None:
+    assert store.incr("hits") == 1
+    assert store.incr("hits", 10) == 11
+    assert store.get("hits") == 11
+    assert store.incr("fresh", 5, default=100) == 105
+    with pytest.raises(KeyError):
+        store.incr("absent", default=None)
+    store.set("counter", 41, meta={"m": 1})
+    assert store.incr("counter") == 42  # an int stored with set() counts on,
+    assert store.info("counter").meta == {"m": 1}  # keeping its meta
+    store.set("text", "x")
+    with pytest.raises(StoreError, match="int"):
+        store.incr("text")
+    assert store.get("text") == "x"
+
+
+def test_expire(store) -> None:
+    info = store.set("short", 1, expire=0.5)
+    assert info.expires == pytest.approx(info.created + 0.5, abs=0.01)
+    deadline = time.monotonic() + 30
+    while "short" in store and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "short" not in store
+    assert store.get("short", "gone") == "gone"
+
+
+def test_transact_groups_writes(store) -> None:
+    with store.transact() as tx:
+        tx.set("a", 1)
+        with store.transact():  # re-entrant
+            tx.set("b", tx.get("a") + 1)
+    assert (store.get("a"), store.get("b")) == (1, 2)
+
+
+def test_unstorable_value_changes_nothing(store) -> None:
+    store.set("k", "before")
+    with pytest.raises(SerializationError):
+        store.set("k", Unpicklable())
+    with pytest.raises(SerializationError):
+        store.add("new", Unpicklable())
+    assert store.get("k") == "before"
+    assert "new" not in store
+
+
+# --- bad input: a PersistError naming the fix, before anything is touched -------------------
+
+
+@pytest.mark.parametrize("key", [3, b"bytes", None, ("a", 1)])
+def test_key_that_is_not_a_str(store, key) -> None:
+    for call in (
+        lambda: store.set(key, 1),
+        lambda: store.add(key, 1),
+        lambda: store.get(key),
+        lambda: store.info(key),
+        lambda: store.delete(key),
+        lambda: store.incr(key),
+    ):
+        with pytest.raises(InvalidKeyError, match="keys are str") as caught:
+            call()
+        assert isinstance(caught.value, (PersistError, TypeError))
+
+
+def test_key_with_a_lone_surrogate(store) -> None:
+    key = "file-\udc80.csv"  # what os.listdir returns for a name that is not UTF-8
+    for call in (
+        lambda: store.set(key, 1),
+        lambda: store.add(key, 1),
+        lambda: store.get(key),
+        lambda: store.delete(key),
+    ):
+        with pytest.raises(InvalidKeyError, match="surrogateescape"):
+            call()
+    assert len(store) == 0
+
+
+def test_bad_meta_and_expire(store) -> None:
+    with pytest.raises(StoreConfigError, match="meta must be a dict"):
+        store.set("k", 1, meta=["not", "a", "dict"])
+    with pytest.raises(SerializationError, match="meta"):
+        store.set("k", 1, meta={"x": object()})
+    for expire in (-1, 0, "soon"):
+        with pytest.raises(StoreConfigError, match="expire"):
+            store.set("k", 1, expire=expire)
+    assert "k" not in store
+
+
+def test_closed_store_refuses(store) -> None:
+    store.set("k", 1)
+    store.close()
+    for call in (lambda: store.get("k"), lambda: store.set("k", 2), lambda: store.add("n", 1)):
+        with pytest.raises(StoreClosedError):
+            call()
+
+
+# --- %%persist --store on every kind --------------------------------------------------------
+
+
+@pytest.fixture
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    ip.run_line_magic("load_ext", "persist_ext")
+    ip.run_line_magic("config", "PersistMagics.min_time = 0")
+    before = set(ip.user_ns)
+    try:
+        yield ip
+    finally:
+        ip.run_line_magic("unload_ext", "persist_ext")
+        for name in set(ip.user_ns) - before:
+            del ip.user_ns[name]
+
+
+def run_cell(ip, line: str, body: str) -> str:
+    with capture_output() as out:
+        ip.run_cell_magic("persist", line, body)
+    return out.stdout
+
+
+@pytest.mark.parametrize("kind", ["directory", "redis"])
+def test_persist_magic_store_hit_and_miss(
+    shell, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if kind == "redis":
+        location = request.getfixturevalue("redis_server")
+    else:
+        location = str(tmp_path / "cells")
+    log = tmp_path / "runs.log"  # the cell appends a line each time it really runs
+    body = (
+        "with open(log, 'a') as f:\n    f.write('ran\\n')\n"
+        "squares = [i * i for i in range(n)]\nprint(sum(squares))"
+    )
+    shell.user_ns.update(log=str(log), n=5)
+    assert run_cell(shell, f"sq --store {location}", body) == "30\n"  # miss: runs
+    shell.user_ns.pop("squares")
+    second = run_cell(shell, f"sq --store {location}", body)
+    assert "persist: restored sq" in second  # hit: restored, not run
+    assert log.read_text() == "ran\n"
+    assert shell.user_ns["squares"][-1] == 16
+    shell.user_ns["n"] = 6  # an input changed: a miss again
+    assert run_cell(shell, f"sq --store {location}", body).startswith("55\n")
+    assert log.read_text() == "ran\nran\n"
