@@ -316,3 +316,21 @@ def test_dask_workers_share_results_through_the_store(tmp_path: Path) -> None:
     assert sorted(p.name for p in counts.iterdir()) == ["ran-1", "ran-2", "ran-3"]
     assert all(p.read_text() == "x" for p in counts.iterdir())
     store.close()
+
+
+def test_hits_return_fresh_copies_and_see_removals_by_other_processes(store, note) -> None:
+    @cache(store=store)
+    def listing(n):
+        note(n)
+        return list(range(n))
+
+    first = listing(3)
+    first.append("mutated")
+    assert listing(3) == [0, 1, 2]  # a hit is a fresh copy, like a load from the store
+    listing(3).append("again")
+    assert listing(3) == [0, 1, 2]
+    # Another process clears the entry (here: the store directly): the next call recomputes.
+    for key in [k for k in store.keys("memo/") if k.endswith("/result")]:
+        store.delete(key)
+    assert listing(3) == [0, 1, 2]
+    assert note.calls == [3, 3]

