@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -398,12 +399,13 @@ class PersistMagics(Magics):
         finally:
             self._busy = False
         quiet = args.quiet or (self.quiet and not args.verbose)
+        # One write per notice: print() writes the newline apart, and a stream flushed in
+        # between would split the line across two outputs.
         if result.hit and not quiet:
-            print(result.notice())
+            sys.stdout.write(result.notice() + "\n")
         elif not result.hit and (args.verbose or self.verbose):
-            print(result.notice())
-            for difference in result.reason:
-                print(f"  - {difference.message}")
+            lines = [result.notice(), *(f"  - {d.message}" for d in result.reason)]
+            sys.stdout.write("\n".join(lines) + "\n")
 
     def _options(self, args: Any, cell: str) -> CellOptions:
         expire_text = args.expire if args.expire is not None else self.expire
