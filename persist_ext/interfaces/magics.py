@@ -394,8 +394,13 @@ class PersistMagics(Magics):
         self._busy = True
         try:
             result = cache.run(self.shell, cell, options)
-        except CellRaisedError:
-            raise
+        except CellRaisedError as exc:
+            if exc.original is None:
+                raise
+            # The cell's own exception, shown once as in a plain cell (same type, message
+            # and cell frames); the cache's frames are hidden from the traceback.
+            __tracebackhide__ = True
+            raise exc.original from None
         finally:
             self._busy = False
         quiet = args.quiet or (self.quiet and not args.verbose)
@@ -434,6 +439,7 @@ class PersistMagics(Magics):
             keep=max(int(self.keep), 1),
             min_time=max(float(self.min_time), 0.0),
             cell_id=use_id,
+            show_errors=False,
         )
 
     def _cache(self, args: Any) -> CellCache:

@@ -87,6 +87,7 @@ class CellOptions:
     keep: int = 3
     cell_id: str | None = None
     min_time: float = 0.002
+    show_errors: bool = True  # False: the caller shows the cell's error (re-raises it)
 
 
 @dataclass
@@ -207,14 +208,17 @@ class CellCache:
         Raises
         ------
         CellRaisedError
-            The cell raised (its traceback was already shown); nothing was stored.
+            The cell raised (its traceback was already shown, unless
+            ``options.show_errors`` is false); nothing was stored. ``original`` is the
+            cell's own exception.
         """
         options = options or CellOptions()
         source = transformed(shell, cell)
         try:
             code = analyze_cell(source)
         except SyntaxError:
-            outcome = run_recorded(shell, cell)  # the shell reports the syntax error as usual
+            # The shell reports the syntax error as usual (or the caller, re-raising it).
+            outcome = run_recorded(shell, cell, show_errors=options.show_errors)
             raise CellRaisedError(
                 "%%persist: the cell has a syntax error; nothing was cached.",
                 original=outcome.error,
@@ -408,9 +412,9 @@ class CellCache:
         )
         if store:
             with watch_files() as watch:
-                outcome = run_recorded(shell, cell)
+                outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
-            outcome = run_plain(shell, cell)
+            outcome = run_plain(shell, cell, show_errors=options.show_errors)
         if outcome.error is not None:
             raise CellRaisedError(
                 f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "

@@ -196,7 +196,25 @@ def transformed(shell: Any, cell: str) -> str:
     return found
 
 
-def run_plain(shell: Any, source: str) -> RunOutcome:
+@contextmanager
+def _errors_shown(shell: Any, show: bool) -> Iterator[None]:
+    """With ``show=False`` the cell's traceback is not shown (the caller re-raises it)."""
+    if show:
+        yield
+        return
+
+    def silent(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    with (
+        _patched(shell, "showtraceback", silent),
+        _patched(shell, "showsyntaxerror", silent),
+        _patched(shell, "showindentationerror", silent),
+    ):
+        yield
+
+
+def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:
     """Run ``source`` as a cell without recording (a cell that is not going to be stored).
 
     Only the ``;`` handling is patched, so the cell shows exactly what a plain cell would.
@@ -204,21 +222,25 @@ def run_plain(shell: Any, source: str) -> RunOutcome:
     hook = shell.displayhook
     text = transformed(shell, source)
     start = time.perf_counter()
-    with _patched(hook, "quiet", lambda: bool(hook.semicolon_at_end_of_expression(text))):
+    with (
+        _patched(hook, "quiet", lambda: bool(hook.semicolon_at_end_of_expression(text))),
+        _errors_shown(shell, show_errors),
+    ):
         result = shell.run_cell(source, store_history=False)
     outcome = RunOutcome(duration=time.perf_counter() - start)
     outcome.error = result.error_before_exec or result.error_in_exec
     return outcome
 
 
-def run_recorded(shell: Any, source: str) -> RunOutcome:
+def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:
     """Run ``source`` as a cell in ``shell`` and record its outputs.
 
-    The traceback of a failing cell is shown as usual; ``RunOutcome.error`` holds the
-    exception (``error_before_exec`` for a syntax error, else ``error_in_exec``).
+    The traceback of a failing cell is shown as usual (unless ``show_errors=False``);
+    ``RunOutcome.error`` holds the exception (``error_before_exec`` for a syntax error,
+    else ``error_in_exec``).
     """
     start = time.perf_counter()
-    with recording(shell, transformed(shell, source)) as events:
+    with recording(shell, transformed(shell, source)) as events, _errors_shown(shell, show_errors):
         result = shell.run_cell(source, store_history=False)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
     outcome.error = result.error_before_exec or result.error_in_exec
