@@ -76,6 +76,9 @@ export interface ICellVariant {
   code: string;
   hits: number;
   expires: number | null;
+  /** `run` when the cell cache runs this cell rather than restoring it (see run_reason). */
+  mode?: string;
+  run_reason?: string;
 }
 
 /** A cached cell with its variants, newest first. */

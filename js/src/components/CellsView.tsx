@@ -126,6 +126,9 @@ function Variant(props: { variant: ICellVariant; onClear: () => void }): JSX.Ele
           ))}
         </tbody>
       </table>
+      {variant.mode === 'run' && (
+        <div className="jp-persist-facts">runs instead of restoring: {variant.run_reason}</div>
+      )}
       {variant.inputs.length > 0 && (
         <div className="jp-persist-facts">depends on: {variant.inputs.join(', ')}</div>
       )}

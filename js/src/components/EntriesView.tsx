@@ -31,27 +31,31 @@ export function EntriesView(props: { model: PanelModel; store: string }): JSX.El
     setPage(0);
     model.setFilter(filter);
   }, [filter, store, limit]);
-  const load = useLoad<IEntriesReply>(
-    () =>
-      model.api.entries(store, {
+  // Each reply is kept with the page it answers, so the range shown always matches the rows.
+  const load = useLoad<{ reply: IEntriesReply; page: number }>(
+    async () => ({
+      reply: await model.api.entries(store, {
         ...parseFilter(filter),
         after: cursors[page],
         offset: page * limit,
         limit
       }),
+      page
+    }),
     [store, filter, page, model.version, limit]
   );
-  const reply = load.data;
+  const reply = load.data?.reply ?? null;
+  const shown = load.data?.page ?? 0;
   const next = () => {
-    if (!reply || reply.next === null) {
+    if (!reply || reply.next === null || load.loading) {
       return;
     }
-    const more = cursors.slice(0, page + 1);
+    const more = cursors.slice(0, shown + 1);
     more.push(reply.next || null);
     setCursors(more);
-    setPage(page + 1);
+    setPage(shown + 1);
   };
-  const first = page * limit + 1;
+  const first = shown * limit + 1;
   return (
     <div className="jp-persist-view">
       <input
@@ -74,15 +78,15 @@ export function EntriesView(props: { model: PanelModel; store: string }): JSX.El
             </span>
             <button
               className="jp-persist-prev jp-mod-styled"
-              disabled={page === 0}
-              onClick={() => setPage(page - 1)}
+              disabled={shown === 0 || load.loading}
+              onClick={() => setPage(shown - 1)}
               aria-label="Previous page"
             >
               ‹ Prev
             </button>
             <button
               className="jp-persist-next jp-mod-styled"
-              disabled={reply.next === null}
+              disabled={reply.next === null || load.loading}
               onClick={next}
               aria-label="Next page"
             >

@@ -146,6 +146,7 @@ class Manifest:
             "inputs": sorted(k for k in self.components if k != "code"),
             # Short digests of the key's parts: what tells two stored runs of a cell apart.
             "digests": {k: str(v)[:8] for k, v in self.components.items()},
+            "source": self.code[:2000],  # the cell's text, shown (never run) by the panel
             "mode": self.mode,
             "run_reason": self.run_reason,
         }

@@ -8,6 +8,7 @@ cache's (``features/_cellcache/_entry.py``); parsed here in :func:`_split_key` o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,25 @@ def _hits(entry: dict[str, Any]) -> int:
     return int(text) if text.isdigit() else 0
 
 
-def list_cells(store: Path) -> list[dict[str, Any]]:
-    """Every cached cell of ``store``: name, notebook, cell id and its variants (newest first)."""
+def _relative_notebook(path: str, root: Path | None) -> str:
+    """A recorded notebook path as a path under the server root ("" when outside it).
+
+    Kernels record ``JPY_SESSION_NAME``, which Jupyter Server sets to the notebook's
+    absolute path; the panel opens notebooks by their root-relative path.
+    """
+    if not path or root is None or not os.path.isabs(path):
+        return path
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except (OSError, ValueError):
+        return ""
+
+
+def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
+    """Every cached cell of ``store``: name, notebook, cell id and its variants (newest first).
+
+    Notebook paths are made relative to ``root`` (the server's root directory).
+    """
     variants: dict[tuple[str, str], dict[str, Any]] = {}
     hits: dict[tuple[str, str], int] = {}
     for entry in read_headers(store, prefix=PREFIX):
@@ -52,7 +70,7 @@ def list_cells(store: Path) -> list[dict[str, Any]]:
         variants[(safe, digest)] = {
             "name": str(meta.get("name", safe)),
             "variant": digest,
-            "notebook": str(meta.get("notebook") or ""),
+            "notebook": _relative_notebook(str(meta.get("notebook") or ""), root),
             "cell_id": str(meta.get("cell_id") or ""),
             "created": meta.get("created", entry["created"]),
             "duration": meta.get("duration"),
@@ -62,8 +80,11 @@ def list_cells(store: Path) -> list[dict[str, Any]]:
             ],
             "outputs": meta.get("n_outputs"),
             "inputs": meta.get("inputs") if isinstance(meta.get("inputs"), list) else [],
-            "code": str(meta.get("code", ""))[:2000],
+            "code": str(meta.get("source") or "")[:2000],
             "expires": entry.get("expires"),
+            # "run": the cell cache decided to run this cell rather than restore it.
+            "mode": str(meta.get("mode") or "restore"),
+            "run_reason": str(meta.get("run_reason") or ""),
         }
     cells: dict[str, dict[str, Any]] = {}
     for (safe, digest), variant in variants.items():

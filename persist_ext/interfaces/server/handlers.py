@@ -199,7 +199,7 @@ class CellsHandler(_BaseHandler):
     async def get(self) -> None:
         relative = self.text_argument("path", required=True)
         directory = self.store_dir(relative)
-        cells = await self.in_thread(list_cells, directory)
+        cells = await self.in_thread(list_cells, directory, self.root)
         self.reply({"path": relative, "cells": cells})
 
     @tornado.web.authenticated

@@ -1,0 +1,106 @@
+"""A cached cell cleared from the Persist panel, then re-run in the notebook: a miss, then a hit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._notebooks import open_notebook, run_all, write_notebook
+from ._panel import confirm_dialog, open_store, open_tab
+
+pytestmark = pytest.mark.browser
+
+CELLS = [
+    "%load_ext persist_ext",
+    # Slow enough to be worth restoring (cells cheaper than a restore are simply run).
+    "%%persist squares\nimport time\ntime.sleep(0.3)\n"
+    "squares = [i * i for i in range(10)]\nprint('computed', sum(squares))",
+]
+
+
+def _output(page: Any, index: int) -> str:
+    return page.evaluate(
+        f"""() => {{
+            const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
+            const cell = cells[{index}];
+            return cell ? cell.querySelector('.jp-OutputArea').innerText : '';
+        }}"""
+    )
+
+
+def _prompt(page: Any, index: int) -> str:
+    return page.evaluate(
+        f"""() => {{
+            const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}];
+            return cell ? cell.querySelector('.jp-InputPrompt').innerText : '';
+        }}"""
+    )
+
+
+def _wait_done(page: Any, index: int, before: str) -> str:
+    """Wait until cell ``index`` finished a run started after its prompt read ``before``."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        prompt = _prompt(page, index)
+        if prompt != before and "*" not in prompt and prompt.strip("[]: "):
+            return _output(page, index)
+        time.sleep(0.2)
+    raise AssertionError(f"cell {index} did not finish: {_output(page, index)!r}")
+
+
+def _run_cell(page: Any, index: int) -> str:
+    """Run cell ``index`` alone and return its output when it is done."""
+    before = _prompt(page, index)
+    page.evaluate(
+        f"""() => {{
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            nb.activeCellIndex = {index};
+            return window.jupyterapp.commands.execute('notebook:run-cell');
+        }}"""
+    )
+    return _wait_done(page, index, before)
+
+
+def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> None:
+    path = write_notebook(lab.root, "panel-cells.ipynb", CELLS)
+    open_notebook(page, path)
+    before = _prompt(page, 1)
+    run_all(page)
+    first = _wait_done(page, 1, before)
+    assert "computed 285" in first
+    assert "restored" not in first  # a miss: the body ran
+    # Run again: a hit.
+    assert "persist: restored squares" in _run_cell(page, 1)
+
+    panel = open_store(page, ".persist")
+    open_tab(panel, "cells")
+    cell = panel.locator('li.jp-persist-cell[data-cell="squares"]')
+    cell.wait_for(timeout=30_000)
+    facts = cell.inner_text()
+    assert "panel-cells.ipynb · cell panel-ce" in facts  # the notebook and cell it came from
+    assert "hit" in facts  # (hit counts are written in batches by the kernel)
+    cell.click()
+    details = cell.locator(".jp-persist-details")
+    assert "squares" in details.inner_text()
+    assert "list" in details.inner_text()  # the variable's type
+    page.screenshot(path=str(artifacts / "panel-cells.png"))
+
+    cell.locator("button.jp-persist-clear").click()
+    confirm_dialog(page, "Clear")
+    cell.wait_for(state="detached", timeout=30_000)
+    assert lab.api("persist-ext/api/stores/cells?path=.persist")["cells"] == [] or all(
+        c["name"] != "squares"
+        for c in lab.api("persist-ext/api/stores/cells?path=.persist")["cells"]
+    )
+
+    # Back in the notebook: the cleared cell runs again (a miss), then is a hit.
+    miss = _run_cell(page, 1)
+    assert "computed 285" in miss
+    assert "restored" not in miss
+    assert "persist: restored squares" in _run_cell(page, 1)
+    panel.locator("button.jp-persist-refresh").click()
+    panel.locator('li.jp-persist-cell[data-cell="squares"]').wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts / "panel-cells-after-rerun.png"))
