@@ -334,3 +334,16 @@ def test_hits_return_fresh_copies_and_see_removals_by_other_processes(store, not
         store.delete(key)
     assert listing(3) == [0, 1, 2]
     assert note.calls == [3, 3]
+
+
+def test_a_cached_function_calling_another_is_keyed_on_its_code(store) -> None:
+    namespace: dict = {"cache": cache, "store": store}
+    exec(
+        "@cache(store=store)\ndef inner(x):\n    return x + 1\n"
+        "@cache(store=store)\ndef outer(x):\n    return inner(x) * 10\n",
+        namespace,
+    )
+    assert namespace["outer"](1) == 20
+    exec("@cache(store=store)\ndef inner(x):\n    return x + 2\n", namespace)
+    assert "inner" in str(namespace["outer"].why(1))
+    assert namespace["outer"](1) == 30

@@ -330,8 +330,11 @@ class CachedFunction:
         return {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
 
     # ------------------------------------------------------------------ sync calls
-    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``fn(*args, **kwargs)``, from the store when it was computed before."""
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any], fn: Any = None) -> Any:
+        """``fn(*args, **kwargs)``, from the store when it was computed before.
+
+        ``fn`` is what the wrapper passes (the function it wraps, ``self.fn``); see ``_wrap``.
+        """
         key = self._usable_key(args, kwargs)
         if key is None:
             return self.fn(*args, **kwargs)
@@ -404,7 +407,7 @@ class CachedFunction:
         return bool(added)
 
     # ------------------------------------------------------------------ async calls
-    async def acall(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def acall(self, args: tuple[Any, ...], kwargs: dict[str, Any], fn: Any = None) -> Any:
         """``await fn(*args, **kwargs)``, from the store when it was computed before."""
         key = self._usable_key(args, kwargs)
         if key is None:
@@ -572,17 +575,18 @@ def _expire(expire: float | str | None) -> float | None:
 
 def _wrap(fn: types.FunctionType, cached: CachedFunction) -> Callable[..., Any]:
     # A real function (not a callable object): a cell or function that calls it fingerprints
-    # it like any user function (its code, and the user function it wraps through the
-    # closure), pickle finds it by name, and methods bind as usual.
+    # it like any user function, pickle finds it by name, and methods bind as usual. Passing
+    # ``fn`` puts the wrapped function in the wrapper's closure, so code calling the wrapper
+    # is keyed on the wrapped function's code (edit it: callers miss too).
     if cached.is_async:
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return await wrapper.__persist_cache__.acall(args, kwargs)  # type: ignore[attr-defined]
+            return await wrapper.__persist_cache__.acall(args, kwargs, fn)  # type: ignore[attr-defined]
 
     else:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return wrapper.__persist_cache__.call(args, kwargs)  # type: ignore[attr-defined]
+            return wrapper.__persist_cache__.call(args, kwargs, fn)  # type: ignore[attr-defined]
 
     functools.update_wrapper(wrapper, fn)
     wrapper.__persist_cache__ = cached  # type: ignore[attr-defined]
