@@ -516,6 +516,7 @@ class PersistMagics(Magics):
         from ..features._budget import InfoWithUsage, store_usage
 
         cache = self._cache(args)
+        cache.flush_hits()
         usage = store_usage(cache.store, self.budget(cache.store))
         return InfoWithUsage(cache.info(location, True), usage)
 
@@ -529,7 +530,9 @@ class PersistMagics(Magics):
             raise UsageError(f"%persist gc: {exc}") from exc
         if not exists:
             raise UsageError(f"Nothing to collect: the store {location} does not exist.")
-        store = self._cache(args).store
+        cache = self._cache(args)
+        cache.flush_hits()  # hits kept in memory are uses that decide what goes
+        store = cache.store
         return collect(store, given.over(self.budget(store)), dry_run=args.dry_run)
 
     def _why(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
@@ -582,6 +585,8 @@ class PersistMagics(Magics):
                 last = self._budget_seen.get(location)
                 if last is not None and last[0] == seen and time.monotonic() - last[1] < 60:
                     continue
+                if location in self._caches:
+                    self._caches[location].flush_hits()  # last uses decide what is evicted
                 report = enforce_budget(store, budget)
                 self._budget_seen[location] = (
                     (len(store), getattr(store, "volume", lambda: 0)(), budget),

@@ -63,6 +63,7 @@ _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
 # (manifest, values, outputs) costs about this much, so restoring could only be slower.
 CHEAP_SECONDS = 0.002  # the default of CellOptions.min_time
 _SEEDS = re.compile(r"\bseed\s*\(")
+_FLUSH_SECONDS = 30.0  # hit counts and last uses are written at least this often
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,10 @@ class CellCache:
         self._last_name: str | None = None
         self._files: FileDigests | None = None
         self._pending_hits: dict[str, int] = {}
+        self._pending_uses: dict[str, float] = {}
+        self._flushed = time.monotonic()
         self._manifests: dict[str, Manifest] = {}
+        self._outputs_memo: dict[str, list[dict[str, Any]]] = {}
         atexit.register(self.flush_hits)
 
     # ------------------------------------------------------------------ naming and key
@@ -341,7 +345,7 @@ class CellCache:
             if problem:
                 return problem
             values = load_groups(self.store, manifest.variables, mmap=options.mmap)
-            outputs = self.store.get(manifest.outputs_key) if manifest.outputs_key else []
+            outputs = self._outputs(manifest)
         except Exception as exc:
             if f"{manifest.entry_prefix}manifest" not in self.store:
                 # Removed meanwhile (pruned, cleared, expired, or by another process).
@@ -362,12 +366,27 @@ class CellCache:
         self._count_hit(manifest, time.perf_counter() - started, options.min_time)
         return list(manifest.notes)
 
+    def _outputs(self, manifest: Manifest) -> list[dict[str, Any]]:
+        """The recorded outputs of a run (read once per session: they are never mutated)."""
+        if not manifest.outputs_key:
+            return []
+        found = self._outputs_memo.get(manifest.outputs_key)
+        if found is None:
+            found = self.store.get(manifest.outputs_key)
+            if len(self._outputs_memo) > 256:
+                self._outputs_memo.clear()
+            self._outputs_memo[manifest.outputs_key] = found
+        return found  # type: ignore[no-any-return]
+
     def _count_hit(self, manifest: Manifest, seconds: float, min_time: float) -> None:
         # Hits are counted in memory and written with the next store write or listing: a
         # write per hit would cost more than a cheap cell's whole restore.
         key = f"{manifest.entry_prefix}hits"
         self._pending_hits[key] = self._pending_hits.get(key, 0) + 1
-        record_use(self.store, manifest.entry_prefix)  # last use, for LRU budgets (batched)
+        # Last use, for least-recently-used budgets: kept with the hit and written with it.
+        self._pending_uses[manifest.entry_prefix] = time.time()
+        if time.monotonic() - self._flushed > _FLUSH_SECONDS:
+            self.flush_hits()
         if seconds > manifest.duration and manifest.duration < 10 * min_time:
             # Restoring took longer than running: from now on the cell runs.
             manifest.mode = "run"
@@ -381,13 +400,24 @@ class CellCache:
                 pass
 
     def flush_hits(self) -> None:
-        """Write the hit counts kept in memory to the store."""
+        """Write the hit counts and last uses kept in memory to the store (one transaction).
+
+        Called before every store write, listing and budget check, at most
+        ``_FLUSH_SECONDS`` after a hit, and when the process exits.
+        """
+        self._flushed = time.monotonic()
         pending, self._pending_hits = self._pending_hits, {}
-        for key, count in pending.items():
-            try:
-                self.store.incr(key, count)
-            except Exception:  # a hit counter is not worth failing anything for
-                pass
+        uses, self._pending_uses = self._pending_uses, {}
+        if not pending and not uses:
+            return
+        try:
+            with self.store.transact():
+                for key, count in pending.items():
+                    self.store.incr(key, count)
+                for prefix, when in uses.items():
+                    record_use(self.store, prefix, when=when)
+        except Exception:  # a hit counter is not worth failing anything for
+            pass
 
     def _execute(
         self,

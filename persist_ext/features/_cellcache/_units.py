@@ -19,9 +19,12 @@ __all__ = ["USED", "list_cell_units", "record_use"]
 USED = "used"
 
 
-def record_use(store: KeyValueStore, entry_prefix: str) -> None:
-    """Note that the run at ``entry_prefix`` was just restored (JSON, never a pickle)."""
-    touch(store, f"{entry_prefix}{USED}")
+def record_use(store: KeyValueStore, entry_prefix: str, *, when: float | None = None) -> None:
+    """Note that the run at ``entry_prefix`` was restored (at ``when``; JSON, never a pickle).
+
+    The cell cache keeps uses in memory and writes them in batches (``CellCache.flush_hits``).
+    """
+    touch(store, f"{entry_prefix}{USED}", when=when)
 
 
 def list_cell_units(store: KeyValueStore) -> Iterator[Unit]:
