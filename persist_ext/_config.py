@@ -25,6 +25,15 @@ def default_directory(directory: str | os.PathLike[str] | None = None) -> Path:
     >>> default_directory("/tmp/x")
     PosixPath('/tmp/x')
     """
+    if directory is not None and (
+        isinstance(directory, bytes) or not isinstance(directory, (str, os.PathLike))
+    ):
+        from ._errors import StoreConfigError
+
+        raise StoreConfigError(
+            f"a store directory is a str or os.PathLike, not {type(directory).__name__} "
+            f"{directory!r}; e.g. Store('.persist')"
+        )
     if directory:
         return Path(directory).expanduser()
     env = os.environ.get(ENV_VAR)

@@ -3,9 +3,11 @@
 Hierarchy::
 
     PersistError (Exception)
+    ├── InvalidArgumentError        (also TypeError, ValueError) a bad argument to a public call
+    │   └── CellCacheError          a %%persist argument cannot be used (e.g. --deps /dev/zero)
     ├── StoreError                  a store cannot be opened, read or written
     │   ├── StoreClosedError        (also a RuntimeError) the store was closed
-    │   ├── StoreConfigError        (also TypeError, ValueError) a bad argument or setting
+    │   ├── StoreConfigError        (also an InvalidArgumentError) a bad store argument/setting
     │   │   └── InvalidKeyError     a key no store can take (not a str, a lone surrogate)
     │   └── CorruptEntryError       an entry exists but cannot be decoded
     │       ├── InvalidPickle       (also a ValueError) a checksum did not match
@@ -44,6 +46,7 @@ from __future__ import annotations
 __all__ = [
     "CacheError",
     "CacheWarning",
+    "CellCacheError",
     "CellCacheWarning",
     "CellRaisedError",
     "CheckpointError",
@@ -53,6 +56,7 @@ __all__ = [
     "EvictionWarning",
     "FingerprintError",
     "GroupBusyError",
+    "InvalidArgumentError",
     "InvalidKeyError",
     "InvalidPickle",
     "PODError",
@@ -80,6 +84,20 @@ class PersistError(Exception):
     """Base class of every persist_ext error."""
 
 
+class InvalidArgumentError(PersistError, TypeError, ValueError):
+    """A public function or class was given an argument it cannot use.
+
+    The message names the argument, what was given and what to pass instead. It is also a
+    ``TypeError`` and a ``ValueError``, so code written against the seeds' APIs (which raise
+    those) keeps working.
+    """
+
+
+class CellCacheError(InvalidArgumentError):
+    """A ``%%persist`` argument cannot be used, e.g. a ``--deps`` path that is a device or a
+    pipe (it would never finish hashing); the message names it and what to give instead."""
+
+
 class StoreError(PersistError):
     """A store could not be opened, read or written.
 
@@ -95,7 +113,7 @@ class StoreClosedError(StoreError, RuntimeError):
     """An operation was attempted on a store after ``close()``."""
 
 
-class StoreConfigError(StoreError, TypeError, ValueError):
+class StoreConfigError(StoreError, InvalidArgumentError):
     """A store was given an argument or setting it cannot use (a bad namespace, expiry,
     ``meta``, URL, or a server configured to lose entries); the message names what to change."""
 

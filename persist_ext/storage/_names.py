@@ -17,6 +17,9 @@ __all__ = ["resolve_inside", "safe_name"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=@-]")
 
 
+MAX_NAME_BYTES = 240  # file names of 255 bytes, with room for a suffix
+
+
 def safe_name(name: str) -> str:
     """Return a portable file name for ``name``; distinct names stay distinct.
 
@@ -33,6 +36,14 @@ def safe_name(name: str) -> str:
     escaped = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), name)
     if escaped.startswith("."):
         escaped = "%2E" + escaped[1:]
+    if len(escaped.encode()) > MAX_NAME_BYTES:
+        # File systems refuse names over 255 bytes (ENAMETOOLONG): say so before writing.
+        raise UnsafeNameError(
+            f"The name {name[:40]!r}... is too long for a file name: {len(name)} characters "
+            f"({len(escaped.encode())} bytes once made file-safe), where names are limited to "
+            f"{MAX_NAME_BYTES} bytes. Use a shorter name, e.g. a digest: "
+            "persist_ext.fingerprint(name)[:16]"
+        )
     return escaped
 
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import SerializationError
+from .._errors import InvalidArgumentError, SerializationError
 
 __all__ = [
     "Serializer",
@@ -397,12 +397,12 @@ def register_serializer(
     ValueError: A serializer named 'example-upper' is already registered ...
     """
     if not isinstance(serializer, Serializer) or not serializer.name:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"register_serializer needs a Serializer instance with a name, got {serializer!r}."
         )
     old = _BY_NAME.get(serializer.name)
     if old is not None and old is not serializer and not replace:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"A serializer named {serializer.name!r} is already registered ({old!r}); "
             "pick another name or pass replace=True."
         )
@@ -410,7 +410,7 @@ def register_serializer(
     for key in keys:
         taken = _BY_TYPE.get(key)
         if taken is not None and taken is not serializer and not replace:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Type {key} already uses serializer {taken.name!r}; pass replace=True."
             )
     _BY_NAME[serializer.name] = serializer

@@ -41,7 +41,13 @@ from typing import Any
 import diskcache
 
 from .._config import default_directory
-from .._errors import CorruptEntryError, InvalidPickle, StoreClosedError, StoreError
+from .._errors import (
+    CorruptEntryError,
+    InvalidPickle,
+    StoreClosedError,
+    StoreConfigError,
+    StoreError,
+)
 from .._limits import Budget
 from ._disk import (
     BLOB_DIR,
@@ -138,10 +144,14 @@ class Store(StoreScan):
         self.budget = Budget.coerce(budget)
         self.directory = Path(default_directory(directory)).absolute()
         self.durable = durable
-        self.large_threshold = int(large_threshold)
+        if isinstance(large_threshold, bool) or not isinstance(large_threshold, int):
+            raise StoreConfigError(
+                f"large_threshold must be a byte count (an int), not {large_threshold!r}"
+            )
+        self.large_threshold = large_threshold
         self.read_only = read_only
         if self.large_threshold < 1:
-            raise ValueError(
+            raise StoreConfigError(
                 f"large_threshold must be a positive byte count, not {large_threshold}"
             )
         if read_only and not (self.directory / diskcache.core.DBNAME).is_file():

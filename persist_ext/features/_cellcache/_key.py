@@ -29,10 +29,12 @@ import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import xxhash
 
+from ..._errors import CellCacheError
 from ...storage._fingerprint import fingerprint, fingerprint_code, is_user_code
 from ...storage._usercode import module_version, referenced_user_code
 from ._analysis import CellCode
@@ -127,6 +129,12 @@ class FileDigests:
             stat = path.stat()
         except FileNotFoundError:
             return "missing"
+        if not S_ISREG(stat.st_mode):
+            # A device, FIFO or socket never ends (--deps /dev/zero hung forever): refuse it.
+            raise CellCacheError(
+                f"--deps {path} is not a regular file (a device, pipe or socket cannot be "
+                "fingerprinted); list the data files the cell reads instead"
+            )
         key = str(path)
         known = self.cache.get(key)
         if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:

@@ -204,6 +204,7 @@ def session_for(
     namespace: MutableMapping[str, Any], store: KeyValueStore, budget: Budget | None = None
 ) -> CheckpointSession:
     """The session of ``namespace`` in ``store`` (created on first use)."""
+    _check_args(namespace, store)
     key = (id(namespace), id(store))
     entry = _SESSIONS.get(key)
     if entry is not None and entry[0]() is namespace and entry[1]() is store:
@@ -215,6 +216,24 @@ def session_for(
     _SESSIONS[key] = (_ref(namespace), _ref(store), session)
     _attach_to_shell(session)
     return session
+
+
+def _check_args(namespace: Any, store: Any) -> None:
+    """Bad arguments fail here, naming the fix, before anything is read or written."""
+    if not isinstance(namespace, MutableMapping):
+        raise CheckpointError(
+            f"the namespace to checkpoint is a dict such as globals() or the shell's user_ns, "
+            f"not {type(namespace).__name__} {namespace!r}"
+        )
+    _check_store(store)
+
+
+def _check_store(store: Any) -> None:
+    if not isinstance(store, KeyValueStore):
+        raise CheckpointError(
+            f"checkpoints live in a store such as persist_ext.Store('.persist'), not "
+            f"{type(store).__name__} {store!r}"
+        )
 
 
 def _attach_to_shell(session: CheckpointSession) -> None:
@@ -294,4 +313,5 @@ def restore_checkpoint(
 
 def list_checkpoints(store: KeyValueStore) -> list[str]:
     """Names of the checkpoints in ``store``, sorted."""
+    _check_store(store)
     return sorted(list_refs(store))

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..._errors import PersistentOrderedDictIntegrityError
+from ..._errors import PersistentOrderedDictIntegrityError, PODError
 from ._files import CHUNK_FORMAT, MANIFEST_NAME, chunk_name, read_manifest
 
 __all__ = [
@@ -209,12 +209,14 @@ def ls(path: str | os.PathLike[str]) -> list[str]:
     >>> [p.rsplit("/", 1)[1] for p in ls(folder)]
     ['000000.1.jsonl']
     """
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise PODError(f"ls() takes a POD directory (str or os.PathLike), not {path!r}")
     root = Path(path)
+    if not root.is_dir():
+        raise PODError(f"ls({os.fspath(path)!r}): no such directory; give the path of a POD")
     manifest = read_manifest(root)
     if manifest is not None:
         names = [chunk_name(c, g, manifest.gzipped) for c, g, _ in manifest.chunks]
-    elif (root / ".lock").exists() and not legacy_files(root):
-        names = []  # a persist_ext POD that never synced
     else:
         legacy = legacy_files(root)
         if legacy is not None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from ..._errors import UnsafeNameError
+from ..._errors import InvalidArgumentError, UnsafeNameError
 from ...storage._atomic import create_locked, fsync_directory, remove_dead_temps
 from ...storage._entry import Where, decode_record, encode_entry
 from ...storage._names import safe_name
@@ -70,7 +70,7 @@ class DirectoryStash(CloseableStash):
         durable: bool = False,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"path must be a path (str or pathlib.Path), got {type(path).__name__}."
             )
         self.path = Path(path)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..._config import default_directory
+from ..._errors import InvalidArgumentError
 from ...storage._protocol import KeyValueStore
 from ._base import NOT_FOUND, CloseableStash
 
@@ -58,7 +59,7 @@ class DiskCacheStash(CloseableStash):
             self._store_options = store_options
         elif isinstance(path_or_store, KeyValueStore):
             if store_options:
-                raise TypeError(
+                raise InvalidArgumentError(
                     f"Store options {sorted(store_options)} only apply when DiskCacheStash opens "
                     "the store from a path; configure the store you pass instead."
                 )
@@ -66,14 +67,14 @@ class DiskCacheStash(CloseableStash):
             self._owns_store = False
             self._store_options = {}
         else:
-            raise TypeError(
+            raise InvalidArgumentError(
                 "path_or_store must be a directory path, None (the default directory) or a "
                 f"KeyValueStore such as persist_ext.Store, got {type(path_or_store).__name__}."
             )
 
     def _key(self, name: str) -> str:
         if not isinstance(name, str) or not name:
-            raise TypeError(f"Stash keys are non-empty str, got {name!r}.")
+            raise InvalidArgumentError(f"Stash keys are non-empty str, got {name!r}.")
         return self.prefix + name
 
     def load(self, name: str) -> Any:

@@ -75,6 +75,14 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
+def _check_callable(fn: Any, method: str) -> None:
+    if not callable(fn):
+        raise TaskError(
+            f"TaskGroup.{method}() needs a function to run, not {type(fn).__name__} {fn!r}; "
+            f"e.g. group.{method}(download, ...)"
+        )
+
+
 class TaskGroup:
     """A named group of tasks whose state lives in a store.
 
@@ -238,6 +246,7 @@ class TaskGroup:
         ``f"{fn.__name__}-{n}"`` (stable while the declaration order is). A key that
         repeats raises :class:`TaskError`.
         """
+        _check_callable(fn, "map")
         items = list(items)
         if key is None:
             keys = [self._auto_key(fn) for _ in items]
@@ -259,6 +268,7 @@ class TaskGroup:
         ``key=`` names it (like Dask's ``submit``); a function taking its own ``key``
         argument should be wrapped with ``functools.partial``.
         """
+        _check_callable(fn, "submit")
         k = self._auto_key(fn) if key is None else validate_key(key)
         with self._lock:
             self._check_declarable([k])

@@ -170,7 +170,13 @@ def group_of_key(key: str) -> str | None:
 @functools.lru_cache(maxsize=65536)
 def marker_key(marker_id: str) -> str:
     """The store key of a marker's record (see the module docstring)."""
-    idx = str(marker_id)
+    if not isinstance(marker_id, str):
+        raise TaskError(
+            f"Marker ids are str ('<group>/<path>', or furious-style 'ctx1' / 'ctx1,a0'), not "
+            f"{type(marker_id).__name__} {marker_id!r}; pass str(...) of it.",
+            task=str(marker_id),
+        )
+    idx = marker_id
     group, sep, rest = idx.partition("/")
     if sep:
         if not group or not rest:

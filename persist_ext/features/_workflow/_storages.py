@@ -20,10 +20,12 @@ import importlib.metadata
 import os
 import shutil
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..._config import default_directory
+from ..._errors import StoreConfigError
 from ...storage._atomic import atomic_write
 from ...storage._names import resolve_inside
 from ...storage._protocol import KeyValueStore
@@ -353,9 +355,9 @@ def storage_factory(config: dict[str, Any] | None = None) -> Any:
 
     Raises
     ------
-    ValueError
-        Unknown kind (the message lists the known ones), or unknown keys in ``config``.
-    TypeError
+    StoreConfigError
+        (also a ``ValueError`` and a ``TypeError``) ``config`` is not a dict, its ``kind`` is
+        unknown or not a name (the message lists the known ones), it has unknown keys, or
         ``options`` the kind does not accept.
 
     Examples
@@ -366,25 +368,30 @@ def storage_factory(config: dict[str, Any] | None = None) -> Any:
     'FileStorage'
     >>> storage_factory({"kind": "S4"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: Unknown storage kind 'S4'; known kinds: S3, diskcache, file, memory, redis, s3...
+    persist_ext._errors.StoreConfigError: Unknown storage kind 'S4'; known kinds: ...
     """
+    if config is not None and not isinstance(config, Mapping):
+        raise StoreConfigError(
+            f"storage_factory takes a dict such as {{'kind': 'file', 'options': {{'path': "
+            f"'results'}}}}, not {type(config).__name__} {config!r}."
+        )
     config = dict(config or {})
     extra = set(config) - {"kind", "options"}
     if extra:
-        raise ValueError(
+        raise StoreConfigError(
             f"Storage config keys {sorted(extra)} are not understood; use "
             '{"kind": ..., "options": {...}}.'
         )
-    kind = config.get("kind") or "diskcache"
+    kind = config.get("kind", "diskcache")  # absent: the default; given, it must be a name
     options = config.get("options") or {}
     if not isinstance(options, dict):
-        raise TypeError(f"Storage options must be a dict, got {type(options).__name__}.")
-    factory: Any = _BUILTIN.get(kind)
+        raise StoreConfigError(f"Storage options must be a dict, got {type(options).__name__}.")
+    factory: Any = _BUILTIN.get(kind) if isinstance(kind, str) else None
     if factory is None:
         plugins = _entry_points()
-        if kind not in plugins:
+        if not isinstance(kind, str) or kind not in plugins:
             known = ", ".join(sorted(set(_BUILTIN) | set(plugins)))
-            raise ValueError(
+            raise StoreConfigError(
                 f"Unknown storage kind {kind!r}; known kinds: {known}. Third-party kinds "
                 f"register under the entry-point group {ENTRY_POINT_GROUP!r}."
             )
@@ -394,7 +401,9 @@ def storage_factory(config: dict[str, Any] | None = None) -> Any:
     except TypeError as exc:
         if "argument" not in str(exc):
             raise
-        raise TypeError(f"Storage kind {kind!r} rejected its options {options!r}: {exc}") from exc
+        raise StoreConfigError(
+            f"Storage kind {kind!r} rejected its options {options!r}: {exc}"
+        ) from exc
 
 
 def _plain(name: str) -> str:

@@ -400,6 +400,6 @@ def browse(
     ['a', 'b']
     >>> browse(42)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    TypeError: cannot browse a int: pass a Stash, a Store (or any KeyValueStore), ...
+    persist_ext._errors.InvalidArgumentError: cannot browse a int: pass a Stash, ...
     """
     return StashBrowser(source_for(obj, prefix=prefix), page_size=page_size, query=query)

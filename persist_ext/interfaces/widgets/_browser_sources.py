@@ -16,6 +16,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..._errors import InvalidArgumentError
 from ...storage._protocol import EntryInfo, KeyValueStore
 
 __all__ = ["Entry", "EntrySource", "MappingSource", "StashSource", "StoreSource", "source_for"]
@@ -237,7 +238,7 @@ def source_for(obj: Any = None, *, prefix: str = "") -> EntrySource:
         return StoreSource(inner, inner_prefix, label=f"{type(obj).__name__} {inner_prefix}*")
     if isinstance(obj, Mapping):
         return MappingSource(obj)
-    raise TypeError(
+    raise InvalidArgumentError(
         f"cannot browse a {type(obj).__name__}: pass a Stash, a Store (or any KeyValueStore), "
         "the cell cache, a mapping, or nothing for the default store"
     )

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import ipywidgets as widgets
 
+from ..._errors import InvalidArgumentError
 from ..._format import format_duration
 from ...features._progress import (
     ProgressSnapshot,
@@ -196,7 +197,7 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
         self, source: ProgressSource, *, interval: float = 0.25, max_rows: int = 50
     ) -> None:
         if not callable(getattr(source, "progress", None)):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"TaskGroupProgress needs an object with a progress() method returning a "
                 f"ProgressSnapshot (a TaskGroup or Tracker), got {type(source).__name__}"
             )
