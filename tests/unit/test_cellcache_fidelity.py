@@ -356,3 +356,16 @@ def test_cyclic_values_are_fingerprinted_stored_and_restored(shell, cache) -> No
     forget(shell, "ring", "size")
     assert run(cache, shell, cell)[0].hit
     assert shell.user_ns["ring"]["self"] is shell.user_ns["ring"]
+
+
+def test_a_cell_showing_widgets_runs_and_says_why(shell, cache, monkeypatch) -> None:
+    pytest.importorskip("ipywidgets")
+    formatter = shell.display_formatter
+    monkeypatch.setattr(formatter, "active_types", list(formatter.formatters))
+    cell = "import ipywidgets\nslider = ipywidgets.IntSlider(3)\ndisplay(slider)"
+    first, _ = run(cache, shell, cell)
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    second, _ = run(cache, shell, cell)
+    assert not second.hit
+    assert "widgets" in str(cache.why(shell, "c"))

@@ -480,6 +480,12 @@ class CellCache:
             result.stored = self._write_run_mode(manifest, options, replace)
             result.manifest = manifest
             return result
+        if outcome.widgets:
+            manifest.mode = "run"
+            manifest.run_reason = "it shows widgets, which live only in the kernel that made them"
+            result.stored = self._write_run_mode(manifest, options, replace)
+            result.manifest = manifest
+            return result
         values, mutated, deleted = self._changes(shell, before, code, key, options)
         manifest.mutated, manifest.deleted = mutated, deleted
         effects = record_effects(

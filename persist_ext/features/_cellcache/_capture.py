@@ -47,6 +47,7 @@ class RunOutcome:
     error: BaseException | None = None
     result: Any = None  # the value of the last expression, when it was displayed
     has_result: bool = False
+    widgets: bool = False  # it showed a widget, which lives only in the kernel that made it
 
 
 class _Tee:
@@ -72,9 +73,10 @@ class _Tee:
 
 
 class _Sink:
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: Any, seen: dict[str, bool] | None = None) -> None:
         self.shell = shell
         self.events: list[dict[str, Any]] = []
+        self.seen = seen if seen is not None else {}
 
     def shell_is_writing(self) -> bool:
         # The plain terminal shell prints display data, ``Out[n]`` and tracebacks to
@@ -94,6 +96,8 @@ class _Sink:
 
     def display(self, kind: str, data: Any, metadata: Any, **extra: Any) -> None:
         kept = {k: v for k, v in dict(data or {}).items() if k not in _VOLATILE_MIME}
+        if len(kept) != len(data or {}):
+            self.seen["widgets"] = True
         if not kept:
             return
         self.events.append({"kind": kind, "data": kept, "metadata": dict(metadata or {}), **extra})
@@ -118,12 +122,14 @@ def _patched(obj: Any, name: str, replacement: Any) -> Iterator[None]:
 
 
 @contextmanager
-def recording(shell: Any, source: str | None = None) -> Iterator[list[dict[str, Any]]]:
+def recording(
+    shell: Any, source: str | None = None, seen: dict[str, bool] | None = None
+) -> Iterator[list[dict[str, Any]]]:
     """Record everything the shell shows during the block; yields the event list.
 
     With ``source`` (the cell being run), a trailing ``;`` in it silences the last
     expression as in a plain cell (the shell would otherwise look at the ``%%persist``
-    cell's own text).
+    cell's own text). ``seen["widgets"]`` is set when a widget was shown (not recorded).
 
     Examples
     --------
@@ -135,7 +141,7 @@ def recording(shell: Any, source: str | None = None) -> Iterator[list[dict[str, 
     >>> events
     [{'kind': 'stream', 'name': 'stdout', 'text': 'hello\\n'}]
     """
-    sink = _Sink(shell)
+    sink = _Sink(shell, seen)
     pub = shell.display_pub
     hook = shell.displayhook
     original_publish = pub.publish
@@ -240,9 +246,14 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
     else ``error_in_exec``).
     """
     start = time.perf_counter()
-    with recording(shell, transformed(shell, source)) as events, _errors_shown(shell, show_errors):
+    seen: dict[str, bool] = {}
+    with (
+        recording(shell, transformed(shell, source), seen) as events,
+        _errors_shown(shell, show_errors),
+    ):
         result = shell.run_cell(source, store_history=False)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
+    outcome.widgets = bool(seen.get("widgets"))
     outcome.error = result.error_before_exec or result.error_in_exec
     outcome.has_result = any(e["kind"] == "result" for e in events)
     outcome.result = result.result if outcome.has_result else None
