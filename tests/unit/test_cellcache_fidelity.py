@@ -369,3 +369,16 @@ def test_a_cell_showing_widgets_runs_and_says_why(shell, cache, monkeypatch) -> 
     second, _ = run(cache, shell, cell)
     assert not second.hit
     assert "widgets" in str(cache.why(shell, "c"))
+
+
+def test_lambdas_and_unpicklable_results_make_the_cell_run_without_a_warning(
+    shell, cache, recwarn
+) -> None:
+    for cell in ("square = lambda v: v * v\nsquares = [1, 4]", "{'a': 1}.keys()"):
+        first, out = run(cache, shell, cell)
+        assert first.manifest is not None
+        assert first.manifest.mode == "run"
+        assert "cannot be stored" in first.manifest.run_reason
+        assert not run(cache, shell, cell)[0].hit
+        assert not out.stderr
+    assert not [w for w in recwarn if "persist" in str(w.message)]

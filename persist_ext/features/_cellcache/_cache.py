@@ -641,7 +641,20 @@ class CellCache:
                 f"{exc}); the cell ran but is not cached.",
             )
             return False
+        quiet = {v for v in failures if v == RESULT or callable(values.get(v))}
+        if failures and quiet == set(failures):
+            # Functions made by assignment (lambdas) are code and an unpicklable result
+            # (``d.keys()``) is only shown: nothing the user did wrong, so no warning; the
+            # cell simply runs next time, as %persist list and why say.
+            names = sorted("its result" if v == RESULT else v for v in quiet)
+            manifest.mode = "run"
+            manifest.run_reason = f"{', '.join(names)} cannot be stored (code, not data)"
+            manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
+            manifest.outputs_key = ""
+            return self._write_run_mode(manifest, options, replace)
         for var, exc in failures.items():
+            if var in quiet:
+                continue  # the loud failures below say the cell is not cached
             if var == RESULT:
                 var = "the value of its last expression"
             _warn(
