@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,18 @@ from persist_ext.storage._memory import MemoryStore
 from persist_ext.storage._store import Store
 
 
-@pytest.fixture(params=["memory", "diskcache"])
+@pytest.fixture(params=["memory", "diskcache", "redis"])
 def store(request, tmp_path):
     if request.param == "memory":
         yield MemoryStore()
+    elif request.param == "redis":
+        from persist_ext.storage._redis import RedisStore
+
+        url = request.getfixturevalue("redis_server")
+        shared = RedisStore(url, namespace=f"ck{uuid.uuid4().hex[:12]}")
+        yield shared
+        shared.clear()
+        shared.close()
     else:
         with Store(tmp_path / "store") as disk:
             yield disk
