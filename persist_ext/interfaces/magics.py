@@ -205,6 +205,9 @@ class PersistMagics(Magics):
         self._locations: dict[tuple[Any, ...], str] = {}
         self._busy = False
         self._checkpoints: dict[str, Any] = {}
+        from ..features._checkpoint import CellLog
+
+        self._cell_log = CellLog()
         self._budget_seen: dict[str, tuple[Any, float]] = {}
 
     # ----------------------------------------------------------------- stores
@@ -266,6 +269,7 @@ class PersistMagics(Magics):
         info = getattr(result, "info", None)
         # The transformed cell is Python (magics become calls), which the tracker can parse.
         code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
+        self._cell_log.note(code)  # which cell made each variable, before any checkpoint
         default = str(default_directory(self.directory or None).absolute())
         if self.autocheckpoint and default not in self._checkpoints:
             try:
@@ -620,6 +624,7 @@ class PersistMagics(Magics):
             raise UsageError(str(exc)) from exc
         cache = self.cache_for(location)
         session = session_for(self.shell.user_ns, cache.store, budget)
+        session.adopt(self._cell_log)
         self._checkpoints[location] = session
         return session
 

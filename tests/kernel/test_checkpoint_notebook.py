@@ -24,12 +24,15 @@ def test_restarted_kernel_gets_back_to_where_it_was(run_cells, text_of) -> None:
             "model = Model(3)\n"
             "a = b = []\n"
             "log = open('log.txt', 'w')",
+            "doubled = (w * 2 for w in weights)",
             "%persist checkpoint",
         ]
     )
-    saved = text_of(first.cells[2])
+    saved = text_of(first.cells[3])
     assert "saved 6 variable(s), 1 module(s)" in saved
     assert "skipped log" in saved  # an open file is reported, not silently dropped
+    assert "open() in a way that may write" in saved  # ...and never re-opened for writing
+    assert "skipped doubled" in saved
 
     # A new kernel knows nothing of np, Model, weights or model until restore.
     second = run_cells(
@@ -39,12 +42,16 @@ def test_restarted_kernel_gets_back_to_where_it_was(run_cells, text_of) -> None:
             "print(np.__name__, weights.sum(), model.predict(2), type(model) is Model)",
             "a.append(1)\nprint(a is b, b)",
             "factor = 10\nprint(model.predict(2))",
+            "print([float(d) for d in doubled])",
         ]
     )
     assert "restored 6 variable(s)" in text_of(second.cells[1])
     assert text_of(second.cells[2]).strip() == "numpy 10.0 6 True"
     assert text_of(second.cells[3]).strip() == "True [1]"
     assert text_of(second.cells[4]).strip() == "60"  # methods read the live namespace
+    # the generator was rebuilt by re-running the (safe) cell that made it
+    assert "rebuilt doubled" in text_of(second.cells[1])
+    assert text_of(second.cells[5]).strip() == "[0.0, 2.0, 4.0, 6.0, 8.0]"
 
 
 @pytest.mark.filterwarnings("ignore")

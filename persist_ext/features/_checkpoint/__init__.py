@@ -20,11 +20,13 @@ from ._session import (
     save_checkpoint,
     session_for,
 )
+from ._tracking import CellLog
 
 __all__ = [
     "AUTO",
     "PREFIX",
     "Budget",
+    "CellLog",
     "CheckpointReport",
     "CheckpointSession",
     "HistoryTable",

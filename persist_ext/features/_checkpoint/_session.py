@@ -21,7 +21,7 @@ from ._layout import AUTO, STATE, check_name, list_refs, read_ref, read_state, r
 from ._load import load_state
 from ._report import CheckpointReport, HistoryTable
 from ._save import Live, save_state
-from ._tracking import bound_names, names_in_cell
+from ._tracking import CellLog, bound_names, names_in_cell
 
 __all__ = [
     "CheckpointSession",
@@ -99,6 +99,11 @@ class CheckpointSession:
             self.live.cells = [*self.live.cells[-9:], code]
             for name in bound_names(code):
                 self.live.binders[name] = code
+
+    def adopt(self, log: CellLog) -> None:
+        """Learn which cells made variables before this session existed."""
+        for name, code in log.binders.items():
+            self.live.binders.setdefault(name, code)
 
     def after_cell(self, code: str, token: Any = None) -> CheckpointReport | None:
         """The automatic checkpoint after a cell: a new ``auto`` state if anything changed."""

@@ -25,7 +25,7 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["bound_names", "names_in_cell", "rerun_refusal"]
+__all__ = ["CellLog", "bound_names", "names_in_cell", "rerun_refusal"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WRITE_MODES = re.compile(r"[wax+]")
@@ -278,3 +278,24 @@ def _read_only_open(call: ast.Call) -> bool:
         and isinstance(mode.value, str)
         and not _WRITE_MODES.search(mode.value)
     )
+
+
+class CellLog:
+    """Which cell last bound each variable (so an unstorable one can be rebuilt by it).
+
+    Kept by the shell from the first cell on, and adopted by a checkpoint session created
+    later, so a value made before the first checkpoint can still be rebuilt.
+
+    >>> log = CellLog()
+    >>> log.note("gen = (x for x in data)")
+    >>> log.binders["gen"]
+    'gen = (x for x in data)'
+    """
+
+    def __init__(self) -> None:
+        self.binders: dict[str, str] = {}
+
+    def note(self, code: str) -> None:
+        if code.strip():
+            for name in bound_names(code):
+                self.binders[name] = code
