@@ -32,3 +32,11 @@ def runs(name: str) -> int:
             return len(fh.read())
     except FileNotFoundError:
         return 0
+
+
+@cache
+def slow_env(x: int) -> int:
+    """Like ``slow_square``, sleeping ``$MEMO_TEST_DELAY`` seconds (not part of the key)."""
+    _count(f"slow_env-{x}")
+    time.sleep(float(os.environ.get("MEMO_TEST_DELAY", "0.3")))
+    return x * x

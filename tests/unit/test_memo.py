@@ -347,3 +347,39 @@ def test_a_cached_function_calling_another_is_keyed_on_its_code(store) -> None:
     exec("@cache(store=store)\ndef inner(x):\n    return x + 2\n", namespace)
     assert "inner" in str(namespace["outer"].why(1))
     assert namespace["outer"](1) == 30
+
+
+def test_a_process_killed_mid_call_releases_its_claim(tmp_path: Path) -> None:
+    import signal
+
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    env = {
+        **os.environ,
+        "PERSIST_EXT_DIR": str(tmp_path / "store"),
+        "MEMO_TEST_COUNTS": str(counts),
+        "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    lease = "from persist_ext.features._memo._runtime import LEASES; LEASES.lease = 1.0; "
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", lease + "import _memo_funcs as m; m.slow_env(5)"],
+        env={**env, "MEMO_TEST_DELAY": "60"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (counts / "slow_env-5").exists():  # it claimed the call and runs it
+            assert time.monotonic() < deadline, "the first process never started the call"
+            time.sleep(0.05)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(30)
+    survivor = subprocess.run(
+        [sys.executable, "-c", lease + "import _memo_funcs as m; print(m.slow_env(5))"],
+        env={**env, "MEMO_TEST_DELAY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert survivor.returncode == 0, survivor.stderr
+    assert survivor.stdout.strip() == "25"
+    assert (counts / "slow_env-5").read_text() == "xx"  # the survivor ran it after the kill

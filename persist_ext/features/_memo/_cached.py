@@ -36,7 +36,7 @@ from .._cellcache._explain import Difference, Explanation, diff_components
 from .._tasks._storespec import StoreSpec, open_store, spec_for
 from ._key import Binder, CallKey, CodeState, argument_components, call_digest
 from ._layout import RESULT, USED, function_prefix, iter_calls
-from ._runtime import LEASE, LEASES, default_store, open_location
+from ._runtime import LEASES, default_store, open_location
 
 __all__ = ["CachedFunction", "cache"]
 
@@ -399,7 +399,7 @@ class CachedFunction:
     def _try_claim(self, store: KeyValueStore, lock: str) -> bool:
         claim = self._claim()
         try:
-            added = store.add(lock, claim, expire=LEASE)
+            added = store.add(lock, claim, expire=LEASES.lease)
         except Exception:  # a store without a working add: compute without the claim
             return True
         if added:

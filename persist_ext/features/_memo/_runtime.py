@@ -73,7 +73,8 @@ def default_store() -> KeyValueStore:
 class _Leases:
     """Claims this process holds on calls it is computing, refreshed in the background."""
 
-    def __init__(self) -> None:
+    def __init__(self, lease: float = LEASE) -> None:
+        self.lease = lease  # seconds a claim outlives its process's last heartbeat
         self._lock = threading.Lock()
         self._held: dict[tuple[int, str], tuple[KeyValueStore, Any]] = {}
         self._thread: threading.Thread | None = None
@@ -99,12 +100,12 @@ class _Leases:
 
     def _run(self) -> None:
         while True:
-            time.sleep(LEASE / 3)
+            time.sleep(self.lease / 3)
             with self._lock:
                 held = list(self._held.items())
             for (_, key), (store, claim) in held:
                 try:
-                    store.set(key, claim, expire=LEASE)
+                    store.set(key, claim, expire=self.lease)
                 except Exception:
                     continue
 
