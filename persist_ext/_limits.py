@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ._errors import InvalidArgumentError
+
 __all__ = [
     "ENV_MAX_AGE",
     "ENV_MAX_COUNT",
@@ -64,7 +66,7 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
         pos = match.end()
     if not cleaned or pos != len(cleaned) or total <= 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Cannot read {text!r} as a duration; use e.g. 90s, 10m, 2h, 7d, 1w or 1h30m."
         )
     return total
@@ -85,14 +87,18 @@ def parse_size(text: str | int) -> int:
     ValueError: Cannot read 'lots' as a size; use e.g. 500M, 10G, 1.5T or 2GiB.
     """
     if isinstance(text, bool):
-        raise ValueError(f"Cannot read {text!r} as a size; use e.g. 500M, 10G, 1.5T or 2GiB.")
+        raise InvalidArgumentError(
+            f"Cannot read {text!r} as a size; use e.g. 500M, 10G, 1.5T or 2GiB."
+        )
     if isinstance(text, int):
         if text <= 0:
-            raise ValueError(f"A size must be positive, not {text}.")
+            raise InvalidArgumentError(f"A size must be positive, not {text}.")
         return text
     match = _SIZE.match(str(text).strip().replace(" ", ""))
     if match is None or float(match.group(1)) <= 0:
-        raise ValueError(f"Cannot read {text!r} as a size; use e.g. 500M, 10G, 1.5T or 2GiB.")
+        raise InvalidArgumentError(
+            f"Cannot read {text!r} as a size; use e.g. 500M, 10G, 1.5T or 2GiB."
+        )
     base = 1024 if match.group(3) else 1000
     return int(float(match.group(1)) * base ** _POWERS[match.group(2).lower()])
 
@@ -103,7 +109,9 @@ def _count(text: str | int) -> int:
     except (TypeError, ValueError):
         value = 0
     if isinstance(text, bool) or value <= 0 or str(text).strip() != str(value):
-        raise ValueError(f"Cannot read {text!r} as a count of cached units; use e.g. 500.")
+        raise InvalidArgumentError(
+            f"Cannot read {text!r} as a count of cached units; use e.g. 500."
+        )
     return value
 
 
@@ -148,7 +156,7 @@ class Budget:
             age = None
         elif isinstance(max_age, (int, float)) and not isinstance(max_age, bool):
             if max_age <= 0:
-                raise ValueError(f"max_age must be positive seconds, not {max_age}.")
+                raise InvalidArgumentError(f"max_age must be positive seconds, not {max_age}.")
             age = float(max_age)
         else:
             age = parse_duration(str(max_age))
@@ -181,11 +189,11 @@ class Budget:
         if isinstance(value, Mapping):
             unknown = set(value) - {"max_size", "max_count", "max_age"}
             if unknown:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"Unknown budget field(s) {sorted(unknown)}; use max_size, max_count, max_age."
                 )
             return cls(**value)
-        raise TypeError(
+        raise InvalidArgumentError(
             f"budget must be a persist_ext.Budget or a dict of its fields, not "
             f"{type(value).__name__}."
         )
@@ -204,7 +212,7 @@ class Budget:
                 max_age=env.get(ENV_MAX_AGE) or None,
             )
         except ValueError as exc:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{exc} (from the environment: {ENV_MAX_SIZE}, {ENV_MAX_COUNT}, {ENV_MAX_AGE})"
             ) from None
 

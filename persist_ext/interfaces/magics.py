@@ -42,7 +42,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
-from .._errors import CellRaisedError
+from .._errors import CellRaisedError, InvalidArgumentError
 from ..features._cellcache import CellCache, CellOptions
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
@@ -90,7 +90,7 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
         pos = match.end()
     if not cleaned or pos != len(cleaned) or total <= 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Cannot read {text!r} as a duration; use e.g. 90s, 10m, 2h, 7d, 1w or 1h30m."
         )
     return total

@@ -127,12 +127,26 @@ CASES: list[Case] = [
     ("DiskCacheStash(5)", lambda p: pe.DiskCacheStash(5), "path_or_store"),
     ("DiskCacheStash key 5", lambda p: pe.DiskCacheStash(p / "dc").dump(5, 1), "non-empty str"),
     ("PersistedWork(5, None)", lambda p: pe.PersistedWork(5, None), "owner"),
+    ("KeyLimitStash limit=-1", lambda p: pe.KeyLimitStash(pe.DictionaryStash(), limit=-1), ">= 0"),
+    ("UnionStash([5])", lambda p: pe.UnionStash([5]), "joins stashes"),
+    ("@persisted(5)", lambda p: pe.persisted(5), "attribute name"),
+    # budgets
+    ("Budget(max_size=-1)", lambda p: pe.Budget(max_size=-1), "positive"),
+    ("Budget(max_size='lots')", lambda p: pe.Budget(max_size="lots"), "as a size"),
+    ("Budget(max_age='soon')", lambda p: pe.Budget(max_age="soon"), "duration"),
+    ("Store(budget=5)", lambda p: pe.Store(p / "b", budget=5), "budget"),
+    (
+        "remove_task both",
+        lambda p: pe.FileStorage(p / "fs").remove_task("wf", "t", pattern="*"),
+        "exactly one",
+    ),
     # serializers, fingerprints, function cache, progress, displays
     ("register_serializer(5)", lambda p: pe.register_serializer(5), "Serializer instance"),
     ("cache(5)", lambda p: pe.cache(5), "function"),
     ("progress(5)", lambda p: pe.progress(5), "iterable"),
     ("browse(5)", lambda p: pe.browse(5), "cannot browse"),
     ("display_tasks(5)", lambda p: pe.display_tasks(5), "progress()"),
+    ("display_markers(5)", lambda p: pe.display_markers(5), "MarkerProgress needs"),
     ("default_directory(5)", lambda p: pe.default_directory(5), "str or os.PathLike"),
 ]
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..._errors import CheckpointError
+from ..._errors import CheckpointError, InvalidArgumentError
 from ..._format import format_size
 from ...storage._protocol import KeyValueStore
 from ._layout import OBJ, PREFIX, REF, SEQ, STATE, iter_states, list_refs, object_key
@@ -60,7 +60,7 @@ def parse_size(text: str | int) -> int:
     match = _SIZE.match(text)
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
-        raise ValueError(f"Cannot read {text!r} as a size; use e.g. 500MB, 20GB or 1TiB.")
+        raise InvalidArgumentError(f"Cannot read {text!r} as a size; use e.g. 500MB, 20GB or 1TiB.")
     return int(float(match.group(1)) * _UNITS[unit])
 
 

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..._errors import PersistableError
+from ..._errors import InvalidArgumentError, PersistableError
 
 __all__ = [
     "CloseableStash",
@@ -47,7 +47,7 @@ def chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
     [[0, 1], [2, 3], [4]]
     """
     if size < 1:
-        raise ValueError(f"chunk size must be at least 1, got {size}.")
+        raise InvalidArgumentError(f"chunk size must be at least 1, got {size}.")
     iterator = iter(iterable)
     while True:
         chunk = list(itertools.islice(iterator, size))
@@ -375,7 +375,7 @@ class KeyLimitStash(DelegateStash):
     def __init__(self, delegate: Stash, limit: int = sys.maxsize, **kwargs: Any) -> None:
         super().__init__(delegate, **kwargs)
         if limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}.")
+            raise InvalidArgumentError(f"limit must be >= 0, got {limit}.")
         self.limit = limit
 
     def keys(self) -> Iterable[str]:

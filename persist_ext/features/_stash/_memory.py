@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ..._errors import PersistableError
+from ..._errors import InvalidArgumentError, PersistableError
 from ._base import NOT_FOUND, DelegateStash, ReadOnlyStash, Stash
 
 __all__ = ["CacheStash", "DictionaryStash", "LRUCacheStash", "UnionStash"]
@@ -228,7 +228,7 @@ class UnionStash(ReadOnlyStash):
         self.stashes = tuple(stashes)
         for stash in self.stashes:
             if not isinstance(stash, Stash):
-                raise TypeError(f"UnionStash joins stashes; got {type(stash).__name__}.")
+                raise InvalidArgumentError(f"UnionStash joins stashes; got {type(stash).__name__}.")
 
     def load(self, name: str) -> Any:
         """The value from the first stash that has ``name``, else ``None``."""

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from ..._errors import PersistableError
+from ..._errors import InvalidArgumentError, PersistableError
 from ._base import PreemptiveStash, PrimeableStash, Stash, chunks
 
 __all__ = ["MultiProcessStash"]
@@ -98,7 +98,7 @@ class MultiProcessStash(PrimeableStash, PreemptiveStash):
     ) -> None:
         super().__init__(delegate, **kwargs)
         if chunk_size < 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"chunk_size must be >= 0 (0: one chunk per worker), got {chunk_size}."
             )
         self.chunk_size = chunk_size

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..._errors import PersistableError
+from ..._errors import InvalidArgumentError, PersistableError
 from ._dealloc import Deallocatable, dealloc
 from ._files import read_pickle_file, write_pickle_file
 
@@ -108,7 +108,7 @@ class PersistedWork(Deallocatable):
         self.transient = transient
         self.worker: Callable[..., Any] | None = None
         if not isinstance(path, Path) and not (isinstance(path, str) and path):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"path must be a pathlib.Path (disk) or a non-empty str (memory), got {path!r}."
             )
         self.use_disk = isinstance(path, Path)
@@ -346,7 +346,7 @@ class persisted:  # lower case: the seed's name
         recover_empty: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
-            raise TypeError(f"@persisted needs an attribute name (str), got {name!r}.")
+            raise InvalidArgumentError(f"@persisted needs an attribute name (str), got {name!r}.")
         self.attr_name = name
         self.path = path
         self.cache_global = cache_global

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..._errors import CorruptEntryError, SerializationError
+from ..._errors import CorruptEntryError, InvalidArgumentError, SerializationError
 from ...storage._entry import Where, open_record, seal
 from ...storage._names import safe_name
 
@@ -108,7 +108,7 @@ class SideFiles:
             yield buffer
             self.write(name, buffer.getbuffer())
         else:
-            raise ValueError(f"mode must be 'rb' or 'wb', got {mode!r}.")
+            raise InvalidArgumentError(f"mode must be 'rb' or 'wb', got {mode!r}.")
 
     def path(self, name: str) -> Path | None:
         """The local path of side file ``name`` when the storage keeps files, else ``None``.
@@ -187,7 +187,7 @@ class WorkflowStorage(abc.ABC):
                 if not hasattr(serializer, attr)
             ]
             if missing or not isinstance(serializer.name, str) or not serializer.name:
-                raise TypeError(
+                raise InvalidArgumentError(
                     f"{serializer!r} is not a persistent serializer: it needs "
                     "serializer_class, a non-empty str name, and pickle/unpickle/remove "
                     f"classmethods (missing: {', '.join(missing) or 'name'})."
@@ -325,7 +325,7 @@ class WorkflowStorage(abc.ABC):
             ``task_name`` has no stored result.
         """
         if (task_name is None) == (pattern is None):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "Give exactly one of task_name or pattern (remove_workflow removes them all)."
             )
         names = [task_name] if task_name is not None else self.list_tasks(workflow_name, pattern)

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..._errors import StoreClosedError
+from ..._errors import InvalidArgumentError, StoreClosedError
 from ...features._progress import RunWatch, running_work, wait_policy
 
 __all__ = [
@@ -159,7 +159,7 @@ class LiveDisplay:
     ) -> None:
         """Read the first state and set up updates (call last in the subclass ``__init__``)."""
         if interval <= 0:
-            raise ValueError(f"interval must be positive seconds, got {interval!r}")
+            raise InvalidArgumentError(f"interval must be positive seconds, got {interval!r}")
         self._source = source
         self._lock = threading.RLock()
         self._seq = 0  # the order of reads; a read older than the state shown is dropped
@@ -428,7 +428,7 @@ class Poller:
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         if interval <= 0:
-            raise ValueError(f"interval must be positive seconds, got {interval!r}")
+            raise InvalidArgumentError(f"interval must be positive seconds, got {interval!r}")
         self.interval = max(MIN_INTERVAL, float(interval))
         self._fetch, self._apply, self._is_final = fetch, apply, is_final
         self._on_final, self._on_error = on_final, on_error

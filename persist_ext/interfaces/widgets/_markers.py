@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..._errors import InvalidArgumentError
 from ...features._tasks._keys import marker_flag, reached_key
 from ...features._tasks._markers import (
     filter_known_done,
@@ -215,7 +216,9 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
     ) -> None:
         if isinstance(source, KeyValueStore):
             if not root_id:
-                raise TypeError("MarkerProgress(store, root_id) needs the tree's root marker id")
+                raise InvalidArgumentError(
+                    "MarkerProgress(store, root_id) needs the tree's root marker id"
+                )
             self.store, self._root = source, (lambda: root_id)
             self.expects_callback = True
         elif isinstance(getattr(source, "store", None), KeyValueStore):
@@ -223,7 +226,7 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
             self._root = lambda: root_id or _group_root(source)
             self.expects_callback = getattr(source, "on_complete", True) is not None
         else:
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"MarkerProgress needs a TaskGroup or (store, root_id), got {type(source).__name__}"
             )
         self.grace = grace
