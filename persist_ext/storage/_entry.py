@@ -27,6 +27,7 @@ payload does (the workflow storage seals its own pickles), :func:`open_record` /
 
 from __future__ import annotations
 
+import hmac
 import json
 import struct
 import time
@@ -46,7 +47,7 @@ from .._errors import (
 )
 from ._protocol import EntryInfo
 from ._serializers import dump_value, serializer_named, summarize
-from ._trust import MAC_SIZE, mac_hasher, trust_hint
+from ._trust import MAC_SIZE, mac, trust_hint
 
 __all__ = [
     "LEGACY_MAGICS",
@@ -73,6 +74,7 @@ HEADER_FIXED = _PREFIX.size + MAC_SIZE
 # Formats written before entries were signed: recognised only to say "untrusted, re-sign".
 LEGACY_MAGICS = (b"PXE1", b"PXR1", b"PERSIST-EXT-PICKLE/1\n", b"PXWF1\n")
 _DOMAIN = b"persist_ext record v2\0"
+_JOIN_PAYLOAD = 1 << 20
 
 
 def check_key(key: object) -> None:
@@ -121,13 +123,35 @@ def check_expire(expire: object) -> None:
         )
 
 
-@dataclass(frozen=True)
 class Where:
-    """How errors name a record: ``label`` (``"Entry 'k' of the store at /s"``) and the
-    ``source`` a user would pass to ``persist_ext.trust`` to vouch for it."""
+    """How errors name a record: its ``label`` (``"Entry 'k' of the store at /s"``) and the
+    ``source`` a user would pass to ``persist_ext.trust`` to vouch for it.
 
-    label: str
-    source: str | None = None
+    The label is formatted only when an error needs it (``Where.entry``): reads stay cheap.
+    """
+
+    __slots__ = ("_label", "_store_key", "source")
+
+    def __init__(self, label: str, source: str | None = None) -> None:
+        self._label: str | None = label
+        self._store_key: str | None = None
+        self.source = source
+
+    @classmethod
+    def entry(cls, key: str, store: str) -> Where:
+        """An entry ``key`` of the store at ``store`` (also what to trust)."""
+        where = cls("", store)
+        where._label, where._store_key = None, key
+        return where
+
+    @property
+    def label(self) -> str:
+        if self._label is None:
+            return f"Entry {self._store_key!r} of the store at {self.source}"
+        return self._label
+
+    def __repr__(self) -> str:
+        return f"Where({self.label!r}, {self.source!r})"
 
 
 def _where(key: str, where: Where | None) -> Where:
@@ -153,7 +177,7 @@ class EncodedEntry:
         return self.header + self.payload()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Header:
     """A parsed record header (nothing verified yet)."""
 
@@ -174,10 +198,9 @@ def _key_bytes(key: str) -> bytes:
 
 
 def _mac(key: str, prefix: bytes, name_json: bytes, head: Any, tail: Any) -> bytes:
-    hasher = mac_hasher()
-    for part in (_DOMAIN, _key_bytes(key), b"\0", prefix, name_json, head, tail):
-        hasher.update(part)
-    return hasher.digest()
+    # Always the secret configured *now* (use_secret_file, the environment): never a key
+    # cached from an earlier configuration.
+    return mac(_DOMAIN, _key_bytes(key), b"\0", prefix, name_json, head, tail)
 
 
 def _checksum(buffers: Sequence[Any]) -> bytes:
@@ -230,6 +253,16 @@ def seal(
     head, tail = (size, 0) if signed is None else signed
     if head < 0 or tail < 0 or head + tail > size:
         head, tail = size, 0
+    if size <= _JOIN_PAYLOAD:
+        # Small payloads are joined once: the record needs them in one piece anyway.
+        if len(buffers) != 1 or type(buffers[0]) is not bytes:
+            buffers = [b"".join(buffers)]
+        payload = buffers[0]
+        checksum = xxhash.xxh3_128_digest(payload)
+        first, last = payload[:head], payload[size - tail :]
+    else:
+        checksum = _checksum(buffers)
+        first, last = _slices(buffers, size, head, tail)
     now = time.time() if created is None else created
     expires = None if expire is None else now + expire
     fields: dict[str, Any] = {"created": now, "expires": expires, "size": size}
@@ -246,8 +279,7 @@ def seal(
         ) from exc
     name = serializer.encode()
     body = text.encode("utf-8", "surrogatepass")
-    prefix = _PREFIX.pack(MAGIC, len(name), len(body), size, head, tail, _checksum(buffers))
-    first, last = _slices(buffers, size, head, tail)
+    prefix = _PREFIX.pack(MAGIC, len(name), len(body), size, head, tail, checksum)
     signature = _mac(key, prefix, name + body, first, last)
     info = EntryInfo(key, serializer, size, now, summary, dict(meta or {}), expires)
     return EncodedEntry(buffers, prefix + signature + name + body, info)
@@ -300,12 +332,12 @@ def is_record(data: bytes | memoryview) -> bool:
 
 def parse_header(key: str, record: bytes | memoryview, where: Where | None = None) -> Header:
     """Parse a record's header (no verification). Refuses what persist_ext did not write."""
-    w = _where(key, where)
     try:
         magic, nlen, jlen, size, head, tail, checksum = _PREFIX.unpack_from(record, 0)
     except struct.error:
         magic = None
     if magic != MAGIC:
+        w = _where(key, where)
         start = bytes(record[:32])
         if any(start.startswith(m) for m in LEGACY_MAGICS):
             raise UntrustedEntryError(
@@ -318,24 +350,29 @@ def parse_header(key: str, record: bytes | memoryview, where: Where | None = Non
             "delete it.",
             key=key,
         )
-    end = HEADER_FIXED + nlen + jlen
+    json_start = HEADER_FIXED + nlen
+    end = json_start + jlen
+    if type(record) is not bytes:
+        record = bytes(record[:end])
     if len(record) < end or head + tail > size:
+        w = _where(key, where)
         raise InvalidPickle(f"{w.label} has a truncated header; delete it.", key=key)
     try:
-        name = bytes(record[HEADER_FIXED : HEADER_FIXED + nlen]).decode()
+        name = record[HEADER_FIXED:json_start].decode()
     except UnicodeDecodeError:
+        w = _where(key, where)
         raise CorruptEntryError(f"{w.label} has a damaged header; delete it.", key=key) from None
     return Header(
-        serializer=name,
-        size=size,
-        signed_head=head,
-        signed_tail=tail,
-        checksum=checksum,
-        mac=bytes(record[_PREFIX.size : HEADER_FIXED]),
-        prefix=bytes(record[: _PREFIX.size]),
-        name_json=bytes(record[HEADER_FIXED:end]),
-        json_start=HEADER_FIXED + nlen,
-        end=end,
+        name,
+        size,
+        head,
+        tail,
+        checksum,
+        record[_PREFIX.size : HEADER_FIXED],
+        record[: _PREFIX.size],
+        record[HEADER_FIXED:end],
+        json_start,
+        end,
     )
 
 
@@ -355,10 +392,10 @@ def verify(
     not verified (documented in docs/security.md). ``digest`` is the payload's xxh3_128
     when the caller computed it while reading.
     """
-    w = _where(key, where)
     if payload is not None:
         view = memoryview(payload).cast("B") if not isinstance(payload, bytes) else payload
         if len(view) != header.size:
+            w = _where(key, where)
             raise InvalidPickle(
                 f"{w.label} is truncated ({len(view)} of {header.size} payload bytes); delete "
                 "it and store it again.",
@@ -367,6 +404,7 @@ def verify(
         if digest is None:
             digest = xxhash.xxh3_128_digest(view)
         if digest != header.checksum:
+            w = _where(key, where)
             raise InvalidPickle(
                 f"{w.label} is corrupted (checksum mismatch); delete it and store it again.",
                 key=key,
@@ -380,6 +418,7 @@ def verify(
         raise ValueError("verify() needs the payload or its signed parts")
     expected = _mac(key, header.prefix, header.name_json, first, last)
     if not _equal(expected, header.mac):
+        w = _where(key, where)
         raise UntrustedEntryError(
             f"{w.label} is not signed with this machine's persist_ext secret (it was forged, "
             "or written with another secret: another user, machine or a rotated secret), so "
@@ -388,10 +427,7 @@ def verify(
         )
 
 
-def _equal(a: bytes, b: bytes) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a, b)
+_equal = hmac.compare_digest  # constant time: a forger learns nothing from timing
 
 
 def open_record(

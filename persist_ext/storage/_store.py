@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
 import sqlite3
 import sys
@@ -78,9 +79,12 @@ from ._protocol import MISSING, EntryInfo
 from ._serializers import serializer_named
 from ._store_scan import StoreScan
 
-__all__ = ["LARGE_THRESHOLD", "Store"]
+__all__ = ["DEBRIS_EVERY", "LARGE_THRESHOLD", "Store"]
+
+logger = logging.getLogger("persist_ext")
 
 LARGE_THRESHOLD = 1 << 20
+DEBRIS_EVERY = 60.0  # seconds between debris sweeps triggered by large writes
 # "Never evict": diskcache compares the total size against size_limit before culling;
 # 2**62 bytes is unreachable, and eviction_policy="none" disables culling by age anyway.
 _NO_LIMIT = 1 << 62
@@ -143,6 +147,7 @@ class Store(StoreScan):
     ) -> None:
         self.budget = Budget.coerce(budget)
         self.directory = Path(default_directory(directory)).absolute()
+        self._source = str(self.directory)  # what errors name, and what to trust
         self.durable = durable
         if isinstance(large_threshold, bool) or not isinstance(large_threshold, int):
             raise StoreConfigError(
@@ -181,9 +186,10 @@ class Store(StoreScan):
         self._disk: BlobDisk = self._cache.disk
         self._disk.durable = durable
         self._state = _State.OPEN
+        self._swept = time.monotonic()
         if not read_only:
-            # Crash debris (blobs of killed writers) goes on every open; expired entries and
-            # legacy orphans about once a day.
+            # Crash debris (blobs of killed writers) goes on every open, and on a large write
+            # at most once a minute after that; expired entries about once a day.
             with translate_errors(where=f"removing crash debris in {self.directory}"):
                 self.remove_debris()
             self._maybe_cleanup()
@@ -248,7 +254,19 @@ class Store(StoreScan):
                 handle.close()
         if op == "add" and not result and filename is not None:
             self._disk.discard(filename)  # lost the race: nothing references our blob
+        if filename is not None and time.monotonic() - self._swept > DEBRIS_EVERY:
+            self._sweep()
         return entry.info, result
+
+    def _sweep(self) -> None:
+        """Remove other processes' crash debris during a long session (housekeeping only)."""
+        self._swept = time.monotonic()
+        if self._disk.in_transaction():
+            return
+        try:
+            self.remove_debris()
+        except Exception as exc:  # housekeeping must never fail the write that triggered it
+            logger.warning("persist_ext: removing crash debris in %s: %s", self.directory, exc)
 
     def set(
         self,
@@ -413,7 +431,7 @@ class Store(StoreScan):
             raise new from exc
 
     def _where(self, key: str) -> Where:
-        return Where(f"Entry {key!r} of the store at {self.directory}", str(self.directory))
+        return Where.entry(key, self._source)
 
     def _decode(self, key: str, record: Any, *, mmap: bool) -> Any:
         _refuse_foreign(key, record)

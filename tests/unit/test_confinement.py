@@ -222,3 +222,20 @@ def test_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
     for folder in (tmp_path / "s", tmp_path / "s" / BLOB_DIR):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask, folder
+
+
+def test_a_long_session_sweeps_other_writers_debris_on_large_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persist_ext.storage import _store
+
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("kept", np.arange(300_000.0))
+        done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(directory)], check=False)
+        assert done.returncode == 9
+        assert len(store.debris()) == 1
+        monkeypatch.setattr(_store, "DEBRIS_EVERY", 0.0)  # "a minute later"
+        store.set("next", np.ones(300_000))  # a large write sweeps
+        assert store.debris() == []
+        assert len(list((directory / BLOB_DIR).glob("*.bin"))) == 2

@@ -448,6 +448,16 @@ def test_env_secret_and_use_secret_file(tmp_path: Path, monkeypatch: pytest.Monk
             monkeypatch.setenv(_trust.ENV_SECRET_FILE, previous)
 
 
+def test_mac_is_standard_hmac_sha256_of_the_derived_key() -> None:
+    import hashlib
+    import hmac
+
+    key = _trust._key()
+    assert len(key) == 32
+    for data in (b"", b"x" * 10, os.urandom(100_000)):
+        assert _trust.mac(data[:7], data[7:]) == hmac.digest(key, data, hashlib.sha256)
+
+
 def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_trust.ENV_SECRET, "short")
     with pytest.raises(persist_ext.StoreError, match="shorter than"):
