@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .conftest import execute
+from .conftest import execute as run_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -104,7 +104,17 @@ ROUNDTRIP_CHECKS = [
     "masked.mask.tolist()",
 ]
 
+ERRORS = [
+    "%matplotlib inline\nimport matplotlib.pyplot as plt",
+    "LIMIT = 2",
+    CACHED + "plt.plot([1, LIMIT])\nraise ValueError(f'over {LIMIT}')",
+    CACHED + "fine = LIMIT * 2\nfine",
+    CACHED + "1 +",
+]
+ERRORS_CHECKS = ["fine", "'fine' in dir()"]
+
 NOTEBOOKS = {
+    "errors": (ERRORS, ERRORS_CHECKS, ("LIMIT = 2", "LIMIT = 3")),
     "sharing": (SHARING, SHARING_CHECKS, ("SIZE = 10", "SIZE = 12")),
     "outputs": (OUTPUTS, OUTPUTS_CHECKS, ("ROWS = 3", "ROWS = 4")),
     "state": (STATE, STATE_CHECKS, ("SEED = 0", "SEED = 1")),
@@ -113,6 +123,11 @@ NOTEBOOKS = {
 }
 
 _ADDRESS = re.compile(r"0x[0-9a-f]+")
+
+
+def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
+    # Errors are outputs to compare like any other (a failing cell must fail the same way).
+    return run_notebook(notebook, cwd, allow_errors=True)
 
 
 def build(cells: list[str], checks: list[str], cached: bool) -> nbformat.NotebookNode:
@@ -144,7 +159,7 @@ def seen(notebook: nbformat.NotebookNode) -> list[list[str]]:
                 if text:
                     parts.append(f"{output.name}:{text}")
             elif output.output_type == "error":
-                parts.append(f"error:{output.ename}")
+                parts.append(f"error:{output.ename}:{output.evalue}")
             else:
                 data = output.get("data", {})
                 kinds = ",".join(sorted(k for k in data if k != "text/plain"))

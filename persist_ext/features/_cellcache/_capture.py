@@ -220,6 +220,40 @@ def _errors_shown(shell: Any, show: bool) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _post_execute_deferred(shell: Any) -> Iterator[list[bool]]:
+    """Hold back the cell's ``post_execute`` event; yields a flag list (held back or not).
+
+    In a plain cell an error is shown before ``post_execute`` hooks run (matplotlib's
+    inline backend shows the figures there): a failing cached cell must keep that order,
+    so its hooks are left to the ``%%persist`` cell itself. A cell that succeeded gets its
+    hooks at once (``fire``), while its outputs are still being recorded.
+    """
+    events = shell.events
+    original = events.trigger
+    held: list[bool] = []
+
+    def trigger(event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "post_execute" and not held:
+            held.append(True)
+            return None
+        return original(event, *args, **kwargs)
+
+    with _patched(events, "trigger", trigger):
+        yield held
+
+
+def _run_cell(shell: Any, source: str) -> Any:
+    # A cell magic's body ends with the newline IPython adds; without it the shell names the
+    # cell's code exactly as it names the same plain cell (error messages cite that name).
+    source = source[:-1] if source.endswith("\n") else source
+    with _post_execute_deferred(shell) as held:
+        result = shell.run_cell(source, store_history=False)
+    if held and result.success:
+        shell.events.trigger("post_execute")
+    return result
+
+
 def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:
     """Run ``source`` as a cell without recording (a cell that is not going to be stored).
 
@@ -232,7 +266,7 @@ def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcom
         _patched(hook, "quiet", lambda: bool(hook.semicolon_at_end_of_expression(text))),
         _errors_shown(shell, show_errors),
     ):
-        result = shell.run_cell(source, store_history=False)
+        result = _run_cell(shell, source)
     outcome = RunOutcome(duration=time.perf_counter() - start)
     outcome.error = result.error_before_exec or result.error_in_exec
     return outcome
@@ -251,7 +285,7 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
         recording(shell, transformed(shell, source), seen) as events,
         _errors_shown(shell, show_errors),
     ):
-        result = shell.run_cell(source, store_history=False)
+        result = _run_cell(shell, source)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
     outcome.widgets = bool(seen.get("widgets"))
     outcome.error = result.error_before_exec or result.error_in_exec
