@@ -179,14 +179,29 @@ class StoreScan:
             cache.expire()
             removed = self.remove_debris(fresh=min(max(older_than, 0.0), 30.0))
             if blobs.is_dir() and not os.path.islink(blobs):
-                (blobs / _CLEANUP_MARKER).touch()
+                _touch_inside(blobs / _CLEANUP_MARKER)
         return removed
 
     def _maybe_cleanup(self) -> None:
         marker = self.directory / BLOB_DIR / _CLEANUP_MARKER
         try:
-            due = time.time() - marker.stat().st_mtime > CLEANUP_EVERY
+            due = time.time() - marker.lstat().st_mtime > CLEANUP_EVERY
         except FileNotFoundError:
             due = (self.directory / BLOB_DIR).is_dir()
         if due:
             self.cleanup()
+
+
+def _touch_inside(path: Path) -> None:
+    """Create or touch ``path`` without following a link planted under its name."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError:  # a symbolic link (ELOOP) or something odd: replace it by our file
+        with contextlib.suppress(OSError):
+            path.unlink()
+        fd = os.open(path, flags | os.O_EXCL, 0o666)
+    try:
+        os.utime(fd)
+    finally:
+        os.close(fd)

@@ -121,6 +121,21 @@ def test_symlinked_index_or_blob_folder_is_refused(tmp_path: Path, victim: Path,
     assert victim.read_text() == "keep me"
 
 
+def test_cleanup_marker_symlink_is_not_followed(tmp_path: Path, victim: Path) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("x", np.ones(300_000))
+    marker = directory / BLOB_DIR / ".last-cleanup"
+    marker.unlink(missing_ok=True)
+    missing = victim.parent / "created-by-touch"
+    marker.symlink_to(missing)
+    before = victim.stat().st_mtime
+    with Store(directory) as store:
+        store.cleanup()
+    assert not missing.exists()
+    assert victim.stat().st_mtime == before
+
+
 def test_orphan_blob_symlink_is_removed_not_followed(tmp_path: Path, victim: Path) -> None:
     directory = tmp_path / "store"
     with Store(directory) as store:

@@ -458,6 +458,15 @@ def test_mac_is_standard_hmac_sha256_of_the_derived_key() -> None:
         assert _trust.mac(data[:7], data[7:]) == hmac.digest(key, data, hashlib.sha256)
 
 
+def test_a_secret_used_earlier_in_the_process_never_verifies(tmp_path: Path, marker: Path) -> None:
+    with other_secret():  # e.g. a notebook that opened a colleague's store with their secret
+        record = encode_entry("k", Boom(marker)).record()
+    with Store(tmp_path / "s") as store:
+        store._cache.set("k", record)
+        with pytest.raises(UntrustedEntryError):
+            store.get("k")
+
+
 def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_trust.ENV_SECRET, "short")
     with pytest.raises(persist_ext.StoreError, match="shorter than"):
