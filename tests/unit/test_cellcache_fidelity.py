@@ -382,3 +382,15 @@ def test_lambdas_and_unpicklable_results_make_the_cell_run_without_a_warning(
         assert not run(cache, shell, cell)[0].hit
         assert not out.stderr
     assert not [w for w in recwarn if "persist" in str(w.message)]
+
+
+def test_globals_read_by_methods_of_an_input_instance_are_inputs(shell, cache) -> None:
+    shell.run_cell(
+        "SCALE = 2\nclass Box:\n    def __init__(self, v):\n        self.v = v\n"
+        "    def scaled(self):\n        return self.v * SCALE\nbox = Box(3)"
+    )
+    run(cache, shell, "big = box.scaled()")
+    shell.run_cell("SCALE = 10")
+    result, _ = run(cache, shell, "big = box.scaled()")
+    assert not result.hit
+    assert shell.user_ns["big"] == 30

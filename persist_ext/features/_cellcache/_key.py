@@ -283,6 +283,10 @@ def build_key(
             modules,
             label="string" if name in mentioned else "input",
         )
+        cls = type(value)
+        if is_user_code(cls) and f"function:{cls.__name__}" not in components:
+            # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
+            _add_user_code(cls.__name__, cls, components, reaches, data_globals)
     for name, value in sorted(data_globals.items()):
         if name in ignored or name in hidden or f"input:{name}" in components:
             continue
