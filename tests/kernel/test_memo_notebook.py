@@ -78,3 +78,48 @@ def test_a_store_over_its_budget_evicts_the_least_recently_used_cell_with_a_noti
     assert "first" in listed
     assert "third" in listed
     assert "second" not in listed
+
+
+def test_two_kernels_calling_the_same_slow_function_at_once_compute_it_once(
+    tmp_path, text_of
+) -> None:
+    import threading
+
+    import nbformat
+
+    from .conftest import execute
+
+    def notebook(me: str) -> nbformat.NotebookNode:
+        nb = nbformat.v4.new_notebook()
+        cells = [
+            "import os, time\nfrom persist_ext import cache\n"
+            "@cache\ndef slow(x):\n"
+            "    with open('runs.txt', 'a') as fh:\n        fh.write('x')\n"
+            "    time.sleep(3)\n    return x * 7",
+            # a barrier: both kernels are up before either calls
+            f"open('ready-{me}', 'w').close()\n"
+            "deadline = time.time() + 120\n"
+            "while not (os.path.exists('ready-a') and os.path.exists('ready-b')):\n"
+            "    assert time.time() < deadline\n    time.sleep(0.05)",
+            "print(slow(6))",
+        ]
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+        return nb
+
+    results: dict[str, nbformat.NotebookNode] = {}
+    errors: list[BaseException] = []
+
+    def run(me: str) -> None:
+        try:
+            results[me] = execute(notebook(me), tmp_path)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(me,)) for me in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert [text_of(results[me].cells[2]) for me in "ab"] == ["42\n", "42\n"]
+    assert (tmp_path / "runs.txt").read_text() == "x"
