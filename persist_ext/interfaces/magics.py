@@ -142,7 +142,13 @@ class PersistMagics(Magics):
 
     @validate("history_age")
     def _check_history_age(self, proposal: Any) -> str:
-        return self._check_expire(proposal)
+        value = str(proposal["value"])
+        if value:
+            try:
+                parse_duration(value)
+            except ValueError as exc:
+                raise TraitError(str(exc)) from exc
+        return value
 
     secret_file = Unicode(
         "",
@@ -280,7 +286,8 @@ class PersistMagics(Magics):
         for location, session in list(self._checkpoints.items()):
             try:
                 if self.autocheckpoint and location == default:
-                    report = session.after_cell(code, result)
+                    raw = getattr(info, "raw_cell", None) or code
+                    report = session.after_cell(code, result, raw)
                     if report is not None and (report.new_skips or report.pruned or self.verbose):
                         print(report)
                 else:

@@ -105,10 +105,16 @@ class CheckpointSession:
         for name, code in log.binders.items():
             self.live.binders.setdefault(name, code)
 
-    def after_cell(self, code: str, token: Any = None) -> CheckpointReport | None:
-        """The automatic checkpoint after a cell: a new ``auto`` state if anything changed."""
+    def after_cell(
+        self, code: str, token: Any = None, label: str | None = None
+    ) -> CheckpointReport | None:
+        """The automatic checkpoint after a cell: a new ``auto`` state if anything changed.
+
+        ``code`` is what ran (IPython's transformed cell); ``label`` the cell as the user
+        wrote it, shown by ``history`` (default: ``code``).
+        """
         self.note_cell(code, token)
-        report = self.checkpoint(AUTO, cell=code)
+        report = self.checkpoint(AUTO, cell=code if label is None else label)
         return None if report.action == "unchanged" else report
 
     # ------------------------------------------------------------------ commands

@@ -1,0 +1,92 @@
+"""The checkpoint subcommands of %persist through a real IPython shell."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from traitlets import TraitError
+
+
+@pytest.fixture
+def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shell.run_line_magic("load_ext", "persist_ext")
+    before = set(shell.user_ns)
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("config", "PersistMagics.autocheckpoint = False")
+        shell.run_line_magic("unload_ext", "persist_ext")
+        for name in set(shell.user_ns) - before:
+            del shell.user_ns[name]
+
+
+def test_include_exclude_and_full_through_the_magic(ip) -> None:
+    ip.run_cell("a = [1]\nb = [2]\nc = [3]")
+    first = ip.run_line_magic("persist", "checkpoint work --include a,b")
+    assert first.variables == ["a", "b"]
+    ip.user_ns["c"].append(4)  # changed by no cell (as a thread would)
+    ip.run_cell("print('unrelated')")
+    plain = ip.run_line_magic("persist", "checkpoint all")
+    assert "c" in plain.written  # first save of this name's variables: c is new to it
+    ip.user_ns["c"].append(5)
+    ip.run_cell("print('unrelated')")
+    missed = ip.run_line_magic("persist", "checkpoint all")
+    assert "c" not in missed.written  # no cell named c: not rehashed
+    full = ip.run_line_magic("persist", "checkpoint all --full")
+    assert full.written == ["c"]
+    ip.run_line_magic("persist", "checkpoint work --exclude b")
+    for name in ("a", "b", "c"):
+        del ip.user_ns[name]
+    ip.run_line_magic("persist", "restore work")
+    assert ip.user_ns["a"] == [1]
+    assert ip.user_ns["b"] == [2]
+    assert ip.user_ns["c"] == [3, 4, 5]
+
+
+def test_bad_checkpoint_commands_are_usage_errors(ip) -> None:
+    with pytest.raises(UsageError, match="No checkpoint yet"):
+        ip.run_line_magic("persist", "history")
+    ip.run_cell("x = 1")
+    ip.run_line_magic("persist", "checkpoint")
+    with pytest.raises(UsageError, match=r"No checkpoint named 'ghost'.*Names: default"):
+        ip.run_line_magic("persist", "restore ghost")
+    with pytest.raises(UsageError, match="comma-separated variable names"):
+        ip.run_line_magic("persist", "checkpoint --include 1x")
+    with pytest.raises(UsageError, match="not defined"):
+        ip.run_line_magic("persist", "checkpoint --include nope")
+    with pytest.raises(UsageError, match="only apply to %persist checkpoint"):
+        ip.run_line_magic("persist", "restore --full")
+    with pytest.raises(UsageError, match="autocheckpoint on"):
+        ip.run_line_magic("persist", "autocheckpoint maybe")
+    with pytest.raises(UsageError, match="needs one checkpoint id"):
+        ip.run_line_magic("persist", "checkout")
+    with pytest.raises(UsageError, match="not valid"):
+        ip.run_line_magic("persist", "checkpoint 9lives")
+    magics = ip.magics_manager.registry["PersistMagics"]
+    with pytest.raises(TraitError, match="as a size"):
+        magics.history_bytes = "lots"
+    with pytest.raises(TraitError, match="duration"):
+        magics.history_age = "soon"
+
+
+def test_autocheckpoint_history_undo_through_the_magic(ip) -> None:
+    ip.run_line_magic("persist", "autocheckpoint on")
+    ip.run_cell("rows = [1, 2, 3]")
+    ip.run_cell("rows.clear()")
+    table = ip.run_line_magic("persist", "history")
+    assert "rows.clear()" in str(table)
+    assert table.rows[-1].current
+    ip.run_line_magic("persist", "undo")
+    assert ip.user_ns["rows"] == [1, 2, 3]
+    ip.run_line_magic("persist", f"checkout {table.rows[-1].id}")
+    assert ip.user_ns["rows"] == []
