@@ -14,8 +14,9 @@ object shared. Inside a group:
   (``__main__.Point``), so a restored instance is an instance of the *live* class.
 
 A group of one exact ``numpy.ndarray`` that owns its memory keeps the store's raw array
-format (memory-mappable); everything else is a pickle: exact, never an approximation
-(an Arrow round-trip loses list-valued object columns and index frequencies).
+format (memory-mappable), and a lone numeric DataFrame or Series with a plain index the
+store's Arrow format; everything else is a pickle: exact, never an approximation (an Arrow
+round-trip loses list-valued object columns, periods and index frequencies).
 
 The API is small and independent of the cell cache::
 
@@ -413,6 +414,45 @@ def _raw_array(value: Any) -> bool:
     )
 
 
+def _arrow_exact(value: Any) -> bool:
+    """A DataFrame / Series the store's Arrow format gives back exactly (else: pickle).
+
+    Numeric, boolean and naive datetime numpy columns under a RangeIndex or a plain numeric
+    or datetime index without a frequency: Arrow keeps those as they were. Object columns
+    (lists and dicts come back as arrays), extension dtypes, periods, frequencies and
+    ``attrs`` are left to pickle.
+    """
+    np = sys.modules.get("numpy")
+    pd = sys.modules.get("pandas")
+    if np is None or pd is None or getattr(value, "attrs", None):
+        return False
+    if type(value) is pd.DataFrame:
+        columns = value.columns
+        if type(columns) is not pd.Index or not all(isinstance(c, str) for c in columns):
+            return False
+        if not columns.is_unique:
+            return False
+        dtypes = list(value.dtypes)
+    elif type(value) is pd.Series:
+        if value.name is not None and not isinstance(value.name, str):
+            return False
+        dtypes = [value.dtype]
+    else:
+        return False
+    if not all(isinstance(d, np.dtype) and d.kind in "biufM" for d in dtypes):
+        return False
+    index = value.index
+    if index.name is not None and not isinstance(index.name, str):
+        return False
+    if type(index) is pd.RangeIndex:
+        return True
+    if type(index) is pd.DatetimeIndex:
+        return index.freq is None and index.tz is None and isinstance(index.dtype, np.dtype)
+    return (
+        type(index) is pd.Index and isinstance(index.dtype, np.dtype) and index.dtype.kind in "biuf"
+    )
+
+
 def _type_of(value: Any) -> str:
     cls = type(value)
     return (
@@ -449,7 +489,7 @@ def save_groups(
         if not names:
             continue
         try:
-            if len(names) == 1 and _raw_array(values[names[0]]):
+            if len(names) == 1 and (_raw_array(values[names[0]]) or _arrow_exact(values[names[0]])):
                 info = store.set(key, values[names[0]], expire=expire, meta={"variables": names})
             else:
                 packed = _Packed({n: values[n] for n in names}, link_views=group.views)

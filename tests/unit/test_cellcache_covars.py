@@ -170,3 +170,22 @@ def test_dumps_shared_round_trip_without_a_store() -> None:
     data, buffers = dumps_shared([base, base[1:]])
     a, b = loads_shared(data, [bytearray(bytes(buf.raw())) for buf in buffers])
     assert b.base is a
+
+
+def test_plain_numeric_frames_use_arrow_and_come_back_equal(tmp_path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(
+        {"a": np.arange(5), "b": np.linspace(0, 1, 5), "t": pd.date_range("2020", periods=5)}
+    )
+    series = pd.Series([1.5, 2.5], index=pd.Index([10, 20], name="k"), name="s")
+    with Store(tmp_path / "s") as store:
+        for value in (frame, series):
+            saved = save_groups(store, "t/", {"v": value}, [Group(("v",))])
+            assert store.info(saved.keys["v"]).serializer == "arrow"
+            back = load_groups(store, saved.keys)["v"]
+            assert back.equals(value)
+            assert type(back.index) is type(value.index)
+            assert list(np.atleast_1d(back.dtypes)) == list(np.atleast_1d(value.dtypes))
+        daily = pd.DataFrame({"a": [1, 2]}, index=pd.date_range("2020", periods=2, freq="D"))
+        saved = save_groups(store, "t/", {"v": daily}, [Group(("v",))])
+        assert store.info(saved.keys["v"]).serializer == "pickle"
