@@ -529,3 +529,19 @@ def test_unstorable_value_is_not_pickled_again_until_touched(store, monkeypatch)
     assert ("lock",) not in packed
     session.after_cell("lock.acquire()")  # maybe changed: tried again
     assert ("lock",) in packed
+
+
+def test_objects_removed_behind_the_sessions_back_are_written_again(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns.update({"a": [1], "b": [2]})
+    session.checkpoint()
+    for key in list(store.keys(OBJ)):
+        store.delete(key)  # e.g. another kernel's pruning, or a clear
+    ns["b"].append(3)
+    session.note_cell("b.append(3)")
+    report = session.checkpoint()
+    assert sorted(report.written) == ["a", "b"]
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert fresh == {"a": [1], "b": [2, 3]}

@@ -102,6 +102,7 @@ def save_state(
     exclude: Iterable[str] = (),
     cell: str = "",
     full: bool = False,
+    _healed: bool = False,
 ) -> CheckpointReport:
     """Save the live namespace (or part of it) as a new state and point ``ref`` at it.
 
@@ -194,13 +195,24 @@ def save_state(
         return report
 
     written: list[str] = []
-    missing = [d for d in used if d not in {p.digest for p in new_packs}]
-    for digest in missing:  # referenced, not rewritten; but it must still be there
-        if object_key(digest) not in store:
-            raise CheckpointError(
-                f"Checkpoint object {digest} is missing from the store (was it cleared?); "
-                "run %persist checkpoint --full to write every variable again."
-            )
+    fresh = {p.digest for p in new_packs}
+    # Referenced, not rewritten: each must still be there (another kernel's pruning or a
+    # clear may have removed it). Values still live are simply written again.
+    gone = {d for d in used - fresh if object_key(d) not in store}
+    if gone:
+        live_names = {n for n in values if state.variables.get(n) in gone}
+        if not _healed and {state.variables[n] for n in live_names} == gone:
+            live.baseline.forget(live_names)
+            return save_state(
+                live, store, ref, include=include, exclude=exclude, cell=cell, full=full,
+                _healed=True,
+            )  # fmt: skip
+        lost = sorted(n for n, d in state.variables.items() if d in gone and n not in ns)
+        raise CheckpointError(
+            f"Checkpoint {ref!r} refers to stored values that were removed from the store "
+            f"({', '.join(lost) or 'unknown variables'}); save the whole namespace under a "
+            "new name, e.g. %persist checkpoint fresh."
+        )
     for packed in new_packs:
         key = object_key(packed.digest)
         if key not in store:
