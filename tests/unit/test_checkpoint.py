@@ -545,3 +545,45 @@ def test_objects_removed_behind_the_sessions_back_are_written_again(store) -> No
     fresh: dict = {}
     restore_checkpoint(fresh, store)
     assert fresh == {"a": [1], "b": [2, 3]}
+
+
+def test_restore_without_a_name_takes_the_newest_of_default_and_auto(store) -> None:
+    session = CheckpointSession(notebook(), store)
+    ns = session.namespace
+    ns["x"] = 1
+    session.checkpoint()  # default: x = 1
+    ns["x"] = 2
+    session.after_cell("x = 2")  # auto, newer: x = 2
+    fresh: dict = {}
+    report = restore_checkpoint(fresh, store)
+    assert fresh["x"] == 2
+    assert report.name == "auto"
+    ns["x"] = 3
+    session.checkpoint()  # default is the newest again
+    fresh = {}
+    restore_checkpoint(fresh, store)
+    assert fresh["x"] == 3
+
+
+def test_one_unloadable_group_does_not_block_the_others(store) -> None:
+    ns = notebook()
+    ns.update({"good": [1], "bad": [2]})
+    report = save_checkpoint(ns, store)
+    state = store.get(f"{STATE}{report.state:08d}")
+    bad_key = f"{OBJ}{state['variables']['bad']}"
+    store.set(bad_key, (b"not a pickle",))
+    fresh: dict = {}
+    restored = restore_checkpoint(fresh, store)
+    assert fresh == {"good": [1]}
+    assert "bad" in restored.skipped
+
+
+def test_history_is_described_from_json_without_unpickling(store) -> None:
+    ns = notebook()
+    ns["x"] = [1]
+    report = save_checkpoint(ns, store)
+    info = store.info(f"{STATE}{report.state:08d}")
+    assert info.serializer == "json"
+    assert info.meta["kind"] == "checkpoint"
+    rows = CheckpointSession(notebook(), store).history().rows
+    assert [r.id for r in rows] == [report.state]
