@@ -35,7 +35,7 @@ from .._budget import budget_of, enforce_budget, flush_uses, note_use, notify
 from .._cellcache._explain import Difference, Explanation, diff_components
 from .._tasks._storespec import StoreSpec, open_store, spec_for
 from ._key import Binder, CallKey, CodeState, argument_components, call_digest
-from ._layout import RESULT, USED, function_prefix, iter_calls
+from ._layout import LOCK, RESULT, USED, function_prefix, iter_calls
 from ._runtime import LEASES, default_store, open_location
 
 __all__ = ["CachedFunction", "cache"]
@@ -131,7 +131,7 @@ class CachedFunction:
         self.name = (
             fn.__qualname__ if fn.__module__ == "__main__" else f"{fn.__module__}.{fn.__qualname__}"
         )
-        self._prefix = function_prefix(self.function_id)
+        self._prefix = function_prefix(self.name)
         self._code = CodeState(fn, self.ignore)
         self._store_arg = store
         self._store: KeyValueStore | None = None
@@ -376,7 +376,7 @@ class CachedFunction:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> tuple[Any, bool]:
-        lock = f"{prefix}lock"
+        lock = f"{prefix}{LOCK}"
         delay = 0.002
         while not self._try_claim(store, lock):
             value = self._hit(store, prefix)
@@ -455,7 +455,7 @@ class CachedFunction:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> tuple[Any, bool]:
-        lock = f"{prefix}lock"
+        lock = f"{prefix}{LOCK}"
         delay = 0.002
         while not self._try_claim(store, lock):
             value = self._hit(store, prefix)
@@ -498,7 +498,7 @@ class CachedFunction:
                 f"(pass ignore=[...] to leave it out).",
             )
         store = self.store
-        entries = list(iter_calls(store, self.function_id))
+        entries = list(iter_calls(store, self.name))
         prefix = f"{self._prefix}{key.digest}/"
         for entry in entries:
             if entry.prefix == prefix:
@@ -527,7 +527,7 @@ class CachedFunction:
     def calls(self) -> list[Any]:
         """The stored calls of this function (call text, size, hits, age), newest first."""
         flush_uses()
-        found = list(iter_calls(self.store, self.function_id))
+        found = list(iter_calls(self.store, self.name))
         found.sort(key=lambda e: e.created, reverse=True)
         return found
 

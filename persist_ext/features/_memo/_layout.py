@@ -7,7 +7,10 @@ Layout (keys of any :class:`~persist_ext.storage._protocol.KeyValueStore`)::
     memo/<function>/<key>/lock     JSON claim of the process computing it (atomic ``add``,
                                    a lease refreshed while it runs)
 
-``<function>`` is ``module:qualname`` made file-safe, ``<key>`` the 32-hex call key. The
+``<function>`` is the function's name made file-safe: its qualified name for a function
+defined in the notebook (``slow``, ``Model.fit``), ``module.qualname`` otherwise; ``<key>``
+is the 32-hex call key (which includes the function's code, so two functions sharing a name
+never share a call). The
 result is written with one ``set``: it is there whole or not at all, and its presence
 makes the call a hit. Its meta (``kind: "call"``, the function's name, a short repr of the
 call, how long it took, the key components) is what ``%persist list``, the stash browser
@@ -24,7 +27,10 @@ from ...storage._protocol import EntryInfo, KeyValueStore
 from .._budget import read_use
 
 __all__ = [
+    "LOCK",
     "PREFIX",
+    "RESULT",
+    "USED",
     "CallEntry",
     "call_prefix",
     "function_prefix",
@@ -40,9 +46,9 @@ USED = "used"
 LOCK = "lock"
 
 
-def function_prefix(function_id: str) -> str:
-    """``memo/<function>/``: every cached call of one function."""
-    return f"{PREFIX}{safe_name(function_id)}/"
+def function_prefix(name: str) -> str:
+    """``memo/<function>/``: every cached call of one function (by its display name)."""
+    return f"{PREFIX}{safe_name(name)}/"
 
 
 def call_prefix(function_id: str, key: str) -> str:
@@ -99,9 +105,9 @@ class CallEntry:
         )
 
 
-def iter_calls(store: KeyValueStore, function_id: str | None = None) -> Iterator[CallEntry]:
+def iter_calls(store: KeyValueStore, name: str | None = None) -> Iterator[CallEntry]:
     """Every cached call (of one function, or all), described without decoding results."""
-    prefix = function_prefix(function_id) if function_id else PREFIX
+    prefix = function_prefix(name) if name else PREFIX
     for key in store.keys(prefix):
         if not key.endswith(f"/{RESULT}"):
             continue
