@@ -46,6 +46,7 @@ from .._limits import Budget
 from ..storage._protocol import KeyValueStore
 
 __all__ = [
+    "DEBRIS_AGE",
     "DryRun",
     "EvictionReport",
     "InfoWithUsage",
@@ -59,6 +60,7 @@ __all__ = [
     "list_units",
     "note_use",
     "notify",
+    "orphans",
     "plan_eviction",
     "read_use",
     "register_units",
@@ -114,18 +116,31 @@ class Unit:
 Lister = Callable[[KeyValueStore], Iterable[Unit]]
 Pinner = Callable[[KeyValueStore], Iterable[str]]
 
+Debris = Callable[[KeyValueStore, float], Iterable[str]]
+
 _LISTERS: dict[str, tuple[Lister, Pinner | None]] = {}
+_DEBRIS: dict[str, Debris] = {}
+#: Keys left without their unit's marker are only debris once this old: a writer may be
+#: storing a unit right now (values first, marker last).
+DEBRIS_AGE = 3600.0
 _LOADED = False
 _LOAD_LOCK = threading.Lock()
 
 
-def register_units(kind: str, lister: Lister, *, pinned: Pinner | None = None) -> None:
+def register_units(
+    kind: str, lister: Lister, *, pinned: Pinner | None = None, debris: Debris | None = None
+) -> None:
     """Register the function listing a feature's units (replaces an earlier one of ``kind``).
 
+    ``debris(store, older_than)``, when given, returns keys of the feature's layout that
+    belong to no unit (left by a killed writer, or written after an eviction) and are older
+    than ``older_than`` seconds; ``%persist gc`` removes them.
     ``pinned(store)``, when given, returns keys that must survive the eviction of any unit
     (e.g. values a checkpoint shares with a cached cell).
     """
     _LISTERS[kind] = (lister, pinned)
+    if debris is not None:
+        _DEBRIS[kind] = debris
 
 
 def _load_builtin() -> None:
@@ -152,6 +167,30 @@ def list_units(store: KeyValueStore) -> list[Unit]:
             found.extend(lister(store))
         except Exception as exc:  # one feature's unreadable entries must not hide the rest
             _log.warning("budget: listing %s units failed: %s", kind, exc)
+    return found
+
+
+def orphans(
+    store: KeyValueStore, root: str, depth: int, marker: str, older_than: float
+) -> list[str]:
+    """Keys under ``root`` grouped by their first ``depth`` path parts, in groups that have no
+    ``marker`` leaf and whose newest key is older than ``older_than`` seconds.
+
+    The debris finder of a feature whose units are ``<root><a>/<b>/...`` prefixes.
+    """
+    groups: dict[str, list[str]] = {}
+    for key in store.keys(root):
+        parts = key.split("/")
+        if len(parts) > depth:
+            groups.setdefault("/".join(parts[:depth]) + "/", []).append(key)
+    cutoff = time.time() - older_than
+    found: list[str] = []
+    for prefix, keys in groups.items():
+        if f"{prefix}{marker}" in keys:
+            continue
+        infos = [store.info(k) for k in keys]
+        if all(i is None or i.created < cutoff for i in infos):
+            found.extend(keys)
     return found
 
 
@@ -413,13 +452,14 @@ class EvictionReport:
     evicted: list[tuple[Unit, str]] = field(default_factory=list)
     remaining: StoreUsage | None = None
     failed: dict[str, str] = field(default_factory=dict)
+    debris: int = 0
 
     @property
     def freed(self) -> int:
         return sum(u.size for u, _ in self.evicted)
 
     def __bool__(self) -> bool:
-        return bool(self.evicted or self.failed)
+        return bool(self.evicted or self.failed or self.debris)
 
     def notice(self) -> str:
         """The one-line notice: what was evicted, why, and what still exceeds the budget."""
@@ -440,6 +480,8 @@ class EvictionReport:
                 f"; still {format_size(rest.size)} > {format_size(budget.max_size)}: "
                 f"{format_size(rest.protected_size)} is protected"
             )
+        if self.debris:
+            text += f"; removed {self.debris} orphan entr{'y' if self.debris == 1 else 'ies'}"
         if self.failed:
             text += f"; could not evict {', '.join(sorted(self.failed))}"
         return text
@@ -530,10 +572,21 @@ class InfoWithUsage:
 def collect(
     store: KeyValueStore, budget: Budget, *, dry_run: bool = False
 ) -> EvictionReport | DryRun:
-    """``%persist gc``: apply ``budget`` now; with ``dry_run`` only say what would go."""
-    if not dry_run:
-        return enforce_budget(store, budget)
-    return DryRun(budget, plan_eviction(list_units(store), budget))
+    """``%persist gc``: apply ``budget`` now and remove debris (keys of no unit, older than
+    :data:`DEBRIS_AGE`); with ``dry_run`` only say what would go."""
+    _load_builtin()
+    if dry_run:
+        return DryRun(budget, plan_eviction(list_units(store), budget))
+    report = enforce_budget(store, budget)
+    pinned = _pinned(store)
+    for kind, finder in sorted(_DEBRIS.items()):
+        try:
+            for key in list(finder(store, DEBRIS_AGE)):
+                if key not in pinned and store.delete(key):
+                    report.debris += 1
+        except Exception as exc:  # debris is housekeeping; report, keep going
+            report.failed[f"{kind} debris"] = f"{type(exc).__name__}: {exc}"
+    return report
 
 
 @dataclass

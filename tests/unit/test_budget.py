@@ -262,3 +262,21 @@ def test_info_and_gc_in_python(store) -> None:
     _cell(store, "x", "9" * 32)
     assert "nothing would be evicted" in repr(collect(store, Budget(max_count=5), dry_run=True))
     assert collect(store, Budget(max_count=5)).evicted == []
+
+
+def test_gc_removes_debris_older_than_the_grace_period(store, monkeypatch) -> None:
+    from persist_ext.features import _budget
+    from persist_ext.features._budget import collect
+
+    whole = _cell(store, "whole", "7" * 32)
+    store.set("cell/gone/" + "8" * 32 + "/hits", 3)  # a counter written after an eviction
+    store.set("memo/f/" + "9" * 32 + "/used", {"hits": 1}, serializer="json")
+    report = collect(store, Budget())
+    assert report.debris == 0, "young debris may be a unit being stored: kept"
+    monkeypatch.setattr(_budget, "DEBRIS_AGE", -1.0)
+    report = collect(store, Budget())
+    assert report.debris == 2
+    assert "removed 2 orphan entries" in report.notice()
+    assert not list(store.keys("cell/gone/"))
+    assert not list(store.keys("memo/"))
+    assert f"{whole}manifest" in store

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...storage._protocol import KeyValueStore
-from .._budget import Unit, read_use, register_units, touch
+from .._budget import Unit, orphans, read_use, register_units, touch
 from ._entry import PREFIX
 
 __all__ = ["USED", "list_cell_units", "record_use"]
@@ -58,4 +58,9 @@ def list_cell_units(store: KeyValueStore) -> Iterator[Unit]:
         )
 
 
-register_units("cell", list_cell_units)
+def cell_debris(store: KeyValueStore, older_than: float) -> list[str]:
+    """Keys of cell runs that have no manifest (a killed store, a counter after an eviction)."""
+    return orphans(store, PREFIX, 3, "manifest", older_than)
+
+
+register_units("cell", list_cell_units, debris=cell_debris)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...storage._protocol import KeyValueStore
-from .._budget import Unit, register_units
-from ._layout import RESULT, iter_calls
+from .._budget import Unit, orphans, register_units
+from ._layout import PREFIX, RESULT, iter_calls
 
 __all__ = ["list_call_units"]
 
@@ -24,4 +24,9 @@ def list_call_units(store: KeyValueStore) -> Iterator[Unit]:
         )
 
 
-register_units("call", list_call_units)
+def call_debris(store: KeyValueStore, older_than: float) -> list[str]:
+    """Keys of calls that have no result (use records or claims left behind)."""
+    return orphans(store, PREFIX, 3, RESULT, older_than)
+
+
+register_units("call", list_call_units, debris=call_debris)
