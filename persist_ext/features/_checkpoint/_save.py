@@ -17,7 +17,16 @@ from typing import Any
 from ..._errors import CheckpointError
 from ...storage._protocol import KeyValueStore
 from ._groups import Baseline, is_immutable, regroup
-from ._layout import State, new_state_id, object_key, read_ref, read_state, set_ref, write_state
+from ._layout import (
+    OBJ,
+    State,
+    new_state_id,
+    object_key,
+    read_ref,
+    read_state,
+    set_ref,
+    write_state,
+)
 from ._report import CheckpointReport
 from ._tracking import rerun_refusal
 
@@ -198,7 +207,7 @@ def save_state(
     fresh = {p.digest for p in new_packs}
     # Referenced, not rewritten: each must still be there (another kernel's pruning or a
     # clear may have removed it). Values still live are simply written again.
-    gone = {d for d in used - fresh if object_key(d) not in store}
+    gone = _absent(store, used - fresh)
     if gone:
         live_names = {n for n in values if state.variables.get(n) in gone}
         if not _healed and {state.variables[n] for n in live_names} == gone:
@@ -223,10 +232,13 @@ def save_state(
             )
             state.added += int(info.size)
             written.extend(packed.names)
-    state.id = new_state_id(store)
-    state.created = time.time()
-    write_state(store, state)
-    set_ref(store, ref, state.id)
+    # The id, the state and the name in one transaction: one commit, and never a name
+    # pointing to a state that is not there.
+    with store.transact():
+        state.id = new_state_id(store)
+        state.created = time.time()
+        write_state(store, state)
+        set_ref(store, ref, state.id)
     _remember(live, regrouped.packs, ns, state.id, names)
     report.state = state.id
     report.variables = sorted(state.variables)
@@ -240,6 +252,14 @@ def save_state(
     report.created = state.created
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _absent(store: KeyValueStore, digests: set[str]) -> set[str]:
+    """The digests whose objects are not in the store (one key listing when there are many)."""
+    if len(digests) <= 2:
+        return {d for d in digests if object_key(d) not in store}
+    present = {key[len(OBJ) :] for key in store.keys(OBJ)}
+    return digests - present
 
 
 def _remember(live: Live, packs: list[Any], ns: Any, head: int, names: list[str]) -> None:
