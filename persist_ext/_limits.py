@@ -199,6 +199,28 @@ class Budget:
         )
 
     @classmethod
+    def of(
+        cls,
+        budget: Budget | Mapping[str, Any] | None = None,
+        *,
+        max_size: int | str | None = None,
+        max_count: int | str | None = None,
+        max_age: float | str | None = None,
+    ) -> Budget | None:
+        """A store's ``budget=`` and ``max_size= / max_count= / max_age=`` arguments as one
+        budget (the keyword limits win); ``None`` when none was given.
+
+        >>> Budget.of({"max_count": 5}, max_size="1G")
+        Budget(max_size=1000000000, max_count=5, max_age=None)
+        >>> Budget.of() is None
+        True
+        """
+        base = cls.coerce(budget)
+        if max_size is None and max_count is None and max_age is None:
+            return base
+        return cls(max_size, max_count, max_age).over(base)
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Budget:
         """The budget set by ``PERSIST_EXT_MAX_SIZE / _MAX_COUNT / _MAX_AGE``.
 

@@ -37,8 +37,16 @@ class MemoryStore:
     KeyError: 'missing'
     """
 
-    def __init__(self, *, budget: Budget | Mapping[str, Any] | None = None) -> None:
-        self.budget = Budget.coerce(budget)  # limits features enforce (docs/budgets.md)
+    def __init__(
+        self,
+        *,
+        budget: Budget | Mapping[str, Any] | None = None,
+        max_size: int | str | None = None,
+        max_count: int | str | None = None,
+        max_age: float | str | None = None,
+    ) -> None:
+        # Limits features enforce (docs/budgets.md).
+        self.budget = Budget.of(budget, max_size=max_size, max_count=max_count, max_age=max_age)
         self._data: dict[str, tuple[bytes, EntryInfo]] = {}
         self._lock = threading.RLock()
         self._closed = False

@@ -125,7 +125,7 @@ class RedisStore:
         :class:`~persist_ext.ConcurrentAccessError`.
     budget
         Limits features keep this store to (a :class:`~persist_ext.Budget` or a dict of its
-        fields); see docs/budgets.md.
+        fields), or ``max_size= / max_count= / max_age=``; see docs/budgets.md.
     allow_eviction
         Accept a server whose ``maxmemory-policy`` evicts keys (entries may then vanish when
         Redis is full: only for a store used as a cache). By default such a server is refused
@@ -152,6 +152,9 @@ class RedisStore:
         wait_timeout: float = 60.0,
         budget: Budget | Mapping[str, Any] | None = None,
         allow_eviction: bool | None = None,
+        max_size: int | str | None = None,
+        max_count: int | str | None = None,
+        max_age: float | str | None = None,
     ) -> None:
         import redis  # optional dependency: persist_ext[redis]
 
@@ -167,7 +170,9 @@ class RedisStore:
                 )
         if allow_eviction is not None and not isinstance(allow_eviction, bool):
             raise StoreConfigError(f"allow_eviction must be True or False, not {allow_eviction!r}")
-        self.budget = Budget.coerce(budget)  # limits features enforce (docs/budgets.md)
+        self.budget = Budget.of(
+            budget, max_size=max_size, max_count=max_count, max_age=max_age
+        )  # limits features enforce (docs/budgets.md)
         self.url = url
         self.namespace = namespace
         self.lock_timeout = lock_timeout

@@ -120,7 +120,8 @@ class Store(StoreScan):
     budget
         Limits this store keeps to (a :class:`~persist_ext.Budget` or a dict of its fields:
         ``max_size``, ``max_count``, ``max_age``); features that write through this object
-        evict least recently used cached units beyond it (see docs/budgets.md). Default: no
+        evict least recently used cached units beyond it (see docs/budgets.md); or give the
+        limits one by one: ``max_size="10G"``, ``max_count=500``, ``max_age="30d"``. Default: no
         limit of its own (traitlets and ``PERSIST_EXT_MAX_*`` may still set one).
 
     Examples
@@ -144,8 +145,11 @@ class Store(StoreScan):
         read_only: bool = False,
         timeout: float = 60.0,
         budget: Budget | Mapping[str, Any] | None = None,
+        max_size: int | str | None = None,
+        max_count: int | str | None = None,
+        max_age: float | str | None = None,
     ) -> None:
-        self.budget = Budget.coerce(budget)
+        self.budget = Budget.of(budget, max_size=max_size, max_count=max_count, max_age=max_age)
         self.directory = Path(default_directory(directory)).absolute()
         self._source = str(self.directory)  # what errors name, and what to trust
         self.durable = durable

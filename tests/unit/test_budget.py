@@ -61,6 +61,12 @@ def test_store_argument_sets_the_budget(tmp_path: Path) -> None:
     with Store(tmp_path / "s", budget={"max_count": 2}) as st:
         assert st.budget == Budget(max_count=2)
     assert MemoryStore(budget=Budget(max_size="1M")).budget.max_size == 1_000_000
+    with Store(tmp_path / "k", max_size="10G", max_age="30d", budget={"max_count": 9}) as st:
+        assert st.budget == Budget(max_size="10G", max_count=9, max_age="30d")
+    assert MemoryStore(max_count=3).budget == Budget(max_count=3)
+    assert MemoryStore().budget is None
+    with pytest.raises(ValueError, match="as a size"):
+        MemoryStore(max_size="a lot")
     with pytest.raises(TypeError):
         MemoryStore(budget=42)  # type: ignore[arg-type]
 
