@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -381,3 +382,18 @@ def test_replacing_a_record_keeps_its_bookkeeping(tmp_path: Path) -> None:
             tracker["b"] = 5
         with pytest.raises(DuplicateKeyError):
             tracker.add("a")
+
+
+def test_hold_postpones_background_syncs_until_unhold(tmp_path: Path) -> None:
+    tracker = Tracker(tmp_path / "t", sync_after=0.05)
+    tracker.hold()
+    tracker.try_it("a")
+    tracker.mark_done("a")
+    tracker._state.sync_in_background()  # what the thread would run while held
+    assert on_disk_record(tmp_path / "t", "a") == {}
+    tracker.unhold()  # schedules the postponed sync
+    deadline = time.monotonic() + 60
+    while not on_disk_record(tmp_path / "t", "a") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert on_disk_record(tmp_path / "t", "a")["_done"] is True
+    tracker.close()
