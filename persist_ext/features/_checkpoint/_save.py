@@ -1,8 +1,8 @@
-"""Saving a state: pack what changed, write new objects, then the state, then the name.
+"""Saving a state: pack what changed, write new objects, then the state and the name.
 
-The commit order is the crash-safety argument: objects (content-addressed, so writing one
-twice is harmless) → the state record → the name (one atomic ``set``). A process killed at
-any point leaves every name on a complete state.
+The commit order is the crash-safety argument: large objects (content-addressed, so writing
+one twice is harmless), then one transaction holding the small objects, the state record and
+the name. A process killed at any point leaves every name on a complete state.
 """
 
 from __future__ import annotations
@@ -222,19 +222,17 @@ def save_state(
             f"({', '.join(lost) or 'unknown variables'}); save the whole namespace under a "
             "new name, e.g. %persist checkpoint fresh."
         )
-    for packed in new_packs:
-        key = object_key(packed.digest)
-        if key not in store:
-            info = store.set(
-                key,
-                packed.value(),
-                meta={"kind": "checkpoint-object", "variables": list(packed.names)},
-            )
-            state.added += int(info.size)
-            written.extend(packed.names)
-    # The id, the state and the name in one transaction: one commit, and never a name
-    # pointing to a state that is not there.
+    # Large objects first, each on its own (a long transaction would hold the store's write
+    # lock while gigabytes are written); then the small objects, the id, the state and the
+    # name in one transaction: a small change costs one commit, and the name never points
+    # to a state that is not complete.
+    large = [p for p in new_packs if p.size >= _LARGE]
+    for packed in large:
+        _write_object(store, packed, state, written)
     with store.transact():
+        for packed in new_packs:
+            if packed.size < _LARGE:
+                _write_object(store, packed, state, written)
         state.id = new_state_id(store)
         state.created = time.time()
         write_state(store, state)
@@ -252,6 +250,21 @@ def save_state(
     report.created = state.created
     report.seconds = time.perf_counter() - start
     return report
+
+
+_LARGE = 1 << 20
+
+
+def _write_object(store: KeyValueStore, packed: Any, state: State, written: list[str]) -> None:
+    key = object_key(packed.digest)
+    if key not in store:  # content-addressed: an equal group is already stored
+        info = store.set(
+            key,
+            packed.value(),
+            meta={"kind": "checkpoint-object", "variables": list(packed.names)},
+        )
+        state.added += int(info.size)
+        written.extend(packed.names)
 
 
 def _absent(store: KeyValueStore, digests: set[str]) -> set[str]:
