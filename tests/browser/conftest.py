@@ -47,6 +47,8 @@ SERVER_CONFIG = {
         "extension_manager": "readonly",
         "expose_app_in_browser": True,  # window.jupyterapp for tests
     },
+    # Notebook 7 is served by the same server (/notebooks/<path>); expose its app as well.
+    "JupyterNotebookApp": {"expose_app_in_browser": True},
 }
 PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
 STARTUP_TIMEOUT = 90.0
