@@ -15,7 +15,8 @@ from persist_ext.features._progress import (
     running_work,
     watch_run,
 )
-from persist_ext.interfaces.widgets._live import KernelRunWatch, displays_of, kernel_waits
+from persist_ext.interfaces.widgets._kernel import KernelRunWatch, kernel_waits
+from persist_ext.interfaces.widgets._live import displays_of
 from persist_ext.interfaces.widgets._markers import MarkerProgress
 from persist_ext.interfaces.widgets._tasks import TaskGroupProgress
 from persist_ext.storage._memory import MemoryStore

@@ -16,7 +16,7 @@ __all__ = ["ProgressWidget", "live_progress", "watch_run_in_kernel"]
 
 def watch_run_in_kernel(source: Any) -> Any:
     """The run watch of a task group's ``run()`` (see ``_live.KernelRunWatch``)."""
-    from ._live import KernelRunWatch
+    from ._kernel import KernelRunWatch
 
     return KernelRunWatch(source)
 
