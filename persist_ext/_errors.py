@@ -4,7 +4,8 @@ Hierarchy::
 
     PersistError (Exception)
     ├── InvalidArgumentError        (also TypeError, ValueError) a bad argument to a public call
-    │   └── CellCacheError          a %%persist argument cannot be used (e.g. --deps /dev/zero)
+    │   ├── CellCacheError          a %%persist argument cannot be used (e.g. --deps /dev/zero)
+    │   └── ProgressError           progress() or a wait policy got a bad option
     ├── StoreError                  a store cannot be opened, read or written
     │   ├── StoreClosedError        (also a RuntimeError) the store was closed
     │   ├── StoreConfigError        (also an InvalidArgumentError) a bad store argument/setting
@@ -26,7 +27,6 @@ Hierarchy::
     │   └── TaskTimeoutError        a task ran past its group's timeout and was stopped
     ├── CheckpointError             a checkpoint was misused (bad name, unknown variable)
     │   └── UnknownCheckpointError  (also a KeyError) no checkpoint by that name or id
-    ├── ProgressError               (also a ValueError) progress() or a wait policy misused
     ├── CacheError                  (also a ValueError) persist_ext.cache was misused
     ├── WorkflowError               a workflow graph or its storage was misused
     └── CellRaisedError             a %%persist cell raised (its traceback was already shown)
@@ -234,7 +234,7 @@ class TaskTimeoutError(TaskError):
     """A task ran longer than its group's ``timeout`` and was stopped."""
 
 
-class ProgressError(PersistError, ValueError):
+class ProgressError(InvalidArgumentError):
     """``progress()`` or a wait policy got a bad option (the message names the fix)."""
 
 
