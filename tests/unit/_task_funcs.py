@@ -26,3 +26,34 @@ def slow_counted(x: int, directory: str) -> int:
         fh.write("x")
     time.sleep(0.01)
     return x
+
+
+def crash(x: int, how: str = "exit") -> int:
+    """Kill the worker process running this task: ``exit``, ``segfault`` or ``kill``."""
+    if how == "exit":
+        os._exit(3)
+    if how == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+    if how == "kill":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def hang(x: int, seconds: float = 3600.0) -> int:
+    """A task that does not come back (for timeouts)."""
+    time.sleep(seconds)
+    return x
+
+
+def crash_once(x: int, directory: str) -> int:
+    """Kill the worker the first time for this ``x``; succeed on the next try."""
+    flag = os.path.join(directory, f"crashed-{x}")
+    if not os.path.exists(flag):
+        with open(flag, "w"):
+            pass
+        os._exit(7)
+    return x * 10

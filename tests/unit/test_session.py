@@ -169,3 +169,108 @@ def test_backend_without_methods_says_what_to_implement() -> None:
 
     with pytest.raises(TaskError, match="must implement _load_from_backend"):
         Bare("x").tasks
+
+
+class SeedRecipeBackend(SessionBackend):
+    """The triggers seed's recipe, verbatim in spirit: ``self._serialize(self._configs)``."""
+
+    directory = ""
+
+    def __init__(self, uid: str) -> None:  # the seed constructs backends with the uid only
+        super().__init__(uid)
+        self.path = Path(self.directory) / f"{uid}.json"
+
+    def _load_from_backend(self):  # type: ignore[no-untyped-def]
+        if not self.path.exists():
+            return {}, {}, {}
+        data = json.loads(self.path.read_text())
+        return (
+            self._deserialize(data["configs"]),
+            self._deserialize(data["instances"]),
+            self._deserialize(data["metas"]),
+        )
+
+    def _save(self) -> None:
+        self.path.write_text(
+            json.dumps(
+                {
+                    "configs": self._serialize(self._configs),
+                    "instances": self._serialize(self._instances),
+                    "metas": self._serialize(self._metas),
+                }
+            )
+        )
+
+
+@pytest.fixture
+def seed_group_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[SeedRecipeBackend]:
+    """Register SeedRecipeBackend under the seed's own entry-point group."""
+    site = tmp_path / "site"
+    dist = site / "persist_ext_seed_backend-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: persist-ext-seed-backend\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        f"[triggers.storage_backends]\ncustom_storage = {__name__}:SeedRecipeBackend\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(SeedRecipeBackend, "directory", str(tmp_path))
+    return SeedRecipeBackend
+
+
+def test_seed_recipe_serializes_whole_dicts(seed_group_backend: type[SeedRecipeBackend]) -> None:
+    when = dt.datetime(2023, 1, 2, 3, 4, 5)
+    session = seed_group_backend("s1")
+    session.add_task(TaskConfig("t_importSubject"))
+    session.create_instance("t_importSubject", kwargs={"n": (1, 2)})
+    session.metadata["when"] = when
+    session.save()
+    again = seed_group_backend("s1")
+    assert again["t_importSubject#0"].kwargs == {"n": (1, 2)}
+    assert again.tasks["t_importSubject"].instances == 1
+    assert again.metadata["when"] == when
+    assert session_backend("custom_storage") is seed_group_backend  # the seed's group
+
+
+def test_task_group_writes_through_a_custom_backend(
+    seed_group_backend: type[SeedRecipeBackend], tmp_path: Path
+) -> None:
+    from _task_funcs import fail, square
+
+    from persist_ext.features._tasks import TaskGroup
+
+    group = TaskGroup("g", Store(tmp_path / "a"), session="custom_storage")
+    group.map(square, range(4), key=str)
+    group.submit(fail, 1, key="bad")
+    group.run().wait()
+    group.close()
+    saved = seed_group_backend("g")  # what the backend holds, read back on its own
+    assert saved["2#0"].status is TaskStatus.FINISHED
+    assert saved["bad#0"].status is TaskStatus.FAILED
+    assert "bad input 1" in saved["bad#0"].error
+    assert [t.name for t in saved.get_unresolved_tasks()] == ["bad"]
+
+    # A fresh store resumes from the backend: finished tasks do not run again (their
+    # results stay in the store that computed them: a session holds records only).
+    ran: list[int] = []
+
+    def tracked(x: int) -> int:
+        ran.append(x)
+        return x * x
+
+    resumed = TaskGroup("g", Store(tmp_path / "b"), session=seed_group_backend("g"))
+    resumed.map(tracked, range(4), key=str)
+    resumed.submit(fail, 1, key="bad")
+    result = resumed.run().wait()
+    resumed.close()
+    assert ran == []
+    assert set(result.results) == {"0", "1", "2", "3"}
+    assert result.failures["bad"].tries == 1
+
+
+def test_bad_session_argument() -> None:
+    from persist_ext.features._tasks import TaskGroup
+
+    with pytest.raises(TaskError, match="session must be a SessionBackend"):
+        TaskGroup("g", MemoryStore(), session=42)  # type: ignore[arg-type]

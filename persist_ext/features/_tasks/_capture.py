@@ -68,8 +68,11 @@ def capture_output() -> Iterator[Captured]:
     """
     global _active
     with _install_lock:
-        if _active == 0:
+        # Install a router when none is in place — also while other captures run, if
+        # someone (a test harness, a kernel) replaced sys.stdout since they began.
+        if not isinstance(sys.stdout, _Router):
             sys.stdout = _Router(sys.stdout, "stdout")
+        if not isinstance(sys.stderr, _Router):
             sys.stderr = _Router(sys.stderr, "stderr")
         _active += 1
     previous = getattr(_local, "buffers", None)

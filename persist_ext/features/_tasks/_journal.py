@@ -39,7 +39,7 @@ def page_prefix(group: str) -> str:
 
 
 def _last_line(text: Any, limit: int = 200) -> str:
-    if not isinstance(text, str):
+    if not text or not isinstance(text, str):
         return ""
     for line in reversed(text.splitlines()):
         if line.strip():

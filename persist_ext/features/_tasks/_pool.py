@@ -20,6 +20,7 @@ systems), so the workers of a killed kernel stop within about a second.
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import multiprocessing
 import os
 import pickle
@@ -37,6 +38,11 @@ from ..._errors import TaskTimeoutError, WorkerDiedError
 __all__ = ["WorkerPool", "describe_exit"]
 
 _STOP = object()
+_POLL = 1.0
+# Creating a worker (pipe, fork, closing the child's end here) is one step at a time: a
+# process forked by another thread in the middle of it would inherit this worker's ends of
+# its pipes, and the worker's death would then never show (no EOF, no sentinel).
+_SPAWN_LOCK = threading.Lock()
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -48,7 +54,7 @@ def describe_exit(exitcode: int | None) -> str:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = "?"
-        hint = " — likely the out-of-memory killer" if -exitcode == signal.SIGKILL else ""
+        hint = ": killed from outside, e.g. by the out-of-memory killer" if -exitcode == 9 else ""
         return f"signal {-exitcode} ({name}){hint}"
     return f"exit code {exitcode}"
 
@@ -74,6 +80,9 @@ def _die_with_parent(parent: int) -> None:
 
 def _worker_main(conn: Connection, parent: int) -> None:
     _die_with_parent(parent)
+    # The parent reports a crash with its signal; a fault handler inherited from it (pytest,
+    # IPython) would only add a traceback dump to the parent's stderr.
+    faulthandler.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C / kernel interrupt: the parent's
     while True:
         try:
@@ -106,13 +115,14 @@ class _Worker:
     def ensure(self) -> None:
         if self.process is not None and self.process.is_alive():
             return
-        parent_end, child_end = self.ctx.Pipe()
-        process = self.ctx.Process(
-            target=_worker_main, args=(child_end, os.getpid()), name="persist-ext-worker"
-        )
-        process.daemon = True
-        process.start()
-        child_end.close()
+        with _SPAWN_LOCK:
+            parent_end, child_end = self.ctx.Pipe()
+            process = self.ctx.Process(
+                target=_worker_main, args=(child_end, os.getpid()), name="persist-ext-worker"
+            )
+            process.daemon = True
+            process.start()
+            child_end.close()
         self.process, self.conn = process, parent_end
 
     def kill(self) -> int | None:
@@ -214,7 +224,14 @@ class WorkerPool(Executor):
         conn, sentinel = worker.conn, worker.process.sentinel
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready = wait([conn, sentinel], left)
+            # Wake every second to ask the kernel (waitpid) whether the worker still lives:
+            # its pipe and sentinel can miss a death when another process of this kernel
+            # (forked by other code at the wrong moment) holds copies of their ends.
+            ready = wait([conn, sentinel], _POLL if left is None else min(left, _POLL))
+            if not ready and worker.process.is_alive() and (left is None or left > _POLL):
+                continue
+            if not ready and not worker.process.is_alive():
+                ready = [sentinel]
             if conn in ready:
                 try:
                     ok, value = pickle.loads(conn.recv_bytes())

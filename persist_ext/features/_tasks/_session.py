@@ -355,6 +355,7 @@ class StoreSessionBackend(SessionBackend):
         self.store = store
         self.keys = group_keys(uid)
         self.journal = Journal(store, uid)
+        self._pending: dict[str, dict[str, Any]] = {}
 
     def _load_from_backend(
         self,
@@ -402,11 +403,28 @@ class StoreSessionBackend(SessionBackend):
                 page = {"r": records, "v": values or {}, "k": list(external)}
                 self.journal.apply_page(seq, page, changed)
                 if install:
-                    for name, record in records.items():
-                        self._instances[name] = TaskInstance.from_record(record)
+                    # Records become TaskInstance objects when someone reads them
+                    # (_ensure_loaded), not once per state change in the driver.
+                    self._pending.update(records)
             else:
                 for name in self.journal.refresh():
-                    self._instances[name] = TaskInstance.from_record(self.journal.records[name])
+                    self._pending[name] = self.journal.records[name]
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded and not self._pending:  # the hot path: called by every accessor
+            return
+        super()._ensure_loaded()
+        if self._pending:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                for name, record in pending.items():
+                    self._instances[name] = TaskInstance.from_record(record)
+
+    def reload(self) -> None:
+        """Forget the in-memory state and read it again from the store."""
+        with self._lock:
+            self._pending = {}
+            super().reload()
 
     def refresh(self) -> set[str]:
         """Read journal pages written since the last read (by workers, other processes)."""
@@ -414,7 +432,8 @@ class StoreSessionBackend(SessionBackend):
             self._ensure_loaded()
             changed = self.journal.refresh()
             for name in changed:
-                self._instances[name] = TaskInstance.from_record(self.journal.records[name])
+                self._pending[name] = self.journal.records[name]
+            self._ensure_loaded()
             return changed
 
     def refresh_instance(self, name: str) -> TaskInstance | None:

@@ -114,6 +114,7 @@ class GroupState:
         self.mirror = mirror
         self._mirrored = 0.0
         self._fired = False
+        self._aside: set[str] = set()
         self.last_task_ended: float | None = None
         self.callback_called_at: float | None = None
         self.callback_error: BaseException | None = None
@@ -125,9 +126,9 @@ class GroupState:
         return is_settled(instance.status, instance.tries, self.max_tries)
 
     def set_aside(self, name: str) -> bool:
-        """True when instance ``name`` was skipped or abandoned (it must not run)."""
-        instance = self.session.instances.get(name)
-        return instance is not None and instance.status in _SET_ASIDE
+        """True when instance ``name`` was skipped or abandoned in this process during the
+        run (it must not run, and a late outcome must not overwrite that)."""
+        return name in self._aside
 
     # -- preparing a run -------------------------------------------------------------------
 
@@ -144,8 +145,11 @@ class GroupState:
         with self.store.transact():
             session.reload()
             session.journal.compact()
+            known = session.tasks
             for key, definition in definitions.items():
-                config = session.add_task(key, description=definition.describe())
+                config = known.get(key)
+                if config is None:
+                    config = session.add_task(key, description=definition.describe())
                 if config.instances == 0:
                     session.create_instance(config)
             meta = session.metadata
@@ -327,6 +331,7 @@ class GroupState:
         instance.status = status
         instance.resolve_logs()
         instance.ended = instance.ended or time.time()
+        self._aside.add(instance.name)
         self.tree.load()
         record = instance.to_record()
         with self.store.transact():

@@ -1,0 +1,188 @@
+"""A crashing or hanging task fails only itself; one group, one runner (issue 12, 2 and 4)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from _task_funcs import crash, crash_once, hang, square
+
+from persist_ext._errors import ConcurrentAccessError, GroupBusyError, TaskError
+from persist_ext.features._tasks import GroupResult, TaskGroup, TaskStatus
+from persist_ext.storage._memory import MemoryStore
+from persist_ext.storage._store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store")
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [("exit", "exit code 3"), ("segfault", "signal 11 (SIGSEGV)"), ("kill", "signal 9 (SIGKILL)")],
+)
+def test_a_dying_worker_fails_only_its_task(store: Store, how: str, says: str) -> None:
+    seen: list[GroupResult] = []
+    group = TaskGroup("die", store, executor="processes", max_workers=2, on_complete=seen.append)
+    group.map(square, range(19), key=str)
+    group.submit(crash, 0, how, key="boom")
+    result = group.run().wait()
+    group.close()
+    assert result.results == {str(i): i * i for i in range(19)}  # every other task ran
+    failure = result.failures["boom"]
+    assert "'boom'" in failure.error  # names the task ...
+    assert says in failure.error  # ... and the exit code or signal
+    assert failure.tries == 1  # counted as one try
+    assert len(seen) == 1
+
+
+def test_worker_death_counts_one_try_then_retries_and_replay_works(
+    store: Store, tmp_path: Path
+) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    group = TaskGroup("retry", store, executor="processes", max_workers=2, max_tries=2)
+    group.map(square, range(5), key=str)
+    group.submit(crash_once, 1, str(flags), key="once")
+    result = group.run().wait()
+    assert result.results["once"] == 10  # the second try, in a fresh worker
+    assert group.session["once#0"].tries == 2
+    group.close()
+
+    # max_tries=1: the crash fails the task for good; replay runs it on a working pool.
+    again = TaskGroup("replay", store, executor="processes", max_workers=2)
+    again.map(square, range(5), key=str)
+    again.submit(crash_once, 2, str(flags), key="once")
+    assert "exit code 7" in again.run().wait().failures["once"].error
+    clone = again.replay("once")
+    assert clone.name == "once#1"
+    assert again.wait().results["once"] == 20
+    assert again.status("once") is TaskStatus.FINISHED
+    again.close()
+
+
+def test_timeout_kills_a_hung_task_on_processes(store: Store) -> None:
+    group = TaskGroup("hang-p", store, executor="processes", max_workers=2, timeout=1)
+    group.map(square, range(6), key=str)
+    group.submit(hang, 1, key="stuck")
+    result = group.run().wait(120)
+    assert result.results == {str(i): i * i for i in range(6)}
+    assert "TaskTimeoutError" in result.failures["stuck"].error
+    assert "'stuck'" in result.failures["stuck"].error
+    group.close()
+
+
+def test_timeout_on_threads_records_the_task_failed(store: Store) -> None:
+    group = TaskGroup("hang-t", store, max_workers=2, timeout=0.5)
+    group.map(square, range(6), key=str)
+    group.submit(hang, 1, 30, key="stuck")
+    result = group.run().wait(60)
+    assert result.results == {str(i): i * i for i in range(6)}
+    assert "ran longer than its timeout" in result.failures["stuck"].error
+    group.close()  # does not wait for the abandoned thread
+
+
+def test_timeout_on_dask(store: Store) -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        group = TaskGroup("hang-d", store, executor=client, timeout=0.5)
+        group.map(square, range(4), key=str)
+        group.submit(hang, 1, 20, key="stuck")
+        result = group.run().wait(120)
+        assert result.results == {str(i): i * i for i in range(4)}
+        assert "ran longer than its timeout" in result.failures["stuck"].error
+        group.close()
+
+
+def test_close_with_a_timeout_never_blocks_forever(store: Store) -> None:
+    group = TaskGroup("close-p", store, executor="processes", max_workers=1)
+    group.submit(hang, 1, key="stuck")
+    group.map(square, range(3), key=str)
+    group.run()
+    while group.status("stuck") is not TaskStatus.RUNNING:
+        time.sleep(0.05)
+    assert group.cancel() >= 0  # returns at once
+    group.close(timeout=0.5)  # kills the worker after half a second
+    assert not group.running
+    instance = group.session.refresh_instance("stuck#0")
+    assert instance is not None
+    assert instance.status is TaskStatus.FAILED
+    assert "lost its worker" in instance.error
+
+
+def test_close_on_threads_with_a_timeout_returns(store: Store) -> None:
+    group = TaskGroup("close-t", store, max_workers=1)
+    group.submit(hang, 1, 20, key="stuck")
+    group.run()
+    started = time.monotonic()
+    group.close(timeout=0.2)
+    assert time.monotonic() - started < 20  # did not wait for the hung thread
+
+
+def test_bad_timeouts_are_refused() -> None:
+    for bad in (0, -1, "1", True):
+        with pytest.raises(TaskError, match="timeout must be seconds"):
+            TaskGroup("x", MemoryStore(), timeout=bad)  # type: ignore[arg-type]
+
+
+# --- one group, one runner -----------------------------------------------------------------
+
+
+def _run_forever(directory: str, ready: str) -> None:
+    store = Store(directory)
+    group = TaskGroup("solo", store, max_workers=2)
+    group.submit(hang, 1, 600, key="stuck")
+    group.map(square, range(3), key=str)
+    group.run(["stuck"])
+    Path(ready).touch()
+    time.sleep(600)
+
+
+def test_a_second_runner_is_refused_then_takes_over_a_dead_holder(tmp_path: Path) -> None:
+    directory, ready = str(tmp_path / "store"), tmp_path / "ready"
+    Store(directory).close()
+    proc = multiprocessing.get_context("fork").Process(
+        target=_run_forever, args=(directory, str(ready))
+    )
+    proc.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists()
+        store = Store(directory)
+        group = TaskGroup("solo", store)
+        group.submit(hang, 1, 0, key="stuck")
+        group.map(square, range(3), key=str)
+        with pytest.raises(GroupBusyError) as caught:
+            group.run()
+        message = str(caught.value)
+        assert f"pid {proc.pid}" in message
+        assert socket.gethostname() in message
+        assert "since" in message
+        assert "some of its tasks" in message
+        assert caught.value.holder["pid"] == proc.pid
+        assert isinstance(caught.value, ConcurrentAccessError)
+        assert not group.running
+        # Other keys of the same group may run meanwhile: they do not overlap.
+        other = TaskGroup("solo", store)
+        other.submit(hang, 1, 0, key="stuck")
+        other.map(square, range(3), key=str)
+        assert other.run(["0", "1"]).wait().results["0"] == 0
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+    result = group.run().wait(60)  # the holder is dead: taken over
+    assert result.results == {"stuck": 1, "0": 0, "1": 1, "2": 4}
+    group.close()
