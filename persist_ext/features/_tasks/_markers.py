@@ -46,7 +46,7 @@ from ._keys import (
 )
 from ._keys import marker_key as _key
 from ._shape import derived_record as _derived
-from ._shape import leaf_paths, level_done_counts, persist_shape, range_done
+from ._shape import leaf_paths, persist_shape
 from ._shape import level_counts as _level_counts
 from ._shape import load_record as _load_record
 
@@ -319,10 +319,6 @@ def _marker_get(
         level=record.get("level", 0),
     )
     marker.done = marker_flag(idx, "done") in store
-    if not marker.done and "leaf_range" in record:
-        # An internal node of a task group's tree: done when all its leaves are (bitmap).
-        bits = store.get(leaf_bitmap_key(idx.rsplit("/", 1)[0]), b"")
-        marker.done = range_done(bits, *record["leaf_range"])
     if load_results:
         marker.result = store.get(marker_flag(idx, "result"), None)
     return marker
@@ -390,7 +386,6 @@ def filter_known_done(ids: Iterable[str], *, store: KeyValueStore | None = None)
     """
     store = marker_store_or_default(store)
     bitmaps: dict[str, bytes] = {}
-    roots: dict[str, Any] = {}
     pending = []
     for idx in ids:
         if marker_flag(idx, "done") in store:
@@ -401,14 +396,6 @@ def filter_known_done(ids: Iterable[str], *, store: KeyValueStore | None = None)
                 bitmaps[prefix] = store.get(leaf_bitmap_key(prefix), b"")
             if _bit(bitmaps[prefix], int(index)):
                 continue
-        elif "/" in idx:
-            record = _derived(idx, store, roots)
-            if record is not None:
-                prefix = idx.rsplit("/", 1)[0]
-                if prefix not in bitmaps:
-                    bitmaps[prefix] = store.get(leaf_bitmap_key(prefix), b"")
-                if range_done(bitmaps[prefix], *record["leaf_range"]):
-                    continue
         pending.append(idx)
     return pending
 
@@ -451,7 +438,6 @@ def settle_leaves(
     batch_size: int,
     results: dict[str, Any] | None = None,
     combiners: tuple[Combiner | None, Combiner | None] = (None, None),
-    n_leaves: int | None = None,
 ) -> bool:
     """Mark many leaves done at once; True if this call completed the root.
 
@@ -464,15 +450,7 @@ def settle_leaves(
     the tree's (leaves per parent, as given to :func:`build_tree`). Call it inside
     ``store.transact()`` together with the records it settles: the read-merge-write of the
     bitmap relies on it, and a crash then leaves either both or neither.
-
-    ``n_leaves`` (the tree's leaf count, for a tree persisted by :func:`persist_shape` and
-    no combiners) takes the short way: only the bitmap is written, internal nodes are
-    derived from it when read (:func:`marker_get`, :func:`filter_known_done`,
-    :func:`level_completion`), and the root's ``@done`` is added — atomically, exactly once
-    — by the batch that sets the last bit. Two store writes per batch, whatever its size.
     """
-    if n_leaves is not None and not any(combiners):
-        return _settle_bits(store, leaves, n_leaves)
     by_parent: dict[str, tuple[Sequence[tuple[str, int]], list[int]]] = {}
     bitmap_key = ""
     for leaf_id, path in leaves:
@@ -532,32 +510,6 @@ def settle_leaves(
                 upper[path[1][0]] = (above, n + 1)
         increments = upper
     return completed_root
-
-
-def _settle_bits(
-    store: KeyValueStore, leaves: Iterable[tuple[str, Sequence[tuple[str, int]]]], n_leaves: int
-) -> bool:
-    indices = []
-    root = bitmap_key = ""
-    for leaf_id, path in leaves:
-        if not path:
-            continue
-        prefix, _, index = leaf_id.rpartition("/t/")
-        bitmap_key, root = leaf_bitmap_key(prefix), path[-1][0]
-        indices.append(int(index))
-    if not indices:
-        return False
-    old = store.get(bitmap_key, b"")
-    value = int.from_bytes(old, "little")
-    new = value
-    for i in indices:
-        new |= 1 << i
-    if new == value:
-        return False
-    store.set(bitmap_key, new.to_bytes((n_leaves + 7) // 8, "little"))
-    if new.bit_count() < n_leaves:
-        return False
-    return store.add(marker_flag(root, "done"), time.time())
 
 
 def _bit(bits: bytes | bytearray, i: int) -> bool:
@@ -667,11 +619,7 @@ def level_completion(
         elif suffix == "done":
             done[level] += 1
     if "shape" in record:  # internal nodes derived from the root (persist_shape)
-        n = int(record.get("leaves", 0))
-        totals = _level_counts(n, *record["shape"])
-        bits = store.get(leaf_bitmap_key(root_id.rsplit("/", 1)[0]), b"")
-        derived = level_done_counts(bits, n, *record["shape"])
-        done = [max(a, b) for a, b in zip(done, derived)]
+        totals = _level_counts(int(record.get("leaves", 0)), *record["shape"])
     if n_leaves is not None:
         totals[0] = n_leaves
     elif top > 0:

@@ -21,11 +21,9 @@ __all__ = [
     "derived_record",
     "leaf_paths",
     "level_counts",
-    "level_done_counts",
     "load_record",
     "marker_key",
     "persist_shape",
-    "range_done",
 ]
 
 
@@ -137,9 +135,7 @@ def derived_record(idx: str, store: KeyValueStore, roots: dict[str, Any]) -> dic
     child = "t/" if level == 1 else f"n{level - 1}."
     above = f"{prefix}/root" if level + 1 == top else f"{prefix}/n{level + 1}.{index // group_size}"
     first = index * width
-    span = batch_size * group_size ** (level - 1)  # leaves under one node of this level
     return {
-        "leaf_range": [index * span, min((index + 1) * span, int(root["leaves"]))],
         "id": idx,
         "group_id": above,
         "children": [
@@ -153,33 +149,6 @@ def derived_record(idx: str, store: KeyValueStore, roots: dict[str, Any]) -> dic
 
 
 _NODE = re.compile(r"n([1-9][0-9]*)\.(0|[1-9][0-9]*)")
-
-
-def range_done(bits: bytes | bytearray, first: int, end: int) -> bool:
-    """True when every bit ``first <= i < end`` of the leaf bitmap is set."""
-    if end <= first:
-        return True
-    if len(bits) * 8 < end:
-        return False
-    value = int.from_bytes(bits, "little") >> first
-    width = end - first
-    return value & ((1 << width) - 1) == (1 << width) - 1
-
-
-def level_done_counts(
-    bits: bytes | bytearray, n_leaves: int, batch_size: int, group_size: int
-) -> list[int]:
-    """Done nodes per level ``[leaves, level 1, ..., root]`` derived from the leaf bitmap."""
-    value = int.from_bytes(bits, "little")
-    done = [(value & ((1 << n_leaves) - 1)).bit_count()]
-    flags = [bool(value >> i & 1) for i in range(n_leaves)]
-    width = batch_size
-    while len(flags) > width:
-        flags = [all(flags[i : i + width]) for i in range(0, len(flags), width)]
-        done.append(sum(flags))
-        width = group_size
-    done.append(int(all(flags)) if flags else 1)
-    return done
 
 
 def load_record(store: KeyValueStore, key: str) -> dict[str, Any] | None:

@@ -143,7 +143,6 @@ class GroupTree:
             batch_size=self._tree_batch,
             results=leaf_results,
             combiners=self.combiners,
-            n_leaves=len(self.task_keys),
         )
 
     def root_done(self) -> bool:
