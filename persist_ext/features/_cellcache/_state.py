@@ -183,9 +183,11 @@ def _display_apply(shell: Any, snapshot: Any) -> None:
             formatter.enabled = snapshot[mime]
     plain = formatters.get("text/plain")
     if plain is not None:
-        if "float_precision" in snapshot:
+        # Only what differs: setting float_precision has effects of its own (IPython then
+        # registers a numpy.float64 printer).
+        if "float_precision" in snapshot and plain.float_precision != snapshot["float_precision"]:
             plain.float_precision = snapshot["float_precision"]
-        if "pprint" in snapshot:
+        if "pprint" in snapshot and plain.pprint != snapshot["pprint"]:
             plain.pprint = snapshot["pprint"]
 
 
@@ -206,10 +208,15 @@ def _printers_capture(shell: Any) -> Any:
         for attr in ("type_printers", "deferred_printers", "singleton_printers"):
             table = getattr(formatter, attr, None) or {}
             for key, value in table.items():
-                # singleton_printers are keyed by id(): unstable across kernels.
-                label = "" if attr == "singleton_printers" else name(key)
-                found.append(f"{mime}:{attr}:{label}={name(value)}")
-    return sorted(found)
+                # singleton_printers are keyed by id(): unstable across kernels. A deferred
+                # printer moves to type_printers the first time its type is shown: the
+                # same registration, so both tables are labelled alike.
+                label = "singleton" if attr == "singleton_printers" else name(key)
+                printer = name(value)
+                if printer.startswith("IPython."):
+                    continue  # IPython's own printers, some added lazily (numpy.float64)
+                found.append(f"{mime}:{label}={printer}")
+    return sorted(set(found))
 
 
 # --------------------------------------------------------------------------- process
