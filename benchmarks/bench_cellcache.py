@@ -146,6 +146,14 @@ def _timing_cell_stores() -> Iterator[list[float]]:
         CellCache._store = original  # type: ignore[method-assign]
 
 
+def _clear(shell: Any, name: str) -> None:
+    """``%persist clear NAME``, when something is stored under it."""
+    from IPython.core.error import UsageError
+
+    with contextlib.suppress(UsageError):
+        shell.run_line_magic("persist", f"clear {name}")
+
+
 def _writes(shell: Any, work: Path, array: np.ndarray, repeat: int) -> dict[str, float]:
     """Write times of ``array`` by np.save, Store.set and a ``%%persist`` store, warm and
     cold (see ``bench_store.timed_writes``); keys ``"<writer> <condition>"``."""
@@ -166,14 +174,14 @@ def _writes(shell: Any, work: Path, array: np.ndarray, repeat: int) -> dict[str,
         writers = {
             "np.save": (lambda: np.save(npy, array), lambda: npy.unlink(missing_ok=True)),
             "Store.set": (lambda: store.set("big", array), lambda: store.delete("big")),
-            "cell": (run_cell, lambda: shell.run_line_magic("persist", "clear big_store")),
+            "cell": (run_cell, lambda: _clear(shell, "big_store")),
         }
         for condition in ("warm", "cold"):
             times = timed_writes(writers, repeat, cold=condition == "cold")
             # The cell's own store time, not the magic's key building and body run.
             times["cell"] = statistics.median(cell_times[-repeat:])
             out.update({f"{name} {condition}": t for name, t in times.items()})
-        shell.run_line_magic("persist", "clear big_store")
+        _clear(shell, "big_store")
     for name in ("source", "stored"):
         ns.pop(name, None)
     return out
