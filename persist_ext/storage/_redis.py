@@ -204,6 +204,15 @@ class RedisStore:
             "allow_eviction": self.allow_eviction,
         }
 
+    def reopen_spec(self) -> tuple[str, str, dict[str, Any]]:
+        """How a worker process reopens this store: ``("redis", url, options)``.
+
+        The options include ``allow_eviction``, so a worker accepts exactly what this
+        process accepted (task groups' ``StoreSpec`` uses this).
+        """
+        state = self.__getstate__()
+        return "redis", state.pop("url"), state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state.pop("url"), **state)  # type: ignore[misc]
 

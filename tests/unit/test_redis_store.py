@@ -213,6 +213,19 @@ def test_eviction_can_be_allowed_explicitly(redis_factory) -> None:
         clone.close()
     with pytest.raises(StoreConfigError, match="allow_eviction"):
         RedisStore(url + "?allow_eviction=maybe")
+    with RedisStore(url, allow_eviction=True, namespace="c") as store:
+        from persist_ext.features._tasks._storespec import spec_for
+
+        # What a task group's worker process opens: the same choice, not a refusal.
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            assert pool.apply(_allows_eviction_in_worker, (spec_for(store),)) is True
+
+
+def _allows_eviction_in_worker(spec: object) -> bool:
+    from persist_ext.features._tasks._storespec import open_store
+
+    return open_store(spec).allow_eviction  # type: ignore[arg-type, attr-defined]
 
 
 def test_the_policy_is_checked_on_each_open(redis_server: str) -> None:
