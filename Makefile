@@ -42,6 +42,7 @@ lab: install
 lint: lint-js
 	$(VENV)/bin/ruff check persist_ext tests benchmarks examples
 	$(VENV)/bin/ruff format --check persist_ext tests benchmarks examples
+	$(VENV)/bin/mypy persist_ext
 
 # The panel's TypeScript: prettier + eslint, and jest unit tests (js/test).
 lint-js:

@@ -373,7 +373,7 @@ class LoopProgress:
         exhausted = False
         try:
             for index, item in enumerate(self.iterable):  # type: ignore[arg-type]
-                key = key_of(item, index) if key_of is _default_key else key_of(item)
+                key = key_of(item, index) if key_of is _default_key else key_of(item)  # type: ignore[call-arg]
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise ProgressError(
                         f"progress key of item {index} is {key!r}; a resumable loop needs "
@@ -459,8 +459,9 @@ class LoopProgress:
         if not finished and hasattr(display, "end"):
             display.end(reason or "stopped")
         parent_display = self.parent.display if self.parent is not None else None
-        if finished and not self.leave and hasattr(parent_display, "remove_child"):
-            parent_display.remove_child(display)
+        remove = getattr(parent_display, "remove_child", None)
+        if finished and not self.leave and remove is not None:
+            remove(display)
 
     def cell_ended(self) -> None:
         """The notebook cell running this loop ended: a loop left unfinished is over.

@@ -47,7 +47,14 @@ from ..features._cellcache import CellCache, CellOptions
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
-_CHECKPOINT_SUBCOMMANDS = ("checkpoint", "restore", "autocheckpoint", "history", "undo", "checkout")
+_CHECKPOINT_SUBCOMMANDS = (
+    "checkpoint",
+    "restore",
+    "autocheckpoint",
+    "history",
+    "undo",
+    "checkout",
+)
 _SUBCOMMANDS = (
     "list",
     "show",
@@ -481,13 +488,14 @@ class PersistMagics(Magics):
         if len(rest) < command.least and not (sub == "clear" and args.all):
             raise UsageError(f"%persist {sub} needs {command.needs}.")
         location = self._location(args)
-        if command.checkpoint:
-            return self._checkpoint(sub, rest, args, location)
         exists = "://" in location or Path(location).exists()
         return command.handler(self, args, rest, location, exists)
 
     # One small handler per line subcommand; `_LINE_COMMANDS` below is the dispatch table.
     # ``exists``: whether the store is there (looking must never create one).
+    def _checkpoint_command(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
+        return self._checkpoint(args.words[0], rest, args, location)
+
     def _list(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
         if not exists:
             from ..features._cellcache._views import EntryTable
@@ -630,7 +638,8 @@ class PersistMagics(Magics):
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         cache = self.cache_for(location)
-        session = session_for(self.shell.user_ns, cache.store, budget)
+        shell: Any = self.shell
+        session = session_for(shell.user_ns, cache.store, budget)
         session.adopt(self._cell_log)
         self._checkpoints[location] = session
         return session
@@ -682,11 +691,10 @@ PersistMagics.persist.__doc__ = _plain_help(PersistMagics.persist.__doc__ or "")
 class _LineCommand:
     """How one ``%persist`` subcommand is called: its handler and how many words it takes."""
 
-    handler: Callable[..., Any] | None
+    handler: Callable[..., Any]
     least: int = 0
     most: int = 0
     needs: str = ""
-    checkpoint: bool = False
 
 
 _LINE_COMMANDS: dict[str, _LineCommand] = {
@@ -698,7 +706,10 @@ _LINE_COMMANDS: dict[str, _LineCommand] = {
     "browse": _LineCommand(PersistMagics._browse),
     "gc": _LineCommand(PersistMagics._gc),
     "trust": _LineCommand(PersistMagics._trust, 0, 1),
-    **{sub: _LineCommand(None, 0, 1, checkpoint=True) for sub in _CHECKPOINT_SUBCOMMANDS},
+    **{
+        sub: _LineCommand(PersistMagics._checkpoint_command, 0, 1)
+        for sub in _CHECKPOINT_SUBCOMMANDS
+    },
 }
 
 

@@ -135,7 +135,7 @@ def atomic_writer(
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes | memoryview, *, durable: bool = False
+    path: str | os.PathLike[str], data: bytes | bytearray | memoryview, *, durable: bool = False
 ) -> None:
     """Replace ``path`` with ``data`` atomically (see :func:`atomic_writer`)."""
     with atomic_writer(path, durable=durable) as handle:

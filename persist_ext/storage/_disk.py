@@ -198,7 +198,7 @@ class BlobDisk(diskcache.Disk):
                     f"its index row names the file {filename!r}, which is not a blob of this "
                     "store (persist_ext never follows a row outside its directory)"
                 )
-            return BlobRef(value, filename)
+            return BlobRef(value, str(filename))
         # Anything else was written by another program: a diskcache pickle is code, and its
         # other modes name files that may be anywhere. Never read, never decode.
         return ForeignRecord(mode)

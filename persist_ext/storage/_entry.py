@@ -33,7 +33,7 @@ import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import xxhash
 
@@ -100,7 +100,7 @@ def check_key(key: object) -> None:
             ) from None
 
 
-def is_storable_key(key: object) -> bool:
+def is_storable_key(key: object) -> TypeGuard[str]:
     """Whether ``key`` could be stored (``key in store`` is False for any other)."""
     if not isinstance(key, str):
         return False
@@ -410,8 +410,8 @@ def verify(
                 key=key,
             )
         mv = memoryview(view)
-        first = mv[: header.signed_head]
-        last = mv[header.size - header.signed_tail : header.size]
+        first: bytes | memoryview = mv[: header.signed_head]
+        last: bytes | memoryview = mv[header.size - header.signed_tail : header.size]
     elif signed_parts is not None:
         first, last = signed_parts
     else:  # pragma: no cover - programming error

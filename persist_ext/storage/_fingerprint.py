@@ -377,6 +377,14 @@ class _Hasher:
             else:
                 self.feed(h, attr)
 
+    def feed_tagged_sequence(self, h: Any, tag: bytes, value: Any) -> None:
+        self.put(h, tag)
+        self.feed_sequence(h, value, value)
+
+    def feed_tagged_unordered(self, h: Any, tag: bytes, value: Any, items: Any) -> None:
+        self.put(h, tag)
+        self.feed_unordered(h, value, items)
+
     def feed_module(self, h: Any, module: types.ModuleType) -> None:
         self.put(h, b"module", module.__name__.encode())
         if is_user_code(module):
@@ -399,11 +407,11 @@ _EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {
     bytes: _Hasher.feed_buffer,
     bytearray: _Hasher.feed_buffer,
     memoryview: _Hasher.feed_buffer,
-    list: lambda s, h, v: (s.put(h, b"list"), s.feed_sequence(h, v, v)),
-    tuple: lambda s, h, v: (s.put(h, b"tuple"), s.feed_sequence(h, v, v)),
-    dict: lambda s, h, v: (s.put(h, b"dict"), s.feed_unordered(h, v, v.items())),
-    set: lambda s, h, v: (s.put(h, b"set"), s.feed_unordered(h, v, ((x,) for x in v))),
-    frozenset: lambda s, h, v: (s.put(h, b"fset"), s.feed_unordered(h, v, ((x,) for x in v))),
+    list: lambda s, h, v: s.feed_tagged_sequence(h, b"list", v),
+    tuple: lambda s, h, v: s.feed_tagged_sequence(h, b"tuple", v),
+    dict: lambda s, h, v: s.feed_tagged_unordered(h, b"dict", v, v.items()),
+    set: lambda s, h, v: s.feed_tagged_unordered(h, b"set", v, ((x,) for x in v)),
+    frozenset: lambda s, h, v: s.feed_tagged_unordered(h, b"fset", v, ((x,) for x in v)),
     types.FunctionType: lambda s, h, v: h.update(s.code_digest(v)),
     type: lambda s, h, v: h.update(s.code_digest(v)),
 }

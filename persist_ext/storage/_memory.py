@@ -197,7 +197,7 @@ class MemoryStore:
             try:
                 yield self
             except BaseException:
-                if outer:
+                if outer and self._undo is not None:
                     for key, item in self._undo.items():
                         if item is None:
                             self._data.pop(key, None)

@@ -71,7 +71,13 @@ class KeyValueStore(Protocol):
     """Operations features rely on. Keys are ``str``; values are any storable object."""
 
     def set(
-        self, key: str, value: Any, *, expire: float | None = None, meta: dict | None = None
+        self,
+        key: str,
+        value: Any,
+        *,
+        expire: float | None = None,
+        meta: dict | None = None,
+        serializer: str | None = None,
     ) -> EntryInfo: ...
 
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any: ...

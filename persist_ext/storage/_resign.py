@@ -168,7 +168,9 @@ def _trust_shelf(path: Path, report: TrustReport, *, explicit: bool) -> bool:
     found = False
     with contextlib.closing(db):
         for raw_key in list(db.keys()):
-            key = raw_key.decode("utf-8", "surrogateescape")
+            key = (
+                raw_key if isinstance(raw_key, str) else raw_key.decode("utf-8", "surrogateescape")
+            )
             value = db[raw_key]
             try:
                 if value.startswith(MAGIC) or is_record(value):

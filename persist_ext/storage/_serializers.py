@@ -327,12 +327,13 @@ class NumpySerializer(Serializer):
                 raise ValueError(f"{path}: {size - start} data bytes, expected {nbytes}")
             order = "F" if meta["fortran"] else "C"
             if mmap and nbytes:
-                return np.memmap(
+                return np.memmap(  # type: ignore[call-overload]  # numpy's stubs lag its API
                     path, dtype=dtype, mode="r", offset=start, shape=shape, order=order
                 )
             # One read straight into the array's memory, like np.fromfile.
             out = np.empty(shape[::-1] if meta["fortran"] else shape, dtype=dtype)
-            view = memoryview(out.reshape(-1)).cast("B") if nbytes else memoryview(b"")
+            flat: Any = out.reshape(-1)  # an ndarray is a buffer; typeshed does not say so
+            view = memoryview(flat).cast("B") if nbytes else memoryview(b"")
             handle.seek(start)
             done = 0
             while done < nbytes:
@@ -531,7 +532,8 @@ def summarize(value: Any) -> dict[str, Any]:
         out["head"] = _frame_head(value)
     try:
         if "columns" in out:  # a frame: its repr is slow and tall, describe it instead
-            text = f"{out['type'].rsplit('.', 1)[-1]} {shape[0]}x{shape[1]}: {out['columns']}"
+            rows, cols = shape if shape is not None else ("?", "?")
+            text = f"{out['type'].rsplit('.', 1)[-1]} {rows}x{cols}: {out['columns']}"
         else:
             text = _REPR.repr(value)
     except Exception as exc:  # a user __repr__ may raise anything; a summary must not

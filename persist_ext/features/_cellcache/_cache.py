@@ -652,7 +652,7 @@ class CellCache:
             manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
             manifest.outputs_key = ""
             return self._write_run_mode(manifest, options, replace)
-        for var, exc in failures.items():
+        for var, failure in failures.items():
             if var in quiet:
                 continue  # the loud failures below say the cell is not cached
             if var == RESULT:
@@ -660,7 +660,7 @@ class CellCache:
             _warn(
                 UnstorableVariableWarning,
                 f"%%persist {manifest.name}: could not store variable {var!r} because "
-                f"{str(exc).rstrip('.')}. "
+                f"{str(failure).rstrip('.')}. "
                 "Nothing was cached, so the cell runs again next time; leave it out with "
                 "--vars (store only the names you need).",
             )

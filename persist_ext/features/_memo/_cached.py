@@ -585,7 +585,7 @@ def _wrap(fn: types.FunctionType, cached: CachedFunction) -> Callable[..., Any]:
 
     else:
 
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]  # sync variant
             return wrapper.__persist_cache__.call(args, kwargs, fn)  # type: ignore[attr-defined]
 
     functools.update_wrapper(wrapper, fn)

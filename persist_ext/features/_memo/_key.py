@@ -57,7 +57,7 @@ def _immutable(value: Any, depth: int = 0) -> bool:
     return isinstance(value, (types.FunctionType, type))  # code: covered by identity checks
 
 
-def _parts(obj: Any) -> list[types.FunctionType]:
+def _parts(obj: Any) -> list[Any]:
     if isinstance(obj, types.MethodType):
         obj = obj.__func__
     if isinstance(obj, types.FunctionType):

@@ -155,7 +155,7 @@ class Stash(ABC):
         self.delete(key)
 
     def __contains__(self, key: object) -> bool:
-        return self.exists(key)
+        return isinstance(key, str) and self.exists(key)
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         """Yield ``(key, value)`` pairs (not keys, unlike a ``dict``)."""
@@ -453,7 +453,7 @@ class PrimeableStash(Stash):
     def load(self, name: str) -> Any:
         """Prime, then load."""
         self.prime()
-        return super().load(name)
+        return super().load(name)  # type: ignore[safe-super]  # a cooperative mixin
 
     def get(self, name: str, default: Any = None) -> Any:
         """Prime, then get."""
@@ -468,17 +468,17 @@ class PrimeableStash(Stash):
     def dump(self, name: str, inst: Any) -> Any:
         """Prime, then dump."""
         self.prime()
-        return super().dump(name, inst)
+        return super().dump(name, inst)  # type: ignore[safe-super]
 
     def delete(self, name: str | None = None) -> None:
         """Prime, then delete."""
         self.prime()
-        super().delete(name)
+        super().delete(name)  # type: ignore[safe-super]
 
     def keys(self) -> Iterable[str]:
         """Prime, then list keys."""
         self.prime()
-        return super().keys()
+        return super().keys()  # type: ignore[safe-super]
 
 
 class SortedStash(DelegateStash):

@@ -207,7 +207,7 @@ class IncrementKeyDirectoryStash(DirectoryStash):
         last = int(keys[-1]) if keys else 0
         return str(last + 1 if inc else last)
 
-    def dump(self, name_or_inst: Any, inst: Any = MISSING) -> str:
+    def dump(self, name_or_inst: Any, inst: Any = MISSING) -> str:  # type: ignore[override]
         """``dump(key, value)`` stores under ``key``; ``dump(value)`` takes the next key.
 
         Returns the key used.
@@ -426,11 +426,17 @@ class _SignedShelf(shelve.Shelf):
     decoded, so a value planted in the dbm file never runs.
     """
 
+    # Set by Shelf.__init__; typeshed does not declare them.
+    cache: dict[str, Any]
+    dict: Any
+    keyencoding: str
+    writeback: bool
+
     def __init__(self, filename: str, writeback: bool) -> None:
         import dbm
 
         # The Shelf owns the database handle and closes it in close().
-        super().__init__(dbm.open(filename, "c"), protocol=5, writeback=writeback)  # noqa: SIM115
+        super().__init__(dbm.open(filename, "c"), protocol=5, writeback=writeback)  # type: ignore[arg-type]  # noqa: SIM115
         self._filename = filename
 
     def __getitem__(self, key: str) -> Any:

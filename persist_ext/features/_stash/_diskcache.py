@@ -130,7 +130,7 @@ class DiskCacheStash(CloseableStash):
         # (e.g. in a MultiProcessStash worker); an open SQLite connection cannot be pickled.
         state = dict(self.__dict__)
         if self._owns_store:
-            state["store"] = str(self.store.directory)
+            state["store"] = str(self.store.directory)  # type: ignore[attr-defined]  # a Store
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -138,7 +138,7 @@ class OneShotFactoryStash(PrimeableStash, PreemptiveStash):
         if kind == "u":
             kind = "m" if callable(worker) else "a"
         if kind == "m":
-            pairs = worker()
+            pairs = worker()  # type: ignore[operator]  # callable, as checked above
         elif kind == "a":
             pairs = worker
         else:

@@ -18,6 +18,7 @@ after it ended. A crash inside that window loses it, and a resume runs that task
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -105,7 +106,10 @@ class Driver:
             return
         with self._lock:
             self._futures.append(future)
-        future.add_done_callback(lambda f, c=call: self.queue.put((_DONE, c, f)))
+        future.add_done_callback(functools.partial(self._finished, call))
+
+    def _finished(self, call: Any, future: Any) -> None:
+        self.queue.put((_DONE, call, future))
 
     def run(self, scheduled: list[Scheduled]) -> None:
         """Submit every scheduled instance, record outcomes and retries until all ended,

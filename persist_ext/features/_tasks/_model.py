@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -284,7 +285,7 @@ class GroupResult:
     """
 
     group: str
-    results: dict[str, Any]
+    results: Mapping[str, Any]  # a dict, or LazyResults decoding each result when read
     failures: dict[str, TaskFailure]
     skipped: tuple[str, ...] = ()
     completed: float | None = None

@@ -454,7 +454,7 @@ _BUILTIN: dict[str, type[SessionBackend]] = {"store": StoreSessionBackend}
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    found = []
+    found: list[importlib.metadata.EntryPoint] = []
     for group in _GROUPS:
         found.extend(importlib.metadata.entry_points(group=group))
     return found

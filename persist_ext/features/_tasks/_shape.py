@@ -95,7 +95,7 @@ def persist_shape(
     counts = level_counts(n_leaves, batch_size, group_size)
     top = len(counts) - 1
     child = "t/" if top == 1 else f"n{top - 1}."
-    record = {
+    record: dict[str, Any] = {
         "id": f"{prefix}/root",
         "group_id": None,
         "children": [f"{prefix}/{child}{i}" for i in range(counts[top - 1])],

@@ -66,10 +66,10 @@ def spec_for(store: KeyValueStore) -> StoreSpec:
     elif getattr(store, "url", None):
         names = ("namespace", "lock_timeout", "wait_timeout")
         options = {n: getattr(store, n) for n in names if getattr(store, n, None) is not None}
-        spec = StoreSpec("redis", str(store.url), options, type_name=type_name)
+        spec = StoreSpec("redis", str(store.url), options, type_name=type_name)  # type: ignore[attr-defined]
     elif getattr(store, "directory", None):
         options = {"durable": bool(getattr(store, "durable", False))}
-        spec = StoreSpec("store", os.fspath(store.directory), options, type_name=type_name)
+        spec = StoreSpec("store", os.fspath(store.directory), options, type_name=type_name)  # type: ignore[attr-defined]
     else:
         spec = StoreSpec("local", type_name=type_name)
     with _LOCK:

@@ -328,7 +328,9 @@ class WorkflowStorage(abc.ABC):
             raise InvalidArgumentError(
                 "Give exactly one of task_name or pattern (remove_workflow removes them all)."
             )
-        names = [task_name] if task_name is not None else self.list_tasks(workflow_name, pattern)
+        names = (
+            [task_name] if task_name is not None else self.list_tasks(workflow_name, pattern or "*")
+        )
         w = safe_name(workflow_name)
         for name in names:
             t = safe_name(name)  # type: ignore[arg-type]

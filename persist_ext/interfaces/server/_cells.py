@@ -64,9 +64,9 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
         meta = entry.get("meta") or {}
         if meta.get("kind") != "cell":
             continue
-        types = meta.get("types") if isinstance(meta.get("types"), dict) else {}
-        sizes = meta.get("sizes") if isinstance(meta.get("sizes"), dict) else {}
-        names = meta.get("variables") if isinstance(meta.get("variables"), list) else []
+        types: dict[str, Any] = meta["types"] if isinstance(meta.get("types"), dict) else {}
+        sizes: dict[str, Any] = meta["sizes"] if isinstance(meta.get("sizes"), dict) else {}
+        names: list[Any] = meta["variables"] if isinstance(meta.get("variables"), list) else []
         variants[(safe, digest)] = {
             "name": str(meta.get("name", safe)),
             "variant": digest,

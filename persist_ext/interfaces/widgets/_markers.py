@@ -223,7 +223,7 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
             self.expects_callback = True
         elif isinstance(getattr(source, "store", None), KeyValueStore):
             self.store = source.store
-            self._root = lambda: root_id or _group_root(source)
+            self._root = lambda: root_id or _group_root(source) or ""
             self.expects_callback = getattr(source, "on_complete", True) is not None
         else:
             raise InvalidArgumentError(

@@ -104,7 +104,10 @@ def summary_html(entry: Entry) -> str:
 def _array_html(arr: Any) -> str:
     import numpy as np
 
-    facts = [["shape", " x ".join(map(str, arr.shape)) or "()"], ["dtype", str(arr.dtype)]]
+    facts: list[list[Any]] = [
+        ["shape", " x ".join(map(str, arr.shape)) or "()"],
+        ["dtype", str(arr.dtype)],
+    ]
     if (
         arr.size
         and np.issubdtype(arr.dtype, np.number)
