@@ -587,3 +587,17 @@ def test_history_is_described_from_json_without_unpickling(store) -> None:
     assert info.meta["kind"] == "checkpoint"
     rows = CheckpointSession(notebook(), store).history().rows
     assert [r.id for r in rows] == [report.state]
+
+
+def test_python_api_sessions_do_not_pile_up(store) -> None:
+    from persist_ext.features._checkpoint import _session
+
+    kept = notebook("x = [1]")
+    save_checkpoint(kept, store, "kept")
+    for i in range(3 * _session._MAX_SESSIONS):
+        save_checkpoint(notebook(f"y = {i}"), store, "temp")
+    assert len(_session._SESSIONS) <= _session._MAX_SESSIONS
+    # an evicted namespace starts a new baseline: still correct, just rehashed
+    kept["x"].append(2)
+    report = save_checkpoint(kept, store, "kept")
+    assert report.written == ["x"]

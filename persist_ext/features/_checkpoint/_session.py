@@ -10,7 +10,7 @@ module-level functions (:func:`save_checkpoint`, ...) reuse one session per
 from __future__ import annotations
 
 import sys
-import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -208,7 +208,10 @@ class CheckpointSession:
 
 
 # One session per (namespace, store) in this process, so Python calls are incremental too.
-_SESSIONS: dict[tuple[int, int], tuple[Any, Any, CheckpointSession]] = {}
+# A session holds its namespace and store (ids must stay meaningful), so the registry keeps
+# the most recently used few; an evicted pair simply starts a new baseline (a full rehash).
+_MAX_SESSIONS = 16
+_SESSIONS: OrderedDict[tuple[int, int], CheckpointSession] = OrderedDict()
 
 
 def session_for(
@@ -217,15 +220,18 @@ def session_for(
     """The session of ``namespace`` in ``store`` (created on first use)."""
     _check_args(namespace, store)
     key = (id(namespace), id(store))
-    entry = _SESSIONS.get(key)
-    if entry is not None and entry[0]() is namespace and entry[1]() is store:
-        session = entry[2]
+    session = _SESSIONS.get(key)
+    if session is not None and session.namespace is namespace and session.store is store:
+        _SESSIONS.move_to_end(key)
         if budget is not None:
             session.budget = budget
         return session
     session = CheckpointSession(namespace, store, budget)
-    _SESSIONS[key] = (_ref(namespace), _ref(store), session)
-    _attach_to_shell(session)
+    _SESSIONS[key] = session
+    _attach_to_shell(session, True)
+    while len(_SESSIONS) > _MAX_SESSIONS:
+        _, old = _SESSIONS.popitem(last=False)
+        _attach_to_shell(old, False)
     return session
 
 
@@ -247,19 +253,19 @@ def _check_store(store: Any) -> None:
         )
 
 
-def _attach_to_shell(session: CheckpointSession) -> None:
+def _attach_to_shell(session: CheckpointSession, attach: bool) -> None:
     """Inside IPython, hear about every cell run in this namespace (saves stay incremental)."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
-    if shell is not None and shell.user_ns is session.namespace:
+    if shell is None or shell.user_ns is not session.namespace:
+        return
+    if attach:
         shell.events.register("post_run_cell", session.on_post_run_cell)
-
-
-def _ref(obj: Any) -> Any:
+        return
     try:
-        return weakref.ref(obj)
-    except TypeError:  # a plain dict cannot be weakly referenced: hold it
-        return lambda: obj
+        shell.events.unregister("post_run_cell", session.on_post_run_cell)
+    except ValueError:
+        pass
 
 
 def save_checkpoint(
