@@ -394,3 +394,20 @@ def test_globals_read_by_methods_of_an_input_instance_are_inputs(shell, cache) -
     result, _ = run(cache, shell, "big = box.scaled()")
     assert not result.hit
     assert shell.user_ns["big"] == 30
+
+
+def test_files_named_in_the_cell_are_keyed_even_when_read_by_c_code(
+    shell, cache, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "t.parquet")
+    shell.user_ns.update(pd=pd, source=str(tmp_path / "t.parquet"))
+    for cell in ("table = pd.read_parquet('t.parquet')", "table = pd.read_parquet(source)"):
+        run(cache, shell, cell)
+        assert run(cache, shell, cell)[0].hit
+        pd.DataFrame({"a": [2]}).to_parquet(tmp_path / "t.parquet")
+        result, _ = run(cache, shell, cell)
+        assert not result.hit
+        assert shell.user_ns["table"]["a"].tolist() == [2]
+        assert "t.parquet" in str(cache.why(shell, "c"))
+        pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "t.parquet")

@@ -56,6 +56,9 @@ class CellCode:
     uncertain
         Why the analysis cannot know what the cell reads or does (``eval`` of a computed
         string, ``globals()``, shell commands, magics with effects); such a cell always runs.
+    literals
+        Short one-line string literals: those naming existing files are key components
+        (files read by C code, such as Parquet readers, are not seen as they are read).
     """
 
     source: str
@@ -67,6 +70,7 @@ class CellCode:
     imported_modules: tuple[str, ...] = field(default=())
     mentioned: tuple[str, ...] = field(default=())
     uncertain: tuple[str, ...] = field(default=())
+    literals: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -235,6 +239,16 @@ def _string_names(tree: ast.AST) -> list[str]:
     return list(found)
 
 
+def _path_like(tree: ast.AST) -> list[str]:
+    found: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if 0 < len(text) <= 1024 and "\n" not in text and "\0" not in text:
+                found.setdefault(text, None)
+    return list(found)
+
+
 def _call_name(node: ast.Call) -> str:
     func = node.func
     if isinstance(func, ast.Name):
@@ -335,4 +349,5 @@ def analyze_cell(source: str) -> CellCode:
         imported_modules=tuple(modules),
         mentioned=tuple(n for n in _string_names(tree) if n not in reads),
         uncertain=tuple(_uncertainties(tree)),
+        literals=tuple(_path_like(tree)),
     )

@@ -203,6 +203,7 @@ class CellCache:
             ignore=options.ignore,
             files=files,
             env=options.env,
+            digests=self._file_digests(),
         )
 
     # ------------------------------------------------------------------ run
@@ -504,6 +505,10 @@ class CellCache:
             digests=self._file_digests(),
             before_digests=digests_before,
         )
+        for path, digest in key.named_files.items():
+            # Files the cell names and did not write: what it read (C readers included).
+            if path not in watch.written:
+                effects.checks.setdefault(f"read:{path}", digest)
         self._save_file_digests()
         if effects.unrestorable:
             manifest.mode = "run"

@@ -69,6 +69,9 @@ class CellKey:
     unhashable
         Input name -> reason, for inputs that could not be fingerprinted. A key with
         unhashable inputs is incomplete: the cell must run and must not be stored.
+    named_files
+        Existing files the cell names (literals, ``str``/``Path`` inputs) -> content digest
+        before it ran; those it does not write become ``read:`` checks of its entry.
     """
 
     digest: str
@@ -76,6 +79,7 @@ class CellKey:
     reaches: dict[str, list[str]] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     unhashable: dict[str, str] = field(default_factory=dict)
+    named_files: dict[str, str] = field(default_factory=dict)
 
 
 def code_names(code: types.CodeType) -> set[str]:
@@ -216,6 +220,7 @@ def build_key(
     ignore: Iterable[str] = (),
     files: Mapping[str, str] | None = None,
     env: bool = False,
+    digests: FileDigests | None = None,
 ) -> CellKey:
     """Build the key of ``code`` run against ``namespace``.
 
@@ -234,6 +239,9 @@ def build_key(
         ``file:PATH`` components already computed (``--deps``).
     env
         Add the Python version and the versions of the packages involved (``--env``).
+    digests
+        With it, string literals of the cell and ``str`` / ``Path`` inputs that name
+        existing files are digested (``CellKey.named_files``).
 
     Examples
     --------
@@ -251,6 +259,7 @@ def build_key(
     fingerprints: dict[str, str] = {}
     unhashable: dict[str, str] = {}
     data_globals: dict[str, Any] = {}
+    named_files: dict[str, str] = {}
     modules: dict[str, None] = dict.fromkeys(code.imported_modules)
     mentioned = set(code.mentioned)
     for name in (*code.reads, *code.mentioned):
@@ -295,6 +304,14 @@ def build_key(
         if namespace.get(name, _ABSENT) is not value:
             continue  # a global of another module: part of that module's code
         _add_input(name, value, components, fingerprints, unhashable, modules, label="global")
+    if digests is not None:
+        candidates = list(code.literals)
+        for name in code.reads:
+            value = namespace.get(name)
+            if isinstance(value, (str, Path)) and name not in ignored:
+                candidates.append(str(value))
+        for path in _existing_files(candidates):
+            named_files[str(path)] = digests.digest(path)
     if files:
         components.update(files)
     if env:
@@ -306,10 +323,26 @@ def build_key(
         reaches=reaches,
         fingerprints=fingerprints,
         unhashable=unhashable,
+        named_files=named_files,
     )
 
 
 _ABSENT = object()
+
+
+def _existing_files(texts: Iterable[str]) -> list[Path]:
+    """The texts that name existing regular files (resolved), each once."""
+    found: dict[Path, None] = {}
+    for text in texts:
+        if not text or len(text) > 1024 or "\n" in text or "\0" in text:
+            continue
+        try:
+            path = Path(text).expanduser()
+            if path.is_file():
+                found.setdefault(path.resolve(), None)
+        except (OSError, ValueError):
+            continue
+    return list(found)
 
 
 FINGERPRINT_BUDGET = 1_000_000
