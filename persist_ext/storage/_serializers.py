@@ -201,9 +201,14 @@ class PickleSerializer(Serializer):
         return out
 
     def signed_span(self, buffers: Sequence[Buffer], size: int) -> tuple[int, int]:
-        # The head and the pickle stream are code; out-of-band buffers (array memory) are
-        # plain bytes the authenticated stream hands to its constructors.
+        # The head and the pickle stream are code. Out-of-band buffers are left to the
+        # checksum only when they are numpy or Arrow memory: plain numbers the signed stream
+        # hands to array constructors. Any other exporter (a user class handing out
+        # PickleBuffers) might be decoded as code by its owner: then everything is signed.
         nbuf, plen = struct.unpack("<IQ", peek(buffers, 0, 12))
+        raws = [b for b in buffers[2:] if isinstance(b, memoryview)]
+        if len(raws) != nbuf or not all(_is_array_memory(raw.obj) for raw in raws):
+            return size, 0
         return min(12 + 8 * nbuf + plen, size), 0
 
     def load(self, data: memoryview) -> Any:
@@ -227,6 +232,11 @@ class PickleSerializer(Serializer):
         if offset > len(data):
             raise ValueError(f"pickle payload truncated: {len(data)} of {offset} bytes")
         return pickle.loads(body, buffers=views)
+
+
+def _is_array_memory(exporter: Any) -> bool:
+    """Whether an out-of-band buffer is array memory (numpy, Arrow): data, never code."""
+    return type(exporter).__module__ in ("numpy", "pyarrow.lib")
 
 
 class JsonSerializer(Serializer):

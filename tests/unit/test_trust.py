@@ -228,9 +228,14 @@ def test_cell_cache_never_runs_planted_manifests_or_variables(
     for line in ("list", "info", "show c1", "why c1", "browse"):
         with contextlib.suppress(Exception):  # a refusal may be an error; code never runs
             shell.run_line_magic("persist", f"{line} --dir {directory}")
-    with pytest.warns(persist_ext.CellCacheWarning):
+    with pytest.warns(persist_ext.CellCacheWarning, match="cannot be read"):
         shell.run_cell_magic("persist", f"c1 --dir {directory}", cell)  # re-runs, warns
     assert shell.user_ns["y"] == 3
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:  # ... and stored again: the next run is a hit
+        shell.run_cell_magic("persist", f"c1 --dir {directory}", cell)
+    assert "restored c1" in captured.stdout
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -446,6 +451,30 @@ def test_env_secret_and_use_secret_file(tmp_path: Path, monkeypatch: pytest.Monk
         persist_ext.use_secret_file(None)
         if previous is not None:
             monkeypatch.setenv(_trust.ENV_SECRET_FILE, previous)
+
+
+class _OwnBuffer:
+    """A user class that hands pickle an out-of-band buffer its owner may decode as code."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytearray(data)
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        return (bytearray, (pickle.PickleBuffer(self.data),))
+
+
+def test_only_array_memory_is_left_to_the_checksum() -> None:
+    from persist_ext.storage._serializers import serializer_named
+
+    pickler = serializer_named("pickle")
+    for value, whole in (({"a": np.ones(10_000)}, False), ([_OwnBuffer(b"x" * 10_000)], True)):
+        buffers = pickler.dump(value)
+        size = sum(memoryview(b).nbytes for b in buffers)
+        head, tail = pickler.signed_span(buffers, size)
+        assert (head + tail == size) is whole
+    array = serializer_named("numpy")
+    buffers = array.dump(np.ones(10_000))
+    assert array.signed_span(buffers, 80_064) == (64, 0)  # dtype and shape only
 
 
 def test_mac_is_standard_hmac_sha256_of_the_derived_key() -> None:
