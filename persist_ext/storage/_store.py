@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
 import os
 import sqlite3
@@ -168,6 +169,7 @@ class Store(StoreScan):
                 f"No store at {self.directory}; open it once without read_only=True to create it."
             )
         _refuse_links(self.directory)
+        _refuse_planted_sql(self.directory)
         if not read_only:
             _create_index(self.directory)
         settings: dict[str, Any] = {}
@@ -606,6 +608,61 @@ def _refuse_links(directory: Path) -> None:
                 "a store. Replace it with the real file or folder (or open the store it points "
                 "to directly)."
             )
+
+
+_SCHEMA_SECONDS = 5.0  # reading a few schema rows takes microseconds; a planted one spins
+
+
+@functools.lru_cache(maxsize=1)
+def _diskcache_triggers() -> dict[str, str]:
+    """The triggers diskcache itself creates (from a throwaway cache), by name."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="persist-ext-schema-") as folder:
+        diskcache.Cache(folder).close()
+        con = sqlite3.connect(Path(folder) / diskcache.core.DBNAME)
+        try:
+            rows = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            return {name: " ".join(sql.split()) for name, sql in rows.fetchall()}
+        finally:
+            con.close()
+
+
+def _refuse_planted_sql(directory: Path) -> None:
+    """Refuse an index whose schema runs SQL diskcache never wrote (views, edited triggers).
+
+    A crafted ``cache.db`` (``Cache`` as a recursive view, a trigger that loops) would make
+    every later statement spin. Only the schema table is read here, read-only and bounded.
+    """
+    path = directory / diskcache.core.DBNAME
+    try:
+        if path.stat().st_size == 0:
+            return
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+    except (OSError, sqlite3.Error):
+        return  # no index yet, or unreadable: diskcache reports it
+    deadline = time.monotonic() + _SCHEMA_SECONDS
+    con.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    try:
+        rows = con.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    except sqlite3.Error:
+        return  # locked or damaged: diskcache's own open reports it
+    finally:
+        con.close()
+    expected = _diskcache_triggers()
+    planted = [
+        f"{kind} {name!r}"
+        for kind, name, sql in rows
+        if kind == "view"
+        or (name in ("Cache", "Settings") and kind != "table")
+        or (kind == "trigger" and expected.get(name) != " ".join(str(sql).split()))
+    ]
+    if planted:
+        raise StoreError(
+            f"The index {path} holds {', '.join(planted)}, which diskcache never creates: "
+            "someone edited it, and persist_ext does not run SQL it did not write. Move the "
+            "store aside and start a new one (or restore it from a backup)."
+        )
 
 
 def _create_index(directory: Path) -> None:

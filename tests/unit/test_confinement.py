@@ -254,3 +254,48 @@ def test_a_long_session_sweeps_other_writers_debris_on_large_writes(
         store.set("next", np.ones(300_000))  # a large write sweeps
         assert store.debris() == []
         assert len(list((directory / BLOB_DIR).glob("*.bin"))) == 2
+
+
+def test_persist_info_reports_debris_until_the_next_open(tmp_path: Path) -> None:
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "persist_ext")
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("kept", np.arange(300_000.0))
+    before = repr(ip.run_line_magic("persist", f"info --dir {directory}"))  # opens the store
+    assert "crash debris" not in before
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(directory)], check=False)
+    assert done.returncode == 9
+    after = repr(ip.run_line_magic("persist", f"info --dir {directory}"))
+    assert "crash debris: 1 orphan file(s)" in after
+    with Store(directory) as store:  # the next open removes it
+        assert store.debris() == []
+    assert "crash debris" not in repr(ip.run_line_magic("persist", f"info --dir {directory}"))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # Cache as a view that never ends
+        "DROP TABLE Cache; CREATE VIEW Cache AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL "
+        "SELECT n + 1 FROM r) SELECT n AS rowid, n AS key, 1 AS raw, 0 AS store_time, "
+        "NULL AS expire_time, 0 AS access_time, 0 AS access_count, NULL AS tag, 0 AS size, "
+        "1 AS mode, NULL AS filename, x'00' AS value FROM r",
+        # a trigger that spins on every write
+        "DROP TRIGGER Settings_count_insert; CREATE TRIGGER Settings_count_insert AFTER INSERT "
+        "ON Cache BEGIN SELECT count(*) FROM (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL "
+        "SELECT n + 1 FROM r) SELECT n FROM r); END",
+    ],
+)
+def test_planted_sql_in_the_index_is_refused_quickly(tmp_path: Path, sql: str) -> None:
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        store.set("x", 1)
+    con = sqlite3.connect(directory / "cache.db")
+    con.executescript(sql)
+    con.close()
+    for read_only in (False, True):  # an error naming the problem, not a hang
+        with pytest.raises(StoreError, match="never creates"):
+            Store(directory, read_only=read_only)
