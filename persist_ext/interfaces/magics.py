@@ -86,7 +86,7 @@ def parse_duration(text: str) -> float:
     (5400.0, 45.0)
     >>> parse_duration("soon")
     Traceback (most recent call last):
-    ValueError: Cannot read 'soon' as a duration; use e.g. 90s, 10m, 2h, 7d, 1w or 1h30m.
+    persist_ext._errors.InvalidArgumentError: Cannot read 'soon' as a duration; use ... 1h30m.
     """
     cleaned = text.strip().lower().replace(" ", "")
     pos, total = 0, 0.0

@@ -51,7 +51,7 @@ def parse_size(text: str | int) -> int:
     (1500000000, 536870912, 0)
     >>> parse_size("lots")
     Traceback (most recent call last):
-    ValueError: Cannot read 'lots' as a size; use e.g. 500MB, 20GB or 1TiB.
+    persist_ext._errors.InvalidArgumentError: Cannot read 'lots' as a size; use e.g. 500MB, ...TiB.
     """
     if isinstance(text, int):
         return max(text, 0)
