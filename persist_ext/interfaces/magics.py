@@ -13,7 +13,7 @@ Load with ``%load_ext persist_ext``. Configure in ``ipython_config.py`` or a ker
     c.PersistMagics.history_count = 200         # checkpoints kept in history (0: no limit)
     c.PersistMagics.history_bytes = ""          # e.g. "20GB": bytes kept in history ("": no limit)
     c.PersistMagics.history_age = ""            # e.g. "30d": drop older checkpoints ("": keep)
-    c.PersistMagics.min_time = 0.002            # cells faster than this (s) run, not restored
+    c.PersistMagics.min_time = 0.0005           # cells faster than this (s) run, not restored
     c.PersistMagics.max_size = ""               # store budget, e.g. "10G" ("": no limit)
     c.PersistMagics.max_count = 0               # cached cells + calls kept (0: no limit)
     c.PersistMagics.max_age = ""                # evict units unused this long, e.g. "30d"
@@ -171,7 +171,7 @@ class PersistMagics(Magics):
         use_secret_file(change["new"] or None)
 
     min_time = Float(
-        0.002,
+        0.0005,
         help="Seconds: a cell that ran faster than this is run again rather than restored "
         "(restoring it would be slower); %persist list shows it as 'runs'.",
     ).tag(config=True)

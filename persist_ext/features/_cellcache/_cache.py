@@ -61,7 +61,10 @@ __all__ = ["CellCache", "CellOptions", "CellResult"]
 _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
 # A cell that runs faster than this is run rather than restored: reading any entry back
 # (manifest, values, outputs) costs about this much, so restoring could only be slower.
-CHEAP_SECONDS = 0.002  # the default of CellOptions.min_time
+# Above it, the first restore decides: a cell whose restore took longer than its run (and
+# that ran in under ADAPT_FACTOR * min_time) is run from then on.
+CHEAP_SECONDS = 0.0005  # the default of CellOptions.min_time
+ADAPT_FACTOR = 50
 _SEEDS = re.compile(r"\bseed\s*\(")
 _FLUSH_SECONDS = 30.0  # hit counts and last uses are written at least this often
 
@@ -87,7 +90,7 @@ class CellOptions:
     mmap: bool = False
     keep: int = 3
     cell_id: str | None = None
-    min_time: float = 0.002
+    min_time: float = CHEAP_SECONDS
     show_errors: bool = True  # False: the caller shows the cell's error (re-raises it)
 
 
@@ -388,7 +391,7 @@ class CellCache:
         self._pending_uses[manifest.entry_prefix] = time.time()
         if time.monotonic() - self._flushed > _FLUSH_SECONDS:
             self.flush_hits()
-        if seconds > manifest.duration and manifest.duration < 10 * min_time:
+        if seconds > manifest.duration and manifest.duration < ADAPT_FACTOR * min_time:
             # Restoring took longer than running: from now on the cell runs.
             manifest.mode = "run"
             manifest.run_reason = (
