@@ -646,7 +646,7 @@ class PersistMagics(Magics):
 
     def _checkpoint(self, sub: str, rest: list[str], args: Any, location: str) -> Any:
         from .._errors import CheckpointError
-        from ..features._checkpoint import commands
+        from ..features._checkpoint import _commands
 
         if sub not in ("checkpoint",) and (args.include or args.exclude or args.full):
             raise UsageError("--include, --exclude and --full only apply to %persist checkpoint.")
@@ -657,7 +657,7 @@ class PersistMagics(Magics):
             raise UsageError(f"No checkpoint yet: the store {location} does not exist.")
         try:
             session = self._checkpoint_session(location)
-            handler = commands.HANDLERS[sub]
+            handler = _commands.HANDLERS[sub]
             result = handler(session, rest, _names(args.include), _names(args.exclude), args.full)
         except CheckpointError as exc:
             raise UsageError(str(exc)) from exc

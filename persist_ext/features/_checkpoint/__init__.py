@@ -4,7 +4,8 @@
 records, names), ``_tracking`` (what a cell may have changed; safe re-runs), ``_groups``
 (baseline of the live namespace; regrouping changed variables), ``_save`` / ``_load``
 (write a state; load what differs), ``_history`` (listing, budget, protected keys),
-``_report`` (what the shell shows), ``_session`` (the facade and the Python API).
+``_report`` (what the shell shows), ``_session`` (the facade and the Python API),
+``_commands`` (one handler per ``%persist`` checkpoint subcommand).
 
 Checkpoints are pickles: restore only checkpoints you wrote yourself (a store configured
 to authenticate its entries refuses any it did not write).
