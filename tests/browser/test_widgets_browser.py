@@ -83,7 +83,7 @@ def test_progress_advances_live_while_a_process_pool_works(
                 '.persist-ext-taskgroup .widget-hprogress .progress-bar')]
                 .map(bar => parseFloat(bar.style.width || '0'))"""
     )
-    assert all(w == 100 for w in widths)  # live bars at 100%, or already static (none left)
+    assert all(w == 100 for w in widths), widths  # live bars at 100%, or static (none left)
     page.screenshot(path=str(artifacts / "widgets-progress-finished.png"))
     assert not page_errors
 

@@ -69,6 +69,7 @@ class _Cells:
         self.lock = threading.RLock()
         self.current: str | None = self._msg_id() if _executing(shell) else None
         self._shown: weakref.WeakSet[LiveDisplay] = weakref.WeakSet()
+        self._this_cell: weakref.WeakSet[LiveDisplay] = weakref.WeakSet()
         shell.events.register("pre_run_cell", self._pre)
         shell.events.register("post_run_cell", self._post)
 
@@ -89,10 +90,12 @@ class _Cells:
 
     def shown(self, display: LiveDisplay) -> None:
         self._shown.add(display)
+        self._this_cell.add(display)
 
     def _pre(self, *_args: Any) -> None:
         with self.lock:
             self.current = self._msg_id()
+            self._this_cell = weakref.WeakSet()
 
     def _post(self, *_args: Any) -> None:
         try:
@@ -100,8 +103,9 @@ class _Cells:
                 timeout = wait_policy().timeout
                 for watch in running_work():
                     watch.wait(timeout)
+            own = set(self._this_cell)
             for display in list(self._shown):
-                display._cell_ended()
+                display._cell_ended(own=display in own)
         finally:
             with self.lock:
                 self.current = None

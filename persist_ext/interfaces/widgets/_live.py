@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -53,11 +54,9 @@ MIN_INTERVAL = 0.1
 
 
 def _shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return None
-    return get_ipython()
+    # A running IPython shell has imported IPython; a plain script need not pay for it.
+    ipython = sys.modules.get("IPython")
+    return None if ipython is None else ipython.get_ipython()
 
 
 def clock(ts: float) -> str:
@@ -350,8 +349,14 @@ class LiveDisplay:
         self._published = self._publish_key()
         update_display(bundle, raw=True, display_id=self._display_id)
 
-    def _cell_ended(self) -> None:
-        """Called at the end of every cell for a shown display: publish what changed."""
+    def _cell_ended(self, own: bool = True) -> None:
+        """Called at the end of every cell for a shown display (``own``: shown in that cell).
+
+        The display is read again (its widget follows over its comm). Its output is
+        re-published when it was shown in the ending cell, or when its work is over and the
+        output does not say so yet. Outputs of earlier cells are not re-published for every
+        change: a front end that applies the update re-renders the widget.
+        """
         if self._closed or self._display_id is None:
             return
         if self._source is not None and not self._ended_reason:
@@ -360,7 +365,7 @@ class LiveDisplay:
             except Exception as exc:  # a broken source must not break the user's cell
                 log.debug("persist_ext display: refresh at cell end failed: %s", exc)
                 return
-        if self._publish_key() != self._published:
+        if self._publish_key() != self._published and (own or self._is_done()):
             self.publish_snapshot(final=self._is_done())
 
     def close(self) -> None:

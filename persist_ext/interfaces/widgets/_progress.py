@@ -190,13 +190,13 @@ class ProgressWidget(LiveDisplay, widgets.VBox):
         )
         return progress_html(state, status) + inner
 
-    def _cell_ended(self) -> None:
+    def _cell_ended(self, own: bool = True) -> None:
         # A loop left unfinished by its cell (its body raised) is over: let it say so.
         for widget in [*self._children, self]:
             hook = getattr(widget.source, "cell_ended", None)
             if callable(hook):
                 hook()
-        super()._cell_ended()
+        super()._cell_ended(own)
 
     # -- nested loops ----------------------------------------------------------------------
 
