@@ -70,10 +70,11 @@ def test_progress_advances_live_while_a_process_pool_works(
     # by its static snapshot, which is what the saved notebook keeps.
     # `group.run()` shows the group too; a group already on screen is not shown twice.
     page.wait_for_function(
-        """() => {
+        r"""() => {
             const shown = [...document.querySelectorAll('.persist-ext-taskgroup')];
-            return shown.length >= 1 && shown.every(
-                e => e.innerText.includes('60 done') && e.innerText.includes('finished'));
+            // "60/60 ... 60 done ... finished at": not "38/60 done" of a running state.
+            return shown.length >= 1 && shown.every(e => e.innerText.includes('60/60')
+                && /(^|\s)60 done/.test(e.innerText) && e.innerText.includes('finished at'));
         }""",
         timeout=60_000,
     )
@@ -83,6 +84,7 @@ def test_progress_advances_live_while_a_process_pool_works(
                 '.persist-ext-taskgroup .widget-hprogress .progress-bar')]
                 .map(bar => parseFloat(bar.style.width || '0'))"""
     )
+
     assert all(w == 100 for w in widths), widths  # live bars at 100%, or static (none left)
     page.screenshot(path=str(artifacts / "widgets-progress-finished.png"))
     assert not page_errors
