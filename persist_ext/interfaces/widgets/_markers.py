@@ -245,7 +245,7 @@ class MarkerProgress(LiveDisplay, widgets.VBox):
     def read(self) -> MarkerState:
         """Read the tree's state from the store (an empty state until the tree exists)."""
         root = self._root()
-        if root is None:
+        if not root:  # the group has not run yet: no tree
             return MarkerState("(no run yet)", (), (), None, time.time())
         if self._shape is None or self._shape.root_id != root or not self._shape.levels:
             self._shape = _TreeShape(self.store, root)
