@@ -18,11 +18,13 @@ registered under the ``persist_ext.storage`` entry-point group. See docs/storage
 12
 """
 
+from ._errors import WorkflowError
 from .features._workflow import (
     FILE_PROTOCOL,
     S3_PROTOCOL,
     DiskCacheStorage,
     FileStorage,
+    KeyValueStorage,
     LocalWorkflow,
     MemoryStorage,
     Node,
@@ -41,12 +43,14 @@ __all__ = [
     "S3_PROTOCOL",
     "DiskCacheStorage",
     "FileStorage",
+    "KeyValueStorage",
     "LocalWorkflow",
     "MemoryStorage",
     "Node",
     "NodeItem",
     "RedisStorage",
     "SideFiles",
+    "WorkflowError",
     "WorkflowStorage",
     "storage_factory",
     "task",
