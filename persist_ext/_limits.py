@@ -53,9 +53,9 @@ def parse_duration(text: str) -> float:
     --------
     >>> parse_duration("1h30m"), parse_duration("45")
     (5400.0, 45.0)
-    >>> parse_duration("soon")
+    >>> parse_duration("soon")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: Cannot read 'soon' as a duration; use e.g. 90s, 10m, 2h, 7d, 1w or 1h30m.
+    persist_ext._errors.InvalidArgumentError: Cannot read 'soon' as a duration; use e.g. 90s, ...
     """
     cleaned = text.strip().lower().replace(" ", "")
     pos, total = 0, 0.0
@@ -82,9 +82,9 @@ def parse_size(text: str | int) -> int:
     --------
     >>> parse_size("10G"), parse_size("2GiB"), parse_size(4096)
     (10000000000, 2147483648, 4096)
-    >>> parse_size("lots")
+    >>> parse_size("lots")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: Cannot read 'lots' as a size; use e.g. 500M, 10G, 1.5T or 2GiB.
+    persist_ext._errors.InvalidArgumentError: Cannot read 'lots' as a size; use e.g. 500M, ...
     """
     if isinstance(text, bool):
         raise InvalidArgumentError(
@@ -134,9 +134,9 @@ class Budget:
     Budget(max_size=10000000000, max_count=None, max_age=2592000.0)
     >>> Budget().is_empty
     True
-    >>> Budget(max_size="ten gigs")
+    >>> Budget(max_size="ten gigs")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: Cannot read 'ten gigs' as a size; use e.g. 500M, 10G, 1.5T or 2GiB.
+    persist_ext._errors.InvalidArgumentError: Cannot read 'ten gigs' as a size; use e.g. ...
     """
 
     max_size: int | None = None

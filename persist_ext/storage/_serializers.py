@@ -405,7 +405,7 @@ def register_serializer(
     'example-upper'
     >>> register_serializer(Upper())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: A serializer named 'example-upper' is already registered ...
+    persist_ext._errors.InvalidArgumentError: A serializer named 'example-upper' is already ...
     """
     if not isinstance(serializer, Serializer) or not serializer.name:
         raise InvalidArgumentError(
