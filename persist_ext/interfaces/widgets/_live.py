@@ -16,10 +16,11 @@ A display reads its *state* from a source and draws it. It never lies:
   "stopped watching ... (store closed)" unless that state was already final. No error line.
 - **Saved notebooks.** Each output also carries ``text/plain`` and ``text/html`` of the state,
   in words when the work is not over ("running at 14:02:05 — 38/80 done"). At the end of
-  every cell, ``_kernel._Cells`` re-reads each shown display and re-publishes the ones that
-  changed (``update_display``); a display whose work is over becomes its static snapshot.
-  nbclient (nbconvert, papermill) applies such updates whichever cell is running; JupyterLab
-  applies them only inside the displaying cell, and later the live widget carries the numbers.
+  every cell, ``_kernel._Cells`` re-reads each shown display and re-publishes it
+  (``update_display``) if it was shown in that cell or its work is now over; a display whose
+  work is over becomes its static snapshot.
+  nbclient (nbconvert, papermill) applies such updates whichever cell is running; in JupyterLab
+  and Notebook 7 the live widget, updated over its comm, carries the numbers in any case.
 - **Headless runs.** In a non-interactive run (see ``WaitPolicy``) the end of each cell waits
   for task groups still running, so the notebook saved by nbconvert or papermill holds their
   final state and the output of their ``on_complete``.
