@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,10 @@ def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
             elif depth < MAX_DEPTH:
                 # A plain folder: part of its store (if any); may hold nested stores.
                 stack.append((entry.path, depth + 1, owner if owner >= 0 else -1))
-    summaries = [_summarize(root, item) for item in found]
+    # Reading each index waits on SQLite and the disk (the GIL is released): a few threads
+    # overlap that work when there are many stores.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        summaries = list(pool.map(lambda item: _summarize(root, item), found))
     summaries.sort(key=lambda store: store.path)
     return summaries, truncated
 

@@ -350,3 +350,21 @@ async def test_unknown_group_is_404(jp_fetch, jp_root_dir: Path) -> None:
     code, message = await _error(jp_fetch, "stores/group", path=".persist", name="nope")
     assert code == 404
     assert "nope" in message
+
+
+async def test_the_groups_list_waits_for_news_too(jp_fetch, jp_root_dir: Path) -> None:
+    directory = jp_root_dir / ".persist"
+    await asyncio.to_thread(_run_group, directory)
+    first = await _get(jp_fetch, "stores/groups", path=".persist")
+    same = await _get(jp_fetch, "stores/groups", path=".persist", since=first["version"], wait="1")
+    assert same["version"] == first["version"]
+    timer = threading.Timer(0.5, lambda: _replay_in_thread(directory))
+    timer.start()
+    try:
+        news = await _get(
+            jp_fetch, "stores/groups", path=".persist", since=first["version"], wait="20"
+        )
+    finally:
+        timer.join()
+    assert news["version"] != first["version"]
+    assert news["groups"][0]["counts"]["todo"] == 1
