@@ -27,7 +27,6 @@ The magic bodies are thin dispatchers: they parse arguments and call the cell ca
 from __future__ import annotations
 
 import os
-import re
 import sys
 import textwrap
 import time
@@ -42,7 +41,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
-from .._errors import CellRaisedError, InvalidArgumentError
+from .._errors import CellRaisedError
+from .._limits import parse_duration
 from ..features._cellcache import CellCache, CellOptions
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
@@ -67,40 +67,7 @@ _SUBCOMMANDS = (
     *_CHECKPOINT_SUBCOMMANDS,
 )
 _GC_ONLY = ("max_size", "max_count", "max_age", "dry_run")
-_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)?", re.IGNORECASE)
 _CELL_ONLY = ("refresh", "expire", "vars", "deps", "env", "ignore", "mmap")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration: ``"90"``, ``"90s"``, ``"10m"``, ``"1h30m"``, ``"7d"``, ``"2w"``.
-
-    Raises
-    ------
-    ValueError
-        The text is not a positive duration; the message shows the accepted forms.
-
-    Examples
-    --------
-    >>> parse_duration("1h30m"), parse_duration("45")
-    (5400.0, 45.0)
-    >>> parse_duration("soon")
-    Traceback (most recent call last):
-    persist_ext._errors.InvalidArgumentError: Cannot read 'soon' as a duration; use ... 1h30m.
-    """
-    cleaned = text.strip().lower().replace(" ", "")
-    pos, total = 0, 0.0
-    while pos < len(cleaned):
-        match = _PART.match(cleaned, pos)
-        if match is None or match.end() == pos:
-            break
-        total += float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
-        pos = match.end()
-    if not cleaned or pos != len(cleaned) or total <= 0:
-        raise InvalidArgumentError(
-            f"Cannot read {text!r} as a duration; use e.g. 90s, 10m, 2h, 7d, 1w or 1h30m."
-        )
-    return total
 
 
 @magics_class

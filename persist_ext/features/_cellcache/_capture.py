@@ -133,8 +133,8 @@ def recording(
 
     Examples
     --------
-    >>> from IPython.core.interactiveshell import InteractiveShell
-    >>> shell = InteractiveShell.instance()
+    >>> from IPython.testing.globalipapp import get_ipython  # the shell tests share
+    >>> shell = get_ipython()
     >>> with recording(shell) as events:
     ...     print("hello")
     hello

@@ -11,12 +11,12 @@ leave them alone (everything under ``checkpoint/`` that :func:`prune` has not re
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..._errors import CheckpointError, InvalidArgumentError
+from ... import _limits as limits
+from ..._errors import CheckpointError
 from ..._format import format_size
 from ...storage._protocol import KeyValueStore
 from ._layout import OBJ, PREFIX, REF, SEQ, STATE, iter_states, list_refs, object_key
@@ -29,39 +29,16 @@ __all__ = ["Budget", "history_table", "parse_size", "protected_keys", "prune"]
 _GRACE = 600.0
 
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
-
-
 def parse_size(text: str | int) -> int:
-    """Bytes in ``"20GB"``, ``"512MiB"``, ``"1000"``; ``""`` or ``0`` means no limit (0).
+    """Bytes of history budget: any size :func:`persist_ext._limits.parse_size` reads
+    (``"20GB"``, ``"512MiB"``, ``1000``); ``""`` or ``0`` means no limit (0).
 
     >>> parse_size("1.5GB"), parse_size("512MiB"), parse_size("")
     (1500000000, 536870912, 0)
-    >>> parse_size("lots")
-    Traceback (most recent call last):
-    persist_ext._errors.InvalidArgumentError: Cannot read 'lots' as a size; use e.g. 500MB, ...TiB.
     """
-    if isinstance(text, int):
-        return max(text, 0)
-    if not text.strip():
+    if text == "" or text == 0 or (isinstance(text, str) and not text.strip()):
         return 0
-    match = _SIZE.match(text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise InvalidArgumentError(f"Cannot read {text!r} as a size; use e.g. 500MB, 20GB or 1TiB.")
-    return int(float(match.group(1)) * _UNITS[unit])
+    return limits.parse_size(text)
 
 
 @dataclass(frozen=True)
