@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -165,3 +166,28 @@ def redis_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture
+def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """IPython's test shell with persist_ext loaded, working in ``tmp_path``.
+
+    The store defaults to ``tmp_path/.persist`` (no ``PERSIST_EXT_*`` variable leaks in);
+    the variables a test defines and the automatic checkpointing it turned on are undone.
+    """
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
+    for name in ("PERSIST_EXT_DIR", "PERSIST_EXT_MAX_SIZE", "PERSIST_EXT_MAX_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    shell.run_line_magic("load_ext", "persist_ext")
+    before = set(shell.user_ns)
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("config", "PersistMagics.autocheckpoint = False")
+        shell.run_line_magic("unload_ext", "persist_ext")
+        for name in set(shell.user_ns) - before:
+            del shell.user_ns[name]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,23 +179,6 @@ def test_usage_lines(store) -> None:
 
 
 # ------------------------------------------------------------------------------ magics
-@pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
-    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
-    for var in ("PERSIST_EXT_DIR", "PERSIST_EXT_MAX_SIZE", "PERSIST_EXT_MAX_COUNT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    shell.run_line_magic("load_ext", "persist_ext")
-    before = set(shell.user_ns)
-    try:
-        yield shell
-    finally:
-        shell.run_line_magic("unload_ext", "persist_ext")
-        for name in set(shell.user_ns) - before:
-            del shell.user_ns[name]
 
 
 def _run(ip, source: str) -> str:

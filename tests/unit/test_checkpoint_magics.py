@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from IPython.core.error import UsageError
 from traitlets import TraitError
-
-
-@pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
-    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
-    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    shell.run_line_magic("load_ext", "persist_ext")
-    before = set(shell.user_ns)
-    try:
-        yield shell
-    finally:
-        shell.run_line_magic("config", "PersistMagics.autocheckpoint = False")
-        shell.run_line_magic("unload_ext", "persist_ext")
-        for name in set(shell.user_ns) - before:
-            del shell.user_ns[name]
 
 
 def test_include_exclude_and_full_through_the_magic(ip) -> None:

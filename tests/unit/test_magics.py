@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,26 +11,6 @@ from IPython.utils.capture import capture_output
 from traitlets import TraitError
 
 from persist_ext.interfaces.magics import PersistMagics, parse_duration
-
-
-@pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
-    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
-    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    shell.run_line_magic("load_ext", "persist_ext")
-    # Trivial test cells would otherwise be run rather than restored (they are that cheap).
-    shell.run_line_magic("config", "PersistMagics.min_time = 0")
-    before = set(shell.user_ns)
-    try:
-        yield shell
-    finally:
-        shell.run_line_magic("unload_ext", "persist_ext")
-        for name in set(shell.user_ns) - before:
-            del shell.user_ns[name]
 
 
 def magics(ip) -> PersistMagics:

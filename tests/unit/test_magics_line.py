@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
-
-
-@pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
-    monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
-    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    shell.run_line_magic("load_ext", "persist_ext")
-    before = set(shell.user_ns)
-    try:
-        yield shell
-    finally:
-        shell.run_line_magic("unload_ext", "persist_ext")
-        for name in set(shell.user_ns) - before:
-            del shell.user_ns[name]
 
 
 def _cached(ip, name: str = "sq") -> None:

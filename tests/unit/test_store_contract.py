@@ -9,11 +9,11 @@ each kind, which is how a store is used from a notebook.
 from __future__ import annotations
 
 import inspect
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -271,22 +271,9 @@ def test_closed_store_refuses(store) -> None:
 
 
 @pytest.fixture
-def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from IPython.testing.globalipapp import get_ipython
-
-    ip = get_ipython()
-    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
-    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    ip.run_line_magic("load_ext", "persist_ext")
-    ip.run_line_magic("config", "PersistMagics.min_time = 0")
-    before = set(ip.user_ns)
-    try:
-        yield ip
-    finally:
-        ip.run_line_magic("unload_ext", "persist_ext")
-        for name in set(ip.user_ns) - before:
-            del ip.user_ns[name]
+def shell(ip: Any) -> Any:
+    ip.run_line_magic("config", "PersistMagics.min_time = 0")  # every cell is restorable
+    return ip
 
 
 def run_cell(ip, line: str, body: str) -> str:
