@@ -345,9 +345,16 @@ def parse_header(key: str, record: bytes | memoryview, where: Where | None = Non
                 "entry signing), so it is not decoded. " + trust_hint(w.source),
                 key=key,
             )
+        hint = "delete it."
+        if start[:1] == b"\x80" and w.source:  # a bare pickle, e.g. from zensols.persist
+            hint = (
+                "delete it, or, if you trust where it came from (a folder the original "
+                f"zensols.persist wrote), adopt it with persist_ext.trust({str(w.source)!r}, "
+                "pickles=True)."
+            )
         raise InvalidPickle(
             f"{w.label} was not written by persist_ext (bad header), so it is never decoded; "
-            "delete it.",
+            + hint,
             key=key,
         )
     json_start = HEADER_FIXED + nlen

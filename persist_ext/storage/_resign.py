@@ -49,13 +49,17 @@ class TrustReport:
         return text
 
 
-def trust(path: str | os.PathLike[str] | Any) -> TrustReport:
+def trust(path: str | os.PathLike[str] | Any, *, pickles: bool = False) -> TrustReport:
     """Vouch for the store, stash or workflow folder at ``path``: re-sign what it holds.
 
     ``path`` is a store directory (``cache.db``), any folder holding persist_ext files
     (stashes, PersistedWork files, workflow storages; searched recursively, links never
     followed), one such file, a ``ShelveStash`` database path, or a ``RedisStore``.
     Only do this for data whose origin you trust: signing a planted pickle lets it run.
+
+    With ``pickles=True`` bare pickle files are adopted too (wrapped as signed entries,
+    still without being decoded): how a ``DirectoryStash`` or ``PersistedWork`` folder written
+    by the original zensols.persist becomes readable. Without it they are left alone.
 
     Returns
     -------
@@ -83,9 +87,9 @@ def trust(path: str | os.PathLike[str] | Any) -> TrustReport:
     target = Path(path).expanduser().absolute()
     report = TrustReport(str(target))
     if target.is_dir():
-        found = _trust_tree(target, report)
+        found = _trust_tree(target, report, pickles=pickles)
     elif target.is_file() and not target.is_symlink():
-        found = _trust_file(target, report, explicit=True)
+        found = _trust_file(target, report, explicit=True, pickles=pickles)
     else:
         found = _trust_shelf(target, report, explicit=True)
     if not found:
@@ -104,7 +108,7 @@ def _absorb(report: TrustReport, result: tuple[int, int, list[str], list[str]]) 
     report.refused += refused
 
 
-def _trust_tree(root: Path, report: TrustReport) -> bool:
+def _trust_tree(root: Path, report: TrustReport, *, pickles: bool) -> bool:
     found = False
     for folder, dirs, files in os.walk(root, followlinks=False):
         here = Path(folder)
@@ -120,15 +124,19 @@ def _trust_tree(root: Path, report: TrustReport) -> bool:
             path = here / name
             if path.is_symlink():
                 continue
-            if _trust_file(path, report, explicit=False):
+            if _trust_file(path, report, explicit=False, pickles=pickles):
                 found = True
     return found
 
 
-def _trust_file(path: Path, report: TrustReport, *, explicit: bool) -> bool:
+def _trust_file(path: Path, report: TrustReport, *, explicit: bool, pickles: bool) -> bool:
     try:
         with open(path, "rb") as handle:
             start = handle.read(32)
+            if pickles and _is_bare_pickle(start):
+                atomic_write(path, resign_pickle("", start + handle.read()))
+                report.signed += 1
+                return True
             if not is_record(start):
                 return _trust_shelf(path, report, explicit=explicit)
             data = start + handle.read()
@@ -148,6 +156,11 @@ def _trust_file(path: Path, report: TrustReport, *, explicit: bool) -> bool:
         atomic_write(path, new)
         report.signed += 1
     return True
+
+
+def _is_bare_pickle(start: bytes) -> bool:
+    """A pickle of protocol 2 or later starts with PROTO (0x80) and its protocol number."""
+    return len(start) >= 2 and start[0] == 0x80 and 2 <= start[1] <= 5
 
 
 def _trust_shelf(path: Path, report: TrustReport, *, explicit: bool) -> bool:

@@ -135,3 +135,38 @@ def test_delegate_defaults() -> None:
             DelegateStash(None)  # type: ignore[arg-type]  # None always raises
     finally:
         DelegateDefaults.CLASS_CHECK, DelegateDefaults.DELEGATE_ATTR = saved
+
+
+class _Planted:
+    """Unpickling this writes a marker file: proof that a pickle was decoded."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path(self.marker).write_text, ("ran",))
+
+
+def test_a_folder_the_original_wrote_opens_only_after_explicit_adoption(tmp_path: Path) -> None:
+    import pickle
+
+    import persist_ext
+    from persist_ext import InvalidPickle, StoreError
+    from persist_ext.stash import DirectoryStash
+
+    folder, marker = tmp_path / "stash", tmp_path / "marker"
+    folder.mkdir()
+    (folder / "a.dat").write_bytes(pickle.dumps([1, 2, 3], protocol=4))  # as zensols writes
+    (folder / "b.dat").write_bytes(pickle.dumps(_Planted(str(marker)), protocol=4))
+    stash = DirectoryStash(folder)
+    assert sorted(stash.keys()) == ["a", "b"]
+    for name in ("a", "b"):
+        with pytest.raises(InvalidPickle, match=r"trust\(.*pickles=True\)"):
+            stash.load(name)
+    with pytest.raises(StoreError, match="Nothing persist_ext wrote"):
+        persist_ext.trust(folder)  # bare pickles are never adopted implicitly
+    assert not marker.exists()
+    report = persist_ext.trust(folder, pickles=True)
+    assert report.signed == 2
+    assert not marker.exists()  # adopting signs the bytes, it never decodes them
+    assert stash.load("a") == [1, 2, 3]
