@@ -183,6 +183,8 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     shell.run_line_magic("load_ext", "persist_ext")
+    # Trivial test cells may run faster than min_time and would be run, not restored.
+    shell.run_line_magic("config", "PersistMagics.min_time = 0")
     before = set(shell.user_ns)
     try:
         yield shell

@@ -61,10 +61,8 @@ __all__ = ["CellCache", "CellOptions", "CellResult"]
 _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
 # A cell that runs faster than this is run rather than restored: reading any entry back
 # (manifest, values, outputs) costs about this much, so restoring could only be slower.
-# Above it, the first restore decides: a cell whose restore took longer than its run (and
-# that ran in under ADAPT_FACTOR * min_time) is run from then on.
+# (Measured: a trivial cell run nested under the magic costs more than its restore.)
 CHEAP_SECONDS = 0.0005  # the default of CellOptions.min_time
-ADAPT_FACTOR = 50
 _SEEDS = re.compile(r"\bseed\s*\(")
 _FLUSH_SECONDS = 30.0  # hit counts and last uses are written at least this often
 
@@ -337,7 +335,6 @@ class CellCache:
     ) -> list[str] | str:
         """Put the stored run back; its notes, or why it could not be (the cell then runs)."""
         ns = shell.user_ns
-        started = time.perf_counter()
         try:
             if code.definition_module is not None:
                 # Imports, functions and classes are re-created by running their statements
@@ -367,7 +364,7 @@ class CellCache:
             replay_outputs(shell, outputs, result)
         else:
             replay_outputs(shell, outputs)
-        self._count_hit(manifest, time.perf_counter() - started, options.min_time)
+        self._count_hit(manifest)
         return list(manifest.notes)
 
     def _outputs(self, manifest: Manifest) -> list[dict[str, Any]]:
@@ -382,7 +379,7 @@ class CellCache:
             self._outputs_memo[manifest.outputs_key] = found
         return found  # type: ignore[no-any-return]
 
-    def _count_hit(self, manifest: Manifest, seconds: float, min_time: float) -> None:
+    def _count_hit(self, manifest: Manifest) -> None:
         # Hits are counted in memory and written with the next store write or listing: a
         # write per hit would cost more than a cheap cell's whole restore.
         key = f"{manifest.entry_prefix}hits"
@@ -391,17 +388,6 @@ class CellCache:
         self._pending_uses[manifest.entry_prefix] = time.time()
         if time.monotonic() - self._flushed > _FLUSH_SECONDS:
             self.flush_hits()
-        if seconds > manifest.duration and manifest.duration < ADAPT_FACTOR * min_time:
-            # Restoring took longer than running: from now on the cell runs.
-            manifest.mode = "run"
-            manifest.run_reason = (
-                f"it runs in {format_duration(manifest.duration)}, faster than a restore "
-                f"({format_duration(seconds)})"
-            )
-            try:
-                write_manifest(self.store, manifest, replace=True)
-            except Exception:
-                pass
 
     def flush_hits(self) -> None:
         """Write the hit counts and last uses kept in memory to the store (one transaction).
