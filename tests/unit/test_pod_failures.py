@@ -236,6 +236,10 @@ def test_damaged_chunk_fails_only_its_keys_and_repair_keeps_what_reads(
 def test_each_line_fills_its_own_key(tmp_path: Path) -> None:
     path = tmp_path / "p"
     make(path, n=5)
+    # A POD written before checksums (with them, any edit is a checksum mismatch).
+    manifest = json.loads((path / "pod.json").read_text())
+    del manifest["checksums"]
+    (path / "pod.json").write_text(json.dumps(manifest))
     target = chunk_files(path)[0]
     lines = target.read_text().split("\n")
     lines[1], lines[2] = lines[2], lines[1]  # swap k00 and k01

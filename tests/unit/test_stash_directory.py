@@ -251,3 +251,33 @@ def test_shelve_stash_pickles_closed(tmp_path):
     assert not clone.is_open
     stash.close()
     assert clone["a"] == 1
+
+
+def test_symlinked_value_file_is_refused_and_nothing_outside_touched(tmp_path: Path) -> None:
+    outside = DirectoryStash(tmp_path / "outside")
+    outside["secret"] = {"pin": 1234}  # a valid, signed record: only the link is wrong
+    target = outside.key_to_path("secret")
+    before = target.read_bytes()
+    stash = DirectoryStash(tmp_path / "s")
+    stash["a"] = 1
+    os.symlink(target, stash.key_to_path("b"))
+    for read in (stash.load, stash.get, stash.__getitem__):
+        with pytest.raises(CorruptEntryError, match="symbolic link") as caught:
+            read("b")
+        assert str(stash.key_to_path("b")) in str(caught.value)
+    assert stash["a"] == 1
+    stash["b"] = 2  # a write replaces the link, never writes through it
+    assert not stash.key_to_path("b").is_symlink()
+    assert stash["b"] == 2
+    stash.delete("b")
+    assert target.read_bytes() == before
+    assert outside["secret"] == {"pin": 1234}
+
+
+def test_fifo_value_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    stash = DirectoryStash(tmp_path / "s")
+    stash["a"] = 1
+    os.mkfifo(stash.key_to_path("b"))
+    with pytest.raises(CorruptEntryError, match="not a regular file"):
+        stash.load("b")
+    assert stash["a"] == 1

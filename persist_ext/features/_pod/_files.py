@@ -3,7 +3,8 @@
 Layout of a POD directory::
 
     path/
-      pod.json              manifest: format, version, file_size, gzipped, generation, chunks
+      pod.json              manifest: format, version, file_size, gzipped, generation, chunks,
+                          checksums (xxh3-128 of each chunk file, by file name)
       000000.7.jsonl        chunk 0 written by sync generation 7 (``.jsonl.gz`` when gzipped)
       000001.9.jsonl        chunk 1 written by sync generation 9
       .lock                 flock()ed by the process that has the POD open; holds its pid
@@ -23,6 +24,14 @@ header one to one, or that is missing, is *damaged*: reading it raises
 :class:`~persist_ext.PersistentOrderedDictIntegrityError` naming the file and the recovery,
 for its own keys only.
 
+Integrity: the manifest records the xxh3-128 checksum of each chunk file's bytes (as written,
+gzipped or not) when the chunk is written; reading the chunk (its header for the key index, or
+its lines) verifies it, so flipped bytes that still parse as JSON are a damaged chunk too.
+A manifest written before checksums existed has no ``checksums``: its chunks are read
+unverified until a sync rewrites them. Files in a POD folder are opened with ``O_NOFOLLOW``:
+a chunk file, manifest or lock that is a symbolic link (or not a regular file) is refused,
+so a planted link never makes persist_ext read or write outside the folder.
+
 Crash safety is copy-on-write: a sync writes the new version of each dirty chunk under a new
 file name (its generation), then atomically replaces the manifest (the commit point), then
 deletes the superseded files. A ``SIGKILL`` before the manifest is replaced leaves the old
@@ -33,14 +42,19 @@ files left by a killed sync are removed the next time the POD is opened.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
+import io
 import json
 import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import xxhash
 
 from ..._errors import (
     ConcurrentAccessError,
@@ -58,6 +72,7 @@ __all__ = [
     "DirLock",
     "Manifest",
     "check_key",
+    "checksum",
     "chunk_name",
     "damaged",
     "describe_unstorable",
@@ -81,6 +96,14 @@ DAMAGED_DIR = "damaged"
 _CHUNK_RE = re.compile(r"^(\d+)\.(\d+)\.jsonl(\.gz)?$")
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _DECODER = json.JSONDecoder()
+# Never follow a link planted in a POD folder; never block on a FIFO planted there
+# (O_NONBLOCK changes nothing for the regular files that are then the only ones used).
+_SAFE_OPEN = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def checksum(data: bytes) -> str:
+    """The checksum the manifest records for a chunk file's bytes (xxh3-128, hex)."""
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 def chunk_name(cid: int, gen: int, gzipped: bool = False) -> str:
@@ -90,12 +113,17 @@ def chunk_name(cid: int, gen: int, gzipped: bool = False) -> str:
 
 @dataclass
 class Manifest:
-    """The committed state: chunk files in key order, as ``[id, generation, count]``."""
+    """The committed state: chunk files in key order, as ``[id, generation, count]``.
+
+    ``checksums`` maps a chunk file name to the checksum of its bytes; a file without one
+    (written by a persist_ext before checksums) is read unverified.
+    """
 
     file_size: int
     generation: int = 0
     chunks: list[list[int]] = field(default_factory=list)
     gzipped: bool = False
+    checksums: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         doc = {
@@ -105,6 +133,8 @@ class Manifest:
             "gzipped": self.gzipped,
             "generation": self.generation,
             "chunks": self.chunks,
+            # A separate field (not a 4th item per chunk): older readers ignore it.
+            "checksums": self.checksums,
         }
         return (json.dumps(doc) + "\n").encode()
 
@@ -113,9 +143,16 @@ def read_manifest(root: Path) -> Manifest | None:
     """Read ``root/pod.json``; None when the POD is new (no manifest yet)."""
     path = root / MANIFEST_NAME
     try:
-        raw = path.read_bytes()
+        raw = _read_bytes(path)
     except FileNotFoundError:
         return None
+    except _Refused as exc:
+        raise PersistentOrderedDictIntegrityError(
+            f"POD manifest {path} {exc}; persist_ext never follows it (it could lead outside "
+            f"the POD folder). Remove it and put the real file there, or move the directory "
+            "aside to start a new POD",
+            path=str(path),
+        ) from None
     try:
         doc = json.loads(raw)
         if doc.get("format") != FORMAT:
@@ -124,7 +161,12 @@ def read_manifest(root: Path) -> Manifest | None:
             raise ValueError(f"version {doc.get('version')!r} is not supported (expected 1)")
         chunks = [[int(c), int(g), int(n)] for c, g, n in doc["chunks"]]
         gzipped = bool(doc.get("gzipped", False))
-        return Manifest(int(doc["file_size"]), int(doc["generation"]), chunks, gzipped)
+        sums = doc.get("checksums", {})
+        if not isinstance(sums, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in sums.items()
+        ):
+            raise ValueError("checksums is not a mapping of file names to checksums")
+        return Manifest(int(doc["file_size"]), int(doc["generation"]), chunks, gzipped, sums)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PersistentOrderedDictIntegrityError(
             f"POD manifest {path} cannot be read ({exc}); restore it from a backup, "
@@ -282,11 +324,64 @@ def damaged(path: Path, problem: str) -> PersistentOrderedDictIntegrityError:
     )
 
 
-def _read_text(path: Path) -> str:
+class _Refused(Exception):
+    """A file in a POD folder is a symbolic link or not a regular file (never read)."""
+
+
+def _open_regular(path: Path, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` a file in a POD folder without following a link; a descriptor of a regular file.
+
+    Raises :class:`_Refused` (its message says what the file is) for a symbolic link or
+    anything but a regular file; other ``OSError`` (e.g. ``FileNotFoundError``) propagate.
+    """
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, flags | _SAFE_OPEN, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Refused("is a symbolic link") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Refused("is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_bytes(path: Path) -> bytes:
+    fd = _open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def _read_raw(path: Path, expected: str | None) -> bytes:
+    """A chunk file's bytes, verified against ``expected`` (its recorded checksum) if given."""
+    try:
+        raw = _read_bytes(path)
     except FileNotFoundError:
         raise damaged(path, "is missing") from None
+    except _Refused as exc:
+        raise damaged(
+            path, f"{exc}; persist_ext never follows it (it could lead outside the POD folder)"
+        ) from None
+    if expected is not None and checksum(raw) != expected:
+        # Name what is broken when the file is visibly damaged (truncated, an extra line...);
+        # otherwise the checksum alone tells (bytes changed that still parse).
+        _parse_chunk(path, _decode(path, raw))
+        raise damaged(
+            path,
+            "does not match the checksum recorded in the manifest when it was written (its "
+            "bytes changed on disk: a disk error, a bad copy or an edit)",
+        )
+    return raw
+
+
+def _read_text(path: Path, expected: str | None = None) -> str:
+    return _decode(path, _read_raw(path, expected))
+
+
+def _decode(path: Path, raw: bytes) -> str:
     try:
         if path.name.endswith(".gz"):
             raw = gzip.decompress(raw)
@@ -308,14 +403,28 @@ def _parse_header(path: Path, line: str) -> list[Any]:
         raise damaged(path, f"has no valid header line ({exc})") from exc
 
 
-def read_chunk_keys(path: Path) -> list[Any]:
-    """The keys of one chunk, in order, read from its header line only."""
+def read_chunk_keys(path: Path, expected: str | None = None) -> list[Any]:
+    """The keys of one chunk, in order, from its header line.
+
+    With a recorded checksum (``expected``) the whole file is read and verified first, so a
+    damaged header never gives wrong keys; without one only the header line is read.
+    """
+    source: IO[bytes]
+    if expected is not None:
+        source = io.BytesIO(_read_raw(path, expected))
+    else:
+        try:
+            source = os.fdopen(_open_regular(path, os.O_RDONLY), "rb")
+        except FileNotFoundError:
+            raise damaged(path, "is missing") from None
+        except _Refused as exc:
+            raise damaged(
+                path, f"{exc}; persist_ext never follows it (it could lead outside the POD folder)"
+            ) from None
     try:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            first = handle.readline()
-    except FileNotFoundError:
-        raise damaged(path, "is missing") from None
+        with source:
+            reader = gzip.GzipFile(fileobj=source) if path.name.endswith(".gz") else source
+            first = reader.readline().decode("utf-8")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise damaged(path, f"cannot be decoded ({exc})") from exc
     return _parse_header(path, first)
@@ -331,14 +440,19 @@ def _line_key(line: str) -> Any:
     return key
 
 
-def read_chunk(path: Path) -> dict[Any, str]:
+def read_chunk(path: Path, expected: str | None = None) -> dict[Any, str]:
     """Map each key of a chunk to its raw ``[key, value]`` line, in header order.
 
     Each line is matched to a key by the key it holds, not by its position; the value is
-    parsed later (:func:`parse_line`). Raises the :func:`damaged` error if the lines do not
-    hold exactly the header's keys.
+    parsed later (:func:`parse_line`). Raises the :func:`damaged` error if the file does not
+    match its recorded checksum ``expected`` (when one is recorded) or its lines do not hold
+    exactly the header's keys.
     """
-    lines = _read_text(path).split("\n")
+    return _parse_chunk(path, _read_text(path, expected))
+
+
+def _parse_chunk(path: Path, text: str) -> dict[Any, str]:
+    lines = text.split("\n")
     keys = _parse_header(path, lines[0])
     # The writer ends the file with a newline, so a complete chunk has len(keys) + 2 parts.
     if len(lines) != len(keys) + 2 or lines[-1] != "":
@@ -379,7 +493,8 @@ def salvage_chunk(path: Path) -> tuple[list[Any], dict[Any, str]]:
     """What can still be read from a damaged chunk: (header keys or [], {key: valid line}).
 
     Lines that are not complete ``[key, value]`` JSON are dropped; of two lines for one key
-    the first is kept.
+    the first is kept. The file's checksum is not checked: a file that failed it is salvaged
+    the same way (what still parses is kept; the caller says so).
     """
     try:
         text = _read_text(path)
@@ -402,14 +517,16 @@ def salvage_chunk(path: Path) -> tuple[list[Any], dict[Any, str]]:
     return header, found
 
 
-def write_chunk(path: Path, lines: dict[Any, str], *, durable: bool, gzipped: bool) -> int:
-    """Atomically write one chunk (header + lines); returns bytes written."""
+def write_chunk(
+    path: Path, lines: dict[Any, str], *, durable: bool, gzipped: bool
+) -> tuple[int, str]:
+    """Atomically write one chunk (header + lines); returns (bytes written, their checksum)."""
     header = json.dumps({"format": CHUNK_FORMAT, "keys": list(lines)}, ensure_ascii=False)
     data = ("\n".join([header, *lines.values()]) + "\n").encode("utf-8")
     if gzipped:
         data = gzip.compress(data, compresslevel=6, mtime=0)
     atomic_write(path, data, durable=durable)
-    return len(data)
+    return len(data), checksum(data)
 
 
 def remove_orphans(root: Path, manifest: Manifest | None) -> None:
@@ -437,7 +554,15 @@ class DirLock:
         import fcntl
 
         self.path = root / LOCK_NAME
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides (#11)
+        try:
+            # The umask decides the mode (#11); a planted link is never followed.
+            fd = _open_regular(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except _Refused as exc:
+            raise PersistentOrderedDictIntegrityError(
+                f"POD lock file {self.path} {exc}; persist_ext never opens it (it could lead "
+                f"outside the POD folder). Remove it (it holds nothing) and open the POD again",
+                path=str(self.path),
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -16,7 +16,8 @@ Nothing is lost to one bad value or one bad file (issue #12):
   (explicit syncs and ``close()`` then raise about it, automatic syncs say it on stderr);
 * an ``encoder`` may save part of a value (the Tracker saves a task's bookkeeping apart from
   the user's fields);
-* a missing or damaged chunk fails only its own keys (a key that may be in a chunk whose keys
+* a missing or damaged chunk (one whose bytes no longer match the checksum the manifest
+  recorded for it included) fails only its own keys (a key that may be in a chunk whose keys
   cannot be read fails too), with the error naming the file and the recovery;
 * a state whose directory was removed or replaced while open never writes into the new one.
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -96,22 +96,26 @@ class RepairReport:
 
     ``moved``: damaged files moved into ``damaged/``; ``kept``: entries read back from them;
     ``lost``: keys they listed that could not be read back; ``lost_unknown``: entries whose
-    keys are unknown (the file was missing or its header unreadable).
+    keys are unknown (the file was missing or its header unreadable); ``unverified``: kept
+    keys read from a file whose checksum was recorded (its bytes changed, so a kept value may
+    be one of the changed ones: compare with ``damaged/`` or a backup).
     """
 
     moved: list[str] = field(default_factory=list)
     kept: int = 0
     lost: list[Any] = field(default_factory=list)
     lost_unknown: int = 0
+    unverified: list[Any] = field(default_factory=list)
 
 
 class _Chunk:
-    __slots__ = ("cid", "count", "damage", "gen", "keys", "lines")
+    __slots__ = ("cid", "count", "damage", "gen", "keys", "lines", "sum")
 
-    def __init__(self, cid: int, gen: int, count: int) -> None:
+    def __init__(self, cid: int, gen: int, count: int, sum: str | None = None) -> None:
         self.cid = cid
         self.gen = gen  # -1: never written
         self.count = count
+        self.sum = sum  # checksum of its file recorded in the manifest (None: not recorded)
         self.keys: dict[Any, None] | None = None  # ordered key set, once indexed
         self.lines: dict[Any, str] | None = None  # raw lines on disk, once read
         self.damage: PersistentOrderedDictIntegrityError | None = None
@@ -221,7 +225,11 @@ class PODState:
         self.manifest = manifest
         self.file_size = manifest.file_size
         self.gzipped = manifest.gzipped
-        self.chunks = [_Chunk(c, g, n) for c, g, n in manifest.chunks]
+        sums = manifest.checksums
+        self.chunks = [
+            _Chunk(c, g, n, sums.get(chunk_name(c, g, manifest.gzipped)))
+            for c, g, n in manifest.chunks
+        ]
         self.next_cid = max((c.cid for c in self.chunks), default=-1) + 1
         self.length = sum(c.count for c in self.chunks)
         self.where: dict[Any, _Chunk] | None = None
@@ -252,7 +260,7 @@ class PODState:
                     keys, chunk.keys = [], {}
                 else:
                     try:
-                        keys = read_chunk_keys(self.path_of(chunk))
+                        keys = read_chunk_keys(self.path_of(chunk), chunk.sum)
                     except PersistentOrderedDictIntegrityError as exc:
                         chunk.damage = exc
                         continue
@@ -289,7 +297,7 @@ class PODState:
                 chunk.lines = {}
             else:
                 try:
-                    chunk.lines = read_chunk(self.path_of(chunk))
+                    chunk.lines = read_chunk(self.path_of(chunk), chunk.sum)
                 except PersistentOrderedDictIntegrityError as exc:
                     chunk.damage = exc
                     raise
@@ -464,6 +472,7 @@ class PODState:
             gen = self.manifest.generation + 1
             stats = SyncStats()
             new_lines: dict[_Chunk, dict[Any, str]] = {}
+            new_sums: dict[_Chunk, str] = {}
             for chunk in sorted(touched, key=lambda c: c.cid):
                 old_lines = self._lines(chunk)
                 lines = {}
@@ -474,18 +483,24 @@ class PODState:
                 new_lines[chunk] = lines
                 if lines:
                     path = self.root / chunk_name(chunk.cid, gen, self.gzipped)
-                    stats.bytes += write_chunk(
+                    nbytes, new_sums[chunk] = write_chunk(
                         path, lines, durable=self.durable, gzipped=self.gzipped
                     )
+                    stats.bytes += nbytes
                     stats.chunks += 1
             entries = []
+            sums: dict[str, str] = {}
             for chunk in self.chunks:
                 if chunk in new_lines:
                     if new_lines[chunk]:
                         entries.append([chunk.cid, gen, len(new_lines[chunk])])
+                        sums[chunk_name(chunk.cid, gen, self.gzipped)] = new_sums[chunk]
                 elif chunk.gen >= 0:
                     entries.append([chunk.cid, chunk.gen, chunk.count])
-            committed = Manifest(self.file_size, gen, entries, self.gzipped)
+                    if chunk.sum is not None:  # an old chunk without one stays unverified
+                        sums[chunk_name(chunk.cid, chunk.gen, self.gzipped)] = chunk.sum
+            # The checksums are committed with the files they describe, by the manifest.
+            committed = Manifest(self.file_size, gen, entries, self.gzipped, sums)
             stats.bytes += write_manifest(self.root, committed, durable=self.durable)
             # Committed: drop superseded files and adopt the new state in memory.
             for chunk, lines in new_lines.items():
@@ -494,6 +509,7 @@ class PODState:
                 # An emptied chunk has no file any more (gen -1); it leaves the order unless
                 # it still holds keys whose values could not be written yet.
                 chunk.gen = gen if lines else -1
+                chunk.sum = new_sums.get(chunk)
                 chunk.lines, chunk.count = lines, len(lines)
             self.chunks = [c for c in self.chunks if c.gen >= 0 or c.keys]
             self.manifest = committed
@@ -640,13 +656,16 @@ class PODState:
         """Keep the readable entries of damaged chunks, move those files aside, and sync."""
         with self.lock:
             self.check_writable()
-            self.verify()
+            if self.verify():
+                self._check_damaged_folder()  # before anything is moved
             report = RepairReport()
             healthy = {k for c in self.chunks if c.damage is None and c.keys for k in c.keys}
             for chunk in self.chunks:
                 if chunk.damage is None:
                     continue
                 path = self.path_of(chunk)
+                # A checksum mismatch is salvaged like other damage (the lead's call, #11):
+                # what still parses is kept, and listed in report.unverified.
                 header, found = salvage_chunk(path)
                 lines: dict[Any, str] = {}
                 for key in [*header, *found]:
@@ -658,13 +677,13 @@ class PODState:
                 else:
                     report.lost_unknown += max(0, chunk.count - len(lines))
                 report.kept += len(lines)
-                if path.exists():
-                    target = self.root / DAMAGED_DIR / path.name
-                    target.parent.mkdir(exist_ok=True)
-                    shutil.move(str(path), str(target))
-                    report.moved.append(str(target))
+                if chunk.sum is not None:
+                    report.unverified += list(lines)
+                if os.path.lexists(path):
+                    report.moved.append(self._move_aside(path))
                 chunk.damage = None
                 chunk.gen = -1
+                chunk.sum = None
                 chunk.keys = dict.fromkeys(lines)
                 chunk.lines = lines
                 chunk.count = len(lines)
@@ -675,6 +694,24 @@ class PODState:
             self.notify(None)
             self.sync()
             return report
+
+    def _check_damaged_folder(self) -> None:
+        folder = self.root / DAMAGED_DIR
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise PersistentOrderedDictIntegrityError(
+                f"{folder} is not a directory (a symbolic link or a file); pod.repair() moves "
+                "damaged files only into a real folder inside the POD. Remove it and call "
+                "pod.repair() again",
+                path=str(folder),
+            )
+
+    def _move_aside(self, path: Path) -> str:
+        """Move a damaged chunk file (or a link planted as one) into ``damaged/``."""
+        folder = self.root / DAMAGED_DIR
+        folder.mkdir(exist_ok=True)
+        target = folder / path.name
+        os.replace(path, target)  # a rename: a link is moved as a link, never followed
+        return str(target)
 
     def release(self) -> None:
         """Release the directory lock (files stay as last synced)."""

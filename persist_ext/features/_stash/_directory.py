@@ -7,7 +7,9 @@
 
 Security: every file (and every shelf value) is a signed record (``storage/_entry.py``):
 nothing is decoded unless its MAC verifies with this machine's secret, so a file planted in
-the folder, or copied from another user's stash, never runs (see docs/security.md).
+the folder, or copied from another user's stash, never runs (see docs/security.md). A value
+file that is a symbolic link (or not a regular file) is refused unread: a link planted in the
+folder never makes the stash read outside it.
 """
 
 from __future__ import annotations
@@ -18,19 +20,20 @@ import os
 import re
 import secrets
 import shelve
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from ..._errors import InvalidArgumentError, UnsafeNameError
+from ..._errors import CorruptEntryError, InvalidArgumentError, UnsafeNameError
 from ...storage._atomic import create_locked, fsync_directory, remove_dead_temps
 from ...storage._entry import Where, decode_record, encode_entry
 from ...storage._names import safe_name
 from ...storage._protocol import MISSING
 from ._base import CloseableStash
-from ._files import dumps_framed, read_pickle_file, write_pickle_file
+from ._files import dumps_framed, loads_framed, write_pickle_file
 
 __all__ = ["DirectoryStash", "IncrementKeyDirectoryStash", "ShelveStash", "open_shelve"]
 
@@ -114,17 +117,20 @@ class DirectoryStash(CloseableStash):
 
     def load(self, name: str) -> Any:
         """The value of ``name``, or ``None`` when there is no file."""
-        try:
-            return read_pickle_file(self.key_to_path(name))
-        except FileNotFoundError:
-            return None
+        return DirectoryStash.get(self, name)  # this class's read, whatever a subclass's get
 
     def get(self, name: str, default: Any = None) -> Any:
-        """The value of ``name``, or ``default`` when there is no file."""
+        """The value of ``name``, or ``default`` when there is no file.
+
+        A file that is a symbolic link (or not a regular file) raises
+        :class:`~persist_ext.CorruptEntryError` without being read.
+        """
+        path = self.key_to_path(name)
         try:
-            return read_pickle_file(self.key_to_path(name))
+            data = _read_regular(path, name)
         except FileNotFoundError:
             return default
+        return loads_framed(data, where=str(path))
 
     def exists(self, name: str) -> bool:
         """Whether the file for ``name`` exists."""
@@ -171,6 +177,28 @@ class DirectoryStash(CloseableStash):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, pattern={self.pattern!r})"
+
+
+def _read_regular(path: Path, name: str) -> bytes:
+    """The bytes of ``path``, never through a symbolic link (a planted one could lead outside)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)  # O_NONBLOCK: a planted FIFO does not hang the open
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        what = "is a symbolic link"
+    else:
+        with os.fdopen(fd, "rb") as handle:
+            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return handle.read()
+        what = "is not a regular file"
+    raise CorruptEntryError(
+        f"The stash file {path} for key {name!r} {what}; DirectoryStash never reads through "
+        "it (it could lead outside the stash folder). Delete it (stash.delete(key)) or put "
+        "the real file in its place",
+        key=str(name),
+    )
 
 
 class IncrementKeyDirectoryStash(DirectoryStash):
