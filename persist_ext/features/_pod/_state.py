@@ -3,7 +3,8 @@
 Memory model, built for large PODs:
 
 * opening reads only the manifest (``len()`` comes from the chunk counts);
-* the key -> chunk index is built on the first key operation from each chunk's header line;
+* the key -> chunk index is built on the first key operation from each chunk's header line
+  (a chunk with a recorded checksum is read whole once, to verify it, and not kept);
 * a chunk's raw lines are read when one of its keys is first read or written, and a value is
   parsed from its line only when accessed (then cached);
 * a sync rewrites only the chunks holding dirty or deleted keys, re-encoding only the dirty
