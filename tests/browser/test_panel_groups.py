@@ -62,10 +62,12 @@ def _kernel_pid(lab: Any, path: str) -> int:
 
 
 def _kernel_busy(page: Any) -> bool:
+    """The notebook's last cell (``group.wait()``) is running or queued: the kernel is busy."""
     return page.evaluate(
         """() => {
-            const w = window.jupyterapp.shell.currentWidget;
-            return w.sessionContext.session.kernel.status === 'busy';
+            const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
+            return cells[cells.length - 1].querySelector('.jp-InputPrompt').innerText
+                .includes('*');
         }"""
     )
 

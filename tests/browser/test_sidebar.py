@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ._panel import PANEL, open_panel, open_store, open_tab
+from ._panel import PANEL, open_store, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +58,8 @@ def test_keyboard_navigation_and_context_menu(page, lab) -> None:
     for name in ("kbd-a", "kbd-b"):
         with Store(lab.root / name) as store:
             store.set("x", 1)
-    panel = open_panel(page)
+    panel = open_store(page, "project/.persist")  # whatever the restored state was
+    panel.locator("button.jp-persist-back").click()
     panel.locator("button.jp-persist-refresh").click()
     panel.locator('li.jp-persist-store[data-path="kbd-b"]').wait_for(timeout=30_000)
     first = panel.locator("li.jp-persist-store").first
@@ -81,10 +82,10 @@ def test_keyboard_navigation_and_context_menu(page, lab) -> None:
 
 
 def test_palette_entry(page, lab) -> None:
-    page.locator(".jp-LabShell").click(position={"x": 700, "y": 400})
-    page.keyboard.press("Control+Shift+C")
-    page.locator(".lm-CommandPalette input").wait_for(timeout=30_000)
-    page.keyboard.type("Show Persist")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:activate-command-palette')")
+    search = page.locator(".lm-CommandPalette-input")
+    search.wait_for(timeout=30_000)
+    search.fill("Show Persist")
     item = page.locator(".lm-CommandPalette-item", has_text="Show Persist panel")
     item.wait_for(timeout=30_000)
     item.click()
@@ -127,7 +128,8 @@ def _wait_saved(lab, text: str) -> None:
 
 
 def test_dark_theme(page, lab, artifacts: Path) -> None:
-    panel = open_panel(page)
+    panel = open_store(page, "project/.persist")  # whatever the restored state was
+    panel.locator("button.jp-persist-back").click()
     panel.locator("li.jp-persist-store").first.wait_for(timeout=30_000)
     light = page.evaluate(
         "() => getComputedStyle(document.querySelector('.jp-persist-panel')).backgroundColor"
