@@ -1,26 +1,32 @@
 /** Human-readable sizes, ages, durations and rates (the panel's one formatting module). */
 
-/** `1536` -> `1.5 KiB`. */
+/**
+ * `1536` -> `1.5 kB`: decimal units, as the kernel's `%persist` text and widgets print them
+ * (persist_ext/_format.py; both are checked against test/format_cases.json).
+ */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) {
     return '?';
   }
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const units = ['B', 'kB', 'MB', 'GB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
     unit += 1;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** Seconds since the epoch -> `3 min ago` (relative to `now`, seconds). */
+/** Seconds since the epoch -> `just now`, `30 s ago`, `3 min ago` (relative to `now`). */
 export function formatAge(seconds: number | null | undefined, now = Date.now() / 1000): string {
   if (seconds === null || seconds === undefined || !seconds) {
     return 'never';
   }
   const delta = Math.max(0, now - seconds);
+  if (delta < 5) {
+    return 'just now';
+  }
   const steps: [number, string][] = [
     [86400, 'd'],
     [3600, 'h'],

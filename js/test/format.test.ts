@@ -7,19 +7,20 @@ import {
   shortKey
 } from '../src/format';
 import { withQuery } from '../src/request';
+import cases from './format_cases.json';
 
 describe('format', () => {
-  it('formats sizes', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(8 * 1024 * 1024)).toBe('8.0 MiB');
+  it('formats sizes as the kernel does', () => {
+    for (const [size, text] of cases.sizes as [number, string][]) {
+      expect(formatBytes(size)).toBe(text);
+    }
     expect(formatBytes(null)).toBe('?');
   });
 
-  it('formats ages relative to now', () => {
-    expect(formatAge(1000, 1030)).toBe('30 s ago');
-    expect(formatAge(1000, 1000 + 180)).toBe('3 min ago');
-    expect(formatAge(1000, 1000 + 7200)).toBe('2 h ago');
+  it('formats ages as the kernel does', () => {
+    for (const [when, now, text] of cases.ages as [number, number, string][]) {
+      expect(formatAge(when, now)).toBe(text);
+    }
     expect(formatAge(null)).toBe('never');
   });
 
