@@ -230,7 +230,9 @@ def page(browser: Any, lab: Lab, page_errors: list[str]) -> Iterator[Any]:
     page = context.new_page()
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     try:
-        page.goto(f"{lab.url}/lab?token={lab.token}")
+        # ?reset: a fresh workspace, so no test starts from the panel state another one left
+        # (JupyterLab drops the parameter once it has reset, so a reload restores state).
+        page.goto(f"{lab.url}/lab?reset&token={lab.token}")
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
         page.evaluate("() => window.jupyterapp.restored.then(() => true)")
         yield page
