@@ -114,16 +114,6 @@ class PersistMagics(Magics):
             raise TraitError(str(exc)) from exc
         return value
 
-    @validate("history_age")
-    def _check_history_age(self, proposal: Any) -> str:
-        value = str(proposal["value"])
-        if value:
-            try:
-                parse_duration(value)
-            except ValueError as exc:
-                raise TraitError(str(exc)) from exc
-        return value
-
     secret_file = Unicode(
         "",
         help="File holding the secret that signs and verifies stored entries (shared by a "
@@ -166,8 +156,8 @@ class PersistMagics(Magics):
             raise TraitError(str(exc)) from exc
         return value
 
-    @validate("expire")
-    def _check_expire(self, proposal: Any) -> str:
+    @validate("expire", "history_age")
+    def _check_duration(self, proposal: Any) -> str:
         value = str(proposal["value"])
         if value:
             try:
