@@ -56,57 +56,58 @@ def _ping(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start a throwaway ``redis-server`` on a free loopback port; yield its URL.
-
-    No persistence (``--save '' --appendonly no``), its files in a temporary directory.
-    Skipped when ``redis-server`` is not installed, unless ``PERSIST_EXT_REQUIRE_REDIS=1``
-    (set by CI), where its absence fails the run.
-    """
+def _redis_binary() -> str:
+    """The ``redis-server`` path; skip, or fail when ``PERSIST_EXT_REQUIRE_REDIS=1`` (CI)."""
     binary = shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed (apt-get install redis-server)"
         if os.environ.get(REQUIRE_REDIS) == "1":
             pytest.fail(f"{message}, and {REQUIRE_REDIS}=1 requires it.")
         pytest.skip(message)
-    workdir: Path = tmp_path_factory.mktemp("redis")
+    return binary
+
+
+def _start_redis(binary: str, workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """Start ``redis-server`` on a free loopback port with ``args``; wait until it answers.
+
+    No persistence (``--save '' --appendonly no``), its files in ``workdir``.
+    """
     port = _free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--logfile",
-            str(workdir / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = workdir / "redis.log"
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
+    command += ["--save", "", "--appendonly", "no", "--logfile", str(log), *args]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not _ping(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            detail = log.read_text()[-2000:] if log.exists() else "(no log)"
+            pytest.fail(f"redis-server {list(args)} did not start on port {port}:\n{detail}")
+        time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 20
-        while not _ping(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = workdir / "redis.log"
-                detail = log.read_text()[-2000:] if log.exists() else "(no log)"
-                pytest.fail(f"redis-server did not start on port {port}:\n{detail}")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start a throwaway ``redis-server`` on a free loopback port; yield its URL.
+
+    Skipped when ``redis-server`` is not installed, unless ``PERSIST_EXT_REQUIRE_REDIS=1``
+    (set by CI), where its absence fails the run.
+    """
+    proc, url = _start_redis(_redis_binary(), tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 @pytest.fixture
@@ -117,55 +118,19 @@ def redis_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     ``maxmemory-policy``, a tiny ``maxmemory``). Each is stopped when the test ends. Skips or
     fails like ``redis_server`` when ``redis-server`` is missing.
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get(REQUIRE_REDIS) == "1":
-            pytest.fail(f"{message}, and {REQUIRE_REDIS}=1 requires it.")
-        pytest.skip(message)
+    binary = _redis_binary()
     procs: list[subprocess.Popen] = []
 
     def start(*args: str) -> str:
-        workdir: Path = tmp_path_factory.mktemp("redis-extra")
-        port = _free_port()
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(workdir),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--logfile",
-                str(workdir / "redis.log"),
-                *args,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc, url = _start_redis(binary, tmp_path_factory.mktemp("redis-extra"), *args)
         procs.append(proc)
-        deadline = time.monotonic() + 20
-        while not _ping(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server {args} did not start on port {port}")
-            time.sleep(0.05)
-        return f"redis://127.0.0.1:{port}/0"
+        return url
 
     try:
         yield start
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
 
 
 @pytest.fixture
