@@ -355,16 +355,22 @@ def _read_bytes(path: Path) -> bytes:
         return handle.read()
 
 
-def _read_raw(path: Path, expected: str | None) -> bytes:
-    """A chunk file's bytes, verified against ``expected`` (its recorded checksum) if given."""
+def _open_chunk(path: Path) -> int:
+    """Open a chunk file for reading (a descriptor); a missing or non-regular one is damage."""
     try:
-        raw = _read_bytes(path)
+        return _open_regular(path, os.O_RDONLY)
     except FileNotFoundError:
         raise damaged(path, "is missing") from None
     except _Refused as exc:
         raise damaged(
             path, f"{exc}; persist_ext never follows it (it could lead outside the POD folder)"
         ) from None
+
+
+def _read_raw(path: Path, expected: str | None) -> bytes:
+    """A chunk file's bytes, verified against ``expected`` (its recorded checksum) if given."""
+    with os.fdopen(_open_chunk(path), "rb") as handle:
+        raw = handle.read()
     if expected is not None and checksum(raw) != expected:
         # Name what is broken when the file is visibly damaged (truncated, an extra line...);
         # otherwise the checksum alone tells (bytes changed that still parse).
@@ -413,14 +419,7 @@ def read_chunk_keys(path: Path, expected: str | None = None) -> list[Any]:
     if expected is not None:
         source = io.BytesIO(_read_raw(path, expected))
     else:
-        try:
-            source = os.fdopen(_open_regular(path, os.O_RDONLY), "rb")
-        except FileNotFoundError:
-            raise damaged(path, "is missing") from None
-        except _Refused as exc:
-            raise damaged(
-                path, f"{exc}; persist_ext never follows it (it could lead outside the POD folder)"
-            ) from None
+        source = os.fdopen(_open_chunk(path), "rb")
     try:
         with source:
             reader = gzip.GzipFile(fileobj=source) if path.name.endswith(".gz") else source
