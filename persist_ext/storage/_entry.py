@@ -46,7 +46,7 @@ from .._errors import (
     UntrustedEntryError,
 )
 from ._protocol import EntryInfo
-from ._serializers import dump_value, serializer_named, summarize
+from ._serializers import dump_value, peek, serializer_named, summarize
 from ._trust import MAC_SIZE, mac, trust_hint
 
 __all__ = [
@@ -214,21 +214,7 @@ def _checksum(buffers: Sequence[Any]) -> bytes:
 
 def _slices(buffers: Sequence[Any], size: int, head: int, tail: int) -> tuple[bytes, bytes]:
     """The first ``head`` and last ``tail`` bytes of the concatenated ``buffers``."""
-
-    def take(start: int, stop: int) -> bytes:
-        out, offset = [], 0
-        for buf in buffers:
-            view = memoryview(buf).cast("B")
-            n = view.nbytes
-            lo, hi = max(start - offset, 0), min(stop - offset, n)
-            if lo < hi:
-                out.append(bytes(view[lo:hi]))
-            offset += n
-            if offset >= stop:
-                break
-        return b"".join(out)
-
-    return take(0, head), take(size - tail, size)
+    return peek(buffers, 0, head), peek(buffers, size - tail, tail)
 
 
 def seal(
