@@ -13,6 +13,7 @@ from ..storage._protocol import KeyValueStore
 from ._budget import Unit, register_units
 from ._checkpoint._history import protected_keys
 from ._checkpoint._layout import PREFIX, REF, STATE
+from ._checkpoint._links import orphan_size
 
 __all__ = ["list_checkpoint_units"]
 
@@ -26,6 +27,8 @@ def list_checkpoint_units(store: KeyValueStore) -> Iterator[Unit]:
             size += info.size
             newest = max(newest, info.created)
             states += key.startswith(STATE)
+    # %%persist values only a checkpoint still links to (their cell entry was cleared).
+    size += orphan_size(store)
     if not size and not states:
         return
     names = sorted(k[len(REF) :] for k in store.keys(REF))

@@ -378,6 +378,8 @@ class PersistMagics(Magics):
             raise exc.original from None
         finally:
             self._busy = False
+        if result.manifest is not None and (result.hit or result.stored):
+            self._offer_to_checkpoints(args, result.manifest.variables)
         quiet = args.quiet or (self.quiet and not args.verbose)
         # One write per notice: print() writes the newline apart, and a stream flushed in
         # between would split the line across two outputs.
@@ -386,6 +388,16 @@ class PersistMagics(Magics):
         elif not result.hit and (args.verbose or self.verbose):
             lines = [result.notice(), *(f"  - {d.message}" for d in result.reason)]
             sys.stdout.write("\n".join(lines) + "\n")
+
+    def _offer_to_checkpoints(self, args: Any, variables: dict[str, str]) -> None:
+        # Checkpoints link to the values this cell just stored or restored instead of
+        # writing them again (features._checkpoint._links); never fails the cell.
+        if not variables:
+            return
+        try:
+            self._checkpoint_session(self._location(args)).offer(variables)
+        except Exception:
+            pass
 
     def _options(self, args: Any, cell: str) -> CellOptions:
         expire_text = args.expire if args.expire is not None else self.expire

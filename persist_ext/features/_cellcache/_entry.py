@@ -27,6 +27,7 @@ from typing import Any
 
 from ...storage._names import safe_name
 from ...storage._protocol import EntryInfo, KeyValueStore
+from .._checkpoint._links import is_pinned
 from .._covars import Group, save_groups
 
 __all__ = [
@@ -253,6 +254,8 @@ def write_manifest(
 
 def _delete_keys(store: KeyValueStore, keys: Iterable[str]) -> None:
     for key in keys:
+        if is_pinned(store, key):
+            continue  # a checkpoint links to this value (features._checkpoint._links)
         try:
             store.delete(key)
         except Exception:  # best effort: orphans are harmless and removed later

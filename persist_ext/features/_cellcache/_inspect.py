@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...storage._protocol import KeyValueStore
+from .._checkpoint._links import is_pinned
 from ._entry import FILES_KEY, Manifest, StoredCell, cell_prefix, delete_entry, iter_manifests
 from ._views import EntryDetails, StoreSummary
 
@@ -78,7 +79,8 @@ def clear_entries(store: KeyValueStore, name: str | None = None) -> int:
     prefixes = {k[: -len("manifest")] for k, _ in iter_manifests(store, name)}
     removed = sum(delete_entry(store, p) for p in sorted(prefixes))
     for key in list(store.keys(cell_prefix(name) if name else "cell/")):
-        store.delete(key)
+        if not is_pinned(store, key):  # values a checkpoint links to stay
+            store.delete(key)
     if name is None:
         store.delete(FILES_KEY)
     return removed

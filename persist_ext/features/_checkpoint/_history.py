@@ -6,7 +6,8 @@ live namespace is at — and then the objects no remaining state references; wha
 is returned so the caller reports it (history is never pruned silently).
 
 :func:`protected_keys` lists every key the history keeps: a store-wide eviction policy must
-leave them alone (everything under ``checkpoint/`` that :func:`prune` has not removed).
+leave them alone (everything under ``checkpoint/`` that :func:`prune` has not removed, and
+the ``%%persist`` values checkpoint objects link to, see ``_links``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..._errors import CheckpointError
 from ..._format import format_size
 from ...storage._protocol import KeyValueStore
 from ._layout import OBJ, PREFIX, REF, SEQ, STATE, iter_states, list_refs, object_key
+from ._links import LINK_KIND, PIN, pinned_keys, release
 from ._report import HistoryRow, HistoryTable
 
 __all__ = ["Budget", "history_table", "parse_size", "protected_keys", "prune"]
@@ -159,7 +161,7 @@ def prune(
     for sid in doomed:
         for digest in objects[sid]:
             if digest not in kept:
-                store.delete(object_key(digest))
+                drop_object(store, digest)
     sweep(store)
     return sorted(doomed), " and ".join(reasons)
 
@@ -176,8 +178,22 @@ def sweep(store: KeyValueStore) -> int:
             continue
         info = store.info(key)
         if info is not None and now - info.created > _GRACE:
-            removed += int(store.delete(key))
+            removed += int(drop_object(store, key[len(OBJ) :]))
     return removed
+
+
+def drop_object(store: KeyValueStore, digest: str) -> bool:
+    """Delete one object; a link to a %%persist value also releases that value (``_links``)."""
+    key = object_key(digest)
+    info = store.info(key)
+    if info is None:
+        return False
+    with store.transact():
+        deleted = store.delete(key)
+        target = info.meta.get("cell") if info.meta.get("kind") == LINK_KIND else None
+        if deleted and isinstance(target, str):
+            release(store, digest, target)
+    return bool(deleted)
 
 
 def protected_keys(store: KeyValueStore) -> set[str]:
@@ -202,7 +218,9 @@ def protected_keys(store: KeyValueStore) -> set[str]:
     for key in list(store.keys(STATE)):
         keys.add(key)
         keys.update(object_key(d) for d in _state_objects(store, key))
-    return {k for k in keys if k.startswith(PREFIX)}
+    keys.update(store.keys(PIN))
+    # %%persist values a checkpoint links to (they live under cell/, pinned there).
+    return {k for k in keys if k.startswith(PREFIX)} | pinned_keys(store)
 
 
 def history_table(

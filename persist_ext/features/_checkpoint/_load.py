@@ -14,6 +14,7 @@ from typing import Any
 from ...storage._protocol import KeyValueStore
 from ._groups import is_immutable
 from ._layout import State, object_key
+from ._links import link_target, load_linked
 from ._pack import pack_group, unpack_group
 from ._report import CheckpointReport
 from ._save import Live, candidates
@@ -66,7 +67,7 @@ def load_state(
             live.baseline.record(digest, stored_names, _view(ns, stored_names), group["size"])
             continue
         try:
-            values = unpack_group(store.get(object_key(digest)), ns)
+            values = _read_group(store, digest, stored_names, ns)
         except Exception as exc:  # one broken group must not block the others
             for m in members:
                 report.skipped[m] = f"{type(exc).__name__}: {exc}"
@@ -105,6 +106,17 @@ def load_state(
         live.touched.difference_update(report.variables)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _read_group(
+    store: KeyValueStore, digest: str, names: tuple[str, ...], ns: Any
+) -> dict[str, Any]:
+    """A group's variables: its own pickle, or the %%persist entry it is linked to."""
+    stored = store.get(object_key(digest))
+    target = link_target(stored)
+    if target is not None:
+        return load_linked(store, target, names)
+    return unpack_group(stored, ns)
 
 
 def _view(ns: Any, names: tuple[str, ...]) -> dict[str, Any]:

@@ -24,13 +24,14 @@ class CheckpointReport:
     """What a save, restore, checkout or undo did.
 
     ``variables`` are the variables of the state; ``written`` those whose objects were
-    written now (the rest were ``unchanged`` and only referenced); ``loaded`` those read back
-    from the store by a restore (the rest already held the same value); ``overwritten``
-    live variables a restore replaced with a different value; ``removed`` variables a
-    checkout deleted because the state did not have them; ``skipped`` unstorable variables
-    with the reason (``new_skips``: those the previous state did not skip); ``rerun``
-    variables rebuilt by re-running the cell that made them; ``pruned`` old states removed
-    to keep history within its budget.
+    written now; ``shared`` those whose content a ``%%persist`` entry already held (linked
+    to it, not written again); the rest were ``unchanged`` and only referenced.
+    ``loaded`` are those read back from the store by a restore (the rest already held the
+    same value); ``overwritten`` live variables a restore replaced with a different value;
+    ``removed`` variables a checkout deleted because the state did not have them;
+    ``skipped`` unstorable variables with the reason (``new_skips``: those the previous
+    state did not skip); ``rerun`` variables rebuilt by re-running the cells that made
+    them; ``pruned`` old states removed to keep history within its budget.
     """
 
     name: str
@@ -38,6 +39,7 @@ class CheckpointReport:
     state: int | None = None
     variables: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     loaded: list[str] = field(default_factory=list)
     overwritten: list[str] = field(default_factory=list)
@@ -61,9 +63,10 @@ class CheckpointReport:
         if self.modules:
             parts.append(f"{len(self.modules)} module(s)")
         if self.action == "save":
+            shared = f"{len(self.shared)} shared with %%persist, " if self.shared else ""
             parts.append(
                 f"{len(self.written)} written ({format_size(self.bytes_written)}), "
-                f"{len(self.unchanged)} unchanged"
+                f"{shared}{len(self.unchanged)} unchanged"
             )
         elif self.action != "unchanged":
             parts.append(f"{len(self.loaded)} loaded, {len(self.unchanged)} already current")

@@ -27,6 +27,7 @@ from ._layout import (
     set_ref,
     write_state,
 )
+from ._links import Offer, usable, write_link
 from ._report import CheckpointReport
 from ._tracking import rerun_refusal
 
@@ -55,6 +56,10 @@ class Live:
     cells: list[str] = field(default_factory=list)
     binders: dict[str, str] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)
+    # Cell-cache entries holding live values (``_links``): variables -> offer, and the
+    # digests found to equal an entry's content -> (entry key, variables).
+    offers: dict[tuple[str, ...], Offer] = field(default_factory=dict)
+    links: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def candidates(
@@ -204,6 +209,7 @@ def save_state(
         return report
 
     written: list[str] = []
+    shared: list[str] = []
     fresh = {p.digest for p in new_packs}
     # Referenced, not rewritten: each must still be there (another kernel's pruning or a
     # clear may have removed it). Values still live are simply written again.
@@ -226,12 +232,16 @@ def save_state(
     # lock while gigabytes are written); then the small objects, the id, the state and the
     # name in one transaction: a small change costs one commit, and the name never points
     # to a state that is not complete.
-    large = [p for p in new_packs if p.size >= _LARGE]
+    # A group whose content a %%persist entry already holds is linked to it, not written.
+    linked = _linkable(live, new_packs, store)
+    large = [p for p in new_packs if p.size >= _LARGE and p.digest not in linked]
     for packed in large:
         _write_object(store, packed, state, written)
     with store.transact():
         for packed in new_packs:
-            if packed.size < _LARGE:
+            if packed.digest in linked:
+                _link_object(store, packed, linked[packed.digest], state, written, shared)
+            elif packed.size < _LARGE:
                 _write_object(store, packed, state, written)
         state.id = new_state_id(store)
         state.created = time.time()
@@ -241,7 +251,8 @@ def save_state(
     report.state = state.id
     report.variables = sorted(state.variables)
     report.written = sorted(written)
-    report.unchanged = sorted(set(state.variables) - set(written))
+    report.shared = sorted(shared)
+    report.unchanged = sorted(set(state.variables) - set(written) - set(shared))
     report.modules = dict(state.modules)
     report.skipped = dict(state.skipped)
     before = set(base_state.skipped) if base_state is not None else set()
@@ -265,6 +276,50 @@ def _write_object(store: KeyValueStore, packed: Any, state: State, written: list
         )
         state.added += int(info.size)
         written.extend(packed.names)
+
+
+def _linkable(live: Live, packs: list[Any], store: KeyValueStore) -> dict[str, str]:
+    """Digest -> cell-cache key, for the packs whose content a ``%%persist`` entry holds.
+
+    An offer matches a pack of exactly its variables whose values are still the objects
+    the entry was stored from or restored into (no cell has named them since: ``note_cell``
+    drops an offer then), so the pack's digest is the entry's content; it is remembered so
+    the same content packed again later (after an undo, say) links too.
+    """
+    ns = live.namespace
+    found: dict[str, str] = {}
+    for packed in packs:
+        names = tuple(sorted(packed.names))
+        offer = live.offers.pop(names, None)
+        if offer is not None and all(
+            n in ns and id(ns[n]) == ident for n, ident in zip(offer.names, offer.idents)
+        ):
+            live.links[packed.digest] = (offer.key, names)
+        link = live.links.get(packed.digest)
+        if link is not None and link[1] == names and object_key(packed.digest) not in store:
+            if usable(store, link[0]):
+                found[packed.digest] = link[0]
+            else:
+                live.links.pop(packed.digest, None)
+    return found
+
+
+def _link_object(
+    store: KeyValueStore,
+    packed: Any,
+    key: str,
+    state: State,
+    written: list[str],
+    shared: list[str],
+) -> None:
+    # Inside the save's transaction: the value is checked again under the write lock.
+    if object_key(packed.digest) in store:
+        return
+    if key not in store:
+        _write_object(store, packed, state, written)
+        return
+    state.added += write_link(store, packed.digest, key, tuple(packed.names))
+    shared.extend(packed.names)
 
 
 def _absent(store: KeyValueStore, digests: set[str]) -> set[str]:

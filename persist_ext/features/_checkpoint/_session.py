@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from ..._errors import CheckpointError
 from ...storage._protocol import KeyValueStore
 from ._history import Budget, history_table, protected_keys, prune
 from ._layout import AUTO, STATE, check_name, list_refs, read_ref, read_state, resolve
+from ._links import offers_from_entry
 from ._load import load_state
 from ._report import CheckpointReport, HistoryTable
 from ._save import Live, save_state
@@ -70,6 +71,7 @@ class CheckpointSession:
         self.budget = budget or Budget()
         self.live = Live(namespace)
         self._noted: Any = None
+        self._fresh: set[tuple[str, ...]] = set()
 
     def on_post_run_cell(self, result: Any) -> None:
         """IPython ``post_run_cell`` hook: note what the cell may have changed (never raises)."""
@@ -94,11 +96,29 @@ class CheckpointSession:
                 return
             self._noted = token
         self.live.tracks_cells = True
-        self.live.touched |= names_in_cell(code, self.namespace)
+        touched = names_in_cell(code, self.namespace)
+        self.live.touched |= touched
+        # An offered %%persist entry holds the values only while no later cell names them.
+        for names in list(self.live.offers):
+            if names not in self._fresh and touched.intersection(names):
+                del self.live.offers[names]
+        self._fresh.clear()
         if code.strip():
             self.live.cells = [*self.live.cells[-9:], code]
             for name in bound_names(code):
                 self.live.binders[name] = code
+
+    def offer(self, variables: Mapping[str, str]) -> None:
+        """A ``%%persist`` run just stored or restored these variables (name -> entry key).
+
+        Called by the magic at the end of the cell, before the cell is noted. The next
+        checkpoint that packs exactly an entry's variables, still the same objects and not
+        named by any cell since, links to the entry instead of writing the bytes again
+        (``_links``).
+        """
+        offers = offers_from_entry(variables, self.namespace)
+        self.live.offers.update(offers)
+        self._fresh.update(offers)
 
     def adopt(self, log: CellLog) -> None:
         """Learn which cells made variables before this session existed."""
