@@ -66,6 +66,7 @@ __all__ = [
     "PersistentOrderedDictIntegrityError",
     "ProgressError",
     "SerializationError",
+    "SharedInputError",
     "StoreClosedError",
     "StoreConfigError",
     "StoreError",
@@ -157,6 +158,14 @@ class SerializationError(PersistError):
     def __init__(self, message: str, *, type_name: str | None = None) -> None:
         super().__init__(message)
         self.type_name = type_name
+
+
+class SharedInputError(SerializationError):
+    """Variables to store hold objects found inside an input that is kept live, not stored.
+
+    A restore would give them copies where a re-run binds the input's own objects; the cell
+    cache runs such a cell instead of storing it.
+    """
 
 
 class FingerprintError(PersistError, TypeError):

@@ -11,7 +11,14 @@ object shared. Inside a group:
   (same memory, same strides), so writing through the view still changes the base;
 * modules are stored by name and imported again (``m = np`` is a reference, not data);
 * instances of classes defined in the notebook are pickled by reference to the class
-  (``__main__.Point``), so a restored instance is an instance of the *live* class.
+  (``__main__.Point``), so a restored instance is an instance of the *live* class;
+* variables of the group the caller marks *live* (:attr:`Group.live`: inputs the cell read
+  and left unchanged) are not stored: the others refer to the objects those names hold when
+  the group is loaded, so ``alias = a`` comes back as ``a`` itself and ``upper =
+  grid[:2]`` as a view of the live ``grid`` (a cell restored later cannot unlink what an
+  earlier cell bound). A stored variable holding an object *inside* a live input (``x =
+  data['k']``) cannot be linked that way: the group is refused with
+  :class:`~persist_ext._errors.SharedInputError`, and the caller runs the cell instead.
 
 A group of one exact ``numpy.ndarray`` that owns its memory keeps the store's raw array
 format (memory-mappable), and a lone numeric DataFrame or Series with a plain index the
@@ -31,6 +38,7 @@ any sharing among them); :attr:`Group.complete` says so, so callers can note it.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import io
 import pickle
@@ -41,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import SerializationError
+from .._errors import SerializationError, SharedInputError
 from ..storage._protocol import KeyValueStore
 
 __all__ = [
@@ -89,6 +97,7 @@ class Group:
     names: tuple[str, ...]
     complete: bool = True
     views: bool = False  # some numpy array in it is a view (stored linked to its base)
+    live: tuple[str, ...] = ()  # referenced at load time, never stored (see the module doc)
 
 
 def _array_root(arr: Any) -> Any:
@@ -179,7 +188,9 @@ def _slots(cls: type) -> list[str]:
     return names
 
 
-def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) -> list[Group]:
+def group_variables(
+    values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET, live: Iterable[str] = ()
+) -> list[Group]:
     """Split ``values`` (name -> value) into groups of variables that share objects.
 
     Two variables are in one group when some mutable object (a list, dict, instance,
@@ -194,6 +205,10 @@ def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) 
     budget
         Objects visited in all before giving up; the variables left unfinished form one
         group with every other variable (``complete=False``).
+    live
+        Names whose objects the caller guarantees unchanged and present when the group is
+        loaded again (inputs a cell read and did not change): each group lists its own in
+        :attr:`Group.live`, and :func:`save_groups` stores references to them.
 
     Returns
     -------
@@ -246,8 +261,14 @@ def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) 
     for name in names:
         members.setdefault(find(name), []).append(name)
     complete = not unfinished
+    live_names = set(live)
     groups = [
-        Group(tuple(sorted(group)), complete, views=bool(with_views & set(group)) or not complete)
+        Group(
+            tuple(sorted(group)),
+            complete,
+            views=bool(with_views & set(group)) or not complete,
+            live=tuple(sorted(live_names & set(group))) if complete else (),
+        )
         for group in members.values()
     ]
     groups.sort(key=lambda g: names.index(g.names[0]) if g.names else 0)
@@ -257,9 +278,14 @@ def group_variables(values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) 
 # ----------------------------------------------------------------------------- pickling
 
 
-def _rebuild_view(root: Any, offset: int, shape: Any, strides: Any, dtype: Any, write: bool) -> Any:
+def _rebuild_view(
+    root: Any, offset: int, shape: Any, strides: Any, dtype: Any, write: bool, cls: Any = None
+) -> Any:
     np = sys.modules.get("numpy") or importlib.import_module("numpy")
-    view = np.ndarray(shape=shape, dtype=dtype, buffer=root, offset=offset, strides=strides)
+    # A record-array or matrix view is made as one directly, so its base is the root too.
+    view = np.ndarray.__new__(
+        cls or np.ndarray, shape=shape, dtype=dtype, buffer=root, offset=offset, strides=strides
+    )
     if not write:
         view.flags.writeable = False
     return view
@@ -278,13 +304,62 @@ def _import_module(name: str) -> types.ModuleType:
     return importlib.import_module(name)
 
 
+# The namespace that persistent references of a group being loaded resolve in.
+_LIVE: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "persist_ext_live", default=None
+)
+
+
+def _references(live: Mapping[str, Any]) -> dict[int, tuple[Any, ...]]:
+    """Persistent ids of the live objects: each value, and the memory owner of an array."""
+    refs: dict[int, tuple[Any, ...]] = {}
+    np = sys.modules.get("numpy")
+    for name, value in live.items():
+        if isinstance(value, (_ATOMIC, _BY_REFERENCE)):
+            continue
+        refs.setdefault(id(value), ("name", name))
+        if np is not None and isinstance(value, np.ndarray) and value.base is not None:
+            root = _array_root(value)
+            if type(root) is np.ndarray and root.base is None:
+                layout = (root.dtype.str, root.shape, root.strides)
+                refs.setdefault(id(root), ("root", name, *layout))
+    return refs
+
+
+def _resolve(pid: Any) -> Any:
+    """The live object a persistent id names; refuse when it is gone or laid out otherwise."""
+    ns = _LIVE.get()
+    kind, name = pid[0], pid[1]
+    if ns is None or name not in ns:
+        raise pickle.UnpicklingError(f"the entry refers to variable {name!r}, which is not defined")
+    value = ns[name]
+    if kind == "name":
+        return value
+    np = sys.modules.get("numpy")
+    if kind == "root" and np is not None and isinstance(value, np.ndarray):
+        root = _array_root(value)
+        if type(root) is np.ndarray and (root.dtype.str, root.shape, root.strides) == tuple(
+            pid[2:5]
+        ):
+            return root
+    raise pickle.UnpicklingError(
+        f"variable {name!r} no longer shares the memory layout the entry's views were made on"
+    )
+
+
 class _SharingPickler(pickle.Pickler):
     """Pickle protocol 5 that keeps numpy views linked to their base and modules by name."""
 
     def __init__(self, file: Any, buffer_callback: Any, link_views: bool = True) -> None:
         super().__init__(file, protocol=5, buffer_callback=buffer_callback)
-        numpy_array = getattr(sys.modules.get("numpy"), "ndarray", None)
+        np: Any = sys.modules.get("numpy")
+        numpy_array = getattr(np, "ndarray", None)
         self._ndarray = numpy_array if link_views else None
+        # Views re-made on their base: plain arrays, and subclasses that are nothing but a
+        # different view of the same memory (no state of their own, unlike masked arrays).
+        self._views: tuple[Any, ...] = (
+            (numpy_array, np.recarray, np.matrix) if self._ndarray is not None else ()
+        )
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, types.ModuleType):
@@ -305,7 +380,7 @@ class _SharingPickler(pickle.Pickler):
                 fortran,
                 bool(obj.flags.writeable),
             )
-        if ndarray is not None and type(obj) is ndarray and obj.base is not None:
+        if ndarray is not None and type(obj) in self._views and obj.base is not None:
             root = _array_root(obj)
             if root is obj or root.base is not None or type(root) is not ndarray:
                 return NotImplemented
@@ -314,32 +389,102 @@ class _SharingPickler(pickle.Pickler):
             offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
             if offset < 0 or offset > root.nbytes:
                 return NotImplemented
-            return _rebuild_view, (
-                root,
-                offset,
-                obj.shape,
-                obj.strides,
-                obj.dtype,
-                bool(obj.flags.writeable),
-            )
+            view = (root, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+            if type(obj) is not ndarray:
+                return _rebuild_view, (*view, type(obj))
+            return _rebuild_view, view
         return NotImplemented
 
 
-def dumps_shared(value: Any, *, link_views: bool = True) -> tuple[bytes, list[pickle.PickleBuffer]]:
+class _LinkingPickler(_SharingPickler):
+    """:class:`_SharingPickler` that stores references to live objects instead of copies.
+
+    ``inner`` holds the ids of everything reachable inside the live objects: pickling one
+    of those by value would copy what the live variable holds, so it is noted in
+    ``copied`` (the caller refuses the group).
+    """
+
+    def __init__(
+        self,
+        file: Any,
+        buffer_callback: Any,
+        link_views: bool,
+        refs: dict[int, tuple[Any, ...]],
+        inner: set[int],
+    ) -> None:
+        super().__init__(file, buffer_callback, link_views)
+        self._refs = refs
+        self._inner = inner
+        self.copied = False
+
+    def persistent_id(self, obj: Any) -> Any:
+        ref = self._refs.get(id(obj))
+        if ref is None and id(obj) in self._inner and not isinstance(obj, _ATOMIC):
+            self.copied = True
+        return ref
+
+    def reducer_override(self, obj: Any) -> Any:
+        reduced = super().reducer_override(obj)
+        ndarray = self._ndarray
+        if (
+            reduced is NotImplemented
+            and ndarray is not None
+            and isinstance(obj, ndarray)
+            and obj.base is not None
+        ):
+            root = id(_array_root(obj))
+            if root in self._refs or root in self._inner:
+                self.copied = True  # a view of a live array that cannot be re-made on it
+        return reduced
+
+
+class _LinkingUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return _resolve(pid)
+
+
+def dumps_shared(
+    value: Any, *, link_views: bool = True, live: Mapping[str, Any] | None = None
+) -> tuple[bytes, list[pickle.PickleBuffer]]:
     """Pickle ``value`` keeping views linked and modules by name; large buffers out of band.
 
     With ``link_views=False`` arrays use numpy's own reduction (no copy on load; a view is
-    then stored as a copy of its data).
+    then stored as a copy of its data). ``live`` (name -> object) are stored as references
+    to those names, resolved by :func:`loads_shared` in the namespace it is given.
 
     Raises
     ------
+    SharedInputError
+        ``value`` holds an object found inside a ``live`` object, not the object itself.
     SerializationError
         Something inside ``value`` cannot be pickled (a lambda, a lock, an open file).
     """
     buffers: list[pickle.PickleBuffer] = []
     out = io.BytesIO()
     try:
-        _SharingPickler(out, buffers.append, link_views).dump(value)
+        if live:
+            refs = _references(live)
+            walker = _Walker(DEFAULT_BUDGET)
+            inner: set[int] = set()
+            for item in live.values():
+                inner |= walker.reach(item)
+            if walker.exhausted:
+                raise SharedInputError(
+                    f"its inputs {', '.join(sorted(live))} are too large to tell what it shares "
+                    "with them"
+                )
+            inner -= set(refs)
+            pickler = _LinkingPickler(out, buffers.append, link_views, refs, inner)
+            pickler.dump(value)
+            if pickler.copied:
+                raise SharedInputError(
+                    f"it keeps objects held inside {', '.join(sorted(live))}, which a restore "
+                    "would copy"
+                )
+        else:
+            _SharingPickler(out, buffers.append, link_views).dump(value)
+    except SharedInputError:
+        raise
     except Exception as exc:
         raise SerializationError(
             f"cannot pickle {type(exc).__name__}: {exc}", type_name=type(value).__name__
@@ -347,9 +492,20 @@ def dumps_shared(value: Any, *, link_views: bool = True) -> tuple[bytes, list[pi
     return out.getvalue(), buffers
 
 
-def loads_shared(data: bytes | memoryview, buffers: Iterable[Any] = ()) -> Any:
-    """Inverse of :func:`dumps_shared` (the data must come from an authenticated entry)."""
-    return pickle.loads(data, buffers=list(buffers))
+def loads_shared(
+    data: bytes | memoryview, buffers: Iterable[Any] = (), live: Mapping[str, Any] | None = None
+) -> Any:
+    """Inverse of :func:`dumps_shared` (the data must come from an authenticated entry).
+
+    ``live`` is the namespace that references to live variables resolve in (default: the
+    one :func:`load_groups` is loading into).
+    """
+    token = _LIVE.set(live) if live is not None else None
+    try:
+        return _LinkingUnpickler(io.BytesIO(data), buffers=list(buffers)).load()
+    finally:
+        if token is not None:
+            _LIVE.reset(token)
 
 
 class _Packed:
@@ -359,8 +515,13 @@ class _Packed:
     ``PickleBuffer`` so large arrays are written without a copy.
     """
 
-    def __init__(self, values: dict[str, Any], link_views: bool = True) -> None:
-        self.data, self.buffers = dumps_shared(values, link_views=link_views)
+    def __init__(
+        self,
+        values: dict[str, Any],
+        link_views: bool = True,
+        live: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.data, self.buffers = dumps_shared(values, link_views=link_views, live=live)
 
     def __reduce__(self) -> Any:
         return _unpack, (self.data, *self.buffers)
@@ -485,14 +646,21 @@ def save_groups(
     saved = SavedGroups()
     for index, group in enumerate(groups):
         key = f"{prefix}g{index}"
-        names = [n for n in group.names if n in values]
+        names = [n for n in group.names if n in values and n not in group.live]
+        live = {n: values[n] for n in group.live if n in values}
         if not names:
             continue
         try:
-            if len(names) == 1 and (_raw_array(values[names[0]]) or _arrow_exact(values[names[0]])):
+            if (
+                len(names) == 1
+                and not live
+                and (_raw_array(values[names[0]]) or _arrow_exact(values[names[0]]))
+            ):
                 info = store.set(key, values[names[0]], expire=expire, meta={"variables": names})
             else:
-                packed = _Packed({n: values[n] for n in names}, link_views=group.views)
+                packed = _Packed(
+                    {n: values[n] for n in names}, link_views=group.views or bool(live), live=live
+                )
                 info = store.set(
                     key, packed, expire=expire, meta={"variables": names, "group": True}
                 )
@@ -509,11 +677,17 @@ def save_groups(
 
 
 def load_groups(
-    store: KeyValueStore, keys: Mapping[str, str], *, mmap: bool = False
+    store: KeyValueStore,
+    keys: Mapping[str, str],
+    *,
+    mmap: bool = False,
+    live: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load the variables saved by :func:`save_groups` (``keys``: variable -> store key).
 
     Each entry is read once; variables of one group come back sharing their objects.
+    ``live`` is the namespace the group's references to live variables resolve in (a group
+    saved with :attr:`Group.live` names fails to load without it).
 
     Raises
     ------
@@ -524,13 +698,23 @@ def load_groups(
     for name, key in keys.items():
         by_key.setdefault(key, []).append(name)
     out: dict[str, Any] = {}
-    for key, names in by_key.items():
-        value = store.get(key, mmap=mmap)
-        if isinstance(value, dict) and (len(names) > 1 or names[0] in value):
-            for name in names:
-                out[name] = value[name]
-        elif len(names) == 1:
-            out[names[0]] = value
-        else:
-            raise KeyError(f"{key} does not hold the variables {', '.join(names)}")
+    token = _LIVE.set(live)
+    try:
+        for key, names in by_key.items():
+            _load_one(store, key, names, mmap, out)
+    finally:
+        _LIVE.reset(token)
     return out
+
+
+def _load_one(
+    store: KeyValueStore, key: str, names: list[str], mmap: bool, out: dict[str, Any]
+) -> None:
+    value = store.get(key, mmap=mmap)
+    if isinstance(value, dict) and (len(names) > 1 or names[0] in value):
+        for name in names:
+            out[name] = value[name]
+    elif len(names) == 1:
+        out[names[0]] = value
+    else:
+        raise KeyError(f"{key} does not hold the variables {', '.join(names)}")

@@ -40,6 +40,29 @@ SHARING_CHECKS = [
     "m is np",
 ]
 
+# Sharing across cells (PythonDataScienceHandbook 02.02): variables of later cells bind objects
+# of earlier ones; each restore must link to the live objects, not bring copies of them.
+ACROSS = [
+    "import numpy as np",
+    "N = 16",
+    CACHED + "grid = np.arange(N).reshape((4, -1))\ngrid",
+    CACHED + "upper, lower = np.vsplit(grid, [2])",
+    CACHED + "left, right = np.hsplit(grid, [2])\nleft",
+    CACHED + "a = [N]",
+    CACHED + "b = a",
+    CACHED + "c = a\nc.append(len(b))",
+    CACHED + "d = {'k': [N]}",
+    CACHED + "inner = d['k']",
+]
+ACROSS_CHECKS = [
+    "np.shares_memory(upper, left)",
+    "np.shares_memory(grid, right)",
+    "a is b is c",
+    "b",
+    "inner is d['k']",
+    "grid.sum()",
+]
+
 OUTPUTS = [
     "import pandas as pd",
     "ROWS = 3",
@@ -116,6 +139,7 @@ ERRORS_CHECKS = ["fine", "'fine' in dir()"]
 NOTEBOOKS = {
     "errors": (ERRORS, ERRORS_CHECKS, ("LIMIT = 2", "LIMIT = 3")),
     "sharing": (SHARING, SHARING_CHECKS, ("SIZE = 10", "SIZE = 12")),
+    "across": (ACROSS, ACROSS_CHECKS, ("N = 16", "N = 20")),
     "outputs": (OUTPUTS, OUTPUTS_CHECKS, ("ROWS = 3", "ROWS = 4")),
     "state": (STATE, STATE_CHECKS, ("SEED = 0", "SEED = 1")),
     "inputs": (INPUTS, INPUTS_CHECKS, ("thr = 2", "thr = 3")),

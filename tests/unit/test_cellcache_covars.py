@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from persist_ext._errors import SharedInputError
 from persist_ext.features._covars import (
     Group,
     dumps_shared,
@@ -97,6 +98,31 @@ def test_fortran_and_read_only_arrays_keep_their_layout_and_flags() -> None:
     assert back["col"].base is back["base"]
     assert not back["frozen"].flags.writeable
     assert back["alias"] is back["frozen"]
+
+
+def test_live_variables_are_referenced_not_stored() -> None:
+    grid, kept = np.arange(16.0).reshape(4, 4), [1]
+    values = {"grid": grid, "upper": grid[:2], "alias": kept, "kept": kept}
+    groups = group_variables(values, live=["grid", "kept"])
+    assert [g.live for g in groups] == [("grid",), ("kept",)]
+    store = MemoryStore()
+    saved = save_groups(store, "t/", values, groups)
+    assert sorted(saved.keys) == ["alias", "upper"]  # the live ones are not stored
+    live_grid, live_kept = np.arange(16.0).reshape(4, 4), [1]  # a fresh kernel's objects
+    back = load_groups(store, saved.keys, live={"grid": live_grid, "kept": live_kept})
+    assert back["alias"] is live_kept
+    assert back["upper"].base is live_grid.base and np.shares_memory(back["upper"], live_grid)
+    with pytest.raises(Exception, match="'grid', which is not defined"):
+        load_groups(store, saved.keys, live={"kept": live_kept})
+    with pytest.raises(Exception, match="memory layout"):
+        load_groups(store, saved.keys, live={"grid": np.ones((4, 4)), "kept": live_kept})
+
+
+def test_object_inside_a_live_variable_is_refused() -> None:
+    d = {"k": [1]}
+    values = {"d": d, "inner": d["k"]}
+    saved = save_groups(MemoryStore(), "t/", values, group_variables(values, live=["d"]))
+    assert isinstance(saved.failures["inner"], SharedInputError)
 
 
 def test_modules_are_kept_by_reference() -> None:

@@ -93,6 +93,46 @@ def test_mutated_input_keeps_its_older_aliases(shell, cache) -> None:
     assert shell.user_ns["kept"] is shell.user_ns["items"] == [1]
 
 
+def test_views_of_an_input_made_in_later_cells_stay_views_of_the_live_input(shell, cache) -> None:
+    # PythonDataScienceHandbook 02.02: grid in one cell, vsplit and hsplit in two more.
+    shell.user_ns["np"] = np
+    cells = ["upper, lower = np.vsplit(grid, [2])", "left, right = np.hsplit(grid, [2])"]
+    shell.run_cell("grid = np.arange(16).reshape((4, 4))")
+    for name, cell in zip("ab", cells):
+        run(cache, shell, cell, name=name)
+    shell.run_cell("grid = np.arange(16).reshape((4, 4))")  # a fresh kernel's grid
+    forget(shell, "upper", "lower", "left", "right")
+    for name, cell in zip("ab", cells):
+        assert run(cache, shell, cell, name=name)[0].hit
+    ns = shell.user_ns
+    assert np.shares_memory(ns["upper"], ns["left"]) and np.shares_memory(ns["grid"], ns["right"])
+    ns["upper"][0, 0] = -1
+    assert ns["grid"][0, 0] == ns["left"][0, 0] == -1
+
+
+def test_record_array_view_of_an_input_stays_a_view(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    make = "data = np.zeros(3, dtype=[('age', 'i4')])"
+    shell.run_cell(make)
+    run(cache, shell, "rec = data.view(np.recarray)")
+    shell.run_cell(make)
+    forget(shell, "rec")
+    assert run(cache, shell, "rec = data.view(np.recarray)")[0].hit
+    rec = shell.user_ns["rec"]
+    assert type(rec) is np.recarray and rec.base is shell.user_ns["data"]
+
+
+def test_object_held_inside_an_input_makes_the_cell_run(shell, cache) -> None:
+    # A restore would bind a copy where a run binds the input's own list: the cell runs.
+    shell.user_ns["d"] = {"k": [1]}
+    result, _ = run(cache, shell, "inner = d['k']")
+    assert result.manifest is not None and result.manifest.mode == "run"
+    assert "held inside d" in result.manifest.run_reason
+    shell.user_ns["d"] = {"k": [1]}
+    result, _ = run(cache, shell, "inner = d['k']")
+    assert not result.hit and shell.user_ns["inner"] is shell.user_ns["d"]["k"]
+
+
 def test_numpy_view_is_restored_linked_to_its_base(shell, cache) -> None:
     shell.user_ns["np"] = np
     cell = "base = np.zeros(10)\nview = base[2:6]"

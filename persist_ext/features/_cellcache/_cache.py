@@ -21,7 +21,12 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarning
+from ..._errors import (
+    CellCacheWarning,
+    CellRaisedError,
+    SharedInputError,
+    UnstorableVariableWarning,
+)
 from ..._format import format_ago, format_duration
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
@@ -345,7 +350,7 @@ class CellCache:
             problem = reimport(manifest.modules)
             if problem:
                 return problem
-            values = load_groups(self.store, manifest.variables, mmap=options.mmap)
+            values = load_groups(self.store, manifest.variables, mmap=options.mmap, live=ns)
             outputs = self._outputs(manifest)
         except Exception as exc:
             if f"{manifest.entry_prefix}manifest" not in self.store:
@@ -512,7 +517,10 @@ class CellCache:
         manifest.notes = effects.notes
         if outcome.has_result:
             values[RESULT] = outcome.result
-        groups = self._groups(shell, values, before, code, mutated)
+        unchanged = {
+            v for v in key.fingerprints if v not in mutated and v in ns and before.get(v) is ns[v]
+        }
+        groups = self._groups(shell, values, before, code, mutated, unchanged)
         stored_values = {n: ns.get(n, values.get(n)) for g in groups for n in g.names}
         if RESULT in values:
             stored_values[RESULT] = values[RESULT]
@@ -527,12 +535,15 @@ class CellCache:
         before: dict[str, Any],
         code: CellCode,
         mutated: list[str],
+        unchanged: set[str],
     ) -> list[Any]:
         """Groups of variables sharing objects that include something the cell changed.
 
         Besides the changed variables, the candidates are the names the cell read (a new
         variable may share objects with them) and, when the cell mutated an input, every
-        data variable of the namespace (an older alias of the mutated object).
+        data variable of the namespace (an older alias of the mutated object). Inputs
+        ``unchanged`` (fingerprinted before and after the run) are kept live: a hit links
+        the restored variables to their objects instead of replacing them.
         """
         ns = shell.user_ns
         hidden = getattr(shell, "user_ns_hidden", {})
@@ -547,7 +558,7 @@ class CellCache:
             if isinstance(value, io.IOBase):
                 continue
             candidates[var] = value
-        groups = group_variables(candidates)
+        groups = group_variables(candidates, live=unchanged - set(values))
         return [g for g in groups if any(n in values for n in g.names)]
 
     def _write_run_mode(self, manifest: Manifest, options: CellOptions, replace: bool) -> bool:
@@ -635,14 +646,23 @@ class CellCache:
                 f"{exc}); the cell ran but is not cached.",
             )
             return False
-        quiet = {v for v in failures if v == RESULT or callable(values.get(v))}
+        quiet = {
+            v
+            for v, exc in failures.items()
+            if v == RESULT or callable(values.get(v)) or isinstance(exc, SharedInputError)
+        }
         if failures and quiet == set(failures):
             # Functions made by assignment (lambdas) are code and an unpicklable result
             # (``d.keys()``) is only shown: nothing the user did wrong, so no warning; the
             # cell simply runs next time, as %persist list and why say.
             names = sorted("its result" if v == RESULT else v for v in quiet)
+            shared = [exc for exc in failures.values() if isinstance(exc, SharedInputError)]
             manifest.mode = "run"
-            manifest.run_reason = f"{', '.join(names)} cannot be stored (code, not data)"
+            manifest.run_reason = (
+                str(shared[0])
+                if shared
+                else f"{', '.join(names)} cannot be stored (code, not data)"
+            )
             manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
             manifest.outputs_key = ""
             return self._write_run_mode(manifest, options, replace)

@@ -1,0 +1,644 @@
+"""``python -m benchmarks.corpus``: real public notebooks, plain and with ``%%persist`` on every cell.
+
+Each notebook of :data:`CORPUS` (public repositories at pinned commits) is read from a git
+directory (``--mirror``: a folder holding ``owner+name/repo`` bare clones, or ``owner+name``
+clones; missing ones are cloned from GitHub into ``--scratch``), stripped of the cells that need
+the network, a shell or a stopwatch (``!cmd``, ``%timeit``, downloads), and run in a fresh
+kernel in a scratch folder (with the repository's data files beside it), six times:
+
+1. plain, twice (what differs between the two plain runs is nondeterministic and left out of
+   every comparison: unseeded random numbers, timings, addresses);
+2. ``%%persist`` on every cell, cold (empty store), then warm (fresh kernel, same store);
+3. one early integer literal edited (+1), plain and under ``%%persist`` (same store as 2).
+
+After the last cell a probe prints a fingerprint of the namespace (every variable's value,
+with exact equality for numpy arrays and pandas objects; which names are the same object, which
+arrays share memory, which objects hold another variable; whether instances of notebook
+classes are instances of the live class) and of global state (RNG states, rcParams, pandas
+options, display precision, cwd, ``sys.path``, environment, open figures). A *silent difference*
+is a cell output or a probed value of a run under ``%%persist`` that differs from the plain run
+of the same code while the two plain runs agree. A *new failure* is a cell that raises only
+under ``%%persist``; a *hang* is a run that exceeds ``--timeout`` or whose kernel dies.
+
+Nothing here is part of the test suite: the notebooks are fetched, never committed, and the
+times are those of a shared machine. ``benchmarks/README.md`` has the numbers of the last run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import json
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# (repository, pinned commit, folder of the notebooks, data folder copied beside them, notebooks)
+CORPUS: list[tuple[str, str, str, str, list[str]]] = [
+    (
+        "jakevdp/PythonDataScienceHandbook",
+        "d66231454ef753818dc9213c9b5942e067266966",
+        "notebooks",
+        "notebooks/data",
+        [
+            "02.01-Understanding-Data-Types.ipynb",
+            "02.02-The-Basics-Of-NumPy-Arrays.ipynb",
+            "02.03-Computation-on-arrays-ufuncs.ipynb",
+            "02.04-Computation-on-arrays-aggregates.ipynb",
+            "02.05-Computation-on-arrays-broadcasting.ipynb",
+            "02.06-Boolean-Arrays-and-Masks.ipynb",
+            "02.07-Fancy-Indexing.ipynb",
+            "02.08-Sorting.ipynb",
+            "02.09-Structured-Data-NumPy.ipynb",
+            "03.01-Introducing-Pandas-Objects.ipynb",
+            "03.02-Data-Indexing-and-Selection.ipynb",
+            "03.03-Operations-in-Pandas.ipynb",
+            "03.04-Missing-Values.ipynb",
+            "03.05-Hierarchical-Indexing.ipynb",
+            "03.06-Concat-And-Append.ipynb",
+            "03.07-Merge-and-Join.ipynb",
+            "03.08-Aggregation-and-Grouping.ipynb",
+            "03.10-Working-With-Strings.ipynb",
+            "03.12-Performance-Eval-and-Query.ipynb",
+            "04.01-Simple-Line-Plots.ipynb",
+            "04.02-Simple-Scatter-Plots.ipynb",
+            "04.05-Histograms-and-Binnings.ipynb",
+            "04.08-Multiple-Subplots.ipynb",
+            "04.11-Settings-and-Stylesheets.ipynb",
+            "05.02-Introducing-Scikit-Learn.ipynb",
+            "05.04-Feature-Engineering.ipynb",
+            "05.06-Linear-Regression.ipynb",
+        ],
+    ),
+    (
+        "ageron/handson-ml2",
+        "1e2115277b50f6c584cd668fa30e3af309a5b136",
+        "",
+        "",
+        [
+            "tools_numpy.ipynb",
+            "tools_pandas.ipynb",
+            "math_linear_algebra.ipynb",
+            "04_training_linear_models.ipynb",
+            "06_decision_trees.ipynb",
+        ],
+    ),
+    (
+        "rasbt/python-machine-learning-book-3rd-edition",
+        "bf62496f44a92a21d23250d5ed13d2d2e617e0e2",
+        "ch03",
+        "",
+        ["ch03.ipynb"],
+    ),
+]
+
+# Cells dropped before running: they need a shell, the network, a stopwatch or a human.
+_DROP = re.compile(
+    r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
+    r"|urlopen|urlretrieve|requests\.get|fetch_|load_dataset|datareader|DataReader"
+    r"|read_\w+\(\s*['\"]https?:|\binput\(|^\s*\w[\w.]*\?\s*$|^\s*\?|%load\b|%run\b",
+    re.M,
+)
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_NOTICE = re.compile(r"^persist: .*\n?|^.*(CellCacheWarning|UnstorableVariableWarning).*\n?", re.M)
+
+PROBE = r"""
+def __corpus_probe():
+    import hashlib, json, os, sys, types
+    shell = get_ipython()
+    ns, hidden = shell.user_ns, shell.user_ns_hidden
+    np = sys.modules.get("numpy")
+    pd = sys.modules.get("pandas")
+
+    def digest(data):
+        return hashlib.sha1(data).hexdigest()[:16]
+
+    def name_of(t):
+        return f"{t.__module__}.{t.__qualname__}"
+
+    def canon(v, depth=0):
+        if depth > 5:
+            return "<deep>"
+        t = type(v)
+        if v is None or t in (bool, int, complex, str, bytes):
+            return repr(v)[:2000]
+        if t is float:
+            return repr(v)
+        if isinstance(v, (types.ModuleType,)):
+            return f"module {v.__name__}"
+        if isinstance(v, (types.FunctionType, types.BuiltinFunctionType, type, types.MethodType)):
+            return f"{t.__name__} {getattr(v, '__qualname__', '?')}"
+        if np is not None and isinstance(v, np.ndarray):
+            head = f"{name_of(t)} {v.dtype} {v.shape} {v.flags['WRITEABLE']}"
+            if isinstance(v, np.ma.MaskedArray):
+                return head + " data " + canon(v.data, depth + 1) + " mask " + canon(
+                    np.ma.getmaskarray(v), depth + 1) + " fill " + repr(v.fill_value)
+            if v.dtype.hasobject:
+                return head + " " + canon(v.tolist(), depth + 1)
+            return head + " " + digest(np.ascontiguousarray(v).tobytes())
+        if np is not None and isinstance(v, np.generic):
+            return f"{name_of(t)} {v!r}"
+        if pd is not None and isinstance(v, pd.Index):
+            parts = [name_of(t), str(v.dtype), repr(v.names), repr(getattr(v, "freqstr", None))]
+            if isinstance(v, pd.MultiIndex):
+                parts += [canon(list(lvl), depth + 1) for lvl in v.levels]
+                parts.append(canon(np.asarray(v.codes), depth + 1))
+            else:
+                parts.append(canon(np.asarray(v), depth + 1))
+            return " ".join(parts)
+        if pd is not None and isinstance(v, pd.Series):
+            return " ".join([name_of(t), repr(v.name), str(v.dtype), canon(v.index, depth + 1),
+                             canon(v.to_numpy(), depth + 1), repr(v.attrs)])
+        if pd is not None and isinstance(v, pd.DataFrame):
+            return " ".join([name_of(t), canon(v.index, depth + 1), canon(v.columns, depth + 1),
+                             repr(list(map(str, v.dtypes))), repr(v.attrs)]
+                            + [canon(v.iloc[:, i].to_numpy(), depth + 1)
+                               for i in range(v.shape[1])])
+        if isinstance(v, (list, tuple)):
+            return f"{name_of(t)}[" + ",".join(canon(x, depth + 1) for x in v[:500]) + f"]{len(v)}"
+        if isinstance(v, (set, frozenset)):
+            return f"{name_of(t)}{{" + ",".join(sorted(canon(x, depth + 1) for x in v)) + "}"
+        if isinstance(v, dict):
+            items = list(v.items())[:500]
+            return f"{name_of(t)}{{" + ",".join(
+                f"{canon(k, depth + 1)}:{canon(x, depth + 1)}" for k, x in items) + "}"
+        module = t.__module__ or ""
+        if module.startswith("matplotlib"):
+            if hasattr(v, "get_size_inches"):
+                return f"{name_of(t)} {v.get_size_inches().tolist()} axes={len(v.axes)}"
+            if hasattr(v, "get_xlim"):
+                return (f"{name_of(t)} {v.get_xlim()} {v.get_ylim()} {v.get_title()!r} "
+                        f"lines={len(v.lines)}")
+            return name_of(t)
+        if hasattr(v, "get_params") and hasattr(v, "fit"):
+            try:
+                fitted = {k: x for k, x in vars(v).items() if k.endswith("_")}
+                return f"{name_of(t)} {canon(v.get_params(deep=False), depth + 1)} {canon(fitted, depth + 1)}"
+            except Exception:
+                pass
+        state = getattr(v, "__dict__", None)
+        if isinstance(state, dict) and depth < 3:
+            return f"{name_of(t)} " + canon(state, depth + 1)
+        return _ADDR.sub("0x", f"{name_of(t)} {repr(v)[:500]}")
+
+    import re
+    _ADDR = re.compile(r"0x[0-9a-fA-F]+")
+    names = sorted(
+        k for k, v in ns.items()
+        if not k.startswith("_") and not (k in hidden and hidden[k] is v)
+        and k not in ("In", "Out", "exit", "quit", "get_ipython")
+    )
+    values = {}
+    for k in names:
+        try:
+            values[k] = canon(ns[k])
+        except Exception as exc:
+            values[k] = f"<probe failed: {type(exc).__name__}>"
+    ident = []
+    objs = {id(ns[k]): k for k in reversed(names)}
+    for k in names:
+        v = ns[k]
+        if isinstance(v, (int, float, str, bool, types.ModuleType, type, types.FunctionType)) or v is None:
+            continue
+        if objs.get(id(v)) != k:
+            ident.append(f"{k} is {objs[id(v)]}")
+        children = []
+        if isinstance(v, (list, tuple)):
+            children = [(f"[{i}]", x) for i, x in enumerate(v[:50])]
+        elif isinstance(v, dict):
+            children = [(f"[{i}]", x) for i, x in enumerate(list(v.values())[:50])]
+        for attr in ("base", "figure", "axes", "estimator", "best_estimator_", "steps"):
+            try:
+                got = getattr(v, attr, None)
+            except Exception:
+                got = None
+            if got is not None and not isinstance(got, (int, float, str, bool)):
+                children.append((f".{attr}", got))
+        if np is not None and isinstance(v, np.ndarray) and v.base is not None:
+            base = v.base
+            while isinstance(getattr(base, "base", None), np.ndarray):
+                base = base.base
+            children.append((".base*", base))
+        for label, child in children:
+            other = objs.get(id(child))
+            if other is not None and other != k:
+                ident.append(f"{k}{label} is {other}")
+        cls = type(v)
+        if cls.__module__ == "__main__":
+            live = ns.get(cls.__name__)
+            ident.append(f"{k} instance of live {cls.__name__}: {isinstance(v, live) if isinstance(live, type) else None}")
+    if np is not None:
+        arrays = [k for k in names if type(ns[k]) is np.ndarray and ns[k].size][:150]
+        for i, a in enumerate(arrays):
+            for b in arrays[i + 1:]:
+                if np.may_share_memory(ns[a], ns[b]):
+                    ident.append(f"{a} shares memory with {b}")
+    state = {"cwd": os.path.basename(os.getcwd()), "sys.path": repr([p for p in sys.path if "persist" not in p][:3])}
+    state["env"] = digest(repr(sorted((k, v) for k, v in os.environ.items() if k.startswith(("CORPUS", "MPL", "PANDAS")))).encode())
+    if np is not None:
+        st = np.random.get_state()
+        state["numpy.random"] = digest(st[1].tobytes() + repr(st[2:]).encode())
+    import random
+    state["random"] = digest(repr(random.getstate()).encode())
+    mpl = sys.modules.get("matplotlib")
+    if mpl is not None:
+        state["rcParams"] = digest(repr(sorted((k, repr(v)) for k, v in mpl.rcParams.items())).encode())
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            state["figures"] = repr(len(plt.get_fignums()))
+    if pd is not None:
+        try:
+            state["pandas.options"] = digest(repr(pd.options.display.__dict__).encode()) + repr(
+                [pd.get_option(o) for o in ("display.max_rows", "display.precision", "mode.chained_assignment")])
+        except Exception:
+            pass
+    fmt = shell.display_formatter.formatters["text/plain"]
+    state["precision"] = repr(fmt.float_precision)
+    print("__CORPUS_PROBE__" + json.dumps({"values": values, "ident": sorted(ident), "state": state}))
+
+__corpus_probe()
+del __corpus_probe
+"""
+
+
+@dataclass
+class Run:
+    """One execution of a notebook variant."""
+
+    cells: list[list[str]] = field(default_factory=list)  # normalized outputs per cell
+    errors: list[bool] = field(default_factory=list)  # the cell raised
+    durations: list[float] = field(default_factory=list)
+    restored: int = 0
+    probe: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # sum of cell execution times
+    failure: str = ""  # timeout or dead kernel
+
+
+def _git(mirror: Path, *args: str) -> bytes:
+    return subprocess.run(
+        ["git", "--git-dir", str(mirror), *args], check=True, capture_output=True
+    ).stdout
+
+
+def locate(repo: str, mirrors: Iterable[Path], scratch: Path) -> Path:
+    """A git directory holding ``repo``: a local mirror, else a clone into ``scratch``."""
+    slug = repo.replace("/", "+")
+    for root in mirrors:
+        for candidate in (root / slug / "repo", root / slug / ".git", root / slug):
+            if (candidate / "HEAD").exists() or (candidate / "objects").is_dir():
+                return candidate
+    target = scratch / "clones" / slug
+    if not target.exists():
+        subprocess.run(
+            ["git", "clone", "--bare", f"https://github.com/{repo}", str(target)], check=True
+        )
+    return target
+
+
+def _png_size(data: str) -> str:
+    import base64
+
+    raw = base64.b64decode(data[:64])
+    if raw[:8] == b"\x89PNG\r\n\x1a\n":
+        width, height = struct.unpack(">II", raw[16:24])
+        return f"{width}x{height}"
+    return "?"
+
+
+def prepare(sources: list[str]) -> list[str]:
+    """Code cells the corpus runs (cells needing a shell, the network or a stopwatch dropped)."""
+    return [s for s in sources if s.strip() and not _DROP.search(s)]
+
+
+def find_edit(sources: list[str]) -> tuple[int, str, str] | None:
+    """The first integer literal ≥ 2 assigned in the first half of the notebook: (cell, old, new)."""
+    for index, source in enumerate(sources[: max(2, len(sources) // 2)]):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Assign):
+                continue
+            for const in ast.walk(node.value):
+                if (
+                    isinstance(const, ast.Constant)
+                    and type(const.value) is int
+                    and const.value >= 2
+                ):
+                    lines = source.splitlines(keepends=True)
+                    line = lines[const.lineno - 1]
+                    start, end = const.col_offset, const.end_col_offset
+                    lines[const.lineno - 1] = line[:start] + str(const.value + 1) + line[end:]
+                    return index, source, "".join(lines)
+    return None
+
+
+def build(sources: list[str], cached: bool) -> Any:
+    import nbformat
+
+    cells = ["%load_ext persist_ext" if cached else "pass"]
+    for source in sources:
+        if cached and not source.lstrip().startswith("%%"):
+            cells.append("%%persist\n" + source)
+        else:
+            cells.append(source)
+    cells.append(PROBE)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(s) for s in cells]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return notebook
+
+
+def _normalize(text: str) -> str:
+    return _ADDRESS.sub("0x", _NOTICE.sub("", text))
+
+
+def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
+    from nbclient import NotebookClient
+
+    notebook = build(sources, cached)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+        record_timing=True,
+    )
+    run = Run()
+    started = time.monotonic()
+    try:
+        client.execute()
+    except Exception as exc:  # a timeout or a dead kernel: a hang
+        run.failure = f"{type(exc).__name__}: {str(exc)[:200]}"
+    run.seconds = 0.0
+    for cell in notebook.cells[1:-1]:
+        parts: list[str] = []
+        raised = False
+        for output in cell.get("outputs", []):
+            kind = output.output_type
+            if kind == "stream":
+                if "persist: restored" in output.text:
+                    run.restored += 1
+                text = _normalize(output.text)
+                if text.strip():
+                    parts.append(f"{output.name}:{text}")
+            elif kind == "error":
+                raised = True
+                parts.append(f"error:{output.ename}:{_normalize(output.evalue)}")
+            else:
+                data = output.get("data", {})
+                images = [
+                    f"{m}:{_png_size(data[m]) if m == 'image/png' else ''}"
+                    for m in sorted(data)
+                    if m.startswith("image/")
+                ]
+                others = sorted(m for m in data if not m.startswith("image/") and m != "text/plain")
+                parts.append(f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''))}")
+        run.cells.append(parts)
+        run.errors.append(raised)
+        timing = cell.get("metadata", {}).get("execution", {})
+        try:
+            begin = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            run.durations.append((end - begin).total_seconds())
+        except (KeyError, ValueError):
+            run.durations.append(0.0)
+    run.seconds = sum(run.durations) or (time.monotonic() - started)
+    for output in notebook.cells[-1].get("outputs", []):
+        if output.output_type == "stream" and "__CORPUS_PROBE__" in output.text:
+            payload = output.text.split("__CORPUS_PROBE__", 1)[1]
+            run.probe = json.loads(payload.splitlines()[0])
+    if not run.probe and not run.failure:
+        run.failure = "probe missing: " + repr(notebook.cells[-1].get("outputs", [])[:1])[:300]
+    return run
+
+
+def _probe_items(probe: dict[str, Any]) -> dict[str, str]:
+    items = {f"var {k}": v for k, v in probe.get("values", {}).items()}
+    items.update({f"state {k}": v for k, v in probe.get("state", {}).items()})
+    for line in probe.get("ident", []):
+        items[f"ident {line}"] = "yes"
+    return items
+
+
+def compare(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
+    """Silent differences of ``other`` against ``plain`` (where ``noise`` agrees with plain)."""
+    found = []
+    for index, (want, got) in enumerate(zip(plain.cells, other.cells)):
+        if want != got and plain.cells[index] == noise.cells[index]:
+            if other.errors[index] and not plain.errors[index]:
+                continue  # counted as a new failure
+            found.append(
+                f"{label} cell {index + 1} outputs: plain {str(want)[:300]!r} vs {str(got)[:300]!r}"
+            )
+    a, b, c = _probe_items(plain.probe), _probe_items(noise.probe), _probe_items(other.probe)
+    for key in sorted(set(a) | set(c)):
+        if a.get(key) != c.get(key) and a.get(key) == b.get(key):
+            found.append(
+                f"{label} {key}: plain {str(a.get(key))[:200]!r} vs {str(c.get(key))[:200]!r}"
+            )
+    return found
+
+
+def new_failures(plain: Run, other: Run, label: str) -> list[str]:
+    return [
+        f"{label} cell {i + 1}: {' '.join(other.cells[i])[:300]}"
+        for i in range(min(len(plain.errors), len(other.errors)))
+        if other.errors[i] and not plain.errors[i]
+    ]
+
+
+def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, Any]:
+    """Run one notebook's six variants; a JSON-able summary."""
+    name, _folder, data_dir, sources, scratch, timeout = job
+    work = Path(scratch) / "runs" / name.replace("/", "_")
+    shutil.rmtree(work, ignore_errors=True)
+    result: dict[str, Any] = {"notebook": name, "cells": len(sources)}
+    try:
+        dirs = {}
+        for variant in ("plain", "noise", "cached", "plain_edit"):
+            d = work / variant
+            shutil.copytree(data_dir, d / "data") if data_dir else d.mkdir(parents=True)
+            d.mkdir(parents=True, exist_ok=True)
+            dirs[variant] = d
+        edit = find_edit(sources)
+        edited = list(sources)
+        if edit is not None:
+            edited[edit[0]] = edit[2]
+            result["edit"] = (
+                f"cell {edit[0] + 1}: {edit[1].strip()[:60]!r} -> {edit[2].strip()[:60]!r}"
+            )
+        plain = execute(sources, False, dirs["plain"], timeout)
+        noise = execute(sources, False, dirs["noise"], timeout)
+        cold = execute(sources, True, dirs["cached"], timeout)
+        warm = execute(sources, True, dirs["cached"], timeout)
+        plain_edit = execute(edited, False, dirs["plain_edit"], timeout)
+        cached_edit = execute(edited, True, dirs["cached"], timeout)
+        runs = {
+            "plain": plain,
+            "noise": noise,
+            "cold": cold,
+            "warm": warm,
+            "plain_edit": plain_edit,
+            "cached_edit": cached_edit,
+        }
+        result["hangs"] = [f"{k}: {r.failure}" for k, r in runs.items() if r.failure]
+        silent = compare(plain, noise, cold, "cold") + compare(plain, noise, warm, "warm")
+        # After the edit the plain run has no twin: what was nondeterministic in the original
+        # notebook is taken as nondeterministic after the edit too.
+        silent += compare(plain_edit, _mask_like(plain_edit, plain, noise), cached_edit, "edited")
+        result["silent"] = silent
+        result["new_failures"] = (
+            new_failures(plain, cold, "cold")
+            + new_failures(plain, warm, "warm")
+            + new_failures(plain_edit, cached_edit, "edited")
+        )
+        result["plain_errors"] = sum(plain.errors)
+        result["restored_warm"] = warm.restored
+        result["restored_edit"] = cached_edit.restored
+        result["seconds"] = {k: round(r.seconds, 3) for k, r in runs.items()}
+    except Exception:
+        result["crash"] = traceback.format_exc()[-2000:]
+    return result
+
+
+def _mask_like(target: Run, plain: Run, noise: Run) -> Run:
+    """``target`` with the cells and values where the two original plain runs differ blanked.
+
+    The edited plain run has no twin; a cell or value that was nondeterministic in the original
+    notebook is taken as nondeterministic after the edit too.
+    """
+    masked = Run(
+        cells=list(target.cells),
+        errors=list(target.errors),
+        probe=json.loads(json.dumps(target.probe)),
+    )
+    for index in range(min(len(plain.cells), len(masked.cells))):
+        if plain.cells[index] != noise.cells[index]:
+            masked.cells[index] = ["<nondeterministic>"]
+    a, b = plain.probe, noise.probe
+    for section in ("values", "state"):
+        for key in set(a.get(section, {})) | set(b.get(section, {})):
+            if a.get(section, {}).get(key) != b.get(section, {}).get(key):
+                masked.probe.setdefault(section, {})[key] = "<nondeterministic>"
+    ident_a, ident_b = set(a.get("ident", [])), set(b.get("ident", []))
+    masked.probe["ident"] = sorted(set(masked.probe.get("ident", [])) - (ident_a ^ ident_b))
+    return masked
+
+
+def load_corpus(
+    mirrors: list[Path], scratch: Path, only: list[str]
+) -> list[tuple[str, str, str, list[str]]]:
+    import nbformat
+
+    jobs = []
+    for repo, commit, folder, data, names in CORPUS:
+        git_dir = locate(repo, mirrors, scratch)
+        data_dir = ""
+        if data:
+            target = scratch / "data" / repo.replace("/", "+")
+            if not target.exists():
+                target.mkdir(parents=True)
+                archive = _git(git_dir, "archive", "--format=tar", commit, data)
+                subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+            data_dir = str(target / data)
+        for name in names:
+            label = f"{repo.split('/')[1]}/{folder + '/' if folder and folder != 'notebooks' else ''}{name}"
+            if only and not any(o in label for o in only):
+                continue
+            path = f"{folder}/{name}" if folder else name
+            text = _git(git_dir, "show", f"{commit}:{path}").decode()
+            notebook = nbformat.reads(text, as_version=4)
+            sources = prepare([c.source for c in notebook.cells if c.cell_type == "code"])
+            jobs.append((label, folder, data_dir, sources))
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus", description=__doc__)
+    parser.add_argument(
+        "--mirror", action="append", type=Path, default=[], help="folder of git mirrors"
+    )
+    parser.add_argument("--scratch", type=Path, default=Path("/tmp/corpus"))
+    parser.add_argument("--jobs", "-j", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per cell")
+    parser.add_argument("--json", type=Path, help="write the per-notebook results here")
+    parser.add_argument(
+        "only", nargs="*", help="run only notebooks whose name contains one of these"
+    )
+    args = parser.parse_args(argv)
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    corpus = load_corpus(args.mirror, args.scratch, args.only)
+    jobs = [
+        (label, folder, data, sources, str(args.scratch), args.timeout)
+        for label, folder, data, sources in corpus
+    ]
+    results = []
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for result in pool.map(run_notebook, jobs):
+            results.append(result)
+            _print_one(result)
+            sys.stdout.flush()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    print(summary(results))
+    return 0
+
+
+def _print_one(result: dict[str, Any]) -> None:
+    out = io.StringIO()
+    if "crash" in result:
+        print(f"## {result['notebook']}: runner crashed\n{result['crash']}", file=out)
+    else:
+        s = result["seconds"]
+        print(
+            f"## {result['notebook']}: {result['cells']} cells, restored warm {result['restored_warm']}, "
+            f"silent {len(result['silent'])}, new failures {len(result['new_failures'])}, "
+            f"hangs {len(result['hangs'])}; plain {s['plain']:.2f}s cold {s['cold']:.2f}s warm {s['warm']:.2f}s "
+            f"edit {s['plain_edit']:.2f}/{s['cached_edit']:.2f}s; {result.get('edit', 'no edit')}",
+            file=out,
+        )
+        for line in result["silent"] + result["new_failures"] + result["hangs"]:
+            print("   ", line, file=out)
+    print(out.getvalue(), end="")
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    done = [r for r in results if "crash" not in r]
+    speed = [r["seconds"]["plain"] / r["seconds"]["warm"] for r in done if r["seconds"]["warm"] > 0]
+    cold = [r["seconds"]["cold"] / r["seconds"]["plain"] for r in done if r["seconds"]["plain"] > 0]
+    lines = [
+        f"notebooks {len(results)} (runner crashes {len(results) - len(done)}), "
+        f"cells {sum(r['cells'] for r in done)}",
+        f"restored warm {sum(r['restored_warm'] for r in done)}, after edit {sum(r['restored_edit'] for r in done)}",
+        f"silent differences {sum(len(r['silent']) for r in done)}, "
+        f"new failures {sum(len(r['new_failures']) for r in done)}, hangs {sum(len(r['hangs']) for r in done)}",
+    ]
+    if speed:
+        lines.append(
+            f"warm speedup (plain/warm) median {statistics.median(speed):.2f}x worst {min(speed):.2f}x; "
+            f"cold overhead (cold/plain) median {statistics.median(cold):.2f}x worst {max(cold):.2f}x"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
