@@ -105,7 +105,8 @@ def test_views_of_an_input_made_in_later_cells_stay_views_of_the_live_input(shel
     for name, cell in zip("ab", cells):
         assert run(cache, shell, cell, name=name)[0].hit
     ns = shell.user_ns
-    assert np.shares_memory(ns["upper"], ns["left"]) and np.shares_memory(ns["grid"], ns["right"])
+    assert np.shares_memory(ns["upper"], ns["left"])
+    assert np.shares_memory(ns["grid"], ns["right"])
     ns["upper"][0, 0] = -1
     assert ns["grid"][0, 0] == ns["left"][0, 0] == -1
 
@@ -119,18 +120,21 @@ def test_record_array_view_of_an_input_stays_a_view(shell, cache) -> None:
     forget(shell, "rec")
     assert run(cache, shell, "rec = data.view(np.recarray)")[0].hit
     rec = shell.user_ns["rec"]
-    assert type(rec) is np.recarray and rec.base is shell.user_ns["data"]
+    assert type(rec) is np.recarray
+    assert rec.base is shell.user_ns["data"]
 
 
 def test_object_held_inside_an_input_makes_the_cell_run(shell, cache) -> None:
     # A restore would bind a copy where a run binds the input's own list: the cell runs.
     shell.user_ns["d"] = {"k": [1]}
     result, _ = run(cache, shell, "inner = d['k']")
-    assert result.manifest is not None and result.manifest.mode == "run"
+    assert result.manifest is not None
+    assert result.manifest.mode == "run"
     assert "held inside d" in result.manifest.run_reason
     shell.user_ns["d"] = {"k": [1]}
     result, _ = run(cache, shell, "inner = d['k']")
-    assert not result.hit and shell.user_ns["inner"] is shell.user_ns["d"]["k"]
+    assert not result.hit
+    assert shell.user_ns["inner"] is shell.user_ns["d"]["k"]
 
 
 def test_numpy_view_is_restored_linked_to_its_base(shell, cache) -> None:
