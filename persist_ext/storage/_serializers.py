@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InvalidArgumentError, SerializationError
+from ._previews import array_range, thumbnail
 
 __all__ = [
     "Serializer",
@@ -521,8 +522,10 @@ def summarize(value: Any) -> dict[str, Any]:
 
     Keys: ``type`` always; ``shape`` and ``dtype`` for arrays and frames (frames also get
     ``columns`` and ``head``, their first rows in pandas' "split" JSON); ``len`` for
-    sized containers; ``repr``, at most 120 characters (never fails: a broken ``__repr__``
-    gives ``"<unrepresentable ...>"``).
+    sized containers; ``min``, ``max`` and ``stats`` for numeric arrays and ``thumbnail``
+    (a small PNG data URI) for images and recorded outputs showing one (see
+    :mod:`._previews`); ``repr``, at most 120 characters (never fails: a broken
+    ``__repr__`` gives ``"<unrepresentable ...>"``).
 
     >>> summarize([1, 2, 3])
     {'type': 'list', 'len': 3, 'repr': '[1, 2, 3]'}
@@ -538,6 +541,11 @@ def summarize(value: Any) -> dict[str, Any]:
             out["columns"] = [str(c) for c in list(getattr(value, "columns", []))[:20]]
     elif isinstance(value, (str, bytes, bytearray, list, tuple, dict, set, frozenset)):
         out["len"] = len(value)
+    # Preview facts (array range, image thumbnail): bounded cost, see _previews.
+    out.update(array_range(value))
+    image = thumbnail(value)
+    if image is not None:
+        out["thumbnail"] = image
     if "columns" in out:
         out["head"] = _frame_head(value)
     try:

@@ -40,6 +40,13 @@ export function Preview(props: { entry: IEntrySummary }): JSX.Element {
       facts.push(`${name} ${summary[name]}`);
     }
   }
+  if (summary.nan === true) {
+    facts.push('has NaN');
+  }
+  // "sampled" ranges come from blocks spread over a large array, not every element.
+  if (typeof summary.stats === 'string' && summary.stats !== 'exact') {
+    facts.push(`range ${summary.stats}`);
+  }
   const head = summary.head;
   const thumbnail = summary.thumbnail;
   return (

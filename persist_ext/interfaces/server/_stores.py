@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -119,16 +120,21 @@ def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
     folders (``node_modules``, ``.git``, ...) are skipped, so the scan stays inside
     ``root``. A store's size counts its own files, not those of stores nested in it.
 
+    A store whose index has not changed since the last scan is not read again: its entry
+    count and the bytes of its value folders come from :data:`_SCANS` (see
+    :class:`_StoreScan`); only its top-level files are looked at.
+
     >>> find_stores(Path("/nonexistent"))
     ([], False)
     """
-    # (directory, depth, owning store index or -1, inside a store's own part)
     found: list[dict[str, Any]] = []
-    stack: list[tuple[str, int, int]] = [(str(root), 0, -1)]
+    # (directory, depth, owning store index or -1, inside one of the store's own value folders)
+    stack: list[tuple[str, int, int, bool]] = [(str(root), 0, -1, False)]
     visited = 0
     truncated = False
+    now = time.time()
     while stack:
-        current, depth, owner = stack.pop()
+        current, depth, owner, in_part = stack.pop()
         visited += 1
         if visited > MAX_DIRECTORIES:
             truncated = True
@@ -149,8 +155,11 @@ def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
                         info = entry.stat(follow_symlinks=False)
                     except OSError:  # removed while we walk: a live store
                         continue
-                    found[owner]["size"] += info.st_size
-                    found[owner]["modified"] = max(found[owner]["modified"], info.st_mtime)
+                    where = "parts" if in_part else "own"
+                    found[owner][f"{where}_size"] += info.st_size
+                    found[owner][f"{where}_modified"] = max(
+                        found[owner][f"{where}_modified"], info.st_mtime
+                    )
                 continue
             name = entry.name
             if name in _SKIP:
@@ -158,23 +167,121 @@ def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
             if _is_store_entry(entry):
                 if owner >= 0:
                     found[owner]["nested"].append(entry.path)
-                found.append(
-                    {"dir": entry.path, "size": 0, "modified": _mtime(entry), "nested": []}
-                )
-                stack.append((entry.path, depth + 1, len(found) - 1))
-            elif owner >= 0 and _store_part(name):
-                stack.append((entry.path, depth + 1, owner))  # the store's own files
+                item = _new_item(entry, now)
+                found.append(item)
+                stack.append((entry.path, depth + 1, len(found) - 1, False))
+            elif owner >= 0 and (in_part or _store_part(name)):
+                if found[owner]["scan"] is None:  # unchanged store: its value folders are known
+                    stack.append((entry.path, depth + 1, owner, True))
             elif name.startswith("."):
                 continue
             elif depth < MAX_DEPTH:
                 # A plain folder: part of its store (if any); may hold nested stores.
-                stack.append((entry.path, depth + 1, owner if owner >= 0 else -1))
-    # Reading each index waits on SQLite and the disk (the GIL is released): a few threads
-    # overlap that work when there are many stores.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        summaries = list(pool.map(lambda item: _summarize(root, item), found))
+                stack.append((entry.path, depth + 1, owner, False))
+    # Reading an index waits on SQLite and the disk (the GIL is released): a few threads
+    # overlap that work when many stores changed since the last scan.
+    changed = [item for item in found if item["scan"] is None]
+    if len(changed) > 1:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda item: _rescan(item, now), changed))
+    else:
+        for item in changed:
+            _rescan(item, now)
+    summaries = [_summarize(root, item) for item in found]
     summaries.sort(key=lambda store: store.path)
     return summaries, truncated
+
+
+@dataclass(frozen=True)
+class _StoreScan:
+    """What one scan learnt about a store that only changes when its index changes.
+
+    ``key`` is the size and mtime of ``cache.db`` and of its WAL (when not empty) and the
+    mtime of the blob folder (blobs are added and removed there, flat). The entry count is
+    also bounded in time: it is exact until the next entry expires (``valid_until``).
+    """
+
+    key: tuple[int, ...]
+    entries: int
+    parts_size: int
+    parts_modified: float
+    valid_until: float
+
+
+#: Scans of quiet stores by directory (bounded; a scan is dropped when its store changes).
+_SCANS: dict[str, _StoreScan] = {}
+_SCANS_LOCK = threading.Lock()
+_MAX_SCANS = 20_000
+#: A store is remembered only once its index has been still this long: a writer removes
+#: superseded value files just after committing, so a busier store is walked every time.
+QUIET_SECONDS = 5.0
+
+
+def _scan_key(store: str) -> tuple[int, ...]:
+    # Like ``index_signature``, except that an empty WAL counts as none: a reader opening
+    # a store creates an empty ``cache.db-wal``, which must not look like a write.
+    key: list[int] = []
+    for name in (INDEX_FILE, f"{INDEX_FILE}-wal", BLOB_DIR):
+        try:
+            info = os.lstat(os.path.join(store, name))
+        except OSError:
+            key += [0, 0]
+            continue
+        if name == BLOB_DIR:
+            key += [info.st_mtime_ns, 0]
+        elif info.st_size or name == INDEX_FILE:
+            key += [info.st_mtime_ns, info.st_size]
+        else:
+            key += [0, 0]
+    return tuple(key)
+
+
+def _new_item(entry: os.DirEntry[str], now: float) -> dict[str, Any]:
+    key = _scan_key(entry.path)
+    with _SCANS_LOCK:
+        scan = _SCANS.get(entry.path)
+        if scan is not None and (scan.key != key or scan.valid_until <= now):
+            del _SCANS[entry.path]  # changed (or an entry expired): read it again
+            scan = None
+    return {
+        "dir": entry.path,
+        "key": key,
+        "scan": scan,
+        "own_size": 0,
+        "own_modified": _mtime(entry),
+        "parts_size": 0 if scan is None else scan.parts_size,
+        "parts_modified": 0.0 if scan is None else scan.parts_modified,
+        "entries": 0 if scan is None else scan.entries,
+        "error": None,
+        "nested": [],
+    }
+
+
+def _rescan(item: dict[str, Any], now: float) -> None:
+    """Count ``item``'s entries from its index; remember the scan if the store is quiet."""
+    store = Path(item["dir"])
+    if not os.path.lexists(store / INDEX_FILE):
+        return
+    try:
+        item["entries"], next_expiry = _count(store, deadline=LIST_DEADLINE)
+    except StoreError as exc:
+        item["error"] = str(exc)  # never remembered: a slow read may pass next time
+        return
+    # mtimes are in ns in the key; the newest of the index files and the blob folder.
+    newest = max(item["key"][0::2]) / 1e9 if item["key"] else now
+    if now - newest < QUIET_SECONDS or _scan_key(item["dir"]) != item["key"]:
+        return
+    scan = _StoreScan(
+        item["key"],
+        item["entries"],
+        item["parts_size"],
+        item["parts_modified"],
+        next_expiry if next_expiry is not None else float("inf"),
+    )
+    with _SCANS_LOCK:
+        if len(_SCANS) >= _MAX_SCANS:
+            _SCANS.clear()  # rare (a root with more stores than this): start again
+        _SCANS[item["dir"]] = scan
 
 
 def _mtime(entry: os.DirEntry[str]) -> float:
@@ -189,40 +296,42 @@ def _relative(root: Path, path: str) -> str:
 
 
 def _summarize(root: Path, item: dict[str, Any]) -> StoreSummary:
-    store = Path(item["dir"])
-    entries, error = 0, None
-    if os.path.lexists(store / INDEX_FILE):
-        try:
-            entries = count_entries(store, deadline=LIST_DEADLINE)
-        except StoreError as exc:
-            error = str(exc)
     return StoreSummary(
         _relative(root, item["dir"]),
-        entries,
-        int(item["size"]),
-        float(item["modified"]),
-        error,
+        int(item["entries"]),
+        int(item["own_size"] + item["parts_size"]),
+        float(max(item["own_modified"], item["parts_modified"])),
+        item["error"],
         sorted(_relative(root, n) for n in item["nested"]),
     )
 
 
 def count_entries(store: Path, *, deadline: float | None = None) -> int:
     """Live entries of ``store`` (diskcache's own counter minus expired rows; indexed)."""
+    return _count(store, deadline=deadline)[0]
+
+
+def _count(store: Path, *, deadline: float | None = None) -> tuple[int, float | None]:
+    """Live entries of ``store`` and when the next live entry expires (``None``: never)."""
     kwargs = {} if deadline is None else {"deadline": deadline}
     with open_index(store, **kwargs) as connection:
         row = None
         if _has_settings(connection):
             row = connection.execute("SELECT value FROM Settings WHERE key = 'count'").fetchone()
         now = time.time()
+        expired, next_expiry = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM Cache WHERE expire_time <= :now), "
+            "(SELECT MIN(expire_time) FROM Cache WHERE expire_time > :now)",
+            {"now": now},
+        ).fetchone()
+        if not isinstance(next_expiry, (int, float)):
+            next_expiry = None
         if row is not None and isinstance(row[0], int):
-            (expired,) = connection.execute(
-                "SELECT COUNT(*) FROM Cache WHERE expire_time <= ?", (now,)
-            ).fetchone()
-            return max(int(row[0]) - int(expired), 0)
+            return max(int(row[0]) - int(expired), 0), next_expiry
         (count,) = connection.execute(
             f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", {"now": now}
         ).fetchone()
-        return int(count)
+        return int(count), next_expiry
 
 
 def _has_settings(connection: sqlite3.Connection) -> bool:

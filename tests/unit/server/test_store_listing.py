@@ -1,0 +1,103 @@
+"""Listing stores remembers quiet stores (issue #15.3) and stays exact when they change."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from persist_ext.interfaces.server import _stores
+from persist_ext.interfaces.server._stores import find_stores
+from persist_ext.storage._disk import drain_removals
+from persist_ext.storage._store import Store
+
+
+def _age(store: Path, seconds: float = 60.0) -> None:
+    """Make ``store`` look still for ``seconds`` (its files' mtimes moved back)."""
+    past = time.time() - seconds
+    for path in [store, *store.rglob("*")]:
+        os.utime(path, (past, past), follow_symlinks=False)
+
+
+def _disk_bytes(store: Path, nested: set[Path] = frozenset()) -> int:
+    total = 0
+    for path in store.rglob("*"):
+        if path.is_file() and not any(n in path.parents for n in nested):
+            total += path.stat().st_size
+    return total
+
+
+def _listed(root: Path) -> dict[str, _stores.StoreSummary]:
+    stores, truncated = find_stores(root)
+    assert not truncated
+    return {store.path: store for store in stores}
+
+
+def test_a_quiet_store_is_remembered_and_read_again_once_it_changes(tmp_path: Path) -> None:
+    _stores._SCANS.clear()
+    store_dir = tmp_path / ".persist"
+    with Store(store_dir) as store:
+        store.set("big", np.arange(2_000_000, dtype=np.float64))  # a blob file
+        store.set("small", 1)
+    _listed(tmp_path)  # a reader creates SQLite's side files (-shm) in the store
+    _age(store_dir)
+    first = _listed(tmp_path)[".persist"]
+    assert str(store_dir) in _stores._SCANS  # quiet: remembered
+    assert first.entries == 2
+    assert first.size == _disk_bytes(store_dir)
+    again = _listed(tmp_path)[".persist"]
+    assert (again.entries, again.size) == (first.entries, first.size)
+
+    with Store(store_dir) as store:
+        store.delete("big")
+        store.set("more", [1, 2, 3])
+    drain_removals()
+    _listed(tmp_path)  # the writer's close removed the side files; the reader makes them again
+    changed = _listed(tmp_path)[".persist"]
+    assert str(store_dir) not in _stores._SCANS  # written just now: not remembered
+    assert changed.entries == 2
+    assert changed.size == _disk_bytes(store_dir)
+    assert changed.size < first.size - 15_000_000  # the 16 MB blob is gone from the count
+
+
+def test_a_store_being_written_is_never_remembered(tmp_path: Path) -> None:
+    _stores._SCANS.clear()
+    with Store(tmp_path / "live") as store:
+        store.set("a", 1)
+    assert _listed(tmp_path)["live"].entries == 1
+    assert str(tmp_path / "live") not in _stores._SCANS  # changed just now: read every time
+
+
+def test_a_remembered_count_drops_when_an_entry_expires(tmp_path: Path) -> None:
+    _stores._SCANS.clear()
+    store_dir = tmp_path / "exp"
+    with Store(store_dir) as store:
+        store.set("stays", 1)
+        store.set("goes", 2, expire=1.5)
+    _age(store_dir)
+    assert _listed(tmp_path)["exp"].entries == 2
+    assert str(store_dir) in _stores._SCANS
+    time.sleep(1.6)
+    assert _listed(tmp_path)["exp"].entries == 1  # no write happened: expiry alone
+
+
+def test_nested_store_bytes_stay_out_of_the_parent_when_both_are_remembered(
+    tmp_path: Path,
+) -> None:
+    _stores._SCANS.clear()
+    outer_dir, inner_dir = tmp_path / ".persist", tmp_path / ".persist" / "demo"
+    with Store(outer_dir) as outer:
+        outer.set("small", 1)
+    with Store(inner_dir) as inner:
+        inner.set("big", np.zeros(1_000_000))
+    _listed(tmp_path)  # a reader creates SQLite's side files (-shm) in each store
+    _age(outer_dir)
+    for _ in range(2):  # computed, then remembered
+        listed = _listed(tmp_path)
+        assert listed[".persist"].nested == [".persist/demo"]
+        assert listed[".persist"].size == _disk_bytes(outer_dir, {inner_dir})
+        assert listed[".persist/demo"].size == _disk_bytes(inner_dir)
+        assert listed[".persist/demo"].size > 8_000_000
+    assert {str(outer_dir), str(inner_dir)} <= set(_stores._SCANS)
