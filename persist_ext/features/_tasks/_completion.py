@@ -25,23 +25,18 @@ from collections.abc import Callable
 from typing import Any
 
 from ...storage._protocol import KeyValueStore
-from ._keys import reached_key
+from ._keys import CALLBACK_POINT, callback_claim_key, callback_done_key, callback_owner_key
 from ._runner import Identity, this_process
 
 __all__ = ["CLAIM", "Completion", "completion_hook"]
 
 log = logging.getLogger("persist_ext")
 
-CLAIM = "callback"
-_DONE = "callback-done"
+CLAIM = CALLBACK_POINT
 _MAX_ATTEMPTS = 64
 
 # Test hook (``tests/stress``): called between claiming and calling, with the root id.
 completion_hook: list[Callable[[str], Any]] = []
-
-
-def _claim_point(attempt: int) -> str:
-    return CLAIM if attempt == 0 else f"{CLAIM}-{attempt}"
 
 
 class Completion:
@@ -54,12 +49,12 @@ class Completion:
         """``"unclaimed"``, ``"claimed"`` (a live owner is calling it), ``"orphaned"`` (its
         owner died before finishing) or ``"done"``."""
         store = self.store
-        if reached_key(root_id, _DONE) in store:
+        if callback_done_key(root_id) in store:
             return "done"
         attempt = self._last_attempt(root_id)
         if attempt < 0:
             return "unclaimed"
-        owner = store.get(reached_key(root_id, f"{CLAIM}-owner-{attempt}"), None)
+        owner = store.get(callback_owner_key(root_id, attempt), None)
         if owner is None:
             # Claimed by a persist_ext without this protocol, or the claim and its owner
             # record are being written right now (one transaction): treat as called.
@@ -69,7 +64,7 @@ class Completion:
     def _last_attempt(self, root_id: str) -> int:
         last = -1
         for attempt in range(_MAX_ATTEMPTS):
-            if reached_key(root_id, _claim_point(attempt)) not in self.store:
+            if callback_claim_key(root_id, attempt) not in self.store:
                 break
             last = attempt
         return last
@@ -82,17 +77,17 @@ class Completion:
                 return False
             attempt = self._last_attempt(root_id) + 1
             with self.store.transact():
-                won = self.store.add(reached_key(root_id, _claim_point(attempt)), time.time())
+                won = self.store.add(callback_claim_key(root_id, attempt), time.time())
                 if won:
                     owner = {**this_process().to_record(), "at": time.time()}
-                    self.store.set(reached_key(root_id, f"{CLAIM}-owner-{attempt}"), owner)
+                    self.store.set(callback_owner_key(root_id, attempt), owner)
             if won:
                 return True
         return False
 
     def finish(self, root_id: str) -> None:
         """Record that the callback returned (or raised): never call it again."""
-        self.store.add(reached_key(root_id, _DONE), time.time())
+        self.store.add(callback_done_key(root_id), time.time())
 
     def fire(self, root_id: str, callback: Callable[[], Any]) -> bool:
         """Claim, call ``callback()`` and finish; True if this process called it.

@@ -50,15 +50,26 @@ from typing import Any
 from ..._errors import TaskError
 
 __all__ = [
+    "CALLBACK_POINT",
     "FLAGS",
+    "GROUPS_PREFIX",
+    "ROOT_NODE",
     "GroupKeys",
+    "callback_claim_key",
+    "callback_done_key",
+    "callback_owner_key",
+    "configs_glob",
     "group_keys",
     "group_names",
+    "group_of_configs_key",
     "group_of_key",
+    "internal_level",
+    "is_reached_flag",
     "leaf_bitmap_key",
     "marker_flag",
     "marker_key",
     "reached_key",
+    "split_group_marker",
     "split_marker_key",
     "tree_scan_prefix",
 ]
@@ -67,6 +78,11 @@ __all__ = [
 FLAGS = ("done", "count", "result", "ctx", "reached/")
 
 _ROOT = "tasks/"
+#: Every task group's keys start with this (``tasks/``).
+GROUPS_PREFIX = _ROOT
+#: The name of a tree's root node inside its generation (``tasks/<g>/markers/<gen>/root``).
+ROOT_NODE = "root"
+_REACHED = "reached/"
 
 
 @dataclass(frozen=True)
@@ -221,3 +237,74 @@ def split_marker_key(key: str, scan_prefix: str) -> tuple[str, str]:
 def leaf_bitmap_key(tree_prefix: str) -> str:
     """The key of the done-leaf bitmap of the tree whose ids start with ``tree_prefix``."""
     return f"{marker_key(tree_prefix + '/t')}@done"
+
+
+def configs_glob() -> str:
+    """A glob matching the configuration key of every group (``tasks/*/cfg``): one per
+    group, so listing it lists the groups."""
+    return group_keys("*").configs
+
+
+def group_of_configs_key(key: str) -> str | None:
+    """The group whose configuration key ``key`` is (None for any other key)."""
+    group = group_of_key(key)
+    if group is None or group_keys(group).configs != key:
+        return None
+    return group
+
+
+def split_group_marker(rest: str) -> tuple[int, str, str] | None:
+    """``(generation, node, flag)`` of a group marker key with the group's
+    ``markers_prefix`` removed, e.g. ``"3/n1.4@done"`` -> ``(3, "n1.4", "done")``,
+    ``"3/root@reached/callback"`` -> ``(3, "root", "reached/callback")``; the flag is
+    ``""`` for a node's record. None when ``rest`` is not laid out like that.
+
+    >>> split_group_marker("3/t@done"), split_group_marker("x/root")
+    ((3, 't', 'done'), None)
+    """
+    gen, sep, tail = rest.partition("/")
+    if not sep or not gen.isdigit():
+        return None
+    node, _, flag = tail.partition("@")
+    return int(gen), node, flag
+
+
+def internal_level(node: str) -> int | None:
+    """The level of internal node ``node`` (``"n2.7"`` -> 2); None for the root, the
+    leaves (``t/<i>``), the leaf bitmap (``t``) and anything else.
+
+    >>> internal_level("n2.7"), internal_level(ROOT_NODE), internal_level("t")
+    (2, None, None)
+    """
+    if not node.startswith("n"):
+        return None
+    level, sep, index = node[1:].partition(".")
+    if not sep or not level.isdigit() or not index.isdigit():
+        return None
+    return int(level)
+
+
+def is_reached_flag(flag: str) -> bool:
+    """True for a ``reached/<point>`` flag (:func:`reached_key`)."""
+    return flag.startswith(_REACHED)
+
+
+#: The completion protocol's point names under ``@reached/`` (``_completion.py``).
+CALLBACK_POINT = "callback"
+
+
+def callback_claim_key(root_id: str, attempt: int = 0) -> str:
+    """The key whose atomic ``add`` claims the completion callback of tree ``root_id``
+    (``@reached/callback``; attempt ``n`` > 0 after a dead owner: ``callback-<n>``)."""
+    point = CALLBACK_POINT if attempt == 0 else f"{CALLBACK_POINT}-{attempt}"
+    return reached_key(root_id, point)
+
+
+def callback_owner_key(root_id: str, attempt: int) -> str:
+    """Who claimed attempt ``attempt`` of the callback (pid, host, start time)."""
+    return reached_key(root_id, f"{CALLBACK_POINT}-owner-{attempt}")
+
+
+def callback_done_key(root_id: str) -> str:
+    """Set once the callback returned (or raised): it is never called again."""
+    return reached_key(root_id, f"{CALLBACK_POINT}-done")

@@ -24,6 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...features._tasks._keys import (
+    GROUPS_PREFIX,
+    ROOT_NODE,
+    configs_glob,
+    group_of_configs_key,
+    internal_level,
+    is_reached_flag,
+    split_group_marker,
+)
 from ...features._tasks._keys import group_keys as task_group_keys
 from ...storage._leases import is_held
 from ._index import index_signature
@@ -237,9 +246,6 @@ def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
     )
 
 
-_NODE = re.compile(r"^(?P<gen>\d+)/(?:n(?P<level>\d+)\.\d+|(?P<root>root))@done$")
-
-
 def _markers(store: Path, prefix: str) -> tuple[list[dict[str, Any]], float | None, float | None]:
     """Settled internal nodes per level of the newest tree, root completion, callback time."""
     entries = read_headers(store, prefix=prefix)
@@ -247,20 +253,20 @@ def _markers(store: Path, prefix: str) -> tuple[list[dict[str, Any]], float | No
     root_done: dict[int, float] = {}
     callback: dict[int, float] = {}
     for entry in entries:
-        rest = entry["key"][len(prefix) :]
-        match = _NODE.match(rest)
-        if match:
-            gen = int(match["gen"])
-            if match["root"]:
+        # The layout below the markers prefix is the task engine's (_keys.py).
+        parsed = split_group_marker(entry["key"][len(prefix) :])
+        if parsed is None:
+            continue
+        gen, node, flag = parsed
+        if flag == "done":
+            level = internal_level(node)
+            if node == ROOT_NODE:
                 root_done[gen] = entry["created"]
-            else:
-                level = int(match["level"])
+            elif level is not None:
                 by_gen.setdefault(gen, {})
                 by_gen[gen][level] = by_gen[gen].get(level, 0) + 1
-            continue
-        gen_text, _, tail = rest.partition("/")
-        if "@reached/" in tail and gen_text.isdigit():
-            callback[int(gen_text)] = entry["created"]
+        elif is_reached_flag(flag):
+            callback[gen] = entry["created"]
     gens = set(by_gen) | set(root_done) | set(callback)
     if not gens:
         return [], None, None
@@ -272,9 +278,9 @@ def _markers(store: Path, prefix: str) -> tuple[list[dict[str, Any]], float | No
 def list_groups(store: Path) -> list[dict[str, Any]]:
     """Every group of ``store`` with its counts and state (no task rows)."""
     names = sorted(
-        key.split("/")[1]
-        for key in read_keys(store, prefix="tasks/", glob="tasks/*/cfg")
-        if key.count("/") == 2
+        name
+        for key in read_keys(store, prefix=GROUPS_PREFIX, glob=configs_glob())
+        if (name := group_of_configs_key(key)) is not None
     )
     groups = []
     for name in names:

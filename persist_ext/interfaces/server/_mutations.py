@@ -16,6 +16,7 @@ from typing import Any
 
 from ..._errors import PersistError, StoreError
 from ...features._cellcache._entry import cell_prefix, delete_entry
+from ...features._tasks._keys import GROUPS_PREFIX
 from ...storage._leases import try_hold
 from ._groups import group_keys
 
@@ -23,7 +24,7 @@ __all__ = ["LeaseHeldError", "delete_cell", "delete_entry_key", "replay_failed"]
 
 _VARIANT = re.compile(r"^[0-9a-f]{8,64}$")
 # Keys owned by a feature's layout: deleting one alone would leave the rest inconsistent.
-_OWNED = ("cell/", "tasks/", "checkpoint/", "cellcache/")
+_OWNED = ("cell/", GROUPS_PREFIX, "checkpoint/", "cellcache/")
 
 
 class LeaseHeldError(StoreError):

@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..._errors import InvalidArgumentError
-from ...features._tasks._keys import marker_flag, reached_key
+from ...features._tasks._keys import callback_claim_key, marker_flag
 from ...features._tasks._markers import (
     filter_known_done,
     level_completion,
@@ -103,7 +103,7 @@ def read_markers(
         groups=tuple(groups),
         completed_at=_stamp(store, marker_flag(root_id, "done")),
         read_at=time.time(),
-        callback_at=_stamp(store, reached_key(root_id, "callback")),
+        callback_at=_stamp(store, callback_claim_key(root_id)),
     )
 
 
