@@ -62,6 +62,8 @@ def _group(store: Any, executor: Any, n: int, name: str) -> dict[str, float]:
 
 
 def _dask(n: int) -> list[dict[str, Any]]:
+    if n <= 0:
+        return []
     try:
         import distributed
     except ImportError:  # the bench extra does not pull Dask in

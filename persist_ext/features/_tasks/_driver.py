@@ -18,6 +18,7 @@ after it ended. A crash inside that window loses it, and a resume runs that task
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import queue
 import threading
@@ -29,12 +30,21 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from ..._errors import TaskTimeoutError, WorkerDiedError
+from ._capture import routers_held
 from ._executors import ExecutorChoice
 from ._journal import inline_value
 from ._model import is_settled
 from ._state import Batch, Definition, GroupState, Scheduled
 from ._storespec import StoreSpec
-from ._worker import TaskCall, TaskOutcome, failed_record, register_sink, run_task, unregister_sink
+from ._worker import (
+    TaskCall,
+    TaskOutcome,
+    failed_record,
+    register_sink,
+    run_task,
+    running_record,
+    unregister_sink,
+)
 
 __all__ = ["Driver"]
 
@@ -77,9 +87,10 @@ class Driver:
 
     # -- the Sink protocol (called from worker threads) ---------------------------------------
 
-    def running(self, name: str, record: dict[str, Any]) -> None:
-        """A worker in this process started a try: write it with the next batch."""
-        self.queue.put((_RUNNING, name, record))
+    def running(self, call: TaskCall, started: float) -> None:
+        """A worker in this process started a try: write it with the next batch (unless
+        the try ends before that batch is written: then only its outcome is)."""
+        self.queue.put((_RUNNING, call, started))
 
     def settled_elsewhere(self, name: str) -> bool:
         """True when the instance was skipped or abandoned after it was scheduled."""
@@ -98,14 +109,12 @@ class Driver:
         self.stopped = True
 
     def _submit(self, call: TaskCall) -> None:
-        call.sink = self.token
         try:
             future = self.choice.executor.submit(run_task, call)
         except Exception as exc:  # e.g. the executor was shut down: record, don't lose
             self.queue.put((_DONE, call, exc))
             return
-        with self._lock:
-            self._futures.append(future)
+        self._futures.append(future)  # list.append is atomic; cancel() copies the list
         future.add_done_callback(functools.partial(self._finished, call))
 
     def _finished(self, call: Any, future: Any) -> None:
@@ -116,22 +125,33 @@ class Driver:
         then fire the completion callback."""
         register_sink(self.token, self)
         self.pending = 0
+        # Tasks on threads print through routers installed once for the run, not per try.
+        held = routers_held() if self.capture else contextlib.nullcontext()
         try:
+            held.__enter__()
+            spec, group, capture, timeout, token = (
+                self.spec,
+                self.state.name,
+                self.capture,
+                self.timeout,
+                self.token,
+            )
+            definitions = self.definitions
             for n, item in enumerate(scheduled, 1):
-                definition = self.definitions[item.task]
+                definition = definitions[item.task]
                 self._submit(
                     TaskCall(
-                        self.spec,
-                        self.state.name,
+                        spec,
+                        group,
                         item.task,
                         item.instance,
                         definition.fn,
                         definition.args,
                         definition.kwargs,
                         item.record,
-                        "",
-                        self.capture,
-                        self.timeout,
+                        token,
+                        capture,
+                        timeout,
                     )
                 )
                 self.pending += 1
@@ -147,6 +167,7 @@ class Driver:
                 self._flush(first)
         finally:
             unregister_sink(self.token)
+            held.__exit__(None, None, None)
             with self._lock:
                 self._futures = []
         self.state.fire(self.on_complete)
@@ -200,13 +221,14 @@ class Driver:
         batch = Batch()
         retries: list[TaskCall] = []
         combines = state.tree.combines
+        running: dict[str, tuple[TaskCall, float]] = {}
         for kind, first, second in items:
-            if kind == _RUNNING:
-                if not state.set_aside(first):
-                    batch.records[first] = second
-                continue
             call: TaskCall = first
+            if kind == _RUNNING:
+                running[call.instance] = (call, second)
+                continue
             self.pending -= 1
+            running.pop(call.instance, None)  # ended in this batch: only the outcome counts
             outcome = self._outcome(call, second)
             if outcome is None or outcome.record is None or state.set_aside(call.instance):
                 batch.records.pop(call.instance, None)
@@ -225,6 +247,9 @@ class Driver:
                     retries.append(_retry(call, record))
                 continue
             batch.settled[call.task] = call.instance
+        for name, (call, started) in running.items():
+            if not state.set_aside(name):
+                batch.records[name] = running_record(call, started)
         completed = state.record(batch)
         for call in retries:
             self._submit(call)
@@ -234,6 +259,7 @@ class Driver:
 
 
 def _retry(call: TaskCall, record: dict[str, Any]) -> TaskCall:
+    # A new object per try: the one of the failed try may still be queued.
     return TaskCall(
         call.spec,
         call.group,

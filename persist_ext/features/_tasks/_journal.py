@@ -31,6 +31,7 @@ _INLINE = (type(None), bool, int, float, complex)
 _INLINE_TEXT = (str, bytes)
 _INLINE_LIMIT = 4096
 _COMPACT_AFTER = 64
+_TIMES = (int, float)
 
 
 def page_prefix(group: str) -> str:
@@ -55,15 +56,16 @@ def page_outline(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     """
     outline = {}
     for name, record in records.items():
-        started, ended = record.get("started"), record.get("ended")
+        get = record.get
+        started, ended, out, error = get("started"), get("ended"), get("stdout"), get("error")
         outline[name] = {
-            "task": str(record.get("task", "")),
-            "status": str(record.get("status", "")),
-            "tries": int(record.get("tries") or 0),
-            "started": started if isinstance(started, (int, float)) else None,
-            "ended": ended if isinstance(ended, (int, float)) else None,
-            "output": _last_line(record.get("stdout")),
-            "error": _last_line(record.get("error")),
+            "task": str(get("task", "")),
+            "status": str(get("status", "")),
+            "tries": int(get("tries") or 0),
+            "started": started if type(started) in _TIMES else None,
+            "ended": ended if type(ended) in _TIMES else None,
+            "output": _last_line(out) if out else "",
+            "error": _last_line(error) if error else "",
         }
     return outline
 

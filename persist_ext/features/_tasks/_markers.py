@@ -70,6 +70,7 @@ __all__ = [
     "persist_shape",
     "reached_by_another_request",
     "set_marker_store",
+    "settle_leaf_indices",
     "settle_leaves",
     "store_context",
     "sweep",
@@ -461,6 +462,22 @@ def settle_leaves(
         by_parent.setdefault(path[0][0], (path, []))[1].append(int(index))
         if results is not None and leaf_id in results and any(combiners):
             store.set(marker_flag(leaf_id, "result"), results[leaf_id])
+    return settle_leaf_indices(
+        store, bitmap_key, by_parent, batch_size=batch_size, combiners=combiners
+    )
+
+
+def settle_leaf_indices(
+    store: KeyValueStore,
+    bitmap_key: str,
+    by_parent: dict[str, tuple[Sequence[tuple[str, int]], list[int]]],
+    *,
+    batch_size: int,
+    combiners: tuple[Combiner | None, Combiner | None] = (None, None),
+) -> bool:
+    """:func:`settle_leaves` given the leaves already grouped by parent: ``{parent id:
+    (path of the parent's leaves, [leaf indices])}``, the tree's bitmap key from
+    :func:`~._keys.leaf_bitmap_key` (a task group builds no key per leaf)."""
     if not by_parent:
         return False
     bits = bytearray(store.get(bitmap_key, b""))

@@ -29,6 +29,7 @@ __all__ = [
     "TaskFailure",
     "TaskInstance",
     "TaskStatus",
+    "as_status",
     "from_json_data",
     "instance_name",
     "is_settled",
@@ -75,6 +76,21 @@ RESOLVED = frozenset(
 
 _MAX_KEY = 200
 
+# Lookups by member or by stored string (hot paths: 10,000 tasks a run). A str-mixin
+# member hashes by its name, so a member and its value never collide as keys here.
+_MEMBER: dict[Any, TaskStatus] = {**{m: m for m in TaskStatus}, **{m.value: m for m in TaskStatus}}
+_VALUE: dict[TaskStatus, str] = {m: m.value for m in TaskStatus}
+_SETTLED: dict[Any, bool] = {
+    **{m: m in RESOLVED for m in TaskStatus},
+    **{m.value: m in RESOLVED for m in TaskStatus},
+}
+
+
+def as_status(status: TaskStatus | str) -> TaskStatus:
+    """``status`` as a :class:`TaskStatus` (a stored string or a member)."""
+    member = _MEMBER.get(status)
+    return member if member is not None else TaskStatus(status)
+
 
 def is_settled(status: TaskStatus | str, tries: int, max_tries: int) -> bool:
     """The one rule for "is this instance done with, or must it run (again)?".
@@ -88,10 +104,13 @@ def is_settled(status: TaskStatus | str, tries: int, max_tries: int) -> bool:
     >>> is_settled("failed", 1, 2), is_settled("failed", 2, 2), is_settled("running", 5, 1)
     (False, True, False)
     """
-    status = TaskStatus(status)
-    if status is TaskStatus.FAILED:
+    settled = _SETTLED.get(status)
+    if settled is None:
+        status = TaskStatus(status)  # raises on an unknown status
+        settled = status in RESOLVED
+    if status == "failed":
         return tries >= max_tries
-    return status in RESOLVED
+    return settled
 
 
 def validate_key(key: Any, *, what: str = "task key") -> str:
@@ -195,7 +214,7 @@ class TaskInstance:
     has_result: bool = False
 
     def __post_init__(self) -> None:
-        self.status = TaskStatus(self.status)
+        self.status = as_status(self.status)
 
     @property
     def resolved(self) -> bool:
@@ -224,7 +243,7 @@ class TaskInstance:
         # The instance dict holds exactly the dataclass fields; copying it is ~10x faster
         # than a comprehension over the fields, which matters at 10,000 tasks per run.
         record = self.__dict__.copy()
-        record["status"] = self.status.value
+        record["status"] = _VALUE[self.status]
         return record
 
     @classmethod

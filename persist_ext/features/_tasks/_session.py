@@ -19,7 +19,7 @@ import copy
 import importlib.metadata
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..._errors import TaskError
@@ -51,6 +51,8 @@ _GROUPS = (ENTRY_POINT_GROUP, SEED_ENTRY_POINT_GROUP)
 
 
 _INSTANCE_FIELDS = frozenset(TaskInstance.__dataclass_fields__) - {"name", "task", "status"}
+# A new instance's record (TaskInstance's defaults; mutable fields are set per record).
+_FRESH: dict[str, Any] = TaskInstance("", "").to_record()
 
 
 class SessionBackend:
@@ -356,6 +358,7 @@ class StoreSessionBackend(SessionBackend):
         self.keys = group_keys(uid)
         self.journal = Journal(store, uid)
         self._pending: dict[str, dict[str, Any]] = {}
+        self._unsaved: dict[str, dict[str, Any]] = {}
 
     def _load_from_backend(
         self,
@@ -371,13 +374,15 @@ class StoreSessionBackend(SessionBackend):
         return {c.name: c for c in configs}, instances, dict(metas)
 
     def _save(self) -> None:
-        records = {name: self._instances[name].to_record() for name in self._dirty_instances}
+        records = dict(self._unsaved)
+        records.update((name, self._instances[name].to_record()) for name in self._dirty_instances)
         with self.store.transact():
             if self._dirty_configs:
                 configs = {name: c.to_record() for name, c in self._configs.items()}
                 self.store.set(self.keys.configs, json.dumps(configs, separators=(",", ":")))
             seq = self.journal.write(records) if records else 0
             self.store.set(self.keys.metadata, dict(self._metas))
+        self._unsaved = {}
         if seq:
             self.applied(seq, records, install=False)
 
@@ -404,27 +409,154 @@ class StoreSessionBackend(SessionBackend):
                 self.journal.apply_page(seq, page, changed)
                 if install:
                     # Records become TaskInstance objects when someone reads them
-                    # (_ensure_loaded), not once per state change in the driver.
+                    # (_materialize), not once per state change in the driver.
                     self._pending.update(records)
             else:
                 for name in self.journal.refresh():
                     self._pending[name] = self.journal.records[name]
 
-    def _ensure_loaded(self) -> None:
-        if self._loaded and not self._pending:  # the hot path: called by every accessor
+    # -- records become TaskInstance objects when someone reads them -----------------------
+    #
+    # The driver hands the session every record it writes (10,000 per run); building an
+    # object for each is the cost of a no-op task. ``_pending`` holds the records newer
+    # than ``_instances`` (name -> plain record); an accessor converts only what it returns.
+
+    def _materialize(self, name: str | None = None) -> None:
+        """Turn pending records into instances: one (``name``) or all."""
+        self._ensure_loaded()
+        pending = self._pending
+        if not pending:
             return
-        super()._ensure_loaded()
-        if self._pending:
-            with self._lock:
-                pending, self._pending = self._pending, {}
-                for name, record in pending.items():
+        with self._lock:
+            if name is not None:
+                record = pending.pop(name, None)
+                if record is not None:
                     self._instances[name] = TaskInstance.from_record(record)
+                return
+            self._pending = {}
+            for key, record in pending.items():
+                self._instances[key] = TaskInstance.from_record(record)
+
+    @property
+    def instances(self) -> dict[str, TaskInstance]:
+        """Instance name -> :class:`TaskInstance` (may include instances that never ran)."""
+        self._materialize()
+        return self._instances
+
+    def __getitem__(self, name: str) -> TaskInstance:
+        self._materialize(name)
+        return super().__getitem__(name)
+
+    def __iter__(self) -> Iterator[TaskInstance]:
+        self._materialize()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._ensure_loaded()
+        return len(self._instances.keys() | self._pending.keys())
+
+    def __contains__(self, name: object) -> bool:
+        self._ensure_loaded()
+        return name in self._instances or name in self._pending
+
+    def instances_of_task(self, task_config: TaskConfig | str) -> list[TaskInstance]:
+        """Every instance created for a task, oldest first."""
+        self._materialize()
+        return super().instances_of_task(task_config)
+
+    def current_instance(self, task_config: TaskConfig | str) -> TaskInstance | None:
+        """The task's newest instance, or None before the first one."""
+        config = self._config(task_config)
+        if not config.instances:
+            return None
+        name = instance_name(config.name, config.instances - 1)
+        self._materialize(name)
+        return self._instances.get(name)
+
+    def task_keys(self) -> list[str]:
+        """Task keys in declaration order (no instance object is built)."""
+        self._ensure_loaded()
+        return list(self._configs)
+
+    def current_record(self, key: str) -> dict[str, Any] | None:
+        """The plain record of task ``key``'s newest instance (None: no instance), without
+        building an object: what progress counts and group results read."""
+        self._ensure_loaded()
+        config = self._configs.get(key)
+        if config is None or not config.instances:
+            return None
+        name = instance_name(config.name, config.instances - 1)
+        if name in self._dirty_instances:
+            return self._instances[name].to_record()
+        record = self._pending.get(name)
+        if record is not None:
+            return record
+        record = self.journal.records.get(name)
+        if record is not None:
+            return record
+        instance = self._instances.get(name)
+        return None if instance is None else instance.to_record()
+
+    def update_instance(self, instance: TaskInstance) -> None:
+        """Install ``instance`` (a changed record) and mark it for the next save."""
+        with self._lock:
+            self._ensure_loaded()
+            self._pending.pop(instance.name, None)
+            super().update_instance(instance)
+
+    def add_scheduled(self, new: Mapping[str, str], selected: set[str] | None) -> dict[str, Any]:
+        """Declare tasks not in the session yet (key -> description) with their first
+        instance, ``scheduled`` when ``selected`` is None or holds the key (``unstarted``
+        otherwise); returns instance name -> record. Written by the next :meth:`save`.
+
+        What :meth:`add_task` + :meth:`create_instance` do for one task, for 10,000 at a
+        time: no instance object is built until someone reads one.
+        """
+        records: dict[str, Any] = {}
+        with self._lock:
+            self._ensure_loaded()
+            configs = self._configs
+            order = len(configs)
+            for key, description in new.items():
+                if key in configs:
+                    raise TaskError(f"Task {key!r} is already in session {self.uid!r}.", task=key)
+                configs[key] = TaskConfig(key, description, order, 1)
+                order += 1
+                name = instance_name(key, 0)
+                status = "scheduled" if selected is None or key in selected else "unstarted"
+                records[name] = {
+                    **_FRESH,
+                    "name": name,
+                    "task": key,
+                    "status": status,
+                    "kwargs": {},
+                    "metadata": {},
+                    "logs": [],
+                }
+            self._dirty_configs.update(new)
+            self._pending.update(records)
+            self._unsaved.update(records)
+        return records
 
     def reload(self) -> None:
         """Forget the in-memory state and read it again from the store."""
         with self._lock:
             self._pending = {}
+            self._unsaved = {}
             super().reload()
+
+    def install(
+        self,
+        configs: dict[str, TaskConfig],
+        instances: dict[str, TaskInstance],
+        metadata: dict[str, Any],
+    ) -> None:
+        """Replace the whole session with copies of these (marked for the next save)."""
+        with self._lock:
+            self._ensure_loaded()
+            self._pending = {}
+            self._unsaved = {}
+            super().install(configs, instances, metadata)
 
     def refresh(self) -> set[str]:
         """Read journal pages written since the last read (by workers, other processes)."""
@@ -432,13 +564,14 @@ class StoreSessionBackend(SessionBackend):
             self._ensure_loaded()
             changed = self.journal.refresh()
             for name in changed:
-                self._pending[name] = self.journal.records[name]
-            self._ensure_loaded()
+                if name not in self._dirty_instances:
+                    self._pending[name] = self.journal.records[name]
             return changed
 
     def refresh_instance(self, name: str) -> TaskInstance | None:
         """The instance ``name`` as currently stored (newer journal pages applied)."""
         self.refresh()
+        self._materialize(name)
         return self._instances.get(name)
 
     def result(self, name: str, default: Any = None) -> Any:

@@ -30,7 +30,15 @@ from ..._errors import TaskError
 from ...storage._protocol import KeyValueStore
 from ._completion import Completion
 from ._keys import group_keys
-from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus, is_settled
+from ._model import (
+    GroupResult,
+    TaskFailure,
+    TaskInstance,
+    TaskStatus,
+    as_status,
+    instance_name,
+    is_settled,
+)
 from ._session import SessionBackend, StoreSessionBackend
 from ._tree import GroupTree
 from ._worker import failed_record
@@ -142,14 +150,19 @@ class GroupState:
         """
         session = self.session
         self._import_mirror()
+        selected = set(wanted) if wanted is not None else None
         with self.store.transact():
             session.reload()
             session.journal.compact()
             known = session.tasks
-            for key, definition in definitions.items():
-                config = known.get(key)
-                if config is None:
-                    config = session.add_task(key, description=definition.describe())
+            # Tasks never declared before (every task of a first run): configurations and
+            # scheduled records in bulk, no object per instance.
+            fresh = session.add_scheduled(
+                {key: d.describe() for key, d in definitions.items() if key not in known},
+                selected,
+            )
+            for key in definitions:
+                config = known[key]
                 if config.instances == 0:
                     session.create_instance(config)
             meta = session.metadata
@@ -160,9 +173,13 @@ class GroupState:
             if self.tree.ensure(list(definitions)):
                 self._repair()
             scheduled = []
-            selected = set(wanted) if wanted is not None else None
             for key in definitions:
                 if selected is not None and key not in selected:
+                    continue
+                name = instance_name(key, 0)
+                record = fresh.get(name)
+                if record is not None and record["task"] == key:
+                    scheduled.append(Scheduled(key, name, record))
                     continue
                 instance = session.current_instance(key)
                 if instance is None or self.settled(instance):
@@ -178,13 +195,13 @@ class GroupState:
     def _repair(self) -> None:
         """Count leaves of settled tasks that the tree does not count yet (idempotent)."""
         session = self.session
-        settled = [
-            key
-            for key in self.tree.task_keys
-            if key in session.tasks
-            and (instance := session.current_instance(key)) is not None
-            and self.settled(instance)
-        ]
+        settled = []
+        for key in self.tree.task_keys:
+            record = session.current_record(key)
+            if record is not None and is_settled(
+                record["status"], record.get("tries", 0), self.max_tries
+            ):
+                settled.append(key)
         self.tree.settle(settled)
 
     # -- recording outcomes ----------------------------------------------------------------
@@ -283,23 +300,26 @@ class GroupState:
         finished: dict[str, str] = {}
         failures: dict[str, TaskFailure] = {}
         skipped: list[str] = []
-        for key in session.tasks:
-            instance = session.current_instance(key)
-            if instance is None:
+        # Plain records, not instance objects: this runs once per completed run of
+        # 10,000 tasks (the callback's argument) and for every progress read.
+        for key in session.task_keys():
+            record = session.current_record(key)
+            if record is None:
                 continue
-            if instance.status is TaskStatus.FINISHED:
-                finished[key] = instance.name
-            elif instance.status is TaskStatus.FAILED:
+            status = as_status(record["status"])
+            if status is TaskStatus.FINISHED:
+                finished[key] = record["name"]
+            elif status is TaskStatus.FAILED:
                 failures[key] = TaskFailure(
                     key,
-                    instance.name,
-                    instance.error,
-                    instance.traceback,
-                    instance.tries,
-                    instance.stdout,
-                    instance.stderr,
+                    record["name"],
+                    record.get("error", ""),
+                    record.get("traceback", ""),
+                    int(record.get("tries", 0)),
+                    record.get("stdout", ""),
+                    record.get("stderr", ""),
                 )
-            elif instance.status in _SET_ASIDE:
+            elif status in _SET_ASIDE:
                 skipped.append(key)
         return GroupResult(
             self.name,

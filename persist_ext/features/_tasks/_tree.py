@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ...storage._protocol import KeyValueStore
-from ._keys import group_keys
-from ._markers import marker_get, settle_leaves
+from ._keys import group_keys, leaf_bitmap_key
+from ._markers import marker_get, settle_leaf_indices, settle_leaves
 from ._shape import leaf_paths, persist_shape
 
 __all__ = ["GroupTree"]
@@ -48,6 +48,7 @@ class GroupTree:
         self.task_keys: list[str] = []
         self._index: dict[str, int] = {}
         self._leaf_prefix = ""
+        self._bitmap_key = ""
         self._paths: list[list[tuple[str, int]]] = []
         self._tree_batch = batch_size
 
@@ -103,6 +104,7 @@ class GroupTree:
         prefix = self.keys_of.tree_prefix(int(meta["gen"]))
         self.root_id = f"{prefix}/root"
         self._leaf_prefix = f"{prefix}/t/"
+        self._bitmap_key = leaf_bitmap_key(prefix)
         self.task_keys = list(meta["keys"])
         self._index = {key: i for i, key in enumerate(self.task_keys)}
         self._tree_batch = int(meta["batch_size"])
@@ -129,19 +131,34 @@ class GroupTree:
         """
         if self.root_id is None:
             return False
-        leaves = [
-            (f"{self._leaf_prefix}{self._index[k]}", self._paths[self._index[k]])
-            for k in keys
-            if k in self._index
-        ]
-        leaf_results = None
+        index, paths = self._index, self._paths
         if results and self.combines:
-            leaf_results = {self.leaf_id(k): v for k, v in results.items() if k in self._index}
-        return settle_leaves(
+            leaves = [(self.leaf_id(k), paths[index[k]]) for k in keys if k in index]
+            leaf_results = {self.leaf_id(k): v for k, v in results.items() if k in index}
+            return settle_leaves(
+                self.store,
+                leaves,
+                batch_size=self._tree_batch,
+                results=leaf_results,
+                combiners=self.combiners,
+            )
+        # The common case: no per-leaf key is built, leaves go straight to their parent.
+        by_parent: dict[str, tuple[Any, list[int]]] = {}
+        for k in keys:
+            i = index.get(k)
+            if i is None:
+                continue
+            path = paths[i]
+            entry = by_parent.get(path[0][0])
+            if entry is None:
+                by_parent[path[0][0]] = (path, [i])
+            else:
+                entry[1].append(i)
+        return settle_leaf_indices(
             self.store,
-            leaves,
+            self._bitmap_key,
+            by_parent,
             batch_size=self._tree_batch,
-            results=leaf_results,
             combiners=self.combiners,
         )
 

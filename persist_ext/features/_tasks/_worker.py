@@ -41,6 +41,7 @@ __all__ = [
     "failed_record",
     "register_sink",
     "run_task",
+    "running_record",
     "unregister_sink",
 ]
 
@@ -48,7 +49,7 @@ __all__ = [
 class Sink(Protocol):
     """What a worker in the driver's process reports to."""
 
-    def running(self, name: str, record: dict[str, Any]) -> None: ...
+    def running(self, call: TaskCall, started: float) -> None: ...
 
     def settled_elsewhere(self, name: str) -> bool: ...
 
@@ -70,7 +71,7 @@ def unregister_sink(token: str) -> None:
         _SINKS.pop(token, None)
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskCall:
     """Everything a worker needs to run one try of one task instance."""
 
@@ -87,7 +88,7 @@ class TaskCall:
     timeout: float | None = None  # enforced here (threads, Dask); None: not here
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskOutcome:
     """What the worker hands back: the record after the try (None: not run) and the result."""
 
@@ -115,35 +116,52 @@ def failed_record(record: dict[str, Any], error: str, trace: str) -> dict[str, A
     }
 
 
+def running_record(call: TaskCall, started: float) -> dict[str, Any]:
+    """The record of ``call``'s instance while this try runs (tries counted, started)."""
+    return {
+        **call.record,
+        "status": "running",
+        "tries": int(call.record.get("tries", 0)) + 1,
+        "started": started,
+        "ended": None,
+    }
+
+
 def run_task(call: TaskCall) -> TaskOutcome:
     """Run one try of ``call.fn``; return the record after it and the value."""
     live = _SINKS.get(call.sink)
     sink = live[1] if live is not None and live[0] == os.getpid() else None
-    if sink is not None and sink.settled_elsewhere(call.instance):
-        # Skipped or abandoned after it was scheduled: don't run.
-        return TaskOutcome(None, ended=time.time())
-    record = dict(call.record)
-    record["status"] = "running"
-    record["tries"] = int(record.get("tries", 0)) + 1
-    record["started"] = time.time()
-    record["ended"] = None
+    started = time.time()
     if sink is not None:
-        sink.running(call.instance, dict(record))
+        if sink.settled_elsewhere(call.instance):
+            # Skipped or abandoned after it was scheduled: don't run.
+            return TaskOutcome(None, ended=started)
+        # The driver builds the running record only if the try outlives its batch.
+        sink.running(call, started)
     else:
-        _report_running(call, dict(record))
+        _report_running(call, running_record(call, started))
     if call.timeout is None:
         ok, value, error, trace, out, err = _attempt(call)
     else:
         ok, value, error, trace, out, err = _attempt_with_timeout(call, call.timeout)
-    record["ended"] = time.time()
-    record["stdout"], record["stderr"] = out, err
+    ended = time.time()
+    record = {
+        **call.record,
+        "tries": int(call.record.get("tries", 0)) + 1,
+        "started": started,
+        "ended": ended,
+        "stdout": out,
+        "stderr": err,
+    }
     if ok:
         record["status"] = "finished"
         record["has_result"] = True
         record["error"] = record["traceback"] = ""
-        record["logs"] = [{**entry, "resolved": True} for entry in record.get("logs", ())]
-        return TaskOutcome(record, value, True, record["ended"])
-    return TaskOutcome(failed_record(record, error, trace), None, False, record["ended"])
+        logs = record.get("logs")
+        if logs:
+            record["logs"] = [{**entry, "resolved": True} for entry in logs]
+        return TaskOutcome(record, value, True, ended)
+    return TaskOutcome(failed_record(record, error, trace), None, False, ended)
 
 
 def _report_running(call: TaskCall, record: dict[str, Any]) -> None:
