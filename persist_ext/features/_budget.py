@@ -22,14 +22,12 @@ Order and rules (:func:`plan_eviction`):
 Protected units (a task group that has unsettled tasks, a checkpoint) are never evicted;
 they count towards ``max_size``, and a notice says when they alone keep a store over it.
 
-Use records: :func:`touch` writes ``{"last_used": ..., "hits": ...}`` as JSON (serializer
-``json``, the same dict as the entry's meta), so listing reads it with ``info()`` and never
-decodes a pickle.
+A unit's last use comes from its use record (``_usage.py``: written for every hit, read
+with ``info()``, never decoded).
 """
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import logging
 import os
@@ -42,8 +40,9 @@ from typing import Any
 
 from .._errors import EvictionWarning
 from .._format import format_ago, format_size
-from .._limits import Budget
+from .._limits import ENV_MAX_AGE, ENV_MAX_COUNT, ENV_MAX_SIZE, Budget
 from ..storage._protocol import KeyValueStore
+from ._usage import flush_uses
 
 __all__ = [
     "DEBRIS_AGE",
@@ -52,20 +51,17 @@ __all__ = [
     "InfoWithUsage",
     "StoreUsage",
     "Unit",
+    "any_budget",
     "budget_of",
     "collect",
     "enforce_budget",
     "evict",
-    "flush_uses",
     "list_units",
-    "note_use",
     "notify",
     "orphans",
     "plan_eviction",
-    "read_use",
     "register_units",
     "store_usage",
-    "touch",
 ]
 
 _log = logging.getLogger("persist_ext")
@@ -203,108 +199,23 @@ def _pinned(store: KeyValueStore) -> set[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Use records
-# --------------------------------------------------------------------------------------------
-
-
-def read_use(store: KeyValueStore, key: str) -> tuple[float | None, int]:
-    """``(last_used, hits)`` of a use record, from its JSON meta (``(None, 0)`` if absent)."""
-    try:
-        info = store.info(key)
-    except Exception:
-        return None, 0
-    if info is None:
-        return None, 0
-    meta = info.meta
-    last = meta.get("last_used")
-    return (float(last) if isinstance(last, (int, float)) else None), int(meta.get("hits", 0))
-
-
-class _Uses:
-    """Uses noted in memory and written as JSON use records about once a second.
-
-    A hit then costs a dict update instead of a store write; :func:`list_units` (and so
-    every eviction) writes the pending records first, so least-recently-used is exact.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[int, str], list[Any]] = {}
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-
-    def note(self, store: KeyValueStore, used_key: str, marker: str) -> None:
-        now = time.time()
-        with self._lock:
-            item = self._pending.get((id(store), used_key))
-            if item is None:
-                self._pending[(id(store), used_key)] = [store, marker, now, 1]
-            else:
-                item[2] = now
-                item[3] += 1
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._run, name="persist-ext-uses", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(_FLUSH_EVERY)
-            self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        by_store: dict[int, list[tuple[str, Any, str, float, int]]] = {}
-        for (store_id, used), (store, marker, when, hits) in pending.items():
-            by_store.setdefault(store_id, []).append((used, store, marker, when, hits))
-        for items in by_store.values():
-            store = items[0][1]
-            try:
-                with store.transact():
-                    for used, _, marker, when, hits in items:
-                        if marker in store:  # not for a unit evicted meanwhile
-                            touch(store, used, hits=hits, when=when)
-            except Exception:  # a closed or locked store: use records are best effort
-                continue
-
-
-_USES = _Uses()
-_FLUSH_EVERY = 1.0
-
-
-def note_use(store: KeyValueStore, used_key: str, marker: str) -> None:
-    """Note a use (a hit) of the unit whose marker is ``marker``; written within a second."""
-    _USES.note(store, used_key, marker)
-
-
-def flush_uses() -> None:
-    """Write the pending use records now."""
-    _USES.flush()
-
-
-atexit.register(flush_uses)
-
-
-def touch(
-    store: KeyValueStore, key: str, *, hits: int = 1, when: float | None = None
-) -> dict[str, Any]:
-    """Record a use at ``key``: last use ``when`` (default now), hit count increased by ``hits``.
-
-    The record is JSON (value and meta alike); callers batching several uses wrap their
-    calls in one ``store.transact()``.
-    """
-    _, old_hits = read_use(store, key)
-    record = {"last_used": time.time() if when is None else when, "hits": old_hits + hits}
-    store.set(key, record, meta=record, serializer="json")  # type: ignore[call-arg]
-    return record
-
-
-# --------------------------------------------------------------------------------------------
 # Budget and usage
 # --------------------------------------------------------------------------------------------
+
+
+def any_budget(stores: Iterable[KeyValueStore], *, configured: bool = False) -> bool:
+    """Whether a budget may be in force for any of ``stores``, without touching them.
+
+    True when the caller has limits of its own (``configured``: the magics' traitlets), a
+    ``PERSIST_EXT_MAX_*`` variable is set, or a store has its own ``budget=``. A per-cell
+    hook asks this first: with no budget anywhere it costs three dict lookups.
+    """
+    if configured or any(os.environ.get(name) for name in _ENV_LIMITS):
+        return True
+    return any(getattr(store, "budget", None) is not None for store in stores)
+
+
+_ENV_LIMITS = (ENV_MAX_SIZE, ENV_MAX_COUNT, ENV_MAX_AGE)
 
 
 def budget_of(store: KeyValueStore, fallback: Budget | None = None) -> Budget:

@@ -560,7 +560,11 @@ class PersistMagics(Magics):
         # one-line notice in the cell's output. No budget anywhere: nothing is evicted.
         if self._busy:
             return
-        from ..features._budget import enforce_budget
+        from ..features._budget import any_budget, enforce_budget
+
+        configured = bool(self.max_size or self.max_count or self.max_age)
+        if not any_budget(self._stores.values(), configured=configured):
+            return  # no budget anywhere (the default): nothing to look at after a cell
 
         for location, store in list(self._stores.items()):
             try:

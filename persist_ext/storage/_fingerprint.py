@@ -456,9 +456,51 @@ def fingerprint(value: Any) -> str:
     Traceback (most recent call last):
     persist_ext._errors.FingerprintError: Cannot fingerprint a value of type _thread.lock: ...
     """
+    parts: list[bytes] = []
+    if _simple(value, parts, 0):
+        return xxhash.xxh3_128_hexdigest(b"".join(parts))
     h = xxhash.xxh3_128()
     _Hasher().feed(h, value)
     return h.hexdigest()
+
+
+_ZERO = _LEN.pack(0)
+_ONE = _LEN.pack(1)
+_EIGHT = _LEN.pack(8)
+_SIMPLE_ITEMS = 64
+
+
+def _simple(value: Any, out: list[bytes], depth: int) -> bool:
+    """Append the bytes :class:`_Hasher` would feed for ``value`` when it is a small scalar
+    or a short tuple of them (the arguments of most cached calls); ``False`` otherwise.
+
+    The same byte stream as the general path (tag, length, payload; a tuple's framing),
+    only without a hasher object and a dispatch per element, so the digest is identical
+    (``tests/unit/test_fingerprint.py`` compares the two on many values).
+    """
+    t = type(value)
+    if t is int:
+        n = (value.bit_length() + 8) // 8
+        out += (b"int", _LEN.pack(n), value.to_bytes(n, "little", signed=True))
+    elif t is str:
+        if len(value) > 4096:
+            return False
+        data = value.encode("utf-8", "surrogatepass")
+        out += (b"str", _LEN.pack(len(data)), data)
+    elif t is float:
+        out += (b"float", _EIGHT, _NAN if value != value else _F64.pack(value))
+    elif value is None:
+        out += (b"none", _ZERO)
+    elif t is bool:
+        out += (b"bool", _ONE, b"\x01" if value else b"\x00")
+    elif t is tuple and depth < 3 and len(value) <= _SIMPLE_ITEMS:
+        out += (b"tuple", _ZERO, b"seq", _EIGHT, _LEN.pack(len(value)))
+        for item in value:
+            if not _simple(item, out, depth + 1):
+                return False
+    else:
+        return False
+    return True
 
 
 def fingerprint_code(obj: Any) -> str:

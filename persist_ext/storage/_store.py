@@ -31,10 +31,12 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import itertools
 import logging
 import os
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -90,6 +92,7 @@ DEBRIS_EVERY = 60.0  # seconds between debris sweeps triggered by large writes
 # 2**62 bytes is unreachable, and eviction_policy="none" disables culling by age anyway.
 _NO_LIMIT = 1 << 62
 _ABSENT = object()
+_SERIALS = itertools.count(1)
 
 
 class _State(enum.Enum):
@@ -193,6 +196,7 @@ class Store(StoreScan):
         self._disk.durable = durable
         self._state = _State.OPEN
         self._swept = time.monotonic()
+        self._connections = threading.local()  # see change_token
         if not read_only:
             # Crash debris (blobs of killed writers) goes on every open, and on a large write
             # at most once a minute after that; expired entries about once a day.
@@ -597,6 +601,28 @@ class Store(StoreScan):
         """What is known about ``key`` without decoding its value (``None`` if absent)."""
         record = self._raw(key)
         return None if record is _ABSENT else self._info_of(key, record)
+
+    def change_token(self) -> tuple[int, int, int] | None:
+        """A value that stays equal only while nothing in the store changes.
+
+        Two calls return equal tokens only if no process (this one included) committed a
+        change to the store in between: SQLite's ``PRAGMA data_version`` moves with every
+        commit of another connection, ``total_changes`` with every change made on this
+        thread's own connection. One query of the index, no row read: a cheaper check than
+        ``key in store`` for a caller that keeps a value in memory and must notice when
+        another process deletes or replaces it (``persist_ext.cache``). ``None`` when it
+        cannot be known; compare again, never across stores.
+        """
+        cache = self._open_cache()
+        try:
+            con = cache._con  # diskcache's connection of this thread (one per thread)
+            local = self._connections
+            if getattr(local, "con", None) is not con:
+                local.con, local.serial = con, next(_SERIALS)  # tokens of two connections differ
+            ((version,),) = con.execute("PRAGMA data_version").fetchall()
+            return local.serial, version, con.total_changes
+        except (sqlite3.Error, ValueError):
+            return None
 
 
 def _refuse_links(directory: Path) -> None:

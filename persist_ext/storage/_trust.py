@@ -176,11 +176,11 @@ def mac(*parts: bytes | memoryview) -> bytes:
     """HMAC-SHA256 (keyed with the secret configured now) of the concatenation of ``parts``."""
     _, _, inner, outer = _state()
     hasher = inner.copy()
-    if sum(len(part) for part in parts) <= _JOIN_LIMIT:
-        hasher.update(b"".join(parts))  # one call for the small records of a store
-    else:
+    if len(parts[-1]) > _JOIN_LIMIT or sum(map(len, parts)) > _JOIN_LIMIT:
         for part in parts:
             hasher.update(part)
+    else:
+        hasher.update(b"".join(parts))  # one call for the small records of a store
     final = outer.copy()
     final.update(hasher.digest())
     return final.digest()

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from persist_ext._limits import Budget
-from persist_ext.features._budget import enforce_budget, list_units, touch
+from persist_ext.features._budget import enforce_budget, list_units
 from persist_ext.features._cellcache._entry import Manifest, write_entry
+from persist_ext.features._usage import touch
 from persist_ext.storage._store import Store
 
 pytestmark = [

@@ -16,6 +16,8 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from persist_ext._errors import FingerprintError
 from persist_ext.storage._fingerprint import (
@@ -337,3 +339,29 @@ def test_stable_across_processes_and_hash_seeds() -> None:
     first = _digests_in_child("1")
     assert first == _digests_in_child("12345")
     assert len(set(first)) == len(first)
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**200), max_value=2**200),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=50),
+    st.text(max_size=5000, alphabet=st.characters(codec="utf-8")),
+)
+
+
+@given(
+    st.recursive(_scalars, lambda inner: st.tuples(inner, inner) | st.tuples(inner), max_leaves=20)
+)
+def test_small_values_fast_path_gives_the_general_digest(value) -> None:
+    # Small scalars and tuples of them skip the hasher object (the arguments of most cached
+    # calls); the digest must be the one the general path gives, or keys would change.
+    import xxhash
+
+    from persist_ext.storage._fingerprint import _Hasher
+
+    h = xxhash.xxh3_128()
+    _Hasher().feed(h, value)
+    assert fingerprint(value) == h.hexdigest()

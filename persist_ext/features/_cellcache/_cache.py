@@ -11,7 +11,6 @@ and the cell simply runs.
 
 from __future__ import annotations
 
-import atexit
 import io
 import os
 import re
@@ -31,6 +30,7 @@ from ..._format import format_ago, format_duration
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
 from .._covars import group_variables, load_groups
+from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_plain, run_recorded, transformed
 from ._effects import watch_files
@@ -57,7 +57,7 @@ from ._inspect import (
 )
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
 from ._state import CHECKED_FACETS, capture_all, state_digests
-from ._units import record_use
+from ._units import USED
 from ._views import EntryDetails, EntryTable, StoreSummary
 
 __all__ = ["CellCache", "CellOptions", "CellResult"]
@@ -69,7 +69,6 @@ _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
 # (Measured: a trivial cell run nested under the magic costs more than its restore.)
 CHEAP_SECONDS = 0.0005  # the default of CellOptions.min_time
 _SEEDS = re.compile(r"\bseed\s*\(")
-_FLUSH_SECONDS = 30.0  # hit counts and last uses are written at least this often
 
 
 @dataclass(frozen=True)
@@ -166,12 +165,8 @@ class CellCache:
         self._last: dict[str, _LastRun] = {}
         self._last_name: str | None = None
         self._files: FileDigests | None = None
-        self._pending_hits: dict[str, int] = {}
-        self._pending_uses: dict[str, float] = {}
-        self._flushed = time.monotonic()
         self._manifests: dict[str, Manifest] = {}
         self._outputs_memo: dict[str, list[dict[str, Any]]] = {}
-        atexit.register(self.flush_hits)
 
     # ------------------------------------------------------------------ naming and key
     @staticmethod
@@ -385,34 +380,14 @@ class CellCache:
         return found  # type: ignore[no-any-return]
 
     def _count_hit(self, manifest: Manifest) -> None:
-        # Hits are counted in memory and written with the next store write or listing: a
-        # write per hit would cost more than a cheap cell's whole restore.
-        key = f"{manifest.entry_prefix}hits"
-        self._pending_hits[key] = self._pending_hits.get(key, 0) + 1
-        # Last use, for least-recently-used budgets: kept with the hit and written with it.
-        self._pending_uses[manifest.entry_prefix] = time.time()
-        if time.monotonic() - self._flushed > _FLUSH_SECONDS:
-            self.flush_hits()
+        # One use-recording mechanism for cells and functions (features/_usage.py): noted in
+        # memory, written in batches; the hit counter key is what listings show.
+        prefix = manifest.entry_prefix
+        note_use(self.store, f"{prefix}{USED}", f"{prefix}manifest", counter=f"{prefix}hits")
 
     def flush_hits(self) -> None:
-        """Write the hit counts and last uses kept in memory to the store (one transaction).
-
-        Called before every store write, listing and budget check, at most
-        ``_FLUSH_SECONDS`` after a hit, and when the process exits.
-        """
-        self._flushed = time.monotonic()
-        pending, self._pending_hits = self._pending_hits, {}
-        uses, self._pending_uses = self._pending_uses, {}
-        if not pending and not uses:
-            return
-        try:
-            with self.store.transact():
-                for key, count in pending.items():
-                    self.store.incr(key, count)
-                for prefix, when in uses.items():
-                    record_use(self.store, prefix, when=when)
-        except Exception:  # a hit counter is not worth failing anything for
-            pass
+        """Write the hits and last uses noted in memory now (before writes and listings)."""
+        flush_uses(self.store)
 
     def _execute(
         self,

@@ -2,8 +2,8 @@
 
 A unit is one stored run of a cell: every key under ``cell/<name>/<key>/`` (manifest,
 outputs, variables, hit counter, use record), present as long as its manifest is. Its last
-use is the time of its newest hit, kept as JSON at ``cell/<name>/<key>/used`` (written by
-:func:`record_use` on every hit), else the time it was stored.
+use is the time of its newest hit, kept as JSON at ``cell/<name>/<key>/used`` (the use
+record of ``features/_usage.py``, noted on every hit), else the time it was stored.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...storage._protocol import KeyValueStore
-from .._budget import Unit, orphans, read_use, register_units, touch
+from .._budget import Unit, orphans, register_units
+from .._usage import read_use, touch
 from ._entry import PREFIX
 
 __all__ = ["USED", "list_cell_units", "record_use"]
@@ -22,7 +23,8 @@ USED = "used"
 def record_use(store: KeyValueStore, entry_prefix: str, *, when: float | None = None) -> None:
     """Note that the run at ``entry_prefix`` was restored (at ``when``; JSON, never a pickle).
 
-    The cell cache keeps uses in memory and writes them in batches (``CellCache.flush_hits``).
+    A hit goes through :func:`~persist_ext.features._usage.note_use` (batched); this writes
+    one use at once.
     """
     touch(store, f"{entry_prefix}{USED}", when=when)
 

@@ -24,16 +24,17 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from ..._errors import CacheError, CacheWarning
 from ..._format import format_ago, format_duration
 from ..._limits import parse_duration
 from ...storage._protocol import KeyValueStore
-from .._budget import budget_of, enforce_budget, flush_uses, note_use, notify
+from .._budget import budget_of, enforce_budget, notify
 from .._cellcache._explain import Difference, Explanation, diff_components
 from .._tasks._storespec import StoreSpec, open_store, spec_for
+from .._usage import flush_uses, note_use
 from ._key import Binder, CallKey, CodeState, argument_components, call_digest
 from ._layout import LOCK, RESULT, USED, function_prefix, iter_calls
 from ._runtime import LEASES, default_store, open_location
@@ -41,9 +42,13 @@ from ._runtime import LEASES, default_store, open_location
 __all__ = ["CachedFunction", "cache"]
 
 _MISS = object()
-# Small results are also kept pickled in memory: a hit then checks only that the entry is
-# still in the store (another process may have cleared or evicted it) and unpickles the
-# bytes, instead of reading and authenticating the entry (about 2.5x cheaper on a Store).
+# Small results are also kept pickled in memory (``CachedFunction._hot``): a hit unpickles
+# those bytes instead of reading and authenticating the entry. Before that it makes sure
+# the entry is still in the store (another process may have cleared, evicted or replaced
+# it): when the store offers a change token (``Store.change_token``: one index query, no
+# row read) and it has not moved since the entry was last seen, nothing else is read;
+# otherwise the entry's info is read (is it still the entry whose bytes we keep: same
+# creation time?) and the token remembered.
 _HOT_BYTES = 64 * 1024
 _HOT_ENTRIES = 512
 _ENFORCE_EVERY = 2.0
@@ -140,7 +145,7 @@ class CachedFunction:
         self._async_flights: dict[tuple[int, str], asyncio.Future[Any]] = {}
         self._lock = threading.Lock()
         self._warned: set[str] = set()
-        self._hot: dict[str, bytes] = {}
+        self._hot: dict[str, list[Any]] = {}  # prefix -> [pickled, token, expires, created]
         self._last_enforced = 0.0
 
     # ------------------------------------------------------------------ pickling
@@ -190,11 +195,10 @@ class CachedFunction:
             raise _Unbound(str(exc)) from exc
         code = self._code.current()
         found, unhashable = argument_components(arguments, self.ignore, _describe)
+        if code.unhashable:
+            unhashable = {**code.unhashable, **unhashable}
         return CallKey(
-            digest=call_digest(code.digest, found),
-            components={**code.components, **found},
-            reaches=code.reaches,
-            unhashable={**code.unhashable, **unhashable},
+            call_digest(code.digest, found), found, code.components, code.reaches, unhashable
         )
 
     def _call_text(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -248,15 +252,11 @@ class CachedFunction:
 
     def _hit(self, store: KeyValueStore, prefix: str) -> Any:
         result = f"{prefix}{RESULT}"
-        data = self._hot.get(prefix)
-        if data is not None:
-            try:
-                present = result in store
-            except Exception:
-                present = False
-            if present:
+        hot = self._hot.get(prefix)
+        if hot is not None:
+            if self._still_stored(store, result, hot):
                 note_use(store, f"{prefix}{USED}", result)
-                return pickle.loads(data)  # bytes this process pickled itself
+                return pickle.loads(hot[0])  # bytes this process pickled itself
             self._hot.pop(prefix, None)
         value = self._load(store, prefix)
         if value is not _MISS:
@@ -266,11 +266,30 @@ class CachedFunction:
                     info = store.info(result)  # once per call and process: is it small?
                 except Exception:
                     info = None
-                self._keep_hot(prefix, value, info.size if info is not None else None)
+                self._keep_hot(store, prefix, value, info)
         return value
 
-    def _keep_hot(self, prefix: str, value: Any, size: int | None) -> None:
-        if self.mmap or size is None or size > _HOT_BYTES or prefix in self._hot:
+    @staticmethod
+    def _still_stored(store: KeyValueStore, result: str, hot: list[Any]) -> bool:
+        """Whether the result kept in memory is still the stored one (see ``_MISS``)."""
+        expires = hot[2]
+        if expires is not None and time.time() >= expires:
+            return False
+        changes = getattr(store, "change_token", None)
+        try:
+            token = changes() if changes is not None else None
+            if token is not None and token == hot[1]:
+                return True
+            info = store.info(result)
+        except Exception:
+            return False
+        if info is None or info.created != hot[3]:
+            return False  # removed, or replaced by another process's run of the call
+        hot[1] = token  # read before the check: a change after it moves the token again
+        return True
+
+    def _keep_hot(self, store: KeyValueStore, prefix: str, value: Any, info: Any) -> None:
+        if self.mmap or info is None or info.size > _HOT_BYTES or prefix in self._hot:
             return
         try:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -279,7 +298,8 @@ class CachedFunction:
         if len(data) <= _HOT_BYTES:
             while len(self._hot) >= _HOT_ENTRIES:
                 self._hot.pop(next(iter(self._hot)), None)
-            self._hot[prefix] = data
+            # No token yet: the next hit checks ``in store`` once and remembers one.
+            self._hot[prefix] = [data, None, info.expires, info.created]
 
     def _save(
         self,
@@ -301,7 +321,7 @@ class CachedFunction:
         }
         try:
             info = store.set(f"{prefix}{RESULT}", value, expire=self.expire, meta=meta)
-            self._keep_hot(prefix, value, info.size)
+            self._keep_hot(store, prefix, value, info)
         except Exception as exc:  # SerializationError, or the store failed
             self._warn(
                 f"unstorable:{type(value).__qualname__}",
@@ -329,18 +349,62 @@ class CachedFunction:
     def _claim(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
 
-    # ------------------------------------------------------------------ sync calls
+    # ------------------------------------------------------------------ calls
+    def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+        """``(key, store, prefix, value)`` of a call (``value`` is ``_MISS`` on a miss);
+        ``None`` when the call runs without the cache. What sync and async calls share."""
+        key = self._usable_key(args, kwargs)
+        if key is None:
+            return None
+        store = self.store
+        prefix = f"{self._prefix}{key.digest}/"
+        return key, store, prefix, self._hit(store, prefix)
+
+    def _leading(
+        self,
+        store: KeyValueStore,
+        key: CallKey,
+        prefix: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Generator[float | None, Any, tuple[Any, bool]]:
+        """What the process leading a missed call does, for :meth:`call` and :meth:`acall`.
+
+        Claims the call across processes (the store's atomic ``add``), or waits for the
+        process that holds it; then runs it once and stores the result. It yields what the
+        caller must do in its own way: a delay (sleep that long, send nothing) or ``None``
+        (run the function, send its result, or throw its exception in). Returns
+        ``(value, stored)``.
+        """
+        lock = f"{prefix}{LOCK}"
+        delay = 0.002
+        while not self._try_claim(store, lock):
+            value = self._hit(store, prefix)
+            if value is not _MISS:
+                return value, True
+            yield delay  # another process computes it: wait for its result
+            delay = min(delay * 1.5, 0.25)
+        try:
+            value = self._hit(store, prefix)  # stored between our lookup and our claim?
+            if value is not _MISS:
+                return value, True
+            start = time.perf_counter()
+            result = yield None
+            duration = time.perf_counter() - start
+            stored = self._save(store, key, prefix, result, duration, self._call_text(args, kwargs))
+            return result, stored
+        finally:
+            LEASES.release(store, lock)
+
     def call(self, args: tuple[Any, ...], kwargs: dict[str, Any], fn: Any = None) -> Any:
         """``fn(*args, **kwargs)``, from the store when it was computed before.
 
         ``fn`` is what the wrapper passes (the function it wraps, ``self.fn``); see ``_wrap``.
         """
-        key = self._usable_key(args, kwargs)
-        if key is None:
+        found = self._lookup(args, kwargs)
+        if found is None:
             return self.fn(*args, **kwargs)
-        store = self.store
-        prefix = f"{self._prefix}{key.digest}/"
-        value = self._hit(store, prefix)
+        key, store, prefix, value = found
         if value is not _MISS:
             return value
         while True:
@@ -376,45 +440,29 @@ class CachedFunction:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> tuple[Any, bool]:
-        lock = f"{prefix}{LOCK}"
-        delay = 0.002
-        while not self._try_claim(store, lock):
-            value = self._hit(store, prefix)
-            if value is not _MISS:
-                return value, True
-            time.sleep(delay)  # another process computes it: wait for its result
-            delay = min(delay * 1.5, 0.25)
+        steps = self._leading(store, key, prefix, args, kwargs)
         try:
-            value = self._hit(store, prefix)  # stored between our lookup and our claim?
-            if value is not _MISS:
-                return value, True
-            start = time.perf_counter()
-            result = self.fn(*args, **kwargs)
-            duration = time.perf_counter() - start
-            stored = self._save(store, key, prefix, result, duration, self._call_text(args, kwargs))
-            return result, stored
-        finally:
-            LEASES.release(store, lock)
+            request = next(steps)
+            while True:
+                if request is not None:
+                    time.sleep(request)
+                    request = next(steps)
+                    continue
+                try:
+                    result = self.fn(*args, **kwargs)
+                except BaseException as exc:
+                    request = steps.throw(exc)  # releases the claim, re-raises
+                else:
+                    request = steps.send(result)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
-    def _try_claim(self, store: KeyValueStore, lock: str) -> bool:
-        claim = self._claim()
-        try:
-            added = store.add(lock, claim, expire=LEASES.lease)
-        except Exception:  # a store without a working add: compute without the claim
-            return True
-        if added:
-            LEASES.hold(store, lock, claim)
-        return bool(added)
-
-    # ------------------------------------------------------------------ async calls
     async def acall(self, args: tuple[Any, ...], kwargs: dict[str, Any], fn: Any = None) -> Any:
         """``await fn(*args, **kwargs)``, from the store when it was computed before."""
-        key = self._usable_key(args, kwargs)
-        if key is None:
+        found = self._lookup(args, kwargs)
+        if found is None:
             return await self.fn(*args, **kwargs)
-        store = self.store
-        prefix = f"{self._prefix}{key.digest}/"
-        value = self._hit(store, prefix)
+        key, store, prefix, value = found
         if value is not _MISS:
             return value
         loop = asyncio.get_running_loop()
@@ -455,25 +503,32 @@ class CachedFunction:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> tuple[Any, bool]:
-        lock = f"{prefix}{LOCK}"
-        delay = 0.002
-        while not self._try_claim(store, lock):
-            value = self._hit(store, prefix)
-            if value is not _MISS:
-                return value, True
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
+        steps = self._leading(store, key, prefix, args, kwargs)
         try:
-            value = self._hit(store, prefix)
-            if value is not _MISS:
-                return value, True
-            start = time.perf_counter()
-            result = await self.fn(*args, **kwargs)
-            duration = time.perf_counter() - start
-            stored = self._save(store, key, prefix, result, duration, self._call_text(args, kwargs))
-            return result, stored
-        finally:
-            LEASES.release(store, lock)
+            request = next(steps)
+            while True:
+                if request is not None:
+                    await asyncio.sleep(request)
+                    request = next(steps)
+                    continue
+                try:
+                    result = await self.fn(*args, **kwargs)
+                except BaseException as exc:
+                    request = steps.throw(exc)  # releases the claim, re-raises
+                else:
+                    request = steps.send(result)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _try_claim(self, store: KeyValueStore, lock: str) -> bool:
+        claim = self._claim()
+        try:
+            added = store.add(lock, claim, expire=LEASES.lease)
+        except Exception:  # a store without a working add: compute without the claim
+            return True
+        if added:
+            LEASES.hold(store, lock, claim)
+        return bool(added)
 
     # ------------------------------------------------------------------ inspection
     def why(self, *args: Any, **kwargs: Any) -> Explanation:

@@ -41,12 +41,23 @@ _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range, types.Mo
 
 @dataclass
 class CallKey:
-    """A call's key (``digest``) and its named components (for ``why`` and the meta)."""
+    """A call's key (``digest``) and what it is made of (for ``why`` and the stored meta).
+
+    ``arguments`` (``input:NAME``) and ``code`` (``function:``, ``global:``, ``module:``
+    components) are kept apart: a hit needs only the digest, and merging them into
+    :attr:`components` is left to the few callers that show or store them.
+    """
 
     digest: str
-    components: dict[str, str]
+    arguments: dict[str, str]
+    code: dict[str, str] = field(default_factory=dict)
     reaches: dict[str, list[str]] = field(default_factory=dict)
     unhashable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def components(self) -> dict[str, str]:
+        """Every named component: the code's, then the arguments'."""
+        return {**self.code, **self.arguments}
 
 
 def _immutable(value: Any, depth: int = 0) -> bool:
@@ -234,6 +245,8 @@ class Binder:
         self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.simple and not kwargs and len(args) == len(self.names):
+            return dict(zip(self.names, args))  # every argument given by position
         if self.simple and len(args) <= len(self.names):
             bound = dict(zip(self.names, args))
             used = 0
@@ -270,11 +283,11 @@ def argument_components(
 
 
 def call_digest(code_digest: str, arguments: Mapping[str, str]) -> str:
-    """The call key: the code digest and the argument fingerprints, in signature order."""
-    h = xxhash.xxh3_128(code_digest.encode())
+    """The call key: the code digest and the argument fingerprints, in signature order.
+
+    The digest of ``code | component 0 digest 0 | ...``, hashed in one call.
+    """
+    parts = [code_digest]
     for component, digest in arguments.items():
-        h.update(component.encode())
-        h.update(b"\x00")
-        h.update(digest.encode())
-        h.update(b"\x00")
-    return h.hexdigest()
+        parts += (component, "\x00", digest, "\x00")
+    return xxhash.xxh3_128_hexdigest("".join(parts).encode())

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ...storage._names import safe_name
 from ...storage._protocol import EntryInfo, KeyValueStore
-from .._budget import read_use
+from .._usage import read_use
 
 __all__ = [
     "LOCK",

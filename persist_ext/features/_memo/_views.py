@@ -8,7 +8,7 @@ from typing import Any
 
 from ..._format import format_ago, format_duration, format_size
 from ...storage._protocol import KeyValueStore
-from .._budget import flush_uses
+from .._usage import flush_uses
 from ._layout import CallEntry, iter_calls
 
 __all__ = ["CallTable", "Listing", "call_table"]

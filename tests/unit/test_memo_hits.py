@@ -1,0 +1,184 @@
+"""The hit path of persist_ext.cache: results kept in memory stay honest, uses are recorded.
+
+A small result is kept pickled in the process and served from there while the store's
+change token says nothing changed; these tests change the store behind its back in every
+way another process or thread can, and check the next call sees it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from persist_ext import Store, cache
+from persist_ext.features._usage import flush_uses, note_use, read_use
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "store") as st:
+        yield st
+
+
+def _results(store: Store) -> list[str]:
+    return [k for k in store.keys("memo/") if k.endswith("/result")]
+
+
+def _cached(store: Store, calls: list[int]):
+    # Runs are noted through a function's attribute: data a cached function reads from its
+    # closure is part of the key, a function's attributes are not.
+    def note(x):
+        note.calls.append(x)  # type: ignore[attr-defined]
+
+    note.calls = calls  # type: ignore[attr-defined]
+
+    @cache(store=store)
+    def square(x):
+        note(x)
+        return [x * x]
+
+    return square
+
+
+def test_change_token_moves_with_every_change_by_anyone(store: Store, tmp_path: Path) -> None:
+    store.set("a", 1)
+    first = store.change_token()
+    assert first is not None
+    assert store.change_token() == first  # nothing changed
+    _ = store.get("a"), store.info("a"), "a" in store, list(store.keys())
+    assert store.change_token() == first  # reads change nothing
+    store.set("b", 2)  # this thread's own connection
+    second = store.change_token()
+    assert second != first
+    thread = threading.Thread(target=store.delete, args=("b",))
+    thread.start()
+    thread.join()  # another connection of this process
+    third = store.change_token()
+    assert third != second
+    code = (
+        "import sys; from persist_ext import Store; s = Store(sys.argv[1]); s.set('c', 3); "
+        "s.close()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(store.directory)], check=True)
+    assert store.change_token() != third  # another process
+    seen: list = []
+    thread = threading.Thread(target=lambda: seen.append(store.change_token()))
+    thread.start()
+    thread.join()
+    assert seen[0] != store.change_token()  # two connections never share a token
+
+
+def test_a_result_removed_by_another_process_is_a_miss(store: Store) -> None:
+    calls: list[int] = []
+    square = _cached(store, calls)
+    assert square(3) == [9]
+    for _ in range(3):
+        assert square(3) == [9]  # served from memory
+    assert calls == [3]
+    code = (
+        "import sys; from persist_ext import Store; s = Store(sys.argv[1]); "
+        "[s.delete(k) for k in list(s.keys('memo/')) if k.endswith('/result')]; s.close()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(store.directory)], check=True)
+    assert square(3) == [9]
+    assert calls == [3, 3]
+
+
+def test_a_result_replaced_by_another_thread_is_read_again(store: Store) -> None:
+    calls: list[int] = []
+    square = _cached(store, calls)
+    square(4)
+    square(4)
+    (key,) = _results(store)
+    info = store.info(key)
+    thread = threading.Thread(target=lambda: store.set(key, ["replaced"], meta=info.meta))
+    thread.start()
+    thread.join()
+    assert square(4) == ["replaced"]  # the stored value, not the copy kept in memory
+    assert calls == [4]
+
+
+def test_a_result_removed_by_this_thread_is_a_miss(store: Store) -> None:
+    calls: list[int] = []
+    square = _cached(store, calls)
+    square(5)
+    square(5)
+    for key in _results(store):
+        store.delete(key)
+    square(5)
+    assert calls == [5, 5]
+
+
+def test_hits_are_recorded_once_each_and_kept_on_a_normal_exit(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PERSIST_EXT_DIR": str(tmp_path / "store"),
+        "MEMO_TEST_COUNTS": str(tmp_path),
+        "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    # Four calls: one miss, three hits, then the interpreter exits at once (no flush call).
+    script = "import _memo_funcs as m\nfor _ in range(4): m.slow_square(2, delay=0)\n"
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+    with Store(tmp_path / "store") as st:
+        used = [k for k in st.keys("memo/") if k.endswith("/used")]
+        assert len(used) == 1
+        last, hits = read_use(st, used[0])
+        assert hits == 3
+        assert last is not None
+
+
+def test_uses_of_a_unit_removed_meanwhile_are_not_written(store: Store) -> None:
+    store.set("memo/f/k/result", 1)
+    note_use(store, "memo/f/k/used", "memo/f/k/result")
+    store.delete("memo/f/k/result")  # evicted before the batch was written
+    flush_uses(store)
+    assert "memo/f/k/used" not in store
+
+
+def test_cell_hits_go_through_the_same_use_records(ip) -> None:
+    from persist_ext.features._cellcache._units import USED
+
+    with capture_output():
+        ip.run_cell("%%persist twice\nx = 2 * 21")
+        ip.run_cell("%%persist twice\nx = 2 * 21")
+        ip.run_cell("%%persist twice\nx = 2 * 21")
+    store = (
+        ip.magics_manager.registry["PersistMagics"]
+        .cache_for(str(ip.magics_manager.registry["PersistMagics"].store_directory.absolute()))
+        .store
+    )
+    flush_uses()
+    (manifest,) = [k for k in store.keys("cell/") if k.endswith("/manifest")]
+    prefix = manifest[: -len("manifest")]
+    assert store.get(f"{prefix}hits") == 2  # the counter listings show
+    assert read_use(store, f"{prefix}{USED}")[1] == 2  # the record budgets read
+
+
+def test_no_budget_means_the_per_cell_hook_reads_nothing(ip, monkeypatch) -> None:
+    from persist_ext.features import _budget
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the budget hook looked at a store with no budget set")
+
+    for name in ("PERSIST_EXT_MAX_SIZE", "PERSIST_EXT_MAX_COUNT", "PERSIST_EXT_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    with capture_output() as out:
+        ip.run_cell("%%persist one\ny = 1")
+    monkeypatch.setattr(_budget, "enforce_budget", fail)
+    monkeypatch.setattr(_budget, "budget_of", fail)
+    with capture_output() as out:
+        ip.run_cell("%%persist one\ny = 1")
+        ip.run_cell("z = 2")
+    assert "budget" not in out.stdout
+    monkeypatch.setenv("PERSIST_EXT_MAX_COUNT", "100")  # a budget: the hook looks again
+    with capture_output() as out:
+        ip.run_cell("w = 3")
+    assert "applying the store budget failed" in out.stdout
