@@ -370,6 +370,29 @@ def _normalize(text: str) -> str:
     return _ADDRESS.sub("0x", _NOTICE.sub("", text))
 
 
+def _merged_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive writes to one stream as one output, as a notebook shows them.
+
+    How a stream is split into messages depends on flush timing (``print`` writes its text
+    and its newline apart), so the split itself is no difference.
+    """
+    merged: list[Any] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and last is not None
+            and last.output_type == "stream"
+            and last.name == output.name
+        ):
+            merged[-1] = type(output)(
+                output_type="stream", name=output.name, text=last.text + output.text
+            )
+        else:
+            merged.append(output)
+    return merged
+
+
 def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
     from nbclient import NotebookClient
 
@@ -392,7 +415,7 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
     for cell in notebook.cells[1:-1]:
         parts: list[str] = []
         raised = False
-        for output in cell.get("outputs", []):
+        for output in _merged_streams(cell.get("outputs", [])):
             kind = output.output_type
             if kind == "stream":
                 if "persist: restored" in output.text:
@@ -422,6 +445,8 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
         except (KeyError, ValueError):
             run.durations.append(0.0)
     run.seconds = sum(run.durations) or (time.monotonic() - started)
+    if cached and any("Cell magic `%%persist` not found" in " ".join(c) for c in run.cells):
+        run.failure = "persist_ext did not load in the kernel (was the checkout being changed?)"
     for output in notebook.cells[-1].get("outputs", []):
         if output.output_type == "stream" and "__CORPUS_PROBE__" in output.text:
             payload = output.text.split("__CORPUS_PROBE__", 1)[1]

@@ -120,10 +120,14 @@ class _Walker:
         pd = sys.modules.get("pandas")
         self.ndarray = np.ndarray if np is not None else ()
         self.opaque: tuple[type, ...] = ()
+        self.frames: tuple[type, ...] = ()
         if pd is not None:
             # pandas copies on write (pandas >= 3): objects sharing memory behave as copies,
-            # so a frame's own identity is all that can be shared.
+            # so a frame's own identity is all that can be shared, and its index objects:
+            # ``pd.DataFrame({'total': pop})`` keeps ``pop.index`` itself, and setting
+            # ``pop.index.names`` renames the frame's index too.
             self.opaque = (pd.DataFrame, pd.Series, pd.Index)
+            self.frames = (pd.DataFrame, pd.Series)
 
     def reach(self, value: Any) -> set[int]:
         found: set[int] = set()
@@ -156,6 +160,9 @@ class _Walker:
                 continue
             found.add(key)
             if self.opaque and isinstance(obj, self.opaque):
+                if isinstance(obj, self.frames):
+                    for axis in _axes(obj):
+                        found.add(id(axis))
                 continue
             if isinstance(obj, (list, tuple, set, frozenset)):
                 stack.extend(obj)
@@ -176,6 +183,15 @@ class _Walker:
                 if isinstance(obj, deque):
                     stack.extend(obj)
         return found
+
+
+def _axes(frame: Any) -> list[Any]:
+    """The index objects of a pandas Series or DataFrame (the ones it may share)."""
+    axes = [frame.index]
+    columns = getattr(frame, "columns", None)
+    if columns is not None:
+        axes.append(columns)
+    return axes
 
 
 def _slots(cls: type) -> list[str]:
@@ -318,6 +334,11 @@ def _references(live: Mapping[str, Any]) -> dict[int, tuple[Any, ...]]:
         if isinstance(value, (_ATOMIC, _BY_REFERENCE)):
             continue
         refs.setdefault(id(value), ("name", name))
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(value, (pd.Series, pd.DataFrame)):
+            refs.setdefault(id(value.index), ("index", name))
+            if isinstance(value, pd.DataFrame):
+                refs.setdefault(id(value.columns), ("columns", name))
         if np is not None and isinstance(value, np.ndarray) and value.base is not None:
             root = _array_root(value)
             if type(root) is np.ndarray and root.base is None:
@@ -335,6 +356,11 @@ def _resolve(pid: Any) -> Any:
     value = ns[name]
     if kind == "name":
         return value
+    pd = sys.modules.get("pandas")
+    if kind in ("index", "columns") and pd is not None:
+        axis = getattr(value, kind, None)
+        if isinstance(axis, pd.Index):
+            return axis
     np = sys.modules.get("numpy")
     if kind == "root" and np is not None and isinstance(value, np.ndarray):
         root = _array_root(value)
@@ -342,9 +368,11 @@ def _resolve(pid: Any) -> Any:
             pid[2:5]
         ):
             return root
-    raise pickle.UnpicklingError(
-        f"variable {name!r} no longer shares the memory layout the entry's views were made on"
-    )
+    if kind == "root":
+        raise pickle.UnpicklingError(
+            f"variable {name!r} no longer shares the memory layout the entry's views were made on"
+        )
+    raise pickle.UnpicklingError(f"variable {name!r} no longer holds the {kind} the entry shares")
 
 
 class _SharingPickler(pickle.Pickler):

@@ -53,6 +53,11 @@ ACROSS = [
     CACHED + "c = a\nc.append(len(b))",
     CACHED + "d = {'k': [N]}",
     CACHED + "inner = d['k']",
+    "import pandas as pd",
+    CACHED
+    + "pop = pd.Series(range(N), index=pd.MultiIndex.from_product([range(N // 4), range(4)]))",
+    CACHED + "pop_df = pd.DataFrame({'total': pop})",
+    CACHED + "pop.index.names = ['state', 'year']",
 ]
 ACROSS_CHECKS = [
     "np.shares_memory(upper, left)",
@@ -61,6 +66,8 @@ ACROSS_CHECKS = [
     "b",
     "inner is d['k']",
     "grid.sum()",
+    "list(pop_df.index.names)",
+    "pop_df.index is pop.index",
 ]
 
 OUTPUTS = [
@@ -93,6 +100,32 @@ STATE_CHECKS = [
     "os.environ.get('FIDELITY_VAR')",
     "os.path.isdir('out')",
     "get_ipython().display_formatter.formatters['text/plain'].float_precision",
+]
+
+# Settings and files later cells depend on (style, rcParams read by a plotting cell, a folder,
+# a local module on sys.path, the working directory).
+SETUP = [
+    "import os, sys\nimport matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt",
+    "WIDTH = 2",
+    CACHED + "plt.style.use('ggplot')\nplt.rcParams['lines.linewidth'] = WIDTH",
+    CACHED + "fig, ax = plt.subplots()\nline, = ax.plot([1, 2])\nlw = line.get_linewidth()",
+    CACHED + "from pathlib import Path\nPath('work/lib').mkdir(parents=True, exist_ok=True)\n"
+    "Path('work/lib/helper_mod.py').write_text(f'VALUE = {WIDTH}\\n')",
+    CACHED
+    + "sys.path.insert(0, os.path.abspath('work/lib'))\nimport helper_mod\nhv = helper_mod.VALUE",
+    CACHED + "os.chdir('work')\nhere = os.path.basename(os.getcwd())",
+    "with open('out.txt', 'w') as fh:\n    fh.write('x')",
+]
+SETUP_CHECKS = [
+    "lw",
+    "plt.rcParams['lines.linewidth']",
+    "plt.rcParams['axes.facecolor']",
+    "hv",
+    "here",
+    "os.path.basename(os.getcwd())",
+    "os.path.exists('out.txt')",
+    "'helper_mod' in sys.modules",
+    "sys.path[0].endswith('lib')",
 ]
 
 INPUTS = [
@@ -130,6 +163,10 @@ ROUNDTRIP_CHECKS = [
 ERRORS = [
     "%matplotlib inline\nimport matplotlib.pyplot as plt",
     "LIMIT = 2",
+    # The handbook's display helper (03.06): showing its result raises, the cell does not.
+    "class show:\n    def __init__(self, *names):\n        self.names = names\n"
+    "    def __repr__(self):\n        return '\\n'.join(repr(eval(n)) for n in self.names)",
+    CACHED + "show('LIMIT', 'LIMIT.append(1)')",
     CACHED + "plt.plot([1, LIMIT])\nraise ValueError(f'over {LIMIT}')",
     CACHED + "fine = LIMIT * 2\nfine",
     CACHED + "1 +",
@@ -140,6 +177,7 @@ NOTEBOOKS = {
     "errors": (ERRORS, ERRORS_CHECKS, ("LIMIT = 2", "LIMIT = 3")),
     "sharing": (SHARING, SHARING_CHECKS, ("SIZE = 10", "SIZE = 12")),
     "across": (ACROSS, ACROSS_CHECKS, ("N = 16", "N = 20")),
+    "setup": (SETUP, SETUP_CHECKS, ("WIDTH = 2", "WIDTH = 3")),
     "outputs": (OUTPUTS, OUTPUTS_CHECKS, ("ROWS = 3", "ROWS = 4")),
     "state": (STATE, STATE_CHECKS, ("SEED = 0", "SEED = 1")),
     "inputs": (INPUTS, INPUTS_CHECKS, ("thr = 2", "thr = 3")),

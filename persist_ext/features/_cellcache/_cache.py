@@ -47,7 +47,7 @@ from ._entry import (
     write_manifest,
 )
 from ._explain import Difference, Explanation, diff_components
-from ._fidelity import reapply, record_effects, reimport, stale_checks
+from ._fidelity import reapply, reapply_for_imports, record_effects, reimport, stale_checks
 from ._inspect import (
     clear_entries,
     entry_details,
@@ -335,6 +335,7 @@ class CellCache:
     ) -> list[str] | str:
         """Put the stored run back; its notes, or why it could not be (the cell then runs)."""
         ns = shell.user_ns
+        undo = reapply_for_imports(shell, manifest.state, manifest.dirs)
         try:
             if code.definition_module is not None:
                 # Imports, functions and classes are re-created by running their statements
@@ -344,10 +345,12 @@ class CellCache:
                 exec(compiled, ns)
             problem = reimport(manifest.modules)
             if problem:
+                reapply(shell, undo, [])
                 return problem
             values = load_groups(self.store, manifest.variables, mmap=options.mmap, live=ns)
             outputs = self._outputs(manifest)
         except Exception as exc:
+            reapply(shell, undo, [])
             if f"{manifest.entry_prefix}manifest" not in self.store:
                 # Removed meanwhile (pruned, cleared, expired, or by another process).
                 self._manifests.pop(manifest.entry_prefix, None)
@@ -453,6 +456,12 @@ class CellCache:
         if outcome.widgets:
             manifest.mode = "run"
             manifest.run_reason = "it shows widgets, which live only in the kernel that made them"
+            result.stored = self._write_run_mode(manifest, options, replace)
+            result.manifest = manifest
+            return result
+        if outcome.tracebacks:
+            manifest.mode = "run"
+            manifest.run_reason = "showing its output raised an error, which a restore cannot show"
             result.stored = self._write_run_mode(manifest, options, replace)
             result.manifest = manifest
             return result

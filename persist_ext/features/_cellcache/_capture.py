@@ -48,6 +48,7 @@ class RunOutcome:
     result: Any = None  # the value of the last expression, when it was displayed
     has_result: bool = False
     widgets: bool = False  # it showed a widget, which lives only in the kernel that made it
+    tracebacks: bool = False  # a traceback was shown though the cell ran (a formatter raised)
 
 
 class _Tee:
@@ -203,17 +204,31 @@ def transformed(shell: Any, cell: str) -> str:
 
 
 @contextmanager
-def _errors_shown(shell: Any, show: bool) -> Iterator[None]:
-    """With ``show=False`` the cell's traceback is not shown (the caller re-raises it)."""
-    if show:
-        yield
-        return
+def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -> Iterator[None]:
+    """With ``show=False`` the cell's traceback is not shown (the caller re-raises it).
+
+    Other tracebacks (a display formatter that raised while the cell itself ran) are shown
+    as in a plain cell, and noted in ``seen["tracebacks"]``: they are not recorded outputs.
+    """
+    original = shell.showtraceback
+
+    def showtraceback(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("running_compiled_code") or kwargs.get("exception_only"):
+            if not show:
+                return None  # the cell's own error
+        elif seen is not None:
+            seen["tracebacks"] = True
+        return original(*args, **kwargs)
 
     def silent(*args: Any, **kwargs: Any) -> None:
         return None
 
+    if show:
+        with _patched(shell, "showtraceback", showtraceback):
+            yield
+        return
     with (
-        _patched(shell, "showtraceback", silent),
+        _patched(shell, "showtraceback", showtraceback),
         _patched(shell, "showsyntaxerror", silent),
         _patched(shell, "showindentationerror", silent),
     ):
@@ -283,11 +298,12 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
     seen: dict[str, bool] = {}
     with (
         recording(shell, transformed(shell, source), seen) as events,
-        _errors_shown(shell, show_errors),
+        _errors_shown(shell, show_errors, seen),
     ):
         result = _run_cell(shell, source)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
     outcome.widgets = bool(seen.get("widgets"))
+    outcome.tracebacks = bool(seen.get("tracebacks"))
     outcome.error = result.error_before_exec or result.error_in_exec
     outcome.has_result = any(e["kind"] == "result" for e in events)
     outcome.result = result.result if outcome.has_result else None

@@ -36,9 +36,9 @@ from typing import Any
 from ._effects import FileWatch
 from ._explain import Difference
 from ._key import FileDigests
-from ._state import FACETS, StateChange, changes_between, state_digests
+from ._state import FACETS, StateChange, capture_all, changes_between, state_digests
 
-__all__ = ["Effects", "reapply", "record_effects", "stale_checks"]
+__all__ = ["Effects", "reapply", "reapply_for_imports", "record_effects", "stale_checks"]
 
 _IMAGE = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
 _PLOT_MODULES = ("matplotlib", "seaborn", "pandas.plotting", "mpl_toolkits")
@@ -168,6 +168,30 @@ def reimport(modules: list[str]) -> str | None:
         except Exception as exc:
             return f"module {name} it imported cannot be imported again ({type(exc).__name__})"
     return None
+
+
+# Facets an ``import`` in the cell may need before its values load (a local module found
+# through a ``sys.path`` entry or the working directory the same cell set).
+_BEFORE_DEFINITIONS = ("cwd", "sys.path")
+
+
+def reapply_for_imports(shell: Any, state: dict[str, Any], dirs: list[str]) -> dict[str, Any]:
+    """Re-apply the recorded cwd and ``sys.path`` (folders first); snapshots that undo it.
+
+    A hit re-runs the cell's imports before anything else, and they must find what a run
+    finds; a restore that fails after this applies the returned snapshots (the cell then
+    runs and changes them itself). What cannot be applied here is left to :func:`reapply`.
+    """
+    names = [n for n in _BEFORE_DEFINITIONS if n in state]
+    if not names:
+        return {}
+    undo = capture_all(shell, names)
+    try:
+        reapply(shell, {n: state[n] for n in names}, dirs)
+    except Exception:
+        reapply(shell, undo, [])
+        return {}
+    return undo
 
 
 def reapply(shell: Any, state: dict[str, Any], dirs: list[str]) -> None:
