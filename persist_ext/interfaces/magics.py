@@ -224,12 +224,14 @@ class PersistMagics(Magics):
         self._stores.clear()
         self._caches.clear()
         self._checkpoints.clear()
+        self._cell_log.stop()
 
     def _on_pre_run_cell(self, info: Any) -> None:
         # The notebook cell id names an unnamed cached cell across kernel restarts. Cells
         # run by the cache itself (nested run_cell) must not overwrite it.
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
+            self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
 
     def _on_post_run_cell(self, result: Any) -> None:
         # Tell every checkpoint session what the cell may have changed (cheap: the names
@@ -239,7 +241,8 @@ class PersistMagics(Magics):
         info = getattr(result, "info", None)
         # The transformed cell is Python (magics become calls), which the tracker can parse.
         code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
-        self._cell_log.note(code)  # which cell made each variable, before any checkpoint
+        # Which cells made each variable, before any checkpoint (unstorable ones are rebuilt).
+        self._cell_log.note(code, getattr(self.shell, "user_ns", None))
         default = str(default_directory(self.directory or None).absolute())
         if self.autocheckpoint and default not in self._checkpoints:
             try:

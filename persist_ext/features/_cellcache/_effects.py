@@ -149,4 +149,6 @@ def watch_files() -> Iterator[FileWatch]:
     try:
         yield watch
     finally:
-        _ACTIVE.remove(watch)
+        # By identity: watches are dataclasses, and an outer watch equal to this one (both
+        # empty) must not be the one removed.
+        _ACTIVE[:] = [w for w in _ACTIVE if w is not watch]

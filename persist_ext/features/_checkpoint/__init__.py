@@ -1,7 +1,9 @@
 """Notebook checkpoints: incremental, shared-object-faithful states of a namespace.
 
 ``_pack`` (a group of variables ↔ one content-addressed pickle), ``_layout`` (keys, state
-records, names), ``_tracking`` (what a cell may have changed; safe re-runs), ``_groups``
+records, names), ``_tracking`` (what a cell may have changed), ``_rebuild`` (which cells
+made an unstorable value, and whether re-running them is safe), ``_links`` (objects shared
+with ``%%persist`` entries), ``_groups``
 (baseline of the live namespace; regrouping changed variables), ``_save`` / ``_load``
 (write a state; load what differs), ``_history`` (listing, budget, protected keys),
 ``_report`` (what the shell shows), ``_session`` (the facade and the Python API),
@@ -13,6 +15,7 @@ to authenticate its entries refuses any it did not write).
 
 from ._history import Budget, parse_size, protected_keys
 from ._layout import AUTO, PREFIX
+from ._rebuild import CellLog
 from ._report import CheckpointReport, HistoryTable
 from ._session import (
     CheckpointSession,
@@ -21,7 +24,6 @@ from ._session import (
     save_checkpoint,
     session_for,
 )
-from ._tracking import CellLog
 
 __all__ = [
     "AUTO",

@@ -75,8 +75,9 @@ class State:
 
     ``variables`` maps each variable to the digest of the group holding it; ``groups`` each
     digest to its variables and payload bytes; ``modules`` alias → module name; ``skipped``
-    unstorable variables → reason; ``recipes`` unstorable variables → the cell that rebuilds
-    them (when re-running it is safe); ``added`` the bytes this state wrote.
+    unstorable variables → reason; ``recipes`` unstorable variables → the cells that rebuild
+    them, ``[[seq, code], ...]`` in their original order (when re-running them is safe,
+    see ``_rebuild``); ``added`` the bytes this state wrote.
     """
 
     id: int
@@ -88,7 +89,7 @@ class State:
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
-    recipes: dict[str, str] = field(default_factory=dict)
+    recipes: dict[str, Any] = field(default_factory=dict)
     added: int = 0
     format: int = FORMAT
 

@@ -16,6 +16,7 @@ from ._groups import is_immutable
 from ._layout import State, object_key
 from ._links import link_target, load_linked
 from ._pack import pack_group, unpack_group
+from ._rebuild import run_rebuilds
 from ._report import CheckpointReport
 from ._save import Live, candidates
 
@@ -85,14 +86,10 @@ def load_state(
                 del ns[name]
                 report.removed.append(name)
         live.baseline.forget(report.removed)
-    for name, code in state.recipes.items():
-        if name in ns and not exact:
-            continue
-        try:
-            exec(compile(code, f"<rebuild {name}>", "exec"), ns)
-            report.rerun.append(name)
-        except Exception as exc:
-            report.skipped[name] = f"re-running its cell failed: {type(exc).__name__}: {exc}"
+    wanted = [n for n in state.recipes if exact or n not in ns]
+    rebuilt, failed = run_rebuilds(ns, state.recipes, wanted)
+    report.rerun.extend(rebuilt)
+    report.skipped.update(failed)
     for name, reason in state.skipped.items():
         if name not in report.rerun:
             report.skipped.setdefault(name, reason)

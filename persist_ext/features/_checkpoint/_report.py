@@ -78,7 +78,7 @@ class CheckpointReport:
         if self.removed:
             line += f"\n  removed {', '.join(sorted(self.removed))} (not in that checkpoint)"
         for var in sorted(self.rerun):
-            line += f"\n  rebuilt {var} by re-running the cell that made it"
+            line += f"\n  rebuilt {var} by re-running the cell(s) that made it"
         for var, reason in sorted(self.skipped.items()):
             line += f"\n  skipped {var}: {reason}"
         if self.pruned:

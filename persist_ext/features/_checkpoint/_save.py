@@ -28,8 +28,8 @@ from ._layout import (
     write_state,
 )
 from ._links import Offer, usable, write_link
+from ._rebuild import CellLog, plan_rebuilds
 from ._report import CheckpointReport
-from ._tracking import rerun_refusal
 
 __all__ = ["Live", "candidates", "save_state"]
 
@@ -54,7 +54,7 @@ class Live:
     head: int | None = None
     tracks_cells: bool = False
     cells: list[str] = field(default_factory=list)
-    binders: dict[str, str] = field(default_factory=dict)
+    log: CellLog = field(default_factory=CellLog)
     modules: dict[str, str] = field(default_factory=dict)
     # Cell-cache entries holding live values (``_links``): variables -> offer, and the
     # digests found to equal an entry's content -> (entry key, variables).
@@ -185,11 +185,17 @@ def save_state(
     for name, reason in regrouped.failures.items():
         state.skipped[name] = reason
         state.variables.pop(name, None)
-        refusal = _recipe(live, name, state, regrouped.failures)
-        if isinstance(refusal, tuple):
-            state.recipes[name] = refusal[0]
-        elif refusal:
-            state.skipped[name] = f"{reason} (not rebuilt on restore: {refusal})"
+    # What cannot be stored is rebuilt on restore by the cells that made it, when safe.
+    recipes, refusals = plan_rebuilds(live.log, regrouped.failures, state.variables, state.modules)
+    state.recipes.update(recipes)
+    for name, cells in recipes.items():
+        state.skipped[name] = (
+            f"{regrouped.failures[name]} (rebuilt on restore by re-running "
+            f"{len(cells)} cell(s) that made it)"
+        )
+    for name, refusal in refusals.items():
+        state.recipes.pop(name, None)
+        state.skipped[name] = f"{regrouped.failures[name]} (not rebuilt on restore: {refusal})"
     # Groups whose members all moved elsewhere are no longer part of the state.
     used = set(state.variables.values())
     state.groups = {d: g for d, g in state.groups.items() if d in used}
@@ -344,14 +350,5 @@ def _same(new: State, old: State) -> bool:
         new.variables == old.variables
         and new.modules == old.modules
         and set(new.skipped) == set(old.skipped)
+        and new.recipes == old.recipes
     )
-
-
-def _recipe(live: Live, name: str, state: State, failures: Mapping[str, str]) -> Any:
-    """``(code,)`` when the cell that made ``name`` may rebuild it, else why not."""
-    code = live.binders.get(name)
-    if code is None:
-        return "no cell of this session made it"
-    available = set(state.variables) | set(state.modules)
-    refusal = rerun_refusal(code, failures, available)
-    return (code,) if refusal is None else refusal

@@ -20,9 +20,10 @@ from ._history import Budget, history_table, protected_keys, prune
 from ._layout import AUTO, STATE, check_name, list_refs, read_ref, read_state, resolve
 from ._links import offers_from_entry
 from ._load import load_state
+from ._rebuild import CellLog
 from ._report import CheckpointReport, HistoryTable
 from ._save import Live, save_state
-from ._tracking import CellLog, bound_names, names_in_cell
+from ._tracking import names_in_cell
 
 __all__ = [
     "CheckpointSession",
@@ -72,6 +73,7 @@ class CheckpointSession:
         self.live = Live(namespace)
         self._noted: Any = None
         self._fresh: set[tuple[str, ...]] = set()
+        self._adopted = False
 
     def on_post_run_cell(self, result: Any) -> None:
         """IPython ``post_run_cell`` hook: note what the cell may have changed (never raises)."""
@@ -105,8 +107,8 @@ class CheckpointSession:
         self._fresh.clear()
         if code.strip():
             self.live.cells = [*self.live.cells[-9:], code]
-            for name in bound_names(code):
-                self.live.binders[name] = code
+        if not self._adopted:
+            self.live.log.note(code, self.namespace)
 
     def offer(self, variables: Mapping[str, str]) -> None:
         """A ``%%persist`` run just stored or restored these variables (name -> entry key).
@@ -121,9 +123,10 @@ class CheckpointSession:
         self._fresh.update(offers)
 
     def adopt(self, log: CellLog) -> None:
-        """Learn which cells made variables before this session existed."""
-        for name, code in log.binders.items():
-            self.live.binders.setdefault(name, code)
+        """Use the shell's :class:`CellLog` (it saw every cell, with its effects, from the
+        first one on) instead of the session's own: the shell notes each cell there."""
+        self.live.log = log
+        self._adopted = True
 
     def after_cell(
         self, code: str, token: Any = None, label: str | None = None

@@ -19,16 +19,14 @@ a full checkpoint (``%persist checkpoint --full``, or any save from Python).
 from __future__ import annotations
 
 import ast
-import builtins
 import re
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CellLog", "bound_names", "names_in_cell", "rerun_refusal"]
+__all__ = ["READING_METHODS", "bound_names", "names_in_cell", "only_read"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WRITE_MODES = re.compile(r"[wax+]")
 
 
 def _code_globals(code: types.CodeType, seen: set[int]) -> set[str]:
@@ -78,11 +76,13 @@ _READING_METHODS = frozenset(
         "groupby", "agg", "aggregate", "memory_usage", "equals", "isin", "query",
     }
 )  # fmt: skip
+READING_METHODS = _READING_METHODS
+
 # Nodes whose value is new (an operator result), so the operands are only read.
 _NEW_VALUE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.FormattedValue, ast.JoinedStr)
 
 
-def _only_read(node: ast.Name, parents: dict[int, ast.AST], namespace: Mapping[str, Any]) -> bool:
+def only_read(node: ast.Name, parents: dict[int, ast.AST], namespace: Mapping[str, Any]) -> bool:
     """Whether this use of a variable certainly leaves its value unchanged."""
     if not isinstance(node.ctx, ast.Load):
         return False
@@ -188,7 +188,7 @@ def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
         uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in mentioned]
         # Outside the code (magics, strings, comments): cannot tell, so it counts.
         found = mentioned - {n.id for n in uses}
-        found |= {n.id for n in uses if not _only_read(n, parents, namespace)}
+        found |= {n.id for n in uses if not only_read(n, parents, namespace)}
     pending, seen_code = list(found), set()  # type: ignore[var-annotated]
     while pending:
         name = pending.pop()
@@ -214,88 +214,3 @@ def bound_names(code: str) -> set[str]:
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
     return names
-
-
-def rerun_refusal(code: str, targets: Iterable[str], available: Iterable[str]) -> str | None:
-    """Why re-running ``code`` to rebuild ``targets`` is not safe (``None``: it is safe).
-
-    Safe means: it parses; it only assigns (no ``del``, ``global``, augmented or attribute
-    or item assignment that would change a restored value); it binds nothing but
-    ``targets``; it reads only ``available`` names or builtins; it runs no magic or shell
-    command; and it opens no file for writing.
-    """
-    wanted = set(targets)
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return "its cell does not parse as Python"
-    allowed_reads = set(available) | set(dir(builtins))
-    local: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Delete | ast.Global | ast.Nonlocal | ast.AugAssign):
-            return "its cell deletes or updates other state"
-        if isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store):
-            return "its cell changes another object in place"
-        if isinstance(node, ast.Name) and node.id == "get_ipython":
-            return "its cell runs a magic or shell command"
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("open", "exec", "eval")
-            and not _read_only_open(node)
-        ):
-            return f"its cell calls {node.func.id}() in a way that may write"
-        if isinstance(node, ast.comprehension | ast.Lambda | ast.FunctionDef):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                    local.add(sub.id)
-                elif isinstance(sub, ast.arg):
-                    local.add(sub.arg)
-    bound = bound_names(code)
-    extra = bound - wanted - local
-    if extra:
-        return f"its cell also binds {', '.join(sorted(extra))}"
-    reads = {
-        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
-    missing = reads - allowed_reads - bound - local
-    if missing:
-        return f"its cell reads {', '.join(sorted(missing))}, which the checkpoint lacks"
-    return None
-
-
-def _read_only_open(call: ast.Call) -> bool:
-    if not isinstance(call.func, ast.Name) or call.func.id != "open":
-        return False
-    mode: ast.expr | None = call.args[1] if len(call.args) > 1 else None
-    for keyword in call.keywords:
-        if keyword.arg == "mode":
-            mode = keyword.value
-    if mode is None:
-        return True
-    return (
-        isinstance(mode, ast.Constant)
-        and isinstance(mode.value, str)
-        and not _WRITE_MODES.search(mode.value)
-    )
-
-
-class CellLog:
-    """Which cell last bound each variable (so an unstorable one can be rebuilt by it).
-
-    Kept by the shell from the first cell on, and adopted by a checkpoint session created
-    later, so a value made before the first checkpoint can still be rebuilt.
-
-    >>> log = CellLog()
-    >>> log.note("gen = (x for x in data)")
-    >>> log.binders["gen"]
-    'gen = (x for x in data)'
-    """
-
-    def __init__(self) -> None:
-        self.binders: dict[str, str] = {}
-
-    def note(self, code: str) -> None:
-        if code.strip():
-            for name in bound_names(code):
-                self.binders[name] = code

@@ -1,0 +1,105 @@
+"""Unstorable values are rebuilt by re-running the cells that made them, when that is safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from persist_ext.features._checkpoint._rebuild import CellLog, plan_rebuilds
+
+
+def _run(ip, cells: list[str]) -> None:
+    for code in cells:
+        assert ip.run_cell(code).success, code
+
+
+def test_generator_lock_and_databases_come_back_as_they_were(ip, tmp_path: Path) -> None:
+    _run(
+        ip,
+        [
+            "import sqlite3, threading",
+            "rows = [(1, 'a'), (2, 'b')]",
+            "mem = sqlite3.connect(':memory:')",
+            "mem.execute('create table t (k, v)')",
+            # Passing rows to a method counts as maybe changing it: gen is made after this.
+            "mem.executemany('insert into t values (?, ?)', rows)",
+            "gen = (r[0] * 10 for r in rows)",
+            "first = next(gen)",
+            "lock = threading.Lock()",
+            "lock.acquire()",
+            "disk = sqlite3.connect('app.db')",
+            "disk.execute('create table t (k)'); disk.execute('insert into t values (1)')\n"
+            "disk.commit()",
+        ],
+    )
+    saved = ip.run_line_magic("persist", "checkpoint")
+    assert set(saved.skipped) == {"gen", "lock", "mem", "disk"}
+    assert all("rebuilt on restore" in why for why in saved.skipped.values()), saved.skipped
+    for name in ("gen", "lock", "mem", "disk", "first"):
+        del ip.user_ns[name]
+    back = ip.run_line_magic("persist", "restore")
+    assert sorted(back.rerun) == ["disk", "gen", "lock", "mem"], back.skipped
+    ns = ip.user_ns
+    assert ns["first"] == 10  # restored, not recomputed by the replay
+    assert list(ns["gen"]) == [20]  # the replayed next(gen) consumed the first item
+    assert ns["lock"].locked()
+    assert ns["mem"].execute("select count(*) from t").fetchall() == [(2,)]
+    # The file database kept the later cells' rows: reconnecting adds none.
+    assert ns["disk"].execute("select count(*) from t").fetchall() == [(1,)]
+
+
+def test_unsafe_rebuilds_are_named_with_the_reason(ip, tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("x\n")
+    _run(
+        ip,
+        [
+            "import sqlite3, subprocess",
+            "data = [1, 2]",
+            "pairs = (d * 2 for d in data)",
+            "data.append(3)",  # changed after pairs was made from it
+            "log = open('log.txt', 'w')",
+            # Writes a file in a way no static check sees: the audit events do.
+            "import pathlib\nout = open('in.txt').read()\n"
+            "pathlib.Path('copy.txt').write_text(out)\nlines = (line for line in out)",
+            "done = subprocess.run(['true'])\nrunner = (i for i in range(3))",
+            "gone = sqlite3.connect('gone.db')",
+            "keep = [0]\nmoved = (keep.append(1) for _ in range(1))\nkeep.append(2)",
+        ],
+    )
+    (tmp_path / "gone.db").unlink()
+    report = ip.run_line_magic("persist", "checkpoint")
+    why = report.skipped
+    assert "its cell read data, which a later cell changed" in why["pairs"]
+    assert "open() in a way that may write" in why["log"]
+    assert f"its cell wrote {tmp_path.resolve() / 'copy.txt'}" in why["lines"]
+    assert "its cell ran a program (subprocess.Popen)" in why["runner"]
+    assert "gone.db, which no longer exists" in why["gone"]
+    assert "may change keep in place" in why["moved"]
+    for name in why:
+        del ip.user_ns[name]
+    back = ip.run_line_magic("persist", "restore")
+    assert back.rerun == []
+    assert set(back.skipped) == set(why)
+    assert "log.txt" not in {p.name for p in tmp_path.iterdir()} or (
+        (tmp_path / "log.txt").read_text() == ""
+    )
+
+
+def test_plans_chain_unstorable_values_and_forget_long_histories() -> None:
+    log = CellLog()
+    ns = {"path": "x"}
+    log.note("import sqlite3", ns)
+    log.note("conn = sqlite3.connect(':memory:')", ns)
+    ns["conn"] = object()
+    log.note("cur = conn.cursor()", ns)
+    ns["cur"] = object()
+    recipes, refusals = plan_rebuilds(log, ["cur", "conn"], ["path"], ["sqlite3"])
+    assert refusals == {}
+    assert [seq for seq, _ in recipes["cur"]] == [3]
+    ns["n"] = 0
+    log.note("n = 0", ns)
+    for _ in range(25):
+        log.note("n += 1", ns)
+    _, refusals = plan_rebuilds(log, ["n"], [], [])
+    assert refusals["n"] == "more than 20 cells changed it"
+    _, refusals = plan_rebuilds(log, ["never"], [], [])
+    assert refusals["never"] == "no cell of this session made it"
