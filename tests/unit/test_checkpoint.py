@@ -601,3 +601,18 @@ def test_python_api_sessions_do_not_pile_up(store) -> None:
     kept["x"].append(2)
     report = save_checkpoint(kept, store, "kept")
     assert report.written == ["x"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_an_array_derived_from_a_frame_stays_a_view_of_it_and_is_stored_once(store) -> None:
+    df = pd.DataFrame(np.random.default_rng(0).random((50_000, 4)), columns=list("abcd"))
+    df["city"] = "x"
+    ns = {"df": df, "X": df[list("abcd")].to_numpy()}  # a read-only view of df's block
+    report = save_checkpoint(ns, store)
+    # The block's memory is written once, not once for df and once more for X.
+    assert report.bytes_written < 1.5 * 50_000 * 4 * 8
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert np.array_equal(fresh["X"], ns["X"])
+    fresh["df"].loc[0, "a"] = 99.0  # as in the live namespace, X sees the frame's change
+    assert fresh["X"][0, 0] == 99.0

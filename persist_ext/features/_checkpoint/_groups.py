@@ -167,8 +167,14 @@ def regroup(
             out.packs.append(singles[names[0]])
             continue
         names.sort()
+        # Objects several members reach (memory of numpy views among them): stored once.
+        seen: set[int] = set()
+        shared: set[int] = set()
+        for name in names:
+            shared |= seen & singles[name].sharing
+            seen |= singles[name].sharing
         try:
-            out.packs.append(pack_group({n: ns[n] for n in names}, ns))
+            out.packs.append(pack_group({n: ns[n] for n in names}, ns, shared=shared))
         except Exception:  # pickled alone each worked: keep them apart rather than fail
             out.packs.extend(singles[n] for n in names)
     return out

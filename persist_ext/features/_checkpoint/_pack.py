@@ -164,6 +164,8 @@ def _view_reduction(obj: Any, roots: set[int]) -> Any:
     root = _array_root(obj)
     if root is obj or id(root) not in roots:
         return None
+    if type(root) is not np.ndarray or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
     offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
     return _rebuild_view, (root, offset, obj.shape, obj.strides, obj.dtype, obj.flags.writeable)
 
@@ -198,12 +200,19 @@ def _bases(value: Any) -> list[int]:
 
 
 def pack_group(
-    values: Mapping[str, Any], namespace: Mapping[str, Any], *, digest: bool = True
+    values: Mapping[str, Any],
+    namespace: Mapping[str, Any],
+    *,
+    digest: bool = True,
+    shared: frozenset[int] | set[int] = frozenset(),
 ) -> PackedGroup:
     """Pickle ``values`` (name → value) as one object and address it by its content.
 
     Raises whatever pickling raises (the caller names the variable and the reason).
-    ``digest=False`` skips hashing (when only the sharing is wanted).
+    ``digest=False`` skips hashing (when only the sharing is wanted). ``shared``: ids of
+    objects several of the variables reach; a numpy array among them that owns the memory
+    of views (``X = df[cols].to_numpy()`` looks into the frame's block) is stored once and
+    every view of it in the group comes back as a view of it, as in the live namespace.
     """
     global _PICKLER
     if _PICKLER is None:
@@ -218,6 +227,7 @@ def pack_group(
         if np is not None
         else set()
     )
+    roots |= set(shared)
     pickler = _PICKLER(out, namespace, roots, buffer_callback=buffers.append)
     pickler.dump(payload)
     memo = pickler.memo.copy()
