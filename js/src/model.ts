@@ -3,7 +3,7 @@
 import { IPersistAPI } from './request';
 
 /** Tabs of a store's view. */
-export type Tab = 'cells' | 'groups' | 'entries';
+export type Tab = 'cells' | 'functions' | 'groups' | 'entries';
 
 /** What survives a page reload (saved in JupyterLab's state database). */
 export interface IPanelState {
@@ -108,6 +108,27 @@ export class PanelModel {
       'Clear'
     );
     return ok && this._run(() => this.api.deleteCell(store, name, variant), `Cleared ${what}.`);
+  }
+
+  /** Clear every cached call of a function, or one call, after confirmation. */
+  async clearCalls(
+    store: string,
+    fn: { key: string; name: string },
+    call?: { key: string; call: string }
+  ): Promise<boolean> {
+    const what = call ? `the cached call ${call.call}` : `every cached call of ${fn.name}`;
+    const ok = await this.host.confirm(
+      call ? 'Clear call' : 'Clear function',
+      `Clear ${what} in ${store}? The next such call computes again.`,
+      'Clear'
+    );
+    return (
+      ok &&
+      this._run(
+        () => this.api.clearCalls(store, fn.key, call?.key),
+        call ? `Cleared ${call.call}.` : `Cleared ${fn.name}.`
+      )
+    );
   }
 
   /** Mark a group's failed tasks for replay, after confirmation. */

@@ -100,6 +100,44 @@ export interface ICellsReply {
   cells: ICell[];
 }
 
+/** One cached call of a `persist_ext.cache` function. */
+export interface ICachedCall {
+  /** The call key (32 hex digits). */
+  key: string;
+  name: string;
+  /** A short repr of the call, e.g. `slow(3)`. */
+  call: string;
+  size: number;
+  created: number;
+  duration: number | null;
+  expires: number | null;
+  type: string;
+  hits: number;
+  last_used: number;
+  /** A process is computing it now (it cannot be cleared). */
+  computing: boolean;
+}
+
+/** A cached function and its calls (the most recently used first). */
+export interface ICachedFunction {
+  /** The function's folder in the store: pass it as `name` to clear. */
+  key: string;
+  name: string;
+  calls: ICachedCall[];
+  calls_total: number;
+  hits: number;
+  size: number;
+  last_used: number | null;
+  slowest: number | null;
+  computing: number;
+}
+
+/** Reply of `GET stores/functions`. */
+export interface IFunctionsReply {
+  path: string;
+  functions: ICachedFunction[];
+}
+
 /** Counts of a task group's tasks (their current instance). */
 export interface IGroupCounts {
   done: number;
@@ -229,6 +267,8 @@ export interface IPersistAPI {
   deleteEntry(path: string, key: string): Promise<void>;
   cells(path: string): Promise<ICellsReply>;
   deleteCell(path: string, name: string, variant?: string): Promise<void>;
+  functions(path: string): Promise<IFunctionsReply>;
+  clearCalls(path: string, name: string, call?: string): Promise<void>;
   groups(
     path: string,
     options?: { since?: string; wait?: number; signal?: AbortSignal }
@@ -262,6 +302,10 @@ export const serverAPI: IPersistAPI = {
   cells: path => requestAPI<ICellsReply>(withQuery('stores/cells', { path })),
   deleteCell: async (path, name, variant) => {
     await requestAPI(withQuery('stores/cells', { path, name, variant }), { method: 'DELETE' });
+  },
+  functions: path => requestAPI<IFunctionsReply>(withQuery('stores/functions', { path })),
+  clearCalls: async (path, name, call) => {
+    await requestAPI(withQuery('stores/functions', { path, name, call }), { method: 'DELETE' });
   },
   groups: (path, options = {}) =>
     requestAPI<IGroupsReply>(

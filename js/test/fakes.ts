@@ -2,6 +2,7 @@ import { IPanelHost } from '../src/model';
 import {
   ICellsReply,
   IEntriesReply,
+  IFunctionsReply,
   IGroup,
   IGroupReply,
   IGroupsReply,
@@ -144,6 +145,55 @@ export class FakeAPI implements IPersistAPI {
 
   deleteCell(path: string, name: string, variant?: string): Promise<void> {
     this.calls.push({ method: 'deleteCell', args: [path, name, variant] });
+    return Promise.resolve();
+  }
+
+  functions(path: string): Promise<IFunctionsReply> {
+    this.calls.push({ method: 'functions', args: [path] });
+    const call = (key: string, repr: string, hits: number, computing = false) => ({
+      key,
+      name: 'slow',
+      call: repr,
+      size: 1500,
+      created: 0,
+      duration: 1.5,
+      expires: null,
+      type: 'int',
+      hits,
+      last_used: 0,
+      computing
+    });
+    return Promise.resolve({
+      path,
+      functions: [
+        {
+          key: 'slow',
+          name: 'slow',
+          calls: [call('a'.repeat(32), 'slow(1)', 2), call('b'.repeat(32), 'slow(2)', 0)],
+          calls_total: 2,
+          hits: 2,
+          size: 3000,
+          last_used: 0,
+          slowest: 1.5,
+          computing: 0
+        },
+        {
+          key: 'busy',
+          name: 'busy',
+          calls: [call('c'.repeat(32), 'busy(9)', 0, true)],
+          calls_total: 1,
+          hits: 0,
+          size: 1500,
+          last_used: 0,
+          slowest: 1.5,
+          computing: 1
+        }
+      ]
+    });
+  }
+
+  clearCalls(path: string, name: string, call?: string): Promise<void> {
+    this.calls.push({ method: 'clearCalls', args: [path, name, call] });
     return Promise.resolve();
   }
 

@@ -3,12 +3,14 @@ import * as React from 'react';
 import { PanelModel, Tab } from '../model';
 import { CellsView } from './CellsView';
 import { EntriesView } from './EntriesView';
+import { FunctionsView } from './FunctionsView';
 import { GroupsView } from './GroupsView';
 import { StoreList } from './StoreList';
 import { useModel } from './hooks';
 
 const TABS: [Tab, string][] = [
   ['cells', 'Cells'],
+  ['functions', 'Functions'],
   ['groups', 'Task groups'],
   ['entries', 'Entries']
 ];
@@ -64,6 +66,7 @@ export function Panel(props: { model: PanelModel }): JSX.Element {
           </div>
           <div role="tabpanel" className="jp-persist-tabpanel">
             {tab === 'cells' && <CellsView model={model} store={store} />}
+            {tab === 'functions' && <FunctionsView model={model} store={store} />}
             {tab === 'groups' && <GroupsView model={model} store={store} />}
             {tab === 'entries' && <EntriesView key={store} model={model} store={store} />}
           </div>

@@ -21,6 +21,7 @@ def setup_route_handlers(web_app: Any) -> None:
         "stores": handlers.StoresHandler,
         "stores/entries": handlers.EntriesHandler,
         "stores/cells": handlers.CellsHandler,
+        "stores/functions": handlers.FunctionsHandler,
         "stores/groups": handlers.GroupsHandler,
         "stores/group": handlers.GroupHandler,
         "stores/group/replay": handlers.ReplayHandler,

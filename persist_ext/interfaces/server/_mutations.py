@@ -1,4 +1,5 @@
-"""The few changes the panel may make to a store: delete a cell, a variant or an entry; replay.
+"""The few changes the panel may make to a store: delete a cell, a variant, cached calls or an
+entry; replay.
 
 Each takes the writer's lease without waiting (``storage/_leases``): while a kernel stores
 that cell or a process runs that group, the change is refused with the reason
@@ -16,15 +17,18 @@ from typing import Any
 
 from ..._errors import PersistError, StoreError
 from ...features._cellcache._entry import cell_prefix, delete_entry
+from ...features._memo._layout import LOCK, RESULT
+from ...features._memo._layout import PREFIX as MEMO_PREFIX
 from ...features._tasks._keys import GROUPS_PREFIX
 from ...storage._leases import try_hold
 from ._groups import group_keys
 
-__all__ = ["LeaseHeldError", "delete_cell", "delete_entry_key", "replay_failed"]
+__all__ = ["LeaseHeldError", "clear_calls", "delete_cell", "delete_entry_key", "replay_failed"]
 
 _VARIANT = re.compile(r"^[0-9a-f]{8,64}$")
 # Keys owned by a feature's layout: deleting one alone would leave the rest inconsistent.
-_OWNED = ("cell/", GROUPS_PREFIX, "checkpoint/", "cellcache/")
+_OWNED = ("cell/", GROUPS_PREFIX, "checkpoint/", "cellcache/", MEMO_PREFIX)
+_CALL_KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
 class LeaseHeldError(StoreError):
@@ -68,11 +72,39 @@ def delete_entry_key(directory: Path, key: str) -> bool:
     """Delete one plain entry (a stash value); feature-owned keys are refused."""
     if key.startswith(_OWNED):
         raise PersistError(
-            f"{key!r} belongs to a cached cell, a task group or a checkpoint; delete the whole "
-            "cell from the Cells tab (or with %persist clear) so nothing is left half-deleted."
+            f"{key!r} belongs to a cached cell, a cached function call, a task group or a "
+            "checkpoint; delete the whole cell or call from the Cells or Functions tab (or with "
+            "%persist clear, f.clear()) so nothing is left half-deleted."
         )
     with _open_store(directory) as store:
         return bool(store.delete(key))
+
+
+def clear_calls(directory: Path, function: str, call: str | None = None) -> int:
+    """Delete every stored call of ``function`` (its key in the listing), or one ``call``.
+
+    Returns how many calls were removed. Raises :class:`PersistError` for a malformed name
+    and :class:`LeaseHeldError` while a process computes one of those calls.
+    """
+    if not function or "/" in function or function in (".", ".."):
+        raise PersistError(f"{function!r} is not a cached function's key; list functions first.")
+    if call is not None and not _CALL_KEY.match(call):
+        raise PersistError(f"Call {call!r} is not a call key (32 hex digits); list calls first.")
+    prefix = f"{MEMO_PREFIX}{function}/" + (f"{call}/" if call else "")
+    with _open_store(directory) as store, store.transact():
+        keys = list(store.keys(prefix))
+        locks = [k for k in keys if k.endswith(f"/{LOCK}") and store.info(k) is not None]
+        if locks:
+            raise LeaseHeldError(
+                f"{len(locks)} call(s) of {function!r} are being computed by a process right "
+                "now; clear them when it is done."
+            )
+        results = [k for k in keys if k.endswith(f"/{RESULT}")]
+        for key in results:  # results first: a reader sees a miss, never debris
+            store.delete(key)
+        for key in keys:
+            store.delete(key)
+    return len(results)
 
 
 def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -> list[str]:

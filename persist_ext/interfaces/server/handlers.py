@@ -28,14 +28,22 @@ from jupyter_server.base.handlers import APIHandler
 
 from ..._errors import PersistError, StoreError, UnsafeNameError
 from ._cells import list_cells
+from ._functions import list_functions
 from ._groups import list_groups, read_group
 from ._index import index_signature
-from ._mutations import LeaseHeldError, delete_cell, delete_entry_key, replay_failed
+from ._mutations import (
+    LeaseHeldError,
+    clear_calls,
+    delete_cell,
+    delete_entry_key,
+    replay_failed,
+)
 from ._stores import MAX_PAGE, find_stores, is_store, read_entries
 
 __all__ = [
     "CellsHandler",
     "EntriesHandler",
+    "FunctionsHandler",
     "GroupHandler",
     "GroupsHandler",
     "ReplayHandler",
@@ -212,6 +220,29 @@ class CellsHandler(_BaseHandler):
         if not removed:
             raise tornado.web.HTTPError(404, f"No stored cell {name!r} in {relative!r}.")
         self.reply({"path": relative, "name": name, "variant": variant, "deleted": removed})
+
+
+class FunctionsHandler(_BaseHandler):
+    """``GET stores/functions``: cached functions and their calls; ``DELETE``: clear them."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        relative = self.text_argument("path", required=True)
+        directory = self.store_dir(relative)
+        functions = await self.in_thread(list_functions, directory)
+        self.reply({"path": relative, "functions": functions})
+
+    @tornado.web.authenticated
+    async def delete(self) -> None:
+        relative = self.text_argument("path", required=True)
+        name = self.text_argument("name", required=True)
+        call = self.text_argument("call") or None
+        directory = self.store_dir(relative)
+        removed = await self.in_thread(clear_calls, directory, name, call)
+        if not removed:
+            what = f"call {call!r} of {name!r}" if call else f"function {name!r}"
+            raise tornado.web.HTTPError(404, f"No cached {what} in {relative!r}.")
+        self.reply({"path": relative, "name": name, "call": call, "deleted": removed})
 
 
 class _WaitingHandler(_BaseHandler):

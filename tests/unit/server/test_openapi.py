@@ -50,6 +50,13 @@ def _seed(root: Path) -> None:
         group.close()
         for i in range(300):
             store.set(f"stash/{i:04d}", i)
+        from persist_ext import cache
+
+        @cache(store=store)
+        def double(x: int) -> int:
+            return 2 * x
+
+        double(1), double(2), double(1)
     with diskcache.Cache(root / "foreign") as cache:
         cache.set("x", 1)
     (root / "junk").mkdir()
