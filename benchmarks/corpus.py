@@ -317,9 +317,17 @@ def _png_size(data: str) -> str:
     return "?"
 
 
+# matplotlib 3.6 renamed the seaborn styles these notebooks ask for ('seaborn-whitegrid').
+_STYLE = re.compile(r"""(['"])seaborn(-(?!v0_8)[\w-]+)?\1""")
+
+
 def prepare(sources: list[str]) -> list[str]:
-    """Code cells the corpus runs (cells needing a shell, the network or a stopwatch dropped)."""
-    return [s for s in sources if s.strip() and not _DROP.search(s)]
+    """Code cells the corpus runs (cells needing a shell, the network or a stopwatch dropped).
+
+    Style names renamed by matplotlib are spelled as today (the only rewrite).
+    """
+    kept = [s for s in sources if s.strip() and not _DROP.search(s)]
+    return [_STYLE.sub(lambda m: f"{m[1]}seaborn-v0_8{m[2] or ''}{m[1]}", s) for s in kept]
 
 
 def find_edit(sources: list[str]) -> tuple[int, str, str] | None:

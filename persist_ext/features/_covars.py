@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextvars
 import importlib
 import io
+import os
 import pickle
 import sys
 import types
@@ -54,6 +55,7 @@ from ..storage._protocol import KeyValueStore
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "closed_handle",
     "Group",
     "SavedGroups",
     "dumps_shared",
@@ -320,6 +322,39 @@ def _import_module(name: str) -> types.ModuleType:
     return importlib.import_module(name)
 
 
+# Closed file objects of ``open()``: what ``with open(p) as fh:`` leaves bound to ``fh``.
+_HANDLE_TYPES = {
+    io.TextIOWrapper: "r",
+    io.BufferedReader: "rb",
+    io.BufferedWriter: "wb",
+    io.BufferedRandom: "rb+",
+    io.FileIO: "rb",
+}
+
+
+def closed_handle(value: Any) -> bool:
+    """``value`` is a closed file object of a kind :func:`dumps_shared` re-creates (closed).
+
+    Examples
+    --------
+    >>> import os
+    >>> with open(os.devnull) as fh:
+    ...     pass
+    >>> closed_handle(fh), closed_handle([fh])
+    (True, False)
+    """
+    return type(value) in _HANDLE_TYPES and bool(value.closed)
+
+
+def _closed_handle(kind: str) -> Any:
+    """A closed file object of the kind stored (its name is not kept: it reads nothing)."""
+    types_by_name = {t.__name__: t for t in _HANDLE_TYPES}
+    cls = types_by_name[kind]
+    handle = open(os.devnull, _HANDLE_TYPES[cls], buffering=0 if cls is io.FileIO else -1)
+    handle.close()
+    return handle
+
+
 # The namespace that persistent references of a group being loaded resolve in.
 _LIVE: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "persist_ext_live", default=None
@@ -390,6 +425,8 @@ class _SharingPickler(pickle.Pickler):
         )
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in _HANDLE_TYPES and obj.closed:
+            return _closed_handle, (type(obj).__name__,)
         if isinstance(obj, types.ModuleType):
             if sys.modules.get(obj.__name__) is obj:
                 return _import_module, (obj.__name__,)

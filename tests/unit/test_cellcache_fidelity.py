@@ -137,6 +137,20 @@ def test_object_held_inside_an_input_makes_the_cell_run(shell, cache) -> None:
     assert shell.user_ns["inner"] is shell.user_ns["d"]["k"]
 
 
+def test_handle_left_by_with_open_is_a_closed_handle_again(shell, cache, tmp_path) -> None:
+    # handson-ml2 tools_numpy: ``f`` was an array, then ``with open(...) as f:`` rebinds it.
+    (tmp_path / "data.bin").write_bytes(b"xyz")
+    cell = "with open('data.bin', 'rb') as f:\n    content = f.read()"
+    shell.user_ns["f"] = np.arange(3)
+    run(cache, shell, cell)
+    shell.user_ns["f"] = np.arange(3)
+    assert run(cache, shell, cell)[0].hit
+    f = shell.user_ns["f"]
+    assert type(f).__name__ == "BufferedReader"
+    assert f.closed
+    assert shell.user_ns["content"] == b"xyz"
+
+
 def test_numpy_view_is_restored_linked_to_its_base(shell, cache) -> None:
     shell.user_ns["np"] = np
     cell = "base = np.zeros(10)\nview = base[2:6]"

@@ -29,7 +29,7 @@ from ..._errors import (
 from ..._format import format_ago, format_duration
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
-from .._covars import group_variables, load_groups
+from .._covars import closed_handle, group_variables, load_groups
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_plain, run_recorded, transformed
@@ -579,8 +579,8 @@ class CellCache:
                 continue
             if var in code.definitions and _is_definition(value):
                 continue  # re-created on a hit by re-running its statement
-            if isinstance(value, io.IOBase) and value.closed:
-                continue  # ``with open(p) as fh:`` leaves a dead handle, not data
+            if isinstance(value, io.IOBase) and value.closed and not closed_handle(value):
+                continue  # a dead handle of another kind: not data (open() ones are kept)
             changed[var] = value
         mutated = [
             var
