@@ -55,9 +55,9 @@ from ..storage._protocol import KeyValueStore
 
 __all__ = [
     "DEFAULT_BUDGET",
-    "closed_handle",
     "Group",
     "SavedGroups",
+    "closed_handle",
     "dumps_shared",
     "group_variables",
     "load_groups",
@@ -350,8 +350,8 @@ def _closed_handle(kind: str) -> Any:
     """A closed file object of the kind stored (its name is not kept: it reads nothing)."""
     types_by_name = {t.__name__: t for t in _HANDLE_TYPES}
     cls = types_by_name[kind]
-    handle = open(os.devnull, _HANDLE_TYPES[cls], buffering=0 if cls is io.FileIO else -1)
-    handle.close()
+    with open(os.devnull, _HANDLE_TYPES[cls], buffering=0 if cls is io.FileIO else -1) as handle:
+        pass
     return handle
 
 
