@@ -329,7 +329,7 @@ class PersistMagics(Magics):
           %persist why [NAME]            what differs from the stored run (--verbose: all)
           %persist clear NAME            forget a cell (--all: every cell)
           %persist info                  where the store is and how big
-          %persist browse                browse the store's entries
+          %persist browse                browse cached cells and functions
           %persist gc                    evict least recently used cached cells and calls
                                          beyond the budget (--max-size 10G --max-count N
                                          --max-age 30d --dry-run; default: max_size,
@@ -544,7 +544,10 @@ class PersistMagics(Magics):
             from .widgets._browser import browse
         except ImportError:
             return cache.list(location)
-        return browse(cache.store, prefix="cell/")
+        from ..features._cellcache._entry import PREFIX as CELLS
+        from ..features._memo._layout import PREFIX as FUNCTIONS
+
+        return browse(cache.store, prefix=(CELLS, FUNCTIONS))  # cached cells, cached calls
 
     # ----------------------------------------------------------------- budgets
     def budget(self, store: Any = None) -> Any:

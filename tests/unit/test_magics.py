@@ -101,6 +101,20 @@ def test_browse_returns_a_browser_or_table(ip) -> None:
     assert shown is not None
 
 
+def test_browse_shows_cached_cells_and_cached_function_calls(ip) -> None:
+    cell(ip, "br", "z = 3")
+    ip.run_cell(
+        "import persist_ext\n@persist_ext.cache\ndef twice(x):\n    return 2 * x\ntwice(21)"
+    )
+    shown = ip.run_line_magic("persist", "browse")
+    keys = shown.model.source.list_keys()
+    assert any(k.startswith("cell/br/") for k in keys)
+    calls = [k for k in keys if k.startswith("memo/") and k.endswith("/result")]
+    assert len(calls) == 1
+    assert "twice" in calls[0]  # listed by function name
+    assert not any(k.startswith(("tasks/", "checkpoint/")) for k in keys)
+
+
 @pytest.mark.parametrize(
     ("line", "match"),
     [

@@ -363,7 +363,11 @@ def _error_html(what: str, exc: BaseException) -> str:
 
 
 def browse(
-    obj: Any = None, *, prefix: str = "", page_size: int = 50, query: str = ""
+    obj: Any = None,
+    *,
+    prefix: str | tuple[str, ...] = "",
+    page_size: int = 50,
+    query: str = "",
 ) -> StashBrowser:
     """Open a browser over a stash, a store, the cell cache or a mapping.
 
@@ -376,7 +380,8 @@ def browse(
         A ``Stash``, a ``Store`` / any ``KeyValueStore``, the cell cache, a mapping, or
         ``None`` for the default store.
     prefix
-        Only keys starting with this (stores only), e.g. ``"tasks/fit/"``.
+        Only keys starting with this (stores only), e.g. ``"tasks/fit/"``; a tuple of
+        prefixes lists each in turn (``("cell/", "memo/")``: cells and cached functions).
     page_size
         Keys per page (1 to 1000).
     query

@@ -103,14 +103,20 @@ class EntrySource:
 
 
 class StoreSource(EntrySource):
-    """A :class:`~persist_ext.storage._protocol.KeyValueStore`, optionally under a prefix."""
+    """A :class:`~persist_ext.storage._protocol.KeyValueStore`, optionally under a prefix
+    (or several: ``("cell/", "memo/")`` lists cached cells, then cached function calls)."""
 
-    def __init__(self, store: KeyValueStore, prefix: str = "", label: str = "") -> None:
+    def __init__(
+        self, store: KeyValueStore, prefix: str | tuple[str, ...] = "", label: str = ""
+    ) -> None:
         self.store, self.prefix = store, prefix
-        self.label = label or f"{type(store).__name__}" + (f" {prefix}*" if prefix else "")
+        prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+        self._prefixes = prefixes or ("",)
+        shown = " ".join(f"{p}*" for p in prefixes if p)
+        self.label = label or f"{type(store).__name__}" + (f" {shown}" if shown else "")
 
     def list_keys(self) -> list[str]:
-        return list(self.store.keys(self.prefix))
+        return [key for prefix in self._prefixes for key in self.store.keys(prefix)]
 
     def describe(self, key: str) -> Entry | None:
         info = self.store.info(key)
@@ -212,7 +218,7 @@ def _default_store() -> Any:
     return Store(default_directory())
 
 
-def source_for(obj: Any = None, *, prefix: str = "") -> EntrySource:
+def source_for(obj: Any = None, *, prefix: str | tuple[str, ...] = "") -> EntrySource:
     """Pick the adapter for ``obj``: a store, a stash, the cell cache, or a mapping.
 
     ``None`` opens the default store (``.persist`` / ``$PERSIST_EXT_DIR``).
