@@ -210,6 +210,7 @@ class PersistMagics(Magics):
                 from ..storage._store import Store
 
                 store = Store(location)
+                self._cell_log.ignore(location)  # the store's files are not a cell's effects
             self._stores[location] = store
             self._caches[location] = CellCache(store)
         return self._caches[location]

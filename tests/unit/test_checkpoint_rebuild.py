@@ -103,3 +103,17 @@ def test_plans_chain_unstorable_values_and_forget_long_histories() -> None:
     assert refusals["n"] == "more than 20 cells changed it"
     _, refusals = plan_rebuilds(log, ["never"], [], [])
     assert refusals["never"] == "no cell of this session made it"
+
+
+def test_a_cell_using_the_store_is_not_a_cell_with_effects(ip) -> None:
+    _run(
+        ip,
+        [
+            "import threading, numpy as np",
+            "%%persist made\nbig = np.zeros(300_000)",  # a blob file in the store
+            "from persist_ext import Store\ns = Store('.persist')\ns.set('k', big + 1)\n"
+            "guard = threading.Lock()",
+        ],
+    )
+    report = ip.run_line_magic("persist", "checkpoint")
+    assert "rebuilt on restore" in report.skipped["guard"], report.skipped

@@ -133,12 +133,20 @@ class _Watch:
             _EVENTS.installed = True
         _EVENTS.active.append(self.effects)
 
-    def stop(self) -> CellEffects:
+    def stop(self, ignore: tuple[str, ...] = ()) -> CellEffects:
         _EVENTS.active[:] = [e for e in _EVENTS.active if e is not self.effects]
         self._files_cm.__exit__(None, None, None)
-        self.effects.written = sorted(self._files.written)
-        self.effects.removed = sorted(self._files.removed)
-        self.effects.created = sorted(self._files.created_dirs)
+
+        # A temporary file or folder made and removed within the cell leaves nothing behind.
+        files = self._files
+        temporary = (files.written | files.created_dirs) & files.removed
+
+        def outside(paths: set[str]) -> list[str]:
+            return sorted(p for p in paths - temporary if not p.startswith(ignore))
+
+        self.effects.written = outside(self._files.written)
+        self.effects.removed = outside(self._files.removed)
+        self.effects.created = outside(self._files.created_dirs)
         return self.effects
 
 
@@ -179,6 +187,13 @@ class CellLog:
         self.lost: dict[str, str] = {}
         self._seq = 0
         self._watch: _Watch | None = None
+        self._ignore: tuple[str, ...] = ()
+
+    def ignore(self, directory: str | os.PathLike[str]) -> None:
+        """Files under ``directory`` (a store) are persist_ext's own, not a cell's effects."""
+        path = os.path.realpath(directory) + os.sep
+        if path not in self._ignore:
+            self._ignore = (*self._ignore, path)
 
     def start(self) -> None:
         """A cell is about to run: watch what it does outside the kernel."""
@@ -191,7 +206,7 @@ class CellLog:
     def stop(self) -> CellEffects | None:
         """Stop watching (the cell ended, or the extension is unloaded)."""
         watch, self._watch = self._watch, None
-        return watch.stop() if watch is not None else None
+        return watch.stop(self._ignore) if watch is not None else None
 
     def note(self, code: str, namespace: Mapping[str, Any] | None = None) -> None:
         """Record an executed cell (after it ran), with what the watch since :meth:`start` saw."""
