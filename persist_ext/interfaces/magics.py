@@ -637,6 +637,10 @@ class PersistMagics(Magics):
             raise UsageError(f"No checkpoint yet: the store {location} does not exist.")
         try:
             session = self._checkpoint_session(location)
+            shell: Any = self.shell
+            if sub in ("checkpoint", "checkout", "undo") and self._cell[1] and not self._busy:
+                # Lines before this one in the same cell may have changed values in place.
+                session.note_running(shell.transform_cell(self._cell[1]))
             handler = _commands.HANDLERS[sub]
             result = handler(session, rest, _names(args.include), _names(args.exclude), args.full)
         except CheckpointError as exc:

@@ -67,3 +67,13 @@ def test_autocheckpoint_history_undo_through_the_magic(ip) -> None:
     assert ip.user_ns["rows"] == [1, 2, 3]
     ip.run_line_magic("persist", f"checkout {table.rows[-1].id}")
     assert ip.user_ns["rows"] == []
+
+
+def test_a_change_earlier_in_the_cell_of_the_checkpoint_is_saved(ip) -> None:
+    ip.run_cell("import numpy as np\nx = np.zeros(5)")
+    ip.run_cell("%persist checkpoint")
+    ip.run_cell("print('a noted cell: values no cell names are trusted unchanged now')")
+    ip.run_cell("x[:] = 7\n%persist checkpoint")
+    ip.run_cell("x[:] = 1")
+    ip.run_line_magic("persist", "restore")
+    assert ip.user_ns["x"][0] == 7

@@ -110,6 +110,14 @@ class CheckpointSession:
         if not self._adopted:
             self.live.log.note(code, self.namespace)
 
+    def note_running(self, code: str) -> None:
+        """A magic in the cell running now saves: count what that cell may have changed.
+
+        (``x[:] = 7`` then ``%persist checkpoint`` in one cell: the cell is noted only after
+        it ends.) The cell is still noted as usual when it ends.
+        """
+        self.live.touched |= names_in_cell(code, self.namespace)
+
     def offer(self, variables: Mapping[str, str]) -> None:
         """A ``%%persist`` run just stored or restored these variables (name -> entry key).
 
