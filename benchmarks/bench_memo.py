@@ -8,7 +8,14 @@ Every ratio compares timings taken in the same run, on the same machine and disk
 * the key of a call with a 1 GiB array argument: persist_ext's argument fingerprint vs
   ``joblib.hash`` (what ``joblib.Memory`` hashes arguments with);
 * restoring a 1 GiB array result on a hit vs ``np.load`` of the same array from an ``.npy``
-  file in the same directory (both from the page cache), and the memory-mapped hit.
+  file in the same directory (both from the page cache, each read once before timing),
+  taken in turn (load, hit, load, hit, ...) so both see the same machine load and memory
+  state; the median of ``repeat`` (at least 5) pairs and the spread of the per-pair ratios;
+  and the memory-mapped hit.
+
+Hit overheads are taken the same way, interleaved, as wall time and CPU time (the machine
+is shared: under load the wall time grows with the queue for the cores, the CPU time does
+not); the load average is printed with them.
 
 Targets (issue 17): hit overhead <= 50 us and ahead of both; argument hashing >= 10x
 joblib.hash; restore within 1.1x np.load.
@@ -17,8 +24,13 @@ joblib.hash; restore within 1.1x np.load.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import shutil
+import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +45,73 @@ __all__ = ["main", "run"]
 QUICK = {"mib": 64, "calls": 300, "repeat": 3}
 
 
-def _per_call(fn: Any, calls: int, repeat: int) -> float:
-    def many() -> None:
-        for i in range(calls):
-            fn(i % 10)
+def _interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
+    """Wall and CPU seconds of each ``fn``, taken in turn ``repeat`` times (A B C A B C ...).
 
-    return median_seconds(many, repeat) / calls
+    Interleaving puts every contender under the same machine load and memory state; CPU
+    time (``process_time``: every thread of this process) is what the code itself costs
+    when other work competes for the cores.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {f"{name} cpu": [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.collect()
+            w, c = time.perf_counter(), time.process_time()
+            result = fn()
+            cpu[f"{name} cpu"].append(time.process_time() - c)
+            wall[name].append(time.perf_counter() - w)
+            del result
+    return {**wall, **cpu}
+
+
+def _hit_rows(root: Path, store: Store, calls: int, repeat: int) -> list[dict[str, Any]]:
+    def plus_one(x: int) -> int:
+        return x + 1
+
+    def loop(fn: Callable[[int], int]) -> Callable[[], None]:
+        def many() -> None:
+            for i in range(calls):
+                fn(i % 10)
+
+        return many
+
+    contenders: dict[str, Callable[[int], int]] = {"bare": plus_one}
+    contenders["persist_ext"] = cache(store=store)(plus_one)
+    try:
+        import joblib
+
+        contenders["joblib.Memory"] = joblib.Memory(root / "joblib", verbose=0).cache(plus_one)
+    except ImportError:
+        pass
+    try:
+        import cachier
+
+        contenders["cachier"] = cachier.cachier(cache_dir=str(root / "cachier"), backend="pickle")(
+            plus_one
+        )
+    except ImportError:
+        pass
+    for fn in contenders.values():
+        for i in range(10):
+            fn(i)  # every call below is a hit
+    times = _interleaved({n: loop(f) for n, f in contenders.items()}, repeat)
+    med = {name: statistics.median(t) / calls for name, t in times.items()}
+    rows = [row(f"load average (1 min) during the run: {os.getloadavg()[0]:.1f}", 0, "")]
+    ours = med["persist_ext"] - med["bare"]
+    ours_cpu = med["persist_ext cpu"] - med["bare cpu"]
+    spread = sorted(t / calls - med["bare"] for t in times["persist_ext"])
+    rows.append(row("persist_ext.cache hit overhead, small call (target <= 50)", ours * 1e6, "us"))
+    rows.append(row("  same, min of the runs", spread[0] * 1e6, "us"))
+    rows.append(row("  same, max of the runs", spread[-1] * 1e6, "us"))
+    rows.append(row("persist_ext.cache hit overhead, CPU time", ours_cpu * 1e6, "us"))
+    for name in ("joblib.Memory", "cachier"):
+        if name not in contenders:
+            continue
+        theirs = med[name] - med["bare"]
+        rows.append(row(f"{name} hit overhead, small call", theirs * 1e6, "us"))
+        rows.append(row(f"{name} / persist_ext hit overhead (target > 1)", theirs / ours, "ratio"))
+    return rows
 
 
 def _key_rows(store: Store, n: int, mib: int, repeat: int, joblib: Any) -> list[dict[str, Any]]:
@@ -61,70 +134,57 @@ def _key_rows(store: Store, n: int, mib: int, repeat: int, joblib: Any) -> list[
     return rows
 
 
-def run(mib: int = 1024, calls: int = 2000, repeat: int = 5) -> list[dict[str, Any]]:
+def _restore_rows(store: Store, root: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
+    n = mib * 2**20 // 8
+    gb = n * 8 / 1e9
+
+    def make(seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).random(n)
+
+    big = cache(store=store)(make)
+    big_mmap = cache(store=store, mmap=True)(make)
+    npy = root / "array.npy"
+    np.save(npy, big(0))
+    # Same page-cache state for both: each file read once untimed (both then come from
+    # memory, as a hit right after a run does); then np.load and the hit alternate, each
+    # right after the previous one's 1 GiB result was freed (same allocator state).
+    for warm in (lambda: np.load(npy), lambda: big(0)):
+        assert float(warm()[0]) >= 0.0
+    times = _interleaved({"np.load": lambda: np.load(npy), "hit": lambda: big(0)}, repeat)
+    ratios = sorted(h / ld for h, ld in zip(times["hit"], times["np.load"]))
+    t_hit, t_load = statistics.median(times["hit"]), statistics.median(times["np.load"])
+    t_mmap = median_seconds(lambda: big_mmap(0), repeat)
+    return [
+        row(
+            f"persist_ext.cache hit, {mib} MiB array result (median of {repeat})",
+            gb / t_hit,
+            "GB/s",
+        ),
+        row(f"np.load, {mib} MiB .npy (median of {repeat}, interleaved)", gb / t_load, "GB/s"),
+        row("restore time / np.load time, medians (target <= 1.1)", t_hit / t_load, "ratio"),
+        row("  restore / np.load of each interleaved pair, min", ratios[0], "ratio"),
+        row(
+            "  restore / np.load of each interleaved pair, median",
+            statistics.median(ratios),
+            "ratio",
+        ),
+        row("  restore / np.load of each interleaved pair, max", ratios[-1], "ratio"),
+        row(f"persist_ext.cache hit with mmap=True, {mib} MiB", t_mmap * 1e3, "ms"),
+    ]
+
+
+def run(mib: int = 1024, calls: int = 2000, repeat: int = 7) -> list[dict[str, Any]]:
     """Measure, returning rows of ``{"name", "value", "unit"}``."""
-    rows: list[dict[str, Any]] = []
     root = Path(tempfile.mkdtemp(prefix="bench-memo-"))
     try:
         store = Store(root / "persist")
-
-        def plus_one(x: int) -> int:
-            return x + 1
-
-        ours = cache(store=store)(plus_one)
-        bare = _per_call(plus_one, calls, repeat)
-        for i in range(10):
-            ours(i)
-        t_ours = _per_call(ours, calls, repeat) - bare
-        rows.append(
-            row("persist_ext.cache hit overhead, small call (target <= 50)", t_ours * 1e6, "us")
-        )
+        rows = _hit_rows(root, store, calls, repeat)
         try:
             import joblib
         except ImportError:
             joblib = None
-        if joblib is not None:
-            memory = joblib.Memory(root / "joblib", verbose=0)
-            jl = memory.cache(plus_one)
-            for i in range(10):
-                jl(i)
-            t_jl = _per_call(jl, calls, repeat) - bare
-            rows.append(row("joblib.Memory hit overhead, small call", t_jl * 1e6, "us"))
-            rows.append(
-                row("joblib.Memory / persist_ext hit overhead (target > 1)", t_jl / t_ours, "ratio")
-            )
-        try:
-            import cachier
-        except ImportError:
-            cachier = None
-        if cachier is not None:
-            cc = cachier.cachier(cache_dir=str(root / "cachier"), backend="pickle")(plus_one)
-            for i in range(10):
-                cc(i)
-            t_cc = _per_call(cc, calls, repeat) - bare
-            rows.append(row("cachier (pickle core) hit overhead, small call", t_cc * 1e6, "us"))
-            rows.append(
-                row("cachier / persist_ext hit overhead (target > 1)", t_cc / t_ours, "ratio")
-            )
-
-        n = mib * 2**20 // 8
-        gb = n * 8 / 1e9
-        rows += _key_rows(store, n, mib, repeat, joblib)
-
-        def make(seed: int) -> np.ndarray:
-            return np.random.default_rng(seed).random(n)
-
-        big = cache(store=store)(make)
-        big_mmap = cache(store=store, mmap=True)(make)
-        npy = root / "array.npy"
-        np.save(npy, big(0))
-        t_hit = median_seconds(lambda: big(0), repeat)
-        t_load = median_seconds(lambda: np.load(npy), repeat)
-        t_mmap = median_seconds(lambda: big_mmap(0), repeat)
-        rows.append(row(f"persist_ext.cache hit, {mib} MiB array result", gb / t_hit, "GB/s"))
-        rows.append(row(f"np.load, {mib} MiB .npy", gb / t_load, "GB/s"))
-        rows.append(row("restore time / np.load time (target <= 1.1)", t_hit / t_load, "ratio"))
-        rows.append(row(f"persist_ext.cache hit with mmap=True, {mib} MiB", t_mmap * 1e3, "ms"))
+        rows += _key_rows(store, mib * 2**20 // 8, mib, repeat, joblib)
+        rows += _restore_rows(store, root, mib, max(repeat, 5))
         store.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -135,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=1024, help="array size in MiB (default 1024)")
     parser.add_argument("--calls", type=int, default=2000, help="hits per timed run")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement")
     args = parser.parse_args(argv)
     print_rows(run(args.mib, args.calls, args.repeat))
 

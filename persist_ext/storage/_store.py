@@ -444,6 +444,8 @@ class Store(StoreScan):
         return Where.entry(key, self._source)
 
     def _decode(self, key: str, record: Any, *, mmap: bool) -> Any:
+        if type(record) is bytes:  # an inline record, the common case (never refused/foreign)
+            return decode_record(key, record, self._where(key))
         _refuse_foreign(key, record)
         where = self._where(key)
         if not isinstance(record, BlobRef):
