@@ -182,3 +182,39 @@ def test_no_budget_means_the_per_cell_hook_reads_nothing(ip, monkeypatch) -> Non
     with capture_output() as out:
         ip.run_cell("w = 3")
     assert "applying the store budget failed" in out.stdout
+
+
+def test_a_call_that_raises_releases_its_claim_sync_and_async(store: Store) -> None:
+    import asyncio
+
+    runs: list[int] = []
+
+    def note(x):
+        note.runs.append(x)  # type: ignore[attr-defined]
+
+    note.runs = runs  # type: ignore[attr-defined]
+
+    @cache(store=store)
+    def fails(x):
+        note(x)
+        raise ValueError(f"bad {x}")
+
+    @cache(store=store)
+    async def afails(x):
+        note(-x)
+        await asyncio.sleep(0)
+        raise ValueError(f"bad {x}")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="bad 1"):
+            fails(1)
+
+    async def main() -> list:
+        return await asyncio.gather(afails(2), afails(2), return_exceptions=True)
+
+    for _ in range(2):
+        outcomes = asyncio.run(main())
+        assert all(isinstance(o, ValueError) for o in outcomes)
+    assert runs.count(1) == 2  # every call ran: nothing was stored
+    assert 2 <= runs.count(-2) <= 4  # waiters re-run after the leader raised
+    assert not [k for k in store.keys("memo/") if k.endswith(("/lock", "/result"))]
