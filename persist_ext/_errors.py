@@ -71,6 +71,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "TaskError",
+    "TaskInterruptedWarning",
     "TaskTimeoutError",
     "UnknownCheckpointError",
     "UnsafeNameError",
@@ -267,6 +268,12 @@ class PersistWarning(UserWarning):
 
 class UnstorableVariableWarning(PersistWarning):
     """A variable produced by a ``%%persist`` cell could not be stored."""
+
+
+class TaskInterruptedWarning(PersistWarning):
+    """``TaskGroup.close()`` stopped waiting for tasks still running (a timeout, or no task
+    finished within the grace period): they were recorded as interrupted and run again on
+    the next ``run()``; the warning names them."""
 
 
 class CellCacheWarning(PersistWarning):

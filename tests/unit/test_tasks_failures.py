@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from _task_funcs import crash, crash_once, hang, square
 
-from persist_ext._errors import ConcurrentAccessError, GroupBusyError, TaskError
+from persist_ext._errors import (
+    ConcurrentAccessError,
+    GroupBusyError,
+    TaskError,
+    TaskInterruptedWarning,
+)
 from persist_ext.features._tasks import GroupResult, TaskGroup, TaskStatus
 from persist_ext.storage._memory import MemoryStore
 from persist_ext.storage._store import Store
@@ -113,21 +118,95 @@ def test_close_with_a_timeout_never_blocks_forever(store: Store) -> None:
     while group.status("stuck") is not TaskStatus.RUNNING:
         time.sleep(0.05)
     assert group.cancel() >= 0  # returns at once
-    group.close(timeout=0.5)  # kills the worker after half a second
+    with pytest.warns(TaskInterruptedWarning, match="'stuck#0'.*worker processes were killed"):
+        group.close(timeout=0.5)  # kills the worker after half a second
     assert not group.running
+    # Interrupted, not failed: the try is counted and the next run runs it again.
     instance = group.session.refresh_instance("stuck#0")
     assert instance is not None
-    assert instance.status is TaskStatus.FAILED
-    assert "lost its worker" in instance.error
+    assert instance.status is TaskStatus.RUNNING
+    assert instance.tries == 1
+
+
+def _hung_then_resumed(store: Store, name: str, executor: str) -> None:
+    """close() with no timeout returns for a hung task; the task is recorded interrupted,
+    the others keep their results, and the next run runs it again."""
+    group = TaskGroup(name, store, executor=executor, max_workers=2, close_grace=0.5)
+    group.map(square, range(4), key=str)
+    # A thread cannot be stopped and the interpreter joins pool threads at exit: keep the
+    # "hung" thread finite; a process is killed.
+    group.submit(hang, 7, 30 if executor == "threads" else 3600, key="stuck")
+    group.run()
+    while group.status("stuck") is not TaskStatus.RUNNING or group.status("3") not in (
+        TaskStatus.FINISHED,
+    ):
+        time.sleep(0.05)
+    with pytest.warns(TaskInterruptedWarning, match=r"'stuck#0'") as caught:
+        group.close()  # no timeout anywhere: returns after the grace period
+    assert not group.running
+    text = str(caught[0].message)
+    assert "interrupted" in text
+    assert "runs them again" in text
+    if executor == "threads":
+        assert "cannot stop" in text
+    else:
+        assert "worker processes were killed" in text
+    instance = group.session.refresh_instance("stuck#0")
+    assert instance is not None
+    assert instance.status is TaskStatus.RUNNING  # interrupted: not settled
+    assert instance.tries == 1
+    assert not group.done()
+    assert group.result("3") == 9  # finished work is untouched
+
+    # Resume (a fresh group object, as after a restart): only the interrupted task runs.
+    again = TaskGroup(name, store, executor=executor, max_workers=2)
+    again.map(square, range(4), key=str)
+    again.submit(square, 7, key="stuck")  # the same key, this time it returns
+    result = again.run().wait(120)
+    assert result.results == {"0": 0, "1": 1, "2": 4, "3": 9, "stuck": 49}
+    assert again.session.refresh_instance("stuck#0").tries == 2  # type: ignore[union-attr]
+    assert again.session.refresh_instance("0#0").tries == 1  # type: ignore[union-attr]
+    again.close()
+
+
+def test_close_returns_for_a_hung_thread_task_and_resume_runs_it(store: Store) -> None:
+    _hung_then_resumed(store, "hung-t", "threads")
+
+
+def test_close_returns_for_a_hung_process_task_and_resume_runs_it(store: Store) -> None:
+    _hung_then_resumed(store, "hung-p", "processes")
+
+
+def test_cancel_never_blocks_on_a_hung_task(store: Store) -> None:
+    group = TaskGroup("cancel-h", store, max_workers=1, close_grace=0.2)
+    group.submit(hang, 1, 30, key="stuck")
+    group.map(square, range(3), key=str)
+    group.run()
+    while group.status("stuck") is not TaskStatus.RUNNING:
+        time.sleep(0.05)
+    assert group.cancel() == 3  # the three queued behind the hung one; returns at once
+    with pytest.warns(TaskInterruptedWarning):
+        group.close()
+    for key in ("0", "1", "2"):
+        assert group.status(key) is TaskStatus.SCHEDULED  # never started: run next time
+
+
+def test_bad_close_grace_is_refused() -> None:
+    for bad in (-1, "1", True):
+        with pytest.raises(TaskError, match="close_grace must be seconds"):
+            TaskGroup("x", MemoryStore(), close_grace=bad)  # type: ignore[arg-type]
 
 
 def test_close_on_threads_with_a_timeout_returns(store: Store) -> None:
     group = TaskGroup("close-t", store, max_workers=1)
     group.submit(hang, 1, 20, key="stuck")
     group.run()
-    started = time.monotonic()
-    group.close(timeout=0.2)
-    assert time.monotonic() - started < 20  # did not wait for the hung thread
+    while group.status("stuck") is not TaskStatus.RUNNING:
+        time.sleep(0.05)
+    with pytest.warns(TaskInterruptedWarning, match="cannot stop"):
+        group.close(timeout=0.2)  # returns without waiting for the hung thread
+    assert not group.running
+    assert group.status("stuck") is TaskStatus.RUNNING  # recorded as interrupted
 
 
 def test_bad_timeouts_are_refused() -> None:

@@ -48,7 +48,7 @@ from ._worker import (
 
 __all__ = ["Driver"]
 
-_RUNNING, _DONE = 0, 1
+_RUNNING, _DONE, _STOP = 0, 1, 2
 # Failures of the machinery around one try (not of the task's code): each counts as one try.
 _DEATHS = ("WorkerDiedError", "TaskTimeoutError", "BrokenProcessPool", "KilledWorker")
 
@@ -84,6 +84,16 @@ class Driver:
         self._lock = threading.Lock()
         self._last = 0.0
         self.stopped = False
+        self._halted = False
+        # Tries submitted and not come back (instance -> call), and among them those a
+        # worker in this process started (instance -> (call, start time)): what an
+        # interrupted run records as interrupted.
+        self._outstanding: dict[str, Future[Any]] = {}
+        self._inflight: dict[str, tuple[TaskCall, float]] = {}
+        #: When the last try came back (``time.monotonic()``); close() measures progress.
+        self.last_progress = time.monotonic()
+        #: Instances still running when the run was interrupted (see :meth:`interrupt`).
+        self.interrupted: list[str] = []
 
     # -- the Sink protocol (called from worker threads) ---------------------------------------
 
@@ -108,6 +118,18 @@ class Driver:
         """Retry nothing more in this run (``close(timeout=)``); failed tries stay resumable."""
         self.stopped = True
 
+    def interrupt(self) -> None:
+        """End the run now without waiting for the tries still running (``close()``).
+
+        Tries not started are cancelled (they stay scheduled). The driver records what
+        came back so far, records every try still running as interrupted — status
+        ``running``, its try counted — so the next ``run()`` runs it again, and returns
+        without firing the callback. Outcomes arriving later are not recorded. Never blocks.
+        """
+        self.stopped = True
+        self.cancel()
+        self.queue.put((_STOP, None, None))
+
     def _submit(self, call: TaskCall) -> None:
         try:
             future = self.choice.executor.submit(run_task, call)
@@ -115,6 +137,7 @@ class Driver:
             self.queue.put((_DONE, call, exc))
             return
         self._futures.append(future)  # list.append is atomic; cancel() copies the list
+        self._outstanding[call.instance] = future
         future.add_done_callback(functools.partial(self._finished, call))
 
     def _finished(self, call: Any, future: Any) -> None:
@@ -138,6 +161,8 @@ class Driver:
             )
             definitions = self.definitions
             for n, item in enumerate(scheduled, 1):
+                if self.stopped:
+                    break  # interrupted while submitting: the rest stays scheduled
                 definition = definitions[item.task]
                 self._submit(
                     TaskCall(
@@ -159,18 +184,33 @@ class Driver:
                 # flush delay holds from the first task on.
                 if n % 256 == 0 and time.monotonic() - self._last >= self.flush_interval:
                     self._flush(None)
-            while self.pending:
+            while self.pending and not self._halted:
                 first = self.queue.get()
                 wait = self._last + self.flush_interval - time.monotonic()
-                if wait > 0:
+                if wait > 0 and first[0] != _STOP:
                     time.sleep(wait)  # let the batch grow
                 self._flush(first)
+            if self._halted:
+                self._record_interrupted()
         finally:
             unregister_sink(self.token)
             held.__exit__(None, None, None)
             with self._lock:
                 self._futures = []
-        self.state.fire(self.on_complete)
+        if not self._halted:
+            self.state.fire(self.on_complete)
+
+    def _record_interrupted(self) -> None:
+        # Workers in other processes wrote their running record before starting; ours
+        # may not be written yet.
+        self.cancel()  # a try submitted after interrupt() began
+        self.interrupted = sorted(n for n, f in self._outstanding.items() if not f.cancelled())
+        batch = Batch()
+        for name, (call, started) in self._inflight.items():
+            if not self.state.set_aside(name):
+                batch.records[name] = running_record(call, started)
+        if batch.records:
+            self.state.record(batch)
 
     def _flush(self, first: tuple[int, Any, Any] | None) -> None:
         """Record everything queued (after ``first``)."""
@@ -222,13 +262,20 @@ class Driver:
         retries: list[TaskCall] = []
         combines = state.tree.combines
         running: dict[str, tuple[TaskCall, float]] = {}
+        inflight, outstanding = self._inflight, self._outstanding
+        pending_before = self.pending
         for kind, first, second in items:
+            if kind == _STOP or self._halted:
+                self._halted = True  # interrupted: what comes back from now on is not recorded
+                continue
             call: TaskCall = first
             if kind == _RUNNING:
-                running[call.instance] = (call, second)
+                running[call.instance] = inflight[call.instance] = (call, second)
                 continue
             self.pending -= 1
             running.pop(call.instance, None)  # ended in this batch: only the outcome counts
+            inflight.pop(call.instance, None)
+            outstanding.pop(call.instance, None)
             outcome = self._outcome(call, second)
             if outcome is None or outcome.record is None or state.set_aside(call.instance):
                 batch.records.pop(call.instance, None)
@@ -250,7 +297,9 @@ class Driver:
         for name, (call, started) in running.items():
             if not state.set_aside(name):
                 batch.records[name] = running_record(call, started)
-        completed = state.record(batch)
+        if self.pending != pending_before:
+            self.last_progress = time.monotonic()
+        completed = state.record(batch) if batch.records else False
         for call in retries:
             self._submit(call)
             self.pending += 1

@@ -48,10 +48,12 @@ class ExecutorChoice:
         """True when workers may run in another process (they must reopen the store)."""
         return self.kind in ("processes", "dask")
 
-    def stop_now(self) -> None:
-        """Kill the worker processes of a pool the group created (their tries fail)."""
+    def stop_now(self) -> bool:
+        """Kill the worker processes of a pool the group created; True if there was one."""
         if self.owned and isinstance(self.executor, WorkerPool):
             self.executor.kill_all()
+            return True
+        return False
 
     def shutdown(self, wait: bool = True) -> None:
         """Shut the executor down if the group created it (``wait``: for running tasks)."""

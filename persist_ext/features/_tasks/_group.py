@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..._errors import TaskError
+from ..._errors import TaskError, TaskInterruptedWarning
 from ...storage._protocol import KeyValueStore
 from .._progress import RunWatch, watch_run
 from ._driver import Driver
@@ -120,6 +120,10 @@ class TaskGroup:
         Seconds the driver lets worker reports pile up before writing them as one batch
         (default 0.02). A crash loses at most the completions of that window (those tasks
         run again on resume); larger values cost less per task.
+    close_grace : float or None
+        How long :meth:`close` waits without any task finishing before it records the
+        tasks still running as interrupted and returns (default 3600 s; None: as long as
+        tasks run). Interrupted tasks run again on the next ``run()``.
     session : SessionBackend or str, optional
         A session backend of the ``002`` seed (an instance, or the name it is registered
         under). The group keeps its own records in ``store`` and writes every change
@@ -155,6 +159,7 @@ class TaskGroup:
         internal_vertex_combiner: Callable[[list[Any]], Any] | None = None,
         flush_interval: float = 0.02,
         session: SessionBackend | str | None = None,
+        close_grace: float | None = 3600.0,
     ) -> None:
         name = validate_key(name, what="group name")
         if "/" in name:
@@ -173,6 +178,7 @@ class TaskGroup:
             raise TaskError(f"batch_size must be an int >= 1, got {batch_size!r}.")
         if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
             raise TaskError(f"group_size must be an int >= 2, got {group_size!r}.")
+        self.close_grace = _check_seconds(close_grace, "close_grace", True)
         mirror = _session_arg(session, name)
         if store is None:
             from ...storage._store import Store
@@ -428,29 +434,92 @@ class TaskGroup:
         driver = self._driver
         return driver.cancel() if driver is not None else 0
 
-    def close(self, timeout: float | None = None) -> None:
-        """Wait for the current run, then shut down a pool the group created.
+    def close(
+        self, timeout: float | None = None, *, grace: float | object | None = _ABSENT
+    ) -> None:
+        """Wait for the current run, then shut down a pool the group created. Never waits
+        forever for a hung task.
 
-        With a group ``timeout`` every try ends by itself, so this returns once the run's
-        tries have ended or timed out. ``timeout`` here bounds the wait: after it, tasks
-        not started are cancelled, worker processes of a pool the group owns are killed
-        (their tasks are recorded failed), and threads still running are left behind.
+        close() waits while the run makes progress. It stops waiting when ``timeout``
+        seconds have passed (if given), or when no try has ended for ``grace`` seconds
+        (default: the group's ``close_grace``, one hour; ``grace=None`` waits as long as
+        tries run). Then the run is *interrupted*: tasks not started stay scheduled, tries
+        still running are recorded as interrupted (status ``running``, the try counted) so
+        the next ``run()`` runs them again, worker processes of a pool the group created
+        are killed, and a :class:`~persist_ext._errors.TaskInterruptedWarning` names the
+        tasks. Threads cannot be stopped: a hung function goes on in the background until
+        it returns, and its outcome is not recorded. Finished tasks and their results are
+        never touched.
         """
         if self._status is _State.CLOSED:
             return
+        grace = self.close_grace if grace is _ABSENT else _check_seconds(grace, "grace", True)
         thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                self.cancel()
-                if self._driver is not None:
-                    self._driver.stop()
-                if self._choice is not None:
-                    self._choice.stop_now()
-                thread.join(5.0)
+        driver = self._driver
+        interrupted = False
+        if thread is not None and driver is not None and thread.is_alive():
+            interrupted = self._wait_while_progressing(thread, driver, timeout, grace)  # type: ignore[arg-type]
         if self._choice is not None:
-            self._choice.shutdown(wait=thread is None or not thread.is_alive())
+            # After an interruption a hung thread may still run: never wait for it.
+            self._choice.shutdown(
+                wait=not interrupted and (thread is None or not thread.is_alive())
+            )
         self._status = _State.CLOSED
+
+    def _wait_while_progressing(
+        self,
+        thread: threading.Thread,
+        driver: Driver,
+        timeout: float | None,
+        grace: float | None,
+    ) -> bool:
+        """Join the driver while tries keep ending; interrupt the run (and warn) when
+        they stop. True if the run was interrupted."""
+        import time
+        import warnings
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        reason = ""
+        while thread.is_alive():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                reason = f"after close(timeout={timeout:g})"
+                break
+            quiet = now - driver.last_progress
+            if grace is not None and quiet >= grace:
+                reason = f"after {quiet:.3g} s in which no task finished (grace={grace:g})"
+                break
+            slices = [0.25]
+            if deadline is not None:
+                slices.append(deadline - now)
+            if grace is not None:
+                slices.append(grace - quiet)
+            thread.join(max(0.01, min(slices)))
+        if not thread.is_alive():
+            return False
+        driver.interrupt()
+        # The driver writes what came back and the interrupted records, then returns
+        # (a store transaction: give it time on a loaded machine, never forever).
+        thread.join(60.0)
+        killed = self._choice is not None and self._choice.stop_now()
+        names = driver.interrupted
+        if not names:
+            return True
+        shown = ", ".join(repr(n) for n in names[:10]) + (" ..." if len(names) > 10 else "")
+        how = (
+            "their worker processes were killed"
+            if killed
+            else "they run in threads, which Python cannot stop: each goes on in the background "
+            "until it returns, and its outcome is not recorded"
+        )
+        warnings.warn(
+            f"TaskGroup {self.name!r}: close() stopped waiting {reason}; {len(names)} "
+            f"task(s) still running were recorded as interrupted: {shown}. The next run() of "
+            f"this group runs them again; {how}.",
+            TaskInterruptedWarning,
+            stacklevel=3,
+        )
+        return True
 
     def __enter__(self) -> TaskGroup:
         return self
@@ -584,6 +653,16 @@ class TaskGroup:
         from .._progress import display_progress
 
         display_progress(self)
+
+
+def _check_seconds(value: Any, what: str, none_ok: bool) -> float | None:
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise TaskError(
+            f"{what} must be seconds >= 0{' or None' if none_ok else ''}, got {value!r}."
+        )
+    return float(value)
 
 
 def _session_arg(session: SessionBackend | str | None, name: str) -> SessionBackend | None:
