@@ -88,3 +88,39 @@ def test_expiring_entries_are_not_linked_and_pruning_releases_the_value(ip) -> N
     assert pruned
     assert pinned not in store
     assert not list(store.keys(PIN))
+
+
+def test_refresh_and_clear_all_keep_linked_values_and_gc_keeps_them(ip) -> None:
+    from persist_ext.features._budget import collect
+
+    ip.run_cell("import numpy as np")
+    ip.run_cell("%%persist vals\nvals = np.arange(150_000) * 1.0")
+    first = ip.run_line_magic("persist", "checkpoint keep")
+    assert first.shared == ["vals"]
+    store = _store(ip)
+    (pinned,) = pinned_keys(store)
+    # A --refresh run replaces the entry (its old run is deleted), then everything is cleared
+    # and garbage-collected: the value the checkpoint links to stays.
+    ip.run_cell("%%persist vals --refresh\nvals = np.arange(150_000) * 1.0")
+    ip.run_line_magic("persist", "clear --all")
+    collect(store, Budget(max_size=1))
+    assert pinned in store
+    ip.run_cell("del vals")
+    back = ip.run_line_magic("persist", "restore keep")
+    assert back.loaded == ["vals"]
+    assert float(ip.user_ns["vals"][-1]) == 149_999.0
+
+
+def test_a_linked_value_removed_behind_the_pin_is_reported_not_fatal(ip) -> None:
+    ip.run_cell("import numpy as np")
+    ip.run_cell("%%persist lost\nlost = np.ones(120_000)\nother = [1, 2]")
+    saved = ip.run_line_magic("persist", "checkpoint")
+    assert "lost" in saved.shared
+    store = _store(ip)
+    (pinned,) = [k for k in pinned_keys(store) if store.info(k).size > 500_000]
+    store.delete(pinned)  # as a tool that knows nothing of pins would
+    ip.run_cell("del lost, other")
+    back = ip.run_line_magic("persist", "restore")
+    assert "was removed from the store" in back.skipped["lost"]
+    assert ip.user_ns["other"] == [1, 2]
+    assert "lost" not in ip.user_ns
