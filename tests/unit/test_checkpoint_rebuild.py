@@ -13,6 +13,7 @@ def _run(ip, cells: list[str]) -> None:
 
 
 def test_generator_lock_and_databases_come_back_as_they_were(ip, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("one\ntwo\n")
     _run(
         ip,
         [
@@ -26,22 +27,27 @@ def test_generator_lock_and_databases_come_back_as_they_were(ip, tmp_path: Path)
             "first = next(gen)",
             "lock = threading.Lock()",
             "lock.acquire()",
+            "notes = open('notes.txt')",
+            "top = notes.readline()",
             "disk = sqlite3.connect('app.db')",
             "disk.execute('create table t (k)'); disk.execute('insert into t values (1)')\n"
             "disk.commit()",
         ],
     )
     saved = ip.run_line_magic("persist", "checkpoint")
-    assert set(saved.skipped) == {"gen", "lock", "mem", "disk"}
+    assert set(saved.skipped) == {"gen", "lock", "mem", "disk", "notes"}
     assert all("rebuilt on restore" in why for why in saved.skipped.values()), saved.skipped
-    for name in ("gen", "lock", "mem", "disk", "first"):
+    for name in ("gen", "lock", "mem", "disk", "first", "notes"):
         del ip.user_ns[name]
     back = ip.run_line_magic("persist", "restore")
-    assert sorted(back.rerun) == ["disk", "gen", "lock", "mem"], back.skipped
+    assert sorted(back.rerun) == ["disk", "gen", "lock", "mem", "notes"], back.skipped
     ns = ip.user_ns
     assert ns["first"] == 10  # restored, not recomputed by the replay
     assert list(ns["gen"]) == [20]  # the replayed next(gen) consumed the first item
     assert ns["lock"].locked()
+    # A real file again (not a copy of its content), at the position the cells left it.
+    assert ns["notes"].name == "notes.txt"
+    assert ns["notes"].readline() == "two\n"
     assert ns["mem"].execute("select count(*) from t").fetchall() == [(2,)]
     # The file database kept the later cells' rows: reconnecting adds none.
     assert ns["disk"].execute("select count(*) from t").fetchall() == [(1,)]

@@ -79,6 +79,10 @@ class PackedGroup:
         return (self.data, *self.buffers)
 
 
+# Files open on the file system (in-memory StringIO / BytesIO are data and are stored).
+_OPEN_FILES = (io.FileIO, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)
+
+
 def _pickler_class() -> type:
     import cloudpickle
 
@@ -95,6 +99,13 @@ def _pickler_class() -> type:
             return _NAMESPACE if obj is self._namespace else None
 
         def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, _OPEN_FILES):
+                # cloudpickle would store a read-mode file as a StringIO of its content: not
+                # the file. Unstorable instead, so its cells reopen it (``_rebuild``).
+                raise TypeError(
+                    f"cannot store an open file ({getattr(obj, 'name', '?')!r}, mode "
+                    f"{getattr(obj, 'mode', '?')!r}): a copy of its content is not the file"
+                )
             if self._roots and type(obj).__name__ == "ndarray" and obj.base is not None:
                 view = _view_reduction(obj, self._roots)
                 if view is not None:
