@@ -61,29 +61,47 @@ def _shell(directory: Path) -> Any:
     return shell
 
 
-def _cell_ms(shell: Any, source: str, ops: int) -> float:
-    samples = []
+def _paired_ms(shell: Any, sources: dict[str, str], ops: int) -> dict[str, float]:
+    """Per source: the median over ``ops`` rounds of its ``run_cell`` time minus the bare
+    cell's in the same round (``"bare"``: the bare cell's own median).
+
+    The sources run interleaved, one of each per round, so a load that comes and goes on a
+    shared machine weighs on all of them alike instead of on whichever ran during it.
+    """
+    samples: dict[str, list[int]] = {name: [] for name in ("bare", *sources)}
     for _ in range(ops):
-        start = time.perf_counter_ns()
-        shell.run_cell(source, store_history=False)
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1e6
+        for name, source in (("bare", "x = 1"), *sources.items()):
+            start = time.perf_counter_ns()
+            shell.run_cell(source, store_history=False)
+            samples[name].append(time.perf_counter_ns() - start)
+    bare = samples["bare"]
+    out = {"bare": statistics.median(bare) / 1e6}
+    for name in sources:
+        out[name] = statistics.median(t - b for t, b in zip(samples[name], bare)) / 1e6
+    return out
 
 
 def _trivial(shell: Any, work: Path, ops: int) -> list[dict[str, Any]]:
     rows = []
-    bare = _cell_ms(shell, "x = 1", ops)
-    noop = _cell_ms(shell, "%%noop\nx = 1", ops)
     # A cell this cheap may be run rather than restored (min_time, or a first restore
-    # slower than its run): that path is measured with min_time = 1 s, the restore path
-    # with min_time = 0.
+    # slower than its run): whether it is, is decided when it is stored. Both paths are
+    # measured: stored with min_time = 1 s (runs), and with min_time = 0 (restores).
     shell.run_line_magic("config", "PersistMagics.min_time = 1.0")
     shell.run_cell("%%persist trivial_runs --quiet\nx = 1")
-    runs = _cell_ms(shell, "%%persist trivial_runs --quiet\nx = 1", ops)
     shell.run_line_magic("config", "PersistMagics.min_time = 0")
     shell.run_cell("%%persist trivial --quiet\nx = 1")
-    hit = _cell_ms(shell, "%%persist trivial --quiet\nx = 1", ops)
-    miss = _cell_ms(shell, "%%persist trivial_miss --quiet --refresh\nx = 1", max(ops // 4, 20))
+    added = _paired_ms(
+        shell,
+        {
+            "noop": "%%noop\nx = 1",
+            "hit": "%%persist trivial --quiet\nx = 1",
+            "runs": "%%persist trivial_runs --quiet\nx = 1",
+        },
+        ops,
+    )
+    miss = _paired_ms(
+        shell, {"miss": "%%persist trivial_miss --quiet --refresh\nx = 1"}, max(ops // 4, 20)
+    )["miss"]
     # The large-value cells below (``stored = source``) are cheap to run too; keep
     # min_time = 0 so that their store and restore are what is measured.
     # ipycache's hit: the cell text names a pickle file; load it and update the namespace.
@@ -106,11 +124,11 @@ def _trivial(shell: Any, work: Path, ops: int) -> list[dict[str, Any]]:
     trivial()
     joblib_hit = median_seconds(trivial, ops) * 1000
     rows += [
-        row("trivial cell: bare run_cell", bare, "ms"),
-        row("trivial cell: no-op cell magic, added", noop - bare, "ms"),
-        row("trivial cell: %%persist hit (restore), added (target <= 0.3 ms)", hit - bare, "ms"),
-        row("trivial cell: %%persist run instead of restored, added", runs - bare, "ms"),
-        row("trivial cell: %%persist miss (run + store), added", miss - bare, "ms"),
+        row("trivial cell: bare run_cell", added["bare"], "ms"),
+        row("trivial cell: no-op cell magic, added", added["noop"], "ms"),
+        row("trivial cell: %%persist hit (restore), added (target <= 0.3 ms)", added["hit"], "ms"),
+        row("trivial cell: %%persist run instead of restored, added", added["runs"], "ms"),
+        row("trivial cell: %%persist miss (run + store), added", miss, "ms"),
         row("trivial cell: ipycache-style hit (unpickle named vars)", ipy, "ms"),
         row("trivial cell: IPython %store -r", store_r, "ms"),
         row("trivial cell: joblib.Memory hit", joblib_hit, "ms"),

@@ -573,6 +573,10 @@ def loads_shared(
             _LIVE.reset(token)
 
 
+# Groups whose pickle is at most this big are handed back in SavedGroups.small.
+SMALL_PICKLE = 4096
+
+
 class _Packed:
     """A group as stored: its own pickle (views, modules handled) plus out-of-band buffers.
 
@@ -615,6 +619,10 @@ class SavedGroups:
         Variable -> the error that kept its group from being stored.
     written
         Store keys written (to delete again when the caller gives up).
+    small
+        Store key -> the group's own pickle, for groups of at most ``SMALL_PICKLE`` bytes
+        without out-of-band buffers: a caller may keep it inside a record of its own that
+        is authenticated too (a cell manifest), and pass it back to :func:`load_groups`.
     """
 
     keys: dict[str, str] = field(default_factory=dict)
@@ -622,6 +630,7 @@ class SavedGroups:
     types: dict[str, str] = field(default_factory=dict)
     failures: dict[str, Exception] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    small: dict[str, bytes] = field(default_factory=dict)
 
     def partners(self, name: str) -> list[str]:
         """The other variables stored in one entry with ``name``."""
@@ -729,6 +738,8 @@ def save_groups(
                 info = store.set(
                     key, packed, expire=expire, meta={"variables": names, "group": True}
                 )
+                if not packed.buffers and len(packed.data) <= SMALL_PICKLE:
+                    saved.small[key] = packed.data
         except Exception as exc:
             for name in names:
                 saved.failures[name] = exc
@@ -747,12 +758,15 @@ def load_groups(
     *,
     mmap: bool = False,
     live: Mapping[str, Any] | None = None,
+    small: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """Load the variables saved by :func:`save_groups` (``keys``: variable -> store key).
 
     Each entry is read once; variables of one group come back sharing their objects.
     ``live`` is the namespace the group's references to live variables resolve in (a group
-    saved with :attr:`Group.live` names fails to load without it).
+    saved with :attr:`Group.live` names fails to load without it). ``small`` holds
+    :attr:`SavedGroups.small` pickles, which must come from an authenticated record: those
+    groups are unpickled from it instead of read from the store.
 
     Raises
     ------
@@ -766,16 +780,22 @@ def load_groups(
     token = _LIVE.set(live)
     try:
         for key, names in by_key.items():
-            _load_one(store, key, names, mmap, out)
+            data = small.get(key) if small else None
+            _load_one(store, key, names, mmap, out, data)
     finally:
         _LIVE.reset(token)
     return out
 
 
 def _load_one(
-    store: KeyValueStore, key: str, names: list[str], mmap: bool, out: dict[str, Any]
+    store: KeyValueStore,
+    key: str,
+    names: list[str],
+    mmap: bool,
+    out: dict[str, Any],
+    data: bytes | None = None,
 ) -> None:
-    value = store.get(key, mmap=mmap)
+    value = store.get(key, mmap=mmap) if data is None else loads_shared(data)
     if isinstance(value, dict) and (len(names) > 1 or names[0] in value):
         for name in names:
             out[name] = value[name]

@@ -204,14 +204,58 @@ def test_failing_cell_is_not_cached_and_raises_after_showing(shell, cache) -> No
 
 def test_corrupt_entry_is_reported_and_recomputed(shell, cache) -> None:
     shell.user_ns["x"] = 2
-    first, _ = run(cache, shell, "y = x + 1", name="cor")
+    cell = "y = list(range(x * 5000))"  # too big to be kept inside the manifest
+    first, _ = run(cache, shell, cell, name="cor")
     var_key = first.manifest.variables["y"]
+    assert var_key not in first.manifest.inline
     cache.store.delete(var_key)  # a lost value file: the entry can no longer be restored
     with pytest.warns(CellCacheWarning, match="cannot be read"):
-        result, _ = run(cache, shell, "y = x + 1", name="cor")
+        result, _ = run(cache, shell, cell, name="cor")
     assert not result.hit
     assert result.stored
-    assert run(cache, shell, "y = x + 1", name="cor")[0].hit
+    assert run(cache, shell, cell, name="cor")[0].hit
+
+
+def test_small_values_and_outputs_come_back_from_the_manifest_alone(shell, tmp_path) -> None:
+    # A hit on a cell with small values reads one record, the (signed) manifest: its
+    # values and outputs are kept inside it, and restored as fresh objects every time.
+    cell = "a = b = [1, 2]\nc = {'k': a}\nprint('shown')\nlen(a)"
+    with Store(tmp_path / "store") as store:
+        first, _ = run(CellCache(store), shell, cell, name="small")
+        manifest = first.manifest
+        assert set(manifest.inline) == set(manifest.variables.values())
+        assert manifest.inline_outputs is not None
+        for key in [*manifest.variables.values(), manifest.outputs_key]:
+            store.delete(key)
+    for name in ("a", "b", "c"):
+        del shell.user_ns[name]
+    with Store(tmp_path / "store") as store:
+        fresh = CellCache(store)  # a new session: nothing remembered in memory
+        hit, out = run(fresh, shell, cell, name="small")
+        assert hit.hit
+        assert "shown" in out.stdout
+        ns = shell.user_ns
+        assert ns["a"] == [1, 2]
+        assert ns["a"] is ns["b"]
+        assert ns["c"]["k"] is ns["a"]
+        ns["a"].append(3)  # mutating what a hit restored must not change the next hit
+        again, _ = run(fresh, shell, cell, name="small")
+        assert again.hit
+        assert ns["a"] == [1, 2]
+        assert ns["a"] is ns["b"]
+
+
+def test_mmap_restores_read_their_entries(shell, tmp_path) -> None:
+    # --mmap maps arrays from their entries: the copies inside the manifest are not used.
+    shell.user_ns["np"] = np
+    cell = "arr = np.arange(4.0)"
+    with Store(tmp_path / "store") as store:
+        cache = CellCache(store)
+        first, _ = run(cache, shell, cell, name="mm", mmap=True)
+        key = first.manifest.variables["arr"]
+        store.delete(key)
+        with pytest.warns(CellCacheWarning, match="cannot be read"):
+            assert not run(cache, shell, cell, name="mm", mmap=True)[0].hit
 
 
 def test_refresh_recomputes_and_replaces(shell, cache) -> None:

@@ -300,9 +300,16 @@ class CellCache:
     def _lookup(self, entry_prefix: str, name: str) -> Manifest | None:
         known = self._manifests.get(entry_prefix)
         if known is not None:
-            # Entries are immutable once written; one deleted meanwhile fails to load
-            # and the cell runs.
-            return known
+            # Entries are immutable once written, so the one read earlier is still right if
+            # it is still there: a membership test (no decoding) sees one that expired or
+            # was cleared meanwhile, by this session or another process (the panel).
+            try:
+                if f"{entry_prefix}manifest" in self.store:
+                    return known
+            except Exception:
+                pass
+            self._manifests.pop(entry_prefix, None)
+            return None
         try:
             data = self.store.get(f"{entry_prefix}manifest", None)
             manifest = None if data is None else Manifest.from_dict(data)
@@ -347,7 +354,14 @@ class CellCache:
             if problem:
                 reapply(shell, undo, [])
                 return problem
-            values = load_groups(self.store, manifest.variables, mmap=options.mmap, live=ns)
+            values = load_groups(
+                self.store,
+                manifest.variables,
+                mmap=options.mmap,
+                live=ns,
+                # --mmap maps arrays from their entries; small groups come with the manifest.
+                small=None if options.mmap else manifest.inline,
+            )
             outputs = self._outputs(manifest)
         except Exception as exc:
             reapply(shell, undo, [])
@@ -374,6 +388,8 @@ class CellCache:
         """The recorded outputs of a run (read once per session: they are never mutated)."""
         if not manifest.outputs_key:
             return []
+        if manifest.inline_outputs is not None:
+            return manifest.inline_outputs
         found = self._outputs_memo.get(manifest.outputs_key)
         if found is None:
             found = self.store.get(manifest.outputs_key)

@@ -49,6 +49,11 @@ PREFIX = "cell/"
 FILES_KEY = "cellcache/files"
 MANIFEST_FORMAT = 2
 RESULT = "<result>"  # the value of the cell's last expression, stored with the variables
+# Outputs whose record is at most this big are also kept inside the manifest, like small
+# groups (``SavedGroups.small``): a hit then reads one record (the manifest, authenticated
+# like every record) instead of one per group plus the outputs, reads that cost more than
+# a small cell's whole restore.
+INLINE_BYTES = 4096
 
 
 def cell_prefix(name: str) -> str:
@@ -107,6 +112,10 @@ class Manifest:
     #: server's root, from ``JPY_SESSION_NAME``) and the notebook cell id.
     notebook: str = ""
     cell_id: str = ""
+    #: Copies of small groups (store key -> their pickle, ``SavedGroups.small``) and of
+    #: small outputs, read with the manifest; their entries are written all the same.
+    inline: dict[str, bytes] = field(default_factory=dict)
+    inline_outputs: list[dict[str, Any]] | None = None
 
     @property
     def size(self) -> int:
@@ -220,13 +229,16 @@ def write_entry(
         manifest.outputs_key = f"{base}outputs"
         manifest.n_outputs = len(outputs)
         try:
-            store.set(manifest.outputs_key, outputs, expire=expire)
+            info = store.set(manifest.outputs_key, outputs, expire=expire)
             written.append(manifest.outputs_key)
+            if int(info.size) <= INLINE_BYTES:
+                manifest.inline_outputs = outputs
         except Exception as exc:  # an output that cannot be pickled (should not happen)
             failures["<outputs>"] = exc
     if failures:
         _delete_keys(store, written)
         return False, failures
+    manifest.inline = dict(saved.small)
     return write_manifest(store, manifest, expire=expire, replace=replace, written=written), {}
 
 
