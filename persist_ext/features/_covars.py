@@ -52,6 +52,7 @@ from typing import Any
 
 from .._errors import SerializationError, SharedInputError
 from ..storage._protocol import KeyValueStore
+from ._bounded import BoundedSink
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -525,7 +526,8 @@ def dumps_shared(
         Something inside ``value`` cannot be pickled (a lambda, a lock, an open file).
     """
     buffers: list[pickle.PickleBuffer] = []
-    out = io.BytesIO()
+    out = BoundedSink()  # gives up past the store limits in force (``_bounded``)
+    collect = out.buffers(buffers.append)
     try:
         if live:
             refs = _references(live)
@@ -539,7 +541,7 @@ def dumps_shared(
                     "with them"
                 )
             inner -= set(refs)
-            pickler = _LinkingPickler(out, buffers.append, link_views, refs, inner)
+            pickler = _LinkingPickler(out, collect, link_views, refs, inner)
             pickler.dump(value)
             if pickler.copied:
                 raise SharedInputError(
@@ -547,8 +549,8 @@ def dumps_shared(
                     "would copy"
                 )
         else:
-            _SharingPickler(out, buffers.append, link_views).dump(value)
-    except SharedInputError:
+            _SharingPickler(out, collect, link_views).dump(value)
+    except (SharedInputError, SerializationError):
         raise
     except Exception as exc:
         raise SerializationError(

@@ -14,6 +14,8 @@ Load with ``%load_ext persist_ext``. Configure in ``ipython_config.py`` or a ker
     c.PersistMagics.history_bytes = ""          # e.g. "20GB": bytes kept in history ("": no limit)
     c.PersistMagics.history_age = ""            # e.g. "30d": drop older checkpoints ("": keep)
     c.PersistMagics.min_time = 0.0005           # cells faster than this (s) run, not restored
+    c.PersistMagics.max_store_size = "4GiB"     # a bigger run is not stored ("": no limit)
+    c.PersistMagics.store_timeout = 120.0       # seconds storing one run may take (0: none)
     c.PersistMagics.max_size = ""               # store budget, e.g. "10G" ("": no limit)
     c.PersistMagics.max_count = 0               # cached cells + calls kept (0: no limit)
     c.PersistMagics.max_age = ""                # evict units unused this long, e.g. "30d"
@@ -42,7 +44,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
-from .._limits import parse_duration
+from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
@@ -132,6 +134,30 @@ class PersistMagics(Magics):
         help="Seconds: a cell that ran faster than this is run again rather than restored "
         "(restoring it would be slower); %persist list shows it as 'runs'.",
     ).tag(config=True)
+
+    max_store_size = Unicode(
+        "4GiB",
+        help="Largest run a %%persist cell stores, e.g. '4GiB'; past it (or past "
+        "store_timeout) storing gives up with a warning and the cell simply ran. Empty: no "
+        "limit.",
+    ).tag(config=True)
+    store_timeout = Float(
+        120.0,
+        help="Seconds pickling one %%persist run may take before storing gives up with a "
+        "warning (the cell ran; it is not cached); 0: no limit.",
+    ).tag(config=True)
+
+    @validate("max_store_size")
+    def _check_max_store_size(self, proposal: Any) -> str:
+        from .._limits import parse_size
+
+        value = str(proposal["value"])
+        if value:
+            try:
+                parse_size(value)
+            except ValueError as exc:
+                raise TraitError(str(exc)) from exc
+        return value
 
     max_size = Unicode(
         "",
@@ -431,6 +457,8 @@ class PersistMagics(Magics):
             min_time=max(float(self.min_time), 0.0),
             cell_id=use_id,
             show_errors=False,
+            max_store_bytes=parse_size(self.max_store_size) if self.max_store_size else None,
+            store_seconds=float(self.store_timeout) if self.store_timeout > 0 else None,
         )
 
     def _cache(self, args: Any) -> CellCache:

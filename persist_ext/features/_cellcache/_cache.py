@@ -26,9 +26,10 @@ from ..._errors import (
     SharedInputError,
     UnstorableVariableWarning,
 )
-from ..._format import format_ago, format_duration
+from ..._format import format_ago, format_duration, format_size
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
+from .._bounded import store_limits
 from .._covars import closed_handle, group_variables, load_groups
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
@@ -68,6 +69,12 @@ _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
 # (manifest, values, outputs) costs about this much, so restoring could only be slower.
 # (Measured: a trivial cell run nested under the magic costs more than its restore.)
 CHEAP_SECONDS = 0.0005  # the default of CellOptions.min_time
+DEFAULT_MAX_STORE_BYTES = 4 << 30  # CellOptions.max_store_bytes
+DEFAULT_STORE_SECONDS = 120.0  # CellOptions.store_seconds
+_LIMIT_HINT = (
+    "; raise PersistMagics.max_store_size / PersistMagics.store_timeout to cache it, or "
+    "leave it out with --vars"
+)
 _SEEDS = re.compile(r"\bseed\s*\(")
 
 
@@ -94,6 +101,11 @@ class CellOptions:
     cell_id: str | None = None
     min_time: float = CHEAP_SECONDS
     show_errors: bool = True  # False: the caller shows the cell's error (re-raises it)
+    #: Storing gives up (the cell ran; it is not cached) past this many bytes or seconds
+    #: of pickling one run's values (``None``: no limit): a huge or runaway object must
+    #: not exhaust memory or hang the kernel.
+    max_store_bytes: int | None = DEFAULT_MAX_STORE_BYTES
+    store_seconds: float | None = DEFAULT_STORE_SECONDS
 
 
 @dataclass
@@ -626,10 +638,25 @@ class CellCache:
         groups: list[Any],
         replace: bool,
     ) -> bool:
+        too_big = _over_limit(values, options.max_store_bytes)
+        if too_big:
+            for var in too_big:
+                _warn(
+                    UnstorableVariableWarning,
+                    f"%%persist {manifest.name}: could not store variable {var!r} because it "
+                    f"holds {format_size(too_big[var])}, more than the store limit of "
+                    f"{format_size(options.max_store_bytes or 0)}{_LIMIT_HINT}. The cell ran; "
+                    "nothing was cached, so it runs again next time.",
+                )
+            return False
         try:
             # The lease makes a delete from another process (the Persist panel) wait or refuse
-            # while this cell's values and manifest are being written.
-            with hold_lease(self.store, cell_prefix(manifest.name)):
+            # while this cell's values and manifest are being written; the limits bound the
+            # pickling of every group (``features._bounded``).
+            with (
+                hold_lease(self.store, cell_prefix(manifest.name)),
+                store_limits(options.max_store_bytes, options.store_seconds, hint=_LIMIT_HINT),
+            ):
                 stored, failures = write_entry(
                     self.store,
                     manifest,
@@ -779,6 +806,22 @@ class CellCache:
         if verbose:
             exp.details = _component_lines(stored.components, key.components)
         return exp
+
+
+def _over_limit(values: dict[str, Any], max_bytes: int | None) -> dict[str, int]:
+    """Values whose own buffer (``nbytes``: arrays) is already past the byte limit.
+
+    Such values are stored without pickling (raw arrays), where the bounded sink cannot see
+    them; anything else is bounded while it is pickled.
+    """
+    if max_bytes is None:
+        return {}
+    found = {}
+    for var, value in values.items():
+        size = getattr(value, "nbytes", None)
+        if isinstance(size, int) and size > max_bytes:
+            found["the value of its last expression" if var == RESULT else var] = size
+    return found
 
 
 def _stored_options(manifest: Manifest) -> CellOptions:

@@ -1,0 +1,105 @@
+"""Bounds on pickling a value to store it: at most so many bytes, at most so many seconds.
+
+A cell that builds a huge object (or one that reaches much more than it seems to, through
+references) must not make the store step run out of memory or hang the kernel: the pickle
+is written into a :class:`BoundedSink` that gives up past the byte limit or the deadline
+set by :func:`store_limits`, with a :class:`~persist_ext.SerializationError` naming the
+limit and how to change it. The caller then keeps the cell's results in memory only (the
+cell itself already ran normally).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import SerializationError
+from .._format import format_duration, format_size
+
+__all__ = ["BoundedSink", "StoreLimits", "current_limits", "store_limits"]
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    """At most ``max_bytes`` pickled (``None``: no limit), until ``deadline`` (monotonic)."""
+
+    max_bytes: int | None = None
+    deadline: float | None = None
+    seconds: float | None = None
+    hint: str = ""  # how to change the limits, appended to the message
+
+
+_LIMITS: contextvars.ContextVar[StoreLimits | None] = contextvars.ContextVar(
+    "persist_ext_store_limits", default=None
+)
+
+
+@contextmanager
+def store_limits(
+    max_bytes: int | None, seconds: float | None, *, hint: str = ""
+) -> Iterator[StoreLimits]:
+    """Bound every :class:`BoundedSink` made inside the block (``None``: no bound)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    limits = StoreLimits(max_bytes, deadline, seconds, hint)
+    token = _LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _LIMITS.reset(token)
+
+
+def current_limits() -> StoreLimits | None:
+    """The limits in force (from :func:`store_limits`), if any."""
+    return _LIMITS.get()
+
+
+class BoundedSink(io.BytesIO):
+    """A ``BytesIO`` for a pickler that raises once the limits in force are passed.
+
+    Picklers write in frames of at most 64 KiB, so the check runs often enough to stop a
+    runaway pickle early; large out-of-band buffers are counted through :meth:`buffers`.
+    """
+
+    def __init__(self, limits: StoreLimits | None = None) -> None:
+        super().__init__()
+        self._limits = limits if limits is not None else current_limits()
+        self._outside = 0
+
+    def write(self, data: Any) -> int:
+        written = super().write(data)
+        if self._limits is not None:
+            self._check(self.tell())
+        return written
+
+    def buffers(self, collect: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """A ``buffer_callback`` that counts each out-of-band buffer, then ``collect``-s it."""
+        if self._limits is None:
+            return collect
+
+        def counted(buffer: Any) -> Any:
+            self._outside += memoryview(buffer.raw()).nbytes
+            self._check(self.tell())
+            return collect(buffer)
+
+        return counted
+
+    def _check(self, inline: int) -> None:
+        limits = self._limits
+        assert limits is not None
+        total = inline + self._outside
+        if limits.max_bytes is not None and total > limits.max_bytes:
+            raise SerializationError(
+                f"it is larger than the store limit of {format_size(limits.max_bytes)} "
+                f"(gave up after {format_size(total)}){limits.hint}"
+            )
+        if limits.deadline is not None and time.monotonic() > limits.deadline:
+            raise SerializationError(
+                f"pickling it took longer than the store limit of "
+                f"{format_duration(limits.seconds or 0.0)} (gave up after "
+                f"{format_size(total)}){limits.hint}"
+            )

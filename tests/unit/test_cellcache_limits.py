@@ -1,0 +1,133 @@
+"""Storing a cell's run is bounded: past a byte limit or a deadline it gives up with a
+warning, the cell having run normally (issue #13.5)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from IPython.utils.capture import capture_output
+from traitlets import TraitError
+
+from persist_ext._errors import SerializationError, UnstorableVariableWarning
+from persist_ext.features._bounded import BoundedSink, store_limits
+from persist_ext.features._cellcache import CellCache, CellOptions
+from persist_ext.features._covars import dumps_shared
+from persist_ext.storage._store import Store
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
+    before = set(ip.user_ns)
+    try:
+        yield ip
+    finally:
+        for name in set(ip.user_ns) - before:
+            del ip.user_ns[name]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[CellCache]:
+    store = Store(tmp_path / "store")
+    try:
+        yield CellCache(store)
+    finally:
+        store.close()
+
+
+def run(cache: CellCache, shell, cell: str, **options):
+    options.setdefault("min_time", 0.0)
+    with capture_output():
+        return cache.run(shell, cell, CellOptions(**options))
+
+
+def test_a_value_past_the_byte_limit_is_not_stored_and_the_cell_ran(shell, cache) -> None:
+    cell = "big = [str(i) * 3 for i in range(200_000)]\nsmall = 1"
+    with pytest.warns(UnstorableVariableWarning, match=r"'big'.*larger than the store limit"):
+        result = run(cache, shell, cell, name="huge", max_store_bytes=64 << 10)
+    assert not result.hit
+    assert not result.stored
+    assert len(shell.user_ns["big"]) == 200_000  # the cell ran normally
+    assert list(cache.store.keys("cell/huge/")) == []  # nothing half-written stays
+    # Nothing was cached: the next run runs again (and again gives up the same way).
+    del shell.user_ns["big"]
+    with pytest.warns(UnstorableVariableWarning, match="store limit"):
+        again = run(cache, shell, cell, name="huge", max_store_bytes=64 << 10)
+    assert not again.hit
+    assert len(shell.user_ns["big"]) == 200_000
+
+
+def test_an_array_past_the_byte_limit_is_refused_before_it_is_written(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    with pytest.warns(UnstorableVariableWarning, match=r"'arr' because it holds 800\.0 kB"):
+        result = run(cache, shell, "arr = np.zeros(100_000)", name="arr", max_store_bytes=1000)
+    assert not result.stored
+    assert shell.user_ns["arr"].shape == (100_000,)
+    assert list(cache.store.keys("cell/arr/")) == []
+
+
+def test_pickling_past_the_deadline_gives_up(shell, cache) -> None:
+    cell = "many = [{'i': i} for i in range(100_000)]"
+    with pytest.warns(UnstorableVariableWarning, match="took longer than the store limit"):
+        result = run(cache, shell, cell, name="slow", store_seconds=0.0)
+    assert not result.stored
+    assert len(shell.user_ns["many"]) == 100_000
+
+
+def test_within_the_limits_a_cyclic_value_round_trips(shell, cache) -> None:
+    cell = "ring = []\nring.append(ring)\nnode = {'next': None}\nnode['next'] = node"
+    first = run(cache, shell, cell, name="cyc", max_store_bytes=1 << 20, store_seconds=60.0)
+    assert first.stored
+    for name in ("ring", "node"):
+        del shell.user_ns[name]
+    assert run(cache, shell, cell, name="cyc", max_store_bytes=1 << 20).hit
+    assert shell.user_ns["ring"][0] is shell.user_ns["ring"]
+    assert shell.user_ns["node"]["next"] is shell.user_ns["node"]
+
+
+def test_a_nesting_too_deep_to_pickle_is_a_warning_not_a_crash(shell, cache) -> None:
+    cell = "deep = []\nfor _ in range(200_000):\n    deep = [deep]"
+    with pytest.warns(UnstorableVariableWarning, match="'deep'"):
+        result = run(cache, shell, cell, name="deep")
+    assert not result.stored
+    assert isinstance(shell.user_ns["deep"], list)
+
+
+def test_the_sink_counts_out_of_band_buffers() -> None:
+    array = np.zeros(10_000)  # 80 kB, pickled out of band
+    with store_limits(1000, None), pytest.raises(SerializationError, match="store limit"):
+        dumps_shared({"a": array})
+    data, buffers = dumps_shared({"a": array})  # no limits in force: unbounded
+    assert buffers
+    assert isinstance(data, bytes)
+    assert BoundedSink().write(b"x" * 10) == 10
+
+
+def test_magic_config_sets_the_limits(tmp_path: Path, shell) -> None:
+    shell.run_line_magic("load_ext", "persist_ext")
+    magics = shell.magics_manager.registry["PersistMagics"]
+    old = (magics.directory, magics.max_store_size, magics.store_timeout, magics.min_time)
+    try:
+        magics.directory = str(tmp_path / "magic-store")
+        magics.min_time = 0.0
+        shell.run_line_magic("config", "PersistMagics.max_store_size = '10KiB'")
+        with pytest.warns(UnstorableVariableWarning, match=r"store limit of 10\.2 kB"):
+            shell.run_cell("%%persist lim --quiet\nbig = list(range(100_000))")
+        assert len(shell.user_ns["big"]) == 100_000
+        with pytest.raises(TraitError, match="size"):
+            magics.max_store_size = "lots"
+        magics.max_store_size = ""  # no limit: stored
+        shell.run_cell("%%persist lim --quiet\nbig = list(range(100_000))")
+        del shell.user_ns["big"]
+        shell.run_cell("%%persist lim --quiet\nbig = list(range(100_000))")
+        assert len(shell.user_ns["big"]) == 100_000
+        assert any(e.name == "lim" for e in magics.cache_for(magics.directory).entries())
+    finally:
+        magics.directory, magics.max_store_size, magics.store_timeout, magics.min_time = old
