@@ -630,8 +630,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             _print_one(result)
             sys.stdout.flush()
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+            if args.json:  # after each notebook: a run cut short still leaves its results
+                args.json.write_text(json.dumps(results, indent=1))
     print(summary(results))
     return 0
 

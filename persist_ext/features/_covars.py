@@ -347,11 +347,12 @@ def closed_handle(value: Any) -> bool:
     return type(value) in _HANDLE_TYPES and bool(value.closed)
 
 
-def _closed_handle(kind: str) -> Any:
-    """A closed file object of the kind stored (its name is not kept: it reads nothing)."""
+def _closed_handle(kind: str, mode: str | None = None) -> Any:
+    """A closed file object of the kind and mode stored (on the null device: no name kept)."""
     types_by_name = {t.__name__: t for t in _HANDLE_TYPES}
     cls = types_by_name[kind]
-    with open(os.devnull, _HANDLE_TYPES[cls], buffering=0 if cls is io.FileIO else -1) as handle:
+    mode = (mode or _HANDLE_TYPES[cls]).replace("x", "w")  # "x" cannot open the null device
+    with open(os.devnull, mode, buffering=0 if cls is io.FileIO else -1) as handle:
         pass
     return handle
 
@@ -427,7 +428,8 @@ class _SharingPickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) in _HANDLE_TYPES and obj.closed:
-            return _closed_handle, (type(obj).__name__,)
+            mode = getattr(obj, "mode", None)
+            return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)
         if isinstance(obj, types.ModuleType):
             if sys.modules.get(obj.__name__) is obj:
                 return _import_module, (obj.__name__,)

@@ -140,7 +140,10 @@ def test_object_held_inside_an_input_makes_the_cell_run(shell, cache) -> None:
 def test_handle_left_by_with_open_is_a_closed_handle_again(shell, cache, tmp_path) -> None:
     # handson-ml2 tools_numpy: ``f`` was an array, then ``with open(...) as f:`` rebinds it.
     (tmp_path / "data.bin").write_bytes(b"xyz")
-    cell = "with open('data.bin', 'rb') as f:\n    content = f.read()"
+    cell = (
+        "with open('data.bin', 'rb') as f:\n    content = f.read()\n"
+        "with open('data.bin', 'rt') as g:\n    text = g.read()"
+    )
     shell.user_ns["f"] = np.arange(3)
     run(cache, shell, cell)
     shell.user_ns["f"] = np.arange(3)
@@ -149,6 +152,8 @@ def test_handle_left_by_with_open_is_a_closed_handle_again(shell, cache, tmp_pat
     assert type(f).__name__ == "BufferedReader"
     assert f.closed
     assert shell.user_ns["content"] == b"xyz"
+    assert shell.user_ns["g"].mode == "rt"
+    assert shell.user_ns["g"].closed
 
 
 def test_numpy_view_is_restored_linked_to_its_base(shell, cache) -> None:
