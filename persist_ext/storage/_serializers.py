@@ -323,7 +323,11 @@ class NumpySerializer(Serializer):
             raise ValueError(f"array payload has {len(data) - start} bytes, expected more")
         flat = np.frombuffer(data, dtype=dtype, count=count, offset=start)
         if data.readonly and not isinstance(data.obj, _mmap.mmap):
-            flat = flat.copy()  # callers expect a writable array
+            # Callers expect a writable array; the copy owns its memory (``base is None``)
+            # as the array that was stored did, so views made of it have it as their base.
+            out = np.empty(shape, dtype=dtype, order="F" if meta["fortran"] else "C")
+            (out.T if meta["fortran"] else out).reshape(-1)[...] = flat
+            return out
         return _shape(flat, shape, meta["fortran"])
 
     def load_file(self, path: Path, size: int, *, mmap: bool = False) -> Any:
@@ -341,9 +345,10 @@ class NumpySerializer(Serializer):
                 return np.memmap(  # type: ignore[call-overload]  # numpy's stubs lag its API
                     path, dtype=dtype, mode="r", offset=start, shape=shape, order=order
                 )
-            # One read straight into the array's memory, like np.fromfile.
-            out = np.empty(shape[::-1] if meta["fortran"] else shape, dtype=dtype)
-            flat: Any = out.reshape(-1)  # an ndarray is a buffer; typeshed does not say so
+            # One read straight into the array's memory, like np.fromfile; the array owns
+            # that memory (``base is None``), in its own order, as the stored one did.
+            out = np.empty(shape, dtype=dtype, order=order)
+            flat: Any = (out.T if meta["fortran"] else out).reshape(-1)  # a view, not a copy
             view = memoryview(flat).cast("B") if nbytes else memoryview(b"")
             handle.seek(start)
             done = 0
@@ -352,7 +357,7 @@ class NumpySerializer(Serializer):
                 if not n:
                     raise ValueError(f"{path} is truncated: {done} of {nbytes} data bytes")
                 done += n
-            return out.T if meta["fortran"] else out
+            return out
 
 
 def _shape(flat: Any, shape: tuple[int, ...], fortran: bool) -> Any:

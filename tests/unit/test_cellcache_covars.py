@@ -184,6 +184,19 @@ def test_lone_owning_array_keeps_the_raw_format(tmp_path) -> None:
         assert store.info(saved.keys["a"]).serializer == "numpy"
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_small_owning_array_owns_its_memory_again(tmp_path, order: str) -> None:
+    # handson-ml2 tools_numpy: ``m2r = m2.reshape(1, 5)`` then ``m2r.base is m2``.
+    value = np.arange(6).reshape(2, 3).copy(order=order)
+    with Store(tmp_path / "s") as store:
+        saved = save_groups(store, "t/", {"a": value}, [Group(("a",))])
+        back = load_groups(store, saved.keys)["a"]
+    assert back.base is None
+    assert back.flags.f_contiguous == value.flags.f_contiguous
+    np.testing.assert_array_equal(back, value)
+    assert back[:1].base is back
+
+
 def test_unpicklable_group_is_reported_and_others_stored() -> None:
     store = MemoryStore()
     values = {"ok": [1], "bad": (lambda: 1)}
