@@ -347,7 +347,7 @@ class NumpySerializer(Serializer):
                 )
             # One read straight into the array's memory, like np.fromfile; the array owns
             # that memory (``base is None``), in its own order, as the stored one did.
-            out = np.empty(shape, dtype=dtype, order=order)
+            out = np.empty(shape, dtype=dtype, order="F" if meta["fortran"] else "C")
             flat: Any = (out.T if meta["fortran"] else out).reshape(-1)  # a view, not a copy
             view = memoryview(flat).cast("B") if nbytes else memoryview(b"")
             handle.seek(start)
