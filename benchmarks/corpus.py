@@ -175,7 +175,7 @@ def __corpus_probe():
             return f"{name_of(t)}{{" + ",".join(
                 f"{canon(k, depth + 1)}:{canon(x, depth + 1)}" for k, x in items) + "}"
         module = t.__module__ or ""
-        if module.startswith("matplotlib"):
+        if module.startswith(("matplotlib", "mpl_toolkits")):
             if hasattr(v, "get_size_inches"):
                 return f"{name_of(t)} {v.get_size_inches().tolist()} axes={len(v.axes)}"
             if hasattr(v, "get_xlim"):

@@ -412,6 +412,12 @@ def _resolve(pid: Any) -> Any:
     raise pickle.UnpicklingError(f"variable {name!r} no longer holds the {kind} the entry shares")
 
 
+# An array that owned its memory is loaded owning it again (``base is None``, so views made
+# later have it as base), at the cost of one copy on load; past this size, in a group without
+# views, numpy's zero-copy reduction is kept (memory over that identity).
+_OWN_COPY_LIMIT = 256 * 2**20
+
+
 class _SharingPickler(pickle.Pickler):
     """Pickle protocol 5 that keeps numpy views linked to their base and modules by name."""
 
@@ -420,6 +426,7 @@ class _SharingPickler(pickle.Pickler):
         np: Any = sys.modules.get("numpy")
         numpy_array = getattr(np, "ndarray", None)
         self._ndarray = numpy_array if link_views else None
+        self._owner = numpy_array  # arrays that own their memory load owning it again
         # Views re-made on their base: plain arrays, and subclasses that are nothing but a
         # different view of the same memory (no state of their own, unlike masked arrays).
         self._views: tuple[Any, ...] = (
@@ -435,7 +442,13 @@ class _SharingPickler(pickle.Pickler):
                 return _import_module, (obj.__name__,)
             return NotImplemented
         ndarray = self._ndarray
-        if ndarray is not None and type(obj) is ndarray and obj.base is None:
+        owner = self._owner
+        if (
+            owner is not None
+            and type(obj) is owner
+            and obj.base is None
+            and (ndarray is not None or obj.nbytes <= _OWN_COPY_LIMIT)
+        ):
             # Numpy's own reduction loads as a view of the pickle's buffer; an array that
             # owned its memory must own it again, or its views would not have it as base.
             if obj.dtype.hasobject or not (obj.flags.c_contiguous or obj.flags.f_contiguous):

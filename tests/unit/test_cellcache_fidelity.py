@@ -111,6 +111,19 @@ def test_views_of_an_input_made_in_later_cells_stay_views_of_the_live_input(shel
     assert ns["grid"][0, 0] == ns["left"][0, 0] == -1
 
 
+def test_restored_array_owns_its_memory_so_later_views_have_it_as_base(shell, cache) -> None:
+    # handson-ml2 tools_numpy: ``m2 = np.arange(5); m2`` then ``m2r = m2.reshape(1, 5)``.
+    shell.user_ns["np"] = np
+    cells = ["m2 = np.arange(5)\nm2", "m2r = m2.reshape(1, 5)\nm2r"]
+    for name, cell in zip("ab", cells):
+        run(cache, shell, cell, name=name)
+    forget(shell, "m2", "m2r")
+    for name, cell in zip("ab", cells):
+        assert run(cache, shell, cell, name=name)[0].hit
+    assert shell.user_ns["m2"].base is None
+    assert shell.user_ns["m2r"].base is shell.user_ns["m2"]
+
+
 def test_record_array_view_of_an_input_stays_a_view(shell, cache) -> None:
     shell.user_ns["np"] = np
     make = "data = np.zeros(3, dtype=[('age', 'i4')])"
