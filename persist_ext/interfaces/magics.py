@@ -425,7 +425,13 @@ class PersistMagics(Magics):
         if not variables:
             return
         try:
-            self._checkpoint_session(self._location(args)).offer(variables)
+            location = self._location(args)
+            session = self._checkpoints.get(location)
+            shell: Any = self.shell
+            if session is None or session.namespace is not shell.user_ns:
+                # Made once; every hit after reuses it (building it costs more than a hit).
+                session = self._checkpoint_session(location)
+            session.offer(variables)
         except Exception:
             pass
 
