@@ -374,8 +374,11 @@ def build(sources: list[str], cached: bool) -> Any:
     return notebook
 
 
+_KERNEL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")  # a warning's cell file: per kernel
+
+
 def _normalize(text: str) -> str:
-    return _ADDRESS.sub("0x", _NOTICE.sub("", text))
+    return _KERNEL_FILE.sub("<cell>", _ADDRESS.sub("0x", _NOTICE.sub("", text)))
 
 
 def _merged_streams(outputs: list[Any]) -> list[Any]:

@@ -662,6 +662,7 @@ def _raw_array(value: Any) -> bool:
         and type(value) is np.ndarray
         and value.base is None
         and not value.dtype.hasobject
+        and value.dtype.fields is None  # structured arrays are pickled (owning on load)
         and value.flags.writeable
     )
 

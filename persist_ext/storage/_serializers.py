@@ -322,9 +322,11 @@ class NumpySerializer(Serializer):
         if len(data) - start != count * dtype.itemsize:
             raise ValueError(f"array payload has {len(data) - start} bytes, expected more")
         flat = np.frombuffer(data, dtype=dtype, count=count, offset=start)
-        if data.readonly and not isinstance(data.obj, _mmap.mmap):
+        mapped = isinstance(data.obj, _mmap.mmap)
+        if not mapped and (data.readonly or flat.nbytes <= _OWN_COPY_LIMIT):
             # Callers expect a writable array; the copy owns its memory (``base is None``)
-            # as the array that was stored did, so views made of it have it as their base.
+            # as the array that was stored did, so views made of it have it as their base
+            # (past the limit a writable buffer is used as it is: memory over identity).
             out = np.empty(shape, dtype=dtype, order="F" if meta["fortran"] else "C")
             (out.T if meta["fortran"] else out).reshape(-1)[...] = flat
             return out
@@ -358,6 +360,9 @@ class NumpySerializer(Serializer):
                     raise ValueError(f"{path} is truncated: {done} of {nbytes} data bytes")
                 done += n
             return out
+
+
+_OWN_COPY_LIMIT = 256 * 2**20  # bytes: arrays up to this size are loaded owning their memory
 
 
 def _shape(flat: Any, shape: tuple[int, ...], fortran: bool) -> Any:

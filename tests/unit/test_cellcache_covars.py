@@ -188,10 +188,15 @@ def test_lone_owning_array_keeps_the_raw_format(tmp_path) -> None:
 def test_small_owning_array_owns_its_memory_again(tmp_path, order: str) -> None:
     # handson-ml2 tools_numpy: ``m2r = m2.reshape(1, 5)`` then ``m2r.base is m2``.
     value = np.arange(6).reshape(2, 3).copy(order=order)
+    structured = np.zeros(3, dtype=[("name", "U4"), ("age", "i4")])
     with Store(tmp_path / "s") as store:
-        saved = save_groups(store, "t/", {"a": value}, [Group(("a",))])
-        back = load_groups(store, saved.keys)["a"]
+        saved = save_groups(
+            store, "t/", {"a": value, "s": structured}, [Group(("a",)), Group(("s",))]
+        )
+        loaded = load_groups(store, saved.keys)
+        back = loaded["a"]
     assert back.base is None
+    assert loaded["s"].base is None
     assert back.flags.f_contiguous == value.flags.f_contiguous
     np.testing.assert_array_equal(back, value)
     assert back[:1].base is back
