@@ -159,6 +159,13 @@ export interface ITaskRow {
   error: string;
 }
 
+/** One level of a group's marker tree: its settled nodes. */
+export interface ITreeLevel {
+  level: number;
+  done: number;
+  nodes?: { node: string; index: number; done: number }[];
+}
+
 /** A task group read from the store. */
 export interface IGroup {
   name: string;
@@ -171,9 +178,15 @@ export interface IGroup {
   state: 'running' | 'interrupted' | 'done' | 'failed' | 'idle';
   rate: number | null;
   eta: number | null;
-  levels: { level: number; done: number }[];
+  /** Settled internal nodes of the marker tree, level by level (first 200 nodes each). */
+  levels: ITreeLevel[];
   completed: number | null;
+  /** When the completion callback was first claimed (it fired). */
   callback: number | null;
+  /** When it returned (or raised); it is never called again. */
+  callback_finished?: number | null;
+  /** Claims made: more than one means a process died during the callback. */
+  callback_attempts?: number;
   /** Changes whenever anything shown changes: pass it back as `since`. */
   version: string;
   tasks_total: number;

@@ -233,17 +233,69 @@ function GroupDetails(props: { model: PanelModel; store: string; group: IGroup }
               Next ›
             </button>
           </div>
-          <div className="jp-persist-facts jp-persist-levels">
-            Marker tree:{' '}
-            {detail.levels.length
-              ? detail.levels.map(l => `level ${l.level}: ${l.done} settled`).join(' · ')
-              : 'not built yet'}
-            {detail.completed !== null && ` · root settled ${formatAge(detail.completed)}`}
-            {' · completion callback '}
-            {detail.callback !== null ? `fired ${formatAge(detail.callback)}` : 'not fired'}
-          </div>
+          <TreeView group={detail} />
         </>
       )}
+    </div>
+  );
+}
+
+/** The marker tree level by level (each expandable to its settled nodes) and the callback. */
+function TreeView(props: { group: IGroup }): JSX.Element {
+  const { group } = props;
+  const [open, setOpen] = React.useState<number | null>(null);
+  const attempts = group.callback_attempts ?? 0;
+  return (
+    <div className="jp-persist-facts jp-persist-levels">
+      <div>
+        Marker tree: {group.levels.length ? '' : 'no internal node settled yet'}
+        {group.completed !== null && `root settled ${formatAge(group.completed)}`}
+      </div>
+      <ul className="jp-persist-tree">
+        {group.levels.map(level => (
+          <li
+            key={level.level}
+            className="jp-persist-tree-level"
+            data-level={level.level}
+            aria-expanded={open === level.level}
+            tabIndex={0}
+            onClick={() => setOpen(open === level.level ? null : level.level)}
+            onKeyDown={event => {
+              if (event.key === 'Enter' || event.key === ' ') {
+                event.preventDefault();
+                setOpen(open === level.level ? null : level.level);
+              }
+            }}
+          >
+            {open === level.level ? '▾' : '▸'} level {level.level}: {level.done} node
+            {level.done === 1 ? '' : 's'} settled
+            {open === level.level && (
+              <div className="jp-persist-tree-nodes">
+                {(level.nodes ?? []).map(node => (
+                  <span key={node.node} className="jp-persist-tree-node" title={node.node}>
+                    #{node.index} {formatAge(node.done)}
+                  </span>
+                ))}
+                {(level.nodes?.length ?? 0) < level.done && (
+                  <span className="jp-persist-tree-node">
+                    … {level.done - (level.nodes?.length ?? 0)} more
+                  </span>
+                )}
+              </div>
+            )}
+          </li>
+        ))}
+      </ul>
+      <div className="jp-persist-callback">
+        Completion callback:{' '}
+        {group.callback === null
+          ? 'not fired'
+          : `fired ${formatAge(group.callback)}` +
+            (group.callback_finished
+              ? `, returned ${formatAge(group.callback_finished)}`
+              : ', still running') +
+            (attempts > 1 ? ` (${attempts} attempts: an earlier caller died)` : '')}
+      </div>
     </div>
   );
 }

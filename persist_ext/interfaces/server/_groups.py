@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ...features._tasks._keys import (
+    CALLBACK_POINT,
     GROUPS_PREFIX,
     ROOT_NODE,
     configs_glob,
@@ -139,6 +140,8 @@ class GroupState:
     completed: float | None
     callback: float | None
     version: str
+    callback_finished: float | None = None
+    callback_attempts: int = 0
 
     def rate(self) -> float | None:
         """Tasks settled per second since the first start."""
@@ -167,6 +170,8 @@ class GroupState:
             "levels": self.levels,
             "completed": self.completed,
             "callback": self.callback,
+            "callback_finished": self.callback_finished,
+            "callback_attempts": self.callback_attempts,
             "version": self.version,
             "tasks": rows,
             "tasks_total": len(self.rows),
@@ -227,10 +232,11 @@ def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
             }
         )
     rows.sort(key=lambda row: (_ROW_ORDER.get(row["status"], 9), row["task"]))
-    levels, completed, callback = _markers(store, keys["markers"])
+    tree = _markers(store, keys["markers"])
+    levels, completed, callback = tree.levels, tree.completed, tree.claimed
     running = is_held(store, keys["lease"])
     version = f"{journal.last_page or ''}|{len(journal.records)}|{int(running)}|{len(levels)}"
-    version += f"|{completed}|{callback}"
+    version += f"|{completed}|{callback}|{tree.finished}|{sum(lv['done'] for lv in levels)}"
     return GroupState(
         name=group,
         counts=counts,
@@ -243,15 +249,35 @@ def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
         completed=completed,
         callback=callback,
         version=version,
+        callback_finished=tree.finished,
+        callback_attempts=tree.attempts,
     )
 
 
-def _markers(store: Path, prefix: str) -> tuple[list[dict[str, Any]], float | None, float | None]:
-    """Settled internal nodes per level of the newest tree, root completion, callback time."""
+#: Settled nodes listed per level (the count covers all of them).
+MAX_LEVEL_NODES = 200
+_CLAIM = re.compile(rf"^{re.escape(CALLBACK_POINT)}(?:-(\d+))?$")
+
+
+@dataclass
+class _Tree:
+    """What the marker entries' headers tell of the newest tree of a group."""
+
+    levels: list[dict[str, Any]]
+    completed: float | None
+    claimed: float | None  # when the completion callback was first claimed (it fired)
+    finished: float | None  # when it returned (or raised): it is never called again
+    attempts: int  # claims: more than one means an owner died during the callback
+
+
+def _markers(store: Path, prefix: str) -> _Tree:
+    """Settled internal nodes level by level (index and time) of the newest tree, when the
+    root settled, and the completion callback's claims and end."""
     entries = read_headers(store, prefix=prefix)
-    by_gen: dict[int, dict[int, int]] = {}
+    by_gen: dict[int, dict[int, list[tuple[int, float]]]] = {}
     root_done: dict[int, float] = {}
-    callback: dict[int, float] = {}
+    claims: dict[int, list[float]] = {}
+    finished: dict[int, float] = {}
     for entry in entries:
         # The layout below the markers prefix is the task engine's (_keys.py).
         parsed = split_group_marker(entry["key"][len(prefix) :])
@@ -263,16 +289,35 @@ def _markers(store: Path, prefix: str) -> tuple[list[dict[str, Any]], float | No
             if node == ROOT_NODE:
                 root_done[gen] = entry["created"]
             elif level is not None:
-                by_gen.setdefault(gen, {})
-                by_gen[gen][level] = by_gen[gen].get(level, 0) + 1
-        elif is_reached_flag(flag):
-            callback[gen] = entry["created"]
-    gens = set(by_gen) | set(root_done) | set(callback)
+                index = int(node.rpartition(".")[2])
+                by_gen.setdefault(gen, {}).setdefault(level, []).append((index, entry["created"]))
+        elif is_reached_flag(flag) and node == ROOT_NODE:
+            point = flag.partition("/")[2]
+            if point == f"{CALLBACK_POINT}-done":
+                finished[gen] = entry["created"]
+            elif _CLAIM.match(point):
+                claims.setdefault(gen, []).append(entry["created"])
+    gens = set(by_gen) | set(root_done) | set(claims) | set(finished)
     if not gens:
-        return [], None, None
+        return _Tree([], None, None, None, 0)
     gen = max(gens)
-    levels = [{"level": level, "done": done} for level, done in sorted(by_gen.get(gen, {}).items())]
-    return levels, root_done.get(gen), callback.get(gen)
+    levels = []
+    for level, nodes in sorted(by_gen.get(gen, {}).items()):
+        nodes.sort()
+        levels.append(
+            {
+                "level": level,
+                "done": len(nodes),
+                "nodes": [
+                    {"node": f"n{level}.{index}", "index": index, "done": when}
+                    for index, when in nodes[:MAX_LEVEL_NODES]
+                ],
+            }
+        )
+    times = claims.get(gen, [])
+    return _Tree(
+        levels, root_done.get(gen), min(times) if times else None, finished.get(gen), len(times)
+    )
 
 
 def list_groups(store: Path) -> list[dict[str, Any]]:
