@@ -382,22 +382,27 @@ def _normalize(text: str) -> str:
 
 
 def _merged_streams(outputs: list[Any]) -> list[Any]:
-    """Consecutive writes to one stream as one output, as a notebook shows them.
+    """Writes to one stream as one output (at its first place), other outputs in order.
 
     How a stream is split into messages depends on flush timing (``print`` writes its text
-    and its newline apart), so the split itself is no difference.
+    and its newline apart), and so does the interleaving of stdout with stderr (a warning
+    printed between two ``print`` calls): neither is a difference.
     """
     merged: list[Any] = []
     for output in outputs:
-        last = merged[-1] if merged else None
-        if (
-            output.output_type == "stream"
-            and last is not None
-            and last.output_type == "stream"
-            and last.name == output.name
-        ):
-            merged[-1] = type(output)(
-                output_type="stream", name=output.name, text=last.text + output.text
+        last = next(
+            (
+                i
+                for i, m in enumerate(merged)
+                if m.output_type == "stream"
+                and output.output_type == "stream"
+                and m.name == output.name
+            ),
+            None,
+        )
+        if last is not None:
+            merged[last] = type(output)(
+                output_type="stream", name=output.name, text=merged[last].text + output.text
             )
         else:
             merged.append(output)
