@@ -82,13 +82,25 @@ def test_keyboard_navigation_and_context_menu(page, lab) -> None:
 
 
 def test_palette_entry(page, lab) -> None:
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:activate-command-palette')")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     search = page.locator(".lm-CommandPalette-input")
-    search.wait_for(timeout=30_000)
-    search.fill("Show Persist")
     item = page.locator(".lm-CommandPalette-item", has_text="Show Persist panel")
-    item.wait_for(timeout=30_000)
-    item.click()
+    # JupyterLab's modal palette closes when it loses focus, which a page still settling on a
+    # loaded machine can cause; open it again then (the entry must be there every time).
+    for attempt in range(5):
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute('apputils:activate-command-palette')"
+        )
+        try:
+            search.wait_for(state="visible", timeout=15_000)
+            search.fill("Show Persist", timeout=15_000)
+            item.wait_for(state="visible", timeout=15_000)
+            item.click(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 4:
+                raise
     page.locator(PANEL).wait_for(state="visible", timeout=30_000)
 
 
