@@ -177,6 +177,27 @@ def test_close_returns_for_a_hung_process_task_and_resume_runs_it(store: Store) 
     _hung_then_resumed(store, "hung-p", "processes")
 
 
+def test_close_returns_for_a_hung_dask_task(store: Store) -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        group = TaskGroup("hung-d", store, executor=client, close_grace=0.5)
+        group.map(square, range(3), key=str)
+        # The cluster's close waits for the thread still sleeping: keep it short.
+        group.submit(hang, 1, 10, key="stuck")
+        group.run()
+        while group.status("stuck") is not TaskStatus.RUNNING:
+            time.sleep(0.05)
+        with pytest.warns(TaskInterruptedWarning, match=r"'stuck#0'.*dask executor"):
+            group.close()
+        assert not group.running
+        assert group.status("stuck") is TaskStatus.RUNNING  # interrupted: runs again next time
+
+
 def test_cancel_never_blocks_on_a_hung_task(store: Store) -> None:
     group = TaskGroup("cancel-h", store, max_workers=1, close_grace=0.2)
     group.submit(hang, 1, 30, key="stuck")

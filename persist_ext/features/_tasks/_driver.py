@@ -127,8 +127,10 @@ class Driver:
         without firing the callback. Outcomes arriving later are not recorded. Never blocks.
         """
         self.stopped = True
-        self.cancel()
+        # The marker first: cancellations (which Dask reports for running tries too) come
+        # after it, so they never look like the end of the run.
         self.queue.put((_STOP, None, None))
+        self.cancel()
 
     def _submit(self, call: TaskCall) -> None:
         try:
@@ -204,7 +206,11 @@ class Driver:
         # Workers in other processes wrote their running record before starting; ours
         # may not be written yet.
         self.cancel()  # a try submitted after interrupt() began
-        self.interrupted = sorted(n for n, f in self._outstanding.items() if not f.cancelled())
+        # A try started in this process is running (an executor such as Dask may have
+        # accepted its cancellation anyway); another one is running unless cancelled.
+        self.interrupted = sorted(
+            set(self._inflight) | {n for n, f in self._outstanding.items() if not f.cancelled()}
+        )
         batch = Batch()
         for name, (call, started) in self._inflight.items():
             if not self.state.set_aside(name):

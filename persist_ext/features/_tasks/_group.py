@@ -506,12 +506,20 @@ class TaskGroup:
         if not names:
             return True
         shown = ", ".join(repr(n) for n in names[:10]) + (" ..." if len(names) > 10 else "")
-        how = (
-            "their worker processes were killed"
-            if killed
-            else "they run in threads, which Python cannot stop: each goes on in the background "
-            "until it returns, and its outcome is not recorded"
-        )
+        kind = self._choice.kind if self._choice is not None else "threads"
+        if killed:
+            how = "their worker processes were killed"
+        elif kind == "threads":
+            how = (
+                "they run in threads, which Python cannot stop: each goes on in the background "
+                "until it returns, and its outcome is not recorded"
+            )
+        else:
+            how = (
+                f"the {kind} executor was asked to cancel them; one already running goes on "
+                "until it returns (the executor is not ours to stop), and its outcome is not "
+                "recorded"
+            )
         warnings.warn(
             f"TaskGroup {self.name!r}: close() stopped waiting {reason}; {len(names)} "
             f"task(s) still running were recorded as interrupted: {shown}. The next run() of "
