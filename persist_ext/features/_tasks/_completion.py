@@ -59,7 +59,11 @@ class Completion:
             # Claimed by a persist_ext without this protocol, or the claim and its owner
             # record are being written right now (one transaction): treat as called.
             return "done" if attempt == 0 else "claimed"
-        return "claimed" if Identity.from_record(owner).alive(owner.get("at")) else "orphaned"
+        if Identity.from_record(owner).alive(owner.get("at")):
+            return "claimed"
+        # The owner is gone. It writes ``callback-done`` before it exits, so look again now:
+        # an owner that finished and exited after the first look above is not an orphan.
+        return "done" if callback_done_key(root_id) in store else "orphaned"
 
     def _last_attempt(self, root_id: str) -> int:
         last = -1
@@ -77,6 +81,8 @@ class Completion:
                 return False
             attempt = self._last_attempt(root_id) + 1
             with self.store.transact():
+                if callback_done_key(root_id) in self.store:
+                    return False
                 won = self.store.add(callback_claim_key(root_id, attempt), time.time())
                 if won:
                     owner = {**this_process().to_record(), "at": time.time()}
