@@ -12,9 +12,9 @@ from persist_ext.features._checkpoint._links import PIN, is_pinned, pinned_keys
 
 
 def _store(ip: Any) -> Any:
+    """The store of this test's notebook (other tests' stores may still be open)."""
     magics = ip.magics_manager.registry["PersistMagics"]
-    (store,) = magics._stores.values()
-    return store
+    return magics.cache_for(str(magics.store_directory.absolute())).store
 
 
 def _payload(store: Any, prefix: str) -> int:
