@@ -3,6 +3,8 @@ warning, the cell having run normally (issue #13.5)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
-from traitlets import TraitError
 
 from persist_ext._errors import SerializationError, UnstorableVariableWarning
 from persist_ext.features._bounded import BoundedSink, store_limits
@@ -110,24 +111,47 @@ def test_the_sink_counts_out_of_band_buffers() -> None:
     assert BoundedSink().write(b"x" * 10) == 10
 
 
-def test_magic_config_sets_the_limits(tmp_path: Path, shell) -> None:
-    shell.run_line_magic("load_ext", "persist_ext")
-    magics = shell.magics_manager.registry["PersistMagics"]
-    old = (magics.directory, magics.max_store_size, magics.store_timeout, magics.min_time)
-    try:
-        magics.directory = str(tmp_path / "magic-store")
-        magics.min_time = 0.0
-        shell.run_line_magic("config", "PersistMagics.max_store_size = '10KiB'")
-        with pytest.warns(UnstorableVariableWarning, match=r"store limit of 10\.2 kB"):
-            shell.run_cell("%%persist lim --quiet\nbig = list(range(100_000))")
-        assert len(shell.user_ns["big"]) == 100_000
-        with pytest.raises(TraitError, match="size"):
-            magics.max_store_size = "lots"
-        magics.max_store_size = ""  # no limit: stored
-        shell.run_cell("%%persist lim --quiet\nbig = list(range(100_000))")
-        del shell.user_ns["big"]
-        shell.run_cell("%%persist lim --quiet\nbig = list(range(100_000))")
-        assert len(shell.user_ns["big"]) == 100_000
-        assert any(e.name == "lim" for e in magics.cache_for(magics.directory).entries())
-    finally:
-        magics.directory, magics.max_store_size, magics.store_timeout, magics.min_time = old
+def test_magic_config_sets_the_limits(tmp_path: Path) -> None:
+    # In a fresh interpreter: loading the extension registers hooks on the shell, which
+    # must not leak into other tests' shared shell.
+    code = f"""
+import json, warnings
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets import TraitError
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "persist_ext")
+magics = shell.magics_manager.registry["PersistMagics"]
+magics.directory = {str(tmp_path / "magic-store")!r}
+magics.min_time = 0.0
+shell.run_line_magic("config", "PersistMagics.max_store_size = '10KiB'")
+cell = "%%persist lim --quiet\\nbig = list(range(100_000))"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    shell.run_cell(cell)
+limited = [str(w.message) for w in caught if "store limit of 10.2 kB" in str(w.message)]
+ran = len(shell.user_ns["big"])
+try:
+    magics.max_store_size = "lots"
+    refused = False
+except TraitError:
+    refused = True
+magics.max_store_size = ""
+shell.run_cell(cell)
+del shell.user_ns["big"]
+shell.run_cell(cell)
+names = [e.name for e in magics.cache_for(magics.directory).entries()]
+print(json.dumps({{"limited": len(limited), "ran": ran, "refused": refused,
+                   "again": len(shell.user_ns["big"]), "stored": "lim" in names}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    expected = {"limited": 1, "ran": 100_000, "refused": True, "again": 100_000, "stored": True}
+    assert found == expected
