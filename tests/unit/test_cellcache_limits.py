@@ -26,12 +26,13 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
 
     ip = get_ipython()
     monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
-    before = set(ip.user_ns)
+    saved = dict(ip.user_ns)
     try:
         yield ip
     finally:
-        for name in set(ip.user_ns) - before:
-            del ip.user_ns[name]
+        # The namespace as it was, IPython's own names (_, _oh, _i) included.
+        ip.user_ns.clear()
+        ip.user_ns.update(saved)
 
 
 @pytest.fixture
