@@ -225,6 +225,11 @@ def test_cell_cache_never_runs_planted_manifests_or_variables(
     shell.run_cell_magic("persist", f"c1 --dir {directory}", cell)
     shell.run_cell_magic("persist", f"c1 --dir {directory}", cell)  # a hit: counter bumped
     assert poison_store(directory, kind, marker) >= 3
+    # In this session the manifest already read (and authenticated) is remembered, so the
+    # planted rows are never even read: nothing runs.
+    shell.run_cell_magic("persist", f"c1 --dir {directory}", cell)
+    # A new session (as after a kernel restart) reads the store and refuses every planted row.
+    shell.run_line_magic("reload_ext", "persist_ext")
     for line in ("list", "info", "show c1", "why c1", "browse"):
         with contextlib.suppress(Exception):  # a refusal may be an error; code never runs
             shell.run_line_magic("persist", f"{line} --dir {directory}")
