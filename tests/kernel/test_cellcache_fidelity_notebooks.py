@@ -218,7 +218,13 @@ def seen(notebook: nbformat.NotebookNode) -> list[list[str]]:
                     for line in output.text.splitlines(keepends=True)
                     if not line.startswith("persist: ")
                 )
-                if text:
+                if not text:
+                    continue
+                # One print may arrive as several stream messages (flush timing under load):
+                # consecutive chunks of one stream are one output, as the notebook shows them.
+                if parts and parts[-1].startswith(f"{output.name}:"):
+                    parts[-1] += text
+                else:
                     parts.append(f"{output.name}:{text}")
             elif output.output_type == "error":
                 parts.append(f"error:{output.ename}:{output.evalue}")
