@@ -38,15 +38,6 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
             del ip.user_ns[name]
 
 
-@pytest.fixture
-def cache(tmp_path: Path) -> Iterator[CellCache]:
-    store = Store(tmp_path / "store")
-    try:
-        yield CellCache(store)
-    finally:
-        store.close()
-
-
 def run(cache: CellCache, shell, cell: str, **options):
     options.setdefault("min_time", 0.0)  # trivial test cells would otherwise just run
     with capture_output() as captured:

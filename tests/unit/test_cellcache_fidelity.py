@@ -19,7 +19,6 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from persist_ext.features._cellcache import CellCache, CellOptions
-from persist_ext.storage._store import Store
 
 
 @pytest.fixture
@@ -43,15 +42,6 @@ def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator:
         np.random.set_state(np_state)
         random.setstate(py_state)
         pd.reset_option("display.max_rows")
-
-
-@pytest.fixture
-def cache(tmp_path: Path) -> Iterator[CellCache]:
-    store = Store(tmp_path / "store")
-    try:
-        yield CellCache(store)
-    finally:
-        store.close()
 
 
 def run(cache: CellCache, shell, cell: str, **options):

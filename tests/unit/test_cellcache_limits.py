@@ -17,7 +17,6 @@ from persist_ext._errors import SerializationError, UnstorableVariableWarning
 from persist_ext.features._bounded import BoundedSink, store_limits
 from persist_ext.features._cellcache import CellCache, CellOptions
 from persist_ext.features._covars import dumps_shared
-from persist_ext.storage._store import Store
 
 
 @pytest.fixture
@@ -33,15 +32,6 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
         # The namespace as it was, IPython's own names (_, _oh, _i) included.
         ip.user_ns.clear()
         ip.user_ns.update(saved)
-
-
-@pytest.fixture
-def cache(tmp_path: Path) -> Iterator[CellCache]:
-    store = Store(tmp_path / "store")
-    try:
-        yield CellCache(store)
-    finally:
-        store.close()
 
 
 def run(cache: CellCache, shell, cell: str, **options):
