@@ -171,10 +171,16 @@ class Store(StoreScan):
             raise StoreError(
                 f"No store at {self.directory}; open it once without read_only=True to create it."
             )
+        if self.directory.exists() and not self.directory.is_dir():
+            raise StoreConfigError(
+                f"A store is a folder, and {self.directory} is a file; pass a folder path "
+                "(it is created if missing), e.g. Store('.persist')."
+            )
         _refuse_links(self.directory)
         _refuse_planted_sql(self.directory)
         if not read_only:
-            _create_index(self.directory)
+            with translate_errors(where=f"creating {self.directory}"):
+                _create_index(self.directory)
         settings: dict[str, Any] = {}
         if not read_only:  # a read-only open keeps the index's own settings untouched
             settings = {

@@ -81,6 +81,7 @@ CASES: list[Case] = [
     ("Store.set surrogate key", lambda p: pe.Store(p / "s").set("\udc80", 1), "surrogate"),
     ("Store.get int key", lambda p: pe.Store(p / "s").get(3), "keys are str"),
     ("Store(5)", lambda p: pe.Store(5), "str or os.PathLike"),
+    ("Store on a file", lambda p: pe.Store(os.devnull), "is a file"),
     ("Store large_threshold=0", lambda p: pe.Store(p / "s", large_threshold=0), "large_threshold"),
     ("Store expire=-1", lambda p: pe.Store(p / "s").set("k", 1, expire=-1), "expire"),
     ("Store meta list", lambda p: pe.Store(p / "s").set("k", 1, meta=[1]), "meta must be a dict"),
