@@ -52,6 +52,7 @@ from typing import Any
 
 from .._errors import SerializationError, SharedInputError
 from ..storage._protocol import KeyValueStore
+from ..storage._serializers import summarize_members
 from ._bounded import BoundedSink
 
 __all__ = [
@@ -753,9 +754,11 @@ def save_groups(
                 packed = _Packed(
                     {n: values[n] for n in names}, link_views=group.views or bool(live), live=live
                 )
-                info = store.set(
-                    key, packed, expire=expire, meta={"variables": names, "group": True}
-                )
+                # Each member's summary rides in the header: browsers show a packed
+                # variable's shape, range or head without unpickling the group.
+                members = summarize_members({n: values[n] for n in names})
+                meta = {"variables": names, "group": True, "members": members}
+                info = store.set(key, packed, expire=expire, meta=meta)
                 if not packed.buffers and len(packed.data) <= SMALL_PICKLE:
                     saved.small[key] = packed.data
         except Exception as exc:

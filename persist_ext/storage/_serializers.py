@@ -44,6 +44,7 @@ __all__ = [
     "serializer_for",
     "serializer_named",
     "summarize",
+    "summarize_members",
     "type_name",
     "unregister_type",
 ]
@@ -567,6 +568,44 @@ def summarize(value: Any) -> dict[str, Any]:
     except Exception as exc:  # a user __repr__ may raise anything; a summary must not
         text = f"<unrepresentable {out['type']}: {type(exc).__name__}>"
     out["repr"] = text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
+    return out
+
+
+#: JSON bytes allowed for the member summaries of one stored group (a header is read whole
+#: by browsers, which read at most 256 KiB of it).
+MEMBERS_LIMIT = 64 * 1024
+# Facts dropped first, then second, when a group's member summaries exceed the limit.
+_BULKY = ("thumbnail", "head")
+_KEPT = ("type", "shape", "dtype", "len", "min", "max", "stats", "nan")
+
+
+def summarize_members(values: dict[str, Any], limit: int = MEMBERS_LIMIT) -> dict[str, Any]:
+    """:func:`summarize` of each value stored together in one entry, within ``limit`` bytes.
+
+    A group of variables is stored as one pickle whose own summary describes the pack; this
+    keeps each member's description (shape, dtype, range, a frame's head...) for browsers.
+    Past ``limit`` bytes of JSON, thumbnails and frame heads are left out, then everything
+    but the type, shape, dtype, length and range; never raises.
+
+    >>> summarize_members({"a": [1, 2], "b": "xy"})["a"]
+    {'type': 'list', 'len': 2, 'repr': '[1, 2]'}
+    """
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            out[name] = summarize(value)
+        except Exception:  # a summary is best-effort; storing must go on
+            out[name] = {"type": type_name(value)}
+
+    def size() -> int:
+        return len(json.dumps(out, default=str))
+
+    if size() > limit:
+        out = {n: {k: v for k, v in s.items() if k not in _BULKY} for n, s in out.items()}
+    if size() > limit:
+        out = {n: {k: v for k, v in s.items() if k in _KEPT} for n, s in out.items()}
+    if size() > limit:
+        out = {}
     return out
 
 

@@ -142,6 +142,9 @@ class Manifest:
         return {
             "kind": "cell",
             "name": self.name,
+            # The run's folder: its group entries (``<entry prefix><run>/g<i>``) carry
+            # each variable's summary, which the panel shows beside this meta.
+            "run": self.run,
             "created": self.created,
             "duration": self.duration,
             "size": self.size,

@@ -86,14 +86,16 @@ class Completion:
                 won = self.store.add(callback_claim_key(root_id, attempt), time.time())
                 if won:
                     owner = {**this_process().to_record(), "at": time.time()}
-                    self.store.set(callback_owner_key(root_id, attempt), owner)
+                    # Also as header meta: the server shows who fired the callback, and
+                    # where, without unpickling the record.
+                    self.store.set(callback_owner_key(root_id, attempt), owner, meta=owner)
             if won:
                 return True
         return False
 
     def finish(self, root_id: str) -> None:
         """Record that the callback returned (or raised): never call it again."""
-        self.store.add(callback_done_key(root_id), time.time())
+        self.store.add(callback_done_key(root_id), time.time(), meta=this_process().to_record())
 
     def fire(self, root_id: str, callback: Callable[[], Any]) -> bool:
         """Claim, call ``callback()`` and finish; True if this process called it.

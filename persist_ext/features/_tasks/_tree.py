@@ -10,6 +10,7 @@ through :func:`~._markers.settle_leaves`; it never reads task records.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -84,7 +85,7 @@ class GroupTree:
                 "group_size": self.group_size,
                 "root": root_id,
             }
-            self.store.set(self.keys_of.tree, meta)
+            self.store.set(self.keys_of.tree, meta, meta=_tree_meta(meta))
         self._adopt(meta)
         return existed
 
@@ -175,3 +176,19 @@ class GroupTree:
             return None
         root = marker_get(self.root_id, load_results=True, store=self.store)  # type: ignore[arg-type]
         return root.result if root else None
+
+
+#: Largest key list (JSON bytes) copied into the tree record's header; past it the server
+#: shows per-level counts without the per-node ones.
+TREE_ORDER_LIMIT = 2 << 20
+
+
+def _tree_meta(record: dict[str, Any]) -> dict[str, Any]:
+    """The tree record's shape (and key order, when not huge) as JSON header meta: the
+    server computes per-node done/failed/total from it and the journal, never unpickling."""
+    keys = record["keys"]
+    meta = {k: record[k] for k in ("gen", "batch_size", "group_size")}
+    meta["leaves"] = len(keys)
+    if len(json.dumps(keys)) <= TREE_ORDER_LIMIT:
+        meta["keys"] = list(keys)
+    return meta

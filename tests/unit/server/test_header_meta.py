@@ -1,0 +1,95 @@
+"""What the features write into JSON headers for the panel (#15): read back without decoding.
+
+A ``%%persist`` cell's packed group carries each member's summary; a task group's tree
+record carries its shape and key order; the completion callback's owner and end records
+carry the process that fired it. Everything here is read with ``Store.info`` (the header),
+never ``get``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _task_funcs import square
+
+from persist_ext.features._covars import group_variables, save_groups
+from persist_ext.features._tasks import TaskGroup
+from persist_ext.features._tasks._keys import (
+    callback_done_key,
+    callback_owner_key,
+    group_keys,
+)
+from persist_ext.storage._serializers import summarize_members
+from persist_ext.storage._store import Store
+
+
+def test_a_packed_group_describes_each_member(tmp_path: Path) -> None:
+    grid = np.arange(12.0).reshape(3, 4)
+    values = {"grid": grid, "top": grid[:1], "frame": pd.DataFrame({"x": [3, 1, 2]})}
+    values["frame_again"] = values["frame"]
+    with Store(tmp_path / "s") as store:
+        saved = save_groups(store, "demo/", values, group_variables(values))
+        packed = {saved.keys["grid"], saved.keys["frame"]}
+        members: dict = {}
+        for key in packed:
+            info = store.info(key)
+            assert info is not None
+            assert info.meta["group"] is True
+            members.update(info.meta["members"])
+    assert members["grid"]["shape"] == [3, 4]
+    assert members["grid"]["dtype"] == "float64"
+    assert (members["grid"]["min"], members["grid"]["max"]) == (0.0, 11.0)
+    assert members["top"]["shape"] == [1, 4]
+    assert members["top"]["max"] == 3.0
+    assert members["frame"]["head"]["data"] == [[3], [1], [2]]
+    assert members["frame_again"]["shape"] == [3, 1]
+
+
+def test_member_summaries_stay_within_their_limit() -> None:
+    frames = {f"f{i}": pd.DataFrame({c: range(5) for c in "abcdefghij"}) for i in range(40)}
+    whole = summarize_members(frames, limit=10**9)
+    assert "head" in whole["f0"]
+    assert len(json.dumps(whole)) > 10_000
+    bounded = summarize_members(frames, limit=10_000)
+    assert set(bounded) == set(frames)
+    assert "head" not in bounded["f0"]
+    assert bounded["f0"]["shape"] == [5, 10]
+    assert summarize_members(frames, limit=10) == {}
+
+
+def _run(directory: Path, *, on_complete=None) -> None:
+    with Store(directory) as store:
+        group = TaskGroup("fit", store, batch_size=3, group_size=2, on_complete=on_complete)
+        group.map(square, range(7), key=lambda x: f"k{x}")
+        group.run().wait()
+        group.close()
+
+
+def test_the_tree_record_header_holds_shape_and_order(tmp_path: Path) -> None:
+    _run(tmp_path / "s")
+    with Store(tmp_path / "s") as store:
+        info = store.info(group_keys("fit").tree)
+    assert info is not None
+    meta = info.meta
+    assert (meta["gen"], meta["leaves"], meta["batch_size"], meta["group_size"]) == (1, 7, 3, 2)
+    assert meta["keys"] == [f"k{x}" for x in range(7)]
+
+
+def test_the_callback_records_say_which_process_fired_it(tmp_path: Path) -> None:
+    _run(tmp_path / "s", on_complete=lambda result: None)
+    with Store(tmp_path / "s") as store:
+        tree = group_keys("fit").tree
+        gen = store.info(tree).meta["gen"]
+        root = f"fit/{gen}/root"
+        owner = store.info(callback_owner_key(root, 0))
+        done = store.info(callback_done_key(root))
+    assert owner is not None
+    assert done is not None
+    assert owner.meta["pid"] == os.getpid() == done.meta["pid"]
+    assert owner.meta["host"] == socket.gethostname() == done.meta["host"]
+    assert owner.meta["at"] <= done.created
