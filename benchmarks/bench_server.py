@@ -123,10 +123,10 @@ def run(entries: int = 100_000, stores: int = 1000, repeat: int = 9) -> list[dic
         _seed(root, entries, stores)
         with _server(root) as (url, token):
             get = _getter(url, token)
-            # The first listing after start reads every index (nothing remembered yet).
-            started = time.perf_counter()
-            get("stores")
-            cold = time.perf_counter() - started
+            # The first listing after start: nothing is remembered, every index is read in
+            # the background; the answer comes within the listing budget with the counts
+            # read so far ("pending": how many are still being counted).
+            cold, cold_pending, cold_complete = _first_listing(get)
             first = get("stores/entries", path="big", limit=100)
             assert first["total"] == entries, first["total"]
             middle = f"runs/{entries // 2:06d}"
@@ -156,10 +156,7 @@ def run(entries: int = 100_000, stores: int = 1000, repeat: int = 9) -> list[dic
             seconds = median_seconds(lambda: get("stores"), repeat)
             rows.append(row(f"{stores:,} stores listed (GET stores)", seconds, "s"))
             rows.append(row(f"{stores:,} stores listed / 1 s target", seconds / STORES_TARGET, "x"))
-            rows.append(row(f"{stores:,} stores: first listing after server start", cold, "s"))
-            rows.append(
-                row(f"{stores:,} stores: first listing / 1 s target", cold / STORES_TARGET, "x")
-            )
+            rows += _first_rows(stores, "after server start", cold, cold_pending, cold_complete)
             # One store written between listings: only that store's index is read again.
             changed = root / "many" / "s0000" / ".persist"
 
@@ -171,7 +168,35 @@ def run(entries: int = 100_000, stores: int = 1000, repeat: int = 9) -> list[dic
 
             seconds = median_seconds(lambda: get("stores"), repeat, before=write_one)
             rows.append(row(f"{stores:,} stores listed after one store changed", seconds, "s"))
+        # A restarted server: the stores are quiet now, nothing is remembered in memory.
+        with _server(root) as (url, token):
+            first = _first_listing(_getter(url, token))
+            rows += _first_rows(stores, "after a restart", *first)
     return rows
+
+
+def _first_listing(get: Any) -> tuple[float, int, float]:
+    """Seconds to the first answer, stores it left counting, seconds until none is left."""
+    started = time.perf_counter()
+    reply = get("stores")
+    answered = time.perf_counter() - started
+    pending = int(reply["pending"])
+    while reply["pending"]:
+        time.sleep(0.7)  # as the panel does (RECOUNT_MS in js/src/components/StoreList.tsx)
+        reply = get("stores")
+    assert all(store["entries"] is not None for store in reply["stores"])
+    return answered, pending, time.perf_counter() - started
+
+
+def _first_rows(
+    stores: int, when: str, answered: float, pending: int, complete: float
+) -> list[dict[str, Any]]:
+    return [
+        row(f"{stores:,} stores: first listing {when}, answer", answered, "s"),
+        row(f"{stores:,} stores: first listing {when} / 1 s target", answered / STORES_TARGET, "x"),
+        row(f"{stores:,} stores: first listing {when}, stores still counting", pending, ""),
+        row(f"{stores:,} stores: first listing {when}, every count shown", complete, "s"),
+    ]
 
 
 def main() -> None:

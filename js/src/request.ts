@@ -5,8 +5,11 @@ import { ServerConnection } from '@jupyterlab/services';
 export interface IStoreSummary {
   /** Path relative to the server root, `/`-separated. */
   path: string;
-  /** Number of live entries (0 when the store is empty or unreadable). */
-  entries: number;
+  /**
+   * Number of live entries (0 when the store is empty or unreadable); null while the
+   * server is still counting them (the listing's `pending` says how many; list again).
+   */
+  entries: number | null;
   /** Bytes on disk of the store's own files (nested stores not included). */
   size: number;
   /** Last modification, seconds since the epoch. */
@@ -23,6 +26,8 @@ export interface IStoresReply {
   stores: IStoreSummary[];
   /** True when the scan stopped early (too many directories). */
   truncated: boolean;
+  /** Stores whose entries are still being counted (their `entries` is null). */
+  pending: number;
 }
 
 /** One entry of a store, described from its stored JSON header (never unpickled). */

@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen, waitFor } from '@testing-library/react'
 import * as React from 'react';
 
 import { Panel } from '../src/components/Panel';
-import { PanelModel } from '../src/model';
+import { DEFAULT_STATE, PanelModel } from '../src/model';
 import { FakeAPI, FakeHost, group } from './fakes';
 
 function setup(state = {}) {
@@ -25,6 +25,27 @@ describe('Panel', () => {
     ]);
     expect(rows[1].classList.contains('jp-mod-nested')).toBe(true);
     expect(rows[2].textContent).toContain('not a database');
+  });
+
+  it('shows "counting…" while the server counts, then lists again by itself', async () => {
+    const api = new FakeAPI();
+    api.countingRounds = 2;
+    const model = new PanelModel(api, new FakeHost(), DEFAULT_STATE);
+    const view = render(<Panel model={model} />);
+    await screen.findByText('big');
+    expect(view.container.querySelector('li.jp-persist-store')?.textContent).toContain('counting…');
+    await screen.findByText('.persist/demo', undefined, { timeout: 10000 });
+    expect(view.container.textContent).toContain('3 entries');
+    expect(view.container.textContent).not.toContain('counting…');
+    expect(api.calls.filter(c => c.method === 'stores').length).toBe(3);
+  });
+
+  it('says why a view could not load, through the shared LoadStatus line', async () => {
+    const api = new FakeAPI();
+    api.stores = () => Promise.reject(new Error('server gone'));
+    const model = new PanelModel(api, new FakeHost(), DEFAULT_STATE);
+    render(<Panel model={model} />);
+    await screen.findByText('Could not load the stores: server gone');
   });
 
   it('moves between rows with the keyboard and opens with Enter', async () => {

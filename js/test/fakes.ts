@@ -40,13 +40,25 @@ export class FakeAPI implements IPersistAPI {
   calls: { method: string; args: unknown[] }[] = [];
   keys = Array.from({ length: 250 }, (_, i) => `runs/${String(i).padStart(5, '0')}`);
   pendingGroups: ((reply: IGroupsReply) => void)[] = [];
+  /** How many `stores()` replies still say a store is being counted. */
+  countingRounds = 0;
   groupsReply: IGroupsReply = { path: 's', groups: [group('g', 'v1', 3)], version: 'v1' };
 
   stores(): Promise<IStoresReply> {
     this.calls.push({ method: 'stores', args: [] });
+    if (this.countingRounds > 0) {
+      this.countingRounds -= 1;
+      return Promise.resolve({
+        root: '/root',
+        truncated: false,
+        pending: 1,
+        stores: [{ path: 'big', entries: null, size: 10, modified: 0, error: null, nested: [] }]
+      });
+    }
     return Promise.resolve({
       root: '/root',
       truncated: false,
+      pending: 0,
       stores: [
         {
           path: '.persist',

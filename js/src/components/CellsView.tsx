@@ -3,18 +3,15 @@ import * as React from 'react';
 import { formatAge, formatBytes, formatDuration } from '../format';
 import { PanelModel } from '../model';
 import { ICell, ICellsReply, ICellVariant } from '../request';
-import { navRowProps, onListKeyDown, useLoad } from './hooks';
+import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
 
 /** The cached cells of a store, by name, with their notebook, cell and variants. */
 export function CellsView(props: { model: PanelModel; store: string }): JSX.Element {
   const { model, store } = props;
   const [open, setOpen] = React.useState<string | null>(null);
   const load = useLoad<ICellsReply>(() => model.api.cells(store), [store, model.version]);
-  if (load.error) {
-    return <p className="jp-persist-error">Could not load the cells: {load.error}</p>;
-  }
   if (!load.data) {
-    return <p className="jp-persist-status">Loading…</p>;
+    return <LoadStatus load={load} what="the cells" />;
   }
   const cells = load.data.cells;
   if (!cells.length) {

@@ -3,18 +3,15 @@ import * as React from 'react';
 import { formatAge, formatBytes, formatDuration } from '../format';
 import { PanelModel } from '../model';
 import { ICachedCall, ICachedFunction, IFunctionsReply } from '../request';
-import { navRowProps, onListKeyDown, useLoad } from './hooks';
+import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
 
 /** The `persist_ext.cache` functions of a store, by name, with their cached calls. */
 export function FunctionsView(props: { model: PanelModel; store: string }): JSX.Element {
   const { model, store } = props;
   const [open, setOpen] = React.useState<string | null>(null);
   const load = useLoad<IFunctionsReply>(() => model.api.functions(store), [store, model.version]);
-  if (load.error) {
-    return <p className="jp-persist-error">Could not load the functions: {load.error}</p>;
-  }
   if (!load.data) {
-    return <p className="jp-persist-status">Loading…</p>;
+    return <LoadStatus load={load} what="the functions" />;
   }
   const functions = load.data.functions;
   if (!functions.length) {

@@ -3,17 +3,28 @@ import * as React from 'react';
 import { formatAge, formatBytes } from '../format';
 import { PanelModel } from '../model';
 import { IStoresReply } from '../request';
-import { navRowProps, onListKeyDown, useLoad } from './hooks';
+import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
+
+/** How long to wait before listing again while entry counts are pending. */
+const RECOUNT_MS = 700;
 
 /** Every store under the server root, nested ones indented under their parent. */
 export function StoreList(props: { model: PanelModel }): JSX.Element {
   const { model } = props;
-  const load = useLoad<IStoresReply>(() => model.api.stores(), [model.version]);
-  if (load.error) {
-    return <p className="jp-persist-error">Could not load the stores: {load.error}</p>;
-  }
+  // While the server is still counting some stores' entries, list again shortly: counts
+  // fill in ("counting…" until then) without the user asking.
+  const [recount, setRecount] = React.useState(0);
+  const load = useLoad<IStoresReply>(() => model.api.stores(), [model.version, recount]);
+  const pending = load.data?.pending ?? 0;
+  React.useEffect(() => {
+    if (!pending || load.loading) {
+      return;
+    }
+    const timer = setTimeout(() => setRecount(n => n + 1), RECOUNT_MS);
+    return () => clearTimeout(timer);
+  }, [load.data, load.loading]);
   if (!load.data) {
-    return <p className="jp-persist-status">Loading…</p>;
+    return <LoadStatus load={load} what="the stores" />;
   }
   const reply = load.data;
   const depth = (path: string) =>
@@ -39,8 +50,12 @@ export function StoreList(props: { model: PanelModel }): JSX.Element {
             >
               <div className="jp-persist-name">{store.path}</div>
               <div className="jp-persist-facts">
-                {store.error === null ? `${store.entries} entries` : 'unreadable'} ·{' '}
-                {formatBytes(store.size)} · modified {formatAge(store.modified)}
+                {store.error !== null
+                  ? 'unreadable'
+                  : store.entries === null
+                    ? 'counting…'
+                    : `${store.entries} entries`}{' '}
+                · {formatBytes(store.size)} · modified {formatAge(store.modified)}
               </div>
               {store.error !== null && <div className="jp-persist-error">{store.error}</div>}
             </li>

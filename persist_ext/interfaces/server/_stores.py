@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,7 @@ class StoreSummary:
     """One store: where it is, how many entries, its own bytes on disk, last change."""
 
     path: str
-    entries: int
+    entries: int | None  # None: still being counted (see find_stores' ``budget``)
     size: int
     modified: float
     error: str | None = None
@@ -113,8 +113,14 @@ def _store_part(name: str) -> bool:
     return name in _STORE_PARTS or (len(name) == 2 and all(c in "0123456789abcdef" for c in name))
 
 
-def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
+def find_stores(root: Path, *, budget: float | None = None) -> tuple[list[StoreSummary], bool]:
     """Return the stores under ``root`` (sorted by path) and whether the scan was cut short.
+
+    Entry counts are read by background threads (:class:`_Counter`). Without ``budget``
+    this waits for all of them; with it, it returns after ``budget`` seconds (counted from
+    the call) with ``entries=None`` for the stores still being counted: the caller asks
+    again later, and counts finished meanwhile are remembered (never shown once the index
+    changed). Stores written in the last :data:`QUIET_SECONDS` are counted first.
 
     Symbolic links are never followed; hidden folders other than ``.persist`` and tool
     folders (``node_modules``, ``.git``, ...) are skipped, so the scan stays inside
@@ -127,6 +133,7 @@ def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
     >>> find_stores(Path("/nonexistent"))
     ([], False)
     """
+    started = time.monotonic()
     found: list[dict[str, Any]] = []
     # (directory, depth, owning store index or -1, inside one of the store's own value folders)
     stack: list[tuple[str, int, int, bool]] = [(str(root), 0, -1, False)]
@@ -178,15 +185,14 @@ def find_stores(root: Path) -> tuple[list[StoreSummary], bool]:
             elif depth < MAX_DEPTH:
                 # A plain folder: part of its store (if any); may hold nested stores.
                 stack.append((entry.path, depth + 1, owner, False))
-    # Reading an index waits on SQLite and the disk (the GIL is released): a few threads
-    # overlap that work when many stores changed since the last scan.
     changed = [item for item in found if item["scan"] is None]
-    if len(changed) > 1:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda item: _rescan(item, now), changed))
-    else:
-        for item in changed:
-            _rescan(item, now)
+    jobs = [(item, _COUNTER.request(item["dir"], item["key"], now)) for item in changed]
+    until = None if budget is None else started + budget
+    for item, job in jobs:
+        if job is not None and not job.wait(until):
+            item["entries"] = None  # still counting: shown as such, never a guess
+            continue
+        _rescan(item, now, job)
     summaries = [_summarize(root, item) for item in found]
     summaries.sort(key=lambda store: store.path)
     return summaries, truncated
@@ -257,19 +263,18 @@ def _new_item(entry: os.DirEntry[str], now: float) -> dict[str, Any]:
     }
 
 
-def _rescan(item: dict[str, Any], now: float) -> None:
-    """Count ``item``'s entries from its index; remember the scan if the store is quiet."""
-    store = Path(item["dir"])
-    if not os.path.lexists(store / INDEX_FILE):
+def _rescan(item: dict[str, Any], now: float, job: _Count | None) -> None:
+    """Take ``item``'s entry count from ``job``; remember the scan if the store is quiet.
+
+    ``job`` is None when the store has no index (a bare ``.persist`` folder).
+    """
+    if job is None:
         return
-    try:
-        item["entries"], next_expiry = _count(store, deadline=LIST_DEADLINE)
-    except StoreError as exc:
-        item["error"] = str(exc)  # never remembered: a slow read may pass next time
+    if job.error is not None:
+        item["error"] = job.error  # never remembered: a slow read may pass next time
         return
-    # mtimes are in ns in the key; the newest of the index files and the blob folder.
-    newest = max(item["key"][0::2]) / 1e9 if item["key"] else now
-    if now - newest < QUIET_SECONDS or _scan_key(item["dir"]) != item["key"]:
+    item["entries"], next_expiry = job.entries, job.next_expiry
+    if not _quiet(item["key"], now) or _scan_key(item["dir"]) != item["key"]:
         return
     scan = _StoreScan(
         item["key"],
@@ -282,6 +287,123 @@ def _rescan(item: dict[str, Any], now: float) -> None:
         if len(_SCANS) >= _MAX_SCANS:
             _SCANS.clear()  # rare (a root with more stores than this): start again
         _SCANS[item["dir"]] = scan
+
+
+def _quiet(key: tuple[int, ...], now: float) -> bool:
+    """No index file nor the blob folder changed in the last :data:`QUIET_SECONDS`.
+
+    mtimes are in ns in the key; a file's mtime has a coarse tick (a few ms, 1 s on some
+    file systems): a write in the same tick as a read could leave the key unchanged, so
+    only counts of stores still for longer than any tick are remembered.
+    """
+    newest = max(key[0::2]) / 1e9 if key else now
+    return now - newest >= QUIET_SECONDS
+
+
+@dataclass
+class _Count:
+    """One count of a store's entries, read by a :class:`_Counter` thread."""
+
+    store: str
+    key: tuple[int, ...]
+    hot: bool
+    done: threading.Event = field(default_factory=threading.Event)
+    entries: int | None = None
+    next_expiry: float | None = None
+    error: str | None = None
+
+    def wait(self, until: float | None) -> bool:
+        """Wait for the count until ``until`` (``time.monotonic()``; None: no limit)."""
+        if until is None:
+            return self.done.wait()
+        return self.done.wait(max(until - time.monotonic(), 0.0))
+
+
+class _Counter:
+    """Counts stores' entries in background threads, remembering quiet stores' counts.
+
+    One SQLite read per store (~1 ms quiet, several under load) makes the first listing of
+    1,000 stores take seconds; counting them here lets a listing answer at once and fill
+    in counts as they come (the panel shows "counting…"). Results are remembered only for
+    quiet stores (:func:`_quiet`) and only under the index key they were read for; a store
+    written since is counted again. Stores written recently ("hot") jump the queue: their
+    counts cannot be remembered, so a listing waits for them. The threads are daemons: a
+    server stopping never waits for a queue of counts.
+    """
+
+    workers = 2  # SQLite reads overlap on the disk; more threads only contend for 2 cores
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._queue: deque[_Count] = deque()
+        self._jobs: dict[str, _Count] = {}
+        self._known: dict[str, _Count] = {}
+        self._threads: list[threading.Thread] = []
+
+    def request(self, store: str, key: tuple[int, ...], now: float) -> _Count | None:
+        """The count of ``store`` for index ``key``: remembered, under way, or queued now.
+
+        None when ``store`` has no index (nothing to count).
+        """
+        if not os.path.lexists(os.path.join(store, INDEX_FILE)):
+            return None
+        with self._lock:
+            known = self._known.get(store)
+            if known is not None:
+                expiry = known.next_expiry
+                if known.key == key and (expiry is None or expiry > now):
+                    return known
+                del self._known[store]
+            job = self._jobs.get(store)
+            if job is not None and job.key == key:
+                return job
+            job = _Count(store, key, hot=not _quiet(key, now))
+            self._jobs[store] = job
+            if job.hot:
+                self._queue.appendleft(job)
+            else:
+                self._queue.append(job)
+            if len(self._threads) < self.workers:
+                thread = threading.Thread(target=self._work, name="persist-ext-count", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._lock.notify()
+            return job
+
+    def forget(self) -> None:
+        """Drop every remembered count (tests; a store's files restored from a backup)."""
+        with self._lock:
+            self._known.clear()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    self._lock.wait()
+                job = self._queue.popleft()
+            try:
+                job.entries, job.next_expiry = _count(Path(job.store), deadline=LIST_DEADLINE)
+            except StoreError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # a thread must never die of one store
+                job.error = f"Cannot count the entries of {job.store}: {exc}."
+            with self._lock:
+                if self._jobs.get(job.store) is job:
+                    del self._jobs[job.store]
+                # Remembered only if quiet and unchanged while it was read (see _quiet).
+                if (
+                    job.error is None
+                    and not job.hot
+                    and _quiet(job.key, time.time())
+                    and _scan_key(job.store) == job.key
+                ):
+                    if len(self._known) >= _MAX_SCANS:
+                        self._known.clear()
+                    self._known[job.store] = job
+                job.done.set()
+
+
+_COUNTER = _Counter()
 
 
 def _mtime(entry: os.DirEntry[str]) -> float:
@@ -298,7 +420,7 @@ def _relative(root: Path, path: str) -> str:
 def _summarize(root: Path, item: dict[str, Any]) -> StoreSummary:
     return StoreSummary(
         _relative(root, item["dir"]),
-        int(item["entries"]),
+        None if item["entries"] is None else int(item["entries"]),
         int(item["own_size"] + item["parts_size"]),
         float(max(item["own_modified"], item["parts_modified"])),
         item["error"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -101,3 +102,49 @@ def test_nested_store_bytes_stay_out_of_the_parent_when_both_are_remembered(
         assert listed[".persist/demo"].size == _disk_bytes(inner_dir)
         assert listed[".persist/demo"].size > 8_000_000
     assert {str(outer_dir), str(inner_dir)} <= set(_stores._SCANS)
+
+
+def test_a_listing_on_a_budget_shows_counting_never_a_stale_count(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Counts not read within the budget are ``None`` ("counting…"), exact once read, and
+    a remembered count is never shown for a store written since (issue #15.3)."""
+    _stores._SCANS.clear()
+    _stores._COUNTER.forget()
+    dirs = [tmp_path / f"s{i}" for i in range(4)]
+    for i, directory in enumerate(dirs):
+        with Store(directory) as store:
+            for j in range(i + 1):
+                store.set(f"k{j}", j)
+    _listed(tmp_path)  # SQLite's side files exist from here on
+    _stores._SCANS.clear()
+    _stores._COUNTER.forget()
+    for directory in dirs:
+        _age(directory)
+    gate = threading.Event()
+    real_count = _stores._count
+
+    def gated(store: Path, **kwargs):
+        gate.wait(30)
+        return real_count(store, **kwargs)
+
+    monkeypatch.setattr(_stores, "_count", gated)
+    try:
+        waiting, _ = find_stores(tmp_path, budget=0.1)
+        assert [s.entries for s in waiting] == [None] * 4
+        assert [s.size for s in waiting] == [_disk_bytes(d) for d in dirs]  # sizes are known
+        gate.set()
+        counted = _listed(tmp_path)  # no budget: waits for every count
+        assert [counted[f"s{i}"].entries for i in range(4)] == [1, 2, 3, 4]
+        gate.clear()
+        remembered, _ = find_stores(tmp_path, budget=0.1)  # nothing read: all remembered
+        assert [s.entries for s in remembered] == [1, 2, 3, 4]
+        with Store(dirs[0]) as store:
+            store.set("new", 1)
+        _age(dirs[0])  # quiet again, but its index is not the one that was counted
+        after, _ = find_stores(tmp_path, budget=0.1)
+        assert [s.entries for s in after] == [None, 2, 3, 4]
+        gate.set()
+        assert _listed(tmp_path)["s0"].entries == 2
+    finally:
+        gate.set()

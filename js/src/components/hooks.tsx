@@ -33,6 +33,25 @@ export function useLoad<T>(load: () => Promise<T>, deps: React.DependencyList): 
 }
 
 /**
+ * The error or "Loading…" line every view shows around `useLoad`; renders nothing once
+ * `load` has data (views render the data themselves, keeping the old data while reloading).
+ */
+export function LoadStatus<T>(props: { load: ILoad<T>; what: string }): JSX.Element | null {
+  const { load, what } = props;
+  if (load.error) {
+    return (
+      <p className="jp-persist-error">
+        Could not load {what}: {load.error}
+      </p>
+    );
+  }
+  if (!load.data) {
+    return <p className="jp-persist-status">Loading…</p>;
+  }
+  return null;
+}
+
+/**
  * Arrow keys move the focus between the container's `[data-nav]` rows; Home/End jump.
  * Rows handle Enter and Delete themselves (see `navRowProps`).
  */
