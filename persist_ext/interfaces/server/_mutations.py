@@ -22,6 +22,7 @@ from ...features._memo._layout import PREFIX as MEMO_PREFIX
 from ...features._tasks._keys import GROUPS_PREFIX
 from ...storage._leases import try_hold
 from ._groups import group_keys
+from ._stores import read_headers
 
 __all__ = ["LeaseHeldError", "clear_calls", "delete_cell", "delete_entry_key", "replay_failed"]
 
@@ -107,15 +108,21 @@ def clear_calls(directory: Path, function: str, call: str | None = None) -> int:
     return len(results)
 
 
-def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -> list[str]:
+def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -> list[str] | None:
     """Mark the failed tasks of ``group`` (or only ``tasks``) for replay; returns the instances.
 
     Refused while a process runs the group. The replayed tasks run the next time the group
-    runs (``group.run()`` in a notebook), each with a fresh try budget.
+    runs (``group.run()`` in a notebook), each with a fresh try budget. Returns None, having
+    written nothing, when the store has no group ``group`` (its task configurations).
     """
     from ...features._tasks import TaskGroup
+    from ...features._tasks._keys import group_keys as task_group_keys
     from ...features._tasks._model import TaskStatus
 
+    configs = task_group_keys(group).configs
+    # Read-only first: an unknown name takes no lease and opens no writer.
+    if not read_headers(directory, [configs]):
+        return None
     with try_hold(directory, group_keys(group)["lease"]) as taken:
         if not taken:
             raise LeaseHeldError(
@@ -123,6 +130,8 @@ def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -
                 "when the run is over (or after stopping it)."
             )
         with _open_store(directory) as store:
+            if configs not in store:  # removed since the look above
+                return None
             handle = TaskGroup(group, store)
             try:
                 current: dict[str, Any] = {}

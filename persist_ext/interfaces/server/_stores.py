@@ -54,6 +54,8 @@ MAX_DIRECTORIES = 20_000
 MAX_DEPTH = 8
 #: SQLite time allowed per store while listing stores (a hostile index shows as an error).
 LIST_DEADLINE = 0.5
+#: Longest a listing on a budget waits for the counts of recently written stores.
+HOT_WAIT = 5.0
 # Folders that never hold a user's stores but can hold many thousands of directories.
 _SKIP = frozenset({"node_modules", "__pycache__", "site-packages", ".git", ".venv", "venv"})
 # Folders inside a store that belong to it (diskcache's value folders are two hex digits).
@@ -120,7 +122,9 @@ def find_stores(root: Path, *, budget: float | None = None) -> tuple[list[StoreS
     this waits for all of them; with it, it returns after ``budget`` seconds (counted from
     the call) with ``entries=None`` for the stores still being counted: the caller asks
     again later, and counts finished meanwhile are remembered (never shown once the index
-    changed). Stores written in the last :data:`QUIET_SECONDS` are counted first.
+    changed). Stores written in the last :data:`QUIET_SECONDS` are counted first and
+    waited for up to :data:`HOT_WAIT` seconds: their counts cannot be remembered, and a
+    store just written is the one a user looks for.
 
     Symbolic links are never followed; hidden folders other than ``.persist`` and tool
     folders (``node_modules``, ``.git``, ...) are skipped, so the scan stays inside
@@ -188,8 +192,9 @@ def find_stores(root: Path, *, budget: float | None = None) -> tuple[list[StoreS
     changed = [item for item in found if item["scan"] is None]
     jobs = [(item, _COUNTER.request(item["dir"], item["key"], now)) for item in changed]
     until = None if budget is None else started + budget
+    until_hot = None if budget is None else started + max(budget, HOT_WAIT)
     for item, job in jobs:
-        if job is not None and not job.wait(until):
+        if job is not None and not job.wait(until_hot if job.hot else until):
             item["entries"] = None  # still counting: shown as such, never a guess
             continue
         _rescan(item, now, job)

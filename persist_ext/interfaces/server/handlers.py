@@ -366,4 +366,8 @@ class ReplayHandler(_BaseHandler):
                 tasks = chosen
         directory = self.store_dir(relative)
         replayed = await self.in_thread(replay_failed, directory, name, tasks)
+        if replayed is None:
+            raise tornado.web.HTTPError(
+                404, f"No task group {name!r} in {relative!r}; list its groups first."
+            )
         self.reply({"path": relative, "name": name, "replayed": replayed})

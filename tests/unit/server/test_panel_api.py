@@ -368,3 +368,25 @@ async def test_the_groups_list_waits_for_news_too(jp_fetch, jp_root_dir: Path) -
         timer.join()
     assert news["version"] != first["version"]
     assert news["groups"][0]["counts"]["todo"] == 1
+
+
+async def test_replay_of_an_unknown_group_is_404_and_writes_nothing(
+    jp_fetch, jp_root_dir: Path
+) -> None:
+    directory = jp_root_dir / ".persist"
+    await asyncio.to_thread(_run_group, directory)
+    with Store(directory) as store:
+        before = sorted(store.keys(""))
+    for name in ("nope", "squares-not", "squ*"):
+        code, message = await _error(
+            jp_fetch,
+            "stores/group/replay",
+            method="POST",
+            body="{}",
+            path=".persist",
+            name=name,
+        )
+        assert code == 404
+        assert f"No task group {name!r}" in message
+    with Store(directory) as store:
+        assert sorted(store.keys("")) == before
