@@ -270,6 +270,8 @@ class PersistMagics(Magics):
         code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
         # Which cells made each variable, before any checkpoint (unstorable ones are rebuilt).
         self._cell_log.note(code, getattr(self.shell, "user_ns", None))
+        if not self.autocheckpoint and not self._checkpoints:
+            return  # no checkpoint session: nothing else wants to hear about the cell
         default = str(default_directory(self.directory or None).absolute())
         if self.autocheckpoint and default not in self._checkpoints:
             try:

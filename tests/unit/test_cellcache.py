@@ -371,3 +371,31 @@ def test_two_kernels_storing_the_same_cell_do_not_corrupt_the_store(shell, tmp_p
         )
         assert result.hit
         assert shell.user_ns["v"] == list(range(1000))
+
+
+def test_a_remembered_entry_cleared_or_expired_is_not_restored(shell, tmp_path: Path) -> None:
+    # Repeated hits serve the manifest read earlier while the store's change token stays;
+    # a removal by this process or another one moves the token, an expiry is remembered.
+    import time
+
+    directory = tmp_path / "store"
+    with Store(directory) as store:
+        cache = CellCache(store)
+        manifests = {}
+        for name in ("mine", "theirs"):
+            manifests[name] = run(cache, shell, f"v_{name} = 1", name=name)[0].manifest
+            assert run(cache, shell, f"v_{name} = 1", name=name)[0].hit
+            assert run(cache, shell, f"v_{name} = 1", name=name)[0].hit
+        store.delete(f"{manifests['mine'].entry_prefix}manifest")
+        assert not run(cache, shell, "v_mine = 1", name="mine")[0].hit
+        with Store(directory) as other:  # another process's connection
+            other.delete(f"{manifests['theirs'].entry_prefix}manifest")
+        assert not run(cache, shell, "v_theirs = 1", name="theirs")[0].hit
+
+        stored_at = time.time()
+        run(cache, shell, "v_exp = 1", name="exp", expire=1.5)
+        for _ in range(2):
+            hit = run(cache, shell, "v_exp = 1", name="exp")[0].hit
+            assert hit or time.time() - stored_at >= 1.5
+        time.sleep(max(0.0, stored_at + 1.6 - time.time()))
+        assert not run(cache, shell, "v_exp = 1", name="exp")[0].hit

@@ -616,3 +616,19 @@ def test_an_array_derived_from_a_frame_stays_a_view_of_it_and_is_stored_once(sto
     assert np.array_equal(fresh["X"], ns["X"])
     fresh["df"].loc[0, "a"] = 99.0  # as in the live namespace, X sees the frame's change
     assert fresh["X"][0, 0] == 99.0
+
+
+def test_a_change_made_through_a_function_redefined_since_is_saved(store) -> None:
+    """Cells are analysed at the next save, as the namespace was when they ran: ``grow()``
+    changed ``data`` through the function's old version, so ``data`` is rehashed."""
+    session = CheckpointSession(notebook("data = [1]\ndef grow():\n    data.append(2)"), store)
+    ns = session.namespace
+    session.checkpoint()
+    for code in ("grow()", "def grow():\n    return None"):
+        exec(code, ns)
+        session.note_cell(code)
+    report = session.checkpoint()
+    assert "data" in report.written
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    assert fresh["data"] == [1, 2]

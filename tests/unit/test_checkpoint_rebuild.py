@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from persist_ext.features._checkpoint._rebuild import CellLog, plan_rebuilds
+from persist_ext.features._checkpoint._rebuild import CellLog, plan_rebuilds, run_rebuilds
 
 
 def _run(ip, cells: list[str]) -> None:
@@ -123,3 +124,60 @@ def test_a_cell_using_the_store_is_not_a_cell_with_effects(ip) -> None:
     )
     report = ip.run_line_magic("persist", "checkpoint")
     assert "rebuilt on restore" in report.skipped["guard"], report.skipped
+
+
+def test_cells_are_analysed_only_when_a_checkpoint_needs_them(ip, monkeypatch) -> None:
+    """Noting a cell parses nothing (the shell's log and the checkpoint session keep its
+    text and what it mentioned): the analysis runs when a checkpoint asks. Counted, not
+    timed."""
+    from persist_ext.features._checkpoint import _rebuild, _tracking
+
+    parsed: list[str] = []
+    real = _tracking.parse_cell
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(_tracking, "parse_cell", counting)
+    monkeypatch.setattr(_rebuild, "parse_cell", counting)
+    _run(
+        ip,
+        [
+            "import threading",
+            "%%persist made\nrows = [1, 2]",  # stored: offered to a checkpoint session
+            "total = sum(rows)",
+            "%%persist made\nrows = [1, 2]",  # a hit: offered again
+            "guard = threading.Lock()",
+            "guard.acquire()",
+            *(f"n{i} = {i}" for i in range(20)),
+        ],
+    )
+    assert parsed == []
+    report = ip.run_line_magic("persist", "checkpoint")
+    assert "rebuilt on restore by re-running 2 cell(s)" in report.skipped["guard"]
+    assert parsed  # the rebuild needed the cells that made guard
+
+
+def test_a_cell_is_analysed_as_the_namespace_was_when_it_ran() -> None:
+    """The analysis runs later, on what the cell mentioned when it ran: a cell that advanced
+    a generator through a function redefined since still counts as changing it (replayed
+    after the old definition, so the rebuilt generator is where the notebook left it)."""
+    log = CellLog()
+    ns: dict[str, Any] = {"__name__": "__main__"}
+    for code in (
+        "gen = (x for x in range(5))",
+        "def step():\n    return next(gen)",
+        "first = step()",
+        "def step():\n    return None",
+    ):
+        exec(code, ns)
+        log.note(code, ns)
+    recipes, refusals = plan_rebuilds(log, ["gen"], ["step", "first"], [])
+    assert refusals == {}
+    assert [seq for seq, _ in recipes["gen"]] == [1, 2, 3]
+    rebuilt = {"step": ns["step"], "first": 0}
+    assert run_rebuilds(rebuilt, recipes, ["gen"]) == (["gen"], {})
+    assert next(rebuilt["gen"]) == 1
+    assert rebuilt["step"] is ns["step"]  # the restored values are kept
+    assert rebuilt["first"] == 0

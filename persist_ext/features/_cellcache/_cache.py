@@ -178,6 +178,8 @@ class CellCache:
         self._last_name: str | None = None
         self._files: FileDigests | None = None
         self._manifests: dict[str, Manifest] = {}
+        # Entry prefix -> (store change token, expiry) when its manifest was last seen stored.
+        self._seen: dict[str, tuple[Any, float | None]] = {}
         self._outputs_memo: dict[str, list[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ naming and key
@@ -313,13 +315,10 @@ class CellCache:
         known = self._manifests.get(entry_prefix)
         if known is not None:
             # Entries are immutable once written, so the one read earlier is still right if
-            # it is still there: a membership test (no decoding) sees one that expired or
-            # was cleared meanwhile, by this session or another process (the panel).
-            try:
-                if f"{entry_prefix}manifest" in self.store:
-                    return known
-            except Exception:
-                pass
+            # it is still there (not expired or cleared meanwhile, by this session or
+            # another process such as the panel).
+            if self._still_stored(entry_prefix):
+                return known
             self._manifests.pop(entry_prefix, None)
             return None
         try:
@@ -332,9 +331,40 @@ class CellCache:
             self._report_corrupt(name, entry_prefix, exc)
             return None
 
+    def _still_stored(self, entry_prefix: str) -> bool:
+        """Whether the manifest remembered for ``entry_prefix`` is still in the store.
+
+        While the store's change token (``Store.change_token``: one query, no row read) has
+        not moved since the entry was last seen, and its expiry (if any) has not come,
+        nothing was removed: no further look. Otherwise the entry's info (the first time:
+        its expiry) or a membership test decides, and the token is remembered.
+        """
+        seen = self._seen.get(entry_prefix)
+        changes = getattr(self.store, "change_token", None)
+        key = f"{entry_prefix}manifest"
+        try:
+            token = changes() if changes is not None else None
+            expires = seen[1] if seen is not None else None
+            unexpired = expires is None or time.time() < expires
+            if seen is not None and token is not None and token == seen[0] and unexpired:
+                return True
+            if seen is None:
+                info = self.store.info(key)
+                present, expires = info is not None, info.expires if info is not None else None
+            else:
+                present = key in self.store
+        except Exception:
+            present = False
+        if not present:
+            self._seen.pop(entry_prefix, None)
+            return False
+        self._seen[entry_prefix] = (token, expires)  # read before the look: a later change moves it
+        return True
+
     def _remember_manifest(self, manifest: Manifest) -> None:
         if len(self._manifests) > 4096:
             self._manifests.clear()
+            self._seen.clear()
         self._manifests[manifest.entry_prefix] = manifest
 
     def _report_corrupt(self, name: str, entry_prefix: str, exc: BaseException) -> None:

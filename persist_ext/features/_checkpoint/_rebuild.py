@@ -43,13 +43,22 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._tracking import READING_METHODS, bound_names, names_in_cell, only_read
+from ._tracking import (
+    READING_METHODS,
+    Mentions,
+    bound_names,
+    mentions,
+    only_read,
+    parse_cell,
+    touched_names,
+)
 
 __all__ = ["CellEffects", "CellLog", "CellRecord", "plan_rebuilds", "run_rebuilds"]
 
 _WRITE_MODES = re.compile(r"[wax+]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_CELLS = 20  # cells per variable remembered; a longer history is not replayed
+_MAX_PENDING = 10_000  # cells noted and not yet analysed (their text, as IPython's In keeps)
 _PROGRAMS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
 _NETWORK = ("socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind")
 _SIGNALS = ("os.kill", "os.killpg")
@@ -152,19 +161,18 @@ class _Watch:
 
 @dataclass
 class CellRecord:
-    """One executed cell: its code, a sequence number and (when watched) its effects."""
+    """One executed cell: its code, a sequence number, (when watched) its effects and (when
+    its namespace was known) what it mentioned of it then."""
 
     seq: int
     code: str
     effects: CellEffects | None = None
+    mentions: Mentions | None = None
     _tree: Any = None
 
-    def tree(self) -> ast.AST | None:
+    def tree(self) -> ast.Module | None:
         if self._tree is None:
-            try:
-                self._tree = ast.parse(self.code)
-            except (SyntaxError, ValueError):
-                self._tree = False
+            self._tree = parse_cell(self.code) or False
         return self._tree or None
 
 
@@ -173,6 +181,11 @@ class CellLog:
 
     Kept by the shell from the first cell on (``%load_ext persist_ext``) and shared with the
     checkpoint sessions, so a value made before the first checkpoint can still be rebuilt.
+
+    Noting a cell costs a scan of its identifiers (:func:`mentions`); it is parsed and
+    analysed only when a checkpoint asks who made an unstorable value (:meth:`cells_of`),
+    so a notebook that never checkpoints one never pays for it. The log then holds the
+    cells noted since, at most ``_MAX_PENDING``.
 
     >>> log = CellLog()
     >>> log.note("gen = (x for x in data)", {"data": [1]})
@@ -183,11 +196,14 @@ class CellLog:
 
     def __init__(self) -> None:
         self.records: dict[int, CellRecord] = {}
-        self.makers: dict[str, list[int]] = {}
+        self._makers: dict[str, list[int]] = {}
         self.lost: dict[str, str] = {}
+        self._pending: list[CellRecord] = []
+        self._dropped = 0  # cells forgotten unanalysed (more than _MAX_PENDING waited)
         self._seq = 0
         self._watch: _Watch | None = None
         self._ignore: tuple[str, ...] = ()
+        self.analysed = 0  # cells parsed and analysed so far (tests count them)
 
     def ignore(self, directory: str | os.PathLike[str]) -> None:
         """Files under ``directory`` (a store) are persist_ext's own, not a cell's effects."""
@@ -214,25 +230,63 @@ class CellLog:
         if not code.strip():
             return
         self._seq += 1
-        record = CellRecord(self._seq, code, effects)
-        bound = bound_names(code)
-        tree = record.tree()
-        if namespace is not None:
-            touched = names_in_cell(code, namespace)
+        seen = mentions(code, namespace) if namespace is not None else None
+        self._pending.append(CellRecord(self._seq, code, effects, seen))
+        if len(self._pending) > _MAX_PENDING:
+            del self._pending[0]
+            self._dropped += 1
+
+    def last_mentions(self, code: str) -> Mentions | None:
+        """The :class:`Mentions` of the cell just noted, if its code is ``code``."""
+        last = self._pending[-1] if self._pending else None
+        return last.mentions if last is not None and last.code == code else None
+
+    @property
+    def makers(self) -> dict[str, list[int]]:
+        """Variable -> the cells that made it (sequence numbers, oldest first)."""
+        self._analyse()
+        return self._makers
+
+    def cells_of(self, name: str) -> list[CellRecord]:
+        """The cells that made ``name``, oldest first (empty when unknown)."""
+        return [self.records[s] for s in self.makers.get(name, ()) if s in self.records]
+
+    def why_unknown(self, name: str) -> str:
+        self._analyse()
+        if name in self.lost:
+            return self.lost[name]
+        if self._dropped:
+            return f"no cell of the last {_MAX_PENDING} made it"
+        return "no cell of this session made it"
+
+    def _analyse(self) -> None:
+        pending, self._pending = self._pending, []
+        for record in pending:
+            self._analyse_one(record)
+
+    def _analyse_one(self, record: CellRecord) -> None:
+        self.analysed += 1
+        code, tree = record.code, record.tree()
+        bound = bound_names(code, tree)
+        seen = record.mentions
+        if seen is not None:
+            # Code this cannot see may have changed any variable: every one with makers
+            # (the others are not followed anyway).
+            touched = touched_names(code, seen, lambda: set(self._makers), tree)
             if tree is not None:
-                touched -= _only_iterated(tree, touched - bound, namespace)
+                touched -= _only_iterated(tree, touched - bound, seen)
         else:
             touched = set(_IDENT.findall(code))
         loads = _loads(tree) if tree is not None else set(touched)
         used = False
         for name in bound | touched:
             if name in bound and _made_afresh(tree, name, loads):
-                self.makers[name] = [record.seq]  # made afresh by this cell
+                self._makers[name] = [record.seq]  # made afresh by this cell
                 self.lost.pop(name, None)
-            elif name in self.makers:
-                self.makers[name].append(record.seq)
-                if len(self.makers[name]) > _MAX_CELLS:
-                    del self.makers[name]
+            elif name in self._makers:
+                self._makers[name].append(record.seq)
+                if len(self._makers[name]) > _MAX_CELLS:
+                    del self._makers[name]
                     self.lost[name] = f"more than {_MAX_CELLS} cells changed it"
                     continue
             else:
@@ -240,33 +294,22 @@ class CellLog:
             used = True
         if used:
             self.records[record.seq] = record
-        if len(self.records) > 4 * _MAX_CELLS + 2 * len(self.makers):
-            keep = {s for seqs in self.makers.values() for s in seqs}
+        if len(self.records) > 4 * _MAX_CELLS + 2 * len(self._makers):
+            keep = {s for seqs in self._makers.values() for s in seqs}
             self.records = {s: r for s, r in self.records.items() if s in keep}
 
-    def cells_of(self, name: str) -> list[CellRecord]:
-        """The cells that made ``name``, oldest first (empty when unknown)."""
-        return [self.records[s] for s in self.makers.get(name, ()) if s in self.records]
 
-    def why_unknown(self, name: str) -> str:
-        return self.lost.get(name, "no cell of this session made it")
-
-
-_PLAIN_CONTAINERS = (list, tuple, dict, set, frozenset, str, bytes, range)
-
-
-def _only_iterated(tree: ast.AST, names: set[str], namespace: Mapping[str, Any]) -> set[str]:
+def _only_iterated(tree: ast.AST, names: set[str], seen: Mentions) -> set[str]:
     """Names among ``names`` the cell only reads or loops over, holding a container whose
     iteration changes nothing (a list, a dict, an array; not an iterator or a generator)."""
+    candidates = names & seen.containers
+    if not candidates:
+        return set()
     parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = set()
-    for name in names:
-        value = namespace.get(name)
-        module = type(value).__module__.split(".")[0]
-        if not isinstance(value, _PLAIN_CONTAINERS) and module not in ("numpy", "pandas"):
-            continue
+    for name in candidates:
         uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name]
-        if uses and all(_iterated(n, parents) or only_read(n, parents, namespace) for n in uses):
+        if uses and all(_iterated(n, parents) or only_read(n, parents, seen.names) for n in uses):
             found.add(name)
     return found
 
@@ -285,7 +328,7 @@ def _made_afresh(tree: ast.AST | None, name: str, loads: set[str]) -> bool:
     for statement in tree.body:
         if name in _loads(statement):
             return False
-        if name in bound_names(ast.unparse(statement)):
+        if name in bound_names("", statement):
             return True
     return False
 
@@ -387,7 +430,7 @@ def cell_refusal(
         for database in record.effects.file_databases():
             if not os.path.exists(database):
                 return f"its cell connected to {database}, which no longer exists"
-    missing = _loads(tree) - have - bound_names(record.code) - local
+    missing = _loads(tree) - have - bound_names(record.code, tree) - local
     if missing:
         return f"its cell reads {', '.join(sorted(missing))}, which the checkpoint lacks"
     return None
@@ -465,7 +508,7 @@ def _plan_refusal(
         for read in sorted(reads - made - modules - unstorable - {name}):
             if any(seq > record.seq for seq in log.makers.get(read, ())):
                 return f"its cell read {read}, which a later cell changed"
-        made |= bound_names(record.code)
+        made |= bound_names(record.code, tree)
         have |= made
     return None
 

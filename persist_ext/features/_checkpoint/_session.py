@@ -23,7 +23,7 @@ from ._load import load_state
 from ._rebuild import CellLog
 from ._report import CheckpointReport, HistoryTable
 from ._save import Live, save_state
-from ._tracking import names_in_cell
+from ._tracking import Mentions, mentions, names_in_cell, touched_names
 
 __all__ = [
     "CheckpointSession",
@@ -72,8 +72,11 @@ class CheckpointSession:
         self.budget = budget or Budget()
         self.live = Live(namespace)
         self._noted: Any = None
-        self._fresh: set[tuple[str, ...]] = set()
         self._adopted = False
+        # Cells noted and not yet analysed: (number, code, what it mentioned then).
+        self._pending: list[tuple[int, str, Mentions]] = []
+        self._count = 0  # cells noted so far
+        self._offered: dict[tuple[str, ...], int] = {}  # offer -> cells noted before it
 
     def on_post_run_cell(self, result: Any) -> None:
         """IPython ``post_run_cell`` hook: note what the cell may have changed (never raises)."""
@@ -92,23 +95,33 @@ class CheckpointSession:
         named are not rehashed); call :meth:`checkpoint` with ``full=True`` to rehash all.
         ``token`` identifies the execution (IPython's result object): a cell reported twice
         (by the session's own shell hook and by the magics) is noted once.
+
+        Noting costs a scan of the cell's identifiers; what it may have changed is worked
+        out from that when a checkpoint, a restore or a link to a ``%%persist`` entry
+        needs it (a session that never saves never parses a cell).
         """
         if token is not None:
             if token is self._noted:
                 return
             self._noted = token
         self.live.tracks_cells = True
-        touched = names_in_cell(code, self.namespace)
-        self.live.touched |= touched
-        # An offered %%persist entry holds the values only while no later cell names them.
-        for names in list(self.live.offers):
-            if names not in self._fresh and touched.intersection(names):
-                del self.live.offers[names]
-        self._fresh.clear()
         if code.strip():
             self.live.cells = [*self.live.cells[-9:], code]
         if not self._adopted:
             self.live.log.note(code, self.namespace)
+        if self._needs_cells():
+            # What it mentioned is taken now (the shell's log just did: shared), the rest
+            # when needed.
+            seen = self.live.log.last_mentions(code) or mentions(code, self.namespace)
+            self._pending.append((self._count, code, seen))
+        self._count += 1
+        if len(self._pending) > _MAX_PENDING:
+            if self._tracked():
+                self._settle()
+            else:  # only offers wait for these cells: give them up (a link only saves bytes)
+                self._pending.clear()
+                self._offered.clear()
+                self.live.offers.clear()
 
     def note_running(self, code: str) -> None:
         """A magic in the cell running now saves: count what that cell may have changed.
@@ -128,7 +141,35 @@ class CheckpointSession:
         """
         offers = offers_from_entry(variables, self.namespace)
         self.live.offers.update(offers)
-        self._fresh.update(offers)
+        for names in offers:
+            self._offered[names] = self._count  # the cell running now may name them
+
+    def _tracked(self) -> bool:
+        """Whether there is a baseline: a value no cell named since it is not rehashed."""
+        return bool(self.live.baseline.known or self.live.baseline.failed)
+
+    def _needs_cells(self) -> bool:
+        """Whether what cells change matters: for the baseline, or for an offer (dropped
+        when a cell names its variables)."""
+        return self._tracked() or bool(self.live.offers)
+
+    def _settle(self) -> None:
+        """Work out what the cells noted since the last look may have changed."""
+        pending, self._pending = self._pending, []
+        tracked = self._tracked()
+        for names in [n for n in self._offered if n not in self.live.offers]:
+            del self._offered[names]  # used (or replaced) by a save
+        for count, code, seen in pending:
+            if not tracked and not any(count > at for at in self._offered.values()):
+                continue  # nothing to learn from this cell
+            touched = touched_names(code, seen, lambda: set(self.namespace))
+            if tracked:
+                self.live.touched |= touched
+            # An offered %%persist entry holds the values only while no later cell names them.
+            for names, at in list(self._offered.items()):
+                if count > at and touched.intersection(names):
+                    self.live.offers.pop(names, None)
+                    del self._offered[names]
 
     def adopt(self, log: CellLog) -> None:
         """Use the shell's :class:`CellLog` (it saw every cell, with its effects, from the
@@ -163,6 +204,7 @@ class CheckpointSession:
         if isinstance(include, str) or isinstance(exclude, str):
             raise CheckpointError("include= and exclude= take lists of names, not one string.")
         text = cell if cell is not None else (self.live.cells[-1] if self.live.cells else "")
+        self._settle()
         report = save_state(
             self.live, self.store, name, include=include, exclude=exclude, cell=text, full=full
         )
@@ -180,6 +222,7 @@ class CheckpointSession:
         listing what exists.
         """
         state = resolve(self.store, self._default_target() if target is None else target)
+        self._settle()
         return load_state(self.live, self.store, state, action="restore", exact=False)
 
     def checkout(self, target: str | int) -> CheckpointReport:
@@ -190,6 +233,7 @@ class CheckpointSession:
         """
         state = resolve(self.store, target)
         before = self._save_pending()
+        self._settle()
         report = load_state(self.live, self.store, state, action="checkout", exact=True)
         if before is not None:
             report.notes.append(f"unsaved changes were saved first as #{before}")
@@ -211,6 +255,7 @@ class CheckpointSession:
                 f"Cannot undo past #{state.id}: its parent #{state.parent} was pruned by the "
                 "history budget (see %persist history)."
             )
+        self._settle()
         report = load_state(self.live, self.store, parent, action="undo", exact=True)
         report.notes.append(f"back from #{state.id}; %persist checkout {state.id} to redo")
         return report
@@ -227,6 +272,7 @@ class CheckpointSession:
     def _save_pending(self) -> int | None:
         if self.live.head is None and not list(self.store.keys(STATE)):
             return None
+        self._settle()
         report = save_state(self.live, self.store, AUTO, cell="(saved before checkout)")
         return report.state if report.action == "save" else None
 
@@ -242,6 +288,7 @@ class CheckpointSession:
 # A session holds its namespace and store (ids must stay meaningful), so the registry keeps
 # the most recently used few; an evicted pair simply starts a new baseline (a full rehash).
 _MAX_SESSIONS = 16
+_MAX_PENDING = 1000  # cells noted before their analysis is done anyway (bounded memory)
 _SESSIONS: OrderedDict[tuple[int, int], CheckpointSession] = OrderedDict()
 
 

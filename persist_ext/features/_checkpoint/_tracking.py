@@ -21,10 +21,20 @@ from __future__ import annotations
 import ast
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["READING_METHODS", "bound_names", "names_in_cell", "only_read"]
+__all__ = [
+    "READING_METHODS",
+    "Mentions",
+    "bound_names",
+    "mentions",
+    "names_in_cell",
+    "only_read",
+    "parse_cell",
+    "touched_names",
+]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -82,8 +92,9 @@ READING_METHODS = _READING_METHODS
 _NEW_VALUE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.FormattedValue, ast.JoinedStr)
 
 
-def only_read(node: ast.Name, parents: dict[int, ast.AST], namespace: Mapping[str, Any]) -> bool:
-    """Whether this use of a variable certainly leaves its value unchanged."""
+def only_read(node: ast.Name, parents: dict[int, ast.AST], variables: Container[str]) -> bool:
+    """Whether this use of a variable certainly leaves its value unchanged (``variables``:
+    the names that were variables, so a builtin such as ``print`` may be shadowed)."""
     if not isinstance(node.ctx, ast.Load):
         return False
     cur: ast.AST = node
@@ -113,7 +124,7 @@ def only_read(node: ast.Name, parents: dict[int, ast.AST], namespace: Mapping[st
             return (
                 isinstance(func, ast.Name)
                 and func.id in _READING_CALLS
-                and func.id not in namespace
+                and func.id not in variables
             )
         return False
 
@@ -151,6 +162,53 @@ def _runs_hidden_code(tree: ast.AST) -> bool:
     return False
 
 
+_PLAIN_CONTAINERS = (list, tuple, dict, set, frozenset, str, bytes, range)
+
+
+def _iterates_harmlessly(value: Any) -> bool:
+    """Whether looping over ``value`` leaves it as it was (a list, a dict, an array; not an
+    iterator or a generator)."""
+    module = type(value).__module__.split(".")[0]
+    return isinstance(value, _PLAIN_CONTAINERS) or module in ("numpy", "pandas")
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """What the analysis of a cell needs from the namespace, taken when the cell ran.
+
+    Taking it costs a scan of the cell's identifiers (no parse), so a cell can be noted
+    cheaply and analysed later (:func:`touched_names`), when a checkpoint needs it, with
+    the same result as at the time: a function redefined since still counts with the
+    globals its old version read.
+
+    ``names``: identifiers of the text that were variables; ``containers``: those holding a
+    value whose iteration changes nothing; ``reach``: for each notebook function or class
+    among them (and, transitively, among the variables those read), the variables its code
+    reads or binds.
+    """
+
+    names: frozenset[str]
+    containers: frozenset[str]
+    reach: Mapping[str, frozenset[str]]
+
+
+def mentions(text: str, namespace: Mapping[str, Any]) -> Mentions:
+    """The :class:`Mentions` of ``text`` in ``namespace`` now."""
+    names = frozenset(n for n in set(_IDENT.findall(text)) if n in namespace)
+    containers = frozenset(n for n in names if _iterates_harmlessly(namespace.get(n)))
+    reach: dict[str, frozenset[str]] = {}
+    pending, visited = list(names), set(names)
+    while pending:
+        name = pending.pop()
+        found = _reached(namespace.get(name), namespace, set())
+        if found:
+            reach[name] = frozenset(found)
+            for extra in found - visited:
+                visited.add(extra)
+                pending.append(extra)
+    return Mentions(names, containers, reach)
+
+
 def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
     """Variables of ``namespace`` a cell may have rebound or changed in place.
 
@@ -173,37 +231,58 @@ def names_in_cell(text: str, namespace: Mapping[str, Any]) -> set[str]:
     >>> sorted(names_in_cell("%time big.sort()", ns))
     ['big']
     """
-    mentioned = {name for name in _IDENT.findall(text) if name in namespace}
-    found = set(mentioned)
+    return touched_names(text, mentions(text, namespace), lambda: set(namespace))
+
+
+def parse_cell(text: str) -> ast.Module | None:
+    """The cell's syntax tree (``None`` when it does not parse)."""
     try:
-        tree = ast.parse(text)
+        return ast.parse(text)
     except (SyntaxError, ValueError):
-        tree = None
-    if tree is not None and _runs_hidden_code(tree):
-        found = set(namespace)  # %run, exec(...): anything may have changed
-    elif tree is not None and mentioned:
+        return None
+
+
+def touched_names(
+    text: str,
+    seen: Mentions,
+    everything: Callable[[], set[str]],
+    tree: ast.AST | bool | None = False,
+) -> set[str]:
+    """:func:`names_in_cell` from the cell's :class:`Mentions` (taken when it ran).
+
+    ``everything`` gives every variable, for a cell that runs code this cannot see;
+    ``tree`` is the cell's parsed text when the caller has it (``None``: it does not parse).
+    """
+    found = set(seen.names)
+    if tree is False:
+        tree = parse_cell(text)
+    if isinstance(tree, ast.AST) and _runs_hidden_code(tree):
+        return everything()  # %run, exec(...): anything may have changed
+    if isinstance(tree, ast.AST) and found:
         parents = {
             id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
         }
-        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in mentioned]
+        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in seen.names]
         # Outside the code (magics, strings, comments): cannot tell, so it counts.
-        found = mentioned - {n.id for n in uses}
-        found |= {n.id for n in uses if not only_read(n, parents, namespace)}
-    pending, seen_code = list(found), set()  # type: ignore[var-annotated]
+        found = set(seen.names) - {n.id for n in uses}
+        found |= {n.id for n in uses if not only_read(n, parents, seen.names)}
+    pending = list(found)
     while pending:
-        name = pending.pop()
-        for extra in _reached(namespace.get(name), namespace, seen_code):
+        for extra in seen.reach.get(pending.pop(), ()):
             if extra not in found:
                 found.add(extra)
                 pending.append(extra)
     return found
 
 
-def bound_names(code: str) -> set[str]:
-    """Names a (transformed) cell binds at top level; empty when it does not parse."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+def bound_names(code: str, tree: ast.AST | bool | None = False) -> set[str]:
+    """Names a (transformed) cell binds at top level; empty when it does not parse.
+
+    ``tree``: the parsed ``code`` when the caller has it (``None``: it does not parse).
+    """
+    if tree is False:
+        tree = parse_cell(code)
+    if not isinstance(tree, ast.AST):
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):
