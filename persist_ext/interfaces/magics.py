@@ -40,7 +40,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import All, Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
@@ -192,6 +192,12 @@ class PersistMagics(Magics):
                 raise TraitError(str(exc)) from exc
         return value
 
+    @observe(All)
+    def _config_changed(self, change: Any) -> None:
+        options = getattr(self, "_cell_options", None)
+        if options is not None:
+            options.clear()
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._stores: dict[str, Any] = {}
@@ -199,6 +205,9 @@ class PersistMagics(Magics):
         self._cell: tuple[str | None, str] = (None, "")
         self._parsed: dict[str, Any] = {}
         self._locations: dict[tuple[Any, ...], str] = {}
+        # CellOptions per (line, notebook cell id): a hit must not rebuild them from the
+        # traitlets every time; any configuration change forgets them (_config_changed).
+        self._cell_options: dict[tuple[str, str | None], CellOptions] = {}
         self._busy = False
         self._checkpoints: dict[str, Any] = {}
         from ..features._checkpoint import CellLog
@@ -386,9 +395,9 @@ class PersistMagics(Magics):
             raise UsageError(f"%persist: {exc}") from exc
         if cell is None:
             return self._line(args)
-        return self._cell_magic(args, cell)
+        return self._cell_magic(args, cell, line)
 
-    def _cell_magic(self, args: Any, cell: str) -> None:
+    def _cell_magic(self, args: Any, cell: str, line: str) -> None:
         if len(args.words) > 1:
             raise UsageError(
                 f"%%persist takes one cell name, got {' '.join(args.words)!r}; "
@@ -396,8 +405,9 @@ class PersistMagics(Magics):
             )
         if args.all:
             raise UsageError("--all only applies to `%persist clear`.")
-        options = self._options(args, cell)
-        cache = self._cache(args)
+        options = self._options(args, cell, line)
+        location = self._location(args)
+        cache = self._cache(args, location)
         self._busy = True
         try:
             result = cache.run(self.shell, cell, options)
@@ -411,7 +421,7 @@ class PersistMagics(Magics):
         finally:
             self._busy = False
         if result.manifest is not None and (result.hit or result.stored):
-            self._offer_to_checkpoints(args, result.manifest.variables)
+            self._offer_to_checkpoints(location, result.manifest.variables)
         quiet = args.quiet or (self.quiet and not args.verbose)
         # One write per notice: print() writes the newline apart, and a stream flushed in
         # between would split the line across two outputs.
@@ -421,13 +431,12 @@ class PersistMagics(Magics):
             lines = [result.notice(), *(f"  - {d.message}" for d in result.reason)]
             sys.stdout.write("\n".join(lines) + "\n")
 
-    def _offer_to_checkpoints(self, args: Any, variables: dict[str, str]) -> None:
+    def _offer_to_checkpoints(self, location: str, variables: dict[str, str]) -> None:
         # Checkpoints link to the values this cell just stored or restored instead of
         # writing them again (features._checkpoint._links); never fails the cell.
         if not variables:
             return
         try:
-            location = self._location(args)
             session = self._checkpoints.get(location)
             shell: Any = self.shell
             if session is None or session.namespace is not shell.user_ns:
@@ -437,7 +446,19 @@ class PersistMagics(Magics):
         except Exception:
             pass
 
-    def _options(self, args: Any, cell: str) -> CellOptions:
+    def _options(self, args: Any, cell: str, line: str) -> CellOptions:
+        cell_id, raw = self._cell
+        # Use the notebook cell id only when it belongs to the cell being run now.
+        use_id = cell_id if cell_id and cell.strip() and cell.strip() in raw else None
+        known = self._cell_options.get((line, use_id))
+        if known is None:
+            known = self._new_options(args, use_id)
+            if len(self._cell_options) > 256:
+                self._cell_options.clear()
+            self._cell_options[(line, use_id)] = known
+        return known
+
+    def _new_options(self, args: Any, use_id: str | None) -> CellOptions:
         expire_text = args.expire if args.expire is not None else self.expire
         try:
             expire = parse_duration(expire_text) if expire_text else None
@@ -449,9 +470,6 @@ class PersistMagics(Magics):
             bad = [v for v in variables if not v.isidentifier()]
             if bad or not variables:
                 raise UsageError(f"--vars takes comma-separated variable names, got {args.vars!r}.")
-        cell_id, raw = self._cell
-        # Use the notebook cell id only when it belongs to the cell being run now.
-        use_id = cell_id if cell_id and cell.strip() and cell.strip() in raw else None
         return CellOptions(
             name=args.words[0] if args.words else None,
             refresh=args.refresh,
@@ -469,8 +487,8 @@ class PersistMagics(Magics):
             store_seconds=float(self.store_timeout) if self.store_timeout > 0 else None,
         )
 
-    def _cache(self, args: Any) -> CellCache:
-        location = self._location(args)
+    def _cache(self, args: Any, location: str | None = None) -> CellCache:
+        location = location or self._location(args)
         try:
             return self.cache_for(location)
         except UsageError:

@@ -165,6 +165,20 @@ def test_cell_options_are_passed_through(ip, tmp_path: Path) -> None:
     assert "restored" not in cell(ip, f"d --deps {dep} --vars w --refresh", body)
 
 
+def test_config_changed_between_runs_applies_to_the_next_run(ip) -> None:
+    # The options of a cell line are remembered between runs; a %config forgets them.
+    cell(ip, "cfg", "c = 1")
+    ip.run_line_magic("config", "PersistMagics.expire = '1h'")
+    cell(ip, "cfg --refresh", "c = 1")
+    assert "expires:" in repr(ip.run_line_magic("persist", "show cfg"))
+    ip.run_line_magic("config", "PersistMagics.expire = ''")
+    cell(ip, "cfg --refresh", "c = 1")
+    assert "expires:" not in repr(ip.run_line_magic("persist", "show cfg"))
+    ip.run_line_magic("config", "PersistMagics.min_time = 3600.0")
+    cell(ip, "cfg --refresh", "c = 1")  # stored as "runs": cheaper to run than to restore
+    assert "restored" not in cell(ip, "cfg", "c = 1")
+
+
 def test_a_failing_cell_marks_the_cell_failed(ip) -> None:
     # The cell's own exception, as in a plain cell (shown once, by the outer cell).
     with pytest.raises(ZeroDivisionError), capture_output():

@@ -19,6 +19,7 @@ manifest is added atomically, the first one wins and the loser deletes its own v
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -56,8 +57,10 @@ RESULT = "<result>"  # the value of the cell's last expression, stored with the 
 INLINE_BYTES = 4096
 
 
+@functools.lru_cache(maxsize=1024)
 def cell_prefix(name: str) -> str:
-    """``cell/<safe name>/``: the prefix of every entry of one cell."""
+    """``cell/<safe name>/``: the prefix of every entry of one cell (remembered: a hit
+    needs it twice)."""
     return f"{PREFIX}{safe_name(name)}/"
 
 
