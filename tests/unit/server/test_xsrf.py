@@ -14,8 +14,10 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
+from _task_funcs import square
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
+from persist_ext.features._tasks import TaskGroup
 from persist_ext.storage._store import Store
 
 from ._seed import store_cell
@@ -72,6 +74,11 @@ def seeded(jp_root_dir: Path) -> Path:
     with Store(jp_root_dir / "s") as store:
         store.set("plain", 1)
     store_cell(jp_root_dir / "s", "load")
+    with Store(jp_root_dir / "s") as store:  # a group "g" with nothing failed (replay: 200)
+        group = TaskGroup("g", store)
+        group.map(square, range(2))
+        group.run().wait()
+        group.close()
     return jp_root_dir / "s"
 
 
