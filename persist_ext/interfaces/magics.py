@@ -279,10 +279,11 @@ class PersistMagics(Magics):
         code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
         # Which cells made each variable, before any checkpoint (unstorable ones are rebuilt).
         self._cell_log.note(code, getattr(self.shell, "user_ns", None))
-        if not self.autocheckpoint and not self._checkpoints:
+        auto = self.autocheckpoint
+        if not auto and not self._checkpoints:
             return  # no checkpoint session: nothing else wants to hear about the cell
-        default = str(default_directory(self.directory or None).absolute())
-        if self.autocheckpoint and default not in self._checkpoints:
+        default = str(default_directory(self.directory or None).absolute()) if auto else None
+        if default is not None and default not in self._checkpoints:
             try:
                 self._checkpoint_session(default)
             except UsageError as exc:
@@ -290,7 +291,7 @@ class PersistMagics(Magics):
                 return
         for location, session in list(self._checkpoints.items()):
             try:
-                if self.autocheckpoint and location == default:
+                if location == default:
                     raw = getattr(info, "raw_cell", None) or code
                     report = session.after_cell(code, result, raw)
                     if report is not None and (report.new_skips or report.pruned or self.verbose):

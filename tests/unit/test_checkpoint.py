@@ -632,3 +632,26 @@ def test_a_change_made_through_a_function_redefined_since_is_saved(store) -> Non
     fresh: dict = {}
     restore_checkpoint(fresh, store)
     assert fresh["data"] == [1, 2]
+
+
+def test_cells_waiting_for_analysis_are_bounded(monkeypatch) -> None:
+    """Past ``_MAX_PENDING`` cells noted unanalysed, a session with a baseline analyses them
+    (what they touched is still rehashed); one without gives up its offers (a link only
+    saves bytes) instead of keeping every cell."""
+    from persist_ext.features._checkpoint import _session
+
+    monkeypatch.setattr(_session, "_MAX_PENDING", 2)
+    session = CheckpointSession(notebook("data = [1]"), MemoryStore())
+    ns = session.namespace
+    session.offer({"data": "cell/x/k/data"})
+    assert list(session.live.offers) == [("data",)]
+    for code in ("a = 1", "b = 2", "c = 3"):
+        exec(code, ns)
+        session.note_cell(code)
+    assert session.live.offers == {}
+    session.checkpoint()
+    ns["data"].append(2)
+    for code in ("data.append(2)", "d = 4", "e = 5"):
+        session.note_cell(code)
+    assert "data" in session.live.touched  # analysed when the third cell was noted
+    assert session.checkpoint().written == ["data"]

@@ -181,3 +181,16 @@ def test_a_cell_is_analysed_as_the_namespace_was_when_it_ran() -> None:
     assert next(rebuilt["gen"]) == 1
     assert rebuilt["step"] is ns["step"]  # the restored values are kept
     assert rebuilt["first"] == 0
+
+
+def test_a_value_made_before_the_cells_kept_unanalysed_is_named(monkeypatch) -> None:
+    from persist_ext.features._checkpoint import _rebuild
+
+    monkeypatch.setattr(_rebuild, "_MAX_PENDING", 3)
+    log = CellLog()
+    ns: dict[str, Any] = {}
+    for code in ("gen = (x for x in range(3))", "a = 1", "b = 2", "c = 3"):
+        exec(code, ns)
+        log.note(code, ns)
+    _, refusals = plan_rebuilds(log, ["gen"], ["a", "b", "c"], [])
+    assert refusals == {"gen": "no cell of the last 3 made it"}
