@@ -64,6 +64,11 @@ export interface ICellVariable {
   name: string;
   type: string;
   size: number | null;
+  /**
+   * The variable's own stored summary (shape, dtype, min/max, a frame's head, repr...),
+   * also when it was stored packed with others; null for cells stored before it was kept.
+   */
+  summary?: IEntrySummary['summary'] | null;
 }
 
 /** One stored variant (one key: code + inputs) of a cached cell. */

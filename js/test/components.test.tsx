@@ -101,6 +101,25 @@ describe('Panel', () => {
     expect(host.confirmed).toEqual(['Clear cell']);
   });
 
+  it("shows each variable's stored summary, packed or not, and a frame's head on click", async () => {
+    const { view } = setup({ store: 's', tab: 'cells' });
+    await screen.findByText('load');
+    fireEvent.click(screen.getByText('load'));
+    const grid = view.container.querySelector('tr[data-variable="grid"]');
+    expect(grid?.textContent).toContain('shape (2, 3) · dtype int32 · min 0 · max 5');
+    const old = view.container.querySelector('tr[data-variable="old"]');
+    expect(old?.classList.contains('jp-mod-previewable')).toBe(false);
+    const frame = view.container.querySelector('tr[data-variable="frame"]') as HTMLElement;
+    expect(frame.textContent).toContain('shape (2, 1)');
+    fireEvent.click(frame);
+    const table = view.container.querySelector('.jp-persist-variable-preview table');
+    expect(table?.textContent).toContain('x');
+    expect(Array.from(table?.querySelectorAll('td') ?? []).map(td => td.textContent)).toEqual([
+      '3',
+      '4'
+    ]);
+  });
+
   it('follows groups with one long poll and no requests while nothing changes', async () => {
     const { api, view } = setup({ store: 's', tab: 'groups' });
     await screen.findByText('g');

@@ -130,7 +130,26 @@ export class FakeAPI implements IPersistAPI {
       created: 0,
       duration: 2.5,
       size: 100,
-      variables: [{ name: 'frame', type: 'pandas.DataFrame', size: 100 }],
+      variables: [
+        {
+          name: 'frame',
+          type: 'pandas.DataFrame',
+          size: 100,
+          summary: {
+            type: 'pandas.DataFrame',
+            shape: [2, 1],
+            columns: ['x'],
+            head: { columns: ['x'], index: [0, 1], data: [[3], [4]] }
+          }
+        },
+        {
+          name: 'grid',
+          type: 'numpy.ndarray',
+          size: 0,
+          summary: { type: 'numpy.ndarray', shape: [2, 3], dtype: 'int32', min: 0, max: 5 }
+        },
+        { name: 'old', type: 'int', size: 8, summary: null }
+      ],
       outputs: 1,
       inputs: ['var:alpha'],
       code: 'frame = load()',

@@ -2,7 +2,8 @@ import * as React from 'react';
 
 import { formatAge, formatBytes, formatDuration } from '../format';
 import { PanelModel } from '../model';
-import { ICell, ICellsReply, ICellVariant } from '../request';
+import { ICell, ICellsReply, ICellVariable, ICellVariant } from '../request';
+import { Preview, summaryFacts } from './Preview';
 import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
 
 /** The cached cells of a store, by name, with their notebook, cell and variants. */
@@ -115,11 +116,7 @@ function Variant(props: { variant: ICellVariant; onClear: () => void }): JSX.Ele
       <table className="jp-persist-table jp-persist-variables">
         <tbody>
           {variant.variables.map(v => (
-            <tr key={v.name}>
-              <td className="jp-persist-mono">{v.name}</td>
-              <td>{v.type}</td>
-              <td>{formatBytes(v.size)}</td>
-            </tr>
+            <VariableRow key={v.name} variable={v} />
           ))}
         </tbody>
       </table>
@@ -131,5 +128,40 @@ function Variant(props: { variant: ICellVariant; onClear: () => void }): JSX.Ele
       )}
       {variant.code && <pre className="jp-persist-code">{variant.code}</pre>}
     </div>
+  );
+}
+
+/**
+ * One stored variable: name, type, size and its summary's facts (shape, dtype, range);
+ * click it for the whole preview (a frame's head, a thumbnail, the repr). Built from the
+ * stored summary only, never from the value.
+ */
+function VariableRow(props: { variable: ICellVariable }): JSX.Element {
+  const { variable } = props;
+  const [open, setOpen] = React.useState(false);
+  const summary = variable.summary ?? null;
+  const facts = summary ? summaryFacts(summary).join(' · ') : '';
+  return (
+    <>
+      <tr
+        data-variable={variable.name}
+        className={summary ? 'jp-persist-variable jp-mod-previewable' : 'jp-persist-variable'}
+        title={summary ? 'Show the stored preview' : undefined}
+        aria-expanded={summary ? open : undefined}
+        onClick={summary ? () => setOpen(!open) : undefined}
+      >
+        <td className="jp-persist-mono">{variable.name}</td>
+        <td>{variable.type}</td>
+        <td>{formatBytes(variable.size)}</td>
+        <td className="jp-persist-variable-facts">{facts}</td>
+      </tr>
+      {open && summary && (
+        <tr className="jp-persist-variable-preview">
+          <td colSpan={4}>
+            <Preview summary={summary} />
+          </td>
+        </tr>
+      )}
+    </>
   );
 }

@@ -150,7 +150,7 @@ function EntryRow(props: {
       <div className="jp-persist-facts">
         {entry.type} · {formatBytes(entry.size)} · {formatAge(entry.created)}
       </div>
-      {props.expanded && <Preview entry={entry} />}
+      {props.expanded && <Preview summary={entry.summary} />}
     </li>
   );
 }

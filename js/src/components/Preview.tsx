@@ -21,13 +21,8 @@ function isFrameHead(value: unknown): value is IFrameHead {
 const cellText = (value: unknown) =>
   typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
 
-/**
- * A value's preview, built only from the JSON summary stored with it: a frame's head as a
- * table, an array's shape, dtype and range, an image thumbnail when the writer stored one,
- * else the short repr. Nothing is decoded.
- */
-export function Preview(props: { entry: IEntrySummary }): JSX.Element {
-  const summary = props.entry.summary;
+/** Short facts of a stored summary: shape, dtype, range, length, NaNs, sampled range. */
+export function summaryFacts(summary: IEntrySummary['summary']): string[] {
   const facts: string[] = [];
   if (Array.isArray(summary.shape)) {
     facts.push(`shape (${(summary.shape as number[]).join(', ')})`);
@@ -47,6 +42,17 @@ export function Preview(props: { entry: IEntrySummary }): JSX.Element {
   if (typeof summary.stats === 'string' && summary.stats !== 'exact') {
     facts.push(`range ${summary.stats}`);
   }
+  return facts;
+}
+
+/**
+ * A value's preview, built only from the JSON summary stored with it: a frame's head as a
+ * table, an array's shape, dtype and range, an image thumbnail when the writer stored one,
+ * else the short repr. Nothing is decoded.
+ */
+export function Preview(props: { summary: IEntrySummary['summary'] }): JSX.Element {
+  const summary = props.summary;
+  const facts = summaryFacts(summary);
   const head = summary.head;
   const thumbnail = summary.thumbnail;
   return (

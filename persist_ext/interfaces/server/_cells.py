@@ -1,8 +1,9 @@
 """Cached cells as the server sees them: one row per cell name, its stored variants inside.
 
 Read from the JSON kept beside each manifest (``Manifest.meta()``: name, notebook, cell
-id, code, variables with types and sizes, outputs, run time, inputs) and from the hit
-counters' headers; no manifest, variable or output is decoded. The key layout is the cell
+id, code, variables with types and sizes, outputs, run time, inputs, its run), from the
+headers of that run's variable groups (each variable's summary) and from the hit counters'
+headers; no manifest, variable or output is decoded. The key layout is the cell
 cache's (``features/_cellcache/_entry.py``); parsed here in :func:`_split_key` only.
 """
 
@@ -24,6 +25,32 @@ def _split_key(key: str) -> tuple[str, str, str] | None:
     if len(parts) != 3 or parts[2] not in ("manifest", "hits"):
         return None
     return parts[0], parts[1], parts[2]
+
+
+def _group_entry(key: str) -> tuple[str, str, str] | None:
+    """``cell/<name>/<key>/<run>/g<i>`` -> (name, key, run) for a run's variable groups."""
+    parts = key[len(PREFIX) :].split("/")
+    if len(parts) != 4 or not parts[3].startswith("g") or not parts[3][1:].isdigit():
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def _summaries(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Variable -> summary of one group entry: its members' (a packed group, written by
+    ``features/_covars.save_groups``) or, for a value stored alone, the entry's own."""
+    meta = entry.get("meta") or {}
+    names = meta.get("variables")
+    if not isinstance(names, list):
+        return {}
+    members = meta.get("members")
+    if meta.get("group"):
+        if not isinstance(members, dict):
+            return {}
+        return {str(n): s for n, s in members.items() if isinstance(s, dict) and n in names}
+    summary = entry.get("summary")
+    if len(names) == 1 and isinstance(summary, dict):
+        return {str(names[0]): summary}
+    return {}
 
 
 def _hits(entry: dict[str, Any]) -> int:
@@ -53,9 +80,14 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
     """
     variants: dict[tuple[str, str], dict[str, Any]] = {}
     hits: dict[tuple[str, str], int] = {}
+    runs: dict[tuple[str, str], str] = {}
+    described: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
     for entry in read_headers(store, prefix=PREFIX):
         parsed = _split_key(entry["key"])
         if parsed is None:
+            group = _group_entry(entry["key"])
+            if group is not None:
+                described.setdefault(group, {}).update(_summaries(entry))
             continue
         safe, digest, leaf = parsed
         if leaf == "hits":
@@ -67,6 +99,7 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
         types: dict[str, Any] = meta["types"] if isinstance(meta.get("types"), dict) else {}
         sizes: dict[str, Any] = meta["sizes"] if isinstance(meta.get("sizes"), dict) else {}
         names: list[Any] = meta["variables"] if isinstance(meta.get("variables"), list) else []
+        runs[(safe, digest)] = str(meta.get("run") or "")
         variants[(safe, digest)] = {
             "name": str(meta.get("name", safe)),
             "variant": digest,
@@ -89,6 +122,11 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
     cells: dict[str, dict[str, Any]] = {}
     for (safe, digest), variant in variants.items():
         variant["hits"] = hits.get((safe, digest), 0)
+        # Each variable's summary (shape, dtype, range, a frame's head...) from the headers
+        # of the run the manifest names; null for manifests written before it was recorded.
+        summaries = described.get((safe, digest, runs[(safe, digest)]), {})
+        for variable in variant["variables"]:
+            variable["summary"] = summaries.get(variable["name"])
         cell = cells.setdefault(
             safe, {"name": variant["name"], "key": safe, "variants": [], "hits": 0}
         )

@@ -93,3 +93,23 @@ def test_the_callback_records_say_which_process_fired_it(tmp_path: Path) -> None
     assert owner.meta["pid"] == os.getpid() == done.meta["pid"]
     assert owner.meta["host"] == socket.gethostname() == done.meta["host"]
     assert owner.meta["at"] <= done.created
+
+
+def test_the_cells_listing_describes_each_variable_packed_or_alone(tmp_path: Path) -> None:
+    from persist_ext.interfaces.server._cells import list_cells
+
+    from ._seed import store_cell
+
+    grid = np.arange(6, dtype=np.int32).reshape(2, 3)
+    values = {"grid": grid, "view": grid[1], "alone": np.linspace(0, 1, 5), "n": 7}
+    store_cell(tmp_path / "s", "arrays", values=values)
+    (cell,) = list_cells(tmp_path / "s")
+    (variant,) = cell["variants"]
+    summaries = {v["name"]: v["summary"] for v in variant["variables"]}
+    assert summaries["grid"]["shape"] == [2, 3]  # a raw array: the entry's own summary
+    assert (summaries["grid"]["dtype"], summaries["grid"]["max"]) == ("int32", 5)
+    assert summaries["view"]["shape"] == [3]  # a view is pickled in a pack: its member's
+    assert summaries["view"]["min"] == 3
+    assert summaries["alone"]["shape"] == [5]
+    assert summaries["alone"]["max"] == 1.0
+    assert summaries["n"]["repr"] == "7"
