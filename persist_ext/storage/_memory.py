@@ -10,6 +10,8 @@ Thread-safe; not shared between processes.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -21,6 +23,8 @@ from ._entry import check_key, decode_record, encode_entry, is_storable_key
 from ._protocol import MISSING, EntryInfo
 
 __all__ = ["MemoryStore"]
+
+_SERIALS = itertools.count(1)  # tokens of two MemoryStores never compare equal
 
 
 class MemoryStore:
@@ -52,6 +56,11 @@ class MemoryStore:
         self._closed = False
         self._depth = 0
         self._undo: dict[str, tuple[bytes, EntryInfo] | None] | None = None
+        # change_token(): a count of changes, and the earliest expiry of a stored entry (an
+        # entry reaching it is a change too, see _expire_due).
+        self._serial = next(_SERIALS)
+        self._version = 0
+        self._next_expiry = math.inf
 
     # ----------------------------------------------------------------- helpers
     def _check(self) -> None:
@@ -59,16 +68,42 @@ class MemoryStore:
             raise StoreClosedError("This MemoryStore is closed; create a new MemoryStore().")
 
     def _remember(self, key: str) -> None:
-        # Called with the lock held: keep the item a rollback must restore (first write wins).
+        # Called with the lock held before every change: keep the item a rollback must
+        # restore (first write wins), and move the change token.
+        self._version += 1
         if self._undo is not None and key not in self._undo:
             self._undo[key] = self._data.get(key)
+
+    def _put(self, key: str, item: tuple[bytes, EntryInfo]) -> None:
+        self._remember(key)
+        self._data[key] = item
+        expires = item[1].expires
+        if expires is not None and expires < self._next_expiry:
+            self._next_expiry = expires
 
     def _live(self, key: str) -> tuple[bytes, EntryInfo] | None:
         item = self._data.get(key)
         if item is not None and item[1].expires is not None and item[1].expires <= time.time():
+            self._version += 1
             del self._data[key]
             return None
         return item
+
+    def _expire_due(self) -> None:
+        """Drop every entry past its expiry once the earliest expiry has passed (lock held).
+
+        Dropping moves the change token, so an entry reaching its expiry time is a change
+        like a delete, seen by the first ``change_token()`` after it.
+        """
+        now = time.time()
+        if now < self._next_expiry:
+            return
+        self._version += 1
+        for key in [k for k, (_, info) in self._data.items() if info.expires is not None]:
+            self._live(key)
+        self._next_expiry = min(
+            (i.expires for _, i in self._data.values() if i.expires is not None), default=math.inf
+        )
 
     @staticmethod
     def _encode(
@@ -92,8 +127,7 @@ class MemoryStore:
         item = self._encode(key, value, expire, meta, serializer)
         with self._lock:
             self._check()
-            self._remember(key)
-            self._data[key] = item
+            self._put(key, item)
         return item[1]
 
     def add(
@@ -112,8 +146,7 @@ class MemoryStore:
             self._check()
             if self._live(key) is not None:
                 return False
-            self._remember(key)
-            self._data[key] = item
+            self._put(key, item)
             return True
 
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
@@ -134,8 +167,10 @@ class MemoryStore:
         check_key(key)
         with self._lock:
             self._check()
+            if key not in self._data:
+                return False
             self._remember(key)
-            return self._data.pop(key, None) is not None
+            return self._data.pop(key) is not None
 
     def info(self, key: str) -> EntryInfo | None:
         """The entry's :class:`EntryInfo`, or ``None``."""
@@ -198,16 +233,31 @@ class MemoryStore:
                 yield self
             except BaseException:
                 if outer and self._undo is not None:
+                    self._version += 1
                     for key, item in self._undo.items():
                         if item is None:
                             self._data.pop(key, None)
                         else:
                             self._data[key] = item
+                            if item[1].expires is not None:
+                                self._next_expiry = min(self._next_expiry, item[1].expires)
                 raise
             finally:
                 self._depth -= 1
                 if outer:
                     self._undo = None
+
+    def change_token(self) -> tuple[int, int]:
+        """A value that stays equal only while nothing in this store changes.
+
+        It moves with every set, add, delete, incr, clear and rolled-back transaction, and
+        when an entry reaches its expiry time (see :meth:`Store.change_token
+        <persist_ext.Store.change_token>`). Compare tokens of one store only.
+        """
+        with self._lock:
+            self._check()
+            self._expire_due()
+            return self._serial, self._version
 
     def volume(self) -> int:
         """Bytes held by records (headers and payloads)."""
@@ -219,6 +269,7 @@ class MemoryStore:
         """Drop everything; later operations raise :class:`~persist_ext.StoreClosedError`."""
         with self._lock:
             self._closed = True
+            self._version += 1
             self._data = {}
 
     def __contains__(self, key: object) -> bool:

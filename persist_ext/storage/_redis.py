@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -62,6 +63,19 @@ from ._protocol import MISSING, EntryInfo
 __all__ = ["RedisStore"]
 
 _LEGACY_MAGIC = b"PXR1"  # unsigned values of older versions: described, never decoded
+# change_token(): the store's change counter and the server's counts of keys it removed on
+# its own (expired, evicted), read in one atomic step. A counter that is missing (a new
+# store, a flushed or restarted server) starts at a random value, so a token seen before
+# never comes back by counting up from zero again.
+_TOKEN_SCRIPT = """
+local c = redis.call('GET', KEYS[1])
+if not c then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  c = redis.call('GET', KEYS[1])
+end
+local s = redis.call('INFO', 'stats')
+return {c, string.match(s, 'expired_keys:(%d+)') or '', string.match(s, 'evicted_keys:(%d+)') or ''}
+"""
 _HEADER_PROBE = 4096  # bytes fetched by info(): the header almost always fits
 
 
@@ -187,6 +201,10 @@ class RedisStore:
             raise StoreConfigError(f"{url!r} is not a usable Redis URL: {exc}") from exc
         self._local = threading.local()  # per-thread transact() nesting depth and lock
         self._closed = False
+        # The change counter (change_token). Outside "<namespace>:" so no entry key can be
+        # it and keys()/len()/volume() never see it.
+        self._changes = f"{namespace}#changes"
+        self._token_script: Any = None
         try:
             self.eviction_policy = self._check_eviction()
         except BaseException:
@@ -309,6 +327,39 @@ class RedisStore:
                 f"Entry {key!r} has a damaged header; delete it and store it again.", key=key
             ) from exc
 
+    def _count_change(self, pipe: Any) -> Any:
+        """Queue the change counter's increment in ``pipe`` (a MULTI/EXEC transaction).
+
+        Every write and delete runs in one transaction with it, so no client ever sees the
+        change without the new count (or the reverse). A lost ``add`` counts too: the token
+        may move without a change, never stay put across one.
+        """
+        pipe.set(self._changes, secrets.randbits(62), nx=True)
+        return pipe.incr(self._changes)
+
+    def change_token(self) -> tuple[bytes, ...] | None:
+        """A value that stays equal only while nothing in the store changes.
+
+        It moves with every set, add, delete, incr and re-signing made through any
+        ``RedisStore`` of this namespace (a counter incremented in the same transaction as
+        each of them), and with every key the server itself removed, expired or evicted
+        (its ``expired_keys`` and ``evicted_keys`` counts, server-wide: keys of other
+        applications move it too). Redis removes an expired key when something reads it or
+        in its background cycle, so the token moves at the latest when the expired entry is
+        looked up; compare ``EntryInfo.expires`` with the clock for the exact moment (as
+        ``persist_ext.cache`` does). Writes that bypass ``RedisStore`` (``redis-cli``,
+        ``FLUSHDB``) are not counted. One round trip (a Lua script); ``None`` when the
+        server refuses scripts. Compare tokens of one store only.
+        """
+        if self._closed:
+            raise StoreClosedError(f"{self!r} is closed; open a new RedisStore.")
+        try:
+            if self._token_script is None:
+                self._token_script = self._client.register_script(_TOKEN_SCRIPT)
+            return tuple(self._token_script(keys=[self._changes], args=[secrets.randbits(62)]))
+        except self._redis_errors:
+            return None
+
     # -- the protocol -----------------------------------------------------------------------
     def set(
         self,
@@ -328,7 +379,9 @@ class RedisStore:
         rkey = self._key(key)
         data, info = self._frame(key, value, expire, meta, serializer)
         with self._errors(key):
-            self._client.set(rkey, data, px=self._px(expire))
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(rkey, data, px=self._px(expire))
+            self._count_change(pipe).execute()
         return info
 
     def add(
@@ -348,7 +401,9 @@ class RedisStore:
         rkey = self._key(key)
         data, _ = self._frame(key, value, expire, meta, serializer)
         with self._errors(key):
-            return bool(self._client.set(rkey, data, px=self._px(expire), nx=True))
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(rkey, data, px=self._px(expire), nx=True)
+            return bool(self._count_change(pipe).execute()[0])
 
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
         """Return the value of ``key``; ``default`` (or ``KeyError``) on a miss.
@@ -435,7 +490,9 @@ class RedisStore:
                 already += 1
                 continue
             with self._errors(key):
-                self._client.set(rkey, new, keepttl=True, xx=True)
+                pipe = self._client.pipeline(transaction=True)
+                pipe.set(rkey, new, keepttl=True, xx=True)
+                self._count_change(pipe).execute()
             signed += 1
         return signed, already, corrupt, refused
 
@@ -443,7 +500,9 @@ class RedisStore:
         """Remove ``key``; return whether it existed."""
         rkey = self._key(key)
         with self._errors(key):
-            return bool(self._client.delete(rkey))
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(rkey)
+            return bool(self._count_change(pipe).execute()[0])
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Iterate over the keys starting with ``prefix`` (``SCAN``, sorted)."""
@@ -475,7 +534,7 @@ class RedisStore:
                 pipe = self._client.pipeline(transaction=True)
                 pipe.set(rkey, default, nx=True).incrby(rkey, delta)
                 try:
-                    _, value = pipe.execute()
+                    value = self._count_change(pipe).execute()[1]
                     return int(value)
                 except self._response_error as exc:
                     if "not an integer" not in str(exc):
@@ -496,12 +555,12 @@ class RedisStore:
                             raise KeyError(key)
                         pipe.multi()
                         pipe.set(rkey, default + delta)
-                        pipe.execute()
+                        self._count_change(pipe).execute()
                         return default + delta
                     if not data.startswith((MAGIC, _LEGACY_MAGIC)):
                         pipe.multi()
                         pipe.incrby(rkey, delta)
-                        return int(pipe.execute()[0])
+                        return int(self._count_change(pipe).execute()[0])
                     # Checksum and MAC are verified before anything is decoded.
                     current = decode_record(key, data, self._where(key))
                     meta = read_info(key, data).meta or None
@@ -516,7 +575,7 @@ class RedisStore:
                     framed, _ = self._frame(key, current + delta, expire, meta)
                     pipe.multi()
                     pipe.set(rkey, framed, px=self._px(expire))
-                    pipe.execute()
+                    self._count_change(pipe).execute()
                     return current + delta
                 except redis.WatchError:
                     continue  # another writer changed it between WATCH and EXEC: retry

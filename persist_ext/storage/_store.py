@@ -610,27 +610,47 @@ class Store(StoreScan):
         record = self._raw(key)
         return None if record is _ABSENT else self._info_of(key, record)
 
-    def change_token(self) -> tuple[int, int, int] | None:
+    def change_token(self) -> tuple[int, int, int, int] | None:
         """A value that stays equal only while nothing in the store changes.
 
-        Two calls return equal tokens only if no process (this one included) committed a
-        change to the store in between: SQLite's ``PRAGMA data_version`` moves with every
-        commit of another connection, ``total_changes`` with every change made on this
-        thread's own connection. One query of the index, no row read: a cheaper check than
-        ``key in store`` for a caller that keeps a value in memory and must notice when
-        another process deletes or replaces it (``persist_ext.cache``). ``None`` when it
-        cannot be known; compare again, never across stores.
+        Two calls return equal tokens only if, in between, no process (this one included)
+        committed a change to the store — a set, add, delete, incr, a budget's eviction,
+        a re-signing — and no entry reached its expiry time. SQLite's ``PRAGMA
+        data_version`` moves with every commit of another connection, ``total_changes``
+        with every change made on this thread's own connection; the earliest expiry time
+        of the stored entries is read again when either moves, and passing it moves the
+        token too. Usually one index query, no row read: a cheaper check than ``key in
+        store`` for a caller that keeps a value in memory and must notice when another
+        process deletes or replaces it (``persist_ext.cache``). ``None`` when it cannot be
+        known; compare tokens of one store only.
         """
         cache = self._open_cache()
         try:
             con = cache._con  # diskcache's connection of this thread (one per thread)
             local = self._connections
             if getattr(local, "con", None) is not con:
-                local.con, local.serial = con, next(_SERIALS)  # tokens of two connections differ
+                # Tokens of two connections differ; the expiry state starts afresh.
+                local.con, local.serial = con, next(_SERIALS)
+                local.seen, local.deadline, local.passed = None, None, 0
             ((version,),) = con.execute("PRAGMA data_version").fetchall()
-            return local.serial, version, con.total_changes
+            seen = (version, con.total_changes)
+            now = time.time()
+            if seen != local.seen:
+                local.seen, local.deadline = seen, _next_expiry(con, now)
+            elif local.deadline is not None and now >= local.deadline:
+                local.passed += 1  # an entry expired: a change without a commit
+                local.deadline = _next_expiry(con, now)
+            return local.serial, version, con.total_changes, local.passed
         except (sqlite3.Error, ValueError):
             return None
+
+
+def _next_expiry(con: sqlite3.Connection, now: float) -> float | None:
+    """The earliest expiry time after ``now`` of an entry in the index (indexed column)."""
+    ((deadline,),) = con.execute(
+        "SELECT MIN(expire_time) FROM Cache WHERE expire_time > ?", (now,)
+    ).fetchall()
+    return None if deadline is None else float(deadline)
 
 
 def _refuse_links(directory: Path) -> None:

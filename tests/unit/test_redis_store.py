@@ -304,3 +304,60 @@ def test_add_across_processes_exactly_one_wins(store: RedisStore) -> None:
             assert p.exitcode == 0
         assert sorted(results) == [False, True]
         assert store.get(key) in {p.name for p in procs}
+
+
+def test_change_token_moves_when_the_server_evicts(redis_factory) -> None:
+    """A server allowed to evict drops keys without any RedisStore writing: the token sees it."""
+    import redis
+
+    url = redis_factory("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
+    with RedisStore(url, allow_eviction=True, namespace="ev") as store:
+        store.set("kept/0", b"x" * 200_000)
+        before = store.change_token()
+        other = redis.Redis.from_url(url)  # another application filling the server
+        try:
+            for i in range(200):
+                other.set(f"elsewhere:{i}", b"y" * 200_000)
+                if "kept/0" not in store:
+                    break
+        finally:
+            other.close()
+        assert "kept/0" not in store  # evicted by the server, not by a RedisStore
+        assert store.change_token() != before
+
+
+def test_the_change_counter_is_not_an_entry(store: RedisStore) -> None:
+    store.set("a", 1)
+    token = store.change_token()
+    assert token is not None
+    assert list(store.keys()) == ["a"]
+    assert len(store) == 1
+    store.set("#changes", 2)  # no entry key can be the counter
+    assert store.get("#changes") == 2
+    assert store.change_token() != token
+    assert sorted(store.keys()) == ["#changes", "a"]
+
+
+def test_cached_hits_notice_a_result_deleted_through_another_handle(store: RedisStore) -> None:
+    from persist_ext import cache
+
+    runs: list[int] = []
+
+    def note(x: int) -> None:
+        note.runs.append(x)  # type: ignore[attr-defined]
+
+    note.runs = runs  # type: ignore[attr-defined]
+
+    @cache(store=store)
+    def square(x: int) -> list[int]:
+        note(x)
+        return [x * x]
+
+    assert square(3) == [9]
+    assert square(3) == [9]  # kept in memory, checked with the change token
+    assert runs == [3]
+    with RedisStore(store.url, namespace=store.namespace) as other:  # "another process"
+        for key in list(other.keys("memo/")):
+            other.delete(key)
+    assert square(3) == [9]
+    assert runs == [3, 3]

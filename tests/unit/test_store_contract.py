@@ -71,6 +71,7 @@ PROTOCOL = [
     "incr",
     "transact",
     "volume",
+    "change_token",
     "close",
     "__contains__",
     "__len__",
@@ -215,6 +216,119 @@ def test_unstorable_value_changes_nothing(store) -> None:
         store.add("new", Unpicklable())
     assert store.get("k") == "before"
     assert "new" not in store
+
+
+# --- change_token: moves with every change, never with a read ----------------------------
+
+
+def _in_a_transaction(who) -> None:
+    with who.transact():
+        who.set("t", 1)
+
+
+def _clear(who) -> None:  # what f.clear() and %persist clear do
+    who.set("x", 1)
+    for key in list(who.keys()):
+        who.delete(key)
+
+
+CHANGES = [
+    ("set", lambda who: who.set("k", 1)),
+    ("set the same value again", lambda who: who.set("k", 1)),
+    ("add", lambda who: who.add(f"new-{id(who)}", 1)),
+    ("delete", lambda who: who.delete("k")),
+    ("incr of a new counter", lambda who: who.incr("n")),
+    ("incr of a counter", lambda who: who.incr("n", 5)),
+    ("set an int", lambda who: who.set("n", 41, meta={"m": 1})),
+    ("incr of an int stored with set", lambda who: who.incr("n")),
+    ("a transaction", _in_a_transaction),
+    ("clear", _clear),
+]
+
+
+def test_change_token_moves_after_every_kind_of_change(store) -> None:
+    """What ``persist_ext.cache`` relies on to serve results kept in memory: a change of any
+    kind, by this object or another one of the same store, never leaves the token as it was."""
+    same = store  # another handle on the same data, where the kind has one
+    if isinstance(store, Store):
+        same = Store(store.directory)
+    elif isinstance(store, RedisStore):
+        same = RedisStore(store.url, namespace=store.namespace)
+    try:
+        for who in (store, same):
+            for what, change in CHANGES:
+                before = store.change_token()
+                assert before is not None
+                change(who)
+                after = store.change_token()
+                assert after is not None
+                assert after != before, (what, who is store)
+    finally:
+        if same is not store:
+            same.close()
+
+
+def test_change_token_moves_when_an_entry_expires(store) -> None:
+    store.set("keep", 1)
+    store.set("short", 1, expire=0.3)
+    before = store.change_token()
+    deadline = time.monotonic() + 30
+    while "short" in store and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "short" not in store  # whoever sees it gone sees a new token
+    assert store.change_token() != before
+
+
+def test_change_token_moves_when_a_budget_evicts(store) -> None:
+    from persist_ext import Budget, cache
+    from persist_ext.features._budget import enforce_budget
+
+    @cache(store=store)
+    def double(x):
+        return [x] * 100
+
+    for x in range(3):
+        double(x)
+    before = store.change_token()
+    report = enforce_budget(store, Budget(max_count=1))
+    assert len(report.evicted) == 2
+    assert store.change_token() != before
+
+
+@pytest.fixture
+def quiet_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """A store whose server nobody else uses (Redis counts every key it expires, anyone's)."""
+    kind = request.param
+    if kind == "RedisStore":
+        s: Any = RedisStore(request.getfixturevalue("redis_factory")(), namespace="quiet")
+    else:
+        s = open_store(kind, tmp_path, request)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("quiet_store", KINDS, indirect=True)
+def test_change_token_stays_while_nothing_changes(quiet_store) -> None:
+    store = quiet_store
+    store.set("a", {"x": 1})
+    store.set("later", 1, expire=3600)
+    store.incr("n")
+    first = store.change_token()
+    assert first is not None
+    assert store.change_token() == first
+    _ = store.get("a"), store.info("a"), store.get("n"), store.info("missing")
+    _ = "a" in store, "missing" in store, len(store), list(store.keys()), store.volume()
+    _ = list(store.items_info()), store.get("missing", None)
+    with store.transact():
+        pass
+    time.sleep(0.2)
+    assert store.change_token() == first  # reads, an empty transaction and time change nothing
+
+
+def test_change_token_of_a_closed_store_raises(store) -> None:
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.change_token()
 
 
 # --- bad input: a PersistError naming the fix, before anything is touched -------------------
