@@ -51,6 +51,18 @@ _MIN_SECRET = 16  # characters: shorter secrets are guessable
 _override: Path | None = None
 _lock = threading.Lock()
 _cache: tuple[tuple[object, ...], bytes, Any, Any] | None = None
+# The configuration is compared on every MAC check (a changed $PERSIST_EXT_SECRET applies at
+# the next check). ``os.environ.get`` costs ~0.5-1.3 us per name here (key encoding, and a
+# KeyError raised and caught for an unset name): more than the HMAC of a small entry. Every
+# change Python code makes to the environment goes through ``os.environ``, which keeps it in
+# its mapping of encoded names to encoded values; looking the two encoded names up there is
+# the same comparison at dict speed. Used only while ``os.environ`` is that very mapping
+# (CPython and PyPy); anything else falls back to ``os.environ.get``.
+_ENVIRON = os.environ
+_ENV_DATA: Any = getattr(_ENVIRON, "_data", None)
+_ENV_NAMES: tuple[Any, Any] | None = None
+if isinstance(_ENV_DATA, dict) and callable(getattr(_ENVIRON, "encodekey", None)):
+    _ENV_NAMES = (_ENVIRON.encodekey(ENV_SECRET), _ENVIRON.encodekey(ENV_SECRET_FILE))
 
 
 def default_secret_path() -> Path:
@@ -76,8 +88,9 @@ def use_secret_file(path: str | os.PathLike[str] | None) -> None:
     The path is exported as ``$PERSIST_EXT_SECRET_FILE`` so worker processes started
     afterwards use it too. The file is created (mode 0600) if it does not exist.
     """
-    global _override
+    global _override, _cache
     with _lock:
+        _cache = None  # read the file again, even when the path is the same (a rotated secret)
         if path is None:
             _override = None
             os.environ.pop(ENV_SECRET_FILE, None)
@@ -138,15 +151,24 @@ def _key() -> bytes:
     return _state()[1]
 
 
+def _configuration() -> tuple[object, ...]:
+    """Where the secret comes from now: the override and the two variables' (encoded) values."""
+    names = _ENV_NAMES
+    if names is not None and os.environ is _ENVIRON:
+        return (_override, _ENV_DATA.get(names[0]), _ENV_DATA.get(names[1]))
+    return (_override, os.environ.get(ENV_SECRET), os.environ.get(ENV_SECRET_FILE))
+
+
 def _state() -> tuple[tuple[object, ...], bytes, Any, Any]:
     """(configuration, key, inner and outer SHA-256 states of HMAC keyed with it)."""
     global _cache
-    env_secret = os.environ.get(ENV_SECRET)
-    state = (_override, env_secret, os.environ.get(ENV_SECRET_FILE))
+    state = _configuration()
     cached = _cache
     if cached is not None and cached[0] == state:
         return cached
     with _lock:
+        state = _configuration()
+        env_secret = os.environ.get(ENV_SECRET)
         if env_secret and _override is None:
             secret = env_secret.strip().encode()
             if len(secret) < _MIN_SECRET:
@@ -165,8 +187,10 @@ def _state() -> tuple[tuple[object, ...], bytes, Any, Any]:
         block = key.ljust(64, b"\0")
         inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-        _cache = (state, key, inner, outer)
-        return _cache
+        computed = (state, key, inner, outer)
+        if _configuration() == state:  # not changed by another thread meanwhile
+            _cache = computed
+        return computed
 
 
 _JOIN_LIMIT = 1 << 14

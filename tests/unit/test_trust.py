@@ -458,6 +458,50 @@ def test_env_secret_and_use_secret_file(tmp_path: Path, monkeypatch: pytest.Monk
             monkeypatch.setenv(_trust.ENV_SECRET_FILE, previous)
 
 
+def test_a_changed_environment_applies_at_the_next_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No reload: the configuration is compared at every MAC check (docs/security.md)."""
+    with Store(tmp_path / "s") as store:
+        store.set("x", 1)
+        assert store.get("x") == 1  # the key is cached now
+        for _ in range(2):
+            monkeypatch.setenv(_trust.ENV_SECRET, OTHER_SECRET)
+            with pytest.raises(UntrustedEntryError):
+                store.get("x")
+            monkeypatch.delenv(_trust.ENV_SECRET)
+            assert store.get("x") == 1
+        # os.environ replaced by another mapping: still seen (the plain lookup is used).
+        replaced = dict(os.environ)
+        replaced[_trust.ENV_SECRET] = OTHER_SECRET
+        monkeypatch.setattr(os, "environ", replaced)
+        with pytest.raises(UntrustedEntryError):
+            store.get("x")
+        del replaced[_trust.ENV_SECRET]
+        assert store.get("x") == 1
+
+
+def test_use_secret_file_rereads_a_rewritten_file(tmp_path: Path) -> None:
+    team = tmp_path / "team"
+    team.write_text(OTHER_SECRET + "\n")
+    previous = os.environ.get(_trust.ENV_SECRET_FILE)
+    try:
+        persist_ext.use_secret_file(team)
+        with Store(tmp_path / "s") as store:
+            store.set("x", 1)
+            team.write_text("a-rotated-secret-" + "9" * 40 + "\n")
+            persist_ext.use_secret_file(team)  # same path: read again
+            with pytest.raises(UntrustedEntryError):
+                store.get("x")
+            team.write_text(OTHER_SECRET + "\n")
+            persist_ext.use_secret_file(team)
+            assert store.get("x") == 1
+    finally:
+        persist_ext.use_secret_file(None)
+        if previous is not None:
+            os.environ[_trust.ENV_SECRET_FILE] = previous
+
+
 class _OwnBuffer:
     """A user class that hands pickle an out-of-band buffer its owner may decode as code."""
 
