@@ -175,8 +175,23 @@ class ArrowFrameSerializer(Serializer):
         # read-only, and pandas raises on in-place assignment to them). split_blocks gives
         # zero-copy views of the mapping, wanted only when the caller asked for mmap.
         frame = table.to_pandas(split_blocks=True) if zero_copy else table.to_pandas()
+        if not zero_copy:
+            _own_index(frame)
         if head["kind"] == "series":
             series = frame[_SERIES_COLUMN]
             series.name = head["name"]
             return series
         return frame
+
+
+def _own_index(frame: Any) -> None:
+    """Give ``frame`` an index that owns writable memory, as the frame that was stored had.
+
+    Arrow hands numeric and datetime indexes over as read-only views of its buffers, so
+    ``np.asarray(df.index)[0] = ...`` (or any code relying on the flag) would behave
+    differently after a restore than after a run. One copy of the index, not of the data.
+    """
+    import numpy as np
+
+    if not np.asarray(frame.index).flags.writeable:
+        frame.index = frame.index.copy(deep=True)

@@ -146,6 +146,22 @@ def test_frames_via_arrow_round_trip(frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(out, frame)
 
 
+@pytest.mark.parametrize(
+    "index",
+    [pd.date_range("2012-01-01", periods=3), pd.Index([3, 1, 2]), pd.Index([0.5, 1.5, 2.5])],
+    ids=["datetime", "int", "float"],
+)
+def test_arrow_restores_an_index_that_owns_writable_memory(index: pd.Index) -> None:
+    """A run leaves the index's array writable; Arrow's own views are read-only."""
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=index)
+    assert np.asarray(frame.index).flags.writeable
+    for value in (frame, frame["x"]):
+        name, out = round_trip(value)
+        assert name == "arrow"
+        assert np.asarray(out.index).flags.writeable
+        assert out.index.equals(value.index)
+
+
 def test_series_via_arrow_keeps_name_and_index() -> None:
     series = pd.Series([1.0, 2.0], index=["a", "b"], name="s")
     name, out = round_trip(series)
