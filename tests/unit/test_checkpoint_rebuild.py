@@ -194,3 +194,13 @@ def test_a_value_made_before_the_cells_kept_unanalysed_is_named(monkeypatch) -> 
         log.note(code, ns)
     _, refusals = plan_rebuilds(log, ["gen"], ["a", "b", "c"], [])
     assert refusals == {"gen": "no cell of the last 3 made it"}
+
+
+def test_a_cell_running_hidden_code_counts_as_changing_every_variable_made_before() -> None:
+    log = CellLog()
+    ns: dict[str, Any] = {}
+    for code in ("gen = (x for x in range(3))", "exec('first = next(gen)')", "other = 1"):
+        exec(code, ns)
+        log.note(code, ns)
+    _, refusals = plan_rebuilds(log, ["gen"], ["first", "other"], [])
+    assert refusals == {"gen": "its cell calls exec()"}

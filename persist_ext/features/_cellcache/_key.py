@@ -316,7 +316,7 @@ def build_key(
         components.update(files)
     if env:
         components.update(_package_components(modules))
-    blob = json.dumps(components, sort_keys=True).encode()
+    blob = _SORTED_JSON.encode(components).encode()
     return CellKey(
         digest=xxhash.xxh3_128_hexdigest(blob),
         components=components,
@@ -328,6 +328,8 @@ def build_key(
 
 
 _ABSENT = object()
+# json.dumps(..., sort_keys=True) without building an encoder per key (the same text).
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
 
 
 def _existing_files(texts: Iterable[str]) -> list[Path]:

@@ -146,8 +146,10 @@ class _Watch:
         _EVENTS.active[:] = [e for e in _EVENTS.active if e is not self.effects]
         self._files_cm.__exit__(None, None, None)
 
-        # A temporary file or folder made and removed within the cell leaves nothing behind.
         files = self._files
+        if not (files.written or files.removed or files.created_dirs):
+            return self.effects  # most cells touch no file
+        # A temporary file or folder made and removed within the cell leaves nothing behind.
         temporary = (files.written | files.created_dirs) & files.removed
 
         def outside(paths: set[str]) -> list[str]:
