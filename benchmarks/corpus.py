@@ -30,6 +30,7 @@ import argparse
 import ast
 import io
 import json
+import os
 import re
 import shutil
 import statistics
@@ -281,6 +282,8 @@ class Run:
     errors: list[bool] = field(default_factory=list)  # the cell raised
     durations: list[float] = field(default_factory=list)
     restored: int = 0
+    restored_cells: list[bool] = field(default_factory=list)
+    setup: float = 0.0  # the first cell (``%load_ext persist_ext``, or ``pass``): not in seconds
     probe: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # sum of cell execution times
     failure: str = ""  # timeout or dead kernel
@@ -428,14 +431,17 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
     except Exception as exc:  # a timeout or a dead kernel: a hang
         run.failure = f"{type(exc).__name__}: {str(exc)[:200]}"
     run.seconds = 0.0
+    run.setup = _cell_seconds(notebook.cells[0]) if notebook.cells else 0.0
     for cell in notebook.cells[1:-1]:
         parts: list[str] = []
         raised = False
+        restored = False
         for output in _merged_streams(cell.get("outputs", [])):
             kind = output.output_type
             if kind == "stream":
                 if "persist: restored" in output.text:
                     run.restored += 1
+                    restored = True
                 text = _normalize(output.text)
                 if text.strip():
                     parts.append(f"{output.name}:{text}")
@@ -453,13 +459,8 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
                 parts.append(f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''))}")
         run.cells.append(parts)
         run.errors.append(raised)
-        timing = cell.get("metadata", {}).get("execution", {})
-        try:
-            begin = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
-            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
-            run.durations.append((end - begin).total_seconds())
-        except (KeyError, ValueError):
-            run.durations.append(0.0)
+        run.restored_cells.append(restored)
+        run.durations.append(_cell_seconds(cell))
     run.seconds = sum(run.durations) or (time.monotonic() - started)
     if cached and any("Cell magic `%%persist` not found" in " ".join(c) for c in run.cells):
         run.failure = "persist_ext did not load in the kernel (was the checkout being changed?)"
@@ -470,6 +471,17 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
     if not run.probe and not run.failure:
         run.failure = "probe missing: " + repr(notebook.cells[-1].get("outputs", [])[:1])[:300]
     return run
+
+
+def _cell_seconds(cell: Any) -> float:
+    """From the kernel receiving the cell to its reply (nbclient's execution metadata)."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    try:
+        begin = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return 0.0
+    return (end - begin).total_seconds()
 
 
 def _probe_items(probe: dict[str, Any]) -> dict[str, str]:
@@ -556,8 +568,17 @@ def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, 
         result["restored_warm"] = warm.restored
         result["restored_edit"] = cached_edit.restored
         result["seconds"] = {k: round(r.seconds, 3) for k, r in runs.items()}
+        result["setup_seconds"] = {k: round(r.setup, 3) for k, r in runs.items()}
+        # Per cell, for finding where a run loses time: milliseconds, and R for a restore.
+        result["cell_ms"] = {k: [round(d * 1000, 1) for d in r.durations] for k, r in runs.items()}
+        result["restored_cells"] = {
+            k: "".join("R" if x else "." for x in r.restored_cells)
+            for k, r in runs.items()
+            if k in ("warm", "cached_edit")
+        }
     except Exception:
         result["crash"] = traceback.format_exc()[-2000:]
+    result["load"] = round(os.getloadavg()[0], 2)  # the machine's 1-minute load after it
     return result
 
 
@@ -675,8 +696,34 @@ def summary(results: list[dict[str, Any]]) -> str:
     ]
     if speed:
         lines.append(
-            f"warm speedup (plain/warm) median {statistics.median(speed):.2f}x worst {min(speed):.2f}x; "
+            f"warm speedup (plain/warm) median {statistics.median(speed):.2f}x worst {min(speed):.2f}x "
+            f"best {max(speed):.2f}x; "
             f"cold overhead (cold/plain) median {statistics.median(cold):.2f}x worst {max(cold):.2f}x"
+        )
+        total = {k: sum(r["seconds"][k] for r in done) for k in done[0]["seconds"]}
+        lines.append(
+            "whole corpus: "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in total.items())
+            + "; slower warm than plain: "
+            + (
+                ", ".join(
+                    f"{r['notebook'].split('/')[-1]} {r['seconds']['plain'] / r['seconds']['warm']:.2f}x"
+                    for r in done
+                    if r["seconds"]["warm"] > r["seconds"]["plain"]
+                )
+                or "none"
+            )
+        )
+        setup = [r["setup_seconds"]["cold"] for r in done if "setup_seconds" in r]
+        if setup:
+            lines.append(
+                f"%load_ext persist_ext cell (not in the run times): median {statistics.median(setup) * 1000:.0f} ms"
+            )
+    loads = [r["load"] for r in results if "load" in r]
+    if loads:
+        lines.append(
+            f"machine load (1 min, after each notebook): median {statistics.median(loads):.1f}, "
+            f"max {max(loads):.1f} on {os.cpu_count()} cores"
         )
     return "\n".join(lines)
 

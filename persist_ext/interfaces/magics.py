@@ -13,7 +13,8 @@ Load with ``%load_ext persist_ext``. Configure in ``ipython_config.py`` or a ker
     c.PersistMagics.history_count = 200         # checkpoints kept in history (0: no limit)
     c.PersistMagics.history_bytes = ""          # e.g. "20GB": bytes kept in history ("": no limit)
     c.PersistMagics.history_age = ""            # e.g. "30d": drop older checkpoints ("": keep)
-    c.PersistMagics.min_time = 0.0005           # cells faster than this (s) run, not restored
+    c.PersistMagics.min_time = None             # cells faster than this (s) run, not restored
+                                                # (None: those cheaper to run than to restore)
     c.PersistMagics.max_store_size = "4GiB"     # a bigger run is not stored ("": no limit)
     c.PersistMagics.store_timeout = 120.0       # seconds storing one run may take (0: none)
     c.PersistMagics.max_size = ""               # store budget, e.g. "10G" ("": no limit)
@@ -130,9 +131,12 @@ class PersistMagics(Magics):
         use_secret_file(change["new"] or None)
 
     min_time = Float(
-        0.0005,
-        help="Seconds: a cell that ran faster than this is run again rather than restored "
-        "(restoring it would be slower); %persist list shows it as 'runs'.",
+        None,
+        allow_none=True,
+        help="Seconds: a cell that ran faster than this is run again rather than restored; "
+        "%persist list shows it as 'runs'. None (default): cells under 0.5 ms, and those "
+        "that run faster than restoring them or well under what storing them costs (timed "
+        "in the session); 0: store every cell.",
     ).tag(config=True)
 
     max_store_size = Unicode(
@@ -481,7 +485,7 @@ class PersistMagics(Magics):
             ignore=tuple(args.ignore),
             mmap=args.mmap or self.mmap,
             keep=max(int(self.keep), 1),
-            min_time=max(float(self.min_time), 0.0),
+            min_time=None if self.min_time is None else max(float(self.min_time), 0.0),
             cell_id=use_id,
             show_errors=False,
             max_store_bytes=parse_size(self.max_store_size) if self.max_store_size else None,

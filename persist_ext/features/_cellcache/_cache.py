@@ -34,6 +34,7 @@ from .._covars import closed_handle, group_variables, load_groups
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_plain, run_recorded, transformed
+from ._costs import CostModel, rough_size, run_instead
 from ._effects import watch_files
 from ._entry import (
     FILES_KEY,
@@ -65,10 +66,10 @@ __all__ = ["CellCache", "CellOptions", "CellResult"]
 
 # Names IPython maintains itself (_, __, _i, _5, _i5, _ih, _oh, _dh).
 _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
-# A cell that runs faster than this is run rather than restored: reading any entry back
-# (manifest, values, outputs) costs about this much, so restoring could only be slower.
-# (Measured: a trivial cell run nested under the magic costs more than its restore.)
-CHEAP_SECONDS = 0.0005  # the default of CellOptions.min_time
+# A cell that runs faster than this is always run rather than restored: reading any entry
+# back (manifest, values, outputs) costs more, so restoring could only be slower. Above it,
+# with ``min_time=None`` (the default), the session's measured costs decide (``_costs``).
+CHEAP_SECONDS = 0.0005
 DEFAULT_MAX_STORE_BYTES = 4 << 30  # CellOptions.max_store_bytes
 DEFAULT_STORE_SECONDS = 120.0  # CellOptions.store_seconds
 _LIMIT_HINT = (
@@ -99,7 +100,10 @@ class CellOptions:
     mmap: bool = False
     keep: int = 3
     cell_id: str | None = None
-    min_time: float = CHEAP_SECONDS
+    #: A cell that ran faster than this many seconds is run, not restored. ``None``: cells
+    #: under 0.5 ms, and those cheaper to run than to restore or well under the cost of
+    #: storing them (``_costs.run_instead``); ``0.0`` stores every cell.
+    min_time: float | None = None
     show_errors: bool = True  # False: the caller shows the cell's error (re-raises it)
     #: Storing gives up (the cell ran; it is not cached) past this many bytes or seconds
     #: of pickling one run's values (``None``: no limit): a huge or runaway object must
@@ -181,6 +185,9 @@ class CellCache:
         # Entry prefix -> (store change token, expiry) when its manifest was last seen stored.
         self._seen: dict[str, tuple[Any, float | None]] = {}
         self._outputs_memo: dict[str, list[dict[str, Any]]] = {}
+        #: What restores and stores cost in this session (decides run vs restore).
+        self.costs = CostModel()
+        self._restored_once = False
 
     # ------------------------------------------------------------------ naming and key
     @staticmethod
@@ -276,12 +283,14 @@ class CellCache:
                 self._execute(shell, cell, code, name, key, options, reason=[])
                 return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
             if manifest is not None:
+                started = time.perf_counter()
                 stale = stale_checks(shell, manifest.checks, self._file_digests())
                 replace = True  # whatever happens next replaces this entry
                 if not stale:
                     restored = self._restore(shell, code, manifest, options)
                     if isinstance(restored, list):
                         self._remember(name, key, True, "", [])
+                        self._timed_restore(manifest, time.perf_counter() - started, options)
                         return CellResult(name=name, hit=True, manifest=manifest, notes=restored)
                     if restored:
                         stale = [Difference("entry", name, "changed", None, None, restored)]
@@ -296,9 +305,15 @@ class CellCache:
             reason = diff_components(previous.components, key.components, key.reaches)
             headline = "it differs from the stored entry" if reason else "its entry was unusable"
         self._remember(name, key, False, headline, reason, previous.components if previous else {})
-        return self._execute(
+        result = self._execute(
             shell, cell, code, name, key, options, reason=reason, store=True, replace=replace
         )
+        if result.manifest is not None and result.manifest.mode == "run":
+            # `why` says what was decided as well as why the cell ran this time.
+            last = self._last[name]
+            last.headline += f"; from now on it is run, not restored: {result.manifest.run_reason}"
+            result.notes.append(f"runs: {result.manifest.run_reason}")
+        return result
 
     def _remember(
         self,
@@ -360,6 +375,41 @@ class CellCache:
             return False
         self._seen[entry_prefix] = (token, expires)  # read before the look: a later change moves it
         return True
+
+    def _timed_restore(self, manifest: Manifest, seconds: float, options: CellOptions) -> None:
+        """Learn from a hit's cost; an entry slower to restore than to run becomes "runs".
+
+        Only with the automatic policy (``min_time=None``), and only when the restore took
+        clearly longer (twice, and past 2 ms) than the original run: a one-off slow read must
+        not turn a useful entry off. The entry's values are dropped; the cell runs from now
+        on, which is always right, and ``%persist list`` shows why.
+        """
+        first = not self._restored_once
+        self._restored_once = True
+        self.costs.observe_restore(seconds, manifest.size)
+        if first or options.min_time is not None or options.variables is not None:
+            return  # the session's first hit also pays for imports and warm-up
+        if seconds < 2 * manifest.duration or seconds - manifest.duration < 0.002:
+            return
+        demoted = Manifest(
+            name=manifest.name,
+            key=manifest.key,
+            run=new_run_id(),
+            code=manifest.code,
+            components=manifest.components,
+            reaches=manifest.reaches,
+            duration=manifest.duration,
+            options=manifest.options,
+            notebook=manifest.notebook,
+            cell_id=manifest.cell_id,
+            mode="run",
+            run_reason=(
+                f"it runs in {format_duration(manifest.duration)}, faster than restoring it "
+                f"(took {format_duration(seconds)})"
+            ),
+        )
+        self.flush_hits()
+        self._write_run_mode(demoted, options, replace=True)
 
     def _remember_manifest(self, manifest: Manifest) -> None:
         if len(self._manifests) > 4096:
@@ -503,7 +553,8 @@ class CellCache:
             notebook=_notebook_path(shell),
             cell_id=options.cell_id or "",
         )
-        if outcome.duration < options.min_time and options.variables is None:
+        floor = CHEAP_SECONDS if options.min_time is None else options.min_time
+        if outcome.duration < floor and options.variables is None:
             manifest.mode = "run"
             manifest.run_reason = (
                 f"it runs in {format_duration(outcome.duration)}, faster than a restore"
@@ -520,6 +571,15 @@ class CellCache:
         if outcome.tracebacks:
             manifest.mode = "run"
             manifest.run_reason = "showing its output raised an error, which a restore cannot show"
+            result.stored = self._write_run_mode(manifest, options, replace)
+            result.manifest = manifest
+            return result
+        # Decided before the changes are fingerprinted and the effects recorded: for a cheap
+        # cell those cost more than the cell itself, and none of it is needed to run it.
+        cheaper = self._cheaper_to_run(shell, before, code, key, outcome, options, state_before)
+        if cheaper and not (watch.written or watch.created_dirs):
+            manifest.mode = "run"
+            manifest.run_reason = cheaper
             result.stored = self._write_run_mode(manifest, options, replace)
             result.manifest = manifest
             return result
@@ -569,6 +629,47 @@ class CellCache:
         result.stored = self._store(manifest, stored_values, outcome, options, groups, replace)
         result.manifest = manifest
         return result
+
+    def _cheaper_to_run(
+        self,
+        shell: Any,
+        before: dict[str, Any],
+        code: CellCode,
+        key: CellKey,
+        outcome: RunOutcome,
+        options: CellOptions,
+        state_before: dict[str, Any],
+    ) -> str | None:
+        """Why this run is better run again than stored (automatic policy), or ``None``.
+
+        Running is what a plain cell does, so it is always right. Storing is kept for a
+        cell that writes files, and for one that drew random numbers from a global
+        generator it did not seed: run again it would give later cells other values, so
+        they would miss. What would be stored is sized roughly: the names it bound anew
+        and the inputs it may have changed, and its outputs.
+        """
+        if options.min_time is not None or options.variables is not None:
+            return None
+        ns = shell.user_ns
+        kept = {
+            var: value
+            for var, value in ns.items()
+            if not (var in before and before[var] is value) and not _INTERNAL.match(var)
+        }
+        kept.update((var, ns[var]) for var in key.fingerprints if var in ns)
+        if outcome.has_result:
+            kept[RESULT] = outcome.result
+        generators = [f for f in ("random", "numpy.random") if f in state_before]
+        draws = False
+        if generators and _SEEDS.search(code.source) is None:
+            after = capture_all(shell, generators)
+            draws = any(after.get(f) != state_before[f] for f in generators)
+        return run_instead(
+            self.costs,
+            outcome.duration,
+            rough_size(kept, outcome.outputs),
+            draws_unseeded=draws,
+        )
 
     def _groups(
         self,
@@ -683,6 +784,7 @@ class CellCache:
             # The lease makes a delete from another process (the Persist panel) wait or refuse
             # while this cell's values and manifest are being written; the limits bound the
             # pickling of every group (``features._bounded``).
+            started = time.perf_counter()
             with (
                 hold_lease(self.store, cell_prefix(manifest.name)),
                 store_limits(options.max_store_bytes, options.store_seconds, hint=_LIMIT_HINT),
@@ -736,6 +838,7 @@ class CellCache:
                 "--vars (store only the names you need).",
             )
         if stored:
+            self.costs.observe_store(time.perf_counter() - started, manifest.size)
             self._remember_manifest(manifest)
             self._prune(manifest, keep=max(options.keep, 1))
         return stored

@@ -30,7 +30,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunOutcome", "recording", "replay_outputs", "run_plain", "run_recorded", "transformed"]
+__all__ = [
+    "RunOutcome",
+    "recording",
+    "replay_outputs",
+    "run_plain",
+    "run_recorded",
+    "shown_as_recorded",
+    "transformed",
+]
 
 # A widget view refers to a comm model that only exists in the kernel that made it; replayed
 # after a restart it would render as an error, so that MIME type is not recorded.
@@ -215,6 +223,8 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
     def showtraceback(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("running_compiled_code") or kwargs.get("exception_only"):
             if not show:
+                if kwargs.get("running_compiled_code"):
+                    _render_later(shell)
                 return None  # the cell's own error
         elif seen is not None:
             seen["tracebacks"] = True
@@ -233,6 +243,61 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
         _patched(shell, "showindentationerror", silent),
     ):
         yield
+
+
+class _CellTraceback:
+    """An exception's ``_render_traceback_``: its cell's traceback, formatted when it was raised.
+
+    Re-raised from the magic, the exception carries the magic's frames too: IPython would
+    show them (and format every one, twice: shown and stored, which costs more than most
+    failing cells). IPython uses an exception's ``_render_traceback_`` when it has one; this
+    one gives the traceback a plain cell shows, formatted once. It serves only the cell that
+    raised it (same execution count) and is removed when that cell ends, so a later re-raise
+    of the same object is formatted afresh.
+    """
+
+    def __init__(self, shell: Any, value: BaseException, lines: list[str]) -> None:
+        self.shell = shell
+        self.value = value
+        self.lines = lines
+        self.count = shell.execution_count
+
+    def __call__(self) -> list[str]:
+        if self.shell.execution_count == self.count:
+            return list(self.lines)
+        value = self.value
+        return list(
+            self.shell.InteractiveTB.structured_traceback(type(value), value, value.__traceback__)
+        )
+
+    def forget(self, *_args: Any) -> None:
+        """Called once, at the end of the cell (``post_run_cell``): the value is plain again."""
+        try:
+            self.shell.events.unregister("post_run_cell", self.forget)
+        except ValueError:
+            pass
+        if vars(self.value).get("_render_traceback_") is self:
+            del self.value._render_traceback_  # type: ignore[attr-defined]
+
+
+def _render_later(shell: Any) -> None:
+    """Format the cell's error now, as a plain cell shows it (see :class:`_CellTraceback`)."""
+    _etype, value, tb = sys.exc_info()
+    if value is None or tb is None or hasattr(value, "_render_traceback_"):
+        return
+    try:
+        # tb_offset=1: the shell's own run_code frame, as for a plain cell.
+        lines = list(shell.InteractiveTB.structured_traceback(type(value), value, tb, tb_offset=1))
+        value._render_traceback_ = _CellTraceback(shell, value, lines)  # type: ignore[attr-defined]
+    except Exception:  # IPython formats the re-raised error itself
+        return
+
+
+def _forget_rendering_after_the_cell(shell: Any, error: BaseException | None) -> None:
+    render = vars(error).get("_render_traceback_") if error is not None else None
+    if isinstance(render, _CellTraceback):
+        # Registered after the nested run ended: its own post_run_cell has already fired.
+        shell.events.register("post_run_cell", render.forget)
 
 
 @contextmanager
@@ -266,6 +331,7 @@ def _run_cell(shell: Any, source: str) -> Any:
         result = shell.run_cell(source, store_history=False)
     if held and result.success:
         shell.events.trigger("post_execute")
+    _forget_rendering_after_the_cell(shell, result.error_in_exec)
     return result
 
 
@@ -315,7 +381,9 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
 
     The last expression's value, when given as ``result``, goes through the shell's
     display hook as in a plain run: it becomes ``Out[n]`` and ``_`` and is shown as the
-    cell's result. Without it the recorded representations are shown as display data.
+    cell's result (with its recorded representations when they are known to be what
+    formatting it now would give, see :func:`shown_as_recorded`). Without it the
+    recorded representations are shown as display data.
     """
     for event in outputs:
         kind = event.get("kind")
@@ -326,7 +394,7 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
         elif kind == "result" and result is not _NO_RESULT:
             sys.stdout.flush()
             sys.stderr.flush()
-            shell.displayhook(result)
+            _display_result(shell, result, event)
         elif kind in ("display", "result"):
             sys.stdout.flush()
             sys.stderr.flush()
@@ -340,3 +408,113 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
             )
         elif kind == "clear":
             shell.display_pub.clear_output(wait=bool(event.get("wait")))
+
+
+# Result types whose representations depend only on their value, the library and display
+# settings that a hit checks first (pandas options, %precision, formatters): showing the
+# recorded ones is showing what formatting them again would give. Formatting a frame costs
+# more than restoring it (an HTML table: milliseconds), often more than the cell's own work.
+_PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+_SAFE_INFERRED = frozenset(
+    {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float"}
+)
+_INFER_LIMIT = 100_000  # elements of object columns checked; past it the value is formatted
+
+
+def shown_as_recorded(value: Any) -> bool:
+    """Whether ``value``'s recorded representations can stand for formatting it again.
+
+    True for builtin scalars and strings, and for pandas objects whose every column and
+    index level holds numbers, dates, booleans, categories or strings. Anything whose
+    representation could come from code defined in the notebook (instances of its classes,
+    also inside object columns or containers), numpy arrays (print options are not checked)
+    and everything else is formatted again, as in a plain run.
+    """
+    if type(value) in _PLAIN_SCALARS:
+        return True
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return False
+    try:
+        if pandas.get_option("display.float_format") is not None:
+            return False  # a function, perhaps defined in the notebook
+        if type(value) is pandas.DataFrame:
+            if not (_safe_index(pandas, value.index) and _safe_index(pandas, value.columns)):
+                return False
+            return all(
+                _plain_dtype(pandas, dtype) or _safe_1d(pandas, value.iloc[:, i])
+                for i, dtype in enumerate(value.dtypes)
+            )
+        if type(value) is pandas.Series:
+            return _safe_1d(pandas, value) and _safe_index(pandas, value.index)
+        if isinstance(value, pandas.Index):
+            return _safe_index(pandas, value)
+    except Exception:  # an odd object: formatting it again is always right
+        return False
+    return False
+
+
+def _safe_index(pandas: Any, index: Any) -> bool:
+    if not all(type(name) in _PLAIN_SCALARS for name in index.names):
+        return False
+    if type(index) is pandas.MultiIndex:
+        return all(_safe_1d(pandas, level) for level in index.levels)
+    return _safe_1d(pandas, index)
+
+
+def _plain_dtype(pandas: Any, dtype: Any) -> bool:
+    """Numbers, dates, booleans, strings, periods, intervals (no Python objects)."""
+    if isinstance(dtype, pandas.CategoricalDtype):
+        return False  # its categories decide
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(dtype, numpy.dtype):
+        return dtype.kind in "biufcmM"
+    # pandas' own extension types (nullable numbers, strings, periods, intervals, zones).
+    return type(dtype).__module__.split(".")[0] == "pandas" and (
+        getattr(dtype, "kind", "O") in "biufcmMU"
+        or isinstance(
+            dtype,
+            (pandas.StringDtype, pandas.PeriodDtype, pandas.IntervalDtype, pandas.DatetimeTZDtype),
+        )
+    )
+
+
+def _safe_1d(pandas: Any, values: Any) -> bool:
+    dtype = values.dtype
+    if _plain_dtype(pandas, dtype):
+        return True
+    if isinstance(dtype, pandas.CategoricalDtype):
+        return _safe_1d(pandas, dtype.categories)
+    if getattr(dtype, "kind", "") != "O" or len(values) > _INFER_LIMIT:
+        return False
+    return bool(pandas.api.types.infer_dtype(values, skipna=True) in _SAFE_INFERRED)
+
+
+def _display_result(shell: Any, result: Any, event: dict[str, Any]) -> None:
+    """The display hook on ``result`` (``Out[n]``, ``_``), shown as recorded when that is exact."""
+    hook = shell.displayhook
+    data = event.get("data")
+    if not data or not shown_as_recorded(result) or _printed_by_user_code(shell, result):
+        hook(result)
+        return
+    recorded = (dict(data), dict(event.get("metadata") or {}))
+    with _patched(hook, "compute_format_data", lambda _value: recorded):
+        hook(result)
+
+
+def _printed_by_user_code(shell: Any, value: Any) -> bool:
+    """Whether a display formatter has a printer for ``value`` that is not a library's.
+
+    A printer registered by the notebook (``formatter.for_type``) may have been redefined
+    since the run was recorded: then the value is formatted again.
+    """
+    formatter = getattr(shell, "display_formatter", None)
+    for each in dict(getattr(formatter, "formatters", {}) or {}).values():
+        try:
+            printer = each.lookup(value)
+        except Exception:  # KeyError: no printer for this type (the usual case)
+            continue
+        module = getattr(getattr(printer, "__func__", printer), "__module__", None) or ""
+        if not module.startswith(("IPython.", "pandas.", "numpy.", "matplotlib.")):
+            return True
+    return False

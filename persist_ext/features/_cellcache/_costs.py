@@ -1,0 +1,136 @@
+"""Whether a cell is cheaper to run than to restore: what restores and stores cost here.
+
+A ``%%persist`` cell is worth storing only when restoring it later is faster than running
+it again, and when its run is not so cheap that storing it (fingerprints, pickles, four
+signed writes) costs the notebook more than running it every time would. Both costs depend
+on the store (a local folder, Redis across a network), the machine and the size of what is
+kept, so :class:`CostModel` learns them in the session from the restores and stores it
+timed, starting from priors measured on a local store; past that, each byte costs a fixed
+throughput.
+
+:func:`run_instead` applies the rule to one finished run and says why in words that
+``%persist list`` (``runs: ...``) and ``%persist why`` show. A cell that is run rather than
+restored is always right: it does what a plain cell does. What it gives up is only speed,
+and for a cell that draws unseeded random numbers also the hits of the cells after it
+(their inputs change on every run), so such a cell is stored as before.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import deque
+from typing import Any
+
+from ..._format import format_duration
+
+__all__ = ["STORE_SHARE", "CostModel", "rough_size", "run_instead"]
+
+#: Priors for the fixed part of one restore and one store (seconds), before the session has
+#: timed any: a hit on a local store reads one signed record and replays the outputs; a
+#: miss pickles the values and writes values, outputs, manifest and use record.
+RESTORE_PRIOR = 0.002
+STORE_PRIOR = 0.005
+#: Bytes per second past the fixed part (reading and unpickling; pickling, hashing, writing).
+READ_RATE = 1.0e9
+WRITE_RATE = 0.5e9
+#: A cell whose run takes less than this share of what storing it costs is run every time:
+#: storing would cost the notebook more than a few re-runs of the cell.
+STORE_SHARE = 1.0
+_KEPT = 64  # timings remembered per kind (the median of these is the estimate)
+
+
+class CostModel:
+    """Restore and store costs of cell runs, learned from the ones timed in this session.
+
+    Examples
+    --------
+    >>> costs = CostModel()
+    >>> costs.restore_estimate(0) == RESTORE_PRIOR
+    True
+    >>> costs.observe_restore(0.010, 0)
+    >>> round(costs.restore_estimate(10**9), 3)  # fixed part learned, plus 1 GB at 1 GB/s
+    1.01
+    """
+
+    def __init__(self) -> None:
+        self._restore: deque[float] = deque(maxlen=_KEPT)
+        self._store: deque[float] = deque(maxlen=_KEPT)
+
+    def observe_restore(self, seconds: float, nbytes: int) -> None:
+        """A hit of an entry holding ``nbytes`` took ``seconds``."""
+        self._restore.append(max(seconds - nbytes / READ_RATE, 0.0))
+
+    def observe_store(self, seconds: float, nbytes: int) -> None:
+        """Storing a run of ``nbytes`` took ``seconds``."""
+        self._store.append(max(seconds - nbytes / WRITE_RATE, 0.0))
+
+    def restore_estimate(self, nbytes: int) -> float:
+        """Seconds a hit of an entry of ``nbytes`` is expected to take."""
+        fixed = statistics.median(self._restore) if self._restore else RESTORE_PRIOR
+        return fixed + nbytes / READ_RATE
+
+    def store_estimate(self, nbytes: int) -> float:
+        """Seconds storing a run of ``nbytes`` is expected to take."""
+        fixed = statistics.median(self._store) if self._store else STORE_PRIOR
+        return fixed + nbytes / WRITE_RATE
+
+
+def rough_size(values: dict[str, Any], outputs: list[dict[str, Any]]) -> int:
+    """Bytes a run would store, roughly: array buffers, frame columns, output text.
+
+    Cheap (no pickling, no walk of containers): it only has to tell a cell of a few bytes
+    from one of megabytes.
+    """
+    total = 0
+    for value in values.values():
+        total += _value_size(value)
+    for event in outputs:
+        if event.get("kind") == "stream":
+            total += len(event.get("text", ""))
+        for data in (event.get("data") or {}).values():
+            total += len(data) if isinstance(data, (str, bytes)) else 64
+    return total
+
+
+def _value_size(value: Any) -> int:
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    usage = getattr(value, "memory_usage", None)
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series)):
+        try:
+            used = usage(index=True) if callable(usage) else 0
+            return int(used.sum() if hasattr(used, "sum") else used)
+        except Exception:
+            return 0
+    try:
+        return sys.getsizeof(value)
+    except Exception:
+        return 0
+
+
+def run_instead(
+    costs: CostModel, duration: float, nbytes: int, *, draws_unseeded: bool
+) -> str | None:
+    """Why a run of ``duration`` seconds storing ``nbytes`` should be run, not restored.
+
+    ``None``: store it. A cell that drew random numbers from a generator it did not seed
+    is stored whatever its cost (running it again would change what later cells read).
+    """
+    if draws_unseeded:
+        return None
+    restore = costs.restore_estimate(nbytes)
+    if duration < restore:
+        return (
+            f"it runs in {format_duration(duration)}, faster than restoring it "
+            f"(about {format_duration(restore)})"
+        )
+    store = costs.store_estimate(nbytes)
+    if duration < STORE_SHARE * store:
+        return (
+            f"it runs in {format_duration(duration)}, less than storing it costs "
+            f"(about {format_duration(store)})"
+        )
+    return None

@@ -1,0 +1,286 @@
+"""Run or restore (issue #13.6): a cell cheaper to run than to restore or to store is run.
+
+With ``min_time=None`` (the default of ``PersistMagics.min_time``) the cache decides per
+cell from the run's measured time and the session's restore and store costs; it says so in
+``%persist list`` and ``%persist why``. A cell that is run is always right (it does what a
+plain cell does); the properties below are about *which* cells are run and what is said.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.utils.capture import capture_output
+
+from persist_ext.features._cellcache import CellCache, CellOptions
+from persist_ext.features._cellcache._capture import recording, shown_as_recorded
+from persist_ext.features._cellcache._costs import (
+    READ_RATE,
+    RESTORE_PRIOR,
+    STORE_PRIOR,
+    CostModel,
+    rough_size,
+    run_instead,
+)
+from persist_ext.storage._store import Store
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
+    formatter = ip.display_formatter
+    monkeypatch.setattr(formatter, "active_types", list(formatter.formatters))
+    before = set(ip.user_ns)
+    try:
+        yield ip
+    finally:
+        for name in set(ip.user_ns) - before:
+            del ip.user_ns[name]
+
+
+def slow_store(store: Store) -> CellCache:
+    """A cache that has learned restores and stores cost a second here (a slow network).
+
+    Timings of trivial cells vary with the machine's load; a cost far above any of them
+    makes "cheaper to run" certain without depending on it.
+    """
+    cache = CellCache(store)
+    cache.costs.observe_restore(1.0, 0)
+    cache.costs.observe_store(1.0, 0)
+    return cache
+
+
+def run(cache: CellCache, shell, cell: str, **options):
+    options.setdefault("min_time", None)  # the automatic policy under test
+    with capture_output() as captured:
+        result = cache.run(shell, cell, CellOptions(**options))
+    return result, captured
+
+
+# ---------------------------------------------------------------------- the cost model
+def test_estimates_start_from_priors_and_learn_the_session_costs() -> None:
+    costs = CostModel()
+    assert costs.restore_estimate(0) == RESTORE_PRIOR
+    assert costs.store_estimate(0) == STORE_PRIOR
+    for seconds in (0.030, 0.020, 0.040):  # a slow store (a network): learned, median
+        costs.observe_restore(seconds, 0)
+        costs.observe_store(seconds * 2, 0)
+    assert costs.restore_estimate(0) == pytest.approx(0.030)
+    assert costs.store_estimate(0) == pytest.approx(0.060)
+    # Past the fixed part, bytes cost throughput; a big observation is not a big fixed part.
+    costs.observe_restore(0.030 + 10**9 / READ_RATE, 10**9)
+    assert costs.restore_estimate(0) == pytest.approx(0.030)
+    assert costs.restore_estimate(10**9) > costs.restore_estimate(0) + 0.5
+
+
+def test_run_instead_says_why_and_keeps_unseeded_draws_stored() -> None:
+    costs = CostModel()
+    why = run_instead(costs, 0.001, 100, draws_unseeded=False)
+    assert why is not None
+    assert "faster than restoring it" in why
+    why = run_instead(costs, RESTORE_PRIOR * 1.5, 100, draws_unseeded=False)
+    assert why is not None
+    assert "less than storing it costs" in why
+    assert run_instead(costs, 0.001, 100, draws_unseeded=True) is None
+    assert run_instead(costs, 1.0, 100, draws_unseeded=False) is None
+    # A cheap cell that makes a huge value (np.zeros is lazy) is cheaper to run.
+    why = run_instead(costs, 0.01, 4 << 30, draws_unseeded=False)
+    assert why is not None
+
+
+def test_rough_size_counts_buffers_frames_and_outputs() -> None:
+    frame = pd.DataFrame({"a": np.zeros(1000)})
+    size = rough_size({"arr": np.zeros(1000), "df": frame}, [{"kind": "stream", "text": "x" * 500}])
+    assert size >= 8000 + 8000 + 500
+
+
+# ---------------------------------------------------------------------- the policy in a shell
+def test_cheap_cell_is_recorded_as_runs_and_list_and_why_say_so(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    shell.user_ns["log"] = []
+    cache = slow_store(store)
+    first, _ = run(cache, shell, "log.append(1)\nvalue = 6 * 7", name="cheap")
+    assert not first.hit
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    assert "runs:" in " ".join(first.notes)
+    why = str(cache.why(shell, "cheap"))
+    assert "from now on it is run, not restored" in why
+    assert re.search(r"it runs in [\d.]+ ms", why)
+    listing = str(cache.list())
+    assert "runs: it runs in" in listing
+    # A new session (fresh cache on the same store): the cell runs, its effect happens again.
+    shell.user_ns["log"] = []
+    later = slow_store(store)
+    again, _ = run(later, shell, "log.append(1)\nvalue = 6 * 7", name="cheap")
+    assert not again.hit
+    assert shell.user_ns["log"] == [1]
+    assert shell.user_ns["value"] == 42
+    assert "ran because it runs in" in str(later.why(shell, "cheap"))
+
+
+def test_expensive_cell_is_still_stored_and_restored(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    cell = "import time\ntime.sleep(0.05)\nvalue = 7"
+    first, _ = run(CellCache(store), shell, cell, name="slow")
+    assert first.stored
+    assert first.manifest is not None
+    assert first.manifest.mode == "restore"
+    second, _ = run(CellCache(store), shell, cell, name="slow")
+    assert second.hit
+
+
+def test_cheap_cell_drawing_unseeded_numbers_is_stored(shell, tmp_path: Path) -> None:
+    # Run again it would give later cells other numbers (they would all miss): stored.
+    store = Store(tmp_path / "s")
+    shell.run_cell("import numpy as np")
+    cell = "draw = np.random.rand(400_000)"  # well past the 0.5 ms floor
+    first, _ = run(slow_store(store), shell, cell, name="draw")
+    assert first.manifest is not None
+    assert first.manifest.duration > 0.0005
+    assert first.stored
+    assert first.manifest.mode == "restore"
+    assert "state:numpy.random" in first.manifest.checks
+
+
+def test_cheap_seeding_cell_is_run_and_later_draws_match(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    shell.run_cell("import numpy as np")
+    first, _ = run(slow_store(store), shell, "np.random.seed(3)", name="seed")
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    shell.run_cell("np.random.seed(99)")
+    run(slow_store(store), shell, "np.random.seed(3)", name="seed")
+    assert np.random.rand() == np.random.RandomState(3).rand()
+
+
+def test_cheap_cell_writing_a_file_is_stored(shell, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = Store(tmp_path / "s")
+    cell = (
+        "with open('out.txt', 'w') as fh:\n"
+        "    for _ in range(200):\n"
+        "        fh.write('x' * 10_000)\n"
+        "        fh.flush()\n"
+        "written = 1"
+    )
+    first, _ = run(slow_store(store), shell, cell, name="writes")
+    assert first.manifest is not None
+    assert first.manifest.duration > 0.0005
+    assert first.stored
+    assert first.manifest.mode == "restore"
+
+
+def test_min_time_zero_stores_every_cell(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    first, _ = run(slow_store(store), shell, "value = 1", name="forced", min_time=0.0)
+    assert first.stored
+    assert first.manifest is not None
+    assert first.manifest.mode == "restore"
+
+
+def test_entry_slower_to_restore_than_to_run_becomes_runs(shell, tmp_path: Path) -> None:
+    # np.zeros is lazy (microseconds); reading 64 MiB back takes milliseconds.
+    store = Store(tmp_path / "s")
+    shell.run_cell("import numpy as np")
+    cell = "zeros = np.zeros(8 << 20)"
+    first, _ = run(CellCache(store), shell, cell, name="lazy", min_time=0.0)
+    assert first.stored
+    del shell.user_ns["zeros"]
+    later = CellCache(store)
+    hit, _ = run(later, shell, cell, name="lazy")  # the session's first hit only teaches
+    assert hit.hit
+    del shell.user_ns["zeros"]
+    again, _ = run(later, shell, cell, name="lazy")
+    assert again.hit
+    assert later._manifests  # remembered
+    third, _ = run(CellCache(store), shell, cell, name="lazy")
+    assert not third.hit
+    assert "zeros" in shell.user_ns
+    assert shell.user_ns["zeros"].shape == (8 << 20,)
+    listing = str(CellCache(store).list())
+    assert "runs: it runs in" in listing
+    assert "faster than restoring it (took" in listing
+
+
+# ---------------------------------------------------------------------- results shown as recorded
+class _Point:
+    def __repr__(self) -> str:
+        return "Point()"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3.5, True),
+        ("text", True),
+        (pd.DataFrame({"k": list("abc"), "v": [1.0, 2.0, 3.0]}), True),
+        (pd.DataFrame({"v": [1, 2]}).set_index(pd.Index(["x", "y"], name="n")), True),
+        (pd.Series([1, 2], index=pd.period_range("2020", periods=2, freq="M")), True),
+        (pd.Series(["a", "b"], dtype="category"), True),
+        (pd.Series([_Point()]), False),  # its repr is the notebook's code
+        (pd.Series([[1], [2]]), False),
+        (pd.Series([1], index=pd.Index([1], name=_Point())), False),
+        (np.arange(3), False),  # numpy print options are not checked before a hit
+        ((1, 2), False),
+    ],
+)
+def test_results_shown_as_recorded_only_when_exact(value, expected) -> None:
+    assert shown_as_recorded(value) is expected
+
+
+def test_float_format_function_makes_frames_formatted_again() -> None:
+    frame = pd.DataFrame({"v": [1.0]})
+    with pd.option_context("display.float_format", "{:.1f}".format):
+        assert not shown_as_recorded(frame)
+    assert shown_as_recorded(frame)
+
+
+def test_hit_shows_the_frame_as_recorded_and_binds_out_and_underscore(
+    shell, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "s")
+    shell.user_ns["pd"] = pd
+    cell = "frame = pd.DataFrame({'k': list('abc'), 'v': [1.5, 2.5, 3.5]})\nframe.describe()"
+    with recording(shell) as shown_run:
+        first, _ = run(CellCache(store), shell, cell, name="frame", min_time=0.0)
+    assert first.stored
+    for name in ("frame", "_"):
+        shell.user_ns.pop(name, None)
+    with recording(shell) as shown_hit:
+        second, _ = run(CellCache(store), shell, cell, name="frame", min_time=0.0)
+    assert second.hit
+
+    def results(events):
+        return [e["data"] for e in events if e["kind"] == "result"]
+
+    assert results(shown_hit) == results(shown_run)
+    assert "text/html" in results(shown_hit)[0]
+    assert shell.user_ns["_"].equals(shell.user_ns["frame"].describe())
+
+
+def test_failing_cell_traceback_is_the_cells_own(ip) -> None:
+    with capture_output() as out:
+        result = ip.run_cell("%%persist broken\nundefined_name_for_test + 1")
+    assert isinstance(result.error_in_exec, NameError)
+    text = out.stdout + out.stderr
+    assert "NameError" in text
+    assert "undefined_name_for_test" in text
+    assert "persist_ext" not in text
+    assert "run_cell_magic" not in text
+    # The same exception object raised again later is formatted afresh (not the old text).
+    error = result.error_in_exec
+    ip.user_ns["saved_error"] = error
+    with capture_output() as later:
+        again = ip.run_cell("def again():\n    raise saved_error\nagain()")
+    assert again.error_in_exec is error
+    assert "again()" in later.stdout + later.stderr
