@@ -637,3 +637,55 @@ def test_read_only_open_keeps_a_foreign_cache_settings(tmp_path) -> None:
     with diskcache.Cache(str(folder)) as again:
         assert again.eviction_policy == "least-recently-stored"
         assert again.size_limit == 2**30
+
+
+def _vm_flags(address: int) -> list[str]:
+    """The ``VmFlags`` of this process's mapping holding ``address`` (Linux ``smaps``)."""
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            first = line.split(" ", 1)[0]
+            if "-" in first and not first.endswith(":"):
+                low, high = (int(x, 16) for x in first.split("-"))
+                inside = low <= address < high
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+_HUGE_PAGE_CHECK = """
+import sys, tempfile, numpy as np
+from persist_ext import Store
+sys.path.insert(0, sys.argv[1])
+from test_store import _vm_flags
+with Store(tempfile.mkdtemp()) as store:
+    store.set("a", np.ones(1 << 20))
+    array = store.get("a")
+    print("hg" in _vm_flags(array.ctypes.data))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux smaps only")
+@pytest.mark.parametrize(("setting", "expected"), [(None, "True"), ("0", "False")])
+def test_large_reads_get_the_huge_page_advice_numpy_gives(setting, expected) -> None:
+    """A restore gets the pages ``np.load`` would (docs/function-cache.md, "Speed")."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.pop("NUMPY_MADVISE_HUGEPAGE", None)
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting  # numpy's own switch turns it off for both
+    out = subprocess.run(
+        [sys.executable, "-c", _HUGE_PAGE_CHECK, str(Path(__file__).parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == expected
+    if setting is None:
+        probe = np.empty(1 << 20)  # numpy advises the same for its own arrays (past the
+        assert "hg" in _vm_flags(probe.ctypes.data + (1 << 16))  # allocator's first page)
