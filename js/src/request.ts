@@ -169,11 +169,41 @@ export interface ITaskRow {
   error: string;
 }
 
-/** One level of a group's marker tree: its settled nodes. */
+/** Tasks under one marker-tree node, by state. */
+export interface INodeTasks {
+  done: number;
+  failed: number;
+  running: number;
+  todo: number;
+  total: number;
+}
+
+/** One node of a marker-tree level: when it settled (null: not yet) and its tasks. */
+export interface ITreeNode {
+  node: string;
+  index: number;
+  done: number | null;
+  tasks?: INodeTasks;
+}
+
+/** One level of a group's marker tree. */
 export interface ITreeLevel {
   level: number;
+  /** Settled nodes of this level. */
   done: number;
-  nodes?: { node: string; index: number; done: number }[];
+  /** Nodes of this level (absent for stores that did not record the tree's shape). */
+  total?: number;
+  /** Nodes holding a failed task (null when the task order is unknown). */
+  failing?: number | null;
+  /** The first 200 nodes (every node with `total`, else the settled ones). */
+  nodes?: ITreeNode[];
+}
+
+/** The process that called a group's completion callback. */
+export interface ICallbackOwner {
+  host: string;
+  pid: number | null;
+  at: number;
 }
 
 /** A task group read from the store. */
@@ -197,6 +227,8 @@ export interface IGroup {
   callback_finished?: number | null;
   /** Claims made: more than one means a process died during the callback. */
   callback_attempts?: number;
+  /** Where the callback ran: host, pid and when it was claimed. */
+  callback_owner?: ICallbackOwner | null;
   /** Changes whenever anything shown changes: pass it back as `since`. */
   version: string;
   tasks_total: number;

@@ -2,7 +2,7 @@ import * as React from 'react';
 
 import { formatAge, formatDuration, formatRate } from '../format';
 import { PanelModel } from '../model';
-import { IGroup, IGroupReply, IGroupsReply } from '../request';
+import { IGroup, IGroupReply, IGroupsReply, ITreeLevel, ITreeNode } from '../request';
 import { ProgressBar } from './ProgressBar';
 import { navRowProps, onListKeyDown } from './hooks';
 
@@ -240,11 +240,38 @@ function GroupDetails(props: { model: PanelModel; store: string; group: IGroup }
   );
 }
 
-/** The marker tree level by level (each expandable to its settled nodes) and the callback. */
+/** "3 of 4 nodes settled · 1 with failures" (or "3 nodes settled" without the shape). */
+function levelText(level: ITreeLevel): string {
+  const settled =
+    level.total === undefined
+      ? `${level.done} node${level.done === 1 ? '' : 's'} settled`
+      : `${level.done} of ${level.total} node${level.total === 1 ? '' : 's'} settled`;
+  return level.failing ? `${settled} · ${level.failing} with failures` : settled;
+}
+
+/** "3/3 done · 1 failed · settled 2 min. ago" for one node. */
+function nodeText(node: ITreeNode): string {
+  const parts: string[] = [];
+  if (node.tasks) {
+    const t = node.tasks;
+    parts.push(`${t.done + t.failed}/${t.total}`);
+    if (t.failed) {
+      parts.push(`${t.failed} failed`);
+    }
+    if (t.running) {
+      parts.push(`${t.running} running`);
+    }
+  }
+  parts.push(node.done === null ? 'not settled' : `settled ${formatAge(node.done)}`);
+  return parts.join(' · ');
+}
+
+/** The marker tree level by level (each expandable to its nodes) and the callback. */
 function TreeView(props: { group: IGroup }): JSX.Element {
   const { group } = props;
   const [open, setOpen] = React.useState<number | null>(null);
   const attempts = group.callback_attempts ?? 0;
+  const owner = group.callback_owner ?? null;
   return (
     <div className="jp-persist-facts jp-persist-levels">
       <div>
@@ -267,18 +294,22 @@ function TreeView(props: { group: IGroup }): JSX.Element {
               }
             }}
           >
-            {open === level.level ? '▾' : '▸'} level {level.level}: {level.done} node
-            {level.done === 1 ? '' : 's'} settled
+            {open === level.level ? '▾' : '▸'} level {level.level}: {levelText(level)}
             {open === level.level && (
               <div className="jp-persist-tree-nodes">
                 {(level.nodes ?? []).map(node => (
-                  <span key={node.node} className="jp-persist-tree-node" title={node.node}>
-                    #{node.index} {formatAge(node.done)}
+                  <span
+                    key={node.node}
+                    className={`jp-persist-tree-node${node.tasks?.failed ? ' jp-mod-failed' : ''}`}
+                    title={node.node}
+                    data-node={node.node}
+                  >
+                    #{node.index} {nodeText(node)}
                   </span>
                 ))}
-                {(level.nodes?.length ?? 0) < level.done && (
+                {(level.nodes?.length ?? 0) < (level.total ?? level.done) && (
                   <span className="jp-persist-tree-node">
-                    … {level.done - (level.nodes?.length ?? 0)} more
+                    … {(level.total ?? level.done) - (level.nodes?.length ?? 0)} more
                   </span>
                 )}
               </div>
@@ -291,6 +322,7 @@ function TreeView(props: { group: IGroup }): JSX.Element {
         {group.callback === null
           ? 'not fired'
           : `fired ${formatAge(group.callback)}` +
+            (owner ? ` on ${owner.host}${owner.pid !== null ? ` (pid ${owner.pid})` : ''}` : '') +
             (group.callback_finished
               ? `, returned ${formatAge(group.callback_finished)}`
               : ', still running') +

@@ -35,6 +35,7 @@ from ...features._tasks._keys import (
     split_group_marker,
 )
 from ...features._tasks._keys import group_keys as task_group_keys
+from ...features._tasks._shape import level_counts
 from ...storage._leases import is_held
 from ._index import index_signature
 from ._stores import read_headers, read_keys
@@ -52,8 +53,9 @@ def group_keys(group: str) -> dict[str, str]:
     """The store keys (and prefixes) of task group ``group`` that the server reads.
 
     ``pages``: journal pages (prefix); ``markers``: marker tree entries (prefix);
-    ``lease``: the lease name a running process holds. Spelled by the task engine's own
-    key module (``features/_tasks/_keys.py``); an invalid name is a ``TaskError``.
+    ``lease``: the lease name a running process holds; ``tree``: the current tree's record.
+    Spelled by the task engine's own key module (``features/_tasks/_keys.py``); an invalid
+    name is a ``TaskError``.
     """
     keys = task_group_keys(group)
     return {
@@ -61,6 +63,7 @@ def group_keys(group: str) -> dict[str, str]:
         "pages": keys.log_prefix,
         "markers": keys.markers_prefix,
         "lease": keys.lease,
+        "tree": keys.tree,
     }
 
 
@@ -142,6 +145,7 @@ class GroupState:
     version: str
     callback_finished: float | None = None
     callback_attempts: int = 0
+    callback_owner: dict[str, Any] | None = None
 
     def rate(self) -> float | None:
         """Tasks settled per second since the first start."""
@@ -172,6 +176,7 @@ class GroupState:
             "callback": self.callback,
             "callback_finished": self.callback_finished,
             "callback_attempts": self.callback_attempts,
+            "callback_owner": self.callback_owner,
             "version": self.version,
             "tasks": rows,
             "tasks_total": len(self.rows),
@@ -190,6 +195,16 @@ class GroupState:
         return "idle"
 
 
+def _bucket(state: str) -> str:
+    """A stored status as one of the panel's counts: done, failed, running, todo ("" for
+    a replayed instance, whose clone carries on)."""
+    if state in _DONE:
+        return "done"
+    if state in ("failed", "running"):
+        return state
+    return "" if state == "replayed" else "todo"
+
+
 def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
     """The state of ``group`` in ``store``, from headers only; ``status`` filters the rows."""
     keys = group_keys(group)
@@ -201,14 +216,9 @@ def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
     ends: list[float] = []
     for task, (name, record) in current.items():
         state = str(record.get("status", ""))
-        if state in _DONE:
-            counts["done"] += 1
-        elif state == "failed":
-            counts["failed"] += 1
-        elif state == "running":
-            counts["running"] += 1
-        elif state != "replayed":
-            counts["todo"] += 1
+        bucket = _bucket(state)
+        if bucket:
+            counts[bucket] += 1
         started, ended = record.get("started"), record.get("ended")
         if isinstance(started, (int, float)):
             starts.append(float(started))
@@ -232,11 +242,13 @@ def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
             }
         )
     rows.sort(key=lambda row: (_ROW_ORDER.get(row["status"], 9), row["task"]))
-    tree = _markers(store, keys["markers"])
+    statuses = {task: _bucket(str(rec.get("status", ""))) for task, (_, rec) in current.items()}
+    tree = _markers(store, keys["markers"], _shape(store, keys["tree"]), statuses)
     levels, completed, callback = tree.levels, tree.completed, tree.claimed
     running = is_held(store, keys["lease"])
     version = f"{journal.last_page or ''}|{len(journal.records)}|{int(running)}|{len(levels)}"
     version += f"|{completed}|{callback}|{tree.finished}|{sum(lv['done'] for lv in levels)}"
+    version += f"|{tree.owner.get('pid') if tree.owner else ''}"
     return GroupState(
         name=group,
         counts=counts,
@@ -251,12 +263,14 @@ def read_group(store: Path, group: str, *, status: str = "") -> GroupState:
         version=version,
         callback_finished=tree.finished,
         callback_attempts=tree.attempts,
+        callback_owner=tree.owner,
     )
 
 
 #: Settled nodes listed per level (the count covers all of them).
 MAX_LEVEL_NODES = 200
 _CLAIM = re.compile(rf"^{re.escape(CALLBACK_POINT)}(?:-(\d+))?$")
+_OWNER = re.compile(rf"^{re.escape(CALLBACK_POINT)}-owner-(\d+)$")
 
 
 @dataclass
@@ -268,16 +282,75 @@ class _Tree:
     claimed: float | None  # when the completion callback was first claimed (it fired)
     finished: float | None  # when it returned (or raised): it is never called again
     attempts: int  # claims: more than one means an owner died during the callback
+    owner: dict[str, Any] | None = None  # host, pid, time of the last claim's process
 
 
-def _markers(store: Path, prefix: str) -> _Tree:
-    """Settled internal nodes level by level (index and time) of the newest tree, when the
-    root settled, and the completion callback's claims and end."""
+#: Bytes read of the tree record (its header holds the key order; see _tasks/_tree.py).
+TREE_HEADER_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The current tree's shape and key order, from its record's header meta."""
+
+    gen: int
+    leaves: int
+    batch_size: int
+    group_size: int
+    keys: list[str] | None  # None: not in the header (a huge group, or an older store)
+
+    def level_counts(self) -> list[int]:
+        """Nodes per level: ``[leaves, level 1, ..., root]`` (the task engine's rule)."""
+        return level_counts(self.leaves, self.batch_size, self.group_size)
+
+
+def _shape(store: Path, key: str) -> _Shape | None:
+    rows = read_headers(store, [key], header_bytes=TREE_HEADER_BYTES)
+    meta = rows[0].get("meta") if rows else None
+    if not isinstance(meta, dict):
+        return None
+    try:
+        gen, leaves = int(meta["gen"]), int(meta["leaves"])
+        batch, group = int(meta["batch_size"]), int(meta["group_size"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if leaves < 0 or batch < 1 or group < 2:
+        return None
+    keys = meta.get("keys")
+    ordered = [str(k) for k in keys] if isinstance(keys, list) and len(keys) == leaves else None
+    return _Shape(gen, leaves, batch, group, ordered)
+
+
+def _owner(meta: Any, created: float) -> dict[str, Any] | None:
+    if not isinstance(meta, dict) or not meta.get("host"):
+        return None
+    pid = meta.get("pid")
+    at = meta.get("at")
+    return {
+        "host": str(meta["host"]),
+        "pid": pid if isinstance(pid, int) else None,
+        "at": at if isinstance(at, (int, float)) else created,
+    }
+
+
+def _markers(
+    store: Path,
+    prefix: str,
+    shape: _Shape | None = None,
+    statuses: dict[str, str] | None = None,
+) -> _Tree:
+    """The newest tree level by level, when its root settled, and its completion callback.
+
+    Every level lists its settled nodes (index and time). With the tree's ``shape`` (from
+    its record's header) each level also has its node count and, with the key order and
+    the tasks' ``statuses``, each node its tasks done / failed / running / to do.
+    """
     entries = read_headers(store, prefix=prefix)
     by_gen: dict[int, dict[int, list[tuple[int, float]]]] = {}
     root_done: dict[int, float] = {}
     claims: dict[int, list[float]] = {}
     finished: dict[int, float] = {}
+    owners: dict[int, dict[int, dict[str, Any]]] = {}
     for entry in entries:
         # The layout below the markers prefix is the task engine's (_keys.py).
         parsed = split_group_marker(entry["key"][len(prefix) :])
@@ -293,31 +366,93 @@ def _markers(store: Path, prefix: str) -> _Tree:
                 by_gen.setdefault(gen, {}).setdefault(level, []).append((index, entry["created"]))
         elif is_reached_flag(flag) and node == ROOT_NODE:
             point = flag.partition("/")[2]
+            claimer = _OWNER.match(point)
             if point == f"{CALLBACK_POINT}-done":
                 finished[gen] = entry["created"]
             elif _CLAIM.match(point):
                 claims.setdefault(gen, []).append(entry["created"])
+            elif claimer is not None:
+                described = _owner(entry.get("meta"), entry["created"])
+                if described is not None:
+                    owners.setdefault(gen, {})[int(claimer[1])] = described
     gens = set(by_gen) | set(root_done) | set(claims) | set(finished)
+    if shape is not None:
+        gens.add(shape.gen)
     if not gens:
         return _Tree([], None, None, None, 0)
     gen = max(gens)
-    levels = []
-    for level, nodes in sorted(by_gen.get(gen, {}).items()):
-        nodes.sort()
-        levels.append(
-            {
-                "level": level,
-                "done": len(nodes),
-                "nodes": [
-                    {"node": f"n{level}.{index}", "index": index, "done": when}
-                    for index, when in nodes[:MAX_LEVEL_NODES]
-                ],
-            }
-        )
+    if shape is not None and shape.gen != gen:
+        shape = None  # a newer tree than the record describes: settled nodes only
+    levels = _levels(by_gen.get(gen, {}), shape, statuses or {})
     times = claims.get(gen, [])
+    by_attempt = owners.get(gen, {})
+    owner = by_attempt[max(by_attempt)] if by_attempt else None
     return _Tree(
-        levels, root_done.get(gen), min(times) if times else None, finished.get(gen), len(times)
+        levels,
+        root_done.get(gen),
+        min(times) if times else None,
+        finished.get(gen),
+        len(times),
+        owner,
     )
+
+
+def _levels(
+    settled: dict[int, list[tuple[int, float]]], shape: _Shape | None, statuses: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Internal levels (1 .. below the root): settled nodes, and with ``shape`` node counts
+    (``total``), nodes holding a failed task (``failing``) and per-node task counts."""
+    totals = shape.level_counts() if shape is not None else []
+    top = len(totals) - 1  # the root's level
+    numbers = sorted(set(settled) | set(range(1, top)))
+    # Task counts per node, level by level: level 1 from the tasks in key order (one pass),
+    # each level above by summing its children (O(tasks + nodes) in all).
+    counts: dict[int, list[dict[str, int]]] = {}
+    if shape is not None and shape.keys is not None:
+        below = [{"done": 0, "failed": 0, "running": 0, "todo": 0, "total": 0}]
+        below = [dict(below[0]) for _ in range(totals[1] if top > 1 else 0)]
+        for position, key in enumerate(shape.keys):
+            if not below:
+                break
+            parent = below[position // shape.batch_size]
+            parent["total"] += 1
+            bucket = statuses.get(key, "todo")
+            if bucket:
+                parent[bucket] += 1
+        counts[1] = below
+        for level in range(2, top):
+            above: list[dict[str, int]] = []
+            for index in range(totals[level]):
+                children = below[index * shape.group_size : (index + 1) * shape.group_size]
+                above.append({k: sum(c[k] for c in children) for k in children[0]})
+            counts[level] = below = above
+    levels = []
+    for level in numbers:
+        times = dict(settled.get(level, []))
+        row: dict[str, Any] = {"level": level, "done": len(times)}
+        if shape is None or level >= top:
+            row["nodes"] = [
+                {"node": f"n{level}.{index}", "index": index, "done": when}
+                for index, when in sorted(times.items())[:MAX_LEVEL_NODES]
+            ]
+            levels.append(row)
+            continue
+        row["total"] = totals[level]
+        tasks = counts.get(level)
+        row["failing"] = None if tasks is None else sum(t["failed"] > 0 for t in tasks)
+        nodes: list[dict[str, Any]] = []
+        for index in range(min(totals[level], MAX_LEVEL_NODES)):
+            item: dict[str, Any] = {
+                "node": f"n{level}.{index}",
+                "index": index,
+                "done": times.get(index),
+            }
+            if tasks is not None:
+                item["tasks"] = tasks[index]
+            nodes.append(item)
+        row["nodes"] = nodes
+        levels.append(row)
+    return levels
 
 
 def list_groups(store: Path) -> list[dict[str, Any]]:

@@ -554,17 +554,24 @@ def read_entries(
 
 
 def read_headers(
-    store: Path, keys: list[str] | None = None, *, prefix: str = "", after: str | None = None
+    store: Path,
+    keys: list[str] | None = None,
+    *,
+    prefix: str = "",
+    after: str | None = None,
+    header_bytes: int = HEADER_BYTES,
 ) -> list[dict[str, Any]]:
     """Described entries for exact ``keys``, or every live key under ``prefix`` (key order).
 
     ``after`` skips keys up to and including it (incremental reads of append-only pages).
+    ``header_bytes``: how much of each record is read to find its header (a header cut
+    short describes the entry as foreign bytes, without its meta).
     """
     params: dict[str, Any] = {
         "now": time.time(),
         "mode_raw": _MODE_RAW,
         "mode_blob": MODE_BLOB,
-        "header_bytes": HEADER_BYTES,
+        "header_bytes": header_bytes,
     }
     with open_index(store) as connection:
         if keys is not None:

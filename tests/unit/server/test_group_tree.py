@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from pathlib import Path
 
-from _task_funcs import square
+from _task_funcs import fail, square
 
 from persist_ext.features._tasks import TaskGroup
 from persist_ext.interfaces.server._groups import read_group
@@ -44,3 +46,44 @@ def test_without_a_callback_nothing_says_it_fired(tmp_path: Path) -> None:
         None,
         0,
     )
+
+
+def test_each_node_counts_its_tasks_and_the_callback_says_where_it_ran(tmp_path: Path) -> None:
+    """Per-node done / failed / total at every level, from headers only (#15): 7 tasks, 3
+    leaves per level-1 node, 2 nodes per node above; k3 and k6 fail."""
+    with Store(tmp_path / "s") as store:
+        group = TaskGroup(
+            "mixed", store, batch_size=3, group_size=2, max_tries=1, on_complete=lambda r: None
+        )
+        group.map(lambda x: fail(x) if x in (3, 6) else square(x), range(7), key=lambda x: f"k{x}")
+        group.run().wait()
+        group.close()
+    state = read_group(tmp_path / "s", "mixed").to_json()
+    level1, level2 = state["levels"]
+    assert (level1["total"], level1["done"], level1["failing"]) == (3, 3, 2)
+    assert [n["tasks"] for n in level1["nodes"]] == [
+        {"done": 3, "failed": 0, "running": 0, "todo": 0, "total": 3},
+        {"done": 2, "failed": 1, "running": 0, "todo": 0, "total": 3},
+        {"done": 0, "failed": 1, "running": 0, "todo": 0, "total": 1},
+    ]
+    assert all(n["done"] is not None for n in level1["nodes"])  # all settled (failures too)
+    assert (level2["total"], level2["failing"]) == (2, 2)
+    assert [n["tasks"]["total"] for n in level2["nodes"]] == [6, 1]
+    assert [n["tasks"]["failed"] for n in level2["nodes"]] == [1, 1]
+    owner = state["callback_owner"]
+    assert (owner["host"], owner["pid"]) == (socket.gethostname(), os.getpid())
+    assert state["callback"] <= owner["at"] <= state["callback_finished"]
+
+
+def test_a_tree_without_its_shape_in_the_header_lists_settled_nodes_only(tmp_path: Path) -> None:
+    """Stores written before the shape was recorded: levels as before, no totals."""
+    from persist_ext.features._tasks._keys import group_keys
+
+    _run(tmp_path / "s")
+    with Store(tmp_path / "s") as store:
+        key = group_keys("fit").tree
+        store.set(key, store.get(key))  # the same record, without header meta
+    state = read_group(tmp_path / "s", "fit").to_json()
+    assert [(lv["level"], lv["done"]) for lv in state["levels"]] == [(1, 4), (2, 2)]
+    assert all("total" not in lv for lv in state["levels"])
+    assert state["callback_owner"] is None
