@@ -41,6 +41,7 @@ from ._errors import (
     UnsafeNameError,
     UnstorableVariableWarning,
     UntrustedEntryError,
+    WorkerRestartWarning,
 )
 from .features._progress import ProgressSnapshot, WaitPolicy, set_wait_policy, wait_policy
 from .features._progress import register_live_renderer as _register_live_renderer
@@ -241,6 +242,7 @@ __all__ = [
     "UnstorableVariableWarning",
     "UntrustedEntryError",
     "WaitPolicy",
+    "WorkerRestartWarning",
     "__version__",
     "all_done",
     "browse",

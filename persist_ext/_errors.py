@@ -78,6 +78,7 @@ __all__ = [
     "UnstorableVariableWarning",
     "UntrustedEntryError",
     "WorkerDiedError",
+    "WorkerRestartWarning",
     "WorkflowError",
 ]
 
@@ -274,6 +275,12 @@ class TaskInterruptedWarning(PersistWarning):
     """``TaskGroup.close()`` stopped waiting for tasks still running (a timeout, or no task
     finished within the grace period): they were recorded as interrupted and run again on
     the next ``run()``; the warning names them."""
+
+
+class WorkerRestartWarning(PersistWarning):
+    """A Dask worker running a task that overran its group's ``timeout`` could not be
+    restarted (no nanny, or the restart failed): the task is recorded failed, but its
+    function may still run on that worker; the warning names the worker and the reason."""
 
 
 class CellCacheWarning(PersistWarning):

@@ -57,3 +57,16 @@ def crash_once(x: int, directory: str) -> int:
             pass
         os._exit(7)
     return x * 10
+
+
+def hang_noting_pid(directory: str) -> int:
+    """Write this process's pid to ``directory/pid``, then never come back."""
+    with open(os.path.join(directory, "pid"), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(3600)
+    return 0
+
+
+def slow_square(x: int, seconds: float = 0.3) -> int:
+    time.sleep(seconds)
+    return x * x

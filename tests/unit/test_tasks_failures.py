@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _task_funcs import crash, crash_once, hang, square
+from _task_funcs import crash, crash_once, hang, hang_noting_pid, slow_square, square
 
 from persist_ext._errors import (
     ConcurrentAccessError,
@@ -107,6 +107,87 @@ def test_timeout_on_dask(store: Store) -> None:
         result = group.run().wait(120)
         assert result.results == {str(i): i * i for i in range(4)}
         assert "ran longer than its timeout" in result.failures["stuck"].error
+        group.close()
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie has stopped running; its parent reaps it
+
+
+def test_timeout_on_a_dask_cluster_restarts_the_worker_running_the_hung_task(
+    store: Store, tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    seen: list[GroupResult] = []
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        group = TaskGroup("hang-dn", store, executor=client, timeout=2, on_complete=seen.append)
+        # The hung task first, then one-second tasks: the hung try's worker is usually
+        # running one of them when it restarts (Dask runs that one again).
+        group.submit(hang_noting_pid, str(tmp_path), key="stuck")
+        for i in range(10):
+            group.submit(slow_square, i, 1.0, key=str(i))
+        result = group.run().wait(300)
+        group.close()
+        # Every other task succeeded once, including those the restart made Dask run again.
+        assert result.results == {str(i): i * i for i in range(10)}
+        for i in range(10):
+            instance = group.session.refresh_instance(f"{i}#0")
+            assert instance is not None
+            assert instance.tries == 1
+            assert instance.status is TaskStatus.FINISHED
+        error = result.failures["stuck"].error
+        assert "TaskTimeoutError" in error
+        assert "'stuck'" in error
+        assert "timeout of 2 s" in error
+        assert "restarted" in error
+        assert len(seen) == 1
+        # The process that ran the hung function is gone: the function no longer runs.
+        pid = int((tmp_path / "pid").read_text())
+        assert pid != os.getpid()
+        deadline = time.monotonic() + 120
+        while not _process_gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _process_gone(pid)
+        # The cluster still works: the nanny started a fresh worker.
+        client.wait_for_workers(2, timeout=120)
+        assert client.submit(square, 3).result(timeout=120) == 9
+
+        # The opt-out for a shared cluster: an executor instead of the Client abandons the
+        # try (no worker is restarted) and the recorded error says so.
+        polite = TaskGroup("hang-dx", store, executor=client.get_executor(pure=False), timeout=1)
+        polite.submit(hang, 1, 3, key="stuck")
+        error = polite.run().wait(120).failures["stuck"].error
+        assert "abandoned" in error
+        assert "pass the Client itself" in error
+        polite.close()
+    assert len(seen) == 1
+
+
+def test_timeout_on_dask_without_a_nanny_says_the_try_was_abandoned(store: Store) -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        group = TaskGroup("hang-dt", store, executor=client, timeout=0.5)
+        group.submit(hang, 1, 5, key="stuck")
+        result = group.run().wait(120)
+        error = result.failures["stuck"].error
+        assert "has no nanny" in error
+        assert "abandoned" in error
+        assert "runs on" in error
         group.close()
 
 

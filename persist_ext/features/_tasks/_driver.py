@@ -11,6 +11,10 @@ Each submitted call is one try. A failed try — the task raised, overran its ti
 killed its worker process — is retried while :func:`~._model.is_settled` says it is not
 settled (tries left), and recorded failed otherwise.
 
+A try that overran its timeout on a Dask worker (with a nanny) comes back naming that
+worker; the driver restarts it in a helper thread (:func:`~._dask.restart_worker`) to stop
+the function, and the run waits for those restarts (bounded) before it completes.
+
 Durability: a task's completion reaches the store at most ``flush_interval`` plus one write
 after it ended. A crash inside that window loses it, and a resume runs that task again
 (at-least-once for those few tasks); nothing written is ever lost or run again.
@@ -25,12 +29,14 @@ import threading
 import time
 import traceback as _traceback
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
-from ..._errors import TaskTimeoutError, WorkerDiedError
+from ..._errors import TaskTimeoutError, WorkerDiedError, WorkerRestartWarning
 from ._capture import routers_held
+from ._dask import HungWorker, restart_worker
 from ._executors import ExecutorChoice
 from ._journal import inline_value
 from ._model import is_settled
@@ -77,10 +83,16 @@ class Driver:
         # Our process pool kills an overrunning worker itself; elsewhere the worker
         # abandons the try (run_task).
         self.timeout = None if choice.kills_on_timeout else timeout
+        # A Dask worker left running a hung try is restarted (needs the Client).
+        self.stop_hung = choice.client is not None and self.timeout is not None
+        self._restarts: list[threading.Thread] = []
+        self._restarting: set[str] = set()
         self.on_complete = on_complete
         self.queue: queue.SimpleQueue[tuple[int, Any, Any]] = queue.SimpleQueue()
         self.token = uuid.uuid4().hex
-        self._futures: list[Future[Any]] = []
+        # Tries not come back yet; a finished one is dropped at once (a Dask future held
+        # here would keep its result, and a hung try's key, on the cluster).
+        self._futures: set[Future[Any]] = set()
         self._lock = threading.Lock()
         self._last = 0.0
         self.stopped = False
@@ -138,11 +150,12 @@ class Driver:
         except Exception as exc:  # e.g. the executor was shut down: record, don't lose
             self.queue.put((_DONE, call, exc))
             return
-        self._futures.append(future)  # list.append is atomic; cancel() copies the list
+        self._futures.add(future)  # atomic under the GIL; cancel() copies the set
         self._outstanding[call.instance] = future
         future.add_done_callback(functools.partial(self._finished, call))
 
     def _finished(self, call: Any, future: Any) -> None:
+        self._futures.discard(future)
         self.queue.put((_DONE, call, future))
 
     def run(self, scheduled: list[Scheduled]) -> None:
@@ -154,12 +167,13 @@ class Driver:
         held = routers_held() if self.capture else contextlib.nullcontext()
         try:
             held.__enter__()
-            spec, group, capture, timeout, token = (
+            spec, group, capture, timeout, token, stop_hung = (
                 self.spec,
                 self.state.name,
                 self.capture,
                 self.timeout,
                 self.token,
+                self.stop_hung,
             )
             definitions = self.definitions
             for n, item in enumerate(scheduled, 1):
@@ -179,6 +193,7 @@ class Driver:
                         token,
                         capture,
                         timeout,
+                        stop_hung,
                     )
                 )
                 self.pending += 1
@@ -192,15 +207,43 @@ class Driver:
                 if wait > 0 and first[0] != _STOP:
                     time.sleep(wait)  # let the batch grow
                 self._flush(first)
+                # Hold no finished future while waiting: a Dask future keeps its key (and
+                # result) on the cluster.
+                first = None  # type: ignore[assignment]
             if self._halted:
                 self._record_interrupted()
         finally:
             unregister_sink(self.token)
             held.__exit__(None, None, None)
             with self._lock:
-                self._futures = []
+                self._futures = set()
+        for thread in self._restarts:
+            thread.join()  # bounded: restart_worker gives up after about a minute
         if not self._halted:
             self.state.fire(self.on_complete)
+
+    def _restart(self, hung: HungWorker) -> None:
+        """Restart the Dask worker running a hung try, in a helper thread (it takes seconds)."""
+        if hung.address in self._restarting:
+            return  # another hung try on the same worker: one restart stops both
+        self._restarting.add(hung.address)
+
+        def restart() -> None:
+            try:
+                problem = restart_worker(self.choice.client, hung)
+            finally:
+                self._restarting.discard(hung.address)
+            if problem:
+                warnings.warn(
+                    f"{problem}; the task that overran its timeout there is recorded failed, "
+                    "but its function may still be running on that worker.",
+                    WorkerRestartWarning,
+                    stacklevel=1,
+                )
+
+        thread = threading.Thread(target=restart, name="persist-ext-dask-restart", daemon=True)
+        self._restarts.append(thread)
+        thread.start()
 
     def _record_interrupted(self) -> None:
         # Workers in other processes wrote their running record before starting; ours
@@ -287,6 +330,8 @@ class Driver:
                 batch.records.pop(call.instance, None)
                 continue
             record = outcome.record
+            if outcome.hung is not None:
+                self._restart(outcome.hung)
             batch.records[call.instance] = record
             if outcome.ok:
                 if inline_value(outcome.value):
@@ -327,4 +372,5 @@ def _retry(call: TaskCall, record: dict[str, Any]) -> TaskCall:
         call.sink,
         call.capture,
         call.timeout,
+        call.stop_hung,
     )

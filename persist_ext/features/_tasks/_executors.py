@@ -32,6 +32,9 @@ class ExecutorChoice:
     executor: Executor
     owned: bool
     kind: str  # "threads", "processes", "dask" or "custom"
+    #: The ``distributed.Client`` given as ``executor=`` (None otherwise): restarts a Dask
+    #: worker left running a hung try (``_dask.py``).
+    client: Any = None
 
     @property
     def kills_on_timeout(self) -> bool:
@@ -85,7 +88,7 @@ def resolve_executor(
     if executor == "processes":
         return ExecutorChoice(WorkerPool(max_workers, timeout=timeout), True, "processes")
     if _is_dask_client(executor):
-        return ExecutorChoice(executor.get_executor(pure=False), False, "dask")
+        return ExecutorChoice(executor.get_executor(pure=False), False, "dask", client=executor)
     if isinstance(executor, (ProcessPoolExecutor, WorkerPool)):
         return ExecutorChoice(executor, False, "processes")
     if isinstance(executor, ThreadPoolExecutor):

@@ -103,9 +103,12 @@ class TaskGroup:
         Attempts per instance, counted across runs (default 1: no retries). A try that
         kills its worker process or overruns ``timeout`` counts as one.
     timeout : float, optional
-        Seconds one try of a task may run. On ``"processes"`` the worker is killed; on
-        threads and Dask the try is abandoned (recorded failed; Python cannot stop a
-        thread, so the function runs on in the background until it returns).
+        Seconds one try of a task may run; an overrunning try is recorded failed. On
+        ``"processes"`` its worker is killed. On a Dask ``Client`` the worker that runs it
+        is restarted through its nanny (Dask runs the other tasks it held again); a worker
+        without a nanny, or an executor passed instead of the Client, leaves the try
+        abandoned. On threads it is abandoned: Python cannot stop a thread, so the function
+        runs on in the background until it returns.
     on_complete : callable, optional
         Called once with a :class:`GroupResult` when every task is settled (finished,
         skipped, abandoned, or failed with no tries left). If the process calling it dies

@@ -14,10 +14,13 @@ batches outcomes into one store transaction (``_driver.py``).
 - in another process it writes a one-record journal page itself, through a store reopened
   from the call's :class:`~._storespec.StoreSpec`.
 
-``timeout``: on threads and Dask the try runs in a helper thread and is abandoned (recorded
-failed) when it overruns — Python cannot stop a thread, so the helper runs on in the
-background until the function returns; on ``executor="processes"`` the pool kills the
-worker process instead (``_pool.py``). Workers never talk to widgets or the kernel.
+``timeout``: on ``executor="processes"`` the pool kills the worker process (``_pool.py``).
+On threads and Dask the try runs in a helper thread and is recorded failed when it overruns.
+Python cannot stop a thread: on threads the helper runs on in the background until the
+function returns (abandoned); on a Dask worker that has a nanny the outcome names the worker
+and the driver restarts it, which stops the function (``_dask.py``); a Dask worker without a
+nanny cannot be restarted, and the try is abandoned there. Workers never talk to widgets or
+the kernel.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._capture import capture_output
+from ._dask import HungWorker, where_am_i
 from ._journal import Journal
 from ._storespec import StoreSpec, open_store
 
@@ -86,6 +90,7 @@ class TaskCall:
     sink: str = ""
     capture: bool = True
     timeout: float | None = None  # enforced here (threads, Dask); None: not here
+    stop_hung: bool = False  # the driver restarts a Dask worker (with a nanny) left hung
 
 
 @dataclass(slots=True)
@@ -96,6 +101,7 @@ class TaskOutcome:
     value: Any = None
     ok: bool = False
     ended: float = 0.0
+    hung: HungWorker | None = None  # the Dask worker to restart: the try is still running there
 
 
 def failed_record(record: dict[str, Any], error: str, trace: str) -> dict[str, Any]:
@@ -140,10 +146,11 @@ def run_task(call: TaskCall) -> TaskOutcome:
         sink.running(call, started)
     else:
         _report_running(call, running_record(call, started))
+    hung = None
     if call.timeout is None:
         ok, value, error, trace, out, err = _attempt(call)
     else:
-        ok, value, error, trace, out, err = _attempt_with_timeout(call, call.timeout)
+        ok, value, error, trace, out, err, hung = _attempt_with_timeout(call, call.timeout)
     ended = time.time()
     record = {
         **call.record,
@@ -161,7 +168,7 @@ def run_task(call: TaskCall) -> TaskOutcome:
         if logs:
             record["logs"] = [{**entry, "resolved": True} for entry in logs]
         return TaskOutcome(record, value, True, ended)
-    return TaskOutcome(failed_record(record, error, trace), None, False, ended)
+    return TaskOutcome(failed_record(record, error, trace), None, False, ended, hung)
 
 
 def _report_running(call: TaskCall, record: dict[str, Any]) -> None:
@@ -187,7 +194,9 @@ def _attempt(call: TaskCall) -> tuple[bool, Any, str, str, str, str]:
     return ok, value, error, trace, captured.stdout, captured.stderr
 
 
-def _attempt_with_timeout(call: TaskCall, timeout: float) -> tuple[bool, Any, str, str, str, str]:
+def _attempt_with_timeout(
+    call: TaskCall, timeout: float
+) -> tuple[bool, Any, str, str, str, str, HungWorker | None]:
     box: list[tuple[bool, Any, str, str, str, str]] = []
     helper = threading.Thread(
         target=lambda: box.append(_attempt(call)),
@@ -197,13 +206,36 @@ def _attempt_with_timeout(call: TaskCall, timeout: float) -> tuple[bool, Any, st
     helper.start()
     helper.join(timeout)
     if box:
-        return box[0]
-    error = (
-        f"TaskTimeoutError: task {call.task!r} ({call.instance}) ran longer than its "
-        f"timeout of {timeout:g} s and was abandoned (a thread cannot be stopped: it runs on "
-        "in the background until the function returns; use executor='processes' to kill it)"
+        return (*box[0], None)
+    error, hung = _overran(call, timeout, where_am_i())
+    return False, None, error, "", "", "", hung
+
+
+def _overran(
+    call: TaskCall, timeout: float, where: HungWorker | None
+) -> tuple[str, HungWorker | None]:
+    """The recorded error of a try that overran, and the Dask worker to restart (if any)."""
+    head = f"TaskTimeoutError: task {call.task!r} ({call.instance}) ran longer than its timeout "
+    if where is None:  # a thread of the group's process
+        return (
+            f"{head}of {timeout:g} s and was abandoned (a thread cannot be stopped: it runs on "
+            "in the background until the function returns; use executor='processes' to kill it)"
+        ), None
+    worker = f"the Dask worker {where.address} (pid {where.pid})"
+    if where.has_nanny and call.stop_hung:
+        return (
+            f"{head}of {timeout:g} s on {worker}; that worker is restarted by its nanny to "
+            "stop it (Dask runs the other tasks it held again)"
+        ), where
+    reason = (
+        "has no nanny"
+        if not where.has_nanny
+        else "belongs to an executor given without its Client (pass the Client itself)"
     )
-    return False, None, error, "", "", ""
+    return (
+        f"{head}of {timeout:g} s on {worker} and was abandoned: that worker {reason}, so it "
+        "cannot be restarted and the function runs on in one of its threads until it returns"
+    ), None
 
 
 def _describe(exc: BaseException) -> str:
