@@ -47,7 +47,7 @@ from .._errors import (
 )
 from ._protocol import EntryInfo
 from ._serializers import dump_value, peek, serializer_named, summarize
-from ._trust import MAC_SIZE, mac, trust_hint
+from ._trust import MAC_SIZE, mac, mac_of, trust_hint
 
 __all__ = [
     "LEGACY_MAGICS",
@@ -423,6 +423,9 @@ def verify(
 _equal = hmac.compare_digest  # constant time: a forger learns nothing from timing
 
 
+_ONE_MESSAGE = 1 << 14  # records up to this size are MACed as one joined message
+
+
 def _open_signed(key: str, record: bytes) -> tuple[str, memoryview] | None:
     """The common inline record in one pass: well formed, its MAC covering every payload byte.
 
@@ -443,7 +446,12 @@ def _open_signed(key: str, record: bytes) -> tuple[str, memoryview] | None:
     view = memoryview(record)
     # name, JSON and payload follow the MAC contiguously: with head + tail == size the
     # signed message is exactly  domain | key | 0 | prefix | record[HEADER_FIXED:].
-    expected = mac(_DOMAIN, _key_bytes(key), b"\0", view[: _PREFIX.size], view[HEADER_FIXED:])
+    if len(record) <= _ONE_MESSAGE:
+        expected = mac_of(
+            b"".join((_DOMAIN, _key_bytes(key), b"\0", view[: _PREFIX.size], view[HEADER_FIXED:]))
+        )
+    else:
+        expected = mac(_DOMAIN, _key_bytes(key), b"\0", view[: _PREFIX.size], view[HEADER_FIXED:])
     if not _equal(expected, view[_PREFIX.size : HEADER_FIXED]):
         return None
     try:
@@ -467,22 +475,46 @@ def open_record(
     return header.serializer, payload
 
 
-def decode_record(key: str, record: bytes | memoryview, where: Where | None = None) -> Any:
-    """Verify an inline record and rebuild its value (the one reader of stored values)."""
+def decode_record(
+    key: str,
+    record: bytes | memoryview,
+    where: Where | None = None,
+    *,
+    store: str | None = None,
+) -> Any:
+    """Verify an inline record and rebuild its value (the one reader of stored values).
+
+    ``store`` (the store's directory) names the record in errors when ``where`` is not
+    given; the :class:`Where` is then only built if something fails.
+    """
+    if type(record) is bytes:
+        found = _open_signed(key, record)  # the common case, checked in one pass
+        if found is not None:
+            return load_payload(key, found[0], found[1], where, store=store)
+    if where is None and store is not None:
+        where = Where.entry(key, store)
     name, payload = open_record(key, record, where)
     return load_payload(key, name, payload, where)
 
 
-def load_payload(key: str, serializer: str, payload: memoryview, where: Where | None = None) -> Any:
+def load_payload(
+    key: str,
+    serializer: str,
+    payload: memoryview,
+    where: Where | None = None,
+    *,
+    store: str | None = None,
+) -> Any:
     """Rebuild a value from a *verified* payload. Raises ``CorruptEntryError`` when it cannot."""
-    w = _where(key, where)
     try:
         loader = serializer_named(serializer)
     except KeyError as exc:
+        w = _where(key, where if where is not None or store is None else Where.entry(key, store))
         raise CorruptEntryError(f"{w.label}: {exc.args[0]}", key=key) from None
     try:
         return loader.load(payload)
     except Exception as exc:
+        w = _where(key, where if where is not None or store is None else Where.entry(key, store))
         raise CorruptEntryError(
             f"{w.label} cannot be decoded by serializer {serializer!r} "
             f"({type(exc).__name__}: {exc}); it needs a module that is not importable here, "
