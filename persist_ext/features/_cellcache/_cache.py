@@ -514,7 +514,9 @@ class CellCache:
         replace: bool = False,
     ) -> CellResult:
         ns = shell.user_ns
-        before = dict(ns)  # references, so an id cannot be reused by a new object meanwhile
+        # References, so an id cannot be reused by a new object meanwhile (a run that is not
+        # stored compares nothing).
+        before = dict(ns) if store else {}
         state_before = capture_all(shell) if store else {}
         digests_before = (
             state_digests(shell, [f for f in state_before if f in CHECKED_FACETS], state_before)
