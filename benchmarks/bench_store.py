@@ -154,10 +154,9 @@ def large(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
 
 def integrity(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
     """Cost of verifying a restore: ``Store.get`` vs the same read with no checksum/MAC."""
-    import mmap
-
     import xxhash
 
+    from persist_ext.storage._disk import fresh_buffer
     from persist_ext.storage._serializers import serializer_named
 
     array = np.random.default_rng(1).random(mib * 2**20 // 8)
@@ -168,12 +167,11 @@ def integrity(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
         numpy_serializer = serializer_named("numpy")
 
         def unverified() -> Any:
-            # Store.get's read path (one pass into fresh memory, then the serializer),
-            # minus the checksum and the MAC.
+            # Store.get's read path (one pass into the same fresh memory, then the
+            # serializer), minus the checksum and the MAC.
             fd = os.open(blob, os.O_RDONLY)
             try:
-                buffer = mmap.mmap(-1, size)
-                view = memoryview(buffer)
+                view = fresh_buffer(size)
                 done = 0
                 while done < size:
                     done += os.preadv(fd, [view[done : done + (8 << 20)]], done)

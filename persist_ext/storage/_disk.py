@@ -48,6 +48,7 @@ __all__ = [
     "Pending",
     "RefusedRecord",
     "drain_removals",
+    "fresh_buffer",
     "open_blob",
     "read_blob",
     "translate_errors",
@@ -358,6 +359,19 @@ _HUGE_PAGES = _huge_pages_wanted()
 _HUGE_MIN = 4 << 20
 
 
+def fresh_buffer(size: int) -> memoryview:
+    """``size`` bytes of fresh writable memory for a payload read (``size`` > 0)."""
+    # Private anonymous memory, like malloc's: mmap's default (MAP_SHARED) is shmem-backed,
+    # whose page faults measured 1.2-2x slower for a 256 MiB-1 GiB read (bench_memo).
+    buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if size >= _HUGE_MIN and _HUGE_PAGES:
+        # Faulting in 2 MiB pages instead of 4 KiB ones is most of a page-cache read's cost
+        # (np.load gets them through numpy's allocator; the same advice here).
+        with contextlib.suppress(OSError):
+            buffer.madvise(mmap.MADV_HUGEPAGE)
+    return memoryview(buffer)
+
+
 def read_blob(fd: int, size: int) -> tuple[memoryview, bytes]:
     """Read ``size`` bytes of ``fd`` into fresh writable memory, hashing as it goes.
 
@@ -369,15 +383,7 @@ def read_blob(fd: int, size: int) -> tuple[memoryview, bytes]:
         raise ValueError(f"the blob has {actual} bytes, the index says {size}")
     if not size:
         return memoryview(bytearray()), xxhash.xxh3_128_digest(b"")
-    # Private anonymous memory, like malloc's: mmap's default (MAP_SHARED) is shmem-backed,
-    # whose page faults measured 1.2-2x slower for a 256 MiB-1 GiB read (bench_memo).
-    buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    if size >= _HUGE_MIN and _HUGE_PAGES:
-        # Faulting in 2 MiB pages instead of 4 KiB ones is most of a page-cache read's cost
-        # (np.load gets them through numpy's allocator; the same advice here).
-        with contextlib.suppress(OSError):
-            buffer.madvise(mmap.MADV_HUGEPAGE)
-    view = memoryview(buffer)
+    view = fresh_buffer(size)
     hasher = xxhash.xxh3_128()
     done = 0
     while done < size:

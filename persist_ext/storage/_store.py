@@ -647,16 +647,17 @@ class Store(StoreScan):
             if getattr(local, "con", None) is not con:
                 # Tokens of two connections differ; the expiry state starts afresh.
                 local.con, local.serial = con, next(_SERIALS)
-                local.seen, local.deadline, local.passed = None, None, 0
+                local.seen, local.deadline, local.passed, local.token = None, None, 0, None
             ((version,),) = con.execute("PRAGMA data_version").fetchall()
             seen = (version, con.total_changes)
-            now = time.time()
-            if seen != local.seen:
-                local.seen, local.deadline = seen, _next_expiry(con, now)
-            elif local.deadline is not None and now >= local.deadline:
+            if seen == local.seen:
+                deadline = local.deadline
+                if deadline is None or time.time() < deadline:
+                    return local.token  # the common case: nothing changed, nothing expired
                 local.passed += 1  # an entry expired: a change without a commit
-                local.deadline = _next_expiry(con, now)
-            return local.serial, version, con.total_changes, local.passed
+            local.seen, local.deadline = seen, _next_expiry(con, time.time())
+            local.token = (local.serial, version, seen[1], local.passed)
+            return local.token
         except (sqlite3.Error, ValueError):
             return None
 

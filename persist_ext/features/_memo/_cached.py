@@ -145,7 +145,8 @@ class CachedFunction:
         self._async_flights: dict[tuple[int, str], asyncio.Future[Any]] = {}
         self._lock = threading.Lock()
         self._warned: set[str] = set()
-        self._hot: dict[str, list[Any]] = {}  # prefix -> [pickled, token, expires, created]
+        # prefix -> [pickled, token, expires, created, result key, use key]
+        self._hot: dict[str, list[Any]] = {}
         self._last_enforced = 0.0
 
     # ------------------------------------------------------------------ pickling
@@ -251,13 +252,13 @@ class CachedFunction:
             return _MISS
 
     def _hit(self, store: KeyValueStore, prefix: str) -> Any:
-        result = f"{prefix}{RESULT}"
         hot = self._hot.get(prefix)
         if hot is not None:
-            if self._still_stored(store, result, hot):
-                note_use(store, f"{prefix}{USED}", result)
+            if self._still_stored(store, hot[4], hot):
+                note_use(store, hot[5], hot[4])
                 return pickle.loads(hot[0])  # bytes this process pickled itself
             self._hot.pop(prefix, None)
+        result = f"{prefix}{RESULT}"
         value = self._load(store, prefix)
         if value is not _MISS:
             note_use(store, f"{prefix}{USED}", result)
@@ -298,8 +299,15 @@ class CachedFunction:
         if len(data) <= _HOT_BYTES:
             while len(self._hot) >= _HOT_ENTRIES:
                 self._hot.pop(next(iter(self._hot)), None)
-            # No token yet: the next hit checks ``in store`` once and remembers one.
-            self._hot[prefix] = [data, None, info.expires, info.created]
+            # No token yet: the next hit reads the entry's info once and remembers one.
+            self._hot[prefix] = [
+                data,
+                None,
+                info.expires,
+                info.created,
+                f"{prefix}{RESULT}",
+                f"{prefix}{USED}",
+            ]
 
     def _save(
         self,
