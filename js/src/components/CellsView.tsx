@@ -141,27 +141,29 @@ function VariableRow(props: { variable: ICellVariable }): JSX.Element {
   const [open, setOpen] = React.useState(false);
   const summary = variable.summary ?? null;
   const facts = summary ? summaryFacts(summary).join(' · ') : '';
+  // The panel is narrow: name, short type and size on one line, the facts below them.
+  const shortType = variable.type.split('.').pop() ?? variable.type;
   return (
-    <>
-      <tr
-        data-variable={variable.name}
-        className={summary ? 'jp-persist-variable jp-mod-previewable' : 'jp-persist-variable'}
-        title={summary ? 'Show the stored preview' : undefined}
-        aria-expanded={summary ? open : undefined}
-        onClick={summary ? () => setOpen(!open) : undefined}
-      >
-        <td className="jp-persist-mono">{variable.name}</td>
-        <td>{variable.type}</td>
-        <td>{formatBytes(variable.size)}</td>
-        <td className="jp-persist-variable-facts">{facts}</td>
-      </tr>
-      {open && summary && (
-        <tr className="jp-persist-variable-preview">
-          <td colSpan={4}>
+    <tr
+      data-variable={variable.name}
+      className={summary ? 'jp-persist-variable jp-mod-previewable' : 'jp-persist-variable'}
+      title={summary ? 'Show the stored preview' : undefined}
+      aria-expanded={summary ? open : undefined}
+      onClick={summary ? () => setOpen(!open) : undefined}
+    >
+      <td>
+        <div className="jp-persist-row">
+          <span className="jp-persist-mono jp-persist-variable-name">{variable.name}</span>
+          <span title={variable.type}>{shortType}</span>
+          <span>{formatBytes(variable.size)}</span>
+        </div>
+        {facts && <div className="jp-persist-variable-facts">{facts}</div>}
+        {open && summary && (
+          <div className="jp-persist-variable-preview">
             <Preview summary={summary} />
-          </td>
-        </tr>
-      )}
-    </>
+          </div>
+        )}
+      </td>
+    </tr>
   );
 }

@@ -15,6 +15,7 @@ deadline-bounded, never through a symbolic link) and only JSON headers are parse
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from typing import Any
 
 from ..._config import DEFAULT_DIRNAME
 from ..._errors import CorruptEntryError, StoreError
+from ...storage._atomic import atomic_write
 from ...storage._disk import BLOB_DIR, MODE_BLOB
 from ...storage._entry import read_info
 from ...storage._leases import LEASES_DIRNAME
@@ -338,12 +340,18 @@ class _Counter:
 
     workers = 2  # SQLite reads overlap on the disk; more threads only contend for 2 cores
 
-    def __init__(self) -> None:
+    def __init__(self, memo: Path | None = None) -> None:
         self._lock = threading.Condition()
         self._queue: deque[_Count] = deque()
         self._jobs: dict[str, _Count] = {}
         self._known: dict[str, _Count] = {}
         self._threads: list[threading.Thread] = []
+        # Remembered counts survive a restart in this JSON file (read once, written after
+        # a batch of counts): a restarted server lists unchanged stores without SQLite.
+        self._memo = memo
+        self._loaded = memo is None
+        self._dirty = False
+        self._saved = 0.0
 
     def request(self, store: str, key: tuple[int, ...], now: float) -> _Count | None:
         """The count of ``store`` for index ``key``: remembered, under way, or queued now.
@@ -353,6 +361,9 @@ class _Counter:
         if not os.path.lexists(os.path.join(store, INDEX_FILE)):
             return None
         with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                self._known.update(_load_memo(self._memo))
             known = self._known.get(store)
             if known is not None:
                 expiry = known.next_expiry
@@ -405,10 +416,84 @@ class _Counter:
                     if len(self._known) >= _MAX_SCANS:
                         self._known.clear()
                     self._known[job.store] = job
+                    self._dirty = True
                 job.done.set()
+                save = self._dirty and (not self._queue or time.monotonic() - self._saved > 5)
+                if save:
+                    self._dirty = False
+                    self._saved = time.monotonic()
+                    records = {
+                        s: [list(j.key), j.entries, j.next_expiry] for s, j in self._known.items()
+                    }
+            if save:
+                _save_memo(self._memo, records)
 
 
-_COUNTER = _Counter()
+#: Format of the remembered-counts file (see :func:`_load_memo`).
+_MEMO_FORMAT = 1
+
+
+def memo_path() -> Path | None:
+    """Where remembered store counts are kept between server runs, or None (nowhere).
+
+    ``PERSIST_EXT_LISTING_MEMO`` names the file (empty: keep nothing); by default
+    ``$XDG_CACHE_HOME/persist_ext/store-counts.json`` (``~/.cache/...``): the user's own
+    cache, never the served root, whose writers must not be able to plant counts.
+    """
+    setting = os.environ.get("PERSIST_EXT_LISTING_MEMO")
+    if setting is not None:
+        return Path(setting) if setting else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "persist_ext" / "store-counts.json"
+
+
+def _load_memo(path: Path | None) -> dict[str, _Count]:
+    """Counts remembered by an earlier server (JSON only; anything malformed is skipped).
+
+    Each is used only while its store's index key is exactly the one it was read for,
+    like a count remembered in memory: a store changed since is counted again.
+    """
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_bytes()[: 64 << 20])
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _MEMO_FORMAT:
+        return {}
+    records = data.get("counts")
+    known: dict[str, _Count] = {}
+    for store, record in (records if isinstance(records, dict) else {}).items():
+        if not isinstance(record, list) or len(record) != 3:
+            continue
+        key, entries, expiry = record
+        if (
+            not isinstance(key, list)
+            or not all(type(k) is int for k in key)
+            or type(entries) is not int
+            or entries < 0
+            or not (expiry is None or isinstance(expiry, (int, float)))
+        ):
+            continue
+        job = _Count(str(store), tuple(key), hot=False, entries=entries, next_expiry=expiry)
+        job.done.set()
+        known[job.store] = job
+        if len(known) >= _MAX_SCANS:
+            break
+    return known
+
+
+def _save_memo(path: Path | None, records: dict[str, Any]) -> None:
+    if path is None:
+        return
+    try:
+        text = json.dumps({"format": _MEMO_FORMAT, "counts": records}, separators=(",", ":"))
+        atomic_write(path, text.encode())
+    except (OSError, ValueError):  # a read-only home: counts are simply not kept
+        pass
+
+
+_COUNTER = _Counter(memo_path())
 
 
 def _mtime(entry: os.DirEntry[str]) -> float:

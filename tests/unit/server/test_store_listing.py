@@ -148,3 +148,67 @@ def test_a_listing_on_a_budget_shows_counting_never_a_stale_count(
         assert _listed(tmp_path)["s0"].entries == 2
     finally:
         gate.set()
+
+
+def test_remembered_counts_survive_a_restart_and_never_outlive_a_change(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A restarted server (a new counter reading the memo file) lists unchanged stores
+    without reading their indexes; a store written since is counted again (#15.1)."""
+    memo = tmp_path / "cache" / "store-counts.json"
+    root = tmp_path / "root"
+    dirs = [root / f"s{i}" for i in range(3)]
+    for i, directory in enumerate(dirs):
+        with Store(directory) as store:
+            for j in range(i + 1):
+                store.set(f"k{j}", j)
+    find_stores(root)  # SQLite's side files exist from here on
+    for directory in dirs:
+        _age(directory)
+    _stores._SCANS.clear()
+    monkeypatch.setattr(_stores, "_COUNTER", _stores._Counter(memo))
+    assert [s.entries for s in find_stores(root)[0]] == [1, 2, 3]
+    deadline = time.monotonic() + 30
+    while not memo.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert memo.exists()
+
+    with Store(dirs[2]) as store:  # changed while the server was down
+        store.set("new", 1)
+    _age(dirs[2])
+    _stores._SCANS.clear()
+    monkeypatch.setattr(_stores, "_COUNTER", _stores._Counter(memo))  # a new server
+    gate = threading.Event()
+    real_count = _stores._count
+    monkeypatch.setattr(
+        _stores, "_count", lambda store, **kw: gate.wait(30) and real_count(store, **kw)
+    )
+    try:
+        listed, _ = find_stores(root, budget=0.1)
+        assert [s.entries for s in listed] == [1, 2, None]  # no index read; s2 is counted again
+        gate.set()
+        assert [s.entries for s in find_stores(root)[0]] == [1, 2, 4]
+    finally:
+        gate.set()
+
+
+def test_a_malformed_memo_file_is_ignored(tmp_path: Path, monkeypatch) -> None:
+    with Store(tmp_path / "root" / "s") as store:
+        store.set("a", 1)
+    memo = tmp_path / "m.json"
+    key = list(_stores._scan_key(str(tmp_path / "root" / "s")))
+    for text in ("{", "[]", '{"format": 1, "counts": {"%s": [%s, "9", null]}}'):
+        memo.write_text(text % (tmp_path / "root" / "s", key) if "%" in text else text)
+        monkeypatch.setattr(_stores, "_COUNTER", _stores._Counter(memo))
+        _stores._SCANS.clear()
+        assert [s.entries for s in find_stores(tmp_path / "root")[0]] == [1]
+
+
+def test_the_memo_file_is_in_the_users_cache_or_where_configured(monkeypatch) -> None:
+    monkeypatch.delenv("PERSIST_EXT_LISTING_MEMO", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/cache")
+    assert _stores.memo_path() == Path("/somewhere/cache/persist_ext/store-counts.json")
+    monkeypatch.setenv("PERSIST_EXT_LISTING_MEMO", "/elsewhere/counts.json")
+    assert _stores.memo_path() == Path("/elsewhere/counts.json")
+    monkeypatch.setenv("PERSIST_EXT_LISTING_MEMO", "")
+    assert _stores.memo_path() is None
