@@ -182,8 +182,8 @@ class CellCache:
         self._last_name: str | None = None
         self._files: FileDigests | None = None
         self._manifests: dict[str, Manifest] = {}
-        # Entry prefix -> (store change token, expiry) when its manifest was last seen stored.
-        self._seen: dict[str, tuple[Any, float | None]] = {}
+        # Entry prefix -> the store's change token when its manifest was last seen stored.
+        self._seen: dict[str, Any] = {}
         self._outputs_memo: dict[str, list[dict[str, Any]]] = {}
         #: What restores and stores cost in this session (decides run vs restore).
         self.costs = CostModel()
@@ -349,31 +349,23 @@ class CellCache:
     def _still_stored(self, entry_prefix: str) -> bool:
         """Whether the manifest remembered for ``entry_prefix`` is still in the store.
 
-        While the store's change token (``Store.change_token``: one query, no row read) has
-        not moved since the entry was last seen, and its expiry (if any) has not come,
-        nothing was removed: no further look. Otherwise the entry's info (the first time:
-        its expiry) or a membership test decides, and the token is remembered.
+        While the store's change token (``Store.change_token``: one query, no row read; it
+        moves with every write, removal and expiry, by any process) has not moved since the
+        entry was last seen, nothing was removed: no further look. Otherwise a membership
+        test decides, and the token is remembered.
         """
-        seen = self._seen.get(entry_prefix)
         changes = getattr(self.store, "change_token", None)
-        key = f"{entry_prefix}manifest"
         try:
             token = changes() if changes is not None else None
-            expires = seen[1] if seen is not None else None
-            unexpired = expires is None or time.time() < expires
-            if seen is not None and token is not None and token == seen[0] and unexpired:
+            if token is not None and token == self._seen.get(entry_prefix):
                 return True
-            if seen is None:
-                info = self.store.info(key)
-                present, expires = info is not None, info.expires if info is not None else None
-            else:
-                present = key in self.store
+            present = f"{entry_prefix}manifest" in self.store
         except Exception:
             present = False
         if not present:
             self._seen.pop(entry_prefix, None)
             return False
-        self._seen[entry_prefix] = (token, expires)  # read before the look: a later change moves it
+        self._seen[entry_prefix] = token  # read before the look: a later change moves it
         return True
 
     def _timed_restore(self, manifest: Manifest, seconds: float, options: CellOptions) -> None:
