@@ -689,3 +689,34 @@ def test_large_reads_get_the_huge_page_advice_numpy_gives(setting, expected) -> 
     if setting is None:
         probe = np.empty(1 << 20)  # numpy advises the same for its own arrays (past the
         assert "hg" in _vm_flags(probe.ctypes.data + (1 << 16))  # allocator's first page)
+
+
+def test_get_inside_a_transaction_sees_its_own_writes_only(store: Store) -> None:
+    """Small values are read with the index query on this thread's connection: a block's
+    own uncommitted writes are visible to it, and to no other thread until it commits."""
+    store.set("t", 0)
+    seen: list[object] = []
+    with store.transact():
+        store.set("t", 1)
+        store.set("new", {"a": 1})
+        assert store.get("t") == 1
+        assert store.get("new") == {"a": 1}
+        reader = threading.Thread(
+            target=lambda: seen.extend([store.get("t"), store.get("new", None)])
+        )
+        reader.start()
+        reader.join()
+    assert seen == [0, None]
+    assert store.get("t") == 1
+    inside: list[object] = []
+
+    def rolled_back() -> None:
+        with store.transact():
+            store.set("t", 2)
+            inside.append(store.get("t"))
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    assert inside == [2]
+    assert store.get("t") == 1

@@ -159,6 +159,18 @@ def test_add_only_if_absent_with_meta_and_serializer(store) -> None:
     assert info.serializer == "json"
 
 
+@pytest.mark.parametrize("key", ["données/été", "键/値", "emoji/\U0001f600", "a\x00b"])
+def test_keys_beyond_ascii(store, key: str) -> None:
+    """The direct index read of small values takes the same keys as every other call."""
+    store.set(key, {"k": key})
+    assert store.get(key) == {"k": key}
+    assert store.info(key).key == key
+    assert key in store
+    assert list(store.keys(key[:3])) == [key]
+    assert store.delete(key) is True
+    assert store.get(key, "gone") == "gone"
+
+
 def test_delete_contains_len_keys(store) -> None:
     for key in ["b/2", "a/1", "a/2", "a*[x]?"]:
         store.set(key, key)
