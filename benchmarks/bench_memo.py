@@ -47,7 +47,7 @@ QUICK = {"mib": 64, "calls": 300, "repeat": 3}
 
 
 def _interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
-    """Wall and CPU seconds of each ``fn``, taken in turn ``repeat`` times (A B C A B C ...).
+    """Wall and CPU seconds of each ``fn``, taken in turn ``repeat`` times (A B C B C A ...).
 
     Interleaving puts every contender under the same machine load and memory state; CPU
     time (``process_time``: every thread of this process) is what the code itself costs
@@ -55,8 +55,12 @@ def _interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, li
     """
     wall: dict[str, list[float]] = {name: [] for name in fns}
     cpu: dict[str, list[float]] = {f"{name} cpu": [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    names = list(fns)
+    for turn in range(repeat):
+        # The order rotates every round: each one follows each other in turn (what the
+        # previous one freed, e.g. huge pages, changes how fast the next one's memory is).
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            fn = fns[name]
             gc.collect()
             w, c = time.perf_counter(), time.process_time()
             result = fn()
@@ -238,7 +242,7 @@ def run(mib: int = 1024, calls: int = 2000, repeat: int = 7) -> list[dict[str, A
         except ImportError:
             joblib = None
         rows += _key_rows(store, mib * 2**20 // 8, mib, repeat, joblib)
-        rows += _restore_rows(store, root, mib, max(repeat, 5))
+        rows += _restore_rows(store, root, mib, max(repeat, 8))  # 2 rotations of 4
         store.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
