@@ -256,7 +256,7 @@ def seal(
     if meta:
         fields["meta"] = meta
     try:
-        text = json.dumps(fields, ensure_ascii=False, allow_nan=False, default=_no_json)
+        text = _FIELDS_JSON.encode(fields)
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"`meta` must be JSON-serializable (str keys; str/int/float/bool/None, lists, "
@@ -308,6 +308,11 @@ def encode_entry(
 
 def _no_json(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
+
+
+# json.dumps with these arguments, without building an encoder per record (~10 % of a small
+# Store.set); the same text byte for byte. An encoder keeps no state between calls.
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_no_json)
 
 
 def is_record(data: bytes | memoryview) -> bool:
