@@ -124,3 +124,20 @@ def test_a_linked_value_removed_behind_the_pin_is_reported_not_fatal(ip) -> None
     assert "was removed from the store" in back.skipped["lost"]
     assert ip.user_ns["other"] == [1, 2]
     assert "lost" not in ip.user_ns
+
+
+def test_a_value_changed_through_a_function_redefined_since_is_not_linked(ip) -> None:
+    # Cells are analysed when the checkpoint needs them, as the namespace was when they ran:
+    # bump() changed `made` in place through its old definition, so the entry no longer
+    # holds the value and the checkpoint writes its bytes instead of linking to the entry.
+    ip.run_cell("import numpy as np")
+    ip.run_cell("def bump():\n    made[0] = 5")
+    ip.run_cell("%%persist made\nmade = np.ones(200_000)")
+    ip.run_cell("bump()")
+    ip.run_cell("def bump():\n    return None")
+    report = ip.run_line_magic("persist", "checkpoint")
+    assert report.shared == []
+    assert "made" in report.written
+    ip.run_cell("made[0] = 0")
+    ip.run_line_magic("persist", "restore")
+    assert ip.user_ns["made"][0] == 5
