@@ -655,3 +655,20 @@ def test_cells_waiting_for_analysis_are_bounded(monkeypatch) -> None:
         session.note_cell(code)
     assert "data" in session.live.touched  # analysed when the third cell was noted
     assert session.checkpoint().written == ["data"]
+
+
+def test_a_value_that_hides_its_class_details_makes_every_variable_count() -> None:
+    """What a cell mentioned is taken from odd objects too: a class whose ``__module__``
+    raises may reach anything, so a cell using it counts every variable as touched."""
+    from persist_ext.features._checkpoint._tracking import names_in_cell
+
+    ns = notebook(
+        "class Meta(type):\n"
+        "    @property\n"
+        "    def __module__(cls):\n"
+        "        raise RuntimeError('hidden')\n"
+        "class Odd(metaclass=Meta):\n"
+        "    pass\n"
+        "data = [1]\n"
+    )
+    assert {"Odd", "data"} <= names_in_cell("Odd()", ns)

@@ -232,7 +232,10 @@ class CellLog:
         if not code.strip():
             return
         self._seq += 1
-        seen = mentions(code, namespace) if namespace is not None else None
+        try:
+            seen = mentions(code, namespace) if namespace is not None else None
+        except Exception:  # an odd namespace: every identifier of the text counts instead
+            seen = None
         self._pending.append(CellRecord(self._seq, code, effects, seen))
         if len(self._pending) > _MAX_PENDING:
             del self._pending[0]

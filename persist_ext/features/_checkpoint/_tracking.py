@@ -168,8 +168,10 @@ _PLAIN_CONTAINERS = (list, tuple, dict, set, frozenset, str, bytes, range)
 def _iterates_harmlessly(value: Any) -> bool:
     """Whether looping over ``value`` leaves it as it was (a list, a dict, an array; not an
     iterator or a generator)."""
-    module = type(value).__module__.split(".")[0]
-    return isinstance(value, _PLAIN_CONTAINERS) or module in ("numpy", "pandas")
+    if isinstance(value, _PLAIN_CONTAINERS):
+        return True
+    module = getattr(type(value), "__module__", None)
+    return isinstance(module, str) and module.split(".")[0] in ("numpy", "pandas")
 
 
 @dataclass(frozen=True)
@@ -192,15 +194,25 @@ class Mentions:
     reach: Mapping[str, frozenset[str]]
 
 
+def _safely(test: Callable[[Any], bool], value: Any) -> bool:
+    try:
+        return test(value)
+    except Exception:  # a value whose type cannot be asked: it does not count as harmless
+        return False
+
+
 def mentions(text: str, namespace: Mapping[str, Any]) -> Mentions:
     """The :class:`Mentions` of ``text`` in ``namespace`` now."""
     names = frozenset(n for n in set(_IDENT.findall(text)) if n in namespace)
-    containers = frozenset(n for n in names if _iterates_harmlessly(namespace.get(n)))
+    containers = frozenset(n for n in names if _safely(_iterates_harmlessly, namespace.get(n)))
     reach: dict[str, frozenset[str]] = {}
     pending, visited = list(names), set(names)
     while pending:
         name = pending.pop()
-        found = _reached(namespace.get(name), namespace, set())
+        try:
+            found = _reached(namespace.get(name), namespace, set())
+        except Exception:  # an object that hides what it is: it may reach anything
+            found = set(namespace)
         if found:
             reach[name] = frozenset(found)
             for extra in found - visited:
