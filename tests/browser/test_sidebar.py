@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,21 @@ def test_extensions_are_installed_and_enabled(page, lab) -> None:
 
 def test_stores_then_a_stores_entries(page, lab, artifacts: Path, page_errors: list[str]) -> None:
     reply = lab.api("persist-ext/api/stores")
+    deadline = time.monotonic() + 60
+    while reply["pending"] and time.monotonic() < deadline:  # counts still being read
+        time.sleep(0.5)
+        reply = lab.api("persist-ext/api/stores")
+    assert reply["pending"] == 0
     assert "project/.persist" in [store["path"] for store in reply["stores"]]
     page.click(SIDEBAR_TAB)
     panel = page.locator(PANEL)
     stores = panel.locator("li.jp-persist-store")
     stores.first.wait_for(timeout=30_000)
+    # The panel lists again by itself until no store says "counting…".
+    page.wait_for_function(
+        "() => !document.querySelector('#persist-ext-sidebar').innerText.includes('counting')",
+        timeout=60_000,
+    )
     assert panel.locator(".jp-persist-title").inner_text().lower() == "persist"
     shown = {node.get_attribute("data-path"): node for node in stores.all()}
     for store in reply["stores"]:

@@ -123,8 +123,12 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
     for (safe, digest), variant in variants.items():
         variant["hits"] = hits.get((safe, digest), 0)
         # Each variable's summary (shape, dtype, range, a frame's head...) from the headers
-        # of the run the manifest names; null for manifests written before it was recorded.
-        summaries = described.get((safe, digest, runs[(safe, digest)]), {})
+        # of the run the manifest names; null for variables stored before summaries were.
+        run = runs[(safe, digest)]
+        if not run:  # a manifest from before runs were named: its run, if only one is there
+            seen = [r for (n, d, r) in described if (n, d) == (safe, digest)]
+            run = seen[0] if len(seen) == 1 else ""
+        summaries = described.get((safe, digest, run), {})
         for variable in variant["variables"]:
             variable["summary"] = summaries.get(variable["name"])
         cell = cells.setdefault(

@@ -281,7 +281,11 @@ def _rescan(item: dict[str, Any], now: float, job: _Count | None) -> None:
         item["error"] = job.error  # never remembered: a slow read may pass next time
         return
     item["entries"], next_expiry = job.entries, job.next_expiry
-    if not _quiet(item["key"], now) or _scan_key(item["dir"]) != item["key"]:
+    # A remembered count was matched against this very key; a fresh one may have been read
+    # while the store changed: look at its files again before remembering the scan.
+    if not _quiet(item["key"], now):
+        return
+    if not (job.remembered and job.key == item["key"]) and _scan_key(item["dir"]) != item["key"]:
         return
     scan = _StoreScan(
         item["key"],
@@ -318,6 +322,8 @@ class _Count:
     entries: int | None = None
     next_expiry: float | None = None
     error: str | None = None
+    #: Remembered (quiet, unchanged while read): valid for as long as ``key`` is current.
+    remembered: bool = False
 
     def wait(self, until: float | None) -> bool:
         """Wait for the count until ``until`` (``time.monotonic()``; None: no limit)."""
@@ -415,6 +421,7 @@ class _Counter:
                 ):
                     if len(self._known) >= _MAX_SCANS:
                         self._known.clear()
+                    job.remembered = True
                     self._known[job.store] = job
                     self._dirty = True
                 job.done.set()
@@ -475,7 +482,8 @@ def _load_memo(path: Path | None) -> dict[str, _Count]:
             or not (expiry is None or isinstance(expiry, (int, float)))
         ):
             continue
-        job = _Count(str(store), tuple(key), hot=False, entries=entries, next_expiry=expiry)
+        job = _Count(str(store), tuple(key), False, entries=entries, next_expiry=expiry)
+        job.remembered = True
         job.done.set()
         known[job.store] = job
         if len(known) >= _MAX_SCANS:

@@ -113,3 +113,21 @@ def test_the_cells_listing_describes_each_variable_packed_or_alone(tmp_path: Pat
     assert summaries["alone"]["shape"] == [5]
     assert summaries["alone"]["max"] == 1.0
     assert summaries["n"]["repr"] == "7"
+
+
+def test_a_manifest_without_its_run_named_still_finds_its_only_run(tmp_path: Path) -> None:
+    """Cells stored before manifests named their run: the run folder beside it is used."""
+    from persist_ext.features._cellcache._entry import Manifest
+    from persist_ext.interfaces.server._cells import list_cells
+
+    from ._seed import store_cell
+
+    manifest = store_cell(tmp_path / "s", "older", values={"v": np.arange(4)})
+    with Store(tmp_path / "s") as store:
+        key = f"{manifest.entry_prefix}manifest"
+        meta = dict(store.info(key).meta)
+        del meta["run"]
+        store.set(key, Manifest.from_dict(store.get(key)).to_dict(), meta=meta)
+    (cell,) = list_cells(tmp_path / "s")
+    (variable,) = cell["variants"][0]["variables"]
+    assert variable["summary"]["shape"] == [4]
