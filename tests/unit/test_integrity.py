@@ -72,6 +72,31 @@ def test_one_flipped_bit_anywhere_in_a_blob_is_detected(tmp_path: Path, kind: st
         assert store.get("k") is not None
 
 
+def test_a_blob_hashed_by_a_second_thread_while_read_is_checked_as_well(tmp_path: Path) -> None:
+    """Large blobs are hashed behind the read (``_disk.HASH_BEHIND_BYTES``): a real 64 MiB
+    payload, intact and with one bit flipped in its first, a middle and its last chunk."""
+    from persist_ext.storage import _disk
+
+    array = np.random.default_rng(3).random(_disk.HASH_BEHIND_BYTES // 8 + 1000)
+    with Store(tmp_path / "s") as store:
+        store.set("k", array)
+        (blob,) = (tmp_path / "s" / BLOB_DIR).glob("*.bin")
+        assert blob.stat().st_size >= _disk.HASH_BEHIND_BYTES  # the threaded path
+        np.testing.assert_array_equal(store.get("k"), array)
+        original = blob.read_bytes()
+        for at in (5000, len(original) // 2 + 7, len(original) - 1):
+            data = bytearray(original)
+            data[at] ^= 0x01
+            blob.write_bytes(bytes(data))
+            with pytest.raises(CorruptEntryError, match="'k'"):
+                store.get("k")
+        blob.write_bytes(original[: -(9 << 20)])  # truncated by more than a chunk
+        with pytest.raises(InvalidPickle, match="'k'"):
+            store.get("k")
+        blob.write_bytes(original)
+        np.testing.assert_array_equal(store.get("k"), array)
+
+
 def test_truncated_blob_is_detected(tmp_path: Path) -> None:
     with Store(tmp_path / "s") as store:
         store.set("k", np.arange(200_000.0))
