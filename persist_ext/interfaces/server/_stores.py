@@ -492,8 +492,17 @@ def _load_memo(path: Path | None) -> dict[str, _Count]:
 
 
 def _save_memo(path: Path | None, records: dict[str, Any]) -> None:
+    """Write ``records`` over the memo file, keeping the other servers' records (another
+    root, another process) whose stores still exist; ours win for the same store."""
     if path is None:
         return
+    others = {
+        store: [list(job.key), job.entries, job.next_expiry]
+        for store, job in _load_memo(path).items()
+        if store not in records and os.path.lexists(os.path.join(store, INDEX_FILE))
+    }
+    if len(others) + len(records) <= _MAX_SCANS:
+        records = {**others, **records}
     try:
         text = json.dumps({"format": _MEMO_FORMAT, "counts": records}, separators=(",", ":"))
         atomic_write(path, text.encode())

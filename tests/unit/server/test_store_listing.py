@@ -212,3 +212,24 @@ def test_the_memo_file_is_in_the_users_cache_or_where_configured(monkeypatch) ->
     assert _stores.memo_path() == Path("/elsewhere/counts.json")
     monkeypatch.setenv("PERSIST_EXT_LISTING_MEMO", "")
     assert _stores.memo_path() is None
+
+
+def test_servers_sharing_the_memo_file_keep_each_others_counts(tmp_path: Path, monkeypatch) -> None:
+    memo = tmp_path / "m.json"
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for root in roots:
+        with Store(root / "s") as store:
+            store.set("x", 1)
+        find_stores(root)
+        _age(root / "s")
+    for root in roots:  # two servers, one after the other, on different roots
+        monkeypatch.setattr(_stores, "_COUNTER", _stores._Counter(memo))
+        _stores._SCANS.clear()
+        find_stores(root)
+        deadline = time.monotonic() + 30
+        while str(root / "s") not in memo.read_text() if memo.exists() else True:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    text = memo.read_text()
+    assert str(roots[0] / "s") in text
+    assert str(roots[1] / "s") in text
