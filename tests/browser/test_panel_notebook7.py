@@ -35,3 +35,70 @@ def test_the_panel_in_notebook_7(browser, lab, artifacts: Path, page_errors: lis
         assert not [error for error in page_errors if "persist" in error.lower()]
     finally:
         context.close()
+
+
+def _seed_nb7(directory: Path) -> None:
+    """A cached cell whose arrays share memory (one packed entry) and a group with failures,
+    written through persist_ext's own APIs in this process (no kernel)."""
+    import numpy as np
+
+    from persist_ext import Store, TaskGroup
+    from persist_ext.features._cellcache._entry import Manifest, new_run_id, write_entry
+    from persist_ext.features._covars import group_variables
+
+    grid = np.arange(12.0).reshape(3, 4)
+    values = {"grid": grid, "top": grid[:1]}
+    manifest = Manifest(
+        name="arrays", key="ab" * 16, run=new_run_id(), code="grid = ...", components={}
+    )
+    with Store(directory) as store:
+        stored, _ = write_entry(store, manifest, values, [], groups=group_variables(values))
+        assert stored
+        group = TaskGroup(
+            "nb7", store, batch_size=2, group_size=2, max_tries=1, on_complete=lambda r: None
+        )
+        group.map(_maybe_fail, range(5), key=lambda x: f"k{x}")
+        group.run().wait()
+        group.close()
+
+
+def _maybe_fail(x: int) -> int:
+    if x == 4:
+        raise ValueError("bad 4")
+    return x
+
+
+def test_variable_facts_and_marker_tree_in_notebook_7(
+    browser, lab, artifacts: Path, page_errors: list[str]
+) -> None:
+    _seed_nb7(lab.root / "nb7" / ".persist")
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}/tree?token={lab.token}")
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+        page.evaluate("() => window.jupyterapp.commands.execute('persist-ext:open')")
+        panel = page.locator("#persist-ext-sidebar")
+        panel.wait_for(state="visible", timeout=30_000)
+        back = panel.locator("button.jp-persist-back")
+        if back.count():
+            back.click()
+        panel.locator('li.jp-persist-store[data-path="nb7/.persist"]').click(timeout=30_000)
+        panel.locator('button.jp-persist-tab[data-tab="cells"]').click()
+        cell = panel.locator('li.jp-persist-cell[data-cell="arrays"]')
+        cell.click(timeout=30_000)
+        grid = cell.locator('tr[data-variable="grid"]').inner_text(timeout=30_000)
+        assert "shape (3, 4) · dtype float64 · min 0 · max 11" in grid
+        assert "shape (1, 4)" in cell.locator('tr[data-variable="top"]').inner_text()
+        panel.locator('button.jp-persist-tab[data-tab="groups"]').click()
+        panel.locator('li.jp-persist-group[data-group="nb7"]').click(timeout=30_000)
+        level = panel.locator('li.jp-persist-tree-level[data-level="1"]')
+        assert "3 of 3 nodes settled · 1 with failures" in level.inner_text(timeout=30_000)
+        level.click()
+        last = level.locator('.jp-persist-tree-node[data-node="n1.2"]')
+        assert last.inner_text().startswith("#2 1/1 · 1 failed")
+        assert "(pid " in panel.locator(".jp-persist-callback").inner_text()
+        page.screenshot(path=str(artifacts / "panel-notebook7-tree.png"))
+    finally:
+        context.close()
