@@ -87,3 +87,16 @@ def test_a_tree_without_its_shape_in_the_header_lists_settled_nodes_only(tmp_pat
     assert [(lv["level"], lv["done"]) for lv in state["levels"]] == [(1, 4), (2, 2)]
     assert all("total" not in lv for lv in state["levels"])
     assert state["callback_owner"] is None
+
+
+def test_a_key_order_past_the_limit_gives_node_totals_without_task_counts(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from persist_ext.features._tasks import _tree
+
+    monkeypatch.setattr(_tree, "TREE_ORDER_LIMIT", 10)  # as if the key list were huge
+    _run(tmp_path / "s")
+    level1, level2 = read_group(tmp_path / "s", "fit").to_json()["levels"]
+    assert (level1["total"], level1["done"], level1["failing"]) == (4, 4, None)
+    assert (level2["total"], level2["done"]) == (2, 2)
+    assert all("tasks" not in node for node in level1["nodes"])

@@ -233,3 +233,12 @@ def test_servers_sharing_the_memo_file_keep_each_others_counts(tmp_path: Path, m
     text = memo.read_text()
     assert str(roots[0] / "s") in text
     assert str(roots[1] / "s") in text
+
+
+def test_a_store_written_just_now_is_counted_even_on_no_budget(tmp_path: Path) -> None:
+    """Recently written stores are waited for (their counts cannot be remembered)."""
+    with Store(tmp_path / "fresh") as store:
+        store.set("a", 1)
+        store.set("b", 2)
+    listed, _ = find_stores(tmp_path, budget=0.0)
+    assert [s.entries for s in listed] == [2]
