@@ -197,9 +197,10 @@ def integrity(directory: Path, mib: int, repeat: int) -> list[dict[str, Any]]:
 
         unverified()  # both from the page cache
         plain, verified = [], []
-        for _ in range(max(repeat, 5)):  # interleaved: both see the same machine state
-            plain.append(median_seconds(unverified, 1))
-            verified.append(median_seconds(lambda: store.get("a"), 1))
+        for turn in range(max(repeat, 6)):  # interleaved: both see the same machine state,
+            pair = [(plain, unverified), (verified, lambda: store.get("a"))]
+            for times, read in pair[turn % 2 :] + pair[: turn % 2]:  # each first in turn
+                times.append(median_seconds(read, 1))
         t_plain, t_verified = statistics.median(plain), statistics.median(verified)
         t_hash = median_seconds(lambda: xxhash.xxh3_128_digest(array), max(repeat, 3))
     gb = array.nbytes / 1e9
