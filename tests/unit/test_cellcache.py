@@ -399,3 +399,18 @@ def test_a_remembered_entry_cleared_or_expired_is_not_restored(shell, tmp_path: 
             assert hit or time.time() - stored_at >= 1.5
         time.sleep(max(0.0, stored_at + 1.6 - time.time()))
         assert not run(cache, shell, "v_exp = 1", name="exp")[0].hit
+
+
+def test_a_remembered_entry_removed_from_a_memory_store_is_not_restored(shell) -> None:
+    # The same re-check on any store with a change token (here the in-memory one).
+    from persist_ext.storage._memory import MemoryStore
+
+    cache = CellCache(MemoryStore())
+    stored = run(cache, shell, "m = [1]", name="mem")[0].manifest
+    assert run(cache, shell, "m = [1]", name="mem")[0].hit
+    assert run(cache, shell, "m = [1]", name="mem")[0].hit
+    cache.store.delete(f"{stored.entry_prefix}manifest")
+    again = run(cache, shell, "m = [1]", name="mem")[0]
+    assert not again.hit
+    assert again.stored
+    assert run(cache, shell, "m = [1]", name="mem")[0].hit
