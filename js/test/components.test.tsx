@@ -121,6 +121,8 @@ describe('Panel', () => {
       '3',
       '4'
     ]);
+    // The facts line is not repeated inside the preview.
+    expect(frame.textContent?.match(/shape \(2, 1\)/g)?.length).toBe(1);
   });
 
   it('follows groups with one long poll and no requests while nothing changes', async () => {

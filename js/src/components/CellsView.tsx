@@ -160,7 +160,7 @@ function VariableRow(props: { variable: ICellVariable }): JSX.Element {
         {facts && <div className="jp-persist-variable-facts">{facts}</div>}
         {open && summary && (
           <div className="jp-persist-variable-preview">
-            <Preview summary={summary} />
+            <Preview summary={summary} showFacts={false} />
           </div>
         )}
       </td>

@@ -50,9 +50,13 @@ export function summaryFacts(summary: IEntrySummary['summary']): string[] {
  * table, an array's shape, dtype and range, an image thumbnail when the writer stored one,
  * else the short repr. Nothing is decoded.
  */
-export function Preview(props: { summary: IEntrySummary['summary'] }): JSX.Element {
+export function Preview(props: {
+  summary: IEntrySummary['summary'];
+  /** False where the facts line is already shown beside the preview (a cell's variable). */
+  showFacts?: boolean;
+}): JSX.Element {
   const summary = props.summary;
-  const facts = summaryFacts(summary);
+  const facts = props.showFacts === false ? [] : summaryFacts(summary);
   const head = summary.head;
   const thumbnail = summary.thumbnail;
   return (
