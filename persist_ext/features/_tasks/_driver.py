@@ -7,6 +7,12 @@ seconds after the previous write so reports pile up, and hands the whole batch t
 record, small result and settled leaf. This is what keeps bookkeeping at tens of
 microseconds per task instead of ~1 ms.
 
+On threads the driver creates no ``Future`` per try: a few *feeder* jobs (at most one per
+thread of the pool) take tries from one deque and report each outcome straight to the
+queue (:meth:`Driver._feed`), which halves the cost of a no-op task; a try not started yet
+is still cancelled by taking it off the deque. Other executors get one ``submit`` per try
+(a process or a Dask worker that dies must fail only its own try).
+
 Each submitted call is one try. A failed try — the task raised, overran its timeout, or
 killed its worker process — is retried while :func:`~._model.is_settled` says it is not
 settled (tries left), and recorded failed otherwise.
@@ -22,6 +28,7 @@ after it ended. A crash inside that window loses it, and a resume runs that task
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import queue
@@ -55,6 +62,8 @@ from ._worker import (
 __all__ = ["Driver"]
 
 _RUNNING, _DONE, _STOP = 0, 1, 2
+_CANCELLED = object()  # the outcome of a try taken off the deque before it started
+_MAX_FEEDERS = 32  # feeders on a borrowed thread pool, whose size we do not know
 # Failures of the machinery around one try (not of the task's code): each counts as one try.
 _DEATHS = ("WorkerDiedError", "TaskTimeoutError", "BrokenProcessPool", "KilledWorker")
 
@@ -102,6 +111,14 @@ class Driver:
         # interrupted run records as interrupted.
         self._outstanding: dict[str, Future[Any]] = {}
         self._inflight: dict[str, tuple[TaskCall, float]] = {}
+        # Threads: tries waiting for a feeder, the feeders alive (started or queued in
+        # the pool), and the tries feeders have taken and not reported yet.
+        self._feeding = choice.kind == "threads"
+        self._calls: collections.deque[TaskCall] = collections.deque()
+        self._feeders = 0
+        self._max_feeders = choice.slots or _MAX_FEEDERS
+        self._taken: dict[str, TaskCall] = {}
+        self._interrupting = False
         #: When the last try came back (``time.monotonic()``); close() measures progress.
         self.last_progress = time.monotonic()
         #: Instances still running when the run was interrupted (see :meth:`interrupt`).
@@ -122,9 +139,17 @@ class Driver:
 
     def cancel(self) -> int:
         """Cancel tries not started yet (they stay scheduled); returns how many. Never blocks."""
+        n = 0
+        while True:  # threads: what no feeder has taken yet (popleft is atomic)
+            try:
+                call = self._calls.popleft()
+            except IndexError:
+                break
+            self.queue.put((_DONE, call, _CANCELLED))
+            n += 1
         with self._lock:
             futures = list(self._futures)
-        return sum(1 for f in futures if f.cancel())
+        return n + sum(1 for f in futures if f.cancel())
 
     def stop(self) -> None:
         """Retry nothing more in this run (``close(timeout=)``); failed tries stay resumable."""
@@ -139,12 +164,17 @@ class Driver:
         without firing the callback. Outcomes arriving later are not recorded. Never blocks.
         """
         self.stopped = True
+        self._interrupting = True  # feeders start nothing more
         # The marker first: cancellations (which Dask reports for running tries too) come
         # after it, so they never look like the end of the run.
         self.queue.put((_STOP, None, None))
         self.cancel()
 
     def _submit(self, call: TaskCall) -> None:
+        if self._feeding:
+            self._calls.append(call)
+            self._add_feeder()
+            return
         try:
             future = self.choice.executor.submit(run_task, call)
         except Exception as exc:  # e.g. the executor was shut down: record, don't lose
@@ -153,6 +183,62 @@ class Driver:
         self._futures.add(future)  # atomic under the GIL; cancel() copies the set
         self._outstanding[call.instance] = future
         future.add_done_callback(functools.partial(self._finished, call))
+
+    def _add_feeder(self) -> None:
+        """Start one more feeder unless the pool has one per thread already."""
+        with self._lock:
+            if self._feeders >= self._max_feeders:
+                return
+            self._feeders += 1
+        try:
+            future = self.choice.executor.submit(self._feed)
+        except Exception as exc:  # e.g. the executor was shut down
+            self._feeder_gone(exc)
+            return
+        future.add_done_callback(self._feeder_ended)
+
+    def _feeder_ended(self, future: Future[Any]) -> None:
+        # A feeder that ran has counted itself out; one cancelled before it started (the
+        # pool was shut down with cancel_futures) has not.
+        if future.cancelled():
+            self._feeder_gone(_CANCELLED)
+
+    def _feeder_gone(self, why: Any) -> None:
+        """A feeder that never ran: if none is left, no try waiting on the deque can run;
+        each is reported with ``why`` (an executor refusal, or a cancellation)."""
+        with self._lock:
+            self._feeders -= 1
+            if self._feeders > 0:
+                return
+        while True:
+            try:
+                call = self._calls.popleft()
+            except IndexError:
+                return
+            self.queue.put((_DONE, call, why))
+
+    def _feed(self) -> None:
+        """A feeder (in a pool thread): run tries from the deque until it is empty."""
+        calls, put, taken = self._calls, self.queue.put, self._taken
+        while True:
+            try:
+                call = calls.popleft()
+            except IndexError:
+                with self._lock:
+                    if calls:  # a retry came in after popleft found none
+                        continue
+                    self._feeders -= 1
+                    return
+            if self._interrupting:  # close() interrupted the run: it stays scheduled
+                put((_DONE, call, _CANCELLED))
+                continue
+            taken[call.instance] = call
+            try:
+                done: Any = run_task(call)
+            except BaseException as exc:  # what a pool would put in the try's future
+                done = exc
+            put((_DONE, call, done))
+            taken.pop(call.instance, None)
 
     def _finished(self, call: Any, future: Any) -> None:
         self._futures.discard(future)
@@ -252,7 +338,9 @@ class Driver:
         # A try started in this process is running (an executor such as Dask may have
         # accepted its cancellation anyway); another one is running unless cancelled.
         self.interrupted = sorted(
-            set(self._inflight) | {n for n, f in self._outstanding.items() if not f.cancelled()}
+            set(self._inflight)
+            | set(self._taken)
+            | {n for n, f in self._outstanding.items() if not f.cancelled()}
         )
         batch = Batch()
         for name, (call, started) in self._inflight.items():
@@ -274,6 +362,10 @@ class Driver:
             self._record(items)
 
     def _outcome(self, call: TaskCall, done: Any) -> TaskOutcome | None:
+        if type(done) is TaskOutcome:  # reported by a feeder
+            return done
+        if done is _CANCELLED:
+            return None  # cancel(): stays scheduled, runs on the next run()
         if isinstance(done, BaseException):
             return self._failure(call, done)
         try:

@@ -35,6 +35,8 @@ class ExecutorChoice:
     #: The ``distributed.Client`` given as ``executor=`` (None otherwise): restarts a Dask
     #: worker left running a hung try (``_dask.py``).
     client: Any = None
+    #: Threads of a pool the group created (None: unknown, e.g. a borrowed executor).
+    slots: int | None = None
 
     @property
     def kills_on_timeout(self) -> bool:
@@ -84,7 +86,7 @@ def resolve_executor(
     if executor == "threads":
         workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="persist-ext-task")
-        return ExecutorChoice(pool, True, "threads")
+        return ExecutorChoice(pool, True, "threads", slots=workers)
     if executor == "processes":
         return ExecutorChoice(WorkerPool(max_workers, timeout=timeout), True, "processes")
     if _is_dask_client(executor):
