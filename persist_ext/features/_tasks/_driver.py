@@ -184,6 +184,16 @@ class Driver:
         self._outstanding[call.instance] = future
         future.add_done_callback(functools.partial(self._finished, call))
 
+    def _start_feeders(self) -> None:
+        """Start feeders for the tries on the deque (at most one per pool thread)."""
+        if not self._feeding:
+            return
+        while len(self._calls) > self._feeders and self._feeders < self._max_feeders:
+            before = self._feeders
+            self._add_feeder()
+            if self._feeders <= before:
+                return  # the executor refused (the deque was emptied) or at the maximum
+
     def _add_feeder(self) -> None:
         """Start one more feeder unless the pool has one per thread already."""
         with self._lock:
@@ -262,11 +272,14 @@ class Driver:
                 self.stop_hung,
             )
             definitions = self.definitions
+            # Threads: tries go on the deque and feeders start every 256 of them (a
+            # feeder per try would find the deque empty, leave, and be started again).
+            submit = self._calls.append if self._feeding else self._submit
             for n, item in enumerate(scheduled, 1):
                 if self.stopped:
                     break  # interrupted while submitting: the rest stays scheduled
                 definition = definitions[item.task]
-                self._submit(
+                submit(
                     TaskCall(
                         spec,
                         group,
@@ -283,10 +296,13 @@ class Driver:
                     )
                 )
                 self.pending += 1
-                # Submitting 10,000 calls takes a while: keep writing meanwhile, so the
-                # flush delay holds from the first task on.
-                if n % 256 == 0 and time.monotonic() - self._last >= self.flush_interval:
-                    self._flush(None)
+                if n % 256 == 0:
+                    self._start_feeders()
+                    # Submitting 10,000 calls takes a while: keep writing meanwhile, so
+                    # the flush delay holds from the first task on.
+                    if time.monotonic() - self._last >= self.flush_interval:
+                        self._flush(None)
+            self._start_feeders()
             while self.pending and not self._halted:
                 first = self.queue.get()
                 wait = self._last + self.flush_interval - time.monotonic()

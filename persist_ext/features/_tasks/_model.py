@@ -178,8 +178,14 @@ class TaskConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        """A plain dict for the store."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """A plain dict for the store (the fields in declaration order)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "order": self.order,
+            "instances": self.instances,
+            "options": self.options,
+        }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TaskConfig:
