@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from persist_ext._errors import (
     GroupBusyError,
     TaskError,
     TaskInterruptedWarning,
+    WorkerRestartWarning,
 )
 from persist_ext.features._tasks import GroupResult, TaskGroup, TaskStatus
 from persist_ext.storage._memory import MemoryStore
@@ -130,17 +132,20 @@ def test_timeout_on_a_dask_cluster_restarts_the_worker_running_the_hung_task(
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        group = TaskGroup("hang-dn", store, executor=client, timeout=2, on_complete=seen.append)
-        # The hung task first, then one-second tasks: the hung try's worker is usually
+        group = TaskGroup("hang-dn", store, executor=client, timeout=4, on_complete=seen.append)
+        # The hung task first, then half-second tasks: the hung try's worker is usually
         # running one of them when it restarts (Dask runs that one again).
         group.submit(hang_noting_pid, str(tmp_path), key="stuck")
-        for i in range(10):
-            group.submit(slow_square, i, 1.0, key=str(i))
-        result = group.run().wait(300)
-        group.close()
+        for i in range(16):
+            group.submit(slow_square, i, 0.5, key=str(i))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", WorkerRestartWarning)
+            result = group.run().wait(300)
+            group.close()
+        assert not [w for w in caught if w.category is WorkerRestartWarning], caught
         # Every other task succeeded once, including those the restart made Dask run again.
-        assert result.results == {str(i): i * i for i in range(10)}
-        for i in range(10):
+        assert result.results == {str(i): i * i for i in range(16)}
+        for i in range(16):
             instance = group.session.refresh_instance(f"{i}#0")
             assert instance is not None
             assert instance.tries == 1
@@ -148,7 +153,7 @@ def test_timeout_on_a_dask_cluster_restarts_the_worker_running_the_hung_task(
         error = result.failures["stuck"].error
         assert "TaskTimeoutError" in error
         assert "'stuck'" in error
-        assert "timeout of 2 s" in error
+        assert "timeout of 4 s" in error
         assert "restarted" in error
         assert len(seen) == 1
         # The process that ran the hung function is gone: the function no longer runs.

@@ -131,9 +131,7 @@ class capture_output:
         # While a run holds the routers (routers_held) and they are still in place, a try
         # only points its thread at its buffers: no lock per try, which four threads
         # running no-op tasks would otherwise queue on.
-        self._held = not (
-            _active and type(sys.stdout) is _Router and type(sys.stderr) is _Router
-        )
+        self._held = not (_active and type(sys.stdout) is _Router and type(sys.stderr) is _Router)
         if self._held:
             _hold()
         self._previous = getattr(_local, "captured", None)

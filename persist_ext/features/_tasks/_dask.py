@@ -29,7 +29,7 @@ from typing import Any
 __all__ = ["HungWorker", "restart_worker", "where_am_i"]
 
 # How long the restart waits for the hung try's key to be released, and for the nanny.
-_RELEASE_WAIT = 10.0
+_RELEASE_WAIT = 30.0
 _RESTART_TIMEOUT = 60.0
 
 
