@@ -372,3 +372,62 @@ def test_a_second_runner_is_refused_then_takes_over_a_dead_holder(tmp_path: Path
     result = group.run().wait(60)  # the holder is dead: taken over
     assert result.results == {"stuck": 1, "0": 0, "1": 1, "2": 4}
     group.close()
+
+
+# --- threads: feeders (no executor Future per try) ------------------------------------------
+
+
+def _exits(x: int) -> int:
+    raise SystemExit(f"task {x} called sys.exit")
+
+
+def test_a_task_raising_systemexit_on_threads_fails_alone(store: Store) -> None:
+    seen: list[GroupResult] = []
+    group = TaskGroup("sysexit", store, max_workers=2, on_complete=seen.append)
+    group.map(square, range(40), key=str)
+    group.submit(_exits, 1, key="bye")
+    result = group.run().wait(120)
+    group.close()
+    assert result.results == {str(i): i * i for i in range(40)}
+    assert "SystemExit" in result.failures["bye"].error
+    assert "'bye'" in result.failures["bye"].error
+    assert len(seen) == 1
+
+
+def test_cancel_on_a_borrowed_thread_pool_keeps_queued_tries_scheduled(
+    store: Store, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    gate = tmp_path / "gate"
+    with ThreadPoolExecutor(1) as pool:
+        group = TaskGroup("borrowed", store, executor=pool, close_grace=0.2)
+        group.submit(_wait_for_file, str(gate), key="first")
+        group.map(square, range(50), key=str)
+        group.run()
+        while group.status("first") is not TaskStatus.RUNNING:
+            time.sleep(0.05)
+        assert group.cancel() == 50  # every try no feeder took; returns at once
+        gate.touch()
+        result = group.wait(120)
+        assert result.results == {"first": 1}
+        for i in range(50):
+            assert group.status(str(i)) is TaskStatus.SCHEDULED
+        group.close()
+        pool.submit(square, 2).result(timeout=60)  # the borrowed pool still works
+
+        # The next run runs exactly the cancelled ones, once each.
+        seen: list[GroupResult] = []
+        again = TaskGroup("borrowed", store, executor=pool, on_complete=seen.append)
+        again.submit(_wait_for_file, str(gate), key="first")
+        again.map(square, range(50), key=str)
+        assert again.run().wait(120).results == {"first": 1, **{str(i): i * i for i in range(50)}}
+        assert all(again.session.refresh_instance(f"{i}#0").tries == 1 for i in range(50))  # type: ignore[union-attr]
+        assert len(seen) == 1
+        again.close()
+
+
+def _wait_for_file(path: str) -> int:
+    while not os.path.exists(path):
+        time.sleep(0.02)
+    return 1
