@@ -11,8 +11,11 @@ comes back once).
 
 Order matters. The hung try's own Dask task has returned, and Dask would *recompute* a key
 still wanted by the client whose only copy was on the restarted worker; that would run the
-hung function again and overwrite its failed record. So the restart first cancels the
-try's key (its outcome is already here) and waits until the scheduler has let it go.
+hung function again and overwrite its failed record. The same holds for a try that
+finished on that worker a moment ago, whose outcome the driver has not taken in yet: run
+again, it would write "running" over its finished record. So the restart first cancels the
+hung try's key (its outcome is already here) and waits until that worker holds neither it
+nor any finished try this client still wants (the driver drops each outcome within a batch).
 
 A worker without a nanny (``LocalCluster(processes=False)``, ``dask worker --no-nanny``)
 cannot be restarted — the scheduler could only remove it for good — so it is left alone,
@@ -82,14 +85,13 @@ def restart_worker(client: Any, hung: HungWorker) -> str:
         from distributed import Future
 
         client.cancel([Future(hung.key, client)])
-        while True:
+        while _holds_our_tries(client, hung):
             if time.monotonic() > deadline:
                 return (
-                    f"the Dask worker {hung.address} was not restarted: the scheduler still "
-                    "holds the overrun try, which a restart would run again"
+                    f"the Dask worker {hung.address} was not restarted: it still holds tries "
+                    "of this group (the overrun one, or finished ones not collected yet), "
+                    "which a restart would make Dask run again"
                 )
-            if not client.who_has().get(hung.key):
-                break
             time.sleep(0.05)
         status = client.restart_workers(
             [hung.address], timeout=_RESTART_TIMEOUT, raise_for_error=False
@@ -100,3 +102,15 @@ def restart_worker(client: Any, hung: HungWorker) -> str:
     if outcome != "OK":
         return f"restarting the Dask worker {hung.address} did not succeed: {outcome}"
     return ""
+
+
+def _holds_our_tries(client: Any, hung: HungWorker) -> bool:
+    """True while the hung worker holds the hung try, or a finished try this client wants."""
+    held = client.has_what([hung.address]).get(hung.address, ())
+    if hung.key in held:
+        return True
+    # Tries are Dask keys named after run_task ("run_task-<uuid>"); ``client.futures``
+    # holds the keys this client still wants.
+    prefix = hung.key.split("-", 1)[0] + "-"
+    wanted = client.futures
+    return any(str(key).startswith(prefix) and key in wanted for key in held)
