@@ -68,7 +68,14 @@ class EntryInfo:
 
 @runtime_checkable
 class KeyValueStore(Protocol):
-    """Operations features rely on. Keys are ``str``; values are any storable object."""
+    """Operations features rely on. Keys are ``str``; values are any storable object.
+
+    Every bundled kind (``Store``, ``MemoryStore``, ``RedisStore``) also offers
+    ``change_token()``: a value equal between two calls only if nothing changed the store in
+    between (see docs/storage.md). It is not required here, so a store of your own without
+    it still passes ``isinstance``; callers look it up with ``getattr`` and treat a missing
+    method or a ``None`` token as "unknown" (they then read the entry).
+    """
 
     def set(
         self,
