@@ -310,14 +310,15 @@ def test_change_token_moves_when_the_server_evicts(redis_factory) -> None:
     """A server allowed to evict drops keys without any RedisStore writing: the token sees it."""
     import redis
 
-    url = redis_factory("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
+    # allkeys-random: looking the key up below would keep it young under an LRU policy.
+    url = redis_factory("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-random")
     with RedisStore(url, allow_eviction=True, namespace="ev") as store:
         store.set("kept/0", b"x" * 200_000)
         before = store.change_token()
         other = redis.Redis.from_url(url)  # another application filling the server
         try:
-            for i in range(200):
-                other.set(f"elsewhere:{i}", b"y" * 200_000)
+            for i in range(2000):  # ~20 keys fit: each write evicts one at random
+                other.set(f"elsewhere:{i % 100}", b"y" * 200_000)
                 if "kept/0" not in store:
                     break
         finally:
