@@ -100,3 +100,26 @@ def test_a_key_order_past_the_limit_gives_node_totals_without_task_counts(
     assert (level1["total"], level1["done"], level1["failing"]) == (4, 4, None)
     assert (level2["total"], level2["done"]) == (2, 2)
     assert all("tasks" not in node for node in level1["nodes"])
+
+
+def test_a_crafted_tree_header_cannot_stall_or_break_the_reader(tmp_path: Path) -> None:
+    """Header meta is data from the store: absurd shapes give bounded answers, no error."""
+    from persist_ext.features._tasks._keys import group_keys
+
+    _run(tmp_path / "s")
+    key = group_keys("fit").tree
+    hostile = [
+        {"gen": 1, "leaves": 10**15, "batch_size": 1, "group_size": 2},
+        {"gen": 1, "leaves": 12, "batch_size": 0, "group_size": 2},
+        {"gen": 1, "leaves": 12, "batch_size": 3, "group_size": 2, "keys": ["only-one"]},
+        {"gen": "x", "leaves": [], "batch_size": None, "group_size": 2},
+        {"gen": 1, "leaves": -5, "batch_size": 3, "group_size": 2},
+    ]
+    for meta in hostile:
+        with Store(tmp_path / "s") as store:
+            store.set(key, store.get(key), meta=meta)
+        started = time.monotonic()
+        state = read_group(tmp_path / "s", "fit").to_json()
+        assert time.monotonic() - started < 30
+        assert all(len(level["nodes"]) <= 200 for level in state["levels"])
+        assert state["counts"]["done"] == 12  # the journal is unaffected
