@@ -38,6 +38,7 @@ any sharing among them); :attr:`Group.complete` says so, so callers can note it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import importlib
 import io
@@ -46,7 +47,7 @@ import pickle
 import sys
 import types
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,10 @@ __all__ = [
     "Group",
     "SavedGroups",
     "closed_handle",
+    "discarding_output",
     "dumps_shared",
     "group_variables",
+    "import_quietly",
     "load_groups",
     "loads_shared",
     "save_groups",
@@ -321,7 +324,31 @@ def _owned_array(buffer: Any, dtype: Any, shape: Any, fortran: bool, write: bool
 
 
 def _import_module(name: str) -> types.ModuleType:
-    return importlib.import_module(name)
+    # Referenced by name from stored pickles: keep the name.
+    return import_quietly(name)
+
+
+def import_quietly(name: str) -> types.ModuleType:
+    """Import module ``name`` for a restore, discarding what the import prints."""
+    if name in sys.modules:
+        return sys.modules[name]
+    with discarding_output():
+        return importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def discarding_output() -> Iterator[None]:
+    """Discard what is printed to ``sys.stdout``/``sys.stderr`` while re-creating values.
+
+    A restore re-runs imports and definitions, and a module imported for the first time
+    runs its top level, which may print (``import this``). The run that stored the cell
+    printed that already and its recorded output is shown again on a hit, so printing it
+    now would show it twice. Other threads' prints through ``sys.stdout`` are discarded
+    too while this lasts; it is short, and a restore happens between cells.
+    """
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
 
 
 # Closed file objects of ``open()``: what ``with open(p) as fh:`` leaves bound to ``fh``.

@@ -30,7 +30,7 @@ from ..._format import format_ago, format_duration, format_size
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
 from .._bounded import store_limits
-from .._covars import closed_handle, group_variables, load_groups
+from .._covars import closed_handle, discarding_output, group_variables, load_groups
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import RunOutcome, replay_outputs, run_plain, run_recorded, transformed
@@ -433,7 +433,8 @@ class CellCache:
                 # (modules and functions are not data); values that need them load after.
                 filename = shell.compile.cache(code.source, shell.execution_count)
                 compiled = compile(code.definition_module, filename, "exec", dont_inherit=True)
-                exec(compiled, ns)
+                with discarding_output():  # the recorded output shows what they printed
+                    exec(compiled, ns)
             problem = reimport(manifest.modules)
             if problem:
                 reapply(shell, undo, [])

@@ -26,13 +26,13 @@ files removed/renamed  -                                          the cell runs
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._covars import import_quietly
 from ._effects import FileWatch
 from ._explain import Difference
 from ._key import FileDigests
@@ -164,7 +164,7 @@ def reimport(modules: list[str]) -> str | None:
         if name in sys.modules:
             continue
         try:
-            importlib.import_module(name)
+            import_quietly(name)  # a hit shows the recorded output, the import's included
         except Exception as exc:
             return f"module {name} it imported cannot be imported again ({type(exc).__name__})"
     return None
