@@ -178,6 +178,35 @@ def test_timeout_on_a_dask_cluster_restarts_the_worker_running_the_hung_task(
     assert len(seen) == 1
 
 
+def test_a_dask_worker_holding_a_wanted_try_is_not_restarted_and_a_warning_says_so(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    from persist_ext.features._tasks import _dask
+
+    monkeypatch.setattr(_dask, "_RELEASE_WAIT", 1.0)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # A finished try this client still wants (named like one): restarting the worker
+        # would make Dask run it again, so the restart must not happen.
+        held = client.submit(square, 3, key="run_task-held-by-the-test", pure=False)
+        assert held.result(timeout=120) == 9
+        before = set(client.scheduler_info()["workers"])
+        group = TaskGroup("hang-held", store, executor=client, timeout=1)
+        group.submit(hang, 1, 3, key="stuck")
+        with pytest.warns(WorkerRestartWarning, match="was not restarted") as caught:
+            result = group.run().wait(120)  # the run ends after the restart's attempt
+        group.close()
+        assert "tcp://" in str(caught[0].message)  # names the worker
+        assert "TaskTimeoutError" in result.failures["stuck"].error
+        assert set(client.scheduler_info()["workers"]) == before  # same worker, not restarted
+        assert held.result(timeout=60) == 9
+
+
 def test_timeout_on_dask_without_a_nanny_says_the_try_was_abandoned(store: Store) -> None:
     distributed = pytest.importorskip("distributed")
     with (
