@@ -284,3 +284,42 @@ def test_failing_cell_traceback_is_the_cells_own(ip) -> None:
         again = ip.run_cell("def again():\n    raise saved_error\nagain()")
     assert again.error_in_exec is error
     assert "again()" in later.stdout + later.stderr
+
+
+def test_stored_entry_is_run_when_this_sessions_restores_cost_more(shell, tmp_path: Path) -> None:
+    # Stored in one session; the next one has timed its restores at a second each (a slow
+    # network store): an entry whose original run took less is run, and says so from then on.
+    store = Store(tmp_path / "s")
+    shell.user_ns["log"] = []
+    cell = "log.append(1)\nvalue = 6 * 7"
+    first, _ = run(CellCache(store), shell, cell, name="quick", min_time=0.0)
+    assert first.stored
+    shell.user_ns["log"] = []
+    later = CellCache(store)
+    for _ in range(3):
+        later.costs.observe_restore(1.0, 0)
+    again, _ = run(later, shell, cell, name="quick")
+    assert not again.hit
+    assert shell.user_ns["log"] == [1]  # it ran
+    assert "faster than restoring it" in str(later.why(shell, "quick"))
+    assert "runs: it runs in" in str(later.list())
+
+
+def test_stored_unseeded_draw_is_restored_even_when_restores_are_slow(
+    shell, tmp_path: Path
+) -> None:
+    # Run again, it would give later cells other numbers: restored whatever restores cost.
+    store = Store(tmp_path / "s")
+    shell.run_cell("import numpy as np")
+    cell = "draw = np.random.rand(400_000)"
+    state = np.random.get_state()
+    first, _ = run(CellCache(store), shell, cell, name="draw2", min_time=0.0)
+    assert first.stored
+    drawn = shell.user_ns.pop("draw")
+    np.random.set_state(state)  # the state it read, as a re-run of the notebook would have
+    later = CellCache(store)
+    for _ in range(3):
+        later.costs.observe_restore(1.0, 0)
+    second, _ = run(later, shell, cell, name="draw2")
+    assert second.hit
+    np.testing.assert_array_equal(shell.user_ns["draw"], drawn)

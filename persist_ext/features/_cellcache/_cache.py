@@ -283,6 +283,13 @@ class CellCache:
                 self._execute(shell, cell, code, name, key, options, reason=[])
                 return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
             if manifest is not None:
+                cheaper = self._run_not_restore(manifest, options)
+                if cheaper:
+                    self._remember(name, key, False, cheaper, [])
+                    result = self._execute(shell, cell, code, name, key, options, reason=[])
+                    self._demote(manifest, cheaper, options)
+                    result.notes.append(f"ran: {cheaper}")
+                    return result
                 started = time.perf_counter()
                 stale = stale_checks(shell, manifest.checks, self._file_digests())
                 replace = True  # whatever happens next replaces this entry
@@ -378,11 +385,44 @@ class CellCache:
         """
         first = not self._restored_once
         self._restored_once = True
-        self.costs.observe_restore(seconds, manifest.size)
+        if not first:  # the session's first hit also pays for imports and warm-up
+            self.costs.observe_restore(seconds, manifest.size)
         if first or options.min_time is not None or options.variables is not None:
-            return  # the session's first hit also pays for imports and warm-up
+            return
         if seconds < 2 * manifest.duration or seconds - manifest.duration < 0.002:
             return
+        self._demote(
+            manifest,
+            f"it runs in {format_duration(manifest.duration)}, faster than restoring it "
+            f"(took {format_duration(seconds)})",
+            options,
+        )
+
+    def _run_not_restore(self, manifest: Manifest, options: CellOptions) -> str | None:
+        """Why a stored entry is better run than restored now (the session's restores are
+        timed, and its original run took less than one), or ``None``.
+
+        Not for an entry whose re-run would give later cells other values (it drew
+        unseeded random numbers) or write files again.
+        """
+        if options.min_time is not None or options.variables is not None:
+            return None
+        if not self.costs.learned_restores() or manifest.mode != "restore":
+            return None
+        if any(
+            c.startswith(("wrote:", "state:random", "state:numpy.random")) for c in manifest.checks
+        ):
+            return None
+        estimate = self.costs.restore_estimate(manifest.size)
+        if manifest.duration >= estimate:
+            return None
+        return (
+            f"it runs in {format_duration(manifest.duration)}, faster than restoring it "
+            f"(about {format_duration(estimate)} here)"
+        )
+
+    def _demote(self, manifest: Manifest, why: str, options: CellOptions) -> None:
+        """Replace a stored entry by one that says the cell runs (its values are dropped)."""
         demoted = Manifest(
             name=manifest.name,
             key=manifest.key,
@@ -395,10 +435,7 @@ class CellCache:
             notebook=manifest.notebook,
             cell_id=manifest.cell_id,
             mode="run",
-            run_reason=(
-                f"it runs in {format_duration(manifest.duration)}, faster than restoring it "
-                f"(took {format_duration(seconds)})"
-            ),
+            run_reason=why,
         )
         self.flush_hits()
         self._write_run_mode(demoted, options, replace=True)
@@ -507,6 +544,7 @@ class CellCache:
         replace: bool = False,
     ) -> CellResult:
         ns = shell.user_ns
+        started = time.perf_counter()
         # References, so an id cannot be reused by a new object meanwhile (a run that is not
         # stored compares nothing).
         before = dict(ns) if store else {}
@@ -623,6 +661,11 @@ class CellCache:
             stored_values[RESULT] = values[RESULT]
         result.stored = self._store(manifest, stored_values, outcome, options, groups, replace)
         result.manifest = manifest
+        if result.stored:
+            # What storing cost the notebook: the snapshots before the run and everything
+            # after it (changes, effects, pickling, writes), which a cell that runs skips.
+            ran = outcome.duration
+            self.costs.observe_store(time.perf_counter() - started - ran, manifest.size)
         return result
 
     def _cheaper_to_run(
@@ -779,7 +822,6 @@ class CellCache:
             # The lease makes a delete from another process (the Persist panel) wait or refuse
             # while this cell's values and manifest are being written; the limits bound the
             # pickling of every group (``features._bounded``).
-            started = time.perf_counter()
             with (
                 hold_lease(self.store, cell_prefix(manifest.name)),
                 store_limits(options.max_store_bytes, options.store_seconds, hint=_LIMIT_HINT),
@@ -833,7 +875,6 @@ class CellCache:
                 "--vars (store only the names you need).",
             )
         if stored:
-            self.costs.observe_store(time.perf_counter() - started, manifest.size)
             self._remember_manifest(manifest)
             self._prune(manifest, keep=max(options.keep, 1))
         return stored

@@ -31,6 +31,11 @@ __all__ = ["STORE_SHARE", "CostModel", "rough_size", "run_instead"]
 #: miss pickles the values and writes values, outputs, manifest and use record.
 RESTORE_PRIOR = 0.002
 STORE_PRIOR = 0.005
+#: Before any restore is timed, a restore is taken to cost this share of a timed store
+#: (both read and write the same records; a slow store or a loaded machine slows both).
+RESTORE_PER_STORE = 0.5
+#: Restores timed before the session's own restore cost is trusted over the priors.
+LEARNED = 3
 #: Bytes per second past the fixed part (reading and unpickling; pickling, hashing, writing).
 READ_RATE = 1.0e9
 WRITE_RATE = 0.5e9
@@ -65,9 +70,18 @@ class CostModel:
         """Storing a run of ``nbytes`` took ``seconds``."""
         self._store.append(max(seconds - nbytes / WRITE_RATE, 0.0))
 
+    def learned_restores(self) -> bool:
+        """Whether enough restores were timed in this session to trust their median."""
+        return len(self._restore) >= LEARNED
+
     def restore_estimate(self, nbytes: int) -> float:
         """Seconds a hit of an entry of ``nbytes`` is expected to take."""
-        fixed = statistics.median(self._restore) if self._restore else RESTORE_PRIOR
+        if self._restore:
+            fixed = statistics.median(self._restore)
+        elif self._store:
+            fixed = max(RESTORE_PRIOR, RESTORE_PER_STORE * statistics.median(self._store))
+        else:
+            fixed = RESTORE_PRIOR
         return fixed + nbytes / READ_RATE
 
     def store_estimate(self, nbytes: int) -> float:
