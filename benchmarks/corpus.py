@@ -527,15 +527,15 @@ def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, 
     result: dict[str, Any] = {"notebook": name, "cells": len(sources)}
     try:
         dirs = {}
-        for variant in ("plain", "noise", "cached", "plain_edit"):
+        for variant in ("plain", "noise", "cached", "plain_edit", "plain_edit_twin"):
             d = work / variant
             shutil.copytree(data_dir, d / "data") if data_dir else d.mkdir(parents=True)
             d.mkdir(parents=True, exist_ok=True)
             dirs[variant] = d
         edit = find_edit(sources)
-        edited = list(sources)
+        edited_sources = list(sources)
         if edit is not None:
-            edited[edit[0]] = edit[2]
+            edited_sources[edit[0]] = edit[2]
             result["edit"] = (
                 f"cell {edit[0] + 1}: {edit[1].strip()[:60]!r} -> {edit[2].strip()[:60]!r}"
             )
@@ -543,8 +543,8 @@ def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, 
         noise = execute(sources, False, dirs["noise"], timeout)
         cold = execute(sources, True, dirs["cached"], timeout)
         warm = execute(sources, True, dirs["cached"], timeout)
-        plain_edit = execute(edited, False, dirs["plain_edit"], timeout)
-        cached_edit = execute(edited, True, dirs["cached"], timeout)
+        plain_edit = execute(edited_sources, False, dirs["plain_edit"], timeout)
+        cached_edit = execute(edited_sources, True, dirs["cached"], timeout)
         runs = {
             "plain": plain,
             "noise": noise,
@@ -557,7 +557,18 @@ def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, 
         silent = compare(plain, noise, cold, "cold") + compare(plain, noise, warm, "warm")
         # After the edit the plain run has no twin: what was nondeterministic in the original
         # notebook is taken as nondeterministic after the edit too.
-        silent += compare(plain_edit, _mask_like(plain_edit, plain, noise), cached_edit, "edited")
+        edited_noise = _mask_like(plain_edit, plain, noise)
+        edited = compare(plain_edit, edited_noise, cached_edit, "edited")
+        if edited:
+            # Before calling it silent, the edited plain run gets its twin after all: what
+            # differs between the two is nondeterministic too (unseeded random numbers whose
+            # histogram limits happened to agree between the two original plain runs).
+            twin = execute(edited_sources, False, dirs["plain_edit_twin"], timeout)
+            result["edited_twin"] = len(edited)
+            edited = compare(
+                plain_edit, _mask_like(edited_noise, plain_edit, twin), cached_edit, "edited"
+            )
+        silent += edited
         result["silent"] = silent
         result["new_failures"] = (
             new_failures(plain, cold, "cold")
