@@ -9,7 +9,9 @@ kernel in a scratch folder (with the repository's data files beside it), six tim
 1. plain, twice (what differs between the two plain runs is nondeterministic and left out of
    every comparison: unseeded random numbers, timings, addresses);
 2. ``%%persist`` on every cell, cold (empty store), then warm (fresh kernel, same store);
-3. one early integer literal edited (+1), plain and under ``%%persist`` (same store as 2).
+3. one early integer literal edited (+1), plain and under ``%%persist`` (same store as 2);
+   when they differ, the edited notebook is run plain once more (what differs between the
+   two edited plain runs is nondeterministic).
 
 After the last cell a probe prints a fingerprint of the namespace (every variable's value,
 with exact equality for numpy arrays and pandas objects; which names are the same object, which
