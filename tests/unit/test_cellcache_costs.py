@@ -213,6 +213,11 @@ def test_entry_slower_to_restore_than_to_run_becomes_runs(shell, tmp_path: Path)
 
 
 # ---------------------------------------------------------------------- results shown as recorded
+class _Label(str):
+    def __str__(self) -> str:
+        return "label"
+
+
 class _Point:
     def __repr__(self) -> str:
         return "Point()"
@@ -231,6 +236,12 @@ class _Point:
         (pd.Series([[1], [2]]), False),
         (pd.Series([1], index=pd.Index([1], name=_Point())), False),
         (np.arange(3), False),  # numpy print options are not checked before a hit
+        (pd.Series([_Label("a")], dtype=object), False),  # a str printed by notebook code
+        (pd.Series(["a", None, 1.5]), True),
+        (
+            pd.Series(["a"] * 20_000, dtype=object),
+            False,
+        ),  # too many objects to check: formatted again
         ((1, 2), False),
     ],
 )

@@ -415,10 +415,10 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
 # recorded ones is showing what formatting them again would give. Formatting a frame costs
 # more than restoring it (an HTML table: milliseconds), often more than the cell's own work.
 _PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None))
-_SAFE_INFERRED = frozenset(
-    {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float"}
-)
-_INFER_LIMIT = 100_000  # elements of object columns checked; past it the value is formatted
+# Objects of these exact types print the same whatever the notebook defines (a subclass of
+# str may override __str__); an object column holding anything else is formatted again.
+_PLAIN_ELEMENTS = frozenset({str, int, float, bool, type(None)})
+_ELEMENTS_CHECKED = 10_000  # past this many elements an object column is formatted again
 
 
 def shown_as_recorded(value: Any) -> bool:
@@ -485,9 +485,9 @@ def _safe_1d(pandas: Any, values: Any) -> bool:
         return True
     if isinstance(dtype, pandas.CategoricalDtype):
         return _safe_1d(pandas, dtype.categories)
-    if getattr(dtype, "kind", "") != "O" or len(values) > _INFER_LIMIT:
+    if getattr(dtype, "kind", "") != "O" or len(values) > _ELEMENTS_CHECKED:
         return False
-    return bool(pandas.api.types.infer_dtype(values, skipna=True) in _SAFE_INFERRED)
+    return set(map(type, values)) <= _PLAIN_ELEMENTS
 
 
 def _display_result(shell: Any, result: Any, event: dict[str, Any]) -> None:
