@@ -334,3 +334,53 @@ def test_stored_unseeded_draw_is_restored_even_when_restores_are_slow(
     second, _ = run(later, shell, cell, name="draw2")
     assert second.hit
     np.testing.assert_array_equal(shell.user_ns["draw"], drawn)
+
+
+# ---------------------------------------------------------------------- numpy print options
+def test_numpy_print_options_set_by_a_stored_cell_are_reapplied_on_a_hit(
+    shell, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "s")
+    shell.user_ns["np"] = np
+    saved = np.get_printoptions()
+    try:
+        cell = "np.set_printoptions(precision=2)\nready = 1"
+        first, _ = run(CellCache(store), shell, cell, name="printing", min_time=0.0)
+        assert first.stored
+        np.set_printoptions(precision=8)  # a fresh kernel
+        second, _ = run(CellCache(store), shell, cell, name="printing", min_time=0.0)
+        assert second.hit
+        assert np.get_printoptions()["precision"] == 2
+    finally:
+        np.set_printoptions(**{k: v for k, v in saved.items() if k != "override_repr"})
+
+
+def test_a_shown_array_rechecks_numpy_print_options(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    shell.user_ns["np"] = np
+    saved = np.get_printoptions()
+    try:
+        cell = "shown = np.linspace(0, 1, 4)\nprint(shown)"
+        first, _ = run(CellCache(store), shell, cell, name="shown", min_time=0.0)
+        assert first.stored
+        np.set_printoptions(precision=2)  # changed upstream since: the print would differ
+        second, out = run(CellCache(store), shell, cell, name="shown", min_time=0.0)
+        assert not second.hit
+        assert "0.33" in out.stdout
+        assert "0.33333333" not in out.stdout
+    finally:
+        np.set_printoptions(**{k: v for k, v in saved.items() if k != "override_repr"})
+
+
+def test_a_numpy_print_function_makes_the_cell_run(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    shell.user_ns["np"] = np
+    saved = np.get_printoptions()
+    try:
+        cell = "np.set_printoptions(formatter={'float': lambda v: f'<{v}>'})\nready = 1"
+        first, _ = run(CellCache(store), shell, cell, name="fmt", min_time=0.0)
+        assert first.manifest is not None
+        assert first.manifest.mode == "run"
+        assert "numpy print function" in first.manifest.run_reason
+    finally:
+        np.set_printoptions(**{k: v for k, v in saved.items() if k != "override_repr"})

@@ -11,6 +11,8 @@ RNG (numpy, random)    state before, when the cell drew numbers   state after is
                        without seeding the generator itself
 rcParams / style       when the cell drew a figure                changed params are set
 pandas options         when the cell showed something             changed options are set
+numpy print options    when the cell showed something             changed options are set;
+                                                                  a formatter function: runs
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
@@ -36,7 +38,14 @@ from .._covars import import_quietly
 from ._effects import FileWatch
 from ._explain import Difference
 from ._key import FileDigests
-from ._state import FACETS, StateChange, capture_all, changes_between, state_digests
+from ._state import (
+    FACETS,
+    NUMPY_PRINT_CODE,
+    StateChange,
+    capture_all,
+    changes_between,
+    state_digests,
+)
 
 __all__ = ["Effects", "reapply", "reapply_for_imports", "record_effects", "stale_checks"]
 
@@ -93,7 +102,7 @@ def record_effects(
     if _draws(outputs, values, reads_plotting):
         read.add("rcParams")
     if outputs:
-        read |= {"pandas.options", "ipython.display", "ipython.printers"}
+        read |= {"pandas.options", "numpy.printoptions", "ipython.display", "ipython.printers"}
     touched_files = bool(watch.read or watch.written or watch.created_dirs or watch.removed)
     if "cwd" in change.apply or (touched_files and watch.relative):
         read.add("cwd")
@@ -102,6 +111,13 @@ def record_effects(
             effects.checks[f"state:{name}"] = before_digests[name]
     for name in change.unappliable:
         effects.unrestorable.append(f"it changes {FACETS[name].label}, which cannot be re-applied")
+    printing = change.apply.get("numpy.printoptions")
+    if printing is not None:
+        old = before.get("numpy.printoptions") or {}
+        if any(printing.get(n) != old.get(n) for n in NUMPY_PRINT_CODE):
+            effects.unrestorable.append(
+                "it sets a numpy print function, which cannot be re-applied"
+            )
     if watch.removed:
         effects.unrestorable.append(
             f"it removes or renames files ({', '.join(sorted(watch.removed)[:3])})"

@@ -159,6 +159,30 @@ def _pandas_apply(shell: Any, snapshot: Any) -> None:
             pd.set_option(key, value)
 
 
+# --------------------------------------------------------------------------- numpy printing
+#: Print options that are functions (code): a change of them cannot be re-applied.
+NUMPY_PRINT_CODE = ("formatter", "override_repr")
+
+
+def _np_print_capture(shell: Any) -> Any:
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    options = dict(np.get_printoptions())
+    for name in NUMPY_PRINT_CODE:
+        if options.get(name) is not None:
+            # Code set by the notebook: told apart by identity (another kernel's never
+            # matches, so a cell that read it runs), never re-applied.
+            options[name] = f"<code {id(options[name])}>"
+    return options
+
+
+def _np_print_apply(shell: Any, snapshot: Any) -> None:
+    import numpy as np
+
+    np.set_printoptions(**{k: v for k, v in snapshot.items() if k not in NUMPY_PRINT_CODE})
+
+
 # --------------------------------------------------------------------------- IPython display
 def _formatters(shell: Any) -> dict[str, Any]:
     formatter = getattr(shell, "display_formatter", None)
@@ -266,6 +290,13 @@ FACETS: dict[str, Facet] = {
         Facet("rcParams", "matplotlib rcParams/style", _rc_capture, _rc_digest, _rc_apply),
         Facet("pandas.options", "pandas options", _pandas_capture, _json_digest, _pandas_apply),
         Facet(
+            "numpy.printoptions",
+            "numpy print options",
+            _np_print_capture,
+            _json_digest,
+            _np_print_apply,
+        ),
+        Facet(
             "ipython.display", "display settings", _display_capture, _json_digest, _display_apply
         ),
         Facet("ipython.printers", "display formatters", _printers_capture, _json_digest, None),
@@ -283,6 +314,7 @@ CHECKED_FACETS = frozenset(
         "numpy.random",
         "rcParams",
         "pandas.options",
+        "numpy.printoptions",
         "ipython.display",
         "ipython.printers",
         "cwd",
