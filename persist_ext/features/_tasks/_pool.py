@@ -43,6 +43,11 @@ _POLL = 1.0
 # process forked by another thread in the middle of it would inherit this worker's ends of
 # its pipes, and the worker's death would then never show (no EOF, no sentinel).
 _SPAWN_LOCK = threading.Lock()
+# A forked worker answers _READY once it has proved usable (_check_fork). A healthy fork
+# answers in milliseconds; the bound leaves room for a machine loaded many times over.
+_READY = b"ready"
+_START_TIMEOUT = 10.0
+_START_TRIES = 5
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -78,8 +83,38 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _check_fork(conn: Connection) -> None:
+    """Prove this forked worker usable, then say so to the parent.
+
+    ``fork()`` copies every lock of the parent in the state it had at that instant, and a
+    lock another thread held then stays held forever in the child. SQLite's process-wide
+    mutexes are the ones met here: the parent's threads write the group's records while a
+    supervisor forks a worker, and the worker's first act for a task (its running record)
+    opens a store. A worker that cannot open and lock a SQLite file hangs in this check
+    instead, before it is given anything, and the parent replaces it (:meth:`_Worker.ensure`).
+    """
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="persist-ext-worker-") as folder:
+        db = sqlite3.connect(os.path.join(folder, "check.db"))
+        try:
+            db.execute("PRAGMA user_version").fetchone()  # a shared lock on the file
+        finally:
+            db.close()
+    conn.send_bytes(_READY)
+
+
+def _ready(conn: Connection, process: Any) -> bool:
+    try:
+        return bool(wait([conn], _START_TIMEOUT)) and conn.recv_bytes() == _READY
+    except (EOFError, OSError):
+        return False
+
+
 def _worker_main(conn: Connection, parent: int) -> None:
     _die_with_parent(parent)
+    _check_fork(conn)
     # The parent reports a crash with its signal; a fault handler inherited from it (pytest,
     # IPython) would only add a traceback dump to the parent's stderr.
     faulthandler.disable()
@@ -113,17 +148,26 @@ class _Worker:
         self.conn: Connection | None = None
 
     def ensure(self) -> None:
+        """A live worker that has proved usable (see :func:`_check_fork`), started if needed."""
         if self.process is not None and self.process.is_alive():
             return
-        with _SPAWN_LOCK:
-            parent_end, child_end = self.ctx.Pipe()
-            process = self.ctx.Process(
-                target=_worker_main, args=(child_end, os.getpid()), name="persist-ext-worker"
-            )
-            process.daemon = True
-            process.start()
-            child_end.close()
-        self.process, self.conn = process, parent_end
+        for _ in range(_START_TRIES):
+            with _SPAWN_LOCK:
+                parent_end, child_end = self.ctx.Pipe()
+                process = self.ctx.Process(
+                    target=_worker_main, args=(child_end, os.getpid()), name="persist-ext-worker"
+                )
+                process.daemon = True
+                process.start()
+                child_end.close()
+            self.process, self.conn = process, parent_end
+            if _ready(parent_end, process):
+                return
+            self.kill()  # a fork that copied a lock held by another thread: replace it
+        raise RuntimeError(
+            f"{_START_TRIES} worker processes in a row did not start within "
+            f"{_START_TIMEOUT:.0f} s each (the machine may be overloaded)"
+        )
 
     def kill(self) -> int | None:
         process = self.process
