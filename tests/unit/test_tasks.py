@@ -91,6 +91,22 @@ def test_captured_output_per_thread(store: Store) -> None:
     group.close()
 
 
+@pytest.mark.parametrize("workers", [2, 4])
+def test_threads_run_every_task_at_once_when_workers_allow(store: Store, workers: int) -> None:
+    """Tasks that can only finish together (a barrier) finish: each gets its own thread."""
+    meet = threading.Barrier(workers, timeout=60)
+
+    def wait_for_all(x: int) -> int:
+        meet.wait()
+        return x
+
+    group = TaskGroup("meet", store, max_workers=workers)
+    group.map(wait_for_all, range(workers), key=str)
+    result = group.run().wait()
+    group.close()
+    assert result.results == {str(i): i for i in range(workers)}
+
+
 def test_bad_input_errors(store: Store) -> None:
     group = TaskGroup("bad", store)
     group.map(square, [1, 2], key=str)

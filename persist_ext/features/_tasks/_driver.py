@@ -185,10 +185,13 @@ class Driver:
         future.add_done_callback(functools.partial(self._finished, call))
 
     def _start_feeders(self) -> None:
-        """Start feeders for the tries on the deque (at most one per pool thread)."""
+        """Start feeders for the tries on the deque: one per try not ended, at most one per
+        pool thread. Counting the deque alone would be wrong: a feeder may already have
+        taken a try that waits for another one still on the deque (two tasks meeting at a
+        barrier), and only a second feeder runs that one."""
         if not self._feeding:
             return
-        while len(self._calls) > self._feeders and self._feeders < self._max_feeders:
+        while self._calls and self._feeders < min(self._max_feeders, self.pending):
             before = self._feeders
             self._add_feeder()
             if self._feeders <= before:
