@@ -64,6 +64,8 @@ export interface ICellVariable {
   name: string;
   type: string;
   size: number | null;
+  /** Variables stored in one entry with this one (its bytes are counted on the first). */
+  stored_with?: string[];
   /**
    * The variable's own stored summary (shape, dtype, min/max, a frame's head, repr...),
    * also when it was stored packed with others; null for cells stored before it was kept.

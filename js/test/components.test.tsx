@@ -110,6 +110,9 @@ describe('Panel', () => {
     fireEvent.click(screen.getByText('load'));
     const grid = view.container.querySelector('tr[data-variable="grid"]');
     expect(grid?.textContent).toContain('shape (2, 3) · dtype int32 · min 0 · max 5');
+    // Packed with frame: its bytes are counted there, not shown as "0 B".
+    expect(grid?.textContent).toContain('with frame');
+    expect(grid?.textContent).not.toContain('0 B');
     const old = view.container.querySelector('tr[data-variable="old"]');
     expect(old?.classList.contains('jp-mod-previewable')).toBe(false);
     const frame = view.container.querySelector('tr[data-variable="frame"]') as HTMLElement;

@@ -146,6 +146,7 @@ export class FakeAPI implements IPersistAPI {
           name: 'grid',
           type: 'numpy.ndarray',
           size: 0,
+          stored_with: ['frame'],
           summary: { type: 'numpy.ndarray', shape: [2, 3], dtype: 'int32', min: 0, max: 5 }
         },
         { name: 'old', type: 'int', size: 8, summary: null }

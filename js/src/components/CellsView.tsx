@@ -155,7 +155,13 @@ function VariableRow(props: { variable: ICellVariable }): JSX.Element {
         <div className="jp-persist-row">
           <span className="jp-persist-mono jp-persist-variable-name">{variable.name}</span>
           <span title={variable.type}>{shortType}</span>
-          <span>{formatBytes(variable.size)}</span>
+          {variable.stored_with?.length ? (
+            <span title="Stored in one entry with these variables; its bytes are counted on the first">
+              with {variable.stored_with.join(', ')}
+            </span>
+          ) : (
+            <span>{formatBytes(variable.size)}</span>
+          )}
         </div>
         {facts && <div className="jp-persist-variable-facts">{facts}</div>}
         {open && summary && (

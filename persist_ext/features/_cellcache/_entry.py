@@ -140,6 +140,14 @@ class Manifest:
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**fields)
 
+    def stored_with(self) -> dict[str, list[str]]:
+        """Each variable whose bytes are counted on another of its entry -> its partners."""
+        return {
+            var: sorted(partners)
+            for var, partners in self.groups.items()
+            if partners and not self.sizes.get(var)
+        }
+
     def meta(self) -> dict[str, Any]:
         """The small JSON kept beside the manifest (listed without decoding it)."""
         return {
@@ -158,6 +166,9 @@ class Manifest:
             "cell_id": self.cell_id,
             "types": dict(self.types),
             "sizes": dict(self.sizes),
+            # Variables stored in one entry with others, whose bytes are counted on the
+            # first of them: their own size is 0, which alone would read as "empty".
+            "stored_with": self.stored_with(),
             "n_outputs": self.n_outputs,
             "inputs": sorted(k for k in self.components if k != "code"),
             # Short digests of the key's parts: what tells two stored runs of a cell apart.

@@ -114,11 +114,15 @@ class EntryDetails:
             f"key {m.key}",
             "variables:" if m.variables else "variables: none",
         ]
+        stored_with = m.stored_with()
         for var in sorted(m.variables):
             mark = " (mutated in place)" if var in m.mutated else ""
-            out.append(
-                f"  {var}: {m.types.get(var, '?')}, {format_size(m.sizes.get(var, 0))}{mark}"
+            size = (
+                f"stored with {', '.join(stored_with[var])}"
+                if var in stored_with
+                else format_size(m.sizes.get(var, 0))
             )
+            out.append(f"  {var}: {m.types.get(var, '?')}, {size}{mark}")
         out.append(f"outputs: {m.n_outputs}")
         out.append("key components:")
         out += [f"  {c} = {v}" for c, v in sorted(m.components.items())]

@@ -98,6 +98,9 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
             continue
         types: dict[str, Any] = meta["types"] if isinstance(meta.get("types"), dict) else {}
         sizes: dict[str, Any] = meta["sizes"] if isinstance(meta.get("sizes"), dict) else {}
+        shared: dict[str, Any] = (
+            meta["stored_with"] if isinstance(meta.get("stored_with"), dict) else {}
+        )
         names: list[Any] = meta["variables"] if isinstance(meta.get("variables"), list) else []
         runs[(safe, digest)] = str(meta.get("run") or "")
         variants[(safe, digest)] = {
@@ -109,7 +112,13 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
             "duration": meta.get("duration"),
             "size": meta.get("size", 0),
             "variables": [
-                {"name": str(n), "type": str(types.get(n, "")), "size": sizes.get(n)} for n in names
+                {
+                    "name": str(n),
+                    "type": str(types.get(n, "")),
+                    "size": sizes.get(n),
+                    "stored_with": _names(shared.get(n)),
+                }
+                for n in names
             ],
             "outputs": meta.get("n_outputs"),
             "inputs": meta.get("inputs") if isinstance(meta.get("inputs"), list) else [],
@@ -150,3 +159,10 @@ def list_cells(store: Path, root: Path | None = None) -> list[dict[str, Any]]:
         result.append(cell)
     result.sort(key=lambda c: c["name"])
     return result
+
+
+def _names(value: Any) -> list[str]:
+    """A list of variable names from header meta (anything else: none)."""
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value[:64] if isinstance(v, str)]

@@ -11,7 +11,9 @@ import pytest
 from _task_funcs import fail, square
 from tornado.httpclient import HTTPClientError
 
-from persist_ext.features._cellcache._entry import cell_prefix
+from persist_ext.features._cellcache._entry import Manifest, cell_prefix, new_run_id, write_entry
+from persist_ext.features._cellcache._views import EntryDetails
+from persist_ext.features._covars import Group
 from persist_ext.features._tasks import TaskGroup
 from persist_ext.storage._store import Store
 
@@ -146,6 +148,31 @@ async def test_cells_are_listed_by_name_notebook_and_cell(jp_fetch, jp_root_dir:
     assert by_var["total"]["type"] == "int"
     assert by_var["rows"]["type"] == "list"
     assert by_var["rows"]["size"] > 0
+
+
+async def test_a_variable_packed_with_others_says_so_instead_of_0_bytes(
+    jp_fetch, jp_root_dir: Path
+) -> None:
+    manifest = Manifest(
+        name="packed", key="d" * 32, run=new_run_id(), code="big = ...", components={"code": "aa"}
+    )
+    with Store(jp_root_dir / ".persist") as store:
+        values = {"big": list(range(100)), "view": [1], "alone": 3}
+        stored, _ = write_entry(
+            store, manifest, values, [], groups=[Group(("big", "view")), Group(("alone",))]
+        )
+    assert stored
+    reply = await _get(jp_fetch, "stores/cells", path=".persist")
+    (variant,) = reply["cells"][0]["variants"]
+    by_var = {v["name"]: v for v in variant["variables"]}
+    counted, partner = sorted(("big", "view"), key=lambda n: -(by_var[n]["size"] or 0))
+    assert by_var[counted]["size"] > 0
+    assert by_var[counted]["stored_with"] == []
+    assert by_var[partner]["size"] == 0
+    assert by_var[partner]["stored_with"] == [counted]
+    assert by_var["alone"]["stored_with"] == []
+    # %persist show says the same in words.
+    assert f"  {partner}: list, stored with {counted}" in EntryDetails(manifest).lines()
 
 
 async def test_deleting_a_variant_then_the_cell_removes_everything(
