@@ -25,7 +25,7 @@ import sqlite3
 import stat
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -390,14 +390,19 @@ def read_blob(fd: int, size: int) -> tuple[memoryview, bytes]:
     if size >= HASH_BEHIND_BYTES:
         return view, _read_hashing_behind(fd, view, size)
     hasher = xxhash.xxh3_128()
+    _read_into(fd, view, size, hasher.update)
+    return view, hasher.digest()
+
+
+def _read_into(fd: int, view: memoryview, size: int, sink: Callable[[memoryview], object]) -> None:
+    """Fill ``view`` from ``fd`` chunk by chunk, handing each chunk read to ``sink``."""
     done = 0
     while done < size:
         n = os.preadv(fd, [view[done : done + _READ_CHUNK]], done)
         if not n:
             raise ValueError(f"the blob is truncated: {done} of {size} bytes")
-        hasher.update(view[done : done + n])
+        sink(view[done : done + n])
         done += n
-    return view, hasher.digest()
 
 
 def _read_hashing_behind(fd: int, view: memoryview, size: int) -> bytes:
@@ -417,14 +422,8 @@ def _read_hashing_behind(fd: int, view: memoryview, size: int) -> bytes:
 
     worker = threading.Thread(target=hash_chunks, name="persist_ext-read-hash", daemon=True)
     worker.start()
-    done = 0
     try:
-        while done < size:
-            n = os.preadv(fd, [view[done : done + _READ_CHUNK]], done)
-            if not n:
-                raise ValueError(f"the blob is truncated: {done} of {size} bytes")
-            chunks.put(view[done : done + n])
-            done += n
+        _read_into(fd, view, size, chunks.put)
     finally:
         chunks.put(None)
         worker.join()
