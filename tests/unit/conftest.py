@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,3 +21,23 @@ def cache(tmp_path: Path) -> Iterator[CellCache]:
         yield CellCache(store)
     finally:
         store.close()
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The test IPython shell, as a notebook kernel's; names a test defines are removed after it."""
+    from IPython.testing.globalipapp import get_ipython
+
+    ip = get_ipython()
+    # In a kernel the user namespace *is* sys.modules["__main__"] (classes defined in cells
+    # pickle by reference to it); the test shell leaves pytest's __main__ there.
+    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
+    # The terminal shell computes only text/plain; a notebook frontend asks for every type.
+    formatter = ip.display_formatter
+    monkeypatch.setattr(formatter, "active_types", list(formatter.formatters))
+    before = set(ip.user_ns)
+    try:
+        yield ip
+    finally:
+        for name in set(ip.user_ns) - before:
+            del ip.user_ns[name]

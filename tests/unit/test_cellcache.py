@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,27 +14,6 @@ from IPython.utils.capture import capture_output
 from persist_ext._errors import CellCacheWarning, CellRaisedError, UnstorableVariableWarning
 from persist_ext.features._cellcache import CellCache, CellOptions
 from persist_ext.storage._store import Store
-
-
-@pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    import sys
-
-    from IPython.testing.globalipapp import get_ipython
-
-    ip = get_ipython()
-    # In a kernel the user namespace *is* sys.modules["__main__"] (classes defined in cells
-    # pickle by reference to it); the test shell leaves pytest's __main__ there.
-    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
-    # The terminal shell computes only text/plain; a notebook frontend asks for every type.
-    formatter = ip.display_formatter
-    monkeypatch.setattr(formatter, "active_types", list(formatter.formatters))
-    before = set(ip.user_ns)
-    try:
-        yield ip
-    finally:
-        for name in set(ip.user_ns) - before:
-            del ip.user_ns[name]
 
 
 def run(cache: CellCache, shell, cell: str, **options):

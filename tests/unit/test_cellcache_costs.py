@@ -9,8 +9,6 @@ plain cell does); the properties below are about *which* cells are run and what 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,22 +27,6 @@ from persist_ext.features._cellcache._costs import (
     run_instead,
 )
 from persist_ext.storage._store import Store
-
-
-@pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from IPython.testing.globalipapp import get_ipython
-
-    ip = get_ipython()
-    monkeypatch.setitem(sys.modules, "__main__", ip.user_module)
-    formatter = ip.display_formatter
-    monkeypatch.setattr(formatter, "active_types", list(formatter.formatters))
-    before = set(ip.user_ns)
-    try:
-        yield ip
-    finally:
-        for name in set(ip.user_ns) - before:
-            del ip.user_ns[name]
 
 
 def slow_store(store: Store) -> CellCache:
