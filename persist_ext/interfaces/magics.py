@@ -196,8 +196,11 @@ class PersistMagics(Magics):
                 raise TraitError(str(exc)) from exc
         return value
 
+    # Not named _config_changed: that is Configurable's own observer of `config`, which loads
+    # the `c.PersistMagics...` settings; shadowing it made config files (and a reload)
+    # silently fall back to the defaults.
     @observe(All)
-    def _config_changed(self, change: Any) -> None:
+    def _forget_cell_options(self, change: Any) -> None:
         options = getattr(self, "_cell_options", None)
         if options is not None:
             options.clear()
@@ -210,7 +213,7 @@ class PersistMagics(Magics):
         self._parsed: dict[str, Any] = {}
         self._locations: dict[tuple[Any, ...], str] = {}
         # CellOptions per (line, notebook cell id): a hit must not rebuild them from the
-        # traitlets every time; any configuration change forgets them (_config_changed).
+        # traitlets every time; any configuration change forgets them (_forget_cell_options).
         self._cell_options: dict[tuple[str, str | None], CellOptions] = {}
         self._busy = False
         self._checkpoints: dict[str, Any] = {}

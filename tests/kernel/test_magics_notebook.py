@@ -60,6 +60,29 @@ def test_configuration_overrides_the_store_directory(
     assert str(configured) in text_of(nb.cells[3])
 
 
+def test_ipython_config_file_sets_the_store_directory(
+    run_cells, text_of, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # README: `c.PersistMagics.directory = ...` in ipython_config.py wins over $PERSIST_EXT_DIR.
+    monkeypatch.setenv("PERSIST_EXT_DIR", str(tmp_path / "from-env"))
+    configured = tmp_path / "from-config-file"
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_config.py").write_text(
+        f"c.PersistMagics.directory = {str(configured)!r}\n"
+        "c.PersistMagics.quiet = True\nc.PersistMagics.min_time = 0\n"
+    )
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    cell = "%%persist cfg\nvalue = 41 + 1"
+    nb = run_cells(
+        ["%load_ext persist_ext", "%persist info", cell, cell, "value", "%persist show cfg"]
+    )
+    assert str(configured) in text_of(nb.cells[1])
+    assert "restored 1 times" in text_of(nb.cells[5])  # min_time = 0: the repeat was a hit
+    assert "restored" not in text_of(nb.cells[3])  # quiet: no notice after that hit
+    assert text_of(nb.cells[4]).strip() == "42"
+
+
 def test_quickstart_example_runs_then_restores(run_notebook, text_of, tmp_path: Path) -> None:
     shutil.copy(EXAMPLES / "00-quickstart.ipynb", tmp_path)
     for run in ("first", "second"):

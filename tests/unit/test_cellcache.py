@@ -101,6 +101,10 @@ def test_outputs_replay_in_order_with_rich_display(shell, cache) -> None:
         "frame = pd.DataFrame({'a': [1]})\nframe"
     )
     shell.user_ns["pd"] = pd
+    # IPython leaves `_` alone once something else bound it (an earlier test's cell did):
+    # start from a namespace where the display hook owns it, as in a fresh kernel.
+    for unders in ("_", "__", "___"):
+        shell.user_ns.pop(unders, None)
     _, first = run(cache, shell, cell, name="rich")
     result, second = run(cache, shell, cell, name="rich")
     assert result.hit

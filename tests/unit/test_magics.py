@@ -179,6 +179,25 @@ def test_config_changed_between_runs_applies_to_the_next_run(ip) -> None:
     assert "restored" not in cell(ip, "cfg", "c = 1")
 
 
+def test_config_file_settings_apply_and_survive_a_reload(ip) -> None:
+    # `c.PersistMagics.quiet = True` in ipython_config.py reaches a new instance through the
+    # shell's config, and %config settings are still there after %reload_ext.
+    from traitlets.config import Config
+
+    config = Config()
+    config.PersistMagics.quiet = True
+    config.PersistMagics.min_time = 0.5
+    magics = PersistMagics(shell=ip, config=config)
+    assert magics.quiet is True
+    assert magics.min_time == 0.5
+    ip.run_line_magic("config", "PersistMagics.keep = 5")
+    ip.run_line_magic("reload_ext", "persist_ext")
+    reloaded = ip.magics_manager.registry["PersistMagics"]
+    assert reloaded is not magics
+    assert reloaded.keep == 5
+    assert reloaded.min_time == 0  # the `ip` fixture's %config, from before the reload
+
+
 def test_a_failing_cell_marks_the_cell_failed(ip) -> None:
     # The cell's own exception, as in a plain cell (shown once, by the outer cell).
     with pytest.raises(ZeroDivisionError), capture_output():
