@@ -113,7 +113,9 @@ def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -
 
     Refused while a process runs the group. The replayed tasks run the next time the group
     runs (``group.run()`` in a notebook), each with a fresh try budget. Returns None, having
-    written nothing, when the store has no group ``group`` (its task configurations).
+    written nothing, when the store has no group ``group`` (its task configurations); raises
+    :class:`PersistError`, having written nothing, when ``tasks`` names a task the group
+    does not have.
     """
     from ...features._tasks import TaskGroup
     from ...features._tasks._keys import group_keys as task_group_keys
@@ -140,6 +142,10 @@ def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -
                     if best is None or _number(instance.name) > _number(best.name):
                         current[instance.task] = instance
                 wanted = set(tasks) if tasks else None
+                if wanted is not None:
+                    # A mistyped name would otherwise answer "nothing replayed", as if the
+                    # task had not failed: refuse before writing anything, naming them.
+                    _refuse_unknown(group, wanted - current.keys())
                 replayed = []
                 for task, instance in sorted(current.items()):
                     if instance.status is not TaskStatus.FAILED:
@@ -151,6 +157,19 @@ def replay_failed(directory: Path, group: str, tasks: list[str] | None = None) -
             finally:
                 handle.close()
     return replayed
+
+
+def _refuse_unknown(group: str, unknown: set[str]) -> None:
+    if not unknown:
+        return
+    names = sorted(unknown)
+    shown = ", ".join(repr(name) for name in names[:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    raise PersistError(
+        f"Task group {group!r} has no task {shown}{more}; nothing was replayed. Name tasks by "
+        'their key as the group\'s task table lists them (or send no "tasks" to replay '
+        "every failed task)."
+    )
 
 
 def _number(name: str) -> int:

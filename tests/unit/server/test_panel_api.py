@@ -400,20 +400,41 @@ async def test_the_groups_list_waits_for_news_too(jp_fetch, jp_root_dir: Path) -
 async def test_replay_of_an_unknown_group_is_404_and_writes_nothing(
     jp_fetch, jp_root_dir: Path
 ) -> None:
-    directory = jp_root_dir / ".persist"
-    await asyncio.to_thread(_run_group, directory)
-    with Store(directory) as store:
-        before = sorted(store.keys(""))
+    before = await _ran_group_keys(jp_root_dir / ".persist")
     for name in ("nope", "squares-not", "squ*"):
-        code, message = await _error(
-            jp_fetch,
-            "stores/group/replay",
-            method="POST",
-            body="{}",
-            path=".persist",
-            name=name,
-        )
+        code, message = await _replay_error(jp_fetch, name, {})
         assert code == 404
         assert f"No task group {name!r}" in message
+    assert await _ran_group_keys(jp_root_dir / ".persist", run=False) == before
+
+
+async def _ran_group_keys(directory: Path, run: bool = True) -> list[str]:
+    """Every key of ``directory`` (after running the "squares" group there when ``run``)."""
+    if run:
+        await asyncio.to_thread(_run_group, directory)
     with Store(directory) as store:
-        assert sorted(store.keys("")) == before
+        return sorted(store.keys(""))
+
+
+async def _replay_error(jp_fetch, name: str, body: dict) -> tuple:
+    return await _error(
+        jp_fetch,
+        "stores/group/replay",
+        method="POST",
+        body=json.dumps(body),
+        path=".persist",
+        name=name,
+    )
+
+
+async def test_replay_naming_unknown_tasks_is_refused_naming_them_and_writes_nothing(
+    jp_fetch, jp_root_dir: Path
+) -> None:
+    before = await _ran_group_keys(jp_root_dir / ".persist")
+    code, message = await _replay_error(jp_fetch, "squares", {"tasks": ["bad0", "bad9", "nope"]})
+    assert code == 400
+    assert "'bad9'" in message
+    assert "'nope'" in message
+    assert "'bad0'" not in message  # it exists (and failed): not among the unknown
+    # bad0 was not replayed either:
+    assert await _ran_group_keys(jp_root_dir / ".persist", run=False) == before
