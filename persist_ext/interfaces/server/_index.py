@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..._errors import StoreError
 
-__all__ = ["DEADLINE", "INDEX_FILE", "index_signature", "open_index"]
+__all__ = ["DEADLINE", "INDEX_FILE", "IndexConnection", "index_signature", "open_index"]
 
 INDEX_FILE = "cache.db"
 #: Seconds of SQLite work allowed per request and store.
@@ -70,8 +70,18 @@ def index_signature(store: Path) -> tuple[int, ...]:
     return tuple(parts)
 
 
+class IndexConnection(sqlite3.Connection):
+    """A connection that knows what ``Cache`` and ``Settings`` are (``"table"``, ``"view"``...).
+
+    Read once on open: callers need not ask ``sqlite_master`` again (a statement per store
+    counts when a listing reads thousands of indexes).
+    """
+
+    kinds: dict[str, str]
+
+
 @contextmanager
-def open_index(store: Path, *, deadline: float = DEADLINE) -> Iterator[sqlite3.Connection]:
+def open_index(store: Path, *, deadline: float = DEADLINE) -> Iterator[IndexConnection]:
     """A read-only connection to ``store``'s index, closed on exit.
 
     Raises :class:`~persist_ext.StoreError` (with the reason) when the index is missing, a
@@ -88,7 +98,10 @@ def open_index(store: Path, *, deadline: float = DEADLINE) -> Iterator[sqlite3.C
 
     try:
         connection = sqlite3.connect(
-            f"{index.as_uri()}?mode=ro", uri=True, timeout=min(deadline, 1.0)
+            f"{index.as_uri()}?mode=ro",
+            uri=True,
+            timeout=min(deadline, 1.0),
+            factory=IndexConnection,
         )
     except sqlite3.Error as exc:
         raise StoreError(f"Cannot open the index {index}: {exc}.") from None
@@ -97,14 +110,14 @@ def open_index(store: Path, *, deadline: float = DEADLINE) -> Iterator[sqlite3.C
         try:
             connection.execute("PRAGMA trusted_schema = OFF")
             connection.execute("PRAGMA query_only = ON")
-            kinds = dict(
+            connection.kinds = dict(
                 connection.execute(
                     "SELECT name, type FROM sqlite_master WHERE name IN ('Cache', 'Settings')"
                 ).fetchall()
             )
         except sqlite3.Error as exc:
             raise _error(index, exc) from None
-        if kinds.get("Cache") != "table":
+        if connection.kinds.get("Cache") != "table":
             raise StoreError(
                 f"{index} is not a diskcache index (no Cache table); it cannot be listed."
             )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -520,18 +519,22 @@ def _mtime(entry: os.DirEntry[str]) -> float:
         return 0.0
 
 
-def _relative(root: Path, path: str) -> str:
-    return Path(path).relative_to(root).as_posix()
+def _relative(start: int, path: str) -> str:
+    # Every path here was joined by the walk onto ``str(root)``: slicing it is exact, and
+    # ~25 % of a 1,000-store walk went to ``Path.relative_to`` (profiled).
+    relative = path[start:]
+    return relative if os.sep == "/" else relative.replace(os.sep, "/")
 
 
 def _summarize(root: Path, item: dict[str, Any]) -> StoreSummary:
+    start = len(os.path.join(str(root), ""))
     return StoreSummary(
-        _relative(root, item["dir"]),
+        _relative(start, item["dir"]),
         None if item["entries"] is None else int(item["entries"]),
         int(item["own_size"] + item["parts_size"]),
         float(max(item["own_modified"], item["parts_modified"])),
         item["error"],
-        sorted(_relative(root, n) for n in item["nested"]),
+        sorted(_relative(start, n) for n in item["nested"]),
     )
 
 
@@ -544,32 +547,25 @@ def _count(store: Path, *, deadline: float | None = None) -> tuple[int, float | 
     """Live entries of ``store`` and when the next live entry expires (``None``: never)."""
     kwargs = {} if deadline is None else {"deadline": deadline}
     with open_index(store, **kwargs) as connection:
-        row = None
-        if _has_settings(connection):
-            row = connection.execute("SELECT value FROM Settings WHERE key = 'count'").fetchone()
         now = time.time()
-        expired, next_expiry = connection.execute(
-            "SELECT (SELECT COUNT(*) FROM Cache WHERE expire_time <= :now), "
+        # One statement (the first listing reads 1,000s of indexes: each one costs). Only
+        # diskcache's own Settings *table* is read (a crafted view could run forever).
+        settings = connection.kinds.get("Settings") == "table"
+        stored, expired, next_expiry = connection.execute(
+            "SELECT "
+            + ("(SELECT value FROM Settings WHERE key = 'count'), " if settings else "NULL, ")
+            + "(SELECT COUNT(*) FROM Cache WHERE expire_time <= :now), "
             "(SELECT MIN(expire_time) FROM Cache WHERE expire_time > :now)",
             {"now": now},
         ).fetchone()
         if not isinstance(next_expiry, (int, float)):
             next_expiry = None
-        if row is not None and isinstance(row[0], int):
-            return max(int(row[0]) - int(expired), 0), next_expiry
+        if isinstance(stored, int):
+            return max(stored - int(expired), 0), next_expiry
         (count,) = connection.execute(
             f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", {"now": now}
         ).fetchone()
         return int(count), next_expiry
-
-
-def _has_settings(connection: sqlite3.Connection) -> bool:
-    return (
-        connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'Settings' AND type = 'table'"
-        ).fetchone()
-        is not None
-    )
 
 
 @dataclass(frozen=True)
