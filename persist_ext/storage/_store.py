@@ -684,9 +684,36 @@ def _refuse_links(directory: Path) -> None:
 _SCHEMA_SECONDS = 5.0  # reading a few schema rows takes microseconds; a planted one spins
 
 
+# The triggers diskcache (5.x) creates, by name, whitespace collapsed. Opening an existing
+# store compares its schema with these; only when they differ is a throwaway cache made to
+# learn what the installed diskcache writes (that costs a whole diskcache open: 15-50 ms,
+# paid by the first %%persist cell of every kernel when it was done on every open).
+_KNOWN_TRIGGERS: dict[str, str] = {
+    f"Settings_{name}": f"CREATE TRIGGER Settings_{name} AFTER {event} ON Cache FOR EACH ROW "
+    f'BEGIN UPDATE Settings SET value = {change} WHERE key = "{key}"; END'
+    for name, event, change, key in (
+        ("count_insert", "INSERT", "value + 1", "count"),
+        ("count_delete", "DELETE", "value - 1", "count"),
+        ("size_insert", "INSERT", "value + NEW.size", "size"),
+        ("size_update", "UPDATE", "value + NEW.size - OLD.size", "size"),
+        ("size_delete", "DELETE", "value - OLD.size", "size"),
+    )
+}
+
+
+def _planted_rows(rows: list[Any], expected: dict[str, str]) -> list[str]:
+    return [
+        f"{kind} {name!r}"
+        for kind, name, sql in rows
+        if kind == "view"
+        or (name in ("Cache", "Settings") and kind != "table")
+        or (kind == "trigger" and expected.get(name) != " ".join(str(sql).split()))
+    ]
+
+
 @functools.lru_cache(maxsize=1)
 def _diskcache_triggers() -> dict[str, str]:
-    """The triggers diskcache itself creates (from a throwaway cache), by name."""
+    """The triggers the installed diskcache creates (from a throwaway cache), by name."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="persist-ext-schema-") as folder:
@@ -720,14 +747,9 @@ def _refuse_planted_sql(directory: Path) -> None:
         return  # locked or damaged: diskcache's own open reports it
     finally:
         con.close()
-    expected = _diskcache_triggers()
-    planted = [
-        f"{kind} {name!r}"
-        for kind, name, sql in rows
-        if kind == "view"
-        or (name in ("Cache", "Settings") and kind != "table")
-        or (kind == "trigger" and expected.get(name) != " ".join(str(sql).split()))
-    ]
+    planted = _planted_rows(rows, _KNOWN_TRIGGERS)
+    if planted:  # another diskcache version may write other triggers: ask it
+        planted = _planted_rows(rows, _diskcache_triggers())
     if planted:
         raise StoreError(
             f"The index {path} holds {', '.join(planted)}, which diskcache never creates: "

@@ -299,3 +299,12 @@ def test_planted_sql_in_the_index_is_refused_quickly(tmp_path: Path, sql: str) -
     for read_only in (False, True):  # an error naming the problem, not a hang
         with pytest.raises(StoreError, match="never creates"):
             Store(directory, read_only=read_only)
+
+
+def test_the_triggers_known_without_a_throwaway_cache_are_diskcache_s_own() -> None:
+    """Opening a store compares its schema with a built-in list of diskcache's triggers (a
+    throwaway cache is made only on a mismatch): the list is what the installed diskcache
+    writes, so an unchanged store is never refused and never pays for the throwaway."""
+    from persist_ext.storage import _store
+
+    assert _store._diskcache_triggers() == _store._KNOWN_TRIGGERS
