@@ -33,7 +33,14 @@ from .._bounded import store_limits
 from .._covars import closed_handle, discarding_output, group_variables, load_groups
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
-from ._capture import RunOutcome, replay_outputs, run_plain, run_recorded, transformed
+from ._capture import (
+    RunOutcome,
+    replay_outputs,
+    run_plain,
+    run_recorded,
+    running_cell_number,
+    transformed,
+)
 from ._costs import CostModel, rough_size, run_instead
 from ._effects import watch_files
 from ._entry import (
@@ -242,9 +249,12 @@ class CellCache:
         options = options or CellOptions()
         source = transformed(shell, cell)
         try:
-            code = analyze_cell(source)
+            code: CellCode | None = analyze_cell(source)
         except SyntaxError:
-            # The shell reports the syntax error as usual (or the caller, re-raising it).
+            code = None
+        if code is None:
+            # The shell reports the syntax error as usual (or the caller, re-raising it);
+            # run outside the handler above, so the error is not chained to the analysis'.
             outcome = run_recorded(shell, cell, show_errors=options.show_errors)
             raise CellRaisedError(
                 "%%persist: the cell has a syntax error; nothing was cached.",
@@ -468,7 +478,7 @@ class CellCache:
             if code.definition_module is not None:
                 # Imports, functions and classes are re-created by running their statements
                 # (modules and functions are not data); values that need them load after.
-                filename = shell.compile.cache(code.source, shell.execution_count)
+                filename = shell.compile.cache(code.source, running_cell_number(shell))
                 compiled = compile(code.definition_module, filename, "exec", dont_inherit=True)
                 with discarding_output():  # the recorded output shows what they printed
                     exec(compiled, ns)

@@ -36,6 +36,7 @@ __all__ = [
     "replay_outputs",
     "run_plain",
     "run_recorded",
+    "running_cell_number",
     "shown_as_recorded",
     "transformed",
 ]
@@ -230,8 +231,8 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
             seen["tracebacks"] = True
         return original(*args, **kwargs)
 
-    def silent(*args: Any, **kwargs: Any) -> None:
-        return None
+    def syntax_later(*args: Any, **kwargs: Any) -> None:
+        _render_syntax_later(shell)  # the cell's own syntax error, shown by the caller
 
     if show:
         with _patched(shell, "showtraceback", showtraceback):
@@ -239,8 +240,8 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
         return
     with (
         _patched(shell, "showtraceback", showtraceback),
-        _patched(shell, "showsyntaxerror", silent),
-        _patched(shell, "showindentationerror", silent),
+        _patched(shell, "showsyntaxerror", syntax_later),
+        _patched(shell, "showindentationerror", syntax_later),
     ):
         yield
 
@@ -270,6 +271,27 @@ class _CellTraceback:
             self.shell.InteractiveTB.structured_traceback(type(value), value, value.__traceback__)
         )
 
+    def show_syntax_error_as_recorded(self) -> None:
+        """Until the cell ends, the shell shows this syntax error as a plain cell does.
+
+        IPython shows a ``SyntaxError`` through ``showsyntaxerror``, which ignores
+        ``_render_traceback_`` and, for one re-raised from running code, lists every frame
+        (the magic's and the shell's) above the offending line.
+        """
+        shell = self.shell
+        if "showsyntaxerror" in vars(shell):
+            return  # patched by someone else meanwhile: leave theirs alone
+        original = shell.showsyntaxerror
+
+        def showsyntaxerror(*args: Any, **kwargs: Any) -> Any:
+            value = sys.exc_info()[1]
+            if value is self.value and shell.execution_count == self.count:
+                return shell._showtraceback(type(value), value, self())
+            return original(*args, **kwargs)
+
+        shell.showsyntaxerror = showsyntaxerror
+        self._shows_syntax = showsyntaxerror
+
     def forget(self, *_args: Any) -> None:
         """Called once, at the end of the cell (``post_run_cell``): the value is plain again."""
         try:
@@ -278,6 +300,9 @@ class _CellTraceback:
             pass
         if vars(self.value).get("_render_traceback_") is self:
             del self.value._render_traceback_  # type: ignore[attr-defined]
+        shows = getattr(self, "_shows_syntax", None)
+        if shows is not None and vars(self.shell).get("showsyntaxerror") is shows:
+            del self.shell.showsyntaxerror
 
 
 def _render_later(shell: Any) -> None:
@@ -293,9 +318,23 @@ def _render_later(shell: Any) -> None:
         return
 
 
+def _render_syntax_later(shell: Any) -> None:
+    """Format the cell's syntax error now, as a plain cell shows it (no frames above it)."""
+    etype, value, _tb = sys.exc_info()
+    if not isinstance(value, SyntaxError) or hasattr(value, "_render_traceback_"):
+        return
+    try:
+        lines = list(shell.SyntaxTB.structured_traceback(etype, value, []))
+        value._render_traceback_ = _CellTraceback(shell, value, lines)  # type: ignore[attr-defined]
+    except Exception:  # IPython formats the re-raised error itself
+        return
+
+
 def _forget_rendering_after_the_cell(shell: Any, error: BaseException | None) -> None:
     render = vars(error).get("_render_traceback_") if error is not None else None
     if isinstance(render, _CellTraceback):
+        if isinstance(error, SyntaxError):
+            render.show_syntax_error_as_recorded()
         # Registered after the nested run ended: its own post_run_cell has already fired.
         shell.events.register("post_run_cell", render.forget)
 
@@ -323,15 +362,49 @@ def _post_execute_deferred(shell: Any) -> Iterator[list[bool]]:
         yield held
 
 
+def running_cell_number(shell: Any) -> int:
+    """The number of the cell running now: the ``n`` of its ``In[n]``.
+
+    IPython (9) numbers a cell as it starts, so while it runs ``shell.execution_count`` is
+    already the next cell's number; the cell's own is on its ``ExecutionResult``, which the
+    display hook holds while it runs.
+    """
+    running = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    number = getattr(running, "execution_count", None)
+    return number if isinstance(number, int) else int(shell.execution_count)
+
+
+@contextmanager
+def _numbered_as(shell: Any, number: int) -> Iterator[None]:
+    """The next block of code the shell caches is named ``In[number]`` (in tracebacks).
+
+    A ``%%persist`` cell's body runs as a nested cell, which IPython would name after the
+    *next* execution count: a traceback would cite ``In[n+1]`` where the same plain cell
+    cites ``In[n]``. Only that first block is renamed; code the cell itself compiles later
+    (a nested ``%time``) is numbered as in a plain cell.
+    """
+    compiler = shell.compile
+    original = compiler.cache
+    done: list[bool] = []
+
+    def cache(transformed_code: str, number_: int = 0, raw_code: str | None = None) -> str:
+        if not done:
+            done.append(True)
+            number_ = number
+        return original(transformed_code, number_, raw_code)  # type: ignore[no-any-return]
+
+    with _patched(compiler, "cache", cache):
+        yield
+
+
 def _run_cell(shell: Any, source: str) -> Any:
     # A cell magic's body ends with the newline IPython adds; without it the shell names the
     # cell's code exactly as it names the same plain cell (error messages cite that name).
     source = source[:-1] if source.endswith("\n") else source
-    with _post_execute_deferred(shell) as held:
+    with _post_execute_deferred(shell) as held, _numbered_as(shell, running_cell_number(shell)):
         result = shell.run_cell(source, store_history=False)
     if held and result.success:
         shell.events.trigger("post_execute")
-    _forget_rendering_after_the_cell(shell, result.error_in_exec)
     return result
 
 
@@ -348,6 +421,8 @@ def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcom
         _errors_shown(shell, show_errors),
     ):
         result = _run_cell(shell, source)
+    # After the shell's own methods are back: the error is shown from the caller's cell.
+    _forget_rendering_after_the_cell(shell, result.error_before_exec or result.error_in_exec)
     outcome = RunOutcome(duration=time.perf_counter() - start)
     outcome.error = result.error_before_exec or result.error_in_exec
     return outcome
@@ -367,6 +442,7 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
         _errors_shown(shell, show_errors, seen),
     ):
         result = _run_cell(shell, source)
+    _forget_rendering_after_the_cell(shell, result.error_before_exec or result.error_in_exec)
     outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
     outcome.widgets = bool(seen.get("widgets"))
     outcome.tracebacks = bool(seen.get("tracebacks"))
