@@ -282,6 +282,7 @@ class Run:
 
     cells: list[list[str]] = field(default_factory=list)  # normalized outputs per cell
     errors: list[bool] = field(default_factory=list)  # the cell raised
+    tracebacks: list[str] = field(default_factory=list)  # a failing cell's, as shown
     durations: list[float] = field(default_factory=list)
     restored: int = 0
     restored_cells: list[bool] = field(default_factory=list)
@@ -380,6 +381,7 @@ def build(sources: list[str], cached: bool) -> Any:
 
 
 _KERNEL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")  # a warning's cell file: per kernel
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _normalize(text: str) -> str:
@@ -438,6 +440,7 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
         parts: list[str] = []
         raised = False
         restored = False
+        shown_traceback = ""
         for output in _merged_streams(cell.get("outputs", [])):
             kind = output.output_type
             if kind == "stream":
@@ -450,6 +453,8 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
             elif kind == "error":
                 raised = True
                 parts.append(f"error:{output.ename}:{_normalize(output.evalue)}")
+                # Compared apart from the outputs: cell numbers (In[n]), frames and lines.
+                shown_traceback = _normalize(_ANSI.sub("", "\n".join(output.traceback)))
             else:
                 data = output.get("data", {})
                 images = [
@@ -461,6 +466,7 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
                 parts.append(f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''))}")
         run.cells.append(parts)
         run.errors.append(raised)
+        run.tracebacks.append(shown_traceback)
         run.restored_cells.append(restored)
         run.durations.append(_cell_seconds(cell))
     run.seconds = sum(run.durations) or (time.monotonic() - started)
@@ -510,6 +516,19 @@ def compare(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
             found.append(
                 f"{label} {key}: plain {str(a.get(key))[:200]!r} vs {str(c.get(key))[:200]!r}"
             )
+    return found
+
+
+def traceback_differences(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
+    """Cells failing in both runs whose tracebacks differ (where the plain runs agree)."""
+    found = []
+    for index, (want, got) in enumerate(zip(plain.tracebacks, other.tracebacks)):
+        if want and got and want != got and want == noise.tracebacks[index]:
+            first = next(
+                (f"{a!r} vs {b!r}" for a, b in zip(want.splitlines(), got.splitlines()) if a != b),
+                "lengths differ",
+            )
+            found.append(f"{label} cell {index + 1} traceback: {first[:300]}")
     return found
 
 
@@ -577,6 +596,9 @@ def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, 
             + new_failures(plain, warm, "warm")
             + new_failures(plain_edit, cached_edit, "edited")
         )
+        result["traceback_differences"] = traceback_differences(
+            plain, noise, cold, "cold"
+        ) + traceback_differences(plain, noise, warm, "warm")
         result["plain_errors"] = sum(plain.errors)
         result["restored_warm"] = warm.restored
         result["restored_edit"] = cached_edit.restored
@@ -687,11 +709,17 @@ def _print_one(result: dict[str, Any]) -> None:
         print(
             f"## {result['notebook']}: {result['cells']} cells, restored warm {result['restored_warm']}, "
             f"silent {len(result['silent'])}, new failures {len(result['new_failures'])}, "
+            f"tracebacks differing {len(result.get('traceback_differences', []))}, "
             f"hangs {len(result['hangs'])}; plain {s['plain']:.2f}s cold {s['cold']:.2f}s warm {s['warm']:.2f}s "
             f"edit {s['plain_edit']:.2f}/{s['cached_edit']:.2f}s; {result.get('edit', 'no edit')}",
             file=out,
         )
-        for line in result["silent"] + result["new_failures"] + result["hangs"]:
+        for line in (
+            result["silent"]
+            + result["new_failures"]
+            + result.get("traceback_differences", [])
+            + result["hangs"]
+        ):
             print("   ", line, file=out)
     print(out.getvalue(), end="")
 
@@ -705,7 +733,10 @@ def summary(results: list[dict[str, Any]]) -> str:
         f"cells {sum(r['cells'] for r in done)}",
         f"restored warm {sum(r['restored_warm'] for r in done)}, after edit {sum(r['restored_edit'] for r in done)}",
         f"silent differences {sum(len(r['silent']) for r in done)}, "
-        f"new failures {sum(len(r['new_failures']) for r in done)}, hangs {sum(len(r['hangs']) for r in done)}",
+        f"new failures {sum(len(r['new_failures']) for r in done)}, hangs {sum(len(r['hangs']) for r in done)}, "
+        f"failing cells with another traceback than plain "
+        f"{sum(len(r.get('traceback_differences', [])) for r in done)} "
+        f"(of {sum(r.get('plain_errors', 0) for r in done)} failing plain)",
     ]
     if speed:
         lines.append(
@@ -732,6 +763,7 @@ def summary(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"%load_ext persist_ext cell (not in the run times): median {statistics.median(setup) * 1000:.0f} ms"
             )
+    lines += time_breakdown(done)
     loads = [r["load"] for r in results if "load" in r]
     if loads:
         lines.append(
@@ -739,6 +771,44 @@ def summary(results: list[dict[str, Any]]) -> str:
             f"max {max(loads):.1f} on {os.cpu_count()} cores"
         )
     return "\n".join(lines)
+
+
+def time_breakdown(done: list[dict[str, Any]]) -> list[str]:
+    """Where the cached runs gain or lose time against plain, summed over the corpus.
+
+    Per cell, against the quicker of the two plain runs: the first cell (it opens the store
+    and loads the extension's machinery: a fixed cost per kernel), the cells the warm run
+    restored (the cold run stored them: what storing cost, what restoring saved), and the
+    cells that ran in both (the fixed cost of every ``%%persist`` cell, plus on the cold run
+    what deciding to run it cost).
+    """
+    sums = dict.fromkeys(("first", "stored", "ran"), (0.0, 0.0))
+    per_cell: dict[str, list[float]] = {"cold ran": [], "warm ran": []}
+    counts = dict.fromkeys(sums, 0)
+    for r in done:
+        if "cell_ms" not in r or "restored_cells" not in r:
+            continue
+        ms, warm_restored = r["cell_ms"], r["restored_cells"]["warm"]
+        cells = zip(ms["plain"], ms["noise"], ms["cold"], ms["warm"], warm_restored)
+        for index, (plain, noise, cold, warm, restored) in enumerate(cells):
+            base = min(plain, noise)
+            kind = "first" if index == 0 else "stored" if restored == "R" else "ran"
+            sums[kind] = (sums[kind][0] + cold - base, sums[kind][1] + warm - base)
+            counts[kind] += 1
+            if kind == "ran":
+                per_cell["cold ran"].append(cold - base)
+                per_cell["warm ran"].append(warm - base)
+    if not counts["ran"]:
+        return []
+    return [
+        "time against plain (s, cold / warm): "
+        + "; ".join(
+            f"{kind} cells ({counts[kind]}) {cold / 1000:+.1f} / {warm / 1000:+.1f}"
+            for kind, (cold, warm) in sums.items()
+        )
+        + f"; a cell that ran, median ms: cold {statistics.median(per_cell['cold ran']):+.1f},"
+        f" warm {statistics.median(per_cell['warm ran']):+.1f}"
+    ]
 
 
 if __name__ == "__main__":
