@@ -21,10 +21,13 @@ from persist_ext.features._cellcache._capture import recording, shown_as_recorde
 from persist_ext.features._cellcache._costs import (
     READ_RATE,
     RESTORE_PRIOR,
+    STORE_BUDGET_FLOOR,
     STORE_PRIOR,
     CostModel,
+    over_budget,
     rough_size,
     run_instead,
+    store_budget,
 )
 from persist_ext.storage._store import Store
 
@@ -192,6 +195,62 @@ def test_entry_slower_to_restore_than_to_run_becomes_runs(shell, tmp_path: Path)
     listing = str(CellCache(store).list())
     assert "runs: it runs in" in listing
     assert "faster than restoring it (took" in listing
+
+
+SLOW_TO_PICKLE = (
+    "import time\n"
+    "class SlowToPickle:\n"
+    "    def __reduce__(self):\n"
+    "        time.sleep(1.0)\n"
+    "        return (SlowToPickle, ())"
+)
+
+
+def test_store_budget_is_a_share_of_the_run_past_a_floor() -> None:
+    assert store_budget(0.0) == STORE_BUDGET_FLOOR
+    assert store_budget(10.0) > store_budget(1.0) > STORE_BUDGET_FLOOR
+    assert "storing it takes longer than running it" in over_budget(0.1, 0.2)
+
+
+def test_cell_slower_to_store_than_to_run_gives_up_and_runs(shell, tmp_path: Path) -> None:
+    # Pickling its value takes a second (a figure of a hundred axes, in the corpus); the
+    # cell itself runs in 20 ms: storing it would cost more than it could ever save.
+    store = Store(tmp_path / "s")
+    shell.run_cell(SLOW_TO_PICKLE)
+    shell.user_ns["log"] = []
+    cell = "time.sleep(0.02)\nlog.append(1)\nslow = SlowToPickle()"
+    first, out = run(CellCache(store), shell, cell, name="costly")
+    assert not first.hit
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    assert "storing it takes longer than running it" in first.manifest.run_reason
+    assert "could not store" not in out.stderr  # a decision, not a failure to warn about
+    assert not [k for k in store.keys("cell/costly/") if not k.endswith("/manifest")]
+    assert "runs: storing it takes longer than running it" in str(CellCache(store).list())
+    # The next session runs it (its effect happens again) without trying to store it.
+    shell.user_ns["log"] = []
+    again, _ = run(CellCache(store), shell, cell, name="costly")
+    assert not again.hit
+    assert shell.user_ns["log"] == [1]
+    assert isinstance(shell.user_ns["slow"], shell.user_ns["SlowToPickle"])
+
+
+def test_budget_does_not_apply_to_forced_stores_or_unseeded_draws(shell, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    shell.run_cell(SLOW_TO_PICKLE)
+    shell.run_cell("import numpy as np")
+    forced, _ = run(
+        CellCache(store), shell, "time.sleep(0.02)\nkept = SlowToPickle()", name="f", min_time=0.0
+    )
+    assert forced.stored
+    assert forced.manifest is not None
+    assert forced.manifest.mode == "restore"
+    # Run again it would give later cells other numbers: stored whatever it costs.
+    cell = "time.sleep(0.02)\ndrawn = np.random.rand(3)\nheld = SlowToPickle()"
+    drawn, _ = run(CellCache(store), shell, cell, name="d")
+    assert drawn.stored
+    assert drawn.manifest is not None
+    assert drawn.manifest.mode == "restore"
 
 
 # ---------------------------------------------------------------------- results shown as recorded

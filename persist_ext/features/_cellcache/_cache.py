@@ -23,6 +23,7 @@ from typing import Any
 from ..._errors import (
     CellCacheWarning,
     CellRaisedError,
+    SerializationError,
     SharedInputError,
     UnstorableVariableWarning,
 )
@@ -41,7 +42,7 @@ from ._capture import (
     running_cell_number,
     transformed,
 )
-from ._costs import CostModel, rough_size, run_instead
+from ._costs import CostModel, over_budget, rough_size, run_instead, store_budget
 from ._effects import watch_files
 from ._entry import (
     FILES_KEY,
@@ -84,6 +85,20 @@ _LIMIT_HINT = (
     "leave it out with --vars"
 )
 _SEEDS = re.compile(r"\bseed\s*\(")
+# Checks of a run that a re-run would not repeat the same way (unseeded draws, file writes).
+_REPEATS_DIFFER = ("wrote:", "state:random", "state:numpy.random")
+
+
+class _OverBudget(Exception):
+    """Storing a run passed the policy's budget (``_costs.store_budget``)."""
+
+
+def _within(seconds: float | None, deadline: float | None) -> float | None:
+    """The pickling limit: the user's ``seconds``, or less if ``deadline`` comes first."""
+    if deadline is None:
+        return seconds
+    left = max(deadline - time.perf_counter(), 0.001)
+    return left if seconds is None else min(seconds, left)
 
 
 @dataclass(frozen=True)
@@ -419,9 +434,7 @@ class CellCache:
             return None
         if not self.costs.learned_restores() or manifest.mode != "restore":
             return None
-        if any(
-            c.startswith(("wrote:", "state:random", "state:numpy.random")) for c in manifest.checks
-        ):
+        if any(c.startswith(_REPEATS_DIFFER) for c in manifest.checks):
             return None
         estimate = self.costs.restore_estimate(manifest.size)
         if manifest.duration >= estimate:
@@ -669,7 +682,29 @@ class CellCache:
         stored_values = {n: ns.get(n, values.get(n)) for g in groups for n in g.names}
         if RESULT in values:
             stored_values[RESULT] = values[RESULT]
-        result.stored = self._store(manifest, stored_values, outcome, options, groups, replace)
+        # The automatic policy gives storing a budget (``_costs.store_budget``); a cell that
+        # drew unseeded numbers or wrote files is stored whatever it costs (see there).
+        deadline = None
+        if (
+            options.min_time is None
+            and options.variables is None
+            and not any(c.startswith(_REPEATS_DIFFER) for c in effects.checks)
+        ):
+            deadline = started + outcome.duration + store_budget(outcome.duration)
+        try:
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _OverBudget
+            result.stored = self._store(
+                manifest, stored_values, outcome, options, groups, replace, deadline=deadline
+            )
+        except _OverBudget:
+            manifest.mode = "run"
+            manifest.run_reason = over_budget(
+                outcome.duration, time.perf_counter() - started - outcome.duration
+            )
+            manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
+            manifest.outputs_key = ""
+            result.stored = self._write_run_mode(manifest, options, replace)
         result.manifest = manifest
         if result.stored:
             # What storing cost the notebook: the snapshots before the run and everything
@@ -816,7 +851,17 @@ class CellCache:
         options: CellOptions,
         groups: list[Any],
         replace: bool,
+        *,
+        deadline: float | None = None,
     ) -> bool:
+        """Write the run's values, outputs and manifest; whether it is now stored.
+
+        Raises
+        ------
+        _OverBudget
+            Pickling passed ``deadline`` (``time.perf_counter()``, the policy's budget):
+            nothing was kept and nothing was said; the caller makes the cell one that runs.
+        """
         too_big = _over_limit(values, options.max_store_bytes)
         if too_big:
             for var in too_big:
@@ -834,7 +879,11 @@ class CellCache:
             # pickling of every group (``features._bounded``).
             with (
                 hold_lease(self.store, cell_prefix(manifest.name)),
-                store_limits(options.max_store_bytes, options.store_seconds, hint=_LIMIT_HINT),
+                store_limits(
+                    options.max_store_bytes,
+                    _within(options.store_seconds, deadline),
+                    hint=_LIMIT_HINT,
+                ),
             ):
                 stored, failures = write_entry(
                     self.store,
@@ -852,6 +901,13 @@ class CellCache:
                 f"{exc}); the cell ran but is not cached.",
             )
             return False
+        if (
+            failures
+            and deadline is not None
+            and time.perf_counter() >= deadline
+            and all(isinstance(exc, SerializationError) for exc in failures.values())
+        ):
+            raise _OverBudget
         quiet = {
             v
             for v, exc in failures.items()

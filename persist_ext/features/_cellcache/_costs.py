@@ -13,6 +13,14 @@ throughput.
 restored is always right: it does what a plain cell does. What it gives up is only speed,
 and for a cell that draws unseeded random numbers also the hits of the cells after it
 (their inputs change on every run), so such a cell is stored as before.
+
+Storing a run is also given a budget, :func:`store_budget`: a share of the run's own time.
+Some values cost far more to store than to compute (a figure of a hundred axes: walking and
+pickling its artists took three times its drawing, and reading it back more than drawing
+it); a store that passes its budget gives up (nothing half-written is kept) and the cell
+runs from then on, saying so (:func:`over_budget`). The cold run pays at most the budget for
+such a cell, and every later run pays nothing. Cells that drew unseeded random numbers or
+wrote files are exempt, as above.
 """
 
 from __future__ import annotations
@@ -24,7 +32,14 @@ from typing import Any
 
 from ..._format import format_duration
 
-__all__ = ["STORE_SHARE", "CostModel", "rough_size", "run_instead"]
+__all__ = [
+    "STORE_SHARE",
+    "CostModel",
+    "over_budget",
+    "rough_size",
+    "run_instead",
+    "store_budget",
+]
 
 #: Priors for the fixed part of one restore and one store (seconds), before the session has
 #: timed any: a hit on a local store reads one signed record and replays the outputs; a
@@ -43,6 +58,12 @@ WRITE_RATE = 0.5e9
 #: storing would cost the notebook more than a few re-runs of the cell.
 STORE_SHARE = 1.0
 _KEPT = 64  # timings remembered per kind (the median of these is the estimate)
+#: Storing a run may take at most this share of the run's own time: past it, storing costs
+#: the cold run more than a restore could ever save on one later run.
+STORE_BUDGET_SHARE = 1.0
+#: ... and never less than this (seconds): a store of a few milliseconds is not cut short,
+#: whatever the run took (its cost is within the noise of a loaded machine).
+STORE_BUDGET_FLOOR = 0.02
 
 
 class CostModel:
@@ -148,3 +169,24 @@ def run_instead(
             f"(about {format_duration(store)})"
         )
     return None
+
+
+def store_budget(duration: float) -> float:
+    """Seconds storing a run of ``duration`` seconds may take before it gives up.
+
+    Examples
+    --------
+    >>> store_budget(0.001) == STORE_BUDGET_FLOOR
+    True
+    >>> store_budget(3.0) == 3.0 * STORE_BUDGET_SHARE
+    True
+    """
+    return max(STORE_BUDGET_FLOOR, STORE_BUDGET_SHARE * duration)
+
+
+def over_budget(duration: float, spent: float) -> str:
+    """Why a run whose store gave up after ``spent`` seconds is run from now on."""
+    return (
+        f"storing it takes longer than running it (gave up after {format_duration(spent)}; "
+        f"it runs in {format_duration(duration)})"
+    )
