@@ -6,9 +6,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 from persist_ext.features._cellcache._entry import Manifest, new_run_id, write_entry
+from persist_ext.features._tasks import TaskGroup
 from persist_ext.storage._store import Store
 
 
@@ -42,6 +45,59 @@ def store_cell(
         for _ in range(hits):
             store.incr(f"{manifest.entry_prefix}hits")
     return manifest
+
+
+def fill(directory: Path, keys: Iterable[str], value: Any = None) -> None:
+    """Set ``keys`` in the store at ``directory`` (each to its index, or to ``value``).
+
+    Written 10,000 to a transaction, as a stash of many small entries is.
+    """
+    names = list(keys)
+    with Store(directory) as store:
+        for start in range(0, len(names), 10_000):
+            with store.transact():
+                for i in range(start, min(start + 10_000, len(names))):
+                    store.set(names[i], i if value is None else value)
+
+
+def _square_or_fail(task: tuple[int, bool]) -> int:
+    number, failing = task
+    if failing:
+        raise ValueError(f"bad input {number}")
+    return number * number
+
+
+def run_group(
+    directory: Path, name: str, keys: list[str], *, failing: Collection[str] = (), **options: Any
+) -> None:
+    """Run the task group ``name`` to its end: one task per key, in order, squaring its index;
+    the tasks of ``failing`` raise ``ValueError("bad input <index>")``. ``options`` go to
+    :class:`TaskGroup` (``batch_size``, ``max_tries``, ``on_complete``...)."""
+    with Store(directory) as store:
+        group = TaskGroup(name, store, **options)
+        group.map(
+            _square_or_fail,
+            [(i, key in failing) for i, key in enumerate(keys)],
+            key=lambda task: keys[task[0]],
+        )
+        group.run().wait()
+        group.close()
+
+
+def run_tree_group(directory: Path, name: str) -> None:
+    """A small marker tree with failures: tasks k0..k6, 3 per level-1 node, 2 nodes per node
+    above; k3 and k6 fail (once: ``max_tries=1``); a completion callback ran."""
+    keys = [f"k{x}" for x in range(7)]
+    run_group(
+        directory,
+        name,
+        keys,
+        failing={"k3", "k6"},
+        batch_size=3,
+        group_size=2,
+        max_tries=1,
+        on_complete=lambda result: None,
+    )
 
 
 HOLDER = """

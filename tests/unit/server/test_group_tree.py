@@ -7,19 +7,15 @@ import socket
 import time
 from pathlib import Path
 
-from _task_funcs import fail, square
-
-from persist_ext.features._tasks import TaskGroup
 from persist_ext.interfaces.server._groups import read_group
 from persist_ext.storage._store import Store
 
+from ._seed import run_group, run_tree_group
+
 
 def _run(directory: Path, *, on_complete=None) -> None:
-    with Store(directory) as store:
-        group = TaskGroup("fit", store, batch_size=3, group_size=2, on_complete=on_complete)
-        group.map(square, range(12), key=lambda x: f"k{x:02d}")
-        group.run().wait()
-        group.close()
+    keys = [f"k{x:02d}" for x in range(12)]
+    run_group(directory, "fit", keys, batch_size=3, group_size=2, on_complete=on_complete)
 
 
 def test_levels_list_their_settled_nodes_and_the_callback_is_timed(tmp_path: Path) -> None:
@@ -51,13 +47,7 @@ def test_without_a_callback_nothing_says_it_fired(tmp_path: Path) -> None:
 def test_each_node_counts_its_tasks_and_the_callback_says_where_it_ran(tmp_path: Path) -> None:
     """Per-node done / failed / total at every level, from headers only (#15): 7 tasks, 3
     leaves per level-1 node, 2 nodes per node above; k3 and k6 fail."""
-    with Store(tmp_path / "s") as store:
-        group = TaskGroup(
-            "mixed", store, batch_size=3, group_size=2, max_tries=1, on_complete=lambda r: None
-        )
-        group.map(lambda x: fail(x) if x in (3, 6) else square(x), range(7), key=lambda x: f"k{x}")
-        group.run().wait()
-        group.close()
+    run_tree_group(tmp_path / "s", "mixed")
     state = read_group(tmp_path / "s", "mixed").to_json()
     level1, level2 = state["levels"]
     assert (level1["total"], level1["done"], level1["failing"]) == (3, 3, 2)

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _task_funcs import square
 
 from persist_ext.features._covars import group_variables, save_groups
-from persist_ext.features._tasks import TaskGroup
 from persist_ext.features._tasks._keys import (
     callback_done_key,
     callback_owner_key,
@@ -26,6 +24,8 @@ from persist_ext.features._tasks._keys import (
 )
 from persist_ext.storage._serializers import summarize_members
 from persist_ext.storage._store import Store
+
+from ._seed import run_group, store_cell
 
 
 def test_a_packed_group_describes_each_member(tmp_path: Path) -> None:
@@ -63,11 +63,8 @@ def test_member_summaries_stay_within_their_limit() -> None:
 
 
 def _run(directory: Path, *, on_complete=None) -> None:
-    with Store(directory) as store:
-        group = TaskGroup("fit", store, batch_size=3, group_size=2, on_complete=on_complete)
-        group.map(square, range(7), key=lambda x: f"k{x}")
-        group.run().wait()
-        group.close()
+    keys = [f"k{x}" for x in range(7)]
+    run_group(directory, "fit", keys, batch_size=3, group_size=2, on_complete=on_complete)
 
 
 def test_the_tree_record_header_holds_shape_and_order(tmp_path: Path) -> None:
@@ -98,8 +95,6 @@ def test_the_callback_records_say_which_process_fired_it(tmp_path: Path) -> None
 def test_the_cells_listing_describes_each_variable_packed_or_alone(tmp_path: Path) -> None:
     from persist_ext.interfaces.server._cells import list_cells
 
-    from ._seed import store_cell
-
     grid = np.arange(6, dtype=np.int32).reshape(2, 3)
     values = {"grid": grid, "view": grid[1], "alone": np.linspace(0, 1, 5), "n": 7}
     store_cell(tmp_path / "s", "arrays", values=values)
@@ -119,8 +114,6 @@ def test_a_manifest_without_its_run_named_still_finds_its_only_run(tmp_path: Pat
     """Cells stored before manifests named their run: the run folder beside it is used."""
     from persist_ext.features._cellcache._entry import Manifest
     from persist_ext.interfaces.server._cells import list_cells
-
-    from ._seed import store_cell
 
     manifest = store_cell(tmp_path / "s", "older", values={"v": np.arange(4)})
     with Store(tmp_path / "s") as store:

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 import persist_ext.interfaces.server as server_package
 
-from ._seed import store_cell
+from ._seed import fill, run_group, store_cell
 
 SPEC = Path(server_package.__file__).with_name("openapi.yaml")
 
@@ -38,18 +38,13 @@ SPEC = Path(server_package.__file__).with_name("openapi.yaml")
 def _seed(root: Path) -> None:
     import diskcache
 
-    from persist_ext.features._tasks import TaskGroup
     from persist_ext.storage._store import Store
 
     store_cell(root / ".persist", "load", hits=2)
     store_cell(root / ".persist", "plot", digest="a" * 32)
+    run_group(root / ".persist", "squares", ["k1", "k2", "k3"])
+    fill(root / ".persist", (f"stash/{i:04d}" for i in range(300)))
     with Store(root / ".persist") as store:
-        group = TaskGroup("squares", store)
-        group.map(abs, [-1, -2, -3], key=lambda x: f"k{-x}")
-        group.run().wait()
-        group.close()
-        for i in range(300):
-            store.set(f"stash/{i:04d}", i)
         from persist_ext import cache
 
         @cache(store=store)

@@ -8,16 +8,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from _task_funcs import fail, square
 from tornado.httpclient import HTTPClientError
 
 from persist_ext.features._cellcache._entry import Manifest, cell_prefix, new_run_id, write_entry
 from persist_ext.features._cellcache._views import EntryDetails
 from persist_ext.features._covars import Group
-from persist_ext.features._tasks import TaskGroup
 from persist_ext.storage._store import Store
 
-from ._seed import LeaseHolder, store_cell
+from ._seed import LeaseHolder, fill, run_group, store_cell
 
 
 async def _get(jp_fetch, route: str, **params) -> dict:
@@ -58,11 +56,8 @@ async def test_nested_stores_are_listed_with_their_own_sizes(jp_fetch, jp_root_d
 
 @pytest.fixture
 def stash(jp_root_dir: Path) -> Path:
-    with Store(jp_root_dir / "stash") as store, store.transact():
-        for i in range(1200):
-            store.set(f"runs/{i:05d}", i)
-        for i in range(300):
-            store.set(f"images/img-{i:04d}.png", b"x")
+    fill(jp_root_dir / "stash", (f"runs/{i:05d}" for i in range(1200)))
+    fill(jp_root_dir / "stash", (f"images/img-{i:04d}.png" for i in range(300)), b"x")
     return jp_root_dir
 
 
@@ -266,12 +261,8 @@ async def test_a_stash_entry_is_deleted(jp_fetch, stash: Path) -> None:
 
 
 def _run_group(directory: Path, name: str = "squares") -> None:
-    with Store(directory) as store:
-        group = TaskGroup(name, store, max_tries=1)
-        group.map(square, range(20), key=lambda x: f"ok{x:02d}")
-        group.map(fail, range(3), key=lambda x: f"bad{x}")
-        group.run().wait()
-        group.close()
+    keys = [f"ok{x:02d}" for x in range(20)] + [f"bad{x}" for x in range(3)]
+    run_group(directory, name, keys, failing=keys[20:], max_tries=1)
 
 
 async def test_groups_are_read_from_the_store_without_a_kernel(jp_fetch, jp_root_dir: Path) -> None:

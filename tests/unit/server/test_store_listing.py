@@ -14,6 +14,8 @@ from persist_ext.interfaces.server._stores import find_stores
 from persist_ext.storage._disk import drain_removals
 from persist_ext.storage._store import Store
 
+from ._seed import fill
+
 
 def _age(store: Path, seconds: float = 60.0) -> None:
     """Make ``store`` look still for ``seconds`` (its files' mtimes moved back)."""
@@ -113,9 +115,7 @@ def test_a_listing_on_a_budget_shows_counting_never_a_stale_count(
     _stores._COUNTER.forget()
     dirs = [tmp_path / f"s{i}" for i in range(4)]
     for i, directory in enumerate(dirs):
-        with Store(directory) as store:
-            for j in range(i + 1):
-                store.set(f"k{j}", j)
+        fill(directory, (f"k{j}" for j in range(i + 1)))
     _listed(tmp_path)  # SQLite's side files exist from here on
     _stores._SCANS.clear()
     _stores._COUNTER.forget()
@@ -159,9 +159,7 @@ def test_remembered_counts_survive_a_restart_and_never_outlive_a_change(
     root = tmp_path / "root"
     dirs = [root / f"s{i}" for i in range(3)]
     for i, directory in enumerate(dirs):
-        with Store(directory) as store:
-            for j in range(i + 1):
-                store.set(f"k{j}", j)
+        fill(directory, (f"k{j}" for j in range(i + 1)))
     find_stores(root)  # SQLite's side files exist from here on
     for directory in dirs:
         _age(directory)

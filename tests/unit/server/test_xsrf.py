@@ -14,13 +14,11 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
-from _task_funcs import square
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
-from persist_ext.features._tasks import TaskGroup
 from persist_ext.storage._store import Store
 
-from ._seed import store_cell
+from ._seed import run_group, store_cell
 
 
 class _Browser:
@@ -74,11 +72,7 @@ def seeded(jp_root_dir: Path) -> Path:
     with Store(jp_root_dir / "s") as store:
         store.set("plain", 1)
     store_cell(jp_root_dir / "s", "load")
-    with Store(jp_root_dir / "s") as store:  # a group "g" with nothing failed (replay: 200)
-        group = TaskGroup("g", store)
-        group.map(square, range(2))
-        group.run().wait()
-        group.close()
+    run_group(jp_root_dir / "s", "g", ["k0", "k1"])  # nothing failed (replay: 200)
     return jp_root_dir / "s"
 
 
