@@ -66,6 +66,11 @@ export function formatRate(rate: number | null | undefined): string {
   return rate >= 1 ? `${rate.toFixed(1)}/s` : `${(rate * 60).toFixed(1)}/min`;
 }
 
+/** A count with its noun, grouped as the entries pager shows counts: `1 entry`, `100,000 entries`. */
+export function formatCount(count: number, one: string, many: string): string {
+  return `${count.toLocaleString()} ${count === 1 ? one : many}`;
+}
+
 /** What the filter box means: a glob when it holds `*`, `?` or `[`, else a key prefix. */
 export function parseFilter(text: string): { prefix?: string; glob?: string } {
   const value = text.trim();

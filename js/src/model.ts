@@ -1,5 +1,6 @@
 /** The panel's state and actions, without React or JupyterLab (so jest tests it directly). */
 
+import { formatCount } from './format';
 import { IPersistAPI } from './request';
 
 /** Tabs of a store's view. */
@@ -143,7 +144,10 @@ export class PanelModel {
       ok &&
       this._run(async () => {
         const replayed = await this.api.replay(store, group);
-        this.host.notify(`${replayed.length} task(s) marked for replay.`, 'success');
+        this.host.notify(
+          `${formatCount(replayed.length, 'task', 'tasks')} marked for replay.`,
+          'success'
+        );
       }, '')
     );
   }

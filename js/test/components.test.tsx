@@ -3,6 +3,7 @@ import * as React from 'react';
 
 import { Panel } from '../src/components/Panel';
 import { DEFAULT_STATE, PanelModel } from '../src/model';
+import { IGroup } from '../src/request';
 import { FakeAPI, FakeHost, group } from './fakes';
 
 function setup(state = {}) {
@@ -25,6 +26,7 @@ describe('Panel', () => {
     ]);
     expect(rows[1].classList.contains('jp-mod-nested')).toBe(true);
     expect(rows[2].textContent).toContain('not a database');
+    expect(view.container.textContent).toContain('3 stores under the server root');
   });
 
   it('shows "counting…" while the server counts, then lists again by itself', async () => {
@@ -150,5 +152,43 @@ describe('Panel', () => {
     expect(api.calls[api.calls.length - 1].args[1]).toEqual({ since: 'v2', wait: 25 });
     const bar = view.container.querySelector('[role="progressbar"]');
     expect(bar?.getAttribute('aria-valuenow')).toBe('7');
+  });
+
+  it('calls tasks recorded as running "interrupted" once no process runs their group', async () => {
+    const api = new FakeAPI();
+    const dead: IGroup = { ...group('g', 'v1', 3), running: false, state: 'interrupted' };
+    api.groupsReply = { path: 's', groups: [dead], version: 'v1' };
+    const row = {
+      task: 't1',
+      instance: 't1',
+      status: 'running',
+      tries: 1,
+      started: 1000,
+      ended: null,
+      duration: null,
+      output: '',
+      error: ''
+    };
+    api.group = (path: string) => Promise.resolve({ ...dead, path, tasks: [row] });
+    const model = new PanelModel(api, new FakeHost(), {
+      ...DEFAULT_STATE,
+      store: 's',
+      tab: 'groups'
+    });
+    const view = render(<Panel model={model} />);
+    await screen.findByText('g');
+    const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
+    expect(counts).toContain('1 interrupted');
+    expect(counts).not.toContain('running');
+    expect(view.container.querySelector('[role="progressbar"]')?.getAttribute('title')).toContain(
+      '1 interrupted'
+    );
+    fireEvent.click(screen.getByText('g'));
+    const cell = await waitFor(() => {
+      const found = view.container.querySelector('tr[data-task="t1"] td:nth-child(2)');
+      expect(found).not.toBeNull();
+      return found;
+    });
+    expect(cell?.textContent).toBe('interrupted');
   });
 });

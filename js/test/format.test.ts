@@ -1,6 +1,7 @@
 import {
   formatAge,
   formatBytes,
+  formatCount,
   formatDuration,
   formatRate,
   parseFilter,
@@ -10,6 +11,12 @@ import { withQuery } from '../src/request';
 import cases from './format_cases.json';
 
 describe('format', () => {
+  it('groups counts and says "entry" for one', () => {
+    expect(formatCount(100000, 'entry', 'entries')).toBe('100,000 entries');
+    expect(formatCount(1, 'entry', 'entries')).toBe('1 entry');
+    expect(formatCount(0, 'entry', 'entries')).toBe('0 entries');
+  });
+
   it('formats sizes as the kernel does', () => {
     for (const [size, text] of cases.sizes as [number, string][]) {
       expect(formatBytes(size)).toBe(text);

@@ -44,7 +44,8 @@ CELLS = [
 def _counts(card: Any) -> dict[str, int]:
     text = card.locator(".jp-persist-counts").inner_text()
     found = dict(
-        (name, int(n)) for n, name in re.findall(r"(\d+) (done|failed|running|to do)", text)
+        (name, int(n))
+        for n, name in re.findall(r"(\d+) (done|failed|running|interrupted|to do)", text)
     )
     return found
 
@@ -147,6 +148,10 @@ def test_a_running_group_live_then_after_the_kernel_is_killed(
     table = card.locator("table.jp-persist-tasks")
     table.wait_for(timeout=30_000)
     assert "ValueError: bad input" in table.inner_text()
+    # No process runs the group: tasks it left claimed are "interrupted", never "running".
+    assert " running" not in card.locator(".jp-persist-counts").inner_text()
+    statuses = [td.inner_text() for td in table.locator("tbody td:nth-child(2)").all()]
+    assert "running" not in statuses
     page.screenshot(path=str(artifacts / "panel-group-after-kill.png"))
 
     # With no process running it, the failed tasks can be marked for replay.

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { formatAge, formatBytes, formatDuration } from '../format';
+import { formatAge, formatBytes, formatCount, formatDuration } from '../format';
 import { PanelModel } from '../model';
 import { ICell, ICellsReply, ICellVariable, ICellVariant } from '../request';
 import { Preview, summaryFacts } from './Preview';
@@ -110,8 +110,9 @@ function Variant(props: { variant: ICellVariant; onClear: () => void }): JSX.Ele
         </button>
       </div>
       <div className="jp-persist-facts">
-        ran {formatAge(variant.created)} · took {formatDuration(variant.duration)} · {variant.hits}{' '}
-        hit{variant.hits === 1 ? '' : 's'} · {variant.outputs ?? 0} output(s)
+        ran {formatAge(variant.created)} · took {formatDuration(variant.duration)} ·{' '}
+        {formatCount(variant.hits, 'hit', 'hits')} ·{' '}
+        {formatCount(variant.outputs ?? 0, 'output', 'outputs')}
       </div>
       <table className="jp-persist-table jp-persist-variables">
         <tbody>

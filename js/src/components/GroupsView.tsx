@@ -103,6 +103,14 @@ const STATE_LABEL: { [state: string]: string } = {
   idle: 'idle'
 };
 
+/**
+ * What tasks recorded as running are: running while a process holds the group, else
+ * interrupted (their process died, e.g. with its kernel; they run again when the group runs).
+ */
+export function runningLabel(group: IGroup): string {
+  return group.running ? 'running' : 'interrupted';
+}
+
 function GroupCard(props: {
   model: PanelModel;
   store: string;
@@ -124,10 +132,10 @@ function GroupCard(props: {
         <div className="jp-persist-name">{group.name}</div>
         <span className={`jp-persist-badge jp-mod-${group.state}`}>{STATE_LABEL[group.state]}</span>
       </div>
-      <ProgressBar counts={counts} total={group.total} />
+      <ProgressBar counts={counts} total={group.total} running={runningLabel(group)} />
       <div className="jp-persist-facts jp-persist-counts">
-        {counts.done} done · {counts.failed} failed · {counts.running} running · {counts.todo} to do
-        · of {group.total}
+        {counts.done} done · {counts.failed} failed · {counts.running} {runningLabel(group)} ·{' '}
+        {counts.todo} to do · of {group.total}
       </div>
       <div className="jp-persist-facts">
         rate {formatRate(group.rate)}
@@ -204,7 +212,7 @@ function GroupDetails(props: { model: PanelModel; store: string; group: IGroup }
               {detail.tasks.map(row => (
                 <tr key={row.instance} data-task={row.task} className={`jp-mod-${row.status}`}>
                   <td className="jp-persist-mono">{row.task}</td>
-                  <td>{row.status}</td>
+                  <td>{row.status === 'running' ? runningLabel(group) : row.status}</td>
                   <td>{row.tries}</td>
                   <td>{formatDuration(row.duration)}</td>
                   <td className={row.error ? 'jp-persist-error' : ''}>{row.error || row.output}</td>

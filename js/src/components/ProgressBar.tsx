@@ -3,11 +3,16 @@ import * as React from 'react';
 import { IGroupCounts } from '../request';
 
 /** A stacked bar: done (green), failed (red), running (blue) and to do (empty). */
-export function ProgressBar(props: { counts: IGroupCounts; total: number }): JSX.Element {
-  const { counts, total } = props;
+export function ProgressBar(props: {
+  counts: IGroupCounts;
+  total: number;
+  /** What the tasks recorded as running are called ("interrupted" with no process). */
+  running?: string;
+}): JSX.Element {
+  const { counts, total, running = 'running' } = props;
   const width = (n: number) => `${total ? (100 * n) / total : 0}%`;
   const label =
-    `${counts.done} done, ${counts.failed} failed, ${counts.running} running, ` +
+    `${counts.done} done, ${counts.failed} failed, ${counts.running} ${running}, ` +
     `${counts.todo} to do of ${total}`;
   return (
     <div

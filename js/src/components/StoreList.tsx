@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { formatAge, formatBytes } from '../format';
+import { formatAge, formatBytes, formatCount } from '../format';
 import { PanelModel } from '../model';
 import { IStoresReply } from '../request';
 import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
@@ -32,7 +32,7 @@ export function StoreList(props: { model: PanelModel }): JSX.Element {
   return (
     <div className="jp-persist-view">
       <p className="jp-persist-status" title={reply.root}>
-        {reply.stores.length} store(s) under the server root
+        {formatCount(reply.stores.length, 'store', 'stores')} under the server root
       </p>
       {reply.stores.length === 0 ? (
         <p className="jp-persist-empty">
@@ -54,7 +54,7 @@ export function StoreList(props: { model: PanelModel }): JSX.Element {
                   ? 'unreadable'
                   : store.entries === null
                     ? 'counting…'
-                    : `${store.entries} entries`}{' '}
+                    : formatCount(store.entries, 'entry', 'entries')}{' '}
                 · {formatBytes(store.size)} · modified {formatAge(store.modified)}
               </div>
               {store.error !== null && <div className="jp-persist-error">{store.error}</div>}
