@@ -477,3 +477,53 @@ def test_files_named_in_the_cell_are_keyed_even_when_read_by_c_code(
         assert shell.user_ns["table"]["a"].tolist() == [2]
         assert "t.parquet" in str(cache.why(shell, "c"))
         pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "t.parquet")
+
+
+def test_a_display_printer_registered_or_removed_is_seen_by_every_snapshot(shell) -> None:
+    """The printer tables are named once and remembered by their items: a printer added,
+    replaced or removed in place (same tables, same lengths) still shows in the next snapshot."""
+    from persist_ext.features._cellcache._state import capture_all
+
+    class Thing:
+        pass
+
+    def first(obj, p, cycle):
+        p.text("first")
+
+    def second(obj, p, cycle):
+        p.text("second")
+
+    plain = shell.display_formatter.formatters["text/plain"]
+    before = capture_all(shell, ["ipython.printers"])["ipython.printers"]
+    assert capture_all(shell, ["ipython.printers"])["ipython.printers"] == before
+    plain.for_type(Thing, first)
+    try:
+        with_first = capture_all(shell, ["ipython.printers"])["ipython.printers"]
+        assert set(with_first) - set(before) == {
+            f"text/plain:{__name__}.{Thing.__qualname__}={__name__}.{first.__qualname__}"
+        }
+        plain.type_printers[Thing] = second  # replaced in place: same table, same length
+        with_second = capture_all(shell, ["ipython.printers"])["ipython.printers"]
+        assert set(with_second) - set(before) == {
+            f"text/plain:{__name__}.{Thing.__qualname__}={__name__}.{second.__qualname__}"
+        }
+    finally:
+        plain.type_printers.pop(Thing, None)
+    assert capture_all(shell, ["ipython.printers"])["ipython.printers"] == before
+
+
+def test_an_environment_variable_removed_by_a_cell_is_removed_again_on_a_hit(
+    shell, cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSIST_TEST_GONE", "here")
+    monkeypatch.setenv("PERSIST_TEST_CHANGED", "old")
+    cell = (
+        "import os\ndel os.environ['PERSIST_TEST_GONE']\nos.environ['PERSIST_TEST_CHANGED'] = 'néw'"
+    )
+    run(cache, shell, cell)
+    os.environ["PERSIST_TEST_GONE"] = "here"
+    os.environ["PERSIST_TEST_CHANGED"] = "old"
+    result, _ = run(cache, shell, cell)
+    assert result.hit
+    assert "PERSIST_TEST_GONE" not in os.environ
+    assert os.environ["PERSIST_TEST_CHANGED"] == "néw"
