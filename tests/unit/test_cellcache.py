@@ -396,3 +396,24 @@ def test_a_remembered_entry_removed_from_a_memory_store_is_not_restored(shell) -
     assert not again.hit
     assert again.stored
     assert run(cache, shell, "m = [1]", name="mem")[0].hit
+
+
+def test_a_cell_is_tokenized_once_not_again_by_its_nested_run(
+    shell, cache: CellCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body's transform (tokenizing: 0.2-1 ms) is made once per text and reused by the
+    nested run; the cell still runs exactly as transformed (an IPython line magic inside)."""
+    manager = shell.input_transformer_manager
+    calls: list[str] = []
+    original = manager.transform_cell
+
+    def counting(cell: str) -> str:
+        calls.append(cell)
+        return original(cell)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(manager, "transform_cell", counting)
+    cell = "a_tok = 20\nb_tok = a_tok + 1\nc_tok = %precision\n"
+    run(cache, shell, cell)
+    assert calls == [cell[:-1]]
+    assert shell.user_ns["b_tok"] == 21
+    assert shell.user_ns["c_tok"] is not None
