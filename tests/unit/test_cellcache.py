@@ -417,3 +417,22 @@ def test_a_cell_is_tokenized_once_not_again_by_its_nested_run(
     assert calls == [cell[:-1]]
     assert shell.user_ns["b_tok"] == 21
     assert shell.user_ns["c_tok"] is not None
+
+
+def test_a_cell_keeps_only_entries_of_its_newest_code(shell, cache: CellCache) -> None:
+    """Storing a new version of a named cell drops the older code's entry (also right after
+    the cell's first store in the session, whose write skips the look for older entries)."""
+    from persist_ext.features._cellcache._entry import iter_manifests
+
+    def codes() -> list[str]:
+        return [info.meta.get("code") for _, info in iter_manifests(cache.store, "pruned")]
+
+    run(cache, shell, "p_val = 1", name="pruned")
+    assert len(codes()) == 1
+    run(cache, shell, "p_val = 2", name="pruned")
+    run(cache, shell, "p_val = 3", name="pruned")
+    assert len(codes()) == 1
+    fresh = CellCache(cache.store)  # a new session finds the stored one and prunes it
+    run(fresh, shell, "p_val = 4", name="pruned")
+    assert len(codes()) == 1
+    assert shell.user_ns["p_val"] == 4

@@ -210,6 +210,9 @@ class CellCache:
         #: What restores and stores cost in this session (decides run vs restore).
         self.costs = CostModel()
         self._restored_once = False
+        # Cells found with no stored run just before this run: their first write has no
+        # older entry to prune (a listing of the store's keys saved per new cell).
+        self._unstored: set[str] = set()
 
     # ------------------------------------------------------------------ naming and key
     @staticmethod
@@ -326,7 +329,12 @@ class CellCache:
                         return CellResult(name=name, hit=True, manifest=manifest, notes=restored)
                     if restored:
                         stale = [Difference("entry", name, "changed", None, None, restored)]
-        previous = self._latest(name)
+        seen: list[str] = []
+        previous = latest_manifest(self.store, name, seen)
+        if seen:
+            self._unstored.discard(name)
+        else:
+            self._unstored.add(name)
         if options.refresh:
             headline, reason = "--refresh was given", []
         elif stale:
@@ -951,6 +959,11 @@ class CellCache:
         Several entries of the same code are what let a cell that mutates its input (run
         twice in one kernel) still hit after a restart, or a parameter toggled back.
         """
+        if manifest.name in self._unstored:
+            # Nothing was stored for it when it started: nothing older to drop. (Another
+            # process's write meanwhile is pruned by the next write of this cell.)
+            self._unstored.discard(manifest.name)
+            return
         try:
             entries = []
             for store_key, info in iter_manifests(self.store, manifest.name):

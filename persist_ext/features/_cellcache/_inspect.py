@@ -12,11 +12,18 @@ from ._views import EntryDetails, StoreSummary
 __all__ = ["clear_entries", "entry_details", "latest_manifest", "store_summary", "stored_entries"]
 
 
-def latest_manifest(store: KeyValueStore, name: str) -> Manifest | None:
-    """The newest readable manifest of cell ``name`` (``None`` when there is none)."""
+def latest_manifest(
+    store: KeyValueStore, name: str, seen: list[str] | None = None
+) -> Manifest | None:
+    """The newest readable manifest of cell ``name`` (``None`` when there is none).
+
+    ``seen`` gets the key of every manifest of the cell found, readable or not.
+    """
     best: tuple[float, str] | None = None
     try:
         for store_key, info in iter_manifests(store, name):
+            if seen is not None:
+                seen.append(store_key)
             created = float(info.meta.get("created", info.created))
             if best is None or created > best[0]:
                 best = (created, store_key)
