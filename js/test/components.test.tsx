@@ -191,4 +191,20 @@ describe('Panel', () => {
     });
     expect(cell?.textContent).toBe('interrupted');
   });
+
+  it('says "running" for a settled group (never "0 interrupted")', async () => {
+    const api = new FakeAPI();
+    const settled: IGroup = { ...group('g', 'v1', 10), running: false, state: 'done' };
+    api.groupsReply = { path: 's', groups: [settled], version: 'v1' };
+    const model = new PanelModel(api, new FakeHost(), {
+      ...DEFAULT_STATE,
+      store: 's',
+      tab: 'groups'
+    });
+    const view = render(<Panel model={model} />);
+    await screen.findByText('g');
+    const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
+    expect(counts).toContain('0 running');
+    expect(counts).not.toContain('interrupted');
+  });
 });

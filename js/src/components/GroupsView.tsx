@@ -104,11 +104,11 @@ const STATE_LABEL: { [state: string]: string } = {
 };
 
 /**
- * What tasks recorded as running are: running while a process holds the group, else
- * interrupted (their process died, e.g. with its kernel; they run again when the group runs).
+ * What tasks recorded as running are: running, unless no process holds the group any more
+ * (state "interrupted": their process died, e.g. with its kernel).
  */
 export function runningLabel(group: IGroup): string {
-  return group.running ? 'running' : 'interrupted';
+  return group.state === 'interrupted' ? 'interrupted' : 'running';
 }
 
 function GroupCard(props: {
