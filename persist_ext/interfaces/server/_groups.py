@@ -128,6 +128,10 @@ def _current(records: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[st
     return {task: (name, record) for task, (_, name, record) in latest.items()}
 
 
+#: Shortest span a rate (and an ETA) is computed over.
+MIN_RATE_SECONDS = 1.0
+
+
 @dataclass
 class GroupState:
     """What the panel shows of one group (see :meth:`to_json`)."""
@@ -148,13 +152,17 @@ class GroupState:
     callback_owner: dict[str, Any] | None = None
 
     def rate(self) -> float | None:
-        """Tasks settled per second since the first start."""
+        """Tasks settled per second since the first start; None before a second has passed.
+
+        A group settled within milliseconds would otherwise show rates such as
+        "11701.9/s" (7 tasks / 0.6 ms): a number from clock noise, not a rate.
+        """
         settled = self.counts["done"] + self.counts["failed"]
         if self.started is None or not settled:
             return None
         end = time.time() if self.running_process else (self.updated or time.time())
-        elapsed = max(end - self.started, 1e-6)
-        return settled / elapsed
+        elapsed = end - self.started
+        return settled / elapsed if elapsed >= MIN_RATE_SECONDS else None
 
     def to_json(self, *, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
         """The reply of ``GET /persist-ext/api/stores/group`` (rows paged)."""

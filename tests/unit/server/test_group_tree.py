@@ -113,3 +113,14 @@ def test_a_crafted_tree_header_cannot_stall_or_break_the_reader(tmp_path: Path) 
         assert time.monotonic() - started < 30
         assert all(len(level["nodes"]) <= 200 for level in state["levels"])
         assert state["counts"]["done"] == 12  # the journal is unaffected
+
+
+def test_a_rate_is_given_only_over_a_second_or_more(tmp_path: Path) -> None:
+    """A group settled in milliseconds has no rate (was e.g. 11701.9/s from 7 tasks)."""
+    run_tree_group(tmp_path / "s", "quick")
+    state = read_group(tmp_path / "s", "quick")
+    assert state.started is not None
+    state.updated = state.started + 0.0006  # the 7 tasks settled within 0.6 ms
+    assert state.to_json()["rate"] is None
+    state.updated = state.started + 2.0  # the same 7 tasks settled over two seconds
+    assert state.to_json()["rate"] == 3.5
