@@ -3,11 +3,14 @@ import * as React from 'react';
 
 import { Panel } from '../src/components/Panel';
 import { DEFAULT_STATE, PanelModel } from '../src/model';
-import { IGroup } from '../src/request';
+import { IGroup, ITaskRow } from '../src/request';
 import { FakeAPI, FakeHost, group } from './fakes';
 
 function setup(state = {}) {
-  const api = new FakeAPI();
+  return renderWith(new FakeAPI(), state);
+}
+
+function renderWith(api: FakeAPI, state = {}) {
   const host = new FakeHost();
   const model = new PanelModel(api, host, { store: null, tab: 'cells', filter: '', ...state });
   const view = render(<Panel model={model} />);
@@ -155,9 +158,7 @@ describe('Panel', () => {
   });
 
   it('calls tasks recorded as running "interrupted" once no process runs their group', async () => {
-    const api = new FakeAPI();
     const dead: IGroup = { ...group('g', 'v1', 3), running: false, state: 'interrupted' };
-    api.groupsReply = { path: 's', groups: [dead], version: 'v1' };
     const row = {
       task: 't1',
       instance: 't1',
@@ -169,15 +170,7 @@ describe('Panel', () => {
       output: '',
       error: ''
     };
-    api.group = (path: string) => Promise.resolve({ ...dead, path, tasks: [row] });
-    const model = new PanelModel(api, new FakeHost(), {
-      ...DEFAULT_STATE,
-      store: 's',
-      tab: 'groups'
-    });
-    const view = render(<Panel model={model} />);
-    await screen.findByText('g');
-    const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
+    const { view, counts } = await showGroup(dead, [row]);
     expect(counts).toContain('1 interrupted');
     expect(counts).not.toContain('running');
     expect(view.container.querySelector('[role="progressbar"]')?.getAttribute('title')).toContain(
@@ -193,18 +186,20 @@ describe('Panel', () => {
   });
 
   it('says "running" for a settled group (never "0 interrupted")', async () => {
-    const api = new FakeAPI();
     const settled: IGroup = { ...group('g', 'v1', 10), running: false, state: 'done' };
-    api.groupsReply = { path: 's', groups: [settled], version: 'v1' };
-    const model = new PanelModel(api, new FakeHost(), {
-      ...DEFAULT_STATE,
-      store: 's',
-      tab: 'groups'
-    });
-    const view = render(<Panel model={model} />);
-    await screen.findByText('g');
-    const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
+    const { counts } = await showGroup(settled);
     expect(counts).toContain('0 running');
     expect(counts).not.toContain('interrupted');
   });
 });
+
+/** The groups tab showing only ``shown`` (its task table holding ``tasks``), and its counts. */
+async function showGroup(shown: IGroup, tasks: ITaskRow[] = []) {
+  const api = new FakeAPI();
+  api.groupsReply = { path: 's', groups: [shown], version: 'v1' };
+  api.group = (path: string) => Promise.resolve({ ...shown, path, tasks });
+  const { view } = renderWith(api, { store: 's', tab: 'groups' });
+  await screen.findByText(shown.name);
+  const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
+  return { view, counts };
+}
