@@ -27,6 +27,7 @@ from persist_ext.features._cellcache._costs import (
     over_budget,
     rough_size,
     run_instead,
+    slower_to_restore,
     store_budget,
 )
 from persist_ext.storage._store import Store
@@ -173,24 +174,34 @@ def test_min_time_zero_stores_every_cell(shell, tmp_path: Path) -> None:
     assert first.manifest.mode == "restore"
 
 
+def test_slower_to_restore_needs_a_clear_margin() -> None:
+    assert slower_to_restore(0.010, 0.015) is None  # slower, but not twice: kept
+    assert slower_to_restore(0.0005, 0.0015) is None  # twice, but within 2 ms: kept
+    why = slower_to_restore(0.001, 0.050)
+    assert why is not None
+    assert "faster than restoring it (took" in why
+
+
+def timed_hit(cache: CellCache, shell, cell: str, name: str, seconds: float) -> None:
+    """A hit whose restore is taken to have lasted ``seconds`` (as a slow disk would)."""
+    hit, _ = run(cache, shell, cell, name=name)
+    assert hit.hit
+    assert hit.manifest is not None
+    cache._timed_restore(hit.manifest, seconds, CellOptions(min_time=None))
+
+
 def test_entry_slower_to_restore_than_to_run_becomes_runs(shell, tmp_path: Path) -> None:
-    # np.zeros is lazy (microseconds); reading 64 MiB back takes milliseconds.
     store = Store(tmp_path / "s")
     shell.run_cell("import numpy as np")
-    cell = "zeros = np.zeros(8 << 20)"
+    cell = "zeros = np.zeros(8 << 20)"  # lazy: microseconds to make, 64 MiB to read back
     first, _ = run(CellCache(store), shell, cell, name="lazy", min_time=0.0)
     assert first.stored
-    del shell.user_ns["zeros"]
     later = CellCache(store)
-    hit, _ = run(later, shell, cell, name="lazy")  # the session's first hit only teaches
-    assert hit.hit
-    del shell.user_ns["zeros"]
-    again, _ = run(later, shell, cell, name="lazy")
-    assert again.hit
-    assert later._manifests  # remembered
+    later._restored_once = True  # past the session's first hit, which only teaches
+    timed_hit(later, shell, cell, "lazy", seconds=1.0)
+    shell.user_ns.pop("zeros")
     third, _ = run(CellCache(store), shell, cell, name="lazy")
-    assert not third.hit
-    assert "zeros" in shell.user_ns
+    assert not third.hit  # it ran
     assert shell.user_ns["zeros"].shape == (8 << 20,)
     listing = str(CellCache(store).list())
     assert "runs: it runs in" in listing
@@ -375,6 +386,13 @@ def test_stored_unseeded_draw_is_restored_even_when_restores_are_slow(
     second, _ = run(later, shell, cell, name="draw2")
     assert second.hit
     np.testing.assert_array_equal(shell.user_ns["draw"], drawn)
+    # A restore that took far longer than the run does not turn it into one that runs.
+    assert second.manifest is not None
+    later._restored_once = True  # past the session's first hit, which only teaches
+    later._timed_restore(second.manifest, 10.0, CellOptions(min_time=None))
+    np.random.set_state(state)
+    third, _ = run(CellCache(store), shell, cell, name="draw2")
+    assert third.hit
 
 
 # ---------------------------------------------------------------------- numpy print options

@@ -42,7 +42,14 @@ from ._capture import (
     running_cell_number,
     transformed,
 )
-from ._costs import CostModel, over_budget, rough_size, run_instead, store_budget
+from ._costs import (
+    CostModel,
+    over_budget,
+    rough_size,
+    run_instead,
+    slower_to_restore,
+    store_budget,
+)
 from ._effects import watch_files
 from ._entry import (
     FILES_KEY,
@@ -412,9 +419,10 @@ class CellCache:
         """Learn from a hit's cost; an entry slower to restore than to run becomes "runs".
 
         Only with the automatic policy (``min_time=None``), and only when the restore took
-        clearly longer (twice, and past 2 ms) than the original run: a one-off slow read must
-        not turn a useful entry off. The entry's values are dropped; the cell runs from now
-        on, which is always right, and ``%persist list`` shows why.
+        clearly longer than the original run (``_costs.slower_to_restore``). The entry's
+        values are dropped; the cell runs from now on, which is always right, and
+        ``%persist list`` shows why. Not for an entry whose re-run would give later cells
+        other values (unseeded draws) or write files again.
         """
         first = not self._restored_once
         self._restored_once = True
@@ -422,14 +430,11 @@ class CellCache:
             self.costs.observe_restore(seconds, manifest.size)
         if first or options.min_time is not None or options.variables is not None:
             return
-        if seconds < 2 * manifest.duration or seconds - manifest.duration < 0.002:
+        if any(c.startswith(_REPEATS_DIFFER) for c in manifest.checks):
             return
-        self._demote(
-            manifest,
-            f"it runs in {format_duration(manifest.duration)}, faster than restoring it "
-            f"(took {format_duration(seconds)})",
-            options,
-        )
+        why = slower_to_restore(manifest.duration, seconds)
+        if why:
+            self._demote(manifest, why, options)
 
     def _run_not_restore(self, manifest: Manifest, options: CellOptions) -> str | None:
         """Why a stored entry is better run than restored now (the session's restores are

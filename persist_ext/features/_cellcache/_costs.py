@@ -38,6 +38,7 @@ __all__ = [
     "over_budget",
     "rough_size",
     "run_instead",
+    "slower_to_restore",
     "store_budget",
 ]
 
@@ -58,6 +59,10 @@ WRITE_RATE = 0.5e9
 #: storing would cost the notebook more than a few re-runs of the cell.
 STORE_SHARE = 1.0
 _KEPT = 64  # timings remembered per kind (the median of these is the estimate)
+#: An entry whose restore took more than this many times its original run, and this many
+#: seconds more, becomes one that runs: a one-off slow read must not turn off a useful entry.
+DEMOTE_FACTOR = 2.0
+DEMOTE_MARGIN = 0.002
 #: Storing a run may take at most this share of the run's own time: past it, storing costs
 #: the cold run more than a restore could ever save on one later run.
 STORE_BUDGET_SHARE = 1.0
@@ -189,4 +194,23 @@ def over_budget(duration: float, spent: float) -> str:
     return (
         f"storing it takes longer than running it (gave up after {format_duration(spent)}; "
         f"it runs in {format_duration(duration)})"
+    )
+
+
+def slower_to_restore(duration: float, seconds: float) -> str | None:
+    """Why an entry whose run took ``duration`` and whose restore took ``seconds`` should
+    be run from now on (clearly slower to restore than to run), or ``None``.
+
+    Examples
+    --------
+    >>> slower_to_restore(0.001, 0.0015) is None  # within the margin: noise
+    True
+    >>> slower_to_restore(0.001, 0.050)
+    'it runs in 1.0 ms, faster than restoring it (took 50.0 ms)'
+    """
+    if seconds < DEMOTE_FACTOR * duration or seconds - duration < DEMOTE_MARGIN:
+        return None
+    return (
+        f"it runs in {format_duration(duration)}, faster than restoring it "
+        f"(took {format_duration(seconds)})"
     )
