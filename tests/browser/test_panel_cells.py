@@ -88,6 +88,20 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
     assert "list" in details.inner_text()  # the variable's type
     page.screenshot(path=str(artifacts / "panel-cells.png"))
 
+    # "Open in notebook" brings the notebook forward with the stored cell selected.
+    page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    page.wait_for_function(
+        "() => !window.jupyterapp.shell.currentWidget.context", timeout=30_000
+    )  # the launcher, not the notebook, is in front
+    cell.locator("button.jp-persist-open").click()
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.context && w.context.path === 'panel-cells.ipynb'"
+        " && w.content.activeCellIndex === 1; }",
+        timeout=30_000,
+    )
+
     cell.locator("button.jp-persist-clear").click()
     confirm_dialog(page, "Clear")
     cell.wait_for(state="detached", timeout=30_000)
