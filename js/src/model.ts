@@ -132,18 +132,24 @@ export class PanelModel {
     );
   }
 
-  /** Mark a group's failed tasks for replay, after confirmation. */
-  async replay(store: string, group: string): Promise<boolean> {
+  /** Mark a group's failed tasks (or only failed task ``task``) for replay, after confirmation. */
+  async replay(store: string, group: string, task?: string): Promise<boolean> {
     const ok = await this.host.confirm(
-      'Replay failed tasks',
-      `Mark the failed tasks of "${group}" for replay? They run again, with a fresh try ` +
-        'budget, the next time the group runs.',
+      task === undefined ? 'Replay failed tasks' : 'Replay a failed task',
+      (task === undefined
+        ? `Mark the failed tasks of "${group}" for replay?`
+        : `Mark task "${task}" of "${group}" for replay?`) +
+        ' They run again, with a fresh try budget, the next time the group runs.',
       'Replay'
     );
     return (
       ok &&
       this._run(async () => {
-        const replayed = await this.api.replay(store, group);
+        const replayed = await this.api.replay(
+          store,
+          group,
+          task === undefined ? undefined : [task]
+        );
         this.host.notify(
           `${formatCount(replayed.length, 'task', 'tasks')} marked for replay.`,
           'success'

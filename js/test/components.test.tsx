@@ -185,6 +185,28 @@ describe('Panel', () => {
     expect(cell?.textContent).toBe('interrupted');
   });
 
+  it('replays one failed task from its row, after confirmation', async () => {
+    const settled: IGroup = { ...group('g', 'v1', 10), running: false, state: 'failed' };
+    const row = {
+      task: 'bad1',
+      instance: 'bad1',
+      status: 'failed',
+      tries: 1,
+      started: 1000,
+      ended: 1001,
+      duration: 1,
+      output: '',
+      error: 'ValueError: bad'
+    };
+    const { api, view } = await showGroup(settled, [row]);
+    fireEvent.click(screen.getByText('g'));
+    const button = await screen.findByLabelText('Replay task bad1');
+    expect(view.container.querySelectorAll('button.jp-persist-replay-task').length).toBe(1);
+    fireEvent.click(button);
+    await waitFor(() => expect(api.count('replay')).toBe(1));
+    expect(api.calls.find(c => c.method === 'replay')?.args).toEqual(['s', 'g', ['bad1']]);
+  });
+
   it('says "running" for a settled group (never "0 interrupted")', async () => {
     const settled: IGroup = { ...group('g', 'v1', 10), running: false, state: 'done' };
     const { counts } = await showGroup(settled);
@@ -201,5 +223,5 @@ async function showGroup(shown: IGroup, tasks: ITaskRow[] = []) {
   const { view } = renderWith(api, { store: 's', tab: 'groups' });
   await screen.findByText(shown.name);
   const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
-  return { view, counts };
+  return { api, view, counts };
 }

@@ -249,8 +249,8 @@ export class FakeAPI implements IPersistAPI {
     return Promise.resolve({ ...this.groupsReply.groups[0], path, tasks: [] });
   }
 
-  replay(path: string, name: string): Promise<string[]> {
-    this.calls.push({ method: 'replay', args: [path, name] });
+  replay(path: string, name: string, tasks?: string[]): Promise<string[]> {
+    this.calls.push({ method: 'replay', args: tasks ? [path, name, tasks] : [path, name] });
     return Promise.resolve(['bad#1']);
   }
 

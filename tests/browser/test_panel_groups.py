@@ -154,7 +154,15 @@ def test_a_running_group_live_then_after_the_kernel_is_killed(
     assert "running" not in statuses
     page.screenshot(path=str(artifacts / "panel-group-after-kill.png"))
 
-    # With no process running it, the failed tasks can be marked for replay.
+    # With no process running it, the failed tasks can be marked for replay: one from its
+    # row, then the rest with "Replay failed".
+    card.locator('button[aria-label="Replay task bad0"]').click()
+    confirm_dialog(page, "Replay")
+    page.wait_for_function(
+        "() => /1 failed/.test(document.querySelector("
+        "'#persist-ext-sidebar li[data-group=\"crunch\"] .jp-persist-counts').innerText)",
+        timeout=60_000,
+    )
     replay = card.locator("button.jp-persist-replay")
     assert replay.is_enabled()
     replay.click()

@@ -212,7 +212,24 @@ function GroupDetails(props: { model: PanelModel; store: string; group: IGroup }
               {detail.tasks.map(row => (
                 <tr key={row.instance} data-task={row.task} className={`jp-mod-${row.status}`}>
                   <td className="jp-persist-mono">{row.task}</td>
-                  <td>{row.status === 'running' ? runningLabel(group) : row.status}</td>
+                  <td>
+                    {row.status === 'running' ? runningLabel(group) : row.status}
+                    {row.status === 'failed' && (
+                      <button
+                        className="jp-persist-replay-task jp-mod-styled"
+                        disabled={group.running}
+                        aria-label={`Replay task ${row.task}`}
+                        title={
+                          group.running
+                            ? 'A process is running this group: replay when it is over.'
+                            : 'Mark this task for replay'
+                        }
+                        onClick={() => void model.replay(store, group.name, row.task)}
+                      >
+                        ↻
+                      </button>
+                    )}
+                  </td>
                   <td>{row.tries}</td>
                   <td>{formatDuration(row.duration)}</td>
                   <td className={row.error ? 'jp-persist-error' : ''}>{row.error || row.output}</td>
