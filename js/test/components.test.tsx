@@ -79,7 +79,10 @@ describe('Panel', () => {
     fireEvent.click(screen.getByLabelText('Previous page'));
     await screen.findByText('runs/00000');
 
-    fireEvent.change(screen.getByLabelText('Filter entries'), { target: { value: 'runs/*7' } });
+    const filter = screen.getByLabelText('Filter entries');
+    expect(filter.getAttribute('placeholder')?.length).toBeLessThanOrEqual(30);
+    expect(filter.getAttribute('title')).toContain('glob');
+    fireEvent.change(filter, { target: { value: 'runs/*7' } });
     await act(async () => {
       jest.advanceTimersByTime(400);
     });

@@ -61,7 +61,10 @@ export function EntriesView(props: { model: PanelModel; store: string }): JSX.El
       <input
         className="jp-persist-filter jp-mod-styled"
         type="search"
-        placeholder="Filter keys: a prefix, or a glob like runs/*.png"
+        // Short enough for the 240 px sidebar (the long form was cut mid-word); the
+        // tooltip says it all.
+        placeholder="prefix or glob: runs/*.png"
+        title="Filter keys: a prefix (runs/), or a glob with *, ? or [...] (runs/*.png)"
         aria-label="Filter entries"
         value={text}
         onChange={event => setText(event.target.value)}
