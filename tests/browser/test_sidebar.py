@@ -44,7 +44,8 @@ def test_stores_then_a_stores_entries(page, lab, artifacts: Path, page_errors: l
     for store in reply["stores"]:
         if store["path"] in shown:  # other tests add stores while this one runs
             facts = shown[store["path"]].locator(".jp-persist-facts").inner_text()
-            assert f"{store['entries']} entries" in facts
+            count = store["entries"]  # grouped as the pager groups: "100,000 entries", "1 entry"
+            assert f"{count:,} {'entry' if count == 1 else 'entries'}" in facts
     page.screenshot(path=str(artifacts / "panel-stores.png"))
 
     panel = open_store(page, "project/.persist")
