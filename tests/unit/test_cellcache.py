@@ -436,3 +436,22 @@ def test_a_cell_keeps_only_entries_of_its_newest_code(shell, cache: CellCache) -
     run(fresh, shell, "p_val = 4", name="pruned")
     assert len(codes()) == 1
     assert shell.user_ns["p_val"] == 4
+
+
+def test_a_user_input_transformer_is_called_as_often_as_in_a_plain_cell(
+    shell, cache: CellCache
+) -> None:
+    """With a user's ``input_transformers_post`` the nested run transforms the cell again."""
+    seen: list[int] = []
+
+    def counting(lines: list[str]) -> list[str]:
+        seen.append(len(lines))
+        return lines
+
+    shell.input_transformers_post.append(counting)
+    try:
+        run(cache, shell, "t_one = 1\nt_two = t_one + 1\n")
+    finally:
+        shell.input_transformers_post.remove(counting)
+    assert len(seen) == 2  # the analysis, then the run (as a plain cell's run_cell)
+    assert shell.user_ns["t_two"] == 2

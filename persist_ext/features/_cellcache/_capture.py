@@ -227,7 +227,7 @@ def _transform_known(shell: Any, source: str) -> Iterator[None]:
     transformers are called as often as in a plain cell.
     """
     known = _TRANSFORMED.get(source)
-    if known is None or known.count("\n") < 2 or shell.input_transformers_post:
+    if known is None or known.count("\n") < 2 or getattr(shell, "input_transformers_post", True):
         yield
         return
     original = shell.transform_cell

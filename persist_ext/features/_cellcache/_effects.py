@@ -31,11 +31,10 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 def _ignored_roots() -> tuple[str, ...]:
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/proc", "/sys", "/dev", "/etc"}
+    paths = sysconfig.get_paths()  # computed afresh on each call (~0.5 ms)
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            roots.add(sysconfig.get_paths()[key])
-        except KeyError:
-            pass
+        if key in paths:
+            roots.add(paths[key])
     try:
         roots.update(site.getsitepackages())
         roots.add(site.getusersitepackages())
