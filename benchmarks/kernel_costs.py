@@ -1,0 +1,126 @@
+"""``python -m benchmarks.kernel_costs``: what ``%%persist`` costs a whole notebook, in fresh kernels.
+
+For each corpus notebook named (``benchmarks/corpus.py``: the same notebooks, the same cells,
+the same ``%load_ext`` cell), runs three fresh kernels in a scratch folder — plain, then
+``%%persist`` on every cell with an empty store (cold), then again with that store (warm) —
+and prints the run times (sum of the cells' times, the ``%load_ext`` cell apart), the first
+cell's time in each (the store is opened there), and the ratios issue #13.6 is about: warm
+speedup (plain ÷ warm) and cold overhead (cold ÷ plain).
+
+``--before DIR`` also runs every round with the persist_ext of another checkout (a
+``git worktree`` of an older commit) put first on the kernels' ``PYTHONPATH``; the two take
+turns going first (a kernel starts in its scratch folder, so the checkout on
+``PYTHONPATH`` is the persist_ext it imports). Medians are printed per notebook and variant,
+with the load average: on a shared machine only pairs taken in the same minutes compare.
+
+    python -m benchmarks.kernel_costs --mirror /work/.mirror --rounds 3 02.09 02.02 03.08
+    python -m benchmarks.kernel_costs --mirror /work/.mirror --before /tmp/old 02.09
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .corpus import execute, load_corpus
+
+
+def _one(sources: list[str], data_dir: str, checkout: str | None) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="kernel-costs-"))
+    saved = {k: os.environ.get(k) for k in ("PERSIST_EXT_DIR", "PYTHONPATH")}
+    try:
+        for variant in ("plain", "cached"):
+            if data_dir:
+                shutil.copytree(data_dir, work / variant / "data")
+            else:
+                (work / variant).mkdir(parents=True)
+        os.environ["PERSIST_EXT_DIR"] = str(work / "store")  # kernels inherit it
+        if checkout:
+            os.environ["PYTHONPATH"] = checkout
+        else:
+            os.environ.pop("PYTHONPATH", None)
+        plain = execute(sources, False, work / "plain", 300)
+        cold = execute(sources, True, work / "cached", 300)
+        warm = execute(sources, True, work / "cached", 300)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "plain": plain.seconds,
+        "cold": cold.seconds,
+        "warm": warm.seconds,
+        "load_ext": cold.setup,
+        "first_plain": plain.durations[0] if plain.durations else 0.0,
+        "first_cold": cold.durations[0] if cold.durations else 0.0,
+        "first_warm": warm.durations[0] if warm.durations else 0.0,
+        "restored": warm.restored,
+        "failures": [r.failure for r in (plain, cold, warm) if r.failure],
+        "load": round(os.getloadavg()[0], 1),
+    }
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """Medians per notebook and variant (ratios are medians of each round's ratio)."""
+    lines = []
+    for notebook in dict.fromkeys(r["notebook"] for r in rows):
+        for variant in dict.fromkeys(r["variant"] for r in rows):
+            mine = [r for r in rows if r["notebook"] == notebook and r["variant"] == variant]
+            if not mine:
+                continue
+
+            def med(key: str, rs: list[dict[str, Any]] = mine) -> float:
+                return statistics.median(r[key] for r in rs)
+
+            lines.append(
+                f"{notebook[:40]:40s} {variant:6s} n={len(mine)} plain {med('plain'):.3f}s "
+                f"cold {med('cold'):.3f}s warm {med('warm'):.3f}s | warm speedup "
+                f"{statistics.median(r['plain'] / r['warm'] for r in mine):.2f}x, cold overhead "
+                f"{statistics.median(r['cold'] / r['plain'] for r in mine):.2f}x | first cell "
+                f"cold-plain {statistics.median(r['first_cold'] - r['first_plain'] for r in mine) * 1e3:+.0f} ms, "
+                f"warm-plain {statistics.median(r['first_warm'] - r['first_plain'] for r in mine) * 1e3:+.0f} ms"
+                f" | load {min(r['load'] for r in mine)}-{max(r['load'] for r in mine)}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernel_costs", description=__doc__)
+    parser.add_argument("--mirror", action="append", type=Path, default=[])
+    parser.add_argument("--scratch", type=Path, default=Path("/tmp/corpus"))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--before", help="a checkout of persist_ext to compare with")
+    parser.add_argument("--json", type=Path, help="write every round's numbers here")
+    parser.add_argument("only", nargs="+", help="notebooks whose name contains one of these")
+    args = parser.parse_args(argv)
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    corpus = load_corpus(args.mirror, args.scratch, args.only)
+    variants: list[tuple[str, str | None]] = [("after", None)]
+    if args.before:
+        variants.insert(0, ("before", str(Path(args.before).absolute())))
+    rows: list[dict[str, Any]] = []
+    for round_ in range(args.rounds):
+        for label, _folder, data_dir, sources in corpus:
+            order = variants if round_ % 2 == 0 else variants[::-1]
+            for variant, checkout in order:
+                row = {"notebook": label, "variant": variant, "round": round_}
+                row.update(_one(sources, data_dir, checkout))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if args.json:
+                    args.json.write_text(json.dumps(rows, indent=1))
+    print(summary(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
