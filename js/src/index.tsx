@@ -1,5 +1,6 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
@@ -69,25 +70,61 @@ function makeHost(app: JupyterFrontEnd): IPanelHost {
       }
     },
     openNotebook(path, cellId) {
+      if (PageConfig.getOption('notebookPage') === 'tree') {
+        // Notebook 7's file tree opens a notebook in a page of its own, out of this page's
+        // reach: that page selects the cell named in its address (see selectCellOf).
+        const url =
+          URLExt.join(PageConfig.getBaseUrl(), 'notebooks', URLExt.encodeParts(path)) +
+          (cellId ? `?${CELL_PARAM}=${encodeURIComponent(cellId)}` : '');
+        window.open(url, '_blank');
+        return;
+      }
       void (async () => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         const widget: any = await app.commands.execute('docmanager:open', { path });
-        await widget?.context?.ready;
-        const notebook = widget?.content;
-        if (!cellId || !notebook?.widgets) {
-          return;
-        }
-        const index = notebook.widgets.findIndex(
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any
-          (cell: any) => cell.model?.id === cellId
-        );
-        if (index >= 0) {
-          notebook.activeCellIndex = index;
-          await notebook.scrollToItem?.(index, 'center');
-        }
+        await selectCell(widget, cellId);
       })();
     }
   };
+}
+
+/** Address parameter naming the cell a Notebook 7 notebook page opened from the panel selects. */
+const CELL_PARAM = 'persist-cell';
+
+/** Select and scroll to cell ``cellId`` of notebook panel ``widget`` once it is loaded. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function selectCell(widget: any, cellId: string | null | undefined): Promise<void> {
+  await widget?.context?.ready;
+  const notebook = widget?.content;
+  if (!cellId || !notebook?.widgets) {
+    return;
+  }
+  const index = notebook.widgets.findIndex(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (cell: any) => cell.model?.id === cellId
+  );
+  if (index >= 0) {
+    notebook.activeCellIndex = index;
+    await notebook.scrollToItem?.(index, 'center');
+  }
+}
+
+/** On a Notebook 7 notebook page opened by "Open in notebook", select the cell it names. */
+async function selectCellOf(app: JupyterFrontEnd): Promise<void> {
+  const cellId = new URLSearchParams(window.location.search).get(CELL_PARAM);
+  if (!cellId) {
+    return;
+  }
+  await app.restored;
+  for (let tries = 0; tries < 100; tries++) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const widget: any = app.shell.currentWidget;
+    if (widget?.context) {
+      await selectCell(widget, cellId);
+      return;
+    }
+    await new Promise(resolve => setTimeout(resolve, 100)); // the page adds its notebook
+  }
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -102,6 +139,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settings: ISettingRegistry | null,
     palette: ICommandPalette | null
   ) => {
+    void selectCellOf(app);
     const model = new PanelModel(serverAPI, makeHost(app));
     const panel = new PersistPanel(model);
     app.shell.add(panel, 'left', { rank: 600 });

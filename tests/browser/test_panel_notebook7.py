@@ -102,3 +102,45 @@ def test_variable_facts_and_marker_tree_in_notebook_7(
         page.screenshot(path=str(artifacts / "panel-notebook7-tree.png"))
     finally:
         context.close()
+
+
+def test_open_in_notebook_selects_the_cell_in_notebook_7(browser, lab) -> None:
+    """From Notebook 7's file tree, "Open in notebook" opens the notebook's own page (a new
+    tab) with the stored cell selected (it opened the notebook at its first cell)."""
+    from unit.server._seed import store_cell
+
+    from ._notebooks import write_notebook
+
+    (lab.root / "nb7open").mkdir(exist_ok=True)
+    write_notebook(lab.root / "nb7open", "nb.ipynb", ["x = 1", "y = 2", "z = 3"])
+    store_cell(
+        lab.root / "nb7open" / ".persist", "third", notebook="nb7open/nb.ipynb", cell_id="nb-2"
+    )
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}/tree?token={lab.token}")
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+        page.evaluate("() => window.jupyterapp.commands.execute('persist-ext:open')")
+        panel = page.locator("#persist-ext-sidebar")
+        panel.wait_for(state="visible", timeout=30_000)
+        back = panel.locator("button.jp-persist-back")
+        if back.count():
+            back.click()
+        panel.locator('li.jp-persist-store[data-path="nb7open/.persist"]').click(timeout=30_000)
+        panel.locator('button.jp-persist-tab[data-tab="cells"]').click()
+        cell = panel.locator('li.jp-persist-cell[data-cell="third"]')
+        cell.click(timeout=30_000)
+        with context.expect_page(timeout=30_000) as opened:
+            cell.locator("button.jp-persist-open").click()
+        notebook = opened.value
+        notebook.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+        assert "/notebooks/nb7open/nb.ipynb" in notebook.url
+        notebook.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return !!(w && w.content && w.content.activeCellIndex === 2); }",
+            timeout=30_000,
+        )
+    finally:
+        context.close()
