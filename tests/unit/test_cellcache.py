@@ -455,3 +455,26 @@ def test_a_user_input_transformer_is_called_as_often_as_in_a_plain_cell(
         shell.input_transformers_post.remove(counting)
     assert len(seen) == 2  # the analysis, then the run (as a plain cell's run_cell)
     assert shell.user_ns["t_two"] == 2
+
+
+def test_a_cell_run_again_is_transformed_again_by_its_nested_run(
+    shell, cache: CellCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a transform made for this very run is reused: run again later (an autocall name
+    or a transformer may have changed since), the nested run transforms the cell itself,
+    once, as a plain cell does."""
+    manager = shell.input_transformer_manager
+    calls: list[str] = []
+    original = manager.transform_cell
+
+    def counting(cell: str) -> str:
+        calls.append(cell)
+        return original(cell)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(manager, "transform_cell", counting)
+    cell = "again_v = 1\n"
+    run(cache, shell, cell)
+    first = len(calls)
+    run(cache, shell, cell, refresh=True)  # runs again (and is stored again)
+    assert first == 1
+    assert len(calls) == 2  # the second run: remembered for the analysis, transformed to run

@@ -272,7 +272,7 @@ class CellCache:
             cell's own exception.
         """
         options = options or CellOptions()
-        source = transformed(shell, cell)
+        source = transformed(shell, cell, new_run=True)
         try:
             code: CellCode | None = analyze_cell(source)
         except SyntaxError:

@@ -199,37 +199,46 @@ def recording(
 
 
 _TRANSFORMED: dict[str, str] = {}
+# The transform made afresh by the last call of transformed(), if that call made one: the
+# nested run of the same cell moments later reuses it (nothing ran in between that could
+# change what the transformers give: same namespace, same transformers).
+_FRESH: list[tuple[str, str] | None] = [None]
 
 
-def transformed(shell: Any, cell: str) -> str:
+def transformed(shell: Any, cell: str, *, new_run: bool = False) -> str:
     """``shell.transform_cell(cell)``, remembered by text (the same cell runs many times).
 
     A cell magic's body and the nested cell that runs it differ by the final newline, which
-    IPython's static transforms add anyway: both are remembered as one.
+    IPython's static transforms add anyway: both are remembered as one. ``new_run``: a new
+    cell run starts (what an earlier run transformed afresh is not reused by this one).
     """
     cell = cell[:-1] if cell.endswith("\n") else cell
     found = _TRANSFORMED.get(cell)
+    if new_run or (_FRESH[0] is not None and _FRESH[0][0] != cell):
+        _FRESH[0] = None
     if found is None:
         found = shell.transform_cell(cell)
         if len(_TRANSFORMED) > 1024:
             _TRANSFORMED.clear()
         _TRANSFORMED[cell] = found
+        _FRESH[0] = (cell, found)
     return found
 
 
 @contextmanager
 def _transform_known(shell: Any, source: str) -> Iterator[None]:
-    """The nested run of ``source`` reuses the transform this cell already made.
+    """The nested run of ``source`` reuses the transform this cell run has just made.
 
     Tokenizing a cell costs 0.2-1 ms; a plain cell does it once, a ``%%persist`` cell did it
-    twice. Only for a transform of several lines with no ``input_transformers_post``: a
-    one-line cell is prefiltered again (autocall depends on the namespace), and user
-    transformers are called as often as in a plain cell.
+    twice. Only a transform made afresh for this run is reused (one remembered from an
+    earlier run could predate a transformer, or an autocall name); never with user
+    ``input_transformers_post``, which are called as often as in a plain cell.
     """
-    known = _TRANSFORMED.get(source)
-    if known is None or known.count("\n") < 2 or getattr(shell, "input_transformers_post", True):
+    fresh, _FRESH[0] = _FRESH[0], None
+    if fresh is None or fresh[0] != source or getattr(shell, "input_transformers_post", True):
         yield
         return
+    known = fresh[1]
     original = shell.transform_cell
 
     def transform_cell(raw_cell: str) -> str:
