@@ -398,11 +398,8 @@ def test_a_remembered_entry_removed_from_a_memory_store_is_not_restored(shell) -
     assert run(cache, shell, "m = [1]", name="mem")[0].hit
 
 
-def test_a_cell_is_tokenized_once_not_again_by_its_nested_run(
-    shell, cache: CellCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The body's transform (tokenizing: 0.2-1 ms) is made once per text and reused by the
-    nested run; the cell still runs exactly as transformed (an IPython line magic inside)."""
+def transforms_made(shell, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The cells IPython's input transformer manager transforms from now on (a list that grows)."""
     manager = shell.input_transformer_manager
     calls: list[str] = []
     original = manager.transform_cell
@@ -412,6 +409,15 @@ def test_a_cell_is_tokenized_once_not_again_by_its_nested_run(
         return original(cell)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(manager, "transform_cell", counting)
+    return calls
+
+
+def test_a_cell_is_tokenized_once_not_again_by_its_nested_run(
+    shell, cache: CellCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body's transform (tokenizing: 0.2-1 ms) is made once per text and reused by the
+    nested run; the cell still runs exactly as transformed (an IPython line magic inside)."""
+    calls = transforms_made(shell, monkeypatch)
     cell = "a_tok = 20\nb_tok = a_tok + 1\nc_tok = %precision\n"
     run(cache, shell, cell)
     assert calls == [cell[:-1]]
@@ -463,15 +469,7 @@ def test_a_cell_run_again_is_transformed_again_by_its_nested_run(
     """Only a transform made for this very run is reused: run again later (an autocall name
     or a transformer may have changed since), the nested run transforms the cell itself,
     once, as a plain cell does."""
-    manager = shell.input_transformer_manager
-    calls: list[str] = []
-    original = manager.transform_cell
-
-    def counting(cell: str) -> str:
-        calls.append(cell)
-        return original(cell)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(manager, "transform_cell", counting)
+    calls = transforms_made(shell, monkeypatch)
     cell = "again_v = 1\n"
     run(cache, shell, cell)
     first = len(calls)
