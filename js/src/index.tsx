@@ -212,6 +212,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    commands.addCommand(CommandIDs.openCell, {
+      label: 'Open in notebook',
+      // Cells stored before notebooks were recorded have nowhere to open.
+      isEnabled: () => target('notebook') !== null,
+      execute: () => {
+        const notebook = target('notebook');
+        if (notebook !== null) {
+          model.host.openNotebook(notebook, target('cellId') ?? '');
+        }
+      }
+    });
     commands.addCommand(CommandIDs.replay, {
       label: 'Replay failed tasks…',
       execute: async () => {
@@ -224,6 +235,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const menu: [string, string][] = [
       [CommandIDs.openStore, '.jp-persist-store'],
       [CommandIDs.deleteEntry, '.jp-persist-entry'],
+      [CommandIDs.openCell, '.jp-persist-cell'],
       [CommandIDs.clearCell, '.jp-persist-cell'],
       [CommandIDs.replay, '.jp-persist-group'],
       [CommandIDs.refresh, '.jp-persist-panel']

@@ -64,6 +64,17 @@ def _run_cell(page: Any, index: int) -> str:
     return _wait_done(page, index, before)
 
 
+def _wait_selected(page: Any, path: str, index: int) -> None:
+    """Wait until notebook ``path`` is in front with cell ``index`` selected."""
+    page.wait_for_function(
+        "([path, index]) => { const w = window.jupyterapp.shell.currentWidget;"
+        " return !!(w && w.context && w.context.path === path"
+        " && w.content.activeCellIndex === index); }",
+        arg=[path, index],
+        timeout=30_000,
+    )
+
+
 def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> None:
     path = write_notebook(lab.root, "panel-cells.ipynb", CELLS)
     open_notebook(page, path)
@@ -95,12 +106,13 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
         "() => !window.jupyterapp.shell.currentWidget.context", timeout=30_000
     )  # the launcher, not the notebook, is in front
     cell.locator("button.jp-persist-open").click()
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp.shell.currentWidget;"
-        " return w && w.context && w.context.path === 'panel-cells.ipynb'"
-        " && w.content.activeCellIndex === 1; }",
-        timeout=30_000,
-    )
+    _wait_selected(page, "panel-cells.ipynb", 1)
+    # The same from the row's context menu, as in the file browser.
+    page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    cell.locator(".jp-persist-name").click(button="right")
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Open in notebook").click()
+    _wait_selected(page, "panel-cells.ipynb", 1)
 
     cell.locator("button.jp-persist-clear").click()
     confirm_dialog(page, "Clear")

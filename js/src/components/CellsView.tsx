@@ -53,6 +53,8 @@ function CellRow(props: {
     <li
       className="jp-persist-item jp-persist-cell"
       data-cell={cell.name}
+      data-notebook={cell.notebook || undefined}
+      data-cell-id={cell.cell_id || undefined}
       aria-expanded={props.expanded}
       {...navRowProps(props.onToggle, () => props.onClear())}
     >
