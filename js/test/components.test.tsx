@@ -162,18 +162,7 @@ describe('Panel', () => {
 
   it('calls tasks recorded as running "interrupted" once no process runs their group', async () => {
     const dead: IGroup = { ...group('g', 'v1', 3), running: false, state: 'interrupted' };
-    const row = {
-      task: 't1',
-      instance: 't1',
-      status: 'running',
-      tries: 1,
-      started: 1000,
-      ended: null,
-      duration: null,
-      output: '',
-      error: ''
-    };
-    const { view, counts } = await showGroup(dead, [row]);
+    const { view, counts } = await showGroup(dead, [taskRow('t1', 'running')]);
     expect(counts).toContain('1 interrupted');
     expect(counts).not.toContain('running');
     expect(view.container.querySelector('[role="progressbar"]')?.getAttribute('title')).toContain(
@@ -190,18 +179,7 @@ describe('Panel', () => {
 
   it('replays one failed task from its row, after confirmation', async () => {
     const settled: IGroup = { ...group('g', 'v1', 10), running: false, state: 'failed' };
-    const row = {
-      task: 'bad1',
-      instance: 'bad1',
-      status: 'failed',
-      tries: 1,
-      started: 1000,
-      ended: 1001,
-      duration: 1,
-      output: '',
-      error: 'ValueError: bad'
-    };
-    const { api, view } = await showGroup(settled, [row]);
+    const { api, view } = await showGroup(settled, [taskRow('bad1', 'failed')]);
     fireEvent.click(screen.getByText('g'));
     const button = await screen.findByLabelText('Replay task bad1');
     expect(view.container.querySelectorAll('button.jp-persist-replay-task').length).toBe(1);
@@ -227,4 +205,21 @@ async function showGroup(shown: IGroup, tasks: ITaskRow[] = []) {
   await screen.findByText(shown.name);
   const counts = view.container.querySelector('.jp-persist-counts')?.textContent ?? '';
   return { api, view, counts };
+}
+
+/** One row of a group's task table. */
+function taskRow(task: string, status: string): ITaskRow {
+  const ended = status === 'running' ? null : 1001;
+  const error = status === 'failed' ? 'ValueError: bad' : '';
+  return {
+    task,
+    instance: task,
+    status,
+    tries: 1,
+    started: 1000,
+    ended,
+    duration: null,
+    output: '',
+    error
+  };
 }

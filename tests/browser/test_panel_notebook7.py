@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,26 +69,33 @@ def _maybe_fail(x: int) -> int:
     return x
 
 
+def _open_cell(browser: Any, lab: Any, store: str, name: str) -> tuple[Any, Any, Any, Any]:
+    """In a new browser context: Notebook 7's file tree, the Persist panel (command), and
+    cell ``name`` of ``store`` opened; returns the context, page, panel and cell row."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(f"{lab.url}/tree?token={lab.token}")
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    page.evaluate("() => window.jupyterapp.commands.execute('persist-ext:open')")
+    panel = page.locator("#persist-ext-sidebar")
+    panel.wait_for(state="visible", timeout=30_000)
+    back = panel.locator("button.jp-persist-back")
+    if back.count():
+        back.click()
+    panel.locator(f'li.jp-persist-store[data-path="{store}"]').click(timeout=30_000)
+    panel.locator('button.jp-persist-tab[data-tab="cells"]').click()
+    cell = panel.locator(f'li.jp-persist-cell[data-cell="{name}"]')
+    cell.click(timeout=30_000)
+    return context, page, panel, cell
+
+
 def test_variable_facts_and_marker_tree_in_notebook_7(
     browser, lab, artifacts: Path, page_errors: list[str]
 ) -> None:
     _seed_nb7(lab.root / "nb7" / ".persist")
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
+    context, page, panel, cell = _open_cell(browser, lab, "nb7/.persist", "arrays")
     try:
-        page.goto(f"{lab.url}/tree?token={lab.token}")
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
-        page.evaluate("() => window.jupyterapp.commands.execute('persist-ext:open')")
-        panel = page.locator("#persist-ext-sidebar")
-        panel.wait_for(state="visible", timeout=30_000)
-        back = panel.locator("button.jp-persist-back")
-        if back.count():
-            back.click()
-        panel.locator('li.jp-persist-store[data-path="nb7/.persist"]').click(timeout=30_000)
-        panel.locator('button.jp-persist-tab[data-tab="cells"]').click()
-        cell = panel.locator('li.jp-persist-cell[data-cell="arrays"]')
-        cell.click(timeout=30_000)
         grid = cell.locator('tr[data-variable="grid"]').inner_text(timeout=30_000)
         assert "shape (3, 4) · dtype float64 · min 0 · max 11" in grid
         assert "shape (1, 4)" in cell.locator('tr[data-variable="top"]').inner_text()
@@ -116,22 +124,8 @@ def test_open_in_notebook_selects_the_cell_in_notebook_7(browser, lab) -> None:
     store_cell(
         lab.root / "nb7open" / ".persist", "third", notebook="nb7open/nb.ipynb", cell_id="nb-2"
     )
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
+    context, _, _, cell = _open_cell(browser, lab, "nb7open/.persist", "third")
     try:
-        page.goto(f"{lab.url}/tree?token={lab.token}")
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
-        page.evaluate("() => window.jupyterapp.commands.execute('persist-ext:open')")
-        panel = page.locator("#persist-ext-sidebar")
-        panel.wait_for(state="visible", timeout=30_000)
-        back = panel.locator("button.jp-persist-back")
-        if back.count():
-            back.click()
-        panel.locator('li.jp-persist-store[data-path="nb7open/.persist"]').click(timeout=30_000)
-        panel.locator('button.jp-persist-tab[data-tab="cells"]').click()
-        cell = panel.locator('li.jp-persist-cell[data-cell="third"]')
-        cell.click(timeout=30_000)
         with context.expect_page(timeout=30_000) as opened:
             cell.locator("button.jp-persist-open").click()
         notebook = opened.value
