@@ -400,13 +400,19 @@ class TaskGroup:
         cell that started the run (None when there is no callback)."""
         if self.on_complete is None:
             return None
+        # A weak reference: the driver keeps this function, and the group keeps the driver.
+        # A cycle would leave a dropped group (10,000 records) to the cyclic garbage
+        # collector, whose next full pass then lands in the middle of another run.
+        ref = weakref.ref(self)
 
         def call(result: GroupResult) -> Any:
-            assert self.on_complete is not None
-            watch = self._watch
+            group = ref()
+            if group is None or group.on_complete is None:
+                return None
+            watch = group._watch
             if watch is None:
-                return self.on_complete(result)
-            return watch.call(self.on_complete, result)
+                return group.on_complete(result)
+            return watch.call(group.on_complete, result)
 
         return call
 
@@ -468,6 +474,9 @@ class TaskGroup:
                 wait=not interrupted and (thread is None or not thread.is_alive())
             )
         self._status = _State.CLOSED
+        # The run's watch refers to the group: dropping it lets a closed group that goes
+        # out of scope be freed at once (see _routed_on_complete).
+        self._watch = None
 
     def _wait_while_progressing(
         self,
