@@ -46,7 +46,7 @@ from .._errors import (
     UntrustedEntryError,
 )
 from ._protocol import EntryInfo
-from ._serializers import dump_value, peek, serializer_named, summarize
+from ._serializers import PICKLE, dump_value, peek, serializer_for, serializer_named, summarize
 from ._trust import MAC_SIZE, mac, mac_of, trust_hint
 
 __all__ = [
@@ -292,6 +292,16 @@ def encode_entry(
         raise StoreConfigError(
             f"meta must be a dict of JSON values, not {type(meta).__name__}", key=key
         )
+    plain = _PLAIN.get(type(value))
+    if plain is not None and serializer is None and serializer_for(value) is PICKLE:
+        # A number, a bool or None (a task group's done flags, counters' neighbours): the
+        # same record as below, byte for byte, without the general summary's probes.
+        buffers = PICKLE.dump(value)
+        size = sum(len(b) for b in buffers)
+        text = repr(value)
+        if len(text) <= _PLAIN_REPR:
+            summary = {"type": plain, "repr": text, "size": size}
+            return seal(key, "pickle", buffers, summary=summary, meta=meta, expire=expire)
     chosen, buffers = dump_value(value, serializer)
     size = sum(memoryview(b).nbytes for b in buffers)
     try:
@@ -304,6 +314,13 @@ def encode_entry(
     except Exception:  # a span we cannot compute: sign everything
         signed = (size, 0)
     return seal(key, chosen.name, buffers, summary=summary, meta=meta, expire=expire, signed=signed)
+
+
+# Types whose summary is only their type name and repr (what summarize() gives them) and
+# whose pickle has no out-of-band buffer (so the whole payload is signed).
+_PLAIN: dict[type, str] = {float: "float", int: "int", bool: "bool", type(None): "NoneType"}
+# summarize()'s reprlib shortens an int's repr past 40 characters: those take the long way.
+_PLAIN_REPR = 40
 
 
 def _no_json(obj: Any) -> Any:

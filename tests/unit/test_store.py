@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import diskcache
 import numpy as np
@@ -720,3 +721,36 @@ def test_get_inside_a_transaction_sees_its_own_writes_only(store: Store) -> None
         rolled_back()
     assert inside == [2]
     assert store.get("t") == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.0,
+        1.5,
+        -2.25e-300,
+        float("inf"),
+        float("nan"),
+        0,
+        -7,
+        2**63,
+        10**39,
+        10**45,
+        True,
+        False,
+        None,
+    ],
+)
+def test_plain_values_encode_as_the_general_path_does(
+    value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Numbers, bools and None (a task group's done flags) take a shortcut in encode_entry:
+    # the record must be the same bytes the general path writes.
+    from persist_ext.storage import _entry
+
+    monkeypatch.setattr(_entry.time, "time", lambda: 1234.5)
+    fast = _entry.encode_entry("k", value)
+    monkeypatch.setattr(_entry, "_PLAIN", {})
+    slow = _entry.encode_entry("k", value)
+    assert fast.record() == slow.record()
+    assert fast.info == slow.info
