@@ -10,6 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
+import distributed
 import pytest
 from _task_funcs import crash, crash_once, hang, hang_noting_pid, slow_square, square
 
@@ -96,7 +97,6 @@ def test_timeout_on_threads_records_the_task_failed(store: Store) -> None:
 
 
 def test_timeout_on_dask(store: Store) -> None:
-    distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
@@ -124,7 +124,6 @@ def _process_gone(pid: int) -> bool:
 def test_timeout_on_a_dask_cluster_restarts_the_worker_running_the_hung_task(
     store: Store, tmp_path: Path
 ) -> None:
-    distributed = pytest.importorskip("distributed")
     seen: list[GroupResult] = []
     with (
         distributed.LocalCluster(
@@ -181,7 +180,6 @@ def test_timeout_on_a_dask_cluster_restarts_the_worker_running_the_hung_task(
 def test_a_dask_worker_holding_a_wanted_try_is_not_restarted_and_a_warning_says_so(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    distributed = pytest.importorskip("distributed")
     from persist_ext.features._tasks import _dask
 
     monkeypatch.setattr(_dask, "_RELEASE_WAIT", 1.0)
@@ -208,7 +206,6 @@ def test_a_dask_worker_holding_a_wanted_try_is_not_restarted_and_a_warning_says_
 
 
 def test_timeout_on_dask_without_a_nanny_says_the_try_was_abandoned(store: Store) -> None:
-    distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
@@ -293,7 +290,6 @@ def test_close_returns_for_a_hung_process_task_and_resume_runs_it(store: Store) 
 
 
 def test_close_returns_for_a_hung_dask_task(store: Store) -> None:
-    distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None

@@ -105,7 +105,8 @@ def _check_fork(conn: Connection) -> None:
     conn.send_bytes(_READY)
 
 
-def _ready(conn: Connection, process: Any) -> bool:
+def _ready(conn: Connection) -> bool:
+    """True when the worker at the other end of ``conn`` sent ``b"ready"`` in time."""
     try:
         return bool(wait([conn], _START_TIMEOUT)) and conn.recv_bytes() == _READY
     except (EOFError, OSError):
@@ -161,7 +162,7 @@ class _Worker:
                 process.start()
                 child_end.close()
             self.process, self.conn = process, parent_end
-            if _ready(parent_end, process):
+            if _ready(parent_end):
                 return
             self.kill()  # a fork that copied a lock held by another thread: replace it
         raise RuntimeError(
