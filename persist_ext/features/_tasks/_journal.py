@@ -150,10 +150,12 @@ class Journal:
             self.seq = self.pages = 0
         return set(self.records)
 
-    def apply_page(self, seq: int, page: dict[str, Any], changed: set[str]) -> None:
-        """Apply page ``seq`` (read from the store or just written by this process)."""
+    def apply_page(self, seq: int, page: dict[str, Any], changed: set[str] | None) -> None:
+        """Apply page ``seq`` (read from the store or just written by this process); the
+        instance names it touches are added to ``changed`` (None: the caller knows them)."""
         self.records.update(page["r"])
-        changed.update(page["r"])
+        if changed is not None:
+            changed.update(page["r"])
         for name in page["k"]:
             self.values.pop(name, None)
             self.external.add(name)

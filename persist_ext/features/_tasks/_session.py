@@ -404,9 +404,8 @@ class StoreSessionBackend(SessionBackend):
             if not self._loaded:
                 return
             if seq == self.journal.seq + 1:
-                changed: set[str] = set()
                 page = {"r": records, "v": values or {}, "k": list(external)}
-                self.journal.apply_page(seq, page, changed)
+                self.journal.apply_page(seq, page, None)  # the names are records' keys
                 if install:
                     # Records become TaskInstance objects when someone reads them
                     # (_materialize), not once per state change in the driver.
@@ -483,7 +482,18 @@ class StoreSessionBackend(SessionBackend):
         building an object: what progress counts and group results read."""
         self._ensure_loaded()
         config = self._configs.get(key)
-        if config is None or not config.instances:
+        return None if config is None else self._newest(config)
+
+    def current_records(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """``(task key, current_record(key))`` for every task in declaration order, in one
+        pass (what a group's result and its repair read, 10,000 tasks at a time)."""
+        self._ensure_loaded()
+        newest = self._newest
+        for key, config in list(self._configs.items()):
+            yield key, newest(config)
+
+    def _newest(self, config: TaskConfig) -> dict[str, Any] | None:
+        if not config.instances:
             return None
         name = instance_name(config.name, config.instances - 1)
         if name in self._dirty_instances:
@@ -524,15 +534,16 @@ class StoreSessionBackend(SessionBackend):
                 order += 1
                 name = instance_name(key, 0)
                 status = "scheduled" if selected is None or key in selected else "unstarted"
-                records[name] = {
-                    **_FRESH,
-                    "name": name,
-                    "task": key,
-                    "status": status,
-                    "kwargs": {},
-                    "metadata": {},
-                    "logs": [],
-                }
+                # copy() and item assignments: the same dict, a third of the time of a
+                # {**_FRESH, ...} display (10,000 records per first run).
+                record = _FRESH.copy()
+                record["name"] = name
+                record["task"] = key
+                record["status"] = status
+                record["kwargs"] = {}
+                record["metadata"] = {}
+                record["logs"] = []
+                records[name] = record
             self._dirty_configs.update(new)
             self._pending.update(records)
             self._unsaved.update(records)

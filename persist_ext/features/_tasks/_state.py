@@ -196,10 +196,12 @@ class GroupState:
         """Count leaves of settled tasks that the tree does not count yet (idempotent)."""
         session = self.session
         settled = []
-        for key in self.tree.task_keys:
-            record = session.current_record(key)
-            if record is not None and is_settled(
-                record["status"], record.get("tries", 0), self.max_tries
+        in_tree = set(self.tree.task_keys)
+        for key, record in session.current_records():
+            if (
+                key in in_tree
+                and record is not None
+                and is_settled(record["status"], record.get("tries", 0), self.max_tries)
             ):
                 settled.append(key)
         self.tree.settle(settled)
@@ -302,14 +304,15 @@ class GroupState:
         skipped: list[str] = []
         # Plain records, not instance objects: this runs once per completed run of
         # 10,000 tasks (the callback's argument) and for every progress read.
-        for key in session.task_keys():
-            record = session.current_record(key)
+        for key, record in session.current_records():
             if record is None:
                 continue
-            status = as_status(record["status"])
-            if status is TaskStatus.FINISHED:
+            status = record["status"]
+            if status == "finished" or status is TaskStatus.FINISHED:
                 finished[key] = record["name"]
-            elif status is TaskStatus.FAILED:
+                continue
+            status = as_status(status)
+            if status is TaskStatus.FAILED:
                 failures[key] = TaskFailure(
                     key,
                     record["name"],
