@@ -259,7 +259,7 @@ class Driver:
 
     def run(self, scheduled: list[Scheduled]) -> None:
         """Submit every scheduled instance, record outcomes and retries until all ended,
-        then fire the completion callback."""
+        then fire the completion callback. ``scheduled`` is emptied once all are submitted."""
         register_sink(self.token, self)
         self.pending = 0
         # Tasks on threads print through routers installed once for the run, not per try.
@@ -305,6 +305,9 @@ class Driver:
                     # the flush delay holds from the first task on.
                     if time.monotonic() - self._last >= self.flush_interval:
                         self._flush(None)
+            # Every try is a TaskCall now: let the run's 10,000 Scheduled go (the cyclic
+            # collector would walk them on every full pass until the run ends).
+            scheduled.clear()
             self._start_feeders()
             while self.pending and not self._halted:
                 first = self.queue.get()

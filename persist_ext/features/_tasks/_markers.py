@@ -498,7 +498,7 @@ def settle_leaf_indices(
         changed = True
         # Leaves of a parent are consecutive; parent n1.j starts at j * batch_size.
         first = 0 if len(path) == 1 else int(parent.rsplit(".", 1)[1]) * batch_size
-        if not all(_bit(bits, j) for j in range(first, first + path[0][1])):
+        if not _all_set(bits, first, first + path[0][1]):
             continue
         if not store.add(marker_flag(parent, "done"), time.time()):
             continue
@@ -527,6 +527,13 @@ def settle_leaf_indices(
                 upper[path[1][0]] = (above, n + 1)
         increments = upper
     return completed_root
+
+
+def _all_set(bits: bytes | bytearray, start: int, stop: int) -> bool:
+    """True when bits ``start`` to ``stop - 1`` are all set (once per parent per batch)."""
+    if stop > start and (stop - 1) >> 3 >= len(bits):
+        return False
+    return all(bits[i >> 3] >> (i & 7) & 1 for i in range(start, stop))
 
 
 def _bit(bits: bytes | bytearray, i: int) -> bool:
