@@ -10,8 +10,9 @@ microseconds per task instead of ~1 ms.
 On threads the driver creates no ``Future`` per try: a few *feeder* jobs (at most one per
 thread of the pool) take tries from one deque and report each outcome straight to the
 queue (:meth:`Driver._feed`), which halves the cost of a no-op task; a try not started yet
-is still cancelled by taking it off the deque. Other executors get one ``submit`` per try
-(a process or a Dask worker that dies must fail only its own try).
+is still cancelled by taking it off the deque. Other executors get one future per try (a
+process or a Dask worker that dies must fail only its own try); a Dask client gets a run's
+first tries in one ``client.map`` (one message to the scheduler instead of one per try).
 
 Each submitted call is one try. A failed try — the task raised, overran its timeout, or
 killed its worker process — is retried while :func:`~._model.is_settled` says it is not
@@ -184,6 +185,23 @@ class Driver:
         self._outstanding[call.instance] = future
         future.add_done_callback(functools.partial(self._finished, call))
 
+    def _submit_mapped(self, calls: list[TaskCall]) -> None:
+        """Submit ``calls`` to the Dask client in one ``map`` (else one by one)."""
+        if self.stopped:  # interrupted while submitting: they stay scheduled
+            for call in calls:
+                self.queue.put((_DONE, call, _CANCELLED))
+            return
+        try:
+            futures = self.choice.client.map(run_task, calls, pure=False)
+        except Exception:  # e.g. a client that cannot map: the executor's submit decides
+            for call in calls:
+                self._submit(call)
+            return
+        for call, future in zip(calls, futures, strict=True):
+            self._futures.add(future)
+            self._outstanding[call.instance] = future
+            future.add_done_callback(functools.partial(self._finished, call))
+
     def _start_feeders(self) -> None:
         """Start feeders for the tries on the deque: one per try not ended, at most one per
         pool thread. Counting the deque alone would be wrong: a feeder may already have
@@ -277,7 +295,13 @@ class Driver:
             definitions = self.definitions
             # Threads: tries go on the deque and feeders start every 256 of them (a
             # feeder per try would find the deque empty, leave, and be started again).
-            submit = self._calls.append if self._feeding else self._submit
+            # A Dask client: the first tries are sent in one client.map (one message to
+            # the scheduler instead of one per try); retries go one by one.
+            first: list[TaskCall] = []
+            mapped = self.choice.client is not None
+            submit = (
+                self._calls.append if self._feeding else first.append if mapped else self._submit
+            )
             for n, item in enumerate(scheduled, 1):
                 if self.stopped:
                     break  # interrupted while submitting: the rest stays scheduled
@@ -308,6 +332,9 @@ class Driver:
             # Every try is a TaskCall now: let the run's 10,000 Scheduled go (the cyclic
             # collector would walk them on every full pass until the run ends).
             scheduled.clear()
+            if first:
+                self._submit_mapped(first)
+                first = []
             self._start_feeders()
             while self.pending and not self._halted:
                 first = self.queue.get()
