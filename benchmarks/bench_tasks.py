@@ -5,16 +5,20 @@ and the calls a task's journey takes through ``features/_tasks``.
 Run: ``.venv/bin/python -m benchmarks.bench_tasks [--tasks N] [--dask N]``. ``run()``
 returns rows of ``{"name", "value", "unit"}`` for the benchmarks runner. Overhead is
 measured on no-op tasks with the same ``ThreadPoolExecutor`` as the baseline, in the same
-run, for the in-memory store and the diskcache ``Store``. Bookkeeping per task = (group end
-to end - bare) / tasks, ``run()``'s preparation included; the CPU rows do the same with the
-process's CPU time, which a machine loaded by other work distorts far less than wall time. Goals (issue 14): bookkeeping
-<= 50 us per task on ``Store``; 10,000 tasks end to end within 3x the bare executor. The
-ratios are printed, never asserted (a loaded machine changes them).
+run, for the in-memory store and the diskcache ``Store``: each round runs the bare executor
+and then a group on each store back to back (Dask: bare ``client.map`` then a group), so a
+load that comes and goes weighs on all alike; the load average is printed at the start and
+the end. Bookkeeping per task = (group end to end - bare) / tasks, ``run()``'s preparation
+included; the CPU rows do the same with the process's CPU time, which a machine loaded by
+other work distorts far less than wall time. Goals (issue 14): bookkeeping <= 50 us per
+task on ``Store``; 10,000 tasks end to end within 3x the bare executor. The ratios are
+printed, never asserted (a loaded machine changes them).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -65,7 +69,9 @@ def _group(store: Any, executor: Any, n: int, name: str) -> dict[str, float]:
     return {"total": end - start, "prepare": prepared - start, "latency": latency, "cpu": cpu}
 
 
-def _dask(n: int) -> list[dict[str, Any]]:
+def _dask(n: int, rounds: int = 1) -> list[dict[str, Any]]:
+    """Bare ``client.map`` + ``gather`` and a TaskGroup on the same cluster, alternating
+    for ``rounds`` rounds (best of each, and the median of the rounds' own ratios)."""
     if n <= 0:
         return []
     try:
@@ -73,6 +79,8 @@ def _dask(n: int) -> list[dict[str, Any]]:
     except ImportError:  # the bench extra does not pull Dask in
         return []
     rows = []
+    bares: list[float] = []
+    groups: list[float] = []
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=2, processes=False, dashboard_address=None
@@ -81,34 +89,36 @@ def _dask(n: int) -> list[dict[str, Any]]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         client.gather(client.map(noop, range(50), pure=False))  # warm up
-        start = time.perf_counter()
-        client.gather(client.map(noop, range(n), pure=False))
-        bare = time.perf_counter() - start
-        timing = _group(Store(tmp), client, n, "dask")
-        rows.append(
-            {"name": f"bare client.map + gather, {n} no-op tasks", "value": bare, "unit": "s"}
-        )
-        rows.append(
-            {
-                "name": f"TaskGroup on Dask LocalCluster, {n} tasks",
-                "value": timing["total"],
-                "unit": "s",
-            }
-        )
-        rows.append(
-            {
-                "name": "  Dask: overhead per task vs bare client.map",
-                "value": round((timing["total"] - bare) / n * 1e6, 1),
-                "unit": "us",
-            }
-        )
-        rows.append(
-            {
-                "name": "  Dask: ratio TaskGroup / client.map",
-                "value": round(timing["total"] / bare, 2),
-                "unit": "x",
-            }
-        )
+        for i in range(max(1, rounds)):
+            start = time.perf_counter()
+            client.gather(client.map(noop, range(n), pure=False))
+            bares.append(time.perf_counter() - start)
+            groups.append(_group(Store(tmp), client, n, f"dask{i}")["total"])
+    bare, best = min(bares), min(groups)
+    ratios = [g / b for g, b in zip(groups, bares, strict=True)]
+    rows.append({"name": f"bare client.map + gather, {n} no-op tasks", "value": bare, "unit": "s"})
+    rows.append({"name": f"TaskGroup on Dask LocalCluster, {n} tasks", "value": best, "unit": "s"})
+    rows.append(
+        {
+            "name": "  Dask: overhead per task vs bare client.map",
+            "value": round((best - bare) / n * 1e6, 1),
+            "unit": "us",
+        }
+    )
+    rows.append(
+        {
+            "name": "  Dask: ratio TaskGroup / client.map",
+            "value": round(best / bare, 2),
+            "unit": "x",
+        }
+    )
+    rows.append(
+        {
+            "name": f"  same, median of the {len(ratios)} rounds' own ratios",
+            "value": round(statistics.median(ratios), 2),
+            "unit": "x",
+        }
+    )
     return rows
 
 
@@ -154,36 +164,52 @@ def journey(tasks: int = 11) -> dict[str, float]:
 def run(
     tasks: int = 10_000, repeats: int = 3, workers: int = 4, dask_tasks: int = 1_000
 ) -> list[dict[str, Any]]:
-    """Measure, returning rows of ``{"name", "value", "unit"}``."""
+    """Measure, returning rows of ``{"name", "value", "unit"}``.
+
+    Each of ``repeats`` rounds runs the bare executor, then a group on each store, back to
+    back, so a load that comes and goes weighs on all of them alike; the rows give the best
+    of the rounds and the median of the per-round ratios.
+    """
     rows: list[dict[str, Any]] = []
 
     def row(name: str, value: float, unit: str) -> None:
         rows.append({"name": name, "value": round(value, 6), "unit": unit})
 
+    row(f"load average (1 min) at the start: {os.getloadavg()[0]:.1f}", 0, "")
+    labels = ("MemoryStore", "Store")
+    bares: list[tuple[float, float]] = []
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
     with ThreadPoolExecutor(workers) as executor, tempfile.TemporaryDirectory() as tmp:
-        bare, bare_cpu = min(_bare(executor, tasks) for _ in range(repeats))
-        row(f"bare ThreadPoolExecutor, {tasks} no-op tasks", bare, "s")
-        row("  its CPU time (all threads of the process)", bare_cpu, "s")
-        for label, make in (("MemoryStore", MemoryStore), ("Store", lambda: Store(tmp))):
-            runs = [_group(make(), executor, tasks, f"b{label}{i}") for i in range(repeats)]
-            best = min(runs, key=lambda r: r["total"])
-            per_task = (best["total"] - bare) / tasks * 1e6
-            row(f"TaskGroup on {label}, {tasks} no-op tasks end to end", best["total"], "s")
-            row("  of which run() preparing (records, marker tree)", best["prepare"], "s")
-            row(f"  ratio to the bare executor on {label} (goal <= 3x)", best["total"] / bare, "x")
-            row(f"  bookkeeping per task on {label} (goal <= 50 us)", per_task, "us")
-            # CPU time is what a loaded machine distorts least (wall time waits for cores).
-            cpu = min(r["cpu"] for r in runs)
-            row(f"  CPU per task on {label}, group - bare", (cpu - bare_cpu) / tasks * 1e6, "us")
-            row(
-                f"  callback latency after the last task on {label} (median)",
-                statistics.median(r["latency"] for r in runs) * 1e3,
-                "ms",
-            )
-    rows.extend(_dask(dask_tasks))
+        for i in range(repeats):
+            bares.append(_bare(executor, tasks))
+            for label in labels:
+                store = MemoryStore() if label == "MemoryStore" else Store(tmp)
+                runs[label].append(_group(store, executor, tasks, f"b{label}{i}"))
+    bare, bare_cpu = min(w for w, _ in bares), min(c for _, c in bares)
+    row(f"bare ThreadPoolExecutor, {tasks} no-op tasks", bare, "s")
+    row("  its CPU time (all threads of the process)", bare_cpu, "s")
+    for label in labels:
+        best = min(runs[label], key=lambda r: r["total"])
+        per_task = (best["total"] - bare) / tasks * 1e6
+        row(f"TaskGroup on {label}, {tasks} no-op tasks end to end", best["total"], "s")
+        row("  of which run() preparing (records, marker tree)", best["prepare"], "s")
+        row(f"  ratio to the bare executor on {label} (goal <= 3x)", best["total"] / bare, "x")
+        ratios = [r["total"] / b for r, (b, _) in zip(runs[label], bares, strict=True)]
+        row(f"  same, median of the {repeats} rounds' own ratios", statistics.median(ratios), "x")
+        row(f"  bookkeeping per task on {label} (goal <= 50 us)", per_task, "us")
+        # CPU time is what a loaded machine distorts least (wall time waits for cores).
+        cpu = min(r["cpu"] for r in runs[label])
+        row(f"  CPU per task on {label}, group - bare", (cpu - bare_cpu) / tasks * 1e6, "us")
+        row(
+            f"  callback latency after the last task on {label} (median)",
+            statistics.median(r["latency"] for r in runs[label]) * 1e3,
+            "ms",
+        )
+    rows.extend(_dask(dask_tasks, repeats))
     path = journey()
     row("journey of one task: calls inside features/_tasks", path["calls"], "calls")
     row("journey of one task: calls crossing a module boundary", path["hops"], "hops")
+    row(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}", 0, "")
     return rows
 
 
