@@ -59,3 +59,24 @@ def test_a_real_orphan_is_still_called_again(store, monkeypatch) -> None:
     assert Completion(store).fire(ROOT, lambda: calls.append(1))
     assert calls == [1]
     assert Completion(store).state(ROOT) == "done"
+
+
+def test_a_claim_committed_after_the_first_look_is_not_claimed_again(store) -> None:
+    # Process B looks (nothing claimed yet); before B's transaction, a live process A claims
+    # attempt 0 and is calling the callback. B must not count A's claim as an orphan's and
+    # claim attempt 1 (seen as two callbacks with 8 racing processes). A runs here, between
+    # B's look and B's transaction: the real Store and protocol, only the timing forced.
+    first, second = Completion(store), Completion(store)
+    claims: list[bool] = []
+    look = second.state
+
+    def look_then_first_claims(root_id: str) -> str:
+        state = look(root_id)
+        if not claims:
+            claims.append(first.claim(root_id))
+        return state
+
+    second.state = look_then_first_claims  # type: ignore[method-assign]
+    assert not second.claim(ROOT)
+    assert claims == [True]
+    assert Completion(store).state(ROOT) == "claimed"  # A (this live process) holds it

@@ -75,23 +75,24 @@ class Completion:
 
     def claim(self, root_id: str) -> bool:
         """Try to become the caller; True if this process must call the callback now."""
-        for _ in range(_MAX_ATTEMPTS):
-            state = self.state(root_id)
-            if state in ("done", "claimed"):
+        if self.state(root_id) in ("done", "claimed"):  # a look without the write lock
+            return False
+        with self.store.transact():
+            # Decide again under the store's write lock, with the attempt number read in the
+            # same look: a claim committed by another (live) process since the look above
+            # would otherwise be taken for an orphan's and claimed again (a second call).
+            if self.state(root_id) in ("done", "claimed"):
                 return False
             attempt = self._last_attempt(root_id) + 1
-            with self.store.transact():
-                if callback_done_key(root_id) in self.store:
-                    return False
-                won = self.store.add(callback_claim_key(root_id, attempt), time.time())
-                if won:
-                    owner = {**this_process().to_record(), "at": time.time()}
-                    # Also as header meta: the server shows who fired the callback, and
-                    # where, without unpickling the record.
-                    self.store.set(callback_owner_key(root_id, attempt), owner, meta=owner)
+            if attempt >= _MAX_ATTEMPTS:
+                return False
+            won = self.store.add(callback_claim_key(root_id, attempt), time.time())
             if won:
-                return True
-        return False
+                owner = {**this_process().to_record(), "at": time.time()}
+                # Also as header meta: the server shows who fired the callback, and
+                # where, without unpickling the record.
+                self.store.set(callback_owner_key(root_id, attempt), owner, meta=owner)
+        return bool(won)
 
     def finish(self, root_id: str) -> None:
         """Record that the callback returned (or raised): never call it again."""

@@ -297,10 +297,10 @@ class Driver:
             # feeder per try would find the deque empty, leave, and be started again).
             # A Dask client: the first tries are sent in one client.map (one message to
             # the scheduler instead of one per try); retries go one by one.
-            first: list[TaskCall] = []
+            to_map: list[TaskCall] = []
             mapped = self.choice.client is not None
             submit = (
-                self._calls.append if self._feeding else first.append if mapped else self._submit
+                self._calls.append if self._feeding else to_map.append if mapped else self._submit
             )
             for n, item in enumerate(scheduled, 1):
                 if self.stopped:
@@ -332,9 +332,9 @@ class Driver:
             # Every try is a TaskCall now: let the run's 10,000 Scheduled go (the cyclic
             # collector would walk them on every full pass until the run ends).
             scheduled.clear()
-            if first:
-                self._submit_mapped(first)
-                first = []
+            if to_map:
+                self._submit_mapped(to_map)
+                to_map = []
             self._start_feeders()
             while self.pending and not self._halted:
                 first = self.queue.get()
