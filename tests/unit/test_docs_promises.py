@@ -1,0 +1,117 @@
+"""Promises of README.md and docs/*.md that no other test pinned, each checked as written."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from IPython.utils.capture import capture_output
+from traitlets.config import Config
+
+import persist_ext
+from persist_ext import Store, UntrustedEntryError
+from persist_ext.interfaces.magics import PersistMagics
+from persist_ext.storage import _trust
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM_SECRET = "a-teams-shared-secret-0123456789abcdef"
+
+
+def _python_blocks(doc: str) -> list[str]:
+    text = (ROOT / doc).read_text()
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_readme_persist_help_lists_every_command_readme_names(ip) -> None:
+    """README: "`%persist?` shows the help"; the commands README names are all in it."""
+    helptext = ip.object_inspect_text("%persist")
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"`%persist (\w+)", readme))
+    assert {"list", "why", "clear", "info", "browse", "gc", "trust", "undo"} <= named
+    for command in named:
+        assert f"%persist {command}" in helptext, command
+
+
+def test_readme_gc_line_runs_as_written(ip) -> None:
+    """README: `%persist gc --max-size 10G --max-age 30d` keeps the store within a budget."""
+    with capture_output():
+        ip.run_cell("%%persist small\nsmall = list(range(100))")
+    report = ip.run_line_magic("persist", "gc --max-size 10G --max-age 30d")
+    assert "nothing to evict" in repr(report)
+    assert "max-size 10.0 GB" in repr(report)
+    assert "max-age 30d" in repr(report)
+
+
+def test_readme_max_size_config_is_the_store_budget(ip) -> None:
+    """README: `c.PersistMagics.max_size = "10G"` is the same budget as `gc --max-size`."""
+    ip.run_line_magic("config", 'PersistMagics.max_size = "10G"')
+    try:
+        with capture_output():
+            ip.run_cell("%%persist small\nsmall = list(range(100))")
+        assert "budget: max-size 10.0 GB" in repr(ip.run_line_magic("persist", "info"))
+    finally:
+        ip.run_line_magic("config", 'PersistMagics.max_size = ""')
+
+
+def test_readme_secret_file_config_signs_with_that_secret(
+    ip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README, security.md: `c.PersistMagics.secret_file` is the secret entries are signed with."""
+    monkeypatch.delenv(_trust.ENV_SECRET, raising=False)
+    previous = os.environ.get(_trust.ENV_SECRET_FILE)
+    if previous is not None:  # registered now, so that teardown puts it back whatever happens
+        monkeypatch.setenv(_trust.ENV_SECRET_FILE, previous)
+    (tmp_path / "team").write_text(TEAM_SECRET + "\n")
+    ip.run_line_magic("config", f"PersistMagics.secret_file = {str(tmp_path / 'team')!r}")
+    try:
+        with Store(tmp_path / "s") as store:
+            store.set("x", 1)
+            assert store.get("x") == 1
+    finally:
+        ip.run_line_magic("config", "PersistMagics.secret_file = ''")
+        if previous is not None:
+            monkeypatch.setenv(_trust.ENV_SECRET_FILE, previous)
+    # Back on the usual secret, the entry signed with the team's is refused, never unpickled.
+    with Store(tmp_path / "s") as store, pytest.raises(UntrustedEntryError):
+        store.get("x")
+    monkeypatch.setenv(_trust.ENV_SECRET, TEAM_SECRET)
+    with Store(tmp_path / "s") as store:
+        assert store.get("x") == 1
+
+
+def test_readme_persist_trust_magic_resigns_a_store(
+    ip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: `%persist trust DIR` re-signs a store you vouch for, like `persist_ext.trust`."""
+    with monkeypatch.context() as other:
+        other.setenv(_trust.ENV_SECRET, TEAM_SECRET)
+        with Store(tmp_path / "theirs") as store:
+            store.set("x", {"a": 1})
+    with Store(tmp_path / "theirs") as store, pytest.raises(UntrustedEntryError):
+        store.get("x")
+    report = ip.run_line_magic("persist", f"trust {tmp_path / 'theirs'}")
+    assert (report.signed, report.already) == (1, 0)
+    assert "1 entries signed" in repr(report)
+    with Store(tmp_path / "theirs") as store:
+        assert store.get("x") == {"a": 1}
+    assert persist_ext.trust(tmp_path / "theirs").already == 1
+
+
+def test_cell_cache_doc_configuration_block_is_accepted_and_its_defaults_are_true(ip) -> None:
+    """docs/cell-cache.md "Configuration": every line is a real trait taking that value, and
+    the values shown are the defaults (the directory excepted: its comment gives the default).
+    """
+    (block,) = [b for b in _python_blocks("docs/cell-cache.md") if "c.PersistMagics." in b]
+    c = Config()
+    exec(block, {"c": c})  # the documentation's own example
+    documented = dict(c.PersistMagics)
+    traits = PersistMagics.class_traits(config=True)
+    assert set(documented) <= set(traits)
+    magics = PersistMagics(shell=ip, config=c)
+    for name, value in documented.items():
+        assert getattr(magics, name) == value, name
+        if name != "directory":
+            assert traits[name].default_value == value, name
+    assert traits["directory"].default_value == ""  # "" = $PERSIST_EXT_DIR, else ./.persist
