@@ -115,3 +115,34 @@ def test_cell_cache_doc_configuration_block_is_accepted_and_its_defaults_are_tru
         if name != "directory":
             assert traits[name].default_value == value, name
     assert traits["directory"].default_value == ""  # "" = $PERSIST_EXT_DIR, else ./.persist
+
+
+def test_budget_traitlet_wins_over_the_environment(ip, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/budgets.md: a limit comes from the traitlets before `PERSIST_EXT_MAX_*`."""
+    monkeypatch.setenv("PERSIST_EXT_MAX_COUNT", "500")
+    with capture_output():
+        ip.run_cell("%%persist small\nsmall = 1")
+    assert "budget: max-count 500" in repr(ip.run_line_magic("persist", "info"))
+    ip.run_line_magic("config", "PersistMagics.max_count = 7")
+    try:
+        assert "budget: max-count 7" in repr(ip.run_line_magic("persist", "info"))
+    finally:
+        ip.run_line_magic("config", "PersistMagics.max_count = 0")
+
+
+def test_history_count_prunes_the_oldest_checkpoint_and_says_so(ip) -> None:
+    """docs/checkpoints.md: `c.PersistMagics.history_count` prunes after a save, reported in
+    the save's output; the current state is kept."""
+    ip.run_line_magic("config", "PersistMagics.history_count = 2")
+    try:
+        reports = []
+        for value in range(3):
+            ip.user_ns["v"] = value
+            reports.append(ip.run_line_magic("persist", "checkpoint"))
+        assert [r.pruned for r in reports] == [[], [], [1]]
+        assert "pruned 1 old checkpoint(s) #1: more than 2 checkpoints" in str(reports[-1])
+        history = ip.run_line_magic("persist", "history")
+        assert [row.id for row in history.rows] == [2, 3]
+        assert history.rows[-1].current
+    finally:
+        ip.run_line_magic("config", "PersistMagics.history_count = 200")
