@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
 from traitlets.config import Config
@@ -146,3 +149,61 @@ def test_history_count_prunes_the_oldest_checkpoint_and_says_so(ip) -> None:
         assert history.rows[-1].current
     finally:
         ip.run_line_magic("config", "PersistMagics.history_count = 200")
+
+
+def test_storage_doc_store_signature_is_the_real_one() -> None:
+    """docs/storage.md "`Store` options": the signature shown is `Store`'s, defaults included."""
+    (shown,) = [b for b in _python_blocks("docs/storage.md") if b.startswith("Store(directory")]
+    namespace: dict[str, Any] = {}
+    exec(f"def Store{shown.strip()[len('Store') :]}: pass", namespace)  # the documented one
+    want = inspect.signature(namespace["Store"]).parameters
+    have = inspect.signature(Store).parameters
+    assert list(want) == list(have)
+    for name, parameter in want.items():
+        assert parameter.kind == have[name].kind, name
+        assert parameter.default == have[name].default, name
+
+
+def test_storage_doc_first_example_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/storage.md's first example: `Store()` is `.persist/` here, a large array is its own
+    file and comes back memory-mapped read-only, `info` describes without unpickling."""
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (block,) = [b for b in _python_blocks("docs/storage.md") if "store.set(" in b]
+    namespace = {"model": {"w": [1, 2, 3]}, "big_array": np.arange(300_000.0)}
+    exec(block, namespace)  # the documentation's own example
+    x = namespace["x"]
+    assert isinstance(x, np.memmap)
+    assert not x.flags.writeable
+    np.testing.assert_array_equal(x, np.arange(300_000.0))
+    assert len(list((tmp_path / ".persist" / "blobs").glob("*.bin"))) == 1
+    with Store() as store:
+        info = store.info("results/fit")
+        assert info.meta == {"score": 0.93}
+        assert info.summary["repr"] == "{'w': [1, 2, 3]}"
+        assert list(store.keys("arrays/")) == ["arrays/x"]
+
+
+def test_stashes_doc_factory_example_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/stashes.md: CacheStash(FactoryStash(DirectoryStash, ...)) computes once, writes
+    embeddings/cat.dat, then serves from memory."""
+    monkeypatch.chdir(tmp_path)
+    (block,) = [b for b in _python_blocks("docs/stashes.md") if "class Embeddings" in b]
+    computed: list[str] = []
+
+    def expensive_embedding(name: str) -> list[int]:
+        computed.append(name)
+        return [len(name)]
+
+    namespace = {"expensive_embedding": expensive_embedding, "vocabulary": ["cat", "dog"]}
+    exec(block, namespace)  # the documentation's own example
+    stash = namespace["stash"]
+    assert stash["cat"] == [3]
+    assert computed == ["cat"]
+    assert [p.name for p in (tmp_path / "embeddings").iterdir()] == ["cat.dat"]
+    assert stash.load("cat") == [3]
+    assert computed == ["cat"]
