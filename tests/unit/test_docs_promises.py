@@ -207,3 +207,35 @@ def test_stashes_doc_factory_example_runs_as_written(
     assert [p.name for p in (tmp_path / "embeddings").iterdir()] == ["cat.dat"]
     assert stash.load("cat") == [3]
     assert computed == ["cat"]
+
+
+DOCS = [
+    "README.md",
+    "docs/cell-cache.md",
+    "docs/function-cache.md",
+    "docs/budgets.md",
+    "docs/checkpoints.md",
+    "docs/security.md",
+    "docs/storage.md",
+]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_persist_command_and_option_a_doc_names_exists(ip, doc: str) -> None:
+    """A `%persist COMMAND` or `--option` the docs name is one the magic takes (its help
+    lists it)."""
+    helptext = ip.object_inspect_text("%persist")
+    text = (ROOT / doc).read_text()
+    commands = set(re.findall(r"(?:`|^)%persist (\w+)", text, re.M))
+    for command in commands:
+        assert f"%persist {command}" in helptext, (doc, command)
+    options = {
+        option
+        for line in re.findall(r"%persist[^`\n]*", text)
+        for option in re.findall(r"(?<![\w-])--[a-z][a-z-]*", line)
+    }
+    if doc == "docs/cell-cache.md":
+        options |= set(re.findall(r"^\| `(--[a-z-]+)", text, re.M))
+        assert {"--refresh", "--deps", "--mmap", "--ignore"} <= options
+    for option in options:
+        assert option in helptext, (doc, option)
