@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,12 @@ def _wait_selected(page: Any, path: str, index: int) -> None:
 
 
 def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> None:
-    path = write_notebook(lab.root, "panel-cells.ipynb", CELLS)
+    # A folder of its own per attempt: browser tests are retried, and a retry must not find
+    # the cell an earlier attempt stored (its first run would be a hit).
+    folder = f"cells-{uuid.uuid4().hex[:8]}"
+    (lab.root / folder).mkdir()
+    path = f"{folder}/{write_notebook(lab.root / folder, 'panel-cells.ipynb', CELLS)}"
+    store = f"{folder}/.persist"
     open_notebook(page, path)
     before = _prompt(page, 1)
     run_all(page)
@@ -86,7 +92,7 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
     # Run again: a hit.
     assert "persist: restored squares" in _run_cell(page, 1)
 
-    panel = open_store(page, ".persist")
+    panel = open_store(page, store)
     open_tab(panel, "cells")
     cell = panel.locator('li.jp-persist-cell[data-cell="squares"]')
     cell.wait_for(timeout=30_000)
@@ -106,21 +112,19 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
         "() => !window.jupyterapp.shell.currentWidget.context", timeout=30_000
     )  # the launcher, not the notebook, is in front
     cell.locator("button.jp-persist-open").click()
-    _wait_selected(page, "panel-cells.ipynb", 1)
+    _wait_selected(page, path, 1)
     # The same from the row's context menu, as in the file browser.
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
     page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
     cell.locator(".jp-persist-name").click(button="right")
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Open in notebook").click()
-    _wait_selected(page, "panel-cells.ipynb", 1)
+    _wait_selected(page, path, 1)
 
     cell.locator("button.jp-persist-clear").click()
     confirm_dialog(page, "Clear")
     cell.wait_for(state="detached", timeout=30_000)
-    assert lab.api("persist-ext/api/stores/cells?path=.persist")["cells"] == [] or all(
-        c["name"] != "squares"
-        for c in lab.api("persist-ext/api/stores/cells?path=.persist")["cells"]
-    )
+    cells = lab.api(f"persist-ext/api/stores/cells?path={store}")["cells"]
+    assert all(c["name"] != "squares" for c in cells)
 
     # Back in the notebook: the cleared cell runs again (a miss), then is a hit.
     miss = _run_cell(page, 1)
