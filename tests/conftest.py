@@ -144,7 +144,12 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     shell = get_ipython()
     monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
-    for name in ("PERSIST_EXT_DIR", "PERSIST_EXT_MAX_SIZE", "PERSIST_EXT_MAX_COUNT"):
+    for name in (
+        "PERSIST_EXT_DIR",
+        "PERSIST_EXT_MAX_SIZE",
+        "PERSIST_EXT_MAX_COUNT",
+        "PERSIST_EXT_MAX_AGE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     shell.run_line_magic("load_ext", "persist_ext")
