@@ -401,8 +401,7 @@ def test_numpy_print_options_set_by_a_stored_cell_are_reapplied_on_a_hit(
 ) -> None:
     store = Store(tmp_path / "s")
     shell.user_ns["np"] = np
-    saved = np.get_printoptions()
-    try:
+    with np.printoptions():  # numpy's own save and restore of the print options
         cell = "np.set_printoptions(precision=2)\nready = 1"
         first, _ = run(CellCache(store), shell, cell, name="printing", min_time=0.0)
         assert first.stored
@@ -410,15 +409,12 @@ def test_numpy_print_options_set_by_a_stored_cell_are_reapplied_on_a_hit(
         second, _ = run(CellCache(store), shell, cell, name="printing", min_time=0.0)
         assert second.hit
         assert np.get_printoptions()["precision"] == 2
-    finally:
-        np.set_printoptions(**{k: v for k, v in saved.items() if k != "override_repr"})
 
 
 def test_a_shown_array_rechecks_numpy_print_options(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     shell.user_ns["np"] = np
-    saved = np.get_printoptions()
-    try:
+    with np.printoptions():  # numpy's own save and restore of the print options
         cell = "shown = np.linspace(0, 1, 4)\nprint(shown)"
         first, _ = run(CellCache(store), shell, cell, name="shown", min_time=0.0)
         assert first.stored
@@ -427,19 +423,14 @@ def test_a_shown_array_rechecks_numpy_print_options(shell, tmp_path: Path) -> No
         assert not second.hit
         assert "0.33" in out.stdout
         assert "0.33333333" not in out.stdout
-    finally:
-        np.set_printoptions(**{k: v for k, v in saved.items() if k != "override_repr"})
 
 
 def test_a_numpy_print_function_makes_the_cell_run(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     shell.user_ns["np"] = np
-    saved = np.get_printoptions()
-    try:
+    with np.printoptions():  # numpy's own save and restore of the print options
         cell = "np.set_printoptions(formatter={'float': lambda v: f'<{v}>'})\nready = 1"
         first, _ = run(CellCache(store), shell, cell, name="fmt", min_time=0.0)
         assert first.manifest is not None
         assert first.manifest.mode == "run"
         assert "numpy print function" in first.manifest.run_reason
-    finally:
-        np.set_printoptions(**{k: v for k, v in saved.items() if k != "override_repr"})
