@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,10 @@ def _our_errors(page: Any) -> list[str]:
 
 
 def _copy_example(lab: Any, name: str, tag: str) -> str:
-    folder = lab.root / f"examples-{tag}"
-    folder.mkdir(exist_ok=True)
+    # A folder of its own per call: browser tests are retried, and a retry must start from
+    # the example as shipped, not from the store and notebook an earlier attempt left.
+    folder = lab.root / f"examples-{tag}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
     shutil.copy(EXAMPLES / name, folder / name)
     return f"{folder.name}/{name}"
 
