@@ -17,12 +17,14 @@ from _task_funcs import square
 import persist_ext
 from persist_ext.features._tasks import (
     TaskGroup,
+    TaskInstance,
     TaskStatus,
     group_keys,
     group_names,
     load_context,
     marker_get,
 )
+from persist_ext.features._tasks._journal import Journal
 from persist_ext.storage._store import Store
 
 FIXTURE = Path(__file__).parent / "data" / "tasks_store_main"
@@ -81,3 +83,37 @@ def test_markers_written_by_main_read_back(tmp_path: Path) -> None:
     assert root is not None
     assert root.children == ["old/1/t/0", "old/1/t/1"]
     assert load_context("old/1/root", store=store) == {"who": "fixture"}
+
+
+def test_first_run_records_without_empty_fields_resume(tmp_path: Path) -> None:
+    # A first run stores its new records without the empty kwargs/metadata/logs (so the
+    # garbage collector can untrack them); they read back with TaskInstance's defaults, and
+    # a store left half-run that way resumes like one written with every field.
+    store = Store(tmp_path / "store")
+    first = TaskGroup("fresh", store, on_complete=lambda result: None)
+    for i in range(3):
+        first.submit(square, i, key=f"k{i}")
+    first.run(keys=["k0"]).wait()
+    first.close()
+    keys = group_keys("fresh")
+    stored = [store.get(k) for k in store.keys(keys.log_prefix)]
+    scheduled = next(page["r"]["k1#0"] for page in stored if "k1#0" in page["r"])
+    assert scheduled["status"] == "unstarted"
+    assert not {"kwargs", "metadata", "logs"} & set(scheduled)
+    # An earlier persist_ext's reader (TaskInstance.from_record) gets the defaults.
+    assert TaskInstance.from_record(scheduled) == TaskInstance("k1#0", "k1")
+    # Beside it, a record of the earlier, complete shape (written by hand here).
+    with store.transact():
+        Journal(store, "fresh").write({"k2#0": TaskInstance("k2#0", "k2").to_record()})
+
+    seen = []
+    again = TaskGroup("fresh", Store(tmp_path / "store"), on_complete=seen.append)
+    for i in range(3):
+        again.submit(square, i, key=f"k{i}")
+    result = again.run().wait()
+    again.close()
+    assert dict(result.results) == {"k0": 0, "k1": 1, "k2": 4}
+    assert len(seen) == 1
+    instance = again.session["k1#0"]
+    assert (instance.kwargs, instance.metadata, instance.logs) == ({}, {}, [])
+    assert instance.status is TaskStatus.FINISHED
