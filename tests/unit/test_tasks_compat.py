@@ -117,3 +117,32 @@ def test_first_run_records_without_empty_fields_resume(tmp_path: Path) -> None:
     instance = again.session["k1#0"]
     assert (instance.kwargs, instance.metadata, instance.logs) == ({}, {}, [])
     assert instance.status is TaskStatus.FINISHED
+
+
+def test_page_outline_leaves_out_defaults() -> None:
+    # The page header's outline (what the Persist panel's server reads with .get() and
+    # these defaults) carries only what is set: task and status, then tries, times, lines.
+    from persist_ext.features._tasks._journal import page_outline
+    from persist_ext.features._tasks._model import FRESH_RECORD
+
+    scheduled = {**FRESH_RECORD, "name": "a#0", "task": "a", "status": "scheduled"}
+    finished = {
+        **scheduled,
+        "status": "finished",
+        "tries": 1,
+        "started": 10.5,
+        "ended": 11.0,
+        "stdout": "one\ntwo\n",
+    }
+    failed = {**finished, "status": "failed", "stdout": "", "error": "ValueError: x"}
+    assert page_outline({"a#0": scheduled}) == {"a#0": {"task": "a", "status": "scheduled"}}
+    assert page_outline({"a#0": finished})["a#0"] == {
+        "task": "a",
+        "status": "finished",
+        "tries": 1,
+        "started": 10.5,
+        "ended": 11.0,
+        "output": "two",
+    }
+    assert page_outline({"a#0": failed})["a#0"]["error"] == "ValueError: x"
+    assert "output" not in page_outline({"a#0": failed})["a#0"]

@@ -483,28 +483,35 @@ class StoreSessionBackend(SessionBackend):
         config = self._configs.get(key)
         return None if config is None else self._newest(config)
 
-    def current_records(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    def current_records(self) -> list[tuple[str, dict[str, Any] | None]]:
         """``(task key, current_record(key))`` for every task in declaration order, in one
         pass (what a group's result and its repair read, 10,000 tasks at a time)."""
         self._ensure_loaded()
-        newest = self._newest
-        for key, config in list(self._configs.items()):
-            yield key, newest(config)
+        # A list built in one loop, not a generator: this runs twice at the end of every
+        # run (the callback's result and wait()'s).
+        record_of, current = self._record_of, []
+        with self._lock:
+            for key, config in self._configs.items():
+                n = config.instances
+                current.append((key, record_of(instance_name(key, n - 1)) if n else None))
+        return current
 
     def _newest(self, config: TaskConfig) -> dict[str, Any] | None:
-        if not config.instances:
-            return None
-        name = instance_name(config.name, config.instances - 1)
+        n = config.instances
+        return self._record_of(instance_name(config.name, n - 1)) if n else None
+
+    def _record_of(self, name: str) -> dict[str, Any] | None:
+        """Instance ``name``'s newest record: changed here and unsaved, written by this
+        process, read from the journal, or an instance object's."""
         if name in self._dirty_instances:
             return self._instances[name].to_record()
         record = self._pending.get(name)
-        if record is not None:
-            return record
-        record = self.journal.records.get(name)
-        if record is not None:
-            return record
-        instance = self._instances.get(name)
-        return None if instance is None else instance.to_record()
+        if record is None:
+            record = self.journal.records.get(name)
+        if record is None:
+            instance = self._instances.get(name)
+            return None if instance is None else instance.to_record()
+        return record
 
     def update_instance(self, instance: TaskInstance) -> None:
         """Install ``instance`` (a changed record) and mark it for the next save."""

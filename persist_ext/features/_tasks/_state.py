@@ -62,9 +62,10 @@ class Definition:
     def describe(self) -> str:
         """Short text for the task's configuration record."""
         name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
-        parts = [_short(a) for a in self.args] + [
-            f"{k}={_short(v)}" for k, v in self.kwargs.items()
-        ]
+        args, kwargs = self.args, self.kwargs
+        if len(args) == 1 and not kwargs:  # map(): one argument (10,000 per run)
+            return f"{name}({_short(args[0])})"
+        parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
 
@@ -164,10 +165,12 @@ class GroupState:
                 {key: d.describe() for key, d in definitions.items() if key not in known},
                 selected,
             )
-            for key in definitions:
-                config = known[key]
-                if config.instances == 0:
-                    session.create_instance(config)
+            first_run = len(fresh) == len(definitions)
+            if not first_run:
+                for key in definitions:
+                    config = known[key]
+                    if config.instances == 0:
+                        session.create_instance(config)
             meta = session.metadata
             now = _dt.datetime.now(_dt.timezone.utc)
             meta.setdefault("created", now)
@@ -175,21 +178,30 @@ class GroupState:
             meta["max_tries"] = self.max_tries
             if self.tree.ensure(list(definitions)):
                 self._repair()
-            scheduled = []
-            for key in definitions:
-                if selected is not None and key not in selected:
-                    continue
-                name = instance_name(key, 0)
-                record = fresh.get(name)
-                if record is not None and record["task"] == key:
-                    scheduled.append(Scheduled(key, name, record))
-                    continue
-                instance = session.current_instance(key)
-                if instance is None or self.settled(instance):
-                    continue
-                instance.status = TaskStatus.SCHEDULED
-                session.update_instance(instance)
-                scheduled.append(Scheduled(key, instance.name, instance.to_record()))
+            if first_run:
+                # Every task is new: its record is the one just made, in declaration
+                # order, scheduled unless the run selected other keys.
+                scheduled = [
+                    Scheduled(record["task"], name, record)
+                    for name, record in fresh.items()
+                    if record["status"] == "scheduled"
+                ]
+            else:
+                scheduled = []
+                for key in definitions:
+                    if selected is not None and key not in selected:
+                        continue
+                    name = instance_name(key, 0)
+                    record = fresh.get(name)
+                    if record is not None and record["task"] == key:
+                        scheduled.append(Scheduled(key, name, record))
+                        continue
+                    instance = session.current_instance(key)
+                    if instance is None or self.settled(instance):
+                        continue
+                    instance.status = TaskStatus.SCHEDULED
+                    session.update_instance(instance)
+                    scheduled.append(Scheduled(key, instance.name, instance.to_record()))
             session.save()
         self._fired = False
         self.sync_mirror(force=True)
