@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -172,6 +173,16 @@ class LoopProgress:
         #: Items recorded done before this run started (named loops).
         self.done_before = 0
         self.started: float | None = None
+        #: When the loop ended (wall clock); a later snapshot's rate stops there.
+        self.ended: float | None = None
+        # The last clock reading in the loop, as (items done then, time.monotonic()), and the
+        # monotonic time of `started`: a loop whose body raised is closed only at the end of
+        # its cell, so its rate is taken at the last reading, not at the close.
+        self._seen: tuple[int, float] | None = None
+        self._t0 = 0.0
+        self._rate_items: int | None = None
+        self._late = False
+        self._items: weakref.ref[Iterator[Any]] | None = None
         self.closed = False
         self.stopped_reason: str | None = None
         self.parent: LoopProgress | None = None
@@ -218,8 +229,12 @@ class LoopProgress:
             done=self.n,
             todo=max(total - self.n, 0),
             started=self.started,
-            updated=time.time(),
+            # A snapshot read after the loop ended (the end-of-cell re-publish) must not
+            # stretch the elapsed time to now: the rate of a finished loop stays its own.
+            updated=self.ended if self.ended is not None else time.time(),
             finished=finished,
+            rate_items=self._rate_items,
+            stopped=bool(self.closed and self.stopped_reason),
             note="; ".join(notes),
             resumed=self.skipped,
             unit=self.unit,
@@ -255,7 +270,12 @@ class LoopProgress:
                 f"{self.desc}: resuming, {self.done_before} item(s) done in an earlier run "
                 "will be skipped"
             )
-        self._draw(time.monotonic())
+        # The clock starts once the bar is shown: setting up a widget (importing ipywidgets
+        # the first time) is not the loop's work and must not lower its rate.
+        self.started = time.time()
+        self._t0 = time.monotonic()
+        self._seen = (self.n, self._t0)
+        self._draw(self._t0)
 
     def _draw(self, now: float) -> None:
         self._last_draw = now
@@ -327,8 +347,15 @@ class LoopProgress:
             raise ProgressError(
                 "this progress bar has no iterable; call update() or pass one: progress(items)."
             )
+        items = self._iterate(self.iterable)
+        # Weak: a loop whose body raised stays suspended while the traceback holds it;
+        # cell_ended() closes it then, so its own bookkeeping (the count) runs.
+        self._items = weakref.ref(items)
+        return items
+
+    def _iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
         if self.disable:
-            yield from self.iterable
+            yield from iterable
             return
         self._start()
         if self._tracker is not None:
@@ -344,12 +371,13 @@ class LoopProgress:
         clock = time.monotonic
         exhausted = False
         try:
-            for item in self.iterable:
+            for item in iterable:
                 yield item
                 n += 1
                 if n >= next_check:
                     self.n = n  # nested loops show it as their prefix
                     now = clock()
+                    self._seen = (n, now)
                     elapsed = now - last
                     if elapsed >= mininterval:
                         self._draw(now)
@@ -387,6 +415,7 @@ class LoopProgress:
                     tracker.mark_done(key)
                 self.n += 1
                 now = clock()
+                self._seen = (self.n, now)
                 if now - last_sync >= sync_every:
                     tracker.sync()
                     last_sync = now
@@ -407,6 +436,7 @@ class LoopProgress:
         self._start()
         self.n += n
         now = time.monotonic()
+        self._seen = (self.n, now)
         if now - self._last_draw >= self.mininterval or (
             self.total is not None and self.n >= self.total
         ):
@@ -437,7 +467,13 @@ class LoopProgress:
         if reason is None and self.total is not None and self.n < self.total:
             reason = "did not finish"
         self.closed = True
+        self.ended = time.time()
         self.stopped_reason = reason
+        if self._late and self._seen is not None and self.started is not None:
+            # Closed at the end of the cell, after the body raised: the loop's work ended at
+            # (about) its last clock reading, not now.
+            self._rate_items, seen_at = self._seen
+            self.ended = self.started + (seen_at - self._t0)
         stack = _stack() if self._thread is threading.current_thread() else []
         if self in stack:
             stack.remove(self)
@@ -470,7 +506,11 @@ class LoopProgress:
         with the traceback; this is when the bar learns that it stopped.
         """
         if not self.closed and self._thread is threading.main_thread():
-            self.close(reason="did not finish")
+            self._late = True
+            items = self._items() if self._items is not None else None
+            if items is not None and hasattr(items, "close"):
+                items.close()  # its `finally` counts the items done and closes the bar
+            self.close(reason="did not finish")  # no-op if that closed it
 
     def __enter__(self) -> LoopProgress:
         return self

@@ -56,7 +56,10 @@ class ProgressSnapshot:
     ``rows`` holds optional per-item rows (task tables) and ``levels`` the marker tree's
     completion per level as ``(done, total)`` pairs, root last. ``resumed`` counts items
     settled by an earlier session (a resumed loop skips them): they do not count towards the
-    rate. ``unit`` names an item in text (``"it"`` for loops; empty for tasks).
+    rate. ``unit`` names an item in text (``"it"`` for loops; empty for tasks). ``stopped``
+    marks work that ended without finishing (a loop that raised or broke out early): it has
+    no ETA. ``rate_items``, when set, is how many items the rate counts up to ``updated`` (a
+    loop closed after its last clock reading counted fewer items then than it has now).
     """
 
     title: str
@@ -73,6 +76,8 @@ class ProgressSnapshot:
     note: str = ""
     resumed: int = 0
     unit: str = ""
+    stopped: bool = False
+    rate_items: int | None = None
 
     @property
     def settled(self) -> int:
@@ -87,7 +92,8 @@ class ProgressSnapshot:
     @property
     def rate(self) -> float | None:
         """Items settled per second since ``started``, or None before anything settled."""
-        session = self.settled - self.resumed
+        counted = self.settled if self.rate_items is None else self.rate_items
+        session = counted - self.resumed
         if self.started is None or session <= 0:
             return None
         elapsed = max(self.updated - self.started, 1e-9)
@@ -100,6 +106,8 @@ class ProgressSnapshot:
         remaining = self.total - self.settled
         if self.finished or remaining <= 0:
             return 0.0
+        if self.stopped:
+            return None
         if not rate:
             return None
         return remaining / rate
@@ -121,9 +129,12 @@ def rate_text(snap: ProgressSnapshot) -> str:
 
 
 def eta_text(snap: ProgressSnapshot) -> str:
-    """``'finished'``, ``'ETA 4.2 s'``, or ``'ETA unknown'`` before a rate is known."""
+    """``'finished'``, ``'ETA 4.2 s'``, ``'ETA unknown'`` before a rate is known, or
+    ``'stopped'`` for work that ended unfinished (no ETA: nothing more will come)."""
     if snap.finished:
         return "finished"
+    if snap.stopped:
+        return "stopped"
     eta = snap.eta
     return "ETA unknown" if eta is None else f"ETA {format_duration(eta)}"
 

@@ -206,6 +206,7 @@ def test_progress_loops_save_truthful_snapshots(tmp_path: Path, run_notebook: An
     assert "3/3 it" in nested["text/plain"]
     assert "batches" not in nested["text/plain"]  # finished inner bars leave no row
     assert "did not finish" in broken["text/plain"]
+    assert "ETA" not in broken["text/plain"]  # a loop that stopped will not finish
     assert "— 4/10 it done" in broken["text/plain"]
     assert "running at" not in broken["text/plain"]
     assert "4/8 it" in named["text/plain"]

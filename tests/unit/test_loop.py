@@ -36,6 +36,54 @@ def test_plain_loop_yields_everything_and_ends_final() -> None:
     assert "ETA" not in line
 
 
+def test_a_finished_loop_keeps_its_own_rate_when_read_later() -> None:
+    # The end-of-cell re-publish reads the bar after the loop ended: the elapsed time behind
+    # the rate must stop at the loop's end, or the saved bar shows a rate it never had.
+    bar = progress(range(50), desc="done", file=io.StringIO())
+    for _ in bar:
+        pass
+    first = bar.progress()
+    time.sleep(0.05)
+    later = bar.progress()
+    assert later.rate == first.rate
+    assert later.updated == first.updated
+
+
+def test_a_loop_whose_body_raised_takes_its_rate_before_the_raise() -> None:
+    # Its generator stays suspended until the cell ends (the traceback holds it), so the
+    # bar is closed late; the rate must not count the time after the raise.
+    bar = progress(range(10), desc="raises", file=io.StringIO())
+    items = iter(bar)  # held, as a notebook's traceback holds it
+    try:
+        for i in items:
+            if i == 4:
+                raise ValueError("bad item")
+    except ValueError:
+        raised_at = time.time()
+    time.sleep(0.05)
+    bar.cell_ended()
+    snap = bar.progress()
+    assert bar.closed
+    assert snap.stopped
+    assert snap.updated <= raised_at
+    assert snap.done == 4  # the items whose body finished, counted when it was closed
+    assert snap.rate is not None
+
+
+def test_a_stopped_loop_has_no_eta() -> None:
+    from persist_ext.features._progress import eta_text
+
+    bar = progress(range(10), desc="early", file=io.StringIO())
+    for i in bar:
+        if i == 3:
+            break
+    snap = bar.progress()
+    assert snap.stopped
+    assert not snap.finished
+    assert snap.eta is None
+    assert eta_text(snap) == "stopped"
+
+
 def test_unknown_total_is_counted_and_fixed_at_the_end() -> None:
     out = io.StringIO()
     bar = progress((i for i in range(7)), file=out)
