@@ -39,7 +39,7 @@ UNTRUE = (
 RUN_TIMEOUT = 120_000  # ms: a cold kernel, a process pool and a loaded 2-core machine
 
 # Every code cell ran in this kernel, in order (a fresh kernel numbers them 1..n), the kernel
-# is idle, and every task-group and marker display says its work is over.
+# is idle, and every task-group, marker and loop display says its work is over.
 _SETTLED = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
     if (!panel || !panel.content || !panel.sessionContext) return false;
@@ -50,7 +50,7 @@ _SETTLED = """() => {
         c => c.model.type === 'code' && c.model.sharedModel.getSource().trim());
     if (!cells.every((c, i) => c.model.executionCount === i + 1)) return false;
     const shown = [...panel.content.node.querySelectorAll(
-        '.persist-ext-taskgroup, .persist-ext-markers')];
+        '.persist-ext-taskgroup, .persist-ext-markers, .persist-ext-progress')];
     return shown.every(e => /finished|all markers done/.test(e.textContent));
 }"""
 
@@ -62,7 +62,8 @@ _SHOWN = """() => {
         counts: panel.content.widgets.filter(c => c.model.type === 'code')
             .map(c => c.model.executionCount),
         displays: [...panel.content.node.querySelectorAll(
-            '.persist-ext-taskgroup, .persist-ext-markers')].map(e => e.textContent),
+            '.persist-ext-taskgroup, .persist-ext-markers, .persist-ext-progress')]
+            .map(e => e.textContent),
     };
 }"""
 

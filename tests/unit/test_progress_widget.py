@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import ipywidgets  # noqa: F401 - required, never skipped
+import ipywidgets  # required, never skipped
 import pytest
 
 from persist_ext.features._pod._tracker import Tracker
@@ -112,3 +112,25 @@ def test_a_source_already_shown_live_is_not_shown_twice() -> None:
     finally:
         first.close()
     assert isinstance(live_progress(source), TaskGroupProgress)  # the first one is gone
+
+
+def test_nested_loops_are_single_html_rows_of_the_outermost_bar() -> None:
+    # An inner loop may start thousands of times: each start adds one HTML widget (a full
+    # bar is ~7 widget models), and loops nested deeper go to the same outermost bar.
+    outer = ProgressWidget(Fixed(ProgressSnapshot("epochs", total=3, done=1, todo=2)))
+    inner = outer.add_child(Fixed(ProgressSnapshot("batches", total=10, done=4, todo=6)))
+    assert isinstance(inner, ipywidgets.HTML)
+    assert "batches" in inner.value
+    assert "4/10" in inner.value
+    deeper = inner.add_child(Fixed(ProgressSnapshot("steps", total=2, done=2, finished=True)))
+    assert list(outer.rows.children) == [inner, deeper]
+    text = outer.snapshot_text().splitlines()
+    assert text[0].startswith("epochs [")
+    assert "batches" in text[1]
+    assert "4/10" in text[1]
+    assert "steps" in text[2]
+    assert "running at" not in deeper.value  # a finished row says so, not a moment
+    assert "batches" in outer.snapshot_html()
+    deeper.remove_child(inner)  # any row removes through the outermost bar
+    assert list(outer.rows.children) == [deeper]
+    outer.close()

@@ -4,7 +4,9 @@ The source changes in the kernel's own thread (the cell's loop), so the widget d
 a source that offers ``add_observer(callback)`` calls it after each change and the widget
 redraws at most ``1 / interval`` times per second (the shared mechanism of ``_live.py``,
 which also publishes the final snapshot and re-publishes at the end of every cell). Nested
-loops show as rows of their outer loop's widget (:meth:`ProgressWidget.add_child`).
+loops show as rows of their outer loop's widget (:meth:`ProgressWidget.add_child`): a
+:class:`LoopRow` is one HTML widget (an inner loop may start thousands of times; a full
+widget per start would cost ~7 widget models each).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ...features._progress import (
 )
 from ._live import LiveDisplay, clock
 
-__all__ = ["ProgressWidget", "live_progress", "progress_html", "progress_text"]
+__all__ = ["LoopRow", "ProgressWidget", "live_progress", "progress_html", "progress_text"]
 
 
 def _label(snap: ProgressSnapshot) -> str:
@@ -79,7 +81,82 @@ def progress_html(snap: ProgressSnapshot, status: str = "") -> str:
     return body
 
 
-class ProgressWidget(LiveDisplay, widgets.VBox):
+class _FollowsProgress(LiveDisplay):
+    """The LiveDisplay contract for a progress source, shared by the bar and its rows."""
+
+    _ended_phrase = "stopped"
+    source: ProgressSource
+    interval: float
+
+    def _follow(self, source: ProgressSource, interval: float) -> None:
+        # Last in the widget's __init__: reads the first state.
+        self._init_live(source, interval=max(interval, 1e-3), poll=False, throttle=interval)
+        add_observer = getattr(source, "add_observer", None)
+        if callable(add_observer):
+            add_observer(self.notify)
+
+    @property
+    def snapshot(self) -> ProgressSnapshot:
+        """The snapshot on screen."""
+        return self.state  # type: ignore[no-any-return]
+
+    def read(self) -> ProgressSnapshot:
+        return self.source.progress()
+
+    def is_final(self, state: ProgressSnapshot) -> bool:
+        return state.finished
+
+    def has_started(self, state: ProgressSnapshot) -> bool:
+        return state.started is not None or state.settled > 0
+
+    def progress_words(self, state: ProgressSnapshot) -> str:
+        unit = f" {state.unit}" if state.unit else ""
+        if state.total <= 0:
+            return f"{state.done:,}{unit} done"
+        return f"{state.settled:,}/{state.total:,}{unit} done"
+
+    def close(self) -> None:
+        """Stop following the source and close the widget's models."""
+        remove = getattr(self.source, "remove_observer", None)
+        if callable(remove):
+            remove(self.notify)
+        super().close()  # type: ignore[misc]
+
+
+class LoopRow(_FollowsProgress, widgets.HTML):
+    """A nested loop's row under its outermost bar: one HTML widget, drawn from the snapshot.
+
+    Loops nested deeper add their rows to the same outermost bar.
+    """
+
+    def __init__(self, source: ProgressSource, root: ProgressWidget, *, interval: float) -> None:
+        self.source = source
+        self.interval = interval
+        self._root = root
+        super().__init__()
+        self._follow(source, interval)
+
+    def draw(self, state: ProgressSnapshot) -> None:
+        # A final state says "finished" itself (the status sentence is for unfinished ones;
+        # it is drawn before the display records that the state is final).
+        self.value = progress_html(state, "" if state.finished else self.status_words())
+
+    def state_text(self, state: ProgressSnapshot, status: str) -> str:
+        return progress_text(state, status)
+
+    def state_html(self, state: ProgressSnapshot, status: str) -> str:
+        return progress_html(state, status)
+
+    def add_child(self, source: ProgressSource) -> LoopRow:
+        """A loop nested in this row's loop: a row of the outermost bar too."""
+        return self._root.add_child(source)
+
+    def remove_child(self, child: LoopRow) -> None:
+        """Take a row away (see :meth:`ProgressWidget.remove_child`)."""
+        self._root.remove_child(child)
+
+
+class ProgressWidget(_FollowsProgress, widgets.VBox):
     """A title, a *done* and a *failed* bar, and a label with counts, rate and ETA.
 
     Parameters
@@ -102,8 +179,6 @@ class ProgressWidget(LiveDisplay, widgets.VBox):
     (1, 2, '50% 1/2')
     >>> w.close(); tracker.close()
     """
-
-    _ended_phrase = "stopped"
 
     def __init__(self, source: ProgressSource, *, interval: float = 0.1) -> None:
         self.source = source
@@ -128,33 +203,10 @@ class ProgressWidget(LiveDisplay, widgets.VBox):
             ]
         )
         self.add_class("persist-ext-progress")
-        self._children: list[ProgressWidget] = []
-        self._init_live(source, interval=max(interval, 1e-3), poll=False, throttle=interval)
-        add_observer = getattr(source, "add_observer", None)
-        if callable(add_observer):
-            add_observer(self.notify)
-
-    @property
-    def snapshot(self) -> ProgressSnapshot:
-        """The snapshot on screen."""
-        return self.state  # type: ignore[no-any-return]
+        self._children: list[LoopRow] = []
+        self._follow(source, interval)
 
     # -- the LiveDisplay contract ----------------------------------------------------------
-
-    def read(self) -> ProgressSnapshot:
-        return self.source.progress()
-
-    def is_final(self, state: ProgressSnapshot) -> bool:
-        return state.finished
-
-    def has_started(self, state: ProgressSnapshot) -> bool:
-        return state.started is not None or state.settled > 0
-
-    def progress_words(self, state: ProgressSnapshot) -> str:
-        unit = f" {state.unit}" if state.unit else ""
-        if state.total <= 0:
-            return f"{state.done:,}{unit} done"
-        return f"{state.settled:,}/{state.total:,}{unit} done"
 
     def draw(self, state: ProgressSnapshot) -> None:
         total = max(state.total, 1)
@@ -200,26 +252,19 @@ class ProgressWidget(LiveDisplay, widgets.VBox):
 
     # -- nested loops ----------------------------------------------------------------------
 
-    def add_child(self, source: ProgressSource) -> ProgressWidget:
+    def add_child(self, source: ProgressSource) -> LoopRow:
         """Show ``source`` as a row under this bar (a nested loop); returns its widget."""
-        child = ProgressWidget(source, interval=self.interval)
+        child = LoopRow(source, self, interval=self.interval)
         self._children.append(child)
         self.rows.children = (*self.rows.children, child)
         return child
 
-    def remove_child(self, child: ProgressWidget) -> None:
+    def remove_child(self, child: LoopRow) -> None:
         """Take a nested row away (a finished inner loop that does not leave its bar)."""
         if child in self._children:
             self._children.remove(child)
             self.rows.children = tuple(c for c in self.rows.children if c is not child)
             child.close()
-
-    def close(self) -> None:
-        """Stop following the source and close the widget's models."""
-        remove = getattr(self.source, "remove_observer", None)
-        if callable(remove):
-            remove(self.notify)
-        super().close()
 
 
 def live_progress(source: ProgressSource) -> ProgressWidget:
