@@ -240,25 +240,44 @@ class PersistMagics(Magics):
         return self._locations[memo]
 
     def cache_for(self, location: str) -> CellCache:
-        """The cell cache on the store at ``location`` (a directory or a ``redis://`` URL)."""
+        """The cell cache on the store at ``location`` (a directory or a ``redis://`` URL).
+
+        A directory store is opened when a cell or command first needs it: cells its
+        runs index knows (``_cellcache._costs.RunsIndex``) run without it.
+        """
         if location not in self._caches:
             if location.startswith(("redis://", "rediss://", "unix://")):
                 from ..storage._redis import RedisStore
 
                 store: Any = RedisStore(location)
+                self._stores[location] = store
+                self._caches[location] = CellCache(store)
             elif "://" in location:
                 raise UsageError(f"Unknown store URL {location!r}; give a directory or redis://.")
             else:
-                from ..storage._store import Store
+                from ..features._cellcache._costs import RunsIndex
 
-                store = Store(location)
                 self._cell_log.ignore(location)  # the store's files are not a cell's effects
-            self._stores[location] = store
-            self._caches[location] = CellCache(store)
+                self._caches[location] = CellCache(
+                    opener=lambda: self._open_store(location),
+                    runs=RunsIndex(location),
+                    deferred_runs=True,
+                )
         return self._caches[location]
+
+    def _open_store(self, location: str) -> Any:
+        from ..storage._store import Store
+
+        try:
+            store = Store(location)
+        except Exception as exc:
+            raise UsageError(f"Cannot open the store at {location}: {exc}") from exc
+        self._stores[location] = store
+        return store
 
     def close(self) -> None:
         """Close every store this shell opened."""
+        self._flush_runs(due=False)
         for store in self._stores.values():
             try:
                 store.close()
@@ -276,11 +295,24 @@ class PersistMagics(Magics):
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
 
+    def _flush_runs(self, *, due: bool = True) -> None:
+        # Records of cells decided to run (store and runs index), written between cells
+        # (never while a cell's file operations are recorded: the write would look like the
+        # cell's), at most once a second; all of them when the stores close.
+        for cache in self._caches.values():
+            if due:
+                cache.flush_due()
+            elif cache.opened:
+                cache.flush_runs()
+            if not due and cache.runs is not None:
+                cache.runs.flush()
+
     def _on_post_run_cell(self, result: Any) -> None:
         # Tell every checkpoint session what the cell may have changed (cheap: the names
         # in its text); with autocheckpoint on, save a state of the default store.
         if self._busy:
             return
+        self._flush_runs()
         info = getattr(result, "info", None)
         # The transformed cell is Python (magics become calls), which the tracker can parse.
         code = getattr(info, "transformed_cell", None) or getattr(info, "raw_cell", "") or ""
@@ -415,7 +447,8 @@ class PersistMagics(Magics):
             raise UsageError("--all only applies to `%persist clear`.")
         options = self._options(args, cell, line)
         location = self._location(args)
-        cache = self._cache(args, location)
+        # Not opened here: a cell the store's runs index knows runs without it.
+        cache = self.cache_for(location)
         self._busy = True
         try:
             result = cache.run(self.shell, cell, options)
@@ -498,7 +531,9 @@ class PersistMagics(Magics):
     def _cache(self, args: Any, location: str | None = None) -> CellCache:
         location = location or self._location(args)
         try:
-            return self.cache_for(location)
+            cache = self.cache_for(location)
+            cache.store  # noqa: B018 - commands need it open (a failure is named here)
+            return cache
         except UsageError:
             raise
         except Exception as exc:

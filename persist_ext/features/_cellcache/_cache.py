@@ -11,12 +11,14 @@ and the cell simply runs.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
 import time
 import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +45,11 @@ from ._capture import (
     transformed,
 )
 from ._costs import (
+    RUNS_WRITE_EVERY,
     CostModel,
+    KnownRun,
+    RunsIndex,
+    much_slower,
     over_budget,
     rough_size,
     run_instead,
@@ -192,6 +198,16 @@ class CellCache:
     store
         Where entries live (a :class:`~persist_ext.storage._store.Store` in a directory,
         a ``MemoryStore`` in tests, a ``RedisStore`` shared by several machines).
+    opener
+        Instead of ``store``: a function that opens it, called the first time the store is
+        needed (a cell the ``runs`` index knows never needs it).
+    runs
+        The store's :class:`~._costs.RunsIndex` of cells known to run (``None``: none).
+    deferred_runs
+        Write the records of cells decided to run (``mode="run"`` manifests) in batches,
+        one store transaction for all those of about a second (:meth:`flush_runs`, before
+        any listing or lookup that needs them, and at exit), rather than one signed write
+        per cheap cell. Until then they are known in this session only.
 
     Examples
     --------
@@ -205,8 +221,26 @@ class CellCache:
     True
     """
 
-    def __init__(self, store: KeyValueStore) -> None:
-        self.store = store
+    def __init__(
+        self,
+        store: KeyValueStore | None = None,
+        *,
+        opener: Callable[[], KeyValueStore] | None = None,
+        runs: RunsIndex | None = None,
+        deferred_runs: bool = False,
+    ) -> None:
+        if (store is None) == (opener is None):
+            raise TypeError("CellCache takes a store or an opener, not both or neither")
+        self._open = store
+        self._opener = opener
+        #: Cells known to run (skip analysis, key, lookup and the store); ``None``: no index.
+        self.runs = runs
+        self._token: str | None = None  # the index key of the cell being run
+        self._deferred = deferred_runs
+        # Entry prefix -> a "runs" manifest not yet written, with (expire, replace, keep).
+        self._pending: dict[str, tuple[Manifest, float | None, bool, int]] = {}
+        self._pending_since = 0.0
+        self._at_exit = False
         self._last: dict[str, _LastRun] = {}
         self._last_name: str | None = None
         self._files: FileDigests | None = None
@@ -220,6 +254,19 @@ class CellCache:
         # Cells found with no stored run just before this run: their first write has no
         # older entry to prune (a listing of the store's keys saved per new cell).
         self._unstored: set[str] = set()
+
+    @property
+    def store(self) -> KeyValueStore:
+        """The store, opened on first use (see ``opener``)."""
+        if self._open is None:
+            assert self._opener is not None
+            self._open = self._opener()
+        return self._open
+
+    @property
+    def opened(self) -> bool:
+        """Whether the store was opened (a cell or command needed it)."""
+        return self._open is not None
 
     # ------------------------------------------------------------------ naming and key
     @staticmethod
@@ -272,6 +319,44 @@ class CellCache:
             cell's own exception.
         """
         options = options or CellOptions()
+        token = None
+        if self.runs is not None and not options.refresh:
+            token = self.runs.token(cell, _decided_by(options))
+            known = self.runs.get(token)
+            if known is not None:
+                return self._run_known(shell, cell, token, known, options)
+        outer, self._token = self._token, token
+        try:
+            return self._run(shell, cell, options)
+        finally:
+            self._token = outer
+
+    def _run_known(
+        self, shell: Any, cell: str, token: str, known: KnownRun, options: CellOptions
+    ) -> CellResult:
+        """Run a cell the index says runs: what a plain cell does, nothing looked up.
+
+        A run much longer than the recorded one drops the cell from the index (its inputs
+        may have grown): the next run looks it up and decides again.
+        """
+        assert self.runs is not None
+        self._last_name = known.name
+        headline = f"{known.reason} (known from an earlier run: nothing was looked up)"
+        self._remember(known.name, CellKey("", {}), False, headline, [])
+        transformed(shell, cell, new_run=True)  # a new run: no earlier transform is reused
+        outcome = run_plain(shell, cell, show_errors=options.show_errors)
+        _raise_if_failed(known.name, outcome)
+        if much_slower(known.duration, outcome.duration):
+            self.runs.forget(token)
+        return CellResult(name=known.name, hit=False, notes=[f"ran: {known.reason}"])
+
+    def _note_runs(self, manifest: Manifest) -> None:
+        """The cell being run is stored as one that runs: the index skips it next time."""
+        if self.runs is not None and self._token is not None and manifest.mode == "run":
+            self.runs.note(self._token, manifest.name, manifest.duration, manifest.run_reason)
+
+    def _run(self, shell: Any, cell: str, options: CellOptions) -> CellResult:
+        self.store  # noqa: B018 - opened now: a store that cannot open fails before the cell
         source = transformed(shell, cell, new_run=True)
         try:
             code: CellCode | None = analyze_cell(source)
@@ -314,6 +399,7 @@ class CellCache:
             manifest = self._lookup(entry_prefix, name)
             if manifest is not None and manifest.mode == "run":
                 headline = manifest.run_reason
+                self._note_runs(manifest)
                 self._remember(name, key, False, headline, [])
                 self._execute(shell, cell, code, name, key, options, reason=[])
                 return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
@@ -336,6 +422,8 @@ class CellCache:
                         return CellResult(name=name, hit=True, manifest=manifest, notes=restored)
                     if restored:
                         stale = [Difference("entry", name, "changed", None, None, restored)]
+        if any(m.name == name for m, *_ in self._pending.values()):
+            self.flush_runs()  # what `why` compares with must be in the store
         seen: list[str] = []
         previous = latest_manifest(self.store, name, seen)
         if seen:
@@ -374,6 +462,9 @@ class CellCache:
         self._last[name] = _LastRun(key, hit, headline, reason, dict(old or {}))
 
     def _lookup(self, entry_prefix: str, name: str) -> Manifest | None:
+        pending = self._pending.get(entry_prefix)
+        if pending is not None:
+            return pending[0]
         known = self._manifests.get(entry_prefix)
         if known is not None:
             # Entries are immutable once written, so the one read earlier is still right if
@@ -474,7 +565,7 @@ class CellCache:
             run_reason=why,
         )
         self.flush_hits()
-        self._write_run_mode(demoted, options, replace=True)
+        self._write_run_mode(demoted, options, replace=True, now=True)
 
     def _remember_manifest(self, manifest: Manifest) -> None:
         if len(self._manifests) > 4096:
@@ -563,8 +654,37 @@ class CellCache:
         note_use(self.store, f"{prefix}{USED}", f"{prefix}manifest", counter=f"{prefix}hits")
 
     def flush_hits(self) -> None:
-        """Write the hits and last uses noted in memory now (before writes and listings)."""
+        """Write the hits, last uses and deferred "runs" records noted in memory now
+        (before listings and anything else that reads them)."""
+        self.flush_runs()
         flush_uses(self.store)
+
+    def flush_runs(self) -> None:
+        """Write the deferred records of cells decided to run, in one transaction."""
+        if not self._pending:
+            return
+        taken, self._pending = self._pending, {}
+        written = []
+        try:
+            with self.store.transact():
+                for manifest, expire, replace, keep in taken.values():
+                    if write_manifest(self.store, manifest, expire=expire, replace=replace):
+                        written.append((manifest, keep))
+                    else:  # another process stored this run first: look it up next time
+                        self._manifests.pop(manifest.entry_prefix, None)
+        except Exception:  # only a record of a cell that runs: it runs and decides again
+            for manifest, *_ in taken.values():
+                self._manifests.pop(manifest.entry_prefix, None)
+            return
+        for manifest, keep in written:
+            self._prune(manifest, keep=keep)
+
+    def flush_due(self) -> None:
+        """Between cells: write deferred records and the runs index, at most once a second."""
+        if self._pending and time.monotonic() - self._pending_since >= RUNS_WRITE_EVERY:
+            self.flush_runs()
+        if self.runs is not None:
+            self.runs.flush_due()
 
     def _execute(
         self,
@@ -585,26 +705,16 @@ class CellCache:
         # stored compares nothing).
         before = dict(ns) if store else {}
         state_before = capture_all(shell) if store else {}
-        digests_before = (
-            state_digests(shell, [f for f in state_before if f in CHECKED_FACETS], state_before)
-            if store
-            else {}
-        )
         if store:
             with watch_files() as watch:
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
             outcome = run_plain(shell, cell, show_errors=options.show_errors)
-        if outcome.error is not None:
-            raise CellRaisedError(
-                f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
-                "nothing was cached.",
-                original=outcome.error,
-            )
+        _raise_if_failed(name, outcome)
         result = CellResult(name=name, hit=False, reason=reason)
         if not store:
             return result
-        self.flush_hits()
+        flush_uses(self.store)
         manifest = Manifest(
             name=name,
             key=key.digest,
@@ -654,6 +764,9 @@ class CellCache:
             return result
         values, mutated, deleted = self._changes(shell, before, code, key, options)
         manifest.mutated, manifest.deleted = mutated, deleted
+        # Digests of the snapshot taken before the run, made only now that it is stored.
+        checked = [f for f in state_before if f in CHECKED_FACETS]
+        digests_before = state_digests(shell, checked, state_before)
         effects = record_effects(
             shell,
             state_before,
@@ -800,7 +913,24 @@ class CellCache:
         groups = group_variables(candidates, live=unchanged - set(values))
         return [g for g in groups if any(n in values for n in g.names)]
 
-    def _write_run_mode(self, manifest: Manifest, options: CellOptions, replace: bool) -> bool:
+    def _write_run_mode(
+        self, manifest: Manifest, options: CellOptions, replace: bool, *, now: bool = False
+    ) -> bool:
+        if self._deferred and not now:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending[manifest.entry_prefix] = (
+                manifest,
+                options.expire,
+                replace,
+                max(options.keep, 1),
+            )
+            self._remember_manifest(manifest)
+            self._note_runs(manifest)
+            if not self._at_exit:
+                self._at_exit = True
+                atexit.register(self.flush_runs)
+            return True
         try:
             written = write_manifest(self.store, manifest, expire=options.expire, replace=replace)
         except Exception:
@@ -808,6 +938,7 @@ class CellCache:
         if written:
             self._remember_manifest(manifest)
             self._prune(manifest, keep=max(options.keep, 1))
+            self._note_runs(manifest)
         return written
 
     def _save_file_digests(self) -> None:
@@ -986,6 +1117,7 @@ class CellCache:
 
     # ------------------------------------------------------------------ inspection
     def _latest(self, name: str) -> Manifest | None:
+        self.flush_runs()
         return latest_manifest(self.store, name)
 
     def entries(self) -> list[StoredCell]:
@@ -1004,6 +1136,7 @@ class CellCache:
 
     def clear(self, name: str | None = None) -> int:
         """Remove one cell's entries (or all with ``name=None``); return how many runs."""
+        self.flush_runs()
         # What this session remembers of the cleared runs goes too: `why` must not say
         # "restored from the cache" about an entry that is gone.
         if name is None:
@@ -1012,10 +1145,13 @@ class CellCache:
         else:
             self._last.pop(name, None)
         self._manifests.clear()
+        if self.runs is not None:
+            self.runs.forget_name(name)  # cleared cells decide again
         return clear_entries(self.store, name)
 
     def info(self, directory: str, exists: bool) -> StoreSummary:
         """``%persist info``: store path, cached cells, total size."""
+        self.flush_runs()
         return store_summary(self.store, directory, exists)
 
     def why(self, shell: Any, name: str | None = None, *, verbose: bool = False) -> Explanation:
@@ -1075,6 +1211,31 @@ def _over_limit(values: dict[str, Any], max_bytes: int | None) -> dict[str, int]
         if isinstance(size, int) and size > max_bytes:
             found["the value of its last expression" if var == RESULT else var] = size
     return found
+
+
+def _raise_if_failed(name: str, outcome: RunOutcome) -> None:
+    """The cell raised: :class:`CellRaisedError` carrying its own exception."""
+    if outcome.error is not None:
+        raise CellRaisedError(
+            f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
+            "nothing was cached.",
+            original=outcome.error,
+        )
+
+
+def _decided_by(options: CellOptions) -> tuple[Any, ...]:
+    """What, besides the cell's text, decides whether it runs (the index key's parts)."""
+    return (
+        options.name,
+        options.cell_id,
+        options.min_time,
+        options.variables,
+        options.deps,
+        options.env,
+        options.ignore,
+        options.mmap,
+        options.expire,
+    )
 
 
 def _stored_options(manifest: Manifest) -> CellOptions:

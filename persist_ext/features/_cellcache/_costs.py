@@ -21,20 +21,43 @@ it); a store that passes its budget gives up (nothing half-written is kept) and 
 runs from then on, saying so (:func:`over_budget`). The cold run pays at most the budget for
 such a cell, and every later run pays nothing. Cells that drew unseeded random numbers or
 wrote files are exempt, as above.
+
+:class:`RunsIndex` remembers, across kernels, which cells were decided to run: a JSON file
+in the store's folder (``runs.json``), keyed by a digest of the cell's text and the options
+that decide it, read once per kernel. A cell found there runs at once, without analysis,
+key, manifest lookup or even opening the store. That is always right (it is what a plain
+cell does), so the file needs no signature: whatever it says, a cell it names runs, and a
+damaged or tampered file only makes cells run or go through the full lookup. A run that
+takes much longer than the one recorded (:func:`much_slower`: its inputs may have grown)
+drops the cell from the index, so the next run decides again.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
+import math
+import os
+import re
 import statistics
 import sys
+import time
 from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import xxhash
+
 from ..._format import format_duration
+from ...storage._atomic import atomic_write
 
 __all__ = [
     "STORE_SHARE",
     "CostModel",
+    "KnownRun",
+    "RunsIndex",
+    "much_slower",
     "over_budget",
     "rough_size",
     "run_instead",
@@ -214,3 +237,194 @@ def slower_to_restore(duration: float, seconds: float) -> str | None:
         f"it runs in {format_duration(duration)}, faster than restoring it "
         f"(took {format_duration(seconds)})"
     )
+
+
+def much_slower(recorded: float, seconds: float) -> bool:
+    """Whether a run of ``seconds`` took much longer than the ``recorded`` one (same rule
+    as :func:`slower_to_restore`: twice as long and 2 ms more), so it is decided again.
+
+    Examples
+    --------
+    >>> much_slower(0.001, 0.0015), much_slower(0.001, 0.050)
+    (False, True)
+    """
+    return seconds >= DEMOTE_FACTOR * recorded and seconds - recorded >= DEMOTE_MARGIN
+
+
+#: The index's file, in the store's folder (beside diskcache's ``cache.db``).
+RUNS_FILE = "runs.json"
+_RUNS_VERSION = 1
+_RUNS_MAX_BYTES = 4 << 20  # a larger file is not read (the cells then take the full path)
+_RUNS_MAX_CELLS = 20_000
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+#: Seconds between two writes of the index while cells keep adding to it (and at exit).
+RUNS_WRITE_EVERY = 1.0
+
+
+@dataclass(frozen=True)
+class KnownRun:
+    """A cell the index says runs: its name, the run time recorded, and why it runs."""
+
+    name: str
+    duration: float
+    reason: str
+
+
+def _known(value: Any) -> KnownRun | None:
+    """A :class:`KnownRun` from one JSON record, or ``None`` when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    name, duration, reason = value.get("name"), value.get("duration"), value.get("reason")
+    if not (isinstance(name, str) and 0 < len(name) <= 512 and name.isprintable()):
+        return None
+    if not isinstance(reason, str) or len(reason) > 2000:
+        return None
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        return None
+    if not math.isfinite(duration) or duration < 0:
+        return None
+    return KnownRun(name, float(duration), reason)
+
+
+class RunsIndex:
+    """Cells known to run rather than restore, for one store folder (see the module doc).
+
+    Read on first use (one small JSON file), written by :meth:`flush` (atomically, merged
+    with what another kernel wrote meanwhile) when cells were added or dropped: the magic
+    calls it after a cell, at most every :data:`RUNS_WRITE_EVERY` seconds, and at exit.
+    Never a pickle; anything that is not a well-formed record is ignored.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> index = RunsIndex(folder)
+    >>> token = RunsIndex.token("x = 1", ("cell-a",))
+    >>> index.note(token, "cell-a", 0.0003, "it runs in 0.3 ms, faster than a restore")
+    >>> index.flush()
+    >>> RunsIndex(folder).get(token).name
+    'cell-a'
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.path = Path(directory) / RUNS_FILE
+        self._cells: dict[str, KnownRun] | None = None
+        self._added: dict[str, KnownRun] = {}
+        self._dropped: set[str] = set()
+        self._dropped_names: set[str] = set()
+        self._dropped_all = False
+        self._written = time.monotonic()
+        self._at_exit = False
+
+    @staticmethod
+    def token(cell: str, decided_by: tuple[Any, ...]) -> str:
+        """The index key of ``cell`` run with the options ``decided_by`` (their ``repr``)."""
+        return xxhash.xxh3_128_hexdigest(f"{decided_by!r}\0{cell}".encode("utf-8", "replace"))
+
+    def _read(self) -> dict[str, KnownRun]:
+        try:
+            with open(self.path, "rb") as handle:
+                raw = handle.read(_RUNS_MAX_BYTES + 1)
+        except OSError:
+            return {}
+        if len(raw) > _RUNS_MAX_BYTES:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {}
+        if not isinstance(data, dict) or data.get("version") != _RUNS_VERSION:
+            return {}
+        cells = data.get("cells")
+        if not isinstance(cells, dict):
+            return {}
+        found: dict[str, KnownRun] = {}
+        for token, record in cells.items():
+            known = _known(record)
+            if known is not None and isinstance(token, str) and _TOKEN.match(token):
+                found[token] = known
+        return found
+
+    def _loaded(self) -> dict[str, KnownRun]:
+        if self._cells is None:
+            self._cells = self._read()
+        return self._cells
+
+    def get(self, token: str) -> KnownRun | None:
+        """The cell recorded under ``token`` as one that runs, or ``None``."""
+        return self._loaded().get(token)
+
+    def note(self, token: str, name: str, duration: float, reason: str) -> None:
+        """Record that the cell under ``token`` runs (written by the next :meth:`flush`)."""
+        known = _known({"name": name, "duration": duration, "reason": reason})
+        if known is None:
+            return
+        cells = self._loaded()
+        if cells.get(token) == known:
+            return
+        cells[token] = known
+        self._added[token] = known
+        self._dropped.discard(token)
+        if not self._at_exit:
+            self._at_exit = True
+            atexit.register(self.flush)
+
+    def forget(self, token: str) -> None:
+        """Drop one cell: its next run decides again (full lookup)."""
+        if self._loaded().pop(token, None) is not None or token in self._added:
+            self._added.pop(token, None)
+            self._dropped.add(token)
+
+    def forget_name(self, name: str | None) -> None:
+        """Drop every record of the cell ``name`` (all cells with ``None``): ``%persist clear``."""
+        cells = self._loaded()
+        if name is None:
+            cells.clear()
+            self._added.clear()
+            self._dropped_all = True
+        else:
+            for token in [t for t, known in cells.items() if known.name == name]:
+                self.forget(token)
+            self._dropped_names.add(name)
+        self.flush()
+
+    @property
+    def dirty(self) -> bool:
+        """Whether changes wait for :meth:`flush`."""
+        return bool(self._added or self._dropped or self._dropped_names or self._dropped_all)
+
+    def flush_due(self) -> None:
+        """:meth:`flush` if there is something to write and the last write is old enough."""
+        if self.dirty and time.monotonic() - self._written >= RUNS_WRITE_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the changes, merged into what the file holds now; never raises."""
+        if not self.dirty:
+            return
+        try:
+            if not self.path.parent.is_dir():
+                return  # no store here (removed meanwhile): nothing to remember it by
+            merged = {} if self._dropped_all else self._read()
+            for token in self._dropped:
+                merged.pop(token, None)
+            if self._dropped_names:
+                merged = {t: k for t, k in merged.items() if k.name not in self._dropped_names}
+            merged.update(self._added)
+            while len(merged) > _RUNS_MAX_CELLS:
+                merged.pop(next(iter(merged)))
+            payload = {
+                "version": _RUNS_VERSION,
+                "cells": {
+                    t: {"name": k.name, "duration": k.duration, "reason": k.reason}
+                    for t, k in merged.items()
+                },
+            }
+            atomic_write(self.path, json.dumps(payload).encode(), durable=False)
+        except Exception:
+            return  # the index is only a shortcut: the cells take the full path next time
+        self._added.clear()
+        self._dropped.clear()
+        self._dropped_names.clear()
+        self._dropped_all = False
+        self._written = time.monotonic()

@@ -1,0 +1,259 @@
+"""Cells known to run (issue #13.6): a warm run skips their lookup, and the store.
+
+A cell decided to run (cheaper to run than to restore, or one that cannot be stored) is
+remembered in ``runs.json`` beside the store's index (``_costs.RunsIndex``): in a later
+kernel it runs at once, without analysis, key, manifest lookup or opening the store. Running
+a cell is what a plain cell does, so the index is never signed: whatever it says, it can
+only make a cell run. The records of such cells in the store itself (what ``%persist list``
+shows) are written in batches (``CellCache(deferred_runs=True)``, the magic's).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from persist_ext.features._cellcache import CellCache, CellOptions
+from persist_ext.features._cellcache._cache import _decided_by
+from persist_ext.features._cellcache._costs import RUNS_FILE, RunsIndex, much_slower
+from persist_ext.features._cellcache._entry import iter_manifests
+from persist_ext.storage._store import Store
+
+CHEAP = "runs_x = 41 + 1\nprint('ran', runs_x)"
+
+
+def _magics(shell: Any) -> Any:
+    return shell.magics_manager.registry["PersistMagics"]
+
+
+def _fresh_kernel(shell: Any) -> Any:
+    """What a new kernel starts with: the extension loaded anew (stores closed, the runs
+    index and deferred records written, nothing remembered in memory)."""
+    shell.run_line_magic("reload_ext", "persist_ext")
+    return _magics(shell)
+
+
+def _cell(shell: Any, body: str, line: str = "") -> str:
+    with capture_output() as captured:
+        shell.run_cell_magic("persist", line, body)
+    return captured.stdout
+
+
+def test_a_warm_run_of_cells_that_run_does_not_open_the_store(ip: Any) -> None:
+    ip.run_line_magic("config", "PersistMagics.min_time = None")  # the automatic policy
+    assert "ran 42" in _cell(ip, CHEAP)
+    listed = str(ip.run_line_magic("persist", "list"))
+    assert "runs: it runs in" in listed  # the record the cold run keeps in the store
+    magics = _fresh_kernel(ip)
+    ip.run_line_magic("config", "PersistMagics.min_time = None")
+    ip.user_ns["runs_x"] = 0
+    out = _cell(ip, CHEAP)
+    assert "ran 42" in out
+    assert "restored" not in out
+    assert ip.user_ns["runs_x"] == 42
+    cache = next(iter(magics._caches.values()))
+    assert not cache.opened
+    assert not magics._stores
+    why = str(ip.run_line_magic("persist", "why"))
+    assert "ran because it runs in" in why
+    assert "known from an earlier run" in why
+    assert "runs: it runs in" in str(ip.run_line_magic("persist", "list"))
+
+
+def test_cells_that_cannot_be_stored_are_known_too(ip: Any) -> None:
+    # Code, not data: the cell runs every time; the next kernel knows without a lookup.
+    body = "runs_f = lambda v: v + 1\nprint('made')"
+    assert "made" in _cell(ip, body)
+    magics = _fresh_kernel(ip)
+    assert "made" in _cell(ip, body)
+    assert callable(ip.user_ns["runs_f"])
+    assert not magics._stores
+    assert "code, not data" in str(ip.run_line_magic("persist", "why"))
+
+
+def test_a_stored_cell_still_restores_in_the_next_kernel(ip: Any) -> None:
+    # min_time = 0 (the fixture): every cell is stored; the index stays out of the way.
+    _cell(ip, CHEAP)
+    _fresh_kernel(ip)
+    assert "persist: restored" in _cell(ip, CHEAP)
+    assert not (Path(".persist") / RUNS_FILE).exists()
+
+
+def test_deferred_records_are_written_before_listing_and_at_close(tmp_path: Path, shell) -> None:
+    store = Store(tmp_path / "store")
+    cache = CellCache(store, runs=RunsIndex(tmp_path / "store"), deferred_runs=True)
+    options = CellOptions(name="cheap", min_time=1.0)  # every run under 1 s runs
+    token = RunsIndex.token("runs_y = 1", _decided_by(options))
+    with capture_output():
+        first = cache.run(shell, "runs_y = 1", options)
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    assert not list(iter_manifests(store, "cheap"))  # not written yet: one cell, no batch
+    assert cache.runs.get(token) is not None  # known in this session
+    assert [e.name for e in cache.entries()] == ["cheap"]  # a listing writes them first
+    cache.runs.flush()
+    assert RunsIndex(tmp_path / "store").get(token) is not None  # and the next kernel
+    store.close()
+
+
+def test_the_magic_writes_deferred_records_when_it_closes(ip: Any) -> None:
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    _cell(ip, "runs_z = 3", "zed")
+    store = _magics(ip)._stores[str(Path(".persist").absolute())]
+    assert not list(iter_manifests(store, "zed"))
+    _fresh_kernel(ip)  # unloading closes the stores, writing what waited
+    with Store(".persist") as reopened:
+        assert [m.name for m in _manifests(reopened, "zed")] == ["zed"]
+
+
+def _manifests(store: Store, name: str) -> list[Any]:
+    from persist_ext.features._cellcache._inspect import latest_manifest
+
+    found = latest_manifest(store, name)
+    return [] if found is None else [found]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x80\x04\x95 not json",  # a pickle's first bytes: never decoded as one
+        b"[1, 2, 3]",
+        b'{"version": 1, "cells": {"nothex": {"name": "a", "duration": 0, "reason": ""}}}',
+        b'{"version": 1, "cells": {"' + b"0" * 32 + b'": {"name": 5, "duration": "x"}}}',
+        b'{"version": 99, "cells": {}}',
+    ],
+)
+def test_a_damaged_index_is_ignored(tmp_path: Path, shell, content: bytes) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / RUNS_FILE).write_bytes(content)
+    index = RunsIndex(tmp_path / "store")
+    assert index.get("0" * 32) is None
+    store = Store(tmp_path / "store")
+    cache = CellCache(store, runs=index)
+    options = CellOptions(name="kept", min_time=0.0)
+    with capture_output():
+        assert not cache.run(shell, "runs_w = 2", options).hit
+    with capture_output():
+        assert cache.run(shell, "runs_w = 2", options).hit  # the full lookup, unchanged
+    store.close()
+
+
+def test_a_tampered_index_makes_a_stored_cell_run_never_restore(tmp_path: Path, shell) -> None:
+    store = Store(tmp_path / "store")
+    options = CellOptions(name="stored", min_time=0.0)
+    body = "runs_v = [1, 2]\nprint('executed')"
+    with capture_output():
+        assert CellCache(store).run(shell, body, options).stored
+    # Someone writes the index by hand: the stored cell is "known to run".
+    token = RunsIndex.token(body, _decided_by(options))
+    record = {"name": "stored", "duration": 0.0, "reason": "planted"}
+    (tmp_path / "store" / RUNS_FILE).write_text(
+        json.dumps({"version": 1, "cells": {token: record}})
+    )
+    shell.user_ns["runs_v"] = "before"
+    cache = CellCache(store, runs=RunsIndex(tmp_path / "store"))
+    with capture_output() as captured:
+        result = cache.run(shell, body, options)
+    assert not result.hit
+    assert "executed" in captured.stdout
+    assert shell.user_ns["runs_v"] == [1, 2]
+    # Another cell's name in the record changes nothing but what `why` names.
+    assert "planted" in str(cache.why(shell, "stored"))
+    store.close()
+
+
+def test_a_run_much_slower_than_recorded_is_decided_again(tmp_path: Path, shell) -> None:
+    store = Store(tmp_path / "store")
+    index = RunsIndex(tmp_path / "store")
+    options = CellOptions(name="grew", min_time=None)
+    body = "import time\ntime.sleep(0.02)\nruns_u = 1"
+    token = index.token(body, _decided_by(options))
+    index.note(token, "grew", 0.0001, "it runs in 0.1 ms, faster than a restore")
+    cache = CellCache(store, runs=index)
+    with capture_output():
+        first = cache.run(shell, body, options)
+    assert first.notes == ["ran: it runs in 0.1 ms, faster than a restore"]
+    assert index.get(token) is None  # 20 ms against 0.1 ms recorded: dropped
+    with capture_output():
+        second = cache.run(shell, body, options)
+    assert second.stored  # looked up, missed, decided: 20 ms is worth storing
+    store.close()
+
+
+def test_refresh_and_other_options_do_not_use_the_record(tmp_path: Path, shell) -> None:
+    store = Store(tmp_path / "store")
+    index = RunsIndex(tmp_path / "store")
+    body = "runs_t = 7"
+    token = index.token(body, _decided_by(CellOptions(name="t", min_time=None)))
+    index.note(token, "t", 0.0001, "cheap")
+    cache = CellCache(store, runs=index)
+    with capture_output():
+        stored = cache.run(shell, body, CellOptions(name="t", min_time=0.0))
+        refreshed = cache.run(shell, body, CellOptions(name="t", min_time=None, refresh=True))
+    assert stored.stored  # another min_time is another decision: looked up and stored
+    assert refreshed.manifest is not None  # --refresh takes the full path
+    store.close()
+
+
+def test_clear_forgets_the_cells_it_removes(tmp_path: Path, shell) -> None:
+    store = Store(tmp_path / "store")
+    cache = CellCache(store, runs=RunsIndex(tmp_path / "store"), deferred_runs=True)
+    options = CellOptions(name="gone", min_time=1.0)
+    with capture_output():
+        cache.run(shell, "runs_s = 1", options)
+    token = RunsIndex.token("runs_s = 1", _decided_by(options))
+    assert cache.runs.get(token) is not None
+    assert cache.clear("gone") == 1
+    assert cache.runs.get(token) is None
+    assert RunsIndex(tmp_path / "store").get(token) is None
+    store.close()
+
+
+def test_a_failing_known_cell_raises_its_own_error(tmp_path: Path, shell) -> None:
+    from persist_ext._errors import CellRaisedError
+
+    index = RunsIndex(tmp_path / "store")
+    options = CellOptions(name="boom", min_time=None)
+    body = "1 / 0"
+    index.note(index.token(body, _decided_by(options)), "boom", 0.0001, "cheap")
+    cache = CellCache(opener=lambda: pytest.fail("the store was opened"), runs=index)
+    with capture_output(), pytest.raises(CellRaisedError) as raised:
+        cache.run(shell, body, options)
+    assert isinstance(raised.value.original, ZeroDivisionError)
+
+
+def test_the_index_merges_writes_of_two_kernels(tmp_path: Path) -> None:
+    first, second = RunsIndex(tmp_path), RunsIndex(tmp_path)
+    first.get("0" * 32), second.get("0" * 32)  # both read the (empty) file
+    first.note("a" * 32, "a", 0.001, "cheap")
+    second.note("b" * 32, "b", 0.001, "cheap")
+    first.flush()
+    second.flush()
+    merged = RunsIndex(tmp_path)
+    assert merged.get("a" * 32) is not None
+    assert merged.get("b" * 32) is not None
+
+
+def test_much_slower_is_twice_and_two_milliseconds_more() -> None:
+    assert not much_slower(0.010, 0.019)
+    assert not much_slower(0.0005, 0.0015)  # 3x, but within 2 ms: noise
+    assert much_slower(0.001, 0.0031)
+
+
+def test_deferred_records_that_cannot_be_written_are_dropped_quietly(tmp_path: Path, shell) -> None:
+    store = Store(tmp_path / "store")
+    cache = CellCache(store, deferred_runs=True)
+    options = CellOptions(name="lost", min_time=1.0)
+    with capture_output():
+        cache.run(shell, "runs_r = 1", options)
+    store.close()  # the write fails (a closed store): the cell keeps running, nothing raises
+    cache.flush_runs()
+    with Store(tmp_path / "store") as reopened:
+        assert not list(iter_manifests(reopened, "lost"))
+        later = CellCache(reopened)
+        with capture_output():
+            assert not later.run(shell, "runs_r = 1", options).hit  # runs and decides again
