@@ -7,6 +7,11 @@ and prints the run times (sum of the cells' times, the ``%load_ext`` cell apart)
 cell's time in each (the store is opened there), and the ratios issue #13.6 is about: warm
 speedup (plain ÷ warm) and cold overhead (cold ÷ plain).
 
+The kernel's CPU time over the notebook's cells is measured too (a ``%%time`` cell before
+the first and after the last prints ``time.process_time()``; cells starting with ``%%`` are
+never wrapped in ``%%persist``; the two cells' own times are left out of the run times):
+on a shared machine the CPU ratios move far less than the wall-clock ones.
+
 ``--before DIR`` also runs every round with the persist_ext of another checkout (a
 ``git worktree`` of an older commit) put first on the kernels' ``PYTHONPATH``; the two take
 turns going first (a kernel starts in its scratch folder, so the checkout on
@@ -28,7 +33,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .corpus import execute, load_corpus
+from .corpus import Run, execute, load_corpus
+
+_CPU_MARK = "__KERNEL_CPU__"
+_CPU_CELL = f"%%time\nprint('{_CPU_MARK}', __import__('time').process_time())"
+
+
+def _timed(sources: list[str], cached: bool, cwd: Path) -> tuple[Run, float, float]:
+    """Run the notebook between two CPU marks: (run, seconds of its cells, CPU seconds)."""
+    run = execute([_CPU_CELL, *sources, _CPU_CELL], cached, cwd, 300)
+    marks = []
+    for parts in (run.cells[:1] + run.cells[-1:]) if run.cells else []:
+        for part in parts:
+            if _CPU_MARK in part:
+                marks.append(float(part.split(_CPU_MARK, 1)[1].split()[0]))
+    cpu = marks[1] - marks[0] if len(marks) == 2 else float("nan")
+    inner = run.durations[1:-1]
+    run.durations = inner
+    run.restored_cells = run.restored_cells[1:-1]
+    return run, sum(inner), cpu
 
 
 def _one(sources: list[str], data_dir: str, checkout: str | None) -> dict[str, Any]:
@@ -45,9 +68,9 @@ def _one(sources: list[str], data_dir: str, checkout: str | None) -> dict[str, A
             os.environ["PYTHONPATH"] = checkout
         else:
             os.environ.pop("PYTHONPATH", None)
-        plain = execute(sources, False, work / "plain", 300)
-        cold = execute(sources, True, work / "cached", 300)
-        warm = execute(sources, True, work / "cached", 300)
+        plain, plain_s, plain_cpu = _timed(sources, False, work / "plain")
+        cold, cold_s, cold_cpu = _timed(sources, True, work / "cached")
+        warm, warm_s, warm_cpu = _timed(sources, True, work / "cached")
     finally:
         for key, value in saved.items():
             if value is None:
@@ -56,14 +79,17 @@ def _one(sources: list[str], data_dir: str, checkout: str | None) -> dict[str, A
                 os.environ[key] = value
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "plain": plain.seconds,
-        "cold": cold.seconds,
-        "warm": warm.seconds,
+        "plain": plain_s,
+        "cold": cold_s,
+        "warm": warm_s,
+        "cpu_plain": plain_cpu,
+        "cpu_cold": cold_cpu,
+        "cpu_warm": warm_cpu,
         "load_ext": cold.setup,
         "first_plain": plain.durations[0] if plain.durations else 0.0,
         "first_cold": cold.durations[0] if cold.durations else 0.0,
         "first_warm": warm.durations[0] if warm.durations else 0.0,
-        "restored": warm.restored,
+        "restored": sum(warm.restored_cells),
         "failures": [r.failure for r in (plain, cold, warm) if r.failure],
         "load": round(os.getloadavg()[0], 1),
     }
@@ -85,7 +111,11 @@ def summary(rows: list[dict[str, Any]]) -> str:
                 f"{notebook[:40]:40s} {variant:6s} n={len(mine)} plain {med('plain'):.3f}s "
                 f"cold {med('cold'):.3f}s warm {med('warm'):.3f}s | warm speedup "
                 f"{statistics.median(r['plain'] / r['warm'] for r in mine):.2f}x, cold overhead "
-                f"{statistics.median(r['cold'] / r['plain'] for r in mine):.2f}x | first cell "
+                f"{statistics.median(r['cold'] / r['plain'] for r in mine):.2f}x | CPU "
+                f"plain {med('cpu_plain'):.3f}s cold {med('cpu_cold'):.3f}s warm "
+                f"{med('cpu_warm'):.3f}s: warm speedup "
+                f"{statistics.median(r['cpu_plain'] / r['cpu_warm'] for r in mine):.2f}x, cold "
+                f"{statistics.median(r['cpu_cold'] / r['cpu_plain'] for r in mine):.2f}x | first cell "
                 f"cold-plain {statistics.median(r['first_cold'] - r['first_plain'] for r in mine) * 1e3:+.0f} ms, "
                 f"warm-plain {statistics.median(r['first_warm'] - r['first_plain'] for r in mine) * 1e3:+.0f} ms"
                 f" | load {min(r['load'] for r in mine)}-{max(r['load'] for r in mine)}"
