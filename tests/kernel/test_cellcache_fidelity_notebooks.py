@@ -176,7 +176,24 @@ ERRORS = [
 ]
 ERRORS_CHECKS = ["fine", "'fine' in dir()"]
 
+# Numbered HTML (handbook 05.xx, handson-ml2: a fitted estimator shown as the cell's result):
+# scikit-learn numbers each diagram from session counters (``sk-container-id-2``), which its
+# CSS and toggles use. A replayed diagram must take the ids a re-run would, so later diagrams
+# are numbered as in a plain run and no two diagrams share an id.
+NUMBERED = [
+    "from sklearn.linear_model import LinearRegression\n"
+    "from sklearn.pipeline import make_pipeline\n"
+    "from sklearn.preprocessing import StandardScaler\nfrom IPython.display import display",
+    "INTERCEPT = 1",
+    CACHED + "first = make_pipeline(StandardScaler(), "
+    "LinearRegression(fit_intercept=bool(INTERCEPT)))\ndisplay(first)",
+    CACHED + "second = LinearRegression()\nsecond",
+    "third = LinearRegression(positive=True)\nthird",
+]
+NUMBERED_CHECKS = ["first.steps[1][1].fit_intercept", "second.positive", "third.positive"]
+
 NOTEBOOKS = {
+    "numbered": (NUMBERED, NUMBERED_CHECKS, ("INTERCEPT = 1", "INTERCEPT = 0")),
     "errors": (ERRORS, ERRORS_CHECKS, ("LIMIT = 2", "LIMIT = 3")),
     "sharing": (SHARING, SHARING_CHECKS, ("SIZE = 10", "SIZE = 12")),
     "across": (ACROSS, ACROSS_CHECKS, ("N = 16", "N = 20")),
@@ -234,7 +251,8 @@ def seen(notebook: nbformat.NotebookNode) -> list[list[str]]:
             else:
                 data = output.get("data", {})
                 kinds = ",".join(sorted(k for k in data if k != "text/plain"))
-                parts.append(f"{output.output_type}[{kinds}]:{data.get('text/plain', '')}")
+                html = data.get("text/html", "")  # as shown, ids included
+                parts.append(f"{output.output_type}[{kinds}]:{data.get('text/plain', '')}{html}")
         shown.append([_ADDRESS.sub("0x", p) for p in parts])
     return shown
 

@@ -23,6 +23,7 @@ Recorded events are plain JSON-ready dicts::
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -520,10 +521,52 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
             if event.get("update"):
                 kwargs["update"] = True
             shell.display_pub.publish(
-                data=event["data"], metadata=event.get("metadata") or {}, **kwargs
+                data=renumbered(event["data"]), metadata=event.get("metadata") or {}, **kwargs
             )
         elif kind == "clear":
             shell.display_pub.clear_output(wait=bool(event.get("wait")))
+
+
+# HTML numbered per session: scikit-learn's estimator diagrams take their ids from two
+# counters (``sk-container-id-3``, ``sk-estimator-id-7``; its CSS and toggles refer to them).
+_SESSION_ID = re.compile(r"\b(sk-container-id|sk-estimator-id)-\d+\b")
+_ID_MODULES = ("sklearn.utils._repr_html.estimator", "sklearn.utils._estimator_html_repr")
+
+
+def renumbered(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the session-numbered ids of its HTML drawn again, as a re-run draws them.
+
+    A recorded diagram shown as is would repeat ids this session already gave out (two
+    diagrams on the page then toggle each other) and leave the counters where they were, so
+    every later diagram would be numbered unlike a plain run's. Each distinct id, in order of
+    first appearance (the order the library drew them in), takes the counter's next id.
+    """
+    html = data.get("text/html") if isinstance(data, dict) else None
+    if not isinstance(html, str) or "-id-" not in html:
+        return data
+    counters = {}
+    for name in _ID_MODULES:
+        module = sys.modules.get(name)
+        for attr in ("_CONTAINER_ID_COUNTER", "_ESTIMATOR_ID_COUNTER"):
+            counter: Any = getattr(module, attr, None)
+            prefix = getattr(counter, "prefix", None)
+            if isinstance(prefix, str) and callable(getattr(counter, "get_id", None)):
+                counters[prefix] = counter
+    if not counters:
+        return data  # the library is not loaded: nothing this session numbered yet
+    drawn: dict[str, str] = {}
+
+    def draw(match: re.Match[str]) -> str:
+        old = match[0]
+        if old not in drawn:
+            counter = counters.get(match[1])
+            try:
+                drawn[old] = str(counter.get_id()) if counter is not None else old
+            except Exception:  # a changed library: the recorded id is shown
+                drawn[old] = old
+        return drawn[old]
+
+    return {**data, "text/html": _SESSION_ID.sub(draw, html)}
 
 
 # Result types whose representations depend only on their value, the library and display
