@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import io
 import json
 import os
@@ -73,16 +74,32 @@ CORPUS: list[tuple[str, str, str, str, list[str]]] = [
             "03.06-Concat-And-Append.ipynb",
             "03.07-Merge-and-Join.ipynb",
             "03.08-Aggregation-and-Grouping.ipynb",
+            "03.09-Pivot-Tables.ipynb",
             "03.10-Working-With-Strings.ipynb",
             "03.12-Performance-Eval-and-Query.ipynb",
             "04.01-Simple-Line-Plots.ipynb",
             "04.02-Simple-Scatter-Plots.ipynb",
+            "04.03-Errorbars.ipynb",
+            "04.04-Density-and-Contour-Plots.ipynb",
             "04.05-Histograms-and-Binnings.ipynb",
+            "04.06-Customizing-Legends.ipynb",
+            "04.07-Customizing-Colorbars.ipynb",
             "04.08-Multiple-Subplots.ipynb",
+            "04.09-Text-and-Annotation.ipynb",
+            "04.10-Customizing-Ticks.ipynb",
             "04.11-Settings-and-Stylesheets.ipynb",
+            "04.12-Three-Dimensional-Plotting.ipynb",
             "05.02-Introducing-Scikit-Learn.ipynb",
+            "05.03-Hyperparameters-and-Model-Validation.ipynb",
             "05.04-Feature-Engineering.ipynb",
+            "05.05-Naive-Bayes.ipynb",
             "05.06-Linear-Regression.ipynb",
+            "05.07-Support-Vector-Machines.ipynb",
+            "05.09-Principal-Component-Analysis.ipynb",
+            "05.10-Manifold-Learning.ipynb",
+            "05.11-K-Means.ipynb",
+            "05.12-Gaussian-Mixtures.ipynb",
+            "05.13-Kernel-Density-Estimation.ipynb",
         ],
     ),
     (
@@ -96,7 +113,18 @@ CORPUS: list[tuple[str, str, str, str, list[str]]] = [
             "math_linear_algebra.ipynb",
             "04_training_linear_models.ipynb",
             "06_decision_trees.ipynb",
+            "tools_matplotlib.ipynb",
+            "math_differential_calculus.ipynb",
+            "05_support_vector_machines.ipynb",
+            "07_ensemble_learning_and_random_forests.ipynb",
         ],
+    ),
+    (
+        "ageron/handson-ml2",
+        "1e2115277b50f6c584cd668fa30e3af309a5b136",
+        "",
+        "datasets",
+        ["01_the_machine_learning_landscape.ipynb"],
     ),
     (
         "rasbt/python-machine-learning-book-3rd-edition",
@@ -105,6 +133,17 @@ CORPUS: list[tuple[str, str, str, str, list[str]]] = [
         "",
         ["ch03.ipynb"],
     ),
+]
+# rasbt's chapters read their data set beside the notebook (after :func:`offline`).
+CORPUS += [
+    (
+        "rasbt/python-machine-learning-book-3rd-edition",
+        "bf62496f44a92a21d23250d5ed13d2d2e617e0e2",
+        chapter,
+        chapter,
+        [f"{chapter}.ipynb"],
+    )
+    for chapter in ("ch04", "ch05", "ch06")
 ]
 
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
@@ -323,16 +362,58 @@ def _png_size(data: str) -> str:
     return "?"
 
 
+def _pixels(data: Any) -> str:
+    """A digest of an image as shown: two renderings of one figure give the same bytes."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
 # matplotlib 3.6 renamed the seaborn styles these notebooks ask for ('seaborn-whitegrid').
 _STYLE = re.compile(r"""(['"])seaborn(-(?!v0_8)[\w-]+)?\1""")
+
+
+# The authors' own offline alternative to a download: "un-comment the following line of code to
+# load the dataset from a local path: # df = pd.read_csv('wine.data', header=None)".
+_LOCAL_ALTERNATIVE = re.compile(r"^#\s*((\w+)\s*=\s*pd\.read_csv\(\s*'[^'/:]+'.*\))\s*$", re.M)
+
+
+def offline(source: str) -> str:
+    """``source`` with a download replaced by the local read the notebook offers in a comment.
+
+    ``df = pd.read_csv('https://...')`` followed by ``# df = pd.read_csv('wdbc.data', ...)``
+    becomes the second line un-commented; any other cell is returned unchanged.
+    """
+    alternative = _LOCAL_ALTERNATIVE.search(source)
+    if alternative is None:
+        return source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [ast.unparse(t) for t in node.targets] == [alternative[2]]
+            and isinstance(node.value, ast.Call)
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Constant)
+            and str(node.value.args[0].value).startswith(("http:", "https:"))
+        ):
+            lines = source.splitlines(keepends=True)
+            start, end = node.lineno - 1, node.end_lineno or node.lineno
+            lines[start:end] = [alternative[1] + "\n"]
+            return "".join(lines)
+    return source
 
 
 def prepare(sources: list[str]) -> list[str]:
     """Code cells the corpus runs (cells needing a shell, the network or a stopwatch dropped).
 
-    Style names renamed by matplotlib are spelled as today (the only rewrite).
+    Two rewrites, nothing else: a download the notebook offers a commented local alternative
+    for uses that alternative (:func:`offline`), and style names renamed by matplotlib are
+    spelled as today.
     """
-    kept = [s for s in sources if s.strip() and not _DROP.search(s)]
+    kept = [s for s in map(offline, sources) if s.strip() and not _DROP.search(s)]
     return [_STYLE.sub(lambda m: f"{m[1]}seaborn-v0_8{m[2] or ''}{m[1]}", s) for s in kept]
 
 
@@ -458,11 +539,15 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
             else:
                 data = output.get("data", {})
                 images = [
-                    f"{m}:{_png_size(data[m]) if m == 'image/png' else ''}"
+                    f"{m}:{_png_size(data[m]) if m == 'image/png' else ''}:{_pixels(data[m])}"
                     for m in sorted(data)
                     if m.startswith("image/")
                 ]
-                others = sorted(m for m in data if not m.startswith("image/") and m != "text/plain")
+                others = sorted(
+                    f"{m}:{_pixels(_normalize(str(data[m])))}" if m == "text/html" else m
+                    for m in data
+                    if not m.startswith("image/") and m != "text/plain"
+                )
                 parts.append(f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''))}")
         run.cells.append(parts)
         run.errors.append(raised)
@@ -540,9 +625,9 @@ def new_failures(plain: Run, other: Run, label: str) -> list[str]:
     ]
 
 
-def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, Any]:
+def run_notebook(job: tuple[str, str, str, str, list[str], str, float]) -> dict[str, Any]:
     """Run one notebook's six variants; a JSON-able summary."""
-    name, _folder, data_dir, sources, scratch, timeout = job
+    name, folder, data, data_dir, sources, scratch, timeout = job
     work = Path(scratch) / "runs" / name.replace("/", "_")
     shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = {"notebook": name, "cells": len(sources)}
@@ -550,7 +635,10 @@ def run_notebook(job: tuple[str, str, str, list[str], str, float]) -> dict[str, 
         dirs = {}
         for variant in ("plain", "noise", "cached", "plain_edit", "plain_edit_twin"):
             d = work / variant
-            shutil.copytree(data_dir, d / "data") if data_dir else d.mkdir(parents=True)
+            if data_dir:  # where the notebook finds it: its place relative to the notebook
+                shutil.copytree(
+                    data_dir, d / os.path.relpath(data, folder or "."), dirs_exist_ok=True
+                )
             d.mkdir(parents=True, exist_ok=True)
             dirs[variant] = d
         edit = find_edit(sources)
@@ -643,7 +731,8 @@ def _mask_like(target: Run, plain: Run, noise: Run) -> Run:
 
 def load_corpus(
     mirrors: list[Path], scratch: Path, only: list[str]
-) -> list[tuple[str, str, str, list[str]]]:
+) -> list[tuple[str, str, str, str, list[str]]]:
+    """Per notebook: its label, folder, data folder (in the repository and extracted), cells."""
     import nbformat
 
     jobs = []
@@ -651,7 +740,7 @@ def load_corpus(
         git_dir = locate(repo, mirrors, scratch)
         data_dir = ""
         if data:
-            target = scratch / "data" / repo.replace("/", "+")
+            target = scratch / "data" / repo.replace("/", "+") / data.replace("/", "+")
             if not target.exists():
                 target.mkdir(parents=True)
                 archive = _git(git_dir, "archive", "--format=tar", commit, data)
@@ -665,7 +754,7 @@ def load_corpus(
             text = _git(git_dir, "show", f"{commit}:{path}").decode()
             notebook = nbformat.reads(text, as_version=4)
             sources = prepare([c.source for c in notebook.cells if c.cell_type == "code"])
-            jobs.append((label, folder, data_dir, sources))
+            jobs.append((label, folder, data, data_dir, sources))
     return jobs
 
 
@@ -685,8 +774,8 @@ def main(argv: list[str] | None = None) -> int:
     args.scratch.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(args.mirror, args.scratch, args.only)
     jobs = [
-        (label, folder, data, sources, str(args.scratch), args.timeout)
-        for label, folder, data, sources in corpus
+        (label, folder, data, data_dir, sources, str(args.scratch), args.timeout)
+        for label, folder, data, data_dir, sources in corpus
     ]
     results = []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
