@@ -60,6 +60,8 @@ class ProgressSnapshot:
     marks work that ended without finishing (a loop that raised or broke out early): it has
     no ETA. ``rate_items``, when set, is how many items the rate counts up to ``updated`` (a
     loop closed after its last clock reading counted fewer items then than it has now).
+    ``busy``, when set, is the seconds the work actually ran (a task group resumed days later
+    did not run in between): the rate divides by it instead of ``updated - started``.
     """
 
     title: str
@@ -78,6 +80,7 @@ class ProgressSnapshot:
     unit: str = ""
     stopped: bool = False
     rate_items: int | None = None
+    busy: float | None = None
 
     @property
     def settled(self) -> int:
@@ -96,8 +99,8 @@ class ProgressSnapshot:
         session = counted - self.resumed
         if self.started is None or session <= 0:
             return None
-        elapsed = max(self.updated - self.started, 1e-9)
-        return session / elapsed
+        elapsed = self.updated - self.started if self.busy is None else self.busy
+        return session / max(elapsed, 1e-9)
 
     @property
     def eta(self) -> float | None:

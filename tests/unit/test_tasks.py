@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,27 @@ def test_skip_abandon_and_replay(store: Store) -> None:
     assert group.session.get_instances_with_unresolved_logs() == []
     assert len(seen) == 1
     group.close()
+
+
+def test_a_finished_groups_rate_and_moment_do_not_change_when_read_later(store: Store) -> None:
+    # Read later (the end-of-cell re-publish, a display opened the next day, a second run
+    # that finds everything done), a finished group shows the rate its tasks ran at and the
+    # moment its last task settled, not a rate spread over the time since.
+    group = TaskGroup("later", store)
+    group.map(square, range(20), key=str)
+    group.run().wait()
+    first = group.progress()
+    group.close()
+    time.sleep(0.3)
+    again = TaskGroup("later", store)
+    again.map(square, range(20), key=str)
+    again.run().wait()  # nothing left to run
+    later = again.progress()
+    assert later.finished
+    assert later.updated == first.updated
+    assert later.rate == first.rate
+    assert later.updated <= time.time() - 0.3
+    again.close()
 
 
 def test_progress_model_and_text(store: Store) -> None:

@@ -90,6 +90,7 @@ class TaskProgress:
         done = failed = running = 0
         by_status: dict[str, int] = {}
         starts = [i.started for i in current.values() if i.started is not None]
+        now = time.time()
         for instance in current.values():
             by_status[instance.status.value] = by_status.get(instance.status.value, 0) + 1
             if instance.status in _FINAL:
@@ -109,6 +110,8 @@ class TaskProgress:
         if tree.load() and tree.root_id is not None:
             levels = level_completion(self.group.store, tree.root_id, len(tree.task_keys))
         note = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+        finished = total > 0 and done + failed == total and not self.group.running
+        ends = [i.ended for i in current.values() if i.ended is not None]
         return ProgressSnapshot(
             title=self.group.name,
             total=total,
@@ -117,8 +120,11 @@ class TaskProgress:
             running=running,
             todo=max(todo, 0),
             started=min(starts) if starts else None,
-            updated=time.time(),
-            finished=total > 0 and done + failed == total and not self.group.running,
+            # A finished group's moment is when its last task settled, whenever it is read;
+            # its rate is over the time its tasks ran, not the days between two runs.
+            updated=max(ends) if finished and ends else now,
+            finished=finished,
+            busy=_busy_seconds(_spans(current.values(), now)),
             rows=tuple(_row(i) for i in rows),
             levels=levels,
             note=note,
@@ -164,3 +170,38 @@ def _last_line(text: str) -> str:
         if line.strip():
             return line.strip()[:120]
     return ""
+
+
+def _spans(instances: Any, now: float) -> list[tuple[float, float]]:
+    """``(started, ended)`` of each instance that started. A running one runs until ``now``;
+    one that started and never ended (its process died) counts as no time at all."""
+    spans = []
+    for i in instances:
+        if i.started is None:
+            continue
+        if i.ended is not None:
+            end = i.ended
+        else:
+            end = now if i.status is TaskStatus.RUNNING else i.started
+        spans.append((i.started, end))
+    return spans
+
+
+def _busy_seconds(spans: list[tuple[float, float]]) -> float | None:
+    """Seconds covered by the union of ``spans`` (when at least one task ran); None if empty.
+
+    >>> _busy_seconds([(0.0, 2.0), (1.0, 3.0), (100.0, 101.0)])
+    4.0
+    """
+    if not spans:
+        return None
+    spans = sorted(spans)
+    total = 0.0
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if s > end:
+            total += end - start
+            start, end = s, e
+        elif e > end:
+            end = e
+    return total + (end - start)
