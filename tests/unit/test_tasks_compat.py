@@ -86,9 +86,10 @@ def test_markers_written_by_main_read_back(tmp_path: Path) -> None:
 
 
 def test_first_run_records_without_empty_fields_resume(tmp_path: Path) -> None:
-    # A first run stores its new records without the empty kwargs/metadata/logs (so the
-    # garbage collector can untrack them); they read back with TaskInstance's defaults, and
-    # a store left half-run that way resumes like one written with every field.
+    # A first run stores its new records with name, task and status only (the rest at
+    # TaskInstance's defaults, so the garbage collector can untrack them); they read back
+    # with those defaults, and a store left half-run that way resumes like one written
+    # with every field.
     store = Store(tmp_path / "store")
     first = TaskGroup("fresh", store, on_complete=lambda result: None)
     for i in range(3):
@@ -98,8 +99,7 @@ def test_first_run_records_without_empty_fields_resume(tmp_path: Path) -> None:
     keys = group_keys("fresh")
     stored = [store.get(k) for k in store.keys(keys.log_prefix)]
     scheduled = next(page["r"]["k1#0"] for page in stored if "k1#0" in page["r"])
-    assert scheduled["status"] == "unstarted"
-    assert not {"kwargs", "metadata", "logs"} & set(scheduled)
+    assert scheduled == {"name": "k1#0", "task": "k1", "status": "unstarted"}
     # An earlier persist_ext's reader (TaskInstance.from_record) gets the defaults.
     assert TaskInstance.from_record(scheduled) == TaskInstance("k1#0", "k1")
     # Beside it, a record of the earlier, complete shape (written by hand here).
@@ -123,9 +123,9 @@ def test_page_outline_leaves_out_defaults() -> None:
     # The page header's outline (what the Persist panel's server reads with .get() and
     # these defaults) carries only what is set: task and status, then tries, times, lines.
     from persist_ext.features._tasks._journal import page_outline
-    from persist_ext.features._tasks._model import FRESH_RECORD
+    from persist_ext.features._tasks._model import new_record
 
-    scheduled = {**FRESH_RECORD, "name": "a#0", "task": "a", "status": "scheduled"}
+    scheduled = new_record("a#0", "a", "scheduled")
     finished = {
         **scheduled,
         "status": "finished",
