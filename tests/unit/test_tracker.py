@@ -195,8 +195,24 @@ def test_rate_ignores_work_done_by_earlier_runs(tmp_path: Path) -> None:
         assert tracker.progress().rate is None  # nothing settled in this session yet
         tracker.mark_done("new")
         snap = tracker.progress()
+        assert snap.resumed == 100  # settled by the earlier run
         elapsed = snap.updated - snap.started
-        assert snap.settled / elapsed == pytest.approx(snap.rate)
+        assert snap.rate == pytest.approx(1 / elapsed)  # this session settled one
+
+
+def test_a_finished_trackers_rate_and_moment_do_not_change_when_read_later(
+    tmp_path: Path,
+) -> None:
+    with Tracker(tmp_path / "t") as tracker:
+        tracker.add_many(range(10))
+        for i in range(10):
+            tracker.mark_done(i)
+        first = tracker.progress()
+        time.sleep(0.05)
+        later = tracker.progress()
+        assert later.finished
+        assert later.updated == first.updated
+        assert later.rate == first.rate
 
 
 def test_observers_are_called_on_changes(tmp_path: Path) -> None:

@@ -94,6 +94,7 @@ class _Counts:
         self.open_tries: Counter[int] = Counter()  # tries of keys neither done nor aborted
         self.observers: list[Callable[[Any], None]] = []
         self.started: float | None = None
+        self.changed: float | None = None  # when this session last changed a status
         self.baseline = 0  # settled count when this session's first change happened
         state.watchers.append(self.touch)
 
@@ -484,6 +485,7 @@ class ProgressTracker(PersistentOrderedDict):
             counts.started = time.time()
 
     def _changed(self) -> None:
+        self._counts.changed = time.time()
         for callback in list(self._counts.observers):
             callback(self)
 
@@ -493,22 +495,20 @@ class ProgressTracker(PersistentOrderedDict):
         total = len(self)
         failed = counts.aborted + counts.exhausted(self.max_tries)
         settled = counts.done + failed
-        now = time.time()
-        started = None
-        session = settled - counts.baseline
-        if counts.started is not None and session > 0:
-            # ProgressSnapshot.rate is settled / elapsed; tasks settled by an earlier run must
-            # not inflate it, so report the start that gives this session's true rate.
-            started = now - (now - counts.started) * settled / session
+        finished = total > 0 and settled == total
+        # Tasks settled by an earlier run do not count towards this session's rate, and a
+        # finished tracker's moment is its last change, however late it is read.
+        updated = counts.changed if finished and counts.changed is not None else time.time()
         return ProgressSnapshot(
             title=self.title,
             total=total,
             done=counts.done,
             failed=failed,
             todo=total - settled,
-            started=started,
-            updated=now,
-            finished=total > 0 and settled == total,
+            started=counts.started,
+            updated=updated,
+            finished=finished,
+            resumed=counts.baseline if counts.started is not None else settled,
             note=f"{counts.tried} tried" + (f", max_tries={self.max_tries}" * bool(self.max_tries)),
         )
 
