@@ -44,12 +44,14 @@ def _cell(shell: Any, body: str, line: str = "") -> str:
 
 
 def test_a_warm_run_of_cells_that_run_does_not_open_the_store(ip: Any) -> None:
-    ip.run_line_magic("config", "PersistMagics.min_time = None")  # the automatic policy
+    # Every run under 1 s runs (a fixed threshold: the automatic policy's choice depends
+    # on the machine's load; the index keeps either kind of decision).
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
     assert "ran 42" in _cell(ip, CHEAP)
     listed = str(ip.run_line_magic("persist", "list"))
     assert "runs: it runs in" in listed  # the record the cold run keeps in the store
     magics = _fresh_kernel(ip)
-    ip.run_line_magic("config", "PersistMagics.min_time = None")
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
     ip.user_ns["runs_x"] = 0
     out = _cell(ip, CHEAP)
     assert "ran 42" in out
@@ -257,3 +259,85 @@ def test_deferred_records_that_cannot_be_written_are_dropped_quietly(tmp_path: P
         later = CellCache(reopened)
         with capture_output():
             assert not later.run(shell, "runs_r = 1", options).hit  # runs and decides again
+
+
+# ---------------------------------------------------------------- cells of only definitions
+def test_only_definitions_is_every_statement_an_import_def_or_class() -> None:
+    from persist_ext.features._cellcache._analysis import analyze_cell
+
+    assert analyze_cell(
+        "import os\nfrom math import pi\ndef f():\n    pass\nclass C: ..."
+    ).only_definitions
+    assert not analyze_cell("import os\nx = os.sep").only_definitions
+    assert not analyze_cell("").only_definitions
+
+
+@pytest.fixture
+def slow_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module whose import takes 30 ms: a cell importing it is worth storing by cost."""
+    name = f"runs_slow_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text("import time\ntime.sleep(0.03)\nVALUE = 5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    import sys
+
+    sys.modules.pop(name, None)
+
+
+def test_a_cell_that_only_imports_and_defines_runs(tmp_path: Path, shell, slow_module) -> None:
+    from persist_ext.features._cellcache._cache import ONLY_DEFINITIONS
+
+    store = Store(tmp_path / "store")
+    cache = CellCache(store)
+    body = f"import {slow_module}\nfrom {slow_module} import VALUE\ndef twice(v):\n    return 2 * v"
+    with capture_output():
+        first = cache.run(shell, body, CellOptions(name="imports", min_time=None))
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"  # 30 ms, but a restore would import it again
+    assert first.manifest.run_reason == ONLY_DEFINITIONS
+    assert "runs: it only imports and defines" in str(cache.list())
+    # With anything else in the cell, its cost decides as before.
+    with capture_output():
+        other = cache.run(shell, "import time\ntime.sleep(0.2)\nresult = 1", CellOptions(name="o"))
+    assert other.stored
+    assert other.manifest is not None
+    assert other.manifest.mode == "restore"
+    store.close()
+
+
+def test_a_stored_cell_of_only_definitions_runs_from_now_on(
+    tmp_path: Path, shell, slow_module
+) -> None:
+    store = Store(tmp_path / "store")
+    body = f"import {slow_module}"
+    with capture_output():
+        stored = CellCache(store).run(shell, body, CellOptions(name="old", min_time=0.0))
+    assert stored.manifest is not None
+    assert stored.manifest.mode == "restore"  # an entry made by an earlier version
+    later = CellCache(store)
+    with capture_output():
+        again = later.run(shell, body, CellOptions(name="old", min_time=None))
+    assert not again.hit
+    assert "runs: it only imports and defines" in str(later.list())
+    store.close()
+
+
+def test_a_cell_of_definitions_that_draws_unseeded_numbers_is_stored(
+    tmp_path: Path, shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its import draws from the global generator: run again, later cells would read other
+    # numbers, so it is stored (and its generator state re-applied on a hit) as before.
+    name = f"runs_draw_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text("import random\nDRAWN = random.random()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    store = Store(tmp_path / "store")
+    try:
+        with capture_output():
+            first = CellCache(store).run(shell, f"import {name}", CellOptions(name="draw"))
+        assert first.manifest is not None
+        assert first.manifest.mode == "restore"
+    finally:
+        import sys
+
+        sys.modules.pop(name, None)
+        store.close()

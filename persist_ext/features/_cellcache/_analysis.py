@@ -59,6 +59,9 @@ class CellCode:
     literals
         Short one-line string literals: those naming existing files are key components
         (files read by C code, such as Parquet readers, are not seen as they are read).
+    only_definitions
+        Every top-level statement is an ``import``, ``def`` or ``class``: a hit would run
+        the very statements a run runs.
     """
 
     source: str
@@ -71,6 +74,7 @@ class CellCode:
     mentioned: tuple[str, ...] = field(default=())
     uncertain: tuple[str, ...] = field(default=())
     literals: tuple[str, ...] = field(default=())
+    only_definitions: bool = False
 
 
 def normalize_code(source: str) -> str:
@@ -350,4 +354,5 @@ def analyze_cell(source: str) -> CellCode:
         mentioned=tuple(n for n in _string_names(tree) if n not in reads),
         uncertain=tuple(_uncertainties(tree)),
         literals=tuple(_path_like(tree)),
+        only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
     )

@@ -98,6 +98,8 @@ _LIMIT_HINT = (
     "leave it out with --vars"
 )
 _SEEDS = re.compile(r"\bseed\s*\(")
+#: Why a cell of only ``import``/``def``/``class`` statements runs (``%persist list``/why).
+ONLY_DEFINITIONS = "it only imports and defines, which a restore would run again anyway"
 # Checks of a run that a re-run would not repeat the same way (unseeded draws, file writes).
 _REPEATS_DIFFER = ("wrote:", "state:random", "state:numpy.random")
 
@@ -404,7 +406,7 @@ class CellCache:
                 self._execute(shell, cell, code, name, key, options, reason=[])
                 return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
             if manifest is not None:
-                cheaper = self._run_not_restore(manifest, options)
+                cheaper = self._run_not_restore(manifest, options, code)
                 if cheaper:
                     self._remember(name, key, False, cheaper, [])
                     result = self._execute(shell, cell, code, name, key, options, reason=[])
@@ -527,18 +529,25 @@ class CellCache:
         if why:
             self._demote(manifest, why, options)
 
-    def _run_not_restore(self, manifest: Manifest, options: CellOptions) -> str | None:
+    def _run_not_restore(
+        self, manifest: Manifest, options: CellOptions, code: CellCode
+    ) -> str | None:
         """Why a stored entry is better run than restored now (the session's restores are
-        timed, and its original run took less than one), or ``None``.
+        timed, and its original run took less than one; or the cell only imports and
+        defines, which its restore runs anyway), or ``None``.
 
         Not for an entry whose re-run would give later cells other values (it drew
         unseeded random numbers) or write files again.
         """
         if options.min_time is not None or options.variables is not None:
             return None
-        if not self.costs.learned_restores() or manifest.mode != "restore":
+        if manifest.mode != "restore":
             return None
         if any(c.startswith(_REPEATS_DIFFER) for c in manifest.checks):
+            return None
+        if code.only_definitions:
+            return ONLY_DEFINITIONS
+        if not self.costs.learned_restores():
             return None
         estimate = self.costs.restore_estimate(manifest.size)
         if manifest.duration >= estimate:
@@ -873,6 +882,10 @@ class CellCache:
         if generators and _SEEDS.search(code.source) is None:
             after = capture_all(shell, generators)
             draws = any(after.get(f) != state_before[f] for f in generators)
+        if code.only_definitions and not draws:
+            # A hit re-runs a cell's imports, defs and classes (they are not data): for a
+            # cell of nothing else, restoring costs its run plus the lookup and the store.
+            return ONLY_DEFINITIONS
         return run_instead(
             self.costs,
             outcome.duration,
