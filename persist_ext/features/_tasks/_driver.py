@@ -324,7 +324,12 @@ class Driver:
                 )
                 self.pending += 1
                 if n % 256 == 0:
-                    self._start_feeders()
+                    if n == 256:
+                        # Feeders start once the first tries wait; the rest join the deque
+                        # behind them. Feeders that empty the deque leave and are started
+                        # again below, once: restarting them every 256 tries (a future and
+                        # a thread wake-up each) cost hundreds of restarts per 10,000 tries.
+                        self._start_feeders()
                     # Submitting 10,000 calls takes a while: keep writing meanwhile, so
                     # the flush delay holds from the first task on.
                     if time.monotonic() - self._last >= self.flush_interval:
