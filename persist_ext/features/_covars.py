@@ -301,8 +301,29 @@ def group_variables(
 # ----------------------------------------------------------------------------- pickling
 
 
+# numpy's flag bits (``ndarray.flags.num``): reading ``flags.writeable`` of an array from
+# ``np.broadcast_arrays`` warns (FutureWarning, shown in the user's cell), reading the bits not.
+_WRITEABLE = 0x0400
+_WARN_ON_WRITE = 0x80000000
+WARN_ON_WRITE = "warn"  # writeable, and warns when written (what np.broadcast_arrays returns)
+
+
+def _writeable(arr: Any) -> bool | str:
+    """``arr``'s writeable flag as stored: True, False or :data:`WARN_ON_WRITE`."""
+    bits = int(arr.flags.num)
+    if not bits & _WRITEABLE:
+        return False
+    return WARN_ON_WRITE if bits & _WARN_ON_WRITE else True
+
+
 def _rebuild_view(
-    root: Any, offset: int, shape: Any, strides: Any, dtype: Any, write: bool, cls: Any = None
+    root: Any,
+    offset: int,
+    shape: Any,
+    strides: Any,
+    dtype: Any,
+    write: bool | str,
+    cls: Any = None,
 ) -> Any:
     np = sys.modules.get("numpy") or importlib.import_module("numpy")
     # A record-array or matrix view is made as one directly, so its base is the root too.
@@ -311,6 +332,11 @@ def _rebuild_view(
     )
     if not write:
         view.flags.writeable = False
+    elif write == WARN_ON_WRITE:
+        # A write into it warns, as into the np.broadcast_arrays result it was (numpy's only
+        # way to set that flag is this private one; without it the view is plainly writeable).
+        with contextlib.suppress(AttributeError, ValueError):
+            view.flags._warn_on_write = True
     return view
 
 
@@ -487,7 +513,7 @@ class _SharingPickler(pickle.Pickler):
                 obj.dtype,
                 obj.shape,
                 fortran,
-                bool(obj.flags.writeable),
+                _writeable(obj) is not False,
             )
         if ndarray is not None and type(obj) in self._views and obj.base is not None:
             root = _array_root(obj)
@@ -498,7 +524,7 @@ class _SharingPickler(pickle.Pickler):
             offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
             if offset < 0 or offset > root.nbytes:
                 return NotImplemented
-            view = (root, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+            view = (root, offset, obj.shape, obj.strides, obj.dtype, _writeable(obj))
             if type(obj) is not ndarray:
                 return _rebuild_view, (*view, type(obj))
             return _rebuild_view, view

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -234,3 +236,21 @@ def test_plain_numeric_frames_use_arrow_and_come_back_equal(tmp_path) -> None:
         daily = pd.DataFrame({"a": [1, 2]}, index=pd.date_range("2020", periods=2, freq="D"))
         saved = save_groups(store, "t/", {"v": daily}, [Group(("v",))])
         assert store.info(saved.keys["v"]).serializer == "pickle"
+
+
+def test_broadcast_views_store_without_a_warning_and_warn_on_write_again() -> None:
+    # handson-ml2 math_differential_calculus: a 3D axes holds np.broadcast_arrays results;
+    # reading their writeable flag warned into the user's cell while the cell was stored.
+    row, column = np.broadcast_arrays(np.arange(3.0), np.arange(2.0)[:, None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = roundtrip({"row": row, "column": column, "ro": np.arange(3.0)[1:]})
+    for name, value in (("row", row), ("column", column)):
+        assert got[name].shape == value.shape
+        assert got[name].strides == value.strides
+        assert np.array_equal(got[name], value)
+        assert "WARN_ON_WRITE=True" in str(got[name].flags)
+    assert "WARN_ON_WRITE=True" not in str(got["ro"].flags)
+    with pytest.warns(DeprecationWarning, match="broadcast_arrays"):
+        got["row"][0, 0] = 5.0
+    assert got["row"][1, 0] == 5.0  # one row of memory, as before
