@@ -271,6 +271,32 @@ def test_rcparams_and_pandas_options_and_precision_are_reapplied(shell, cache) -
         assert shell.display_formatter.formatters["text/plain"].float_precision == "2"
 
 
+def test_warning_filters_and_scikit_learn_config_are_reapplied(shell, cache) -> None:
+    import warnings
+
+    import sklearn
+
+    shell.user_ns.update(warnings=warnings, sklearn=sklearn)
+    cell = (
+        "warnings.simplefilter('ignore', UserWarning)\n"
+        "sklearn.set_config(display='text')\n"
+        "configured = True"
+    )
+    with warnings.catch_warnings(), sklearn.config_context():
+        run(cache, shell, cell)
+        filters = list(warnings.filters)
+        warnings.resetwarnings()  # a fresh kernel's filters, scikit-learn's default display
+        sklearn.set_config(display="diagram")
+        result, _ = run(cache, shell, cell)
+        assert result.hit
+        assert list(warnings.filters) == filters
+        assert sklearn.get_config()["display"] == "text"
+        assert any("warning filters" in note for note in result.notes)
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.warn("silenced by the restored cell", stacklevel=1)
+        assert shown == []
+
+
 def test_plotting_cell_keys_on_rcparams(shell, cache) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     shell.user_ns["plt"] = plt

@@ -15,6 +15,8 @@ numpy print options    when the cell showed something             changed option
                                                                   a formatter function: runs
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
+warning filters        -                                          filters are set
+scikit-learn config    -                                          changed settings are set
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
 environment            -                                          changed variables are set

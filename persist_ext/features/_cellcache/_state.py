@@ -24,6 +24,7 @@ import os
 import random
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -321,6 +322,49 @@ def _modules_capture(shell: Any) -> Any:
     return frozenset(sys.modules)
 
 
+# --------------------------------------------------------------------------- libraries
+def _warnings_capture(shell: Any) -> Any:
+    # (action, message regex, category, module regex, lineno) tuples: compared with ==.
+    return list(warnings.filters)
+
+
+def _warnings_digest(snapshot: Any) -> str:
+    def text(entry: tuple[Any, ...]) -> str:
+        action, message, category, module, lineno = entry
+        pattern = getattr(message, "pattern", message)
+        where = getattr(module, "pattern", module)
+        return repr((action, pattern, getattr(category, "__qualname__", ""), where, lineno))
+
+    return _hash_text("\n".join(map(text, snapshot)))
+
+
+def _warnings_apply(shell: Any, snapshot: Any) -> None:
+    # ``warnings.simplefilter('ignore')`` in a restored cell: later cells must not show the
+    # warnings a re-run would have silenced (nor silence what it would show).
+    if list(warnings.filters) != list(snapshot):
+        warnings.filters[:] = list(snapshot)  # type: ignore[index]
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if callable(mutated):
+            mutated()  # forget which warnings were already shown under the old filters
+
+
+def _sklearn_capture(shell: Any) -> Any:
+    config = sys.modules.get("sklearn._config")
+    get_config = getattr(config, "get_config", None)
+    return dict(get_config()) if callable(get_config) else None
+
+
+def _sklearn_apply(shell: Any, snapshot: Any) -> None:
+    # ``set_config(display='text')``, ``set_output(transform='pandas')``-wide settings:
+    # how later cells show estimators and what their transformers return.
+    import sklearn
+
+    current = _sklearn_capture(shell) or {}
+    for key, value in snapshot.items():
+        if current.get(key, _ABSENT) != value:
+            sklearn.set_config(**{key: value})
+
+
 _ABSENT = object()
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -346,6 +390,14 @@ FACETS: dict[str, Facet] = {
         Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
         Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
+        Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
+        Facet(
+            "sklearn.config",
+            "scikit-learn configuration",
+            _sklearn_capture,
+            _json_digest,
+            _sklearn_apply,
+        ),
     )
 }
 
