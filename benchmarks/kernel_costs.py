@@ -54,13 +54,13 @@ def _timed(sources: list[str], cached: bool, cwd: Path) -> tuple[Run, float, flo
     return run, sum(inner), cpu
 
 
-def _one(sources: list[str], data_dir: str, checkout: str | None) -> dict[str, Any]:
+def _one(sources: list[str], data_dir: str, place: str, checkout: str | None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="kernel-costs-"))
     saved = {k: os.environ.get(k) for k in ("PERSIST_EXT_DIR", "PYTHONPATH")}
     try:
         for variant in ("plain", "cached"):
-            if data_dir:
-                shutil.copytree(data_dir, work / variant / "data")
+            if data_dir:  # where the notebook finds it (as ``corpus.run_notebook`` puts it)
+                shutil.copytree(data_dir, work / variant / place, dirs_exist_ok=True)
             else:
                 (work / variant).mkdir(parents=True)
         os.environ["PERSIST_EXT_DIR"] = str(work / "store")  # kernels inherit it
@@ -139,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         variants.insert(0, ("before", str(Path(args.before).absolute())))
     rows: list[dict[str, Any]] = []
     for round_ in range(args.rounds):
-        for label, _folder, data_dir, sources in corpus:
+        for label, folder, data, data_dir, sources in corpus:
+            place = os.path.relpath(data, folder or ".") if data else ""
             order = variants if round_ % 2 == 0 else variants[::-1]
             for variant, checkout in order:
                 row = {"notebook": label, "variant": variant, "round": round_}
-                row.update(_one(sources, data_dir, checkout))
+                row.update(_one(sources, data_dir, place, checkout))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.json:
