@@ -297,6 +297,24 @@ def test_warning_filters_and_scikit_learn_config_are_reapplied(shell, cache) -> 
         assert shown == []
 
 
+def test_numpy_error_handling_is_reapplied_and_read_by_cells_that_show(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    cell = "np.seterr(all='ignore')\nquiet = 1"
+    with np.errstate():
+        run(cache, shell, cell)
+        np.seterr(divide="warn", over="warn", invalid="warn")  # a fresh kernel's
+        result, _ = run(cache, shell, cell)
+        assert result.hit
+        assert np.geterr()["divide"] == "ignore"  # later cells print no RuntimeWarning
+    shown = "print(np.ones(2) / 0)"
+    with np.errstate(divide="warn"):
+        run(cache, shell, shown, name="shown")
+    with np.errstate(divide="ignore"):
+        result, out = run(cache, shell, shown, name="shown")
+    assert not result.hit  # its recorded RuntimeWarning would be shown where none is due
+    assert "RuntimeWarning" not in out.stderr
+
+
 def test_plotting_cell_keys_on_rcparams(shell, cache) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     shell.user_ns["plt"] = plt

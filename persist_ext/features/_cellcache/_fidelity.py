@@ -15,6 +15,7 @@ numpy print options    when the cell showed something             changed option
                                                                   a formatter function: runs
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
+numpy errors (seterr)  when the cell showed something             ``np.seterr``
 warning filters        -                                          filters are set
 scikit-learn config    -                                          changed settings are set
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
@@ -104,7 +105,14 @@ def record_effects(
     if _draws(outputs, values, reads_plotting):
         read.add("rcParams")
     if outputs:
-        read |= {"pandas.options", "numpy.printoptions", "ipython.display", "ipython.printers"}
+        # numpy.errstate: whether a floating-point error printed a RuntimeWarning.
+        read |= {
+            "pandas.options",
+            "numpy.printoptions",
+            "numpy.errstate",
+            "ipython.display",
+            "ipython.printers",
+        }
     touched_files = bool(watch.read or watch.written or watch.created_dirs or watch.removed)
     if "cwd" in change.apply or (touched_files and watch.relative):
         read.add("cwd")

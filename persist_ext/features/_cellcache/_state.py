@@ -160,6 +160,19 @@ def _pandas_apply(shell: Any, snapshot: Any) -> None:
             pd.set_option(key, value)
 
 
+# --------------------------------------------------------------------------- numpy errors
+def _np_err_capture(shell: Any) -> Any:
+    # np.seterr(all='ignore'): which floating-point errors warn, raise or pass silently.
+    np = sys.modules.get("numpy")
+    return dict(np.geterr()) if np is not None else None
+
+
+def _np_err_apply(shell: Any, snapshot: Any) -> None:
+    import numpy as np
+
+    np.seterr(**snapshot)
+
+
 # --------------------------------------------------------------------------- numpy printing
 #: Print options that are functions (code): a change of them cannot be re-applied.
 NUMPY_PRINT_CODE = ("formatter", "override_repr")
@@ -383,6 +396,9 @@ FACETS: dict[str, Facet] = {
             _np_print_apply,
         ),
         Facet(
+            "numpy.errstate", "numpy error handling", _np_err_capture, _json_digest, _np_err_apply
+        ),
+        Facet(
             "ipython.display", "display settings", _display_capture, _json_digest, _display_apply
         ),
         Facet("ipython.printers", "display formatters", _printers_capture, _json_digest, None),
@@ -409,6 +425,7 @@ CHECKED_FACETS = frozenset(
         "rcParams",
         "pandas.options",
         "numpy.printoptions",
+        "numpy.errstate",
         "ipython.display",
         "ipython.printers",
         "cwd",
