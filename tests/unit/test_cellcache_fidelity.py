@@ -315,6 +315,28 @@ def test_numpy_error_handling_is_reapplied_and_read_by_cells_that_show(shell, ca
     assert "RuntimeWarning" not in out.stderr
 
 
+def test_a_cell_configuring_logging_runs(shell, cache) -> None:
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    shell.user_ns["logging"] = logging
+    cell = "logging.basicConfig(level=logging.INFO, force=True)\nconfigured = 1"
+    try:
+        first, _ = run(cache, shell, cell)
+        assert first.manifest is not None
+        assert first.manifest.mode == "run"  # its handlers cannot be stored and put back
+        assert "logging configuration" in first.manifest.run_reason
+        root.setLevel(level)
+        root.handlers[:] = handlers
+        second, _ = run(cache, shell, cell)
+        assert not second.hit
+        assert root.level == logging.INFO  # the cell ran: logging is configured as it says
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
 def test_plotting_cell_keys_on_rcparams(shell, cache) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     shell.user_ns["plt"] = plt

@@ -20,6 +20,7 @@ as ``state:NAME`` and compared before a hit (:func:`state_digests`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
@@ -336,6 +337,14 @@ def _modules_capture(shell: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- libraries
+def _logging_capture(shell: Any) -> Any:
+    # logging.basicConfig(level=INFO): the root logger's level and handlers decide what later
+    # cells log. Handlers are objects holding streams and locks: compared within the session
+    # (by identity), never stored, so a cell that changes them runs (apply is None).
+    root = logging.getLogger()
+    return (root.level, tuple((type(h).__qualname__, h.level, id(h)) for h in root.handlers))
+
+
 def _warnings_capture(shell: Any) -> Any:
     # (action, message regex, category, module regex, lineno) tuples: compared with ==.
     return list(warnings.filters)
@@ -406,6 +415,7 @@ FACETS: dict[str, Facet] = {
         Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
         Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
+        Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
             "sklearn.config",
