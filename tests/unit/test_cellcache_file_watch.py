@@ -1,0 +1,44 @@
+"""The file watch behind a cell's file inputs and outputs (``_cellcache/_effects.py``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from persist_ext.features._cellcache import _effects
+from persist_ext.features._cellcache._effects import watch_files
+
+
+def test_reads_and_writes_of_the_cell_are_recorded_resolved(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    with watch_files() as watch:
+        link.read_text()
+        (tmp_path / "out.txt").write_text("x")
+    assert watch.read == {os.path.realpath(data)}
+    assert watch.written == {os.path.realpath(tmp_path / "out.txt")}
+
+
+def test_files_of_the_installation_are_left_out_without_resolving_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Importing pandas opens ~1,400 files of the installation; resolving each path (a system
+    # call per component) cost ~0.1 ms, so they are recognised as opened, first.
+    resolved: list[str] = []
+    realpath = os.path.realpath
+
+    def counting(path: str, *args: object, **kwargs: object) -> str:
+        resolved.append(path)
+        return realpath(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    with watch_files() as watch:
+        monkeypatch.setattr(_effects.os.path, "realpath", counting)
+        with open(os.__file__, encoding="utf-8") as source:  # the standard library
+            source.read(10)
+        monkeypatch.undo()
+    assert watch.read == set()
+    assert resolved == []
