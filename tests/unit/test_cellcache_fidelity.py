@@ -337,6 +337,23 @@ def test_a_cell_configuring_logging_runs(shell, cache) -> None:
         root.handlers[:] = handlers
 
 
+def test_a_cell_setting_an_attribute_of_a_notebook_class_runs(shell, cache) -> None:
+    shell.run_cell("class Config:\n    scale = 1")
+    cell = "Config.scale = 5\nready = 1"
+    first, _ = run(cache, shell, cell)
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    assert "attributes of the notebook's classes" in first.manifest.run_reason
+    shell.user_ns["Config"].scale = 1
+    second, _ = run(cache, shell, cell)
+    assert not second.hit
+    assert shell.user_ns["Config"].scale == 5
+    # Defining a class (a new one each run) and using it stays cacheable.
+    defining = "class Local:\n    size = 2\nmade = Local.size * 3"
+    run(cache, shell, defining, name="defining")
+    assert run(cache, shell, defining, name="defining")[0].hit
+
+
 def test_plotting_cell_keys_on_rcparams(shell, cache) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     shell.user_ns["plt"] = plt

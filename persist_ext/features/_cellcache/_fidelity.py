@@ -17,6 +17,7 @@ numpy print options    when the cell showed something             changed option
                                                                   formatter functions: runs
 numpy errors (seterr)  when the cell showed something             ``np.seterr``
 logging (root logger)  -                                          the cell runs
+notebook class attrs   -                                          the cell runs
 warning filters        -                                          filters are set
 scikit-learn config    -                                          changed settings are set
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``

@@ -336,6 +336,20 @@ def _modules_capture(shell: Any) -> Any:
     return frozenset(sys.modules)
 
 
+# --------------------------------------------------------------------------- notebook classes
+def _classes_capture(shell: Any) -> Any:
+    # ``Config.scale = 5`` in a cell: a class of the notebook is an input fingerprinted by its
+    # code, so an attribute set on it would not be put back by a restore. Each class's own
+    # attributes by identity; compared only for classes that exist before and after the run
+    # (a cell defining a class makes a new one, which its re-run ``class`` statement re-makes).
+    ns = getattr(shell, "user_ns", None) or {}
+    return {
+        id(value): tuple((attr, id(item)) for attr, item in vars(value).items())
+        for value in list(ns.values())
+        if isinstance(value, type) and value.__module__ == "__main__"
+    }
+
+
 # --------------------------------------------------------------------------- libraries
 def _logging_capture(shell: Any) -> Any:
     # logging.basicConfig(level=INFO): the root logger's level and handlers decide what later
@@ -415,6 +429,7 @@ FACETS: dict[str, Facet] = {
         Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
         Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
+        Facet("classes", "attributes of the notebook's classes", _classes_capture, repr, None),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
@@ -512,6 +527,14 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
     added: list[str] = []
     for name, facet in FACETS.items():
         old, new = before.get(name), after.get(name)
+        if name == "classes":
+            if (
+                old is not None
+                and new is not None
+                and any(new.get(cls, attrs) != attrs for cls, attrs in old.items())
+            ):
+                unappliable.append(name)
+            continue
         if name == "sys.modules":
             if old is not None and new is not None:
                 added = sorted(set(new) - set(old))
