@@ -586,7 +586,13 @@ def _probe_items(probe: dict[str, Any]) -> dict[str, str]:
 
 
 def compare(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
-    """Silent differences of ``other`` against ``plain`` (where ``noise`` agrees with plain)."""
+    """Silent differences of ``other`` against ``plain`` (where ``noise`` agrees with plain).
+
+    A run cut short (a timeout, a kernel that died or never started) is a hang, counted as
+    one: what it did not get to show is not counted again as differences.
+    """
+    if other.failure:
+        return []
     found = []
     for index, (want, got) in enumerate(zip(plain.cells, other.cells)):
         if want != got and plain.cells[index] == noise.cells[index]:
