@@ -31,7 +31,7 @@ import hmac
 import json
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -58,6 +58,7 @@ __all__ = [
     "check_expire",
     "check_key",
     "decode_record",
+    "encode_entries",
     "encode_entry",
     "is_record",
     "is_storable_key",
@@ -314,6 +315,63 @@ def encode_entry(
     except Exception:  # a span we cannot compute: sign everything
         signed = (size, 0)
     return seal(key, chosen.name, buffers, summary=summary, meta=meta, expire=expire, signed=signed)
+
+
+def encode_entries(
+    items: Iterable[tuple[str, Any]],
+    *,
+    expire: float | None = None,
+    meta: dict[str, Any] | None = None,
+    serializer: str | None = None,
+) -> dict[str, EncodedEntry]:
+    """:func:`encode_entry` for several keys (a store's ``add_many``), in their order.
+
+    A key given twice keeps its first value. One atom (a number, bool, str, bytes or None)
+    given for several keys in a row — a batch of flags sharing one timestamp — is
+    serialized once and its record only re-signed for each key: the same bytes as encoding
+    it per key at that instant. Raises what :func:`encode_entry` raises, before returning
+    anything.
+    """
+    entries: dict[str, EncodedEntry] = {}
+    last: EncodedEntry | None = None
+    last_value: Any = None
+    for key, value in items:
+        if key in entries:
+            continue
+        if last is not None and value is last_value and type(value) in _ATOMS:
+            check_key(key)
+            entries[key] = _signed_for(last, key)
+            continue
+        last = entries[key] = encode_entry(
+            key, value, expire=expire, meta=meta, serializer=serializer
+        )
+        last_value = value
+    return entries
+
+
+def _signed_for(entry: EncodedEntry, key: str) -> EncodedEntry:
+    """``entry``'s record, signed for ``key`` instead (the MAC covers the key)."""
+    header, buffers, info = entry.header, entry.buffers, entry.info
+    prefix = header[: _PREFIX.size]
+    _, _, _, size, head, tail, _ = _PREFIX.unpack(prefix)
+    name_json = header[HEADER_FIXED:]
+    payload = entry.payload()
+    signature = _mac(key, prefix, name_json, payload[:head], payload[size - tail :])
+    new_info = EntryInfo(
+        key,
+        info.serializer,
+        info.size,
+        info.created,
+        dict(info.summary),
+        dict(info.meta),
+        info.expires,
+    )
+    return EncodedEntry(buffers, prefix + signature + name_json, new_info)
+
+
+# Values encode_entries serializes once for several keys: immutable, so one object gives one
+# payload however many keys it is stored under.
+_ATOMS = frozenset({float, int, bool, type(None), str, bytes})
 
 
 # Types whose summary is only their type name and repr (what summarize() gives them) and

@@ -14,12 +14,12 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .._errors import StoreClosedError, StoreError
 from .._limits import Budget
-from ._entry import check_key, decode_record, encode_entry, is_storable_key
+from ._entry import check_key, decode_record, encode_entries, encode_entry, is_storable_key
 from ._protocol import MISSING, EntryInfo
 
 __all__ = ["MemoryStore"]
@@ -148,6 +148,27 @@ class MemoryStore:
                 return False
             self._put(key, item)
             return True
+
+    def add_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        expire: float | None = None,
+        meta: dict[str, Any] | None = None,
+        serializer: str | None = None,
+    ) -> frozenset[str]:
+        """:meth:`add` for several keys at once; returns the keys it set (see
+        :meth:`Store.add_many <persist_ext.Store.add_many>`): all or nothing, under the lock."""
+        self._check()
+        pairs = items.items() if isinstance(items, Mapping) else items
+        entries = encode_entries(pairs, expire=expire, meta=meta, serializer=serializer)
+        added: set[str] = set()
+        with self.transact():
+            for key, entry in entries.items():
+                if self._live(key) is None:
+                    self._put(key, (entry.record(), entry.info))
+                    added.add(key)
+        return frozenset(added)
 
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
         """A fresh copy of the value at ``key``; ``mmap`` is accepted and ignored."""

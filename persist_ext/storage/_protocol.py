@@ -74,7 +74,9 @@ class KeyValueStore(Protocol):
     ``change_token()``: a value equal between two calls only if nothing changed the store in
     between (see docs/storage.md). It is not required here, so a store of your own without
     it still passes ``isinstance``; callers look it up with ``getattr`` and treat a missing
-    method or a ``None`` token as "unknown" (they then read the entry).
+    method or a ``None`` token as "unknown" (they then read the entry). The same holds for
+    ``add_many(items, *, expire, meta, serializer) -> frozenset``: ``add`` for several keys
+    in one transaction, returning the keys it set; without it, callers call ``add`` per key.
     """
 
     def set(

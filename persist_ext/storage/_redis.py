@@ -34,7 +34,7 @@ import contextlib
 import json
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .._errors import (
@@ -52,6 +52,7 @@ from ._entry import (
     Where,
     check_key,
     decode_record,
+    encode_entries,
     encode_entry,
     is_record,
     is_storable_key,
@@ -404,6 +405,35 @@ class RedisStore:
             pipe = self._client.pipeline(transaction=True)
             pipe.set(rkey, data, px=self._px(expire), nx=True)
             return bool(self._count_change(pipe).execute()[0])
+
+    def add_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        expire: float | None = None,
+        meta: dict | None = None,
+        serializer: str | None = None,
+    ) -> frozenset[str]:
+        """:meth:`add` for several keys in one ``MULTI``/``EXEC``; returns the keys it set.
+
+        Each key is a ``SET NX`` (set only if absent; a present key keeps its value and is
+        not in the result, nor is a key repeated in ``items`` after its first value). The
+        server runs the whole transaction at once, so every ``SET NX`` of the call is
+        decided against the same state and none of another client's commands runs between
+        them; a value that cannot be stored raises before anything is sent.
+        """
+        pairs = items.items() if isinstance(items, Mapping) else items
+        entries = encode_entries(pairs, expire=expire, meta=meta, serializer=serializer)
+        if not entries:
+            return frozenset()
+        px = self._px(expire)
+        keys = list(entries)
+        with self._errors(None):
+            pipe = self._client.pipeline(transaction=True)
+            for key in keys:
+                pipe.set(self._key(key), entries[key].record(), px=px, nx=True)
+            replies = self._count_change(pipe).execute()
+        return frozenset(key for key, reply in zip(keys, replies, strict=False) if reply)
 
     def get(self, key: str, default: Any = MISSING, *, mmap: bool = False) -> Any:
         """Return the value of ``key``; ``default`` (or ``KeyError``) on a miss.

@@ -38,7 +38,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +68,11 @@ from ._disk import (
     translated,
 )
 from ._entry import (
+    EncodedEntry,
     Where,
     check_key,
     decode_record,
+    encode_entries,
     encode_entry,
     load_payload,
     parse_header,
@@ -98,6 +100,8 @@ _SELECT = (
     "WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
 )
 _SERIALS = itertools.count(1)
+# Keys per "key IN (...)" query (SQLite's default limit on bound parameters is 999).
+_IN_CHUNK = 500
 
 
 class _State(enum.Enum):
@@ -249,8 +253,12 @@ class Store(StoreScan):
 
     # ----------------------------------------------------------------- writing
     def _write(self, op: str, key: str, value: Any, expire: Any, meta: Any, ser: Any) -> Any:
-        cache = self._open_cache(write=True)
+        self._open_cache(write=True)
         entry = encode_entry(key, value, expire=expire, meta=meta, serializer=ser)
+        return entry.info, self._write_entry(op, key, entry, expire)
+
+    def _write_entry(self, op: str, key: str, entry: EncodedEntry, expire: Any) -> Any:
+        cache = self._open_cache(write=True)
         filename = handle = None
         if entry.info.size < self.large_threshold:
             record: Any = entry.record()
@@ -277,7 +285,7 @@ class Store(StoreScan):
             self._disk.discard(filename)  # lost the race: nothing references our blob
         if filename is not None and time.monotonic() - self._swept > DEBRIS_EVERY:
             self._sweep()
-        return entry.info, result
+        return result
 
     def _sweep(self) -> None:
         """Remove other processes' crash debris during a long session (housekeeping only)."""
@@ -356,6 +364,74 @@ class Store(StoreScan):
         (True, False, 1)
         """
         return bool(self._write("add", key, value, expire, meta, serializer)[1])
+
+    def add_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        expire: float | None = None,
+        meta: dict[str, Any] | None = None,
+        serializer: str | None = None,
+    ) -> frozenset[str]:
+        """:meth:`add` for several keys in one transaction; returns the keys it set.
+
+        Each key is set only if absent, as :meth:`add` would (atomic across processes: the
+        presence check and the writes are one SQLite transaction holding the write lock); a
+        key already present keeps its value and is not in the result, nor is a key repeated
+        in ``items`` after its first value. All or nothing: a value that cannot be stored
+        raises before anything is written, and a failure while writing rolls back the
+        whole call (inside an outer :meth:`transact`, with that block).
+
+        >>> import tempfile
+        >>> store = Store(tempfile.mkdtemp())
+        >>> store.add("b", 0)
+        True
+        >>> sorted(store.add_many({"a": 1, "b": 2, "c": 3})), store.get("b")
+        (['a', 'c'], 0)
+        """
+        cache = self._open_cache(write=True)
+        pairs = items.items() if isinstance(items, Mapping) else items
+        entries = encode_entries(pairs, expire=expire, meta=meta, serializer=serializer)
+        added: set[str] = set()
+        if not entries:
+            return frozenset()
+        with self.transact():
+            # One query finds the keys that have a row. A live one is kept; a new key with a
+            # small record is inserted straight away, the row diskcache's add would insert;
+            # the rest (an expired row to replace, a blob to write) take add's own path.
+            now = time.time()
+            present = self._present(list(entries))
+            disk = self._disk
+            expire_time = None if expire is None else now + expire
+            with translate_errors(where="add_many"):
+                for key, entry in entries.items():
+                    if key in present:
+                        expires = present[key]
+                        if expires is None or expires > now:
+                            continue
+                    if key in present or entry.info.size >= self.large_threshold:
+                        if self._write_entry("add", key, entry, expire):
+                            added.add(key)
+                        continue
+                    db_key, raw = disk.put(key)
+                    size, mode, filename, value = disk.store(entry.record(), False, key=key)
+                    columns = (expire_time, None, size, mode, filename, value)
+                    cache._row_insert(db_key, raw, now, columns)
+                    added.add(key)
+        return frozenset(added)
+
+    def _present(self, keys: list[str]) -> dict[str, float | None]:
+        """The keys among ``keys`` that have a row in the index, expired or not, with their
+        expiry time (call inside a transaction: the answer holds until it ends)."""
+        con = self._cache._con
+        found: dict[str, float | None] = {}
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, expire_time FROM Cache WHERE raw = 1 AND key IN ({marks})"
+            with translate_errors(where="add_many"):
+                found.update(con.execute(query, chunk).fetchall())
+        return found
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it existed."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,10 @@ from persist_ext.features._tasks import (
 from persist_ext.features._tasks._markers import (
     build_tree,
     complete_leaf,
+    leaf_paths,
     level_completion,
     paths_to_root,
+    settle_leaves,
     sweep,
 )
 from persist_ext.storage._memory import MemoryStore
@@ -157,6 +160,61 @@ def test_threads_racing_complete_root_exactly_once() -> None:
     for t in threads:
         t.join()
     assert wins.count(True) == 1
+
+
+class _AddOnly:
+    """A store of one's own with ``add`` and no ``add_many`` (the protocol asks no more)."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        if name == "add_many":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.inner
+
+
+@pytest.mark.parametrize("kind", ["Store", "MemoryStore", "add only"])
+def test_settle_leaves_racing_threads_mark_every_node_once(kind: str, tmp_path: Path) -> None:
+    """Eight threads settle overlapping batches: every node's done flag is won by exactly one
+    batch, the root is completed by one call, and the flags are those of the full tree."""
+    inner = MemoryStore()
+    store: Any = Store(tmp_path) if kind == "Store" else inner
+    if kind == "add only":
+        store = _AddOnly(inner)
+    n, batch_size, group_size = 200, 4, 3
+    root = build_tree("g/1", [str(i) for i in range(n)], batch_size=batch_size, group_size=3)
+    marker_persist(root, save_leaves=False, store=store)
+    paths = leaf_paths("g/1", n, batch_size=batch_size, group_size=group_size)
+    leaves = [(f"g/1/t/{i}", p) for i, p in enumerate(paths)]
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def worker(w: int) -> None:
+        barrier.wait()
+        # Each leaf is settled by two threads, in batches of different sizes.
+        mine = leaves[w * 25 : w * 25 + 25] + leaves[((w + 3) % 8) * 25 :][:25]
+        for start in range(0, len(mine), 7 + w):
+            with store.transact():
+                wins.append(
+                    settle_leaves(store, mine[start : start + 7 + w], batch_size=batch_size)
+                )
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+    internal = [k for k in store.keys("tasks/g/markers/1/n") if k.endswith("@done")]
+    assert len(internal) == sum(1 for k in store.keys("tasks/g/markers/1/n") if "@" not in k)
+    assert marker_get("g/1/root", store=store).done
+    assert sweep(store, "g/1/root") is False
+    if kind == "Store":
+        store.close()
 
 
 def test_sweep_repairs_a_lost_count() -> None:

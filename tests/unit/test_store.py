@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
 import time
@@ -21,6 +22,7 @@ from persist_ext._errors import (
     SerializationError,
     StoreClosedError,
     StoreError,
+    UntrustedEntryError,
 )
 from persist_ext.storage._disk import BLOB_DIR, drain_removals, translate_errors
 from persist_ext.storage._protocol import MISSING, EntryInfo, KeyValueStore
@@ -274,6 +276,85 @@ def test_add_is_set_if_absent(store: Store) -> None:
     assert len(blob_files(store)) == 1  # the losing blob was removed
 
 
+def test_add_many_blobs_expired_rows_and_rollback(store: Store) -> None:
+    assert store.add("big", np.ones(5000)) is True
+    store.set("old", 1, expire=0.05)
+    time.sleep(0.1)
+    added = store.add_many({"big": np.zeros(5000), "new": np.full(5000, 2.0), "old": 2})
+    assert added == {"new", "old"}
+    np.testing.assert_array_equal(store.get("big"), np.ones(5000))
+    np.testing.assert_array_equal(store.get("new"), np.full(5000, 2.0))
+    assert store.get("old") == 2
+    assert store.info("old").expires is None
+    assert len(blob_files(store)) == 2  # the losing blob was removed
+
+    # Inside a transaction that fails, nothing of the call stays (rows and blobs).
+    def fail_after_adding() -> None:
+        with store.transact():
+            assert store.add_many({"r1": 1, "r2": np.ones(5000)}) == {"r1", "r2"}
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        fail_after_adding()
+    assert "r1" not in store
+    assert "r2" not in store
+    assert len(blob_files(store)) == 2
+
+
+def test_add_many_writes_the_rows_add_writes(store: Store) -> None:
+    """The persisted layout is add's: an earlier version reads these rows as its own."""
+    now = time.time()
+    store.add("one", now)
+    store.add_many([("many", now), ("more", now)])
+    con = store._cache._con
+    columns = "raw, expire_time, access_count, tag, size, mode, filename, typeof(value)"
+    rows = {
+        key: con.execute(f"SELECT {columns} FROM Cache WHERE key = ?", (key,)).fetchall()
+        for key in ("one", "many", "more")
+    }
+    assert len(rows["one"]) == 1
+    assert rows["one"] == rows["many"] == rows["more"]
+    assert store.info("many").summary == store.info("one").summary
+    # Each record is signed for its own key: moved under another key, it is refused.
+    con.execute(
+        "UPDATE Cache SET value = (SELECT value FROM Cache WHERE key = 'many') WHERE key = 'more'"
+    )
+    with pytest.raises(UntrustedEntryError):
+        store.get("more")
+
+
+def _run_to_the_end(procs: list[Any]) -> None:
+    """Start ``procs``, wait for each, and check that each exited normally."""
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+
+
+def _add_many_race(directory: str, worker: int, barrier: Any) -> None:
+    with Store(directory) as s:
+        barrier.wait(30)
+        won = s.add_many([(f"k{i}", worker) for i in range(200)])
+        s.set(f"won/{worker}", sorted(won))
+    os._exit(0)  # skip atexit handlers inherited through fork
+
+
+def test_add_many_racing_processes_each_key_won_once(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    Store(tmp_path).close()
+    barrier = ctx.Barrier(8)
+    _run_to_the_end(
+        [ctx.Process(target=_add_many_race, args=(str(tmp_path), w, barrier)) for w in range(8)]
+    )
+    with Store(tmp_path) as s:
+        won = {w: s.get(f"won/{w}") for w in range(8)}
+        claimed = [key for keys in won.values() for key in keys]
+        assert sorted(claimed) == sorted(f"k{i}" for i in range(200))  # each key exactly once
+        for w, keys in won.items():
+            assert all(s.get(key) == w for key in keys)
+
+
 def test_delete_contains_len(store: Store) -> None:
     store.set("a", np.ones(5000))
     assert "a" in store
@@ -489,12 +570,7 @@ def _hammer(directory: str, worker: int) -> None:
 @pytest.mark.slow
 def test_several_processes_share_one_store(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_hammer, args=(str(tmp_path), w)) for w in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    _run_to_the_end([ctx.Process(target=_hammer, args=(str(tmp_path), w)) for w in range(3)])
     with Store(tmp_path) as s:
         assert s.get("counter") == 90
         assert s.get("winner") == s.get("winner-proc")

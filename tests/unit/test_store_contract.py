@@ -64,6 +64,7 @@ PROTOCOL = [
     "set",
     "get",
     "add",
+    "add_many",
     "delete",
     "info",
     "keys",
@@ -157,6 +158,47 @@ def test_add_only_if_absent_with_meta_and_serializer(store) -> None:
     info = store.info("k")
     assert info.meta == {"m": 1}
     assert info.serializer == "json"
+
+
+def test_add_many_sets_only_absent_keys_and_says_which(store) -> None:
+    assert store.add("b", "old", meta={"m": 0})
+    assert store.add_many({"a": 1, "b": 2, "c": 3}) == {"a", "c"}
+    assert [store.get(k) for k in "abc"] == [1, "old", 3]
+    assert store.info("b").meta == {"m": 0}  # the present key is untouched, meta included
+    # Pairs: one value object for several keys (each gets its own record, signed for it); a
+    # repeated key keeps its first value; a key set earlier in the call is not reported.
+    now = time.time()
+    assert store.add_many([("x", now), ("y", now), ("x", 0.0), ("a", now)]) == {"x", "y"}
+    assert (store.get("x"), store.get("y"), store.get("a")) == (now, now, 1)
+    assert store.info("y").key == "y"
+    assert store.add_many([]) == set()
+    assert store.add_many({"x": 1, "y": 2}) == set()
+
+
+def test_add_many_meta_expire_and_serializer(store) -> None:
+    added = store.add_many({"m1": {"v": 1}, "m2": {"v": 2}}, meta={"u": 1}, serializer="json")
+    assert added == {"m1", "m2"}
+    for key in ("m1", "m2"):
+        assert store.info(key).meta == {"u": 1}
+        assert store.info(key).serializer == "json"
+    assert store.get("m2") == {"v": 2}
+    assert store.add_many({"short": 1}, expire=0.5) == {"short"}
+    deadline = time.monotonic() + 30
+    while "short" in store and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.add_many({"short": 2, "m1": 3}) == {"short"}  # an expired key is absent
+    assert store.get("short") == 2
+
+
+def test_add_many_is_all_or_nothing(store) -> None:
+    store.set("k", "before")
+    with pytest.raises(SerializationError):
+        store.add_many([("new", 1), ("bad", Unpicklable()), ("k", 2)])
+    with pytest.raises(InvalidKeyError):
+        store.add_many([("new", 1), (3, 2)])
+    assert "new" not in store
+    assert "bad" not in store
+    assert store.get("k") == "before"
 
 
 @pytest.mark.parametrize("key", ["données/été", "键/値", "emoji/\U0001f600", "a\x00b"])

@@ -13,11 +13,12 @@ to ``group_size`` internal nodes under each node above, more levels as needed, o
 
 Exactly once. The original could fire its callback twice when two siblings finished at the
 same time (both read "all done"). Here a node's *done* flag is written with the store's
-atomic ``add`` (set-if-absent), so of all processes that see a node complete exactly one wins
-it and carries completion upwards. A per-node counter (atomic ``incr``) makes the common path
-cheap: the child whose increment reaches the node's child count is the last one. A crash
-between marking a child and counting it can lose a count; :func:`sweep` (run on resume)
-recomputes completion from the done flags, which are the truth.
+atomic ``add`` (set-if-absent; ``add_many`` for the nodes a batch completes), so of all
+processes that see a node complete exactly one wins it and carries completion upwards. A
+per-node counter (atomic ``incr``) makes the common path cheap: the child whose increment
+reaches the node's child count is the last one. A crash between marking a child and
+counting it can lose a count; :func:`sweep` (run on resume) recomputes completion from the
+done flags, which are the truth.
 
 Store layout, for a marker id ``"<group>/<path>"``: ``tasks/<group>/markers/<path>`` holds
 the marker record, with ``@done``, ``@count``, ``@result``, ``@ctx`` and ``@reached/<key>``
@@ -484,6 +485,7 @@ def settle_leaf_indices(
     completed_root = False
     increments: dict[str, tuple[Sequence[tuple[str, int]], int]] = {}
     changed = False
+    complete: list[tuple[str, Sequence[tuple[str, int]]]] = []
     for parent, (path, indices) in by_parent.items():
         new = False
         for i in indices:
@@ -498,35 +500,46 @@ def settle_leaf_indices(
         changed = True
         # Leaves of a parent are consecutive; parent n1.j starts at j * batch_size.
         first = 0 if len(path) == 1 else int(parent.rsplit(".", 1)[1]) * batch_size
-        if not _all_set(bits, first, first + path[0][1]):
-            continue
-        if not store.add(marker_flag(parent, "done"), time.time()):
-            continue
-        _combine(store, parent, combiners)
-        if len(path) == 1:
-            completed_root = True
-        else:
-            above, count = increments.get(path[1][0], (path[1:], 0))
-            increments[path[1][0]] = (above, count + 1)
+        if _all_set(bits, first, first + path[0][1]):
+            complete.append((parent, path))
     if changed:
         store.set(bitmap_key, bytes(bits))
-    while increments:  # one level per round: every leaf is at the same depth
-        upper: dict[str, tuple[Sequence[tuple[str, int]], int]] = {}
-        for node_id, (path, delta) in increments.items():
-            n_children = path[0][1]
-            count = store.incr(marker_flag(node_id, "count"), delta)
-            if count < n_children or count - delta >= n_children:
-                continue
-            if not store.add(marker_flag(node_id, "done"), time.time()):
-                continue
+    while complete:  # one level per round: every leaf is at the same depth
+        won = _mark_done(store, [node_id for node_id, _ in complete])
+        for node_id, path in complete:
+            if node_id not in won:
+                continue  # another batch or process marked it, and carried it up
             _combine(store, node_id, combiners)
             if len(path) == 1:
                 completed_root = True
             else:
-                above, n = upper.get(path[1][0], (path[1:], 0))
-                upper[path[1][0]] = (above, n + 1)
-        increments = upper
+                above, count = increments.get(path[1][0], (path[1:], 0))
+                increments[path[1][0]] = (above, count + 1)
+        complete = []
+        for node_id, (path, delta) in increments.items():
+            n_children = path[0][1]
+            count = store.incr(marker_flag(node_id, "count"), delta)
+            if count >= n_children > count - delta:  # this increment completed the node
+                complete.append((node_id, path))
+        increments = {}
     return completed_root
+
+
+def _mark_done(store: KeyValueStore, node_ids: list[str]) -> set[str]:
+    """Set the ``@done`` flag of each node in ``node_ids`` unless it is set; the ids whose
+    flag this call set (of racing callers exactly one sets each).
+
+    One ``add_many`` (one store transaction, the record encoded once) where the store has
+    it, as every bundled kind does; a store of one's own may have only ``add``.
+    """
+    if not node_ids:
+        return set()
+    now = time.time()  # one object for all: encoded once, signed per key
+    flags = {marker_flag(node_id, "done"): node_id for node_id in node_ids}
+    add_many = getattr(store, "add_many", None)
+    if add_many is None:
+        return {flags[flag] for flag in flags if store.add(flag, now)}
+    return {flags[flag] for flag in add_many([(flag, now) for flag in flags])}
 
 
 def _all_set(bits: bytes | bytearray, start: int, stop: int) -> bool:
