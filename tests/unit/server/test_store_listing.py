@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -150,6 +151,13 @@ def test_a_listing_on_a_budget_shows_counting_never_a_stale_count(
         gate.set()
 
 
+def _memo_counts(memo: Path) -> dict:
+    try:
+        return json.loads(memo.read_text())["counts"]
+    except (OSError, ValueError, KeyError):
+        return {}  # not written yet, or being replaced
+
+
 def test_remembered_counts_survive_a_restart_and_never_outlive_a_change(
     tmp_path: Path, monkeypatch
 ) -> None:
@@ -166,10 +174,12 @@ def test_remembered_counts_survive_a_restart_and_never_outlive_a_change(
     _stores._SCANS.clear()
     monkeypatch.setattr(_stores, "_COUNTER", _stores._Counter(memo))
     assert [s.entries for s in find_stores(root)[0]] == [1, 2, 3]
+    # Counter threads save as they finish: wait for the file that holds all three counts
+    # (one saved after the first count alone would make the "restart" below miss two).
     deadline = time.monotonic() + 30
-    while not memo.exists() and time.monotonic() < deadline:
+    while len(_memo_counts(memo)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert memo.exists()
+    assert len(_memo_counts(memo)) == 3
 
     with Store(dirs[2]) as store:  # changed while the server was down
         store.set("new", 1)
