@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "Group",
     "SavedGroups",
+    "array_root",
     "closed_handle",
     "discarding_output",
     "dumps_shared",
@@ -67,7 +68,9 @@ __all__ = [
     "import_quietly",
     "load_groups",
     "loads_shared",
+    "rebuild_view",
     "save_groups",
+    "writeable_flag",
 ]
 
 DEFAULT_BUDGET = 200_000
@@ -107,7 +110,7 @@ class Group:
     live: tuple[str, ...] = ()  # referenced at load time, never stored (see the module doc)
 
 
-def _array_root(arr: Any) -> Any:
+def array_root(arr: Any) -> Any:
     """The array that owns ``arr``'s memory (``arr`` itself when it owns it)."""
     np = sys.modules["numpy"]
     root = arr
@@ -148,7 +151,7 @@ class _Walker:
                 self.exhausted = True
                 return found
             if self.ndarray and isinstance(obj, self.ndarray):
-                root = _array_root(obj)
+                root = array_root(obj)
                 if root is not obj:
                     self.saw_view = True
                 key = id(root if root.base is None else root.base)
@@ -308,7 +311,7 @@ _WARN_ON_WRITE = 0x80000000
 WARN_ON_WRITE = "warn"  # writeable, and warns when written (what np.broadcast_arrays returns)
 
 
-def _writeable(arr: Any) -> bool | str:
+def writeable_flag(arr: Any) -> bool | str:
     """``arr``'s writeable flag as stored: True, False or :data:`WARN_ON_WRITE`."""
     bits = int(arr.flags.num)
     if not bits & _WRITEABLE:
@@ -338,6 +341,11 @@ def _rebuild_view(
         with contextlib.suppress(AttributeError, ValueError):
             view.flags._warn_on_write = True
     return view
+
+
+#: The public name of :func:`_rebuild_view`, for the checkpoint packer. Stored pickles name
+#: the function by its defining name, so that name stays.
+rebuild_view = _rebuild_view
 
 
 def _owned_array(buffer: Any, dtype: Any, shape: Any, fortran: bool, write: bool) -> Any:
@@ -431,7 +439,7 @@ def _references(live: Mapping[str, Any]) -> dict[int, tuple[Any, ...]]:
             if isinstance(value, pd.DataFrame):
                 refs.setdefault(id(value.columns), ("columns", name))
         if np is not None and isinstance(value, np.ndarray) and value.base is not None:
-            root = _array_root(value)
+            root = array_root(value)
             if type(root) is np.ndarray and root.base is None:
                 layout = (root.dtype.str, root.shape, root.strides)
                 refs.setdefault(id(root), ("root", name, *layout))
@@ -454,7 +462,7 @@ def _resolve(pid: Any) -> Any:
             return axis
     np = sys.modules.get("numpy")
     if kind == "root" and np is not None and isinstance(value, np.ndarray):
-        root = _array_root(value)
+        root = array_root(value)
         if type(root) is np.ndarray and (root.dtype.str, root.shape, root.strides) == tuple(
             pid[2:5]
         ):
@@ -513,10 +521,10 @@ class _SharingPickler(pickle.Pickler):
                 obj.dtype,
                 obj.shape,
                 fortran,
-                _writeable(obj) is not False,
+                writeable_flag(obj) is not False,
             )
         if ndarray is not None and type(obj) in self._views and obj.base is not None:
-            root = _array_root(obj)
+            root = array_root(obj)
             if root is obj or root.base is not None or type(root) is not ndarray:
                 return NotImplemented
             if obj.dtype.hasobject or not (root.flags.c_contiguous or root.flags.f_contiguous):
@@ -524,7 +532,7 @@ class _SharingPickler(pickle.Pickler):
             offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
             if offset < 0 or offset > root.nbytes:
                 return NotImplemented
-            view = (root, offset, obj.shape, obj.strides, obj.dtype, _writeable(obj))
+            view = (root, offset, obj.shape, obj.strides, obj.dtype, writeable_flag(obj))
             if type(obj) is not ndarray:
                 return _rebuild_view, (*view, type(obj))
             return _rebuild_view, view
@@ -567,7 +575,7 @@ class _LinkingPickler(_SharingPickler):
             and isinstance(obj, ndarray)
             and obj.base is not None
         ):
-            root = id(_array_root(obj))
+            root = id(array_root(obj))
             if root in self._refs or root in self._inner:
                 self.copied = True  # a view of a live array that cannot be re-made on it
         return reduced

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import uuid
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -448,6 +449,22 @@ def test_numpy_views_come_back_as_views_of_their_base(store) -> None:
     ns2["first"] = np.arange(1_000_000)[:3]
     report = save_checkpoint(ns2, store, "small")
     assert report.bytes_written < 10_000
+
+
+def test_broadcast_views_are_saved_without_a_warning_and_come_back_as_they_were(store) -> None:
+    # Reading `flags.writeable` of an np.broadcast_arrays result prints numpy's FutureWarning
+    # into the user's cell; the checkpoint reads the flag bits instead, as the cell cache does.
+    ns = notebook()
+    ns["x"] = np.arange(3.0)
+    ns["bx"], _ = np.broadcast_arrays(ns["x"], np.arange(4.0)[:, None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_checkpoint(ns, store)
+    fresh: dict = {}
+    restore_checkpoint(fresh, store)
+    np.testing.assert_array_equal(fresh["bx"], ns["bx"])
+    assert "WARN_ON_WRITE=True" in str(fresh["bx"].flags)  # as np.broadcast_arrays left it
+    assert np.shares_memory(fresh["bx"], fresh["x"])
 
 
 def test_bytes_budget_frees_the_objects_of_pruned_states(store) -> None:

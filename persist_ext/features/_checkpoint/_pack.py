@@ -34,6 +34,8 @@ from typing import Any
 
 import xxhash
 
+from .._covars import array_root, rebuild_view, writeable_flag
+
 __all__ = ["PackedGroup", "pack_group", "sharing_of", "unpack_group"]
 
 _NAMESPACE = "persist_ext.namespace"
@@ -160,35 +162,28 @@ def _make_function(
     return fn
 
 
-def _array_root(arr: Any) -> Any:
-    np = sys.modules["numpy"]
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    return arr
-
-
 def _view_reduction(obj: Any, roots: set[int]) -> Any:
     """A numpy view of an array stored in the same group: rebuilt as a view of it."""
     np = sys.modules.get("numpy")
     if np is None or type(obj) is not np.ndarray or obj.dtype.hasobject:
         return None
-    root = _array_root(obj)
+    root = array_root(obj)
     if root is obj or id(root) not in roots:
         return None
     if type(root) is not np.ndarray or not (root.flags.c_contiguous or root.flags.f_contiguous):
         return None
     offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-    return _rebuild_view, (root, offset, obj.shape, obj.strides, obj.dtype, obj.flags.writeable)
+    # The flag as numpy's bits say it: reading `flags.writeable` of an np.broadcast_arrays
+    # result prints a FutureWarning into the user's cell.
+    return _rebuild_view, (root, offset, obj.shape, obj.strides, obj.dtype, writeable_flag(obj))
 
 
 def _rebuild_view(
-    root: Any, offset: int, shape: Any, strides: Any, dtype: Any, writeable: bool
+    root: Any, offset: int, shape: Any, strides: Any, dtype: Any, writeable: bool | str
 ) -> Any:
-    np = sys.modules.get("numpy") or __import__("numpy")
-    view = np.ndarray(shape=shape, dtype=dtype, buffer=root, offset=offset, strides=strides)
-    if not writeable:
-        view.flags.writeable = False
-    return view
+    # Checkpoints name this function in their pickles; the view is made as the cell
+    # cache makes one (a view that warned on write warns again).
+    return rebuild_view(root, offset, shape, strides, dtype, writeable)
 
 
 def _shareable(obj: Any) -> bool:
