@@ -84,7 +84,13 @@ def test_sigkill_during_sync_never_loses_a_synced_state(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.0, 0.08))
         writer.kill()
         writer.wait(timeout=60)
-        acknowledged = [int(line.split()[1]) for line in writer.stdout if line.startswith("synced")]
+        # Only whole lines: a kill can land between two writes of one print (a pipe's buffer
+        # filling mid-line), leaving "synced" without its step at the end.
+        acknowledged = [
+            int(line.split()[1])
+            for line in writer.stdout
+            if line.startswith("synced ") and line.endswith("\n")
+        ]
         writer.stdout.close()
         writer.stderr.close()
         with POD(path) as pod:  # must open, whatever the moment of the kill
