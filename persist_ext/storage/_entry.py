@@ -31,7 +31,7 @@ import hmac
 import json
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -318,7 +318,7 @@ def encode_entry(
 
 
 def encode_entries(
-    items: Iterable[tuple[str, Any]],
+    items: Mapping[str, Any] | Iterable[tuple[str, Any]],
     *,
     expire: float | None = None,
     meta: dict[str, Any] | None = None,
@@ -335,7 +335,8 @@ def encode_entries(
     entries: dict[str, EncodedEntry] = {}
     last: EncodedEntry | None = None
     last_value: Any = None
-    for key, value in items:
+    pairs = items.items() if isinstance(items, Mapping) else items
+    for key, value in pairs:
         if key in entries:
             continue
         if last is not None and value is last_value and type(value) in _ATOMS:

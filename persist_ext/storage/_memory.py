@@ -160,8 +160,7 @@ class MemoryStore:
         """:meth:`add` for several keys at once; returns the keys it set (see
         :meth:`Store.add_many <persist_ext.Store.add_many>`): all or nothing, under the lock."""
         self._check()
-        pairs = items.items() if isinstance(items, Mapping) else items
-        entries = encode_entries(pairs, expire=expire, meta=meta, serializer=serializer)
+        entries = encode_entries(items, expire=expire, meta=meta, serializer=serializer)
         added: set[str] = set()
         with self.transact():
             for key, entry in entries.items():

@@ -422,8 +422,7 @@ class RedisStore:
         decided against the same state and none of another client's commands runs between
         them; a value that cannot be stored raises before anything is sent.
         """
-        pairs = items.items() if isinstance(items, Mapping) else items
-        entries = encode_entries(pairs, expire=expire, meta=meta, serializer=serializer)
+        entries = encode_entries(items, expire=expire, meta=meta, serializer=serializer)
         if not entries:
             return frozenset()
         px = self._px(expire)

@@ -390,8 +390,7 @@ class Store(StoreScan):
         (['a', 'c'], 0)
         """
         cache = self._open_cache(write=True)
-        pairs = items.items() if isinstance(items, Mapping) else items
-        entries = encode_entries(pairs, expire=expire, meta=meta, serializer=serializer)
+        entries = encode_entries(items, expire=expire, meta=meta, serializer=serializer)
         added: set[str] = set()
         if not entries:
             return frozenset()
