@@ -204,3 +204,30 @@ def test_a_cell_running_hidden_code_counts_as_changing_every_variable_made_befor
         log.note(code, ns)
     _, refusals = plan_rebuilds(log, ["gen"], ["first", "other"], [])
     assert refusals == {"gen": "its cell calls exec()"}
+
+
+def test_the_cell_log_sees_programs_signals_databases_and_files_through_one_hook(
+    tmp_path: Path,
+) -> None:
+    """The file watch's audit hook serves the cell log too, event names matched exactly."""
+    import os
+    import socket
+    import sqlite3
+    import subprocess
+
+    log = CellLog()
+    log.start()
+    subprocess.run(["true"], check=True)
+    os.kill(os.getpid(), 0)  # signal 0: a check, but still an os.kill event
+    sqlite3.connect(str(tmp_path / "app.db")).close()
+    (tmp_path / "out.txt").write_text("x")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+    id(log)  # raises builtins.id, which nobody watches
+    effects = log.stop()
+    assert effects is not None
+    assert effects.programs == ["subprocess.Popen", "os.kill"]
+    assert effects.network == ["socket.bind"]
+    assert effects.databases == [os.path.realpath(tmp_path / "app.db")]
+    assert effects.written == [os.path.realpath(tmp_path / "out.txt")]
+    assert effects.outside() == f"its cell wrote {os.path.realpath(tmp_path / 'out.txt')}"

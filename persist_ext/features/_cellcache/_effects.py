@@ -3,8 +3,10 @@
 Python raises an audit event for every ``open`` (including ``pd.read_csv``, ``np.load`` and
 the source of an imported module), ``os.mkdir``, ``os.remove``, ``os.rename``, ``shutil``
 operations and so on (PEP 578). One hook is installed for the life of the process (audit
-hooks cannot be removed) and does nothing unless a :class:`FileWatch` is active, so cells
-that are not cached pay one attribute check per event.
+hooks cannot be removed) and serves every watcher: the file watch here and the events the
+checkpoint cell log subscribes to (:func:`subscribe`). It is called for every audit event of
+the process (importing pandas raises ~12,000, mostly ``builtins.id``), so the first thing it
+does is one set lookup that drops every event nobody watches.
 
 Files of the Python installation, installed packages and per-user caches (fonts, IPython
 history) are not a cell's inputs and are left out. Reads done by C libraries that bypass
@@ -17,13 +19,13 @@ import os
 import site
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FileWatch", "watch_files"]
+__all__ = ["FileWatch", "subscribe", "watch_files"]
 
 _WRITE_MODE = frozenset("wax+")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -122,34 +124,76 @@ class FileWatch:
         return sorted(p for p in self.written if os.path.isfile(p))
 
 
+#: The events :meth:`FileWatch.event` records.
+FILE_EVENTS = frozenset(
+    {
+        "open",
+        "os.mkdir",
+        "os.remove",
+        "os.rmdir",
+        "shutil.rmtree",
+        "os.truncate",
+        "os.rename",
+        "shutil.move",
+        "shutil.copyfile",
+        "shutil.copytree",
+        "os.symlink",
+        "os.link",
+        "os.chmod",
+        "os.chown",
+        "os.utime",
+    }
+)
+
 _ACTIVE: list[FileWatch] = []
 _INSTALLED = False
 _BUSY = False
 _IGNORE: tuple[str, ...] = ()
+_WANTED: frozenset[str] = FILE_EVENTS  # every event some watcher records
+_SUBSCRIBERS: list[tuple[frozenset[str], Callable[[str, tuple[Any, ...]], None]]] = []
 
 
 def _hook(name: str, args: tuple[Any, ...]) -> None:
     global _BUSY
-    if not _ACTIVE or _BUSY:
+    if name not in _WANTED or _BUSY:
         return
-    if name == "open" or name.startswith(("os.", "shutil.")):
-        _BUSY = True  # realpath() may raise events of its own: never recurse
-        try:
+    _BUSY = True  # realpath() may raise events of its own: never recurse
+    try:
+        if _ACTIVE and name in FILE_EVENTS:
             _ACTIVE[-1].event(name, args)
-        except Exception:
-            pass
-        finally:
-            _BUSY = False
+        for names, callback in _SUBSCRIBERS:
+            if name in names:
+                callback(name, args)
+    except Exception:  # an odd argument must never disturb the user's cell
+        pass
+    finally:
+        _BUSY = False
 
 
-@contextmanager
-def watch_files() -> Iterator[FileWatch]:
-    """Record the file operations of the block (nested watches: the innermost records)."""
+def _install() -> None:
     global _INSTALLED, _IGNORE
     if not _INSTALLED:
         _IGNORE = _ignored_roots()
         sys.addaudithook(_hook)
         _INSTALLED = True
+
+
+def subscribe(names: frozenset[str], callback: Callable[[str, tuple[Any, ...]], None]) -> None:
+    """Call ``callback(name, args)`` for the audit events ``names`` from now on.
+
+    For watchers of the whole process (the checkpoint cell log): the callback decides
+    whether anything is being watched, and must be cheap and never raise.
+    """
+    global _WANTED
+    _install()
+    _SUBSCRIBERS.append((names, callback))
+    _WANTED = _WANTED | names
+
+
+@contextmanager
+def watch_files() -> Iterator[FileWatch]:
+    """Record the file operations of the block (nested watches: the innermost records)."""
+    _install()
     watch = FileWatch(ignore=_IGNORE)
     _ACTIVE.append(watch)
     try:

@@ -37,7 +37,6 @@ import ast
 import builtins
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -59,9 +58,21 @@ _WRITE_MODES = re.compile(r"[wax+]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_CELLS = 20  # cells per variable remembered; a longer history is not replayed
 _MAX_PENDING = 10_000  # cells noted and not yet analysed (their text, as IPython's In keeps)
-_PROGRAMS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
-_NETWORK = ("socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind")
-_SIGNALS = ("os.kill", "os.killpg")
+# Audit event names (exact: the hook looks them up in a set).
+_PROGRAMS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+    }
+)
+_NETWORK = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind"})
+_SIGNALS = frozenset({"os.kill", "os.killpg"})
+_DATABASES = frozenset({"sqlite3.connect"})
 _MEMORY_DB = ("", ":memory:")
 
 
@@ -117,9 +128,9 @@ class _Events:
                 if not _in_memory(database):
                     database = os.path.realpath(database)
                 effects.databases.append(database)
-            elif name.startswith(_PROGRAMS) or name.startswith(_SIGNALS):
+            elif name in _PROGRAMS or name in _SIGNALS:
                 effects.programs.append(name)
-            elif name.startswith(_NETWORK):
+            elif name in _NETWORK:
                 effects.network.append(name)
         except Exception:  # an odd argument must never disturb the user's cell
             pass
@@ -132,13 +143,13 @@ class _Watch:
     """Watching one cell: the cell cache's file watch plus the events above."""
 
     def __init__(self) -> None:
-        from .._cellcache._effects import watch_files
+        from .._cellcache._effects import subscribe, watch_files
 
         self.effects = CellEffects()
         self._files_cm: AbstractContextManager[Any] = watch_files()
         self._files = self._files_cm.__enter__()
-        if not _EVENTS.installed:
-            sys.addaudithook(_EVENTS.hook)
+        if not _EVENTS.installed:  # the file watch's one audit hook calls it
+            subscribe(_DATABASES | _PROGRAMS | _SIGNALS | _NETWORK, _EVENTS.hook)
             _EVENTS.installed = True
         _EVENTS.active.append(self.effects)
 
