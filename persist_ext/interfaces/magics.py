@@ -243,7 +243,8 @@ class PersistMagics(Magics):
         """The cell cache on the store at ``location`` (a directory or a ``redis://`` URL).
 
         A directory store is opened when a cell or command first needs it: cells its
-        runs index knows (``_cellcache._costs.RunsIndex``) run without it.
+        runs index knows (``_cellcache._costs.RunsIndex``) run without it, and while it
+        does not exist yet (and could be created) a lookup misses without creating it.
         """
         if location not in self._caches:
             if location.startswith(("redis://", "rediss://", "unix://")):
@@ -256,10 +257,12 @@ class PersistMagics(Magics):
                 raise UsageError(f"Unknown store URL {location!r}; give a directory or redis://.")
             else:
                 from ..features._cellcache._costs import RunsIndex
+                from ..storage._layout import store_can_start
 
                 self._cell_log.ignore(location)  # the store's files are not a cell's effects
                 self._caches[location] = CellCache(
                     opener=lambda: self._open_store(location),
+                    absent=lambda: store_can_start(location),
                     runs=RunsIndex(location),
                     deferred_runs=True,
                 )
@@ -302,7 +305,7 @@ class PersistMagics(Magics):
         for cache in self._caches.values():
             if due:
                 cache.flush_due()
-            elif cache.opened:
+            elif cache.opened or cache.pending:  # at exit: opened for them if need be
                 cache.flush_runs()
             if not due and cache.runs is not None:
                 cache.runs.flush()
@@ -558,6 +561,9 @@ class PersistMagics(Magics):
         if len(rest) < command.least and not (sub == "clear" and args.all):
             raise UsageError(f"%persist {sub} needs {command.needs}.")
         location = self._location(args)
+        cache = self._caches.get(location)
+        if cache is not None and cache.pending:
+            cache.flush_runs()  # cells this session decided to run: in the store from now on
         exists = "://" in location or Path(location).exists()
         return command.handler(self, args, rest, location, exists)
 

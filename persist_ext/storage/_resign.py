@@ -20,10 +20,11 @@ from typing import Any
 from .._errors import CorruptEntryError, InvalidPickle, StoreError
 from ._atomic import atomic_write
 from ._entry import MAGIC, is_record, resign, resign_pickle
+from ._layout import INDEX_FILE, INDEX_FILES
 
 __all__ = ["TrustReport", "trust"]
 
-_STORE_FILES = {"cache.db", "cache.db-wal", "cache.db-shm"}
+_STORE_FILES = INDEX_FILES
 
 
 @dataclass(repr=False)
@@ -112,7 +113,7 @@ def _trust_tree(root: Path, report: TrustReport, *, pickles: bool) -> bool:
     found = False
     for folder, dirs, files in os.walk(root, followlinks=False):
         here = Path(folder)
-        if "cache.db" in files and not (here / "cache.db").is_symlink():
+        if INDEX_FILE in files and not (here / INDEX_FILE).is_symlink():
             from ._store import Store
 
             with Store(here) as store:

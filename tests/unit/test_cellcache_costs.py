@@ -9,6 +9,7 @@ plain cell does); the properties below are about *which* cells are run and what 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from persist_ext.features._cellcache._costs import (
     run_instead,
     slower_to_restore,
     store_budget,
+    timed_imports,
 )
 from persist_ext.storage._store import Store
 
@@ -434,3 +436,83 @@ def test_a_numpy_print_function_makes_the_cell_run(shell, tmp_path: Path) -> Non
         assert first.manifest is not None
         assert first.manifest.mode == "run"
         assert "numpy print function" in first.manifest.run_reason
+
+
+# ------------------------------------------------------------- imports and an absent store
+def test_a_cell_whose_time_is_its_imports_is_run_not_stored(
+    shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restore imports the module too (it binds it): storing would save none of its 0.3 s.
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(0.3)\nSCALE = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_to_import", raising=False)
+    store = Store(tmp_path / "s")
+
+    def cache() -> CellCache:  # restores and stores learned at 50 ms: far from both cells
+        made = CellCache(store)
+        made.costs.observe_restore(0.05, 0)
+        made.costs.observe_store(0.05, 0)
+        return made
+
+    cell = "import slow_to_import\nscaled = [slow_to_import.SCALE * i for i in range(3)]"
+    result, _ = run(cache(), shell, cell, name="imports")
+    assert result.manifest is not None
+    assert result.manifest.mode == "run"
+    assert result.manifest.duration >= 0.3  # the recorded run time is the whole run
+    assert "of imports, which a restore repeats" in result.manifest.run_reason
+    assert shell.user_ns["scaled"] == [0, 3, 6]
+    # The same time not spent importing is stored as before.
+    slept, _ = run(cache(), shell, "import time\ntime.sleep(0.3)\nv = 1", name="sleeps")
+    assert slept.manifest is not None
+    assert slept.manifest.mode == "restore"
+
+
+def test_timed_imports_counts_outermost_imports_and_puts_import_back() -> None:
+    import builtins
+
+    real = builtins.__import__
+    with timed_imports() as clock:
+        assert builtins.__import__ is not real
+        import json  # noqa: F401  (already loaded: next to no time)
+    assert builtins.__import__ is real
+    assert 0.0 <= clock.seconds < 1.0
+
+
+def test_first_cells_that_run_do_not_create_the_store(ip, tmp_path: Path) -> None:
+    # Nothing can be stored in a store that does not exist yet: cells decided to run look
+    # nothing up. Their records are written when a cell needs the store, or at close.
+    # Every run under 1 s runs (a fixed threshold: the automatic one depends on the load).
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    index = tmp_path / ".persist" / "cache.db"
+    assert ip.run_cell("%%persist\nimport math\nroot = math.sqrt(16)").success
+    assert ip.run_cell("%%persist\ntwice = root * 2").success
+    assert ip.user_ns["twice"] == 8.0
+    assert not index.exists()
+    ip.run_line_magic("config", "PersistMagics.min_time = 0")  # every run is stored
+    assert ip.run_cell("%%persist\nstored = 1").success
+    assert index.exists()
+    listing = str(ip.run_line_magic("persist", "list"))
+    assert listing.count("runs: it runs in") == 2, listing
+
+
+def test_cheap_cells_records_are_written_at_close_when_nothing_opened_the_store(
+    ip, tmp_path: Path
+) -> None:
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    assert ip.run_cell("%%persist\nthree = 1 + 2").success
+    assert not (tmp_path / ".persist" / "cache.db").exists()
+    ip.run_line_magic("unload_ext", "persist_ext")
+    ip.run_line_magic("load_ext", "persist_ext")
+    listing = str(ip.run_line_magic("persist", "list"))
+    assert "runs: it runs in" in listing, listing
+
+
+def test_a_store_that_cannot_be_created_fails_before_the_cell_runs(
+    ip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("PERSIST_EXT_DIR", str(tmp_path / "a-file" / "store"))
+    result = ip.run_cell("%%persist\nran = True")
+    assert not result.success
+    assert "Cannot open the store" in str(result.error_in_exec)
+    assert "ran" not in ip.user_ns

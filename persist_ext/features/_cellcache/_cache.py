@@ -55,6 +55,7 @@ from ._costs import (
     run_instead,
     slower_to_restore,
     store_budget,
+    timed_imports,
 )
 from ._effects import watch_files
 from ._entry import (
@@ -203,6 +204,12 @@ class CellCache:
     opener
         Instead of ``store``: a function that opens it, called the first time the store is
         needed (a cell the ``runs`` index knows never needs it).
+    absent
+        With ``opener``: whether the store does not exist yet (and could be created). While
+        it does not, nothing is stored there, so lookups miss without opening it: a first
+        run whose cells all run (cheaper than restoring them) never opens it, and pays for
+        it only at exit, when the records of those cells are written. ``None``: the store
+        is opened for the first lookup.
     runs
         The store's :class:`~._costs.RunsIndex` of cells known to run (``None``: none).
     deferred_runs
@@ -228,6 +235,7 @@ class CellCache:
         store: KeyValueStore | None = None,
         *,
         opener: Callable[[], KeyValueStore] | None = None,
+        absent: Callable[[], bool] | None = None,
         runs: RunsIndex | None = None,
         deferred_runs: bool = False,
     ) -> None:
@@ -235,6 +243,7 @@ class CellCache:
             raise TypeError("CellCache takes a store or an opener, not both or neither")
         self._open = store
         self._opener = opener
+        self._absent = absent
         #: Cells known to run (skip analysis, key, lookup and the store); ``None``: no index.
         self.runs = runs
         self._token: str | None = None  # the index key of the cell being run
@@ -270,6 +279,15 @@ class CellCache:
         """Whether the store was opened (a cell or command needed it)."""
         return self._open is not None
 
+    @property
+    def pending(self) -> bool:
+        """Whether records of cells decided to run wait to be written (:meth:`flush_runs`)."""
+        return bool(self._pending)
+
+    def _may_hold(self) -> bool:
+        """Whether the store may hold entries: it is open, or it is not known absent."""
+        return self._open is not None or self._absent is None or not self._absent()
+
     # ------------------------------------------------------------------ naming and key
     @staticmethod
     def default_name(code: CellCode, cell_id: str | None) -> str:
@@ -281,7 +299,7 @@ class CellCache:
     def _file_digests(self) -> FileDigests:
         if self._files is None:
             try:
-                cached = self.store.get(FILES_KEY, None)
+                cached = self.store.get(FILES_KEY, None) if self._may_hold() else None
             except Exception:  # an unreadable digest cache only costs a re-hash
                 cached = None
             self._files = FileDigests(cached if isinstance(cached, dict) else None)
@@ -358,7 +376,8 @@ class CellCache:
             self.runs.note(self._token, manifest.name, manifest.duration, manifest.run_reason)
 
     def _run(self, shell: Any, cell: str, options: CellOptions) -> CellResult:
-        self.store  # noqa: B018 - opened now: a store that cannot open fails before the cell
+        if self._may_hold():
+            self.store  # noqa: B018 - opened now: a store that cannot open fails before the cell
         source = transformed(shell, cell, new_run=True)
         try:
             code: CellCode | None = analyze_cell(source)
@@ -427,7 +446,7 @@ class CellCache:
         if any(m.name == name for m, *_ in self._pending.values()):
             self.flush_runs()  # what `why` compares with must be in the store
         seen: list[str] = []
-        previous = latest_manifest(self.store, name, seen)
+        previous = latest_manifest(self.store, name, seen) if self._may_hold() else None
         if seen:
             self._unstored.discard(name)
         else:
@@ -467,6 +486,8 @@ class CellCache:
         pending = self._pending.get(entry_prefix)
         if pending is not None:
             return pending[0]
+        if not self._may_hold():
+            return None  # nothing was ever stored there
         known = self._manifests.get(entry_prefix)
         if known is not None:
             # Entries are immutable once written, so the one read earlier is still right if
@@ -714,8 +735,9 @@ class CellCache:
         # stored compares nothing).
         before = dict(ns) if store else {}
         state_before = capture_all(shell) if store else {}
+        imports = None
         if store:
-            with watch_files() as watch:
+            with watch_files() as watch, timed_imports() as imports:
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
             outcome = run_plain(shell, cell, show_errors=options.show_errors)
@@ -723,7 +745,8 @@ class CellCache:
         result = CellResult(name=name, hit=False, reason=reason)
         if not store:
             return result
-        flush_uses(self.store)
+        if self.opened:  # uses are noted by hits, which opened it
+            flush_uses(self.store)
         manifest = Manifest(
             name=name,
             key=key.digest,
@@ -764,7 +787,16 @@ class CellCache:
             return result
         # Decided before the changes are fingerprinted and the effects recorded: for a cheap
         # cell those cost more than the cell itself, and none of it is needed to run it.
-        cheaper = self._cheaper_to_run(shell, before, code, key, outcome, options, state_before)
+        cheaper = self._cheaper_to_run(
+            shell,
+            before,
+            code,
+            key,
+            outcome,
+            options,
+            state_before,
+            imports.seconds if imports else 0.0,
+        )
         if cheaper and not (watch.written or watch.created_dirs):
             manifest.mode = "run"
             manifest.run_reason = cheaper
@@ -857,8 +889,11 @@ class CellCache:
         outcome: RunOutcome,
         options: CellOptions,
         state_before: dict[str, Any],
+        imported: float,
     ) -> str | None:
         """Why this run is better run again than stored (automatic policy), or ``None``.
+
+        ``imported``: seconds the run spent importing, which a restore spends too.
 
         Running is what a plain cell does, so it is always right. Storing is kept for a
         cell that writes files, and for one that drew random numbers from a global
@@ -891,6 +926,7 @@ class CellCache:
             outcome.duration,
             rough_size(kept, outcome.outputs),
             draws_unseeded=draws,
+            imported=imported,
         )
 
     def _groups(

@@ -2,7 +2,10 @@
 
 A ``%%persist`` cell is worth storing only when restoring it later is faster than running
 it again, and when its run is not so cheap that storing it (fingerprints, pickles, four
-signed writes) costs the notebook more than running it every time would. Both costs depend
+signed writes) costs the notebook more than running it every time would. Time the run spent
+importing modules (:func:`timed_imports`) does not count: a restore in a fresh kernel
+imports them too (the modules the cell binds, the classes of its values), so storing saves
+none of it. ``import pandas as pd; df = pd.DataFrame(...)`` is run, not restored. Both costs depend
 on the store (a local folder, Redis across a network), the machine and the size of what is
 kept, so :class:`CostModel` learns them in the session from the restores and stores it
 timed, starting from priors measured on a local store; past that, each byte costs a fixed
@@ -35,14 +38,18 @@ drops the cell from the index, so the next run decides again.
 from __future__ import annotations
 
 import atexit
+import builtins
 import json
 import math
 import os
 import re
 import statistics
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +62,7 @@ from ...storage._atomic import atomic_write
 __all__ = [
     "STORE_SHARE",
     "CostModel",
+    "ImportClock",
     "KnownRun",
     "RunsIndex",
     "much_slower",
@@ -63,6 +71,7 @@ __all__ = [
     "run_instead",
     "slower_to_restore",
     "store_budget",
+    "timed_imports",
 ]
 
 #: Priors for the fixed part of one restore and one store (seconds), before the session has
@@ -81,6 +90,8 @@ WRITE_RATE = 0.5e9
 #: A cell whose run takes less than this share of what storing it costs is run every time:
 #: storing would cost the notebook more than a few re-runs of the cell.
 STORE_SHARE = 1.0
+#: Import time below this is not worth a mention in the reason a cell runs.
+CHEAP_IMPORTS = 0.001
 _KEPT = 64  # timings remembered per kind (the median of these is the estimate)
 #: An entry whose restore took more than this many times its original run, and this many
 #: seconds more, becomes one that runs: a one-off slow read must not turn off a useful entry.
@@ -174,28 +185,96 @@ def _value_size(value: Any) -> int:
         return 0
 
 
+class ImportClock:
+    """Seconds the thread spent in ``import`` statements during :func:`timed_imports`."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
+@contextmanager
+def timed_imports() -> Iterator[ImportClock]:
+    """Time the outermost ``import`` statements this thread runs in the block.
+
+    ``builtins.__import__`` is wrapped for the block only (nested imports, made by the
+    modules being imported, pass straight through), and put back unless something else
+    replaced it meanwhile.
+
+    >>> with timed_imports() as clock:
+    ...     import json
+    >>> clock.seconds >= 0.0
+    True
+    """
+    real = builtins.__import__
+    clock = ImportClock()
+    thread = threading.get_ident()
+    depth = 0
+
+    def timed(
+        name: str,
+        globals: Any = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        nonlocal depth
+        if depth or threading.get_ident() != thread:
+            return real(name, globals, locals, fromlist, level)
+        depth += 1
+        started = time.perf_counter()
+        try:
+            return real(name, globals, locals, fromlist, level)
+        finally:
+            depth -= 1
+            clock.seconds += time.perf_counter() - started
+
+    builtins.__import__ = timed
+    try:
+        yield clock
+    finally:
+        if builtins.__import__ is timed:
+            builtins.__import__ = real
+
+
 def run_instead(
-    costs: CostModel, duration: float, nbytes: int, *, draws_unseeded: bool
+    costs: CostModel,
+    duration: float,
+    nbytes: int,
+    *,
+    draws_unseeded: bool,
+    imported: float = 0.0,
 ) -> str | None:
     """Why a run of ``duration`` seconds storing ``nbytes`` should be run, not restored.
 
     ``None``: store it. A cell that drew random numbers from a generator it did not seed
     is stored whatever its cost (running it again would change what later cells read).
+    ``imported`` seconds of the run were imports, which a restore pays too: only the rest
+    is saved by storing.
+
+    Examples
+    --------
+    >>> costs = CostModel()
+    >>> run_instead(costs, 0.5, 0, draws_unseeded=False) is None
+    True
+    >>> why = run_instead(costs, 0.5, 0, draws_unseeded=False, imported=0.499)
+    >>> why.split(", faster")[0]
+    'it runs in 1.0 ms besides 499.0 ms of imports, which a restore repeats'
     """
     if draws_unseeded:
         return None
+    imported = min(max(imported, 0.0), duration)
+    own = duration - imported
+    runs = f"it runs in {format_duration(own)}"
+    if imported >= CHEAP_IMPORTS:
+        runs += f" besides {format_duration(imported)} of imports, which a restore repeats"
     restore = costs.restore_estimate(nbytes)
-    if duration < restore:
-        return (
-            f"it runs in {format_duration(duration)}, faster than restoring it "
-            f"(about {format_duration(restore)})"
-        )
+    if own < restore:
+        return f"{runs}, faster than restoring it (about {format_duration(restore)})"
     store = costs.store_estimate(nbytes)
-    if duration < STORE_SHARE * store:
-        return (
-            f"it runs in {format_duration(duration)}, less than storing it costs "
-            f"(about {format_duration(store)})"
-        )
+    if own < STORE_SHARE * store:
+        return f"{runs}, less than storing it costs (about {format_duration(store)})"
     return None
 
 

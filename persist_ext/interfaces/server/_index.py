@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..._errors import StoreError
+from ...storage._layout import INDEX_FILE
 
 __all__ = ["DEADLINE", "INDEX_FILE", "IndexConnection", "index_signature", "open_index"]
 
-INDEX_FILE = "cache.db"
 #: Seconds of SQLite work allowed per request and store.
 DEADLINE = 2.0
 _SIDE_FILES = ("-wal", "-shm", "-journal")

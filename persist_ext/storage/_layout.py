@@ -1,0 +1,45 @@
+"""What files make a store directory, known without opening it (standard library only).
+
+A directory store is diskcache's SQLite index ``cache.db`` (with its ``-wal``/``-shm``
+files while open) beside its blob folders. Code that must not pay for opening a store (the
+cell cache's first lookup, the server's listing) asks here.
+
+>>> import os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> holds_store(folder), store_can_start(os.path.join(folder, "new", ".persist"))
+(False, True)
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["INDEX_FILE", "INDEX_FILES", "holds_store", "store_can_start"]
+
+#: diskcache's index of a store directory.
+INDEX_FILE = "cache.db"
+#: The index and SQLite's write-ahead log and shared memory beside it.
+INDEX_FILES = frozenset({INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm"})
+
+
+def holds_store(directory: str | os.PathLike[str]) -> bool:
+    """Whether a store was ever opened in ``directory`` (its index file exists)."""
+    return os.path.lexists(os.path.join(directory, INDEX_FILE))
+
+
+def store_can_start(directory: str | os.PathLike[str]) -> bool:
+    """Whether ``directory`` holds no store yet and one could be created there.
+
+    True when the nearest existing folder on its path is a directory this process may
+    write; a path through a file, or a read-only folder, is not (opening the store there
+    then says what is wrong).
+    """
+    path = os.path.abspath(directory)
+    if os.path.lexists(os.path.join(path, INDEX_FILE)):
+        return False
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
