@@ -63,6 +63,14 @@ class FileWatch:
     created_dirs: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     other: set[str] = field(default_factory=set)
+    #: Programs the cell started (``subprocess``, ``os.system``; ``!cmd`` is seen in the
+    #: code): what they read and write is not seen, so such a cell cannot be restored.
+    commands: set[str] = field(default_factory=set)
+    #: ``os.putenv``/``os.unsetenv`` calls, name -> value (``None``: unset), last one wins;
+    #: ``os.environ`` makes them too, and only those it does not show are lost by a restore.
+    putenv: dict[str, str | None] = field(default_factory=dict)
+    #: SQLite databases opened (``sqlite3.connect``): read or written, unseen.
+    databases: set[str] = field(default_factory=set)
     relative: bool = False  # some path was relative to the working directory
     ignore: tuple[str, ...] = ()
 
@@ -108,6 +116,20 @@ class FileWatch:
                 self.removed.add(src)
             if dst is not None:
                 self.written.add(dst)
+        elif name in _COMMAND_EVENTS:
+            program = _program(name, args)
+            if program not in READ_ONLY_PROGRAMS:
+                self.commands.add(program)
+        elif name == "sqlite3.connect":
+            # SQLite reads and writes its database from C: no ``open`` event. An in-memory
+            # database is no file.
+            path = None if args[0] in (":memory:", b":memory:", "") else self._path(args[0])
+            if path is not None:
+                self.databases.add(path)
+        elif name == "os.putenv":
+            self.putenv[os.fsdecode(args[0])] = os.fsdecode(args[1])
+        elif name == "os.unsetenv":
+            self.putenv[os.fsdecode(args[0])] = None
         elif name in ("os.symlink", "os.link", "os.chmod", "os.chown", "os.utime"):
             path = self._path(args[-2] if name in ("os.symlink", "os.link") else args[0])
             if path is not None:
@@ -124,9 +146,38 @@ class FileWatch:
         return sorted(p for p in self.written if os.path.isfile(p))
 
 
+_COMMAND_EVENTS = frozenset(
+    {"subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn"}
+)
+
+
+def _program(name: str, args: tuple[Any, ...]) -> str:
+    """The program an audited start of a command runs (a shell line: ``sh``, never probed)."""
+    if name == "os.system":
+        return "sh"
+    raw = args[1] if name == "os.spawn" else args[0]
+    if raw is None and name == "subprocess.Popen":
+        argv = args[1]
+        raw = argv if isinstance(argv, (str, bytes)) else next(iter(argv or ()), None)
+    if raw is None:
+        return name
+    return os.path.basename(os.fsdecode(raw)) or name
+
+
+#: Programs libraries start to probe the machine (joblib/loky run ``lscpu`` on a
+#: scikit-learn fit, ``platform`` runs ``uname``): they change nothing and read no file of
+#: the notebook's, so a cell that starts only these can still be restored.
+READ_ONLY_PROGRAMS = frozenset(
+    {"lscpu", "uname", "nproc", "getconf", "sysctl", "fc-list", "fc-match", "nvidia-smi"}
+)
+
 #: The events :meth:`FileWatch.event` records.
 FILE_EVENTS = frozenset(
     {
+        *_COMMAND_EVENTS,
+        "os.putenv",
+        "os.unsetenv",
+        "sqlite3.connect",
         "open",
         "os.mkdir",
         "os.remove",

@@ -28,6 +28,10 @@ files read             content digest                             -
 files written          content digest (must be unchanged)         -
 folders created        -                                          created again
 files removed/renamed  -                                          the cell runs
+programs started       -                                          the cell runs (machine
+                                                                  probes such as lscpu: -)
+os.putenv (not in      -                                          the cell runs
+os.environ)
 =====================  =========================================  ===========================
 """
 
@@ -136,10 +140,23 @@ def record_effects(
         )
     if watch.other:
         effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
+    if watch.commands:
+        effects.unrestorable.append(
+            f"it starts programs ({', '.join(sorted(watch.commands)[:3])}), whose reads and "
+            "writes cannot be seen"
+        )
+    hidden_env = sorted(k for k, v in watch.putenv.items() if os.environ.get(k) != v)
+    if hidden_env:
+        effects.unrestorable.append(
+            f"it sets environment variables outside os.environ ({', '.join(hidden_env[:3])})"
+        )
     for path in watch.inputs:
         effects.checks[f"read:{path}"] = digests.digest(Path(path))
     for path in watch.outputs:
         effects.checks[f"wrote:{path}"] = digests.digest(Path(path))
+    for path in sorted(watch.databases):
+        if os.path.isfile(path):  # as it was left: changed or removed since, the cell runs
+            effects.checks.setdefault(f"wrote:{path}", digests.digest(Path(path)))
     effects.dirs = sorted(p for p in watch.created_dirs if os.path.isdir(p))
     if effects.state:
         effects.notes.append("re-applied: " + ", ".join(FACETS[n].label for n in effects.state))
