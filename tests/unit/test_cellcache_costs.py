@@ -140,6 +140,41 @@ def test_cheap_cell_drawing_unseeded_numbers_is_stored(shell, tmp_path: Path) ->
     assert "state:numpy.random" in first.manifest.checks
 
 
+def test_generators_moved_sees_every_kind_of_draw(shell) -> None:
+    """The draw check reads numpy's key and position directly; a draw of the cached legacy
+    Gaussian (which moves neither), a re-seed and Python's ``random`` are still seen."""
+    import random
+
+    from persist_ext.features._cellcache._state import capture_all, generators_moved
+
+    names = ["random", "numpy.random"]
+    saved = np.random.get_state(), random.getstate()
+    try:
+        np.random.seed(5)
+        before = capture_all(shell, names)
+        assert not generators_moved(shell, before, names)
+        np.random.random()
+        assert generators_moved(shell, before, names)
+        np.random.seed(5)
+        assert not generators_moved(shell, before, names)
+        np.random.randn()  # draws a pair: one is kept for the next call
+        cached = capture_all(shell, names)
+        assert cached["numpy.random"][3] == 1
+        np.random.randn()  # the kept one: the key and the position do not move
+        assert capture_all(shell, names)["numpy.random"][2] == cached["numpy.random"][2]
+        assert generators_moved(shell, cached, names)
+        before = capture_all(shell, names)
+        np.random.seed(6)
+        assert generators_moved(shell, before, names)
+        before = capture_all(shell, names)
+        random.random()
+        assert generators_moved(shell, before, names)
+        assert not generators_moved(shell, capture_all(shell, names), names)
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+
+
 def test_cheap_seeding_cell_is_run_and_later_draws_match(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     shell.run_cell("import numpy as np")

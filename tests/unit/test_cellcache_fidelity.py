@@ -595,6 +595,60 @@ def test_a_display_printer_registered_or_removed_is_seen_by_every_snapshot(shell
     assert capture_all(shell, ["ipython.printers"])["ipython.printers"] == before
 
 
+def test_pandas_options_changed_any_way_are_seen_by_the_next_snapshot(shell) -> None:
+    """The flattened options are reused while the options tree is unchanged: a change by
+    ``set_option``, by attribute, or written into pandas' own tree is still seen, and no
+    two snapshots share one dict."""
+    from persist_ext.features._cellcache._state import capture_all
+
+    config = pd._config.config._global_config
+
+    def options() -> dict:
+        return capture_all(shell, ["pandas.options"])["pandas.options"]
+
+    before = options()
+    again = options()
+    assert again == before
+    assert again is not before
+    again["display.max_rows"] = -1  # a snapshot is the caller's: the next one is unchanged
+    assert options() == before
+    try:
+        pd.set_option("display.max_rows", 7)
+        assert options()["display.max_rows"] == 7
+        pd.options.display.max_rows = 8
+        assert options()["display.max_rows"] == 8
+        config["display"]["max_rows"] = 9  # no pandas function involved
+        assert options()["display.max_rows"] == 9
+    finally:
+        pd.reset_option("display.max_rows")
+    assert options() == before
+
+
+def test_state_snapshots_see_rcparams_and_imported_modules(shell) -> None:
+    """rcParams are copied without the backend keys and a change shows; a module imported
+    between two snapshots is named as added, one removed is not."""
+    import matplotlib
+
+    from persist_ext.features._cellcache._state import capture_all, changes_between
+
+    rc = capture_all(shell, ["rcParams"])["rcParams"]
+    assert "backend" not in rc
+    assert "backend_fallback" not in rc
+    skipped = ("backend", "backend_fallback")
+    assert rc == {k: v for k, v in dict.items(matplotlib.rcParams) if k not in skipped}
+    with matplotlib.rc_context({"lines.linewidth": 7.5}):
+        assert capture_all(shell, ["rcParams"])["rcParams"]["lines.linewidth"] == 7.5
+    before = capture_all(shell, ["sys.modules"])
+    fake = type(sys)("persist_ext_test_fake_module")
+    sys.modules[fake.__name__] = fake
+    try:
+        after = capture_all(shell, ["sys.modules"])
+    finally:
+        del sys.modules[fake.__name__]
+    assert changes_between(before, after).added_modules == [fake.__name__]
+    assert changes_between(after, before).added_modules == []
+
+
 def test_an_environment_variable_removed_by_a_cell_is_removed_again_on_a_hit(
     shell, cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -80,7 +80,7 @@ from ._inspect import (
     stored_entries,
 )
 from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
-from ._state import CHECKED_FACETS, capture_all, state_digests
+from ._state import CHECKED_FACETS, capture_all, generators_moved, state_digests
 from ._units import USED
 from ._views import EntryDetails, EntryTable, StoreSummary
 
@@ -915,8 +915,7 @@ class CellCache:
         generators = [f for f in ("random", "numpy.random") if f in state_before]
         draws = False
         if generators and _SEEDS.search(code.source) is None:
-            after = capture_all(shell, generators)
-            draws = any(after.get(f) != state_before[f] for f in generators)
+            draws = generators_moved(shell, state_before, generators)
         if code.only_definitions and not draws:
             # A hit re-runs a cell's imports, defs and classes (they are not data): for a
             # cell of nothing else, restoring costs its run plus the lookup and the store.

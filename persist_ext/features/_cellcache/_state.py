@@ -39,6 +39,7 @@ __all__ = [
     "StateChange",
     "capture_all",
     "changes_between",
+    "generators_moved",
     "state_digests",
 ]
 
@@ -84,6 +85,50 @@ def _numpy_capture(shell: Any) -> Any:
     return (str(name), keys.tobytes(), int(pos), int(has_gauss), float(gauss))
 
 
+def _numpy_moved(snapshot: Any) -> bool:
+    """Whether numpy's global generator moved since ``snapshot`` (a :func:`_numpy_capture`).
+
+    ``get_state`` copies the 624-word key one element at a time in Python (30-80 µs here);
+    the key and position are read instead from the generator's state struct (``ctypes``,
+    ~1 µs). The legacy cached Gaussian is not in that struct: when the snapshot had one
+    (``has_gauss``), drawing it moves nothing else, so the whole state is compared.
+    """
+    np = sys.modules.get("numpy")
+    name, keys, pos, has_gauss, _gauss = snapshot
+    legacy = getattr(getattr(getattr(np, "random", None), "mtrand", None), "_rand", None)
+    bitgen: Any = getattr(legacy, "_bit_generator", None)
+    if has_gauss or name != "MT19937" or type(bitgen).__name__ != "MT19937":
+        return bool(_numpy_capture(None) != snapshot)
+    import ctypes
+
+    size = len(keys) + 4  # mt19937_state: uint32_t key[624]; int pos
+    raw = ctypes.string_at(bitgen.ctypes.state_address, size)
+    return raw[:-4] != keys or int.from_bytes(raw[-4:], sys.byteorder, signed=True) != pos
+
+
+def generators_moved(shell: Any, before: dict[str, Any], names: Iterable[str]) -> bool:
+    """Whether any of the random generators ``names`` moved since ``before`` (snapshots from
+    :func:`capture_all`): the cell drew numbers from them (or re-seeded them).
+
+    For the run-or-store policy only: a ``set_state`` back to a state with the same numpy
+    key and position and only another cached Gaussian is not seen here (re-running such a
+    cell is always right; a stored one compares whole snapshots).
+    """
+    for name in names:
+        if name not in before:
+            continue
+        if name == "numpy.random":
+            try:
+                if _numpy_moved(before[name]):
+                    return True
+                continue
+            except Exception:  # an odd numpy: compare whole snapshots
+                pass
+        if capture_all(shell, [name]).get(name) != before[name]:
+            return True
+    return False
+
+
 def _numpy_digest(snapshot: Any) -> str:
     name, keys, pos, has_gauss, gauss = snapshot
     h = xxhash.xxh3_64(keys)
@@ -110,9 +155,12 @@ def _rc_capture(shell: Any) -> Any:
     if params is None:
         return None
     # dict.items reads the stored values directly: RcParams.__getitem__ would validate,
-    # warn about deprecated keys and resolve the backend, 300 times per snapshot.
-    items = dict.items(params) if isinstance(params, dict) else params.items()
-    return {k: v for k, v in items if k not in _RC_SKIP}
+    # warn about deprecated keys and resolve the backend, 300 times per snapshot. Copied
+    # whole, then the two skipped keys dropped (a third cheaper than filtering each key).
+    snapshot = dict(dict.items(params) if isinstance(params, dict) else params.items())
+    for key in _RC_SKIP:
+        snapshot.pop(key, None)
+    return snapshot
 
 
 def _rc_digest(snapshot: Any) -> str:
@@ -142,6 +190,16 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _nested_copy(tree: dict[str, Any]) -> dict[str, Any]:
+    return {k: _nested_copy(v) if isinstance(v, dict) else v for k, v in tree.items()}
+
+
+# The options tree last flattened (a copy of its dicts, leaves held) and its flat form.
+# Flattening names ~150 options (~25 µs); comparing the tree with the copy is one nested
+# dict comparison in C (~3 µs). Equal trees flatten alike, so the flat form is reused.
+_PANDAS_SEEN: list[Any] = [None, None]
+
+
 def _pandas_capture(shell: Any) -> Any:
     pd = sys.modules.get("pandas")
     if pd is None:
@@ -149,7 +207,15 @@ def _pandas_capture(shell: Any) -> Any:
     config = getattr(getattr(getattr(pd, "_config", None), "config", None), "_global_config", None)
     if not isinstance(config, dict):
         return None
-    return _flatten(config)
+    try:
+        same = _PANDAS_SEEN[0] is not None and bool(config == _PANDAS_SEEN[0])
+    except Exception:  # an option value with an odd __eq__: flatten afresh
+        same = False
+    if same:
+        return dict(_PANDAS_SEEN[1])  # a copy: snapshots are never shared between captures
+    flat = _flatten(config)
+    _PANDAS_SEEN[:] = [_nested_copy(config), flat]
+    return dict(flat)
 
 
 def _pandas_apply(shell: Any, snapshot: Any) -> None:
@@ -230,24 +296,27 @@ def _display_apply(shell: Any, snapshot: Any) -> None:
             plain.pprint = snapshot["pprint"]
 
 
-# The last printer tables seen (their items, held: no id can be reused meanwhile) and what
-# they gave. Naming every printer costs ~0.5 ms; a snapshot is taken before and after each
-# stored cell, and the tables almost never change.
+# The last printer tables seen (copies, holding their keys and printers: no id can be
+# reused meanwhile) and what they gave. Naming every printer costs ~0.5 ms; a snapshot is
+# taken before and after each stored cell, and the tables almost never change. The live
+# tables are compared with the copies as dicts (in C), not rebuilt as tuples of items.
 _PRINTERS_SEEN: list[Any] = [None, None]
+_PRINTER_TABLES = ("type_printers", "deferred_printers", "singleton_printers")
 
 
-def _printer_tables(shell: Any) -> tuple[Any, ...]:
-    return tuple(
-        (mime, attr, tuple((getattr(formatter, attr, None) or {}).items()))
-        for mime, formatter in sorted(_formatters(shell).items())
-        for attr in ("type_printers", "deferred_printers", "singleton_printers")
-    )
+def _printer_tables(shell: Any) -> dict[tuple[str, str], Any]:
+    return {
+        (mime, attr): getattr(formatter, attr, None) or {}
+        for mime, formatter in _formatters(shell).items()
+        for attr in _PRINTER_TABLES
+    }
 
 
 def _printers_capture(shell: Any) -> Any:
     tables = _printer_tables(shell)
-    # Keys are types, (module, name) tuples or ids, printers are functions: equal items
-    # name alike (functions and types compare by identity).
+    # Keys are types, (module, name) tuples or ids, printers are functions: equal tables
+    # name alike (functions and types compare by identity; the names are sorted, so the
+    # order of a table does not matter).
     try:
         same = bool(_PRINTERS_SEEN[0] == tables)
     except Exception:  # a printer object with an odd __eq__: name them all
@@ -255,11 +324,11 @@ def _printers_capture(shell: Any) -> Any:
     if same:
         return list(_PRINTERS_SEEN[1])
     found = _name_printers(tables)
-    _PRINTERS_SEEN[:] = [tables, found]
+    _PRINTERS_SEEN[:] = [{where: dict(table) for where, table in tables.items()}, found]
     return list(found)
 
 
-def _name_printers(tables: tuple[Any, ...]) -> list[str]:
+def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
     def name(obj: Any) -> str:
         if isinstance(obj, tuple):
             return ".".join(map(str, obj))
@@ -272,8 +341,8 @@ def _name_printers(tables: tuple[Any, ...]) -> list[str]:
         return _ADDRESS.sub("", text)
 
     found = []
-    for mime, attr, items in tables:
-        for key, value in items:
+    for (mime, attr), table in tables.items():
+        for key, value in dict(table).items():
             # singleton_printers are keyed by id(): unstable across kernels. A deferred
             # printer moves to type_printers the first time its type is shown: the
             # same registration, so both tables are labelled alike.
@@ -333,7 +402,9 @@ def _env_apply(shell: Any, snapshot: Any) -> None:
 
 
 def _modules_capture(shell: Any) -> Any:
-    return frozenset(sys.modules)
+    # A copy of the dict (its hash table copied as is, ~6 µs for 1,000 modules): a frozenset
+    # of the names hashes each one into a new table (~25 µs). Only the names are compared.
+    return dict.copy(sys.modules)
 
 
 # --------------------------------------------------------------------------- notebook classes
@@ -537,7 +608,7 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
             continue
         if name == "sys.modules":
             if old is not None and new is not None:
-                added = sorted(set(new) - set(old))
+                added = sorted(new.keys() - old.keys())
             continue
         if old == new or new is None:
             continue
