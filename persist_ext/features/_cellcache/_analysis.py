@@ -233,9 +233,9 @@ _SAFE_MAGICS = frozenset(
 _NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})
 
 
-def _string_names(tree: ast.AST) -> list[str]:
+def _string_names(nodes: list[ast.AST]) -> list[str]:
     found: dict[str, None] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
             for name in _IDENT.findall(node.value):
                 if not keyword.iskeyword(name):
@@ -243,9 +243,9 @@ def _string_names(tree: ast.AST) -> list[str]:
     return list(found)
 
 
-def _path_like(tree: ast.AST) -> list[str]:
+def _path_like(nodes: list[ast.AST]) -> list[str]:
     found: dict[str, None] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
             if 0 < len(text) <= 1024 and "\n" not in text and "\0" not in text:
@@ -262,10 +262,10 @@ def _call_name(node: ast.Call) -> str:
     return ""
 
 
-def _uncertainties(tree: ast.AST) -> list[str]:
+def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
@@ -343,6 +343,7 @@ def analyze_cell(source: str) -> CellCode:
     definition_module = (
         ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
     )
+    nodes = list(ast.walk(tree))  # walked once for the three scans below
     return CellCode(
         source=source,
         digest=_digest(tree),
@@ -351,8 +352,8 @@ def analyze_cell(source: str) -> CellCode:
         definitions=frozenset(definitions),
         definition_module=definition_module,
         imported_modules=tuple(modules),
-        mentioned=tuple(n for n in _string_names(tree) if n not in reads),
-        uncertain=tuple(_uncertainties(tree)),
-        literals=tuple(_path_like(tree)),
+        mentioned=tuple(n for n in _string_names(nodes) if n not in reads),
+        uncertain=tuple(_uncertainties(nodes)),
+        literals=tuple(_path_like(nodes)),
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
     )
