@@ -71,7 +71,7 @@ def test_estimates_start_from_priors_and_learn_the_session_costs() -> None:
 
 
 def test_run_instead_says_why_and_keeps_unseeded_draws_stored() -> None:
-    costs = CostModel()
+    costs = CostModel(open_cost=0.0)  # an open store: no opening to pay for
     why = run_instead(costs, 0.001, 100, draws_unseeded=False)
     assert why is not None
     assert "faster than restoring it" in why
@@ -83,6 +83,36 @@ def test_run_instead_says_why_and_keeps_unseeded_draws_stored() -> None:
     # A cheap cell that makes a huge value (np.zeros is lazy) is cheaper to run.
     why = run_instead(costs, 0.01, 4 << 30, draws_unseeded=False)
     assert why is not None
+
+
+def test_opening_the_store_is_charged_until_stored_cells_pay_for_it() -> None:
+    costs = CostModel()  # a later kernel opens the store only if some cell was stored
+    why = run_instead(costs, 0.02, 0, draws_unseeded=False)  # 20 ms < 2 ms + 30 ms
+    assert why is not None
+    assert "to open the store, which no cell stored so far saves" in why
+    costs.bank(0.05)  # a stored cell saves 50 ms per later run: the opening is paid
+    assert costs.unpaid_open() == 0.0
+    assert run_instead(costs, 0.02, 0, draws_unseeded=False) is None
+    assert run_instead(CostModel(open_cost=0.0), 0.02, 0, draws_unseeded=False) is None
+
+
+def test_cells_stored_first_must_save_more_than_opening_the_store(shell, tmp_path: Path) -> None:
+    cache = CellCache(opener=lambda: Store(tmp_path / "s"))
+    cache.costs.observe_open(0.5)  # a slow store to open: far above the cells below
+    cache.costs.observe_restore(0.001, 0)
+    cache.costs.observe_store(0.001, 0)
+    small = "import time\ntime.sleep(0.02)\nsmall = 1"
+    first, _ = run(cache, shell, small, name="small")
+    assert first.manifest is not None
+    assert first.manifest.mode == "run"
+    assert "to open the store" in first.manifest.run_reason
+    big, _ = run(cache, shell, "import time\ntime.sleep(0.6)\nbig = 1", name="big")
+    assert big.manifest is not None
+    assert big.manifest.mode == "restore"
+    # The opening is paid for by "big" now: a small cell is worth storing.
+    later, _ = run(cache, shell, "import time\ntime.sleep(0.02)\nlater = 1", name="later")
+    assert later.manifest is not None
+    assert later.manifest.mode == "restore"
 
 
 def test_rough_size_counts_buffers_frames_and_outputs() -> None:

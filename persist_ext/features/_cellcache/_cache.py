@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import math
 import os
 import re
 import time
@@ -260,7 +261,7 @@ class CellCache:
         self._seen: dict[str, Any] = {}
         self._outputs_memo: dict[str, list[dict[str, Any]]] = {}
         #: What restores and stores cost in this session (decides run vs restore).
-        self.costs = CostModel()
+        self.costs = CostModel(open_cost=0.0 if store is not None else None)
         self._restored_once = False
         # Cells found with no stored run just before this run: their first write has no
         # older entry to prune (a listing of the store's keys saved per new cell).
@@ -271,7 +272,9 @@ class CellCache:
         """The store, opened on first use (see ``opener``)."""
         if self._open is None:
             assert self._opener is not None
+            started = time.perf_counter()
             self._open = self._opener()
+            self.costs.observe_open(time.perf_counter() - started)
         return self._open
 
     @property
@@ -787,6 +790,7 @@ class CellCache:
             return result
         # Decided before the changes are fingerprinted and the effects recorded: for a cheap
         # cell those cost more than the cell itself, and none of it is needed to run it.
+        imported = imports.seconds if imports else 0.0
         cheaper = self._cheaper_to_run(
             shell,
             before,
@@ -795,7 +799,7 @@ class CellCache:
             outcome,
             options,
             state_before,
-            imports.seconds if imports else 0.0,
+            imported,
         )
         if cheaper and not (watch.written or watch.created_dirs):
             manifest.mode = "run"
@@ -878,6 +882,15 @@ class CellCache:
             # after it (changes, effects, pickling, writes), which a cell that runs skips.
             ran = outcome.duration
             self.costs.observe_store(time.perf_counter() - started - ran, manifest.size)
+            if manifest.mode == "restore":
+                # What its restores save pays for opening the store (a cell stored whatever
+                # it costs has the store opened anyway).
+                chosen = options.min_time is None and options.variables is None
+                self.costs.bank(
+                    ran - imported - self.costs.restore_estimate(manifest.size)
+                    if chosen and not watch.written
+                    else math.inf
+                )
         return result
 
     def _cheaper_to_run(

@@ -78,6 +78,9 @@ __all__ = [
 #: timed any: a hit on a local store reads one signed record and replays the outputs; a
 #: miss pickles the values and writes values, outputs, manifest and use record.
 RESTORE_PRIOR = 0.002
+#: Seconds a fresh kernel takes to open a local store before its first lookup (importing the
+#: storage modules, opening SQLite, reading the signing key): ~30 ms of CPU here.
+OPEN_PRIOR = 0.03
 STORE_PRIOR = 0.005
 #: Before any restore is timed, a restore is taken to cost this share of a timed store
 #: (both read and write the same records; a slow store or a loaded machine slows both).
@@ -108,6 +111,13 @@ STORE_BUDGET_FLOOR = 0.02
 class CostModel:
     """Restore and store costs of cell runs, learned from the ones timed in this session.
 
+    Opening the store is paid once per kernel, by the first cell that looks something up,
+    and only when some cell was stored (cells known to run never open it). So the cells
+    stored must together save more than the opening costs: until the savings of the cells
+    stored in this session (:meth:`bank`) cover it, what is left of it (:meth:`unpaid_open`)
+    counts as part of the next cell's restore. ``open_cost=0``: the store is already open
+    (given to the cache, a server store), nothing is charged.
+
     Examples
     --------
     >>> costs = CostModel()
@@ -116,11 +126,32 @@ class CostModel:
     >>> costs.observe_restore(0.010, 0)
     >>> round(costs.restore_estimate(10**9), 3)  # fixed part learned, plus 1 GB at 1 GB/s
     1.01
+    >>> costs.unpaid_open() == OPEN_PRIOR
+    True
+    >>> costs.bank(0.025)  # a stored cell saves 25 ms per later run
+    >>> round(costs.unpaid_open(), 3)
+    0.005
     """
 
-    def __init__(self) -> None:
+    def __init__(self, open_cost: float | None = None) -> None:
         self._restore: deque[float] = deque(maxlen=_KEPT)
         self._store: deque[float] = deque(maxlen=_KEPT)
+        self._open = OPEN_PRIOR if open_cost is None else open_cost
+        self._banked = 0.0
+
+    def observe_open(self, seconds: float) -> None:
+        """Opening the store took ``seconds`` in this session."""
+        if self._open:
+            self._open = seconds
+
+    def bank(self, seconds: float) -> None:
+        """A cell was stored whose restore saves ``seconds`` over running it (``inf``: a
+        cell stored whatever it costs, so the store is opened anyway)."""
+        self._banked += max(seconds, 0.0)
+
+    def unpaid_open(self) -> float:
+        """Seconds of opening the store that the cells stored so far do not make up for."""
+        return max(self._open - self._banked, 0.0)
 
     def observe_restore(self, seconds: float, nbytes: int) -> None:
         """A hit of an entry holding ``nbytes`` took ``seconds``."""
@@ -270,7 +301,14 @@ def run_instead(
     if imported >= CHEAP_IMPORTS:
         runs += f" besides {format_duration(imported)} of imports, which a restore repeats"
     restore = costs.restore_estimate(nbytes)
-    if own < restore:
+    unpaid = costs.unpaid_open()
+    if own < restore + unpaid:
+        if unpaid:
+            return (
+                f"{runs}, faster than restoring it (about {format_duration(restore)}, plus "
+                f"{format_duration(unpaid)} to open the store, which no cell stored "
+                "so far saves)"
+            )
         return f"{runs}, faster than restoring it (about {format_duration(restore)})"
     store = costs.store_estimate(nbytes)
     if own < STORE_SHARE * store:
