@@ -319,6 +319,12 @@ def writeable_flag(arr: Any) -> bool | str:
     return WARN_ON_WRITE if bits & _WARN_ON_WRITE else True
 
 
+def _set_hard_masked(obj: Any, state: Any) -> None:
+    """Unpickle a masked array's state, then harden its mask (pickle does not keep it)."""
+    obj.__setstate__(state)
+    obj.harden_mask()
+
+
 def _rebuild_view(
     root: Any,
     offset: int,
@@ -489,6 +495,7 @@ class _SharingPickler(pickle.Pickler):
         numpy_array = getattr(np, "ndarray", None)
         self._ndarray = numpy_array if link_views else None
         self._owner = numpy_array  # arrays that own their memory load owning it again
+        self._masked = getattr(getattr(np, "ma", None), "MaskedArray", None)
         # Views re-made on their base: plain arrays, and subclasses that are nothing but a
         # different view of the same memory (no state of their own, unlike masked arrays).
         self._views: tuple[Any, ...] = (
@@ -505,6 +512,11 @@ class _SharingPickler(pickle.Pickler):
             return NotImplemented
         ndarray = self._ndarray
         owner = self._owner
+        if owner is not None and type(obj) is self._masked and obj.hardmask:
+            # numpy's reduction of a masked array leaves its hard mask out: it would load
+            # with a soft one, and assigning to a masked element would unmask it.
+            func, args, state = obj.__reduce__()
+            return func, args, state, None, None, _set_hard_masked
         if (
             owner is not None
             and type(obj) is owner
@@ -753,6 +765,8 @@ def _arrow_exact(value: Any) -> bool:
             return False
         dtypes = [value.dtype]
     else:
+        return False
+    if not value.flags.allows_duplicate_labels:  # a flag Arrow does not keep
         return False
     if not all(isinstance(d, np.dtype) and d.kind in "biufM" for d in dtypes):
         return False

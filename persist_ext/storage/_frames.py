@@ -2,7 +2,8 @@
 
 Arrow stores columns as typed buffers, so a numeric frame is written and read at disk speed
 and without pickle. Frames Arrow cannot represent faithfully (non-string or duplicate column
-names, MultiIndex columns, mixed-type object columns, ``attrs``) are declined and pickled.
+names, MultiIndex columns, mixed-type object columns, ``attrs``, ``flags``) are declined and
+pickled.
 
 Speed notes (measured on a 500 MiB numeric frame, see docs/storage.md):
 
@@ -86,6 +87,8 @@ class ArrowFrameSerializer(Serializer):
         import pandas as pd
 
         if not _have_pyarrow() or getattr(value, "attrs", None):
+            return False
+        if not value.flags.allows_duplicate_labels:  # a flag Arrow does not keep
             return False
         if isinstance(value, pd.Series):
             return type(value) is pd.Series and (value.name is None or isinstance(value.name, str))

@@ -1,0 +1,34 @@
+"""Values whose every property must come back from a restore, not only their data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+# A frame that refuses duplicate labels (Arrow would drop the flag) and a masked array with a
+# hard mask (numpy's pickle drops it: assigning to a masked element would then unmask it).
+FLAGS = [
+    "import numpy as np\nimport pandas as pd",
+    "N = 3",
+    CACHED + "strict = pd.DataFrame({'v': range(N)}).set_flags(allows_duplicate_labels=False)\n"
+    "hard = np.ma.masked_array(np.arange(float(N)), mask=[0, 1] + [0] * (N - 2), "
+    "hard_mask=True)",
+    "hard[1] = 99.0",
+]
+FLAGS_CHECKS = [
+    "len(strict)",
+    "strict.flags.allows_duplicate_labels",
+    "hard.hardmask",
+    "hard.mask.tolist()",
+    "hard.data.tolist()",
+]
+
+
+def test_frame_flags_and_hard_masks_survive_a_restore(tmp_path: Path) -> None:
+    assert_runs_match_plain(FLAGS, FLAGS_CHECKS, ("N = 3", "N = 4"), tmp_path)

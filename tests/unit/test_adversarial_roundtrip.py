@@ -1,0 +1,29 @@
+"""Properties that serializers must keep or leave to pickle: frame flags, hard masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from persist_ext.features._covars import dumps_shared, loads_shared
+from persist_ext.storage._serializers import dump_value
+
+
+def test_a_frame_refusing_duplicate_labels_keeps_the_flag() -> None:
+    strict = pd.DataFrame({"v": [1, 2]}).set_flags(allows_duplicate_labels=False)
+    serializer, buffers = dump_value(strict)
+    assert serializer.name == "pickle"  # not Arrow, which drops the flag
+    back = serializer.load(memoryview(b"".join(bytes(b) for b in buffers)))
+    assert back.flags.allows_duplicate_labels is False
+
+
+def test_a_hard_mask_stays_hard() -> None:
+    hard = np.ma.masked_array([1.0, 2.0], mask=[0, 1], hard_mask=True, fill_value=-9)
+    soft = np.ma.masked_array([1.0, 2.0], mask=[0, 1])
+    data, buffers = dumps_shared({"hard": hard, "soft": soft})
+    back = loads_shared(data, buffers)
+    assert back["hard"].hardmask
+    assert not back["soft"].hardmask
+    back["hard"][1] = 5.0
+    assert back["hard"].mask.tolist() == [False, True]
+    assert back["hard"].fill_value == -9
