@@ -17,7 +17,13 @@ import types
 from pathlib import Path
 from typing import Any
 
-__all__ = ["is_user_code", "module_version", "referenced_names", "referenced_user_code"]
+__all__ = [
+    "is_user_code",
+    "module_version",
+    "referenced_names",
+    "referenced_user_code",
+    "wrapped_function",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,6 +75,31 @@ def is_user_code(obj: Any) -> bool:
     return False
 
 
+def wrapped_function(obj: Any) -> types.FunctionType | None:
+    """The user function a decorator object wraps (``functools.cache``), or ``None``.
+
+    Decorators written in C (``lru_cache``, ``cache``) give objects that are not functions;
+    the function they call is their ``__wrapped__``, and its code and the globals it reads
+    are what a caller depends on.
+
+    Examples
+    --------
+    >>> wrapped_function(functools.cache(len)) is None  # a library function, not user code
+    True
+    """
+    if not callable(obj) or isinstance(obj, (types.FunctionType, type)):
+        return None  # data (called for every input of every cell: one C check)
+    for _ in range(8):  # a chain of decorators; never a loop
+        attrs = getattr(obj, "__dict__", None)
+        inner = attrs.get("__wrapped__") if isinstance(attrs, dict) else None
+        if isinstance(inner, types.FunctionType):
+            return inner if is_user_code(inner) else None
+        if inner is None:
+            return None
+        obj = inner
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def _packages_distributions() -> dict[str, list[str]]:
     return dict(importlib.metadata.packages_distributions())
@@ -107,6 +138,7 @@ def referenced_names(fn: types.FunctionType) -> list[tuple[str, Any]]:
     found: dict[str, Any] = {}
     for name in sorted(names):
         target = fn.__globals__.get(name)
+        target = wrapped_function(target) or target
         if target is None or not is_user_code(target):
             continue
         found[name] = target

@@ -36,7 +36,7 @@ import xxhash
 
 from ..._errors import CellCacheError
 from ...storage._fingerprint import fingerprint, fingerprint_code, is_user_code
-from ...storage._usercode import module_version, referenced_user_code
+from ...storage._usercode import module_version, referenced_user_code, wrapped_function
 from ._analysis import CellCode
 
 __all__ = [
@@ -275,6 +275,12 @@ def build_key(
             components[f"module:{name}"] = (
                 fingerprint_code(value) if is_user_code(value) else value.__name__
             )
+            continue
+        wrapped = wrapped_function(value)
+        if wrapped is not None:
+            # A notebook function under a C decorator (functools.cache): its code and the
+            # globals it reads, as for the function itself.
+            _add_user_code(name, wrapped, components, reaches, data_globals)
             continue
         if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
             getattr(value, "__func__", value)
