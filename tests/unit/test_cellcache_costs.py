@@ -98,6 +98,7 @@ def test_opening_the_store_is_charged_until_stored_cells_pay_for_it() -> None:
 
 def test_cells_stored_first_must_save_more_than_opening_the_store(shell, tmp_path: Path) -> None:
     cache = CellCache(opener=lambda: Store(tmp_path / "s"))
+    assert cache.store is not None  # opened (and timed) now: the slow opening below stays
     cache.costs.observe_open(0.5)  # a slow store to open: far above the cells below
     cache.costs.observe_restore(0.001, 0)
     cache.costs.observe_store(0.001, 0)

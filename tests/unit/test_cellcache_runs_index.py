@@ -113,6 +113,22 @@ def test_the_magic_writes_deferred_records_when_it_closes(ip: Any) -> None:
         assert [m.name for m in _manifests(reopened, "zed")] == ["zed"]
 
 
+def test_records_wait_for_the_store_to_open_and_never_open_it_between_cells(ip: Any) -> None:
+    import time
+
+    from persist_ext.features._cellcache._costs import RUNS_WRITE_EVERY
+
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    _cell(ip, "wait_a = 1", "wait_a")
+    time.sleep(RUNS_WRITE_EVERY + 0.1)  # the batch is due now
+    _cell(ip, "wait_b = 2", "wait_b")
+    assert not Path(".persist/cache.db").exists()  # due, but the store is not open
+    _fresh_kernel(ip)  # closing writes them, opening the store for them
+    with Store(".persist") as reopened:
+        assert [m.name for m in _manifests(reopened, "wait_a")] == ["wait_a"]
+        assert [m.name for m in _manifests(reopened, "wait_b")] == ["wait_b"]
+
+
 def _manifests(store: Store, name: str) -> list[Any]:
     from persist_ext.features._cellcache._inspect import latest_manifest
 

@@ -713,8 +713,16 @@ class CellCache:
             self._prune(manifest, keep=keep)
 
     def flush_due(self) -> None:
-        """Between cells: write deferred records and the runs index, at most once a second."""
-        if self._pending and time.monotonic() - self._pending_since >= RUNS_WRITE_EVERY:
+        """Between cells: write deferred records and the runs index, at most once a second.
+
+        Records wait while the store is not open: they need not open it (a first run whose
+        cells all run creates it at exit, or for the first cell stored or command).
+        """
+        if (
+            self._pending
+            and self._open is not None
+            and time.monotonic() - self._pending_since >= RUNS_WRITE_EVERY
+        ):
             self.flush_runs()
         if self.runs is not None:
             self.runs.flush_due()
