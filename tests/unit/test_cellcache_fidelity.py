@@ -664,3 +664,29 @@ def test_an_environment_variable_removed_by_a_cell_is_removed_again_on_a_hit(
     assert result.hit
     assert "PERSIST_TEST_GONE" not in os.environ
     assert os.environ["PERSIST_TEST_CHANGED"] == "néw"
+
+
+# ----------------------------------------------------------------------- top-level await
+def test_a_cell_with_top_level_await_runs_as_a_coroutine(shell, cache) -> None:
+    """The nested run skips IPython's ``await`` check only for a text without ``await`` or
+    ``async``: a cell awaiting at top level still runs, stored or not, and the shell's
+    own check is back afterwards."""
+    cell = "import asyncio\nawait asyncio.sleep(0)\nawaited = 3"
+    for min_time in (0.0, 60.0):  # stored, then a cell that runs
+        forget(shell, "awaited")
+        result, captured = run(cache, shell, cell, min_time=min_time, name=f"a{min_time}")
+        assert not result.hit
+        assert shell.user_ns["awaited"] == 3
+        assert "Error" not in captured.stdout + captured.stderr
+        assert "should_run_async" not in vars(shell)
+
+
+def test_a_cell_the_cell_runs_is_still_checked_for_await(shell, cache) -> None:
+    """A cell without ``await`` that runs another cell (``%run`` of a notebook does) leaves
+    that cell's ``await`` check to IPython."""
+    shell.user_ns["inner"] = "import asyncio\nawait asyncio.sleep(0)\ninner_value = 5"
+    result, _ = run(cache, shell, "ran = get_ipython().run_cell(inner).success")
+    assert not result.hit
+    assert shell.user_ns["ran"] is True
+    assert shell.user_ns["inner_value"] == 5
+    assert "should_run_async" not in vars(shell)
