@@ -62,6 +62,11 @@ class CellCode:
     only_definitions
         Every top-level statement is an ``import``, ``def`` or ``class``: a hit would run
         the very statements a run runs.
+    targets
+        What the cell sets or deletes an attribute or item of, as ``(dotted path, kind)``
+        with kind ``"attr"`` or ``"item"``: ``("mod", "attr")`` for ``mod.X = 1``,
+        ``("mod.D", "item")`` for ``mod.D["k"] = 1``, ``("f", "attr")`` for
+        ``f.calls += 1``. Only paths of plain names and attributes are kept.
     """
 
     source: str
@@ -75,6 +80,7 @@ class CellCode:
     uncertain: tuple[str, ...] = field(default=())
     literals: tuple[str, ...] = field(default=())
     only_definitions: bool = False
+    targets: tuple[tuple[str, str], ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -253,6 +259,23 @@ def _path_like(nodes: list[ast.AST]) -> list[str]:
     return list(found)
 
 
+def _targets(nodes: list[ast.AST]) -> list[tuple[str, str]]:
+    found: dict[tuple[str, str], None] = {}
+    for node in nodes:
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
+            parts: list[str] = []
+            owner = node.value
+            while isinstance(owner, ast.Attribute):
+                parts.append(owner.attr)
+                owner = owner.value
+            if isinstance(owner, ast.Name):
+                path = ".".join([owner.id, *reversed(parts)])
+                found.setdefault((path, "attr" if isinstance(node, ast.Attribute) else "item"))
+    return list(found)
+
+
 def _call_name(node: ast.Call) -> str:
     func = node.func
     if isinstance(func, ast.Name):
@@ -343,7 +366,7 @@ def analyze_cell(source: str) -> CellCode:
     definition_module = (
         ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
     )
-    nodes = list(ast.walk(tree))  # walked once for the three scans below
+    nodes = list(ast.walk(tree))  # walked once for the scans below
     return CellCode(
         source=source,
         digest=_digest(tree),
@@ -356,4 +379,5 @@ def analyze_cell(source: str) -> CellCode:
         uncertain=tuple(_uncertainties(nodes)),
         literals=tuple(_path_like(nodes)),
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
+        targets=tuple(_targets(nodes)),
     )

@@ -833,6 +833,7 @@ class CellCache:
                 for n in code.reads
             ),
             seeds=_SEEDS.search(code.source) is not None,
+            targets=code.targets,
             digests=self._file_digests(),
             before_digests=digests_before,
         )

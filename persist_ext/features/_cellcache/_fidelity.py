@@ -18,8 +18,13 @@ numpy print options    when the cell showed something             changed option
 numpy errors (seterr)  when the cell showed something             ``np.seterr``
 logging (root logger)  -                                          the cell runs
 notebook class attrs   -                                          the cell runs
+attributes/items set   -                                          the cell runs
+on a module, function
+or class (mod.X = 1)
 warning filters        -                                          filters are set
 scikit-learn config    -                                          changed settings are set
+recursion limit,       -                                          set
+decimal context
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
 environment            -                                          changed variables are set
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,13 +99,15 @@ def record_effects(
     *,
     reads_plotting: bool,
     seeds: bool = False,
+    targets: tuple[tuple[str, str], ...] = (),
     digests: FileDigests,
     before_digests: dict[str, str],
 ) -> Effects:
     """Turn state snapshots and file events around a run into checks and re-applications.
 
     ``before_digests`` are the digests of the facets before the run (taken then, since the
-    run may have changed them).
+    run may have changed them). ``targets`` are what the cell sets attributes or items of
+    (:attr:`CellCode.targets`).
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
@@ -140,6 +148,12 @@ def record_effects(
         )
     if watch.other:
         effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
+    changed_code = _changed_in_place(shell, targets)
+    if changed_code:
+        effects.unrestorable.append(
+            f"it sets attributes or items of {', '.join(changed_code[:3])}, which a restore "
+            "cannot put back"
+        )
     if watch.commands:
         effects.unrestorable.append(
             f"it starts programs ({', '.join(sorted(watch.commands)[:3])}), whose reads and "
@@ -161,6 +175,44 @@ def record_effects(
     if effects.state:
         effects.notes.append("re-applied: " + ", ".join(FACETS[n].label for n in effects.state))
     return effects
+
+
+def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[str]:
+    """What among ``targets`` is code or lives in a module, so a restore would not redo it.
+
+    Data the cell changes in place is stored as changed; modules, functions and classes are
+    not stored (a hit imports or defines them again), so ``mod.X = 1``, ``f.calls += 1``,
+    ``Cls.items[0] = 1`` or ``mod.CONFIG["k"] = 1`` would be missing after a restore.
+    Objects other facets restore (``plt.rcParams``, ``pd.options``, ``os.environ``) are not
+    plain dicts or lists, and are left to them.
+    """
+    ns = getattr(shell, "user_ns", None) or {}
+    found = []
+    for path, kind in targets:
+        names = path.split(".")
+        parent: Any = None
+        owner = ns.get(names[0], _MISSING)
+        for attr in names[1:]:
+            # Only through modules and classes: an attribute of anything else may be a
+            # property, whose code must not run here.
+            if not isinstance(owner, (types.ModuleType, type)):
+                owner = _MISSING
+                break
+            parent, owner = owner, getattr(owner, attr, _MISSING)
+        if owner is _MISSING:
+            continue
+        if isinstance(owner, types.ModuleType):
+            found.append(f"module {owner.__name__}")
+        elif isinstance(owner, (types.FunctionType, types.BuiltinFunctionType, type)) or (
+            kind == "item"
+            and type(owner) in (dict, list)
+            and isinstance(parent, (types.ModuleType, type))
+        ):
+            found.append(path)
+    return found
+
+
+_MISSING = object()
 
 
 def _importable(names: list[str]) -> list[str]:

@@ -407,6 +407,27 @@ def _modules_capture(shell: Any) -> Any:
     return dict.copy(sys.modules)
 
 
+def _python_capture(shell: Any) -> Any:
+    # sys.setrecursionlimit(...) and decimal.getcontext().prec = ...: how later cells recurse
+    # and round. The decimal context only once decimal is imported (importing it costs).
+    settings: dict[str, Any] = {"recursionlimit": sys.getrecursionlimit()}
+    decimal = sys.modules.get("decimal")
+    if decimal is not None:
+        ctx = decimal.getcontext()
+        settings["decimal"] = [ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp]
+    return settings
+
+
+def _python_apply(shell: Any, snapshot: Any) -> None:
+    if sys.getrecursionlimit() != snapshot["recursionlimit"]:
+        sys.setrecursionlimit(snapshot["recursionlimit"])
+    if "decimal" in snapshot:
+        import decimal
+
+        ctx = decimal.getcontext()
+        ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp = snapshot["decimal"]
+
+
 # --------------------------------------------------------------------------- notebook classes
 def _classes_capture(shell: Any) -> Any:
     # ``Config.scale = 5`` in a cell: a class of the notebook is an input fingerprinted by its
@@ -499,6 +520,13 @@ FACETS: dict[str, Facet] = {
         Facet("cwd", "working directory", _cwd_capture, _hash_text, _cwd_apply),
         Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
+        Facet(
+            "python",
+            "Python settings (recursion limit, decimal context)",
+            _python_capture,
+            _json_digest,
+            _python_apply,
+        ),
         Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
         Facet("classes", "attributes of the notebook's classes", _classes_capture, repr, None),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
