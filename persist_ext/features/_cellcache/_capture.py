@@ -70,10 +70,10 @@ class _Tee:
         self._sink = sink
 
     def write(self, text: str) -> int:
-        result = self._stream.write(text)
         if text and not self._sink.shell_is_writing():
-            self._sink.stream(self._name, text)
-        return result  # type: ignore[no-any-return]
+            # Before the write: whether the kernel already sent what was written earlier.
+            self._sink.stream(self._name, text, self._stream)
+        return self._stream.write(text)  # type: ignore[no-any-return]
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -88,6 +88,8 @@ class _Sink:
         self.shell = shell
         self.events: list[dict[str, Any]] = []
         self.seen = seen if seen is not None else {}
+        self._held: dict[str, str] = {}  # kernel stream text not sent yet, by first write
+        self._kernel_streams: dict[str, Any] = {}
 
     def shell_is_writing(self) -> bool:
         # The plain terminal shell prints display data, ``Out[n]`` and tracebacks to
@@ -98,7 +100,32 @@ class _Sink:
             or getattr(self.shell, "showing_traceback", False)
         )
 
-    def stream(self, name: str, text: str) -> None:
+    def stream(self, name: str, text: str, real: Any = None) -> None:
+        """Record ``text`` written to stream ``name`` in the order the front end shows it.
+
+        A kernel's stream (ipykernel's ``OutStream``) sends what was written in batches: on
+        a timer (``flush_interval`` after the first unsent write), and before every display,
+        result or clear, stdout first. So ``print(a, file=sys.stderr); print(b)`` shows b
+        before a. Text is held per stream until the kernel has sent it (its
+        ``_flush_pending`` is false again) or a flush point comes, and recorded then: a
+        replay, which writes and flushes each event in turn, shows the same order.
+        """
+        if not isinstance(getattr(real, "_flush_pending", None), bool):
+            self._append(name, text)  # a plain stream (terminal IPython): as written
+            return
+        self._kernel_streams[name] = real
+        for held in list(self._held):  # in the order their batches started
+            if not self._kernel_streams[held]._flush_pending:
+                self._append(held, self._held.pop(held))  # sent by the kernel's timer
+        self._held[name] = self._held.get(name, "") + text
+
+    def flush_held(self) -> None:
+        """A flush point (display, result, clear, the end of the cell): stdout, then stderr."""
+        for name in ("stdout", "stderr"):
+            if name in self._held:
+                self._append(name, self._held.pop(name))
+
+    def _append(self, name: str, text: str) -> None:
         last = self.events[-1] if self.events else None
         if last is not None and last["kind"] == "stream" and last["name"] == name:
             last["text"] += text
@@ -106,6 +133,7 @@ class _Sink:
             self.events.append({"kind": "stream", "name": name, "text": text})
 
     def display(self, kind: str, data: Any, metadata: Any, **extra: Any) -> None:
+        self.flush_held()
         kept = {k: v for k, v in dict(data or {}).items() if k not in _VOLATILE_MIME}
         if len(kept) != len(data or {}):
             self.seen["widgets"] = True
@@ -170,6 +198,7 @@ def recording(
         return original_publish(data, metadata, *args, **kwargs)
 
     def clear_output(wait: bool = False) -> Any:
+        sink.flush_held()
         sink.events.append({"kind": "clear", "wait": bool(wait)})
         return original_clear(wait)
 
@@ -192,6 +221,7 @@ def recording(
         ):
             yield sink.events
     finally:
+        sink.flush_held()
         # Only undo our own wrappers: a cell that replaced sys.stdout for good keeps its own.
         if isinstance(sys.stdout, _Tee):
             sys.stdout = old_out
