@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "is_user_code",
+    "is_user_file",
     "module_version",
     "referenced_names",
     "referenced_user_code",
@@ -53,10 +54,15 @@ def _module_is_user(module_name: str | None) -> bool:
     file = getattr(module, "__file__", None)
     if not file:
         return False  # built-in or frozen module
-    path = Path(file).resolve()
-    if {"site-packages", "dist-packages"} & set(path.parts):
+    return is_user_file(file)
+
+
+def is_user_file(path: str) -> bool:
+    """Whether a module file is user code: outside the standard library and packages."""
+    resolved = Path(path).resolve()
+    if {"site-packages", "dist-packages"} & set(resolved.parts):
         return False
-    return not any(root == path or root in path.parents for root in _library_roots())
+    return not any(root == resolved or root in resolved.parents for root in _library_roots())
 
 
 def is_user_code(obj: Any) -> bool:

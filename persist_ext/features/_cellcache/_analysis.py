@@ -62,6 +62,10 @@ class CellCode:
     only_definitions
         Every top-level statement is an ``import``, ``def`` or ``class``: a hit would run
         the very statements a run runs.
+    unseen_reads
+        Why files the cell reads may not be seen: a reader that opens its file from C
+        (``pd.read_parquet``) given a path made in the cell. Such a cell always runs unless
+        ``--deps`` names its files.
     targets
         What the cell sets or deletes an attribute or item of, as ``(dotted path, kind)``
         with kind ``"attr"`` or ``"item"``: ``("mod", "attr")`` for ``mod.X = 1``,
@@ -81,6 +85,7 @@ class CellCode:
     literals: tuple[str, ...] = field(default=())
     only_definitions: bool = False
     targets: tuple[tuple[str, str], ...] = field(default=())
+    unseen_reads: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -310,6 +315,46 @@ def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     return list(reasons)
 
 
+#: Readers that open their file from C (pyarrow, HDF5, netCDF, image codecs): no audit event
+#: shows the read, so only a path the key can see (a literal, or an input holding it) is
+#: known to be read.
+_C_READERS = frozenset(
+    {
+        "read_parquet",
+        "read_orc",
+        "read_hdf",
+        "read_spss",
+        "read_table",
+        "ParquetFile",
+        "ParquetDataset",
+        "open_dataset",
+        "open_mfdataset",
+        "imread",
+    }
+)
+_PATH_KEYWORDS = frozenset({"path", "source", "filepath_or_buffer", "filename", "io", "uri"})
+
+
+def _unseen_reads(nodes: list[ast.AST], assigned: set[str]) -> list[str]:
+    """Reasons: a C reader is given a path computed in the cell (the key cannot digest it)."""
+    reasons: dict[str, None] = {}
+    for node in nodes:
+        if not isinstance(node, ast.Call) or _call_name(node) not in _C_READERS:
+            continue
+        paths = node.args[:1] or [k.value for k in node.keywords if k.arg in _PATH_KEYWORDS]
+        for path in paths:
+            if isinstance(path, ast.Constant) or (
+                isinstance(path, ast.Name) and path.id not in assigned
+            ):
+                continue  # a literal, or an input: its file is digested with the key
+            reasons.setdefault(
+                f"it reads a file from C through {_call_name(node)}() with a path made in the "
+                "cell (name the files with --deps to cache it)",
+                None,
+            )
+    return list(reasons)
+
+
 def _is_shell_call(func: ast.Attribute) -> bool:
     target = func.value
     return (
@@ -377,6 +422,7 @@ def analyze_cell(source: str) -> CellCode:
         imported_modules=tuple(modules),
         mentioned=tuple(n for n in _string_names(nodes) if n not in reads),
         uncertain=tuple(_uncertainties(nodes)),
+        unseen_reads=tuple(_unseen_reads(nodes, assigned)),
         literals=tuple(_path_like(nodes)),
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
         targets=tuple(_targets(nodes)),

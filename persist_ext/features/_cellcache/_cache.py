@@ -396,9 +396,10 @@ class CellCache:
             ) from None
         name = options.name or self.default_name(code, options.cell_id)
         self._last_name = name
-        if code.uncertain:
+        uncertain = code.uncertain if options.deps else code.uncertain + code.unseen_reads
+        if uncertain:
             # What the cell reads or does cannot be known from its code: it always runs.
-            headline = "its inputs or effects cannot be known: " + "; ".join(code.uncertain)
+            headline = "its inputs or effects cannot be known: " + "; ".join(uncertain)
             self._remember(name, CellKey("", {}), False, headline, [])
             self._execute(shell, cell, code, name, CellKey("", {}), options, reason=[])
             return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])

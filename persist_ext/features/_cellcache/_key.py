@@ -21,8 +21,11 @@ which one differs.
 
 from __future__ import annotations
 
+import ast
 import glob
+import importlib.util
 import json
+import os
 import platform
 import sys
 import types
@@ -36,7 +39,12 @@ import xxhash
 
 from ..._errors import CellCacheError
 from ...storage._fingerprint import fingerprint, fingerprint_code, is_user_code
-from ...storage._usercode import module_version, referenced_user_code, wrapped_function
+from ...storage._usercode import (
+    is_user_file,
+    module_version,
+    referenced_user_code,
+    wrapped_function,
+)
 from ._analysis import CellCode
 
 __all__ = [
@@ -310,6 +318,12 @@ def build_key(
         if namespace.get(name, _ABSENT) is not value:
             continue  # a global of another module: part of that module's code
         _add_input(name, value, components, fingerprints, unhashable, modules, label="global")
+    if digests is not None and code.definition_module is not None:
+        # ``from helpers import f`` / ``import helpers`` in the cell: the local module's
+        # source is an input of what the cell computes with it (a hit imports it again, but
+        # its values were computed with the module as it was).
+        for source in _imported_user_files(code.definition_module):
+            components.setdefault(f"file:{source}", digests.digest(Path(source)))
     if digests is not None:
         candidates = list(code.literals)
         for name in code.reads:
@@ -336,6 +350,37 @@ def build_key(
 _ABSENT = object()
 # json.dumps(..., sort_keys=True) without building an encoder per key (the same text).
 _SORTED_JSON = json.JSONEncoder(sort_keys=True)
+
+
+_LIBRARY_MODULES: set[str] = set()  # names found outside user code: never looked up again
+
+
+def _imported_user_files(module: Any) -> list[str]:
+    """Source files of the local (user) modules a cell's import statements name."""
+    names = []
+    for stmt in module.body:
+        if isinstance(stmt, ast.Import):
+            names += [alias.name for alias in stmt.names]
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            names.append(stmt.module)
+    found = []
+    for name in names:
+        if name in _LIBRARY_MODULES:
+            continue
+        loaded = sys.modules.get(name)
+        file = getattr(loaded, "__file__", None) if loaded is not None else None
+        if loaded is None and "." not in name:  # not imported yet: found as an import would
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            file = getattr(spec, "origin", None)
+        if not isinstance(file, str) or not file.endswith(".py") or not is_user_file(file):
+            if loaded is not None or file is not None:
+                _LIBRARY_MODULES.add(name)
+            continue
+        found.append(os.path.realpath(file))
+    return found
 
 
 def _existing_files(texts: Iterable[str]) -> list[Path]:

@@ -1,0 +1,39 @@
+"""Files a cell reads where no audit event shows it: C readers and local modules it imports.
+
+``pd.read_parquet`` opens its file from C (pyarrow), so a path made in the cell is not seen
+being read: the cell runs and ``%persist why`` says why. A local module imported by the cell
+(``from helpers import f``) is re-imported by a hit, but the values the cell computed with
+it were computed with the module's old source: its file is part of the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .conftest import outputs_text
+from .test_cellcache_fidelity_notebooks import CACHED, build, execute
+
+pytestmark = pytest.mark.kernel
+
+HIDDEN = [
+    "import importlib, os, sys\nimport pandas as pd\nos.makedirs('lib', exist_ok=True)\n"
+    "sys.path.insert(0, os.path.abspath('lib'))",
+    "K = 1\nstem = 'table'\npd.DataFrame({'a': [K]}).to_parquet(f'{stem}.parquet')\n"
+    "with open('lib/edited_helpers.py', 'w') as fh:\n"
+    "    fh.write(f'def f():\\n    return {K} * 10\\nSCALE = {K}\\n')\n"
+    "import edited_helpers\n_ = importlib.reload(edited_helpers)",
+    CACHED + "table = pd.read_parquet(stem + '.parquet')\nfirst = int(table.a[0])",
+    CACHED + "from edited_helpers import f, SCALE\nscaled = f() + SCALE",
+]
+
+
+def test_files_read_from_c_and_local_modules_are_inputs(tmp_path: Path) -> None:
+    assert_runs_match_plain(HIDDEN, ["first", "scaled"], ("K = 1", "K = 2"), tmp_path)
+    notebook = build(HIDDEN, [], cached=True)
+    notebook.cells.append(nbformat.v4.new_code_cell("%persist why c2"))
+    why = outputs_text(execute(notebook, tmp_path / "cached").cells[-1])
+    assert "read_parquet() with a path made in the cell" in why
