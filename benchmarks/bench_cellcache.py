@@ -204,7 +204,9 @@ def _writes(shell: Any, work: Path, array: np.ndarray, repeat: int) -> dict[str,
     ns = shell.user_ns
     ns["source"] = array
     npy = work / "big.npy"
-    cell = "%%persist big_store --quiet --refresh\nstored = source"
+    # A copy: ``stored = source`` would alias an input the cell left unchanged, which a hit
+    # links to the live object (a link of ~100 bytes is stored, not the array).
+    cell = "%%persist big_store --quiet --refresh\nstored = source.copy()"
 
     def run_cell() -> None:
         ns.pop("stored", None)
