@@ -47,3 +47,20 @@ def test_what_a_cell_sets_on_modules_and_functions_is_never_skipped(tmp_path: Pa
     why = execute(notebook, tmp_path / "cached")
     assert "module local_settings" in outputs_text(why.cells[-2])
     assert "helper" in outputs_text(why.cells[-1])
+
+
+# A registry a notebook class fills from __init__: the class attribute is the same list
+# object after the cell, but its contents changed, which a restore would not redo.
+REGISTRY = [
+    "V = 2",
+    "class Registry:\n    items = []\n    def __init__(self, v):\n        self.v = v\n"
+    "        Registry.items.append(v)",
+    CACHED + "entry = Registry(V)",
+    CACHED + "doubled = V * 2",
+]
+
+
+def test_a_class_registry_filled_by_a_cached_cell_is_filled_again(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        REGISTRY, ["Registry.items", "entry.v", "doubled"], ("V = 2", "V = 3"), tmp_path
+    )

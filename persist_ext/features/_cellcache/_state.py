@@ -436,10 +436,21 @@ def _classes_capture(shell: Any) -> Any:
     # (a cell defining a class makes a new one, which its re-run ``class`` statement re-makes).
     ns = getattr(shell, "user_ns", None) or {}
     return {
-        id(value): tuple((attr, id(item)) for attr, item in vars(value).items())
+        id(value): tuple((attr, id(item), _contents(item)) for attr, item in vars(value).items())
         for value in list(ns.values())
         if isinstance(value, type) and value.__module__ == "__main__"
     }
+
+
+def _contents(item: Any) -> Any:
+    # A registry a method fills (``Reg.items.append(self)`` in ``__init__``): the container
+    # is the same object, its elements are not. Elements by identity, within the session.
+    kind = type(item)
+    if kind not in (list, dict, set) or len(item) > 1024:
+        return len(item) if kind in (list, dict, set) else None
+    if kind is dict:
+        return tuple((id(k), id(v)) for k, v in item.items())
+    return tuple(map(id, item)) if kind is list else frozenset(map(id, item))
 
 
 # --------------------------------------------------------------------------- libraries
