@@ -30,6 +30,7 @@ The magic bodies are thin dispatchers: they parse arguments and call the cell ca
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 import time
@@ -47,6 +48,7 @@ from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
+from ..features._cellcache._costs import KnownRun
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
@@ -216,6 +218,10 @@ class PersistMagics(Magics):
         # traitlets every time; any configuration change forgets them (_forget_cell_options).
         self._cell_options: dict[tuple[str, str | None], CellOptions] = {}
         self._busy = False
+        # A cell the runs index knows, as decided by :meth:`_plain_if_known` (its raw text,
+        # cache, index key and record), then with the moment it started.
+        self._known_cell: tuple[str, CellCache, str, KnownRun] | None = None
+        self._known_started: tuple[tuple[str, CellCache, str, KnownRun], float] | None = None
         self._checkpoints: dict[str, Any] = {}
         from ..features._checkpoint import CellLog
 
@@ -297,6 +303,47 @@ class PersistMagics(Magics):
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
+            known, self._known_cell = self._known_cell, None
+            # IPython gives transformers the text with a final newline added.
+            if known is not None and known[0].rstrip("\n") == self._cell[1].rstrip("\n"):
+                self._known_started = (known, time.perf_counter())
+
+    # ------------------------------------------------------- cells known to run
+    def _plain_if_known(self, lines: list[str]) -> list[str]:
+        """Input transformer (before magics): a ``%%persist`` cell its store's runs index
+        knows (``_cellcache._costs.RunsIndex``) becomes its body, run as the plain cell it
+        is: no magic call and no nested run, which cost such a cell more than its body.
+
+        Only the decision is taken here (the index is read, nothing is run or written);
+        ``%persist why`` and the index are told in the pre/post-run hooks. Anything odd (a
+        verbose cell, options the magic must check, no index) leaves the cell to the magic.
+        """
+        if not lines or self._busy or not _PERSIST_HEADER.match(lines[0]):
+            return lines
+        try:
+            line = lines[0][len("%%persist") :].strip()
+            args = self._parsed.get(line) or parse_argstring(self.persist, line)
+            if args.verbose or self.verbose or args.all or len(args.words) > 1:
+                return lines
+            body = "".join(lines[1:])
+            options = self._new_options(args, _cell_id_of_request(self.shell) if body else None)
+            cache = self.cache_for(self._location(args))
+            found = cache.known_run(body, options)
+        except Exception:  # the magic reports it, as usual
+            return lines
+        if found is None:
+            return lines
+        self._known_cell = ("".join(lines), cache, *found)
+        return lines[1:]
+
+    def _on_post_run_cell_known(self, result: Any) -> None:
+        started, self._known_started = self._known_started, None
+        if started is None or self._busy:
+            return
+        (_, cache, token, known), at = started
+        info = result
+        failed = getattr(info, "error_in_exec", None) or getattr(info, "error_before_exec", None)
+        cache.ran_known(token, known, None if failed else time.perf_counter() - at)
 
     def _flush_runs(self, *, due: bool = True) -> None:
         # Records of cells decided to run (store and runs index), written between cells
@@ -821,6 +868,18 @@ class _Cleared:
         return f"Removed {self.removed} cached run(s) of {self.what}."
 
 
+_PERSIST_HEADER = re.compile(r"%%persist(?:[ \t]|$)")
+
+
+def _cell_id_of_request(shell: Any) -> str | None:
+    """The notebook cell id of the execute request being handled (ipykernel puts it in the
+    request's metadata; the pre-run hook gets it only after input transformers ran)."""
+    parent = getattr(shell, "parent_header", None)
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    return cell_id if isinstance(cell_id, str) and cell_id else None
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """Register :class:`PersistMagics` on ``ipython`` and the hook that reads cell ids."""
     magics = PersistMagics(shell=ipython)
@@ -828,6 +887,8 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", magics._on_pre_run_cell)
     ipython.events.register("post_run_cell", magics._on_post_run_cell)
     ipython.events.register("post_run_cell", magics._on_post_run_cell_budget)
+    ipython.events.register("post_run_cell", magics._on_post_run_cell_known)
+    ipython.input_transformers_cleanup.append(magics._plain_if_known)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -839,9 +900,12 @@ def unload_ipython_extension(ipython: Any) -> None:
         ("pre_run_cell", magics._on_pre_run_cell),
         ("post_run_cell", magics._on_post_run_cell),
         ("post_run_cell", magics._on_post_run_cell_budget),
+        ("post_run_cell", magics._on_post_run_cell_known),
     ):
         try:
             ipython.events.unregister(event, hook)
         except ValueError:
             pass
+    if magics._plain_if_known in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(magics._plain_if_known)
     magics.close()

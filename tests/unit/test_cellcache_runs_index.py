@@ -358,3 +358,57 @@ def test_a_cell_of_definitions_that_draws_unseeded_numbers_is_stored(
 
         sys.modules.pop(name, None)
         store.close()
+
+
+# ------------------------------------------------- known cells run as plain cells
+KNOWN = "%%persist\nknown_x = 41 + 1\nprint('ran', known_x)\n"
+
+
+def _known_in_a_fresh_kernel(ip: Any, cell: str) -> None:
+    """Run ``cell`` once (decided: it runs, as every run under 1 s), then start afresh."""
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    assert ip.run_cell(cell).success
+    _fresh_kernel(ip)
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+
+
+def test_a_known_cell_runs_as_its_plain_body(ip: Any) -> None:
+    """No magic call, no nested run: the input transformer hands IPython the body."""
+    _known_in_a_fresh_kernel(ip, KNOWN)
+    body = KNOWN.split("\n", 1)[1]
+    assert ip.transform_cell(KNOWN) == body
+    with capture_output() as captured:
+        assert ip.run_cell(KNOWN, store_history=True).success
+    assert "ran 42" in captured.stdout
+    assert ip.history_manager.input_hist_parsed[-1].strip() == body.strip()
+    assert "known from an earlier run: nothing was looked up" in str(
+        ip.run_line_magic("persist", "why")
+    )
+    # A verbose cell (or session) goes through the magic, which prints what it decided.
+    assert "run_cell_magic" in ip.transform_cell(KNOWN.replace("%%persist", "%%persist -v"))
+    ip.run_line_magic("config", "PersistMagics.verbose = True")
+    try:
+        assert "run_cell_magic" in ip.transform_cell(KNOWN)
+    finally:
+        ip.run_line_magic("config", "PersistMagics.verbose = False")
+
+
+def test_a_known_cell_much_slower_than_recorded_is_decided_again(ip: Any) -> None:
+    ip.user_ns["pause"] = 0.0
+    cell = "%%persist\nimport time\ntime.sleep(pause)\nslept = pause\n"
+    _known_in_a_fresh_kernel(ip, cell)
+    assert "run_cell_magic" not in ip.transform_cell(cell)  # known
+    ip.user_ns["pause"] = 0.3  # its input grew: far more than twice the recorded run
+    assert ip.run_cell(cell).success
+    assert ip.user_ns["slept"] == 0.3
+    assert "run_cell_magic" in ip.transform_cell(cell)  # looked up and decided again
+
+
+def test_a_known_cell_that_raises_shows_its_own_error(ip: Any) -> None:
+    ip.user_ns["divisor"] = 1
+    cell = "%%persist\nshare = 10 / divisor\n"
+    _known_in_a_fresh_kernel(ip, cell)
+    ip.user_ns["divisor"] = 0
+    with capture_output():
+        result = ip.run_cell(cell)
+    assert isinstance(result.error_in_exec, ZeroDivisionError)

@@ -342,35 +342,46 @@ class CellCache:
             cell's own exception.
         """
         options = options or CellOptions()
+        found = self.known_run(cell, options)
+        if found is not None:
+            return self._run_known(shell, cell, *found, options)
         token = None
         if self.runs is not None and not options.refresh:
             token = self.runs.token(cell, _decided_by(options))
-            known = self.runs.get(token)
-            if known is not None:
-                return self._run_known(shell, cell, token, known, options)
         outer, self._token = self._token, token
         try:
             return self._run(shell, cell, options)
         finally:
             self._token = outer
 
-    def _run_known(
-        self, shell: Any, cell: str, token: str, known: KnownRun, options: CellOptions
-    ) -> CellResult:
-        """Run a cell the index says runs: what a plain cell does, nothing looked up.
+    def known_run(self, cell: str, options: CellOptions) -> tuple[str, KnownRun] | None:
+        """The runs index's record of ``cell`` with ``options`` (index key, record): a cell
+        decided earlier to run, which runs with nothing looked up. ``None``: not known."""
+        if self.runs is None or options.refresh:
+            return None
+        token = self.runs.token(cell, _decided_by(options))
+        known = self.runs.get(token)
+        return None if known is None else (token, known)
 
-        A run much longer than the recorded one drops the cell from the index (its inputs
-        may have grown): the next run looks it up and decides again.
-        """
+    def ran_known(self, token: str, known: KnownRun, duration: float | None) -> None:
+        """A cell the index knows ran (here, or as a plain cell): ``why`` says so, and a run
+        much longer than the recorded one drops it from the index (its inputs may have
+        grown), so the next run looks it up and decides again."""
         assert self.runs is not None
         self._last_name = known.name
         headline = f"{known.reason} (known from an earlier run: nothing was looked up)"
         self._remember(known.name, CellKey("", {}), False, headline, [])
+        if duration is not None and much_slower(known.duration, duration):
+            self.runs.forget(token)
+
+    def _run_known(
+        self, shell: Any, cell: str, token: str, known: KnownRun, options: CellOptions
+    ) -> CellResult:
+        """Run a cell the index says runs: what a plain cell does, nothing looked up."""
         transformed(shell, cell, new_run=True)  # a new run: no earlier transform is reused
         outcome = run_plain(shell, cell, show_errors=options.show_errors)
+        self.ran_known(token, known, None if outcome.error else outcome.duration)
         _raise_if_failed(known.name, outcome)
-        if much_slower(known.duration, outcome.duration):
-            self.runs.forget(token)
         return CellResult(name=known.name, hit=False, notes=[f"ran: {known.reason}"])
 
     def _note_runs(self, manifest: Manifest) -> None:
