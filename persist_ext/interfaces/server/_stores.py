@@ -347,6 +347,7 @@ class _Counter:
 
     def __init__(self, memo: Path | None = None) -> None:
         self._lock = threading.Condition()
+        self._saving = threading.Lock()
         self._queue: deque[_Count] = deque()
         self._jobs: dict[str, _Count] = {}
         self._known: dict[str, _Count] = {}
@@ -428,11 +429,18 @@ class _Counter:
                 if save:
                     self._dirty = False
                     self._saved = time.monotonic()
-                    records = {
-                        s: [list(j.key), j.entries, j.next_expiry] for s, j in self._known.items()
-                    }
             if save:
-                _save_memo(self._memo, records)
+                self._save()
+
+    def _save(self) -> None:
+        # One save at a time, each of the counts known when it starts: two threads saving
+        # at once could otherwise end with the older, smaller snapshot on disk.
+        with self._saving:
+            with self._lock:
+                records = {
+                    s: [list(j.key), j.entries, j.next_expiry] for s, j in self._known.items()
+                }
+            _save_memo(self._memo, records)
 
 
 #: Format of the remembered-counts file (see :func:`_load_memo`).
