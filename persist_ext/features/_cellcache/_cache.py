@@ -950,6 +950,10 @@ class CellCache:
         draws = False
         if generators and _SEEDS.search(code.source) is None:
             draws = generators_moved(shell, state_before, generators)
+        if draws and not _seeded_in_session(shell):
+            # Drawn from a generator that no cell seeded: another kernel starts it elsewhere,
+            # so this cell's key never matches again and storing it buys no hit.
+            draws = False
         if code.only_definitions and not draws:
             # A hit re-runs a cell's imports, defs and classes (they are not data): for a
             # cell of nothing else, restoring costs its run plus the lookup and the store.
@@ -1293,6 +1297,19 @@ def _over_limit(values: dict[str, Any], max_bytes: int | None) -> dict[str, int]
         if isinstance(size, int) and size > max_bytes:
             found["the value of its last expression" if var == RESULT else var] = size
     return found
+
+
+def _seeded_in_session(shell: Any) -> bool:
+    """Whether a cell of this session seeded a global generator (``seed(`` in its text).
+
+    When the shell keeps no history, it is assumed so (such cells are then stored as
+    before). A generator seeded elsewhere (a helper module) counts as unseeded: its cells
+    run, which is always right.
+    """
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    if not isinstance(history, list) or len(history) < 2:
+        return True
+    return any(_SEEDS.search(text) for text in history if isinstance(text, str))
 
 
 def _raise_if_failed(name: str, outcome: RunOutcome) -> None:
