@@ -37,3 +37,22 @@ def test_files_read_from_c_and_local_modules_are_inputs(tmp_path: Path) -> None:
     notebook.cells.append(nbformat.v4.new_code_cell("%persist why c2"))
     why = outputs_text(execute(notebook, tmp_path / "cached").cells[-1])
     assert "read_parquet() with a path made in the cell" in why
+
+
+# ``sys.path.insert`` and the import in one cell: before the run, the module cannot be found
+# (its folder is not on the path yet), so its source is looked up once the cell has run. Its
+# bytecode is already cached (an earlier session imported it): the import reads no source.
+SAME_CELL = [
+    "import os\nos.makedirs('lib', exist_ok=True)\nK = 1\n"
+    "with open('lib/path_helpers.py', 'w') as fh:\n"
+    "    fh.write(f'def f():\\n    return {K} * 10\\n')\n"
+    "import py_compile\n_ = py_compile.compile('lib/path_helpers.py')  # an earlier import's",
+    CACHED + "import sys\nsys.path.insert(0, 'lib')\nimport path_helpers\nvalue = path_helpers.f()",
+    CACHED + "doubled = value * 2",
+]
+
+
+def test_a_module_imported_after_its_folder_is_put_on_the_path_is_keyed_by_source(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(SAME_CELL, ["value", "doubled"], ("K = 1", "K = 2"), tmp_path)

@@ -21,6 +21,7 @@ import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..._errors import (
@@ -80,7 +81,14 @@ from ._inspect import (
     store_summary,
     stored_entries,
 )
-from ._key import CellKey, FileDigests, build_key, file_components, fingerprint_after
+from ._key import (
+    CellKey,
+    FileDigests,
+    build_key,
+    file_components,
+    fingerprint_after,
+    imported_user_files,
+)
 from ._state import CHECKED_FACETS, capture_all, generators_moved, state_digests
 from ._units import USED
 from ._views import EntryDetails, EntryTable, StoreSummary
@@ -853,6 +861,15 @@ class CellCache:
             # Files the cell names and did not write: what it read (C readers included).
             if path not in watch.written:
                 effects.checks.setdefault(f"read:{path}", digest)
+        if code.definition_module is not None:
+            # ``sys.path.insert(0, 'lib')`` then ``import helpers`` in this cell: the module
+            # was not found when the key was made, and its import read no source when its
+            # bytecode was cached. What the cell computed with it depends on its source.
+            for source in imported_user_files(code.definition_module):
+                if f"file:{source}" not in key.components:
+                    effects.checks.setdefault(
+                        f"read:{source}", self._file_digests().digest(Path(source))
+                    )
         self._save_file_digests()
         if effects.unrestorable:
             manifest.mode = "run"

@@ -54,6 +54,7 @@ __all__ = [
     "code_names",
     "file_components",
     "fingerprint_after",
+    "imported_user_files",
 ]
 
 _CHUNK = 1 << 20
@@ -322,7 +323,7 @@ def build_key(
         # ``from helpers import f`` / ``import helpers`` in the cell: the local module's
         # source is an input of what the cell computes with it (a hit imports it again, but
         # its values were computed with the module as it was).
-        for source in _imported_user_files(code.definition_module):
+        for source in imported_user_files(code.definition_module):
             components.setdefault(f"file:{source}", digests.digest(Path(source)))
     if digests is not None:
         candidates = list(code.literals)
@@ -355,8 +356,12 @@ _SORTED_JSON = json.JSONEncoder(sort_keys=True)
 _LIBRARY_MODULES: set[str] = set()  # names found outside user code: never looked up again
 
 
-def _imported_user_files(module: Any) -> list[str]:
-    """Source files of the local (user) modules a cell's import statements name."""
+def imported_user_files(module: Any) -> list[str]:
+    """Source files of the local (user) modules a cell's import statements name.
+
+    Looked up as an import would find them now: before a cell that puts their folder on
+    ``sys.path`` itself has run, they are not found (the cell cache asks again after it ran).
+    """
     names = []
     for stmt in module.body:
         if isinstance(stmt, ast.Import):
