@@ -222,6 +222,7 @@ class PersistMagics(Magics):
         # cache, index key and record), then with the moment it started.
         self._known_cell: tuple[str, CellCache, str, KnownRun] | None = None
         self._known_started: tuple[tuple[str, CellCache, str, KnownRun], float] | None = None
+        self._last_plain: tuple[tuple[str, str], Any] | None = None  # (request, text), decision
         self._checkpoints: dict[str, Any] = {}
         from ..features._checkpoint import CellLog
 
@@ -304,6 +305,7 @@ class PersistMagics(Magics):
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             known, self._known_cell = self._known_cell, None
+            self._last_plain = None  # a cell run from this one decides afresh
             # IPython gives transformers the text with a final newline added.
             if known is not None and known[0].rstrip("\n") == self._cell[1].rstrip("\n"):
                 self._known_started = (known, time.perf_counter())
@@ -320,29 +322,44 @@ class PersistMagics(Magics):
         """
         if not lines or self._busy or not _PERSIST_HEADER.match(lines[0]):
             return lines
+        text = "".join(lines)
+        # ipykernel transforms each cell twice (to ask whether it runs async, then to run
+        # it): the second time, within the same request, takes the first one's decision.
+        request = _request_of(self.shell)
+        last = self._last_plain
+        if request is not None and last is not None and last[0] == (request, text):
+            self._known_cell = last[1]
+            return lines if last[1] is None else lines[1:]
+        known = self._known_run(lines)
+        self._last_plain = None if request is None else ((request, text), known)
+        self._known_cell = known
+        return lines if known is None else lines[1:]
+
+    def _known_run(self, lines: list[str]) -> tuple[str, CellCache, str, KnownRun] | None:
+        # What _plain_if_known decides: the cell and its index record, or None for the magic.
         try:
             line = lines[0][len("%%persist") :].strip()
-            args = self._parsed.get(line) or parse_argstring(self.persist, line)
+            args = self._parse(line)
             if args.verbose or self.verbose or args.all or len(args.words) > 1:
-                return lines
+                return None
             body = "".join(lines[1:])
-            options = self._new_options(args, _cell_id_of_request(self.shell) if body else None)
+            options = self._options_for(
+                args, line, _cell_id_of_request(self.shell) if body else None
+            )
             cache = self.cache_for(self._location(args))
             found = cache.known_run(body, options)
         except Exception:  # the magic reports it, as usual
-            return lines
-        if found is None:
-            return lines
-        self._known_cell = ("".join(lines), cache, *found)
-        return lines[1:]
+            return None
+        return None if found is None else ("".join(lines), cache, *found)
 
     def _on_post_run_cell_known(self, result: Any) -> None:
         started, self._known_started = self._known_started, None
         if started is None or self._busy:
             return
         (_, cache, token, known), at = started
-        info = result
-        failed = getattr(info, "error_in_exec", None) or getattr(info, "error_before_exec", None)
+        failed = getattr(result, "error_in_exec", None) or getattr(
+            result, "error_before_exec", None
+        )
         cache.ran_known(token, known, None if failed else time.perf_counter() - at)
 
     def _flush_runs(self, *, due: bool = True) -> None:
@@ -474,15 +491,7 @@ class PersistMagics(Magics):
         expire, env, mmap, keep, max_size, max_count, max_age; see %config PersistMagics).
         With a budget set, it is also applied after every cell, with a one-line notice.
         """
-        try:
-            # Parsed lines are remembered: argparse costs more than a cached cell's hit.
-            args = self._parsed.get(line) or parse_argstring(self.persist, line)
-            if len(self._parsed) < 256:
-                self._parsed[line] = args
-        except UsageError:
-            raise
-        except Exception as exc:  # argparse reports through SystemExit / ArgumentError
-            raise UsageError(f"%persist: {exc}") from exc
+        args = self._parse(line)
         if cell is None:
             return self._line(args)
         return self._cell_magic(args, cell, line)
@@ -537,10 +546,28 @@ class PersistMagics(Magics):
         except Exception:
             pass
 
+    def _parse(self, line: str) -> Any:
+        # Parsed lines are remembered: argparse costs more than a cached cell's hit.
+        args = self._parsed.get(line)
+        if args is None:
+            try:
+                args = parse_argstring(self.persist, line)
+            except UsageError:
+                raise
+            except Exception as exc:  # argparse reports through SystemExit / ArgumentError
+                raise UsageError(f"%persist: {exc}") from exc
+            if len(self._parsed) < 256:
+                self._parsed[line] = args
+        return args
+
     def _options(self, args: Any, cell: str, line: str) -> CellOptions:
         cell_id, raw = self._cell
         # Use the notebook cell id only when it belongs to the cell being run now.
         use_id = cell_id if cell_id and cell.strip() and cell.strip() in raw else None
+        return self._options_for(args, line, use_id)
+
+    def _options_for(self, args: Any, line: str, use_id: str | None) -> CellOptions:
+        # One CellOptions per (line, cell id), for the magic and the input transformer alike.
         known = self._cell_options.get((line, use_id))
         if known is None:
             known = self._new_options(args, use_id)
@@ -869,6 +896,14 @@ class _Cleared:
 
 
 _PERSIST_HEADER = re.compile(r"%%persist(?:[ \t]|$)")
+
+
+def _request_of(shell: Any) -> str | None:
+    """The message id of the execute request being handled, if the shell is a kernel's."""
+    parent = getattr(shell, "parent_header", None)
+    header = parent.get("header") if isinstance(parent, dict) else None
+    msg_id = header.get("msg_id") if isinstance(header, dict) else None
+    return msg_id if isinstance(msg_id, str) and msg_id else None
 
 
 def _cell_id_of_request(shell: Any) -> str | None:

@@ -28,6 +28,8 @@ def test_an_unseeded_draw_is_decided_by_cost_and_a_seeded_one_is_stored(run_cell
     seeded = run_cells(
         [
             "%load_ext persist_ext",
+            # No floor: a run under 0.5 ms would otherwise run without a look at its draws.
+            "%config PersistMagics.min_time = 0",
             "import numpy as np\nnp.random.seed(0)",
             DRAW.replace("draw\n", "draw_seeded\n"),
             "print(repr(str(get_ipython().run_line_magic('persist', 'why draw_seeded'))))",

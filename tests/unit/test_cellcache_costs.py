@@ -171,6 +171,27 @@ def test_cheap_cell_drawing_unseeded_numbers_is_stored(shell, tmp_path: Path) ->
     assert "state:numpy.random" in first.manifest.checks
 
 
+def test_seed_scan_sees_a_later_seed_and_starts_over_after_a_reset() -> None:
+    """Whether the session seeded a generator: each input is read once, a seed typed after
+    an earlier scan is still seen, and a reset history is read again from its start."""
+    from types import SimpleNamespace
+
+    from persist_ext.features._cellcache._cache import _SeedScan
+
+    history = ["", "x = 1"]
+    shell = SimpleNamespace(history_manager=SimpleNamespace(input_hist_raw=history))
+    scan = _SeedScan()
+    assert not scan(shell)
+    history.append("np.random.seed(0)")
+    assert scan(shell)
+    history.append("y = 2")
+    assert scan(shell)
+    shell.history_manager.input_hist_raw = ["", "z = 3"]
+    assert not scan(shell)
+    shell.history_manager.input_hist_raw = []  # no history kept: assumed seeded
+    assert scan(shell)
+
+
 def test_generators_moved_sees_every_kind_of_draw(shell) -> None:
     """The draw check reads numpy's key and position directly; a draw of the cached legacy
     Gaussian (which moves neither), a re-seed and Python's ``random`` are still seen."""

@@ -274,6 +274,7 @@ class CellCache:
         # Cells found with no stored run just before this run: their first write has no
         # older entry to prune (a listing of the store's keys saved per new cell).
         self._unstored: set[str] = set()
+        self._seeded = _SeedScan()
 
     @property
     def store(self) -> KeyValueStore:
@@ -967,7 +968,7 @@ class CellCache:
         draws = False
         if generators and _SEEDS.search(code.source) is None:
             draws = generators_moved(shell, state_before, generators)
-        if draws and not _seeded_in_session(shell):
+        if draws and not self._seeded(shell):
             # Drawn from a generator that no cell seeded: another kernel starts it elsewhere,
             # so this cell's key never matches again and storing it buys no hit.
             draws = False
@@ -1316,17 +1317,31 @@ def _over_limit(values: dict[str, Any], max_bytes: int | None) -> dict[str, int]
     return found
 
 
-def _seeded_in_session(shell: Any) -> bool:
+class _SeedScan:
     """Whether a cell of this session seeded a global generator (``seed(`` in its text).
 
     When the shell keeps no history, it is assumed so (such cells are then stored as
     before). A generator seeded elsewhere (a helper module) counts as unseeded: its cells
-    run, which is always right.
+    run, which is always right. Each input is read once: the scan goes on from where the
+    last one stopped (from the start again after the history was reset).
     """
-    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
-    if not isinstance(history, list) or len(history) < 2:
-        return True
-    return any(_SEEDS.search(text) for text in history if isinstance(text, str))
+
+    def __init__(self) -> None:
+        self._history: list[Any] | None = None
+        self._read = 0
+        self._found = False
+
+    def __call__(self, shell: Any) -> bool:
+        history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+        if not isinstance(history, list) or len(history) < 2:
+            return True
+        if history is not self._history or len(history) < self._read:
+            self._history, self._read, self._found = history, 0, False
+        if not self._found:
+            fresh = history[self._read :]
+            self._found = any(_SEEDS.search(text) for text in fresh if isinstance(text, str))
+        self._read = len(history)
+        return self._found
 
 
 def _raise_if_failed(name: str, outcome: RunOutcome) -> None:

@@ -521,7 +521,10 @@ class RunsIndex:
             return
         try:
             if not self.path.parent.is_dir():
-                return  # no store here (removed meanwhile): nothing to remember it by
+                # No store here (not made yet, or removed): nothing to remember it by. Ask
+                # again in a second, not after every cell.
+                self._written = time.monotonic()
+                return
             merged = {} if self._dropped_all else self._read()
             for token in self._dropped:
                 merged.pop(token, None)

@@ -78,8 +78,11 @@ def _random_apply(shell: Any, snapshot: Any) -> None:
 
 # --------------------------------------------------------------------------- numpy
 def _numpy_capture(shell: Any) -> Any:
+    # numpy loads numpy.random on first use: until then its generator does not exist, and
+    # asking for its state would import it (milliseconds, and a module the plain cell
+    # never loads). A cell that first draws gets it as a new facet (see changes_between).
     np = sys.modules.get("numpy")
-    if np is None:
+    if np is None or "numpy.random" not in sys.modules:
         return None
     name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
     return (str(name), keys.tobytes(), int(pos), int(has_gauss), float(gauss))
