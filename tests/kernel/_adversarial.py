@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
+
+from .conftest import outputs_text
 from .test_cellcache_fidelity_notebooks import build, execute, restored, seen
 
 
@@ -29,3 +32,11 @@ def assert_runs_match_plain(
     assert restored(warm) >= 1  # the warm run really restored cells
     assert seen(execute(build(edited, checks, cached=True), cached_dir)) == plain_edit
     assert seen(execute(build(cells, checks, cached=True), cached_dir)) == plain
+
+
+def why_of(cells: list[str], names: list[str], cwd: Path) -> list[str]:
+    """What ``%persist why NAME`` prints for each of ``names`` after ``cells`` ran cached."""
+    notebook = build(cells, [], cached=True)
+    notebook.cells += [nbformat.v4.new_code_cell(f"%persist why {n}") for n in names]
+    ran = execute(notebook, cwd)
+    return [outputs_text(cell) for cell in ran.cells[-len(names) :]]

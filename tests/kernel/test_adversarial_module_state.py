@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from ._adversarial import assert_runs_match_plain
-from .conftest import outputs_text
-from .test_cellcache_fidelity_notebooks import CACHED, build, execute
+from ._adversarial import assert_runs_match_plain, why_of
+from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
 
@@ -42,11 +40,9 @@ MODULES_CHECKS = [
 
 def test_what_a_cell_sets_on_modules_and_functions_is_never_skipped(tmp_path: Path) -> None:
     assert_runs_match_plain(MODULES, MODULES_CHECKS, ("V = 2", "V = 3"), tmp_path)
-    notebook = build(MODULES, [], cached=True)
-    notebook.cells += [nbformat.v4.new_code_cell(f"%persist why c{i}") for i in (3, 4)]
-    why = execute(notebook, tmp_path / "cached")
-    assert "module local_settings" in outputs_text(why.cells[-2])
-    assert "helper" in outputs_text(why.cells[-1])
+    settings, helper = why_of(MODULES, ["c3", "c4"], tmp_path / "cached")
+    assert "module local_settings" in settings
+    assert "helper" in helper
 
 
 # A registry a notebook class fills from __init__: the class attribute is the same list
@@ -64,3 +60,39 @@ def test_a_class_registry_filled_by_a_cached_cell_is_filled_again(tmp_path: Path
     assert_runs_match_plain(
         REGISTRY, ["Registry.items", "entry.v", "doubled"], ("V = 2", "V = 3"), tmp_path
     )
+
+
+# A module's dict or list changed through a method call (``CONFIG.update``, ``REGISTRY.append``,
+# ``mod.__dict__.setdefault``), directly or by a function of a local module: the object is the
+# same after the cell, its contents are not, and a hit imports the module fresh. Cells that
+# read those variables (directly or through the module's functions) are keyed by them.
+METHODS = [
+    "import os, sys, json\nos.makedirs('lib', exist_ok=True)\n"
+    "with open('lib/method_settings.py', 'w') as fh:\n"
+    "    fh.write('CONFIG = {}\\nREGISTRY = []\\nMODE = None\\n"
+    "def register(v):\\n    REGISTRY.append(v)\\ndef set_mode(m):\\n    global MODE\\n"
+    "    MODE = m\\n')\n"
+    "sys.path.insert(0, os.path.abspath('lib'))\nimport method_settings",
+    "V = 2",
+    CACHED + "method_settings.CONFIG.update(v=V)\nconfigured = True",
+    CACHED + "method_settings.REGISTRY.append(V)\nappended = True",
+    CACHED + "method_settings.register(V * 10)\nmethod_settings.set_mode(V)\nregistered = True",
+    CACHED + "json.__dict__.setdefault('adversarial_flag', V)\nflagged = True",
+    CACHED + "total = sum(method_settings.REGISTRY) + len(method_settings.CONFIG)",
+    CACHED + "mode = method_settings.MODE",
+]
+METHODS_CHECKS = [
+    "total",
+    "mode",
+    "method_settings.CONFIG",
+    "method_settings.REGISTRY",
+    "method_settings.MODE",
+    "getattr(json, 'adversarial_flag', None)",
+]
+
+
+def test_module_containers_changed_by_method_calls_are_never_skipped(tmp_path: Path) -> None:
+    assert_runs_match_plain(METHODS, METHODS_CHECKS, ("V = 2", "V = 3"), tmp_path)
+    registered, flagged = why_of(METHODS, ["c4", "c5"], tmp_path / "cached")
+    assert "variables of local modules (method_settings)" in registered
+    assert "json.__dict__" in flagged

@@ -70,7 +70,9 @@ class CellCode:
         What the cell sets or deletes an attribute or item of, as ``(dotted path, kind)``
         with kind ``"attr"`` or ``"item"``: ``("mod", "attr")`` for ``mod.X = 1``,
         ``("mod.D", "item")`` for ``mod.D["k"] = 1``, ``("f", "attr")`` for
-        ``f.calls += 1``. Only paths of plain names and attributes are kept.
+        ``f.calls += 1``; ``("mod.CONFIG", "item")`` for ``mod.CONFIG["a"]["b"] = 1`` and
+        for ``mod.CONFIG.update(a=1)`` (a method that changes a container in place).
+        Only paths of plain names and attributes are kept.
     """
 
     source: str
@@ -264,20 +266,79 @@ def _path_like(nodes: list[ast.AST]) -> list[str]:
     return list(found)
 
 
+#: Methods that change a list, dict, set or deque in place (``mod.REGISTRY.append(x)``).
+_MUTATING_METHODS = frozenset(
+    {
+        "append",
+        "appendleft",
+        "extend",
+        "extendleft",
+        "insert",
+        "update",
+        "setdefault",
+        "pop",
+        "popitem",
+        "popleft",
+        "clear",
+        "remove",
+        "add",
+        "discard",
+        "sort",
+        "reverse",
+        "rotate",
+        "difference_update",
+        "intersection_update",
+        "symmetric_difference_update",
+        "__setitem__",
+        "__delitem__",
+    }
+)
+
+
+def _target_path(node: ast.AST) -> tuple[str, bool] | None:
+    """The dotted path of names and attributes ``node`` starts from, and whether an item
+    lies past it: ``mod.CONFIG["a"]["b"]`` -> ``("mod.CONFIG", True)``."""
+    chain: list[ast.AST] = []
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        chain.append(node)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts = [node.id]
+    chain.reverse()
+    for link in chain:
+        if isinstance(link, ast.Subscript):
+            return ".".join(parts), True
+        parts.append(link.attr)  # type: ignore[attr-defined]
+    return ".".join(parts), False
+
+
 def _targets(nodes: list[ast.AST]) -> list[tuple[str, str]]:
     found: dict[tuple[str, str], None] = {}
     for node in nodes:
         if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(
             node.ctx, (ast.Store, ast.Del)
         ):
-            parts: list[str] = []
-            owner = node.value
-            while isinstance(owner, ast.Attribute):
-                parts.append(owner.attr)
-                owner = owner.value
-            if isinstance(owner, ast.Name):
-                path = ".".join([owner.id, *reversed(parts)])
-                found.setdefault((path, "attr" if isinstance(node, ast.Attribute) else "item"))
+            owner = _target_path(node.value)
+            if owner is not None:
+                path, item = owner
+                kind = "item" if item or isinstance(node, ast.Subscript) else "attr"
+                found.setdefault((path, kind))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _MUTATING_METHODS:
+                # ``mod.CONFIG.update(a=1)``: the container is changed, not rebound.
+                owner = _target_path(func.value)
+                if owner is not None:
+                    found.setdefault((owner[0], "item"))
+            elif (
+                isinstance(func, ast.Name)
+                and func.id in ("setattr", "delattr")
+                and node.args
+                and (owner := _target_path(node.args[0])) is not None
+            ):
+                path, item = owner
+                found.setdefault((path, "item" if item else "attr"))
     return list(found)
 
 

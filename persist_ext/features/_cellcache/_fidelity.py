@@ -20,7 +20,11 @@ logging (root logger)  -                                          the cell runs
 notebook class attrs   -                                          the cell runs
 attributes/items set   -                                          the cell runs
 on a module, function
-or class (mod.X = 1)
+or class (mod.X = 1,
+mod.L.append(x))
+variables of local     -                                          the cell runs
+modules (helpers.py),
+changed by any code
 warning filters        -                                          filters are set
 scikit-learn config    -                                          changed settings are set
 recursion limit,       -                                          set
@@ -42,9 +46,11 @@ os.environ)
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +140,11 @@ def record_effects(
         if name in before_digests and name in before:
             effects.checks[f"state:{name}"] = before_digests[name]
     for name in change.unappliable:
-        effects.unrestorable.append(f"it changes {FACETS[name].label}, which cannot be re-applied")
+        label = FACETS[name].label
+        if name == "modules.local":
+            old, new = before[name], after[name]
+            label += f" ({', '.join(sorted(m for m in old if new.get(m, old[m]) != old[m]))})"
+        effects.unrestorable.append(f"it changes {label}, which cannot be re-applied")
     printing = change.apply.get("numpy.printoptions")
     if printing is not None:
         old = before.get("numpy.printoptions") or {}
@@ -205,14 +215,30 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
             found.append(f"module {owner.__name__}")
         elif isinstance(owner, (types.FunctionType, types.BuiltinFunctionType, type)) or (
             kind == "item"
-            and type(owner) in (dict, list)
+            and type(owner) in _CONTAINERS
             and isinstance(parent, (types.ModuleType, type))
+            and not any(owner is kept for kept in _facet_containers())
         ):
             found.append(path)
     return found
 
 
 _MISSING = object()
+_CONTAINERS = (
+    dict,
+    list,
+    set,
+    collections.deque,
+    collections.OrderedDict,
+    collections.defaultdict,
+    collections.Counter,
+)
+
+
+def _facet_containers() -> tuple[Any, ...]:
+    # Changes to these are re-applied by their facets (``sys.path.insert(0, "lib")``) or
+    # made again by the imports a hit runs (``sys.modules``).
+    return (sys.path, sys.modules, warnings.filters)
 
 
 def _importable(names: list[str]) -> list[str]:

@@ -201,6 +201,7 @@ def _add_user_code(
     components: dict[str, str],
     reaches: dict[str, list[str]],
     data_globals: dict[str, Any],
+    user_modules: dict[str, types.ModuleType],
 ) -> None:
     label = f"function:{name}"
     components[label] = fingerprint_code(value)
@@ -210,6 +211,7 @@ def _add_user_code(
         ref_name = ref.rpartition(":")[2] or ref
         if isinstance(target, types.ModuleType):
             components.setdefault(f"module:{ref_name}", fingerprint_code(target))
+            user_modules[target.__name__] = target
             continue
         reaches[label].append(ref_name)
         if f"function:{ref_name}" not in components:
@@ -270,6 +272,7 @@ def build_key(
     data_globals: dict[str, Any] = {}
     named_files: dict[str, str] = {}
     modules: dict[str, None] = dict.fromkeys(code.imported_modules)
+    user_modules: dict[str, types.ModuleType] = {}
     mentioned = set(code.mentioned)
     for name in (*code.reads, *code.mentioned):
         if name in ignored or name not in namespace:
@@ -281,21 +284,28 @@ def build_key(
             continue  # a module's name in a string ("np.float64") is not a use of it
         if isinstance(value, types.ModuleType):
             modules.setdefault(value.__name__.partition(".")[0], None)
-            components[f"module:{name}"] = (
-                fingerprint_code(value) if is_user_code(value) else value.__name__
-            )
+            if is_user_code(value):
+                components[f"module:{name}"] = fingerprint_code(value)
+                user_modules[value.__name__] = value
+            else:
+                components[f"module:{name}"] = value.__name__
             continue
         wrapped = wrapped_function(value)
         if wrapped is not None:
             # A notebook function under a C decorator (functools.cache): its code and the
             # globals it reads, as for the function itself.
-            _add_user_code(name, wrapped, components, reaches, data_globals)
+            _add_user_code(name, wrapped, components, reaches, data_globals, user_modules)
             continue
         if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
             getattr(value, "__func__", value)
         ):
             _add_user_code(
-                name, getattr(value, "__func__", value), components, reaches, data_globals
+                name,
+                getattr(value, "__func__", value),
+                components,
+                reaches,
+                data_globals,
+                user_modules,
             )
             continue
         _add_input(
@@ -310,7 +320,7 @@ def build_key(
         cls = type(value)
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
             # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
-            _add_user_code(cls.__name__, cls, components, reaches, data_globals)
+            _add_user_code(cls.__name__, cls, components, reaches, data_globals, user_modules)
     for name, value in sorted(data_globals.items()):
         if name in ignored or name in hidden or f"input:{name}" in components:
             continue
@@ -319,6 +329,27 @@ def build_key(
         if namespace.get(name, _ABSENT) is not value:
             continue  # a global of another module: part of that module's code
         _add_input(name, value, components, fingerprints, unhashable, modules, label="global")
+    if code.definition_module is not None:
+        # ``import helpers`` of a module already imported gives it as earlier cells left it.
+        for imported in _import_names(code.definition_module):
+            loaded = sys.modules.get(imported)
+            if loaded is not None and imported not in _LIBRARY_MODULES and is_user_code(loaded):
+                user_modules[imported] = loaded
+    for module_name, module in sorted(user_modules.items()):
+        # Its source is in the key; what cells or its own functions changed in its variables
+        # since (``helpers.REGISTRY.append(x)``) is not, and a hit imports it fresh.
+        for attr, value in list(vars(module).items()):
+            if attr.startswith("__") or _is_code(value) or f"{module_name}.{attr}" in ignored:
+                continue
+            _add_input(
+                f"{module_name}.{attr}",
+                value,
+                components,
+                {},
+                unhashable,
+                modules,
+                label="global",
+            )
     if digests is not None and code.definition_module is not None:
         # ``from helpers import f`` / ``import helpers`` in the cell: the local module's
         # source is an input of what the cell computes with it (a hit imports it again, but
@@ -362,14 +393,8 @@ def imported_user_files(module: Any) -> list[str]:
     Looked up as an import would find them now: before a cell that puts their folder on
     ``sys.path`` itself has run, they are not found (the cell cache asks again after it ran).
     """
-    names = []
-    for stmt in module.body:
-        if isinstance(stmt, ast.Import):
-            names += [alias.name for alias in stmt.names]
-        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
-            names.append(stmt.module)
     found = []
-    for name in names:
+    for name in _import_names(module):
         if name in _LIBRARY_MODULES:
             continue
         loaded = sys.modules.get(name)
@@ -386,6 +411,24 @@ def imported_user_files(module: Any) -> list[str]:
             continue
         found.append(os.path.realpath(file))
     return found
+
+
+def _import_names(module: Any) -> list[str]:
+    """The module names the import statements of ``module`` (an ``ast.Module``) name."""
+    names = []
+    for stmt in module.body:
+        if isinstance(stmt, ast.Import):
+            names += [alias.name for alias in stmt.names]
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            names.append(stmt.module)
+    return names
+
+
+def _is_code(value: Any) -> bool:
+    """Modules, functions and classes: covered by code digests, never fingerprinted as data."""
+    return isinstance(
+        value, (types.ModuleType, types.FunctionType, type, types.BuiltinFunctionType)
+    ) or (wrapped_function(value) is not None)
 
 
 def _existing_files(texts: Iterable[str]) -> list[Path]:

@@ -25,12 +25,15 @@ import os
 import random
 import re
 import sys
+import sysconfig
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import xxhash
+
+from ...storage._usercode import is_user_code
 
 __all__ = [
     "CHECKED_FACETS",
@@ -456,6 +459,47 @@ def _contents(item: Any) -> Any:
     return tuple(map(id, item)) if kind is list else frozenset(map(id, item))
 
 
+# --------------------------------------------------------------------------- local modules
+def _local_modules_capture(shell: Any) -> Any:
+    # ``helpers.register(x)`` appending to ``helpers.REGISTRY``, or setting a ``global`` of
+    # helpers.py: a hit imports the module fresh and calls nothing, so what any code changed
+    # in a local (user) module would be missing. Its variables by identity, containers by
+    # their elements (as for notebook classes); compared for modules imported before the run.
+    modules = sys.modules
+    if len(modules) != _SCANNED[0]:
+        for name, module in list(modules.items()):
+            if name not in _SEEN_MODULES:
+                _SEEN_MODULES.add(name)
+                if _is_local_module(module):
+                    _LOCAL_MODULES.append(name)
+        _SCANNED[0] = len(modules)
+    found = {}
+    for name in _LOCAL_MODULES:
+        loaded = modules.get(name)
+        if loaded is not None:
+            found[name] = tuple(
+                (attr, id(item), _contents(item))
+                for attr, item in list(vars(loaded).items())
+                if not attr.startswith("__")
+            )
+    return found
+
+
+_SEEN_MODULES: set[str] = set()  # names in sys.modules already classified (once each)
+_LOCAL_MODULES: list[str] = []  # those that are local modules
+_SCANNED = [0]  # len(sys.modules) when it was last scanned
+
+
+def _is_local_module(module: Any) -> bool:
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or "-packages" in file or file.startswith(_STDLIB):
+        return False  # installed or standard (most of sys.modules): no path resolved
+    return is_user_code(module)
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"]
+
+
 # --------------------------------------------------------------------------- libraries
 def _logging_capture(shell: Any) -> Any:
     # logging.basicConfig(level=INFO): the root logger's level and handlers decide what later
@@ -543,6 +587,13 @@ FACETS: dict[str, Facet] = {
         ),
         Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
         Facet("classes", "attributes of the notebook's classes", _classes_capture, repr, None),
+        Facet(
+            "modules.local",
+            "variables of local modules",
+            _local_modules_capture,
+            repr,
+            None,
+        ),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
@@ -640,7 +691,7 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
     added: list[str] = []
     for name, facet in FACETS.items():
         old, new = before.get(name), after.get(name)
-        if name == "classes":
+        if name in ("classes", "modules.local"):
             if (
                 old is not None
                 and new is not None
