@@ -227,6 +227,35 @@ def test_generators_moved_sees_every_kind_of_draw(shell) -> None:
         random.setstate(saved[1])
 
 
+def test_numpy_snapshot_read_from_memory_is_what_get_state_gives(shell) -> None:
+    """The numpy RNG snapshot is read from the generator's memory (the key, the position and
+    the cached legacy Gaussian), not by ``get_state``: it must be the same in every state,
+    including a cached Gaussian set by ``set_state`` and one consumed."""
+    from persist_ext.features._cellcache import _state
+
+    def documented() -> tuple[object, ...]:
+        name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+        return (str(name), keys.tobytes(), int(pos), int(has_gauss), float(gauss))
+
+    saved = np.random.get_state()
+    try:
+        steps = [
+            lambda: np.random.seed(11),
+            np.random.random,
+            np.random.randn,  # a pair drawn, one kept
+            np.random.randn,  # the kept one
+            lambda: np.random.set_state(("MT19937", np.arange(624, dtype=np.uint32), 7, 1, 2.5)),
+            lambda: np.random.set_state(("MT19937", np.arange(624, dtype=np.uint32), 7, 0, 0.0)),
+            lambda: np.random.random(1000),
+        ]
+        for step in steps:
+            step()
+            assert _state._numpy_read(np) is not None  # the fast way is taken here
+            assert _state.capture_all(shell, ["numpy.random"])["numpy.random"] == documented()
+    finally:
+        np.random.set_state(saved)
+
+
 def test_cheap_seeding_cell_is_run_and_later_draws_match(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     shell.run_cell("import numpy as np")

@@ -399,6 +399,8 @@ class CellCache:
             self.runs.note(self._token, manifest.name, manifest.duration, manifest.run_reason)
 
     def _run(self, shell: Any, cell: str, options: CellOptions) -> CellResult:
+        # Asked once per run (a few file-system calls): from here on the store is open, or it
+        # was absent and only this run (or a write it triggers) would open it.
         if self._may_hold():
             self.store  # noqa: B018 - opened now: a store that cannot open fails before the cell
         source = transformed(shell, cell, new_run=True)
@@ -470,7 +472,7 @@ class CellCache:
         if any(m.name == name for m, *_ in self._pending.values()):
             self.flush_runs()  # what `why` compares with must be in the store
         seen: list[str] = []
-        previous = latest_manifest(self.store, name, seen) if self._may_hold() else None
+        previous = latest_manifest(self.store, name, seen) if self.opened else None
         if seen:
             self._unstored.discard(name)
         else:
@@ -510,8 +512,8 @@ class CellCache:
         pending = self._pending.get(entry_prefix)
         if pending is not None:
             return pending[0]
-        if not self._may_hold():
-            return None  # nothing was ever stored there
+        if not self.opened:
+            return None  # absent when this run started (``_run``): nothing was stored there
         known = self._manifests.get(entry_prefix)
         if known is not None:
             # Entries are immutable once written, so the one read earlier is still right if
