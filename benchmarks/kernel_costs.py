@@ -10,7 +10,9 @@ speedup (plain ÷ warm) and cold overhead (cold ÷ plain).
 The kernel's CPU time over the notebook's cells is measured too (a ``%%time`` cell before
 the first and after the last prints ``time.process_time()``; cells starting with ``%%`` are
 never wrapped in ``%%persist``; the two cells' own times are left out of the run times):
-on a shared machine the CPU ratios move far less than the wall-clock ones.
+on a shared machine the CPU ratios move far less than the wall-clock ones. Each round also
+runs the plain notebook a second time, so the spread of two plain runs (the noise floor) is
+printed beside the ratios, with the ratios of the least CPU time of the rounds.
 
 ``--before DIR`` also runs every round with the persist_ext of another checkout (a
 ``git worktree`` of an older commit) put first on the kernels' ``PYTHONPATH``; the two take
@@ -20,6 +22,7 @@ with the load average: on a shared machine only pairs taken in the same minutes 
 
     python -m benchmarks.kernel_costs --mirror /work/.mirror --rounds 3 02.09 02.02 03.08
     python -m benchmarks.kernel_costs --mirror /work/.mirror --before /tmp/old 02.09
+    python -m benchmarks.kernel_costs --trivial 200 --rounds 3
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ def _one(sources: list[str], data_dir: str, place: str, checkout: str | None) ->
         plain, plain_s, plain_cpu = _timed(sources, False, work / "plain")
         cold, cold_s, cold_cpu = _timed(sources, True, work / "cached")
         warm, warm_s, warm_cpu = _timed(sources, True, work / "cached")
+        # The same plain notebook again: how far two plain runs differ (the noise floor).
+        _, _, again_cpu = _timed(sources, False, work / "plain")
     finally:
         for key, value in saved.items():
             if value is None:
@@ -85,11 +90,13 @@ def _one(sources: list[str], data_dir: str, place: str, checkout: str | None) ->
         "cpu_plain": plain_cpu,
         "cpu_cold": cold_cpu,
         "cpu_warm": warm_cpu,
+        "cpu_plain_again": again_cpu,
         "load_ext": cold.setup,
         "first_plain": plain.durations[0] if plain.durations else 0.0,
         "first_cold": cold.durations[0] if cold.durations else 0.0,
         "first_warm": warm.durations[0] if warm.durations else 0.0,
         "restored": sum(warm.restored_cells),
+        "cells": len(sources),
         "failures": [r.failure for r in (plain, cold, warm) if r.failure],
         "load": round(os.getloadavg()[0], 1),
     }
@@ -120,6 +127,23 @@ def summary(rows: list[dict[str, Any]]) -> str:
                 f"warm-plain {statistics.median(r['first_warm'] - r['first_plain'] for r in mine) * 1e3:+.0f} ms"
                 f" | load {min(r['load'] for r in mine)}-{max(r['load'] for r in mine)}"
             )
+            # Noise only adds CPU (other processes evict caches, steal cycles): the least of
+            # the rounds is the steadiest estimate of each variant's own cost.
+            least = {k: min(r[f"cpu_{k}"] for r in mine) for k in ("plain", "cold", "warm")}
+            again = [r["cpu_plain_again"] / r["cpu_plain"] for r in mine if "cpu_plain_again" in r]
+            cells = mine[0].get("cells") or 1
+            lines.append(
+                f"{'':40s} {variant:6s} least CPU of the rounds: warm speedup "
+                f"{least['plain'] / least['warm']:.2f}x, cold {least['cold'] / least['plain']:.2f}x"
+                f" | per cell: plain {least['plain'] / cells * 1e3:.2f} ms, cold "
+                f"{(least['cold'] - least['plain']) / cells * 1e3:+.2f} ms, warm "
+                f"{(least['warm'] - least['plain']) / cells * 1e3:+.2f} ms"
+                + (
+                    f" | plain again / plain: {min(again):.2f}-{max(again):.2f}x (noise)"
+                    if again
+                    else ""
+                )
+            )
     return "\n".join(lines)
 
 
@@ -130,10 +154,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--before", help="a checkout of persist_ext to compare with")
     parser.add_argument("--json", type=Path, help="write every round's numbers here")
-    parser.add_argument("only", nargs="+", help="notebooks whose name contains one of these")
+    parser.add_argument(
+        "--trivial",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also a notebook of N one-line cells: the cost per cell, apart from any work",
+    )
+    parser.add_argument("only", nargs="*", help="notebooks whose name contains one of these")
     args = parser.parse_args(argv)
     args.scratch.mkdir(parents=True, exist_ok=True)
-    corpus = load_corpus(args.mirror, args.scratch, args.only)
+    corpus = load_corpus(args.mirror, args.scratch, args.only) if args.only else []
+    if args.trivial:
+        trivial = [f"x{i} = {i}" for i in range(args.trivial)]
+        corpus.append((f"trivial-{args.trivial}", "", "", "", trivial))
     variants: list[tuple[str, str | None]] = [("after", None)]
     if args.before:
         variants.insert(0, ("before", str(Path(args.before).absolute())))
