@@ -356,9 +356,10 @@ def _formatters(shell: Any) -> dict[str, Any]:
 
 
 def _display_capture(shell: Any) -> Any:
-    plain = _formatters(shell).get("text/plain")
+    formatters = _formatters(shell)
+    plain = formatters.get("text/plain")
     settings: dict[str, Any] = {
-        mime: bool(getattr(f, "enabled", True)) for mime, f in _formatters(shell).items()
+        mime: bool(getattr(f, "enabled", True)) for mime, f in formatters.items()
     }
     if plain is not None:
         settings["float_precision"] = str(getattr(plain, "float_precision", ""))
