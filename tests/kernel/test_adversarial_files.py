@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ._adversarial import assert_runs_match_plain
+from ._adversarial import assert_runs_match_plain, why_of
 from .conftest import outputs_text
 from .test_cellcache_fidelity_notebooks import CACHED, build, execute
 
@@ -56,3 +56,22 @@ def test_a_module_imported_after_its_folder_is_put_on_the_path_is_keyed_by_sourc
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(SAME_CELL, ["value", "doubled"], ("K = 1", "K = 2"), tmp_path)
+
+
+# Which files a cell finds is an input like what they hold: ``glob`` over a folder an earlier
+# cell fills, then an edit makes that cell write one file more.
+LISTED = [
+    "import glob, os, shutil\nfrom pathlib import Path",
+    "N = 2\nshutil.rmtree('data', ignore_errors=True)\nos.makedirs('data')\n"
+    "for i in range(N):\n    Path(f'data/{i}.csv').write_text(str(i))",
+    CACHED + "files = sorted(glob.glob('data/*.csv'))",
+    CACHED + "names = sorted(os.listdir('data'))",
+    CACHED + "parts = sorted(p.name for p in Path('data').iterdir())",
+]
+
+
+def test_a_folder_listed_by_a_cell_is_an_input(tmp_path: Path) -> None:
+    assert_runs_match_plain(LISTED, ["files", "names", "parts"], ("N = 2", "N = 3"), tmp_path)
+    edited = [LISTED[0], LISTED[1].replace("N = 2", "N = 4")]
+    (globbed,) = why_of(edited, ["c2"], tmp_path / "cached")
+    assert "which the cell lists, has other files" in globbed

@@ -1289,6 +1289,9 @@ class CellCache:
         code = analyze_cell(shell.transform_cell(stored.code))
         key = self.key_for(shell, code, options)
         diffs = diff_components(stored.components, key.components, key.reaches)
+        if not diffs and stored.mode != "run":
+            # What a hit checks beside the key: files read or listed, global state read.
+            diffs = stale_checks(shell, stored.checks, self._file_digests())
         if key.unhashable:
             headline = (
                 f"{name} would run: inputs cannot be fingerprinted ({', '.join(key.unhashable)})."

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FileWatch", "subscribe", "watch_files"]
+import xxhash
+
+__all__ = ["FileWatch", "listing_digest", "subscribe", "watch_files"]
 
 _WRITE_MODE = frozenset("wax+")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -71,6 +73,10 @@ class FileWatch:
     putenv: dict[str, str | None] = field(default_factory=dict)
     #: SQLite databases opened (``sqlite3.connect``): read or written, unseen.
     databases: set[str] = field(default_factory=set)
+    #: Folders the cell listed (``glob.glob``, ``os.listdir``, ``Path.iterdir``) -> digest of
+    #: their entries as the cell saw them (taken as the listing starts, before the cell's own
+    #: writes): which files a cell finds is an input like their contents.
+    listed: dict[str, str] = field(default_factory=dict)
     relative: bool = False  # some path was relative to the working directory
     ignore: tuple[str, ...] = ()
 
@@ -102,6 +108,10 @@ class FileWatch:
                 mode is None and bool((flags or 0) & _WRITE_FLAGS)
             )
             (self.written if writing else self.read).add(path)
+        elif name in ("os.listdir", "os.scandir"):
+            path = self._path("." if args[0] is None else args[0])
+            if path is not None and path not in self.listed:
+                self.listed[path] = listing_digest(path)
         elif name == "os.mkdir":
             path = self._path(args[0])
             if path is not None:
@@ -146,6 +156,15 @@ class FileWatch:
         return sorted(p for p in self.written if os.path.isfile(p))
 
 
+def listing_digest(path: str) -> str:
+    """A digest of the names in folder ``path`` (``"missing"`` when it is not a folder)."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return "missing"
+    return xxhash.xxh3_64_hexdigest("\0".join(names).encode())
+
+
 _COMMAND_EVENTS = frozenset(
     {"subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn"}
 )
@@ -179,6 +198,8 @@ FILE_EVENTS = frozenset(
         "os.unsetenv",
         "sqlite3.connect",
         "open",
+        "os.listdir",
+        "os.scandir",
         "os.mkdir",
         "os.remove",
         "os.rmdir",

@@ -79,9 +79,10 @@ class Manifest:
     arguments (``deps``, ``env``, ``ignore``) so ``%persist why`` can rebuild the key.
 
     ``checks`` are compared before a hit, beside the key: ``state:FACET`` (global state the
-    cell read), ``read:PATH`` (files it read), ``wrote:PATH`` (files it wrote, which must
-    still hold what it wrote). ``state`` holds global state to re-apply, ``dirs`` the
-    folders it created, ``modules`` the modules it imported. ``mode`` is ``"run"`` for a
+    cell read), ``read:PATH`` (files it read), ``listed:PATH`` (folders it listed: the
+    names in them), ``wrote:PATH`` (files it wrote, which must still hold what it wrote).
+    ``state`` holds global state to re-apply, ``dirs`` the folders it created, ``modules``
+    the modules it imported. ``mode`` is ``"run"`` for a
     cell that is run rather than restored (``run_reason`` says why).
     """
 

@@ -34,6 +34,7 @@ sys.path               -                                          restored
 environment            -                                          changed variables are set
 modules imported       -                                          imported again
 files read             content digest                             -
+folders listed (glob)  their file names as the cell saw them      -
 files written          content digest (must be unchanged)         -
 folders created        -                                          created again
 files removed/renamed  -                                          the cell runs
@@ -56,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from .._covars import import_quietly
-from ._effects import FileWatch
+from ._effects import FileWatch, listing_digest
 from ._explain import Difference
 from ._key import FileDigests
 from ._state import (
@@ -133,7 +134,9 @@ def record_effects(
             "ipython.display",
             "ipython.printers",
         }
-    touched_files = bool(watch.read or watch.written or watch.created_dirs or watch.removed)
+    touched_files = bool(
+        watch.read or watch.written or watch.created_dirs or watch.removed or watch.listed
+    )
     if "cwd" in change.apply or (touched_files and watch.relative):
         read.add("cwd")
     for name in sorted(read):
@@ -176,6 +179,8 @@ def record_effects(
         )
     for path in watch.inputs:
         effects.checks[f"read:{path}"] = digests.digest(Path(path))
+    for path, digest in sorted(watch.listed.items()):
+        effects.checks[f"listed:{path}"] = digest
     for path in watch.outputs:
         effects.checks[f"wrote:{path}"] = digests.digest(Path(path))
     for path in sorted(watch.databases):
@@ -277,6 +282,11 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
                     message = f"file {name}, which the cell writes, changed or was removed"
                 if new == "missing" and kind == "read":
                     message = f"file {name}, which the cell reads, no longer exists"
+                found.append(Difference("file", name, "changed", old, new, message))
+        elif kind == "listed":
+            new = listing_digest(name)
+            if new != old:
+                message = f"folder {name}, which the cell lists, has other files"
                 found.append(Difference("file", name, "changed", old, new, message))
     return found
 
