@@ -30,6 +30,8 @@ CELLS = [
     "x = (1,",  # a syntax error
     "print('before')\n[][3]",
     "assert 1 == 2, 'nope'",
+    "import no_such_module_here",  # an import that fails (imports are timed by the cache)
+    "from os import no_such_name",
 ]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

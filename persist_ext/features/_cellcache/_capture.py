@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._costs import without_import_timer
+
 __all__ = [
     "RunOutcome",
     "recording",
@@ -301,6 +303,8 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
     original = shell.showtraceback
 
     def showtraceback(*args: Any, **kwargs: Any) -> Any:
+        shown = kwargs.get("exc_tuple") or (args[0] if args else None) or sys.exc_info()
+        without_import_timer(shown[2])
         if kwargs.get("running_compiled_code") or kwargs.get("exception_only"):
             if not show:
                 if kwargs.get("running_compiled_code"):

@@ -52,6 +52,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import xxhash
@@ -72,6 +73,7 @@ __all__ = [
     "slower_to_restore",
     "store_budget",
     "timed_imports",
+    "without_import_timer",
 ]
 
 #: Priors for the fixed part of one restore and one store (seconds), before the session has
@@ -225,13 +227,59 @@ class ImportClock:
         self.seconds = 0.0
 
 
+class _ImportTimer:
+    """``builtins.__import__`` while :func:`timed_imports` runs: the outermost imports timed."""
+
+    __slots__ = ("clock", "depth", "real", "thread")
+
+    def __init__(self, real: Any, clock: ImportClock) -> None:
+        self.real = real
+        self.clock = clock
+        self.thread = threading.get_ident()
+        self.depth = 0
+
+    def __call__(
+        self,
+        name: str,
+        globals: Any = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        if self.depth or threading.get_ident() != self.thread:
+            return self.real(name, globals, locals, fromlist, level)
+        self.depth += 1
+        started = time.perf_counter()
+        try:
+            return self.real(name, globals, locals, fromlist, level)
+        finally:
+            self.depth -= 1
+            self.clock.seconds += time.perf_counter() - started
+
+
+def without_import_timer(tb: TracebackType | None) -> None:
+    """Take the import timer's frames out of traceback ``tb``, in place.
+
+    An ``import`` of the cell's that fails then shows the traceback a plain cell shows
+    (the import machinery's own frames are left out of it by Python), not a frame of ours.
+    """
+    code = _ImportTimer.__call__.__code__
+    while tb is not None:
+        following = tb.tb_next
+        while following is not None and following.tb_frame.f_code is code:
+            following = following.tb_next
+        tb.tb_next = following
+        tb = following
+
+
 @contextmanager
 def timed_imports() -> Iterator[ImportClock]:
     """Time the outermost ``import`` statements this thread runs in the block.
 
     ``builtins.__import__`` is wrapped for the block only (nested imports, made by the
     modules being imported, pass straight through), and put back unless something else
-    replaced it meanwhile.
+    replaced it meanwhile. A failing import's traceback holds the wrapper's frame: the
+    cell's tracebacks go through :func:`without_import_timer` before they are shown.
 
     >>> with timed_imports() as clock:
     ...     import json
@@ -240,27 +288,7 @@ def timed_imports() -> Iterator[ImportClock]:
     """
     real = builtins.__import__
     clock = ImportClock()
-    thread = threading.get_ident()
-    depth = 0
-
-    def timed(
-        name: str,
-        globals: Any = None,
-        locals: Any = None,
-        fromlist: Any = (),
-        level: int = 0,
-    ) -> Any:
-        nonlocal depth
-        if depth or threading.get_ident() != thread:
-            return real(name, globals, locals, fromlist, level)
-        depth += 1
-        started = time.perf_counter()
-        try:
-            return real(name, globals, locals, fromlist, level)
-        finally:
-            depth -= 1
-            clock.seconds += time.perf_counter() - started
-
+    timed = _ImportTimer(real, clock)
     builtins.__import__ = timed
     try:
         yield clock
