@@ -52,7 +52,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# (repository, pinned commit, folder of the notebooks, data folder copied beside them, notebooks)
+# (repository, pinned commit, folder of the notebooks, data copied beside them (paths separated
+# by spaces), notebooks)
 CORPUS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "jakevdp/PythonDataScienceHandbook",
@@ -194,6 +195,58 @@ CORPUS += [
     )
     for chapter in ("ch04", "ch05", "ch06", "ch07", "ch10", "ch11")
 ]
+# "Python for Data Analysis", 3rd edition: the notebooks at the repository's root read
+# ``examples/`` and ``datasets/`` beside them.
+CORPUS.append(
+    (
+        "wesm/pydata-book",
+        "d86d8056fa17b180e2a7dc1d9ae1cfb830967d50",
+        "",
+        "examples datasets",
+        [
+            "appa.ipynb",
+            "ch02.ipynb",
+            "ch03.ipynb",
+            "ch04.ipynb",
+            "ch05.ipynb",
+            "ch06.ipynb",
+            "ch07.ipynb",
+            "ch08.ipynb",
+            "ch09.ipynb",
+            "ch10.ipynb",
+            "ch11.ipynb",
+            "ch12.ipynb",
+            "ch13.ipynb",
+        ],
+    )
+)
+# "A Whirlwind Tour of Python": the language alone (generators, iterators, exceptions,
+# strings and regular expressions), cheap cells, and a closing chapter of matplotlib figures.
+CORPUS.append(
+    (
+        "jakevdp/WhirlwindTourOfPython",
+        "6f1daf714fe52a8dde6a288674ba46a7feed8816",
+        "",
+        "fig",
+        [
+            "02-Basic-Python-Syntax.ipynb",
+            "03-Semantics-Variables.ipynb",
+            "04-Semantics-Operators.ipynb",
+            "05-Built-in-Scalar-Types.ipynb",
+            "06-Built-in-Data-Structures.ipynb",
+            "07-Control-Flow-Statements.ipynb",
+            "08-Defining-Functions.ipynb",
+            "09-Errors-and-Exceptions.ipynb",
+            "10-Iterators.ipynb",
+            "11-List-Comprehensions.ipynb",
+            "12-Generators.ipynb",
+            "13-Modules-and-Packages.ipynb",
+            "14-Strings-and-Regular-Expressions.ipynb",
+            "15-Preview-of-Data-Science-Tools.ipynb",
+            "17-Figures.ipynb",
+        ],
+    )
+)
 
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
@@ -388,6 +441,29 @@ def _git(mirror: Path, *args: str) -> bytes:
     return subprocess.run(
         ["git", "--git-dir", str(mirror), *args], check=True, capture_output=True
     ).stdout
+
+
+def _extract(git_dir: Path, commit: str, path: str, target: Path) -> None:
+    """``path`` of the repository at ``commit`` written under ``target``.
+
+    A mirror may lack its largest files (pydata-book's ``datasets/fec`` CSV): then the
+    files are written one by one and the absent ones left out (the cells reading them fail in
+    every run alike).
+    """
+    try:
+        archive = _git(git_dir, "archive", "--format=tar", commit, path)
+    except subprocess.CalledProcessError:
+        listing = _git(git_dir, "ls-tree", "-r", "-z", commit, "--", path).decode()
+        for line in filter(None, listing.split("\0")):
+            info, name = line.split("\t", 1)
+            try:
+                blob = _git(git_dir, "cat-file", "blob", info.split()[2])
+            except subprocess.CalledProcessError:
+                continue
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(blob)
+        return
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
 
 
 def locate(repo: str, mirrors: Iterable[Path], scratch: Path) -> Path:
@@ -759,9 +835,11 @@ def new_failures(plain: Run, other: Run, label: str) -> list[str]:
     ]
 
 
-def run_notebook(job: tuple[str, str, str, str, list[str], str, float]) -> dict[str, Any]:
+def run_notebook(
+    job: tuple[str, list[tuple[str, str]], list[str], str, float],
+) -> dict[str, Any]:
     """Run one notebook's six variants; a JSON-able summary."""
-    name, folder, data, data_dir, sources, scratch, timeout = job
+    name, copies, sources, scratch, timeout = job
     work = Path(scratch) / "runs" / name.replace("/", "_")
     shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = {"notebook": name, "cells": len(sources)}
@@ -771,12 +849,12 @@ def run_notebook(job: tuple[str, str, str, str, list[str], str, float]) -> dict[
         for variant in variants:
             d = work / variant
             d.mkdir(parents=True, exist_ok=True)
-            if data_dir and Path(data_dir).is_file():  # one file (a helper module) beside it
-                shutil.copy2(data_dir, d / os.path.relpath(data, folder or "."))
-            elif data_dir:  # where the notebook finds it: its place relative to the notebook
-                shutil.copytree(
-                    data_dir, d / os.path.relpath(data, folder or "."), dirs_exist_ok=True
-                )
+            # Where the notebook finds each: its place relative to the notebook.
+            for source, place in copies:
+                if Path(source).is_file():  # one file (a helper module) beside it
+                    shutil.copy2(source, d / place)
+                else:
+                    shutil.copytree(source, d / place, dirs_exist_ok=True)
             dirs[variant] = d
         edit = find_edit(sources)
         edited_sources = list(sources)
@@ -882,37 +960,44 @@ def _mask_like(target: Run, plain: Run, noise: Run) -> Run:
 
 def load_corpus(
     mirrors: list[Path], scratch: Path, only: list[str]
-) -> list[tuple[str, str, str, str, list[str]]]:
-    """Per notebook: its label, folder, data folder (in the repository and extracted), cells."""
+) -> list[tuple[str, list[tuple[str, str]], list[str]]]:
+    """Per notebook: its label, data to copy (extracted path, place beside it), cells.
+
+    An entry's data field names one path of the repository, or several separated by spaces
+    (wesm/pydata-book reads both ``examples/`` and ``datasets/``).
+    """
     import nbformat
 
     jobs = []
     for repo, commit, folder, data, names in CORPUS:
-        git_dir = locate(repo, mirrors, scratch)
-        data_dir = ""
-        if data:
-            target = scratch / "data" / repo.replace("/", "+") / data.replace("/", "+")
-            if not target.exists():
-                target.mkdir(parents=True)
-                archive = _git(git_dir, "archive", "--format=tar", commit, data)
-                subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-            data_dir = str(target / data)
-        # Files the repository ships where the notebook runs, by name: path from the notebook.
-        local: dict[str, str] = {}
-        if data_dir and Path(data_dir).is_dir():
-            beside = os.path.relpath(data, folder or ".")
-            for entry in sorted(Path(data_dir).iterdir()):
-                if entry.is_file():
-                    local[entry.name] = os.path.normpath(os.path.join(beside, entry.name))
+        chosen = []
         for name in names:
             label = f"{repo.split('/')[1]}/{folder + '/' if folder and folder != 'notebooks' else ''}{name}"
-            if only and not any(o in label for o in only):
-                continue
+            if not only or any(o in label for o in only):
+                chosen.append((label, name))
+        if not chosen:  # nothing of it asked for: not cloned, nothing extracted
+            continue
+        git_dir = locate(repo, mirrors, scratch)
+        copies: list[tuple[str, str]] = []
+        # Files the repository ships where the notebook runs, by name: path from the notebook.
+        local: dict[str, str] = {}
+        for one in data.split():
+            target = scratch / "data" / repo.replace("/", "+") / commit[:12] / one.replace("/", "+")
+            if not target.exists():
+                target.mkdir(parents=True)
+                _extract(git_dir, commit, one, target)
+            place = os.path.relpath(one, folder or ".")
+            copies.append((str(target / one), place))
+            if (target / one).is_dir():
+                for entry in sorted((target / one).iterdir()):
+                    if entry.is_file():
+                        local[entry.name] = os.path.normpath(os.path.join(place, entry.name))
+        for label, name in chosen:
             path = f"{folder}/{name}" if folder else name
             text = _git(git_dir, "show", f"{commit}:{path}").decode()
             notebook = nbformat.reads(text, as_version=4)
             sources = prepare([c.source for c in notebook.cells if c.cell_type == "code"], local)
-            jobs.append((label, folder, data, data_dir, sources))
+            jobs.append((label, copies, sources))
     return jobs
 
 
@@ -940,8 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CORPUS_MIN_TIME"] = str(args.min_time)
     corpus = load_corpus(args.mirror, args.scratch, args.only)
     jobs = [
-        (label, folder, data, data_dir, sources, str(args.scratch), args.timeout)
-        for label, folder, data, data_dir, sources in corpus
+        (label, copies, sources, str(args.scratch), args.timeout)
+        for label, copies, sources in corpus
     ]
     results = []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
