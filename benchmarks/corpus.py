@@ -959,12 +959,13 @@ def _mask_like(target: Run, plain: Run, noise: Run) -> Run:
 
 
 def load_corpus(
-    mirrors: list[Path], scratch: Path, only: list[str]
+    mirrors: list[Path], scratch: Path, only: list[str], max_cells: int | None = None
 ) -> list[tuple[str, list[tuple[str, str]], list[str]]]:
     """Per notebook: its label, data to copy (extracted path, place beside it), cells.
 
     An entry's data field names one path of the repository, or several separated by spaces
-    (wesm/pydata-book reads both ``examples/`` and ``datasets/``).
+    (wesm/pydata-book reads both ``examples/`` and ``datasets/``). ``max_cells``: only the
+    notebook's first code cells, as published (before :func:`prepare` drops any).
     """
     import nbformat
 
@@ -996,7 +997,8 @@ def load_corpus(
             path = f"{folder}/{name}" if folder else name
             text = _git(git_dir, "show", f"{commit}:{path}").decode()
             notebook = nbformat.reads(text, as_version=4)
-            sources = prepare([c.source for c in notebook.cells if c.cell_type == "code"], local)
+            code = [c.source for c in notebook.cells if c.cell_type == "code"]
+            sources = prepare(code[:max_cells], local)
             jobs.append((label, copies, sources))
     return jobs
 
@@ -1017,13 +1019,19 @@ def main(argv: list[str] | None = None) -> int:
         "run-or-restore policy); 0 stores and restores every cell, cheap ones too",
     )
     parser.add_argument(
+        "--max-cells",
+        type=int,
+        help="run only each notebook's first N code cells (as published): for notebooks "
+        "whose last sections take an hour (handson-ml2 02's exercise searches)",
+    )
+    parser.add_argument(
         "only", nargs="*", help="run only notebooks whose name contains one of these"
     )
     args = parser.parse_args(argv)
     args.scratch.mkdir(parents=True, exist_ok=True)
     if args.min_time is not None:  # read by build() in the worker processes
         os.environ["CORPUS_MIN_TIME"] = str(args.min_time)
-    corpus = load_corpus(args.mirror, args.scratch, args.only)
+    corpus = load_corpus(args.mirror, args.scratch, args.only, args.max_cells)
     jobs = [
         (label, copies, sources, str(args.scratch), args.timeout)
         for label, copies, sources in corpus
