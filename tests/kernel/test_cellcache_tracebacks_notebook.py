@@ -32,6 +32,7 @@ CELLS = [
     "assert 1 == 2, 'nope'",
     "import no_such_module_here",  # an import that fails (imports are timed by the cache)
     "from os import no_such_name",
+    "try:\n    import no_such_module_here\nexcept ImportError:\n    raise ValueError('retried')",
 ]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

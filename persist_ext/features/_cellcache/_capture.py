@@ -304,7 +304,7 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
 
     def showtraceback(*args: Any, **kwargs: Any) -> Any:
         shown = kwargs.get("exc_tuple") or (args[0] if args else None) or sys.exc_info()
-        without_import_timer(shown[2])
+        without_import_timer(shown[1])
         if kwargs.get("running_compiled_code") or kwargs.get("exception_only"):
             if not show:
                 if kwargs.get("running_compiled_code"):

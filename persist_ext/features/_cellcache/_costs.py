@@ -52,7 +52,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import xxhash
@@ -257,19 +256,29 @@ class _ImportTimer:
             self.clock.seconds += time.perf_counter() - started
 
 
-def without_import_timer(tb: TracebackType | None) -> None:
-    """Take the import timer's frames out of traceback ``tb``, in place.
+def without_import_timer(error: BaseException | None) -> None:
+    """Take the import timer's frames out of the tracebacks of ``error`` and its chain, in place.
 
     An ``import`` of the cell's that fails then shows the traceback a plain cell shows
-    (the import machinery's own frames are left out of it by Python), not a frame of ours.
+    (the import machinery's own frames are left out of it by Python), not a frame of ours:
+    also when it is the cause or context of what the cell raised (``pd.read_pickle`` of an
+    old pickle retrying after a failed import).
     """
     code = _ImportTimer.__call__.__code__
-    while tb is not None:
-        following = tb.tb_next
-        while following is not None and following.tb_frame.f_code is code:
-            following = following.tb_next
-        tb.tb_next = following
-        tb = following
+    pending, seen = [error], set()
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        pending += [error.__cause__, error.__context__]
+        tb = error.__traceback__
+        while tb is not None:
+            following = tb.tb_next
+            while following is not None and following.tb_frame.f_code is code:
+                following = following.tb_next
+            tb.tb_next = following
+            tb = following
 
 
 @contextmanager
