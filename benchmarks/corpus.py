@@ -827,11 +827,18 @@ def traceback_differences(plain: Run, noise: Run, other: Run, label: str) -> lis
     return found
 
 
-def new_failures(plain: Run, other: Run, label: str) -> list[str]:
+def new_failures(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
+    """Cells raising in ``other`` only, not in ``plain`` nor in its re-run ``noise``.
+
+    The second plain run re-runs the notebook in the first one's folder, as the warm and the
+    edited runs re-run it in the cold one's: a cell failing on what the first run left there
+    (pydata-book ch06's ``CREATE TABLE test`` in ``mydata.sqlite``: "table test already
+    exists") fails in a plain re-run too.
+    """
     return [
         f"{label} cell {i + 1}: {' '.join(other.cells[i])[:300]}"
-        for i in range(min(len(plain.errors), len(other.errors)))
-        if other.errors[i] and not plain.errors[i]
+        for i in range(min(len(plain.errors), len(noise.errors), len(other.errors)))
+        if other.errors[i] and not plain.errors[i] and not noise.errors[i]
     ]
 
 
@@ -909,9 +916,9 @@ def run_notebook(
         silent += edited
         result["silent"] = silent
         result["new_failures"] = (
-            new_failures(plain, cold, "cold")
-            + new_failures(plain, warm, "warm")
-            + new_failures(plain_edit, cached_edit, "edited")
+            new_failures(plain, noise, cold, "cold")
+            + new_failures(plain, noise, warm, "warm")
+            + new_failures(plain_edit, _mask_like(plain_edit, plain, noise), cached_edit, "edited")
         )
         result["traceback_differences"] = traceback_differences(
             plain, noise, cold, "cold"
@@ -945,9 +952,11 @@ def _mask_like(target: Run, plain: Run, noise: Run) -> Run:
         errors=list(target.errors),
         probe=json.loads(json.dumps(target.probe)),
     )
-    for index in range(min(len(plain.cells), len(masked.cells))):
+    for index in range(min(len(plain.cells), len(noise.cells), len(masked.cells))):
         if plain.cells[index] != noise.cells[index]:
             masked.cells[index] = ["<nondeterministic>"]
+        if plain.errors[index] != noise.errors[index]:
+            masked.errors[index] = True  # whether it fails is not reproducible: not counted new
     a, b = plain.probe, noise.probe
     for section in ("values", "state"):
         for key in set(a.get(section, {})) | set(b.get(section, {})):
