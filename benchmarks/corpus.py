@@ -294,6 +294,12 @@ def __corpus_probe():
             return head + " " + digest(np.ascontiguousarray(v).tobytes())
         if np is not None and isinstance(v, np.generic):
             return f"{name_of(t)} {v!r}"
+        if pd is not None and isinstance(
+            v, (pd.Period, pd.Timestamp, pd.Timedelta, pd.Interval, pd.offsets.BaseOffset)
+        ):
+            # By value: their __dict__ holds only a cache (Period's ``_cache``, filled by
+            # reading ``.freq``), which says nothing of the value.
+            return f"{name_of(t)} {v!r}"
         if pd is not None and isinstance(v, pd.Index):
             parts = [name_of(t), str(v.dtype), repr(v.names), repr(getattr(v, "freqstr", None))]
             if isinstance(v, pd.MultiIndex):
