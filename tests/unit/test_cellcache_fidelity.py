@@ -172,7 +172,9 @@ def test_numpy_view_is_restored_linked_to_its_base(shell, cache) -> None:
 def test_figure_and_axes_keep_their_identity(shell, cache) -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     shell.user_ns["plt"] = plt
-    cell = "fig, ax = plt.subplots()\nline = ax.plot([1, 2])"
+    # Closed as the inline backend closes a cell's figures (one left open makes it run:
+    # tests/kernel/test_adversarial_open_figures.py).
+    cell = "fig, ax = plt.subplots()\nline = ax.plot([1, 2])\nplt.close(fig)"
     try:
         run(cache, shell, cell)
         forget(shell, "fig", "ax", "line")

@@ -589,6 +589,18 @@ def _logging_capture(shell: Any) -> Any:
     return (root.level, tuple((type(h).__qualname__, h.level, id(h)) for h in root.handlers))
 
 
+def _figures_capture(shell: Any) -> Any:
+    # The figures pyplot holds open, the current one last. The inline backend closes a
+    # cell's figures when it ends; others (%matplotlib notebook, widget, agg) keep them, and
+    # a later plt.plot draws into the current one. Figures are live objects: compared
+    # within the session (by identity), never stored, so a cell that opens or closes one
+    # runs (apply is None).
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    if helpers is None:
+        return None
+    return tuple((num, id(manager)) for num, manager in helpers.Gcf.figs.items())
+
+
 def _warnings_capture(shell: Any) -> Any:
     # (action, message regex, category, module regex, lineno) tuples: compared with ==.
     return list(warnings.filters)
@@ -675,6 +687,9 @@ FACETS: dict[str, Facet] = {
             None,
         ),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
+        Facet(
+            "pyplot.figures", "the open matplotlib figures", _figures_capture, _json_digest, None
+        ),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
             "sklearn.config",

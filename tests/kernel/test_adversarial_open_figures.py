@@ -1,0 +1,35 @@
+"""Figures a cached cell leaves open, with a backend that keeps them (issue #13).
+
+The inline backend closes a cell's figures when it ends; ``%matplotlib notebook``, widget
+and non-interactive backends keep them open, and a later ``plt.plot`` draws into the
+current one. A restore replays the figure's image but cannot reopen it: such a cell runs.
+Seen in "A Whirlwind Tour of Python" (15-Preview-of-Data-Science-Tools, ``%matplotlib
+notebook``): one figure fewer open after the warm run than after a plain run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+CELLS = [
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\nV = 2",
+    CACHED + "values = list(range(V * 1000))",
+    CACHED + "plt.plot(values[:V]);",
+    "plt.plot([V, V]);",  # into the figure the cached cell left open
+]
+CHECKS = [
+    "plt.get_fignums()",
+    "[len(plt.figure(n).axes[0].lines) for n in plt.get_fignums()]",
+    "len(values)",
+]
+
+
+def test_a_cell_leaving_a_figure_open_is_run_not_restored(tmp_path: Path) -> None:
+    assert_runs_match_plain(CELLS, CHECKS, ("V = 2", "V = 3"), tmp_path)
