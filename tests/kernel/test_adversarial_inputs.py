@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ._adversarial import assert_runs_match_plain
+from ._adversarial import assert_runs_match_plain, why_of
 from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
@@ -27,3 +27,26 @@ DECORATED_CHECKS = ["direct", "through"]
 
 def test_globals_read_by_a_cached_function_are_inputs(tmp_path: Path) -> None:
     assert_runs_match_plain(DECORATED, DECORATED_CHECKS, ("OFFSET = 100", "OFFSET = 200"), tmp_path)
+
+
+# State a notebook function keeps between calls: a counter in a closure (called directly or
+# through another function) and a mutable default. A hit calls nothing, so the next call
+# after it would see the old state.
+KEPT = [
+    "def make(start):\n    n = [start]\n    def inc():\n        n[0] += 1\n        return n[0]\n"
+    "    return inc",
+    "counter = make(0)\nS = 1\ndef step():\n    return counter()\n"
+    "def acc(x, seen=[]):\n    seen.append(x)\n    return len(seen)",
+    CACHED + "first = step() + S",
+    CACHED + "count = acc(S)",
+    CACHED + "later = S * 2",
+    "second = counter()\nagain = acc(S)",
+]
+
+
+def test_what_a_function_keeps_between_calls_is_never_skipped(tmp_path: Path) -> None:
+    checks = ["first", "second", "count", "again", "later"]
+    assert_runs_match_plain(KEPT, checks, ("S = 1", "S = 2"), tmp_path)
+    closure, default = why_of(KEPT, ["c2", "c3"], tmp_path / "cached")
+    assert "it changes state kept by step between calls" in closure
+    assert "state kept by acc" in default

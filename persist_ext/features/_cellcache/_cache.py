@@ -857,6 +857,11 @@ class CellCache:
             ),
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
+            functions={
+                c[9:]: (before[c[9:]], d)
+                for c, d in key.components.items()
+                if c.startswith("function:") and c[9:] in before
+            },
             digests=self._file_digests(),
             before_digests=digests_before,
         )

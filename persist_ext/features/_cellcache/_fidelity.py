@@ -18,6 +18,8 @@ numpy print options    when the cell showed something             changed option
 numpy errors (seterr)  when the cell showed something             ``np.seterr``
 logging (root logger)  -                                          the cell runs
 notebook class attrs   -                                          the cell runs
+closure/default values -                                          the cell runs
+of notebook functions
 attributes/items set   -                                          the cell runs
 on a module, function
 or class (mod.X = 1,
@@ -56,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...storage._fingerprint import fingerprint_code
 from .._covars import import_quietly
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
@@ -107,6 +110,7 @@ def record_effects(
     reads_plotting: bool,
     seeds: bool = False,
     targets: tuple[tuple[str, str], ...] = (),
+    functions: dict[str, tuple[Any, str]] | None = None,
     digests: FileDigests,
     before_digests: dict[str, str],
 ) -> Effects:
@@ -114,7 +118,8 @@ def record_effects(
 
     ``before_digests`` are the digests of the facets before the run (taken then, since the
     run may have changed them). ``targets`` are what the cell sets attributes or items of
-    (:attr:`CellCode.targets`).
+    (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
+    (function, code digest before the run).
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
@@ -166,6 +171,12 @@ def record_effects(
         effects.unrestorable.append(
             f"it sets attributes or items of {', '.join(changed_code[:3])}, which a restore "
             "cannot put back"
+        )
+    kept = _changed_functions(shell, functions or {})
+    if kept:
+        effects.unrestorable.append(
+            f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
+            "default values), which a restore cannot put back"
         )
     if watch.commands:
         effects.unrestorable.append(
@@ -226,6 +237,26 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
         ):
             found.append(path)
     return found
+
+
+def _changed_functions(shell: Any, functions: dict[str, tuple[Any, str]]) -> list[str]:
+    """The functions among ``functions`` whose state changed while the cell ran.
+
+    A counter made by a closure (``n[0] += 1``) or a mutable default (``acc=[]``) is changed
+    by calling the function; a hit defines no function and calls nothing, so the next call
+    would see the old state. The code digest covers closure cells and defaults.
+    """
+    ns = getattr(shell, "user_ns", None) or {}
+    changed = []
+    for name, (function, digest) in functions.items():
+        if not isinstance(function, types.FunctionType) or ns.get(name) is not function:
+            continue  # rebound by the cell: a hit defines it again
+        try:
+            if fingerprint_code(function) != digest:
+                changed.append(name)
+        except Exception:
+            changed.append(name)
+    return changed
 
 
 _MISSING = object()
