@@ -848,6 +848,17 @@ def new_failures(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
     ]
 
 
+def copy_data(copies: list[tuple[str, str]], folder: Path) -> None:
+    """Make ``folder`` and put each of a notebook's data there (``load_corpus``'s copies):
+    at its place relative to the notebook."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, place in copies:
+        if Path(source).is_file():  # one file (a helper module) beside it
+            shutil.copy2(source, folder / place)
+        else:
+            shutil.copytree(source, folder / place, dirs_exist_ok=True)
+
+
 def run_notebook(
     job: tuple[str, list[tuple[str, str]], list[str], str, float],
 ) -> dict[str, Any]:
@@ -861,13 +872,7 @@ def run_notebook(
         variants = ("plain", "plain_third", "cached", "plain_edit", "plain_edit_twin")
         for variant in variants:
             d = work / variant
-            d.mkdir(parents=True, exist_ok=True)
-            # Where the notebook finds each: its place relative to the notebook.
-            for source, place in copies:
-                if Path(source).is_file():  # one file (a helper module) beside it
-                    shutil.copy2(source, d / place)
-                else:
-                    shutil.copytree(source, d / place, dirs_exist_ok=True)
+            copy_data(copies, d)
             dirs[variant] = d
         edit = find_edit(sources)
         edited_sources = list(sources)

@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .corpus import Run, execute, load_corpus
+from .corpus import Run, copy_data, execute, load_corpus
 
 _CPU_MARK = "__KERNEL_CPU__"
 _CPU_CELL = f"%%time\nprint('{_CPU_MARK}', __import__('time').process_time())"
@@ -57,15 +57,12 @@ def _timed(sources: list[str], cached: bool, cwd: Path) -> tuple[Run, float, flo
     return run, sum(inner), cpu
 
 
-def _one(sources: list[str], data_dir: str, place: str, checkout: str | None) -> dict[str, Any]:
+def _one(sources: list[str], copies: list[tuple[str, str]], checkout: str | None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="kernel-costs-"))
     saved = {k: os.environ.get(k) for k in ("PERSIST_EXT_DIR", "PYTHONPATH")}
     try:
         for variant in ("plain", "cached"):
-            if data_dir:  # where the notebook finds it (as ``corpus.run_notebook`` puts it)
-                shutil.copytree(data_dir, work / variant / place, dirs_exist_ok=True)
-            else:
-                (work / variant).mkdir(parents=True)
+            copy_data(copies, work / variant)  # where the notebook finds its data
         os.environ["PERSIST_EXT_DIR"] = str(work / "store")  # kernels inherit it
         if checkout:
             os.environ["PYTHONPATH"] = checkout
@@ -167,18 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     corpus = load_corpus(args.mirror, args.scratch, args.only) if args.only else []
     if args.trivial:
         trivial = [f"x{i} = {i}" for i in range(args.trivial)]
-        corpus.append((f"trivial-{args.trivial}", "", "", "", trivial))
+        corpus.append((f"trivial-{args.trivial}", [], trivial))
     variants: list[tuple[str, str | None]] = [("after", None)]
     if args.before:
         variants.insert(0, ("before", str(Path(args.before).absolute())))
     rows: list[dict[str, Any]] = []
     for round_ in range(args.rounds):
-        for label, folder, data, data_dir, sources in corpus:
-            place = os.path.relpath(data, folder or ".") if data else ""
+        for label, copies, sources in corpus:
             order = variants if round_ % 2 == 0 else variants[::-1]
             for variant, checkout in order:
                 row = {"notebook": label, "variant": variant, "round": round_}
-                row.update(_one(sources, data_dir, place, checkout))
+                row.update(_one(sources, copies, checkout))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.json:

@@ -30,3 +30,12 @@ def test_kernel_costs_reports_every_variant_of_a_trivial_notebook(tmp_path: Path
     out = capsys.readouterr().out
     assert "least CPU of the rounds" in out
     assert "per cell: plain" in out
+
+
+def test_a_notebooks_data_is_where_it_looks_in_every_kernel(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "numbers.txt").write_text("1 2 3")
+    cells = ["total = sum(map(int, open('input/numbers.txt').read().split()))", "print(total)"]
+    row = kernel_costs._one(cells, [(str(data), "input")], None)
+    assert row["failures"] == []  # a missing file would fail the first cell
