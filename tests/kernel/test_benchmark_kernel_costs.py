@@ -36,6 +36,16 @@ def test_a_notebooks_data_is_where_it_looks_in_every_kernel(tmp_path: Path) -> N
     data = tmp_path / "data"
     data.mkdir()
     (data / "numbers.txt").write_text("1 2 3")
-    cells = ["total = sum(map(int, open('input/numbers.txt').read().split()))", "print(total)"]
-    row = kernel_costs._one(cells, [(str(data), "input")], None)
-    assert row["failures"] == []  # a missing file would fail the first cell
+    (tmp_path / "helper.py").write_text("X = 1")
+    # A cell's error is the notebook's own (the runner allows it): a missing file ends
+    # the kernel instead, which the runner reports as a failure.
+    cells = [
+        "import os\n"
+        "if not (os.path.exists('input/numbers.txt') and os.path.exists('helper.py')):\n"
+        "    os._exit(3)",
+        "import helper\nprint(helper.X)",
+    ]
+    copies = [(str(data), "input"), (str(tmp_path / "helper.py"), "helper.py")]
+    row = kernel_costs._one(cells, copies, None)
+    assert row["failures"] == []
+    assert kernel_costs._one(cells, copies[:1], None)["failures"]  # the check can fail
