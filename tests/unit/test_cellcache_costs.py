@@ -284,6 +284,24 @@ def test_cheap_cell_writing_a_file_is_stored(shell, tmp_path: Path, monkeypatch)
     assert first.manifest.mode == "restore"
 
 
+def test_cell_writing_files_far_slower_to_restore_than_to_run_runs(shell, tmp_path: Path) -> None:
+    # pydata-book's appendix: an 800 MB np.memmap made in milliseconds. Stored, every run
+    # copied the 800 MB; run, it rewrites the file as the plain cell does.
+    store = Store(tmp_path / "s")
+    big = tmp_path / "mymmap"
+    shell.run_cell("import numpy as np")
+    cell = f"mmap = np.memmap({str(big)!r}, dtype='float64', mode='w+', shape=(10000, 10000))"
+    try:
+        first, _ = run(CellCache(store), shell, cell, name="memmap")
+    finally:
+        shell.run_cell("del mmap")
+    assert big.stat().st_size == 800_000_000
+    assert first.manifest is not None
+    assert first.manifest.duration < 0.8 / 2  # the premise: made far faster than read back
+    assert first.manifest.mode == "run"
+    assert first.manifest.run_reason.startswith("it runs in")
+
+
 def test_min_time_zero_stores_every_cell(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     first, _ = run(slow_store(store), shell, "value = 1", name="forced", min_time=0.0)

@@ -19,7 +19,7 @@ import re
 import time
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from ._capture import (
     transformed,
 )
 from ._costs import (
+    READ_RATE,
     RUNS_WRITE_EVERY,
     CostModel,
     KnownRun,
@@ -822,6 +823,7 @@ class CellCache:
         # Decided before the changes are fingerprinted and the effects recorded: for a cheap
         # cell those cost more than the cell itself, and none of it is needed to run it.
         imported = imports.seconds if imports else 0.0
+        written = _bytes_of(watch.written)
         cheaper = self._cheaper_to_run(
             shell,
             before,
@@ -831,8 +833,16 @@ class CellCache:
             options,
             state_before,
             imported,
+            written,
         )
-        if cheaper and not (watch.written or watch.created_dirs):
+        # A cell that writes files is stored so that later cells reading them find what they
+        # read before; but not when writing its files back alone is clearly slower than the
+        # whole cell (an 800 MB np.memmap made in milliseconds; the demotion rule): it runs
+        # and rewrites them, as the plain cell does.
+        writes = bool(watch.written or watch.created_dirs)
+        if writes and slower_to_restore(outcome.duration, written / READ_RATE):
+            writes = False
+        if cheaper and not writes:
             manifest.mode = "run"
             manifest.run_reason = cheaper
             result.stored = self._write_run_mode(manifest, options, replace)
@@ -949,10 +959,12 @@ class CellCache:
         options: CellOptions,
         state_before: dict[str, Any],
         imported: float,
+        written: int = 0,
     ) -> str | None:
         """Why this run is better run again than stored (automatic policy), or ``None``.
 
         ``imported``: seconds the run spent importing, which a restore spends too.
+        ``written``: bytes of the files it wrote, which a restore writes back.
 
         Running is what a plain cell does, so it is always right. Storing is kept for a
         cell that writes files, and for one that drew random numbers from a global
@@ -986,7 +998,7 @@ class CellCache:
         return run_instead(
             self.costs,
             outcome.duration,
-            rough_size(kept, outcome.outputs),
+            rough_size(kept, outcome.outputs) + written,
             draws_unseeded=draws,
             imported=imported,
         )
@@ -1352,6 +1364,17 @@ class _SeedScan:
             self._found = any(_SEEDS.search(text) for text in fresh if isinstance(text, str))
         self._read = len(history)
         return self._found
+
+
+def _bytes_of(paths: Iterable[str]) -> int:
+    """The size of the files at ``paths`` that exist now (those a cell wrote)."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:  # removed since, or not a file we may look at: nothing to restore
+            continue
+    return total
 
 
 def _raise_if_failed(name: str, outcome: RunOutcome) -> None:
