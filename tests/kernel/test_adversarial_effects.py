@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ._adversarial import assert_runs_match_plain, why_of
 from .conftest import outputs_text
 from .test_cellcache_fidelity_notebooks import CACHED, build, execute, seen
 
@@ -61,3 +62,21 @@ def test_programs_putenv_and_sqlite_files_are_never_skipped_silently(tmp_path: P
     assert "environment variables outside os.environ (ADVERSARIAL_PUT)" in outputs_text(
         back.cells[-1]
     )
+
+
+# A named logger set up in a cell (level, handler, propagate): a hit binds the same logger
+# by name but sets nothing up, so a later cell logs nothing where a plain run printed.
+LOGGER = [
+    "import logging, sys\nLEVEL = logging.INFO",
+    CACHED + "log = logging.getLogger('notebook.adversarial')\nlog.setLevel(LEVEL)\n"
+    "log.addHandler(logging.StreamHandler(sys.stdout))\nlog.propagate = False",
+    CACHED + "import json\nlevels = json.dumps({'level': LEVEL})",
+    "log.info('info')\nlog.debug('debug')",
+]
+
+
+def test_a_named_logger_set_up_by_a_cell_is_never_skipped(tmp_path: Path) -> None:
+    edit = ("LEVEL = logging.INFO", "LEVEL = logging.DEBUG")
+    assert_runs_match_plain(LOGGER, ["levels"], edit, tmp_path)
+    (why,) = why_of(LOGGER, ["c1"], tmp_path / "cached")
+    assert "it changes the logging configuration" in why

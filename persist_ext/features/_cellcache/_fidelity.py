@@ -16,7 +16,7 @@ numpy print options    when the cell showed something             changed option
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
 numpy errors (seterr)  when the cell showed something             ``np.seterr``
-logging (root logger)  -                                          the cell runs
+logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs
 closure/default values -                                          the cell runs
 of notebook functions

@@ -582,11 +582,39 @@ _STDLIB = sysconfig.get_paths()["stdlib"]
 
 # --------------------------------------------------------------------------- libraries
 def _logging_capture(shell: Any) -> Any:
-    # logging.basicConfig(level=INFO): the root logger's level and handlers decide what later
-    # cells log. Handlers are objects holding streams and locks: compared within the session
-    # (by identity), never stored, so a cell that changes them runs (apply is None).
-    root = logging.getLogger()
-    return (root.level, tuple((type(h).__qualname__, h.level, id(h)) for h in root.handlers))
+    # logging.basicConfig(level=INFO), or log = getLogger("nb"); log.setLevel(INFO);
+    # log.addHandler(...): each logger's level and handlers decide what later cells log.
+    # Handlers are objects holding streams and locks: compared within the session (by
+    # identity), never stored, so a cell that changes them runs (apply is None). The root
+    # logger is "".
+    loggers = {"": logging.getLogger()}
+    for name, item in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(item, logging.Logger):  # not a PlaceHolder
+            loggers[name] = item
+    return {
+        name: (
+            log.level,
+            log.propagate,
+            log.disabled,
+            tuple((type(h).__qualname__, h.level, id(h)) for h in log.handlers),
+        )
+        for name, log in loggers.items()
+    }
+
+
+def _loggers_changed(old: dict[str, Any], new: dict[str, Any], imported: list[str]) -> bool:
+    """Whether a run configured a logger: one that existed before, or a new one set up by
+    the cell (level, a handler that shows something, ``propagate``) rather than by a
+    library it imported (``urllib3`` adds a ``NullHandler`` to its logger on import)."""
+    if any(new.get(name, config) != config for name, config in old.items()):
+        return True
+    packages = {module.partition(".")[0] for module in imported}
+    for name, (level, propagate, disabled, handlers) in new.items():
+        if name in old or name.partition(".")[0] in packages:
+            continue
+        if level or not propagate or disabled or any(h[0] != "NullHandler" for h in handlers):
+            return True
+    return False
 
 
 def _figures_capture(shell: Any) -> Any:
@@ -784,8 +812,15 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
     apply: dict[str, Any] = {}
     unappliable: list[str] = []
     added: list[str] = []
+    modules_before, modules_after = before.get("sys.modules"), after.get("sys.modules")
+    if modules_before is not None and modules_after is not None:
+        added = sorted(modules_after.keys() - modules_before.keys())
     for name, facet in FACETS.items():
         old, new = before.get(name), after.get(name)
+        if name == "logging":
+            if old is not None and new is not None and _loggers_changed(old, new, added):
+                unappliable.append(name)
+            continue
         if name in ("classes", "modules.local"):
             if (
                 old is not None
@@ -795,8 +830,6 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
                 unappliable.append(name)
             continue
         if name == "sys.modules":
-            if old is not None and new is not None:
-                added = sorted(new.keys() - old.keys())
             continue
         if old == new or new is None:
             continue
