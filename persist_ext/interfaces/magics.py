@@ -264,12 +264,12 @@ class PersistMagics(Magics):
                 raise UsageError(f"Unknown store URL {location!r}; give a directory or redis://.")
             else:
                 from ..features._cellcache._costs import RunsIndex
-                from ..storage._layout import store_can_start
+                from ..storage._layout import StoreAbsence
 
                 self._cell_log.ignore(location)  # the store's files are not a cell's effects
                 self._caches[location] = CellCache(
                     opener=lambda: self._open_store(location),
-                    absent=lambda: store_can_start(location),
+                    absent=StoreAbsence(location),
                     runs=RunsIndex(location),
                     deferred_runs=True,
                 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["INDEX_FILE", "INDEX_FILES", "holds_store", "store_can_start"]
+__all__ = ["INDEX_FILE", "INDEX_FILES", "StoreAbsence", "holds_store", "store_can_start"]
 
 #: diskcache's index of a store directory.
 INDEX_FILE = "cache.db"
@@ -43,3 +43,34 @@ def store_can_start(directory: str | os.PathLike[str]) -> bool:
             return False
         path = parent
     return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
+class StoreAbsence:
+    """:func:`store_can_start` for one store directory, asked before every cached cell.
+
+    The walk up to the nearest existing folder is made while the answer is no; once the
+    store could start there, only its index file is looked for (one file-system call
+    instead of about five) until it appears.
+
+    >>> import os, tempfile
+    >>> folder = os.path.join(tempfile.mkdtemp(), ".persist")
+    >>> absent = StoreAbsence(folder)
+    >>> absent(), absent()
+    (True, True)
+    >>> os.makedirs(folder); open(os.path.join(folder, INDEX_FILE), "w").close()
+    >>> absent()
+    False
+    """
+
+    __slots__ = ("_can_start", "_directory", "_index")
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self._directory = os.path.abspath(directory)
+        self._index = os.path.join(self._directory, INDEX_FILE)
+        self._can_start = False
+
+    def __call__(self) -> bool:
+        if self._can_start and not os.path.lexists(self._index):
+            return True
+        self._can_start = store_can_start(self._directory)
+        return self._can_start

@@ -113,7 +113,7 @@ def test_cells_stored_first_must_save_more_than_opening_the_store(shell, tmp_pat
     # The opening is paid for by "big" now: a small cell is worth storing.
     later, _ = run(cache, shell, "import time\ntime.sleep(0.02)\nlater = 1", name="later")
     assert later.manifest is not None
-    assert later.manifest.mode == "restore"
+    assert later.manifest.mode == "restore", later.manifest.run_reason  # says which cost
 
 
 def test_rough_size_counts_buffers_frames_and_outputs() -> None:
@@ -646,6 +646,21 @@ def test_cheap_cells_records_are_written_at_close_when_nothing_opened_the_store(
     ip.run_line_magic("load_ext", "persist_ext")
     listing = str(ip.run_line_magic("persist", "list"))
     assert "runs: it runs in" in listing, listing
+
+
+def test_store_absence_is_asked_again_until_the_store_exists(tmp_path: Path) -> None:
+    from persist_ext.storage._layout import INDEX_FILE, StoreAbsence
+
+    folder = tmp_path / "nested" / ".persist"
+    absent = StoreAbsence(folder)
+    assert absent()  # could start there, nothing made
+    assert absent()  # asked again: the index file only
+    assert not (tmp_path / "nested").exists()
+    Store(folder).close()  # another process makes it: seen at once
+    assert (folder / INDEX_FILE).exists()
+    assert not absent()
+    (tmp_path / "a-file").write_text("")
+    assert not StoreAbsence(tmp_path / "a-file" / "store")()  # cannot start: opened, fails
 
 
 def test_a_store_that_cannot_be_created_fails_before_the_cell_runs(
