@@ -256,7 +256,13 @@ _DROP = re.compile(
     re.M,
 )
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
-_NOTICE = re.compile(r"^persist: .*\n?|^.*(CellCacheWarning|UnstorableVariableWarning).*\n?", re.M)
+# The cache's notices; a restore notice can follow output that did not end its line
+# (``print(x, end=' ')``: "2 3 5 7 persist: restored ...").
+_NOTICE = re.compile(
+    r"^persist: .*\n?|persist: restored \S+ from .*\n?"
+    r"|^.*(CellCacheWarning|UnstorableVariableWarning).*\n?",
+    re.M,
+)
 
 PROBE = r"""
 def __corpus_probe():
