@@ -80,3 +80,19 @@ def test_a_named_logger_set_up_by_a_cell_is_never_skipped(tmp_path: Path) -> Non
     assert_runs_match_plain(LOGGER, ["levels"], edit, tmp_path)
     (why,) = why_of(LOGGER, ["c1"], tmp_path / "cached")
     assert "it changes the logging configuration" in why
+
+
+# A pandas option set to a notebook function (a lambda): it cannot be stored with the entry,
+# so the cell runs (with a note) instead of failing to store with a warning in its output.
+FORMAT = [
+    "import pandas as pd\nD = 1",
+    CACHED + "pd.options.display.float_format = lambda x: f'<{x:.{D}f}>'\nformatted = True",
+    CACHED + "frame = pd.DataFrame({'a': [1.23456 * D]})",
+    "print(frame)",
+]
+
+
+def test_an_option_set_to_a_notebook_function_makes_the_cell_run(tmp_path: Path) -> None:
+    assert_runs_match_plain(FORMAT, ["formatted"], ("D = 1", "D = 2"), tmp_path)
+    (why,) = why_of(FORMAT, ["c1"], tmp_path / "cached")
+    assert "it sets pandas options to a value that cannot be stored" in why

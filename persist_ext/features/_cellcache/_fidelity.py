@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import collections
 import os
+import pickle
 import sys
 import types
 import warnings
@@ -123,6 +124,17 @@ def record_effects(
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
+    for name, snapshot in list(effects.state.items()):
+        # ``pd.options.display.float_format = lambda x: ...``: a function of the notebook
+        # cannot be stored with the entry, so it could not be re-applied by a hit.
+        try:
+            pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            del effects.state[name]
+            effects.unrestorable.append(
+                f"it sets {FACETS[name].label} to a value that cannot be stored "
+                f"({type(exc).__name__}: {str(exc)[:80]})"
+            )
     read: set[str] = set()
     if not seeds:
         # A cell that draws random numbers depends on the state it started from; one that
