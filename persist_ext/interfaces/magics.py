@@ -526,7 +526,8 @@ class PersistMagics(Magics):
         # One write per notice: print() writes the newline apart, and a stream flushed in
         # between would split the line across two outputs.
         if result.hit and not quiet:
-            sys.stdout.write(result.notice() + "\n")
+            # After ``print(x, end=' ')`` the notice would end the cell's own line.
+            sys.stdout.write(("\n" if result.open_line else "") + result.notice() + "\n")
         elif not result.hit and (args.verbose or self.verbose):
             lines = [result.notice(), *(f"  - {d.message}" for d in result.reason)]
             sys.stdout.write("\n".join(lines) + "\n")

@@ -36,6 +36,13 @@ def test_second_run_is_restored_with_a_notice(ip, tmp_path: Path) -> None:
     assert (tmp_path / ".persist").is_dir()  # default store beside the notebook
 
 
+def test_the_notice_starts_its_own_line_after_an_unfinished_printed_line(ip) -> None:
+    body = "row = [1, 2, 3]\nfor v in row:\n    print(v, end=' ')"
+    assert cell(ip, "row", body) == "1 2 3 "
+    second = cell(ip, "row", body)
+    assert second.startswith("1 2 3 \npersist: restored row from"), second
+
+
 def test_unnamed_cell_is_named_after_the_notebook_cell_id(ip) -> None:
     # JupyterLab sends the cell id with each execution; IPython passes it to pre_run_cell.
     with capture_output():

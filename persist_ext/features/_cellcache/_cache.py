@@ -40,6 +40,7 @@ from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import (
     RunOutcome,
+    ends_in_open_line,
     replay_outputs,
     run_plain,
     run_recorded,
@@ -170,6 +171,8 @@ class CellResult:
     stored: bool = False
     reason: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The restored output ends in a printed line with no newline (a notice starts anew).
+    open_line: bool = False
 
     def notice(self) -> str:
         """The one-line message shown after a hit (or a short summary after a miss)."""
@@ -467,7 +470,13 @@ class CellCache:
                     if isinstance(restored, list):
                         self._remember(name, key, True, "", [])
                         self._timed_restore(manifest, time.perf_counter() - started, options)
-                        return CellResult(name=name, hit=True, manifest=manifest, notes=restored)
+                        return CellResult(
+                            name=name,
+                            hit=True,
+                            manifest=manifest,
+                            notes=restored,
+                            open_line=ends_in_open_line(self._outputs(manifest)),
+                        )
                     if restored:
                         stale = [Difference("entry", name, "changed", None, None, restored)]
         if any(m.name == name for m, *_ in self._pending.values()):

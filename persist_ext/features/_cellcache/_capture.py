@@ -566,6 +566,28 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
     return outcome
 
 
+def ends_in_open_line(outputs: list[dict[str, Any]]) -> bool:
+    """Whether the last of ``outputs`` is printed text without a final newline
+    (``print(x, end=' ')``): a line written after it would join that line.
+
+    >>> ends_in_open_line([{"kind": "stream", "name": "stdout", "text": "1 2 "}])
+    True
+    >>> ends_in_open_line([{"kind": "stream", "name": "stdout", "text": "done\\n"}])
+    False
+    """
+    if not outputs:
+        return False
+    last = outputs[-1]
+    text = last.get("text")
+    return (
+        last.get("kind") == "stream"
+        and last.get("name") != "stderr"
+        and isinstance(text, str)
+        and bool(text)
+        and not text.endswith("\n")
+    )
+
+
 def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_RESULT) -> None:
     """Show recorded outputs again, in their original order.
 
