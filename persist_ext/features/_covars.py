@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import gc
 import importlib
 import io
 import os
@@ -78,6 +79,19 @@ DEFAULT_BUDGET = 200_000
 
 # Values that cannot be shared in any way that matters (immutable scalars and text).
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
+_BUILTIN_ITERATORS = frozenset({"enumerate", "zip", "map", "filter", "reversed"})
+
+
+def _is_c_iterator(cls: type) -> bool:
+    """Whether ``cls`` is a C iterator whose referents are what it walks (``list_iterator``,
+    ``enumerate``, ``itertools.islice``...); not a generator, whose frame holds a namespace."""
+    if cls.__module__ == "itertools":
+        return True
+    return cls.__module__ == "builtins" and (
+        cls.__name__ in _BUILTIN_ITERATORS or cls.__name__.endswith("iterator")
+    )
+
+
 # Code and modules are kept by reference, never part of a variable's data.
 _BY_REFERENCE = (
     types.ModuleType,
@@ -192,6 +206,11 @@ class _Walker:
                         pass
                 if isinstance(obj, deque):
                     stack.extend(obj)
+                elif state is None and _is_c_iterator(type(obj)):
+                    # ``it = iter(lst)``, ``enumerate(rows)``: C objects with no __dict__ that
+                    # hold the sequence they walk (pickled with it: restored apart, the
+                    # iterator would no longer see the list grow).
+                    stack.extend(gc.get_referents(obj))
         return found
 
 

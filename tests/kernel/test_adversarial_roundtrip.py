@@ -32,3 +32,17 @@ FLAGS_CHECKS = [
 
 def test_frame_flags_and_hard_masks_survive_a_restore(tmp_path: Path) -> None:
     assert_runs_match_plain(FLAGS, FLAGS_CHECKS, ("N = 3", "N = 4"), tmp_path)
+
+
+# An iterator over a list a plain cell made: the cached cell consumes from it. Restored with
+# a list of its own, it would no longer see the list grow (pickled apart, not linked).
+ITERATOR = [
+    "N = 1",
+    "lst = [1, 2, 3]\nit = iter(lst)",
+    CACHED + "a = next(it) * N",
+    "lst.append(9)\nrest = list(it)",
+]
+
+
+def test_an_iterator_stays_linked_to_the_list_it_walks(tmp_path: Path) -> None:
+    assert_runs_match_plain(ITERATOR, ["a", "rest"], ("N = 1", "N = 2"), tmp_path)
