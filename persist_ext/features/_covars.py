@@ -125,12 +125,28 @@ class Group:
 
 
 def array_root(arr: Any) -> Any:
-    """The array that owns ``arr``'s memory (``arr`` itself when it owns it)."""
+    """The array that owns ``arr``'s memory (``arr`` itself when it owns it).
+
+    ``np.lib.stride_tricks.as_strided`` (``sliding_window_view``, ``broadcast_to``) keeps
+    the array it views behind a ``DummyArray`` base, which is followed too.
+
+    >>> import numpy as np
+    >>> x = np.arange(5)
+    >>> array_root(np.lib.stride_tricks.sliding_window_view(x, 2)) is x
+    True
+    """
     np = sys.modules["numpy"]
     root = arr
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    return root
+    while True:
+        base = root.base
+        if isinstance(base, np.ndarray):
+            root = base
+        elif type(base).__name__ == "DummyArray" and isinstance(
+            getattr(base, "base", None), np.ndarray
+        ):
+            root = base.base
+        else:
+            return root
 
 
 class _Walker:

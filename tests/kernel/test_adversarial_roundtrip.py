@@ -46,3 +46,20 @@ ITERATOR = [
 
 def test_an_iterator_stays_linked_to_the_list_it_walks(tmp_path: Path) -> None:
     assert_runs_match_plain(ITERATOR, ["a", "rest"], ("N = 1", "N = 2"), tmp_path)
+
+
+# A read-only window view (as_strided keeps its array behind a DummyArray base): restored as
+# a copy, it was writeable and no longer saw its array change.
+WINDOWS = [
+    "import numpy as np",
+    "N = 5",
+    "x = np.arange(float(N))",
+    CACHED + "w = np.lib.stride_tricks.sliding_window_view(x, 2)\ntotal = w.sum()",
+    "x[0] = 100.0\n"
+    "try:\n    w[0, 0] = 1.0\n    wrote = True\nexcept ValueError:\n    wrote = False",
+]
+
+
+def test_a_read_only_window_view_stays_a_read_only_view(tmp_path: Path) -> None:
+    checks = ["total", "w.flags.writeable", "w[0].tolist()", "wrote"]
+    assert_runs_match_plain(WINDOWS, checks, ("N = 5", "N = 6"), tmp_path)
