@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import io
 import math
 import pickle
 import struct
@@ -281,11 +282,12 @@ class _Hasher:
 
     def feed_pickle(self, h: Any, value: Any) -> None:
         buffers: list[pickle.PickleBuffer] = []
+        sink = io.BytesIO()
         try:
-            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+            _ContentPickler(sink, protocol=5, buffer_callback=buffers.append).dump(value)
         except Exception as exc:
             raise _unhashable(value, exc) from exc
-        self.put(h, b"pickle", data)
+        self.put(h, b"pickle", sink.getbuffer())
         for buf in buffers:
             raw = buf.raw()
             self.put(h, b"oob", raw if raw.c_contiguous else memoryview(raw.tobytes()))
@@ -420,6 +422,29 @@ _EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
+
+
+class _ContentPickler(pickle.Pickler):
+    """A pickler for hashing, where every string is written in full wherever it occurs.
+
+    Which equal strings are one object is no part of a value, but a pickle shows it (the
+    second occurrence is a reference to the first). A fitted scikit-learn forest shares its
+    interned parameter names; unpickled, it holds copies: the same model, another pickle.
+    Here a string is its own text every time (``persistent_id`` is asked about every object
+    before it is written; the text goes out as bytes, which are not asked about again).
+
+    >>> import types
+    >>> made = "".join(["crit", "erion"])  # equal to the literal, another object
+    >>> shared = types.SimpleNamespace(params=("criterion", "criterion"))
+    >>> copied = types.SimpleNamespace(params=("criterion", made))
+    >>> fingerprint(shared) == fingerprint(copied)
+    True
+    """
+
+    def persistent_id(self, obj: Any) -> Any:
+        if type(obj) is str:
+            return obj.encode("utf-8", "surrogatepass")
+        return None
 
 
 def fingerprint(value: Any) -> str:

@@ -42,3 +42,24 @@ def test_files_of_the_installation_are_left_out_without_resolving_them(
         monkeypatch.undo()
     assert watch.read == set()
     assert resolved == []
+
+
+def test_a_folder_listed_by_the_cell_is_seen_but_not_one_the_import_system_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python's finders list each sys.path folder on a first import; a file added there
+    # later was not read by the cell (a fitted model's first import listed the notebook's
+    # folder, and the store created there made the cell miss).
+    source = tmp_path / "lib"
+    source.mkdir()
+    (source / "listed_by_finder_mod.py").write_text("VALUE = 1\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.syspath_prepend(str(source))
+    with watch_files() as watch:
+        import listed_by_finder_mod  # noqa: F401
+
+        os.listdir(data)
+    monkeypatch.delitem(__import__("sys").modules, "listed_by_finder_mod")
+    assert os.path.realpath(data) in watch.listed
+    assert os.path.realpath(source) not in watch.listed

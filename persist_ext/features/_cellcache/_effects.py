@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import xxhash
@@ -109,6 +110,8 @@ class FileWatch:
             )
             (self.written if writing else self.read).add(path)
         elif name in ("os.listdir", "os.scandir"):
+            if _by_import_system():
+                return
             path = self._path("." if args[0] is None else args[0])
             if path is not None and path not in self.listed:
                 self.listed[path] = listing_digest(path)
@@ -154,6 +157,21 @@ class FileWatch:
     def outputs(self) -> list[str]:
         """Files the cell wrote that still exist."""
         return sorted(p for p in self.written if os.path.isfile(p))
+
+
+def _by_import_system() -> bool:
+    """Whether the folder listing being audited is the import system's: its finders list
+    each ``sys.path`` folder (the notebook's own among them) to know what it holds, on any
+    first import of a module. No input of the cell's: a later file in the folder is not
+    something it read."""
+    frame: FrameType | None = sys._getframe(2)  # past event() and the audit hook calling it
+    for _ in range(8):
+        if frame is None:
+            return False
+        if "importlib" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def listing_digest(path: str) -> str:
