@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import SerializationError, SharedInputError
+from ..storage._fingerprint import builtin_iter
 from ..storage._protocol import KeyValueStore
 from ..storage._serializers import summarize_members
 from ._bounded import BoundedSink
@@ -204,11 +205,12 @@ class _Walker:
                     for axis in _axes(obj):
                         found.add(id(axis))
                 continue
+            # Built-in iterators: a subclass's own ``__iter__`` may never end.
             if isinstance(obj, (list, tuple, set, frozenset)):
-                stack.extend(obj)
+                stack.extend(builtin_iter(obj))
             elif isinstance(obj, dict):
-                stack.extend(obj.values())
-                stack.extend(k for k in obj if not isinstance(k, _ATOMIC))
+                stack.extend(dict.values(obj))
+                stack.extend(k for k in builtin_iter(obj) if not isinstance(k, _ATOMIC))
             elif isinstance(obj, types.MethodType):
                 stack.append(obj.__self__)
             else:
@@ -221,7 +223,7 @@ class _Walker:
                     except AttributeError:
                         pass
                 if isinstance(obj, deque):
-                    stack.extend(obj)
+                    stack.extend(builtin_iter(obj))
                 elif state is None and _is_c_iterator(type(obj)):
                     # ``it = iter(lst)``, ``enumerate(rows)``: C objects with no __dict__ that
                     # hold the sequence they walk (pickled with it: restored apart, the

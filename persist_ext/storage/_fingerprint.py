@@ -28,9 +28,11 @@ functions and classes are hashed by ``module.qualname`` only.
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import io
+import itertools
 import math
 import pickle
 import struct
@@ -46,9 +48,17 @@ import xxhash
 from .._errors import FingerprintError
 from ._usercode import is_user_code, module_version, referenced_names, referenced_user_code
 
-__all__ = ["fingerprint", "fingerprint_code", "is_user_code", "referenced_user_code"]
+__all__ = [
+    "builtin_iter",
+    "fingerprint",
+    "fingerprint_code",
+    "is_user_code",
+    "referenced_user_code",
+]
 
 _LEN = struct.Struct("<Q")
+REDUCE_ITEMS = 1_000_000
+"""Items drawn from an instance's ``__reduce_ex__`` iterators before giving up."""
 _F64 = struct.Struct("<d")
 _NAN = _F64.pack(math.nan)
 
@@ -68,6 +78,23 @@ _CLASS_SKIP = frozenset(
         "_abc_impl",
     }
 )
+
+
+def builtin_iter(container: Any) -> Iterator[Any]:
+    """The items a list, tuple, set or frozenset (or a subclass) holds; a dict's keys.
+
+    Through the built-in iterator, never the subclass's own ``__iter__``: that one runs user
+    code and may never end (a list subclass that streams), while what the container holds
+    is finite and is what a walk of its contents needs.
+    """
+    for base in _BUILTIN_CONTAINERS:
+        if isinstance(container, base):
+            iterate: Callable[[Any], Iterator[Any]] = base.__iter__
+            return iterate(container)
+    return iter(container)
+
+
+_BUILTIN_CONTAINERS: tuple[Any, ...] = (list, tuple, dict, set, frozenset, collections.deque)
 
 
 def _type_name(t: type) -> str:
@@ -154,20 +181,22 @@ class _Hasher:
         elif isinstance(value, enum.Enum):
             self.put(h, b"enum", value.name.encode())
             h.update(self.code_digest(t))
+        # Subclasses of the built-in containers through the built-in iterators: what they
+        # hold, whatever their own ``__iter__``/``items`` do (one may never end).
         elif isinstance(value, OrderedDict):
             self.put(h, b"odict", _type_name(t).encode())
-            self.feed_sequence(h, value, list(value.items()))
+            self.feed_sequence(h, value, list(OrderedDict.items(value)))
         elif isinstance(value, dict):
             self.put(h, b"dictsub", _type_name(t).encode())
-            self.feed_unordered(h, value, value.items())
+            self.feed_unordered(h, value, dict.items(value))
             if getattr(value, "default_factory", None) is not None:
                 self.feed(h, value.default_factory)  # type: ignore[attr-defined]
         elif isinstance(value, (list, tuple)):
             self.put(h, b"seqsub", _type_name(t).encode())
-            self.feed_sequence(h, value, value)
+            self.feed_sequence(h, value, builtin_iter(value))
         elif isinstance(value, (set, frozenset)):
             self.put(h, b"setsub", _type_name(t).encode())
-            self.feed_unordered(h, value, ((v,) for v in value))
+            self.feed_unordered(h, value, ((v,) for v in builtin_iter(value)))
         else:
             self.feed_object(h, value)
 
@@ -275,7 +304,16 @@ class _Hasher:
             h.update(self.code_digest(type(value)))
             for part in tuple(reduced) + (None,) * (6 - len(reduced)):
                 if isinstance(part, Iterator):
-                    part = list(part)  # listitems / dictitems come as iterators
+                    # listitems / dictitems come as iterators, from the class's own
+                    # ``__iter__``, which may never end: drawn up to a bound.
+                    part = list(itertools.islice(part, REDUCE_ITEMS + 1))
+                    if len(part) > REDUCE_ITEMS:
+                        raise FingerprintError(
+                            f"Cannot fingerprint a value of type {_type_name(type(value))}: "
+                            f"iterating it gives more than {REDUCE_ITEMS:,} items (it may "
+                            "never end). Leave it out of the cache key.",
+                            type_name=_type_name(type(value)),
+                        )
                 self.feed(h, part)
         finally:
             self.containers.pop()

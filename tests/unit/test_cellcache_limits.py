@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
 
-from persist_ext._errors import SerializationError, UnstorableVariableWarning
+from persist_ext._errors import CellCacheWarning, SerializationError, UnstorableVariableWarning
 from persist_ext.features._bounded import BoundedSink, store_limits
 from persist_ext.features._cellcache import CellCache, CellOptions
 from persist_ext.features._covars import dumps_shared
@@ -146,3 +146,53 @@ print(json.dumps({{"limited": len(limited), "ran": ran, "refused": refused,
     found = json.loads(out.stdout.strip().splitlines()[-1])
     expected = {"limited": 1, "ran": 100_000, "refused": True, "again": 100_000, "stored": True}
     assert found == expected
+
+
+ENDLESS = """
+class Endless(list):
+    '''A list whose iteration never ends (here: 3 million items, counted as drawn).'''
+
+    drawn = 0
+
+    def __iter__(self):
+        for i in range(3_000_000):
+            Endless.drawn += 1
+            yield i
+"""
+
+
+def test_an_input_that_iterates_without_end_is_keyed_by_what_it_holds(shell, cache) -> None:
+    # A list subclass is fingerprinted through the built-in list iterator: its own
+    # ``__iter__`` (here 3 million items; it could be endless and fill memory until the kernel
+    # dies) is never called.
+    shell.run_cell(ENDLESS + "items = Endless([1, 2])")
+    first = run(cache, shell, "total = len(items) + 1", name="endless")
+    assert first.stored
+    assert shell.user_ns["total"] == 3
+    assert run(cache, shell, "total = len(items) + 1", name="endless").hit
+    assert shell.user_ns["Endless"].drawn == 0
+
+
+REDUCED = """
+class Feed:
+    '''Pickles as an endless stream of items (here 3 million, counted as drawn).'''
+
+    drawn = 0
+
+    def items(self):
+        for i in range(3_000_000):
+            Feed.drawn += 1
+            yield i
+
+    def __reduce__(self):
+        return (Feed, (), None, self.items())
+"""
+
+
+def test_an_input_whose_pickle_never_ends_is_not_fingerprinted(shell, cache) -> None:
+    shell.run_cell(REDUCED + "feed = Feed()")
+    with pytest.warns(CellCacheWarning, match=r"input 'feed' cannot be fingerprinted.*more than"):
+        result = run(cache, shell, "got = type(feed).__name__", name="feed")
+    assert not result.stored
+    assert shell.user_ns["got"] == "Feed"  # the cell ran
+    assert shell.user_ns["Feed"].drawn <= 1_000_001  # not the whole stream

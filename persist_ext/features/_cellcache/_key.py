@@ -38,7 +38,7 @@ from typing import Any
 import xxhash
 
 from ..._errors import CellCacheError
-from ...storage._fingerprint import fingerprint, fingerprint_code, is_user_code
+from ...storage._fingerprint import builtin_iter, fingerprint, fingerprint_code, is_user_code
 from ...storage._usercode import (
     is_user_file,
     module_version,
@@ -473,17 +473,19 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
         else:
             seen.add(id(obj))
             count += 1
+            # Through the built-in iterators: a subclass's own ``__iter__`` may never end
+            # (or run user code); what the object holds is its built-in storage.
             if isinstance(obj, (list, tuple, set, frozenset)):
                 if len(obj) > budget:
                     count += len(obj)
                 else:
-                    stack.extend(obj)
+                    stack.extend(builtin_iter(obj))
             elif isinstance(obj, dict):
                 if len(obj) > budget:
                     count += len(obj)
                 else:
-                    stack.extend(obj.keys())
-                    stack.extend(obj.values())
+                    stack.extend(dict.keys(obj))
+                    stack.extend(dict.values(obj))
             elif np is not None and isinstance(obj, np.ndarray):
                 if obj.dtype.hasobject:
                     count += obj.size
