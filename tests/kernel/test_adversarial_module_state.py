@@ -96,3 +96,37 @@ def test_module_containers_changed_by_method_calls_are_never_skipped(tmp_path: P
     registered, flagged = why_of(METHODS, ["c4", "c5"], tmp_path / "cached")
     assert "variables of local modules (method_settings)" in registered
     assert "json.__dict__" in flagged
+
+
+# Libraries' registries filled by a call: a colormap registered with matplotlib (through the
+# module or a name imported from it), a pandas accessor, a font, and a notebook helper that
+# registers one. A hit calls nothing, so a later cell would not find what a plain run
+# registered: such cells run, and ``%persist why`` names the call.
+REGISTRIES = [
+    "import matplotlib\nmatplotlib.use('agg')\nimport pandas as pd\n"
+    "from matplotlib.colors import ListedColormap\nfrom matplotlib import colormaps",
+    "V = 2",
+    CACHED + "matplotlib.colormaps.register(ListedColormap(['red'] * V, name='adv_direct'))\n"
+    "direct = V",
+    CACHED + "colormaps.register(ListedColormap(['blue'] * V, name='adv_imported'))\nimported = V",
+    "class Scaled:\n    def __init__(self, frame):\n        self.frame = frame\n"
+    "    def total(self):\n        return float(self.frame.x.sum()) * V",
+    CACHED + "pd.api.extensions.register_dataframe_accessor('adv_scaled')(Scaled)\naccessor = V",
+    "def add_map(name):\n    colormaps.register(ListedColormap(['green'] * V, name=name))",
+    CACHED + "add_map('adv_helper')\nhelped = V",
+    CACHED + "doubled = [V] * 2",
+]
+REGISTRIES_CHECKS = [
+    "[len(colormaps[n].colors) if n in colormaps else None "
+    "for n in ('adv_direct', 'adv_imported', 'adv_helper')]",
+    "pd.DataFrame({'x': [1.0, 2.0]}).adv_scaled.total() "
+    "if hasattr(pd.DataFrame, 'adv_scaled') else None",
+    "[direct, imported, accessor, helped, doubled]",
+]
+
+
+def test_library_registries_filled_by_a_cell_are_filled_again(tmp_path: Path) -> None:
+    assert_runs_match_plain(REGISTRIES, REGISTRIES_CHECKS, ("V = 2", "V = 3"), tmp_path)
+    direct, helper = why_of(REGISTRIES, ["c2", "c7"], tmp_path / "cached")
+    assert "matplotlib.colormaps.register()" in direct
+    assert "add_map()" in helper

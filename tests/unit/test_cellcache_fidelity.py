@@ -692,3 +692,20 @@ def test_a_cell_the_cell_runs_is_still_checked_for_await(shell, cache) -> None:
     assert shell.user_ns["ran"] is True
     assert shell.user_ns["inner_value"] == 5
     assert "should_run_async" not in vars(shell)
+
+
+def test_registering_calls_are_found_except_decorators_a_hit_runs_again() -> None:
+    from persist_ext.features._cellcache._analysis import analyze_cell
+
+    code = analyze_cell(
+        "matplotlib.colormaps.register(cm)\n"
+        "pd.api.extensions.register_dataframe_accessor('geo')(Geo)\n"
+        "@pd.api.extensions.register_series_accessor('s')\nclass S:\n    pass\n"
+        "fm.fontManager.addfont(path)\nnp.random.seed(0)\nlocale.setlocale(locale.LC_ALL, 'C')"
+    )
+    assert set(code.registrations) == {
+        "matplotlib.colormaps.register",
+        "pd.api.extensions.register_dataframe_accessor",
+        "fm.fontManager.addfont",
+        "locale.setlocale",
+    }

@@ -73,6 +73,11 @@ class CellCode:
         ``f.calls += 1``; ``("mod.CONFIG", "item")`` for ``mod.CONFIG["a"]["b"] = 1`` and
         for ``mod.CONFIG.update(a=1)`` (a method that changes a container in place).
         Only paths of plain names and attributes are kept.
+    registrations
+        Calls that fill a library's registry (``matplotlib.colormaps.register(cm)``,
+        ``register_dataframe_accessor("geo")(Geo)``, ``fontManager.addfont(path)``), as the
+        dotted path of the callee; decorators of the cell's own ``def``/``class`` statements
+        are left out (a hit runs those statements again).
     """
 
     source: str
@@ -88,6 +93,7 @@ class CellCode:
     only_definitions: bool = False
     targets: tuple[tuple[str, str], ...] = field(default=())
     unseen_reads: tuple[str, ...] = field(default=())
+    registrations: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -342,6 +348,35 @@ def _targets(nodes: list[ast.AST]) -> list[tuple[str, str]]:
     return list(found)
 
 
+#: Names of calls that fill a library's registry or set process-wide library state that no
+#: facet of ``_state`` records: a hit calls nothing, so what they registered would be missing.
+REGISTERING = re.compile(
+    r"_?(un)?register.*|add_?font|_load_fontmanager|setlocale|tzset|add_type|"
+    r"setdefaulttimeout|umask|manual_seed|set_seed|seed_everything|set_default_dtype|"
+    r"set_default_device|set_floatx|set_num_threads|set_start_method|"
+    r"use_deterministic_algorithms|setswitchinterval|captureWarnings|disable|enable|install"
+)
+
+
+def _registrations(tree: ast.Module, nodes: list[ast.AST]) -> list[str]:
+    """Dotted callees of registering calls, outside the decorators of top-level definitions."""
+    rerun: set[int] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for decorator in stmt.decorator_list:
+                rerun.update(id(n) for n in ast.walk(decorator))
+    found: dict[str, None] = {}
+    for node in nodes:
+        if not isinstance(node, ast.Call) or id(node) in rerun:
+            continue
+        name = _call_name(node)
+        if not name or not REGISTERING.fullmatch(name):
+            continue
+        owner = _target_path(node.func)
+        found.setdefault(owner[0] if owner is not None and not owner[1] else name, None)
+    return list(found)
+
+
 def _call_name(node: ast.Call) -> str:
     func = node.func
     if isinstance(func, ast.Name):
@@ -487,4 +522,5 @@ def analyze_cell(source: str) -> CellCode:
         literals=tuple(_path_like(nodes)),
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
         targets=tuple(_targets(nodes)),
+        registrations=tuple(_registrations(tree, nodes)),
     )

@@ -876,6 +876,7 @@ class CellCache:
             ),
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
+            registrations=code.registrations,
             functions={
                 c[9:]: (before[c[9:]], d)
                 for c, d in key.components.items()

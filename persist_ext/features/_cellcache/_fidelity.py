@@ -20,6 +20,12 @@ logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs
 closure/default values -                                          the cell runs
 of notebook functions
+library registries     -                                          the cell runs
+filled by a call
+(colormaps.register,
+register_*_accessor,
+addfont), directly or
+by a notebook function
 attributes/items set   -                                          the cell runs
 on a module, function
 or class (mod.X = 1,
@@ -59,8 +65,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...storage._fingerprint import fingerprint_code
+from ...storage._fingerprint import fingerprint_code, is_user_code
 from .._covars import import_quietly
+from ._analysis import REGISTERING
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
 from ._key import FileDigests
@@ -112,6 +119,7 @@ def record_effects(
     seeds: bool = False,
     targets: tuple[tuple[str, str], ...] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
+    registrations: tuple[str, ...] = (),
     digests: FileDigests,
     before_digests: dict[str, str],
 ) -> Effects:
@@ -120,7 +128,8 @@ def record_effects(
     ``before_digests`` are the digests of the facets before the run (taken then, since the
     run may have changed them). ``targets`` are what the cell sets attributes or items of
     (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
-    (function, code digest before the run).
+    (function, code digest before the run); ``registrations`` the registering calls in its
+    code (:attr:`CellCode.registrations`).
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
@@ -183,6 +192,12 @@ def record_effects(
         effects.unrestorable.append(
             f"it sets attributes or items of {', '.join(changed_code[:3])}, which a restore "
             "cannot put back"
+        )
+    registering = _registering(shell, registrations, functions or {})
+    if registering:
+        effects.unrestorable.append(
+            f"it calls {', '.join(registering[:3])}, which fills a library's registry or "
+            "settings that a restore cannot fill again"
         )
     kept = _changed_functions(shell, functions or {})
     if kept:
@@ -249,6 +264,46 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
         ):
             found.append(path)
     return found
+
+
+def _registering(
+    shell: Any, registrations: tuple[str, ...], functions: dict[str, tuple[Any, str]]
+) -> list[str]:
+    """The registering calls the cell makes: in its code on an object that is not the
+    notebook's (``matplotlib.colormaps.register``), or through a notebook function whose
+    code, or that of the notebook functions it calls, makes one (``add_map()``)."""
+    ns = getattr(shell, "user_ns", None) or {}
+    found = []
+    for path in registrations:
+        root = ns.get(path.partition(".")[0], _MISSING)
+        if isinstance(root, (types.FunctionType, type)) and is_user_code(root):
+            continue  # a notebook function of that name: scanned below when the cell reads it
+        found.append(f"{path}()")
+    seen: set[int] = set()
+    for name, (function, _digest) in functions.items():
+        if _registers(function, seen, 0):
+            found.append(f"{name}()")
+    return found
+
+
+def _registers(function: Any, seen: set[int], depth: int) -> bool:
+    """Whether a notebook function's code names a registering call, or calls a notebook
+    function that does (through its globals, a few levels deep)."""
+    if not isinstance(function, types.FunctionType) or id(function) in seen or depth > 8:
+        return False
+    seen.add(id(function))
+    codes = [function.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for name in code.co_names:
+            target = function.__globals__.get(name, _MISSING)
+            if isinstance(target, types.FunctionType) and is_user_code(target):
+                if _registers(target, seen, depth + 1):
+                    return True
+            elif REGISTERING.fullmatch(name):
+                return True
+    return False
 
 
 def _changed_functions(shell: Any, functions: dict[str, tuple[Any, str]]) -> list[str]:
