@@ -10,8 +10,11 @@ cell itself already ran normally).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +24,7 @@ from typing import Any
 from .._errors import SerializationError
 from .._format import format_duration, format_size
 
-__all__ = ["BoundedSink", "StoreLimits", "current_limits", "store_limits"]
+__all__ = ["BoundedSink", "StoreLimits", "current_limits", "interrupt_at", "store_limits"]
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,72 @@ class BoundedSink(io.BytesIO):
                 f"(gave up after {format_size(total)}){limits.hint}"
             )
         if limits.deadline is not None and time.monotonic() > limits.deadline:
-            raise SerializationError(
-                f"pickling it took longer than the store limit of "
-                f"{format_duration(limits.seconds or 0.0)} (gave up after "
-                f"{format_size(total)}){limits.hint}"
-            )
+            raise self._too_slow(total)
+
+    def _too_slow(self, total: int | None = None) -> SerializationError:
+        limits = self._limits
+        assert limits is not None
+        if total is None:
+            total = self.tell() + self._outside
+        return SerializationError(
+            f"pickling it took longer than the store limit of "
+            f"{format_duration(limits.seconds or 0.0)} (gave up after "
+            f"{format_size(total)}){limits.hint}"
+        )
+
+    def interruptible(self) -> contextlib.AbstractContextManager[None]:
+        """A block in which pickling is interrupted at the deadline, even inside one call
+        that blocks (:func:`interrupt_at`)."""
+        limits = self._limits
+        if limits is None or limits.deadline is None:
+            return contextlib.nullcontext()
+        return interrupt_at(limits.deadline, self._too_slow)
+
+
+@contextmanager
+def interrupt_at(deadline: float | None, error: Callable[[], BaseException]) -> Iterator[None]:
+    """Raise ``error()`` inside the block once ``time.monotonic()`` passes ``deadline``.
+
+    Checking a deadline between writes cannot stop one call that blocks (a ``__reduce__``
+    that sleeps or waits on a server): a timer signal (``SIGALRM``) interrupts it. Only in
+    the main thread, where signals are handled. A timer someone else set (a test runner's
+    timeout) is put back afterwards with the time it had left; when it would fire first,
+    or inside another such block, the block runs unbounded (the deadline checks of
+    :class:`BoundedSink` still apply).
+    """
+    if (
+        deadline is None
+        or _ARMED[0]
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGALRM) is None  # set from C: cannot be put back
+    ):
+        yield
+        return
+    ours = max(deadline - time.monotonic(), 0.001)
+    delay, interval = signal.getitimer(signal.ITIMER_REAL)
+    if delay and delay <= ours:
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        if _ARMED[0]:
+            _ARMED[0] = False  # once: the error unwinds the block
+            raise error()
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expired)
+    _ARMED[0] = True
+    try:
+        signal.setitimer(signal.ITIMER_REAL, ours)
+        yield
+    finally:
+        _ARMED[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if delay:
+            left = max(delay - (time.monotonic() - started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, interval)
+
+
+_ARMED = [False]  # an interrupt_at block is active (they do not nest)

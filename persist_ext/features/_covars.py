@@ -654,6 +654,17 @@ def dumps_shared(
     buffers: list[pickle.PickleBuffer] = []
     out = BoundedSink()  # gives up past the store limits in force (``_bounded``)
     collect = out.buffers(buffers.append)
+    with out.interruptible():  # a single blocking __reduce__ too
+        return _dump_into(out, collect, value, link_views, live), buffers
+
+
+def _dump_into(
+    out: BoundedSink,
+    collect: Any,
+    value: Any,
+    link_views: bool,
+    live: Mapping[str, Any] | None,
+) -> bytes:
     try:
         if live:
             refs = _references(live)
@@ -682,7 +693,7 @@ def dumps_shared(
         raise SerializationError(
             f"cannot pickle {type(exc).__name__}: {exc}", type_name=type(value).__name__
         ) from exc
-    return out.getvalue(), buffers
+    return out.getvalue()
 
 
 def loads_shared(

@@ -196,3 +196,44 @@ def test_an_input_whose_pickle_never_ends_is_not_fingerprinted(shell, cache) -> 
     assert not result.stored
     assert shell.user_ns["got"] == "Feed"  # the cell ran
     assert shell.user_ns["Feed"].drawn <= 1_000_001  # not the whole stream
+
+
+SLEEPER = """
+import time
+
+class Sleeper:
+    '''Pickling it sleeps a minute (a __reduce__ that waits on a server, say).'''
+
+    interrupted = False
+
+    def __reduce__(self):
+        try:
+            time.sleep(60)
+        except BaseException:
+            Sleeper.interrupted = True
+            raise
+        return (Sleeper, ())
+"""
+
+
+def test_an_input_whose_pickle_sleeps_is_given_up_on(shell, cache, monkeypatch) -> None:
+    # One call that blocks cannot be stopped by checking a deadline between writes: the
+    # fingerprint is interrupted when its time is up, and the cell runs, with a note.
+    from persist_ext.features._cellcache import _key
+
+    monkeypatch.setattr(_key, "FINGERPRINT_SECONDS", 0.5)
+    shell.run_cell(SLEEPER + "sleeper = [Sleeper()]")
+    with pytest.warns(CellCacheWarning, match=r"input 'sleeper' cannot be fingerprinted.*longer"):
+        result = run(cache, shell, "got = len(sleeper)", name="sleeper")
+    assert not result.stored
+    assert shell.user_ns["got"] == 1  # the cell ran
+    assert shell.user_ns["Sleeper"].interrupted
+
+
+def test_a_value_whose_pickle_sleeps_is_given_up_on(shell, cache) -> None:
+    shell.run_cell(SLEEPER)
+    with pytest.warns(UnstorableVariableWarning, match="took longer than the store limit"):
+        result = run(cache, shell, "made = Sleeper()", name="made_sleeper", store_seconds=0.5)
+    assert not result.stored
+    assert type(shell.user_ns["made"]).__name__ == "Sleeper"
+    assert shell.user_ns["Sleeper"].interrupted

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import sys
+import time
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from ...storage._usercode import (
     referenced_user_code,
     wrapped_function,
 )
+from .._bounded import interrupt_at
 from ._analysis import CellCode
 
 __all__ = [
@@ -516,8 +518,18 @@ def _add_input(
     if too_large:
         unhashable[name] = f"{_describe(value)}: {too_large}"
         return
+    slow = _SLOW.get(id(value))
+    if slow is not None and slow[0] is type(value):
+        unhashable[name] = f"{_describe(value)}: {slow[1]}"
+        return
     try:
-        digest = fingerprint(value)
+        digest = bounded_fingerprint(value)
+    except _TooSlow as exc:
+        # Remembered for the session: the same object would take as long every run.
+        # (Another object reusing its id is then not fingerprinted: the cell only runs.)
+        _SLOW[id(value)] = (type(value), str(exc))
+        unhashable[name] = f"{_describe(value)}: {exc}"
+        return
     except RecursionError:
         unhashable[name] = f"{_describe(value)}: it is nested too deeply to fingerprint"
         return
@@ -534,6 +546,29 @@ def _add_input(
 def fingerprint_after(value: Any) -> str | None:
     """Fingerprint used to detect in-place mutation; ``None`` when it cannot be computed."""
     try:
-        return fingerprint(value)
-    except Exception:
+        return bounded_fingerprint(value)
+    except (Exception, _TooSlow):
         return None
+
+
+FINGERPRINT_SECONDS = 10.0
+"""Seconds one input's fingerprint may take before it is given up (with a note)."""
+
+
+class _TooSlow(BaseException):
+    """Not an ``Exception``: a ``__reduce__`` that catches those must not swallow it."""
+
+
+_SLOW: dict[int, tuple[type, str]] = {}  # id -> (type, why): inputs that took too long
+
+
+def bounded_fingerprint(value: Any) -> str:
+    """:func:`fingerprint`, interrupted after :data:`FINGERPRINT_SECONDS` (a ``__reduce__``
+    that sleeps, a structure that takes minutes): raises ``_TooSlow``."""
+    seconds = FINGERPRINT_SECONDS
+
+    def too_slow() -> _TooSlow:
+        return _TooSlow(f"fingerprinting it took longer than {seconds:g} s")
+
+    with interrupt_at(time.monotonic() + seconds, too_slow):
+        return fingerprint(value)
