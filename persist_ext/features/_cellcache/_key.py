@@ -565,6 +565,11 @@ _SLOW: dict[int, tuple[type, str]] = {}  # id -> (type, why): inputs that took t
 def bounded_fingerprint(value: Any) -> str:
     """:func:`fingerprint`, interrupted after :data:`FINGERPRINT_SECONDS` (a ``__reduce__``
     that sleeps, a structure that takes minutes): raises ``_TooSlow``."""
+    if type(value) in _SCALARS:
+        return fingerprint(value)  # no user code, memory speed: arming a timer costs more
+    np = sys.modules.get("numpy")
+    if np is not None and type(value) is np.ndarray and not value.dtype.hasobject:
+        return fingerprint(value)
     seconds = FINGERPRINT_SECONDS
 
     def too_slow() -> _TooSlow:
