@@ -2,7 +2,7 @@
 
 A hit imports modules and defines functions again instead of storing them, so what a cell
 set on them (``mod.X = 1``, ``mod.CONFIG["k"] = 1``, ``f.calls += 1``) must make it run;
-interpreter settings (recursion limit, decimal context) are re-applied.
+interpreter settings (recursion limit, int digits, decimal context) are re-applied.
 """
 
 from __future__ import annotations
@@ -130,3 +130,28 @@ def test_library_registries_filled_by_a_cell_are_never_skipped(tmp_path: Path) -
     whys = why_of(REGISTRIES, ["c2", "c3", "c5", "c7"], tmp_path / "cached")
     calls = ["matplotlib.colormaps.register()", "colormaps.register()", "register_", "add_map()"]
     assert all(call in why for call, why in zip(calls, whys, strict=True)), whys
+
+
+# A library's registry that is a dict subclass (matplotlib's unit converters), and the
+# interpreter's limit on digits of int/str conversions: set by a cell, then relied on.
+LIBRARY_STATE = [
+    "import sys, datetime\nimport matplotlib.units as munits",
+    "V = 2",
+    "class Conv(munits.ConversionInterface):\n    scale = V",
+    CACHED + "munits.registry[datetime.time] = Conv()\nconverted = V",
+    CACHED + "sys.set_int_max_str_digits(1000 * V)\nlimited = V",
+    CACHED + "doubled = [V] * 2",
+]
+LIBRARY_STATE_CHECKS = [
+    "type(munits.registry.get(datetime.time)).__name__",
+    "munits.registry[datetime.time].scale if datetime.time in munits.registry else None",
+    "sys.get_int_max_str_digits()",
+    "[converted, limited, doubled]",
+]
+
+
+def test_a_library_dict_and_interpreter_limits_set_by_a_cell_are_never_skipped(
+    tmp_path: Path,
+) -> None:
+    edit = ("V = 2", "V = 3")
+    assert_runs_match_plain(LIBRARY_STATE, LIBRARY_STATE_CHECKS, edit, tmp_path)

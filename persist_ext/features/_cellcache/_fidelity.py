@@ -258,7 +258,7 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
             found.append(f"module {owner.__name__}")
         elif isinstance(owner, (types.FunctionType, types.BuiltinFunctionType, type)) or (
             kind == "item"
-            and type(owner) in _CONTAINERS
+            and isinstance(owner, _CONTAINERS)  # subclasses too: matplotlib.units.registry
             and isinstance(parent, (types.ModuleType, type))
             and not any(owner is kept for kept in _facet_containers())
         ):
@@ -339,9 +339,12 @@ _CONTAINERS = (
 
 
 def _facet_containers() -> tuple[Any, ...]:
-    # Changes to these are re-applied by their facets (``sys.path.insert(0, "lib")``) or
-    # made again by the imports a hit runs (``sys.modules``).
-    return (sys.path, sys.modules, warnings.filters)
+    # Changes to these are re-applied by their facets (``sys.path.insert(0, "lib")``,
+    # ``plt.rcParams["lines.linewidth"] = 4``: a dict subclass) or made again by the imports
+    # a hit runs (``sys.modules``).
+    matplotlib = sys.modules.get("matplotlib")
+    rc = getattr(matplotlib, "rcParams", None)
+    return (sys.path, sys.modules, warnings.filters) + ((rc,) if rc is not None else ())
 
 
 def _importable(names: list[str]) -> list[str]:

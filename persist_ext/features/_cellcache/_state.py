@@ -497,6 +497,9 @@ def _python_capture(shell: Any) -> Any:
     # sys.setrecursionlimit(...) and decimal.getcontext().prec = ...: how later cells recurse
     # and round. The decimal context only once decimal is imported (importing it costs).
     settings: dict[str, Any] = {"recursionlimit": sys.getrecursionlimit()}
+    digits = getattr(sys, "get_int_max_str_digits", None)
+    if digits is not None:  # sys.set_int_max_str_digits(0): how long an int str() may be
+        settings["int_max_str_digits"] = digits()
     decimal = sys.modules.get("decimal")
     if decimal is not None:
         ctx = decimal.getcontext()
@@ -507,6 +510,8 @@ def _python_capture(shell: Any) -> Any:
 def _python_apply(shell: Any, snapshot: Any) -> None:
     if sys.getrecursionlimit() != snapshot["recursionlimit"]:
         sys.setrecursionlimit(snapshot["recursionlimit"])
+    if "int_max_str_digits" in snapshot and hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(snapshot["int_max_str_digits"])
     if "decimal" in snapshot:
         import decimal
 
@@ -700,7 +705,7 @@ FACETS: dict[str, Facet] = {
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
         Facet(
             "python",
-            "Python settings (recursion limit, decimal context)",
+            "Python settings (recursion limit, int digits, decimal context)",
             _python_capture,
             _json_digest,
             _python_apply,
