@@ -258,6 +258,35 @@ def test_numpy_snapshot_read_from_memory_is_what_get_state_gives(shell) -> None:
         np.random.set_state(saved)
 
 
+def test_python_random_snapshot_is_what_getstate_gives(shell) -> None:
+    """Python's generator is compared by its C state (read from memory) and ``getstate`` is
+    called only when that or the cached Gaussian moved: the snapshot is ``getstate()`` in
+    every state, including a Gaussian kept for the next call and one consumed."""
+    import random
+
+    from persist_ext.features._cellcache import _state
+
+    assert _state._random_view(random.getstate.__self__) is not None  # the fast way is taken
+    saved = random.getstate()
+    try:
+        steps = [
+            lambda: random.seed(11),
+            random.random,
+            lambda: random.gauss(0, 1),  # a pair drawn, one kept in gauss_next
+            lambda: random.gauss(0, 1),  # the kept one: the C state does not move
+            lambda: random.setstate(saved),
+            lambda: random.setstate((saved[0], saved[1], 0.5)),  # only the Gaussian differs
+            lambda: None,
+        ]
+        for step in steps:
+            step()
+            snapshot = _state.capture_all(shell, ["random"])["random"]
+            assert snapshot == random.getstate()
+            assert _state.capture_all(shell, ["random"])["random"] is snapshot  # unchanged
+    finally:
+        random.setstate(saved)
+
+
 def test_cheap_seeding_cell_is_run_and_later_draws_match(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     shell.run_cell("import numpy as np")

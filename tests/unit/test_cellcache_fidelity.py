@@ -597,6 +597,49 @@ def test_a_display_printer_registered_or_removed_is_seen_by_every_snapshot(shell
     assert capture_all(shell, ["ipython.printers"])["ipython.printers"] == before
 
 
+def test_display_snapshots_are_taken_again_only_when_a_formatter_changed(
+    shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While no dict the display facets read changed (their version tags), the display
+    settings and printers are not read again; a precision, an ``enabled`` flag, a printer
+    table replaced whole or changed in place each show in the next snapshot."""
+    from persist_ext.features._cellcache import _state
+    from persist_ext.features._cellcache._state import capture_all
+
+    names = ["ipython.display", "ipython.printers"]
+    first = capture_all(shell, names)
+    reads: list[str] = []
+    for fn in ("_display_settings", "_printers_named"):
+        real = getattr(_state, fn)
+        monkeypatch.setattr(
+            _state, fn, lambda shell, _real=real, _fn=fn: reads.append(_fn) or _real(shell)
+        )
+    assert capture_all(shell, names) == first
+    assert reads == []  # nothing changed: nothing read again
+    plain = shell.display_formatter.formatters["text/plain"]
+    html = shell.display_formatter.formatters["text/html"]
+    tables = plain.type_printers
+    try:
+        plain.float_precision = "%.2f"
+        assert capture_all(shell, names)["ipython.display"]["float_precision"] == "%.2f"
+        html.enabled = not html.enabled
+        assert capture_all(shell, names)["ipython.display"]["text/html"] == html.enabled
+
+        def shown(obj, p, cycle):
+            p.text("shown")
+
+        plain.type_printers = {**tables, complex: shown}  # a table replaced whole
+        label = f"text/plain:builtins.complex={__name__}.{shown.__qualname__}"
+        assert label in capture_all(shell, names)["ipython.printers"]
+        del plain.type_printers[complex]  # changed in place
+        assert label not in capture_all(shell, names)["ipython.printers"]
+    finally:
+        plain.type_printers = tables
+        plain.float_precision = ""
+        html.enabled = first["ipython.display"]["text/html"]
+    assert capture_all(shell, names) == first
+
+
 def test_pandas_options_changed_any_way_are_seen_by_the_next_snapshot(shell) -> None:
     """The flattened options are reused while the options tree is unchanged: a change by
     ``set_option``, by attribute, or written into pandas' own tree is still seen, and no
@@ -649,6 +692,76 @@ def test_state_snapshots_see_rcparams_and_imported_modules(shell) -> None:
         del sys.modules[fake.__name__]
     assert changes_between(before, after).added_modules == [fake.__name__]
     assert changes_between(after, before).added_modules == []
+
+
+def test_rcparams_and_module_snapshots_are_reused_only_while_their_dict_is_unchanged(
+    shell,
+) -> None:
+    """rcParams and ``sys.modules`` snapshots are reused while their dict's version tag has
+    not moved (nothing is copied then); any change of the dict shows in the next snapshot:
+    a value set through rcParams, through ``dict.__setitem__`` (no matplotlib code), the
+    same value set again, a module added or removed."""
+    import matplotlib
+
+    from persist_ext.features._cellcache import _state
+    from persist_ext.features._cellcache._state import capture_all, dict_version
+
+    assert dict_version(matplotlib.rcParams) is not None  # the fast way is taken here
+
+    def rc() -> dict:
+        return capture_all(shell, ["rcParams"])["rcParams"]
+
+    def modules() -> dict:
+        return capture_all(shell, ["sys.modules"])["sys.modules"]
+
+    first = rc()
+    assert rc() is first  # unchanged: the same snapshot, not a new copy
+    old = matplotlib.rcParams["lines.linewidth"]
+    try:
+        matplotlib.rcParams["lines.linewidth"] = old + 1.5
+        assert rc()["lines.linewidth"] == old + 1.5
+        dict.__setitem__(matplotlib.rcParams, "lines.linewidth", old + 2.5)
+        assert rc()["lines.linewidth"] == old + 2.5
+        matplotlib.rcParams["lines.linewidth"] = old
+        assert rc() == first
+    finally:
+        matplotlib.rcParams["lines.linewidth"] = old
+    seen = modules()
+    assert modules() is seen
+    fake = type(sys)("persist_ext_test_versioned_module")
+    sys.modules[fake.__name__] = fake
+    try:
+        assert fake.__name__ in modules()
+    finally:
+        del sys.modules[fake.__name__]
+    assert fake.__name__ not in modules()
+    # A version tag that does not behave as one (another Python) turns the reuse off.
+    saved = _state._VERSION_CHECK[0]
+    _state._VERSION_CHECK[0] = False
+    try:
+        assert dict_version(matplotlib.rcParams) is None
+        assert rc() is not rc()
+        assert rc() == first
+    finally:
+        _state._VERSION_CHECK[0] = saved
+
+
+def test_dict_version_tags_are_checked_before_they_are_trusted() -> None:
+    """The check that turns the reuse on accepts this Python's version tags, and a read of
+    something that is not a version (here: a dict's item count) is refused."""
+    from persist_ext.features._cellcache import _state
+
+    assert _state._versions_behave()
+    real = _state._version_view
+    try:
+        import ctypes
+
+        _state._version_view = lambda mapping: ctypes.c_ssize_t.from_address(  # ma_used
+            id(mapping) + object.__basicsize__
+        )
+        assert not _state._versions_behave()
+    finally:
+        _state._version_view = real
 
 
 def test_an_environment_variable_removed_by_a_cell_is_removed_again_on_a_hit(

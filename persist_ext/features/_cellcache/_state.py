@@ -5,8 +5,10 @@ A cell that calls ``np.random.seed(0)``, ``plt.style.use(...)``, ``pd.set_option
 changes what *later* cells compute. A restored cell must leave that state as a re-run
 would, so each kind of state here is a :class:`Facet`:
 
-* ``capture()`` takes a cheap snapshot (compared with ``==``), ``digest()`` a stable
-  text of it (the same in any kernel), ``apply()`` puts a snapshot back;
+* ``capture()`` takes a cheap snapshot (compared with ``==``; read-only: while its dict
+  has not changed, rcParams and ``sys.modules`` give the same snapshot again, see
+  :func:`dict_version`), ``digest()`` a stable text of it (the same in any kernel),
+  ``apply()`` puts a snapshot back;
 * facets whose snapshot cannot be put back (``ipython.printers``: formatter functions
   registered with ``for_type``) make the cell run instead of being restored.
 
@@ -24,6 +26,7 @@ import logging
 import os
 import random
 import re
+import struct
 import sys
 import sysconfig
 import warnings
@@ -42,6 +45,7 @@ __all__ = [
     "StateChange",
     "capture_all",
     "changes_between",
+    "dict_version",
     "generators_moved",
     "state_digests",
 ]
@@ -70,9 +74,120 @@ def _json_digest(value: Any) -> str:
     return _hash_text(json.dumps(value, sort_keys=True, default=repr))
 
 
+# --------------------------------------------------------------------------- dict versions
+# CPython gives every dict a version tag (PEP 509: ``ma_version_tag``, after the object
+# header and the item count) that moves on every change of the dict, from a counter shared
+# by all dicts. A facet whose state is one big dict (rcParams, ``sys.modules``) reuses its
+# last snapshot while the tag has not moved: comparing or copying ~300-1,300 entries costs
+# 3-10 µs in a tight loop, and several times that in a kernel between cells (every entry
+# is touched while the CPU caches are cold). Read through a ctypes view made once per dict
+# (the dict is held, so its address stays its own); checked once per process on private
+# dicts, and when the tag does not behave as a version the facets copy as before.
+_VERSION_CHECK: list[bool | None] = [None]
+_VERSION_VIEWS: dict[int, tuple[dict[Any, Any], Any]] = {}
+
+
+def dict_version(mapping: dict[Any, Any]) -> int | None:
+    """``mapping``'s version tag (any change of the dict moves it), or ``None`` when this
+    Python has none. Only for long-lived dicts: each one asked about is held."""
+    if _VERSION_CHECK[0] is None:
+        _VERSION_CHECK[0] = _versions_behave()
+    if not _VERSION_CHECK[0] or not isinstance(mapping, dict):
+        return None
+    found = _VERSION_VIEWS.get(id(mapping))
+    if found is None or found[0] is not mapping:
+        if len(_VERSION_VIEWS) > 256:
+            _VERSION_VIEWS.clear()
+        found = (mapping, _version_view(mapping))
+        _VERSION_VIEWS[id(mapping)] = found
+    return int(found[1].value)
+
+
+def _version_view(mapping: dict[Any, Any]) -> Any:
+    import ctypes
+
+    # PyDictObject: PyObject_HEAD, Py_ssize_t ma_used, uint64_t ma_version_tag, ...
+    offset = object.__basicsize__ + ctypes.sizeof(ctypes.c_ssize_t)
+    return ctypes.c_uint64.from_address(id(mapping) + offset)
+
+
+def _versions_behave() -> bool:
+    """Whether the tag read by :func:`dict_version` is a version here: it stays put while a
+    dict is unchanged, and moves past every earlier value with each change of the dict (a
+    new key, a replaced value, ``dict.__setitem__`` on a subclass, ``pop``, ``clear``,
+    ``update``)."""
+    try:
+        if sys.implementation.name != "cpython" or sys.version_info >= (3, 14):
+            return False  # deprecated since 3.12 (PEP 509): not trusted from 3.14 on
+        plain: dict[str, int] = {}
+        sub: dict[str, int] = type("_Sub", (dict,), {})()
+        views = {"plain": _version_view(plain), "sub": _version_view(sub)}
+        highest = max(v.value for v in views.values())
+        for which, change in (
+            ("plain", lambda: plain.__setitem__("k", 1)),
+            ("sub", lambda: dict.__setitem__(sub, "k", 1)),
+            ("plain", lambda: plain.__setitem__("k", 2)),
+            ("plain", lambda: plain.pop("k")),
+            ("sub", sub.clear),
+            ("plain", lambda: plain.update(j=3)),
+        ):
+            still = {name: view.value for name, view in views.items() if name != which}
+            change()
+            moved = views[which].value
+            if moved <= highest or any(views[n].value != v for n, v in still.items()):
+                return False
+            highest = moved
+        return True
+    except Exception:  # an unexpected layout: copy as before
+        return False
+
+
 # --------------------------------------------------------------------------- random
+# Python's generator as last read: the instance ``random.getstate`` belongs to, a ctypes view
+# of its C state (``int index; uint32_t state[624]`` after the object header, checked once
+# against ``getstate``), those bytes then, and what ``getstate`` gave. ``getstate`` builds a
+# tuple of 625 new ints (8-35 µs, before every stored cell); comparing 2.5 KB is ~0.3 µs.
+_RANDOM_SEEN: list[Any] = [None, None, None, None]
+_RANDOM_BYTES = 4 + 624 * 4
+
+
 def _random_capture(shell: Any) -> Any:
-    return random.getstate()
+    inst = getattr(random.getstate, "__self__", None)
+    seen = _RANDOM_SEEN
+    if seen[0] is not inst or seen[1] is None:
+        view = _random_view(inst)
+        if view is None:
+            return random.getstate()
+        seen[:] = [inst, view, None, None]
+    raw = seen[1].raw
+    if raw == seen[2] and seen[3][2] == getattr(inst, "gauss_next", _ABSENT):
+        return seen[3]  # unchanged (a tuple: shared safely)
+    state = random.getstate()
+    seen[2], seen[3] = raw, state
+    return state
+
+
+def _random_view(inst: Any) -> Any:
+    """A view of ``inst``'s C state, or ``None`` when its layout is not the one expected."""
+    try:
+        import _random
+        import ctypes
+
+        if (
+            not isinstance(inst, _random.Random)
+            or type(inst).getstate is not random.Random.getstate
+        ):
+            return None
+        view = (ctypes.c_char * _RANDOM_BYTES).from_address(id(inst) + object.__basicsize__)
+        raw = view.raw
+        words: Any = inst.getstate()[1]  # the 624 words, then the index
+        if int.from_bytes(raw[:4], sys.byteorder, signed=True) != words[-1]:
+            return None
+        if struct.unpack(f"={len(words) - 1}I", raw[4:]) != words[:-1]:
+            return None
+        return view
+    except Exception:  # another layout or implementation: getstate it is
+        return None
 
 
 def _random_apply(shell: Any, snapshot: Any) -> None:
@@ -119,17 +234,15 @@ def _numpy_read(np: Any) -> Any:
     at = _aug_offset(type(legacy))
     if at is None:
         return None
-    import ctypes
-    import struct
-
-    raw = ctypes.string_at(bitgen.ctypes.state_address, _MT_BYTES + 4)
-    aug = ctypes.string_at(id(legacy) + at, 16)
+    state, cached = _numpy_views(legacy, bitgen, at)
+    raw = state.raw
+    has_gauss, gauss = _AUG_LAYOUT.unpack(cached.raw)
     snapshot = (
         "MT19937",
         raw[:_MT_BYTES],
         int.from_bytes(raw[_MT_BYTES:], sys.byteorder, signed=True),
-        struct.unpack_from("i", aug)[0],
-        struct.unpack_from("d", aug, 8)[0],
+        has_gauss,
+        gauss,
     )
     if not _AUG["checked"]:
         _AUG["checked"] = True
@@ -138,6 +251,28 @@ def _numpy_read(np: Any) -> Any:
             _AUG["at"] = None
             return None
     return snapshot
+
+
+# ``has_gauss`` (an int) then, 8 bytes on, ``gauss`` (a double), as _aug_offset found them.
+_AUG_LAYOUT = struct.Struct("=i4xd")
+# The global RandomState and bit generator last read, and ctypes views of their memory (the
+# bit generator's state struct; has_gauss and gauss): made once, read per snapshot. Both
+# objects are held, so the addresses stay theirs; another generator gets new views.
+_NP_VIEWS: list[Any] = [None, None, None, None]
+
+
+def _numpy_views(legacy: Any, bitgen: Any, at: int) -> tuple[Any, Any]:
+    """Views of the key and position, and of the cached Gaussian, of ``legacy``."""
+    if _NP_VIEWS[0] is not legacy or _NP_VIEWS[1] is not bitgen:
+        import ctypes
+
+        _NP_VIEWS[:] = [
+            legacy,
+            bitgen,
+            (ctypes.c_char * (_MT_BYTES + 4)).from_address(bitgen.ctypes.state_address),
+            (ctypes.c_char * _AUG_LAYOUT.size).from_address(id(legacy) + at),
+        ]
+    return _NP_VIEWS[2], _NP_VIEWS[3]
 
 
 def _aug_offset(kind: type) -> int | None:
@@ -184,10 +319,13 @@ def _numpy_moved(snapshot: Any) -> bool:
     bitgen: Any = getattr(legacy, "_bit_generator", None)
     if has_gauss or name != "MT19937" or type(bitgen).__name__ != "MT19937":
         return bool(_numpy_capture(None) != snapshot)
-    import ctypes
+    if _NP_VIEWS[1] is bitgen and len(keys) == _MT_BYTES:
+        raw = _NP_VIEWS[2].raw  # the view the snapshot was read through
+    else:
+        import ctypes
 
-    size = len(keys) + 4  # mt19937_state: uint32_t key[624]; int pos
-    raw = ctypes.string_at(bitgen.ctypes.state_address, size)
+        size = len(keys) + 4  # mt19937_state: uint32_t key[624]; int pos
+        raw = ctypes.string_at(bitgen.ctypes.state_address, size)
     return raw[:-4] != keys or int.from_bytes(raw[-4:], sys.byteorder, signed=True) != pos
 
 
@@ -234,17 +372,25 @@ def _numpy_apply(shell: Any, snapshot: Any) -> None:
 _RC_SKIP = frozenset({"backend", "backend_fallback"})
 
 
+# The rcParams last copied, their version tag then (dict_version) and the copy.
+_RC_SEEN: list[Any] = [None, None, None]
+
+
 def _rc_capture(shell: Any) -> Any:
     mpl = sys.modules.get("matplotlib")
     params = getattr(mpl, "rcParams", None)
     if params is None:
         return None
+    version = dict_version(params)
+    if version is not None and _RC_SEEN[0] is params and _RC_SEEN[1] == version:
+        return _RC_SEEN[2]  # unchanged since the last copy (snapshots are never changed)
     # dict.items reads the stored values directly: RcParams.__getitem__ would validate,
     # warn about deprecated keys and resolve the backend, 300 times per snapshot. Copied
     # whole, then the two skipped keys dropped (a third cheaper than filtering each key).
     snapshot = dict(dict.items(params) if isinstance(params, dict) else params.items())
     for key in _RC_SKIP:
         snapshot.pop(key, None)
+    _RC_SEEN[:] = [params, version, snapshot]
     return snapshot
 
 
@@ -355,7 +501,74 @@ def _formatters(shell: Any) -> dict[str, Any]:
     return dict(getattr(formatter, "formatters", {}) or {})
 
 
+def _formatter_tags(shell: Any) -> tuple[Any, tuple[int, ...]] | None:
+    """The display formatter and the version tags (:func:`dict_version`) of every dict the
+    display facets read: its trait values and formatters table, and each formatter's trait
+    values (``enabled``, ``float_precision``, ``pprint``, the printer tables as set) and
+    printer tables (changed in place by ``for_type``). ``None``: not all of them are there.
+    While these tags stay put, so do the display settings and the printers.
+
+    The views of those dicts are kept (:data:`_TAG_VIEWS`): while the tags of the first
+    ones (where the others are found) are unchanged, the others are the same dicts.
+    """
+    formatter = getattr(shell, "display_formatter", None)
+    kept = _TAG_VIEWS
+    if kept[0] is formatter and kept[2]:
+        tags = tuple([view.value for view in kept[2]])
+        if tags == kept[3]:
+            return formatter, tags
+    dicts = _formatter_dicts(formatter)
+    if dicts is None or dict_version({}) is None:
+        kept[:] = [None, None, None, None]
+        return None
+    views = [_version_view(d) for d in dicts]
+    tags = tuple([view.value for view in views])
+    kept[:] = [formatter, dicts, views, tags]  # the dicts held: their views stay theirs
+    return formatter, tags
+
+
+# The display formatter, the dicts _formatter_tags reads, views of their version tags and
+# the tags then.
+_TAG_VIEWS: list[Any] = [None, None, None, None]
+
+
+def _formatter_dicts(formatter: Any) -> list[Any] | None:
+    values = getattr(formatter, "_trait_values", None)
+    formatters = values.get("formatters") if isinstance(values, dict) else None
+    if not isinstance(formatters, dict):
+        return None
+    dicts: list[Any] = [values, formatters]
+    for each in formatters.values():
+        own = getattr(each, "_trait_values", None)
+        if not isinstance(own, dict):
+            return None
+        dicts.append(own)
+        dicts.extend(t for t in (own.get(a) for a in _PRINTER_TABLES) if isinstance(t, dict))
+    return dicts
+
+
+# The display formatter, its tags (_formatter_tags) and the settings they gave.
+_DISPLAY_SEEN: list[Any] = [None, None, None]
+
+
+def _by_formatter_tags(seen: list[Any], shell: Any, read: Callable[[Any], Any]) -> Any:
+    """``read(shell)``, or what it gave last while the :func:`_formatter_tags` have not
+    moved since (``seen``: the display formatter, its tags then, what was read)."""
+    tags = _formatter_tags(shell)
+    if tags is not None and seen[0] is tags[0] and seen[1] == tags[1]:
+        return seen[2]
+    value = read(shell)
+    # Tagged after reading: reading a trait the first time stores its default.
+    tags = _formatter_tags(shell)
+    seen[:] = [None, None, None] if tags is None else [*tags, value]
+    return value
+
+
 def _display_capture(shell: Any) -> Any:
+    return dict(_by_formatter_tags(_DISPLAY_SEEN, shell, _display_settings))
+
+
+def _display_settings(shell: Any) -> dict[str, Any]:
     formatters = _formatters(shell)
     plain = formatters.get("text/plain")
     settings: dict[str, Any] = {
@@ -398,7 +611,15 @@ def _printer_tables(shell: Any) -> dict[tuple[str, str], Any]:
     }
 
 
+# The display formatter, its tags (_formatter_tags) and the printers they gave.
+_PRINTERS_TAGGED: list[Any] = [None, None, None]
+
+
 def _printers_capture(shell: Any) -> Any:
+    return list(_by_formatter_tags(_PRINTERS_TAGGED, shell, _printers_named))
+
+
+def _printers_named(shell: Any) -> list[str]:
     tables = _printer_tables(shell)
     # Keys are types, (module, name) tuples or ids, printers are functions: equal tables
     # name alike (functions and types compare by identity; the names are sorted, so the
@@ -408,10 +629,10 @@ def _printers_capture(shell: Any) -> Any:
     except Exception:  # a printer object with an odd __eq__: name them all
         same = False
     if same:
-        return list(_PRINTERS_SEEN[1])
+        return _PRINTERS_SEEN[1]  # type: ignore[no-any-return]
     found = _name_printers(tables)
     _PRINTERS_SEEN[:] = [{where: dict(table) for where, table in tables.items()}, found]
-    return list(found)
+    return found
 
 
 def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
@@ -487,10 +708,21 @@ def _env_apply(shell: Any, snapshot: Any) -> None:
         os.environ.pop(key, None)
 
 
+# sys.modules when last copied, its version tag then (dict_version) and the copy.
+_MODULES_SEEN: list[Any] = [None, None, None]
+
+
 def _modules_capture(shell: Any) -> Any:
     # A copy of the dict (its hash table copied as is, ~6 µs for 1,000 modules): a frozenset
     # of the names hashes each one into a new table (~25 µs). Only the names are compared.
-    return dict.copy(sys.modules)
+    # The last copy while no module came or went since (most cells import nothing).
+    modules = sys.modules
+    version = dict_version(modules)
+    if version is not None and _MODULES_SEEN[0] is modules and _MODULES_SEEN[1] == version:
+        return _MODULES_SEEN[2]
+    snapshot = dict.copy(modules)
+    _MODULES_SEEN[:] = [modules, version, snapshot]
+    return snapshot
 
 
 def _python_capture(shell: Any) -> Any:
@@ -592,19 +824,18 @@ def _logging_capture(shell: Any) -> Any:
     # Handlers are objects holding streams and locks: compared within the session (by
     # identity), never stored, so a cell that changes them runs (apply is None). The root
     # logger is "".
-    loggers = {"": logging.getLogger()}
+    found = {"": _logger_state(logging.getLogger())}
     for name, item in list(logging.Logger.manager.loggerDict.items()):
         if isinstance(item, logging.Logger):  # not a PlaceHolder
-            loggers[name] = item
-    return {
-        name: (
-            log.level,
-            log.propagate,
-            log.disabled,
-            tuple((type(h).__qualname__, h.level, id(h)) for h in log.handlers),
-        )
-        for name, log in loggers.items()
-    }
+            found[name] = _logger_state(item)
+    return found
+
+
+def _logger_state(log: logging.Logger) -> tuple[Any, ...]:
+    # Most of the ~40-100 loggers of a session have no handler: no generator made for them.
+    handlers = log.handlers
+    shown = tuple([(type(h).__qualname__, h.level, id(h)) for h in handlers]) if handlers else ()
+    return (log.level, log.propagate, log.disabled, shown)
 
 
 def _loggers_changed(old: dict[str, Any], new: dict[str, Any], imported: list[str]) -> bool:
