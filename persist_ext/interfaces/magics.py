@@ -48,7 +48,7 @@ from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
-from ..features._cellcache._costs import KnownRun
+from ..features._cellcache._costs import CollectorClock, KnownRun
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
@@ -221,7 +221,9 @@ class PersistMagics(Magics):
         # A cell the runs index knows, as decided by :meth:`_plain_if_known` (its raw text,
         # cache, index key and record), then with the moment it started.
         self._known_cell: tuple[str, CellCache, str, KnownRun] | None = None
-        self._known_started: tuple[tuple[str, CellCache, str, KnownRun], float] | None = None
+        self._known_started: (
+            tuple[tuple[str, CellCache, str, KnownRun], float, CollectorClock] | None
+        ) = None
         self._last_plain: tuple[tuple[str, str], Any] | None = None  # (request, text), decision
         self._checkpoints: dict[str, Any] = {}
         from ..features._checkpoint import CellLog
@@ -306,9 +308,13 @@ class PersistMagics(Magics):
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             known, self._known_cell = self._known_cell, None
             self._last_plain = None  # a cell run from this one decides afresh
+            if self._known_started is not None:  # its post-run hook never came
+                self._known_started[2].stop()
+                self._known_started = None
             # IPython gives transformers the text with a final newline added.
             if known is not None and known[0].rstrip("\n") == self._cell[1].rstrip("\n"):
-                self._known_started = (known, time.perf_counter())
+                # Timed as a cell the cache runs (without full garbage collections).
+                self._known_started = (known, time.perf_counter(), CollectorClock())
 
     # ------------------------------------------------------- cells known to run
     def _plain_if_known(self, lines: list[str]) -> list[str]:
@@ -354,13 +360,17 @@ class PersistMagics(Magics):
 
     def _on_post_run_cell_known(self, result: Any) -> None:
         started, self._known_started = self._known_started, None
-        if started is None or self._busy:
+        if started is None:
             return
-        (_, cache, token, known), at = started
+        (_, cache, token, known), at, clock = started
+        elapsed = time.perf_counter() - at
+        elapsed -= min(clock.stop(), elapsed)
+        if self._busy:
+            return
         failed = getattr(result, "error_in_exec", None) or getattr(
             result, "error_before_exec", None
         )
-        cache.ran_known(token, known, None if failed else time.perf_counter() - at)
+        cache.ran_known(token, known, None if failed else elapsed)
 
     def _flush_runs(self, *, due: bool = True) -> None:
         # Records of cells decided to run (store and runs index), written between cells

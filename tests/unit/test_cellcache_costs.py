@@ -287,6 +287,52 @@ def test_python_random_snapshot_is_what_getstate_gives(shell) -> None:
         random.setstate(saved)
 
 
+def test_collector_clock_counts_only_full_collections_while_it_runs() -> None:
+    """Full collections are what a run is timed without; young ones (the cell's own
+    allocations) are not counted, and the collector's callback is there only while a clock
+    runs (nested clocks share it)."""
+    import gc
+
+    from persist_ext.features._cellcache import _costs
+    from persist_ext.features._cellcache._costs import CollectorClock
+
+    assert _costs._on_collection not in gc.callbacks
+    outer = CollectorClock()
+    young = CollectorClock()
+    gc.collect(0)
+    assert young.stop() == 0.0
+    assert _costs._on_collection in gc.callbacks  # the outer clock still runs
+    gc.collect(2)
+    seen = outer.stop()
+    assert seen > 0.0
+    assert outer.stop() == seen  # stopped once
+    assert _costs._on_collection not in gc.callbacks
+
+
+def test_a_full_collection_during_a_run_does_not_get_a_cheap_cell_stored(
+    shell, tmp_path: Path
+) -> None:
+    """A full collection walks every object of the process and falls on whichever cell tips
+    it (0.1-0.2 s in a kernel with pandas): a one-line cell timed with one looked worth
+    storing, and opening the store for it cost the cold and the warm run. The run is timed
+    without it, so the cell is decided on its own time: it runs."""
+    heap = [[i] for i in range(1_000_000)]  # a full collection then takes tens of ms
+    try:
+        cache = CellCache(Store(tmp_path / "s"))
+        result, _ = run(cache, shell, "__import__('gc').collect()\ncollected_here = 1")
+        assert result.manifest is not None
+        assert result.manifest.mode == "run"
+        with capture_output():
+            from persist_ext.features._cellcache._capture import run_plain, run_recorded
+
+            for runner in (run_plain, run_recorded):
+                outcome = runner(shell, "__import__('gc').collect()")
+                assert outcome.collected > 0.0  # seen, and left out of the run's time
+    finally:
+        del heap
+        shell.user_ns.pop("collected_here", None)
+
+
 def test_cheap_seeding_cell_is_run_and_later_draws_match(shell, tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     shell.run_cell("import numpy as np")

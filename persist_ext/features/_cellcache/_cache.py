@@ -50,6 +50,7 @@ from ._capture import (
 from ._costs import (
     READ_RATE,
     RUNS_WRITE_EVERY,
+    CollectorClock,
     CostModel,
     KnownRun,
     RunsIndex,
@@ -463,13 +464,16 @@ class CellCache:
                     result.notes.append(f"ran: {cheaper}")
                     return result
                 started = time.perf_counter()
-                stale = stale_checks(shell, manifest.checks, self._file_digests())
+                with CollectorClock() as clock:  # a full collection is not the restore's cost
+                    stale = stale_checks(shell, manifest.checks, self._file_digests())
+                    restored = None if stale else self._restore(shell, code, manifest, options)
+                elapsed = time.perf_counter() - started
+                elapsed -= min(clock.stop(), elapsed)
                 replace = True  # whatever happens next replaces this entry
                 if not stale:
-                    restored = self._restore(shell, code, manifest, options)
                     if isinstance(restored, list):
                         self._remember(name, key, True, "", [])
-                        self._timed_restore(manifest, time.perf_counter() - started, options)
+                        self._timed_restore(manifest, elapsed, options)
                         return CellResult(
                             name=name,
                             hit=True,
@@ -927,7 +931,8 @@ class CellCache:
             and options.variables is None
             and not any(c.startswith(_REPEATS_DIFFER) for c in effects.checks)
         ):
-            deadline = started + outcome.duration + store_budget(outcome.duration)
+            elapsed = outcome.duration + outcome.collected  # the clock time the run took
+            deadline = started + elapsed + store_budget(outcome.duration)
         try:
             if deadline is not None and time.perf_counter() > deadline:
                 raise _OverBudget
@@ -937,7 +942,8 @@ class CellCache:
         except _OverBudget:
             manifest.mode = "run"
             manifest.run_reason = over_budget(
-                outcome.duration, time.perf_counter() - started - outcome.duration
+                outcome.duration,
+                time.perf_counter() - started - outcome.duration - outcome.collected,
             )
             manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
             manifest.outputs_key = ""
@@ -947,7 +953,8 @@ class CellCache:
             # What storing cost the notebook: the snapshots before the run and everything
             # after it (changes, effects, pickling, writes), which a cell that runs skips.
             ran = outcome.duration
-            self.costs.observe_store(time.perf_counter() - started - ran, manifest.size)
+            spent = time.perf_counter() - started - ran - outcome.collected
+            self.costs.observe_store(spent, manifest.size)
             if manifest.mode == "restore":
                 # What its restores save pays for opening the store (a cell stored whatever
                 # it costs has the store opened anyway).

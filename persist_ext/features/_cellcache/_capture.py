@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._costs import without_import_timer
+from ._costs import CollectorClock, without_import_timer
 
 __all__ = [
     "RunOutcome",
@@ -55,7 +55,10 @@ class RunOutcome:
     """What happened when a cell ran under :func:`run_recorded`."""
 
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds the run took, without full garbage collections (``collected``): what running
+    #: it again costs (:class:`~._costs.CollectorClock`).
     duration: float = 0.0
+    collected: float = 0.0  # seconds of full garbage collections during the run
     error: BaseException | None = None
     result: Any = None  # the value of the last expression, when it was displayed
     has_result: bool = False
@@ -531,15 +534,22 @@ def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcom
     text = transformed(shell, source)
     start = time.perf_counter()
     with (
+        CollectorClock() as clock,
         _patched(hook, "quiet", lambda: bool(hook.semicolon_at_end_of_expression(text))),
         _errors_shown(shell, show_errors),
     ):
         result = _run_cell(shell, source)
+    elapsed = time.perf_counter() - start
     # After the shell's own methods are back: the error is shown from the caller's cell.
     _forget_rendering_after_the_cell(shell, result.error_before_exec or result.error_in_exec)
-    outcome = RunOutcome(duration=time.perf_counter() - start)
+    outcome = _timed(elapsed, clock)
     outcome.error = result.error_before_exec or result.error_in_exec
     return outcome
+
+
+def _timed(elapsed: float, clock: CollectorClock) -> RunOutcome:
+    collected = min(clock.stop(), elapsed)
+    return RunOutcome(duration=elapsed - collected, collected=collected)
 
 
 def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:
@@ -552,12 +562,15 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
     start = time.perf_counter()
     seen: dict[str, bool] = {}
     with (
+        CollectorClock() as clock,
         recording(shell, transformed(shell, source), seen) as events,
         _errors_shown(shell, show_errors, seen),
     ):
         result = _run_cell(shell, source)
+    elapsed = time.perf_counter() - start
     _forget_rendering_after_the_cell(shell, result.error_before_exec or result.error_in_exec)
-    outcome = RunOutcome(outputs=events, duration=time.perf_counter() - start)
+    outcome = _timed(elapsed, clock)
+    outcome.outputs = events
     outcome.widgets = bool(seen.get("widgets"))
     outcome.tracebacks = bool(seen.get("tracebacks"))
     outcome.error = result.error_before_exec or result.error_in_exec
