@@ -248,6 +248,64 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-03 (corpus helper): notebooks importing their repository's own modules.
+# "Introduction to Machine Learning with Python": ``from preamble import *`` (rcParams, print
+# and display options, the ``mglearn`` package folder beside it); mglearn reads its data from
+# ``mglearn/data``, which the repository keeps at ``data/`` (``SRC=PLACE`` copies it there).
+# 02 and 03 are missing from the mirror (its largest files); 07 needs the IMDb download.
+CORPUS.append(
+    (
+        "amueller/introduction_to_ml_with_python",
+        "ea60cf6cf791553b6cca7cf31802c68cb3798ebb",
+        "",
+        "preamble.py mglearn data data=mglearn/data",
+        [
+            "01-introduction.ipynb",
+            "04-representing-data-feature-engineering.ipynb",
+            "05-model-evaluation-and-improvement.ipynb",
+            "06-algorithm-chains-and-pipelines.ipynb",
+            "08-conclusion.ipynb",
+        ],
+    )
+)
+# J.R. Johansson's lectures: ``from numpy import *``, a data file read with ``genfromtxt``,
+# files saved by one cell and loaded by a later one, ``%%file mymodule.py`` then ``import
+# mymodule``, sympy's printing. (Lecture 3 and 6B have Python 2 cells: they fail alike.)
+CORPUS.append(
+    (
+        "jrjohansson/scientific-python-lectures",
+        "a2a76136ac06ff5fa91343ae095f1223c914d944",
+        "",
+        "stockholm_td_adj.dat",
+        [
+            "Lecture-1-Introduction-to-Python-Programming.ipynb",
+            "Lecture-2-Numpy.ipynb",
+            "Lecture-3-Scipy.ipynb",
+            "Lecture-4-Matplotlib.ipynb",
+            "Lecture-5-Sympy.ipynb",
+        ],
+    )
+)
+# jakevdp's scikit-learn tutorial: the ``fig_code`` package beside the notebooks.
+CORPUS.append(
+    (
+        "jakevdp/sklearn_tutorial",
+        "5098cee2a638c56c311aca0c18987e407fe127fd",
+        "notebooks",
+        "notebooks/fig_code notebooks/images",
+        [
+            "02.1-Machine-Learning-Intro.ipynb",
+            "02.2-Basic-Principles.ipynb",
+            "03.1-Classification-SVMs.ipynb",
+            "03.2-Regression-Forests.ipynb",
+            "04.1-Dimensionality-PCA.ipynb",
+            "04.2-Clustering-KMeans.ipynb",
+            "04.3-Density-GMM.ipynb",
+            "05-Validation.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
@@ -518,6 +576,32 @@ _STYLE = re.compile(r"""(['"])seaborn(-(?!v0_8)[\w-]+)?\1""")
 _LOCAL_ALTERNATIVE = re.compile(r"^#\s*((\w+)\s*=\s*pd\.read_csv\(\s*'[^'/:]+'.*\))\s*$", re.M)
 
 
+# Names a repository's own modules import that IPython has since moved: without them every
+# cell after ``from preamble import *`` fails alike, and nothing is compared.
+_MOVED = [
+    (
+        re.compile(r"^from IPython\.display import set_matplotlib_formats, display$", re.M),
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+        "from IPython.display import display",
+    ),
+]
+
+
+def modernize(folder: Path) -> None:
+    """The Python files extracted under ``folder`` importing names from where they are now.
+
+    The one rewrite of a repository's files (not its notebooks): ``IPython.display``'s
+    ``set_matplotlib_formats``, removed in IPython 8, is ``matplotlib_inline``'s.
+    """
+    for path in folder.rglob("*.py"):
+        text = path.read_text(errors="replace")
+        changed = text
+        for pattern, replacement in _MOVED:
+            changed = pattern.sub(replacement, changed)
+        if changed != text:
+            path.write_text(changed)
+
+
 def offline(source: str) -> str:
     """``source`` with a download replaced by the local read the notebook offers in a comment.
 
@@ -673,8 +757,14 @@ _KERNEL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")  # a warning's cell fil
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _normalize(text: str) -> str:
-    return _KERNEL_FILE.sub("<cell>", _ADDRESS.sub("0x", _NOTICE.sub("", text)))
+def _normalize(text: str, folder: str = "") -> str:
+    """``text`` without notices, addresses and cell files; ``folder`` (the run's) as ``<run>``.
+
+    Each variant runs in a folder of its own, so a path into it (a local module's frame in a
+    traceback, mglearn's ``DATA_PATH``) differs between them and says nothing.
+    """
+    text = _KERNEL_FILE.sub("<cell>", _ADDRESS.sub("0x", _NOTICE.sub("", text)))
+    return text.replace(folder, "<run>") if folder else text
 
 
 def _merged_streams(outputs: list[Any]) -> list[Any]:
@@ -726,6 +816,7 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
         record_timing=True,
     )
     run = Run()
+    folder = str(cwd.resolve())
     started = time.monotonic()
     try:
         client.execute()
@@ -744,14 +835,14 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
                 if "persist: restored" in output.text:
                     run.restored += 1
                     restored = True
-                text = _normalize(output.text)
+                text = _normalize(output.text, folder)
                 if text.strip():
                     parts.append(f"{output.name}:{text}")
             elif kind == "error":
                 raised = True
-                parts.append(f"error:{output.ename}:{_normalize(output.evalue)}")
+                parts.append(f"error:{output.ename}:{_normalize(output.evalue, folder)}")
                 # Compared apart from the outputs: cell numbers (In[n]), frames and lines.
-                shown_traceback = _normalize(_ANSI.sub("", "\n".join(output.traceback)))
+                shown_traceback = _normalize(_ANSI.sub("", "\n".join(output.traceback)), folder)
             else:
                 data = output.get("data", {})
                 images = [
@@ -760,11 +851,13 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
                     if m.startswith("image/")
                 ]
                 others = sorted(
-                    f"{m}:{_pixels(_normalize(str(data[m])))}" if m == "text/html" else m
+                    f"{m}:{_pixels(_normalize(str(data[m]), folder))}" if m == "text/html" else m
                     for m in data
                     if not m.startswith("image/") and m != "text/plain"
                 )
-                parts.append(f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''))}")
+                parts.append(
+                    f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''), folder)}"
+                )
         run.cells.append(parts)
         run.errors.append(raised)
         run.tracebacks.append(shown_traceback)
@@ -776,7 +869,8 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
     for output in notebook.cells[-1].get("outputs", []):
         if output.output_type == "stream" and "__CORPUS_PROBE__" in output.text:
             payload = output.text.split("__CORPUS_PROBE__", 1)[1]
-            run.probe = json.loads(payload.splitlines()[0])
+            # Values holding the run's folder (an absolute path made from ``__file__``).
+            run.probe = json.loads(payload.splitlines()[0].replace(folder, "<run>"))
     if not run.probe and not run.failure:
         run.failure = "probe missing: " + repr(notebook.cells[-1].get("outputs", [])[:1])[:300]
     return run
@@ -1008,12 +1102,16 @@ def load_corpus(
         copies: list[tuple[str, str]] = []
         # Files the repository ships where the notebook runs, by name: path from the notebook.
         local: dict[str, str] = {}
-        for one in data.split():
+        for spec in data.split():
+            # ``SRC=PLACE``: the repository's ``SRC`` copied to ``PLACE`` (both paths of the
+            # repository), where a module of it looks (mglearn's ``mglearn/data``).
+            one, _, where = spec.partition("=")
             target = scratch / "data" / repo.replace("/", "+") / commit[:12] / one.replace("/", "+")
             if not target.exists():
                 target.mkdir(parents=True)
                 _extract(git_dir, commit, one, target)
-            place = os.path.relpath(one, folder or ".")
+                modernize(target)
+            place = os.path.relpath(where or one, folder or ".")
             copies.append((str(target / one), place))
             if (target / one).is_dir():
                 for entry in sorted((target / one).iterdir()):
