@@ -28,3 +28,19 @@ STREAMS = [
 
 def test_stdout_and_stderr_come_back_in_the_order_a_rerun_shows(tmp_path: Path) -> None:
     assert_runs_match_plain(STREAMS, ["values", "slept"], ("N = 3", "N = 4"), tmp_path)
+
+
+# An artist as the cell's result (introduction_to_ml_with_python 04: ``plt.xlabel("Value")``
+# last): a plain run shows its repr before the inline backend draws the figure, which then
+# moves the label (``Text(0.5, 0, 'Value')``, then ``Text(0.5, 17.2, 'Value')``). The value
+# is stored as drawn; formatting it again on a hit showed the moved label.
+ARTIST = [
+    "%matplotlib inline\nimport matplotlib.pyplot as plt",
+    "N = 3",
+    CACHED + "plt.plot(range(N))\nplt.xlabel(f'Value {N}')",
+    CACHED + "fig, ax = plt.subplots()\nax.plot(range(N))\nax.set_title(f'N = {N}')",
+]
+
+
+def test_an_artist_result_is_shown_as_the_run_showed_it(tmp_path: Path) -> None:
+    assert_runs_match_plain(ARTIST, ["fig.axes[0].get_title()"], ("N = 3", "N = 4"), tmp_path)

@@ -691,13 +691,15 @@ _ELEMENTS_CHECKED = 10_000  # past this many elements an object column is format
 def shown_as_recorded(value: Any) -> bool:
     """Whether ``value``'s recorded representations can stand for formatting it again.
 
-    True for builtin scalars and strings, and for pandas objects whose every column and
-    index level holds numbers, dates, booleans, categories or strings. Anything whose
+    True for builtin scalars and strings, matplotlib's own artists (their representation
+    is of the moment the cell showed them, before the figure was drawn), and for pandas
+    objects whose every column and index level holds numbers, dates, booleans, categories
+    or strings. Anything whose
     representation could come from code defined in the notebook (instances of its classes,
     also inside object columns or containers), numpy arrays (print options are not checked)
     and everything else is formatted again, as in a plain run.
     """
-    if type(value) in _PLAIN_SCALARS:
+    if type(value) in _PLAIN_SCALARS or _library_artist(value):
         return True
     pandas = sys.modules.get("pandas")
     if pandas is None:
@@ -719,6 +721,24 @@ def shown_as_recorded(value: Any) -> bool:
     except Exception:  # an odd object: formatting it again is always right
         return False
     return False
+
+
+def _library_artist(value: Any) -> bool:
+    """A matplotlib artist of the library's own class, other than a figure.
+
+    Its representation is matplotlib's, made from its own state (``Text(0.5, 0, 'Value')``)
+    when the cell showed it; the inline backend then draws the figure, which moves labels
+    and ticks, and the value is stored as drawn. Formatting the restored value again would
+    show the moved artist, not what a re-run shows. (A figure is shown as an image, drawn
+    from settings a hit checks apart: it is formatted again.)
+    """
+    artist = sys.modules.get("matplotlib.artist")
+    if artist is None or not isinstance(value, artist.Artist):
+        return False
+    if not type(value).__module__.startswith(("matplotlib.", "mpl_toolkits.")):
+        return False  # a notebook's subclass may print itself otherwise
+    figure = sys.modules.get("matplotlib.figure")
+    return figure is None or not isinstance(value, figure.FigureBase)
 
 
 def _safe_index(pandas: Any, index: Any) -> bool:
