@@ -50,3 +50,21 @@ def test_what_a_function_keeps_between_calls_is_never_skipped(tmp_path: Path) ->
     closure, default = why_of(KEPT, ["c2", "c3"], tmp_path / "cached")
     assert "it changes state kept by step between calls" in closure
     assert "state kept by acc" in default
+
+
+# Inputs outside the namespace: a name an earlier cell put in ``builtins`` (read by the cell
+# as a bare name), and numpy's error handling, which decides whether a division by zero
+# raises (or warns) even when the run that was stored showed nothing.
+OUTSIDE = [
+    "import builtins\nimport numpy as np\nS = 1",
+    "builtins.SHARED_SCALE = S * 3\nnp.seterr(all='ignore' if S == 1 else 'raise');",
+    CACHED + "scaled = SHARED_SCALE * 2",
+    CACHED + "try:\n    ratio = float((np.array([1.0]) / 0)[0])\n"
+    "except FloatingPointError:\n    ratio = 'raised'",
+    CACHED + "doubled = [S] * 2",
+]
+
+
+def test_builtins_set_by_a_cell_and_numpy_error_handling_are_inputs(tmp_path: Path) -> None:
+    checks = ["scaled", "ratio", "doubled"]
+    assert_runs_match_plain(OUTSIDE, checks, ("S = 1", "S = 2"), tmp_path)

@@ -878,6 +878,11 @@ class CellCache:
                 and key.components[f"module:{n}"].startswith(("matplotlib", "seaborn"))
                 for n in code.reads
             ),
+            reads_numpy=any(
+                key.components.get(f"module:{n}", "").startswith(("numpy", "pandas"))
+                for n in code.reads
+            )
+            or any(type(v).__module__.startswith(("numpy", "pandas")) for v in values.values()),
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
             registrations=code.registrations,

@@ -116,6 +116,7 @@ def record_effects(
     values: dict[str, Any],
     *,
     reads_plotting: bool,
+    reads_numpy: bool = False,
     seeds: bool = False,
     targets: tuple[tuple[str, str], ...] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
@@ -152,14 +153,11 @@ def record_effects(
     if _draws(outputs, values, reads_plotting):
         read.add("rcParams")
     if outputs:
-        # numpy.errstate: whether a floating-point error printed a RuntimeWarning.
-        read |= {
-            "pandas.options",
-            "numpy.printoptions",
-            "numpy.errstate",
-            "ipython.display",
-            "ipython.printers",
-        }
+        read |= {"pandas.options", "numpy.printoptions", "ipython.display", "ipython.printers"}
+    if outputs or reads_numpy:
+        # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
+        # also for a cell whose stored run printed nothing because errors were ignored.
+        read.add("numpy.errstate")
     touched_files = bool(
         watch.read or watch.written or watch.created_dirs or watch.removed or watch.listed
     )

@@ -22,6 +22,7 @@ which one differs.
 from __future__ import annotations
 
 import ast
+import builtins
 import glob
 import importlib.util
 import json
@@ -277,7 +278,14 @@ def build_key(
     user_modules: dict[str, types.ModuleType] = {}
     mentioned = set(code.mentioned)
     for name in (*code.reads, *code.mentioned):
-        if name in ignored or name not in namespace:
+        if name in ignored:
+            continue
+        if name not in namespace:
+            added = _added_builtin(name)
+            if added is not _ABSENT:
+                # ``builtins.SCALE = 3`` in an earlier cell, ``SCALE`` read here.
+                label = f"builtins.{name}"
+                _add_input(label, added, components, {}, unhashable, modules, label="global")
             continue
         value = namespace[name]
         if name in hidden and hidden[name] is value:
@@ -447,6 +455,19 @@ def _existing_files(texts: Iterable[str]) -> list[Path]:
             continue
     return list(found)
 
+
+def _added_builtin(name: str) -> Any:
+    """The value of ``builtins.<name>`` when code of the session put it there, else absent.
+
+    Python's and IPython's own builtins (``print``, ``display``, ``get_ipython``: some made
+    anew for every cell) are not inputs; a name a cell added (``builtins.SCALE = 3``) is.
+    """
+    if name in _OWN_BUILTINS:
+        return _ABSENT
+    return vars(builtins).get(name, _ABSENT)
+
+
+_OWN_BUILTINS = frozenset(vars(builtins)) | {"exit", "quit", "get_ipython", "display"}
 
 FINGERPRINT_BUDGET = 1_000_000
 """Python objects an input may hold before fingerprinting it is given up (with a note)."""
