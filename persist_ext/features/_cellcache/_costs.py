@@ -49,8 +49,6 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,29 +334,33 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
         _FULL["started"] = 0.0
 
 
-@contextmanager
-def timed_imports() -> Iterator[ImportClock]:
+class timed_imports:  # used as a function: ``with timed_imports() as clock``
     """Time the outermost ``import`` statements this thread runs in the block.
 
     ``builtins.__import__`` is wrapped for the block only (nested imports, made by the
     modules being imported, pass straight through), and put back unless something else
     replaced it meanwhile. A failing import's traceback holds the wrapper's frame: the
-    cell's tracebacks go through :func:`without_import_timer` before they are shown.
+    cell's tracebacks go through :func:`without_import_timer` before they are shown. A
+    class rather than a ``@contextmanager`` generator: every stored run enters one.
 
     >>> with timed_imports() as clock:
     ...     import json
     >>> clock.seconds >= 0.0
     True
     """
-    real = builtins.__import__
-    clock = ImportClock()
-    timed = _ImportTimer(real, clock)
-    builtins.__import__ = timed
-    try:
-        yield clock
-    finally:
-        if builtins.__import__ is timed:
-            builtins.__import__ = real
+
+    __slots__ = ("_real", "_timed")
+
+    def __enter__(self) -> ImportClock:
+        self._real = builtins.__import__
+        clock = ImportClock()
+        self._timed = _ImportTimer(self._real, clock)
+        builtins.__import__ = self._timed
+        return clock
+
+    def __exit__(self, *exc: object) -> None:
+        if builtins.__import__ is self._timed:
+            builtins.__import__ = self._real
 
 
 def run_instead(
