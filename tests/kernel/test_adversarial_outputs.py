@@ -30,17 +30,23 @@ def test_stdout_and_stderr_come_back_in_the_order_a_rerun_shows(tmp_path: Path) 
     assert_runs_match_plain(STREAMS, ["values", "slept"], ("N = 3", "N = 4"), tmp_path)
 
 
-# An artist as the cell's result (introduction_to_ml_with_python 04: ``plt.xlabel("Value")``
-# last): a plain run shows its repr before the inline backend draws the figure, which then
-# moves the label (``Text(0.5, 0, 'Value')``, then ``Text(0.5, 17.2, 'Value')``). The value
-# is stored as drawn; formatting it again on a hit showed the moved label.
-ARTIST = [
-    "%matplotlib inline\nimport matplotlib.pyplot as plt",
-    "N = 3",
-    CACHED + "plt.plot(range(N))\nplt.xlabel(f'Value {N}')",
-    CACHED + "fig, ax = plt.subplots()\nax.plot(range(N))\nax.set_title(f'N = {N}')",
+# Warning filters an upstream cell sets: the stored run of a cell that warns showed nothing
+# (filtered out); edited upstream to turn warnings into errors (or to show them), a restore
+# would still show nothing.
+FILTERED = [
+    "import warnings\nN = 1",
+    "warnings.simplefilter('ignore' if N == 1 else 'error', UserWarning)",
+    CACHED + "try:\n    warnings.warn('careful', UserWarning)\n    outcome = 'quiet'\n"
+    "except UserWarning:\n    outcome = 'raised'",
+    CACHED + "doubled = [N] * 2",
 ]
 
 
-def test_an_artist_result_is_shown_as_the_run_showed_it(tmp_path: Path) -> None:
-    assert_runs_match_plain(ARTIST, ["fig.axes[0].get_title()"], ("N = 3", "N = 4"), tmp_path)
+@pytest.mark.xfail(
+    strict=True,
+    reason="warning filters are re-applied but not checked before a hit; checking them for "
+    "every cell makes cells stored by another process with other default filters (a test "
+    "runner's, PYTHONWARNINGS) miss, and pytest.warns around a lookup changes them",
+)
+def test_warning_filters_set_upstream_are_read_by_a_cell_that_warns(tmp_path: Path) -> None:
+    assert_runs_match_plain(FILTERED, ["outcome", "doubled"], ("N = 1", "N = 2"), tmp_path)
