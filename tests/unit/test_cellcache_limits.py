@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -237,3 +238,22 @@ def test_a_value_whose_pickle_sleeps_is_given_up_on(shell, cache) -> None:
     assert not result.stored
     assert type(shell.user_ns["made"]).__name__ == "Sleeper"
     assert shell.user_ns["Sleeper"].interrupted
+
+
+def test_variables_that_fail_together_are_named_in_one_warning(shell, cache) -> None:
+    # Grouping gives up on a chain this long, so the cell's variables are stored together
+    # and fail together: one note naming them all, not one warning per variable.
+    shell.run_cell("K = 1")
+    cell = (
+        "deep = []\ncur = deep\nfor _ in range(200_000):\n    nxt = []\n    cur.append(nxt)\n"
+        "    cur = nxt\nf = K"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(cache, shell, cell, name="deep_together")
+    assert not result.stored
+    notes = [str(w.message) for w in caught if w.category is UnstorableVariableWarning]
+    assert len(notes) == 1, notes
+    assert "could not store variables" in notes[0]
+    assert "'deep'" in notes[0]
+    assert "'nxt'" in notes[0]

@@ -1217,15 +1217,30 @@ class CellCache:
             manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
             manifest.outputs_key = ""
             return self._write_run_mode(manifest, options, replace)
+        # One warning per reason: variables stored together (a group sharing objects, or
+        # all of them once grouping gave up) fail together. Inputs linked into the group
+        # (``f = K`` shares the int) are not the cell's variables and are not named.
+        reasons: dict[str, list[str]] = {}
         for var, failure in failures.items():
             if var in quiet:
                 continue  # the loud failures below say the cell is not cached
+            names = reasons.setdefault(str(failure).rstrip("."), [])
             if var == RESULT:
-                var = "the value of its last expression"
+                names.append("the value of its last expression")
+            elif var in values:
+                names.append(repr(var))
+            elif var == "<outputs>":
+                names.append("its outputs")
+        for reason, names in reasons.items():
+            if len(names) == 1:
+                named = (
+                    names[0] if names[0].startswith(("the ", "its ")) else f"variable {names[0]}"
+                )
+            else:
+                named = f"variables {', '.join(names)}" if names else "its variables"
             _warn(
                 UnstorableVariableWarning,
-                f"%%persist {manifest.name}: could not store variable {var!r} because "
-                f"{str(failure).rstrip('.')}. "
+                f"%%persist {manifest.name}: could not store {named} because {reason}. "
                 "Nothing was cached, so the cell runs again next time; leave it out with "
                 "--vars (store only the names you need).",
             )
