@@ -49,6 +49,7 @@ from .._errors import CellRaisedError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
 from ..features._cellcache._costs import CollectorClock, KnownRun
+from ..features._cellcache._state import dict_version
 
 __all__ = ["PersistMagics", "load_ipython_extension", "parse_duration", "unload_ipython_extension"]
 
@@ -198,6 +199,9 @@ class PersistMagics(Magics):
                 raise TraitError(str(exc)) from exc
         return value
 
+    # (os.environ's data, its version tag) when the budget hook last found no budget.
+    _no_budget: tuple[Any, int | None] | None
+
     # Not named _config_changed: that is Configurable's own observer of `config`, which loads
     # the `c.PersistMagics...` settings; shadowing it made config files (and a reload)
     # silently fall back to the defaults.
@@ -206,6 +210,7 @@ class PersistMagics(Magics):
         options = getattr(self, "_cell_options", None)
         if options is not None:
             options.clear()
+        self._no_budget = None  # a budget may be set now
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -230,6 +235,7 @@ class PersistMagics(Magics):
 
         self._cell_log = CellLog()
         self._budget_seen: dict[str, tuple[Any, float]] = {}
+        self._no_budget = None
 
     # ----------------------------------------------------------------- stores
     @property
@@ -755,11 +761,26 @@ class PersistMagics(Magics):
         # one-line notice in the cell's output. No budget anywhere: nothing is evicted.
         if self._busy:
             return
+        # No budget found, and neither the environment (its version tag) nor this
+        # configuration (_forget_cell_options) changed since: none now either.
+        env = getattr(os.environ, "_data", None)
+        version = dict_version(env) if isinstance(env, dict) else None
+        none = self._no_budget
+        if (
+            none is not None
+            and version is not None
+            and none[0] is env
+            and none[1] == version
+            and not any(getattr(s, "budget", None) is not None for s in self._stores.values())
+        ):
+            return
         from ..features._budget import any_budget, enforce_budget
 
         configured = bool(self.max_size or self.max_count or self.max_age)
         if not any_budget(self._stores.values(), configured=configured):
+            self._no_budget = (env, version)
             return  # no budget anywhere (the default): nothing to look at after a cell
+        self._no_budget = None
 
         for location, store in list(self._stores.items()):
             try:

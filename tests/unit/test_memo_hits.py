@@ -184,6 +184,43 @@ def test_no_budget_means_the_per_cell_hook_reads_nothing(ip, monkeypatch) -> Non
     assert "applying the store budget failed" in out.stdout
 
 
+def test_no_budget_found_is_not_looked_for_again_until_config_or_environment_change(
+    ip, monkeypatch
+) -> None:
+    """With no budget anywhere, later cells do not ask again (environment variables,
+    traitlets) while neither the environment nor the configuration changed; either change
+    makes the next cell look, and a budget found is applied."""
+    from persist_ext.features import _budget
+
+    for name in ("PERSIST_EXT_MAX_SIZE", "PERSIST_EXT_MAX_COUNT", "PERSIST_EXT_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    asked: list[bool] = []
+    real = _budget.any_budget
+
+    def any_budget(*args, **kwargs):
+        asked.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_budget, "any_budget", any_budget)
+    with capture_output():
+        ip.run_cell("%%persist one\ny = 1")
+        ip.run_cell("z = 2")
+        ip.run_cell("z = 3")
+    assert len(asked) == 1  # the first cell looked; nothing changed since
+    monkeypatch.setenv("PERSIST_EXT_UNRELATED", "1")  # the environment changed: look again
+    with capture_output():
+        ip.run_cell("z = 4")
+    assert len(asked) == 2
+    ip.run_line_magic("config", "PersistMagics.max_count = 1000")  # configured: a budget
+    try:
+        with capture_output():
+            ip.run_cell("z = 5")
+            ip.run_cell("z = 6")
+        assert len(asked) == 4  # a budget in force: every cell applies it
+    finally:
+        ip.run_line_magic("config", "PersistMagics.max_count = 0")
+
+
 def test_a_call_that_raises_releases_its_claim_sync_and_async(store: Store) -> None:
     import asyncio
 
