@@ -267,7 +267,8 @@ def group_variables(
         Name -> value, e.g. the variables a cell changed plus the ones it read.
     budget
         Objects visited in all before giving up; the variables left unfinished form one
-        group with every other variable (``complete=False``).
+        group with every other variable (``complete=False``), its ``live`` names still
+        listed (:func:`dumps_shared` walks them apart before linking to them).
     live
         Names whose objects the caller guarantees unchanged and present when the group is
         loaded again (inputs a cell read and did not change): each group lists its own in
@@ -330,7 +331,9 @@ def group_variables(
             tuple(sorted(group)),
             complete,
             views=bool(with_views & set(group)) or not complete,
-            live=tuple(sorted(live_names & set(group))) if complete else (),
+            # Also when the walk gave up: the input stays the live object (pickling checks
+            # on its own walk what a stored variable holds of it, and refuses otherwise).
+            live=tuple(sorted(live_names & set(group))),
         )
         for group in members.values()
     ]

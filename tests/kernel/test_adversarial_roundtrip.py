@@ -63,3 +63,23 @@ WINDOWS = [
 def test_a_read_only_window_view_stays_a_read_only_view(tmp_path: Path) -> None:
     checks = ["total", "w.flags.writeable", "w[0].tolist()", "wrote"]
     assert_runs_match_plain(WINDOWS, checks, ("N = 5", "N = 6"), tmp_path)
+
+
+# An input read by a cell whose values are too many objects to walk for sharing
+# (sklearn_tutorial 04.1: an 8 x 8 grid of digit images, after ``X = digits.data``): the walk
+# gave up, and every variable went into one pickle, the input too, so a restore replaced ``X``
+# with a copy that ``digits`` no longer held.
+UNWALKED = [
+    "import numpy as np",
+    "digits = {'data': np.arange(5.0)}\nX = digits['data']",
+    "ROWS = 250_000",
+    CACHED + "rows = [[i] for i in range(ROWS)]\ntotal = X.sum() + len(rows)",
+    "X[0] = 7.0",
+]
+
+
+def test_an_input_stays_the_live_object_when_outputs_are_too_many_to_walk(
+    tmp_path: Path,
+) -> None:
+    checks = ["digits['data'] is X", "digits['data'].tolist()", "total"]
+    assert_runs_match_plain(UNWALKED, checks, ("ROWS = 250_000", "ROWS = 250_001"), tmp_path)

@@ -254,3 +254,22 @@ def test_broadcast_views_store_without_a_warning_and_warn_on_write_again() -> No
     with pytest.warns(DeprecationWarning, match="broadcast_arrays"):
         got["row"][0, 0] = 5.0
     assert got["row"][1, 0] == 5.0  # one row of memory, as before
+
+
+def test_exhausted_budget_keeps_inputs_live(tmp_path) -> None:
+    # An input read by a cell stays the live object even when the cell's values were too
+    # many to walk; a value holding something inside the input is still refused.
+    x = [1.0]
+    values = {"big": [[i] for i in range(1000)], "x": x}
+    groups = group_variables(values, budget=100, live=["x"])
+    assert groups[0].live == ("x",)
+    assert not groups[0].complete
+    with Store(tmp_path / "s") as store:
+        saved = save_groups(store, "t/", values, groups)
+        back = load_groups(store, saved.keys, live={"x": x})
+    assert "x" not in saved.keys
+    assert back["big"] == values["big"]
+    inner = {"k": [1]}
+    held = {"big": [[i] for i in range(1000)], "d": inner, "k": inner["k"]}
+    with pytest.raises(SharedInputError):
+        dumps_shared({"big": held["big"], "k": held["k"]}, live={"d": inner})
