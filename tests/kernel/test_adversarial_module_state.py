@@ -155,3 +155,27 @@ def test_a_library_dict_and_interpreter_limits_set_by_a_cell_are_never_skipped(
 ) -> None:
     edit = ("V = 2", "V = 3")
     assert_runs_match_plain(LIBRARY_STATE, LIBRARY_STATE_CHECKS, edit, tmp_path)
+
+
+# What an upstream cell registered, read by name in a cached cell: a colormap looked up with
+# ``plt.get_cmap('...')`` and a pandas accessor used as ``frame.adv_total``. Neither is a name
+# the cell reads, so an upstream edit of what was registered must still make it run.
+REGISTERED = [
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+    "import pandas as pd\nfrom matplotlib.colors import ListedColormap\nV = 2\nW = 1",
+    "matplotlib.colormaps.register(ListedColormap([[0.1 * W, 0, 0]] * 2, name='adv_read'))",
+    CACHED + "rgba = [round(float(v), 3) for v in plt.get_cmap('adv_read')(0.5)]",
+    "@pd.api.extensions.register_dataframe_accessor('adv_total')\nclass Total:\n"
+    "    def __init__(self, frame):\n        self.frame = frame\n"
+    "    def scaled(self):\n        return float(self.frame.x.sum()) * V",
+    "frame = pd.DataFrame({'x': [1.0, 2.0]})",
+    CACHED + "total = frame.adv_total.scaled()",
+]
+
+
+def test_what_upstream_cells_registered_is_read_by_later_cells(tmp_path: Path) -> None:
+    # The colormap's colors (W), then a global the accessor's method reads (V).
+    for edit in (("W = 1", "W = 2"), ("V = 2", "V = 3")):
+        folder = tmp_path / edit[0][0]
+        folder.mkdir()
+        assert_runs_match_plain(REGISTERED, ["rgba", "total"], edit, folder)

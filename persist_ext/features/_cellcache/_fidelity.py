@@ -20,7 +20,7 @@ logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs
 closure/default values -                                          the cell runs
 of notebook functions
-library registries     -                                          the cell runs
+library registries     always: colormaps, pandas accessors        the cell runs
 filled by a call
 (colormaps.register,
 register_*_accessor,
@@ -154,6 +154,9 @@ def record_effects(
         read.add("rcParams")
     if outputs:
         read |= {"pandas.options", "numpy.printoptions", "ipython.display", "ipython.printers"}
+    # What upstream cells registered with libraries, which the cell may read by name
+    # (``plt.get_cmap("mine")``, ``frame.geo``).
+    read.add("registries")
     if outputs or reads_numpy:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.

@@ -865,6 +865,71 @@ def _figures_capture(shell: Any) -> Any:
     return tuple((num, id(manager)) for num, manager in helpers.Gcf.figs.items())
 
 
+def _registries_capture(shell: Any) -> Any:
+    # What cells registered with libraries and later cells read by name only: colormaps
+    # beyond matplotlib's own (``plt.get_cmap("mine")``) and pandas accessors
+    # (``frame.geo``). By identity here (compared every hit); by content in the digest.
+    found: list[tuple[str, str, int]] = []
+    registry = getattr(sys.modules.get("matplotlib"), "colormaps", None)
+    cmaps = getattr(registry, "_cmaps", None)
+    builtin = getattr(registry, "_builtin_cmaps", ())
+    if isinstance(cmaps, dict) and len(cmaps) != len(builtin):  # builtins cannot be replaced
+        own = _BUILTIN_NAMES.get(id(builtin))
+        if own is None:
+            own = _BUILTIN_NAMES[id(builtin)] = frozenset(builtin)
+        found.extend(("cmap", n, id(c)) for n, c in cmaps.items() if n not in own)
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        for kind in ("DataFrame", "Series", "Index"):
+            cls = getattr(pd, kind, None)
+            for name in sorted(getattr(cls, "_accessors", None) or ()):
+                found.append((kind, name, id(_accessor_class(cls, name))))
+    return tuple(found) if found else None
+
+
+_BUILTIN_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _user_code_digest(obj: Any) -> str:
+    """A registered class by its code, the user code it reaches and the data globals its
+    methods read (``V`` in ``return total * V``), as a cell's key has them."""
+    from ...storage._fingerprint import fingerprint
+    from ._key import _add_user_code
+
+    if not (isinstance(obj, type) and is_user_code(obj)):
+        return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
+    components: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    _add_user_code("accessor", obj, components, {}, data, {})
+    for name, value in sorted(data.items()):
+        if not callable(value) and not isinstance(value, type(sys)):
+            components[f"global:{name}"] = fingerprint(value)
+    return _hash_text(repr(sorted(components.items())))
+
+
+def _accessor_class(cls: Any, name: str) -> Any:
+    holder = vars(cls).get(name)
+    return getattr(holder, "_accessor", holder)
+
+
+def _registries_digest(snapshot: Any) -> str:
+    from ...storage._fingerprint import fingerprint
+
+    registry = getattr(sys.modules.get("matplotlib"), "colormaps", None)
+    pd = sys.modules.get("pandas")
+    parts = []
+    for kind, name, ident in snapshot:
+        try:
+            if kind == "cmap":
+                parts.append(f"cmap {name} {fingerprint(registry._cmaps[name])}")  # type: ignore[union-attr]
+            else:
+                accessor = _accessor_class(getattr(pd, kind), name)
+                parts.append(f"{kind}.{name} {_user_code_digest(accessor)}")
+        except Exception:  # not digestible by content: known only within the session
+            parts.append(f"{kind} {name} {ident} {os.getpid()}")
+    return _hash_text("\n".join(parts))
+
+
 def _warnings_capture(shell: Any) -> Any:
     # (action, message regex, category, module regex, lineno) tuples: compared with ==.
     return list(warnings.filters)
@@ -956,6 +1021,13 @@ FACETS: dict[str, Facet] = {
         ),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
+            "registries",
+            "what cells registered with libraries (colormaps, pandas accessors)",
+            _registries_capture,
+            _registries_digest,
+            None,
+        ),
+        Facet(
             "sklearn.config",
             "scikit-learn configuration",
             _sklearn_capture,
@@ -977,6 +1049,7 @@ CHECKED_FACETS = frozenset(
         "ipython.display",
         "ipython.printers",
         "cwd",
+        "registries",
     }
 )
 """Facets a cell can *read* (their digests may be checks); the others are only changed."""
@@ -1065,7 +1138,10 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
             ):
                 unappliable.append(name)
             continue
-        if name == "sys.modules":
+        if name in ("sys.modules", "registries"):
+            # Registries: only read (a check); a cell that registers is found by its code
+            # (``_analysis.REGISTERING``), and one that imports seaborn (which registers its
+            # colormaps) is restored by importing it again.
             continue
         if old == new or new is None:
             continue
