@@ -33,3 +33,19 @@ CHECKS = [
 
 def test_a_cell_leaving_a_figure_open_is_run_not_restored(tmp_path: Path) -> None:
     assert_runs_match_plain(CELLS, CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
+# A cached cell that switches the backend (scientific-python-lectures 4: ``matplotlib.use(
+# 'svg')``, then a cell saving its figure to a file): skipped on a hit, the inline backend
+# stayed, and the next plotting cell showed its figure where a re-run shows nothing.
+BACKEND = [
+    "import matplotlib\nimport matplotlib.pyplot as plt",
+    "N = 2",
+    CACHED + "matplotlib.use('agg')\nchosen = N",
+    "fig, ax = plt.subplots()\nax.plot(range(N))\nprint(matplotlib.get_backend())",
+]
+
+
+def test_a_backend_chosen_by_a_cached_cell_is_chosen_again(tmp_path: Path) -> None:
+    checks = ["matplotlib.get_backend()", "chosen"]
+    assert_runs_match_plain(BACKEND, checks, ("N = 2", "N = 3"), tmp_path)

@@ -10,6 +10,7 @@ what                   checked before a hit (the cell read it)    on a hit
 RNG (numpy, random)    state before, when the cell drew numbers   state after is set
                        without seeding the generator itself
 rcParams / style       when the cell drew a figure                changed params are set
+matplotlib backend     -                                          ``matplotlib.use``
 pandas options         when the cell showed something             changed options are set
 numpy print options    when the cell showed something             changed options are set;
                                                                   a formatter function: runs

@@ -367,8 +367,8 @@ def _numpy_apply(shell: Any, snapshot: Any) -> None:
 
 
 # --------------------------------------------------------------------------- matplotlib
-# The backend is chosen by %matplotlib (a magic that makes its cell always run), and its
-# "auto" value is a sentinel object: it is neither compared nor put back.
+# The backend is a facet of its own (``matplotlib.use``), and its "auto" value is a
+# sentinel object: it is neither compared nor put back with the other parameters.
 _RC_SKIP = frozenset({"backend", "backend_fallback"})
 
 
@@ -408,6 +408,24 @@ def _rc_apply(shell: Any, snapshot: Any) -> None:
     }
     if changed:
         matplotlib.rcParams.update(changed)
+
+
+def _backend_capture(shell: Any) -> Any:
+    # ``matplotlib.use('svg')`` in a cell: later cells draw with that backend (an inline
+    # cell shows no figure). Stored as set; the "auto" sentinel (not resolved yet) is unknown.
+    mpl = sys.modules.get("matplotlib")
+    params = getattr(mpl, "rcParams", None)
+    if not isinstance(params, dict):
+        return None
+    backend = dict.get(params, "backend")
+    return backend if isinstance(backend, str) else None
+
+
+def _backend_apply(shell: Any, snapshot: Any) -> None:
+    import matplotlib
+
+    if _backend_capture(shell) != snapshot:
+        matplotlib.use(snapshot)  # switches pyplot's backend too when pyplot is imported
 
 
 # --------------------------------------------------------------------------- pandas
@@ -981,6 +999,13 @@ FACETS: dict[str, Facet] = {
         Facet("random", "random state", _random_capture, _json_digest, _random_apply),
         Facet("numpy.random", "numpy RNG state", _numpy_capture, _numpy_digest, _numpy_apply),
         Facet("rcParams", "matplotlib rcParams/style", _rc_capture, _rc_digest, _rc_apply),
+        Facet(
+            "matplotlib.backend",
+            "matplotlib backend",
+            _backend_capture,
+            _hash_text,
+            _backend_apply,
+        ),
         Facet("pandas.options", "pandas options", _pandas_capture, _json_digest, _pandas_apply),
         Facet(
             "numpy.printoptions",
