@@ -526,6 +526,32 @@ def _resolve(pid: Any) -> Any:
 _OWN_COPY_LIMIT = 256 * 2**20
 
 
+def _global_rng_ids() -> dict[int, str]:
+    """The process's global generators: numpy's ``RandomState`` and ``random``'s ``Random``.
+
+    An object holding one (a scipy frozen distribution, ``random.random`` bound to it) draws
+    from the generator ``np.random.seed``/``random.seed`` set; stored by value it would
+    come back with a copy that neither follows a seed nor advances the global state.
+    """
+    import random
+
+    found = {}
+    for which, generator in (
+        ("random", getattr(random, "_inst", None)),
+        ("numpy", getattr(sys.modules.get("numpy.random.mtrand"), "_rand", None)),
+    ):
+        if generator is not None:
+            found[id(generator)] = which
+    return found
+
+
+def _global_rng(which: str) -> Any:
+    """The global generator :func:`_global_rng_ids` named (what a stored reference loads)."""
+    if which == "numpy":
+        return importlib.import_module("numpy.random.mtrand")._rand
+    return importlib.import_module("random")._inst  # type: ignore[attr-defined]
+
+
 class _SharingPickler(pickle.Pickler):
     """Pickle protocol 5 that keeps numpy views linked to their base and modules by name."""
 
@@ -541,8 +567,12 @@ class _SharingPickler(pickle.Pickler):
         self._views: tuple[Any, ...] = (
             (numpy_array, np.recarray, np.matrix) if self._ndarray is not None else ()
         )
+        self._global_rngs = _global_rng_ids()
 
     def reducer_override(self, obj: Any) -> Any:
+        which = self._global_rngs.get(id(obj))
+        if which is not None:
+            return _global_rng, (which,)
         if type(obj) in _HANDLE_TYPES and obj.closed:
             mode = getattr(obj, "mode", None)
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)

@@ -83,3 +83,20 @@ def test_an_input_stays_the_live_object_when_outputs_are_too_many_to_walk(
 ) -> None:
     checks = ["digits['data'] is X", "digits['data'].tolist()", "total"]
     assert_runs_match_plain(UNWALKED, checks, ("ROWS = 250_000", "ROWS = 250_001"), tmp_path)
+
+
+# An object holding numpy's global RandomState (scipy's frozen distributions draw from it:
+# scientific-python-lectures 3, ``X = stats.poisson(3.5)`` then ``X.rvs(...)``): restored
+# with a copy of the generator, it no longer drew after np.random.seed nor advanced it.
+GLOBAL_RNG = [
+    "import random\nimport numpy as np\nfrom scipy import stats",
+    "MU = 3.5",
+    CACHED + "X = stats.poisson(MU)\npicker = random.random",
+    "np.random.seed(0)\nrandom.seed(0)\ndraws = X.rvs(size=5).tolist()\n"
+    "after = np.random.rand()\npicked = picker()",
+]
+
+
+def test_the_global_random_generators_stay_the_global_ones(tmp_path: Path) -> None:
+    checks = ["draws", "after", "picked", "X.random_state is np.random.mtrand._rand"]
+    assert_runs_match_plain(GLOBAL_RNG, checks, ("MU = 3.5", "MU = 4.5"), tmp_path)

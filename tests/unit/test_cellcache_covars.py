@@ -273,3 +273,13 @@ def test_exhausted_budget_keeps_inputs_live(tmp_path) -> None:
     held = {"big": [[i] for i in range(1000)], "d": inner, "k": inner["k"]}
     with pytest.raises(SharedInputError):
         dumps_shared({"big": held["big"], "k": held["k"]}, live={"d": inner})
+
+
+def test_global_generators_come_back_as_the_global_ones(tmp_path) -> None:
+    import random
+
+    held = {"rng": np.random.mtrand._rand, "draw": random.random}
+    with Store(tmp_path / "s") as store:
+        back = roundtrip({"held": held}, store)
+    assert back["held"]["rng"] is np.random.mtrand._rand
+    assert back["held"]["draw"].__self__ is random._inst  # type: ignore[attr-defined]
