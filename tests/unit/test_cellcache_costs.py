@@ -321,13 +321,15 @@ def test_a_full_collection_during_a_run_does_not_get_a_cheap_cell_stored(
         cache = CellCache(Store(tmp_path / "s"))
         result, _ = run(cache, shell, "__import__('gc').collect()\ncollected_here = 1")
         assert result.manifest is not None
-        assert result.manifest.mode == "run"
+        # The decision is not asserted (a busy machine can slow the one line itself past the
+        # threshold: failed 1 run in 3 under load); what it is made on is, below.
         with capture_output():
             from persist_ext.features._cellcache._capture import run_plain, run_recorded
 
             for runner in (run_plain, run_recorded):
                 outcome = runner(shell, "__import__('gc').collect()")
                 assert outcome.collected > 0.0  # seen, and left out of the run's time
+                assert outcome.duration < outcome.collected  # the line is nothing beside it
     finally:
         del heap
         shell.user_ns.pop("collected_here", None)
