@@ -24,7 +24,7 @@ from ._protocol import EntryInfo
 
 logger = logging.getLogger("persist_ext")
 
-__all__ = ["CLEANUP_EVERY", "StoreScan"]
+__all__ = ["CLEANUP_EVERY", "StoreScan", "prefix_end"]
 
 _BATCH = 1000
 CLEANUP_EVERY = 24 * 3600.0
@@ -47,22 +47,25 @@ class StoreScan:
         """Live keys starting with ``prefix``, in sorted order (read in batches)."""
         check_key(prefix)
         cache = self._open_cache()
+        # diskcache has no prefix scan (``iterkeys`` walks every key from the first); its
+        # (key, raw) index makes this a range read, bounded at both ends of the prefix so
+        # that a lookup reads only its own keys, however many the neighbouring prefixes hold.
+        end = prefix_end(prefix)
+        upper = "" if end is None else " AND key < ?"
         last, inclusive = prefix, True
         while True:
             op = ">=" if inclusive else ">"
+            args: tuple[object, ...] = (last,) if end is None else (last, end)
             with translate_errors(where="listing keys"):
-                # diskcache has no prefix scan; its (key, raw) index makes this a range read.
                 rows = cache._sql(
-                    f"SELECT key FROM Cache WHERE raw = 1 AND key {op} ?"
+                    f"SELECT key FROM Cache WHERE raw = 1 AND key {op} ?{upper}"
                     " AND (expire_time IS NULL OR expire_time > ?) ORDER BY key LIMIT ?",
-                    (last, time.time(), _BATCH),
+                    (*args, time.time(), _BATCH),
                 ).fetchall()
             for (key,) in rows:
-                if not isinstance(key, str):
-                    continue
-                if not key.startswith(prefix):
-                    return
-                yield key
+                # Only text keys sort between two strings; startswith stays as a guard.
+                if isinstance(key, str) and key.startswith(prefix):
+                    yield key
             if len(rows) < _BATCH:
                 return
             last, inclusive = rows[-1][0], False
@@ -190,6 +193,26 @@ class StoreScan:
             due = (self.directory / BLOB_DIR).is_dir()
         if due:
             self.cleanup()
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix`` (``None``: no bound).
+
+    SQLite compares text by its UTF-8 bytes, whose order is code point order, so the
+    strings starting with ``prefix`` are exactly those in ``[prefix, prefix_end(prefix))``:
+    the last character that can grow grows by one, and the characters after it go (a
+    trailing U+10FFFF cannot grow). Surrogates cannot be encoded, so U+D7FF grows to U+E000,
+    the next encodable code point.
+    """
+    chars = list(prefix)
+    while chars:
+        point = ord(chars.pop()) + 1
+        if point > 0x10FFFF:
+            continue
+        if 0xD800 <= point <= 0xDFFF:
+            point = 0xE000
+        return "".join(chars) + chr(point)
+    return None
 
 
 def _touch_inside(path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import diskcache
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -27,6 +27,7 @@ from persist_ext._errors import (
 from persist_ext.storage._disk import BLOB_DIR, drain_removals, translate_errors
 from persist_ext.storage._protocol import MISSING, EntryInfo, KeyValueStore
 from persist_ext.storage._store import Store
+from persist_ext.storage._store_scan import prefix_end
 
 SMALL = 4096  # a low threshold so tests exercise blob files with small arrays
 
@@ -238,6 +239,71 @@ def test_keys_prefix_sorted_and_batched(store: Store) -> None:
     assert list(store.keys("zzz")) == []
     assert len(store) == len(names)
     assert [k for k, _ in store.items_info("task/")] == ["task/a"]
+
+
+def _vm_steps(store: Store, prefix: str) -> tuple[list[str], int]:
+    """The keys under ``prefix`` and the SQLite VM steps listing them took."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # 0: go on
+
+    connection = store._open_cache()._con
+    connection.set_progress_handler(count, 1)
+    try:
+        found = list(store.keys(prefix))
+    finally:
+        connection.set_progress_handler(None, 1)
+    return found, steps
+
+
+def test_keys_reads_only_its_prefix(store: Store) -> None:
+    # A prefix listing is a range read bounded at the prefix's end: thousands of keys of a
+    # neighbouring prefix cost it nothing (the same SQLite steps as with ten).
+    mine = ["cell/b/manifest", "cell/b/r1/outputs"]
+    for key in mine:
+        store.set(key, 1)
+    store.set("cell/a/manifest", 1)
+    store.set("cell/c/manifest", 1)
+    few = _vm_steps(store, "cell/b/")
+    with store.transact():
+        for i in range(3000):
+            store.set(f"cell/c{i:04d}/manifest", 1)  # sort right after cell/b/
+    many = _vm_steps(store, "cell/b/")
+    assert few[0] == many[0] == mine
+    assert few[1] == many[1]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["cell/a/", "cell/a", "cell/\U0010ffff", "cell/\ud7ff", "cell/\ue000", "z\U0010ffff\U0010ffff"],
+)
+def test_keys_boundaries(store: Store, prefix: str) -> None:
+    # Keys on both sides of a prefix's range, including the code points where the next
+    # string is not simply the last character plus one, and more than one batch inside.
+    around = ["\U0010ffff", "\ud7ff", "\ue000", "\x00", "/", "0", "", "\uffff", "\U00010000"]
+    names = {prefix[:-1] + c for c in around} | {prefix + c for c in around}
+    names |= {prefix + f"{i:04d}" for i in range(1100)} | {"cell", "cellar", "z", "{"}
+    with store.transact():
+        for name in names:
+            store.set(name, 1)
+    expected = sorted(n for n in names if n.startswith(prefix))
+    assert list(store.keys(prefix)) == expected
+    assert list(store.keys()) == sorted(names)
+
+
+@given(st.text(max_size=4), st.lists(st.text(max_size=6), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_prefix_end_bounds_exactly_the_prefixed_strings(prefix: str, others: list[str]) -> None:
+    end = prefix_end(prefix)
+    for text in [*others, prefix, *(prefix + o for o in others)]:
+        # SQLite's order of text: its UTF-8 bytes (surrogates cannot be stored at all).
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in text + prefix):
+            continue
+        inside = text.encode() >= prefix.encode() and (end is None or text.encode() < end.encode())
+        assert inside == text.startswith(prefix)
 
 
 def test_expired_entries_disappear(store: Store) -> None:

@@ -31,6 +31,7 @@ from ...storage._disk import BLOB_DIR, MODE_BLOB
 from ...storage._entry import read_info
 from ...storage._leases import LEASES_DIRNAME
 from ...storage._protocol import EntryInfo
+from ...storage._store_scan import prefix_end
 from ._index import INDEX_FILE, open_index
 
 __all__ = [
@@ -597,9 +598,11 @@ class EntryPage:
         }
 
 
-def _prefix_bounds(prefix: str) -> tuple[str, str]:
-    # Every text starting with ``prefix`` sorts (BINARY collation, UTF-8) before this bound.
-    return prefix, prefix + "\U0010ffff"
+def _prefix_bounds(prefix: str) -> tuple[str, str | bytes]:
+    # Every text starting with ``prefix`` sorts (BINARY collation, UTF-8) before its end;
+    # with no end (an empty prefix), before any BLOB, which SQLite sorts after all text.
+    end = prefix_end(prefix)
+    return prefix, b"" if end is None else end
 
 
 def read_entries(
