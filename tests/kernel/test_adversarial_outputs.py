@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ._adversarial import assert_runs_match_plain
-from .test_cellcache_fidelity_notebooks import CACHED
+from .conftest import outputs_text
+from .test_cellcache_fidelity_notebooks import CACHED, build, execute, restored, seen
 
 pytestmark = pytest.mark.kernel
 
@@ -32,21 +33,45 @@ def test_stdout_and_stderr_come_back_in_the_order_a_rerun_shows(tmp_path: Path) 
 
 # Warning filters an upstream cell sets: the stored run of a cell that warns showed nothing
 # (filtered out); edited upstream to turn warnings into errors (or to show them), a restore
-# would still show nothing.
+# would still show nothing. Warnings from Python code, from a notebook helper and from C
+# code (numpy's floating-point warnings).
 FILTERED = [
-    "import warnings\nN = 1",
-    "warnings.simplefilter('ignore' if N == 1 else 'error', UserWarning)",
+    "import warnings\nimport numpy as np\nN = 1",
+    "warnings.simplefilter('ignore' if N == 1 else 'error', UserWarning)\n"
+    "warnings.simplefilter('ignore' if N == 1 else 'error', RuntimeWarning)",
+    "def helper():\n    warnings.warn('from the helper', UserWarning)\n    return 1",
     CACHED + "try:\n    warnings.warn('careful', UserWarning)\n    outcome = 'quiet'\n"
     "except UserWarning:\n    outcome = 'raised'",
+    CACHED + "try:\n    helped = helper()\nexcept UserWarning:\n    helped = 'raised'",
+    CACHED + "try:\n    ratio = np.float64(1.0) / np.float64(0.0)\nexcept RuntimeWarning:\n"
+    "    ratio = 'raised'",
     CACHED + "doubled = [N] * 2",
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="warning filters are re-applied but not checked before a hit; checking them for "
-    "every cell makes cells stored by another process with other default filters (a test "
-    "runner's, PYTHONWARNINGS) miss, and pytest.warns around a lookup changes them",
-)
 def test_warning_filters_set_upstream_are_read_by_a_cell_that_warns(tmp_path: Path) -> None:
-    assert_runs_match_plain(FILTERED, ["outcome", "doubled"], ("N = 1", "N = 2"), tmp_path)
+    checks = ["outcome", "helped", "ratio", "doubled"]
+    assert_runs_match_plain(FILTERED, checks, ("N = 1", "N = 2"), tmp_path)
+
+
+# The other side: filters that do not apply to a cell's warnings (another category), and a
+# cell that warns nothing, are no reason to run it. Edited upstream, both are restored.
+UNRELATED = [
+    "import warnings\nF = 1",
+    "warnings.simplefilter('ignore' if F == 1 else 'error', DeprecationWarning)",
+    CACHED + "warnings.warn('careful', UserWarning)\nwarned = True",
+    CACHED + "total = sum(range(10))",
+]
+
+
+def test_filters_that_do_not_apply_to_a_cells_warnings_keep_it_restored(tmp_path: Path) -> None:
+    edited = [c.replace("F = 1", "F = 2") for c in UNRELATED]
+    plain_dir, cached_dir = tmp_path / "plain", tmp_path / "cached"
+    plain_dir.mkdir()
+    cached_dir.mkdir()
+    plain = seen(execute(build(edited, ["warned", "total"], cached=False), plain_dir))
+    assert "stderr:" in "".join(plain[3])  # the warning is shown
+    execute(build(UNRELATED, [], cached=True), cached_dir)
+    after_edit = execute(build(edited, ["warned", "total"], cached=True), cached_dir)
+    assert seen(after_edit) == plain
+    assert restored(after_edit) == 2, [outputs_text(c) for c in after_edit.cells]

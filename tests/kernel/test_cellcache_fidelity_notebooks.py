@@ -205,6 +205,9 @@ NOTEBOOKS = {
 }
 
 _ADDRESS = re.compile(r"0x[0-9a-f]+")
+# A warning names the file of the cell that issued it: in a folder named by the kernel's pid,
+# different in every kernel (two plain runs differ in it too).
+_KERNEL_FOLDER = re.compile(r"ipykernel_[0-9]+")
 
 
 def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
@@ -253,7 +256,7 @@ def seen(notebook: nbformat.NotebookNode) -> list[list[str]]:
                 kinds = ",".join(sorted(k for k in data if k != "text/plain"))
                 html = data.get("text/html", "")  # as shown, ids included
                 parts.append(f"{output.output_type}[{kinds}]:{data.get('text/plain', '')}{html}")
-        shown.append([_ADDRESS.sub("0x", p) for p in parts])
+        shown.append([_KERNEL_FOLDER.sub("ipykernel", _ADDRESS.sub("0x", p)) for p in parts])
     return shown
 
 

@@ -95,6 +95,7 @@ from ._key import (
 from ._state import CHECKED_FACETS, capture_all, generators_moved, state_digests
 from ._units import USED
 from ._views import EntryDetails, EntryTable, StoreSummary
+from ._warned import watch_warnings
 
 __all__ = ["CellCache", "CellOptions", "CellResult"]
 
@@ -785,7 +786,7 @@ class CellCache:
         state_before = capture_all(shell) if store else {}
         imports = None
         if store:
-            with watch_files() as watch, timed_imports() as imports:
+            with watch_files() as watch, timed_imports() as imports, watch_warnings() as warned:
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
             outcome = run_plain(shell, cell, show_errors=options.show_errors)
@@ -893,6 +894,7 @@ class CellCache:
             },
             digests=self._file_digests(),
             before_digests=digests_before,
+            warned=warned,
         )
         for path, digest in key.named_files.items():
             # Files the cell names and did not write: what it read (C readers included).

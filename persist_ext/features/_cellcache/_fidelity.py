@@ -34,7 +34,8 @@ mod.L.append(x))
 variables of local     -                                          the cell runs
 modules (helpers.py),
 changed by any code
-warning filters        -                                          filters are set
+warning filters        what they do with each warning the cell    filters are set
+                       issued (``_warned``)
 scikit-learn config    -                                          changed settings are set
 recursion limit,       -                                          set
 decimal context
@@ -80,6 +81,7 @@ from ._state import (
     changes_between,
     state_digests,
 )
+from ._warned import WarningWatch, stale_warnings, warning_checks
 
 __all__ = ["Effects", "reapply", "reapply_for_imports", "record_effects", "stale_checks"]
 
@@ -124,6 +126,7 @@ def record_effects(
     registrations: tuple[str, ...] = (),
     digests: FileDigests,
     before_digests: dict[str, str],
+    warned: WarningWatch | None = None,
 ) -> Effects:
     """Turn state snapshots and file events around a run into checks and re-applications.
 
@@ -131,7 +134,8 @@ def record_effects(
     run may have changed them). ``targets`` are what the cell sets attributes or items of
     (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
-    code (:attr:`CellCode.registrations`).
+    code (:attr:`CellCode.registrations`); ``warned`` the warnings it issued
+    (:func:`~._warned.watch_warnings`), checked against the filters in force before it.
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
@@ -170,6 +174,14 @@ def record_effects(
     for name in sorted(read):
         if name in before_digests and name in before:
             effects.checks[f"state:{name}"] = before_digests[name]
+    filters = before.get("warnings")
+    if warned is not None and filters is not None:
+        # What the filters upstream cells set did with the cell's warnings (hidden, shown,
+        # raised): only for a cell that warned, and only for its warnings.
+        if warned.overflow:
+            effects.checks["state:warnings"] = FACETS["warnings"].digest(filters)
+        else:
+            effects.checks.update(warning_checks(warned, filters))
     for name in change.unappliable:
         label = FACETS[name].label
         if name == "modules.local":
@@ -362,7 +374,17 @@ def _importable(names: list[str]) -> list[str]:
 
 def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> list[Difference]:
     """The recorded checks that no longer hold (empty: the entry may be restored)."""
-    found: list[Difference] = []
+    found: list[Difference] = [
+        Difference(
+            "state",
+            "warnings",
+            "changed",
+            None,
+            None,
+            f"the warning filters treat its {category} {text[:60]!r} otherwise than when it ran",
+        )
+        for _component, category, text in stale_warnings(checks)
+    ]
     facets = [c.partition(":")[2] for c in checks if c.startswith("state:")]
     now = state_digests(shell, facets) if facets else {}
     for component, old in checks.items():

@@ -1,0 +1,88 @@
+"""The warnings a cell issued, seen without changing what the warnings do (``_warned``)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from persist_ext.features._cellcache._warned import (
+    MAX_DISTINCT,
+    stale_warnings,
+    warning_checks,
+    watch_warnings,
+)
+
+
+def test_the_watch_sees_python_and_c_warnings_and_leaves_the_filters_as_they_were() -> None:
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("always", RuntimeWarning)
+        before = list(warnings.filters)
+        held = warnings.filters
+        with watch_warnings() as watch:
+            warnings.warn("hidden", UserWarning, stacklevel=1)
+            np.float64(1.0) / np.float64(0.0)
+        assert warnings.filters is held
+        assert list(warnings.filters) == before
+        # The watch decided nothing: the ignored one is not shown, the other is.
+        assert [str(w.message) for w in shown] == ["divide by zero encountered in scalar divide"]
+    texts = {text for _mro, text, _module in watch.seen}
+    assert texts == {"hidden", "divide by zero encountered in scalar divide"}
+    assert not watch.overflow
+
+
+def test_filters_the_cell_adds_come_first_and_the_watch_is_removed_from_wherever_it_is() -> None:
+    with warnings.catch_warnings():
+        with watch_warnings() as watch:
+            warnings.simplefilter("error", UserWarning)  # in front of the watch
+            try:
+                warnings.warn("own", UserWarning, stacklevel=1)
+            except UserWarning:
+                pass
+            ctx = warnings.catch_warnings()
+            ctx.__enter__()  # entered and never left: the module holds a copy
+            warnings.warn("other", DeprecationWarning, stacklevel=1)
+        assert {t for _m, t, _mod in watch.seen} == {"other"}
+        assert not any(type(f[2]).__name__ == "_Category" for f in warnings.filters)
+        ctx.__exit__(None, None, None)
+        assert not any(type(f[2]).__name__ == "_Category" for f in warnings.filters)
+
+
+def test_checks_change_only_when_the_filters_decide_otherwise_for_the_warnings_seen() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with watch_warnings() as watch:
+            warnings.warn("careful", UserWarning, stacklevel=1)
+        checks = warning_checks(watch, list(warnings.filters))
+        assert len(checks) == 1
+        assert stale_warnings(checks) == []
+        warnings.simplefilter("error", DeprecationWarning)  # another category: no matter
+        assert stale_warnings(checks) == []
+        warnings.filterwarnings("error", "careful", UserWarning)
+        ((_component, category, text),) = stale_warnings(checks)
+        assert (category, text) == ("UserWarning", "careful")
+
+
+def test_default_and_always_differ_for_a_warning_seen_once() -> None:
+    # Repeats of a warning shown under "default" never reach the filters: how often the
+    # cell issued it is not known, so "always" (shown every time) is another outcome.
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        with watch_warnings() as watch, warnings.catch_warnings(record=True):
+            for _ in range(2):
+                warnings.warn("two", UserWarning, stacklevel=1)
+        assert len(watch.seen) == 1
+        checks = warning_checks(watch, list(warnings.filters))
+        warnings.simplefilter("always", UserWarning)
+        assert [c[2] for c in stale_warnings(checks)] == ["two"]
+
+
+def test_too_many_distinct_warnings_overflow_to_the_whole_filter_list() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with watch_warnings() as watch:
+            for i in range(MAX_DISTINCT + 1):
+                warnings.warn(f"number {i}", UserWarning, stacklevel=1)
+    assert watch.overflow
+    assert warning_checks(watch, []) == {}
