@@ -66,6 +66,8 @@ __all__ = [
     "closed_handle",
     "discarding_output",
     "dumps_shared",
+    "global_rng_ids",
+    "global_rng_reduction",
     "group_variables",
     "import_quietly",
     "load_groups",
@@ -526,7 +528,7 @@ def _resolve(pid: Any) -> Any:
 _OWN_COPY_LIMIT = 256 * 2**20
 
 
-def _global_rng_ids() -> dict[int, str]:
+def global_rng_ids() -> dict[int, str]:
     """The process's global generators: numpy's ``RandomState`` and ``random``'s ``Random``.
 
     An object holding one (a scipy frozen distribution, ``random.random`` bound to it) draws
@@ -546,10 +548,18 @@ def _global_rng_ids() -> dict[int, str]:
 
 
 def _global_rng(which: str) -> Any:
-    """The global generator :func:`_global_rng_ids` named (what a stored reference loads)."""
+    """The global generator :func:`global_rng_ids` named (what a stored reference loads)."""
     if which == "numpy":
         return importlib.import_module("numpy.random.mtrand")._rand
     return importlib.import_module("random")._inst  # type: ignore[attr-defined]
+
+
+def global_rng_reduction(ids: dict[int, str], obj: Any) -> tuple[Any, tuple[str]] | None:
+    """A pickler's reduction of ``obj`` when it is one of the global generators ``ids``
+    (from :func:`global_rng_ids`): a reference that loads the global generator of the
+    process it is loaded in. Checkpoints pickle with it too."""
+    which = ids.get(id(obj))
+    return None if which is None else (_global_rng, (which,))
 
 
 class _SharingPickler(pickle.Pickler):
@@ -567,12 +577,12 @@ class _SharingPickler(pickle.Pickler):
         self._views: tuple[Any, ...] = (
             (numpy_array, np.recarray, np.matrix) if self._ndarray is not None else ()
         )
-        self._global_rngs = _global_rng_ids()
+        self._global_rngs = global_rng_ids()
 
     def reducer_override(self, obj: Any) -> Any:
-        which = self._global_rngs.get(id(obj))
-        if which is not None:
-            return _global_rng, (which,)
+        reduced = global_rng_reduction(self._global_rngs, obj)
+        if reduced is not None:
+            return reduced
         if type(obj) in _HANDLE_TYPES and obj.closed:
             mode = getattr(obj, "mode", None)
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)

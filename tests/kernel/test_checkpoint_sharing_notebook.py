@@ -54,3 +54,31 @@ def test_a_100mb_persist_value_is_stored_once_and_survives_clear(
     )
     assert "restored" in text_of(second.cells[1])
     assert text_of(second.cells[2]).strip() == "True (12500000,)"
+
+
+def test_the_global_random_generators_come_back_as_the_global_ones(run_cells, text_of) -> None:
+    # scipy's frozen distributions draw from numpy's global RandomState, ``random.random`` is
+    # a method of random's: restored with copies, they no longer follow np.random.seed nor
+    # advance the global state (the cell cache's fix of 7c0d466, for checkpoints).
+    run_cells(
+        [
+            "%load_ext persist_ext",
+            "import random\nimport numpy as np\nfrom scipy import stats\n"
+            "X = stats.poisson(3.5)\npicker = random.random\nrng = np.random.mtrand._rand",
+            "%persist checkpoint",
+        ]
+    )
+    back = run_cells(
+        [
+            "%load_ext persist_ext",
+            "%persist restore",
+            "import random\nimport numpy as np\nfrom scipy import stats\n"
+            "np.random.seed(0)\nrandom.seed(0)\n"
+            "restored = (X.rvs(size=5).tolist(), np.random.rand(), picker())\n"
+            "np.random.seed(0)\nrandom.seed(0)\n"
+            "fresh = (stats.poisson(3.5).rvs(size=5).tolist(), np.random.rand(), random.random())\n"
+            "print(restored == fresh, X.random_state is np.random.mtrand._rand, "
+            "rng is np.random.mtrand._rand, picker.__self__ is random._inst)",
+        ]
+    )
+    assert text_of(back.cells[2]).strip() == "True True True True"

@@ -34,7 +34,13 @@ from typing import Any
 
 import xxhash
 
-from .._covars import array_root, rebuild_view, writeable_flag
+from .._covars import (
+    array_root,
+    global_rng_ids,
+    global_rng_reduction,
+    rebuild_view,
+    writeable_flag,
+)
 
 __all__ = ["PackedGroup", "pack_group", "sharing_of", "unpack_group"]
 
@@ -95,12 +101,19 @@ def _pickler_class() -> type:
             super().__init__(file, protocol=5, **kw)
             self._namespace = namespace
             self._roots = roots
+            self._global_rngs = global_rng_ids()
 
         def persistent_id(self, obj: Any) -> Any:
             # The notebook namespace itself is never pickled: functions refer to it by name.
             return _NAMESPACE if obj is self._namespace else None
 
         def reducer_override(self, obj: Any) -> Any:
+            # numpy's global RandomState (held by scipy's frozen distributions) and random's
+            # Random (``random.random``): loaded as the global ones, not copies that neither
+            # follow ``np.random.seed`` nor advance the global state.
+            reduced = global_rng_reduction(self._global_rngs, obj)
+            if reduced is not None:
+                return reduced
             if isinstance(obj, _OPEN_FILES):
                 # cloudpickle would store a read-mode file as a StringIO of its content: not
                 # the file. Unstorable instead, so its cells reopen it (``_rebuild``).
