@@ -67,6 +67,7 @@ __all__ = [
     "ProgressError",
     "SerializationError",
     "SharedInputError",
+    "StalledError",
     "StoreClosedError",
     "StoreConfigError",
     "StoreError",
@@ -168,6 +169,12 @@ class SharedInputError(SerializationError):
     A restore would give them copies where a re-run binds the input's own objects; the cell
     cache runs such a cell instead of storing it.
     """
+
+
+class StalledError(SerializationError):
+    """Pickling a value stopped making progress: one call blocks (a ``__reduce__`` or
+    ``__getstate__`` waiting on an event, a lock or a server). The cell cache runs such a
+    cell instead of storing it, and says so."""
 
 
 class FingerprintError(PersistError, TypeError):

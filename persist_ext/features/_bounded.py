@@ -21,10 +21,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import SerializationError
+from .._errors import SerializationError, StalledError
 from .._format import format_duration, format_size
 
-__all__ = ["BoundedSink", "StoreLimits", "current_limits", "interrupt_at", "store_limits"]
+__all__ = [
+    "STALL_SECONDS",
+    "BoundedSink",
+    "StoreLimits",
+    "current_limits",
+    "interrupt_at",
+    "store_limits",
+]
+
+#: Pickling that writes nothing for this long is blocked, not working: a ``__reduce__`` or
+#: ``__getstate__`` waiting on an event, a lock or a server. A large value keeps writing
+#: (a frame every 64 KiB, each out-of-band buffer), however long it takes in all.
+STALL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class StoreLimits:
     deadline: float | None = None
     seconds: float | None = None
     hint: str = ""  # how to change the limits, appended to the message
+    stall: float | None = None  # seconds without a write before giving up (with a deadline)
 
 
 _LIMITS: contextvars.ContextVar[StoreLimits | None] = contextvars.ContextVar(
@@ -46,9 +59,14 @@ _LIMITS: contextvars.ContextVar[StoreLimits | None] = contextvars.ContextVar(
 def store_limits(
     max_bytes: int | None, seconds: float | None, *, hint: str = ""
 ) -> Iterator[StoreLimits]:
-    """Bound every :class:`BoundedSink` made inside the block (``None``: no bound)."""
+    """Bound every :class:`BoundedSink` made inside the block (``None``: no bound).
+
+    With a time limit, pickling that writes nothing for :data:`STALL_SECONDS` also gives up
+    (:class:`~persist_ext.StalledError`), sooner than the limit.
+    """
     deadline = None if seconds is None else time.monotonic() + seconds
-    limits = StoreLimits(max_bytes, deadline, seconds, hint)
+    stall = None if seconds is None else STALL_SECONDS
+    limits = StoreLimits(max_bytes, deadline, seconds, hint, stall)
     token = _LIMITS.set(limits)
     try:
         yield limits
@@ -72,10 +90,12 @@ class BoundedSink(io.BytesIO):
         super().__init__()
         self._limits = limits if limits is not None else current_limits()
         self._outside = 0
+        self.progress = time.monotonic()  # when it was last written to
 
     def write(self, data: Any) -> int:
         written = super().write(data)
         if self._limits is not None:
+            self.progress = time.monotonic()
             self._check(self.tell())
         return written
 
@@ -86,6 +106,7 @@ class BoundedSink(io.BytesIO):
 
         def counted(buffer: Any) -> Any:
             self._outside += memoryview(buffer.raw()).nbytes
+            self.progress = time.monotonic()
             self._check(self.tell())
             return collect(buffer)
 
@@ -120,19 +141,42 @@ class BoundedSink(io.BytesIO):
         limits = self._limits
         if limits is None or limits.deadline is None:
             return contextlib.nullcontext()
-        return interrupt_at(limits.deadline, self._too_slow)
+        if limits.stall is None:
+            return interrupt_at(limits.deadline, self._too_slow)
+        return interrupt_at(
+            limits.deadline,
+            self._too_slow,
+            stall=(limits.stall, lambda: self.progress, self._stalled),
+        )
+
+    def _stalled(self) -> StalledError:
+        limits = self._limits
+        assert limits is not None
+        return StalledError(
+            f"pickling it wrote nothing for {format_duration(limits.stall or 0.0)} (a "
+            "__reduce__ or __getstate__ that waits on an event, a lock or a server?)"
+        )
 
 
 @contextmanager
-def interrupt_at(deadline: float | None, error: Callable[[], BaseException]) -> Iterator[None]:
+def interrupt_at(
+    deadline: float | None,
+    error: Callable[[], BaseException],
+    *,
+    stall: tuple[float, Callable[[], float], Callable[[], BaseException]] | None = None,
+) -> Iterator[None]:
     """Raise ``error()`` inside the block once ``time.monotonic()`` passes ``deadline``.
+
+    ``stall`` = (seconds, progress, stalled): also raise ``stalled()`` once ``progress()``
+    (when the work last moved on) is that many seconds old, before the deadline.
 
     Checking a deadline between writes cannot stop one call that blocks (a ``__reduce__``
     that sleeps or waits on a server): a timer signal (``SIGALRM``) interrupts it. Only in
     the main thread, where signals are handled. A timer someone else set (a test runner's
     timeout) is put back afterwards with the time it had left; when it would fire first,
     or inside another such block, the block runs unbounded (the deadline checks of
-    :class:`BoundedSink` still apply).
+    :class:`BoundedSink` still apply); when it comes due while stalls are still watched
+    for, it is put back then and fires.
     """
     if (
         deadline is None
@@ -144,29 +188,53 @@ def interrupt_at(deadline: float | None, error: Callable[[], BaseException]) -> 
         yield
         return
     ours = max(deadline - time.monotonic(), 0.001)
+    first = ours if stall is None else min(ours, stall[0])
     delay, interval = signal.getitimer(signal.ITIMER_REAL)
-    if delay and delay <= ours:
+    if delay and delay <= first:
         yield
         return
+    started = time.monotonic()
+    theirs = started + delay if delay else None  # when the other timer is due
+    handed = [False]  # the other timer's handler is back in place, due now
 
     def expired(signum: int, frame: Any) -> None:
-        if _ARMED[0]:
+        if not _ARMED[0]:
+            return
+        now = time.monotonic()
+        if theirs is not None and now >= theirs and now < deadline:
+            # Still watching for a stall when the other timer is due: it goes first.
+            _ARMED[0] = False
+            handed[0] = True
+            signal.signal(signal.SIGALRM, previous)
+            signal.setitimer(signal.ITIMER_REAL, 0.001, interval)
+            return
+        if stall is not None and now < deadline:
+            seconds, progress, stalled = stall
+            idle = now - progress()
+            if idle < seconds:  # it moved on meanwhile: look again when it may have stalled
+                later = min(deadline - now, seconds - idle)
+                if theirs is not None:
+                    later = min(later, theirs - now)
+                signal.setitimer(signal.ITIMER_REAL, max(later, 0.001))
+                return
             _ARMED[0] = False  # once: the error unwinds the block
-            raise error()
+            raise stalled()
+        _ARMED[0] = False
+        raise error()
 
-    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expired)
     _ARMED[0] = True
     try:
-        signal.setitimer(signal.ITIMER_REAL, ours)
+        signal.setitimer(signal.ITIMER_REAL, first)
         yield
     finally:
         _ARMED[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if delay:
-            left = max(delay - (time.monotonic() - started), 0.001)
-            signal.setitimer(signal.ITIMER_REAL, left, interval)
+        if not handed[0]:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if delay:
+                left = max(delay - (time.monotonic() - started), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left, interval)
 
 
 _ARMED = [False]  # an interrupt_at block is active (they do not nest)

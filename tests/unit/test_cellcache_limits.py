@@ -240,6 +240,40 @@ def test_a_value_whose_pickle_sleeps_is_given_up_on(shell, cache) -> None:
     assert shell.user_ns["Sleeper"].interrupted
 
 
+def test_a_value_whose_pickle_blocks_is_given_up_on_long_before_the_limit(
+    shell, cache, monkeypatch
+) -> None:
+    # Pickling that writes nothing for STALL_SECONDS is blocked, not slow: the store gives
+    # up well within store_timeout, and the cell is recorded as one that runs (stored again,
+    # it would block again), with a note instead of a warning.
+    from persist_ext.features import _bounded
+
+    monkeypatch.setattr(_bounded, "STALL_SECONDS", 0.5)
+    shell.run_cell(SLEEPER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnstorableVariableWarning)
+        result = run(cache, shell, "made = Sleeper()", name="blocked", store_seconds=3600.0)
+    assert result.manifest is not None
+    assert result.manifest.mode == "run"
+    assert "storing 'made' stopped: pickling it wrote nothing for 500.0 ms" in (
+        result.manifest.run_reason
+    )
+    assert any(n.startswith("runs: storing 'made' stopped") for n in result.notes)
+    assert shell.user_ns["Sleeper"].interrupted
+    assert not run(cache, shell, "made = Sleeper()", name="blocked").hit
+
+
+def test_a_value_that_keeps_writing_is_not_stalled(monkeypatch) -> None:
+    from persist_ext.features import _bounded
+
+    monkeypatch.setattr(_bounded, "STALL_SECONDS", 0.05)
+    # Many frames, each a write: pickling moves on all the time, however long it takes.
+    values = {"many": [{"i": i, "s": str(i) * 20} for i in range(300_000)]}
+    with store_limits(None, 3600.0):
+        data, _buffers = dumps_shared(values)
+    assert len(data) > 1 << 20
+
+
 def test_variables_that_fail_together_are_named_in_one_warning(shell, cache) -> None:
     # Grouping gives up on a chain this long, so the cell's variables are stored together
     # and fail together: one note naming them all, not one warning per variable.

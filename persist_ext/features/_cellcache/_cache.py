@@ -29,6 +29,7 @@ from ..._errors import (
     CellRaisedError,
     SerializationError,
     SharedInputError,
+    StalledError,
     UnstorableVariableWarning,
 )
 from ..._format import format_ago, format_duration, format_size
@@ -1202,20 +1203,27 @@ class CellCache:
         quiet = {
             v
             for v, exc in failures.items()
-            if v == RESULT or callable(values.get(v)) or isinstance(exc, SharedInputError)
+            if v == RESULT
+            or callable(values.get(v))
+            or isinstance(exc, (SharedInputError, StalledError))
         }
         if failures and quiet == set(failures):
             # Functions made by assignment (lambdas) are code and an unpicklable result
             # (``d.keys()``) is only shown: nothing the user did wrong, so no warning; the
-            # cell simply runs next time, as %persist list and why say.
+            # cell simply runs next time, as %persist list and why say. So does a value
+            # whose pickling blocked (``features._bounded.STALL_SECONDS``): stored again
+            # next time, it would block again.
             names = sorted("its result" if v == RESULT else v for v in quiet)
             shared = [exc for exc in failures.values() if isinstance(exc, SharedInputError)]
+            stalled = [v for v, exc in failures.items() if isinstance(exc, StalledError)]
             manifest.mode = "run"
-            manifest.run_reason = (
-                str(shared[0])
-                if shared
-                else f"{', '.join(names)} cannot be stored (code, not data)"
-            )
+            if stalled:
+                named = "its result" if stalled[0] == RESULT else repr(stalled[0])
+                manifest.run_reason = f"storing {named} stopped: {failures[stalled[0]]}"
+            elif shared:
+                manifest.run_reason = str(shared[0])
+            else:
+                manifest.run_reason = f"{', '.join(names)} cannot be stored (code, not data)"
             manifest.variables, manifest.sizes, manifest.groups = {}, {}, {}
             manifest.outputs_key = ""
             return self._write_run_mode(manifest, options, replace)
