@@ -746,6 +746,54 @@ def test_rcparams_and_module_snapshots_are_reused_only_while_their_dict_is_uncha
         _state._VERSION_CHECK[0] = saved
 
 
+def test_local_module_snapshots_see_every_change_while_reused(shell, tmp_path: Path) -> None:
+    """A local module's variables are captured afresh only when its dict changed; what its
+    containers hold is looked at every time (a ``register(x)`` appending to a list never
+    rebinds a name), and any name bound, rebound or removed shows."""
+    import importlib
+
+    from persist_ext.features._cellcache._state import capture_all
+
+    (tmp_path / "helpers_snap.py").write_text("REGISTRY = []\nCONFIG = {}\nSCALE = 2\n")
+    (tmp_path / "helpers_flat.py").write_text("SCALE = 2\ndef f():\n    return SCALE\n")
+    sys.path.insert(0, str(tmp_path))
+    helpers = importlib.import_module("helpers_snap")
+    flat = importlib.import_module("helpers_flat")
+    try:
+
+        def flat_snap() -> tuple:
+            return capture_all(shell, ["modules.local"])["modules.local"]["helpers_flat"]
+
+        unchanged = flat_snap()
+        assert flat_snap() is unchanged  # reused: nothing walked again
+        flat.SCALE = 3
+        assert flat_snap() != unchanged
+
+        def snap() -> tuple:
+            return capture_all(shell, ["modules.local"])["modules.local"]["helpers_snap"]
+
+        first = snap()
+        assert snap() == first
+        helpers.REGISTRY.append(object())
+        appended = snap()
+        assert appended != first
+        helpers.CONFIG["k"] = 1
+        assert snap() != appended
+        configured = snap()
+        helpers.SCALE = 3  # rebinding
+        assert snap() != configured
+        helpers.SCALE = 2
+        helpers.NEW = 1  # a new name
+        assert dict(e[:2] for e in snap())["NEW"] == id(1)
+        del helpers.NEW
+        helpers.REGISTRY.clear()
+        helpers.CONFIG.clear()
+        assert snap() == first
+    finally:
+        sys.modules.pop("helpers_snap", None)
+        sys.modules.pop("helpers_flat", None)
+
+
 def test_dict_version_tags_are_checked_before_they_are_trusted() -> None:
     """The check that turns the reuse on accepts this Python's version tags, and a read of
     something that is not a version (here: a dict's item count) is refused."""

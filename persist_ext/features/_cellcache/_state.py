@@ -812,15 +812,42 @@ def _local_modules_capture(shell: Any) -> Any:
     for name in _LOCAL_MODULES:
         loaded = modules.get(name)
         if loaded is not None:
-            found[name] = tuple(
-                (attr, id(item), _contents(item))
-                for attr, item in list(vars(loaded).items())
-                if not attr.startswith("__")
-            )
+            found[name] = _module_variables(name, vars(loaded))
     return found
 
 
+def _module_variables(name: str, namespace: dict[str, Any]) -> tuple[Any, ...]:
+    # A package of local modules (mglearn: ~40 modules, hundreds of names) was walked whole
+    # before and after every stored cell. While a module's dict keeps its version tag
+    # (dict_version: no name bound, rebound or removed) its names and their objects are
+    # the ones seen last; only what its containers hold can have changed, so only they are
+    # looked at again.
+    version = dict_version(namespace)
+    seen = _MODULE_VARIABLES.get(name)
+    if version is not None and seen is not None and seen[0] is namespace and seen[1] == version:
+        entries, containers = seen[2], seen[3]
+        if not containers:
+            return entries
+        fresh = list(entries)
+        for index, item in containers:
+            attr, ident, _ = fresh[index]
+            fresh[index] = (attr, ident, _contents(item))
+        return tuple(fresh)
+    entries = tuple(
+        (attr, id(item), _contents(item))
+        for attr, item in list(namespace.items())
+        if not attr.startswith("__")
+    )
+    if version is not None:
+        held = [(i, namespace[e[0]]) for i, e in enumerate(entries) if e[2] is not None]
+        _MODULE_VARIABLES[name] = (namespace, version, entries, held)
+    return entries
+
+
 _SEEN_MODULES: set[str] = set()  # names in sys.modules already classified (once each)
+# Per local module: its dict, that dict's version tag, its variables as last captured, and
+# (index, object) of those that are containers (see _module_variables).
+_MODULE_VARIABLES: dict[str, tuple[dict[str, Any], int, tuple[Any, ...], list[Any]]] = {}
 _LOCAL_MODULES: list[str] = []  # those that are local modules
 _SCANNED = [0]  # len(sys.modules) when it was last scanned
 
