@@ -179,3 +179,30 @@ def test_what_upstream_cells_registered_is_read_by_later_cells(tmp_path: Path) -
         folder = tmp_path / edit[0][0]
         folder.mkdir()
         assert_runs_match_plain(REGISTERED, ["rgba", "total"], edit, folder)
+
+
+# A class of a local module holding state its functions change (ThinkStats2's thinkplot:
+# ``PrePlot(2)`` sets ``_Brewer.color_iter``, which the next plotting call draws colors from),
+# and a module-level instance of one of its classes. The module's own variables do not move.
+MODULE_CLASSES = [
+    "import pathlib, sys\npathlib.Path('brew.py').write_text('''\n"
+    "class _Brewer:\n    colors = ['a', 'b', 'c', 'd', 'e']\n    color_iter = None\n"
+    "    @classmethod\n    def init(cls, num):\n        cls.color_iter = iter(cls.colors[:num])\n"
+    "class Options:\n    def __init__(self):\n        self.loc = 0\n"
+    "OPTIONS = Options()\n"
+    "def preplot(num):\n    _Brewer.init(num)\n    OPTIONS.loc = num\n"
+    "def next_color():\n    if _Brewer.color_iter is None:\n        _Brewer.init(5)\n"
+    "    return next(_Brewer.color_iter, None)\n''')\nsys.path.insert(0, '.')\nimport brew",
+    "NUM = 2",
+    CACHED + "brew.preplot(NUM)\nfirst = brew.next_color()",
+    "second = brew.next_color()\nthird = brew.next_color()",
+    CACHED + "doubled = NUM * 2",
+]
+
+
+def test_state_held_by_a_local_modules_classes_is_never_skipped(tmp_path: Path) -> None:
+    checks = ["first", "second", "third", "brew.OPTIONS.loc", "doubled"]
+    assert_runs_match_plain(MODULE_CLASSES, checks, ("NUM = 2", "NUM = 3"), tmp_path)
+    [why] = why_of(MODULE_CLASSES, ["c2"], tmp_path / "cached")
+    assert "brew" in why
+

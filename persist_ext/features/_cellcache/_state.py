@@ -21,6 +21,7 @@ as ``state:NAME`` and compared before a hit (:func:`state_digests`).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import sysconfig
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import xxhash
@@ -830,18 +832,67 @@ def _module_variables(name: str, namespace: dict[str, Any]) -> tuple[Any, ...]:
             return entries
         fresh = list(entries)
         for index, item in containers:
-            attr, ident, _ = fresh[index]
-            fresh[index] = (attr, ident, _contents(item))
+            attr, ident, _, _ = fresh[index]
+            fresh[index] = (attr, ident, _contents(item), _own_state(item, name))
         return tuple(fresh)
     entries = tuple(
-        (attr, id(item), _contents(item))
+        (attr, id(item), _contents(item), _own_state(item, name))
         for attr, item in list(namespace.items())
         if not attr.startswith("__")
     )
     if version is not None:
-        held = [(i, namespace[e[0]]) for i, e in enumerate(entries) if e[2] is not None]
+        # Containers, and the module's classes and instances (their attributes can change
+        # while the module's dict does not).
+        held = [
+            (i, namespace[e[0]])
+            for i, e in enumerate(entries)
+            if e[2] is not None or e[3] is not None
+        ]
         _MODULE_VARIABLES[name] = (namespace, version, entries, held)
     return entries
+
+
+def _own_state(item: Any, module: str) -> Any:
+    # thinkplot's ``_Brewer.color_iter``, set by ``PrePlot(2)``, read by the next plotting
+    # call: a class of the module (or a module-level instance of one) holds state that its
+    # functions change. Its own attributes by identity, containers by their elements.
+    kind = type(item)
+    if isinstance(item, type):
+        return _class_state(item) if item.__module__ == module else None
+    if kind.__module__ != module:
+        return None
+    state = getattr(item, "__dict__", None)  # an instance of one of the module's classes
+    if not isinstance(state, dict):
+        return None
+    return tuple(
+        (attr, id(value), _contents(value))
+        for attr, value in list(state.items())
+        if not attr.startswith("__")
+    )
+
+
+# Per class of a local module: the class, its namespace's version tag (dict_version), its
+# attributes by identity then, and which of them are containers (their elements can change
+# while the namespace does not). A class's methods are read once, not before every cell.
+_CLASS_SEEN: dict[int, tuple[type, int | None, tuple[Any, ...], tuple[str, ...]]] = {}
+
+
+def _class_state(cls: type) -> Any:
+    namespace = vars(cls)
+    found = _CLASS_SEEN.get(id(cls))
+    version = None
+    held = gc.get_referents(namespace) if isinstance(namespace, MappingProxyType) else []
+    if len(held) == 1 and isinstance(held[0], dict):
+        version = dict_version(held[0])
+    if found is None or found[0] is not cls or version is None or found[1] != version:
+        items = [(a, v) for a, v in list(namespace.items()) if not a.startswith("__")]
+        identities = tuple((attr, id(value)) for attr, value in items)
+        containers = tuple(attr for attr, value in items if type(value) in (list, dict, set))
+        if len(_CLASS_SEEN) > 1024:
+            _CLASS_SEEN.clear()
+        found = (cls, version, identities, containers)
+        _CLASS_SEEN[id(cls)] = found
+    return found[2], tuple(_contents(namespace.get(attr)) for attr in found[3])
 
 
 _SEEN_MODULES: set[str] = set()  # names in sys.modules already classified (once each)
