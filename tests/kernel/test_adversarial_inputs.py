@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ._adversarial import assert_runs_match_plain, why_of
-from .test_cellcache_fidelity_notebooks import CACHED
+from .conftest import outputs_text
+from .test_cellcache_fidelity_notebooks import CACHED, build, execute, seen
 
 pytestmark = pytest.mark.kernel
 
@@ -68,3 +69,35 @@ OUTSIDE = [
 def test_builtins_set_by_a_cell_and_numpy_error_handling_are_inputs(tmp_path: Path) -> None:
     checks = ["scaled", "ratio", "doubled"]
     assert_runs_match_plain(OUTSIDE, checks, ("S = 1", "S = 2"), tmp_path)
+
+
+# A function whose default value is a generator (pytudes' Dice Baseball: ``def simulate(N,
+# inning=inning, events=ONBG)`` over an endless generator of events): its code digest cannot
+# be made, and the cached cell calling it raised FingerprintError where a re-run works.
+GENERATOR_DEFAULT = [
+    "def gen():\n    while True:\n        yield 1\nG = gen()",
+    "def f(n, events=G):\n    return sum(next(events) for _ in range(n))",
+    "N = 3",
+    CACHED + "total = f(N)",
+    CACHED + "doubled = N * 2",
+    "after = next(G)",
+]
+
+
+def test_a_function_whose_default_cannot_be_fingerprinted_makes_the_cell_run(
+    tmp_path: Path,
+) -> None:
+    checks = ["total", "doubled", "after"]
+    plain_dir, cached_dir = tmp_path / "plain", tmp_path / "cached"
+    plain_dir.mkdir()
+    cached_dir.mkdir()
+    plain = seen(execute(build(GENERATOR_DEFAULT, checks, cached=False), plain_dir))
+    for _ in ("cold", "warm"):
+        ran = execute(build(GENERATOR_DEFAULT, checks, cached=True), cached_dir)
+        assert not [o for c in ran.cells for o in c.outputs if o.output_type == "error"]
+        # The cell that calls f runs (and says why on stderr); what the notebook computes
+        # and leaves is what the plain run does.
+        assert seen(ran)[-1] == plain[-1]
+        assert "input 'f' cannot be fingerprinted" in outputs_text(ran.cells[4])
+    [why] = why_of(GENERATOR_DEFAULT, ["c3"], cached_dir)
+    assert "cannot be fingerprinted: f" in why

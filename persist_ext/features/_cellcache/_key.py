@@ -205,25 +205,45 @@ def _add_user_code(
     reaches: dict[str, list[str]],
     data_globals: dict[str, Any],
     user_modules: dict[str, types.ModuleType],
+    unhashable: dict[str, str] | None = None,
 ) -> None:
-    label = f"function:{name}"
-    components[label] = fingerprint_code(value)
-    reached = referenced_user_code(value)
-    reaches[label] = []
-    for ref, target in reached.items():
-        ref_name = ref.rpartition(":")[2] or ref
-        if isinstance(target, types.ModuleType):
-            components.setdefault(f"module:{ref_name}", fingerprint_code(target))
-            user_modules[target.__name__] = target
-            continue
-        reaches[label].append(ref_name)
-        if f"function:{ref_name}" not in components:
-            components[f"function:{ref_name}"] = fingerprint_code(target)
-    # Data globals read by the user code (``THRESHOLD`` in a helper) are inputs as well.
-    for fn in [*_function_parts(value), *(p for t in reached.values() for p in _function_parts(t))]:
-        for global_name in code_names(fn.__code__):
-            if global_name in fn.__globals__:
-                data_globals.setdefault(global_name, fn.__globals__[global_name])
+    """The code digests of ``value`` (a notebook function or class) and of the user code it
+    reaches, and the data globals they read.
+
+    A code digest covers default values and closure cells: a default that is a generator
+    (pytudes' ``def simulate(N, events=ONBG)``) cannot be fingerprinted. With ``unhashable``
+    that is noted there, and the cell runs, saying why, instead of failing.
+    """
+    try:
+        label = f"function:{name}"
+        components[label] = fingerprint_code(value)
+        reached = referenced_user_code(value)
+        reaches[label] = []
+        for ref, target in reached.items():
+            ref_name = ref.rpartition(":")[2] or ref
+            if isinstance(target, types.ModuleType):
+                components.setdefault(f"module:{ref_name}", fingerprint_code(target))
+                user_modules[target.__name__] = target
+                continue
+            reaches[label].append(ref_name)
+            if f"function:{ref_name}" not in components:
+                components[f"function:{ref_name}"] = fingerprint_code(target)
+        # Data globals read by the user code (``THRESHOLD`` in a helper) are inputs as well.
+        for fn in [
+            *_function_parts(value),
+            *(p for t in reached.values() for p in _function_parts(t)),
+        ]:
+            for global_name in code_names(fn.__code__):
+                if global_name in fn.__globals__:
+                    data_globals.setdefault(global_name, fn.__globals__[global_name])
+    except RecursionError:
+        if unhashable is None:
+            raise
+        unhashable[name] = f"{_describe(value)}: it is nested too deeply to fingerprint"
+    except Exception as exc:  # FingerprintError, or a broken __reduce__ in user code
+        if unhashable is None:
+            raise
+        unhashable[name] = f"{_describe(value)} {name}: {exc}"
 
 
 def build_key(
@@ -304,7 +324,9 @@ def build_key(
         if wrapped is not None:
             # A notebook function under a C decorator (functools.cache): its code and the
             # globals it reads, as for the function itself.
-            _add_user_code(name, wrapped, components, reaches, data_globals, user_modules)
+            _add_user_code(
+                name, wrapped, components, reaches, data_globals, user_modules, unhashable
+            )
             continue
         if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
             getattr(value, "__func__", value)
@@ -316,6 +338,7 @@ def build_key(
                 reaches,
                 data_globals,
                 user_modules,
+                unhashable,
             )
             continue
         _add_input(
@@ -330,7 +353,9 @@ def build_key(
         cls = type(value)
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
             # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
-            _add_user_code(cls.__name__, cls, components, reaches, data_globals, user_modules)
+            _add_user_code(
+                cls.__name__, cls, components, reaches, data_globals, user_modules, unhashable
+            )
     for name, value in sorted(data_globals.items()):
         if name in ignored or name in hidden or f"input:{name}" in components:
             continue
