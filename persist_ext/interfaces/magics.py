@@ -48,6 +48,7 @@ from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
+from ..features._cellcache._capture import note_top_level_cell
 from ..features._cellcache._costs import CollectorClock, KnownRun
 from ..features._cellcache._state import dict_version
 
@@ -311,6 +312,8 @@ class PersistMagics(Magics):
         # run by the cache itself (nested run_cell) must not overwrite it.
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
+            if _PERSIST_HEADER.match(self._cell[1]):
+                note_top_level_cell()  # its nested run gets a plain cell's stack room
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             known, self._known_cell = self._known_cell, None
             self._last_plain = None  # a cell run from this one decides afresh

@@ -206,3 +206,20 @@ def test_state_held_by_a_local_modules_classes_is_never_skipped(tmp_path: Path) 
     [why] = why_of(MODULE_CLASSES, ["c2"], tmp_path / "cached")
     assert "brew" in why
 
+
+# A cached cell runs ~17 levels deeper than a plain one (the magic, the cache, a nested
+# run_cell): a recursion that fits in a plain cell raised RecursionError, and one failing in
+# both failed elsewhere with another message (pytudes' Mean Misanthrope Density). The plain
+# room here is ~972 levels (limit 1000), the nested one was ~955. A limit the cell sets stays.
+RECURSION = [
+    "import sys\ndef down(n):\n    return 0 if n == 0 else 1 + down(n - 1)",
+    "DEPTH = 960",
+    CACHED + "reached = down(DEPTH)",
+    CACHED + "sys.setrecursionlimit(1200 + DEPTH)\nset_inside = sys.getrecursionlimit()",
+    "after = sys.getrecursionlimit()",
+]
+
+
+def test_a_cached_cell_has_the_stack_room_of_a_plain_cell(tmp_path: Path) -> None:
+    checks = ["reached", "set_inside", "after"]
+    assert_runs_match_plain(RECURSION, checks, ("DEPTH = 960", "DEPTH = 961"), tmp_path)

@@ -509,6 +509,65 @@ def _never_async(shell: Any, source: str) -> Iterator[None]:
         yield
 
 
+_DEPTH = re.compile(r"at the recursion depth (\d+)")
+_TOP_DEPTH: list[int | None] = [None]  # the recursion depth of a top-level cell's pre_run_cell
+
+
+def recursion_depth() -> int | None:
+    """The interpreter's recursion depth here (what the recursion limit is counted against,
+    C-level calls included), or ``None`` when this Python does not tell it."""
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(1)  # refused, naming the depth: "... at the recursion depth N"
+    except RecursionError as exc:
+        found = _DEPTH.search(str(exc))
+        return int(found[1]) if found else None
+    except Exception:
+        return None
+    sys.setrecursionlimit(limit)  # accepted (a Python without the check): put back
+    return None
+
+
+def note_top_level_cell() -> None:
+    """Called from a top-level ``%%persist`` cell's ``pre_run_cell`` hook: where a plain
+    cell's code starts, counted as the nested run's (:func:`_same_stack_room`) is."""
+    _TOP_DEPTH[0] = recursion_depth()
+
+
+@contextmanager
+def _same_stack_room(shell: Any) -> Iterator[None]:
+    """The nested run's code gets the stack room a plain cell's code has.
+
+    The cell runs ~17 levels deeper than a plain cell (the magic, the cache, a nested
+    ``run_cell``), so a recursion that fits in a plain cell raised RecursionError, and one that
+    fails anyway failed elsewhere, with another message (pytudes' Mean Misanthrope Density:
+    "maximum recursion depth exceeded while calling a Python object"). The nested run's
+    ``pre_run_cell`` is where the top-level cell's was (both from the shell's
+    ``run_cell_async``): the recursion limit is raised by the difference of their depths
+    while the cell runs, and put back after, unless the cell set a limit of its own.
+    """
+    outer = _TOP_DEPTH[0]
+    if outer is None:
+        yield
+        return
+    raised = [0]
+
+    def pre_run_cell(*args: Any) -> None:
+        inner = recursion_depth()
+        if not raised[0] and inner is not None and inner > outer:
+            raised[0] = inner - outer
+            sys.setrecursionlimit(sys.getrecursionlimit() + raised[0])
+
+    limit = sys.getrecursionlimit()
+    shell.events.register("pre_run_cell", pre_run_cell)
+    try:
+        yield
+    finally:
+        shell.events.unregister("pre_run_cell", pre_run_cell)
+        if raised[0] and sys.getrecursionlimit() == limit + raised[0]:
+            sys.setrecursionlimit(limit)
+
+
 def _run_cell(shell: Any, source: str) -> Any:
     # A cell magic's body ends with the newline IPython adds; without it the shell names the
     # cell's code exactly as it names the same plain cell (error messages cite that name).
@@ -518,6 +577,7 @@ def _run_cell(shell: Any, source: str) -> Any:
         _numbered_as(shell, running_cell_number(shell)),
         _transform_known(shell, source),
         _never_async(shell, source),
+        _same_stack_room(shell),
     ):
         result = shell.run_cell(source, store_history=False)
     if held and result.success:
