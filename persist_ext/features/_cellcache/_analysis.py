@@ -354,7 +354,11 @@ REGISTERING = re.compile(
     r"_?(un)?register.*|add_?font|_load_fontmanager|setlocale|tzset|add_type|"
     r"setdefaulttimeout|umask|manual_seed|set_seed|seed_everything|set_default_dtype|"
     r"set_default_device|set_floatx|set_num_threads|set_start_method|"
-    r"use_deterministic_algorithms|setswitchinterval|captureWarnings|disable|enable|install"
+    r"use_deterministic_algorithms|setswitchinterval|captureWarnings|disable|enable|install|"
+    # The process's signal handlers and timers, tracers, resource limits: a hit sets none,
+    # and a later signal would take the default action (SIGUSR1 ends the kernel).
+    r"signal|alarm|setitimer|set_wakeup_fd|pthread_sigmask|siginterrupt|settrace|setprofile|"
+    r"setrlimit|set_threshold"
 )
 
 

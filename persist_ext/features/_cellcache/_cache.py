@@ -16,6 +16,7 @@ import io
 import math
 import os
 import re
+import threading
 import time
 import types
 import warnings
@@ -785,6 +786,7 @@ class CellCache:
         # stored compares nothing).
         before = dict(ns) if store else {}
         state_before = capture_all(shell) if store else {}
+        threads_before = tuple(threading.enumerate()) if store else ()
         imports = None
         if store:
             with watch_files() as watch, timed_imports() as imports, watch_warnings() as warned:
@@ -888,6 +890,7 @@ class CellCache:
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
             registrations=code.registrations,
+            threads=threads_before,
             functions={
                 c[9:]: (before[c[9:]], d)
                 for c, d in key.components.items()

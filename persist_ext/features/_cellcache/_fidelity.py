@@ -48,6 +48,8 @@ folders listed (glob)  their file names as the cell saw them      -
 files written          content digest (must be unchanged)         -
 folders created        -                                          created again
 files removed/renamed  -                                          the cell runs
+threads still running  -                                          the cell runs
+notebook code
 programs started       -                                          the cell runs (machine
                                                                   probes such as lscpu: -)
 os.putenv (not in      -                                          the cell runs
@@ -61,6 +63,7 @@ import collections
 import os
 import pickle
 import sys
+import threading
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -124,6 +127,7 @@ def record_effects(
     targets: tuple[tuple[str, str], ...] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
     registrations: tuple[str, ...] = (),
+    threads: tuple[threading.Thread, ...] | None = None,
     digests: FileDigests,
     before_digests: dict[str, str],
     warned: WarningWatch | None = None,
@@ -134,7 +138,8 @@ def record_effects(
     run may have changed them). ``targets`` are what the cell sets attributes or items of
     (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
-    code (:attr:`CellCode.registrations`); ``warned`` the warnings it issued
+    code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
+    (:func:`threading.enumerate`); ``warned`` the warnings it issued
     (:func:`~._warned.watch_warnings`), checked against the filters in force before it.
     """
     change: StateChange = changes_between(before, after)
@@ -218,6 +223,11 @@ def record_effects(
         effects.unrestorable.append(
             f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
             "default values), which a restore cannot put back"
+        )
+    running = _running_threads(threads) if threads is not None else []
+    if running:
+        effects.unrestorable.append(
+            f"it starts threads that run notebook code after it ends ({', '.join(running[:3])})"
         )
     if watch.commands:
         effects.unrestorable.append(
@@ -318,6 +328,25 @@ def _registers(function: Any, seen: set[int], depth: int) -> bool:
             elif REGISTERING.fullmatch(name):
                 return True
     return False
+
+
+def _running_threads(before: tuple[threading.Thread, ...]) -> list[str]:
+    """Threads started since ``before`` that still run notebook code (their target or their
+    class is the notebook's): what they do after the cell ended, a hit would not do.
+
+    Threads of libraries (tqdm's monitor, a pool's workers) are the library's own state,
+    started again when it is used.
+    """
+    known = {id(t) for t in before}
+    found = []
+    for thread in threading.enumerate():
+        if id(thread) in known or not thread.is_alive():
+            continue
+        target = getattr(thread, "_target", None) or getattr(thread, "function", None)
+        target = getattr(target, "__func__", None) or getattr(target, "func", None) or target
+        if is_user_code(type(thread)) or is_user_code(target):
+            found.append(thread.name)
+    return found
 
 
 def _changed_functions(shell: Any, functions: dict[str, tuple[Any, str]]) -> list[str]:
