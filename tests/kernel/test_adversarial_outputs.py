@@ -75,3 +75,18 @@ def test_filters_that_do_not_apply_to_a_cells_warnings_keep_it_restored(tmp_path
     after_edit = execute(build(edited, ["warned", "total"], cached=True), cached_dir)
     assert seen(after_edit) == plain
     assert restored(after_edit) == 2, [outputs_text(c) for c in after_edit.cells]
+
+
+# ``get_ipython().ast_node_interactivity = 'all'`` (a common first cell): every expression of
+# a later cell shows. A hit must set it again, and a cell stored under one setting shows other
+# outputs under the other.
+INTERACTIVITY = [
+    "V = 1",
+    CACHED + "get_ipython().ast_node_interactivity = 'all' if V == 1 else 'last_expr'\nset_it = V",
+    CACHED + "shown = 10\nshown\nshown + 1",
+    "1 + 1\n2 + 2",
+]
+
+
+def test_which_expressions_show_is_set_again_and_read(tmp_path: Path) -> None:
+    assert_runs_match_plain(INTERACTIVITY, ["set_it", "shown"], ("V = 1", "V = 2"), tmp_path)

@@ -164,6 +164,9 @@ def record_effects(
         read.add("rcParams")
     if outputs:
         read |= {"pandas.options", "numpy.printoptions", "ipython.display", "ipython.printers"}
+    # Which expressions show (``ast_node_interactivity = 'all'`` upstream): any cell with
+    # an expression statement would show more or less; cheap, and rarely changed.
+    read.add("ipython.interactivity")
     # What upstream cells registered with libraries, which the cell may read by name
     # (``plt.get_cmap("mine")``, ``frame.geo``).
     read.add("registries")

@@ -615,6 +615,17 @@ def _display_apply(shell: Any, snapshot: Any) -> None:
             plain.pprint = snapshot["pprint"]
 
 
+def _interactivity_capture(shell: Any) -> Any:
+    # ``get_ipython().ast_node_interactivity = 'all'``: which expressions of a cell show.
+    value = getattr(shell, "ast_node_interactivity", None)
+    return value if isinstance(value, str) else None
+
+
+def _interactivity_apply(shell: Any, snapshot: Any) -> None:
+    if getattr(shell, "ast_node_interactivity", None) != snapshot:
+        shell.ast_node_interactivity = snapshot
+
+
 # The last printer tables seen (copies, holding their keys and printers: no id can be
 # reused meanwhile) and what they gave. Naming every printer costs ~0.5 ms; a snapshot is
 # taken before and after each stored cell, and the tables almost never change. The live
@@ -1099,6 +1110,13 @@ FACETS: dict[str, Facet] = {
             "ipython.display", "display settings", _display_capture, _json_digest, _display_apply
         ),
         Facet("ipython.printers", "display formatters", _printers_capture, _json_digest, None),
+        Facet(
+            "ipython.interactivity",
+            "which expressions show (ast_node_interactivity)",
+            _interactivity_capture,
+            _hash_text,
+            _interactivity_apply,
+        ),
         Facet("cwd", "working directory", _cwd_capture, _hash_text, _cwd_apply),
         Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
@@ -1151,6 +1169,7 @@ CHECKED_FACETS = frozenset(
         "numpy.errstate",
         "ipython.display",
         "ipython.printers",
+        "ipython.interactivity",
         "cwd",
         "registries",
     }
