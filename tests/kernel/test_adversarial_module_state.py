@@ -223,3 +223,25 @@ RECURSION = [
 def test_a_cached_cell_has_the_stack_room_of_a_plain_cell(tmp_path: Path) -> None:
     checks = ["reached", "set_inside", "after"]
     assert_runs_match_plain(RECURSION, checks, ("DEPTH = 960", "DEPTH = 961"), tmp_path)
+
+
+# A call that patches library classes: ``tqdm.pandas()`` gives pandas' frames, series and
+# group-bys ``progress_apply``; a notebook function set on ``pd.Series`` by a helper. A hit
+# calls nothing, so a later ``df.progress_apply`` failed after a restore in a new kernel.
+PATCHED = [
+    "import pandas as pd\nfrom tqdm import tqdm\nV = 2",
+    CACHED + "tqdm.pandas(disable=True)\nready = V",
+    "def attach(name):\n    setattr(pd.Series, name, lambda self: self * V)",
+    CACHED + "attach('scaled')\nattached = V",
+    CACHED + "doubled = [V] * 2",
+    "frame = pd.DataFrame({'a': [1, 2]})\n"
+    "print(hasattr(frame, 'progress_apply'), hasattr(pd.Series, 'scaled'))",
+]
+
+
+def test_library_classes_patched_by_a_call_are_never_skipped(tmp_path: Path) -> None:
+    edit = ("V = 2", "V = 3")
+    assert_runs_match_plain(PATCHED, ["ready", "attached", "doubled"], edit, tmp_path)
+    progress, scaled = why_of(PATCHED, ["c1", "c3"], tmp_path / "cached")
+    assert "attributes of library classes (DataFrame.progress_apply" in progress
+    assert "Series.scaled" in scaled

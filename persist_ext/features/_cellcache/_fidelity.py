@@ -19,6 +19,9 @@ numpy print options    when the cell showed something             changed option
 numpy errors (seterr)  when the cell showed something             ``np.seterr``
 logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs
+attributes of pandas'   -                                          the cell runs
+and matplotlib's main
+classes (tqdm.pandas())
 closure/default values -                                          the cell runs
 of notebook functions
 library registries     always: colormaps, pandas accessors        the cell runs
@@ -82,6 +85,7 @@ from ._state import (
     StateChange,
     capture_all,
     changes_between,
+    patched_attributes,
     state_digests,
 )
 from ._warned import WarningWatch, stale_warnings, warning_checks
@@ -195,6 +199,8 @@ def record_effects(
         if name == "modules.local":
             old, new = before[name], after[name]
             label += f" ({', '.join(sorted(m for m in old if new.get(m, old[m]) != old[m]))})"
+        elif name == "library.classes":
+            label += f" ({', '.join(patched_attributes(before[name], after[name])[:3])})"
         effects.unrestorable.append(f"it changes {label}, which cannot be re-applied")
     printing = change.apply.get("numpy.printoptions")
     if printing is not None:

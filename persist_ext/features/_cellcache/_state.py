@@ -49,6 +49,7 @@ __all__ = [
     "changes_between",
     "dict_version",
     "generators_moved",
+    "patched_attributes",
     "state_digests",
 ]
 
@@ -796,6 +797,46 @@ def _classes_capture(shell: Any) -> Any:
     }
 
 
+# Library classes that libraries (and notebooks) patch by a call: ``tqdm.pandas()`` adds
+# ``progress_apply`` to pandas' frames, series and group-bys, ``pandarallel.initialize()``
+# ``parallel_apply``. A hit calls nothing, so a later ``df.progress_apply(f)`` would fail.
+_LIBRARY_CLASSES = (
+    ("pandas", ("DataFrame", "Series", "Index")),
+    ("pandas.core.groupby.generic", ("DataFrameGroupBy", "SeriesGroupBy")),
+    ("matplotlib.axes", ("Axes",)),
+    ("matplotlib.figure", ("Figure",)),
+)
+
+
+def _library_classes_capture(shell: Any) -> Any:
+    # Each class's own attributes (the objects, compared by identity by
+    # :func:`patched_attributes`: a copy of the dict keeps them alive meanwhile).
+    out = {}
+    for module_name, names in _LIBRARY_CLASSES:
+        module = sys.modules.get(module_name)
+        for name in names if module is not None else ():
+            cls = getattr(module, name, None)
+            if isinstance(cls, type):
+                out[f"{module_name}.{name}"] = dict(vars(cls))
+    return out or None
+
+
+def patched_attributes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Attributes of library classes set, replaced or removed between two snapshots of
+    the ``library.classes`` facet (classes in both only: a first import is not a patch)."""
+    found = []
+    for cls, before in old.items():
+        after = new.get(cls)
+        if after is None or (
+            before.keys() == after.keys() and all(v is after[k] for k, v in before.items())
+        ):
+            continue
+        for attr in sorted(before.keys() | after.keys()):
+            if before.get(attr, _ABSENT) is not after.get(attr, _ABSENT):
+                found.append(f"{cls.rpartition('.')[2]}.{attr}")
+    return found
+
+
 def _contents(item: Any) -> Any:
     # A registry a method fills (``Reg.items.append(self)`` in ``__init__``): the container
     # is the same object, its elements are not. Elements by identity, within the session.
@@ -1130,6 +1171,13 @@ FACETS: dict[str, Facet] = {
         Facet("sys.modules", "imported modules", _modules_capture, _json_digest, None),
         Facet("classes", "attributes of the notebook's classes", _classes_capture, repr, None),
         Facet(
+            "library.classes",
+            "attributes of library classes",
+            _library_classes_capture,
+            lambda snapshot: _hash_text(repr(sorted(snapshot))),
+            None,
+        ),
+        Facet(
             "modules.local",
             "variables of local modules",
             _local_modules_capture,
@@ -1250,6 +1298,10 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
         old, new = before.get(name), after.get(name)
         if name == "logging":
             if old is not None and new is not None and _loggers_changed(old, new, added):
+                unappliable.append(name)
+            continue
+        if name == "library.classes":
+            if old is not None and new is not None and patched_attributes(old, new):
                 unappliable.append(name)
             continue
         if name in ("classes", "modules.local"):
