@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import io
+import math
 import signal
 import threading
 import time
@@ -30,6 +31,7 @@ __all__ = [
     "StoreLimits",
     "current_limits",
     "interrupt_at",
+    "stall_limits",
     "store_limits",
 ]
 
@@ -72,6 +74,13 @@ def store_limits(
         yield limits
     finally:
         _LIMITS.reset(token)
+
+
+def stall_limits() -> StoreLimits:
+    """Limits that bound only a stall: pickling that writes nothing for
+    :data:`STALL_SECONDS` gives up with a :class:`~persist_ext.StalledError`, whatever its
+    size or total time (checkpoints, which have neither limit)."""
+    return StoreLimits(deadline=math.inf, stall=STALL_SECONDS)
 
 
 def current_limits() -> StoreLimits | None:

@@ -195,3 +195,24 @@ def test_autocheckpoint_from_config_and_off_again(run_cells, text_of) -> None:
     assert "checkpointing after every cell" in text_of(nb.cells[7])
     # turning it on saved x = 3 (the cell before); undo goes back to x = 2
     assert text_of(nb.cells[8]).strip().endswith("2")
+
+
+def test_a_value_whose_pickling_blocks_is_skipped_not_waited_for(run_cells, text_of) -> None:
+    # A __reduce__ that waits (on a server that never answers): the checkpoint held the
+    # kernel until the client gave up. Pickling that writes nothing for a while is given up
+    # on (features._bounded.STALL_SECONDS); the variable is reported skipped, the rest saved.
+    first = run_cells(
+        [
+            "%load_ext persist_ext",
+            "import time\nclass Stuck:\n    def __reduce__(self):\n        time.sleep(10**6)\n"
+            "        return (Stuck, ())\nheld = Stuck()\nother = [1, 2]",
+            "%persist checkpoint",
+            "print('after')",
+        ]
+    )
+    saved = text_of(first.cells[2])
+    assert "skipped held" in saved
+    assert "wrote nothing for" in saved
+    assert text_of(first.cells[3]).strip() == "after"
+    second = run_cells(["%load_ext persist_ext", "%persist restore", "print(other)"])
+    assert text_of(second.cells[2]).strip() == "[1, 2]"

@@ -34,6 +34,7 @@ from typing import Any
 
 import xxhash
 
+from .._bounded import BoundedSink, stall_limits
 from .._covars import (
     array_root,
     global_rng_ids,
@@ -237,7 +238,9 @@ def pack_group(
     if _PICKLER is None:
         _PICKLER = _pickler_class()
     buffers: list[pickle.PickleBuffer] = []
-    out = io.BytesIO()
+    # A __reduce__ that waits (on a server that never answers) would hold the kernel: one
+    # that writes nothing for a while is given up on, and the variable reported skipped.
+    out = BoundedSink(stall_limits())
     payload = dict(values)
     np = sys.modules.get("numpy")
     # Arrays of the group that own their memory: views into them stay views.
@@ -247,8 +250,9 @@ def pack_group(
         else set()
     )
     roots |= set(shared)
-    pickler = _PICKLER(out, namespace, roots, buffer_callback=buffers.append)
-    pickler.dump(payload)
+    pickler = _PICKLER(out, namespace, roots, buffer_callback=out.buffers(buffers.append))
+    with out.interruptible():
+        pickler.dump(payload)
     memo = pickler.memo.copy()
     sharing = {k for k, (_, obj) in memo.items() if k != id(payload) and _shareable(obj)}
     for value in [*values.values(), *(obj for _, obj in memo.values())]:
