@@ -124,7 +124,8 @@ class CostModel:
     >>> costs = CostModel()
     >>> costs.restore_estimate(0) == RESTORE_PRIOR
     True
-    >>> costs.observe_restore(0.010, 0)
+    >>> for _ in range(LEARNED):
+    ...     costs.observe_restore(0.010, 0)
     >>> round(costs.restore_estimate(10**9), 3)  # fixed part learned, plus 1 GB at 1 GB/s
     1.01
     >>> costs.unpaid_open() == OPEN_PRIOR
@@ -169,17 +170,38 @@ class CostModel:
     def restore_estimate(self, nbytes: int) -> float:
         """Seconds a hit of an entry of ``nbytes`` is expected to take."""
         if self._restore:
-            fixed = statistics.median(self._restore)
+            fixed = _learned(self._restore, RESTORE_PRIOR)
         elif self._store:
-            fixed = max(RESTORE_PRIOR, RESTORE_PER_STORE * statistics.median(self._store))
+            stores = _learned(self._store, STORE_PRIOR)
+            fixed = max(RESTORE_PRIOR, RESTORE_PER_STORE * stores)
         else:
             fixed = RESTORE_PRIOR
         return fixed + nbytes / READ_RATE
 
     def store_estimate(self, nbytes: int) -> float:
         """Seconds storing a run of ``nbytes`` is expected to take."""
-        fixed = statistics.median(self._store) if self._store else STORE_PRIOR
-        return fixed + nbytes / WRITE_RATE
+        return _learned(self._store, STORE_PRIOR) + nbytes / WRITE_RATE
+
+
+def _learned(timed: deque[float], prior: float) -> float:
+    """The fixed part of a cost: the median of the timings, the prior counting as
+    ``LEARNED - 1`` of them until ``LEARNED`` were timed.
+
+    One timing is not a fixed part: the first cell stored in a session may be a figure of
+    16 axes whose walk and pickling took 1.4 s for 1.6 MB, and taken alone it made every
+    later restore look like 0.7 s, so every later cell under that ran instead of being
+    stored (in the warm run too). A store that is slow for every cell (a network) is
+    learned from the third timing on.
+
+    >>> from collections import deque
+    >>> _learned(deque([1.4]), 0.005), _learned(deque([0.03, 0.02, 0.04]), 0.005)
+    (0.005, 0.03)
+    """
+    if not timed:
+        return prior
+    if len(timed) >= LEARNED:
+        return statistics.median(timed)
+    return statistics.median([*timed, *[prior] * (LEARNED - 1)])
 
 
 def rough_size(values: dict[str, Any], outputs: list[dict[str, Any]]) -> int:
