@@ -54,6 +54,21 @@ def test_warning_filters_set_upstream_are_read_by_a_cell_that_warns(tmp_path: Pa
     assert_runs_match_plain(FILTERED, checks, ("N = 1", "N = 2"), tmp_path)
 
 
+# scikit-learn's Parallel copies warnings.filters around every job (cross_val_score,
+# GridSearchCV) and puts them back with filterwarnings: the watch's own entry went with them,
+# and every such cell raised AttributeError under %%persist only.
+PARALLEL = [
+    "from sklearn.datasets import load_iris\nfrom sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.model_selection import cross_val_score\nK = 3",
+    CACHED + "X, y = load_iris(return_X_y=True)\n"
+    "scores = cross_val_score(LogisticRegression(max_iter=500), X, y, cv=K)\nprint(len(scores))",
+]
+
+
+def test_a_cell_running_scikit_learn_jobs_runs_as_a_plain_one(tmp_path: Path) -> None:
+    assert_runs_match_plain(PARALLEL, ["scores"], ("K = 3", "K = 4"), tmp_path)
+
+
 # The other side: filters that do not apply to a cell's warnings (another category), and a
 # cell that warns nothing, are no reason to run it. Edited upstream, both are restored.
 UNRELATED = [

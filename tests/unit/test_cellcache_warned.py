@@ -49,6 +49,32 @@ def test_filters_the_cell_adds_come_first_and_the_watch_is_removed_from_wherever
         assert not any(type(f[2]).__name__ == "_Category" for f in warnings.filters)
 
 
+def test_filters_copied_and_put_back_as_scikit_learn_does_keep_working() -> None:
+    # scikit-learn's Parallel re-installs warnings.filters around each job, reading a
+    # non-str message or module as a compiled pattern's ``.pattern``: a cell calling
+    # cross_val_score raised AttributeError under %%persist only.
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always", UserWarning)
+        with watch_warnings() as watch:
+            copied = list(warnings.filters)
+            with warnings.catch_warnings():
+                warnings.resetwarnings()
+                keys = ["action", "message", "category", "module", "lineno"]
+                for entry in copied:
+                    args = {k: v for k, v in zip(keys, entry) if v is not None}
+                    if "message" not in args and "module" not in args:
+                        warnings.simplefilter(**args, append=True)
+                        continue
+                    for key in ("message", "module"):
+                        if key in args and not isinstance(args[key], str):
+                            args[key] = args[key].pattern
+                    warnings.filterwarnings(**args, append=True)
+                warnings.warn("inside the job", UserWarning, stacklevel=1)
+            warnings.warn("after the job", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["inside the job", "after the job"]
+    assert "after the job" in {text for _mro, text, _module in watch.seen}
+
+
 def test_checks_change_only_when_the_filters_decide_otherwise_for_the_warnings_seen() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
