@@ -312,7 +312,7 @@ class PersistMagics(Magics):
         # run by the cache itself (nested run_cell) must not overwrite it.
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
-            if _PERSIST_HEADER.match(self._cell[1]):
+            if _PERSIST_HEADER.match(self._cell[1].partition("\n")[0]):
                 note_top_level_cell()  # its nested run gets a plain cell's stack room
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             known, self._known_cell = self._known_cell, None

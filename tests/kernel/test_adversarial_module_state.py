@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ._adversarial import assert_runs_match_plain, why_of
-from .test_cellcache_fidelity_notebooks import CACHED
+from .conftest import outputs_text
+from .test_cellcache_fidelity_notebooks import CACHED, build, execute
 
 pytestmark = pytest.mark.kernel
 
@@ -223,6 +224,15 @@ RECURSION = [
 def test_a_cached_cell_has_the_stack_room_of_a_plain_cell(tmp_path: Path) -> None:
     checks = ["reached", "set_inside", "after"]
     assert_runs_match_plain(RECURSION, checks, ("DEPTH = 960", "DEPTH = 961"), tmp_path)
+
+
+def test_an_unnamed_cached_cell_has_the_stack_room_of_a_plain_cell(tmp_path: Path) -> None:
+    # ``%%persist`` alone on its line (the corpus's form, no name after it).
+    cells = [RECURSION[0], "%%persist\nreached = down(960)\nreached"]
+    for _ in ("cold", "warm"):
+        ran = execute(build(cells, ["reached"], cached=True), tmp_path)
+        assert not [o for c in ran.cells for o in c.outputs if o.output_type == "error"]
+        assert "reached => 960" in outputs_text(ran.cells[-1])
 
 
 # A call that patches library classes: ``tqdm.pandas()`` gives pandas' frames, series and
