@@ -101,3 +101,42 @@ def test_a_function_whose_default_cannot_be_fingerprinted_makes_the_cell_run(
         assert "input 'f' cannot be fingerprinted" in outputs_text(ran.cells[4])
     [why] = why_of(GENERATOR_DEFAULT, ["c3"], cached_dir)
     assert "cannot be fingerprinted: f" in why
+
+
+# The environment a cell reads (``os.environ.get``, ``os.getenv`` in a helper): set by an
+# upstream cell and edited there, the cell read another value than when it was stored. A
+# variable nobody reads (a kernel's own, different in every kernel) is no reason to run.
+ENVIRONMENT = [
+    "import os\nM = 'a'",
+    "os.environ['ADVERSARIAL_MODE'] = M\nos.environ['ADVERSARIAL_OTHER'] = M",
+    "def mode():\n    return os.getenv('ADVERSARIAL_MODE')",
+    CACHED + "direct = os.environ.get('ADVERSARIAL_MODE', 'unset')",
+    CACHED + "helped = mode()",
+    CACHED + "present = 'ADVERSARIAL_MODE' in os.environ",
+    CACHED + "unrelated = len('ADVERSARIAL')",
+]
+
+
+def test_environment_variables_a_cell_reads_are_inputs(tmp_path: Path) -> None:
+    checks = ["direct", "helped", "present", "unrelated"]
+    assert_runs_match_plain(ENVIRONMENT, checks, ("M = 'a'", "M = 'b'"), tmp_path)
+    (why,) = why_of(
+        [c.replace("M = 'a'", "M = 'c'") for c in ENVIRONMENT[:4]], ["c3"], tmp_path / "cached"
+    )
+    assert "ADVERSARIAL_MODE" in why
+
+
+# A file the cell looks for (``os.path.exists``: no ``open``) that did not exist when it was
+# stored: made by an edited upstream cell, the cell would be restored with ``False``.
+LOOKED_FOR = [
+    "import os\nMAKE = False",
+    "if MAKE:\n    open('marker.txt', 'w').write('x')\nelif os.path.exists('marker.txt'):\n"
+    "    os.remove('marker.txt')",
+    CACHED + "flag = os.path.exists('marker.txt')",
+    CACHED + "doubled = [MAKE] * 2",
+]
+
+
+def test_a_file_the_cell_looked_for_and_did_not_find_is_an_input(tmp_path: Path) -> None:
+    edit = ("MAKE = False", "MAKE = True")
+    assert_runs_match_plain(LOOKED_FOR, ["flag", "doubled"], edit, tmp_path)

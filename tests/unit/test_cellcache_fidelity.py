@@ -395,6 +395,46 @@ def test_cwd_env_sys_path_and_folders_are_reapplied(shell, cache, tmp_path: Path
         os.environ.pop("PERSIST_TEST_VAR", None)
 
 
+def test_environment_variables_the_cell_reads_are_checked_before_a_hit(
+    shell, cache, monkeypatch
+) -> None:
+    monkeypatch.setenv("PERSIST_TEST_MODE", "a")
+    shell.user_ns["os"] = os
+    cell = "mode = os.environ.get('PERSIST_TEST_MODE')"
+    run(cache, shell, cell)
+    assert run(cache, shell, cell)[0].hit
+    monkeypatch.setenv("PERSIST_TEST_UNREAD", "x")  # a variable it does not read
+    assert run(cache, shell, cell)[0].hit
+    monkeypatch.setenv("PERSIST_TEST_MODE", "b")
+    result, _ = run(cache, shell, cell)
+    assert not result.hit
+    assert shell.user_ns["mode"] == "b"
+    assert "environment variable PERSIST_TEST_MODE" in str(cache.why(shell, "c"))
+
+
+def test_environment_reads_of_libraries_are_not_the_cells() -> None:
+    from persist_ext.features._cellcache._state import watch_env_reads
+
+    original = type(os.environ).__getitem__
+    with watch_env_reads() as seen:
+        os.path.expanduser("~")  # posixpath reads HOME for itself
+    assert "HOME" not in seen
+    assert type(os.environ).__getitem__ is original
+
+
+def test_a_path_the_cell_names_that_does_not_exist_is_checked_before_a_hit(
+    shell, cache, tmp_path: Path
+) -> None:
+    shell.user_ns["os"] = os
+    cell = "found = os.path.exists('marker.txt')"
+    run(cache, shell, cell)
+    assert run(cache, shell, cell)[0].hit
+    (tmp_path / "marker.txt").write_text("x")
+    result, _ = run(cache, shell, cell)
+    assert not result.hit
+    assert shell.user_ns["found"] is True
+
+
 def test_written_file_that_changed_makes_the_cell_run(shell, cache, tmp_path: Path) -> None:
     cell = "with open('made.txt', 'w') as fh:\n    fh.write('made')"
     run(cache, shell, cell)

@@ -94,7 +94,13 @@ from ._key import (
     fingerprint_after,
     imported_user_files,
 )
-from ._state import CHECKED_FACETS, capture_all, generators_moved, state_digests
+from ._state import (
+    CHECKED_FACETS,
+    capture_all,
+    generators_moved,
+    state_digests,
+    watch_env_reads,
+)
 from ._units import USED
 from ._views import EntryDetails, EntryTable, StoreSummary
 from ._warned import watch_warnings
@@ -789,7 +795,12 @@ class CellCache:
         threads_before = tuple(threading.enumerate()) if store else ()
         imports = None
         if store:
-            with watch_files() as watch, timed_imports() as imports, watch_warnings() as warned:
+            with (
+                watch_files() as watch,
+                timed_imports() as imports,
+                watch_warnings() as warned,
+                watch_env_reads() as env_reads,
+            ):
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
             outcome = run_plain(shell, cell, show_errors=options.show_errors)
@@ -891,6 +902,7 @@ class CellCache:
             targets=code.targets,
             registrations=code.registrations,
             threads=threads_before,
+            env_reads=env_reads,
             functions={
                 c[9:]: (before[c[9:]], d)
                 for c, d in key.components.items()
@@ -904,6 +916,10 @@ class CellCache:
             # Files the cell names and did not write: what it read (C readers included).
             if path not in watch.written:
                 effects.checks.setdefault(f"read:{path}", digest)
+        for path in key.named_absent:
+            # Named, looked for maybe (``os.path.exists``), and still not there after the run.
+            if not os.path.lexists(path):
+                effects.checks.setdefault(f"absent:{path}", "absent")
         if code.definition_module is not None:
             # ``sys.path.insert(0, 'lib')`` then ``import helpers`` in this cell: the module
             # was not found when the key was made, and its import read no source when its

@@ -47,6 +47,9 @@ sys.path               -                                          restored
 environment            -                                          changed variables are set
 modules imported       -                                          imported again
 files read             content digest                             -
+paths named, absent    that they still do not exist               -
+environment variables  their values before the run                -
+read by notebook code
 folders listed (glob)  their file names as the cell saw them      -
 files written          content digest (must be unchanged)         -
 folders created        -                                          created again
@@ -85,6 +88,8 @@ from ._state import (
     StateChange,
     capture_all,
     changes_between,
+    env_text,
+    env_value_digest,
     patched_attributes,
     state_digests,
 )
@@ -132,6 +137,7 @@ def record_effects(
     functions: dict[str, tuple[Any, str]] | None = None,
     registrations: tuple[str, ...] = (),
     threads: tuple[threading.Thread, ...] | None = None,
+    env_reads: set[str] | frozenset[str] = frozenset(),
     digests: FileDigests,
     before_digests: dict[str, str],
     warned: WarningWatch | None = None,
@@ -143,7 +149,9 @@ def record_effects(
     (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
     code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
-    (:func:`threading.enumerate`); ``warned`` the warnings it issued
+    (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
+    (:func:`~._state.watch_env_reads`), checked as they were before it; ``warned`` the
+    warnings it issued
     (:func:`~._warned.watch_warnings`), checked against the filters in force before it.
     """
     change: StateChange = changes_between(before, after)
@@ -186,6 +194,11 @@ def record_effects(
     for name in sorted(read):
         if name in before_digests and name in before:
             effects.checks[f"state:{name}"] = before_digests[name]
+    if env_reads and before.get("env") is not None:
+        # ``os.environ.get("MODE")``: the value before the run (the cell may set it itself).
+        environment = env_text(before["env"])
+        for name in sorted(env_reads):
+            effects.checks[f"env:{name}"] = env_value_digest(environment.get(name))
     filters = before.get("warnings")
     if warned is not None and filters is not None:
         # What the filters upstream cells set did with the cell's warnings (hidden, shown,
@@ -446,6 +459,14 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
                 if new == "missing" and kind == "read":
                     message = f"file {name}, which the cell reads, no longer exists"
                 found.append(Difference("file", name, "changed", old, new, message))
+        elif kind == "env":
+            if env_value_digest(os.environ.get(name)) != old:
+                message = f"environment variable {name}, which the cell reads, changed"
+                found.append(Difference("state", name, "changed", old, None, message))
+        elif kind == "absent":
+            if os.path.lexists(name):
+                message = f"{name}, which the cell names and which did not exist, now exists"
+                found.append(Difference("file", name, "changed", old, "present", message))
         elif kind == "listed":
             new = listing_digest(name)
             if new != old:

@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import time
 import types
@@ -92,6 +93,9 @@ class CellKey:
     fingerprints: dict[str, str] = field(default_factory=dict)
     unhashable: dict[str, str] = field(default_factory=dict)
     named_files: dict[str, str] = field(default_factory=dict)
+    #: Paths the cell names (literals, ``str`` inputs) that did not exist: a cell that looks
+    #: for one (``os.path.exists``: no ``open``) would find it once it is made upstream.
+    named_absent: list[str] = field(default_factory=list)
 
 
 def code_names(code: types.CodeType) -> set[str]:
@@ -294,6 +298,7 @@ def build_key(
     unhashable: dict[str, str] = {}
     data_globals: dict[str, Any] = {}
     named_files: dict[str, str] = {}
+    named_absent: list[str] = []
     modules: dict[str, None] = dict.fromkeys(code.imported_modules)
     user_modules: dict[str, types.ModuleType] = {}
     mentioned = set(code.mentioned)
@@ -397,7 +402,8 @@ def build_key(
             value = namespace.get(name)
             if isinstance(value, (str, Path)) and name not in ignored:
                 candidates.append(str(value))
-        for path in _existing_files(candidates):
+        found, named_absent = _named_paths(candidates)
+        for path in found:
             named_files[str(path)] = digests.digest(path)
     if files:
         components.update(files)
@@ -411,6 +417,7 @@ def build_key(
         fingerprints=fingerprints,
         unhashable=unhashable,
         named_files=named_files,
+        named_absent=named_absent,
     )
 
 
@@ -466,9 +473,11 @@ def _is_code(value: Any) -> bool:
     ) or (wrapped_function(value) is not None)
 
 
-def _existing_files(texts: Iterable[str]) -> list[Path]:
-    """The texts that name existing regular files (resolved), each once."""
+def _named_paths(texts: Iterable[str]) -> tuple[list[Path], list[str]]:
+    """The texts that name existing regular files (resolved), each once; and those that
+    look like paths (a ``/`` or a file extension) and name nothing (absolute)."""
     found: dict[Path, None] = {}
+    absent: dict[str, None] = {}
     for text in texts:
         if not text or len(text) > 1024 or "\n" in text or "\0" in text:
             continue
@@ -476,9 +485,15 @@ def _existing_files(texts: Iterable[str]) -> list[Path]:
             path = Path(text).expanduser()
             if path.is_file():
                 found.setdefault(path.resolve(), None)
+            elif _PATH_LIKE.fullmatch(text) and "://" not in text and not os.path.lexists(path):
+                absent.setdefault(os.path.abspath(path), None)
         except (OSError, ValueError):
             continue
-    return list(found)
+    return list(found), list(absent)
+
+
+# ``'marker.txt'``, ``'out/model.pkl'``, ``'../data'``: a string a cell may look for on disk.
+_PATH_LIKE = re.compile(r"\S(?:.*\S)?/.*|[^\s/]*\.[A-Za-z][A-Za-z0-9]{0,7}|.*/")
 
 
 def _added_builtin(name: str) -> Any:

@@ -31,7 +31,8 @@ import struct
 import sys
 import sysconfig
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -48,9 +49,11 @@ __all__ = [
     "capture_all",
     "changes_between",
     "dict_version",
+    "env_value_digest",
     "generators_moved",
     "patched_attributes",
     "state_digests",
+    "watch_env_reads",
 ]
 
 
@@ -718,6 +721,60 @@ def _env_capture(shell: Any) -> Any:
     # entry (~0.2 ms, twice per stored cell). Decoded only when it changed (env_text).
     data = getattr(os.environ, "_data", None)
     return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+@contextmanager
+def watch_env_reads(limit: int = 256) -> Iterator[set[str]]:
+    """The environment variables notebook code reads inside the block (``os.environ[k]``,
+    ``.get``, ``in``, ``os.getenv``: all go through ``os.environ.__getitem__``).
+
+    Reads by libraries for their own settings (``MPLBACKEND`` at import) are left out: the
+    code that asked must be a cell or a local module. Past ``limit`` names, no more are kept.
+    """
+    cls = type(os.environ)
+    original = cls.__dict__.get("__getitem__")
+    seen: set[str] = set()
+    if original is None:
+        yield seen
+        return
+
+    def getitem(self: Any, key: Any) -> Any:
+        if self is os.environ and isinstance(key, str) and len(seen) < limit:
+            try:
+                if _asked_by_notebook(sys._getframe(1)):
+                    seen.add(key)
+            except Exception:  # never change what the read does
+                pass
+        return original(self, key)
+
+    cls.__getitem__ = getitem  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        if cls.__dict__.get("__getitem__") is getitem:
+            cls.__getitem__ = original  # type: ignore[method-assign]
+
+
+# Modules between the reader and ``__getitem__`` (``os.getenv``, ``Mapping.get``), by name:
+# their code may be frozen (``<frozen os>``).
+_ENV_PLUMBING = frozenset({"os", "_collections_abc", "collections.abc"})
+
+
+def _asked_by_notebook(frame: Any) -> bool:
+    # The first frame outside the plumbing decides: a cell, or a local module's code.
+    for _ in range(6):
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__")
+        if module not in _ENV_PLUMBING:
+            return module == "__main__" or is_user_code(sys.modules.get(str(module)))
+        frame = frame.f_back
+    return False
+
+
+def env_value_digest(value: str | None) -> str:
+    """What an ``env:NAME`` check of the cell cache holds: the variable's value, digested."""
+    return "unset" if value is None else _hash_text(value)
 
 
 def env_text(snapshot: dict[Any, Any]) -> dict[str, str]:
