@@ -255,3 +255,22 @@ def test_library_classes_patched_by_a_call_are_never_skipped(tmp_path: Path) -> 
     progress, scaled = why_of(PATCHED, ["c1", "c3"], tmp_path / "cached")
     assert "attributes of library classes (DataFrame.progress_apply" in progress
     assert "Series.scaled" in scaled
+
+
+# The notebook's own module (``import __main__``): its variables are the namespace, not a
+# local module's data to key on (which held get_ipython, exit and quit: three warnings that
+# they cannot be fingerprinted, on every run). Reading or setting names through it is like
+# globals(): the cell runs, with a note.
+MAIN_MODULE = [
+    "import __main__\nV = 2",
+    CACHED + "__main__.hidden = V * 2\nset_through = True",
+    CACHED + "read_through = __main__.V * 10",
+    CACHED + "doubled = [V] * 2",
+]
+
+
+def test_the_notebook_module_is_the_namespace(tmp_path: Path) -> None:
+    checks = ["hidden", "set_through", "read_through", "doubled"]
+    assert_runs_match_plain(MAIN_MODULE, checks, ("V = 2", "V = 3"), tmp_path)
+    (why,) = why_of(MAIN_MODULE, ["c1"], tmp_path / "cached")
+    assert "through the __main__ module" in why

@@ -394,6 +394,10 @@ def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
     for node in nodes:
+        if isinstance(node, ast.Name) and node.id == "__main__":
+            # ``import __main__`` then ``__main__.X``: the namespace itself, as globals().
+            reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
+            continue
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
