@@ -306,6 +306,109 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-03 (corpus helper, second round): statistics, time series, pure Python.
+# "Think Stats" 2nd edition: thinkstats2/thinkplot/nsfg modules and the NSFG data beside the
+# exercises (their ``download(url)`` calls find the files there and fetch nothing); classes
+# of a local module (Pmf, Cdf, HypothesisTest), scipy.stats, statsmodels' formulas.
+CORPUS.append(
+    (
+        "AllenDowney/ThinkStats2",
+        "ed53b15755e08fccfdac07af5e5aac76e4507731",
+        "code",
+        "code",
+        [f"chap{n:02d}ex.ipynb" for n in range(1, 15)],
+    )
+)
+# Julia Evans' pandas cookbook: time series (resample, DatetimeIndex), string methods,
+# ``plt.style.use('ggplot')`` and rcParams, SQLite. (Chapters 2, 3 and 7 read a CSV that the
+# mirror lacks.)
+CORPUS.append(
+    (
+        "jvns/pandas-cookbook",
+        "69d3389e4d9fee6dcf8e59e4c91397e81da79163",
+        "cookbook",
+        "cookbook/data",
+        [
+            "Chapter 1 - Reading from a CSV.ipynb",
+            "Chapter 4 - Find out on which weekday people bike the most with groupby and aggregate.ipynb",
+            "Chapter 5 - Combining dataframes and scraping Canadian weather data.ipynb",
+            "Chapter 6 - String Operations- Which month was the snowiest.ipynb",
+            "Chapter 8 - How to deal with timestamps.ipynb",
+            "Chapter 9 - Loading data from SQL databases.ipynb",
+        ],
+    )
+)
+# Norvig's pytudes: the language heavily (classes, closures, generators, dataclasses,
+# Fractions, ``functools.lru_cache``), unseeded ``random``, word lists read from files.
+CORPUS.append(
+    (
+        "norvig/pytudes",
+        "414fe258a4181c2a819959d9a29bfcbe4c4b19c7",
+        "ipynb",
+        "ipynb/enable1.txt ipynb/sgb-words.txt",
+        [
+            "Probability.ipynb",
+            "ProbabilityParadox.ipynb",
+            "Cheryl.ipynb",
+            "Sicherman Dice.ipynb",
+            "SET.ipynb",
+            "Differentiation.ipynb",
+            "Coin Flip.ipynb",
+            "BASIC.ipynb",
+            "Economics.ipynb",
+            "Mean Misanthrope Density.ipynb",
+            "Dice Baseball.ipynb",
+            "Menu.ipynb",
+            "Life.ipynb",
+            "Jotto.ipynb",
+            "Ghost.ipynb",
+            "Maze.ipynb",
+        ],
+    )
+)
+
+# scikit-image's tutorials: images read from ``../images``, the ``skdemo`` package beside
+# the lectures, ``skimage.data``, filters, morphology, segmentation, ``interact`` sliders.
+CORPUS.append(
+    (
+        "scikit-image/skimage-tutorials",
+        "69f245cbba2f9b0a2f07d7e44a861d9bc2179656",
+        "lectures",
+        "images lectures/skdemo",
+        [
+            "00_images_are_arrays.ipynb",
+            "1_image_filters.ipynb",
+            "3_morphological_operations.ipynb",
+            "4_segmentation.ipynb",
+            "5_tophat_filters.ipynb",
+            "6_watershed_tricks.ipynb",
+        ],
+    )
+)
+# ipywidgets' own documentation notebooks: ``interact``/``interactive`` on functions and
+# closures, widget events and links, the Output widget, an ODE solved in a slider's callback,
+# sympy factoring and networkx graphs behind sliders.
+CORPUS.append(
+    (
+        "jupyter-widgets/ipywidgets",
+        "fbc0d6e9cd63727b5951f2bf559f1a5769e4455d",
+        "docs/source/examples",
+        "docs/source/examples/images",
+        [
+            "Using Interact.ipynb",
+            "Widget Basics.ipynb",
+            "Widget Events.ipynb",
+            "Widget List.ipynb",
+            "Output Widget.ipynb",
+            "Lorenz Differential Equations.ipynb",
+            "Beat Frequencies.ipynb",
+            "Factoring.ipynb",
+            "Exploring Graphs.ipynb",
+            "Image Processing.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
@@ -706,10 +809,17 @@ def prepare(sources: list[str], local: dict[str, str] | None = None) -> list[str
 
 def find_edit(sources: list[str]) -> tuple[int, str, str] | None:
     """The first integer literal ≥ 2 assigned in the first half of the notebook: (cell, old, new)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
     for index, source in enumerate(sources[: max(2, len(sources) // 2)]):
         try:
-            tree = ast.parse(source)
-        except SyntaxError:
+            # A cell starting with ``%matplotlib inline`` is parsed as IPython runs it; the
+            # edit is made only on a line the transformation left as it was (below).
+            code = TransformerManager().transform_cell(source)
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        if len(code.splitlines()) != len(source.splitlines()):
             continue
         for node in ast.walk(tree):
             if not isinstance(node, ast.Assign):
@@ -722,6 +832,8 @@ def find_edit(sources: list[str]) -> tuple[int, str, str] | None:
                 ):
                     lines = source.splitlines(keepends=True)
                     line = lines[const.lineno - 1]
+                    if line.rstrip("\n") != code.splitlines()[const.lineno - 1]:
+                        continue  # a line IPython rewrites: its offsets are not the cell's
                     start, end = const.col_offset, const.end_col_offset
                     lines[const.lineno - 1] = line[:start] + str(const.value + 1) + line[end:]
                     return index, source, "".join(lines)
@@ -1000,20 +1112,23 @@ def run_notebook(
         }
         result["hangs"] = [f"{k}: {r.failure}" for k, r in runs.items() if r.failure]
         silent = compare(plain, noise, cold, "cold") + compare(plain, noise, warm, "warm")
+        mask = noise  # what differs from ``plain`` here is nondeterministic
         if silent:
             # Two plain runs can agree by chance (an unseeded GaussianMixture's labels, one
             # permutation of four): before calling it silent, a third plain run. What differs
             # between it and the first is nondeterministic, and listed as such, not dropped.
             third = execute(sources, False, dirs["plain_third"], timeout)
             noise_third = _mask_like(noise, plain, third)
+            mask = noise_third
             kept = compare(plain, noise_third, cold, "cold") + compare(
                 plain, noise_third, warm, "warm"
             )
             result["nondeterministic"] = [d for d in silent if d not in kept]
             silent = kept
         # After the edit the plain run has no twin: what was nondeterministic in the original
-        # notebook is taken as nondeterministic after the edit too.
-        edited_noise = _mask_like(plain_edit, plain, noise)
+        # notebook (the two plain runs, or the third one, differ) is taken as nondeterministic
+        # after the edit too.
+        edited_noise = _mask_like(plain_edit, plain, mask)
         edited = compare(plain_edit, edited_noise, cached_edit, "edited")
         if edited:
             # Before calling it silent, the edited plain run gets its twin after all: what
@@ -1029,7 +1144,7 @@ def run_notebook(
         result["new_failures"] = (
             new_failures(plain, noise, cold, "cold")
             + new_failures(plain, noise, warm, "warm")
-            + new_failures(plain_edit, _mask_like(plain_edit, plain, noise), cached_edit, "edited")
+            + new_failures(plain_edit, _mask_like(plain_edit, plain, mask), cached_edit, "edited")
         )
         result["traceback_differences"] = traceback_differences(
             plain, noise, cold, "cold"
