@@ -266,9 +266,11 @@ def test_a_value_whose_pickle_blocks_is_given_up_on_long_before_the_limit(
 def test_a_value_that_keeps_writing_is_not_stalled(monkeypatch) -> None:
     from persist_ext.features import _bounded
 
-    monkeypatch.setattr(_bounded, "STALL_SECONDS", 0.05)
-    # Many frames, each a write: pickling moves on all the time, however long it takes.
-    values = {"many": [{"i": i, "s": str(i) * 20} for i in range(300_000)]}
+    # Many frames, each a write: pickling moves on all the time, however long it takes
+    # (~0.35 s here, ~0.5 ms per frame). The limit leaves room for a busy machine's pauses:
+    # at 0.05 s one scheduling gap on a loaded 2-core machine stalled it.
+    monkeypatch.setattr(_bounded, "STALL_SECONDS", 0.15)
+    values = {"many": [{"i": i, "s": str(i) * 20} for i in range(450_000)]}
     with store_limits(None, 3600.0):
         data, _buffers = dumps_shared(values)
     assert len(data) > 1 << 20
