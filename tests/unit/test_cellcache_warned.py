@@ -112,3 +112,13 @@ def test_too_many_distinct_warnings_overflow_to_the_whole_filter_list() -> None:
                 warnings.warn(f"number {i}", UserWarning, stacklevel=1)
     assert watch.overflow
     assert warning_checks(watch, []) == {}
+
+
+def test_inside_a_persist_cell_the_filter_list_holds_the_watch_and_only_then(ip) -> None:
+    # docs/cell-cache.md: code in a running %%persist cell that reads warnings.filters sees
+    # one more entry, the watch, at its front; before and after the cell it is not there.
+    ip.run_cell("import warnings\nplain = len(warnings.filters)")
+    ip.run_cell("%%persist\ninside = len(warnings.filters)\nfirst = repr(warnings.filters[0])")
+    ip.run_cell("after = len(warnings.filters)")
+    assert ip.user_ns["inside"] == ip.user_ns["plain"] + 1 == ip.user_ns["after"] + 1
+    assert "_warned" in ip.user_ns["first"]
