@@ -64,6 +64,9 @@ _NAN = _F64.pack(math.nan)
 
 # Keys of a class ``__dict__`` that Python or dataclasses generate and that carry no code of
 # their own (their effect is already covered by the methods and fields that are hashed).
+# ``__slotnames__`` is copyreg's cache, added to the class the first time an instance is
+# pickled: hashing it changed a class's digest once its instance was stored, so a cell
+# making one missed on its second run.
 _CLASS_SKIP = frozenset(
     {
         "__dict__",
@@ -73,6 +76,7 @@ _CLASS_SKIP = frozenset(
         "__doc__",
         "__firstlineno__",
         "__static_attributes__",
+        "__slotnames__",
         "__dataclass_fields__",
         "__dataclass_params__",
         "_abc_impl",

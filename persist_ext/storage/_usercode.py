@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "installed_version",
     "is_user_code",
     "is_user_file",
     "module_version",
@@ -118,12 +119,18 @@ def module_version(module: types.ModuleType) -> str:
     top = module.__name__.partition(".")[0]
     if top in sys.stdlib_module_names or top in sys.builtin_module_names:
         return f"python-{sys.version_info.major}.{sys.version_info.minor}"
+    return installed_version(top) or "unknown"
+
+
+def installed_version(top: str) -> str | None:
+    """The version of the installed distribution providing package ``top``, read from its
+    metadata without importing it; ``None`` when no installed distribution provides it."""
     for dist in _packages_distributions().get(top, ()):
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             continue
-    return "unknown"
+    return None
 
 
 def _code_names(code: types.CodeType) -> set[str]:

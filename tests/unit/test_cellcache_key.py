@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -112,6 +113,27 @@ def test_a_global_read_by_a_helper_is_an_input() -> None:
     ]
 
 
+def test_an_attribute_named_like_a_variable_is_not_a_global_read() -> None:
+    """``self.frame`` in a helper's class does not read the notebook's ``frame``: the cell
+    that defines ``frame`` keys the same before and after, so it hits on its second run."""
+    ns: dict = {}
+    exec(
+        "class Model:\n    def __init__(self, frame):\n        self.frame = frame\n"
+        "    def size(self):\n        return len(self.frame)\n"
+        "def fit(rows):\n    return Model(rows)\n",
+        ns,
+    )
+    ns.pop("__builtins__")
+    for name in ("Model", "fit"):
+        ns[name].__module__ = "__main__"
+    cell = analyze_cell("frame = [1, 2]\nmodel = fit(frame)")
+    before = build_key(cell, ns)
+    ns["frame"] = [1, 2]
+    after = build_key(cell, ns)
+    assert "global:frame" not in after.components
+    assert before.digest == after.digest
+
+
 def test_unfingerprintable_input_is_reported_not_dropped_unless_ignored() -> None:
     import threading
 
@@ -134,6 +156,17 @@ def test_modules_are_keyed_by_name_and_packages_only_with_env() -> None:
     assert "python" in env.components
     swapped = build_key(analyze_cell("s = np.sum(x)"), {"np": json_module, "x": [1]})
     assert swapped.digest != plain.digest
+
+
+def test_env_keys_a_package_the_cell_is_first_to_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cell-cache.md: `--env` keys on the versions of the packages the cell uses, also
+    one the cell itself imports first (its installed version, read without importing it)."""
+    monkeypatch.delitem(sys.modules, "numpy")  # not imported yet in this "kernel"
+    key = build_key(analyze_cell("import numpy as np\narr = np.arange(3)"), {}, env=True)
+    assert "numpy" not in sys.modules  # keying imported nothing
+    assert key.components["package:numpy"] == np.__version__
+    local = build_key(analyze_cell("import not_a_distribution_xyz"), {}, env=True)
+    assert not any(c.startswith("package:") for c in local.components)
 
 
 def test_deps_file_content_changes_the_key_and_size_mtime_shortcut_skips_rehash(

@@ -239,3 +239,74 @@ def test_every_persist_command_and_option_a_doc_names_exists(ip, doc: str) -> No
         assert {"--refresh", "--deps", "--mmap", "--ignore"} <= options
     for option in options:
         assert option in helptext, (doc, option)
+
+
+README_TASTE_HELPERS = """
+import time
+alpha = 0.5
+def expensive_load(path):
+    time.sleep(0.05)
+    return open(path).read().splitlines()
+class Model:
+    def __init__(self, frame, alpha):
+        self.frame, self.alpha = frame, alpha
+    def plot(self):
+        print("plotted", self.alpha, len(self.frame))
+def fit(frame, alpha):
+    return Model(frame, alpha)
+"""
+
+
+def test_readme_taste_cell_runs_once_and_reruns_on_each_change_it_names(ip) -> None:
+    """README "A taste": the `%%persist load_data --deps data/raw.csv` cell, as written, runs
+    once, is then restored with its output, and runs again when `alpha`, `fit`'s code or
+    data/raw.csv changes; `%persist why load_data` says which."""
+    (cell,) = [b for b in _python_blocks("README.md") if b.startswith("%%persist load_data")]
+    Path("data").mkdir()
+    Path("data/raw.csv").write_text("a,b\n1,2\n")
+    ip.run_cell(README_TASTE_HELPERS)
+
+    def run() -> str:
+        with capture_output() as captured:
+            assert ip.run_cell(cell).success
+        assert "plotted" in captured.stdout  # "Outputs come back too"
+        return captured.stdout
+
+    assert "persist: restored" not in run()
+    out = run()
+    assert "persist: restored load_data" in out  # an instance of a notebook class included
+    for change, reason in [
+        ("alpha = 0.7", "input alpha changed"),
+        ("def fit(frame, alpha):\n    return Model(frame, alpha * 1)", "function fit changed"),
+        ("open('data/raw.csv', 'a').write('3,4\\n')", "raw.csv changed"),
+    ]:
+        ip.run_cell(change)
+        assert "persist: restored" not in run(), change
+        assert reason in repr(ip.run_line_magic("persist", "why load_data"))
+        assert "persist: restored load_data" in run(), change
+
+
+def test_cell_cache_doc_why_messages_are_the_real_ones() -> None:
+    """docs/cell-cache.md, `%persist why`: each message the table quotes is one that
+    `%persist why` prints for that kind of change."""
+    from persist_ext.features._cellcache._explain import diff_components
+
+    text = (ROOT / "docs/cell-cache.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| `%persist why")]
+    quoted = re.findall(r"\*([^*]+)\*", row)
+    old = {
+        "code": "1",
+        "input:n": "1",
+        "function:helper": "1",
+        "function:main": "1",
+        "file:/home/me/data.csv": "1",
+        "package:numpy": "1.26",
+    }
+    new = {**{k: "2" for k in old}, "package:numpy": "2.0", "function:main": "2"}
+    reaches = {"function:main": ["helper"]}
+    messages = {d.message for d in diff_components(old, new, reaches)}
+    alone = diff_components({"function:helper": "1"}, {"function:helper": "2"})
+    messages |= {d.message for d in alone}
+    assert len(quoted) == 6
+    for message in quoted:
+        assert message in messages, (message, messages)

@@ -384,3 +384,13 @@ def test_a_fitted_forest_has_the_fingerprint_of_its_restored_copy() -> None:
     assert fingerprint(restored) == fingerprint(forest)
     forest.set_params(max_depth=3)
     assert fingerprint(restored) != fingerprint(forest)
+
+
+def test_pickling_an_instance_leaves_its_class_digest_unchanged() -> None:
+    """Pickling an instance adds copyreg's ``__slotnames__`` cache to its class; that is not
+    code, so a cell storing an instance of a notebook class hits on its second run."""
+    cls = _module("class Model:\n    def __init__(self, a):\n        self.a = a\n")["Model"]
+    before = fingerprint(cls)
+    cls(1).__reduce_ex__(4)  # what pickle.dumps does first
+    assert "__slotnames__" in vars(cls)
+    assert fingerprint(cls) == before

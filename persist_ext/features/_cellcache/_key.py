@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dis
+import functools
 import glob
 import importlib.util
 import json
@@ -43,6 +45,7 @@ import xxhash
 from ..._errors import CellCacheError
 from ...storage._fingerprint import builtin_iter, fingerprint, fingerprint_code, is_user_code
 from ...storage._usercode import (
+    installed_version,
     is_user_file,
     module_version,
     referenced_user_code,
@@ -105,6 +108,28 @@ def code_names(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= code_names(const)
     return names
+
+
+_GLOBAL_OPS = frozenset(
+    {"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME", "DELETE_NAME"}
+    | {"LOAD_FROM_DICT_OR_GLOBALS"}
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def global_names(code: types.CodeType) -> frozenset[str]:
+    """Names a code object (and the code nested in it) looks up as globals.
+
+    Unlike :func:`code_names`, not the attribute and method names (``self.frame``): a helper
+    storing ``self.frame`` does not read a notebook variable ``frame``, and taking it for one
+    keyed the cell on a variable the cell itself defines, so it missed on its second run and
+    in every new kernel.
+    """
+    names = {str(ins.argval) for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= global_names(const)
+    return frozenset(names)
 
 
 def _describe(value: Any) -> str:
@@ -196,9 +221,17 @@ def _package_components(modules: Iterable[str]) -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in sorted(set(modules)):
         module = sys.modules.get(name)
-        if module is None or name in sys.stdlib_module_names or is_user_code(module):
+        if name in sys.stdlib_module_names:
             continue
-        found[f"package:{name}"] = module_version(module)
+        if module is None:
+            # The cell is the first to import it: its installed version, read without
+            # importing it (a local module is no installed distribution, and is skipped).
+            version = installed_version(name)
+            if version is not None:
+                found[f"package:{name}"] = version
+            continue
+        if not is_user_code(module):
+            found[f"package:{name}"] = module_version(module)
     return found
 
 
@@ -237,7 +270,7 @@ def _add_user_code(
             *_function_parts(value),
             *(p for t in reached.values() for p in _function_parts(t)),
         ]:
-            for global_name in code_names(fn.__code__):
+            for global_name in global_names(fn.__code__):
                 if global_name in fn.__globals__:
                     data_globals.setdefault(global_name, fn.__globals__[global_name])
     except RecursionError:
