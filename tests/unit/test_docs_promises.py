@@ -310,3 +310,63 @@ def test_cell_cache_doc_why_messages_are_the_real_ones() -> None:
     assert len(quoted) == 6
     for message in quoted:
         assert message in messages, (message, messages)
+
+
+def _architecture_entries() -> dict[str, str]:
+    """ARCHITECTURE.md's layer boxes: each entry's header (``features/_cellcache/``,
+    ``_store.py``) -> the text of its lines."""
+    entries: dict[str, str] = {}
+    header = ""
+    for line in (ROOT / "ARCHITECTURE.md").read_text().splitlines():
+        match = re.match(r"^ │ (\S*)(.*?)│?$", line)
+        if not match or "──" in line:
+            continue
+        if match.group(1) and match.group(2).startswith("  "):
+            header = match.group(1)
+        entries[header] = entries.get(header, "") + " " + line
+    return entries
+
+
+def test_architecture_map_names_every_module_and_only_real_ones() -> None:
+    """ARCHITECTURE.md is the map of persist_ext/: every module is on it (under its package's
+    entry for a subpackage), every module a package's entry names exists, and every ``.py``
+    path it spells is a real file."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    entries = _architecture_entries()
+    package = ROOT / "persist_ext"
+    modules = [
+        p.relative_to(package)
+        for p in package.rglob("*.py")
+        if "labextension" not in p.parts and p.name != "__init__.py"
+    ]
+    storage_box = " ".join(v for k, v in entries.items() if k.endswith(".py") and "/" not in k)
+    missing = []
+    for module in modules:
+        stem = re.escape(module.stem)
+        word = rf"(?<![\w.]){stem}(?![\w])"
+        folder = f"{module.parent.as_posix()}/"
+        if folder in entries:  # a subpackage: named in its entry
+            found = re.search(word, entries[folder])
+        elif module.parent.as_posix() == "storage":
+            found = re.search(word, storage_box)
+        else:  # a single-file module: its path, or its name for the top level
+            found = module.as_posix() in text or re.search(word, text)
+            found = found or f"persist_ext.{module.stem}" in text
+        # or spelled with its package anywhere (``_memo/_units`` in the budget entry)
+        found = found or f"{module.parent.name}/{module.stem}" in text
+        if not found:
+            missing.append(module.as_posix())
+    assert not missing, f"modules ARCHITECTURE.md does not map: {missing}"
+    for folder, entry in entries.items():
+        if not folder.endswith("/") or folder == "js/":
+            continue
+        named = set(re.findall(r"(?<![\w/.])(_[a-z][a-z_]*)(?![\w/])", entry))
+        real = {p.stem for p in (package / folder).glob("*.py")}
+        assert named <= real, (folder, named - real)
+    files = [
+        p.relative_to(ROOT).as_posix()
+        for top in ("persist_ext", "tests", "benchmarks")
+        for p in (ROOT / top).rglob("*.py")
+    ]
+    for path in set(re.findall(r"[\w/]*\w\.py\b", text)):
+        assert any(f"/{f}".endswith(f"/{path}") for f in files), f"no file {path}"
