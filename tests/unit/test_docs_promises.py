@@ -370,3 +370,42 @@ def test_architecture_map_names_every_module_and_only_real_ones() -> None:
     ]
     for path in set(re.findall(r"[\w/]*\w\.py\b", text)):
         assert any(f"/{f}".endswith(f"/{path}") for f in files), f"no file {path}"
+
+
+def test_readme_safety_planted_and_flipped_entries_are_refused_naming_them(
+    tmp_path: Path,
+) -> None:
+    """README "Safety": a planted pickle is `InvalidPickle` (not written by persist_ext) and
+    a flipped bit a `CorruptEntryError`, each naming the entry; nothing is unpickled."""
+    import pickle
+    import sqlite3
+
+    from persist_ext import CorruptEntryError, InvalidPickle
+
+    with Store(tmp_path / "s") as store:
+        store.set("small", {"a": 1})
+        store.set("big", np.arange(300_000.0))
+    (blob,) = (tmp_path / "s" / "blobs").glob("*.bin")
+    data = bytearray(blob.read_bytes())
+    data[-10] ^= 1
+    blob.write_bytes(bytes(data))
+    tripwire = tmp_path / "UNPICKLED"
+    planted = pickle.dumps(_Tripwire(str(tripwire)))
+    with sqlite3.connect(tmp_path / "s" / "cache.db") as index:
+        index.execute("UPDATE Cache SET value = ? WHERE key = 'small'", (planted,))
+    with Store(tmp_path / "s") as store:
+        with pytest.raises(InvalidPickle, match=r"'small'.*not written by persist_ext"):
+            store.get("small")
+        with pytest.raises(CorruptEntryError, match=r"'big'.*checksum"):
+            store.get("big")
+    assert not tripwire.exists()
+
+
+class _Tripwire:
+    """Unpickling it creates a file: the proof that a planted pickle ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
