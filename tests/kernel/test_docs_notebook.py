@@ -11,20 +11,7 @@ pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 
-HELPERS = """\
-import time
-alpha = 0.5
-def expensive_load(path):
-    time.sleep(0.3)
-    return open(path).read().splitlines()
-class Model:
-    def __init__(self, frame, alpha):
-        self.frame, self.alpha = frame, alpha
-    def plot(self):
-        print("plotted", self.alpha, len(self.frame))
-def fit(frame, alpha):
-    return Model(frame, alpha)
-"""
+HELPERS = (ROOT / "tests/data/readme_taste_helpers.py").read_text()
 
 
 def test_readme_taste_cell_is_restored_in_a_new_kernel(run_cells, text_of, tmp_path) -> None:

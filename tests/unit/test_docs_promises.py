@@ -241,20 +241,7 @@ def test_every_persist_command_and_option_a_doc_names_exists(ip, doc: str) -> No
         assert option in helptext, (doc, option)
 
 
-README_TASTE_HELPERS = """
-import time
-alpha = 0.5
-def expensive_load(path):
-    time.sleep(0.05)
-    return open(path).read().splitlines()
-class Model:
-    def __init__(self, frame, alpha):
-        self.frame, self.alpha = frame, alpha
-    def plot(self):
-        print("plotted", self.alpha, len(self.frame))
-def fit(frame, alpha):
-    return Model(frame, alpha)
-"""
+README_TASTE_HELPERS = (ROOT / "tests/data/readme_taste_helpers.py").read_text()
 
 
 def test_readme_taste_cell_runs_once_and_reruns_on_each_change_it_names(ip) -> None:
