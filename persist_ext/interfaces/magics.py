@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import textwrap
 import time
@@ -41,7 +42,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
@@ -571,7 +572,11 @@ class PersistMagics(Magics):
         args = self._parsed.get(line)
         if args is None:
             try:
-                args = parse_argstring(self.persist, line)
+                # Split as a shell would (IPython's own split keeps the quotes, so
+                # --deps "my file.csv" named a file '"my file.csv"' that never exists);
+                # Windows keeps its backslashes, and its quotes as before.
+                argv = shlex.split(_without_comment(line), posix=os.name == "posix")
+                args = self.persist.parser.parse_args(argv)
             except UsageError:
                 raise
             except Exception as exc:  # argparse reports through SystemExit / ArgumentError
@@ -860,6 +865,22 @@ class PersistMagics(Magics):
         if sub == "autocheckpoint":
             self.autocheckpoint = bool(result.on)
         return result
+
+
+def _without_comment(line: str) -> str:
+    """``line`` without a trailing ``# comment`` (a ``#`` at its start or after a space,
+    outside quotes), as ``%config`` and Python code allow: the docs' examples annotate
+    ``%persist undo   # back to before the last cell``. A ``#`` inside a word
+    (``data#1.csv``) or a quoted argument is kept."""
+    quote = ""
+    for i, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line
 
 
 def _plain_help(doc: str) -> str:

@@ -396,3 +396,45 @@ class _Tripwire:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (open, (self.path, "w"))
+
+
+def test_docs_magic_lines_with_a_trailing_comment_run_as_written(ip) -> None:
+    """docs/checkpoints.md annotates its `%persist` lines (`%persist undo   # back to ...`):
+    each such line of the docs parses as it does without the comment, and runs."""
+    magics = ip.magics_manager.registry["PersistMagics"]
+    lines = [
+        line
+        for doc in DOCS
+        for block in _python_blocks(doc)
+        for line in block.splitlines()
+        if re.match(r"%persist .*\s#", line)
+    ]
+    assert any("%persist undo" in line for line in lines)
+    for line in lines:
+        bare = line.split("#")[0].strip()
+        assert magics._parse(line[len("%persist ") :]) == magics._parse(bare[len("%persist ") :])
+    ip.user_ns["v"] = 1
+    assert "saved" in str(ip.run_line_magic("persist", "checkpoint before-tuning   # named"))
+    history = ip.run_line_magic("persist", "history                 # id, time, name")
+    assert [row.id for row in history.rows] == [1]
+    with capture_output() as captured:
+        ip.run_cell("%%persist annotated  # a comment\nw = 2")
+        ip.run_cell("%%persist annotated  # a comment\nw = 2")
+    assert "restored annotated" in captured.stdout
+    quoted = magics._parse('named --deps "a #b.csv" c#d.csv  # files')
+    assert quoted.deps == ["a #b.csv", "c#d.csv"]  # a quoted path is the path, quotes off
+
+
+def test_deps_path_in_quotes_is_that_file(ip, tmp_path: Path) -> None:
+    """docs/cell-cache.md `--deps PATH ...`: a quoted path (one with a space) is keyed on
+    that file's content; the quotes were kept, so a file '"my data.csv"' that never exists
+    was keyed instead and an edit of the real one went unseen."""
+    (tmp_path / "my data.csv").write_text("a\n1\n")
+    cell = '%%persist quoted --deps "my data.csv"\nrows = 1'
+    with capture_output() as captured:
+        ip.run_cell(cell)
+        ip.run_cell(cell)
+        (tmp_path / "my data.csv").write_text("a\n2\n")
+        ip.run_cell(cell)
+    assert captured.stdout.count("restored quoted") == 1
+    assert "my data.csv changed" in repr(ip.run_line_magic("persist", "why quoted"))
