@@ -172,6 +172,15 @@ class Store(StoreScan):
             )
         self.large_threshold = large_threshold
         self.read_only = read_only
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 <= timeout < float("inf")
+        ):
+            raise StoreConfigError(
+                f"timeout must be the seconds to wait for another process's write lock "
+                f"(a number >= 0, e.g. 60.0), not {timeout!r}"
+            )
         if self.large_threshold < 1:
             raise StoreConfigError(
                 f"large_threshold must be a positive byte count, not {large_threshold}"

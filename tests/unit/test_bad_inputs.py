@@ -83,6 +83,8 @@ CASES: list[Case] = [
     ("Store(5)", lambda p: pe.Store(5), "str or os.PathLike"),
     ("Store on a file", lambda p: pe.Store(os.devnull), "is a file"),
     ("Store large_threshold=0", lambda p: pe.Store(p / "s", large_threshold=0), "large_threshold"),
+    ("Store timeout='x'", lambda p: pe.Store(p / "s", timeout="x"), "timeout must be"),
+    ("Store timeout=-1", lambda p: pe.Store(p / "s", timeout=-1), "timeout must be"),
     ("Store expire=-1", lambda p: pe.Store(p / "s").set("k", 1, expire=-1), "expire"),
     ("Store meta list", lambda p: pe.Store(p / "s").set("k", 1, meta=[1]), "meta must be a dict"),
     ("MemoryStore get int", lambda p: pe.MemoryStore().get(3), "keys are str"),
