@@ -209,15 +209,7 @@ def test_stashes_doc_factory_example_runs_as_written(
     assert computed == ["cat"]
 
 
-DOCS = [
-    "README.md",
-    "docs/cell-cache.md",
-    "docs/function-cache.md",
-    "docs/budgets.md",
-    "docs/checkpoints.md",
-    "docs/security.md",
-    "docs/storage.md",
-]
+DOCS = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
 
 
 @pytest.mark.parametrize("doc", DOCS)
