@@ -125,6 +125,7 @@ class Group:
     complete: bool = True
     views: bool = False  # some numpy array in it is a view (stored linked to its base)
     live: tuple[str, ...] = ()  # referenced at load time, never stored (see the module doc)
+    nans: bool = False  # it holds float NaN objects, whose identity the pickle keeps
 
 
 def array_root(arr: Any) -> Any:
@@ -159,6 +160,7 @@ class _Walker:
         self.budget = budget
         self.exhausted = False
         self.saw_view = False
+        self.saw_nan = False
         np = sys.modules.get("numpy")
         pd = sys.modules.get("pandas")
         self.ndarray = np.ndarray if np is not None else ()
@@ -178,6 +180,11 @@ class _Walker:
         while stack:
             obj = stack.pop()
             if isinstance(obj, (_ATOMIC, _BY_REFERENCE)):
+                if type(obj) is float and obj != obj:
+                    # NaN is not equal to itself: ``x in lst``, ``lst.index(x)``, dict keys
+                    # and sets find it by identity, so which NaN object is held is data.
+                    self.saw_nan = True
+                    found.add(id(obj))
                 continue
             self.budget -= 1
             if self.budget < 0:
@@ -212,7 +219,8 @@ class _Walker:
                 stack.extend(builtin_iter(obj))
             elif isinstance(obj, dict):
                 stack.extend(dict.values(obj))
-                stack.extend(k for k in builtin_iter(obj) if not isinstance(k, _ATOMIC))
+                # Keys are atomic mostly; a NaN key is looked up by identity (see above).
+                stack.extend(k for k in builtin_iter(obj) if not isinstance(k, _ATOMIC) or k != k)
             elif isinstance(obj, types.MethodType):
                 stack.append(obj.__self__)
             else:
@@ -303,6 +311,7 @@ def group_variables(
     walker = _Walker(budget)
     unfinished: list[str] = []
     with_views: set[str] = set()
+    with_nans: set[str] = set()
     keep_alive = []  # ids are only meaningful while their objects live
     for name in names:
         if walker.exhausted:
@@ -310,10 +319,12 @@ def group_variables(
             continue
         value = values[name]
         keep_alive.append(value)
-        walker.saw_view = False
+        walker.saw_view = walker.saw_nan = False
         reached = walker.reach(value)
         if walker.saw_view:
             with_views.add(name)
+        if walker.saw_nan:
+            with_nans.add(name)
         if walker.exhausted:
             unfinished.append(name)
         for key in reached:
@@ -336,6 +347,7 @@ def group_variables(
             # Also when the walk gave up: the input stays the live object (pickling checks
             # on its own walk what a stored variable holds of it, and refuses otherwise).
             live=tuple(sorted(live_names & set(group))),
+            nans=bool(with_nans & set(group)),
         )
         for group in members.values()
     ]
@@ -478,6 +490,9 @@ def _references(live: Mapping[str, Any]) -> dict[int, tuple[Any, ...]]:
     refs: dict[int, tuple[Any, ...]] = {}
     np = sys.modules.get("numpy")
     for name, value in live.items():
+        if type(value) is float and value != value:
+            refs.setdefault(id(value), ("name", name))  # the live NaN itself (see _Walker)
+            continue
         if isinstance(value, (_ATOMIC, _BY_REFERENCE)):
             continue
         refs.setdefault(id(value), ("name", name))
@@ -631,7 +646,45 @@ class _SharingPickler(pickle.Pickler):
         return NotImplemented
 
 
-class _LinkingPickler(_SharingPickler):
+# NaN constants of modules, stored by reference: ``[1, np.nan]`` holds ``np.nan`` itself.
+_NAN_CONSTANTS = (("numpy", "nan"), ("math", "nan"))
+
+
+def _nan_constants() -> dict[int, tuple[str, str, str]]:
+    found = {}
+    for module, name in _NAN_CONSTANTS:
+        value = getattr(sys.modules.get(module), name, None)
+        if type(value) is float:
+            found[id(value)] = ("const", module, name)
+    return found
+
+
+class _NanSharingPickler(_SharingPickler):
+    """:class:`_SharingPickler` that keeps the identity of float NaN objects.
+
+    Pickle does not memoize floats: a list holding one NaN twice, or ``np.nan``, would load
+    holding new NaN objects, for which ``nan in lst`` is False and a dict keyed by it has
+    no entry for it. Each NaN is a persistent id instead: a module's constant by name, any
+    other one numbered, made once per load. Only for groups holding NaN objects
+    (:attr:`Group.nans`): asking about every object costs a Python call each.
+    """
+
+    def __init__(self, file: Any, buffer_callback: Any, link_views: bool = True) -> None:
+        super().__init__(file, buffer_callback, link_views)
+        self._constants = _nan_constants()
+        self._nans: dict[int, int] = {}
+
+    def nan_id(self, obj: Any) -> Any:
+        if type(obj) is not float or obj == obj:
+            return None
+        constant = self._constants.get(id(obj))
+        return constant or ("nan", self._nans.setdefault(id(obj), len(self._nans)))
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self.nan_id(obj)
+
+
+class _LinkingPickler(_NanSharingPickler):
     """:class:`_SharingPickler` that stores references to live objects instead of copies.
 
     ``inner`` holds the ids of everything reachable inside the live objects: pickling one
@@ -654,8 +707,12 @@ class _LinkingPickler(_SharingPickler):
 
     def persistent_id(self, obj: Any) -> Any:
         ref = self._refs.get(id(obj))
-        if ref is None and id(obj) in self._inner and not isinstance(obj, _ATOMIC):
-            self.copied = True
+        if ref is None:
+            ref = self.nan_id(obj)  # a NaN of the value itself, or a module's constant
+            if ref is not None and ref[0] == "nan" and id(obj) in self._inner:
+                self.copied = True  # a NaN held inside a live input: a copy would not be it
+            elif id(obj) in self._inner and not isinstance(obj, _ATOMIC):
+                self.copied = True
         return ref
 
     def reducer_override(self, obj: Any) -> Any:
@@ -675,17 +732,31 @@ class _LinkingPickler(_SharingPickler):
 
 class _LinkingUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
+        kind = pid[0]
+        if kind == "nan":  # one new NaN object per number, shared wherever it was
+            nans = self.__dict__.setdefault("_nans", {})
+            return nans.setdefault(pid[1], float("nan"))
+        if kind == "const":
+            if tuple(pid[1:]) not in _NAN_CONSTANTS:
+                raise pickle.UnpicklingError(f"unknown constant {pid[1:]!r}")
+            return getattr(import_quietly(pid[1]), pid[2])
         return _resolve(pid)
 
 
 def dumps_shared(
-    value: Any, *, link_views: bool = True, live: Mapping[str, Any] | None = None
+    value: Any,
+    *,
+    link_views: bool = True,
+    live: Mapping[str, Any] | None = None,
+    nans: bool = False,
 ) -> tuple[bytes, list[pickle.PickleBuffer]]:
     """Pickle ``value`` keeping views linked and modules by name; large buffers out of band.
 
     With ``link_views=False`` arrays use numpy's own reduction (no copy on load; a view is
     then stored as a copy of its data). ``live`` (name -> object) are stored as references
     to those names, resolved by :func:`loads_shared` in the namespace it is given.
+    ``nans``: ``value`` holds float NaN objects, stored keeping which is which
+    (:class:`_NanSharingPickler`).
 
     Raises
     ------
@@ -698,7 +769,7 @@ def dumps_shared(
     out = BoundedSink()  # gives up past the store limits in force (``_bounded``)
     collect = out.buffers(buffers.append)
     with out.interruptible():  # a single blocking __reduce__ too
-        return _dump_into(out, collect, value, link_views, live), buffers
+        return _dump_into(out, collect, value, link_views, live, nans), buffers
 
 
 def _dump_into(
@@ -707,6 +778,7 @@ def _dump_into(
     value: Any,
     link_views: bool,
     live: Mapping[str, Any] | None,
+    nans: bool = False,
 ) -> bytes:
     try:
         if live:
@@ -729,7 +801,8 @@ def _dump_into(
                     "would copy"
                 )
         else:
-            _SharingPickler(out, collect, link_views).dump(value)
+            plain = _NanSharingPickler if nans else _SharingPickler
+            plain(out, collect, link_views).dump(value)
     except (SharedInputError, SerializationError):
         raise
     except Exception as exc:
@@ -771,8 +844,9 @@ class _Packed:
         values: dict[str, Any],
         link_views: bool = True,
         live: Mapping[str, Any] | None = None,
+        nans: bool = False,
     ) -> None:
-        self.data, self.buffers = dumps_shared(values, link_views=link_views, live=live)
+        self.data, self.buffers = dumps_shared(values, link_views=link_views, live=live, nans=nans)
 
     def __reduce__(self) -> Any:
         return _unpack, (self.data, *self.buffers)
@@ -832,6 +906,16 @@ def _raw_array(value: Any) -> bool:
     )
 
 
+# The dtype pandas gives an Index of strings (``str`` or ``object``), by pandas module.
+_LABEL_DTYPE: list[Any] = [None, None]
+
+
+def _default_label_dtype(pd: Any) -> Any:
+    if _LABEL_DTYPE[0] is not pd:
+        _LABEL_DTYPE[:] = [pd, pd.Index(["a"]).dtype]
+    return _LABEL_DTYPE[1]
+
+
 def _arrow_exact(value: Any) -> bool:
     """A DataFrame / Series the store's Arrow format gives back exactly (else: pickle).
 
@@ -849,6 +933,10 @@ def _arrow_exact(value: Any) -> bool:
         if type(columns) is not pd.Index or not all(isinstance(c, str) for c in columns):
             return False
         if not columns.is_unique:
+            return False
+        if len(columns) and columns.dtype != _default_label_dtype(pd):
+            # Labels of object dtype where pandas infers ``str`` (pandas >= 3: set by
+            # ``pd.Index(..., dtype=object)``) would come back as ``str``.
             return False
         dtypes = list(value.dtypes)
     elif type(value) is pd.Series:
@@ -918,7 +1006,10 @@ def save_groups(
                 info = store.set(key, values[names[0]], expire=expire, meta={"variables": names})
             else:
                 packed = _Packed(
-                    {n: values[n] for n in names}, link_views=group.views or bool(live), live=live
+                    {n: values[n] for n in names},
+                    link_views=group.views or bool(live),
+                    live=live,
+                    nans=group.nans,
                 )
                 # Each member's summary rides in the header: browsers show a packed
                 # variable's shape, range or head without unpickling the group.
