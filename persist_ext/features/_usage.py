@@ -16,12 +16,12 @@ that the server's listing reads).
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
 from typing import Any
 
+from .._exit import at_exit
 from ..storage._protocol import KeyValueStore
 
 __all__ = ["FLUSH_EVERY", "flush_uses", "note_use", "read_use", "touch"]
@@ -149,6 +149,6 @@ def flush_uses(store: KeyValueStore | None = None) -> None:
     _USES.flush(store)
 
 
-atexit.register(flush_uses)
+at_exit(flush_uses)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_USES.forget)

@@ -12,7 +12,6 @@ persist_ext errors.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import logging
@@ -34,6 +33,7 @@ import diskcache
 import xxhash
 
 from .._errors import CorruptEntryError, SerializationError, StoreError
+from .._exit import at_exit
 from ._atomic import create_locked, fsync_directory
 
 logger = logging.getLogger("persist_ext")
@@ -128,7 +128,7 @@ class _Remover:
 
 
 _REMOVER = _Remover()
-atexit.register(_REMOVER.drain)
+at_exit(_REMOVER.drain)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_REMOVER.after_fork)
 

@@ -11,7 +11,6 @@ and the cell simply runs.
 
 from __future__ import annotations
 
-import atexit
 import io
 import math
 import os
@@ -33,6 +32,7 @@ from ..._errors import (
     StalledError,
     UnstorableVariableWarning,
 )
+from ..._exit import at_exit
 from ..._format import format_ago, format_duration, format_size
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
@@ -48,6 +48,7 @@ from ._capture import (
     run_recorded,
     running_cell_number,
     transformed,
+    unmagic_history,
 )
 from ._costs import (
     READ_RATE,
@@ -78,7 +79,14 @@ from ._entry import (
     write_manifest,
 )
 from ._explain import Difference, Explanation, diff_components
-from ._fidelity import reapply, reapply_for_imports, record_effects, reimport, stale_checks
+from ._fidelity import (
+    cache_states,
+    reapply,
+    reapply_for_imports,
+    record_effects,
+    reimport,
+    stale_checks,
+)
 from ._inspect import (
     clear_entries,
     entry_details,
@@ -107,8 +115,9 @@ from ._warned import watch_warnings
 
 __all__ = ["CellCache", "CellOptions", "CellResult"]
 
-# Names IPython maintains itself (_, __, _i, _5, _i5, _ih, _oh, _dh).
-_INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh)$")
+# Names IPython maintains itself (_, __, _i, _5, _i5, _ih, _oh, _dh), and the registry of
+# warnings shown from the cell's code, which a hit marks by issuing them again (_capture).
+_INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh|__warningregistry__)$")
 # A cell that runs faster than this is always run rather than restored: reading any entry
 # back (manifest, values, outputs) costs more, so restoring could only be slower. Above it,
 # with ``min_time=None`` (the default), the session's measured costs decide (``_costs``).
@@ -401,7 +410,8 @@ class CellCache:
         self, shell: Any, cell: str, token: str, known: KnownRun, options: CellOptions
     ) -> CellResult:
         """Run a cell the index says runs: what a plain cell does, nothing looked up."""
-        transformed(shell, cell, new_run=True)  # a new run: no earlier transform is reused
+        # A new run: no earlier transform is reused.
+        unmagic_history(shell, transformed(shell, cell, new_run=True))
         outcome = run_plain(shell, cell, show_errors=options.show_errors)
         self.ran_known(token, known, None if outcome.error else outcome.duration)
         _raise_if_failed(known.name, outcome)
@@ -418,6 +428,7 @@ class CellCache:
         if self._may_hold():
             self.store  # noqa: B018 - opened now: a store that cannot open fails before the cell
         source = transformed(shell, cell, new_run=True)
+        unmagic_history(shell, source)
         try:
             code: CellCode | None = analyze_cell(source)
         except SyntaxError:
@@ -793,6 +804,7 @@ class CellCache:
         before = dict(ns) if store else {}
         state_before = capture_all(shell) if store else {}
         threads_before = tuple(threading.enumerate()) if store else ()
+        caches_before = cache_states(before) if store else {}
         imports = None
         if store:
             with (
@@ -911,6 +923,7 @@ class CellCache:
             digests=self._file_digests(),
             before_digests=digests_before,
             warned=warned,
+            caches=caches_before,
         )
         for path, digest in key.named_files.items():
             # Files the cell names and did not write: what it read (C readers included).
@@ -1096,7 +1109,7 @@ class CellCache:
             self._note_runs(manifest)
             if not self._at_exit:
                 self._at_exit = True
-                atexit.register(self.flush_runs)
+                at_exit(self.flush_runs)
             return True
         try:
             written = write_manifest(self.store, manifest, expire=options.expire, replace=replace)

@@ -26,11 +26,13 @@ from __future__ import annotations
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._covars import import_quietly
 from ._costs import CollectorClock, without_import_timer
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "running_cell_number",
     "shown_as_recorded",
     "transformed",
+    "unmagic_history",
 ]
 
 # A widget view refers to a comm model that only exists in the kernel that made it; replayed
@@ -95,6 +98,8 @@ class _Sink:
         self.seen = seen if seen is not None else {}
         self._held: dict[str, str] = {}  # kernel stream text not sent yet, by first write
         self._kernel_streams: dict[str, Any] = {}
+        self.warned: list[dict[str, Any]] = []  # warnings shown, in order (see _WarningTap)
+        self.stderr_taps: list[list[str]] = []  # stderr text written while one is shown
 
     def shell_is_writing(self) -> bool:
         # The plain terminal shell prints display data, ``Out[n]`` and tracebacks to
@@ -115,6 +120,9 @@ class _Sink:
         ``_flush_pending`` is false again) or a flush point comes, and recorded then: a
         replay, which writes and flushes each event in turn, shows the same order.
         """
+        if name == "stderr":
+            for tap in self.stderr_taps:
+                tap.append(text)
         if not isinstance(getattr(real, "_flush_pending", None), bool):
             self._append(name, text)  # a plain stream (terminal IPython): as written
             return
@@ -145,6 +153,105 @@ class _Sink:
         if not kept:
             return
         self.events.append({"kind": kind, "data": kept, "metadata": dict(metadata or {}), **extra})
+
+
+class _WarningTap:
+    """``warnings._showwarnmsg`` while a cell is recorded: notes each warning shown, with
+    the text it wrote to stderr and the module whose registry remembers it.
+
+    A warning shown once (the ``default`` action) is not shown again from the same place:
+    the module's ``__warningregistry__`` remembers it. A hit that showed the recorded text
+    as is would show it where a re-run shows nothing (the same cell run again in the
+    kernel), and leave the registry unmarked, so a later cell would show it where a plain
+    run does not. :func:`replay_outputs` issues each warning again instead
+    (:func:`_reissued`): the filters and registries in force decide, as in a plain run.
+    """
+
+    def __init__(self, sink: _Sink, original: Any) -> None:
+        self.sink, self.original = sink, original
+
+    def __call__(self, msg: Any) -> Any:
+        tap: list[str] = []
+        self.sink.stderr_taps.append(tap)
+        try:
+            return self.original(msg)
+        finally:
+            self.sink.stderr_taps.remove(tap)
+            text = "".join(tap)
+            if text:
+                try:
+                    self._note(msg, text)
+                except Exception:  # never change what the warning does; its text replays
+                    pass
+
+    def _note(self, msg: Any, text: str) -> None:
+        category, lineno = msg.category, msg.lineno
+        module = _issuing_module(msg.filename, lineno)
+        if module is None or not isinstance(category, type):
+            return
+        self.sink.warned.append(
+            {
+                "kind": _WARNED,
+                "category": f"{category.__module__}:{category.__qualname__}",
+                "message": str(msg.message),
+                "filename": str(msg.filename),
+                "lineno": int(lineno),
+                "module": module,
+                "shown": text,
+            }
+        )
+
+
+_WARNED = "warned"
+
+
+def _issuing_module(filename: Any, lineno: Any) -> str | None:
+    """The module (``__name__`` of the frame's globals) whose code issued the warning shown
+    now: the frame at its file and line, whose globals hold the registry that remembers it."""
+    frame: Any = sys._getframe(2)
+    for _ in range(64):
+        if frame is None:
+            return None
+        if frame.f_code.co_filename == filename and frame.f_lineno == lineno:
+            name = frame.f_globals.get("__name__")
+            return name if isinstance(name, str) else None
+        frame = frame.f_back
+    return None
+
+
+def _reissued(shell: Any, record: dict[str, Any]) -> bool:
+    """Issue a recorded warning again (its registry and the filters decide, and remember it,
+    as in a plain run); whether it would be shown. Unknown parts: it is shown."""
+    try:
+        module_name, _, qualname = record["category"].partition(":")
+        category: Any = sys.modules.get(module_name) or import_quietly(module_name)
+        for part in qualname.split("."):
+            category = getattr(category, part)
+        if not (isinstance(category, type) and issubclass(category, Warning)):
+            return True
+        module = record["module"]
+        ns = getattr(shell, "user_ns", None) or {}
+        if module == ns.get("__name__", "__main__"):
+            where = ns
+        else:
+            where = vars(sys.modules.get(module) or import_quietly(module))
+        registry = where.setdefault("__warningregistry__", {})
+    except Exception:
+        return True
+    shown: list[Any] = []
+    try:
+        with _patched(warnings, "_showwarnmsg", shown.append):
+            warnings.warn_explicit(
+                record["message"],
+                category,
+                record["filename"],
+                record["lineno"],
+                module=module,
+                registry=registry,
+            )
+    except Exception:  # the filters now raise it: the entry's checks make the cell run first
+        return True
+    return bool(shown)
 
 
 class _patched:
@@ -235,10 +342,13 @@ def recording(
             _patched(pub, "clear_output", clear_output),
             _patched(hook, "write_format_data", write_format_data),
             _patched(hook, "quiet", quiet if source is not None else hook.quiet),
+            _patched(warnings, "_showwarnmsg", _WarningTap(sink, warnings._showwarnmsg)),  # type: ignore[attr-defined]
         ):
             yield sink.events
     finally:
         sink.flush_held()
+        # First: the last event is the cell's last output (``ends_in_open_line``).
+        sink.events[:0] = sink.warned
         # Only undo our own wrappers: a cell that replaced sys.stdout for good keeps its own.
         if isinstance(sys.stdout, _Tee):
             sys.stdout = old_out
@@ -271,6 +381,25 @@ def transformed(shell: Any, cell: str, *, new_run: bool = False) -> str:
         _TRANSFORMED[cell] = found
         _FRESH[0] = (cell, found)
     return found
+
+
+# How IPython's history holds a ``%%persist`` cell: the magic call its transformers make.
+_MAGIC_CALL = "get_ipython().run_cell_magic('persist',"
+
+
+def unmagic_history(shell: Any, source: str) -> None:
+    """Make ``In[n]`` and ``_ih[-1]`` hold the cell's transformed body, as a plain cell's do
+    (and as a cell the runs index knows, whose ``%%persist`` line is taken off before IPython
+    sees it), not the ``run_cell_magic('persist', ...)`` call. The history database and the
+    raw inputs (``_i``, ``_iN``) keep what was typed."""
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_parsed", None)
+    if (
+        isinstance(history, list)
+        and history
+        and isinstance(history[-1], str)
+        and history[-1].startswith(_MAGIC_CALL)
+    ):
+        history[-1] = source.rstrip("\n")
 
 
 @contextmanager
@@ -668,8 +797,11 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
     display hook as in a plain run: it becomes ``Out[n]`` and ``_`` and is shown as the
     cell's result (with its recorded representations when they are known to be what
     formatting it now would give, see :func:`shown_as_recorded`). Without it the
-    recorded representations are shown as display data.
+    recorded representations are shown as display data. Recorded warnings are issued
+    again (:class:`_WarningTap`): one a plain run would not show now is left out.
     """
+    if outputs and outputs[0].get("kind") == _WARNED:
+        outputs = _without_unshown_warnings(shell, outputs)
     for event in outputs:
         kind = event.get("kind")
         if kind == "stream":
@@ -693,6 +825,29 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
             )
         elif kind == "clear":
             shell.display_pub.clear_output(wait=bool(event.get("wait")))
+
+
+def _without_unshown_warnings(shell: Any, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``outputs`` without the text of recorded warnings a plain run would not show now
+    (each issued again, in order: the registries remember it as a plain run's would)."""
+    hidden = [
+        event["shown"]
+        for event in outputs
+        if event.get("kind") == _WARNED and not _reissued(shell, event)
+    ]
+    if not hidden:
+        return outputs
+    kept = []
+    for event in outputs:
+        if event.get("kind") == "stream" and event.get("name") == "stderr" and hidden:
+            text = event.get("text", "")
+            while hidden and hidden[0] in text:
+                text = text.replace(hidden.pop(0), "", 1)
+            if not text:
+                continue
+            event = {**event, "text": text}
+        kept.append(event)
+    return kept
 
 
 # HTML numbered per session: scikit-learn's estimator diagrams take their ids from two

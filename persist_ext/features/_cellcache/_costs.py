@@ -37,7 +37,6 @@ drops the cell from the index, so the next run decides again.
 
 from __future__ import annotations
 
-import atexit
 import builtins
 import gc
 import json
@@ -55,6 +54,7 @@ from typing import Any
 
 import xxhash
 
+from ..._exit import at_exit
 from ..._format import format_duration
 from ...storage._atomic import atomic_write
 
@@ -600,7 +600,7 @@ class RunsIndex:
         self._dropped.discard(token)
         if not self._at_exit:
             self._at_exit = True
-            atexit.register(self.flush)
+            at_exit(self.flush)
 
     def forget(self, token: str) -> None:
         """Drop one cell: its next run decides again (full lookup)."""

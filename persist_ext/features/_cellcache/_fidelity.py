@@ -24,6 +24,8 @@ and matplotlib's main
 classes (tqdm.pandas())
 closure/default values -                                          the cell runs
 of notebook functions
+lru_cache of notebook  -                                          the cell runs
+functions (called)
 library registries     always: colormaps, pandas accessors        the cell runs
 filled by a call
 (colormaps.register,
@@ -66,6 +68,7 @@ os.environ)
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import pickle
 import sys
@@ -77,6 +80,7 @@ from pathlib import Path
 from typing import Any
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
+from ...storage._usercode import wrapped_function
 from .._covars import import_quietly
 from ._analysis import REGISTERING
 from ._effects import FileWatch, listing_digest
@@ -95,7 +99,15 @@ from ._state import (
 )
 from ._warned import WarningWatch, stale_warnings, warning_checks
 
-__all__ = ["Effects", "reapply", "reapply_for_imports", "record_effects", "stale_checks"]
+__all__ = [
+    "Effects",
+    "cache_states",
+    "filled_caches",
+    "reapply",
+    "reapply_for_imports",
+    "record_effects",
+    "stale_checks",
+]
 
 _IMAGE = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
 _PLOT_MODULES = ("matplotlib", "seaborn", "pandas.plotting", "mpl_toolkits")
@@ -141,6 +153,7 @@ def record_effects(
     digests: FileDigests,
     before_digests: dict[str, str],
     warned: WarningWatch | None = None,
+    caches: dict[str, tuple[Any, Any]] | None = None,
 ) -> Effects:
     """Turn state snapshots and file events around a run into checks and re-applications.
 
@@ -152,7 +165,8 @@ def record_effects(
     (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
     (:func:`~._state.watch_env_reads`), checked as they were before it; ``warned`` the
     warnings it issued
-    (:func:`~._warned.watch_warnings`), checked against the filters in force before it.
+    (:func:`~._warned.watch_warnings`), checked against the filters in force before it;
+    ``caches`` the notebook's ``lru_cache`` functions before it (:func:`cache_states`).
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
@@ -245,6 +259,12 @@ def record_effects(
         effects.unrestorable.append(
             f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
             "default values), which a restore cannot put back"
+        )
+    filled = filled_caches(shell, caches) if caches is not None else []
+    if filled:
+        effects.unrestorable.append(
+            f"it calls {', '.join(filled[:3])}, whose lru_cache (its contents and "
+            "cache_info()) a restore cannot fill again"
         )
     running = _running_threads(threads) if threads is not None else []
     if running:
@@ -391,6 +411,36 @@ def _changed_functions(shell: Any, functions: dict[str, tuple[Any, str]]) -> lis
     return changed
 
 
+def cache_states(ns: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The notebook functions in ``ns`` wrapped by ``functools.lru_cache`` (or ``cache``):
+    name -> (wrapper, its ``cache_info()``)."""
+    return {
+        name: (value, value.cache_info())
+        for name, value in ns.items()
+        if type(value) is _LRU_WRAPPER and wrapped_function(value) is not None
+    }
+
+
+def filled_caches(shell: Any, before: dict[str, tuple[Any, Any]]) -> list[str]:
+    """The ``lru_cache`` functions of the notebook a run called (their ``cache_info()``
+    changed since ``before``; one the cell defined counts once it was called).
+
+    A hit calls nothing, and one defined by the cell is defined again with an empty cache:
+    afterwards its contents and counters would differ from a re-run's.
+    """
+    ns = getattr(shell, "user_ns", None) or {}
+    found = []
+    for name, (value, info) in cache_states(ns).items():
+        old = before.get(name)
+        if old is not None and old[0] is value:
+            if info != old[1]:
+                found.append(f"{name}()")
+        elif info.hits or info.misses:
+            found.append(f"{name}()")
+    return found
+
+
+_LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(len))
 _MISSING = object()
 _CONTAINERS = (
     dict,

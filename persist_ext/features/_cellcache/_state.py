@@ -1045,15 +1045,24 @@ def _logger_state(log: logging.Logger) -> tuple[Any, ...]:
 
 def _loggers_changed(old: dict[str, Any], new: dict[str, Any], imported: list[str]) -> bool:
     """Whether a run configured a logger: one that existed before, or a new one set up by
-    the cell (level, a handler that shows something, ``propagate``) rather than by a
-    library it imported (``urllib3`` adds a ``NullHandler`` to its logger on import)."""
+    the cell (level, a handler, ``propagate``) rather than by a library it imported
+    (``urllib3`` adds a ``NullHandler`` to its logger on import), or by an imported library
+    making a logger of its own later (``NullHandler`` only).
+
+    A ``NullHandler`` the cell adds to a logger of its own counts: with it, a warning
+    logged there while no other handler is set shows nothing; without it, Python's last
+    resort handler prints it."""
     if any(new.get(name, config) != config for name, config in old.items()):
         return True
     packages = {module.partition(".")[0] for module in imported}
     for name, (level, propagate, disabled, handlers) in new.items():
-        if name in old or name.partition(".")[0] in packages:
+        top = name.partition(".")[0]
+        if name in old or top in packages:
             continue
-        if level or not propagate or disabled or any(h[0] != "NullHandler" for h in handlers):
+        if level or not propagate or disabled:
+            return True
+        library = top in sys.modules and top != "__main__"
+        if any(h[0] != "NullHandler" or not library for h in handlers):
             return True
     return False
 

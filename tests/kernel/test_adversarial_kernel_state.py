@@ -1,0 +1,120 @@
+"""What a hit leaves in the kernel besides variables: caches of notebook functions, the
+input history, exit callbacks.
+
+Each notebook runs plain, then under ``%%persist`` cold, warm in a fresh kernel, after an
+upstream edit and after the edit is undone: every run must show what a plain run shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ._adversarial import assert_runs_match_plain, why_of
+from .test_cellcache_fidelity_notebooks import CACHED, execute, seen
+
+pytestmark = pytest.mark.kernel
+
+# A function under functools.lru_cache, defined in the cached cell or in an earlier one and
+# called by it: a hit defines it again with an empty cache (or calls nothing), so its
+# cache_info() and contents would differ from a re-run's. Such cells run, with a note.
+LRU = [
+    "import functools\nV = 2\n@functools.lru_cache(maxsize=None)\ndef cube(x):\n    return x ** 3",
+    CACHED + "@functools.lru_cache(maxsize=None)\ndef square(x):\n    return x * x\n"
+    "squares = [square(i) for i in range(V)] + [square(0)]",
+    CACHED + "cubes = [cube(i) for i in range(V)]",
+    CACHED + "defined_only = V\n@functools.cache\ndef unused(x):\n    return x",
+]
+LRU_CHECKS = ["square.cache_info()", "cube.cache_info()", "unused.cache_info()", "squares"]
+
+
+def test_a_cell_filling_an_lru_cache_is_never_restored_with_it_empty(tmp_path: Path) -> None:
+    assert_runs_match_plain(LRU, LRU_CHECKS, ("V = 2", "V = 3"), tmp_path)
+    defined, called = why_of(LRU, ["c1", "c2"], tmp_path / "cached")
+    assert "it calls square(), whose lru_cache" in defined
+    assert "it calls cube(), whose lru_cache" in called
+
+
+# The input history: a plain cell's In[n] / _ih[-1] is its (transformed) body; a %%persist
+# cell's was the run_cell_magic call. And the extension's exit flushes: a cell that stores
+# or is recorded as one that runs must not register atexit callbacks a plain cell does not.
+HISTORY = [
+    "import atexit\nV = 2",
+    CACHED + "last = _ih[-1]\nx = V\nlater = In[len(In) - 1]",
+    CACHED + "y = x + 1",
+    "print(repr(In[-2]))",
+    "callbacks = atexit._ncallbacks()",
+]
+HISTORY_CHECKS = ["last", "later", "y", "callbacks"]
+
+
+# float('nan') is not equal to itself: ``in``, ``list.index``, dict keys and sets find it by
+# identity. Pickle does not keep the identity of floats, so a restore made new NaN objects:
+# ``n in lst`` was False and ``d[n]`` a KeyError. Module constants (np.nan) and a NaN of an
+# earlier cell (``shared``) must come back as those very objects.
+NAN = [
+    "import math\nimport numpy as np\nV = 2\nshared = float('nan')",
+    CACHED + "n = float('nan')\nlst = [n, n, np.nan, math.nan, shared]\nd = {n: V}\n"
+    "marks = {np.nan: V}\nkept = [shared]",
+]
+NAN_CHECKS = [
+    "lst[0] is lst[1] is n",
+    "[np.nan in lst, math.nan in lst, shared in lst, shared in kept]",
+    "d[n]",
+    "marks[np.nan]",
+    "len(set(lst))",
+]
+
+
+# A NullHandler a cell adds to a logger of its own: with it, a warning logged there while
+# no other handler is set shows nothing; a hit that skipped it let Python's last resort
+# handler print the warning. (Libraries add NullHandlers to their own loggers: those do
+# not count.)
+NULL_HANDLER = [
+    "import logging\nV = 2",
+    CACHED + "quiet = logging.getLogger('notebook.quiet')\n"
+    "quiet.addHandler(logging.NullHandler())\nx = V",
+    CACHED + "y = V * 2",
+    "quiet.warning('a plain run hides this')",
+]
+NULL_HANDLER_CHECKS = ["len(quiet.handlers)", "y"]
+
+NOTEBOOKS = {
+    "history": (HISTORY, HISTORY_CHECKS),
+    "nan": (NAN, NAN_CHECKS),
+    "null_handler": (NULL_HANDLER, NULL_HANDLER_CHECKS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_a_hit_leaves_what_a_plain_run_does(name: str, tmp_path: Path) -> None:
+    cells, checks = NOTEBOOKS[name]
+    assert_runs_match_plain(cells, checks, ("V = 2", "V = 3"), tmp_path)
+
+
+# A warning a library issues is shown once per place (the ``default`` action): the module's
+# __warningregistry__ remembers it. A hit showed the recorded text as is: the same cell run
+# again in the kernel showed it where a re-run shows nothing, and a later cell reaching the
+# same warning showed it again because the hit had not marked it shown.
+# The library lives outside both runs' folders: its path is in the warning's text.
+LIBWARN = "import sys\nsys.path.insert(0, {lib!r})\nimport libwarn\nV = 2"
+LIBRARY = 'import warnings\ndef f(v):\n    warnings.warn("once")\n    return v\n'
+
+
+def test_a_warning_shown_once_per_place_is_shown_as_in_a_plain_run(tmp_path: Path) -> None:
+    lib = tmp_path / "wlib"
+    lib.mkdir()
+    (lib / "libwarn.py").write_text(LIBRARY)
+    setup = LIBWARN.format(lib=str(lib))
+    cells = [setup, CACHED + "a = libwarn.f(V)", "b = libwarn.f(V)"]
+    assert_runs_match_plain(cells, ["a", "b"], ("V = 2", "V = 3"), tmp_path)
+    # The same cell run twice in one kernel: the second run shows nothing, hit or not.
+    load = "%load_ext persist_ext\n%config PersistMagics.min_time = 0"
+    for cached in (False, True):
+        cell = ("%%persist twice\n" if cached else "") + "a = libwarn.f(V)"
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(s) for s in (load, setup, cell, cell)]
+        shown = seen(execute(notebook, tmp_path / ("cached" if cached else "plain")))
+        assert [bool(shown[2]), shown[3]] == [True, []]
