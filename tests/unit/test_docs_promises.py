@@ -430,3 +430,48 @@ def test_deps_path_in_quotes_is_that_file(ip, tmp_path: Path) -> None:
         ip.run_cell(cell)
     assert captured.stdout.count("restored quoted") == 1
     assert "my data.csv changed" in repr(ip.run_line_magic("persist", "why quoted"))
+
+
+def readme_download(url: str) -> str:
+    """README's `download`: counts its runs in a file; `u2` fails until `fixed` exists."""
+    folder = Path(os.environ["README_TASKS_DIR"])
+    with open(folder / f"ran-{url}", "a") as counter:
+        counter.write("x")
+    if url == "u2" and not (folder / "fixed").exists():
+        raise ValueError("the server said no")
+    return url.upper()
+
+
+def test_readme_task_group_lines_run_again_skip_what_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README "A taste": the TaskGroup lines, run again (as after a restart), skip what
+    finished and do not retry a task out of tries; `group.replay(key)` runs it again."""
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    monkeypatch.setenv("README_TASKS_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (block,) = [b for b in _python_blocks("README.md") if "TaskGroup(" in b]
+    urls = ["u0", "u1", "u2"]
+
+    def runs() -> dict[str, int]:
+        return {url: len((tmp_path / f"ran-{url}").read_text()) for url in urls}
+
+    def run_block() -> Any:
+        namespace = {"download": readme_download, "urls": urls, "fetch": lambda url: None}
+        with capture_output():
+            exec(block, namespace)  # the README's own lines
+        group = namespace["group"]
+        group.wait()
+        return group
+
+    group = run_block()
+    assert runs() == {"u0": 1, "u1": 1, "u2": 3}  # max_tries=3
+    assert sorted(group.wait().results) == ["readme_download-0", "readme_download-1"]
+    (tmp_path / "fixed").touch()
+    group = run_block()  # the same lines again, new objects: a restarted kernel's
+    assert runs() == {"u0": 1, "u1": 1, "u2": 3}  # finished skipped, out of tries not retried
+    group.replay("readme_download-2")
+    group.wait()
+    assert runs()["u2"] == 4
+    assert group.result("readme_download-2") == "U2"
+    group.close()
