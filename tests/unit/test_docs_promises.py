@@ -475,3 +475,40 @@ def test_readme_task_group_lines_run_again_skip_what_finished(
     assert runs()["u2"] == 4
     assert group.result("readme_download-2") == "U2"
     group.close()
+
+
+def test_signatures_in_doc_headings_are_the_real_ones() -> None:
+    """A heading that spells a call (`### \\`PersistedWork(path, owner, ...)\\``) gives the
+    real parameters, in order, with their defaults."""
+    headings = [
+        match
+        for doc in DOCS
+        for match in re.findall(r"^#+ `@?(\w+)(\(.*\))`$", (ROOT / doc).read_text(), re.M)
+    ]
+    assert {name for name, _ in headings} >= {"PersistedWork", "persisted"}
+    for name, params in headings:
+        namespace: dict[str, Any] = {}
+        exec(f"def documented{params}: pass", namespace)
+        want = inspect.signature(namespace["documented"]).parameters
+        have = inspect.signature(getattr(persist_ext, name)).parameters
+        assert list(want) == list(have), name
+        for param, spec in want.items():
+            assert spec.default == have[param].default, (name, param)
+
+
+@pytest.mark.parametrize("kind", ["Store", "MemoryStore", "RedisStore"])
+def test_storage_doc_protocol_table_gives_the_real_signatures(kind: str) -> None:
+    """docs/storage.md "The protocol": every method the table spells with its parameters
+    has them, in order and with those defaults, on each bundled store."""
+    text = (ROOT / "docs/storage.md").read_text()
+    rows = re.findall(r"^\| `(\w+)(\([^`]*\))(?: -> [^`]*)?`", text, re.M)
+    assert {name for name, _ in rows} >= {"set", "get", "add", "add_many", "incr", "keys"}
+    cls = getattr(persist_ext, kind)
+    for name, params in rows:
+        namespace: dict[str, Any] = {"MISSING": persist_ext.MISSING}
+        exec(f"def documented(self, {params[1:]}: pass", namespace)
+        want = inspect.signature(namespace["documented"]).parameters
+        have = inspect.signature(getattr(cls, name)).parameters
+        assert list(want) == list(have), (kind, name)
+        for param, spec in want.items():
+            assert spec.default == have[param].default, (kind, name, param)
