@@ -786,6 +786,43 @@ def test_rcparams_and_module_snapshots_are_reused_only_while_their_dict_is_uncha
         _state._VERSION_CHECK[0] = saved
 
 
+def test_library_class_snapshots_are_reused_only_while_the_class_is_unchanged(shell) -> None:
+    """pandas' and matplotlib's classes are copied for the snapshot only when their
+    namespace's version tag moved: an unchanged class gives the same copy (the patch check
+    then compares nothing), and an attribute set, replaced or removed (``tqdm.pandas()``)
+    shows in the next snapshot."""
+    import pandas as pd
+
+    from persist_ext.features._cellcache import _state
+    from persist_ext.features._cellcache._state import capture_all, patched_attributes
+
+    def classes() -> dict:
+        return capture_all(shell, ["library.classes"])["library.classes"]
+
+    first = classes()
+    again = classes()
+    assert again["pandas.DataFrame"] is first["pandas.DataFrame"]  # not copied again
+    assert patched_attributes(first, again) == []
+    try:
+        pd.DataFrame.persist_ext_patched = lambda self: 1
+        patched = classes()
+        assert patched_attributes(again, patched) == ["DataFrame.persist_ext_patched"]
+        pd.DataFrame.persist_ext_patched = lambda self: 2  # replaced by another function
+        replaced = classes()
+        assert patched_attributes(patched, replaced) == ["DataFrame.persist_ext_patched"]
+    finally:
+        del pd.DataFrame.persist_ext_patched
+    assert patched_attributes(replaced, classes()) == ["DataFrame.persist_ext_patched"]
+    assert patched_attributes(first, classes()) == []
+    # Without trusted version tags every snapshot is a copy.
+    saved = _state._VERSION_CHECK[0]
+    _state._VERSION_CHECK[0] = False
+    try:
+        assert classes()["pandas.DataFrame"] is not classes()["pandas.DataFrame"]
+    finally:
+        _state._VERSION_CHECK[0] = saved
+
+
 def test_local_module_snapshots_see_every_change_while_reused(shell, tmp_path: Path) -> None:
     """A local module's variables are captured afresh only when its dict changed; what its
     containers hold is looked at every time (a ``register(x)`` appending to a list never

@@ -103,6 +103,32 @@ def test_deferred_records_are_written_before_listing_and_at_close(tmp_path: Path
     store.close()
 
 
+def test_a_cell_whose_record_waits_is_compared_with_that_record(
+    tmp_path: Path, shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cell's waiting "runs" record is written before the cell is compared with what is
+    stored (``why`` names what differs); other cells' records wait on. The index key is
+    made once per run."""
+    made = []
+    token = RunsIndex.token
+    monkeypatch.setattr(RunsIndex, "token", staticmethod(lambda *a: made.append(a) or token(*a)))
+    store = Store(tmp_path / "store")
+    cache = CellCache(store, runs=RunsIndex(tmp_path / "store"), deferred_runs=True)
+    with capture_output():
+        cache.run(shell, "wait_o = 1", CellOptions(name="other", min_time=1.0))
+        cache.run(shell, "wait_p = 1", CellOptions(name="p", min_time=1.0))
+        assert len(made) == 2
+        cache.run(shell, "wait_o2 = 2", CellOptions(name="fresh", min_time=1.0))
+        assert cache.pending  # a cell with no waiting record of its own writes none
+        edited = cache.run(shell, "wait_p = 2", CellOptions(name="p", min_time=0.0))
+    assert len(made) == 4
+    assert not cache.pending  # the batch went out before "p" was compared
+    assert [m.name for m in _manifests(store, "other")] == ["other"]
+    assert edited.stored
+    assert "differs from the stored entry" in str(cache.why(shell, "p"))
+    store.close()
+
+
 def test_the_magic_writes_deferred_records_when_it_closes(ip: Any) -> None:
     ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
     _cell(ip, "runs_z = 3", "zed")

@@ -282,6 +282,9 @@ class CellCache:
         self._deferred = deferred_runs
         # Entry prefix -> a "runs" manifest not yet written, with (expire, replace, keep).
         self._pending: dict[str, tuple[Manifest, float | None, bool, int]] = {}
+        # The names of the cells in ``_pending`` (asked about by every cell that is looked up:
+        # a scan of the records grew with the notebook, ~1 ms a cell after 300 cells).
+        self._pending_names: set[str] = set()
         self._pending_since = 0.0
         self._at_exit = False
         self._last: dict[str, _LastRun] = {}
@@ -374,12 +377,12 @@ class CellCache:
             cell's own exception.
         """
         options = options or CellOptions()
-        found = self.known_run(cell, options)
-        if found is not None:
-            return self._run_known(shell, cell, *found, options)
         token = None
         if self.runs is not None and not options.refresh:
-            token = self.runs.token(cell, _decided_by(options))
+            token = self.runs.token(cell, _decided_by(options))  # made once per run
+            known = self.runs.get(token)
+            if known is not None:
+                return self._run_known(shell, cell, token, known, options)
         outer, self._token = self._token, token
         try:
             return self._run(shell, cell, options)
@@ -503,7 +506,7 @@ class CellCache:
                         )
                     if restored:
                         stale = [Difference("entry", name, "changed", None, None, restored)]
-        if any(m.name == name for m, *_ in self._pending.values()):
+        if name in self._pending_names:
             self.flush_runs()  # what `why` compares with must be in the store
         seen: list[str] = []
         previous = latest_manifest(self.store, name, seen) if self.opened else None
@@ -754,6 +757,7 @@ class CellCache:
         if not self._pending:
             return
         taken, self._pending = self._pending, {}
+        self._pending_names = set()
         written = []
         try:
             with self.store.transact():
@@ -1099,6 +1103,7 @@ class CellCache:
         if self._deferred and not now:
             if not self._pending:
                 self._pending_since = time.monotonic()
+            self._pending_names.add(manifest.name)
             self._pending[manifest.entry_prefix] = (
                 manifest,
                 options.expire,

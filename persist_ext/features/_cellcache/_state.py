@@ -865,6 +865,13 @@ _LIBRARY_CLASSES = (
 )
 
 
+# Per library class: the class, its namespace's version tag (dict_version) and the copy of
+# its attributes made then. ~850 attributes of these classes were copied before every
+# cached cell (half of the state snapshot); a set, replaced or removed attribute moves the
+# tag, and then the class is copied again.
+_LIBRARY_SEEN: dict[str, tuple[type, int, dict[str, Any]]] = {}
+
+
 def _library_classes_capture(shell: Any) -> Any:
     # Each class's own attributes (the objects, compared by identity by
     # :func:`patched_attributes`: a copy of the dict keeps them alive meanwhile).
@@ -873,9 +880,25 @@ def _library_classes_capture(shell: Any) -> Any:
         module = sys.modules.get(module_name)
         for name in names if module is not None else ():
             cls = getattr(module, name, None)
-            if isinstance(cls, type):
-                out[f"{module_name}.{name}"] = dict(vars(cls))
+            if not isinstance(cls, type):
+                continue
+            label = f"{module_name}.{name}"
+            version = dict_version(_type_namespace(cls))
+            seen = _LIBRARY_SEEN.get(label)
+            if version is not None and seen is not None and seen[0] is cls and seen[1] == version:
+                out[label] = seen[2]  # unchanged since that copy (snapshots are never changed)
+                continue
+            out[label] = dict(vars(cls))
+            if version is not None:
+                _LIBRARY_SEEN[label] = (cls, version, out[label])
     return out or None
+
+
+def _type_namespace(cls: type) -> Any:
+    """The dict behind ``vars(cls)`` (its version tag moves with every attribute set,
+    replaced or removed on the class), or ``None`` when it cannot be reached."""
+    held = gc.get_referents(vars(cls))
+    return held[0] if len(held) == 1 and isinstance(held[0], dict) else None
 
 
 def patched_attributes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -884,9 +907,9 @@ def patched_attributes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     found = []
     for cls, before in old.items():
         after = new.get(cls)
-        if after is None or (
-            before.keys() == after.keys() and all(v is after[k] for k, v in before.items())
-        ):
+        if after is None or after is before:  # the same copy: the class was not changed
+            continue
+        if before.keys() == after.keys() and all(v is after[k] for k, v in before.items()):
             continue
         for attr in sorted(before.keys() | after.keys()):
             if before.get(attr, _ABSENT) is not after.get(attr, _ABSENT):
@@ -990,9 +1013,8 @@ def _class_state(cls: type) -> Any:
     namespace = vars(cls)
     found = _CLASS_SEEN.get(id(cls))
     version = None
-    held = gc.get_referents(namespace) if isinstance(namespace, MappingProxyType) else []
-    if len(held) == 1 and isinstance(held[0], dict):
-        version = dict_version(held[0])
+    if isinstance(namespace, MappingProxyType):
+        version = dict_version(_type_namespace(cls))
     if found is None or found[0] is not cls or version is None or found[1] != version:
         items = [(a, v) for a, v in list(namespace.items()) if not a.startswith("__")]
         identities = tuple((attr, id(value)) for attr, value in items)
