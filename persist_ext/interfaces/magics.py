@@ -313,16 +313,20 @@ class PersistMagics(Magics):
         # run by the cache itself (nested run_cell) must not overwrite it.
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
-            if _PERSIST_HEADER.match(self._cell[1].partition("\n")[0]):
-                note_top_level_cell()  # its nested run gets a plain cell's stack room
-            self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             known, self._known_cell = self._known_cell, None
+            # IPython gives transformers the text with a final newline added.
+            if known is not None and known[0].rstrip("\n") != self._cell[1].rstrip("\n"):
+                known = None
+            if known is None and _PERSIST_HEADER.match(self._cell[1].partition("\n")[0]):
+                # Its nested run gets a plain cell's stack room (a cell the runs index
+                # knows runs as the plain cell it is: no nested run).
+                note_top_level_cell()
+            self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             self._last_plain = None  # a cell run from this one decides afresh
             if self._known_started is not None:  # its post-run hook never came
                 self._known_started[2].stop()
                 self._known_started = None
-            # IPython gives transformers the text with a final newline added.
-            if known is not None and known[0].rstrip("\n") == self._cell[1].rstrip("\n"):
+            if known is not None:
                 # Timed as a cell the cache runs (without full garbage collections).
                 self._known_started = (known, time.perf_counter(), CollectorClock())
 

@@ -423,6 +423,26 @@ def test_a_known_cell_runs_as_its_plain_body(ip: Any) -> None:
         ip.run_line_magic("config", "PersistMagics.verbose = False")
 
 
+def test_only_a_cell_with_a_nested_run_measures_its_stack_depth(
+    ip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The depth a nested run is given room from is measured for a ``%%persist`` cell that
+    goes through the magic, not for one the runs index hands to IPython as its body."""
+    import persist_ext.interfaces.magics as magics_module
+
+    measured = []
+    real = magics_module.note_top_level_cell
+    monkeypatch.setattr(magics_module, "note_top_level_cell", lambda: measured.append(real()))
+    _known_in_a_fresh_kernel(ip, KNOWN)
+    assert len(measured) == 1  # the first run went through the magic
+    with capture_output():
+        assert ip.run_cell(KNOWN).success  # known: its plain body
+    assert len(measured) == 1
+    with capture_output():
+        assert ip.run_cell(KNOWN.replace("%%persist", "%%persist other")).success
+    assert len(measured) == 2
+
+
 def test_a_known_cell_much_slower_than_recorded_is_decided_again(ip: Any) -> None:
     ip.user_ns["pause"] = 0.0
     cell = "%%persist\nimport time\ntime.sleep(pause)\nslept = pause\n"
