@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -263,17 +265,28 @@ def test_a_value_whose_pickle_blocks_is_given_up_on_long_before_the_limit(
     assert not run(cache, shell, "made = Sleeper()", name="blocked").hit
 
 
+class _SlowChunk:
+    """Pickles slowly (20 ms, the GIL released) into a 70 KB frame of its own: a write."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        time.sleep(0.02)
+        return (bytes, (b"x" * 70_000,))
+
+
 def test_a_value_that_keeps_writing_is_not_stalled(monkeypatch) -> None:
     from persist_ext.features import _bounded
 
-    # Many frames, each a write: pickling moves on all the time, however long it takes
-    # (~0.35 s here, ~0.5 ms per frame). The limit leaves room for a busy machine's pauses:
-    # at 0.05 s one scheduling gap on a loaded 2-core machine stalled it.
-    monkeypatch.setattr(_bounded, "STALL_SECONDS", 0.15)
-    values = {"many": [{"i": i, "s": str(i) * 20} for i in range(450_000)]}
+    # Pickling moves on all the time (a write every ~20 ms), however long it takes in all
+    # (over 2 s here, twice the limit). The pauses are sleeps, which release the GIL and
+    # allocate nothing: a pickle of many small objects (the test's earlier value) could
+    # meet a full garbage collection of them longer than the limit on a loaded machine.
+    monkeypatch.setattr(_bounded, "STALL_SECONDS", 1.0)
+    values = {"many": [_SlowChunk() for _ in range(110)]}
+    started = time.monotonic()
     with store_limits(None, 3600.0):
         data, _buffers = dumps_shared(values)
-    assert len(data) > 1 << 20
+    assert time.monotonic() - started > _bounded.STALL_SECONDS  # longer than the limit in all
+    assert len(data) + sum(len(memoryview(b)) for b in _buffers) > 110 * 70_000
 
 
 def test_variables_that_fail_together_are_named_in_one_warning(shell, cache) -> None:
