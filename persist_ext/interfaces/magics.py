@@ -984,6 +984,33 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("post_run_cell", magics._on_post_run_cell_budget)
     ipython.events.register("post_run_cell", magics._on_post_run_cell_known)
     ipython.input_transformers_cleanup.append(magics._plain_if_known)
+    compiler = getattr(ipython, "compile", None)
+    if compiler is not None and hasattr(compiler, "get_code_name"):
+        compiler.get_code_name = _PlainCodeName(magics, compiler.get_code_name)
+
+
+class _PlainCodeName:
+    """``shell.compile.get_code_name`` that names a cell run as its body (a cell the runs
+    index knows, see ``PersistMagics._plain_if_known``) as the plain cell is named.
+
+    ipykernel names a cell's file by a digest of its raw text, which still holds the
+    ``%%persist`` line: the cell's warnings, and the code of functions it defines
+    (``f.__code__.co_filename``), named another file than a plain run of it does.
+    """
+
+    def __init__(self, magics: PersistMagics, original: Any) -> None:
+        self.magics, self.original = magics, original
+
+    def __call__(self, raw_code: Any, code: Any, number: Any) -> Any:
+        started = self.magics._known_started
+        known = started[0][0] if started is not None else None
+        if (
+            isinstance(raw_code, str)
+            and known is not None
+            and raw_code.rstrip("\n") == known.rstrip("\n")
+        ):
+            raw_code = raw_code.partition("\n")[2]
+        return self.original(raw_code, code, number)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -1003,4 +1030,8 @@ def unload_ipython_extension(ipython: Any) -> None:
             pass
     if magics._plain_if_known in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(magics._plain_if_known)
+    compiler: Any = getattr(ipython, "compile", None)
+    naming = getattr(compiler, "get_code_name", None)
+    if isinstance(naming, _PlainCodeName) and naming.magics is magics:
+        compiler.get_code_name = naming.original
     magics.close()

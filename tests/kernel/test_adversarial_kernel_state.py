@@ -118,3 +118,19 @@ def test_a_warning_shown_once_per_place_is_shown_as_in_a_plain_run(tmp_path: Pat
         notebook.cells = [nbformat.v4.new_code_cell(s) for s in (load, setup, cell, cell)]
         shown = seen(execute(notebook, tmp_path / ("cached" if cached else "plain")))
         assert [bool(shown[2]), shown[3]] == [True, []]
+
+
+# A cell the runs index knows runs as its body, but ipykernel names a cell's file by a digest
+# of its raw text, %%persist line included: its warnings showed another file than a plain
+# run's (and functions it defines had another co_filename).
+KNOWN_RUN = [
+    "import functools, warnings\nV = 2\n@functools.lru_cache(maxsize=None)\ndef cube(x):\n"
+    "    return x ** 3",
+    CACHED + "def where():\n    pass\nwarnings.warn('from the cell')\nfirst = cube(V)",
+    CACHED + "second = V * 2",
+    "print(where.__code__.co_filename.rpartition('/')[2])",
+]
+
+
+def test_a_cell_known_to_run_is_named_as_the_plain_cell(tmp_path: Path) -> None:
+    assert_runs_match_plain(KNOWN_RUN, ["first", "second"], ("V = 2", "V = 3"), tmp_path)
