@@ -512,7 +512,9 @@ class PersistMagics(Magics):
           %persist trust [DIR]           re-sign a store you vouch for (e.g. a colleague's)
 
         Defaults come from the PersistMagics configuration (directory, quiet, verbose,
-        expire, env, mmap, keep, max_size, max_count, max_age; see %config PersistMagics).
+        expire, env, mmap, keep, min_time, max_store_size, store_timeout, max_size,
+        max_count, max_age, autocheckpoint, history_count, history_bytes, history_age,
+        secret_file; see %config PersistMagics).
         With a budget set, it is also applied after every cell, with a one-line notice.
         """
         args = self._parse(line)

@@ -512,3 +512,10 @@ def test_storage_doc_protocol_table_gives_the_real_signatures(kind: str) -> None
         assert list(want) == list(have), (kind, name)
         for param, spec in want.items():
             assert spec.default == have[param].default, (kind, name, param)
+
+
+def test_persist_help_names_every_setting(ip) -> None:
+    """`%persist?` lists the PersistMagics settings its defaults come from: all of them."""
+    helptext = ip.object_inspect_text("%persist")
+    for trait in PersistMagics.class_traits(config=True):
+        assert re.search(rf"\b{trait}\b", helptext), trait
