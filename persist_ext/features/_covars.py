@@ -921,8 +921,8 @@ def _arrow_exact(value: Any) -> bool:
 
     Numeric, boolean and naive datetime numpy columns under a RangeIndex or a plain numeric
     or datetime index without a frequency: Arrow keeps those as they were. Object columns
-    (lists and dicts come back as arrays), extension dtypes, periods, frequencies and
-    ``attrs`` are left to pickle.
+    (lists and dicts come back as arrays), extension dtypes, periods, frequencies, ``attrs``
+    and frames not consolidated into one block per dtype are left to pickle.
     """
     np = sys.modules.get("numpy")
     pd = sys.modules.get("pandas")
@@ -937,6 +937,12 @@ def _arrow_exact(value: Any) -> bool:
         if len(columns) and columns.dtype != _default_label_dtype(pd):
             # Labels of object dtype where pandas infers ``str`` (pandas >= 3: set by
             # ``pd.Index(..., dtype=object)``) would come back as ``str``.
+            return False
+        # Arrow gives back one block per dtype; a frame built column by column holds one
+        # per column, and pandas warns when such a frame gets another column: pickle keeps
+        # the blocks as they were.
+        consolidated = getattr(getattr(value, "_mgr", None), "is_consolidated", None)
+        if consolidated is not None and not consolidated():
             return False
         dtypes = list(value.dtypes)
     elif type(value) is pd.Series:

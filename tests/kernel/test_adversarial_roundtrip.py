@@ -100,3 +100,22 @@ GLOBAL_RNG = [
 def test_the_global_random_generators_stay_the_global_ones(tmp_path: Path) -> None:
     checks = ["draws", "after", "picked", "X.random_state is np.random.mtrand._rand"]
     assert_runs_match_plain(GLOBAL_RNG, checks, ("MU = 3.5", "MU = 4.5"), tmp_path)
+
+
+# A frame built column by column holds one block per column; pandas warns when a frame of
+# over 100 blocks gets another column (ThinkStats2 chap10: ``live['residual'] = ...`` after
+# ``first.MakeFrames()``). Restored through Arrow it came back as one block, and the later
+# cell no longer warned as a re-run does.
+FRAGMENTED = [
+    "import numpy as np\nimport pandas as pd",
+    "N = 3",
+    CACHED + "df = pd.DataFrame({'a': np.arange(float(N))})\n"
+    "for i in range(90):\n    df[f'c{i}'] = float(i)",
+    "for i in range(15):\n    df[f'd{i}'] = float(i)",
+]
+
+
+def test_a_fragmented_frame_comes_back_with_its_blocks(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        FRAGMENTED, ["df.shape", "len(df._mgr.blocks)"], ("N = 3", "N = 4"), tmp_path
+    )
