@@ -1059,7 +1059,14 @@ def new_failures(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
     return [
         f"{label} cell {i + 1}: {' '.join(other.cells[i])[:300]}"
         for i in range(min(len(plain.errors), len(noise.errors), len(other.errors)))
-        if other.errors[i] and not plain.errors[i] and not noise.errors[i]
+        if other.errors[i]
+        and not plain.errors[i]
+        and not noise.errors[i]
+        # The runner's own interrupt of a cell past --timeout (counted as a hang): whether
+        # it is recorded as the cell's error depends on when it lands.
+        and not (
+            other.failure and any(p.startswith("error:KeyboardInterrupt:") for p in other.cells[i])
+        )
     ]
 
 
