@@ -77,3 +77,19 @@ def test_a_change_earlier_in_the_cell_of_the_checkpoint_is_saved(ip) -> None:
     ip.run_cell("x[:] = 1")
     ip.run_line_magic("persist", "restore")
     assert ip.user_ns["x"][0] == 7
+
+
+def test_restore_and_checkout_report_the_name_asked_for(ip) -> None:
+    # With autocheckpoint on, a named checkpoint of an unchanged namespace is the state
+    # 'auto' already points at: the report names what the user typed.
+    ip.run_line_magic("persist", "autocheckpoint on")
+    ip.run_cell("tuned = 1")
+    ip.run_line_magic("persist", "checkpoint before-tuning")
+    ip.run_cell("tuned = 2")
+    restored = ip.run_line_magic("persist", "restore before-tuning")
+    assert str(restored).startswith("checkpoint 'before-tuning' #"), str(restored)
+    assert ip.user_ns["tuned"] == 1
+    checked_out = ip.run_line_magic("persist", "checkout before-tuning")
+    assert str(checked_out).startswith("checkpoint 'before-tuning' #"), str(checked_out)
+    by_id = ip.run_line_magic("persist", f"checkout {restored.state}")
+    assert by_id.state == restored.state

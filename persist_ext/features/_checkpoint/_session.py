@@ -221,9 +221,11 @@ class CheckpointSession:
         ``auto`` (where the notebook was). Raises :class:`~persist_ext.UnknownCheckpointError`
         listing what exists.
         """
-        state = resolve(self.store, self._default_target() if target is None else target)
+        target = self._default_target() if target is None else target
+        state = resolve(self.store, target)
         self._settle()
-        return load_state(self.live, self.store, state, action="restore", exact=False)
+        report = load_state(self.live, self.store, state, action="restore", exact=False)
+        return _named_as_asked(report, target)
 
     def checkout(self, target: str | int) -> CheckpointReport:
         """Make the namespace exactly a checkpoint, loading only the variables that differ.
@@ -237,7 +239,7 @@ class CheckpointSession:
         report = load_state(self.live, self.store, state, action="checkout", exact=True)
         if before is not None:
             report.notes.append(f"unsaved changes were saved first as #{before}")
-        return report
+        return _named_as_asked(report, target)
 
     def undo(self) -> CheckpointReport:
         """Go back to the state before the last change (the parent of the current state)."""
@@ -282,6 +284,15 @@ class CheckpointSession:
         if not present:
             return "default"  # resolve() then lists what exists
         return max(present, key=lambda n: present[n])
+
+
+def _named_as_asked(report: CheckpointReport, target: str | int) -> CheckpointReport:
+    """Report under the name the user gave: one state can carry several names (a named
+    checkpoint of the state ``auto`` already points at), and ``%persist restore
+    before-tuning`` must not answer "checkpoint 'auto'". An id keeps the state's own name."""
+    if isinstance(target, str) and not target.isdigit():
+        report.name = target
+    return report
 
 
 # One session per (namespace, store) in this process, so Python calls are incremental too.
