@@ -142,3 +142,21 @@ LOOKED_FOR = [
 def test_a_file_the_cell_looked_for_and_did_not_find_is_an_input(tmp_path: Path) -> None:
     edit = ("MAKE = False", "MAKE = True")
     assert_runs_match_plain(LOOKED_FOR, ["flag", "doubled"], edit, tmp_path)
+
+
+# A widget holds its comm, the comm the kernel, the kernel every variable of the notebook:
+# a cell reading one runs (as it did) and says why, without walking the whole session
+# first (50-140 ms a cell in ipywidgets' "Using Interact").
+WIDGET_INPUT = [
+    "from ipywidgets import interactive\ndef f(a, b):\n    return a + b",
+    "w = interactive(f, a=10, b=20)",
+    CACHED + "chosen = dict(w.kwargs)",
+]
+
+
+def test_a_cell_reading_a_widget_runs_and_says_it_holds_the_session(tmp_path: Path) -> None:
+    ran = execute(build(WIDGET_INPUT, ["chosen"], cached=True), tmp_path)
+    note = outputs_text(ran.cells[3])  # after the %load_ext cell and the two plain ones
+    assert "input 'w' cannot be fingerprinted" in note, note
+    assert "holds the IPython shell or kernel" in note, note
+    assert "chosen => {'a': 10, 'b': 20}" in outputs_text(ran.cells[-1])

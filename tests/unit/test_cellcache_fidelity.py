@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -538,6 +539,29 @@ def test_huge_input_is_not_fingerprinted_and_the_cell_runs(shell, cache, monkeyp
         result, _ = run(cache, shell, "n = len(rows)")
     assert not result.hit
     assert shell.user_ns["n"] == 5000
+
+
+def test_an_input_holding_the_session_is_not_walked(shell, cache, monkeypatch) -> None:
+    # A widget holds its comm, the comm the kernel, the kernel the shell and every variable
+    # of the notebook: such an input is named as holding the session at once, not walked.
+    from persist_ext._errors import CellCacheWarning
+    from persist_ext.features._cellcache import _key
+
+    visited: list[int] = []
+    real_iter = _key.builtin_iter
+
+    def counted(obj):
+        visited.append(1)
+        return real_iter(obj)
+
+    monkeypatch.setattr(_key, "builtin_iter", counted)
+    shell.user_ns["bulk"] = [[i] for i in range(20_000)]  # what walking the namespace meets
+    shell.user_ns["holder"] = types.SimpleNamespace(comm=types.SimpleNamespace(kernel=shell))
+    with pytest.warns(CellCacheWarning, match="holds the IPython shell or kernel"):
+        result, _ = run(cache, shell, "seen = holder.comm is not None")
+    assert not result.hit
+    assert shell.user_ns["seen"] is True
+    assert len(visited) < 100  # the namespace's 20,000 lists were not walked
 
 
 def test_cyclic_values_are_fingerprinted_stored_and_restored(shell, cache) -> None:

@@ -557,6 +557,7 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
     budget = FINGERPRINT_BUDGET if budget is None else budget
     np = sys.modules.get("numpy")
     pd = sys.modules.get("pandas")
+    sessions = _session_classes()
     seen: set[int] = set()
     stack = [value]
     count = 0
@@ -566,6 +567,11 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
             count += 1
         elif id(obj) in seen:
             continue
+        elif sessions and isinstance(obj, sessions):
+            # A widget reaches the kernel through its comm, and the kernel every variable of
+            # the notebook: walking that took 50-140 ms a cell, and what a value holding the
+            # session is could never be a fixed input anyway (the namespace changes each cell).
+            return "it holds the IPython shell or kernel (the whole notebook session)"
         else:
             seen.add(id(obj))
             count += 1
@@ -596,6 +602,19 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
                 "minutes"
             )
     return None
+
+
+def _session_classes() -> tuple[type, ...]:
+    """The classes of IPython's shell and ipykernel's kernel, where they are loaded."""
+    found = []
+    for module, name in (
+        ("IPython.core.interactiveshell", "InteractiveShell"),
+        ("ipykernel.kernelbase", "Kernel"),
+    ):
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type):
+            found.append(cls)
+    return tuple(found)
 
 
 def _add_input(
