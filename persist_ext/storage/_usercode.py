@@ -8,6 +8,7 @@ or ``dist-packages``). persist_ext itself is never user code.
 
 from __future__ import annotations
 
+import dis
 import functools
 import importlib.metadata
 import site
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "code_names",
+    "global_names",
     "installed_version",
     "is_user_code",
     "is_user_file",
@@ -133,12 +136,36 @@ def installed_version(top: str) -> str | None:
     return None
 
 
-def _code_names(code: types.CodeType) -> set[str]:
+def code_names(code: types.CodeType) -> set[str]:
+    """Global names a code object (and the code nested in it) refers to, attribute and
+    method names included (``co_names``)."""
     names = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            names |= _code_names(const)
+            names |= code_names(const)
     return names
+
+
+_GLOBAL_OPS = frozenset(
+    {"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME", "DELETE_NAME"}
+    | {"LOAD_FROM_DICT_OR_GLOBALS"}
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def global_names(code: types.CodeType) -> frozenset[str]:
+    """Names a code object (and the code nested in it) looks up as globals.
+
+    Unlike :func:`code_names`, not the attribute and method names (``self.frame``): a helper
+    storing ``self.frame`` does not read a notebook variable ``frame``, and taking it for one
+    keyed the cell on a variable the cell itself defines, so it missed on its second run and
+    in every new kernel.
+    """
+    names = {str(ins.argval) for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= global_names(const)
+    return frozenset(names)
 
 
 def referenced_names(fn: types.FunctionType) -> list[tuple[str, Any]]:
@@ -147,7 +174,7 @@ def referenced_names(fn: types.FunctionType) -> list[tuple[str, Any]]:
     Global names are looked up in ``fn.__globals__``; for a user module found there, the
     attribute names the code uses are looked up on the module too (``helpers.compute``).
     """
-    names = _code_names(fn.__code__)
+    names = code_names(fn.__code__)
     found: dict[str, Any] = {}
     for name in sorted(names):
         target = fn.__globals__.get(name)

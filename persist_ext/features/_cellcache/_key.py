@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import dis
-import functools
 import glob
 import importlib.util
 import json
@@ -45,6 +43,7 @@ import xxhash
 from ..._errors import CellCacheError
 from ...storage._fingerprint import builtin_iter, fingerprint, fingerprint_code, is_user_code
 from ...storage._usercode import (
+    global_names,
     installed_version,
     is_user_file,
     module_version,
@@ -58,7 +57,6 @@ __all__ = [
     "CellKey",
     "FileDigests",
     "build_key",
-    "code_names",
     "file_components",
     "fingerprint_after",
     "imported_user_files",
@@ -99,37 +97,6 @@ class CellKey:
     #: Paths the cell names (literals, ``str`` inputs) that did not exist: a cell that looks
     #: for one (``os.path.exists``: no ``open``) would find it once it is made upstream.
     named_absent: list[str] = field(default_factory=list)
-
-
-def code_names(code: types.CodeType) -> set[str]:
-    """Global names a code object (and the code nested in it) refers to."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= code_names(const)
-    return names
-
-
-_GLOBAL_OPS = frozenset(
-    {"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME", "DELETE_NAME"}
-    | {"LOAD_FROM_DICT_OR_GLOBALS"}
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def global_names(code: types.CodeType) -> frozenset[str]:
-    """Names a code object (and the code nested in it) looks up as globals.
-
-    Unlike :func:`code_names`, not the attribute and method names (``self.frame``): a helper
-    storing ``self.frame`` does not read a notebook variable ``frame``, and taking it for one
-    keyed the cell on a variable the cell itself defines, so it missed on its second run and
-    in every new kernel.
-    """
-    names = {str(ins.argval) for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= global_names(const)
-    return frozenset(names)
 
 
 def _describe(value: Any) -> str:

@@ -29,9 +29,9 @@ from typing import Any
 import xxhash
 
 from ...storage._fingerprint import fingerprint, is_user_code
-from ...storage._usercode import referenced_user_code
+from ...storage._usercode import code_names, referenced_user_code
 from .._cellcache._analysis import CellCode
-from .._cellcache._key import build_key, code_names
+from .._cellcache._key import build_key
 
 __all__ = ["Binder", "CallKey", "CodeState", "argument_components", "call_digest"]
 
