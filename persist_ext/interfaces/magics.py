@@ -310,7 +310,7 @@ class PersistMagics(Magics):
 
     def _on_pre_run_cell(self, info: Any) -> None:
         # The notebook cell id names an unnamed cached cell across kernel restarts. Cells
-        # run by the cache itself (nested run_cell) must not overwrite it.
+        # run by a cell itself (``run_cell`` from a cell, ``%run``) must not overwrite it.
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
             known, self._known_cell = self._known_cell, None
@@ -318,8 +318,8 @@ class PersistMagics(Magics):
             if known is not None and known[0].rstrip("\n") != self._cell[1].rstrip("\n"):
                 known = None
             if known is None and _PERSIST_HEADER.match(self._cell[1].partition("\n")[0]):
-                # Its nested run gets a plain cell's stack room (a cell the runs index
-                # knows runs as the plain cell it is: no nested run).
+                # Its body gets a plain cell's stack room (a cell the runs index knows
+                # runs as the plain cell it is: no magic around it).
                 note_top_level_cell()
             self._cell_log.start()  # what the cell does outside the kernel (checkpoint rebuilds)
             self._last_plain = None  # a cell run from this one decides afresh

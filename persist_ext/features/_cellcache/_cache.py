@@ -102,6 +102,7 @@ from ._key import (
     fingerprint_after,
     imported_user_files,
 )
+from ._namespace import rebound, removed
 from ._state import (
     CHECKED_FACETS,
     capture_all,
@@ -1036,11 +1037,7 @@ class CellCache:
         if options.min_time is not None or options.variables is not None:
             return None
         ns = shell.user_ns
-        kept = {
-            var: value
-            for var, value in ns.items()
-            if not (var in before and before[var] is value) and not _INTERNAL.match(var)
-        }
+        kept = {var: ns[var] for var in rebound(ns, before) if not _INTERNAL.match(var)}
         kept.update((var, ns[var]) for var in key.fingerprints if var in ns)
         if outcome.has_result:
             kept[RESULT] = outcome.result
@@ -1141,12 +1138,16 @@ class CellCache:
         ns = shell.user_ns
         hidden = getattr(shell, "user_ns_hidden", {})
         changed: dict[str, Any] = {}
-        for var, value in ns.items():
+        # Identity catches rebinding by called functions (``global``); the static list
+        # catches a rebinding to the very same object (small ints, interned strings).
+        candidates = rebound(ns, before)
+        again = [v for v in code.assigns if v in ns and before.get(v) is ns[v]]
+        if again:
+            order = dict(zip(ns, range(len(ns))))
+            candidates = sorted({*candidates, *again}, key=order.__getitem__)
+        for var in candidates:
+            value = ns[var]
             if _INTERNAL.match(var) or (var in hidden and hidden[var] is value):
-                continue
-            # Identity catches rebinding by called functions (``global``); the static list
-            # catches a rebinding to the very same object (small ints, interned strings).
-            if var in before and before[var] is value and var not in code.assigns:
                 continue
             if var in code.definitions and _is_definition(value):
                 continue  # re-created on a hit by re-running its statement
@@ -1160,7 +1161,7 @@ class CellCache:
         ]
         for var in mutated:
             changed[var] = ns[var]
-        deleted = [v for v in before if v not in ns and not _INTERNAL.match(v)]
+        deleted = [v for v in removed(before, ns) if not _INTERNAL.match(v)]
         if options.variables is not None:
             missing = [v for v in options.variables if v not in ns]
             if missing:

@@ -1,7 +1,8 @@
 """Run a cell while recording its outputs in order, and replay recorded outputs.
 
-The cell runs through ``shell.run_cell`` (so IPython syntax, the last-expression display,
-``;`` suppression, tracebacks and ``post_execute`` hooks such as matplotlib's inline
+The cell's body runs through IPython's own steps (:func:`_run_cell`: its transform, compile
+cache, display hook and error display, so IPython syntax, the last-expression display, ``;``
+suppression, tracebacks and ``post_execute`` hooks such as matplotlib's inline
 ``flush_figures`` behave exactly as in a bare cell) while three taps record what the user
 sees, in one ordered list:
 
@@ -31,6 +32,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from IPython.core.async_helpers import _pseudo_sync_runner
+from IPython.core.error import InputRejected
+from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
 from .._covars import import_quietly
 from ._costs import CollectorClock, without_import_timer
@@ -358,7 +363,7 @@ def recording(
 
 _TRANSFORMED: dict[str, str] = {}
 # The transform made afresh by the last call of transformed(), if that call made one: the
-# nested run of the same cell moments later reuses it (nothing ran in between that could
+# body's run moments later reuses it (nothing ran in between that could
 # change what the transformers give: same namespace, same transformers).
 _FRESH: list[tuple[str, str] | None] = [None]
 
@@ -366,7 +371,7 @@ _FRESH: list[tuple[str, str] | None] = [None]
 def transformed(shell: Any, cell: str, *, new_run: bool = False) -> str:
     """``shell.transform_cell(cell)``, remembered by text (the same cell runs many times).
 
-    A cell magic's body and the nested cell that runs it differ by the final newline, which
+    A cell magic's body and the text its run executes differ by the final newline, which
     IPython's static transforms add anyway: both are remembered as one. ``new_run``: a new
     cell run starts (what an earlier run transformed afresh is not reused by this one).
     """
@@ -402,27 +407,20 @@ def unmagic_history(shell: Any, source: str) -> None:
         history[-1] = source.rstrip("\n")
 
 
-@contextmanager
-def _transform_known(shell: Any, source: str) -> Iterator[None]:
-    """The nested run of ``source`` reuses the transform this cell run has just made.
+def _transform_for_run(shell: Any, source: str) -> str:
+    """The transformed text the body of this cell run executes.
 
-    Tokenizing a cell costs 0.2-1 ms; a plain cell does it once, a ``%%persist`` cell did it
-    twice. Only a transform made afresh for this run is reused (one remembered from an
-    earlier run could predate a transformer, or an autocall name); never with user
-    ``input_transformers_post``, which are called as often as in a plain cell.
+    Tokenizing a cell costs 0.2-1 ms; a plain cell does it once, and so does a ``%%persist``
+    cell: the transform :func:`transformed` has just made afresh for this run is reused. One
+    remembered from an earlier run is not (it could predate a transformer, or an autocall
+    name), nor with user ``input_transformers_post``, which are called as often as in a
+    plain cell.
     """
     fresh, _FRESH[0] = _FRESH[0], None
-    if fresh is None or fresh[0] != source or getattr(shell, "input_transformers_post", True):
-        yield
-        return
-    known = fresh[1]
-    original = shell.transform_cell
-
-    def transform_cell(raw_cell: str) -> str:
-        return known if raw_cell == source else original(raw_cell)  # type: ignore[no-any-return]
-
-    with _patched(shell, "transform_cell", transform_cell):
-        yield
+    reusable = fresh is not None and fresh[0] == source
+    if reusable and not getattr(shell, "input_transformers_post", True):
+        return fresh[1]  # type: ignore[index]
+    return shell.transform_cell(source)  # type: ignore[no-any-return]
 
 
 @contextmanager
@@ -550,31 +548,8 @@ def _forget_rendering_after_the_cell(shell: Any, error: BaseException | None) ->
     if isinstance(render, _CellTraceback):
         if isinstance(error, SyntaxError):
             render.show_syntax_error_as_recorded()
-        # Registered after the nested run ended: its own post_run_cell has already fired.
+        # Fires at the end of the ``%%persist`` cell, once the error has been shown.
         shell.events.register("post_run_cell", render.forget)
-
-
-@contextmanager
-def _post_execute_deferred(shell: Any) -> Iterator[list[bool]]:
-    """Hold back the cell's ``post_execute`` event; yields a flag list (held back or not).
-
-    In a plain cell an error is shown before ``post_execute`` hooks run (matplotlib's
-    inline backend shows the figures there): a failing cached cell must keep that order,
-    so its hooks are left to the ``%%persist`` cell itself. A cell that succeeded gets its
-    hooks at once (``fire``), while its outputs are still being recorded.
-    """
-    events = shell.events
-    original = events.trigger
-    held: list[bool] = []
-
-    def trigger(event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "post_execute" and not held:
-            held.append(True)
-            return None
-        return original(event, *args, **kwargs)
-
-    with _patched(events, "trigger", trigger):
-        yield held
 
 
 def running_cell_number(shell: Any) -> int:
@@ -587,55 +562,6 @@ def running_cell_number(shell: Any) -> int:
     running = getattr(getattr(shell, "displayhook", None), "exec_result", None)
     number = getattr(running, "execution_count", None)
     return number if isinstance(number, int) else int(shell.execution_count)
-
-
-@contextmanager
-def _numbered_as(shell: Any, number: int) -> Iterator[None]:
-    """The next block of code the shell caches is named ``In[number]`` (in tracebacks).
-
-    A ``%%persist`` cell's body runs as a nested cell, which IPython would name after the
-    *next* execution count: a traceback would cite ``In[n+1]`` where the same plain cell
-    cites ``In[n]``. Only that first block is renamed; code the cell itself compiles later
-    (a nested ``%time``) is numbered as in a plain cell.
-    """
-    compiler = shell.compile
-    original = compiler.cache
-    done: list[bool] = []
-
-    def cache(transformed_code: str, number_: int = 0, raw_code: str | None = None) -> str:
-        if not done:
-            done.append(True)
-            number_ = number
-        return original(transformed_code, number_, raw_code)  # type: ignore[no-any-return]
-
-    with _patched(compiler, "cache", cache):
-        yield
-
-
-@contextmanager
-def _never_async(shell: Any, source: str) -> Iterator[None]:
-    """The nested run of ``source`` skips IPython's top-level ``await`` check when the cell
-    cannot have one.
-
-    The check compiles the whole cell once more (``should_run_async``: 20-45 µs for a short
-    cell, over 100 µs for a dozen lines), and the outer ``%%persist`` cell was checked
-    already (twice in a kernel: by ipykernel and by IPython). Top-level ``await``,
-    ``async for`` and ``async with`` need those words in the text; a cell without either is
-    never run as a coroutine. Only this very text is answered: a cell the cell itself runs
-    (``%run`` of a notebook) is checked as usual.
-    """
-    if "await" in source or "async" in source:
-        yield
-        return
-    original = shell.should_run_async
-
-    def should_run_async(raw_cell: str, *args: Any, **kwargs: Any) -> bool:
-        if raw_cell == source:
-            return False
-        return bool(original(raw_cell, *args, **kwargs))
-
-    with _patched(shell, "should_run_async", should_run_async):
-        yield
 
 
 _DEPTH = re.compile(r"at the recursion depth (\d+)")
@@ -659,59 +585,137 @@ def recursion_depth() -> int | None:
 
 def note_top_level_cell() -> None:
     """Called from a top-level ``%%persist`` cell's ``pre_run_cell`` hook: where a plain
-    cell's code starts, counted as the nested run's (:func:`_same_stack_room`) is."""
+    cell's code starts, counted as the body's (:func:`_plain_stack_room`) is."""
     _TOP_DEPTH[0] = recursion_depth()
 
 
-@contextmanager
-def _same_stack_room(shell: Any) -> Iterator[None]:
-    """The nested run's code gets the stack room a plain cell's code has.
+# How many levels deeper the body's code runs than _plain_stack_room's measure, less how many a
+# plain cell's code runs below its pre_run_cell hook's measure (note_top_level_cell). Exact once
+# the interpreter has specialized the code between (after a few cells; the first cells of a
+# kernel may get a level more): tests/unit/test_cellcache_capture.py recurses as deep as it
+# can both ways.
+_BELOW_HOOK = 3
 
-    The cell runs ~17 levels deeper than a plain cell (the magic, the cache, a nested
-    ``run_cell``), so a recursion that fits in a plain cell raised RecursionError, and one that
-    fails anyway failed elsewhere, with another message (pytudes' Mean Misanthrope Density:
-    "maximum recursion depth exceeded while calling a Python object"). The nested run's
-    ``pre_run_cell`` is where the top-level cell's was (both from the shell's
-    ``run_cell_async``): the recursion limit is raised by the difference of their depths
-    while the cell runs, and put back after, unless the cell set a limit of its own.
+
+@contextmanager
+def _plain_stack_room() -> Iterator[None]:
+    """The body gets the stack room a plain cell's code has.
+
+    It runs a dozen levels deeper than the same plain cell (the cell's magic call, the
+    magic, the cache), so a recursion that fits in a plain cell raised RecursionError, and
+    one that fails anyway failed elsewhere, with another message (pytudes' Mean Misanthrope
+    Density: "maximum recursion depth exceeded while calling a Python object"). The
+    recursion limit is raised by the difference while the body runs, and put back after,
+    unless the cell set a limit of its own. Called directly from :func:`_run_cell`, whose
+    depth it measures.
     """
     outer = _TOP_DEPTH[0]
-    if outer is None:
+    inner = recursion_depth() if outer is not None else None
+    if outer is None or inner is None or inner + _BELOW_HOOK <= outer:
         yield
         return
-    raised = [0]
-
-    def pre_run_cell(*args: Any) -> None:
-        inner = recursion_depth()
-        if not raised[0] and inner is not None and inner > outer:
-            raised[0] = inner - outer
-            sys.setrecursionlimit(sys.getrecursionlimit() + raised[0])
-
+    raised = inner + _BELOW_HOOK - outer
     limit = sys.getrecursionlimit()
-    shell.events.register("pre_run_cell", pre_run_cell)
+    sys.setrecursionlimit(limit + raised)
     try:
         yield
     finally:
-        shell.events.unregister("pre_run_cell", pre_run_cell)
-        if raised[0] and sys.getrecursionlimit() == limit + raised[0]:
+        if sys.getrecursionlimit() == limit + raised:
             sys.setrecursionlimit(limit)
 
 
 def _run_cell(shell: Any, source: str) -> Any:
+    """Run a cell magic's body as the cell's own code; the shell's ``ExecutionResult``.
+
+    What ``shell.run_cell`` does for a cell, without what the ``%%persist`` cell around it
+    has done already: no second ``pre_run_cell``/``post_run_cell`` and ``pre_execute``
+    events, no second history or output tee, no ``await`` check of a text without ``await``
+    or ``async``. That machinery cost a cold cell as much again as a plain cell's (~0.15 ms
+    CPU in a kernel). IPython's own steps are kept, in its order: the compile cache names
+    the code ``In[n]`` as a plain cell's (tracebacks cite it), syntax and transform errors
+    are shown as it shows them, the last expression goes through the display hook (``Out``,
+    ``_``, ``;``), and a cell that succeeded gets its ``post_execute`` hooks at once
+    (matplotlib's inline figures are shown there, while the outputs are still recorded;
+    a failing cell leaves them to the ``%%persist`` cell, after its error, as in a plain
+    cell).
+    """
     # A cell magic's body ends with the newline IPython adds; without it the shell names the
     # cell's code exactly as it names the same plain cell (error messages cite that name).
     source = source[:-1] if source.endswith("\n") else source
-    with (
-        _post_execute_deferred(shell) as held,
-        _numbered_as(shell, running_cell_number(shell)),
-        _transform_known(shell, source),
-        _never_async(shell, source),
-        _same_stack_room(shell),
-    ):
-        result = shell.run_cell(source, store_history=False)
-    if held and result.success:
+    info = ExecutionInfo(
+        raw_cell=source, store_history=False, silent=False, shell_futures=True, cell_id=None
+    )
+    result = ExecutionResult(info)
+    if not source or source.isspace():
+        return result
+    try:
+        text = _transform_for_run(shell, source)
+    except Exception as exc:
+        shell.showtraceback(sys.exc_info())
+        result.error_before_exec = exc
+        return result
+    shell.logger.log(text, source)
+    compiler = shell.compile
+    hook = shell.displayhook
+    with shell.builtin_trap:
+        name = compiler.cache(text, running_cell_number(shell), raw_code=source)
+        with shell.display_trap:
+            try:
+                tree = shell.transform_ast(compiler.ast_parse(text, filename=name))
+            except BaseException as exc:
+                if not _shown_as_ipython_shows(shell, exc):
+                    raise
+                result.error_before_exec = exc
+                return result
+            runner = _runner_for(shell, source, text)
+            running, hook.exec_result = hook.exec_result, result
+            try:
+                with _plain_stack_room():
+                    nodes = shell.run_ast_nodes(
+                        tree.body,
+                        name,
+                        interactivity=shell.ast_node_interactivity,
+                        compiler=compiler,
+                        result=result,
+                    )
+                    runner(nodes)
+            except BaseException as exc:  # what IPython's run_cell does with a runner's error
+                result.error_in_exec = exc
+                shell.showtraceback(running_compiled_code=True)
+            finally:
+                hook.exec_result = running
+    if result.success:
         shell.events.trigger("post_execute")
     return result
+
+
+def _shown_as_ipython_shows(shell: Any, exc: BaseException) -> bool:
+    """Show an error raised before the cell's code ran (parse, AST transform) as
+    ``run_cell`` shows it; ``False``: not one ``run_cell`` shows."""
+    if isinstance(exc, shell.custom_exceptions):
+        shell.CustomTB(*sys.exc_info())
+    elif isinstance(exc, IndentationError):
+        shell.showindentationerror()
+    elif isinstance(exc, (OverflowError, SyntaxError, ValueError, TypeError, MemoryError)):
+        shell.showsyntaxerror()
+    elif isinstance(exc, InputRejected):
+        shell.showtraceback()
+    else:
+        return False
+    return True
+
+
+def _runner_for(shell: Any, source: str, text: str) -> Any:
+    """What drives the body's coroutine, as ``run_cell`` chooses it; IPython's ``await``
+    check (a compile of the whole cell) only for a text that could have top-level
+    ``await``, ``async for`` or ``async with``."""
+    if shell.trio_runner:
+        return shell.trio_runner
+    if ("await" in source or "async" in source) and shell.should_run_async(
+        source, transformed_cell=text, preprocessing_exc_tuple=None
+    ):
+        return shell.loop_runner
+    return _pseudo_sync_runner
 
 
 def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:

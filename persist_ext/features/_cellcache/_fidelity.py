@@ -86,6 +86,7 @@ from ._analysis import REGISTERING
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
 from ._key import FileDigests
+from ._namespace import names_of_kind
 from ._state import (
     FACETS,
     NUMPY_PRINT_CODE,
@@ -196,11 +197,6 @@ def record_effects(
     # What upstream cells registered with libraries, which the cell may read by name
     # (``plt.get_cmap("mine")``, ``frame.geo``).
     read.add("registries")
-    # The figures open when it starts (a backend that keeps them: ``%matplotlib notebook``,
-    # ``matplotlib.use('nbagg')``): ``plt.show()`` or ``plt.close('all')`` closes them and
-    # ``plt.plot`` draws into the current one; a restore would leave them as they are. (The
-    # inline backend closes every figure when a cell ends: none are open then.)
-    read.add("pyplot.figures")
     if outputs or reads_numpy:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.
@@ -416,12 +412,17 @@ def _changed_functions(shell: Any, functions: dict[str, tuple[Any, str]]) -> lis
     return changed
 
 
+def _is_lru_wrapper(kind: type) -> bool:
+    return kind is _LRU_WRAPPER
+
+
 def cache_states(ns: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """The notebook functions in ``ns`` wrapped by ``functools.lru_cache`` (or ``cache``):
     name -> (wrapper, its ``cache_info()``)."""
+    found = ((name, ns.get(name)) for name in names_of_kind(ns, _is_lru_wrapper))
     return {
         name: (value, value.cache_info())
-        for name, value in ns.items()
+        for name, value in found
         if type(value) is _LRU_WRAPPER and wrapped_function(value) is not None
     }
 

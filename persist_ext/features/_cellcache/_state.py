@@ -40,6 +40,7 @@ from typing import Any
 import xxhash
 
 from ...storage._usercode import is_user_code
+from ._namespace import names_of_kind
 
 __all__ = [
     "CHECKED_FACETS",
@@ -847,11 +848,16 @@ def _classes_capture(shell: Any) -> Any:
     # attributes by identity; compared only for classes that exist before and after the run
     # (a cell defining a class makes a new one, which its re-run ``class`` statement re-makes).
     ns = getattr(shell, "user_ns", None) or {}
+    classes = [ns.get(name) for name in names_of_kind(ns, _is_class_type)]
     return {
         id(value): tuple((attr, id(item), _contents(item)) for attr, item in vars(value).items())
-        for value in list(ns.values())
+        for value in classes
         if isinstance(value, type) and value.__module__ == "__main__"
     }
+
+
+def _is_class_type(kind: type) -> bool:
+    return issubclass(kind, type)  # a metaclass: its instances are classes
 
 
 # Library classes that libraries (and notebooks) patch by a call: ``tqdm.pandas()`` adds
@@ -1101,13 +1107,6 @@ def _figures_capture(shell: Any) -> Any:
     return tuple((num, id(manager)) for num, manager in helpers.Gcf.figs.items())
 
 
-def _figures_digest(snapshot: Any) -> str:
-    # As a check (the figures open when a cell starts, which its ``plt.show()`` or
-    # ``plt.close('all')`` closes and its ``plt.plot`` draws into): their numbers, current
-    # last, the same in every session that opened them alike (not the managers' ids).
-    return _json_digest([num for num, _manager in snapshot])
-
-
 def _registries_capture(shell: Any) -> Any:
     # What cells registered with libraries and later cells read by name only: colormaps
     # beyond matplotlib's own (``plt.get_cmap("mine")``) and pandas accessors
@@ -1281,11 +1280,7 @@ FACETS: dict[str, Facet] = {
         ),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
         Facet(
-            "pyplot.figures",
-            "the open matplotlib figures",
-            _figures_capture,
-            _figures_digest,
-            None,
+            "pyplot.figures", "the open matplotlib figures", _figures_capture, _json_digest, None
         ),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
@@ -1319,7 +1314,6 @@ CHECKED_FACETS = frozenset(
         "ipython.interactivity",
         "cwd",
         "registries",
-        "pyplot.figures",
     }
 )
 """Facets a cell can *read* (their digests may be checks); the others are only changed."""
