@@ -227,9 +227,9 @@ class PersistMagics(Magics):
         self._busy = False
         # A cell the runs index knows, as decided by :meth:`_plain_if_known` (its raw text,
         # cache, index key and record), then with the moment it started.
-        self._known_cell: tuple[str, CellCache, str, KnownRun] | None = None
+        self._known_cell: tuple[str, CellCache, str | None, KnownRun] | None = None
         self._known_started: (
-            tuple[tuple[str, CellCache, str, KnownRun], float, CollectorClock] | None
+            tuple[tuple[str, CellCache, str | None, KnownRun], float, CollectorClock] | None
         ) = None
         self._last_plain: tuple[tuple[str, str], Any] | None = None  # (request, text), decision
         self._checkpoints: dict[str, Any] = {}
@@ -355,18 +355,24 @@ class PersistMagics(Magics):
         self._known_cell = known
         return lines if known is None else lines[1:]
 
-    def _known_run(self, lines: list[str]) -> tuple[str, CellCache, str, KnownRun] | None:
-        # What _plain_if_known decides: the cell and its index record, or None for the magic.
+    def _known_run(self, lines: list[str]) -> tuple[str, CellCache, str | None, KnownRun] | None:
+        # What _plain_if_known decides: the cell and its index record (or, for a cell the
+        # magic cannot run, a record without index key), or None for the magic.
         try:
             line = lines[0][len("%%persist") :].strip()
             args = self._parse(line)
-            if args.verbose or self.verbose or args.all or len(args.words) > 1:
+            if args.all or len(args.words) > 1:
                 return None
             body = "".join(lines[1:])
             options = self._options_for(
                 args, line, _cell_id_of_request(self.shell) if body else None
             )
             cache = self.cache_for(self._location(args))
+            awaiting = cache.awaiting_run(self.shell, body, options)
+            if awaiting is not None:
+                return ("".join(lines), cache, None, awaiting)
+            if args.verbose or self.verbose:
+                return None
             found = cache.known_run(body, options)
         except Exception:  # the magic reports it, as usual
             return None

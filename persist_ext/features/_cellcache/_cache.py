@@ -42,6 +42,7 @@ from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import (
     RunOutcome,
+    awaits_in_running_loop,
     ends_in_open_line,
     replay_outputs,
     run_plain,
@@ -123,6 +124,10 @@ _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh|__warningregistry__)$")
 # back (manifest, values, outputs) costs more, so restoring could only be slower. Above it,
 # with ``min_time=None`` (the default), the session's measured costs decide (``_costs``).
 CHEAP_SECONDS = 0.0005
+AWAITS = (
+    "it has top-level await, which the cache cannot run inside the kernel's event loop: "
+    "it runs as a plain cell, nothing is stored"
+)
 DEFAULT_MAX_STORE_BYTES = 4 << 30  # CellOptions.max_store_bytes
 DEFAULT_STORE_SECONDS = 120.0  # CellOptions.store_seconds
 _LIMIT_HINT = (
@@ -399,15 +404,31 @@ class CellCache:
         known = self.runs.get(token)
         return None if known is None else (token, known)
 
-    def ran_known(self, token: str, known: KnownRun, duration: float | None) -> None:
-        """A cell the index knows ran (here, or as a plain cell): ``why`` says so, and a run
-        much longer than the recorded one drops it from the index (its inputs may have
-        grown), so the next run looks it up and decides again."""
-        assert self.runs is not None
+    def awaiting_run(self, shell: Any, cell: str, options: CellOptions) -> KnownRun | None:
+        """A cell with top-level ``await`` in a kernel (whose event loop runs the cell): it
+        runs as the plain cell it is, nothing looked up or stored (the magic could not run
+        it, see :func:`awaits_in_running_loop`). ``None``: the magic runs it as usual."""
+        if not awaits_in_running_loop(shell, cell):
+            return None
+        try:
+            code = analyze_cell(transformed(shell, cell))
+        except SyntaxError:
+            return None  # the magic shows the error
+        name = options.name or self.default_name(code, options.cell_id)
+        return KnownRun(name, 0.0, AWAITS)
+
+    def ran_known(self, token: str | None, known: KnownRun, duration: float | None) -> None:
+        """A cell that ran as a plain cell, without the magic (one the index knows, or one
+        :meth:`awaiting_run` gave, ``token=None``): ``why`` says so, and a run much longer
+        than the index's record drops it from the index (its inputs may have grown), so
+        the next run looks it up and decides again."""
         self._last_name = known.name
+        if token is None:
+            self._remember(known.name, CellKey("", {}), False, known.reason, [])
+            return
         headline = f"{known.reason} (known from an earlier run: nothing was looked up)"
         self._remember(known.name, CellKey("", {}), False, headline, [])
-        if duration is not None and much_slower(known.duration, duration):
+        if self.runs is not None and duration is not None and much_slower(known.duration, duration):
             self.runs.forget(token)
 
     def _run_known(

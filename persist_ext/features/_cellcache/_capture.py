@@ -24,6 +24,7 @@ Recorded events are plain JSON-ready dicts::
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import time
@@ -42,6 +43,7 @@ from ._costs import CollectorClock, without_import_timer
 
 __all__ = [
     "RunOutcome",
+    "awaits_in_running_loop",
     "recording",
     "replay_outputs",
     "run_plain",
@@ -703,6 +705,27 @@ def _shown_as_ipython_shows(shell: Any, exc: BaseException) -> bool:
     else:
         return False
     return True
+
+
+def awaits_in_running_loop(shell: Any, source: str) -> bool:
+    """Whether ``source`` has top-level ``await`` (``async for``, ``async with``) while an
+    event loop runs this thread: in a Jupyter kernel, whose loop runs every cell. IPython
+    runs such a plain cell as a coroutine of that loop; a ``%%persist`` magic, itself
+    called from a cell, cannot (running the body's coroutine would need a second loop:
+    "This event loop is already running")."""
+    if "await" not in source and "async" not in source:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False  # a terminal or a script: the magic runs it in a loop of its own
+    try:
+        text = shell.transform_cell(source)
+        return bool(
+            shell.should_run_async(source, transformed_cell=text, preprocessing_exc_tuple=None)
+        )
+    except Exception:
+        return False  # the magic reports it, as usual
 
 
 def _runner_for(shell: Any, source: str, text: str) -> Any:
