@@ -105,3 +105,19 @@ INTERACTIVITY = [
 
 def test_which_expressions_show_is_set_again_and_read(tmp_path: Path) -> None:
     assert_runs_match_plain(INTERACTIVITY, ["set_it", "shown"], ("V = 1", "V = 2"), tmp_path)
+
+
+# A cell that runs another cell itself (``get_ipython().run_cell``): that run ends by dropping
+# the display hook's reference to the running cell's result, so the cell's own last value
+# was stored as None and a hit showed no Out at all.
+RUNS_A_CELL = [
+    "V = 2",
+    CACHED + "get_ipython().run_cell('inner = V + 5')\nouter = inner * 2\nouter",
+    CACHED + "import time\ntime.sleep(0.3)\nslow = V + 1",
+]
+
+
+def test_a_cell_that_runs_a_cell_itself_shows_its_result_on_a_hit(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        RUNS_A_CELL, ["inner", "outer", "_", "slow"], ("V = 2", "V = 3"), tmp_path
+    )

@@ -293,13 +293,17 @@ class _patched:
 
 @contextmanager
 def recording(
-    shell: Any, source: str | None = None, seen: dict[str, bool] | None = None
+    shell: Any,
+    source: str | None = None,
+    seen: dict[str, bool] | None = None,
+    displayed: list[Any] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Record everything the shell shows during the block; yields the event list.
 
     With ``source`` (the cell being run), a trailing ``;`` in it silences the last
     expression as in a plain cell (the shell would otherwise look at the ``%%persist``
     cell's own text). ``seen["widgets"]`` is set when a widget was shown (not recorded).
+    ``displayed`` receives each value the display hook shows as a result, in order.
 
     Examples
     --------
@@ -337,6 +341,16 @@ def recording(
         sink.display("result", format_dict, md_dict)
         return original_write(format_dict, md_dict)
 
+    original_fill = hook.fill_exec_result
+
+    def fill_exec_result(value: Any) -> Any:
+        # The value shown as the cell's result, kept here too: a ``run_cell`` the cell makes
+        # itself ends by dropping the display hook's reference to the running cell's
+        # result, which then never receives it.
+        if displayed is not None:
+            displayed.append(value)
+        return original_fill(value)
+
     def quiet() -> bool:
         return bool(hook.semicolon_at_end_of_expression(source or ""))
 
@@ -348,6 +362,7 @@ def recording(
             _patched(pub, "publish", publish),
             _patched(pub, "clear_output", clear_output),
             _patched(hook, "write_format_data", write_format_data),
+            _patched(hook, "fill_exec_result", fill_exec_result),
             _patched(hook, "quiet", quiet if source is not None else hook.quiet),
             _patched(warnings, "_showwarnmsg", _WarningTap(sink, warnings._showwarnmsg)),  # type: ignore[attr-defined]
         ):
@@ -777,9 +792,10 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
     """
     start = time.perf_counter()
     seen: dict[str, bool] = {}
+    displayed: list[Any] = []
     with (
         CollectorClock() as clock,
-        recording(shell, transformed(shell, source), seen) as events,
+        recording(shell, transformed(shell, source), seen, displayed) as events,
         _errors_shown(shell, show_errors, seen),
     ):
         result = _run_cell(shell, source)
@@ -791,7 +807,7 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
     outcome.tracebacks = bool(seen.get("tracebacks"))
     outcome.error = result.error_before_exec or result.error_in_exec
     outcome.has_result = any(e["kind"] == "result" for e in events)
-    outcome.result = result.result if outcome.has_result else None
+    outcome.result = displayed[-1] if outcome.has_result and displayed else None
     return outcome
 
 
