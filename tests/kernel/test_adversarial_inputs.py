@@ -160,3 +160,25 @@ def test_a_cell_reading_a_widget_runs_and_says_it_holds_the_session(tmp_path: Pa
     assert "input 'w' cannot be fingerprinted" in note, note
     assert "holds the IPython shell or kernel" in note, note
     assert "chosen => {'a': 10, 'b': 20}" in outputs_text(ran.cells[-1])
+
+
+# The shell's history of values: ``_`` (the last value shown), ``_3`` (what ``Out[3]`` shows)
+# are names IPython lists as its own, so they were left out of the key and a cell reading
+# one was restored with the old value after an upstream edit; ``Out[3]`` (the whole history,
+# which other cells change) makes the cell run.
+HISTORY = [
+    "V = 2",
+    "V * 3",
+    CACHED + "u = _ + 1\nu",
+    CACHED + "n3 = _3 + 1\nlast_input = _i3\nn3",
+    CACHED + "o = Out[3] + 1\no",
+    CACHED + "import time\ntime.sleep(0.3)\nslow = V + 1",
+]
+
+
+def test_values_of_the_shell_history_a_cell_reads_are_inputs(tmp_path: Path) -> None:
+    checks = ["u", "n3", "last_input", "o", "slow"]
+    assert_runs_match_plain(HISTORY, checks, ("V = 2", "V = 3"), tmp_path)
+    underscore, whole = why_of(HISTORY, ["c2", "c4"], tmp_path / "cached")
+    assert "history" not in underscore
+    assert "IPython's history (Out)" in whole

@@ -390,6 +390,9 @@ def _call_name(node: ast.Call) -> str:
     return ""
 
 
+_HISTORIES = frozenset({"Out", "_oh", "In", "_ih", "_dh"})
+
+
 def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
@@ -397,6 +400,11 @@ def _uncertainties(nodes: list[ast.AST]) -> list[str]:
         if isinstance(node, ast.Name) and node.id == "__main__":
             # ``import __main__`` then ``__main__.X``: the namespace itself, as globals().
             reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
+            continue
+        if isinstance(node, ast.Name) and node.id in _HISTORIES and isinstance(node.ctx, ast.Load):
+            # ``Out[7]``, ``In[3]``: every value or input of the session so far, which other
+            # cells' runs change (a single ``_7`` or ``_`` is keyed on its value instead).
+            reasons.setdefault(f"it reads IPython's history ({node.id})", None)
             continue
         if not isinstance(node, ast.Call):
             continue

@@ -64,6 +64,18 @@ __all__ = [
 
 _CHUNK = 1 << 20
 
+# The shell's history of values and inputs: ``_`` (``__``, ``___``) is the last value shown,
+# ``_7`` the value ``Out[7]`` showed, ``_i``/``_i7`` an input's text. IPython lists them as
+# its own names (``user_ns_hidden``), but a cell reading one reads data an upstream cell
+# made: ``u = _ + 1`` after an edited ``V * 3`` was restored with the old sum.
+_HISTORY_VALUE = re.compile(r"_{1,3}|_\d+|_i{1,3}|_i\d+")
+
+
+def _shell_owned(name: str, value: Any, hidden: Mapping[str, Any]) -> bool:
+    """Whether ``name`` is one of the shell's own names (``In``, ``get_ipython``...), still
+    bound to what the shell put there: not an input. History values are inputs."""
+    return name in hidden and hidden[name] is value and not _HISTORY_VALUE.fullmatch(name)
+
 
 @dataclass
 class CellKey:
@@ -313,7 +325,7 @@ def build_key(
                 _add_input(label, added, components, {}, unhashable, modules, label="global")
             continue
         value = namespace[name]
-        if name in hidden and hidden[name] is value:
+        if _shell_owned(name, value, hidden):
             continue
         if name in mentioned and isinstance(value, types.ModuleType):
             continue  # a module's name in a string ("np.float64") is not a use of it
@@ -362,7 +374,7 @@ def build_key(
                 cls.__name__, cls, components, reaches, data_globals, user_modules, unhashable
             )
     for name, value in sorted(data_globals.items()):
-        if name in ignored or name in hidden or f"input:{name}" in components:
+        if name in ignored or _shell_owned(name, value, hidden) or f"input:{name}" in components:
             continue
         if isinstance(value, (types.ModuleType, types.FunctionType, type)):
             continue  # code is covered by the code digests above
