@@ -49,3 +49,24 @@ BACKEND = [
 def test_a_backend_chosen_by_a_cached_cell_is_chosen_again(tmp_path: Path) -> None:
     checks = ["matplotlib.get_backend()", "chosen"]
     assert_runs_match_plain(BACKEND, checks, ("N = 2", "N = 3"), tmp_path)
+
+
+# A cached cell that closes the figures open when it starts (AnatomyOfMatplotlib parts 2
+# and 4, ``matplotlib.use('nbagg')``: its ``plt.show()`` pops every open figure). Its stored
+# run opened and closed one figure, so it left the open figures as it found them; after an
+# edit, an upstream cell that failed left a figure open, which a restore did not close: one
+# figure more open at the end than after a plain run. The figures open when a cell starts
+# are read by it (``plt.show()``, ``plt.close('all')``, ``plt.plot`` into the current one).
+CLOSING = [
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt",
+    "N = 2",
+    "left_open = [plt.figure() for _ in range(N - 2)]",  # none, one after the edit
+    CACHED + "plt.plot([1, 2])\nplt.close('all')\nclosed = True",
+]
+
+
+def test_a_cell_closing_the_figures_it_found_open_runs_when_others_are_open(
+    tmp_path: Path,
+) -> None:
+    checks = ["plt.get_fignums()", "len(left_open)", "closed"]
+    assert_runs_match_plain(CLOSING, checks, ("N = 2", "N = 3"), tmp_path)

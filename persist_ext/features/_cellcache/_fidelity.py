@@ -197,6 +197,11 @@ def record_effects(
     # What upstream cells registered with libraries, which the cell may read by name
     # (``plt.get_cmap("mine")``, ``frame.geo``).
     read.add("registries")
+    # The figures open when it starts (a backend that keeps them: ``%matplotlib notebook``,
+    # ``matplotlib.use('nbagg')``): ``plt.show()`` or ``plt.close('all')`` closes them and
+    # ``plt.plot`` draws into the current one; a restore would leave them as they are. (The
+    # inline backend closes every figure when a cell ends: none are open then.)
+    read.add("pyplot.figures")
     if outputs or reads_numpy:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.

@@ -1107,6 +1107,13 @@ def _figures_capture(shell: Any) -> Any:
     return tuple((num, id(manager)) for num, manager in helpers.Gcf.figs.items())
 
 
+def _figures_digest(snapshot: Any) -> str:
+    # As a check (the figures open when a cell starts, which its ``plt.show()`` or
+    # ``plt.close('all')`` closes and its ``plt.plot`` draws into): their numbers, current
+    # last, the same in every session that opened them alike (not the managers' ids).
+    return _json_digest([num for num, _manager in snapshot])
+
+
 def _registries_capture(shell: Any) -> Any:
     # What cells registered with libraries and later cells read by name only: colormaps
     # beyond matplotlib's own (``plt.get_cmap("mine")``) and pandas accessors
@@ -1280,7 +1287,11 @@ FACETS: dict[str, Facet] = {
         ),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
         Facet(
-            "pyplot.figures", "the open matplotlib figures", _figures_capture, _json_digest, None
+            "pyplot.figures",
+            "the open matplotlib figures",
+            _figures_capture,
+            _figures_digest,
+            None,
         ),
         Facet("warnings", "warning filters", _warnings_capture, _warnings_digest, _warnings_apply),
         Facet(
@@ -1314,6 +1325,7 @@ CHECKED_FACETS = frozenset(
         "ipython.interactivity",
         "cwd",
         "registries",
+        "pyplot.figures",
     }
 )
 """Facets a cell can *read* (their digests may be checks); the others are only changed."""
