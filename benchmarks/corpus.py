@@ -409,6 +409,102 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-03 afternoon (corpus helper, third round): pandas exercises, matplotlib's
+# tutorial, a pandas course with its data.
+# guipsamora's pandas_exercises: one folder per exercise, the data set beside the notebook
+# (read from the repository's GitHub address: :func:`shipped` reads the file beside it) or
+# built in the notebook (dicts of lists, unseeded ``np.random``).
+CORPUS += [
+    (
+        "guipsamora/pandas_exercises",
+        "daf0fd2c7c34724aba5b7ec6006aaf9873a2913b",
+        folder,
+        folder,
+        [name],
+    )
+    for folder, name in (
+        ("02_Filtering_&_Sorting/Euro12", "Exercises_with_Solutions.ipynb"),
+        ("02_Filtering_&_Sorting/Fictional_Army", "Exercise_with_solutions.ipynb"),
+        ("03_Grouping/Regiment", "Exercises_solutions.ipynb"),
+        ("04_Apply/Students_Alcohol_Consumption", "Exercises_with_solutions.ipynb"),
+        ("04_Apply/US_Crime_Rates", "Exercises_with_solutions.ipynb"),
+        ("05_Merge/Auto_MPG", "Exercises_with_solutions.ipynb"),
+        ("05_Merge/Fictitous_Names", "Exercises_with_solutions.ipynb"),
+        ("05_Merge/Housing_Market", "Exercises_with_solutions.ipynb"),
+        ("06_Stats/Wind_Stats", "Exercises_with_solutions.ipynb"),
+        ("07_Visualization/Tips", "Exercises_with_code_and_solutions.ipynb"),
+        ("07_Visualization/Titanic_Disaster", "Exercises_code_with_solutions.ipynb"),
+        ("08_Creating_Series_and_DataFrames/Pokemon", "Exercises-with-solutions-and-code.ipynb"),
+        ("09_Time_Series/Apple_Stock", "Exercises-with-solutions-code.ipynb"),
+    )
+]
+# "Anatomy of Matplotlib" (matplotlib's own tutorial): figures, subplots, artists, rcParams,
+# ``plt.style``, mpl_toolkits; the exercises' solutions are ``%load``ed (dropped).
+CORPUS.append(
+    (
+        "matplotlib/AnatomyOfMatplotlib",
+        "e51eb6363371f1b271b235a63f859dbd984ff756",
+        "",
+        "",
+        [
+            "AnatomyOfMatplotlib-Part0-Intro2NumPy.ipynb",
+            "AnatomyOfMatplotlib-Part1-Figures_Subplots_and_layouts.ipynb",
+            "AnatomyOfMatplotlib-Part2-Plotting_Methods_Overview.ipynb",
+            "AnatomyOfMatplotlib-Part3-HowToSpeakMPL.ipynb",
+            "AnatomyOfMatplotlib-Part4-Limits_Legends_and_Layouts.ipynb",
+            "AnatomyOfMatplotlib-Part5-Artists.ipynb",
+            "AnatomyOfMatplotlib-Part6-mpl_toolkits.ipynb",
+        ],
+    )
+)
+# Joris Van den Bossche's pandas tutorial (2017): titanic, NO2 and river-flow time series
+# from ``data/``; the exercises' solutions are ``%load``ed (dropped).
+CORPUS.append(
+    (
+        "jorisvandenbossche/pandas-tutorial",
+        "8308a6eb7d144fff95a6853930e3be4e8ddb2e0f",
+        "",
+        "data",
+        [
+            "01-pandas_introduction.ipynb",
+            "02 - Data structures.ipynb",
+            "03 - Indexing and selecting data.ipynb",
+            "03b - Some more advanced indexing.ipynb",
+            "04 - Groupby operations.ipynb",
+            "04b - Advanced groupby operations.ipynb",
+            "05 - Time series data.ipynb",
+            "06 - Reshaping data.ipynb",
+            "07 - Case study - air quality data.ipynb",
+        ],
+    )
+)
+
+# IPython's own example notebooks (removed from the repository in 2024: pinned at the commit
+# before): rich output, display ids updated later, ``clear_output``, ``%%capture``, custom
+# ``_repr_*_`` and formatters, ``_``/``Out``, background jobs, sympy's printing.
+CORPUS.append(
+    (
+        "ipython/ipython",
+        "39c7d0e0f73fd70c8673fbdb5d81a24bb35780c8",
+        "examples/IPython Kernel",
+        "examples/images",
+        [
+            "Rich Output.ipynb",
+            "Capturing Output.ipynb",
+            "Custom Display Logic.ipynb",
+            "Updating Displays.ipynb",
+            "Animations Using clear_output.ipynb",
+            "Beyond Plain Python.ipynb",
+            "Cell Magics.ipynb",
+            "Plotting in the Notebook.ipynb",
+            "SymPy.ipynb",
+            "Trapezoid Rule.ipynb",
+            "Third Party Rich Output.ipynb",
+            "Background Jobs.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
@@ -417,6 +513,11 @@ _DROP = re.compile(
     re.M,
 )
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+# A restore notice after output that did not end its line (``print(i, end=' ')``) starts on
+# a line of its own: the newline before it is the notice's. The same text also reads as
+# output ending with a newline and a notice after it, so both readings are kept and either
+# may match the plain run.
+_OPEN_LINE_NOTICE = re.compile(r"(?<=[^\n])\n(?=persist: restored \S+ from .*\n?$)")
 # The cache's notices; a restore notice can follow output that did not end its line
 # (``print(x, end=' ')``: "2 3 5 7 persist: restored ...").
 _NOTICE = re.compile(
@@ -611,6 +712,9 @@ class Run:
     probe: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # sum of cell execution times
     failure: str = ""  # timeout or dead kernel
+    # Per cell, its outputs as they read without the newline a restore notice may start
+    # with (:data:`_OPEN_LINE_NOTICE`), or None.
+    alternatives: list[list[str] | None] = field(default_factory=list)
 
 
 def _git(mirror: Path, *args: str) -> bytes:
@@ -740,6 +844,8 @@ def offline(source: str) -> str:
 def shipped(source: str, local: dict[str, str]) -> str:
     """``source`` with ``pd.read_csv('https://.../name', ...)`` reading ``name`` from the repository.
 
+    Also ``url = 'https://.../name'`` followed by ``pd.read_csv(url)`` in the same cell.
+
     Only when the repository ships that file where the notebook runs (``local``: file name ->
     its path relative to the notebook), as rasbt's ch07 and ch10 do (``wine.data``,
     ``housing.data.txt``) without offering the commented alternative :func:`offline` uses.
@@ -752,17 +858,31 @@ def shipped(source: str, local: dict[str, str]) -> str:
         return source
     lines = source.splitlines(keepends=True)
     edits = []
-    for node in ast.walk(tree):
+    reads = [
+        node.args[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("read_csv", "read_table")
+        and node.args
+    ]
+    # ``url = 'https://.../name'`` then ``pd.read_csv(url)`` in the same cell (pandas_exercises).
+    read_names = {arg.id for arg in reads if isinstance(arg, ast.Name)}
+    urls = [arg for arg in reads if isinstance(arg, ast.Constant)] + [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in read_names
+        and isinstance(node.value, ast.Constant)
+    ]
+    for url in urls:
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("read_csv", "read_table")
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and str(node.args[0].value).startswith(("http:", "https:"))
-            and str(node.args[0].value).rsplit("/", 1)[-1] in local
+            str(url.value).startswith(("http:", "https:"))
+            and str(url.value).rsplit("/", 1)[-1] in local
         ):
-            edits.append((node.args[0], local[str(node.args[0].value).rsplit("/", 1)[-1]]))
+            edits.append((url, local[str(url.value).rsplit("/", 1)[-1]]))
     for arg, path in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
         end_line, end_col = (arg.end_lineno or arg.lineno) - 1, arg.end_col_offset or 0
         head = lines[arg.lineno - 1][: arg.col_offset]
@@ -941,6 +1061,7 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
     run.setup = _cell_seconds(notebook.cells[0]) if notebook.cells else 0.0
     for cell in notebook.cells[1:-1]:
         parts: list[str] = []
+        alternative: list[str] | None = None
         raised = False
         restored = False
         shown_traceback = ""
@@ -951,6 +1072,9 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
                     run.restored += 1
                     restored = True
                 text = _normalize(output.text, folder)
+                if cached and _OPEN_LINE_NOTICE.search(output.text):
+                    joined = _normalize(_OPEN_LINE_NOTICE.sub("", output.text), folder)
+                    alternative = [*parts, f"{output.name}:{joined}"]
                 if text.strip():
                     parts.append(f"{output.name}:{text}")
             elif kind == "error":
@@ -973,6 +1097,9 @@ def execute(sources: list[str], cached: bool, cwd: Path, timeout: float) -> Run:
                 parts.append(
                     f"{kind}{images}{others}:{_normalize(data.get('text/plain', ''), folder)}"
                 )
+        if alternative is not None:  # the outputs after the notice's stream, as they are
+            alternative += parts[len(alternative) :]
+        run.alternatives.append(alternative)
         run.cells.append(parts)
         run.errors.append(raised)
         run.tracebacks.append(shown_traceback)
@@ -1021,6 +1148,8 @@ def compare(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
     found = []
     for index, (want, got) in enumerate(zip(plain.cells, other.cells)):
         if want != got and plain.cells[index] == noise.cells[index]:
+            if index < len(other.alternatives) and other.alternatives[index] == want:
+                continue  # the newline a restore notice starts with (_OPEN_LINE_NOTICE)
             if other.errors[index] and not plain.errors[index]:
                 continue  # counted as a new failure
             found.append(
