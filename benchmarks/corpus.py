@@ -505,6 +505,50 @@ CORPUS.append(
     )
 )
 
+# Pierian Data's "Complete Python 3 Bootcamp": the language, files written and read back,
+# folders walked, zipped and unzipped, ``random`` seeded and not, classes and decorators.
+# (Not 07's "Errors and Exceptions Handling": its ``askint()`` retries ``input()`` in a loop
+# with a bare ``except``, endlessly where stdin is not allowed.)
+CORPUS += [
+    (
+        "Pierian-Data/Complete-Python-3-Bootcamp",
+        "ed69ec6b229de6b96a325f17be839a7eadeec60a",
+        folder,
+        "",
+        [name],
+    )
+    for folder, name in (
+        ("00-Python Object and Data Structure Basics", "08-Files.ipynb"),
+        ("05-Object Oriented Programming", "01-Object Oriented Programming.ipynb"),
+        ("10-Python Decorators", "01-Decorators.ipynb"),
+        ("11-Python Generators", "01-Iterators and Generators.ipynb"),
+        ("12-Advanced Python Modules", "00-Collections-Module.ipynb"),
+        ("12-Advanced Python Modules", "01-Opening-and-Reading-Files-Folders.ipynb"),
+        ("12-Advanced Python Modules", "02-Datetime-Module.ipynb"),
+        ("12-Advanced Python Modules", "03-Math-and-Random-Module.ipynb"),
+        ("12-Advanced Python Modules", "07-Unzipping-and-Zipping-Files.ipynb"),
+    )
+]
+# "Hands-On Machine Learning", 3rd edition: the tools and math notebooks and the chapters
+# whose data sets ship with scikit-learn.
+CORPUS.append(
+    (
+        "ageron/handson-ml3",
+        "e3f3f9e66d58cfa1d068a498433063a1d3fba9ef",
+        "",
+        "",
+        [
+            "tools_numpy.ipynb",
+            "tools_pandas.ipynb",
+            "tools_matplotlib.ipynb",
+            "math_linear_algebra.ipynb",
+            "04_training_linear_models.ipynb",
+            "05_support_vector_machines.ipynb",
+            "06_decision_trees.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
