@@ -21,8 +21,10 @@ DEEPEST = (
 
 def test_a_cached_cell_has_the_stack_room_of_a_plain_cell(ip: Any) -> None:
     """The recursion limit is raised by the levels the magic adds (a dozen), whether the
-    cell is stored or looked up first. To within one level: a plain cell's own room moves
-    by one as the interpreter specializes the code around it (989 then 990 in one process)."""
+    cell is stored or looked up first. To within a few levels: a plain cell's own room moves
+    as the interpreter specializes the code around it (989 then 990 in one process), and the
+    levels between the measures moved by two in one CI run (946 plain, 948 cached); without
+    the raise the cached room is 14 levels short."""
     ip.run_cell(DEEPEST)
     plain, cached = [], []
     with capture_output():
@@ -34,8 +36,8 @@ def test_a_cached_cell_has_the_stack_room_of_a_plain_cell(ip: Any) -> None:
         assert ip.run_cell("%%persist\nnew_room = deepest()\n").success
     cached.append(ip.user_ns["new_room"])
     assert min(plain) > 500
-    assert max(cached) - min(plain) <= 1, (plain, cached)
-    assert max(plain) - min(cached) <= 1, (plain, cached)
+    assert max(cached) - min(plain) <= 3, (plain, cached)
+    assert max(plain) - min(cached) <= 3, (plain, cached)
     assert ip.run_cell("import sys\nafter = sys.getrecursionlimit()").success
     assert ip.user_ns["after"] == 1000
 
