@@ -10,13 +10,15 @@ What is hashed, per kind of value:
 * numpy arrays, pandas objects, ``bytes`` / ``bytearray`` / ``memoryview``: their buffers, fed
   straight to xxh3 without a copy (a non-contiguous or byte-swapped array is copied once),
   plus dtype, shape, index and column metadata;
-* ``dict`` (order-insensitive, since dict equality is), ``set`` / ``frozenset``
-  (order-insensitive), ``list`` / ``tuple`` (ordered): recursively, with cycle protection;
+* ``dict`` and its subclasses (``Counter``, ``defaultdict``) in insertion order, ``list`` /
+  ``tuple`` (ordered), ``set`` / ``frozenset`` (order-insensitive): recursively, with cycle
+  protection. Two dicts equal in content but not in order are not the same input: a later
+  cell sees the order (``list(d)``, a DataFrame's columns, ``json.dumps``, a legend);
 * ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (all NaNs hash alike);
 * functions and classes: by code (see :func:`fingerprint_code`);
 * modules: by name and version (a user module: by name and the digest of its source file);
-* instances of user classes: the class's code plus their ``__reduce_ex__`` parts (state
-  dicts order-insensitive), recursively;
+* instances of user classes: the class's code plus their ``__reduce_ex__`` parts (the
+  state dict of attributes order-insensitive), recursively;
 * anything else: its pickle (protocol 5), with out-of-band buffers hashed in place.
 
 "User code" is a function, class or module whose module is ``__main__`` (a notebook or
@@ -192,7 +194,7 @@ class _Hasher:
             self.feed_sequence(h, value, list(OrderedDict.items(value)))
         elif isinstance(value, dict):
             self.put(h, b"dictsub", _type_name(t).encode())
-            self.feed_unordered(h, value, dict.items(value))
+            self.feed_mapping(h, value, dict.items(value))
             if getattr(value, "default_factory", None) is not None:
                 self.feed(h, value.default_factory)  # type: ignore[attr-defined]
         elif isinstance(value, (list, tuple)):
@@ -264,6 +266,18 @@ class _Hasher:
         finally:
             self.containers.pop()
 
+    def feed_mapping(self, h: Any, container: Any, items: Iterable[tuple[Any, Any]]) -> None:
+        # Key, value, key, value... in the dict's order: its insertion order is observable.
+        if not self._enter(h, container):
+            return
+        try:
+            self.put(h, b"map", _LEN.pack(len(container)))
+            for key, item in items:
+                self.feed(h, key)
+                self.feed(h, item)
+        finally:
+            self.containers.pop()
+
     def feed_unordered(self, h: Any, container: Any, items: Iterable[tuple[Any, ...]]) -> None:
         # Each element hashed on its own, the digests sorted: equal sets/dicts hash alike
         # whatever their insertion order or PYTHONHASHSEED.
@@ -306,7 +320,11 @@ class _Hasher:
         try:
             self.put(h, b"reduce")
             h.update(self.code_digest(type(value)))
-            for part in tuple(reduced) + (None,) * (6 - len(reduced)):
+            for index, part in enumerate(tuple(reduced) + (None,) * (6 - len(reduced))):
+                if index == 2 and type(part) is dict:
+                    # The state: attributes by name, whatever order they were set in.
+                    self.feed_tagged_unordered(h, b"state", part, part.items())
+                    continue
                 if isinstance(part, Iterator):
                     # listitems / dictitems come as iterators, from the class's own
                     # ``__iter__``, which may never end: drawn up to a bound.
@@ -425,6 +443,10 @@ class _Hasher:
         self.put(h, tag)
         self.feed_sequence(h, value, value)
 
+    def feed_tagged_mapping(self, h: Any, tag: bytes, value: dict) -> None:
+        self.put(h, tag)
+        self.feed_mapping(h, value, value.items())
+
     def feed_tagged_unordered(self, h: Any, tag: bytes, value: Any, items: Any) -> None:
         self.put(h, tag)
         self.feed_unordered(h, value, items)
@@ -453,7 +475,7 @@ _EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {
     memoryview: _Hasher.feed_buffer,
     list: lambda s, h, v: s.feed_tagged_sequence(h, b"list", v),
     tuple: lambda s, h, v: s.feed_tagged_sequence(h, b"tuple", v),
-    dict: lambda s, h, v: s.feed_tagged_unordered(h, b"dict", v, v.items()),
+    dict: lambda s, h, v: s.feed_tagged_mapping(h, b"dict", v),
     set: lambda s, h, v: s.feed_tagged_unordered(h, b"set", v, ((x,) for x in v)),
     frozenset: lambda s, h, v: s.feed_tagged_unordered(h, b"fset", v, ((x,) for x in v)),
     types.FunctionType: lambda s, h, v: h.update(s.code_digest(v)),

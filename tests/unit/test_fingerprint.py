@@ -47,7 +47,7 @@ def test_digest_shape() -> None:
 @pytest.mark.parametrize(
     ("a", "b"),
     [
-        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ({"a": 1, "b": 2}, dict([("a", 1), ("b", 2)])),
         ({1, 2, 3}, {3, 2, 1}),
         (frozenset("abc"), frozenset("cba")),
         ([1, [2, (3, "x")]], [1, [2, (3, "x")]]),
@@ -71,6 +71,7 @@ def test_equal_values_equal_digests(a, b) -> None:
         ("1", 1),
         (b"a", bytearray(b"a")),
         ([1, 2], [2, 1]),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),  # the order list(d) and a DataFrame show
         ({"a": 1}, {"a": 2}),
         (np.zeros(4), np.zeros(4, dtype=np.float32)),
         (np.zeros((2, 2)), np.zeros(4)),
@@ -144,7 +145,8 @@ def test_cycles_are_handled() -> None:
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
-    assert fingerprint(collections.Counter("aab")) == fingerprint(collections.Counter("baa"))
+    # Counts in their order: list(c) and most_common() ties show it.
+    assert fingerprint(collections.Counter("aab")) != fingerprint(collections.Counter("baa"))
     assert fingerprint(collections.defaultdict(list)) != fingerprint(collections.defaultdict(set))
     import datetime
     import decimal

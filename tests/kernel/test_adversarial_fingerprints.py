@@ -1,0 +1,39 @@
+"""What a value's fingerprint must tell apart: everything a later cell can observe of it.
+
+An input's fingerprint is its part of the key, and the fingerprints before and after a cell
+run are how an input changed in place is found. Two values a re-run would treat differently
+(a later cell sees a difference) must not fingerprint alike: the restore would be stale after
+an upstream edit, or skip a change the cell made.
+
+Each notebook runs plain, then under ``%%persist`` cold, warm in a fresh kernel, after an
+upstream edit and after the edit is undone: every run must show what a plain run shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+# A dict's insertion order is what ``list(d)``, a DataFrame built from it, ``json.dumps`` and
+# a plot's legend show. Hashed as an unordered mapping, an upstream dict literal edited only
+# in its order restored the frame with the old columns, and a cell that moved a key to the
+# end (``d[k] = d.pop(k)``) was not seen changing it: a hit left the old order.
+DICT_ORDER = [
+    "import pandas as pd\nimport collections\nparams = {'a': 1, 'b': 2}",
+    CACHED + "frame = pd.DataFrame([params])\ncols = list(frame.columns)",
+    CACHED + "moved = dict(params)\nmoved['a'] = moved.pop('a')\n"
+    "counts = collections.Counter(params)\nshown = counts.most_common()",
+    CACHED + "params['a'] = params.pop('a')\nkeys_now = True",
+    "print(list(params), list(moved), list(counts))",
+]
+
+
+def test_a_dicts_order_is_part_of_its_fingerprint(tmp_path: Path) -> None:
+    edit = ("{'a': 1, 'b': 2}", "{'b': 2, 'a': 1}")
+    assert_runs_match_plain(DICT_ORDER, ["cols", "shown"], edit, tmp_path)
