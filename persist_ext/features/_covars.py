@@ -577,6 +577,49 @@ def global_rng_reduction(ids: dict[int, str], obj: Any) -> tuple[Any, tuple[str]
     return None if which is None else (_global_rng, (which,))
 
 
+# Per module: (its dict's id and length when read, id of each singleton -> its name).
+_SINGLETONS: dict[str, tuple[int, int, dict[int, str]]] = {}
+_NOT_LIBRARY = frozenset({"builtins", "__main__"})
+
+
+def _module_singletons(module_name: str) -> dict[int, str]:
+    """The module's instances of classes it defines, by id: ``scipy.stats._continuous_distns.t``,
+    ``matplotlib.rcParams``. Read again when the module's dict changed size."""
+    module = sys.modules.get(module_name)
+    namespace = getattr(module, "__dict__", None)
+    if not isinstance(namespace, dict):
+        return {}
+    known = _SINGLETONS.get(module_name)
+    if known is not None and known[0] == id(namespace) and known[1] == len(namespace):
+        return known[2]
+    found: dict[int, str] = {}
+    for name, value in list(namespace.items()):
+        cls = type(value)
+        if getattr(cls, "__module__", None) == module_name and not isinstance(value, type):
+            found.setdefault(id(value), name)
+    _SINGLETONS[module_name] = (id(namespace), len(namespace), found)
+    return found
+
+
+def library_singleton_reduction(obj: Any) -> tuple[Any, tuple[str, str]] | None:
+    """A reference to ``obj`` when it is a library's module-level instance of a class of that
+    module (``scipy.stats.t``, ``matplotlib.rcParams``, a local module's ``CONFIG``): loaded as
+    that object of the process it is loaded in, as a re-run would hold it, not a copy (an
+    assignment through a copied ``rcParams`` would not reach matplotlib's settings)."""
+    module_name = getattr(type(obj), "__module__", None)
+    if not isinstance(module_name, str) or module_name in _NOT_LIBRARY:
+        return None
+    name = _module_singletons(module_name).get(id(obj))
+    if name is None or getattr(sys.modules.get(module_name), name, None) is not obj:
+        return None
+    return _module_attribute, (module_name, name)
+
+
+def _module_attribute(module_name: str, name: str) -> Any:
+    # Referenced by name from stored pickles: keep the name.
+    return getattr(import_quietly(module_name), name)
+
+
 class _SharingPickler(pickle.Pickler):
     """Pickle protocol 5 that keeps numpy views linked to their base and modules by name."""
 
@@ -643,7 +686,7 @@ class _SharingPickler(pickle.Pickler):
             if type(obj) is not ndarray:
                 return _rebuild_view, (*view, type(obj))
             return _rebuild_view, view
-        return NotImplemented
+        return library_singleton_reduction(obj) or NotImplemented
 
 
 # NaN constants of modules, stored by reference: ``[1, np.nan]`` holds ``np.nan`` itself.
