@@ -390,7 +390,10 @@ class PersistMagics(Magics):
         failed = getattr(result, "error_in_exec", None) or getattr(
             result, "error_before_exec", None
         )
-        cache.ran_known(token, known, None if failed else elapsed)
+        if token is None:  # a cell the magic could not run (awaiting_run)
+            cache.ran_plain(known)
+        else:
+            cache.ran_known(token, known, None if failed else elapsed)
 
     def _flush_runs(self, *, due: bool = True) -> None:
         # Records of cells decided to run (store and runs index), written between cells

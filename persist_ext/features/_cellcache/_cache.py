@@ -417,15 +417,17 @@ class CellCache:
         name = options.name or self.default_name(code, options.cell_id)
         return KnownRun(name, 0.0, AWAITS)
 
-    def ran_known(self, token: str | None, known: KnownRun, duration: float | None) -> None:
-        """A cell that ran as a plain cell, without the magic (one the index knows, or one
-        :meth:`awaiting_run` gave, ``token=None``): ``why`` says so, and a run much longer
-        than the index's record drops it from the index (its inputs may have grown), so
-        the next run looks it up and decides again."""
+    def ran_plain(self, known: KnownRun) -> None:
+        """A cell that ran as the plain cell it is, without the magic and without the runs
+        index (one :meth:`awaiting_run` gave): ``why`` says so."""
         self._last_name = known.name
-        if token is None:
-            self._remember(known.name, CellKey("", {}), False, known.reason, [])
-            return
+        self._remember(known.name, CellKey("", {}), False, known.reason, [])
+
+    def ran_known(self, token: str, known: KnownRun, duration: float | None) -> None:
+        """A cell the runs index knows ran as a plain cell, without the magic: ``why`` says
+        so, and a run much longer than the index's record drops it from the index (its
+        inputs may have grown), so the next run looks it up and decides again."""
+        self._last_name = known.name
         headline = f"{known.reason} (known from an earlier run: nothing was looked up)"
         self._remember(known.name, CellKey("", {}), False, headline, [])
         if self.runs is not None and duration is not None and much_slower(known.duration, duration):

@@ -735,25 +735,25 @@ def awaits_in_running_loop(shell: Any, source: str) -> bool:
     except RuntimeError:
         return False  # a terminal or a script: the magic runs it in a loop of its own
     try:
-        text = shell.transform_cell(source)
-        return bool(
-            shell.should_run_async(source, transformed_cell=text, preprocessing_exc_tuple=None)
-        )
+        return _may_run_async(shell, source, transformed(shell, source))
     except Exception:
         return False  # the magic reports it, as usual
 
 
 def _runner_for(shell: Any, source: str, text: str) -> Any:
-    """What drives the body's coroutine, as ``run_cell`` chooses it; IPython's ``await``
-    check (a compile of the whole cell) only for a text that could have top-level
-    ``await``, ``async for`` or ``async with``."""
+    """What drives the body's coroutine, as ``run_cell`` chooses it."""
     if shell.trio_runner:
         return shell.trio_runner
-    if ("await" in source or "async" in source) and shell.should_run_async(
-        source, transformed_cell=text, preprocessing_exc_tuple=None
-    ):
-        return shell.loop_runner
-    return _pseudo_sync_runner
+    return shell.loop_runner if _may_run_async(shell, source, text) else _pseudo_sync_runner
+
+
+def _may_run_async(shell: Any, source: str, text: str) -> bool:
+    """Whether IPython runs ``source`` (transformed: ``text``) as a coroutine: its ``await``
+    check (a compile of the whole cell), asked only of a text that could have top-level
+    ``await``, ``async for`` or ``async with``."""
+    return ("await" in source or "async" in source) and bool(
+        shell.should_run_async(source, transformed_cell=text, preprocessing_exc_tuple=None)
+    )
 
 
 def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:
