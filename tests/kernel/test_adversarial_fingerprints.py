@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ._adversarial import assert_runs_match_plain
+from ._adversarial import assert_runs_match_plain, why_of
 from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
@@ -37,3 +37,27 @@ DICT_ORDER = [
 def test_a_dicts_order_is_part_of_its_fingerprint(tmp_path: Path) -> None:
     edit = ("{'a': 1, 'b': 2}", "{'b': 2, 'a': 1}")
     assert_runs_match_plain(DICT_ORDER, ["cols", "shown"], edit, tmp_path)
+
+
+# The order a set of strings iterates in comes from the kernel's string hash seed, new in
+# every kernel: ``enumerate(set(words))`` in a cached cell numbered the words in the stored
+# kernel's order, while a later plain cell iterating the same set in a fresh kernel walked
+# them in another, so ``idx[w]`` no longer matched positions (a vocabulary and its inverse
+# disagreed). Such a cell is keyed on the hash seed: restored within the kernel that ran it,
+# run in a fresh one, and ``%persist why`` says why. ``sorted(set(...))`` and sets of
+# numbers do not depend on the seed.
+SET_ORDER = [
+    "V = 1\nwords = ['alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta']\nvocab = set(words)\n"
+    "numbers = {3, 1, 2}",
+    CACHED + "labels = list(set(words))[: V + 2]\nidx = {w: i for i, w in enumerate(vocab)}",
+    CACHED + "ordered = sorted(set(words))[: V + 2]\nfirst_numbers = list(numbers)[:V]",
+    "print([w for w in set(words)][: V + 2] == labels, [idx[w] for w in vocab] == "
+    "list(range(len(idx))))",
+]
+
+
+def test_a_cell_iterating_a_set_of_strings_is_keyed_on_the_hash_seed(tmp_path: Path) -> None:
+    assert_runs_match_plain(SET_ORDER, ["ordered", "first_numbers"], ("V = 1", "V = 2"), tmp_path)
+    iterating, sorting = why_of(SET_ORDER, ["c1", "c2"], tmp_path / "cached")
+    assert "iterates a set" in iterating
+    assert "was restored" in sorting

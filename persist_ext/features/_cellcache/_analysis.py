@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import xxhash
 
+from ._setorder import iterated_sets
+
 __all__ = ["CellCode", "analyze_cell", "normalize_code"]
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -78,6 +80,9 @@ class CellCode:
         ``register_dataframe_accessor("geo")(Geo)``, ``fontManager.addfont(path)``), as the
         dotted path of the callee; decorators of the cell's own ``def``/``class`` statements
         are left out (a hit runs those statements again).
+    iterated_sets
+        What the cell walks in order that may be a set (names, and ``"<set>"`` for a set it
+        makes): a set of strings iterates in the kernel's hash-seed order (``_setorder``).
     """
 
     source: str
@@ -94,6 +99,7 @@ class CellCode:
     targets: tuple[tuple[str, str], ...] = field(default=())
     unseen_reads: tuple[str, ...] = field(default=())
     registrations: tuple[str, ...] = field(default=())
+    iterated_sets: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -539,4 +545,5 @@ def analyze_cell(source: str) -> CellCode:
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
         targets=tuple(_targets(nodes)),
         registrations=tuple(_registrations(tree, nodes)),
+        iterated_sets=iterated_sets(nodes),
     )

@@ -50,6 +50,12 @@ def _message(kind: str, name: str, change: str, old: str | None, new: str | None
         return "the cell's code changed (beyond comments and formatting)"
     if kind == "python":
         return f"Python version changed: {old} -> {new}"
+    if kind == "hashseed":
+        return (
+            "the string hash seed differs from the stored run's (a new kernel): the cell "
+            "iterates a set, whose order it sets (sort it, or fix PYTHONHASHSEED, to restore "
+            "it in any kernel)"
+        )
     if kind == "package":
         if change == "changed":
             return f"package {name} version changed: {old} -> {new}"

@@ -13,6 +13,8 @@ The key is the digest of a flat mapping of *components*, each ``"kind:name" -> d
 ``file:PATH``       content digest of a ``--deps`` file (a size+mtime check skips re-hashing)
 ``package:NAME``    with ``--env``: the installed version of an imported package
 ``python``          with ``--env``: the Python version
+``hashseed``        for a cell walking a set of strings: this kernel's string hash seed
+                    (the set's order), see ``_setorder``
 ==================  ===========================================================================
 
 The components are stored in the entry's manifest so that ``%persist why`` can say exactly
@@ -52,6 +54,7 @@ from ...storage._usercode import (
 )
 from .._bounded import interrupt_at
 from ._analysis import CellCode
+from ._setorder import hash_seed_component
 
 __all__ = [
     "CellKey",
@@ -421,6 +424,10 @@ def build_key(
         components.update(files)
     if env:
         components.update(_package_components(modules))
+    if code.iterated_sets:
+        seed = hash_seed_component(code.iterated_sets, namespace)
+        if seed is not None:
+            components["hashseed"] = seed
     blob = _SORTED_JSON.encode(components).encode()
     return CellKey(
         digest=xxhash.xxh3_128_hexdigest(blob),

@@ -1,0 +1,111 @@
+"""Cells whose results depend on the order a set iterates in: the kernel's string hash seed.
+
+A set of strings (bytes, dates, most objects) iterates in an order that comes from their
+hashes, which Python salts anew in every process unless ``PYTHONHASHSEED`` fixes them. A cell
+that walks such a set (``list(set(words))``, ``enumerate(vocab)``, ``for w in vocab``) makes
+values whose order is the kernel's: restored in a fresh kernel, ``idx = {w: i for i, w in
+enumerate(vocab)}`` numbers the words in the stored kernel's order while a later cell walking
+``vocab`` sees another, which no re-run would give. Such a cell is keyed on the hash seed (the
+``hashseed`` component): restored in the kernel that stored it, run in a fresh one, like a
+cell drawing unseeded random numbers. Sets of numbers iterate alike in every process, and
+``sorted(...)``, ``len(...)`` and ``x in s`` do not walk the set in its order.
+
+What counts is found from the cell's code (a set it makes in a place that iterates) and, for
+a name it iterates, from the value that name holds when the key is built.
+"""
+
+from __future__ import annotations
+
+import ast
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["MADE_IN_CELL", "hash_seed_component", "iterated_sets"]
+
+#: Stands for "a set the cell makes" among the names :func:`iterated_sets` returns.
+MADE_IN_CELL = "<set>"
+
+# Calls whose arguments are walked in order into their result.
+_ITERATING_CALLS = frozenset(
+    {"list", "tuple", "enumerate", "zip", "iter", "dict", "next", "map", "filter"}
+)
+_ITERATING_METHODS = frozenset(
+    {"join", "fromkeys", "extend", "array", "asarray", "fromiter", "Series", "Index", "DataFrame"}
+)
+_SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference"})
+_SET_OPS = (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)
+
+
+def _makes_set(node: ast.AST, set_names: set[str]) -> bool:
+    """Whether ``node`` evaluates to a set the cell makes (or a name it bound to one)."""
+    if isinstance(node, (ast.Set, ast.SetComp)):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in set_names
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id in ("set", "frozenset")
+        return isinstance(func, ast.Attribute) and func.attr in _SET_METHODS
+    if isinstance(node, ast.BinOp) and isinstance(node.op, _SET_OPS):
+        return _makes_set(node.left, set_names) or _makes_set(node.right, set_names)
+    return False
+
+
+def _walked(nodes: Iterable[ast.AST]) -> list[ast.AST]:
+    """The expressions the cell walks in order (loops, comprehensions, list(...), a, b = s)."""
+    walked: list[ast.AST] = []
+    for node in nodes:
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            walked.append(node.iter)
+        elif isinstance(node, ast.Starred) or (
+            isinstance(node, ast.Assign) and isinstance(node.targets[0], (ast.Tuple, ast.List))
+        ):
+            walked.append(node.value)  # ``[*s]``, ``f(*s)``; ``a, b = s``
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id in _ITERATING_CALLS) or (
+                isinstance(func, ast.Attribute) and func.attr in _ITERATING_METHODS
+            ):
+                walked += node.args
+    return walked
+
+
+def iterated_sets(nodes: list[ast.AST]) -> tuple[str, ...]:
+    """What the cell walks that may be a set: names (checked against their values when the
+    key is built) and :data:`MADE_IN_CELL` for a set the cell makes and walks."""
+    set_names = {
+        target.id
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and _makes_set(node.value, set())
+    }
+    found: dict[str, None] = {}
+    for expr in _walked(nodes):
+        if _makes_set(expr, set_names):
+            found.setdefault(MADE_IN_CELL, None)
+        elif isinstance(expr, ast.Name):
+            found.setdefault(expr.id, None)
+    return tuple(found)
+
+
+def _seed_free(item: Any) -> bool:
+    """Whether ``item`` hashes alike in every process (numbers, None, tuples of them)."""
+    if item is None or isinstance(item, numbers.Number):
+        return True
+    return isinstance(item, tuple) and all(_seed_free(part) for part in item)
+
+
+def _depends_on_seed(value: Any) -> bool:
+    return isinstance(value, (set, frozenset)) and not all(_seed_free(item) for item in value)
+
+
+def hash_seed_component(iterated: tuple[str, ...], namespace: Mapping[str, Any]) -> str | None:
+    """The ``hashseed`` key component for a cell walking a set of seed-salted items, else
+    ``None``: a digest of this process's string hashes, equal in every kernel only when
+    ``PYTHONHASHSEED`` fixes them."""
+    if not any(name == MADE_IN_CELL or _depends_on_seed(namespace.get(name)) for name in iterated):
+        return None
+    return format(hash("persist_ext: the order sets of strings iterate in") & (2**64 - 1), "x")
