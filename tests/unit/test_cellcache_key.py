@@ -43,6 +43,9 @@ def test_comments_blank_lines_and_formatting_do_not_change_the_code_digest() -> 
         ("r = [i * k for i in range(n)]", ("k", "range", "n")),
         ("def f():\n    return w\nv = f()", ("w",)),  # read at call time
         ("def f():\n    return w\nw = 2\nv = f()", ()),  # ...and assigned by the cell
+        # ``global n`` in the cell's function: ``n += 1`` reads the namespace's n
+        ("def f():\n    global n\n    n += 1\nf()", ("n",)),
+        ("def f():\n    n = 0\n    n += 1\nf()", ()),  # a local of f
         ("try:\n    v = 1\nexcept E as e:\n    print(e)", ("E", "print")),
         ("obj.attr = value", ("obj", "value")),
     ],

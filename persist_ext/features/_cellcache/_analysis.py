@@ -189,9 +189,16 @@ class _Scan:
         body = node.body if isinstance(node.body, list) else [node.body]
         local_loads: set[str] = set()
         local_stores: set[str] = set(params)
+        # ``global counter`` then ``counter += 10``: the namespace's value is read and set,
+        # not a local's (``nonlocal`` names stay in the enclosing function).
+        declared: set[str] = set()
         for sub in (n for stmt in body for n in ast.walk(stmt)):
             if isinstance(sub, ast.Name):
                 (local_loads if isinstance(sub.ctx, ast.Load) else local_stores).add(sub.id)
+            elif isinstance(sub, ast.Global):
+                declared.update(sub.names)
+            elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+                local_loads.add(sub.target.id)  # ``x += 1`` reads x first
             elif isinstance(sub, _SCOPES):
                 a = sub.args
                 local_stores |= {
@@ -201,7 +208,7 @@ class _Scan:
                     local_stores.add(sub.name)
             elif isinstance(sub, (ast.Import, ast.ImportFrom)):
                 local_stores |= {a.asname or a.name.partition(".")[0] for a in sub.names}
-        self.deferred |= local_loads - local_stores
+        self.deferred |= local_loads - (local_stores - declared)
         if not isinstance(node, ast.Lambda):
             self.stores.append(node.name)
 
