@@ -519,3 +519,20 @@ def test_persist_help_names_every_setting(ip) -> None:
     helptext = ip.object_inspect_text("%persist")
     for trait in PersistMagics.class_traits(config=True):
         assert re.search(rf"\b{trait}\b", helptext), trait
+
+
+def test_sidebar_doc_names_every_tab_of_a_store_and_counts_them() -> None:
+    """docs/sidebar-and-server.md opens a store "on N tabs" and describes each under its bold
+    label: N and the labels are the panel's own (js/src/components/Panel.tsx)."""
+    source = (ROOT / "js" / "src" / "components" / "Panel.tsx").read_text()
+    tabs = re.search(r"const TABS[^=]*= \[(.*?)\];", source, re.S)
+    assert tabs
+    labels = re.findall(r"\['\w+', '([^']+)'\]", tabs.group(1))
+    assert labels
+    doc = (ROOT / "docs" / "sidebar-and-server.md").read_text()
+    said = re.search(r"open it on (\w+) tabs", doc)
+    assert said, "the doc no longer says how many tabs a store opens on"
+    words = ["one", "two", "three", "four", "five", "six"]
+    assert words.index(said.group(1)) + 1 == len(labels), (said.group(0), labels)
+    for label in labels:
+        assert f"\n**{label}** —" in doc, f"no paragraph for the {label} tab"
