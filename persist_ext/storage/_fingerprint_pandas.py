@@ -55,7 +55,12 @@ def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index)
     """Feed a DataFrame, Series or Index into ``h`` (an xxh3 hasher) via ``hasher``."""
     if isinstance(value, pd.Index):
         _feed_index(hasher, h, value)
-    elif isinstance(value, pd.Series):
+        return
+    # What pandas keeps beside the data, which a cell may set on an input in place and a
+    # later cell sees: ``attrs`` and whether duplicate labels are refused.
+    hasher.feed(h, dict(value.attrs))
+    hasher.feed(h, value.flags.allows_duplicate_labels)
+    if isinstance(value, pd.Series):
         hasher.put(h, b"series")
         hasher.feed(h, value.name)
         _feed_index(hasher, h, value.index)
@@ -64,7 +69,6 @@ def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index)
         hasher.put(h, b"dataframe")
         _feed_index(hasher, h, value.columns)
         _feed_index(hasher, h, value.index)
-        hasher.feed(h, dict(value.attrs))
         # Column by column: each column of a numpy block is one contiguous row of it, so
         # nothing is copied.
         for i in range(value.shape[1]):

@@ -61,3 +61,18 @@ def test_a_cell_iterating_a_set_of_strings_is_keyed_on_the_hash_seed(tmp_path: P
     iterating, sorting = why_of(SET_ORDER, ["c1", "c2"], tmp_path / "cached")
     assert "iterates a set" in iterating
     assert "was restored" in sorting
+
+
+# What pandas keeps beside the data: a Series' ``attrs`` and the duplicate-labels flag of a
+# Series or DataFrame. Left out of the fingerprint, a cell setting them on an input was not
+# seen changing it, and a hit left the input without them.
+PANDAS_META = [
+    "V = 1\nimport pandas as pd\ns = pd.Series([1, 2])\ndf = pd.DataFrame({'a': [1]})",
+    CACHED + "s.attrs['unit'] = f'm{V}'\ns.flags.allows_duplicate_labels = False\n"
+    "df.flags.allows_duplicate_labels = False\nx = V",
+    "print(s.attrs, s.flags.allows_duplicate_labels, df.flags.allows_duplicate_labels)",
+]
+
+
+def test_what_pandas_keeps_beside_the_data_is_part_of_the_fingerprint(tmp_path: Path) -> None:
+    assert_runs_match_plain(PANDAS_META, ["x"], ("V = 1", "V = 2"), tmp_path)

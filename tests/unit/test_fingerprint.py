@@ -127,6 +127,12 @@ def test_pandas_objects() -> None:
     assert fingerprint(df) != fingerprint(df.set_index(pd.Index(list("vwxyz"))))
     assert fingerprint(df["x"]) == fingerprint(frame()["x"])
     assert fingerprint(df["x"]) != fingerprint(df["x"].rename("other"))
+    # What pandas keeps beside the data: attrs, the duplicate-labels flag.
+    tagged = frame()["x"]
+    tagged.attrs["unit"] = "m"
+    assert fingerprint(df["x"]) != fingerprint(tagged)
+    assert fingerprint(df["x"]) != fingerprint(df["x"].set_flags(allows_duplicate_labels=False))
+    assert fingerprint(df) != fingerprint(df.set_flags(allows_duplicate_labels=False))
     mi = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
     assert fingerprint(mi) == fingerprint(pd.MultiIndex.from_product([[1, 2], ["a", "b"]]))
 
