@@ -536,8 +536,10 @@ def fingerprint(value: Any) -> str:
 
     Examples
     --------
-    >>> fingerprint({"a": 1, "b": [1.0, 2.0]}) == fingerprint({"b": [1.0, 2.0], "a": 1})
+    >>> fingerprint({"a": 1, "b": [1.0, 2.0]}) == fingerprint(dict(a=1, b=[1.0, 2.0]))
     True
+    >>> fingerprint({"a": 1, "b": 2}) == fingerprint({"b": 2, "a": 1})  # list(d) differs
+    False
     >>> fingerprint([1, 2]) == fingerprint((1, 2))
     False
     >>> import threading
