@@ -82,6 +82,7 @@ from ._entry import (
 from ._explain import Difference, Explanation, diff_components
 from ._fidelity import (
     cache_states,
+    covariable_checks,
     reapply,
     reapply_for_imports,
     record_effects,
@@ -988,6 +989,7 @@ class CellCache:
             v for v in key.fingerprints if v not in mutated and v in ns and before.get(v) is ns[v]
         }
         groups = self._groups(shell, values, before, code, mutated, unchanged)
+        manifest.checks.update(covariable_checks(ns, groups, values, key.fingerprints))
         stored_values = {n: ns.get(n, values.get(n)) for g in groups for n in g.names}
         if RESULT in values:
             stored_values[RESULT] = values[RESULT]

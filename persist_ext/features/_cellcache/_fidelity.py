@@ -85,7 +85,7 @@ from .._covars import import_quietly
 from ._analysis import REGISTERING
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
-from ._key import FileDigests
+from ._key import FileDigests, fingerprint_after
 from ._namespace import names_of_kind
 from ._state import (
     FACETS,
@@ -484,6 +484,43 @@ def _importable(names: list[str]) -> list[str]:
     return found
 
 
+def covariable_checks(
+    ns: dict[str, Any], groups: list[Any], values: dict[str, Any], inputs: dict[str, str]
+) -> dict[str, str]:
+    """Checks of the variables a hit binds that the cell neither changed nor read.
+
+    A cell that mutates an input is stored with every variable sharing objects with what it
+    changed (an older alias must see the mutation), variables it never names included. A hit
+    binds them too, which is right only while they are what they were when the cell ran: an
+    upstream edit may have rebound one (``panel = {'label': V, 'meta': meta}``) and left the
+    cell's inputs as they were. Each is checked before a hit: one that was an input's very
+    object (``b = a``, ``a`` mutated) must still be it (``is:a``); any other must still
+    fingerprint as it did after the run (one the cell changed through an input then never
+    matches, and the cell runs).
+    """
+    checks: dict[str, str] = {}
+    for group in groups:
+        for name in group.names:
+            if name in values or name in group.live or name not in ns:
+                continue
+            value = ns[name]
+            same = next((i for i in inputs if i in ns and ns[i] is value), None)
+            if same is not None:
+                checks[f"covar:{name}"] = f"is:{same}"
+            else:
+                checks[f"covar:{name}"] = f"fp:{fingerprint_after(value) or ''}"
+    return checks
+
+
+def _stale_covariable(ns: dict[str, Any], name: str, recorded: str) -> bool:
+    if name not in ns:
+        return True
+    kind, _, what = recorded.partition(":")
+    if kind == "is":
+        return what not in ns or ns[what] is not ns[name]
+    return not what or fingerprint_after(ns[name]) != what
+
+
 def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> list[Difference]:
     """The recorded checks that no longer hold (empty: the entry may be restored)."""
     found: list[Difference] = [
@@ -533,6 +570,12 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
             if new != old:
                 message = f"folder {name}, which the cell lists, has other files"
                 found.append(Difference("file", name, "changed", old, new, message))
+        elif kind == "covar" and _stale_covariable(shell.user_ns, name, old):
+            message = (
+                f"variable {name}, stored with what the cell changed (they share objects),"
+                " is not what it was when the cell ran"
+            )
+            found.append(Difference("input", name, "changed", old, None, message))
     return found
 
 
