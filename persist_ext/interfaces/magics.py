@@ -49,7 +49,7 @@ from .._config import ENV_VAR, default_directory
 from .._errors import CellRaisedError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
-from ..features._cellcache._capture import note_top_level_cell
+from ..features._cellcache._capture import NEUTRAL_TRANSFORMERS, note_top_level_cell
 from ..features._cellcache._costs import CollectorClock, KnownRun
 from ..features._cellcache._state import dict_version
 
@@ -995,6 +995,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("post_run_cell", magics._on_post_run_cell_budget)
     ipython.events.register("post_run_cell", magics._on_post_run_cell_known)
     ipython.input_transformers_cleanup.append(magics._plain_if_known)
+    NEUTRAL_TRANSFORMERS.append(magics._plain_if_known)  # it acts on `%%persist` lines only
     compiler = getattr(ipython, "compile", None)
     if compiler is not None and hasattr(compiler, "get_code_name"):
         compiler.get_code_name = _PlainCodeName(magics, compiler.get_code_name)
@@ -1041,6 +1042,8 @@ def unload_ipython_extension(ipython: Any) -> None:
             pass
     if magics._plain_if_known in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(magics._plain_if_known)
+    if magics._plain_if_known in NEUTRAL_TRANSFORMERS:
+        NEUTRAL_TRANSFORMERS.remove(magics._plain_if_known)
     compiler: Any = getattr(ipython, "compile", None)
     naming = getattr(compiler, "get_code_name", None)
     if isinstance(naming, _PlainCodeName) and naming.magics is magics:

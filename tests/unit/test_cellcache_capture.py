@@ -87,3 +87,57 @@ def test_top_level_await_in_a_cached_cell(ip: Any) -> None:
         cell = "%%persist\nimport asyncio\nawaited = await asyncio.sleep(0, 7)\n"
         assert ip.run_cell(cell).success
     assert ip.user_ns["awaited"] == 7
+
+
+BODIES = [
+    "x = 1\ny = x + 1",
+    "x = 1\ny = x + 1\n",
+    "x = 1\ny = 2\n\n",  # a blank last line: kept as IPython keeps it
+    "x = 1\n\n\ny = 2",
+    "def f(a):\n    return a * 2\n\nz = f(3)",
+    "x = 1\n    \ny = 2",  # a line of blanks: dedent empties it
+    "\nx = 1\ny = 2",  # a leading empty line: removed
+    "  x = 1\n  y = 2",  # indented: dedented
+    "\tx = 1\n\ty = 2",
+    ">>> x = 1\n>>> y = 2",  # pasted prompts: stripped
+    "In [1]: x = 1\n   ...: y = 2",
+    "x = [1,\n     2]\n...",
+    "files = !ls\nn = len(files)",
+    "%time y = 1\nz = 2",
+    "x = 1\nx?",
+    "v = 3 % 2\nw = v",
+    "a = 1\nb = a != 2",
+    "a = 1\n/print a",
+    "a = 1\n,print a b",
+    "s = '''\n>>> not a prompt\n'''\nt = 1",
+    "x = 1\r\ny = 2",
+    "who",  # one line: the prefilter makes it %who
+    "x = 1",
+    "x = 1\n",
+    "s = 'a\x0cb'",  # a form feed: a line break to str.splitlines, so no prefilter
+]
+
+
+def test_a_body_s_transform_is_ipython_s_with_or_without_the_fast_path(ip: Any) -> None:
+    """``transformed`` skips IPython's tokenizing transforms for plain Python
+    (``_untouched``; one line still goes through the prefilter, which makes ``who`` a
+    magic); whatever the text, what it gives is what IPython gives, and with a transformer
+    of the user's installed IPython is always asked."""
+    from persist_ext.features._cellcache import _capture
+
+    fast = [b for b in BODIES if _capture._untouched(ip, b.removesuffix("\n")) is not None]
+    for body in BODIES:
+        got = _capture.transformed(ip, body, new_run=True)
+        assert got == ip.transform_cell(body.removesuffix("\n")), body
+    # Taken where it applies, and only there.
+    assert fast == [*BODIES[:5], *BODIES[-4:]]
+
+    def shout(lines: list[str]) -> list[str]:
+        return [line.replace("x = 1", "x = 2") for line in lines]
+
+    ip.input_transformers_cleanup.append(shout)
+    try:
+        assert _capture._untouched(ip, "x = 1\ny = 2") is None
+        assert _capture.transformed(ip, "x = 1\ny = 3") == "x = 2\ny = 3\n"
+    finally:
+        ip.input_transformers_cleanup.remove(shout)

@@ -36,6 +36,7 @@ from typing import Any
 
 from IPython.core.async_helpers import _pseudo_sync_runner
 from IPython.core.error import InputRejected
+from IPython.core.inputtransformer2 import TransformerManager as _TransformerManager
 from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
 from .._covars import import_quietly
@@ -397,12 +398,61 @@ def transformed(shell: Any, cell: str, *, new_run: bool = False) -> str:
     if new_run or (_FRESH[0] is not None and _FRESH[0][0] != cell):
         _FRESH[0] = None
     if found is None:
-        found = shell.transform_cell(cell)
+        found = _untouched(shell, cell)
+        if found is None:
+            found = shell.transform_cell(cell)
         if len(_TRANSFORMED) > 1024:
             _TRANSFORMED.clear()
         _TRANSFORMED[cell] = found
         _FRESH[0] = (cell, found)
     return found
+
+
+# What IPython's static transforms act on: magics, shell escapes and help (``%``, ``!``,
+# ``?``), a line starting with an autocall escape (``,`` ``;`` ``/``), pasted prompts
+# (``>>>``, ``...``, ``In [``), and what dedenting changes (a first line indented, a line of
+# only blanks, which dedent empties). A cell with none of these comes back as it is.
+_IPYTHON_SYNTAX = re.compile(r"[%!?\r]|>>>|^[ \t]*(?:[,;/]|\.\.\.|In \[)|^[ \t\f\v]+$", re.M)
+NEUTRAL_TRANSFORMERS: list[Any] = []
+"""Input transformers of the shell that change no cell without ``%`` (this package's own,
+such as the runs index's): while only these and IPython's are installed, :func:`transformed`
+may take its fast path. Any other transformer makes it ask IPython."""
+
+
+def _untouched(shell: Any, cell: str) -> str | None:
+    """``shell.transform_cell(cell)`` without tokenizing the cell (the most part of its
+    40-100 µs), when IPython's transforms would leave it as it is: plain Python (see
+    :data:`_IPYTHON_SYNTAX`) and only IPython's own transformers installed, plus those in
+    :data:`NEUTRAL_TRANSFORMERS`. A one-line cell still goes through IPython's prefilter,
+    as in ``transform_cell`` (``who`` is ``%who``). ``None``: ask IPython."""
+    if not cell or cell[0] in " \t\n" or _IPYTHON_SYNTAX.search(cell):
+        return None
+    manager = getattr(shell, "input_transformer_manager", None)
+    if (
+        type(manager) is not _TransformerManager
+        or getattr(shell, "input_transformers_post", None)
+        or manager.line_transforms != _DEFAULT[1]
+        or manager.token_transformers != _DEFAULT[2]
+        or any(
+            t not in _DEFAULT[0] and t not in NEUTRAL_TRANSFORMERS
+            for t in manager.cleanup_transforms
+        )
+    ):
+        return None
+    text = cell if cell.endswith("\n") else cell + "\n"
+    if len(text.splitlines()) == 1:
+        # One line: IPython's dynamic transforms (automagic, autocall, macros), as it does.
+        with shell.builtin_trap:
+            text = shell.prefilter_manager.prefilter_lines(text) + "\n"
+    return text
+
+
+def _default_transforms() -> tuple[list[Any], list[Any], list[Any]]:
+    manager = _TransformerManager()
+    return manager.cleanup_transforms, manager.line_transforms, manager.token_transformers
+
+
+_DEFAULT = _default_transforms()
 
 
 # How IPython's history holds a ``%%persist`` cell: the magic call its transformers make.
@@ -437,7 +487,8 @@ def _transform_for_run(shell: Any, source: str) -> str:
     reusable = fresh is not None and fresh[0] == source
     if reusable and not getattr(shell, "input_transformers_post", True):
         return fresh[1]  # type: ignore[index]
-    return shell.transform_cell(source)  # type: ignore[no-any-return]
+    text = _untouched(shell, source.removesuffix("\n"))
+    return shell.transform_cell(source) if text is None else text
 
 
 @contextmanager
