@@ -126,7 +126,8 @@ def _unhashable(value: Any, exc: Exception) -> FingerprintError:
 class _Hasher:
     """One top-level fingerprint call: memo of code digests and the stacks guarding cycles."""
 
-    def __init__(self) -> None:
+    def __init__(self, reached: dict[int, Any] | None = None) -> None:
+        self.reached = reached
         self.code_memo: dict[int, bytes] = {}
         self.code_active: dict[int, str] = {}
         self.containers: list[int] = []
@@ -138,6 +139,17 @@ class _Hasher:
         h.update(tag)
         h.update(_LEN.pack(payload.nbytes if isinstance(payload, memoryview) else len(payload)))
         h.update(payload)
+
+    def feed_code_value(self, h: Any, value: Any) -> None:
+        """A function, class or module held as data: by its code, noting user functions and
+        classes in ``reached`` (the globals they read are not in their code digest)."""
+        if (
+            self.reached is not None
+            and isinstance(value, (type, types.FunctionType))
+            and is_user_code(value)
+        ):
+            self.reached.setdefault(id(value), value)
+        h.update(self.code_digest(value))
 
     def sub(self, value: Any) -> bytes:
         h = xxhash.xxh3_128()
@@ -170,7 +182,7 @@ class _Hasher:
         if isinstance(value, (bytes, bytearray, memoryview)):
             self.feed_buffer(h, value)
         elif isinstance(value, (type, types.FunctionType, types.CodeType, types.ModuleType)):
-            h.update(self.code_digest(value))
+            self.feed_code_value(h, value)
         elif isinstance(value, types.MethodType):
             self.put(h, b"method")
             self.feed(h, value.__self__)
@@ -307,6 +319,8 @@ class _Hasher:
         if not is_user_code(type(value)):
             self.feed_pickle(h, value)
             return
+        if self.reached is not None:
+            self.reached.setdefault(id(type(value)), type(value))  # its methods read globals
         try:
             reduced = value.__reduce_ex__(5)
         except Exception as exc:
@@ -478,8 +492,8 @@ _EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {
     dict: lambda s, h, v: s.feed_tagged_mapping(h, b"dict", v),
     set: lambda s, h, v: s.feed_tagged_unordered(h, b"set", v, ((x,) for x in v)),
     frozenset: lambda s, h, v: s.feed_tagged_unordered(h, b"fset", v, ((x,) for x in v)),
-    types.FunctionType: lambda s, h, v: h.update(s.code_digest(v)),
-    type: lambda s, h, v: h.update(s.code_digest(v)),
+    types.FunctionType: _Hasher.feed_code_value,
+    type: _Hasher.feed_code_value,
 }
 
 
@@ -511,7 +525,7 @@ class _ContentPickler(pickle.Pickler):
         return None
 
 
-def fingerprint(value: Any) -> str:
+def fingerprint(value: Any, reached: dict[int, Any] | None = None) -> str:
     """Return a stable content digest of ``value``: 32 hex characters (xxh3_128).
 
     Equal values give equal digests across processes, restarts and hash seeds. Large
@@ -521,6 +535,10 @@ def fingerprint(value: Any) -> str:
     ----------
     value
         Any Python value; see the module docstring for how each kind is hashed.
+    reached
+        With it, every user function and class met in ``value`` (held in a container, an
+        attribute, a ``functools.partial``, or the class of an instance) is added to it by
+        ``id``: their code is in the digest, the global data they read is not.
 
     Returns
     -------
@@ -551,7 +569,7 @@ def fingerprint(value: Any) -> str:
     if _simple(value, parts, 0):
         return xxhash.xxh3_128_hexdigest(b"".join(parts))
     h = xxhash.xxh3_128()
-    _Hasher().feed(h, value)
+    _Hasher(reached).feed(h, value)
     return h.hexdigest()
 
 

@@ -30,3 +30,27 @@ GLOBAL_DECLARED = [
 
 def test_a_global_a_cells_own_function_updates_is_an_input(tmp_path: Path) -> None:
     assert_runs_match_plain(GLOBAL_DECLARED, ["counter"], ("V = 1", "V = 2"), tmp_path)
+
+
+# Notebook functions held in data: in a dict, a list, a functools.partial, an attribute of an
+# instance, and the methods of an instance held in a list. A function's code digest leaves out
+# the globals it reads (``K``), which the key takes only from functions the cell names: called
+# through the data holding them, all five cells were restored with K's old value after an
+# upstream edit (20 where a re-run gives 30).
+HELD = [
+    "K = 2\nimport functools\ndef scale(x):\n    return x * K\n"
+    "class Model:\n    def predict(self, x):\n        return x + K\n"
+    "ops = {'f': scale, 'g': lambda x: x + K}\npart = functools.partial(scale)\n"
+    "class Holder:\n    def __init__(self, fn):\n        self.fn = fn\n"
+    "h = Holder(scale)\nmodels = [Model()]\nregistry = {'ops': ops}",
+    CACHED + "a = ops['f'](10)\nb = ops['g'](10)",
+    CACHED + "c = part(10)",
+    CACHED + "d = h.fn(10)",
+    CACHED + "e = models[0].predict(10)",
+    CACHED + "f = registry['ops']['f'](10)",
+]
+
+
+def test_globals_read_by_functions_held_in_data_are_inputs(tmp_path: Path) -> None:
+    checks = ["a", "b", "c", "d", "e", "f"]
+    assert_runs_match_plain(HELD, checks, ("K = 2", "K = 3"), tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -113,6 +114,23 @@ def test_a_global_read_by_a_helper_is_an_input() -> None:
     assert a.digest != b.digest
     assert [d.message for d in diff_components(a.components, b.components)] == [
         "global (read by a function) THRESHOLD changed"
+    ]
+
+
+def test_a_global_read_by_a_function_held_in_data_is_an_input() -> None:
+    """``ops["f"](10)``: the function is reached through a dict, a partial, a callback
+    attribute or a nested dict; the globals it reads are inputs as for ``over(...)``."""
+    ns: dict = {"K": 1}
+    exec("def scale(x):\n    return x * K\n", ns)
+    ns.pop("__builtins__")
+    ns["scale"].__module__ = "__main__"
+    ns["holders"] = {"ops": {"f": functools.partial(ns["scale"])}}
+    code = analyze_cell("r = holders['ops']['f'](10)")
+    a = build_key(code, ns)
+    ns["K"] = 2
+    b = build_key(code, ns)
+    assert [d.message for d in diff_components(a.components, b.components)] == [
+        "global (read by a function) K changed"
     ]
 
 

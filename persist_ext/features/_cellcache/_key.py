@@ -217,6 +217,41 @@ def _package_components(modules: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def _add_globals_read(value: Any, reached: Mapping[str, Any], data_globals: dict[str, Any]) -> None:
+    """Add to ``data_globals`` the globals that ``value`` (a user function or class) and the
+    user code it ``reached`` read."""
+    for fn in [
+        *_function_parts(value),
+        *(p for t in reached.values() for p in _function_parts(t)),
+    ]:
+        for global_name in global_names(fn.__code__):
+            if global_name in fn.__globals__:
+                data_globals.setdefault(global_name, fn.__globals__[global_name])
+
+
+def _add_held_code(
+    name: str,
+    held: Mapping[int, Any],
+    data_globals: dict[str, Any],
+    user_modules: dict[str, types.ModuleType],
+    unhashable: dict[str, str],
+) -> None:
+    """The globals read by user functions and classes held in the value of ``name`` (a
+    function in a dict, a ``functools.partial``, a callback attribute, the class of an
+    instance in a list): ``ops['f'](10)`` reads ``K`` through ``scale`` as ``scale(10)``
+    does, and an upstream edit of ``K`` must make the cell run."""
+    for value in held.values():
+        try:
+            reached = referenced_user_code(value)
+        except Exception as exc:  # a broken __reduce__ or descriptor in user code
+            unhashable[name] = f"{_describe(value)} held in {name}: {exc}"
+            return
+        for target in reached.values():
+            if isinstance(target, types.ModuleType):
+                user_modules[target.__name__] = target
+        _add_globals_read(value, reached, data_globals)
+
+
 def _add_user_code(
     name: str,
     value: Any,
@@ -248,13 +283,7 @@ def _add_user_code(
             if f"function:{ref_name}" not in components:
                 components[f"function:{ref_name}"] = fingerprint_code(target)
         # Data globals read by the user code (``THRESHOLD`` in a helper) are inputs as well.
-        for fn in [
-            *_function_parts(value),
-            *(p for t in reached.values() for p in _function_parts(t)),
-        ]:
-            for global_name in global_names(fn.__code__):
-                if global_name in fn.__globals__:
-                    data_globals.setdefault(global_name, fn.__globals__[global_name])
+        _add_globals_read(value, reached, data_globals)
     except RecursionError:
         if unhashable is None:
             raise
@@ -369,6 +398,7 @@ def build_key(
             unhashable,
             modules,
             label="string" if name in mentioned else "input",
+            reads=(data_globals, user_modules),
         )
         cls = type(value)
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
@@ -376,14 +406,30 @@ def build_key(
             _add_user_code(
                 cls.__name__, cls, components, reaches, data_globals, user_modules, unhashable
             )
-    for name, value in sorted(data_globals.items()):
-        if name in ignored or _shell_owned(name, value, hidden) or f"input:{name}" in components:
-            continue
-        if isinstance(value, (types.ModuleType, types.FunctionType, type)):
-            continue  # code is covered by the code digests above
-        if namespace.get(name, _ABSENT) is not value:
-            continue  # a global of another module: part of that module's code
-        _add_input(name, value, components, fingerprints, unhashable, modules, label="global")
+    seen_globals: set[str] = set()
+    while pending := sorted(set(data_globals) - seen_globals):
+        # A global holding functions (a dict of callbacks) adds the globals those read.
+        for name in pending:
+            seen_globals.add(name)
+            value = data_globals[name]
+            if name in ignored or _shell_owned(name, value, hidden):
+                continue
+            if f"input:{name}" in components:
+                continue
+            if isinstance(value, (types.ModuleType, types.FunctionType, type)):
+                continue  # code is covered by the code digests above
+            if namespace.get(name, _ABSENT) is not value:
+                continue  # a global of another module: part of that module's code
+            _add_input(
+                name,
+                value,
+                components,
+                fingerprints,
+                unhashable,
+                modules,
+                label="global",
+                reads=(data_globals, user_modules),
+            )
     if code.definition_module is not None:
         # ``import helpers`` of a module already imported gives it as earlier cells left it.
         for imported in _import_names(code.definition_module):
@@ -612,7 +658,12 @@ def _add_input(
     modules: dict[str, None],
     *,
     label: str = "input",
+    reads: tuple[dict[str, Any], dict[str, types.ModuleType]] | None = None,
 ) -> None:
+    """Fingerprint ``value`` into ``components`` (or note in ``unhashable`` why not). With
+    ``reads`` (data globals, user modules), what the user functions and classes met inside
+    ``value`` read is added there (:func:`_add_held_code`)."""
+    held: dict[int, Any] | None = {} if reads is not None else None
     too_large = _too_large(value)
     if too_large:
         unhashable[name] = f"{_describe(value)}: {too_large}"
@@ -622,7 +673,7 @@ def _add_input(
         unhashable[name] = f"{_describe(value)}: {slow[1]}"
         return
     try:
-        digest = bounded_fingerprint(value)
+        digest = bounded_fingerprint(value, held)
     except _TooSlow as exc:
         # Remembered for the session: the same object would take as long every run.
         # (Another object reusing its id is then not fingerprinted: the cell only runs.)
@@ -637,6 +688,8 @@ def _add_input(
         return
     components[f"{label}:{name}"] = digest
     fingerprints[name] = digest
+    if reads is not None and held:
+        _add_held_code(name, held, *reads, unhashable)
     module = type(value).__module__.partition(".")[0]
     if module and module != "builtins" and module != "__main__":
         modules.setdefault(module, None)
@@ -661,9 +714,10 @@ class _TooSlow(BaseException):
 _SLOW: dict[int, tuple[type, str]] = {}  # id -> (type, why): inputs that took too long
 
 
-def bounded_fingerprint(value: Any) -> str:
+def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
     """:func:`fingerprint`, interrupted after :data:`FINGERPRINT_SECONDS` (a ``__reduce__``
-    that sleeps, a structure that takes minutes): raises ``_TooSlow``."""
+    that sleeps, a structure that takes minutes): raises ``_TooSlow``. User functions and
+    classes met inside ``value`` go to ``held``."""
     if type(value) in _SCALARS:
         return fingerprint(value)  # no user code, memory speed: arming a timer costs more
     np = sys.modules.get("numpy")
@@ -675,4 +729,4 @@ def bounded_fingerprint(value: Any) -> str:
         return _TooSlow(f"fingerprinting it took longer than {seconds:g} s")
 
     with interrupt_at(time.monotonic() + seconds, too_slow):
-        return fingerprint(value)
+        return fingerprint(value, held)
