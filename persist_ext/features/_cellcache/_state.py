@@ -631,6 +631,28 @@ def _interactivity_apply(shell: Any, snapshot: Any) -> None:
         shell.ast_node_interactivity = snapshot
 
 
+# What the shell runs on every later cell: its input and AST transformers and the handler
+# for exceptions (``set_custom_exc``). A hit sets none of them, so later cells would be
+# transformed, or fail, differently: a cell changing them runs.
+_SHELL_HOOKS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
+
+
+def _hooks_capture(shell: Any) -> Any:
+    if shell is None:
+        return None
+    hooks: list[Any] = [tuple(map(id, getattr(shell, n, ()) or ())) for n in _SHELL_HOOKS]
+    # set_custom_exc binds CustomTB on the instance (the class's is a new method each time).
+    custom = (tuple(getattr(shell, "custom_exceptions", ()) or ()), id(vars(shell).get("CustomTB")))
+    hooks.append(custom)
+    return hooks
+
+
+def _hooks_digest(snapshot: Any) -> str:
+    # The counts only: the same in any kernel (objects' ids are not), and this facet is
+    # only compared before and after a run, in one kernel.
+    return _hash_text(repr([len(part) for part in snapshot]))
+
+
 # The last printer tables seen (copies, holding their keys and printers: no id can be
 # reused meanwhile) and what they gave. Naming every printer costs ~0.5 ms; a snapshot is
 # taken before and after each stored cell, and the tables almost never change. The live
@@ -1258,6 +1280,13 @@ FACETS: dict[str, Facet] = {
             _interactivity_capture,
             _hash_text,
             _interactivity_apply,
+        ),
+        Facet(
+            "ipython.hooks",
+            "the shell's input/AST transformers or exception handler",
+            _hooks_capture,
+            _hooks_digest,
+            None,
         ),
         Facet("cwd", "working directory", _cwd_capture, _hash_text, _cwd_apply),
         Facet("sys.path", "sys.path", _path_capture, _json_digest, _path_apply),
