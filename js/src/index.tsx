@@ -9,6 +9,7 @@ import * as React from 'react';
 import { Panel } from './components/Panel';
 import { DEFAULT_STATE, IPanelHost, IPanelState, PanelModel } from './model';
 import { serverAPI } from './request';
+import { INotebookLike, watchSnapshots } from './snapshots';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
   <g class="jp-icon3" fill="#616161">
@@ -140,6 +141,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ) => {
     void selectCellOf(app);
+    // A reopened notebook whose kernel is gone: persist_ext's saved displays show their
+    // snapshot, not ipywidgets' "model not found" (JupyterLab and Notebook 7 alike).
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: widget => {
+        const observer = watchSnapshots((widget as unknown as { content: INotebookLike }).content);
+        widget.disposed.connect(() => observer.disconnect());
+      }
+    });
     const model = new PanelModel(serverAPI, makeHost(app));
     const panel = new PersistPanel(model);
     app.shell.add(panel, 'left', { rank: 600 });
