@@ -39,3 +39,20 @@ def test_what_a_cell_sets_on_the_shell_is_never_skipped(tmp_path: Path) -> None:
     why = why_of(HOOKS, ["c1", "c2", "c3"], tmp_path / "cached")
     for text in why:
         assert "the shell's input/AST transformers or exception handler" in text
+
+
+# ``_ = plt.hist(...)``: a cell binding ``_`` itself (to hide a value). The shell then stops
+# updating ``_`` with the values later cells show, since the user owns it; a hit left ``_``
+# out as one of the shell's history names, so the next shown value replaced it (5 where a
+# plain run keeps [1, 2]).
+UNDERSCORE = [
+    "V = 1",
+    CACHED + "_ = [V, 2]\nx = V",
+    "5",
+    "print(_)",
+    CACHED + "y = _[0] if isinstance(_, list) else _\ny",
+]
+
+
+def test_a_cell_binding_underscore_keeps_it_as_a_plain_run_does(tmp_path: Path) -> None:
+    assert_runs_match_plain(UNDERSCORE, ["x", "y"], ("V = 1", "V = 2"), tmp_path)

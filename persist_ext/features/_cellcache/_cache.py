@@ -121,6 +121,7 @@ __all__ = ["CellCache", "CellOptions", "CellResult"]
 # Names IPython maintains itself (_, __, _i, _5, _i5, _ih, _oh, _dh), and the registry of
 # warnings shown from the cell's code, which a hit marks by issuing them again (_capture).
 _INTERNAL = re.compile(r"^(_+|_i+|_\d+|_i\d+|_ih|_oh|_dh|__warningregistry__)$")
+_UNDERSCORES = frozenset({"_", "__", "___"})
 # A cell that runs faster than this is always run rather than restored: reading any entry
 # back (manifest, values, outputs) costs more, so restoring could only be slower. Above it,
 # with ``min_time=None`` (the default), the session's measured costs decide (``_costs``).
@@ -1172,6 +1173,11 @@ class CellCache:
             candidates = sorted({*candidates, *again}, key=order.__getitem__)
         for var in candidates:
             value = ns[var]
+            if var in _UNDERSCORES and var in code.assigns:
+                # ``_ = plt.hist(...)``: the user's own ``_``, which the shell then leaves
+                # alone (a later shown value does not replace it); a hit must bind it too.
+                changed[var] = value
+                continue
             if _INTERNAL.match(var) or (var in hidden and hidden[var] is value):
                 continue
             if var in code.definitions and _is_definition(value):
