@@ -228,3 +228,14 @@ def test_snapshot_in_mimebundle() -> None:
     assert "beta" in bundle["text/html"]
     assert isinstance(browser, StashBrowser)
     browser.close()
+
+
+def test_one_key_is_one_key_not_one_keys() -> None:
+    # A newcomer's browse() of a one-entry store read "Store — 1 keys" on screen and in the
+    # saved snapshot.
+    browser = browse(DictionaryStash({"frame/sales": [120, 75]}))
+    bundle = browser._repr_mimebundle_()
+    assert ": 1 key; showing 1-1 of 1" in bundle["text/plain"]
+    assert "</b> — 1 key; " in bundle["text/html"]
+    assert "1 keys" not in bundle["text/html"]
+    browser.close()

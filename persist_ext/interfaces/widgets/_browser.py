@@ -321,7 +321,7 @@ class StashBrowser(LiveDisplay, widgets.VBox):
         first, last = m.page_range()
         self.table.rows = [_row(e) for e in m.page_entries()]
         filt = f" matching <code>{html.escape(m.query)}</code>" if m.query.strip() else ""
-        self.header.value = f"<b>{html.escape(m.source.label)}</b> — {m.n_keys:,} keys" + (
+        self.header.value = f"<b>{html.escape(m.source.label)}</b> — {_keys(m.n_keys)}" + (
             f", {m.n_matches:,}{filt}" if filt else ""
         )
         self.page_label.value = (
@@ -334,7 +334,7 @@ class StashBrowser(LiveDisplay, widgets.VBox):
         m = self.model
         first, last = m.page_range()
         lines = [
-            f"{m.source.label}: {m.n_keys:,} keys; showing {first:,}-{last:,} of {m.n_matches:,}"
+            f"{m.source.label}: {_keys(m.n_keys)}; showing {first:,}-{last:,} of {m.n_matches:,}"
         ]
         lines += [
             f"  {r['key']}  {r['type']}  {r['size']}  {r['age']}" for r in self.table.rows[:20]
@@ -353,6 +353,11 @@ class StashBrowser(LiveDisplay, widgets.VBox):
             f"{self.page_label.value}</div><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{rows}</tbody></table>{'<div>…</div>' if more else ''}</div>"
         )
+
+
+def _keys(n: int) -> str:
+    """``1 key``, ``100,000 keys``."""
+    return f"{n:,} key" if n == 1 else f"{n:,} keys"
 
 
 def _error_html(what: str, exc: BaseException) -> str:
