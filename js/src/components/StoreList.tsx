@@ -7,20 +7,32 @@ import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
 
 /** How long to wait before listing again while entry counts are pending. */
 const RECOUNT_MS = 700;
+/** How long to wait before listing again while there is no store at all. */
+const EMPTY_MS = 2000;
 
 /** Every store under the server root, nested ones indented under their parent. */
 export function StoreList(props: { model: PanelModel }): JSX.Element {
   const { model } = props;
   // While the server is still counting some stores' entries, list again shortly: counts
-  // fill in ("counting…" until then) without the user asking.
+  // fill in ("counting…" until then) without the user asking. While there is no store, list
+  // again too (only while the panel is on screen): the first %%persist run shows up.
   const [recount, setRecount] = React.useState(0);
+  const root = React.useRef<HTMLDivElement>(null);
   const load = useLoad<IStoresReply>(() => model.api.stores(), [model.version, recount]);
   const pending = load.data?.pending ?? 0;
+  const empty = load.data?.stores.length === 0;
   React.useEffect(() => {
-    if (!pending || load.loading) {
+    if ((!pending && !empty) || load.loading) {
       return;
     }
-    const timer = setTimeout(() => setRecount(n => n + 1), RECOUNT_MS);
+    const again = () => {
+      if (pending || !root.current?.closest('.lm-mod-hidden')) {
+        setRecount(n => n + 1);
+      } else {
+        timer = setTimeout(again, EMPTY_MS); // hidden: showing the panel lists again anyway
+      }
+    };
+    let timer = setTimeout(again, pending ? RECOUNT_MS : EMPTY_MS);
     return () => clearTimeout(timer);
   }, [load.data, load.loading]);
   if (!load.data) {
@@ -30,7 +42,7 @@ export function StoreList(props: { model: PanelModel }): JSX.Element {
   const depth = (path: string) =>
     reply.stores.filter(other => other.nested.includes(path)).length > 0 ? 1 : 0;
   return (
-    <div className="jp-persist-view">
+    <div className="jp-persist-view" ref={root}>
       <p className="jp-persist-status" title={reply.root}>
         {formatCount(reply.stores.length, 'store', 'stores')} under the server root
       </p>
