@@ -358,7 +358,7 @@ class _Hasher:
         buffers: list[pickle.PickleBuffer] = []
         sink = io.BytesIO()
         try:
-            _ContentPickler(sink, protocol=5, buffer_callback=buffers.append).dump(value)
+            _ContentPickler(sink, self, protocol=5, buffer_callback=buffers.append).dump(value)
         except Exception as exc:
             raise _unhashable(value, exc) from exc
         self.put(h, b"pickle", sink.getbuffer())
@@ -519,9 +519,20 @@ class _ContentPickler(pickle.Pickler):
     True
     """
 
+    def __init__(self, sink: Any, hasher: _Hasher, **kwargs: Any) -> None:
+        super().__init__(sink, **kwargs)
+        self.hasher = hasher
+
     def persistent_id(self, obj: Any) -> Any:
         if type(obj) is str:
             return obj.encode("utf-8", "surrogatepass")
+        if (type(obj) is types.FunctionType or isinstance(obj, type)) and is_user_code(obj):
+            # A notebook function or class inside a library object (a FunctionTransformer's
+            # func, the class of an instance in an object column): pickle names it only;
+            # here it counts by its code, and what it reads is noted as for one held in data.
+            h = xxhash.xxh3_128()
+            self.hasher.feed_code_value(h, obj)
+            return ("code", h.digest())  # a tuple: never the bytes a string gives
         return None
 
 

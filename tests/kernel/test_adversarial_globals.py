@@ -54,3 +54,23 @@ HELD = [
 def test_globals_read_by_functions_held_in_data_are_inputs(tmp_path: Path) -> None:
     checks = ["a", "b", "c", "d", "e", "f"]
     assert_runs_match_plain(HELD, checks, ("K = 2", "K = 3"), tmp_path)
+
+
+# A notebook function held by a library object (scikit-learn's FunctionTransformer): the
+# object is fingerprinted by its pickle, which names the function only. An upstream edit of
+# the function's body, or of a global it reads, left the cell restored with the old result.
+IN_LIBRARY = [
+    "import numpy as np\nfrom sklearn.preprocessing import FunctionTransformer\nK = 2\n"
+    "def f(x):\n    return x * K + 1",
+    "tr = FunctionTransformer(f)",
+    CACHED + "out = tr.transform(np.ones((2, 1))).tolist()",
+]
+
+
+@pytest.mark.parametrize(
+    "edit", [("K = 2", "K = 3"), ("x * K + 1", "x * K + 2")], ids=["global", "body"]
+)
+def test_a_notebook_function_held_by_a_library_object_is_keyed_by_code_and_globals(
+    edit: tuple[str, str], tmp_path: Path
+) -> None:
+    assert_runs_match_plain(IN_LIBRARY, ["out"], edit, tmp_path)

@@ -205,6 +205,20 @@ def test_instances_of_user_classes() -> None:
 # ------------------------------------------------------------------------------ code
 
 
+def test_user_code_inside_a_pickled_library_object_counts_by_code() -> None:
+    """A library object holding a notebook function (a FunctionTransformer's ``func``) is
+    hashed by its pickle, which would only name the function."""
+    import types
+
+    src = "def f(x):\n    return x * K\n"
+    first, second = _module(src)["f"], _module(src.replace("* K", "+ K"))["f"]
+    reached: dict = {}
+    digest = fingerprint(types.SimpleNamespace(fn=first), reached)
+    assert digest == fingerprint(types.SimpleNamespace(fn=_module(src)["f"]))
+    assert digest != fingerprint(types.SimpleNamespace(fn=second))
+    assert list(reached.values()) == [first]  # the globals it reads are the caller's to add
+
+
 def test_functions_by_code() -> None:
     one = _module("def f(x):\n    return x + 1\n")["f"]
     same = _module("def f(x):\n    return x + 1  # a comment\n\n\n")["f"]
