@@ -726,7 +726,8 @@ def _run_cell(shell: Any, source: str) -> Any:
     compiler = shell.compile
     hook = shell.displayhook
     with shell.builtin_trap:
-        name = compiler.cache(text, running_cell_number(shell), raw_code=source)
+        raw = _plain_raw_cell(shell, source)
+        name = compiler.cache(text, running_cell_number(shell), raw_code=raw)
         with shell.display_trap:
             try:
                 tree = shell.transform_ast(compiler.ast_parse(text, filename=name))
@@ -755,6 +756,26 @@ def _run_cell(shell: Any, source: str) -> Any:
     if result.success:
         shell.events.trigger("post_execute")
     return result
+
+
+def _plain_raw_cell(shell: Any, source: str) -> str:
+    """The text of the same cell without its ``%%persist`` line, as the plain cell has it.
+
+    IPython names a cell's code after a hash of its raw text (ipykernel:
+    ``/tmp/ipykernel_<pid>/<hash>.py``), which a ``SyntaxError`` and a warning cite. A cell
+    magic's body is not that text: IPython ends it with a newline and empties lines of
+    blanks, so a cell ending in a newline or holding a line of spaces was named otherwise
+    than the plain cell. The running cell's raw text after its first line is; ``source``
+    when this body is not that cell's (the magic called from code).
+    """
+    running = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    raw = getattr(getattr(running, "info", None), "raw_cell", None)
+    if not isinstance(raw, str):
+        return source
+    first, newline, rest = raw.partition("\n")
+    if not newline or not first.lstrip().startswith("%%persist") or rest.split() != source.split():
+        return source
+    return rest
 
 
 def _shown_as_ipython_shows(shell: Any, exc: BaseException) -> bool:
