@@ -2,12 +2,11 @@
 
 The examples' headless test (test_examples.py) runs each notebook in fresh kernels; a newcomer
 re-runs the cached cell in the kernel that just ran it, and walks section 4 (change
-``window``, re-run, put it back). In that kernel the cached cell's second run misses: it
-writes the names it defines inside string literals (``{"raw": raw}``, ``label="raw"``), and
-a name in a string is an input when the namespace holds it — which it does after the first
-run, so the key differs from the stored one ("name used in a string raw is new to the key").
-The fix belongs to features/_cellcache/_analysis.py (names a cell binds before a string
-mentions them are its own, not inputs); until then these tests are strict xfails.
+``window``, re-run, put it back). That cell writes the names it defines inside string
+literals (``{"raw": raw}``, ``label="raw"``); a name in a string is an input when the
+namespace holds it, which it does after the first run, so the second run missed ("name used
+in a string raw is new to the key"). A name the cell bound for sure before the statement
+that mentions it is its own, not an input (``_analysis._mentioned``).
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ pytestmark = pytest.mark.kernel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "01-cell-cache.ipynb"
 RESTORED = "persist: restored analysis"
-MISSED = "xfail: the cached cell's own names in strings are taken for inputs (see module doc)"
 
 
-@pytest.mark.xfail(strict=True, reason=MISSED)
 def test_a_cell_naming_its_own_variable_in_a_string_is_restored_on_its_second_run(
     run_cells, text_of
 ) -> None:
@@ -35,7 +32,6 @@ def test_a_cell_naming_its_own_variable_in_a_string_is_restored_on_its_second_ru
     assert "persist: restored own" in text_of(done.cells[3]), text_of(done.cells[4])
 
 
-@pytest.mark.xfail(strict=True, reason=MISSED)
 def test_cell_cache_example_rerun_and_section_4_in_one_kernel(run_cells, text_of) -> None:
     example = nbformat.read(EXAMPLE, as_version=4)
     code = [c.source for c in example.cells if c.cell_type == "code"]

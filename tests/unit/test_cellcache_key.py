@@ -55,6 +55,36 @@ def test_inputs_are_names_read_before_the_cell_assigns_them(source: str, reads: 
     assert analyze_cell(source).reads == reads
 
 
+@pytest.mark.parametrize(
+    ("source", "reads", "maybe"),
+    [
+        ("if c:\n    x = 1\ny = x", ("c",), ("x",)),
+        ("if c:\n    x = 1\nelse:\n    x = 2\ny = x", ("c",), ()),  # bound either way
+        ("if a:\n    x = 1\nelif b:\n    x = 2\ny = x", ("a", "b"), ("x",)),
+        ("for i in r:\n    x = i\n    z = x + i\nw = x", ("r",), ("x",)),
+        ("while c:\n    x = 1\ny = x", ("c",), ("x",)),
+        ("try:\n    x = f()\nexcept E:\n    pass\ny = x", ("E", "f"), ("x",)),
+        ("try:\n    pass\nfinally:\n    x = 1\ny = x", (), ()),  # finally always runs
+        ("with m as f:\n    x = f\ny = (x, f)", ("m",), ("x",)),  # suppressing managers
+        ("match p:\n    case 1:\n        x = 1\ny = x", ("p",), ("x",)),
+        ("if c:\n    T = 1\ndef g():\n    return T\ng()", ("c",), ("T",)),
+        # bound again after the maybe read: an input like any other
+        ("for i in r:\n    x = i\ny = x\nx = 0", ("r", "x"), ()),
+    ],
+)
+def test_a_name_read_after_a_binding_that_may_not_run_is_a_maybe_read(
+    source: str, reads: tuple, maybe: tuple
+) -> None:
+    code = analyze_cell(source)
+    assert (code.reads, code.maybe_reads) == (reads, maybe)
+
+
+def test_a_name_in_a_string_is_the_cells_own_once_bound_for_sure() -> None:
+    assert analyze_cell('raw = [1, 2]\ntable = {"raw": raw}\nplot(label="raw")').mentioned == ()
+    assert analyze_cell('q = df.query("a > @thr")\nthr = 3').mentioned == ("a", "thr")
+    assert analyze_cell('if c:\n    thr = 1\nq = df.query("a > @thr")').mentioned == ("a", "thr")
+
+
 def test_definitions_are_imports_functions_and_classes() -> None:
     code = analyze_cell(
         "import numpy as np\nfrom os import path\ndef f(): pass\nclass A: pass\nx = 1"

@@ -6,10 +6,11 @@ input: its value before the cell runs cannot change the result. Names read insid
 bodies the cell defines are read when the function is called, so they count as inputs only
 when the cell never assigns them at its top level.
 
-The analysis is sequential over the cell's top-level statements and treats an assignment in a
-compound statement (``if``/``for``/``try``/``with``) as done for the statements after it:
-exact for straight-line cells, and a deliberate simplification for a name that is assigned
-only on some branches.
+The analysis is sequential over the cell's statements. An assignment inside a compound
+statement (``if``/``for``/``while``/``try``/``with``/``match``) may not run: a name it binds
+and a later statement reads is a *maybe read* (``if flag: x = 1`` then ``y = x * 2``). Its
+value before the run is read only when the run leaves it as it was, which the cache decides
+after the run (``kept:`` checks of the entry, see ``_cache``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class CellCode:
         ``register_dataframe_accessor("geo")(Geo)``, ``fontManager.addfont(path)``), as the
         dotted path of the callee; decorators of the cell's own ``def``/``class`` statements
         are left out (a hit runs those statements again).
+    maybe_reads
+        Names read after a binding of the cell that may not have run (in a branch, a loop,
+        a ``try`` or ``with`` body): inputs exactly when the run leaves them unbound.
     iterated_sets
         What the cell walks in order that may be a set (names, and ``"<set>"`` for a set it
         makes): a set of strings iterates in the kernel's hash-seed order (``_setorder``).
@@ -98,6 +102,7 @@ class CellCode:
     only_definitions: bool = False
     targets: tuple[tuple[str, str], ...] = field(default=())
     unseen_reads: tuple[str, ...] = field(default=())
+    maybe_reads: tuple[str, ...] = field(default=())
     registrations: tuple[str, ...] = field(default=())
     iterated_sets: tuple[str, ...] = field(default=())
 
@@ -213,47 +218,106 @@ class _Scan:
             self.stores.append(node.name)
 
 
-def _walk_statements(body: list[ast.stmt], assigned: set[str], reads: dict[str, None]) -> set[str]:
-    """Visit statements in order; return the names read by deferred scopes."""
-    deferred: set[str] = set()
+class _Walk:
+    """What the walk over a cell's statements found (see :func:`_walk_statements`)."""
+
+    def __init__(self) -> None:
+        self.assigned: set[str] = set()  # every name the cell binds somewhere
+        self.reads: dict[str, None] = {}  # read before any binding of the cell
+        self.maybe: dict[str, None] = {}  # read after a binding that may not have run
+        self.deferred: set[str] = set()  # read by function bodies the cell defines
+        self.before: list[frozenset[str]] = []  # bound for sure before each top statement
+
+    def bind(self, names: list[str]) -> None:
+        for name in names:
+            if name in self.maybe:
+                # Bound again after a maybe read (``for ...: x = i`` / ``y = x`` / ``x = 0``):
+                # what the run leaves no longer tells whether that read saw the old value.
+                del self.maybe[name]
+                self.reads.setdefault(name, None)
+        self.assigned.update(names)
+
+    def load(self, name: str, definite: set[str]) -> None:
+        if name in definite:
+            return
+        if name in self.assigned:
+            self.maybe.setdefault(name, None)
+        else:
+            self.reads.setdefault(name, None)
+
+
+def _walk_statements(
+    body: list[ast.stmt], walk: _Walk, definite: set[str], *, top: bool = False
+) -> None:
+    """Visit statements in order. ``definite``: names bound for sure at this point (grows
+    as the statements bind names); a compound statement's bodies get copies of it, as they
+    may not run (``for`` bodies start with the loop target bound)."""
     for stmt in body:
+        if top:
+            walk.before.append(frozenset(definite))
         nested = _nested_bodies(stmt)
         scan = _Scan()
         if nested is None:
             scan.visit(stmt)
         else:
-            header, _bodies = nested
-            for part in header:
+            for part in nested[0]:
                 scan.visit(part)
         for name in scan.loads:
-            if name not in assigned:
-                reads.setdefault(name, None)
-        assigned.update(scan.stores)
-        deferred |= scan.deferred
-        if nested is not None:
-            for sub in nested[1]:
-                deferred |= _walk_statements(sub, assigned, reads)
-    return deferred
+            walk.load(name, definite)
+        walk.bind(scan.stores)
+        walk.deferred |= scan.deferred
+        if nested is None:
+            definite.update(scan.stores)
+            continue
+        if isinstance(stmt, (ast.With, ast.AsyncWith)) or type(stmt).__name__ == "Match":
+            definite.update(scan.stores)  # ``as`` targets and the subject: always bound
+        branches = []
+        for sub, entered in nested[1]:
+            branch = definite | entered
+            _walk_statements(sub, walk, branch)
+            branches.append(branch)
+        if isinstance(stmt, ast.If) and stmt.orelse:
+            # Bound on both branches: bound after the ``if``.
+            definite.update(set.intersection(*branches))
+        if isinstance(stmt, ast.Try) and stmt.finalbody:
+            definite.update(branches[-1])  # ``finally`` always runs
 
 
-def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], list[list[ast.stmt]]] | None:
-    """Split a compound statement into (header expressions/targets, bodies in order)."""
+_Bodies = list[tuple[list[ast.stmt], frozenset[str]]]
+
+
+def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], _Bodies] | None:
+    """Split a compound statement into (header expressions/targets, bodies in order), each
+    body with the names bound whenever it runs (a ``for`` loop's target in its body, an
+    ``except ... as e`` name in its handler)."""
+    none: frozenset[str] = frozenset()
     if isinstance(stmt, (ast.If, ast.While)):
-        return [stmt.test], [stmt.body, stmt.orelse]
+        return [stmt.test], [(stmt.body, none), (stmt.orelse, none)]
     if isinstance(stmt, (ast.For, ast.AsyncFor)):
-        return [stmt.iter, stmt.target], [stmt.body, stmt.orelse]
+        target = _Scan()
+        target.visit(stmt.target)
+        return [stmt.iter, stmt.target], [
+            (stmt.body, frozenset(target.stores)),
+            (stmt.orelse, none),
+        ]
     if isinstance(stmt, (ast.With, ast.AsyncWith)):
-        return list(stmt.items), [stmt.body]
+        return list(stmt.items), [(stmt.body, none)]
     if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-        handlers: list[list[ast.stmt]] = []
+        handlers: _Bodies = []
         header: list[ast.AST] = []
         for handler in stmt.handlers:  # type: ignore[attr-defined]
             if handler.type is not None:
                 header.append(handler.type)
             if handler.name:
                 header.append(ast.Name(handler.name, ast.Store()))
-            handlers.append(handler.body)
-        return header, [stmt.body, *handlers, stmt.orelse, stmt.finalbody]  # type: ignore[attr-defined]
+            handlers.append((handler.body, frozenset([handler.name] if handler.name else [])))
+        tail = [(stmt.orelse, none), (stmt.finalbody, none)]  # type: ignore[attr-defined]
+        return header, [(stmt.body, none), *handlers, *tail]  # type: ignore[attr-defined]
+    if type(stmt).__name__ == "Match":
+        cases = stmt.cases  # type: ignore[attr-defined]
+        header = [stmt.subject]  # type: ignore[attr-defined]
+        header += [c.guard for c in cases if c.guard is not None]
+        return header, [(c.body, none) for c in cases]
     return None
 
 
@@ -272,6 +336,20 @@ def _string_names(nodes: list[ast.AST]) -> list[str]:
             for name in _IDENT.findall(node.value):
                 if not keyword.iskeyword(name):
                     found.setdefault(name, None)
+    return list(found)
+
+
+def _mentioned(
+    body: list[ast.stmt], before: list[frozenset[str]], reads: dict[str, None]
+) -> list[str]:
+    """Identifiers in the string literals of each top-level statement, but those the cell
+    bound for sure before it (``raw = [1, 2]`` then ``{"raw": raw}``: its own) and those
+    already read."""
+    found: dict[str, None] = {}
+    for stmt, bound in zip(body, before):
+        for name in _string_names(list(ast.walk(stmt))):
+            if name not in bound and name not in reads:
+                found.setdefault(name, None)
     return list(found)
 
 
@@ -505,12 +583,14 @@ def analyze_cell(source: str) -> CellCode:
     (('x', 'w'), ['f', 'y', 'z'], ['f'])
     """
     tree = ast.parse(source)
-    assigned: set[str] = set()
-    reads: dict[str, None] = {}
-    deferred = _walk_statements(tree.body, assigned, reads)
-    for name in sorted(deferred):
-        if name not in assigned:
-            reads.setdefault(name, None)
+    walk = _Walk()
+    definite: set[str] = set()
+    _walk_statements(tree.body, walk, definite, top=True)
+    # Function bodies read when called: after the cell's top-level bindings, which may not
+    # all have run (a ``def`` reading a name bound in an ``if``).
+    for name in sorted(walk.deferred):
+        walk.load(name, definite)
+    assigned, reads = walk.assigned, walk.reads
     definitions: set[str] = set()
     definition_nodes: list[ast.stmt] = []
     modules: dict[str, None] = {}
@@ -545,9 +625,10 @@ def analyze_cell(source: str) -> CellCode:
         definitions=frozenset(definitions),
         definition_module=definition_module,
         imported_modules=tuple(modules),
-        mentioned=tuple(n for n in _string_names(nodes) if n not in reads),
+        mentioned=tuple(_mentioned(tree.body, walk.before, reads)),
         uncertain=tuple(_uncertainties(nodes)),
         unseen_reads=tuple(_unseen_reads(nodes, assigned)),
+        maybe_reads=tuple(walk.maybe),
         literals=tuple(_path_like(nodes)),
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
         targets=tuple(_targets(nodes)),

@@ -97,6 +97,7 @@ from ._inspect import (
     stored_entries,
 )
 from ._key import (
+    HELD_ABSENT,
     CellKey,
     FileDigests,
     build_key,
@@ -959,6 +960,13 @@ class CellCache:
             # Files the cell names and did not write: what it read (C readers included).
             if path not in watch.written:
                 effects.checks.setdefault(f"read:{path}", digest)
+        for var, held in key.conditional.items():
+            # Read after a binding of its own that may not have run (``if flag: x = 1`` then
+            # ``y = x * 2``): the value before the run was read when the run left it as it
+            # was. Then it must be the same on a hit; bound anew by the run, it was not read.
+            bound = var in ns and (held == HELD_ABSENT or before.get(var) is not ns[var])
+            if not bound:
+                effects.checks[f"kept:{var}"] = held
         for path in key.named_absent:
             # Named, looked for maybe (``os.path.exists``), and still not there after the run.
             if not os.path.lexists(path):

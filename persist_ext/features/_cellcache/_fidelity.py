@@ -85,7 +85,7 @@ from .._covars import import_quietly
 from ._analysis import REGISTERING
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
-from ._key import FileDigests, fingerprint_after
+from ._key import HELD_UNKNOWN, FileDigests, fingerprint_after, held_digest
 from ._namespace import names_of_kind
 from ._state import (
     FACETS,
@@ -570,6 +570,12 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
             if new != old:
                 message = f"folder {name}, which the cell lists, has other files"
                 found.append(Difference("file", name, "changed", old, new, message))
+        elif kind == "kept" and (old == HELD_UNKNOWN or held_digest(shell.user_ns, name) != old):
+            message = (
+                f"variable {name}, which the cell reads where its own assignment of it did"
+                " not run, is not what it was when the cell ran"
+            )
+            found.append(Difference("input", name, "changed", old, None, message))
         elif kind == "covar" and _stale_covariable(shell.user_ns, name, old):
             message = (
                 f"variable {name}, stored with what the cell changed (they share objects),"

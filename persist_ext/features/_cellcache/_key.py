@@ -112,6 +112,10 @@ class CellKey:
     #: Paths the cell names (literals, ``str`` inputs) that did not exist: a cell that looks
     #: for one (``os.path.exists``: no ``open``) would find it once it is made upstream.
     named_absent: list[str] = field(default_factory=list)
+    #: The cell's maybe reads (``CellCode.maybe_reads``) -> :func:`held_digest` of their
+    #: values before the run. Not in the digest: they are inputs only when the run leaves
+    #: them unbound, which is known after it (the entry's ``kept:`` checks).
+    conditional: dict[str, str] = field(default_factory=dict)
 
 
 def _describe(value: Any) -> str:
@@ -474,6 +478,11 @@ def build_key(
         seed = hash_seed_component(code.iterated_sets, namespace)
         if seed is not None:
             components["hashseed"] = seed
+    conditional = {
+        name: held_digest(namespace, name)
+        for name in code.maybe_reads
+        if name not in ignored and not _shell_owned(name, namespace.get(name, _ABSENT), hidden)
+    }
     blob = _SORTED_JSON.encode(components).encode()
     return CellKey(
         digest=xxhash.xxh3_128_hexdigest(blob),
@@ -483,7 +492,25 @@ def build_key(
         unhashable=unhashable,
         named_files=named_files,
         named_absent=named_absent,
+        conditional=conditional,
     )
+
+
+HELD_ABSENT = "absent"
+HELD_UNKNOWN = "unknown"
+
+
+def held_digest(namespace: Mapping[str, Any], name: str) -> str:
+    """What ``name`` holds, for a ``kept:`` check: :data:`HELD_ABSENT` when unbound, a
+    module by its name (``import x`` in a branch binds the very module again), anything
+    else by its fingerprint; :data:`HELD_UNKNOWN` (which no check matches) when it cannot
+    be fingerprinted."""
+    value = namespace.get(name, _ABSENT)
+    if value is _ABSENT:
+        return HELD_ABSENT
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    return fingerprint_after(value) or HELD_UNKNOWN
 
 
 _ABSENT = object()
