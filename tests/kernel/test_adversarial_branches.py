@@ -33,7 +33,8 @@ SKIPPED_BINDINGS = [
     "    x = 1 / zero\nr = x + 100\nr",
     CACHED + "match n:\n    case 1:\n        z = 0\nm = z * 5\nm",
     CACHED + "if flag:\n    def grow(k):\n        return k\nelse:\n    pass\nG = x * 7",
-    "print(y, v, q, w, r, m, G)",
+    CACHED + "k = flag and (x := 0)\nt = x + 3\nt",  # := in an operand never evaluated
+    "print(y, v, q, w, r, m, G, t)",
 ]
 
 

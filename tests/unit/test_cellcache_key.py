@@ -68,6 +68,9 @@ def test_inputs_are_names_read_before_the_cell_assigns_them(source: str, reads: 
         ("with m as f:\n    x = f\ny = (x, f)", ("m",), ("x",)),  # suppressing managers
         ("match p:\n    case 1:\n        x = 1\ny = x", ("p",), ("x",)),
         ("if c:\n    T = 1\ndef g():\n    return T\ng()", ("c",), ("T",)),
+        ("y = a and (b := f())\nz = b", ("a", "f"), ("b",)),  # := where it may not run
+        ("y = (b := 1) if c else 2\nz = b", ("c",), ("b",)),
+        ("if (n := len(a)) > 3:\n    pass\nz = n", ("len", "a"), ()),  # a test always runs
         # bound again after the maybe read: an input like any other
         ("for i in r:\n    x = i\ny = x\nx = 0", ("r", "x"), ()),
     ],

@@ -134,11 +134,27 @@ class _Scan:
     def __init__(self) -> None:
         self.loads: list[str] = []
         self.stores: list[str] = []
+        self.maybe_stores: list[str] = []  # ``a and (b := f())``: bound only if evaluated
         self.deferred: set[str] = set()
+        self._branch = 0
 
     def visit(self, node: ast.AST) -> None:
         if isinstance(node, _SCOPES):
             self._scope(node)
+            return
+        if isinstance(node, (ast.BoolOp, ast.IfExp)):
+            # Operands after the first of ``and``/``or``, and both arms of ``x if c else
+            # y``, may not be evaluated: what a ``:=`` in them binds may not be bound.
+            first, rest = (
+                (node.values[0], node.values[1:])
+                if isinstance(node, ast.BoolOp)
+                else (node.test, [node.body, node.orelse])
+            )
+            self.visit(first)
+            self._branch += 1
+            for part in rest:
+                self.visit(part)
+            self._branch -= 1
             return
         if isinstance(node, ast.ClassDef):
             for part in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
@@ -161,7 +177,10 @@ class _Scan:
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             self.loads.append(node.target.id)  # ``x += 1`` reads x first
         if isinstance(node, ast.Name):
-            (self.loads if isinstance(node.ctx, ast.Load) else self.stores).append(node.id)
+            if isinstance(node.ctx, ast.Load):
+                self.loads.append(node.id)
+            else:
+                (self.maybe_stores if self._branch else self.stores).append(node.id)
             return
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
@@ -264,13 +283,15 @@ def _walk_statements(
                 scan.visit(part)
         for name in scan.loads:
             walk.load(name, definite)
-        walk.bind(scan.stores)
+        walk.bind(scan.stores + scan.maybe_stores)
         walk.deferred |= scan.deferred
         if nested is None:
             definite.update(scan.stores)
             continue
-        if isinstance(stmt, (ast.With, ast.AsyncWith)) or type(stmt).__name__ == "Match":
-            definite.update(scan.stores)  # ``as`` targets and the subject: always bound
+        if isinstance(stmt, _HEADER_RUNS) or type(stmt).__name__ == "Match":
+            # The test, the ``as`` targets, the subject: always evaluated, so what a ``:=``
+            # in them binds (``if (n := len(a)) > 3:``) is bound.
+            definite.update(scan.stores)
         branches = []
         for sub, entered in nested[1]:
             branch = definite | entered
@@ -284,6 +305,7 @@ def _walk_statements(
 
 
 _Bodies = list[tuple[list[ast.stmt], frozenset[str]]]
+_HEADER_RUNS = (ast.If, ast.While, ast.With, ast.AsyncWith)
 
 
 def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], _Bodies] | None:
