@@ -204,19 +204,31 @@ class _Hasher:
         elif isinstance(value, OrderedDict):
             self.put(h, b"odict", _type_name(t).encode())
             self.feed_sequence(h, value, list(OrderedDict.items(value)))
+            self.feed_attributes(h, value)
         elif isinstance(value, dict):
             self.put(h, b"dictsub", _type_name(t).encode())
             self.feed_mapping(h, value, dict.items(value))
             if getattr(value, "default_factory", None) is not None:
                 self.feed(h, value.default_factory)  # type: ignore[attr-defined]
+            self.feed_attributes(h, value)
         elif isinstance(value, (list, tuple)):
             self.put(h, b"seqsub", _type_name(t).encode())
             self.feed_sequence(h, value, builtin_iter(value))
+            self.feed_attributes(h, value)
         elif isinstance(value, (set, frozenset)):
             self.put(h, b"setsub", _type_name(t).encode())
             self.feed_unordered(h, value, ((v,) for v in builtin_iter(value)))
+            self.feed_attributes(h, value)
         else:
             self.feed_object(h, value)
+
+    def feed_attributes(self, h: Any, value: Any) -> None:
+        """The attributes of an instance of a container's subclass (``h.best`` of a list
+        subclass): its items alone leave them out. By name, in any order; an ``AttrDict``
+        whose ``__dict__`` is itself is a cycle back to it."""
+        attrs = getattr(value, "__dict__", None)
+        if attrs:
+            self.feed_tagged_unordered(h, b"attrs", attrs, dict.items(attrs))
 
     # -- scalars ---------------------------------------------------------------------------
     def feed_int(self, h: Any, value: int) -> None:

@@ -82,3 +82,20 @@ PANDAS_META = [
 
 def test_what_pandas_keeps_beside_the_data_is_part_of_the_fingerprint(tmp_path: Path) -> None:
     assert_runs_match_plain(PANDAS_META, ["x"], ("V = 1", "V = 2"), tmp_path)
+
+
+# Instances of the notebook's subclasses of list and dict, with attributes of their own: they
+# were hashed by their items only. An upstream edit of ``h.best`` restored a cell reading it
+# with the old value, and attributes a cell set on such an input were left out by a hit.
+SUBCLASS_ATTRIBUTES = [
+    "V = 1\nclass History(list):\n    pass\nclass Cfg(dict):\n    pass",
+    "h = History([1])\nh.best = V\ncfg = Cfg(a=1)\ncfg.note = 'x'",
+    CACHED + "doubled = h.best * 2",
+    CACHED + "cfg.note = f'n{len(h)}'\nh.tag = 'seen'\nset_them = True",
+    "print(h.tag, cfg.note)",
+]
+
+
+def test_attributes_of_container_subclasses_are_part_of_the_fingerprint(tmp_path: Path) -> None:
+    checks = ["doubled", "set_them"]
+    assert_runs_match_plain(SUBCLASS_ATTRIBUTES, checks, ("V = 1", "V = 2"), tmp_path)

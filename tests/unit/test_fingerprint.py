@@ -205,6 +205,23 @@ def test_instances_of_user_classes() -> None:
 # ------------------------------------------------------------------------------ code
 
 
+def test_attributes_of_container_subclasses_count() -> None:
+    class History(list):
+        pass
+
+    class AttrDict(dict):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.__dict__ = self  # attributes are its items: a cycle back to it
+
+    first, second = History([1]), History([1])
+    first.best, second.best = 1, 2
+    assert fingerprint(first) != fingerprint(second)
+    second.best = 1
+    assert fingerprint(first) == fingerprint(second)
+    assert fingerprint(AttrDict(a=1)) != fingerprint(AttrDict(a=2))
+
+
 def test_user_code_inside_a_pickled_library_object_counts_by_code() -> None:
     """A library object holding a notebook function (a FunctionTransformer's ``func``) is
     hashed by its pickle, which would only name the function."""
