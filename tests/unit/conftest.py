@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,14 @@ def cache(tmp_path: Path) -> Iterator[CellCache]:
         yield CellCache(store)
     finally:
         store.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_builtin_underscore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a kernel, no ``builtins._``: a doctest run earlier in the process leaves one
+    (Python's own display hook sets it), and IPython's display hook then never binds ``_``
+    in the namespace (it defers to a builtin ``_``, gettext's)."""
+    monkeypatch.delattr(builtins, "_", raising=False)
 
 
 @pytest.fixture
