@@ -549,6 +549,92 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-03 evening (corpus helper, fourth round): statsmodels' own example notebooks
+# (their data sets ship with statsmodels: ``sm.datasets``): results objects and their
+# summaries, the formula API (patsy reads the notebook's names), time-series models with
+# date indexes, simulations with seeded and unseeded ``np.random``.
+CORPUS.append(
+    (
+        "statsmodels/statsmodels",
+        "82c59e378bdfb5ae324006c477954879ad3e24be",
+        "examples/notebooks",
+        "",
+        [
+            "gls.ipynb",
+            "predict.ipynb",
+            "arima_alternative_estimators_seasonal_differencing.ipynb",
+            "gee_score_test_simulation.ipynb",
+            "influence_glm_logit.ipynb",
+            "mediation_survival.ipynb",
+            "statespace_concentrated_scale.ipynb",
+            "stationarity_detrending_adf_kpss.ipynb",
+            "stl_seasonal_diagnostic_plot.ipynb",
+            "gee_nested_simulation.ipynb",
+            "pca_fertility_factors.ipynb",
+            "robust_models_0.ipynb",
+            "statespace_seasonal.ipynb",
+            "variance_components.ipynb",
+            "ets.ipynb",
+            "exponential_smoothing.ipynb",
+            "autoregressive_integrated_moving_average.ipynb",
+            "discrete_choice_overview.ipynb",
+            "plots_boxplots.ipynb",
+            "treatment_effect.ipynb",
+            "kernel_density.ipynb",
+            "tsa_filters.ipynb",
+            "count_hurdle.ipynb",
+            "glm.ipynb",
+            "deterministics.ipynb",
+            "statespace_arma_0.ipynb",
+            "stats_poisson.ipynb",
+            "stats_rankcompare.ipynb",
+            "ols.ipynb",
+            "statespace_forecasting.ipynb",
+            "categorical_interaction_plot.ipynb",
+            "multivariate_ls.ipynb",
+            "tsa_arma_0.ipynb",
+            "postestimation_poisson.ipynb",
+            "glm_formula.ipynb",
+            "statespace_sarimax_faq.ipynb",
+        ],
+    )
+)
+
+# More of Norvig's pytudes: an interpreter (lispy's Env, Procedure, closures), puzzle
+# solvers (constraint search, generators, ``functools.cache``), card and dice simulations
+# with unseeded ``random``, dataclasses and ``Fraction``s, word lists read from files.
+CORPUS.append(
+    (
+        "norvig/pytudes",
+        "414fe258a4181c2a819959d9a29bfcbe4c4b19c7",
+        "ipynb",
+        "ipynb/enable1.txt ipynb/wordle-small.txt ipynb/wordle-big.txt",
+        [
+            "lispy.ipynb",
+            "Cryptarithmetic.ipynb",
+            "Konane.ipynb",
+            "StableMatching.ipynb",
+            "TwelveBalls.ipynb",
+            "Cant-Stop.ipynb",
+            "Orderable Cards.ipynb",
+            "war.ipynb",
+            "Triplets.ipynb",
+            "Snobol.ipynb",
+            "Babylonian digits.ipynb",
+            "RationalPi.ipynb",
+            "Euler's Conjecture.ipynb",
+            "Stubborn.ipynb",
+            "Series7.ipynb",
+            "DocstringFixpoint.ipynb",
+            "Anigrams.ipynb",
+            "NumberBracelets.ipynb",
+            "CrossProduct.ipynb",
+            "Overtime.ipynb",
+            "Pickleball.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
@@ -1001,8 +1087,12 @@ def find_edit(sources: list[str]) -> tuple[int, str, str] | None:
                     line = lines[const.lineno - 1]
                     if line.rstrip("\n") != code.splitlines()[const.lineno - 1]:
                         continue  # a line IPython rewrites: its offsets are not the cell's
-                    start, end = const.col_offset, const.end_col_offset
-                    lines[const.lineno - 1] = line[:start] + str(const.value + 1) + line[end:]
+                    # The AST's offsets count UTF-8 bytes (Babylonian digits' cuneiform).
+                    raw = line.encode()
+                    start, end = const.col_offset, const.end_col_offset or const.col_offset
+                    lines[const.lineno - 1] = (
+                        raw[:start].decode() + str(const.value + 1) + raw[end:].decode()
+                    )
                     return index, source, "".join(lines)
     return None
 
@@ -1202,10 +1292,16 @@ def compare(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
     a, b, c = _probe_items(plain.probe), _probe_items(noise.probe), _probe_items(other.probe)
     for key in sorted(set(a) | set(c)):
         if a.get(key) != c.get(key) and a.get(key) == b.get(key):
-            found.append(
-                f"{label} {key}: plain {str(a.get(key))[:200]!r} vs {str(c.get(key))[:200]!r}"
-            )
+            found.append(f"{label} {key}: " + _first_difference(str(a.get(key)), str(c.get(key))))
     return found
+
+
+def _first_difference(want: str, got: str, width: int = 200) -> str:
+    """``plain ... vs ...``: the two texts from a little before where they first differ."""
+    at = next((i for i, (x, y) in enumerate(zip(want, got)) if x != y), min(len(want), len(got)))
+    start = max(0, at - 60)
+    lead = "..." if start else ""
+    return f"plain {lead}{want[start : start + width]!r} vs {lead}{got[start : start + width]!r}"
 
 
 def traceback_differences(plain: Run, noise: Run, other: Run, label: str) -> list[str]:
