@@ -288,7 +288,7 @@ def _walk_statements(
         if nested is None:
             definite.update(scan.stores)
             continue
-        if isinstance(stmt, _HEADER_RUNS) or type(stmt).__name__ == "Match":
+        if isinstance(stmt, _HEADER_RUNS):
             # The test, the ``as`` targets, the subject: always evaluated, so what a ``:=``
             # in them binds (``if (n := len(a)) > 3:``) is bound.
             definite.update(scan.stores)
@@ -305,7 +305,7 @@ def _walk_statements(
 
 
 _Bodies = list[tuple[list[ast.stmt], frozenset[str]]]
-_HEADER_RUNS = (ast.If, ast.While, ast.With, ast.AsyncWith)
+_HEADER_RUNS = (ast.If, ast.While, ast.With, ast.AsyncWith, ast.Match)
 
 
 def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], _Bodies] | None:
@@ -335,9 +335,9 @@ def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], _Bodies] | None:
             handlers.append((handler.body, frozenset([handler.name] if handler.name else [])))
         tail = [(stmt.orelse, none), (stmt.finalbody, none)]  # type: ignore[attr-defined]
         return header, [(stmt.body, none), *handlers, *tail]  # type: ignore[attr-defined]
-    if type(stmt).__name__ == "Match":
-        cases = stmt.cases  # type: ignore[attr-defined]
-        header = [stmt.subject]  # type: ignore[attr-defined]
+    if isinstance(stmt, ast.Match):
+        cases = stmt.cases
+        header = [stmt.subject]
         header += [c.guard for c in cases if c.guard is not None]
         return header, [(c.body, none) for c in cases]
     return None
@@ -362,17 +362,25 @@ def _string_names(nodes: list[ast.AST]) -> list[str]:
 
 
 def _mentioned(
-    body: list[ast.stmt], before: list[frozenset[str]], reads: dict[str, None]
+    nodes: list[ast.AST],
+    body: list[ast.stmt],
+    before: list[frozenset[str]],
+    reads: dict[str, None],
+    assigned: set[str],
 ) -> list[str]:
-    """Identifiers in the string literals of each top-level statement, but those the cell
-    bound for sure before it (``raw = [1, 2]`` then ``{"raw": raw}``: its own) and those
-    already read."""
-    found: dict[str, None] = {}
+    """Identifiers in the cell's string literals, but those already read and those the cell
+    bound for sure before the top-level statement holding the string (``raw = [1, 2]``
+    then ``{"raw": raw}``: its own). Statements are walked again only for a name the cell
+    binds somewhere (most cells have none)."""
+    found = [n for n in _string_names(nodes) if n not in reads]
+    if not assigned.intersection(found):
+        return found
+    kept: dict[str, None] = {}
     for stmt, bound in zip(body, before):
         for name in _string_names(list(ast.walk(stmt))):
             if name not in bound and name not in reads:
-                found.setdefault(name, None)
-    return list(found)
+                kept.setdefault(name, None)
+    return [n for n in found if n in kept]
 
 
 def _path_like(nodes: list[ast.AST]) -> list[str]:
@@ -647,7 +655,7 @@ def analyze_cell(source: str) -> CellCode:
         definitions=frozenset(definitions),
         definition_module=definition_module,
         imported_modules=tuple(modules),
-        mentioned=tuple(_mentioned(tree.body, walk.before, reads)),
+        mentioned=tuple(_mentioned(nodes, tree.body, walk.before, reads, assigned)),
         uncertain=tuple(_uncertainties(nodes)),
         unseen_reads=tuple(_unseen_reads(nodes, assigned)),
         maybe_reads=tuple(walk.maybe),
