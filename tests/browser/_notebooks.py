@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["open_notebook", "run_all", "wait_kernel_idle", "write_notebook"]
+__all__ = [
+    "open_notebook",
+    "output",
+    "prompt",
+    "run_all",
+    "run_cell",
+    "wait_done",
+    "wait_kernel_idle",
+    "write_notebook",
+]
 
 
 def write_notebook(root: Path, name: str, sources: list[str]) -> str:
@@ -64,3 +74,48 @@ def wait_kernel_idle(page: Any) -> None:
 def run_all(page: Any) -> None:
     """Run every cell of the current notebook (returns at once)."""
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def output(page: Any, index: int) -> str:
+    """The text of cell ``index``'s outputs."""
+    return page.evaluate(
+        f"""() => {{
+            const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
+            const cell = cells[{index}];
+            return cell ? cell.querySelector('.jp-OutputArea').innerText : '';
+        }}"""
+    )
+
+
+def prompt(page: Any, index: int) -> str:
+    """Cell ``index``'s prompt, e.g. ``[3]:`` or ``[*]:`` while it runs."""
+    return page.evaluate(
+        f"""() => {{
+            const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}];
+            return cell ? cell.querySelector('.jp-InputPrompt').innerText : '';
+        }}"""
+    )
+
+
+def wait_done(page: Any, index: int, before: str) -> str:
+    """Wait until cell ``index`` finished a run started after its prompt read ``before``."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = prompt(page, index)
+        if now != before and "*" not in now and now.strip("[]: "):
+            return output(page, index)
+        time.sleep(0.2)
+    raise AssertionError(f"cell {index} did not finish: {output(page, index)!r}")
+
+
+def run_cell(page: Any, index: int) -> str:
+    """Run cell ``index`` alone and return its output when it is done."""
+    before = prompt(page, index)
+    page.evaluate(
+        f"""() => {{
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            nb.activeCellIndex = {index};
+            return window.jupyterapp.commands.execute('notebook:run-cell');
+        }}"""
+    )
+    return wait_done(page, index, before)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ._notebooks import open_notebook, run_all, write_notebook
+from ._notebooks import open_notebook, prompt, run_all, run_cell, wait_done, write_notebook
 from ._panel import confirm_dialog, open_store, open_tab
 
 pytestmark = pytest.mark.browser
@@ -20,49 +19,6 @@ CELLS = [
     "%%persist squares\nimport time\ntime.sleep(0.3)\n"
     "squares = [i * i for i in range(10)]\nprint('computed', sum(squares))",
 ]
-
-
-def _output(page: Any, index: int) -> str:
-    return page.evaluate(
-        f"""() => {{
-            const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
-            const cell = cells[{index}];
-            return cell ? cell.querySelector('.jp-OutputArea').innerText : '';
-        }}"""
-    )
-
-
-def _prompt(page: Any, index: int) -> str:
-    return page.evaluate(
-        f"""() => {{
-            const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}];
-            return cell ? cell.querySelector('.jp-InputPrompt').innerText : '';
-        }}"""
-    )
-
-
-def _wait_done(page: Any, index: int, before: str) -> str:
-    """Wait until cell ``index`` finished a run started after its prompt read ``before``."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        prompt = _prompt(page, index)
-        if prompt != before and "*" not in prompt and prompt.strip("[]: "):
-            return _output(page, index)
-        time.sleep(0.2)
-    raise AssertionError(f"cell {index} did not finish: {_output(page, index)!r}")
-
-
-def _run_cell(page: Any, index: int) -> str:
-    """Run cell ``index`` alone and return its output when it is done."""
-    before = _prompt(page, index)
-    page.evaluate(
-        f"""() => {{
-            const nb = window.jupyterapp.shell.currentWidget.content;
-            nb.activeCellIndex = {index};
-            return window.jupyterapp.commands.execute('notebook:run-cell');
-        }}"""
-    )
-    return _wait_done(page, index, before)
 
 
 def _wait_selected(page: Any, path: str, index: int) -> None:
@@ -84,13 +40,13 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
     path = f"{folder}/{write_notebook(lab.root / folder, 'panel-cells.ipynb', CELLS)}"
     store = f"{folder}/.persist"
     open_notebook(page, path)
-    before = _prompt(page, 1)
+    before = prompt(page, 1)
     run_all(page)
-    first = _wait_done(page, 1, before)
+    first = wait_done(page, 1, before)
     assert "computed 285" in first
     assert "restored" not in first  # a miss: the body ran
     # Run again: a hit.
-    assert "persist: restored squares" in _run_cell(page, 1)
+    assert "persist: restored squares" in run_cell(page, 1)
 
     panel = open_store(page, store)
     open_tab(panel, "cells")
@@ -107,7 +63,8 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
 
     # "Open in notebook" brings the notebook forward with the stored cell selected.
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
-    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    # (the command resolves to the launcher widget: Playwright can fail to serialize it)
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create').then(() => true)")
     page.wait_for_function(
         "() => !window.jupyterapp.shell.currentWidget.context", timeout=30_000
     )  # the launcher, not the notebook, is in front
@@ -115,7 +72,8 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
     _wait_selected(page, path, 1)
     # The same from the row's context menu, as in the file browser.
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
-    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    # (the command resolves to the launcher widget: Playwright can fail to serialize it)
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create').then(() => true)")
     cell.locator(".jp-persist-name").click(button="right")
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Open in notebook").click()
     _wait_selected(page, path, 1)
@@ -127,10 +85,10 @@ def test_clear_a_cell_from_the_panel_then_rerun(page, lab, artifacts: Path) -> N
     assert all(c["name"] != "squares" for c in cells)
 
     # Back in the notebook: the cleared cell runs again (a miss), then is a hit.
-    miss = _run_cell(page, 1)
+    miss = run_cell(page, 1)
     assert "computed 285" in miss
     assert "restored" not in miss
-    assert "persist: restored squares" in _run_cell(page, 1)
+    assert "persist: restored squares" in run_cell(page, 1)
     panel.locator("button.jp-persist-refresh").click()
     panel.locator('li.jp-persist-cell[data-cell="squares"]').wait_for(timeout=30_000)
     page.screenshot(path=str(artifacts / "panel-cells-after-rerun.png"))

@@ -4,17 +4,22 @@ import { formatAge, formatBytes, formatCount, formatDuration } from '../format';
 import { PanelModel } from '../model';
 import { ICell, ICellsReply, ICellVariable, ICellVariant } from '../request';
 import { Preview, summaryFacts } from './Preview';
-import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
+import { LiveView, navRowProps, onListKeyDown } from './hooks';
 
 /** The cached cells of a store, by name, with their notebook, cell and variants. */
 export function CellsView(props: { model: PanelModel; store: string }): JSX.Element {
   const { model, store } = props;
+  // Follows the store while on screen: a new %%persist run shows by itself.
+  return (
+    <LiveView load={() => model.api.cells(store)} deps={[store, model.version]} what="the cells">
+      {(reply: ICellsReply) => <CellList model={model} store={store} cells={reply.cells} />}
+    </LiveView>
+  );
+}
+
+function CellList(props: { model: PanelModel; store: string; cells: ICell[] }): JSX.Element {
+  const { model, store, cells } = props;
   const [open, setOpen] = React.useState<string | null>(null);
-  const load = useLoad<ICellsReply>(() => model.api.cells(store), [store, model.version]);
-  if (!load.data) {
-    return <LoadStatus load={load} what="the cells" />;
-  }
-  const cells = load.data.cells;
   if (!cells.length) {
     return (
       <p className="jp-persist-empty">

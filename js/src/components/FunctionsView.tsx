@@ -3,17 +3,32 @@ import * as React from 'react';
 import { formatAge, formatBytes, formatDuration } from '../format';
 import { PanelModel } from '../model';
 import { ICachedCall, ICachedFunction, IFunctionsReply } from '../request';
-import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
+import { LiveView, navRowProps, onListKeyDown } from './hooks';
 
 /** The `persist_ext.cache` functions of a store, by name, with their cached calls. */
 export function FunctionsView(props: { model: PanelModel; store: string }): JSX.Element {
   const { model, store } = props;
+  // Follows the store while on screen: a new cached call shows by itself.
+  return (
+    <LiveView
+      load={() => model.api.functions(store)}
+      deps={[store, model.version]}
+      what="the functions"
+    >
+      {(reply: IFunctionsReply) => (
+        <FunctionList model={model} store={store} functions={reply.functions} />
+      )}
+    </LiveView>
+  );
+}
+
+function FunctionList(props: {
+  model: PanelModel;
+  store: string;
+  functions: ICachedFunction[];
+}): JSX.Element {
+  const { model, store, functions } = props;
   const [open, setOpen] = React.useState<string | null>(null);
-  const load = useLoad<IFunctionsReply>(() => model.api.functions(store), [store, model.version]);
-  if (!load.data) {
-    return <LoadStatus load={load} what="the functions" />;
-  }
-  const functions = load.data.functions;
   if (!functions.length) {
     return (
       <p className="jp-persist-empty">

@@ -3,38 +3,24 @@ import * as React from 'react';
 import { formatAge, formatBytes, formatCount } from '../format';
 import { PanelModel } from '../model';
 import { IStoresReply } from '../request';
-import { LoadStatus, navRowProps, onListKeyDown, useLoad } from './hooks';
+import { LoadStatus, navRowProps, onListKeyDown, RELIST_MS, useLiveLoad } from './hooks';
 
 /** How long to wait before listing again while entry counts are pending. */
 const RECOUNT_MS = 700;
-/** How long to wait before listing again while there is no store at all. */
-const EMPTY_MS = 2000;
 
 /** Every store under the server root, nested ones indented under their parent. */
 export function StoreList(props: { model: PanelModel }): JSX.Element {
   const { model } = props;
   // While the server is still counting some stores' entries, list again shortly: counts
   // fill in ("counting…" until then) without the user asking. While there is no store, list
-  // again too (only while the panel is on screen): the first %%persist run shows up.
-  const [recount, setRecount] = React.useState(0);
+  // again too: the first %%persist run shows up. Only while the panel is on screen.
   const root = React.useRef<HTMLDivElement>(null);
-  const load = useLoad<IStoresReply>(() => model.api.stores(), [model.version, recount]);
-  const pending = load.data?.pending ?? 0;
-  const empty = load.data?.stores.length === 0;
-  React.useEffect(() => {
-    if ((!pending && !empty) || load.loading) {
-      return;
-    }
-    const again = () => {
-      if (pending || !root.current?.closest('.lm-mod-hidden')) {
-        setRecount(n => n + 1);
-      } else {
-        timer = setTimeout(again, EMPTY_MS); // hidden: showing the panel lists again anyway
-      }
-    };
-    let timer = setTimeout(again, pending ? RECOUNT_MS : EMPTY_MS);
-    return () => clearTimeout(timer);
-  }, [load.data, load.loading]);
+  const load = useLiveLoad<IStoresReply>(
+    () => model.api.stores(),
+    [model.version],
+    root,
+    reply => (reply?.pending ? RECOUNT_MS : reply?.stores.length === 0 ? RELIST_MS : null)
+  );
   if (!load.data) {
     return <LoadStatus load={load} what="the stores" />;
   }

@@ -32,6 +32,45 @@ export function useLoad<T>(load: () => Promise<T>, deps: React.DependencyList): 
   return state;
 }
 
+/** How often a view on screen lists again to follow the store (no store yet, Cells, Functions). */
+export const RELIST_MS = 2000;
+
+/** Whether `element` is on screen: the page is visible and no enclosing widget is hidden. */
+export function onScreen(element: HTMLElement | null): boolean {
+  return element !== null && !document.hidden && !element.closest('.lm-mod-hidden');
+}
+
+/**
+ * `useLoad` that loads again `again(data)` ms after each load while `root`'s element is on
+ * screen (`again` null: no more), so a view follows the store without Refresh and costs
+ * nothing while hidden (showing the panel reloads it anyway). One load at a time.
+ */
+export function useLiveLoad<T>(
+  load: () => Promise<T>,
+  deps: React.DependencyList,
+  root: React.RefObject<HTMLElement>,
+  again: (data: T | null) => number | null
+): ILoad<T> {
+  const [tick, setTick] = React.useState(0);
+  const state = useLoad(load, [...deps, tick]);
+  const delay = state.loading ? null : again(state.data);
+  React.useEffect(() => {
+    if (delay === null) {
+      return;
+    }
+    const next = () => {
+      if (onScreen(root.current)) {
+        setTick(n => n + 1);
+      } else {
+        timer = setTimeout(next, delay);
+      }
+    };
+    let timer = setTimeout(next, delay);
+    return () => clearTimeout(timer);
+  }, [state, delay]);
+  return state;
+}
+
 /**
  * The error or "Loading…" line every view shows around `useLoad`; renders nothing once
  * `load` has data (views render the data themselves, keeping the old data while reloading).
@@ -49,6 +88,25 @@ export function LoadStatus<T>(props: { load: ILoad<T>; what: string }): JSX.Elem
     return <p className="jp-persist-status">Loading…</p>;
   }
   return null;
+}
+
+/**
+ * A view of what `load` returns that follows the store while on screen: it loads again every
+ * RELIST_MS (see `useLiveLoad`) and renders the data with `children`.
+ */
+export function LiveView<T>(props: {
+  load: () => Promise<T>;
+  deps: React.DependencyList;
+  what: string;
+  children: (data: T) => JSX.Element;
+}): JSX.Element {
+  const root = React.useRef<HTMLDivElement>(null);
+  const load = useLiveLoad(props.load, props.deps, root, () => RELIST_MS);
+  return (
+    <div className="jp-persist-view" ref={root}>
+      {load.data ? props.children(load.data) : <LoadStatus load={load} what={props.what} />}
+    </div>
+  );
 }
 
 /**
