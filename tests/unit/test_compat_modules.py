@@ -41,3 +41,13 @@ def test_seed_names_are_where_their_users_look() -> None:
     found += [DirectoryStash, LRUCacheStash, PersistedWork, persisted]
     found += [LocalWorkflow, storage_factory, workflow]
     assert all(callable(thing) for thing in found)
+
+
+def test_zensols_persist_error_is_imported_from_the_stash_module() -> None:
+    # zensols.persist exports PersistableError beside its stashes (its own tests import
+    # ``from zensols.persist import PersistableError, ...``): the changed import must work
+    from persist_ext import PersistableError as top
+    from persist_ext.stash import PersistableError
+
+    assert PersistableError is top
+    assert "PersistableError" in importlib.import_module("persist_ext.stash").__all__
