@@ -121,16 +121,29 @@ def test_bad_input_errors(store: Store) -> None:
         group.run(["nope"])
     with pytest.raises(TaskError, match="max_tries must be an int >= 1"):
         TaskGroup("m", store, max_tries=0)
-    gpu = TaskGroup("e", store, executor="gpu")
-    gpu.submit(square, 1)
-    with pytest.raises(TaskError, match="Unknown executor 'gpu'"):
-        gpu.run()
+    # Mistyped arguments are refused when the group is made, before it opens a store.
+    with pytest.raises(TaskError, match="Unknown executor 'gpu'; use 'threads'"):
+        TaskGroup("e", store, executor="gpu")
+    with pytest.raises(TaskError, match=r"on_complete must be a function.*not int 1"):
+        TaskGroup("e", store, on_complete=1)
+    with pytest.raises(TaskError, match=r"map\(\) needs an iterable of items, not int 5"):
+        group.map(square, 5)
     empty = TaskGroup("empty", store)
     with pytest.raises(TaskError, match="no tasks declared"):
         empty.run()
     group.close()
     with pytest.raises(TaskError, match="closed"):
         group.run()
+
+
+def test_a_mistyped_executor_is_refused_before_the_default_store_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    with pytest.raises(TaskError, match=r"Unknown executor 'thread' \(did you mean 'threads'\?\)"):
+        TaskGroup("downloads", executor="thread")
+    assert list(tmp_path.iterdir()) == []  # no .persist made for a group that cannot run
 
 
 def test_lambda_with_processes_is_a_clear_error(store: Store) -> None:

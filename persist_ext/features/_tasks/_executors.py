@@ -11,6 +11,7 @@ is used through ``client.get_executor(pure=False)``, which returns standard
 
 from __future__ import annotations
 
+import difflib
 import os
 import pickle
 from collections.abc import Callable, Iterable
@@ -22,7 +23,13 @@ from ..._errors import TaskError
 from ._pool import WorkerPool
 from ._storespec import StoreSpec
 
-__all__ = ["ExecutorChoice", "check_picklable", "check_store", "resolve_executor"]
+__all__ = [
+    "ExecutorChoice",
+    "check_executor",
+    "check_picklable",
+    "check_store",
+    "resolve_executor",
+]
 
 
 @dataclass
@@ -98,8 +105,33 @@ def resolve_executor(
     if isinstance(executor, Executor):
         kind = "dask" if type(executor).__module__.startswith("distributed") else "custom"
         return ExecutorChoice(executor, False, kind)
-    raise TaskError(
-        f"Unknown executor {executor!r}; use 'threads', 'processes', a "
+    raise _unknown(executor)
+
+
+def check_executor(executor: Any) -> None:
+    """Raise :class:`TaskError` unless :func:`resolve_executor` accepts ``executor``.
+
+    Nothing is started: a group checks its ``executor=`` when it is made, before it
+    opens a store.
+
+    >>> check_executor("thread")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    persist_ext._errors.TaskError: Unknown executor 'thread' (did you mean 'threads'?); ...
+    """
+    named = isinstance(executor, str) and executor in ("threads", "processes")
+    if not (named or _is_dask_client(executor) or isinstance(executor, Executor)):
+        raise _unknown(executor)
+
+
+def _unknown(executor: Any) -> TaskError:
+    close = (
+        difflib.get_close_matches(executor.lower(), ["threads", "processes"], n=1, cutoff=0.6)
+        if isinstance(executor, str)
+        else []
+    )
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return TaskError(
+        f"Unknown executor {executor!r}{hint}; use 'threads', 'processes', a "
         "concurrent.futures.Executor or a dask.distributed Client."
     )
 

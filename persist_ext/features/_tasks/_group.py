@@ -27,7 +27,13 @@ from ..._errors import TaskError, TaskInterruptedWarning
 from ...storage._protocol import KeyValueStore
 from .._progress import RunWatch, watch_run
 from ._driver import Driver
-from ._executors import ExecutorChoice, check_picklable, check_store, resolve_executor
+from ._executors import (
+    ExecutorChoice,
+    check_executor,
+    check_picklable,
+    check_store,
+    resolve_executor,
+)
 from ._model import GroupResult, TaskFailure, TaskInstance, TaskStatus, validate_key
 from ._progress import TaskProgress
 from ._runner import RunnerLease
@@ -182,6 +188,12 @@ class TaskGroup:
         if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
             raise TaskError(f"group_size must be an int >= 2, got {group_size!r}.")
         self.close_grace = _check_seconds(close_grace, "close_grace", True)
+        check_executor(executor)
+        if on_complete is not None and not callable(on_complete):
+            raise TaskError(
+                f"on_complete must be a function taking the group's result, not "
+                f"{type(on_complete).__name__} {on_complete!r}; e.g. on_complete=print."
+            )
         mirror = _session_arg(session, name)
         if store is None:
             from ...storage._store import Store
@@ -256,7 +268,15 @@ class TaskGroup:
         repeats raises :class:`TaskError`.
         """
         _check_callable(fn, "map")
-        items = list(items)
+        try:
+            iterator = iter(items)
+        except TypeError as exc:
+            raise TaskError(
+                f"TaskGroup.map() needs an iterable of items, not {type(items).__name__} "
+                f"{items!r}; e.g. group.map({getattr(fn, '__name__', 'fn')}, [{items!r}]) "
+                "for one task."
+            ) from exc
+        items = list(iterator)
         if key is None:
             keys = [self._auto_key(fn) for _ in items]
         elif callable(key):
