@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import SerializationError, SharedInputError
-from ..storage._fingerprint import builtin_iter
+from ..storage._fingerprint import builtin_iter, custom_reduction, fingerprint, is_user_code
 from ..storage._protocol import KeyValueStore
 from ..storage._serializers import summarize_members
 from ._bounded import BoundedSink
@@ -61,6 +61,7 @@ from ._bounded import BoundedSink
 __all__ = [
     "DEFAULT_BUDGET",
     "Group",
+    "LossyStateError",
     "SavedGroups",
     "array_root",
     "closed_handle",
@@ -636,6 +637,7 @@ class _SharingPickler(pickle.Pickler):
             (numpy_array, np.recarray, np.matrix) if self._ndarray is not None else ()
         )
         self._global_rngs = global_rng_ids()
+        self._custom: dict[type, bool] = {}
 
     def reducer_override(self, obj: Any) -> Any:
         reduced = global_rng_reduction(self._global_rngs, obj)
@@ -686,7 +688,90 @@ class _SharingPickler(pickle.Pickler):
             if type(obj) is not ndarray:
                 return _rebuild_view, (*view, type(obj))
             return _rebuild_view, view
+        kind = type(obj)
+        custom = self._custom.get(kind)
+        if custom is None:
+            custom = self._custom[kind] = is_user_code(kind) and custom_reduction(kind)
+        if custom:
+            return checked_reduction(obj)
         return library_singleton_reduction(obj) or NotImplemented
+
+
+class LossyStateError(SerializationError):
+    """An instance of a notebook class would not load as it is: its own ``__getstate__``,
+    ``__setstate__`` or ``__reduce__`` leaves out or resets something it holds."""
+
+
+def checked_reduction(obj: Any) -> Any:
+    """``obj.__reduce_ex__(5)``, once a copy rebuilt from it holds what ``obj`` holds.
+
+    For instances of notebook classes with a reduction of their own (a ``__getstate__``
+    dropping a cache, a ``__reduce__`` passing only some attributes to the constructor), a
+    restore would bind an object that differs from the one a re-run makes. The copy is made
+    as pickle would load it, sharing ``obj``'s parts (nothing is copied), and compared by
+    fingerprint, which counts everything the instance holds.
+
+    Raises
+    ------
+    LossyStateError
+        The copy differs, cannot be made, or cannot be compared.
+    """
+    reduced = obj.__reduce_ex__(5)
+    if isinstance(reduced, str):
+        return reduced  # a module-level singleton, pickled by name
+    parts = list(reduced) + [None] * (6 - len(reduced))
+    for index in (3, 4):  # list and dict items come as iterators: pickle walks them again
+        if parts[index] is not None:
+            parts[index] = list(parts[index])
+    name = type(obj).__qualname__
+    try:
+        with discarding_output():
+            same = fingerprint(_rebuilt(*parts)) == fingerprint(obj)
+    except SerializationError:
+        raise  # the store limits in force stopped it (a stall, the time limit)
+    except Exception as exc:
+        raise LossyStateError(
+            f"a {name} it holds cannot be checked to load as it is ({type(exc).__name__}: {exc})",
+            type_name=name,
+        ) from exc
+    if not same:
+        raise LossyStateError(
+            f"a {name} it holds would not load as it is: its class's own pickling "
+            "(__getstate__, __setstate__ or __reduce__) leaves out or resets part of it",
+            type_name=name,
+        )
+    for index in (3, 4):
+        if parts[index] is not None:
+            parts[index] = iter(parts[index])
+    return tuple(parts)
+
+
+def _rebuilt(func: Any, args: Any, state: Any, items: Any, pairs: Any, setter: Any) -> Any:
+    # What pickle's loader does with a reduction (REDUCE/NEWOBJ, BUILD, APPENDS, SETITEMS).
+    made = func(*args)
+    if state is not None:
+        if setter is not None:
+            setter(made, state)
+        elif getattr(made, "__setstate__", None) is not None:
+            made.__setstate__(state)
+        else:
+            slots = None
+            if isinstance(state, tuple) and len(state) == 2:
+                state, slots = state
+            if state:
+                made.__dict__.update(state)
+            for key, value in (slots or {}).items():
+                setattr(made, key, value)
+    if items:
+        extend = getattr(made, "extend", None)
+        if extend is not None:
+            extend(items)
+        else:
+            for item in items:
+                made.append(item)
+    for key, value in pairs or ():
+        made[key] = value
+    return made
 
 
 # NaN constants of modules, stored by reference: ``[1, np.nan]`` holds ``np.nan`` itself.

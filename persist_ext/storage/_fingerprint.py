@@ -18,7 +18,8 @@ What is hashed, per kind of value:
 * functions and classes: by code (see :func:`fingerprint_code`);
 * modules: by name and version (a user module: by name and the digest of its source file);
 * instances of user classes: the class's code plus their ``__reduce_ex__`` parts (the
-  state dict of attributes order-insensitive), recursively;
+  state dict of attributes order-insensitive), recursively; with a reduction of the class's
+  own (``__getstate__``...), also everything they hold (``__dict__``, ``__slots__``);
 * anything else: its pickle (protocol 5), with out-of-band buffers hashed in place.
 
 "User code" is a function, class or module whose module is ``__main__`` (a notebook or
@@ -52,10 +53,12 @@ from ._usercode import is_user_code, module_version, referenced_names, reference
 
 __all__ = [
     "builtin_iter",
+    "custom_reduction",
     "fingerprint",
     "fingerprint_code",
     "is_user_code",
     "referenced_user_code",
+    "slot_names",
 ]
 
 _LEN = struct.Struct("<Q")
@@ -116,6 +119,44 @@ def _unhashable(value: Any, exc: Exception) -> FingerprintError:
         "of the cache key.",
         type_name=name,
     )
+
+
+_DEFAULT_REDUCTION = (object.__reduce_ex__, object.__reduce__, object.__getstate__)
+
+
+def custom_reduction(cls: type) -> bool:
+    """Whether instances of ``cls`` are pickled by code of its own: a ``__reduce_ex__``,
+    ``__reduce__``, ``__getstate__`` or ``__setstate__`` that is not ``object``'s. Such code
+    may leave state out (a cache it drops, an attribute it resets), so what an instance holds
+    is not known from its reduction alone.
+
+    >>> class Plain: pass
+    >>> class Dropping:
+    ...     def __getstate__(self): return {}
+    >>> custom_reduction(Plain), custom_reduction(Dropping)
+    (False, True)
+    """
+    reduce_ex, reduce, getstate = _DEFAULT_REDUCTION
+    return (
+        getattr(cls, "__reduce_ex__", reduce_ex) is not reduce_ex
+        or getattr(cls, "__reduce__", reduce) is not reduce
+        or getattr(cls, "__getstate__", getstate) is not getstate
+        or hasattr(cls, "__setstate__")
+    )
+
+
+def slot_names(cls: type) -> list[str]:
+    """The ``__slots__`` names of ``cls`` and its bases (``__dict__``/``__weakref__`` aside)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__") or name in names:
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"  # private names are mangled
+            names.append(name)
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +290,7 @@ class _Hasher:
     # -- buffers ---------------------------------------------------------------------------
     def feed_buffer(self, h: Any, value: bytes | bytearray | memoryview) -> None:
         if isinstance(value, memoryview):
-            meta = f"{value.format}|{value.shape}".encode()
+            meta = f"{value.format}|{value.shape}|{value.readonly}".encode()
             self.put(h, b"memoryview", meta)
             data = value if value.c_contiguous else memoryview(value.tobytes())
             self.put(h, b"data", data.cast("B") if data.ndim != 1 or data.format != "B" else data)
@@ -259,6 +300,10 @@ class _Hasher:
     def feed_array(self, h: Any, arr: Any) -> None:
         import numpy as np
 
+        if not arr.flags.writeable:
+            # ``setflags(write=False)``: assigning into it raises where a writeable one
+            # changes; a cell that set it changed the array, for every later cell.
+            self.put(h, b"readonly")
         if arr.dtype.hasobject:
             self.put(h, b"objarray", repr(arr.shape).encode())
             self.feed_sequence(h, arr, arr.ravel(order="C").tolist())
@@ -363,8 +408,27 @@ class _Hasher:
                             type_name=_type_name(type(value)),
                         )
                 self.feed(h, part)
+            if custom_reduction(type(value)):
+                self.feed_held_state(h, value)
         finally:
             self.containers.pop()
+
+    def feed_held_state(self, h: Any, value: Any) -> None:
+        """What an instance holds, beside its reduction: a ``__getstate__`` or ``__reduce__``
+        of the class's own may leave attributes out (a cache it drops), which later cells
+        still see and a cell may change. ``__dict__`` by name, then each ``__slots__``
+        value (an unset slot as absent)."""
+        attrs = getattr(value, "__dict__", None)
+        if type(attrs) is dict:
+            self.feed_tagged_unordered(h, b"held", attrs, attrs.items())
+        for name in slot_names(type(value)):
+            try:
+                held = object.__getattribute__(value, name)
+            except AttributeError:
+                self.put(h, b"unset", name.encode())
+                continue
+            self.put(h, b"slot", name.encode())
+            self.feed(h, held)
 
     def feed_pickle(self, h: Any, value: Any) -> None:
         buffers: list[pickle.PickleBuffer] = []

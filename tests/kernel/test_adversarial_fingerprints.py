@@ -99,3 +99,21 @@ SUBCLASS_ATTRIBUTES = [
 def test_attributes_of_container_subclasses_are_part_of_the_fingerprint(tmp_path: Path) -> None:
     checks = ["doubled", "set_them"]
     assert_runs_match_plain(SUBCLASS_ATTRIBUTES, checks, ("V = 1", "V = 2"), tmp_path)
+
+
+# Whether an array is writeable (``arr.setflags(write=False)``): assigning into it raises
+# where a writeable one changes. Left out of the fingerprint, an upstream edit making an
+# input writeable restored the run in which assigning failed, and a cell making an input
+# read-only was not seen changing it, so a hit left it writeable.
+READONLY = [
+    "import numpy as np\nx = np.arange(3)\ny = np.arange(3)",
+    "x.setflags(write=False)",
+    CACHED + "y.setflags(write=False)\ntwice = y * 2",
+    CACHED + "try:\n    x[0] = 5\n    wrote = True\nexcept ValueError:\n    wrote = False",
+]
+
+
+def test_whether_an_array_is_writeable_is_part_of_its_fingerprint(tmp_path: Path) -> None:
+    checks = ["twice", "wrote", "x", "x.flags.writeable", "y.flags.writeable"]
+    edit = ("x.setflags(write=False)", "x.setflags(write=True)")
+    assert_runs_match_plain(READONLY, checks, edit, tmp_path)

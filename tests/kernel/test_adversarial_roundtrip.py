@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ._adversarial import assert_runs_match_plain
+from ._adversarial import assert_runs_match_plain, why_of
 from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
@@ -119,3 +119,42 @@ def test_a_fragmented_frame_comes_back_with_its_blocks(tmp_path: Path) -> None:
     assert_runs_match_plain(
         FRAGMENTED, ["df.shape", "len(df._mgr.blocks)"], ("N = 3", "N = 4"), tmp_path
     )
+
+
+# Notebook classes whose own pickling leaves state out: a ``__getstate__`` dropping a cache
+# (restored empty, where a re-run holds what the cell put there) and a ``__reduce__`` that
+# passes only the constructor's arguments (an attribute set later is gone). The fingerprint
+# of such an instance counted its reduction only, so an upstream edit of the dropped cache
+# restored a stale reading and a cell filling it was not seen changing it. They are now
+# fingerprinted by what they hold, and a run whose values would not load as they are runs
+# again instead of being stored.
+LOSSY = [
+    "N = 1\n"
+    "class Model:\n"
+    "    def __init__(self):\n"
+    "        self.w = 0\n"
+    "        self._cache = {}\n"
+    "    def __getstate__(self):\n"
+    "        return {k: v for k, v in self.__dict__.items() if k != '_cache'}\n"
+    "    def __setstate__(self, state):\n"
+    "        self.__dict__.update(state)\n"
+    "        self._cache = {}\n"
+    "class P:\n"
+    "    def __init__(self, x):\n"
+    "        self.x = x\n"
+    "    def __reduce__(self):\n"
+    "        return (P, (self.x,))",
+    "m = Model()\nm._cache['seed'] = N",
+    CACHED + "seeded = m._cache.get('seed', 0) * 10",
+    CACHED + "m._cache['k'] = N\nmade = Model()\nmade._cache['x'] = N\np = P(N)\np.extra = N + 5",
+    CACHED + "plain = [N] * 3",
+]
+LOSSY_CHECKS = ["seeded", "m._cache", "made._cache", "p.extra", "plain"]
+
+
+def test_instances_whose_pickling_drops_state_are_not_restored_without_it(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(LOSSY, LOSSY_CHECKS, ("N = 1", "N = 2"), tmp_path)
+    (why,) = why_of(LOSSY, ["c3"], tmp_path / "cached")
+    assert "a Model it holds would not load as it is" in why

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from persist_ext._errors import SharedInputError
 from persist_ext.features._covars import (
     Group,
+    LossyStateError,
     dumps_shared,
     group_variables,
     load_groups,
@@ -210,6 +213,59 @@ def test_unpicklable_group_is_reported_and_others_stored() -> None:
     saved = save_groups(store, "t/", values, group_variables(values))
     assert set(saved.failures) == {"bad"}
     assert load_groups(store, {"ok": saved.keys["ok"]}) == {"ok": [1]}
+
+
+class DropsItsCache:
+    def __init__(self) -> None:
+        self.w, self._cache = 0, {}
+
+    def __getstate__(self) -> dict:
+        return {"w": self.w}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _cache={})
+
+
+class KeepsOnlyX:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    def __reduce__(self) -> tuple:
+        return (KeepsOnlyX, (self.x,))
+
+
+class RebuildsItsPattern:
+    """Drops a compiled pattern and compiles it again: nothing is lost."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.pattern = text, re.compile(text)
+
+    def __getstate__(self) -> dict:
+        return {"text": self.text}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["text"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frozen:
+    a: int
+    b: list
+
+
+def test_instances_whose_own_pickling_loses_state_are_refused() -> None:
+    empty, filled = DropsItsCache(), DropsItsCache()
+    filled._cache["k"] = 1
+    moved = KeepsOnlyX(1)
+    moved.extra = 2
+    values = {"empty": empty, "filled": filled, "moved": [moved], "same": KeepsOnlyX(1)}
+    saved = save_groups(MemoryStore(), "t/", values, group_variables(values))
+    assert set(saved.failures) == {"filled", "moved"}
+    assert all(isinstance(exc, LossyStateError) for exc in saved.failures.values())
+    assert "DropsItsCache" in str(saved.failures["filled"])
+    kept = roundtrip({"p": RebuildsItsPattern("a+"), "f": Frozen(1, [2]), "e": empty})
+    assert kept["p"].pattern.match("aa")
+    assert kept["f"] == Frozen(1, [2])
 
 
 def test_dumps_shared_round_trip_without_a_store() -> None:

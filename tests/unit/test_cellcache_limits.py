@@ -266,27 +266,35 @@ def test_a_value_whose_pickle_blocks_is_given_up_on_long_before_the_limit(
 
 
 class _SlowChunk:
-    """Pickles slowly (20 ms, the GIL released) into a 70 KB frame of its own: a write."""
+    """Pickles slowly (20 ms, the GIL released) into a 70 KB frame of its own: a write.
+
+    Loaded, it is a ``_SlowChunk`` again, as it was (a reduction that loads something else
+    is refused before it is written)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         time.sleep(0.02)
-        return (bytes, (b"x" * 70_000,))
+        return (_slow_chunk, (b"x" * 70_000,))
+
+
+def _slow_chunk(_data: bytes) -> _SlowChunk:
+    return _SlowChunk()
 
 
 def test_a_value_that_keeps_writing_is_not_stalled(monkeypatch) -> None:
     from persist_ext.features import _bounded
 
-    # Pickling moves on all the time (a write every ~20 ms), however long it takes in all
-    # (over 2 s here, twice the limit). The pauses are sleeps, which release the GIL and
-    # allocate nothing: a pickle of many small objects (the test's earlier value) could
+    # Pickling moves on all the time (a write every ~60 ms: the reduction is called three
+    # times, once to pickle and twice to check that it loads as it was), however long it
+    # takes in all (over 2 s here, twice the limit). The pauses are sleeps, which release the
+    # GIL and allocate nothing: a pickle of many small objects (the test's earlier value) could
     # meet a full garbage collection of them longer than the limit on a loaded machine.
     monkeypatch.setattr(_bounded, "STALL_SECONDS", 1.0)
-    values = {"many": [_SlowChunk() for _ in range(110)]}
+    values = {"many": [_SlowChunk() for _ in range(40)]}
     started = time.monotonic()
     with store_limits(None, 3600.0):
         data, _buffers = dumps_shared(values)
     assert time.monotonic() - started > _bounded.STALL_SECONDS  # longer than the limit in all
-    assert len(data) + sum(len(memoryview(b)) for b in _buffers) > 110 * 70_000
+    assert len(data) + sum(len(memoryview(b)) for b in _buffers) > 40 * 70_000
 
 
 def test_variables_that_fail_together_are_named_in_one_warning(shell, cache) -> None:

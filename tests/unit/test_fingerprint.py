@@ -202,6 +202,38 @@ def test_instances_of_user_classes() -> None:
         fingerprint(ns["Box"](threading.Lock(), 1))
 
 
+def test_what_an_instance_holds_beside_its_own_reduction_counts() -> None:
+    ns = _module("""
+    class Model:
+        def __init__(self):
+            self.w, self._cache = 0, {}
+        def __getstate__(self):
+            return {"w": self.w}
+    class Point:
+        __slots__ = ("x", "__y")
+        def __init__(self, x):
+            self.x = x
+        def __reduce__(self):
+            return (Point, (self.x,))
+    """)
+    first, second = ns["Model"](), ns["Model"]()
+    assert fingerprint(first) == fingerprint(second)
+    second._cache["k"] = 1  # left out of its state, still seen by later cells
+    assert fingerprint(first) != fingerprint(second)
+    near, far = ns["Point"](1), ns["Point"](1)
+    assert fingerprint(near) == fingerprint(far)
+    far._Point__y = 2  # a private slot the reduction leaves out
+    assert fingerprint(near) != fingerprint(far)
+
+
+def test_whether_an_array_or_memoryview_is_writeable_counts() -> None:
+    frozen = np.arange(3)
+    frozen.setflags(write=False)
+    assert fingerprint(frozen) != fingerprint(np.arange(3))
+    assert fingerprint(frozen[1:]) != fingerprint(np.arange(3)[1:])
+    assert fingerprint(memoryview(b"ab")) != fingerprint(memoryview(bytearray(b"ab")))
+
+
 # ------------------------------------------------------------------------------ code
 
 

@@ -37,7 +37,13 @@ from ..._format import format_ago, format_duration, format_size
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
 from .._bounded import store_limits
-from .._covars import closed_handle, discarding_output, group_variables, load_groups
+from .._covars import (
+    LossyStateError,
+    closed_handle,
+    discarding_output,
+    group_variables,
+    load_groups,
+)
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import (
@@ -1282,7 +1288,7 @@ class CellCache:
             for v, exc in failures.items()
             if v == RESULT
             or callable(values.get(v))
-            or isinstance(exc, (SharedInputError, StalledError))
+            or isinstance(exc, (SharedInputError, StalledError, LossyStateError))
         }
         if failures and quiet == set(failures):
             # Functions made by assignment (lambdas) are code and an unpicklable result
@@ -1291,7 +1297,11 @@ class CellCache:
             # whose pickling blocked (``features._bounded.STALL_SECONDS``): stored again
             # next time, it would block again.
             names = sorted("its result" if v == RESULT else v for v in quiet)
-            shared = [exc for exc in failures.values() if isinstance(exc, SharedInputError)]
+            shared = [
+                exc
+                for exc in failures.values()
+                if isinstance(exc, (SharedInputError, LossyStateError))
+            ]
             stalled = [v for v, exc in failures.items() if isinstance(exc, StalledError)]
             manifest.mode = "run"
             if stalled:
