@@ -46,7 +46,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
-from .._errors import CellRaisedError
+from .._errors import CellRaisedError, PersistError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
 from ..features._cellcache._capture import NEUTRAL_TRANSFORMERS, note_top_level_cell
@@ -246,6 +246,11 @@ class PersistMagics(Magics):
         return default_directory(self.directory or None)
 
     def _location(self, args: Any) -> str:
+        if args.dir and args.store and args.dir != args.store:
+            raise UsageError(
+                f"Give --dir or --store, not both (got --dir {args.dir} --store {args.store}); "
+                "they name the same thing: the store for this cell or command."
+            )
         chosen = args.dir or args.store
         if chosen and "://" in chosen:
             return str(chosen)
@@ -267,7 +272,10 @@ class PersistMagics(Magics):
             if location.startswith(("redis://", "rediss://", "unix://")):
                 from ..storage._redis import RedisStore
 
-                store: Any = RedisStore(location)
+                try:
+                    store: Any = RedisStore(location)
+                except PersistError as exc:  # unreachable, refused: one line, cell not run
+                    raise UsageError(f"Cannot open the store at {location}: {exc}") from exc
                 self._stores[location] = store
                 self._caches[location] = CellCache(store)
             elif "://" in location:

@@ -149,11 +149,39 @@ def test_bad_line_input_is_a_usage_error(ip, line: str, match: str) -> None:
         ("--vars 1x,y", "--vars takes comma-separated variable names"),
         ("--all", "--all only applies"),
         ("--store ftp://x", "Unknown store URL"),
+        ("n --dir here --store there", "Give --dir or --store, not both"),
+        # Nothing listens on port 1: one line naming the store, not a redis traceback.
+        ("n --store redis://127.0.0.1:1/0", "Cannot open the store at redis://127.0.0.1:1/0"),
     ],
 )
 def test_bad_cell_input_is_a_usage_error(ip, line: str, match: str) -> None:
+    ip.user_ns.pop("x", None)
     with pytest.raises(UsageError, match=match):
         ip.run_cell_magic("persist", line, "x = 1")
+    assert "x" not in ip.user_ns  # refused before the cell ran
+
+
+def test_a_store_folder_in_the_way_of_a_file_is_a_usage_error(ip, tmp_path: Path) -> None:
+    """docs/cell-cache.md, --dir: a store that cannot be created is named; the cell does not run."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    ip.user_ns.pop("x", None)
+    with pytest.raises(UsageError, match=r"Cannot open the store at .*a-file/store: .*Not a dir"):
+        ip.run_cell_magic("persist", f"n --dir {blocker / 'store'}", "x = 42")
+    assert "x" not in ip.user_ns
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_store_that_fails_when_the_run_is_stored_leaves_the_cell_run(ip) -> None:
+    """docs/cell-cache.md, --dir: creating the store fails only when the run is stored (no
+    folder can be made under /proc): the cell has run, and a CellCacheWarning says so."""
+    from persist_ext import CellCacheWarning
+
+    ip.user_ns.pop("x", None)
+    with pytest.warns(CellCacheWarning, match="the cell ran but is not cached"):
+        ip.run_cell_magic("persist", "n --dir /proc/persist-ext-nope", "x = 42")
+    assert ip.user_ns["x"] == 42
 
 
 def test_cell_options_are_passed_through(ip, tmp_path: Path) -> None:
