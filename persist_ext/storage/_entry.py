@@ -62,10 +62,12 @@ __all__ = [
     "encode_entry",
     "is_record",
     "is_storable_key",
+    "open_named",
     "open_record",
     "parse_header",
     "read_info",
     "seal",
+    "signed_for",
     "verify",
 ]
 
@@ -341,7 +343,7 @@ def encode_entries(
             continue
         if last is not None and value is last_value and type(value) in _ATOMS:
             check_key(key)
-            entries[key] = _signed_for(last, key)
+            entries[key] = signed_for(last, key)
             continue
         last = entries[key] = encode_entry(
             key, value, expire=expire, meta=meta, serializer=serializer
@@ -350,7 +352,7 @@ def encode_entries(
     return entries
 
 
-def _signed_for(entry: EncodedEntry, key: str) -> EncodedEntry:
+def signed_for(entry: EncodedEntry, key: str) -> EncodedEntry:
     """``entry``'s record, signed for ``key`` instead (the MAC covers the key)."""
     header, buffers, info = entry.header, entry.buffers, entry.info
     prefix = header[: _PREFIX.size]
@@ -554,6 +556,29 @@ def open_record(
     payload = memoryview(record)[header.end :]
     verify(key, header, payload, where)
     return header.serializer, payload
+
+
+# The key of file records (stash, PersistedWork, workflow files) written before each was
+# bound to its file name: they still verify, so an upgrade does not strand them.
+LEGACY_FILE_KEY = ""
+
+
+def open_named(
+    name: str, record: bytes | memoryview, where: Where | None = None
+) -> tuple[str, memoryview]:
+    """:func:`open_record` for a record kept in a file called ``name`` (its key).
+
+    A file's MAC covers its name, so a signed file renamed or copied over another one (a
+    swap inside a folder) is an :class:`~persist_ext.UntrustedEntryError`, never the other
+    file's value. Files signed before names were bound (key ``""``) are still accepted.
+    """
+    try:
+        return open_record(name, record, where)
+    except UntrustedEntryError as exc:
+        try:
+            return open_record(LEGACY_FILE_KEY, record, where)
+        except UntrustedEntryError:
+            raise exc from None
 
 
 def decode_record(

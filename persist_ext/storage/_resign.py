@@ -135,7 +135,7 @@ def _trust_file(path: Path, report: TrustReport, *, explicit: bool, pickles: boo
         with open(path, "rb") as handle:
             start = handle.read(32)
             if pickles and _is_bare_pickle(start):
-                atomic_write(path, resign_pickle("", start + handle.read()))
+                atomic_write(path, resign_pickle(path.name, start + handle.read()))
                 report.signed += 1
                 return True
             if not is_record(start):
@@ -144,7 +144,7 @@ def _trust_file(path: Path, report: TrustReport, *, explicit: bool, pickles: boo
     except OSError:
         return False
     try:
-        new = resign("", data)
+        new = resign(path.name, data)  # a file is signed for its name
     except InvalidPickle:
         report.corrupt.append(str(path))
         return True

@@ -10,9 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from persist_ext import CorruptEntryError, DirectoryStash, InvalidPickle, Store
+from persist_ext import (
+    CorruptEntryError,
+    DirectoryStash,
+    InvalidPickle,
+    PersistedWork,
+    Store,
+    UntrustedEntryError,
+    persisted,
+)
 from persist_ext.features._workflow import FileStorage
 from persist_ext.storage._disk import BLOB_DIR
+from persist_ext.storage._entry import encode_entry
 
 VALUES = {
     "array": lambda n: np.arange(n, dtype=np.float64),
@@ -139,3 +148,60 @@ def test_flipped_bytes_in_stash_and_workflow_files(tmp_path: Path) -> None:
         stash.load("k")
     with pytest.raises(InvalidPickle, match="checksum"):
         storage.read_task("w", "t")
+
+
+def test_files_swapped_between_names_are_refused_not_returned(tmp_path: Path) -> None:
+    # Someone who can write the folder renames signed files: each file is bound to its name,
+    # so a key never returns the value written under another one.
+    stash = DirectoryStash(tmp_path / "d")
+    stash.dump("a", [1, 2])
+    stash.dump("b", {"x": 3})
+    storage = FileStorage(tmp_path / "wf")
+    storage.save("w", "t1", "one")
+    storage.save("w", "t2", "two")
+    assert (_Owner(tmp_path / "pa.dat", "A").value, _Owner(tmp_path / "pb.dat", "B").value) == (
+        "A",
+        "B",
+    )
+    pairs = [
+        (stash.key_to_path("a"), stash.key_to_path("b")),
+        (tmp_path / "wf" / "w" / "t1", tmp_path / "wf" / "w" / "t2"),
+        (tmp_path / "pa.dat", tmp_path / "pb.dat"),
+    ]
+    for one, two in pairs:
+        first, second = one.read_bytes(), two.read_bytes()
+        one.write_bytes(second)
+        two.write_bytes(first)
+    for load in (
+        lambda: stash.load("a"),
+        lambda: stash.get("b", "default"),
+        lambda: storage.read_task("w", "t1"),
+        lambda: _Owner(tmp_path / "pa.dat", "recomputed").value,
+    ):
+        with pytest.raises(UntrustedEntryError):
+            load()
+    for one, two in pairs:  # put back, every value is its own again
+        first, second = one.read_bytes(), two.read_bytes()
+        one.write_bytes(second)
+        two.write_bytes(first)
+    assert (stash.load("a"), stash.load("b")) == ([1, 2], {"x": 3})
+    assert storage.read_task("w", "t1") == "one"
+    assert _Owner(tmp_path / "pa.dat", "recomputed").value == "A"
+
+
+def test_files_signed_before_names_were_bound_still_load(tmp_path: Path) -> None:
+    stash = DirectoryStash(tmp_path / "d")
+    stash.dump("a", 0)
+    stash.key_to_path("a").write_bytes(encode_entry("", [1, 2]).record())
+    assert stash.load("a") == [1, 2]
+
+
+class _Owner:
+    def __init__(self, path: Path, value: str) -> None:
+        self._value = PersistedWork(path, self)
+        self.made = value
+
+    @property
+    @persisted("_value")
+    def value(self) -> str:
+        return self.made

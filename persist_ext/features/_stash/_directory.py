@@ -29,11 +29,11 @@ from urllib.parse import unquote
 
 from ..._errors import CorruptEntryError, InvalidArgumentError, UnsafeNameError
 from ...storage._atomic import create_locked, fsync_directory, remove_dead_temps
-from ...storage._entry import Where, decode_record, encode_entry
+from ...storage._entry import Where, decode_record, encode_entry, signed_for
 from ...storage._names import safe_name
 from ...storage._protocol import MISSING
 from ._base import CloseableStash
-from ._files import dumps_framed, loads_framed, write_pickle_file
+from ._files import loads_framed, write_pickle_file
 
 __all__ = ["DirectoryStash", "IncrementKeyDirectoryStash", "ShelveStash", "open_shelve"]
 
@@ -246,19 +246,21 @@ class IncrementKeyDirectoryStash(DirectoryStash):
         return self._dump_next(name_or_inst)
 
     def _dump_next(self, inst: Any) -> str:
-        data = dumps_framed(inst)
+        entry = encode_entry("", inst)  # serialized once, signed for each name it tries
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / f".next.{secrets.token_hex(8)}.tmp"
         # Held (flock) until it is linked and unlinked: cleanup only removes dead writers' temps.
         handle = create_locked(tmp)  # umask permissions, like every persist_ext file
         try:
-            handle.write(data)
-            handle.flush()
-            if self.durable:
-                os.fsync(handle.fileno())
             while True:
                 key = self.get_last_key(inc=True)
                 target = self.key_to_path(key)
+                # A file is signed for its name; no other name links to the temp file yet.
+                handle.seek(0)
+                handle.write(signed_for(entry, target.name).record())
+                handle.flush()
+                if self.durable:
+                    os.fsync(handle.fileno())
                 try:
                     # link() fails if the target exists: two appenders never share a key,
                     # and readers see the complete file or none.

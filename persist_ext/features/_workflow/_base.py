@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..._errors import CorruptEntryError, InvalidArgumentError, SerializationError
-from ...storage._entry import Where, open_record, seal
+from ...storage._entry import Where, open_named, seal
 from ...storage._names import safe_name
 
 __all__ = ["FILE_PROTOCOL", "S3_PROTOCOL", "SideFiles", "WorkflowStorage"]
@@ -230,8 +230,9 @@ class WorkflowStorage(abc.ABC):
         refs = pickle.dumps(pickler.refs, protocol=5)
         body = [_U64.pack(len(refs)), refs, buffer.getbuffer()]
         summary = {"type": "workflow result", "task": task, "workflow": workflow}
-        # Keyed like every file (by content, not by name), so persist_ext.trust can re-sign it.
-        record = seal("", _SERIALIZER, body, summary=summary).record()
+        # Signed for its file name (the safe task name), like every file, so a result copied
+        # over another task's is refused and persist_ext.trust re-signs it by its name.
+        record = seal(task, _SERIALIZER, body, summary=summary).record()
         return record, pickler.refs
 
     def _verified_body(self, workflow: str, task: str, blob: bytes) -> memoryview:
@@ -239,7 +240,7 @@ class WorkflowStorage(abc.ABC):
             f"Task {task!r} of workflow {workflow!r} in {self!r}",
             str(getattr(self, "path", "")) or None,
         )
-        name, body = open_record("", blob, where)
+        name, body = open_named(task, blob, where)
         if name != _SERIALIZER or len(body) < 8:
             raise CorruptEntryError(
                 f"{where.label} is not a workflow result; remove it (remove_task) and run the "
