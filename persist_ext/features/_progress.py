@@ -82,6 +82,15 @@ class ProgressSnapshot:
     rate_items: int | None = None
     busy: float | None = None
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # A notebook's ``group.progress()`` shows the line every renderer draws, not the
+        # fields (``repr`` keeps them); unfinished work says when it was read.
+        printer.text(snapshot_text(self) + _as_of(self))
+
+    def _repr_html_(self) -> str:
+        as_of = _as_of(self)
+        return snapshot_html(self) + (f"<div>{html.escape(as_of[3:])}</div>" if as_of else "")
+
     @property
     def settled(self) -> int:
         """Items that will not run again (done or failed for good)."""
@@ -150,6 +159,15 @@ def _counts(snap: ProgressSnapshot) -> str:
         parts.append(f"{snap.running} running")
     parts.append(f"{snap.todo} to do")
     return f"{', '.join(parts)} | {rate_text(snap)} | {eta_text(snap)}"
+
+
+def _as_of(snap: ProgressSnapshot) -> str:
+    """``' | read at 20:18:41, not finished then'`` for unfinished work, else ``''``."""
+    if snap.finished or snap.stopped:
+        return ""
+    return (
+        f" | read at {time.strftime('%H:%M:%S', time.localtime(snap.updated))}, not finished then"
+    )
 
 
 def snapshot_text(snap: ProgressSnapshot, width: int = 30) -> str:

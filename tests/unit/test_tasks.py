@@ -146,6 +146,27 @@ def test_a_mistyped_executor_is_refused_before_the_default_store_is_made(
     assert list(tmp_path.iterdir()) == []  # no .persist made for a group that cannot run
 
 
+def test_progress_shows_as_its_line_in_a_notebook(ip, store: Store) -> None:
+    """docs/tasks.md, Progress: ``group.progress()`` as a cell's last expression shows the
+    line every renderer draws (examples/02-task-groups.ipynb ends a cell with it), not the
+    dataclass's fields; a snapshot of unfinished work says when it was read."""
+    group = TaskGroup("shown", store)
+    group.map(square, [1, 2], key=str)
+    before = ip.display_formatter.format(group.progress())[0]
+    assert before["text/plain"].startswith("shown [")
+    assert "0 done, 2 to do" in before["text/plain"]
+    assert "not finished then" in before["text/plain"]
+    group.run().wait()
+    after = ip.display_formatter.format(group.progress())[0]
+    assert "ProgressSnapshot(" not in after["text/plain"]
+    assert "2 done, 0 to do" in after["text/plain"]
+    assert "finished" in after["text/plain"]
+    assert "not finished then" not in after["text/plain"]
+    assert "persist-ext-progress" in group.progress()._repr_html_()
+    assert "ProgressSnapshot(" in repr(group.progress())  # repr keeps every field
+    group.close()
+
+
 def test_lambda_with_processes_is_a_clear_error(store: Store) -> None:
     group = TaskGroup("lam", store, executor="processes", max_workers=1)
     group.map(lambda x: x, [1])
