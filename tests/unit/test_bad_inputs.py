@@ -133,6 +133,21 @@ CASES: list[Case] = [
     ("KeyLimitStash limit=-1", lambda p: pe.KeyLimitStash(pe.DictionaryStash(), limit=-1), ">= 0"),
     ("UnionStash([5])", lambda p: pe.UnionStash([5]), "joins stashes"),
     ("@persisted(5)", lambda p: pe.persisted(5), "attribute name"),
+    ("UnionStash(5)", lambda p: pe.UnionStash(5), "list of stashes"),
+    (
+        "KeyLimitStash limit='3'",
+        lambda p: pe.KeyLimitStash(pe.DictionaryStash(), limit="3"),
+        "limit must be an int",
+    ),
+    ("DirectoryStash pattern", lambda p: pe.DirectoryStash(p, pattern="x.dat"), "'{name}'"),
+    ("DirectoryStash pattern a/", lambda p: pe.DirectoryStash(p, pattern="a/{name}"), "no '/'"),
+    ("DiskCacheStash prefix=5", lambda p: pe.DiskCacheStash(p / "dc", prefix=5), "prefix"),
+    ("ShelveStash key 5", lambda p: pe.ShelveStash(p / "sh").dump(5, 1), "keys are str"),
+    (
+        "storage_factory path=5",
+        lambda p: pe.storage_factory({"kind": "file", "options": {"path": 5}}),
+        "path",
+    ),
     # budgets
     ("Budget(max_size=-1)", lambda p: pe.Budget(max_size=-1), "positive"),
     ("Budget(max_size='lots')", lambda p: pe.Budget(max_size="lots"), "as a size"),

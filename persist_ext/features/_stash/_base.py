@@ -374,6 +374,11 @@ class KeyLimitStash(DelegateStash):
 
     def __init__(self, delegate: Stash, limit: int = sys.maxsize, **kwargs: Any) -> None:
         super().__init__(delegate, **kwargs)
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidArgumentError(
+                f"limit must be an int >= 0 (how many keys to expose), got "
+                f"{type(limit).__name__} {limit!r}."
+            )
         if limit < 0:
             raise InvalidArgumentError(f"limit must be >= 0, got {limit}.")
         self.limit = limit

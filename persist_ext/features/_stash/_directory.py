@@ -84,12 +84,12 @@ class DirectoryStash(CloseableStash):
     def _set_pattern(self, pattern: str) -> None:
         prefix, sep, suffix = pattern.partition("{name}")
         if not sep or "{name}" in suffix or "{" in prefix + suffix or "}" in prefix + suffix:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"pattern must contain '{{name}}' exactly once and no other braces, got "
                 f"{pattern!r}; e.g. '{{name}}.dat'."
             )
         if "/" in pattern or os.sep in pattern or prefix.startswith("."):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"pattern {pattern!r} must be a plain file name (no '/', not hidden); "
                 "e.g. 'item-{name}.pkl'."
             )
@@ -364,7 +364,10 @@ class ShelveStash(CloseableStash):
     @staticmethod
     def _check_key(name: object) -> str:
         if not isinstance(name, str):
-            raise TypeError(f"ShelveStash keys are str, got {type(name).__name__} {name!r}.")
+            raise InvalidArgumentError(
+                f"ShelveStash keys are str, got {type(name).__name__} {name!r}; convert it, "
+                "e.g. str(key)."
+            )
         return name
 
     def load(self, name: str) -> Any:

@@ -49,7 +49,10 @@ class DiskCacheStash(CloseableStash):
         **store_options: Any,
     ) -> None:
         if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}.")
+            raise InvalidArgumentError(
+                f"prefix must be a str (the start of every key in the store), got "
+                f"{type(prefix).__name__}; e.g. prefix='stash/'."
+            )
         self.prefix = prefix
         if path_or_store is None or isinstance(path_or_store, (str, os.PathLike)):
             from ...storage._store import Store  # imported here: opening a store is the costly part

@@ -225,6 +225,11 @@ class UnionStash(ReadOnlyStash):
 
     def __init__(self, stashes: Sequence[Stash], *, strict: bool = False) -> None:
         super().__init__(strict=strict)
+        if isinstance(stashes, (str, bytes, Stash)) or not isinstance(stashes, Iterable):
+            raise InvalidArgumentError(
+                f"UnionStash takes a list of stashes, got {type(stashes).__name__}; "
+                "e.g. UnionStash([DictionaryStash(), DirectoryStash(path)])."
+            )
         self.stashes = tuple(stashes)
         for stash in self.stashes:
             if not isinstance(stash, Stash):

@@ -80,6 +80,12 @@ class FileStorage(WorkflowStorage):
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, durable: bool = False):
         super().__init__()
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise StoreConfigError(
+                f"FileStorage path must be a str or os.PathLike naming a folder, not "
+                f"{type(path).__name__} {path!r}; e.g. {{'kind': 'file', 'options': "
+                "{'path': 'results'}}."
+            )
         self.path = Path(path) if path is not None else default_directory() / "workflows"
         self.durable = durable
 
