@@ -668,8 +668,11 @@ class _SharingPickler(pickle.Pickler):
             if obj.dtype.hasobject or not (obj.flags.c_contiguous or obj.flags.f_contiguous):
                 return NotImplemented
             fortran = bool(obj.flags.f_contiguous and not obj.flags.c_contiguous)
+            # Datetimes and timedeltas export no buffer ("cannot include dtype 'M' in a
+            # buffer"): their memory as the 8-byte integers it holds (a view, no copy).
+            memory = obj.view(f"i{obj.itemsize}") if obj.dtype.kind in "Mm" else obj
             return _owned_array, (
-                pickle.PickleBuffer(obj),
+                pickle.PickleBuffer(memory),
                 obj.dtype,
                 obj.shape,
                 fortran,

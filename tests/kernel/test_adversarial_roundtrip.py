@@ -158,3 +158,20 @@ def test_instances_whose_pickling_drops_state_are_not_restored_without_it(
     assert_runs_match_plain(LOSSY, LOSSY_CHECKS, ("N = 1", "N = 2"), tmp_path)
     (why,) = why_of(LOSSY, ["c3"], tmp_path / "cached")
     assert "a Model it holds would not load as it is" in why
+
+
+# Datetime and timedelta arrays held in a container or a pickled frame (a datetime column
+# beside an hourly index): numpy exports no buffer for them, and storing failed with "cannot
+# include dtype 'M' in a buffer" (a warning the plain run does not show; the cell ran every
+# time).
+DATETIMES = [
+    "import numpy as np\nimport pandas as pd\nN = 3",
+    CACHED + "days = np.arange('2020-01', '2020-02', dtype='datetime64[D]')[:N]\n"
+    "spans = {'days': days, 'gaps': np.diff(days)}\n"
+    "frame = pd.DataFrame({'t': days}, index=pd.date_range('2021', periods=N, freq='h'))",
+]
+
+
+def test_datetime_arrays_in_containers_and_frames_are_stored(tmp_path: Path) -> None:
+    checks = ["spans", "spans['days'] is days", "frame", "frame.index.freq"]
+    assert_runs_match_plain(DATETIMES, checks, ("N = 3", "N = 4"), tmp_path)

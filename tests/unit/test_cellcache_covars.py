@@ -268,6 +268,16 @@ def test_instances_whose_own_pickling_loses_state_are_refused() -> None:
     assert kept["f"] == Frozen(1, [2])
 
 
+def test_datetime_arrays_that_own_their_memory_round_trip() -> None:
+    days = np.array(["2020-01-01", "NaT"], dtype=">M8[D]")
+    grid = np.asfortranarray(np.arange(4, dtype="m8[s]").reshape(2, 2))
+    back = roundtrip({"held": [days, grid]})["held"]
+    assert back[0].dtype == days.dtype
+    assert back[0].tolist() == days.tolist()
+    assert back[1].flags.f_contiguous
+    assert (back[1] == grid).all()
+
+
 def test_dumps_shared_round_trip_without_a_store() -> None:
     base = np.arange(4)
     data, buffers = dumps_shared([base, base[1:]])
