@@ -12,6 +12,7 @@ import pytest
 
 from persist_ext._errors import (
     CorruptEntryError,
+    InvalidArgumentError,
     InvalidPickle,
     SerializationError,
     UnsafeNameError,
@@ -19,6 +20,7 @@ from persist_ext._errors import (
 from persist_ext.features._stash import (
     DirectoryStash,
     IncrementKeyDirectoryStash,
+    KeyLimitStash,
     ShelveStash,
 )
 
@@ -84,10 +86,14 @@ def test_pattern(tmp_path):
     assert list(stash.keys()) == ["a"]
     assert (tmp_path / "item-a.pkl").is_file()
     for bad in ("no-name.dat", "{name}-{name}", "{name}{other}", "sub/{name}", ".{name}"):
-        with pytest.raises(ValueError, match="pattern"):
+        with pytest.raises(InvalidArgumentError, match="pattern"):
             DirectoryStash(tmp_path, pattern=bad)
-    with pytest.raises(TypeError, match="path"):
+    with pytest.raises(InvalidArgumentError, match="path"):
         DirectoryStash(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"path must be a path .*ShelveStash\('work"):
+        ShelveStash(42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"limit must be an int >= 0 .*, got str '3'"):
+        KeyLimitStash(DirectoryStash(tmp_path), limit="3")  # type: ignore[arg-type]
 
 
 def test_foreign_and_corrupt_files(tmp_path):

@@ -323,6 +323,11 @@ class ShelveStash(CloseableStash):
     def __init__(
         self, path: str | os.PathLike[str], writeback: bool = True, auto_close: bool = True
     ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgumentError(
+                f"path must be a path (str or pathlib.Path), got {type(path).__name__}; "
+                "e.g. ShelveStash('work/cache')."
+            )
         self.path = Path(path)
         self.writeback = writeback
         self.auto_close = auto_close
