@@ -49,6 +49,8 @@ def _feed_index(hasher: Any, h: Any, index: pd.Index) -> None:
             hasher.feed_array(h, np.asarray(codes))
     else:
         _feed_values(hasher, h, index._values)
+        if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+            hasher.feed(h, index.freqstr)  # its frequency: repr, shift, asfreq use it
 
 
 def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index) -> None:

@@ -117,3 +117,21 @@ def test_whether_an_array_is_writeable_is_part_of_its_fingerprint(tmp_path: Path
     checks = ["twice", "wrote", "x", "x.flags.writeable", "y.flags.writeable"]
     edit = ("x.setflags(write=False)", "x.setflags(write=True)")
     assert_runs_match_plain(READONLY, checks, edit, tmp_path)
+
+
+# A DatetimeIndex's frequency: ``repr`` shows it, ``shift`` and ``asfreq`` use it, and a frame
+# indexed by it keeps it. Left out of the fingerprint, an upstream ``date_range`` edited into
+# the same dates without a frequency restored a cell with the old one.
+FREQUENCY = [
+    "import pandas as pd\nstamps = pd.date_range('2020-01-01', periods=3)",
+    CACHED + "shown = repr(stamps)\nframe = pd.DataFrame({'x': range(3)}, index=stamps)\n"
+    "freq = frame.index.freqstr",
+]
+
+
+def test_a_datetime_index_frequency_is_part_of_its_fingerprint(tmp_path: Path) -> None:
+    edit = (
+        "pd.date_range('2020-01-01', periods=3)",
+        "pd.DatetimeIndex(['2020-01-01', '2020-01-02', '2020-01-03'])",
+    )
+    assert_runs_match_plain(FREQUENCY, ["shown", "freq"], edit, tmp_path)

@@ -226,6 +226,14 @@ def test_what_an_instance_holds_beside_its_own_reduction_counts() -> None:
     assert fingerprint(near) != fingerprint(far)
 
 
+def test_a_datetime_index_frequency_counts() -> None:
+    daily = pd.date_range("2020-01-01", periods=3)
+    listed = pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-03"])
+    assert fingerprint(daily) != fingerprint(listed)
+    assert fingerprint(daily) == fingerprint(pd.DatetimeIndex(listed, freq="D"))
+    assert fingerprint(pd.Series(1, index=daily)) != fingerprint(pd.Series(1, index=listed))
+
+
 def test_whether_an_array_or_memoryview_is_writeable_counts() -> None:
     frozen = np.arange(3)
     frozen.setflags(write=False)
