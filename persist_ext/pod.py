@@ -1,7 +1,8 @@
 """tastypy's API under persist_ext: ``import persist_ext.pod as tastypy``.
 
 ``POD`` / ``PersistentOrderedDict`` (a dict that syncs itself to JSON files) and ``Tracker``
-/ ``ProgressTracker`` (resumable progress bookkeeping), with the seed's errors. Existing
+/ ``ProgressTracker`` (resumable progress bookkeeping), ``SharedPOD`` / ``SharedTracker`` (one
+of them used by several processes), with the seed's errors. Existing
 tastypy folders open read-only; see docs/pod-and-tracker.md.
 """
 
@@ -14,9 +15,14 @@ from .features._pod import (
     JSONSerializer,
     PersistentOrderedDict,
     ProgressTracker,
+    SharedPOD,
+    SharedTracker,
     Tracker,
     ls,
 )
+
+SharedPersistentOrderedDict = SharedPOD  # tastypy's long names
+SharedProgressTracker = SharedTracker
 
 __all__ = [
     "DEFAULT_FILE_SIZE",
@@ -28,6 +34,10 @@ __all__ = [
     "PersistentOrderedDict",
     "PersistentOrderedDictIntegrityError",
     "ProgressTracker",
+    "SharedPOD",
+    "SharedPersistentOrderedDict",
+    "SharedProgressTracker",
+    "SharedTracker",
     "Tracker",
     "ls",
 ]

@@ -3,8 +3,9 @@
 Seed 003. ``_files`` owns the on-disk format, ``_state`` the shared in-process state (and what
 happens to a value or a file that cannot be used), ``_open`` how a path becomes a state,
 ``_exit`` the interpreter-exit and signal syncs, ``_flusher`` the background syncs, ``_dict``
-the ``POD`` mapping, ``_tracker`` the resumable progress tracker built on it, and
-``_tastypy`` the original tastypy's folder format and helpers (``ls``, ``JSONSerializer``).
+the ``POD`` mapping, ``_tracker`` the resumable progress tracker built on it, ``_shared``
+one of them served to several processes (``SharedPOD``, ``SharedTracker``), and ``_tastypy``
+the original tastypy's folder format and helpers (``ls``, ``JSONSerializer``).
 """
 
 from ._dict import (
@@ -15,6 +16,7 @@ from ._dict import (
     RepairReport,
     SyncStats,
 )
+from ._shared import SharedPOD, SharedTracker
 from ._tastypy import DEFAULT_PROGRESS_TRACKER_MAPPING, JSONSerializer, ls
 from ._tracker import ProgressTracker, Tracker
 
@@ -27,6 +29,8 @@ __all__ = [
     "PersistentOrderedDict",
     "ProgressTracker",
     "RepairReport",
+    "SharedPOD",
+    "SharedTracker",
     "SyncStats",
     "Tracker",
     "ls",
