@@ -44,6 +44,7 @@ and its message says what to do instead.
 from __future__ import annotations
 
 __all__ = [
+    "ByNameError",
     "CacheError",
     "CacheWarning",
     "CellCacheError",
@@ -161,6 +162,15 @@ class SerializationError(PersistError):
     def __init__(self, message: str, *, type_name: str | None = None) -> None:
         super().__init__(message)
         self.type_name = type_name
+
+
+class ByNameError(SerializationError):
+    """Variables to store are, or hold, a class or function of the notebook that a cell made
+    by a call and bound to its own name (``Point = namedtuple('Point', ...)``).
+
+    Pickle stores it by name, which a restore would resolve to what the name held before the
+    cell's variables are bound (an older ``class Point``); the cell cache runs such a cell.
+    """
 
 
 class SharedInputError(SerializationError):

@@ -52,7 +52,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import SerializationError, SharedInputError
+from .._errors import ByNameError, SerializationError, SharedInputError
 from ..storage._fingerprint import builtin_iter, custom_reduction, fingerprint, is_user_code
 from ..storage._protocol import KeyValueStore
 from ..storage._serializers import summarize_members
@@ -638,8 +638,18 @@ class _SharingPickler(pickle.Pickler):
         )
         self._global_rngs = global_rng_ids()
         self._custom: dict[type, bool] = {}
+        # id -> name of the notebook's classes and functions bound to their own name by
+        # the values being stored (:func:`bound_by_own_name`): not to be stored by name.
+        self.own: dict[int, str] = {}
 
     def reducer_override(self, obj: Any) -> Any:
+        own = self.own.get(id(obj)) if self.own else None
+        if own is not None:
+            raise ByNameError(
+                f"{own} is a class or function made by a call: pickled by name, a restore "
+                "would find whatever the notebook's name held before it",
+                type_name=type(obj).__name__,
+            )
         reduced = global_rng_reduction(self._global_rngs, obj)
         if reduced is not None:
             return reduced
@@ -880,6 +890,7 @@ def dumps_shared(
     link_views: bool = True,
     live: Mapping[str, Any] | None = None,
     nans: bool = False,
+    own: Mapping[int, str] | None = None,
 ) -> tuple[bytes, list[pickle.PickleBuffer]]:
     """Pickle ``value`` keeping views linked and modules by name; large buffers out of band.
 
@@ -887,7 +898,8 @@ def dumps_shared(
     then stored as a copy of its data). ``live`` (name -> object) are stored as references
     to those names, resolved by :func:`loads_shared` in the namespace it is given.
     ``nans``: ``value`` holds float NaN objects, stored keeping which is which
-    (:class:`_NanSharingPickler`).
+    (:class:`_NanSharingPickler`). ``own`` (from :func:`bound_by_own_name`): objects that
+    cannot be stored by name, which raise :class:`ByNameError` wherever they are met.
 
     Raises
     ------
@@ -900,7 +912,7 @@ def dumps_shared(
     out = BoundedSink()  # gives up past the store limits in force (``_bounded``)
     collect = out.buffers(buffers.append)
     with out.interruptible():  # a single blocking __reduce__ too
-        return _dump_into(out, collect, value, link_views, live, nans), buffers
+        return _dump_into(out, collect, value, link_views, live, nans, own), buffers
 
 
 def _dump_into(
@@ -910,6 +922,7 @@ def _dump_into(
     link_views: bool,
     live: Mapping[str, Any] | None,
     nans: bool = False,
+    own: Mapping[int, str] | None = None,
 ) -> bytes:
     try:
         if live:
@@ -925,6 +938,7 @@ def _dump_into(
                 )
             inner -= set(refs)
             pickler = _LinkingPickler(out, collect, link_views, refs, inner)
+            pickler.own = dict(own or {})
             pickler.dump(value)
             if pickler.copied:
                 raise SharedInputError(
@@ -932,8 +946,9 @@ def _dump_into(
                     "would copy"
                 )
         else:
-            plain = _NanSharingPickler if nans else _SharingPickler
-            plain(out, collect, link_views).dump(value)
+            plain = (_NanSharingPickler if nans else _SharingPickler)(out, collect, link_views)
+            plain.own = dict(own or {})
+            plain.dump(value)
     except (SharedInputError, SerializationError):
         raise
     except Exception as exc:
@@ -976,8 +991,11 @@ class _Packed:
         link_views: bool = True,
         live: Mapping[str, Any] | None = None,
         nans: bool = False,
+        own: Mapping[int, str] | None = None,
     ) -> None:
-        self.data, self.buffers = dumps_shared(values, link_views=link_views, live=live, nans=nans)
+        self.data, self.buffers = dumps_shared(
+            values, link_views=link_views, live=live, nans=nans, own=own
+        )
 
     def __reduce__(self) -> Any:
         return _unpack, (self.data, *self.buffers)
@@ -1105,6 +1123,28 @@ def _type_of(value: Any) -> str:
     )
 
 
+def bound_by_own_name(values: Mapping[str, Any]) -> dict[int, str]:
+    """The notebook's classes and functions among ``values`` bound to their own name, by id.
+
+    ``Point = namedtuple('Point', ['x', 'y'])``, ``Shape = type('Shape', (), {})``: a class
+    made by a call has ``__main__`` for module and its name for qualified name, so pickle
+    stores it as the reference ``__main__.Point``, which a restore resolves in the namespace
+    before it binds the cell's variables: to an older ``Point`` (a ``class Point`` cell
+    above), not to the class the cell made. (A ``class`` or ``def`` statement is not a value:
+    a restore runs it again.) Such a value, or a value holding it, is not stored.
+    """
+    found = {}
+    for name, value in values.items():
+        if not callable(value):
+            continue
+        try:
+            if value.__module__ == "__main__" and value.__qualname__ == name:
+                found[id(value)] = name
+        except Exception:  # no such attributes, or ones that fail: not stored by name
+            continue
+    return found
+
+
 def save_groups(
     store: KeyValueStore,
     prefix: str,
@@ -1128,6 +1168,7 @@ def save_groups(
     True
     """
     saved = SavedGroups()
+    own = bound_by_own_name(values)
     for index, group in enumerate(groups):
         key = f"{prefix}g{index}"
         names = [n for n in group.names if n in values and n not in group.live]
@@ -1147,6 +1188,7 @@ def save_groups(
                     link_views=group.views or bool(live),
                     live=live,
                     nans=group.nans,
+                    own=own,
                 )
                 # Each member's summary rides in the header: browsers show a packed
                 # variable's shape, range or head without unpickling the group.

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from persist_ext._errors import SharedInputError
+from persist_ext._errors import ByNameError, SharedInputError
 from persist_ext.features._covars import (
     Group,
     LossyStateError,
@@ -276,6 +276,31 @@ def test_datetime_arrays_that_own_their_memory_round_trip() -> None:
     assert back[0].tolist() == days.tolist()
     assert back[1].flags.f_contiguous
     assert (back[1] == grid).all()
+
+
+def test_a_notebook_class_made_by_a_call_is_not_stored_by_its_own_name() -> None:
+    # ``Point = namedtuple('Point', ...)`` in a notebook: module ``__main__``, qualified name
+    # the variable's. Pickled by name, a restore would find an older ``Point`` there.
+    import collections
+    import sys
+    import types
+
+    main = types.ModuleType("__main__")
+    point = collections.namedtuple("Point", ["x", "y"], module="__main__")
+    main.Point = point
+    saved_main = sys.modules["__main__"]
+    sys.modules["__main__"] = main
+    try:
+        values = {"Point": point, "origin": [point(0, 0)], "n": 1, "alias": point}
+        saved = save_groups(MemoryStore(), "t/", values, group_variables(values))
+        # Bound to another name only (``alias``), the reference is to ``Point``, bound too.
+        assert sorted(saved.failures) == ["Point", "alias", "origin"]
+        assert all(isinstance(e, ByNameError) for e in saved.failures.values())
+        # Not bound by the values stored (an input made by an earlier cell): stored by name.
+        kept = {"origin": [point(0, 0)]}
+        assert roundtrip(kept)["origin"] == [(0, 0)]
+    finally:
+        sys.modules["__main__"] = saved_main
 
 
 def test_dumps_shared_round_trip_without_a_store() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import (
+    ByNameError,
     CellCacheWarning,
     CellRaisedError,
     SerializationError,
@@ -1288,7 +1289,7 @@ class CellCache:
             for v, exc in failures.items()
             if v == RESULT
             or callable(values.get(v))
-            or isinstance(exc, (SharedInputError, StalledError, LossyStateError))
+            or isinstance(exc, (SharedInputError, StalledError, LossyStateError, ByNameError))
         }
         if failures and quiet == set(failures):
             # Functions made by assignment (lambdas) are code and an unpicklable result
@@ -1300,7 +1301,7 @@ class CellCache:
             shared = [
                 exc
                 for exc in failures.values()
-                if isinstance(exc, (SharedInputError, LossyStateError))
+                if isinstance(exc, (SharedInputError, LossyStateError, ByNameError))
             ]
             stalled = [v for v, exc in failures.items() if isinstance(exc, StalledError)]
             manifest.mode = "run"
