@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._cwd import getcwd
+
 __all__ = ["DEFAULT_DIRNAME", "ENV_VAR", "default_directory"]
 
 DEFAULT_DIRNAME = ".persist"
@@ -39,4 +41,4 @@ def default_directory(directory: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path.cwd() / DEFAULT_DIRNAME
+    return Path(getcwd()) / DEFAULT_DIRNAME  # the real one: a notebook may replace os.getcwd

@@ -46,6 +46,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .._config import ENV_VAR, default_directory
+from .._cwd import absolute, getcwd
 from .._errors import CellRaisedError, PersistError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
@@ -254,11 +255,9 @@ class PersistMagics(Magics):
         chosen = args.dir or args.store
         if chosen and "://" in chosen:
             return str(chosen)
-        memo = (chosen, self.directory, os.environ.get(ENV_VAR), os.getcwd())
+        memo = (chosen, self.directory, os.environ.get(ENV_VAR), getcwd())
         if memo not in self._locations:
-            self._locations[memo] = str(
-                default_directory(chosen or self.directory or None).absolute()
-            )
+            self._locations[memo] = absolute(default_directory(chosen or self.directory or None))
         return self._locations[memo]
 
     def cache_for(self, location: str) -> CellCache:
@@ -429,7 +428,7 @@ class PersistMagics(Magics):
         auto = self.autocheckpoint
         if not auto and not self._checkpoints:
             return  # no checkpoint session: nothing else wants to hear about the cell
-        default = str(default_directory(self.directory or None).absolute()) if auto else None
+        default = absolute(default_directory(self.directory or None)) if auto else None
         if default is not None and default not in self._checkpoints:
             try:
                 self._checkpoint_session(default)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from .._cwd import absolute
+
 __all__ = ["INDEX_FILE", "INDEX_FILES", "StoreAbsence", "holds_store", "store_can_start"]
 
 #: diskcache's index of a store directory.
@@ -34,7 +36,7 @@ def store_can_start(directory: str | os.PathLike[str]) -> bool:
     write; a path through a file, or a read-only folder, is not (opening the store there
     then says what is wrong).
     """
-    path = os.path.abspath(directory)
+    path = absolute(directory)
     if os.path.lexists(os.path.join(path, INDEX_FILE)):
         return False
     while not os.path.lexists(path):
@@ -65,7 +67,7 @@ class StoreAbsence:
     __slots__ = ("_can_start", "_directory", "_index")
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self._directory = os.path.abspath(directory)
+        self._directory = absolute(directory)
         self._index = os.path.join(self._directory, INDEX_FILE)
         self._can_start = False
 

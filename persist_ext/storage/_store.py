@@ -45,6 +45,7 @@ from typing import Any
 import diskcache
 
 from .._config import default_directory
+from .._cwd import absolute
 from .._errors import (
     CorruptEntryError,
     InvalidPickle,
@@ -163,7 +164,7 @@ class Store(StoreScan):
         max_age: float | str | None = None,
     ) -> None:
         self.budget = Budget.of(budget, max_size=max_size, max_count=max_count, max_age=max_age)
-        self.directory = Path(default_directory(directory)).absolute()
+        self.directory = Path(absolute(default_directory(directory)))
         self._source = str(self.directory)  # what errors name, and what to trust
         self.durable = durable
         if isinstance(large_threshold, bool) or not isinstance(large_threshold, int):

@@ -27,6 +27,8 @@ from typing import Any
 
 import xxhash
 
+from ..._cwd import realpath
+
 __all__ = ["FileWatch", "listing_digest", "subscribe", "watch_files"]
 
 _WRITE_MODE = frozenset("wax+")
@@ -93,7 +95,7 @@ class FileWatch:
             # Opened under the installation or a cache, whatever a link there points to:
             # importing pandas opens ~1,400 such files, and resolving each took ~0.1 ms.
             return None
-        path = os.path.realpath(text)
+        path = realpath(text)  # not os.getcwd(): a notebook may replace it
         if path.startswith(self.ignore) or "__pycache__" in path:
             return None
         return path

@@ -42,6 +42,7 @@ from typing import Any
 
 import xxhash
 
+from ..._cwd import absolute, realpath
 from ..._errors import CellCacheError
 from ...storage._fingerprint import builtin_iter, fingerprint, fingerprint_code, is_user_code
 from ...storage._usercode import (
@@ -195,11 +196,11 @@ def file_components(patterns: Iterable[str], digests: FileDigests) -> dict[str, 
             if target.is_dir():
                 files = sorted(p for p in target.rglob("*") if p.is_file())
                 for file in files:
-                    found[f"file:{file.resolve()}"] = digests.digest(file.resolve())
+                    found[f"file:{realpath(file)}"] = digests.digest(Path(realpath(file)))
                 if not files:
-                    found[f"file:{target.resolve()}/"] = "empty directory"
+                    found[f"file:{realpath(target)}/"] = "empty directory"
             else:
-                found[f"file:{target.resolve()}"] = digests.digest(target.resolve())
+                found[f"file:{realpath(target)}"] = digests.digest(Path(realpath(target)))
     return found
 
 
@@ -543,7 +544,7 @@ def imported_user_files(module: Any) -> list[str]:
             if loaded is not None or file is not None:
                 _LIBRARY_MODULES.add(name)
             continue
-        found.append(os.path.realpath(file))
+        found.append(realpath(file))
     return found
 
 
@@ -576,9 +577,9 @@ def _named_paths(texts: Iterable[str]) -> tuple[list[Path], list[str]]:
         try:
             path = Path(text).expanduser()
             if path.is_file():
-                found.setdefault(path.resolve(), None)
+                found.setdefault(Path(realpath(path)), None)
             elif _PATH_LIKE.fullmatch(text) and "://" not in text and not os.path.lexists(path):
-                absent.setdefault(os.path.abspath(path), None)
+                absent.setdefault(absolute(path), None)
         except (OSError, ValueError):
             continue
     return list(found), list(absent)

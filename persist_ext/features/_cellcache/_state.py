@@ -39,6 +39,7 @@ from typing import Any
 
 import xxhash
 
+from ..._cwd import getcwd
 from ...storage._usercode import is_user_code
 from ._namespace import names_of_kind
 
@@ -722,7 +723,7 @@ def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
 # --------------------------------------------------------------------------- process
 def _cwd_capture(shell: Any) -> Any:
     try:
-        return os.getcwd()
+        return getcwd()  # the real one: a notebook may replace os.getcwd
     except OSError:  # the directory was removed under us
         return None
 

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ..._config import ENV_VAR, default_directory
+from ..._cwd import absolute, getcwd
 from ...storage._protocol import KeyValueStore
 
 __all__ = ["LEASE", "LEASES", "default_store", "open_location"]
@@ -58,14 +59,14 @@ def default_store() -> KeyValueStore:
     """The notebook's store (see the module docstring); resolved again when its setting changes."""
     global _DEFAULT
     magics = _magics()
-    setting = (getattr(magics, "directory", None), os.environ.get(ENV_VAR), os.getcwd())
+    setting = (getattr(magics, "directory", None), os.environ.get(ENV_VAR), getcwd())
     if _DEFAULT is not None and _DEFAULT[0] == setting:
         return _DEFAULT[1]
     if magics is not None:
-        location = str(magics.store_directory.absolute())
+        location = absolute(magics.store_directory)
         store = magics.cache_for(location).store  # share the magics' open store
     else:
-        store = open_location(str(default_directory().absolute()))
+        store = open_location(absolute(default_directory()))
     _DEFAULT = (setting, store)
     return store
 
