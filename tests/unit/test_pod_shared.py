@@ -139,3 +139,10 @@ def test_what_a_killed_creator_was_told_is_stored_is_kept(tmp_path: Path) -> Non
             time.sleep(0.1)
     with pod:
         assert [pod[f"k{i}"] for i in range(50)] == list(range(50))
+
+
+def test_shared_tracker_passes_every_tracker_option_to_its_server(tmp_path: Path) -> None:
+    with pytest.raises(PODError, match="sync_after"):
+        SharedTracker(tmp_path / "t", 3, sync_after=-1)
+    with pytest.raises(PODError, match="file_size"):
+        SharedTracker(tmp_path / "t", 3, None, None, 0)

@@ -334,16 +334,8 @@ class SharedTracker(SharedPOD):
 
     _kind = Tracker
 
-    def __init__(
-        self,
-        path: Any,
-        max_tries: int = 0,
-        init: Any = None,
-        gzipped: bool | None = None,
-        file_size: int = DEFAULT_FILE_SIZE,
-        sync_at: int = DEFAULT_SYNC_AT,
-        clone: bool = True,
-        **options: Any,
-    ) -> None:
-        super().__init__(path, init, gzipped, file_size, sync_at, clone, max_tries=max_tries)
+    def __init__(self, path: Any, max_tries: int = 0, *args: Any, **options: Any) -> None:
+        """``SharedTracker(path, max_tries, init, gzipped, file_size, sync_at, clone, ...)``:
+        the arguments of :class:`~persist_ext.Tracker`, in tastypy's order."""
+        super().__init__(path, *args, max_tries=max_tries, **options)
         self.max_tries = max_tries
