@@ -1,4 +1,4 @@
-"""The panel's Cells and Functions tabs follow the store while on screen, without Refresh.
+"""The panel follows the store while on screen, without Refresh: Cells, Functions, stores.
 
 A newcomer keeps the Persist panel open on a store beside the notebook and runs a new
 ``%%persist`` cell, then a new call of a cached function: each shows up in the open tab by
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ._notebooks import open_notebook, run_cell, write_notebook
-from ._panel import open_store, open_tab
+from ._panel import open_panel, open_store, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -68,3 +68,25 @@ def test_cells_and_functions_tabs_show_new_entries_by_themselves(
     )
     page.screenshot(path=str(artifacts / "panel-live-functions.png"))
     assert page_errors == []
+
+
+def test_the_list_of_stores_shows_a_new_store_by_itself(page, lab, artifacts: Path) -> None:
+    # examples/03-widgets.ipynb makes a store of its own while the panel lists the others:
+    # it must show up without Refresh (the list followed the root only while it was empty).
+    folder = f"new-store-{uuid.uuid4().hex[:8]}"
+    (lab.root / folder).mkdir()
+    cells = ["import persist_ext", "with persist_ext.Store('.persist') as s:\n    s.set('x', 1)"]
+    path = f"{folder}/{write_notebook(lab.root / folder, 'new-store.ipynb', cells)}"
+    open_notebook(page, path)
+    run_cell(page, 0)
+    panel = open_panel(page)
+    back = panel.locator("button.jp-persist-back")
+    if back.count():
+        back.click()
+    panel.locator("li.jp-persist-store").first.wait_for(timeout=30_000)  # others are listed
+    assert panel.locator(f'li.jp-persist-store[data-path="{folder}/.persist"]').count() == 0
+    run_cell(page, 1)
+    panel.locator(f'li.jp-persist-store[data-path="{folder}/.persist"]').wait_for(
+        timeout=LIVE_TIMEOUT
+    )
+    page.screenshot(path=str(artifacts / "panel-live-stores.png"))

@@ -3,7 +3,7 @@ import * as React from 'react';
 import { formatAge, formatBytes, formatCount } from '../format';
 import { PanelModel } from '../model';
 import { IStoresReply } from '../request';
-import { LoadStatus, navRowProps, onListKeyDown, RELIST_MS, useLiveLoad } from './hooks';
+import { followDelay, LoadStatus, navRowProps, onListKeyDown, useLiveLoad } from './hooks';
 
 /** How long to wait before listing again while entry counts are pending. */
 const RECOUNT_MS = 700;
@@ -11,15 +11,15 @@ const RECOUNT_MS = 700;
 /** Every store under the server root, nested ones indented under their parent. */
 export function StoreList(props: { model: PanelModel }): JSX.Element {
   const { model } = props;
-  // While the server is still counting some stores' entries, list again shortly: counts
-  // fill in ("counting…" until then) without the user asking. While there is no store, list
-  // again too: the first %%persist run shows up. Only while the panel is on screen.
+  // While the panel is on screen, list again: a store made by a notebook shows up, and
+  // while the server is still counting some stores' entries, counts fill in ("counting…"
+  // until then), sooner.
   const root = React.useRef<HTMLDivElement>(null);
   const load = useLiveLoad<IStoresReply>(
     () => model.api.stores(),
     [model.version],
     root,
-    reply => (reply?.pending ? RECOUNT_MS : reply?.stores.length === 0 ? RELIST_MS : null)
+    (reply, took) => (reply?.pending ? RECOUNT_MS : followDelay(took))
   );
   if (!load.data) {
     return <LoadStatus load={load} what="the stores" />;

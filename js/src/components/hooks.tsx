@@ -32,8 +32,17 @@ export function useLoad<T>(load: () => Promise<T>, deps: React.DependencyList): 
   return state;
 }
 
-/** How often a view on screen lists again to follow the store (no store yet, Cells, Functions). */
+/** How often a view on screen lists again to follow the store, at least. */
 export const RELIST_MS = 2000;
+
+/**
+ * The wait before following the store again after a load that took `took` ms: RELIST_MS, or
+ * ten times the load's time when that is longer (a big root's listing costs the server at
+ * most a tenth of its time).
+ */
+export function followDelay(took: number): number {
+  return Math.max(RELIST_MS, 10 * took);
+}
 
 /** Whether `element` is on screen: the page is visible and no enclosing widget is hidden. */
 export function onScreen(element: HTMLElement | null): boolean {
@@ -41,19 +50,25 @@ export function onScreen(element: HTMLElement | null): boolean {
 }
 
 /**
- * `useLoad` that loads again `again(data)` ms after each load while `root`'s element is on
- * screen (`again` null: no more), so a view follows the store without Refresh and costs
- * nothing while hidden (showing the panel reloads it anyway). One load at a time.
+ * `useLoad` that loads again `again(data, took)` ms after each load (`took`: how long it took)
+ * while `root`'s element is on screen (`again` null: no more), so a view follows the store
+ * without Refresh and costs nothing while hidden (showing the panel reloads it anyway). One
+ * load at a time.
  */
 export function useLiveLoad<T>(
   load: () => Promise<T>,
   deps: React.DependencyList,
   root: React.RefObject<HTMLElement>,
-  again: (data: T | null) => number | null
+  again: (data: T | null, took: number) => number | null
 ): ILoad<T> {
   const [tick, setTick] = React.useState(0);
-  const state = useLoad(load, [...deps, tick]);
-  const delay = state.loading ? null : again(state.data);
+  const took = React.useRef(0);
+  const timed = () => {
+    const start = Date.now();
+    return load().finally(() => (took.current = Date.now() - start));
+  };
+  const state = useLoad(timed, [...deps, tick]);
+  const delay = state.loading ? null : again(state.data, took.current);
   React.useEffect(() => {
     if (delay === null) {
       return;
@@ -91,8 +106,8 @@ export function LoadStatus<T>(props: { load: ILoad<T>; what: string }): JSX.Elem
 }
 
 /**
- * A view of what `load` returns that follows the store while on screen: it loads again every
- * RELIST_MS (see `useLiveLoad`) and renders the data with `children`.
+ * A view of what `load` returns that follows the store while on screen (see `useLiveLoad`,
+ * `followDelay`) and renders the data with `children`.
  */
 export function LiveView<T>(props: {
   load: () => Promise<T>;
@@ -101,7 +116,7 @@ export function LiveView<T>(props: {
   children: (data: T) => JSX.Element;
 }): JSX.Element {
   const root = React.useRef<HTMLDivElement>(null);
-  const load = useLiveLoad(props.load, props.deps, root, () => RELIST_MS);
+  const load = useLiveLoad(props.load, props.deps, root, (_, took) => followDelay(took));
   return (
     <div className="jp-persist-view" ref={root}>
       {load.data ? props.children(load.data) : <LoadStatus load={load} what={props.what} />}
