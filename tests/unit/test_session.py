@@ -57,6 +57,24 @@ def test_clone_copies_kwargs_and_records_parent(session: StoreSessionBackend) ->
     assert [i.name for i in session.instances_of_task("t")] == ["t#0", "t#1", "t#2"]
 
 
+def test_instances_answer_the_triggers_properties(session: StoreSessionBackend) -> None:
+    # triggers' TaskInstance: depth (its runners pass it on as the retry count),
+    # is_resolved and logs_resolved
+    session.add_task("t")
+    first = session.create_instance("t")  # no depth recorded: 0, as in triggers
+    assert first.depth == 0
+    assert session.clone_instance(session.clone_instance(first)).depth == 2
+    assert not first.is_resolved
+    assert first.logs_resolved
+    first.status = TaskStatus.FAILED
+    first.logs.append({"level": "error", "message": "boom", "resolved": False})
+    assert not first.logs_resolved
+    first.resolve_logs()
+    first.status = TaskStatus.REPLAYED
+    assert first.is_resolved
+    assert first.logs_resolved
+
+
 def test_unresolved_queries(session: StoreSessionBackend) -> None:
     for name in ("a", "b", "c", "never"):
         session.add_task(name)

@@ -229,6 +229,22 @@ class TaskInstance:
         return self.status.resolved
 
     @property
+    def is_resolved(self) -> bool:
+        """triggers' name for :attr:`resolved`."""
+        return self.status.resolved
+
+    @property
+    def depth(self) -> int:
+        """How many clones separate this instance from the first (``metadata['depth']``, 0
+        when absent, as in triggers): 1 for a replay of a first instance."""
+        return int(self.metadata.get("depth", 0))
+
+    @property
+    def logs_resolved(self) -> bool:
+        """True when no log entry is left to deal with (triggers' name)."""
+        return not self.unresolved_logs
+
+    @property
     def duration(self) -> float | None:
         """Seconds of the last attempt, or None if it has not ended."""
         if self.started is None or self.ended is None:
