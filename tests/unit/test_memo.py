@@ -104,6 +104,11 @@ def test_bad_options_raise_cache_error_before_anything_is_stored() -> None:
         cache(classmethod(lambda cls: 1))
     with pytest.raises(CacheError, match="needs a function"):
         cache(len)
+    # A store that is not one: refused at decoration (each call used to warn and run).
+    with pytest.raises(CacheError, match=r"store= takes a directory.*not int 42"):
+        cache(store=42)(lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(CacheError, match="mmap= is True or False, not str 'yes'"):
+        cache(store=store, mmap="yes")(lambda x: x)  # type: ignore[arg-type]
     assert len(store) == 0
 
 

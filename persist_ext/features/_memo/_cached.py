@@ -131,6 +131,13 @@ class CachedFunction:
                 "(or globals) to leave out of the key."
             )
         self.expire = _expire(expire)
+        if store is not None and not isinstance(store, (str, os.PathLike, KeyValueStore)):
+            raise CacheError(
+                f"store= takes a directory, a redis:// URL or a store such as "
+                f"persist_ext.Store('.persist'), not {_describe(store)} {store!r}."
+            )
+        if not isinstance(mmap, (bool, int)):
+            raise CacheError(f"mmap= is True or False, not {_describe(mmap)} {mmap!r}.")
         self.mmap = bool(mmap)
         self.function_id = f"{fn.__module__}:{fn.__qualname__}"
         self.name = (
