@@ -74,3 +74,19 @@ def test_a_notebook_function_held_by_a_library_object_is_keyed_by_code_and_globa
     edit: tuple[str, str], tmp_path: Path
 ) -> None:
     assert_runs_match_plain(IN_LIBRARY, ["out"], edit, tmp_path)
+
+
+# The whole namespace read without globals(): ``%who`` lists the notebook's variables (an
+# upstream cell binding one more restored the old list), and ``import __main__ as m`` then
+# ``m.x`` (the cell ran, but warned that ``__main__.get_ipython`` and the exit helpers cannot
+# be fingerprinted, which a plain run does not show). Both now run as plain cells.
+WHOLE_NAMESPACE = [
+    "V = 1\nif V == 2:\n    extra = 5",
+    CACHED + "%who",
+    CACHED + "import __main__ as m\ny = m.V * 2",
+    CACHED + "z = [V] * 2",
+]
+
+
+def test_cells_reading_the_whole_namespace_run(tmp_path: Path) -> None:
+    assert_runs_match_plain(WHOLE_NAMESPACE, ["y", "z"], ("V = 1", "V = 2"), tmp_path)

@@ -88,6 +88,20 @@ def test_a_name_in_a_string_is_the_cells_own_once_bound_for_sure() -> None:
     assert analyze_cell('if c:\n    thr = 1\nq = df.query("a > @thr")').mentioned == ("a", "thr")
 
 
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("get_ipython().run_line_magic('who', '')", "the whole namespace through %who"),
+        ("get_ipython().run_line_magic('whos', '')", "the whole namespace through %whos"),
+        ("names = dir()", "the whole namespace through dir()"),
+        ("import __main__ as m\ny = m.x", "through the __main__ module"),
+        ("from __main__ import x", "through the __main__ module"),
+    ],
+)
+def test_a_cell_listing_or_reaching_the_namespace_is_uncertain(source: str, reason: str) -> None:
+    assert any(reason in why for why in analyze_cell(source).uncertain)
+
+
 def test_definitions_are_imports_functions_and_classes() -> None:
     code = analyze_cell(
         "import numpy as np\nfrom os import path\ndef f(): pass\nclass A: pass\nx = 1"

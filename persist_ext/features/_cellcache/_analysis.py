@@ -345,9 +345,9 @@ def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], _Bodies] | None:
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Line magics whose effects the cache sees (state facets) or that only read.
-_SAFE_MAGICS = frozenset(
-    {"time", "timeit", "precision", "who", "whos", "who_ls", "pwd", "cd", "env", "pprint"}
-)
+_SAFE_MAGICS = frozenset({"time", "timeit", "precision", "pwd", "cd", "env", "pprint"})
+# Line magics that list the namespace's variables: the whole namespace is their input.
+_NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls"})
 _NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})
 
 
@@ -514,12 +514,22 @@ def _call_name(node: ast.Call) -> str:
 _HISTORIES = frozenset({"Out", "_oh", "In", "_ih", "_dh"})
 
 
+def _imports_main(node: ast.AST) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "__main__"
+    return isinstance(node, ast.Import) and any(a.name == "__main__" for a in node.names)
+
+
 def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
     for node in nodes:
         if isinstance(node, ast.Name) and node.id == "__main__":
             # ``import __main__`` then ``__main__.X``: the namespace itself, as globals().
+            reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
+            continue
+        if _imports_main(node):
+            # ``import __main__ as m`` or ``from __main__ import x``: the same namespace.
             reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
             continue
         if isinstance(node, ast.Name) and node.id in _HISTORIES and isinstance(node.ctx, ast.Load):
@@ -540,7 +550,9 @@ def _uncertainties(nodes: list[ast.AST]) -> list[str]:
                 reasons.setdefault("it runs shell commands (!cmd)", None)
             elif name == "run_line_magic":
                 magic = node.args[0].value if literal else "?"  # type: ignore[attr-defined]
-                if magic not in _SAFE_MAGICS:
+                if magic in _NAMESPACE_MAGICS:
+                    reasons.setdefault(f"it reads the whole namespace through %{magic}", None)
+                elif magic not in _SAFE_MAGICS:
                     reasons.setdefault(f"it runs the magic %{magic}", None)
             elif name == "run_cell_magic":
                 magic = node.args[0].value if literal else "?"  # type: ignore[attr-defined]
