@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
 from persist_ext._errors import PersistableError
-from persist_ext.features._stash import DictionaryStash, DirectoryStash, MultiProcessStash
+from persist_ext.features._stash import (
+    DelegateStash,
+    DictionaryStash,
+    DirectoryStash,
+    MultiProcessStash,
+)
 
 
 class SquareStash(MultiProcessStash):
@@ -73,3 +80,38 @@ def test_workers_setting():
     assert SquareStash(DictionaryStash(), workers=0).workers == os.cpu_count()
     with pytest.raises(ValueError, match="chunk_size"):
         SquareStash(DictionaryStash(), chunk_size=-1)
+
+
+@dataclass
+class _Ranges(MultiProcessStash):
+    """Written as zensols writes stashes: a dataclass adding its own field."""
+
+    n: int = field()
+
+    def _create_data(self) -> range:
+        return range(self.n)
+
+    def _process(self, chunk: list[int]) -> Iterator[tuple[str, dict]]:
+        yield str(min(chunk)), {"pid": os.getpid(), "iset": chunk}
+
+
+@dataclass
+class _Tagged(DelegateStash):
+    tag: str = "t"
+
+
+def test_dataclass_subclasses_take_the_inherited_arguments_by_keyword(tmp_path) -> None:
+    # zensols' stashes are dataclasses, so a subclass's __init__ takes the parents' fields
+    # too, and its config factory passes them (and config=, name=) by keyword
+    stash = _Ranges(
+        delegate=DirectoryStash(tmp_path / "d"), config=None, name="r", chunk_size=3, workers=2, n=9
+    )
+    assert (stash.n, stash.chunk_size, stash.workers) == (9, 3, 2)
+    assert len(stash) == 3
+    assert set(stash.keys()) == {"0", "3", "6"}
+    assert sorted(i for value in stash.values() for i in value["iset"]) == list(range(9))
+    tagged = _Tagged(delegate=DictionaryStash(), tag="x")
+    tagged.dump("k", 1)
+    assert (tagged.tag, tagged.load("k"), tagged.delegate.load("k")) == ("x", 1, 1)
+    with pytest.raises(TypeError, match="bogus"):
+        _Tagged(delegate=DictionaryStash(), bogus=1)

@@ -10,10 +10,11 @@ to build richer structures. This module holds the abstract base and the wrappers
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import sys
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -56,7 +57,33 @@ def chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class Stash(ABC):
+class _StashMeta(ABCMeta):
+    """Lets zensols' dataclass idiom work: ``@dataclass class S(DelegateStash): n: int``.
+
+    zensols' stashes are dataclasses, so such a subclass's generated ``__init__`` takes the
+    parents' fields too (``S(delegate=..., n=1)``). Here the parents have plain ``__init__``
+    methods, so the keyword arguments the generated one does not know go to the first stash
+    ``__init__`` above it, which runs first; then the generated one sets the subclass's
+    fields (and calls its ``__post_init__``). Anything neither knows is a ``TypeError``.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        inits = [c for c in cls.__mro__ if "__init__" in vars(c)]
+        if kwargs and "__dataclass_fields__" in vars(inits[0]):
+            generated = vars(inits[0])["__init__"]
+            known = inspect.signature(generated).parameters
+            extra = {k: v for k, v in kwargs.items() if k not in known}
+            base = next((c for c in inits[1:] if "__dataclass_fields__" not in vars(c)), object)
+            if extra and base is not object:
+                new: Any = cls.__new__
+                obj = new(cls)
+                vars(base)["__init__"](obj, **extra)
+                generated(obj, *args, **{k: v for k, v in kwargs.items() if k in known})
+                return obj
+        return super().__call__(*args, **kwargs)
+
+
+class Stash(metaclass=_StashMeta):
     """A dict-like abstract store of values by string key.
 
     Subclasses implement four methods: :meth:`load`, :meth:`dump`, :meth:`delete` and

@@ -94,9 +94,14 @@ class MultiProcessStash(PrimeableStash, PreemptiveStash):
         workers: int = 1,
         *,
         mp_context: BaseContext | str | None = None,
+        config: Any = None,
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(delegate, **kwargs)
+        # zensols' fields: its config factory passes the configuration and the section name
+        self.config = config
+        self.name = name
         if chunk_size < 0:
             raise InvalidArgumentError(
                 f"chunk_size must be >= 0 (0: one chunk per worker), got {chunk_size}."
