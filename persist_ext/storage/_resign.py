@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import CorruptEntryError, InvalidPickle, StoreError
+from .._errors import CorruptEntryError, InvalidArgumentError, InvalidPickle, StoreError
 from ._atomic import atomic_write
 from ._entry import MAGIC, is_record, resign, resign_pickle
 from ._layout import INDEX_FILE, INDEX_FILES
@@ -85,6 +85,11 @@ def trust(path: str | os.PathLike[str] | Any, *, pickles: bool = False) -> Trust
         report = TrustReport(repr(path))
         _absorb(report, path.resign())
         return report
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"trust() takes the path of a store, stash or workflow folder, a file persist_ext "
+            f"wrote, or a RedisStore; not {type(path).__name__} {path!r}"
+        )
     target = Path(path).expanduser().absolute()
     report = TrustReport(str(target))
     if target.is_dir():

@@ -9,6 +9,7 @@ import anywidget  # noqa: F401 - required, never skipped
 import ipywidgets  # noqa: F401 - required, never skipped
 import pytest
 
+from persist_ext import InvalidArgumentError, MemoryStore, TaskGroup, display_tasks, trust
 from persist_ext.features._stash import DictionaryStash, DirectoryStash, ReadOnlyStash
 from persist_ext.interfaces.widgets._browser import BrowserModel, StashBrowser, browse
 from persist_ext.interfaces.widgets._browser_sources import source_for
@@ -211,11 +212,30 @@ def test_store_entries_described_from_info(tmp_path: Any) -> None:
         store.close()
 
 
-def test_bad_input_is_named() -> None:
+def test_bad_input_is_named(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TypeError, match="cannot browse a int"):
         browse(42)
     with pytest.raises(ValueError, match="page_size"):
         BrowserModel(source_for({"a": 1}), page_size=0)
+    # Mistyped options are PersistErrors naming the option, raised before the default store
+    # is opened (it would be made in the working directory).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
+    for options, match in [
+        ({"prefix": 3}, r"prefix= is a key prefix \(str\) or a tuple of them.*not 3"),
+        ({"prefix": ("cell/", None)}, "prefix= is a key prefix"),
+        ({"page_size": "50"}, "page_size= is an int from 1 to 1000, not '50'"),
+        ({"page_size": 0}, "page_size= is an int from 1 to 1000, not 0"),
+        ({"query": 5}, r"query= is filter text \(str\)"),
+    ]:
+        with pytest.raises(InvalidArgumentError, match=match):
+            browse(**options)
+    assert list(tmp_path.iterdir()) == []
+    group = TaskGroup("shown", MemoryStore())
+    with pytest.raises(InvalidArgumentError, match="max_rows= is how many task rows"):
+        display_tasks(group, max_rows=-1)
+    with pytest.raises(InvalidArgumentError, match="trust\\(\\) takes the path of a store"):
+        trust(42)
 
 
 def test_snapshot_in_mimebundle() -> None:

@@ -18,6 +18,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from ..._errors import InvalidArgumentError
 from ..._format import format_ago, format_size
 from ._browser_sources import Entry, EntrySource, source_for
 from ._live import LiveDisplay
@@ -51,10 +52,8 @@ class BrowserModel:
     """
 
     def __init__(self, source: EntrySource, page_size: int = 50) -> None:
-        if not 1 <= int(page_size) <= 1000:
-            raise ValueError(f"page_size must be between 1 and 1000, got {page_size!r}")
         self.source = source
-        self.page_size = int(page_size)
+        self.page_size = _page_size(page_size)
         self.query = ""
         self.page = 0
         self._keys: list[str] = []
@@ -412,4 +411,19 @@ def browse(
     Traceback (most recent call last):
     persist_ext._errors.InvalidArgumentError: cannot browse a int: pass a Stash, ...
     """
+    # Checked before anything is opened (browse() with no store opens the default one).
+    _page_size(page_size)
+    prefixes = prefix if isinstance(prefix, tuple) else (prefix,)
+    if not all(isinstance(p, str) for p in prefixes):
+        raise InvalidArgumentError(
+            f"prefix= is a key prefix (str) or a tuple of them, e.g. prefix='cell/', not {prefix!r}"
+        )
+    if not isinstance(query, str):
+        raise InvalidArgumentError(f"query= is filter text (str), e.g. '*.png', not {query!r}")
     return StashBrowser(source_for(obj, prefix=prefix), page_size=page_size, query=query)
+
+
+def _page_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise InvalidArgumentError(f"page_size= is an int from 1 to 1000, not {value!r}")
+    return value

@@ -201,6 +201,10 @@ class TaskGroupProgress(LiveDisplay, widgets.VBox):
                 f"TaskGroupProgress needs an object with a progress() method returning a "
                 f"ProgressSnapshot (a TaskGroup or Tracker), got {type(source).__name__}"
             )
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
+            raise InvalidArgumentError(
+                f"max_rows= is how many task rows to show, an int >= 0, not {max_rows!r}"
+            )
         self.source = source
         self.max_rows = max_rows
         self.title = widgets.HTML()
