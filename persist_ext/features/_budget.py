@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import EvictionWarning
+from .._errors import EvictionWarning, InvalidArgumentError
 from .._format import format_ago, format_size
 from .._limits import ENV_MAX_AGE, ENV_MAX_COUNT, ENV_MAX_SIZE, Budget
 from ..storage._protocol import KeyValueStore
@@ -430,6 +430,12 @@ def enforce_budget(
     >>> enforce_budget(MemoryStore(), Budget()).evicted
     []
     """
+    if not isinstance(store, KeyValueStore):
+        raise InvalidArgumentError(
+            f"enforce_budget() needs a store such as persist_ext.Store('.persist'), not "
+            f"{type(store).__name__} {store!r}"
+        )
+    budget = Budget.coerce(budget)  # a Budget, a dict of its fields, or None
     budget = budget if budget is not None else budget_of(store)
     if budget.is_empty:
         return EvictionReport(budget)

@@ -126,6 +126,16 @@ def test_no_budget_evicts_nothing(store) -> None:
     assert len(list_units(store)) == 1
 
 
+def test_enforce_budget_refuses_what_is_not_a_store_or_a_budget(store) -> None:
+    from persist_ext import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"enforce_budget\(\) needs a store.*not str"):
+        enforce_budget(".persist", Budget(max_count=1))  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"budget must be a persist_ext\.Budget"):
+        enforce_budget(store, "10G")  # type: ignore[arg-type]
+    assert enforce_budget(store, {"max_count": 5}).evicted == []  # a dict of its fields
+
+
 def test_checkpoints_and_running_task_groups_are_protected(store) -> None:
     import threading
 
