@@ -107,6 +107,7 @@ from ._key import (
     HELD_ABSENT,
     CellKey,
     FileDigests,
+    _is_code,
     build_key,
     file_components,
     fingerprint_after,
@@ -1127,7 +1128,11 @@ class CellCache:
             if var in candidates or var not in ns or _INTERNAL.match(var):
                 continue
             value = ns[var]
-            if (var in hidden and hidden[var] is value) or _is_definition(value):
+            # Code is left out; a callable instance is data (Think Bayes' ``Pmf``, a
+            # ``np.poly1d``): ``damage = d6`` must restore ``damage`` as ``d6`` itself.
+            if (var in hidden and hidden[var] is value) or _is_code(value):
+                continue
+            if isinstance(value, types.MethodType):
                 continue
             if isinstance(value, io.IOBase):
                 continue
