@@ -13,6 +13,7 @@ import pytest
 
 from persist_ext._errors import (
     CorruptEntryError,
+    InvalidArgumentError,
     InvalidPickle,
     PersistableError,
     SerializationError,
@@ -278,6 +279,9 @@ def test_subclass_overrides_do_work():
 def test_bad_path_type():
     with pytest.raises(TypeError, match=r"pathlib\.Path"):
         PersistedWork(3, Owner())  # type: ignore[arg-type]
+    # Refused where it is written, not at the first use of the property (a bare TypeError).
+    with pytest.raises(InvalidArgumentError, match=r"@persisted\('_x', path=\.\.\.\) takes a file"):
+        persisted("_x", path=42)  # type: ignore[arg-type]
 
 
 class Shared:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -347,6 +348,11 @@ class persisted:  # lower case: the seed's name
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"@persisted needs an attribute name (str), got {name!r}.")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgumentError(
+                f"@persisted({name!r}, path=...) takes a file path (str or pathlib.Path) or "
+                f"None (memory only), got {type(path).__name__} {path!r}."
+            )
         self.attr_name = name
         self.path = path
         self.cache_global = cache_global
