@@ -213,6 +213,10 @@ class _Hasher:
                 self.feed_array(h, value)
             else:
                 self.feed_pickle(h, value)  # masked arrays, matrices: their pickle
+                if is_user_code(t):
+                    # A notebook subclass's attributes (``q.unit``): numpy's pickle of a
+                    # subclass leaves its ``__dict__`` out.
+                    self.feed_attributes(h, value)
             return
         pd = sys.modules.get("pandas")
         if pd is not None and isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):

@@ -13,6 +13,8 @@ import pandas as pd
 
 __all__ = ["feed_pandas"]
 
+_UNSET = object()
+
 
 def _feed_values(hasher: Any, h: Any, values: Any) -> None:
     """Hash a column's values: numpy buffers directly, extension arrays by their parts."""
@@ -62,6 +64,18 @@ def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index)
     # later cell sees: ``attrs`` and whether duplicate labels are refused.
     hasher.feed(h, dict(value.attrs))
     hasher.feed(h, value.flags.allows_duplicate_labels)
+    kind = type(value)
+    if kind is not pd.DataFrame and kind is not pd.Series:
+        # A subclass (``class Tagged(pd.DataFrame)``): its methods, and the attributes it
+        # declares in ``_metadata``, which pandas carries along and a later cell reads.
+        hasher.feed_code_value(h, kind)
+        for name in getattr(kind, "_metadata", ()):
+            held = getattr(value, name, _UNSET)
+            if held is _UNSET:
+                hasher.put(h, b"unset", str(name).encode())
+            else:
+                hasher.put(h, b"meta", str(name).encode())
+                hasher.feed(h, held)
     if isinstance(value, pd.Series):
         hasher.put(h, b"series")
         hasher.feed(h, value.name)

@@ -135,3 +135,28 @@ def test_a_datetime_index_frequency_is_part_of_its_fingerprint(tmp_path: Path) -
         "pd.DatetimeIndex(['2020-01-01', '2020-01-02', '2020-01-03'])",
     )
     assert_runs_match_plain(FREQUENCY, ["shown", "freq"], edit, tmp_path)
+
+
+# Notebook subclasses of pandas and numpy types with attributes of their own: a frame
+# subclass's ``_metadata`` (``t.unit``) and an array subclass's ``__dict__`` (``q.unit``) were
+# not hashed, so an upstream edit of ``t.unit`` restored a stale label and a cell changing it
+# was not seen; numpy's pickle of an array subclass drops its attributes, so ``q`` came back
+# with the default unit. Now both are hashed, and ``q``'s cell runs (it cannot be stored
+# as it is).
+LIBRARY_SUBCLASSES = [
+    "V = 1\nimport numpy as np\nimport pandas as pd\n"
+    "class Tagged(pd.DataFrame):\n    _metadata = ['unit']\n"
+    "    @property\n    def _constructor(self):\n        return Tagged\n"
+    "class Q(np.ndarray):\n    def __array_finalize__(self, obj):\n"
+    "        self.unit = getattr(obj, 'unit', 'm')",
+    "t = Tagged({'a': [1, 2]})\nt.unit = 'm' * V",
+    CACHED + "label = f'{t.unit}: {t.a.sum()}'",
+    CACHED + "q = np.arange(3.0).view(Q)\nq.unit = 'km' * V",
+    CACHED + "t.unit = t.unit + '!'\nmarked = True",
+    "print(q.unit, t.unit)",
+]
+
+
+def test_attributes_of_library_subclasses_are_part_of_the_fingerprint(tmp_path: Path) -> None:
+    checks = ["label", "marked"]
+    assert_runs_match_plain(LIBRARY_SUBCLASSES, checks, ("V = 1", "V = 2"), tmp_path)

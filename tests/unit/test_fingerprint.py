@@ -234,6 +234,24 @@ def test_a_datetime_index_frequency_counts() -> None:
     assert fingerprint(pd.Series(1, index=daily)) != fingerprint(pd.Series(1, index=listed))
 
 
+def test_attributes_of_notebook_subclasses_of_frames_and_arrays_count() -> None:
+    ns = _module("""
+    import numpy as np
+    import pandas as pd
+    class Tagged(pd.DataFrame):
+        _metadata = ["unit"]
+    class Q(np.ndarray):
+        pass
+    """)
+    first, second = ns["Tagged"]({"a": [1]}), ns["Tagged"]({"a": [1]})
+    first.unit, second.unit = "m", "km"
+    assert fingerprint(first) != fingerprint(second)
+    assert fingerprint(first) != fingerprint(pd.DataFrame({"a": [1]}))
+    near, far = np.arange(2.0).view(ns["Q"]), np.arange(2.0).view(ns["Q"])
+    far.unit = "km"
+    assert fingerprint(near) != fingerprint(far)
+
+
 def test_whether_an_array_or_memoryview_is_writeable_counts() -> None:
     frozen = np.arange(3)
     frozen.setflags(write=False)
