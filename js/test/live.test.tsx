@@ -29,8 +29,9 @@ function growingAPI(): { api: FakeAPI; grow: () => void } {
   return { api, grow: () => (grown = true) };
 }
 
-function show(api: FakeAPI, tab: Tab, container?: HTMLElement) {
+function show(api: FakeAPI, tab: Tab, container?: HTMLElement, live = true) {
   const model = new PanelModel(api, new FakeHost(), { store: 's', tab, filter: '' });
+  model.settings = { ...model.settings, liveUpdates: live };
   return render(<Panel model={model} />, container ? { container } : undefined);
 }
 
@@ -67,5 +68,13 @@ describe('Cells and Functions tabs follow the store while on screen', () => {
     await waitFor(() => expect(api.count('cells')).toBeGreaterThan(1), {
       timeout: 4 * RELIST_MS
     });
+  });
+
+  it('ask nothing by themselves when the liveUpdates setting is off', async () => {
+    const { api } = growingAPI();
+    show(api, 'cells', undefined, false);
+    await screen.findByText('load');
+    await sleep(2.5 * RELIST_MS);
+    expect(api.count('cells')).toBe(1);
   });
 });

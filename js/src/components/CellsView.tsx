@@ -11,7 +11,12 @@ export function CellsView(props: { model: PanelModel; store: string }): JSX.Elem
   const { model, store } = props;
   // Follows the store while on screen: a new %%persist run shows by itself.
   return (
-    <LiveView load={() => model.api.cells(store)} deps={[store, model.version]} what="the cells">
+    <LiveView
+      load={() => model.api.cells(store)}
+      deps={[store, model.version]}
+      live={model.settings.liveUpdates}
+      what="the cells"
+    >
       {(reply: ICellsReply) => <CellList model={model} store={store} cells={reply.cells} />}
     </LiveView>
   );

@@ -13,6 +13,7 @@ export function FunctionsView(props: { model: PanelModel; store: string }): JSX.
     <LiveView
       load={() => model.api.functions(store)}
       deps={[store, model.version]}
+      live={model.settings.liveUpdates}
       what="the functions"
     >
       {(reply: IFunctionsReply) => (

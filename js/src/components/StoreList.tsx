@@ -11,15 +11,16 @@ const RECOUNT_MS = 700;
 /** Every store under the server root, nested ones indented under their parent. */
 export function StoreList(props: { model: PanelModel }): JSX.Element {
   const { model } = props;
-  // While the panel is on screen, list again: a store made by a notebook shows up, and
-  // while the server is still counting some stores' entries, counts fill in ("counting…"
-  // until then), sooner.
+  // While the panel is on screen, list again (setting liveUpdates): a store made by a
+  // notebook shows up; and while the server is still counting some stores' entries, counts
+  // fill in ("counting…" until then), sooner and whatever the setting.
   const root = React.useRef<HTMLDivElement>(null);
   const load = useLiveLoad<IStoresReply>(
     () => model.api.stores(),
     [model.version],
     root,
-    (reply, took) => (reply?.pending ? RECOUNT_MS : followDelay(took))
+    (reply, took) =>
+      reply?.pending ? RECOUNT_MS : model.settings.liveUpdates ? followDelay(took) : null
   );
   if (!load.data) {
     return <LoadStatus load={load} what="the stores" />;

@@ -106,17 +106,21 @@ export function LoadStatus<T>(props: { load: ILoad<T>; what: string }): JSX.Elem
 }
 
 /**
- * A view of what `load` returns that follows the store while on screen (see `useLiveLoad`,
- * `followDelay`) and renders the data with `children`.
+ * A view of what `load` returns that follows the store while on screen when `live` (the
+ * liveUpdates setting; see `useLiveLoad`, `followDelay`) and renders the data with `children`.
  */
 export function LiveView<T>(props: {
   load: () => Promise<T>;
   deps: React.DependencyList;
+  live: boolean;
   what: string;
   children: (data: T) => JSX.Element;
 }): JSX.Element {
   const root = React.useRef<HTMLDivElement>(null);
-  const load = useLiveLoad(props.load, props.deps, root, (_, took) => followDelay(took));
+  const { live } = props;
+  const load = useLiveLoad(props.load, props.deps, root, (_, took) =>
+    live ? followDelay(took) : null
+  );
   return (
     <div className="jp-persist-view" ref={root}>
       {load.data ? props.children(load.data) : <LoadStatus load={load} what={props.what} />}
