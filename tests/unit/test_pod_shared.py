@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -146,3 +147,38 @@ def test_shared_tracker_passes_every_tracker_option_to_its_server(tmp_path: Path
         SharedTracker(tmp_path / "t", 3, sync_after=-1)
     with pytest.raises(PODError, match="file_size"):
         SharedTracker(tmp_path / "t", 3, None, None, 0)
+
+
+def _die_holding_the_lock(shared: SharedPOD) -> None:
+    with shared.locked():
+        shared["inside"] = True
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _die_before_reading_the_reply(shared: SharedPOD) -> None:
+    shared.lock()
+    shared._conn.send((("dead", 1), "call", "__getitem__", ("n",), {}))  # the reply is never read
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _in_time(call) -> object:
+    box: list[object] = []
+    thread = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "blocked: a dead process's lock was never released"
+    return box[0]
+
+
+@pytest.mark.parametrize("death", [_die_holding_the_lock, _die_before_reading_the_reply])
+def test_a_worker_killed_inside_a_call_blocks_nobody(tmp_path: Path, death) -> None:
+    shared = SharedPOD(tmp_path / "p")
+    shared["n"] = 5
+    worker = multiprocessing.Process(target=death, args=(shared,))
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == -signal.SIGKILL
+    assert _in_time(lambda: shared["n"]) == 5  # its own answer, not the dead one's
+    _in_time(lambda: shared.__setitem__("n", 6))
+    assert _in_time(lambda: shared.keys())[0] == "n"
+    shared.close()

@@ -15,8 +15,13 @@ the whole access path: ``shared.set["k"]["items"].append(1)``, ``shared.set["k"]
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import multiprocessing
 import operator
+import os
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,26 +40,34 @@ _CALL = "call"
 _DEEP = "deep"
 
 
-def _serve(kind: type[POD], kwargs: dict[str, Any], conn: Any, client_end: Any) -> None:
+def _serve(
+    kind: type[POD], kwargs: dict[str, Any], conn: Any, client_end: Any, lock_path: str
+) -> None:
     """The server process: open the POD, then answer requests until asked to close, or
-    until every client is gone (the creator killed: what it was told is stored is synced)."""
+    until every client is gone (the creator killed: what it was told is stored is synced).
+
+    A request is ``(id, kind, ...)`` and its reply ``(id, status, value)``: a client killed
+    after asking leaves its reply unread, and the next client skips it by its id.
+    """
     client_end.close()  # a forked server holds a copy: the pipe must end when the clients do
     try:
         pod = kind(**kwargs)
     except BaseException as exc:
-        conn.send(("err", _sendable(exc)))
+        conn.send((None, "err", _sendable(exc)))
         return
-    conn.send(("ok", None))
+    conn.send((None, "ok", None))
     while True:
         try:
-            message = conn.recv()
+            ident, *message = conn.recv()
         except (EOFError, OSError):  # every client is gone: keep what was acknowledged
             pod.close()
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
             return
         try:
             if message[0] == _CLOSE:
                 pod.close()
-                conn.send(("ok", None))
+                conn.send((ident, "ok", None))
                 return
             if message[0] == _ITER:
                 _, with_values, start = message
@@ -71,9 +84,9 @@ def _serve(kind: type[POD], kwargs: dict[str, Any], conn: Any, client_end: Any) 
                 elif reply is pod:
                     reply = None
         except BaseException as exc:
-            conn.send(("err", _sendable(exc)))
+            conn.send((ident, "err", _sendable(exc)))
         else:
-            conn.send(("ok", reply))
+            conn.send((ident, "ok", reply))
 
 
 def _sendable(exc: BaseException) -> BaseException:
@@ -106,6 +119,62 @@ def _call_deep(pod: POD, keys: tuple[Any, ...], method: str, args: tuple, kwargs
     if result is NotImplemented:
         raise PODError(f"{method} is not supported between {type(target).__name__} and {args!r}")
     return result
+
+
+class _ProcessLock:
+    """A reentrant lock shared by processes that a killed holder does not keep.
+
+    ``flock`` on a file each process opens itself: the kernel releases it when the holder
+    dies (a ``multiprocessing.RLock`` held by a SIGKILLed worker blocks every other process
+    forever). Threads of one process queue on a ``threading.RLock`` first.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._fd: int | None = None
+        self._depth = 0
+        self._threads = threading.RLock()
+
+    def __getstate__(self) -> str:
+        return self.path
+
+    def __setstate__(self, path: str) -> None:
+        self.__init__(path)  # type: ignore[misc]
+
+    def acquire(self) -> None:
+        if self._pid != os.getpid():  # a forked child: nothing of the parent's hold is ours
+            self._reset()
+        self._threads.acquire()
+        if self._depth == 0:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDWR)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+            self._fd = None
 
 
 class _Path:
@@ -175,21 +244,35 @@ class SharedPOD:
         kwargs = dict(path=path, init=init, gzipped=gzipped, file_size=file_size)
         kwargs.update(sync_at=sync_at, **options)
         self._conn, server_end = multiprocessing.Pipe()
-        self._lock = multiprocessing.RLock()
+        handle, lock_path = tempfile.mkstemp(prefix="persist_ext-sharedpod-", suffix=".lock")
+        os.close(handle)
+        self._lock = _ProcessLock(lock_path)
+        self._asked = 0  # requests sent by this process: (pid, n) names each reply
         self._server: Any = multiprocessing.Process(
-            target=_serve, args=(self._kind, kwargs, server_end, self._conn), daemon=True
+            target=_serve,
+            args=(self._kind, kwargs, server_end, self._conn, lock_path),
+            daemon=True,
         )
         self._server.start()
         server_end.close()
         self._open = True
-        self._receive()  # the server's open: a bad path or argument raises here
+        try:
+            self._receive()  # the server's open: a bad path or argument raises here
+        except BaseException:
+            self._open = False
+            self._server.join(10)
+            os.unlink(lock_path)
+            raise
         self.set = _Path(self._deep)
         at_exit(self._close_at_exit)
 
     # --- plumbing -------------------------------------------------------------------------
-    def _receive(self) -> Any:
+    def _receive(self, ident: Any = None) -> Any:
         try:
-            status, value = self._conn.recv()
+            while True:
+                answered, status, value = self._conn.recv()
+                if answered == ident:
+                    break  # else the reply to a client killed before it read it
         except (EOFError, OSError):
             self._open = False
             raise PODError(
@@ -206,8 +289,10 @@ class SharedPOD:
         if not self._open:
             raise PODError("this SharedPOD is closed; open a new SharedPOD(path)")
         with self._lock:
-            self._conn.send(message)
-            return self._receive()
+            ident = (os.getpid(), self._asked)
+            self._asked += 1
+            self._conn.send((ident, *message))
+            return self._receive(ident)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return self._request((_CALL, name, args, kwargs))
@@ -300,14 +385,19 @@ class SharedPOD:
         """Sync and stop the server process (only the process that made it stops it)."""
         if not self._open:
             return
-        with self._lock:
-            self._conn.send((_CLOSE,))
-            try:
-                self._receive()
-            finally:
-                self._open = False
-        if self._server is not None:
-            self._server.join(10)
+        try:
+            with self._lock:
+                ident = (os.getpid(), self._asked)
+                self._asked += 1
+                self._conn.send((ident, _CLOSE))
+                self._receive(ident)
+        finally:
+            self._open = False
+            self._lock.close()
+            if self._server is not None:  # the creator: the server and the lock file go
+                self._server.join(10)
+                with contextlib.suppress(OSError):
+                    os.unlink(self._lock.path)
 
     def _close_at_exit(self) -> None:
         if self._open and self._server is not None:
