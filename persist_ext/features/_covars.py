@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copyreg
+import functools
 import gc
 import importlib
 import io
@@ -724,10 +726,15 @@ def checked_reduction(obj: Any) -> Any:
     as pickle would load it, sharing ``obj``'s parts (nothing is copied), and compared by
     fingerprint, which counts everything the instance holds.
 
+    The copy is made only when making it runs no notebook code: a constructor, ``__new__``,
+    ``__setstate__`` or item setter of the notebook's own may do more than build the copy
+    (``Node.count += 1`` in ``__init__``, a registry it appends to), and storing a run must
+    not change what the run left. Such an instance is not stored (its cell runs again).
+
     Raises
     ------
     LossyStateError
-        The copy differs, cannot be made, or cannot be compared.
+        The copy differs, cannot be made, cannot be compared, or would run notebook code.
     """
     reduced = obj.__reduce_ex__(5)
     if isinstance(reduced, str):
@@ -737,6 +744,13 @@ def checked_reduction(obj: Any) -> Any:
         if parts[index] is not None:
             parts[index] = list(parts[index])
     name = type(obj).__qualname__
+    code = _notebook_code_on_load(type(obj), *parts)
+    if code is not None:
+        raise LossyStateError(
+            f"a {name} it holds is loaded by the notebook's own code ({code}), which is not "
+            "run to check that it loads as it is",
+            type_name=name,
+        )
     try:
         with discarding_output():
             same = fingerprint(_rebuilt(*parts)) == fingerprint(obj)
@@ -757,6 +771,58 @@ def checked_reduction(obj: Any) -> Any:
         if parts[index] is not None:
             parts[index] = iter(parts[index])
     return tuple(parts)
+
+
+# What pickle calls to make an instance of a class pickled by Python's default machinery
+# (``object.__reduce_ex__``): ``cls.__new__``, then the state goes into ``__dict__``/slots.
+_PLAIN_CONSTRUCTORS = tuple(
+    getattr(copyreg, name) for name in ("__newobj__", "__newobj_ex__", "_reconstructor")
+)
+
+
+def _notebook_code_on_load(
+    kind: type, func: Any, args: Any, state: Any, items: Any, pairs: Any, setter: Any
+) -> str | None:
+    """The notebook code (user code) loading this reduction of a ``kind`` would run, by name,
+    or ``None`` when a load runs library code only (see :func:`checked_reduction`)."""
+    if func in _PLAIN_CONSTRUCTORS:
+        if _notebook_method(kind, "__new__"):
+            return f"{kind.__qualname__}.__new__"
+    else:
+        target = getattr(func, "__func__", func)  # a bound or class method: its function
+        if (
+            isinstance(target, functools.partial)
+            or is_user_code(target)
+            or is_user_code(type(target))
+        ):
+            return getattr(target, "__qualname__", None) or f"{kind.__qualname__}'s reduction"
+    methods: list[str] = []
+    if state is not None:
+        if setter is not None:
+            if is_user_code(getattr(setter, "__func__", setter)):
+                return getattr(setter, "__qualname__", "its state setter")
+        elif hasattr(kind, "__setstate__"):
+            methods.append("__setstate__")
+        else:
+            methods.append("__setattr__")  # what slots are set with
+    if items:
+        methods += ["append", "extend"]
+    if pairs:
+        methods.append("__setitem__")
+    for method in methods:
+        if _notebook_method(kind, method):
+            return f"{kind.__qualname__}.{method}"
+    return None
+
+
+def _notebook_method(kind: type, name: str) -> bool:
+    # Whether ``kind`` gets attribute ``name`` from notebook code (the first class of its MRO
+    # that defines it); a staticmethod or classmethod (``__new__``) counts by its function.
+    for klass in kind.__mro__:
+        found = klass.__dict__.get(name)
+        if found is not None:
+            return is_user_code(getattr(found, "__func__", found))
+    return False
 
 
 def _rebuilt(func: Any, args: Any, state: Any, items: Any, pairs: Any, setter: Any) -> Any:

@@ -157,7 +157,28 @@ def test_instances_whose_pickling_drops_state_are_not_restored_without_it(
 ) -> None:
     assert_runs_match_plain(LOSSY, LOSSY_CHECKS, ("N = 1", "N = 2"), tmp_path)
     (why,) = why_of(LOSSY, ["c3"], tmp_path / "cached")
-    assert "a Model it holds would not load as it is" in why
+    assert "a Model it holds is loaded by the notebook's own code (Model.__setstate__)" in why
+
+
+# Checking that an instance loads as it is must not run the notebook's own code: a
+# constructor that counts what it made (called again by a rebuild from ``__reduce__``) left
+# the cold run with 6 made where the plain run has 3, and stored that count for the warm run.
+COUNTED = [
+    "N = 1\n"
+    "made = {'count': 0}\n"
+    "class Node:\n"
+    "    def __init__(self, x):\n"
+    "        self.x = x\n"
+    "        made['count'] += 1\n"
+    "    def __reduce__(self):\n"
+    "        return (Node, (self.x,))",
+    CACHED + "nodes = [Node(i * N) for i in range(3)]",
+    CACHED + "total = sum(n.x for n in nodes)",
+]
+
+
+def test_checking_a_reduction_runs_no_notebook_code(tmp_path: Path) -> None:
+    assert_runs_match_plain(COUNTED, ["made", "total"], ("N = 1", "N = 2"), tmp_path)
 
 
 # Datetime and timedelta arrays held in a container or a pickled frame (a datetime column

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import warnings
 
 import numpy as np
@@ -216,35 +215,42 @@ def test_unpicklable_group_is_reported_and_others_stored() -> None:
 
 
 class DropsItsCache:
+    """Its ``__getstate__`` leaves the cache out; loaded, it has no ``_cache`` at all."""
+
     def __init__(self) -> None:
         self.w, self._cache = 0, {}
 
     def __getstate__(self) -> dict:
         return {"w": self.w}
 
+
+class ResetsItsCache(DropsItsCache):
+    """Its own ``__setstate__`` puts an empty cache back."""
+
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _cache={})
 
 
-class KeepsOnlyX:
-    def __init__(self, x: int) -> None:
-        self.x = x
-
-    def __reduce__(self) -> tuple:
-        return (KeepsOnlyX, (self.x,))
-
-
-class RebuildsItsPattern:
-    """Drops a compiled pattern and compiles it again: nothing is lost."""
-
-    def __init__(self, text: str) -> None:
-        self.text, self.pattern = text, re.compile(text)
+class KeepsEverything:
+    def __init__(self) -> None:
+        self.w, self._cache = 0, {"k": 1}
 
     def __getstate__(self) -> dict:
-        return {"text": self.text}
+        return dict(self.__dict__)
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["text"])
+
+MADE: list[int] = []
+
+
+class Counted:
+    """A constructor that does more than build the instance (a registry of those made)."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+        MADE.append(x)
+
+    def __reduce__(self) -> tuple:
+        return (Counted, (self.x,))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -254,18 +260,31 @@ class Frozen:
 
 
 def test_instances_whose_own_pickling_loses_state_are_refused() -> None:
-    empty, filled = DropsItsCache(), DropsItsCache()
+    filled, kept = DropsItsCache(), KeepsEverything()
     filled._cache["k"] = 1
-    moved = KeepsOnlyX(1)
-    moved.extra = 2
-    values = {"empty": empty, "filled": filled, "moved": [moved], "same": KeepsOnlyX(1)}
+    values = {"filled": filled, "empty": [DropsItsCache()], "kept": kept}
     saved = save_groups(MemoryStore(), "t/", values, group_variables(values))
-    assert set(saved.failures) == {"filled", "moved"}
+    assert set(saved.failures) == {"filled", "empty"}
     assert all(isinstance(exc, LossyStateError) for exc in saved.failures.values())
-    assert "DropsItsCache" in str(saved.failures["filled"])
-    kept = roundtrip({"p": RebuildsItsPattern("a+"), "f": Frozen(1, [2]), "e": empty})
-    assert kept["p"].pattern.match("aa")
-    assert kept["f"] == Frozen(1, [2])
+    assert "would not load as it is" in str(saved.failures["filled"])
+    back = roundtrip({"kept": kept, "f": Frozen(1, [2])})
+    assert back["kept"]._cache == {"k": 1}
+    assert back["f"] == Frozen(1, [2])
+
+
+def test_the_check_never_runs_the_notebooks_own_loading_code() -> None:
+    # Rebuilding a Counted would append to MADE, and a ResetsItsCache's __setstate__ could do
+    # anything: storing a run must not change what the run left, so neither is rebuilt, and
+    # neither is stored (the cell runs again; an instance that would load as it was is
+    # refused too, since that cannot be known without running its code).
+    made = [Counted(1), Counted(2)]
+    assert MADE == [1, 2]
+    values = {"made": made, "reset": ResetsItsCache()}
+    saved = save_groups(MemoryStore(), "t/", values, group_variables(values))
+    assert MADE == [1, 2]
+    assert set(saved.failures) == {"made", "reset"}
+    assert "Counted" in str(saved.failures["made"])
+    assert "ResetsItsCache.__setstate__" in str(saved.failures["reset"])
 
 
 def test_datetime_arrays_that_own_their_memory_round_trip() -> None:

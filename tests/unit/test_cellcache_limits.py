@@ -3,6 +3,7 @@ warning, the cell having run normally (issue #13.5)."""
 
 from __future__ import annotations
 
+import copyreg
 import json
 import subprocess
 import sys
@@ -268,16 +269,16 @@ def test_a_value_whose_pickle_blocks_is_given_up_on_long_before_the_limit(
 class _SlowChunk:
     """Pickles slowly (20 ms, the GIL released) into a 70 KB frame of its own: a write.
 
-    Loaded, it is a ``_SlowChunk`` again, as it was (a reduction that loads something else
-    is refused before it is written)."""
+    Loaded, it is a ``_SlowChunk`` again, as it was, and by Python's own machinery (a
+    reduction that loads something else, or loads through code of the notebook's own, is
+    refused before it is written)."""
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __init__(self) -> None:
+        self.data = b"x" * 70_000
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         time.sleep(0.02)
-        return (_slow_chunk, (b"x" * 70_000,))
-
-
-def _slow_chunk(_data: bytes) -> _SlowChunk:
-    return _SlowChunk()
+        return (copyreg.__newobj__, (_SlowChunk,), {"data": self.data})  # type: ignore[attr-defined]
 
 
 def test_a_value_that_keeps_writing_is_not_stalled(monkeypatch) -> None:
