@@ -598,7 +598,8 @@ class PersistMagics(Magics):
                 # --deps "my file.csv" named a file '"my file.csv"' that never exists);
                 # Windows keeps its backslashes, and its quotes as before.
                 argv = shlex.split(_without_comment(line), posix=os.name == "posix")
-                args = self.persist.parser.parse_args(argv)
+                # Intermixed: names may follow options (`%persist why --verbose load`).
+                args = self.persist.parser.parse_intermixed_args(argv)
             except UsageError:
                 raise
             except Exception as exc:  # argparse reports through SystemExit / ArgumentError

@@ -44,6 +44,21 @@ def test_why_after_clear_says_nothing_is_stored(ip) -> None:
         ip.run_line_magic("persist", "clear sq")
 
 
+def test_a_name_may_follow_the_options(ip, tmp_path: Path) -> None:
+    """`%persist why --verbose sq` reads like `%persist why sq --verbose` (docs/cell-cache.md
+    writes `%persist why [NAME] [--verbose]`; argparse refused the other order with
+    'unrecognized arguments: sq')."""
+    _cached(ip)
+    after = repr(ip.run_line_magic("persist", "why sq --verbose"))
+    assert repr(ip.run_line_magic("persist", "why --verbose sq")) == after
+    ip.user_ns["kept"] = 1
+    ip.run_line_magic("persist", f"checkpoint --dir {tmp_path / 's'} mine")
+    ip.user_ns["kept"] = 2
+    report = ip.run_line_magic("persist", f"restore --dir {tmp_path / 's'} mine")
+    assert "mine" in repr(report)
+    assert ip.user_ns["kept"] == 1
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
