@@ -1177,8 +1177,14 @@ def _arrow_exact(value: Any) -> bool:
         return True
     if type(index) is pd.DatetimeIndex:
         return index.freq is None and index.tz is None and isinstance(index.dtype, np.dtype)
+    # An index over a read-only array (a view of another Index's values): Arrow would give
+    # it back writeable (``np.asarray(s.index)[0] = 0`` would then change the Index); pickle
+    # keeps it read-only.
     return (
-        type(index) is pd.Index and isinstance(index.dtype, np.dtype) and index.dtype.kind in "biuf"
+        type(index) is pd.Index
+        and isinstance(index.dtype, np.dtype)
+        and index.dtype.kind in "biuf"
+        and bool(np.asarray(index).flags.writeable)
     )
 
 

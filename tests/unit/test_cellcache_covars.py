@@ -429,3 +429,14 @@ def test_object_labels_are_not_stored_as_arrow_strings(tmp_path) -> None:
     with Store(tmp_path / "s") as store:
         back = roundtrip({"v": frame}, store)["v"]
     assert back.columns.dtype == frame.columns.dtype
+
+
+def test_an_index_over_a_read_only_array_stays_read_only() -> None:
+    # A Series whose index holds a view of another Index's values (read-only): the store's
+    # Arrow format would give it back writeable.
+    base = pd.Series([1.0, 2.0, 3.0], index=[10.0, 20.0, 30.0])
+    s = pd.Series([2.0, 2.0, 3.0], index=base.index.values)
+    assert not np.asarray(s.index).flags.writeable
+    back = roundtrip({"s": s})["s"]
+    assert not np.asarray(back.index).flags.writeable
+    pd.testing.assert_series_equal(back, s)
