@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._errors import UnsafeNameError
 
-__all__ = ["resolve_inside", "safe_name"]
+__all__ = ["not_a_folder", "resolve_inside", "safe_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=@-]")
 
@@ -71,3 +71,19 @@ def resolve_inside(root: str | os.PathLike[str], relative: str | os.PathLike[str
             f"Path {str(relative)!r} leaves the root {base}; use a path inside it."
         )
     return target
+
+
+def not_a_folder(path: str | os.PathLike[str]) -> Path | None:
+    """The file that keeps ``path`` from being (or becoming) a folder, or ``None``.
+
+    ``path`` itself when it is an existing file, else the nearest existing ancestor when that
+    is not a directory (``data.csv/cache`` can never be created). Checked when a folder-backed
+    object is made, so the mistake is named before anything is written.
+    """
+    current = Path(path)
+    while True:
+        if current.exists():
+            return None if current.is_dir() else current
+        if current.parent == current:
+            return None
+        current = current.parent

@@ -143,6 +143,16 @@ CASES: list[Case] = [
     ("DirectoryStash pattern a/", lambda p: pe.DirectoryStash(p, pattern="a/{name}"), "no '/'"),
     ("DiskCacheStash prefix=5", lambda p: pe.DiskCacheStash(p / "dc", prefix=5), "prefix"),
     ("ShelveStash key 5", lambda p: pe.ShelveStash(p / "sh").dump(5, 1), "keys are str"),
+    ("DirectoryStash on a file", lambda p: pe.DirectoryStash(_file(p)), "is a file"),
+    (
+        "IncrementKeyDirectoryStash in a file",
+        lambda p: pe.IncrementKeyDirectoryStash(_file(p) / "ik"),
+        "is a file",
+    ),
+    ("ShelveStash in a file", lambda p: pe.ShelveStash(_file(p) / "db"), "is a file"),
+    ("FileStorage on a file", lambda p: pe.FileStorage(_file(p)), "is a file"),
+    ("Tracker in a file", lambda p: pe.Tracker(_file(p) / "t"), "is a file"),
+    ("POD in a file", lambda p: pe.POD(_file(p) / "sub" / "p"), "is a file"),
     (
         "storage_factory path=5",
         lambda p: pe.storage_factory({"kind": "file", "options": {"path": 5}}),

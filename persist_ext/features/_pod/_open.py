@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import ConcurrentAccessError, PODError
+from ...storage._names import not_a_folder
 from . import _exit as _pod_exit
 from ._files import DAMAGED_DIR, LOCK_NAME, MANIFEST_NAME
 from ._state import PODState
@@ -104,8 +105,14 @@ def open_state(
             "(clone=False) would overwrite the other's changes. Use the open POD, open it with "
             "clone=True (the default) to share it, or close the other one first"
         )
-    if root.exists() and not root.is_dir():
+    blocker = not_a_folder(root)
+    if blocker == root:
         raise PODError(f"a POD path must be a directory, but {root} is a file; choose another path")
+    if blocker is not None:
+        raise PODError(
+            f"a POD path must be a directory, but {root} cannot be one: {blocker} is a file; "
+            "choose another path"
+        )
     if root.is_dir() and not (root / MANIFEST_NAME).exists():
         if legacy_files(root) is not None:
             chunks, _ = read_legacy(root)

@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from ..._errors import CorruptEntryError, InvalidArgumentError, UnsafeNameError
 from ...storage._atomic import create_locked, fsync_directory, remove_dead_temps
 from ...storage._entry import Where, decode_record, encode_entry, signed_for
-from ...storage._names import safe_name
+from ...storage._names import not_a_folder, safe_name
 from ...storage._protocol import MISSING
 from ._base import CloseableStash
 from ._files import loads_framed, write_pickle_file
@@ -77,6 +77,7 @@ class DirectoryStash(CloseableStash):
                 f"path must be a path (str or pathlib.Path), got {type(path).__name__}."
             )
         self.path = Path(path)
+        _check_folder(self.path, type(self).__name__, f"{type(self).__name__}('work/cache')")
         self._set_pattern(pattern)
         self.durable = durable
         self._swept = False
@@ -294,6 +295,17 @@ class IncrementKeyDirectoryStash(DirectoryStash):
         return super().load(name)
 
 
+def _check_folder(path: Path, owner: str, example: str) -> None:
+    """Refuse a folder that cannot exist (a file is in the way) before anything is written."""
+    blocker = not_a_folder(path)
+    if blocker is not None:
+        what = f"{path} is a file" if blocker == path else f"{blocker} is a file"
+        raise InvalidArgumentError(
+            f"{owner} keeps its files in the folder {path}, but {what}; pass a folder path "
+            f"(it is created if missing), e.g. {example}."
+        )
+
+
 _UNKNOWN: Any = object()
 # The files the dbm modules make for a shelve at ``path``: gnu/ndbm the path itself or
 # ``.db``; ndbm on some systems ``.pag``/``.dir``; dumb ``.dat``/``.dir``/``.bak``.
@@ -329,6 +341,7 @@ class ShelveStash(CloseableStash):
                 "e.g. ShelveStash('work/cache')."
             )
         self.path = Path(path)
+        _check_folder(self.path.parent, "ShelveStash", "ShelveStash('work/cache')")
         self.writeback = writeback
         self.auto_close = auto_close
         self._shelf: shelve.Shelf[Any] | None = None

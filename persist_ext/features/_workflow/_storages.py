@@ -27,7 +27,7 @@ from typing import Any
 from ..._config import default_directory
 from ..._errors import StoreConfigError
 from ...storage._atomic import atomic_write
-from ...storage._names import resolve_inside
+from ...storage._names import not_a_folder, resolve_inside
 from ...storage._protocol import KeyValueStore
 from ._base import FILE_PROTOCOL, S3_PROTOCOL, SideFiles, WorkflowStorage
 
@@ -87,6 +87,12 @@ class FileStorage(WorkflowStorage):
                 "{'path': 'results'}}."
             )
         self.path = Path(path) if path is not None else default_directory() / "workflows"
+        blocker = not_a_folder(self.path)
+        if blocker is not None:
+            raise StoreConfigError(
+                f"FileStorage keeps results in a folder, and {self.path} cannot be one: "
+                f"{blocker} is a file; pass a folder path (it is created if missing)."
+            )
         self.durable = durable
 
     def __repr__(self) -> str:
