@@ -41,3 +41,25 @@ def test_tracker_widget_output_in_saved_notebook(tmp_path: Path) -> None:
     assert "20 done, 0 to do" in data["text/plain"]
     assert "persist-ext-progress" in data["text/html"]
     assert "20/20" in data["text/html"]
+
+
+@pytest.mark.kernel
+def test_unfinished_tracker_output_is_refreshed_after_later_cells(run_cells) -> None:
+    """docs/pod-and-tracker.md: in a headless run the snapshot is refreshed after every later
+    cell that changed it, so nbconvert saves real counts. Six of ten tasks done in a later
+    cell: the saved output of the cell showing the tracker said "waiting to start ... 0/10"."""
+    done = run_cells(
+        [
+            "from persist_ext import Tracker\n"
+            "tracker = Tracker('jobs', title='jobs')\n"
+            "tracker.add_many(range(10))\n"
+            "tracker",
+            "for i in range(6):\n    if tracker.try_it(i):\n        tracker.mark_done(i)",
+            "print('last cell')",
+        ]
+    )
+    (output,) = done.cells[0].outputs
+    text = output["data"]["text/plain"]
+    assert "6 done, 4 to do" in text
+    assert "0/10 done" not in text
+    assert "6/10" in output["data"]["text/html"]

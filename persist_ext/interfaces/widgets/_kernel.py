@@ -23,7 +23,7 @@ from typing import Any
 from ...features._progress import RunWatch, running_work, wait_policy
 from ._live import LiveDisplay, _shell, displays_of
 
-__all__ = ["KernelRunWatch", "kernel_waits"]
+__all__ = ["KernelRunWatch", "headless", "kernel_waits"]
 
 log = logging.getLogger("persist_ext")
 
@@ -51,10 +51,17 @@ def kernel_waits(shell: Any = None) -> bool:
     policy = wait_policy()
     if policy.mode != "auto":
         return policy.mode == "always"
+    return headless(shell)
+
+
+def headless(shell: Any = None) -> bool:
+    """Whether the request now running comes from nbclient (nbconvert, papermill): it does
+    not allow stdin, where JupyterLab, Notebook 7 and VS Code do (a terminal IPython has no
+    request: interactive)."""
     shell = shell if shell is not None else _shell()
     request = _parent_request(shell)
     if not request:
-        return False  # a terminal IPython is interactive
+        return False
     return not request.get("content", {}).get("allow_stdin", True)
 
 
@@ -104,8 +111,12 @@ class _Cells:
                 for watch in running_work():
                     watch.wait(timeout)
             own = set(self._this_cell)
+            # Headless, the saved notebook is all there is: every display whose numbers
+            # changed is re-published, whichever cell showed it (nbclient applies updates by
+            # display id). Interactive front ends follow the widget instead.
+            everywhere = headless(self.shell)
             for display in list(self._shown):
-                display._cell_ended(own=display in own)
+                display._cell_ended(own=everywhere or display in own)
         finally:
             with self.lock:
                 self.current = None

@@ -17,8 +17,9 @@ A display reads its *state* from a source and draws it. It never lies:
 - **Saved notebooks.** Each output also carries ``text/plain`` and ``text/html`` of the state,
   in words when the work is not over ("running at 14:02:05 — 38/80 done"). At the end of
   every cell, ``_kernel._Cells`` re-reads each shown display and re-publishes it
-  (``update_display``) if it was shown in that cell or its work is now over; a display whose
-  work is over becomes its static snapshot.
+  (``update_display``) if it was shown in that cell, its work is now over, or the run is
+  headless (nbclient: then every changed display); a display whose work is over becomes its
+  static snapshot.
   nbclient (nbconvert, papermill) applies such updates whichever cell is running; in JupyterLab
   and Notebook 7 the live widget, updated over its comm, carries the numbers in any case.
 - **Headless runs.** In a non-interactive run (see ``WaitPolicy``) the end of each cell waits
@@ -355,8 +356,9 @@ class LiveDisplay:
 
         The display is read again (its widget follows over its comm). Its output is
         re-published when it was shown in the ending cell, or when its work is over and the
-        output does not say so yet. Outputs of earlier cells are not re-published for every
-        change: a front end that applies the update re-renders the widget.
+        output does not say so yet. Interactively, outputs of earlier cells are not
+        re-published for every change (a front end that applies the update re-renders the
+        widget); a headless run passes ``own=True`` for all, its saved file being all there is.
         """
         if self._closed or self._display_id is None:
             return
