@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -157,7 +158,14 @@ def _die_holding_the_lock(shared: SharedPOD) -> None:
 
 def _die_before_reading_the_reply(shared: SharedPOD) -> None:
     shared.lock()
-    shared._conn.send((("dead", 1), "call", "__getitem__", ("n",), {}))  # the reply is never read
+    shared._connection().send((("dead", 1), "call", "__getitem__", ("n",), {}))  # never read
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _die_mid_send(shared: SharedPOD) -> None:
+    shared.lock()
+    conn = shared._connection()
+    conn._send(struct.pack("!i", 1000) + b"torn")  # a frame's header and a piece of it
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -170,7 +178,9 @@ def _in_time(call) -> object:
     return box[0]
 
 
-@pytest.mark.parametrize("death", [_die_holding_the_lock, _die_before_reading_the_reply])
+@pytest.mark.parametrize(
+    "death", [_die_holding_the_lock, _die_before_reading_the_reply, _die_mid_send]
+)
 def test_a_worker_killed_inside_a_call_blocks_nobody(tmp_path: Path, death) -> None:
     shared = SharedPOD(tmp_path / "p")
     shared["n"] = 5

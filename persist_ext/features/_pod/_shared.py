@@ -2,11 +2,14 @@
 
 A POD's directory is locked by the one process that opens it (see ``_open``). To let worker
 processes read and write it too, :class:`SharedPOD` starts a *server* process that opens the
-POD and executes, one at a time, the calls its clients send over a pipe. The ``SharedPOD``
-object is the client: hand it to child processes (as an argument of
+POD and executes, one at a time, the calls its clients send, each client process over its own
+authenticated Unix-socket connection (a client killed mid-request tears only its own). The
+``SharedPOD`` object is the client: hand it to child processes (as an argument of
 ``multiprocessing.Process`` or through inheritance); every call it forwards holds one lock
-shared by all of them, so calls never interleave, and ``with shared.locked():`` makes a
-sequence of calls atomic.
+shared by all of them (an ``flock``, released when a holder dies), so calls never interleave,
+and ``with shared.locked():`` makes a sequence of calls atomic. A pipe to the creator is the
+server's lifeline: when it ends (``close()``, or the creator and its children are gone) the
+POD is closed, so what was acknowledged is synced.
 
 Values come back as copies, so a nested change goes through ``shared.set``, which forwards
 the whole access path: ``shared.set["k"]["items"].append(1)``, ``shared.set["k"]["n"] += 1``,
@@ -20,10 +23,13 @@ import fcntl
 import multiprocessing
 import operator
 import os
+import secrets
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing.connection import Client, Listener
 from typing import Any
 
 from ..._errors import PODError
@@ -34,59 +40,90 @@ from ._tracker import Tracker
 __all__ = ["SharedPOD", "SharedTracker"]
 
 ITER_CHUNK = 1000  # keys per round trip while iterating: other processes get turns between
-_CLOSE = "close"
 _ITER = "iter"
 _CALL = "call"
 _DEEP = "deep"
 
 
 def _serve(
-    kind: type[POD], kwargs: dict[str, Any], conn: Any, client_end: Any, lock_path: str
+    kind: type[POD], kwargs: dict[str, Any], lifeline: Any, client_end: Any, folder: str, key: bytes
 ) -> None:
-    """The server process: open the POD, then answer requests until asked to close, or
-    until every client is gone (the creator killed: what it was told is stored is synced).
+    """The server process: open the POD, answer every client's connection, and close the POD
+    (syncing what it acknowledged) when the creator asks, or when its lifeline ends (the
+    creator and every process that inherited the lifeline are gone).
 
-    A request is ``(id, kind, ...)`` and its reply ``(id, status, value)``: a client killed
-    after asking leaves its reply unread, and the next client skips it by its id.
+    Each client process has its own connection, so a client killed in the middle of sending
+    or reading a request tears only its own: the server drops that connection and goes on.
+    Requests are served one at a time.
     """
-    client_end.close()  # a forked server holds a copy: the pipe must end when the clients do
+    client_end.close()  # a forked server holds a copy: the lifeline must end with its clients
     try:
         pod = kind(**kwargs)
+        listener = Listener(os.path.join(folder, "socket"), family="AF_UNIX", authkey=key)
     except BaseException as exc:
-        conn.send((None, "err", _sendable(exc)))
+        lifeline.send((None, "err", _sendable(exc)))
         return
-    conn.send((None, "ok", None))
-    while True:
+    calls = threading.Lock()
+
+    def serve_one(conn: Any) -> None:
+        with conn:
+            while True:
+                try:
+                    ident, *message = conn.recv()
+                except Exception:  # EOF, or a frame torn by a client killed mid-send
+                    return
+                with calls:
+                    status, value = _answer(pod, message)
+                try:
+                    conn.send((ident, status, value))
+                except Exception:
+                    return
+
+    def accept() -> None:
+        while True:
+            try:
+                conn = listener.accept()
+            except Exception:  # a failed handshake; or the listener closed at the end
+                if listener._listener is None:  # type: ignore[attr-defined]
+                    return
+                continue
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    lifeline.send((None, "ok", None))
+    with contextlib.suppress(BaseException):
+        lifeline.recv()  # the creator's close(), or EOF: it is gone
+    with calls:  # no call is half done: every acknowledged change is in the POD
         try:
-            ident, *message = conn.recv()
-        except (EOFError, OSError):  # every client is gone: keep what was acknowledged
             pod.close()
-            with contextlib.suppress(OSError):
-                os.unlink(lock_path)
-            return
-        try:
-            if message[0] == _CLOSE:
-                pod.close()
-                conn.send((ident, "ok", None))
-                return
-            if message[0] == _ITER:
-                _, with_values, start = message
-                keys = pod.keys()[start : start + ITER_CHUNK]
-                rows = [(k, pod.peek(k)) for k in keys] if with_values else keys
-                reply: Any = (rows, start + ITER_CHUNK < len(pod))
-            elif message[0] == _DEEP:
-                reply = _call_deep(pod, *message[1:])
-            else:
-                _, name, args, kwargs = message
-                reply = getattr(pod, name)(*args, **kwargs)
-                if isinstance(reply, Iterator):  # generators cannot cross the pipe
-                    reply = list(reply)
-                elif reply is pod:
-                    reply = None
+            outcome: tuple[str, Any] = ("ok", None)
         except BaseException as exc:
-            conn.send((ident, "err", _sendable(exc)))
-        else:
-            conn.send((ident, "ok", reply))
+            outcome = ("err", _sendable(exc))
+    with contextlib.suppress(BaseException):
+        lifeline.send((None, *outcome))
+    listener.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _answer(pod: POD, message: list[Any]) -> tuple[str, Any]:
+    """Run one request on the POD: ``("ok", reply)`` or ``("err", exception)``."""
+    try:
+        if message[0] == _ITER:
+            _, with_values, start = message
+            keys = pod.keys()[start : start + ITER_CHUNK]
+            rows = [(k, pod.peek(k)) for k in keys] if with_values else keys
+            return "ok", (rows, start + ITER_CHUNK < len(pod))
+        if message[0] == _DEEP:
+            return "ok", _call_deep(pod, *message[1:])
+        _, name, args, kwargs = message
+        reply = getattr(pod, name)(*args, **kwargs)
+        if isinstance(reply, Iterator):  # generators cannot cross the connection
+            reply = list(reply)
+        elif reply is pod:
+            reply = None
+        return "ok", reply
+    except BaseException as exc:
+        return "err", _sendable(exc)
 
 
 def _sendable(exc: BaseException) -> BaseException:
@@ -243,56 +280,79 @@ class SharedPOD:
     ) -> None:
         kwargs = dict(path=path, init=init, gzipped=gzipped, file_size=file_size)
         kwargs.update(sync_at=sync_at, **options)
-        self._conn, server_end = multiprocessing.Pipe()
-        handle, lock_path = tempfile.mkstemp(prefix="persist_ext-sharedpod-", suffix=".lock")
-        os.close(handle)
+        self._folder = tempfile.mkdtemp(prefix="persist_ext-sharedpod-")  # 0700: ours only
+        self._key = secrets.token_bytes(32)  # clients authenticate to the server with it
+        lock_path = os.path.join(self._folder, "lock")
+        open(lock_path, "wb").close()
         self._lock = _ProcessLock(lock_path)
+        self._client: Any = None
+        self._client_pid = 0
         self._asked = 0  # requests sent by this process: (pid, n) names each reply
+        self._lifeline, server_end = multiprocessing.Pipe()
         self._server: Any = multiprocessing.Process(
             target=_serve,
-            args=(self._kind, kwargs, server_end, self._conn, lock_path),
+            args=(self._kind, kwargs, server_end, self._lifeline, self._folder, self._key),
             daemon=True,
         )
         self._server.start()
         server_end.close()
         self._open = True
         try:
-            self._receive()  # the server's open: a bad path or argument raises here
+            self._outcome(self._lifeline)  # the server's open: a bad path or argument raises
         except BaseException:
             self._open = False
             self._server.join(10)
-            os.unlink(lock_path)
+            shutil.rmtree(self._folder, ignore_errors=True)
             raise
         self.set = _Path(self._deep)
         at_exit(self._close_at_exit)
 
     # --- plumbing -------------------------------------------------------------------------
-    def _receive(self, ident: Any = None) -> Any:
+    def _outcome(self, conn: Any, ident: Any = None) -> Any:
         try:
-            while True:
-                answered, status, value = self._conn.recv()
-                if answered == ident:
-                    break  # else the reply to a client killed before it read it
+            answered, status, value = conn.recv()
         except (EOFError, OSError):
+            answered, status, value = ident, "gone", None
+        if status == "gone" or answered != ident:
             self._open = False
             raise PODError(
-                "the SharedPOD's server process is gone; open a new SharedPOD (what it "
-                "acknowledged before was synced)"
-            ) from None
+                "the SharedPOD's server process is gone (its creator ended); open a new "
+                "SharedPOD (what it acknowledged was synced)"
+            )
         if status == "err":
             if isinstance(value, BaseException):
                 raise value
             raise PODError(str(value))
         return value
 
+    def _connection(self) -> Any:
+        if self._client is None or self._client_pid != os.getpid():
+            try:
+                self._client = Client(
+                    os.path.join(self._folder, "socket"), family="AF_UNIX", authkey=self._key
+                )
+            except OSError:
+                self._client = None
+                self._open = False
+                raise PODError(
+                    "the SharedPOD's server process is gone (its creator ended); open a new "
+                    "SharedPOD (what it acknowledged was synced)"
+                ) from None
+            self._client_pid = os.getpid()
+        return self._client
+
     def _request(self, message: tuple[Any, ...]) -> Any:
         if not self._open:
             raise PODError("this SharedPOD is closed; open a new SharedPOD(path)")
         with self._lock:
+            conn = self._connection()
             ident = (os.getpid(), self._asked)
             self._asked += 1
-            self._conn.send((ident, *message))
-            return self._receive(ident)
+            try:
+                conn.send((ident, *message))
+            except OSError:
+                pass  # the server is gone: _outcome says so
+            return self._outcome(conn, ident)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return self._request((_CALL, name, args, kwargs))
@@ -305,9 +365,9 @@ class SharedPOD:
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         return lambda *args, **kwargs: self._call(name, *args, **kwargs)
 
-    def __getstate__(self) -> dict[str, Any]:  # a child gets the pipe and lock, not the server
+    def __getstate__(self) -> dict[str, Any]:  # a child connects itself; the server stays
         state = dict(self.__dict__)
-        state["_server"] = None
+        state.update(_server=None, _client=None, _client_pid=0)
         del state["set"]
         return state
 
@@ -382,22 +442,25 @@ class SharedPOD:
 
     # --- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
-        """Sync and stop the server process (only the process that made it stops it)."""
+        """Sync and stop the server process (only the process that made it stops it; in
+        another process this closes only its own connection)."""
         if not self._open:
+            return
+        self._open = False
+        if self._client is not None and self._client_pid == os.getpid():
+            self._client.close()
+            self._client = None
+        if self._server is None:
+            self._lock.close()
             return
         try:
             with self._lock:
-                ident = (os.getpid(), self._asked)
-                self._asked += 1
-                self._conn.send((ident, _CLOSE))
-                self._receive(ident)
+                self._lifeline.send((None, "close"))
+                self._outcome(self._lifeline)
         finally:
-            self._open = False
             self._lock.close()
-            if self._server is not None:  # the creator: the server and the lock file go
-                self._server.join(10)
-                with contextlib.suppress(OSError):
-                    os.unlink(self._lock.path)
+            self._server.join(10)
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     def _close_at_exit(self) -> None:
         if self._open and self._server is not None:
