@@ -119,8 +119,13 @@ def test_unlimited_tries_and_add_errors(tmp_path: Path) -> None:
         tracker.add("k")
     tracker.add_if_absent("k")
     assert not tracker.check("missing")
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match=r"task 'missing' is not tracked; add it with tracker"):
         tracker.tries("missing")
+    # A typo'd key type names the key that is tracked, and nothing is marked.
+    tracker.add(3)
+    with pytest.raises(KeyError, match=r"task '3' is not tracked \(3 is: str and int keys"):
+        tracker.mark_done("3")
+    assert not tracker.check(3)
     with pytest.raises(PODError, match="max_tries"):
         Tracker(tmp_path / "u", max_tries=-1)
     tracker.close()

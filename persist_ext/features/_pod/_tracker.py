@@ -285,13 +285,33 @@ class ProgressTracker(PersistentOrderedDict):
 
     def _record(self, key: Any) -> dict[str, Any]:
         # Status reads must not dirty the key (a million check() calls would rewrite all).
-        value = self.peek(key)
+        try:
+            value = self.peek(key)
+        except KeyError:
+            raise KeyError(self._not_tracked(key)) from None
         if not isinstance(value, dict):
             raise PODError(
                 f"tracker value for {key!r} is a {type(value).__name__}, not a task record "
                 "dict; assign dicts (or use add()) in a Tracker"
             )
         return value
+
+    def _not_tracked(self, key: Any) -> str:
+        # 3 and "3" are different keys (JSON keeps their type): name the one that is tracked.
+        other: Any = None
+        if isinstance(key, int) and not isinstance(key, bool):
+            other = str(key)
+        elif isinstance(key, str) and key.lstrip("-").isdecimal():
+            other = int(key)
+        hint = (
+            f" ({other!r} is: str and int keys differ)"
+            if other is not None and other in self
+            else ""
+        )
+        return (
+            f"task {key!r} is not tracked{hint}; add it with tracker.add({key!r}), or call "
+            f"tracker.try_it({key!r}), which adds it"
+        )
 
     def check(self, key: Any) -> bool:
         """Whether ``key`` is done (False for an unknown key)."""
