@@ -56,6 +56,7 @@ __all__ = [
     "custom_reduction",
     "fingerprint",
     "fingerprint_code",
+    "function_attributes",
     "is_user_code",
     "referenced_user_code",
     "slot_names",
@@ -232,6 +233,10 @@ class _Hasher:
             self.put(h, b"method")
             self.feed(h, value.__self__)
             self.feed(h, value.__func__)
+        elif isinstance(value, types.MappingProxyType):
+            # A class ``__dict__``, ``singledispatch``'s registry: the mapping it shows.
+            self.put(h, b"mappingproxy")
+            self.feed_mapping(h, value, value.items())
         elif isinstance(value, functools.partial):
             self.put(h, b"partial")
             self.feed(h, value.func)
@@ -513,6 +518,27 @@ class _Hasher:
         for name, target in referenced_names(fn):
             self.put(h, b"ref", name.encode())
             h.update(self.code_digest(target))
+        if fn.__dict__:
+            self.feed_function_attributes(h, fn.__dict__)
+
+    def feed_function_attributes(self, h: Any, attrs: dict[str, Any]) -> None:
+        """Attributes a function reads or sets on itself (``f.calls += 1``, ``scale.factor``),
+        by name in any order. One that cannot be fingerprinted counts by its type: what
+        decorators attach (``singledispatch``'s ``_clear_cache``, a bound method of a weak
+        dictionary; a widget) must not make every cell calling the function unkeyable."""
+        digests = []
+        for name, value in attrs.items():
+            sub = xxhash.xxh3_128()
+            try:
+                self.feed_str(sub, str(name))
+                self.feed(sub, value)
+            except FingerprintError:
+                sub = xxhash.xxh3_128()
+                self.feed_str(sub, str(name))
+                self.put(sub, b"unhashable", _type_name(type(value)).encode())
+            digests.append(sub.digest())
+        digests.sort()
+        self.put(h, b"fattrs", b"".join(digests))
 
     def feed_class(self, h: Any, cls: type) -> None:
         self.put(h, b"userclass", cls.__qualname__.encode())
@@ -701,6 +727,17 @@ def _simple(value: Any, out: list[bytes], depth: int) -> bool:
     else:
         return False
     return True
+
+
+def function_attributes(fn: types.FunctionType) -> bytes | None:
+    """The digest of ``fn``'s own attributes as :func:`fingerprint_code` counts them
+    (``None`` when it has none): what a cached code digest revalidated by identity must
+    still check (``scale.factor = 3`` changes no identity)."""
+    if not fn.__dict__:
+        return None
+    h = xxhash.xxh3_128()
+    _Hasher().feed_function_attributes(h, fn.__dict__)
+    return h.digest()
 
 
 def fingerprint_code(obj: Any) -> str:

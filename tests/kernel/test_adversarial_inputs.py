@@ -55,6 +55,23 @@ def test_what_a_function_keeps_between_calls_is_never_skipped(tmp_path: Path) ->
     assert "state kept by acc" in default
 
 
+# Attributes of a notebook function: one it sets on itself when called (``f.calls``), and one
+# an upstream cell gives it and it reads (``scale.factor``). They were no part of the code
+# digest: a hit left ``f.calls`` unset (AttributeError where a re-run prints 1), and an
+# upstream edit of ``scale.factor`` restored the old product.
+FUNCTION_ATTRIBUTES = [
+    "S = 1\ndef f():\n    f.calls = getattr(f, 'calls', 0) + 1\n    return f.calls\n"
+    "def scale(x):\n    return x * scale.factor\nscale.factor = S",
+    CACHED + "r = f()",
+    CACHED + "product = scale(10)",
+    "print(f.calls)",
+]
+
+
+def test_attributes_of_notebook_functions_are_part_of_their_code(tmp_path: Path) -> None:
+    assert_runs_match_plain(FUNCTION_ATTRIBUTES, ["r", "product"], ("S = 1", "S = 2"), tmp_path)
+
+
 # Inputs outside the namespace: a name an earlier cell put in ``builtins`` (read by the cell
 # as a bare name), and numpy's error handling, which decides whether a division by zero
 # raises (or warns) even when the run that was stored showed nothing.

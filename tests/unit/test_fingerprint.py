@@ -322,6 +322,24 @@ def test_defaults_closures_and_nested_code() -> None:
     assert fingerprint(a) != fingerprint(c)
 
 
+def test_attributes_of_functions_count_and_unhashable_ones_by_type() -> None:
+    ns = _module("""
+    import functools
+    def scale(x):
+        return x * scale.factor
+    scale.factor = 2
+    @functools.singledispatch
+    def show(x):
+        return "obj"
+    """)
+    before = fingerprint_code(ns["scale"])
+    ns["scale"].factor = 3
+    assert fingerprint_code(ns["scale"]) != before
+    shown = fingerprint_code(ns["show"])  # its _clear_cache (a weak dict's method) by type
+    ns["show"].register(int, lambda x: "int")
+    assert fingerprint_code(ns["show"]) != shown
+
+
 def test_referenced_user_functions_transitively() -> None:
     src = """
     LIMIT = 3

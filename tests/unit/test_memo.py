@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _noted import Noted
 
 from persist_ext import CacheError, CacheWarning, MemoryStore, Store, cache
 
@@ -19,15 +20,9 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture
-def note():
-    """Records calls without being part of any key (a function's attributes are not hashed,
-    while a list the cached function reads would be: mutating it would change the key)."""
-
-    def note(x):
-        note.calls.append(x)
-
-    note.calls = []
-    return note
+def note() -> Noted:
+    """Records calls without being part of any key (see :mod:`._noted`)."""
+    return Noted()
 
 
 @pytest.fixture
@@ -321,6 +316,23 @@ def test_dask_workers_share_results_through_the_store(tmp_path: Path) -> None:
     assert sorted(p.name for p in counts.iterdir()) == ["ran-1", "ran-2", "ran-3"]
     assert all(p.read_text() == "x" for p in counts.iterdir())
     store.close()
+
+
+def test_an_attribute_a_helper_reads_is_part_of_the_key(store) -> None:
+    def scale(x):
+        return x * scale.factor
+
+    scale.factor = 2
+
+    @cache(store=store)
+    def scaled(x):
+        return scale(x)
+
+    assert scaled(1) == 2
+    scale.factor = 3  # no identity changed: the code snapshot checks the attributes too
+    assert scaled(1) == 3
+    scale.factor = 2
+    assert scaled(1) == 2
 
 
 def test_hits_return_fresh_copies_and_see_removals_by_other_processes(store, note) -> None:

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from _noted import Noted
 from IPython.utils.capture import capture_output
 
 from persist_ext import Store, cache
@@ -32,14 +33,8 @@ def _results(store: Store) -> list[str]:
     return [k for k in store.keys("memo/") if k.endswith("/result")]
 
 
-def _cached(store: Store, calls: list[int]):
-    # Runs are noted through a function's attribute: data a cached function reads from its
-    # closure is part of the key, a function's attributes are not.
-    def note(x):
-        note.calls.append(x)  # type: ignore[attr-defined]
-
-    note.calls = calls  # type: ignore[attr-defined]
-
+def _cached(store: Store, note: Noted):
+    # Runs are noted in a file (``_noted``): what a cached function reaches is part of its key.
     @cache(store=store)
     def square(x):
         note(x)
@@ -77,24 +72,24 @@ def test_change_token_moves_with_every_change_by_anyone(store: Store, tmp_path: 
 
 
 def test_a_result_removed_by_another_process_is_a_miss(store: Store) -> None:
-    calls: list[int] = []
-    square = _cached(store, calls)
+    note = Noted()
+    square = _cached(store, note)
     assert square(3) == [9]
     for _ in range(3):
         assert square(3) == [9]  # served from memory
-    assert calls == [3]
+    assert note.calls == [3]
     code = (
         "import sys; from persist_ext import Store; s = Store(sys.argv[1]); "
         "[s.delete(k) for k in list(s.keys('memo/')) if k.endswith('/result')]; s.close()"
     )
     subprocess.run([sys.executable, "-c", code, str(store.directory)], check=True)
     assert square(3) == [9]
-    assert calls == [3, 3]
+    assert note.calls == [3, 3]
 
 
 def test_a_result_replaced_by_another_thread_is_read_again(store: Store) -> None:
-    calls: list[int] = []
-    square = _cached(store, calls)
+    note = Noted()
+    square = _cached(store, note)
     square(4)
     square(4)
     (key,) = _results(store)
@@ -103,18 +98,18 @@ def test_a_result_replaced_by_another_thread_is_read_again(store: Store) -> None
     thread.start()
     thread.join()
     assert square(4) == ["replaced"]  # the stored value, not the copy kept in memory
-    assert calls == [4]
+    assert note.calls == [4]
 
 
 def test_a_result_removed_by_this_thread_is_a_miss(store: Store) -> None:
-    calls: list[int] = []
-    square = _cached(store, calls)
+    note = Noted()
+    square = _cached(store, note)
     square(5)
     square(5)
     for key in _results(store):
         store.delete(key)
     square(5)
-    assert calls == [5, 5]
+    assert note.calls == [5, 5]
 
 
 def test_hits_are_recorded_once_each_and_kept_on_a_normal_exit(tmp_path: Path) -> None:

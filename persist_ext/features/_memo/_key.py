@@ -10,7 +10,8 @@ each one is fingerprinted (``input:NAME``, arrays and frames at memory speed).
 
 Recomputing the code part on every call would cost more than the call is worth on a hit,
 so :class:`CodeState` keeps it with a *snapshot* of everything it depends on: the object
-each global name resolves to, each function's ``__code__``, defaults and closure cells.
+each global name resolves to, each function's ``__code__``, defaults and closure cells (and
+the digest of its own attributes, for the few functions that have any).
 Checking the snapshot is a few identity tests; only data that can change in place (a global
 list, an array) is fingerprinted again on each call.
 """
@@ -28,7 +29,7 @@ from typing import Any
 
 import xxhash
 
-from ...storage._fingerprint import fingerprint, is_user_code
+from ...storage._fingerprint import fingerprint, function_attributes, is_user_code
 from ...storage._usercode import code_names, referenced_user_code
 from .._cellcache._analysis import CellCode
 from .._cellcache._key import build_key
@@ -102,7 +103,9 @@ class CodeState:
         self._lock = threading.Lock()
         self._valid = False
         self._identity: list[tuple[Mapping[str, Any], str, Any]] = []
-        self._functions: list[tuple[types.FunctionType, Any, Any, Any, tuple[Any, ...]]] = []
+        self._functions: list[
+            tuple[types.FunctionType, Any, Any, Any, tuple[Any, ...], bytes | None]
+        ] = []
         self._data: list[tuple[str, Any, str]] = []
         self._closure_data: list[tuple[Any, str]] = []
         self.components: dict[str, str] = {}
@@ -140,7 +143,14 @@ class CodeState:
                         except Exception:
                             pass  # already reported by the key builder as unhashable
                 functions.append(
-                    (part, part.__code__, part.__defaults__, part.__kwdefaults__, cells)
+                    (
+                        part,
+                        part.__code__,
+                        part.__defaults__,
+                        part.__kwdefaults__,
+                        cells,
+                        function_attributes(part),
+                    )
                 )
                 names = code_names(part.__code__)
                 for global_name in names:
@@ -171,7 +181,7 @@ class CodeState:
         for mapping, name, value in self._identity:
             if mapping.get(name, _ABSENT) is not value:
                 return False
-        for part, code, defaults, kwdefaults, cells in self._functions:
+        for part, code, defaults, kwdefaults, cells, attrs in self._functions:
             if (
                 part.__code__ is not code
                 or part.__defaults__ is not defaults
@@ -180,6 +190,8 @@ class CodeState:
                 return False
             if cells and tuple(_cell(c) for c in part.__closure__ or ()) != cells:
                 return False
+            if (attrs is not None or part.__dict__) and function_attributes(part) != attrs:
+                return False  # its own attributes (``scale.factor = 3``)
         try:
             for _, value, digest in self._data:
                 if fingerprint(value) != digest:
