@@ -598,8 +598,9 @@ class PersistMagics(Magics):
                 # --deps "my file.csv" named a file '"my file.csv"' that never exists);
                 # Windows keeps its backslashes, and its quotes as before.
                 argv = shlex.split(_without_comment(line), posix=os.name == "posix")
+                parser = self.persist.parser
                 # Intermixed: names may follow options (`%persist why --verbose load`).
-                args = self.persist.parser.parse_intermixed_args(argv)
+                args = parser.parse_intermixed_args(_glue_dashed_values(parser, argv))
             except UsageError:
                 raise
             except Exception as exc:  # argparse reports through SystemExit / ArgumentError
@@ -888,6 +889,21 @@ class PersistMagics(Magics):
         if sub == "autocheckpoint":
             self.autocheckpoint = bool(result.on)
         return result
+
+
+def _glue_dashed_values(parser: Any, argv: list[str]) -> list[str]:
+    """``--expire -1d`` as ``--expire=-1d``: argparse takes a value starting with ``-`` for an
+    option and says "expected one argument"; glued, the value reaches its own check, which
+    says what is wrong with it."""
+    known = parser._option_string_actions
+    single = {s for s, action in known.items() if action.nargs is None}
+    glued: list[str] = []
+    for token in argv:
+        if glued and glued[-1] in single and token.startswith("-") and token not in known:
+            glued[-1] = f"{glued[-1]}={token}"
+        else:
+            glued.append(token)
+    return glued
 
 
 def _without_comment(line: str) -> str:

@@ -150,6 +150,8 @@ def test_bad_line_input_is_a_usage_error(ip, line: str, match: str) -> None:
         ("--all", "--all only applies"),
         ("--store ftp://x", "Unknown store URL"),
         ("n --dir here --store there", "Give --dir or --store, not both"),
+        # argparse said "argument --expire: expected one argument" for a value with a dash.
+        ("n --expire -1d", "Cannot read '-1d' as a duration"),
         # Nothing listens on port 1: one line naming the store, not a redis traceback.
         ("n --store redis://127.0.0.1:1/0", "Cannot open the store at redis://127.0.0.1:1/0"),
     ],
