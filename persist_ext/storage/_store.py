@@ -166,6 +166,10 @@ class Store(StoreScan):
         self.budget = Budget.of(budget, max_size=max_size, max_count=max_count, max_age=max_age)
         self.directory = Path(absolute(default_directory(directory)))
         self._source = str(self.directory)  # what errors name, and what to trust
+        for flag, value in (("durable", durable), ("read_only", read_only)):
+            if not isinstance(value, bool):
+                # Store(read_only="no") would open read-only: refuse what is not a bool.
+                raise StoreConfigError(f"{flag} is True or False, not {value!r}")
         self.durable = durable
         if isinstance(large_threshold, bool) or not isinstance(large_threshold, int):
             raise StoreConfigError(

@@ -85,6 +85,9 @@ CASES: list[Case] = [
     ("Store large_threshold=0", lambda p: pe.Store(p / "s", large_threshold=0), "large_threshold"),
     ("Store timeout='x'", lambda p: pe.Store(p / "s", timeout="x"), "timeout must be"),
     ("Store timeout=-1", lambda p: pe.Store(p / "s", timeout=-1), "timeout must be"),
+    # read_only="no" is truthy: it opened the store read-only.
+    ("Store read_only='no'", lambda p: pe.Store(p / "s", read_only="no"), "read_only is True"),
+    ("Store durable='yes'", lambda p: pe.Store(p / "s", durable="yes"), "durable is True"),
     ("Store expire=-1", lambda p: pe.Store(p / "s").set("k", 1, expire=-1), "expire"),
     ("Store meta list", lambda p: pe.Store(p / "s").set("k", 1, meta=[1]), "meta must be a dict"),
     ("MemoryStore get int", lambda p: pe.MemoryStore().get(3), "keys are str"),
