@@ -2,7 +2,7 @@ import { render, screen, waitFor } from '@testing-library/react';
 import * as React from 'react';
 
 import { Panel } from '../src/components/Panel';
-import { RELIST_MS } from '../src/components/hooks';
+import { followDelay, RELIST_MS } from '../src/components/hooks';
 import { PanelModel, Tab } from '../src/model';
 import { FakeAPI, FakeHost } from './fakes';
 
@@ -76,5 +76,13 @@ describe('Cells and Functions tabs follow the store while on screen', () => {
     await screen.findByText('load');
     await sleep(2.5 * RELIST_MS);
     expect(api.count('cells')).toBe(1);
+  });
+
+  it('wait RELIST_MS between listings, or ten times the last one when that is longer', () => {
+    // docs/sidebar-and-server.md: a big root's listing costs the server at most a tenth.
+    expect(RELIST_MS).toBe(2000);
+    expect(followDelay(0)).toBe(2000);
+    expect(followDelay(150)).toBe(2000);
+    expect(followDelay(600)).toBe(6000);
   });
 });
