@@ -110,6 +110,27 @@ CASES: list[Case] = [
     ),
     ("TaskGroup name a/b", lambda p: pe.TaskGroup("a/b", store=pe.MemoryStore()), "'/'"),
     (
+        "TaskGroup max_workers=-2",
+        lambda p: pe.TaskGroup("g", max_workers=-2, store=pe.MemoryStore()),
+        "max_workers",
+    ),
+    (
+        "TaskGroup max_workers='4'",
+        lambda p: pe.TaskGroup("g", max_workers="4", store=pe.MemoryStore()),
+        "max_workers",
+    ),
+    ("TaskGroup store=5", lambda p: pe.TaskGroup("g", 5), "KeyValueStore"),
+    (
+        "MultiProcessStash workers='2'",
+        lambda p: _Squares(pe.DictionaryStash(), workers="2"),
+        "workers must be an int",
+    ),
+    (
+        "MultiProcessStash chunk_size='2'",
+        lambda p: _Squares(pe.DictionaryStash(), chunk_size="2"),
+        "chunk_size must be an int",
+    ),
+    (
         "TaskGroup.map(5)",
         lambda p: pe.TaskGroup("g", store=pe.MemoryStore()).map(5, [1]),
         "function",
@@ -180,6 +201,14 @@ CASES: list[Case] = [
     ("display_markers(5)", lambda p: pe.display_markers(5), "MarkerProgress needs"),
     ("default_directory(5)", lambda p: pe.default_directory(5), "str or os.PathLike"),
 ]
+
+
+class _Squares(pe.MultiProcessStash):
+    def _create_data(self) -> range:
+        return range(3)
+
+    def _process(self, chunk: list[int]) -> Any:
+        return ((str(i), i * i) for i in chunk)
 
 
 def _file(tmp: Path) -> Path:

@@ -102,6 +102,12 @@ class MultiProcessStash(PrimeableStash, PreemptiveStash):
         # zensols' fields: its config factory passes the configuration and the section name
         self.config = config
         self.name = name
+        for arg, value in (("chunk_size", chunk_size), ("workers", workers)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidArgumentError(
+                    f"{arg} must be an int, got {type(value).__name__} {value!r}; e.g. "
+                    "chunk_size=100, workers=-1 (all cores but one)."
+                )
         if chunk_size < 0:
             raise InvalidArgumentError(
                 f"chunk_size must be >= 0 (0: one chunk per worker), got {chunk_size}."

@@ -187,6 +187,18 @@ class TaskGroup:
             raise TaskError(f"batch_size must be an int >= 1, got {batch_size!r}.")
         if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
             raise TaskError(f"group_size must be an int >= 2, got {group_size!r}.")
+        if max_workers is not None and (
+            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+        ):
+            raise TaskError(
+                f"max_workers must be an int >= 1 (or None: a pool sized for this machine), "
+                f"got {max_workers!r}."
+            )
+        if store is not None and not isinstance(store, KeyValueStore):
+            raise TaskError(
+                f"store must be a store such as Store('.persist') or RedisStore(url) (a "
+                f"KeyValueStore), not {type(store).__name__} {store!r}."
+            )
         self.close_grace = _check_seconds(close_grace, "close_grace", True)
         check_executor(executor)
         if on_complete is not None and not callable(on_complete):
