@@ -56,6 +56,17 @@ def test_a_second_run_reads_stored_results_instead_of_computing(tmp_path: Path) 
     assert again == ["minus"]
 
 
+@pytest.mark.parametrize("name", ["exp/run#1", "w" * 230, "../.."])
+def test_any_workflow_name_the_storage_takes_runs(tmp_path: Path, name: str) -> None:
+    # the storage makes any name safe; running must not refuse one it stores under
+    storage = storage_factory({"kind": "file", "options": {"path": str(tmp_path / "s")}})
+    flow = LocalWorkflow(_graph([]), workflow_name=name)
+    flow.set_storage(storage)
+    assert flow.run() == -1
+    assert storage.list_tasks(name) == ["m", "s1", "s2"]
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # nothing outside the storage
+
+
 def test_items_of_results_and_several_outputs() -> None:
     @task
     def pair(a, b):

@@ -10,11 +10,13 @@ re-run after a crash or a restart only computes what is missing.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from ..._errors import WorkflowError
+from ..._errors import TaskError, WorkflowError
 from ...storage._memory import MemoryStore
 from .._tasks import TaskGroup
+from .._tasks._model import validate_key
 from ._graph import Node, NodeItem, find_roots, matching, traverse
 
 __all__ = ["LocalWorkflow"]
@@ -78,7 +80,7 @@ class LocalWorkflow:
         if self.storage is not None:
             self.storage.new_workflow(self.workflow_name)
         group = TaskGroup(
-            f"workflow-{self.workflow_name}",
+            _group_name(self.workflow_name),
             MemoryStore(),
             executor="threads",
             max_workers=self.max_workers,
@@ -137,3 +139,16 @@ class LocalWorkflow:
         if getattr(self.storage, "always_read", False):
             # The seed's option: continue with the stored copy, as a remote backend would.
             self.storage.read_task(self.workflow_name, node.name)
+
+
+def _group_name(workflow_name: str) -> str:
+    """The label of a run's private task group: the workflow's name when a group may carry
+    it, else a digest of it (any name the storage takes runs: ``exp/run#1``, a long one)."""
+    label = f"workflow-{workflow_name}"
+    try:
+        if "/" not in label and validate_key(label, what="group name") == label:
+            return label
+    except TaskError:
+        pass
+    digest = hashlib.sha256(workflow_name.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"workflow-{digest[:16]}"
