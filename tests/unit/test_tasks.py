@@ -143,6 +143,11 @@ def test_a_mistyped_executor_is_refused_before_the_default_store_is_made(
     monkeypatch.delenv("PERSIST_EXT_DIR", raising=False)
     with pytest.raises(TaskError, match=r"Unknown executor 'thread' \(did you mean 'threads'\?\)"):
         TaskGroup("downloads", executor="thread")
+    # A path where the store goes (like Store(path)) was an AttributeError: 'str' ... 'keys'.
+    with pytest.raises(TaskError, match=r"store must be a store such as .*not str '\.persist'"):
+        TaskGroup("downloads", ".persist")  # type: ignore[arg-type]
+    with pytest.raises(TaskError, match="max_workers must be an int >= 1"):
+        TaskGroup("downloads", max_workers="4")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []  # no .persist made for a group that cannot run
 
 
