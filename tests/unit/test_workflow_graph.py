@@ -67,6 +67,20 @@ def test_any_workflow_name_the_storage_takes_runs(tmp_path: Path, name: str) -> 
     assert [p.name for p in tmp_path.iterdir()] == ["s"]  # nothing outside the storage
 
 
+@pytest.mark.parametrize("name", ["a#1", "x" * 230, "tab\there"])
+def test_any_node_name_runs(name: str) -> None:
+    @workflow
+    def add(a, b):
+        return a + b
+
+    first = add(1, 2).set_name(name)
+    flow = LocalWorkflow(add(first, 3), workflow_name="w")
+    flow.set_storage(storage_factory({"kind": "memory"}))
+    assert flow.run() == 6
+    assert name in flow.storage.list_tasks("w")
+    assert flow.storage.read_task("w", name) == 3
+
+
 def test_items_of_results_and_several_outputs() -> None:
     @task
     def pair(a, b):

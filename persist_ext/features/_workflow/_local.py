@@ -90,20 +90,21 @@ class LocalWorkflow:
             for level in traverse(self.roots):
                 self._names_are_unique(level, results)
                 todo = [node for node in level if not self._restored(node, results)]
+                keys = {node: _task_key(node.name) for node in todo}
                 for node in todo:
                     args, kwargs = node.resolved_args(results)
-                    group.submit(node.func, *args, key=node.name, **kwargs)
+                    group.submit(node.func, *args, key=keys[node], **kwargs)
                 if todo:
-                    outcome = group.run([n.name for n in todo]).wait()
+                    outcome = group.run([keys[n] for n in todo]).wait()
                     for node in todo:
-                        if node.name in outcome.failures:
-                            failure = outcome.failures[node.name]
+                        if keys[node] in outcome.failures:
+                            failure = outcome.failures[keys[node]]
                             raise WorkflowError(
                                 f"Node {node.name!r} of workflow {self.workflow_name!r} "
                                 f"failed:\n{failure}",
                                 node=node.name,
                             )
-                        results[node] = outcome.results[node.name]
+                        results[node] = outcome.results[keys[node]]
                         self._save(node, results[node])
         finally:
             group.close()
@@ -142,13 +143,24 @@ class LocalWorkflow:
 
 
 def _group_name(workflow_name: str) -> str:
-    """The label of a run's private task group: the workflow's name when a group may carry
-    it, else a digest of it (any name the storage takes runs: ``exp/run#1``, a long one)."""
+    """The label of a run's private task group: ``workflow-<name>`` when a group name may
+    carry it, else a digest of the name (any name the storage takes runs: ``exp/run#1``)."""
     label = f"workflow-{workflow_name}"
+    return label if "/" not in label and _valid(label) else f"workflow-{_digest(workflow_name)}"
+
+
+def _task_key(node_name: str) -> str:
+    """A node's key in the run's task group: its name, or a digest when a key may not carry
+    it (``#``, control characters, over 200 characters); results go back by node."""
+    return node_name if _valid(node_name) else f"node-{_digest(node_name)}"
+
+
+def _valid(key: str) -> bool:
     try:
-        if "/" not in label and validate_key(label, what="group name") == label:
-            return label
+        return validate_key(key) == key
     except TaskError:
-        pass
-    digest = hashlib.sha256(workflow_name.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"workflow-{digest[:16]}"
+        return False
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
