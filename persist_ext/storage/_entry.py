@@ -578,7 +578,15 @@ def open_named(
         try:
             return open_record(LEGACY_FILE_KEY, record, where)
         except UntrustedEntryError:
-            raise exc from None
+            pass
+        w = _where(name, where)
+        raise UntrustedEntryError(
+            f"{w.label} is not signed for the name {name!r} with this machine's persist_ext "
+            "secret (it was renamed or copied from another file, forged, or written with "
+            "another secret: another user, machine or a rotated secret), so it is not "
+            "decoded. " + trust_hint(w.source),
+            key=exc.key,
+        ) from None
 
 
 def decode_record(

@@ -178,7 +178,7 @@ def test_files_swapped_between_names_are_refused_not_returned(tmp_path: Path) ->
         lambda: storage.read_task("w", "t1"),
         lambda: _Owner(tmp_path / "pa.dat", "recomputed").value,
     ):
-        with pytest.raises(UntrustedEntryError):
+        with pytest.raises(UntrustedEntryError, match="renamed or copied from another file"):
             load()
     for one, two in pairs:  # put back, every value is its own again
         first, second = one.read_bytes(), two.read_bytes()
