@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -170,3 +171,38 @@ def test_a_folder_the_original_wrote_opens_only_after_explicit_adoption(tmp_path
     assert report.signed == 2
     assert not marker.exists()  # adopting signs the bytes, it never decodes them
     assert stash.load("a") == [1, 2, 3]
+
+
+def _archive(tmp_path: Path) -> Path:
+    path = tmp_path / "conf.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conf/happy/a.conf", "[default]\nparam1 = 3.14\n")
+        archive.writestr("conf/happy/b.conf", "b")
+        archive.writestr("conf/happyish/c.conf", "not under conf/happy")
+        archive.writestr("conf/sad/", "")
+        archive.writestr("conf/sad/b.conf", "sad")
+    return path
+
+
+def test_zip_stash_reads_entries_by_name(tmp_path: Path) -> None:
+    from persist_ext.stash import ZipStash
+
+    archive = _archive(tmp_path)
+    stash = ZipStash(archive)
+    assert sorted(stash.keys()) == [
+        "conf/happy/a.conf",
+        "conf/happy/b.conf",
+        "conf/happyish/c.conf",
+        "conf/sad/b.conf",
+    ]
+    assert stash.load("conf/sad/b.conf") == b"sad"
+    assert stash.exists("conf/happy/a.conf")
+    assert not stash.exists("a.conf")
+    assert stash.load("a.conf") is None
+    rooted = ZipStash(archive, root="conf/happy", encoding="utf-8")
+    assert sorted(rooted.keys()) == ["a.conf", "b.conf"]
+    assert rooted["a.conf"] == rooted.get("a.conf") == "[default]\nparam1 = 3.14\n"
+    rooted.dump("x", 1)  # read-only: writes do nothing
+    assert "x" not in rooted
+    with pytest.raises(PersistableError, match=r"^Roots can not start"):
+        ZipStash(archive, root="conf/happy/")

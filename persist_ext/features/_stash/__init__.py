@@ -28,6 +28,7 @@ from ._memory import CacheStash, DictionaryStash, LRUCacheStash, UnionStash
 from ._multiprocess import MultiProcessStash
 from ._persisted import PersistableContainer, PersistedWork, persisted
 from ._text import FileTextUtil
+from ._zip import ZipStash
 
 shelve = open_shelve  # the seed's name: ``with shelve(path) as stash:``
 
@@ -57,6 +58,7 @@ __all__ = [
     "SortedStash",
     "Stash",
     "UnionStash",
+    "ZipStash",
     "chunks",
     "dealloc",
     "open_shelve",
