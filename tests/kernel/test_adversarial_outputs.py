@@ -121,3 +121,18 @@ def test_a_cell_that_runs_a_cell_itself_shows_its_result_on_a_hit(tmp_path: Path
     assert_runs_match_plain(
         RUNS_A_CELL, ["inner", "outer", "_", "slow"], ("V = 2", "V = 3"), tmp_path
     )
+
+
+# Log lines through a handler an earlier cell made (``logging.basicConfig``): the handler holds
+# the kernel's stderr stream itself, not ``sys.stderr`` as the cell sees it, so what it wrote
+# was not recorded and a hit showed nothing where a re-run shows ``WARNING computing 1``.
+LOGGED = [
+    "N = 1\nimport logging\n"
+    "logging.basicConfig(format='%(levelname)s %(message)s', force=True)",
+    CACHED + "logging.warning('computing %d', N)\n"
+    "logging.getLogger('mine').error('careful')\ny = N",
+]
+
+
+def test_log_lines_of_a_handler_made_earlier_are_replayed(tmp_path: Path) -> None:
+    assert_runs_match_plain(LOGGED, ["y"], ("N = 1", "N = 2"), tmp_path)

@@ -141,3 +141,22 @@ def test_a_body_s_transform_is_ipython_s_with_or_without_the_fast_path(ip: Any) 
         assert _capture.transformed(ip, "x = 1\ny = 3") == "x = 2\ny = 3\n"
     finally:
         ip.input_transformers_cleanup.remove(shout)
+
+
+def test_writes_to_the_stream_itself_are_recorded(ip: Any, monkeypatch: Any) -> None:
+    """A logging handler made before the cell holds the stream object itself, not
+    ``sys.stderr`` as the cell sees it (a tee): its writes are recorded too, once."""
+    import io
+    import sys
+
+    from persist_ext.features._cellcache._capture import recording
+
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    held = sys.stderr
+    with recording(ip) as events:
+        held.write("direct\n")
+        print("through sys.stderr", file=sys.stderr)
+    assert "".join(e["text"] for e in events) == "direct\nthrough sys.stderr\n"
+    assert stream.getvalue() == "direct\nthrough sys.stderr\n"
+    assert "write" not in vars(stream)  # the stream's own write again

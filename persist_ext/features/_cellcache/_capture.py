@@ -6,7 +6,8 @@ suppression, tracebacks and ``post_execute`` hooks such as matplotlib's inline
 ``flush_figures`` behave exactly as in a bare cell) while three taps record what the user
 sees, in one ordered list:
 
-* ``sys.stdout`` / ``sys.stderr`` are wrapped by a tee that forwards every write;
+* ``sys.stdout`` / ``sys.stderr`` are wrapped by a tee that forwards every write (and the
+  streams' own ``write``, which a logging handler made earlier holds, goes through it too);
 * ``shell.display_pub.publish`` / ``clear_output`` (``display()``, rich reprs, figures);
 * ``shell.displayhook.write_format_data`` (the value of the last expression).
 
@@ -25,6 +26,7 @@ Recorded events are plain JSON-ready dicts::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 import time
@@ -82,6 +84,7 @@ class _Tee:
 
     def __init__(self, stream: Any, name: str, sink: _Sink) -> None:
         self._stream = stream
+        self._write = stream.write  # bound before the stream's own write is tapped
         self._name = name
         self._sink = sink
 
@@ -89,7 +92,15 @@ class _Tee:
         if text and not self._sink.shell_is_writing():
             # Before the write: whether the kernel already sent what was written earlier.
             self._sink.stream(self._name, text, self._stream)
-        return self._stream.write(text)  # type: ignore[no-any-return]
+        return self._write(text)  # type: ignore[no-any-return]
+
+    def tap(self) -> Any:
+        """The real stream's own ``write`` routed through this tee, for the block: code
+        holding the stream itself (a logging handler an earlier cell's ``basicConfig``
+        made, ``err = sys.stderr``) writes there, not to ``sys.stderr``."""
+        if not isinstance(getattr(self._stream, "__dict__", None), dict):
+            return contextlib.nullcontext()  # a C stream (terminal): no instance attribute
+        return _patched(self._stream, "write", self.write)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -356,10 +367,12 @@ def recording(
         return bool(hook.semicolon_at_end_of_expression(source or ""))
 
     old_out, old_err = sys.stdout, sys.stderr
-    sys.stdout = _Tee(old_out, "stdout", sink)  # type: ignore[assignment]
-    sys.stderr = _Tee(old_err, "stderr", sink)  # type: ignore[assignment]
+    out, err = _Tee(old_out, "stdout", sink), _Tee(old_err, "stderr", sink)
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
     try:
         with (
+            out.tap(),
+            err.tap(),
             _patched(pub, "publish", publish),
             _patched(pub, "clear_output", clear_output),
             _patched(hook, "write_format_data", write_format_data),
