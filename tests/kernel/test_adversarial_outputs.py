@@ -127,8 +127,7 @@ def test_a_cell_that_runs_a_cell_itself_shows_its_result_on_a_hit(tmp_path: Path
 # the kernel's stderr stream itself, not ``sys.stderr`` as the cell sees it, so what it wrote
 # was not recorded and a hit showed nothing where a re-run shows ``WARNING computing 1``.
 LOGGED = [
-    "N = 1\nimport logging\n"
-    "logging.basicConfig(format='%(levelname)s %(message)s', force=True)",
+    "N = 1\nimport logging\nlogging.basicConfig(format='%(levelname)s %(message)s', force=True)",
     CACHED + "logging.warning('computing %d', N)\n"
     "logging.getLogger('mine').error('careful')\ny = N",
 ]

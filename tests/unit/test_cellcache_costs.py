@@ -449,12 +449,14 @@ def test_entry_slower_to_restore_than_to_run_becomes_runs(shell, tmp_path: Path)
     assert "faster than restoring it (took" in listing
 
 
+# Loaded by Python's own machinery (copyreg.__newobj__), as an instance of a notebook class
+# must be to be stored at all: one whose reduction calls the class itself is not stored.
 SLOW_TO_PICKLE = (
-    "import time\n"
+    "import copyreg, time\n"
     "class SlowToPickle:\n"
     "    def __reduce__(self):\n"
     "        time.sleep(1.0)\n"
-    "        return (SlowToPickle, ())"
+    "        return (copyreg.__newobj__, (SlowToPickle,))"
 )
 
 
