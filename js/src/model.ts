@@ -78,9 +78,16 @@ export class PanelModel {
     this._set({ filter });
   }
 
+  /** Apply settings; views reload only if one changed (loading them at start changes none). */
   setSettings(settings: Partial<IPanelSettings>): void {
-    this.settings = { ...this.settings, ...settings };
-    this.refresh();
+    const next = { ...this.settings, ...settings };
+    const changed = (Object.keys(next) as (keyof IPanelSettings)[]).some(
+      key => next[key] !== this.settings[key]
+    );
+    this.settings = next;
+    if (changed) {
+      this.refresh();
+    }
   }
 
   /** Reload what is shown. */

@@ -47,4 +47,16 @@ describe('PanelModel', () => {
     expect(await model.replay('s', 'g')).toBe(false);
     expect(host.notes).toEqual(['Task group is running in another process']);
   });
+
+  it('reloads the views when a setting changes, not when settings load unchanged', () => {
+    // At start JupyterLab loads the settings: with the defaults that asked the server for
+    // every listing a second time (three listings of the stores within 250 ms).
+    const model = new PanelModel(new FakeAPI(), new FakeHost());
+    const before = model.version;
+    model.setSettings({ pageSize: 100, liveUpdates: true });
+    expect(model.version).toBe(before);
+    model.setSettings({ pageSize: 50 });
+    expect(model.version).toBe(before + 1);
+    expect(model.settings).toEqual({ pageSize: 50, liveUpdates: true });
+  });
 });
