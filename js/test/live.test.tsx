@@ -85,4 +85,16 @@ describe('Cells and Functions tabs follow the store while on screen', () => {
     expect(followDelay(150)).toBe(2000);
     expect(followDelay(600)).toBe(6000);
   });
+
+  it('hold no task-group request open while hidden; follow live again once shown', async () => {
+    const api = new FakeAPI();
+    const hidden = document.body.appendChild(document.createElement('div'));
+    hidden.className = 'lm-mod-hidden';
+    show(api, 'groups', hidden);
+    await screen.findByText('g');
+    await sleep(2.5 * RELIST_MS);
+    expect(api.count('groups')).toBe(1); // the first read, no long poll
+    hidden.classList.remove('lm-mod-hidden');
+    await waitFor(() => expect(api.pendingGroups.length).toBe(1), { timeout: 4 * RELIST_MS });
+  });
 });

@@ -4,7 +4,7 @@ import { formatAge, formatDuration, formatRate } from '../format';
 import { PanelModel } from '../model';
 import { IGroup, IGroupReply, IGroupsReply, ITreeLevel, ITreeNode } from '../request';
 import { ProgressBar } from './ProgressBar';
-import { navRowProps, onListKeyDown } from './hooks';
+import { navRowProps, onListKeyDown, onScreen, RELIST_MS } from './hooks';
 
 const LONG_POLL = 25;
 const ROWS = 50;
@@ -16,7 +16,8 @@ const ROWS = 50;
  */
 function useLiveGroups(
   model: PanelModel,
-  store: string
+  store: string,
+  root: React.RefObject<HTMLElement>
 ): {
   reply: IGroupsReply | null;
   error: string | null;
@@ -46,6 +47,11 @@ function useLiveGroups(
           if (!live) {
             return;
           }
+          // Hidden (sidebar collapsed, browser tab in the background): hold no request
+          // open; showing the panel reloads it anyway.
+          while (!abort.signal.aborted && !onScreen(root.current)) {
+            await new Promise(resolve => setTimeout(resolve, RELIST_MS));
+          }
         } catch (err) {
           if (abort.signal.aborted) {
             return;
@@ -64,14 +70,24 @@ function useLiveGroups(
 /** Every task group of a store, live: progress, rate, ETA; a group opens to its tasks. */
 export function GroupsView(props: { model: PanelModel; store: string }): JSX.Element {
   const { model, store } = props;
+  const root = React.useRef<HTMLDivElement>(null);
+  const { reply, error } = useLiveGroups(model, store, root);
+  return (
+    <div className="jp-persist-view" ref={root}>
+      {error && !reply ? (
+        <p className="jp-persist-error">Could not load the task groups: {error}</p>
+      ) : !reply ? (
+        <p className="jp-persist-status">Loading…</p>
+      ) : (
+        <GroupList model={model} store={store} reply={reply} />
+      )}
+    </div>
+  );
+}
+
+function GroupList(props: { model: PanelModel; store: string; reply: IGroupsReply }): JSX.Element {
+  const { model, store, reply } = props;
   const [open, setOpen] = React.useState<string | null>(null);
-  const { reply, error } = useLiveGroups(model, store);
-  if (error && !reply) {
-    return <p className="jp-persist-error">Could not load the task groups: {error}</p>;
-  }
-  if (!reply) {
-    return <p className="jp-persist-status">Loading…</p>;
-  }
   if (!reply.groups.length) {
     return (
       <p className="jp-persist-empty">
