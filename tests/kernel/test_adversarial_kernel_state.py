@@ -134,3 +134,17 @@ KNOWN_RUN = [
 
 def test_a_cell_known_to_run_is_named_as_the_plain_cell(tmp_path: Path) -> None:
     assert_runs_match_plain(KNOWN_RUN, ["first", "second"], ("V = 2", "V = 3"), tmp_path)
+
+
+# The decimal context an upstream cell set (``getcontext().prec = 5``): how every Decimal
+# operation of the cell rounds. It was re-applied when a cell set it, but not checked before
+# a hit of a cell computing with it: an upstream edit to 8 digits restored 0.14286 where a
+# re-run prints 0.14285714.
+DECIMAL_CONTEXT = [
+    "import decimal\ndecimal.getcontext().prec = 5",
+    CACHED + "x = decimal.Decimal(1) / decimal.Decimal(7)\nprint(x)",
+]
+
+
+def test_the_decimal_context_set_upstream_is_checked_before_a_hit(tmp_path: Path) -> None:
+    assert_runs_match_plain(DECIMAL_CONTEXT, ["x"], ("prec = 5", "prec = 8"), tmp_path)

@@ -42,7 +42,7 @@ changed by any code
 warning filters        what they do with each warning the cell    filters are set
                        issued (``_warned``)
 scikit-learn config    -                                          changed settings are set
-recursion limit,       -                                          set
+recursion limit,       always (cheap, rarely changed)             set
 decimal context
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
@@ -194,6 +194,9 @@ def record_effects(
     # Which expressions show (``ast_node_interactivity = 'all'`` upstream): any cell with
     # an expression statement would show more or less; cheap, and rarely changed.
     read.add("ipython.interactivity")
+    # The decimal context (``getcontext().prec = 5`` upstream: how every Decimal operation
+    # rounds), the recursion limit and int digits: cheap, and rarely changed.
+    read.add("python")
     # What upstream cells registered with libraries, which the cell may read by name
     # (``plt.get_cmap("mine")``, ``frame.geo``).
     read.add("registries")

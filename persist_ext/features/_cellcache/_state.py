@@ -849,7 +849,14 @@ def _python_capture(shell: Any) -> Any:
     if decimal is not None:
         ctx = decimal.getcontext()
         settings["decimal"] = [ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp]
+    else:
+        # Not imported yet: the context a first import gives. Whether something imported it
+        # (a library, the store) is no part of the state a cell reads.
+        settings["decimal"] = list(_DEFAULT_DECIMAL)
     return settings
+
+
+_DEFAULT_DECIMAL = (28, "ROUND_HALF_EVEN", -999999, 999999, 1, 0)
 
 
 def _python_apply(shell: Any, snapshot: Any) -> None:
@@ -857,7 +864,9 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
         sys.setrecursionlimit(snapshot["recursionlimit"])
     if "int_max_str_digits" in snapshot and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(snapshot["int_max_str_digits"])
-    if "decimal" in snapshot:
+    if "decimal" in snapshot and (
+        "decimal" in sys.modules or tuple(snapshot["decimal"]) != _DEFAULT_DECIMAL
+    ):
         import decimal
 
         ctx = decimal.getcontext()
@@ -1353,6 +1362,7 @@ CHECKED_FACETS = frozenset(
         "ipython.display",
         "ipython.printers",
         "ipython.interactivity",
+        "python",
         "cwd",
         "registries",
         "pyplot.figures",
