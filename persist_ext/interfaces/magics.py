@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Float, Int, TraitError, Unicode, observe, validate
@@ -356,11 +357,11 @@ class PersistMagics(Magics):
         last = self._last_plain
         if request is not None and last is not None and last[0] == (request, text):
             self._known_cell = last[1]
-            return lines if last[1] is None else lines[1:]
+            return lines if last[1] is None else _as_plain_cell(lines[1:])
         known = self._known_run(lines)
         self._last_plain = None if request is None else ((request, text), known)
         self._known_cell = known
-        return lines if known is None else lines[1:]
+        return lines if known is None else _as_plain_cell(lines[1:])
 
     def _known_run(self, lines: list[str]) -> tuple[str, CellCache, str | None, KnownRun] | None:
         # What _plain_if_known decides: the cell and its index record (or, for a cell the
@@ -1008,6 +1009,20 @@ def _cell_id_of_request(shell: Any) -> str | None:
     metadata = parent.get("metadata") if isinstance(parent, dict) else None
     cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
     return cell_id if isinstance(cell_id, str) and cell_id else None
+
+
+# IPython's own cleanup of a cell (leading blank lines and indentation, ``>>>`` prompts):
+# it ran before :meth:`PersistMagics._plain_if_known`, on the cell with its ``%%persist`` line.
+_CLEANUP = TransformerManager().cleanup_transforms
+
+
+def _as_plain_cell(body: list[str]) -> list[str]:
+    """``body`` cleaned up as IPython cleans up a cell, as if it had been typed alone: a
+    body that starts indented (Think Python's ``    def translated(self, ...)`` cells) is
+    dedented, as the plain cell is, instead of failing with ``IndentationError``."""
+    for transform in _CLEANUP:
+        body = transform(body)
+    return body
 
 
 def load_ipython_extension(ipython: Any) -> None:
