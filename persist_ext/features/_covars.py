@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copyreg
+import enum
 import functools
 import gc
 import importlib
@@ -706,10 +707,21 @@ class _SharingPickler(pickle.Pickler):
         kind = type(obj)
         custom = self._custom.get(kind)
         if custom is None:
-            custom = self._custom[kind] = is_user_code(kind) and custom_reduction(kind)
+            custom = self._custom[kind] = (
+                is_user_code(kind) and custom_reduction(kind) and not _plain_enum(kind)
+            )
         if custom:
             return checked_reduction(obj)
         return library_singleton_reduction(obj) or NotImplemented
+
+
+def _plain_enum(kind: type) -> bool:
+    """A notebook ``Enum`` pickled by ``enum``'s own reduction, ``(Color, (1,))``: it loads as
+    the member of the live class with that value (the one a re-run's ``Color.RED`` is), and
+    runs no notebook code unless the value is missing."""
+    return issubclass(kind, enum.Enum) and getattr(kind, "__reduce_ex__", None) is (
+        enum.Enum.__reduce_ex__
+    )
 
 
 class LossyStateError(SerializationError):

@@ -196,3 +196,17 @@ DATETIMES = [
 def test_datetime_arrays_in_containers_and_frames_are_stored(tmp_path: Path) -> None:
     checks = ["spans", "spans['days'] is days", "frame", "frame.index.freq"]
     assert_runs_match_plain(DATETIMES, checks, ("N = 3", "N = 4"), tmp_path)
+
+
+# Members of an Enum defined in the notebook: enum's own reduction loads them by value from the
+# live class (``c is Color.RED`` after a restore). Since notebook classes loaded through their
+# own code are not stored, a cell holding one ran every time.
+ENUM_MEMBERS = [
+    "N = 1\nimport enum\nclass Color(enum.Enum):\n    RED = 1\n    BLUE = 2",
+    CACHED + "c = Color.RED if N == 1 else Color.BLUE\ncolors = {c: N, Color.BLUE: 0}",
+    "print(c is Color.RED, list(colors)[1] is Color.BLUE, colors[c])",
+]
+
+
+def test_members_of_a_notebook_enum_are_stored_and_stay_members(tmp_path: Path) -> None:
+    assert_runs_match_plain(ENUM_MEMBERS, ["c"], ("N = 1", "N = 2"), tmp_path)

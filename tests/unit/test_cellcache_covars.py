@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import warnings
 
 import numpy as np
@@ -257,6 +258,17 @@ class Counted:
 class Frozen:
     a: int
     b: list
+
+
+class Shade(enum.Enum):
+    DARK = 1
+    LIGHT = 2
+
+
+def test_members_of_a_notebook_enum_are_stored_as_the_live_members() -> None:
+    back = roundtrip({"shades": [Shade.DARK, Shade.LIGHT]})["shades"]
+    assert back[0] is Shade.DARK
+    assert back[1] is Shade.LIGHT
 
 
 def test_instances_whose_own_pickling_loses_state_are_refused() -> None:
