@@ -635,6 +635,69 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-03 late evening (corpus helper, fifth round): Allen Downey's books run from
+# their solution folders (the modules and data files beside the chapters, which ``download()``
+# finds there and fetches nothing), a Python course, scikit-learn videos.
+# "Think DSP": the ``thinkdsp`` module's Signal/Wave/Spectrum classes, wav files read and
+# written, ``IPython.display.Audio``, numpy's FFT, scipy's signal and integrate.
+CORPUS.append(
+    (
+        "AllenDowney/ThinkDSP",
+        "b80edd98016d4d5afe3336faf31fdf8e25056ebc",
+        "soln",
+        # soln/thinkdsp.py is a symbolic link to the package's module: that module in its place.
+        "soln thinkdsp/thinkdsp.py=soln/thinkdsp.py",
+        # 04, 06 and 10 are missing from the mirror (its largest files); 12 has two code cells.
+        [f"chap{n:02d}.ipynb" for n in (1, 2, 3, 5, 7, 8, 9, 11)],
+    )
+)
+# "Think Python", 3rd edition: the language from the start (functions, recursion, strings,
+# lists, dicts, tuples, files, classes and inheritance), ``thinkpython``'s ``%%expect``
+# magics and the ``diagram`` module's matplotlib drawings, beside the chapters.
+CORPUS.append(
+    (
+        "AllenDowney/ThinkPython",
+        "4f17981095de2bceba8a8d63bb19a7bcc271aa9c",
+        "chapters",
+        "thinkpython.py=chapters/thinkpython.py diagram.py=chapters/diagram.py"
+        " structshape.py=chapters/structshape.py words.txt=chapters/words.txt"
+        " Turtle.py=chapters/Turtle.py photos.zip=chapters/photos.zip",
+        [f"chap{n:02d}.ipynb" for n in range(1, 19)],
+    )
+)
+# "Think Bayes", 2nd edition: ``empiricaldist``'s Pmf/Cdf (pandas Series subclasses), the
+# book's ``utils`` and data files beside the chapters, scipy.stats distributions, meshgrids
+# of joint distributions, statsmodels' formulas. (19 needs PyMC.)
+CORPUS.append(
+    (
+        "AllenDowney/ThinkBayes2",
+        "597602d67b8b03c38569173dc91cd10e190a0429",
+        "soln",
+        "soln/utils.py data=soln",
+        [f"chap{n:02d}.ipynb" for n in range(1, 19)],
+    )
+)
+# Kevin Markham's scikit-learn videos: iris, KNN, train/test split, cross-validation, grid
+# search, metrics, a pipeline with a ``ColumnTransformer`` (Advertising and Pima data beside).
+CORPUS.append(
+    (
+        "justmarkham/scikit-learn-videos",
+        "8545c74961398def7724501648fd504dbf061b41",
+        "",
+        "data",
+        [
+            "03_getting_started_with_iris.ipynb",
+            "04_model_training.ipynb",
+            "05_model_evaluation.ipynb",
+            "06_linear_regression.ipynb",
+            "07_cross_validation.ipynb",
+            "08_grid_search.ipynb",
+            "09_classification_metrics.ipynb",
+            "10_categorical_features.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
