@@ -373,16 +373,21 @@ def test_a_cell_of_definitions_that_draws_unseeded_numbers_is_stored(
     tmp_path: Path, shell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Its import draws from the global generator: run again, later cells would read other
-    # numbers, so it is stored (and its generator state re-applied on a hit) as before.
+    # numbers, so it is stored (and its generator state re-applied on a hit) as before. The
+    # import sleeps past CHEAP_SECONDS: a tiny module imported in under 0.5 ms is a cell
+    # cheaper to run than to restore whatever it does (the test failed 6 times in 10 under
+    # load that way).
     name = f"runs_draw_{tmp_path.name.replace('-', '_')}"
-    (tmp_path / f"{name}.py").write_text("import random\nDRAWN = random.random()\n")
+    (tmp_path / f"{name}.py").write_text(
+        "import random\nimport time\n\ntime.sleep(0.005)\nDRAWN = random.random()\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     store = Store(tmp_path / "store")
     try:
         with capture_output():
             first = CellCache(store).run(shell, f"import {name}", CellOptions(name="draw"))
         assert first.manifest is not None
-        assert first.manifest.mode == "restore"
+        assert first.manifest.mode == "restore", first.manifest.run_reason
     finally:
         import sys
 
