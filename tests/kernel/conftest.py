@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -11,22 +9,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
-from traitlets.config import Config
 
 KERNEL_TIMEOUT = 120  # seconds per cell; a cold kernel start on a busy 2-core machine is slow
-
-# Kernels talk over Unix sockets in a folder of the test run, not TCP: jupyter_client picks
-# free TCP ports and the kernel binds them a second later, and another process taking one
-# meanwhile kills the kernel at start ("ZMQError: Address already in use", seen with several
-# test runs at once). Each kernel's sockets are <folder>/k-<n>, removed when it shuts down.
-_IPC = Config(
-    {
-        "KernelManager": {
-            "transport": "ipc",
-            "ip": os.path.join(tempfile.mkdtemp(prefix="persist-kernels-"), "k"),
-        }
-    }
-)
 
 
 def outputs_text(cell: NotebookNode) -> str:
@@ -50,7 +34,6 @@ def execute(notebook: NotebookNode, cwd: Path, *, allow_errors: bool = False) ->
         kernel_name="python3",
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
-        config=_IPC,
     )
     client.execute()
     return notebook
