@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -9,8 +12,22 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
+from traitlets.config import Config
 
 KERNEL_TIMEOUT = 120  # seconds per cell; a cold kernel start on a busy 2-core machine is slow
+
+# Kernels talk over Unix sockets in a folder of the test run, not TCP: jupyter_client picks
+# free TCP ports and the kernel binds them a second later, and another process taking one
+# meanwhile kills the kernel at start ("ZMQError: Address already in use", seen with several
+# test runs at once). Each kernel has a prefix of its own (<folder>/<id>-<n>, removed when it
+# shuts down): jupyter_client numbers a prefix's sockets from 1 while no such file exists, so
+# two kernels started together under one prefix would take the same sockets.
+_IPC_FOLDER = tempfile.mkdtemp(prefix="persist-kernels-")
+
+
+def _ipc_config() -> Config:
+    prefix = os.path.join(_IPC_FOLDER, uuid.uuid4().hex[:12])
+    return Config({"KernelManager": {"transport": "ipc", "ip": prefix}})
 
 
 def outputs_text(cell: NotebookNode) -> str:
@@ -34,6 +51,7 @@ def execute(notebook: NotebookNode, cwd: Path, *, allow_errors: bool = False) ->
         kernel_name="python3",
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
+        config=_ipc_config(),
     )
     client.execute()
     return notebook
