@@ -160,22 +160,30 @@ def test_cell_hits_go_through_the_same_use_records(ip) -> None:
 def test_no_budget_means_the_per_cell_hook_reads_nothing(ip, monkeypatch) -> None:
     from persist_ext.features import _budget
 
+    looked: list[str] = []
+
     def fail(*args, **kwargs):
+        looked.append("budget")
         raise AssertionError("the budget hook looked at a store with no budget set")
 
     for name in ("PERSIST_EXT_MAX_SIZE", "PERSIST_EXT_MAX_COUNT", "PERSIST_EXT_MAX_AGE"):
         monkeypatch.delenv(name, raising=False)
     with capture_output() as out:
         ip.run_cell("%%persist one\ny = 1")
+        # The hook looks at the stores this shell opened: make sure this one is (a store
+        # is opened lazily, and a cell the runs index knows runs without it).
+        ip.run_line_magic("persist", "list")
     monkeypatch.setattr(_budget, "enforce_budget", fail)
     monkeypatch.setattr(_budget, "budget_of", fail)
     with capture_output() as out:
         ip.run_cell("%%persist one\ny = 1")
         ip.run_cell("z = 2")
     assert "budget" not in out.stdout
+    assert not looked
     monkeypatch.setenv("PERSIST_EXT_MAX_COUNT", "100")  # a budget: the hook looks again
     with capture_output() as out:
         ip.run_cell("w = 3")
+    assert looked, out.stdout  # the hook asked for the budget of the open store
     assert "applying the store budget failed" in out.stdout
 
 
