@@ -141,18 +141,21 @@ def test_uses_of_a_unit_removed_meanwhile_are_not_written(store: Store) -> None:
 def test_cell_hits_go_through_the_same_use_records(ip) -> None:
     from persist_ext.features._cellcache._units import USED
 
-    with capture_output():
+    with capture_output() as out:
         ip.run_cell("%%persist twice\nx = 2 * 21")
         ip.run_cell("%%persist twice\nx = 2 * 21")
         ip.run_cell("%%persist twice\nx = 2 * 21")
+        # Why the cell ran rather than being stored, if it did (seen once in CI, unexplained).
+        ip.run_line_magic("persist", "why twice")
     store = (
         ip.magics_manager.registry["PersistMagics"]
         .cache_for(str(ip.magics_manager.registry["PersistMagics"].store_directory.absolute()))
         .store
     )
     flush_uses()
-    (manifest,) = [k for k in store.keys("cell/") if k.endswith("/manifest")]
-    prefix = manifest[: -len("manifest")]
+    manifests = [k for k in store.keys("cell/") if k.endswith("/manifest")]
+    assert len(manifests) == 1, (manifests, out.stdout, threading.enumerate())
+    prefix = manifests[0][: -len("manifest")]
     assert store.get(f"{prefix}hits") == 2  # the counter listings show
     assert read_use(store, f"{prefix}{USED}")[1] == 2  # the record budgets read
 
