@@ -600,14 +600,19 @@ class PersistMagics(Magics):
                 # Windows keeps its backslashes, and its quotes as before.
                 argv = shlex.split(_without_comment(line), posix=os.name == "posix")
                 parser = self.persist.parser
+                if parser.usage is None:
+                    # parse_intermixed_args formats the usage line on every call to keep it
+                    # (two thirds of a parse); formatted once, it is kept as it is.
+                    parser.usage = parser.format_usage().removeprefix("usage: ")
                 # Intermixed: names may follow options (`%persist why --verbose load`).
                 args = parser.parse_intermixed_args(_glue_dashed_values(parser, argv))
             except UsageError:
                 raise
             except Exception as exc:  # argparse reports through SystemExit / ArgumentError
                 raise UsageError(f"%persist: {exc}") from exc
-            if len(self._parsed) < 256:
-                self._parsed[line] = args
+            if len(self._parsed) >= 256:  # a long notebook's lines: the newest are kept
+                self._parsed.clear()
+            self._parsed[line] = args
         return args
 
     def _options(self, args: Any, cell: str, line: str) -> CellOptions:

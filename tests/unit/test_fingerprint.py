@@ -456,6 +456,25 @@ def test_stable_across_processes_and_hash_seeds() -> None:
     assert len(set(first)) == len(first)
 
 
+@pytest.mark.parametrize(
+    ("value", "digest"),
+    [
+        ([*range(-3, 300, 7), 2**70, -(2**70), 0], "6e6ac39ae3c95ba204f34c1e035ea557"),
+        ((0.5, -0.0, float("nan"), float("inf"), 1e-300), "3cea9e81df012dc955ad900251786970"),
+        (["", "a", "données", "\udc80", "x" * 50], "26460aaa80f56882c123a36366515db9"),
+        (
+            [1, "a", 2.0, [3, 4], {"k": 5}, None, True, 2**100, -1, (1.5, "z")],
+            "bf81cca50a61cb5b1454818c87e33edd",
+        ),
+    ],
+    ids=["ints", "floats", "strs", "mixed"],
+)
+def test_sequences_keep_the_digests_stores_were_keyed_by(value: object, digest: str) -> None:
+    """Digests made before lists of numbers and strings were framed in one pass: a store's
+    cached calls and cells, keyed by them, are still found."""
+    assert fingerprint(value) == digest
+
+
 _scalars = st.one_of(
     st.none(),
     st.booleans(),
