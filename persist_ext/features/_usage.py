@@ -3,8 +3,9 @@
 Cached cells (``%%persist``) and cached calls (``persist_ext.cache``) both note each hit with
 :func:`note_use`. A hit then costs a dict update in memory; the records are written in one
 store transaction per store about once a second by a background thread, before anything
-that reads them (listings, ``%persist info`` / ``gc``, every eviction: :func:`flush_uses`),
-and when the process exits normally (``atexit``), so a use is never lost on a normal exit.
+that reads them (listings, ``%persist info`` / ``gc``, every eviction: :func:`flush_uses`,
+which waits for a write under way), and when the process exits normally (``atexit``), so a
+use is never lost on a normal exit.
 Least-recently-used eviction (``_budget.py``) and the hit counts that listings show read
 what is written here.
 
@@ -27,6 +28,9 @@ from ..storage._protocol import KeyValueStore
 __all__ = ["FLUSH_EVERY", "flush_uses", "note_use", "read_use", "touch"]
 
 FLUSH_EVERY = 1.0  # seconds between background writes of the noted uses
+# How long a flush waits for one under way (the background thread's) to finish writing;
+# past that it goes on without it (a store held elsewhere must not stall its caller).
+_FLUSH_WAIT = 30.0
 
 
 def read_use(store: KeyValueStore, key: str) -> tuple[float | None, int]:
@@ -74,6 +78,7 @@ class _Uses:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._pending: dict[tuple[int, str], _Pending] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -98,6 +103,16 @@ class _Uses:
             self.flush()
 
     def flush(self, store: KeyValueStore | None = None) -> None:
+        # One flush at a time: a reader flushes before it reads, and must then find the uses
+        # that the background thread took a moment earlier written, not still in flight.
+        waited = self._flushing.acquire(timeout=_FLUSH_WAIT)
+        try:
+            self._flush(store)
+        finally:
+            if waited:
+                self._flushing.release()
+
+    def _flush(self, store: KeyValueStore | None) -> None:
         with self._lock:
             if store is None:
                 taken, self._pending = self._pending, {}
@@ -125,6 +140,7 @@ class _Uses:
     def forget(self) -> None:
         """In a forked child: the parent writes its own pending uses; start afresh."""
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._pending = {}
         self._thread = None
         self._wake = threading.Event()

@@ -7,6 +7,7 @@ way another process or thread can, and check the next call sees it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from _noted import Noted
 from IPython.utils.capture import capture_output
 
-from persist_ext import Store, cache
+from persist_ext import MemoryStore, Store, cache
 from persist_ext.features._usage import flush_uses, note_use, read_use
 
 HERE = Path(__file__).parent
@@ -138,6 +139,44 @@ def test_uses_of_a_unit_removed_meanwhile_are_not_written(store: Store) -> None:
     assert "memo/f/k/used" not in store
 
 
+class _HeldStore(MemoryStore):
+    """A store whose first transaction waits for ``release``: a write under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    @contextlib.contextmanager
+    def transact(self):
+        if not self.inside.is_set():
+            self.inside.set()
+            assert self.release.wait(60)
+        with super().transact() as txn:
+            yield txn
+
+
+def test_a_flush_waits_for_the_uses_another_flush_is_writing() -> None:
+    # Seen in CI: the background thread took the noted hits; the flush before a listing
+    # found nothing left to write and returned, and the listing read no hits.
+    store = _HeldStore()
+    store.set("memo/f/k/result", 1)
+    note_use(store, "memo/f/k/used", "memo/f/k/result", counter="memo/f/k/hits")
+    writer = threading.Thread(target=flush_uses)  # as the background thread does
+    writer.start()
+    assert store.inside.wait(60)  # it took the uses and is writing them
+    read: list[object] = []
+    reader = threading.Thread(
+        target=lambda: (flush_uses(store), read.append(store.get("memo/f/k/hits", None)))
+    )
+    reader.start()
+    reader.join(1)  # had it not waited, it has read by now
+    store.release.set()
+    writer.join(60)
+    reader.join(60)
+    assert read == [1]
+
+
 def test_cell_hits_go_through_the_same_use_records(ip) -> None:
     from persist_ext.features._cellcache._units import USED
 
@@ -157,7 +196,8 @@ def test_cell_hits_go_through_the_same_use_records(ip) -> None:
     manifests = [k for k in store.keys("cell/") if k.endswith("/manifest")]
     assert len(manifests) == 1, (manifests, repr(why), out.stdout, threading.enumerate())
     prefix = manifests[0][: -len("manifest")]
-    assert store.get(f"{prefix}hits") == 2  # the counter listings show
+    # The counter listings show (and why the cell ran, if it was not restored).
+    assert store.get(f"{prefix}hits", None) == 2, (repr(why), out.stdout)
     assert read_use(store, f"{prefix}{USED}")[1] == 2  # the record budgets read
 
 
