@@ -15,6 +15,7 @@ import io
 import math
 import os
 import re
+import threading
 import time
 import types
 import warnings
@@ -94,7 +95,6 @@ from ._fidelity import (
     record_effects,
     reimport,
     stale_checks,
-    watch_thread_starts,
 )
 from ._inspect import (
     clear_entries,
@@ -842,6 +842,7 @@ class CellCache:
         # stored compares nothing).
         before = dict(ns) if store else {}
         state_before = capture_all(shell) if store else {}
+        threads_before = tuple(threading.enumerate()) if store else ()
         caches_before = cache_states(before) if store else {}
         imports = None
         if store:
@@ -850,7 +851,6 @@ class CellCache:
                 timed_imports() as imports,
                 watch_warnings() as warned,
                 watch_env_reads() as env_reads,
-                watch_thread_starts() as threads_started,
             ):
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
@@ -952,7 +952,7 @@ class CellCache:
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
             registrations=code.registrations,
-            threads=threads_started,
+            threads=threads_before,
             env_reads=env_reads,
             functions={
                 c[9:]: (before[c[9:]], d)

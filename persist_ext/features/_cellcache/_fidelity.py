@@ -108,7 +108,6 @@ __all__ = [
     "reapply_for_imports",
     "record_effects",
     "stale_checks",
-    "watch_thread_starts",
 ]
 
 _IMAGE = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
@@ -150,7 +149,7 @@ def record_effects(
     targets: tuple[tuple[str, str], ...] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
     registrations: tuple[str, ...] = (),
-    threads: list[threading.Thread] | None = None,
+    threads: tuple[threading.Thread, ...] | None = None,
     env_reads: set[str] | frozenset[str] = frozenset(),
     digests: FileDigests,
     before_digests: dict[str, str],
@@ -163,8 +162,8 @@ def record_effects(
     run may have changed them). ``targets`` are what the cell sets attributes or items of
     (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
-    code (:attr:`CellCode.registrations`); ``threads`` the threads the run started
-    (:class:`watch_thread_starts`); ``env_reads`` the environment variables it read
+    code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
+    (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
     (:func:`~._state.watch_env_reads`), checked as they were before it; ``warned`` the
     warnings it issued
     (:func:`~._warned.watch_warnings`), checked against the filters in force before it;
@@ -382,55 +381,17 @@ def _registers(function: Any, seen: set[int], depth: int) -> bool:
     return False
 
 
-class watch_thread_starts:
-    """The threads the block's thread starts, and those they start (``Thread.start``).
-
-    Threads already running act for themselves: one left by an earlier cell that starts
-    workers while this cell runs does not make this cell's run unrestorable.
-
-    Examples
-    --------
-    >>> with watch_thread_starts() as started:
-    ...     t = threading.Thread(target=len, args=((),))
-    ...     t.start()
-    >>> started == [t]
-    True
-    """
-
-    __slots__ = ("_original", "_start")
-
-    def __enter__(self) -> list[threading.Thread]:
-        started: list[threading.Thread] = []
-        ours = {threading.get_ident()}  # idents of the block's thread and of those started
-        original = self._original = threading.Thread.start
-
-        def start(thread: threading.Thread) -> None:
-            if threading.get_ident() not in ours and threading.current_thread() not in started:
-                return original(thread)
-            started.append(thread)  # before it runs: it may start threads at once
-            original(thread)
-            ours.add(thread.ident)  # type: ignore[arg-type]
-            return None
-
-        self._start = start
-        threading.Thread.start = start  # type: ignore[method-assign,assignment]
-        return started
-
-    def __exit__(self, *exc: object) -> None:
-        if threading.Thread.start is self._start:  # another patch made since stays
-            threading.Thread.start = self._original  # type: ignore[method-assign]
-
-
-def _running_threads(started: list[threading.Thread]) -> list[str]:
-    """Threads among ``started`` (by the run) that still run notebook code (their target or
-    their class is the notebook's): what they do after the cell ended, a hit would not do.
+def _running_threads(before: tuple[threading.Thread, ...]) -> list[str]:
+    """Threads started since ``before`` that still run notebook code (their target or their
+    class is the notebook's): what they do after the cell ended, a hit would not do.
 
     Threads of libraries (tqdm's monitor, a pool's workers) are the library's own state,
     started again when it is used.
     """
+    known = {id(t) for t in before}
     found = []
-    for thread in started:
-        if not thread.is_alive():
+    for thread in threading.enumerate():
+        if id(thread) in known or not thread.is_alive():
             continue
         target = getattr(thread, "_target", None) or getattr(thread, "function", None)
         target = getattr(target, "__func__", None) or getattr(target, "func", None) or target
