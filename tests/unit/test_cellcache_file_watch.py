@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
-from IPython.utils.capture import capture_output
 
 from persist_ext.features._cellcache import _effects
 from persist_ext.features._cellcache._effects import watch_files
@@ -66,62 +63,3 @@ def test_a_folder_listed_by_the_cell_is_seen_but_not_one_the_import_system_lists
     monkeypatch.delitem(__import__("sys").modules, "listed_by_finder_mod")
     assert os.path.realpath(data) in watch.listed
     assert os.path.realpath(source) not in watch.listed
-
-
-class _Elsewhere:
-    """A thread already running before a watch that, when asked, starts a program, sets an
-    environment variable outside ``os.environ`` and writes a file: what a POD syncing, a task
-    group's threads or a process pool do while a later cell runs."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.go = threading.Event()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while self.go.wait():
-            self.go.clear()
-            subprocess.run(["true"], check=True)
-            os.putenv("PERSIST_EXT_TEST_ELSEWHERE", "1")
-            self.path.write_text("written elsewhere")
-            self.done.set()
-
-    def act(self) -> int:
-        """Have the thread act, and wait until it did."""
-        self.done.clear()
-        self.go.set()
-        assert self.done.wait(30)
-        return 42
-
-
-def test_what_threads_running_before_the_watch_do_is_not_the_cells(tmp_path: Path) -> None:
-    elsewhere = _Elsewhere(tmp_path / "theirs.txt")
-    with watch_files() as watch:
-        elsewhere.act()
-        (tmp_path / "mine.txt").write_text("x")
-        started = threading.Thread(target=(tmp_path / "started.txt").write_text, args=("y",))
-        started.start()
-        started.join()
-    assert watch.written == {
-        os.path.realpath(tmp_path / "mine.txt"),
-        os.path.realpath(tmp_path / "started.txt"),  # a thread the block started: its own
-    }
-    assert watch.commands == set()
-    assert watch.putenv == {}
-
-
-def test_a_cell_is_stored_while_an_older_thread_starts_programs_and_writes(
-    ip, tmp_path: Path
-) -> None:
-    # Seen in the test suite: a thread left by earlier code acted while a cell ran, and the
-    # cell was run every time ("it starts programs") instead of being restored.
-    elsewhere = _Elsewhere(tmp_path / "theirs.txt")
-    ip.user_ns["act"] = elsewhere.act
-    with capture_output():
-        for _ in range(3):
-            ip.run_cell("%%persist bg\ny = act()")
-    why = ip.run_line_magic("persist", "why bg")
-    assert "restored" in str(why), why
-    assert ip.user_ns["y"] == 42

@@ -19,7 +19,6 @@ import os
 import site
 import sys
 import sysconfig
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,10 +81,6 @@ class FileWatch:
     listed: dict[str, str] = field(default_factory=dict)
     relative: bool = False  # some path was relative to the working directory
     ignore: tuple[str, ...] = ()
-    #: Threads already running when the watch began, other than the one that began it: what
-    #: they do meanwhile (a POD syncing, a task group's threads, a process pool starting
-    #: workers) is theirs, not the cell's. Threads started during the watch are the cell's.
-    elsewhere: frozenset[int | None] = frozenset()
 
     def _path(self, raw: Any) -> str | None:
         if isinstance(raw, int) or raw is None:
@@ -256,9 +251,7 @@ def _hook(name: str, args: tuple[Any, ...]) -> None:
     _BUSY = True  # realpath() may raise events of its own: never recurse
     try:
         if _ACTIVE and name in FILE_EVENTS:
-            watch = _ACTIVE[-1]
-            if threading.get_ident() not in watch.elsewhere:
-                watch.event(name, args)
+            _ACTIVE[-1].event(name, args)
         for names, callback in _SUBSCRIBERS:
             if name in names:
                 callback(name, args)
@@ -291,9 +284,6 @@ def subscribe(names: frozenset[str], callback: Callable[[str, tuple[Any, ...]], 
 class watch_files:
     """Record the file operations of the block (nested watches: the innermost records).
 
-    Those of the thread that entered it and of threads started meanwhile: threads already
-    running (a POD syncing, a task group, a pool starting its processes) act for themselves.
-
     A class rather than a ``@contextmanager`` generator (half the cost): every cell is
     watched by the checkpoint cell log, and a cached cell's run once more.
     """
@@ -302,9 +292,7 @@ class watch_files:
 
     def __enter__(self) -> FileWatch:
         _install()
-        current = threading.get_ident()
-        elsewhere = frozenset(t.ident for t in threading.enumerate() if t.ident != current)
-        self._watch = watch = FileWatch(ignore=_IGNORE, elsewhere=elsewhere)
+        self._watch = watch = FileWatch(ignore=_IGNORE)
         _ACTIVE.append(watch)
         return watch
 
