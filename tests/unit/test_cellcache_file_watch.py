@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from IPython.utils.capture import capture_output
 
 from persist_ext.features._cellcache import _effects
 from persist_ext.features._cellcache._effects import watch_files
@@ -63,3 +64,25 @@ def test_a_folder_listed_by_the_cell_is_seen_but_not_one_the_import_system_lists
     monkeypatch.delitem(__import__("sys").modules, "listed_by_finder_mod")
     assert os.path.realpath(data) in watch.listed
     assert os.path.realpath(source) not in watch.listed
+
+
+def test_a_file_read_for_the_cell_by_an_older_pool_thread_is_its_input(ip, tmp_path: Path) -> None:
+    # dask's threaded scheduler reuses one pool across computes: a later cell's reads run
+    # in threads older than the cell, and are still what the cell read.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "part.txt").write_text("1")
+    ip.run_cell("from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(1)")
+    ip.run_cell("pool.submit(len, ()).result()")  # its thread exists before the cell
+    cell = (
+        "%%persist pooled --ignore pool\n"
+        "folder = 'da' + 'ta'\n"  # no literal path: only the read itself shows the file
+        "total = int(pool.submit(lambda: open(folder + '/part.txt').read()).result())"
+    )
+    with capture_output():
+        ip.run_cell(cell)
+        (tmp_path / "data" / "part.txt").write_text("2")
+        ip.run_cell(cell)
+    why = str(ip.run_line_magic("persist", "why pooled"))
+    assert ip.user_ns["total"] == 2, why
+    assert "part.txt" in why, why
+    ip.run_cell("pool.shutdown()")
