@@ -761,7 +761,14 @@ class PersistMagics(Magics):
 
     def _why(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
         if not exists:
-            raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
+            # Cells of this session that all ran (nothing stored yet) are explained from
+            # memory, without creating the store.
+            cache = self._caches.get(location)
+            name = rest[0] if rest else None
+            known = cache.explain_last(name, verbose=args.verbose) if cache else None
+            if known is None:
+                raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
+            return known
         try:
             return self._cache(args).why(
                 self.shell, rest[0] if rest else None, verbose=args.verbose

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ._adversarial import assert_runs_match_plain
+from ._adversarial import assert_runs_match_plain, why_of
 from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
@@ -90,3 +90,34 @@ WHOLE_NAMESPACE = [
 
 def test_cells_reading_the_whole_namespace_run(tmp_path: Path) -> None:
     assert_runs_match_plain(WHOLE_NAMESPACE, ["y", "z"], ("V = 1", "V = 2"), tmp_path)
+
+
+# Notebook functions reading globals by names they compute: ``globals()[name]``, ``eval`` of a
+# string, the ``__main__`` module. Their code names no variable, so none was an input: after an
+# upstream edit of ``x`` the first cell was restored with the old value (20 where a re-run
+# gives 30). The cells now run as plain cells, saying why (no warning), as a cell calling
+# ``globals()`` itself does.
+COMPUTED_NAMES = [
+    "import __main__\nV = 2\nx = V\n"
+    "def by_globals(name):\n    return globals()[name]\n\n"
+    "def by_eval(text):\n    return eval(text)\n\n"
+    "def by_main():\n    return __main__.x\n\n"
+    "class Reader:\n    def read(self):\n        return globals()['x']\n\n"
+    "ops = {'read': by_globals}",
+    CACHED + "a = by_globals('x') * 10",
+    CACHED + "b = by_eval('x + 1')",
+    CACHED + "c = by_main() * 100",
+    CACHED + "d = Reader().read() + 1000",
+    CACHED + "e = ops['read']('x') - 1",
+    CACHED + "f = [x] * 2",
+]
+
+
+def test_globals_read_by_computed_names_in_notebook_functions_make_the_cell_run(
+    tmp_path: Path,
+) -> None:
+    checks = ["a", "b", "c", "d", "e", "f"]
+    assert_runs_match_plain(COMPUTED_NAMES, checks, ("V = 2", "V = 3"), tmp_path)
+    (tmp_path / "why").mkdir()
+    why = why_of(COMPUTED_NAMES[:2], ["c1"], tmp_path / "why")[0]
+    assert "by_globals reads notebook variables by names it computes, through globals()" in why

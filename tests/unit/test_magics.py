@@ -122,6 +122,21 @@ def test_browse_shows_cached_cells_and_cached_function_calls(ip) -> None:
     assert not any(k.startswith(("tasks/", "checkpoint/")) for k in keys)
 
 
+def test_why_explains_cells_that_ran_before_any_store_exists(ip, tmp_path: Path) -> None:
+    # Every cell so far ran (its inputs cannot be known), so nothing was stored and the store
+    # was never made: `why` still says why, from this session, and does not create the store.
+    ip.run_cell("x = 2\ndef pick(name):\n    return globals()[name]")
+    cell(ip, "picked", "y = pick('x') * 10")
+    assert ip.user_ns["y"] == 20
+    why = str(ip.run_line_magic("persist", "why picked"))
+    assert "picked ran because its inputs or effects cannot be known" in why
+    assert "pick reads notebook variables by names it computes, through globals()" in why
+    assert "ran because" in str(ip.run_line_magic("persist", "why"))  # the last cell
+    assert not (tmp_path / ".persist").exists()
+    with pytest.raises(UsageError, match="Nothing is cached yet"):
+        ip.run_line_magic("persist", "why never-ran")
+
+
 @pytest.mark.parametrize(
     ("line", "match"),
     [

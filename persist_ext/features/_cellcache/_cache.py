@@ -484,11 +484,10 @@ class CellCache:
         uncertain = code.uncertain if options.deps else code.uncertain + code.unseen_reads
         if uncertain:
             # What the cell reads or does cannot be known from its code: it always runs.
-            headline = "its inputs or effects cannot be known: " + "; ".join(uncertain)
-            self._remember(name, CellKey("", {}), False, headline, [])
-            self._execute(shell, cell, code, name, CellKey("", {}), options, reason=[])
-            return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
+            return self._run_uncertain(shell, cell, code, name, options, uncertain)
         key = self.key_for(shell, code, options)
+        if key.uncertain:  # nor from the code of the notebook functions it calls
+            return self._run_uncertain(shell, cell, code, name, options, key.uncertain)
         if key.unhashable:
             for var, why in key.unhashable.items():
                 _warn(
@@ -579,6 +578,21 @@ class CellCache:
         old: dict[str, str] | None = None,
     ) -> None:
         self._last[name] = _LastRun(key, hit, headline, reason, dict(old or {}))
+
+    def _run_uncertain(
+        self,
+        shell: Any,
+        cell: str,
+        code: CellCode,
+        name: str,
+        options: CellOptions,
+        uncertain: Iterable[str],
+    ) -> CellResult:
+        """Run a cell whose inputs or effects cannot be known, as a plain cell, saying why."""
+        headline = "its inputs or effects cannot be known: " + "; ".join(uncertain)
+        self._remember(name, CellKey("", {}), False, headline, [])
+        self._execute(shell, cell, code, name, CellKey("", {}), options, reason=[])
+        return CellResult(name=name, hit=False, notes=[f"ran: {headline}"])
 
     def _lookup(self, entry_prefix: str, name: str) -> Manifest | None:
         pending = self._pending.get(entry_prefix)
@@ -1417,6 +1431,28 @@ class CellCache:
         self.flush_runs()
         return store_summary(self.store, directory, exists)
 
+    def explain_last(self, name: str | None = None, *, verbose: bool = False) -> Explanation | None:
+        """Why cell ``name`` (default: the last ``%%persist`` cell) was restored or ran in
+        this session, or ``None`` when it has not run here. Reads the store only for a
+        restored cell (its entry's age): a session whose cells all ran has no store."""
+        name = name or self._last_name
+        last = self._last.get(name) if name is not None else None
+        if name is None or last is None:
+            return None
+        if last.hit:
+            stored = self._latest(name)
+            when = format_ago(stored.created) if stored else "earlier"
+            exp = Explanation(name, f"{name} was restored from the cache (stored {when}).")
+            old = stored.components if stored else last.old
+        else:
+            exp = Explanation(name, f"{name} ran because {last.headline}:", last.reason)
+            if not last.reason:
+                exp.headline = f"{name} ran because {last.headline}."
+            old = last.old
+        if verbose:
+            exp.details = _component_lines(old, last.key.components)
+        return exp
+
     def why(self, shell: Any, name: str | None = None, *, verbose: bool = False) -> Explanation:
         """Explain the last run of cell ``name`` (default: the last ``%%persist`` cell).
 
@@ -1426,20 +1462,10 @@ class CellCache:
         name = name or self._last_name
         if name is None:
             raise LookupError("No %%persist cell has run yet; give a cell name: %persist why NAME")
-        last = self._last.get(name)
+        known = self.explain_last(name, verbose=verbose)
+        if known is not None:
+            return known
         stored = self._latest(name)
-        if last is not None:
-            if last.hit:
-                when = format_ago(stored.created) if stored else "earlier"
-                exp = Explanation(name, f"{name} was restored from the cache (stored {when}).")
-            else:
-                exp = Explanation(name, f"{name} ran because {last.headline}:", last.reason)
-                if not last.reason:
-                    exp.headline = f"{name} ran because {last.headline}."
-            if verbose:
-                old = stored.components if (last.hit and stored) else last.old
-                exp.details = _component_lines(old, last.key.components)
-            return exp
         if stored is None:
             raise LookupError(f"Nothing is stored for a cell named {name!r}; see %persist list.")
         options = _stored_options(stored)

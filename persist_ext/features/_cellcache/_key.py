@@ -110,6 +110,9 @@ class CellKey:
     fingerprints: dict[str, str] = field(default_factory=dict)
     unhashable: dict[str, str] = field(default_factory=dict)
     named_files: dict[str, str] = field(default_factory=dict)
+    #: Why the globals the user code the cell reaches reads cannot be known (a notebook
+    #: function reading ``globals()[name]``): the cell must run, and says so.
+    uncertain: list[str] = field(default_factory=list)
     #: Paths the cell names (literals, ``str`` inputs) that did not exist: a cell that looks
     #: for one (``os.path.exists``: no ``open``) would find it once it is made upstream.
     named_absent: list[str] = field(default_factory=list)
@@ -222,13 +225,48 @@ def _package_components(modules: Iterable[str]) -> dict[str, str]:
     return found
 
 
+# Builtins through which code reads globals by a name it computes: ``globals()[name]``, and
+# ``eval``/``exec`` of a string (they run in the caller's globals).
+_NAMESPACE_BUILTINS = {name: getattr(builtins, name) for name in ("globals", "eval", "exec")}
+
+
+class _NamespaceRead(Exception):
+    """Notebook code reads globals by names it computes: which ones cannot be known."""
+
+
+def _user_functions(value: Any, reached: Mapping[str, Any]) -> list[types.FunctionType]:
+    return [*_function_parts(value), *(p for t in reached.values() for p in _function_parts(t))]
+
+
+def _check_namespace_reads(value: Any, reached: Mapping[str, Any]) -> None:
+    """Raise :class:`_NamespaceRead` when a notebook function among ``value`` and the user
+    code it ``reached`` reads the notebook's globals by computed names (``globals()[name]``,
+    ``eval(text)``, the ``__main__`` module): the globals it reads are then not in the key,
+    and a hit would restore what a changed variable would have changed. The cell analysis
+    says the same of the cell's own code (``_analysis._uncertainties``). A local module's
+    functions may: every variable of such a module is an input already."""
+    for fn in _user_functions(value, reached):
+        if fn.__globals__.get("__name__") != "__main__":
+            continue
+        for name in global_names(fn.__code__):
+            target = fn.__globals__.get(name, _ABSENT)
+            if target is _ABSENT:
+                target = getattr(builtins, name, None)
+            if name in _NAMESPACE_BUILTINS and target is _NAMESPACE_BUILTINS[name]:
+                how = f"{name}()"
+            elif isinstance(target, types.ModuleType) and vars(target) is fn.__globals__:
+                how = f"the module {target.__name__}"
+            else:
+                continue
+            raise _NamespaceRead(
+                f"{fn.__qualname__} reads notebook variables by names it computes, through {how}"
+            )
+
+
 def _add_globals_read(value: Any, reached: Mapping[str, Any], data_globals: dict[str, Any]) -> None:
     """Add to ``data_globals`` the globals that ``value`` (a user function or class) and the
     user code it ``reached`` read."""
-    for fn in [
-        *_function_parts(value),
-        *(p for t in reached.values() for p in _function_parts(t)),
-    ]:
+    for fn in _user_functions(value, reached):
         for global_name in global_names(fn.__code__):
             if global_name in fn.__globals__:
                 data_globals.setdefault(global_name, fn.__globals__[global_name])
@@ -239,6 +277,7 @@ def _add_held_code(
     held: Mapping[int, Any],
     data_globals: dict[str, Any],
     user_modules: dict[str, types.ModuleType],
+    uncertain: dict[str, None],
     unhashable: dict[str, str],
 ) -> None:
     """The globals read by user functions and classes held in the value of ``name`` (a
@@ -248,6 +287,10 @@ def _add_held_code(
     for value in held.values():
         try:
             reached = referenced_user_code(value)
+            _check_namespace_reads(value, reached)
+        except _NamespaceRead as exc:
+            uncertain.setdefault(f"{exc} (held in {name})", None)
+            return
         except Exception as exc:  # a broken __reduce__ or descriptor in user code
             unhashable[name] = f"{_describe(value)} held in {name}: {exc}"
             return
@@ -265,18 +308,21 @@ def _add_user_code(
     data_globals: dict[str, Any],
     user_modules: dict[str, types.ModuleType],
     unhashable: dict[str, str] | None = None,
+    uncertain: dict[str, None] | None = None,
 ) -> None:
     """The code digests of ``value`` (a notebook function or class) and of the user code it
     reaches, and the data globals they read.
 
     A code digest covers default values and closure cells: a default that is a generator
     (pytudes' ``def simulate(N, events=ONBG)``) cannot be fingerprinted. With ``unhashable``
-    that is noted there, and the cell runs, saying why, instead of failing.
+    that is noted there, and the cell runs, saying why, instead of failing; with
+    ``uncertain``, so is user code reading globals by computed names (:class:`_NamespaceRead`).
     """
     try:
         label = f"function:{name}"
         components[label] = fingerprint_code(value)
         reached = referenced_user_code(value)
+        _check_namespace_reads(value, reached)
         reaches[label] = []
         for ref, target in reached.items():
             ref_name = ref.rpartition(":")[2] or ref
@@ -293,6 +339,10 @@ def _add_user_code(
         if unhashable is None:
             raise
         unhashable[name] = f"{_describe(value)}: it is nested too deeply to fingerprint"
+    except _NamespaceRead as exc:
+        if uncertain is None:
+            raise
+        uncertain.setdefault(str(exc), None)
     except Exception as exc:  # FingerprintError, or a broken __reduce__ in user code
         if unhashable is None:
             raise
@@ -345,6 +395,7 @@ def build_key(
     reaches: dict[str, list[str]] = {}
     fingerprints: dict[str, str] = {}
     unhashable: dict[str, str] = {}
+    uncertain: dict[str, None] = {}
     data_globals: dict[str, Any] = {}
     named_files: dict[str, str] = {}
     named_absent: list[str] = []
@@ -379,7 +430,14 @@ def build_key(
             # A notebook function under a C decorator (functools.cache): its code and the
             # globals it reads, as for the function itself.
             _add_user_code(
-                name, wrapped, components, reaches, data_globals, user_modules, unhashable
+                name,
+                wrapped,
+                components,
+                reaches,
+                data_globals,
+                user_modules,
+                unhashable,
+                uncertain,
             )
             continue
         if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
@@ -393,6 +451,7 @@ def build_key(
                 data_globals,
                 user_modules,
                 unhashable,
+                uncertain,
             )
             continue
         _add_input(
@@ -403,13 +462,20 @@ def build_key(
             unhashable,
             modules,
             label="string" if name in mentioned else "input",
-            reads=(data_globals, user_modules),
+            reads=(data_globals, user_modules, uncertain),
         )
         cls = type(value)
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
             # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
             _add_user_code(
-                cls.__name__, cls, components, reaches, data_globals, user_modules, unhashable
+                cls.__name__,
+                cls,
+                components,
+                reaches,
+                data_globals,
+                user_modules,
+                unhashable,
+                uncertain,
             )
     seen_globals: set[str] = set()
     while pending := sorted(set(data_globals) - seen_globals):
@@ -433,7 +499,7 @@ def build_key(
                 unhashable,
                 modules,
                 label="global",
-                reads=(data_globals, user_modules),
+                reads=(data_globals, user_modules, uncertain),
             )
     if code.definition_module is not None:
         # ``import helpers`` of a module already imported gives it as earlier cells left it.
@@ -491,6 +557,7 @@ def build_key(
         reaches=reaches,
         fingerprints=fingerprints,
         unhashable=unhashable,
+        uncertain=list(uncertain),
         named_files=named_files,
         named_absent=named_absent,
         conditional=conditional,
@@ -686,11 +753,11 @@ def _add_input(
     modules: dict[str, None],
     *,
     label: str = "input",
-    reads: tuple[dict[str, Any], dict[str, types.ModuleType]] | None = None,
+    reads: tuple[dict[str, Any], dict[str, types.ModuleType], dict[str, None]] | None = None,
 ) -> None:
     """Fingerprint ``value`` into ``components`` (or note in ``unhashable`` why not). With
-    ``reads`` (data globals, user modules), what the user functions and classes met inside
-    ``value`` read is added there (:func:`_add_held_code`)."""
+    ``reads`` (data globals, user modules, uncertainties), what the user functions and
+    classes met inside ``value`` read is added there (:func:`_add_held_code`)."""
     held: dict[int, Any] | None = {} if reads is not None else None
     too_large = _too_large(value)
     if too_large:
