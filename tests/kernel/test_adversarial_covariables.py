@@ -43,3 +43,30 @@ def test_a_restore_never_binds_back_a_variable_an_upstream_edit_rebound(tmp_path
     edited = [c.replace("V = 2", "V = 3") for c in COVARIABLES]
     (why,) = why_of(edited, ["c3"], tmp_path / "cached")
     assert "variable panel, stored with what the cell changed" in why
+
+
+# A cell changing an input's object, then binding the name to another: ``alias`` (a list) and
+# ``other`` (a view of ``base``) still hold the changed objects, which a re-run changes again.
+# The restore bound ``a`` and ``base`` only: ``alias`` stayed [1] where a re-run gives [1, 2]
+# (likewise the view). Such a cell runs now; one whose old object nothing else holds
+# (``frame.dropna(inplace=True)`` then ``frame = ...``) is still restored.
+REBOUND = [
+    "import numpy as np\nimport pandas as pd\nV = 2\na = [1]\nalias = a\n"
+    "base = np.zeros(3)\nother = base[1:]",
+    CACHED + "a.append(V)\na = [0]",
+    CACHED + "base += V\nbase = base * 2",
+    CACHED + "frame = pd.DataFrame({'x': [1.0, None, float(V)]})",
+    CACHED + "frame.dropna(inplace=True)\nframe = frame.reset_index(drop=True)",
+]
+
+
+def test_an_input_changed_then_rebound_still_held_elsewhere_makes_the_cell_run(
+    tmp_path: Path,
+) -> None:
+    checks = ["a", "alias", "base.tolist()", "other.tolist()", "frame.to_dict()"]
+    assert_runs_match_plain(REBOUND, checks, ("V = 2", "V = 3"), tmp_path)
+    (tmp_path / "why").mkdir()
+    kept, viewed, dropped = why_of(REBOUND, ["c1", "c2", "c4"], tmp_path / "why")
+    assert "it changes what a held, then binds the name anew" in kept
+    assert "it changes what base held, then binds the name anew" in viewed
+    assert "then binds the name anew" not in dropped

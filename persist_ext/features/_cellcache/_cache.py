@@ -15,6 +15,7 @@ import io
 import math
 import os
 import re
+import sys
 import threading
 import time
 import types
@@ -943,6 +944,7 @@ class CellCache:
             return result
         values, mutated, deleted = self._changes(shell, before, code, key, options)
         manifest.mutated, manifest.deleted = mutated, deleted
+        orphaned = _changed_then_rebound(before, ns, key.fingerprints)
         # Digests of the snapshot taken before the run, made only now that it is stored.
         checked = [f for f in state_before if f in CHECKED_FACETS]
         digests_before = state_digests(shell, checked, state_before)
@@ -1003,6 +1005,11 @@ class CellCache:
                         f"read:{source}", self._file_digests().digest(Path(source))
                     )
         self._save_file_digests()
+        if orphaned:
+            effects.unrestorable.append(
+                f"it changes what {', '.join(orphaned)} held, then binds the name anew, and "
+                "something else still holds the changed object (a hit could not change it)"
+            )
         if effects.unrestorable:
             manifest.mode = "run"
             manifest.run_reason = "; ".join(effects.unrestorable)
@@ -1594,3 +1601,30 @@ def _notebook_path(shell: Any) -> str:
 
 def _is_definition(value: Any) -> bool:
     return isinstance(value, (types.ModuleType, types.FunctionType, type)) or callable(value)
+
+
+# References to an input's old object while a run is examined: the namespace snapshot taken
+# before the run, the local name and ``sys.getrefcount``'s own argument.
+_OWN_REFERENCES = 3
+_ABSENT = object()
+
+
+def _changed_then_rebound(
+    before: dict[str, Any], ns: dict[str, Any], fingerprints: dict[str, str]
+) -> list[str]:
+    """Inputs whose object the run changed before binding their name to another object
+    (``a.append(1)`` then ``a = [0]``) while something else still holds the changed object
+    (``alias = a`` upstream, a view of an array, ``Out[3]``). A hit binds the name, and the
+    mutation of the old object, which a re-run makes, is missing: such a cell runs.
+
+    An old object held by nothing else (``df.dropna(inplace=True)`` then ``df = df[...]``,
+    the usual case) is unreachable after the run: nothing can see its change.
+    """
+    found = []
+    for var, digest in fingerprints.items():
+        old = before.get(var, _ABSENT)
+        if old is _ABSENT or ns.get(var, _ABSENT) is old:
+            continue
+        if sys.getrefcount(old) > _OWN_REFERENCES and fingerprint_after(old) != digest:
+            found.append(var)
+    return found
