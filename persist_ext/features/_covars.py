@@ -56,7 +56,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ByNameError, SerializationError, SharedInputError
-from ..storage._fingerprint import builtin_iter, custom_reduction, fingerprint, is_user_code
+from ..storage._fingerprint import (
+    builtin_iter,
+    custom_reduction,
+    dead_proxy,
+    fingerprint,
+    is_user_code,
+)
 from ..storage._protocol import KeyValueStore
 from ..storage._serializers import summarize_members
 from ._bounded import BoundedSink
@@ -183,6 +189,8 @@ class _Walker:
         stack = [value]
         while stack:
             obj = stack.pop()
+            if dead_proxy(obj):
+                continue
             if isinstance(obj, (_ATOMIC, _BY_REFERENCE)):
                 if type(obj) is float and obj != obj:
                     # NaN is not equal to itself: ``x in lst``, ``lst.index(x)``, dict keys

@@ -41,6 +41,7 @@ import pickle
 import struct
 import sys
 import types
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -106,6 +107,28 @@ def builtin_iter(container: Any) -> Iterator[Any]:
 
 
 _BUILTIN_CONTAINERS: tuple[Any, ...] = (list, tuple, dict, set, frozenset, collections.deque)
+
+_WEAK_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
+
+
+def dead_proxy(obj: Any) -> bool:
+    """Whether ``obj`` is a ``weakref.proxy`` whose referent is gone.
+
+    Any use of such a proxy raises ``ReferenceError``, ``isinstance`` included; numba's
+    dispatchers hold some. A walk over what a value holds passes over it: it holds nothing.
+
+    >>> class Target:
+    ...     pass
+    >>> dead_proxy(weakref.proxy(Target())), dead_proxy([])
+    (True, False)
+    """
+    if type(obj) not in _WEAK_PROXIES:
+        return False
+    try:
+        obj.__class__  # noqa: B018 (the access is the test)
+    except ReferenceError:
+        return True
+    return False
 
 
 def _type_name(t: type) -> str:
@@ -205,6 +228,9 @@ class _Hasher:
         exact = _EXACT.get(t)
         if exact is not None:
             exact(self, h, value)
+            return
+        if dead_proxy(value):  # holds nothing (``isinstance`` on it would raise)
+            self.put(h, b"deadproxy")
             return
         np = sys.modules.get("numpy")
         if np is not None and isinstance(value, (np.ndarray, np.generic)):

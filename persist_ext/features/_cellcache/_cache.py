@@ -964,7 +964,9 @@ class CellCache:
                 key.components.get(f"module:{n}", "").startswith(("numpy", "pandas"))
                 for n in code.reads
             )
-            or any(type(v).__module__.startswith(("numpy", "pandas")) for v in values.values()),
+            or any(
+                (type(v).__module__ or "").startswith(("numpy", "pandas")) for v in values.values()
+            ),
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
             registrations=code.registrations,

@@ -277,6 +277,14 @@ class _ImportTimer:
             self.depth -= 1
             self.clock.seconds += time.perf_counter() - started
 
+    # The cell can see the wrapper (``vars(builtins)``, a module's ``__dict__``): it shows as
+    # the function it wraps, by ``repr`` and by IPython's pretty printer, as in a plain run.
+    def __repr__(self) -> str:
+        return repr(self.real)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.pretty(self.real)
+
 
 def without_import_timer(error: BaseException | None) -> None:
     """Take the import timer's frames out of the tracebacks of ``error`` and its chain, in place.

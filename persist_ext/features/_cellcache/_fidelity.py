@@ -132,7 +132,7 @@ def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting
     for event in outputs:
         if any(mime in event.get("data", {}) for mime in _IMAGE):
             return True
-    return any(type(v).__module__.startswith(_PLOT_MODULES) for v in values.values())
+    return any((type(v).__module__ or "").startswith(_PLOT_MODULES) for v in values.values())
 
 
 def record_effects(

@@ -44,7 +44,13 @@ import xxhash
 
 from ..._cwd import absolute, realpath
 from ..._errors import CellCacheError
-from ...storage._fingerprint import builtin_iter, fingerprint, fingerprint_code, is_user_code
+from ...storage._fingerprint import (
+    builtin_iter,
+    dead_proxy,
+    fingerprint,
+    fingerprint_code,
+    is_user_code,
+)
 from ...storage._usercode import (
     global_names,
     installed_version,
@@ -690,7 +696,7 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
     count = 0
     while stack:
         obj = stack.pop()
-        if isinstance(obj, _SCALARS):
+        if dead_proxy(obj) or isinstance(obj, _SCALARS):
             count += 1
         elif id(obj) in seen:
             continue
@@ -785,7 +791,8 @@ def _add_input(
     fingerprints[name] = digest
     if reads is not None and held:
         _add_held_code(name, held, *reads, unhashable)
-    module = type(value).__module__.partition(".")[0]
+    # ``or ""``: a class made at run time may have no module (sympy's ``Function("f")``)
+    module = (type(value).__module__ or "").partition(".")[0]
     if module and module != "builtins" and module != "__main__":
         modules.setdefault(module, None)
 

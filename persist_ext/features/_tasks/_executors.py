@@ -74,7 +74,7 @@ class ExecutorChoice:
 
 
 def _is_dask_client(obj: Any) -> bool:
-    return type(obj).__module__.startswith("distributed") and hasattr(obj, "get_executor")
+    return (type(obj).__module__ or "").startswith("distributed") and hasattr(obj, "get_executor")
 
 
 def resolve_executor(
@@ -103,7 +103,7 @@ def resolve_executor(
     if isinstance(executor, ThreadPoolExecutor):
         return ExecutorChoice(executor, False, "threads")
     if isinstance(executor, Executor):
-        kind = "dask" if type(executor).__module__.startswith("distributed") else "custom"
+        kind = "dask" if (type(executor).__module__ or "").startswith("distributed") else "custom"
         return ExecutorChoice(executor, False, kind)
     raise _unknown(executor)
 
