@@ -698,6 +698,71 @@ CORPUS.append(
     )
 )
 
+# Robert Johansson's "Numerical Python" (2nd edition) code listings: numpy arrays at length,
+# sympy, scipy's linear algebra, optimization (cvxopt), interpolation, integration (mpmath),
+# ODEs, sparse matrices and networkx, pandas time series and seaborn, scipy.stats, statsmodels
+# formulas, scikit-learn, signal processing, and file formats (csv, h5py, PyTables, msgpack,
+# pickle). The data files sit at the repository's root. (04, 11 and 16 are missing from the
+# mirror, and so is guitar.wav, which 17 reads; 08 needs skmonaco: those cells fail plain too.)
+CORPUS.append(
+    (
+        "jrjohansson/numerical-python-book-code",
+        "be1d6227f7747f2e68ec5c17d9a880d4f37dc187",
+        "",
+        "european_cities.csv fib.py playerstats-2013-2014-subset.csv"
+        " playerstats-2013-2014-top30.csv playerstats-2013-2014.csv"
+        " temperature_indoor_2014.tsv temperature_outdoor_2014.tsv tokyo-metro.json",
+        [
+            "ch02-code-listing.ipynb",
+            "ch02-figures.ipynb",
+            "ch03-code-listing.ipynb",
+            "ch05-code-listing.ipynb",
+            "ch06-code-listing.ipynb",
+            "ch07-code-listing.ipynb",
+            "ch08-code-listing.ipynb",
+            "ch08-figures.ipynb",
+            "ch09-code-listing.ipynb",
+            "ch10-code-listing.ipynb",
+            "ch12-code-listing.ipynb",
+            "ch13-code-listing.ipynb",
+            "ch14-code-listing.ipynb",
+            "ch15-code-listing.ipynb",
+            "ch17-code-listing.ipynb",
+            "ch18-code-listing.ipynb",
+        ],
+    )
+)
+# QuantEcon's "Python Programming for Economics and Finance" lectures: the language (names
+# and namespaces, OOP, generators, decorators, descriptors), numpy, matplotlib, scipy, sympy,
+# numba's jit, debugging. (The pandas and jax lectures need the network or a GPU stack.)
+CORPUS.append(
+    (
+        "QuantEcon/lecture-python-programming.notebooks",
+        "b15e5327f754468dff267d43d9f63c1650f36350",
+        "",
+        "",
+        [
+            "about_py.ipynb",
+            "debugging.ipynb",
+            "functions.ipynb",
+            "matplotlib.ipynb",
+            "names.ipynb",
+            "need_for_speed.ipynb",
+            "numba.ipynb",
+            "numpy.ipynb",
+            "oop_intro.ipynb",
+            "parallelization.ipynb",
+            "python_advanced_features.ipynb",
+            "python_by_example.ipynb",
+            "python_essentials.ipynb",
+            "python_oop.ipynb",
+            "scipy.ipynb",
+            "sympy.ipynb",
+            "writing_good_code.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
