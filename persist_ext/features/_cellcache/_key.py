@@ -431,27 +431,15 @@ def build_key(
             else:
                 components[f"module:{name}"] = value.__name__
             continue
-        wrapped = wrapped_function(value)
-        if wrapped is not None:
-            # A notebook function under a C decorator (functools.cache): its code and the
-            # globals it reads, as for the function itself.
+        # A notebook function or class (a function under a C decorator such as
+        # functools.cache counts as the function): its code and the globals it reads.
+        code_value: Any = wrapped_function(value)
+        if code_value is None and isinstance(value, (types.FunctionType, type, types.MethodType)):
+            code_value = getattr(value, "__func__", value)
+        if code_value is not None and is_user_code(code_value):
             _add_user_code(
                 name,
-                wrapped,
-                components,
-                reaches,
-                data_globals,
-                user_modules,
-                unhashable,
-                uncertain,
-            )
-            continue
-        if isinstance(value, (types.FunctionType, type, types.MethodType)) and is_user_code(
-            getattr(value, "__func__", value)
-        ):
-            _add_user_code(
-                name,
-                getattr(value, "__func__", value),
+                code_value,
                 components,
                 reaches,
                 data_globals,
