@@ -1620,7 +1620,10 @@ def _changed_then_rebound(
     mutation of the old object, which a re-run makes, is missing: such a cell runs.
 
     An old object held by nothing else (``df.dropna(inplace=True)`` then ``df = df[...]``,
-    the usual case) is unreachable after the run: nothing can see its change.
+    the usual case) is unreachable after the run: nothing can see its change. One shown
+    by an earlier cell is held by IPython's output history (``Out``, ``_``, the display
+    hook and the execution results keep references), which cannot be told from a variable
+    by a reference count: that cell runs too.
     """
     found = []
     for var, digest in fingerprints.items():
