@@ -57,16 +57,28 @@ REBOUND = [
     CACHED + "base += V\nbase = base * 2",
     CACHED + "frame = pd.DataFrame({'x': [1.0, None, float(V)]})",
     CACHED + "frame.dropna(inplace=True)\nframe = frame.reset_index(drop=True)",
+    "shown = pd.DataFrame({'x': [1.0, None]})",
+    "shown",
+    CACHED + "shown['y'] = V\nshown = shown.dropna()",
 ]
 
 
 def test_an_input_changed_then_rebound_still_held_elsewhere_makes_the_cell_run(
     tmp_path: Path,
 ) -> None:
-    checks = ["a", "alias", "base.tolist()", "other.tolist()", "frame.to_dict()"]
+    checks = [
+        "a",
+        "alias",
+        "base.tolist()",
+        "other.tolist()",
+        "frame.to_dict()",
+        "shown.y.tolist()",
+    ]
     assert_runs_match_plain(REBOUND, checks, ("V = 2", "V = 3"), tmp_path)
     (tmp_path / "why").mkdir()
-    kept, viewed, dropped = why_of(REBOUND, ["c1", "c2", "c4"], tmp_path / "why")
+    kept, viewed, dropped, shown = why_of(REBOUND, ["c1", "c2", "c4", "c7"], tmp_path / "why")
     assert "it changes what a held, then binds the name anew" in kept
     assert "it changes what base held, then binds the name anew" in viewed
     assert "then binds the name anew" not in dropped
+    # Held by IPython's output history (Out[7], _): the cell runs as well.
+    assert "it changes what shown held, then binds the name anew" in shown
