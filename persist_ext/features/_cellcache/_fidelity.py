@@ -338,6 +338,14 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
             and not any(owner is kept for kept in _facet_containers())
         ):
             found.append(path)
+        elif (
+            kind == "attr"
+            and isinstance(parent, (types.ModuleType, type))
+            and not any(owner is kept for kept in _facet_containers())
+        ):
+            # An attribute of an object a module or class holds: ``mpmath.mp.dps = 50``
+            # sets the library's precision, which a restore would leave as it was.
+            found.append(path)
     return found
 
 

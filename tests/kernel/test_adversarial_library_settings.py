@@ -1,0 +1,36 @@
+"""A cell that sets a library's settings through an object a module holds.
+
+"Numerical Python", chapter 8: ``mpmath.mp.dps = 75`` in a cell of its own, then
+``val = mpmath.quad(...)`` and ``sympy.sympify(val)``. The assignment sets an attribute of
+``mpmath.mp`` (an object held by the module, not a variable the cell binds): a hit restored
+nothing and left mpmath at 15 digits, so the later cells that ran printed
+``3.14159265358979`` where the plain run prints 75 digits. Such a cell runs now, and says
+so; the cells after it compute with the precision it set. (``decimal.getcontext().prec``
+is the decimal facet's, re-applied on a hit: the cell stays restorable.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+SETTINGS = [
+    "import decimal\nimport mpmath\nV = 2",
+    CACHED + "mpmath.mp.dps = 30 + V",
+    CACHED + "decimal.getcontext().prec = 10 + V\nprecise = True",
+    CACHED + "third = 1 / 3",
+    "print(mpmath.mpf(1) / 3, decimal.Decimal(1) / 7)",
+]
+SETTINGS_CHECKS = ["mpmath.mp.dps", "decimal.getcontext().prec", "str(mpmath.mpf(2) / 3)"]
+
+
+def test_settings_set_through_a_module_held_object_are_not_skipped(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(SETTINGS, SETTINGS_CHECKS, ("V = 2", "V = 3"), tmp_path)
