@@ -115,6 +115,7 @@ from ._key import (
     imported_user_files,
 )
 from ._namespace import rebound, removed
+from ._slotnames import untraced
 from ._state import (
     CHECKED_FACETS,
     capture_all,
@@ -403,7 +404,8 @@ class CellCache:
                 return self._run_known(shell, cell, token, known, options)
         outer, self._token = self._token, token
         try:
-            return self._run(shell, cell, options)
+            with untraced():  # what the cache pickles or fingerprints (not the cell's code)
+                return self._run(shell, cell, options)
         finally:
             self._token = outer
 

@@ -43,6 +43,7 @@ from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
 from .._covars import import_quietly
 from ._costs import CollectorClock, without_import_timer
+from ._slotnames import traced
 
 __all__ = [
     "RunOutcome",
@@ -882,6 +883,7 @@ def run_recorded(shell: Any, source: str, *, show_errors: bool = True) -> RunOut
         CollectorClock() as clock,
         recording(shell, transformed(shell, source), seen, displayed) as events,
         _errors_shown(shell, show_errors, seen),
+        traced(),  # the cell's own pickling caches slot names as in a plain run
     ):
         result = _run_cell(shell, source)
     elapsed = time.perf_counter() - start
