@@ -34,3 +34,17 @@ def test_settings_set_through_a_module_held_object_are_not_skipped(
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(SETTINGS, SETTINGS_CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
+# A cached cell computing at the precision an earlier cell set: after an upstream edit of the
+# precision it was restored with the value computed at the old one (1/9 at 50 digits, shown
+# with 60: '...111148232843'). The precision is part of the state a hit checks now.
+READING = [
+    "import mpmath\nV = 2",
+    "mpmath.mp.dps = 30 + 10 * V",
+    CACHED + "ninth = mpmath.mpf(1) / 9",
+]
+
+
+def test_a_cell_computing_at_a_library_precision_is_keyed_by_it(tmp_path: Path) -> None:
+    assert_runs_match_plain(READING, ["str(ninth)"], ("V = 2", "V = 3"), tmp_path)

@@ -43,7 +43,8 @@ warning filters        what they do with each warning the cell    filters are se
                        issued (``_warned``)
 scikit-learn config    -                                          changed settings are set
 recursion limit,       always (cheap, rarely changed)             set
-decimal context
+decimal context,
+mpmath precision
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
 environment            -                                          changed variables are set

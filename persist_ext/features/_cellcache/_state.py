@@ -853,7 +853,17 @@ def _python_capture(shell: Any) -> Any:
         # Not imported yet: the context a first import gives. Whether something imported it
         # (a library, the store) is no part of the state a cell reads.
         settings["decimal"] = list(_DEFAULT_DECIMAL)
+    # mpmath's working precision (``mpmath.mp.dps = 50``): what every later mpmath
+    # computation rounds to. Only when set away from the default, so entries stored at the
+    # default precision (or before mpmath was imported) keep their digest.
+    mpmath = sys.modules.get("mpmath")
+    prec = getattr(getattr(mpmath, "mp", None), "prec", _MPMATH_PREC)
+    if isinstance(prec, int) and prec != _MPMATH_PREC:
+        settings["mpmath.prec"] = prec
     return settings
+
+
+_MPMATH_PREC = 53  # bits: mpmath's default, 15 decimal digits
 
 
 _DEFAULT_DECIMAL = (28, "ROUND_HALF_EVEN", -999999, 999999, 1, 0)
@@ -871,6 +881,10 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
 
         ctx = decimal.getcontext()
         ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp = snapshot["decimal"]
+    mp = getattr(sys.modules.get("mpmath"), "mp", None)
+    prec = snapshot.get("mpmath.prec", _MPMATH_PREC)
+    if mp is not None and getattr(mp, "prec", prec) != prec:
+        mp.prec = prec
 
 
 # --------------------------------------------------------------------------- notebook classes
@@ -1303,7 +1317,7 @@ FACETS: dict[str, Facet] = {
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
         Facet(
             "python",
-            "Python settings (recursion limit, int digits, decimal context)",
+            "Python settings (recursion limit, int digits, decimal context, mpmath precision)",
             _python_capture,
             _json_digest,
             _python_apply,
