@@ -27,6 +27,7 @@ __all__ = [
     "module_version",
     "referenced_names",
     "referenced_user_code",
+    "type_module",
     "wrapped_function",
 ]
 
@@ -83,6 +84,18 @@ def is_user_code(obj: Any) -> bool:
     if isinstance(obj, (types.FunctionType, type)):
         return _module_is_user(getattr(obj, "__module__", None))
     return False
+
+
+def type_module(value: Any) -> str:
+    """The name of the module that defines ``type(value)``; ``""`` when it has none.
+
+    A class made at run time may have ``__module__`` ``None`` (sympy's ``Function("g")``),
+    so ``type(v).__module__.startswith(...)`` is not safe on arbitrary values.
+
+    >>> type_module(1.5), type_module(Path("."))[:7]
+    ('builtins', 'pathlib')
+    """
+    return type(value).__module__ or ""
 
 
 def wrapped_function(obj: Any) -> types.FunctionType | None:

@@ -107,6 +107,23 @@ def test_bad_options_raise_cache_error_before_anything_is_stored() -> None:
     assert len(store) == 0
 
 
+def test_a_notebook_function_reading_globals_by_computed_names_runs_every_time(store) -> None:
+    # ``globals()[name]`` in a notebook function: which globals it reads cannot be known, so
+    # none of them is in the key. Caching would return 6 after ``scale`` became 4.
+    namespace: dict = {"__name__": "__main__", "cache": cache, "store": store, "scale": 3}
+    exec(
+        "@cache(store=store)\ndef f(x):\n    return x * globals()['scale']\n",
+        namespace,
+    )
+    f = namespace["f"]
+    with pytest.warns(CacheWarning, match=r"f: .*reads notebook variables by names it computes"):
+        assert f(2) == 6
+    namespace["scale"] = 4
+    assert f(2) == 8
+    assert not list(store.keys("memo/"))
+    assert "would run without the cache: f reads notebook variables" in str(f.why(2))
+
+
 def test_unfingerprintable_argument_warns_and_runs_every_time(store, note) -> None:
     @cache(store=store)
     def f(lock, x):

@@ -38,6 +38,7 @@ from ..._exit import at_exit
 from ..._format import format_ago, format_duration, format_size
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
+from ...storage._usercode import type_module
 from .._bounded import store_limits
 from .._covars import (
     LossyStateError,
@@ -944,9 +945,8 @@ class CellCache:
             result.stored = self._write_run_mode(manifest, options, replace)
             result.manifest = manifest
             return result
-        values, mutated, deleted = self._changes(shell, before, code, key, options)
+        values, mutated, deleted, orphaned = self._changes(shell, before, code, key, options)
         manifest.mutated, manifest.deleted = mutated, deleted
-        orphaned = _changed_then_rebound(before, ns, key.fingerprints)
         # Digests of the snapshot taken before the run, made only now that it is stored.
         checked = [f for f in state_before if f in CHECKED_FACETS]
         digests_before = state_digests(shell, checked, state_before)
@@ -966,9 +966,7 @@ class CellCache:
                 key.components.get(f"module:{n}", "").startswith(("numpy", "pandas"))
                 for n in code.reads
             )
-            or any(
-                (type(v).__module__ or "").startswith(("numpy", "pandas")) for v in values.values()
-            ),
+            or any(type_module(v).startswith(("numpy", "pandas")) for v in values.values()),
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
             registrations=code.registrations,
@@ -1205,7 +1203,9 @@ class CellCache:
 
     def _changes(
         self, shell: Any, before: dict[str, Any], code: CellCode, key: CellKey, options: CellOptions
-    ) -> tuple[dict[str, Any], list[str], list[str]]:
+    ) -> tuple[dict[str, Any], list[str], list[str], list[str]]:
+        """What the run changed: (variables to store, inputs it mutated in place, names it
+        deleted, inputs it changed and then bound anew, see :func:`_changed_then_rebound`)."""
         ns = shell.user_ns
         hidden = getattr(shell, "user_ns_hidden", {})
         changed: dict[str, Any] = {}
@@ -1247,7 +1247,7 @@ class CellCache:
                 )
             changed = {v: ns[v] for v in options.variables if v in ns}
             mutated = [v for v in mutated if v in changed]
-        return changed, mutated, deleted
+        return changed, mutated, deleted, _changed_then_rebound(before, ns, key.fingerprints)
 
     def _store(
         self,

@@ -41,6 +41,7 @@ from IPython.core.error import InputRejected
 from IPython.core.inputtransformer2 import TransformerManager as _TransformerManager
 from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
+from ...storage._usercode import type_module
 from .._covars import import_quietly
 from ._costs import CollectorClock, without_import_timer
 from ._slotnames import traced
@@ -1080,7 +1081,7 @@ def _library_artist(value: Any) -> bool:
     artist = sys.modules.get("matplotlib.artist")
     if artist is None or not isinstance(value, artist.Artist):
         return False
-    if not (type(value).__module__ or "").startswith(("matplotlib.", "mpl_toolkits.")):
+    if not type_module(value).startswith(("matplotlib.", "mpl_toolkits.")):
         return False  # a notebook's subclass may print itself otherwise
     figure = sys.modules.get("matplotlib.figure")
     return figure is None or not isinstance(value, figure.FigureBase)
@@ -1102,7 +1103,7 @@ def _plain_dtype(pandas: Any, dtype: Any) -> bool:
     if numpy is not None and isinstance(dtype, numpy.dtype):
         return dtype.kind in "biufcmM"
     # pandas' own extension types (nullable numbers, strings, periods, intervals, zones).
-    return (type(dtype).__module__ or "").split(".")[0] == "pandas" and (
+    return type_module(dtype).split(".")[0] == "pandas" and (
         getattr(dtype, "kind", "O") in "biufcmMU"
         or isinstance(
             dtype,

@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import Any
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
-from ...storage._usercode import wrapped_function
+from ...storage._usercode import type_module, wrapped_function
 from .._covars import import_quietly
 from ._analysis import REGISTERING
 from ._effects import FileWatch, listing_digest
@@ -133,7 +133,7 @@ def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting
     for event in outputs:
         if any(mime in event.get("data", {}) for mime in _IMAGE):
             return True
-    return any((type(v).__module__ or "").startswith(_PLOT_MODULES) for v in values.values())
+    return any(type_module(v).startswith(_PLOT_MODULES) for v in values.values())
 
 
 def record_effects(

@@ -57,6 +57,7 @@ from ...storage._usercode import (
     is_user_file,
     module_version,
     referenced_user_code,
+    type_module,
     wrapped_function,
 )
 from .._bounded import interrupt_at
@@ -244,18 +245,25 @@ def _user_functions(value: Any, reached: Mapping[str, Any]) -> list[types.Functi
     return [*_function_parts(value), *(p for t in reached.values() for p in _function_parts(t))]
 
 
-def _check_namespace_reads(value: Any, reached: Mapping[str, Any]) -> None:
-    """Raise :class:`_NamespaceRead` when a notebook function among ``value`` and the user
-    code it ``reached`` reads the notebook's globals by computed names (``globals()[name]``,
-    ``eval(text)``, the ``__main__`` module): the globals it reads are then not in the key,
-    and a hit would restore what a changed variable would have changed. The cell analysis
-    says the same of the cell's own code (``_analysis._uncertainties``). A local module's
-    functions may: every variable of such a module is an input already."""
+def _globals_read(value: Any, reached: Mapping[str, Any]) -> dict[str, Any]:
+    """The globals that ``value`` (a user function or class) and the user code it
+    ``reached`` read, by name: what they hold now.
+
+    Raises :class:`_NamespaceRead` when a notebook function among them reads the notebook's
+    globals by computed names (``globals()[name]``, ``eval(text)``, the ``__main__``
+    module): the globals it reads are then not in the key, and a hit would restore what a
+    changed variable would have changed. The cell analysis says the same of the cell's own
+    code (``_analysis._uncertainties``). A local module's functions may: every variable of
+    such a module is an input already."""
+    found: dict[str, Any] = {}
     for fn in _user_functions(value, reached):
-        if fn.__globals__.get("__name__") != "__main__":
-            continue
+        in_notebook = fn.__globals__.get("__name__") == "__main__"
         for name in global_names(fn.__code__):
             target = fn.__globals__.get(name, _ABSENT)
+            if target is not _ABSENT:
+                found.setdefault(name, target)
+            if not in_notebook:
+                continue
             if target is _ABSENT:
                 target = getattr(builtins, name, None)
             if name in _NAMESPACE_BUILTINS and target is _NAMESPACE_BUILTINS[name]:
@@ -267,15 +275,13 @@ def _check_namespace_reads(value: Any, reached: Mapping[str, Any]) -> None:
             raise _NamespaceRead(
                 f"{fn.__qualname__} reads notebook variables by names it computes, through {how}"
             )
+    return found
 
 
-def _add_globals_read(value: Any, reached: Mapping[str, Any], data_globals: dict[str, Any]) -> None:
-    """Add to ``data_globals`` the globals that ``value`` (a user function or class) and the
-    user code it ``reached`` read."""
-    for fn in _user_functions(value, reached):
-        for global_name in global_names(fn.__code__):
-            if global_name in fn.__globals__:
-                data_globals.setdefault(global_name, fn.__globals__[global_name])
+def _add_all(data_globals: dict[str, Any], read: Mapping[str, Any]) -> None:
+    """Add the globals ``read`` to ``data_globals``; the first binding of a name stays."""
+    for name, target in read.items():
+        data_globals.setdefault(name, target)
 
 
 def _add_held_code(
@@ -293,7 +299,7 @@ def _add_held_code(
     for value in held.values():
         try:
             reached = referenced_user_code(value)
-            _check_namespace_reads(value, reached)
+            read = _globals_read(value, reached)
         except _NamespaceRead as exc:
             uncertain.setdefault(f"{exc} (held in {name})", None)
             return
@@ -303,7 +309,7 @@ def _add_held_code(
         for target in reached.values():
             if isinstance(target, types.ModuleType):
                 user_modules[target.__name__] = target
-        _add_globals_read(value, reached, data_globals)
+        _add_all(data_globals, read)
 
 
 def _add_user_code(
@@ -328,7 +334,7 @@ def _add_user_code(
         label = f"function:{name}"
         components[label] = fingerprint_code(value)
         reached = referenced_user_code(value)
-        _check_namespace_reads(value, reached)
+        read = _globals_read(value, reached)
         reaches[label] = []
         for ref, target in reached.items():
             ref_name = ref.rpartition(":")[2] or ref
@@ -340,7 +346,7 @@ def _add_user_code(
             if f"function:{ref_name}" not in components:
                 components[f"function:{ref_name}"] = fingerprint_code(target)
         # Data globals read by the user code (``THRESHOLD`` in a helper) are inputs as well.
-        _add_globals_read(value, reached, data_globals)
+        _add_all(data_globals, read)
     except RecursionError:
         if unhashable is None:
             raise
@@ -408,6 +414,12 @@ def build_key(
     modules: dict[str, None] = dict.fromkeys(code.imported_modules)
     user_modules: dict[str, types.ModuleType] = {}
     mentioned = set(code.mentioned)
+
+    def add_code(name: str, value: Any) -> None:
+        _add_user_code(
+            name, value, components, reaches, data_globals, user_modules, unhashable, uncertain
+        )
+
     for name in (*code.reads, *code.mentioned):
         if name in ignored:
             continue
@@ -437,16 +449,7 @@ def build_key(
         if code_value is None and isinstance(value, (types.FunctionType, type, types.MethodType)):
             code_value = getattr(value, "__func__", value)
         if code_value is not None and is_user_code(code_value):
-            _add_user_code(
-                name,
-                code_value,
-                components,
-                reaches,
-                data_globals,
-                user_modules,
-                unhashable,
-                uncertain,
-            )
+            add_code(name, code_value)
             continue
         _add_input(
             name,
@@ -461,16 +464,7 @@ def build_key(
         cls = type(value)
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
             # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
-            _add_user_code(
-                cls.__name__,
-                cls,
-                components,
-                reaches,
-                data_globals,
-                user_modules,
-                unhashable,
-                uncertain,
-            )
+            add_code(cls.__name__, cls)
     seen_globals: set[str] = set()
     while pending := sorted(set(data_globals) - seen_globals):
         # A global holding functions (a dict of callbacks) adds the globals those read.
@@ -780,7 +774,7 @@ def _add_input(
     if reads is not None and held:
         _add_held_code(name, held, *reads, unhashable)
     # ``or ""``: a class made at run time may have no module (sympy's ``Function("f")``)
-    module = (type(value).__module__ or "").partition(".")[0]
+    module = type_module(value).partition(".")[0]
     if module and module != "builtins" and module != "__main__":
         modules.setdefault(module, None)
 

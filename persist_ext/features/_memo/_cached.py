@@ -206,7 +206,12 @@ class CachedFunction:
         if code.unhashable:
             unhashable = {**code.unhashable, **unhashable}
         return CallKey(
-            call_digest(code.digest, found), found, code.components, code.reaches, unhashable
+            call_digest(code.digest, found),
+            found,
+            code.components,
+            code.reaches,
+            unhashable,
+            list(code.uncertain),
         )
 
     def _call_text(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -231,6 +236,12 @@ class CachedFunction:
                 f"{self.name}: the call key cannot be computed ({type(exc).__name__}: {exc}); "
                 "calls run without the cache.",
             )
+            return None
+        for why in key.uncertain:
+            # The globals it reads are not in the key: a hit could be stale (the cell cache
+            # runs such a cell, saying why, for the same reason).
+            self._warn(f"uncertain:{why}", f"{self.name}: {why}; calls run without the cache.")
+        if key.uncertain:
             return None
         if key.unhashable:
             for name, why in key.unhashable.items():
@@ -560,6 +571,10 @@ class CachedFunction:
             raise CacheError(
                 f"{text} does not match {self.fn.__qualname__}{self.signature}: {exc}"
             ) from exc
+        if key.uncertain:
+            return Explanation(
+                self.name, f"{text} would run without the cache: {'; '.join(key.uncertain)}."
+            )
         if key.unhashable:
             names = ", ".join(key.unhashable)
             return Explanation(

@@ -54,6 +54,8 @@ class CallKey:
     code: dict[str, str] = field(default_factory=dict)
     reaches: dict[str, list[str]] = field(default_factory=dict)
     unhashable: dict[str, str] = field(default_factory=dict)
+    uncertain: list[str] = field(default_factory=list)
+    """Why the globals the code reads cannot be known (``globals()[name]``): no caching."""
 
     @property
     def components(self) -> dict[str, str]:
@@ -111,6 +113,7 @@ class CodeState:
         self.components: dict[str, str] = {}
         self.reaches: dict[str, list[str]] = {}
         self.unhashable: dict[str, str] = {}
+        self.uncertain: list[str] = []
         self.digest = ""
 
     # -- the slow path: build the components and the snapshot ------------------------------
@@ -172,6 +175,7 @@ class CodeState:
         self.components = components
         self.reaches = dict(key.reaches)
         self.unhashable = dict(key.unhashable)
+        self.uncertain = list(key.uncertain)
         blob = json.dumps(components, sort_keys=True).encode()
         self.digest = xxhash.xxh3_128_hexdigest(blob)
         self._valid = True

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._errors import TaskError
+from ...storage._usercode import type_module
 from ._pool import WorkerPool
 from ._storespec import StoreSpec
 
@@ -74,7 +75,7 @@ class ExecutorChoice:
 
 
 def _is_dask_client(obj: Any) -> bool:
-    return (type(obj).__module__ or "").startswith("distributed") and hasattr(obj, "get_executor")
+    return type_module(obj).startswith("distributed") and hasattr(obj, "get_executor")
 
 
 def resolve_executor(
@@ -103,7 +104,7 @@ def resolve_executor(
     if isinstance(executor, ThreadPoolExecutor):
         return ExecutorChoice(executor, False, "threads")
     if isinstance(executor, Executor):
-        kind = "dask" if (type(executor).__module__ or "").startswith("distributed") else "custom"
+        kind = "dask" if type_module(executor).startswith("distributed") else "custom"
         return ExecutorChoice(executor, False, kind)
     raise _unknown(executor)
 

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ..._format import format_ago, format_size
+from ...storage._usercode import type_module
 from ._browser_sources import Entry
 
 __all__ = ["summary_html", "value_html"]
@@ -125,7 +126,7 @@ def _array_html(arr: Any) -> str:
 
 def value_html(value: Any, max_rows: int = 20) -> str:
     """Preview a loaded value: a frame's head, an array's summary, an image, or its repr."""
-    module = (type(value).__module__ or "").split(".")[0]
+    module = type_module(value).split(".")[0]
     if module == "pandas" and hasattr(value, "head") and hasattr(value, "to_html"):
         shape = " x ".join(map(str, value.shape))
         frame = value.head(max_rows)
