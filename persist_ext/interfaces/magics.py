@@ -767,14 +767,26 @@ class PersistMagics(Magics):
             name = rest[0] if rest else None
             known = cache.explain_last(name, verbose=args.verbose) if cache else None
             if known is None:
-                raise UsageError(f"Nothing is cached yet: the store {location} does not exist.")
+                raise UsageError(
+                    self._cell_name_hint(
+                        f"Nothing is cached yet: the store {location} does not exist.", name
+                    )
+                )
             return known
+        name = rest[0] if rest else None
         try:
-            return self._cache(args).why(
-                self.shell, rest[0] if rest else None, verbose=args.verbose
-            )
+            return self._cache(args).why(self.shell, name, verbose=args.verbose)
         except LookupError as exc:
-            raise UsageError(str(exc)) from exc
+            raise UsageError(self._cell_name_hint(str(exc), name)) from exc
+
+    def _cell_name_hint(self, message: str, name: str | None) -> str:
+        # ``%persist why df``: a variable's name where a cell's is expected.
+        if name is None or name not in getattr(self.shell, "user_ns", {}):
+            return message
+        return (
+            f"{message} {name!r} is a variable: `%persist why` takes the name of a %%persist "
+            "cell (its cell id, or the name given on its %%persist line; see %persist list)."
+        )
 
     def _browse(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
         if not exists:

@@ -96,6 +96,8 @@ def test_line_subcommands(ip) -> None:
     assert "cached cells: 1" in repr(ip.run_line_magic("persist", "info"))
     assert "restored" in str(ip.run_line_magic("persist", "why"))
     assert "would be restored" not in str(ip.run_line_magic("persist", "why one --verbose"))
+    with pytest.raises(UsageError, match=r"Nothing is stored for a cell named 'x'.*'x' is a var"):
+        ip.run_line_magic("persist", "why x")
     assert "Removed 1" in repr(ip.run_line_magic("persist", "clear one"))
     assert ip.run_line_magic("persist", "list").entries == []
     cell(ip, "two", "y = 2")
@@ -132,9 +134,14 @@ def test_why_explains_cells_that_ran_before_any_store_exists(ip, tmp_path: Path)
     assert "picked ran because its inputs or effects cannot be known" in why
     assert "pick reads notebook variables by names it computes, through globals()" in why
     assert "ran because" in str(ip.run_line_magic("persist", "why"))  # the last cell
+    verbose = str(ip.run_line_magic("persist", "why picked --verbose"))
+    assert verbose.startswith("picked ran because its inputs or effects cannot be known")
+    assert verbose.endswith("components: none (no key was made for this run)")
     assert not (tmp_path / ".persist").exists()
     with pytest.raises(UsageError, match="Nothing is cached yet"):
         ip.run_line_magic("persist", "why never-ran")
+    with pytest.raises(UsageError, match="'y' is a variable: `%persist why` takes the name of"):
+        ip.run_line_magic("persist", "why y")
 
 
 @pytest.mark.parametrize(

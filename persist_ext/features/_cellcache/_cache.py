@@ -1589,6 +1589,8 @@ def _stored_options(manifest: Manifest) -> CellOptions:
 
 
 def _component_lines(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    if not old and not new:  # a cell that ran as it is (uncertain inputs, the runs index)
+        return ["components: none (no key was made for this run)"]
     lines = ["components (stored -> now):"]
     for component in sorted(set(old) | set(new)):
         a, b = old.get(component, "-"), new.get(component, "-")
