@@ -4,7 +4,7 @@ QuantEcon's ``python_oop`` lecture prints ``Consumer.__dict__`` after making a `
 Reducing an instance (pickle, the fingerprint) makes ``copyreg`` cache the class's slot names
 on it, so under ``%%persist`` the dict ended with ``'__slotnames__': []``, cold and warm,
 where a plain run shows no such entry. The cache's own reductions leave the class as it was
-(``_cellcache/_slotnames.py``); the cell's own pickling caches them as in a plain run.
+(``features/_slotnames.py``); the cell's own pickling caches them as in a plain run.
 """
 
 from __future__ import annotations

@@ -93,3 +93,18 @@ def test_restore_and_checkout_report_the_name_asked_for(ip) -> None:
     assert str(checked_out).startswith("checkpoint 'before-tuning' #"), str(checked_out)
     by_id = ip.run_line_magic("persist", f"checkout {restored.state}")
     assert by_id.state == restored.state
+
+
+def test_checkpoints_leave_no_slotnames_on_notebook_classes(ip) -> None:
+    # Pickling an instance makes copyreg cache ``__slotnames__`` on its class; a notebook that
+    # prints ``Point.__dict__`` would show it after every automatic checkpoint.
+    ip.run_line_magic("persist", "autocheckpoint on")
+    ip.run_cell("class Point:\n    def __init__(self, x):\n        self.x = x")
+    ip.run_cell("p = Point(1)\nps = [Point(i) for i in range(3)]")
+    ip.run_line_magic("persist", "checkpoint named")
+    ip.run_cell("p.x = 5")
+    ip.run_line_magic("persist", "restore named")
+    assert ip.user_ns["p"].x == 1
+    assert "__slotnames__" not in vars(ip.user_ns["Point"])
+    ip.run_cell("import pickle\nblob = pickle.dumps(Point(2))")  # the notebook's own: as plain
+    assert "__slotnames__" in vars(ip.user_ns["Point"])

@@ -47,6 +47,7 @@ from .._covars import (
     group_variables,
     load_groups,
 )
+from .._slotnames import untraced
 from .._usage import flush_uses, note_use
 from ._analysis import CellCode, analyze_cell
 from ._capture import (
@@ -116,7 +117,6 @@ from ._key import (
     imported_user_files,
 )
 from ._namespace import rebound, removed
-from ._slotnames import untraced
 from ._state import (
     CHECKED_FACETS,
     capture_all,

@@ -43,8 +43,8 @@ from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
 from ...storage._usercode import type_module
 from .._covars import import_quietly
+from .._slotnames import traced
 from ._costs import CollectorClock, without_import_timer
-from ._slotnames import traced
 
 __all__ = [
     "RunOutcome",

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from ...storage._protocol import KeyValueStore
+from .._slotnames import untraced
 from ._groups import is_immutable
 from ._layout import State, object_key
 from ._links import link_target, load_linked
@@ -23,6 +24,7 @@ from ._save import Live, candidates
 __all__ = ["load_state"]
 
 
+@untraced()  # see _save.save_state
 def _live_digest(live: Live, name: str, members: tuple[str, ...]) -> str | None:
     """The digest the live value(s) would have, when cheaply known or computable."""
     ns = live.namespace

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..._errors import CheckpointError
 from ...storage._protocol import KeyValueStore
+from .._slotnames import untraced
 from ._groups import Baseline, is_immutable, regroup
 from ._layout import (
     OBJ,
@@ -107,6 +108,7 @@ def _dirty(live: Live, names: list[str], full: bool) -> set[str]:
     return dirty
 
 
+@untraced()  # pickling the namespace leaves no __slotnames__ on its classes
 def save_state(
     live: Live,
     store: KeyValueStore,
