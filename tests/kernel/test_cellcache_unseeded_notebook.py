@@ -38,3 +38,33 @@ def test_an_unseeded_draw_is_decided_by_cost_and_a_seeded_one_is_stored(run_cell
     why = text_of(seeded.cells[-1])
     assert "nothing was stored for it yet" in why, why
     assert "from now on it is run" not in why, why
+
+
+SLOW_DRAW = "%%persist slow_draw\ntime.sleep(0.05)\ndrawn = np.random.random(3)"
+WHY = "print(repr(str(get_ipython().run_line_magic('persist', 'why slow_draw'))))"
+
+
+def test_an_unseeded_draw_worth_storing_is_not_stored_until_a_cell_seeds(
+    run_cells, text_of
+) -> None:
+    # Worth storing by its cost, but its check of the generator's state could never hold (a
+    # new kernel, or the same one after the draw, has another state): storing it cost a run's
+    # worth on every run for nothing. Not recorded as a cell that runs either, so seeding the
+    # generator upstream later makes the next run store it.
+    ran = run_cells(
+        [
+            "%load_ext persist_ext\nimport time\nimport numpy as np\nimport numpy.random",
+            SLOW_DRAW,
+            WHY,
+            "print('entries', len(get_ipython().run_line_magic('persist', 'list').entries))",
+            "np.random.seed(0)",
+            SLOW_DRAW,
+            WHY,
+        ]
+    )
+    why = text_of(ran.cells[2])
+    assert "it is not stored: it draws from a global random generator that no cell seeded" in why
+    assert "entries 0" in text_of(ran.cells[3])
+    seeded = text_of(ran.cells[6])
+    assert "not stored" not in seeded, seeded
+    assert "from now on it is run" not in seeded, seeded

@@ -541,6 +541,38 @@ def test_huge_input_is_not_fingerprinted_and_the_cell_runs(shell, cache, monkeyp
     assert shell.user_ns["n"] == 5000
 
 
+def test_an_input_at_the_budget_is_refused_without_walking_its_items(
+    shell, cache, monkeypatch
+) -> None:
+    # A list of exactly a million floats (the IPython Cookbook's numpy recipe) was walked item
+    # by item before it was refused, in every cell reading it: that notebook ran 12 times
+    # slower warm than plain. Its items alone pass the budget, so it is refused at once.
+    from persist_ext._errors import CellCacheWarning
+    from persist_ext.features._cellcache import _key
+
+    monkeypatch.setattr(_key, "FINGERPRINT_BUDGET", 1000)
+    walked: list[int] = []
+    real_iter = _key.builtin_iter
+
+    def counted(obj):
+        walked.append(len(obj))
+        return real_iter(obj)
+
+    monkeypatch.setattr(_key, "builtin_iter", counted)
+    shell.user_ns["xs"] = [i + 0.5 for i in range(1000)]  # 1 + 1,000 objects: over
+    shell.user_ns["table"] = {i: -i for i in range(600)}  # 1 + 1,200 references: over
+    with pytest.warns(CellCacheWarning, match="cannot be fingerprinted") as warned:
+        result, _ = run(cache, shell, "total = sum(xs) + len(table)")
+    refused = " ".join(str(w.message) for w in warned)
+    assert "input 'xs' cannot" in refused
+    assert "input 'table' cannot" in refused
+    assert not result.hit
+    assert shell.user_ns["total"] == sum(i + 0.5 for i in range(1000)) + 600
+    assert walked == []
+    assert _key._too_large([0.5] * 999) is None  # under the budget: walked and counted
+    assert walked == [999]
+
+
 def test_an_input_holding_the_session_is_not_walked(shell, cache, monkeypatch) -> None:
     # A widget holds its comm, the comm the kernel, the kernel the shell and every variable
     # of the notebook: such an input is named as holding the session at once, not walked.

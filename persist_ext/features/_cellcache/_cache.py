@@ -151,6 +151,10 @@ _LIMIT_HINT = (
 _SEEDS = re.compile(r"\bseed\s*\(")
 #: Why a cell of only ``import``/``def``/``class`` statements runs (``%persist list``/why).
 ONLY_DEFINITIONS = "it only imports and defines, which a restore would run again anyway"
+NEVER_RESTORED = (
+    "it draws from a global random generator that no cell seeded, whose state differs in "
+    "every kernel and after every draw, so it could never be restored"
+)
 # Checks of a run that a re-run would not repeat the same way (unseeded draws, file writes).
 _REPEATS_DIFFER = ("wrote:", "state:random", "state:numpy.random")
 
@@ -939,6 +943,13 @@ class CellCache:
         writes = bool(watch.written or watch.created_dirs)
         if writes and slower_to_restore(outcome.duration, written / READ_RATE):
             writes = False
+        if cheaper is NEVER_RESTORED and not writes:
+            # Not stored, and not recorded as a cell that runs either (a record would make it
+            # run for good): once a cell upstream seeds the generator, the next run stores it.
+            # Storing it took as long as its run, on every run, for a check that never held.
+            self._last[name].headline += f"; it is not stored: {NEVER_RESTORED}"
+            result.notes.append(f"not stored: {NEVER_RESTORED}")
+            return result
         if cheaper and not writes:
             manifest.mode = "run"
             manifest.run_reason = cheaper
@@ -1113,7 +1124,7 @@ class CellCache:
         if draws and not self._seeded(shell):
             # Drawn from a generator that no cell seeded: another kernel starts it elsewhere,
             # so this cell's key never matches again and storing it buys no hit.
-            draws = False
+            return NEVER_RESTORED
         if code.only_definitions and not draws:
             # A hit re-runs a cell's imports, defs and classes (they are not data): for a
             # cell of nothing else, restoring costs its run plus the lookup and the store.

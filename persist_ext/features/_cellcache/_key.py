@@ -692,14 +692,19 @@ def _too_large(value: Any, budget: int | None = None) -> str | None:
             count += 1
             # Through the built-in iterators: a subclass's own ``__iter__`` may never end
             # (or run user code); what the object holds is its built-in storage.
+            # A container whose items alone would pass the budget is over it without
+            # walking them (a list of a million floats took ~0.4 s to be refused, in every
+            # cell reading it): each item counts at least once, unless it is an object
+            # already met, so one holding a million references to a few objects is refused
+            # too, as its fingerprint would visit every reference.
             if isinstance(obj, (list, tuple, set, frozenset)):
-                if len(obj) > budget:
+                if count + len(obj) > budget:
                     count += len(obj)
                 else:
                     stack.extend(builtin_iter(obj))
             elif isinstance(obj, dict):
-                if len(obj) > budget:
-                    count += len(obj)
+                if count + 2 * len(obj) > budget:
+                    count += 2 * len(obj)
                 else:
                     stack.extend(dict.keys(obj))
                     stack.extend(dict.values(obj))
