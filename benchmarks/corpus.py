@@ -763,6 +763,79 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-04 evening (corpus helper): numpy exercises, the IPython Cookbook's recipes.
+# rougier's "100 numpy exercises" with their solutions (the notebook kept them until 2020; the
+# later ones are generated without them): one-liners at length, views and strides,
+# structured dtypes, ``np.random`` seeded and not, ``np.set_printoptions``, ``warnings``.
+CORPUS.append(
+    (
+        "rougier/numpy-100",
+        "e2dc21f4acb1855fa333d6f7d9ce3251a315b25c",
+        "",
+        "",
+        ["100_Numpy_exercises.ipynb"],
+    )
+)
+# Cyrille Rossant's "IPython Interactive Computing and Visualization Cookbook", 2nd edition:
+# the recipes that run offline on a CPU with what the venv has: magics defined by the
+# notebook, array copies and views, stride tricks, memmaps and HDF5 files, numba and numexpr,
+# scipy.stats and statsmodels fits, scikit-learn, scipy.optimize, ODEs, stochastic simulations,
+# networkx, sympy. (The others download data, need a GPU, Cython, ray, ipyparallel, R,
+# cartopy, OpenCV or Sage.)
+CORPUS += [
+    (
+        "ipython-books/cookbook-2nd-code",
+        "56bb11462b8d24d9a984fd5bd4bc239c0fa0475e",
+        folder,
+        "",
+        [name],
+    )
+    for folder, names in (
+        ("chapter01_basic", "03_numpy 04_magic 05_config"),
+        (
+            "chapter04_optimization",
+            "05_array_copies 06_stride_tricks 07_rolling_average 08_memmap 09_hdf5_array",
+        ),
+        ("chapter05_hpc", "01_slow 02_numba 03_numexpr"),
+        ("chapter07_stats", "02_z_test 03_bayesian 05_mlfit"),
+        ("chapter08_ml", "01_scikit 03_digits 05_svm 06_random_forest 07_pca 08_clustering"),
+        ("chapter09_numoptim", "01_root 02_minimize 03_curvefitting 04_energy"),
+        ("chapter11_image", "02_filters 03_segmentation 07_synth"),
+        ("chapter12_deterministic", "01_bifurcation 02_cellular 03_ode"),
+        ("chapter13_stochastic", "01_markov 02_poisson 03_brownian 04_sde"),
+        ("chapter14_graphgeo", "01_networkx 04_connected"),
+        (
+            "chapter15_symbolic",
+            "01_sympy_intro 02_solvers 03_function 04_stats 05_number_theory 06_logic 07_lotka",
+        ),
+    )
+    for name in (f"{n}.ipynb" for n in names.split())
+]
+
+# numpy's own tutorials, MyST Markdown notebooks (read with jupytext): the offline ones, their
+# CSV files and X-ray images beside them: masked arrays, ``np.save``/``np.savez`` and loads,
+# fractals on complex grids, a least-squares fit, statics with ``np.cross``, percentiles and
+# a t-test, images stacked and filtered. (The MNIST tutorial downloads its data, and the SVD
+# one scipy's ``face`` image.)
+CORPUS.append(
+    (
+        "numpy/numpy-tutorials",
+        "d8a82a1b792f24a52eebcf0ae5ec73ccacfef685",
+        "content",
+        "content/air-quality-data.csv content/transistor_data.csv"
+        " content/who_covid_19_sit_rep_time_series.csv content/tutorial-x-ray-image-processing",
+        [
+            "mooreslaw-tutorial.md",
+            "save-load-arrays.md",
+            "tutorial-air-quality-analysis.md",
+            "tutorial-ma.md",
+            "tutorial-plotting-fractals.md",
+            "tutorial-static_equilibrium.md",
+            "tutorial-x-ray-image-processing.md",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
@@ -1642,7 +1715,12 @@ def load_corpus(
         for label, name in chosen:
             path = f"{folder}/{name}" if folder else name
             text = _git(git_dir, "show", f"{commit}:{path}").decode()
-            notebook = nbformat.reads(text, as_version=4)
+            if name.endswith(".md"):  # a MyST notebook (numpy-tutorials): jupytext reads it
+                import jupytext
+
+                notebook = jupytext.reads(text, fmt="md:myst")
+            else:
+                notebook = nbformat.reads(text, as_version=4)
             code = [c.source for c in notebook.cells if c.cell_type == "code"]
             sources = prepare(code[:max_cells], local)
             jobs.append((label, copies, sources))
