@@ -1054,10 +1054,32 @@ def loads_shared(
     """
     token = _LIVE.set(live) if live is not None else None
     try:
-        return _LinkingUnpickler(io.BytesIO(data), buffers=list(buffers)).load()
+        unpickler = _LinkingUnpickler(io.BytesIO(data), buffers=list(buffers))
+        ns = _LIVE.get()
+        if not isinstance(ns, dict) or "__builtins__" not in ns:
+            return unpickler.load()
+        # Unpickled from frames whose globals are the notebook's, as a cell calling
+        # ``pickle.load`` (or a function of it that does) would be: code that reads the
+        # frames above it while it is unpickled finds the notebook there. statsmodels
+        # re-evaluates a formula model's formula in the namespace two frames above the one
+        # calling ``load`` (``PandasData.__setstate__``) and patsy keeps it for ``predict``:
+        # from here it was this module's, so a name of the notebook was undefined, or
+        # patsy's own ``center`` was taken for the notebook's. Two evaluation frames (no
+        # function frame between them: ``eval`` and ``partial`` are C); their locals are
+        # emptied after, so nothing of the load stays reachable from what captured them.
+        inner = {"load": unpickler.load}
+        outer = {"load": functools.partial(eval, _LOAD_IN_NAMESPACE, ns, inner)}
+        try:
+            return eval(_LOAD_IN_NAMESPACE, ns, outer)
+        finally:
+            inner.clear()
+            outer.clear()
     finally:
         if token is not None:
             _LIVE.reset(token)
+
+
+_LOAD_IN_NAMESPACE = compile("load()", "<persist_ext restore>", "eval")
 
 
 # Groups whose pickle is at most this big are handed back in SavedGroups.small.
