@@ -399,8 +399,11 @@ def _rebuild_view(
     dtype: Any,
     write: bool | str,
     cls: Any = None,
+    strided: bool = False,
 ) -> Any:
     np = sys.modules.get("numpy") or importlib.import_module("numpy")
+    if strided:  # ``as_strided``'s view of the root (offset 0, the root's dtype)
+        return np.lib.stride_tricks.as_strided(root, shape, strides, writeable=bool(write))
     # A record-array or matrix view is made as one directly, so its base is the root too.
     view = np.ndarray.__new__(
         cls or np.ndarray, shape=shape, dtype=dtype, buffer=root, offset=offset, strides=strides
@@ -711,6 +714,17 @@ class _SharingPickler(pickle.Pickler):
             view = (root, offset, obj.shape, obj.strides, obj.dtype, writeable_flag(obj))
             if type(obj) is not ndarray:
                 return _rebuild_view, (*view, type(obj))
+            base = obj.base
+            if (
+                type(base).__name__ == "DummyArray"
+                and getattr(base, "base", None) is root
+                and offset == 0
+                and view[4] == base.base.dtype
+                and view[5] is not WARN_ON_WRITE
+            ):
+                # Made by ``as_strided`` on the root (``sliding_window_view``): made by it
+                # again, so its base is numpy's DummyArray holding the root, not the root.
+                return _rebuild_view, (*view, None, True)
             return _rebuild_view, view
         kind = type(obj)
         custom = self._custom.get(kind)
