@@ -253,6 +253,12 @@ def record_effects(
     if watch.other:
         effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
     changed_code = _changed_in_place(shell, targets)
+    mapped = _written_memmaps(shell, targets)
+    if mapped:
+        effects.unrestorable.append(
+            f"it writes into {', '.join(mapped[:3])}, a np.memmap whose file a restore "
+            "would not write"
+        )
     if changed_code:
         effects.unrestorable.append(
             f"it sets attributes or items of {', '.join(changed_code[:3])}, which a restore "
@@ -346,6 +352,22 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
         ):
             # An attribute of an object a module or class holds: ``mpmath.mp.dps = 50``
             # sets the library's precision, which a restore would leave as it was.
+            found.append(path)
+    return found
+
+
+def _written_memmaps(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[str]:
+    """The variables among ``targets`` assigned into that are ``np.memmap`` s opened for
+    writing (``f[:, i] = ...``): the writes go to the file through the mapping, which the
+    file watch does not see, and a restore would bring back the array, not the file."""
+    np = sys.modules.get("numpy")
+    ns = getattr(shell, "user_ns", None) or {}
+    if np is None:
+        return []
+    found = []
+    for path, kind in targets:
+        value = ns.get(path, _MISSING) if kind == "item" else _MISSING
+        if isinstance(value, np.memmap) and getattr(value, "mode", None) in ("r+", "w+"):
             found.append(path)
     return found
 
