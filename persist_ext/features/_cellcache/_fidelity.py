@@ -189,7 +189,7 @@ def record_effects(
         # seeds the generator itself does not (and a fresh kernel's state is random).
         read |= {"random", "numpy.random"} & set(change.apply)
     if _draws(outputs, values, reads_plotting):
-        read.add("rcParams")
+        read |= {"rcParams", "matplotlib.colorcodes"}
     if outputs:
         read |= {"pandas.options", "numpy.printoptions", "ipython.display", "ipython.printers"}
     # Which expressions show (``ast_node_interactivity = 'all'`` upstream): any cell with

@@ -1250,6 +1250,30 @@ def _warnings_apply(shell: Any, snapshot: Any) -> None:
             mutated()  # forget which warnings were already shown under the old filters
 
 
+# matplotlib's one-letter colors ("b", "k"...): ``sns.set()``/``set_theme()`` and
+# ``sns.set_color_codes()`` point them at a seaborn palette, in a dict matplotlib.colors holds,
+# not in rcParams. A hit of such a cell left them matplotlib's, so a later cell drawing
+# ``ax.plot(x, 'b')`` drew pure blue where the plain run draws seaborn's.
+_COLOR_CODES = "bgrcmykw"
+
+
+def _color_codes_capture(shell: Any) -> Any:
+    colors = sys.modules.get("matplotlib.colors")
+    mapping = getattr(colors, "_colors_full_map", None)
+    if not isinstance(mapping, dict):
+        return None
+    return {code: mapping.get(code) for code in _COLOR_CODES}
+
+
+def _color_codes_apply(shell: Any, snapshot: Any) -> None:
+    import matplotlib.colors
+
+    mapping = matplotlib.colors.get_named_colors_mapping()
+    for code, color in snapshot.items():
+        if color is not None and mapping.get(code) != color:
+            mapping[code] = color  # _ColorMapping's __setitem__ clears its cache
+
+
 def _sklearn_capture(shell: Any) -> Any:
     config = sys.modules.get("sklearn._config")
     get_config = getattr(config, "get_config", None)
@@ -1276,6 +1300,13 @@ FACETS: dict[str, Facet] = {
         Facet("random", "random state", _random_capture, _json_digest, _random_apply),
         Facet("numpy.random", "numpy RNG state", _numpy_capture, _numpy_digest, _numpy_apply),
         Facet("rcParams", "matplotlib rcParams/style", _rc_capture, _rc_digest, _rc_apply),
+        Facet(
+            "matplotlib.colorcodes",
+            "matplotlib color codes",
+            _color_codes_capture,
+            _json_digest,
+            _color_codes_apply,
+        ),
         Facet(
             "matplotlib.backend",
             "matplotlib backend",
@@ -1370,6 +1401,7 @@ CHECKED_FACETS = frozenset(
         "random",
         "numpy.random",
         "rcParams",
+        "matplotlib.colorcodes",
         "pandas.options",
         "numpy.printoptions",
         "numpy.errstate",
