@@ -20,7 +20,6 @@ from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
 
-pytest.importorskip("seaborn")
 
 CODES = [
     "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"

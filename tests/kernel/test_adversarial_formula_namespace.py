@@ -24,7 +24,6 @@ from .test_cellcache_fidelity_notebooks import CACHED
 
 pytestmark = pytest.mark.kernel
 
-pytest.importorskip("statsmodels")
 
 FORMULAS = [
     "import numpy as np\nimport pandas as pd\nimport statsmodels.formula.api as smf\nN = 30",
