@@ -322,3 +322,27 @@ def test_closed_pod_refuses(tmp_path: Path) -> None:
     pod.close()
     with pytest.raises(StoreClosedError, match="open it again"):
         pod["a"] = 1
+
+
+def test_a_folder_left_by_a_killed_first_sync_opens(tmp_path: Path) -> None:
+    # A process killed during its first sync leaves chunk and temporary files and no manifest
+    # (one still syncing holds the lock, so opening then waits with ConcurrentAccessError).
+    # Those were refused as another program's files ("not empty and is not a POD directory"):
+    # the folder could not be opened again without removing them by hand.
+    path = tmp_path / "p"
+    path.mkdir()
+    (path / "000000.1.jsonl").write_text('{"half": ')
+    (path / ".000000.1.jsonl.0123456789abcdef.tmp").write_text("")
+    with POD(path) as pod:
+        assert dict(pod) == {}
+        pod["k"] = 1
+    assert sorted(p.name for p in path.iterdir() if p.name != ".lock") == [
+        "000000.1.jsonl",
+        "pod.json",
+    ]
+    with POD(path) as pod:
+        assert pod["k"] == 1
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "notes.txt").write_text("mine")
+    with pytest.raises(PODError, match=r"holds \['notes.txt'\]"):
+        POD(tmp_path / "q")

@@ -77,6 +77,7 @@ __all__ = [
     "damaged",
     "describe_unstorable",
     "encode_value",
+    "is_pod_file",
     "parse_line",
     "read_chunk",
     "read_chunk_keys",
@@ -526,6 +527,23 @@ def write_chunk(
         data = gzip.compress(data, compresslevel=6, mtime=0)
     atomic_write(path, data, durable=durable)
     return len(data), checksum(data)
+
+
+def is_pod_file(name: str) -> bool:
+    """Whether ``name`` is one a POD writes in its folder: its lock, manifest, damaged
+    folder, chunks, or the temporary file of a write (a first sync in flight in another
+    process has written chunks or temporary files, and no manifest yet).
+
+    >>> is_pod_file("000000.1.jsonl"), is_pod_file(".pod.json.0123456789abcdef.tmp")
+    (True, True)
+    >>> is_pod_file("notes.txt")
+    False
+    """
+    return (
+        name in (LOCK_NAME, MANIFEST_NAME, DAMAGED_DIR)
+        or _CHUNK_RE.match(name) is not None
+        or (name.startswith(".") and name.endswith(".tmp"))
+    )
 
 
 def remove_orphans(root: Path, manifest: Manifest | None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from ..._errors import ConcurrentAccessError, PODError
 from ...storage._names import not_a_folder
 from . import _exit as _pod_exit
-from ._files import DAMAGED_DIR, LOCK_NAME, MANIFEST_NAME
+from ._files import MANIFEST_NAME, is_pod_file
 from ._state import PODState
 from ._tastypy import legacy_files, read_legacy
 
@@ -119,7 +119,10 @@ def open_state(
             state = PODState.read_in_place(root, chunks, _read_only_reason(root))
             _pod_exit.register(key, state, shared=clone)
             return state
-        foreign = [p.name for p in root.iterdir() if p.name not in (LOCK_NAME, DAMAGED_DIR)][:3]
+        # A POD's own files without a manifest: a first sync in flight in another process
+        # (which holds the lock: opening waits for it, ConcurrentAccessError) or a killed
+        # one (its leftovers are removed when the POD opens).
+        foreign = [p.name for p in root.iterdir() if not is_pod_file(p.name)][:3]
         if foreign:
             raise PODError(
                 f"{root} is not empty and is not a POD directory (it holds {foreign}); "
