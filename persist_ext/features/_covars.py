@@ -1070,7 +1070,7 @@ def loads_shared(
     try:
         unpickler = _LinkingUnpickler(io.BytesIO(data), buffers=list(buffers))
         ns = _LIVE.get()
-        if not isinstance(ns, dict) or "__builtins__" not in ns:
+        if not isinstance(ns, dict) or "__builtins__" not in ns or _names_no_class(data):
             return unpickler.load()
         # Unpickled from frames whose globals are the notebook's, as a cell calling
         # ``pickle.load`` (or a function of it that does) would be: code that reads the
@@ -1094,6 +1094,21 @@ def loads_shared(
 
 
 _LOAD_IN_NAMESPACE = compile("load()", "<persist_ext restore>", "eval")
+
+# Opcodes that fetch a class or function by name (STACK_GLOBAL, the extension registry's
+# EXT1/2/4) or hand an id to ``persistent_load`` (BINPERSID: modules, live variables): the
+# only ways a protocol 5 pickle (``dumps_shared``'s) reaches code of anyone's.
+_NAMING_OPCODES = (b"\x93", b"\x82", b"\x83", b"\x84", b"Q")
+
+
+def _names_no_class(data: bytes | memoryview) -> bool:
+    """Whether a small pickle of ``dumps_shared`` certainly runs no one's code when loaded
+    (builtin values only): it needs no notebook frames around it. A byte of its data that
+    looks like such an opcode only costs the frames."""
+    if len(data) > SMALL_PICKLE:
+        return False
+    raw = bytes(data)
+    return not any(op in raw for op in _NAMING_OPCODES)
 
 
 # Groups whose pickle is at most this big are handed back in SavedGroups.small.

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from IPython.core.error import UsageError
 from IPython.core.inputtransformer2 import TransformerManager
@@ -234,6 +234,9 @@ class PersistMagics(Magics):
             tuple[tuple[str, CellCache, str | None, KnownRun], float, CollectorClock] | None
         ) = None
         self._last_plain: tuple[tuple[str, str], Any] | None = None  # (request, text), decision
+        # What _known_run worked out for a cell it left to the magic, which takes it over
+        # instead of parsing, locating and looking the cell up in the runs index again.
+        self._prepared: _Prepared | None = None
         self._checkpoints: dict[str, Any] = {}
         from ..features._checkpoint import CellLog
 
@@ -375,16 +378,21 @@ class PersistMagics(Magics):
             options = self._options_for(
                 args, line, _cell_id_of_request(self.shell) if body else None
             )
-            cache = self.cache_for(self._location(args))
+            location = self._location(args)
+            cache = self.cache_for(location)
             awaiting = cache.awaiting_run(self.shell, body, options)
             if awaiting is not None:
                 return ("".join(lines), cache, None, awaiting)
             if args.verbose or self.verbose:
                 return None
-            found = cache.known_run(body, options)
+            token, known = cache.known_run(body, options)
         except Exception:  # the magic reports it, as usual
             return None
-        return None if found is None else ("".join(lines), cache, *found)
+        if known is None:
+            self._prepared = _Prepared(line, body, options, getcwd(), location, cache, token)
+            return None
+        assert token is not None  # a record is found under a key
+        return ("".join(lines), cache, token, known)
 
     def _on_post_run_cell_known(self, result: Any) -> None:
         started, self._known_started = self._known_started, None
@@ -420,6 +428,7 @@ class PersistMagics(Magics):
         # in its text); with autocheckpoint on, save a state of the default store.
         if self._busy:
             return
+        self._prepared = None  # a cell the magic did not take over: not carried to the next
         self._flush_runs()
         info = getattr(result, "info", None)
         # The transformed cell is Python (magics become calls), which the tracker can parse.
@@ -548,12 +557,16 @@ class PersistMagics(Magics):
         if args.all:
             raise UsageError("--all only applies to `%persist clear`.")
         options = self._options(args, cell, line)
-        location = self._location(args)
-        # Not opened here: a cell the store's runs index knows runs without it.
-        cache = self.cache_for(location)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.takes(line.strip(), cell, options):
+            location, cache, looked_up = prepared.location, prepared.cache, prepared.token
+        else:
+            location = self._location(args)
+            # Not opened here: a cell the store's runs index knows runs without it.
+            cache, looked_up = self.cache_for(location), None
         self._busy = True
         try:
-            result = cache.run(self.shell, cell, options)
+            result = cache.run(self.shell, cell, options, looked_up=looked_up)
         except CellRaisedError as exc:
             if exc.original is None:
                 raise
@@ -1016,6 +1029,30 @@ class _Cleared:
 
 
 _PERSIST_HEADER = re.compile(r"%%persist(?:[ \t]|$)")
+
+
+class _Prepared(NamedTuple):
+    """A ``%%persist`` cell as the input transformer left it to the magic: its options, the
+    working directory then, its store's location and cache, and its runs-index key (looked
+    up: not there)."""
+
+    line: str
+    body: str
+    options: CellOptions
+    cwd: str
+    location: str
+    cache: CellCache
+    token: str | None
+
+    def takes(self, line: str, body: str, options: CellOptions) -> bool:
+        """Whether the magic now runs this very cell, with the same options, in the same
+        working directory (the cache a relative store location names depends on it)."""
+        return (
+            line == self.line
+            and body == self.body
+            and options is self.options
+            and getcwd() == self.cwd
+        )
 
 
 def _request_of(shell: Any) -> str | None:

@@ -390,8 +390,18 @@ class CellCache:
         )
 
     # ------------------------------------------------------------------ run
-    def run(self, shell: Any, cell: str, options: CellOptions | None = None) -> CellResult:
+    def run(
+        self,
+        shell: Any,
+        cell: str,
+        options: CellOptions | None = None,
+        *,
+        looked_up: str | None = None,
+    ) -> CellResult:
         """Restore ``cell`` from the store if its key matches, else run it and store it.
+
+        ``looked_up``: the cell's runs-index key, which :meth:`known_run` just found
+        nothing under (the index is not asked again).
 
         Raises
         ------
@@ -401,8 +411,8 @@ class CellCache:
             cell's own exception.
         """
         options = options or CellOptions()
-        token = None
-        if self.runs is not None and not options.refresh:
+        token = looked_up
+        if token is None and self.runs is not None and not options.refresh:
             token = self.runs.token(cell, _decided_by(options))  # made once per run
             known = self.runs.get(token)
             if known is not None:
@@ -414,14 +424,14 @@ class CellCache:
         finally:
             self._token = outer
 
-    def known_run(self, cell: str, options: CellOptions) -> tuple[str, KnownRun] | None:
-        """The runs index's record of ``cell`` with ``options`` (index key, record): a cell
-        decided earlier to run, which runs with nothing looked up. ``None``: not known."""
+    def known_run(self, cell: str, options: CellOptions) -> tuple[str | None, KnownRun | None]:
+        """The runs index's key of ``cell`` with ``options`` and its record there: a cell
+        decided earlier to run, which runs with nothing looked up. Record ``None``: not
+        known; key ``None`` too: the index is not asked (none, or ``--refresh``)."""
         if self.runs is None or options.refresh:
-            return None
+            return None, None
         token = self.runs.token(cell, _decided_by(options))
-        known = self.runs.get(token)
-        return None if known is None else (token, known)
+        return token, self.runs.get(token)
 
     def awaiting_run(self, shell: Any, cell: str, options: CellOptions) -> KnownRun | None:
         """A cell with top-level ``await`` in a kernel (whose event loop runs the cell): it
