@@ -1069,6 +1069,8 @@ def loads_shared(
     token = _LIVE.set(live) if live is not None else None
     try:
         unpickler = _LinkingUnpickler(io.BytesIO(data), buffers=list(buffers))
+        # ``live`` if given, else the namespace of the load_groups call this runs under
+        # (None outside one): references resolve there, and the notebook frames use it.
         ns = _LIVE.get()
         if not isinstance(ns, dict) or "__builtins__" not in ns or _names_no_class(data):
             return unpickler.load()

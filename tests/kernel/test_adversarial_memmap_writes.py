@@ -42,3 +42,26 @@ MEMMAP_CHECKS = [
 
 def test_a_cell_writing_into_a_file_backed_memmap_runs(tmp_path: Path) -> None:
     assert_runs_match_plain(MEMMAP, MEMMAP_CHECKS, ("1000, 4", "1000, 5"), tmp_path)
+
+
+# The same writes made without an item assignment in the cell's code: a method, a numpy
+# function, an augmented assignment. Each changes the memmap in place, so its file.
+WRITES = [
+    "import numpy as np\nnrows, ncols = 1000, 4",
+    CACHED + "f = np.memmap('writes.dat', dtype=np.float32, mode='w+', shape=(nrows, ncols))",
+    CACHED + "f.fill(3)",
+    CACHED + "f += 1",
+    CACHED + "np.copyto(f[:, 0], np.arange(nrows))",
+    CACHED + "total = float(f.sum())",
+    "del f",
+    CACHED + "g = np.memmap('writes.dat', dtype=np.float32, mode='r', shape=(nrows, ncols))",
+]
+WRITES_CHECKS = [
+    "total",
+    "float(g.sum())",
+    "float(np.fromfile('writes.dat', dtype=np.float32).sum())",
+]
+
+
+def test_a_cell_writing_into_a_memmap_by_a_method_or_function_runs(tmp_path: Path) -> None:
+    assert_runs_match_plain(WRITES, WRITES_CHECKS, ("1000, 4", "1000, 5"), tmp_path)

@@ -242,6 +242,10 @@ class _LastRun:
     reason: list[Difference]
     old: dict[str, str] = field(default_factory=dict)
 
+    def decided(self, what: str) -> None:
+        """Add what was decided after the run to why it ran (``%persist why``'s first line)."""
+        self.headline += f"; {what}"
+
 
 def _warn(category: type[Warning], message: str) -> None:
     # warn_explicit with a fresh registry: the same problem on a re-run is reported again
@@ -581,8 +585,9 @@ class CellCache:
         )
         if result.manifest is not None and result.manifest.mode == "run":
             # `why` says what was decided as well as why the cell ran this time.
-            last = self._last[name]
-            last.headline += f"; from now on it is run, not restored: {result.manifest.run_reason}"
+            self._last[name].decided(
+                f"from now on it is run, not restored: {result.manifest.run_reason}"
+            )
             result.notes.append(f"runs: {result.manifest.run_reason}")
         return result
 
@@ -957,7 +962,7 @@ class CellCache:
             # Not stored, and not recorded as a cell that runs either (a record would make it
             # run for good): once a cell upstream seeds the generator, the next run stores it.
             # Storing it took as long as its run, on every run, for a check that never held.
-            self._last[name].headline += f"; it is not stored: {NEVER_RESTORED}"
+            self._last[name].decided(f"it is not stored: {NEVER_RESTORED}")
             result.notes.append(f"not stored: {NEVER_RESTORED}")
             return result
         if cheaper and not writes:
@@ -990,6 +995,7 @@ class CellCache:
             or any(type_module(v).startswith(("numpy", "pandas")) for v in values.values()),
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
+            mutated=mutated,
             registrations=code.registrations,
             threads=threads_before,
             env_reads=env_reads,

@@ -76,6 +76,7 @@ import sys
 import threading
 import types
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,7 @@ def record_effects(
     reads_numpy: bool = False,
     seeds: bool = False,
     targets: tuple[tuple[str, str], ...] = (),
+    mutated: Iterable[str] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
     registrations: tuple[str, ...] = (),
     threads: tuple[threading.Thread, ...] | None = None,
@@ -161,7 +163,8 @@ def record_effects(
 
     ``before_digests`` are the digests of the facets before the run (taken then, since the
     run may have changed them). ``targets`` are what the cell sets attributes or items of
-    (:attr:`CellCode.targets`); ``functions`` the notebook functions it read, name ->
+    (:attr:`CellCode.targets`); ``mutated`` the inputs its run changed in place;
+    ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
     code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
     (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
@@ -253,7 +256,7 @@ def record_effects(
     if watch.other:
         effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
     changed_code = _changed_in_place(shell, targets)
-    mapped = _written_memmaps(shell, targets)
+    mapped = _written_memmaps(shell, targets, mutated)
     if mapped:
         effects.unrestorable.append(
             f"it writes into {', '.join(mapped[:3])}, a np.memmap whose file a restore "
@@ -356,20 +359,32 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
     return found
 
 
-def _written_memmaps(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[str]:
-    """The variables among ``targets`` assigned into that are ``np.memmap`` s opened for
-    writing (``f[:, i] = ...``): the writes go to the file through the mapping, which the
-    file watch does not see, and a restore would bring back the array, not the file."""
+def _written_memmaps(
+    shell: Any, targets: tuple[tuple[str, str], ...], mutated: Iterable[str] = ()
+) -> list[str]:
+    """The variables the cell wrote into that map a file opened for writing (an
+    ``np.memmap`` in mode ``r+`` or ``w+``, or an array viewing one): assigned into in its
+    code (``f[:, i] = ...``), or changed in place by its run however it did it
+    (``f.fill(3)``, ``f += 1``, ``np.copyto(f, x)``, a function of the notebook). The writes
+    go to the file through the mapping, which the file watch does not see, and a restore
+    would bring back the array, not the file."""
     np = sys.modules.get("numpy")
     ns = getattr(shell, "user_ns", None) or {}
     if np is None:
         return []
-    found = []
-    for path, kind in targets:
-        value = ns.get(path, _MISSING) if kind == "item" else _MISSING
+    names = [path for path, kind in targets if kind == "item"]
+    names += [name for name in mutated if name not in names]
+    return [name for name in names if _maps_a_writable_file(ns.get(name, _MISSING), np)]
+
+
+def _maps_a_writable_file(value: Any, np: Any) -> bool:
+    """Whether ``value`` is, or views, an ``np.memmap`` whose file it may write."""
+    seen = 0
+    while isinstance(value, np.ndarray) and seen < 64:  # a base chain is short; never loop
         if isinstance(value, np.memmap) and getattr(value, "mode", None) in ("r+", "w+"):
-            found.append(path)
-    return found
+            return True
+        value, seen = value.base, seen + 1
+    return False
 
 
 def _registering(

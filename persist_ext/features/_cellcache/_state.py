@@ -1258,8 +1258,9 @@ _COLOR_CODES = "bgrcmykw"
 
 
 def _color_codes_capture(shell: Any) -> Any:
-    colors = sys.modules.get("matplotlib.colors")
-    mapping = getattr(colors, "_colors_full_map", None)
+    colors = sys.modules.get("matplotlib.colors")  # only once something imported it
+    named = getattr(colors, "get_named_colors_mapping", None)
+    mapping = named() if callable(named) else None
     if not isinstance(mapping, dict):
         return None
     return {code: mapping.get(code) for code in _COLOR_CODES}
