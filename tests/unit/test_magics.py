@@ -224,6 +224,19 @@ def test_cell_options_are_passed_through(ip, tmp_path: Path) -> None:
     assert "restored" not in cell(ip, f"d --deps {dep} --vars w --refresh", body)
 
 
+def test_a_deps_path_naming_no_file_is_reported(ip, tmp_path: Path) -> None:
+    """docs/cell-cache.md, --deps: a path that names no file (a typo) is said, and the cell
+    is keyed on its absence: it runs again once the file exists."""
+    from persist_ext import CellCacheWarning
+
+    with pytest.warns(CellCacheWarning, match=r"--deps names no existing file \(.*nofile\.csv\)"):
+        ip.run_cell_magic("persist", "m --deps nofile.csv --quiet", "y = 1")
+    with pytest.warns(CellCacheWarning, match="no existing file"):
+        assert "restored" in cell(ip, "m --deps nofile.csv", "y = 1")
+    (tmp_path / "nofile.csv").write_text("a\n")
+    assert "restored" not in cell(ip, "m --deps nofile.csv", "y = 1")
+
+
 def test_config_changed_between_runs_applies_to_the_next_run(ip) -> None:
     # The options of a cell line are remembered between runs; a %config forgets them.
     cell(ip, "cfg", "c = 1")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..._cwd import getcwd
 from ..._errors import (
     ByNameError,
     CellCacheWarning,
@@ -510,6 +511,16 @@ class CellCache:
         key = self.key_for(shell, code, options)
         if key.uncertain:  # nor from the code of the notebook functions it calls
             return self._run_uncertain(shell, cell, code, name, options, key.uncertain)
+        missing = options.deps and [
+            c[5:] for c, d in key.components.items() if c.startswith("file:") and d == "missing"
+        ]
+        if missing:
+            _warn(
+                CellCacheWarning,
+                f"%%persist {name}: --deps names no existing file ({', '.join(missing[:3])}); "
+                "the cell is keyed on its absence and runs again once it exists. Check the "
+                f"path (a relative one is taken from the working directory, {getcwd()}).",
+            )
         if key.unhashable:
             for var, why in key.unhashable.items():
                 _warn(
