@@ -1066,13 +1066,16 @@ def loads_shared(
     ``live`` is the namespace that references to live variables resolve in (default: the
     one :func:`load_groups` is loading into).
     """
+    if _names_no_class(data):
+        # Builtin values only: no reference to resolve, no code to run (a hit's small values).
+        return pickle.loads(data, buffers=buffers)
     token = _LIVE.set(live) if live is not None else None
     try:
         unpickler = _LinkingUnpickler(io.BytesIO(data), buffers=list(buffers))
         # ``live`` if given, else the namespace of the load_groups call this runs under
         # (None outside one): references resolve there, and the notebook frames use it.
         ns = _LIVE.get()
-        if not isinstance(ns, dict) or "__builtins__" not in ns or _names_no_class(data):
+        if not isinstance(ns, dict) or "__builtins__" not in ns:
             return unpickler.load()
         # Unpickled from frames whose globals are the notebook's, as a cell calling
         # ``pickle.load`` (or a function of it that does) would be: code that reads the
