@@ -239,6 +239,46 @@ def test_seeding_the_rng_is_reapplied_on_a_hit(shell, cache) -> None:
     assert any("numpy RNG state" in note for note in result.notes)
 
 
+def test_a_seeding_cell_that_left_the_rng_where_it_was_sets_it_on_a_hit(shell, cache) -> None:
+    # Numerical Python ch17: seeded upstream to the very state the cell ends in, its run
+    # changed nothing; after an upstream edit moved the generator, a hit must still seed.
+    shell.user_ns.update(np=np, rnd=random)
+    np.random.seed(0)
+    random.seed(5)
+    cell = "np.random.seed(0)\nrnd.seed(5)\nready = True"
+    run(cache, shell, cell)
+    np.random.seed(123)  # an upstream cell drew more numbers this time
+    random.seed(9)
+    result, _ = run(cache, shell, cell)
+    assert result.hit
+    np.testing.assert_array_equal(np.random.rand(3), np.random.RandomState(0).rand(3))
+    assert random.random() == random.Random(5).random()
+
+
+def test_a_generator_seeded_only_in_a_function_the_cell_defines_is_left_alone(shell, cache) -> None:
+    shell.user_ns["np"] = np
+    cell = "def reset():\n    np.random.seed(0)\n\nready = True"
+    np.random.seed(7)
+    run(cache, shell, cell)
+    np.random.seed(8)
+    assert run(cache, shell, cell)[0].hit
+    np.testing.assert_array_equal(np.random.rand(3), np.random.RandomState(8).rand(3))
+
+
+def test_seeding_calls_are_found_and_resolved_to_their_generators() -> None:
+    from persist_ext.features._cellcache._analysis import analyze_cell
+    from persist_ext.features._cellcache._state import seeded_generators
+
+    code = analyze_cell(
+        "np.random.seed(0)\nfor i in range(2):\n    go(i).seed(i)\nrng.seed(1)\n"
+        "def f():\n    random.seed(2)\nlambda: setstate(s)\nset_state(t)"
+    )
+    assert set(code.seedings) == {"np.random.seed", "rng.seed", "set_state"}
+    ns = {"np": np, "rng": np.random.RandomState(0), "set_state": np.random.set_state}
+    assert seeded_generators(ns, code.seedings) == {"numpy.random"}
+    assert seeded_generators({"r": random}, ["r.setstate", "r.random"]) == {"random"}
+
+
 def test_drawing_from_the_rng_keys_on_the_state_before(shell, cache) -> None:
     shell.user_ns["np"] = np
     np.random.seed(1)

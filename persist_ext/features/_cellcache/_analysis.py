@@ -87,6 +87,11 @@ class CellCode:
     iterated_sets
         What the cell walks in order that may be a set (names, and ``"<set>"`` for a set it
         makes): a set of strings iterates in the kernel's hash-seed order (``_setorder``).
+    seedings
+        Calls that may set a random generator's state outright (``np.random.seed(0)``,
+        ``random.setstate(s)``), as the dotted path of the callee, made by the cell's own
+        statements (not in the bodies of functions and classes it defines, which a run
+        may never call).
     """
 
     source: str
@@ -105,6 +110,7 @@ class CellCode:
     maybe_reads: tuple[str, ...] = field(default=())
     registrations: tuple[str, ...] = field(default=())
     iterated_sets: tuple[str, ...] = field(default=())
+    seedings: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -502,6 +508,28 @@ def _registrations(tree: ast.Module, nodes: list[ast.AST]) -> list[str]:
     return list(found)
 
 
+# What a call that sets a generator's state outright is named (``seed``, numpy's
+# ``set_state``, ``random``'s ``setstate``); which generator it sets is resolved at run time.
+SEEDING = frozenset({"seed", "set_state", "setstate"})
+
+
+def _seedings(tree: ast.Module) -> list[str]:
+    """Dotted callees of the calls named in :data:`SEEDING` that the cell's own statements
+    make (the bodies of functions, classes and lambdas it defines run only if called)."""
+    found: dict[str, None] = {}
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Call) and _call_name(node) in SEEDING:
+            path = _target_path(node.func)
+            if path is not None and not path[1]:
+                found.setdefault(path[0], None)
+        pending.extend(ast.iter_child_nodes(node))
+    return list(found)
+
+
 def _call_name(node: ast.Call) -> str:
     func = node.func
     if isinstance(func, ast.Name):
@@ -676,4 +704,5 @@ def analyze_cell(source: str) -> CellCode:
         targets=tuple(_targets(nodes)),
         registrations=tuple(_registrations(tree, nodes)),
         iterated_sets=iterated_sets(nodes),
+        seedings=tuple(_seedings(tree)),
     )

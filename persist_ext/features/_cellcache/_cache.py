@@ -1007,6 +1007,7 @@ class CellCache:
             seeds=_SEEDS.search(code.source) is not None,
             targets=code.targets,
             mutated=mutated,
+            seedings=code.seedings,
             registrations=code.registrations,
             threads=threads_before,
             env_reads=env_reads,

@@ -7,8 +7,9 @@ as *checks*, compared before every hit by :func:`stale_checks`) and what it chan
 =====================  =========================================  ===========================
 what                   checked before a hit (the cell read it)    on a hit
 =====================  =========================================  ===========================
-RNG (numpy, random)    state before, when the cell drew numbers   state after is set
-                       without seeding the generator itself
+RNG (numpy, random)    state before, when the cell drew numbers   state after is set (also
+                       without seeding the generator itself       when the cell seeds it and
+                                                                  left it where it was)
 rcParams / style       when the cell drew a figure                changed params are set
 matplotlib backend     -                                          ``matplotlib.use``
 pandas options         when the cell showed something             changed options are set
@@ -98,6 +99,7 @@ from ._state import (
     env_text,
     env_value_digest,
     patched_attributes,
+    seeded_generators,
     state_digests,
 )
 from ._warned import WarningWatch, stale_warnings, warning_checks
@@ -150,6 +152,7 @@ def record_effects(
     seeds: bool = False,
     targets: tuple[tuple[str, str], ...] = (),
     mutated: Iterable[str] = (),
+    seedings: Iterable[str] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
     registrations: tuple[str, ...] = (),
     threads: tuple[threading.Thread, ...] | None = None,
@@ -164,6 +167,7 @@ def record_effects(
     ``before_digests`` are the digests of the facets before the run (taken then, since the
     run may have changed them). ``targets`` are what the cell sets attributes or items of
     (:attr:`CellCode.targets`); ``mutated`` the inputs its run changed in place;
+    ``seedings`` its calls that may seed a generator (:attr:`CellCode.seedings`);
     ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
     code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
@@ -175,6 +179,14 @@ def record_effects(
     """
     change: StateChange = changes_between(before, after)
     effects = Effects(state=dict(change.apply), modules=_importable(change.added_modules))
+    ns = getattr(shell, "user_ns", None) or {}
+    for name in seeded_generators(ns, seedings) - set(effects.state):
+        # Seeded by the cell, and left where it was before the run (``seed(0)`` and as
+        # many draws as upstream had made): no change was seen, but a re-run sets the
+        # generator whatever its state, so a hit sets it too (after an upstream edit the
+        # generator is elsewhere; Numerical Python ch17).
+        if name in after:
+            effects.state[name] = after[name]
     for name, snapshot in list(effects.state.items()):
         # ``pd.options.display.float_format = lambda x: ...``: a function of the notebook
         # cannot be stored with the entry, so it could not be re-applied by a hit.

@@ -31,10 +31,10 @@ import struct
 import sys
 import sysconfig
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import xxhash
@@ -54,6 +54,7 @@ __all__ = [
     "env_value_digest",
     "generators_moved",
     "patched_attributes",
+    "seeded_generators",
     "state_digests",
     "watch_env_reads",
 ]
@@ -200,6 +201,53 @@ def _random_view(inst: Any) -> Any:
 
 def _random_apply(shell: Any, snapshot: Any) -> None:
     random.setstate(snapshot)
+
+
+def seeded_generators(namespace: Mapping[str, Any], callees: Iterable[str]) -> set[str]:
+    """The generator facets (``"random"``, ``"numpy.random"``) whose state the calls
+    ``callees`` set outright (dotted paths in ``namespace``, as :attr:`CellCode.seedings`:
+    ``np.random.seed``, ``random.setstate``, a ``seed`` imported from either).
+
+    Only names and attributes of modules are followed (an attribute of another object
+    could run its code); a generator of the cell's own (``rng.seed(0)``) is not global.
+
+    >>> import random
+    >>> sorted(seeded_generators({"random": random}, ["random.seed", "other.seed"]))
+    ['random']
+    """
+    setters: dict[str, tuple[Any, ...]] = {}
+    module = sys.modules.get("random")
+    if module is not None:
+        setters["random"] = (getattr(module, "seed", None), getattr(module, "setstate", None))
+    module = sys.modules.get("numpy.random")
+    if module is not None:
+        setters["numpy.random"] = (
+            getattr(module, "seed", None),
+            getattr(module, "set_state", None),
+        )
+    found: set[str] = set()
+    for path in callees:
+        root, *attributes = path.split(".")
+        value = namespace.get(root, _ABSENT)
+        for attribute in attributes:
+            if not isinstance(value, ModuleType):
+                value = _ABSENT
+                break
+            value = getattr(value, attribute, _ABSENT)
+        if value is _ABSENT:
+            continue
+        for facet, functions in setters.items():
+            # Bound methods of one generator compare equal (``random.seed`` is its _inst's).
+            if any(f is not None and _same_callable(value, f) for f in functions):
+                found.add(facet)
+    return found
+
+
+def _same_callable(value: Any, function: Any) -> bool:
+    try:
+        return bool(value is function or value == function)
+    except Exception:  # an object whose comparison fails is not a generator's method
+        return False
 
 
 # --------------------------------------------------------------------------- numpy
