@@ -265,6 +265,23 @@ def test_a_generator_seeded_only_in_a_function_the_cell_defines_is_left_alone(sh
     np.testing.assert_array_equal(np.random.rand(3), np.random.RandomState(8).rand(3))
 
 
+def test_a_function_that_may_seed_a_generator_it_left_unmoved_keeps_the_hit_to_its_start(
+    shell, cache
+) -> None:
+    # Seeding through a notebook function: whether it ran is not known, so a hit is only
+    # taken where the generator started as it did when the cell was stored.
+    shell.user_ns["np"] = np
+    shell.run_cell("def reset():\n    np.random.seed(0)")
+    np.random.seed(0)
+    run(cache, shell, "reset()\nready = True")
+    np.random.seed(123)
+    result, _ = run(cache, shell, "reset()\nready = True")
+    assert not result.hit
+    np.testing.assert_array_equal(np.random.rand(3), np.random.RandomState(0).rand(3))
+    np.random.seed(123)  # where the run stored last started
+    assert run(cache, shell, "reset()\nready = True")[0].hit
+
+
 def test_seeding_calls_are_found_and_resolved_to_their_generators() -> None:
     from persist_ext.features._cellcache._analysis import analyze_cell
     from persist_ext.features._cellcache._state import seeded_generators

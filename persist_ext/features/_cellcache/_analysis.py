@@ -16,9 +16,11 @@ after the run (``kept:`` checks of the entry, see ``_cache``).
 from __future__ import annotations
 
 import ast
+import dis
 import functools
 import keyword
 import re
+import types
 from dataclasses import dataclass, field
 
 import xxhash
@@ -527,6 +529,33 @@ def _seedings(tree: ast.Module) -> list[str]:
             if path is not None and not path[1]:
                 found.setdefault(path[0], None)
         pending.extend(ast.iter_child_nodes(node))
+    return list(found)
+
+
+def seeding_paths(code: types.CodeType) -> list[str]:
+    """The dotted callees named in :data:`SEEDING` that the bytecode ``code`` loads
+    (``np.random.seed`` from ``LOAD_GLOBAL np``, ``LOAD_ATTR random``, ``LOAD_METHOD
+    seed``): :attr:`CellCode.seedings` for a function's code (its nested code not
+    included).
+
+    >>> def setup():
+    ...     np.random.seed(0)
+    >>> seeding_paths(setup.__code__)
+    ['np.random.seed']
+    """
+    found: dict[str, None] = {}
+    chain: list[str] = []
+    for instruction in (*dis.get_instructions(code), None):
+        name = instruction.opname if instruction is not None else ""
+        if name in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST"):
+            chain = [str(instruction.argval)]  # type: ignore[union-attr]
+            continue
+        if name in ("LOAD_ATTR", "LOAD_METHOD") and chain:
+            chain.append(str(instruction.argval))  # type: ignore[union-attr]
+            continue
+        if len(chain) > 0 and chain[-1] in SEEDING:
+            found.setdefault(".".join(chain), None)
+        chain = []
     return list(found)
 
 

@@ -85,7 +85,7 @@ from typing import Any
 from ...storage._fingerprint import fingerprint_code, is_user_code
 from ...storage._usercode import type_module, wrapped_function
 from .._covars import import_quietly
-from ._analysis import REGISTERING
+from ._analysis import REGISTERING, SEEDING, seeding_paths
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
 from ._key import HELD_UNKNOWN, FileDigests, fingerprint_after, held_digest
@@ -203,6 +203,9 @@ def record_effects(
         # A cell that draws random numbers depends on the state it started from; one that
         # seeds the generator itself does not (and a fresh kernel's state is random).
         read |= {"random", "numpy.random"} & set(change.apply)
+    # A generator a notebook function the cell reads may seed, which the run left where it
+    # was: whether the function ran is not known, so the hit is kept to where it started.
+    read |= _seeded_by_functions(functions or {}) - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
     if outputs:
@@ -437,6 +440,31 @@ def _registers(function: Any, seen: set[int], depth: int) -> bool:
             elif REGISTERING.fullmatch(name):
                 return True
     return False
+
+
+def _seeded_by_functions(functions: dict[str, tuple[Any, str]]) -> set[str]:
+    """The generators (``random``, ``numpy.random``) that the notebook functions in
+    ``functions``, or the notebook functions they call, may set outright
+    (``np.random.seed(0)`` in their code, resolved in their globals)."""
+    found: set[str] = set()
+    seen: set[int] = set()
+    pending = [f for f, _digest in functions.values() if isinstance(f, types.FunctionType)]
+    while pending and len(seen) < 64:
+        function = pending.pop()
+        if id(function) in seen:
+            continue
+        seen.add(id(function))
+        codes = [function.__code__]
+        while codes:
+            code = codes.pop()
+            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            if not SEEDING.isdisjoint(code.co_names):
+                found |= seeded_generators(function.__globals__, seeding_paths(code))
+            for name in code.co_names:
+                target = function.__globals__.get(name, _MISSING)
+                if isinstance(target, types.FunctionType) and is_user_code(target):
+                    pending.append(target)
+    return found
 
 
 def _running_threads(before: tuple[threading.Thread, ...]) -> list[str]:
