@@ -77,7 +77,7 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,29 +417,49 @@ def _registering(
         found.append(f"{path}()")
     seen: set[int] = set()
     for name, (function, _digest) in functions.items():
-        if _registers(function, seen, 0):
+        if _registers(function, seen):
             found.append(f"{name}()")
     return found
 
 
-def _registers(function: Any, seen: set[int], depth: int) -> bool:
+def _registers(function: Any, seen: set[int]) -> bool:
     """Whether a notebook function's code names a registering call, or calls a notebook
-    function that does (through its globals, a few levels deep)."""
-    if not isinstance(function, types.FunctionType) or id(function) in seen or depth > 8:
-        return False
-    seen.add(id(function))
-    codes = [function.__code__]
-    while codes:
-        code = codes.pop()
-        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    function that does."""
+    for owner, code in _notebook_code(function, seen):
         for name in code.co_names:
-            target = function.__globals__.get(name, _MISSING)
-            if isinstance(target, types.FunctionType) and is_user_code(target):
-                if _registers(target, seen, depth + 1):
-                    return True
-            elif REGISTERING.fullmatch(name):
+            # A notebook function of a registering name is followed, not taken for one.
+            if REGISTERING.fullmatch(name) and not _is_notebook_function(
+                owner.__globals__.get(name, _MISSING)
+            ):
                 return True
     return False
+
+
+def _is_notebook_function(value: Any) -> bool:
+    return isinstance(value, types.FunctionType) and is_user_code(value)
+
+
+def _notebook_code(
+    function: Any, seen: set[int]
+) -> Iterator[tuple[types.FunctionType, types.CodeType]]:
+    """Each code object of a notebook ``function`` (nested ones included) with the function
+    it belongs to, then those of the notebook functions it names through its globals, a
+    few levels deep; functions in ``seen`` (updated) are skipped."""
+    pending = [(function, 0)]
+    while pending:
+        function, depth = pending.pop()
+        if not isinstance(function, types.FunctionType) or id(function) in seen or depth > 8:
+            continue
+        seen.add(id(function))
+        codes = [function.__code__]
+        while codes:
+            code = codes.pop()
+            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            yield function, code
+            for name in code.co_names:
+                target = function.__globals__.get(name, _MISSING)
+                if _is_notebook_function(target):
+                    pending.append((target, depth + 1))
 
 
 def _seeded_by_functions(functions: dict[str, tuple[Any, str]]) -> set[str]:
@@ -448,22 +468,10 @@ def _seeded_by_functions(functions: dict[str, tuple[Any, str]]) -> set[str]:
     (``np.random.seed(0)`` in their code, resolved in their globals)."""
     found: set[str] = set()
     seen: set[int] = set()
-    pending = [f for f, _digest in functions.values() if isinstance(f, types.FunctionType)]
-    while pending and len(seen) < 64:
-        function = pending.pop()
-        if id(function) in seen:
-            continue
-        seen.add(id(function))
-        codes = [function.__code__]
-        while codes:
-            code = codes.pop()
-            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    for function, _digest in functions.values():
+        for owner, code in _notebook_code(function, seen):
             if not SEEDING.isdisjoint(code.co_names):
-                found |= seeded_generators(function.__globals__, seeding_paths(code))
-            for name in code.co_names:
-                target = function.__globals__.get(name, _MISSING)
-                if isinstance(target, types.FunctionType) and is_user_code(target):
-                    pending.append(target)
+                found |= seeded_generators(owner.__globals__, seeding_paths(code))
     return found
 
 
