@@ -86,6 +86,8 @@ def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index)
         _feed_index(hasher, h, value.columns)
         _feed_index(hasher, h, value.index)
         # Column by column: each column of a numpy block is one contiguous row of it, so
-        # nothing is copied.
-        for i in range(value.shape[1]):
-            _feed_values(hasher, h, value.iloc[:, i]._values)
+        # nothing is copied. ``items`` rather than ``iloc[:, i]``: the same columns, by
+        # position (duplicate labels too), without ``iloc``'s indexing machinery (~40 µs a
+        # column with pandas 3, paid in every key of a cell reading a frame).
+        for _label, column in value.items():
+            _feed_values(hasher, h, column._values)

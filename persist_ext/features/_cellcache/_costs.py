@@ -225,12 +225,14 @@ def _value_size(value: Any) -> int:
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):
         return nbytes
-    usage = getattr(value, "memory_usage", None)
     pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series)):
+    if pandas is not None and isinstance(value, pandas.DataFrame):
+        # 8 bytes an element and an index label, as pandas' shallow ``memory_usage`` counts
+        # numbers and object pointers: ``memory_usage`` itself builds Series on every call
+        # (0.5-2 ms with pandas 3, in every cold cell reading a frame), more than many of
+        # the cells this is asked about take to run.
         try:
-            used = usage(index=True) if callable(usage) else 0
-            return int(used.sum() if hasattr(used, "sum") else used)
+            return (int(value.size) + len(value.index)) * 8
         except Exception:
             return 0
     try:
