@@ -630,6 +630,18 @@ def test_an_input_at_the_budget_is_refused_without_walking_its_items(
     assert walked == [999]
 
 
+def test_frames_count_their_object_elements_against_the_fingerprint_budget() -> None:
+    from persist_ext.features._cellcache import _key
+
+    numbers = pd.DataFrame(np.zeros((600, 10)))  # 6,000 elements, none an object
+    words = pd.DataFrame({"w": ["x"] * 600, "n": np.zeros(600)})  # 600 objects
+    assert _key._too_large([numbers, [0.5] * 5_000], budget=10_000) is None
+    assert _key._too_large([words, [0.5] * 9_000], budget=10_000) is None
+    assert _key._too_large([words, [0.5] * 9_500], budget=10_000) is not None
+    assert _key._too_large(pd.Series(["x"] * 11_000), budget=10_000) is not None
+    assert _key._too_large(pd.Series(np.zeros(11_000)), budget=10_000) is None
+
+
 def test_an_input_holding_the_session_is_not_walked(shell, cache, monkeypatch) -> None:
     # A widget holds its comm, the comm the kernel, the kernel the shell and every variable
     # of the notebook: such an input is named as holding the session at once, not walked.
