@@ -515,20 +515,25 @@ def _registrations(tree: ast.Module, nodes: list[ast.AST]) -> list[str]:
 SEEDING = frozenset({"seed", "set_state", "setstate"})
 
 
-def _seedings(tree: ast.Module) -> list[str]:
-    """Dotted callees of the calls named in :data:`SEEDING` that the cell's own statements
-    make (the bodies of functions, classes and lambdas it defines run only if called)."""
+def _seedings(nodes: list[ast.AST]) -> list[str]:
+    """Dotted callees of the calls named in :data:`SEEDING` among ``nodes`` (the cell's),
+    outside the bodies of functions, classes and lambdas it defines (they run only if
+    called)."""
+    calls = [n for n in nodes if isinstance(n, ast.Call) and _call_name(n) in SEEDING]
+    if not calls:
+        return []  # most cells: no second walk
+    defined = {
+        id(inner)
+        for n in nodes
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        for inner in ast.walk(n)
+        if inner is not n
+    }
     found: dict[str, None] = {}
-    pending: list[ast.AST] = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Call) and _call_name(node) in SEEDING:
-            path = _target_path(node.func)
-            if path is not None and not path[1]:
-                found.setdefault(path[0], None)
-        pending.extend(ast.iter_child_nodes(node))
+    for call in calls:
+        path = _target_path(call.func) if id(call) not in defined else None
+        if path is not None and not path[1]:
+            found.setdefault(path[0], None)
     return list(found)
 
 
@@ -733,5 +738,5 @@ def analyze_cell(source: str) -> CellCode:
         targets=tuple(_targets(nodes)),
         registrations=tuple(_registrations(tree, nodes)),
         iterated_sets=iterated_sets(nodes),
-        seedings=tuple(_seedings(tree)),
+        seedings=tuple(_seedings(nodes)),
     )
