@@ -294,6 +294,11 @@ def test_seeding_calls_are_found_and_resolved_to_their_generators() -> None:
     ns = {"np": np, "rng": np.random.RandomState(0), "set_state": np.random.set_state}
     assert seeded_generators(ns, code.seedings) == {"numpy.random"}
     assert seeded_generators({"r": random}, ["r.setstate", "r.random"]) == {"random"}
+    # A module's __getattr__ (numpy's lazy ``random``) is never called: it would import.
+    lazy, asked = types.ModuleType("lazy"), []
+    lazy.__getattr__ = lambda name: asked.append(name)  # type: ignore[method-assign]
+    assert seeded_generators({"lazy": lazy}, ["lazy.random.seed"]) == set()
+    assert asked == []
 
 
 def test_drawing_from_the_rng_keys_on_the_state_before(shell, cache) -> None:

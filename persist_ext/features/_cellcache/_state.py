@@ -208,8 +208,9 @@ def seeded_generators(namespace: Mapping[str, Any], callees: Iterable[str]) -> s
     ``callees`` set outright (dotted paths in ``namespace``, as :attr:`CellCode.seedings`:
     ``np.random.seed``, ``random.setstate``, a ``seed`` imported from either).
 
-    Only names and attributes of modules are followed (an attribute of another object
-    could run its code); a generator of the cell's own (``rng.seed(0)``) is not global.
+    Only names and attributes of modules are followed, read from the modules' own dicts
+    (an attribute of another object, or a module's ``__getattr__``, could run code); a
+    generator of the cell's own (``rng.seed(0)``) is not global.
 
     >>> import random
     >>> sorted(seeded_generators({"random": random}, ["random.seed", "other.seed"]))
@@ -233,7 +234,9 @@ def seeded_generators(namespace: Mapping[str, Any], callees: Iterable[str]) -> s
             if not isinstance(value, ModuleType):
                 value = _ABSENT
                 break
-            value = getattr(value, attribute, _ABSENT)
+            # The module's own dict: a module ``__getattr__`` (numpy's lazy ``random``)
+            # would run code, and import what the cell never did.
+            value = vars(value).get(attribute, _ABSENT)
         if value is _ABSENT:
             continue
         for facet, functions in setters.items():
