@@ -677,6 +677,18 @@ CORPUS.append(
         [f"chap{n:02d}.ipynb" for n in range(1, 19)],
     )
 )
+# "Think Stats", 2nd edition, solutions: the book's ``thinkstats2``/``thinkplot`` modules and
+# the NSFG survey files (fixed-width ``.dat.gz`` read through Stata dictionaries) beside them,
+# pandas groupby and value counts, PMFs and CDFs, scipy.stats, regressions with statsmodels.
+CORPUS.append(
+    (
+        "AllenDowney/ThinkStats2",
+        "ed53b15755e08fccfdac07af5e5aac76e4507731",
+        "solutions",
+        "code=solutions",
+        [f"chap{n:02d}soln.ipynb" for n in range(1, 15)],
+    )
+)
 # Kevin Markham's scikit-learn videos: iris, KNN, train/test split, cross-validation, grid
 # search, metrics, a pipeline with a ``ColumnTransformer`` (Advertising and Pima data beside).
 CORPUS.append(
