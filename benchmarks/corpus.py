@@ -848,6 +848,77 @@ CORPUS.append(
     )
 )
 
+# Lorena Barba's "12 steps to Navier-Stokes": finite differences on numpy grids, loops against
+# array slicing, 2D and 3D plots of the fields (one lesson uses sympy for the exact solution).
+CORPUS.append(
+    (
+        "barbagroup/CFDPython",
+        "92c8220070824e95402d83f193c4e496f4308dcb",
+        "lessons",
+        "",
+        [
+            "00_Quick_Python_Intro.ipynb",
+            "01_Step_1.ipynb",
+            "02_Step_2.ipynb",
+            "03_CFL_Condition.ipynb",
+            "04_Step_3.ipynb",
+            "05_Step_4.ipynb",
+            "06_Array_Operations_with_NumPy.ipynb",
+            "07_Step_5.ipynb",
+            "08_Step_6.ipynb",
+            "09_Step_7.ipynb",
+            "10_Step_8.ipynb",
+            "11_Defining_Function_in_Python.ipynb",
+            "12_Step_9.ipynb",
+            "13_Step_10.ipynb",
+            "14_Step_11.ipynb",
+            "15_Step_12.ipynb",
+        ],
+    )
+)
+# Allen Downey's "Modeling and Simulation in Python": its ``modsim`` module (State and System
+# namespaces, TimeSeries, ``run_solve_ivp``, ``root_scalar``, ``maximize_scalar``) beside the
+# chapters, the earlier chapters' helper modules and two CSV files they would download. (The
+# chapters that read HTML tables need lxml, and the first ones pint.)
+CORPUS.append(
+    (
+        "AllenDowney/ModSimPy",
+        "fd52a3c6cf4f58eba6840ad6055c9d73134c419a",
+        "chapters",
+        "modsim.py=chapters/modsim.py data/glucose_insulin.csv=chapters/glucose_insulin.csv"
+        " data/baseball_drag.csv=chapters/baseball_drag.csv chapters/chap11.py"
+        " chapters/chap12.py chapters/chap13.py chapters/chap15.py chapters/chap18.py"
+        " chapters/chap22.py",
+        [f"chap{n}.ipynb" for n in range(11, 28) if n not in (19, 26)],
+    )
+)
+# Allen Downey's "Think Complexity", 2nd edition: networkx graphs, cellular automata and
+# agent models on numpy grids (Cell1D, Cell2D), empiricaldist distributions.
+CORPUS.append(
+    (
+        "AllenDowney/ThinkComplexity2",
+        "f0417b35ca269e312bf0c950d07fe3c5aa7b3dea",
+        "notebooks",
+        "notebooks/utils.py notebooks/Cell1D.py notebooks/Cell2D.py",
+        [f"chap{n:02}.ipynb" for n in range(2, 13) if n != 4],
+    )
+)
+# fast.ai's "Computational Linear Algebra": regression by hand against scikit-learn and scipy,
+# QR factorizations written out (Gram-Schmidt, Householder), a gradient descent.
+CORPUS.append(
+    (
+        "fastai/numerical-linear-algebra",
+        "694453e105b2a8f96b62b62d44d234c561eba268",
+        "nbs",
+        "",
+        [
+            "6. How to Implement Linear Regression.ipynb",
+            "8. Implementing QR Factorization.ipynb",
+            "gradient-descent-intro.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
