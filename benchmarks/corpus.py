@@ -942,7 +942,7 @@ _NOTICE = re.compile(
 
 PROBE = r"""
 def __corpus_probe():
-    import hashlib, json, os, sys, types
+    import hashlib, json, logging, os, sys, types
     shell = get_ipython()
     ns, hidden = shell.user_ns, shell.user_ns_hidden
     np = sys.modules.get("numpy")
@@ -1002,6 +1002,21 @@ def __corpus_probe():
             return f"{name_of(t)}[" + ",".join(canon(x, depth + 1) for x in v[:500]) + f"]{len(v)}"
         if isinstance(v, (set, frozenset)):
             return f"{name_of(t)}{{" + ",".join(sorted(canon(x, depth + 1) for x in v)) + "}"
+        if isinstance(v, logging.Manager):
+            # logging's registry of every logger, reached from any logger's ``manager``: the
+            # loggers someone configured (level, handlers, propagation), with that
+            # configuration. A logger with none is one a library made for itself the first
+            # time it logged (matplotlib's ``legend`` logger, made when a legend is drawn:
+            # not made when the drawing cell was restored); ``getLogger`` makes the same one
+            # whenever it is asked for. The cache treats them so too (``_loggers_changed``).
+            shown = []
+            for key, x in sorted(v.loggerDict.items(), key=lambda item: str(item[0])):
+                if not isinstance(x, logging.Logger) or str(key).split(".")[0] == "persist_ext":
+                    continue
+                kinds = [type(h).__name__ for h in x.handlers]
+                if x.level or not x.propagate or x.disabled or set(kinds) - {"NullHandler"}:
+                    shown.append(f"{key}:{x.level},{x.propagate},{x.disabled},{kinds}")
+            return f"{name_of(t)} root {v.root.level} configured {shown}"
         if isinstance(v, dict):
             # The extension's own logger, made when it loads (logging's registry of every
             # logger, reached from any logger's ``manager``): not the cache's doing.

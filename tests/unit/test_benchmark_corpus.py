@@ -18,3 +18,37 @@ def test_a_difference_is_shown_where_it_starts() -> None:
     shown = _first_difference(want, got)
     assert "ab" in shown
     assert "ba" in shown
+
+
+def _probed(shell: object, name: str) -> str:
+    import contextlib
+    import io
+    import json
+
+    from benchmarks.corpus import PROBE
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        shell.run_cell(PROBE)  # type: ignore[attr-defined]
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("__CORPUS_PROBE__"))
+    return str(json.loads(line[len("__CORPUS_PROBE__") :])["values"][name])
+
+
+def test_the_probe_shows_configured_loggers_not_those_a_library_made_for_itself() -> None:
+    # ModSimPy chap14: matplotlib makes its ``matplotlib.legend`` logger the first time a
+    # legend is drawn; in a warm run the drawing cell was restored, the logger not made, and
+    # the probe's ``logger`` (logging's registry, reached through its ``manager``) differed.
+    import logging
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["logger"] = logging.getLogger("corpus_probe_notebook")
+    before = _probed(shell, "logger")
+    lazy = logging.getLogger("corpus_probe_library.lazy")
+    assert _probed(shell, "logger") == before
+    lazy.setLevel(logging.INFO)  # a logger someone configured is still compared
+    try:
+        assert _probed(shell, "logger") != before
+    finally:
+        lazy.setLevel(logging.NOTSET)
