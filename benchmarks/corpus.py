@@ -919,6 +919,53 @@ CORPUS.append(
     )
 )
 
+# Barba et al.'s "Practical Numerical Methods with Python" (numerical-mooc): ODE integrators
+# on the phugoid model, finite-volume and MUSCL schemes for traffic flow and Sod's shock tube,
+# explicit and implicit heat equations with scipy's solvers, relaxation and conjugate
+# gradients, with the helper modules and ``.npz`` data of each lesson beside it. (Their last
+# cells read the course's CSS from two folders up: they fail in every run alike.)
+CORPUS += [
+    (
+        "numerical-mooc/numerical-mooc",
+        "6a70f986729067dee9ca1fb26ba164b035fc971b",
+        f"lessons/{folder}",
+        " ".join(f"lessons/{folder}/{d}" for d in data.split()),
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, data, names in (
+        (
+            "01_phugoid",
+            "phugoid.py",
+            "01_01_Phugoid_Theory 01_02_Phugoid_Oscillation 01_03_PhugoidFullModel"
+            " 01_04_Second_Order_Methods",
+        ),
+        (
+            "02_spacetime",
+            "",
+            "02_01_1DConvection 02_02_CFLCondition 02_03_1DDiffusion 02_04_1DBurgers",
+        ),
+        (
+            "03_wave",
+            "traffic.py",
+            "03_01_conservationLaw 03_02_convectionSchemes 03_03_aBetterModel 03_04_MUSCL"
+            " 03_05_Sods_Shock_Tube",
+        ),
+        (
+            "04_spreadout",
+            "data",
+            "04_00_Python_Function_Quirks 04_01_Heat_Equation_1D_Explicit"
+            " 04_02_Heat_Equation_1D_Implicit 04_03_Heat_Equation_2D_Explicit"
+            " 04_04_Heat_Equation_2D_Implicit 04_05_Crank-Nicolson 04_06_Reaction_Diffusion",
+        ),
+        (
+            "05_relax",
+            "data helper.py multigrid_helper.py",
+            "05_01_2D.Laplace.Equation 05_02_2D.Poisson.Equation 05_03_Iterate.This"
+            " 05_04_Conjugate.Gradient 05_05_Stokes.Flow",
+        ),
+    )
+]
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
