@@ -405,17 +405,20 @@ def transformed(shell: Any, cell: str, *, new_run: bool = False) -> str:
     """``shell.transform_cell(cell)``, remembered by text (the same cell runs many times).
 
     A cell magic's body and the text its run executes differ by the final newline, which
-    IPython's static transforms add anyway: both are remembered as one. ``new_run``: a new
-    cell run starts (what an earlier run transformed afresh is not reused by this one).
+    IPython's static transforms add anyway: both are remembered as one, and transformed as
+    the body (the text with its final newline), which is what the plain cell is transformed
+    as. A body ending in a blank line keeps it: the plain cell's code has that line, and a
+    traceback of an error on one of the last lines shows it. ``new_run``: a new cell run
+    starts (what an earlier run transformed afresh is not reused by this one).
     """
     cell = cell[:-1] if cell.endswith("\n") else cell
     found = _TRANSFORMED.get(cell)
     if new_run or (_FRESH[0] is not None and _FRESH[0][0] != cell):
         _FRESH[0] = None
     if found is None:
-        found = _untouched(shell, cell)
+        found = _untouched(shell, cell + "\n")
         if found is None:
-            found = shell.transform_cell(cell)
+            found = shell.transform_cell(cell + "\n")
         if len(_TRANSFORMED) > 1024:
             _TRANSFORMED.clear()
         _TRANSFORMED[cell] = found
@@ -502,8 +505,9 @@ def _transform_for_run(shell: Any, source: str) -> str:
     reusable = fresh is not None and fresh[0] == source
     if reusable and not getattr(shell, "input_transformers_post", True):
         return fresh[1]  # type: ignore[index]
-    text = _untouched(shell, source.removesuffix("\n"))
-    return shell.transform_cell(source) if text is None else text
+    # ``source`` is the body without its final newline (see :func:`transformed`).
+    text = _untouched(shell, source + "\n")
+    return shell.transform_cell(source + "\n") if text is None else text
 
 
 @contextmanager
