@@ -40,15 +40,19 @@ def test_the_probe_shows_configured_loggers_not_those_a_library_made_for_itself(
     # the probe's ``logger`` (logging's registry, reached through its ``manager``) differed.
     import logging
 
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.testing.globalipapp import get_ipython
 
-    shell = InteractiveShell.instance()
+    shell = get_ipython()  # the test shell every test of the process shares
+    names = set(shell.user_ns)
     shell.user_ns["logger"] = logging.getLogger("corpus_probe_notebook")
-    before = _probed(shell, "logger")
     lazy = logging.getLogger("corpus_probe_library.lazy")
-    assert _probed(shell, "logger") == before
-    lazy.setLevel(logging.INFO)  # a logger someone configured is still compared
     try:
+        before = _probed(shell, "logger")
+        assert _probed(shell, "logger") == before
+        lazy.setLevel(logging.INFO)  # a logger someone configured is still compared
         assert _probed(shell, "logger") != before
     finally:
         lazy.setLevel(logging.NOTSET)
+        # The shell is the one later tests use (their checkpoints save every variable).
+        for name in set(shell.user_ns) - names:
+            del shell.user_ns[name]
