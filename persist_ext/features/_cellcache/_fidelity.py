@@ -205,7 +205,8 @@ def record_effects(
         read |= {"random", "numpy.random"} & set(change.apply)
     # A generator a notebook function the cell reads may seed, which the run left where it
     # was: whether the function ran is not known, so the hit is kept to where it started.
-    read |= _seeded_by_functions(functions or {}) - set(effects.state)
+    registering_functions, function_seedings = _function_code_facts(functions or {})
+    read |= function_seedings - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
     if outputs:
@@ -270,8 +271,8 @@ def record_effects(
         )
     if watch.other:
         effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
-    changed_code = _changed_in_place(shell, targets)
-    mapped = _written_memmaps(shell, targets, mutated)
+    changed_code = _changed_in_place(ns, targets)
+    mapped = _written_memmaps(ns, targets, mutated)
     if mapped:
         effects.unrestorable.append(
             f"it writes into {', '.join(mapped[:3])}, a np.memmap whose file a restore "
@@ -282,19 +283,19 @@ def record_effects(
             f"it sets attributes or items of {', '.join(changed_code[:3])}, which a restore "
             "cannot put back"
         )
-    registering = _registering(shell, registrations, functions or {})
+    registering = _registering(ns, registrations) + registering_functions
     if registering:
         effects.unrestorable.append(
             f"it calls {', '.join(registering[:3])}, which fills a library's registry or "
             "settings that a restore cannot fill again"
         )
-    kept = _changed_functions(shell, functions or {})
+    kept = _changed_functions(ns, functions or {})
     if kept:
         effects.unrestorable.append(
             f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
             "default values), which a restore cannot put back"
         )
-    filled = filled_caches(shell, caches) if caches is not None else []
+    filled = filled_caches(ns, caches) if caches is not None else []
     if filled:
         effects.unrestorable.append(
             f"it calls {', '.join(filled[:3])}, whose lru_cache (its contents and "
@@ -330,7 +331,7 @@ def record_effects(
     return effects
 
 
-def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[str]:
+def _changed_in_place(ns: dict[str, Any], targets: tuple[tuple[str, str], ...]) -> list[str]:
     """What among ``targets`` is code or lives in a module, so a restore would not redo it.
 
     Data the cell changes in place is stored as changed; modules, functions and classes are
@@ -339,7 +340,6 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
     Objects other facets restore (``plt.rcParams``, ``pd.options``, ``os.environ``) are not
     plain dicts or lists, and are left to them.
     """
-    ns = getattr(shell, "user_ns", None) or {}
     found = []
     for path, kind in targets:
         names = path.split(".")
@@ -375,7 +375,7 @@ def _changed_in_place(shell: Any, targets: tuple[tuple[str, str], ...]) -> list[
 
 
 def _written_memmaps(
-    shell: Any, targets: tuple[tuple[str, str], ...], mutated: Iterable[str] = ()
+    ns: dict[str, Any], targets: tuple[tuple[str, str], ...], mutated: Iterable[str] = ()
 ) -> list[str]:
     """The variables the cell wrote into that map a file opened for writing (an
     ``np.memmap`` in mode ``r+`` or ``w+``, or an array viewing one): assigned into in its
@@ -384,7 +384,6 @@ def _written_memmaps(
     go to the file through the mapping, which the file watch does not see, and a restore
     would bring back the array, not the file."""
     np = sys.modules.get("numpy")
-    ns = getattr(shell, "user_ns", None) or {}
     if np is None:
         return []
     names = [path for path, kind in targets if kind == "item"]
@@ -402,37 +401,44 @@ def _maps_a_writable_file(value: Any, np: Any) -> bool:
     return False
 
 
-def _registering(
-    shell: Any, registrations: tuple[str, ...], functions: dict[str, tuple[Any, str]]
-) -> list[str]:
-    """The registering calls the cell makes: in its code on an object that is not the
-    notebook's (``matplotlib.colormaps.register``), or through a notebook function whose
-    code, or that of the notebook functions it calls, makes one (``add_map()``)."""
-    ns = getattr(shell, "user_ns", None) or {}
+def _registering(ns: dict[str, Any], registrations: tuple[str, ...]) -> list[str]:
+    """The registering calls in the cell's code on an object that is not the notebook's
+    (``matplotlib.colormaps.register``); those made through a notebook function are found
+    by :func:`_function_code_facts`."""
     found = []
     for path in registrations:
         root = ns.get(path.partition(".")[0], _MISSING)
         if isinstance(root, (types.FunctionType, type)) and is_user_code(root):
-            continue  # a notebook function of that name: scanned below when the cell reads it
+            continue  # a notebook function of that name: its code is scanned instead
         found.append(f"{path}()")
-    seen: set[int] = set()
-    for name, (function, _digest) in functions.items():
-        if _registers(function, seen):
-            found.append(f"{name}()")
     return found
 
 
-def _registers(function: Any, seen: set[int]) -> bool:
-    """Whether a notebook function's code names a registering call, or calls a notebook
-    function that does."""
-    for owner, code in _notebook_code(function, seen):
-        for name in code.co_names:
+def _function_code_facts(
+    functions: dict[str, tuple[Any, str]],
+) -> tuple[list[str], set[str]]:
+    """What the notebook functions in ``functions`` (name -> (function, digest)), or the
+    notebook functions they call, may do, in one walk of their code: the names of those
+    that make a registering call (``add_map()``), and the generators (``random``,
+    ``numpy.random``) they may set outright (``np.random.seed(0)``, resolved in their
+    globals)."""
+    registering: list[str] = []
+    seeded: set[str] = set()
+    seen: set[int] = set()
+    for name, (function, _digest) in functions.items():
+        registers = False
+        for owner, code in _notebook_code(function, seen):
             # A notebook function of a registering name is followed, not taken for one.
-            if REGISTERING.fullmatch(name) and not _is_notebook_function(
-                owner.__globals__.get(name, _MISSING)
-            ):
-                return True
-    return False
+            registers = registers or any(
+                REGISTERING.fullmatch(called)
+                and not _is_notebook_function(owner.__globals__.get(called, _MISSING))
+                for called in code.co_names
+            )
+            if not SEEDING.isdisjoint(code.co_names):
+                seeded |= seeded_generators(owner.__globals__, seeding_paths(code))
+        if registers:
+            registering.append(f"{name}()")
+    return registering, seeded
 
 
 def _is_notebook_function(value: Any) -> bool:
@@ -462,19 +468,6 @@ def _notebook_code(
                     pending.append((target, depth + 1))
 
 
-def _seeded_by_functions(functions: dict[str, tuple[Any, str]]) -> set[str]:
-    """The generators (``random``, ``numpy.random``) that the notebook functions in
-    ``functions``, or the notebook functions they call, may set outright
-    (``np.random.seed(0)`` in their code, resolved in their globals)."""
-    found: set[str] = set()
-    seen: set[int] = set()
-    for function, _digest in functions.values():
-        for owner, code in _notebook_code(function, seen):
-            if not SEEDING.isdisjoint(code.co_names):
-                found |= seeded_generators(owner.__globals__, seeding_paths(code))
-    return found
-
-
 def _running_threads(before: tuple[threading.Thread, ...]) -> list[str]:
     """Threads started since ``before`` that still run notebook code (their target or their
     class is the notebook's): what they do after the cell ended, a hit would not do.
@@ -494,14 +487,13 @@ def _running_threads(before: tuple[threading.Thread, ...]) -> list[str]:
     return found
 
 
-def _changed_functions(shell: Any, functions: dict[str, tuple[Any, str]]) -> list[str]:
+def _changed_functions(ns: dict[str, Any], functions: dict[str, tuple[Any, str]]) -> list[str]:
     """The functions among ``functions`` whose state changed while the cell ran.
 
     A counter made by a closure (``n[0] += 1``) or a mutable default (``acc=[]``) is changed
     by calling the function; a hit defines no function and calls nothing, so the next call
     would see the old state. The code digest covers closure cells and defaults.
     """
-    ns = getattr(shell, "user_ns", None) or {}
     changed = []
     for name, (function, digest) in functions.items():
         if not isinstance(function, types.FunctionType) or ns.get(name) is not function:
@@ -529,14 +521,13 @@ def cache_states(ns: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     }
 
 
-def filled_caches(shell: Any, before: dict[str, tuple[Any, Any]]) -> list[str]:
+def filled_caches(ns: dict[str, Any], before: dict[str, tuple[Any, Any]]) -> list[str]:
     """The ``lru_cache`` functions of the notebook a run called (their ``cache_info()``
     changed since ``before``; one the cell defined counts once it was called).
 
     A hit calls nothing, and one defined by the cell is defined again with an empty cache:
     afterwards its contents and counters would differ from a re-run's.
     """
-    ns = getattr(shell, "user_ns", None) or {}
     found = []
     for name, (value, info) in cache_states(ns).items():
         old = before.get(name)
