@@ -37,3 +37,19 @@ RESEED_CHECKS = [
 
 def test_a_seeding_cell_that_ends_where_it_started_re_seeds_on_a_hit(tmp_path: Path) -> None:
     assert_runs_match_plain(RESEED, RESEED_CHECKS, ("N = 6000", "N = 9000"), tmp_path)
+
+
+# A cell that draws before it seeds (or only defines a function that seeds): what it drew
+# came from the state upstream cells left, so after an upstream edit that moves the
+# generator, a hit would bring back the old draws.
+DRAW_THEN_SEED = [
+    "import numpy as np",
+    CACHED + "N = 3\nnp.random.seed(0)\nup = np.random.rand(N)",
+    CACHED + "x = float(np.random.rand())\nnp.random.seed(1)\ny = float(np.random.rand())",
+    CACHED + "def reset():\n    np.random.seed(0)\nz = float(np.random.rand())",
+]
+DRAW_THEN_SEED_CHECKS = ["x", "y", "z", "float(np.random.rand())"]
+
+
+def test_a_cell_drawing_before_it_seeds_is_checked_against_its_start(tmp_path: Path) -> None:
+    assert_runs_match_plain(DRAW_THEN_SEED, DRAW_THEN_SEED_CHECKS, ("N = 3", "N = 5"), tmp_path)

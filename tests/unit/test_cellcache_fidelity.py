@@ -282,6 +282,32 @@ def test_a_function_that_may_seed_a_generator_it_left_unmoved_keeps_the_hit_to_i
     assert run(cache, shell, "reset()\nready = True")[0].hit
 
 
+def test_seeds_first_are_the_seedings_before_anything_that_could_draw() -> None:
+    from persist_ext.features._cellcache._analysis import analyze_cell
+
+    def first(source: str) -> tuple[str, ...]:
+        return analyze_cell(source).seeds_first
+
+    assert first("import numpy as np\nSEED = 1\nnp.random.seed(SEED)\nx = f()") == (
+        "np.random.seed",
+    )
+    # Setup before the seeding draws nothing: magics, styles, seaborn, options, warnings.
+    setup = (
+        "get_ipython().run_line_magic('matplotlib', 'inline')\nplt.style.use('ggplot')\n"
+        "sns.set()\npd.set_option('display.width', 80)\nwarnings.filterwarnings('ignore')\n"
+    )
+    assert first(setup + "np.random.seed(0)\nrandom.seed(1)") == ("np.random.seed", "random.seed")
+    # After anything else that runs code, the generator may have been drawn from.
+    assert first("x = np.random.rand()\nnp.random.seed(0)") == ()
+    assert first("data = load()\nnp.random.seed(0)") == ()
+    assert first("get_ipython().run_line_magic('run', 'draw.py')\nnp.random.seed(0)") == ()
+    assert first("class A:\n    v = np.random.rand()\nnp.random.seed(0)") == ()
+    assert first("def f(a=np.random.rand()):\n    pass\nnp.random.seed(0)") == ()
+    # A seeding call only defined, never made: nothing is seeded.
+    assert first("def reset():\n    np.random.seed(0)\nz = np.random.rand()") == ()
+    assert first("def f():\n    return g()\nnp.random.seed(0)") == ("np.random.seed",)
+
+
 def test_seeding_calls_are_found_and_resolved_to_their_generators() -> None:
     from persist_ext.features._cellcache._analysis import analyze_cell
     from persist_ext.features._cellcache._state import seeded_generators

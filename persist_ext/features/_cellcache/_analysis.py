@@ -94,6 +94,12 @@ class CellCode:
         ``random.setstate(s)``), as the dotted path of the callee, made by the cell's own
         statements (not in the bodies of functions and classes it defines, which a run
         may never call).
+    seeds_first
+        The seedings among them made before anything else the cell runs could draw: those
+        of its leading statements, up to the first that calls anything but a seeding call,
+        a settings call (``plt.style.use``, ``sns.set()``) or a setup magic. A generator
+        they set does not depend on the state the cell started from; one seeded later
+        (``x = np.random.rand(); np.random.seed(0)``) does.
     """
 
     source: str
@@ -113,6 +119,7 @@ class CellCode:
     registrations: tuple[str, ...] = field(default=())
     iterated_sets: tuple[str, ...] = field(default=())
     seedings: tuple[str, ...] = field(default=())
+    seeds_first: tuple[str, ...] = field(default=())
 
 
 def normalize_code(source: str) -> str:
@@ -537,6 +544,77 @@ def _seedings(nodes: list[ast.AST]) -> list[str]:
     return list(found)
 
 
+# Calls that set up a session rather than compute (they draw no random numbers): settings
+# of matplotlib, seaborn, pandas, numpy and warnings, and IPython's setup magics.
+_SETTINGS_CALLS = frozenset(
+    {
+        "use", "set", "set_theme", "set_style", "set_context", "set_palette", "rc",
+        "set_option", "set_printoptions", "seterr", "filterwarnings", "simplefilter",
+    }
+)  # fmt: skip
+_SETUP_MAGICS = frozenset(
+    {"matplotlib", "config", "load_ext", "reload_ext", "precision", "autoreload", "aimport"}
+)
+
+
+def _seeds_first(body: list[ast.stmt]) -> list[str]:
+    """:attr:`CellCode.seeds_first` of a cell whose top-level statements are ``body``.
+
+    >>> _seeds_first(ast.parse("import numpy as np\\nnp.random.seed(0)\\nx = f()").body)
+    ['np.random.seed']
+    >>> _seeds_first(ast.parse("x = np.random.rand()\\nnp.random.seed(0)").body)
+    []
+    """
+    found: list[str] = []
+    for stmt in body:
+        calls = _calls_run_by(stmt)
+        if not calls:
+            continue
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(call, ast.Call) and _call_name(call) in SEEDING:
+            path = _target_path(call.func)
+            if path is not None and not path[1]:
+                found.append(path[0])
+            continue
+        if not all(_sets_up(call) for call in calls):
+            break
+    return found
+
+
+def _calls_run_by(stmt: ast.stmt) -> list[ast.Call]:
+    """The calls a statement makes when it runs (not those in the bodies of functions and
+    lambdas it defines; a class body runs, so its calls count)."""
+    calls: list[ast.Call] = []
+    pending: list[ast.AST] = [stmt]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Call):
+            calls.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # Decorators, defaults and annotations run at definition; the body does not.
+            pending.extend(node.decorator_list)
+            pending.extend(node.args.defaults)
+            pending.extend(d for d in node.args.kw_defaults if d is not None)
+            continue
+        if isinstance(node, ast.Lambda):
+            pending.extend(node.args.defaults)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return calls
+
+
+def _sets_up(call: ast.Call) -> bool:
+    """Whether ``call`` is a settings call or a setup magic (:data:`_SETTINGS_CALLS`,
+    :data:`_SETUP_MAGICS`), or the ``get_ipython()`` that a magic's call is made on."""
+    name = _call_name(call)
+    if name == "get_ipython" and not call.args:
+        return True
+    if name == "run_line_magic":
+        first = call.args[0] if call.args else None
+        return isinstance(first, ast.Constant) and first.value in _SETUP_MAGICS
+    return name in _SETTINGS_CALLS
+
+
 def seeding_paths(code: types.CodeType) -> list[str]:
     """The dotted callees named in :data:`SEEDING` that the bytecode ``code`` loads
     (``np.random.seed`` from ``LOAD_GLOBAL np``, ``LOAD_ATTR random``, ``LOAD_METHOD
@@ -739,4 +817,5 @@ def analyze_cell(source: str) -> CellCode:
         registrations=tuple(_registrations(tree, nodes)),
         iterated_sets=iterated_sets(nodes),
         seedings=tuple(_seedings(nodes)),
+        seeds_first=tuple(_seeds_first(tree.body)),
     )

@@ -122,6 +122,7 @@ from ._state import (
     CHECKED_FACETS,
     capture_all,
     generators_moved,
+    seeded_generators,
     state_digests,
     watch_env_reads,
 )
@@ -1004,7 +1005,7 @@ class CellCache:
                 for n in code.reads
             )
             or any(type_module(v).startswith(("numpy", "pandas")) for v in values.values()),
-            seeds=_SEEDS.search(code.source) is not None,
+            seeds_first=code.seeds_first,
             targets=code.targets,
             mutated=mutated,
             seedings=code.seedings,
@@ -1146,9 +1147,10 @@ class CellCache:
         if outcome.has_result:
             kept[RESULT] = outcome.result
         generators = [f for f in ("random", "numpy.random") if f in state_before]
-        draws = False
-        if generators and _SEEDS.search(code.source) is None:
-            draws = generators_moved(shell, state_before, generators)
+        if generators and code.seeds_first:
+            seeded = seeded_generators(ns, code.seeds_first)
+            generators = [f for f in generators if f not in seeded]
+        draws = bool(generators) and generators_moved(shell, state_before, generators)
         if draws and not self._seeded(shell):
             # Drawn from a generator that no cell seeded: another kernel starts it elsewhere,
             # so this cell's key never matches again and storing it buys no hit.

@@ -149,7 +149,7 @@ def record_effects(
     *,
     reads_plotting: bool,
     reads_numpy: bool = False,
-    seeds: bool = False,
+    seeds_first: Iterable[str] = (),
     targets: tuple[tuple[str, str], ...] = (),
     mutated: Iterable[str] = (),
     seedings: Iterable[str] = (),
@@ -167,7 +167,8 @@ def record_effects(
     ``before_digests`` are the digests of the facets before the run (taken then, since the
     run may have changed them). ``targets`` are what the cell sets attributes or items of
     (:attr:`CellCode.targets`); ``mutated`` the inputs its run changed in place;
-    ``seedings`` its calls that may seed a generator (:attr:`CellCode.seedings`);
+    ``seedings`` its calls that may seed a generator (:attr:`CellCode.seedings`), and
+    ``seeds_first`` those made before anything that could draw (:attr:`CellCode.seeds_first`);
     ``functions`` the notebook functions it read, name ->
     (function, code digest before the run); ``registrations`` the registering calls in its
     code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
@@ -199,10 +200,11 @@ def record_effects(
                 f"({type(exc).__name__}: {str(exc)[:80]})"
             )
     read: set[str] = set()
-    if not seeds:
-        # A cell that draws random numbers depends on the state it started from; one that
-        # seeds the generator itself does not (and a fresh kernel's state is random).
-        read |= {"random", "numpy.random"} & set(change.apply)
+    # A cell that draws random numbers depends on the state it started from; one that seeds
+    # the generator before anything else it runs does not (and a fresh kernel's state is
+    # random). One that seeds it after a draw (``x = np.random.rand(); np.random.seed(0)``)
+    # does: ``x`` came from the state before.
+    read |= ({"random", "numpy.random"} & set(change.apply)) - seeded_generators(ns, seeds_first)
     # A generator a notebook function the cell reads may seed, which the run left where it
     # was: whether the function ran is not known, so the hit is kept to where it started.
     registering_functions, function_seedings = _function_code_facts(functions or {})
