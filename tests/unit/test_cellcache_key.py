@@ -283,3 +283,41 @@ def test_code_change_is_reported_first() -> None:
     messages = [d.message for d in diff_components(a.components, b.components)]
     assert messages[0].startswith("the cell's code changed")
     assert "input x changed" in messages
+
+
+def test_a_logger_is_keyed_by_its_configuration_or_not_at_all(tmp_path: Path) -> None:
+    import io
+    import logging
+    import logging.handlers
+
+    log = logging.getLogger("test_cellcache_key.configured")
+    log.propagate = False
+    handler = logging.StreamHandler(sys.__stdout__)
+    log.addHandler(handler)
+    try:
+        log.setLevel(logging.INFO)
+        info = key("log.info('x')", {"log": log})
+        assert key("log.info('x')", {"log": log}) == info
+        log.setLevel(logging.WARNING)
+        assert key("log.info('x')", {"log": log}) != info
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        formatted = key("log.info('x')", {"log": log})
+        assert formatted != info
+        # A file handler of logging's own is keyed by its file (a cell writing there runs).
+        filed = logging.FileHandler(tmp_path / "run.log", delay=True)
+        log.addHandler(filed)
+        assert key("log.info('x')", {"log": log}) != formatted
+        log.removeHandler(filed)
+        # Records sent where no run is watched (a stream of the notebook, a queue): the
+        # logger cannot stand in a key, and the cell runs, saying why.
+        for other in (
+            logging.StreamHandler(io.StringIO()),
+            logging.handlers.QueueHandler(__import__("queue").Queue()),
+        ):
+            log.addHandler(other)
+            built = build_key(analyze_cell("log.info('x')"), {"log": log})
+            assert "log" in built.unhashable
+            assert "records may go somewhere" in built.unhashable["log"]
+            log.removeHandler(other)
+    finally:
+        log.handlers.clear()

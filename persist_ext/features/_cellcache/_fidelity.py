@@ -101,6 +101,7 @@ from ._state import (
     patched_attributes,
     seeded_generators,
     state_digests,
+    written_log_files,
 )
 from ._warned import WarningWatch, stale_warnings, warning_checks
 
@@ -254,6 +255,12 @@ def record_effects(
             effects.checks.update(warning_checks(warned, filters))
     for name in change.unappliable:
         label = FACETS[name].label
+        logged = written_log_files(before[name], after[name]) if name == "logging" else []
+        if logged:
+            effects.unrestorable.append(
+                f"it logs into {', '.join(logged[:3])}, which a restore would not write"
+            )
+            continue
         if name == "modules.local":
             old, new = before[name], after[name]
             label += f" ({', '.join(sorted(m for m in old if new.get(m, old[m]) != old[m]))})"

@@ -28,6 +28,7 @@ import builtins
 import glob
 import importlib.util
 import json
+import logging
 import os
 import platform
 import re
@@ -761,6 +762,15 @@ def _add_input(
     ``reads`` (data globals, user modules, uncertainties), what the user functions and
     classes met inside ``value`` read is added there (:func:`_add_held_code`)."""
     held: dict[int, Any] | None = {} if reads is not None else None
+    if isinstance(value, logging.Logger):
+        stand_in = logger_stand_in(value)
+        if stand_in is None:
+            unhashable[name] = (
+                f"{_describe(value)}: its records may go somewhere a restore would not write "
+                "them again (a file, a socket, a handler, filter or logger class of its own)"
+            )
+            return
+        value = stand_in
     too_large = _too_large(value)
     if too_large:
         unhashable[name] = f"{_describe(value)}: {too_large}"
@@ -801,6 +811,92 @@ def fingerprint_after(value: Any) -> str | None:
         return None
 
 
+def logger_stand_in(value: Any) -> tuple[Any, ...] | None:
+    """What a ``logging.Logger`` input stands for in a key, or ``None`` (not a logger, or
+    one whose records may go somewhere other than the cell's output).
+
+    A logger pickles as its name and holds its handlers' streams (in a kernel, the kernel
+    itself), so it could not be fingerprinted, and a cell logging through one ran every
+    time. What it shows depends on its configuration: its level and that of the loggers
+    its records propagate to, their handlers' levels, formats and streams or files. A
+    handler writing where no run is watched (a socket, a queue, a class of the notebook)
+    or any filter leaves the logger without a stand-in, and the cell runs.
+
+    >>> import logging
+    >>> log = logging.getLogger("doc.example")
+    >>> log.propagate = False  # its records go to its own handler only
+    >>> log.addHandler(logging.NullHandler())
+    >>> log.setLevel(logging.INFO)
+    >>> info = logger_stand_in(log)
+    >>> log.setLevel(logging.WARNING)
+    >>> info != logger_stand_in(log), logger_stand_in(42)
+    (True, None)
+    """
+    if type(value) not in (logging.Logger, logging.RootLogger):
+        return None  # a subclass may log its own way
+    chain = []
+    node = value
+    while node is not None:
+        if node.filters:
+            return None
+        handlers = []
+        for handler in node.handlers:
+            shown = _handler_stand_in(handler)
+            if shown is None:
+                return None
+            handlers.append(shown)
+        chain.append((node.name, node.level, node.disabled, node.propagate, tuple(handlers)))
+        node = node.parent if node.propagate else None
+    # With no handler on the way, Python's last resort prints warnings to sys.stderr.
+    last_resort: tuple[Any, ...] | None = ()
+    if logging.lastResort is not None and not any(link[4] for link in chain):
+        last_resort = _handler_stand_in(logging.lastResort)
+    if last_resort is None:
+        return None
+    return ("logging.Logger", tuple(chain), value.manager.disable, last_resort)
+
+
+def _handler_stand_in(handler: logging.Handler) -> tuple[Any, ...] | None:
+    """A handler whose writes are seen: a plain ``StreamHandler`` on stdout or stderr (the
+    cell's output), one of logging's file handlers, a ``NullHandler``; as its class, level,
+    stream or file and how it formats a fixed record. ``None`` for any other."""
+    cls = type(handler)
+    if cls is logging.NullHandler:
+        return ("NullHandler", handler.level)
+    if handler.filters:
+        return None
+    path = getattr(handler, "baseFilename", None)
+    if isinstance(path, str) and cls.__module__ in ("logging", "logging.handlers"):
+        # logging's file handlers: a cell that logs into the file is seen by the state
+        # snapshots (``_state.written_log_files``) and runs; one that logs nothing there
+        # can be restored.
+        where = path
+    elif cls is logging.StreamHandler or handler is logging.lastResort:
+        stream = getattr(getattr(handler, "stream", None), "name", None)
+        if stream not in ("<stdout>", "<stderr>", "stdout", "stderr"):
+            return None
+        where = str(stream).strip("<>")
+    else:
+        return None
+    try:
+        shown = handler.format(_PROBE_RECORD)
+    except Exception:  # a formatter that cannot format the probe: no stand-in
+        return None
+    return (cls.__name__, handler.level, where, shown)
+
+
+# A fixed record every handler formats in the same way in any kernel (its time is 0).
+_PROBE_RECORD = logging.makeLogRecord(
+    {
+        "name": "probe", "msg": "message %s", "args": ("arg",), "levelno": 20,
+        "levelname": "INFO", "pathname": "probe.py", "filename": "probe.py",
+        "module": "probe", "lineno": 1, "funcName": "probe", "created": 0.0, "msecs": 0.0,
+        "relativeCreated": 0.0, "thread": 0, "threadName": "MainThread", "process": 0,
+        "processName": "MainProcess", "taskName": None,
+    }
+)  # fmt: skip
+
+
 FINGERPRINT_SECONDS = 10.0
 """Seconds one input's fingerprint may take before it is given up (with a note)."""
 
@@ -818,6 +914,11 @@ def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
     classes met inside ``value`` go to ``held``."""
     if type(value) in _SCALARS:
         return fingerprint(value)  # no user code, memory speed: arming a timer costs more
+    if isinstance(value, logging.Logger):
+        stand_in = logger_stand_in(value)
+        if stand_in is None:
+            raise CellCacheError(f"{_describe(value)} writes its records where a key cannot see")
+        value = stand_in
     np = sys.modules.get("numpy")
     if np is not None and type(value) is np.ndarray and not value.dtype.hasobject:
         return fingerprint(value)

@@ -57,6 +57,7 @@ __all__ = [
     "seeded_generators",
     "state_digests",
     "watch_env_reads",
+    "written_log_files",
 ]
 
 
@@ -1164,8 +1165,35 @@ def _logging_capture(shell: Any) -> Any:
 def _logger_state(log: logging.Logger) -> tuple[Any, ...]:
     # Most of the ~40-100 loggers of a session have no handler: no generator made for them.
     handlers = log.handlers
-    shown = tuple([(type(h).__qualname__, h.level, id(h)) for h in handlers]) if handlers else ()
+    shown = tuple([_handler_state(h) for h in handlers]) if handlers else ()
     return (log.level, log.propagate, log.disabled, shown)
+
+
+def _handler_state(handler: logging.Handler) -> tuple[Any, ...]:
+    # A handler writing a file (FileHandler and its subclasses): the file's size and time,
+    # so a cell that logged into it is seen (a hit would not write the lines; the writes go
+    # through a file opened before the cell, which the file watch does not see).
+    path = getattr(handler, "baseFilename", None)
+    written = None
+    if isinstance(path, str):
+        try:
+            stat = os.stat(path)
+            written = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            pass
+    return (type(handler).__qualname__, handler.level, id(handler), path, written)
+
+
+def written_log_files(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The files of logging's handlers that changed between two snapshots of the logging
+    facet (a cell logged into them)."""
+    files = {h[3]: h[4] for _, _, _, handlers in old.values() for h in handlers if h[3]}
+    return sorted(
+        h[3]
+        for _, _, _, handlers in new.values()
+        for h in handlers
+        if h[3] and h[3] in files and files[h[3]] != h[4]
+    )
 
 
 def _loggers_changed(old: dict[str, Any], new: dict[str, Any], imported: list[str]) -> bool:
