@@ -86,3 +86,37 @@ def test_a_file_read_for_the_cell_by_an_older_pool_thread_is_its_input(ip, tmp_p
     assert ip.user_ns["total"] == 2, why
     assert "part.txt" in why, why
     ip.run_cell("pool.shutdown()")
+
+
+def test_what_a_cell_makes_and_removes_again_is_its_own(tmp_path: Path) -> None:
+    import shutil
+    import tempfile
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "old.csv").write_text("1")
+    (tmp_path / "before.txt").write_text("1")
+    with watch_files() as watch:
+        # tempfile's folders and files, removed by name relative to the folder's
+        # descriptor (shutil.rmtree), and a folder made, filled, listed and removed.
+        with tempfile.TemporaryDirectory(dir=tmp_path) as scratch:
+            Path(scratch, "part.tex").write_text("x")
+            os.listdir(scratch)
+        with tempfile.NamedTemporaryFile(dir=tmp_path):
+            pass
+        made = tmp_path / "made"
+        made.mkdir()
+        (made / "a.txt").write_text("a")
+        os.listdir(made)
+        shutil.rmtree(made)
+        # A folder asked for again (it exists): what the cell removes or lists there is not
+        # its own, nor a file that was there before.
+        os.makedirs(existing, exist_ok=True)
+        os.remove(existing / "old.csv")
+        os.listdir(existing)
+        os.remove(tmp_path / "before.txt")
+    real = os.path.realpath
+    assert watch.removed_existing == sorted(
+        [real(existing / "old.csv"), real(tmp_path / "before.txt")]
+    )
+    assert list(watch.listed_inputs) == [real(existing)]

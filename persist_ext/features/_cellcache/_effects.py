@@ -66,6 +66,11 @@ class FileWatch:
     written: set[str] = field(default_factory=set)
     created_dirs: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
+    #: Files the cell created exclusively (mode ``x``, ``O_EXCL``: ``tempfile`` makes its
+    #: files so) and folders it made that did not exist (``os.makedirs(p, exist_ok=True)``
+    #: asks for an existing one too): what is in them is the cell's own.
+    created_files: set[str] = field(default_factory=set)
+    new_dirs: set[str] = field(default_factory=set)
     other: set[str] = field(default_factory=set)
     #: Programs the cell started (``subprocess``, ``os.system``; ``!cmd`` is seen in the
     #: code): what they read and write is not seen, so such a cell cannot be restored.
@@ -110,6 +115,10 @@ class FileWatch:
                 mode is None and bool((flags or 0) & _WRITE_FLAGS)
             )
             (self.written if writing else self.read).add(path)
+            if (isinstance(mode, str) and "x" in mode) or (
+                mode is None and (flags or 0) & os.O_EXCL and (flags or 0) & os.O_CREAT
+            ):
+                self.created_files.add(path)
         elif name in ("os.listdir", "os.scandir"):
             if _by_import_system():
                 return
@@ -120,8 +129,10 @@ class FileWatch:
             path = self._path(args[0])
             if path is not None:
                 self.created_dirs.add(path)
+                if not os.path.lexists(path):  # the event comes before the folder is made
+                    self.new_dirs.add(path)
         elif name in ("os.remove", "os.rmdir", "shutil.rmtree", "os.truncate"):
-            path = self._path(args[0])
+            path = self._path(_beside_fd(args))
             if path is not None:
                 self.removed.add(path)
         elif name in ("os.rename", "shutil.move", "shutil.copyfile", "shutil.copytree"):
@@ -155,9 +166,47 @@ class FileWatch:
         return sorted(p for p in self.read - self.written if os.path.isfile(p))
 
     @property
+    def removed_existing(self) -> list[str]:
+        """Paths the cell removed or renamed that may have existed before it ran: not those
+        it made itself (inside a folder it created, or a file it created exclusively), as
+        ``tempfile``'s files and folders are, whose removal leaves the disk as it was.
+
+        >>> watch = FileWatch(new_dirs={"/t/tmp"}, removed={"/t/tmp/a.tex", "/t/tmp", "/d/x"})
+        >>> watch.removed_existing
+        ['/d/x']
+        """
+        return sorted(p for p in self.removed if p not in self.created_files and not self._made(p))
+
+    @property
+    def listed_inputs(self) -> dict[str, str]:
+        """:attr:`listed` without the folders the cell created (inside or equal to one): what
+        it finds in its own folder is its own doing, not an input."""
+        return {p: d for p, d in self.listed.items() if not self._made(p)}
+
+    def _made(self, path: str) -> bool:
+        """Whether ``path`` is a folder the cell created or lies inside one."""
+        return path in self.new_dirs or any(
+            path.startswith(d.rstrip(os.sep) + os.sep) for d in self.new_dirs
+        )
+
+    @property
     def outputs(self) -> list[str]:
         """Files the cell wrote that still exist."""
         return sorted(p for p in self.written if os.path.isfile(p))
+
+
+def _beside_fd(args: tuple[Any, ...]) -> Any:
+    """The path of an ``os.remove``/``os.rmdir`` event: with a ``dir_fd`` (``shutil.rmtree``
+    removes a tree's entries by name relative to their folder's descriptor), joined to that
+    folder's path where the system tells it (``/proc/self/fd``)."""
+    raw = args[0]
+    fd = args[1] if len(args) > 1 else -1
+    if not isinstance(fd, int) or fd < 0 or isinstance(raw, int) or os.path.isabs(raw):
+        return raw
+    try:
+        return os.path.join(os.readlink(f"/proc/self/fd/{fd}"), os.fsdecode(raw))
+    except (OSError, TypeError, ValueError):
+        return raw
 
 
 def _by_import_system() -> bool:

@@ -274,10 +274,9 @@ def record_effects(
             effects.unrestorable.append(
                 "it sets a numpy print function, which cannot be re-applied"
             )
-    if watch.removed:
-        effects.unrestorable.append(
-            f"it removes or renames files ({', '.join(sorted(watch.removed)[:3])})"
-        )
+    removed = watch.removed_existing
+    if removed:
+        effects.unrestorable.append(f"it removes or renames files ({', '.join(removed[:3])})")
     if watch.other:
         effects.unrestorable.append(f"it changes files ({', '.join(sorted(watch.other)[:3])})")
     changed_code = _changed_in_place(ns, targets)
@@ -327,7 +326,7 @@ def record_effects(
         )
     for path in watch.inputs:
         effects.checks[f"read:{path}"] = digests.digest(Path(path))
-    for path, digest in sorted(watch.listed.items()):
+    for path, digest in sorted(watch.listed_inputs.items()):
         effects.checks[f"listed:{path}"] = digest
     for path in watch.outputs:
         effects.checks[f"wrote:{path}"] = digests.digest(Path(path))

@@ -1228,7 +1228,7 @@ def _figures_capture(shell: Any) -> Any:
     # runs (apply is None).
     helpers = sys.modules.get("matplotlib._pylab_helpers")
     if helpers is None:
-        return None
+        return ()  # pyplot not imported: no figure is open (a cell importing it opens none)
     return tuple((num, id(manager)) for num, manager in helpers.Gcf.figs.items())
 
 
