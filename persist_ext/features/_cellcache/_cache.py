@@ -1022,10 +1022,21 @@ class CellCache:
             warned=warned,
             caches=caches_before,
         )
+        file_digests = self._file_digests()
         for path, digest in key.named_files.items():
             # Files the cell names and did not write: what it read (C readers included).
-            if path not in watch.written:
+            if path in watch.written:
+                continue
+            after = file_digests.digest(Path(path))
+            if after == digest:
                 effects.checks.setdefault(f"read:{path}", digest)
+            elif after != "missing":
+                # Changed by the run though no write was seen: a library writing from C
+                # (pyarrow's ``to_parquet``, HDF5). What the cell wrote, as a file it was
+                # seen writing: a hit needs it as the run left it.
+                effects.checks.setdefault(f"wrote:{path}", after)
+            else:
+                effects.unrestorable.append(f"it removes {path}, which a restore would not")
         for var, held in key.conditional.items():
             # Read after a binding of its own that may not have run (``if flag: x = 1`` then
             # ``y = x * 2``): the value before the run was read when the run left it as it
@@ -1037,6 +1048,9 @@ class CellCache:
             # Named, looked for maybe (``os.path.exists``), and still not there after the run.
             if not os.path.lexists(path):
                 effects.checks.setdefault(f"absent:{path}", "absent")
+            elif path not in watch.written and os.path.isfile(path):
+                # Made by the run, unseen (written from C): as above.
+                effects.checks.setdefault(f"wrote:{path}", file_digests.digest(Path(path)))
         if code.definition_module is not None:
             # ``sys.path.insert(0, 'lib')`` then ``import helpers`` in this cell: the module
             # was not found when the key was made, and its import read no source when its
