@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from IPython.core import interactiveshell as _interactiveshell
 from IPython.core.async_helpers import _pseudo_sync_runner
 from IPython.core.error import InputRejected
 from IPython.core.inputtransformer2 import TransformerManager as _TransformerManager
@@ -542,8 +543,22 @@ def _errors_shown(shell: Any, show: bool, seen: dict[str, bool] | None = None) -
         _patched(shell, "showtraceback", showtraceback),
         _patched(shell, "showsyntaxerror", syntax_later),
         _patched(shell, "showindentationerror", syntax_later),
+        _patched(_interactiveshell, "warn", _warn_but_exit_hint),
     ):
         yield
+
+
+def _warn_but_exit_hint(
+    message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kwargs: Any
+) -> None:
+    """IPython's ``warn`` while a cell's own errors are hidden: after a ``SystemExit``
+    (``sys.exit()``, argparse's ``parse_args()``) IPython warns "To exit: use 'exit'...".
+    The caller re-raises the exit, and IPython shows it then warns, in a plain cell's order;
+    warned here too, the hint came before the error (and once only: one place warns)."""
+    if isinstance(message, str) and message.startswith("To exit: use"):
+        return
+    # One frame deeper than IPython's call: the warning names the place IPython named.
+    warnings.warn(message, category, stacklevel + 1, source, **kwargs)
 
 
 class _CellTraceback:
