@@ -85,11 +85,14 @@ WHOLE_NAMESPACE = [
     CACHED + "%who",
     CACHED + "import __main__ as m\ny = m.V * 2",
     CACHED + "z = [V] * 2",
+    # The same namespace by another path (restored stale after the edit before).
+    CACHED + "import sys\nw = sys.modules['__main__'].V + 10",
+    CACHED + "here = sys.modules[__name__]\nv = getattr(here, 'V') * 3",
 ]
 
 
 def test_cells_reading_the_whole_namespace_run(tmp_path: Path) -> None:
-    assert_runs_match_plain(WHOLE_NAMESPACE, ["y", "z"], ("V = 1", "V = 2"), tmp_path)
+    assert_runs_match_plain(WHOLE_NAMESPACE, ["y", "z", "w", "v"], ("V = 1", "V = 2"), tmp_path)
 
 
 # Notebook functions reading globals by names they compute: ``globals()[name]``, ``eval`` of a
@@ -102,6 +105,7 @@ COMPUTED_NAMES = [
     "def by_globals(name):\n    return globals()[name]\n\n"
     "def by_eval(text):\n    return eval(text)\n\n"
     "def by_main():\n    return __main__.x\n\n"
+    "import sys\ndef by_sys_modules():\n    return sys.modules['__main__'].x\n\n"
     "class Reader:\n    def read(self):\n        return globals()['x']\n\n"
     "ops = {'read': by_globals}",
     CACHED + "a = by_globals('x') * 10",
@@ -110,13 +114,14 @@ COMPUTED_NAMES = [
     CACHED + "d = Reader().read() + 1000",
     CACHED + "e = ops['read']('x') - 1",
     CACHED + "f = [x] * 2",
+    CACHED + "g = by_sys_modules() + 5",
 ]
 
 
 def test_globals_read_by_computed_names_in_notebook_functions_make_the_cell_run(
     tmp_path: Path,
 ) -> None:
-    checks = ["a", "b", "c", "d", "e", "f"]
+    checks = ["a", "b", "c", "d", "e", "f", "g"]
     assert_runs_match_plain(COMPUTED_NAMES, checks, ("V = 2", "V = 3"), tmp_path)
     (tmp_path / "why").mkdir()
     why = why_of(COMPUTED_NAMES[:2], ["c1"], tmp_path / "why")[0]

@@ -96,10 +96,19 @@ def test_a_name_in_a_string_is_the_cells_own_once_bound_for_sure() -> None:
         ("names = dir()", "the whole namespace through dir()"),
         ("import __main__ as m\ny = m.x", "through the __main__ module"),
         ("from __main__ import x", "through the __main__ module"),
+        ("y = sys.modules['__main__'].x", "through the __main__ module"),
+        ("m = sys.modules.get(__name__)", "through the __main__ module"),
+        ("m = importlib.import_module('__main__')", "through the __main__ module"),
     ],
 )
 def test_a_cell_listing_or_reaching_the_namespace_is_uncertain(source: str, reason: str) -> None:
     assert any(reason in why for why in analyze_cell(source).uncertain)
+
+
+def test_another_module_looked_up_by_name_is_not_the_namespace() -> None:
+    assert (
+        analyze_cell("np = sys.modules['numpy']\nm = importlib.import_module('os')").uncertain == ()
+    )
 
 
 def test_definitions_are_imports_functions_and_classes() -> None:

@@ -660,6 +660,43 @@ def _imports_main(node: ast.AST) -> bool:
     return isinstance(node, ast.Import) and any(a.name == "__main__" for a in node.names)
 
 
+def _reaches_main_module(node: ast.AST) -> bool:
+    """Whether ``node`` looks a module up by a name that is, or may be, ``__main__``:
+    ``sys.modules[k]`` / ``sys.modules.get(k)``, ``importlib.import_module(k)``,
+    ``__import__(k)``, with ``k`` anything but a literal naming another module.
+
+    >>> _reaches_main_module(ast.parse("sys.modules[__name__]").body[0].value)
+    True
+    >>> _reaches_main_module(ast.parse("sys.modules['numpy']").body[0].value)
+    False
+    """
+    key: ast.AST | None = None
+    if isinstance(node, ast.Subscript) and _is_sys_modules(node.value):
+        key = node.slice
+    elif isinstance(node, ast.Call) and node.args:
+        func = node.func
+        getter = (
+            isinstance(func, ast.Attribute) and func.attr == "get" and _is_sys_modules(func.value)
+        )
+        if getter or _call_name(node) in _IMPORTERS:
+            key = node.args[0]
+    if key is None:
+        return False
+    return not (isinstance(key, ast.Constant) and key.value != "__main__")
+
+
+_IMPORTERS = frozenset({"import_module", "__import__"})
+
+
+def _is_sys_modules(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "modules"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "sys"
+    )
+
+
 def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
@@ -670,6 +707,11 @@ def _uncertainties(nodes: list[ast.AST]) -> list[str]:
             continue
         if _imports_main(node):
             # ``import __main__ as m`` or ``from __main__ import x``: the same namespace.
+            reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
+            continue
+        if _reaches_main_module(node):
+            # ``sys.modules['__main__'].X``, ``sys.modules[__name__]``,
+            # ``importlib.import_module('__main__')``: the same namespace, by another path.
             reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
             continue
         if isinstance(node, ast.Name) and node.id in _HISTORIES and isinstance(node.ctx, ast.Load):

@@ -271,6 +271,8 @@ def _globals_read(value: Any, reached: Mapping[str, Any]) -> dict[str, Any]:
                 how = f"{name}()"
             elif isinstance(target, types.ModuleType) and vars(target) is fn.__globals__:
                 how = f"the module {target.__name__}"
+            elif target is sys and "modules" in fn.__code__.co_names:
+                how = "sys.modules"  # ``sys.modules['__main__'].x``, ``sys.modules[__name__]``
             else:
                 continue
             raise _NamespaceRead(
