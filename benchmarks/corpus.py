@@ -966,6 +966,202 @@ CORPUS += [
     )
 ]
 
+# Mark Bakker's "Exploratory Computing with Python" (TU Delft), the solved notebooks 1-13:
+# numpy arrays and loops, functions and root finding, linear systems, pandas time series,
+# discrete and continuous random variables, hypothesis tests, classes, regression; each
+# folder's data files beside its notebook.
+CORPUS += [
+    (
+        "mbakker7/exploratory_computing_with_python",
+        "43eb1189448e6b9b742e808a544120a5f5f09e57",
+        folder,
+        folder,
+        [f"py_exploratory_comp_{n}_sol.ipynb"],
+    )
+    for n, folder in (
+        (1, "notebook1_basics_plotting"),
+        (2, "notebook2_arrays"),
+        (3, "notebook3_for_and_if"),
+        (4, "notebook4_functions"),
+        (5, "notebook5_rootfinding"),
+        (6, "notebook6_linear_systems"),
+        (7, "notebook7_bugs"),
+        (8, "notebook8_pandas"),
+        (9, "notebook9_discrete_random_variables"),
+        (10, "notebook10_continuous_random_variables"),
+        (11, "notebook11_hypothesis_test"),
+        (12, "notebook12_oop"),
+        (13, "notebook13_regression1"),
+    )
+]
+# Jeffrey Kantor's "Process Dynamics and Control" (CBE 30338): small models integrated with
+# scipy's odeint and solve_ivp, linearizations, ipywidgets' ``interact``, seaborn contexts,
+# a PID simulation written as generators. (The chapters needing the control library, a
+# TCLab device or Pyomo's solvers are left out.)
+CORPUS.append(
+    (
+        "jckantor/CBE30338",
+        "93418114a42775804cd419126e6e1d09f609ee3d",
+        "notebooks",
+        "",
+        [
+            "01.01-Getting-Started-with-Python-and-Jupyter-Notebooks.ipynb",
+            "01.02-Python-Basics.ipynb",
+            "01.03-Python-Conditionals-and-Libraries.ipynb",
+            "01.04-Python-Numeric-Integration-Revisited.ipynb",
+            "02.02-Gravity-Drained-Tank.ipynb",
+            "02.03-Blending-Tank-Simulation.ipynb",
+            "02.04-Continuous-Product-Blending.ipynb",
+            "02.06-Exothermic-CSTR.ipynb",
+            "02.07-Fed-Batch-Bioreactor.ipynb",
+            "02.08-Model-Library.ipynb",
+            "03.01-Step-Response-of-a-Gravity-Drained-Tank.ipynb",
+            "03.02-Linear-Approximation-of-a-Process-Model.ipynb",
+            "03.05-One-Compartment-Pharmacokinetics.ipynb",
+            "03.06-Second-Order-Models.ipynb",
+            "03.09-COVID-19.ipynb",
+            "08.01-Zero-Order-Hold-and-Interpolation.ipynb",
+            "A.02-Modular-Approach-to-Simulation-using-Python-Generators.ipynb",
+            "A.03-Animation-in-Jupyter-Notebooks.ipynb",
+        ],
+    )
+)
+# Allen Downey's "Elements of Data Science": the chapters whose data the repository ships
+# (the GSS extract as a fixed-width file read with statadict, and as HDF5); the BRFSS file
+# is over the mirror's size limit, so 12's later cells fail in every run alike.
+CORPUS.append(
+    (
+        "AllenDowney/ElementsOfDataScience",
+        "f17c815b72ed2227a853ca38e63d7f463de1030a",
+        "",
+        "data/GSS.dat.gz=GSS.dat.gz data/GSS.dct=GSS.dct data/gss_eda.hdf=gss_eda.hdf",
+        [
+            "01_variables.ipynb",
+            "03_arrays.ipynb",
+            "08_distributions.ipynb",
+            "11_resampling.ipynb",
+            "12_bootstrap.ipynb",
+            "central_limit.ipynb",
+            "testing_means.ipynb",
+        ],
+    )
+)
+# Its worked examples that need no data: empiricaldist, scipy.stats and statsmodels.
+CORPUS.append(
+    (
+        "AllenDowney/ElementsOfDataScience",
+        "f17c815b72ed2227a853ca38e63d7f463de1030a",
+        "examples",
+        "",
+        [
+            "anderson.ipynb",
+            "correlation.ipynb",
+            "correlation3.ipynb",
+            "density.ipynb",
+            "odds.ipynb",
+        ],
+    )
+)
+# Michael Pyrcz's "PythonNumericalDemos": the demonstrations that need no data file:
+# bootstraps and Monte Carlo draws, convolutions, an LU decomposition, ipywidgets' sliders.
+CORPUS.append(
+    (
+        "GeostatsGuy/PythonNumericalDemos",
+        "86190bb55836c8924d48b24382e95eb99727fde7",
+        "",
+        "",
+        [
+            "Bootstrap.ipynb",
+            "Confidence_Interval_BySteps.ipynb",
+            "Convolution_Simulation_Demo.ipynb",
+            "LU+Decomposition.ipynb",
+            "Interactive_Bayesian_Updating.ipynb",
+            "Interactive_Monte_Carlo_Methods.ipynb",
+            "Interactive_Sivia_Coin_Toss.ipynb",
+            "Interactive_Optimization.ipynb",
+            "Interactive_Norms.ipynb",
+        ],
+    )
+)
+
+# Barba et al.'s "Engineering Computations" modules 2-4 (their own repositories): pandas on
+# beer and lipstick tables, Euler steps of a falling ball and a rocket, oscillators, vector
+# and matrix transforms with the module's ``plot_helper`` and sympy. (Their style cells read
+# a CSS file three folders up and fail in every run alike.)
+CORPUS += [
+    (
+        "engineersCode/EngComp2_takeoff",
+        "1a1ce69b6ac33adffe4b1cd08913c62eeb173cd1",
+        "notebooks_en",
+        "data",
+        ["2_Seeing_Stats.ipynb", "3_Lead_in_Lipstick.ipynb", "4_Life_Expectancy.ipynb"],
+    ),
+    (
+        "engineersCode/EngComp3_flyatchange",
+        "5b2e421b043bd9b0b782563a07dc61d8a122a8d0",
+        "notebooks_en",
+        "data",
+        ["2_Step_Future.ipynb", "3_Get_Oscillations.ipynb", "4_Birdseye_Vibrations.ipynb"],
+    ),
+    (
+        "engineersCode/EngComp4_landlinear",
+        "a73c9e4fe2ad590118865354df82bb9cd10ba189",
+        "notebook_en",
+        "scripts",
+        [
+            "01_Transform_all_the_Vectors.ipynb",
+            "02_Matrix_is_Everywhere.ipynb",
+            "03_Eigenvectors_FTW.ipynb",
+        ],
+    ),
+]
+
+# Ethen Liu's "machine-learning" notes: each notebook's first cell changes directory to
+# ``../notebook_format``, imports ``formats`` there (which silences warnings and returns the
+# CSS) and the second changes back; ``%load_ext watermark``, ``%autoreload 2``,
+# ``%config InlineBackend``. Then numpy, pandas, scipy, statsmodels and scikit-learn written
+# out by hand: A/B tests, apriori, k-means, collinearity, KL divergence, a grid search,
+# PageRank, regularization, bandits, chi-square feature selection, a random forest.
+CORPUS += [
+    (
+        "ethen8181/machine-learning",
+        "1dcc9799c79a974cebd47b32dd06e7a4711a6793",
+        folder,
+        "notebook_format" + (f" {folder}" if folder == "trees" else ""),
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, names in (
+        ("ab_tests", "frequentist_ab_test"),
+        ("association_rule", "apriori"),
+        ("clustering", "kmeans"),
+        ("model_selection", "collinearity kl_divergence model_selection"),
+        ("networkx", "page_rank"),
+        ("python", "class factory_pattern"),
+        ("regularization", "regularization"),
+        ("reinforcement_learning", "multi_armed_bandits"),
+        ("text_classification", "chisquare"),
+        ("trees", "random_forest"),
+    )
+] + [
+    (
+        "ethen8181/machine-learning",
+        "1dcc9799c79a974cebd47b32dd06e7a4711a6793",
+        f"python/{folder}",
+        "notebook_format" + (f" python/{folder}" if folder in ("cohort", "decorators") else ""),
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    # Two folders down: ``../../notebook_format``. The algorithms notebooks start with
+    # jupyterthemes (not installed: their first cell fails in every run alike); decorators
+    # logs to files with ``logging.basicConfig``; cohort reads its CSV beside it.
+    for folder, names in (
+        ("algorithms", "basic_data_structure recursion search_sort tree"),
+        ("cohort", "cohort"),
+        ("decorators", "decorators"),
+        ("iterator", "iterator"),
+        ("python3_cookbook", "1_data_structure 2_strings_and_text"),
+    )
+]
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
