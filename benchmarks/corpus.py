@@ -1183,7 +1183,7 @@ _NOTICE = re.compile(
     re.M,
 )
 
-PROBE = r"""
+_PROBE_FUNCTION = r"""
 def __corpus_probe():
     import hashlib, json, logging, os, sys, types
     shell = get_ipython()
@@ -1364,10 +1364,14 @@ def __corpus_probe():
     fmt = shell.display_formatter.formatters["text/plain"]
     state["precision"] = repr(fmt.float_precision)
     print("__CORPUS_PROBE__" + json.dumps({"values": values, "ident": sorted(ident), "state": state}))
-
-__corpus_probe()
-del __corpus_probe
 """
+# The probe runs in a namespace of its own, not the notebook's: a notebook's global named like
+# a builtin (ethen8181's ``str = '...'``) would be what the probe's ``isinstance(k, str)`` reads.
+PROBE = (
+    "__import__('builtins').exec("
+    + repr(_PROBE_FUNCTION + "\n__corpus_probe()\n")
+    + ", {'get_ipython': __import__('IPython').get_ipython})"
+)
 
 
 @dataclass

@@ -56,3 +56,20 @@ def test_the_probe_shows_configured_loggers_not_those_a_library_made_for_itself(
         # The shell is the one later tests use (their checkpoints save every variable).
         for name in set(shell.user_ns) - names:
             del shell.user_ns[name]
+
+
+def test_the_probe_reads_builtins_a_notebook_has_shadowed() -> None:
+    # ethen8181's python3_cookbook/2_strings_and_text: a cell assigns ``str = '...'``; the
+    # probe, defined in the notebook's namespace, called ``isinstance(k, str)`` with that
+    # string and raised in every run (reported as a hang six times: "probe missing").
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()  # the test shell every test of the process shares
+    names = set(shell.user_ns)
+    shell.user_ns.update(str="a notebook's text", list=[1, 2], type="kind", table={"k": [3]})
+    try:
+        assert _probed(shell, "table") == "builtins.dict{'k':builtins.list[3]1}"
+        assert _probed(shell, "str") == repr("a notebook's text")
+    finally:
+        for name in set(shell.user_ns) - names:
+            del shell.user_ns[name]
