@@ -1080,6 +1080,16 @@ CORPUS.append(
             "Interactive_Sivia_Coin_Toss.ipynb",
             "Interactive_Optimization.ipynb",
             "Interactive_Norms.ipynb",
+            "Interactive_Bootstrap.ipynb",
+            "Interactive_Bootstrap_CowbowHat.ipynb",
+            "Interactive_Central_Limit_Theorem.ipynb",
+            "Interactive_Confidence_Interval.ipynb",
+            "Interactive_Convolution_kNearest.ipynb",
+            "Interactive_Linear_Solutions.ipynb",
+            "Interactive_MarginalJointConditional.ipynb",
+            "Interactive_PCA_Eigen.ipynb",
+            "Interactive_Sampling_Methods.ipynb",
+            "Interactive_Spectral_Clustering.ipynb",
         ],
     )
 )
