@@ -581,6 +581,25 @@ def _seeds_first(body: list[ast.stmt]) -> list[str]:
     return found
 
 
+def _runs_no_code(body: list[ast.stmt]) -> bool:
+    """Whether a cell of statements ``body`` only imports and defines, calling nothing while
+    it does (no call outside function bodies, no decorator anywhere).
+
+    >>> _runs_no_code(ast.parse("import os\\ndef f():\\n    return g(k)").body)
+    True
+    >>> _runs_no_code(ast.parse("@cache\\ndef f():\\n    return k").body)
+    False
+    """
+    if not all(isinstance(stmt, _DEFINITIONS) for stmt in body):
+        return False
+    if any(_calls_run_by(stmt) for stmt in body):
+        return False
+    return not any(
+        getattr(node, "decorator_list", None)
+        for node in ast.walk(ast.Module(body=body, type_ignores=[]))
+    )
+
+
 def _calls_run_by(stmt: ast.stmt) -> list[ast.Call]:
     """The calls a statement makes when it runs (not those in the bodies of functions and
     lambdas it defines; a class body runs, so its calls count)."""
@@ -811,9 +830,13 @@ def analyze_cell(source: str) -> CellCode:
     definite: set[str] = set()
     _walk_statements(tree.body, walk, definite, top=True)
     # Function bodies read when called: after the cell's top-level bindings, which may not
-    # all have run (a ``def`` reading a name bound in an ``if``).
-    for name in sorted(walk.deferred):
-        walk.load(name, definite)
+    # all have run (a ``def`` reading a name bound in an ``if``). A cell that only defines
+    # and calls nothing (no call, no decorator) runs none of them: what they read is not
+    # its input (a cell calling them later has it in its key), and fingerprinting it cost
+    # ~1 s for a ``def`` reading five matplotlib artists (each pickles its figure).
+    if not (walk.deferred and _runs_no_code(tree.body)):
+        for name in sorted(walk.deferred):
+            walk.load(name, definite)
     assigned, reads = walk.assigned, walk.reads
     definitions: set[str] = set()
     definition_nodes: list[ast.stmt] = []
