@@ -28,6 +28,7 @@ from typing import Any
 from ..._cwd import getcwd
 from ..._errors import (
     ByNameError,
+    CellCacheError,
     CellCacheWarning,
     CellRaisedError,
     SerializationError,
@@ -1027,7 +1028,10 @@ class CellCache:
             # Files the cell names and did not write: what it read (C readers included).
             if path in watch.written:
                 continue
-            after = file_digests.digest(Path(path))
+            try:
+                after = file_digests.digest(Path(path))
+            except CellCacheError:  # no longer a regular file (a pipe, a device)
+                after = "missing"
             if after == digest:
                 effects.checks.setdefault(f"read:{path}", digest)
             elif after != "missing":
@@ -1036,7 +1040,7 @@ class CellCache:
                 # seen writing: a hit needs it as the run left it.
                 effects.checks.setdefault(f"wrote:{path}", after)
             else:
-                effects.unrestorable.append(f"it removes {path}, which a restore would not")
+                effects.unrestorable.append(f"it removes {path}, which a restore would not redo")
         for var, held in key.conditional.items():
             # Read after a binding of its own that may not have run (``if flag: x = 1`` then
             # ``y = x * 2``): the value before the run was read when the run left it as it

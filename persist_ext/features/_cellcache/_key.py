@@ -764,15 +764,11 @@ def _add_input(
     ``reads`` (data globals, user modules, uncertainties), what the user functions and
     classes met inside ``value`` read is added there (:func:`_add_held_code`)."""
     held: dict[int, Any] | None = {} if reads is not None else None
-    if isinstance(value, logging.Logger):
-        stand_in = logger_stand_in(value)
-        if stand_in is None:
-            unhashable[name] = (
-                f"{_describe(value)}: its records may go somewhere a restore would not write "
-                "them again (a file, a socket, a handler, filter or logger class of its own)"
-            )
-            return
-        value = stand_in
+    try:
+        value = _keyed_as(value)
+    except CellCacheError as exc:
+        unhashable[name] = str(exc)
+        return
     too_large = _too_large(value)
     if too_large:
         unhashable[name] = f"{_describe(value)}: {too_large}"
@@ -813,9 +809,24 @@ def fingerprint_after(value: Any) -> str | None:
         return None
 
 
+def _keyed_as(value: Any) -> Any:
+    """What stands for ``value`` in a key and in the mutation check: ``value`` itself, or a
+    logger's :func:`logger_stand_in`; raises :class:`CellCacheError` for a logger that has
+    none."""
+    if not isinstance(value, logging.Logger):
+        return value
+    stand_in = logger_stand_in(value)
+    if stand_in is None:
+        raise CellCacheError(
+            f"{_describe(value)}: its records may go somewhere a restore would not write them "
+            "again (a socket, a queue, a handler, filter or logger class of its own)"
+        )
+    return stand_in
+
+
 def logger_stand_in(value: Any) -> tuple[Any, ...] | None:
     """What a ``logging.Logger`` input stands for in a key, or ``None`` (not a logger, or
-    one whose records may go somewhere other than the cell's output).
+    one whose records may go where no run is watched).
 
     A logger pickles as its name and holds its handlers' streams (in a kernel, the kernel
     itself), so it could not be fingerprinted, and a cell logging through one ran every
@@ -916,11 +927,7 @@ def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
     classes met inside ``value`` go to ``held``."""
     if type(value) in _SCALARS:
         return fingerprint(value)  # no user code, memory speed: arming a timer costs more
-    if isinstance(value, logging.Logger):
-        stand_in = logger_stand_in(value)
-        if stand_in is None:
-            raise CellCacheError(f"{_describe(value)} writes its records where a key cannot see")
-        value = stand_in
+    value = _keyed_as(value)
     np = sys.modules.get("numpy")
     if np is not None and type(value) is np.ndarray and not value.dtype.hasobject:
         return fingerprint(value)
