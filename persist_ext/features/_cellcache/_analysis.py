@@ -864,6 +864,7 @@ def analyze_cell(source: str) -> CellCode:
         ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
     )
     nodes = list(ast.walk(tree))  # walked once for the scans below
+    seedings = _seedings(nodes)
     return CellCode(
         source=source,
         digest=_digest(tree),
@@ -881,6 +882,7 @@ def analyze_cell(source: str) -> CellCode:
         targets=tuple(_targets(nodes)),
         registrations=tuple(_registrations(tree, nodes)),
         iterated_sets=iterated_sets(nodes),
-        seedings=tuple(_seedings(nodes)),
-        seeds_first=tuple(_seeds_first(tree.body)),
+        seedings=tuple(seedings),
+        # Those made first are among them: most cells seed nothing, and are not walked again.
+        seeds_first=tuple(_seeds_first(tree.body)) if seedings else (),
     )
