@@ -84,6 +84,7 @@ from ._entry import (
 from ._protocol import MISSING, EntryInfo
 from ._serializers import serializer_named
 from ._store_scan import StoreScan
+from ._walindex import WalIndex
 
 __all__ = ["DEBRIS_EVERY", "LARGE_THRESHOLD", "Store"]
 
@@ -252,6 +253,7 @@ class Store(StoreScan):
         if self._state is _State.OPEN:
             self._state = _State.CLOSED
             self._cache.close()
+            self._connections = threading.local()  # drops every thread's wal-index map
             # Replaced large blobs are deleted in the background; finish before returning
             # so a closed store's directory holds only live data and can be removed.
             drain_removals()
@@ -724,10 +726,12 @@ class Store(StoreScan):
         data_version`` moves with every commit of another connection, ``total_changes``
         with every change made on this thread's own connection; the earliest expiry time
         of the stored entries is read again when either moves, and passing it moves the
-        token too. Usually one index query, no row read: a cheaper check than ``key in
-        store`` for a caller that keeps a value in memory and must notice when another
-        process deletes or replaces it (``persist_ext.cache``). ``None`` when it cannot be
-        known; compare tokens of one store only.
+        token too. Between two calls with no commit anywhere, not even the pragma runs: the
+        header of SQLite's shared wal-index, which every commit rewrites, is compared
+        (``_walindex``). A cheaper check than ``key in store`` for a caller that keeps a
+        value in memory and must notice when another process deletes or replaces it
+        (``persist_ext.cache``, the cell cache). ``None`` when it cannot be known; compare
+        tokens of one store only.
         """
         cache = self._open_cache()
         try:
@@ -735,20 +739,37 @@ class Store(StoreScan):
             local = self._connections
             if getattr(local, "con", None) is not con:
                 # Tokens of two connections differ; the expiry state starts afresh.
+                if getattr(local, "wal", None) is not None:
+                    local.wal.close()
                 local.con, local.serial = con, next(_SERIALS)
                 local.seen, local.deadline, local.passed, local.token = None, None, 0, None
+                local.wal, local.header = None, None
+            # Read before the pragma: a commit after this read moves the next one.
+            header = local.wal.header() if local.wal is not None else None
+            if header is not None and header == local.header and self._unexpired(local):
+                return local.token  # the common case: nothing committed, nothing expired
             ((version,),) = con.execute("PRAGMA data_version").fetchall()
             seen = (version, con.total_changes)
-            if seen == local.seen:
-                deadline = local.deadline
-                if deadline is None or time.time() < deadline:
-                    return local.token  # the common case: nothing changed, nothing expired
+            if seen == local.seen and self._unexpired(local):
+                local.header = header
+                return local.token  # nothing changed, nothing expired
+            if local.seen is not None and seen == local.seen:
                 local.passed += 1  # an entry expired: a change without a commit
             local.seen, local.deadline = seen, _next_expiry(con, time.time())
             local.token = (local.serial, version, seen[1], local.passed)
+            local.header = header
+            if local.wal is None:
+                # Mapped once this connection has read (its -shm is in use from then on).
+                local.wal = WalIndex.beside(self.directory / diskcache.core.DBNAME)
             return local.token
         except (sqlite3.Error, ValueError):
             return None
+
+    @staticmethod
+    def _unexpired(local: Any) -> bool:
+        # Whether no stored entry reached its expiry time since the token was made.
+        deadline = local.deadline
+        return local.token is not None and (deadline is None or time.time() < deadline)
 
 
 def _next_expiry(con: sqlite3.Connection, now: float) -> float | None:
