@@ -25,9 +25,9 @@ True
 from __future__ import annotations
 
 import copyreg
+import functools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["traced", "untraced"]
@@ -56,22 +56,42 @@ def _installed() -> None:
             copyreg._slotnames = _slotnames  # type: ignore[attr-defined]
 
 
-@contextmanager
-def _marked(active: bool) -> Iterator[None]:
-    _installed()
-    outer = getattr(_state, "active", False)
-    _state.active = active
-    try:
-        yield
-    finally:
-        _state.active = outer
+class _Marked:
+    """Marks this thread's reductions while active (a class, not a generator: the cell
+    cache enters one on every cell)."""
+
+    __slots__ = ("_active", "_outer")
+
+    def __init__(self, active: bool) -> None:
+        self._active = active
+        self._outer = False
+
+    def __enter__(self) -> None:
+        if _original is None:
+            _installed()
+        self._outer = getattr(_state, "active", False)
+        _state.active = self._active
+
+    def __exit__(self, *exc: object) -> None:
+        _state.active = self._outer
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """As a decorator: each call is marked (by an instance of its own: calls nest)."""
+        active = self._active
+
+        @functools.wraps(func)
+        def marked(*args: Any, **kwargs: Any) -> Any:
+            with _Marked(active):
+                return func(*args, **kwargs)
+
+        return marked
 
 
 def untraced() -> Any:
     """Within it, this thread's reductions leave no ``__slotnames__`` on classes."""
-    return _marked(True)
+    return _Marked(True)
 
 
 def traced() -> Any:
     """Within it (the cell's own code), reductions behave as in a plain run."""
-    return _marked(False)
+    return _Marked(False)

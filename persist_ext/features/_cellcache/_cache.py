@@ -122,6 +122,7 @@ from ._namespace import rebound, removed
 from ._state import (
     CHECKED_FACETS,
     capture_all,
+    future_flags,
     generators_moved,
     seeded_generators,
     state_digests,
@@ -774,7 +775,14 @@ class CellCache:
                 # Imports, functions and classes are re-created by running their statements
                 # (modules and functions are not data); values that need them load after.
                 filename = shell.compile.cache(code.source, running_cell_number(shell))
-                compiled = compile(code.definition_module, filename, "exec", dont_inherit=True)
+                # With the shell's __future__ flags, as the run compiled them (annotations).
+                compiled = compile(
+                    code.definition_module,
+                    filename,
+                    "exec",
+                    flags=future_flags(shell),
+                    dont_inherit=True,
+                )
                 with discarding_output():  # the recorded output shows what they printed
                     exec(compiled, ns)
             problem = reimport(manifest.modules)

@@ -103,6 +103,7 @@ from ._state import (
     state_digests,
     written_log_files,
 )
+from ._warned import PREFIX as WARNED
 from ._warned import WarningWatch, stale_warnings, warning_checks
 
 __all__ = [
@@ -619,19 +620,22 @@ def _stale_covariable(ns: dict[str, Any], name: str, recorded: str) -> bool:
 
 def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> list[Difference]:
     """The recorded checks that no longer hold (empty: the entry may be restored)."""
-    found: list[Difference] = [
-        Difference(
-            "state",
-            "warnings",
-            "changed",
-            None,
-            None,
-            f"the warning filters treat its {category} {text[:60]!r} otherwise than when it ran",
-        )
-        for _component, category, text in stale_warnings(checks)
-    ]
-    facets = [c.partition(":")[2] for c in checks if c.startswith("state:")]
+    facets = [c[6:] for c in checks if c.startswith("state:")]
     now = state_digests(shell, facets) if facets else {}
+    found: list[Difference] = []
+    if any(c.startswith(WARNED) for c in checks):
+        found += [
+            Difference(
+                "state",
+                "warnings",
+                "changed",
+                None,
+                None,
+                f"the warning filters treat its {category} {text[:60]!r} otherwise than when it"
+                " ran",
+            )
+            for _component, category, text in stale_warnings(checks)
+        ]
     for component, old in checks.items():
         kind, _, name = component.partition(":")
         if kind == "state":

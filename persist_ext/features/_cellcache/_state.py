@@ -20,10 +20,13 @@ as ``state:NAME`` and compared before a hit (:func:`state_digests`).
 """
 
 from __future__ import annotations
+import __future__
 
+import functools
 import gc
 import json
 import logging
+import operator
 import os
 import random
 import re
@@ -52,6 +55,7 @@ __all__ = [
     "changes_between",
     "dict_version",
     "env_value_digest",
+    "future_flags",
     "generators_moved",
     "patched_attributes",
     "seeded_generators",
@@ -682,6 +686,47 @@ def _interactivity_capture(shell: Any) -> Any:
 def _interactivity_apply(shell: Any, snapshot: Any) -> None:
     if getattr(shell, "ast_node_interactivity", None) != snapshot:
         shell.ast_node_interactivity = snapshot
+
+
+# ``from __future__ import annotations`` in a cell: the shell's compiler keeps the flag and
+# compiles every later cell with it (annotations stay strings). Only the __future__ flags.
+FUTURE_FLAGS = functools.reduce(
+    operator.or_,
+    (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names),
+    0,
+)
+
+
+def future_flags(shell: Any) -> int:
+    """The ``__future__`` flags the shell compiles cells with now (0: none)."""
+    flags = getattr(getattr(shell, "compile", None), "flags", 0)
+    return flags & FUTURE_FLAGS if isinstance(flags, int) else 0
+
+
+def _compiler_capture(shell: Any) -> Any:
+    compiler = getattr(shell, "compile", None)
+    return future_flags(shell) if isinstance(getattr(compiler, "flags", None), int) else None
+
+
+def _compiler_apply(shell: Any, snapshot: Any) -> None:
+    compiler = getattr(shell, "compile", None)
+    if compiler is not None and isinstance(snapshot, int):
+        compiler.flags = (compiler.flags & ~FUTURE_FLAGS) | (snapshot & FUTURE_FLAGS)
+
+
+def _copyreg_capture(shell: Any) -> Any:
+    # ``copyreg.pickle(Point, reduce_point)`` in a cell: how every later pickle of a Point is
+    # made. Registrations whose reducer is notebook code only (libraries register their own
+    # as they are imported, which a restore repeats by importing them); by identity.
+    import copyreg
+
+    return tuple(
+        sorted(
+            (id(cls), id(reducer))
+            for cls, reducer in list(copyreg.dispatch_table.items())
+            if is_user_code(reducer)
+        )
+    )
 
 
 # What the shell runs on every later cell: its input and AST transformers and the handler
@@ -1417,6 +1462,20 @@ FACETS: dict[str, Facet] = {
             _interactivity_apply,
         ),
         Facet(
+            "ipython.compiler",
+            "the __future__ imports later cells are compiled with",
+            _compiler_capture,
+            lambda snapshot: _hash_text(str(snapshot)),
+            _compiler_apply,
+        ),
+        Facet(
+            "copyreg",
+            "how objects are pickled (copyreg registrations)",
+            _copyreg_capture,
+            lambda snapshot: _hash_text(str(len(snapshot))),
+            None,
+        ),
+        Facet(
             "ipython.hooks",
             "the shell's input/AST transformers or exception handler",
             _hooks_capture,
@@ -1523,15 +1582,15 @@ def state_digests(
     saves capturing again.
     """
     out: dict[str, str] = {}
+    names = list(names)
+    if snapshots is None:  # one pass over the facets asked for
+        snapshots = capture_all(shell, [n for n in names if n in FACETS])
     for name in names:
         facet = FACETS.get(name)
         if facet is None:
             out[name] = "unknown"
             continue
-        if snapshots is not None:
-            snapshot = snapshots.get(name)
-        else:
-            snapshot = capture_all(shell, [name]).get(name)
+        snapshot = snapshots.get(name)
         if snapshot is None:
             out[name] = "absent"
             continue
