@@ -28,6 +28,7 @@ import mmap as _mmap
 import pickle
 import reprlib
 import struct
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -510,7 +511,34 @@ def dump_value(value: Any, serializer: str | None = None) -> tuple[Serializer, S
 
 # --------------------------------------------------------------------------- summaries
 
-_REPR = reprlib.Repr()
+
+class _ShortRepr(reprlib.Repr):
+    """``reprlib``, and numpy arrays and pandas series or indexes by their first items:
+    their own ``repr`` formats every element shown (up to a thousand for an array, sixty
+    rows for a series), which cost a stored cell more than its run when it held a small
+    array, and whose text was cut to 120 characters anyway."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(x, numpy.ndarray) and x.size > self.maxlist:
+            items = numpy.array2string(
+                x, separator=", ", threshold=self.maxlist, edgeitems=self.maxlist // 2
+            )
+            name = "array" if type(x) is numpy.ndarray else type(x).__name__
+            return f"{name}({' '.join(items.split())}, dtype={x.dtype})"
+        pandas = sys.modules.get("pandas")
+        if (
+            pandas is not None
+            and isinstance(x, (pandas.Series, pandas.Index))
+            and len(x) > self.maxlist
+        ):
+            head = x.iloc[: self.maxlist] if isinstance(x, pandas.Series) else x[: self.maxlist]
+            items = self.repr1(head.tolist(), level - 1)
+            return f"{type(x).__name__} of {len(x)} {x.dtype}: {items[:-1]}, ...]"
+        return super().repr1(x, level)
+
+
+_REPR = _ShortRepr()
 _REPR.maxstring = 60
 _REPR.maxother = 60
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6

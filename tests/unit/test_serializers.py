@@ -238,6 +238,21 @@ def test_summaries() -> None:
     assert "BadRepr" in summarize(BadRepr())["repr"]  # described, never raised
 
 
+def test_array_and_series_summaries_show_both_ends_in_one_line() -> None:
+    # Their own repr formats every element shown and is cut at 120 characters: a summary
+    # of 100 floats ended before the last ones and formatted all of them to get there.
+    text = summarize(np.arange(100.0))["repr"]
+    assert text.startswith("array([")
+    assert "97., 98., 99.]" in text
+    assert text.endswith("dtype=float64)")
+    grid = summarize(np.arange(24).reshape(2, 3, 4))["repr"]
+    assert "\n" not in grid
+    assert summarize(np.ma.masked_array(np.arange(50)))["repr"].startswith("MaskedArray([")
+    series = summarize(pd.Series(np.arange(100.0), name="a"))["repr"]
+    assert series.startswith("Series of 100 float64: [0.0, 1.0")
+    assert summarize(np.arange(3))["repr"] == "array([0, 1, 2])"  # small: its own repr
+
+
 def test_default_load_file_reads_and_maps(tmp_path: Path) -> None:
     ser = serializer_named("pickle")
     _, buffers = dump_value({"x": np.arange(100.0)})
