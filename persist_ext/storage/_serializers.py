@@ -519,6 +519,8 @@ class _ShortRepr(reprlib.Repr):
     array, and whose text was cut to 120 characters anyway."""
 
     def repr1(self, x: Any, level: int) -> str:
+        if not type(x).__module__.startswith(("numpy", "pandas")):
+            return super().repr1(x, level)  # most items of a container: no module lookups
         numpy = sys.modules.get("numpy")
         if numpy is not None and isinstance(x, numpy.ndarray) and x.size > self.maxlist:
             items = numpy.array2string(
