@@ -1053,7 +1053,7 @@ def _dump_into(
         raise
     except Exception as exc:
         raise SerializationError(
-            f"cannot pickle {type(exc).__name__}: {exc}", type_name=type(value).__name__
+            f"it cannot be pickled ({type(exc).__name__}: {exc})", type_name=type(value).__name__
         ) from exc
     return out.getvalue()
 
