@@ -55,7 +55,9 @@ class WalIndex:
         """The wal-index of ``database``, or ``None`` when it has none to map (not in WAL
         mode, an in-memory wal-index under an exclusive lock, a platform without it)."""
         try:
-            fd = os.open(f"{os.fspath(database)}-shm", os.O_RDONLY)
+            # O_NOFOLLOW: a planted symlink maps nothing (the pragma then answers).
+            flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(f"{os.fspath(database)}-shm", flags)
         except OSError:
             return None
         try:
