@@ -81,3 +81,10 @@ def test_the_token_moves_with_every_commit_of_another_process(tmp_path: Path) ->
         assert moved != token, round_
         token = moved
     store.close()
+
+
+def test_a_planted_symlink_is_not_mapped(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"x" * 4096)
+    (tmp_path / "db-shm").symlink_to(target)
+    assert WalIndex.beside(tmp_path / "db") is None
