@@ -38,6 +38,7 @@ any sharing among them); :attr:`Group.complete` says so, so callers can note it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import copyreg
@@ -460,6 +461,26 @@ def discarding_output() -> Iterator[None]:
         yield
 
 
+# Iterators that pickle as a list iterator over a copy of what they have left to walk
+# (``copyreg`` reduces dict, set and OrderedDict iterators to ``iter(list(...))``): a restore
+# would bind another type, which no longer follows its container (after ``d[3] = 'c'``,
+# ``next(k)`` raises in a re-run and goes on after a restore). Their values are not stored.
+_EMPTY: dict[Any, Any] = {}
+_RETYPED_ITERATORS: frozenset[type] = frozenset(
+    type(iterator)
+    for iterator in (
+        iter(_EMPTY),
+        iter(_EMPTY.values()),
+        iter(_EMPTY.items()),
+        reversed(_EMPTY),
+        reversed(_EMPTY.values()),
+        reversed(_EMPTY.items()),
+        iter(set(_EMPTY)),
+        iter(collections.OrderedDict(_EMPTY)),
+    )
+)
+
+
 # Closed file objects of ``open()``: what ``with open(p) as fh:`` leaves bound to ``fh``.
 _HANDLE_TYPES = {
     io.TextIOWrapper: "r",
@@ -667,6 +688,12 @@ class _SharingPickler(pickle.Pickler):
         reduced = global_rng_reduction(self._global_rngs, obj)
         if reduced is not None:
             return reduced
+        if type(obj) in _RETYPED_ITERATORS:
+            raise LossyStateError(
+                f"a {type(obj).__name__} it holds would load as a list_iterator over a copy "
+                "of its container",
+                type_name=type(obj).__name__,
+            )
         if type(obj) in _HANDLE_TYPES and obj.closed:
             mode = getattr(obj, "mode", None)
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)

@@ -1,0 +1,36 @@
+"""Iterators over dicts and sets, bound by a cell (NetworkX's ``DG.successors(1)``).
+
+Python's pickle reduces a dict's key, value and item iterators (reversed ones too), a set's
+and an ``OrderedDict``'s to a list iterator over a copy of what they have left to walk. A
+restored cell showed ``<list_iterator ...>`` where a plain run shows
+``<dict_keyiterator ...>``, and the iterator no longer followed its dict: after ``d[3] =
+'c'``, ``next(k)`` raises in a plain run and went on after a restore. Such a value is not
+stored; its cell runs (and says why), and the cells around it are still restored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+ITERATORS = [
+    "from collections import OrderedDict\nd = {1: 'a', 2: 'b'}\nN = 3",
+    CACHED + "k = iter(d.items())\nr = reversed(d)\ns = iter({N, 7})\no = iter(OrderedDict(d))",
+    CACHED + "doubled = N * 2",
+    CACHED + "iter(d)",
+    "d[3] = 'c'\ntry:\n    next(k)\n    grew = 'went on'\n"
+    "except RuntimeError as exc:\n    grew = str(exc)\n"
+    "kinds = [type(v).__name__ for v in (k, r, s, o)]\nleft = sorted(s)",
+]
+
+
+def test_dict_and_set_iterators_stay_what_they_are(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        ITERATORS, ["grew", "kinds", "left", "doubled"], ("N = 3", "N = 4"), tmp_path
+    )
