@@ -655,6 +655,43 @@ _EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {
 # --------------------------------------------------------------------------------------------
 
 
+def _matplotlib_content(obj: Any) -> Any:
+    """What a matplotlib object holds, for a fingerprint, where its own pickling would make
+    the same figure another digest every time (``NotImplemented``: its own pickling).
+
+    * A transform pickles its parents (the transforms derived from it, held weakly so they
+      can be invalidated) in a dict keyed by ``id()``: another digest in every process, so
+      a cell reading an axes or a line never hit in a new kernel. Left out: what a
+      transform computes is in its children and values.
+    * A callback registry's ``__getstate__`` takes the next callback id from its counter:
+      each pickle of a figure changed the next one, and moved the ids later
+      ``mpl_connect`` calls return. Its state is read here without it (nothing advances).
+    """
+    cbook = sys.modules.get("matplotlib.cbook")
+    registry = getattr(cbook, "CallbackRegistry", None)
+    if registry is not None and type(obj) is registry:
+        kept: Any = getattr(obj, "_pickled_cids", ())
+        held = {k: v for k, v in vars(obj).items() if k not in _CALLBACK_COUNTERS}
+        held["callbacks"] = {
+            signal: {cid: proxy() for cid, proxy in by_cid.items() if cid in kept}
+            for signal, by_cid in getattr(obj, "callbacks", {}).items()
+        }
+        return type(obj), (), held
+    transforms = sys.modules.get("matplotlib.transforms")
+    if transforms is not None and isinstance(obj, transforms.TransformNode):
+        reduced = obj.__reduce_ex__(5)
+        state = reduced[2] if len(reduced) > 2 else None
+        if type(state) is dict and "_parents" in state:
+            state = {k: v for k, v in state.items() if k != "_parents"}
+            return (*reduced[:2], state, *reduced[3:])
+    return NotImplemented
+
+
+# A callback registry's callbacks (taken as its own pickling keeps them), its id counter and
+# the map rebuilt from them on load.
+_CALLBACK_COUNTERS = frozenset({"callbacks", "_cid_gen", "_func_cid_map"})
+
+
 class _ContentPickler(pickle.Pickler):
     """A pickler for hashing, where every string is written in full wherever it occurs.
 
@@ -675,6 +712,11 @@ class _ContentPickler(pickle.Pickler):
     def __init__(self, sink: Any, hasher: _Hasher, **kwargs: Any) -> None:
         super().__init__(sink, **kwargs)
         self.hasher = hasher
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj).__module__.startswith("matplotlib."):
+            return _matplotlib_content(obj)
+        return NotImplemented
 
     def persistent_id(self, obj: Any) -> Any:
         if type(obj) is str:

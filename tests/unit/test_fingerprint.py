@@ -528,3 +528,51 @@ def test_pickling_an_instance_leaves_its_class_digest_unchanged() -> None:
     cls(1).__reduce_ex__(4)  # what pickle.dumps does first
     assert "__slotnames__" in vars(cls)
     assert fingerprint(cls) == before
+
+
+_FIGURE = """
+import matplotlib
+matplotlib.use("agg")
+import matplotlib.pyplot as plt
+from persist_ext.storage._fingerprint import fingerprint
+padding = [object() for _ in range({pad})]  # other ids in each process
+fig, ax = plt.subplots()
+line, = ax.plot([1, 2, 3])
+plt.close(fig)
+first = [fingerprint(v) for v in (fig, ax, line)]
+again = [fingerprint(v) for v in (fig, ax, line)]
+cid = fig.canvas.mpl_connect("draw_event", print)
+line.set_ydata([3, 2, 1])
+changed = fingerprint(line) != first[2]
+print(first == again, changed, cid, *first)
+"""
+
+
+def test_a_matplotlib_figure_has_one_fingerprint_in_every_process() -> None:
+    # Transforms pickle their parents keyed by id(), and a callback registry's pickling
+    # takes the next callback id: the same figure had another digest every time, and each
+    # fingerprint moved the ids that mpl_connect returns.
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            'import matplotlib\nmatplotlib.use("agg")\n'
+            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+            'print(fig.canvas.mpl_connect("draw_event", print))',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    seen = []
+    for pad in (0, 1000):
+        out = subprocess.run(
+            [sys.executable, "-c", _FIGURE.format(pad=pad)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert out[:2] == ["True", "True"]  # stable in-process; a change in the data is seen
+        assert out[2] == plain[0]  # fingerprinting took no callback id
+        seen.append(out[3:])
+    assert seen[0] == seen[1]
