@@ -1433,10 +1433,19 @@ def _extract(git_dir: Path, commit: str, path: str, target: Path) -> None:
 
 
 def locate(repo: str, mirrors: Iterable[Path], scratch: Path) -> Path:
-    """A git directory holding ``repo``: a local mirror, else a clone into ``scratch``."""
+    """A git directory holding ``repo``: a local mirror, else a clone into ``scratch``.
+
+    A mirror is ``owner+name/repo`` (bare), ``owner+name/repo/.git`` (a clone without its work
+    tree, as the fetch tool leaves some), ``owner+name/.git`` or ``owner+name`` (bare).
+    """
     slug = repo.replace("/", "+")
     for root in mirrors:
-        for candidate in (root / slug / "repo", root / slug / ".git", root / slug):
+        for candidate in (
+            root / slug / "repo",
+            root / slug / "repo" / ".git",
+            root / slug / ".git",
+            root / slug,
+        ):
             if (candidate / "HEAD").exists() or (candidate / "objects").is_dir():
                 return candidate
     target = scratch / "clones" / slug

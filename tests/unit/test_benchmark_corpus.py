@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks.corpus import _first_difference, find_edit
+from pathlib import Path
+
+from benchmarks.corpus import _first_difference, find_edit, locate
 
 
 def test_the_edit_lands_on_the_literal_after_characters_of_several_bytes() -> None:
@@ -73,3 +75,12 @@ def test_the_probe_reads_builtins_a_notebook_has_shadowed() -> None:
     finally:
         for name in set(shell.user_ns) - names:
             del shell.user_ns[name]
+
+
+def test_a_mirror_kept_as_a_clone_without_its_work_tree_is_found(tmp_path: Path) -> None:
+    # jdwittenauer/ipython-notebooks was fetched as ``owner+name/repo/.git``: not found, the
+    # runner cloned from GitHub (no network: the run stopped).
+    git_dir = tmp_path / "mirror" / "owner+name" / "repo" / ".git"
+    (git_dir / "objects").mkdir(parents=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+    assert locate("owner/name", [tmp_path / "mirror"], tmp_path / "scratch") == git_dir
