@@ -1172,6 +1172,114 @@ CORPUS += [
     )
 ]
 
+# Added 2026-12-05 morning (corpus helper): a pandas and statsmodels tutorial of 2015, the
+# Python Data Science notebooks' own numpy/pandas/matplotlib/scipy ones, Engineering
+# Computations modules 1 and 5, Andrew Ng's exercises in Python.
+# Chris Fonnesbeck's statistical analysis tutorial (pandas 0.16 era: ``sheetname=``,
+# ``pandas.tools.rplot``, Python 2 prints fail in every run alike): baseball, microbiome and
+# AIS tables from ``data/``, scipy.stats fits, statsmodels' formulas.
+CORPUS.append(
+    (
+        "fonnesbeck/statistical-analysis-python-tutorial",
+        "4a2444f6f677b24e62f4db94d96846d5ca9868e1",
+        "",
+        "data",
+        [
+            "1. Introduction to Pandas.ipynb",
+            "2. Data Wrangling with Pandas.ipynb",
+            "3. Plotting and Visualization.ipynb",
+            "4. Statistical Data Modeling.ipynb",
+        ],
+    )
+)
+# Donne Martin's data-science-ipython-notebooks: the notebooks of its own (its 02.xx, 03.xx
+# and 04.xx are copies of jakevdp's handbook, already above): ``import pylab``, seaborn's
+# styles, pandas on ``../data``, Think Stats' modules and NSFG file beside the scipy ones.
+CORPUS += [
+    (
+        "donnemartin/data-science-ipython-notebooks",
+        "5b3c00d462c6e9200315afe46d0093948621eb95",
+        "numpy",
+        "",
+        ["numpy.ipynb"],
+    ),
+    (
+        "donnemartin/data-science-ipython-notebooks",
+        "5b3c00d462c6e9200315afe46d0093948621eb95",
+        "pandas",
+        "data",
+        ["pandas.ipynb"],
+    ),
+    (
+        "donnemartin/data-science-ipython-notebooks",
+        "5b3c00d462c6e9200315afe46d0093948621eb95",
+        "matplotlib",
+        "data",
+        ["matplotlib.ipynb", "matplotlib-applied.ipynb"],
+    ),
+    (
+        "donnemartin/data-science-ipython-notebooks",
+        "5b3c00d462c6e9200315afe46d0093948621eb95",
+        "scipy",
+        "scipy/first.py scipy/nsfg.py scipy/thinkplot.py scipy/thinkstats2.py"
+        " scipy/2002FemPreg.dat.gz scipy/2002FemPreg.dct",
+        ["effect_size.ipynb", "hypothesis.ipynb", "sampling.ipynb"],
+    ),
+]
+# Barba et al.'s "Engineering Computations" modules 1 and 5 (the umbrella repository
+# engineersCode/EngComp holds them as submodules): strings, lists, files read and written,
+# NumPy and a linear regression on temperature data; complex numbers, waves, the Fourier
+# transform with the module's helper scripts, wav files, animations. (5's denoising needs
+# sounddevice; 1_Untangle_Waves downloads its chord: its later cells fail alike.)
+CORPUS += [
+    (
+        "engineersCode/EngComp1_offtheground",
+        "a6fa44f5a526a8ccccd9e91daac80d95ec5df3a5",
+        "notebooks_en",
+        "data",
+        [
+            "1_Interacting_with_Python.ipynb",
+            "2_Jupyter_strings_and_lists.ipynb",
+            "3_Example_play_with_MAEbulletin.ipynb",
+            "4_NumPy_Arrays_and_Plotting.ipynb",
+            "5_Linear_Regression_with_Real_Data.ipynb",
+        ],
+    ),
+    (
+        "engineersCode/EngComp5_surfourier",
+        "c3c125804c9fd7c431a4aad1caa9a7475ccdcded",
+        "notebooks_en",
+        "data scripts images",
+        [
+            "0_Simpli_Complex.ipynb",
+            "1_Untangle_Waves.ipynb",
+            "2_But_what_is_the_Fourier_transform.ipynb",
+            "Riding_the_wave.ipynb",
+            "The_Genesis_of_Fourier.ipynb",
+            "jpeg_compression.ipynb",
+        ],
+    ),
+]
+# John Wittenauer's notebooks: Andrew Ng's machine-learning exercises in numpy, scipy.optimize
+# and pandas (``.mat`` files read with ``loadmat`` from ``data/``, which the notebooks find
+# in the folder they run in), and his library tours (``from numpy import *``, ``from pylab
+# import *``, statsmodels, seaborn, networkx).
+CORPUS += [
+    (
+        "jdwittenauer/ipython-notebooks",
+        "44641e20d6c30c073cde849626a51248632d1381",
+        f"notebooks/{folder}",
+        f"data=notebooks/{folder}/data",
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, names in (
+        ("ml", " ".join(f"ML-Exercise{n}" for n in (1, 2, 3, 4, 6, 7, 8))),
+        ("libraries", "NumPy Pandas SciPy Matplotlib Statsmodels Seaborn NetworkX"),
+        ("misc", "DynamicProgramming TimeSeriesStockAnalysis"),
+        ("language", "Intro"),
+    )
+]
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
