@@ -1589,6 +1589,12 @@ _STYLE = re.compile(r"""(['"])seaborn(-(?!v0_8)[\w-]+)?\1""")
 _LOCAL_ALTERNATIVE = re.compile(r"^#\s*((\w+)\s*=\s*pd\.read_csv\(\s*'[^'/:]+'.*\))\s*$", re.M)
 
 
+# A path under the working folder spelled for Windows: ``os.getcwd() + '\\data\\ex1data1.txt'``
+# (jdwittenauer's ML exercises) names, elsewhere, a file of the folder above whose name holds
+# backslashes.
+_WINDOWS_PATH = re.compile(r"""(os\.getcwd\(\)\s*\+\s*)(['"])((?:\\[\w.-]+)+)\2""")
+
+
 # Names a repository's own modules import that IPython has since moved: without them every
 # cell after ``from preamble import *`` fails alike, and nothing is compared.
 _MOVED = [
@@ -1722,13 +1728,17 @@ def prepare(sources: list[str], local: dict[str, str] | None = None) -> list[str
     """Code cells the corpus runs (cells needing a shell, the network or a stopwatch dropped).
 
     A cell is dropped when what it runs needs them (a function it only defines does not).
-    Three rewrites, nothing else: a download the notebook offers a commented local alternative
+    Four rewrites, nothing else: a download the notebook offers a commented local alternative
     for uses that alternative (:func:`offline`), a download of a file the repository ships
-    beside the notebook reads that file (:func:`shipped`), and style names renamed by
-    matplotlib are spelled as today.
+    beside the notebook reads that file (:func:`shipped`), style names renamed by
+    matplotlib are spelled as today, and a Windows path under ``os.getcwd()`` is spelled
+    with slashes.
     """
     local = local or {}
-    rewritten = [shipped(offline(s), local) for s in sources]
+    rewritten = [
+        _WINDOWS_PATH.sub(lambda m: m[1] + m[2] + m[3].replace("\\", "/") + m[2], s)
+        for s in (shipped(offline(s), local) for s in sources)
+    ]
     kept = [s for s in rewritten if s.strip() and not _DROP.search(_executed(s))]
     return [_STYLE.sub(lambda m: f"{m[1]}seaborn-v0_8{m[2] or ''}{m[1]}", s) for s in kept]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.corpus import _first_difference, find_edit, locate
+from benchmarks.corpus import _first_difference, find_edit, locate, prepare
 
 
 def test_the_edit_lands_on_the_literal_after_characters_of_several_bytes() -> None:
@@ -84,3 +84,12 @@ def test_a_mirror_kept_as_a_clone_without_its_work_tree_is_found(tmp_path: Path)
     (git_dir / "objects").mkdir(parents=True)
     (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
     assert locate("owner/name", [tmp_path / "mirror"], tmp_path / "scratch") == git_dir
+
+
+def test_a_windows_path_under_the_working_folder_is_spelled_with_slashes() -> None:
+    # jdwittenauer's ML exercises: ``os.getcwd() + '\\data\\ex1data1.txt'`` read, on Linux, a
+    # file of the folder above named "<folder>\\data\\ex1data1.txt": every later cell failed.
+    source = "import os\npath = os.getcwd() + '\\data\\ex1data1.txt'\nother = 'a\\b'"
+    assert prepare([source]) == [
+        "import os\npath = os.getcwd() + '/data/ex1data1.txt'\nother = 'a\\b'"
+    ]
