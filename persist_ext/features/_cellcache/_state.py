@@ -22,6 +22,7 @@ as ``state:NAME`` and compared before a hit (:func:`state_digests`).
 from __future__ import annotations
 import __future__
 
+import copyreg
 import functools
 import gc
 import json
@@ -718,8 +719,6 @@ def _copyreg_capture(shell: Any) -> Any:
     # ``copyreg.pickle(Point, reduce_point)`` in a cell: how every later pickle of a Point is
     # made. Registrations whose reducer is notebook code only (libraries register their own
     # as they are imported, which a restore repeats by importing them); by identity.
-    import copyreg
-
     return tuple(
         sorted(
             (id(cls), id(reducer))
