@@ -1279,6 +1279,46 @@ CORPUS += [
         ("language", "Intro"),
     )
 ]
+# José Unpingco's "Python for Probability, Statistics, and Machine Learning": sympy and
+# sympy.stats derivations, scipy.stats sampling and tests, statsmodels regressions, sklearn's
+# trees, ensembles, PCA, SVMs and regularization (its first cell shows a cover image three
+# folders up, absent from the repository, and fails alike; cvxpy, ``sklearn.cross_validation``
+# and ``sklearn.grid_search`` fail alike; the notebooks of one cell are left out).
+CORPUS += [
+    (
+        "unpingco/Python-for-Probability-Statistics-and-Machine-Learning",
+        "2794ed09340e8018935fe91ffa30a926f8a07eeb",
+        f"chapters/{folder}",
+        data,
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, data, names in (
+        (
+            "machine_learning/notebooks",
+            "",
+            "clustering decision_trees ensemble learning_theory logreg pca regularization svm",
+        ),
+        (
+            "probability/notebooks",
+            "",
+            "Conditional_Expectation_Projection Conditional_expectation_MSE"
+            " Conditional_expectation_MSE_Ex Information_Entropy ProbabilityInequalities"
+            " Sampling_Monte_Carlo intro moment_generating",
+        ),
+        (
+            "probability/notebooks/src-probability",
+            "",
+            "MomentGeneratingFunction ProbabilityInequalities Sampling_Monte_Carlo",
+        ),
+        (
+            "statistics/notebooks",
+            "chapters/statistics/notebooks/kernel_regression.py",
+            "Bootstrap Confidence_Intervals Convergence Curse_of_dimensionality DeltaMethod"
+            " Gauss_Markov Hypothesis_Testing Maximum_likelihood Nonparametric Regression"
+            " Robust_Statistics maximum_posteriori",
+        ),
+    )
+]
 
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
