@@ -1845,7 +1845,9 @@ def build(sources: list[str], cached: bool) -> Any:
     return notebook
 
 
-_KERNEL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")  # a warning's cell file: per kernel
+# A cell's file: per kernel in a warning, and in a SyntaxError's message (``(1409450514.py,
+# line 4)``), whose name is another under ``%%persist`` than plain.
+_KERNEL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|(?<=\()\d+\.py(?=, line \d+\))")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
