@@ -672,6 +672,7 @@ class _SharingPickler(pickle.Pickler):
             (numpy_array, np.recarray, np.matrix) if self._ndarray is not None else ()
         )
         self._global_rngs = global_rng_ids()
+        self._dtype = getattr(np, "dtype", None)
         self._custom: dict[type, bool] = {}
         # id -> name of the notebook's classes and functions bound to their own name by
         # the values being stored (:func:`bound_by_own_name`): not to be stored by name.
@@ -688,6 +689,10 @@ class _SharingPickler(pickle.Pickler):
         reduced = global_rng_reduction(self._global_rngs, obj)
         if reduced is not None:
             return reduced
+        if self._dtype is not None and isinstance(obj, self._dtype) and obj.char in "qQ":
+            reduced = _long_long_dtype(self._dtype, obj)
+            if reduced is not None:
+                return reduced
         if type(obj) in _RETYPED_ITERATORS:
             raise LossyStateError(
                 f"a {type(obj).__name__} it holds would load as a list_iterator over a copy "
@@ -762,6 +767,17 @@ class _SharingPickler(pickle.Pickler):
         if custom:
             return checked_reduction(obj)
         return library_singleton_reduction(obj) or NotImplemented
+
+
+def _long_long_dtype(make: Any, dtype: Any) -> Any:
+    """numpy's ``long long`` dtypes by their own type code: numpy pickles ``dtype('q')`` as
+    ``dtype('i8')``, which loads as ``dtype('l')`` where both are 64 bits (Linux), so an array
+    of ``np.longlong`` came back as ``int64`` (another ``dtype.char`` and ``num``, and its items
+    of type ``numpy.int64``, not ``numpy.longlong``). ``make`` is ``numpy.dtype``; ``None``:
+    numpy's own reduction (a dtype with fields, a subarray or metadata)."""
+    if dtype.fields is not None or dtype.subdtype is not None or dtype.metadata is not None:
+        return None
+    return make, (dtype.byteorder + dtype.char,)
 
 
 def _plain_enum(kind: type) -> bool:

@@ -297,7 +297,11 @@ class NumpySerializer(Serializer):
             body = value
         else:
             body = np.ascontiguousarray(value)
-        meta = {"dtype": value.dtype.str, "shape": list(value.shape), "fortran": bool(fortran)}
+        dtype = value.dtype.str
+        if value.dtype.char in "qQ":
+            # ``long long`` by its own code ('<q'): '<i8' loads as ``long`` ('l') on Linux.
+            dtype = dtype[0] + value.dtype.char
+        meta = {"dtype": dtype, "shape": list(value.shape), "fortran": bool(fortran)}
         header = json.dumps(meta).encode()
         head = _U32.pack(len(header)) + header
         head += _padding(len(head))

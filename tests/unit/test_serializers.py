@@ -347,3 +347,18 @@ def test_arrow_keeps_a_range_index_as_metadata() -> None:
     _, out = round_trip(frame)
     assert isinstance(out.index, pd.RangeIndex)
     pd.testing.assert_frame_equal(out, frame, check_index_type=True)
+
+
+def test_long_long_arrays_keep_their_type(tmp_path: Path) -> None:
+    # '<i8' is what numpy calls both; loaded back it is ``long`` ('l') on Linux.
+    for kind in (np.longlong, np.ulonglong):
+        array = np.array([1, 2], dtype=kind)
+        name, back = round_trip(array)
+        assert name == "numpy"
+        assert back.dtype.char == array.dtype.char
+        assert type(back[0]) is kind
+    store = Store(tmp_path / "s")
+    store.set("big", np.arange(100_000, dtype=np.longlong))
+    assert store.get("big").dtype.char == "q"
+    assert store.get("big", mmap=True).dtype.char == "q"
+    store.close()
