@@ -712,6 +712,7 @@ class _ContentPickler(pickle.Pickler):
     def __init__(self, sink: Any, hasher: _Hasher, **kwargs: Any) -> None:
         super().__init__(sink, **kwargs)
         self.hasher = hasher
+        self._dtype = getattr(sys.modules.get("numpy"), "dtype", None)
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj).__module__.startswith("matplotlib."):
@@ -721,6 +722,11 @@ class _ContentPickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         if type(obj) is str:
             return obj.encode("utf-8", "surrogatepass")
+        if self._dtype is not None and isinstance(obj, self._dtype):
+            # By what it is, not whether two arrays share one dtype object: an array loaded
+            # from a pickle has a dtype of its own, and a line of it with another array of the
+            # same dtype pickled otherwise than the line the cell first made.
+            return ("dtype", str(obj), obj.char, obj.byteorder)
         if (type(obj) is types.FunctionType or isinstance(obj, type)) and is_user_code(obj):
             # A notebook function or class inside a library object (a FunctionTransformer's
             # func, the class of an instance in an object column): pickle names it only;

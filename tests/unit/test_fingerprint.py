@@ -576,3 +576,22 @@ def test_a_matplotlib_figure_has_one_fingerprint_in_every_process() -> None:
         assert out[2] == plain[0]  # fingerprinting took no callback id
         seen.append(out[3:])
     assert seen[0] == seen[1]
+
+
+def test_arrays_in_a_library_object_count_by_dtype_not_by_dtype_object() -> None:
+    # An array loaded from a pickle has a dtype object of its own: a line of it and another
+    # array pickled otherwise than the line the cell made (two dtypes, not one shared).
+    import pickle
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    x = np.linspace(0, 1, 5)
+    loaded = pickle.loads(pickle.dumps(x))
+    assert fingerprint(Line2D(x, x.copy())) == fingerprint(Line2D(loaded, x.copy()))
+    assert fingerprint(Line2D(x, x.copy())) != fingerprint(Line2D(x, x * 2))
+    narrow = np.linspace(0, 1, 5, dtype=np.float32)
+    assert fingerprint(Line2D(x, x.copy())) != fingerprint(Line2D(narrow, x.copy()))
