@@ -65,7 +65,7 @@ from ..storage._fingerprint import (
     is_user_code,
 )
 from ..storage._protocol import KeyValueStore
-from ..storage._serializers import summarize_members
+from ..storage._serializers import exact_dtype_code, summarize_members
 from ._bounded import BoundedSink
 
 __all__ = [
@@ -689,10 +689,10 @@ class _SharingPickler(pickle.Pickler):
         reduced = global_rng_reduction(self._global_rngs, obj)
         if reduced is not None:
             return reduced
-        if self._dtype is not None and isinstance(obj, self._dtype) and obj.char in "qQ":
-            reduced = _long_long_dtype(self._dtype, obj)
-            if reduced is not None:
-                return reduced
+        if self._dtype is not None and isinstance(obj, self._dtype):
+            code = exact_dtype_code(obj)  # np.longlong's, which numpy pickles as int64's
+            if code is not None:
+                return self._dtype, (code,)
         if type(obj) in _RETYPED_ITERATORS:
             raise LossyStateError(
                 f"a {type(obj).__name__} it holds would load as a list_iterator over a copy "
@@ -767,17 +767,6 @@ class _SharingPickler(pickle.Pickler):
         if custom:
             return checked_reduction(obj)
         return library_singleton_reduction(obj) or NotImplemented
-
-
-def _long_long_dtype(make: Any, dtype: Any) -> Any:
-    """numpy's ``long long`` dtypes by their own type code: numpy pickles ``dtype('q')`` as
-    ``dtype('i8')``, which loads as ``dtype('l')`` where both are 64 bits (Linux), so an array
-    of ``np.longlong`` came back as ``int64`` (another ``dtype.char`` and ``num``, and its items
-    of type ``numpy.int64``, not ``numpy.longlong``). ``make`` is ``numpy.dtype``; ``None``:
-    numpy's own reduction (a dtype with fields, a subarray or metadata)."""
-    if dtype.fields is not None or dtype.subdtype is not None or dtype.metadata is not None:
-        return None
-    return make, (dtype.byteorder + dtype.char,)
 
 
 def _plain_enum(kind: type) -> bool:

@@ -39,6 +39,7 @@ from ._previews import array_range, thumbnail
 __all__ = [
     "Serializer",
     "dump_value",
+    "exact_dtype_code",
     "peek",
     "read_file_into",
     "register_serializer",
@@ -266,6 +267,22 @@ class JsonSerializer(Serializer):
 # --------------------------------------------------------------------------- numpy
 
 
+def exact_dtype_code(dtype: Any) -> str | None:
+    """The text ``numpy.dtype()`` needs to make ``dtype`` again where ``dtype.str`` is not
+    enough, or ``None``. numpy's ``long long`` (``np.longlong``, type codes ``q``/``Q``) is
+    ``'<i8'`` like ``long``, and ``dtype('<i8')`` is ``long`` ('l') on Linux: an array of it
+    came back with another ``dtype.char`` and ``num``, its items ``numpy.int64``. The one place
+    that decides it, for the raw array format and the cache's pickler.
+
+    >>> import numpy as np
+    >>> exact_dtype_code(np.dtype(np.longlong)), exact_dtype_code(np.dtype(np.int32))
+    ('<q', None)
+    """
+    if dtype.char not in "qQ" or dtype.fields is not None or dtype.subdtype is not None:
+        return None
+    return None if dtype.metadata is not None else dtype.str[0] + dtype.char
+
+
 class NumpySerializer(Serializer):
     """numpy arrays as raw bytes after a JSON header; ``load_file(mmap=True)`` maps them.
 
@@ -297,10 +314,7 @@ class NumpySerializer(Serializer):
             body = value
         else:
             body = np.ascontiguousarray(value)
-        dtype = value.dtype.str
-        if value.dtype.char in "qQ":
-            # ``long long`` by its own code ('<q'): '<i8' loads as ``long`` ('l') on Linux.
-            dtype = dtype[0] + value.dtype.char
+        dtype = exact_dtype_code(value.dtype) or value.dtype.str
         meta = {"dtype": dtype, "shape": list(value.shape), "fortran": bool(fortran)}
         header = json.dumps(meta).encode()
         head = _U32.pack(len(header)) + header
