@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from .._exit import at_exit
+from .._threads import HousekeepingThread
 from ..storage._protocol import KeyValueStore
 
 __all__ = ["FLUSH_EVERY", "flush_uses", "note_use", "read_use", "touch"]
@@ -92,9 +93,7 @@ class _Uses:
             item.when = time.time()
             item.hits += 1
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="persist-ext-uses", daemon=True
-                )
+                self._thread = HousekeepingThread(target=self._run, name="persist-ext-uses")
                 self._thread.start()
 
     def _run(self) -> None:

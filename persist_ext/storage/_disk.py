@@ -34,6 +34,7 @@ import xxhash
 
 from .._errors import CorruptEntryError, SerializationError, StoreError
 from .._exit import at_exit
+from .._threads import HousekeepingThread
 from ._atomic import create_locked, fsync_directory
 
 logger = logging.getLogger("persist_ext")
@@ -97,11 +98,8 @@ class _Remover:
             if self._queue is None or self._pid != os.getpid():
                 self._queue = queue.Queue()
                 self._pid = os.getpid()
-                threading.Thread(
-                    target=self._run,
-                    args=(self._queue,),
-                    name="persist_ext-blob-remover",
-                    daemon=True,
+                HousekeepingThread(
+                    target=self._run, args=(self._queue,), name="persist_ext-blob-remover"
                 ).start()
             self._queue.put(path)
 
@@ -420,7 +418,7 @@ def _read_hashing_behind(fd: int, view: memoryview, size: int) -> bytes:
         while (chunk := chunks.get()) is not None:
             hasher.update(chunk)
 
-    worker = threading.Thread(target=hash_chunks, name="persist_ext-read-hash", daemon=True)
+    worker = HousekeepingThread(target=hash_chunks, name="persist_ext-read-hash")
     worker.start()
     try:
         _read_into(fd, view, size, chunks.put)

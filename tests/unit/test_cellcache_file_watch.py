@@ -120,3 +120,107 @@ def test_what_a_cell_makes_and_removes_again_is_its_own(tmp_path: Path) -> None:
         [real(existing / "old.csv"), real(tmp_path / "before.txt")]
     )
     assert list(watch.listed_inputs) == [real(existing)]
+
+
+def _file_chores(folder: Path, rounds: int) -> None:
+    """What persist_ext's upkeep does to files: SQLite connections, writes, renames, removals."""
+    import sqlite3
+
+    for k in range(rounds):
+        connection = sqlite3.connect(folder / "cache.db")
+        connection.execute("CREATE TABLE IF NOT EXISTS t (a)")
+        connection.execute("INSERT INTO t VALUES (?)", (k,))
+        connection.commit()
+        connection.close()
+        (folder / "blob.tmp").write_text(str(k))
+        os.replace(folder / "blob.tmp", folder / "blob")
+        os.remove(folder / "blob")
+
+
+def test_the_file_chores_of_persist_ext_threads_are_no_cells_doing(tmp_path: Path) -> None:
+    # The uses of hits are noted, replaced blobs removed and PODs synced on threads of their
+    # own, whenever due: during a later cell's run too. Seen as the cell's, the store's
+    # database became a file the cell "wrote" (it changes at every write, so the cell missed
+    # ever after) and a removed blob made it a cell that runs for good.
+    from persist_ext._threads import HousekeepingThread
+
+    upkeep, user = tmp_path / "upkeep", tmp_path / "user"
+    upkeep.mkdir()
+    user.mkdir()
+    with watch_files() as watch:
+        chores = HousekeepingThread(target=_file_chores, args=(upkeep, 5))
+        chores.start()
+        chores.join()
+        (tmp_path / "out.txt").write_text("x")  # the cell's own
+    assert watch.written == {os.path.realpath(tmp_path / "out.txt")}
+    assert watch.databases == watch.removed == watch.read == set()
+    # A thread of the notebook's doing the same is watched, as before.
+    with watch_files() as watch:
+        import threading
+
+        thread = threading.Thread(target=_file_chores, args=(user, 1))
+        thread.start()
+        thread.join()
+    assert watch.databases == {os.path.realpath(user / "cache.db")}
+    assert os.path.realpath(user / "blob") in watch.removed
+
+
+def test_a_cell_run_while_a_pod_syncs_in_the_background_is_restored(ip, tmp_path: Path) -> None:
+    # A Tracker or POD with sync_after, changed by a thread of the notebook while cells run:
+    # its sync thread writes and renames the POD's files during the cell's run.
+    import threading
+
+    from persist_ext import POD
+
+    pod = POD(tmp_path / "progress.pod", sync_after=0.002)
+    stop = threading.Event()
+
+    def change() -> None:
+        k = 0
+        while not stop.is_set():
+            pod["k"] = k = k + 1
+            stop.wait(0.001)
+
+    changer = threading.Thread(target=change, daemon=True)
+    changer.start()
+    cell = "%%persist steady\nimport time\ntime.sleep(0.05)\nsteady = [n * n for n in range(5)]"
+    try:
+        with capture_output():
+            ip.run_cell(cell)
+            del ip.user_ns["steady"]
+            ip.run_cell(cell)
+    finally:
+        stop.set()
+        changer.join()
+        pod.close()
+    why = str(ip.run_line_magic("persist", "why steady"))
+    assert ip.user_ns["steady"] == [0, 1, 4, 9, 16]
+    assert "restored" in why, why
+
+
+def test_an_event_is_recorded_while_another_thread_is_inside_the_hook(tmp_path: Path) -> None:
+    # The hook does not recurse into events its own work raises; that guard is per thread,
+    # so a thread held up inside the hook (a subscriber's callback) hides no event of the
+    # cell's thread.
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(name: str, args: tuple[object, ...]) -> None:
+        if threading.current_thread().name == "held":
+            inside.set()
+            release.wait(10)
+
+    _effects.subscribe(frozenset({"os.chmod"}), slow)
+    target = tmp_path / "target"
+    target.write_text("x")
+    held = threading.Thread(target=os.chmod, args=(target, 0o644), name="held")
+    held.start()
+    try:
+        assert inside.wait(10)
+        with watch_files() as watch:
+            (tmp_path / "out.txt").write_text("x")
+    finally:
+        release.set()
+        held.join()
+    assert watch.written == {os.path.realpath(tmp_path / "out.txt")}

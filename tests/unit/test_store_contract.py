@@ -467,7 +467,10 @@ def test_persist_magic_store_hit_and_miss(
     assert run_cell(shell, f"sq --store {location}", body) == "30\n"  # miss: runs
     shell.user_ns.pop("squares")
     second = run_cell(shell, f"sq --store {location}", body)
-    assert "persist: restored sq" in second  # hit: restored, not run
+    # hit: restored, not run
+    assert "persist: restored sq" in second, shell.run_line_magic(
+        "persist", f"why sq --store {location}"
+    )
     assert log.read_text() == "ran\n"
     assert shell.user_ns["squares"][-1] == 16
     shell.user_ns["n"] = 6  # an input changed: a miss again

@@ -22,12 +22,14 @@ import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import get_ident
 from types import FrameType
 from typing import Any
 
 import xxhash
 
 from ..._cwd import realpath
+from ..._threads import is_housekeeping
 
 __all__ = ["FileWatch", "listing_digest", "subscribe", "watch_files"]
 
@@ -287,17 +289,21 @@ FILE_EVENTS = frozenset(
 
 _ACTIVE: list[FileWatch] = []
 _INSTALLED = False
-_BUSY = False
+_BUSY: set[int] = set()  # threads inside the hook
 _IGNORE: tuple[str, ...] = ()
 _WANTED: frozenset[str] = FILE_EVENTS  # every event some watcher records
 _SUBSCRIBERS: list[tuple[frozenset[str], Callable[[str, tuple[Any, ...]], None]]] = []
 
 
 def _hook(name: str, args: tuple[Any, ...]) -> None:
-    global _BUSY
-    if name not in _WANTED or _BUSY:
+    if name not in _WANTED:
         return
-    _BUSY = True  # realpath() may raise events of its own: never recurse
+    thread = get_ident()
+    # Per thread: realpath() may raise events of its own (never recurse), while an event of
+    # another thread arriving meanwhile is still recorded.
+    if thread in _BUSY or is_housekeeping():  # persist_ext's own upkeep is no cell's doing
+        return
+    _BUSY.add(thread)
     try:
         if _ACTIVE and name in FILE_EVENTS:
             _ACTIVE[-1].event(name, args)
@@ -307,7 +313,7 @@ def _hook(name: str, args: tuple[Any, ...]) -> None:
     except Exception:  # an odd argument must never disturb the user's cell
         pass
     finally:
-        _BUSY = False
+        _BUSY.discard(thread)
 
 
 def _install() -> None:

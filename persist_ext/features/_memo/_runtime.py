@@ -16,6 +16,7 @@ from typing import Any
 
 from ..._config import ENV_VAR, default_directory
 from ..._cwd import absolute, getcwd
+from ..._threads import HousekeepingThread
 from ...storage._protocol import KeyValueStore
 
 __all__ = ["LEASE", "LEASES", "default_store", "open_location"]
@@ -86,9 +87,7 @@ class _Leases:
             self._held[(id(store), key)] = (store, claim)
             if self._thread is None or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._run, name="persist-ext-leases", daemon=True
-                )
+                self._thread = HousekeepingThread(target=self._run, name="persist-ext-leases")
                 self._thread.start()
 
     def release(self, store: KeyValueStore, key: str) -> None:

@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any, Protocol
 
+from ..._threads import HousekeepingThread
+
 __all__ = ["schedule"]
 
 
@@ -41,7 +43,7 @@ def schedule(state: _Flushable, delay: float) -> None:
         _due[id(state)] = (deadline, state)
         if _thread is None or _thread_pid != os.getpid() or not _thread.is_alive():
             # A forked child inherits no threads: start its own.
-            _thread = threading.Thread(target=_run, name="persist_ext-pod-sync", daemon=True)
+            _thread = HousekeepingThread(target=_run, name="persist_ext-pod-sync")
             _thread_pid = os.getpid()
             _thread.start()
         _cond.notify()

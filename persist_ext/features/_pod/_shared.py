@@ -34,6 +34,7 @@ from typing import Any
 
 from ..._errors import PODError
 from ..._exit import at_exit
+from ..._threads import HousekeepingThread
 from ._dict import DEFAULT_FILE_SIZE, DEFAULT_SYNC_AT, POD
 from ._tracker import Tracker
 
@@ -87,9 +88,9 @@ def _serve(
                 if listener._listener is None:  # type: ignore[attr-defined]
                     return
                 continue
-            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+            HousekeepingThread(target=serve_one, args=(conn,)).start()
 
-    threading.Thread(target=accept, daemon=True).start()
+    HousekeepingThread(target=accept).start()
     lifeline.send((None, "ok", None))
     with contextlib.suppress(BaseException):
         lifeline.recv()  # the creator's close(), or EOF: it is gone

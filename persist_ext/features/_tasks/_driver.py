@@ -43,6 +43,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from ..._errors import TaskTimeoutError, WorkerDiedError, WorkerRestartWarning
+from ..._threads import HousekeepingThread
 from ._capture import routers_held
 from ._dask import HungWorker, restart_worker
 from ._executors import ExecutorChoice
@@ -381,7 +382,7 @@ class Driver:
                     stacklevel=1,
                 )
 
-        thread = threading.Thread(target=restart, name="persist-ext-dask-restart", daemon=True)
+        thread = HousekeepingThread(target=restart, name="persist-ext-dask-restart")
         self._restarts.append(thread)
         thread.start()
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..._errors import TaskError, TaskInterruptedWarning
+from ..._threads import HousekeepingThread
 from ...storage._protocol import KeyValueStore
 from .._progress import RunWatch, watch_run
 from ._driver import Driver
@@ -406,11 +407,10 @@ class TaskGroup:
             _RUNNING.add(self)
             # Displays follow the run; the callback's output goes to the cell running this.
             self._watch = watch_run(self)
-            self._thread = threading.Thread(
+            self._thread = HousekeepingThread(
                 target=self._drive,
                 args=(self._driver, scheduled),
                 name=f"persist-ext-group-{self.name}",
-                daemon=True,
             )
             self._thread.start()
         return self

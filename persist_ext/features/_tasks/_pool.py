@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..._errors import TaskTimeoutError, WorkerDiedError
+from ..._threads import HousekeepingThread
 
 __all__ = ["WorkerPool", "describe_exit"]
 
@@ -78,7 +79,7 @@ def _die_with_parent(parent: int) -> None:
                 os._exit(1)
             time.sleep(0.5)
 
-    threading.Thread(target=watch, name="persist-ext-parent-watch", daemon=True).start()
+    HousekeepingThread(target=watch, name="persist-ext-parent-watch").start()
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
@@ -227,8 +228,8 @@ class WorkerPool(Executor):
             self._queue.put((future, fn, args, kwargs))
             if len(self._threads) < self.max_workers:
                 worker = _Worker(self._ctx)
-                thread = threading.Thread(
-                    target=self._serve, args=(worker,), name="persist-ext-pool", daemon=True
+                thread = HousekeepingThread(
+                    target=self._serve, args=(worker,), name="persist-ext-pool"
                 )
                 self._workers.append(worker)
                 self._threads.append(thread)

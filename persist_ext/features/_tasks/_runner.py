@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._errors import GroupBusyError
+from ..._threads import HousekeepingThread
 from ...storage._leases import try_hold
 from ...storage._protocol import KeyValueStore
 from ._keys import group_keys
@@ -211,8 +212,8 @@ class _Heartbeats:
         with self._lock:
             self._leases.add(lease)
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="persist-ext-runner-heartbeat", daemon=True
+                self._thread = HousekeepingThread(
+                    target=self._loop, name="persist-ext-runner-heartbeat"
                 )
                 self._thread.start()
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..._config import DEFAULT_DIRNAME
 from ..._errors import CorruptEntryError, StoreError
+from ..._threads import HousekeepingThread
 from ...storage._atomic import atomic_write
 from ...storage._disk import BLOB_DIR, MODE_BLOB
 from ...storage._entry import read_info
@@ -387,7 +388,7 @@ class _Counter:
             else:
                 self._queue.append(job)
             if len(self._threads) < self.workers:
-                thread = threading.Thread(target=self._work, name="persist-ext-count", daemon=True)
+                thread = HousekeepingThread(target=self._work, name="persist-ext-count")
                 self._threads.append(thread)
                 thread.start()
             self._lock.notify()

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._errors import InvalidArgumentError, StoreClosedError
+from ..._threads import HousekeepingThread
 
 __all__ = ["MIN_INTERVAL", "LiveDisplay", "Poller", "clock", "displays_of"]
 
@@ -452,9 +453,7 @@ class Poller:
             if self.running:  # stopping: let it finish its read before starting anew
                 self.join(5)
             self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="persist-ext-poller", daemon=True
-            )
+            self._thread = HousekeepingThread(target=self._run, name="persist-ext-poller")
             self._thread.start()
         return self
 
