@@ -325,8 +325,7 @@ class PersistMagics(Magics):
         if not self._busy:
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
             known, self._known_cell = self._known_cell, None
-            # IPython gives transformers the text with a final newline added.
-            if known is not None and known[0].rstrip("\n") != self._cell[1].rstrip("\n"):
+            if known is not None and not _same_cell(known[0], self._cell[1]):
                 known = None
             if known is None and _PERSIST_HEADER.match(self._cell[1].partition("\n")[0]):
                 # Its body gets a plain cell's stack room (a cell the runs index knows
@@ -1029,6 +1028,17 @@ class _Cleared:
 
 
 _PERSIST_HEADER = re.compile(r"%%persist(?:[ \t]|$)")
+_BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
+
+
+def _same_cell(transformed: str, raw: str) -> bool:
+    """Whether an input transformer's ``transformed`` text is the cell ``raw``.
+
+    IPython adds a final newline and dedents a cell (``textwrap.dedent``, which also empties
+    lines of only blanks, as a docstring's) before the transformers after its own see it.
+    """
+    transformed, raw = transformed.rstrip("\n"), raw.rstrip("\n")
+    return transformed == raw or transformed == _BLANK_LINE.sub("", raw)
 
 
 class _Prepared(NamedTuple):

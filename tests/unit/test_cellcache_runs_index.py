@@ -428,6 +428,27 @@ def test_a_known_cell_runs_as_its_plain_body(ip: Any) -> None:
         ip.run_line_magic("config", "PersistMagics.verbose = False")
 
 
+def test_a_known_cell_with_a_line_of_spaces_is_the_one_why_explains(ip: Any) -> None:
+    # IPython empties a line of only spaces (a docstring's) before the input transformer
+    # sees the cell: the hooks took it for another cell, so `why` explained the cell run
+    # before it, and the runs index was not told of the run.
+    cell = '%%persist twice\ndef twice(n):\n    """Twice n.\n    \n    More."""\n    return 2 * n\n'
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    with capture_output():
+        assert ip.run_cell(KNOWN).success
+        assert ip.run_cell(cell).success
+    _fresh_kernel(ip)
+    ip.run_line_magic("config", "PersistMagics.min_time = 1.0")
+    with capture_output():
+        assert ip.run_cell(KNOWN).success
+        assert ip.transform_cell(cell).startswith("def twice")  # known: run as its body
+        assert ip.run_cell(cell).success
+    assert ip.user_ns["twice"](2) == 4
+    why = str(ip.run_line_magic("persist", "why"))
+    assert why.startswith("twice ran because"), why
+    assert "known from an earlier run" in why
+
+
 def test_only_a_cell_with_a_nested_run_measures_its_stack_depth(
     ip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
