@@ -409,6 +409,8 @@ class PersistMagics(Magics):
             cache.ran_plain(known)
         else:
             cache.ran_known(token, known, None if failed else elapsed)
+        if failed:
+            cache.raised(known.name, type(failed))
 
     def _flush_runs(self, *, due: bool = True) -> None:
         # Records of cells decided to run (store and runs index), written between cells

@@ -449,6 +449,20 @@ def test_a_known_cell_with_a_line_of_spaces_is_the_one_why_explains(ip: Any) -> 
     assert "known from an earlier run" in why
 
 
+def test_why_says_a_known_cell_raised(ip: Any) -> None:
+    # Run as its plain body, with no magic around it: the post-run hook tells `why`.
+    cell = "%%persist divides\nquotient = 1 / divisor\n"
+    ip.user_ns["divisor"] = 2
+    _known_in_a_fresh_kernel(ip, cell)
+    ip.user_ns["divisor"] = 0
+    assert ip.transform_cell(cell).startswith("quotient")  # known: run as its body
+    with capture_output():
+        assert not ip.run_cell(cell).success
+    why = str(ip.run_line_magic("persist", "why"))
+    assert why.startswith("divides ran because"), why
+    assert "it raised ZeroDivisionError, so nothing was stored" in why
+
+
 def test_only_a_cell_with_a_nested_run_measures_its_stack_depth(
     ip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

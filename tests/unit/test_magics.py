@@ -281,6 +281,22 @@ def test_a_failing_cell_marks_the_cell_failed(ip) -> None:
     assert shown.stdout.count("ZeroDivisionError: division by zero") == 1
 
 
+def test_why_explains_a_cell_that_raised_or_does_not_parse(ip) -> None:
+    # `%persist why` after such a cell explained it as a cell that ran fine, or explained
+    # the cell before it (a syntax error left the last cell's name as it was).
+    with capture_output():
+        ip.run_cell("%%persist fine\nok = 1")
+        ip.run_cell("%%persist boom\n1 / 0")
+    why = str(ip.run_line_magic("persist", "why"))
+    assert why.startswith("boom ran because"), why
+    assert "it raised ZeroDivisionError, so nothing was stored" in why
+    with capture_output():
+        ip.run_cell("%%persist unclosed\nx = (")
+    why = str(ip.run_line_magic("persist", "why"))
+    assert why.startswith("unclosed ran because its code has a syntax error"), why
+    assert "nothing was stored" in why
+
+
 def test_help_documents_the_arguments(ip) -> None:
     doc = ip.find_line_magic("persist").__doc__
     for flag in ("--refresh", "--expire", "--vars", "--deps", "--env", "--ignore", "--quiet"):

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import xxhash
+
 from ..._cwd import getcwd
 from ..._errors import (
     ByNameError,
@@ -478,7 +480,7 @@ class CellCache:
         unmagic_history(shell, transformed(shell, cell, new_run=True))
         outcome = run_plain(shell, cell, show_errors=options.show_errors)
         self.ran_known(token, known, None if outcome.error else outcome.duration)
-        _raise_if_failed(known.name, outcome)
+        self._raise_if_failed(known.name, outcome)
         return CellResult(name=known.name, hit=False, notes=[f"ran: {known.reason}"])
 
     def _note_runs(self, manifest: Manifest) -> None:
@@ -498,6 +500,14 @@ class CellCache:
         except SyntaxError:
             code = None
         if code is None:
+            # `%persist why` explains this cell, not the one before it.
+            if options.name or options.cell_id:
+                name = options.name or f"cell-{options.cell_id}"
+            else:
+                name = f"cell-{xxhash.xxh3_128_hexdigest(source.encode('utf-8', 'replace'))[:12]}"
+            self._last_name = name
+            headline = "its code has a syntax error, so nothing was stored"
+            self._remember(name, CellKey("", {}), False, headline, [])
             # The shell reports the syntax error as usual (or the caller, re-raising it);
             # run outside the handler above, so the error is not chained to the analysis'.
             outcome = run_recorded(shell, cell, show_errors=options.show_errors)
@@ -615,6 +625,22 @@ class CellCache:
         old: dict[str, str] | None = None,
     ) -> None:
         self._last[name] = _LastRun(key, hit, headline, reason, dict(old or {}))
+
+    def raised(self, name: str, error: type[BaseException]) -> None:
+        """The last run of cell ``name`` raised ``error``: ``%persist why`` says so."""
+        last = self._last.get(name)
+        if last is not None:
+            last.decided(f"it raised {error.__name__}, so nothing was stored")
+
+    def _raise_if_failed(self, name: str, outcome: RunOutcome) -> None:
+        """The cell raised: :class:`CellRaisedError` carrying its own exception."""
+        if outcome.error is not None:
+            self.raised(name, type(outcome.error))
+            raise CellRaisedError(
+                f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
+                "nothing was cached.",
+                original=outcome.error,
+            )
 
     def _run_uncertain(
         self,
@@ -913,7 +939,7 @@ class CellCache:
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
             outcome = run_plain(shell, cell, show_errors=options.show_errors)
-        _raise_if_failed(name, outcome)
+        self._raise_if_failed(name, outcome)
         result = CellResult(name=name, hit=False, reason=reason)
         if not store:
             return result
@@ -1619,16 +1645,6 @@ def _bytes_of(paths: Iterable[str]) -> int:
         except OSError:  # removed since, or not a file we may look at: nothing to restore
             continue
     return total
-
-
-def _raise_if_failed(name: str, outcome: RunOutcome) -> None:
-    """The cell raised: :class:`CellRaisedError` carrying its own exception."""
-    if outcome.error is not None:
-        raise CellRaisedError(
-            f"%%persist {name}: the cell raised {type(outcome.error).__name__}; "
-            "nothing was cached.",
-            original=outcome.error,
-        )
 
 
 def _decided_by(options: CellOptions) -> tuple[Any, ...]:
