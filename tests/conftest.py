@@ -6,6 +6,7 @@ a missing browser, server or package must make CI red, never quietly green.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -156,6 +157,10 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # Trivial test cells may run faster than min_time and would be run, not restored.
     shell.run_line_magic("config", "PersistMagics.min_time = 0")
     before = set(shell.user_ns)
+    # A test's cell may configure logging for the whole process (`logging.basicConfig(...,
+    # force=True)`): later tests start from the root logger as it was.
+    root = logging.getLogger()
+    root_level = root.level
     try:
         yield shell
     finally:
@@ -163,3 +168,7 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         shell.run_line_magic("unload_ext", "persist_ext")
         for name in set(shell.user_ns) - before:
             del shell.user_ns[name]
+        root.setLevel(root_level)
+        for handler in list(root.handlers):  # basicConfig's (pytest's are subclasses)
+            if type(handler) in (logging.StreamHandler, logging.FileHandler):
+                root.removeHandler(handler)
