@@ -692,6 +692,11 @@ def _matplotlib_content(obj: Any) -> Any:
 _CALLBACK_COUNTERS = frozenset({"callbacks", "_cid_gen", "_func_cid_map"})
 
 
+# Objects that are pickled as themselves (no dtype, no notebook code): ``persistent_id``
+# answers for them at once.
+_NO_ID = frozenset({int, float, bool, type(None), tuple, list, dict, bytes, set, frozenset})
+
+
 class _ContentPickler(pickle.Pickler):
     """A pickler for hashing, where every string is written in full wherever it occurs.
 
@@ -720,8 +725,11 @@ class _ContentPickler(pickle.Pickler):
         return NotImplemented
 
     def persistent_id(self, obj: Any) -> Any:
-        if type(obj) is str:
+        kind = type(obj)
+        if kind is str:
             return obj.encode("utf-8", "surrogatepass")
+        if kind in _NO_ID:  # asked about every object: most of a figure's are these
+            return None
         if self._dtype is not None and isinstance(obj, self._dtype):
             # By what it is, not whether two arrays share one dtype object: an array loaded
             # from a pickle has a dtype of its own, and a line of it with another array of the
