@@ -79,7 +79,7 @@ def test_a_named_logger_set_up_by_a_cell_is_never_skipped(tmp_path: Path) -> Non
     edit = ("LEVEL = logging.INFO", "LEVEL = logging.DEBUG")
     assert_runs_match_plain(LOGGER, ["levels"], edit, tmp_path)
     (why,) = why_of(LOGGER, ["c1"], tmp_path / "cached")
-    assert "it changes the logging configuration" in why
+    assert "it changes the logging configuration (logger notebook.adversarial)" in why
 
 
 # A pandas option set to a notebook function (a lambda): it cannot be stored with the entry,

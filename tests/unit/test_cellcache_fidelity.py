@@ -417,7 +417,7 @@ def test_a_cell_configuring_logging_runs(shell, cache) -> None:
         first, _ = run(cache, shell, cell)
         assert first.manifest is not None
         assert first.manifest.mode == "run"  # its handlers cannot be stored and put back
-        assert "logging configuration" in first.manifest.run_reason
+        assert "logging configuration (logger root)" in first.manifest.run_reason
         root.setLevel(level)
         root.handlers[:] = handlers
         second, _ = run(cache, shell, cell)

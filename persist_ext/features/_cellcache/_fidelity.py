@@ -96,6 +96,7 @@ from ._state import (
     StateChange,
     capture_all,
     changes_between,
+    configured_loggers,
     env_text,
     env_value_digest,
     patched_attributes,
@@ -262,7 +263,10 @@ def record_effects(
                 f"it logs into {', '.join(logged[:3])}, which a restore would not write"
             )
             continue
-        if name == "modules.local":
+        if name == "logging":
+            loggers = configured_loggers(before[name], after[name], change.added_modules)
+            label += f" (logger {', '.join(loggers[:3])})"
+        elif name == "modules.local":
             old, new = before[name], after[name]
             label += f" ({', '.join(sorted(m for m in old if new.get(m, old[m]) != old[m]))})"
         elif name == "library.classes":

@@ -54,6 +54,7 @@ __all__ = [
     "StateChange",
     "capture_all",
     "changes_between",
+    "configured_loggers",
     "dict_version",
     "env_value_digest",
     "future_flags",
@@ -1240,28 +1241,30 @@ def written_log_files(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     )
 
 
-def _loggers_changed(old: dict[str, Any], new: dict[str, Any], imported: list[str]) -> bool:
-    """Whether a run configured a logger: one that existed before, or a new one set up by
-    the cell (level, a handler, ``propagate``) rather than by a library it imported
-    (``urllib3`` adds a ``NullHandler`` to its logger on import), or by an imported library
-    making a logger of its own later (``NullHandler`` only).
+def configured_loggers(old: dict[str, Any], new: dict[str, Any], imported: list[str]) -> list[str]:
+    """The loggers a run configured (``"root"`` for the root logger): one that existed
+    before, or a new one set up by the cell (level, a handler, ``propagate``) rather than by
+    a library it imported (``urllib3`` adds a ``NullHandler`` to its logger on import), or by
+    an imported library making a logger of its own later (``NullHandler`` only).
 
     A ``NullHandler`` the cell adds to a logger of its own counts: with it, a warning
     logged there while no other handler is set shows nothing; without it, Python's last
     resort handler prints it."""
-    if any(new.get(name, config) != config for name, config in old.items()):
-        return True
+    found = [name for name, config in old.items() if new.get(name, config) != config]
     packages = {module.partition(".")[0] for module in imported}
     for name, (level, propagate, disabled, handlers) in new.items():
         top = name.partition(".")[0]
         if name in old or top in packages:
             continue
-        if level or not propagate or disabled:
-            return True
         library = top in sys.modules and top != "__main__"
-        if any(h[0] != "NullHandler" or not library for h in handlers):
-            return True
-    return False
+        if (
+            level
+            or not propagate
+            or disabled
+            or any(h[0] != "NullHandler" or not library for h in handlers)
+        ):
+            found.append(name)
+    return [name or "root" for name in found]
 
 
 def _figures_capture(shell: Any) -> Any:
@@ -1627,7 +1630,7 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
     for name, facet in FACETS.items():
         old, new = before.get(name), after.get(name)
         if name == "logging":
-            if old is not None and new is not None and _loggers_changed(old, new, added):
+            if old is not None and new is not None and configured_loggers(old, new, added):
                 unappliable.append(name)
             continue
         if name == "library.classes":
