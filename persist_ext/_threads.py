@@ -8,8 +8,10 @@ the cell did: the cell cache's file watch (``features._cellcache._effects``) lea
 file events out, so that a cell never looks as though it wrote or removed a store's files
 (it would then be re-run for good, or miss at every later run).
 
-Every such thread is a :class:`HousekeepingThread`; threads that run the notebook's code
-(the workers of a pool the notebook made) are plain threads and stay watched.
+Every such thread is a :class:`HousekeepingThread`. A task group's driver is one too: the
+completion callback it calls is notebook code, but one the group fires when it ends, not
+something the cell running then did. Threads that may do a cell's work (the workers of a
+pool the notebook made, reused by a later cell) are plain threads and stay watched.
 
 >>> import threading
 >>> done = threading.Event()
@@ -30,7 +32,7 @@ __all__ = ["HousekeepingThread", "is_housekeeping"]
 
 
 class HousekeepingThread(threading.Thread):
-    """A daemon thread of persist_ext's own upkeep, which never runs notebook code.
+    """A daemon thread of persist_ext's own upkeep, whose file operations are no cell's.
 
     Same arguments as :class:`threading.Thread`; ``daemon`` defaults to ``True`` (upkeep
     never keeps a process alive: what must be written at exit is written by ``_exit``).
