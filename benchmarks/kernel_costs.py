@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .corpus import Run, copy_data, execute, load_corpus
+from .corpus import Run, compile_bytecode, copy_data, execute, load_corpus
 
 _CPU_MARK = "__KERNEL_CPU__"
 _CPU_CELL = f"%%time\nprint('{_CPU_MARK}', __import__('time').process_time())"
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     variants: list[tuple[str, str | None]] = [("after", None)]
     if args.before:
         variants.insert(0, ("before", str(Path(args.before).absolute())))
+    compile_bytecode(*(checkout for _, checkout in variants))
     rows: list[dict[str, Any]] = []
     for round_ in range(args.rounds):
         for label, copies, sources in corpus:

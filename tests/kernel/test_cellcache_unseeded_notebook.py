@@ -68,3 +68,21 @@ def test_an_unseeded_draw_worth_storing_is_not_stored_until_a_cell_seeds(
     seeded = text_of(ran.cells[6])
     assert "not stored" not in seeded, seeded
     assert "from now on it is run" not in seeded, seeded
+
+
+CHEAP_DRAW = "%%persist cheap_draw\ntime.sleep(0.003)\ndrawn = np.random.random(3)"
+
+
+def test_a_cheap_unseeded_draw_is_recorded_as_a_cell_that_runs(run_cells, text_of) -> None:
+    # Above the floor (so its draws are looked at) but far cheaper than a restore plus the
+    # store's opening: decided by its cost like any cell, so the next kernel runs it with
+    # nothing looked up (a lookup would open the store for a key that never matches).
+    # numpy.random imported beforehand (numpy loads it on first use): its state is then
+    # seen before the cell, and the draw is seen.
+    setup = "%load_ext persist_ext\nimport time\nimport numpy as np\nimport numpy.random"
+    why = "print(repr(str(get_ipython().run_line_magic('persist', 'why cheap_draw'))))"
+    first = text_of(run_cells([setup, CHEAP_DRAW, why]).cells[2])
+    assert "runs in" in first, first
+    assert "not stored" not in first, first
+    again = text_of(run_cells([setup, CHEAP_DRAW, why]).cells[2])
+    assert "known from an earlier run: nothing was looked up" in again, again

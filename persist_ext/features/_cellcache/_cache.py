@@ -1203,20 +1203,24 @@ class CellCache:
             seeded = seeded_generators(ns, code.seeds_first)
             generators = [f for f in generators if f not in seeded]
         draws = bool(generators) and generators_moved(shell, state_before, generators)
-        if draws and not self._seeded(shell):
-            # Drawn from a generator that no cell seeded: another kernel starts it elsewhere,
-            # so this cell's key never matches again and storing it buys no hit.
-            return NEVER_RESTORED
         if code.only_definitions and not draws:
             # A hit re-runs a cell's imports, defs and classes (they are not data): for a
             # cell of nothing else, restoring costs its run plus the lookup and the store.
             return ONLY_DEFINITIONS
+        nbytes = rough_size(kept, outcome.outputs) + written
+        if draws and not self._seeded(shell):
+            # Drawn from a generator that no cell seeded: another kernel starts it elsewhere,
+            # so this cell's key never matches again and storing it buys no hit. Decided by
+            # its cost like any cell: a cheap one is recorded as a cell that runs (the next
+            # run looks nothing up, where the lookup alone could open the store); one worth
+            # storing is neither stored nor recorded, so that once a cell upstream seeds the
+            # generator, the next run stores it.
+            cheap = run_instead(
+                self.costs, outcome.duration, nbytes, draws_unseeded=False, imported=imported
+            )
+            return cheap or NEVER_RESTORED
         return run_instead(
-            self.costs,
-            outcome.duration,
-            rough_size(kept, outcome.outputs) + written,
-            draws_unseeded=draws,
-            imported=imported,
+            self.costs, outcome.duration, nbytes, draws_unseeded=draws, imported=imported
         )
 
     def _groups(
