@@ -62,6 +62,18 @@ def test_exhausted_budget_groups_everything_and_says_so() -> None:
     assert not groups[0].complete
 
 
+def test_an_object_reached_from_several_variables_is_walked_once() -> None:
+    # The walk of a later variable stops where an earlier one's went (meeting it is enough
+    # to group them): three names holding one graph of ~2,000 objects spend the budget once,
+    # where each walked it whole before (``fig``, ``ax`` and ``axi`` of ``plt.subplots(4,
+    # 4)``: ~350,000 objects each).
+    graph = [[i] for i in range(1000)]
+    values = {"graph": graph, "holder": {"g": graph}, "pair": (graph, [graph])}
+    groups = group_variables(values, budget=2500)
+    assert names(groups) == [("graph", "holder", "pair")]
+    assert groups[0].complete
+
+
 def test_aliases_come_back_as_one_object(tmp_path) -> None:
     shared = [1, 2]
     with Store(tmp_path / "s") as store:

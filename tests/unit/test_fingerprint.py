@@ -595,3 +595,45 @@ def test_arrays_in_a_library_object_count_by_dtype_not_by_dtype_object() -> None
     assert fingerprint(Line2D(x, x.copy())) != fingerprint(Line2D(x, x * 2))
     narrow = np.linspace(0, 1, 5, dtype=np.float32)
     assert fingerprint(Line2D(x, x.copy())) != fingerprint(Line2D(narrow, x.copy()))
+
+
+def test_objects_shared_by_the_items_of_a_sequence_are_pickled_once(monkeypatch) -> None:
+    # ``fig, ax = plt.subplots(4, 4)``: each of the 16 axes in ``ax`` (an object array)
+    # reaches the whole figure. The items share one pickler, so the figure is written once
+    # and referred to after; each item wrote it whole before (6 s for a cell reading ``ax``).
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from persist_ext.storage import _fingerprint
+
+    fig, ax = plt.subplots(4, 4)
+    real = _fingerprint._matplotlib_content
+    seen = collections.Counter()
+
+    def counted(obj):
+        seen["objects"] += 1
+        return real(obj)
+
+    monkeypatch.setattr(_fingerprint, "_matplotlib_content", counted)
+    try:
+        fingerprint(fig)
+        alone, seen["objects"] = seen["objects"], 0
+        fingerprint(ax)
+        assert seen["objects"] <= 1.2 * alone, (seen["objects"], alone)
+    finally:
+        plt.close(fig)
+
+
+def test_a_library_object_held_twice_is_told_from_two_equal_copies() -> None:
+    # As within one pickle: the second item refers to the first (mutating one changes both),
+    # where a copy is written out again.
+    import copy
+    import types
+
+    shared = types.SimpleNamespace(values=[1, 2, 3])
+    assert fingerprint([shared, shared]) != fingerprint([shared, copy.deepcopy(shared)])
+    assert fingerprint([shared, shared]) == fingerprint([shared, shared])
+    other = types.SimpleNamespace(values=[1, 2, 3])
+    assert fingerprint([shared, other]) == fingerprint([copy.deepcopy(shared), other])
