@@ -198,13 +198,11 @@ class _Hasher:
         self.code_active: dict[int, str] = {}
         self.containers: list[int] = []
         self.keep: list[Any] = []  # objects whose id() is in a memo stay alive meanwhile
-        # The pickler values of this call share (see feed_pickle), made on first need; set
-        # to None by an error, and not used while a pickle is being written or inside an
-        # unordered container.
-        self._pickler: _ContentPickler | None = None
-        self._sink = io.BytesIO()
-        self._buffers: list[pickle.PickleBuffer] = []
-        self._unshared = 0  # > 0: a pickle is being written, or items are hashed unordered
+        # The pickler (with its sink and out-of-band buffers) that the values of this call
+        # share (see feed_pickle), made on first need; dropped after an error. Each item of
+        # an unordered container has one of its own.
+        self._shared: tuple[_ContentPickler, io.BytesIO, list[pickle.PickleBuffer]] | None = None
+        self._writing = 0  # > 0: a pickle is being written (by the shared pickler or not)
 
     # -- framing ---------------------------------------------------------------------------
     @staticmethod
@@ -415,12 +413,13 @@ class _Hasher:
         # whatever their insertion order or PYTHONHASHSEED.
         if not self._enter(h, container):
             return
-        # No pickler shared between the items: which of two items sharing an object would
-        # write it and which would refer to it depends on their order, which is not kept.
-        self._unshared += 1
+        # A pickler for each item, none shared between them: which of two items sharing an
+        # object would write it and which would refer to it depends on their order.
+        outer = self._shared, self._writing
         try:
             digests = []
             for item in items:
+                self._shared, self._writing = None, 0
                 sub = xxhash.xxh3_128()
                 for part in item:
                     self.feed(sub, part)
@@ -428,7 +427,7 @@ class _Hasher:
             digests.sort()
             self.put(h, b"unordered", b"".join(digests))
         finally:
-            self._unshared -= 1
+            self._shared, self._writing = outer
             self.containers.pop()
 
     # -- everything else -------------------------------------------------------------------
@@ -507,31 +506,24 @@ class _Hasher:
         figure again (6 s for one cell reading ``ax``). A value that shares nothing with the
         earlier ones pickles exactly as alone (protocol 5 memoizes without numbering).
         """
-        shared = self._unshared == 0
+        # Asked while a pickle is written (a notebook function's default value, met by
+        # persistent_id): a pickler of its own.
+        shared = self._writing == 0
         if shared:
-            if self._pickler is None:
-                self._pickler = _ContentPickler(
-                    self._sink, self, protocol=5, buffer_callback=self._buffers.append
-                )
-            pickler, sink, buffers = self._pickler, self._sink, self._buffers
+            if self._shared is None:
+                self._shared = self._pickler()
+            pickler, sink, buffers = self._shared
         else:
-            # Asked while a pickle is written (a notebook function's default value, met by
-            # persistent_id), or inside an unordered container: a pickler of its own.
-            sink, buffers = io.BytesIO(), []
-            pickler = _ContentPickler(sink, self, protocol=5, buffer_callback=buffers.append)
-        self._unshared += 1
+            pickler, sink, buffers = self._pickler()
+        self._writing += 1
         try:
             pickler.dump(value)
         except Exception as exc:
-            # Its memo may now name objects whose pickle was never hashed: not used again.
-            if shared:
-                self._pickler = None
-                sink.seek(0)
-                sink.truncate()
-                buffers.clear()
+            if shared:  # its memo may now name objects whose pickle was never hashed
+                self._shared = None
             raise _unhashable(value, exc) from exc
         finally:
-            self._unshared -= 1
+            self._writing -= 1
         with sink.getbuffer() as written:
             self.put(h, b"pickle", written)
         for buf in buffers:
@@ -541,6 +533,12 @@ class _Hasher:
             sink.seek(0)
             sink.truncate()
             buffers.clear()
+
+    def _pickler(self) -> tuple[_ContentPickler, io.BytesIO, list[pickle.PickleBuffer]]:
+        sink = io.BytesIO()
+        buffers: list[pickle.PickleBuffer] = []
+        pickler = _ContentPickler(sink, self, protocol=5, buffer_callback=buffers.append)
+        return pickler, sink, buffers
 
     # -- code ------------------------------------------------------------------------------
     def code_digest(self, obj: Any) -> bytes:

@@ -637,3 +637,47 @@ def test_a_library_object_held_twice_is_told_from_two_equal_copies() -> None:
     assert fingerprint([shared, shared]) == fingerprint([shared, shared])
     other = types.SimpleNamespace(values=[1, 2, 3])
     assert fingerprint([shared, other]) == fingerprint([copy.deepcopy(shared), other])
+
+
+def test_a_notebook_object_holding_the_axes_pickles_the_figure_once(monkeypatch) -> None:
+    # Its attributes are hashed unordered (each on its own), but within one attribute the
+    # list of axes shares a pickler as a list does anywhere.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from persist_ext.storage import _fingerprint
+
+    ns = _module("class Panels:\n    def __init__(self, axes):\n        self.axes = axes\n")
+    fig, ax = plt.subplots(3, 3)
+    holder = ns["Panels"](list(ax.flat))
+    real = _fingerprint._matplotlib_content
+    seen = collections.Counter()
+
+    def counted(obj):
+        seen["objects"] += 1
+        return real(obj)
+
+    monkeypatch.setattr(_fingerprint, "_matplotlib_content", counted)
+    try:
+        fingerprint(fig)
+        alone, seen["objects"] = seen["objects"], 0
+        fingerprint(holder)
+        assert seen["objects"] <= 1.2 * alone, (seen["objects"], alone)
+    finally:
+        plt.close(fig)
+
+
+def test_attributes_sharing_an_object_fingerprint_alike_whatever_order_they_were_set() -> None:
+    # Attributes are hashed unordered: no pickler is shared between them (which one wrote
+    # the shared object and which referred to it would follow the order they were set in).
+    import types
+
+    ns = _module("class Pair:\n    pass\n")
+    shared = types.SimpleNamespace(values=[1, 2, 3])
+    first, second = ns["Pair"](), ns["Pair"]()
+    first.a, first.b = shared, shared
+    second.b, second.a = shared, shared
+    assert list(vars(first)) != list(vars(second))
+    assert fingerprint(first) == fingerprint(second)
