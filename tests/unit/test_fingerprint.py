@@ -597,18 +597,10 @@ def test_arrays_in_a_library_object_count_by_dtype_not_by_dtype_object() -> None
     assert fingerprint(Line2D(x, x.copy())) != fingerprint(Line2D(narrow, x.copy()))
 
 
-def test_objects_shared_by_the_items_of_a_sequence_are_pickled_once(monkeypatch) -> None:
-    # ``fig, ax = plt.subplots(4, 4)``: each of the 16 axes in ``ax`` (an object array)
-    # reaches the whole figure. The items share one pickler, so the figure is written once
-    # and referred to after; each item wrote it whole before (6 s for a cell reading ``ax``).
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _matplotlib_objects_pickled(monkeypatch, *values) -> list[int]:
+    """How many matplotlib objects each fingerprint of ``values`` pickled."""
     from persist_ext.storage import _fingerprint
 
-    fig, ax = plt.subplots(4, 4)
     real = _fingerprint._matplotlib_content
     seen = collections.Counter()
 
@@ -617,11 +609,32 @@ def test_objects_shared_by_the_items_of_a_sequence_are_pickled_once(monkeypatch)
         return real(obj)
 
     monkeypatch.setattr(_fingerprint, "_matplotlib_content", counted)
+    counts = []
+    for value in values:
+        seen["objects"] = 0
+        fingerprint(value)
+        counts.append(seen["objects"])
+    return counts
+
+
+def _subplots(rows: int, columns: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(rows, columns)
+    return plt, fig, ax
+
+
+def test_objects_shared_by_the_items_of_a_sequence_are_pickled_once(monkeypatch) -> None:
+    # ``fig, ax = plt.subplots(4, 4)``: each of the 16 axes in ``ax`` (an object array)
+    # reaches the whole figure. The items share one pickler, so the figure is written once
+    # and referred to after; each item wrote it whole before (6 s for a cell reading ``ax``).
+    plt, fig, ax = _subplots(4, 4)
     try:
-        fingerprint(fig)
-        alone, seen["objects"] = seen["objects"], 0
-        fingerprint(ax)
-        assert seen["objects"] <= 1.2 * alone, (seen["objects"], alone)
+        alone, items = _matplotlib_objects_pickled(monkeypatch, fig, ax)
+        assert items <= 1.2 * alone, (items, alone)
     finally:
         plt.close(fig)
 
@@ -642,29 +655,11 @@ def test_a_library_object_held_twice_is_told_from_two_equal_copies() -> None:
 def test_a_notebook_object_holding_the_axes_pickles_the_figure_once(monkeypatch) -> None:
     # Its attributes are hashed unordered (each on its own), but within one attribute the
     # list of axes shares a pickler as a list does anywhere.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from persist_ext.storage import _fingerprint
-
     ns = _module("class Panels:\n    def __init__(self, axes):\n        self.axes = axes\n")
-    fig, ax = plt.subplots(3, 3)
-    holder = ns["Panels"](list(ax.flat))
-    real = _fingerprint._matplotlib_content
-    seen = collections.Counter()
-
-    def counted(obj):
-        seen["objects"] += 1
-        return real(obj)
-
-    monkeypatch.setattr(_fingerprint, "_matplotlib_content", counted)
+    plt, fig, ax = _subplots(3, 3)
     try:
-        fingerprint(fig)
-        alone, seen["objects"] = seen["objects"], 0
-        fingerprint(holder)
-        assert seen["objects"] <= 1.2 * alone, (seen["objects"], alone)
+        alone, held = _matplotlib_objects_pickled(monkeypatch, fig, ns["Panels"](list(ax.flat)))
+        assert held <= 1.2 * alone, (held, alone)
     finally:
         plt.close(fig)
 
