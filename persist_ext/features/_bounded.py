@@ -10,6 +10,7 @@ cell itself already ran normally).
 
 from __future__ import annotations
 
+import _weakrefset
 import contextlib
 import contextvars
 import io
@@ -17,6 +18,7 @@ import math
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -209,6 +211,12 @@ def interrupt_at(
     def expired(signum: int, frame: Any) -> None:
         if not _ARMED[0]:
             return
+        if _in_finalizer(frame):
+            # Raised in a weakref callback or a __del__ (the garbage collector ran one in
+            # the middle of the pickling), the error would be printed as "Exception ignored
+            # in ..." into the cell's output and lost: asked again once it has returned.
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_SECONDS)
+            return
         now = time.monotonic()
         if theirs is not None and now >= theirs and now < deadline:
             # Still watching for a stall when the other timer is due: it goes first.
@@ -247,3 +255,17 @@ def interrupt_at(
 
 
 _ARMED = [False]  # an interrupt_at block is active (they do not nest)
+_RETRY_SECONDS = 0.001
+# Where an exception raised is not propagated but printed and dropped: weakref callbacks
+# (WeakKeyDictionary's, WeakSet's, weakref.finalize) and __del__ methods.
+_FINALIZER_FILES = frozenset({weakref.__file__, _weakrefset.__file__})
+
+
+def _in_finalizer(frame: Any) -> bool:
+    """Whether ``frame`` runs inside a weakref callback or a ``__del__`` (on its stack)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename in _FINALIZER_FILES:
+            return True
+        frame = frame.f_back
+    return False

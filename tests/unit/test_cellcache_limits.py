@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,44 @@ def test_variables_that_fail_together_are_named_in_one_warning(shell, cache) -> 
     assert "could not store variables" in notes[0]
     assert "'deep'" in notes[0]
     assert "'nxt'" in notes[0]
+
+
+def _spin(seconds: float) -> None:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        pass
+
+
+class _SlowToDelete:
+    def __del__(self) -> None:
+        _spin(0.2)
+
+
+@pytest.mark.parametrize("finalizer", ["__del__", "weakref.finalize"])
+def test_a_deadline_passing_in_a_finalizer_interrupts_after_it(capfd, finalizer: str) -> None:
+    # The garbage collector may run a weakref callback (a WeakKeyDictionary's) or a __del__
+    # in the middle of pickling. Raised in there, the error was printed into the cell's
+    # output ("Exception ignored in: <function WeakKeyDictionary...remove>") and lost, so the
+    # store's time limit never came.
+    from persist_ext.features._bounded import interrupt_at
+
+    class Plain:
+        pass
+
+    doomed: Any = _SlowToDelete() if finalizer == "__del__" else Plain()
+    if finalizer == "weakref.finalize":
+        weakref.finalize(doomed, _spin, 0.2)
+    after: list[bool] = []
+
+    def finalize_past_the_deadline() -> None:
+        nonlocal doomed
+        with interrupt_at(time.monotonic() + 0.05, lambda: TimeoutError("the deadline")):
+            del doomed  # finalized now, past the deadline
+            for _ in range(2000):
+                after.append(True)
+                time.sleep(0.001)
+
+    with pytest.raises(TimeoutError):
+        finalize_past_the_deadline()
+    assert after, "interrupted before the finalizer returned"
+    assert "Exception ignored" not in capfd.readouterr().err
