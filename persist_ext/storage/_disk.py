@@ -35,6 +35,7 @@ import xxhash
 from .._errors import CorruptEntryError, SerializationError, StoreError
 from .._exit import at_exit
 from .._threads import HousekeepingThread
+from ._allocator import note_block
 from ._atomic import create_locked, fsync_directory
 
 logger = logging.getLogger("persist_ext")
@@ -370,6 +371,9 @@ def fresh_buffer(size: int) -> memoryview:
         # (np.load gets them through numpy's allocator; the same advice here).
         with contextlib.suppress(OSError):
             buffer.madvise(mmap.MADV_HUGEPAGE)
+    # The allocator never sees this memory: told of a block its size, it keeps freed heap
+    # memory for later arrays as it would after the original run (see _allocator).
+    note_block(size)
     return memoryview(buffer)
 
 
