@@ -318,15 +318,17 @@ def test_variables_that_fail_together_are_named_in_one_warning(shell, cache) -> 
     assert "'nxt'" in notes[0]
 
 
-def _spin(seconds: float) -> None:
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
+_DEADLINE = [0.0]
+
+
+def _spin_past_the_deadline() -> None:
+    while time.monotonic() < _DEADLINE[0] + 0.2:
         pass
 
 
 class _SlowToDelete:
     def __del__(self) -> None:
-        _spin(0.2)
+        _spin_past_the_deadline()
 
 
 @pytest.mark.parametrize("finalizer", ["__del__", "weakref.finalize"])
@@ -342,13 +344,16 @@ def test_a_deadline_passing_in_a_finalizer_interrupts_after_it(capfd, finalizer:
 
     doomed: Any = _SlowToDelete() if finalizer == "__del__" else Plain()
     if finalizer == "weakref.finalize":
-        weakref.finalize(doomed, _spin, 0.2)
+        weakref.finalize(doomed, _spin_past_the_deadline)
     after: list[bool] = []
 
     def finalize_past_the_deadline() -> None:
         nonlocal doomed
-        with interrupt_at(time.monotonic() + 0.05, lambda: TimeoutError("the deadline")):
-            del doomed  # finalized now, past the deadline
+        # Far enough ahead that a loaded machine reaches the finalizer first; the
+        # finalizer returns only once it has passed.
+        _DEADLINE[0] = time.monotonic() + 0.3
+        with interrupt_at(_DEADLINE[0], lambda: TimeoutError("the deadline")):
+            del doomed  # finalized now, until past the deadline
             for _ in range(2000):
                 after.append(True)
                 time.sleep(0.001)
