@@ -22,7 +22,7 @@ Elsewhere than glibc (macOS, musl) it does nothing.
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import sys
 import threading
 from typing import Any
@@ -35,9 +35,14 @@ _MAX = 32 << 20
 _MIN = 128 << 10
 
 
+@functools.cache
 def _glibc() -> Any:
+    """glibc's ``malloc``/``free`` through ctypes, or ``None``; loaded on the first block
+    large enough to note (not when the store's modules are imported)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl has no such function)
@@ -50,7 +55,6 @@ def _glibc() -> Any:
     return libc
 
 
-_LIBC = _glibc()
 _LOCK = threading.Lock()
 _noted = [0]  # the largest block noted so far: a smaller one changes nothing
 
@@ -63,12 +67,13 @@ def note_block(size: int) -> None:
     >>> note_block(1 << 20)  # glibc: a map and an unmap; elsewhere nothing
     """
     size = min(size, _MAX)
-    if _LIBC is None or size < _MIN or size <= _noted[0]:
+    if size < _MIN or size <= _noted[0]:
         return
     with _LOCK:
-        if size <= _noted[0]:
+        libc = _glibc()
+        if libc is None or size <= _noted[0]:
             return
         _noted[0] = size
-        block = _LIBC.malloc(size)
+        block = libc.malloc(size)
         if block:
-            _LIBC.free(block)
+            libc.free(block)

@@ -503,7 +503,7 @@ class _Hasher:
         a dict's values) share one pickler, so its memo: an object they share is written by
         the first and referred to by the others, as one pickle of them all would do. Without
         it, each of the 16 axes of ``plt.subplots(4, 4)`` (an object array) wrote the whole
-        figure again (6 s for one cell reading ``ax``). A value that shares nothing with the
+        figure again (seconds for one cell reading ``ax``). A value that shares nothing with the
         earlier ones pickles exactly as alone (protocol 5 memoizes without numbering).
         """
         # Asked while a pickle is written (a notebook function's default value, met by
