@@ -65,6 +65,7 @@ from ..storage._fingerprint import (
     is_user_code,
 )
 from ..storage._protocol import KeyValueStore
+from ..storage._reduction import pickle_reduction, reduce_untouched
 from ..storage._serializers import exact_dtype_code, summarize_members
 from ._bounded import BoundedSink
 
@@ -777,7 +778,7 @@ class _SharingPickler(pickle.Pickler):
             )
         if custom:
             return checked_reduction(obj)
-        return library_singleton_reduction(obj) or NotImplemented
+        return library_singleton_reduction(obj) or pickle_reduction(obj)
 
 
 def _plain_enum(kind: type) -> bool:
@@ -813,7 +814,7 @@ def checked_reduction(obj: Any) -> Any:
     LossyStateError
         The copy differs, cannot be made, cannot be compared, or would run notebook code.
     """
-    reduced = obj.__reduce_ex__(5)
+    reduced = reduce_untouched(obj)
     if isinstance(reduced, str):
         return reduced  # a module-level singleton, pickled by name
     parts = list(reduced) + [None] * (6 - len(reduced))

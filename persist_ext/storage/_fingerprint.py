@@ -50,6 +50,7 @@ from typing import Any
 import xxhash
 
 from .._errors import FingerprintError
+from ._reduction import pickle_reduction, reduce_untouched
 from ._usercode import is_user_code, module_version, referenced_names, referenced_user_code
 
 __all__ = [
@@ -445,7 +446,7 @@ class _Hasher:
         if self.reached is not None:
             self.reached.setdefault(id(type(value)), type(value))  # its methods read globals
         try:
-            reduced = value.__reduce_ex__(5)
+            reduced = reduce_untouched(value)
         except Exception as exc:
             raise _unhashable(value, exc) from exc
         if isinstance(reduced, str):  # a singleton known by name
@@ -721,7 +722,7 @@ def _matplotlib_content(obj: Any) -> Any:
         return type(obj), (), held
     transforms = sys.modules.get("matplotlib.transforms")
     if transforms is not None and isinstance(obj, transforms.TransformNode):
-        reduced = obj.__reduce_ex__(5)
+        reduced = reduce_untouched(obj)
         state = reduced[2] if len(reduced) > 2 else None
         if type(state) is dict and "_parents" in state:
             state = {k: v for k, v in state.items() if k != "_parents"}
@@ -763,8 +764,10 @@ class _ContentPickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj).__module__.startswith("matplotlib."):
-            return _matplotlib_content(obj)
-        return NotImplemented
+            reduced = _matplotlib_content(obj)
+            if reduced is not NotImplemented:
+                return reduced
+        return pickle_reduction(obj)
 
     def persistent_id(self, obj: Any) -> Any:
         kind = type(obj)

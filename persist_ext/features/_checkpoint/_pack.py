@@ -34,6 +34,7 @@ from typing import Any
 
 import xxhash
 
+from ...storage._reduction import pickle_reduction
 from .._bounded import BoundedSink, stall_limits
 from .._covars import (
     array_root,
@@ -140,7 +141,8 @@ def _pickler_class() -> type:
                     obj.__dict__ or None,
                     obj.__module__,
                 )
-            return super().reducer_override(obj)
+            reduced = super().reducer_override(obj)
+            return pickle_reduction(obj) if reduced is NotImplemented else reduced
 
     return _Pickler
 
