@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from ._adversarial import assert_runs_match_plain, why_of
-from .test_cellcache_fidelity_notebooks import CACHED, execute, seen
+from .test_cellcache_fidelity_notebooks import CACHED, build, execute, seen
 
 pytestmark = pytest.mark.kernel
 
@@ -118,6 +118,48 @@ def test_a_warning_shown_once_per_place_is_shown_as_in_a_plain_run(tmp_path: Pat
         notebook.cells = [nbformat.v4.new_code_cell(s) for s in (load, setup, cell, cell)]
         shown = seen(execute(notebook, tmp_path / ("cached" if cached else "plain")))
         assert [bool(shown[2]), shown[3]] == [True, []]
+
+
+# Changing the warning filters (scikit-learn enters ``catch_warnings`` around its metrics,
+# pandas around every dtype it parses) makes every registry forget what it showed: the same
+# warning from the same line is shown again after it. A hit issued the recorded warnings
+# again with nothing in between: intro_to_ml's classification_report cells showed one of
+# their three UndefinedMetricWarnings, then none; and a hit of a cell that only changed the
+# filters left a later plain cell's warning unshown.
+RESETTING = (
+    "import warnings\n"
+    "def metric(v):\n"
+    "    for _ in range(3):\n"
+    "        with warnings.catch_warnings():\n"
+    "            pass\n"
+    '        warnings.warn("ill-defined")\n'
+    "    return v\n"
+    "def parse(v):\n"
+    "    with warnings.catch_warnings():\n"
+    "        pass\n"
+    "    return v\n" + LIBRARY
+)
+
+
+def test_warnings_shown_again_after_the_filters_changed_are_shown_so_on_a_hit(
+    tmp_path: Path,
+) -> None:
+    lib = tmp_path / "wlib"
+    lib.mkdir()
+    (lib / "libwarn.py").write_text(RESETTING)
+    cells = [
+        LIBWARN.format(lib=str(lib)),
+        "first = libwarn.f(V)",
+        CACHED + "parsed = libwarn.parse(V)",
+        "again = libwarn.f(V)",
+        CACHED + "a = libwarn.metric(V)",
+        CACHED + "b = libwarn.metric(V)",
+    ]
+    assert_runs_match_plain(cells, ["a", "b"], ("V = 2", "V = 3"), tmp_path)
+    # What a plain run shows, for the record: "once" again after parse(), all three each time.
+    shown = seen(execute(build(cells, [], cached=False), tmp_path / "plain"))
+    text = ["".join(parts).count("UserWarning") for parts in shown]
+    assert text[2:7] == [1, 0, 1, 3, 3]
 
 
 # A cell the runs index knows runs as its body, but ipykernel names a cell's file by a digest

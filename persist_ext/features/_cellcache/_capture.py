@@ -46,6 +46,7 @@ from ...storage._usercode import type_module
 from .._covars import import_quietly
 from .._slotnames import traced
 from ._costs import CollectorClock, without_import_timer
+from ._warned import filters_version, forget_shown_warnings
 
 __all__ = [
     "RunOutcome",
@@ -187,10 +188,25 @@ class _WarningTap:
     kernel), and leave the registry unmarked, so a later cell would show it where a plain
     run does not. :func:`replay_outputs` issues each warning again instead
     (:func:`_reissued`): the filters and registries in force decide, as in a plain run.
+
+    Code that changes the filters (scikit-learn enters ``catch_warnings`` around its
+    metrics and jobs) makes every registry forget what it showed: a plain run shows the
+    same warning again after that, from the same line, in this cell or a later one. Where
+    the filters version moved during the run (before a warning shown, or after the last),
+    a reset is recorded in its place, and a hit resets the registries there too
+    (:func:`forget_shown_warnings`).
     """
 
     def __init__(self, sink: _Sink, original: Any) -> None:
         self.sink, self.original = sink, original
+        self.version = filters_version()
+
+    def note_reset(self) -> None:
+        """Record a reset if the filters version moved since the last look."""
+        version = filters_version()
+        if version is not None and self.version is not None and version != self.version:
+            self.sink.warned.append({"kind": _RESET})
+        self.version = version
 
     def __call__(self, msg: Any) -> Any:
         tap: list[str] = []
@@ -207,6 +223,7 @@ class _WarningTap:
                     pass
 
     def _note(self, msg: Any, text: str) -> None:
+        self.note_reset()
         category, lineno = msg.category, msg.lineno
         module = _issuing_module(msg.filename, lineno)
         if module is None or not isinstance(category, type):
@@ -225,6 +242,7 @@ class _WarningTap:
 
 
 _WARNED = "warned"
+_RESET = "warnings reset"  # the filters version moved: registries forget what they showed
 
 
 def _issuing_module(filename: Any, lineno: Any) -> str | None:
@@ -371,6 +389,7 @@ def recording(
 
     old_out, old_err = sys.stdout, sys.stderr
     out, err = _Tee(old_out, "stdout", sink), _Tee(old_err, "stderr", sink)
+    tap = _WarningTap(sink, warnings._showwarnmsg)  # type: ignore[attr-defined]
     sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
     try:
         with (
@@ -381,10 +400,11 @@ def recording(
             _patched(hook, "write_format_data", write_format_data),
             _patched(hook, "fill_exec_result", fill_exec_result),
             _patched(hook, "quiet", quiet if source is not None else hook.quiet),
-            _patched(warnings, "_showwarnmsg", _WarningTap(sink, warnings._showwarnmsg)),  # type: ignore[attr-defined]
+            _patched(warnings, "_showwarnmsg", tap),
         ):
             yield sink.events
     finally:
+        tap.note_reset()
         sink.flush_held()
         # First: the last event is the cell's last output (``ends_in_open_line``).
         sink.events[:0] = sink.warned
@@ -950,7 +970,7 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
     recorded representations are shown as display data. Recorded warnings are issued
     again (:class:`_WarningTap`): one a plain run would not show now is left out.
     """
-    if outputs and outputs[0].get("kind") == _WARNED:
+    if outputs and outputs[0].get("kind") in (_WARNED, _RESET):
         outputs = _without_unshown_warnings(shell, outputs)
     for event in outputs:
         kind = event.get("kind")
@@ -979,12 +999,15 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
 
 def _without_unshown_warnings(shell: Any, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``outputs`` without the text of recorded warnings a plain run would not show now
-    (each issued again, in order: the registries remember it as a plain run's would)."""
-    hidden = [
-        event["shown"]
-        for event in outputs
-        if event.get("kind") == _WARNED and not _reissued(shell, event)
-    ]
+    (each issued again, in order, the registries reset where the run's were: they remember
+    it as a plain run's would)."""
+    hidden = []
+    for event in outputs:
+        kind = event.get("kind")
+        if kind == _RESET:
+            forget_shown_warnings()
+        elif kind == _WARNED and not _reissued(shell, event):
+            hidden.append(event["shown"])
     if not hidden:
         return outputs
     kept = []

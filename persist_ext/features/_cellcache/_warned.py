@@ -30,7 +30,14 @@ from typing import Any
 
 import xxhash
 
-__all__ = ["WarningWatch", "stale_warnings", "warning_checks", "watch_warnings"]
+__all__ = [
+    "WarningWatch",
+    "filters_version",
+    "forget_shown_warnings",
+    "stale_warnings",
+    "warning_checks",
+    "watch_warnings",
+]
 
 PREFIX = "warned:"
 
@@ -195,3 +202,39 @@ def stale_warnings(checks: dict[str, str]) -> list[tuple[str, str, str]]:
         if new != old:
             found.append((component, name, text))
     return found
+
+
+class _VersionProbe(Warning):
+    """Issued only by :func:`filters_version`, under a filter entry that ignores it."""
+
+
+def filters_version() -> Any:
+    """The warnings module's filters version now, read without changing it (``None``: not
+    known here).
+
+    Every change of the filters (``simplefilter``, entering or leaving ``catch_warnings``,
+    as scikit-learn does around its metrics and jobs) bumps it, and a module's
+    ``__warningregistry__`` forgets the warnings it showed when its version is not the
+    current one: the same warning from the same line is shown again. A registry handed to
+    ``warn_explicit`` is stamped with the current version before the filters are asked;
+    the probe's entry, put in front without telling the module, then ignores it.
+    """
+    registry: dict[Any, Any] = {}
+    entry = ("ignore", None, _VersionProbe, None, 0)
+    filters: list[Any] = warnings.filters  # type: ignore[assignment]
+    try:
+        filters.insert(0, entry)
+        try:
+            warnings.warn_explicit("", _VersionProbe, "", 0, registry=registry)
+        finally:
+            filters[:] = [f for f in filters if f is not entry]
+    except Exception:  # filters that are not a plain list here: unknown
+        return None
+    return registry.get("version")
+
+
+def forget_shown_warnings() -> None:
+    """Bump the filters version, as a cell's ``catch_warnings`` does: every module's
+    registry forgets which warnings it showed (the filters themselves are unchanged)."""
+    with warnings.catch_warnings():
+        pass
