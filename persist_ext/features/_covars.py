@@ -778,7 +778,7 @@ class _SharingPickler(pickle.Pickler):
             )
         if custom:
             return checked_reduction(obj)
-        return library_singleton_reduction(obj) or pickle_reduction(obj)
+        return library_singleton_reduction(obj) or pickle_reduction(obj, keep_order=True)
 
 
 def _plain_enum(kind: type) -> bool:

@@ -20,6 +20,12 @@ of them holds, in place and in order, before pickle writes what the reduction re
 True
 >>> reduced[2]["settings"]["callback"] is print  # the state pickle writes is the object's
 True
+
+A class's own ``__setstate__`` may also put attributes back in another order than the
+object had (scipy's distributions attach their argument parsers last): what ``vars()``
+lists, and so anything that walks it, would differ from a re-run's object. Stores ask
+:func:`pickle_reduction` to keep the order (``keep_order=True``): the state goes with the
+names in their order, and :func:`restore_in_order` sets it and puts them back in it.
 """
 
 from __future__ import annotations
@@ -30,11 +36,12 @@ import types
 from itertools import repeat
 from typing import Any
 
-__all__ = ["pickle_reduction", "reduce_untouched"]
+__all__ = ["pickle_reduction", "reduce_untouched", "restore_in_order"]
 
 _ABSENT = object()
 _REDUCERS = ("__reduce_ex__", "__reduce__", "__getstate__")
 _IN_PYTHON: dict[type, bool] = {}
+_SETS_STATE: dict[type, bool] = {}
 
 
 def reduce_untouched(obj: Any, protocol: int = 5) -> Any:
@@ -55,15 +62,66 @@ def reduce_untouched(obj: Any, protocol: int = 5) -> Any:
     return reduced
 
 
-def pickle_reduction(obj: Any) -> Any:
+def pickle_reduction(obj: Any, *, keep_order: bool = False) -> Any:
     """For a pickler's ``reducer_override``: :func:`reduce_untouched` of an instance whose
     class reduces it in Python code of its own, ``NotImplemented`` otherwise (pickle's own
-    reduction runs no code that could change it, or ``copyreg`` has a reducer for it)."""
+    reduction runs no code that could change it, or ``copyreg`` has a reducer for it).
+
+    ``keep_order``: when the class sets the state in Python code of its own
+    (``__setstate__``), it is set by :func:`restore_in_order` instead, with the names of
+    the object's attributes in their order.
+    """
     kind = type(obj)
     in_python = _IN_PYTHON.get(kind)
     if in_python is None:
         in_python = _IN_PYTHON[kind] = _reduces_in_python(kind)
-    return reduce_untouched(obj) if in_python else NotImplemented
+    if not in_python:
+        return NotImplemented
+    reduced = reduce_untouched(obj)
+    if not keep_order:
+        return reduced
+    sets_state = _SETS_STATE.get(kind)
+    if sets_state is None:
+        sets_state = _SETS_STATE[kind] = isinstance(
+            getattr(kind, "__setstate__", None), types.FunctionType
+        )
+    return _in_order(obj, reduced) if sets_state else reduced
+
+
+def restore_in_order(obj: Any, state: tuple[Any, tuple[Any, ...]]) -> None:
+    """Pickle's state setter for :func:`pickle_reduction` with ``keep_order``: the class's
+    own ``__setstate__``, then the attributes in the order the stored object had them
+    (those it did not have after the others, as set).
+
+    >>> class Parsers:
+    ...     def __setstate__(self, state):
+    ...         self.__dict__.update(state)
+    ...         self.parse = len  # attached last, as scipy's distributions do
+    >>> loaded = Parsers.__new__(Parsers)
+    >>> restore_in_order(loaded, ({"a": 1, "z": 2}, ("a", "parse", "z")))
+    >>> list(vars(loaded))
+    ['a', 'parse', 'z']
+    """
+    inner, order = state
+    obj.__setstate__(inner)
+    held = getattr(obj, "__dict__", None)
+    if type(held) is not dict or tuple(held) == order:
+        return
+    rank = {name: index for index, name in enumerate(order)}
+    last = len(order)
+    items = sorted(held.items(), key=lambda item: rank.get(item[0], last))  # stable
+    held.clear()
+    held.update(items)
+
+
+def _in_order(obj: Any, reduced: Any) -> Any:
+    if not isinstance(reduced, tuple) or len(reduced) < 3:
+        return reduced
+    parts = reduced + (None,) * (6 - len(reduced))
+    held = getattr(obj, "__dict__", None)
+    if parts[5] is not None or type(parts[2]) is not dict or type(held) is not dict:
+        return reduced
+    return (*parts[:2], (parts[2], tuple(held)), parts[3], parts[4], restore_in_order)
 
 
 def _reduces_in_python(kind: type) -> bool:

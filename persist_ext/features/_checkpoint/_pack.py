@@ -142,7 +142,9 @@ def _pickler_class() -> type:
                     obj.__module__,
                 )
             reduced = super().reducer_override(obj)
-            return pickle_reduction(obj) if reduced is NotImplemented else reduced
+            if reduced is NotImplemented:
+                return pickle_reduction(obj, keep_order=True)
+            return reduced
 
     return _Pickler
 
