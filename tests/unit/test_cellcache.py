@@ -121,6 +121,16 @@ def test_outputs_replay_in_order_with_rich_display(shell, cache) -> None:
     assert shell.user_ns["HTML"].__name__ == "HTML"  # the import was re-run on the hit
 
 
+def test_the_outputs_counted_are_those_shown(shell, cache) -> None:
+    # A warning's record and a registry reset are kept with the outputs, but are not outputs
+    # (`%persist info` and the panel count what the cell showed).
+    cell = "import warnings\nwith warnings.catch_warnings():\n    pass\nprint('x')"
+    result, _ = run(cache, shell, cell, name="counted")
+    kinds = [e["kind"] for e in cache.store.get(result.manifest.outputs_key)]
+    assert kinds == ["warnings reset", "stream"]
+    assert result.manifest.n_outputs == 1
+
+
 def test_matplotlib_figure_is_replayed(shell, cache) -> None:
     import matplotlib  # noqa: F401 - required, never skipped
     import matplotlib_inline  # noqa: F401 - required, never skipped

@@ -245,6 +245,16 @@ _WARNED = "warned"
 _RESET = "warnings reset"  # the filters version moved: registries forget what they showed
 
 
+def shown_count(outputs: list[dict[str, Any]]) -> int:
+    """How many of the recorded events are outputs the cell showed (a warning's record and
+    a registry reset are not: the warning's text is in its stderr stream).
+
+    >>> shown_count([{"kind": _RESET}, {"kind": "stream", "name": "stdout", "text": "1\\n"}])
+    1
+    """
+    return sum(1 for event in outputs if event.get("kind") not in (_WARNED, _RESET))
+
+
 def _issuing_module(filename: Any, lineno: Any) -> str | None:
     """The module (``__name__`` of the frame's globals) whose code issued the warning shown
     now: the frame at its file and line, whose globals hold the registry that remembers it."""

@@ -30,6 +30,7 @@ from ...storage._names import safe_name
 from ...storage._protocol import EntryInfo, KeyValueStore
 from .._checkpoint._links import is_pinned
 from .._covars import Group, save_groups
+from ._capture import shown_count
 
 __all__ = [
     "FILES_KEY",
@@ -246,7 +247,7 @@ def write_entry(
         counted.add(key)
     if not failures:
         manifest.outputs_key = f"{base}outputs"
-        manifest.n_outputs = len(outputs)
+        manifest.n_outputs = shown_count(outputs)
         try:
             info = store.set(manifest.outputs_key, outputs, expire=expire)
             written.append(manifest.outputs_key)
