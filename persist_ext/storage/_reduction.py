@@ -39,6 +39,8 @@ from typing import Any
 __all__ = ["pickle_reduction", "reduce_untouched", "restore_in_order"]
 
 _ABSENT = object()
+#: Items of a dict an instance holds that are copied to put back what its reduction changed.
+WATCHED_ITEMS = 256
 _REDUCERS = ("__reduce_ex__", "__reduce__", "__getstate__")
 _IN_PYTHON: dict[type, bool] = {}
 _SETS_STATE: dict[type, bool] = {}
@@ -48,13 +50,19 @@ def reduce_untouched(obj: Any, protocol: int = 5) -> Any:
     """``obj.__reduce_ex__(protocol)``, with what the call changed in ``obj`` put back.
 
     What is watched: the instance's ``__dict__`` (names bound, deleted or rebound) and each
-    dict it holds directly (items set or removed). Deeper changes are not seen.
+    dict of up to :data:`WATCHED_ITEMS` items it holds directly (items set or removed; a
+    settings dict, not a fitted vocabulary, whose copy would cost more than the rest of the
+    pickling). Deeper changes are not seen.
     """
     own = getattr(obj, "__dict__", None)
     if type(own) is not dict:
         return obj.__reduce_ex__(protocol)
     before = own.copy()
-    held = [(inner, inner.copy()) for inner in before.values() if type(inner) is dict]
+    held = [
+        (inner, inner.copy())
+        for inner in before.values()
+        if type(inner) is dict and len(inner) <= WATCHED_ITEMS
+    ]
     reduced = obj.__reduce_ex__(protocol)
     _put_back(own, before)
     for inner, was in held:
