@@ -96,6 +96,7 @@ def pickle_reduction(obj: Any, *, keep_order: bool = False) -> Any:
     return _in_order(obj, reduced) if sets_state else reduced
 
 
+# Referenced by name from stored pickles: keep the name.
 def restore_in_order(obj: Any, state: tuple[Any, tuple[Any, ...]]) -> None:
     """Pickle's state setter for :func:`pickle_reduction` with ``keep_order``: the class's
     own ``__setstate__``, then the attributes in the order the stored object had them
