@@ -42,8 +42,7 @@ _ABSENT = object()
 #: Items of a dict an instance holds that are copied to put back what its reduction changed.
 WATCHED_ITEMS = 256
 _REDUCERS = ("__reduce_ex__", "__reduce__", "__getstate__")
-_IN_PYTHON: dict[type, bool] = {}
-_SETS_STATE: dict[type, bool] = {}
+_IN_PYTHON: dict[type, tuple[bool, bool]] = {}
 
 
 def reduce_untouched(obj: Any, protocol: int = 5) -> Any:
@@ -79,21 +78,11 @@ def pickle_reduction(obj: Any, *, keep_order: bool = False) -> Any:
     (``__setstate__``), it is set by :func:`restore_in_order` instead, with the names of
     the object's attributes in their order.
     """
-    kind = type(obj)
-    in_python = _IN_PYTHON.get(kind)
-    if in_python is None:
-        in_python = _IN_PYTHON[kind] = _reduces_in_python(kind)
+    in_python, sets_state = _in_python(type(obj))
     if not in_python:
         return NotImplemented
     reduced = reduce_untouched(obj)
-    if not keep_order:
-        return reduced
-    sets_state = _SETS_STATE.get(kind)
-    if sets_state is None:
-        sets_state = _SETS_STATE[kind] = isinstance(
-            getattr(kind, "__setstate__", None), types.FunctionType
-        )
-    return _in_order(obj, reduced) if sets_state else reduced
+    return _in_order(obj, reduced) if keep_order and sets_state else reduced
 
 
 # Referenced by name from stored pickles: keep the name.
@@ -133,10 +122,20 @@ def _in_order(obj: Any, reduced: Any) -> Any:
     return (*parts[:2], (parts[2], tuple(held)), parts[3], parts[4], restore_in_order)
 
 
-def _reduces_in_python(kind: type) -> bool:
-    if issubclass(kind, type) or kind in copyreg.dispatch_table:
-        return False
-    return any(isinstance(getattr(kind, name, None), types.FunctionType) for name in _REDUCERS)
+def _in_python(kind: type) -> tuple[bool, bool]:
+    """Whether ``kind`` reduces its instances in Python code of its own, and whether it
+    sets their state so (``__setstate__``); worked out once per class."""
+    found = _IN_PYTHON.get(kind)
+    if found is None:
+        if issubclass(kind, type) or kind in copyreg.dispatch_table:
+            found = (False, False)
+        else:
+            reduces = any(
+                isinstance(getattr(kind, name, None), types.FunctionType) for name in _REDUCERS
+            )
+            found = (reduces, isinstance(getattr(kind, "__setstate__", None), types.FunctionType))
+        _IN_PYTHON[kind] = found
+    return found
 
 
 def _put_back(now: dict[Any, Any], was: dict[Any, Any]) -> None:

@@ -118,3 +118,9 @@ def test_fingerprints_do_not_depend_on_the_order_kept() -> None:
 
     assert pickle_reduction(norm(2, 0.2).dist, keep_order=True)[5] is not None
     assert fingerprint(norm(2, 0.2)) == fingerprint(norm(2, 0.2))
+    # A restored distribution fingerprints as the one the cell made (a later cell reading it
+    # hits), its attributes being in the same order again.
+    dist = norm(2, 0.2)
+    store = MemoryStore()
+    saved = save_groups(store, "t/", {"dist": dist}, group_variables({"dist": dist}))
+    assert fingerprint(load_groups(store, saved.keys)["dist"]) == fingerprint(dist)
