@@ -330,3 +330,74 @@ def test_a_logger_is_keyed_by_its_configuration_or_not_at_all(tmp_path: Path) ->
             log.removeHandler(other)
     finally:
         log.handlers.clear()
+
+
+# --------------------------------------------------------------------------- large dicts
+
+
+def test_a_large_dict_of_atoms_keeps_its_digest_only_while_unchanged() -> None:
+    """A word index read by cell after cell is fingerprinted once per change, not before
+    and after every cell; any change of it gives a new digest, as a fresh fingerprint."""
+    from persist_ext.features._cellcache._key import (
+        DIGEST_MEMO_ITEMS,
+        _remembered_digest,
+        bounded_fingerprint,
+    )
+    from persist_ext.storage._fingerprint import fingerprint
+
+    words = {f"w{i}": i for i in range(DIGEST_MEMO_ITEMS + 10)}
+    first = bounded_fingerprint(words)
+    assert _remembered_digest(words) == first  # kept
+    assert bounded_fingerprint(words) == first == fingerprint(words)
+    changes = [
+        lambda d: d.__setitem__("w3", -3),  # a value replaced
+        lambda d: d.__setitem__("new", 1.5),  # a key added
+        lambda d: d.pop("w5"),
+        lambda d: dict.__setitem__(d, "w7", "seven"),
+        lambda d: d.update({"w8": None}),
+        lambda d: d.__setitem__("w9", d.pop("w9")),  # same items, another order
+        lambda d: d.clear(),
+    ]
+    seen = {first}
+    for change in changes:
+        change(words)
+        digest = bounded_fingerprint(words)
+        assert digest == fingerprint(words)
+        assert digest not in seen
+        seen.add(digest)
+
+    # Another dict at the address of one freed is never taken for it.
+    for _ in range(20):
+        table = {str(i): i for i in range(DIGEST_MEMO_ITEMS)}
+        kept = bounded_fingerprint(table)
+        del table
+        other = {str(i): i + 1 for i in range(DIGEST_MEMO_ITEMS)}
+        assert bounded_fingerprint(other) == fingerprint(other) != kept
+        del other
+
+
+def test_a_large_dict_holding_mutable_values_is_fingerprinted_each_time() -> None:
+    from persist_ext.features._cellcache._key import (
+        DIGEST_MEMO_ITEMS,
+        _remembered_digest,
+        bounded_fingerprint,
+    )
+
+    groups = {i: [i] for i in range(DIGEST_MEMO_ITEMS)}
+    before = bounded_fingerprint(groups)
+    assert _remembered_digest(groups) is None
+    groups[3].append(4)  # the dict itself is unchanged
+    assert bounded_fingerprint(groups) != before
+    keys = {(i, i): 1 for i in range(DIGEST_MEMO_ITEMS)}  # tuple keys: not atoms
+    bounded_fingerprint(keys)
+    assert _remembered_digest(keys) is None
+
+
+def test_a_cell_reading_a_changed_large_dict_misses() -> None:
+    from persist_ext.features._cellcache._key import DIGEST_MEMO_ITEMS
+
+    ns = {"big": {str(i): str(i) for i in range(DIGEST_MEMO_ITEMS)}}
+    first = key("n = len(big) + len(big['7'])", ns)
+    assert key("n = len(big) + len(big['7'])", ns) == first
+    ns["big"]["7"] = "seven"
+    assert key("n = len(big) + len(big['7'])", ns) != first

@@ -64,6 +64,7 @@ from ...storage._usercode import (
 from .._bounded import interrupt_at
 from ._analysis import CellCode
 from ._setorder import hash_seed_component
+from ._state import dict_version_once
 
 __all__ = [
     "CellKey",
@@ -769,16 +770,17 @@ def _add_input(
     except CellCacheError as exc:
         unhashable[name] = str(exc)
         return
-    too_large = _too_large(value)
-    if too_large:
+    digest = _remembered_digest(value)
+    if digest is not None:
+        pass  # a large dict of atoms unchanged since its last fingerprint
+    elif too_large := _too_large(value):
         unhashable[name] = f"{_describe(value)}: {too_large}"
         return
-    slow = _SLOW.get(id(value))
-    if slow is not None and slow[0] is type(value):
+    elif (slow := _SLOW.get(id(value))) is not None and slow[0] is type(value):
         unhashable[name] = f"{_describe(value)}: {slow[1]}"
         return
     try:
-        digest = bounded_fingerprint(value, held)
+        digest = digest or bounded_fingerprint(value, held)
     except _TooSlow as exc:
         # Remembered for the session: the same object would take as long every run.
         # (Another object reusing its id is then not fingerprinted: the cell only runs.)
@@ -927,6 +929,9 @@ def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
     classes met inside ``value`` go to ``held``."""
     if type(value) in _SCALARS:
         return fingerprint(value)  # no user code, memory speed: arming a timer costs more
+    remembered = _remembered_digest(value)
+    if remembered is not None:
+        return remembered
     value = _keyed_as(value)
     np = sys.modules.get("numpy")
     if np is not None and type(value) is np.ndarray and not value.dtype.hasobject:
@@ -936,5 +941,50 @@ def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
     def too_slow() -> _TooSlow:
         return _TooSlow(f"fingerprinting it took longer than {seconds:g} s")
 
+    memo = _memo_version(value)
     with interrupt_at(time.monotonic() + seconds, too_slow):
-        return fingerprint(value, held)
+        digest = fingerprint(value, held)
+    if memo is not None:
+        _remember_digest(value, memo, digest)
+    return digest
+
+
+# A large dict of atoms (a word index, a lookup table) is read by cell after cell, and was
+# walked for its size and fingerprinted again before and after each (~250 ms a cell for
+# 200,000 words). Its digest is kept with its version tag (``_state.dict_version_once``):
+# any change of the dict moves the tag, and its keys and values, atoms, cannot change
+# inside it. Neither the dict nor its items are held (tags are never given twice).
+DIGEST_MEMO_ITEMS = 4096
+"""Dicts of at least this many items, all keys and values atoms, keep their digest."""
+_DIGEST_MEMO: dict[int, tuple[int, str]] = {}  # id -> (version tag, digest)
+_DIGEST_MEMO_SIZE = 64
+_ATOMS = frozenset(_SCALARS)
+
+
+def _memo_version(value: Any) -> int | None:
+    """The version tag under which ``value``'s digest would be kept, or ``None``."""
+    if type(value) is not dict or len(value) < DIGEST_MEMO_ITEMS:
+        return None
+    return dict_version_once(value)
+
+
+def _remembered_digest(value: Any) -> str | None:
+    """The digest kept for ``value`` (a large dict of atoms unchanged since), or ``None``."""
+    version = _memo_version(value)
+    found = _DIGEST_MEMO.get(id(value)) if version is not None else None
+    return found[1] if found is not None and found[0] == version else None
+
+
+def _remember_digest(value: dict[Any, Any], version: int, digest: str) -> None:
+    """Keep ``digest``, computed from ``value`` as it was at ``version``, if it still is
+    and holds only atoms."""
+    atoms = _ATOMS
+    if not all(type(k) in atoms for k in value) or not all(
+        type(v) in atoms for v in value.values()
+    ):
+        return
+    if version != dict_version_once(value):
+        return  # changed meanwhile (another thread): the digest may be of neither state
+    if len(_DIGEST_MEMO) >= _DIGEST_MEMO_SIZE:
+        _DIGEST_MEMO.clear()
+    _DIGEST_MEMO[id(value)] = (version, digest)

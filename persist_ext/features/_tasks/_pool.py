@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import faulthandler
+import functools
 import multiprocessing
 import os
 import pickle
@@ -65,11 +66,23 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (Linux), looked up in the parent: a forked child then needs no
+    ``dlopen`` (and none of the loader's locks) to call it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except Exception:
+        return None
+
+
 def _die_with_parent(parent: int) -> None:
-    if sys.platform.startswith("linux"):
+    prctl = _prctl()  # looked up by the parent before the fork (ensure)
+    if prctl is not None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+            prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
         except Exception:
             pass
 
@@ -115,8 +128,13 @@ def _ready(conn: Connection) -> bool:
 
 
 def _worker_main(conn: Connection, parent: int) -> None:
+    # A worker that hangs before it is ready (see _check_fork) says where, on its stderr,
+    # before the parent gives up on it. (File descriptor 2: ``sys.stderr`` may be a
+    # stream of pytest or ipykernel without one.)
+    faulthandler.dump_traceback_later(_START_TIMEOUT * 0.8, file=2)
     _die_with_parent(parent)
     _check_fork(conn)
+    faulthandler.cancel_dump_traceback_later()
     # The parent reports a crash with its signal; a fault handler inherited from it (pytest,
     # IPython) would only add a traceback dump to the parent's stderr.
     faulthandler.disable()
@@ -153,6 +171,8 @@ class _Worker:
         """A live worker that has proved usable (see :func:`_check_fork`), started if needed."""
         if self.process is not None and self.process.is_alive():
             return
+        _prctl()  # for the child (see _prctl)
+        failed = []
         for _ in range(_START_TRIES):
             with _SPAWN_LOCK:
                 parent_end, child_end = self.ctx.Pipe()
@@ -165,10 +185,12 @@ class _Worker:
             self.process, self.conn = process, parent_end
             if _ready(parent_end):
                 return
-            self.kill()  # a fork that copied a lock held by another thread: replace it
+            hung = process.is_alive()
+            exitcode = self.kill()  # a fork that copied a lock held by another thread
+            failed.append("no answer" if hung else describe_exit(exitcode))
         raise RuntimeError(
             f"{_START_TRIES} worker processes in a row did not start within "
-            f"{_START_TIMEOUT:.0f} s each (the machine may be overloaded)"
+            f"{_START_TIMEOUT:.0f} s each ({', '.join(failed)}; the machine may be overloaded)"
         )
 
     def kill(self) -> int | None:
