@@ -81,6 +81,30 @@ NULL_HANDLER = [
 ]
 NULL_HANDLER_CHECKS = ["len(quiet.handlers)", "y"]
 
+# A name bound anew lets its old object go at once in a plain cell: what its finalizer does
+# (matplotlib's "Animation was deleted without rendering anything", here a print) shows in
+# that cell, before what follows; and the memory is free for the rest of the cell. The copy
+# of the namespace a cold run compares with afterwards held the old object to the end of
+# the cell: the print came after the cell's own, outside its recorded outputs.
+FINALIZERS = [
+    "import gc, weakref\nclass Noisy:\n    def __init__(self, n):\n        self.n = n\n"
+    "    def __del__(self):\n        print('freed', self.n)\nV = 2\nthing = Noisy(0)\n"
+    "import numpy as np\nbig = np.ones(1000)",
+    CACHED + "old = weakref.ref(big)\nthing = Noisy(V)\nprint('after')\n"
+    "big = np.zeros(1000)\nold_freed = old() is None\ndel old",
+    "print('next')",
+    CACHED + "y = V * 2",
+]
+FINALIZER_CHECKS = ["thing.n", "old_freed", "y"]
+
+
+def test_an_object_let_go_is_freed_in_the_cell_as_in_a_plain_run(tmp_path: Path) -> None:
+    assert_runs_match_plain(FINALIZERS, FINALIZER_CHECKS, ("V = 2", "V = 3"), tmp_path)
+    # The cell whose old object has a finalizer runs every time: a restore would run the
+    # finalizer at another moment (and show its output twice with the recorded one).
+    (why,) = why_of(FINALIZERS, ["c1"], tmp_path / "cached")
+    assert "thing anew and the object bound before has a finalizer" in why
+
 NOTEBOOKS = {
     "history": (HISTORY, HISTORY_CHECKS),
     "nan": (NAN, NAN_CHECKS),

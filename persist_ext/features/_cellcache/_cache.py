@@ -120,7 +120,15 @@ from ._key import (
     fingerprint_after,
     imported_user_files,
 )
-from ._namespace import rebound, removed
+from ._namespace import (
+    GONE,
+    freed_with_finalizer,
+    held_strongly,
+    rebound,
+    removed,
+    snapshot,
+    value_before,
+)
 from ._state import (
     CHECKED_FACETS,
     capture_all,
@@ -922,9 +930,9 @@ class CellCache:
     ) -> CellResult:
         ns = shell.user_ns
         started = time.perf_counter()
-        # References, so an id cannot be reused by a new object meanwhile (a run that is not
-        # stored compares nothing).
-        before = dict(ns) if store else {}
+        # Held so that an id cannot be reused by a new object meanwhile, weakly where a plain
+        # cell would free it now (``snapshot``); a run that is not stored compares nothing.
+        before = snapshot(ns) if store else {}
         state_before = capture_all(shell) if store else {}
         threads_before = tuple(threading.enumerate()) if store else ()
         caches_before = cache_states(before) if store else {}
@@ -1048,7 +1056,7 @@ class CellCache:
             threads=threads_before,
             env_reads=env_reads,
             functions={
-                c[9:]: (before[c[9:]], d)
+                c[9:]: (value_before(before, c[9:]), d)
                 for c, d in key.components.items()
                 if c.startswith("function:") and c[9:] in before
             },
@@ -1079,7 +1087,7 @@ class CellCache:
             # Read after a binding of its own that may not have run (``if flag: x = 1`` then
             # ``y = x * 2``): the value before the run was read when the run left it as it
             # was. Then it must be the same on a hit; bound anew by the run, it was not read.
-            bound = var in ns and (held == HELD_ABSENT or before.get(var) is not ns[var])
+            bound = var in ns and (held == HELD_ABSENT or value_before(before, var) is not ns[var])
             if not bound:
                 effects.checks[f"kept:{var}"] = held
         for path in key.named_absent:
@@ -1104,6 +1112,13 @@ class CellCache:
                 f"it changes what {', '.join(orphaned)} held, then binds the name anew, and "
                 "something else still holds the changed object (a hit could not change it)"
             )
+        finalized = freed_with_finalizer(before)
+        if finalized:
+            effects.unrestorable.append(
+                f"it binds {', '.join(finalized)} anew and the object bound before has a "
+                "finalizer (__del__), which ran in the cell; a restore would run it at "
+                "another moment"
+            )
         if effects.unrestorable:
             manifest.mode = "run"
             manifest.run_reason = "; ".join(effects.unrestorable)
@@ -1118,7 +1133,9 @@ class CellCache:
         if outcome.has_result:
             values[RESULT] = outcome.result
         unchanged = {
-            v for v in key.fingerprints if v not in mutated and v in ns and before.get(v) is ns[v]
+            v
+            for v in key.fingerprints
+            if v not in mutated and v in ns and value_before(before, v) is ns[v]
         }
         groups = self._groups(shell, values, before, code, mutated, unchanged)
         manifest.checks.update(covariable_checks(ns, groups, values, key.fingerprints))
@@ -1309,7 +1326,7 @@ class CellCache:
         # Identity catches rebinding by called functions (``global``); the static list
         # catches a rebinding to the very same object (small ints, interned strings).
         candidates = rebound(ns, before)
-        again = [v for v in code.assigns if v in ns and before.get(v) is ns[v]]
+        again = [v for v in code.assigns if v in ns and value_before(before, v) is ns[v]]
         if again:
             order = dict(zip(ns, range(len(ns))))
             candidates = sorted({*candidates, *again}, key=order.__getitem__)
@@ -1330,7 +1347,9 @@ class CellCache:
         mutated = [
             var
             for var, digest in key.fingerprints.items()
-            if var in ns and before.get(var) is ns[var] and fingerprint_after(ns[var]) != digest
+            if var in ns
+            and value_before(before, var) is ns[var]
+            and fingerprint_after(ns[var]) != digest
         ]
         for var in mutated:
             changed[var] = ns[var]
@@ -1696,9 +1715,9 @@ def _is_definition(value: Any) -> bool:
     return isinstance(value, (types.ModuleType, types.FunctionType, type)) or callable(value)
 
 
-# References to an input's old object while a run is examined: the namespace snapshot taken
-# before the run, the local name and ``sys.getrefcount``'s own argument.
-_OWN_REFERENCES = 3
+# References to an input's old object while a run is examined: the local name and
+# ``sys.getrefcount``'s own argument, and the snapshot taken before the run if it holds it.
+_OWN_REFERENCES = 2
 _ABSENT = object()
 
 
@@ -1718,9 +1737,10 @@ def _changed_then_rebound(
     """
     found = []
     for var, digest in fingerprints.items():
-        old = before.get(var, _ABSENT)
-        if old is _ABSENT or ns.get(var, _ABSENT) is old:
-            continue
-        if sys.getrefcount(old) > _OWN_REFERENCES and fingerprint_after(old) != digest:
+        old = value_before(before, var, _ABSENT)
+        if old is _ABSENT or old is GONE or ns.get(var, _ABSENT) is old:
+            continue  # freed: nothing holds it
+        own = _OWN_REFERENCES + held_strongly(before, var)
+        if sys.getrefcount(old) > own and fingerprint_after(old) != digest:
             found.append(var)
     return found

@@ -12,6 +12,19 @@ loops run in C (``map``, ``compress``), and a per-value test is asked once per d
 ['b', 'd', 'e']
 >>> removed(before, {"a": 1})
 ['b', 'c']
+
+The copy taken before a run (:func:`snapshot`) holds weakly what can be held so, as a plain
+cell lets the old object of a name it binds anew go at once:
+
+>>> class Noisy:
+...     def __del__(self):
+...         print("freed")
+>>> ns = {"a": Noisy(), "n": 1}
+>>> before = snapshot(ns)
+>>> ns["a"] = None
+freed
+>>> rebound(ns, before), value_before(before, "a") is GONE
+(['a'], True)
 >>> ns = {"int": int, "n": 3, "Point": type("Point", (), {})}
 >>> names_of_kind(ns, lambda kind: issubclass(kind, type))
 ['int', 'Point']
@@ -19,14 +32,104 @@ loops run in C (``map``, ``compress``), and a per-value test is asked once per d
 
 from __future__ import annotations
 
+import functools
 import operator
+import types
+import weakref
 from collections.abc import Callable
 from itertools import compress, repeat
 from typing import Any
 
-__all__ = ["names_of_kind", "rebound", "removed"]
+__all__ = [
+    "GONE",
+    "freed_with_finalizer",
+    "held_strongly",
+    "names_of_kind",
+    "rebound",
+    "removed",
+    "snapshot",
+    "value_before",
+]
 
 _ABSENT = object()
+GONE = object()
+""":func:`value_before` of a name whose old object has been freed since the snapshot."""
+
+
+class _Weak(weakref.ref):  # type: ignore[type-arg]
+    """A snapshot's weak hold of a value (a class of its own: a notebook's value may be a
+    ``weakref.ref`` itself)."""
+
+    __slots__ = ()
+
+
+class _WeakFinalized(_Weak):
+    """A weak hold of a value whose class has a finalizer (``__del__``) in Python."""
+
+    __slots__ = ()
+
+
+_WEAK = (_Weak, _WeakFinalized)
+
+# Code is held as it is: functions, classes and modules are not data whose going matters,
+# and the cell cache compares them (``lru_cache`` wrappers, the functions a key reaches).
+_CODE = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.ModuleType,
+    type,
+    type(functools.lru_cache(maxsize=None)(len)),
+    weakref.ref,
+)
+
+
+def _held_weakly(kind: type) -> bool:
+    return bool(kind.__weakrefoffset__) and not issubclass(kind, _CODE)
+
+
+def snapshot(ns: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``ns`` to compare with after a run (:func:`rebound`, :func:`removed`,
+    :func:`value_before`) that does not keep the notebook's data alive.
+
+    A plain cell that binds a name anew lets its old object go at once: its memory, and
+    what its finalizer does (matplotlib's "Animation was deleted without rendering
+    anything" warning, a file flushed and closed, a ``TemporaryDirectory`` removed), in the
+    cell and in that order. A copy holding it would put all that after the cell, outside
+    its outputs. So every value that can be held weakly is; the rest (lists, dicts,
+    numbers, strings) is held, so that no id is reused by another object meanwhile.
+    """
+    snap = ns.copy()
+    for name in names_of_kind(snap, _held_weakly):
+        value = snap[name]
+        # A ``__del__`` in Python: code of a library or of the notebook that shows or does
+        # something (a generator's or a file's own finalizer is left out: the first does
+        # nothing unless suspended in a ``try``, the second flushes what it holds).
+        finalized = isinstance(getattr(type(value), "__del__", None), types.FunctionType)
+        snap[name] = (_WeakFinalized if finalized else _Weak)(value)
+    return snap
+
+
+def freed_with_finalizer(before: dict[str, Any]) -> list[str]:
+    """The names of ``before`` (:func:`snapshot`) whose old object, one whose class has a
+    finalizer in Python, has been freed since: what that finalizer did (printed, warned, wrote) is
+    part of the cell's run, at the moment the name was bound anew."""
+    return [n for n, v in before.items() if type(v) is _WeakFinalized and v() is None]
+
+
+def value_before(before: dict[str, Any], name: str, default: Any = None) -> Any:
+    """The object ``name`` had in ``before`` (:func:`snapshot`), :data:`GONE` if it has been
+    freed since, ``default`` if the name was not bound."""
+    value = before.get(name, default)
+    if type(value) in _WEAK:
+        value = value()
+        return GONE if value is None else value
+    return value
+
+
+def held_strongly(before: dict[str, Any], name: str) -> bool:
+    """Whether ``before`` (:func:`snapshot`) holds a reference to ``name``'s old object."""
+    return type(before.get(name)) not in _WEAK
 
 
 def rebound(ns: dict[str, Any], before: dict[str, Any]) -> list[str]:
@@ -34,7 +137,10 @@ def rebound(ns: dict[str, Any], before: dict[str, Any]) -> list[str]:
     another object (identity: a name rebound to an equal object counts), in ``ns`` order."""
     ns = ns.copy()  # one step under the GIL: another thread may bind names meanwhile
     old = map(before.get, ns, repeat(_ABSENT))
-    return list(compress(ns, map(operator.is_not, old, ns.values())))
+    found = list(compress(ns, map(operator.is_not, old, ns.values())))
+    # Held weakly by a snapshot: compared through the reference (the C pass above sees
+    # the reference, never the value).
+    return [n for n in found if value_before(before, n, _ABSENT) is not ns[n]]
 
 
 def removed(before: dict[str, Any], ns: dict[str, Any]) -> list[str]:
