@@ -105,6 +105,7 @@ def test_an_object_let_go_is_freed_in_the_cell_as_in_a_plain_run(tmp_path: Path)
     (why,) = why_of(FINALIZERS, ["c1"], tmp_path / "cached")
     assert "thing anew and the object bound before has a finalizer" in why
 
+
 NOTEBOOKS = {
     "history": (HISTORY, HISTORY_CHECKS),
     "nan": (NAN, NAN_CHECKS),
