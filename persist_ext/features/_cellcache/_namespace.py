@@ -37,7 +37,7 @@ import operator
 import types
 import weakref
 from collections.abc import Callable
-from itertools import compress, repeat
+from itertools import compress, filterfalse, repeat
 from typing import Any
 
 __all__ = [
@@ -84,8 +84,23 @@ _CODE = (
 )
 
 
-def _held_weakly(kind: type) -> bool:
-    return bool(kind.__weakrefoffset__) and not issubclass(kind, _CODE)
+# type -> how a snapshot holds its values: _Weak, _WeakFinalized, or None (as they are).
+_HOLDS: dict[type, Any] = {}
+
+
+def _hold_for(kind: type) -> Any:
+    hold: Any
+    if not kind.__weakrefoffset__ or issubclass(kind, _CODE):
+        hold = None
+    elif isinstance(getattr(kind, "__del__", None), types.FunctionType):
+        # A ``__del__`` in Python: code of a library or of the notebook that shows or does
+        # something (a generator's or a file's own finalizer is left out: the first does
+        # nothing unless suspended in a ``try``, the second flushes what it holds).
+        hold = _WeakFinalized
+    else:
+        hold = _Weak
+    _HOLDS[kind] = hold
+    return hold
 
 
 def snapshot(ns: dict[str, Any]) -> dict[str, Any]:
@@ -100,13 +115,17 @@ def snapshot(ns: dict[str, Any]) -> dict[str, Any]:
     numbers, strings) is held, so that no id is reused by another object meanwhile.
     """
     snap = ns.copy()
-    for name in names_of_kind(snap, _held_weakly):
-        value = snap[name]
-        # A ``__del__`` in Python: code of a library or of the notebook that shows or does
-        # something (a generator's or a file's own finalizer is left out: the first does
-        # nothing unless suspended in a ``try``, the second flushes what it holds).
-        finalized = isinstance(getattr(type(value), "__del__", None), types.FunctionType)
-        snap[name] = (_WeakFinalized if finalized else _Weak)(value)
+    kinds = list(map(type, snap.values()))
+    if len(_HOLDS) > 4096:  # classes made at run time, by the thousand
+        _HOLDS.clear()
+    for kind in set(kinds).difference(_HOLDS):
+        _hold_for(kind)
+    holds = list(map(_HOLDS.__getitem__, kinds))
+    names = list(compress(snap, holds))
+    if names:
+        # In C: a notebook holds hundreds of names, a cold cell takes this copy each run.
+        chosen = compress(holds, holds)
+        snap.update(zip(names, map(operator.call, chosen, map(snap.__getitem__, names))))
     return snap
 
 
@@ -114,7 +133,10 @@ def freed_with_finalizer(before: dict[str, Any]) -> list[str]:
     """The names of ``before`` (:func:`snapshot`) whose old object, one whose class has a
     finalizer in Python, has been freed since: what that finalizer did (printed, warned, wrote) is
     part of the cell's run, at the moment the name was bound anew."""
-    return [n for n, v in before.items() if type(v) is _WeakFinalized and v() is None]
+    held = compress(
+        before.items(), map(operator.is_, map(type, before.values()), repeat(_WeakFinalized))
+    )
+    return [n for n, v in held if v() is None]
 
 
 def value_before(before: dict[str, Any], name: str, default: Any = None) -> Any:
@@ -140,7 +162,16 @@ def rebound(ns: dict[str, Any], before: dict[str, Any]) -> list[str]:
     found = list(compress(ns, map(operator.is_not, old, ns.values())))
     # Held weakly by a snapshot: compared through the reference (the C pass above sees
     # the reference, never the value).
-    return [n for n in found if value_before(before, n, _ABSENT) is not ns[n]]
+    olds: list[Any] = list(map(before.get, found))
+    weak = list(map(_WEAK.__contains__, map(type, olds)))
+    if not any(weak):
+        return found
+    names = list(compress(found, weak))
+    now = [ref() for ref in compress(olds, weak)]  # None: freed, so rebound
+    same = map(operator.is_, now, map(ns.__getitem__, names))
+    alive = map(operator.is_not, now, repeat(None))
+    kept = set(compress(names, map(operator.and_, same, alive)))
+    return list(filterfalse(kept.__contains__, found))
 
 
 def removed(before: dict[str, Any], ns: dict[str, Any]) -> list[str]:
