@@ -401,3 +401,27 @@ def test_a_cell_reading_a_changed_large_dict_misses() -> None:
     assert key("n = len(big) + len(big['7'])", ns) == first
     ns["big"]["7"] = "seven"
     assert key("n = len(big) + len(big['7'])", ns) != first
+
+
+def test_a_method_of_a_large_dict_keeps_its_digest_only_while_the_dict_is_unchanged() -> None:
+    """``unscramble = terms.get`` (pytudes' Anigrams): the method fingerprints its dict."""
+    from persist_ext.features._cellcache._key import (
+        DIGEST_MEMO_ITEMS,
+        _remembered_digest,
+        bounded_fingerprint,
+    )
+    from persist_ext.storage._fingerprint import fingerprint
+
+    terms = {f"t{i}": f"w{i}" for i in range(DIGEST_MEMO_ITEMS)}
+    unscramble = terms.get
+    first = bounded_fingerprint(unscramble)
+    assert _remembered_digest(unscramble) == first == fingerprint(unscramble)
+    terms["t1"] = "changed"
+    assert bounded_fingerprint(unscramble) == fingerprint(unscramble) != first
+    for _ in range(20):  # another method of it, maybe at the same address, is not taken for it
+        method = terms.get
+        kept = bounded_fingerprint(method)
+        del method
+        other = terms.keys
+        assert bounded_fingerprint(other) == fingerprint(other) != kept
+        del other

@@ -951,40 +951,61 @@ def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
 
 # A large dict of atoms (a word index, a lookup table) is read by cell after cell, and was
 # walked for its size and fingerprinted again before and after each (~250 ms a cell for
-# 200,000 words). Its digest is kept with its version tag (``_state.dict_version_once``):
-# any change of the dict moves the tag, and its keys and values, atoms, cannot change
-# inside it. Neither the dict nor its items are held (tags are never given twice).
+# 200,000 words), and so was a method of it bound to a name (``unscramble = terms.get``).
+# Their digest is kept with the dict's version tag (``_state.dict_version_once``): any
+# change of the dict moves the tag, and its keys and values, atoms, cannot change inside
+# it. Neither the dict nor its items are held (tags are never given twice).
 DIGEST_MEMO_ITEMS = 4096
-"""Dicts of at least this many items, all keys and values atoms, keep their digest."""
-_DIGEST_MEMO: dict[int, tuple[int, str]] = {}  # id -> (version tag, digest)
+"""Dicts of at least this many items, all keys and values atoms, keep their digest (and
+their methods bound to a name do)."""
+_DIGEST_MEMO: dict[int, tuple[int, str | None, str]] = {}  # id -> (tag, method, digest)
 _DIGEST_MEMO_SIZE = 64
 _ATOMS = frozenset(_SCALARS)
 
 
+def _memo_subject(value: Any) -> tuple[dict[Any, Any], str | None] | None:
+    """The large dict whose version ``value``'s digest can be kept under, and the name of
+    the method ``value`` is (``None``: the dict itself); ``None`` when there is none."""
+    kind = type(value)
+    if kind is dict:
+        subject, method = value, None
+    elif kind is types.BuiltinMethodType and type(value.__self__) is dict:
+        subject, method = value.__self__, value.__name__
+    else:
+        return None
+    return (subject, method) if len(subject) >= DIGEST_MEMO_ITEMS else None
+
+
 def _memo_version(value: Any) -> int | None:
     """The version tag under which ``value``'s digest would be kept, or ``None``."""
-    if type(value) is not dict or len(value) < DIGEST_MEMO_ITEMS:
-        return None
-    return dict_version_once(value)
+    found = _memo_subject(value)
+    return None if found is None else dict_version_once(found[0])
 
 
 def _remembered_digest(value: Any) -> str | None:
-    """The digest kept for ``value`` (a large dict of atoms unchanged since), or ``None``."""
-    version = _memo_version(value)
-    found = _DIGEST_MEMO.get(id(value)) if version is not None else None
-    return found[1] if found is not None and found[0] == version else None
+    """The digest kept for ``value`` (a large dict of atoms, or a method of one, unchanged
+    since), or ``None``."""
+    found = _memo_subject(value)
+    kept = _DIGEST_MEMO.get(id(value)) if found is not None else None
+    if kept is None or found is None or kept[1] != found[1]:
+        return None
+    return kept[2] if kept[0] == dict_version_once(found[0]) else None
 
 
-def _remember_digest(value: dict[Any, Any], version: int, digest: str) -> None:
+def _remember_digest(value: Any, version: int, digest: str) -> None:
     """Keep ``digest``, computed from ``value`` as it was at ``version``, if it still is
-    and holds only atoms."""
+    and its dict holds only atoms."""
+    found = _memo_subject(value)
+    if found is None:
+        return
+    subject, method = found
     atoms = _ATOMS
-    if not all(type(k) in atoms for k in value) or not all(
-        type(v) in atoms for v in value.values()
+    if not all(type(k) in atoms for k in subject) or not all(
+        type(v) in atoms for v in subject.values()
     ):
         return
-    if version != dict_version_once(value):
+    if version != dict_version_once(subject):
         return  # changed meanwhile (another thread): the digest may be of neither state
     if len(_DIGEST_MEMO) >= _DIGEST_MEMO_SIZE:
         _DIGEST_MEMO.clear()
-    _DIGEST_MEMO[id(value)] = (version, digest)
+    _DIGEST_MEMO[id(value)] = (version, method, digest)
