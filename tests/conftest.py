@@ -6,6 +6,7 @@ a missing browser, server or package must make CI red, never quietly green.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -145,6 +146,11 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     shell = get_ipython()
     monkeypatch.setitem(sys.modules, "__main__", shell.user_module)
+    if logging.getLogger("distributed.nanny").handlers:
+        # An earlier test's Dask nannies, in a reference cycle, take their log handlers off
+        # ``distributed.nanny`` only when the cyclic collector frees them: if that fell
+        # inside a test's cell, the cell "changed the logging configuration" and ran.
+        gc.collect()
     for name in (
         "PERSIST_EXT_DIR",
         "PERSIST_EXT_MAX_SIZE",
