@@ -185,7 +185,8 @@ def test_cell_hits_go_through_the_same_use_records(ip) -> None:
         ip.run_cell("%%persist twice\nx = 2 * 21")
         ip.run_cell("%%persist twice\nx = 2 * 21")
         ip.run_cell("%%persist twice\nx = 2 * 21")
-        # Why the cell ran rather than being stored, if it did (seen once in CI, unexplained);
+        # Why the cell ran rather than being stored, if it did (seen in CI: an earlier test's
+        # Dask nannies freed during the cell, now collected first by the `ip` fixture);
         # `%persist why` returns its explanation, it prints nothing.
         why = ip.run_line_magic("persist", "why twice")
     store = (
