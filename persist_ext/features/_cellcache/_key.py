@@ -770,29 +770,27 @@ def _add_input(
     except CellCacheError as exc:
         unhashable[name] = str(exc)
         return
+    # A large dict of atoms unchanged since its last fingerprint skips the size walk too.
     digest = _remembered_digest(value)
-    if digest is not None:
-        pass  # a large dict of atoms unchanged since its last fingerprint
-    elif too_large := _too_large(value):
-        unhashable[name] = f"{_describe(value)}: {too_large}"
-        return
-    elif (slow := _SLOW.get(id(value))) is not None and slow[0] is type(value):
-        unhashable[name] = f"{_describe(value)}: {slow[1]}"
-        return
-    try:
-        digest = digest or bounded_fingerprint(value, held)
-    except _TooSlow as exc:
-        # Remembered for the session: the same object would take as long every run.
-        # (Another object reusing its id is then not fingerprinted: the cell only runs.)
-        _SLOW[id(value)] = (type(value), str(exc))
-        unhashable[name] = f"{_describe(value)}: {exc}"
-        return
-    except RecursionError:
-        unhashable[name] = f"{_describe(value)}: it is nested too deeply to fingerprint"
-        return
-    except Exception as exc:  # FingerprintError, or a broken __reduce__ in user code
-        unhashable[name] = f"{_describe(value)}: {exc}"
-        return
+    if digest is None:
+        refused = _refused(value)
+        if refused is not None:
+            unhashable[name] = f"{_describe(value)}: {refused}"
+            return
+        try:
+            digest = bounded_fingerprint(value, held)
+        except _TooSlow as exc:
+            # Remembered for the session: the same object would take as long every run.
+            # (Another object reusing its id is then not fingerprinted: the cell only runs.)
+            _SLOW[id(value)] = (type(value), str(exc))
+            unhashable[name] = f"{_describe(value)}: {exc}"
+            return
+        except RecursionError:
+            unhashable[name] = f"{_describe(value)}: it is nested too deeply to fingerprint"
+            return
+        except Exception as exc:  # FingerprintError, or a broken __reduce__ in user code
+            unhashable[name] = f"{_describe(value)}: {exc}"
+            return
     components[f"{label}:{name}"] = digest
     fingerprints[name] = digest
     if reads is not None and held:
@@ -801,6 +799,17 @@ def _add_input(
     module = type_module(value).partition(".")[0]
     if module and module != "builtins" and module != "__main__":
         modules.setdefault(module, None)
+
+
+def _refused(value: Any) -> str | None:
+    """Why ``value`` is not fingerprinted at all (too large, or too slow before), or ``None``."""
+    too_large = _too_large(value)
+    if too_large:
+        return too_large
+    slow = _SLOW.get(id(value))
+    if slow is not None and slow[0] is type(value):
+        return slow[1]
+    return None
 
 
 def fingerprint_after(value: Any) -> str | None:

@@ -107,9 +107,7 @@ _VERSION_VIEWS: dict[int, tuple[dict[Any, Any], Any]] = {}
 def dict_version(mapping: dict[Any, Any]) -> int | None:
     """``mapping``'s version tag (any change of the dict moves it), or ``None`` when this
     Python has none. Only for long-lived dicts: each one asked about is held."""
-    if _VERSION_CHECK[0] is None:
-        _VERSION_CHECK[0] = _versions_behave()
-    if not _VERSION_CHECK[0] or not isinstance(mapping, dict):
+    if not _versions_trusted() or not isinstance(mapping, dict):
         return None
     found = _VERSION_VIEWS.get(id(mapping))
     if found is None or found[0] is not mapping:
@@ -126,11 +124,16 @@ def dict_version_once(mapping: dict[Any, Any]) -> int | None:
     A tag is never given twice in a process (every new dict and every change takes the next
     value of one counter), so a tag remembered for a dict since freed never matches the
     dict that reuses its address."""
-    if _VERSION_CHECK[0] is None:
-        _VERSION_CHECK[0] = _versions_behave()
-    if not _VERSION_CHECK[0] or not isinstance(mapping, dict):
+    if not _versions_trusted() or not isinstance(mapping, dict):
         return None
     return int(_version_view(mapping).value)
+
+
+def _versions_trusted() -> bool:
+    """Whether version tags are read at all: checked once a process (:func:`_versions_behave`)."""
+    if _VERSION_CHECK[0] is None:
+        _VERSION_CHECK[0] = _versions_behave()
+    return bool(_VERSION_CHECK[0])
 
 
 def _version_view(mapping: dict[Any, Any]) -> Any:
