@@ -1320,6 +1320,157 @@ CORPUS += [
     )
 ]
 
+# Added 2026-12-06 morning (corpus helper). Joris Van den Bossche's DS-python-data-analysis
+# course, the solved notebooks: pandas 3 on titanic, flow, bike-count and survey data read
+# from ``data/`` (the repository's ``notebooks/data``, also at ``../data`` for the workflow
+# notebook, which imports ``spreaddiagram`` beside it); case1 writes a zip into ``data/`` and
+# reads it back. ``read_excel`` needs openpyxl (not installed: those cells fail alike), and
+# three of the largest CSVs are absent from the mirror.
+CORPUS += [
+    (
+        "jorisvandenbossche/DS-python-data-analysis",
+        "e1b5adad721f5febbff2c28d98b8b3e01d3b5d84",
+        folder,
+        data,
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, data, names in (
+        (
+            "_solved",
+            "notebooks/data=_solved/data notebooks/data=data _solved/spreaddiagram.py",
+            "00-jupyter_introduction case1_bike_count case2_observations"
+            " case2_observations_analysis case2_observations_processing"
+            " case3_bacterial_resistance_lab_experiment case4_air_quality_analysis"
+            " case4_air_quality_processing pandas_01_data_structures pandas_02_basic_operations"
+            " pandas_03a_selecting_data pandas_03b_indexing pandas_04_time_series_data"
+            " pandas_05_groupby_operations pandas_06_data_cleaning pandas_07_missing_values"
+            " pandas_08_reshaping_data visualization_01_matplotlib visualization_02_seaborn"
+            " workflow_example_evaluation",
+        ),
+        (
+            "_solved/python_intro",
+            "",
+            "01-variables 02-functions-use 03-containers 04-control-flow 05-functions-write",
+        ),
+        (
+            "_solved/python_recap",
+            "_solved/python_recap/data",
+            "01-basic 02-control_flow 03-functions 05-numpy",
+        ),
+    )
+]
+# jerry-git's learn-python3: pure Python lessons and exercises (strings, dicts, classes,
+# exceptions, files under ``../data`` written and read, ``datetime``, ``random``, ``json``,
+# ``collections``, idiomatic loops and dicts). The exercises' unsolved asserts fail alike.
+CORPUS += [
+    (
+        "jerry-git/learn-python3",
+        "85e30d370ec20618ac27b802c4d35876d7031b67",
+        f"notebooks/{level}/{kind}",
+        f"notebooks/{level}/data",
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for level, kind, names in (
+        (
+            "beginner",
+            "notebooks",
+            "01_strings 02_numbers 03_conditionals 04_lists 05_dictionaries 06_for_loops"
+            " 07_functions 10_file_io 11_classes 12_exceptions 15_std_lib",
+        ),
+        (
+            "beginner",
+            "exercises",
+            " ".join(
+                f"{n}_exercise"
+                for n in [
+                    "01_strings",
+                    "02_numbers",
+                    "03_conditionals",
+                    "04_lists",
+                    "05_dictionaries",
+                    "06_for_loops",
+                    "07_functions",
+                    "09_recap1",
+                    "10_file_io",
+                    "11_classes",
+                    "12_exceptions",
+                    "14_debugging",
+                    "15_std_lib1",
+                    "19_recap2",
+                ]
+            ),
+        ),
+        (
+            "intermediate",
+            "notebooks",
+            "01_idiomatic_loops 01_std_lib2 02_idiomatic_dicts 03_idiomatic_misc1"
+            " 04_idiomatic_misc2",
+        ),
+        ("intermediate", "exercises", "01_std_lib2_exercise 05_idiomatic_python_exercise"),
+    )
+]
+# Stony Brook's python-science class (Zingale): classes defined in the notebooks, local
+# modules imported (``shopping_cart``, ``vector2d``, ``myprofile``), files written and read,
+# numpy, matplotlib styles, scipy (integrate, interpolate, optimize, ``solve_ivp``), sympy's
+# ``init_session``, gradient descent by hand.
+CORPUS += [
+    (
+        "sbu-python-class/python-science",
+        "2e2882fbe0759f1baacf2e49107275b10fa5e273",
+        f"content/{folder}",
+        " ".join(f"content/{folder}/{d}" for d in data.split()),
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, data, names in (
+        (
+            "01-python",
+            "myprofile.py shopping.csv shopping_cart.py test.txt tic_tac_toe.py vector2d.py",
+            "python-io w1-python-datatypes w2-python-advanced-datatypes w2-python-control-flow"
+            " w2-python-exercises w3-python-exceptions w3-python-exercises w3-python-functions"
+            " w4-python-classes w4-python-exercises w4-python-modules w5-python-more-examples",
+        ),
+        ("02-numpy", "sample.txt", "numpy-advanced numpy-basics numpy-exercises"),
+        ("04-matplotlib", "", "matplotlib-basics matplotlib-exercises"),
+        ("05-scipy", "", "scipy-basics scipy-basics-2 scipy-exercises scipy-exercises-2"),
+        ("06-sympy", "", "integration-simpsons sympy-examples sympy-exercises"),
+        ("11-machine-learning", "", "gradient-descent machine-learning-basics"),
+    )
+]
+# amueller's SciPy 2018 scikit-learn tutorial (of 2018: removed APIs fail alike): the
+# ``figures`` helper package and ``helpers.py`` beside the notebooks, titanic and SMS spam
+# data in ``datasets/``; the solutions are ``%load``ed (dropped). Not 01 and 09 (no code),
+# nor 23 (the IMDb download).
+CORPUS.append(
+    (
+        "amueller/scipy-2018-sklearn",
+        "77704111a423c073db83db4648afe27b409aa24f",
+        "notebooks",
+        "notebooks/datasets notebooks/figures notebooks/helpers.py",
+        [
+            "02.Scientific_Computing_Tools_in_Python.ipynb",
+            "03.Data_Representation_for_Machine_Learning.ipynb",
+            "04.Training_and_Testing_Data.ipynb",
+            "05.Supervised_Learning-Classification.ipynb",
+            "06.Supervised_Learning-Regression.ipynb",
+            "07.Unsupervised_Learning-Transformations_and_Dimensionality_Reduction.ipynb",
+            "08.Unsupervised_Learning-Clustering.ipynb",
+            "10.Case_Study-Titanic_Survival.ipynb",
+            "11.Text_Feature_Extraction.ipynb",
+            "12.Case_Study-SMS_Spam_Detection.ipynb",
+            "13.Cross_Validation.ipynb",
+            "14.Model_Complexity_and_GridSearchCV.ipynb",
+            "15.Pipelining_Estimators.ipynb",
+            "16.Performance_metrics_and_Model_Evaluation.ipynb",
+            "17.In_Depth-Linear_Models.ipynb",
+            "18.In_Depth-Trees_and_Forests.ipynb",
+            "19.Feature_Selection.ipynb",
+            "20.Unsupervised_learning-Hierarchical_and_density-based_clustering_algorithms.ipynb",
+            "21.Unsupervised_learning-Non-linear_dimensionality_reduction.ipynb",
+            "22.Unsupervised_learning-anomaly_detection.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
