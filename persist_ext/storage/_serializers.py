@@ -35,6 +35,7 @@ from typing import Any
 
 from .._errors import InvalidArgumentError, SerializationError
 from ._previews import array_range, thumbnail
+from ._usercode import is_user_code
 
 __all__ = [
     "Serializer",
@@ -537,6 +538,8 @@ class _ShortRepr(reprlib.Repr):
     array, and whose text was cut to 120 characters anyway."""
 
     def repr1(self, x: Any, level: int) -> str:
+        if is_user_code(type(x)):
+            return _untold(x)  # an item of a container too (see summarize)
         if not type(x).__module__.startswith(("numpy", "pandas")):
             return super().repr1(x, level)  # most items of a container: no module lookups
         numpy = sys.modules.get("numpy")
@@ -556,6 +559,11 @@ class _ShortRepr(reprlib.Repr):
             items = self.repr1(head.tolist(), level - 1)
             return f"{type(x).__name__} of {len(x)} {x.dtype}: {items[:-1]}, ...]"
         return super().repr1(x, level)
+
+
+def _untold(value: Any) -> str:
+    """What a summary shows of an instance of a user class: ``<Vector object>``."""
+    return f"<{type(value).__name__} object>"
 
 
 _REPR = _ShortRepr()
@@ -584,12 +592,20 @@ def summarize(value: Any) -> dict[str, Any]:
     sized containers; ``min``, ``max`` and ``stats`` for numeric arrays and ``thumbnail``
     (a small PNG data URI) for images and recorded outputs showing one (see
     :mod:`._previews`); ``repr``, at most 120 characters (never fails: a broken
-    ``__repr__`` gives ``"<unrepresentable ...>"``).
+    ``__repr__`` gives ``"<unrepresentable ...>"``). An instance of a user class (one of the
+    notebook's, see :mod:`._usercode`), alone or in a container, is shown by its type only:
+    describing a value never runs the user's code.
 
     >>> summarize([1, 2, 3])
     {'type': 'list', 'len': 3, 'repr': '[1, 2, 3]'}
     """
     out: dict[str, Any] = {"type": type_name(value)}
+    if is_user_code(type(value)):
+        # An instance of the notebook's own class is described by its type alone: its code
+        # (a ``__repr__`` that prints or counts its calls, a ``shape`` property) is not run,
+        # so storing a value never adds to what the cell showed or did.
+        out["repr"] = _untold(value)
+        return out
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
         out["shape"] = list(shape)

@@ -106,6 +106,24 @@ def test_an_object_let_go_is_freed_in_the_cell_as_in_a_plain_run(tmp_path: Path)
     assert "thing anew and the object bound before has a finalizer" in why
 
 
+# A class of the notebook whose special methods print when they run (python-science's
+# w4-python-classes teaches them so). Storing a cell described each stored instance by
+# calling its ``__repr__``: the cell showed "in __repr__" once more per instance, cold and
+# in the outputs a hit shows.
+NOISY_REPR = [
+    "V = 2\nclass Vector:\n    def __init__(self, x):\n        print('in __init__')\n"
+    "        self.x = x\n    def __repr__(self):\n        print('in __repr__')\n"
+    "        return f'Vector({self.x})'",
+    CACHED + "v = Vector(V)\nvs = [v, Vector(V + 1)]",
+    CACHED + "w = Vector(V * 2)\nw",
+]
+NOISY_REPR_CHECKS = ["v.x", "vs[1].x", "w.x"]
+
+
+def test_storing_an_instance_never_runs_its_classes_code(tmp_path: Path) -> None:
+    assert_runs_match_plain(NOISY_REPR, NOISY_REPR_CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
 NOTEBOOKS = {
     "history": (HISTORY, HISTORY_CHECKS),
     "nan": (NAN, NAN_CHECKS),

@@ -238,6 +238,34 @@ def test_summaries() -> None:
     assert "BadRepr" in summarize(BadRepr())["repr"]  # described, never raised
 
 
+def test_summaries_never_run_the_code_of_a_users_class() -> None:
+    # A teaching notebook's class that prints in ``__repr__`` (python-science's
+    # w4-python-classes): storing its instances showed "in __repr__" once more per variable.
+    calls: list[str] = []
+
+    class Vector:
+        def __init__(self, x: int) -> None:
+            self.x = x
+
+        def __repr__(self) -> str:
+            calls.append("repr")
+            return f"Vector({self.x})"
+
+        @property
+        def shape(self) -> tuple[int, ...]:
+            calls.append("shape")
+            return (1,)
+
+    assert summarize(Vector(1)) == {
+        "type": Vector.__module__ + "." + Vector.__qualname__,
+        "repr": "<Vector object>",
+    }
+    held = summarize({"a": [Vector(1), 2], "b": (Vector(2),)})
+    assert held["repr"] == "{'a': [<Vector object>, 2], 'b': (<Vector object>,)}"
+    assert calls == []
+    assert summarize([1, "x"])["repr"] == "[1, 'x']"  # builtins and libraries as before
+
+
 def test_array_and_series_summaries_show_both_ends_in_one_line() -> None:
     # Their own repr formats every element shown and is cut at 120 characters: a summary
     # of 100 floats ended before the last ones and formatted all of them to get there.

@@ -64,6 +64,8 @@ __all__ = [
 # A widget view refers to a comm model that only exists in the kernel that made it; replayed
 # after a restart it would render as an error, so that MIME type is not recorded.
 _NO_RESULT: Any = object()
+# Marks a stream event written while the display hook formatted the cell's result.
+FORMATTING = "formatting"
 _VOLATILE_MIME = frozenset({"application/vnd.jupyter.widget-view+json"})
 
 
@@ -123,6 +125,9 @@ class _Sink:
         self._kernel_streams: dict[str, Any] = {}
         self.warned: list[dict[str, Any]] = []  # warnings shown, in order (see _WarningTap)
         self.stderr_taps: list[list[str]] = []  # stderr text written while one is shown
+        # True while the display hook formats the cell's result: what the value's own code
+        # prints then (a ``__repr__`` that prints) is marked, see replay_outputs.
+        self.formatting = False
 
     def shell_is_writing(self) -> bool:
         # The plain terminal shell prints display data, ``Out[n]`` and tracebacks to
@@ -146,6 +151,11 @@ class _Sink:
         if name == "stderr":
             for tap in self.stderr_taps:
                 tap.append(text)
+        if self.formatting:
+            # Before the result it is formatting, as the kernel sends it; an event of its own.
+            self.flush_held()
+            self.events.append({"kind": "stream", "name": name, "text": text, FORMATTING: True})
+            return
         if not isinstance(getattr(real, "_flush_pending", None), bool):
             self._append(name, text)  # a plain stream (terminal IPython): as written
             return
@@ -163,7 +173,12 @@ class _Sink:
 
     def _append(self, name: str, text: str) -> None:
         last = self.events[-1] if self.events else None
-        if last is not None and last["kind"] == "stream" and last["name"] == name:
+        if (
+            last is not None
+            and last["kind"] == "stream"
+            and last["name"] == name
+            and not last.get(FORMATTING)
+        ):
             last["text"] += text
         else:
             self.events.append({"kind": "stream", "name": name, "text": text})
@@ -384,6 +399,15 @@ def recording(
         sink.display("result", format_dict, md_dict)
         return original_write(format_dict, md_dict)
 
+    original_format = hook.compute_format_data
+
+    def compute_format_data(value: Any) -> Any:
+        sink.formatting = True
+        try:
+            return original_format(value)
+        finally:
+            sink.formatting = False
+
     original_fill = hook.fill_exec_result
 
     def fill_exec_result(value: Any) -> Any:
@@ -408,6 +432,7 @@ def recording(
             _patched(pub, "publish", publish),
             _patched(pub, "clear_output", clear_output),
             _patched(hook, "write_format_data", write_format_data),
+            _patched(hook, "compute_format_data", compute_format_data),
             _patched(hook, "fill_exec_result", fill_exec_result),
             _patched(hook, "quiet", quiet if source is not None else hook.quiet),
             _patched(warnings, "_showwarnmsg", tap),
@@ -982,6 +1007,10 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
     """
     if outputs and outputs[0].get("kind") in (_WARNED, _RESET):
         outputs = _without_unshown_warnings(shell, outputs)
+    if result is not _NO_RESULT and _formatted_again(shell, result, outputs):
+        # What formatting the value printed (a ``__repr__`` that prints) is printed again
+        # by formatting it now, in its place before the result: not shown twice.
+        outputs = [e for e in outputs if not e.get(FORMATTING)]
     for event in outputs:
         kind = event.get("kind")
         if kind == "stream":
@@ -1175,14 +1204,27 @@ def _safe_1d(pandas: Any, values: Any) -> bool:
     return set(map(type, values)) <= _PLAIN_ELEMENTS
 
 
+def _formatted_again(shell: Any, result: Any, outputs: list[dict[str, Any]]) -> bool:
+    """Whether :func:`replay_outputs` formats ``result`` again (see :func:`_display_result`)."""
+    event = next((e for e in outputs if e.get("kind") == "result"), None)
+    return event is not None and _formats_again(shell, result, event)
+
+
+def _formats_again(shell: Any, result: Any, event: dict[str, Any]) -> bool:
+    return (
+        not event.get("data")
+        or not shown_as_recorded(result)
+        or _printed_by_user_code(shell, result)
+    )
+
+
 def _display_result(shell: Any, result: Any, event: dict[str, Any]) -> None:
     """The display hook on ``result`` (``Out[n]``, ``_``), shown as recorded when that is exact."""
     hook = shell.displayhook
-    data = event.get("data")
-    if not data or not shown_as_recorded(result) or _printed_by_user_code(shell, result):
+    if _formats_again(shell, result, event):
         hook(result)
         return
-    recorded = (dict(data), dict(event.get("metadata") or {}))
+    recorded = (dict(event["data"]), dict(event.get("metadata") or {}))
     with _patched(hook, "compute_format_data", lambda _value: recorded):
         hook(result)
 
