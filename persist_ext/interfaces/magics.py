@@ -51,7 +51,13 @@ from .._cwd import absolute, getcwd
 from .._errors import CellRaisedError, PersistError
 from .._limits import parse_duration, parse_size
 from ..features._cellcache import CellCache, CellOptions
-from ..features._cellcache._capture import NEUTRAL_TRANSFORMERS, note_top_level_cell
+from ..features._cellcache._capture import (
+    NEUTRAL_TRANSFORMERS,
+    note_await_check,
+    note_top_level_cell,
+    top_level_cell_ends,
+    top_level_cell_starts,
+)
 from ..features._cellcache._costs import CollectorClock, KnownRun
 from ..features._cellcache._state import dict_version
 
@@ -323,6 +329,7 @@ class PersistMagics(Magics):
         # The notebook cell id names an unnamed cached cell across kernel restarts. Cells
         # run by a cell itself (``run_cell`` from a cell, ``%run``) must not overwrite it.
         if not self._busy:
+            top_level_cell_starts()  # the await checks its front end asked (_capture)
             self._cell = (getattr(info, "cell_id", None), getattr(info, "raw_cell", "") or "")
             known, self._known_cell = self._known_cell, None
             if known is not None and not _same_cell(known[0], self._cell[1]):
@@ -429,6 +436,7 @@ class PersistMagics(Magics):
         # in its text); with autocheckpoint on, save a state of the default store.
         if self._busy:
             return
+        top_level_cell_ends()
         self._prepared = None  # a cell the magic did not take over: not carried to the next
         self._flush_runs()
         info = getattr(result, "info", None)
@@ -1111,6 +1119,23 @@ def load_ipython_extension(ipython: Any) -> None:
     compiler = getattr(ipython, "compile", None)
     if compiler is not None and hasattr(compiler, "get_code_name"):
         compiler.get_code_name = _PlainCodeName(magics, compiler.get_code_name)
+    checking = getattr(ipython, "should_run_async", None)
+    if callable(checking) and not isinstance(checking, _CountedAwaitCheck):
+        own = "should_run_async" in vars(ipython)  # put back as it was at unload
+        ipython.should_run_async = _CountedAwaitCheck(checking, own)
+
+
+class _CountedAwaitCheck:
+    """``shell.should_run_async`` that counts its calls (``_capture.note_await_check``): a
+    ``%%persist`` body gets as many ``await`` checks as the plain cell, whose compiles show
+    the cell's compiler warnings (``"is" with a literal``) once each."""
+
+    def __init__(self, original: Any, own: bool) -> None:
+        self.original, self.own = original, own
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        note_await_check()
+        return self.original(*args, **kwargs)
 
 
 class _PlainCodeName:
@@ -1160,4 +1185,10 @@ def unload_ipython_extension(ipython: Any) -> None:
     naming = getattr(compiler, "get_code_name", None)
     if isinstance(naming, _PlainCodeName) and naming.magics is magics:
         compiler.get_code_name = naming.original
+    checking = vars(ipython).get("should_run_async")
+    if isinstance(checking, _CountedAwaitCheck):
+        if checking.own:
+            ipython.should_run_async = checking.original
+        else:
+            del ipython.should_run_async  # the class's method again
     magics.close()

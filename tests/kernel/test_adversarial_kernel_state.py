@@ -124,6 +124,16 @@ def test_storing_an_instance_never_runs_its_classes_code(tmp_path: Path) -> None
     assert_runs_match_plain(NOISY_REPR, NOISY_REPR_CHECKS, ("V = 2", "V = 3"), tmp_path)
 
 
+# IPython's ``await`` check compiles a cell before it runs (ipykernel asks twice), and a
+# compiler warning shows once per compile: three times for a plain cell of a lesson on
+# ``is`` and ``==`` (DS-python-data-analysis' python recap), once under ``%%persist``.
+COMPILE_WARNINGS = ["V = 2", CACHED + "same = 1 is 1.0\nw = V * 2", "after = 2 is 2.0"]
+
+
+def test_a_cells_compiler_warnings_show_as_often_as_in_a_plain_run(tmp_path: Path) -> None:
+    assert_runs_match_plain(COMPILE_WARNINGS, ["same", "w"], ("V = 2", "V = 3"), tmp_path)
+
+
 NOTEBOOKS = {
     "history": (HISTORY, HISTORY_CHECKS),
     "nan": (NAN, NAN_CHECKS),

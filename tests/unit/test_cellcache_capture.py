@@ -6,6 +6,7 @@ The magic runs the body itself (``_capture._run_cell``), not as a second cell: n
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from IPython.utils.capture import capture_output
@@ -163,3 +164,20 @@ def test_writes_to_the_stream_itself_are_recorded(ip: Any, monkeypatch: Any) -> 
     assert "".join(e["text"] for e in events) == "direct\nthrough sys.stderr\n"
     assert stream.getvalue() == "direct\nthrough sys.stderr\n"
     assert "write" not in vars(stream)  # the stream's own write again
+
+
+def test_compiler_warnings_show_as_often_as_for_a_plain_cell(ip: Any) -> None:
+    """IPython's ``await`` check compiles the cell before it runs; its compiler warnings
+    (``"is" with a literal``) show once per compile. The body gets as many checks as the
+    plain cell got from its front end (here the shell's ``run_cell``: one)."""
+
+    def shown(cell: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught, capture_output():
+            warnings.simplefilter("always", SyntaxWarning)
+            assert ip.run_cell(cell).success
+        return [str(w.filename) for w in caught if w.category is SyntaxWarning]
+
+    plain = shown("same_plain = 1 is 1.0")
+    cached = shown("%%persist --refresh\nsame_cached = 1 is 1.0\n")
+    assert plain.count("<>") == cached.count("<>") == 1
+    assert len(plain) == len(cached) == 2  # and the compile that runs it

@@ -100,6 +100,10 @@ class CellCode:
         a settings call (``plt.style.use``, ``sns.set()``) or a setup magic. A generator
         they set does not depend on the state the cell started from; one seeded later
         (``x = np.random.rand(); np.random.seed(0)``) does.
+    compile_warns
+        Compiling the cell may show a warning (``"is" with a literal``, a call of a literal,
+        an ``assert`` of a tuple, an invalid escape sequence): each compile of a plain cell
+        shows it again (IPython's ``await`` check compiles the cell too).
     """
 
     source: str
@@ -120,6 +124,7 @@ class CellCode:
     iterated_sets: tuple[str, ...] = field(default=())
     seedings: tuple[str, ...] = field(default=())
     seeds_first: tuple[str, ...] = field(default=())
+    compile_warns: bool = False
 
 
 def normalize_code(source: str) -> str:
@@ -810,6 +815,63 @@ def _is_shell_call(func: ast.Attribute) -> bool:
     )
 
 
+# What CPython's compiler warns about (compile.c: check_compare, check_caller,
+# check_subscripter, the assert of a tuple), as a superset: any operand of ``is`` that is not
+# a plain name or lookup, any call or subscript of a display or literal. And the tokenizer's
+# invalid escape sequences (a SyntaxWarning since 3.12), by text: a backslash before a
+# character no escape starts with.
+_LITERALS = (
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
+    ast.Dict,
+    ast.JoinedStr,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.UnaryOp,
+    ast.BinOp,
+)
+_INVALID_ESCAPE = re.compile(r"\\[^\n\\'\"abfnrtv0-7xNuU]")
+
+
+def _compile_may_warn(source: str, nodes: list[ast.AST]) -> bool:
+    """Whether compiling ``source`` may show a warning (:attr:`CellCode.compile_warns`).
+
+    >>> _compile_may_warn("x is 1", list(ast.walk(ast.parse("x is 1"))))
+    True
+    >>> code = "x is None or f(y)[0]"
+    >>> _compile_may_warn(code, list(ast.walk(ast.parse(code))))
+    False
+    """
+    if "\\" in source and _INVALID_ESCAPE.search(source):
+        return True
+    for node in nodes:
+        if isinstance(node, ast.Compare):
+            if any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops) and any(
+                isinstance(side, _LITERALS) and not _singleton(side)
+                for side in (node.left, *node.comparators)
+            ):
+                return True
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, _LITERALS):
+                return True
+        elif isinstance(node, ast.Subscript):
+            if isinstance(node.value, _LITERALS):
+                return True
+        elif isinstance(node, ast.Assert) and isinstance(node.test, ast.Tuple) and node.test.elts:
+            return True
+    return False
+
+
+def _singleton(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and (
+        node.value is None or node.value is True or node.value is False or node.value is ...
+    )
+
+
 @functools.lru_cache(maxsize=512)
 def analyze_cell(source: str) -> CellCode:
     """Analyse transformed cell source (cached by text: re-running a cell costs a dict lookup).
@@ -885,4 +947,5 @@ def analyze_cell(source: str) -> CellCode:
         seedings=tuple(seedings),
         # Those made first are among them: most cells seed nothing, and are not walked again.
         seeds_first=tuple(_seeds_first(tree.body)) if seedings else (),
+        compile_warns=_compile_may_warn(source, nodes),
     )

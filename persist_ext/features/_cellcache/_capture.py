@@ -45,6 +45,7 @@ from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 from ...storage._usercode import type_module
 from .._covars import import_quietly
 from .._slotnames import traced
+from ._analysis import analyze_cell
 from ._costs import CollectorClock, without_import_timer
 from ._warned import filters_version, forget_shown_warnings
 
@@ -740,6 +741,43 @@ def recursion_depth() -> int | None:
     return None
 
 
+# IPython's ``await`` check (``should_run_async``) compiles the cell, and a compiler warning
+# (``"is" with a literal``) shows once per check: a plain cell shows it as often as its front
+# end asks (ipykernel twice, before running the cell and in ``run_cell``; a terminal once).
+# [asks of the running top-level cell, asks since it started]; counted by the magics' wrapper.
+_AWAIT_CHECKS = [0, 0]
+
+
+def note_await_check() -> None:
+    """Called each time the shell's ``should_run_async`` is asked (the magics wrap it)."""
+    _AWAIT_CHECKS[1] += 1
+
+
+def top_level_cell_starts() -> None:
+    """``pre_run_cell`` of a top-level cell: the ``await`` checks asked so far were its own."""
+    _AWAIT_CHECKS[0], _AWAIT_CHECKS[1] = _AWAIT_CHECKS[1], 0
+
+
+def top_level_cell_ends() -> None:
+    """``post_run_cell`` of a top-level cell: checks asked from now on are the next cell's."""
+    _AWAIT_CHECKS[1] = 0
+
+
+def _plain_await_checks(shell: Any, source: str, text: str, made: int) -> None:
+    """The ``await`` checks a plain cell gets that this run has not ``made``: their compiler
+    warnings show as the plain cell's do, before it runs. Asked only of a cell whose compile
+    can warn (:attr:`CellCode.compile_warns`): a check compiles the whole cell."""
+    missing = _AWAIT_CHECKS[0] - made
+    if missing <= 0:
+        return
+    try:
+        warns = analyze_cell(text).compile_warns  # analysed already: a cached lookup
+    except SyntaxError:
+        warns = True  # the checks fail as the plain cell's do
+    for _ in range(missing if warns else 0):
+        shell.should_run_async(source, transformed_cell=text, preprocessing_exc_tuple=None)
+
+
 def note_top_level_cell() -> None:
     """Called from a top-level ``%%persist`` cell's ``pre_run_cell`` hook: where a plain
     cell's code starts, counted as the body's (:func:`_plain_stack_room`) is."""
@@ -811,6 +849,8 @@ def _run_cell(shell: Any, source: str) -> Any:
         shell.showtraceback(sys.exc_info())
         result.error_before_exec = exc
         return result
+    made = 0 if shell.trio_runner or not _may_be_async(source) else 1  # see _runner_for
+    _plain_await_checks(shell, source, text, made)
     shell.logger.log(text, source)
     compiler = shell.compile
     hook = shell.displayhook
@@ -912,9 +952,13 @@ def _may_run_async(shell: Any, source: str, text: str) -> bool:
     """Whether IPython runs ``source`` (transformed: ``text``) as a coroutine: its ``await``
     check (a compile of the whole cell), asked only of a text that could have top-level
     ``await``, ``async for`` or ``async with``."""
-    return ("await" in source or "async" in source) and bool(
+    return _may_be_async(source) and bool(
         shell.should_run_async(source, transformed_cell=text, preprocessing_exc_tuple=None)
     )
+
+
+def _may_be_async(source: str) -> bool:
+    return "await" in source or "async" in source
 
 
 def run_plain(shell: Any, source: str, *, show_errors: bool = True) -> RunOutcome:
