@@ -118,10 +118,25 @@ NOISY_REPR = [
     CACHED + "w = Vector(V * 2)\nw",
 ]
 NOISY_REPR_CHECKS = ["v.x", "vs[1].x", "w.x"]
+# And one whose attribute lookup prints (``__getattr__``): storing asked it for ``nbytes``,
+# a restore's unpickling asks it for ``__setstate__``.
+NOISY_LOOKUP = [
+    "V = 2\nclass Proxy:\n    def __init__(self, d):\n        self.d = d\n"
+    "    def __getattr__(self, name):\n        print('looking up', name)\n"
+    "        if name.startswith('__'):\n            raise AttributeError(name)\n"
+    "        return self.d.get(name)",
+    CACHED + "p = Proxy({'a': V})\nq = [p]",
+    CACHED + "print(p.a)\nr = Proxy({'b': V + 1})",
+]
 
 
 def test_storing_an_instance_never_runs_its_classes_code(tmp_path: Path) -> None:
-    assert_runs_match_plain(NOISY_REPR, NOISY_REPR_CHECKS, ("V = 2", "V = 3"), tmp_path)
+    for cells, checks, folder in (
+        (NOISY_REPR, NOISY_REPR_CHECKS, tmp_path / "repr"),
+        (NOISY_LOOKUP, ["p.d", "r.d"], tmp_path / "lookup"),
+    ):
+        folder.mkdir()
+        assert_runs_match_plain(cells, checks, ("V = 2", "V = 3"), folder)
 
 
 # IPython's ``await`` check compiles a cell before it runs (ipykernel asks twice), and a

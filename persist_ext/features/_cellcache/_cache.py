@@ -72,6 +72,7 @@ from ._costs import (
     CostModel,
     KnownRun,
     RunsIndex,
+    buffer_nbytes,
     much_slower,
     over_budget,
     rough_size,
@@ -823,14 +824,17 @@ class CellCache:
             if problem:
                 reapply(shell, undo, [])
                 return problem
-            values = load_groups(
-                self.store,
-                manifest.variables,
-                mmap=options.mmap,
-                live=ns,
-                # --mmap maps arrays from their entries; small groups come with the manifest.
-                small=None if options.mmap else manifest.inline,
-            )
+            # What decoding prints is not the cell's output: a user class's __getattr__
+            # asked for __setstate__ by pickle prints nothing in a plain run.
+            with discarding_output():
+                values = load_groups(
+                    self.store,
+                    manifest.variables,
+                    mmap=options.mmap,
+                    live=ns,
+                    # --mmap maps arrays from their entries; small groups come inline.
+                    small=None if options.mmap else manifest.inline,
+                )
             outputs = self._outputs(manifest)
         except Exception as exc:
             reapply(shell, undo, [])
@@ -1626,8 +1630,8 @@ def _over_limit(values: dict[str, Any], max_bytes: int | None) -> dict[str, int]
         return {}
     found = {}
     for var, value in values.items():
-        size = getattr(value, "nbytes", None)
-        if isinstance(size, int) and size > max_bytes:
+        size = buffer_nbytes(value)
+        if size is not None and size > max_bytes:
             found["the value of its last expression" if var == RESULT else var] = size
     return found
 

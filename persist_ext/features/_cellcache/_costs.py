@@ -57,6 +57,7 @@ import xxhash
 from ..._exit import at_exit
 from ..._format import format_duration
 from ...storage._atomic import atomic_write
+from ...storage._usercode import is_user_code
 
 __all__ = [
     "STORE_SHARE",
@@ -65,6 +66,7 @@ __all__ = [
     "ImportClock",
     "KnownRun",
     "RunsIndex",
+    "buffer_nbytes",
     "much_slower",
     "over_budget",
     "rough_size",
@@ -221,9 +223,23 @@ def rough_size(values: dict[str, Any], outputs: list[dict[str, Any]]) -> int:
     return total
 
 
-def _value_size(value: Any) -> int:
+def buffer_nbytes(value: Any) -> int | None:
+    """``value.nbytes`` (an array's buffer), or ``None``; never asked of an instance of a
+    user class, whose attribute lookup is its own code (a ``__getattr__`` that prints).
+
+    >>> import numpy as np
+    >>> buffer_nbytes(np.zeros(4)), buffer_nbytes([1, 2])
+    (32, None)
+    """
+    if is_user_code(type(value)):
+        return None
     nbytes = getattr(value, "nbytes", None)
-    if isinstance(nbytes, int):
+    return nbytes if isinstance(nbytes, int) else None
+
+
+def _value_size(value: Any) -> int:
+    nbytes = buffer_nbytes(value)
+    if nbytes is not None:
         return nbytes
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(value, pandas.DataFrame):
