@@ -153,7 +153,7 @@ class _Sink:
             for tap in self.stderr_taps:
                 tap.append(text)
         if self.formatting:
-            # Before the result it is formatting, as the kernel sends it; an event of its own.
+            # Written while the result is formatted, so shown before it: an event of its own.
             self.flush_held()
             self.events.append({"kind": "stream", "name": name, "text": text, FORMATTING: True})
             return
