@@ -79,17 +79,23 @@ def pickle_reduction(obj: Any, *, keep_order: bool = False) -> Any:
     the object's attributes in their order.
     """
     in_python, sets_state = _in_python(type(obj))
+    if keep_order and sets_state:
+        # Also when pickle's own reduction makes the state: the class's __setstate__ may
+        # leave some of it out (scikit-learn's Bunch sets none), see restore_in_order.
+        return _in_order(obj, reduce_untouched(obj) if in_python else obj.__reduce_ex__(5))
     if not in_python:
         return NotImplemented
-    reduced = reduce_untouched(obj)
-    return _in_order(obj, reduced) if keep_order and sets_state else reduced
+    return reduce_untouched(obj)
 
 
 # Referenced by name from stored pickles: keep the name.
 def restore_in_order(obj: Any, state: tuple[Any, tuple[Any, ...]]) -> None:
     """Pickle's state setter for :func:`pickle_reduction` with ``keep_order``: the class's
     own ``__setstate__``, then the attributes in the order the stored object had them
-    (those it did not have after the others, as set).
+    (those it did not have after the others, as set). An attribute the stored object had
+    and the state holds, but the class's ``__setstate__`` did not set (scikit-learn's
+    ``Bunch`` ignores its state, so ``load_digits()`` came back without the attributes it
+    keeps in ``__dict__``), is set from the state: the object is the one the cell made.
 
     >>> class Parsers:
     ...     def __setstate__(self, state):
@@ -99,11 +105,24 @@ def restore_in_order(obj: Any, state: tuple[Any, tuple[Any, ...]]) -> None:
     >>> restore_in_order(loaded, ({"a": 1, "z": 2}, ("a", "parse", "z")))
     >>> list(vars(loaded))
     ['a', 'parse', 'z']
+    >>> class Ignoring(dict):
+    ...     def __setstate__(self, state):
+    ...         pass  # as scikit-learn's Bunch
+    >>> loaded = Ignoring.__new__(Ignoring)
+    >>> restore_in_order(loaded, ({"warnings": {}}, ("warnings",)))
+    >>> vars(loaded)
+    {'warnings': {}}
     """
     inner, order = state
     obj.__setstate__(inner)
     held = getattr(obj, "__dict__", None)
-    if type(held) is not dict or tuple(held) == order:
+    if type(held) is not dict:
+        return
+    if type(inner) is dict and len(held) < len(order):
+        for name in order:
+            if name not in held and name in inner:
+                held[name] = inner[name]
+    if tuple(held) == order:
         return
     rank = {name: index for index, name in enumerate(order)}
     last = len(order)
