@@ -1051,7 +1051,15 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
     """
     if outputs and outputs[0].get("kind") in (_WARNED, _RESET):
         outputs = _without_unshown_warnings(shell, outputs)
-    if result is not _NO_RESULT and _formatted_again(shell, result, outputs):
+    # Whether the value is formatted again, not shown as recorded (asked once: checking a
+    # frame's object columns walks them).
+    first = None
+    if result is not _NO_RESULT:
+        first = next((e for e in outputs if e.get("kind") == "result"), None)
+    again = first is not None and (
+        not shown_as_recorded(result) or _printed_by_user_code(shell, result)
+    )
+    if first is not None and (again or not first.get("data")):
         # What formatting the value printed (a ``__repr__`` that prints) is printed again
         # by formatting it now, in its place before the result: not shown twice.
         outputs = [e for e in outputs if not e.get(FORMATTING)]
@@ -1064,7 +1072,7 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
         elif kind == "result" and result is not _NO_RESULT:
             sys.stdout.flush()
             sys.stderr.flush()
-            _display_result(shell, result, event)
+            _display_result(shell, result, event, again or not event.get("data"))
         elif kind in ("display", "result"):
             sys.stdout.flush()
             sys.stderr.flush()
@@ -1248,24 +1256,11 @@ def _safe_1d(pandas: Any, values: Any) -> bool:
     return set(map(type, values)) <= _PLAIN_ELEMENTS
 
 
-def _formatted_again(shell: Any, result: Any, outputs: list[dict[str, Any]]) -> bool:
-    """Whether :func:`replay_outputs` formats ``result`` again (see :func:`_display_result`)."""
-    event = next((e for e in outputs if e.get("kind") == "result"), None)
-    return event is not None and _formats_again(shell, result, event)
-
-
-def _formats_again(shell: Any, result: Any, event: dict[str, Any]) -> bool:
-    return (
-        not event.get("data")
-        or not shown_as_recorded(result)
-        or _printed_by_user_code(shell, result)
-    )
-
-
-def _display_result(shell: Any, result: Any, event: dict[str, Any]) -> None:
-    """The display hook on ``result`` (``Out[n]``, ``_``), shown as recorded when that is exact."""
+def _display_result(shell: Any, result: Any, event: dict[str, Any], again: bool) -> None:
+    """The display hook on ``result`` (``Out[n]``, ``_``), formatted ``again`` or shown as
+    recorded (when that is exact, see :func:`replay_outputs`)."""
     hook = shell.displayhook
-    if _formats_again(shell, result, event):
+    if again:
         hook(result)
         return
     recorded = (dict(event["data"]), dict(event.get("metadata") or {}))
