@@ -919,20 +919,35 @@ CORPUS.append(
     )
 )
 
+
+def _lesson_folders(
+    repo: str, commit: str, base: str, rows: tuple[tuple[str, str, str], ...]
+) -> list[tuple[str, str, str, str, list[str]]]:
+    """CORPUS entries of a course whose notebooks sit in folders under ``base``, each with
+    the data files beside them: ``rows`` of (folder, its data files, its notebooks), the
+    last two space-separated names (notebooks without ``.ipynb``)."""
+    return [
+        (
+            repo,
+            commit,
+            f"{base}/{folder}",
+            " ".join(f"{base}/{folder}/{d}" for d in data.split()),
+            [f"{n}.ipynb" for n in names.split()],
+        )
+        for folder, data, names in rows
+    ]
+
+
 # Barba et al.'s "Practical Numerical Methods with Python" (numerical-mooc): ODE integrators
 # on the phugoid model, finite-volume and MUSCL schemes for traffic flow and Sod's shock tube,
 # explicit and implicit heat equations with scipy's solvers, relaxation and conjugate
 # gradients, with the helper modules and ``.npz`` data of each lesson beside it. (Their last
 # cells read the course's CSS from two folders up: they fail in every run alike.)
-CORPUS += [
+CORPUS += _lesson_folders(
+    "numerical-mooc/numerical-mooc",
+    "6a70f986729067dee9ca1fb26ba164b035fc971b",
+    "lessons",
     (
-        "numerical-mooc/numerical-mooc",
-        "6a70f986729067dee9ca1fb26ba164b035fc971b",
-        f"lessons/{folder}",
-        " ".join(f"lessons/{folder}/{d}" for d in data.split()),
-        [f"{n}.ipynb" for n in names.split()],
-    )
-    for folder, data, names in (
         (
             "01_phugoid",
             "phugoid.py",
@@ -963,8 +978,8 @@ CORPUS += [
             "05_01_2D.Laplace.Equation 05_02_2D.Poisson.Equation 05_03_Iterate.This"
             " 05_04_Conjugate.Gradient 05_05_Stokes.Flow",
         ),
-    )
-]
+    ),
+)
 
 # Mark Bakker's "Exploratory Computing with Python" (TU Delft), the solved notebooks 1-13:
 # numpy arrays and loops, functions and root finding, linear systems, pandas time series,
@@ -1413,15 +1428,11 @@ CORPUS += [
 # modules imported (``shopping_cart``, ``vector2d``, ``myprofile``), files written and read,
 # numpy, matplotlib styles, scipy (integrate, interpolate, optimize, ``solve_ivp``), sympy's
 # ``init_session``, gradient descent by hand.
-CORPUS += [
+CORPUS += _lesson_folders(
+    "sbu-python-class/python-science",
+    "2e2882fbe0759f1baacf2e49107275b10fa5e273",
+    "content",
     (
-        "sbu-python-class/python-science",
-        "2e2882fbe0759f1baacf2e49107275b10fa5e273",
-        f"content/{folder}",
-        " ".join(f"content/{folder}/{d}" for d in data.split()),
-        [f"{n}.ipynb" for n in names.split()],
-    )
-    for folder, data, names in (
         (
             "01-python",
             "myprofile.py shopping.csv shopping_cart.py test.txt tic_tac_toe.py vector2d.py",
@@ -1434,8 +1445,8 @@ CORPUS += [
         ("05-scipy", "", "scipy-basics scipy-basics-2 scipy-exercises scipy-exercises-2"),
         ("06-sympy", "", "integration-simpsons sympy-examples sympy-exercises"),
         ("11-machine-learning", "", "gradient-descent machine-learning-basics"),
-    )
-]
+    ),
+)
 # amueller's SciPy 2018 scikit-learn tutorial (of 2018: removed APIs fail alike): the
 # ``figures`` helper package and ``helpers.py`` beside the notebooks, titanic and SMS spam
 # data in ``datasets/``; the solutions are ``%load``ed (dropped). Not 01 and 09 (no code),
