@@ -440,6 +440,7 @@ def translate_errors(key: str | None = None, *, where: str = "") -> Iterator[Non
     raised below                  raised to the caller
     ============================  ==================================================
     ``diskcache.Timeout``         :class:`StoreError` (another process holds the lock)
+    "database is locked"          :class:`StoreError` (the same, said by SQLite)
     ``sqlite3.DatabaseError``     :class:`StoreError` (corrupt or unreadable index)
     ``sqlite3.Error`` (other)     :class:`StoreError`
     ``pickle.PicklingError``      :class:`SerializationError`
@@ -459,6 +460,14 @@ def translate_errors(key: str | None = None, *, where: str = "") -> Iterator[Non
         raise new from exc
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """True for SQLite's "database is locked": a lock wait that timed out, not a bad file."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # Python 3.10 does not say
+        return "is locked" in str(exc)
+    return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (any extended code)
+
+
 def translated(exc: Exception, key: str | None = None, where: str = "") -> Exception:
     """The persist_ext error for ``exc`` (``exc`` itself when it needs no translation)."""
     place = f" {where}" if where else ""
@@ -470,6 +479,13 @@ def translated(exc: Exception, key: str | None = None, where: str = "") -> Excep
             f"Timed out waiting for the store lock{place}{subject}: another process kept the "
             "store busy longer than `timeout` seconds. Retry, or open the Store with a larger "
             "timeout.",
+            key=key,
+        )
+    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+        return StoreError(
+            f"Timed out waiting for the store lock{place}{subject} ({exc}): another "
+            "connection held it too long. Retry when it is done, or open the Store with a "
+            "larger timeout.",
             key=key,
         )
     if isinstance(exc, sqlite3.DatabaseError):

@@ -81,6 +81,7 @@ from ._entry import (
     resign,
     verify,
 )
+from ._forkgate import WRITING
 from ._protocol import MISSING, EntryInfo
 from ._serializers import serializer_named
 from ._store_scan import StoreScan
@@ -218,7 +219,7 @@ class Store(StoreScan):
                 "disk_min_file_size": self.large_threshold + (1 << 20),
                 "sqlite_synchronous": 2 if durable else 1,
             }
-        with translate_errors(where=f"opening {self.directory}"):
+        with WRITING, translate_errors(where=f"opening {self.directory}"):
             self._cache = diskcache.Cache(
                 str(self.directory), timeout=timeout, disk=BlobDisk, **settings
             )
@@ -252,7 +253,8 @@ class Store(StoreScan):
         """Close the store; later operations raise :class:`~persist_ext.StoreClosedError`."""
         if self._state is _State.OPEN:
             self._state = _State.CLOSED
-            self._cache.close()
+            with WRITING:  # the last connection's close checkpoints the log
+                self._cache.close()
             self._connections = threading.local()  # drops every thread's wal-index map
             # Replaced large blobs are deleted in the background; finish before returning
             # so a closed store's directory holds only live data and can be removed.
@@ -283,7 +285,7 @@ class Store(StoreScan):
                 filename, _, handle = self._disk.write_blob(entry.buffers)
             record = External(entry.header, filename, entry.info.size)
         try:
-            with translate_errors(key, where=op):
+            with WRITING, translate_errors(key, where=op):
                 if op == "set":
                     cache.set(key, record, expire=expire)
                     result: Any = True
@@ -453,7 +455,7 @@ class Store(StoreScan):
         cache = self._open_cache(write=True)
         if type(key) is not str or not key.isascii():
             check_key(key)
-        with translate_errors(key, where="delete"):
+        with WRITING, translate_errors(key, where="delete"):
             return bool(cache.delete(key))
 
     def incr(self, key: str, delta: int = 1, default: int | None = 0) -> int:
@@ -506,7 +508,7 @@ class Store(StoreScan):
         ['a', 'b']
         """
         cache = self._open_cache(write=True)
-        with self._disk.deferring() as pending:
+        with WRITING, self._disk.deferring() as pending:
             manager = cache.transact(retry=False)
             with translate_errors(where="starting a transaction"):
                 manager.__enter__()

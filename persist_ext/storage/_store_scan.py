@@ -20,6 +20,7 @@ from .._errors import StoreError
 from ._atomic import is_locked
 from ._disk import BLOB_DIR, MODE_BLOB, translate_errors, valid_blob_name
 from ._entry import check_key, is_storable_key
+from ._forkgate import WRITING
 from ._protocol import EntryInfo
 
 logger = logging.getLogger("persist_ext")
@@ -178,7 +179,7 @@ class StoreScan:
         """
         cache = self._open_cache(write=True)
         blobs = self.directory / BLOB_DIR
-        with translate_errors(where="cleanup"):
+        with WRITING, translate_errors(where="cleanup"):
             cache.expire()
             removed = self.remove_debris(fresh=min(max(older_than, 0.0), 30.0))
             if blobs.is_dir() and not os.path.islink(blobs):

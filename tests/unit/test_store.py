@@ -896,3 +896,23 @@ def test_plain_values_encode_as_the_general_path_does(
     slow = _entry.encode_entry("k", value)
     assert fast.record() == slow.record()
     assert fast.info == slow.info
+
+
+def test_a_lock_held_too_long_is_called_a_lock_not_a_corrupt_index(tmp_path: Path) -> None:
+    """SQLite's own "database is locked" (what opening a store meets, after diskcache's
+    60 s of retries) is a wait that ran out, not a bad file: the error says so and suggests
+    waiting, not moving the store aside."""
+    holder = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")  # another connection holds the write lock
+    waiter = sqlite3.connect(tmp_path / "index.db", isolation_level=None, timeout=0)
+    try:
+        with pytest.raises(StoreError, match="store lock") as err, translate_errors(where="x"):
+            waiter.execute("INSERT INTO t VALUES (1)")
+        assert isinstance(err.value.__cause__, sqlite3.OperationalError)
+        assert "corrupt" not in str(err.value)
+        assert "larger timeout" in str(err.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        waiter.close()

@@ -106,6 +106,8 @@ def _check_fork(conn: Connection) -> None:
     supervisor forks a worker, and the worker's first act for a task (its running record)
     opens a store. A worker that cannot open and lock a SQLite file hangs in this check
     instead, before it is given anything, and the parent replaces it (:meth:`_Worker.ensure`).
+    (The other thing ``fork()`` copies, SQLite's record of which file locks this process
+    holds, is kept clean by forking only between store writes: ``storage/_forkgate.py``.)
     """
     import sqlite3
     import tempfile
@@ -180,7 +182,7 @@ class _Worker:
                     target=_worker_main, args=(child_end, os.getpid()), name="persist-ext-worker"
                 )
                 process.daemon = True
-                process.start()
+                process.start()  # between store writes: storage/_forkgate.py
                 child_end.close()
             self.process, self.conn = process, parent_end
             if _ready(parent_end):
