@@ -32,12 +32,53 @@ def _feed_values(hasher: Any, h: Any, values: Any) -> None:
     elif isinstance(values, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray)):
         hasher.feed_array(h, values._ndarray)
     elif isinstance(values.dtype, pd.StringDtype):
-        # Element by element: equal strings hash alike however arrow chunked them.
-        hasher.feed_array(h, np.asarray(values, dtype=object))
+        arrow = _arrow_strings(values)
+        if arrow is not None:
+            _feed_arrow_strings(hasher, h, arrow)
+        else:  # element by element
+            hasher.feed_array(h, np.asarray(values, dtype=object))
     else:
         # Strings, intervals, periods, arrow-backed arrays...: their pickle, whose
         # out-of-band buffers are hashed in place.
         hasher.feed_pickle(h, values)
+
+
+def _arrow_strings(values: Any) -> Any:
+    """The arrow array of string ``values`` held as arrow strings, else None."""
+    if values.dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+
+    arrow = values.__arrow_array__()
+    return arrow if pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type) else None
+
+
+def _feed_arrow_strings(hasher: Any, h: Any, arrow: Any) -> None:
+    """Arrow strings by their buffers, alike however arrow chunked them.
+
+    Which entries are missing, every string's length and all their bytes in order (what a
+    missing entry's slot spans is left out): the same strings give the same three parts
+    and any other strings do not. String by string through Python objects cost ~70 ms for
+    200,000 rows, paid on every read of the frame; this costs a copy of the bytes.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if arrow.null_count:
+        hasher.put(h, b"missing", np.packbits(arrow.is_null().to_numpy()).tobytes())
+        arrow = pc.fill_null(arrow, "")
+    width = np.int64 if pa.types.is_large_string(arrow.type) else np.int32
+    lengths, parts = [], []
+    for chunk in arrow.chunks:
+        if not len(chunk):
+            continue
+        _, offsets, data = chunk.buffers()
+        ends = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * width().itemsize)
+        lengths.append(np.diff(ends).astype(np.int64))
+        if data is not None:
+            parts.append(memoryview(data)[ends[0] : ends[-1]])
+    hasher.put(h, b"lengths", np.concatenate(lengths).tobytes() if lengths else b"")
+    hasher.put(h, b"bytes", b"".join(parts))
 
 
 def _feed_index(hasher: Any, h: Any, index: pd.Index) -> None:

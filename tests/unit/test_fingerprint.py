@@ -234,6 +234,40 @@ def test_a_datetime_index_frequency_counts() -> None:
     assert fingerprint(pd.Series(1, index=daily)) != fingerprint(pd.Series(1, index=listed))
 
 
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=12),
+    st.lists(st.integers(0, 12), max_size=3),
+    st.sampled_from(["string", "large_string"]),
+)
+def test_arrow_strings_hash_by_content_however_they_are_chunked(
+    strings: list[str | None], cuts: list[int], kind: str
+) -> None:
+    """Arrow-backed string columns (pandas 3's ``str``) are hashed from their buffers: the
+    same strings give the same fingerprint in any chunking, slice or offset width, and any
+    change of a string, its boundary or its missingness gives another."""
+    import pyarrow as pa
+    from pandas.arrays import ArrowStringArray
+
+    def series(chunks: list[list[str | None]], width: str = kind) -> pd.Series:
+        arrow = pa.chunked_array([pa.array(c, type=width) for c in chunks], type=width)
+        return pd.Series(ArrowStringArray(arrow))
+
+    bounds = sorted({min(cut, len(strings)) for cut in cuts})
+    pieces = [strings[a:b] for a, b in zip([0, *bounds], [*bounds, len(strings)])]
+    whole = fingerprint(series([strings]))
+    assert fingerprint(series(pieces)) == whole
+    padded = pa.chunked_array([pa.array(["pad", *strings], type=kind)]).slice(1)
+    assert fingerprint(pd.Series(ArrowStringArray(padded))) == whole
+    other = "large_string" if kind == "string" else "string"
+    assert fingerprint(series([strings], other)) == whole
+    # Any other strings: a changed one, a moved boundary, a missing one made empty.
+    for i, item in enumerate(strings):
+        for changed in (None if item is not None else "", (item or "") + "x"):
+            edited = [*strings[:i], changed, *strings[i + 1 :]]
+            assert fingerprint(series([edited])) != whole
+    assert fingerprint(series([["ab", "c"]])) != fingerprint(series([["a", "bc"]]))
+
+
 def test_attributes_of_notebook_subclasses_of_frames_and_arrays_count() -> None:
     ns = _module("""
     import numpy as np
