@@ -51,9 +51,6 @@ class _Gate:
         self.mine = threading.local()  # this thread's depth (writes nest: set in transact)
 
 
-_gate = _Gate()
-
-
 class _Writing:
     """Context manager around one store write (reentrant within a thread)."""
 
@@ -127,6 +124,13 @@ def _after_fork_in_child() -> None:
     _gate = _Gate()
 
 
-os.register_at_fork(
-    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
-)
+if "_gate" not in globals():
+    # Once per process: ``importlib.reload`` (``%autoreload``) runs this module again in the
+    # same namespace, and a second set of hooks would take the gate twice in one fork (a
+    # deadlock), a second gate would lose the writes in flight.
+    _gate = _Gate()
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
