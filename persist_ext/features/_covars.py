@@ -238,6 +238,14 @@ class _Walker:
                 if isinstance(obj, self.frames):
                     for axis in _axes(obj):
                         found.add(id(axis))
+                    # Copy on write copies a column's array, never the Python objects in it:
+                    # ``s = pd.Series([lst])`` holds ``lst`` itself, and ``s[0].append(1)``
+                    # changes ``lst``.
+                    for held in _held_objects(obj):
+                        if held.size > self.budget:
+                            self.exhausted = True
+                            return found
+                        stack.extend(held.tolist())
                 continue
             # Built-in iterators: a subclass's own ``__iter__`` may never end.
             if isinstance(obj, (list, tuple, set, frozenset)):
@@ -274,6 +282,45 @@ def _axes(frame: Any) -> list[Any]:
     if columns is not None:
         axes.append(columns)
     return axes
+
+
+# What ``pandas.api.types.infer_dtype`` calls an object array of immutable values only.
+_IMMUTABLE_INFERRED = frozenset(
+    {
+        *("string", "bytes", "floating", "integer", "mixed-integer-float", "decimal"),
+        *("complex", "boolean", "datetime64", "datetime", "date", "timedelta64"),
+        *("timedelta", "time", "period", "interval", "empty"),
+    }
+)
+
+
+def _held_objects(frame: Any) -> Iterator[Any]:
+    """The object-dtype columns of a pandas Series or DataFrame that may hold mutable
+    objects (lists, dicts, instances), as numpy object arrays; columns of strings, numbers
+    or timestamps only are left out (told apart in C by ``infer_dtype``).
+
+    >>> import pandas as pd
+    >>> lst = [1]
+    >>> frame = pd.DataFrame({"held": [lst, [2]], "text": ["a", "b"], "n": [1, 2]})
+    >>> [column[0] is lst for column in _held_objects(frame)]
+    [True]
+    """
+    import numpy as np
+    from pandas.api.types import infer_dtype
+
+    def held(dtype: Any) -> bool:
+        # numpy's object dtype only: pandas' ``str`` and ``category`` say kind "O" too,
+        # and converting them to an object array would copy every string.
+        return isinstance(dtype, np.dtype) and dtype.hasobject
+
+    if frame.ndim == 1:
+        columns = [frame] if held(frame.dtype) else []
+    else:
+        columns = [frame.iloc[:, i] for i, dtype in enumerate(frame.dtypes) if held(dtype)]
+    for column in columns:
+        values = column.to_numpy()
+        if infer_dtype(values, skipna=True) not in _IMMUTABLE_INFERRED:
+            yield values
 
 
 def _slots(cls: type) -> list[str]:

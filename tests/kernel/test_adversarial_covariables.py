@@ -82,3 +82,31 @@ def test_an_input_changed_then_rebound_still_held_elsewhere_makes_the_cell_run(
     assert "then binds the name anew" not in dropped
     # Held by IPython's output history (Out[7], _): the cell runs as well.
     assert "it changes what shown held, then binds the name anew" in shown
+
+
+# Python objects held in pandas object columns: copy on write copies a column's array, never
+# the lists and dicts in it. The walk for co-variables took a frame for its own identity and
+# its index only, so ``lst`` and ``s`` were stored apart: a hit on the cell mutating ``s[0]``
+# bound a new ``s`` whose list was not ``lst`` (``lst`` stayed [1] where a re-run gives [1,
+# 3]), and likewise the other way round and through a DataFrame's column of dicts.
+OBJECT_COLUMNS = [
+    "import pandas as pd\nV = 3\nlst = [1]\ns = pd.Series([lst, [2]])\n"
+    "meta = {'k': 0}\n"
+    "frame = pd.DataFrame({'meta': [meta, {}], 'x': [1.0, 2.0], 't': ['a', 'b']})\n"
+    "other = [5]\nholder = pd.Series([other], dtype=object)",
+    CACHED + "s[0].append(V)",
+    CACHED + "frame.loc[0, 'meta']['k'] = V",
+    CACHED + "other.append(V)",
+]
+
+
+def test_objects_held_in_pandas_object_columns_stay_shared(tmp_path: Path) -> None:
+    checks = [
+        "lst",
+        "s[0] is lst",
+        "meta",
+        "frame.loc[0, 'meta'] is meta",
+        "holder[0]",
+        "holder[0] is other",
+    ]
+    assert_runs_match_plain(OBJECT_COLUMNS, checks, ("V = 3", "V = 4"), tmp_path)
