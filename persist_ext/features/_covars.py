@@ -75,12 +75,14 @@ __all__ = [
     "LossyStateError",
     "SavedGroups",
     "array_root",
+    "bound_data",
     "closed_handle",
     "discarding_output",
     "dumps_shared",
     "global_rng_ids",
     "global_rng_reduction",
     "group_variables",
+    "held_by_function",
     "import_quietly",
     "load_groups",
     "loads_shared",
@@ -95,6 +97,44 @@ DEFAULT_BUDGET = 200_000
 # Values that cannot be shared in any way that matters (immutable scalars and text).
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
 _BUILTIN_ITERATORS = frozenset({"enumerate", "zip", "map", "filter", "reversed"})
+
+
+def bound_data(method: Any) -> Any:
+    """The object a method is bound to when that object is data (``lst`` for
+    ``lst.append``, ``model`` for ``model.fit``); ``None`` for anything else, and for a
+    method of a module or a class (``math.sqrt``, ``pd.DataFrame.from_dict``).
+
+    >>> lst = []
+    >>> bound_data(lst.append) is lst, bound_data(len), bound_data(dict.fromkeys)
+    (True, None, None)
+    """
+    if type(method) not in (types.BuiltinMethodType, types.MethodType):
+        return None
+    bound = method.__self__
+    return None if bound is None or isinstance(bound, (types.ModuleType, type)) else bound
+
+
+def held_by_function(fn: Any) -> tuple[Any, ...]:
+    """The data a notebook function holds besides its code: what its closure cells and
+    default values hold, other than immutable scalars and code.
+
+    >>> totals = []
+    >>> def add(x, into=totals):
+    ...     into.append(x)
+    >>> held_by_function(add)[0] is totals, held_by_function(len)
+    (True, ())
+    """
+    if not isinstance(fn, types.FunctionType):
+        return ()
+    held = []
+    for cell in fn.__closure__ or ():
+        try:
+            held.append(cell.cell_contents)
+        except ValueError:  # a name the enclosing function had not bound yet
+            pass
+    held += fn.__defaults__ or ()
+    held += (fn.__kwdefaults__ or {}).values()
+    return tuple(v for v in held if not isinstance(v, (_ATOMIC, _BY_REFERENCE)))
 
 
 def _is_c_iterator(cls: type) -> bool:
@@ -138,6 +178,10 @@ class Group:
     views: bool = False  # some numpy array in it is a view (stored linked to its base)
     live: tuple[str, ...] = ()  # referenced at load time, never stored (see the module doc)
     nans: bool = False  # it holds float NaN objects, whose identity the pickle keeps
+    #: Functions (not stored: code) whose closure or default values hold an object of the
+    #: group; :func:`save_groups` refuses such a group (a restore would leave them holding
+    #: the old object while the variables get new ones).
+    held_by: tuple[str, ...] = ()
 
 
 def array_root(arr: Any) -> Any:
@@ -206,6 +250,9 @@ class _Walker:
                     # and sets find it by identity, so which NaN object is held is data.
                     self.saw_nan = True
                     found.add(id(obj))
+                bound = bound_data(obj)
+                if bound is not None:
+                    stack.append(bound)  # ``app = lst.append`` holds ``lst`` itself
                 continue
             self.budget -= 1
             if self.budget < 0:
@@ -235,17 +282,19 @@ class _Walker:
             if key in owned:
                 continue
             if self.opaque and isinstance(obj, self.opaque):
+                parts = [obj]
                 if isinstance(obj, self.frames):
-                    for axis in _axes(obj):
-                        found.add(id(axis))
-                    # Copy on write copies a column's array, never the Python objects in it:
-                    # ``s = pd.Series([lst])`` holds ``lst`` itself, and ``s[0].append(1)``
-                    # changes ``lst``.
-                    for held in _held_objects(obj):
-                        if held.size > self.budget:
-                            self.exhausted = True
-                            return found
-                        stack.extend(held.tolist())
+                    axes = _axes(obj)
+                    found.update(map(id, axes))
+                    parts += axes
+                # Copy on write copies a column's array, never the Python objects in it:
+                # ``s = pd.Series([lst])`` holds ``lst`` itself, and ``s[0].append(1)``
+                # changes ``lst``; so does an Index of objects.
+                for held in (h for part in parts for h in _held_objects(part)):
+                    if held.size > self.budget:
+                        self.exhausted = True
+                        return found
+                    stack.extend(held.tolist())
                 continue
             # Built-in iterators: a subclass's own ``__iter__`` may never end.
             if isinstance(obj, (list, tuple, set, frozenset)):
@@ -267,6 +316,8 @@ class _Walker:
                         pass
                 if isinstance(obj, deque):
                     stack.extend(builtin_iter(obj))
+                elif isinstance(obj, functools.partial):
+                    stack.extend((obj.func, *obj.args, *obj.keywords.values()))
                 elif state is None and _is_c_iterator(type(obj)):
                     # ``it = iter(lst)``, ``enumerate(rows)``: C objects with no __dict__ that
                     # hold the sequence they walk (pickled with it: restored apart, the
@@ -295,9 +346,10 @@ _IMMUTABLE_INFERRED = frozenset(
 
 
 def _held_objects(frame: Any) -> Iterator[Any]:
-    """The object-dtype columns of a pandas Series or DataFrame that may hold mutable
-    objects (lists, dicts, instances), as numpy object arrays; columns of strings, numbers
-    or timestamps only are left out (told apart in C by ``infer_dtype``).
+    """The object-dtype columns of a pandas Series or DataFrame (or an Index) that may hold
+    mutable objects (lists, dicts, instances), as numpy object arrays; columns of strings,
+    numbers or timestamps only are left out (told apart in C by ``infer_dtype``), and so
+    is a MultiIndex (tuples of its levels' labels).
 
     >>> import pandas as pd
     >>> lst = [1]
@@ -314,7 +366,8 @@ def _held_objects(frame: Any) -> Iterator[Any]:
         return isinstance(dtype, np.dtype) and dtype.hasobject
 
     if frame.ndim == 1:
-        columns = [frame] if held(frame.dtype) else []
+        multi = getattr(frame, "nlevels", 1) > 1
+        columns = [frame] if held(frame.dtype) and not multi else []
     else:
         columns = [frame.iloc[:, i] for i, dtype in enumerate(frame.dtypes) if held(dtype)]
     for column in columns:
@@ -334,7 +387,11 @@ def _slots(cls: type) -> list[str]:
 
 
 def group_variables(
-    values: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET, live: Iterable[str] = ()
+    values: Mapping[str, Any],
+    *,
+    budget: int = DEFAULT_BUDGET,
+    live: Iterable[str] = (),
+    holders: Mapping[str, Any] | None = None,
 ) -> list[Group]:
     """Split ``values`` (name -> value) into groups of variables that share objects.
 
@@ -351,6 +408,9 @@ def group_variables(
         Objects visited in all before giving up; the variables left unfinished form one
         group with every other variable (``complete=False``), its ``live`` names still
         listed (:func:`dumps_shared` walks them apart before linking to them).
+    holders
+        Name -> function (code, not stored) of the namespace: a group holding an object
+        one of them holds (:func:`held_by_function`) lists it in :attr:`Group.held_by`.
     live
         Names whose objects the caller guarantees unchanged and present when the group is
         loaded again (inputs a cell read and did not change): each group lists its own in
@@ -406,11 +466,24 @@ def group_variables(
     if unfinished:
         for name in names:
             parent[find(name)] = find(names[0])
+    live_names = set(live)
+    held_by: dict[str, set[str]] = {}
+    for holder, fn in (holders or {}).items():
+        held = held_by_function(fn)
+        if not held:
+            continue
+        holds = _Walker(budget)
+        for key in holds.reach(held, owner):
+            reached_from = owner.get(key)
+            if reached_from is not None and reached_from not in live_names:
+                held_by.setdefault(find(reached_from), set()).add(holder)
+        if holds.exhausted:  # what it holds is unknown: every group may be held
+            for name in names:
+                held_by.setdefault(find(name), set()).add(holder)
     members: dict[str, list[str]] = {}
     for name in names:
         members.setdefault(find(name), []).append(name)
     complete = not unfinished
-    live_names = set(live)
     groups = [
         Group(
             tuple(sorted(group)),
@@ -420,8 +493,9 @@ def group_variables(
             # on its own walk what a stored variable holds of it, and refuses otherwise).
             live=tuple(sorted(live_names & set(group))),
             nans=bool(with_nans & set(group)),
+            held_by=tuple(sorted(held_by.get(root, ()))),
         )
-        for group in members.values()
+        for root, group in members.items()
     ]
     groups.sort(key=lambda g: names.index(g.names[0]) if g.names else 0)
     return groups
@@ -1415,6 +1489,12 @@ def save_groups(
         if not names:
             continue
         try:
+            if group.held_by:
+                held_by = ", ".join(group.held_by)
+                raise SharedInputError(
+                    f"{held_by} holds objects it changed (in a closure or a default value), "
+                    f"which a restore would replace while {held_by} kept the old ones"
+                )
             if (
                 len(names) == 1
                 and not live

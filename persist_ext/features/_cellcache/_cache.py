@@ -42,13 +42,15 @@ from ..._exit import at_exit
 from ..._format import format_ago, format_duration, format_size
 from ...storage._leases import hold as hold_lease
 from ...storage._protocol import KeyValueStore
-from ...storage._usercode import type_module
+from ...storage._usercode import is_user_code, type_module
 from .._bounded import store_limits
 from .._covars import (
     LossyStateError,
+    bound_data,
     closed_handle,
     discarding_output,
     group_variables,
+    held_by_function,
     load_groups,
 )
 from .._slotnames import untraced
@@ -1270,15 +1272,26 @@ class CellCache:
                 continue
             value = ns[var]
             # Code is left out; a callable instance is data (Think Bayes' ``Pmf``, a
-            # ``np.poly1d``): ``damage = d6`` must restore ``damage`` as ``d6`` itself.
-            if (var in hidden and hidden[var] is value) or _is_code(value):
+            # ``np.poly1d``): ``damage = d6`` must restore ``damage`` as ``d6`` itself. So is
+            # a method bound to data (``add = totals.append``): restored apart from
+            # ``totals``, it would go on changing the old list.
+            if var in hidden and hidden[var] is value:
                 continue
-            if isinstance(value, types.MethodType):
+            if (_is_code(value) or isinstance(value, types.MethodType)) and (
+                bound_data(value) is None
+            ):
                 continue
             if isinstance(value, io.IOBase):
                 continue
             candidates[var] = value
-        groups = group_variables(candidates, live=unchanged - set(values))
+        # A function holding an object the cell changed in place (``def f(acc=totals)``, a
+        # closure over it) would keep the old object after a restore: such a cell runs.
+        holders = (
+            {var: fn for var, fn in ns.items() if held_by_function(fn) and is_user_code(fn)}
+            if mutated
+            else None
+        )
+        groups = group_variables(candidates, live=unchanged - set(values), holders=holders)
         return [g for g in groups if any(n in values for n in g.names)]
 
     def _write_run_mode(

@@ -62,6 +62,7 @@ from ...storage._usercode import (
     wrapped_function,
 )
 from .._bounded import interrupt_at
+from .._covars import bound_data
 from ._analysis import CellCode
 from ._setorder import hash_seed_component
 from ._state import dict_version_once
@@ -454,7 +455,10 @@ def build_key(
             code_value = getattr(value, "__func__", value)
         if code_value is not None and is_user_code(code_value):
             add_code(name, code_value)
-            continue
+            if bound_data(value) is None:
+                continue
+            # ``total = acc.total``: the method's code above, and the data it is bound to
+            # below (an input like any other, whose change in place the run notes).
         _add_input(
             name,
             value,

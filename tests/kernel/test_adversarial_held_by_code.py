@@ -1,0 +1,84 @@
+"""Objects held by code: methods bound to data, partials, closures, default values, indexes.
+
+A cell that changes an object in place is stored with every variable sharing that object, and
+a hit binds them all to the restored copies. What holds the object without being a variable
+of data kept the old one: ``add = acc.add`` went on adding to the old ``acc`` (and a key
+leaving out ``acc`` restored ``total()`` of the old one after an upstream edit),
+``append = items.append`` and ``functools.partial(list.extend, parts)`` likewise, and a
+function whose default value or closure holds the object cannot be restored at all (it is
+code, by reference): such a cell runs, and says why. (So does, for now, a cell that changes
+an object through a method or partial bound to it: the object, stored with it, is checked
+before a hit and never matches what the cell left.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain, why_of
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+HELD = [
+    "import functools\nimport pandas as pd\nV = 3\n"
+    "class Acc:\n    def __init__(self):\n        self.v = []\n"
+    "    def add(self, x):\n        self.v.append(x)\n"
+    "acc = Acc()\nadd = acc.add\n"
+    "items = [1]\nappend = items.append\n"
+    "parts = [1]\nextend = functools.partial(list.extend, parts)\n"
+    "kept = [1]\ndef keep(x, into=kept):\n    into.append(x)\n    return into\n"
+    "seen = [1]\ndef watcher(held):\n    return lambda: held\nwatch = watcher(seen)\n"
+    "class Tag:\n    def __init__(self):\n        self.v = 0\n"
+    "tag = Tag()\nlabels = pd.Index([tag, Tag()], dtype=object)",
+    CACHED + "add(V)",
+    CACHED + "acc.v.append(V + 1)",
+    CACHED + "append(V)",
+    CACHED + "extend([V])",
+    CACHED + "parts.append(V)",
+    CACHED + "kept.append(V)",
+    CACHED + "seen.append(V)",
+    CACHED + "labels[0].v = V",
+    CACHED + "doubled = [V] * 2",
+    "add(10)\nappend(10)\nextend([10])\nkeep(10)",
+]
+HELD_CHECKS = [
+    "acc.v",
+    "add.__self__ is acc",
+    "items",
+    "append.__self__ is items",
+    "parts",
+    "extend.args[0] is parts",
+    "kept",
+    "keep.__defaults__[0] is kept",
+    "seen",
+    "watch() is seen",
+    "tag.v",
+]
+
+
+def test_objects_held_by_code_see_what_a_restored_cell_changed(tmp_path: Path) -> None:
+    assert_runs_match_plain(HELD, HELD_CHECKS, ("V = 3", "V = 4"), tmp_path)
+    (kept, seen) = why_of(HELD, ["c6", "c7"], tmp_path / "cached")
+    assert "keep holds objects it changed" in kept
+    assert "watch holds objects it changed" in seen
+
+
+# A notebook method bound to a name reads the data it is bound to: ``total()`` is an input
+# of ``acc`` as much as ``acc.total()`` is. The key took the method's code only, so after an
+# upstream edit of what ``acc`` holds the hit restored the old sum (3 where a re-run gives 4).
+BOUND_INPUT = [
+    "V = 3\nclass Acc:\n    def __init__(self):\n        self.v = []\n"
+    "    def total(self):\n        return sum(self.v)\n"
+    "acc = Acc()\ntotal = acc.total\nlate = Acc()\nlate_total = late.total",
+    "acc.v.append(V)",
+    CACHED + "t = total()",
+    "late.v.append(V * 2)",
+    CACHED + "u = late_total()",
+]
+
+
+def test_data_a_bound_method_reads_is_an_input(tmp_path: Path) -> None:
+    assert_runs_match_plain(BOUND_INPUT, ["t", "u"], ("V = 3", "V = 4"), tmp_path)
