@@ -465,7 +465,10 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:  # Python 3.10 does not say
         return "is locked" in str(exc)
-    return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (any extended code)
+    return (code & 0xFF) in _BUSY_CODES  # the primary code of any extended one
+
+
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (``sqlite3`` names them from Python 3.11)
 
 
 def translated(exc: Exception, key: str | None = None, where: str = "") -> Exception:
@@ -474,18 +477,13 @@ def translated(exc: Exception, key: str | None = None, where: str = "") -> Excep
     subject = f" (key {key!r})" if key is not None else ""
     if isinstance(exc, (StoreError, SerializationError, KeyError)):
         return exc
-    if isinstance(exc, diskcache.Timeout):
+    if isinstance(exc, diskcache.Timeout) or (
+        isinstance(exc, sqlite3.OperationalError) and _is_busy(exc)
+    ):
         return StoreError(
-            f"Timed out waiting for the store lock{place}{subject}: another process kept the "
-            "store busy longer than `timeout` seconds. Retry, or open the Store with a larger "
-            "timeout.",
-            key=key,
-        )
-    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-        return StoreError(
-            f"Timed out waiting for the store lock{place}{subject} ({exc}): another "
-            "connection held it too long. Retry when it is done, or open the Store with a "
-            "larger timeout.",
+            f"Timed out waiting for the store lock{place}{subject}: another process or "
+            "connection held it longer than `timeout` seconds. Retry when it is done, or open "
+            "the Store with a larger timeout.",
             key=key,
         )
     if isinstance(exc, sqlite3.DatabaseError):

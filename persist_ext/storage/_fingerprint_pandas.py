@@ -67,13 +67,13 @@ def _feed_arrow_strings(hasher: Any, h: Any, arrow: Any) -> None:
     if arrow.null_count:
         hasher.put(h, b"missing", np.packbits(arrow.is_null().to_numpy()).tobytes())
         arrow = pc.fill_null(arrow, "")
-    width = np.int64 if pa.types.is_large_string(arrow.type) else np.int32
+    width = np.dtype(np.int64 if pa.types.is_large_string(arrow.type) else np.int32)
     lengths, parts = [], []
     for chunk in arrow.chunks:
         if not len(chunk):
             continue
         _, offsets, data = chunk.buffers()
-        ends = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * width().itemsize)
+        ends = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * width.itemsize)
         lengths.append(np.diff(ends).astype(np.int64))
         if data is not None:
             parts.append(memoryview(data)[ends[0] : ends[-1]])

@@ -1051,15 +1051,18 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
     """
     if outputs and outputs[0].get("kind") in (_WARNED, _RESET):
         outputs = _without_unshown_warnings(shell, outputs)
-    # Whether the value is formatted again, not shown as recorded (asked once: checking a
-    # frame's object columns walks them).
+    # Whether the value is formatted again, not shown as recorded: when nothing was recorded
+    # of it, or it would not show as recorded (asked once, and only then: checking a
+    # frame's object columns walks them). A cell has one result.
     first = None
     if result is not _NO_RESULT:
         first = next((e for e in outputs if e.get("kind") == "result"), None)
     again = first is not None and (
-        not shown_as_recorded(result) or _printed_by_user_code(shell, result)
+        not first.get("data")
+        or not shown_as_recorded(result)
+        or _printed_by_user_code(shell, result)
     )
-    if first is not None and (again or not first.get("data")):
+    if again:
         # What formatting the value printed (a ``__repr__`` that prints) is printed again
         # by formatting it now, in its place before the result: not shown twice.
         outputs = [e for e in outputs if not e.get(FORMATTING)]
@@ -1072,7 +1075,7 @@ def replay_outputs(shell: Any, outputs: list[dict[str, Any]], result: Any = _NO_
         elif kind == "result" and result is not _NO_RESULT:
             sys.stdout.flush()
             sys.stderr.flush()
-            _display_result(shell, result, event, again or not event.get("data"))
+            _display_result(shell, result, event, again)
         elif kind in ("display", "result"):
             sys.stdout.flush()
             sys.stderr.flush()
