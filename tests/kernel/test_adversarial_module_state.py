@@ -274,3 +274,20 @@ def test_the_notebook_module_is_the_namespace(tmp_path: Path) -> None:
     assert_runs_match_plain(MAIN_MODULE, checks, ("V = 2", "V = 3"), tmp_path)
     (why,) = why_of(MAIN_MODULE, ["c1"], tmp_path / "cached")
     assert "through the __main__ module" in why
+
+
+# ``sys.argv`` set upstream of ``parser.parse_args()`` (a training script run as a notebook):
+# the parse reads it without naming it (here a notebook helper reads it). The key left it
+# out, so after the upstream edit the hit restored the old arguments (0.3 where a re-run
+# gives 0.4).
+ARGV = [
+    "import sys\nV = 3\ndef parse():\n    return float(sys.argv[sys.argv.index('--lr') + 1])",
+    "sys.argv = ['train.py', '--lr', str(V / 10)]",
+    CACHED + "lr = parse()",
+    CACHED + "first = sys.argv[1:]",
+    CACHED + "doubled = [V] * 2",
+]
+
+
+def test_arguments_set_upstream_are_an_input(tmp_path: Path) -> None:
+    assert_runs_match_plain(ARGV, ["lr", "first"], ("V = 3", "V = 4"), tmp_path)

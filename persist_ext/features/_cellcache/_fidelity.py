@@ -45,7 +45,8 @@ warning filters        what they do with each warning the cell    filters are se
 scikit-learn config    -                                          changed settings are set
 recursion limit,       always (cheap, rarely changed)             set
 decimal context,
-mpmath precision
+mpmath precision,
+sys.argv
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
 environment            -                                          changed variables are set

@@ -975,7 +975,14 @@ def _python_capture(shell: Any) -> Any:
     prec = getattr(getattr(mpmath, "mp", None), "prec", _MPMATH_PREC)
     if isinstance(prec, int) and prec != _MPMATH_PREC:
         settings["mpmath.prec"] = prec
+    # ``sys.argv = ['train.py', '--lr', '0.1']`` upstream of ``parser.parse_args()``. Only
+    # when set away from the kernel's own (whose connection file differs in every kernel).
+    if sys.argv != _KERNEL_ARGV:
+        settings["argv"] = list(sys.argv) if isinstance(sys.argv, list) else repr(sys.argv)
     return settings
+
+
+_KERNEL_ARGV = list(sys.argv)  # as the kernel started (imported when the extension loads)
 
 
 _MPMATH_PREC = 53  # bits: mpmath's default, 15 decimal digits
@@ -1000,6 +1007,9 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
     prec = snapshot.get("mpmath.prec", _MPMATH_PREC)
     if mp is not None and getattr(mp, "prec", prec) != prec:
         mp.prec = prec
+    argv = snapshot.get("argv", _KERNEL_ARGV)
+    if isinstance(argv, list) and sys.argv != argv:
+        sys.argv = list(argv)
 
 
 # --------------------------------------------------------------------------- notebook classes
@@ -1507,7 +1517,8 @@ FACETS: dict[str, Facet] = {
         Facet("env", "environment variables", _env_capture, _json_digest, _env_apply),
         Facet(
             "python",
-            "Python settings (recursion limit, int digits, decimal context, mpmath precision)",
+            "Python settings (recursion limit, int digits, decimal context, mpmath precision,"
+            " sys.argv)",
             _python_capture,
             _json_digest,
             _python_apply,
