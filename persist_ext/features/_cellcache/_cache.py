@@ -1277,10 +1277,12 @@ class CellCache:
             # ``totals``, it would go on changing the old list.
             if var in hidden and hidden[var] is value:
                 continue
-            if (_is_code(value) or isinstance(value, types.MethodType)) and (
-                bound_data(value) is None
-            ):
-                continue
+            if _is_code(value) or isinstance(value, types.MethodType):
+                bound = bound_data(value)
+                # Not a method of the kernel's machinery (``write = sys.stdout.write``):
+                # walking it would reach the shell and every variable through it.
+                if bound is None or isinstance(bound, io.IOBase) or _kernel_object(bound):
+                    continue
             if isinstance(value, io.IOBase):
                 continue
             candidates[var] = value
@@ -1726,6 +1728,14 @@ def _notebook_path(shell: Any) -> str:
     """The running notebook's path relative to the server root, or "" outside Jupyter."""
     path = os.environ.get("JPY_SESSION_NAME") or getattr(shell, "user_ns", {}).get("__session__")
     return path if isinstance(path, str) and path.endswith(".ipynb") else ""
+
+
+_KERNEL_PACKAGES = ("IPython", "ipykernel", "jupyter_client", "zmq", "tornado", "traitlets")
+
+
+def _kernel_object(obj: Any) -> bool:
+    """Whether ``obj`` belongs to the kernel's machinery (the shell, its streams, sockets)."""
+    return type(obj).__module__.partition(".")[0] in _KERNEL_PACKAGES
 
 
 def _is_definition(value: Any) -> bool:
