@@ -86,6 +86,7 @@ __all__ = [
     "import_quietly",
     "load_groups",
     "loads_shared",
+    "reachable_ids",
     "rebuild_view",
     "save_groups",
     "writeable_flag",
@@ -384,6 +385,18 @@ def _slots(cls: type) -> list[str]:
             slots = (slots,)
         names += [s for s in slots if s not in ("__dict__", "__weakref__")]
     return names
+
+
+def reachable_ids(value: Any, budget: int = DEFAULT_BUDGET) -> set[int]:
+    """The ids of the shareable objects reachable from ``value`` (as :func:`group_variables`
+    walks it; past ``budget`` objects, those found so far). Meaningful while they live.
+
+    >>> inner = [1]
+    >>> outer = {"k": inner}
+    >>> id(inner) in reachable_ids(outer), id([2]) in reachable_ids(outer)
+    (True, False)
+    """
+    return _Walker(budget).reach(value)
 
 
 def group_variables(

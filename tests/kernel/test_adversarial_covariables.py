@@ -110,3 +110,34 @@ def test_objects_held_in_pandas_object_columns_stay_shared(tmp_path: Path) -> No
         "holder[0] is other",
     ]
     assert_runs_match_plain(OBJECT_COLUMNS, checks, ("V = 3", "V = 4"), tmp_path)
+
+
+# Models fitted through the container holding them: ``pipe.fit`` fits ``model`` and
+# ``scaler``, the loop fits ``lr`` and ``rd`` through ``models``. Those variables are stored
+# with what the cell changed, and were checked before a hit against what the run left, which
+# they never are in a new kernel: the cell ran every time (the costly cell of a notebook). They
+# are now checked to be still held by the input (whose fingerprint covers their content): the
+# one cached cell is restored, and an upstream edit of the data, of what a held model is,
+# or of its content still makes it run.
+FITTED = [
+    "V = 3\nimport numpy as np\nfrom sklearn.linear_model import LinearRegression, Ridge\n"
+    "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+    "model = LinearRegression()\nscaler = StandardScaler()\npipe = make_pipeline(scaler, model)\n"
+    "lr = LinearRegression()\nrd = Ridge()\nmodels = {'lr': lr, 'rd': rd}\n"
+    "X = np.arange(6.0).reshape(3, 2)\ny = np.array([1.0, 2.0, 3.0])",
+    "rd = Ridge(alpha=2.0) if V == 4 else rd\nmodels['rd'] = rd\n"
+    "lr.set_params(fit_intercept=V == 3)",
+    CACHED + "pipe.fit(X, y)\nfor m in models.values():\n    m.fit(X, y)",
+]
+FITTED_CHECKS = [
+    "round(float(model.coef_[0]), 6)",
+    "pipe[-1] is model and pipe[0] is scaler",
+    "scaler.mean_",
+    "round(float(lr.intercept_), 6)",
+    "models['lr'] is lr and models['rd'] is rd",
+    "round(float(rd.coef_[0]), 6)",
+]
+
+
+def test_models_fitted_through_the_container_holding_them_are_restored(tmp_path: Path) -> None:
+    assert_runs_match_plain(FITTED, FITTED_CHECKS, ("V = 3", "V = 4"), tmp_path)

@@ -6,9 +6,7 @@ of data kept the old one: ``add = acc.add`` went on adding to the old ``acc`` (a
 leaving out ``acc`` restored ``total()`` of the old one after an upstream edit),
 ``append = items.append`` and ``functools.partial(list.extend, parts)`` likewise, and a
 function whose default value or closure holds the object cannot be restored at all (it is
-code, by reference): such a cell runs, and says why. (So does, for now, a cell that changes
-an object through a method or partial bound to it: the object, stored with it, is checked
-before a hit and never matches what the cell left.)
+code, by reference): such a cell runs, and says why.
 """
 
 from __future__ import annotations

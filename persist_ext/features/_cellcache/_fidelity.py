@@ -85,7 +85,7 @@ from typing import Any
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
 from ...storage._usercode import type_module, wrapped_function
-from .._covars import import_quietly
+from .._covars import import_quietly, reachable_ids
 from ._analysis import REGISTERING, SEEDING, seeding_paths
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
@@ -596,19 +596,34 @@ def covariable_checks(
     binds them too, which is right only while they are what they were when the cell ran: an
     upstream edit may have rebound one (``panel = {'label': V, 'meta': meta}``) and left the
     cell's inputs as they were. Each is checked before a hit: one that was an input's very
-    object (``b = a``, ``a`` mutated) must still be it (``is:a``); any other must still
-    fingerprint as it did after the run (one the cell changed through an input then never
-    matches, and the cell runs).
+    object (``b = a``, ``a`` mutated) must still be it (``is:a``); one held inside an input
+    of its group (``model`` in ``pipe``, ``items`` behind ``append = items.append``) must
+    still be held there (``in:pipe``): the input's fingerprint, part of the key, then
+    vouches for its content, also when the cell changed it through the input (``pipe.fit``
+    fits ``model``); any other must still fingerprint as it did after the run.
     """
     checks: dict[str, str] = {}
+    reached: dict[str, set[int]] = {}
+
+    def holds(holder: str, value: Any) -> bool:
+        if holder not in reached:
+            reached[holder] = reachable_ids(ns[holder])
+        return id(value) in reached[holder]
+
     for group in groups:
         for name in group.names:
             if name in values or name in group.live or name not in ns:
                 continue
             value = ns[name]
             same = next((i for i in inputs if i in ns and ns[i] is value), None)
+            holder = None
+            if same is None:
+                held_in = (i for i in group.names if i in inputs and i in ns)
+                holder = next((i for i in held_in if holds(i, value)), None)
             if same is not None:
                 checks[f"covar:{name}"] = f"is:{same}"
+            elif holder is not None:
+                checks[f"covar:{name}"] = f"in:{holder}"
             else:
                 checks[f"covar:{name}"] = f"fp:{fingerprint_after(value) or ''}"
     return checks
@@ -620,6 +635,8 @@ def _stale_covariable(ns: dict[str, Any], name: str, recorded: str) -> bool:
     kind, _, what = recorded.partition(":")
     if kind == "is":
         return what not in ns or ns[what] is not ns[name]
+    if kind == "in":
+        return what not in ns or id(ns[name]) not in reachable_ids(ns[what])
     return not what or fingerprint_after(ns[name]) != what
 
 
