@@ -629,14 +629,22 @@ def covariable_checks(
     return checks
 
 
-def _stale_covariable(ns: dict[str, Any], name: str, recorded: str) -> bool:
+def _stale_covariable(
+    ns: dict[str, Any], name: str, recorded: str, reached: dict[str, set[int]]
+) -> bool:
+    """Whether a ``covar:`` check (:func:`covariable_checks`) no longer holds; ``reached``
+    keeps each holder's walk for the other checks of the entry."""
     if name not in ns:
         return True
     kind, _, what = recorded.partition(":")
     if kind == "is":
         return what not in ns or ns[what] is not ns[name]
     if kind == "in":
-        return what not in ns or id(ns[name]) not in reachable_ids(ns[what])
+        if what not in ns:
+            return True
+        if what not in reached:
+            reached[what] = reachable_ids(ns[what])
+        return id(ns[name]) not in reached[what]
     return not what or fingerprint_after(ns[name]) != what
 
 
@@ -658,6 +666,7 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
             )
             for _component, category, text in stale_warnings(checks)
         ]
+    reached: dict[str, set[int]] = {}
     for component, old in checks.items():
         kind, _, name = component.partition(":")
         if kind == "state":
@@ -698,7 +707,7 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
                 " not run, is not what it was when the cell ran"
             )
             found.append(Difference("input", name, "changed", old, None, message))
-        elif kind == "covar" and _stale_covariable(shell.user_ns, name, old):
+        elif kind == "covar" and _stale_covariable(shell.user_ns, name, old, reached):
             message = (
                 f"variable {name}, stored with what the cell changed (they share objects),"
                 " is not what it was when the cell ran"
