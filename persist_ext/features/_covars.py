@@ -98,6 +98,7 @@ DEFAULT_BUDGET = 200_000
 # Values that cannot be shared in any way that matters (immutable scalars and text).
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
 _BUILTIN_ITERATORS = frozenset({"enumerate", "zip", "map", "filter", "reversed"})
+_BUILTIN_METHOD = types.BuiltinMethodType
 
 
 def bound_data(method: Any) -> Any:
@@ -251,9 +252,10 @@ class _Walker:
                     # and sets find it by identity, so which NaN object is held is data.
                     self.saw_nan = True
                     found.add(id(obj))
-                bound = bound_data(obj)
-                if bound is not None:
-                    stack.append(bound)  # ``app = lst.append`` holds ``lst`` itself
+                elif type(obj) is _BUILTIN_METHOD:  # checked here: walks meet atoms by millions
+                    bound = bound_data(obj)
+                    if bound is not None:
+                        stack.append(bound)  # ``app = lst.append`` holds ``lst`` itself
                 continue
             self.budget -= 1
             if self.budget < 0:
