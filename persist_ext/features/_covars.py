@@ -424,8 +424,9 @@ def group_variables(
         group with every other variable (``complete=False``), its ``live`` names still
         listed (:func:`dumps_shared` walks them apart before linking to them).
     holders
-        Name -> function (code, not stored) of the namespace: a group holding an object
-        one of them holds (:func:`held_by_function`) lists it in :attr:`Group.held_by`.
+        Name of a function of the namespace (code, not stored) -> what it holds
+        (:func:`held_by_function`): a group holding one of those objects lists the name in
+        :attr:`Group.held_by`.
     live
         Names whose objects the caller guarantees unchanged and present when the group is
         loaded again (inputs a cell read and did not change): each group lists its own in
@@ -483,10 +484,7 @@ def group_variables(
             parent[find(name)] = find(names[0])
     live_names = set(live)
     held_by: dict[str, set[str]] = {}
-    for holder, fn in (holders or {}).items():
-        held = held_by_function(fn)
-        if not held:
-            continue
+    for holder, held in (holders or {}).items():
         holds = _Walker(budget)
         for key in holds.reach(held, owner):
             reached_from = owner.get(key)

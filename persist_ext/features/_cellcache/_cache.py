@@ -1288,11 +1288,12 @@ class CellCache:
             candidates[var] = value
         # A function holding an object the cell changed in place (``def f(acc=totals)``, a
         # closure over it) would keep the old object after a restore: such a cell runs.
-        holders = (
-            {var: fn for var, fn in ns.items() if held_by_function(fn) and is_user_code(fn)}
-            if mutated
-            else None
-        )
+        holders = {}
+        if mutated:
+            for var, fn in ns.items():
+                held = held_by_function(fn)
+                if held and is_user_code(fn):
+                    holders[var] = held
         groups = group_variables(candidates, live=unchanged - set(values), holders=holders)
         return [g for g in groups if any(n in values for n in g.names)]
 

@@ -604,12 +604,6 @@ def covariable_checks(
     """
     checks: dict[str, str] = {}
     reached: dict[str, set[int]] = {}
-
-    def holds(holder: str, value: Any) -> bool:
-        if holder not in reached:
-            reached[holder] = reachable_ids(ns[holder])
-        return id(value) in reached[holder]
-
     for group in groups:
         for name in group.names:
             if name in values or name in group.live or name not in ns:
@@ -619,7 +613,7 @@ def covariable_checks(
             holder = None
             if same is None:
                 held_in = (i for i in group.names if i in inputs and i in ns)
-                holder = next((i for i in held_in if holds(i, value)), None)
+                holder = next((i for i in held_in if _holds(ns, i, value, reached)), None)
             if same is not None:
                 checks[f"covar:{name}"] = f"is:{same}"
             elif holder is not None:
@@ -629,22 +623,25 @@ def covariable_checks(
     return checks
 
 
+def _holds(ns: dict[str, Any], holder: str, value: Any, reached: dict[str, set[int]]) -> bool:
+    """Whether ``value`` is reachable from ``ns[holder]``; ``reached`` keeps each holder's
+    walk for the other co-variables of the entry."""
+    if holder not in reached:
+        reached[holder] = reachable_ids(ns[holder])
+    return id(value) in reached[holder]
+
+
 def _stale_covariable(
     ns: dict[str, Any], name: str, recorded: str, reached: dict[str, set[int]]
 ) -> bool:
-    """Whether a ``covar:`` check (:func:`covariable_checks`) no longer holds; ``reached``
-    keeps each holder's walk for the other checks of the entry."""
+    """Whether a ``covar:`` check (:func:`covariable_checks`) no longer holds."""
     if name not in ns:
         return True
     kind, _, what = recorded.partition(":")
     if kind == "is":
         return what not in ns or ns[what] is not ns[name]
     if kind == "in":
-        if what not in ns:
-            return True
-        if what not in reached:
-            reached[what] = reachable_ids(ns[what])
-        return id(ns[name]) not in reached[what]
+        return what not in ns or not _holds(ns, what, ns[name], reached)
     return not what or fingerprint_after(ns[name]) != what
 
 
