@@ -227,6 +227,12 @@ class _Walker:
         self.ndarray = np.ndarray if np is not None else ()
         self.opaque: tuple[type, ...] = ()
         self.frames: tuple[type, ...] = ()
+        # ``loc = df.loc`` (and ``iloc``, ``at``, ``iat``) holds ``df`` in a C attribute,
+        # which neither ``__dict__`` nor ``__slots__`` shows.
+        indexing = sys.modules.get("pandas._libs.indexing")
+        self.indexers: tuple[type, ...] = (
+            (indexing.NDFrameIndexerBase,) if indexing is not None else ()
+        )
         if pd is not None:
             # pandas copies on write (pandas >= 3): objects sharing memory behave as copies,
             # so a frame's own identity is all that can be shared, and its index objects:
@@ -308,6 +314,8 @@ class _Walker:
                 stack.extend(k for k in builtin_iter(obj) if not isinstance(k, _ATOMIC) or k != k)
             elif isinstance(obj, types.MethodType):
                 stack.append(obj.__self__)
+            elif self.indexers and isinstance(obj, self.indexers):
+                stack.append(getattr(obj, "obj", None))
             else:
                 state = getattr(obj, "__dict__", None)
                 if isinstance(state, dict):

@@ -58,7 +58,11 @@ def _module_is_user(module_name: str | None) -> bool:
         return True
     file = getattr(module, "__file__", None)
     if not file:
-        return False  # built-in or frozen module
+        # Built-in, frozen or a namespace package (an import system's spec or loader), or
+        # made at run time (``types.ModuleType('cfg')`` put in ``sys.modules``): what the
+        # notebook set on that one (``cfg.K = V``) is its data, read like a local module's.
+        imported = getattr(module, "__spec__", None) or getattr(module, "__loader__", None)
+        return imported is None and module_name not in sys.builtin_module_names
     return is_user_file(file)
 
 

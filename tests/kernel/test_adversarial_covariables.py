@@ -112,6 +112,24 @@ def test_objects_held_in_pandas_object_columns_stay_shared(tmp_path: Path) -> No
     assert_runs_match_plain(OBJECT_COLUMNS, checks, ("V = 3", "V = 4"), tmp_path)
 
 
+# A pandas indexer kept in a variable (``loc = df.loc``) holds its frame in a C attribute the
+# walk for co-variables did not see: a hit on the cell changing ``df`` in place bound a new
+# ``df`` while ``loc`` kept the old frame (``loc[0, 'a']`` gave 1 where a re-run gives 4). The
+# two are now stored together; as ``loc`` is not what the run left before the cell runs in a
+# new kernel, that cell runs (a lost hit, not a wrong one), and the cell after it is restored.
+INDEXER = [
+    "import pandas as pd\nV = 3\ndf = pd.DataFrame({'a': [1, 2]})\nloc = df.loc\nat = df.at",
+    CACHED + "df['a'] += V",
+    "r = loc[0, 'a']\ns = at[1, 'a']",
+    CACHED + "total = int(df.a.sum()) * 10",
+]
+
+
+def test_an_indexer_kept_in_a_variable_stays_bound_to_its_frame(tmp_path: Path) -> None:
+    checks = ["r", "s", "df.a.tolist()", "total", "loc.obj is df"]
+    assert_runs_match_plain(INDEXER, checks, ("V = 3", "V = 4"), tmp_path)
+
+
 # Models fitted through the container holding them: ``pipe.fit`` fits ``model`` and
 # ``scaler``, the loop fits ``lr`` and ``rd`` through ``models``. Those variables are stored
 # with what the cell changed, and were checked before a hit against what the run left, which

@@ -291,3 +291,18 @@ ARGV = [
 
 def test_arguments_set_upstream_are_an_input(tmp_path: Path) -> None:
     assert_runs_match_plain(ARGV, ["lr", "first"], ("V = 3", "V = 4"), tmp_path)
+
+
+# A module made at run time (``types.ModuleType`` put in ``sys.modules``, a config object
+# some notebooks build) has no ``__file__``, and was taken for a built-in one: what the
+# notebook set on it was no input, and after the upstream edit of ``cfg.K`` the hit restored
+# the old result (6 where a re-run gives 8).
+RUNTIME_MODULE = [
+    "import sys, types\nV = 3\ncfg = types.ModuleType('cfg')\nsys.modules['cfg'] = cfg\ncfg.K = V",
+    CACHED + "r = cfg.K * 2",
+    CACHED + "doubled = [V] * 2",
+]
+
+
+def test_what_is_set_on_a_module_made_at_run_time_is_an_input(tmp_path: Path) -> None:
+    assert_runs_match_plain(RUNTIME_MODULE, ["r"], ("V = 3", "V = 4"), tmp_path)
