@@ -61,8 +61,10 @@ def _module_is_user(module_name: str | None) -> bool:
         # Built-in, frozen or a namespace package (an import system's spec or loader), or
         # made at run time (``types.ModuleType('cfg')`` put in ``sys.modules``): what the
         # notebook set on that one (``cfg.K = V``) is its data, read like a local module's.
+        # Subclasses are libraries' lazy proxies (TensorFlow's ``LazyLoader``), not that.
         imported = getattr(module, "__spec__", None) or getattr(module, "__loader__", None)
-        return imported is None and module_name not in sys.builtin_module_names
+        made = imported is None and type(module) is types.ModuleType
+        return made and module_name not in sys.builtin_module_names
     return is_user_file(file)
 
 

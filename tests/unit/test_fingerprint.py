@@ -6,12 +6,14 @@ import collections
 import dataclasses
 import enum
 import functools
+import importlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import types
 
 import numpy as np
 import pandas as pd
@@ -439,6 +441,21 @@ def test_library_code_is_hashed_by_name() -> None:
     assert fingerprint(len) != fingerprint(max)
     assert fingerprint(np) != fingerprint(json)
     assert fingerprint(functools.partial(max, 1)) != fingerprint(functools.partial(max, 2))
+
+
+def test_a_module_made_at_run_time_is_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``types.ModuleType('cfg')`` put in ``sys.modules`` holds the notebook's data; built-in
+    # modules, namespace packages and libraries' lazy proxies (subclasses) do not.
+    class LazyProxy(types.ModuleType):
+        pass
+
+    made, proxy = types.ModuleType("fp_made_cfg"), LazyProxy("fp_lazy_proxy")
+    monkeypatch.setitem(sys.modules, "fp_made_cfg", made)
+    monkeypatch.setitem(sys.modules, "fp_lazy_proxy", proxy)
+    assert is_user_code(made)
+    assert not is_user_code(proxy)
+    assert not is_user_code(sys)
+    assert not is_user_code(importlib.import_module("mpl_toolkits"))  # a namespace package
 
 
 def test_enum_and_methods() -> None:
