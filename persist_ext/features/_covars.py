@@ -65,7 +65,7 @@ from ..storage._fingerprint import (
     is_user_code,
 )
 from ..storage._protocol import KeyValueStore
-from ..storage._reduction import pickle_reduction, reduce_untouched
+from ..storage._reduction import notebook_attributes, pickle_reduction, reduce_untouched
 from ..storage._serializers import exact_dtype_code, summarize_members
 from ._bounded import BoundedSink
 
@@ -304,6 +304,7 @@ class _Walker:
                         self.exhausted = True
                         return found
                     stack.extend(held.tolist())
+                stack.extend(notebook_attributes(obj).values())  # ``df.meta = lst``
                 continue
             # Built-in iterators: a subclass's own ``__iter__`` may never end.
             if isinstance(obj, (list, tuple, set, frozenset)):
@@ -338,12 +339,17 @@ class _Walker:
 
 
 def _axes(frame: Any) -> list[Any]:
-    """The index objects of a pandas Series or DataFrame (the ones it may share)."""
-    axes = [frame.index]
-    columns = getattr(frame, "columns", None)
-    if columns is not None:
-        axes.append(columns)
-    return axes
+    """The index objects of a pandas Series or DataFrame (the ones it may share).
+
+    Its ``axes``, not ``getattr(frame, "columns")``: on a Series that finds an attribute the
+    notebook set (the handbook's ``data.columns = [...]`` on a Series) or a label.
+
+    >>> import pandas as pd
+    >>> s = pd.Series([1, 2], index=["columns", "b"])
+    >>> [type(axis).__name__ for axis in _axes(s)]
+    ['Index']
+    """
+    return list(frame.axes)
 
 
 # What ``pandas.api.types.infer_dtype`` calls an object array of immutable values only.
@@ -1403,7 +1409,7 @@ def _arrow_exact(value: Any) -> bool:
     """
     np = sys.modules.get("numpy")
     pd = sys.modules.get("pandas")
-    if np is None or pd is None or getattr(value, "attrs", None):
+    if np is None or pd is None or getattr(value, "attrs", None) or notebook_attributes(value):
         return False
     if type(value) is pd.DataFrame:
         columns = value.columns

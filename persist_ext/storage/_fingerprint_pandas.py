@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._reduction import notebook_attributes
+
 __all__ = ["feed_pandas"]
 
 _UNSET = object()
@@ -105,6 +107,10 @@ def feed_pandas(hasher: Any, h: Any, value: pd.DataFrame | pd.Series | pd.Index)
     # later cell sees: ``attrs`` and whether duplicate labels are refused.
     hasher.feed(h, dict(value.attrs))
     hasher.feed(h, value.flags.allows_duplicate_labels)
+    # And what the notebook set on it as attributes (``df.name = 'train'``).
+    for name, held in sorted(notebook_attributes(value).items()):
+        hasher.put(h, b"attribute", name.encode())
+        hasher.feed(h, held)
     kind = type(value)
     if kind is not pd.DataFrame and kind is not pd.Series:
         # A subclass (``class Tagged(pd.DataFrame)``): its methods, and the attributes it

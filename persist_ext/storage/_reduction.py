@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import copyreg
 import operator
+import sys
 import types
 from itertools import repeat
 from typing import Any
 
-__all__ = ["pickle_reduction", "reduce_untouched", "restore_in_order"]
+__all__ = ["notebook_attributes", "pickle_reduction", "reduce_untouched", "restore_in_order"]
 
 _ABSENT = object()
 #: Items of a dict an instance holds that are copied to put back what its reduction changed.
@@ -131,6 +132,30 @@ def restore_in_order(obj: Any, state: tuple[Any, tuple[Any, ...]]) -> None:
     held.update(items)
 
 
+def notebook_attributes(obj: Any) -> dict[str, Any]:
+    """The attributes a notebook set on a pandas DataFrame or Series (``df.name =
+    'train'``, which pandas allows with a warning): the public names of its ``__dict__``
+    (pandas' own are private). pandas' pickle leaves them out, so a store adds them
+    (:func:`pickle_reduction`) and a fingerprint covers them.
+
+    >>> import warnings
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"a": [1]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     frame.name = "train"
+    >>> notebook_attributes(frame), notebook_attributes(pd.Series([1], name="s"))
+    ({'name': 'train'}, {})
+    """
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(obj, (pd.DataFrame, pd.Series)):
+        return {}
+    own = getattr(obj, "__dict__", None)
+    if type(own) is not dict:
+        return {}
+    return {name: value for name, value in own.items() if not name.startswith("_")}
+
+
 def _in_order(obj: Any, reduced: Any) -> Any:
     if not isinstance(reduced, tuple) or len(reduced) < 3:
         return reduced
@@ -138,7 +163,11 @@ def _in_order(obj: Any, reduced: Any) -> Any:
     held = getattr(obj, "__dict__", None)
     if parts[5] is not None or type(parts[2]) is not dict or type(held) is not dict:
         return reduced
-    return (*parts[:2], (parts[2], tuple(held)), parts[3], parts[4], restore_in_order)
+    state = parts[2]
+    extra = notebook_attributes(obj)
+    if extra:  # pandas' __setstate__ sets every name of its state
+        state = {**state, **extra}
+    return (*parts[:2], (state, tuple(held)), parts[3], parts[4], restore_in_order)
 
 
 def _in_python(kind: type) -> tuple[bool, bool]:

@@ -112,6 +112,31 @@ def test_objects_held_in_pandas_object_columns_stay_shared(tmp_path: Path) -> No
     assert_runs_match_plain(OBJECT_COLUMNS, checks, ("V = 3", "V = 4"), tmp_path)
 
 
+# Attributes a notebook sets on pandas objects (pandas allows them with a warning). The
+# handbook's 03.11 sets ``data.columns = [...]`` on what is, there, a Series (its CSV is
+# downloaded by a shell cell): the walk for co-variables took that list for the frame's
+# column index and failed, so every later cached cell that stored anything raised an
+# AttributeError of persist_ext's after its figure. And ``df.name = 'train'`` (a common
+# label for printing) is left out of pandas' pickle and was not in a frame's fingerprint:
+# the cell setting it was restored without setting it, and the next cell failed with "no
+# attribute 'name'". The walk reads a frame's own axes, a walk that fails leaves the cell run
+# (not failed), and such attributes are fingerprinted, stored and restored.
+ATTRIBUTES = [
+    "import pandas as pd\nimport warnings\nwarnings.simplefilter('ignore')\nV = 3\n"
+    "s = pd.Series([1, 2], index=['columns', 'b'])\ns.columns = ['a', 'b']\n"
+    "df = pd.DataFrame({'a': [1, 2]})",
+    CACHED + "doubled = [V] * 2",
+    CACHED + "s['b'] = V",
+    CACHED + "df.name = f'train{V}'\nn = len(df)",
+    CACHED + "made = pd.DataFrame({'a': [1, V]})\nmade.name = f'test{V}'",
+]
+
+
+def test_attributes_a_notebook_sets_on_pandas_objects_are_kept(tmp_path: Path) -> None:
+    checks = ["doubled", "s.tolist()", "s.columns", "df.name", "n", "made.name"]
+    assert_runs_match_plain(ATTRIBUTES, checks, ("V = 3", "V = 4"), tmp_path)
+
+
 # A pandas indexer kept in a variable (``loc = df.loc``) holds its frame in a C attribute the
 # walk for co-variables did not see: a hit on the cell changing ``df`` in place bound a new
 # ``df`` while ``loc`` kept the old frame (``loc[0, 'a']`` gave 1 where a re-run gives 4). The

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import types
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -135,6 +136,12 @@ def test_pandas_objects() -> None:
     assert fingerprint(df["x"]) != fingerprint(tagged)
     assert fingerprint(df["x"]) != fingerprint(df["x"].set_flags(allows_duplicate_labels=False))
     assert fingerprint(df) != fingerprint(df.set_flags(allows_duplicate_labels=False))
+    # And attributes the notebook set on it, which pandas' pickle leaves out.
+    named = frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns that they are not columns
+        named.name = "train"
+    assert fingerprint(df) != fingerprint(named)
     mi = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
     assert fingerprint(mi) == fingerprint(pd.MultiIndex.from_product([[1, 2], ["a", "b"]]))
 

@@ -1143,8 +1143,19 @@ class CellCache:
             for v in key.fingerprints
             if v not in mutated and v in ns and value_before(before, v) is ns[v]
         }
-        groups = self._groups(shell, values, before, code, mutated, unchanged)
-        manifest.checks.update(covariable_checks(ns, groups, values, key.fingerprints))
+        try:
+            groups = self._groups(shell, values, before, code, mutated, unchanged)
+            manifest.checks.update(covariable_checks(ns, groups, values, key.fingerprints))
+        except Exception as exc:  # an object in a state the walk cannot read
+            # The cell ran. What its variables share is unknown, and a restore could split
+            # objects a re-run keeps shared: not stored, it runs next time and says why.
+            manifest.mode = "run"
+            manifest.run_reason = (
+                f"what its variables share could not be told ({type(exc).__name__}: {exc})"
+            )
+            result.stored = self._write_run_mode(manifest, options, replace)
+            result.manifest = manifest
+            return result
         stored_values = {n: ns.get(n, values.get(n)) for g in groups for n in g.names}
         if RESULT in values:
             stored_values[RESULT] = values[RESULT]

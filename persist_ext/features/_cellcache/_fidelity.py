@@ -641,7 +641,10 @@ def _stale_covariable(
     if kind == "is":
         return what not in ns or ns[what] is not ns[name]
     if kind == "in":
-        return what not in ns or not _holds(ns, what, ns[name], reached)
+        try:
+            return what not in ns or not _holds(ns, what, ns[name], reached)
+        except Exception:  # an object in a state the walk cannot read: the cell runs
+            return True
     return not what or fingerprint_after(ns[name]) != what
 
 
