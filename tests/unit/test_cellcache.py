@@ -490,3 +490,26 @@ def test_a_cell_run_again_is_transformed_again_by_its_nested_run(
     run(cache, shell, cell, refresh=True)  # runs again (and is stored again)
     assert first == 1
     assert len(calls) == 2  # the second run: remembered for the analysis, transformed to run
+
+
+def test_a_cell_that_ran_never_fails_because_recording_it_did(
+    shell, cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A step after the body (here recording its effects) meets an object it cannot read:
+    # the cell's own run stands, its variables are bound, and a warning says it is not cached.
+    import persist_ext.features._cellcache._cache as cache_module
+
+    def unreadable(*args, **kwargs):
+        raise ValueError("an object in a state no step expected")
+
+    monkeypatch.setattr(cache_module, "record_effects", unreadable)
+    shell.user_ns["n"] = 20
+    with pytest.warns(CellCacheWarning, match="could not record this run.*ValueError"):
+        result, out = run(cache, shell, "total = n + 1\nprint(total)", name="r")
+    assert shell.user_ns["total"] == 21
+    assert out.stdout == "21\n"
+    assert not result.hit
+    assert not result.stored
+    # A failure of the cell itself is still the cell's.
+    with pytest.raises(CellRaisedError):
+        run(cache, shell, "1 / 0", name="z")

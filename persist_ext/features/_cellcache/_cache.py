@@ -270,6 +270,15 @@ def _warn(category: type[Warning], message: str) -> None:
     warnings.warn_explicit(message, category, "%%persist", 1, module="persist_ext.cellcache")
 
 
+class _Progress:
+    """How far :meth:`CellCache._execute` got: whether the cell's body ran and succeeded."""
+
+    __slots__ = ("body_succeeded",)
+
+    def __init__(self) -> None:
+        self.body_succeeded = False
+
+
 class CellCache:
     """Cache notebook cells in a store.
 
@@ -934,6 +943,39 @@ class CellCache:
         store: bool = False,
         replace: bool = False,
     ) -> CellResult:
+        """Run the cell; with ``store``, record the run (:meth:`_run_and_record`).
+
+        A cell that ran and succeeded never fails because recording it did (an object in a
+        state one of the cache's steps cannot read): it is not cached, and a warning says so.
+        """
+        progress = _Progress()
+        try:
+            return self._run_and_record(
+                shell, cell, code, name, key, options, progress, reason, store, replace
+            )
+        except Exception as exc:
+            if not progress.body_succeeded:
+                raise
+            _warn(
+                CellCacheWarning,
+                f"%%persist {name}: could not record this run ({type(exc).__name__}: {exc}); "
+                "the cell ran but is not cached.",
+            )
+            return CellResult(name=name, hit=False, reason=reason)
+
+    def _run_and_record(
+        self,
+        shell: Any,
+        cell: str,
+        code: CellCode,
+        name: str,
+        key: CellKey,
+        options: CellOptions,
+        progress: _Progress,
+        reason: list[Difference],
+        store: bool,
+        replace: bool,
+    ) -> CellResult:
         ns = shell.user_ns
         started = time.perf_counter()
         # Held so that an id cannot be reused by a new object meanwhile, weakly where a plain
@@ -954,6 +996,7 @@ class CellCache:
         else:
             outcome = run_plain(shell, cell, show_errors=options.show_errors)
         self._raise_if_failed(name, outcome)
+        progress.body_succeeded = True
         result = CellResult(name=name, hit=False, reason=reason)
         if not store:
             return result
