@@ -135,8 +135,11 @@ def restore_in_order(obj: Any, state: tuple[Any, tuple[Any, ...]]) -> None:
 def notebook_attributes(obj: Any) -> dict[str, Any]:
     """The attributes a notebook set on a pandas DataFrame or Series (``df.name =
     'train'``, which pandas allows with a warning): the public names of its ``__dict__``
-    (pandas' own are private). pandas' pickle leaves them out, so a store adds them
-    (:func:`pickle_reduction`) and a fingerprint covers them.
+    (pandas' own are private) that hold plain Python data (builtin types: a label, a dict
+    of notes). pandas' pickle leaves them out, so a store adds them (:func:`pickle_reduction`)
+    and a fingerprint covers them. What libraries attach (patsy's ``design_info`` on the
+    frames of a statsmodels formula model, which refuses to be pickled) stays theirs: left
+    out, as pandas leaves it.
 
     >>> import warnings
     >>> import pandas as pd
@@ -153,7 +156,11 @@ def notebook_attributes(obj: Any) -> dict[str, Any]:
     own = getattr(obj, "__dict__", None)
     if type(own) is not dict:
         return {}
-    return {name: value for name, value in own.items() if not name.startswith("_")}
+    return {
+        name: value
+        for name, value in own.items()
+        if not name.startswith("_") and type(value).__module__ == "builtins"
+    }
 
 
 def _in_order(obj: Any, reduced: Any) -> Any:
