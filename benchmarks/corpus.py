@@ -1482,6 +1482,52 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-06 night (lead). trekhleb's homemade-machine-learning: numpy implementations
+# in a local package two folders up (``sys.path.append('../..')``, ``from homemade...``) under
+# ``%load_ext autoreload`` / ``%autoreload 2``, data read from ``../../data``; gradient descent
+# loops, images drawn from MNIST rows. (Its multivariate linear regression notebook is absent
+# from the mirror.) Chris Albon's notes: the logistic regression recipes (scikit-learn on iris).
+CORPUS += [
+    (
+        "trekhleb/homemade-machine-learning",
+        "7510d8e0648077f4acaac6080804c1f9dd588e91",
+        f"notebooks/{folder}",
+        "data homemade",
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, names in (
+        ("anomaly_detection", "anomaly_detection_gaussian_demo"),
+        ("k_means", "k_means_demo"),
+        ("linear_regression", "non_linear_regression_demo univariate_linear_regression_demo"),
+        (
+            "logistic_regression",
+            "logistic_regression_with_linear_boundary_demo"
+            " logistic_regression_with_non_linear_boundary_demo"
+            " multivariate_logistic_regression_demo multivariate_logistic_regression_fashion_demo",
+        ),
+        ("neural_network", "multilayer_perceptron_demo multilayer_perceptron_fashion_demo"),
+    )
+]
+CORPUS.append(
+    (
+        "chrisalbon/notes",
+        "e735fb06f1bda4b45eb3fa7eb59d2a8f19207acb",
+        "content/code/machine_learning/logistic_regression",
+        "",
+        [
+            f"{n}.ipynb"
+            for n in [
+                "fast_c_hyperparameter_tuning",
+                "handling_imbalanced_classes_in_logistic_regression",
+                "logistic_regression",
+                "logistic_regression_on_very_large_data",
+                "logistic_regression_with_l1_regularization",
+                "one-vs-rest_logistic_regression",
+            ]
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
