@@ -70,3 +70,31 @@ def test_a_cell_closing_the_figures_it_found_open_runs_when_others_are_open(
 ) -> None:
     checks = ["plt.get_fignums()", "len(left_open)", "closed"]
     assert_runs_match_plain(CLOSING, checks, ("N = 2", "N = 3"), tmp_path)
+
+
+# The kernel's first figure (trekhleb's homemade-machine-learning, 2026-12-06: the first
+# plotting cell of every notebook that does not run ``%matplotlib inline`` first): drawing
+# it imports the inline backend, which registers IPython's figure printers. That change of
+# the display formatters made the cell run on every run. A hit imports the backend again,
+# which registers them as the run did; the restored figure is neither shown twice nor
+# lost, and a later cell shows a figure it holds (`fig`) as an image, as a re-run does.
+FIRST_FIGURE = [
+    "import matplotlib.pyplot as plt\nimport numpy as np",
+    "N = 3",
+    CACHED + "fig, ax = plt.subplots(figsize=(2, 2))\nax.plot(np.arange(N))",
+    "fig",
+    "plt.figure(figsize=(1, 1))\nplt.plot([1, 2])",
+]
+FIRST_FIGURE_CHECKS = [
+    "len(plt.get_fignums())",
+    "ax.figure is fig",
+    "ax.lines[0].get_ydata().tolist()",
+    "sorted(m for m, f in get_ipython().display_formatter.formatters.items()"
+    " if any('Figure' in str(t) for t in f.type_printers))",
+]
+
+
+def test_the_cell_drawing_the_first_figure_is_restored_with_its_printers(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(FIRST_FIGURE, FIRST_FIGURE_CHECKS, ("N = 3", "N = 4"), tmp_path)

@@ -793,6 +793,34 @@ def test_a_display_printer_registered_or_removed_is_seen_by_every_snapshot(shell
     assert capture_all(shell, ["ipython.printers"])["ipython.printers"] == before
 
 
+def test_figure_printers_are_named_by_format_and_checked_after_a_reimport(shell) -> None:
+    """IPython's figure printers (partials of ``print_figure``, one per format) are kept in
+    the snapshot with their format, so a change of formats is seen; a hit whose imports
+    register other formats than the run's is refused with a reason."""
+    from IPython.core.pylabtools import select_figure_formats
+
+    from persist_ext.features._cellcache._state import capture_all, figure_printers_differ
+
+    formatters = shell.display_formatter.formatters
+    tables = {mime: dict(f.type_printers) for mime, f in formatters.items()}
+    try:
+        select_figure_formats(shell, {"png"})
+        png = capture_all(shell, ["ipython.printers"])["ipython.printers"]
+        assert [e for e in png if "matplotlib.figure.Figure" in e] == [
+            "image/png:matplotlib.figure.Figure=IPython.core.pylabtools.print_figure("
+            "base64=True, fmt='png')"
+        ]
+        assert figure_printers_differ(shell, {"ipython.printers": png}) is None
+        assert figure_printers_differ(shell, {}) is None  # nothing recorded: nothing to check
+        select_figure_formats(shell, {"svg"})
+        svg = capture_all(shell, ["ipython.printers"])["ipython.printers"]
+        assert svg != png
+        assert "figure formats" in (figure_printers_differ(shell, {"ipython.printers": png}) or "")
+    finally:
+        for mime, table in tables.items():
+            formatters[mime].type_printers = table
+
+
 def test_display_snapshots_are_taken_again_only_when_a_formatter_changed(
     shell, monkeypatch: pytest.MonkeyPatch
 ) -> None:

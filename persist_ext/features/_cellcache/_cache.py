@@ -135,6 +135,7 @@ from ._namespace import (
 from ._state import (
     CHECKED_FACETS,
     capture_all,
+    figure_printers_differ,
     future_flags,
     generators_moved,
     seeded_generators,
@@ -831,7 +832,7 @@ class CellCache:
                 )
                 with discarding_output():  # the recorded output shows what they printed
                     exec(compiled, ns)
-            problem = reimport(manifest.modules)
+            problem = reimport(manifest.modules) or figure_printers_differ(shell, manifest.state)
             if problem:
                 reapply(shell, undo, [])
                 return problem

@@ -17,6 +17,9 @@ numpy print options    when the cell showed something             changed option
                                                                   a formatter function: runs
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
+                                                                  (the figure printers the
+                                                                  inline backend's import
+                                                                  registers: imported again)
 numpy errors (seterr)  when the cell showed something             ``np.seterr``
 logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs

@@ -809,12 +809,24 @@ def _printers_named(shell: Any) -> list[str]:
     return found
 
 
+#: What IPython's matplotlib integration registers for figures, one printer per figure
+#: format (``InlineBackend.figure_formats``, ``set_matplotlib_formats``): kept in the
+#: snapshot with its arguments, unlike IPython's other printers, so a change of formats is
+#: seen. ``matplotlib_inline``'s import registers them, on the kernel's first figure.
+_FIGURE_PRINTER = ":matplotlib.figure.Figure=IPython.core.pylabtools."
+_INLINE_BACKEND = "matplotlib_inline.backend_inline"
+
+
 def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
     def name(obj: Any) -> str:
         if isinstance(obj, tuple):
             return ".".join(map(str, obj))
         if isinstance(obj, (int, str)):
             return str(obj)
+        if isinstance(obj, functools.partial):  # print_figure with a format: both named
+            arguments = [repr(a)[:80] for a in obj.args]
+            arguments += [f"{k}={v!r}"[:80] for k, v in sorted(obj.keywords.items())]
+            return f"{name(obj.func)}({', '.join(arguments)})"
         target = getattr(obj, "__func__", obj)  # a bound method: its function
         text = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
         if text == ".":
@@ -829,10 +841,46 @@ def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
             # same registration, so both tables are labelled alike.
             label = "singleton" if attr == "singleton_printers" else name(key)
             printer = name(value)
-            if printer.startswith("IPython."):
+            entry = f"{mime}:{label}={printer}"
+            if printer.startswith("IPython.") and _FIGURE_PRINTER not in entry:
                 continue  # IPython's own printers, some added lazily (numpy.float64)
-            found.append(f"{mime}:{label}={printer}")
+            found.append(entry)
     return sorted(set(found))
+
+
+def figure_printers_imported(old: list[str], new: list[str], added_modules: list[str]) -> bool:
+    """Whether a run's change of the display formatters is only the figure printers that
+    importing ``matplotlib_inline``'s backend registers (a cell drawing the kernel's first
+    figure): a hit imports the module again (``reimport``), which registers them as the run
+    did, and :func:`figure_printers_differ` then makes sure it did.
+
+    >>> png = "image/png:matplotlib.figure.Figure=IPython.core.pylabtools.print_figure(fmt='png')"
+    >>> figure_printers_imported([], [png], ["matplotlib_inline.backend_inline"])
+    True
+    >>> figure_printers_imported([], [png], [])  # registered some other way
+    False
+    >>> figure_printers_imported([], [png, "text/latex:sympy.Basic=sympy.latex"],
+    ...                          ["matplotlib_inline.backend_inline"])
+    False
+    """
+    if _INLINE_BACKEND not in added_modules or any(_FIGURE_PRINTER in e for e in old):
+        return False
+    added, removed = set(new) - set(old), set(old) - set(new)
+    return bool(added) and not removed and all(_FIGURE_PRINTER in e for e in added)
+
+
+def figure_printers_differ(shell: Any, state: Mapping[str, Any]) -> str | None:
+    """Why the figure printers now registered are not those a stored run left (recorded in
+    ``state`` when :func:`figure_printers_imported`), or ``None``. Asked on a hit once the
+    cell's imports ran again: a kernel whose ``InlineBackend`` is configured otherwise
+    (``figure_formats``) gets other printers, and the cell then runs."""
+    recorded = state.get("ipython.printers")
+    if recorded is None:
+        return None
+    now = _printers_capture(shell) or []
+    if {e for e in now if _FIGURE_PRINTER in e} == {e for e in recorded if _FIGURE_PRINTER in e}:
+        return None
+    return "the figure formats its imports register here differ from those of its run"
 
 
 # --------------------------------------------------------------------------- process
@@ -1680,6 +1728,9 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
             # colormaps) is restored by importing it again.
             continue
         if old == new or new is None:
+            continue
+        if name == "ipython.printers" and figure_printers_imported(old or [], new, added):
+            apply[name] = new  # put back by importing the backend again: checked on a hit
             continue
         if name == "env":
             old, new = env_text(old or {}), env_text(new)
