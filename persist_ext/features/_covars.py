@@ -72,6 +72,7 @@ from ._bounded import BoundedSink
 __all__ = [
     "DEFAULT_BUDGET",
     "Group",
+    "HeldCodeError",
     "LossyStateError",
     "SavedGroups",
     "array_root",
@@ -846,6 +847,9 @@ class _SharingPickler(pickle.Pickler):
                 "would find whatever the notebook's name held before it",
                 type_name=type(obj).__name__,
             )
+        nameless = _nameless_function(obj)
+        if nameless is not None:
+            raise HeldCodeError(nameless, type_name="function")
         reduced = global_rng_reduction(self._global_rngs, obj)
         if reduced is not None:
             return reduced
@@ -941,6 +945,27 @@ def _plain_enum(kind: type) -> bool:
 class LossyStateError(SerializationError):
     """An instance of a notebook class would not load as it is: its own ``__getstate__``,
     ``__setstate__`` or ``__reduce__`` leaves out or resets something it holds."""
+
+
+class HeldCodeError(SerializationError):
+    """A value holds a function pickle cannot store by name (``defaultdict(lambda: 0)``, a
+    function defined inside another): code, not data, so its cell runs each time.
+
+    Pickle fails on it too; this names it, so the cell cache records the cell as one that
+    runs (``%persist why`` says which variable holds what) instead of warning on every run.
+    """
+
+
+def _nameless_function(obj: Any) -> str | None:
+    """How to name a function that pickle could not find by its name, or ``None``."""
+    if type(obj) is not types.FunctionType:
+        return None
+    qualname = obj.__qualname__
+    if "<lambda>" in qualname:
+        return "a lambda"
+    if "<locals>" in qualname:
+        return f"{qualname.split('.')[-1]}(), a function defined inside another"
+    return None
 
 
 def checked_reduction(obj: Any) -> Any:

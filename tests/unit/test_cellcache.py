@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,25 @@ def test_unstorable_variable_warns_runs_and_is_not_cached(shell, cache, tmp_path
         assert not result.stored
     assert counter.read_text() == "xx"  # ran both times: nothing partial was restored
     assert list(cache.store.keys("cell/gen/")) == []
+
+
+def test_a_value_holding_a_lambda_makes_its_cell_run_quietly(shell, cache) -> None:
+    """``defaultdict(lambda: 0)`` or a closure made by a notebook function is code pickle
+    cannot store: the cell is recorded as one that runs, says why, and warns on no run."""
+    cell = (
+        "import collections\n"
+        "def adder(n):\n    def add(x):\n        return x + n\n    return add\n"
+        "counts = collections.defaultdict(lambda: 0)\ncounts['a'] += 1\nops = [adder(2)]"
+    )
+    for _ in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnstorableVariableWarning)
+            result, _ = run(cache, shell, cell, name="code")
+        assert not result.hit
+        assert shell.user_ns["counts"]["a"] == 1
+        assert shell.user_ns["ops"][0](1) == 3
+    said = str(cache.why(shell, "code"))
+    assert "holds a lambda, which is code" in said or "holds add(), a function" in said
 
 
 def test_unfingerprintable_input_is_a_miss_unless_ignored(shell, cache) -> None:

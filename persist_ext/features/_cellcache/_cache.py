@@ -45,6 +45,7 @@ from ...storage._protocol import KeyValueStore
 from ...storage._usercode import is_user_code, type_module
 from .._bounded import store_limits
 from .._covars import (
+    HeldCodeError,
     LossyStateError,
     bound_data,
     closed_handle,
@@ -1510,7 +1511,9 @@ class CellCache:
             for v, exc in failures.items()
             if v == RESULT
             or callable(values.get(v))
-            or isinstance(exc, (SharedInputError, StalledError, LossyStateError, ByNameError))
+            or isinstance(
+                exc, (SharedInputError, StalledError, LossyStateError, ByNameError, HeldCodeError)
+            )
         }
         if failures and quiet == set(failures):
             # Functions made by assignment (lambdas) are code and an unpicklable result
@@ -1525,8 +1528,14 @@ class CellCache:
                 if isinstance(exc, (SharedInputError, LossyStateError, ByNameError))
             ]
             stalled = [v for v, exc in failures.items() if isinstance(exc, StalledError)]
+            code = [(v, exc) for v, exc in failures.items() if isinstance(exc, HeldCodeError)]
             manifest.mode = "run"
-            if stalled:
+            if code:
+                named = "its result" if code[0][0] == RESULT else repr(code[0][0])
+                manifest.run_reason = (
+                    f"{named} holds {code[0][1]}, which is code, not data: it cannot be stored"
+                )
+            elif stalled:
                 named = "its result" if stalled[0] == RESULT else repr(stalled[0])
                 manifest.run_reason = f"storing {named} stopped: {failures[stalled[0]]}"
             elif shared:
