@@ -1528,6 +1528,57 @@ CORPUS.append(
     )
 )
 
+# Michael Galarnyk's Python tutorials (blog companions, 2017-2019, no ``%matplotlib inline``
+# in most): pandas basics on CSVs in ``data/``, matplotlib's figure and axes syntax, pandas'
+# and seaborn's wrappers, plain Python lessons, box plots and logistic regression on the
+# Wisconsin breast cancer table and scikit-learn's digits.
+CORPUS += [
+    (
+        "mGalarnyk/Python_Tutorials",
+        "d7b6219343a51caca93ca518716d59d7880bf6cf",
+        folder,
+        data,
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for folder, data, names in (
+        (
+            "Pandas",
+            "Pandas/data",
+            "AggregateFunctions BasicOperations ConvertNumPyArrayDict CreateData ExportCSVExcel"
+            " Filtering IdentifyingMissingData IntroPandas LoadData RemoveFillMissingData"
+            " RenamingDeletingColumns Slicing",
+        ),
+        (
+            "Visualization",
+            "Visualization/data",
+            "BasicsMatplotlib Grids Heatmaps Histograms Legends MATLABvsObjectSyntax"
+            " MarkerTypeColor MatplotlibWrappersPandasSeaborn SavePlotsFile Subplots"
+            " TitlesLabelsLimits",
+        ),
+        (
+            "Python_Basics/Intro",
+            "Python_Basics/Intro/word_list.txt",
+            "Python3Basics_Part1 Python3Basics_Video1_Blog_Companion"
+            " Python3Basics_Video2_Blog_Companion Python3Basics_Video3_Blog_Companion"
+            " Python3Basics_Video4_Blog_Companion Python3Basics_Video5_Blog_Companion"
+            " Python3Basics_Video6_Blog_Companion PythonBasicsDictionaries PythonBasicsFizzBuzz"
+            " PythonBasicsForLoops PythonBasicsFunctions PythonBasicsPrimeNumbers"
+            " PythonBasicsTuples PythonBasicsWhileLoop PythonBasicsWordCount",
+        ),
+        (
+            "Statistics/boxplot",
+            "Sklearn/Logistic_Regression/data=Statistics/boxplot/data",
+            "box_plot Box_plot_interpretation",
+        ),
+        (
+            "Sklearn/Logistic_Regression",
+            "Sklearn/Logistic_Regression/data",
+            "LogisticRegression LogisticRegression_toy_digits"
+            " LogisticRegression_toy_digits_Codementor ExerciseLogisticRegressionSolution",
+        ),
+    )
+]
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
