@@ -847,9 +847,10 @@ class _SharingPickler(pickle.Pickler):
                 "would find whatever the notebook's name held before it",
                 type_name=type(obj).__name__,
             )
-        nameless = _nameless_function(obj)
-        if nameless is not None:
-            raise HeldCodeError(nameless, type_name="function")
+        if type(obj) is types.FunctionType:  # (asked of every object: kept to one test)
+            nameless = _nameless_function(obj)
+            if nameless is not None:
+                raise HeldCodeError(nameless, type_name="function")
         reduced = global_rng_reduction(self._global_rngs, obj)
         if reduced is not None:
             return reduced
@@ -957,9 +958,13 @@ class HeldCodeError(SerializationError):
 
 
 def _nameless_function(obj: Any) -> str | None:
-    """How to name a function that pickle could not find by its name, or ``None``."""
-    if type(obj) is not types.FunctionType:
-        return None
+    """How to name a function that pickle could not find by its name, or ``None``.
+
+    >>> _nameless_function(lambda: 0)
+    'a lambda'
+    >>> _nameless_function(_nameless_function) is None
+    True
+    """
     qualname = obj.__qualname__
     if "<lambda>" in qualname:
         return "a lambda"
