@@ -1485,8 +1485,9 @@ CORPUS.append(
 # Added 2026-12-06 night (lead). trekhleb's homemade-machine-learning: numpy implementations
 # in a local package two folders up (``sys.path.append('../..')``, ``from homemade...``) under
 # ``%load_ext autoreload`` / ``%autoreload 2``, data read from ``../../data``; gradient descent
-# loops, images drawn from MNIST rows. (Its multivariate linear regression notebook is absent
-# from the mirror.) Chris Albon's notes: the logistic regression recipes (scikit-learn on iris).
+# loops. (Its multivariate linear regression notebook and the MNIST and Fashion-MNIST CSVs
+# are absent from the mirror: those four notebooks fail from their data cell on, in every
+# run alike.) Chris Albon's notes: the logistic regression recipes (scikit-learn on iris).
 CORPUS += [
     (
         "trekhleb/homemade-machine-learning",
