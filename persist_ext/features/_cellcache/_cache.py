@@ -281,6 +281,11 @@ class _Progress:
         self.body_succeeded = False
 
 
+def _named(var: str) -> str:
+    """A stored variable as a reason names it (the value of the last expression: its result)."""
+    return "its result" if var == RESULT else repr(var)
+
+
 class CellCache:
     """Cache notebook cells in a store.
 
@@ -1531,13 +1536,13 @@ class CellCache:
             code = [(v, exc) for v, exc in failures.items() if isinstance(exc, HeldCodeError)]
             manifest.mode = "run"
             if code:
-                named = "its result" if code[0][0] == RESULT else repr(code[0][0])
+                var, held = code[0]
                 manifest.run_reason = (
-                    f"{named} holds {code[0][1]}, which is code, not data: it cannot be stored"
+                    f"{_named(var)} holds {held}, which is code, not data: it cannot be stored"
                 )
             elif stalled:
-                named = "its result" if stalled[0] == RESULT else repr(stalled[0])
-                manifest.run_reason = f"storing {named} stopped: {failures[stalled[0]]}"
+                var = stalled[0]
+                manifest.run_reason = f"storing {_named(var)} stopped: {failures[var]}"
             elif shared:
                 manifest.run_reason = str(shared[0])
             else:

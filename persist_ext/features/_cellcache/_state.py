@@ -863,10 +863,10 @@ def figure_printers_imported(old: list[str], new: list[str], added_modules: list
     ...                          ["matplotlib_inline.backend_inline"])
     False
     """
-    if _INLINE_BACKEND not in added_modules or any(_FIGURE_PRINTER in e for e in old):
+    if _INLINE_BACKEND not in added_modules or _figure_entries(old):
         return False
     added, removed = set(new) - set(old), set(old) - set(new)
-    return bool(added) and not removed and all(_FIGURE_PRINTER in e for e in added)
+    return bool(added) and not removed and _figure_entries(added) == added
 
 
 def figure_printers_differ(shell: Any, state: Mapping[str, Any]) -> str | None:
@@ -877,10 +877,14 @@ def figure_printers_differ(shell: Any, state: Mapping[str, Any]) -> str | None:
     recorded = state.get("ipython.printers")
     if recorded is None:
         return None
-    now = _printers_capture(shell) or []
-    if {e for e in now if _FIGURE_PRINTER in e} == {e for e in recorded if _FIGURE_PRINTER in e}:
+    if _figure_entries(_printers_capture(shell) or []) == _figure_entries(recorded):
         return None
     return "the figure formats its imports register here differ from those of its run"
+
+
+def _figure_entries(entries: Iterable[str]) -> set[str]:
+    """The figure printers among named printers (:func:`_name_printers`)."""
+    return {entry for entry in entries if _FIGURE_PRINTER in entry}
 
 
 # --------------------------------------------------------------------------- process
