@@ -793,6 +793,42 @@ def test_a_display_printer_registered_or_removed_is_seen_by_every_snapshot(shell
     assert capture_all(shell, ["ipython.printers"])["ipython.printers"] == before
 
 
+def test_a_partial_printer_is_named_without_the_addresses_of_its_arguments(shell) -> None:
+    """A user's printer that is a ``functools.partial`` over an object is named by its
+    arguments with their addresses taken out, as functions are: the same registration in
+    another kernel (another address) digests alike, so a stored cell's printer check holds;
+    an argument whose ``repr`` raises is named by its type."""
+    import functools
+
+    from persist_ext.features._cellcache._state import capture_all
+
+    class Thing:
+        pass
+
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    def show(style, obj, p, cycle):
+        p.text("thing")
+
+    plain = shell.display_formatter.formatters["text/plain"]
+    before = set(capture_all(shell, ["ipython.printers"])["ipython.printers"])
+    try:
+        plain.for_type(Thing, functools.partial(show, object()))
+        first = set(capture_all(shell, ["ipython.printers"])["ipython.printers"]) - before
+        plain.for_type(Thing, functools.partial(show, object()))  # another address
+        second = set(capture_all(shell, ["ipython.printers"])["ipython.printers"]) - before
+        assert first == second
+        assert len(first) == 1
+        assert " at 0x" not in next(iter(first))
+        plain.for_type(Thing, functools.partial(show, style=Broken()))
+        (broken,) = set(capture_all(shell, ["ipython.printers"])["ipython.printers"]) - before
+        assert f"{show.__qualname__}(style=<" in broken  # its type, cut at 80 characters
+    finally:
+        plain.type_printers.pop(Thing, None)
+
+
 def test_figure_printers_are_named_by_format_and_checked_after_a_reimport(shell) -> None:
     """IPython's figure printers (partials of ``print_figure``, one per format) are kept in
     the snapshot with their format, so a change of formats is seen; a hit whose imports

@@ -824,8 +824,11 @@ def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
         if isinstance(obj, (int, str)):
             return str(obj)
         if isinstance(obj, functools.partial):  # print_figure with a format: both named
-            arguments = [repr(a)[:80] for a in obj.args]
-            arguments += [f"{k}={v!r}"[:80] for k, v in sorted(obj.keywords.items())]
+            # Without addresses, as for functions: the name must be the same in every kernel.
+            arguments = [_ADDRESS.sub("", _repr(a))[:80] for a in obj.args]
+            arguments += [
+                f"{k}={_ADDRESS.sub('', _repr(v))}"[:80] for k, v in sorted(obj.keywords.items())
+            ]
             return f"{name(obj.func)}({', '.join(arguments)})"
         target = getattr(obj, "__func__", obj)  # a bound method: its function
         text = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
@@ -846,6 +849,14 @@ def _name_printers(tables: dict[tuple[str, str], Any]) -> list[str]:
                 continue  # IPython's own printers, some added lazily (numpy.float64)
             found.append(entry)
     return sorted(set(found))
+
+
+def _repr(obj: Any) -> str:
+    """``repr(obj)``, or its type's name when its ``__repr__`` raises (a user's object)."""
+    try:
+        return repr(obj)
+    except Exception:
+        return f"<{type(obj).__qualname__}>"
 
 
 def figure_printers_imported(old: list[str], new: list[str], added_modules: list[str]) -> bool:
