@@ -950,7 +950,8 @@ class LossyStateError(SerializationError):
 
 class HeldCodeError(SerializationError):
     """A value holds a function pickle cannot store by name (``defaultdict(lambda: 0)``, a
-    function defined inside another): code, not data, so its cell runs each time.
+    function defined inside another or made by ``exec``): code, not data, so its cell runs
+    each time.
 
     Pickle fails on it too; this names it, so the cell cache records the cell as one that
     runs (``%persist why`` says which variable holds what) instead of warning on every run.
@@ -960,16 +961,27 @@ class HeldCodeError(SerializationError):
 def _nameless_function(obj: Any) -> str | None:
     """How to name a function that pickle could not find by its name, or ``None``.
 
+    A function made by ``exec`` with globals of its own (``sympy.lambdify``'s) has no
+    module: pickle would look for it in ``__main__``, where it is missing, or where the
+    notebook's name of it is what a restore finds, before the cell that made it binds it.
+
     >>> _nameless_function(lambda: 0)
     'a lambda'
     >>> _nameless_function(_nameless_function) is None
     True
+    >>> made = {}
+    >>> exec("def twice(x): return 2 * x", {}, made)
+    >>> _nameless_function(made["twice"])
+    'twice(), a function made by exec'
     """
     qualname = obj.__qualname__
     if "<lambda>" in qualname:
         return "a lambda"
     if "<locals>" in qualname:
         return f"{qualname.split('.')[-1]}(), a function defined inside another"
+    if obj.__module__ is None and pickle.whichmodule(obj, qualname) == "__main__":
+        # (whichmodule returns "__main__" when no imported module holds it by that name)
+        return f"{qualname.split('.')[-1]}(), a function made by exec"
     return None
 
 

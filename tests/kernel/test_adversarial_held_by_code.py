@@ -84,3 +84,22 @@ BOUND_INPUT = [
 
 def test_data_a_bound_method_reads_is_an_input(tmp_path: Path) -> None:
     assert_runs_match_plain(BOUND_INPUT, ["t", "u"], ("V = 3", "V = 4"), tmp_path)
+
+
+# A function ``exec`` makes with globals of its own has no module (``sympy.lambdify``'s):
+# pickle stored it as ``__main__.g``, the name this very cell binds, so in a fresh kernel the
+# entry could not be read ("its entry could not be read"), and the cell stored it again on
+# every run. Such a function is code: the cell runs and says so; the cells after it hit.
+MADE_BY_EXEC = [
+    "N = 3",
+    CACHED + "made = {}\nexec('def g(a):\\n    return a + N', {'N': N}, made)\ng = made['g']",
+    CACHED + "h = g(1)",
+    CACHED + "doubled = [N] * 2",
+    "after = (g(2), h)",
+]
+
+
+def test_a_function_made_by_exec_is_code_and_its_cell_runs(tmp_path: Path) -> None:
+    assert_runs_match_plain(MADE_BY_EXEC, ["after", "doubled"], ("N = 3", "N = 4"), tmp_path)
+    (made,) = why_of(MADE_BY_EXEC, ["c1"], tmp_path / "cached")
+    assert "holds g(), a function made by exec, which is code" in made

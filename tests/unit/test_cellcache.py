@@ -191,6 +191,22 @@ def test_a_value_holding_a_lambda_makes_its_cell_run_quietly(shell, cache) -> No
     assert "holds a lambda, which is code" in said or "holds add(), a function" in said
 
 
+def test_a_value_holding_a_function_made_by_exec_makes_its_cell_run_quietly(
+    shell, cache
+) -> None:
+    """A function ``exec`` made with globals of its own (no module; ``sympy.lambdify``'s
+    are such) is code pickle could only name as ``__main__``'s: the cell runs, says why,
+    and warns on no run."""
+    cell = "made = {}\nexec('def twice(x):\\n    return 2 * x', {}, made)\nfour = made['twice'](2)"
+    for _ in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnstorableVariableWarning)
+            result, _ = run(cache, shell, cell, name="made")
+        assert not result.hit
+        assert shell.user_ns["four"] == 4
+    assert "'made' holds twice(), a function made by exec" in str(cache.why(shell, "made"))
+
+
 def test_unfingerprintable_input_is_a_miss_unless_ignored(shell, cache) -> None:
     shell.user_ns["lock"] = threading.Lock()
     cell = "with lock:\n    got = 5"
