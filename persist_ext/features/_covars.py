@@ -979,7 +979,7 @@ def _nameless_function(obj: Any) -> str | None:
         return "a lambda"
     if "<locals>" in qualname:
         return f"{qualname.split('.')[-1]}(), a function defined inside another"
-    if obj.__module__ is None and pickle.whichmodule(obj, qualname) == "__main__":
+    if obj.__module__ is None and pickle.whichmodule(obj, qualname) == "__main__":  # type: ignore[attr-defined]
         # (whichmodule returns "__main__" when no imported module holds it by that name)
         return f"{qualname.split('.')[-1]}(), a function made by exec"
     return None

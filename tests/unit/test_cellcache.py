@@ -191,9 +191,7 @@ def test_a_value_holding_a_lambda_makes_its_cell_run_quietly(shell, cache) -> No
     assert "holds a lambda, which is code" in said or "holds add(), a function" in said
 
 
-def test_a_value_holding_a_function_made_by_exec_makes_its_cell_run_quietly(
-    shell, cache
-) -> None:
+def test_a_value_holding_a_function_made_by_exec_makes_its_cell_run_quietly(shell, cache) -> None:
     """A function ``exec`` made with globals of its own (no module; ``sympy.lambdify``'s
     are such) is code pickle could only name as ``__main__``'s: the cell runs, says why,
     and warns on no run."""
