@@ -37,10 +37,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 # One throwaway signing secret for this test run, shared with every kernel, server and worker
 # it starts (they inherit the environment): no test writes to the user's Jupyter data dir.
+_SECRET_FOLDER: str | None = None
 if not os.environ.get("PERSIST_EXT_SECRET") and not os.environ.get("PERSIST_EXT_SECRET_FILE"):
-    os.environ["PERSIST_EXT_SECRET_FILE"] = str(
-        Path(tempfile.mkdtemp(prefix="persist-ext-secret-")) / "secret"
-    )
+    _SECRET_FOLDER = tempfile.mkdtemp(prefix="persist-ext-secret-")
+    os.environ["PERSIST_EXT_SECRET_FILE"] = str(Path(_SECRET_FOLDER) / "secret")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SECRET_FOLDER is not None:  # the test run's own, not one it was given
+        shutil.rmtree(_SECRET_FOLDER, ignore_errors=True)
 
 
 def _free_port() -> int:

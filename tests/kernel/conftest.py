@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
@@ -23,6 +24,10 @@ KERNEL_TIMEOUT = 120  # seconds per cell; a cold kernel start on a busy 2-core m
 # shuts down): jupyter_client numbers a prefix's sockets from 1 while no such file exists, so
 # two kernels started together under one prefix would take the same sockets.
 _IPC_FOLDER = tempfile.mkdtemp(prefix="persist-kernels-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_IPC_FOLDER, ignore_errors=True)
 
 
 def _ipc_config() -> Config:

@@ -9,6 +9,7 @@ the same whatever it noted.
 from __future__ import annotations
 
 import ast
+import atexit
 import os
 import tempfile
 from typing import Any
@@ -20,6 +21,9 @@ class Noted:
     def __init__(self) -> None:
         handle, self.path = tempfile.mkstemp(prefix="persist-test-noted-")
         os.close(handle)
+        # Removed when the test run ends (by the process that made it: a forked worker
+        # inherits the handler), not before: a worker may still append meanwhile.
+        atexit.register(_remove_if_made_by, os.getpid(), self.path)
 
     def __call__(self, value: Any) -> None:
         with open(self.path, "a") as fh:
@@ -29,3 +33,8 @@ class Noted:
     def calls(self) -> list[Any]:
         with open(self.path) as fh:
             return [ast.literal_eval(line) for line in fh]
+
+
+def _remove_if_made_by(pid: int, path: str) -> None:
+    if os.getpid() == pid and os.path.exists(path):
+        os.remove(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -729,6 +730,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.store.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 StoreMachine.TestCase.settings = settings(
