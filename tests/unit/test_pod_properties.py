@@ -42,40 +42,41 @@ def _crash(pod: POD) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS, file_size=st.integers(1, 4))
 def test_pod_matches_dict_model(ops: list[tuple[Any, ...]], file_size: int) -> None:
-    path = tempfile.mkdtemp() + "/pod"
-    pod = POD(path, file_size=file_size, sync_at=10**9)
-    model: dict[Any, Any] = {}
-    synced: dict[Any, Any] = {}
-    try:
-        for op in ops:
-            name = op[0]
-            if name == "set":
-                pod[op[1]] = op[2]
-                model[op[1]] = copy.deepcopy(op[2])
-            elif name == "del" and op[1] in model:
-                del pod[op[1]]
-                del model[op[1]]
-            elif name == "append" and isinstance(model.get(op[1]), list):
-                pod[op[1]].append(op[2])
-                model[op[1]].append(copy.deepcopy(op[2]))
-            elif name == "sync":
-                pod.sync()
-                synced = copy.deepcopy(model)
-            elif name == "revert":
-                pod.revert()
-                model = copy.deepcopy(synced)
-            elif name == "reopen":
-                pod.close()
-                pod = POD(path)
-                synced = copy.deepcopy(model)
-            elif name == "crash":
-                _crash(pod)
-                pod = POD(path)
-                model = copy.deepcopy(synced)
-            assert list(pod.items()) == list(model.items())
-            assert len(pod) == len(model)
-    finally:
-        pod.close()
-    reopened = POD(path)
-    assert list(reopened.items()) == list(model.items())
-    reopened.close()
+    with tempfile.TemporaryDirectory() as folder:  # one per example, removed after it
+        path = folder + "/pod"
+        pod = POD(path, file_size=file_size, sync_at=10**9)
+        model: dict[Any, Any] = {}
+        synced: dict[Any, Any] = {}
+        try:
+            for op in ops:
+                name = op[0]
+                if name == "set":
+                    pod[op[1]] = op[2]
+                    model[op[1]] = copy.deepcopy(op[2])
+                elif name == "del" and op[1] in model:
+                    del pod[op[1]]
+                    del model[op[1]]
+                elif name == "append" and isinstance(model.get(op[1]), list):
+                    pod[op[1]].append(op[2])
+                    model[op[1]].append(copy.deepcopy(op[2]))
+                elif name == "sync":
+                    pod.sync()
+                    synced = copy.deepcopy(model)
+                elif name == "revert":
+                    pod.revert()
+                    model = copy.deepcopy(synced)
+                elif name == "reopen":
+                    pod.close()
+                    pod = POD(path)
+                    synced = copy.deepcopy(model)
+                elif name == "crash":
+                    _crash(pod)
+                    pod = POD(path)
+                    model = copy.deepcopy(synced)
+                assert list(pod.items()) == list(model.items())
+                assert len(pod) == len(model)
+        finally:
+            pod.close()
+        reopened = POD(path)
+        assert list(reopened.items()) == list(model.items())
+        reopened.close()
