@@ -587,8 +587,16 @@ rebuild_view = _rebuild_view
 
 def _owned_array(buffer: Any, dtype: Any, shape: Any, fortran: bool, write: bool) -> Any:
     np = sys.modules.get("numpy") or importlib.import_module("numpy")
-    flat = np.frombuffer(buffer, dtype=dtype)
-    out = flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+    out = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+    if out.nbytes:
+        # Byte for byte, not element by element: numpy copies a structured array field by
+        # field, leaving the padding between aligned fields as the fresh memory held it
+        # (``tobytes()`` would show another process's leftovers, not the stored bytes).
+        memory = out.T if fortran else out  # C-contiguous either way
+        # A buffer passed out of band as it was (not through a store) is the array itself,
+        # in Fortran order too: its raw bytes, in memory order.
+        raw = buffer.raw() if isinstance(buffer, pickle.PickleBuffer) else buffer
+        memory.reshape(-1).view(np.uint8)[...] = np.frombuffer(raw, dtype=np.uint8)
     if not write:
         out.flags.writeable = False
     return out

@@ -27,3 +27,23 @@ def test_a_hard_mask_stays_hard() -> None:
     back["hard"][1] = 5.0
     assert back["hard"].mask.tolist() == [False, True]
     assert back["hard"].fill_value == -9
+
+
+def test_an_aligned_structured_array_comes_back_byte_for_byte() -> None:
+    """The padding numpy puts between aligned fields comes back as it was stored: numpy's
+    copy of a structured array goes field by field and left it as fresh memory held it
+    (``tobytes()`` and any digest of it differed from the stored array's)."""
+    aligned = np.dtype([("a", "u1"), ("b", "f8")], align=True)
+    assert aligned.itemsize == 16  # seven bytes of padding after "a"
+    values = {
+        "c": np.zeros(64, dtype=aligned),
+        "f": np.zeros((8, 4), dtype=aligned, order="F"),
+        "swapped": np.zeros(5, dtype=np.dtype([("a", "u1"), ("b", ">f8")], align=True)),
+    }
+    values["c"]["a"] = np.arange(64)
+    data, buffers = dumps_shared(values)
+    back = loads_shared(data, buffers)
+    for name, value in values.items():
+        assert back[name].tobytes(order="A") == value.tobytes(order="A"), name
+        assert back[name].base is None
+        assert back[name].flags.f_contiguous == value.flags.f_contiguous

@@ -1,0 +1,46 @@
+"""Arrays come back with the layout, type and bytes a re-run makes.
+
+Fortran order, a transpose, a strided and a reversed view, a big-endian dtype, a record
+array, a matrix, a 0-d array, datetimes and an aligned structured dtype: each is compared
+by its flags, strides, dtype, type and raw bytes (``tobytes(order='A')``). The aligned
+structured array came back with the padding between its fields holding whatever the fresh
+memory held (numpy copies such an array field by field), so its bytes differed from a
+re-run's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+LAYOUTS = [
+    "import numpy as np\nN = 3",
+    CACHED + "f = np.asfortranarray(np.arange(N * 4.0).reshape(N, 4))\n"
+    "big = np.arange(N * 100, dtype='>i4')\n"
+    "rec = np.rec.array([(1, 2.0), (N, 4.0)], names='a,b')\n"
+    "mat = np.matrix([[1, 2], [N, 4]])\n"
+    "aligned = np.zeros(N, dtype=np.dtype([('a', 'u1'), ('b', 'f8')], align=True))\n"
+    "aligned['a'] = np.arange(N)\n"
+    "zero_d = np.array(N * 1.5)\n"
+    "dt = np.arange(0, N, dtype='datetime64[ms]')\n"
+    "t = np.arange(N * 6.0).reshape(N, 6).T\n"
+    "strided = np.arange(N * 10.0)[::3]\n"
+    "backwards = np.arange(N * 5.0)[::-1]\n"
+    "bools = np.ones((N, 2), dtype=bool, order='F')",
+    "arrays = {'f': f, 'big': big, 'rec': rec, 'mat': mat, 'aligned': aligned, "
+    "'zero_d': zero_d, 'dt': dt, 't': t, 'strided': strided, 'backwards': backwards, "
+    "'bools': bools}\n"
+    "layouts = [(n, v.flags.c_contiguous, v.flags.f_contiguous, v.strides, v.dtype.str, "
+    "type(v).__name__, v.dtype.isalignedstruct, v.tobytes(order='A').hex()) "
+    "for n, v in arrays.items()]",
+]
+
+
+def test_arrays_keep_their_layout_and_bytes(tmp_path: Path) -> None:
+    assert_runs_match_plain(LAYOUTS, ["layouts"], ("N = 3", "N = 4"), tmp_path)
