@@ -803,10 +803,11 @@ import sys, tempfile, numpy as np
 from persist_ext import Store
 sys.path.insert(0, sys.argv[1])
 from test_store import _vm_flags
-with Store(tempfile.mkdtemp()) as store:
+with tempfile.TemporaryDirectory() as folder, Store(folder) as store:
     store.set("a", np.ones(1 << 20))
     array = store.get("a")
     print("hg" in _vm_flags(array.ctypes.data))
+    del array
 """
 
 
