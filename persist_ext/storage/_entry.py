@@ -261,10 +261,19 @@ def seal(
     try:
         text = _FIELDS_JSON.encode(fields)
     except (TypeError, ValueError) as exc:
+        if meta and not _encodes(meta):
+            raise SerializationError(
+                f"`meta` must be JSON-serializable (str keys; str/int/float/bool/None, lists, "
+                f"dicts): {exc}.",
+                type_name=type(meta).__name__,
+            ) from exc
+        # Not the caller's `meta`: the serializer's summary of the value (a registered
+        # serializer's own `summarize`, or a fact of a built-in one JSON cannot hold).
         raise SerializationError(
-            f"`meta` must be JSON-serializable (str keys; str/int/float/bool/None, lists, "
-            f"dicts): {exc}.",
-            type_name=type(meta).__name__,
+            f"the {serializer!r} serializer's summary of this value is not "
+            f"JSON-serializable ({exc}): `summarize` must return str keys and "
+            "str/int/float/bool/None, lists, dicts. Nothing was written.",
+            type_name=serializer,
         ) from exc
     name = serializer.encode()
     body = text.encode("utf-8", "surrogatepass")
@@ -767,3 +776,12 @@ def _reseal(
         signed=signed,
     )
     return entry.header if header_only else entry.record()
+
+
+def _encodes(value: Any) -> bool:
+    """Whether ``value`` encodes as the JSON of an entry's header."""
+    try:
+        _FIELDS_JSON.encode(value)
+    except (TypeError, ValueError):
+        return False
+    return True

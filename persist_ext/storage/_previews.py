@@ -83,7 +83,10 @@ def array_range(value: Any) -> dict[str, Any]:
                 low, high = numpy.nanmin(sample), numpy.nanmax(sample)
         if kind == "f" and not (numpy.isfinite(low) and numpy.isfinite(high)):
             return {**facts, "stats": how}  # JSON holds no NaN nor infinity
-        return {**facts, "min": low.item(), "max": high.item(), "stats": how}
+        low, high = low.item(), high.item()
+        if not isinstance(low, (int, float)):  # np.longdouble: .item() keeps numpy's type
+            low, high = float(low), float(high)  # (a preview: the nearest double is enough)
+        return {**facts, "min": low, "max": high, "stats": how}
     except Exception:  # exotic subclasses (masked arrays, ...): no range rather than no store
         return {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -202,6 +203,30 @@ def test_meta_must_be_json(store: Store) -> None:
     with pytest.raises(TypeError, match="meta must be a dict"):
         store.set("k", 2, meta=[1])  # type: ignore[arg-type]
     assert store.get("k") == 1
+
+
+def test_a_summary_json_cannot_hold_is_named_as_the_serializers_not_meta(store: Store) -> None:
+    """A registered serializer whose ``summarize`` returns what JSON cannot hold is named,
+    with what it must return; the caller's ``meta`` is not blamed; nothing is written."""
+    from persist_ext.storage._serializers import Serializer, register_serializer
+
+    class Sets(Serializer):
+        name = "test-sets-summary"
+
+        def dump(self, value):
+            return [json.dumps(sorted(value)).encode()]
+
+        def load(self, data):
+            return set(json.loads(bytes(data)))
+
+        def summarize(self, value):
+            return {"type": "set", "members": value}  # a set: not JSON
+
+    register_serializer(Sets(), replace=True)
+    with pytest.raises(SerializationError, match="'test-sets-summary' serializer's summary") as e:
+        store.set("s", {1, 2}, serializer="test-sets-summary", meta={"owner": "me"})
+    assert "`meta`" not in str(e.value)
+    assert "s" not in store
 
 
 @pytest.mark.parametrize(
