@@ -355,6 +355,9 @@ class _Hasher:
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)  # the one copy a strided view costs
         self.put(h, b"ndarray", f"{arr.dtype.str}|{arr.dtype.descr}|{arr.shape}".encode())
+        if arr.dtype.metadata is not None:  # np.dtype('f8', metadata={'unit': 'm'})
+            self.put(h, b"dtype-metadata")
+            self.feed(h, dict(arr.dtype.metadata))
         # A zero-copy byte view of the array's memory: xxh3 reads it in place.
         self.put(h, b"data", memoryview(arr.reshape(-1).view(np.uint8)))
 

@@ -287,8 +287,8 @@ def exact_dtype_code(dtype: Any) -> str | None:
 class NumpySerializer(Serializer):
     """numpy arrays as raw bytes after a JSON header; ``load_file(mmap=True)`` maps them.
 
-    Arrays holding Python objects, structured dtypes and ndarray subclasses other than
-    ``np.memmap`` are declined (pickle keeps their exact type).
+    Arrays holding Python objects, structured dtypes, dtypes carrying ``metadata`` and
+    ndarray subclasses other than ``np.memmap`` are declined (pickle keeps their exact type).
     """
 
     name = "numpy"
@@ -303,6 +303,7 @@ class NumpySerializer(Serializer):
             and not dtype.hasobject
             and dtype.fields is None
             and dtype.subdtype is None
+            and dtype.metadata is None  # the header's dtype string leaves it out
         )
 
     def dump(self, value: Any) -> Sequence[Buffer]:

@@ -1,4 +1,4 @@
-"""Arrays come back with the layout, type and bytes a re-run makes.
+"""Arrays come back with the layout, type, dtype and bytes a re-run makes.
 
 Fortran order, a transpose, a strided and a reversed view, a big-endian dtype, a record
 array, a matrix, a 0-d array, datetimes and an aligned structured dtype: each is compared
@@ -44,3 +44,28 @@ LAYOUTS = [
 
 def test_arrays_keep_their_layout_and_bytes(tmp_path: Path) -> None:
     assert_runs_match_plain(LAYOUTS, ["layouts"], ("N = 3", "N = 4"), tmp_path)
+
+
+# A lone np.longdouble array could not be stored at all (its preview range was a numpy
+# scalar JSON cannot hold), and a dtype's metadata was dropped by the raw array format.
+SPECIAL_DTYPES = [
+    "import numpy as np\nimport pandas as pd\nN = 3",
+    CACHED + "ld = np.arange(N, dtype=np.longdouble) / 3\n"
+    "half = np.arange(N, dtype=np.float16) / 3\n"
+    "objrec = np.array([(1, [N]), (2, {'k': N})], dtype=[('i', 'i4'), ('o', 'O')])\n"
+    "nat = np.array(['NaT', '2020-01-01'], dtype='datetime64[D]')\n"
+    "meta = np.zeros(N, dtype=np.dtype('f8', metadata={'unit': 'm'}))\n"
+    "masked = np.ma.masked_array(np.arange(N), mask=[1] + [0] * (N - 1))\n"
+    "record = np.zeros(1, dtype=[('a', 'i4'), ('b', 'f4')])[0]\n"
+    "cats = pd.CategoricalIndex(['a', 'b', 'a'] * N, categories=['b', 'a'], ordered=True)\n"
+    "spans = pd.timedelta_range('1D', periods=N, freq='6h', name='td')\n"
+    "days = pd.date_range('2020-01-01', periods=N, freq='B', tz='Europe/Paris')",
+    "described = [(type(v).__name__, str(getattr(v, 'dtype', None)), repr(v)) for v in "
+    "(ld, half, objrec, nat, meta, masked, record, cats, spans, days)]\n"
+    "extra = (meta.dtype.metadata, masked[0] is np.ma.masked, days.freqstr, spans.freq, "
+    "ld.dtype, objrec['o'][1])",
+]
+
+
+def test_special_dtypes_are_stored_and_come_back_whole(tmp_path: Path) -> None:
+    assert_runs_match_plain(SPECIAL_DTYPES, ["described", "extra"], ("N = 3", "N = 4"), tmp_path)

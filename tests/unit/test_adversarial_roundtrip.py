@@ -47,3 +47,24 @@ def test_an_aligned_structured_array_comes_back_byte_for_byte() -> None:
         assert back[name].tobytes(order="A") == value.tobytes(order="A"), name
         assert back[name].base is None
         assert back[name].flags.f_contiguous == value.flags.f_contiguous
+
+
+def test_a_dtype_keeps_its_metadata_and_the_fingerprint_sees_it(tmp_path) -> None:
+    """``np.dtype('f8', metadata={'unit': 'm'})``: the raw array format wrote the dtype's
+    string, which leaves the metadata out (a restore had ``dtype.metadata is None``); such
+    arrays are pickled, and a change of the metadata alone changes the fingerprint."""
+    from persist_ext.storage._fingerprint import fingerprint
+    from persist_ext.storage._store import Store
+
+    metres = np.zeros(3, dtype=np.dtype("f8", metadata={"unit": "m"}))
+    feet = np.zeros(3, dtype=np.dtype("f8", metadata={"unit": "ft"}))
+    serializer, _ = dump_value(metres)
+    assert serializer.name == "pickle"
+    with Store(tmp_path / "s") as store:
+        store.set("a", metres)
+        assert store.get("a").dtype.metadata == {"unit": "m"}
+    data, buffers = dumps_shared({"a": metres})
+    assert loads_shared(data, buffers)["a"].dtype.metadata == {"unit": "m"}
+    assert fingerprint(metres) != fingerprint(feet)
+    assert fingerprint(metres) != fingerprint(np.zeros(3))
+    assert fingerprint(metres) == fingerprint(metres.copy())
