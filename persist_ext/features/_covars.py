@@ -1226,6 +1226,54 @@ class _LinkingUnpickler(pickle.Unpickler):
         return _resolve(pid)
 
 
+#: The interpreter's own mutable containers a variable may hold (``paths = sys.path``):
+#: stored by name and loaded as the container of the process loading them, as a re-run
+#: binds it; a copy would keep ``paths.append('lib')`` from reaching the imports. (Pickle
+#: does not ask ``reducer_override`` about lists and dicts: they are named before pickling.)
+_INTERPRETER_CONTAINERS = (
+    ("sys", "path"),
+    ("sys", "modules"),
+    ("sys", "meta_path"),
+    ("sys", "path_hooks"),
+    ("sys", "path_importer_cache"),
+    ("sys", "argv"),
+    ("sys", "warnoptions"),
+    ("warnings", "filters"),
+)
+
+
+class _ByName:
+    """Stands for a module attribute in a pickle: it loads as that attribute."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return _module_attribute, (self.module, self.name)
+
+
+def _named_containers(values: Any) -> Any:
+    """``values`` (a dict of variables) with the interpreter's containers it binds replaced
+    by :class:`_ByName` stand-ins (one per container, so names sharing one still share it).
+
+    >>> import sys
+    >>> _named_containers({"paths": sys.path, "n": 1})["paths"].name
+    'path'
+    """
+    if type(values) is not dict:
+        return values
+    named = {}
+    for module, name in _INTERPRETER_CONTAINERS:
+        held = getattr(sys.modules.get(module), name, None)
+        if held is not None:
+            named[id(held)] = _ByName(module, name)
+    if not any(id(v) in named for v in values.values()):
+        return values
+    return {k: named.get(id(v), v) for k, v in values.items()}
+
+
 def dumps_shared(
     value: Any,
     *,
@@ -1253,6 +1301,7 @@ def dumps_shared(
     buffers: list[pickle.PickleBuffer] = []
     out = BoundedSink()  # gives up past the store limits in force (``_bounded``)
     collect = out.buffers(buffers.append)
+    value = _named_containers(value)
     with out.interruptible():  # a single blocking __reduce__ too
         return _dump_into(out, collect, value, link_views, live, nans, own), buffers
 

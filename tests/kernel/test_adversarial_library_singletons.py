@@ -39,3 +39,27 @@ SINGLETONS_CHECKS = [
 
 def test_library_singletons_held_by_restored_values_are_the_live_ones(tmp_path: Path) -> None:
     assert_runs_match_plain(SINGLETONS, SINGLETONS_CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
+# A variable bound to the interpreter's own list or dict came back as a copy: a later
+# ``paths.append('lib')`` no longer reached the imports (and ``mods = sys.modules`` could not
+# be stored at all, a warning on every run).
+CONTAINERS = [
+    "import sys\nimport warnings\nV = 2",
+    CACHED + "paths = sys.path\nalso = sys.path\nmods = sys.modules\nargs = sys.argv\n"
+    "filters = warnings.filters\nwidth = V * 10",
+    "paths.append('lib-' + str(V))",
+]
+CONTAINERS_CHECKS = [
+    "paths is sys.path",
+    "also is paths",
+    "mods is sys.modules",
+    "args is sys.argv",
+    "filters is warnings.filters",
+    "sys.path[-1]",
+    "width",
+]
+
+
+def test_the_interpreters_containers_held_by_variables_are_the_live_ones(tmp_path: Path) -> None:
+    assert_runs_match_plain(CONTAINERS, CONTAINERS_CHECKS, ("V = 2", "V = 3"), tmp_path)

@@ -464,3 +464,23 @@ def test_an_index_over_a_read_only_array_stays_read_only() -> None:
     back = roundtrip({"s": s})["s"]
     assert not np.asarray(back.index).flags.writeable
     pd.testing.assert_series_equal(back, s)
+
+
+def test_the_interpreters_containers_are_stored_by_name() -> None:
+    """``paths = sys.path`` loads as ``sys.path`` itself (one object for every name bound
+    to it), not a copy; ``sys.modules``, which holds modules, can be stored at all."""
+    import sys
+    import warnings
+
+    from persist_ext.features._covars import dumps_shared, loads_shared
+
+    values = {"paths": sys.path, "also": sys.path, "mods": sys.modules, "n": [1]}
+    values["filters"] = warnings.filters
+    data, buffers = dumps_shared(values)
+    back = loads_shared(data, buffers)
+    assert back["paths"] is sys.path
+    assert back["also"] is sys.path
+    assert back["mods"] is sys.modules
+    assert back["filters"] is warnings.filters
+    assert back["n"] == [1]
+    assert back["n"] is not values["n"]
