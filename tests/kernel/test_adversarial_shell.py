@@ -56,3 +56,29 @@ UNDERSCORE = [
 
 def test_a_cell_binding_underscore_keeps_it_as_a_plain_run_does(tmp_path: Path) -> None:
     assert_runs_match_plain(UNDERSCORE, ["x", "y"], ("V = 1", "V = 2"), tmp_path)
+
+
+# ``out = sys.stdout`` in a recorded cell bound the recorder's tee that stood in for the
+# stream during the run (``out is sys.stdout`` was False afterwards, and what was written to
+# it went on being recorded into a finished run), and the kernel's stream cannot be stored:
+# the cell warned on every run that it could not be cached. Now the streams are tapped in
+# place, so ``out`` is the kernel's stream; its cell runs, quietly, and says why.
+STREAMS = [
+    "import sys\nV = 1",
+    CACHED + "out = sys.stdout\nerr = sys.stderr\nt = V * 2",
+    CACHED + "kinds = (type(sys.stdout).__name__, type(sys.stderr).__name__)\nu = V * 3",
+    "print('to out', V, file=out)\nprint('to err', file=err)",
+]
+STREAMS_CHECKS = [
+    "t",
+    "u",
+    "out is sys.stdout",
+    "err is sys.stderr",
+    "kinds",
+]
+
+
+def test_a_variable_holding_the_kernels_stream_makes_its_cell_run_quietly(tmp_path: Path) -> None:
+    assert_runs_match_plain(STREAMS, STREAMS_CHECKS, ("V = 1", "V = 2"), tmp_path)
+    (why,) = why_of(STREAMS, ["c1"], tmp_path / "cached")
+    assert "'err' is one of the kernel's own objects" in why

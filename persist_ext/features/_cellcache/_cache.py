@@ -1516,6 +1516,7 @@ class CellCache:
             for v, exc in failures.items()
             if v == RESULT
             or callable(values.get(v))
+            or _kernel_object(values.get(v))  # ``out = sys.stdout``: the kernel's own stream
             or isinstance(
                 exc, (SharedInputError, StalledError, LossyStateError, ByNameError, HeldCodeError)
             )
@@ -1534,8 +1535,14 @@ class CellCache:
             ]
             stalled = [v for v, exc in failures.items() if isinstance(exc, StalledError)]
             code = [(v, exc) for v, exc in failures.items() if isinstance(exc, HeldCodeError)]
+            kernel = [v for v in quiet if v != RESULT and _kernel_object(values.get(v))]
             manifest.mode = "run"
-            if code:
+            if kernel:
+                manifest.run_reason = (
+                    f"{_named(sorted(kernel)[0])} is one of the kernel's own objects (an output "
+                    "stream, a socket), which live only in the kernel that made them"
+                )
+            elif code:
                 var, held = code[0]
                 manifest.run_reason = (
                     f"{_named(var)} holds {held}, which is code, not data: it cannot be stored"

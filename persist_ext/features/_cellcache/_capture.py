@@ -101,13 +101,23 @@ class _Tee:
             self._sink.stream(self._name, text, self._stream)
         return self._write(text)  # type: ignore[no-any-return]
 
+    @property
+    def tappable(self) -> bool:
+        """Whether :meth:`tap` can route the real stream's own ``write`` (not a C stream)."""
+        return isinstance(getattr(self._stream, "__dict__", None), dict)
+
     def tap(self) -> Any:
         """The real stream's own ``write`` routed through this tee, for the block: code
         holding the stream itself (a logging handler an earlier cell's ``basicConfig``
         made, ``err = sys.stderr``) writes there, not to ``sys.stderr``."""
-        if not isinstance(getattr(self._stream, "__dict__", None), dict):
+        if not self.tappable:
             return contextlib.nullcontext()  # a C stream (terminal): no instance attribute
         return _patched(self._stream, "write", self.write)
+
+    @property
+    def stream(self) -> Any:
+        """The real stream this tee forwards to."""
+        return self._stream
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -422,10 +432,15 @@ def recording(
     def quiet() -> bool:
         return bool(hook.semicolon_at_end_of_expression(source or ""))
 
-    old_out, old_err = sys.stdout, sys.stderr
-    out, err = _Tee(old_out, "stdout", sink), _Tee(old_err, "stderr", sink)
+    out, err = _Tee(sys.stdout, "stdout", sink), _Tee(sys.stderr, "stderr", sink)
     tap = _WarningTap(sink, warnings._showwarnmsg)  # type: ignore[attr-defined]
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    # The kernel's streams are tapped in place (their own ``write``), not replaced: a cell
+    # binding ``out = sys.stdout`` or making a handler that keeps ``sys.stderr`` holds the
+    # kernel's stream itself, as in a plain run, not a tee of ours outliving the cell. Only
+    # a stream that cannot be tapped (a C stream: a terminal) is replaced for the block.
+    replaced = [(name, tee) for name, tee in (("stdout", out), ("stderr", err)) if not tee.tappable]
+    for name, tee in replaced:
+        setattr(sys, name, tee)
     try:
         with (
             out.tap(),
@@ -445,10 +460,9 @@ def recording(
         # First: the last event is the cell's last output (``ends_in_open_line``).
         sink.events[:0] = sink.warned
         # Only undo our own wrappers: a cell that replaced sys.stdout for good keeps its own.
-        if isinstance(sys.stdout, _Tee):
-            sys.stdout = old_out
-        if isinstance(sys.stderr, _Tee):
-            sys.stderr = old_err
+        for name, tee in replaced:
+            if getattr(sys, name) is tee:
+                setattr(sys, name, tee.stream)
 
 
 _TRANSFORMED: dict[str, str] = {}
