@@ -1580,6 +1580,131 @@ CORPUS += [
     )
 ]
 
+# Added 2026-12-07 (corpus helper s47). "Machine Learning with PyTorch and Scikit-Learn"
+# (rasbt, 2022): the scikit-learn chapters, each reading its data set beside the notebook
+# (``shipped``: iris.data, wine.data, AmesHousing.txt). ch06 and ch11 are absent from the
+# mirror (its largest files), ch08 needs the IMDb download, ch12 on need torch. ch07's
+# xgboost cell and ch09's mlxtend cells fail in every run alike.
+CORPUS += [
+    (
+        "rasbt/machine-learning-book",
+        "35ab3774e8e249c43a98209d8efd94c060102003",
+        chapter,
+        chapter,
+        [f"{chapter}.ipynb"],
+    )
+    for chapter in ("ch02", "ch03", "ch04", "ch05", "ch07", "ch09", "ch10")
+]
+# Kevin Markham's pandas videos: ``data/`` beside the notebooks. Most of pandas.ipynb's and the
+# tricks notebooks' reads are ``http://bit.ly/...`` links (dropped, their cells fail in every
+# run alike); pandas_merge and pandas_multiindex read the shipped MovieLens and stocks files.
+CORPUS.append(
+    (
+        "justmarkham/pandas-videos",
+        "5b8d4d155374546d87cfb7226307da330ce4098e",
+        "",
+        "data",
+        [
+            "pandas.ipynb",
+            "pandas_changes.ipynb",
+            "pandas_merge.ipynb",
+            "pandas_multiindex.ipynb",
+            "pandas_tricks.ipynb",
+            "top_25_pandas_tricks.ipynb",
+            "21_more_pandas_tricks.ipynb",
+        ],
+    )
+)
+# Kyubyong's numpy exercises (solutions; some written for Python 2, those cells fail alike):
+# one short cell per numpy routine, ``np.save``/``np.savetxt`` files written and read back.
+CORPUS.append(
+    (
+        "Kyubyong/numpy_exercises",
+        "cb90db29a15fda02638cb32465c6346abf3ae19e",
+        "",
+        "",
+        [
+            "1_Array_creation_routines_Solution.ipynb",
+            "2_Array_manipulation_routines_Solutions.ipynb",
+            "3_String_operations_solutions.ipynb",
+            "4_Numpy-specific_help_functions_Solutions.ipynb",
+            "5_Input_and_Output_Solutions.ipynb",
+            "6_Linear_algebra_Solutions.ipynb",
+            "7_Discrete_Fourier_Transform_solutions.ipynb",
+            "8_Logic_functions_Solutions.ipynb",
+            "9_Mathematical_functions_solutions.ipynb",
+            "10_Random_sampling_Solutions.ipynb",
+            "11_Set_routines_Solutions.ipynb",
+            "12_Sorting_searching_and_counting_Solutions.ipynb",
+            "13_Statistics_solutions.ipynb",
+        ],
+    )
+)
+# 100 pandas puzzles (with solutions): small frames built in the notebook, in-place edits.
+# Keith Galli's pandas tutorial: the Pokemon table (csv, tab-separated txt; the xlsx read
+# needs openpyxl and fails alike), rows filtered, ``to_csv`` files written, chunked reads.
+CORPUS += [
+    (
+        "ajcr/100-pandas-puzzles",
+        "457b15f1efc127c6df5171bae34332838a9ffcb0",
+        "",
+        "",
+        ["100-pandas-puzzles-with-solutions.ipynb"],
+    ),
+    (
+        "KeithGalli/pandas",
+        "d0025fc924d0eb00aa65a157e5086001fda0b780",
+        "",
+        "pokemon_data.csv pokemon_data.txt pokemon_data.xlsx",
+        ["Pandas Data Science Tutorial.ipynb"],
+    ),
+]
+# The Dask tutorial, the notebooks that run without the network: ``dask.delayed``, a
+# ``LocalCluster`` and top-level ``async with`` cells, futures of a ``Client(n_workers=4)``.
+# (03's second half reads the flights data ``prep.py`` downloads: it fails in every run alike.)
+CORPUS.append(
+    (
+        "dask/dask-tutorial",
+        "3157ed8b751d04da8e1a09bc92e38f0d386423db",
+        "",
+        "",
+        ["03_dask.delayed.ipynb", "04_distributed.ipynb", "05_futures.ipynb"],
+    )
+)
+# ISLR in Python (Jordi Warmenhoven): statsmodels' formulas, scikit-learn's model selection,
+# seaborn, on the book's tables in ``Data/`` (Default.xlsx needs openpyxl: fails alike).
+CORPUS.append(
+    (
+        "JWarmenhoven/ISLR-python",
+        "4100e941914519eea18385daadc9b3dab99ca8e2",
+        "Notebooks",
+        "Notebooks/Data",
+        [f"Chapter {n}.ipynb" for n in range(3, 11)],
+    )
+)
+# Ted Petrou's Pandas Cookbook (2017): pandas 0.20 recipes on ``data/`` (many cells use what
+# pandas has since removed: they fail in every run alike). Chapter 10 reads crime.h5, absent.
+CORPUS.append(
+    (
+        "PacktPublishing/Pandas-Cookbook",
+        "e3bfd0750df01b30eb778b86f5314f2a1f2eacb0",
+        "",
+        "data",
+        [
+            "Chapter 01 Pandas Foundations.ipynb",
+            "Chapter 02 Essential DataFrame Operations.ipynb",
+            "Chapter 03 Beginning Data Analysis.ipynb",
+            "Chapter 04 Selecting Subsets of Data.ipynb",
+            "Chapter 05 Boolean Indexing.ipynb",
+            "Chapter 06 Index Alignment.ipynb",
+            "Chapter 07 Grouping for Aggregation, Filtration and Transformation.ipynb",
+            "Chapter 08 Restructuring Data into Tidy Form.ipynb",
+            "Chapter 09 Combining Pandas Objects.ipynb",
+            "Chapter 11 Visualization with Matplotlib, Pandas and Seaborn.ipynb",
+        ],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
