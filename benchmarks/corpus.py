@@ -1671,17 +1671,6 @@ CORPUS.append(
         ["03_dask.delayed.ipynb", "04_distributed.ipynb", "05_futures.ipynb"],
     )
 )
-# ISLR in Python (Jordi Warmenhoven): statsmodels' formulas, scikit-learn's model selection,
-# seaborn, on the book's tables in ``Data/`` (Default.xlsx needs openpyxl: fails alike).
-CORPUS.append(
-    (
-        "JWarmenhoven/ISLR-python",
-        "4100e941914519eea18385daadc9b3dab99ca8e2",
-        "Notebooks",
-        "Notebooks/Data",
-        [f"Chapter {n}.ipynb" for n in range(3, 11)],
-    )
-)
 # Ted Petrou's Pandas Cookbook (2017): pandas 0.20 recipes on ``data/`` (many cells use what
 # pandas has since removed: they fail in every run alike). Chapter 10 reads crime.h5, absent.
 CORPUS.append(
@@ -1704,6 +1693,71 @@ CORPUS.append(
         ],
     )
 )
+# "A First Course in Network Science" (Menczer, Fortunato, Davis): networkx tutorials reading
+# edge lists, adjacency lists and GraphML from ``../datasets``; random graphs, BFS, centrality,
+# ``Simulation`` (``simulation.py`` beside). (Chapter 4's need the Twitter API: not listed.)
+CORPUS.append(
+    (
+        "CambridgeUniversityPress/FirstCourseNetworkScience",
+        "de9b42e3953ed90616940a801f64489067c1b888",
+        "tutorials",
+        "datasets tutorials/simulation.py",
+        [
+            "Appendix - Python Tutorial.ipynb",
+            "Chapter 1 Tutorial.ipynb",
+            "Chapter 2 Tutorial.ipynb",
+            "Chapter 3 Tutorial.ipynb",
+            "Chapter 5 Tutorial.ipynb",
+            "Chapter 6 Tutorial.ipynb",
+            "Chapter 7 Tutorial.ipynb",
+        ],
+    )
+)
+# Stefanie Molin's "Hands-On Data Analysis with Pandas" (2nd edition): each chapter's
+# ``data/`` beside its notebooks (SQLite databases, CSVs), the book's ``visual_aids`` package
+# where a notebook imports it; pandas, matplotlib, seaborn. (The notebooks calling web APIs,
+# or importing ``stock_analysis``/``ml_utils``, published separately, are not listed; ch_04's
+# weather files are absent from the mirror: their cells fail in every run alike.)
+CORPUS += [
+    (
+        "stefmolin/Hands-On-Data-Analysis-with-Pandas-2nd-edition",
+        "2e66ee1078f15aabdc1690700e7468ba73c913e6",
+        chapter,
+        data,
+        [f"{n}.ipynb" for n in names.split()],
+    )
+    for chapter, data, names in (
+        (
+            "ch_02",
+            "ch_02/data",
+            "1-pandas_data_structures 2-creating_dataframes 4-inspecting_dataframes"
+            " 5-subsetting_data 6-adding_and_removing_data",
+        ),
+        (
+            "ch_03",
+            "ch_03/data",
+            "1-wide_vs_long 3-cleaning_data 4-reshaping_data 5-handling_data_issues",
+        ),
+        (
+            "ch_04",
+            "ch_04/data ch_04/window_calc.py visual-aids/visual_aids=ch_04/visual_aids",
+            "1-querying_and_merging 2-dataframe_operations 3-aggregations 4-time_series",
+        ),
+        (
+            "ch_05",
+            "ch_05/data",
+            "1-introducing_matplotlib 2-plotting_with_pandas 3-pandas_plotting_module",
+        ),
+        ("ch_06", "ch_06/data ch_06/viz.py", "1-introduction_to_seaborn 2-formatting_plots"),
+        (
+            "ch_08",
+            "ch_08/logs ch_08/user_data ch_08/simulate.py"
+            " visual-aids/visual_aids=ch_08/visual_aids",
+            "anomaly_detection",
+        ),
+        ("ch_09", "ch_09/data", "preprocessing"),
+    )
+]
 
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
