@@ -48,3 +48,27 @@ READING = [
 
 def test_a_cell_computing_at_a_library_precision_is_keyed_by_it(tmp_path: Path) -> None:
     assert_runs_match_plain(READING, ["str(ninth)"], ("V = 2", "V = 3"), tmp_path)
+
+
+# A hit re-applies the whole state of a facet the cell changed: every pandas option, all of
+# rcParams, the path list. After an upstream cell was edited to set another value, the
+# restored cell put the old one back (Pandas-Cookbook ch02: a cell setting max_rows undid
+# the edited max_columns). A cell now reads the facets it changes: after such an edit it
+# runs, and sets only what it sets.
+UPSTREAM_EDITED = [
+    "import sys\nimport pandas as pd\nV = 40\npd.options.display.max_columns = V\n"
+    "sys.path.append('up-' + str(V))",
+    CACHED + "pd.options.display.max_rows = 8\nk = 1",
+    CACHED + "sys.path.insert(0, 'mine')\nj = 2",
+    CACHED + "doubled = V * 2",
+]
+UPSTREAM_EDITED_CHECKS = [
+    "pd.options.display.max_columns",
+    "pd.options.display.max_rows",
+    "[p for p in sys.path if p.startswith(('up-', 'mine'))]",
+    "doubled",
+]
+
+
+def test_a_restored_cell_leaves_what_an_edited_upstream_cell_set(tmp_path: Path) -> None:
+    assert_runs_match_plain(UPSTREAM_EDITED, UPSTREAM_EDITED_CHECKS, ("V = 40", "V = 41"), tmp_path)

@@ -243,6 +243,18 @@ def record_effects(
     )
     if "cwd" in change.apply or (touched_files and watch.relative):
         read.add("cwd")
+    # A hit re-applies the whole state a facet the cell changed was left in (every pandas
+    # option, all of rcParams, the path list): what a re-run leaves only when the facet was
+    # as before the stored run. After an upstream cell was edited to set another option, a
+    # restored cell setting one of its own put the old one back (Pandas-Cookbook ch02: its
+    # max_rows cell undid the edited max_columns). So what a cell changes, it reads.
+    # (Generators are read as above: not when seeded first; environment variables are
+    # re-applied one by one, and read one by one.)
+    changed = set(change.apply) - {"random", "numpy.random", "env"}
+    missing = [name for name in sorted(changed) if name not in before_digests and name in before]
+    if missing:
+        before_digests = {**before_digests, **state_digests(shell, missing, before)}
+    read |= changed
     for name in sorted(read):
         if name in before_digests and name in before:
             effects.checks[f"state:{name}"] = before_digests[name]
