@@ -72,3 +72,17 @@ UPSTREAM_EDITED_CHECKS = [
 
 def test_a_restored_cell_leaves_what_an_edited_upstream_cell_set(tmp_path: Path) -> None:
     assert_runs_match_plain(UPSTREAM_EDITED, UPSTREAM_EDITED_CHECKS, ("V = 40", "V = 41"), tmp_path)
+
+
+# Warning filters are re-applied as the change the cell made (the filters it added or
+# removed), not whole: a restored cell adding a filter kept the filter an edited upstream
+# cell added from silencing the warning a later cell issues.
+FILTERS_EDITED = [
+    "import warnings\nV = 1\nif V == 2:\n    warnings.simplefilter('ignore', UserWarning)",
+    CACHED + "warnings.filterwarnings('error', message='never issued')\nk = 0",
+    "warnings.warn('shown unless ignored upstream')\nshown = V",
+]
+
+
+def test_a_restored_cell_adds_its_warning_filters_to_those_in_force(tmp_path: Path) -> None:
+    assert_runs_match_plain(FILTERS_EDITED, ["shown"], ("V = 1", "V = 2"), tmp_path)

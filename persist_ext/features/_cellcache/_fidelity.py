@@ -248,9 +248,10 @@ def record_effects(
     # as before the stored run. After an upstream cell was edited to set another option, a
     # restored cell setting one of its own put the old one back (Pandas-Cookbook ch02: its
     # max_rows cell undid the edited max_columns). So what a cell changes, it reads.
-    # (Generators are read as above: not when seeded first; environment variables are
-    # re-applied one by one, and read one by one.)
-    changed = set(change.apply) - {"random", "numpy.random", "env"}
+    # (Generators are read as above: not when seeded first; environment variables and
+    # warning filters are re-applied as changes, not whole: the variables it set, the
+    # filters it added or removed.)
+    changed = set(change.apply) - {"random", "numpy.random", "env", "warnings"}
     missing = [name for name in sorted(changed) if name not in before_digests and name in before]
     if missing:
         before_digests = {**before_digests, **state_digests(shell, missing, before)}

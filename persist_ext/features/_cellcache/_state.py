@@ -1457,11 +1457,30 @@ def _warnings_digest(snapshot: Any) -> str:
     return _hash_text("\n".join(map(text, snapshot)))
 
 
+def _warning_filters_change(old: list[Any], new: list[Any]) -> dict[str, list[Any]]:
+    """The filters a run added (in the order they stand, newest first) and removed: what a
+    hit re-applies, as a re-run would set them, whatever filters upstream cells left.
+
+    >>> a, b = ("ignore", None, Warning, None, 0), ("error", None, Warning, None, 0)
+    >>> _warning_filters_change([a], [b, a])
+    {'added': [('error', None, <class 'Warning'>, None, 0)], 'removed': []}
+    """
+    return {"added": [f for f in new if f not in old], "removed": [f for f in old if f not in new]}
+
+
 def _warnings_apply(shell: Any, snapshot: Any) -> None:
     # ``warnings.simplefilter('ignore')`` in a restored cell: later cells must not show the
-    # warnings a re-run would have silenced (nor silence what it would show).
-    if list(warnings.filters) != list(snapshot):
-        warnings.filters[:] = list(snapshot)  # type: ignore[index]
+    # warnings a re-run would have silenced (nor silence what it would show). A change
+    # (:func:`_warning_filters_change`) is applied to the filters in force: importing a
+    # library that adds its own must not take away what an upstream cell set. A list (an
+    # undo, or an entry stored before changes were recorded) is the filters whole.
+    if isinstance(snapshot, dict):
+        kept = [f for f in warnings.filters if f not in snapshot["removed"]]
+        wanted = [f for f in snapshot["added"] if f not in kept] + kept
+    else:
+        wanted = list(snapshot)
+    if list(warnings.filters) != wanted:
+        warnings.filters[:] = wanted  # type: ignore[index]
         mutated = getattr(warnings, "_filters_mutated", None)
         if callable(mutated):
             mutated()  # forget which warnings were already shown under the old filters
@@ -1746,6 +1765,9 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
             continue
         if name == "ipython.printers" and figure_printers_imported(old or [], new, added):
             apply[name] = new  # put back by importing the backend again: checked on a hit
+            continue
+        if name == "warnings":
+            apply[name] = _warning_filters_change(old or [], new)
             continue
         if name == "env":
             old, new = env_text(old or {}), env_text(new)
