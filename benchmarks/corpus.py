@@ -1758,6 +1758,30 @@ CORPUS += [
         ("ch_09", "ch_09/data", "preprocessing"),
     )
 ]
+# SymPy's example notebooks, at the parent of the commit that removed them (August 2024; run
+# with the installed sympy): resultants, integration over polytopes, Fresnel integrals,
+# quantum states, spin and traces (sympy.physics.quantum), symbolic expressions as outputs.
+CORPUS.append(
+    (
+        "sympy/sympy",
+        "b354658bfd7b863ee59897321d9645efbb9d1f57",
+        "examples/notebooks",
+        "",
+        [
+            "Bezout_Dixon_resultant.ipynb",
+            "IntegrationOverPolytopes.ipynb",
+            "Macaulay_resultant.ipynb",
+            "Sylvester_resultant.ipynb",
+            "density.ipynb",
+            "fidelity.ipynb",
+            "fresnel_integrals.ipynb",
+            "qubits.ipynb",
+            "sho1d_example.ipynb",
+            "spin.ipynb",
+            "trace.ipynb",
+        ],
+    )
+)
 
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
