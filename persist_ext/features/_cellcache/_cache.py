@@ -1511,12 +1511,14 @@ class CellCache:
             and all(isinstance(exc, SerializationError) for exc in failures.values())
         ):
             raise _OverBudget
+        # ``out = sys.stdout``: the kernel's own objects, which live only in that kernel.
+        kernel = sorted(v for v in failures if v != RESULT and _kernel_object(values.get(v)))
         quiet = {
             v
             for v, exc in failures.items()
             if v == RESULT
             or callable(values.get(v))
-            or _kernel_object(values.get(v))  # ``out = sys.stdout``: the kernel's own stream
+            or v in kernel
             or isinstance(
                 exc, (SharedInputError, StalledError, LossyStateError, ByNameError, HeldCodeError)
             )
@@ -1535,11 +1537,10 @@ class CellCache:
             ]
             stalled = [v for v, exc in failures.items() if isinstance(exc, StalledError)]
             code = [(v, exc) for v, exc in failures.items() if isinstance(exc, HeldCodeError)]
-            kernel = [v for v in quiet if v != RESULT and _kernel_object(values.get(v))]
             manifest.mode = "run"
             if kernel:
                 manifest.run_reason = (
-                    f"{_named(sorted(kernel)[0])} is one of the kernel's own objects (an output "
+                    f"{_named(kernel[0])} is one of the kernel's own objects (an output "
                     "stream, a socket), which live only in the kernel that made them"
                 )
             elif code:
