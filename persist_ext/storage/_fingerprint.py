@@ -766,7 +766,7 @@ class _ContentPickler(pickle.Pickler):
         self._dtype = getattr(sys.modules.get("numpy"), "dtype", None)
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj).__module__.startswith("matplotlib."):
+        if (type(obj).__module__ or "").startswith("matplotlib."):  # None: made at run time
             reduced = _matplotlib_content(obj)
             if reduced is not NotImplemented:
                 return reduced

@@ -541,7 +541,7 @@ class _ShortRepr(reprlib.Repr):
     def repr1(self, x: Any, level: int) -> str:
         if is_user_code(type(x)):
             return _untold(x)  # an item of a container too (see summarize)
-        if not type(x).__module__.startswith(("numpy", "pandas")):
+        if not (type(x).__module__ or "").startswith(("numpy", "pandas")):
             return super().repr1(x, level)  # most items of a container: no module lookups
         numpy = sys.modules.get("numpy")
         if numpy is not None and isinstance(x, numpy.ndarray) and x.size > self.maxlist:
