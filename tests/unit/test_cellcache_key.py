@@ -32,6 +32,26 @@ def test_comments_blank_lines_and_formatting_do_not_change_the_code_digest() -> 
 
 
 @pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("f(a)(b)", "f(a, b)"),  # the same names and calls, another shape
+        ("a - (b - c)", "(a - b) - c"),
+        ("x = [[1], 2]", "x = [[1, 2]]"),
+        ("x = 1", "x = 1.0"),
+        ("x = 1", "x = True"),
+        ("x = 'a'", "x = b'a'"),
+        ("x = 'a\\x00b'", "x = 'a'"),
+        ("global a, b\na = 1", "global a\nb = 1"),
+        ("def f(a, b=1): pass", "def f(a=1, b=None): pass"),
+        ("if a:\n    b\nc", "if a:\n    b\n    c"),
+    ],
+)
+def test_cells_of_different_code_have_different_digests(a: str, b: str) -> None:
+    assert normalize_code(a) != normalize_code(b)
+    assert analyze_cell(a).digest == normalize_code(a)
+
+
+@pytest.mark.parametrize(
     ("source", "reads"),
     [
         ("y = x + 1", ("x",)),

@@ -144,8 +144,74 @@ def normalize_code(source: str) -> str:
 
 
 def _digest(tree: ast.AST) -> str:
-    dumped = ast.dump(tree, annotate_fields=False, include_attributes=False)
-    return xxhash.xxh3_128_hexdigest(dumped.encode())
+    return _walk_digest(tree)[1]
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.walk(node))``, in the same order, at half its cost (no generators)."""
+    nodes = [node]
+    index = 0
+    while index < len(nodes):
+        for name in nodes[index]._fields:
+            value = getattr(nodes[index], name, None)
+            if isinstance(value, ast.AST):
+                nodes.append(value)
+            elif type(value) is list:
+                nodes += [item for item in value if isinstance(item, ast.AST)]
+        index += 1
+    return nodes
+
+
+def _walk_digest(node: ast.AST) -> tuple[list[ast.AST], str]:
+    """Every node under ``node`` in :func:`ast.walk`'s order, and a digest of the tree.
+
+    The digest covers each node's type and fields, never its positions: comments, blank
+    lines and formatting do not change it. Walked breadth first, each node lists its type,
+    its fields' values (``repr``) and its children's count, so that two trees with the same
+    parts give the same text only when they are the same tree. One walk serves both: an
+    ``ast.dump`` for the digest cost another walk and as much again in string formatting.
+    """
+    nodes = [node]
+    parts: list[str] = []
+    emit = parts.append
+    index = 0
+    while index < len(nodes):
+        current = nodes[index]
+        index += 1
+        emit(type(current).__name__)
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if isinstance(value, ast.AST):
+                nodes.append(value)
+                emit("^")
+            elif type(value) is list:
+                emit(f"[{len(value)}")
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        nodes.append(item)
+                        emit("^")
+                    else:
+                        emit(repr(item))  # ``global a, b``: names
+            else:
+                emit(repr(value))
+    return nodes, xxhash.xxh3_128_hexdigest("\0".join(parts).encode())
+
+
+def _only(nodes: list[ast.AST], kinds: frozenset[type]) -> list[ast.AST]:
+    """The nodes of exactly these types, in order: each scan below looks at a few kinds of
+    node, and one set lookup per node costs less than its chain of ``isinstance`` tests."""
+    return [node for node in nodes if type(node) in kinds]
+
+
+_CONSTANTS = frozenset({ast.Constant})
+_CALLS = frozenset({ast.Call})
+
+
+# What :meth:`_Scan.visit` treats otherwise than by visiting the children in order.
+_SCAN_SPECIAL = frozenset(
+    {*_SCOPES, ast.BoolOp, ast.IfExp, ast.ClassDef, *_COMPREHENSIONS, ast.AugAssign}
+    | {ast.Import, ast.ImportFrom, ast.ExceptHandler}
+)
 
 
 class _Scan:
@@ -159,6 +225,24 @@ class _Scan:
         self._branch = 0
 
     def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        if kind is ast.Name:  # the most common node: first
+            if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                self.loads.append(node.id)  # type: ignore[attr-defined]
+            else:
+                (self.maybe_stores if self._branch else self.stores).append(node.id)  # type: ignore[attr-defined]
+            return
+        if kind not in _SCAN_SPECIAL:
+            # Its children in order (``ast.iter_child_nodes`` without its generators).
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, ast.AST):
+                    self.visit(value)
+                elif type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            self.visit(item)
+            return
         if isinstance(node, _SCOPES):
             self._scope(node)
             return
@@ -196,12 +280,6 @@ class _Scan:
             return
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             self.loads.append(node.target.id)  # ``x += 1`` reads x first
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                self.loads.append(node.id)
-            else:
-                (self.maybe_stores if self._branch else self.stores).append(node.id)
-            return
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name != "*":
@@ -236,7 +314,7 @@ class _Scan:
         # ``global counter`` then ``counter += 10``: the namespace's value is read and set,
         # not a local's (``nonlocal`` names stay in the enclosing function).
         declared: set[str] = set()
-        for sub in (n for stmt in body for n in ast.walk(stmt)):
+        for sub in (n for stmt in body for n in _walk(stmt)):
             if isinstance(sub, ast.Name):
                 (local_loads if isinstance(sub.ctx, ast.Load) else local_stores).add(sub.id)
             elif isinstance(sub, ast.Global):
@@ -371,14 +449,17 @@ _NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls"})
 _NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "dir"})
 
 
-def _string_names(nodes: list[ast.AST]) -> list[str]:
-    found: dict[str, None] = {}
-    for node in nodes:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
-            for name in _IDENT.findall(node.value):
-                if not keyword.iskeyword(name):
-                    found.setdefault(name, None)
-    return list(found)
+def _string_names(nodes: list[ast.AST]) -> dict[int, list[str]]:
+    """The identifiers written in each non-empty string literal among ``nodes``, by the
+    literal's ``id``."""
+    named: dict[int, list[str]] = {}
+    for node in _only(nodes, _CONSTANTS):
+        value = node.value  # type: ignore[attr-defined]
+        if isinstance(value, str) and value:
+            names = [n for n in _IDENT.findall(value) if not keyword.iskeyword(n)]
+            if names:
+                named[id(node)] = names
+    return named
 
 
 def _mentioned(
@@ -391,21 +472,29 @@ def _mentioned(
     """Identifiers in the cell's string literals, but those already read and those the cell
     bound for sure before the top-level statement holding the string (``raw = [1, 2]``
     then ``{"raw": raw}``: its own). Statements are walked again only for a name the cell
-    binds somewhere (most cells have none)."""
-    found = [n for n in _string_names(nodes) if n not in reads]
+    binds somewhere (most cells have none).
+
+    >>> code = 'raw = [1, 2]\\nd = {"raw": raw, "other": 1}\\ndf.query("x > @raw")'
+    >>> tree = ast.parse(code)
+    >>> walk = _Walk()
+    >>> _walk_statements(tree.body, walk, set(), top=True)
+    >>> _mentioned(_walk(tree), tree.body, walk.before, walk.reads, walk.assigned)
+    ['other', 'x']
+    """
+    named = _string_names(nodes)
+    found = dict.fromkeys(n for names in named.values() for n in names if n not in reads)
     if not assigned.intersection(found):
-        return found
-    kept: dict[str, None] = {}
+        return list(found)
+    kept: set[str] = set()
     for stmt, bound in zip(body, before):
-        for name in _string_names(list(ast.walk(stmt))):
-            if name not in bound and name not in reads:
-                kept.setdefault(name, None)
+        for node in _only(_walk(stmt), _CONSTANTS):
+            kept.update(n for n in named.get(id(node), ()) if n not in bound and n not in reads)
     return [n for n in found if n in kept]
 
 
 def _path_like(nodes: list[ast.AST]) -> list[str]:
     found: dict[str, None] = {}
-    for node in nodes:
+    for node in _only(nodes, _CONSTANTS):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
             if 0 < len(text) <= 1024 and "\n" not in text and "\0" not in text:
@@ -460,9 +549,12 @@ def _target_path(node: ast.AST) -> tuple[str, bool] | None:
     return ".".join(parts), False
 
 
+_TARGET_KINDS = frozenset({ast.Attribute, ast.Subscript, ast.Call})
+
+
 def _targets(nodes: list[ast.AST]) -> list[tuple[str, str]]:
     found: dict[tuple[str, str], None] = {}
-    for node in nodes:
+    for node in _only(nodes, _TARGET_KINDS):
         if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(
             node.ctx, (ast.Store, ast.Del)
         ):
@@ -509,9 +601,9 @@ def _registrations(tree: ast.Module, nodes: list[ast.AST]) -> list[str]:
     for stmt in tree.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for decorator in stmt.decorator_list:
-                rerun.update(id(n) for n in ast.walk(decorator))
+                rerun.update(id(n) for n in _walk(decorator))
     found: dict[str, None] = {}
-    for node in nodes:
+    for node in _only(nodes, _CALLS):
         if not isinstance(node, ast.Call) or id(node) in rerun:
             continue
         name = _call_name(node)
@@ -531,14 +623,16 @@ def _seedings(nodes: list[ast.AST]) -> list[str]:
     """Dotted callees of the calls named in :data:`SEEDING` among ``nodes`` (the cell's),
     outside the bodies of functions, classes and lambdas it defines (they run only if
     called)."""
-    calls = [n for n in nodes if isinstance(n, ast.Call) and _call_name(n) in SEEDING]
+    calls = [
+        n for n in _only(nodes, _CALLS) if isinstance(n, ast.Call) and _call_name(n) in SEEDING
+    ]
     if not calls:
         return []  # most cells: no second walk
     defined = {
         id(inner)
         for n in nodes
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-        for inner in ast.walk(n)
+        for inner in _walk(n)
         if inner is not n
     }
     found: dict[str, None] = {}
@@ -601,7 +695,7 @@ def _runs_no_code(body: list[ast.stmt]) -> bool:
         return False
     return not any(
         getattr(node, "decorator_list", None)
-        for node in ast.walk(ast.Module(body=body, type_ignores=[]))
+        for node in _walk(ast.Module(body=body, type_ignores=[]))
     )
 
 
@@ -721,10 +815,13 @@ def _is_sys_modules(node: ast.AST) -> bool:
     )
 
 
+_UNCERTAIN_KINDS = frozenset({ast.Name, ast.Import, ast.ImportFrom, ast.Subscript, ast.Call})
+
+
 def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
-    for node in nodes:
+    for node in _only(nodes, _UNCERTAIN_KINDS):
         if isinstance(node, ast.Name) and node.id == "__main__":
             # ``import __main__`` then ``__main__.X``: the namespace itself, as globals().
             reasons.setdefault("it reads or sets the namespace through the __main__ module", None)
@@ -789,7 +886,7 @@ _PATH_KEYWORDS = frozenset({"path", "source", "filepath_or_buffer", "filename", 
 def _unseen_reads(nodes: list[ast.AST], assigned: set[str]) -> list[str]:
     """Reasons: a C reader is given a path computed in the cell (the key cannot digest it)."""
     reasons: dict[str, None] = {}
-    for node in nodes:
+    for node in _only(nodes, _CALLS):
         if not isinstance(node, ast.Call) or _call_name(node) not in _C_READERS:
             continue
         paths = node.args[:1] or [k.value for k in node.keywords if k.arg in _PATH_KEYWORDS]
@@ -837,6 +934,9 @@ _LITERALS = (
 _INVALID_ESCAPE = re.compile(r"\\[^\n\\'\"abfnrtv0-7xNuU]")
 
 
+_WARNING_KINDS = frozenset({ast.Compare, ast.Call, ast.Subscript, ast.Assert})
+
+
 def _compile_may_warn(source: str, nodes: list[ast.AST]) -> bool:
     """Whether compiling ``source`` may show a warning (:attr:`CellCode.compile_warns`).
 
@@ -848,7 +948,7 @@ def _compile_may_warn(source: str, nodes: list[ast.AST]) -> bool:
     """
     if "\\" in source and _INVALID_ESCAPE.search(source):
         return True
-    for node in nodes:
+    for node in _only(nodes, _WARNING_KINDS):
         if isinstance(node, ast.Compare):
             if any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops) and any(
                 isinstance(side, _LITERALS) and not _singleton(side)
@@ -925,11 +1025,11 @@ def analyze_cell(source: str) -> CellCode:
     definition_module = (
         ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
     )
-    nodes = list(ast.walk(tree))  # walked once for the scans below
+    nodes, digest = _walk_digest(tree)  # walked once for the digest and the scans below
     seedings = _seedings(nodes)
     return CellCode(
         source=source,
-        digest=_digest(tree),
+        digest=digest,
         reads=tuple(reads),
         assigns=frozenset(assigned),
         definitions=frozenset(definitions),

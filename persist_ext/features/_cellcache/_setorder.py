@@ -53,10 +53,17 @@ def _makes_set(node: ast.AST, set_names: set[str]) -> bool:
     return False
 
 
+_WALKING_KINDS = frozenset(
+    {ast.For, ast.AsyncFor, ast.comprehension, ast.Starred, ast.Assign, ast.Call}
+)
+
+
 def _walked(nodes: Iterable[ast.AST]) -> list[ast.AST]:
     """The expressions the cell walks in order (loops, comprehensions, list(...), a, b = s)."""
     walked: list[ast.AST] = []
     for node in nodes:
+        if type(node) not in _WALKING_KINDS:
+            continue  # one set lookup, not the chain of tests below, for most nodes
         if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
             walked.append(node.iter)
         elif isinstance(node, ast.Starred) or (
@@ -78,7 +85,7 @@ def iterated_sets(nodes: list[ast.AST]) -> tuple[str, ...]:
     set_names = {
         target.id
         for node in nodes
-        if isinstance(node, ast.Assign)
+        if type(node) is ast.Assign
         for target in node.targets
         if isinstance(target, ast.Name) and _makes_set(node.value, set())
     }
