@@ -49,6 +49,7 @@ import importlib
 import io
 import os
 import pickle
+import re
 import sys
 import types
 from collections import deque
@@ -607,6 +608,28 @@ def _import_module(name: str) -> types.ModuleType:
     return import_quietly(name)
 
 
+def _compiled_pattern(pattern: str | bytes, flags: int) -> re.Pattern:
+    # Referenced by name from stored pickles: keep the name.
+    return re.compile(pattern, flags)
+
+
+def _pattern_reduction(pattern: re.Pattern) -> tuple[Any, tuple[Any, ...]]:
+    """``re.compile`` with the flags the notebook gave it, so that the restored pattern is
+    the one ``re``'s cache gives a later cell's ``re.compile`` of the same arguments, as
+    after a re-run. ``re`` pickles ``pattern.flags``, which adds the flags a pattern gets
+    anyway (``re.UNICODE`` for text, its inline ``(?i)``): compiled with those, it is kept
+    under another key, and a later ``re.compile(p)`` makes a second pattern.
+
+    >>> _pattern_reduction(re.compile("(?x)[a-z]+", re.I))[1]
+    ('(?x)[a-z]+', 2)
+    """
+    implied = re.compile(pattern.pattern).flags  # cached by ``re``: no second compile
+    given = pattern.flags & ~implied
+    if re.compile(pattern.pattern, given).flags != pattern.flags:
+        given = pattern.flags  # ``re.ASCII`` given: the flags as they are
+    return _compiled_pattern, (pattern.pattern, given)
+
+
 def import_quietly(name: str) -> types.ModuleType:
     """Import module ``name`` for a restore, discarding what the import prints."""
     if name in sys.modules:
@@ -875,6 +898,8 @@ class _SharingPickler(pickle.Pickler):
         if type(obj) in _HANDLE_TYPES and obj.closed:
             mode = getattr(obj, "mode", None)
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)
+        if type(obj) is re.Pattern:
+            return _pattern_reduction(obj)
         if isinstance(obj, types.ModuleType):
             if sys.modules.get(obj.__name__) is obj:
                 return _import_module, (obj.__name__,)

@@ -63,3 +63,21 @@ CONTAINERS_CHECKS = [
 
 def test_the_interpreters_containers_held_by_variables_are_the_live_ones(tmp_path: Path) -> None:
     assert_runs_match_plain(CONTAINERS, CONTAINERS_CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
+# ``re`` keeps the patterns it compiled: ``re.compile(p)`` in a later cell is the object an
+# earlier cell compiled. A restored pattern was compiled again with its flags as read back
+# (``re.UNICODE`` added, inline flags folded in): another key of that cache, so a later
+# cell's ``re.compile(p)`` made a second pattern where a re-run finds the first.
+PATTERNS = [
+    "import re\nV = 2",
+    CACHED + "pat = re.compile(r'\\d+')\nwords = re.compile('[a-z]+', re.I)\n"
+    "inline = re.compile('(?i)x')\nraw = re.compile(b'y+')",
+    "same = (re.compile(r'\\d+') is pat, re.compile('[a-z]+', re.IGNORECASE) is words,"
+    " re.compile('(?i)x') is inline, re.compile(b'y+') is raw)\ncount = V",
+]
+PATTERNS_CHECKS = ["same", "(pat.flags, words.flags, inline.flags, raw.flags)", "count"]
+
+
+def test_a_restored_pattern_is_the_one_re_compile_finds(tmp_path: Path) -> None:
+    assert_runs_match_plain(PATTERNS, PATTERNS_CHECKS, ("V = 2", "V = 3"), tmp_path)
