@@ -143,8 +143,8 @@ def normalize_code(source: str) -> str:
     return _digest(tree)
 
 
-def _digest(tree: ast.AST) -> str:
-    return _walk_digest(tree)[1]
+def _digest(tree: ast.Module) -> str:
+    return _walk_digest(tree)[2]
 
 
 def _walk(node: ast.AST) -> list[ast.AST]:
@@ -162,8 +162,10 @@ def _walk(node: ast.AST) -> list[ast.AST]:
     return nodes
 
 
-def _walk_digest(node: ast.AST) -> tuple[list[ast.AST], str]:
-    """Every node under ``node`` in :func:`ast.walk`'s order, and a digest of the tree.
+def _walk_digest(tree: ast.Module) -> tuple[list[ast.AST], list[int], str]:
+    """Every node of the cell ``tree``, a top-level statement's after another's, each in
+    :func:`ast.walk`'s order; where each statement's nodes start (and, last, where they
+    end); and a digest of the tree.
 
     The digest covers each node's type and fields, never its positions: comments, blank
     lines and formatting do not change it. Walked breadth first, each node lists its type,
@@ -171,30 +173,35 @@ def _walk_digest(node: ast.AST) -> tuple[list[ast.AST], str]:
     parts give the same text only when they are the same tree. One walk serves both: an
     ``ast.dump`` for the digest cost another walk and as much again in string formatting.
     """
-    nodes = [node]
-    parts: list[str] = []
+    nodes: list[ast.AST] = [tree]
+    starts: list[int] = []
+    parts = [f"Module[{len(tree.body)}"]
     emit = parts.append
-    index = 0
-    while index < len(nodes):
-        current = nodes[index]
-        index += 1
-        emit(type(current).__name__)
-        for name in current._fields:
-            value = getattr(current, name, None)
-            if isinstance(value, ast.AST):
-                nodes.append(value)
-                emit("^")
-            elif type(value) is list:
-                emit(f"[{len(value)}")
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        nodes.append(item)
-                        emit("^")
-                    else:
-                        emit(repr(item))  # ``global a, b``: names
-            else:
-                emit(repr(value))
-    return nodes, xxhash.xxh3_128_hexdigest("\0".join(parts).encode())
+    for statement in tree.body:
+        starts.append(len(nodes))
+        nodes.append(statement)
+        index = starts[-1]
+        while index < len(nodes):
+            current = nodes[index]
+            index += 1
+            emit(type(current).__name__)
+            for name in current._fields:
+                value = getattr(current, name, None)
+                if isinstance(value, ast.AST):
+                    nodes.append(value)
+                    emit("^")
+                elif type(value) is list:
+                    emit(f"[{len(value)}")
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            nodes.append(item)
+                            emit("^")
+                        else:
+                            emit(repr(item))  # ``global a, b``: names
+                else:
+                    emit(repr(value))
+    starts.append(len(nodes))
+    return nodes, starts, xxhash.xxh3_128_hexdigest("\0".join(parts).encode())
 
 
 def _only(nodes: list[ast.AST], kinds: frozenset[type]) -> list[ast.AST]:
@@ -464,31 +471,33 @@ def _string_names(nodes: list[ast.AST]) -> dict[int, list[str]]:
 
 def _mentioned(
     nodes: list[ast.AST],
-    body: list[ast.stmt],
+    starts: list[int],
     before: list[frozenset[str]],
     reads: dict[str, None],
     assigned: set[str],
 ) -> list[str]:
     """Identifiers in the cell's string literals, but those already read and those the cell
     bound for sure before the top-level statement holding the string (``raw = [1, 2]``
-    then ``{"raw": raw}``: its own). Statements are walked again only for a name the cell
-    binds somewhere (most cells have none).
+    then ``{"raw": raw}``: its own). ``nodes`` and ``starts``: :func:`_walk_digest`'s.
 
     >>> code = 'raw = [1, 2]\\nd = {"raw": raw, "other": 1}\\ndf.query("x > @raw")'
-    >>> tree = ast.parse(code)
     >>> walk = _Walk()
+    >>> tree = ast.parse(code)
     >>> _walk_statements(tree.body, walk, set(), top=True)
-    >>> _mentioned(_walk(tree), tree.body, walk.before, walk.reads, walk.assigned)
+    >>> nodes, starts, _ = _walk_digest(tree)
+    >>> _mentioned(nodes, starts, walk.before, walk.reads, walk.assigned)
     ['other', 'x']
     """
     named = _string_names(nodes)
     found = dict.fromkeys(n for names in named.values() for n in names if n not in reads)
     if not assigned.intersection(found):
-        return list(found)
+        return list(found)  # no name the cell binds: nothing to tell apart (most cells)
     kept: set[str] = set()
-    for stmt, bound in zip(body, before):
-        for node in _only(_walk(stmt), _CONSTANTS):
-            kept.update(n for n in named.get(id(node), ()) if n not in bound and n not in reads)
+    for start, end, bound in zip(starts, starts[1:], before):
+        for node in nodes[start:end]:
+            names = named.get(id(node))
+            if names:
+                kept.update(n for n in names if n not in bound and n not in reads)
     return [n for n in found if n in kept]
 
 
@@ -1025,7 +1034,7 @@ def analyze_cell(source: str) -> CellCode:
     definition_module = (
         ast.Module(body=definition_nodes, type_ignores=[]) if definition_nodes else None
     )
-    nodes, digest = _walk_digest(tree)  # walked once for the digest and the scans below
+    nodes, starts, digest = _walk_digest(tree)  # walked once: the digest, the scans below
     seedings = _seedings(nodes)
     return CellCode(
         source=source,
@@ -1035,7 +1044,7 @@ def analyze_cell(source: str) -> CellCode:
         definitions=frozenset(definitions),
         definition_module=definition_module,
         imported_modules=tuple(modules),
-        mentioned=tuple(_mentioned(nodes, tree.body, walk.before, reads, assigned)),
+        mentioned=tuple(_mentioned(nodes, starts, walk.before, reads, assigned)),
         uncertain=tuple(_uncertainties(nodes)),
         unseen_reads=tuple(_unseen_reads(nodes, assigned)),
         maybe_reads=tuple(walk.maybe),
