@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ._adversarial import assert_runs_match_plain
-from .test_cellcache_fidelity_notebooks import CACHED
+from .test_cellcache_fidelity_notebooks import CACHED, UNNAMED
 
 pytestmark = pytest.mark.kernel
 
@@ -86,3 +86,42 @@ FILTERS_EDITED = [
 
 def test_a_restored_cell_adds_its_warning_filters_to_those_in_force(tmp_path: Path) -> None:
     assert_runs_match_plain(FILTERS_EDITED, ["shown"], ("V = 1", "V = 2"), tmp_path)
+
+
+# A cell that sets a setting to the value it already has changes nothing its run could show,
+# and its entry re-applied nothing. Pandas-Cookbook ch04 has ``pd.options.display.max_rows = 6``
+# in two cells: under bare ``%%persist`` both are one entry, the second run's (no change),
+# and in a fresh kernel the first cell was restored from it: pandas kept its 60 rows and the
+# 43 cells after it showed whole frames. A cell whose code may set a setting is now keyed on
+# that setting's state before it; an environment variable is re-applied as the run wrote it.
+SETTERS = [
+    "import os, sys, warnings\nimport numpy as np\nimport pandas as pd\nV = 2\n"
+    "def setup():\n    pd.set_option('display.precision', 3)",
+    UNNAMED + "pd.options.display.max_rows = 6",
+    UNNAMED + "np.set_printoptions(precision=2)",
+    UNNAMED + "if 'lib' not in sys.path:\n    sys.path.insert(0, 'lib')",
+    UNNAMED + "os.environ['PERSIST_TEST_MODE'] = 'fast'",
+    UNNAMED + "warnings.simplefilter('ignore', UserWarning)",
+    UNNAMED + "setup()",
+    "shown = repr(pd.Series([0.123456] * 10))\nprinted = str(np.pi * np.ones(2))\n"
+    "warnings.warn('shown unless ignored')",
+    UNNAMED + "pd.options.display.max_rows = 6",
+    UNNAMED + "np.set_printoptions(precision=2)",
+    UNNAMED + "if 'lib' not in sys.path:\n    sys.path.insert(0, 'lib')",
+    UNNAMED + "os.environ['PERSIST_TEST_MODE'] = 'fast'",
+    UNNAMED + "warnings.simplefilter('ignore', UserWarning)",
+    UNNAMED + "setup()",
+]
+SETTERS_CHECKS = [
+    "shown",
+    "printed",
+    "'lib' in sys.path",
+    "os.environ.get('PERSIST_TEST_MODE')",
+    "warnings.filters[0][:3]",
+    "pd.get_option('display.precision')",
+    "V",
+]
+
+
+def test_a_cell_setting_what_was_already_set_sets_it_on_a_hit(tmp_path: Path) -> None:
+    assert_runs_match_plain(SETTERS, SETTERS_CHECKS, ("V = 2", "V = 3"), tmp_path)

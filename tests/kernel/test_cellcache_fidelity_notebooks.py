@@ -20,6 +20,8 @@ from .conftest import execute as run_notebook
 pytestmark = pytest.mark.kernel
 
 CACHED = "#cached\n"
+# Under a bare ``%%persist``, named by its code: two cells of the same code share entries.
+UNNAMED = "#cached-unnamed\n"
 
 SHARING = [
     "import numpy as np\nimport matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt",
@@ -221,6 +223,9 @@ def build(cells: list[str], checks: list[str], cached: bool) -> nbformat.Noteboo
         if cell.startswith(CACHED):
             body = cell[len(CACHED) :]
             sources.append(f"%%persist c{index}\n{body}" if cached else body)
+        elif cell.startswith(UNNAMED):
+            body = cell[len(UNNAMED) :]
+            sources.append(f"%%persist\n{body}" if cached else body)
         else:
             sources.append(cell)
     sources.append("\n".join(f"print({check!r}, '=>', repr({check}))" for check in checks))

@@ -514,6 +514,104 @@ def test_environment_reads_of_libraries_are_not_the_cells() -> None:
     assert type(os.environ).__getitem__ is original
 
 
+def test_an_environment_variable_set_to_its_own_value_is_set_by_a_hit(
+    shell, cache, monkeypatch
+) -> None:
+    # The run wrote the value the variable had: no change to see, but a re-run sets it.
+    monkeypatch.setenv("PERSIST_TEST_MODE", "fast")
+    shell.user_ns["os"] = os
+    cell = "os.environ['PERSIST_TEST_MODE'] = 'fast'\ndone = 1"
+    run(cache, shell, cell)
+    monkeypatch.delenv("PERSIST_TEST_MODE")
+    assert run(cache, shell, cell)[0].hit
+    assert os.environ.get("PERSIST_TEST_MODE") == "fast"
+
+
+def test_a_warning_filter_already_in_force_is_asked_for_again_by_a_hit(shell, cache) -> None:
+    import warnings
+
+    shell.user_ns["warnings"] = warnings
+    cell = "warnings.simplefilter('ignore', UserWarning)\ndone = 1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", RuntimeWarning)  # in front of it
+        run(cache, shell, cell)  # asked for what was in force: no change
+        warnings.resetwarnings()
+        warnings.simplefilter("error", RuntimeWarning)
+        result, _ = run(cache, shell, cell)
+        assert result.hit
+        assert [f[:3] for f in warnings.filters] == [
+            ("ignore", None, UserWarning),
+            ("error", None, RuntimeWarning),
+        ]
+
+
+def test_filters_asked_for_inside_catch_warnings_are_not_the_runs() -> None:
+    import warnings
+
+    from persist_ext.features._cellcache._state import watch_filter_calls
+
+    with warnings.catch_warnings():
+        with watch_filter_calls() as calls:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # put back when the block ends
+            warnings.filterwarnings("error", message="boom", category=UserWarning)
+        assert [(item[0], item[2], append) for item, append in calls] == [
+            ("error", UserWarning, False)
+        ]
+        assert warnings.filters[0] == calls[0][0]
+
+
+def test_environment_writes_are_seen_whoever_makes_them() -> None:
+    from persist_ext.features._cellcache._state import watch_env_writes
+
+    original = type(os.environ).__setitem__, type(os.environ).__delitem__
+    try:
+        with watch_env_writes() as written:
+            os.environ.update(PERSIST_TEST_A="1")
+            os.environ.pop("PERSIST_TEST_A")
+            os.environ.setdefault("HOME", "elsewhere")  # present: nothing written
+    finally:
+        os.environ.pop("PERSIST_TEST_A", None)
+    assert written == {"PERSIST_TEST_A"}
+    assert (type(os.environ).__setitem__, type(os.environ).__delitem__) == original
+
+
+@pytest.mark.parametrize(
+    ("setup", "cell", "check"),
+    [
+        ("pd.set_option('display.max_rows', 6)", "pd.options.display.max_rows = 6",
+         "pd.get_option('display.max_rows')"),
+        ("np.set_printoptions(precision=2)", "np.set_printoptions(precision=2)",
+         "np.get_printoptions()['precision']"),
+        ("sys.path.insert(0, 'lib')", "if 'lib' not in sys.path:\n    sys.path.insert(0, 'lib')",
+         "'lib' in sys.path"),
+    ],
+)  # fmt: skip
+def test_a_setting_set_to_the_value_it_had_is_set_by_a_hit_from_another_state(
+    shell, cache, setup: str, cell: str, check: str
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    shell.user_ns.update(pd=pd, np=np, sys=sys)
+    want = None
+    with pd.option_context("display.max_rows", 60), np.printoptions(precision=8):
+        paths = list(sys.path)
+        try:
+            shell.run_cell(setup)
+            run(cache, shell, cell)  # no change: it was set already
+            want = shell.ev(check)
+            pd.reset_option("display.max_rows")
+            np.set_printoptions(precision=8)
+            sys.path[:] = paths
+            result, _ = run(cache, shell, cell)  # another state: runs, as a re-run would
+            assert not result.hit
+            assert shell.ev(check) == want
+        finally:
+            sys.path[:] = paths
+
+
 def test_a_path_the_cell_names_that_does_not_exist_is_checked_before_a_hit(
     shell, cache, tmp_path: Path
 ) -> None:

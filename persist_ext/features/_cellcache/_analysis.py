@@ -21,6 +21,7 @@ import functools
 import keyword
 import re
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import xxhash
@@ -100,6 +101,11 @@ class CellCode:
         a settings call (``plt.style.use``, ``sns.set()``) or a setup magic. A generator
         they set does not depend on the state the cell started from; one seeded later
         (``x = np.random.rand(); np.random.seed(0)``) does.
+    settings
+        Facets of the kernel's state (``_state.FACETS``) the cell may set, by the names its
+        code uses (:func:`facets_set_by`): ``pd.set_option``, ``plt.rcParams``,
+        ``os.chdir``, ``%precision``. A run that sets one to the value it already had shows
+        no change, so such a facet is keyed on its state before the run (``_fidelity``).
     compile_warns
         Compiling the cell may show a warning (``"is" with a literal``, a call of a literal,
         an ``assert`` of a tuple, an invalid escape sequence): each compile of a plain cell
@@ -124,6 +130,7 @@ class CellCode:
     iterated_sets: tuple[str, ...] = field(default=())
     seedings: tuple[str, ...] = field(default=())
     seeds_first: tuple[str, ...] = field(default=())
+    settings: tuple[str, ...] = field(default=())
     compile_warns: bool = False
 
 
@@ -652,6 +659,81 @@ def _seedings(nodes: list[ast.AST]) -> list[str]:
     return list(found)
 
 
+#: The names whose use means code may set a facet of the kernel's state (``_state.FACETS``,
+#: by name): a call (``pd.set_option``), an object set through (``plt.rcParams[...] =``),
+#: a magic (``%precision``, a string in the transformed cell). Taken loosely: a name used
+#: for something else costs a check of that facet on a hit, never a wrong hit.
+SETTERS: dict[str, frozenset[str]] = {
+    "pandas.options": frozenset({"options", "set_option", "reset_option"}),
+    "numpy.printoptions": frozenset({"set_printoptions", "set_string_function"}),
+    "numpy.errstate": frozenset({"seterr", "seterrcall"}),
+    "rcParams": frozenset(
+        {"rcParams", "rc", "rcdefaults", "rc_file", "rc_file_defaults", "style", "use"}
+        | {"set", "set_theme", "set_style", "set_context", "set_palette", "matplotlib"}
+    ),
+    "matplotlib.colorcodes": frozenset({"set", "set_theme", "set_color_codes"}),
+    "matplotlib.backend": frozenset({"use", "switch_backend", "matplotlib"}),
+    "ipython.display": frozenset({"precision", "pprint"}),
+    "ipython.interactivity": frozenset({"ast_node_interactivity", "config"}),
+    "cwd": frozenset({"chdir", "fchdir", "cd", "pushd", "popd"}),
+    "sys.path": frozenset({"addsitedir"}),  # and ``sys`` with ``path``: below
+    "python": frozenset(
+        {"setrecursionlimit", "set_int_max_str_digits", "getcontext", "setcontext", "argv"}
+        | {"prec", "dps", "mp"}
+    ),
+    "sklearn.config": frozenset({"set_config"}),
+}
+SETTING_NAMES = frozenset().union(*SETTERS.values())
+# ``set``: a setter as an attribute (``sns.set()``), not the builtin ``set(...)``.
+_ATTRIBUTE_ONLY = frozenset({"set"})
+
+
+def facets_set_by(names: Iterable[str]) -> list[str]:
+    """The facets (``_state.FACETS`` names) that code using ``names`` may set, sorted.
+
+    >>> facets_set_by(["pd", "options", "display"])
+    ['pandas.options']
+    >>> facets_set_by(["sys", "path", "insert"]), facets_set_by(["os", "path", "join"])
+    (['sys.path'], [])
+    """
+    used = set(names)
+    found = {facet for facet, setters in SETTERS.items() if not setters.isdisjoint(used)}
+    if "sys" in used and "path" in used:
+        found.add("sys.path")
+    return sorted(found)
+
+
+def _setting_names(nodes: list[ast.AST]) -> list[str]:
+    """The names among ``nodes`` that :func:`facets_set_by` looks at: identifiers,
+    attributes, modules imported from, and magics run (``run_line_magic('precision', ...)``)."""
+    found: set[str] = set()
+    for node in _only(nodes, _NAMING_KINDS):
+        if isinstance(node, ast.Name):
+            if (node.id in SETTING_NAMES and node.id not in _ATTRIBUTE_ONLY) or node.id == "sys":
+                found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            if node.attr in SETTING_NAMES or node.attr == "path":
+                found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found.update(n for n in node.name.split(".") if n in SETTING_NAMES or n == "path")
+            if node.asname in SETTING_NAMES:
+                found.add(node.asname)
+        elif isinstance(node, ast.ImportFrom):
+            found.update(p for p in (node.module or "").split(".") if p in ("sys", "os"))
+        elif isinstance(node, ast.Call) and _call_name(node) in (
+            "run_line_magic",
+            "run_cell_magic",
+        ):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and first.value in SETTING_NAMES:
+                found.add(first.value)
+    return sorted(found)
+
+
+_NAMING_KINDS = frozenset({ast.Name, ast.Attribute, ast.alias, ast.ImportFrom, ast.Call})
+_MAGIC_RUNNERS = frozenset({"run_line_magic", "run_cell_magic"})
+
+
 # Calls that set up a session rather than compute (they draw no random numbers): settings
 # of matplotlib, seaborn, pandas, numpy and warnings, and IPython's setup magics.
 _SETTINGS_CALLS = frozenset(
@@ -1056,5 +1138,6 @@ def analyze_cell(source: str) -> CellCode:
         seedings=tuple(seedings),
         # Those made first are among them: most cells seed nothing, and are not walked again.
         seeds_first=tuple(_seeds_first(tree.body)) if seedings else (),
+        settings=tuple(facets_set_by(_setting_names(nodes))),
         compile_warns=_compile_may_warn(source, nodes),
     )

@@ -142,6 +142,8 @@ from ._state import (
     seeded_generators,
     state_digests,
     watch_env_reads,
+    watch_env_writes,
+    watch_filter_calls,
 )
 from ._units import USED
 from ._views import EntryDetails, EntryTable, StoreSummary
@@ -998,6 +1000,8 @@ class CellCache:
                 timed_imports() as imports,
                 watch_warnings() as warned,
                 watch_env_reads() as env_reads,
+                watch_env_writes() as env_writes,
+                watch_filter_calls() as filter_calls,
             ):
                 outcome = run_recorded(shell, cell, show_errors=options.show_errors)
         else:
@@ -1111,6 +1115,9 @@ class CellCache:
             registrations=code.registrations,
             threads=threads_before,
             env_reads=env_reads,
+            env_writes=env_writes,
+            filter_calls=filter_calls,
+            settings=code.settings,
             functions={
                 c[9:]: (value_before(before, c[9:]), d)
                 for c, d in key.components.items()

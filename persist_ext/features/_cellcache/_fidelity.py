@@ -89,7 +89,7 @@ from typing import Any
 from ...storage._fingerprint import fingerprint_code, is_user_code
 from ...storage._usercode import type_module, wrapped_function
 from .._covars import import_quietly, reachable_ids
-from ._analysis import REGISTERING, SEEDING, seeding_paths
+from ._analysis import REGISTERING, SEEDING, SETTING_NAMES, facets_set_by, seeding_paths
 from ._effects import FileWatch, listing_digest
 from ._explain import Difference
 from ._key import HELD_UNKNOWN, FileDigests, fingerprint_after, held_digest
@@ -97,6 +97,7 @@ from ._namespace import names_of_kind
 from ._state import (
     FACETS,
     NUMPY_PRINT_CODE,
+    FilterCall,
     StateChange,
     capture_all,
     changes_between,
@@ -164,6 +165,9 @@ def record_effects(
     registrations: tuple[str, ...] = (),
     threads: tuple[threading.Thread, ...] | None = None,
     env_reads: set[str] | frozenset[str] = frozenset(),
+    env_writes: set[str] | frozenset[str] = frozenset(),
+    filter_calls: list[FilterCall] | None = None,
+    settings: Iterable[str] = (),
     digests: FileDigests,
     before_digests: dict[str, str],
     warned: WarningWatch | None = None,
@@ -180,7 +184,12 @@ def record_effects(
     (function, code digest before the run); ``registrations`` the registering calls in its
     code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
     (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
-    (:func:`~._state.watch_env_reads`), checked as they were before it; ``warned`` the
+    (:func:`~._state.watch_env_reads`), checked as they were before it; ``env_writes``
+    those it set or deleted (:func:`~._state.watch_env_writes`), re-applied as it left them;
+    ``filter_calls`` the warning filters it asked for (:func:`~._state.watch_filter_calls`),
+    asked for again by a hit;
+    ``settings`` the facets its code may set (:attr:`CellCode.settings`), whose state
+    before it is checked; ``warned`` the
     warnings it issued
     (:func:`~._warned.watch_warnings`), checked against the filters in force before it;
     ``caches`` the notebook's ``lru_cache`` functions before it (:func:`cache_states`).
@@ -214,7 +223,9 @@ def record_effects(
     read |= ({"random", "numpy.random"} & set(change.apply)) - seeded_generators(ns, seeds_first)
     # A generator a notebook function the cell reads may seed, which the run left where it
     # was: whether the function ran is not known, so the hit is kept to where it started.
-    registering_functions, function_seedings = _function_code_facts(functions or {})
+    registering_functions, function_seedings, function_settings = _function_code_facts(
+        functions or {}
+    )
     read |= function_seedings - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
@@ -252,13 +263,35 @@ def record_effects(
     # warning filters are re-applied as changes, not whole: the variables it set, the
     # filters it added or removed.)
     changed = set(change.apply) - {"random", "numpy.random", "env", "warnings"}
-    missing = [name for name in sorted(changed) if name not in before_digests and name in before]
+    read |= changed
+    # And what its code may set, changed or not: a run that sets a facet to the value it
+    # already had shows no change, and a hit would then apply nothing, where a re-run from
+    # another state sets it (Pandas-Cookbook ch04: two ``max_rows = 6`` cells, the second's
+    # entry restored for the first in a fresh kernel left pandas' 60 rows). Environment
+    # variables and warning filters are re-applied as the run asked for them instead
+    # (``env_writes``, ``filter_calls``, below): their whole state differs between kernels.
+    read |= set(settings).union(function_settings) - {"random", "numpy.random"}
+    missing = [name for name in sorted(read) if name not in before_digests and name in before]
     if missing:
         before_digests = {**before_digests, **state_digests(shell, missing, before)}
-    read |= changed
     for name in sorted(read):
         if name in before_digests and name in before:
             effects.checks[f"state:{name}"] = before_digests[name]
+    if env_writes and after.get("env") is not None:
+        # ``os.environ["MODE"] = "fast"`` when it already was: no change, but a re-run sets
+        # it whatever it is then, so a hit does too (and deletes what the run deleted).
+        now = env_text(after["env"])
+        delta = effects.state.get("env") or {"set": {}, "unset": []}
+        for key in sorted(env_writes):
+            if key in now:
+                delta["set"].setdefault(key, now[key])
+            elif key not in delta["unset"]:
+                delta["unset"].append(key)
+        effects.state["env"] = delta
+    if filter_calls and after.get("warnings") is not None:
+        # ``warnings.simplefilter('ignore')`` when that filter was in force already.
+        delta = effects.state.get("warnings") or {"added": [], "removed": []}
+        effects.state["warnings"] = {**delta, "calls": list(filter_calls)}
     if env_reads and before.get("env") is not None:
         # ``os.environ.get("MODE")``: the value before the run (the cell may set it itself).
         environment = env_text(before["env"])
@@ -446,18 +479,22 @@ def _registering(ns: dict[str, Any], registrations: tuple[str, ...]) -> list[str
 
 def _function_code_facts(
     functions: dict[str, tuple[Any, str]],
-) -> tuple[list[str], set[str]]:
+) -> tuple[list[str], set[str], list[str]]:
     """What the notebook functions in ``functions`` (name -> (function, digest)), or the
     notebook functions they call, may do, in one walk of their code: the names of those
-    that make a registering call (``add_map()``), and the generators (``random``,
+    that make a registering call (``add_map()``), the generators (``random``,
     ``numpy.random``) they may set outright (``np.random.seed(0)``, resolved in their
-    globals)."""
+    globals), and the facets their code may set (:func:`~._analysis.facets_set_by` of the
+    names it uses: ``def setup(): pd.set_option(...)``)."""
     registering: list[str] = []
     seeded: set[str] = set()
     seen: set[int] = set()
+    used: set[str] = set()
     for name, (function, _digest) in functions.items():
         registers = False
         for owner, code in _notebook_code(function, seen):
+            used.update(code.co_names)
+            used.update(c for c in code.co_consts if type(c) is str and c in SETTING_NAMES)
             # A notebook function of a registering name is followed, not taken for one.
             registers = registers or any(
                 REGISTERING.fullmatch(called)
@@ -468,7 +505,7 @@ def _function_code_facts(
                 seeded |= seeded_generators(owner.__globals__, seeding_paths(code))
         if registers:
             registering.append(f"{name}()")
-    return registering, seeded
+    return registering, seeded, facets_set_by(used) if used else []
 
 
 def _is_notebook_function(value: Any) -> bool:

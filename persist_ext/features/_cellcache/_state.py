@@ -64,6 +64,8 @@ __all__ = [
     "seeded_generators",
     "state_digests",
     "watch_env_reads",
+    "watch_env_writes",
+    "watch_filter_calls",
     "written_log_files",
 ]
 
@@ -925,6 +927,75 @@ def _env_capture(shell: Any) -> Any:
     return dict(data) if isinstance(data, dict) else dict(os.environ)
 
 
+FilterCall = tuple[tuple[Any, ...], bool]
+"""A warning filter code asked for: the filter as ``warnings.filters`` holds it, and whether
+it was to be appended (``append=True``) rather than put first."""
+
+
+@contextmanager
+def watch_filter_calls() -> Iterator[list[FilterCall]]:
+    """The warning filters asked for inside the block (``warnings.filterwarnings``,
+    ``simplefilter``, by any code), in order: a filter already in force when asked for
+    again changes nothing a comparison of before and after could see, but a re-run asks for
+    it whatever filters are in force then. Those asked for inside a ``catch_warnings``
+    block are left out: it puts the filters back as they were when it ends.
+    """
+    namespace = getattr(warnings.simplefilter, "__globals__", None)
+    add = namespace.get("_add_filter") if isinstance(namespace, dict) else None
+    calls: list[FilterCall] = []
+    if namespace is None or not callable(add):
+        yield calls
+        return
+    base = namespace.get("filters")
+
+    def add_filter(*item: Any, append: bool) -> None:
+        if namespace.get("filters") is base:  # ``catch_warnings`` swaps in a copy
+            calls.append((item, bool(append)))
+        add(*item, append=append)
+
+    namespace["_add_filter"] = add_filter
+    try:
+        yield calls
+    finally:
+        if namespace.get("_add_filter") is add_filter:
+            namespace["_add_filter"] = add
+
+
+@contextmanager
+def watch_env_writes() -> Iterator[set[str]]:
+    """The environment variables set or deleted inside the block, by any code
+    (``os.environ[k] = v``, ``del``, ``.update``, ``.pop``, ``%env``: all go through
+    ``os.environ.__setitem__`` or ``__delitem__``). A run that sets one to the value it
+    already had changes nothing a comparison of before and after could see.
+    """
+    cls = type(os.environ)
+    set_item, del_item = cls.__dict__.get("__setitem__"), cls.__dict__.get("__delitem__")
+    written: set[str] = set()
+    if set_item is None or del_item is None:
+        yield written
+        return
+
+    def setitem(self: Any, key: Any, value: Any) -> None:
+        if self is os.environ and isinstance(key, str):
+            written.add(key)
+        set_item(self, key, value)
+
+    def delitem(self: Any, key: Any) -> None:
+        if self is os.environ and isinstance(key, str):
+            written.add(key)
+        del_item(self, key)
+
+    cls.__setitem__ = setitem  # type: ignore[method-assign]
+    cls.__delitem__ = delitem  # type: ignore[method-assign]
+    try:
+        yield written
+    finally:
+        if cls.__dict__.get("__setitem__") is setitem:
+            cls.__setitem__ = set_item  # type: ignore[method-assign]
+        if cls.__dict__.get("__delitem__") is delitem:
+            cls.__delitem__ = del_item  # type: ignore[method-assign]
+
+
 @contextmanager
 def watch_env_reads(limit: int = 256) -> Iterator[set[str]]:
     """The environment variables notebook code reads inside the block (``os.environ[k]``,
@@ -1477,6 +1548,13 @@ def _warnings_apply(shell: Any, snapshot: Any) -> None:
     if isinstance(snapshot, dict):
         kept = [f for f in warnings.filters if f not in snapshot["removed"]]
         wanted = [f for f in snapshot["added"] if f not in kept] + kept
+        # The filters the run asked for (:func:`watch_filter_calls`), asked for again, as
+        # ``warnings`` does: one already in force is put first (or kept, if appended).
+        for item, append in snapshot.get("calls", ()):
+            if not append and item in wanted:
+                wanted.remove(item)
+            if not append or item not in wanted:
+                wanted.insert(0 if not append else len(wanted), item)
     else:
         wanted = list(snapshot)
     if list(warnings.filters) != wanted:
