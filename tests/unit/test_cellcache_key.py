@@ -32,6 +32,32 @@ def test_comments_blank_lines_and_formatting_do_not_change_the_code_digest() -> 
 
 
 @pytest.mark.parametrize(
+    ("source", "settings"),
+    [
+        ("pd.options.display.max_rows = 6", ("pandas.options",)),
+        ("from pandas import set_option\nset_option('display.width', 9)", ("pandas.options",)),
+        ("np.set_printoptions(precision=2)", ("numpy.printoptions",)),
+        ("if 'lib' not in sys.path:\n    sys.path.insert(0, 'lib')", ("sys.path",)),
+        ("from sys import path\npath.append('lib')", ("sys.path",)),
+        ("plt.style.use('ggplot')", ("matplotlib.backend", "rcParams")),
+        ("sns.set()", ("matplotlib.colorcodes", "rcParams")),
+        ("get_ipython().run_line_magic('precision', '3')", ("ipython.display",)),
+        ("get_ipython().run_line_magic('cd', 'data')", ("cwd",)),
+        ("os.chdir('data')", ("cwd",)),
+        ("sklearn.set_config(display='text')", ("sklearn.config",)),
+        ("sys.setrecursionlimit(10000)", ("python",)),
+        # Not setters: the builtin set, os.path, a variable named like a magic, an import.
+        ("s = set([1])\np = os.path.join('a', 'b')\nprecision = 0.5", ()),
+        ("import matplotlib.pyplot as plt", ()),
+    ],
+)
+def test_the_settings_a_cell_may_set_are_found_by_the_names_it_uses(
+    source: str, settings: tuple[str, ...]
+) -> None:
+    assert analyze_cell(source).settings == settings
+
+
+@pytest.mark.parametrize(
     ("a", "b"),
     [
         ("f(a)(b)", "f(a, b)"),  # the same names and calls, another shape

@@ -661,21 +661,22 @@ def _seedings(nodes: list[ast.AST]) -> list[str]:
 
 #: The names whose use means code may set a facet of the kernel's state (``_state.FACETS``,
 #: by name): a call (``pd.set_option``), an object set through (``plt.rcParams[...] =``),
-#: a magic (``%precision``, a string in the transformed cell). Taken loosely: a name used
-#: for something else costs a check of that facet on a hit, never a wrong hit.
+#: a magic (``%precision``: a string in the transformed cell, named here with its ``%``).
+#: Taken loosely: a name used for something else costs a check of that facet on a hit,
+#: never a wrong hit.
 SETTERS: dict[str, frozenset[str]] = {
     "pandas.options": frozenset({"options", "set_option", "reset_option"}),
     "numpy.printoptions": frozenset({"set_printoptions", "set_string_function"}),
     "numpy.errstate": frozenset({"seterr", "seterrcall"}),
     "rcParams": frozenset(
         {"rcParams", "rc", "rcdefaults", "rc_file", "rc_file_defaults", "style", "use"}
-        | {"set", "set_theme", "set_style", "set_context", "set_palette", "matplotlib"}
+        | {"set", "set_theme", "set_style", "set_context", "set_palette", "%matplotlib"}
     ),
     "matplotlib.colorcodes": frozenset({"set", "set_theme", "set_color_codes"}),
-    "matplotlib.backend": frozenset({"use", "switch_backend", "matplotlib"}),
-    "ipython.display": frozenset({"precision", "pprint"}),
-    "ipython.interactivity": frozenset({"ast_node_interactivity", "config"}),
-    "cwd": frozenset({"chdir", "fchdir", "cd", "pushd", "popd"}),
+    "matplotlib.backend": frozenset({"use", "switch_backend", "%matplotlib"}),
+    "ipython.display": frozenset({"%precision", "%pprint"}),
+    "ipython.interactivity": frozenset({"ast_node_interactivity", "%config"}),
+    "cwd": frozenset({"chdir", "fchdir", "%cd", "%pushd", "%popd"}),
     "sys.path": frozenset({"addsitedir"}),  # and ``sys`` with ``path``: below
     "python": frozenset(
         {"setrecursionlimit", "set_int_max_str_digits", "getcontext", "setcontext", "argv"}
@@ -725,8 +726,8 @@ def _setting_names(nodes: list[ast.AST]) -> list[str]:
             "run_cell_magic",
         ):
             first = node.args[0] if node.args else None
-            if isinstance(first, ast.Constant) and first.value in SETTING_NAMES:
-                found.add(first.value)
+            if isinstance(first, ast.Constant) and f"%{first.value}" in SETTING_NAMES:
+                found.add(f"%{first.value}")
     return sorted(found)
 
 

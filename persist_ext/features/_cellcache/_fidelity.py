@@ -494,7 +494,10 @@ def _function_code_facts(
         registers = False
         for owner, code in _notebook_code(function, seen):
             used.update(code.co_names)
-            used.update(c for c in code.co_consts if type(c) is str and c in SETTING_NAMES)
+            # ``get_ipython().run_line_magic('precision', '3')``: a magic by its name.
+            used.update(
+                f"%{c}" for c in code.co_consts if type(c) is str and f"%{c}" in SETTING_NAMES
+            )
             # A notebook function of a registering name is followed, not taken for one.
             registers = registers or any(
                 REGISTERING.fullmatch(called)
