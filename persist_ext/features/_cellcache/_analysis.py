@@ -726,8 +726,9 @@ def _setting_names(nodes: list[ast.AST]) -> list[str]:
             "run_cell_magic",
         ):
             first = node.args[0] if node.args else None
-            if isinstance(first, ast.Constant) and f"%{first.value}" in SETTING_NAMES:
-                found.add(f"%{first.value}")
+            magic = first.value if isinstance(first, ast.Constant) else None
+            if isinstance(magic, str) and f"%{magic}" in SETTING_NAMES:
+                found.add(f"%{magic}")
     return sorted(found)
 
 
