@@ -46,6 +46,11 @@ def test_comments_blank_lines_and_formatting_do_not_change_the_code_digest() -> 
         ("os.chdir('data')", ("cwd",)),
         ("sklearn.set_config(display='text')", ("sklearn.config",)),
         ("sys.setrecursionlimit(10000)", ("python",)),
+        ("logging.basicConfig(level=logging.INFO)", ("logging",)),
+        (
+            "get_ipython().run_line_magic('config', \"InlineBackend.figure_format = 'svg'\")",
+            ("ipython.interactivity", "ipython.printers"),
+        ),
         # Not setters: the builtin set, os.path, a variable named like a magic, an import.
         ("s = set([1])\np = os.path.join('a', 'b')\nprecision = 0.5", ()),
         ("import matplotlib.pyplot as plt", ()),

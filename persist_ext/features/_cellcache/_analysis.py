@@ -671,11 +671,20 @@ SETTERS: dict[str, frozenset[str]] = {
     "rcParams": frozenset(
         {"rcParams", "rc", "rcdefaults", "rc_file", "rc_file_defaults", "style", "use"}
         | {"set", "set_theme", "set_style", "set_context", "set_palette", "%matplotlib"}
+        | {"ion", "ioff", "xkcd"}
     ),
     "matplotlib.colorcodes": frozenset({"set", "set_theme", "set_color_codes"}),
     "matplotlib.backend": frozenset({"use", "switch_backend", "%matplotlib"}),
     "ipython.display": frozenset({"%precision", "%pprint"}),
     "ipython.interactivity": frozenset({"ast_node_interactivity", "%config"}),
+    # Facets a hit cannot re-apply: read all the same, so that a hit is from the state the
+    # stored run started from (``%config InlineBackend.figure_format = 'svg'`` twice).
+    "ipython.printers": frozenset(
+        {"%config", "%matplotlib", "set_matplotlib_formats", "for_type", "for_type_by_name"}
+    ),
+    "logging": frozenset(
+        {"basicConfig", "dictConfig", "fileConfig", "setLevel", "addHandler", "removeHandler"}
+    ),
     "cwd": frozenset({"chdir", "fchdir", "%cd", "%pushd", "%popd"}),
     "sys.path": frozenset({"addsitedir"}),  # and ``sys`` with ``path``: below
     "python": frozenset(
