@@ -985,15 +985,24 @@ def watch_env_writes() -> Iterator[set[str]]:
             written.add(key)
         del_item(self, key)
 
-    cls.__setitem__ = setitem  # type: ignore[method-assign]
-    cls.__delitem__ = delitem  # type: ignore[method-assign]
-    try:
+    with _methods_replaced(cls, __setitem__=setitem, __delitem__=delitem):
         yield written
+
+
+@contextmanager
+def _methods_replaced(cls: type, **methods: Any) -> Iterator[None]:
+    """``cls``'s methods ``methods`` (name -> function) in place of its own inside the block;
+    each put back after it, unless something replaced it again meanwhile (left to undo its
+    own)."""
+    originals = {name: cls.__dict__[name] for name in methods}
+    for name, method in methods.items():
+        setattr(cls, name, method)
+    try:
+        yield
     finally:
-        if cls.__dict__.get("__setitem__") is setitem:
-            cls.__setitem__ = set_item  # type: ignore[method-assign]
-        if cls.__dict__.get("__delitem__") is delitem:
-            cls.__delitem__ = del_item  # type: ignore[method-assign]
+        for name, method in methods.items():
+            if cls.__dict__.get(name) is method:
+                setattr(cls, name, originals[name])
 
 
 @contextmanager
@@ -1020,12 +1029,8 @@ def watch_env_reads(limit: int = 256) -> Iterator[set[str]]:
                 pass
         return original(self, key)
 
-    cls.__getitem__ = getitem  # type: ignore[method-assign]
-    try:
+    with _methods_replaced(cls, __getitem__=getitem):
         yield seen
-    finally:
-        if cls.__dict__.get("__getitem__") is getitem:
-            cls.__getitem__ = original  # type: ignore[method-assign]
 
 
 # Modules between the reader and ``__getitem__`` (``os.getenv``, ``Mapping.get``), by name:
