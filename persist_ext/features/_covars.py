@@ -47,6 +47,7 @@ import functools
 import gc
 import importlib
 import io
+import itertools
 import os
 import pickle
 import re
@@ -673,6 +674,18 @@ _RETYPED_ITERATORS: frozenset[type] = frozenset(
 )
 
 
+# A group of ``itertools.groupby``: one its groupby has moved past pickles as an empty tuple
+# iterator (``for k, names in groupby(...)`` leaves the last, consumed, bound to ``names``).
+_GROUPER = type(next(itertools.groupby("a"))[1])
+
+
+def _moved_past(group: Any) -> bool:
+    try:
+        return group.__reduce__()[0] is not _GROUPER
+    except Exception:  # a Python whose itertools no longer pickles: pickling fails anyway
+        return False
+
+
 # Closed file objects of ``open()``: what ``with open(p) as fh:`` leaves bound to ``fh``.
 _HANDLE_TYPES = {
     io.TextIOWrapper: "r",
@@ -889,6 +902,12 @@ class _SharingPickler(pickle.Pickler):
             code = exact_dtype_code(obj)  # np.longlong's, which numpy pickles as int64's
             if code is not None:
                 return self._dtype, (code,)
+        if type(obj) is _GROUPER and _moved_past(obj):
+            raise LossyStateError(
+                "an itertools.groupby group it holds would load as an empty tuple_iterator "
+                "(its groupby has moved past it)",
+                type_name=type(obj).__name__,
+            )
         if type(obj) in _RETYPED_ITERATORS:
             raise LossyStateError(
                 f"a {type(obj).__name__} it holds would load as a list_iterator over a copy "

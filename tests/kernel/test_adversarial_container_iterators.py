@@ -34,3 +34,20 @@ def test_dict_and_set_iterators_stay_what_they_are(tmp_path: Path) -> None:
     assert_runs_match_plain(
         ITERATORS, ["grew", "kinds", "left", "doubled"], ("N = 3", "N = 4"), tmp_path
     )
+
+
+# pydata-book ch03: ``for letter, names in itertools.groupby(names, first_letter): ...``
+# leaves ``names`` bound to the last group, consumed. ``itertools`` pickles a group its
+# groupby has moved past as an empty tuple iterator: a restore bound another type.
+GROUPS = [
+    "import itertools\nN = 3",
+    CACHED + "for letter, names in itertools.groupby(['Alan', 'Adam', 'Wes'], lambda x: x[0]):\n"
+    "    print(letter, list(names))\nmoved = itertools.groupby('aabbb')\nkey, old = next(moved)\n"
+    "key, live = next(moved)",
+    CACHED + "doubled = N * 2",
+    "rest = (type(names).__name__, type(old).__name__, list(old), list(live), N)",
+]
+
+
+def test_groups_of_itertools_groupby_stay_groups(tmp_path: Path) -> None:
+    assert_runs_match_plain(GROUPS, ["rest", "doubled"], ("N = 3", "N = 4"), tmp_path)
