@@ -125,3 +125,21 @@ SETTERS_CHECKS = [
 
 def test_a_cell_setting_what_was_already_set_sets_it_on_a_hit(tmp_path: Path) -> None:
     assert_runs_match_plain(SETTERS, SETTERS_CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
+# Hands-On Data Analysis ch04: ``pd.set_option('display.float_format', lambda x: ...)``. The
+# options were digested with the lambda's repr, whose address differs in every kernel: in a
+# fresh one, every later cell that shows something missed. Digested by its code and the
+# values of the globals it reads, they hit there, and miss after an edit of those values.
+FLOAT_FORMAT = [
+    "import pandas as pd\nV = 2",
+    "digits = V\npd.set_option('display.float_format', lambda x: f'{x:.{digits}f}')",
+    CACHED + "s = pd.Series([1.23456, 2.5])\ns",
+    CACHED + "t = s * 2\nt",
+]
+
+
+def test_cells_shown_under_a_float_format_function_are_restored_in_a_fresh_kernel(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(FLOAT_FORMAT, ["t.sum()"], ("V = 2", "V = 3"), tmp_path)

@@ -1268,3 +1268,17 @@ def test_registering_calls_are_found_except_decorators_a_hit_runs_again() -> Non
         "fm.fontManager.addfont",
         "locale.setlocale",
     }
+
+
+def test_a_function_valued_option_is_digested_by_its_code_and_the_globals_it_reads() -> None:
+    from persist_ext.features._cellcache._state import _json_digest
+
+    namespace: dict = {}
+    exec("digits = 2\nshow = lambda x: f'{x:.{digits}f}'", namespace)
+    first = _json_digest({"display.float_format": namespace["show"]})
+    exec("show = lambda x: f'{x:.{digits}f}'", namespace)  # made again: another object
+    assert _json_digest({"display.float_format": namespace["show"]}) == first
+    namespace["digits"] = 3
+    assert _json_digest({"display.float_format": namespace["show"]}) != first
+    exec("show = lambda x: f'{x:.{digits + 1}f}'", namespace)
+    assert _json_digest({"display.float_format": namespace["show"]}) != first

@@ -38,13 +38,14 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import MappingProxyType, ModuleType
+from types import FunctionType, MappingProxyType, ModuleType
 from typing import Any
 
 import xxhash
 
 from ..._cwd import getcwd
-from ...storage._usercode import is_user_code
+from ...storage._fingerprint import fingerprint, fingerprint_code
+from ...storage._usercode import code_names, is_user_code
 from ._namespace import names_of_kind
 
 __all__ = [
@@ -90,7 +91,25 @@ def _hash_text(text: str) -> str:
 
 
 def _json_digest(value: Any) -> str:
-    return _hash_text(json.dumps(value, sort_keys=True, default=repr))
+    return _hash_text(json.dumps(value, sort_keys=True, default=_text_of))
+
+
+def _text_of(value: Any) -> str:
+    """What :func:`_json_digest` digests of a value JSON has no form for: a function by its
+    code and the values of the globals it names, so that the same
+    ``pd.set_option('display.float_format', lambda x: f"{x:.{digits}f}")`` made again in a
+    fresh kernel digests alike (by ``repr``, its address made every later cell that shows
+    something miss there), and one whose ``digits`` an upstream edit changed does not;
+    anything else by ``repr``."""
+    if isinstance(value, FunctionType):
+        try:
+            namespace = value.__globals__
+            names = sorted(n for n in code_names(value.__code__) if n in namespace)
+            values = [f"{n}={fingerprint(namespace[n])}" for n in names]
+            return f"<function {value.__qualname__} {fingerprint_code(value)} {values}>"
+        except Exception:  # code or a value the fingerprint cannot read: its repr, as before
+            pass
+    return repr(value)
 
 
 # --------------------------------------------------------------------------- dict versions
