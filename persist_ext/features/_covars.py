@@ -89,6 +89,7 @@ __all__ = [
     "import_quietly",
     "load_groups",
     "loads_shared",
+    "memory_shared_with",
     "reachable_ids",
     "rebuild_view",
     "save_groups",
@@ -187,6 +188,32 @@ class Group:
     #: group; :func:`save_groups` refuses such a group (a restore would leave them holding
     #: the old object while the variables get new ones).
     held_by: tuple[str, ...] = ()
+
+
+def memory_shared_with(
+    values: Mapping[str, Any], names: Iterable[str], changed: Iterable[str]
+) -> set[str]:
+    """The names among ``names`` whose array views memory that an array of ``changed``
+    views or owns (``values``: name -> object). A view's fingerprint covers its own
+    elements only: after ``x, y = b[:, 1], b[:, 3]`` and ``x.sort()``, ``y`` is unchanged
+    but the memory it shares with ``x`` is not, so it cannot stand for that memory.
+
+    >>> import numpy as np
+    >>> b = np.zeros((2, 3))
+    >>> sorted(memory_shared_with({"x": b[:, 0], "y": b[:, 1], "z": np.ones(2)}, ["y", "z"], ["x"]))
+    ['y']
+    """
+    np = sys.modules.get("numpy")
+    if np is None:
+        return set()
+    roots = {id(array_root(values[n])) for n in changed if isinstance(values.get(n), np.ndarray)}
+    if not roots:
+        return set()
+    return {
+        n
+        for n in names
+        if isinstance(values.get(n), np.ndarray) and id(array_root(values[n])) in roots
+    }
 
 
 def array_root(arr: Any) -> Any:

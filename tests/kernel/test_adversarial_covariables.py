@@ -184,3 +184,27 @@ FITTED_CHECKS = [
 
 def test_models_fitted_through_the_container_holding_them_are_restored(tmp_path: Path) -> None:
     assert_runs_match_plain(FITTED, FITTED_CHECKS, ("V = 3", "V = 4"), tmp_path)
+
+
+# DS-python-data-analysis, numpy recap: ``x, y = b_data[:, 1], b_data[:, 3]`` then
+# ``x.sort(); plt.plot(x, y, 'o')``. ``y`` is unchanged, so it was linked live, and with it
+# the memory it views: the restored ``b`` and ``x`` were the live, unsorted ones (the figure
+# held ``y``). An unchanged view of memory the run changed through another is stored too.
+SORTED_VIEW = [
+    "import numpy as np\nimport matplotlib.pyplot as plt\nV = 3",
+    CACHED + "b = np.array([[5., 3, 9, 1, 7], [2, 8, 4, 6, 0], [9, V, 7, 3, 5], [4, 6, 2, 8, 1]])",
+    CACHED + "x, y = b[:, 1], b[:, 3]",
+    CACHED + "x.sort()\nplt.plot(x, y, 'o')\nheld = [y]",
+    "print(b[:, 1].tolist(), x.tolist())",
+]
+SORTED_VIEW_CHECKS = [
+    "b.tolist()",
+    "np.shares_memory(x, b) and np.shares_memory(y, b)",
+    "held[0] is y",
+]
+
+
+def test_a_view_sorted_in_place_beside_an_unchanged_one_comes_back_sorted(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(SORTED_VIEW, SORTED_VIEW_CHECKS, ("V = 3", "V = 4"), tmp_path)

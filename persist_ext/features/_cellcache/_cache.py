@@ -53,6 +53,7 @@ from .._covars import (
     group_variables,
     held_by_function,
     load_groups,
+    memory_shared_with,
 )
 from .._slotnames import untraced
 from .._usage import flush_uses, note_use
@@ -1362,7 +1363,13 @@ class CellCache:
                 held = held_by_function(fn)
                 if held and is_user_code(fn):
                     holders[var] = held
-        groups = group_variables(candidates, live=unchanged - set(values), holders=holders)
+        live = unchanged - set(values)
+        if mutated:
+            # An unchanged view of memory the run changed through another (``x.sort()`` on
+            # a column of ``b``, ``y`` another column): stored with them, not linked live,
+            # or a hit would link the restored arrays to the live, unchanged memory.
+            live -= memory_shared_with(ns, live, mutated)
+        groups = group_variables(candidates, live=live, holders=holders)
         return [g for g in groups if any(n in values for n in g.names)]
 
     def _write_run_mode(
