@@ -1783,6 +1783,37 @@ CORPUS.append(
     )
 )
 
+# Added 2026-12-07 (corpus helper, second stop).
+# Hands-On Data Analysis with Pandas: chapter 1's Python primer; chapter 8's solutions (the
+# two CSVs beside them).
+CORPUS += [
+    (
+        "stefmolin/Hands-On-Data-Analysis-with-Pandas-2nd-edition",
+        "2e66ee1078f15aabdc1690700e7468ba73c913e6",
+        "ch_01",
+        "",
+        ["python_101.ipynb"],
+    ),
+    (
+        "stefmolin/Hands-On-Data-Analysis-with-Pandas-2nd-edition",
+        "2e66ee1078f15aabdc1690700e7468ba73c913e6",
+        "solutions/ch_08",
+        "solutions/ch_08/dec_2018_attacks.csv solutions/ch_08/dec_2018_log.csv",
+        ["solutions.ipynb"],
+    ),
+]
+# handson-ml3's numpy-only extras: gradient descent variants compared (animations), and the
+# differential calculus primer of the third edition.
+CORPUS.append(
+    (
+        "ageron/handson-ml3",
+        "e3f3f9e66d58cfa1d068a498433063a1d3fba9ef",
+        "",
+        "",
+        ["extra_gradient_descent_comparison.ipynb", "math_differential_calculus.ipynb"],
+    )
+)
+
 # Cells dropped before running: they need a shell, the network, a stopwatch or a human.
 _DROP = re.compile(
     r"^\s*!|^\s*%%?(time|timeit|prun|lprun|memit|mprun|debug|bash|sh|system|writefile)\b"
@@ -2534,8 +2565,10 @@ def copy_data(copies: list[tuple[str, str]], folder: Path) -> None:
     for source, place in copies:
         if Path(source).is_file():  # one file (a helper module) beside it
             shutil.copy2(source, folder / place)
-        else:
+        elif Path(source).is_dir():
             shutil.copytree(source, folder / place, dirs_exist_ok=True)
+        # else: not in the repository at that commit (a data file kept elsewhere): the
+        # notebook's cells reading it fail alike in every run, as they would for a reader.
 
 
 def run_notebook(

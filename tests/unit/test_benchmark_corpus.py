@@ -105,3 +105,16 @@ def test_a_syntax_error_names_no_cell_file() -> None:
     assert _normalize(plain) == _normalize(cached)
     assert _normalize(plain).endswith("(<cell>, line 4)")
     assert _normalize("/tmp/ipykernel_12/345.py:3: UserWarning") == "<cell>:3: UserWarning"
+
+
+def test_data_missing_from_the_repository_leaves_the_notebook_to_run(tmp_path: Path) -> None:
+    # pycon-2018-tutorial's police.csv is not in the repository: its cells fail alike in
+    # every run, instead of the runner stopping before the first one.
+    from benchmarks.corpus import copy_data
+
+    (tmp_path / "helper.py").write_text("x = 1\n")
+    copy_data(
+        [(str(tmp_path / "helper.py"), "helper.py"), (str(tmp_path / "police.csv"), "police.csv")],
+        tmp_path / "run",
+    )
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["helper.py"]
