@@ -730,10 +730,7 @@ def _setting_names(nodes: list[ast.AST]) -> list[str]:
                 found.add(node.asname)
         elif isinstance(node, ast.ImportFrom):
             found.update(p for p in (node.module or "").split(".") if p in ("sys", "os"))
-        elif isinstance(node, ast.Call) and _call_name(node) in (
-            "run_line_magic",
-            "run_cell_magic",
-        ):
+        elif isinstance(node, ast.Call) and _call_name(node) in _MAGIC_RUNNERS:
             first = node.args[0] if node.args else None
             magic = first.value if isinstance(first, ast.Constant) else None
             if isinstance(magic, str) and f"%{magic}" in SETTING_NAMES:
