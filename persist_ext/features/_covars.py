@@ -651,7 +651,7 @@ def _pattern_reduction(pattern: re.Pattern) -> tuple[Any, tuple[Any, ...]]:
     >>> _pattern_reduction(re.compile("(?x)[a-z]+", re.I))[1]
     ('(?x)[a-z]+', 2)
     """
-    implied = re.compile(pattern.pattern).flags  # cached by ``re``: no second compile
+    implied = re.compile(pattern.pattern).flags  # ``re`` caches it: compiled once a pattern
     given = pattern.flags & ~implied
     if re.compile(pattern.pattern, given).flags != pattern.flags:
         given = pattern.flags  # ``re.ASCII`` given: the flags as they are

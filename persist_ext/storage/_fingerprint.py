@@ -766,7 +766,8 @@ class _ContentPickler(pickle.Pickler):
         self._dtype = getattr(sys.modules.get("numpy"), "dtype", None)
 
     def reducer_override(self, obj: Any) -> Any:
-        if (type(obj).__module__ or "").startswith("matplotlib."):  # None: made at run time
+        # ``_usercode.type_module`` inlined: asked of every object pickled.
+        if (type(obj).__module__ or "").startswith("matplotlib."):
             reduced = _matplotlib_content(obj)
             if reduced is not NotImplemented:
                 return reduced

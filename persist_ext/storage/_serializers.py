@@ -35,7 +35,7 @@ from typing import Any
 
 from .._errors import InvalidArgumentError, SerializationError
 from ._previews import array_range, thumbnail
-from ._usercode import is_user_code
+from ._usercode import is_user_code, type_module
 
 __all__ = [
     "Serializer",
@@ -541,7 +541,7 @@ class _ShortRepr(reprlib.Repr):
     def repr1(self, x: Any, level: int) -> str:
         if is_user_code(type(x)):
             return _untold(x)  # an item of a container too (see summarize)
-        if not (type(x).__module__ or "").startswith(("numpy", "pandas")):
+        if not type_module(x).startswith(("numpy", "pandas")):
             return super().repr1(x, level)  # most items of a container: no module lookups
         numpy = sys.modules.get("numpy")
         if numpy is not None and isinstance(x, numpy.ndarray) and x.size > self.maxlist:

@@ -1827,8 +1827,7 @@ _KERNEL_PACKAGES = ("IPython", "ipykernel", "jupyter_client", "zmq", "tornado", 
 
 def _kernel_object(obj: Any) -> bool:
     """Whether ``obj`` belongs to the kernel's machinery (the shell, its streams, sockets)."""
-    module = getattr(type(obj), "__module__", None)  # None for a class sympy makes at run time
-    return isinstance(module, str) and module.partition(".")[0] in _KERNEL_PACKAGES
+    return type_module(obj).partition(".")[0] in _KERNEL_PACKAGES
 
 
 def _is_definition(value: Any) -> bool:
