@@ -181,3 +181,51 @@ def test_compiler_warnings_show_as_often_as_for_a_plain_cell(ip: Any) -> None:
     cached = shown("%%persist --refresh\nsame_cached = 1 is 1.0\n")
     assert plain.count("<>") == cached.count("<>") == 1
     assert len(plain) == len(cached) == 2  # and the compile that runs it
+
+
+def test_a_cold_body_is_parsed_once_into_the_tree_the_compiler_makes(ip: Any) -> None:
+    """The analysis' parse is what the body's run compiles (``_analysis.take_tree``): for
+    every body above the tree is the one IPython's compiler makes, line numbers included.
+    A cold cell is parsed once; with a ``__future__`` flag in force, the compiler parses
+    it again (the flags may change the tree); a parse that can warn is not shared."""
+    import ast
+
+    from IPython.core.compilerop import CachingCompiler
+
+    compiler = CachingCompiler()
+    for body in BODIES:
+        text = ip.transform_cell(body)
+        assert ast.dump(ast.parse(text), include_attributes=True) == ast.dump(
+            compiler.ast_parse(text), include_attributes=True
+        ), body
+
+    parses: list[str] = []
+    original = ip.compile.ast_parse
+
+    def bodies(sources: list[str]) -> list[str]:  # not the outer cells' magic calls
+        return [s for s in sources if not s.startswith("get_ipython()")]
+
+    def counted(source: str, *args: Any, **kwargs: Any) -> Any:
+        parses.append(source)
+        return original(source, *args, **kwargs)
+
+    ip.compile.ast_parse = counted
+    try:
+        with capture_output():
+            assert ip.run_cell("%%persist\nonce = [1, 2]\ntwice = once * 2\n").success
+            assert bodies(parses) == []  # the analysis' tree ran
+            assert ip.user_ns["twice"] == [1, 2, 1, 2]
+            parses.clear()
+            assert ip.run_cell("%%persist\nwarned = '\\d'\n").success
+            assert bodies(parses) == ["warned = '\\d'\n"]
+            flags = ip.compile.flags
+            ip.compile.flags |= ast.PyCF_TYPE_COMMENTS  # any flag beyond the plain ones
+            parses.clear()
+            try:
+                assert ip.run_cell("%%persist\nflagged = 3\n").success
+            finally:
+                ip.compile.flags = flags
+            assert bodies(parses) == ["flagged = 3\n"]
+    finally:
+        del ip.compile.ast_parse
+    assert ip.compile.ast_parse == original

@@ -26,6 +26,7 @@ Recorded events are plain JSON-ready dicts::
 from __future__ import annotations
 
 import asyncio
+import codeop
 import contextlib
 import re
 import sys
@@ -45,7 +46,7 @@ from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 from ...storage._usercode import type_module
 from .._covars import import_quietly
 from .._slotnames import traced
-from ._analysis import analyze_cell
+from ._analysis import analyze_cell, take_tree
 from ._costs import CollectorClock, without_import_timer
 from ._warned import filters_version, forget_shown_warnings
 
@@ -873,7 +874,7 @@ def _run_cell(shell: Any, source: str) -> Any:
         name = compiler.cache(text, running_cell_number(shell), raw_code=raw)
         with shell.display_trap:
             try:
-                tree = shell.transform_ast(compiler.ast_parse(text, filename=name))
+                tree = shell.transform_ast(_parsed(shell, text, name))
             except BaseException as exc:
                 if not _shown_as_ipython_shows(shell, exc):
                     raise
@@ -899,6 +900,23 @@ def _run_cell(shell: Any, source: str) -> Any:
     if result.success:
         shell.events.trigger("post_execute")
     return result
+
+
+# The flags of a compiler no ``from __future__`` import has changed (IPython's is one): the
+# tree it makes is then the one ``ast.parse`` makes (tests/unit/test_cellcache_capture.py).
+_PLAIN_PARSE = codeop.Compile().flags
+
+
+def _parsed(shell: Any, text: str, name: str) -> Any:
+    """The tree of ``text`` to run: the one the analysis made of it just now when that is the
+    tree the shell's compiler would make (no ``__future__`` flag, no AST transformer to
+    change it), else the compiler's own parse."""
+    compiler = shell.compile
+    if compiler.flags & ~_PLAIN_PARSE == 0 and not shell.ast_transformers:
+        tree = take_tree(text)
+        if tree is not None:
+            return tree
+    return compiler.ast_parse(text, filename=name)
 
 
 def _plain_raw_cell(shell: Any, source: str) -> str:
