@@ -905,6 +905,8 @@ class _SharingPickler(pickle.Pickler):
         )
         self._global_rngs = global_rng_ids()
         self._dtype = getattr(np, "dtype", None)
+        polybase = sys.modules.get("numpy.polynomial._polybase")
+        self._polybase: Any = getattr(polybase, "ABCPolyBase", None)
         self._custom: dict[type, bool] = {}
         # id -> name of the notebook's classes and functions bound to their own name by
         # the values being stored (:func:`bound_by_own_name`): not to be stored by name.
@@ -946,6 +948,18 @@ class _SharingPickler(pickle.Pickler):
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)
         if type(obj) is re.Pattern:
             return _pattern_reduction(obj)
+        polybase = self._polybase
+        if (
+            polybase is not None
+            and isinstance(obj, polybase)
+            and type(obj).__getstate__ is polybase.__getstate__
+            and type(obj).__reduce_ex__ is object.__reduce_ex__
+        ):
+            # numpy's state of a polynomial adds ``symbol``, ``domain`` and ``window`` to
+            # what the instance holds (the last two are otherwise its class's): the
+            # attributes as they are, which numpy's ``__setstate__`` puts back as its
+            # ``__dict__``.
+            return _PLAIN_CONSTRUCTORS[0], (type(obj),), dict(vars(obj))  # copyreg.__newobj__
         if isinstance(obj, types.ModuleType):
             if sys.modules.get(obj.__name__) is obj:
                 return _import_module, (obj.__name__,)

@@ -210,3 +210,26 @@ ENUM_MEMBERS = [
 
 def test_members_of_a_notebook_enum_are_stored_and_stay_members(tmp_path: Path) -> None:
     assert_runs_match_plain(ENUM_MEMBERS, ["c"], ("N = 1", "N = 2"), tmp_path)
+
+
+# numpy polynomials (numerical-python-book-code ch07): numpy's own state of one adds
+# ``symbol``, ``domain`` and ``window`` to what the instance holds, so a restore had three
+# attributes a re-run's polynomial lacks.
+POLYNOMIALS = [
+    "import numpy as np\nfrom numpy import polynomial as P",
+    "C = 2",
+    CACHED + "p1 = P.Polynomial([1, C, 3])\nc1 = P.Chebyshev([1, 2, 3])\n"
+    "f1 = P.Polynomial.fit([0, 1, 2, 3], [1, 2, 5, 9 + C], 2)",
+]
+
+
+def test_numpy_polynomials_come_back_with_the_attributes_they_had(tmp_path: Path) -> None:
+    checks = [
+        "sorted(vars(p1))",
+        "sorted(vars(c1))",
+        "sorted(vars(f1))",
+        "p1.domain is P.Polynomial.domain",
+        "p1.roots().round(6).tolist()",
+        "f1.domain.tolist()",
+    ]
+    assert_runs_match_plain(POLYNOMIALS, checks, ("C = 2", "C = 3"), tmp_path)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from persist_ext.features._covars import dumps_shared, loads_shared
+from persist_ext.features._covars import LossyStateError, dumps_shared, loads_shared
 from persist_ext.storage._serializers import dump_value
 
 
@@ -68,3 +69,36 @@ def test_a_dtype_keeps_its_metadata_and_the_fingerprint_sees_it(tmp_path) -> Non
     assert fingerprint(metres) != fingerprint(feet)
     assert fingerprint(metres) != fingerprint(np.zeros(3))
     assert fingerprint(metres) == fingerprint(metres.copy())
+
+
+class Tagged(np.polynomial.Polynomial):
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "tag": "kept"}
+
+
+def test_a_numpy_polynomial_comes_back_with_the_attributes_it_had() -> None:
+    """numpy's ``__getstate__`` of a polynomial adds ``symbol``, ``domain`` and ``window``
+    to what the instance holds (the last two otherwise the class's): a restore by it had
+    three attributes the re-run's polynomial lacks. Its own attributes are stored as they
+    are; a subclass with a ``__getstate__`` of its own keeps it."""
+    from numpy.polynomial import Chebyshev, Polynomial
+
+    values = {
+        "p": Polynomial([1, 2, 3]),
+        "fit": Chebyshev.fit([0, 1, 2, 3], [1, 2, 5, 10], 2),
+        "named": Polynomial([0, 1], symbol="t"),
+    }
+    data, buffers = dumps_shared(values)
+    back = loads_shared(data, buffers)
+    for name, value in values.items():
+        assert type(back[name]) is type(value), name
+        assert sorted(vars(back[name])) == sorted(vars(value)), name
+        assert back[name] == value, name
+        assert back[name].symbol == value.symbol
+    assert "domain" not in vars(back["p"])
+    assert back["p"].domain is Polynomial.domain
+    assert (back["fit"].domain == values["fit"].domain).all()
+    # A subclass pickling otherwise is left to its own pickling (and here, as it adds what
+    # the instance does not hold, refused, as for any class of the notebook doing so).
+    with pytest.raises(LossyStateError, match="Tagged"):
+        dumps_shared({"tagged": Tagged([1, 2])})
