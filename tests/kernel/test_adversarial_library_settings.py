@@ -143,3 +143,45 @@ def test_cells_shown_under_a_float_format_function_are_restored_in_a_fresh_kerne
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(FLOAT_FORMAT, ["t.sum()"], ("V = 2", "V = 3"), tmp_path)
+
+
+# The same through code the cell's own text does not show: a function of a local module
+# (``helper.prep()``) or a method of a notebook class (``cfg.apply()``) that sets a setting,
+# seeds numpy or registers a colormap. Keyed only on the module's and the class's code, an
+# entry stored by a run that found the setting already set re-applied nothing: in a fresh
+# kernel the first ``helper.prep()`` was restored from the second's entry (numpy's precision
+# stayed 8), and after an upstream edit ``cfg.apply()`` and ``helper.reset()`` left pandas'
+# rows and the generator as the edited cell set them; ``helper.reg()`` restored registered
+# nothing, so a later ``get_cmap('mine')`` raised. Found by the corpus helper (2026-12-07).
+HELPER = (
+    "import matplotlib\nimport numpy as np\nfrom matplotlib.colors import ListedColormap\n\n"
+    "def prep():\n    np.set_printoptions(precision=2)\n\n"
+    "def reset():\n    np.random.seed(42)\n\n"
+    "def reg():\n    if 'mine' not in matplotlib.colormaps:\n"
+    "        matplotlib.colormaps.register(ListedColormap(['red', 'blue'], name='mine'))\n"
+)
+INDIRECT = [
+    "import matplotlib\nimport numpy as np\nimport pandas as pd\nV = 2\n"
+    f"with open('helper.py', 'w') as f:\n    f.write({HELPER!r})\nimport helper\n"
+    "class Cfg:\n    def apply(self):\n        pd.set_option('display.max_rows', 6)\ncfg = Cfg()",
+    UNNAMED + "helper.prep()",
+    UNNAMED + "helper.prep()",
+    "pd.set_option('display.max_rows', 4 + V)\nnp.random.seed(40 + V)",
+    UNNAMED + "cfg.apply()",
+    UNNAMED + "helper.reset()",
+    UNNAMED + "helper.reg()",
+    "drawn = np.random.rand()",
+]
+INDIRECT_CHECKS = [
+    "np.get_printoptions()['precision']",
+    "pd.get_option('display.max_rows')",
+    "drawn",
+    "matplotlib.colormaps['mine'].name",
+    "V",
+]
+
+
+def test_settings_made_through_a_local_module_or_a_method_are_made_on_a_hit(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(INDIRECT, INDIRECT_CHECKS, ("V = 2", "V = 3"), tmp_path)

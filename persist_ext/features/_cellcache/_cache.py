@@ -1124,6 +1124,8 @@ class CellCache:
                 for c, d in key.components.items()
                 if c.startswith("function:") and c[9:] in before
             },
+            inputs={n: value_before(before, n) for n in code.reads if n in before},
+            source=code.source,
             digests=self._file_digests(),
             before_digests=digests_before,
             warned=warned,

@@ -77,6 +77,7 @@ import collections
 import functools
 import os
 import pickle
+import re
 import sys
 import threading
 import types
@@ -162,6 +163,8 @@ def record_effects(
     mutated: Iterable[str] = (),
     seedings: Iterable[str] = (),
     functions: dict[str, tuple[Any, str]] | None = None,
+    inputs: dict[str, Any] | None = None,
+    source: str = "",
     registrations: tuple[str, ...] = (),
     threads: tuple[threading.Thread, ...] | None = None,
     env_reads: set[str] | frozenset[str] = frozenset(),
@@ -181,10 +184,13 @@ def record_effects(
     ``seedings`` its calls that may seed a generator (:attr:`CellCode.seedings`), and
     ``seeds_first`` those made before anything that could draw (:attr:`CellCode.seeds_first`);
     ``functions`` the notebook functions it read, name ->
-    (function, code digest before the run); ``registrations`` the registering calls in its
-    code (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
-    (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
-    (:func:`~._state.watch_env_reads`), checked as they were before it; ``env_writes``
+    (function, code digest before the run); ``inputs`` the other values it read (before the
+    run) and ``source`` its code, for the notebook code it may run through them
+    (:func:`_code_behind`: ``helper.prep()``, ``cfg.apply()``); ``registrations`` the
+    registering calls in its code (:attr:`CellCode.registrations`); ``threads`` the
+    threads alive before the run (:func:`threading.enumerate`); ``env_reads`` the
+    environment variables it read (:func:`~._state.watch_env_reads`), checked as they were
+    before it; ``env_writes``
     those it set or deleted (:func:`~._state.watch_env_writes`), re-applied as it left them;
     ``filter_calls`` the warning filters it asked for (:func:`~._state.watch_filter_calls`),
     asked for again by a hit;
@@ -224,7 +230,7 @@ def record_effects(
     # A generator a notebook function the cell reads may seed, which the run left where it
     # was: whether the function ran is not known, so the hit is kept to where it started.
     registering_functions, function_seedings, function_settings = _function_code_facts(
-        functions or {}
+        {**_code_behind(inputs or {}, source), **(functions or {})}
     )
     read |= function_seedings - set(effects.state)
     if _draws(outputs, values, reads_plotting):
@@ -509,6 +515,94 @@ def _function_code_facts(
         if registers:
             registering.append(f"{name}()")
     return registering, seeded, facets_set_by(used) if used else []
+
+
+def _code_behind(inputs: dict[str, Any], source: str) -> dict[str, tuple[Any, str]]:
+    """The notebook functions a cell may run through ``inputs`` that are not functions,
+    as :func:`_function_code_facts` takes them (name -> (function, "")): every method of a
+    notebook class read, or of the class of an instance read but its constructors
+    (``cfg.apply()``; a method calls the others through ``self``); the function of a bound method; the functions and
+    the classes' methods of a local module read that ``source`` names through it
+    (``helper.prep()``, ``utils.plots.show()``; the others are not run by the cell).
+
+    A cell calling ``helper.prep()``, which sets numpy's print options, sets them as surely
+    as one calling ``np.set_printoptions`` itself: its entry is kept to the state it started
+    from, as theirs are (an entry stored by a run that found them set already applied
+    nothing, where a re-run from elsewhere sets them).
+
+    >>> class Cfg:
+    ...     def apply(self):
+    ...         return 1
+    >>> Cfg.__module__ = Cfg.apply.__module__ = "__main__"  # as the notebook's are
+    >>> sorted(_code_behind({"cfg": Cfg(), "n": 3}, "cfg.apply()"))
+    ['cfg.apply']
+    >>> Cfg.__init__ = lambda self: None  # as if ``def __init__`` (notebook code, too)
+    >>> Cfg.__init__.__module__ = "__main__"
+    >>> sorted(_code_behind({"cfg": Cfg()}, "")), sorted(_code_behind({"Cfg": Cfg}, ""))
+    (['cfg.apply'], ['Cfg.__init__', 'Cfg.apply'])
+    """
+    found: dict[str, tuple[Any, str]] = {}
+
+    def add(name: str, value: Any, made: bool = True) -> None:
+        if isinstance(value, types.MethodType):
+            value = value.__func__
+        if _is_notebook_function(value):
+            found.setdefault(name, (value, ""))
+        elif isinstance(value, type) and is_user_code(value):
+            for klass in value.__mro__:
+                if klass is not object and is_user_code(klass):
+                    for attr, member in list(vars(klass).items())[:_MEMBERS]:
+                        if not made and attr in _CONSTRUCTORS:
+                            continue  # an instance read is not made again by the cell
+                        for function in _functions_of(member):
+                            found.setdefault(f"{name}.{attr}", (function, ""))
+
+    for name, value in inputs.items():
+        if isinstance(value, types.ModuleType):
+            if is_user_code(value) and source:
+                for path in _dotted_after(name, source):
+                    owner: Any = value
+                    for attr in path:
+                        # Through modules only, by their dict: no module ``__getattr__`` runs.
+                        owner = vars(owner).get(attr, _MISSING)
+                        if not isinstance(owner, types.ModuleType):
+                            break
+                    add(f"{name}.{'.'.join(path)}", owner)
+        elif isinstance(value, (types.MethodType, type)):
+            add(name, value)
+        elif not isinstance(value, types.FunctionType) and is_user_code(type(value)):
+            add(name, type(value), made=False)
+        if len(found) > _MEMBERS:
+            break
+    return found
+
+
+_CONSTRUCTORS = frozenset({"__new__", "__init__", "__init_subclass__"})
+
+# How many members of a class or module :func:`_code_behind` looks at: their code is walked
+# only for a cell that is stored, but a generated class may have thousands.
+_MEMBERS = 2000
+
+
+def _functions_of(member: Any) -> list[Any]:
+    """The functions a class attribute runs: itself, a static or class method's, a
+    property's getter, setter and deleter."""
+    if isinstance(member, (staticmethod, classmethod)):
+        member = member.__func__
+    if isinstance(member, property):
+        return [f for f in (member.fget, member.fset, member.fdel) if _is_notebook_function(f)]
+    return [member] if _is_notebook_function(member) else []
+
+
+def _dotted_after(name: str, source: str) -> list[list[str]]:
+    """The attribute paths ``source`` reads off ``name``, each as its parts.
+
+    >>> _dotted_after("helper", "helper.prep()\\nx = helper . plots.show(helper)")
+    [['prep'], ['plots', 'show']]
+    """
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}((?:\s*\.\s*[^\W\d]\w*)+)")
+    paths = [re.findall(r"\w+", match) for match in pattern.findall(source)]
+    return [p for i, p in enumerate(paths) if p not in paths[:i]]
 
 
 def _is_notebook_function(value: Any) -> bool:
