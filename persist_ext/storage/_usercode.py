@@ -11,6 +11,7 @@ from __future__ import annotations
 import dis
 import functools
 import importlib.metadata
+import re
 import site
 import sys
 import sysconfig
@@ -27,6 +28,7 @@ __all__ = [
     "module_version",
     "referenced_names",
     "referenced_user_code",
+    "string_names",
     "type_module",
     "wrapped_function",
 ]
@@ -184,6 +186,32 @@ def global_names(code: types.CodeType) -> frozenset[str]:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= global_names(const)
+    return frozenset(names)
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""A Python identifier, as written in a string (``"a > @thresh"``: ``a``, ``thresh``)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def string_names(code: types.CodeType, skip: str | None = None) -> frozenset[str]:
+    """Identifiers written in the string constants of a code object (and the code nested in
+    it) that are not its own local names: what ``df.query("a > @thresh")``, ``eval`` or a
+    formula inside a function reads by name. ``skip``: a constant left out (the docstring).
+
+    >>> def f(d):
+    ...     "Rows of d over the threshold."
+    ...     return d.query("a > @thresh and a < @d")
+    >>> sorted(string_names(f.__code__, f.__doc__))
+    ['a', 'and', 'thresh']
+    """
+    names: set[str] = set()
+    local = {*code.co_varnames, *code.co_cellvars, *code.co_freevars}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= string_names(const)
+        elif isinstance(const, str) and const is not skip:
+            names.update(n for n in IDENTIFIER.findall(const) if n not in local)
     return frozenset(names)
 
 

@@ -241,6 +241,51 @@ def test_a_global_read_by_a_function_held_in_data_is_an_input() -> None:
     ]
 
 
+def test_a_global_a_function_reads_inside_a_string_is_an_input() -> None:
+    """``d.query("a > @thresh")`` in a notebook function reads ``thresh`` as in a cell; its
+    parameters, its docstring and names holding code are not inputs."""
+    ns: dict = {"__name__": "__main__", "thresh": 1, "d": [], "a": 5, "np": np}
+    exec(
+        "def over(d):\n    'Rows of d over a.'\n    return d.query('a > @thresh and np.pi')\n",
+        ns,
+    )
+    ns.pop("__builtins__")
+    code = analyze_cell("r = over(df)")
+    before = build_key(code, ns)
+    assert {"global:thresh", "global:a"} <= set(before.components)
+    assert "global:d" not in before.components  # its parameter, as the docstring's d
+    assert "global:np" not in before.components
+    ns["thresh"] = 2
+    after = build_key(code, ns)
+    assert [d.message for d in diff_components(before.components, after.components)] == [
+        "global (read by a function) thresh changed"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "how"),
+    [
+        ("    import __main__\n    return __main__.thresh", "the __main__"),
+        ("    return get_ipython().user_ns['thresh']", "the user_ns"),
+    ],
+)
+def test_a_function_reading_the_namespace_by_computed_names_is_uncertain(
+    body: str, how: str
+) -> None:
+    ns: dict = {"__name__": "__main__", "thresh": 1}
+    exec(f"def peek():\n{body}\n", ns)
+    ns.pop("__builtins__")
+    key = build_key(analyze_cell("r = peek()"), ns)
+    assert key.uncertain == [f"peek reads notebook variables by names it computes, through {how}"]
+
+
+def test_a_cell_reading_the_shells_namespace_is_uncertain() -> None:
+    assert analyze_cell("v = get_ipython().user_ns[name]").uncertain == (
+        "it reads or sets the namespace through user_ns",
+    )
+    assert analyze_cell("user_ns = {}\nv = user_ns['k']").uncertain == ()  # a variable
+
+
 def test_an_attribute_named_like_a_variable_is_not_a_global_read() -> None:
     """``self.frame`` in a helper's class does not read the notebook's ``frame``: the cell
     that defines ``frame`` keys the same before and after, so it hits on its second run."""

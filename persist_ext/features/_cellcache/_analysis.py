@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import xxhash
 
+from ...storage._usercode import IDENTIFIER
 from ._setorder import iterated_sets
 
 __all__ = ["CellCode", "analyze_cell", "normalize_code", "take_tree"]
@@ -455,7 +456,6 @@ def _nested_bodies(stmt: ast.stmt) -> tuple[list[ast.AST], _Bodies] | None:
     return None
 
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Line magics whose effects the cache sees (state facets) or that only read.
 _SAFE_MAGICS = frozenset({"time", "timeit", "precision", "pwd", "cd", "env", "pprint"})
 # Line magics that list the namespace's variables: the whole namespace is their input.
@@ -470,7 +470,7 @@ def _string_names(nodes: list[ast.AST]) -> dict[int, list[str]]:
     for node in _only(nodes, _CONSTANTS):
         value = node.value  # type: ignore[attr-defined]
         if isinstance(value, str) and value:
-            names = [n for n in _IDENT.findall(value) if not keyword.iskeyword(n)]
+            names = [n for n in IDENTIFIER.findall(value) if not keyword.iskeyword(n)]
             if names:
                 named[id(node)] = names
     return named
@@ -914,13 +914,21 @@ def _is_sys_modules(node: ast.AST) -> bool:
     )
 
 
-_UNCERTAIN_KINDS = frozenset({ast.Name, ast.Import, ast.ImportFrom, ast.Subscript, ast.Call})
+_UNCERTAIN_KINDS = frozenset(
+    {ast.Name, ast.Import, ast.ImportFrom, ast.Subscript, ast.Call, ast.Attribute}
+)
+# The shell's own dicts of the namespace (``get_ipython().user_ns[name]``).
+_SHELL_NAMESPACES = frozenset({"user_ns", "user_global_ns"})
 
 
 def _uncertainties(nodes: list[ast.AST]) -> list[str]:
     """Reasons the cell's reads or effects cannot be known from its code."""
     reasons: dict[str, None] = {}
     for node in _only(nodes, _UNCERTAIN_KINDS):
+        if isinstance(node, ast.Attribute):
+            if node.attr in _SHELL_NAMESPACES:
+                reasons.setdefault(f"it reads or sets the namespace through {node.attr}", None)
+            continue
         if isinstance(node, ast.Name) and node.id == "__main__":
             # ``import __main__`` then ``__main__.X``: the namespace itself, as globals().
             reasons.setdefault("it reads or sets the namespace through the __main__ module", None)

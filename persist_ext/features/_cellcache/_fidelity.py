@@ -521,8 +521,9 @@ def _code_behind(inputs: dict[str, Any], source: str) -> dict[str, tuple[Any, st
     """The notebook functions a cell may run through ``inputs`` that are not functions,
     as :func:`_function_code_facts` takes them (name -> (function, "")): every method of a
     notebook class read, or of the class of an instance read but its constructors
-    (``cfg.apply()``; a method calls the others through ``self``); the function of a bound method; the functions and
-    the classes' methods of a local module read that ``source`` names through it
+    (``cfg.apply()``; a method calls the others through ``self``); the function of a bound
+    method; the functions and the classes' methods of a local module read that ``source``
+    names through it
     (``helper.prep()``, ``utils.plots.show()``; the others are not run by the cell).
 
     A cell calling ``helper.prep()``, which sets numpy's print options, sets them as surely

@@ -53,11 +53,13 @@ from ...storage._fingerprint import (
     is_user_code,
 )
 from ...storage._usercode import (
+    code_names,
     global_names,
     installed_version,
     is_user_file,
     module_version,
     referenced_user_code,
+    string_names,
     type_module,
     wrapped_function,
 )
@@ -261,6 +263,20 @@ def _globals_read(value: Any, reached: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for fn in _user_functions(value, reached):
         in_notebook = fn.__globals__.get("__name__") == "__main__"
+        if in_notebook:
+            used = code_names(fn.__code__)
+            how = next((f"the {s}" for s in ("__main__", "user_ns") if s in used), None)
+            if how is not None:  # ``import __main__`` in its body; ``get_ipython().user_ns``
+                raise _NamespaceRead(
+                    f"{fn.__qualname__} reads notebook variables by names it computes, "
+                    f"through {how}"
+                )
+            # ``d.query("a > @thresh")`` in its body reads ``thresh``, as in a cell
+            # (``string:`` components there): a global of that name holding data.
+            for name in string_names(fn.__code__, fn.__doc__):
+                target = fn.__globals__.get(name, _ABSENT)
+                if target is not _ABSENT and not _is_code(target):
+                    found.setdefault(name, target)
         for name in global_names(fn.__code__):
             target = fn.__globals__.get(name, _ABSENT)
             if target is not _ABSENT:
