@@ -185,3 +185,20 @@ def test_settings_made_through_a_local_module_or_a_method_are_made_on_a_hit(
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(INDIRECT, INDIRECT_CHECKS, ("V = 2", "V = 3"), tmp_path)
+
+
+# A library setter held by a variable made in another cell: ``setp()`` runs
+# ``np.set_printoptions`` as surely as the call written out.
+HELD = [
+    "import functools\nimport numpy as np\nimport pandas as pd\nV = 2\n"
+    "setp = functools.partial(np.set_printoptions, precision=2)\nso = pd.set_option",
+    UNNAMED + "setp()",
+    UNNAMED + "setp()",
+    "pd.set_option('display.max_rows', 4 + V)",
+    UNNAMED + "so('display.max_rows', 6)",
+]
+
+
+def test_a_library_setter_held_by_a_variable_sets_on_a_hit(tmp_path: Path) -> None:
+    checks = ["np.get_printoptions()['precision']", "pd.get_option('display.max_rows')", "V"]
+    assert_runs_match_plain(HELD, checks, ("V = 2", "V = 3"), tmp_path)

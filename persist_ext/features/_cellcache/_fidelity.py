@@ -232,6 +232,7 @@ def record_effects(
     registering_functions, function_seedings, function_settings = _function_code_facts(
         {**_code_behind(inputs or {}, source), **(functions or {})}
     )
+    function_settings += facets_set_by(_held_setter_names(inputs or {}))
     read |= function_seedings - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
@@ -583,6 +584,28 @@ _CONSTRUCTORS = frozenset({"__new__", "__init__", "__init_subclass__"})
 # How many members of a class or module :func:`_code_behind` looks at: their code is walked
 # only for a cell that is stored, but a generated class may have thousands.
 _MEMBERS = 2000
+
+
+def _held_setter_names(inputs: dict[str, Any]) -> list[str]:
+    """The names of library setters the cell's inputs hold, which a call of the input runs:
+    ``setp = functools.partial(np.set_printoptions, precision=2)`` or ``so = pd.set_option``
+    in one cell, ``setp()`` in another.
+
+    >>> import functools, os
+    >>> _held_setter_names({"f": functools.partial(os.chdir, "."), "g": os.getcwd, "n": 1})
+    ['chdir']
+    """
+    found = []
+    for value in inputs.values():
+        for _ in range(4):  # a partial of a partial
+            if isinstance(value, functools.partial):
+                value = value.func
+        # Functions only: an attribute of any other object may run its code.
+        kind = (types.BuiltinFunctionType, types.FunctionType, types.MethodType)
+        name = value.__name__ if isinstance(value, kind) else None
+        if isinstance(name, str) and name in SETTING_NAMES and not is_user_code(value):
+            found.append(name)
+    return found
 
 
 def _functions_of(member: Any) -> list[Any]:
