@@ -229,10 +229,18 @@ def record_effects(
     read |= ({"random", "numpy.random"} & set(change.apply)) - seeded_generators(ns, seeds_first)
     # A generator a notebook function the cell reads may seed, which the run left where it
     # was: whether the function ran is not known, so the hit is kept to where it started.
+    try:
+        behind = _code_behind(inputs or {}, source)
+        held = facets_set_by(_held_setter_names(inputs or {}))
+    except Exception as exc:  # a class or module of the notebook in a state no walk reads
+        behind, held = {}, []
+        effects.unrestorable.append(
+            f"what its inputs may run could not be told ({type(exc).__name__}: {exc})"
+        )
     registering_functions, function_seedings, function_settings = _function_code_facts(
-        {**_code_behind(inputs or {}, source), **(functions or {})}
+        {**behind, **(functions or {})}
     )
-    function_settings += facets_set_by(_held_setter_names(inputs or {}))
+    function_settings += held
     read |= function_seedings - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
