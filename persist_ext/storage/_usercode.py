@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "IDENTIFIER",
     "code_names",
     "global_names",
     "installed_version",

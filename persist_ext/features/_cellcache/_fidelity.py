@@ -183,14 +183,13 @@ def record_effects(
     (:attr:`CellCode.targets`); ``mutated`` the inputs its run changed in place;
     ``seedings`` its calls that may seed a generator (:attr:`CellCode.seedings`), and
     ``seeds_first`` those made before anything that could draw (:attr:`CellCode.seeds_first`);
-    ``functions`` the notebook functions it read, name ->
-    (function, code digest before the run); ``inputs`` the other values it read (before the
-    run) and ``source`` its code, for the notebook code it may run through them
-    (:func:`_code_behind`: ``helper.prep()``, ``cfg.apply()``); ``registrations`` the
-    registering calls in its code (:attr:`CellCode.registrations`); ``threads`` the
-    threads alive before the run (:func:`threading.enumerate`); ``env_reads`` the
-    environment variables it read (:func:`~._state.watch_env_reads`), checked as they were
-    before it; ``env_writes``
+    ``functions`` the notebook functions it read, name -> (function, code digest before the
+    run); ``inputs`` the other values it read (before the run) and ``source`` its code, for
+    the notebook code it may run through them (:func:`_code_behind`: ``helper.prep()``,
+    ``cfg.apply()``); ``registrations`` the registering calls in its code
+    (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
+    (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
+    (:func:`~._state.watch_env_reads`), checked as they were before it; ``env_writes``
     those it set or deleted (:func:`~._state.watch_env_writes`), re-applied as it left them;
     ``filter_calls`` the warning filters it asked for (:func:`~._state.watch_filter_calls`),
     asked for again by a hit;
@@ -594,6 +593,9 @@ _CONSTRUCTORS = frozenset({"__new__", "__init__", "__init_subclass__"})
 _MEMBERS = 2000
 
 
+_FUNCTION_TYPES = (types.BuiltinFunctionType, types.FunctionType, types.MethodType)
+
+
 def _held_setter_names(inputs: dict[str, Any]) -> list[str]:
     """The names of library setters the cell's inputs hold, which a call of the input runs:
     ``setp = functools.partial(np.set_printoptions, precision=2)`` or ``so = pd.set_option``
@@ -609,8 +611,7 @@ def _held_setter_names(inputs: dict[str, Any]) -> list[str]:
             if isinstance(value, functools.partial):
                 value = value.func
         # Functions only: an attribute of any other object may run its code.
-        kind = (types.BuiltinFunctionType, types.FunctionType, types.MethodType)
-        name = value.__name__ if isinstance(value, kind) else None
+        name = value.__name__ if isinstance(value, _FUNCTION_TYPES) else None
         if isinstance(name, str) and name in SETTING_NAMES and not is_user_code(value):
             found.append(name)
     return found

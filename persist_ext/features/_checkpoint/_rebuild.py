@@ -42,6 +42,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...storage._usercode import IDENTIFIER
 from ._tracking import (
     READING_METHODS,
     Mentions,
@@ -55,7 +56,6 @@ from ._tracking import (
 __all__ = ["CellEffects", "CellLog", "CellRecord", "plan_rebuilds", "run_rebuilds"]
 
 _WRITE_MODES = re.compile(r"[wax+]")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_CELLS = 20  # cells per variable remembered; a longer history is not replayed
 _MAX_PENDING = 10_000  # cells noted and not yet analysed (their text, as IPython's In keeps)
 # Audit event names (exact: the hook looks them up in a set).
@@ -292,7 +292,7 @@ class CellLog:
             if tree is not None:
                 touched -= _only_iterated(tree, touched - bound, seen)
         else:
-            touched = set(_IDENT.findall(code))
+            touched = set(IDENTIFIER.findall(code))
         loads = _loads(tree) if tree is not None else set(touched)
         used = False
         for name in bound | touched:

@@ -19,11 +19,12 @@ a full checkpoint (``%persist checkpoint --full``, or any save from Python).
 from __future__ import annotations
 
 import ast
-import re
 import types
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ...storage._usercode import IDENTIFIER
 
 __all__ = [
     "READING_METHODS",
@@ -35,8 +36,6 @@ __all__ = [
     "parse_cell",
     "touched_names",
 ]
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _code_globals(code: types.CodeType, seen: set[int]) -> set[str]:
@@ -203,7 +202,7 @@ def _safely(test: Callable[[Any], bool], value: Any) -> bool:
 
 def mentions(text: str, namespace: Mapping[str, Any]) -> Mentions:
     """The :class:`Mentions` of ``text`` in ``namespace`` now."""
-    names = frozenset(n for n in set(_IDENT.findall(text)) if n in namespace)
+    names = frozenset(n for n in set(IDENTIFIER.findall(text)) if n in namespace)
     containers = frozenset(n for n in names if _safely(_iterates_harmlessly, namespace.get(n)))
     reach: dict[str, frozenset[str]] = {}
     pending, visited = list(names), set(names)
