@@ -576,6 +576,32 @@ def writeable_flag(arr: Any) -> bool | str:
     return WARN_ON_WRITE if bits & _WARN_ON_WRITE else True
 
 
+def _same_geometry(arr: Any, base: Any, kinds: tuple[Any, ...]) -> bool:
+    """Whether ``arr`` views all of ``base`` (an array of one of ``kinds``) as it is: the same
+    memory, shape, strides and dtype."""
+    return (
+        type(base) in kinds
+        and arr.shape == base.shape
+        and arr.strides == base.strides
+        and arr.dtype == base.dtype
+        and arr.__array_interface__["data"][0] == base.__array_interface__["data"][0]
+    )
+
+
+def _masked_view(base: Any, cls: Any, write: bool | str) -> Any:
+    """A ``cls`` (masked array) view of all of ``base``, as ``np.ma`` makes one."""
+    np = sys.modules.get("numpy") or importlib.import_module("numpy")
+    view = np.ndarray.view(base, cls)
+    if not write:
+        view.flags.writeable = False
+    return view
+
+
+def _set_attrs(obj: Any, state: dict[str, Any]) -> None:
+    """Give a re-made masked array view the attributes it held (mask, fill value, flags)."""
+    obj.__dict__.update(state)
+
+
 def _set_hard_masked(obj: Any, state: Any) -> None:
     """Unpickle a masked array's state, then harden its mask (pickle does not keep it)."""
     obj.__setstate__(state)
@@ -912,6 +938,16 @@ class _SharingPickler(pickle.Pickler):
         # the values being stored (:func:`bound_by_own_name`): not to be stored by name.
         self.own: dict[int, str] = {}
 
+    @staticmethod
+    def _masked_reduction(obj: Any) -> Any:
+        """numpy's own reduction of a masked array (a copy of its data), with its hard mask:
+        numpy leaves that out, so it would load with a soft one, and assigning to a masked
+        element would unmask it."""
+        if not obj.hardmask:
+            return NotImplemented
+        func, args, state = obj.__reduce__()
+        return func, args, state, None, None, _set_hard_masked
+
     def reducer_override(self, obj: Any) -> Any:
         own = self.own.get(id(obj)) if self.own else None
         if own is not None:
@@ -966,11 +1002,6 @@ class _SharingPickler(pickle.Pickler):
             return NotImplemented
         ndarray = self._ndarray
         owner = self._owner
-        if owner is not None and type(obj) is self._masked and obj.hardmask:
-            # numpy's reduction of a masked array leaves its hard mask out: it would load
-            # with a soft one, and assigning to a masked element would unmask it.
-            func, args, state = obj.__reduce__()
-            return func, args, state, None, None, _set_hard_masked
         if (
             owner is not None
             and type(obj) is owner
@@ -992,16 +1023,26 @@ class _SharingPickler(pickle.Pickler):
                 fortran,
                 writeable_flag(obj) is not False,
             )
-        if ndarray is not None and type(obj) in self._views and obj.base is not None:
+        masked = type(obj) is self._masked
+        if masked and ndarray is not None and _same_geometry(obj, obj.base, (ndarray, masked)):
+            # A masked array is a view of its data (``np.ma.masked_array(x, mask=m)`` views
+            # ``x``, ``m[1:4]`` a slice of ``m``'s data): made as a view of the same base
+            # again, then given the mask, fill value and flags it held (its ``__dict__``;
+            # the mask array keeps its own links, ``m[1:4]``'s mask viewing ``m``'s).
+            view = (obj.base, type(obj), writeable_flag(obj))
+            return _masked_view, view, dict(vars(obj)), None, None, _set_attrs
+        if ndarray is not None and (masked or type(obj) in self._views) and obj.base is not None:
             root = array_root(obj)
             if root is obj or root.base is not None or type(root) is not ndarray:
-                return NotImplemented
+                return self._masked_reduction(obj) if masked else NotImplemented
             if obj.dtype.hasobject or not (root.flags.c_contiguous or root.flags.f_contiguous):
-                return NotImplemented
+                return self._masked_reduction(obj) if masked else NotImplemented
             offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
             if offset < 0 or offset > root.nbytes:
-                return NotImplemented
+                return self._masked_reduction(obj) if masked else NotImplemented
             view = (root, offset, obj.shape, obj.strides, obj.dtype, writeable_flag(obj))
+            if masked:  # a view of the root's memory in another shape: made on the root
+                return _rebuild_view, (*view, type(obj)), dict(vars(obj)), None, None, _set_attrs
             if type(obj) is not ndarray:
                 return _rebuild_view, (*view, type(obj))
             base = obj.base
@@ -1016,6 +1057,8 @@ class _SharingPickler(pickle.Pickler):
                 # again, so its base is numpy's DummyArray holding the root, not the root.
                 return _rebuild_view, (*view, None, True)
             return _rebuild_view, view
+        if masked and owner is not None:
+            return self._masked_reduction(obj)
         kind = type(obj)
         custom = self._custom.get(kind)
         if custom is None:

@@ -69,3 +69,21 @@ SPECIAL_DTYPES = [
 
 def test_special_dtypes_are_stored_and_come_back_whole(tmp_path: Path) -> None:
     assert_runs_match_plain(SPECIAL_DTYPES, ["described", "extra"], ("N = 3", "N = 4"), tmp_path)
+
+
+# A masked array views the data it was made from: numpy's reduction stored a copy, so after
+# a restore ``m`` no longer changed with ``x``, nor ``m[1:4]``'s mask with ``m``'s.
+MASKED_VIEWS = [
+    "import numpy as np\nN = 3\nx = np.arange(N * 2.0)",
+    CACHED + "m = np.ma.masked_array(x, mask=x < 2, fill_value=-1.0)\n"
+    "part = m[1:4]\n"
+    "own = np.ma.masked_array(np.arange(N * 2.0))\n"
+    "hard = np.ma.masked_array(x[::2], mask=[0, 1, 0], hard_mask=True)",
+    "x[3] = 100.0\npart[0] = np.ma.masked\nhard[1] = 5.0\n"
+    "seen = (m.tolist(), part.tolist(), hard.tolist(), m.mask.tolist(), m.fill_value, "
+    "np.shares_memory(m, x), own.base is None, part.base is x, m.base is x)",
+]
+
+
+def test_masked_arrays_stay_views_of_their_data(tmp_path: Path) -> None:
+    assert_runs_match_plain(MASKED_VIEWS, ["seen"], ("N = 3", "N = 4"), tmp_path)

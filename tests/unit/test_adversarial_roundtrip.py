@@ -102,3 +102,29 @@ def test_a_numpy_polynomial_comes_back_with_the_attributes_it_had() -> None:
     # the instance does not hold, refused, as for any class of the notebook doing so).
     with pytest.raises(LossyStateError, match="Tagged"):
         dumps_shared({"tagged": Tagged([1, 2])})
+
+
+def test_a_masked_array_stays_a_view_of_its_data() -> None:
+    """``np.ma.masked_array(x, mask=...)`` views ``x``: numpy's reduction stored a copy, so a
+    restored ``m`` no longer changed with ``x`` and ``m[1:4]``'s mask no longer viewed
+    ``m``'s. Both are re-made on the same bases, with the mask, fill value and flags."""
+    x = np.arange(6.0)
+    m = np.ma.masked_array(x, mask=x < 2, fill_value=7.0)
+    part = m[1:4]
+    hard = np.ma.masked_array(x[::2], mask=[0, 1, 0], hard_mask=True)
+    made = np.ma.masked_array([1, 2, 3])  # views an array nothing else holds
+    data, buffers = dumps_shared({"x": x, "m": m, "part": part, "hard": hard, "made": made})
+    back = loads_shared(data, buffers)
+    assert back["m"].base is back["x"]
+    # ``m[1:4]`` views a slice of ``m``'s data, as numpy made it, which views ``x``
+    assert type(back["part"].base) is np.ndarray and back["part"].base.base is back["x"]
+    assert part.base.base is x
+    assert back["part"]._mask.base is back["m"]._mask
+    assert sorted(vars(back["m"])) == sorted(vars(m))
+    assert back["m"].fill_value == 7.0 and back["made"].base is not None
+    assert back["made"]._mask is np.ma.nomask
+    back["x"][3] = 100.0
+    assert back["m"][3] == 100.0 and back["part"][2] == 100.0
+    assert back["hard"].hardmask
+    back["hard"][1] = 5.0
+    assert back["hard"].mask.tolist() == [False, True, False]
