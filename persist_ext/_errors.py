@@ -16,6 +16,7 @@ Hierarchy::
     │       └── UntrustedEntryError an entry is not signed with this machine's secret
     ├── SerializationError          a value cannot be stored (names the type)
     ├── FingerprintError            (also a TypeError) a value cannot be fingerprinted
+    ├── LiveLayoutError             a stored view's live input holds its data laid out otherwise
     ├── UnsafeNameError             (also a ValueError) a name would escape the store root
     ├── PODError                    (also a ValueError) a POD key or value is not JSON
     │   └── DuplicateKeyError       Tracker.add() of a task already tracked
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidKeyError",
     "InvalidPickle",
+    "LiveLayoutError",
     "PODError",
     "PersistError",
     "PersistWarning",
@@ -178,6 +180,13 @@ class SharedInputError(SerializationError):
 
     A restore would give them copies where a re-run binds the input's own objects; the cell
     cache runs such a cell instead of storing it.
+    """
+
+
+class LiveLayoutError(PersistError):
+    """A stored view is made on the memory of a live input that is laid out otherwise now
+    (``y = df['price'].values`` stored against ``df``, whose columns pandas now holds in
+    other arrays). The entry is sound; the cell cache runs the cell instead of restoring it.
     """
 
 

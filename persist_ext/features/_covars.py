@@ -58,7 +58,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import ByNameError, SerializationError, SharedInputError
+from .._errors import ByNameError, LiveLayoutError, SerializationError, SharedInputError
 from ..storage._fingerprint import (
     builtin_iter,
     custom_reduction,
@@ -82,6 +82,7 @@ __all__ = [
     "closed_handle",
     "discarding_output",
     "dumps_shared",
+    "frame_memory",
     "global_rng_ids",
     "global_rng_reduction",
     "group_variables",
@@ -247,8 +248,9 @@ _NONE_OWNED: Mapping[int, Any] = {}
 class _Walker:
     """Collect the ids of the shareable objects reachable from one value."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, with_frame_memory: bool = False) -> None:
         self.budget = budget
+        self.with_frame_memory = with_frame_memory
         self.exhausted = False
         self.saw_view = False
         self.saw_nan = False
@@ -301,7 +303,7 @@ class _Walker:
                 root = array_root(obj)
                 if root is not obj:
                     self.saw_view = True
-                key = id(root if root.base is None else root.base)
+                key = _memory_key(root)
                 if key in found:
                     continue
                 found.add(key)
@@ -326,6 +328,8 @@ class _Walker:
                     axes = _axes(obj)
                     found.update(map(id, axes))
                     parts += axes
+                    if self.with_frame_memory:
+                        found.update(_memory_key(root) for root in frame_memory(obj))
                 # Copy on write copies a column's array, never the Python objects in it:
                 # ``s = pd.Series([lst])`` holds ``lst`` itself, and ``s[0].append(1)``
                 # changes ``lst``; so does an Index of objects.
@@ -366,6 +370,33 @@ class _Walker:
                     # iterator would no longer see the list grow).
                     stack.extend(gc.get_referents(obj))
         return found
+
+
+def _memory_key(root: Any) -> int:
+    """The id :class:`_Walker` knows an array's memory by (``root``: its :func:`array_root`)."""
+    return id(root if root.base is None else root.base)
+
+
+def frame_memory(frame: Any) -> list[Any]:
+    """The numpy arrays (as :func:`array_root` finds them) holding a pandas Series' or
+    DataFrame's columns of numpy dtypes: what ``df.values``, ``df['a'].to_numpy()`` and
+    ``np.asarray(s)`` view without a copy. Copy on write never copies for those views, so
+    setting ``df.loc[0, 'a']`` in place changes them.
+
+    pandas has no public way to its blocks; where its internals are not as read here, no
+    array is found (the views are then stored apart from the frame, as copies).
+
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    >>> [np.shares_memory(df.values, m) for m in frame_memory(df)]
+    [True]
+    """
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", ())
+    np = sys.modules.get("numpy")
+    if np is None or not isinstance(blocks, tuple):
+        return []
+    arrays = (getattr(block, "values", None) for block in blocks)
+    return [array_root(a) for a in arrays if type(a) is np.ndarray]
 
 
 def _axes(frame: Any) -> list[Any]:
@@ -500,7 +531,9 @@ def group_variables(
         return n
 
     owner: dict[int, str] = {}
-    walker = _Walker(budget)
+    # A frame and the arrays viewing its memory (``y = df['price'].values``) are one group,
+    # pickled together so that the views are made on the frame's columns again.
+    walker = _Walker(budget, with_frame_memory=True)
     unfinished: list[str] = []
     with_views: set[str] = set()
     with_nans: set[str] = set()
@@ -795,6 +828,11 @@ def _references(live: Mapping[str, Any]) -> dict[int, tuple[Any, ...]]:
             refs.setdefault(id(value.index), ("index", name))
             if isinstance(value, pd.DataFrame):
                 refs.setdefault(id(value.columns), ("columns", name))
+            # The memory of its columns, which ``df['a'].values`` views (made on it again).
+            for i, root in enumerate(frame_memory(value)):
+                if root.base is None:
+                    layout = (root.dtype.str, root.shape, root.strides)
+                    refs.setdefault(id(root), ("frame-root", name, i, *layout))
         if np is not None and isinstance(value, np.ndarray) and value.base is not None:
             root = array_root(value)
             if type(root) is np.ndarray and root.base is None:
@@ -824,9 +862,19 @@ def _resolve(pid: Any) -> Any:
             pid[2:5]
         ):
             return root
-    if kind == "root":
-        raise pickle.UnpicklingError(
-            f"variable {name!r} no longer shares the memory layout the entry's views were made on"
+    if kind == "frame-root" and pd is not None and isinstance(value, (pd.Series, pd.DataFrame)):
+        roots = frame_memory(value)
+        index = pid[2]
+        if isinstance(index, int) and 0 <= index < len(roots):
+            root = roots[index]
+            if (root.dtype.str, root.shape, root.strides) == tuple(pid[3:6]):
+                return root
+    if kind in ("root", "frame-root"):
+        # Not corrupt: the input holds equal data in memory laid out otherwise (pandas
+        # regrouped a frame's columns, an array was made in the other order).
+        raise LiveLayoutError(
+            f"variable {name!r} no longer holds its data in the memory layout the entry's "
+            "views were made on"
         )
     raise pickle.UnpicklingError(f"variable {name!r} no longer holds the {kind} the entry shares")
 
@@ -1029,8 +1077,8 @@ class _SharingPickler(pickle.Pickler):
             # ``x``, ``m[1:4]`` a slice of ``m``'s data): made as a view of the same base
             # again, then given the mask, fill value and flags it held (its ``__dict__``;
             # the mask array keeps its own links, ``m[1:4]``'s mask viewing ``m``'s).
-            view = (obj.base, type(obj), writeable_flag(obj))
-            return _masked_view, view, dict(vars(obj)), None, None, _set_attrs
+            made = (obj.base, type(obj), writeable_flag(obj))
+            return _masked_view, made, dict(vars(obj)), None, None, _set_attrs
         if ndarray is not None and (masked or type(obj) in self._views) and obj.base is not None:
             root = array_root(obj)
             if root is obj or root.base is not None or type(root) is not ndarray:

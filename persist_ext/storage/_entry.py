@@ -41,6 +41,7 @@ from .._errors import (
     CorruptEntryError,
     InvalidKeyError,
     InvalidPickle,
+    LiveLayoutError,
     SerializationError,
     StoreConfigError,
     UntrustedEntryError,
@@ -636,6 +637,8 @@ def load_payload(
         raise CorruptEntryError(f"{w.label}: {exc.args[0]}", key=key) from None
     try:
         return loader.load(payload)
+    except LiveLayoutError:
+        raise  # sound, but the live input it links to is laid out otherwise now
     except Exception as exc:
         w = _where(key, where if where is not None or store is None else Where.entry(key, store))
         raise CorruptEntryError(

@@ -208,3 +208,48 @@ def test_a_view_sorted_in_place_beside_an_unchanged_one_comes_back_sorted(
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(SORTED_VIEW, SORTED_VIEW_CHECKS, ("V = 3", "V = 4"), tmp_path)
+
+
+# ``y = df['price'].values`` views the frame's column (copy on write copies neither): a later
+# ``df.loc[...] = ...`` in place changes ``y`` too. Stored apart, the frame and ``y`` came back
+# as two copies, and after that change ``y`` still held the old prices.
+FRAME_VIEWS = [
+    "import numpy as np\nimport pandas as pd\nN = 3",
+    CACHED + "df = pd.DataFrame({'price': [50.0, 150.0, 120.0 * N], 'n': [1, 2, 3]})\n"
+    "y = df['price'].values\n"
+    "both = df[['price']].to_numpy()\n"
+    "s = pd.Series(np.arange(N * 1.0))\n"
+    "sv = s.to_numpy()",
+    "df.loc[df.price > 100, 'price'] = 100.0\n"
+    "s.iloc[0] = 7.0\n"
+    "seen = (y.tolist(), both.tolist(), sv.tolist(), np.shares_memory(y, df.values), "
+    "np.shares_memory(sv, s.values))",
+]
+
+
+def test_arrays_viewing_a_frame_made_in_the_same_cell_still_view_it(tmp_path: Path) -> None:
+    assert_runs_match_plain(FRAME_VIEWS, ["seen"], ("N = 3", "N = 4"), tmp_path)
+
+
+# The same views of a frame an earlier cell made: made on the live frame's columns again. The
+# edit builds an equal frame whose columns pandas holds in other arrays: the entry cannot be
+# made on it, and the cell runs (its key, the frame's data, is unchanged).
+INPUT_FRAME_VIEWS = [
+    "import numpy as np\nimport pandas as pd\nLAYOUT = 1\n"
+    "parts = [pd.DataFrame({'price': [50.0, 150.0, 120.0]}), "
+    "pd.DataFrame({'q': [1.0, 2.0, 3.0]}), pd.DataFrame({'n': [1, 2, 3]})]\n"
+    "df = pd.concat(parts, axis=1) if LAYOUT == 2 else "
+    "pd.DataFrame({k: p.iloc[:, 0] for p in parts for k in p})",
+    CACHED + "X = df.drop(columns='n').values\ny = df['n'].values\ntotal = float(X.sum())",
+    "df.loc[df.price > 100, 'price'] = 100.0\ndf.loc[0, 'n'] = 99\n"
+    "seen = (LAYOUT, X.tolist(), y.tolist(), total)",
+]
+
+
+def test_arrays_viewing_an_input_frame_still_view_it(tmp_path: Path) -> None:
+    assert_runs_match_plain(INPUT_FRAME_VIEWS, ["seen"], ("LAYOUT = 1", "LAYOUT = 2"), tmp_path)
+    # After the edit the cell ran, quietly (the entry is sound), and says why.
+    edited = [c.replace("LAYOUT = 1", "LAYOUT = 2") for c in INPUT_FRAME_VIEWS]
+    (why,) = why_of(edited, ["c1"], tmp_path / "cached")
+    assert "laid out otherwise" in why, why
+    assert "cannot be read" not in why

@@ -117,14 +117,17 @@ def test_a_masked_array_stays_a_view_of_its_data() -> None:
     back = loads_shared(data, buffers)
     assert back["m"].base is back["x"]
     # ``m[1:4]`` views a slice of ``m``'s data, as numpy made it, which views ``x``
-    assert type(back["part"].base) is np.ndarray and back["part"].base.base is back["x"]
+    assert type(back["part"].base) is np.ndarray
+    assert back["part"].base.base is back["x"]
     assert part.base.base is x
     assert back["part"]._mask.base is back["m"]._mask
     assert sorted(vars(back["m"])) == sorted(vars(m))
-    assert back["m"].fill_value == 7.0 and back["made"].base is not None
+    assert back["m"].fill_value == 7.0
+    assert back["made"].base is not None
     assert back["made"]._mask is np.ma.nomask
     back["x"][3] = 100.0
-    assert back["m"][3] == 100.0 and back["part"][2] == 100.0
+    assert back["m"][3] == 100.0
+    assert back["part"][2] == 100.0
     assert back["hard"].hardmask
     back["hard"][1] = 5.0
     assert back["hard"].mask.tolist() == [False, True, False]

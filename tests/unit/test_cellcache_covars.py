@@ -105,6 +105,22 @@ def test_views_of_an_unnamed_array_share_it_as_before() -> None:
     assert back["grid"][1, 0] == 99
 
 
+def test_arrays_viewing_a_frame_are_stored_with_it_and_still_view_it(tmp_path) -> None:
+    """``y = df['price'].values`` views the frame's column (copy on write copies neither):
+    the two are one group, and after a restore setting the frame in place changes ``y``."""
+    df = pd.DataFrame({"price": [50.0, 150.0], "n": [1, 2]})
+    s = pd.Series([1.0, 2.0])
+    values = {"df": df, "y": df["price"].values, "s": s, "sv": s.to_numpy(), "z": np.ones(2)}
+    assert names(group_variables(values)) == [("df", "y"), ("s", "sv"), ("z",)]
+    with Store(tmp_path / "s") as store:
+        back = roundtrip(values, store)
+    back["df"].loc[1, "price"] = 100.0
+    back["s"].iloc[0] = 7.0
+    assert back["y"].tolist() == [50.0, 100.0]
+    assert back["sv"].tolist() == [7.0, 2.0]
+    assert not back["y"].flags.writeable  # pandas hands out read-only views
+
+
 def test_fortran_and_read_only_arrays_keep_their_layout_and_flags() -> None:
     base = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     frozen = np.arange(3)

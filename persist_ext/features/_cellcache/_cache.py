@@ -33,6 +33,7 @@ from ..._errors import (
     CellCacheError,
     CellCacheWarning,
     CellRaisedError,
+    LiveLayoutError,
     SerializationError,
     SharedInputError,
     StalledError,
@@ -859,6 +860,8 @@ class CellCache:
             outputs = self._outputs(manifest)
         except Exception as exc:
             reapply(shell, undo, [])
+            if isinstance(exc, LiveLayoutError):
+                return f"an input it views is laid out otherwise now ({exc})"
             if f"{manifest.entry_prefix}manifest" not in self.store:
                 # Removed meanwhile (pruned, cleared, expired, or by another process).
                 self._manifests.pop(manifest.entry_prefix, None)
