@@ -265,11 +265,6 @@ class _Walker:
         self.indexers: tuple[type, ...] = (
             (indexing.NDFrameIndexerBase,) if indexing is not None else ()
         )
-        # sympy's expressions are immutable values (what they hold is caches: a symbol's
-        # assumptions, a hash): one is shared by identity, never through what it holds, so
-        # ``sol = dsolve(ode)`` over an earlier cell's ``t`` is no object held inside ``t``.
-        basic = getattr(sys.modules.get("sympy.core.basic"), "Basic", None)
-        self.immutable: tuple[type, ...] = (basic,) if isinstance(basic, type) else ()
         if pd is not None:
             # pandas copies on write (pandas >= 3): objects sharing memory behave as copies,
             # so a frame's own identity is all that can be shared, and its index objects:
@@ -325,7 +320,7 @@ class _Walker:
             if key in found:
                 continue
             found.add(key)
-            if key in owned or (self.immutable and isinstance(obj, self.immutable)):
+            if key in owned:
                 continue
             if self.opaque and isinstance(obj, self.opaque):
                 parts = [obj]

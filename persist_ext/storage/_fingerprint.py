@@ -32,7 +32,6 @@ functions and classes are hashed by ``module.qualname`` only.
 from __future__ import annotations
 
 import collections
-import copyreg
 import enum
 import functools
 import io
@@ -635,15 +634,6 @@ class _Hasher:
         self.put(h, b"fattrs", b"".join(digests))
 
     def feed_class(self, h: Any, cls: type) -> None:
-        rebuilt = _library_made_class(cls)
-        if rebuilt is not None:
-            # Made at run time by a library's metaclass, which says how to make it again
-            # (sympy's ``Function('x')``: its name and assumptions). Its ``__dict__`` holds
-            # the library's caches, in an order that differs from process to process.
-            self.put(h, b"madeclass")
-            h.update(self.code_digest(type(cls)))
-            self.feed(h, rebuilt)
-            return
         self.put(h, b"userclass", cls.__qualname__.encode())
         for base in cls.__bases__:
             h.update(self.code_digest(base))
@@ -682,31 +672,6 @@ class _Hasher:
                 self.put(h, b"source", xxhash.xxh3_128_digest(Path(file).read_bytes()))
         else:
             self.put(h, b"version", module_version(module).encode())
-
-
-def _library_made_class(cls: type) -> tuple[Any, ...] | None:
-    """How a library's metaclass rebuilds ``cls`` (the reduction it registered with
-    ``copyreg``, or its own ``__reduce__``), when ``cls`` was made at run time by one that
-    defines that; ``None`` for any other class.
-
-    >>> _library_made_class(int) is None  # sympy's Function("x") gives (_rebuild_undef, ...)
-    True
-    """
-    meta: Any = type(cls)
-    if meta is type or is_user_code(meta):
-        return None
-    reducer: Any = copyreg.dispatch_table.get(meta)
-    if reducer is None and any(
-        "__reduce__" in vars(k) for k in type.mro(meta) if k not in (type, object)
-    ):
-        reducer = meta.__reduce__
-    if reducer is None:
-        return None
-    try:
-        reduced = reducer(cls)
-    except Exception:
-        return None
-    return tuple(reduced[:2]) if isinstance(reduced, tuple) and len(reduced) >= 2 else None
 
 
 _EXACT: dict[type, Callable[[_Hasher, Any, Any], None]] = {

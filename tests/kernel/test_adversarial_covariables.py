@@ -253,24 +253,3 @@ def test_arrays_viewing_an_input_frame_still_view_it(tmp_path: Path) -> None:
     (why,) = why_of(edited, ["c1"], tmp_path / "cached")
     assert "laid out otherwise" in why, why
     assert "cannot be read" not in why
-
-
-# sympy's expressions are immutable: one made over an earlier cell's symbols holds those
-# symbols themselves, not objects inside them, and is stored (each cell's entry was refused
-# as "keeps objects held inside t", so every sympy cell ran on every run). An undefined
-# function (``x = sympy.Function('x')``, a class made at run time) is keyed on its name and
-# assumptions, which a fresh kernel makes alike (its class dict's order differed).
-SYMPY_EXPRESSIONS = [
-    "import sympy\nt, a = sympy.symbols('t a', positive=True)\nx = sympy.Function('x')\nK = 2",
-    CACHED + "expr = sympy.integrate(sympy.exp(-a * t) * sympy.sin(t), (t, 0, sympy.oo))\n"
-    "pair = (expr, t)\nsol = sympy.dsolve(x(t).diff(t, 2) + 2 * x(t).diff(t) + x(t))",
-    CACHED + "value = sympy.simplify(expr.subs(a, K))\nfree = sol.rhs.subs(t, K)",
-    "seen = (str(expr), str(value), pair[1] is t, expr.free_symbols == {a}, value.is_positive, "
-    "str(sol), str(free), sol.lhs.func is x)",
-]
-
-
-def test_sympy_expressions_over_earlier_symbols_are_restored(tmp_path: Path) -> None:
-    assert_runs_match_plain(SYMPY_EXPRESSIONS, ["seen"], ("K = 2", "K = 3"), tmp_path)
-    for why in why_of(SYMPY_EXPRESSIONS, ["c1", "c2"], tmp_path / "cached"):
-        assert "was restored" in why, why
