@@ -840,7 +840,11 @@ class CellCache:
                     flags=future_flags(shell),
                     dont_inherit=True,
                 )
-                with discarding_output():  # the recorded output shows what they printed
+                # The recorded output shows what they printed and warned: a warning issued
+                # now (a module's first import) would mark its registry, and the replayed one
+                # would then be taken for shown already.
+                with discarding_output(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
                     exec(compiled, ns)
             problem = reimport(manifest.modules) or figure_printers_differ(shell, manifest.state)
             if problem:

@@ -304,6 +304,16 @@ class _ImportTimer:
         printer.pretty(self.real)
 
 
+# A module warning "for its importer" at import (``warnings.warn(..., stacklevel=2)``: tqdm's
+# autonotebook, ``import scipy.misc``) names the frame that imported it, skipping the import
+# machinery's frames, which Python knows by a file name holding "importlib" and "_bootstrap".
+# The timer's frame is one of them: named so, the warning names the cell's line, as in a plain
+# run (and a DeprecationWarning is shown, by IPython's filter for ``__main__``), not this file.
+_ImportTimer.__call__.__code__ = _ImportTimer.__call__.__code__.replace(
+    co_filename=f"<importlib._bootstrap: persist_ext's import timer, {__file__}>"
+)
+
+
 def without_import_timer(error: BaseException | None) -> None:
     """Take the import timer's frames out of the tracebacks of ``error`` and its chain, in place.
 
