@@ -253,3 +253,19 @@ def test_arrays_viewing_an_input_frame_still_view_it(tmp_path: Path) -> None:
     (why,) = why_of(edited, ["c1"], tmp_path / "cached")
     assert "laid out otherwise" in why, why
     assert "cannot be read" not in why
+
+
+# A later cached cell sets the frame in place: ``y``, made with the frame upstream and never
+# named by that cell, views the memory it changed, and is stored and restored with it (it
+# came back holding the old prices).
+FRAME_SET_LATER = [
+    "import numpy as np\nimport pandas as pd\nN = 3",
+    CACHED + "df = pd.DataFrame({'a': [1.0, 2.0, 3.0 * N], 'b': [4.0, 5.0, 6.0]})\n"
+    "y = df['a'].values",
+    CACHED + "df.loc[0, 'a'] = 9.0\ntotal = df['a'].sum()",
+    "df.loc[1, 'a'] = -1.0\nseen = (y.tolist(), total, df['a'].tolist())",
+]
+
+
+def test_an_array_viewing_a_frame_set_by_a_later_cell_sees_the_change(tmp_path: Path) -> None:
+    assert_runs_match_plain(FRAME_SET_LATER, ["seen"], ("N = 3", "N = 4"), tmp_path)
