@@ -725,6 +725,70 @@ def import_quietly(name: str) -> types.ModuleType:
         return importlib.import_module(name)
 
 
+class _MutedStream:
+    """A stream that discards what is written while :attr:`muted`, then writes to ``stream``
+    (for a stream whose ``write`` cannot be muted in place: a C file object)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.muted = True
+
+    def write(self, text: str) -> int:
+        return len(text) if self.muted else self._stream.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.muted:
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _discard(text: str) -> int:
+    return len(text)
+
+
+@contextlib.contextmanager
+def _muted(name: str) -> Iterator[None]:
+    """``sys.<name>`` discarding what is written, as itself where it can be.
+
+    Code run meanwhile may keep the stream it finds (a module's ``OUT = sys.stdout``, a
+    ``logging.StreamHandler(sys.stdout)``, a default ``out=sys.stdout``, a class attribute):
+    it must keep the kernel's own stream, as in a plain run, not a sink that stays silent.
+    So the stream's ``write`` is shadowed on the instance (ipykernel's streams are Python
+    objects); a stream that cannot take that is replaced by a :class:`_MutedStream` of it.
+    """
+    stream = getattr(sys, name)
+    own = getattr(stream, "__dict__", None)
+    if isinstance(own, dict):
+        kept = own.get("write", _discard)  # ipykernel's streams set their own ``write``
+        try:
+            stream.write = _discard
+        except (AttributeError, TypeError):
+            pass
+        else:
+            try:
+                yield
+            finally:
+                if kept is _discard:
+                    own.pop("write", None)
+                else:
+                    own["write"] = kept
+            return
+    muted = _MutedStream(stream)
+    setattr(sys, name, muted)
+    try:
+        yield
+    finally:
+        muted.muted = False
+        if getattr(sys, name) is muted:
+            setattr(sys, name, stream)
+
+
 @contextlib.contextmanager
 def discarding_output() -> Iterator[None]:
     """Discard what is printed to ``sys.stdout``/``sys.stderr`` while re-creating values.
@@ -733,10 +797,10 @@ def discarding_output() -> Iterator[None]:
     runs its top level, which may print (``import this``). The run that stored the cell
     printed that already and its recorded output is shown again on a hit, so printing it
     now would show it twice. Other threads' prints through ``sys.stdout`` are discarded
-    too while this lasts; it is short, and a restore happens between cells.
+    too while this lasts; it is short, and a restore happens between cells. What keeps the
+    stream it found has the real one afterwards (:func:`_muted`).
     """
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with _muted("stdout"), _muted("stderr"):
         yield
 
 

@@ -37,3 +37,54 @@ def test_a_cell_only_defining_is_keyed_without_what_its_functions_read(tmp_path:
     defining, calling = why_of(edited, ["c1", "c2"], tmp_path / "why")
     assert "restored" in defining
     assert "ran" in calling
+
+
+# A hit re-makes the cell's definitions before it puts its values back: a default or a class
+# attribute reading a value the same cell set (``N = 10`` then ``def f(n=N)``) read the one an
+# earlier cell left (``f(1)`` was 2, not 10, in a fresh kernel). Such a cell runs, and says so.
+DEFAULTS_FROM_THE_CELL = [
+    "N = 2\nSCALE = 1.5\nbase = N",
+    CACHED + "N = 10\nSCALE = N * 2\n\ndef f(x, n=N):\n    return x * n\n\n"
+    "class C:\n    size = SCALE\n\ny = f(1)",
+    CACHED + "z = f(2) + C.size",
+    "seen = (f(1), C.size, f.__defaults__, N, y, z, base)",
+]
+
+
+def test_definitions_reading_values_the_cell_sets_read_those(tmp_path: Path) -> None:
+    edit = ("N = 2\n", "N = 3\n")
+    assert_runs_match_plain(DEFAULTS_FROM_THE_CELL, ["seen"], edit, tmp_path)
+    (why,) = why_of(DEFAULTS_FROM_THE_CELL, ["c1"], tmp_path / "cached")
+    assert "its definitions read N, SCALE, which it sets" in why, why
+
+
+# Definitions and imports re-made by a hit keep the stream they find: ``OUT = sys.stdout`` in
+# a module, a ``logging.StreamHandler(sys.stdout)``, a default ``out=sys.stdout``, a class
+# attribute. They kept the sink that silenced the restore, and printed nothing afterwards.
+STREAMS = [
+    "import sys\nsys.path.insert(0, LIB)\nV = 1",
+    CACHED + "import rep\nimport logmod\nimport sys\n\n"
+    "def report(msg, out=sys.stdout):\n    print('report:', msg, file=out)\n\n"
+    "class P:\n    stream = sys.stderr\n\n"
+    "    def say(self, m):\n        print(m, file=self.stream)\n\n"
+    "v = V",
+    "rep.report('hello')\nlogmod.work()\nreport('direct')\nP().say('to stderr')\n"
+    "seen = (rep.OUT is sys.stdout, report.__defaults__[0] is sys.stdout, "
+    "P.stream is sys.stderr, v)",
+]
+STREAM_MODULES = {
+    "rep.py": "import sys\nOUT = sys.stdout\n\n"
+    "def report(msg):\n    print('report:', msg, file=OUT)\n",
+    "logmod.py": "import logging, sys\nlog = logging.getLogger('logmod')\n"
+    "log.setLevel(logging.INFO)\nlog.addHandler(logging.StreamHandler(sys.stdout))\n\n"
+    "def work():\n    log.info('working')\n",
+}
+
+
+def test_definitions_and_imports_re_made_by_a_hit_keep_the_kernel_streams(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"  # one folder for both runs
+    lib.mkdir()
+    for name, text in STREAM_MODULES.items():
+        (lib / name).write_text(text)
+    cells = [STREAMS[0].replace("LIB", repr(str(lib))), *STREAMS[1:]]
+    assert_runs_match_plain(cells, ["seen"], ("V = 1", "V = 2"), tmp_path)

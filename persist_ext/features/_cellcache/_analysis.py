@@ -798,6 +798,39 @@ def _runs_no_code(body: list[ast.stmt]) -> bool:
     )
 
 
+def _read_at_definition(definitions: list[ast.stmt]) -> set[str]:
+    """The names that ``def`` and ``class`` statements read when they run: decorators,
+    defaults, annotations, bases, and a class body (not a function's body, which runs when
+    called; not the names a class body binds itself).
+
+    >>> tree = ast.parse("def f(x, n=N) -> T: return M\\nclass C(B):\\n  k = K\\n  j = k")
+    >>> sorted(_read_at_definition(tree.body))
+    ['B', 'K', 'N', 'T']
+    """
+    read: set[str] = set()
+    for stmt in definitions:
+        pending: list[ast.AST] = [stmt]
+        bound: set[str] = set()
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                args = node.args
+                pending += [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+                if not isinstance(node, ast.Lambda):
+                    pending += node.decorator_list
+                    pending += [node.returns] if node.returns is not None else []
+                    every = (*args.posonlyargs, *args.args, *args.kwonlyargs)
+                    for arg in (*every, args.vararg, args.kwarg):
+                        if arg is not None and arg.annotation is not None:
+                            pending.append(arg.annotation)
+                continue
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            pending.extend(ast.iter_child_nodes(node))
+        read -= bound
+    return read
+
+
 def _calls_run_by(stmt: ast.stmt) -> list[ast.Call]:
     """The calls a statement makes when it runs (not those in the bodies of functions and
     lambdas it defines; a class body runs, so its calls count)."""
@@ -1158,6 +1191,19 @@ def analyze_cell(source: str) -> CellCode:
     seedings = _seedings(nodes)
     compile_warns = _compile_may_warn(source, nodes)
     _PARSED[0] = None if compile_warns else (source, tree)
+    targets = _targets(nodes)
+    uncertain = _uncertainties(nodes)
+    if definition_nodes:
+        # A hit re-makes the definitions before it puts the cell's values back: one reading
+        # a value the cell sets (``N = 10`` then ``def f(n=N)``, ``class C: size = SCALE``)
+        # would read the one an earlier cell left.
+        sets = (assigned - definitions) | {path.partition(".")[0] for path, _ in targets}
+        early = sorted(_read_at_definition(definition_nodes) & sets)
+        if early:
+            uncertain.append(
+                f"its definitions read {', '.join(early)}, which it sets: re-made by a hit "
+                "before its values are put back, they would read the earlier ones"
+            )
     return CellCode(
         source=source,
         digest=digest,
@@ -1167,12 +1213,12 @@ def analyze_cell(source: str) -> CellCode:
         definition_module=definition_module,
         imported_modules=tuple(modules),
         mentioned=tuple(_mentioned(nodes, starts, walk.before, reads, assigned)),
-        uncertain=tuple(_uncertainties(nodes)),
+        uncertain=tuple(uncertain),
         unseen_reads=tuple(_unseen_reads(nodes, assigned)),
         maybe_reads=tuple(walk.maybe),
         literals=tuple(_path_like(nodes)),
         only_definitions=bool(tree.body) and len(definition_nodes) == len(tree.body),
-        targets=tuple(_targets(nodes)),
+        targets=tuple(targets),
         registrations=tuple(_registrations(tree, nodes)),
         iterated_sets=iterated_sets(nodes),
         seedings=tuple(seedings),
