@@ -16,7 +16,8 @@ Hierarchy::
     │       └── UntrustedEntryError an entry is not signed with this machine's secret
     ├── SerializationError          a value cannot be stored (names the type)
     ├── FingerprintError            (also a TypeError) a value cannot be fingerprinted
-    ├── LiveLayoutError             a stored view's live input holds its data laid out otherwise
+    ├── LiveLinkError               a sound entry links to live state that does not fit it now
+    │   └── LiveLayoutError         a stored view's live input holds its data laid out otherwise
     ├── UnsafeNameError             (also a ValueError) a name would escape the store root
     ├── PODError                    (also a ValueError) a POD key or value is not JSON
     │   └── DuplicateKeyError       Tracker.add() of a task already tracked
@@ -62,6 +63,7 @@ __all__ = [
     "InvalidKeyError",
     "InvalidPickle",
     "LiveLayoutError",
+    "LiveLinkError",
     "PODError",
     "PersistError",
     "PersistWarning",
@@ -183,7 +185,14 @@ class SharedInputError(SerializationError):
     """
 
 
-class LiveLayoutError(PersistError):
+class LiveLinkError(PersistError):
+    """An entry is sound but links to live state (a variable of the kernel) that does not
+    fit it now. A serializer's load raises it; the storage layer passes it on unchanged
+    (it is no sign of damage), and the feature that stored the link decides what to do.
+    """
+
+
+class LiveLayoutError(LiveLinkError):
     """A stored view is made on the memory of a live input that is laid out otherwise now
     (``y = df['price'].values`` stored against ``df``, whose columns pandas now holds in
     other arrays). The entry is sound; the cell cache runs the cell instead of restoring it.

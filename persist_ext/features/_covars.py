@@ -641,6 +641,22 @@ def _set_hard_masked(obj: Any, state: Any) -> None:
     obj.harden_mask()
 
 
+def _view_on_root(obj: Any, root: Any, ndarray: Any) -> tuple[Any, ...] | None:
+    """``(root, offset, shape, strides, dtype, writeable)``: what re-makes the view ``obj``
+    on the memory of ``root``, the array owning it; None where it cannot be re-made so
+    (no root of its own, object items, a root not in one contiguous block, or memory
+    outside the root's).
+    """
+    if root is obj or root.base is not None or type(root) is not ndarray:
+        return None
+    if obj.dtype.hasobject or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
+    offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if offset < 0 or offset > root.nbytes:
+        return None
+    return (root, offset, obj.shape, obj.strides, obj.dtype, writeable_flag(obj))
+
+
 def _rebuild_view(
     root: Any,
     offset: int,
@@ -752,6 +768,9 @@ def _discard(text: str) -> int:
     return len(text)
 
 
+_NOTHING = object()  # no ``write`` of the instance's own to put back
+
+
 @contextlib.contextmanager
 def _muted(name: str) -> Iterator[None]:
     """``sys.<name>`` discarding what is written, as itself where it can be.
@@ -765,7 +784,7 @@ def _muted(name: str) -> Iterator[None]:
     stream = getattr(sys, name)
     own = getattr(stream, "__dict__", None)
     if isinstance(own, dict):
-        kept = own.get("write", _discard)  # ipykernel's streams set their own ``write``
+        kept = own.get("write", _NOTHING)  # ipykernel's streams set their own ``write``
         try:
             stream.write = _discard
         except (AttributeError, TypeError):
@@ -774,7 +793,7 @@ def _muted(name: str) -> Iterator[None]:
             try:
                 yield
             finally:
-                if kept is _discard:
+                if kept is _NOTHING:
                     own.pop("write", None)
                 else:
                     own["write"] = kept
@@ -1145,14 +1164,9 @@ class _SharingPickler(pickle.Pickler):
             return _masked_view, made, dict(vars(obj)), None, None, _set_attrs
         if ndarray is not None and (masked or type(obj) in self._views) and obj.base is not None:
             root = array_root(obj)
-            if root is obj or root.base is not None or type(root) is not ndarray:
+            view = _view_on_root(obj, root, ndarray)
+            if view is None:
                 return self._masked_reduction(obj) if masked else NotImplemented
-            if obj.dtype.hasobject or not (root.flags.c_contiguous or root.flags.f_contiguous):
-                return self._masked_reduction(obj) if masked else NotImplemented
-            offset = obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-            if offset < 0 or offset > root.nbytes:
-                return self._masked_reduction(obj) if masked else NotImplemented
-            view = (root, offset, obj.shape, obj.strides, obj.dtype, writeable_flag(obj))
             if masked:  # a view of the root's memory in another shape: made on the root
                 return _rebuild_view, (*view, type(obj)), dict(vars(obj)), None, None, _set_attrs
             if type(obj) is not ndarray:
@@ -1161,7 +1175,7 @@ class _SharingPickler(pickle.Pickler):
             if (
                 type(base).__name__ == "DummyArray"
                 and getattr(base, "base", None) is root
-                and offset == 0
+                and view[1] == 0
                 and view[4] == base.base.dtype
                 and view[5] is not WARN_ON_WRITE
             ):

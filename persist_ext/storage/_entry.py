@@ -41,7 +41,7 @@ from .._errors import (
     CorruptEntryError,
     InvalidKeyError,
     InvalidPickle,
-    LiveLayoutError,
+    LiveLinkError,
     SerializationError,
     StoreConfigError,
     UntrustedEntryError,
@@ -637,8 +637,8 @@ def load_payload(
         raise CorruptEntryError(f"{w.label}: {exc.args[0]}", key=key) from None
     try:
         return loader.load(payload)
-    except LiveLayoutError:
-        raise  # sound, but the live input it links to is laid out otherwise now
+    except LiveLinkError:
+        raise  # sound, but a live value it links to does not fit it now: not corrupt
     except Exception as exc:
         w = _where(key, where if where is not None or store is None else Where.entry(key, store))
         raise CorruptEntryError(

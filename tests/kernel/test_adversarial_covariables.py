@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ._adversarial import assert_runs_match_plain, why_of
-from .test_cellcache_fidelity_notebooks import CACHED
+from .test_cellcache_fidelity_notebooks import CACHED, build, execute
 
 pytestmark = pytest.mark.kernel
 
@@ -269,3 +269,26 @@ FRAME_SET_LATER = [
 
 def test_an_array_viewing_a_frame_set_by_a_later_cell_sees_the_change(tmp_path: Path) -> None:
     assert_runs_match_plain(FRAME_SET_LATER, ["seen"], ("N = 3", "N = 4"), tmp_path)
+
+
+# The same for views of an input array: made on the memory of the live array's root again.
+# The edit makes an equal array owning its memory (no longer a reshaped view of a 1-D one):
+# the entry cannot be made on it, and the cell runs quietly (its key, the data, is unchanged).
+INPUT_ARRAY_VIEWS = [
+    "import numpy as np\nOWN = 0\ngrid = np.arange(12.0).reshape(3, 4)\n"
+    "grid = grid.copy() if OWN else grid",
+    CACHED + "row = grid[1]\ncol = grid[:, 2]\ntotal = float(row.sum())",
+    "grid[1, 2] = -1.0\nseen = (OWN, row.tolist(), col.tolist(), total, grid.base is None)",
+]
+
+
+def test_arrays_viewing_an_input_array_still_view_it(tmp_path: Path) -> None:
+    assert_runs_match_plain(INPUT_ARRAY_VIEWS, ["seen"], ("OWN = 0", "OWN = 1"), tmp_path)
+    # In a store holding only the first layout's entry, the edited notebook's cell runs,
+    # quietly (the entry is sound), and says why.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    execute(build(INPUT_ARRAY_VIEWS, [], cached=True), fresh)
+    edited = [c.replace("OWN = 0", "OWN = 1") for c in INPUT_ARRAY_VIEWS]
+    (why,) = why_of(edited, ["c1"], fresh)
+    assert "laid out otherwise" in why, why

@@ -43,19 +43,22 @@ def test_a_cell_only_defining_is_keyed_without_what_its_functions_read(tmp_path:
 # attribute reading a value the same cell set (``N = 10`` then ``def f(n=N)``) read the one an
 # earlier cell left (``f(1)`` was 2, not 10, in a fresh kernel). Such a cell runs, and says so.
 DEFAULTS_FROM_THE_CELL = [
-    "N = 2\nSCALE = 1.5\nbase = N",
+    "N = 2\nSCALE = 1.5\nM = 1\nbase = N",
     CACHED + "N = 10\nSCALE = N * 2\n\ndef f(x, n=N):\n    return x * n\n\n"
     "class C:\n    size = SCALE\n\ny = f(1)",
     CACHED + "z = f(2) + C.size",
-    "seen = (f(1), C.size, f.__defaults__, N, y, z, base)",
+    # A later class binding the same name (``class D: M = 0``) does not hide that read.
+    CACHED + "M = 5\n\ndef g(x, m=M):\n    return x + m\n\nclass D:\n    M = 0\n\nw = g(1)",
+    "seen = (f(1), C.size, f.__defaults__, N, y, z, base, g(1), w)",
 ]
 
 
 def test_definitions_reading_values_the_cell_sets_read_those(tmp_path: Path) -> None:
     edit = ("N = 2\n", "N = 3\n")
     assert_runs_match_plain(DEFAULTS_FROM_THE_CELL, ["seen"], edit, tmp_path)
-    (why,) = why_of(DEFAULTS_FROM_THE_CELL, ["c1"], tmp_path / "cached")
+    why, why_g = why_of(DEFAULTS_FROM_THE_CELL, ["c1", "c3"], tmp_path / "cached")
     assert "its definitions read N, SCALE, which it sets" in why, why
+    assert "its definitions read M, which it sets" in why_g, why_g
 
 
 # Definitions and imports re-made by a hit keep the stream they find: ``OUT = sys.stdout`` in

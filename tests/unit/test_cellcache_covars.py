@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from persist_ext._errors import ByNameError, SharedInputError
+from persist_ext._errors import ByNameError, LiveLayoutError, SharedInputError
 from persist_ext.features._covars import (
     Group,
     LossyStateError,
@@ -148,7 +148,8 @@ def test_live_variables_are_referenced_not_stored() -> None:
     assert np.shares_memory(back["upper"], live_grid)
     with pytest.raises(Exception, match="'grid', which is not defined"):
         load_groups(store, saved.keys, live={"kept": live_kept})
-    with pytest.raises(Exception, match="memory layout"):
+    # Equal data laid out otherwise: not corrupt, the entry cannot be made on it.
+    with pytest.raises(LiveLayoutError, match="memory layout"):
         load_groups(store, saved.keys, live={"grid": np.ones((4, 4)), "kept": live_kept})
 
 

@@ -156,6 +156,27 @@ def test_a_cell_listing_or_reaching_the_namespace_is_uncertain(source: str, reas
     assert any(reason in why for why in analyze_cell(source).uncertain)
 
 
+@pytest.mark.parametrize(
+    ("source", "early"),
+    [
+        ("N = 10\ndef f(x, n=N):\n    return x + n", "N"),
+        ("SCALE = 2\nclass C:\n    size = SCALE", "SCALE"),
+        ("T = int\ndef f(x: T, *, k=lambda: 0) -> None:\n    pass", "T"),
+        ("D = deco\n@D\ndef f():\n    pass", "D"),
+        # A later class binding the name does not hide what an earlier ``def`` reads.
+        ("N = 10\ndef f(x, n=N):\n    return x + n\nclass C:\n    N = 1", "N"),
+    ],
+)
+def test_a_definition_reading_a_value_its_cell_sets_is_uncertain(source: str, early: str) -> None:
+    reasons = analyze_cell(source).uncertain
+    assert f"its definitions read {early}, which it sets" in " ".join(reasons), reasons
+
+
+def test_a_definition_reading_only_earlier_cells_values_is_certain() -> None:
+    source = "def f(x, n=N):\n    return x + M\nclass C(B):\n    k = K\nM = 1"
+    assert analyze_cell(source).uncertain == ()
+
+
 def test_another_module_looked_up_by_name_is_not_the_namespace() -> None:
     assert (
         analyze_cell("np = sys.modules['numpy']\nm = importlib.import_module('os')").uncertain == ()

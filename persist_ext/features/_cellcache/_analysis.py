@@ -306,23 +306,9 @@ class _Scan:
             self.visit(child)
 
     def _scope(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        args = node.args
-        # Decorators, defaults and annotations run when the ``def`` runs: immediate reads.
-        immediate: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d)]
-        if not isinstance(node, ast.Lambda):
-            immediate += node.decorator_list
-            if node.returns is not None:
-                immediate.append(node.returns)
-        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-            if arg is not None and arg.annotation is not None:
-                immediate.append(arg.annotation)
-        for part in immediate:
+        for part in _definition_parts(node):  # read when the ``def`` runs
             self.visit(part)
-        params = {
-            a.arg
-            for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
-            if a is not None
-        }
+        params = {a.arg for a in _parameters(node.args)}
         body = node.body if isinstance(node.body, list) else [node.body]
         local_loads: set[str] = set()
         local_stores: set[str] = set(params)
@@ -337,10 +323,7 @@ class _Scan:
             elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
                 local_loads.add(sub.target.id)  # ``x += 1`` reads x first
             elif isinstance(sub, _SCOPES):
-                a = sub.args
-                local_stores |= {
-                    x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x
-                }
+                local_stores |= {a.arg for a in _parameters(sub.args)}
                 if not isinstance(sub, ast.Lambda):
                     local_stores.add(sub.name)
             elif isinstance(sub, (ast.Import, ast.ImportFrom)):
@@ -798,36 +781,56 @@ def _runs_no_code(body: list[ast.stmt]) -> bool:
     )
 
 
+def _definition_parts(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+) -> list[ast.expr]:
+    """The parts of a ``def`` or ``lambda`` evaluated when it runs, not when it is called:
+    default values, decorators and annotations (the one list every scan here uses).
+
+    >>> node = ast.parse("@d\\ndef f(x: A, n=N, *, k=K) -> R: return M").body[0]
+    >>> [ast.unparse(part) for part in _definition_parts(node)]
+    ['N', 'K', 'd', 'R', 'A']
+    """
+    args = node.args
+    parts: list[ast.expr] = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+    if isinstance(node, ast.Lambda):
+        return parts
+    parts += node.decorator_list
+    if node.returns is not None:
+        parts.append(node.returns)
+    parts += [arg.annotation for arg in _parameters(args) if arg.annotation is not None]
+    return parts
+
+
+def _parameters(args: ast.arguments) -> list[ast.arg]:
+    """Every parameter of a signature, ``*args`` and ``**kwargs`` included."""
+    every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+    return [arg for arg in every if arg is not None]
+
+
 def _read_at_definition(definitions: list[ast.stmt]) -> set[str]:
     """The names that ``def`` and ``class`` statements read when they run: decorators,
     defaults, annotations, bases, and a class body (not a function's body, which runs when
-    called; not the names a class body binds itself).
+    called).
+
+    A name a class body binds itself counts too: without the statements' order, reading
+    its own and reading the cell's cannot be told apart, and taking it as read errs toward
+    running the cell.
 
     >>> tree = ast.parse("def f(x, n=N) -> T: return M\\nclass C(B):\\n  k = K\\n  j = k")
     >>> sorted(_read_at_definition(tree.body))
-    ['B', 'K', 'N', 'T']
+    ['B', 'K', 'N', 'T', 'k']
     """
     read: set[str] = set()
-    for stmt in definitions:
-        pending: list[ast.AST] = [stmt]
-        bound: set[str] = set()
-        while pending:
-            node = pending.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                args = node.args
-                pending += [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
-                if not isinstance(node, ast.Lambda):
-                    pending += node.decorator_list
-                    pending += [node.returns] if node.returns is not None else []
-                    every = (*args.posonlyargs, *args.args, *args.kwonlyargs)
-                    for arg in (*every, args.vararg, args.kwarg):
-                        if arg is not None and arg.annotation is not None:
-                            pending.append(arg.annotation)
-                continue
-            if isinstance(node, ast.Name):
-                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-            pending.extend(ast.iter_child_nodes(node))
-        read -= bound
+    pending: list[ast.AST] = list(definitions)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            pending += _definition_parts(node)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
     return read
 
 
@@ -840,14 +843,8 @@ def _calls_run_by(stmt: ast.stmt) -> list[ast.Call]:
         node = pending.pop()
         if isinstance(node, ast.Call):
             calls.append(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            # Decorators, defaults and annotations run at definition; the body does not.
-            pending.extend(node.decorator_list)
-            pending.extend(node.args.defaults)
-            pending.extend(d for d in node.args.kw_defaults if d is not None)
-            continue
-        if isinstance(node, ast.Lambda):
-            pending.extend(node.args.defaults)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            pending.extend(_definition_parts(node))  # the body runs when called, not now
             continue
         pending.extend(ast.iter_child_nodes(node))
     return calls
