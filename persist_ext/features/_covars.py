@@ -265,6 +265,12 @@ class _Walker:
         self.indexers: tuple[type, ...] = (
             (indexing.NDFrameIndexerBase,) if indexing is not None else ()
         )
+        # A numpy Generator (or RandomState) holds its bit generator in a C field too:
+        # ``bg = rng.bit_generator`` shares it, and a draw from ``rng`` moves ``bg``.
+        random = sys.modules.get("numpy.random")
+        self.generators: tuple[type, ...] = (
+            (random.Generator, random.RandomState) if random is not None else ()
+        )
         if pd is not None:
             # pandas copies on write (pandas >= 3): objects sharing memory behave as copies,
             # so a frame's own identity is all that can be shared, and its index objects:
@@ -351,6 +357,8 @@ class _Walker:
                 stack.append(obj.__self__)
             elif self.indexers and isinstance(obj, self.indexers):
                 stack.append(getattr(obj, "obj", None))
+            elif self.generators and isinstance(obj, self.generators):
+                stack.append(getattr(obj, "_bit_generator", None))
             else:
                 state = getattr(obj, "__dict__", None)
                 if isinstance(state, dict):
