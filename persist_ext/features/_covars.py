@@ -42,6 +42,7 @@ import collections
 import contextlib
 import contextvars
 import copyreg
+import dataclasses
 import enum
 import functools
 import gc
@@ -250,10 +251,20 @@ _NONE_OWNED: Mapping[int, Any] = {}
 
 
 def _seed_free(item: Any) -> bool:
-    """Whether ``item`` hashes alike in every process (numbers, None, tuples of them)."""
+    """Whether ``item`` hashes alike in every process: numbers, None, tuples of them (named
+    tuples too), and frozen dataclasses of them (hashed as the tuple of their fields).
+
+    >>> _seed_free((1, 2.5, None)), _seed_free((1, "a"))
+    (True, False)
+    """
     if item is None or isinstance(item, numbers.Number):
         return True
-    return isinstance(item, tuple) and all(_seed_free(part) for part in item)
+    if isinstance(item, tuple):
+        return all(_seed_free(part) for part in item)
+    params = getattr(type(item), "__dataclass_params__", None)
+    if params is not None and params.frozen and params.eq:
+        return all(_seed_free(getattr(item, f.name, None)) for f in dataclasses.fields(item))
+    return False
 
 
 def reorders(value: Any) -> bool:
@@ -1676,8 +1687,9 @@ def dumps_shared(
     then stored as a copy of its data). ``live`` (name -> object) are stored as references
     to those names, resolved by :func:`loads_shared` in the namespace it is given.
     ``nans``: ``value`` holds float NaN objects, stored keeping which is which, or sets
-    pickle would load in another order, stored in theirs (:class:`_NanSharingPickler`). ``own`` (from :func:`bound_by_own_name`): objects that
-    cannot be stored by name, which raise :class:`ByNameError` wherever they are met.
+    pickle would load in another order, stored in theirs (:class:`_NanSharingPickler`).
+    ``own`` (from :func:`bound_by_own_name`): objects that cannot be stored by name, which
+    raise :class:`ByNameError` wherever they are met.
 
     Raises
     ------

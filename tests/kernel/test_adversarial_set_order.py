@@ -51,3 +51,20 @@ def test_a_set_whose_order_cannot_be_rebuilt_makes_its_cell_run(tmp_path: Path) 
     assert_runs_match_plain(PAIRS, ["label"], ("V = 0", "V = 1"), tmp_path / "runs")
     why = why_of(PAIRS, ["c1"], tmp_path)
     assert "would iterate in another order once loaded" in why[0]
+
+
+# Frozen dataclasses hash as the tuple of their fields: a set of them iterates alike in every
+# kernel too. With V = 8 no rebuild gives its order (the cell runs); with V = 7 one does.
+POINTS = [
+    "from dataclasses import dataclass\n\n@dataclass(frozen=True)\nclass P:\n    x: int\n"
+    "    y: int\n\nV = 7",
+    CACHED + "pts = {P(i, 1) for i in range(200)}\nfor i in range(200):\n    if i % V:\n"
+    "        pts.discard(P(i, 1))",
+    "print(list(pts)[:6])",
+]
+
+
+def test_a_restored_set_of_frozen_dataclasses_iterates_as_the_run_left_it(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(POINTS, ["len(pts)"], ("V = 7", "V = 8"), tmp_path)
