@@ -28,3 +28,19 @@ def test_a_cell_walking_a_set_is_keyed_on_its_order(tmp_path: Path) -> None:
     assert_runs_match_plain(
         WALKED, ["first", "labels"], ("s = set(range(100))", "s = {7, 8}"), tmp_path
     )
+
+
+# Ties go to the item met first: ``max(s, key=...)``, ``sorted(s, key=...)`` (stable) and
+# ``s.pop()`` (the first item) take the set's order too. With upstream edited to
+# ``s = {7, 8}`` they were restored with 7 and ``[7, 8]`` where the plain run gives 8.
+TIES = [
+    WALKED[0],
+    CACHED + "top = max(s, key=lambda k: 0)\nranked = sorted(s, key=lambda k: 0)",
+    CACHED + "picked = s.pop()",
+]
+
+
+def test_a_cell_taking_ties_or_popping_from_a_set_is_keyed_on_its_order(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        TIES, ["top", "ranked", "picked", "s"], ("s = set(range(100))", "s = {7, 8}"), tmp_path
+    )
