@@ -73,6 +73,7 @@ os.environ)
 
 from __future__ import annotations
 
+import ast
 import collections
 import functools
 import os
@@ -116,6 +117,7 @@ from ._warned import WarningWatch, stale_warnings, warning_checks
 __all__ = [
     "Effects",
     "cache_states",
+    "changed_own_defaults",
     "filled_caches",
     "reapply",
     "reapply_for_imports",
@@ -371,6 +373,12 @@ def record_effects(
         effects.unrestorable.append(
             f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
             "default values), which a restore cannot put back"
+        )
+    defaults = changed_own_defaults(ns, source)
+    if defaults:
+        effects.unrestorable.append(
+            f"it changes the default value of {', '.join(defaults[:3])}, which it defines: a "
+            "hit defines it again, with the default as written"
         )
     filled = filled_caches(ns, caches) if caches is not None else []
     if filled:
@@ -701,6 +709,74 @@ def _changed_functions(ns: dict[str, Any], functions: dict[str, tuple[Any, str]]
         except Exception:
             changed.append(name)
     return changed
+
+
+def _written_container(expr: ast.expr) -> Any:
+    """The value a default written as a container (``[]``, ``{'a': 1}``, ``set()``) has when
+    its ``def`` runs, else :data:`_MISSING`."""
+    if isinstance(expr, (ast.List, ast.Dict, ast.Set)):
+        try:
+            return ast.literal_eval(expr)
+        except (ValueError, TypeError, SyntaxError):
+            return _MISSING
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id in _EMPTY_CONTAINERS
+        and not expr.args
+        and not expr.keywords
+    ):
+        return _EMPTY_CONTAINERS[expr.func.id]()
+    return _MISSING
+
+
+_EMPTY_CONTAINERS: dict[str, Any] = {"list": list, "dict": dict, "set": set}
+
+
+def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
+    r"""The functions the cell defines (``def`` at its top level) whose default written as a
+    container (``acc=[]``) holds something else after the run: the cell called them and they
+    changed it. A hit runs the ``def`` again, which makes the default as written, so a later
+    call would not see what the run added.
+
+    >>> ns = {}
+    >>> source = "def add(x, acc=[]):\n    acc.append(x)\n    return acc\n"
+    >>> exec(source, ns)
+    >>> changed_own_defaults(ns, source)
+    []
+    >>> _ = ns["add"](1)
+    >>> changed_own_defaults(ns, source)
+    ['add()']
+    """
+    if "def " not in source:
+        return []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        function = ns.get(node.name)
+        if not isinstance(function, types.FunctionType):
+            continue
+        if function.__code__.co_name != node.name:
+            continue  # a decorator's wrapper: its defaults are not these
+        args = node.args
+        pairs = list(zip(args.defaults, function.__defaults__ or ()))
+        kwdefaults = function.__kwdefaults__ or {}
+        pairs += [
+            (expr, kwdefaults.get(arg.arg, _MISSING))
+            for arg, expr in zip(args.kwonlyargs, args.kw_defaults)
+            if expr is not None
+        ]
+        for expr, value in pairs:
+            written = _written_container(expr)
+            if written is not _MISSING and (type(value) is not type(written) or value != written):
+                found.append(f"{node.name}()")
+                break
+    return found
 
 
 def _is_lru_wrapper(kind: type) -> bool:
