@@ -30,3 +30,27 @@ def test_a_cell_changing_the_default_of_a_function_it_defines_runs(tmp_path: Pat
     assert_runs_match_plain(OWN_DEFAULT, ["first", "square"], ("V = 3", "V = 4"), tmp_path / "runs")
     why = why_of(OWN_DEFAULT, ["c1"], tmp_path)
     assert "default value" in why[0]
+
+
+# The same through a class the cell defines: a method's default, and a class attribute its
+# instances append to (``self.items.append(v)``). A hit re-made the class as written: a
+# later ``Acc().add(5)`` gave ``[5]`` (plain: ``[3, 5]``) and ``Reg.items`` was ``[]``.
+OWN_CLASS = [
+    "V = 3",
+    CACHED
+    + "class Acc:\n    def add(self, x, into=[]):\n        into.append(x)\n        return into\n\n"
+    "a = Acc()\nr = list(a.add(V))",
+    CACHED
+    + "class Reg:\n    items = []\n    def __init__(self, v):\n        self.items.append(v)\n\n"
+    "reg = Reg(V)\nn = V",
+    "print(Acc().add(5), Reg.items, reg.items)",
+    CACHED + "class Plain:\n    tags = []\n\nplain = Plain()\ncube = V ** 3",
+]
+
+
+def test_a_cell_changing_what_a_class_it_defines_holds_runs(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    assert_runs_match_plain(OWN_CLASS, ["r", "n", "cube"], ("V = 3", "V = 4"), tmp_path / "runs")
+    why = why_of(OWN_CLASS, ["c1", "c2"], tmp_path)
+    assert "Acc.add()" in why[0]
+    assert "Reg.items" in why[1]

@@ -377,8 +377,8 @@ def record_effects(
     defaults = changed_own_defaults(ns, source)
     if defaults:
         effects.unrestorable.append(
-            f"it changes the default value of {', '.join(defaults[:3])}, which it defines: a "
-            "hit defines it again, with the default as written"
+            f"it changes the default value or class attribute of {', '.join(defaults[:3])}, "
+            "which it defines: a hit defines it again, as written"
         )
     filled = filled_caches(ns, caches) if caches is not None else []
     if filled:
@@ -734,21 +734,24 @@ _EMPTY_CONTAINERS: dict[str, Any] = {"list": list, "dict": dict, "set": set}
 
 
 def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
-    r"""The functions the cell defines (``def`` at its top level) whose default written as a
-    container (``acc=[]``) holds something else after the run: the cell called them and they
-    changed it. A hit runs the ``def`` again, which makes the default as written, so a later
-    call would not see what the run added.
+    r"""What the cell defines (``def`` and ``class`` at its top level) that holds a container
+    written in its code (a default ``acc=[]``, of a function or of a method of a class; a
+    class attribute ``items = []``) which holds something else after the run: the cell
+    called them and they changed it. A hit runs the ``def`` or ``class`` again, which makes
+    the container as written, so a later call would not see what the run added.
 
     >>> ns = {}
     >>> source = "def add(x, acc=[]):\n    acc.append(x)\n    return acc\n"
+    >>> source += "class Reg:\n    items = []\n    def __init__(self, v):\n"
+    >>> source += "        self.items.append(v)\n"
     >>> exec(source, ns)
     >>> changed_own_defaults(ns, source)
     []
-    >>> _ = ns["add"](1)
+    >>> _ = ns["add"](1), ns["Reg"](2)
     >>> changed_own_defaults(ns, source)
-    ['add()']
+    ['add()', 'Reg.items']
     """
-    if "def " not in source:
+    if "def " not in source and "class " not in source:
         return []
     try:
         tree = ast.parse(source)
@@ -756,27 +759,52 @@ def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
         return []
     found = []
     for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        function = ns.get(node.name)
-        if not isinstance(function, types.FunctionType):
-            continue
-        if function.__code__.co_name != node.name:
-            continue  # a decorator's wrapper: its defaults are not these
-        args = node.args
-        pairs = list(zip(args.defaults, function.__defaults__ or ()))
-        kwdefaults = function.__kwdefaults__ or {}
-        pairs += [
-            (expr, kwdefaults.get(arg.arg, _MISSING))
-            for arg, expr in zip(args.kwonlyargs, args.kw_defaults)
-            if expr is not None
-        ]
-        for expr, value in pairs:
-            written = _written_container(expr)
-            if written is not _MISSING and (type(value) is not type(written) or value != written):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if _default_changed(node, ns.get(node.name)):
                 found.append(f"{node.name}()")
-                break
+        elif isinstance(node, ast.ClassDef):
+            kind = ns.get(node.name)
+            if not isinstance(kind, type):
+                continue
+            own = kind.__dict__
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    method = own.get(item.name)
+                    if _default_changed(item, getattr(method, "__func__", method)):
+                        found.append(f"{node.name}.{item.name}()")
+                    continue
+                if isinstance(item, ast.Assign) and len(item.targets) == 1:
+                    target, value = item.targets[0], item.value
+                elif isinstance(item, ast.AnnAssign) and item.value is not None:
+                    target, value = item.target, item.value
+                else:
+                    continue
+                if not isinstance(target, ast.Name) or target.id not in own:
+                    continue
+                if _differs(value, own[target.id]):
+                    found.append(f"{node.name}.{target.id}")
     return found
+
+
+def _differs(expr: ast.expr, value: Any) -> bool:
+    written = _written_container(expr)
+    return written is not _MISSING and (type(value) is not type(written) or value != written)
+
+
+def _default_changed(node: ast.FunctionDef | ast.AsyncFunctionDef, function: Any) -> bool:
+    """Whether a default of ``function`` (made by ``node``) written as a container holds
+    something else now."""
+    if not isinstance(function, types.FunctionType) or function.__code__.co_name != node.name:
+        return False  # not made by this def (a decorator's wrapper: its defaults are not these)
+    args = node.args
+    pairs: list[tuple[ast.expr, Any]] = list(zip(args.defaults, function.__defaults__ or ()))
+    kwdefaults = function.__kwdefaults__ or {}
+    pairs += [
+        (expr, kwdefaults.get(arg.arg, _MISSING))
+        for arg, expr in zip(args.kwonlyargs, args.kw_defaults)
+        if expr is not None
+    ]
+    return any(_differs(expr, value) for expr, value in pairs)
 
 
 def _is_lru_wrapper(kind: type) -> bool:
