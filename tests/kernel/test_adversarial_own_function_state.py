@@ -54,3 +54,22 @@ def test_a_cell_changing_what_a_class_it_defines_holds_runs(tmp_path: Path) -> N
     why = why_of(OWN_CLASS, ["c1", "c2"], tmp_path)
     assert "Acc.add()" in why[0]
     assert "Reg.items" in why[1]
+
+
+# A counter kept as a class attribute (``type(self).count += 1`` in ``__init__``) or as an
+# attribute a helper sets on a function the cell defines (``bump(tick)``): a hit re-made them
+# as written (``Made.count`` 0, plain 3; ``tick.calls`` missing, an AttributeError where the
+# plain run shows 3).
+OWN_COUNTERS = [
+    "V = 3\ndef bump(f):\n    f.calls = getattr(f, 'calls', 0) + 1",
+    CACHED
+    + "class Made:\n    count = 0\n    def __init__(self):\n        type(self).count += 1\n\n"
+    "made = [Made() for _ in range(V)]\nsize = V",
+    CACHED + "def tick():\n    return 1\n\nfor _ in range(V):\n    bump(tick)\ndone = V",
+    "print(Made.count, tick.calls)",
+    CACHED + "def twice(x):\n    return 2 * x\n\nsix = twice(V)",
+]
+
+
+def test_a_cell_counting_in_what_it_defines_runs(tmp_path: Path) -> None:
+    assert_runs_match_plain(OWN_COUNTERS, ["size", "done", "six"], ("V = 3", "V = 4"), tmp_path)

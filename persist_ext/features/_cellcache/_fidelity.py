@@ -377,8 +377,8 @@ def record_effects(
     defaults = changed_own_defaults(ns, source)
     if defaults:
         effects.unrestorable.append(
-            f"it changes the default value or class attribute of {', '.join(defaults[:3])}, "
-            "which it defines: a hit defines it again, as written"
+            f"it changes the default values, attributes or class attributes of "
+            f"{', '.join(defaults[:3])}, which it defines: a hit defines it again, as written"
         )
     filled = filled_caches(ns, caches) if caches is not None else []
     if filled:
@@ -712,12 +712,13 @@ def _changed_functions(ns: dict[str, Any], functions: dict[str, tuple[Any, str]]
 
 
 def _written_container(expr: ast.expr) -> Any:
-    """The value a default written as a container (``[]``, ``{'a': 1}``, ``set()``) has when
-    its ``def`` runs, else :data:`_MISSING`."""
-    if isinstance(expr, (ast.List, ast.Dict, ast.Set)):
+    """The value a default or class attribute written as a literal (``[]``, ``{'a': 1}``,
+    ``0``, ``'x'``) or an empty container call (``set()``) has when its statement runs, else
+    :data:`_MISSING`."""
+    if isinstance(expr, (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.Constant, ast.UnaryOp)):
         try:
             return ast.literal_eval(expr)
-        except (ValueError, TypeError, SyntaxError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return _MISSING
     if (
         isinstance(expr, ast.Call)
@@ -792,10 +793,12 @@ def _differs(expr: ast.expr, value: Any) -> bool:
 
 
 def _default_changed(node: ast.FunctionDef | ast.AsyncFunctionDef, function: Any) -> bool:
-    """Whether a default of ``function`` (made by ``node``) written as a container holds
-    something else now."""
+    """Whether a default of ``function`` (made by ``node``) written as a literal holds
+    something else now, or the function holds attributes (a ``def`` makes it with none)."""
     if not isinstance(function, types.FunctionType) or function.__code__.co_name != node.name:
         return False  # not made by this def (a decorator's wrapper: its defaults are not these)
+    if vars(function):
+        return True  # attributes it set on itself (``f.calls = f.calls + 1``), made anew empty
     args = node.args
     pairs: list[tuple[ast.expr, Any]] = list(zip(args.defaults, function.__defaults__ or ()))
     kwdefaults = function.__kwdefaults__ or {}
