@@ -788,8 +788,10 @@ def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
 
 
 def _differs(expr: ast.expr, value: Any) -> bool:
+    # Of the same type only: what a class makes of its literals is its own (an Enum's
+    # members, a NamedTuple's field descriptors), not a change the run made.
     written = _written_container(expr)
-    return written is not _MISSING and (type(value) is not type(written) or value != written)
+    return written is not _MISSING and type(value) is type(written) and value != written
 
 
 def _default_changed(node: ast.FunctionDef | ast.AsyncFunctionDef, function: Any) -> bool:
