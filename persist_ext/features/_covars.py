@@ -42,12 +42,14 @@ import collections
 import contextlib
 import contextvars
 import copyreg
+import dataclasses
 import enum
 import functools
 import gc
 import importlib
 import io
 import itertools
+import numbers
 import os
 import pickle
 import re
@@ -185,6 +187,9 @@ class Group:
     views: bool = False  # some numpy array in it is a view (stored linked to its base)
     live: tuple[str, ...] = ()  # referenced at load time, never stored (see the module doc)
     nans: bool = False  # it holds float NaN objects, whose identity the pickle keeps
+    #: It holds a set that pickle would load iterating in another order (:func:`reorders`),
+    #: which the pickle rebuilds in its order (:meth:`_NanSharingPickler.set_id`).
+    sets: bool = False
     #: Functions (not stored: code) whose closure or default values hold an object of the
     #: group; :func:`save_groups` refuses such a group (a restore would leave them holding
     #: the old object while the variables get new ones).
@@ -245,15 +250,120 @@ def array_root(arr: Any) -> Any:
 _NONE_OWNED: Mapping[int, Any] = {}
 
 
+def _seed_free(item: Any) -> bool:
+    """Whether ``item`` hashes alike in every process: numbers, None, tuples of them (named
+    tuples too), and frozen dataclasses of them (hashed as the tuple of their fields).
+
+    >>> _seed_free((1, 2.5, None)), _seed_free((1, "a"))
+    (True, False)
+    """
+    if item is None or isinstance(item, numbers.Number):
+        return True
+    if isinstance(item, tuple):
+        return all(_seed_free(part) for part in item)
+    params = getattr(type(item), "__dataclass_params__", None)
+    if params is not None and params.frozen and params.eq:
+        return all(_seed_free(getattr(item, f.name, None)) for f in dataclasses.fields(item))
+    return False
+
+
+def reorders(value: Any) -> bool:
+    """Whether pickle would load the set ``value`` iterating in another order, its items
+    hashing alike in every process (a plain re-run makes the same set in every kernel).
+
+    Pickle stores a set's items and loads them into a new set, whose hash table is sized for
+    them: a set left with few items in a large table (a sieve discarding the composites of
+    ``set(range(2, 50))``) iterates ``2, 3, 5, 7, 11...`` and loaded ``2, 3, 5, 37, 7...``.
+
+    >>> left = set(range(100))
+    >>> for i in range(100):
+    ...     if i not in (7, 8):
+    ...         left.discard(i)
+    >>> list(left), list(set(list(left))), reorders(left)
+    ([7, 8], [8, 7], True)
+    >>> reorders({7, 8}), reorders(left - {7})
+    (False, False)
+    """
+    if type(value) not in (set, frozenset) or len(value) < 2:
+        return False
+    items = list(value)
+    if list(type(value)(items)) == items:
+        return False
+    return all(_seed_free(item) for item in items)
+
+
+_EMPTY_SET_BYTES = sys.getsizeof(set())
+_SET_SLOT_BYTES = 16  # a hash and a pointer
+_SET_REBUILDS = ("plain", "presized", "padded")
+_PADDED_MAX_SLOTS = 1 << 24
+
+
+def _table_slots(value: set[Any] | frozenset[Any]) -> int:
+    """The slots of the hash table of ``value`` (8 for a set small enough for its own)."""
+    extra = sys.getsizeof(value) - _EMPTY_SET_BYTES
+    return extra // _SET_SLOT_BYTES if extra > 0 else 8
+
+
+def set_in_order(frozen: bool, items: list[Any], slots: int, how: str) -> Any:
+    """A set of ``items`` made the way ``how`` names (:data:`_SET_REBUILDS`), which may give
+    it the iteration order ``items`` are in: ``plain`` inserts them into a new set, as pickle
+    does; ``presized`` into one sized for twice their number first; ``padded`` (a set, not a
+    frozenset) into a table of ``slots`` slots, which the original had, the padding first
+    put in (and taken out of) slots away from where the items go. Whether it did is for the
+    caller to check (:func:`set_rebuild`): it depends on the items' history.
+
+    >>> set_in_order(False, [7, 8], 512, "padded"), set_in_order(False, [7, 8], 512, "plain")
+    ({7, 8}, {8, 7})
+    """
+    kind: Any = frozenset if frozen else set
+    if how == "plain":
+        return kind(items)
+    if how == "presized":
+        return kind(dict.fromkeys(items))
+    if how != "padded" or frozen or not 8 <= slots <= _PADDED_MAX_SLOTS:
+        raise ValueError(f"no {how!r} rebuild of a set of {slots} slots")
+    mask = slots - 1
+    near: set[int] = set()
+    for item in items:
+        home = hash(item) & mask
+        near.update(range(home, home + 10))  # where an item probes first (9 linear probes)
+    # Ints stand for the slots they hash to: a dict of a quarter of the slots makes the
+    # table that size; removed again, they leave dummies only where no item goes.
+    pads = [slot for slot in range(slots) if slot not in near][: slots // 4]
+    made = set(dict.fromkeys(pads))
+    for pad in pads:
+        made.discard(pad)
+    made.update(items)
+    return made
+
+
+def set_rebuild(value: set[Any] | frozenset[Any]) -> str | None:
+    """The first of :data:`_SET_REBUILDS` that makes a set iterating as ``value`` does, or
+    ``None`` when none does (items placed by their history: collisions, removals)."""
+    items = list(value)
+    frozen = type(value) is frozenset
+    slots = _table_slots(value)
+    for how in _SET_REBUILDS:
+        if how == "padded" and (frozen or not 8 <= slots <= _PADDED_MAX_SLOTS):
+            continue
+        if list(set_in_order(frozen, items, slots, how)) == items:
+            return how
+    return None
+
+
 class _Walker:
     """Collect the ids of the shareable objects reachable from one value."""
 
-    def __init__(self, budget: int, with_frame_memory: bool = False) -> None:
+    def __init__(
+        self, budget: int, with_frame_memory: bool = False, check_sets: bool = False
+    ) -> None:
         self.budget = budget
         self.with_frame_memory = with_frame_memory
+        self.check_sets = check_sets  # note a set pickle would reorder (costs a copy of each)
         self.exhausted = False
         self.saw_view = False
         self.saw_nan = False
+        self.saw_reordered_set = False  # a set pickle would load in another order
         np = sys.modules.get("numpy")
         pd = sys.modules.get("pandas")
         self.ndarray = np.ndarray if np is not None else ()
@@ -264,6 +374,12 @@ class _Walker:
         indexing = sys.modules.get("pandas._libs.indexing")
         self.indexers: tuple[type, ...] = (
             (indexing.NDFrameIndexerBase,) if indexing is not None else ()
+        )
+        # A numpy Generator (or RandomState) holds its bit generator in a C field too:
+        # ``bg = rng.bit_generator`` shares it, and a draw from ``rng`` moves ``bg``.
+        random = sys.modules.get("numpy.random")
+        self.generators: tuple[type, ...] = (
+            (random.Generator, random.RandomState) if random is not None else ()
         )
         if pd is not None:
             # pandas copies on write (pandas >= 3): objects sharing memory behave as copies,
@@ -342,6 +458,8 @@ class _Walker:
                 continue
             # Built-in iterators: a subclass's own ``__iter__`` may never end.
             if isinstance(obj, (list, tuple, set, frozenset)):
+                if self.check_sets and not self.saw_reordered_set and reorders(obj):
+                    self.saw_reordered_set = True
                 stack.extend(builtin_iter(obj))
             elif isinstance(obj, dict):
                 stack.extend(dict.values(obj))
@@ -351,6 +469,8 @@ class _Walker:
                 stack.append(obj.__self__)
             elif self.indexers and isinstance(obj, self.indexers):
                 stack.append(getattr(obj, "obj", None))
+            elif self.generators and isinstance(obj, self.generators):
+                stack.append(getattr(obj, "_bit_generator", None))
             else:
                 state = getattr(obj, "__dict__", None)
                 if isinstance(state, dict):
@@ -533,10 +653,11 @@ def group_variables(
     owner: dict[int, str] = {}
     # A frame and the arrays viewing its memory (``y = df['price'].values``) are one group,
     # pickled together so that the views are made on the frame's columns again.
-    walker = _Walker(budget, with_frame_memory=True)
+    walker = _Walker(budget, with_frame_memory=True, check_sets=True)
     unfinished: list[str] = []
     with_views: set[str] = set()
     with_nans: set[str] = set()
+    with_sets: set[str] = set()
     keep_alive = []  # ids are only meaningful while their objects live
     for name in names:
         if walker.exhausted:
@@ -544,8 +665,10 @@ def group_variables(
             continue
         value = values[name]
         keep_alive.append(value)
-        walker.saw_view = walker.saw_nan = False
+        walker.saw_view = walker.saw_nan = walker.saw_reordered_set = False
         reached = walker.reach(value, owner)
+        if walker.saw_reordered_set:
+            with_sets.add(name)
         if walker.saw_view:
             with_views.add(name)
         if walker.saw_nan:
@@ -583,6 +706,7 @@ def group_variables(
             # on its own walk what a stored variable holds of it, and refuses otherwise).
             live=tuple(sorted(live_names & set(group))),
             nans=bool(with_nans & set(group)),
+            sets=bool(with_sets & set(group)),
             held_by=tuple(sorted(held_by.get(root, ()))),
         )
         for root, group in members.items()
@@ -1410,6 +1534,7 @@ class _NanSharingPickler(_SharingPickler):
         super().__init__(file, buffer_callback, link_views)
         self._constants = _nan_constants()
         self._nans: dict[int, int] = {}
+        self._sets: dict[int, int] = {}
 
     def nan_id(self, obj: Any) -> Any:
         if type(obj) is not float or obj == obj:
@@ -1417,8 +1542,31 @@ class _NanSharingPickler(_SharingPickler):
         constant = self._constants.get(id(obj))
         return constant or ("nan", self._nans.setdefault(id(obj), len(self._nans)))
 
+    def set_id(self, obj: Any) -> Any:
+        """A set that pickle would load iterating in another order (:func:`reorders`) as
+        its items in order, its table's size and how to make it so (:func:`set_rebuild`);
+        numbered, so that one set held twice loads as one. A set no rebuild makes iterate
+        as it does cannot be stored (a later cell walking it would see another order)."""
+        if type(obj) not in (set, frozenset):
+            return None
+        number = self._sets.get(id(obj))
+        if number is not None:
+            return ("set", number)
+        if not reorders(obj):
+            return None
+        how = set_rebuild(obj)
+        if how is None:
+            raise LossyStateError(
+                f"a {type(obj).__name__} of {len(obj)} items it holds would iterate in another "
+                "order once loaded (where its items sit in its hash table comes from the "
+                "order they were added and removed in)",
+                type_name=type(obj).__name__,
+            )
+        number = self._sets[id(obj)] = len(self._sets)
+        return ("set", number, type(obj) is frozenset, how, _table_slots(obj), list(obj))
+
     def persistent_id(self, obj: Any) -> Any:
-        return self.nan_id(obj)
+        return self.nan_id(obj) or self.set_id(obj)
 
 
 class _LinkingPickler(_NanSharingPickler):
@@ -1450,6 +1598,8 @@ class _LinkingPickler(_NanSharingPickler):
                 self.copied = True  # a NaN held inside a live input: a copy would not be it
             elif id(obj) in self._inner and not isinstance(obj, _ATOMIC):
                 self.copied = True
+            if ref is None:
+                ref = self.set_id(obj)
         return ref
 
     def reducer_override(self, obj: Any) -> Any:
@@ -1473,6 +1623,15 @@ class _LinkingUnpickler(pickle.Unpickler):
         if kind == "nan":  # one new NaN object per number, shared wherever it was
             nans = self.__dict__.setdefault("_nans", {})
             return nans.setdefault(pid[1], float("nan"))
+        if kind == "set":  # one set per number, made iterating in its stored order
+            sets = self.__dict__.setdefault("_sets", {})
+            if len(pid) == 2:
+                return sets[pid[1]]
+            _, number, frozen, how, slots, items = pid
+            if how not in _SET_REBUILDS or type(slots) is not int or type(items) is not list:
+                raise pickle.UnpicklingError(f"unknown set rebuild {how!r}")
+            made = sets[number] = set_in_order(bool(frozen), items, slots, how)
+            return made
         if kind == "const":
             if tuple(pid[1:]) not in _NAN_CONSTANTS:
                 raise pickle.UnpicklingError(f"unknown constant {pid[1:]!r}")
@@ -1541,9 +1700,10 @@ def dumps_shared(
     With ``link_views=False`` arrays use numpy's own reduction (no copy on load; a view is
     then stored as a copy of its data). ``live`` (name -> object) are stored as references
     to those names, resolved by :func:`loads_shared` in the namespace it is given.
-    ``nans``: ``value`` holds float NaN objects, stored keeping which is which
-    (:class:`_NanSharingPickler`). ``own`` (from :func:`bound_by_own_name`): objects that
-    cannot be stored by name, which raise :class:`ByNameError` wherever they are met.
+    ``nans``: ``value`` holds float NaN objects, stored keeping which is which, or sets
+    pickle would load in another order, stored in theirs (:class:`_NanSharingPickler`).
+    ``own`` (from :func:`bound_by_own_name`): objects that cannot be stored by name, which
+    raise :class:`ByNameError` wherever they are met.
 
     Raises
     ------
@@ -1886,7 +2046,7 @@ def save_groups(
                     {n: values[n] for n in names},
                     link_views=group.views or bool(live),
                     live=live,
-                    nans=group.nans,
+                    nans=group.nans or group.sets,
                     own=own,
                 )
                 # Each member's summary rides in the header: browsers show a packed

@@ -985,6 +985,15 @@ def _uncertainties(nodes: list[ast.AST]) -> list[str]:
             reasons.setdefault(f"it calls {name}() on a computed string", None)
         elif name in _NAMESPACE_CALLS and isinstance(node.func, ast.Name) and not node.args:
             reasons.setdefault(f"it reads the whole namespace through {name}()", None)
+        elif name == "id" and isinstance(node.func, ast.Name) and node.args:
+            # ``by_id = {id(n): n for n in nodes}``: the addresses of this kernel's objects,
+            # which a restore cannot give the objects it makes (a later ``by_id[id(n)]``
+            # would find nothing).
+            reasons.setdefault(
+                "it calls id(), whose values are the addresses of the kernel's objects, "
+                "which a restore cannot give the objects it makes",
+                None,
+            )
         elif isinstance(node.func, ast.Attribute) and _is_shell_call(node.func):
             if name in ("system", "getoutput"):
                 reasons.setdefault("it runs shell commands (!cmd)", None)

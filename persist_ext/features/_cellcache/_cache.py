@@ -876,7 +876,15 @@ class CellCache:
         result = values.pop(RESULT, None)
         for var in manifest.deleted:
             ns.pop(var, None)
+        # Inputs the run changed in place (and their aliases): the objects a re-run changes.
+        changed = {
+            id(ns[v]): (ns[v], values[v])
+            for v in manifest.mutated
+            if v in ns and v in values and ns[v] is not values[v]
+        }
         ns.update(values)
+        if changed:
+            _swap_shown(shell, changed)
         reapply(shell, manifest.state, manifest.dirs)
         if has_result:
             replay_outputs(shell, outputs, result)
@@ -1847,6 +1855,42 @@ def _is_definition(value: Any) -> bool:
 # ``sys.getrefcount``'s own argument, and the snapshot taken before the run if it holds it.
 _OWN_REFERENCES = 2
 _ABSENT = object()
+
+
+def _swap_shown(shell: Any, changed: dict[int, tuple[Any, Any]]) -> None:
+    """Give IPython's output history the restored objects where it holds ones the run
+    changed in place (``changed``: id of the object before -> it, and the restored one).
+
+    ``lst`` shown by an earlier cell is ``Out[3]``, ``_3`` and maybe ``_``: a re-run's
+    ``lst.append(1)`` changes the object they hold, so ``print(_3)`` shows the item and
+    ``Out[3] is lst``; a hit binds ``lst`` to another object, and the history would keep
+    showing the old one. (An object held inside a shown one, ``(lst, 2)``, is not reached.)
+    """
+    ns = shell.user_ns
+
+    def restored(value: Any) -> Any:
+        pair = changed.get(id(value))
+        return pair[1] if pair is not None and pair[0] is value else _ABSENT
+
+    history = ns.get("_oh")
+    if isinstance(history, dict):
+        for number, value in list(history.items()):
+            new = restored(value)
+            if new is not _ABSENT:
+                history[number] = new
+                if ns.get(f"_{number}") is value:
+                    ns[f"_{number}"] = new
+    hook = getattr(shell, "displayhook", None)
+    for unders in ("_", "__", "___"):
+        value = ns.get(unders, _ABSENT)
+        new = restored(value)
+        if new is _ABSENT:
+            continue
+        ns[unders] = new
+        if getattr(hook, unders, _ABSENT) is value:
+            # The display hook keeps them too, and stops updating them when they differ
+            # (it takes that for the user's own ``_``).
+            setattr(hook, unders, new)
 
 
 def _changed_then_rebound(

@@ -21,6 +21,7 @@ _KIND_LABEL = {
     "module": "module",
     "file": "file",
     "package": "package",
+    "setorder": "the order of set",
 }
 
 
@@ -56,6 +57,8 @@ def _message(kind: str, name: str, change: str, old: str | None, new: str | None
             "iterates a set, whose order it sets (sort it, or fix PYTHONHASHSEED, to restore "
             "it in any kernel)"
         )
+    if kind == "setorder" and change == "changed":
+        return f"set {name} iterates in another order (the cell walks it)"
     if kind == "package":
         if change == "changed":
             return f"package {name} version changed: {old} -> {new}"

@@ -73,6 +73,7 @@ os.environ)
 
 from __future__ import annotations
 
+import ast
 import collections
 import functools
 import os
@@ -116,6 +117,7 @@ from ._warned import WarningWatch, stale_warnings, warning_checks
 __all__ = [
     "Effects",
     "cache_states",
+    "changed_own_defaults",
     "filled_caches",
     "reapply",
     "reapply_for_imports",
@@ -371,6 +373,12 @@ def record_effects(
         effects.unrestorable.append(
             f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
             "default values), which a restore cannot put back"
+        )
+    defaults = changed_own_defaults(ns, source)
+    if defaults:
+        effects.unrestorable.append(
+            f"it changes the default values, attributes or class attributes of "
+            f"{', '.join(defaults[:3])}, which it defines: a hit defines it again, as written"
         )
     filled = filled_caches(ns, caches) if caches is not None else []
     if filled:
@@ -701,6 +709,107 @@ def _changed_functions(ns: dict[str, Any], functions: dict[str, tuple[Any, str]]
         except Exception:
             changed.append(name)
     return changed
+
+
+def _written_container(expr: ast.expr) -> Any:
+    """The value a default or class attribute written as a literal (``[]``, ``{'a': 1}``,
+    ``0``, ``'x'``) or an empty container call (``set()``) has when its statement runs, else
+    :data:`_MISSING`."""
+    if isinstance(expr, (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.Constant, ast.UnaryOp)):
+        try:
+            return ast.literal_eval(expr)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return _MISSING
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id in _EMPTY_CONTAINERS
+        and not expr.args
+        and not expr.keywords
+    ):
+        return _EMPTY_CONTAINERS[expr.func.id]()
+    return _MISSING
+
+
+_EMPTY_CONTAINERS: dict[str, Any] = {"list": list, "dict": dict, "set": set}
+
+
+def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
+    r"""What the cell defines (``def`` and ``class`` at its top level) that holds a container
+    written in its code (a default ``acc=[]``, of a function or of a method of a class; a
+    class attribute ``items = []``) which holds something else after the run: the cell
+    called them and they changed it. A hit runs the ``def`` or ``class`` again, which makes
+    the container as written, so a later call would not see what the run added.
+
+    >>> ns = {}
+    >>> source = "def add(x, acc=[]):\n    acc.append(x)\n    return acc\n"
+    >>> source += "class Reg:\n    items = []\n    def __init__(self, v):\n"
+    >>> source += "        self.items.append(v)\n"
+    >>> exec(source, ns)
+    >>> changed_own_defaults(ns, source)
+    []
+    >>> _ = ns["add"](1), ns["Reg"](2)
+    >>> changed_own_defaults(ns, source)
+    ['add()', 'Reg.items']
+    """
+    if "def " not in source and "class " not in source:
+        return []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if _default_changed(node, ns.get(node.name)):
+                found.append(f"{node.name}()")
+        elif isinstance(node, ast.ClassDef):
+            kind = ns.get(node.name)
+            if not isinstance(kind, type):
+                continue
+            own = kind.__dict__
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    method = own.get(item.name)
+                    if _default_changed(item, getattr(method, "__func__", method)):
+                        found.append(f"{node.name}.{item.name}()")
+                    continue
+                if isinstance(item, ast.Assign) and len(item.targets) == 1:
+                    target, value = item.targets[0], item.value
+                elif isinstance(item, ast.AnnAssign) and item.value is not None:
+                    target, value = item.target, item.value
+                else:
+                    continue
+                if not isinstance(target, ast.Name) or target.id not in own:
+                    continue
+                if _differs(value, own[target.id]):
+                    found.append(f"{node.name}.{target.id}")
+    return found
+
+
+def _differs(expr: ast.expr, value: Any) -> bool:
+    # Of the same type only: what a class makes of its literals is its own (an Enum's
+    # members, a NamedTuple's field descriptors), not a change the run made.
+    written = _written_container(expr)
+    return written is not _MISSING and type(value) is type(written) and value != written
+
+
+def _default_changed(node: ast.FunctionDef | ast.AsyncFunctionDef, function: Any) -> bool:
+    """Whether a default of ``function`` (made by ``node``) written as a literal holds
+    something else now, or the function holds attributes (a ``def`` makes it with none)."""
+    if not isinstance(function, types.FunctionType) or function.__code__.co_name != node.name:
+        return False  # not made by this def (a decorator's wrapper: its defaults are not these)
+    if vars(function):
+        return True  # attributes it set on itself (``f.calls = f.calls + 1``), made anew empty
+    args = node.args
+    pairs: list[tuple[ast.expr, Any]] = list(zip(args.defaults, function.__defaults__ or ()))
+    kwdefaults = function.__kwdefaults__ or {}
+    pairs += [
+        (expr, kwdefaults.get(arg.arg, _MISSING))
+        for arg, expr in zip(args.kwonlyargs, args.kw_defaults)
+        if expr is not None
+    ]
+    return any(_differs(expr, value) for expr, value in pairs)
 
 
 def _is_lru_wrapper(kind: type) -> bool:

@@ -15,6 +15,8 @@ The key is the digest of a flat mapping of *components*, each ``"kind:name" -> d
 ``python``          with ``--env``: the Python version
 ``hashseed``        for a cell walking a set of strings: this kernel's string hash seed
                     (the set's order), see ``_setorder``
+``setorder:NAME``   for a set the cell walks by name: the order it iterates in (its
+                    ``input:`` fingerprint does not depend on it), see ``_setorder``
 ==================  ===========================================================================
 
 The components are stored in the entry's manifest so that ``%persist why`` can say exactly
@@ -66,7 +68,7 @@ from ...storage._usercode import (
 from .._bounded import interrupt_at
 from .._covars import bound_data
 from ._analysis import CellCode
-from ._setorder import hash_seed_component
+from ._setorder import hash_seed_component, order_components
 from ._state import dict_version_once
 
 __all__ = [
@@ -557,6 +559,7 @@ def build_key(
         seed = hash_seed_component(code.iterated_sets, namespace)
         if seed is not None:
             components["hashseed"] = seed
+        components.update(order_components(code.iterated_sets, namespace))
     conditional = {
         name: held_digest(namespace, name)
         for name in code.maybe_reads

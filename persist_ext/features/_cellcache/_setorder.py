@@ -8,7 +8,8 @@ enumerate(vocab)}`` numbers the words in the stored kernel's order while a later
 ``vocab`` sees another, which no re-run would give. Such a cell is keyed on the hash seed (the
 ``hashseed`` component): restored in the kernel that stored it, run in a fresh one, like a
 cell drawing unseeded random numbers. Sets of numbers iterate alike in every process, and
-``sorted(...)``, ``len(...)`` and ``x in s`` do not walk the set in its order.
+``sorted(...)`` (without a ``key``, whose ties go to the item met first), ``len(...)``
+and ``x in s`` do not walk the set in its order.
 
 What counts is found from the cell's code (a set it makes in a place that iterates) and, for
 a name it iterates, from the value that name holds when the key is built.
@@ -21,7 +22,7 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MADE_IN_CELL", "hash_seed_component", "iterated_sets"]
+__all__ = ["MADE_IN_CELL", "hash_seed_component", "iterated_sets", "order_components"]
 
 #: Stands for "a set the cell makes" among the names :func:`iterated_sets` returns.
 MADE_IN_CELL = "<set>"
@@ -34,6 +35,9 @@ _ITERATING_METHODS = frozenset(
     {"join", "fromkeys", "extend", "array", "asarray", "fromiter", "Series", "Index", "DataFrame"}
 )
 _SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference"})
+# Calls that keep the first of items their ``key`` ties (``sorted`` is stable): with a key,
+# the order they meet the items in decides the result (``max(s, key=len)``).
+_KEYED_CALLS = frozenset({"sorted", "max", "min"})
 _SET_OPS = (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)
 
 
@@ -59,7 +63,8 @@ _WALKING_KINDS = frozenset(
 
 
 def _walked(nodes: Iterable[ast.AST]) -> list[ast.AST]:
-    """The expressions the cell walks in order (loops, comprehensions, list(...), a, b = s)."""
+    """The expressions the cell walks in order (loops, comprehensions, list(...), a, b = s;
+    ``sorted``/``max``/``min`` with a ``key``, ``s.pop()``)."""
     walked: list[ast.AST] = []
     for node in nodes:
         if type(node) not in _WALKING_KINDS:
@@ -76,6 +81,14 @@ def _walked(nodes: Iterable[ast.AST]) -> list[ast.AST]:
                 isinstance(func, ast.Attribute) and func.attr in _ITERATING_METHODS
             ):
                 walked += node.args
+            elif (
+                isinstance(func, ast.Name)
+                and func.id in _KEYED_CALLS
+                and any(k.arg == "key" for k in node.keywords)
+            ):
+                walked += node.args[:1]
+            elif isinstance(func, ast.Attribute) and func.attr == "pop" and not node.args:
+                walked.append(func.value)  # ``s.pop()``: a set gives its first item
     return walked
 
 
@@ -116,3 +129,28 @@ def hash_seed_component(iterated: tuple[str, ...], namespace: Mapping[str, Any])
     if not any(name == MADE_IN_CELL or _depends_on_seed(namespace.get(name)) for name in iterated):
         return None
     return format(hash("persist_ext: the order sets of strings iterate in") & (2**64 - 1), "x")
+
+
+def order_components(iterated: tuple[str, ...], namespace: Mapping[str, Any]) -> dict[str, str]:
+    """``setorder:NAME`` key components: for each set the cell walks by name, a digest of the
+    order it iterates in. A set's fingerprint (its ``input:`` component) does not depend on
+    its order, which comes from its history as well as its items: upstream
+    ``s = set(range(100))`` left holding 7 and 8 walks ``7, 8``, ``s = {7, 8}`` walks
+    ``8, 7``, and ``first = list(s)[0]`` differs.
+
+    >>> left = set(range(100))
+    >>> for i in range(100):
+    ...     if i not in (7, 8):
+    ...         left.discard(i)
+    >>> a = order_components(("s",), {"s": left})
+    >>> list(left), list({7, 8}), list(a), a == order_components(("s",), {"s": {7, 8}})
+    ([7, 8], [8, 7], ['setorder:s'], False)
+    """
+    found: dict[str, str] = {}
+    for name in iterated:
+        value = namespace.get(name)
+        if isinstance(value, (set, frozenset)) and len(value) > 1:
+            # The tuple's hash combines its items' hashes in order (C speed; alike in every
+            # process for numbers, and the ``hashseed`` component covers the others).
+            found[f"setorder:{name}"] = format(hash(tuple(value)) & (2**64 - 1), "x")
+    return found

@@ -35,7 +35,7 @@ import struct
 import sys
 import sysconfig
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FunctionType, MappingProxyType, ModuleType
@@ -1122,6 +1122,16 @@ def _python_capture(shell: Any) -> Any:
     if decimal is not None:
         ctx = decimal.getcontext()
         settings["decimal"] = [ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp]
+        # The flags a computation raised (``Decimal(1) / 3``: Inexact, Rounded), which
+        # ``print(getcontext())`` shows, and the traps (``traps[DivisionByZero] = False``:
+        # ``Decimal(1) / 0`` gives Infinity). Only when away from a new context's, so entries
+        # stored at the defaults keep their digest.
+        flags = _decimal_signals(ctx.flags)
+        if flags:
+            settings["decimal.flags"] = flags
+        traps = _decimal_signals(ctx.traps)
+        if traps != list(_DEFAULT_DECIMAL_TRAPS):
+            settings["decimal.traps"] = traps
     else:
         # Not imported yet: the context a first import gives. Whether something imported it
         # (a library, the store) is no part of the state a cell reads.
@@ -1147,6 +1157,24 @@ _MPMATH_PREC = 53  # bits: mpmath's default, 15 decimal digits
 
 
 _DEFAULT_DECIMAL = (28, "ROUND_HALF_EVEN", -999999, 999999, 1, 0)
+_DEFAULT_DECIMAL_TRAPS = ("DivisionByZero", "InvalidOperation", "Overflow")
+
+
+def _decimal_signals(signals: Any) -> list[str]:
+    """The names of the signals set in a decimal context's ``flags`` or ``traps``, sorted.
+
+    >>> import decimal
+    >>> _decimal_signals(decimal.Context().traps)
+    ['DivisionByZero', 'InvalidOperation', 'Overflow']
+    """
+    return sorted(signal.__name__ for signal, on in signals.items() if on)
+
+
+def _set_decimal_signals(signals: Any, names: Collection[str]) -> None:
+    for signal in list(signals):
+        on = signal.__name__ in names
+        if bool(signals[signal]) != on:
+            signals[signal] = on
 
 
 def _python_apply(shell: Any, snapshot: Any) -> None:
@@ -1155,12 +1183,17 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
     if "int_max_str_digits" in snapshot and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(snapshot["int_max_str_digits"])
     if "decimal" in snapshot and (
-        "decimal" in sys.modules or tuple(snapshot["decimal"]) != _DEFAULT_DECIMAL
+        "decimal" in sys.modules
+        or tuple(snapshot["decimal"]) != _DEFAULT_DECIMAL
+        or "decimal.flags" in snapshot
+        or "decimal.traps" in snapshot
     ):
         import decimal
 
         ctx = decimal.getcontext()
         ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.capitals, ctx.clamp = snapshot["decimal"]
+        _set_decimal_signals(ctx.flags, snapshot.get("decimal.flags", []))
+        _set_decimal_signals(ctx.traps, snapshot.get("decimal.traps", _DEFAULT_DECIMAL_TRAPS))
     mp = getattr(sys.modules.get("mpmath"), "mp", None)
     prec = snapshot.get("mpmath.prec", _MPMATH_PREC)
     if mp is not None and getattr(mp, "prec", prec) != prec:
