@@ -30,3 +30,23 @@ def test_a_cell_keeping_object_ids_runs(tmp_path: Path) -> None:
     assert_runs_match_plain(IDS, ["total"], ("V = 1", "V = 2"), tmp_path / "runs")
     why = why_of(IDS, ["c1"], tmp_path)
     assert "it calls id()" in why[0]
+
+
+# The same through a notebook function: ``key(n)`` returns ``id(n)``. The cell's own code
+# names no ``id``; the function's does (an attribute named ``id``, ``row.id``, is no call).
+IDS_THROUGH_A_HELPER = [
+    "class Node:\n    def __init__(self, v):\n        self.v = v\n        self.id = v\n"
+    "def key(o):\n    return id(o)\ndef label(o):\n    return o.id\nV = 1",
+    CACHED + "nodes = [Node(V), Node(V + 1)]\nby_id = {key(n): n.v for n in nodes}",
+    "print(by_id.get(key(nodes[0]), 'missing'))",
+    CACHED + "labels = [label(n) for n in nodes]",
+]
+
+
+def test_a_cell_keeping_object_ids_through_a_function_runs(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    checks = ["labels"]
+    assert_runs_match_plain(IDS_THROUGH_A_HELPER, checks, ("V = 1", "V = 2"), tmp_path / "runs")
+    keeping, labelling = why_of(IDS_THROUGH_A_HELPER, ["c1", "c3"], tmp_path)
+    assert "it calls id() through key()" in keeping, keeping
+    assert "id()" not in labelling, labelling  # ``o.id`` is an attribute, not a call of id()

@@ -74,7 +74,9 @@ os.environ)
 from __future__ import annotations
 
 import ast
+import builtins
 import collections
+import dis
 import functools
 import os
 import pickle
@@ -86,7 +88,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
 from ...storage._usercode import type_module, wrapped_function
@@ -238,10 +240,9 @@ def record_effects(
         effects.unrestorable.append(
             f"what its inputs may run could not be told ({type(exc).__name__}: {exc})"
         )
-    registering_functions, function_seedings, function_settings = _function_code_facts(
-        {**behind, **(functions or {})}
-    )
-    function_settings += held
+    facts = _function_code_facts({**behind, **(functions or {})})
+    registering_functions, function_seedings = facts.registering, facts.seeded
+    function_settings = facts.settings + held
     read |= function_seedings - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
@@ -361,6 +362,13 @@ def record_effects(
         effects.unrestorable.append(
             f"it sets attributes or items of {', '.join(changed_code[:3])}, which a restore "
             "cannot put back"
+        )
+    if facts.keeping_ids:
+        # As a cell calling ``id()`` itself (an uncertainty of ``_analysis``): the ids it
+        # keeps are addresses of this kernel's objects, not of those a restore makes.
+        effects.unrestorable.append(
+            f"it calls id() through {', '.join(facts.keeping_ids[:3])}, whose values are the "
+            "addresses of the kernel's objects, which a restore cannot give the objects it makes"
         )
     registering = _registering(ns, registrations) + registering_functions
     if registering:
@@ -499,22 +507,32 @@ def _registering(ns: dict[str, Any], registrations: tuple[str, ...]) -> list[str
     return found
 
 
-def _function_code_facts(
-    functions: dict[str, tuple[Any, str]],
-) -> tuple[list[str], set[str], list[str]]:
+class _CodeFacts(NamedTuple):
+    """What :func:`_function_code_facts` found in the code of notebook functions."""
+
+    registering: list[str]  # ``add_map()``: makes a registering call
+    seeded: set[str]  # the generators it may set outright
+    settings: list[str]  # the facets it may set
+    keeping_ids: list[str]  # ``key()``: calls the builtin ``id()``
+
+
+def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
     """What the notebook functions in ``functions`` (name -> (function, digest)), or the
     notebook functions they call, may do, in one walk of their code: the names of those
     that make a registering call (``add_map()``), the generators (``random``,
     ``numpy.random``) they may set outright (``np.random.seed(0)``, resolved in their
-    globals), and the facets their code may set (:func:`~._analysis.facets_set_by` of the
-    names it uses: ``def setup(): pd.set_option(...)``)."""
+    globals), the facets their code may set (:func:`~._analysis.facets_set_by` of the
+    names it uses: ``def setup(): pd.set_option(...)``), and the names of those calling
+    the builtin ``id()`` (``def key(o): return id(o)``)."""
     registering: list[str] = []
+    keeping_ids: list[str] = []
     seeded: set[str] = set()
     seen: set[int] = set()
     used: set[str] = set()
     for name, (function, _digest) in functions.items():
-        registers = False
+        registers = ids = False
         for owner, code in _notebook_code(function, seen):
+            ids = ids or ("id" in code.co_names and _calls_builtin_id(owner.__globals__, code))
             used.update(code.co_names)
             # ``get_ipython().run_line_magic('precision', '3')``: a magic by its name.
             used.update(
@@ -530,7 +548,20 @@ def _function_code_facts(
                 seeded |= seeded_generators(owner.__globals__, seeding_paths(code))
         if registers:
             registering.append(f"{name}()")
-    return registering, seeded, facets_set_by(used) if used else []
+        if ids:
+            keeping_ids.append(f"{name}()")
+    return _CodeFacts(registering, seeded, facets_set_by(used) if used else [], keeping_ids)
+
+
+def _calls_builtin_id(namespace: dict[str, Any], code: types.CodeType) -> bool:
+    """Whether ``code`` reads the global ``id`` (not an attribute of that name: ``row.id``)
+    and that is the builtin in ``namespace``, the function's globals."""
+    if namespace.get("id", builtins.id) is not builtins.id:
+        return False
+    return any(
+        op.opname in ("LOAD_GLOBAL", "LOAD_NAME") and op.argval == "id"
+        for op in dis.get_instructions(code)
+    )
 
 
 def _code_behind(inputs: dict[str, Any], source: str) -> dict[str, tuple[Any, str]]:
