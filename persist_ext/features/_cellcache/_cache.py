@@ -1141,6 +1141,7 @@ class CellCache:
             },
             inputs={n: value_before(before, n) for n in code.reads if n in before},
             source=code.source,
+            definitions=code.definition_module.body if code.definition_module else (),
             digests=self._file_digests(),
             before_digests=digests_before,
             warned=warned,

@@ -169,6 +169,7 @@ def record_effects(
     functions: dict[str, tuple[Any, str]] | None = None,
     inputs: dict[str, Any] | None = None,
     source: str = "",
+    definitions: Iterable[ast.stmt] = (),
     registrations: tuple[str, ...] = (),
     threads: tuple[threading.Thread, ...] | None = None,
     env_reads: set[str] | frozenset[str] = frozenset(),
@@ -190,7 +191,9 @@ def record_effects(
     ``functions`` the notebook functions it read, name -> (function, code digest before the
     run); ``inputs`` the other values it read (before the run) and ``source`` its code, for
     the notebook code it may run through them (:func:`_code_behind`: ``helper.prep()``,
-    ``cfg.apply()``); ``registrations`` the registering calls in its code
+    ``cfg.apply()``); ``definitions`` its top-level ``def``, ``class`` and import
+    statements (:attr:`CellCode.definition_module`), whose literal defaults and class
+    attributes it may have changed; ``registrations`` the registering calls in its code
     (:attr:`CellCode.registrations`); ``threads`` the threads alive before the run
     (:func:`threading.enumerate`); ``env_reads`` the environment variables it read
     (:func:`~._state.watch_env_reads`), checked as they were before it; ``env_writes``
@@ -382,7 +385,7 @@ def record_effects(
             f"it changes state kept by {', '.join(kept[:3])} between calls (closure or "
             "default values), which a restore cannot put back"
         )
-    defaults = changed_own_defaults(ns, source)
+    defaults = changed_own_defaults(ns, definitions)
     if defaults:
         effects.unrestorable.append(
             f"it changes the default values, attributes or class attributes of "
@@ -765,8 +768,10 @@ def _written_container(expr: ast.expr) -> Any:
 _EMPTY_CONTAINERS: dict[str, Any] = {"list": list, "dict": dict, "set": set}
 
 
-def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
-    r"""What the cell defines (``def`` and ``class`` at its top level) that holds a container
+def changed_own_defaults(ns: dict[str, Any], definitions: Iterable[ast.stmt]) -> list[str]:
+    r"""What the cell defines (``definitions``: its top-level statements, of which the
+    ``def`` and ``class`` ones count; :attr:`CellCode.definition_module` has them, parsed
+    once by the analysis) that holds a container
     written in its code (a default ``acc=[]``, of a function or of a method of a class; a
     class attribute ``items = []``) which holds something else after the run: the cell
     called them and they changed it. A hit runs the ``def`` or ``class`` again, which makes
@@ -777,20 +782,14 @@ def changed_own_defaults(ns: dict[str, Any], source: str) -> list[str]:
     >>> source += "class Reg:\n    items = []\n    def __init__(self, v):\n"
     >>> source += "        self.items.append(v)\n"
     >>> exec(source, ns)
-    >>> changed_own_defaults(ns, source)
+    >>> changed_own_defaults(ns, ast.parse(source).body)
     []
     >>> _ = ns["add"](1), ns["Reg"](2)
-    >>> changed_own_defaults(ns, source)
+    >>> changed_own_defaults(ns, ast.parse(source).body)
     ['add()', 'Reg.items']
     """
-    if "def " not in source and "class " not in source:
-        return []
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
     found = []
-    for node in tree.body:
+    for node in definitions:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if _default_changed(node, ns.get(node.name)):
                 found.append(f"{node.name}()")
