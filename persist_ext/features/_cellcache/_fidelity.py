@@ -91,7 +91,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
-from ...storage._usercode import type_module, wrapped_function
+from ...storage._usercode import is_user_file, type_module, wrapped_function
 from .._covars import import_quietly, reachable_ids
 from ._analysis import REGISTERING, SEEDING, SETTING_NAMES, facets_set_by, seeding_paths
 from ._effects import FileWatch, listing_digest
@@ -557,9 +557,13 @@ def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
 
 
 def _calls_builtin_id(namespace: dict[str, Any], code: types.CodeType) -> bool:
-    """Whether ``code`` reads the global ``id`` (not an attribute of that name: ``row.id``)
-    and that is the builtin in ``namespace``, the function's globals."""
-    if namespace.get("id", builtins.id) is not builtins.id:
+    """Whether ``code``, the notebook's own, reads the global ``id`` (not an attribute of
+    that name: ``row.id``) and that is the builtin in ``namespace``, the function's globals.
+
+    A library's wrapper a notebook class holds is not counted: a dataclass's ``__repr__``
+    keys on ``id(self)`` only to stop a recursion, and keeps nothing.
+    """
+    if namespace.get("id", builtins.id) is not builtins.id or not is_user_file(code.co_filename):
         return False
     return any(
         op.opname in ("LOAD_GLOBAL", "LOAD_NAME") and op.argval == "id"
