@@ -244,9 +244,7 @@ def record_effects(
             f"what its inputs may run could not be told ({type(exc).__name__}: {exc})"
         )
     facts = _function_code_facts({**behind, **(functions or {})})
-    registering_functions, function_seedings = facts.registering, facts.seeded
-    function_settings = facts.settings + held
-    read |= function_seedings - set(effects.state)
+    read |= facts.seeded - set(effects.state)
     if _draws(outputs, values, reads_plotting):
         read |= {"rcParams", "matplotlib.colorcodes"}
     if outputs:
@@ -290,7 +288,7 @@ def record_effects(
     # entry restored for the first in a fresh kernel left pandas' 60 rows). Environment
     # variables and warning filters are re-applied as the run asked for them instead
     # (``env_writes``, ``filter_calls``, below): their whole state differs between kernels.
-    read |= set(settings).union(function_settings) - {"random", "numpy.random"}
+    read |= set(settings).union(facts.settings, held) - {"random", "numpy.random"}
     missing = [name for name in sorted(read) if name not in before_digests and name in before]
     if missing:
         before_digests = {**before_digests, **state_digests(shell, missing, before)}
@@ -373,7 +371,7 @@ def record_effects(
             f"it calls id() through {', '.join(facts.keeping_ids[:3])}, whose values are the "
             "addresses of the kernel's objects, which a restore cannot give the objects it makes"
         )
-    registering = _registering(ns, registrations) + registering_functions
+    registering = _registering(ns, registrations) + facts.registering
     if registering:
         effects.unrestorable.append(
             f"it calls {', '.join(registering[:3])}, which fills a library's registry or "

@@ -1156,6 +1156,8 @@ _KERNEL_ARGV = list(sys.argv)  # as the kernel started (imported when the extens
 _MPMATH_PREC = 53  # bits: mpmath's default, 15 decimal digits
 
 
+# A new context's settings and traps, written out so that taking a snapshot never imports
+# ``decimal`` (``_decimal_signals``' doctest checks them against ``decimal.Context()``).
 _DEFAULT_DECIMAL = (28, "ROUND_HALF_EVEN", -999999, 999999, 1, 0)
 _DEFAULT_DECIMAL_TRAPS = ("DivisionByZero", "InvalidOperation", "Overflow")
 
@@ -1166,6 +1168,11 @@ def _decimal_signals(signals: Any) -> list[str]:
     >>> import decimal
     >>> _decimal_signals(decimal.Context().traps)
     ['DivisionByZero', 'InvalidOperation', 'Overflow']
+    >>> _decimal_signals(decimal.Context().traps) == list(_DEFAULT_DECIMAL_TRAPS)
+    True
+    >>> c = decimal.Context()
+    >>> (c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp) == _DEFAULT_DECIMAL
+    True
     """
     return sorted(signal.__name__ for signal, on in signals.items() if on)
 
