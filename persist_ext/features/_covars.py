@@ -106,6 +106,8 @@ DEFAULT_BUDGET = 200_000
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
 _BUILTIN_ITERATORS = frozenset({"enumerate", "zip", "map", "filter", "reversed"})
 _BUILTIN_METHOD = types.BuiltinMethodType
+# ``ks = d.keys()`` sees ``d`` change: walked to its dict, pickled as a view of it.
+_DICT_VIEWS = {type({}.keys()): "keys", type({}.values()): "values", type({}.items()): "items"}
 
 
 def bound_data(method: Any) -> Any:
@@ -116,8 +118,10 @@ def bound_data(method: Any) -> Any:
     >>> lst = []
     >>> bound_data(lst.append) is lst, bound_data(len), bound_data(dict.fromkeys)
     (True, None, None)
+    >>> bound_data(lst.__setitem__) is lst  # a slot's method-wrapper
+    True
     """
-    if type(method) not in (types.BuiltinMethodType, types.MethodType):
+    if type(method) not in (types.BuiltinMethodType, types.MethodType, types.MethodWrapperType):
         return None
     bound = method.__self__
     return None if bound is None or isinstance(bound, (types.ModuleType, type)) else bound
@@ -467,6 +471,12 @@ class _Walker:
                 stack.extend(k for k in builtin_iter(obj) if not isinstance(k, _ATOMIC) or k != k)
             elif isinstance(obj, types.MethodType):
                 stack.append(obj.__self__)
+            elif type(obj) is types.MethodWrapperType:  # ``put = acc.__setitem__``
+                bound = bound_data(obj)
+                if bound is not None:
+                    stack.append(bound)
+            elif type(obj) in _DICT_VIEWS:
+                stack.extend(gc.get_referents(obj))  # the dict it views
             elif self.indexers and isinstance(obj, self.indexers):
                 stack.append(getattr(obj, "obj", None))
             elif self.generators and isinstance(obj, self.generators):
@@ -1003,6 +1013,21 @@ def closed_handle(value: Any) -> bool:
     return type(value) in _HANDLE_TYPES and bool(value.closed)
 
 
+def _dict_view(mapping: dict[Any, Any], kind: str) -> Any:
+    """``mapping.keys()`` (``values``, ``items``: ``kind``), as a stored view is loaded: a view
+    of the loaded dict, which pickle cannot make (it refuses to pickle a view).
+
+    >>> d = {"a": 1}
+    >>> view = _dict_view(d, "items")
+    >>> d["b"] = 2
+    >>> list(view)
+    [('a', 1), ('b', 2)]
+    """
+    if kind not in ("keys", "values", "items"):
+        raise pickle.UnpicklingError(f"unknown dict view {kind!r}")
+    return getattr(dict, kind)(mapping)
+
+
 def _closed_handle(kind: str, mode: str | None = None) -> Any:
     """A closed file object of the kind and mode stored (on the null device: no name kept)."""
     types_by_name = {t.__name__: t for t in _HANDLE_TYPES}
@@ -1234,6 +1259,9 @@ class _SharingPickler(pickle.Pickler):
                 "of its container",
                 type_name=type(obj).__name__,
             )
+        view_of = _DICT_VIEWS.get(type(obj))
+        if view_of is not None:
+            return _dict_view, (gc.get_referents(obj)[0], view_of)
         if type(obj) in _HANDLE_TYPES and obj.closed:
             mode = getattr(obj, "mode", None)
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)

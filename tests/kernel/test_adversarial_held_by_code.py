@@ -103,3 +103,35 @@ def test_a_function_made_by_exec_is_code_and_its_cell_runs(tmp_path: Path) -> No
     assert_runs_match_plain(MADE_BY_EXEC, ["after", "doubled"], ("N = 3", "N = 4"), tmp_path)
     (made,) = why_of(MADE_BY_EXEC, ["c1"], tmp_path / "cached")
     assert "holds g(), a function made by exec, which is code" in made
+
+
+# A slot's method-wrapper (``put = acc.__setitem__``, in a ``functools.partial`` too) holds
+# its object as a bound method does, and a dict view (``ks = d.keys()``) its dict: the walk
+# stopped at both, so a hit bound ``acc`` and ``d`` to restored copies while ``put(...)``
+# went on filling the old dict and ``ks`` went on showing it (``['a']`` where a re-run
+# shows ``['a', 'b', 'c']``). Both are walked now, and a view is stored as a view of the
+# stored dict.
+WRAPPERS_AND_VIEWS = [
+    "import functools\nV = 3\nacc = {}\nput = acc.__setitem__\n"
+    "setz = functools.partial(acc.__setitem__, 'z')\n"
+    "d = {'a': 1}\nks = d.keys()\nvs = d.values()\nits = d.items()",
+    CACHED + "acc['x'] = V",
+    CACHED + "d['b'] = V",
+    CACHED + "doubled = [V] * 2",
+    "put('y', 10)\nsetz(11)\nd['c'] = 12",
+]
+WRAPPERS_AND_VIEWS_CHECKS = [
+    "sorted(acc.items())",
+    "put.__self__ is acc",
+    "setz.func.__self__ is acc",
+    "sorted(ks)",
+    "sorted(vs)",
+    "sorted(its)",
+    "doubled",
+]
+
+
+def test_method_wrappers_and_dict_views_see_what_a_restored_cell_changed(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        WRAPPERS_AND_VIEWS, WRAPPERS_AND_VIEWS_CHECKS, ("V = 3", "V = 4"), tmp_path
+    )

@@ -1364,7 +1364,7 @@ class CellCache:
             # ``totals``, it would go on changing the old list.
             if var in hidden and hidden[var] is value:
                 continue
-            if _is_code(value) or isinstance(value, types.MethodType):
+            if _is_code(value) or isinstance(value, (types.MethodType, types.MethodWrapperType)):
                 bound = bound_data(value)
                 # Not a method of the kernel's machinery (``write = sys.stdout.write``):
                 # walking it would reach the shell and every variable through it.
