@@ -55,6 +55,7 @@ import pickle
 import re
 import sys
 import types
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ __all__ = [
     "global_rng_reduction",
     "group_variables",
     "held_by_function",
+    "held_weakly",
     "import_quietly",
     "load_groups",
     "loads_shared",
@@ -108,6 +110,68 @@ _BUILTIN_ITERATORS = frozenset({"enumerate", "zip", "map", "filter", "reversed"}
 _BUILTIN_METHOD = types.BuiltinMethodType
 # ``ks = d.keys()`` sees ``d`` change: walked to its dict, pickled as a view of it.
 _DICT_VIEWS = {type({}.keys()): "keys", type({}.values()): "values", type({}.items()): "items"}
+
+
+_C_HOLDERS = (types.MappingProxyType, memoryview)
+
+
+def _is_flatiter(kind: type) -> bool:
+    return kind.__name__ == "flatiter" and kind.__module__ == "numpy"
+
+
+def _holds_in_c(obj: Any) -> bool:
+    """Whether ``obj`` is one of the C objects :func:`held_in_c` looks into."""
+    return isinstance(obj, _C_HOLDERS) or _is_flatiter(type(obj))
+
+
+def held_in_c(obj: Any) -> list[Any]:
+    """What a C object that sees another one holds of it, in a field no ``__dict__`` shows:
+    a ``types.MappingProxyType``'s mapping, a ``memoryview``'s exporter, a numpy
+    ``flatiter``'s array (``flat = a.flat``). Empty for anything else. Such a holder cannot
+    be stored (:class:`_SharingPickler` refuses it): a restore would load it apart from the
+    object it sees, which a re-run changes.
+
+    >>> d, buf = {"a": 1}, bytearray(b"ab")
+    >>> held_in_c(types.MappingProxyType(d))[0] is d, held_in_c(memoryview(buf))[0] is buf
+    (True, True)
+    >>> held_in_c([d])
+    []
+    """
+    if isinstance(obj, types.MappingProxyType):
+        return gc.get_referents(obj)
+    if isinstance(obj, memoryview):
+        try:
+            return [obj.obj]
+        except ValueError:  # released
+            return []
+    if _is_flatiter(type(obj)):
+        return [obj.base]
+    return []
+
+
+def held_weakly(value: Any) -> tuple[Any, ...]:
+    """The live objects a weak reference or weak container of the namespace refers to
+    (``r = weakref.ref(box)``, a ``WeakValueDictionary``'s values): like a function's
+    closure, it keeps seeing the object a restore would replace.
+
+    >>> class Box:
+    ...     pass
+    >>> box = Box()
+    >>> held_weakly(weakref.ref(box))[0] is box, held_weakly(weakref.WeakSet([box]))[0] is box
+    (True, True)
+    >>> held_weakly([box])
+    ()
+    """
+    if isinstance(value, weakref.ref):
+        target = value()
+        held: tuple[Any, ...] = () if target is None else (target,)
+    elif isinstance(value, weakref.WeakValueDictionary):
+        held = tuple(value.values())
+    elif isinstance(value, (weakref.WeakKeyDictionary, weakref.WeakSet)):
+        held = tuple(value.keys() if isinstance(value, weakref.WeakKeyDictionary) else value)
+    else:
+        return ()
+    return tuple(v for v in held if not isinstance(v, (_ATOMIC, _BY_REFERENCE)))
 
 
 def bound_data(method: Any) -> Any:
@@ -477,6 +541,8 @@ class _Walker:
                     stack.append(bound)
             elif type(obj) in _DICT_VIEWS:
                 stack.extend(gc.get_referents(obj))  # the dict it views
+            elif _holds_in_c(obj):
+                stack.extend(held_in_c(obj))
             elif self.indexers and isinstance(obj, self.indexers):
                 stack.append(getattr(obj, "obj", None))
             elif self.generators and isinstance(obj, self.generators):
@@ -1262,6 +1328,12 @@ class _SharingPickler(pickle.Pickler):
         view_of = _DICT_VIEWS.get(type(obj))
         if view_of is not None:
             return _dict_view, (gc.get_referents(obj)[0], view_of)
+        if _holds_in_c(obj):
+            raise LossyStateError(
+                f"a {type(obj).__name__} it holds sees another object, which a restore would "
+                "load apart from it (a re-run changes the object it sees)",
+                type_name=type(obj).__name__,
+            )
         if type(obj) in _HANDLE_TYPES and obj.closed:
             mode = getattr(obj, "mode", None)
             return _closed_handle, (type(obj).__name__, mode if isinstance(mode, str) else None)
@@ -2060,7 +2132,8 @@ def save_groups(
             if group.held_by:
                 held_by = ", ".join(group.held_by)
                 raise SharedInputError(
-                    f"{held_by} holds objects it changed (in a closure or a default value), "
+                    f"{held_by} holds objects it changed (in a closure, a default value or a "
+                    "weak reference), "
                     f"which a restore would replace while {held_by} kept the old ones"
                 )
             if (

@@ -135,3 +135,45 @@ def test_method_wrappers_and_dict_views_see_what_a_restored_cell_changed(tmp_pat
     assert_runs_match_plain(
         WRAPPERS_AND_VIEWS, WRAPPERS_AND_VIEWS_CHECKS, ("V = 3", "V = 4"), tmp_path
     )
+
+
+# Holders no ``__dict__`` shows. A weak reference (``r = weakref.ref(box)``, a
+# ``WeakValueDictionary``) went on seeing the old object, which a hit freed: ``r()`` gave
+# None and ``reg['b']`` a KeyError where a re-run gives the changed box. A mappingproxy, a
+# memoryview and a numpy ``flat`` kept viewing the old dict, buffer and array (``b'axc'``
+# where a re-run shows ``b'exc'``). Such a cell runs and says which holder it is.
+HELD_IN_C = [
+    "import types, weakref\nimport numpy as np\nV = 3\n"
+    "class Box:\n    def __init__(self):\n        self.v = []\n"
+    "box = Box()\nr = weakref.ref(box)\n"
+    "other = Box()\nreg = weakref.WeakValueDictionary({'b': other})\n"
+    "d = {'a': 1}\nro = types.MappingProxyType(d)\n"
+    "buf = bytearray(b'abc')\nmv = memoryview(buf)\n"
+    "a = np.arange(4)\nflat = a.flat",
+    CACHED + "box.v.append(V)",
+    CACHED + "other.v.append(V)",
+    CACHED + "d['b'] = V",
+    CACHED + "buf[0] = 100 + V",
+    CACHED + "a[0] = 100 + V",
+    CACHED + "doubled = [V] * 2",
+    "mv[1] = 120\nflat[1] = 50",
+]
+HELD_IN_C_CHECKS = [
+    "r() is box",
+    "box.v",
+    "reg['b'] is other",
+    "reg['b'].v",
+    "dict(ro)",
+    "bytes(buf)",
+    "bytes(mv)",
+    "a.tolist()",
+    "flat.base is a",
+    "doubled",
+]
+
+
+def test_weak_references_and_c_views_see_what_a_restored_cell_changed(tmp_path: Path) -> None:
+    assert_runs_match_plain(HELD_IN_C, HELD_IN_C_CHECKS, ("V = 3", "V = 4"), tmp_path)
+    weak, mapping = why_of(HELD_IN_C, ["c1", "c3"], tmp_path / "cached")
+    assert "r holds objects it changed" in weak
+    assert "a mappingproxy it holds sees another object" in mapping

@@ -53,6 +53,7 @@ from .._covars import (
     discarding_output,
     group_variables,
     held_by_function,
+    held_weakly,
     load_groups,
     memory_shared_with,
 )
@@ -1374,13 +1375,18 @@ class CellCache:
                 continue
             candidates[var] = value
         # A function holding an object the cell changed in place (``def f(acc=totals)``, a
-        # closure over it) would keep the old object after a restore: such a cell runs.
+        # closure over it), or a weak reference to it, would keep the old object after a
+        # restore: such a cell runs.
         holders = {}
         if mutated:
             for var, fn in ns.items():
                 held = held_by_function(fn)
                 if held and is_user_code(fn):
                     holders[var] = held
+                elif not held:
+                    weakly = held_weakly(fn)  # ``r = weakref.ref(box)``
+                    if weakly:
+                        holders[var] = weakly
         live = unchanged - set(values)
         if mutated:
             # An unchanged view of memory the run changed through another (``x.sort()`` on
