@@ -1282,3 +1282,19 @@ def test_a_function_valued_option_is_digested_by_its_code_and_the_globals_it_rea
     assert _json_digest({"display.float_format": namespace["show"]}) != first
     exec("show = lambda x: f'{x:.{digits + 1}f}'", namespace)
     assert _json_digest({"display.float_format": namespace["show"]}) != first
+
+
+def test_a_cell_taking_from_a_generator_runs_quietly_and_says_why(shell, cache, recwarn) -> None:
+    # A generator cannot be fingerprinted: the cell ran with a warning that suggested
+    # ``--ignore g``, which would restore ``first`` and leave ``g`` where it was.
+    shell.run_cell("def gen():\n    yield from range(10)\ng = gen()")
+    for expected in (0, 1):
+        result, out = run(cache, shell, "first = next(g)")
+        assert not result.hit
+        assert result.manifest is None
+        assert shell.user_ns["first"] == expected
+        assert not out.stderr
+    assert not [w for w in recwarn if "persist" in str(w.message)]
+    assert "it reads g, a generator, whose position a restore cannot move on" in str(
+        cache.why(shell, "c")
+    )

@@ -477,6 +477,16 @@ def build_key(
                 continue
             # ``total = acc.total``: the method's code above, and the data it is bound to
             # below (an input like any other, whose change in place the run notes).
+        if isinstance(value, _SUSPENDED):
+            # ``next(g)``: a generator cannot be pickled or fingerprinted, and what the cell
+            # takes from it moves it on, which no restore can do (``--ignore g`` would
+            # restore a value taken from it while leaving it where it was).
+            uncertain.setdefault(
+                f"it reads {name}, a {type(value).__name__}, whose position a restore "
+                "cannot move on",
+                None,
+            )
+            continue
         _add_input(
             name,
             value,
@@ -822,6 +832,9 @@ def _add_input(
     module = type_module(value).partition(".")[0]
     if module and module != "builtins" and module != "__main__":
         modules.setdefault(module, None)
+
+
+_SUSPENDED = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
 
 
 def _refused(value: Any) -> str | None:
