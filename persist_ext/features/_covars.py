@@ -478,6 +478,10 @@ class _Walker:
                     bound = bound_data(obj)
                     if bound is not None:
                         stack.append(bound)  # ``app = lst.append`` holds ``lst`` itself
+                elif type(obj) is types.FunctionType and is_user_code(obj):
+                    # ``h.get = make(acc)``: a notebook closure (or default value) held in
+                    # data sees ``acc``; a function of the namespace is a holder instead.
+                    stack.extend(held_by_function(obj))
                 continue
             self.budget -= 1
             if self.budget < 0:

@@ -649,6 +649,9 @@ class _Hasher:
             elif isinstance(attr, property):
                 for part in (attr.fget, attr.fset, attr.fdel):
                     self.feed(h, part)
+            elif isinstance(attr, functools.cached_property):
+                # Its function is the code; it holds a lock (Python < 3.12) besides.
+                self.feed(h, attr.func)
             else:
                 self.feed(h, attr)
 

@@ -30,3 +30,19 @@ CLASS_DICT = [
 def test_the_cache_leaves_no_slot_names_on_notebook_classes(tmp_path: Path) -> None:
     checks = ["c1.wealth", "'__slotnames__' in Consumer.__dict__", "size"]
     assert_runs_match_plain(CLASS_DICT, checks, ("V = 2", "V = 3"), tmp_path)
+
+
+# ``functools.cached_property`` holds a lock on Python 3.11: a class with one (and its
+# instances) could not be fingerprinted, so every cell reading one warned and ran. Its
+# function is the code that counts, as a property's getter is; the value it caches lives in
+# the instance's ``__dict__``, restored with the cell's other changes.
+CACHED_PROPERTY = [
+    "import functools\nV = 3\nclass P:\n    def __init__(self, v):\n        self.v = v\n\n"
+    "    @functools.cached_property\n    def sq(self):\n        return [self.v ** 2]\n\np = P(V)",
+    CACHED + "s = p.sq\ns.append(V)",
+    "print(p.sq, s is p.sq, sorted(vars(p)))",
+]
+
+
+def test_a_cached_property_is_keyed_on_its_function(tmp_path: Path) -> None:
+    assert_runs_match_plain(CACHED_PROPERTY, ["s"], ("V = 3", "V = 4"), tmp_path)

@@ -177,3 +177,25 @@ def test_weak_references_and_c_views_see_what_a_restored_cell_changed(tmp_path: 
     weak, mapping = why_of(HELD_IN_C, ["c1", "c3"], tmp_path / "cached")
     assert "r holds objects it changed" in weak
     assert "a mappingproxy it holds sees another object" in mapping
+
+
+# A notebook closure held in data (``h.get = make(acc)``, an instance attribute) sees ``acc``
+# as a closure bound to a name does; the walk stopped at the function, so a hit bound ``acc``
+# to a restored copy while ``h.get()`` returned the old list (``[1]`` where a re-run shows
+# ``[1, 9]``). The walk goes on through a notebook function's closure and defaults now: the
+# cell runs and says which function it is.
+CLOSURE_IN_DATA = [
+    "V = 3\nacc = []\ndef make(a):\n    def get():\n        return a\n    return get\n"
+    "class H:\n    pass\nh = H()\nh.get = make(acc)",
+    CACHED + "acc.append(V)",
+    CACHED + "doubled = [V] * 2",
+    "h.get().append(9)",
+]
+
+
+def test_a_closure_held_in_data_sees_what_a_restored_cell_changed(tmp_path: Path) -> None:
+    assert_runs_match_plain(
+        CLOSURE_IN_DATA, ["acc", "h.get() is acc", "doubled"], ("V = 3", "V = 4"), tmp_path
+    )
+    (why,) = why_of(CLOSURE_IN_DATA, ["c1"], tmp_path / "cached")
+    assert "get()" in why

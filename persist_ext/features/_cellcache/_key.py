@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import glob
 import importlib.util
 import json
@@ -155,6 +156,8 @@ def _function_parts(fn: Any) -> list[Any]:
             target = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
             if isinstance(target, property):
                 parts += [p for p in (target.fget, target.fset, target.fdel) if p is not None]
+            elif isinstance(target, functools.cached_property):
+                parts.append(target.func)
             elif isinstance(target, types.FunctionType):
                 parts.append(target)
         return parts
