@@ -350,11 +350,14 @@ class _Hasher:
             self.put(h, b"objarray", repr(arr.shape).encode())
             self.feed_sequence(h, arr, arr.ravel(order="C").tolist())
             return
+        # The dtype as the array has it: a byte-swapped one shows ``>i4`` (``a.dtype``,
+        # ``tobytes()``), so equal values in the other byte order are another input.
+        described = f"{arr.dtype.str}|{arr.dtype.descr}|{arr.shape}".encode()
         if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "<" and sys.byteorder == "big"):
-            arr = arr.astype(arr.dtype.newbyteorder("="))  # equal values, native bytes
+            arr = arr.astype(arr.dtype.newbyteorder("="))  # native bytes for the data below
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)  # the one copy a strided view costs
-        self.put(h, b"ndarray", f"{arr.dtype.str}|{arr.dtype.descr}|{arr.shape}".encode())
+        self.put(h, b"ndarray", described)
         if arr.dtype.metadata is not None:  # np.dtype('f8', metadata={'unit': 'm'})
             self.put(h, b"dtype-metadata")
             self.feed(h, dict(arr.dtype.metadata))

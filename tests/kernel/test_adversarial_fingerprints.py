@@ -160,3 +160,17 @@ LIBRARY_SUBCLASSES = [
 def test_attributes_of_library_subclasses_are_part_of_the_fingerprint(tmp_path: Path) -> None:
     checks = ["label", "marked"]
     assert_runs_match_plain(LIBRARY_SUBCLASSES, checks, ("V = 1", "V = 2"), tmp_path)
+
+
+# An array's byte order shows (``a.dtype``, ``a.tobytes()``, ``a.view(...)``), but equal
+# values in either order hashed alike: after an upstream edit to ``'>i4'``, a hit restored
+# ``'<i4'`` and the little-endian bytes.
+BYTE_ORDER = [
+    "import numpy as np\na = np.arange(3, dtype='<i4')",
+    CACHED + "kind = a.dtype.str\nraw = a.tobytes()[:8]",
+    CACHED + "total = int(a.sum())",
+]
+
+
+def test_an_arrays_byte_order_is_part_of_its_fingerprint(tmp_path: Path) -> None:
+    assert_runs_match_plain(BYTE_ORDER, ["kind", "raw", "total"], ("'<i4'", "'>i4'"), tmp_path)
