@@ -57,6 +57,8 @@ def _message(kind: str, name: str, change: str, old: str | None, new: str | None
             "iterates a set, whose order it sets (sort it, or fix PYTHONHASHSEED, to restore "
             "it in any kernel)"
         )
+    if kind == "aliases":
+        return f"which inputs are one object changed (now {new or 'none'}, was {old or 'none'})"
     if kind == "setorder" and change == "changed":
         return f"set {name} iterates in another order (the cell walks it)"
     if kind == "package":

@@ -1,0 +1,48 @@
+"""Inputs that are one object, or two equal ones: a key of their values told them apart.
+
+``a = b = []`` and ``a, b = [], []`` fingerprint alike, value by value. A cached
+``a.append(1); shown = str(b)`` then gives ``[1]`` for the first and ``[]`` for the second:
+after an upstream edit from one to the other, a hit restored the other run's ``shown`` (and,
+edited the other way, left ``b`` the live list while binding ``a`` to a restored one). Which
+inputs are one object is part of the key (``aliases``), and ``%persist why`` says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._adversarial import assert_runs_match_plain, why_of
+from .test_cellcache_fidelity_notebooks import CACHED
+
+pytestmark = pytest.mark.kernel
+
+ONE_OBJECT = [
+    "a = b = []\nc = [0]",
+    CACHED + "a.append(1)\nshown = str(b)",
+    CACHED + "doubled = c * 2",
+    "print(shown, a, b, a is b)",
+]
+
+
+def test_inputs_that_are_one_object_are_keyed_so(tmp_path: Path) -> None:
+    edit = ("a = b = []", "a, b = [], []")
+    assert_runs_match_plain(ONE_OBJECT, ["shown", "doubled"], edit, tmp_path)
+
+
+APART = [
+    "a, b = [], []\nc = [0]",
+    CACHED + "a.append(1)\nshown = str(b)",
+    CACHED + "doubled = c * 2",
+    "print(shown, a, b, a is b)",
+]
+
+
+def test_inputs_that_become_one_object_are_keyed_so(tmp_path: Path) -> None:
+    edit = ("a, b = [], []", "a = b = []")
+    assert_runs_match_plain(APART, ["shown", "doubled"], edit, tmp_path)
+    (tmp_path / "why").mkdir()
+    why_of(APART, ["c1"], tmp_path / "why")  # stored apart, then asked once one object
+    (why,) = why_of([cell.replace(*edit) for cell in APART], ["c1"], tmp_path / "why")
+    assert "which inputs are one object changed (now a=b, was none)" in why
