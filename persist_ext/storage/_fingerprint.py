@@ -43,7 +43,7 @@ import sys
 import types
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ __all__ = [
     "function_attributes",
     "is_user_code",
     "referenced_user_code",
+    "same_objects",
     "slot_names",
 ]
 
@@ -190,6 +191,30 @@ def slot_names(cls: type) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+# Values whose identity nothing can observe through a change (immutable, holding nothing).
+IMMUTABLE_ATOMS = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
+
+
+def same_objects(values: Mapping[str, Any]) -> str:
+    """Which names of ``values`` hold one object, as ``"a=b;c=d"`` (empty: none do).
+
+    Fingerprints are of values: ``a = b = []`` and ``a, b = [], []`` hash alike name by
+    name, yet ``a.append(1)`` shows in ``b`` in the first only. Immutable atoms are left
+    out (``x = y = 0``: nothing tells them apart).
+
+    >>> shared = []
+    >>> same_objects({"a": shared, "b": shared, "c": [], "n": 1, "m": 1})
+    'a=b'
+    >>> same_objects({"a": [], "c": []})
+    ''
+    """
+    by_id: dict[int, list[str]] = {}
+    for name, value in values.items():
+        if not isinstance(value, IMMUTABLE_ATOMS):
+            by_id.setdefault(id(value), []).append(str(name))
+    return ";".join(sorted("=".join(sorted(group)) for group in by_id.values() if len(group) > 1))
+
+
 class _Hasher:
     """One top-level fingerprint call: memo of code digests and the stacks guarding cycles."""
 
@@ -198,6 +223,10 @@ class _Hasher:
         self.code_memo: dict[int, bytes] = {}
         self.code_active: dict[int, str] = {}
         self.containers: list[int] = []
+        # Mutable containers entered so far, by id -> their number: one met again is fed as
+        # a reference to that number (``[[0]] * 3`` is not ``[[0], [0], [0]]``: appending to
+        # its first row shows in all three). A value sharing nothing hashes as before.
+        self.entered: dict[int, int] = {}
         self.keep: list[Any] = []  # objects whose id() is in a memo stay alive meanwhile
         # The pickler (with its sink and out-of-band buffers) that the values of this call
         # share (see feed_pickle), made on first need; dropped after an error. Each item of
@@ -370,6 +399,13 @@ class _Hasher:
         if key in self.containers:
             self.put(h, b"cycle", _LEN.pack(len(self.containers) - self.containers.index(key)))
             return False
+        if type(container) is not tuple:  # a tuple's identity shows in nothing but ``is``
+            number = self.entered.get(key)
+            if number is not None:
+                self.put(h, b"shared", _LEN.pack(number))
+                return False
+            self.entered[key] = len(self.entered)
+            self.keep.append(container)  # its id stays its own until the call ends
         self.containers.append(key)
         return True
 
@@ -423,6 +459,10 @@ class _Hasher:
         # A pickler for each item, none shared between them: which of two items sharing an
         # object would write it and which would refer to it depends on their order.
         outer = self._shared, self._writing
+        # Nor what an item entered: which of two items sharing a list would hash it and
+        # which would refer to it depends on their order too (sets of instances walk in
+        # the order of their ids). Shared with what came before the container, it is seen.
+        entered = len(self.entered)
         try:
             digests = []
             for item in items:
@@ -431,6 +471,8 @@ class _Hasher:
                 for part in item:
                     self.feed(sub, part)
                 digests.append(sub.digest())
+                while len(self.entered) > entered:
+                    self.entered.popitem()
             digests.sort()
             self.put(h, b"unordered", b"".join(digests))
         finally:
@@ -466,8 +508,13 @@ class _Hasher:
             h.update(self.code_digest(type(value)))
             for index, part in enumerate(tuple(reduced) + (None,) * (6 - len(reduced))):
                 if index == 2 and type(part) is dict:
-                    # The state: attributes by name, whatever order they were set in.
+                    # The state: attributes by name, whatever order they were set in; and
+                    # which of them are one object (``self.a = self.b = []``), which their
+                    # digests, each made on its own, do not show.
                     self.feed_tagged_unordered(h, b"state", part, part.items())
+                    shared = same_objects(part)
+                    if shared:
+                        self.put(h, b"stateshared", shared.encode())
                     continue
                 if isinstance(part, Iterator):
                     # listitems / dictitems come as iterators, from the class's own

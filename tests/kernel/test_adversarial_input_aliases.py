@@ -46,3 +46,21 @@ def test_inputs_that_become_one_object_are_keyed_so(tmp_path: Path) -> None:
     why_of(APART, ["c1"], tmp_path / "why")  # stored apart, then asked once one object
     (why,) = why_of([cell.replace(*edit) for cell in APART], ["c1"], tmp_path / "why")
     assert "which inputs are one object changed (now a=b, was none)" in why
+
+
+# Within one input: ``[[0]] * 3`` holds one row three times, ``[[0] for _ in range(3)]``
+# three rows; an instance's attributes may be one list or two. Equal value by value, so a
+# hit of ``grid[0].append(1)`` after an upstream edit between the two restored the other
+# run's grid (``[[0, 1], [0, 1], [0, 1]]`` where a re-run shows ``[[0, 1], [0], [0]]``). A
+# container met again in the walk is fingerprinted as a reference to where it was met.
+WITHIN_ONE_INPUT = [
+    "class Pair:\n    pass\np = Pair()\np.a = p.b = []\ngrid = [[0]] * 3\nc = [0]",
+    CACHED + "grid[0].append(1)\nrows = str(grid)",
+    CACHED + "p.a.append(1)\nshown = str(p.b)",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_what_one_input_shares_within_it_is_keyed(tmp_path: Path) -> None:
+    edit = ("p.a = p.b = []\ngrid = [[0]] * 3", "p.a, p.b = [], []\ngrid = [[0] for _ in 'abc']")
+    assert_runs_match_plain(WITHIN_ONE_INPUT, ["rows", "shown", "grid", "doubled"], edit, tmp_path)

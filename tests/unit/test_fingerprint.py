@@ -736,3 +736,31 @@ def test_attributes_sharing_an_object_fingerprint_alike_whatever_order_they_were
     second.b, second.a = shared, shared
     assert list(vars(first)) != list(vars(second))
     assert fingerprint(first) == fingerprint(second)
+
+
+class _Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+
+def test_containers_met_again_are_hashed_as_references() -> None:
+    # ``[[0]] * 3`` holds one row three times: appending to it shows in every row.
+    assert fingerprint([[0]] * 3) != fingerprint([[0], [0], [0]])
+    row = [0]
+    assert fingerprint([row, row]) == fingerprint([[0]] * 2)
+    assert fingerprint({"x": row, "y": row}) != fingerprint({"x": [0], "y": [0]})
+    # Tuples: only ``is`` tells a shared one apart; a value sharing nothing is unchanged.
+    pair = (1, 2)
+    assert fingerprint([pair, pair]) == fingerprint([(1, 2), (1, 2)])
+    # Items of a set hash each on its own, in no order: what one of them shares with
+    # another is not seen (sets of instances walk in the order of their ids).
+    first, second = _Point(1, 2), _Point(1, 2)
+    first.tags = second.tags = []  # type: ignore[attr-defined]
+    assert fingerprint({first, second}) == fingerprint({second, first})
+
+
+def test_attributes_that_are_one_object_are_part_of_an_instances_fingerprint() -> None:
+    shared, apart = _Point(1, 2), _Point(1, 2)
+    shared.a = shared.b = []  # type: ignore[attr-defined]
+    apart.a, apart.b = [], []  # type: ignore[attr-defined]
+    assert fingerprint(shared) != fingerprint(apart)

@@ -54,6 +54,7 @@ from ...storage._fingerprint import (
     fingerprint,
     fingerprint_code,
     is_user_code,
+    same_objects,
 )
 from ...storage._usercode import (
     code_names,
@@ -573,7 +574,9 @@ def build_key(
         if seed is not None:
             components["hashseed"] = seed
         components.update(order_components(code.iterated_sets, namespace))
-    aliases = input_aliases(fingerprints, namespace)
+    # Which inputs are one object (``a = b = []`` or ``a, b = [], []``), which their
+    # fingerprints, each of its own value, do not show.
+    aliases = same_objects({n: namespace[n] for n in fingerprints if n in namespace})
     if aliases:  # only then: every other cell's key stays as it was
         components["aliases"] = aliases
     conditional = {
@@ -593,32 +596,6 @@ def build_key(
         named_absent=named_absent,
         conditional=conditional,
     )
-
-
-# Values whose identity nothing can observe through a change (immutable and holding nothing).
-_IMMUTABLE_ATOMS = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
-
-
-def input_aliases(names: Iterable[str], namespace: Mapping[str, Any]) -> str:
-    """Which of the inputs ``names`` are one object, as ``"a=b;c=d"`` (empty: none are).
-
-    Their fingerprints are of their values: ``a = b = []`` and ``a, b = [], []`` key alike,
-    and ``a.append(1); shown = str(b)`` gives ``[1]`` for the first and ``[]`` for the
-    second. Immutable atoms are left out (``x = y = 0``: nothing tells them apart).
-
-    >>> shared = []
-    >>> ns = {"a": shared, "b": shared, "c": [], "n": 1, "m": 1}
-    >>> input_aliases(["a", "b", "c", "n", "m"], ns)
-    'a=b'
-    >>> input_aliases(["a", "c"], {"a": [], "c": []})
-    ''
-    """
-    by_id: dict[int, list[str]] = {}
-    for name in sorted(names):
-        value = namespace.get(name, _ABSENT)
-        if value is not _ABSENT and not isinstance(value, _IMMUTABLE_ATOMS):
-            by_id.setdefault(id(value), []).append(name)
-    return ";".join(sorted("=".join(group) for group in by_id.values() if len(group) > 1))
 
 
 HELD_ABSENT = "absent"
