@@ -54,6 +54,7 @@ from ._reduction import pickle_reduction, reduce_untouched
 from ._usercode import is_user_code, module_version, referenced_names, referenced_user_code
 
 __all__ = [
+    "IMMUTABLE_ATOMS",
     "builtin_iter",
     "custom_reduction",
     "fingerprint",
@@ -847,7 +848,9 @@ class _ContentPickler(pickle.Pickler):
         return None
 
 
-def fingerprint(value: Any, reached: dict[int, Any] | None = None) -> str:
+def fingerprint(
+    value: Any, reached: dict[int, Any] | None = None, entered: set[int] | None = None
+) -> str:
     """Return a stable content digest of ``value``: 32 hex characters (xxh3_128).
 
     Equal values give equal digests across processes, restarts and hash seeds. Large
@@ -861,6 +864,9 @@ def fingerprint(value: Any, reached: dict[int, Any] | None = None) -> str:
         With it, every user function and class met in ``value`` (held in a container, an
         attribute, a ``functools.partial``, or the class of an instance) is added to it by
         ``id``: their code is in the digest, the global data they read is not.
+    entered
+        With it, the ids of the lists, dicts, sets and instances met in ``value`` are added
+        to it: what another value shares with this one (``row = grid[0]``).
 
     Returns
     -------
@@ -891,7 +897,10 @@ def fingerprint(value: Any, reached: dict[int, Any] | None = None) -> str:
     if _simple(value, parts, 0):
         return xxhash.xxh3_128_hexdigest(b"".join(parts))
     h = xxhash.xxh3_128()
-    _Hasher(reached).feed(h, value)
+    hasher = _Hasher(reached)
+    hasher.feed(h, value)
+    if entered is not None:
+        entered.update(hasher.entered)
     return h.hexdigest()
 
 

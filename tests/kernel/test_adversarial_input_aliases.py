@@ -4,7 +4,9 @@
 ``a.append(1); shown = str(b)`` then gives ``[1]`` for the first and ``[]`` for the second:
 after an upstream edit from one to the other, a hit restored the other run's ``shown`` (and,
 edited the other way, left ``b`` the live list while binding ``a`` to a restored one). Which
-inputs are one object is part of the key (``aliases``), and ``%persist why`` says so.
+inputs are one object is part of the key (``aliases``), and ``%persist why`` says so; so
+is which input is held inside another (``row = grid[0]``) and which arrays share memory
+(``b = a[::2]``, a view, against ``a[::2].copy()``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def test_inputs_that_become_one_object_are_keyed_so(tmp_path: Path) -> None:
     (tmp_path / "why").mkdir()
     why_of(APART, ["c1"], tmp_path / "why")  # stored apart, then asked once one object
     (why,) = why_of([cell.replace(*edit) for cell in APART], ["c1"], tmp_path / "why")
-    assert "which inputs are one object changed (now a=b, was none)" in why
+    assert "what its inputs share changed" in why
+    assert "now a=b, was nothing" in why
 
 
 # Within one input: ``[[0]] * 3`` holds one row three times, ``[[0] for _ in range(3)]``
@@ -64,3 +67,24 @@ WITHIN_ONE_INPUT = [
 def test_what_one_input_shares_within_it_is_keyed(tmp_path: Path) -> None:
     edit = ("p.a = p.b = []\ngrid = [[0]] * 3", "p.a, p.b = [], []\ngrid = [[0] for _ in 'abc']")
     assert_runs_match_plain(WITHIN_ONE_INPUT, ["rows", "shown", "grid", "doubled"], edit, tmp_path)
+
+
+# One input inside another, and an array viewing another: ``row = grid[0]`` and
+# ``b = a[::2]`` against ``list(grid[0])`` and ``a[::2].copy()``. A hit of a cell changing
+# ``grid[0]`` and ``a`` in place restored what it saw of ``row`` and ``b`` in the other run
+# (``[0, 1]`` and ``50`` where a re-run shows ``[0]`` and ``0``).
+HELD_AND_VIEWED = [
+    "import numpy as np\ngrid = [[0], [0]]\nrow = grid[0]\na = np.arange(6)\nb = a[::2]\nc = [0]",
+    CACHED + "grid[0].append(1)\na[0] = 50\nshown = (str(row), int(b[0]))",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_inputs_held_in_or_viewing_another_are_keyed_so(tmp_path: Path) -> None:
+    edit = (
+        "row = grid[0]\na = np.arange(6)\nb = a[::2]",
+        "row = list(grid[0])\na = np.arange(6)\nb = a[::2].copy()",
+    )
+    assert_runs_match_plain(
+        HELD_AND_VIEWED, ["shown", "row", "b.tolist()", "doubled"], edit, tmp_path
+    )

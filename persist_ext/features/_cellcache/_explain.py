@@ -58,7 +58,10 @@ def _message(kind: str, name: str, change: str, old: str | None, new: str | None
             "it in any kernel)"
         )
     if kind == "aliases":
-        return f"which inputs are one object changed (now {new or 'none'}, was {old or 'none'})"
+        return (
+            "what its inputs share changed (one object a=b, one inside another row<grid, "
+            f"arrays sharing memory a~b): now {new or 'nothing'}, was {old or 'nothing'}"
+        )
     if kind == "setorder" and change == "changed":
         return f"set {name} iterates in another order (the cell walks it)"
     if kind == "package":

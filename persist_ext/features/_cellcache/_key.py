@@ -49,6 +49,7 @@ import xxhash
 from ..._cwd import absolute, realpath
 from ..._errors import CellCacheError
 from ...storage._fingerprint import (
+    IMMUTABLE_ATOMS,
     builtin_iter,
     dead_proxy,
     fingerprint,
@@ -441,6 +442,7 @@ def build_key(
     modules: dict[str, None] = dict.fromkeys(code.imported_modules)
     user_modules: dict[str, types.ModuleType] = {}
     mentioned = set(code.mentioned)
+    walked: dict[str, set[int]] = {}  # input -> ids of the containers its fingerprint met
 
     def add_code(name: str, value: Any) -> None:
         _add_user_code(
@@ -500,6 +502,7 @@ def build_key(
             modules,
             label="string" if name in mentioned else "input",
             reads=(data_globals, user_modules, uncertain),
+            walked=walked,
         )
         cls = type(value)
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
@@ -528,6 +531,7 @@ def build_key(
                 modules,
                 label="global",
                 reads=(data_globals, user_modules, uncertain),
+                walked=walked,
             )
     if code.definition_module is not None:
         # ``import helpers`` of a module already imported gives it as earlier cells left it.
@@ -574,9 +578,7 @@ def build_key(
         if seed is not None:
             components["hashseed"] = seed
         components.update(order_components(code.iterated_sets, namespace))
-    # Which inputs are one object (``a = b = []`` or ``a, b = [], []``), which their
-    # fingerprints, each of its own value, do not show.
-    aliases = same_objects({n: namespace[n] for n in fingerprints if n in namespace})
+    aliases = input_sharing({n: namespace[n] for n in fingerprints if n in namespace}, walked)
     if aliases:  # only then: every other cell's key stays as it was
         components["aliases"] = aliases
     conditional = {
@@ -596,6 +598,42 @@ def build_key(
         named_absent=named_absent,
         conditional=conditional,
     )
+
+
+def input_sharing(inputs: Mapping[str, Any], walked: Mapping[str, set[int]]) -> str:
+    """What the inputs share, which their fingerprints (each of its own value) do not show:
+    which are one object (``a=b``), which is held inside another (``row<grid``, from the
+    containers ``walked`` met), which arrays may share memory (``a~b``). Empty: nothing.
+
+    ``a = b = []`` and ``a, b = [], []``, ``row = grid[0]`` and ``row = list(grid[0])``,
+    ``b = a[::2]`` and ``b = a[::2].copy()`` key alike value by value, yet a cell changing
+    one of each pair in place shows the change in the other in the first case only.
+
+    >>> grid = [[0], [0]]
+    >>> input_sharing({"grid": grid, "row": grid[0], "n": 1}, {"grid": {id(grid), id(grid[0])}})
+    'row<grid'
+    >>> input_sharing({"a": grid, "b": grid}, {})
+    'a=b'
+    """
+    parts = [same_objects(inputs)] if len(inputs) > 1 else []
+    for inner, value in sorted(inputs.items()):
+        if isinstance(value, (*IMMUTABLE_ATOMS, tuple, frozenset)):
+            continue  # its identity shows in nothing a change can reach
+        parts += [
+            f"{inner}<{outer}"
+            for outer, held in sorted(walked.items())
+            if outer != inner and inputs.get(outer) is not value and id(value) in held
+        ]
+    np = sys.modules.get("numpy")
+    if np is not None:
+        arrays = sorted(n for n, v in inputs.items() if type(v) is np.ndarray)
+        parts += [
+            f"{a}~{b}"
+            for i, a in enumerate(arrays)
+            for b in arrays[i + 1 :]
+            if inputs[a] is not inputs[b] and np.may_share_memory(inputs[a], inputs[b])
+        ]
+    return ";".join(part for part in parts if part)
 
 
 HELD_ABSENT = "absent"
@@ -802,10 +840,12 @@ def _add_input(
     *,
     label: str = "input",
     reads: tuple[dict[str, Any], dict[str, types.ModuleType], dict[str, None]] | None = None,
+    walked: dict[str, set[int]] | None = None,
 ) -> None:
     """Fingerprint ``value`` into ``components`` (or note in ``unhashable`` why not). With
     ``reads`` (data globals, user modules, uncertainties), what the user functions and
-    classes met inside ``value`` read is added there (:func:`_add_held_code`)."""
+    classes met inside ``value`` read is added there (:func:`_add_held_code`); with
+    ``walked``, the ids of the containers met inside it, under ``name``."""
     held: dict[int, Any] | None = {} if reads is not None else None
     try:
         value = _keyed_as(value)
@@ -819,8 +859,9 @@ def _add_input(
         if refused is not None:
             unhashable[name] = f"{_describe(value)}: {refused}"
             return
+        entered: set[int] | None = None if walked is None else walked.setdefault(name, set())
         try:
-            digest = bounded_fingerprint(value, held)
+            digest = bounded_fingerprint(value, held, entered)
         except _TooSlow as exc:
             # Remembered for the session: the same object would take as long every run.
             # (Another object reusing its id is then not fingerprinted: the cell only runs.)
@@ -977,10 +1018,13 @@ class _TooSlow(BaseException):
 _SLOW: dict[int, tuple[type, str]] = {}  # id -> (type, why): inputs that took too long
 
 
-def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
+def bounded_fingerprint(
+    value: Any, held: dict[int, Any] | None = None, entered: set[int] | None = None
+) -> str:
     """:func:`fingerprint`, interrupted after :data:`FINGERPRINT_SECONDS` (a ``__reduce__``
     that sleeps, a structure that takes minutes): raises ``_TooSlow``. User functions and
-    classes met inside ``value`` go to ``held``."""
+    classes met inside ``value`` go to ``held``, the containers met to ``entered`` (none
+    for a value known unchanged, a dict of atoms: it holds no container)."""
     if type(value) in _SCALARS:
         return fingerprint(value)  # no user code, memory speed: arming a timer costs more
     remembered = _remembered_digest(value)
@@ -997,7 +1041,7 @@ def bounded_fingerprint(value: Any, held: dict[int, Any] | None = None) -> str:
 
     memo = _memo_version(value)
     with interrupt_at(time.monotonic() + seconds, too_slow):
-        digest = fingerprint(value, held)
+        digest = fingerprint(value, held, entered)
     if memo is not None:
         _remember_digest(value, memo, digest)
     return digest
