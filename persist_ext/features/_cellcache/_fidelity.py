@@ -12,15 +12,16 @@ RNG (numpy, random)    state before, when the cell drew numbers   state after is
                                                                   left it where it was)
 rcParams / style       when the cell drew a figure                changed params are set
 matplotlib backend     -                                          ``matplotlib.use``
-pandas options         when the cell showed something             changed options are set
-numpy print options    when the cell showed something             changed options are set;
+pandas options         when the cell showed something or used     changed options are set
+                       numpy, pandas or their objects
+numpy print options    as pandas options                          changed options are set;
                                                                   a formatter function: runs
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
                                                                   (the figure printers the
                                                                   inline backend's import
                                                                   registers: imported again)
-numpy errors (seterr)  when the cell showed something             ``np.seterr``
+numpy errors (seterr)  as pandas options                          ``np.seterr``
 logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs
 attributes of pandas'   -                                          the cell runs
@@ -129,6 +130,7 @@ __all__ = [
 
 _IMAGE = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
 _PLOT_MODULES = ("matplotlib", "seaborn", "pandas.plotting", "mpl_toolkits")
+_NUMERIC_MODULES = ("numpy", "pandas")
 
 
 @dataclass
@@ -263,10 +265,19 @@ def record_effects(
     # ``plt.plot`` draws into the current one; a restore would leave them as they are. (The
     # inline backend closes every figure when a cell ends: none are open then.)
     read.add("pyplot.figures")
-    if outputs or reads_numpy:
+    # A cell computing on upstream arrays or frames reads numpy and pandas as one naming
+    # them does: ``r = (a / a).tolist()`` under ``np.seterr(all='raise')`` raises, and
+    # ``text = str(arr)`` or ``repr(df)`` formats by the print and display options, though
+    # the cell shows nothing (a hit had kept the old digits and errors).
+    numeric = reads_numpy or any(
+        type_module(value).startswith(_NUMERIC_MODULES) for value in (inputs or {}).values()
+    )
+    if outputs or numeric:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.
         read.add("numpy.errstate")
+    if numeric:
+        read |= {"numpy.printoptions", "pandas.options"}
     touched_files = bool(
         watch.read or watch.written or watch.created_dirs or watch.removed or watch.listed
     )
