@@ -443,6 +443,9 @@ def build_key(
             name, value, components, reaches, data_globals, user_modules, unhashable, uncertain
         )
 
+    # ``logging.info(...)`` logs through the root logger (also imported by the cell): what it
+    # shows, or not, is the configuration an upstream ``basicConfig(level=...)`` set.
+    logs = "logging" in code.imported_modules
     for name in (*code.reads, *code.mentioned):
         if name in ignored:
             continue
@@ -458,6 +461,8 @@ def build_key(
             continue
         if name in mentioned and isinstance(value, types.ModuleType):
             continue  # a module's name in a string ("np.float64") is not a use of it
+        if _logs_by_module(value):
+            logs = True
         if isinstance(value, types.ModuleType):
             modules.setdefault(value.__name__.partition(".")[0], None)
             if is_user_code(value):
@@ -491,6 +496,8 @@ def build_key(
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
             # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
             add_code(cls.__name__, cls)
+    if logs:
+        components["logging:configuration"] = fingerprint(logging_stand_in())
     seen_globals: set[str] = set()
     while pending := sorted(set(data_globals) - seen_globals):
         # A global holding functions (a dict of callbacks) adds the globals those read.
@@ -901,6 +908,51 @@ def logger_stand_in(value: Any) -> tuple[Any, ...] | None:
     if last_resort is None:
         return None
     return ("logging.Logger", tuple(chain), value.manager.disable, last_resort)
+
+
+def _logs_by_module(value: Any) -> bool:
+    """Whether ``value`` is ``logging`` or one of its functions (``from logging import info``)."""
+    if value is logging:
+        return True
+    return isinstance(value, types.FunctionType) and value.__module__ == "logging"
+
+
+def logging_stand_in() -> tuple[Any, ...]:
+    """What ``logging``'s own functions log by: each logger set away from how it was made
+    (its level, handlers as :func:`logger_stand_in` shows them, filters, ``propagate``,
+    ``disabled``), the root first, and ``logging.disable``'s level.
+
+    ``logging.info(...)`` logs through the root logger, ``logging.getLogger("nb").info(...)``
+    through ``nb`` and its parents. Loggers a library made and left alone are not shown (an
+    upstream import does not change the key); a handler of a class of its own shows as its
+    class and level.
+
+    >>> import logging
+    >>> before = logging_stand_in()
+    >>> log = logging.getLogger("doc.module")
+    >>> log.setLevel(logging.ERROR)
+    >>> changed = logging_stand_in()
+    >>> log.setLevel(logging.NOTSET)
+    >>> changed != before, logging_stand_in() == before
+    (True, True)
+    """
+    root = logging.getLogger()
+    made = [
+        item for item in list(root.manager.loggerDict.values()) if isinstance(item, logging.Logger)
+    ]
+    shown = []
+    for log in [root, *sorted(made, key=lambda item: item.name)]:
+        if log is not root and not (
+            log.level or log.handlers or log.filters or log.disabled or not log.propagate
+        ):
+            continue
+        handlers = tuple(
+            _handler_stand_in(h) or (type(h).__qualname__, h.level) for h in log.handlers
+        )
+        shown.append((log.name, log.level, log.disabled, log.propagate, handlers, len(log.filters)))
+    last_resort = logging.lastResort
+    resort = _handler_stand_in(last_resort) if last_resort is not None else None
+    return ("logging", tuple(shown), root.manager.disable, resort)
 
 
 def _handler_stand_in(handler: logging.Handler) -> tuple[Any, ...] | None:
