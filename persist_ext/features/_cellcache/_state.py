@@ -34,6 +34,7 @@ import re
 import struct
 import sys
 import sysconfig
+import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -1147,7 +1148,26 @@ def _python_capture(shell: Any) -> Any:
     # when set away from the kernel's own (whose connection file differs in every kernel).
     if sys.argv != _KERNEL_ARGV:
         settings["argv"] = list(sys.argv) if isinstance(sys.argv, list) else repr(sys.argv)
+    # The time zone (``os.environ["TZ"] = "Asia/Tokyo"; time.tzset()`` upstream): what
+    # ``datetime.fromtimestamp``, ``time.localtime`` and ``strftime("%Z")`` give, read from
+    # C, so no read of the variable is seen. Only away from UTC, so that entries stored
+    # there keep their digest.
+    zone = _time_zone()
+    if zone != _UTC:
+        settings["tz"] = zone
     return settings
+
+
+def _time_zone() -> list[Any]:
+    """The ``TZ`` variable and the zone ``time.tzset()`` last read (names and offsets).
+
+    >>> _time_zone() == _UTC or _time_zone()[1] != ["UTC", "UTC"]
+    True
+    """
+    return [os.environ.get("TZ"), list(time.tzname), time.timezone, time.altzone, time.daylight]
+
+
+_UTC = [None, ["UTC", "UTC"], 0, 0, 0]  # TZ unset on a machine whose local zone is UTC
 
 
 _KERNEL_ARGV = list(sys.argv)  # as the kernel started (imported when the extension loads)
@@ -1208,6 +1228,10 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
     argv = snapshot.get("argv", _KERNEL_ARGV)
     if isinstance(argv, list) and sys.argv != argv:
         sys.argv = list(argv)
+    if _time_zone() != snapshot.get("tz", _UTC):
+        # The zone a run left (set by a call a cell's code does not name ``tzset``): read
+        # again from ``TZ``, which the environment facet has put back before.
+        time.tzset()
 
 
 # --------------------------------------------------------------------------- notebook classes
@@ -1742,7 +1766,7 @@ FACETS: dict[str, Facet] = {
         Facet(
             "python",
             "Python settings (recursion limit, int digits, decimal context, mpmath precision,"
-            " sys.argv)",
+            " sys.argv, time zone)",
             _python_capture,
             _json_digest,
             _python_apply,
