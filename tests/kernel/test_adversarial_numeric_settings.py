@@ -5,7 +5,9 @@ formatting one into a string (``text = str(arr)``) depends on ``np.seterr`` and
 ``np.set_printoptions`` as set upstream, though it shows nothing: those were checked only
 for a cell that showed something or named numpy's module. After an upstream edit to
 ``np.seterr(all='raise')`` a hit gave ``[nan, nan]`` where a re-run raised, and after
-``precision=5`` it kept ``[0.333 0.667]`` where a re-run made ``[0.33333 0.66667]``.
+``precision=5`` it kept ``[0.333 0.667]`` where a re-run made ``[0.33333 0.66667]``. So
+does a cell formatting a list of numpy scalars (``f"{scores}"``): ``[0.5, 0.25]`` under
+``legacy='1.25'``, ``[np.float64(0.5), np.float64(0.25)]`` without.
 """
 
 from __future__ import annotations
@@ -43,3 +45,17 @@ def test_a_hit_computes_and_formats_under_the_settings_upstream(
     edit: tuple[str, str], tmp_path: Path
 ) -> None:
     assert_runs_match_plain(NUMERIC, [], edit, tmp_path)
+
+
+SCALARS = [
+    "import numpy as np\nnp.set_printoptions(legacy='1.25')\n"
+    "scores = [np.float64(0.5), np.float64(0.25)]\nbest = {'a': np.float64(0.5)}",
+    CACHED + "summary = f'scores: {scores} {best}'",
+    "print(summary)",
+]
+
+
+def test_a_hit_formats_numpy_scalars_in_lists_under_the_print_options_upstream(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(SCALARS, [], ("legacy='1.25'", "legacy=False"), tmp_path)

@@ -79,6 +79,7 @@ import builtins
 import collections
 import dis
 import functools
+import itertools
 import os
 import pickle
 import re
@@ -152,6 +153,23 @@ def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting
         if any(mime in event.get("data", {}) for mime in _IMAGE):
             return True
     return any(type_module(v).startswith(_PLOT_MODULES) for v in values.values())
+
+
+def _holds_numeric(value: Any, depth: int = 2) -> bool:
+    """Whether ``value`` is a numpy or pandas object, or a list, tuple, set or dict holding
+    one among its first items: ``scores = [np.float64(0.5), ...]`` shows as
+    ``[0.5, ...]`` under ``np.set_printoptions(legacy="1.25")``.
+
+    >>> import numpy as np
+    >>> _holds_numeric({"best": [np.float64(0.5)]}), _holds_numeric([1, "a", [2]])
+    (True, False)
+    """
+    if type_module(value).startswith(_NUMERIC_MODULES):
+        return True
+    if depth and type(value) in (list, tuple, set, frozenset, dict):
+        items = value.values() if type(value) is dict else value
+        return any(_holds_numeric(item, depth - 1) for item in itertools.islice(items, 8))
+    return False
 
 
 def record_effects(
@@ -269,9 +287,7 @@ def record_effects(
     # them does: ``r = (a / a).tolist()`` under ``np.seterr(all='raise')`` raises, and
     # ``text = str(arr)`` or ``repr(df)`` formats by the print and display options, though
     # the cell shows nothing (a hit had kept the old digits and errors).
-    numeric = reads_numpy or any(
-        type_module(value).startswith(_NUMERIC_MODULES) for value in (inputs or {}).values()
-    )
+    numeric = reads_numpy or any(_holds_numeric(value) for value in (inputs or {}).values())
     if outputs or numeric:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.
