@@ -50,7 +50,8 @@ scikit-learn config    -                                          changed settin
 recursion limit,       always (cheap, rarely changed)             set
 decimal context,
 mpmath precision,
-sys.argv, time zone
+sys.argv, time zone,
+locale
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
 environment            -                                          changed variables are set

@@ -26,6 +26,7 @@ import copyreg
 import functools
 import gc
 import json
+import locale
 import logging
 import operator
 import os
@@ -1155,6 +1156,12 @@ def _python_capture(shell: Any) -> Any:
     zone = _time_zone()
     if zone != _UTC:
         settings["tz"] = zone
+    # The locale (``locale.setlocale(locale.LC_ALL, "de_DE.UTF-8")`` upstream): how
+    # ``locale.atof``, ``strftime("%B")`` and ``open()``'s default encoding read and write.
+    # Only when set away from the kernel's own, so entries stored there keep their digest.
+    current = locale.setlocale(locale.LC_ALL)  # a query: no argument sets nothing
+    if current != _KERNEL_LOCALE:
+        settings["locale"] = current
     return settings
 
 
@@ -1171,6 +1178,7 @@ _UTC = [None, ["UTC", "UTC"], 0, 0, 0]  # TZ unset on a machine whose local zone
 
 
 _KERNEL_ARGV = list(sys.argv)  # as the kernel started (imported when the extension loads)
+_KERNEL_LOCALE = locale.setlocale(locale.LC_ALL)
 
 
 _MPMATH_PREC = 53  # bits: mpmath's default, 15 decimal digits
@@ -1228,6 +1236,9 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
     argv = snapshot.get("argv", _KERNEL_ARGV)
     if isinstance(argv, list) and sys.argv != argv:
         sys.argv = list(argv)
+    want = snapshot.get("locale", _KERNEL_LOCALE)
+    if locale.setlocale(locale.LC_ALL) != want:
+        locale.setlocale(locale.LC_ALL, want)  # set by a call not named setlocale
     if _time_zone() != snapshot.get("tz", _UTC):
         # The zone a run left (set by a call a cell's code does not name ``tzset``): read
         # again from ``TZ``, which the environment facet has put back before.
@@ -1766,7 +1777,7 @@ FACETS: dict[str, Facet] = {
         Facet(
             "python",
             "Python settings (recursion limit, int digits, decimal context, mpmath precision,"
-            " sys.argv, time zone)",
+            " sys.argv, time zone, locale)",
             _python_capture,
             _json_digest,
             _python_apply,
