@@ -496,8 +496,6 @@ def build_key(
         if is_user_code(cls) and f"function:{cls.__name__}" not in components:
             # Methods of a notebook class read globals too (``p.area()`` reading SCALE).
             add_code(cls.__name__, cls)
-    if logs:
-        components["logging:configuration"] = fingerprint(logging_stand_in())
     seen_globals: set[str] = set()
     while pending := sorted(set(data_globals) - seen_globals):
         # A global holding functions (a dict of callbacks) adds the globals those read.
@@ -508,6 +506,7 @@ def build_key(
                 continue
             if f"input:{name}" in components:
                 continue
+            logs = logs or _logs_by_module(value)  # ``logging.warning(...)`` in a function
             if isinstance(value, (types.ModuleType, types.FunctionType, type)):
                 continue  # code is covered by the code digests above
             if namespace.get(name, _ABSENT) is not value:
@@ -522,6 +521,8 @@ def build_key(
                 label="global",
                 reads=(data_globals, user_modules, uncertain),
             )
+    if logs:
+        components["logging:configuration"] = fingerprint(logging_stand_in())
     if code.definition_module is not None:
         # ``import helpers`` of a module already imported gives it as earlier cells left it.
         for imported in _import_names(code.definition_module):
