@@ -7,7 +7,8 @@ for a cell that showed something or named numpy's module. After an upstream edit
 ``np.seterr(all='raise')`` a hit gave ``[nan, nan]`` where a re-run raised, and after
 ``precision=5`` it kept ``[0.333 0.667]`` where a re-run made ``[0.33333 0.66667]``. So
 does a cell formatting a list of numpy scalars (``f"{scores}"``): ``[0.5, 0.25]`` under
-``legacy='1.25'``, ``[np.float64(0.5), np.float64(0.25)]`` without.
+``legacy='1.25'``, ``[np.float64(0.5), np.float64(0.25)]`` without; and a cell calling a
+notebook function that divides by zero with numpy (``[nan, nan]`` where a re-run raised).
 """
 
 from __future__ import annotations
@@ -59,3 +60,17 @@ def test_a_hit_formats_numpy_scalars_in_lists_under_the_print_options_upstream(
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(SCALARS, [], ("legacy='1.25'", "legacy=False"), tmp_path)
+
+
+THROUGH_A_FUNCTION = [
+    "import numpy as np\nnp.seterr(all='ignore')\n"
+    "def ratios():\n    return (np.zeros(2) / 0).tolist()",
+    CACHED + "r = ratios()",
+    "print(r)",
+]
+
+
+def test_a_hit_of_a_cell_calling_numpy_through_a_function_computes_under_seterr_upstream(
+    tmp_path: Path,
+) -> None:
+    assert_runs_match_plain(THROUGH_A_FUNCTION, [], ("all='ignore'", "all='raise'"), tmp_path)

@@ -287,8 +287,13 @@ def record_effects(
     # A cell computing on upstream arrays or frames reads numpy and pandas as one naming
     # them does: ``r = (a / a).tolist()`` under ``np.seterr(all='raise')`` raises, and
     # ``text = str(arr)`` or ``repr(df)`` formats by the print and display options, though
-    # the cell shows nothing (a hit had kept the old digits and errors).
-    numeric = reads_numpy or any(_holds_numeric(value) for value in (inputs or {}).values())
+    # the cell shows nothing (a hit had kept the old digits and errors). So does one calling
+    # a notebook function that reads them.
+    numeric = (
+        reads_numpy
+        or facts.numeric
+        or any(_holds_numeric(value) for value in (inputs or {}).values())
+    )
     if outputs or numeric:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.
@@ -543,6 +548,7 @@ class _CodeFacts(NamedTuple):
     seeded: set[str]  # the generators it may set outright
     settings: list[str]  # the facets it may set
     keeping_ids: list[str]  # ``key()``: calls the builtin ``id()``
+    numeric: bool  # reads a global that is numpy, pandas or one of their objects
 
 
 def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
@@ -551,18 +557,23 @@ def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
     that make a registering call (``add_map()``), the generators (``random``,
     ``numpy.random``) they may set outright (``np.random.seed(0)``, resolved in their
     globals), the facets their code may set (:func:`~._analysis.facets_set_by` of the
-    names it uses: ``def setup(): pd.set_option(...)``), and the names of those calling
-    the builtin ``id()`` (``def key(o): return id(o)``)."""
+    names it uses: ``def setup(): pd.set_option(...)``), the names of those calling
+    the builtin ``id()`` (``def key(o): return id(o)``), and whether any reads numpy or
+    pandas (``def f(): return np.zeros(2) / 0``, under ``np.seterr`` as set upstream)."""
     registering: list[str] = []
     keeping_ids: list[str] = []
     seeded: set[str] = set()
     seen: set[int] = set()
     used: set[str] = set()
+    numeric = False
     for name, (function, _digest) in functions.items():
         registers = ids = False
         for owner, code in _notebook_code(function, seen):
             ids = ids or ("id" in code.co_names and _calls_builtin_id(owner.__globals__, code))
             used.update(code.co_names)
+            numeric = numeric or any(
+                _numeric_global(owner.__globals__.get(n, _MISSING)) for n in code.co_names
+            )
             # ``get_ipython().run_line_magic('precision', '3')``: a magic by its name.
             used.update(
                 f"%{c}" for c in code.co_consts if type(c) is str and f"%{c}" in SETTING_NAMES
@@ -579,7 +590,21 @@ def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
             registering.append(f"{name}()")
         if ids:
             keeping_ids.append(f"{name}()")
-    return _CodeFacts(registering, seeded, facets_set_by(used) if used else [], keeping_ids)
+    settings = facets_set_by(used) if used else []
+    return _CodeFacts(registering, seeded, settings, keeping_ids, numeric)
+
+
+def _numeric_global(value: Any) -> bool:
+    """Whether a function's global ``value`` is numpy, pandas (or a module of theirs) or
+    one of their objects.
+
+    >>> import numpy as np
+    >>> _numeric_global(np), _numeric_global(np.linalg), _numeric_global(len)
+    (True, True, False)
+    """
+    if isinstance(value, types.ModuleType):
+        return value.__name__.startswith(_NUMERIC_MODULES)
+    return _holds_numeric(value, 0)
 
 
 def _calls_builtin_id(namespace: dict[str, Any], code: types.CodeType) -> bool:
