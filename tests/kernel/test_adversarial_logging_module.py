@@ -6,7 +6,10 @@ A logger input stood in a key for its configuration; the module stood as its nam
 after an upstream edit to ``level=logging.ERROR`` a hit showed the stored
 ``WARNING:root:...`` lines where a re-run showed nothing. The configuration of the loggers
 is now part of the key of a cell that reads or imports ``logging``, or calls a notebook
-function that reads it.
+function that reads it. A library's own warnings (matplotlib's ``findfont``), silenced
+upstream by ``logging.getLogger("matplotlib").setLevel(logging.ERROR)``, were shown by a
+hit as the stored run had them: the loggers' levels and handlers are now checked before
+every hit (the ``logging.levels`` facet).
 """
 
 from __future__ import annotations
@@ -47,3 +50,19 @@ def test_a_hit_of_a_cell_calling_a_logging_function_logs_as_the_level_lets_it(
 ) -> None:
     edit = ("level=logging.WARNING", "level=logging.ERROR")
     assert_runs_match_plain(THROUGH_A_FUNCTION, [], edit, tmp_path)
+
+
+LIBRARY = [
+    "import logging\nimport matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+    "logging.getLogger('matplotlib').setLevel(logging.WARNING)",
+    CACHED + "fig = plt.figure()\nfig.text(0, 0, 'x', family='NoSuchFontAtAll')\n"
+    "fig.canvas.draw()\nplt.close(fig)\ndone = 1",
+    "print(done)",
+]
+
+
+def test_a_hit_shows_a_librarys_log_lines_as_the_level_set_upstream_lets_it(
+    tmp_path: Path,
+) -> None:
+    edit = ("setLevel(logging.WARNING)", "setLevel(logging.ERROR)")
+    assert_runs_match_plain(LIBRARY, [], edit, tmp_path)

@@ -924,9 +924,10 @@ def logging_stand_in() -> tuple[Any, ...]:
     ``disabled``), the root first, and ``logging.disable``'s level.
 
     ``logging.info(...)`` logs through the root logger, ``logging.getLogger("nb").info(...)``
-    through ``nb`` and its parents. Loggers a library made and left alone are not shown (an
-    upstream import does not change the key); a handler of a class of its own shows as its
-    class and level.
+    through ``nb`` and its parents. Loggers a library made and left alone, or gave only a
+    ``NullHandler`` on import, are not shown (an upstream import does not change the key),
+    nor are handlers writing where the cell's output is not (a test runner's capture, a
+    queue): a process that has them logs into the cell as one that does not.
 
     >>> import logging
     >>> before = logging_stand_in()
@@ -947,13 +948,27 @@ def logging_stand_in() -> tuple[Any, ...]:
             log.level or log.handlers or log.filters or log.disabled or not log.propagate
         ):
             continue
-        handlers = tuple(
-            _handler_stand_in(h) or (type(h).__qualname__, h.level) for h in log.handlers
-        )
+        if log is not root and _library_null_handlers(log):
+            continue
+        stand_ins = [_handler_stand_in(h) for h in log.handlers]
+        handlers = tuple(shown for shown in stand_ins if shown is not None)
         shown.append((log.name, log.level, log.disabled, log.propagate, handlers, len(log.filters)))
+    # Python's last resort writes whatever ``sys.stderr`` is then (the cell's output, or a
+    # test runner's capture): its level only.
     last_resort = logging.lastResort
-    resort = _handler_stand_in(last_resort) if last_resort is not None else None
+    resort = last_resort.level if last_resort is not None else None
     return ("logging", tuple(shown), root.manager.disable, resort)
+
+
+def _library_null_handlers(log: logging.Logger) -> bool:
+    """Whether ``log`` is an imported library's, as its import left it: ``NullHandler``s
+    only (``charset_normalizer``, ``urllib3``), at the defaults otherwise."""
+    top = log.name.partition(".")[0]
+    if top == "__main__" or top not in sys.modules:
+        return False
+    if log.level or log.filters or log.disabled or not log.propagate:
+        return False
+    return all(type(h) is logging.NullHandler for h in log.handlers)
 
 
 def _handler_stand_in(handler: logging.Handler) -> tuple[Any, ...] | None:
