@@ -1,15 +1,14 @@
-"""A cell logging through ``logging``'s own functions, under a level an upstream cell set.
+"""A cell logging under the levels upstream cells set.
 
-``logging.warning(...)``, ``from logging import warning`` and ``logging.getLogger("nb")``
-log through the root logger, which ``logging.basicConfig(level=...)`` upstream configures.
-A logger input stood in a key for its configuration; the module stood as its name only, so
-after an upstream edit to ``level=logging.ERROR`` a hit showed the stored
-``WARNING:root:...`` lines where a re-run showed nothing. The configuration of the loggers
-is now part of the key of a cell that reads or imports ``logging``, or calls a notebook
-function that reads it. A library's own warnings (matplotlib's ``findfont``), silenced
-upstream by ``logging.getLogger("matplotlib").setLevel(logging.ERROR)``, were shown by a
-hit as the stored run had them: the loggers' levels and handlers are now checked before
-every hit (the ``logging.levels`` facet).
+``logging.warning(...)``, ``from logging import warning``, ``logging.getLogger("nb")`` and a
+notebook function calling ``logging.warning`` log through the root logger, which
+``logging.basicConfig(level=...)`` upstream configures; a library logs through its own
+(matplotlib's ``findfont`` warnings, silenced upstream by
+``logging.getLogger("matplotlib").setLevel(logging.ERROR)``). A logger input stood in a
+key for its configuration; the module stood as its name only, and a library's logger not
+at all, so after an upstream edit of the level a hit showed the stored ``WARNING:root:...``
+or ``findfont`` lines where a re-run showed nothing. The loggers' levels and handlers are
+now checked before every hit (the ``logging.levels`` facet).
 """
 
 from __future__ import annotations
