@@ -64,6 +64,8 @@ def _message(kind: str, name: str, change: str, old: str | None, new: str | None
         )
     if kind == "setorder" and change == "changed":
         return f"set {name} iterates in another order (the cell walks it)"
+    if kind == "logging":
+        return "the logging configuration changed (a logger's level, handlers or format)"
     if kind == "package":
         if change == "changed":
             return f"package {name} version changed: {old} -> {new}"

@@ -12,15 +12,16 @@ RNG (numpy, random)    state before, when the cell drew numbers   state after is
                                                                   left it where it was)
 rcParams / style       when the cell drew a figure                changed params are set
 matplotlib backend     -                                          ``matplotlib.use``
-pandas options         when the cell showed something             changed options are set
-numpy print options    when the cell showed something             changed options are set;
+pandas options         when the cell showed something or used     changed options are set
+                       numpy, pandas or their objects
+numpy print options    as pandas options                          changed options are set;
                                                                   a formatter function: runs
 %precision, formats    when the cell showed something             settings are set; new
                                                                   formatter functions: runs
                                                                   (the figure printers the
                                                                   inline backend's import
                                                                   registers: imported again)
-numpy errors (seterr)  when the cell showed something             ``np.seterr``
+numpy errors (seterr)  as pandas options                          ``np.seterr``
 logging (any logger)   -                                          the cell runs
 notebook class attrs   -                                          the cell runs
 attributes of pandas'   -                                          the cell runs
@@ -49,7 +50,8 @@ scikit-learn config    -                                          changed settin
 recursion limit,       always (cheap, rarely changed)             set
 decimal context,
 mpmath precision,
-sys.argv
+sys.argv, time zone,
+locale
 cwd                    when the cell touched files or chdir'ed    ``os.chdir``
 sys.path               -                                          restored
 environment            -                                          changed variables are set
@@ -78,6 +80,7 @@ import builtins
 import collections
 import dis
 import functools
+import itertools
 import os
 import pickle
 import re
@@ -129,6 +132,7 @@ __all__ = [
 
 _IMAGE = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
 _PLOT_MODULES = ("matplotlib", "seaborn", "pandas.plotting", "mpl_toolkits")
+_NUMERIC_MODULES = ("numpy", "pandas")
 
 
 @dataclass
@@ -150,6 +154,23 @@ def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting
         if any(mime in event.get("data", {}) for mime in _IMAGE):
             return True
     return any(type_module(v).startswith(_PLOT_MODULES) for v in values.values())
+
+
+def _holds_numeric(value: Any, depth: int = 2) -> bool:
+    """Whether ``value`` is a numpy or pandas object, or a list, tuple, set or dict holding
+    one among its first items: ``scores = [np.float64(0.5), ...]`` shows as
+    ``[0.5, ...]`` under ``np.set_printoptions(legacy="1.25")``.
+
+    >>> import numpy as np
+    >>> _holds_numeric({"best": [np.float64(0.5)]}), _holds_numeric([1, "a", [2]])
+    (True, False)
+    """
+    if type_module(value).startswith(_NUMERIC_MODULES):
+        return True
+    if depth and type(value) in (list, tuple, set, frozenset, dict):
+        items = value.values() if type(value) is dict else value
+        return any(_holds_numeric(item, depth - 1) for item in itertools.islice(items, 8))
+    return False
 
 
 def record_effects(
@@ -263,10 +284,22 @@ def record_effects(
     # ``plt.plot`` draws into the current one; a restore would leave them as they are. (The
     # inline backend closes every figure when a cell ends: none are open then.)
     read.add("pyplot.figures")
-    if outputs or reads_numpy:
+    # A cell computing on upstream arrays or frames reads numpy and pandas as one naming
+    # them does: ``r = (a / a).tolist()`` under ``np.seterr(all='raise')`` raises, and
+    # ``text = str(arr)`` or ``repr(df)`` formats by the print and display options, though
+    # the cell shows nothing (a hit had kept the old digits and errors). So does one calling
+    # a notebook function that reads them.
+    numeric = (
+        reads_numpy
+        or facts.numeric
+        or any(_holds_numeric(value) for value in (inputs or {}).values())
+    )
+    if outputs or numeric:
         # numpy.errstate: whether a floating-point error prints a RuntimeWarning (or raises),
         # also for a cell whose stored run printed nothing because errors were ignored.
         read.add("numpy.errstate")
+    if numeric:
+        read |= {"numpy.printoptions", "pandas.options"}
     touched_files = bool(
         watch.read or watch.written or watch.created_dirs or watch.removed or watch.listed
     )
@@ -515,6 +548,7 @@ class _CodeFacts(NamedTuple):
     seeded: set[str]  # the generators it may set outright
     settings: list[str]  # the facets it may set
     keeping_ids: list[str]  # ``key()``: calls the builtin ``id()``
+    numeric: bool  # reads a global that is numpy, pandas or one of their objects
 
 
 def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
@@ -523,18 +557,23 @@ def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
     that make a registering call (``add_map()``), the generators (``random``,
     ``numpy.random``) they may set outright (``np.random.seed(0)``, resolved in their
     globals), the facets their code may set (:func:`~._analysis.facets_set_by` of the
-    names it uses: ``def setup(): pd.set_option(...)``), and the names of those calling
-    the builtin ``id()`` (``def key(o): return id(o)``)."""
+    names it uses: ``def setup(): pd.set_option(...)``), the names of those calling
+    the builtin ``id()`` (``def key(o): return id(o)``), and whether any reads numpy or
+    pandas (``def f(): return np.zeros(2) / 0``, under ``np.seterr`` as set upstream)."""
     registering: list[str] = []
     keeping_ids: list[str] = []
     seeded: set[str] = set()
     seen: set[int] = set()
     used: set[str] = set()
+    numeric = False
     for name, (function, _digest) in functions.items():
         registers = ids = False
         for owner, code in _notebook_code(function, seen):
             ids = ids or ("id" in code.co_names and _calls_builtin_id(owner.__globals__, code))
             used.update(code.co_names)
+            numeric = numeric or any(
+                _numeric_global(owner.__globals__.get(n, _MISSING)) for n in code.co_names
+            )
             # ``get_ipython().run_line_magic('precision', '3')``: a magic by its name.
             used.update(
                 f"%{c}" for c in code.co_consts if type(c) is str and f"%{c}" in SETTING_NAMES
@@ -551,7 +590,21 @@ def _function_code_facts(functions: dict[str, tuple[Any, str]]) -> _CodeFacts:
             registering.append(f"{name}()")
         if ids:
             keeping_ids.append(f"{name}()")
-    return _CodeFacts(registering, seeded, facets_set_by(used) if used else [], keeping_ids)
+    settings = facets_set_by(used) if used else []
+    return _CodeFacts(registering, seeded, settings, keeping_ids, numeric)
+
+
+def _numeric_global(value: Any) -> bool:
+    """Whether a function's global ``value`` is numpy, pandas (or a module of theirs) or
+    one of their objects.
+
+    >>> import numpy as np
+    >>> _numeric_global(np), _numeric_global(np.linalg), _numeric_global(len)
+    (True, True, False)
+    """
+    if isinstance(value, types.ModuleType):
+        return value.__name__.startswith(_NUMERIC_MODULES)
+    return _holds_numeric(value, 0)
 
 
 def _calls_builtin_id(namespace: dict[str, Any], code: types.CodeType) -> bool:

@@ -449,6 +449,9 @@ def build_key(
             name, value, components, reaches, data_globals, user_modules, unhashable, uncertain
         )
 
+    # ``logging.info(...)`` logs through the root logger (also imported by the cell): what it
+    # shows, or not, is the configuration an upstream ``basicConfig(level=...)`` set.
+    logs = "logging" in code.imported_modules
     for name in (*code.reads, *code.mentioned):
         if name in ignored:
             continue
@@ -464,6 +467,8 @@ def build_key(
             continue
         if name in mentioned and isinstance(value, types.ModuleType):
             continue  # a module's name in a string ("np.float64") is not a use of it
+        if _logs_by_module(value):
+            logs = True
         if isinstance(value, types.ModuleType):
             modules.setdefault(value.__name__.partition(".")[0], None)
             if is_user_code(value):
@@ -518,6 +523,7 @@ def build_key(
                 continue
             if f"input:{name}" in components:
                 continue
+            logs = logs or _logs_by_module(value)  # ``logging.warning(...)`` in a function
             if isinstance(value, (types.ModuleType, types.FunctionType, type)):
                 continue  # code is covered by the code digests above
             if namespace.get(name, _ABSENT) is not value:
@@ -533,6 +539,8 @@ def build_key(
                 reads=(data_globals, user_modules, uncertain),
                 walked=walked,
             )
+    if logs:
+        components["logging:configuration"] = fingerprint(logging_stand_in())
     if code.definition_module is not None:
         # ``import helpers`` of a module already imported gives it as earlier cells left it.
         for imported in _import_names(code.definition_module):
@@ -964,6 +972,66 @@ def logger_stand_in(value: Any) -> tuple[Any, ...] | None:
     if last_resort is None:
         return None
     return ("logging.Logger", tuple(chain), value.manager.disable, last_resort)
+
+
+def _logs_by_module(value: Any) -> bool:
+    """Whether ``value`` is ``logging`` or one of its functions (``from logging import info``)."""
+    if value is logging:
+        return True
+    return isinstance(value, types.FunctionType) and value.__module__ == "logging"
+
+
+def logging_stand_in() -> tuple[Any, ...]:
+    """What ``logging``'s own functions log by: each logger set away from how it was made
+    (its level, handlers as :func:`logger_stand_in` shows them, filters, ``propagate``,
+    ``disabled``), the root first, and ``logging.disable``'s level.
+
+    ``logging.info(...)`` logs through the root logger, ``logging.getLogger("nb").info(...)``
+    through ``nb`` and its parents. Loggers a library made and left alone, or gave only a
+    ``NullHandler`` on import, are not shown (an upstream import does not change the key),
+    nor are handlers writing where the cell's output is not (a test runner's capture, a
+    queue): a process that has them logs into the cell as one that does not.
+
+    >>> import logging
+    >>> before = logging_stand_in()
+    >>> log = logging.getLogger("doc.module")
+    >>> log.setLevel(logging.ERROR)
+    >>> changed = logging_stand_in()
+    >>> log.setLevel(logging.NOTSET)
+    >>> changed != before, logging_stand_in() == before
+    (True, True)
+    """
+    root = logging.getLogger()
+    made = [
+        item for item in list(root.manager.loggerDict.values()) if isinstance(item, logging.Logger)
+    ]
+    shown = []
+    for log in [root, *sorted(made, key=lambda item: item.name)]:
+        if log is not root and not (
+            log.level or log.handlers or log.filters or log.disabled or not log.propagate
+        ):
+            continue
+        if log is not root and _library_null_handlers(log):
+            continue
+        stand_ins = [_handler_stand_in(h) for h in log.handlers]
+        handlers = tuple(shown for shown in stand_ins if shown is not None)
+        shown.append((log.name, log.level, log.disabled, log.propagate, handlers, len(log.filters)))
+    # Python's last resort writes whatever ``sys.stderr`` is then (the cell's output, or a
+    # test runner's capture): its level only.
+    last_resort = logging.lastResort
+    resort = last_resort.level if last_resort is not None else None
+    return ("logging", tuple(shown), root.manager.disable, resort)
+
+
+def _library_null_handlers(log: logging.Logger) -> bool:
+    """Whether ``log`` is an imported library's, as its import left it: ``NullHandler``s
+    only (``charset_normalizer``, ``urllib3``), at the defaults otherwise."""
+    top = log.name.partition(".")[0]
+    if top == "__main__" or top not in sys.modules:
+        return False
+    if log.level or log.filters or log.disabled or not log.propagate:
+        return False
+    return all(type(h) is logging.NullHandler for h in log.handlers)
 
 
 def _handler_stand_in(handler: logging.Handler) -> tuple[Any, ...] | None:

@@ -26,6 +26,7 @@ import copyreg
 import functools
 import gc
 import json
+import locale
 import logging
 import operator
 import os
@@ -34,6 +35,7 @@ import re
 import struct
 import sys
 import sysconfig
+import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -1147,10 +1149,36 @@ def _python_capture(shell: Any) -> Any:
     # when set away from the kernel's own (whose connection file differs in every kernel).
     if sys.argv != _KERNEL_ARGV:
         settings["argv"] = list(sys.argv) if isinstance(sys.argv, list) else repr(sys.argv)
+    # The time zone (``os.environ["TZ"] = "Asia/Tokyo"; time.tzset()`` upstream): what
+    # ``datetime.fromtimestamp``, ``time.localtime`` and ``strftime("%Z")`` give, read from
+    # C, so no read of the variable is seen. Only away from UTC, so that entries stored
+    # there keep their digest.
+    zone = _time_zone()
+    if zone != _UTC:
+        settings["tz"] = zone
+    # The locale (``locale.setlocale(locale.LC_ALL, "de_DE.UTF-8")`` upstream): how
+    # ``locale.atof``, ``strftime("%B")`` and ``open()``'s default encoding read and write.
+    # Only when set away from the kernel's own, so entries stored there keep their digest.
+    current = locale.setlocale(locale.LC_ALL)  # a query: no argument sets nothing
+    if current != _KERNEL_LOCALE:
+        settings["locale"] = current
     return settings
 
 
+def _time_zone() -> list[Any]:
+    """The ``TZ`` variable and the zone ``time.tzset()`` last read (names and offsets).
+
+    >>> _time_zone() == _UTC or _time_zone()[1] != ["UTC", "UTC"]
+    True
+    """
+    return [os.environ.get("TZ"), list(time.tzname), time.timezone, time.altzone, time.daylight]
+
+
+_UTC = [None, ["UTC", "UTC"], 0, 0, 0]  # TZ unset on a machine whose local zone is UTC
+
+
 _KERNEL_ARGV = list(sys.argv)  # as the kernel started (imported when the extension loads)
+_KERNEL_LOCALE = locale.setlocale(locale.LC_ALL)
 
 
 _MPMATH_PREC = 53  # bits: mpmath's default, 15 decimal digits
@@ -1208,6 +1236,13 @@ def _python_apply(shell: Any, snapshot: Any) -> None:
     argv = snapshot.get("argv", _KERNEL_ARGV)
     if isinstance(argv, list) and sys.argv != argv:
         sys.argv = list(argv)
+    want = snapshot.get("locale", _KERNEL_LOCALE)
+    if locale.setlocale(locale.LC_ALL) != want:
+        locale.setlocale(locale.LC_ALL, want)  # set by a call not named setlocale
+    if _time_zone() != snapshot.get("tz", _UTC):
+        # The zone a run left (set by a call a cell's code does not name ``tzset``): read
+        # again from ``TZ``, which the environment facet has put back before.
+        time.tzset()
 
 
 # --------------------------------------------------------------------------- notebook classes
@@ -1742,7 +1777,7 @@ FACETS: dict[str, Facet] = {
         Facet(
             "python",
             "Python settings (recursion limit, int digits, decimal context, mpmath precision,"
-            " sys.argv)",
+            " sys.argv, time zone, locale)",
             _python_capture,
             _json_digest,
             _python_apply,
