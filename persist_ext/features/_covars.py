@@ -63,6 +63,7 @@ from typing import Any
 
 from .._errors import ByNameError, LiveLayoutError, SerializationError, SharedInputError
 from ..storage._fingerprint import (
+    IMMUTABLE_ATOMS,
     builtin_iter,
     custom_reduction,
     dead_proxy,
@@ -105,13 +106,11 @@ DEFAULT_BUDGET = 200_000
 """Objects visited by one :func:`group_variables` call before it gives up."""
 
 # Values that cannot be shared in any way that matters (immutable scalars and text).
-_ATOMIC = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
+_ATOMIC = IMMUTABLE_ATOMS  # never shared data (one rule with the fingerprint's)
 _BUILTIN_ITERATORS = frozenset({"enumerate", "zip", "map", "filter", "reversed"})
 _BUILTIN_METHOD = types.BuiltinMethodType
 # ``ks = d.keys()`` sees ``d`` change: walked to its dict, pickled as a view of it.
 _DICT_VIEWS = {type({}.keys()): "keys", type({}.values()): "values", type({}.items()): "items"}
-
-
 _C_HOLDERS = (types.MappingProxyType, memoryview)
 
 
@@ -162,13 +161,16 @@ def held_weakly(value: Any) -> tuple[Any, ...]:
     >>> held_weakly([box])
     ()
     """
+    held: tuple[Any, ...]
     if isinstance(value, weakref.ref):
         target = value()
-        held: tuple[Any, ...] = () if target is None else (target,)
+        held = () if target is None else (target,)
     elif isinstance(value, weakref.WeakValueDictionary):
         held = tuple(value.values())
-    elif isinstance(value, (weakref.WeakKeyDictionary, weakref.WeakSet)):
-        held = tuple(value.keys() if isinstance(value, weakref.WeakKeyDictionary) else value)
+    elif isinstance(value, weakref.WeakKeyDictionary):
+        held = tuple(value.keys())
+    elif isinstance(value, weakref.WeakSet):
+        held = tuple(value)
     else:
         return ()
     return tuple(v for v in held if not isinstance(v, (_ATOMIC, _BY_REFERENCE)))
