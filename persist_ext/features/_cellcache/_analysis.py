@@ -582,6 +582,8 @@ def _targets(nodes: list[ast.AST]) -> list[tuple[str, str]]:
 
 #: Names of calls that fill a library's registry or set process-wide library state that no
 #: facet of ``_state`` records: a hit calls nothing, so what they registered would be missing.
+#: (``setlocale`` and ``tzset`` are recorded by the Python settings facet now, for calls by
+#: other names; a cell naming them still runs.)
 REGISTERING = re.compile(
     r"_?(un)?register.*|add_?font|_load_fontmanager|setlocale|tzset|add_type|"
     r"setdefaulttimeout|umask|manual_seed|set_seed|seed_everything|set_default_dtype|"
