@@ -156,16 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         metavar="N",
-        help="also a notebook of N one-line cells: the cost per cell, apart from any work",
+        help="also notebooks of N one-line cells (literals; one call each): the cost per "
+        "cell, apart from any work",
     )
     parser.add_argument("only", nargs="*", help="notebooks whose name contains one of these")
     args = parser.parse_args(argv)
     args.scratch.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(args.mirror, args.scratch, args.only) if args.only else []
     if args.trivial:
+        # Literal cells run as written (their code shows it); calling one builtin, each
+        # takes the magic's whole path (analysis, key, the recorded run, the decision).
         trivial = [f"x{i} = {i}" for i in range(args.trivial)]
         corpus.append((f"trivial-{args.trivial}", [], trivial))
-    variants: list[tuple[str, str | None]] = [("after", None)]
+        calls = [f"x{i} = abs({i})" for i in range(args.trivial)]
+        corpus.append((f"trivial-calls-{args.trivial}", [], calls))
+    # The kernels import the persist_ext of this checkout (the venv may hold another).
+    variants: list[tuple[str, str | None]] = [("after", str(Path(__file__).resolve().parents[1]))]
     if args.before:
         variants.insert(0, ("before", str(Path(args.before).absolute())))
     compile_bytecode(*(checkout for _, checkout in variants))

@@ -392,8 +392,11 @@ class PersistMagics(Magics):
             if args.verbose or self.verbose:
                 return None
             token, known = cache.known_run(body, options)
+            cheap = None if known is not None else cache.cheap_as_written(body, options)
         except Exception:  # the magic reports it, as usual
             return None
+        if cheap is not None:
+            return ("".join(lines), cache, None, cheap)
         if known is None:
             self._prepared = _Prepared(line, body, options, getcwd(), location, cache, token)
             return None
@@ -412,8 +415,8 @@ class PersistMagics(Magics):
         failed = getattr(result, "error_in_exec", None) or getattr(
             result, "error_before_exec", None
         )
-        if token is None:  # a cell the magic could not run (awaiting_run)
-            cache.ran_plain(known)
+        if token is None:  # a cell the magic could not run, or need not (ran_plain)
+            cache.ran_plain(known, None if failed else elapsed)
         else:
             cache.ran_known(token, known, None if failed else elapsed)
         if failed:
@@ -724,10 +727,11 @@ class PersistMagics(Magics):
         return self._checkpoint(args.words[0], rest, args, location)
 
     def _list(self, args: Any, rest: list[str], location: str, exists: bool) -> Any:
-        if not exists:
+        if not exists:  # no store: only the cells of this session that ran as written
             from ..features._cellcache._views import EntryTable
 
-            return EntryTable([], directory=location)
+            ran = self.cache_for(location).ran_as_written() if location in self._caches else []
+            return EntryTable(ran, directory=location)
         from ..features._memo._views import Listing, call_table
 
         cache = self._cache(args)

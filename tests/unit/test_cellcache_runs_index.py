@@ -502,3 +502,83 @@ def test_a_known_cell_that_raises_shows_its_own_error(ip: Any) -> None:
     with capture_output():
         result = ip.run_cell(cell)
     assert isinstance(result.error_in_exec, ZeroDivisionError)
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("x = 5", "values"),
+        ("a, *rest = 1, 2, 3\nd = {'k': a, 2: [rest, None]}", "values"),
+        ("print(f'{x:>4} {y!r}', end='')\nlen(xs), type(x), isinstance(x, int), id(x)", "values"),
+        ("y: int = -2 ** 8 // 3\ndel x\npass", "values"),
+        ("square = lambda v, k=2: v ** k * load(v)", "values"),
+        ("import numpy as np\nfrom os import path as p, sep", "definitions"),
+        (
+            "def f(a: np.ndarray, b: list[int] | None = None) -> 'T':\n    return g(a, b)",
+            "definitions",
+        ),
+        (
+            "class C(Base, mixins.M):\n    '''doc'''\n    n = 3\n"
+            "    def f(self):\n        return h()",
+            "definitions",
+        ),
+        # Anything that may compute: calls, attribute and item reads, operators on names.
+        ("y = f(x)", None),
+        ("y = x.shape", None),
+        ("y = xs[0]", None),
+        ("y = x + 1", None),
+        ("x += 1", None),
+        ("obj.size = 3", None),
+        ("d['k'] = 3", None),
+        ("y = [v for v in range(3)]", None),
+        ("y = [*xs]", None),
+        ("y = {**d}", None),
+        ("print(*xs)", None),
+        ("y = 10 ** 10 ** 8", None),  # a huge power: the right side is not a small literal
+        ("y = 10 ** 100", None),
+        ("y = 'a' * 10 ** 9", None),  # strings repeat by their size
+        ("@cache\ndef f():\n    return 1", None),
+        ("def f(n=compute()):\n    return n", None),
+        ("class C(Base, metaclass=Meta):\n    pass", None),
+        ("class C:\n    table = load()", None),
+        ("x = 5\n%time y = 2", None),  # IPython syntax: the magic decides
+        ("if x:\n    y = 1", None),
+        ("len = sum\nlen(xs)", "values"),  # a shadowed builtin only costs time: runs, as plain
+        ("", None),
+    ],
+)
+def test_runs_as_written_takes_only_what_the_code_shows_cheap(
+    source: str, kind: str | None
+) -> None:
+    from persist_ext.features._cellcache._analysis import analyze_cell, runs_as_written
+
+    found = runs_as_written(source)
+    assert (found[0] if found else None) == kind
+    if found:  # named as the magic names it: `why` and the index find one cell
+        assert found[1] == analyze_cell(source).digest
+
+
+def test_a_cell_of_literals_runs_as_written_through_the_magic(ip: Any) -> None:
+    magics = _fresh_kernel(ip)
+    fixed = magics.min_time  # the tests' shell stores every cell; here the automatic policy
+    magics.min_time = None
+    with capture_output() as captured:
+        ip.run_cell("%%persist shown\nwritten = [1, 2]\nprint('seen', written)\nwritten")
+    assert "seen [1, 2]" in captured.stdout
+    assert ip.user_ns["written"] == [1, 2]
+    assert ip.user_ns["_"] == [1, 2]
+    assert not magics._stores  # nothing looked up: no store opened
+    why = str(ip.run_line_magic("persist", "why shown"))
+    assert "seen from its code: nothing was looked up or stored" in why
+    assert "runs: it only imports, defines and binds values" in str(
+        ip.run_line_magic("persist", "list")
+    )
+    # With an option deciding what to keep, or a fixed threshold, the magic decides.
+    with capture_output():
+        ip.run_cell("%%persist kept --vars written\nwritten = [1, 2]")
+    assert "seen from its code" not in str(ip.run_line_magic("persist", "why kept"))
+    magics.min_time = 0.0
+    with capture_output():
+        ip.run_cell("%%persist fixed\nwritten = [1, 2]")
+    assert "seen from its code" not in str(ip.run_line_magic("persist", "why fixed"))
+    magics.min_time = fixed

@@ -59,7 +59,7 @@ from .._covars import (
 )
 from .._slotnames import untraced
 from .._usage import flush_uses, note_use
-from ._analysis import CellCode, analyze_cell
+from ._analysis import CellCode, analyze_cell, runs_as_written
 from ._capture import (
     RunOutcome,
     awaits_in_running_loop,
@@ -175,6 +175,14 @@ _LIMIT_HINT = (
 _SEEDS = re.compile(r"\bseed\s*\(")
 #: Why a cell of only ``import``/``def``/``class`` statements runs (``%persist list``/why).
 ONLY_DEFINITIONS = "it only imports and defines, which a restore would run again anyway"
+#: Why a cell its code shows cheap runs as written (``_analysis.runs_as_written``).
+AS_WRITTEN = {
+    "definitions": ONLY_DEFINITIONS + " (seen from its code: nothing was looked up or stored)",
+    "values": (
+        "it only imports, defines and binds values written in it, which costs less than "
+        "looking it up (seen from its code: nothing was looked up or stored)"
+    ),
+}
 NEVER_RESTORED = (
     "it draws from a global random generator that no cell seeded, whose state differs in "
     "every kernel and after every draw, so it could never be restored"
@@ -367,6 +375,8 @@ class CellCache:
         # older entry to prune (a listing of the store's keys saved per new cell).
         self._unstored: set[str] = set()
         self._seeded = _SeedScan()
+        # Cells run as written in this session (name -> when, run time, why): `%persist list` rows.
+        self._as_written: dict[str, tuple[float, float, str]] = {}
 
     @property
     def store(self) -> KeyValueStore:
@@ -394,11 +404,11 @@ class CellCache:
 
     # ------------------------------------------------------------------ naming and key
     @staticmethod
-    def default_name(code: CellCode, cell_id: str | None) -> str:
-        """Name of an unnamed cell: its notebook cell id, else a digest of its code."""
+    def default_name(digest: str, cell_id: str | None) -> str:
+        """Name of an unnamed cell: its notebook cell id, else its code's ``digest``."""
         if cell_id:
             return f"cell-{cell_id}"
-        return f"cell-{code.digest[:12]}"
+        return f"cell-{digest[:12]}"
 
     def _file_digests(self) -> FileDigests:
         if self._files is None:
@@ -485,14 +495,33 @@ class CellCache:
             code = analyze_cell(transformed(shell, cell))
         except SyntaxError:
             return None  # the magic shows the error
-        name = options.name or self.default_name(code, options.cell_id)
+        name = options.name or self.default_name(code.digest, options.cell_id)
         return KnownRun(name, 0.0, AWAITS)
 
-    def ran_plain(self, known: KnownRun) -> None:
+    def cheap_as_written(self, cell: str, options: CellOptions) -> KnownRun | None:
+        """A cell whose code shows it costs less to run than to look up (it only imports,
+        defines and binds values written in it, see ``_analysis.runs_as_written``): it runs
+        as the plain cell it is, nothing analysed further, keyed, looked up or stored.
+        Only with the automatic policy and no option naming what to keep (``--vars``,
+        ``--deps``, ``--env``, ``--ignore``, ``--mmap``, ``--expire``, ``min_time``).
+        ``None``: the magic runs it as usual."""
+        if options.refresh or _decided_by(options)[2:] != _AUTOMATIC:
+            return None
+        cheap = runs_as_written(cell)
+        if cheap is None:
+            return None
+        kind, digest = cheap
+        name = options.name or self.default_name(digest, options.cell_id)
+        return KnownRun(name, 0.0, AS_WRITTEN[kind])
+
+    def ran_plain(self, known: KnownRun, duration: float | None = None) -> None:
         """A cell that ran as the plain cell it is, without the magic and without the runs
-        index (one :meth:`awaiting_run` gave): ``why`` says so."""
+        index (one :meth:`awaiting_run` or :meth:`cheap_as_written` gave): ``why`` says so,
+        and ``%persist list`` for one cheaper to run."""
         self._last_name = known.name
         self._remember(known.name, CellKey("", {}), False, known.reason, [])
+        if known.reason in AS_WRITTEN.values():
+            self._as_written[known.name] = (time.time(), duration or 0.0, known.reason)
 
     def ran_known(self, token: str, known: KnownRun, duration: float | None) -> None:
         """A cell the runs index knows ran as a plain cell, without the magic: ``why`` says
@@ -547,7 +576,7 @@ class CellCache:
                 "%%persist: the cell has a syntax error; nothing was cached.",
                 original=outcome.error,
             ) from None
-        name = options.name or self.default_name(code, options.cell_id)
+        name = options.name or self.default_name(code.digest, options.cell_id)
         self._last_name = name
         uncertain = code.uncertain if options.deps else code.uncertain + code.unseen_reads
         if uncertain:
@@ -1664,9 +1693,21 @@ class CellCache:
         self.flush_hits()
         return stored_entries(self.store)
 
+    def ran_as_written(self) -> list[StoredCell]:
+        """The cells of this session that ran as written (:meth:`cheap_as_written`), as
+        rows of ``%persist list`` (nothing of them is stored; no store is needed)."""
+        return [
+            StoredCell("", name, at, took, size=0, variables=[], hits=0, run_reason=why)
+            for name, (at, took, why) in self._as_written.items()
+        ]
+
     def list(self, directory: str = "") -> EntryTable:
-        """``%persist list``: name, variables, size, age, original run time, hits."""
-        return EntryTable(self.entries(), directory=directory)
+        """``%persist list``: name, variables, size, age, original run time, hits; then the
+        cells of this session that ran as written (:meth:`cheap_as_written`), not stored."""
+        entries = self.entries()
+        stored = {entry.name for entry in entries}
+        entries += [row for row in self.ran_as_written() if row.name not in stored]
+        return EntryTable(entries, directory=directory)
 
     def show(self, name: str) -> EntryDetails:
         """``%persist show NAME``; ``KeyError`` when nothing is stored under ``name``."""
@@ -1681,8 +1722,10 @@ class CellCache:
         if name is None:
             self._files = None
             self._last.clear()
+            self._as_written.clear()
         else:
             self._last.pop(name, None)
+            self._as_written.pop(name, None)
         self._manifests.clear()
         if self.runs is not None:
             self.runs.forget_name(name)  # cleared cells decide again
@@ -1818,6 +1861,12 @@ def _decided_by(options: CellOptions) -> tuple[Any, ...]:
         options.mmap,
         options.expire,
     )
+
+
+#: The options under which a cell's code alone may decide that it runs (what
+#: :func:`_decided_by` gives after the name and cell id): the automatic policy, with
+#: nothing that makes a cell worth storing whatever it costs.
+_AUTOMATIC = _decided_by(CellOptions())[2:]
 
 
 def _stored_options(manifest: Manifest) -> CellOptions:
