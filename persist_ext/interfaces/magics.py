@@ -392,7 +392,8 @@ class PersistMagics(Magics):
             if args.verbose or self.verbose:
                 return None
             token, known = cache.known_run(body, options)
-            cheap = None if known is not None else cache.cheap_as_written(body, options)
+            namespace = getattr(self.shell, "user_ns", None)
+            cheap = None if known else cache.cheap_as_written(body, options, namespace)
         except Exception:  # the magic reports it, as usual
             return None
         if cheap is not None:

@@ -21,7 +21,8 @@ from .test_cellcache_fidelity_notebooks import seen
 pytestmark = pytest.mark.kernel
 
 CELLS = [
-    "x = 5\nlabels = ['a', 'b', 2 ** 10]\nprint(f'{x:03d}', labels, len(labels))\nlabels",
+    "x = 5\nlabels = ['a', 'b', 1024]\nprint(f'{x:03d}', labels)\nlabels",
+    "labels.append(x * 2)\nfor label in labels:\n    print(label)\nlen(labels), labels[-1]",
     "def scale(values, k=2):\n    return [k * v for v in values]\nclass Box:\n    size: int = 3",
     "import time\ntime.sleep(0.2)\ntotal = scale([x, x + 1])\ntotal",
     "print(_, Out[max(Out)], total, Box.size)",
@@ -31,7 +32,7 @@ CHECKS = "print(sorted(k for k in globals() if k in {'x', 'labels', 'total', 'sc
 
 def _notebook(cells: list[str], cached: bool, extra: list[str] = ()) -> nbformat.NotebookNode:
     sources = ["%load_ext persist_ext"] if cached else ["pass"]
-    sources += [f"%%persist c{i}\n{c}" if cached and i < 3 else c for i, c in enumerate(cells)]
+    sources += [f"%%persist c{i}\n{c}" if cached and i < 4 else c for i, c in enumerate(cells)]
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(s) for s in [*sources, CHECKS, *extra]]
     return notebook
@@ -45,20 +46,23 @@ def test_cheap_cells_run_as_written_and_show_what_plain_cells_show(tmp_path: Pat
     plain = seen(execute(_notebook(CELLS, False), plain_dir))
     plain_edit = seen(execute(_notebook(edited, False), plain_dir))
     assert plain != plain_edit
-    asked = ["%persist why c0", "%persist why c1", "%persist why c2", "%persist list"]
+    asked = [*(f"%persist why c{i}" for i in range(4)), "%persist list"]
     cold = execute(_notebook(CELLS, True, asked), cached_dir)
     assert seen(cold)[: len(plain)] == plain
-    why_values, why_defs, why_sleep, listed = (outputs_text(c) for c in cold.cells[-4:])
+    why_values, why_small, why_defs, why_sleep, listed = (outputs_text(c) for c in cold.cells[-5:])
     assert "it only imports, defines and binds values written in it" in why_values
     assert "seen from its code: nothing was looked up or stored" in why_values
+    assert "it computes only on small values" in why_small
+    assert "seen from its code and the sizes of what it reads" in why_small
     assert "it only imports and defines" in why_defs
     assert "nothing was stored for it yet" in why_sleep  # cached as before
     assert "runs: it only imports, defines and binds values written in it" in listed
     assert "runs: it only imports and defines" in listed
+    assert "runs: it computes only on small values" in listed
     warm = execute(_notebook(CELLS, True), cached_dir)
     assert seen(warm) == plain
-    assert "persist: restored c2" in outputs_text(warm.cells[3])  # the sleeping cell only
-    assert "persist: restored" not in outputs_text(warm.cells[1]) + outputs_text(warm.cells[2])
+    assert "persist: restored c3" in outputs_text(warm.cells[4])  # the sleeping cell only
+    assert not any("persist: restored" in outputs_text(c) for c in warm.cells[1:4])
     assert seen(execute(_notebook(edited, True), cached_dir)) == plain_edit
 
 
@@ -71,8 +75,10 @@ def test_a_notebook_of_cheap_cells_creates_no_store(tmp_path: Path) -> None:
     assert not (tmp_path / ".persist").exists()
 
 
-def test_a_cell_reading_an_attribute_or_calling_is_looked_up_as_before(tmp_path: Path) -> None:
-    cells = ["import os\nsep = os.sep", "n = abs(-5)", "k = [1][0]"]
+def test_a_cell_reading_a_module_or_large_values_is_looked_up_as_before(
+    tmp_path: Path,
+) -> None:
+    cells = ["import os\nsep = os.sep", "big = list(range(100_000))", "k = big[0]"]
     ran = execute(
         _notebook(cells, True, ["%persist why c0", "%persist why c1", "%persist why c2"]), tmp_path
     )

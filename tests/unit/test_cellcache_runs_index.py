@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
 
@@ -504,55 +505,114 @@ def test_a_known_cell_that_raises_shows_its_own_error(ip: Any) -> None:
     assert isinstance(result.error_in_exec, ZeroDivisionError)
 
 
+SMALL = {
+    "L": [1, 2, 3],
+    "s": "hello",
+    "x": 5,
+    "c": 3 + 4j,
+    "words": ["a", "b"],
+    "d": {"k": 1},
+    "t": (1, 2),
+    "a": np.arange(10),
+}
+LARGE = {
+    "big": list(range(100_000)),
+    "huge": 10**50,
+    "n": 10**9,
+    "A": np.zeros((100, 100)),
+    "df": object(),
+    "other": object(),
+    "len": lambda v: 0,  # a shadowed builtin
+    "L": [1],
+}
+
+
 @pytest.mark.parametrize(
-    ("source", "kind"),
+    ("source", "namespace", "kind"),
     [
-        ("x = 5", "values"),
-        ("a, *rest = 1, 2, 3\nd = {'k': a, 2: [rest, None]}", "values"),
-        ("print(f'{x:>4} {y!r}', end='')\nlen(xs), type(x), isinstance(x, int), id(x)", "values"),
-        ("y: int = -2 ** 8 // 3\ndel x\npass", "values"),
-        ("square = lambda v, k=2: v ** k * load(v)", "values"),
-        ("import numpy as np\nfrom os import path as p, sep", "definitions"),
+        ("x = 5", {}, "values"),
+        ("a, *rest = 1, 2, 3\nd = {'k': a, 2: [rest, None]}", {}, "values"),
+        ("print(f'{x:>4} {y!r}', end='')\ntype(x), isinstance(x, int), id(x)", {}, "values"),
+        ("y: int = -2 ** 8 // 3\ndel x\npass", {}, "small"),
+        ("square = lambda v, k=2: v ** k * load(v)", {}, "values"),
+        ("import numpy as np\nfrom os import path as p, sep", {}, "definitions"),
         (
             "def f(a: np.ndarray, b: list[int] | None = None) -> 'T':\n    return g(a, b)",
+            {},
             "definitions",
         ),
         (
-            "class C(Base, mixins.M):\n    '''doc'''\n    n = 3\n"
+            'class C(Base, mixins.M):\n    """doc"""\n    n = 3\n'
             "    def f(self):\n        return h()",
+            {},
             "definitions",
         ),
-        # Anything that may compute: calls, attribute and item reads, operators on names.
-        ("y = f(x)", None),
-        ("y = x.shape", None),
-        ("y = xs[0]", None),
-        ("y = x + 1", None),
-        ("x += 1", None),
-        ("obj.size = 3", None),
-        ("d['k'] = 3", None),
-        ("y = [v for v in range(3)]", None),
-        ("y = [*xs]", None),
-        ("y = {**d}", None),
-        ("print(*xs)", None),
-        ("y = 10 ** 10 ** 8", None),  # a huge power: the right side is not a small literal
-        ("y = 10 ** 100", None),
-        ("y = 'a' * 10 ** 9", None),  # strings repeat by their size
-        ("@cache\ndef f():\n    return 1", None),
-        ("def f(n=compute()):\n    return n", None),
-        ("class C(Base, metaclass=Meta):\n    pass", None),
-        ("class C:\n    table = load()", None),
-        ("x = 5\n%time y = 2", None),  # IPython syntax: the magic decides
-        ("if x:\n    y = 1", None),
-        ("len = sum\nlen(xs)", "values"),  # a shadowed builtin only costs time: runs, as plain
-        ("", None),
+        # Computing on small values, with builtins and their own methods.
+        ("L.append(100)\nprint(L)", SMALL, "small"),
+        ("x.bit_length(), c.real, s.upper(), sorted(L), sum(L), d['k'], d.keys()", SMALL, "small"),
+        ("t[1] = 4", SMALL, "small"),
+        ("a[::2] + 2, a.sum(), a.shape, a @ a", SMALL, "small"),
+        ("'-' * x, s.center(x)\nlist(range(x))\n'%d items' % x", SMALL, "small"),
+        ("total = 0\nfor n in range(100):\n    total += n * 2\ntotal", SMALL, "small"),
+        ("for w in words:\n    print(w.upper())", SMALL, "small"),
+        ("[n ** 2 for n in range(12)]", SMALL, "small"),
+        ("huge ** 3", LARGE, "small"),  # a literal exponent: three times its size
+        # The sizes docs/cell-cache.md gives, at the bound and past it.
+        ("s.upper()", {"s": "a" * 1000}, "small"),
+        ("s.upper()", {"s": "a" * 1001}, None),
+        ("sorted(v)", {"v": [[0] * 499, [1] * 499]}, "small"),  # 1,000 items in all
+        ("sorted(v)", {"v": [[0] * 499, [1] * 500]}, None),
+        ("v.sum()", {"v": np.ones(1000)}, "small"),
+        ("v.sum()", {"v": np.ones(1001)}, None),
+        ("list(range(n))", {"n": 10_000}, "small"),
+        ("list(range(n))", {"n": 10_001}, None),
+        # Anything that may compute at length: calls, attribute and item reads, operators
+        # on what is not small, growth in loops.
+        ("y = f(x)", SMALL, None),
+        ("y = x.shape", {}, None),
+        ("y = xs[0]", {}, None),
+        ("y = x + 1", {}, None),
+        ("x += 1", {}, None),
+        ("obj.size = 3", SMALL, None),
+        ("d['k'] = 3", {}, None),
+        ("y = [*xs]", {}, None),
+        ("y = {**d}", SMALL, None),
+        ("print(*L)", SMALL, None),
+        ("y = 10 ** 10 ** 8", {}, None),  # a huge power: the right side is not small
+        ("y = 'a' * 10 ** 9", {}, None),
+        ("big[0]", LARGE, None),
+        ("big", LARGE, None),  # shown: its repr walks every item
+        ("print(big)", LARGE, None),
+        ("A.sum()", LARGE, None),
+        ("2 ** huge", LARGE, None),
+        ("huge ** x", {**LARGE, "x": 100}, None),
+        ("s.center(n)", {**LARGE, "s": "a"}, None),
+        ("[0] * n", LARGE, None),
+        ("f'{1:>{n}}'", LARGE, None),
+        ("df == other", LARGE, None),  # `==` may walk anything
+        ("len(L)", LARGE, None),  # not the builtin
+        ("len = sum\nlen(xs)", {}, None),
+        ("for i in range(100):\n    x = x * x", SMALL, None),  # grows without bound
+        ("for i in range(3):\n    for j in range(3):\n        print(i, j)", SMALL, None),
+        ("[n for n in range(10 ** 6)]", {}, None),
+        ("[[i, j] for i in range(3) for j in range(3)]", {}, None),
+        ("while True:\n    pass", {}, None),
+        ("@cache\ndef f():\n    return 1", {}, None),
+        ("def f(n=compute()):\n    return n", {}, None),
+        ("class C(Base, metaclass=Meta):\n    pass", {}, None),
+        ("class C:\n    table = load()", {}, None),
+        ("x = 5\n%time y = 2", {}, None),  # IPython syntax: the magic decides
+        ("np.arange(10)", SMALL, None),
+        ("", {}, None),
     ],
 )
-def test_runs_as_written_takes_only_what_the_code_shows_cheap(
-    source: str, kind: str | None
+def test_runs_as_written_takes_only_what_is_seen_cheap(
+    source: str, namespace: dict[str, Any], kind: str | None
 ) -> None:
-    from persist_ext.features._cellcache._analysis import analyze_cell, runs_as_written
+    from persist_ext.features._cellcache._analysis import analyze_cell
+    from persist_ext.features._cellcache._cheap import runs_as_written
 
-    found = runs_as_written(source)
+    found = runs_as_written(source, namespace)
     assert (found[0] if found else None) == kind
     if found:  # named as the magic names it: `why` and the index find one cell
         assert found[1] == analyze_cell(source).digest

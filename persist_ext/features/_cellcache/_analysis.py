@@ -29,7 +29,7 @@ import xxhash
 from ...storage._usercode import IDENTIFIER
 from ._setorder import iterated_sets
 
-__all__ = ["CellCode", "analyze_cell", "normalize_code", "take_tree"]
+__all__ = ["CellCode", "analyze_cell", "code_digest", "normalize_code", "take_tree"]
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -170,6 +170,15 @@ def _walk(node: ast.AST) -> list[ast.AST]:
     return nodes
 
 
+def code_digest(tree: ast.Module) -> str:
+    """The digest :func:`analyze_cell` gives the cell ``tree`` (its name's default part).
+
+    >>> code_digest(ast.parse("x = 1  # one")) == analyze_cell("x = 1").digest
+    True
+    """
+    return _walk_digest(tree)[2]
+
+
 def _walk_digest(tree: ast.Module) -> tuple[list[ast.AST], list[int], str]:
     """Every node of the cell ``tree``, a top-level statement's after another's, each in
     :func:`ast.walk`'s order; where each statement's nodes start (and, last, where they
@@ -306,7 +315,7 @@ class _Scan:
             self.visit(child)
 
     def _scope(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        for part in _definition_parts(node):  # read when the ``def`` runs
+        for part in definition_parts(node):  # read when the ``def`` runs
             self.visit(part)
         params = {a.arg for a in _parameters(node.args)}
         body = node.body if isinstance(node.body, list) else [node.body]
@@ -783,14 +792,14 @@ def _runs_no_code(body: list[ast.stmt]) -> bool:
     )
 
 
-def _definition_parts(
+def definition_parts(
     node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
 ) -> list[ast.expr]:
     """The parts of a ``def`` or ``lambda`` evaluated when it runs, not when it is called:
     default values, decorators and annotations (the one list every scan here uses).
 
     >>> node = ast.parse("@d\\ndef f(x: A, n=N, *, k=K) -> R: return M").body[0]
-    >>> [ast.unparse(part) for part in _definition_parts(node)]
+    >>> [ast.unparse(part) for part in definition_parts(node)]
     ['N', 'K', 'd', 'R', 'A']
     """
     args = node.args
@@ -828,7 +837,7 @@ def _read_at_definition(definitions: list[ast.stmt]) -> set[str]:
     while pending:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            pending += _definition_parts(node)
+            pending += definition_parts(node)
             continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             read.add(node.id)
@@ -846,7 +855,7 @@ def _calls_run_by(stmt: ast.stmt) -> list[ast.Call]:
         if isinstance(node, ast.Call):
             calls.append(node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            pending.extend(_definition_parts(node))  # the body runs when called, not now
+            pending.extend(definition_parts(node))  # the body runs when called, not now
             continue
         pending.extend(ast.iter_child_nodes(node))
     return calls
@@ -1235,164 +1244,3 @@ def analyze_cell(source: str) -> CellCode:
         settings=tuple(facets_set_by(_setting_names(nodes))),
         compile_warns=compile_warns,
     )
-
-
-#: Builtins a cell may call and still be cheap by construction: each costs about what
-#: showing or sizing its argument costs, which a restore would show as well.
-_CHEAP_CALLS = frozenset({"print", "len", "type", "isinstance", "id"})
-#: ``name(``, not after ``def``/``class``: a cell calling anything else is not parsed, unless
-#: a function body may hold the call.
-_CALLED = re.compile(r"(?<!def )(?<!class )\b([A-Za-z_]\w*)\s*\(")
-_CHEAP_SOURCE_LIMIT = 4000  # characters: beyond, the magic's own analysis decides
-#: Operators on two numbers cost what the numbers' size does; ``**`` and ``<<`` only with a
-#: small literal on the right (``2 ** 10``, not ``10 ** 10 ** 8``).
-_GROWING_OPS = (ast.Pow, ast.LShift)
-
-
-def runs_as_written(source: str) -> tuple[str, str] | None:
-    """Whether a cell's code alone shows that running it costs less than any lookup would:
-    ``"definitions"`` (it only imports and defines) or ``"values"`` (it also binds and shows
-    values spelled out in it), with the code's digest (as :func:`analyze_cell` gives it);
-    else ``None`` (its cost is measured when it runs).
-
-    Such a cell imports, defines functions and classes (no decorator, and defaults, bases
-    and annotations that call nothing), binds names to literals, names and displays of them
-    (``xs = [a, b, 3]``), and calls nothing but ``print``, ``len``, ``type``,
-    ``isinstance`` and ``id``; arithmetic only on numbers written in it. Attribute and item
-    reads are excluded (a property or ``__getitem__`` may compute anything), and so is
-    anything IPython would transform (magics, ``!`` commands), which fails to parse here.
-    Running it is what a plain cell does, so a wrong guess only costs time.
-
-    >>> runs_as_written("import numpy as np\\ndef f(x, n=3):\\n    return load(x)")[0]
-    'definitions'
-    >>> kind, digest = runs_as_written("x = 5\\ny = [x, 2 ** 10, 'a']\\nprint(f'{x}', y)\\ny")
-    >>> kind, digest == analyze_cell("x = 5\\ny = [x, 2 ** 10, 'a']\\nprint(f'{x}', y)\\ny").digest
-    ('values', True)
-    >>> [runs_as_written(s) for s in ("y = x.shape", "y = f(x)", "y = x + 1", "%time x")]
-    [None, None, None, None]
-    """
-    if len(source) > _CHEAP_SOURCE_LIMIT:
-        return None
-    calls = _CALLED.findall(source)
-    if "def " not in source and "lambda" not in source and not _CHEAP_CALLS.issuperset(calls):
-        return None  # most cells call something: rejected without a parse (not a function
-        # body's calls, which run when it is called)
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    body = tree.body
-    if not body or not all(_cheap_statement(stmt) for stmt in body):
-        return None
-    kind = "definitions" if all(isinstance(s, _DEFINITIONS) for s in body) else "values"
-    return kind, _walk_digest(tree)[2]
-
-
-def _cheap_statement(stmt: ast.stmt) -> bool:
-    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass)):
-        return True
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        if stmt.decorator_list:
-            return False
-        args = stmt.args
-        defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
-        annotations = [a.annotation for a in _parameters(args) if a.annotation is not None]
-        if stmt.returns is not None:
-            annotations.append(stmt.returns)
-        return all(map(_cheap_value, defaults)) and all(map(_type_like, annotations))
-    if isinstance(stmt, ast.ClassDef):
-        return (
-            not stmt.decorator_list
-            and not stmt.keywords
-            and all(map(_type_like, stmt.bases))
-            and all(map(_cheap_statement, stmt.body))
-        )
-    if isinstance(stmt, ast.Assign):
-        return all(map(_name_target, stmt.targets)) and _cheap_value(stmt.value)
-    if isinstance(stmt, ast.AnnAssign):
-        return (
-            _name_target(stmt.target)
-            and _type_like(stmt.annotation)
-            and (stmt.value is None or _cheap_value(stmt.value))
-        )
-    if isinstance(stmt, ast.Expr):
-        return _cheap_value(stmt.value)
-    if isinstance(stmt, ast.Delete):
-        return all(isinstance(t, ast.Name) for t in stmt.targets)
-    return False
-
-
-def _name_target(node: ast.expr) -> bool:
-    """``x``, ``a, b`` or ``[a, *rest]``: binding names, nothing set on an object."""
-    if isinstance(node, ast.Name):
-        return True
-    if isinstance(node, ast.Starred):
-        return _name_target(node.value)
-    return isinstance(node, (ast.Tuple, ast.List)) and all(map(_name_target, node.elts))
-
-
-def _type_like(node: ast.expr) -> bool:
-    """An annotation or base: ``int``, ``np.ndarray``, ``list[int]``, ``int | None``, ``'C'``."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.Attribute):
-        return _type_like(node.value)
-    if isinstance(node, ast.Subscript):
-        return _type_like(node.value) and _type_like(node.slice)
-    if isinstance(node, ast.Tuple):
-        return all(map(_type_like, node.elts))
-    return (
-        isinstance(node, ast.BinOp)
-        and isinstance(node.op, ast.BitOr)
-        and (_type_like(node.left) and _type_like(node.right))
-    )
-
-
-def _cheap_value(node: ast.expr) -> bool:
-    if isinstance(node, (ast.Constant, ast.Name)):
-        return True
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(not isinstance(e, ast.Starred) and _cheap_value(e) for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return all(k is not None and _cheap_value(k) for k in node.keys) and all(
-            map(_cheap_value, node.values)
-        )
-    if isinstance(node, (ast.UnaryOp, ast.BinOp)):
-        return _number_arithmetic(node)
-    if isinstance(node, ast.JoinedStr):
-        return all(_cheap_value(v) for v in node.values)
-    if isinstance(node, ast.FormattedValue):
-        return _cheap_value(node.value) and (
-            node.format_spec is None or _cheap_value(node.format_spec)
-        )
-    if isinstance(node, ast.Lambda):
-        args = node.args
-        return all(map(_cheap_value, [*args.defaults, *(d for d in args.kw_defaults if d)]))
-    if isinstance(node, ast.Call):
-        return (
-            isinstance(node.func, ast.Name)
-            and node.func.id in _CHEAP_CALLS
-            and all(not isinstance(a, ast.Starred) and _cheap_value(a) for a in node.args)
-            and all(k.arg is not None and _cheap_value(k.value) for k in node.keywords)
-        )
-    return False
-
-
-def _number_arithmetic(node: ast.expr) -> bool:
-    """``-1``, ``2 ** 10``, ``1e3 / 7``: numbers written in the cell, no name in between."""
-    if isinstance(node, ast.Constant):
-        return type(node.value) in (int, float, complex)
-    if isinstance(node, ast.UnaryOp):
-        return _number_arithmetic(node.operand)
-    if not isinstance(node, ast.BinOp):
-        return False
-    if isinstance(node.op, _GROWING_OPS):
-        right = node.right
-        return (
-            isinstance(node.left, ast.Constant)
-            and _number_arithmetic(node.left)
-            and isinstance(right, ast.Constant)
-            and type(right.value) is int
-            and abs(right.value) <= 64
-        )
-    return _number_arithmetic(node.left) and _number_arithmetic(node.right)

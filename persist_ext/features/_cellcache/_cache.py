@@ -59,7 +59,7 @@ from .._covars import (
 )
 from .._slotnames import untraced
 from .._usage import flush_uses, note_use
-from ._analysis import CellCode, analyze_cell, runs_as_written
+from ._analysis import CellCode, analyze_cell
 from ._capture import (
     RunOutcome,
     awaits_in_running_loop,
@@ -71,6 +71,7 @@ from ._capture import (
     transformed,
     unmagic_history,
 )
+from ._cheap import runs_as_written
 from ._costs import (
     READ_RATE,
     RUNS_WRITE_EVERY,
@@ -181,6 +182,11 @@ AS_WRITTEN = {
     "values": (
         "it only imports, defines and binds values written in it, which costs less than "
         "looking it up (seen from its code: nothing was looked up or stored)"
+    ),
+    "small": (
+        "it computes only on small values (numbers, short strings, small lists and arrays) "
+        "with builtins and their own methods, which costs less than looking it up (seen "
+        "from its code and the sizes of what it reads: nothing was looked up or stored)"
     ),
 }
 NEVER_RESTORED = (
@@ -498,16 +504,19 @@ class CellCache:
         name = options.name or self.default_name(code.digest, options.cell_id)
         return KnownRun(name, 0.0, AWAITS)
 
-    def cheap_as_written(self, cell: str, options: CellOptions) -> KnownRun | None:
+    def cheap_as_written(
+        self, cell: str, options: CellOptions, namespace: dict[str, Any] | None = None
+    ) -> KnownRun | None:
         """A cell whose code shows it costs less to run than to look up (it only imports,
-        defines and binds values written in it, see ``_analysis.runs_as_written``): it runs
-        as the plain cell it is, nothing analysed further, keyed, looked up or stored.
-        Only with the automatic policy and no option naming what to keep (``--vars``,
-        ``--deps``, ``--env``, ``--ignore``, ``--mmap``, ``--expire``, ``min_time``).
+        defines, binds values, or computes on small values of ``namespace`` with builtins;
+        see ``_cheap.runs_as_written``): it runs as the plain cell it is, nothing analysed
+        further, keyed, looked up or stored. Only with the automatic policy and no option
+        naming what to keep (``--vars``, ``--deps``, ``--env``, ``--ignore``, ``--mmap``,
+        ``--expire``, ``min_time``).
         ``None``: the magic runs it as usual."""
         if options.refresh or _decided_by(options)[2:] != _AUTOMATIC:
             return None
-        cheap = runs_as_written(cell)
+        cheap = runs_as_written(cell, namespace)
         if cheap is None:
             return None
         kind, digest = cheap
