@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -142,12 +143,9 @@ def runs_as_written(
     names = set(_CALLED.findall(source))
     if "def " not in source and "lambda" not in source and not names <= _BUILTINS.keys():
         return None  # most cells call a function: rejected without a parse
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _parsed(source)
+    if tree is None or not tree.body:
         return None  # IPython syntax (magics, ``!``) or no Python at all: the magic
-    if not tree.body:
-        return None
     walk = _Walk(namespace or {})
     try:
         for stmt in tree.body:
@@ -162,6 +160,15 @@ def runs_as_written(
 
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(source: str) -> ast.Module | None:
+    """The tree of a cell (asked again at each run of it: a hit, a cell known to run)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _require(condition: bool) -> None:
