@@ -156,19 +156,20 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         metavar="N",
-        help="also notebooks of N one-line cells (literals; one call each): the cost per "
-        "cell, apart from any work",
+        help="also notebooks of N one-line cells (literals; a notebook function's call each): "
+        "the cost per cell, apart from any work",
     )
     parser.add_argument("only", nargs="*", help="notebooks whose name contains one of these")
     args = parser.parse_args(argv)
     args.scratch.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(args.mirror, args.scratch, args.only) if args.only else []
     if args.trivial:
-        # Literal cells run as written (their code shows it); calling one builtin, each
-        # takes the magic's whole path (analysis, key, the recorded run, the decision).
+        # Literal cells run as written (seen cheap before they run: ``_cellcache._cheap``);
+        # calling a notebook function, each takes the magic's whole path (analysis, key,
+        # the recorded run, the decision).
         trivial = [f"x{i} = {i}" for i in range(args.trivial)]
         corpus.append((f"trivial-{args.trivial}", [], trivial))
-        calls = [f"x{i} = abs({i})" for i in range(args.trivial)]
+        calls = ["def f(v):\n    return v", *(f"x{i} = f({i})" for i in range(args.trivial))]
         corpus.append((f"trivial-calls-{args.trivial}", [], calls))
     # The kernels import the persist_ext of this checkout (the venv may hold another).
     variants: list[tuple[str, str | None]] = [("after", str(Path(__file__).resolve().parents[1]))]
