@@ -156,7 +156,7 @@ def runs_as_written(
         kind = "definitions"
     else:
         kind = "small" if walk.computes else "values"
-    return kind, code_digest(tree)
+    return kind, _digest(source)
 
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -169,6 +169,13 @@ def _parsed(source: str) -> ast.Module | None:
         return ast.parse(source)
     except (SyntaxError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(source: str) -> str:
+    tree = _parsed(source)
+    assert tree is not None  # only asked of a cell that parsed
+    return code_digest(tree)
 
 
 def _require(condition: bool) -> None:
