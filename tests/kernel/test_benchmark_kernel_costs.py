@@ -20,13 +20,16 @@ def test_kernel_costs_reports_every_variant_of_a_trivial_notebook(tmp_path: Path
     rows = tmp_path / "rows.json"
     args = ["--trivial", "3", "--rounds", "1", "--scratch", str(tmp_path), "--json", str(rows)]
     assert kernel_costs.main(args) == 0
-    (row,) = json.loads(rows.read_text())
-    assert row["notebook"] == "trivial-3"
-    assert row["cells"] == 3
-    assert row["failures"] == []
-    assert row["restored"] == 0  # one-line cells run: nothing is worth restoring
-    for key in ("cpu_plain", "cpu_cold", "cpu_warm", "cpu_plain_again"):
-        assert row[key] > 0, key
+    literal, calling = json.loads(rows.read_text())
+    assert literal["notebook"] == "trivial-3"
+    assert literal["cells"] == 3
+    assert calling["notebook"] == "trivial-calls-3"
+    assert calling["cells"] == 4  # the function, then three cells calling it
+    for row in (literal, calling):
+        assert row["failures"] == []
+        assert row["restored"] == 0  # one-line cells run: nothing is worth restoring
+        for key in ("cpu_plain", "cpu_cold", "cpu_warm", "cpu_plain_again"):
+            assert row[key] > 0, key
     out = capsys.readouterr().out
     assert "least CPU of the rounds" in out
     assert "per cell: plain" in out
