@@ -176,7 +176,7 @@ _LIMIT_HINT = (
 _SEEDS = re.compile(r"\bseed\s*\(")
 #: Why a cell of only ``import``/``def``/``class`` statements runs (``%persist list``/why).
 ONLY_DEFINITIONS = "it only imports and defines, which a restore would run again anyway"
-#: Why a cell its code shows cheap runs as written (``_analysis.runs_as_written``).
+#: Why a cell seen cheap before it runs runs as written (``_cheap.runs_as_written``).
 AS_WRITTEN = {
     "definitions": ONLY_DEFINITIONS + " (seen from its code: nothing was looked up or stored)",
     "values": (
