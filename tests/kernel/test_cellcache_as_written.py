@@ -86,3 +86,22 @@ def test_a_cell_reading_a_module_or_large_values_is_looked_up_as_before(
         why = outputs_text(cell)
         assert "seen from its code" not in why
         assert "nothing was stored for it yet" in why
+
+
+def test_a_library_call_on_small_values_runs_as_written(tmp_path: Path) -> None:
+    cells = [
+        "import numpy as np\nimport pandas as pd",
+        "x = np.arange(10)\ns = pd.Series([1, 2, 3], index=['a', 'b', 'c'])\ns",
+        "x[::2] * 2, x.sum(), np.sin(x)",  # x is small: read as such by the next cell
+        "print(x.shape, int(x.sum()), list(s.index))",
+    ]
+    plain_dir, cached_dir = tmp_path / "plain", tmp_path / "cached"
+    plain_dir.mkdir()
+    cached_dir.mkdir()
+    plain = seen(execute(_notebook(cells, False), plain_dir))
+    asked = ["%persist why c1", "%persist why c2"]
+    cold = execute(_notebook(cells, True, asked), cached_dir)
+    assert seen(cold)[: len(plain)] == plain
+    for cell in cold.cells[-2:]:
+        assert "numerical libraries' functions" in outputs_text(cell)
+    assert seen(execute(_notebook(cells, True), cached_dir)) == plain  # and warm

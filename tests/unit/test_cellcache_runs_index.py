@@ -515,6 +515,16 @@ SMALL = {
     "t": (1, 2),
     "a": np.arange(10),
 }
+LIBRARIES = {
+    "np": np,
+    "pd": __import__("pandas"),
+    "math": __import__("math"),
+    "random": __import__("random"),
+    "os": __import__("os"),
+    "x": np.arange(10),
+    "big": np.zeros(100_000),
+    "frame": __import__("pandas").DataFrame({"a": [1]}),
+}
 LARGE = {
     "big": list(range(100_000)),
     "huge": 10**50,
@@ -566,6 +576,20 @@ LARGE = {
         ("v.sum()", {"v": np.ones(1001)}, None),
         ("list(range(n))", {"n": 10_000}, "small"),
         ("list(range(n))", {"n": 10_001}, None),
+        # Library functions on small values, reached from a module the notebook imported.
+        ("np.arange(10)\ny = np.zeros((3, 5), dtype=np.float64)", LIBRARIES, "small"),
+        ("np.random.seed(0)\ny = np.random.rand(3)\nnp.sin(x)", LIBRARIES, "small"),
+        ("pd.Series([1, 2, 3], index=['a', 'b', 'c'])", LIBRARIES, "small"),
+        ("math.sqrt(2), random.random()", LIBRARIES, "small"),
+        ("np.arange(10) + 1", LIBRARIES, None),  # what it makes is of unknown size
+        ("np.load('f.npy')", LIBRARIES, None),  # files: read or written
+        ("pd.read_csv('f.csv')", LIBRARIES, None),
+        ("np.mean(big)", LIBRARIES, None),  # not small
+        ("pd.concat([frame, frame])", LIBRARIES, None),  # frames of any size
+        ("os.listdir('.')", LIBRARIES, None),  # not a library of numbers
+        ("pd.DataFrame.from_dict({})", LIBRARIES, None),
+        ("np.vectorize(abs)", LIBRARIES, None),
+        ("import numpy as np\nnp.arange(3)", {}, None),  # imported by the cell itself
         # Anything that may compute at length: calls, attribute and item reads, operators
         # on what is not small, growth in loops.
         ("y = f(x)", SMALL, None),

@@ -185,8 +185,9 @@ AS_WRITTEN = {
     ),
     "small": (
         "it computes only on small values (numbers, short strings, small lists and arrays) "
-        "with builtins and their own methods, which costs less than looking it up (seen "
-        "from its code and the sizes of what it reads: nothing was looked up or stored)"
+        "with builtins, their own methods and numerical libraries' functions, which costs "
+        "less than looking it up (seen from its code and the sizes of what it reads: "
+        "nothing was looked up or stored)"
     ),
 }
 NEVER_RESTORED = (

@@ -23,11 +23,12 @@ what may be done with it:
     anything else, or a result of unknown size: it may be bound, shown or passed to
     ``print``, nothing more (a property or ``__getitem__`` could compute anything).
 
-Calls are of allowed builtins (not shadowed) and of allowed methods of ``str``, builtin
-containers, numbers and arrays; loops go over small things, one level deep, with nothing
-in them that grows by multiplying. Anything else (a notebook function, a library call, a
-``while``, a ``try``, an attribute of anything but a number or an array) leaves the cell to
-the magic.
+Calls are of allowed builtins (not shadowed), of allowed methods of ``str``, builtin
+containers, numbers and arrays, and of functions of numpy, pandas, ``math``, ``random``
+and ``statistics`` that touch no file, on small values; loops go over small things, one
+level deep, with nothing in them that grows by multiplying. Anything else (a notebook
+function, another library's call, a ``while``, a ``try``, an attribute of anything but a
+number or an array) leaves the cell to the magic.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import ast
 import builtins
 import functools
 import re
+import types
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,6 +97,17 @@ _METHODS: dict[str, frozenset[str]] = {
 _METHODS["int"] = _METHODS["num"]
 #: Methods whose result grows with a number argument (a width): only a small one.
 _PADDING = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+#: Libraries whose functions a cheap cell may call on small values (reached from a module
+#: the notebook imported: ``np.arange(10)``, ``np.random.rand(3)``, ``pd.Series([1, 2])``).
+_LIBRARIES = frozenset({"numpy", "pandas", "math", "random", "statistics"})
+#: Their functions that read or write files, by the start of the name, and others that do
+#: more than compute on what they are given.
+_FILE_PREFIXES = ("read_", "to_", "save", "load", "from", "gen")
+_NOT_CHEAP_FUNCTIONS = frozenset(
+    {"memmap", "DataSource", "info", "lookfor", "source", "show_config", "show_runtime",
+     "show_versions", "test", "ExcelWriter", "HDFStore", "eval", "vectorize", "frompyfunc",
+     "apply_along_axis", "apply_over_axes", "piecewise", "einsum_path"}
+)  # fmt: skip
 #: Methods giving a view of a small container (as small, and iterable by a loop).
 _VIEWS = frozenset({"keys", "values", "items"})
 #: Data attributes that compute nothing, by kind.
@@ -363,19 +377,20 @@ class _Walk:
             return kind_of(node.value) if not isinstance(node.value, (str, bytes)) else "str"
         if isinstance(node, ast.Name):
             return self.name(node.id)
-        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            for element in node.elts:
-                if isinstance(element, ast.Starred):
-                    _require(self.value(element.value) in _SIZED)
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+            # Small only when what it holds is: ``[df, df]`` holds two frames of any size.
+            parts: list[ast.expr | None] = (
+                [*node.keys, *node.values] if isinstance(node, ast.Dict) else [*node.elts]
+            )
+            held = set()
+            for part in parts:
+                _require(part is not None)  # ``{**d}``: a copy of anything
+                assert part is not None
+                if isinstance(part, ast.Starred):
+                    _require(self.value(part.value) in _SIZED)
                 else:
-                    self.value(element)
-            return "seq"
-        if isinstance(node, ast.Dict):
-            for key, item in zip(node.keys, node.values):
-                _require(key is not None)
-                self.value(key)  # type: ignore[arg-type]
-                self.value(item)
-            return "seq"
+                    held.add(self.value(part))
+            return "opaque" if "opaque" in held else "seq"
         if isinstance(node, ast.JoinedStr):
             for part in node.values:
                 self.value(part)
@@ -469,15 +484,16 @@ class _Walk:
                 _require(right == "int")
                 _require(left == "int" or _literal_at_most(exponent, 64))
             return "num"
+        if "arr" in (left, right):  # element by element (``a * 2``, ``a + b``), or ``a @ b``
+            _require({left, right} <= {"arr", "int", "num"})
+            return "opaque" if isinstance(op, ast.MatMult) else "arr"
         if isinstance(op, ast.Mult):  # a repeat: ``'-' * 20``, ``[0] * n``
             _require({left, right} <= {"int", "str", "seq"} and "int" in (left, right))
             return "opaque"
         if isinstance(op, ast.Mod) and left == "str":  # ``'%d items' % n``
             return "str"
-        if isinstance(op, ast.Add) and left == right and left in ("str", "seq"):
-            return "opaque" if self.loop_depth else left
-        _require("arr" in (left, right) and {left, right} <= {"arr", "int", "num"})
-        return "opaque" if isinstance(op, ast.MatMult) else "arr"
+        _require(isinstance(op, ast.Add) and left == right and left in ("str", "seq"))
+        return "opaque" if self.loop_depth else left
 
     def fresh(self, node: ast.expr) -> bool:
         """A literal, or a name the loop binds afresh each iteration (not accumulated)."""
@@ -487,12 +503,20 @@ class _Walk:
 
     def call(self, node: ast.Call) -> str:
         _require(all(k.arg is not None for k in node.keywords))
-        arguments = [*node.args, *(k.value for k in node.keywords)]
-        kinds = []
-        for argument in arguments:
-            _require(not isinstance(argument, (ast.Starred, ast.Lambda)))
-            kinds.append(self.value(argument))
         func = node.func
+        library = isinstance(func, ast.Attribute) and self.library_function(func)
+        kinds = []
+        for argument in [*node.args, *(k.value for k in node.keywords)]:
+            _require(not isinstance(argument, (ast.Starred, ast.Lambda)))
+            if library and argument not in node.args and _type_like(argument):
+                continue  # ``dtype=np.float32``, ``axis=0``: a library's option, read
+            kinds.append(self.value(argument))
+        if library:
+            # A library function on small values: what it makes grows with them at most
+            # polynomially (an outer product of two small arrays is a million numbers).
+            self.computes = True
+            _require("opaque" not in kinds)
+            return "opaque"
         if isinstance(func, ast.Name):
             _require(func.id in _BUILTINS and func.id not in self.bound)
             _require(self.namespace.get(func.id, _UNSET) in (_UNSET, getattr(builtins, func.id)))
@@ -515,6 +539,37 @@ class _Walk:
         _require(func.attr not in _PADDING or "num" not in kinds)  # a small width only
         _require("opaque" not in kinds or func.attr in _METHODS_TAKE_ANYTHING)
         return "seq" if func.attr in _VIEWS else "opaque"
+
+    def library_function(self, func: ast.Attribute) -> bool:
+        """Whether ``func`` is a function of one of :data:`_LIBRARIES` reached from a module
+        the namespace holds (``np.arange``, ``np.random.rand``, ``pd.Series``), one that
+        reads or writes no file (``np.load``, ``pd.read_csv``, ``to_*`` are not)."""
+        path = []
+        node: ast.expr = func
+        while isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id in self.bound:
+            return False  # imported by the cell itself: not known before it runs
+        found = self.namespace.get(node.id)
+        for attr in reversed(path):
+            if not isinstance(found, types.ModuleType):
+                return False  # ``pd.DataFrame.from_dict``: a class's attribute
+            if found.__name__.partition(".")[0] not in _LIBRARIES:
+                return False
+            try:
+                with warnings.catch_warnings():  # a deprecated name warns when looked up
+                    warnings.simplefilter("ignore")
+                    found = getattr(found, attr)
+            except Exception:
+                return False
+        name = path[0]
+        return (
+            callable(found)
+            and not isinstance(found, types.ModuleType)
+            and not name.startswith(_FILE_PREFIXES)
+            and name not in _NOT_CHEAP_FUNCTIONS
+        )
 
     def iterated(self, node: ast.expr) -> str:
         """What a loop goes over: something small, read or made in the cell."""
