@@ -228,6 +228,10 @@ class _Hasher:
         # a reference to that number (``[[0]] * 3`` is not ``[[0], [0], [0]]``: appending to
         # its first row shows in all three). A value sharing nothing hashes as before.
         self.entered: dict[int, int] = {}
+        # Every container entered in the call, also those an unordered container's item
+        # entered and ``entered`` then forgot (an instance's attributes, a set's items): what
+        # ``fingerprint(entered=)`` reports, so ``row = t.rows[0]`` is seen held in ``t``.
+        self.met: set[int] = set()
         self.keep: list[Any] = []  # objects whose id() is in a memo stay alive meanwhile
         # The pickler (with its sink and out-of-band buffers) that the values of this call
         # share (see feed_pickle), made on first need; dropped after an error. Each item of
@@ -406,6 +410,7 @@ class _Hasher:
                 self.put(h, b"shared", _LEN.pack(number))
                 return False
             self.entered[key] = len(self.entered)
+            self.met.add(key)
             self.keep.append(container)  # its id stays its own until the call ends
         self.containers.append(key)
         return True
@@ -900,7 +905,7 @@ def fingerprint(
     hasher = _Hasher(reached)
     hasher.feed(h, value)
     if entered is not None:
-        entered.update(hasher.entered)
+        entered.update(hasher.met)
     return h.hexdigest()
 
 

@@ -88,3 +88,35 @@ def test_inputs_held_in_or_viewing_another_are_keyed_so(tmp_path: Path) -> None:
     assert_runs_match_plain(
         HELD_AND_VIEWED, ["shown", "row", "b.tolist()", "doubled"], edit, tmp_path
     )
+
+
+# An input held in another input's instance attribute (``row = t.rows[0]``), or in an
+# instance inside a set (``data = n.data``, ``bag = {n}``): the attributes and the items of
+# a set are each hashed on their own, and what they entered was forgotten after each, so
+# ``row<t`` was not seen. After an upstream edit to ``row = list(t.rows[0])``, a hit of
+# ``t.rows[0].append(1)`` restored the other run's ``shown`` (``[0, 1]`` where a re-run
+# shows ``[0]``).
+IN_ATTRIBUTES = [
+    "class Table:\n    pass\nt = Table()\nt.rows = [[0], [0]]\nrow = t.rows[0]\nc = [0]",
+    CACHED + "t.rows[0].append(1)\nshown = str(row)",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_an_input_held_in_another_inputs_attribute_is_keyed_so(tmp_path: Path) -> None:
+    edit = ("row = t.rows[0]", "row = list(t.rows[0])")
+    assert_runs_match_plain(IN_ATTRIBUTES, ["shown", "row", "t.rows", "doubled"], edit, tmp_path)
+
+
+IN_A_SET = [
+    "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+    "n = Node([0])\nbag = {n}\ndata = n.data\nc = [0]",
+    CACHED + "data.append(1)\nsize = len(bag)",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_an_input_held_in_an_item_of_another_inputs_set_is_keyed_so(tmp_path: Path) -> None:
+    edit = ("data = n.data", "data = list(n.data)")
+    checks = ["size", "data", "[m.data for m in bag]", "n.data", "doubled"]
+    assert_runs_match_plain(IN_A_SET, checks, edit, tmp_path)

@@ -159,6 +159,25 @@ def test_cycles_are_handled() -> None:
     fingerprint(d)
 
 
+def test_entered_reports_the_containers_met_anywhere_inside() -> None:
+    # Also those inside an instance's attributes and a set's items, which are hashed each on
+    # its own (what one entered is forgotten before the next): ``row = t.rows[0]``.
+    ns = _module(
+        """
+        class Node:
+            def __init__(self, rows):
+                self.rows = rows
+        """
+    )
+    rows = [[0], [1]]
+    node = ns["Node"](rows)
+    bag = {node}
+    entered: set[int] = set()
+    digest = fingerprint(bag, entered=entered)
+    assert {id(bag), id(node), id(rows), id(rows[0]), id(rows[1])} <= entered
+    assert digest == fingerprint(bag)  # reporting them changes no digest
+
+
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
