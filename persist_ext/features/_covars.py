@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ByNameError, LiveLayoutError, SerializationError, SharedInputError
+from ..storage._arrays import array_root
 from ..storage._fingerprint import (
     IMMUTABLE_ATOMS,
     builtin_iter,
@@ -81,7 +82,6 @@ __all__ = [
     "HeldCodeError",
     "LossyStateError",
     "SavedGroups",
-    "array_root",
     "bound_data",
     "closed_handle",
     "discarding_output",
@@ -290,31 +290,6 @@ def memory_shared_with(
         for n in names
         if isinstance(values.get(n), np.ndarray) and id(array_root(values[n])) in roots
     }
-
-
-def array_root(arr: Any) -> Any:
-    """The array that owns ``arr``'s memory (``arr`` itself when it owns it).
-
-    ``np.lib.stride_tricks.as_strided`` (``sliding_window_view``, ``broadcast_to``) keeps
-    the array it views behind a ``DummyArray`` base, which is followed too.
-
-    >>> import numpy as np
-    >>> x = np.arange(5)
-    >>> array_root(np.lib.stride_tricks.sliding_window_view(x, 2)) is x
-    True
-    """
-    np = sys.modules["numpy"]
-    root = arr
-    while True:
-        base = root.base
-        if isinstance(base, np.ndarray):
-            root = base
-        elif type(base).__name__ == "DummyArray" and isinstance(
-            getattr(base, "base", None), np.ndarray
-        ):
-            root = base.base
-        else:
-            return root
 
 
 _NONE_OWNED: Mapping[int, Any] = {}

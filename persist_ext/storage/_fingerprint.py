@@ -50,6 +50,7 @@ from typing import Any
 import xxhash
 
 from .._errors import FingerprintError
+from ._arrays import array_root
 from ._reduction import pickle_reduction, reduce_untouched
 from ._usercode import is_user_code, module_version, referenced_names, referenced_user_code
 
@@ -228,10 +229,13 @@ class _Hasher:
         # a reference to that number (``[[0]] * 3`` is not ``[[0], [0], [0]]``: appending to
         # its first row shows in all three). A value sharing nothing hashes as before.
         self.entered: dict[int, int] = {}
-        # Every container entered in the call, also those an unordered container's item
-        # entered and ``entered`` then forgot (an instance's attributes, a set's items): what
-        # ``fingerprint(entered=)`` reports, so ``row = t.rows[0]`` is seen held in ``t``.
-        self.met: set[int] = set()
+        # Every container entered in the call, in order, also those an unordered container's
+        # item entered and ``entered`` then forgot (an instance's attributes, a set's
+        # items), and the memory of every array met (its ``array_root``): what
+        # ``fingerprint(entered=)`` reports, so ``row = t.rows[0]`` is seen held in ``t`` and
+        # ``a`` viewed by ``d = {'v': a[::2]}``; and what two items of one unordered
+        # container both hold (feed_unordered).
+        self.trail: list[int] = []
         self.keep: list[Any] = []  # objects whose id() is in a memo stay alive meanwhile
         # The pickler (with its sink and out-of-band buffers) that the values of this call
         # share (see feed_pickle), made on first need; dropped after an error. Each item of
@@ -376,6 +380,9 @@ class _Hasher:
     def feed_array(self, h: Any, arr: Any) -> None:
         import numpy as np
 
+        root = array_root(arr)
+        self.trail.append(id(root))
+        self.keep.append(root)  # a temporary's id stays its own until the call ends
         if not arr.flags.writeable:
             # ``setflags(write=False)``: assigning into it raises where a writeable one
             # changes; a cell that set it changed the array, for every later cell.
@@ -410,7 +417,7 @@ class _Hasher:
                 self.put(h, b"shared", _LEN.pack(number))
                 return False
             self.entered[key] = len(self.entered)
-            self.met.add(key)
+            self.trail.append(key)
             self.keep.append(container)  # its id stays its own until the call ends
         self.containers.append(key)
         return True
@@ -471,16 +478,28 @@ class _Hasher:
         entered = len(self.entered)
         try:
             digests = []
+            holders: dict[int, list[bytes]] = {}  # object -> digests of the items holding it
             for item in items:
                 self._shared, self._writing = None, 0
+                start = len(self.trail)
                 sub = xxhash.xxh3_128()
                 for part in item:
                     self.feed(sub, part)
-                digests.append(sub.digest())
+                digest = sub.digest()
+                digests.append(digest)
+                if len(self.trail) > start:
+                    for key in set(self.trail[start:]):
+                        holders.setdefault(key, []).append(digest)
                 while len(self.entered) > entered:
                     self.entered.popitem()
             digests.sort()
             self.put(h, b"unordered", b"".join(digests))
+            # Which items hold one object (two nodes of a set holding one list, two
+            # attributes one row): each item's digest, made on its own, does not show it.
+            # By the digests of the items holding it, sorted: alike in any order.
+            shared = sorted(b"".join(sorted(held)) for held in holders.values() if len(held) > 1)
+            if shared:
+                self.put(h, b"itemsshared", b"".join(shared))
         finally:
             self._shared, self._writing = outer
             self.containers.pop()
@@ -870,8 +889,10 @@ def fingerprint(
         attribute, a ``functools.partial``, or the class of an instance) is added to it by
         ``id``: their code is in the digest, the global data they read is not.
     entered
-        With it, the ids of the lists, dicts, sets and instances met in ``value`` are added
-        to it: what another value shares with this one (``row = grid[0]``).
+        With it, the ids of the lists, dicts, sets and instances met anywhere in ``value``,
+        and of the arrays owning the memory of the arrays met (``array_root``), are added
+        to it: what another value shares with this one (``row = grid[0]``, a view of ``a``
+        in ``{'v': a[::2]}``).
 
     Returns
     -------
@@ -905,7 +926,7 @@ def fingerprint(
     hasher = _Hasher(reached)
     hasher.feed(h, value)
     if entered is not None:
-        entered.update(hasher.met)
+        entered.update(hasher.trail)
     return h.hexdigest()
 
 

@@ -120,3 +120,42 @@ def test_an_input_held_in_an_item_of_another_inputs_set_is_keyed_so(tmp_path: Pa
     edit = ("data = n.data", "data = list(n.data)")
     checks = ["size", "data", "[m.data for m in bag]", "n.data", "doubled"]
     assert_runs_match_plain(IN_A_SET, checks, edit, tmp_path)
+
+
+# A view held in a container (``d = {'v': a[::2]}``) and the array it views: arrays are not
+# containers, so ``a`` was not seen inside ``d``. After an upstream edit to ``a[::2].copy()``,
+# a hit of ``a[0] = 50`` restored the other run's ``shown`` and ``d`` (``50`` and
+# ``[50, 2, 4]`` where a re-run shows ``0`` and ``[0, 2, 4]``). An array is met by the
+# memory it views.
+VIEW_IN_A_CONTAINER = [
+    "import numpy as np\na = np.arange(6)\nd = {'v': a[::2]}\nc = [0]",
+    CACHED + "a[0] = 50\nshown = int(d['v'][0])",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_an_input_array_viewed_from_inside_another_input_is_keyed_so(tmp_path: Path) -> None:
+    edit = ("{'v': a[::2]}", "{'v': a[::2].copy()}")
+    checks = ["shown", "d['v'].tolist()", "a.tolist()", "doubled"]
+    assert_runs_match_plain(VIEW_IN_A_CONTAINER, checks, edit, tmp_path)
+
+
+# Two items of one set holding one list (made in a function, so no variable names it): each
+# item is hashed on its own, so ``{Node(shared), Node(shared)}`` and ``{Node([0]),
+# Node([0])}`` fingerprinted alike. After an upstream edit from one to the other, a hit of
+# ``touch(bag)`` (appending to one node's list) restored ``[2, 2]`` where a re-run shows
+# ``[1, 2]``.
+SHARED_BY_SET_ITEMS = [
+    "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+    "def touch(b):\n    one = next(iter(b))\n    one.data.append(1)\n"
+    "    return sorted(len(m.data) for m in b)\n"
+    "def make():\n    shared = [0]\n    return {Node(shared), Node(shared)}\nbag = make()\nc = [0]",
+    CACHED + "lengths = touch(bag)",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_what_two_items_of_an_input_set_share_is_keyed(tmp_path: Path) -> None:
+    edit = ("return {Node(shared), Node(shared)}", "return {Node([0]), Node([0])}")
+    checks = ["lengths", "sorted(len(m.data) for m in bag)", "doubled"]
+    assert_runs_match_plain(SHARED_BY_SET_ITEMS, checks, edit, tmp_path)

@@ -178,6 +178,39 @@ def test_entered_reports_the_containers_met_anywhere_inside() -> None:
     assert digest == fingerprint(bag)  # reporting them changes no digest
 
 
+def test_what_items_of_a_set_or_attributes_share_counts() -> None:
+    # Each item is hashed on its own, so what two of them hold in common is told apart from
+    # equal copies only by a digest of its own: appending to one node's list shows in the
+    # other node in the first set only.
+    ns = _module(
+        """
+        class Node:
+            def __init__(self, data):
+                self.data = data
+        """
+    )
+    node = ns["Node"]
+    shared = [0]
+    assert fingerprint({node(shared), node(shared)}) != fingerprint({node([0]), node([0])})
+    other = [0]
+    assert fingerprint({node(shared), node(shared)}) == fingerprint({node(other), node(other)})
+    row = [0]
+    one, two = node([row]), node([list(row)])
+    one.more, two.more = [row], [[0]]
+    assert fingerprint(one) != fingerprint(two)  # ``one.data[0] is one.more[0]``
+    assert fingerprint({node([0]), node([1])}) == fingerprint({node([1]), node([0])})
+
+
+def test_entered_reports_the_memory_of_arrays_met() -> None:
+    base = np.arange(6)
+    entered: set[int] = set()
+    fingerprint({"v": base[::2]}, entered=entered)
+    assert id(base) in entered  # ``a`` and ``d = {'v': a[::2]}`` share memory
+    entered.clear()
+    fingerprint({"v": base[::2].copy()}, entered=entered)
+    assert id(base) not in entered
+
+
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
