@@ -53,6 +53,7 @@ import numbers
 import os
 import pickle
 import re
+import struct
 import sys
 import types
 import weakref
@@ -1592,6 +1593,26 @@ def _rebuilt(func: Any, args: Any, state: Any, items: Any, pairs: Any, setter: A
 _NAN_CONSTANTS = (("numpy", "nan"), ("math", "nan"))
 
 
+# A NaN's 8 bytes, kept with its number when they are not those of ``float("nan")``: its
+# sign (``math.copysign(1, x)``, ``np.signbit``) shows, and ``inf * 0`` is a negative NaN on
+# x86; loaded as ``float("nan")``, a restored one was positive where a re-run's was not.
+_F64 = struct.Struct("<d")
+_PLAIN_NAN = _F64.pack(float("nan"))
+
+
+def _loaded_nan(pid: tuple[Any, ...]) -> float:
+    """The NaN a ``("nan", number[, bits])`` persistent id stands for, with its bits."""
+    if len(pid) == 2:
+        return float("nan")
+    bits = pid[2]
+    if type(bits) is not bytes or len(bits) != _F64.size:
+        raise pickle.UnpicklingError(f"unknown NaN {bits!r}")
+    (value,) = _F64.unpack(bits)
+    if value == value:
+        raise pickle.UnpicklingError(f"not a NaN: {value!r}")
+    return float(value)
+
+
 def _nan_constants() -> dict[int, tuple[str, str, str]]:
     found = {}
     for module, name in _NAN_CONSTANTS:
@@ -1621,7 +1642,11 @@ class _NanSharingPickler(_SharingPickler):
         if type(obj) is not float or obj == obj:
             return None
         constant = self._constants.get(id(obj))
-        return constant or ("nan", self._nans.setdefault(id(obj), len(self._nans)))
+        if constant is not None:
+            return constant
+        number = self._nans.setdefault(id(obj), len(self._nans))
+        bits = _F64.pack(obj)
+        return ("nan", number) if bits == _PLAIN_NAN else ("nan", number, bits)
 
     def set_id(self, obj: Any) -> Any:
         """A set that pickle would load iterating in another order (:func:`reorders`) as
@@ -1703,7 +1728,10 @@ class _LinkingUnpickler(pickle.Unpickler):
         kind = pid[0]
         if kind == "nan":  # one new NaN object per number, shared wherever it was
             nans = self.__dict__.setdefault("_nans", {})
-            return nans.setdefault(pid[1], float("nan"))
+            made = nans.get(pid[1])
+            if made is None:
+                made = nans[pid[1]] = _loaded_nan(pid)
+            return made
         if kind == "set":  # one set per number, made iterating in its stored order
             sets = self.__dict__.setdefault("_sets", {})
             if len(pid) == 2:

@@ -14,7 +14,8 @@ What is hashed, per kind of value:
   ``tuple`` (ordered), ``set`` / ``frozenset`` (order-insensitive): recursively, with cycle
   protection. Two dicts equal in content but not in order are not the same input: a later
   cell sees the order (``list(d)``, a DataFrame's columns, ``json.dumps``, a legend);
-* ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (all NaNs hash alike);
+* ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (NaNs alike but for
+  their sign, which ``math.copysign`` shows);
 * functions and classes: by code (see :func:`fingerprint_code`);
 * modules: by name and version (a user module: by name and the digest of its source file);
 * instances of user classes: the class's code plus their ``__reduce_ex__`` parts (the
@@ -72,7 +73,21 @@ REDUCE_ITEMS = 1_000_000
 """Items drawn from an instance's ``__reduce_ex__`` iterators before giving up."""
 _F64 = struct.Struct("<d")
 _NAN = _F64.pack(math.nan)
+_NEGATIVE_NAN = _F64.pack(-math.nan)
 _FLOAT_FRAME = b"float" + _LEN.pack(_F64.size)  # a float's tag and length (feed_float)
+
+
+def _nan_bytes(value: float) -> bytes:
+    """What a NaN float is hashed as: its sign, not its payload.
+
+    The sign is seen (``math.copysign(1, x)``, ``np.signbit``; ``inf * 0`` is a negative
+    NaN on x86), the payload bits by nothing but ``struct``.
+
+    >>> _nan_bytes(-math.nan) == _nan_bytes(math.nan), _nan_bytes(math.nan) == _NAN
+    (False, True)
+    """
+    return _NEGATIVE_NAN if math.copysign(1.0, value) < 0 else _NAN
+
 
 # Keys of a class ``__dict__`` that Python or dataclasses generate and that carry no code of
 # their own (their effect is already covered by the methods and fields that are hashed).
@@ -357,7 +372,7 @@ class _Hasher:
         self.put(h, b"int", value.to_bytes(n, "little", signed=True))
 
     def feed_float(self, h: Any, value: float) -> None:
-        self.put(h, b"float", _NAN if value != value else _F64.pack(value))
+        self.put(h, b"float", _nan_bytes(value) if value != value else _F64.pack(value))
 
     def feed_complex(self, h: Any, value: complex) -> None:
         self.put(h, b"complex")
@@ -438,7 +453,7 @@ class _Hasher:
                     n = (item.bit_length() + 8) // 8
                     add(b"int" + _LEN.pack(n) + item.to_bytes(n, "little", signed=True))
                 elif kind is float:
-                    add(_FLOAT_FRAME + (_NAN if item != item else _F64.pack(item)))
+                    add(_FLOAT_FRAME + (_nan_bytes(item) if item != item else _F64.pack(item)))
                 elif kind is str:
                     data = item.encode("utf-8", "surrogatepass")
                     add(b"str" + _LEN.pack(len(data)) + data)
@@ -954,7 +969,7 @@ def _simple(value: Any, out: list[bytes], depth: int) -> bool:
         data = value.encode("utf-8", "surrogatepass")
         out += (b"str", _LEN.pack(len(data)), data)
     elif t is float:
-        out += (b"float", _EIGHT, _NAN if value != value else _F64.pack(value))
+        out += (b"float", _EIGHT, _nan_bytes(value) if value != value else _F64.pack(value))
     elif value is None:
         out += (b"none", _ZERO)
     elif t is bool:

@@ -211,6 +211,20 @@ def test_entered_reports_the_memory_of_arrays_met() -> None:
     assert id(base) not in entered
 
 
+def test_a_nans_sign_counts_not_its_payload() -> None:
+    import math
+    import struct
+
+    negative = -math.nan
+    other_payload = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000001))[0]
+    assert fingerprint(negative) != fingerprint(math.nan)
+    assert fingerprint([negative, 1]) != fingerprint([math.nan, 1])
+    assert fingerprint({"x": negative}) != fingerprint({"x": math.nan})
+    assert fingerprint(complex(0, negative)) != fingerprint(complex(0, math.nan))
+    assert fingerprint(other_payload) == fingerprint(math.nan)
+    assert fingerprint(np.array([negative])) != fingerprint(np.array([math.nan]))
+
+
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
