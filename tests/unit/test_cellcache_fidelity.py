@@ -1298,3 +1298,28 @@ def test_a_cell_taking_from_a_generator_runs_quietly_and_says_why(shell, cache, 
     assert "it reads g, a generator, whose position a restore cannot move on" in str(
         cache.why(shell, "c")
     )
+
+
+def test_numeric_objects_are_numpys_and_pandas_own_and_those_held_in_attributes() -> None:
+    # A cell reading them formats and computes under numpy's print options and seterr
+    # (docs/cell-cache.md). ``numpyro`` and ``pandas_datareader`` are other packages.
+    from persist_ext.features._cellcache._fidelity import _holds_numeric, _numeric_global
+
+    class Distribution:
+        pass
+
+    Distribution.__module__ = "numpyro.distributions"
+
+    class Reader:
+        pass
+
+    Reader.__module__ = "pandas_datareader.data"
+    assert not _holds_numeric(Distribution())
+    assert not _holds_numeric([Reader()])
+    assert not _numeric_global(types.ModuleType("numpyro"))
+    assert _numeric_global(types.ModuleType("numpy.linalg"))
+    held = types.SimpleNamespace(label="x", arr=np.zeros(2))
+    assert _holds_numeric(held)
+    assert _holds_numeric({"result": held})
+    assert _numeric_global(held)
+    assert not _holds_numeric(types.SimpleNamespace(label="x", n=[1, 2]))

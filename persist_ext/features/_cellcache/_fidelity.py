@@ -94,7 +94,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
-from ...storage._usercode import is_user_file, type_module, wrapped_function
+from ...storage._usercode import in_modules, is_user_file, type_module, wrapped_function
 from .._covars import import_quietly, reachable_ids
 from ._analysis import REGISTERING, SEEDING, SETTING_NAMES, facets_set_by, seeding_paths
 from ._effects import FileWatch, listing_digest
@@ -153,24 +153,51 @@ def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting
     for event in outputs:
         if any(mime in event.get("data", {}) for mime in _IMAGE):
             return True
-    return any(type_module(v).startswith(_PLOT_MODULES) for v in values.values())
+    return any(in_modules(type_module(v), _PLOT_MODULES) for v in values.values())
+
+
+_NUMERIC_LOOKED_AT = 16
+"""Items of a container, or attributes of an instance, :func:`_holds_numeric` looks at."""
 
 
 def _holds_numeric(value: Any, depth: int = 2) -> bool:
-    """Whether ``value`` is a numpy or pandas object, or a list, tuple, set or dict holding
-    one among its first items: ``scores = [np.float64(0.5), ...]`` shows as
-    ``[0.5, ...]`` under ``np.set_printoptions(legacy="1.25")``.
+    """Whether ``value`` is a numpy or pandas object, or a list, tuple, set or dict, or an
+    instance's attributes, holding one among its first items: ``scores = [np.float64(0.5),
+    ...]`` shows as ``[0.5, ...]`` under ``np.set_printoptions(legacy="1.25")``, and
+    ``str(r.arr)`` of a notebook object's array follows the print options too.
 
-    >>> import numpy as np
+    >>> import numpy as np, types
     >>> _holds_numeric({"best": [np.float64(0.5)]}), _holds_numeric([1, "a", [2]])
     (True, False)
+    >>> _holds_numeric(types.SimpleNamespace(n=1, arr=np.zeros(2)))
+    True
     """
-    if type_module(value).startswith(_NUMERIC_MODULES):
+    if in_modules(type_module(value), _NUMERIC_MODULES):
         return True
-    if depth and type(value) in (list, tuple, set, frozenset, dict):
+    if not depth:
+        return False
+    if type(value) in (list, tuple, set, frozenset, dict):
         items = value.values() if type(value) is dict else value
-        return any(_holds_numeric(item, depth - 1) for item in itertools.islice(items, 8))
-    return False
+    else:
+        attributes = _instance_attributes(value)
+        if attributes is None:
+            return False
+        items = attributes.values()
+    looked_at = itertools.islice(items, _NUMERIC_LOOKED_AT)
+    return any(_holds_numeric(item, depth - 1) for item in looked_at)
+
+
+def _instance_attributes(value: Any) -> dict[str, Any] | None:
+    """An instance's own attributes (a notebook object's, a ``SimpleNamespace``'s, a fitted
+    estimator's), read without running its code; ``None`` for a module, class or function
+    (what it holds is not its value) or an object without them."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)):
+        return None
+    try:
+        attributes = object.__getattribute__(value, "__dict__")
+    except Exception:  # none (AttributeError), or a dead weak proxy's ReferenceError
+        return None
+    return attributes if type(attributes) is dict else None
 
 
 def record_effects(
@@ -598,13 +625,15 @@ def _numeric_global(value: Any) -> bool:
     """Whether a function's global ``value`` is numpy, pandas (or a module of theirs) or
     one of their objects.
 
-    >>> import numpy as np
+    >>> import numpy as np, types
     >>> _numeric_global(np), _numeric_global(np.linalg), _numeric_global(len)
     (True, True, False)
+    >>> _numeric_global(types.SimpleNamespace(arr=np.zeros(2)))  # ``def f(): str(r.arr)``
+    True
     """
     if isinstance(value, types.ModuleType):
-        return value.__name__.startswith(_NUMERIC_MODULES)
-    return _holds_numeric(value, 0)
+        return in_modules(value.__name__, _NUMERIC_MODULES)
+    return _holds_numeric(value, 1)
 
 
 def _calls_builtin_id(namespace: dict[str, Any], code: types.CodeType) -> bool:
