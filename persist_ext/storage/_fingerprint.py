@@ -235,8 +235,15 @@ def same_objects(values: Mapping[str, Any]) -> str:
 class _Hasher:
     """One top-level fingerprint call: memo of code digests and the stacks guarding cycles."""
 
-    def __init__(self, reached: dict[int, Any] | None = None) -> None:
+    def __init__(
+        self, reached: dict[int, Any] | None = None, pickled: list[int] | None = None
+    ) -> None:
         self.reached = reached
+        # With a list, the ids of the objects written into pickles (library objects and what
+        # they hold, atoms aside): ``model`` inside ``make_pipeline(scaler, model)``. Never
+        # part of a digest (only fingerprint(entered=) reports them), so no object is kept
+        # alive for them: a temporary a reduction made cannot be a live input.
+        self.pickled = pickled
         self.code_memo: dict[int, bytes] = {}
         self.code_active: dict[int, str] = {}
         self.containers: list[int] = []
@@ -298,6 +305,8 @@ class _Hasher:
                 self.feed_array(h, np.asarray(value))
             elif t is np.ndarray or isinstance(value, np.memmap):
                 self.feed_array(h, value)
+                if not value.dtype.hasobject:  # one of objects is entered as a container
+                    self.feed_memory(h, value)
             else:
                 self.feed_pickle(h, value)  # masked arrays, matrices: their pickle
                 if is_user_code(t):
@@ -419,6 +428,19 @@ class _Hasher:
             self.feed(h, dict(arr.dtype.metadata))
         # A zero-copy byte view of the array's memory: xxh3 reads it in place.
         self.put(h, b"data", memoryview(arr.reshape(-1).view(np.uint8)))
+
+    def feed_memory(self, h: Any, arr: Any) -> None:
+        """After an array's content, which array met before in the call owns the same
+        memory, if one does: ``[a, a]`` and ``[a, a[::2]]`` are not ``[a, a.copy()]``
+        (writing through one shows in the other). Numbered with the containers entered, and
+        forgotten with them (feed_unordered). A pandas object's columns are not asked: how
+        pandas groups them in blocks is no part of its value."""
+        key = id(array_root(arr))  # kept alive by feed_array
+        number = self.entered.get(key)
+        if number is None:
+            self.entered[key] = len(self.entered)
+        else:
+            self.put(h, b"memory", _LEN.pack(number))
 
     # -- containers ------------------------------------------------------------------------
     def _enter(self, h: Any, container: Any) -> bool:
@@ -632,6 +654,7 @@ class _Hasher:
         sink = io.BytesIO()
         buffers: list[pickle.PickleBuffer] = []
         pickler = _ContentPickler(sink, self, protocol=5, buffer_callback=buffers.append)
+        pickler.noted = self.pickled
         return pickler, sink, buffers
 
     # -- code ------------------------------------------------------------------------------
@@ -832,8 +855,9 @@ _CALLBACK_COUNTERS = frozenset({"callbacks", "_cid_gen", "_func_cid_map"})
 
 
 # Objects that are pickled as themselves (no dtype, no notebook code): ``persistent_id``
-# answers for them at once.
-_NO_ID = frozenset({int, float, bool, type(None), tuple, list, dict, bytes, set, frozenset})
+# answers for them at once; the atoms among them without noting them (_Hasher.pickled).
+_ATOMS_NO_ID = frozenset({int, float, bool, type(None), tuple, bytes, frozenset})
+_NO_ID = _ATOMS_NO_ID | {list, dict, set}
 
 
 class _ContentPickler(pickle.Pickler):
@@ -856,6 +880,7 @@ class _ContentPickler(pickle.Pickler):
     def __init__(self, sink: Any, hasher: _Hasher, **kwargs: Any) -> None:
         super().__init__(sink, **kwargs)
         self.hasher = hasher
+        self.noted: list[int] | None = None  # where to note the objects written, if asked
         self._dtype = getattr(sys.modules.get("numpy"), "dtype", None)
 
     def reducer_override(self, obj: Any) -> Any:
@@ -870,20 +895,32 @@ class _ContentPickler(pickle.Pickler):
         kind = type(obj)
         if kind is str:
             return obj.encode("utf-8", "surrogatepass")
-        if kind in _NO_ID:  # asked about every object: most of a figure's are these
+        if kind in _ATOMS_NO_ID:  # asked about every object: most of a figure's are these
+            return None
+        # Data a later cell can change through the object, noted (a dtype, a function or
+        # a class is not: which one it is, not which object, is its part of the value).
+        noted = self.noted
+        if kind in _NO_ID:
+            if noted is not None:
+                noted.append(id(obj))
             return None
         if self._dtype is not None and isinstance(obj, self._dtype):
             # By what it is, not whether two arrays share one dtype object: an array loaded
             # from a pickle has a dtype of its own, and a line of it with another array of the
             # same dtype pickled otherwise than the line the cell first made.
             return ("dtype", str(obj), obj.char, obj.byteorder)
-        if (type(obj) is types.FunctionType or isinstance(obj, type)) and is_user_code(obj):
-            # A notebook function or class inside a library object (a FunctionTransformer's
-            # func, the class of an instance in an object column): pickle names it only;
-            # here it counts by its code, and what it reads is noted as for one held in data.
-            h = xxhash.xxh3_128()
-            self.hasher.feed_code_value(h, obj)
-            return ("code", h.digest())  # a tuple: never the bytes a string gives
+        if kind is types.FunctionType or isinstance(obj, type):
+            if is_user_code(obj):
+                # A notebook function or class inside a library object (a
+                # FunctionTransformer's func, the class of an instance in an object column):
+                # pickle names it only; here it counts by its code, and what it reads is
+                # noted as for one held in data.
+                h = xxhash.xxh3_128()
+                self.hasher.feed_code_value(h, obj)
+                return ("code", h.digest())  # a tuple: never the bytes a string gives
+            return None
+        if noted is not None:
+            noted.append(id(obj))
         return None
 
 
@@ -904,10 +941,11 @@ def fingerprint(
         attribute, a ``functools.partial``, or the class of an instance) is added to it by
         ``id``: their code is in the digest, the global data they read is not.
     entered
-        With it, the ids of the lists, dicts, sets and instances met anywhere in ``value``,
-        and of the arrays owning the memory of the arrays met (``array_root``), are added
-        to it: what another value shares with this one (``row = grid[0]``, a view of ``a``
-        in ``{'v': a[::2]}``).
+        With it, the ids of the lists, dicts, sets and instances met anywhere in ``value``
+        (also inside the pickle of a library object), and of the arrays owning the memory
+        of the arrays met (``array_root``), are added to it: what another value shares with
+        this one (``row = grid[0]``, a view of ``a`` in ``{'v': a[::2]}``, ``model`` in
+        ``make_pipeline(scaler, model)``).
 
     Returns
     -------
@@ -938,10 +976,11 @@ def fingerprint(
     if _simple(value, parts, 0):
         return xxhash.xxh3_128_hexdigest(b"".join(parts))
     h = xxhash.xxh3_128()
-    hasher = _Hasher(reached)
+    hasher = _Hasher(reached, None if entered is None else [])
     hasher.feed(h, value)
     if entered is not None:
         entered.update(hasher.trail)
+        entered.update(hasher.pickled or ())
     return h.hexdigest()
 
 

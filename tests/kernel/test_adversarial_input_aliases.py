@@ -159,3 +159,43 @@ def test_what_two_items_of_an_input_set_share_is_keyed(tmp_path: Path) -> None:
     edit = ("return {Node(shared), Node(shared)}", "return {Node([0]), Node([0])}")
     checks = ["lengths", "sorted(len(m.data) for m in bag)", "doubled"]
     assert_runs_match_plain(SHARED_BY_SET_ITEMS, checks, edit, tmp_path)
+
+
+# An input held inside a library object, which is fingerprinted by its pickle: scikit-learn's
+# ``pipe = make_pipeline(StandardScaler(), model)`` holds ``model`` itself, and
+# ``pipe.fit(X, y)`` fits it. After an upstream edit to ``clone(model)``, a hit restored
+# ``fitted = True`` (and a fitted ``model``) where a re-run leaves ``model`` unfitted.
+IN_A_LIBRARY_OBJECT = [
+    "import numpy as np\nfrom sklearn.base import clone\n"
+    "from sklearn.linear_model import LinearRegression\n"
+    "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+    "X = np.arange(10.0).reshape(5, 2)\ny = np.arange(5.0)\nmodel = LinearRegression()\n"
+    "pipe = make_pipeline(StandardScaler(), model)\nc = [0]",
+    CACHED + "pipe.fit(X, y)\nfitted = hasattr(model, 'coef_')",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_an_input_held_inside_a_library_object_is_keyed_so(tmp_path: Path) -> None:
+    edit = (
+        "make_pipeline(StandardScaler(), model)",
+        "make_pipeline(StandardScaler(), clone(model))",
+    )
+    checks = ["fitted", "hasattr(model, 'coef_')", "doubled"]
+    assert_runs_match_plain(IN_A_LIBRARY_OBJECT, checks, edit, tmp_path)
+
+
+# One array held twice in one input (``[np.zeros(3)] * 2``) against two equal arrays: arrays
+# are not containers, so the second was hashed as a copy. After an upstream edit from one to
+# the other, a hit of ``L[0][0] = 5`` restored ``shown`` 5.0 where a re-run shows 0.0.
+ONE_ARRAY_TWICE = [
+    "import numpy as np\nL = [np.zeros(3)] * 2\nc = [0]",
+    CACHED + "L[0][0] = 5\nshown = float(L[1][0])",
+    CACHED + "doubled = c * 2",
+]
+
+
+def test_one_array_held_twice_in_an_input_is_keyed_so(tmp_path: Path) -> None:
+    edit = ("[np.zeros(3)] * 2", "[np.zeros(3) for _ in 'ab']")
+    checks = ["shown", "[a.tolist() for a in L]", "doubled"]
+    assert_runs_match_plain(ONE_ARRAY_TWICE, checks, edit, tmp_path)

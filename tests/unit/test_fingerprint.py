@@ -225,6 +225,32 @@ def test_a_nans_sign_counts_not_its_payload() -> None:
     assert fingerprint(np.array([negative])) != fingerprint(np.array([math.nan]))
 
 
+def test_one_arrays_memory_met_twice_counts_not_a_frames_blocks() -> None:
+    # Writing through one shows in the other: ``[a, a]`` and ``[a, a[::2]]`` are not
+    # ``[a, a.copy()]``. A lone array hashes as before; so does a frame however pandas
+    # grouped its columns in blocks.
+    a = np.zeros(4)
+    assert fingerprint([a, a]) != fingerprint([a, a.copy()])
+    assert fingerprint([a, a[::2]]) != fingerprint([a, a[::2].copy()])
+    assert fingerprint({"x": a, "y": a}) == fingerprint({"x": a, "y": a})
+    assert fingerprint([a, np.zeros(4)]) == fingerprint([np.zeros(4), np.zeros(4)])
+    one_block = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    two_blocks = pd.DataFrame({"a": [1.0, 2.0]})
+    two_blocks["b"] = [3.0, 4.0]
+    assert len(one_block._mgr.blocks) != len(two_blocks._mgr.blocks)
+    assert fingerprint(one_block) == fingerprint(two_blocks)
+
+
+def test_entered_reports_what_a_library_objects_pickle_holds() -> None:
+    # ``model`` inside ``make_pipeline(scaler, model)``: a fit of the one fits the other.
+    inner = [1, 2]
+    outer = types.SimpleNamespace(items=inner, label="x")
+    entered: set[int] = set()
+    digest = fingerprint(outer, entered=entered)
+    assert id(inner) in entered
+    assert digest == fingerprint(outer)
+
+
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
