@@ -236,14 +236,16 @@ class _Hasher:
     """One top-level fingerprint call: memo of code digests and the stacks guarding cycles."""
 
     def __init__(
-        self, reached: dict[int, Any] | None = None, pickled: list[int] | None = None
+        self, reached: dict[int, Any] | None = None, noted: list[int] | None = None
     ) -> None:
         self.reached = reached
         # With a list, the ids of the objects written into pickles (library objects and what
-        # they hold, atoms aside): ``model`` inside ``make_pipeline(scaler, model)``. Never
-        # part of a digest (only fingerprint(entered=) reports them), so no object is kept
+        # they hold, atoms aside: ``model`` inside ``make_pipeline(scaler, model)``) and of a
+        # pandas object's indexes (``idx = df.index``, renamed by ``df.index.name = 'k'``).
+        # Never part of a digest (only fingerprint(entered=) reports them: a restored
+        # frame's index is not always one object with another's), so no object is kept
         # alive for them: a temporary a reduction made cannot be a live input.
-        self.pickled = pickled
+        self.noted = noted
         self.code_memo: dict[int, bytes] = {}
         self.code_active: dict[int, str] = {}
         self.containers: list[int] = []
@@ -318,7 +320,16 @@ class _Hasher:
         if pd is not None and isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
             from ._fingerprint_pandas import feed_pandas
 
-            feed_pandas(self, h, value)
+            if isinstance(value, pd.Index):
+                feed_pandas(self, h, value)
+            elif self._enter(h, value):
+                # A frame or Series met again is one object, as a list is: ``[df, df]``,
+                # where a column added to the first shows in the second, and ``Model(df)``
+                # holding an input ``df`` (fingerprint(entered=)).
+                try:
+                    feed_pandas(self, h, value)
+                finally:
+                    self.containers.pop()
             return
         if isinstance(value, (bytes, bytearray, memoryview)):
             self.feed_buffer(h, value)
@@ -654,7 +665,7 @@ class _Hasher:
         sink = io.BytesIO()
         buffers: list[pickle.PickleBuffer] = []
         pickler = _ContentPickler(sink, self, protocol=5, buffer_callback=buffers.append)
-        pickler.noted = self.pickled
+        pickler.noted = self.noted
         return pickler, sink, buffers
 
     # -- code ------------------------------------------------------------------------------
@@ -855,7 +866,7 @@ _CALLBACK_COUNTERS = frozenset({"callbacks", "_cid_gen", "_func_cid_map"})
 
 
 # Objects that are pickled as themselves (no dtype, no notebook code): ``persistent_id``
-# answers for them at once; the atoms among them without noting them (_Hasher.pickled).
+# answers for them at once; the atoms among them without noting them (_Hasher.noted).
 _ATOMS_NO_ID = frozenset({int, float, bool, type(None), tuple, bytes, frozenset})
 _NO_ID = _ATOMS_NO_ID | {list, dict, set}
 
@@ -941,11 +952,11 @@ def fingerprint(
         attribute, a ``functools.partial``, or the class of an instance) is added to it by
         ``id``: their code is in the digest, the global data they read is not.
     entered
-        With it, the ids of the lists, dicts, sets and instances met anywhere in ``value``
-        (also inside the pickle of a library object), and of the arrays owning the memory
-        of the arrays met (``array_root``), are added to it: what another value shares with
-        this one (``row = grid[0]``, a view of ``a`` in ``{'v': a[::2]}``, ``model`` in
-        ``make_pipeline(scaler, model)``).
+        With it, the ids of the lists, dicts, sets, instances and pandas objects met
+        anywhere in ``value`` (also inside the pickle of a library object), and of the
+        arrays owning the memory of the arrays met (``array_root``), are added to it: what
+        another value shares with this one (``row = grid[0]``, a view of ``a`` in
+        ``{'v': a[::2]}``, ``model`` in ``make_pipeline(scaler, model)``, ``df.index``).
 
     Returns
     -------
@@ -980,7 +991,7 @@ def fingerprint(
     hasher.feed(h, value)
     if entered is not None:
         entered.update(hasher.trail)
-        entered.update(hasher.pickled or ())
+        entered.update(hasher.noted or ())
     return h.hexdigest()
 
 

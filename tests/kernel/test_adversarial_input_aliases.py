@@ -199,3 +199,34 @@ def test_one_array_held_twice_in_an_input_is_keyed_so(tmp_path: Path) -> None:
     edit = ("[np.zeros(3)] * 2", "[np.zeros(3) for _ in 'ab']")
     checks = ["shown", "[a.tolist() for a in L]", "doubled"]
     assert_runs_match_plain(ONE_ARRAY_TWICE, checks, edit, tmp_path)
+
+
+# pandas objects are not containers to the fingerprint: a frame held by a notebook object
+# (``m = Model(df)``) and one frame held twice (``[df, df]``) were not seen shared. After
+# upstream edits to ``df.copy()`` and ``[df, df.copy()]``, hits restored ``['a', 'b']``
+# where a re-run shows ``['a']``.
+FRAMES_SHARED = [
+    "import pandas as pd\nclass Model:\n    def __init__(self, df):\n        self.df = df\n"
+    "df = pd.DataFrame({'a': [1, 2]}, index=['x', 'y'])\nm = Model(df)\nidx = df.index\n"
+    "def make():\n    made = pd.DataFrame({'a': [1, 2]})\n    return [made, made]\n"
+    "frames = make()\nc = [0]",
+    CACHED + "df['b'] = df['a'] * 2\ncols = list(m.df.columns)",
+    CACHED + "frames[0]['b'] = 1\nsecond = list(frames[1].columns)",
+    CACHED + "df.index.name = 'k'\nshown = idx.name",
+    CACHED + "doubled = c * 2",
+]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("m = Model(df)", "m = Model(df.copy())"),
+        ("return [made, made]", "return [made, made.copy()]"),
+    ],
+    ids=["held-by-an-object", "held-twice"],
+)
+def test_frames_shared_with_other_inputs_are_keyed_so(
+    edit: tuple[str, str], tmp_path: Path
+) -> None:
+    checks = ["cols", "second", "shown", "list(m.df.columns)", "idx.name", "doubled"]
+    assert_runs_match_plain(FRAMES_SHARED, checks, edit, tmp_path)

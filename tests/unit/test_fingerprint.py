@@ -251,6 +251,15 @@ def test_entered_reports_what_a_library_objects_pickle_holds() -> None:
     assert digest == fingerprint(outer)
 
 
+def test_a_frame_met_twice_is_one_object_and_its_index_is_reported() -> None:
+    frame = pd.DataFrame({"a": [1, 2]}, index=["x", "y"])
+    assert fingerprint([frame, frame]) != fingerprint([frame, frame.copy()])
+    assert fingerprint(frame) == fingerprint(frame.copy())  # alone: as before
+    entered: set[int] = set()
+    fingerprint({"df": frame, "n": 1}, entered=entered)
+    assert {id(frame), id(frame.index)} <= entered  # ``Model(df)``, ``idx = df.index``
+
+
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))
