@@ -202,9 +202,10 @@ def test_one_array_held_twice_in_an_input_is_keyed_so(tmp_path: Path) -> None:
 
 
 # pandas objects are not containers to the fingerprint: a frame held by a notebook object
-# (``m = Model(df)``) and one frame held twice (``[df, df]``) were not seen shared. After
-# upstream edits to ``df.copy()`` and ``[df, df.copy()]``, hits restored ``['a', 'b']``
-# where a re-run shows ``['a']``.
+# (``m = Model(df)``), one frame held twice (``[df, df]``) and a frame's index bound to a
+# name (``idx = df.index``) were not seen shared. After upstream edits to ``df.copy()``,
+# ``[df, df.copy()]`` and ``df.index.copy()``, hits restored ``['a', 'b']`` and ``'k'``
+# where a re-run shows ``['a']`` and ``None``.
 FRAMES_SHARED = [
     "import pandas as pd\nclass Model:\n    def __init__(self, df):\n        self.df = df\n"
     "df = pd.DataFrame({'a': [1, 2]}, index=['x', 'y'])\nm = Model(df)\nidx = df.index\n"
@@ -222,11 +223,53 @@ FRAMES_SHARED = [
     [
         ("m = Model(df)", "m = Model(df.copy())"),
         ("return [made, made]", "return [made, made.copy()]"),
+        ("idx = df.index", "idx = df.index.copy()"),
     ],
-    ids=["held-by-an-object", "held-twice"],
+    ids=["held-by-an-object", "held-twice", "its-index"],
 )
 def test_frames_shared_with_other_inputs_are_keyed_so(
     edit: tuple[str, str], tmp_path: Path
 ) -> None:
     checks = ["cols", "second", "shown", "list(m.df.columns)", "idx.name", "doubled"]
     assert_runs_match_plain(FRAMES_SHARED, checks, edit, tmp_path)
+
+
+# A variable the cell does not read, sharing an input the cell changes in place: ``b`` in
+# ``a = b = []``, ``row`` in ``row = grid[0]``. The stored run knows them (they are stored
+# with the input), but an entry stored when they did not share (``a, b = [], []``) was
+# restored for a kernel where they do: the hit bound ``a`` to the stored list and left ``b``
+# the old one (plain: ``b`` ``[1]``, ``a is b``; cached: ``b`` ``[]``, ``a is b`` False),
+# and the other way round an entry stored with ``b`` gave ``b`` the stored ``[1]`` where a
+# re-run leaves it ``[]``. What shares the input is checked before a hit.
+ALIAS_NOT_READ = [
+    "a = b = []\ngrid = [[0], [0]]\nrow = grid[0]\nc = [0]",
+    CACHED + "a.append(1)\ngrid[0].append(1)\nn = len(a) + len(grid)",
+    CACHED + "doubled = c * 2",
+]
+
+
+@pytest.mark.parametrize(
+    ("cells", "edit"),
+    [
+        (ALIAS_NOT_READ, ("a = b = []", "a, b = [], []")),
+        (
+            [c.replace("a = b = []", "a, b = [], []") for c in ALIAS_NOT_READ],
+            ("a, b = [], []", "a = b = []"),
+        ),
+        (ALIAS_NOT_READ, ("row = grid[0]", "row = list(grid[0])")),
+    ],
+    ids=["one-object", "two-objects", "held-inside"],
+)
+def test_a_variable_sharing_an_input_changed_in_place_is_checked(
+    cells: list[str], edit: tuple[str, str], tmp_path: Path
+) -> None:
+    checks = ["a", "b", "a is b", "grid", "row", "row is grid[0]", "doubled"]
+    assert_runs_match_plain(cells, checks, edit, tmp_path)
+
+
+def test_why_names_the_variables_sharing_an_input_changed_in_place(tmp_path: Path) -> None:
+    edit = ("a = b = []", "a, b = [], []")
+    why_of([cell.replace(*edit) for cell in ALIAS_NOT_READ], ["c1"], tmp_path)
+    (why,) = why_of(ALIAS_NOT_READ, ["c1"], tmp_path)
+    assert "the variables sharing objects with a" in why
+    assert "then: none; now: b" in why

@@ -993,7 +993,11 @@ def _importable(names: list[str]) -> list[str]:
 
 
 def covariable_checks(
-    ns: dict[str, Any], groups: list[Any], values: dict[str, Any], inputs: dict[str, str]
+    ns: dict[str, Any],
+    groups: list[Any],
+    values: dict[str, Any],
+    inputs: dict[str, str],
+    mutated: Iterable[str] = (),
 ) -> dict[str, str]:
     """Checks of the variables a hit binds that the cell neither changed nor read.
 
@@ -1007,8 +1011,17 @@ def covariable_checks(
     still be held there (``in:pipe``): the input's fingerprint, part of the key, then
     vouches for its content, also when the cell changed it through the input (``pipe.fit``
     fits ``model``); any other must still fingerprint as it did after the run.
+
+    And the converse, for each input ``mutated`` in place: the variables that are it or
+    are held inside it must be those that were (``sharers:a``, :func:`_sharers`). A hit
+    replaces the input with the stored object; a variable sharing it that the entry does
+    not know of (``b = a`` upstream, where the stored run had ``b = list(a)``) would keep
+    the old one, where a re-run changes it too.
     """
     checks: dict[str, str] = {}
+    for name in mutated:
+        if name in inputs and name in ns:
+            checks[f"sharers:{name}"] = _sharers(ns, name, values)
     reached: dict[str, set[int]] = {}
     for group in groups:
         for name in group.names:
@@ -1027,6 +1040,40 @@ def covariable_checks(
             else:
                 checks[f"covar:{name}"] = f"fp:{fingerprint_after(value) or ''}"
     return checks
+
+
+def _sharers(ns: dict[str, Any], name: str, restored: Iterable[str]) -> str:
+    """A ``sharers:`` check: the variables that are ``ns[name]`` or are held inside it
+    (``b = a``, ``row = grid[0]``, ``idx = df.index``), as ``"b;row|x;y"``, after ``|``
+    the names a hit binds (``restored``), which are not asked about. IPython's history
+    (``_``, ``_3``, ``Out``) is left out: a hit gives it the restored objects itself. (A
+    variable holding the input, ``holder = [a]``, is not looked for: that is a walk of the
+    whole namespace.)"""
+    skipped = sorted(restored)
+    inside = reachable_ids(ns[name])
+    inside.add(id(ns[name]))
+    found = sorted(
+        other
+        for other, value in ns.items()
+        if id(value) in inside
+        and other != name
+        and other not in skipped
+        and not other.startswith("_")
+        and other not in ("In", "Out")
+    )
+    return f"{';'.join(found)}|{';'.join(skipped)}"
+
+
+def _sharers_now(ns: dict[str, Any], name: str, recorded: str) -> str | None:
+    """What a ``sharers:`` check (:func:`_sharers`) finds now: ``None`` while it holds."""
+    if name not in ns:
+        return "|"
+    _, _, restored = recorded.partition("|")
+    try:
+        now = _sharers(ns, name, restored.split(";") if restored else ())
+    except Exception:  # an object in a state the walk cannot read: the cell runs
+        return "|"
+    return None if now == recorded else now
 
 
 def _holds(ns: dict[str, Any], holder: str, value: Any, reached: dict[str, set[int]]) -> bool:
@@ -1113,6 +1160,14 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
                 " not run, is not what it was when the cell ran"
             )
             found.append(Difference("input", name, "changed", old, None, message))
+        elif kind == "sharers" and (now_sharing := _sharers_now(shell.user_ns, name, old)):
+            then, later = (p.partition("|")[0].replace(";", ", ") for p in (old, now_sharing))
+            message = (
+                f"the variables sharing objects with {name}, which the cell changes in place,"
+                f" are not those of its run (then: {then or 'none'}; now: {later or 'none'}): a"
+                " restore would leave them holding the object a re-run changes"
+            )
+            found.append(Difference("input", name, "changed", old, now_sharing, message))
         elif kind == "covar" and _stale_covariable(shell.user_ns, name, old, reached):
             message = (
                 f"variable {name}, stored with what the cell changed (they share objects),"
