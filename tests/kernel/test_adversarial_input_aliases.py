@@ -90,115 +90,94 @@ def test_inputs_held_in_or_viewing_another_are_keyed_so(tmp_path: Path) -> None:
     )
 
 
-# An input held in another input's instance attribute (``row = t.rows[0]``), or in an
-# instance inside a set (``data = n.data``, ``bag = {n}``): the attributes and the items of
-# a set are each hashed on their own, and what they entered was forgotten after each, so
-# ``row<t`` was not seen. After an upstream edit to ``row = list(t.rows[0])``, a hit of
-# ``t.rows[0].append(1)`` restored the other run's ``shown`` (``[0, 1]`` where a re-run
-# shows ``[0]``).
-IN_ATTRIBUTES = [
-    "class Table:\n    pass\nt = Table()\nt.rows = [[0], [0]]\nrow = t.rows[0]\nc = [0]",
-    CACHED + "t.rows[0].append(1)\nshown = str(row)",
-    CACHED + "doubled = c * 2",
-]
+# Sharing a walk of the inputs' values did not see, each case a notebook and the upstream
+# edit from sharing to not (or back); after the edit, a hit restored the other run's values:
+#
+# * ``held-in-an-attribute``, ``held-in-a-set-item``: an input held in another input's
+#   instance attribute (``row = t.rows[0]``) or in an instance inside a set (``data =
+#   n.data``, ``bag = {n}``). Attributes and a set's items are each hashed on their own, and
+#   what they entered was forgotten after each. Edited to ``list(t.rows[0])``, a hit of
+#   ``t.rows[0].append(1)`` restored ``shown`` ``[0, 1]`` where a re-run shows ``[0]``.
+# * ``view-in-a-container``: ``d = {'v': a[::2]}`` and ``a``: arrays are not containers.
+#   Edited to ``a[::2].copy()``, a hit of ``a[0] = 50`` restored ``shown`` ``50`` where a
+#   re-run shows ``0``. An array is met by the memory it views.
+# * ``shared-by-set-items``: two items of one set holding one list (made in a function, no
+#   variable names it): ``{Node(shared), Node(shared)}`` fingerprinted as ``{Node([0]),
+#   Node([0])}``; a hit of ``touch(bag)`` restored ``[2, 2]`` where a re-run shows ``[1, 2]``.
+# * ``in-a-library-object``: scikit-learn's ``make_pipeline(StandardScaler(), model)``
+#   holds ``model`` itself (fingerprinted by its pickle) and ``pipe.fit`` fits it. Edited
+#   to ``clone(model)``, a hit restored ``fitted`` True where a re-run leaves it unfitted.
+# * ``one-array-twice``: ``[np.zeros(3)] * 2`` hashed as two equal arrays; a hit of
+#   ``L[0][0] = 5`` restored ``shown`` 5.0 where a re-run shows 0.0.
+HIDDEN_SHARING: dict[str, tuple[list[str], list[str], tuple[str, str]]] = {
+    "held-in-an-attribute": (
+        [
+            "class Table:\n    pass\nt = Table()\nt.rows = [[0], [0]]\nrow = t.rows[0]\nc = [0]",
+            CACHED + "t.rows[0].append(1)\nshown = str(row)",
+        ],
+        ["shown", "row", "t.rows"],
+        ("row = t.rows[0]", "row = list(t.rows[0])"),
+    ),
+    "held-in-a-set-item": (
+        [
+            "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+            "n = Node([0])\nbag = {n}\ndata = n.data\nc = [0]",
+            CACHED + "data.append(1)\nsize = len(bag)",
+        ],
+        ["size", "data", "[m.data for m in bag]", "n.data"],
+        ("data = n.data", "data = list(n.data)"),
+    ),
+    "view-in-a-container": (
+        [
+            "import numpy as np\na = np.arange(6)\nd = {'v': a[::2]}\nc = [0]",
+            CACHED + "a[0] = 50\nshown = int(d['v'][0])",
+        ],
+        ["shown", "d['v'].tolist()", "a.tolist()"],
+        ("{'v': a[::2]}", "{'v': a[::2].copy()}"),
+    ),
+    "shared-by-set-items": (
+        [
+            "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+            "def touch(b):\n    one = next(iter(b))\n    one.data.append(1)\n"
+            "    return sorted(len(m.data) for m in b)\n"
+            "def make():\n    shared = [0]\n    return {Node(shared), Node(shared)}\n"
+            "bag = make()\nc = [0]",
+            CACHED + "lengths = touch(bag)",
+        ],
+        ["lengths", "sorted(len(m.data) for m in bag)"],
+        ("return {Node(shared), Node(shared)}", "return {Node([0]), Node([0])}"),
+    ),
+    "in-a-library-object": (
+        [
+            "import numpy as np\nfrom sklearn.base import clone\n"
+            "from sklearn.linear_model import LinearRegression\n"
+            "from sklearn.pipeline import make_pipeline\n"
+            "from sklearn.preprocessing import StandardScaler\n"
+            "X = np.arange(10.0).reshape(5, 2)\ny = np.arange(5.0)\nmodel = LinearRegression()\n"
+            "pipe = make_pipeline(StandardScaler(), model)\nc = [0]",
+            CACHED + "pipe.fit(X, y)\nfitted = hasattr(model, 'coef_')",
+        ],
+        ["fitted", "hasattr(model, 'coef_')"],
+        ("StandardScaler(), model)", "StandardScaler(), clone(model))"),
+    ),
+    "one-array-twice": (
+        [
+            "import numpy as np\nL = [np.zeros(3)] * 2\nc = [0]",
+            CACHED + "L[0][0] = 5\nshown = float(L[1][0])",
+        ],
+        ["shown", "[a.tolist() for a in L]"],
+        ("[np.zeros(3)] * 2", "[np.zeros(3) for _ in 'ab']"),
+    ),
+}
 
 
-def test_an_input_held_in_another_inputs_attribute_is_keyed_so(tmp_path: Path) -> None:
-    edit = ("row = t.rows[0]", "row = list(t.rows[0])")
-    assert_runs_match_plain(IN_ATTRIBUTES, ["shown", "row", "t.rows", "doubled"], edit, tmp_path)
-
-
-IN_A_SET = [
-    "class Node:\n    def __init__(self, data):\n        self.data = data\n"
-    "n = Node([0])\nbag = {n}\ndata = n.data\nc = [0]",
-    CACHED + "data.append(1)\nsize = len(bag)",
-    CACHED + "doubled = c * 2",
-]
-
-
-def test_an_input_held_in_an_item_of_another_inputs_set_is_keyed_so(tmp_path: Path) -> None:
-    edit = ("data = n.data", "data = list(n.data)")
-    checks = ["size", "data", "[m.data for m in bag]", "n.data", "doubled"]
-    assert_runs_match_plain(IN_A_SET, checks, edit, tmp_path)
-
-
-# A view held in a container (``d = {'v': a[::2]}``) and the array it views: arrays are not
-# containers, so ``a`` was not seen inside ``d``. After an upstream edit to ``a[::2].copy()``,
-# a hit of ``a[0] = 50`` restored the other run's ``shown`` and ``d`` (``50`` and
-# ``[50, 2, 4]`` where a re-run shows ``0`` and ``[0, 2, 4]``). An array is met by the
-# memory it views.
-VIEW_IN_A_CONTAINER = [
-    "import numpy as np\na = np.arange(6)\nd = {'v': a[::2]}\nc = [0]",
-    CACHED + "a[0] = 50\nshown = int(d['v'][0])",
-    CACHED + "doubled = c * 2",
-]
-
-
-def test_an_input_array_viewed_from_inside_another_input_is_keyed_so(tmp_path: Path) -> None:
-    edit = ("{'v': a[::2]}", "{'v': a[::2].copy()}")
-    checks = ["shown", "d['v'].tolist()", "a.tolist()", "doubled"]
-    assert_runs_match_plain(VIEW_IN_A_CONTAINER, checks, edit, tmp_path)
-
-
-# Two items of one set holding one list (made in a function, so no variable names it): each
-# item is hashed on its own, so ``{Node(shared), Node(shared)}`` and ``{Node([0]),
-# Node([0])}`` fingerprinted alike. After an upstream edit from one to the other, a hit of
-# ``touch(bag)`` (appending to one node's list) restored ``[2, 2]`` where a re-run shows
-# ``[1, 2]``.
-SHARED_BY_SET_ITEMS = [
-    "class Node:\n    def __init__(self, data):\n        self.data = data\n"
-    "def touch(b):\n    one = next(iter(b))\n    one.data.append(1)\n"
-    "    return sorted(len(m.data) for m in b)\n"
-    "def make():\n    shared = [0]\n    return {Node(shared), Node(shared)}\nbag = make()\nc = [0]",
-    CACHED + "lengths = touch(bag)",
-    CACHED + "doubled = c * 2",
-]
-
-
-def test_what_two_items_of_an_input_set_share_is_keyed(tmp_path: Path) -> None:
-    edit = ("return {Node(shared), Node(shared)}", "return {Node([0]), Node([0])}")
-    checks = ["lengths", "sorted(len(m.data) for m in bag)", "doubled"]
-    assert_runs_match_plain(SHARED_BY_SET_ITEMS, checks, edit, tmp_path)
-
-
-# An input held inside a library object, which is fingerprinted by its pickle: scikit-learn's
-# ``pipe = make_pipeline(StandardScaler(), model)`` holds ``model`` itself, and
-# ``pipe.fit(X, y)`` fits it. After an upstream edit to ``clone(model)``, a hit restored
-# ``fitted = True`` (and a fitted ``model``) where a re-run leaves ``model`` unfitted.
-IN_A_LIBRARY_OBJECT = [
-    "import numpy as np\nfrom sklearn.base import clone\n"
-    "from sklearn.linear_model import LinearRegression\n"
-    "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
-    "X = np.arange(10.0).reshape(5, 2)\ny = np.arange(5.0)\nmodel = LinearRegression()\n"
-    "pipe = make_pipeline(StandardScaler(), model)\nc = [0]",
-    CACHED + "pipe.fit(X, y)\nfitted = hasattr(model, 'coef_')",
-    CACHED + "doubled = c * 2",
-]
-
-
-def test_an_input_held_inside_a_library_object_is_keyed_so(tmp_path: Path) -> None:
-    edit = (
-        "make_pipeline(StandardScaler(), model)",
-        "make_pipeline(StandardScaler(), clone(model))",
+@pytest.mark.parametrize("case", sorted(HIDDEN_SHARING))
+def test_sharing_a_walk_of_the_values_did_not_see_is_keyed(case: str, tmp_path: Path) -> None:
+    cells, checks, edit = HIDDEN_SHARING[case]
+    # A cell reading nothing shared, which must still be restored warm.
+    assert_runs_match_plain(
+        [*cells, CACHED + "doubled = c * 2"], [*checks, "doubled"], edit, tmp_path
     )
-    checks = ["fitted", "hasattr(model, 'coef_')", "doubled"]
-    assert_runs_match_plain(IN_A_LIBRARY_OBJECT, checks, edit, tmp_path)
-
-
-# One array held twice in one input (``[np.zeros(3)] * 2``) against two equal arrays: arrays
-# are not containers, so the second was hashed as a copy. After an upstream edit from one to
-# the other, a hit of ``L[0][0] = 5`` restored ``shown`` 5.0 where a re-run shows 0.0.
-ONE_ARRAY_TWICE = [
-    "import numpy as np\nL = [np.zeros(3)] * 2\nc = [0]",
-    CACHED + "L[0][0] = 5\nshown = float(L[1][0])",
-    CACHED + "doubled = c * 2",
-]
-
-
-def test_one_array_held_twice_in_an_input_is_keyed_so(tmp_path: Path) -> None:
-    edit = ("[np.zeros(3)] * 2", "[np.zeros(3) for _ in 'ab']")
-    checks = ["shown", "[a.tolist() for a in L]", "doubled"]
-    assert_runs_match_plain(ONE_ARRAY_TWICE, checks, edit, tmp_path)
 
 
 # pandas objects are not containers to the fingerprint: a frame held by a notebook object
