@@ -53,6 +53,7 @@ import numbers
 import os
 import pickle
 import re
+import struct
 import sys
 import types
 import weakref
@@ -62,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ByNameError, LiveLayoutError, SerializationError, SharedInputError
+from ..storage._arrays import array_root
 from ..storage._fingerprint import (
     IMMUTABLE_ATOMS,
     builtin_iter,
@@ -81,7 +83,6 @@ __all__ = [
     "HeldCodeError",
     "LossyStateError",
     "SavedGroups",
-    "array_root",
     "bound_data",
     "closed_handle",
     "discarding_output",
@@ -290,31 +291,6 @@ def memory_shared_with(
         for n in names
         if isinstance(values.get(n), np.ndarray) and id(array_root(values[n])) in roots
     }
-
-
-def array_root(arr: Any) -> Any:
-    """The array that owns ``arr``'s memory (``arr`` itself when it owns it).
-
-    ``np.lib.stride_tricks.as_strided`` (``sliding_window_view``, ``broadcast_to``) keeps
-    the array it views behind a ``DummyArray`` base, which is followed too.
-
-    >>> import numpy as np
-    >>> x = np.arange(5)
-    >>> array_root(np.lib.stride_tricks.sliding_window_view(x, 2)) is x
-    True
-    """
-    np = sys.modules["numpy"]
-    root = arr
-    while True:
-        base = root.base
-        if isinstance(base, np.ndarray):
-            root = base
-        elif type(base).__name__ == "DummyArray" and isinstance(
-            getattr(base, "base", None), np.ndarray
-        ):
-            root = base.base
-        else:
-            return root
 
 
 _NONE_OWNED: Mapping[int, Any] = {}
@@ -1617,6 +1593,26 @@ def _rebuilt(func: Any, args: Any, state: Any, items: Any, pairs: Any, setter: A
 _NAN_CONSTANTS = (("numpy", "nan"), ("math", "nan"))
 
 
+# A NaN's 8 bytes, kept with its number when they are not those of ``float("nan")``: its
+# sign (``math.copysign(1, x)``, ``np.signbit``) shows, and ``inf * 0`` is a negative NaN on
+# x86; loaded as ``float("nan")``, a restored one was positive where a re-run's was not.
+_F64 = struct.Struct("<d")
+_PLAIN_NAN = _F64.pack(float("nan"))
+
+
+def _loaded_nan(pid: tuple[Any, ...]) -> float:
+    """The NaN a ``("nan", number[, bits])`` persistent id stands for, with its bits."""
+    if len(pid) == 2:
+        return float("nan")
+    bits = pid[2]
+    if type(bits) is not bytes or len(bits) != _F64.size:
+        raise pickle.UnpicklingError(f"unknown NaN {bits!r}")
+    (value,) = _F64.unpack(bits)
+    if value == value:
+        raise pickle.UnpicklingError(f"not a NaN: {value!r}")
+    return float(value)
+
+
 def _nan_constants() -> dict[int, tuple[str, str, str]]:
     found = {}
     for module, name in _NAN_CONSTANTS:
@@ -1646,7 +1642,11 @@ class _NanSharingPickler(_SharingPickler):
         if type(obj) is not float or obj == obj:
             return None
         constant = self._constants.get(id(obj))
-        return constant or ("nan", self._nans.setdefault(id(obj), len(self._nans)))
+        if constant is not None:
+            return constant
+        number = self._nans.setdefault(id(obj), len(self._nans))
+        bits = _F64.pack(obj)
+        return ("nan", number) if bits == _PLAIN_NAN else ("nan", number, bits)
 
     def set_id(self, obj: Any) -> Any:
         """A set that pickle would load iterating in another order (:func:`reorders`) as
@@ -1728,7 +1728,10 @@ class _LinkingUnpickler(pickle.Unpickler):
         kind = pid[0]
         if kind == "nan":  # one new NaN object per number, shared wherever it was
             nans = self.__dict__.setdefault("_nans", {})
-            return nans.setdefault(pid[1], float("nan"))
+            made = nans.get(pid[1])
+            if made is None:
+                made = nans[pid[1]] = _loaded_nan(pid)
+            return made
         if kind == "set":  # one set per number, made iterating in its stored order
             sets = self.__dict__.setdefault("_sets", {})
             if len(pid) == 2:

@@ -14,7 +14,8 @@ What is hashed, per kind of value:
   ``tuple`` (ordered), ``set`` / ``frozenset`` (order-insensitive): recursively, with cycle
   protection. Two dicts equal in content but not in order are not the same input: a later
   cell sees the order (``list(d)``, a DataFrame's columns, ``json.dumps``, a legend);
-* ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (all NaNs hash alike);
+* ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``: canonically (NaNs alike but for
+  their sign, which ``math.copysign`` shows);
 * functions and classes: by code (see :func:`fingerprint_code`);
 * modules: by name and version (a user module: by name and the digest of its source file);
 * instances of user classes: the class's code plus their ``__reduce_ex__`` parts (the
@@ -50,6 +51,7 @@ from typing import Any
 import xxhash
 
 from .._errors import FingerprintError
+from ._arrays import array_root
 from ._reduction import pickle_reduction, reduce_untouched
 from ._usercode import is_user_code, module_version, referenced_names, referenced_user_code
 
@@ -71,7 +73,21 @@ REDUCE_ITEMS = 1_000_000
 """Items drawn from an instance's ``__reduce_ex__`` iterators before giving up."""
 _F64 = struct.Struct("<d")
 _NAN = _F64.pack(math.nan)
+_NEGATIVE_NAN = _F64.pack(-math.nan)
 _FLOAT_FRAME = b"float" + _LEN.pack(_F64.size)  # a float's tag and length (feed_float)
+
+
+def _nan_bytes(value: float) -> bytes:
+    """What a NaN float is hashed as: its sign, not its payload.
+
+    The sign is seen (``math.copysign(1, x)``, ``np.signbit``; ``inf * 0`` is a negative
+    NaN on x86), the payload bits by nothing but ``struct``.
+
+    >>> _nan_bytes(-math.nan) == _nan_bytes(math.nan), _nan_bytes(math.nan) == _NAN
+    (False, True)
+    """
+    return _NEGATIVE_NAN if math.copysign(1.0, value) < 0 else _NAN
+
 
 # Keys of a class ``__dict__`` that Python or dataclasses generate and that carry no code of
 # their own (their effect is already covered by the methods and fields that are hashed).
@@ -219,8 +235,17 @@ def same_objects(values: Mapping[str, Any]) -> str:
 class _Hasher:
     """One top-level fingerprint call: memo of code digests and the stacks guarding cycles."""
 
-    def __init__(self, reached: dict[int, Any] | None = None) -> None:
+    def __init__(
+        self, reached: dict[int, Any] | None = None, noted: list[int] | None = None
+    ) -> None:
         self.reached = reached
+        # With a list, the ids of the objects written into pickles (library objects and what
+        # they hold, atoms aside: ``model`` inside ``make_pipeline(scaler, model)``) and of a
+        # pandas object's indexes (``idx = df.index``, renamed by ``df.index.name = 'k'``).
+        # Never part of a digest (only fingerprint(entered=) reports them: a restored
+        # frame's index is not always one object with another's), so no object is kept
+        # alive for them: a temporary a reduction made cannot be a live input.
+        self.noted = noted
         self.code_memo: dict[int, bytes] = {}
         self.code_active: dict[int, str] = {}
         self.containers: list[int] = []
@@ -228,6 +253,13 @@ class _Hasher:
         # a reference to that number (``[[0]] * 3`` is not ``[[0], [0], [0]]``: appending to
         # its first row shows in all three). A value sharing nothing hashes as before.
         self.entered: dict[int, int] = {}
+        # Every container entered in the call, in order, also those an unordered container's
+        # item entered and ``entered`` then forgot (an instance's attributes, a set's
+        # items), and the memory of every array met (its ``array_root``): what
+        # ``fingerprint(entered=)`` reports, so ``row = t.rows[0]`` is seen held in ``t`` and
+        # ``a`` viewed by ``d = {'v': a[::2]}``; and what two items of one unordered
+        # container both hold (feed_unordered).
+        self.trail: list[int] = []
         self.keep: list[Any] = []  # objects whose id() is in a memo stay alive meanwhile
         # The pickler (with its sink and out-of-band buffers) that the values of this call
         # share (see feed_pickle), made on first need; dropped after an error. Each item of
@@ -275,6 +307,8 @@ class _Hasher:
                 self.feed_array(h, np.asarray(value))
             elif t is np.ndarray or isinstance(value, np.memmap):
                 self.feed_array(h, value)
+                if not value.dtype.hasobject:  # one of objects is entered as a container
+                    self.feed_memory(h, value)
             else:
                 self.feed_pickle(h, value)  # masked arrays, matrices: their pickle
                 if is_user_code(t):
@@ -286,7 +320,16 @@ class _Hasher:
         if pd is not None and isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
             from ._fingerprint_pandas import feed_pandas
 
-            feed_pandas(self, h, value)
+            if isinstance(value, pd.Index):
+                feed_pandas(self, h, value)
+            elif self._enter(h, value):
+                # A frame or Series met again is one object, as a list is: ``[df, df]``,
+                # where a column added to the first shows in the second, and ``Model(df)``
+                # holding an input ``df`` (fingerprint(entered=)).
+                try:
+                    feed_pandas(self, h, value)
+                finally:
+                    self.containers.pop()
             return
         if isinstance(value, (bytes, bytearray, memoryview)):
             self.feed_buffer(h, value)
@@ -349,7 +392,7 @@ class _Hasher:
         self.put(h, b"int", value.to_bytes(n, "little", signed=True))
 
     def feed_float(self, h: Any, value: float) -> None:
-        self.put(h, b"float", _NAN if value != value else _F64.pack(value))
+        self.put(h, b"float", _nan_bytes(value) if value != value else _F64.pack(value))
 
     def feed_complex(self, h: Any, value: complex) -> None:
         self.put(h, b"complex")
@@ -372,6 +415,9 @@ class _Hasher:
     def feed_array(self, h: Any, arr: Any) -> None:
         import numpy as np
 
+        root = array_root(arr)
+        self.trail.append(id(root))
+        self.keep.append(root)  # a temporary's id stays its own until the call ends
         if not arr.flags.writeable:
             # ``setflags(write=False)``: assigning into it raises where a writeable one
             # changes; a cell that set it changed the array, for every later cell.
@@ -394,6 +440,19 @@ class _Hasher:
         # A zero-copy byte view of the array's memory: xxh3 reads it in place.
         self.put(h, b"data", memoryview(arr.reshape(-1).view(np.uint8)))
 
+    def feed_memory(self, h: Any, arr: Any) -> None:
+        """After an array's content, which array met before in the call owns the same
+        memory, if one does: ``[a, a]`` and ``[a, a[::2]]`` are not ``[a, a.copy()]``
+        (writing through one shows in the other). Numbered with the containers entered, and
+        forgotten with them (feed_unordered). A pandas object's columns are not asked: how
+        pandas groups them in blocks is no part of its value."""
+        key = id(array_root(arr))  # kept alive by feed_array
+        number = self.entered.get(key)
+        if number is None:
+            self.entered[key] = len(self.entered)
+        else:
+            self.put(h, b"memory", _LEN.pack(number))
+
     # -- containers ------------------------------------------------------------------------
     def _enter(self, h: Any, container: Any) -> bool:
         key = id(container)
@@ -406,6 +465,7 @@ class _Hasher:
                 self.put(h, b"shared", _LEN.pack(number))
                 return False
             self.entered[key] = len(self.entered)
+            self.trail.append(key)
             self.keep.append(container)  # its id stays its own until the call ends
         self.containers.append(key)
         return True
@@ -426,7 +486,7 @@ class _Hasher:
                     n = (item.bit_length() + 8) // 8
                     add(b"int" + _LEN.pack(n) + item.to_bytes(n, "little", signed=True))
                 elif kind is float:
-                    add(_FLOAT_FRAME + (_NAN if item != item else _F64.pack(item)))
+                    add(_FLOAT_FRAME + (_nan_bytes(item) if item != item else _F64.pack(item)))
                 elif kind is str:
                     data = item.encode("utf-8", "surrogatepass")
                     add(b"str" + _LEN.pack(len(data)) + data)
@@ -466,16 +526,28 @@ class _Hasher:
         entered = len(self.entered)
         try:
             digests = []
+            holders: dict[int, list[bytes]] = {}  # object -> digests of the items holding it
             for item in items:
                 self._shared, self._writing = None, 0
+                start = len(self.trail)
                 sub = xxhash.xxh3_128()
                 for part in item:
                     self.feed(sub, part)
-                digests.append(sub.digest())
+                digest = sub.digest()
+                digests.append(digest)
+                if len(self.trail) > start:
+                    for key in set(self.trail[start:]):
+                        holders.setdefault(key, []).append(digest)
                 while len(self.entered) > entered:
                     self.entered.popitem()
             digests.sort()
             self.put(h, b"unordered", b"".join(digests))
+            # Which items hold one object (two nodes of a set holding one list, two
+            # attributes one row): each item's digest, made on its own, does not show it.
+            # By the digests of the items holding it, sorted: alike in any order.
+            shared = sorted(b"".join(sorted(held)) for held in holders.values() if len(held) > 1)
+            if shared:
+                self.put(h, b"itemsshared", b"".join(shared))
         finally:
             self._shared, self._writing = outer
             self.containers.pop()
@@ -593,6 +665,7 @@ class _Hasher:
         sink = io.BytesIO()
         buffers: list[pickle.PickleBuffer] = []
         pickler = _ContentPickler(sink, self, protocol=5, buffer_callback=buffers.append)
+        pickler.noted = self.noted
         return pickler, sink, buffers
 
     # -- code ------------------------------------------------------------------------------
@@ -793,8 +866,9 @@ _CALLBACK_COUNTERS = frozenset({"callbacks", "_cid_gen", "_func_cid_map"})
 
 
 # Objects that are pickled as themselves (no dtype, no notebook code): ``persistent_id``
-# answers for them at once.
-_NO_ID = frozenset({int, float, bool, type(None), tuple, list, dict, bytes, set, frozenset})
+# answers for them at once; the atoms among them without noting them (_Hasher.noted).
+_ATOMS_NO_ID = frozenset({int, float, bool, type(None), tuple, bytes, frozenset})
+_NO_ID = _ATOMS_NO_ID | {list, dict, set}
 
 
 class _ContentPickler(pickle.Pickler):
@@ -817,6 +891,7 @@ class _ContentPickler(pickle.Pickler):
     def __init__(self, sink: Any, hasher: _Hasher, **kwargs: Any) -> None:
         super().__init__(sink, **kwargs)
         self.hasher = hasher
+        self.noted: list[int] | None = None  # where to note the objects written, if asked
         self._dtype = getattr(sys.modules.get("numpy"), "dtype", None)
 
     def reducer_override(self, obj: Any) -> Any:
@@ -831,20 +906,32 @@ class _ContentPickler(pickle.Pickler):
         kind = type(obj)
         if kind is str:
             return obj.encode("utf-8", "surrogatepass")
-        if kind in _NO_ID:  # asked about every object: most of a figure's are these
+        if kind in _ATOMS_NO_ID:  # asked about every object: most of a figure's are these
+            return None
+        # Data a later cell can change through the object, noted (a dtype, a function or
+        # a class is not: which one it is, not which object, is its part of the value).
+        noted = self.noted
+        if kind in _NO_ID:
+            if noted is not None:
+                noted.append(id(obj))
             return None
         if self._dtype is not None and isinstance(obj, self._dtype):
             # By what it is, not whether two arrays share one dtype object: an array loaded
             # from a pickle has a dtype of its own, and a line of it with another array of the
             # same dtype pickled otherwise than the line the cell first made.
             return ("dtype", str(obj), obj.char, obj.byteorder)
-        if (type(obj) is types.FunctionType or isinstance(obj, type)) and is_user_code(obj):
-            # A notebook function or class inside a library object (a FunctionTransformer's
-            # func, the class of an instance in an object column): pickle names it only;
-            # here it counts by its code, and what it reads is noted as for one held in data.
-            h = xxhash.xxh3_128()
-            self.hasher.feed_code_value(h, obj)
-            return ("code", h.digest())  # a tuple: never the bytes a string gives
+        if kind is types.FunctionType or isinstance(obj, type):
+            if is_user_code(obj):
+                # A notebook function or class inside a library object (a
+                # FunctionTransformer's func, the class of an instance in an object column):
+                # pickle names it only; here it counts by its code, and what it reads is
+                # noted as for one held in data.
+                h = xxhash.xxh3_128()
+                self.hasher.feed_code_value(h, obj)
+                return ("code", h.digest())  # a tuple: never the bytes a string gives
+            return None
+        if noted is not None:
+            noted.append(id(obj))
         return None
 
 
@@ -865,8 +952,11 @@ def fingerprint(
         attribute, a ``functools.partial``, or the class of an instance) is added to it by
         ``id``: their code is in the digest, the global data they read is not.
     entered
-        With it, the ids of the lists, dicts, sets and instances met in ``value`` are added
-        to it: what another value shares with this one (``row = grid[0]``).
+        With it, the ids of the lists, dicts, sets, instances and pandas objects met
+        anywhere in ``value`` (also inside the pickle of a library object), and of the
+        arrays owning the memory of the arrays met (``array_root``), are added to it: what
+        another value shares with this one (``row = grid[0]``, a view of ``a`` in
+        ``{'v': a[::2]}``, ``model`` in ``make_pipeline(scaler, model)``, ``df.index``).
 
     Returns
     -------
@@ -897,10 +987,11 @@ def fingerprint(
     if _simple(value, parts, 0):
         return xxhash.xxh3_128_hexdigest(b"".join(parts))
     h = xxhash.xxh3_128()
-    hasher = _Hasher(reached)
+    hasher = _Hasher(reached, None if entered is None else [])
     hasher.feed(h, value)
     if entered is not None:
-        entered.update(hasher.entered)
+        entered.update(hasher.trail)
+        entered.update(hasher.noted or ())
     return h.hexdigest()
 
 
@@ -928,7 +1019,7 @@ def _simple(value: Any, out: list[bytes], depth: int) -> bool:
         data = value.encode("utf-8", "surrogatepass")
         out += (b"str", _LEN.pack(len(data)), data)
     elif t is float:
-        out += (b"float", _EIGHT, _NAN if value != value else _F64.pack(value))
+        out += (b"float", _EIGHT, _nan_bytes(value) if value != value else _F64.pack(value))
     elif value is None:
         out += (b"none", _ZERO)
     elif t is bool:

@@ -84,6 +84,8 @@ def _feed_arrow_strings(hasher: Any, h: Any, arrow: Any) -> None:
 
 
 def _feed_index(hasher: Any, h: Any, index: pd.Index) -> None:
+    if hasher.noted is not None:  # ``idx = df.index``: one object, renamed in place together
+        hasher.noted.append(id(index))
     hasher.put(h, b"index", type(index).__name__.encode())
     hasher.feed(h, list(index.names))
     if isinstance(index, pd.RangeIndex):

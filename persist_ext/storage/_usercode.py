@@ -23,6 +23,7 @@ __all__ = [
     "IDENTIFIER",
     "code_names",
     "global_names",
+    "in_modules",
     "installed_version",
     "is_user_code",
     "is_user_file",
@@ -105,6 +106,19 @@ def type_module(value: Any) -> str:
     ('builtins', 'pathlib')
     """
     return type(value).__module__ or ""
+
+
+def in_modules(name: str, modules: tuple[str, ...]) -> bool:
+    """Whether the module ``name`` is one of ``modules`` or a submodule of one.
+
+    Not a prefix of its name: ``numpyro`` and ``pandas_datareader`` are not numpy or pandas.
+
+    >>> in_modules("numpy", ("numpy",)), in_modules("pandas.core.frame", ("numpy", "pandas"))
+    (True, True)
+    >>> in_modules("numpyro.distributions", ("numpy",)), in_modules("", ("numpy",))
+    (False, False)
+    """
+    return any(name == module or name.startswith(f"{module}.") for module in modules)
 
 
 def wrapped_function(obj: Any) -> types.FunctionType | None:

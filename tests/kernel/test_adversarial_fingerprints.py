@@ -174,3 +174,21 @@ BYTE_ORDER = [
 
 def test_an_arrays_byte_order_is_part_of_its_fingerprint(tmp_path: Path) -> None:
     assert_runs_match_plain(BYTE_ORDER, ["kind", "raw", "total"], ("'<i4'", "'>i4'"), tmp_path)
+
+
+# A NaN's sign shows (``math.copysign(1, x)``, ``np.signbit``; ``inf * 0`` is a negative NaN
+# on x86), but every NaN float hashed alike: after an upstream edit from ``-math.nan`` to
+# ``math.nan``, a hit restored ``sign`` -1.0 where a re-run shows 1.0. And a NaN the cell
+# made came back as ``float('nan')``: ``y = x * 1`` of a negative NaN restored positive
+# (``math.copysign(1, y)`` 1.0 on the warm run, -1.0 on the plain one).
+NAN_SIGN = [
+    "import math\nx = -math.nan\nc = [0]",
+    CACHED + "sign = math.copysign(1, x)\ny = x * 1\nvals = [x, y]",
+    CACHED + "doubled = c * 2",
+    "print(math.copysign(1, y), [math.copysign(1, v) for v in vals])",
+]
+
+
+def test_a_nans_sign_is_part_of_its_fingerprint_and_restored(tmp_path: Path) -> None:
+    edit = ("x = -math.nan", "x = math.nan")
+    assert_runs_match_plain(NAN_SIGN, ["sign", "doubled"], edit, tmp_path)

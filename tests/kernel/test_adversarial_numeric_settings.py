@@ -74,3 +74,32 @@ def test_a_hit_of_a_cell_calling_numpy_through_a_function_computes_under_seterr_
     tmp_path: Path,
 ) -> None:
     assert_runs_match_plain(THROUGH_A_FUNCTION, [], ("all='ignore'", "all='raise'"), tmp_path)
+
+
+# Arrays held in attributes of notebook objects (``r.arr`` of a notebook class, a
+# ``SimpleNamespace``), read by the cell or by a notebook function it calls: the cell was
+# not taken for one computing on numpy objects, so neither the print options nor seterr
+# were part of its checks. After an upstream edit to ``precision=3``, a hit kept
+# ``'[0.33333333 0.66666667]'`` where a re-run made ``'[0.333 0.667]'``; after
+# ``all='raise'``, it restored ``[1.0, nan]`` where a re-run raised.
+IN_ATTRIBUTES = [
+    "import numpy as np\nimport types\nnp.seterr(all='ignore')\nnp.set_printoptions(precision=8)\n"
+    "class Result:\n    pass\nr = Result()\nr.arr = np.array([1 / 3, 2 / 3])\n"
+    "ns = types.SimpleNamespace(arr=np.array([1.0, 0.0]))\n"
+    "def shown():\n    return str(r.arr)",
+    CACHED + "text = str(r.arr)",
+    CACHED + "ratio = (ns.arr / ns.arr).tolist()",
+    CACHED + "through = shown()",
+    "print(text, through)",
+]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [("all='ignore'", "all='raise'"), ("precision=8", "precision=3")],
+    ids=["seterr", "printoptions"],
+)
+def test_a_hit_formats_arrays_held_in_attributes_under_the_settings_upstream(
+    edit: tuple[str, str], tmp_path: Path
+) -> None:
+    assert_runs_match_plain(IN_ATTRIBUTES, ["ratio"], edit, tmp_path)

@@ -463,6 +463,19 @@ def test_nan_objects_keep_their_identity(tmp_path) -> None:
         dumps_shared({"first": [kept["held"][0]]}, live={"held": kept["held"]})
 
 
+def test_a_nans_sign_is_restored(tmp_path) -> None:
+    # ``math.copysign(1, x)`` and ``np.signbit`` show it (``inf * 0`` is a negative NaN on
+    # x86); a NaN loaded as ``float("nan")`` was positive.
+    import math
+
+    negative, positive = -math.nan, float("nan")
+    values = {"n": negative, "lst": [negative, positive, negative]}
+    with Store(tmp_path / "s") as store:
+        back = roundtrip(values, store)
+    assert [math.copysign(1, v) for v in back["lst"]] == [-1.0, 1.0, -1.0]
+    assert back["lst"][0] is back["lst"][2] is back["n"]
+
+
 def test_object_labels_are_not_stored_as_arrow_strings(tmp_path) -> None:
     pytest.importorskip("pyarrow")
     frame = pd.DataFrame({"a": [1, 2]})

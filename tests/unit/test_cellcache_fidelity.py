@@ -1298,3 +1298,47 @@ def test_a_cell_taking_from_a_generator_runs_quietly_and_says_why(shell, cache, 
     assert "it reads g, a generator, whose position a restore cannot move on" in str(
         cache.why(shell, "c")
     )
+
+
+def test_numeric_objects_are_numpys_and_pandas_own_and_those_held_in_attributes() -> None:
+    # A cell reading them formats and computes under numpy's print options and seterr
+    # (docs/cell-cache.md). ``numpyro`` and ``pandas_datareader`` are other packages.
+    from persist_ext.features._cellcache._fidelity import _holds_numeric, _numeric_global
+
+    class Distribution:
+        pass
+
+    Distribution.__module__ = "numpyro.distributions"
+
+    class Reader:
+        pass
+
+    Reader.__module__ = "pandas_datareader.data"
+    assert not _holds_numeric(Distribution())
+    assert not _holds_numeric([Reader()])
+    assert not _numeric_global(types.ModuleType("numpyro"))
+    assert _numeric_global(types.ModuleType("numpy.linalg"))
+    held = types.SimpleNamespace(label="x", arr=np.zeros(2))
+    assert _holds_numeric(held)
+    assert _holds_numeric({"result": held})
+    assert _numeric_global(held)
+    assert not _holds_numeric(types.SimpleNamespace(label="x", n=[1, 2]))
+
+
+def test_the_variables_sharing_an_input_changed_in_place_are_checked() -> None:
+    # ``b = a`` and ``row = grid[0]`` share what the cell changes; a hit replacing ``a`` and
+    # ``grid`` with stored objects is right only while they are those the run had.
+    from persist_ext.features._cellcache._fidelity import covariable_checks, stale_checks
+    from persist_ext.features._cellcache._key import FileDigests
+
+    shared: list = []
+    grid = [[0], [0]]
+    ns = {"a": shared, "b": shared, "grid": grid, "row": grid[0], "n": 2, "_": shared}
+    inputs = {"a": "digest", "grid": "digest"}
+    checks = covariable_checks(ns, [], {"a": shared, "grid": grid, "n": 2}, inputs, ["a", "grid"])
+    assert checks == {"sharers:a": "b|a;grid;n", "sharers:grid": "row|a;grid;n"}
+    shell = types.SimpleNamespace(user_ns=ns)
+    assert stale_checks(shell, checks, FileDigests()) == []
+    ns["b"] = list(shared)  # upstream ``b = list(a)``: the entry's run had ``b`` sharing
+    (stale,) = stale_checks(shell, checks, FileDigests())
+    assert "then: b; now: none" in stale.message

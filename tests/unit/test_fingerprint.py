@@ -159,6 +159,107 @@ def test_cycles_are_handled() -> None:
     fingerprint(d)
 
 
+def test_entered_reports_the_containers_met_anywhere_inside() -> None:
+    # Also those inside an instance's attributes and a set's items, which are hashed each on
+    # its own (what one entered is forgotten before the next): ``row = t.rows[0]``.
+    ns = _module(
+        """
+        class Node:
+            def __init__(self, rows):
+                self.rows = rows
+        """
+    )
+    rows = [[0], [1]]
+    node = ns["Node"](rows)
+    bag = {node}
+    entered: set[int] = set()
+    digest = fingerprint(bag, entered=entered)
+    assert {id(bag), id(node), id(rows), id(rows[0]), id(rows[1])} <= entered
+    assert digest == fingerprint(bag)  # reporting them changes no digest
+
+
+def test_what_items_of_a_set_or_attributes_share_counts() -> None:
+    # Each item is hashed on its own, so what two of them hold in common is told apart from
+    # equal copies only by a digest of its own: appending to one node's list shows in the
+    # other node in the first set only.
+    ns = _module(
+        """
+        class Node:
+            def __init__(self, data):
+                self.data = data
+        """
+    )
+    node = ns["Node"]
+    shared = [0]
+    assert fingerprint({node(shared), node(shared)}) != fingerprint({node([0]), node([0])})
+    other = [0]
+    assert fingerprint({node(shared), node(shared)}) == fingerprint({node(other), node(other)})
+    row = [0]
+    one, two = node([row]), node([list(row)])
+    one.more, two.more = [row], [[0]]
+    assert fingerprint(one) != fingerprint(two)  # ``one.data[0] is one.more[0]``
+    assert fingerprint({node([0]), node([1])}) == fingerprint({node([1]), node([0])})
+
+
+def test_entered_reports_the_memory_of_arrays_met() -> None:
+    base = np.arange(6)
+    entered: set[int] = set()
+    fingerprint({"v": base[::2]}, entered=entered)
+    assert id(base) in entered  # ``a`` and ``d = {'v': a[::2]}`` share memory
+    entered.clear()
+    fingerprint({"v": base[::2].copy()}, entered=entered)
+    assert id(base) not in entered
+
+
+def test_a_nans_sign_counts_not_its_payload() -> None:
+    import math
+    import struct
+
+    negative = -math.nan
+    other_payload = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000001))[0]
+    assert fingerprint(negative) != fingerprint(math.nan)
+    assert fingerprint([negative, 1]) != fingerprint([math.nan, 1])
+    assert fingerprint({"x": negative}) != fingerprint({"x": math.nan})
+    assert fingerprint(complex(0, negative)) != fingerprint(complex(0, math.nan))
+    assert fingerprint(other_payload) == fingerprint(math.nan)
+    assert fingerprint(np.array([negative])) != fingerprint(np.array([math.nan]))
+
+
+def test_one_arrays_memory_met_twice_counts_not_a_frames_blocks() -> None:
+    # Writing through one shows in the other: ``[a, a]`` and ``[a, a[::2]]`` are not
+    # ``[a, a.copy()]``. A lone array hashes as before; so does a frame however pandas
+    # grouped its columns in blocks.
+    a = np.zeros(4)
+    assert fingerprint([a, a]) != fingerprint([a, a.copy()])
+    assert fingerprint([a, a[::2]]) != fingerprint([a, a[::2].copy()])
+    assert fingerprint({"x": a, "y": a}) == fingerprint({"x": a, "y": a})
+    assert fingerprint([a, np.zeros(4)]) == fingerprint([np.zeros(4), np.zeros(4)])
+    one_block = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    two_blocks = pd.DataFrame({"a": [1.0, 2.0]})
+    two_blocks["b"] = [3.0, 4.0]
+    assert len(one_block._mgr.blocks) != len(two_blocks._mgr.blocks)
+    assert fingerprint(one_block) == fingerprint(two_blocks)
+
+
+def test_entered_reports_what_a_library_objects_pickle_holds() -> None:
+    # ``model`` inside ``make_pipeline(scaler, model)``: a fit of the one fits the other.
+    inner = [1, 2]
+    outer = types.SimpleNamespace(items=inner, label="x")
+    entered: set[int] = set()
+    digest = fingerprint(outer, entered=entered)
+    assert id(inner) in entered
+    assert digest == fingerprint(outer)
+
+
+def test_a_frame_met_twice_is_one_object_and_its_index_is_reported() -> None:
+    frame = pd.DataFrame({"a": [1, 2]}, index=["x", "y"])
+    assert fingerprint([frame, frame]) != fingerprint([frame, frame.copy()])
+    assert fingerprint(frame) == fingerprint(frame.copy())  # alone: as before
+    entered: set[int] = set()
+    fingerprint({"df": frame, "n": 1}, entered=entered)
+    assert {id(frame), id(frame.index)} <= entered  # ``Model(df)``, ``idx = df.index``
+
+
 def test_objects_via_pickle_and_subclasses() -> None:
     Point = collections.namedtuple("Point", "x y")
     assert fingerprint(Point(1, 2)) != fingerprint((1, 2))

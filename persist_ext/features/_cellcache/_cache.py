@@ -1261,7 +1261,7 @@ class CellCache:
         }
         try:
             groups = self._groups(shell, values, before, code, mutated, unchanged)
-            manifest.checks.update(covariable_checks(ns, groups, values, key.fingerprints))
+            manifest.checks.update(covariable_checks(ns, groups, values, key.fingerprints, mutated))
         except Exception as exc:  # an object in a state the walk cannot read
             # The cell ran. What its variables share is unknown, and a restore could split
             # objects a re-run keeps shared: not stored, it runs next time and says why.

@@ -94,7 +94,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ...storage._fingerprint import fingerprint_code, is_user_code
-from ...storage._usercode import is_user_file, type_module, wrapped_function
+from ...storage._usercode import in_modules, is_user_file, type_module, wrapped_function
 from .._covars import import_quietly, reachable_ids
 from ._analysis import REGISTERING, SEEDING, SETTING_NAMES, facets_set_by, seeding_paths
 from ._effects import FileWatch, listing_digest
@@ -153,24 +153,51 @@ def _draws(outputs: list[dict[str, Any]], values: dict[str, Any], reads_plotting
     for event in outputs:
         if any(mime in event.get("data", {}) for mime in _IMAGE):
             return True
-    return any(type_module(v).startswith(_PLOT_MODULES) for v in values.values())
+    return any(in_modules(type_module(v), _PLOT_MODULES) for v in values.values())
+
+
+_NUMERIC_LOOKED_AT = 16
+"""Items of a container, or attributes of an instance, :func:`_holds_numeric` looks at."""
 
 
 def _holds_numeric(value: Any, depth: int = 2) -> bool:
-    """Whether ``value`` is a numpy or pandas object, or a list, tuple, set or dict holding
-    one among its first items: ``scores = [np.float64(0.5), ...]`` shows as
-    ``[0.5, ...]`` under ``np.set_printoptions(legacy="1.25")``.
+    """Whether ``value`` is a numpy or pandas object, or a list, tuple, set or dict, or an
+    instance's attributes, holding one among its first items: ``scores = [np.float64(0.5),
+    ...]`` shows as ``[0.5, ...]`` under ``np.set_printoptions(legacy="1.25")``, and
+    ``str(r.arr)`` of a notebook object's array follows the print options too.
 
-    >>> import numpy as np
+    >>> import numpy as np, types
     >>> _holds_numeric({"best": [np.float64(0.5)]}), _holds_numeric([1, "a", [2]])
     (True, False)
+    >>> _holds_numeric(types.SimpleNamespace(n=1, arr=np.zeros(2)))
+    True
     """
-    if type_module(value).startswith(_NUMERIC_MODULES):
+    if in_modules(type_module(value), _NUMERIC_MODULES):
         return True
-    if depth and type(value) in (list, tuple, set, frozenset, dict):
+    if not depth:
+        return False
+    if type(value) in (list, tuple, set, frozenset, dict):
         items = value.values() if type(value) is dict else value
-        return any(_holds_numeric(item, depth - 1) for item in itertools.islice(items, 8))
-    return False
+    else:
+        attributes = _instance_attributes(value)
+        if attributes is None:
+            return False
+        items = attributes.values()
+    looked_at = itertools.islice(items, _NUMERIC_LOOKED_AT)
+    return any(_holds_numeric(item, depth - 1) for item in looked_at)
+
+
+def _instance_attributes(value: Any) -> dict[str, Any] | None:
+    """An instance's own attributes (a notebook object's, a ``SimpleNamespace``'s, a fitted
+    estimator's), read without running its code; ``None`` for a module, class or function
+    (what it holds is not its value) or an object without them."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)):
+        return None
+    try:
+        attributes = object.__getattribute__(value, "__dict__")
+    except Exception:  # none (AttributeError), or a dead weak proxy's ReferenceError
+        return None
+    return attributes if type(attributes) is dict else None
 
 
 def record_effects(
@@ -598,13 +625,15 @@ def _numeric_global(value: Any) -> bool:
     """Whether a function's global ``value`` is numpy, pandas (or a module of theirs) or
     one of their objects.
 
-    >>> import numpy as np
+    >>> import numpy as np, types
     >>> _numeric_global(np), _numeric_global(np.linalg), _numeric_global(len)
     (True, True, False)
+    >>> _numeric_global(types.SimpleNamespace(arr=np.zeros(2)))  # ``def f(): str(r.arr)``
+    True
     """
     if isinstance(value, types.ModuleType):
-        return value.__name__.startswith(_NUMERIC_MODULES)
-    return _holds_numeric(value, 0)
+        return in_modules(value.__name__, _NUMERIC_MODULES)
+    return _holds_numeric(value, 1)
 
 
 def _calls_builtin_id(namespace: dict[str, Any], code: types.CodeType) -> bool:
@@ -964,7 +993,11 @@ def _importable(names: list[str]) -> list[str]:
 
 
 def covariable_checks(
-    ns: dict[str, Any], groups: list[Any], values: dict[str, Any], inputs: dict[str, str]
+    ns: dict[str, Any],
+    groups: list[Any],
+    values: dict[str, Any],
+    inputs: dict[str, str],
+    mutated: Iterable[str] = (),
 ) -> dict[str, str]:
     """Checks of the variables a hit binds that the cell neither changed nor read.
 
@@ -978,8 +1011,17 @@ def covariable_checks(
     still be held there (``in:pipe``): the input's fingerprint, part of the key, then
     vouches for its content, also when the cell changed it through the input (``pipe.fit``
     fits ``model``); any other must still fingerprint as it did after the run.
+
+    And the converse, for each input ``mutated`` in place: the variables that are it or
+    are held inside it must be those that were (``sharers:a``, :func:`_sharers`). A hit
+    replaces the input with the stored object; a variable sharing it that the entry does
+    not know of (``b = a`` upstream, where the stored run had ``b = list(a)``) would keep
+    the old one, where a re-run changes it too.
     """
     checks: dict[str, str] = {}
+    for name in mutated:
+        if name in inputs and name in ns:
+            checks[f"sharers:{name}"] = _sharers(ns, name, values)
     reached: dict[str, set[int]] = {}
     for group in groups:
         for name in group.names:
@@ -998,6 +1040,40 @@ def covariable_checks(
             else:
                 checks[f"covar:{name}"] = f"fp:{fingerprint_after(value) or ''}"
     return checks
+
+
+def _sharers(ns: dict[str, Any], name: str, restored: Iterable[str]) -> str:
+    """A ``sharers:`` check: the variables that are ``ns[name]`` or are held inside it
+    (``b = a``, ``row = grid[0]``, ``idx = df.index``), as ``"b;row|x;y"``, after ``|``
+    the names a hit binds (``restored``), which are not asked about. IPython's history
+    (``_``, ``_3``, ``Out``) is left out: a hit gives it the restored objects itself. (A
+    variable holding the input, ``holder = [a]``, is not looked for: that is a walk of the
+    whole namespace.)"""
+    skipped = sorted(restored)
+    inside = reachable_ids(ns[name])
+    inside.add(id(ns[name]))
+    found = sorted(
+        other
+        for other, value in ns.items()
+        if id(value) in inside
+        and other != name
+        and other not in skipped
+        and not other.startswith("_")
+        and other not in ("In", "Out")
+    )
+    return f"{';'.join(found)}|{';'.join(skipped)}"
+
+
+def _sharers_now(ns: dict[str, Any], name: str, recorded: str) -> str | None:
+    """What a ``sharers:`` check (:func:`_sharers`) finds now: ``None`` while it holds."""
+    if name not in ns:
+        return "|"
+    _, _, restored = recorded.partition("|")
+    try:
+        now = _sharers(ns, name, restored.split(";") if restored else ())
+    except Exception:  # an object in a state the walk cannot read: the cell runs
+        return "|"
+    return None if now == recorded else now
 
 
 def _holds(ns: dict[str, Any], holder: str, value: Any, reached: dict[str, set[int]]) -> bool:
@@ -1084,6 +1160,14 @@ def stale_checks(shell: Any, checks: dict[str, str], digests: FileDigests) -> li
                 " not run, is not what it was when the cell ran"
             )
             found.append(Difference("input", name, "changed", old, None, message))
+        elif kind == "sharers" and (now_sharing := _sharers_now(shell.user_ns, name, old)):
+            then, later = (p.partition("|")[0].replace(";", ", ") for p in (old, now_sharing))
+            message = (
+                f"the variables sharing objects with {name}, which the cell changes in place,"
+                f" are not those of its run (then: {then or 'none'}; now: {later or 'none'}): a"
+                " restore would leave them holding the object a re-run changes"
+            )
+            found.append(Difference("input", name, "changed", old, now_sharing, message))
         elif kind == "covar" and _stale_covariable(shell.user_ns, name, old, reached):
             message = (
                 f"variable {name}, stored with what the cell changed (they share objects),"

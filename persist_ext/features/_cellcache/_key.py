@@ -48,6 +48,7 @@ import xxhash
 
 from ..._cwd import absolute, realpath
 from ..._errors import CellCacheError
+from ...storage._arrays import array_root
 from ...storage._fingerprint import (
     IMMUTABLE_ATOMS,
     builtin_iter,
@@ -622,17 +623,26 @@ def input_sharing(inputs: Mapping[str, Any], walked: Mapping[str, set[int]]) -> 
     'row<grid'
     >>> input_sharing({"a": grid, "b": grid}, {})
     'a=b'
+    >>> import numpy as np
+    >>> a = np.arange(6)
+    >>> d = {"v": a[::2]}
+    >>> walked = {"d": set()}
+    >>> _ = fingerprint(d, entered=walked["d"])
+    >>> input_sharing({"a": a, "d": d}, walked)
+    'a<d'
     """
     parts = [same_objects(inputs)] if len(inputs) > 1 else []
+    np = sys.modules.get("numpy")
     for inner, value in sorted(inputs.items()):
         if isinstance(value, (*IMMUTABLE_ATOMS, tuple, frozenset)):
             continue  # its identity shows in nothing a change can reach
+        # An array is met inside another input by its memory (``d = {'v': a[::2]}``).
+        key = id(array_root(value) if np is not None and type(value) is np.ndarray else value)
         parts += [
             f"{inner}<{outer}"
             for outer, held in sorted(walked.items())
-            if outer != inner and inputs.get(outer) is not value and id(value) in held
+            if outer != inner and inputs.get(outer) is not value and key in held
         ]
-    np = sys.modules.get("numpy")
     if np is not None:
         arrays = sorted(n for n, v in inputs.items() if type(v) is np.ndarray)
         parts += [

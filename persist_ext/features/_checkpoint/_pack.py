@@ -34,10 +34,10 @@ from typing import Any
 
 import xxhash
 
+from ...storage._arrays import array_root
 from ...storage._reduction import pickle_reduction
 from .._bounded import BoundedSink, stall_limits
 from .._covars import (
-    array_root,
     global_rng_ids,
     global_rng_reduction,
     rebuild_view,
