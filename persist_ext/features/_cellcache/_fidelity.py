@@ -171,6 +171,9 @@ def _holds_numeric(value: Any, depth: int = 2) -> bool:
     (True, False)
     >>> _holds_numeric(types.SimpleNamespace(n=1, arr=np.zeros(2)))
     True
+    >>> import weakref
+    >>> _holds_numeric([weakref.proxy(set())])  # a dead proxy: nothing held, nothing raised
+    False
     """
     if in_modules(type_module(value), _NUMERIC_MODULES):
         return True
@@ -191,7 +194,8 @@ def _instance_attributes(value: Any) -> dict[str, Any] | None:
     """An instance's own attributes (a notebook object's, a ``SimpleNamespace``'s, a fitted
     estimator's), read without running its code; ``None`` for a module, class or function
     (what it holds is not its value) or an object without them."""
-    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)):
+    # By ``type``: ``isinstance`` asks a weak proxy's referent, which may be gone.
+    if issubclass(type(value), (type, types.ModuleType, types.FunctionType, types.MethodType)):
         return None
     try:
         attributes = object.__getattribute__(value, "__dict__")
