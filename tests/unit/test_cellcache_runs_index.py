@@ -589,6 +589,8 @@ LARGE = {
         ("os.listdir('.')", LIBRARIES, None),  # not a library of numbers
         ("pd.DataFrame.from_dict({})", LIBRARIES, None),
         ("np.vectorize(abs)", LIBRARIES, None),
+        ("np.empty((2, 3, 2))", LIBRARIES, None),  # what it shows is what memory held
+        ("np.empty_like(x)", LIBRARIES, None),
         ("import numpy as np\nnp.arange(3)", {}, None),  # imported by the cell itself
         # Anything that may compute at length: calls, attribute and item reads, operators
         # on what is not small, growth in loops.
