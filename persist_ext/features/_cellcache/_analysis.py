@@ -29,11 +29,12 @@ import xxhash
 from ...storage._usercode import IDENTIFIER
 from ._setorder import iterated_sets
 
-__all__ = ["CellCode", "analyze_cell", "code_digest", "normalize_code", "take_tree"]
+__all__ = ["DEFINITIONS", "CellCode", "analyze_cell", "code_digest", "normalize_code", "take_tree"]
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: Statements a hit runs again rather than restores (what "only imports and defines" means).
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 @dataclass(frozen=True)
@@ -782,7 +783,7 @@ def _runs_no_code(body: list[ast.stmt]) -> bool:
     >>> _runs_no_code(ast.parse("@cache\\ndef f():\\n    return k").body)
     False
     """
-    if not all(isinstance(stmt, _DEFINITIONS) for stmt in body):
+    if not all(isinstance(stmt, DEFINITIONS) for stmt in body):
         return False
     if any(_calls_run_by(stmt) for stmt in body):
         return False
@@ -1183,7 +1184,7 @@ def analyze_cell(source: str) -> CellCode:
     definition_nodes: list[ast.stmt] = []
     modules: dict[str, None] = {}
     for stmt in tree.body:
-        if not isinstance(stmt, _DEFINITIONS):
+        if not isinstance(stmt, DEFINITIONS):
             continue
         definition_nodes.append(stmt)
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):

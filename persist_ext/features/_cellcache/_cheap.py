@@ -42,7 +42,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from ._analysis import code_digest, definition_parts
+from ...storage._usercode import in_modules
+from ._analysis import DEFINITIONS, code_digest, definition_parts
 
 __all__ = ["SMALL_INT", "SMALL_ITEMS", "kind_of", "runs_as_written"]
 
@@ -99,7 +100,7 @@ _METHODS["int"] = _METHODS["num"]
 _PADDING = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 #: Libraries whose functions a cheap cell may call on small values (reached from a module
 #: the notebook imported: ``np.arange(10)``, ``np.random.rand(3)``, ``pd.Series([1, 2])``).
-_LIBRARIES = frozenset({"numpy", "pandas", "math", "random", "statistics"})
+_LIBRARIES = ("numpy", "pandas", "math", "random", "statistics")
 #: Their functions that read or write files, by the start of the name, and others that do
 #: more than compute on what they are given.
 _FILE_PREFIXES = ("read_", "to_", "save", "load", "from", "gen")
@@ -169,14 +170,11 @@ def runs_as_written(
             walk.statement(stmt)
     except _NotCheap:
         return None
-    if all(isinstance(s, _DEFINITIONS) for s in tree.body):
+    if all(isinstance(s, DEFINITIONS) for s in tree.body):
         kind = "definitions"
     else:
         kind = "small" if walk.computes else "values"
     return kind, _digest(source)
-
-
-_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 @functools.lru_cache(maxsize=256)
@@ -558,7 +556,7 @@ class _Walk:
         for attr in reversed(path):
             if not isinstance(found, types.ModuleType):
                 return False  # ``pd.DataFrame.from_dict``: a class's attribute
-            if found.__name__.partition(".")[0] not in _LIBRARIES:
+            if not in_modules(found.__name__, _LIBRARIES):
                 return False
             try:
                 with warnings.catch_warnings():  # a deprecated name warns when looked up
